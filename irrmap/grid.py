@@ -199,7 +199,7 @@ class Grid:
     def window_grid(self, window: Window) -> "Grid":
         """The sub-grid covered by an integer window."""
         win = Window(int(window.col_off), int(window.row_off), int(window.width), int(window.height))
-        return Grid(self.crs, self.transform * Affine.translation(win.col_off, win.row_off), int(win.height), int(win.width))
+        return Grid(self.crs, self.transform @ Affine.translation(win.col_off, win.row_off), int(win.height), int(win.width))
 
     def tiles(self, tile_size: int | tuple[int, int] = 1024, halo: int = 0) -> Iterator[Tile]:
         """Row-major tiles of `tile_size` (rows, cols) pixels with an optional halo clipped at the edges."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 import rasterio
+import rasterio.env
 import rasterio.shutil
 import xarray as xr
 from rasterio.windows import Window
@@ -72,6 +73,15 @@ def cast_for_output(block: np.ndarray, dtype, nodata) -> np.ndarray:
     return block.astype(dtype)
 
 
+def _cache_mb(requested: int | None) -> int:
+    if requested is not None:
+        return int(requested)
+    try:
+        return int(rasterio.env.getenv().get("GDAL_CACHEMAX", 256))
+    except Exception:  # no enclosing rasterio.Env
+        return 256
+
+
 def write_raster(
     path,
     data,
@@ -84,13 +94,15 @@ def write_raster(
     blocksize: int = 512,
     compress: str = "deflate",
     overview_resampling: str | None = None,
-    progress: str | None = None,
+    cache_mb: int | None = None,
 ) -> Path:
     """Write `data` (DataArray, or list of 2-D DataArrays = bands) to `path`; returns the path.
 
     `cog=True` writes a Cloud-Optimized GeoTIFF with overviews (resampled `average` for floats, `nearest`
     for integers unless `overview_resampling` says otherwise); `cog=False` a tiled GeoTIFF without them.
     Tags record the irrmap version plus the caller's `tags` (provenance: stage, config hash, inputs).
+    GDAL's block cache is capped at `cache_mb` (default: an enclosing rasterio.Env's GDAL_CACHEMAX, else 256 MB);
+    GDAL's own default, 5 % of RAM, dominated peak memory on large grids.
     """
     arr, grid = _as_bands(data)
     dtype = np.dtype(dtype or arr.dtype)
@@ -116,7 +128,7 @@ def write_raster(
     path = Path(path)
     all_tags = {"software": f"irrmap {irrmap.__version__}"}
     all_tags.update({k: str(v) for k, v in (tags or {}).items()})
-    with atomic_path(path) as final_tmp:
+    with rasterio.Env(GDAL_CACHEMAX=_cache_mb(cache_mb)), atomic_path(path) as final_tmp:
         stage_tmp = partial_path(path, ".stage.tif") if cog else final_tmp
         try:
             with rasterio.open(stage_tmp, "w", **profile) as dst:
