@@ -36,7 +36,8 @@ SCHEMES = {
 
 
 def normalise_codes(values, width: int | None = None) -> pd.Series:
-    """Codes as strings; numbers (1001, 1001.0) become zero-padded integers ('01001' for width 5)."""
+    """Codes as strings; numbers (1001, 1001.0) become integers with the one leading zero a numeric column
+    drops restored ('01001' for width 5); shorter codes stay as they are so validation can flag them."""
     s = pd.Series(values)
 
     def one(v):
@@ -48,7 +49,8 @@ def normalise_codes(values, width: int | None = None) -> pd.Series:
             txt = str(v).strip()
             if txt.endswith(".0") and txt[:-2].isdigit():
                 txt = txt[:-2]
-        return txt.zfill(width) if (width and txt.isdigit()) else txt
+        # restore one leading zero lost to a numeric column (FIPS 1001 -> 01001); never invent more
+        return txt.zfill(width) if (width and txt.isdigit() and len(txt) == width - 1) else txt
 
     return s.map(one)
 

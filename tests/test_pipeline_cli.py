@@ -1,0 +1,138 @@
+"""`irrmap run` and the CLI: outputs, manifest, resume, reruns on change, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from shapely.geometry import box
+
+from irrmap.cli import GROUPS, main
+from irrmap.grid import Grid
+from irrmap.raster_write import write_raster
+
+from conftest import as_dataarray
+
+CONFIG = """
+[run]
+name = "tiny"
+output_dir = "out"
+seed = 3
+
+[grid]
+crs = "EPSG:4326"
+bounds = [100.0, 40.0, 100.2, 40.1]
+resolution = 0.00225
+
+[inputs.dem]
+path = "dem.tif"
+
+[inputs.cropland]
+path = "landcover.tif"
+kind = "fraction"
+classes = [1]
+
+[units]
+path = "units.gpkg"
+code_field = "code"
+
+[statistics]
+path = "stats.csv"
+code_field = "code"
+area_field = "irrigated"
+area_unit = "ha"
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    fine = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00025, "EPSG:4326")  # ~ 25 m land cover
+    lc = (np.indices(fine.shape).sum(axis=0) % 3 == 0).astype("uint8")  # 1 = crop on a third of cells
+    write_raster(tmp_path / "landcover.tif", as_dataarray(lc, fine), dtype="uint8", nodata=255, cog=False)
+    dem = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.001, "EPSG:4326")
+    write_raster(tmp_path / "dem.tif", as_dataarray(np.linspace(500, 900, dem.size, dtype="float32").reshape(dem.shape), dem), cog=False)
+    gpd.GeoDataFrame({"code": ["620101", "620102"]}, geometry=[box(100.0, 40.0, 100.1, 40.1), box(100.1, 40.0, 100.2, 40.1)],
+                     crs="EPSG:4326").to_file(tmp_path / "units.gpkg")
+    pd.DataFrame({"code": ["620101", "620102"], "irrigated": [1200.0, 300.0]}).to_csv(tmp_path / "stats.csv", index=False)
+    (tmp_path / "config.toml").write_text(CONFIG)
+    return tmp_path
+
+
+def test_run_writes_outputs_manifest_and_resumes(project, capsys):
+    cfg = str(project / "config.toml")
+    assert main(["-q", "run", cfg]) == 0
+    out = project / "out"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["stages"]) == {"inputs.dem", "inputs.cropland", "units", "statistics"}
+    assert all(s["status"] == "ran" for s in manifest["stages"].values())
+    assert manifest["seed"] == 3 and len(manifest["config_sha256"]) == 64 and manifest["packages"]["gdal"]
+    assert any(p.endswith("stats.csv") for p in manifest["inputs"])
+    grid = Grid.from_raster(out / "aligned" / "cropland.tif")
+    with rasterio.open(out / "aligned" / "cropland.tif") as src:
+        frac = src.read(1)
+        assert src.tags()["irrmap_stage"] == "inputs.cropland"
+    assert grid.shape == (45, 89) and abs(np.nanmean(frac) - 1 / 3) < 0.01
+    units = pd.read_csv(out / "units" / "units.csv", dtype={"code": str})
+    # gridded unit areas add up to the true area of the pixels the units cover
+    zones = rasterio.open(out / "units" / "zones.tif").read(1)
+    assert units["grid_area_m2"].sum() == pytest.approx(grid.pixel_area()[zones > 0].sum(), rel=1e-12)
+    assert units["grid_area_m2"].iloc[0] == pytest.approx(units["polygon_area_m2"].iloc[0], rel=0.03)
+    totals = pd.read_csv(out / "statistics" / "totals_province.csv", dtype={"code": str})
+    assert totals.set_index("code")["area_m2"].to_dict() == {"620000": 1.5e7}
+
+    # rerun: everything up to date
+    assert main(["-q", "run", cfg]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert all(s["status"].startswith("skipped") for s in manifest["stages"].values())
+
+    # a changed statistics table reruns that stage only
+    pd.DataFrame({"code": ["620101", "620102"], "irrigated": [1000.0, 300.0]}).to_csv(project / "stats.csv", index=False)
+    assert main(["-q", "run", cfg]) == 0
+    status = {k: v["status"] for k, v in json.loads((out / "manifest.json").read_text())["stages"].items()}
+    assert status == {"inputs.dem": "skipped (up to date)", "inputs.cropland": "skipped (up to date)",
+                      "units": "skipped (up to date)", "statistics": "ran"}
+
+    # a deleted output is rebuilt
+    (out / "units" / "zones.tif").unlink()
+    assert main(["-q", "run", cfg]) == 0
+    assert (out / "units" / "zones.tif").exists()
+
+
+def test_strict_statistics_errors_stop_the_run(project, capsys):
+    pd.DataFrame({"code": ["620101", "620101"], "irrigated": [1.0, 2.0]}).to_csv(project / "stats.csv", index=False)
+    assert main(["-q", "run", str(project / "config.toml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "duplicate code" in err[0] and "Traceback" not in err[0]
+    assert "duplicate code" in (project / "out" / "statistics" / "validation.txt").read_text()
+
+
+def test_bad_config_is_one_line(project, capsys):
+    (project / "bad.toml").write_text(CONFIG.replace("resolution", "resolutoin"))
+    assert main(["run", str(project / "bad.toml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did you mean 'resolution'" in err[0]
+
+
+def test_check_only(project, capsys):
+    assert main(["run", "--check", str(project / "config.toml")]) == 0
+    assert "config OK" in capsys.readouterr().out
+    assert not (project / "out").exists()
+
+
+@pytest.mark.parametrize("group", [g for g, _ in GROUPS])
+def test_every_group_has_help(group, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([group, "--help"])
+    assert exc.value.code == 0
+    assert group in capsys.readouterr().out
+
+
+def test_grid_info_json(project, capsys):
+    assert main(["grid", "info", str(project / "dem.tif"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["geographic"] and info["shape"] == [100, 200]
+    assert info["pixel_area_m2_min"] < info["pixel_area_m2_max"]
