@@ -1,0 +1,123 @@
+"""The statistics-matched splitting kernel: one grouping pass and per-unit sorts for all units at once.
+
+Candidates (crop pixels with a score inside a unit) arrive as flat arrays in row-major grid order. A stable
+counting sort groups them by unit; each unit's segment is then sorted by descending score with a stable
+mergesort (numba, units in parallel), so ties keep row-major order: the earlier pixel ranks first.
+Cropland area is accumulated down each segment and the labelled count chosen by the stopping rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# stopping rules: how many pixels n to label once the cumulative area c_k first reaches the target T
+NEAREST = 0  # n = k or k - 1, whichever leaves |mapped - T| smaller (ties: k); error <= half a pixel's area
+REACH = 1  # n = k: mapped >= T, exceeding it by less than the last pixel's area
+UNDER = 2  # n = k - 1 (k when c_k == T exactly): mapped <= T, short by less than one pixel's area
+RULES = {"nearest": NEAREST, "reach": REACH, "under": UNDER}
+
+
+@njit(cache=True)
+def group_by_unit(unit: np.ndarray, n_units: int):
+    """Stable counting sort by unit id (0..n_units): returns the order and segment starts (length n_units + 2)."""
+    counts = np.zeros(n_units + 2, np.int64)
+    for u in unit:
+        counts[u + 1] += 1
+    starts = np.cumsum(counts)
+    pos = starts[:-1].copy()
+    order = np.empty(unit.size, np.int64)
+    for i in range(unit.size):
+        u = unit[i]
+        order[pos[u]] = i
+        pos[u] += 1
+    return order, starts
+
+
+@njit(parallel=True, cache=True)
+def sort_segments_desc(order: np.ndarray, starts: np.ndarray, score: np.ndarray) -> None:
+    """Sort each unit's segment of `order` by descending score, stably (in place)."""
+    for u in prange(starts.size - 1):
+        a, b = starts[u], starts[u + 1]
+        if b - a > 1:
+            seg = order[a:b].copy()
+            sub = np.argsort(-score[seg], kind="mergesort")
+            order[a:b] = seg[sub]
+
+
+@njit(parallel=True, cache=True)
+def label_counts(order, starts, area, target, rule):
+    """Per unit: pixels labelled, mapped area and cropland area (float64 sums down the sorted segment).
+
+    target[u] is NaN for units without a statistic (nothing labelled) and <= 0 labels nothing.
+    """
+    n_units = starts.size - 1
+    n_label = np.zeros(n_units, np.int64)
+    mapped = np.zeros(n_units, np.float64)
+    cropland = np.zeros(n_units, np.float64)
+    for u in prange(n_units):
+        a, b = starts[u], starts[u + 1]
+        total = 0.0
+        for i in range(a, b):
+            total += area[order[i]]
+        cropland[u] = total
+        t = target[u]
+        if not (t > 0.0) or b == a:  # NaN or <= 0
+            continue
+        if total <= t:  # infeasible or exactly all: everything irrigated
+            n_label[u] = b - a
+            mapped[u] = total
+            continue
+        c_prev = 0.0
+        c = 0.0
+        k = 0
+        for i in range(a, b):
+            c_prev = c
+            c += area[order[i]]
+            k += 1
+            if c >= t:
+                break
+        if rule == REACH or c == t:
+            n, m = k, c
+        elif rule == UNDER:
+            n, m = k - 1, c_prev
+        else:
+            if (c - t) <= (t - c_prev):
+                n, m = k, c
+            else:
+                n, m = k - 1, c_prev
+        n_label[u] = n
+        mapped[u] = m
+    return n_label, mapped, cropland
+
+
+@njit(parallel=True, cache=True)
+def scatter_labels(order, starts, n_label, labelled_out):
+    """labelled_out[candidate] = 1 for the first n_label[u] candidates of each unit's sorted segment."""
+    for u in prange(starts.size - 1):
+        a = starts[u]
+        for i in range(a, a + n_label[u]):
+            labelled_out[order[i]] = 1
+
+
+def split(unit: np.ndarray, score: np.ndarray, area: np.ndarray, target: np.ndarray, rule: str = "nearest"):
+    """Label candidates irrigated unit by unit until their area meets the unit's target.
+
+    unit: int zone id per candidate (1..N; 0 allowed and never labelled), score: float32, area: float64 m2
+    (cropland area of the candidate), target: float64 m2 per zone id 0..N (NaN = no statistic).
+    Returns (labelled uint8 per candidate, order, starts, n_label, mapped, cropland) with per-zone arrays.
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown stopping rule {rule!r}; use one of {sorted(RULES)}")
+    n_units = target.size - 1
+    unit = np.ascontiguousarray(unit, dtype=np.int64)
+    score = np.ascontiguousarray(score, dtype=np.float32)
+    area = np.ascontiguousarray(area, dtype=np.float64)
+    target = np.ascontiguousarray(target, dtype=np.float64).copy()
+    target[0] = np.nan  # zone 0 is outside every unit
+    order, starts = group_by_unit(unit, n_units)
+    sort_segments_desc(order, starts, score)
+    n_label, mapped, cropland = label_counts(order, starts, area, target, RULES[rule])
+    labelled = np.zeros(unit.size, np.uint8)
+    scatter_labels(order, starts, n_label, labelled)
+    return labelled, order, starts, n_label, mapped, cropland
