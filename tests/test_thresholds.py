@@ -147,3 +147,34 @@ def test_property_one_pixel_bound_and_no_non_crop(rows, cols, n_units, seed, rul
             assert mapped >= t - 1e-3
         if rule == "under":
             assert mapped <= t + 1e-3
+
+
+def test_all_chinese_counties_on_a_province_grid(shared_data):
+    """Real county geometry on a 0.00225 deg grid: every unit within half a crop pixel of its target."""
+    import glob
+
+    from irrmap.units import AdminUnits
+
+    files = sorted(glob.glob(str(shared_data / "admin" / "china" / "city_full" / "*.json")))
+    units = AdminUnits.read(files, "adcode")
+    grid = Grid.from_bounds(113.4, 36.0, 119.9, 42.7, 0.00225, "EPSG:4326")  # Hebei and neighbours
+    zones = units.rasterize(grid, chunks=1024).compute()
+    rng = np.random.default_rng(11)
+    frac = np.where(rng.random(grid.shape) < 0.35, rng.random(grid.shape), 0.0).astype(np.float32)
+    score = rng.random(grid.shape).astype(np.float32)
+    area = frac * np.asarray(grid.pixel_area(), np.float64)
+    z = zones.values
+    crop = np.bincount(z.ravel(), weights=area.ravel(), minlength=len(units) + 1)
+    present = np.flatnonzero(crop[1:] > 0) + 1
+    targets = pd.Series(crop[present] * rng.uniform(0.1, 0.9, present.size), index=present)
+    sp = ThresholdSplitter().fit(as_dataarray(score, grid), zones=zones, cropland=as_dataarray(frac, grid), targets=targets)
+    m = sp.label_map(zones).values
+    tab = sp.table_.set_index("zone").loc[present]
+    assert (tab["status"] == "ok").all() and len(tab) > 300
+    mapped = np.bincount(z.ravel(), weights=np.where(m == 1, area, 0).ravel(), minlength=len(units) + 1)[present]
+    np.testing.assert_allclose(mapped, tab["mapped_m2"], rtol=1e-6)  # the table is the map's true area
+    biggest = np.array([area[z == u].max() for u in present[:50]])
+    err = np.abs(mapped - targets.values)
+    assert np.all(err[:50] <= biggest / 2 + 1e-3)
+    assert err.max() <= 0.5 * area.max() + 1e-3  # worst unit within half of the largest crop pixel (~25,000 m2)
+    assert not np.any((m == 1) & (frac == 0))

@@ -1,0 +1,93 @@
+"""Training pool: agreement, crop-only, erosion, per-unit quotas, seeded and chunk-independent sampling."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+
+from irrmap.grid import Grid
+from training.pool import agreement, attach_predictors, sample_pool, to_geodataframe
+
+from conftest import as_dataarray
+
+
+def _grid(rows, cols):
+    return Grid.from_bounds(100.0, 40.0, 100.0 + cols * 0.01, 40.0 + rows * 0.01, 0.01, "EPSG:4326")
+
+
+def test_agreement_rule():
+    a = np.array([[1, 1, 0, 0, 255]], np.uint8)
+    b = np.array([[1, 0, 0, 1, 1]], np.uint8)
+    assert agreement([a, b]).tolist() == [[1, 255, 0, 255, 255]]
+
+
+def _setup(rows=40, cols=50, seed=0):
+    rng = np.random.default_rng(seed)
+    g = _grid(rows, cols)
+    zones = np.repeat(np.arange(1, 6), cols // 5)[None, :].repeat(rows, 0).astype(np.int32)  # 5 vertical units
+    frac = np.where(rng.random((rows, cols)) < 0.7, 0.5, 0.0).astype(np.float32)
+    m1 = (rng.random((rows, cols)) < 0.5).astype(np.uint8)
+    m2 = m1.copy()
+    m2[rng.random((rows, cols)) < 0.1] ^= 1  # 10 % disagreement
+    da = lambda a: as_dataarray(a, g)  # noqa: E731
+    return g, da(zones), da(frac), [da(m1), da(m2)], (zones, frac, m1, m2)
+
+
+def test_quotas_crop_only_and_determinism():
+    g, zones, frac, maps, (z, f, m1, m2) = _setup()
+    s = sample_pool(maps, zones, frac, per_class=30, seed=7)
+    assert (f[s["row"], s["col"]] > 0).all(), "only crop pixels"
+    assert (m1[s["row"], s["col"]] == s["label"]).all() and (m2[s["row"], s["col"]] == s["label"]).all()
+    counts = s.groupby(["zone", "label"]).size()
+    for (zone, label), n in counts.items():
+        avail = int(((z == zone) & (f > 0) & (m1 == label) & (m2 == label)).sum())
+        assert n == min(30, avail)
+    again = sample_pool(maps, zones, frac, per_class=30, seed=7, strip_rows=3)  # other strips, same sample
+    assert again.equals(s)
+    other = sample_pool(maps, zones, frac, per_class=30, seed=8)
+    assert not other.equals(s)
+
+
+def test_per_zone_override_and_small_units_give_all():
+    g, zones, frac, maps, (z, f, m1, m2) = _setup()
+    quota = np.array([0, 5, 5, 1000, 5, 0])
+    s = sample_pool(maps, zones, frac, per_class_by_zone=quota, seed=1)
+    counts = s.groupby("zone").size()
+    assert 5 not in counts.index  # quota 0
+    assert counts[3] == int(((z == 3) & (f > 0) & (m1 == m2)).sum())  # everything available
+    assert counts[1] == 10
+
+
+def test_erosion_drops_boundary_pixels():
+    g = _grid(7, 7)
+    m = np.zeros((7, 7), np.uint8)
+    m[:, 4:] = 1
+    zones = np.ones((7, 7), np.int32)
+    frac = np.ones((7, 7), np.float32)
+    s = sample_pool([as_dataarray(m, g)], as_dataarray(zones, g), as_dataarray(frac, g), per_class=100, erode=1, strip_rows=2)
+    # columns 3 (0 next to 1) and 4 (1 next to 0) are dropped; the grid edge does not erode
+    assert sorted(s["col"].unique().tolist()) == [0, 1, 2, 5, 6]
+    assert len(s) == 5 * 7
+
+
+def test_predictors_and_geoparquet(tmp_path):
+    g, zones, frac, maps, _ = _setup()
+    s = sample_pool(maps, zones, frac, per_class=10, seed=3)
+    evi = np.random.default_rng(9).random(g.shape).astype(np.float32)
+    s = attach_predictors(s, {"evi_max": as_dataarray(evi, g)}, g, strip_rows=7)
+    assert np.array_equal(s["evi_max"].to_numpy(), evi[s["row"], s["col"]])
+    gdf = to_geodataframe(s, g)
+    gdf.to_parquet(tmp_path / "pool.parquet")
+    back = gpd.read_parquet(tmp_path / "pool.parquet")
+    assert back.crs == g.crs and len(back) == len(s)
+    x, y = g.transform * (s["col"].to_numpy() + 0.5, s["row"].to_numpy() + 0.5)
+    np.testing.assert_allclose(back.geometry.x, x)
+    assert back["lat"].between(40, 40.4).all()
+
+
+def test_pool_refuses_other_grids():
+    g, zones, frac, maps, _ = _setup()
+    other = as_dataarray(np.zeros((10, 10), np.uint8), _grid(10, 10))
+    with pytest.raises(Exception, match="another grid"):
+        sample_pool([other], zones, frac)

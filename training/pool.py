@@ -1,0 +1,137 @@
+"""The training pool: pixels on which every intermediate map agrees, sampled per unit and class with a seed.
+
+Agreement, among crop pixels: label 1 where all maps say irrigated, 0 where all say not irrigated (any
+nodata or disagreement: not in the pool).
+Optional erosion drops pool pixels with a pixel of another label (or outside the pool) within `erode` pixels.
+Sampling: every pool pixel gets a priority key hashed from (seed, row-major position); per unit and class
+the `per_class` pixels with the smallest keys are kept. The sample is therefore the same for any chunking
+or tile order, and equal inputs and seed give equal bytes.
+"""
+
+from __future__ import annotations
+
+import dask
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import xarray as xr
+from numba import njit
+from scipy.ndimage import binary_erosion
+
+from irrmap.errors import InputError
+from irrmap.grid import Grid
+from irrmap.progress import progress_bar
+from training.thresholds import IRRIGATED, NOT_IRRIGATED, _check_grid
+
+
+@njit(cache=True)
+def _splitmix64(x):
+    """SplitMix64 finaliser: a well-mixed 64-bit hash of each position (vectorised by numba)."""
+    out = np.empty(x.size, np.uint64)
+    for i in range(x.size):
+        z = np.uint64(x[i]) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        out[i] = z ^ (z >> np.uint64(31))
+    return out
+
+
+def priority_keys(pos: np.ndarray, seed: int) -> np.ndarray:
+    """Seeded pseudo-random key per flat position (independent of how pixels are visited)."""
+    mixed_seed = _splitmix64(np.array([seed], np.uint64))[0]
+    return _splitmix64(pos.astype(np.uint64) ^ mixed_seed)
+
+
+def agreement(maps: list[np.ndarray]) -> np.ndarray:
+    """1 where all maps are 1, 0 where all are 0, 255 elsewhere."""
+    stack = np.stack(maps)
+    out = np.full(stack.shape[1:], 255, np.uint8)
+    out[np.all(stack == IRRIGATED, axis=0)] = IRRIGATED
+    out[np.all(stack == NOT_IRRIGATED, axis=0)] = NOT_IRRIGATED
+    return out
+
+
+def _eroded(agree: np.ndarray, erode: int) -> np.ndarray:
+    if erode <= 0:
+        return agree
+    out = np.full_like(agree, 255)
+    struct = np.ones((2 * erode + 1, 2 * erode + 1), bool)
+    for label in (IRRIGATED, NOT_IRRIGATED):
+        keep = binary_erosion(agree == label, structure=struct, border_value=1)
+        out[keep] = label
+    return out
+
+
+def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.DataArray, *, per_class: int = 200, per_class_by_zone: np.ndarray | None = None,
+                seed: int = 0, erode: int = 0, strip_rows: int = 512) -> pd.DataFrame:
+    """Seeded stratified sample of the agreement pool among crop pixels (cropland > 0): columns zone, label,
+    row, col (sorted by position).
+
+    `per_class_by_zone` (length N+1) overrides `per_class` per zone id (e.g. more samples in some provinces).
+    """
+    if not maps:
+        raise InputError("no intermediate maps given", "maps", "pass the threshold maps (at least one)")
+    grid = Grid.from_dataarray(zones)
+    for i, m in enumerate(maps):
+        _check_grid(f"map {i + 1}", m, grid)
+    _check_grid("cropland", cropland, grid)
+    n_units = int(zones.max().compute())
+    quota = np.full(n_units + 1, per_class, np.int64) if per_class_by_zone is None else np.asarray(per_class_by_zone, np.int64)
+    pos_all, key_all, grp_all = [], [], []
+    with progress_bar(total=grid.height, desc="training pool", unit="row") as bar:
+        for r0 in range(0, grid.height, strip_rows):
+            r1 = min(grid.height, r0 + strip_rows)
+            h0, h1 = max(0, r0 - erode), min(grid.height, r1 + erode)  # halo rows for the erosion
+            *mblocks, zb, fb = dask.compute(*(m.data[h0:h1] for m in maps), zones.data[h0:h1], cropland.data[h0:h1])
+            agree = agreement([np.asarray(b) for b in mblocks])
+            agree[~(np.asarray(fb) > 0)] = 255  # only crop pixels train
+            agree = _eroded(agree, erode)[r0 - h0: r0 - h0 + (r1 - r0)]
+            z = np.asarray(zb)[r0 - h0: r0 - h0 + (r1 - r0)]
+            idx = np.flatnonzero((agree != 255) & (z > 0))
+            pos = idx + r0 * grid.width
+            pos_all.append(pos)
+            key_all.append(priority_keys(pos, seed))
+            grp_all.append(z.ravel()[idx].astype(np.int64) * 2 + agree.ravel()[idx])
+            bar.update(r1 - r0)
+    pos = np.concatenate(pos_all) if pos_all else np.empty(0, np.int64)
+    key = np.concatenate(key_all) if key_all else np.empty(0, np.uint64)
+    grp = np.concatenate(grp_all) if grp_all else np.empty(0, np.int64)
+    order = np.lexsort((key, grp))  # by group, then key
+    grp_sorted = grp[order]
+    first = np.r_[0, np.flatnonzero(np.diff(grp_sorted)) + 1]
+    rank = np.arange(grp_sorted.size) - np.repeat(first, np.diff(np.r_[first, grp_sorted.size]))
+    chosen = order[rank < quota[grp_sorted // 2]]
+    chosen.sort()
+    sel_pos, sel_grp = pos[chosen], grp[chosen]
+    return pd.DataFrame({"zone": (sel_grp // 2).astype(np.int32), "label": (sel_grp % 2).astype(np.uint8),
+                         "row": (sel_pos // grid.width).astype(np.int64), "col": (sel_pos % grid.width).astype(np.int64)})
+
+
+def attach_predictors(samples: pd.DataFrame, predictors: dict[str, xr.DataArray], grid: Grid, strip_rows: int = 512) -> pd.DataFrame:
+    """Add one column per predictor with its value at each sample pixel (read strip by strip)."""
+    out = samples.copy()
+    rows = samples["row"].to_numpy()
+    cols = samples["col"].to_numpy()
+    for name, arr in predictors.items():
+        _check_grid(name, arr, grid)
+        vals = np.full(len(samples), np.nan, np.float32)
+        for r0 in np.unique(rows // strip_rows) * strip_rows:
+            sel = (rows >= r0) & (rows < r0 + strip_rows)
+            block = np.asarray(arr.data[r0: min(grid.height, r0 + strip_rows)].compute()
+                               if hasattr(arr.data, "compute") else arr.data[r0: r0 + strip_rows])
+            vals[sel] = block[rows[sel] - r0, cols[sel]]
+        out[name] = vals
+    return out
+
+
+def to_geodataframe(samples: pd.DataFrame, grid: Grid, zone_codes: pd.Series | None = None) -> gpd.GeoDataFrame:
+    """Samples as points at pixel centres in the grid's CRS, with unit codes and lon/lat columns."""
+    x = grid.transform.c + grid.transform.a * (samples["col"].to_numpy() + 0.5)
+    y = grid.transform.f + grid.transform.e * (samples["row"].to_numpy() + 0.5)
+    gdf = gpd.GeoDataFrame(samples.copy(), geometry=gpd.points_from_xy(x, y), crs=grid.crs)
+    lonlat = gdf.geometry.to_crs("EPSG:4326") if not grid.is_geographic else gdf.geometry
+    gdf.insert(0, "lat", lonlat.y.values)
+    gdf.insert(0, "lon", lonlat.x.values)
+    if zone_codes is not None:
+        gdf.insert(0, "unit", zone_codes.reindex(samples["zone"]).values)
+    return gdf
