@@ -199,7 +199,9 @@ def validate_statistics(stats: Statistics, units: AdminUnits) -> ValidationRepor
     joined = t[in_units & t["valid"]]
     too_big = joined[joined["area_m2"].values > unit_area.reindex(joined["code"]).values * (1 + 1e-9)]
     if len(too_big):
-        report.problems.append(Problem("area larger than unit", "error", f"{len(too_big)} areas exceed the whole area of their unit",
+        ratio = too_big["area_m2"].values / unit_area.reindex(too_big["code"]).values
+        detail = ", ".join(f"{c}: {a / 1e6:,.1f} km2 = {r:.1f}x the unit" for c, a, r in zip(too_big["code"], too_big["area_m2"], ratio))
+        report.problems.append(Problem("area larger than unit", "error", f"{len(too_big)} areas exceed the whole area of their unit ({_abbrev(detail.split(', '), 5)})",
                                        "check the area unit (1000 ha vs ha, mu vs ha) and the code join", rows=too_big["line"].tolist(),
                                        codes=too_big["code"].tolist()))
         t.loc[too_big.index, "valid"] = False

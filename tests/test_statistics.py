@@ -57,6 +57,10 @@ def test_every_problem_is_found_with_lines(tmp_path, units):
     assert found["duplicate code"].rows == [2, 7] and found["duplicate code"].codes == ["130101"]
     assert found["code not in boundaries"].rows == [6] and found["code not in boundaries"].severity == "warning"
     assert found["area larger than unit"].rows == [8]
+    from pyproj import Geod
+
+    unit_km2 = abs(Geod(ellps="WGS84").geometry_area_perimeter(box(116.3, 40, 116.4, 40.1))[0]) / 1e6
+    assert f"130202: 500.0 km2 = {500 / unit_km2:.1f}x the unit" in found["area larger than unit"].message
     assert "unit without statistic" not in found
     assert len(report.errors) == 4
     with pytest.raises(DataError, match="4 validation errors"):

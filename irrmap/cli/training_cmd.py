@@ -35,6 +35,27 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=_thresholds)
 
+    p = cmds.add_parser(
+        "pool",
+        help="sample training pixels where every threshold map agrees, per unit and class, with predictor values",
+        description="Writes a GeoParquet of points at pixel centres: unit, zone, label (1 irrigated, 0 not), row, col, lon, lat "
+                    "and one column per predictor. Sampling is seeded and independent of chunking.",
+    )
+    p.add_argument("--map", action="append", required=True, help="threshold map from `training thresholds` (repeat)")
+    p.add_argument("--cropland", required=True, help="cropland fraction raster on the maps' grid (only crop pixels train)")
+    p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
+    p.add_argument("--units", nargs="+", required=True)
+    p.add_argument("--unit-field", required=True)
+    p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
+    p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH", help="predictor raster to sample (repeat)")
+    p.add_argument("--per-class", type=int, default=200, help="samples per unit and class (default 200)")
+    p.add_argument("--per-class-in", action="append", default=[], metavar="CODE=N",
+                   help="override per parent unit, e.g. 650000=400 for every county of province 650000 (repeat)")
+    p.add_argument("--erode", type=int, default=0, help="drop pixels within N pixels of another label (default 0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output GeoParquet")
+    p.set_defaults(func=_pool)
+
 
 def _thresholds(args) -> int:
     from irrmap.atomic import atomic_path
@@ -73,4 +94,46 @@ def _thresholds(args) -> int:
     counts = table.groupby("score")["status"].value_counts().unstack(fill_value=0)
     print(counts.to_string())
     print(f"worst |mapped - target| over ok units: {worst_error(table):.1f} m2 -> {out}")
+    return 0
+
+
+def _pool(args) -> int:
+    import numpy as np
+
+    from irrmap.atomic import atomic_path
+    from irrmap.errors import InputError
+    from irrmap.grid import Grid
+    from irrmap.raster_read import read_raster
+    from irrmap.units import AdminUnits
+    from training.pool import attach_predictors, sample_pool, to_geodataframe
+
+    grid = Grid.from_raster(args.map[0])
+    maps = [read_raster(p, grid, kind="categorical") for p in args.map]
+    cropland = read_raster(args.cropland, grid, scale=args.cropland_scale)
+    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy)
+    zones = units.rasterize(grid)
+    quota = np.full(len(units) + 1, args.per_class, np.int64)
+    for item in args.per_class_in:
+        code, _, n = item.partition("=")
+        if not n.isdigit():
+            raise InputError(f"bad override {item!r}", "--per-class-in", "write CODE=N, e.g. 650000=400")
+        hit = np.zeros(len(units), bool)
+        for level in units.levels:
+            hit |= (units.level_codes(level) == code).to_numpy()
+        if not hit.any():
+            raise InputError(f"no unit has code {code!r} at any level", "--per-class-in", "use a unit, city or province code")
+        quota[1:][hit] = int(n)
+    predictors = {}
+    for item in args.predictor:
+        name, _, path = item.partition("=")
+        if not path:
+            raise InputError(f"bad predictor {item!r}", "--predictor", "write NAME=PATH")
+        predictors[name] = read_raster(path, grid, name=name)
+    samples = sample_pool(maps, zones, cropland, per_class_by_zone=quota, seed=args.seed, erode=args.erode)
+    samples = attach_predictors(samples, predictors, grid)
+    gdf = to_geodataframe(samples, grid, units.zone_table().set_index("zone")["code"])
+    with atomic_path(args.out) as tmp:
+        gdf.to_parquet(tmp)
+    print(gdf.groupby("label").size().rename({0: "not irrigated", 1: "irrigated"}).to_string())
+    print(f"{len(gdf)} samples from {gdf['unit'].nunique()} units -> {args.out}")
     return 0
