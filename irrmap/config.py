@@ -130,19 +130,37 @@ class StatisticsSection(_Section):
         return self
 
 
+class TrainingSection(_Section):
+    scores: list[str] = Field(
+        default_factory=lambda: ["sevi", "sndvi", "sgi"],
+        description="Score rasters to threshold, by product name (an [inputs.NAME] or a product of an earlier stage).",
+    )
+    cropland: str = Field("cropland", description="Product name of the cropland fraction (0..1), e.g. an [inputs.cropland] of kind 'fraction'.")
+    rule: Literal["nearest", "reach", "under"] = Field(
+        "nearest", description="Stopping rule: nearest (|mapped - target| smallest), reach (mapped >= target), under (mapped <= target)."
+    )
+    per_class: int = Field(200, ge=0, description="Training samples per unit and class.")
+    per_class_in: dict[str, int] = Field(default_factory=dict, description="Per parent-unit overrides of per_class, e.g. {'650000' = 400}.")
+    erode: int = Field(0, ge=0, description="Drop pool pixels within this many pixels of another label.")
+    predictors: list[str] | None = Field(None, description="Products sampled into the pool (default: every raster product).")
+
+
 class RunConfig(_Section):
-    """A whole run: [run], [grid], [inputs.NAME], [units], [statistics]."""
+    """A whole run: [run], [grid], [inputs.NAME], [units], [statistics], [training]."""
 
     run: RunSection = Field(default_factory=RunSection, description="Run-wide settings.")
     grid: GridSection = Field(description="The analysis grid.")
     inputs: dict[str, InputRaster] = Field(default_factory=dict, description="Input rasters by name, aligned onto the grid.")
     units: UnitsSection | None = Field(None, description="Admin units (needed for statistics and per-unit stages).")
     statistics: StatisticsSection | None = Field(None, description="Irrigated-area statistics per unit.")
+    training: TrainingSection | None = Field(None, description="Statistics-matched threshold maps and the training pool.")
 
     @model_validator(mode="after")
     def _stats_need_units(self):
         if self.statistics is not None and self.units is None:
             raise ValueError("[statistics] needs [units] to join codes to polygons")
+        if self.training is not None and self.statistics is None:
+            raise ValueError("[training] needs [statistics] (the per-unit targets)")
         return self
 
 
@@ -265,6 +283,7 @@ def config_reference() -> str:
         ("inputs.NAME", InputRaster),
         ("units", UnitsSection),
         ("statistics", StatisticsSection),
+        ("training", TrainingSection),
     ]
     out = []
     for name, model in sections:

@@ -40,6 +40,7 @@ class RunContext:
     grid: Grid
     outdir: Path
     checksums: dict[str, str] = field(default_factory=dict)
+    products: dict[str, Path] = field(default_factory=dict)  # named rasters on the grid, from every enabled stage
 
     @property
     def config(self):
@@ -48,6 +49,13 @@ class RunContext:
     def path(self, p) -> Path:
         """A config path resolved against the config's folder."""
         return self.loaded.resolve(Path(p))
+
+    def product(self, name: str, key: str) -> Path:
+        """The path of a named product, or a ConfigError naming `key` and the known products."""
+        if name not in self.products:
+            raise ConfigError(f"{name!r} is not produced by any input or stage", key,
+                              f"use one of: {', '.join(sorted(self.products)) or '(none: add [inputs.NAME] sections)'}")
+        return self.products[name]
 
     def checksum(self, p) -> str:
         p = str(self.path(p))
@@ -66,6 +74,8 @@ class Stage:
     inputs: Callable[[RunContext], list[Path]]
     params: Callable[[RunContext], object]
     enabled: Callable[[RunContext], bool]
+    provides: Callable[[RunContext], dict[str, Path]] = lambda ctx: {}
+    check: Callable[[RunContext], None] = lambda ctx: None
 
 
 def _fingerprint(stage: Stage, ctx: RunContext) -> str:
@@ -125,10 +135,13 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
         "stages": {},
     }
     log.info("run %s on %r -> %s", loaded.config.run.name, grid, outdir)
+    plan = [s for s in (stages if stages is not None else build_stages(ctx)) if s.enabled(ctx)]
+    for stage in plan:
+        ctx.products.update(stage.provides(ctx))
+    for stage in plan:  # every reference is checked before any work starts
+        stage.check(ctx)
     with dask_scheduler(loaded.config):
-        for stage in stages if stages is not None else build_stages(ctx):
-            if not stage.enabled(ctx):
-                continue
+        for stage in plan:
             fp = _fingerprint(stage, ctx)
             prev = state.get(stage.name, {})
             t0 = time.perf_counter()

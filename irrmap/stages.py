@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from irrmap.atomic import atomic_path, write_text_atomic
+from irrmap.errors import DataError
 from irrmap.pipeline import RunContext, Stage
 from irrmap.raster_read import read_raster
 from irrmap.raster_write import write_raster
@@ -47,6 +48,7 @@ def _align_input(name: str):
         inputs=lambda ctx: [ctx.path(ctx.config.inputs[name].path)],
         params=lambda ctx: ctx.config.inputs[name].model_dump(mode="json") | {"chunk": ctx.config.run.chunk_size},
         enabled=lambda ctx: name in ctx.config.inputs,
+        provides=lambda ctx: {name: ctx.outdir / "aligned" / f"{name}.tif"},
     )
 
 
@@ -105,7 +107,8 @@ def _units_stage() -> Stage:
     return Stage("units", _run_units,
                  inputs=lambda ctx: [ctx.path(ctx.config.units.path)],
                  params=lambda ctx: ctx.config.units.model_dump(mode="json"),
-                 enabled=lambda ctx: ctx.config.units is not None)
+                 enabled=lambda ctx: ctx.config.units is not None,
+                 provides=lambda ctx: {"zones": ctx.outdir / "units" / "zones.tif"})
 
 
 def _statistics_stage() -> Stage:
@@ -115,9 +118,112 @@ def _statistics_stage() -> Stage:
                  enabled=lambda ctx: ctx.config.statistics is not None)
 
 
+# ---- training: threshold maps and pool ---------------------------------------------------------
+def _zones_and_codes(ctx: RunContext):
+    table = pd.read_csv(ctx.outdir / "units" / "units.csv", dtype={"code": str})
+    zones = read_raster(ctx.outdir / "units" / "zones.tif", ctx.grid, kind="categorical", chunks=ctx.config.run.chunk_size)
+    return zones, table
+
+
+def _run_thresholds(ctx: RunContext) -> list[Path]:
+    from training.intermediate_maps import split_scores, worst_error
+
+    sec = ctx.config.training
+    zones, table = _zones_and_codes(ctx)
+    stats = pd.read_csv(ctx.outdir / "statistics" / "statistics.csv", dtype={"code": str})
+    stats = stats[stats["valid"]]
+    level = ctx.config.statistics.level
+    finest = "county" if ctx.config.units.hierarchy in ("cn-adcode", "us-fips") else "unit"
+    if level != finest:  # statistics above the finest level
+        raise DataError(f"statistics are at level {level!r}; threshold splitting needs the finest level", "[statistics].level",
+                        "give county statistics (splitting at a coarser level is planned with reconciliation runs)")
+    cropland = read_raster(ctx.product(sec.cropland, "[training].cropland"), ctx.grid, chunks=ctx.config.run.chunk_size)
+    scores = {n: read_raster(ctx.product(n, "[training].scores"), ctx.grid, chunks=ctx.config.run.chunk_size, name=n) for n in sec.scores}
+    codes = table.set_index("zone")["code"]
+    maps, result = split_scores(scores, zones, cropland, pd.Series(stats["area_m2"].values, index=stats["code"].values), codes, rule=sec.rule)
+    folder = ctx.outdir / "training"
+    outputs = []
+    for name, m in maps.items():
+        path = folder / f"threshold_{name}.tif"
+        write_raster(path, m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
+                     tags=_provenance(ctx, "training.thresholds") | {"rule": sec.rule})
+        outputs.append(path)
+    with atomic_path(folder / "thresholds.csv") as tmp:
+        result.to_csv(tmp, index=False)
+    log.info("thresholds: %s; worst |mapped - target| %.0f m2", result.groupby("status").size().to_dict(), worst_error(result))
+    return [*outputs, folder / "thresholds.csv"]
+
+
+def _run_pool(ctx: RunContext) -> list[Path]:
+    import numpy as np
+
+    from training.pool import attach_predictors, sample_pool, to_geodataframe
+
+    sec = ctx.config.training
+    zones, table = _zones_and_codes(ctx)
+    chunk = ctx.config.run.chunk_size
+    maps = [read_raster(ctx.outdir / "training" / f"threshold_{n}.tif", ctx.grid, kind="categorical", chunks=chunk) for n in sec.scores]
+    cropland = read_raster(ctx.product(sec.cropland, "[training].cropland"), ctx.grid, chunks=chunk)
+    quota = np.full(len(table) + 1, sec.per_class, np.int64)
+    for code, n in sec.per_class_in.items():
+        hit = np.zeros(len(table), bool)
+        for col in table.columns.drop(["zone", "name", "polygon_area_m2", "grid_area_m2"], errors="ignore"):
+            hit |= (table[col].astype(str) == code).to_numpy()
+        if not hit.any():
+            raise DataError(f"no unit has code {code!r}", "[training].per_class_in", "use a unit, city or province code")
+        quota[1:][hit] = n
+    samples = sample_pool(maps, zones, cropland, per_class_by_zone=quota, seed=ctx.config.run.seed, erode=sec.erode)
+    names = _predictor_names(ctx)
+    predictors = {n: read_raster(ctx.product(n, "[training].predictors"), ctx.grid, chunks=chunk, name=n) for n in names}
+    samples = attach_predictors(samples, predictors, ctx.grid)
+    gdf = to_geodataframe(samples, ctx.grid, table.set_index("zone")["code"])
+    path = ctx.outdir / "training" / "pool.parquet"
+    with atomic_path(path) as tmp:
+        gdf.to_parquet(tmp)
+    log.info("pool: %d samples (%d irrigated) from %d units", len(gdf), int(gdf["label"].sum()), gdf["unit"].nunique())
+    return [path]
+
+
+def _predictor_names(ctx: RunContext) -> list[str]:
+    """Configured predictors, or every raster product except zones and the training labels themselves."""
+    sec = ctx.config.training
+    if sec.predictors is not None:
+        return list(sec.predictors)
+    return sorted(k for k in ctx.products if k != "zones" and not k.startswith("threshold_"))
+
+
+def _check_training(ctx: RunContext) -> None:
+    sec = ctx.config.training
+    for n in sec.scores:
+        ctx.product(n, "[training].scores")
+    ctx.product(sec.cropland, "[training].cropland")
+    for n in sec.predictors or []:
+        ctx.product(n, "[training].predictors")
+
+
+def _training_stages() -> list[Stage]:
+    def rasters(ctx):
+        sec = ctx.config.training
+        return [ctx.products[n] for n in [*sec.scores, sec.cropland]] + [ctx.outdir / "units" / "zones.tif"]
+
+    def thr_inputs(ctx):
+        return rasters(ctx) + [ctx.outdir / "statistics" / "statistics.csv"]
+
+    def pool_inputs(ctx):
+        return thr_inputs(ctx) + [ctx.products[n] for n in _predictor_names(ctx)] + [ctx.outdir / "training" / "thresholds.csv"]
+
+    params = lambda ctx: ctx.config.training.model_dump(mode="json") | {"seed": ctx.config.run.seed}  # noqa: E731
+    enabled = lambda ctx: ctx.config.training is not None  # noqa: E731
+    return [
+        Stage("training.thresholds", _run_thresholds, inputs=thr_inputs, params=params, enabled=enabled, check=_check_training,
+              provides=lambda ctx: {f"threshold_{n}": ctx.outdir / "training" / f"threshold_{n}.tif" for n in ctx.config.training.scores}),
+        Stage("training.pool", _run_pool, inputs=pool_inputs, params=params, enabled=enabled),
+    ]
+
+
 def build_stages(ctx: RunContext) -> list[Stage]:
     """The stage list for this config, in run order."""
-    return [*(_align_input(n) for n in ctx.config.inputs), _units_stage(), _statistics_stage()]
+    return [*(_align_input(n) for n in ctx.config.inputs), _units_stage(), _statistics_stage(), *_training_stages()]
 
 
 __all__ = ["build_stages"]

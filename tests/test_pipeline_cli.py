@@ -102,6 +102,37 @@ def test_run_writes_outputs_manifest_and_resumes(project, capsys):
     assert (out / "units" / "zones.tif").exists()
 
 
+def test_run_with_training_stages(project):
+    g = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00225, "EPSG:4326")
+    rng = np.random.default_rng(0)
+    for name in ("s1", "s2"):
+        write_raster(project / f"{name}.tif", as_dataarray(rng.random(g.shape).astype("float32"), g), cog=False)
+    text = CONFIG + """
+[inputs.s1]
+path = "s1.tif"
+
+[inputs.s2]
+path = "s2.tif"
+
+[training]
+scores = ["s1", "s2"]
+per_class = 20
+"""
+    (project / "config.toml").write_text(text)
+    assert main(["-q", "run", str(project / "config.toml")]) == 0
+    out = project / "out" / "training"
+    thr = pd.read_csv(out / "thresholds.csv", dtype={"unit": str})
+    assert set(thr["score"]) == {"s1", "s2"} and (thr["status"] == "ok").all()
+    assert (abs(thr["mapped_m2"] - thr["target_m2"]) <= 0.5 * 50_000).all()  # half of one ~ 48,000 m2 pixel
+    pool = gpd.read_parquet(out / "pool.parquet")
+    assert {"s1", "s2", "dem", "cropland"} <= set(pool.columns)
+    assert not any(c.startswith("threshold_") for c in pool.columns), "labels must not leak into predictors"
+    assert pool.groupby(["unit", "label"]).size().max() == 20
+    # a misspelt score name fails before any work, naming the key and the choices
+    (project / "config.toml").write_text(text.replace('scores = ["s1", "s2"]', 'scores = ["s1", "sevi"]'))
+    assert main(["-q", "run", str(project / "config.toml")]) == 2
+
+
 def test_strict_statistics_errors_stop_the_run(project, capsys):
     pd.DataFrame({"code": ["620101", "620101"], "irrigated": [1.0, 2.0]}).to_csv(project / "stats.csv", index=False)
     assert main(["-q", "run", str(project / "config.toml")]) == 2
