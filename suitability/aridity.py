@@ -1,0 +1,94 @@
+"""Aridity index AI = sum P / sum PET, with PET from rasters or from meteorology by Priestley-Taylor.
+
+The Priestley-Taylor form is the one in the authors' code (METHOD.md section 2): an alpha that falls with
+relative humidity, soil heat flux G = 0, and net radiation from shortwave with an albedo plus net longwave
+with the Idso-Jackson clear-sky emissivity (surface emissivity 0.97).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from irrmap.errors import InputError
+
+SIGMA = 5.670374419e-8  # Stefan-Boltzmann constant, W m-2 K-4
+GAMMA = 0.066  # psychrometric constant, kPa / degC
+
+
+def priestley_taylor_pet(temperature, relative_humidity, shortwave, *, albedo=0.23, seconds: float = 86400.0):
+    """Potential evapotranspiration (mm per `seconds`, default mm/day) by the method's Priestley-Taylor form.
+
+    `temperature` in degC, `relative_humidity` in percent, `shortwave` (incoming solar radiation) as the
+    period's mean in W m-2, `albedo` 0..1 (scalar or array). PET = max(a D/(D+g) Rn/L, 0) with
+    a = 2.33 - 0.014 RH, D = 4098 es/(T+237.3)^2, es = 0.6108 exp(17.27 T/(T+237.3)), L = 2.501e6 - 2361 T,
+    Rn = (1-albedo) Rs + (ea - 0.97) sigma (T+273.15)^4, ea = 1 - 0.26 exp(-7.77e-4 T^2).
+    Works on numbers, numpy, dask or xarray (NaN propagates).
+    """
+    t = temperature
+    es = 0.6108 * np.exp(17.27 * t / (t + 237.3))
+    delta = 4098.0 * es / (t + 237.3) ** 2
+    alpha = 2.33 - 0.014 * relative_humidity
+    lam = 2.501e6 - 2361.0 * t
+    emissivity = 1.0 - 0.26 * np.exp(-7.77e-4 * t * t)
+    rn = (1.0 - albedo) * shortwave + (emissivity - 0.97) * SIGMA * (t + 273.15) ** 4
+    pet = alpha * delta / (delta + GAMMA) * rn / lam * seconds  # kg m-2 = mm
+    out = np.maximum(pet, 0.0)
+    if isinstance(out, xr.DataArray):
+        out = out.astype(np.float32)
+        out.name = "pet"
+        out.attrs["units"] = "mm"
+    return out
+
+
+def _total(x, dim):
+    if isinstance(x, (list, tuple)):
+        total = x[0]
+        for item in x[1:]:
+            total = total + item
+        return total
+    if isinstance(x, xr.DataArray) and dim is not None and dim in x.dims:
+        return x.sum(dim, skipna=False)
+    return x
+
+
+def aridity_index(precipitation, pet, *, dim: str | None = "time") -> xr.DataArray:
+    """AI = sum P / sum PET over a period (float32; lower = drier).
+
+    Each argument is a 2-D DataArray (already a total), a list of them (one per time step), or a DataArray
+    with dimension `dim`. A pixel missing in any step is NaN; so is a pixel whose PET total is not positive.
+    """
+    p = _total(precipitation, dim)
+    e = _total(pet, dim)
+    if isinstance(p, xr.DataArray) and isinstance(e, xr.DataArray) and p.shape != e.shape:
+        raise InputError(f"precipitation {p.shape} and PET {e.shape} are on different grids", "aridity", "align them on one grid first")
+    ai = xr.where(e > 0, p / e.where(e > 0), np.nan)
+    ai = ai.astype(np.float32)
+    ai.name = "aridity_index"
+    ai.attrs["units"] = "1"
+    ref = p if isinstance(p, xr.DataArray) else e
+    if ref.rio.crs is not None:
+        ai = ai.rio.write_crs(ref.rio.crs).rio.write_transform(ref.rio.transform(recalc=False))
+    return ai
+
+
+def aridity_from_meteorology(precipitation, temperature, relative_humidity, shortwave, *, albedo=0.23,
+                             seconds_per_step: float | list[float] = 86400.0, dim: str = "time") -> xr.DataArray:
+    """AI from meteorology: PET by priestley_taylor_pet for every time step, then sum P / sum PET.
+
+    Inputs are lists of 2-D DataArrays (one per step, same length) or DataArrays with dimension `dim`.
+    `seconds_per_step` is the length of each step (86400 for daily means; 30 * 86400 for a 30-day month
+    of mean daily radiation, so that PET is the step's total in mm like P).
+    """
+    if isinstance(precipitation, (list, tuple)):
+        n = len(precipitation)
+        if not (len(temperature) == len(relative_humidity) == len(shortwave) == n):
+            raise InputError("precipitation, temperature, humidity and radiation need the same number of steps", "aridity")
+        secs = seconds_per_step if isinstance(seconds_per_step, (list, tuple)) else [seconds_per_step] * n
+        if len(secs) != n:
+            raise InputError(f"{len(secs)} step lengths for {n} steps", "seconds_per_step")
+        alb = albedo if isinstance(albedo, (list, tuple)) else [albedo] * n
+        pets = [priestley_taylor_pet(t, rh, rs, albedo=a, seconds=s) for t, rh, rs, a, s in zip(temperature, relative_humidity, shortwave, alb, secs)]
+        return aridity_index(list(precipitation), pets)
+    pet = priestley_taylor_pet(temperature, relative_humidity, shortwave, albedo=albedo, seconds=seconds_per_step)
+    return aridity_index(precipitation, pet, dim=dim)

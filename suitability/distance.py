@@ -1,0 +1,245 @@
+"""Distance to water in metres: an exact Euclidean distance transform, measured on the ground on any grid.
+
+Algorithm (linear time, numba): a column pass finds, for every pixel and column, the nearest water row
+above and below; a row pass takes the lower envelope of parabolas (Felzenszwalb & Huttenlocher 2012) with
+that row's ground spacing; the winning water pixel's distance is then re-measured with the east-west
+spacing at the mid-latitude of the two pixels and the exact meridian arc between their rows.
+
+- Projected grids: spacing is constant, and the result is the exact Euclidean distance between pixel
+  centres in CRS metres (what gdal_proximity -distunits GEO approximates).
+- Geographic grids: the re-measured distance is the ellipsoidal distance to an actual water pixel up to
+  second-order terms (< 0.01 % at 100 km), so it never undercuts the nearest water pixel; choosing that pixel
+  with the row's own spacing can overshoot the true minimum by at most about tan(lat) * d / 33,000 km
+  relative (0.3 % at d = 100 km, 45 deg), in practice much less.
+- `max_distance` caps the result and lets dask data run block by block with a finite halo; values below
+  the cap are identical to the whole-grid result on projected grids.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+from numba import njit
+from pyproj import Geod
+from rasterio.windows import Window
+
+from irrmap.errors import InputError
+from irrmap.geodesy import geod_of
+from irrmap.grid import Grid
+from irrmap.halo import map_with_halo
+
+log = logging.getLogger(__name__)
+
+
+# ---- water masks ---------------------------------------------------------------------------------------
+def water_mask(raster: xr.DataArray, *, values=None, threshold: float | None = None, nodata=None) -> xr.DataArray:
+    """Water (1), land (0) and missing (NaN) as float32 from a class or occurrence raster.
+
+    Default: any non-zero valid value is water. `values`: these class codes are water. `threshold`: values
+    >= threshold are water (e.g. JRC occurrence >= 50). NaN and `nodata` (or the `nodata` attribute of a
+    categorical read) are missing.
+    """
+    if values is not None and threshold is not None:
+        raise InputError("give either water values or a threshold, not both", "--water-values / --threshold")
+    data = raster.data
+    nodata = raster.attrs.get("nodata") if nodata is None else nodata
+    x = data.astype(np.float32) if np.issubdtype(data.dtype, np.integer) or data.dtype == bool else data
+    missing = np.isnan(x) if np.issubdtype(x.dtype, np.floating) else np.zeros(x.shape, bool)
+    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+        missing = missing | (data == nodata)
+    if values is not None:
+        water = (da.isin if isinstance(data, da.Array) else np.isin)(data, list(values))
+    elif threshold is not None:
+        water = x >= threshold
+    else:
+        water = x != 0
+    xp = da if isinstance(data, da.Array) else np
+    out = xp.where(missing, np.float32(np.nan), water.astype(np.float32))
+    res = xr.DataArray(out, dims=("y", "x"), coords={"y": raster.y, "x": raster.x}, name="water")
+    return res.rio.write_crs(raster.rio.crs).rio.write_transform(raster.rio.transform(recalc=False))
+
+
+def rasterize_water(shapes, like: xr.DataArray, all_touched: bool = False) -> xr.DataArray:
+    """Water mask (1/0, float32) from vector geometries (a GeoDataFrame or shapely geometries) on `like`'s grid."""
+    from rasterio.features import rasterize
+
+    grid = Grid.from_dataarray(like)
+    geoms = shapes
+    if hasattr(shapes, "to_crs"):
+        geoms = shapes.to_crs(grid.crs).geometry.values
+    arr = rasterize(((g, 1) for g in geoms if g is not None and not g.is_empty), out_shape=grid.shape,
+                    transform=grid.transform, fill=0, dtype="uint8", all_touched=all_touched)
+    res = xr.DataArray(arr.astype(np.float32), dims=("y", "x"), coords=grid.coords(), name="water")
+    return res.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+
+
+# ---- the transform --------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _edt(values, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
+    """Distance (float32 m) for rows out_r0:out_r1, cols out_c0:out_c1 of `values` (> 0 water, NaN missing).
+
+    `ycoord[i]`: northing of row i along the meridian (m); `dx_row[i]`: east spacing of row i (m);
+    `dx_half[k]`: east spacing at the latitude halfway between rows i and i' with k = i + i'. Values
+    above `cap` become `cap`; no water within reach gives `cap` (NaN when cap is inf); missing stays NaN.
+    The output buffer doubles as the column pass's "nearest water row below" table (row i of it is read
+    before row i of the output is written), so memory is the input plus one float32 array.
+    """
+    H, W = values.shape
+    INF = np.inf
+    buf = np.empty((H, W), dtype=np.float32)
+    below = buf.view(np.int32)
+    for c in range(W):
+        below[H - 1, c] = H - 1 if values[H - 1, c] > 0 else -1
+    for i in range(H - 2, -1, -1):
+        for c in range(W):
+            below[i, c] = i if values[i, c] > 0 else below[i + 1, c]
+    above = np.full(W, -1, dtype=np.int32)
+    g = np.empty(W, dtype=np.float64)
+    nr = np.empty(W, dtype=np.int32)
+    v = np.empty(W, dtype=np.int64)
+    zb = np.empty(W + 1, dtype=np.float64)
+    fill = np.float32(np.nan) if cap == INF else np.float32(cap)
+    for i in range(out_r1):
+        for c in range(W):
+            if values[i, c] > 0:
+                above[c] = i
+        if i < out_r0:
+            continue
+        yi = ycoord[i]
+        s = dx_row[i] * dx_row[i]
+        for c in range(W):
+            a = above[c]
+            b = below[i, c]
+            best = INF
+            r = -1
+            if a >= 0:
+                best = yi - ycoord[a]
+                best = best * best
+                r = a
+            if b >= 0:
+                d = ycoord[b] - yi
+                d = d * d
+                if d < best:
+                    best = d
+                    r = b
+            g[c] = best / s
+            nr[c] = r
+        # lower envelope of the parabolas (q - c)^2 + g[c] over columns holding water
+        k = -1
+        for c in range(W):
+            if nr[c] < 0:
+                continue
+            fc = g[c] + c * c
+            while k >= 0:
+                p = v[k]
+                sx = (fc - (g[p] + p * p)) / (2.0 * (c - p))
+                if sx <= zb[k]:
+                    k -= 1
+                else:
+                    break
+            k += 1
+            v[k] = c
+            if k == 0:
+                zb[k] = -INF
+            else:
+                p = v[k - 1]
+                zb[k] = (fc - (g[p] + p * p)) / (2.0 * (c - p))
+            zb[k + 1] = INF
+        m = 0
+        for q in range(out_c0, out_c1):
+            if np.isnan(values[i, q]):
+                buf[i, q] = np.nan
+                continue
+            if k < 0:
+                buf[i, q] = fill
+                continue
+            while zb[m + 1] < q:
+                m += 1
+            p = v[m]
+            r = nr[p]
+            ex = (q - p) * dx_half[i + r]
+            ny = yi - ycoord[r]
+            dist = math.sqrt(ex * ex + ny * ny)
+            buf[i, q] = cap if dist > cap else dist
+    return buf[out_r0:out_r1, out_c0:out_c1]
+
+
+def _row_geometry(grid: Grid, r0: int, h: int):
+    """Northing of row centres along the meridian, east spacing per row and per half-row, for rows r0:r0+h."""
+    if not grid.is_geographic:
+        dx, dy = grid.ground_spacing(Window(0, r0, 1, 1))
+        y = np.arange(h, dtype=np.float64) * dy[0]
+        return y, np.full(h, dx[0]), np.full(2 * h, dx[0])
+    geod: Geod = geod_of(grid.crs.to_wkt())
+    t = grid.transform
+    lat = t.f + t.e * (np.arange(r0, r0 + h) + 0.5)
+    steps = np.zeros(h)
+    if h > 1:
+        _, _, steps[1:] = geod.inv(np.zeros(h - 1), lat[:-1], np.zeros(h - 1), lat[1:])
+    y = -np.cumsum(steps)  # rows run southward
+    half_lat = t.f + t.e * (r0 + 0.5 + np.arange(2 * h) / 2.0)
+    dx_half, _ = grid_spacing_at(grid, half_lat)
+    dx_row = dx_half[0 : 2 * h : 2].copy()
+    return y, dx_row, dx_half
+
+
+def grid_spacing_at(grid: Grid, lat: np.ndarray):
+    """East and north ground spacing (m) of a geographic grid at arbitrary latitudes (not only row centres)."""
+    from irrmap.geodesy import row_spacing
+
+    return row_spacing(np.clip(lat, -90, 90), grid.transform.a, grid.transform.e, grid.crs.to_wkt())
+
+
+def _distance_block(values, window, inner, *, grid: Grid, cap: float | None):
+    r0 = int(window.row_off)
+    y, dx_row, dx_half = _row_geometry(grid, r0, values.shape[0])
+    return _edt(np.ascontiguousarray(values, dtype=np.float32), y, dx_row, dx_half, inner[0].start, inner[0].stop,
+                inner[1].start, inner[1].stop, np.inf if cap is None else float(cap))
+
+
+def halo_pixels(grid: Grid, max_distance: float) -> tuple[int, int]:
+    """Rows and columns of halo that contain every pixel closer than `max_distance` metres to a block."""
+    if grid.is_geographic:
+        t = grid.transform
+        lat_edges = np.array([t.f, t.f + t.e * grid.height])
+        lat_extreme = np.clip(np.max(np.abs(lat_edges)) + abs(t.e), 0, 89.999)
+        dx, dy = grid_spacing_at(grid, np.array([lat_extreme, 0.0]))
+        dx_min, dy_min = float(dx.min()), float(dy.min())
+    else:
+        dx, dy = grid.ground_spacing(Window(0, 0, 1, 1))
+        dx_min, dy_min = float(dx[0]), float(dy[0])
+    return int(math.ceil(max_distance / dy_min)) + 1, int(math.ceil(max_distance / dx_min)) + 1
+
+
+def distance_to_water(water: xr.DataArray, *, max_distance: float | None = None) -> xr.DataArray:
+    """Ground distance (m, float32) from each pixel centre to the nearest water pixel centre.
+
+    `water`: > 0 is water, 0 land, NaN missing (see water_mask). Missing pixels stay NaN. Beyond
+    `max_distance` the value is the cap itself; with no water at all the result is NaN without a cap
+    (with a warning) and the cap with one. dask input needs `max_distance` to run block by block (halo =
+    the cap in pixels); without it the whole grid is computed as one block. The no-water warning is
+    given for numpy input only (dask input would need an extra pass; the CLI makes it).
+    """
+    if water.rio.crs is None:
+        raise InputError("the water mask has no CRS, so distances cannot be measured", water.name or "water", "assign a CRS (gdal_edit.py -a_srs)")
+    if max_distance is not None and not max_distance > 0:
+        raise InputError(f"max_distance must be positive, got {max_distance}", "max_distance")
+    grid = Grid.from_dataarray(water)
+    data = water.data
+    if not np.issubdtype(data.dtype, np.floating):
+        data = data.astype(np.float32)
+    if isinstance(data, da.Array) and max_distance is None:
+        data = data.rechunk(data.shape)
+    if not isinstance(data, da.Array) and not bool((data > 0).any()):
+        log.warning("the water mask has no water pixels: distance is %s", "the cap everywhere" if max_distance else "NaN everywhere")
+    kernel = functools.partial(_distance_block, grid=grid, cap=max_distance)
+    depth = halo_pixels(grid, max_distance) if max_distance is not None else 0
+    result = map_with_halo(data, kernel, depth, np.float32, name="distance")
+    out = xr.DataArray(result, dims=("y", "x"), coords={"y": water.y, "x": water.x}, name="distance_to_water")
+    out.attrs.update({"units": "m", "max_distance": max_distance if max_distance is not None else "none"})
+    return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)

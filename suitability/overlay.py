@@ -1,0 +1,137 @@
+"""Weighted overlay S = sum_i w_i * class_i / n_classes_i, and three ways to get the weights.
+
+Weights are given, derived from an AHP pairwise-comparison matrix (principal eigenvector, Saaty's
+consistency ratio), or found by the seeded search of METHOD.md: N random normalised uniform vectors, each
+scored by a caller's `score(weights)` (the summed kappa of the three threshold maps against reference
+points), best score wins, ties go to the most even vector (smallest distance to equal weights).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from irrmap.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Saaty's random consistency index for n = 1..10
+_RANDOM_INDEX = (0.0, 0.0, 0.58, 0.90, 1.12, 1.24, 1.32, 1.41, 1.45, 1.49)
+
+
+def normalise_weights(weights: Mapping[str, float], where: str = "suitability.weights", tol: float = 1e-6) -> dict[str, float]:
+    """Weights as floats summing to 1: negative or all-zero weights are an error naming `where`; a sum
+    other than 1 is rescaled with a warning."""
+    w = {k: float(v) for k, v in weights.items()}
+    bad = [k for k, v in w.items() if not np.isfinite(v) or v < 0]
+    if bad:
+        raise ConfigError(f"weights must be finite and >= 0, got {', '.join(f'{k}={w[k]}' for k in bad)}", where)
+    total = sum(w.values())
+    if total <= 0:
+        raise ConfigError("weights are all zero", where, "give at least one positive weight")
+    if abs(total - 1.0) > tol:
+        warnings.warn(f"{where}: weights sum to {total:g}, not 1; normalised", stacklevel=2)
+        w = {k: v / total for k, v in w.items()}
+    return w
+
+
+def weighted_overlay(classes: Mapping[str, xr.DataArray], weights: Mapping[str, float],
+                     n_classes: Mapping[str, int] | None = None) -> xr.DataArray:
+    """S = sum w_i * class_i / n_i (float32; NaN where any weighted class is NaN).
+
+    `n_classes` defaults to each class raster's `n_classes` attribute (set by reclassify). With the
+    METHOD.md defaults S lies in [0.1, 1] when the weights sum to 1.
+    """
+    w = normalise_weights(weights)
+    missing = [k for k in w if k not in classes]
+    if missing:
+        raise ConfigError(f"weights given for factors without a class raster: {', '.join(missing)}", "suitability.weights",
+                          f"use the factors {', '.join(classes)}")
+    total = None
+    for name, wi in w.items():
+        cls = classes[name]
+        n = (n_classes or {}).get(name, cls.attrs.get("n_classes"))
+        if not n:
+            raise ConfigError(f"number of classes unknown for {name}", "n_classes", "pass n_classes={name: N}")
+        term = cls.astype(np.float64) * (wi / float(n))
+        total = term if total is None else total + term
+    s = total.astype(np.float32)
+    s.name = "suitability"
+    s.attrs = {"weights": ", ".join(f"{k}={v:.6g}" for k, v in w.items())}
+    ref = next(iter(classes.values()))
+    if ref.rio.crs is not None:
+        s = s.rio.write_crs(ref.rio.crs).rio.write_transform(ref.rio.transform(recalc=False))
+    return s
+
+
+@dataclass(frozen=True)
+class AHPResult:
+    weights: dict[str, float]
+    lambda_max: float
+    consistency_index: float
+    consistency_ratio: float
+
+
+def ahp_weights(matrix, names: Sequence[str], max_cr: float = 0.1) -> AHPResult:
+    """Weights from an AHP pairwise matrix (a[i, j] = importance of i over j, reciprocal), by its principal
+    eigenvector. Warns when Saaty's consistency ratio exceeds `max_cr`."""
+    a = np.asarray(matrix, dtype=np.float64)
+    n = len(names)
+    if a.shape != (n, n):
+        raise ConfigError(f"the AHP matrix is {a.shape}, expected {n} x {n} for {list(names)}", "suitability.ahp")
+    if np.any(a <= 0) or not np.allclose(a * a.T, 1.0, rtol=1e-3):
+        raise ConfigError("the AHP matrix must be positive and reciprocal (a[j, i] = 1 / a[i, j])", "suitability.ahp")
+    vals, vecs = np.linalg.eig(a)
+    k = int(np.argmax(vals.real))
+    v = np.abs(vecs[:, k].real)
+    v = v / v.sum()
+    lam = float(vals[k].real)
+    ci = (lam - n) / (n - 1) if n > 1 else 0.0
+    ri = _RANDOM_INDEX[n - 1] if n <= len(_RANDOM_INDEX) else 1.49
+    cr = ci / ri if ri > 0 else 0.0
+    if cr > max_cr:
+        warnings.warn(f"AHP consistency ratio {cr:.3f} exceeds {max_cr}; revise the pairwise judgements", stacklevel=2)
+    return AHPResult(dict(zip(names, v.tolist())), lam, ci, cr)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    weights: dict[str, float]
+    score: float
+    index: int  # which candidate won (0-based, in generation order)
+    candidates: np.ndarray  # (n, k) all weight vectors tried
+    scores: np.ndarray  # (n,) their scores
+
+
+def random_weights(n: int, k: int, seed: int) -> np.ndarray:
+    """`n` weight vectors of length `k`: uniform(0, 1) draws normalised to sum 1, from numpy's PCG64 with `seed`."""
+    rng = np.random.default_rng(seed)
+    w = rng.random((n, k))
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def search_weights(score: Callable[[dict[str, float]], float], names: Sequence[str] = ("elevation", "distance", "slope", "aridity"),
+                   *, n: int = 500, seed: int = 0, tol: float = 1e-12) -> SearchResult:
+    """The seeded weight search: try `n` random normalised vectors, keep the best `score(weights)`.
+
+    Scores within `tol` of the best tie; among ties the most even vector (smallest Euclidean distance to
+    equal weights) wins, then the earliest generated. NaN scores never win. Same seed -> same result.
+    """
+    if n < 1:
+        raise ConfigError(f"the search needs at least one candidate, got n={n}", "suitability.search.n")
+    cand = random_weights(n, len(names), seed)
+    scores = np.array([float(score(dict(zip(names, row.tolist())))) for row in cand])
+    finite = np.isfinite(scores)
+    if not finite.any():
+        raise ConfigError("every candidate weight vector scored NaN", "suitability.search", "check the reference points and threshold maps")
+    best = np.nanmax(np.where(finite, scores, -np.inf))
+    ties = np.flatnonzero(finite & (scores >= best - tol))
+    spread = np.linalg.norm(cand[ties] - 1.0 / len(names), axis=1)
+    win = int(ties[np.lexsort((ties, spread))[0]])
+    log.info("weight search: best score %.6g from candidate %d of %d (%d tied)", scores[win], win, n, len(ties))
+    return SearchResult(dict(zip(names, cand[win].tolist())), float(scores[win]), win, cand, scores)
