@@ -130,6 +130,37 @@ class StatisticsSection(_Section):
         return self
 
 
+class SuitabilitySection(_Section):
+    dem: str = Field("dem", description="Product name of the elevation raster (m).")
+    water: str = Field("water", description="Product name of the water raster (mask, classes or occurrence).")
+    water_values: list[float] | None = Field(None, description="Class codes that are water (default: any non-zero value).")
+    water_threshold: float | None = Field(None, description="Values >= this are water (e.g. JRC occurrence 50).")
+    max_distance: float | None = Field(None, gt=0, description="Cap (m) on distance to water; lets it run chunked. None: exact everywhere.")
+    aridity: str | None = Field(None, description="Product name of an aridity index raster (P / PET); or give precipitation and pet.")
+    precipitation: str | None = Field(None, description="Product name of annual precipitation (any unit, same as pet).")
+    pet: str | None = Field(None, description="Product name of annual potential evapotranspiration.")
+    cropland: str | None = Field("cropland", description="Product name of the cropland fraction, for the few-crop-pixels rule (None: rule off).")
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"elevation": 0.25, "distance": 0.25, "slope": 0.25, "aridity": 0.25},
+        description="Overlay weights of the factors elevation, distance, slope, aridity (normalised to sum 1).",
+    )
+    elevation_breaks: list[float] = Field([100.0, 300.0, 500.0], description="Class limits (m above the unit minimum), most suitable first.")
+    distance_breaks: list[float] = Field([1000.0, 10000.0, 20000.0], description="Class limits (m beyond the unit's minimum distance).")
+    slope_breaks: list[float] = Field([2.0, 4.0, 8.0], description="Class limits (slope percent).")
+    aridity_breaks: list[float] = Field([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], description="Class limits of AI (drier = more suitable).")
+    flat_rule: bool = Field(False, description="Units with relief (P95 - P5 elevation) <= flat_max_relief get aridity class 10 and water class 4.")
+    flat_max_relief: float = Field(100.0, description="Relief limit (m) of the flat-unit rule.")
+    few_crop_min_pixels: int = Field(50, ge=0, description="Units with fewer crop pixels get class 1 for every factor (0: rule off).")
+
+    @model_validator(mode="after")
+    def _aridity_source(self):
+        if self.aridity is None and (self.precipitation is None or self.pet is None):
+            raise ValueError("give `aridity` (an AI raster) or both `precipitation` and `pet`")
+        if self.water_values is not None and self.water_threshold is not None:
+            raise ValueError("give water_values or water_threshold, not both")
+        return self
+
+
 class TrainingSection(_Section):
     scores: list[str] = Field(
         default_factory=lambda: ["sevi", "sndvi", "sgi"],
@@ -146,19 +177,22 @@ class TrainingSection(_Section):
 
 
 class RunConfig(_Section):
-    """A whole run: [run], [grid], [inputs.NAME], [units], [statistics], [training]."""
+    """A whole run: [run], [grid], [inputs.NAME], [units], [statistics], [suitability], [training]."""
 
     run: RunSection = Field(default_factory=RunSection, description="Run-wide settings.")
     grid: GridSection = Field(description="The analysis grid.")
     inputs: dict[str, InputRaster] = Field(default_factory=dict, description="Input rasters by name, aligned onto the grid.")
     units: UnitsSection | None = Field(None, description="Admin units (needed for statistics and per-unit stages).")
     statistics: StatisticsSection | None = Field(None, description="Irrigated-area statistics per unit.")
+    suitability: SuitabilitySection | None = Field(None, description="Irrigation suitability S from elevation, slope, water and aridity.")
     training: TrainingSection | None = Field(None, description="Statistics-matched threshold maps and the training pool.")
 
     @model_validator(mode="after")
     def _stats_need_units(self):
         if self.statistics is not None and self.units is None:
             raise ValueError("[statistics] needs [units] to join codes to polygons")
+        if self.suitability is not None and self.units is None:
+            raise ValueError("[suitability] needs [units]: factors are classed relative to each unit")
         if self.training is not None and self.statistics is None:
             raise ValueError("[training] needs [statistics] (the per-unit targets)")
         return self
@@ -283,6 +317,7 @@ def config_reference() -> str:
         ("inputs.NAME", InputRaster),
         ("units", UnitsSection),
         ("statistics", StatisticsSection),
+        ("suitability", SuitabilitySection),
         ("training", TrainingSection),
     ]
     out = []

@@ -118,6 +118,67 @@ def _statistics_stage() -> Stage:
                  enabled=lambda ctx: ctx.config.statistics is not None)
 
 
+# ---- suitability -------------------------------------------------------------------------------
+SUITABILITY_PRODUCTS = ("slope_percent", "distance_to_water", "aridity_index", "suitability")
+
+
+def _suitability_names(ctx: RunContext) -> list[str]:
+    sec = ctx.config.suitability
+    names = [sec.dem, sec.water] + ([sec.aridity] if sec.aridity else [sec.precipitation, sec.pet])
+    return names + ([sec.cropland] if sec.cropland and sec.few_crop_min_pixels > 0 else [])
+
+
+def _run_suitability(ctx: RunContext) -> list[Path]:
+    import suitability as su
+
+    sec = ctx.config.suitability
+    chunk = ctx.config.run.chunk_size
+    read = lambda name, key, **kw: read_raster(ctx.product(name, key), ctx.grid, chunks=chunk, name=name, **kw)  # noqa: E731
+    dem = read(sec.dem, "[suitability].dem")
+    slope = su.slope(dem, percent=True)
+    water = su.water_mask(read(sec.water, "[suitability].water"), values=sec.water_values, threshold=sec.water_threshold)
+    distance = su.distance_to_water(water, max_distance=sec.max_distance)
+    if sec.aridity:
+        ai = read(sec.aridity, "[suitability].aridity")
+    else:
+        ai = su.aridity_index(read(sec.precipitation, "[suitability].precipitation"), read(sec.pet, "[suitability].pet"), dim=None)
+    zones, table = _zones_and_codes(ctx)
+    crop = read(sec.cropland, "[suitability].cropland") if sec.cropland and sec.few_crop_min_pixels > 0 else None
+    breaks = su.Breaks(elevation=tuple(sec.elevation_breaks), distance=tuple(sec.distance_breaks),
+                       slope=tuple(sec.slope_breaks), aridity=tuple(sec.aridity_breaks))
+    flat = su.FlatUnitRule(max_relief=sec.flat_max_relief) if sec.flat_rule else None
+    few = su.FewCropRule(min_crop_pixels=sec.few_crop_min_pixels) if sec.few_crop_min_pixels > 0 else None
+    classes, unit_table = su.reclassify(dem, slope, distance, ai, zones, crop=crop, breaks=breaks, flat_rule=flat, few_crop_rule=few)
+    s = su.weighted_overlay(classes, sec.weights)
+    folder = ctx.outdir / "suitability"
+    tags = _provenance(ctx, "suitability")
+    outputs = []
+    for name, arr in zip(SUITABILITY_PRODUCTS, (slope, distance, ai, s)):
+        outputs.append(write_raster(folder / f"{name}.tif", arr, descriptions=[name], tags=tags))
+    outputs.append(write_raster(folder / "classes.tif", [classes[k] for k in ("elevation", "distance", "slope", "aridity")],
+                                dtype="uint8", nodata=0, descriptions=["elevation_class", "distance_class", "slope_class", "aridity_class"], tags=tags))
+    unit_table = unit_table.join(table.set_index("zone")["code"], how="left")
+    with atomic_path(folder / "units.csv") as tmp:
+        unit_table.to_csv(tmp)
+    return [*outputs, folder / "units.csv"]
+
+
+def _check_suitability(ctx: RunContext) -> None:
+    for name in _suitability_names(ctx):
+        ctx.product(name, "[suitability]")
+
+
+def _suitability_stage() -> Stage:
+    return Stage(
+        "suitability", _run_suitability,
+        inputs=lambda ctx: [ctx.products[n] for n in _suitability_names(ctx)] + [ctx.outdir / "units" / "zones.tif"],
+        params=lambda ctx: ctx.config.suitability.model_dump(mode="json"),
+        enabled=lambda ctx: ctx.config.suitability is not None,
+        provides=lambda ctx: {n: ctx.outdir / "suitability" / f"{n}.tif" for n in SUITABILITY_PRODUCTS},
+        check=_check_suitability,
+    )
+
+
 # ---- training: threshold maps and pool ---------------------------------------------------------
 def _zones_and_codes(ctx: RunContext):
     table = pd.read_csv(ctx.outdir / "units" / "units.csv", dtype={"code": str})
@@ -223,7 +284,8 @@ def _training_stages() -> list[Stage]:
 
 def build_stages(ctx: RunContext) -> list[Stage]:
     """The stage list for this config, in run order."""
-    return [*(_align_input(n) for n in ctx.config.inputs), _units_stage(), _statistics_stage(), *_training_stages()]
+    return [*(_align_input(n) for n in ctx.config.inputs), _units_stage(), _statistics_stage(), _suitability_stage(),
+            *_training_stages()]
 
 
 __all__ = ["build_stages"]

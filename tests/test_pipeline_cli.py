@@ -133,6 +133,53 @@ per_class = 20
     assert main(["-q", "run", str(project / "config.toml")]) == 2
 
 
+def test_run_with_suitability(project):
+    import suitability as su
+
+    g = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00225, "EPSG:4326")
+    water = np.zeros(g.shape, "uint8")
+    water[20, :] = 1  # a river along one row
+    write_raster(project / "water.tif", as_dataarray(water, g), dtype="uint8", nodata=255, cog=False)
+    for name, value in (("precip", 300.0), ("pet", 1000.0)):
+        write_raster(project / f"{name}.tif", as_dataarray(np.full(g.shape, value, "float32"), g), cog=False)
+    text = CONFIG + """
+[inputs.water]
+path = "water.tif"
+kind = "categorical"
+
+[inputs.precip]
+path = "precip.tif"
+
+[inputs.pet]
+path = "pet.tif"
+
+[suitability]
+precipitation = "precip"
+pet = "pet"
+few_crop_min_pixels = 0
+weights = {elevation = 0.4, distance = 0.3, slope = 0.2, aridity = 0.1}
+"""
+    (project / "config.toml").write_text(text)
+    assert main(["-q", "run", str(project / "config.toml")]) == 0
+    out = project / "out" / "suitability"
+    with rasterio.open(out / "suitability.tif") as src:
+        s = src.read(1)
+    zones = rasterio.open(project / "out" / "units" / "zones.tif").read(1)
+    assert np.isnan(s[zones == 0]).all() and np.nanmin(s) >= 0.1 and np.nanmax(s) <= 1.0
+    with rasterio.open(out / "classes.tif") as src:
+        cls = src.read().astype(float)
+    # S is the weighted overlay of the written classes; AI = 0.3 gives aridity class 8 of 10 everywhere
+    expected = 0.4 * cls[0] / 4 + 0.3 * cls[1] / 4 + 0.2 * cls[2] / 4 + 0.1 * cls[3] / 10
+    np.testing.assert_allclose(s[zones > 0], expected[zones > 0], rtol=1e-6)
+    assert set(np.unique(cls[3][zones > 0])) == {8}
+    dist = rasterio.open(out / "distance_to_water.tif").read(1)
+    assert dist[20].max() == 0 and dist[0, 0] == pytest.approx(20 * 249.9, rel=0.01)  # 20 rows of ~250 m
+    # slope written equals the stage function on the aligned DEM
+    dem = rasterio.open(project / "out" / "aligned" / "dem.tif").read(1)
+    ref = su.slope(as_dataarray(dem, g), percent=True).values
+    np.testing.assert_allclose(rasterio.open(out / "slope_percent.tif").read(1), ref, rtol=1e-6)
+
+
 def test_strict_statistics_errors_stop_the_run(project, capsys):
     pd.DataFrame({"code": ["620101", "620101"], "irrigated": [1.0, 2.0]}).to_csv(project / "stats.csv", index=False)
     assert main(["-q", "run", str(project / "config.toml")]) == 2
