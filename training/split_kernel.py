@@ -2,7 +2,8 @@
 
 Candidates (crop pixels with a score inside a unit) arrive as flat arrays in row-major grid order. A stable
 counting sort groups them by unit; each unit's segment is then sorted by descending score with a stable
-mergesort (numba, units in parallel), so ties keep row-major order: the earlier pixel ranks first.
+LSD radix sort on order-preserving uint32 keys (numba, units in parallel), so ties keep row-major order:
+the earlier pixel ranks first. (Scores must be finite: callers drop NaN first; -0.0 ranks below +0.0.)
 Cropland area is accumulated down each segment and the labelled count chosen by the stopping rule.
 """
 
@@ -34,15 +35,52 @@ def group_by_unit(unit: np.ndarray, n_units: int):
     return order, starts
 
 
+def descending_keys(score: np.ndarray) -> np.ndarray:
+    """uint32 keys whose ascending order is the descending order of the float32 scores (finite values)."""
+    bits = np.ascontiguousarray(score, dtype=np.float32).view(np.uint32)
+    ascending = np.where(bits >> np.uint32(31), ~bits, bits | np.uint32(0x80000000))
+    return ~ascending
+
+
 @njit(parallel=True, cache=True)
-def sort_segments_desc(order: np.ndarray, starts: np.ndarray, score: np.ndarray) -> None:
-    """Sort each unit's segment of `order` by descending score, stably (in place)."""
+def sort_segments_desc(order: np.ndarray, starts: np.ndarray, keys: np.ndarray) -> None:
+    """Sort each unit's segment of `order` by ascending uint32 key (= descending score), stably, in place.
+
+    LSD radix sort with 8-bit digits on a local copy of the segment's keys: linear time, and passes whose
+    digit is the same for the whole segment are skipped.
+    """
     for u in prange(starts.size - 1):
         a, b = starts[u], starts[u + 1]
-        if b - a > 1:
-            seg = order[a:b].copy()
-            sub = np.argsort(-score[seg], kind="mergesort")
-            order[a:b] = seg[sub]
+        n = b - a
+        if n < 2:
+            continue
+        idx = order[a:b].copy()
+        k = np.empty(n, np.uint32)
+        for i in range(n):
+            k[i] = keys[idx[i]]
+        idx2 = np.empty(n, np.int64)
+        k2 = np.empty(n, np.uint32)
+        count = np.empty(256, np.int64)
+        for shift in range(0, 32, 8):
+            count[:] = 0
+            for i in range(n):
+                count[(k[i] >> shift) & 255] += 1
+            if count.max() == n:
+                continue  # every key has this digit: the pass would not move anything
+            total = 0
+            for d in range(256):
+                c = count[d]
+                count[d] = total
+                total += c
+            for i in range(n):
+                d = (k[i] >> shift) & 255
+                p = count[d]
+                idx2[p] = idx[i]
+                k2[p] = k[i]
+                count[d] = p + 1
+            idx, idx2 = idx2, idx
+            k, k2 = k2, k
+        order[a:b] = idx
 
 
 @njit(parallel=True, cache=True)
@@ -110,13 +148,13 @@ def split(unit: np.ndarray, score: np.ndarray, area: np.ndarray, target: np.ndar
     if rule not in RULES:
         raise ValueError(f"unknown stopping rule {rule!r}; use one of {sorted(RULES)}")
     n_units = target.size - 1
-    unit = np.ascontiguousarray(unit, dtype=np.int64)
+    unit = np.ascontiguousarray(unit, dtype=np.int32)
     score = np.ascontiguousarray(score, dtype=np.float32)
     area = np.ascontiguousarray(area, dtype=np.float64)
     target = np.ascontiguousarray(target, dtype=np.float64).copy()
     target[0] = np.nan  # zone 0 is outside every unit
     order, starts = group_by_unit(unit, n_units)
-    sort_segments_desc(order, starts, score)
+    sort_segments_desc(order, starts, descending_keys(score))
     n_label, mapped, cropland = label_counts(order, starts, area, target, RULES[rule])
     labelled = np.zeros(unit.size, np.uint8)
     scatter_labels(order, starts, n_label, labelled)
