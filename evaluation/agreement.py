@@ -1,0 +1,182 @@
+"""Mapped irrigated area per admin unit against reported statistics, at county, city and province level.
+
+Mapped area = sum over the unit's pixels of (map value x true pixel area): for a fractional map (f_crop where
+irrigated) that is the irrigated area; for a binary map, pass `kind="binary"` (optionally weighted by a
+cropland fraction). Higher levels add up the finest units that have BOTH a statistic and a mapped area, so a
+missing county statistic does not make its province look over-mapped.
+
+Metrics (x = statistics, y = mapped): n, R2 (squared Pearson r, the R2 of the fitted line), R2 against the 1:1
+line (1 - SS(y - x) / SS(x - mean x)), RMSE, MAE, bias = mean(y - x), relative bias = sum(y - x) / sum(x),
+OLS slope and intercept of y on x.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from irrmap.errors import DataError
+from irrmap.grid import Grid
+
+
+def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *, kind: str = "fraction",
+                      threshold: float = 0.0, weight: xr.DataArray | None = None, tile: int = 2048) -> np.ndarray:
+    """Mapped area (m2) per zone id 0..n_zones, tile by tile with true pixel areas (index 0 = outside units).
+
+    kind "fraction": value x pixel area (values must be 0..1); "binary": (value > threshold) x pixel area.
+    `weight` (e.g. cropland fraction) multiplies either. NaN counts as 0.
+    """
+    if kind not in ("fraction", "binary"):
+        raise DataError(f"unknown map kind {kind!r}", "kind", "use fraction or binary")
+    grid = Grid.from_dataarray(map_da)
+    for other, name in ((zones, "zones"), (weight, "weight")):
+        if other is not None and not Grid.from_dataarray(other).aligned_with(grid):
+            raise DataError(f"the {name} raster is not on the map's grid", name, "align it onto the map grid first")
+    total = np.zeros(n_zones + 1)
+    too_big = 0.0
+    for t in grid.tiles(tile):
+        w = t.window
+        sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
+        v = np.asarray(map_da.data[sl], dtype=np.float64)
+        nodata = map_da.attrs.get("nodata")
+        if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+            v = np.where(v == float(nodata), np.nan, v)
+        if kind == "fraction":
+            too_big = max(too_big, float(np.nanmax(v, initial=0.0)))
+            v = np.nan_to_num(v)
+        else:
+            v = np.where(np.isnan(v), 0.0, (v > threshold).astype(np.float64))
+        if weight is not None:
+            v = v * np.nan_to_num(np.asarray(weight.data[sl], dtype=np.float64))
+        z = np.asarray(zones.data[sl]).astype(np.int64)
+        total += np.bincount(z.ravel(), weights=(v * grid.pixel_area(w)).ravel(), minlength=n_zones + 1)[: n_zones + 1]
+    if too_big > 1.0 + 1e-6:
+        raise DataError(f"map values reach {too_big:g}, more than a fraction of 1", "map",
+                        "use kind='binary' (--map-kind binary) for class maps, or rescale percent maps to 0..1")
+    return total
+
+
+def mapped_area_by_unit(map_da: xr.DataArray, units, **kwargs) -> pd.Series:
+    """Mapped area (m2) indexed by the finest unit code (see zonal_mapped_area for the keywords)."""
+    zones = units.rasterize(Grid.from_dataarray(map_da))
+    totals = zonal_mapped_area(map_da, zones, len(units), **kwargs)
+    return pd.Series(totals[1:], index=units.codes.to_numpy(), name="mapped_m2")
+
+
+def paired_by_level(mapped: pd.Series, stats: pd.Series, units, levels, stats_level: str | None = None) -> dict[str, pd.DataFrame]:
+    """Per level: DataFrame (code, statistic_m2, mapped_m2, n_units) of units where both are known.
+
+    `mapped` is by finest code; `stats` by code at `stats_level` (default the finest). Levels finer than the
+    statistics are skipped; at the statistics' level and above, only finest units (or statistic units) with
+    both values are summed.
+    """
+    finest = units.levels[0]
+    stats_level = stats_level or finest
+    if stats_level not in units.levels:
+        raise DataError(f"unknown statistics level {stats_level!r}", "stats level", f"use one of {', '.join(units.levels)}")
+    start = units.levels.index(stats_level)
+    stats = stats.groupby(level=0).sum(min_count=1) if stats.index.has_duplicates else stats
+    # mapped area at the statistics' level
+    m_at = units.aggregate(mapped, stats_level) if stats_level != finest else mapped
+    both = pd.DataFrame({"statistic_m2": stats, "mapped_m2": m_at}).dropna()
+    out = {}
+    for level in levels:
+        if level not in units.levels:
+            raise DataError(f"unknown level {level!r}", "levels", f"use some of {', '.join(units.levels)}")
+        if units.levels.index(level) < start:
+            continue
+        if level == stats_level:
+            df = both.assign(n_units=1)
+        else:
+            # parent of each statistics-level code
+            parent = pd.Series(units.level_codes(level).to_numpy(), index=units.level_codes(stats_level).to_numpy())
+            parent = parent[~parent.index.duplicated()]
+            g = both.assign(parent=parent.reindex(both.index).to_numpy()).dropna(subset=["parent"])
+            df = g.groupby("parent").agg(statistic_m2=("statistic_m2", "sum"), mapped_m2=("mapped_m2", "sum"),
+                                         n_units=("mapped_m2", "size"))
+        df.index.name = "code"
+        out[level] = df.reset_index()
+    return out
+
+
+def agreement_metrics(x, y) -> dict:
+    """Agreement of y (mapped) with x (reference statistics); see the module docstring."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = int(x.size)
+    res = {"n": n, "r2": math.nan, "r2_1to1": math.nan, "rmse": math.nan, "mae": math.nan, "bias": math.nan,
+           "relative_bias": math.nan, "slope": math.nan, "intercept": math.nan, "sum_reference": float(x.sum()), "sum_mapped": float(y.sum())}
+    if n == 0:
+        return res
+    d = y - x
+    res.update(rmse=float(np.sqrt(np.mean(d**2))), mae=float(np.mean(np.abs(d))), bias=float(np.mean(d)))
+    if x.sum() != 0:
+        res["relative_bias"] = float(d.sum() / x.sum())
+    ssx = float(np.sum((x - x.mean()) ** 2))
+    if n >= 2 and ssx > 0:
+        sxy = float(np.sum((x - x.mean()) * (y - y.mean())))
+        ssy = float(np.sum((y - y.mean()) ** 2))
+        slope = sxy / ssx
+        res.update(slope=slope, intercept=float(y.mean() - slope * x.mean()),
+                   r2=(sxy**2 / (ssx * ssy)) if ssy > 0 else math.nan, r2_1to1=1.0 - float(np.sum(d**2)) / ssx)
+    return res
+
+
+def scaled_metrics(metrics: dict, scale: float) -> dict:
+    """Metrics with the area-valued entries divided by `scale` (m2 -> reporting unit)."""
+    out = dict(metrics)
+    for k in ("rmse", "mae", "bias", "intercept", "sum_reference", "sum_mapped"):
+        if out.get(k) is not None and out[k] == out[k]:
+            out[k] = out[k] / scale
+    return out
+
+
+def scatter_png(df: pd.DataFrame, *, title: str, unit_label: str, scale: float = 1.0, x: str = "statistic_m2",
+                y: str = "mapped_m2", xlabel: str = "statistics", ylabel: str = "mapped") -> bytes:
+    """A 1:1 scatter (PNG bytes) in the reporting unit (areas / `scale`): points, the 1:1 line, the fitted line
+    and n, R2, RMSE and bias in a corner."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = df[x].to_numpy(dtype=float) / scale
+    ys = df[y].to_numpy(dtype=float) / scale
+    m = agreement_metrics(xs, ys)
+    fig, ax = plt.subplots(figsize=(4.6, 4.4), dpi=110)
+    try:
+        ax.scatter(xs, ys, s=14, alpha=0.7, edgecolor="none", color="#1f77b4")
+        hi = float(np.nanmax(np.concatenate([xs, ys, [1e-12]]))) * 1.05
+        ax.plot([0, hi], [0, hi], color="0.3", lw=1, ls="--", label="1:1")
+        if m["slope"] == m["slope"]:
+            ax.plot([0, hi], [m["intercept"], m["intercept"] + m["slope"] * hi], color="#d62728", lw=1.2, label="fit")
+        ax.set_xlim(0, hi)
+        ax.set_ylim(0, hi)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"{xlabel} ({unit_label})")
+        ax.set_ylabel(f"{ylabel} ({unit_label})")
+        ax.set_title(title, fontsize=10)
+        txt = f"n = {m['n']}\nR² = {_fmt(m['r2'])}\nRMSE = {_fmt(m['rmse'])}\nbias = {_fmt(m['bias'])}"
+        ax.text(0.03, 0.97, txt, transform=ax.transAxes, va="top", fontsize=8, family="monospace")
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def _fmt(v) -> str:
+    if v is None or v != v:
+        return "n/a"
+    return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+__all__ = ["agreement_metrics", "mapped_area_by_unit", "paired_by_level", "scaled_metrics", "scatter_png", "zonal_mapped_area"]

@@ -1,0 +1,287 @@
+"""Error-adjusted area and accuracy with standard errors from a stratified random sample.
+
+- `olofsson`: strata are the map classes (Olofsson et al. 2014, Remote Sens. Environ. 148:42-57, eqs. 2-10;
+  the PA variance of Olofsson et al. 2013, eq. 7). Input: a count matrix and the mapped size of each class.
+- `stehman`: strata differ from the map classes (Stehman 2014, Int. J. Remote Sens. 35:4923-4939, eqs. 2-27),
+  one row per sample unit; optional finite population correction (1 - n_h/N_h).
+- `sample_size`: total sample size for a target SE of overall accuracy (Olofsson 2014 eq. 13, Cochran 5.25).
+
+Sizes may be pixel counts or areas; estimated areas come back in the same unit. A stratum with a single
+sample unit has no variance estimate: its SE terms are NaN rather than a silent zero.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evaluation.confusion import Z95, _clean
+from irrmap.errors import DataError
+
+
+@dataclass
+class AreaEstimate:
+    """Estimates for classes (reference classes = map classes); proportions of the total size, areas in its unit."""
+
+    classes: list
+    overall_accuracy: float
+    overall_accuracy_se: float
+    users_accuracy: pd.Series
+    users_accuracy_se: pd.Series
+    producers_accuracy: pd.Series
+    producers_accuracy_se: pd.Series
+    area_proportion: pd.Series
+    area_proportion_se: pd.Series
+    total: float
+    error_matrix: pd.DataFrame  # estimated proportions of area, rows map, columns reference
+    n: int
+    estimator: str
+
+    @property
+    def area(self) -> pd.Series:
+        return self.area_proportion * self.total
+
+    @property
+    def area_se(self) -> pd.Series:
+        return self.area_proportion_se * self.total
+
+    def area_ci95(self) -> pd.DataFrame:
+        """Lower and upper 95 % bounds of each class area (normal approximation)."""
+        return pd.DataFrame({"lower": self.area - Z95 * self.area_se, "upper": self.area + Z95 * self.area_se})
+
+    def table(self, class_names: dict | None = None, area_scale: float = 1.0, area_unit: str = "") -> pd.DataFrame:
+        """One row per class: UA, PA (with SE), area proportion, area and its 95 % CI (area / `area_scale`)."""
+        ci = self.area_ci95()
+        suffix = f"_{area_unit}" if area_unit else ""
+        return pd.DataFrame({
+            "class": [str((class_names or {}).get(c, c)) for c in self.classes],
+            "users_accuracy": self.users_accuracy.values, "users_accuracy_se": self.users_accuracy_se.values,
+            "producers_accuracy": self.producers_accuracy.values, "producers_accuracy_se": self.producers_accuracy_se.values,
+            "area_proportion": self.area_proportion.values, "area_proportion_se": self.area_proportion_se.values,
+            f"area{suffix}": self.area.values / area_scale, f"area_se{suffix}": self.area_se.values / area_scale,
+            f"area_ci95_lower{suffix}": ci["lower"].values / area_scale, f"area_ci95_upper{suffix}": ci["upper"].values / area_scale,
+        })
+
+    def to_dict(self, class_names: dict | None = None) -> dict:
+        """A JSON-able dict: per-class values keyed by class name; NaN becomes None."""
+        name = (lambda c: str(class_names.get(c, c))) if class_names else str
+        per = lambda s: {name(k): _clean(v) for k, v in s.items()}  # noqa: E731
+        ci = self.area_ci95()
+        return {
+            "estimator": self.estimator, "n": int(self.n), "classes": [name(c) for c in self.classes],
+            "overall_accuracy": _clean(self.overall_accuracy), "overall_accuracy_se": _clean(self.overall_accuracy_se),
+            "users_accuracy": per(self.users_accuracy), "users_accuracy_se": per(self.users_accuracy_se),
+            "producers_accuracy": per(self.producers_accuracy), "producers_accuracy_se": per(self.producers_accuracy_se),
+            "area_proportion": per(self.area_proportion), "area_proportion_se": per(self.area_proportion_se),
+            "area": per(self.area), "area_se": per(self.area_se),
+            "area_ci95": {name(c): [_clean(lo), _clean(hi)] for c, lo, hi in zip(self.classes, ci["lower"], ci["upper"])},
+            "total_size": _clean(self.total),
+            "error_matrix": [[_clean(v) for v in row] for row in self.error_matrix.to_numpy().tolist()],
+            "error_matrix_orientation": "rows = map class, columns = reference class, cells = estimated proportion of area",
+        }
+
+
+def _div(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b != 0, a / np.where(b != 0, b, 1), np.nan)
+
+
+def olofsson(matrix, mapped_sizes, classes=None) -> AreaEstimate:
+    """Stratified estimator with strata = map classes from a count matrix (rows map, columns reference) and the
+    mapped size (pixels or area) of each map class, in the matrix's row order."""
+    if isinstance(matrix, pd.DataFrame):
+        classes = list(matrix.index) if classes is None else list(classes)
+        if list(matrix.columns) != list(matrix.index):
+            matrix = matrix.reindex(columns=matrix.index, fill_value=0) if set(matrix.columns) <= set(matrix.index) else None
+            if matrix is None:
+                raise DataError("matrix rows and columns must be the same classes", "matrix", "use the map classes as reference classes too")
+        n_ij = matrix.to_numpy(dtype=np.float64)
+    else:
+        n_ij = np.asarray(matrix, dtype=np.float64)
+        classes = list(range(n_ij.shape[0])) if classes is None else list(classes)
+    q = n_ij.shape[0]
+    if n_ij.shape != (q, q) or len(classes) != q:
+        raise DataError(f"matrix shape {n_ij.shape} does not fit {len(classes)} classes", "matrix")
+    if isinstance(mapped_sizes, (pd.Series, dict)):
+        sizes = pd.Series(mapped_sizes)
+        missing = [c for c in classes if c not in sizes.index]
+        if missing:
+            raise DataError(f"no mapped size for classes {missing}", "mapped sizes", "give one size per map class")
+        N_i = sizes.reindex(classes).to_numpy(dtype=np.float64)
+    else:
+        N_i = np.asarray(mapped_sizes, dtype=np.float64)
+    if N_i.shape != (q,) or (N_i < 0).any():
+        raise DataError(f"need {q} non-negative mapped sizes, got {N_i.tolist()}", "mapped sizes")
+    total = N_i.sum()
+    W = N_i / total
+    n_i = n_ij.sum(axis=1)
+    frac = _div(n_ij, n_i[:, None])  # n_ij / n_i+
+    frac = np.nan_to_num(frac)  # an unsampled stratum contributes nothing to the point estimates
+    p = W[:, None] * frac  # eq. 4
+    dof = np.where(n_i > 1, n_i - 1, np.nan)
+    p_col = p.sum(axis=0)
+    # eq. 10: SE of the estimated proportion of area of reference class j
+    area_var = np.nansum(W[:, None] ** 2 * frac * (1 - frac) / dof[:, None], axis=0) + _nan_if_any(W > 0, n_i <= 1)
+    diag = np.diag(p)
+    ua = _div(diag, p.sum(axis=1))
+    pa = _div(diag, p_col)
+    oa = float(diag.sum())
+    ua_var = ua * (1 - ua) / dof  # eq. 6
+    oa_var = float(np.nansum(W**2 * ua * (1 - ua) / dof)) + float(_nan_if_any(W > 0, n_i <= 1))  # eq. 5
+    # PA variance (Olofsson et al. 2013 eq. 7; 2014 eq. 7): N_.j estimated from the counts
+    Nhat_j = (N_i[:, None] / np.where(n_i > 0, n_i, 1)[:, None] * n_ij).sum(axis=0)
+    pa_var = np.full(q, np.nan)
+    for j in range(q):
+        other = [i for i in range(q) if i != j]
+        t1 = N_i[j] ** 2 * (1 - pa[j]) ** 2 * ua[j] * (1 - ua[j]) / dof[j]
+        t2 = sum(N_i[i] ** 2 * frac[i, j] * (1 - frac[i, j]) / dof[i] for i in other if N_i[i] > 0)
+        pa_var[j] = (t1 + pa[j] ** 2 * t2) / Nhat_j[j] ** 2 if Nhat_j[j] > 0 else np.nan
+    idx = pd.Index(classes)
+    S = lambda v, nm: pd.Series(np.asarray(v, dtype=np.float64), index=idx, name=nm)  # noqa: E731
+    return AreaEstimate(
+        classes=classes, overall_accuracy=oa, overall_accuracy_se=math.sqrt(oa_var) if oa_var == oa_var else math.nan,
+        users_accuracy=S(ua, "users_accuracy"), users_accuracy_se=S(np.sqrt(ua_var), "users_accuracy_se"),
+        producers_accuracy=S(pa, "producers_accuracy"), producers_accuracy_se=S(np.sqrt(pa_var), "producers_accuracy_se"),
+        area_proportion=S(p_col, "area_proportion"), area_proportion_se=S(np.sqrt(area_var), "area_proportion_se"),
+        total=float(total), error_matrix=pd.DataFrame(p, index=pd.Index(classes, name="map"), columns=pd.Index(classes, name="reference")),
+        n=int(n_ij.sum()), estimator="olofsson2014",
+    )
+
+
+def _nan_if_any(weighted, single):
+    """NaN when a stratum with weight > 0 has fewer than two sample units (no variance estimate), else 0."""
+    return np.nan if np.any(weighted & single) else 0.0
+
+
+def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc: bool = False) -> AreaEstimate:
+    """Stratified estimator when the strata are not the map classes (Stehman 2014); one entry per sample unit.
+
+    `stratum_sizes` maps each stratum to its size N_h (pixels or area); every sampled stratum needs one, and
+    unsampled strata are an error (their area would be lost). `fpc` applies (1 - n_h/N_h) to the variances
+    (meaningful when N_h counts sample units, i.e. pixels).
+    """
+    s = pd.Series(np.asarray(strata, dtype=object)).astype(str)
+    m = pd.Series(np.asarray(map_labels, dtype=object))
+    r = pd.Series(np.asarray(ref_labels, dtype=object))
+    if not (len(s) == len(m) == len(r)):
+        raise DataError(f"{len(s)} strata, {len(m)} map and {len(r)} reference labels", "samples", "give one of each per sample unit")
+    if len(s) == 0:
+        raise DataError("no sample units", "samples")
+    sizes = pd.Series(stratum_sizes, dtype=np.float64)
+    sizes.index = sizes.index.map(str)
+    unknown = sorted(set(s) - set(sizes.index))
+    if unknown:
+        raise DataError(f"strata {unknown[:10]} have no size", "strata sizes", "add a row (stratum, size) for each")
+    empty = [h for h in sizes.index if h not in set(s) and sizes[h] > 0]
+    if empty:
+        raise DataError(f"strata {empty[:10]} have a size but no sample units", "samples",
+                        "sample every stratum (their area cannot be estimated otherwise)")
+    if classes is None:
+        classes = sorted(set(m.tolist()) | set(r.tolist()), key=str)
+    classes = list(classes)
+    strata_order = list(sizes.index)
+    N_h = sizes.to_numpy()
+    N = N_h.sum()
+    hidx = s.map({h: i for i, h in enumerate(strata_order)}).to_numpy()
+    n_h = np.bincount(hidx, minlength=len(strata_order)).astype(np.float64)
+    f_h = (n_h / N_h) if fpc else np.zeros_like(N_h)
+
+    def mean_var(y):
+        """Per-stratum mean and sample variance (ddof 1; NaN for n_h < 2) of y."""
+        y = np.asarray(y, dtype=np.float64)
+        mean = _div(np.bincount(hidx, y, len(strata_order)), n_h)
+        sq = np.bincount(hidx, (y - mean[hidx]) ** 2, len(strata_order))
+        return np.nan_to_num(mean), np.where(n_h > 1, sq / np.where(n_h > 1, n_h - 1, 1), np.nan)
+
+    def cov(y, x):
+        y, x = np.asarray(y, float), np.asarray(x, float)
+        my, mx = mean_var(y)[0], mean_var(x)[0]
+        c = np.bincount(hidx, (y - my[hidx]) * (x - mx[hidx]), len(strata_order))
+        return np.where(n_h > 1, c / np.where(n_h > 1, n_h - 1, 1), np.nan)
+
+    def var_sum(terms):
+        """sum_h N_h^2 (1 - f_h) term_h / n_h over sampled strata (NaN if any needed term is NaN)."""
+        live = N_h > 0
+        return float(np.sum((N_h**2 * (1 - f_h) * terms / np.where(n_h > 0, n_h, 1))[live]))
+
+    def total_est(y):
+        mean, var = mean_var(y)
+        return float(np.sum(N_h * mean)), var
+
+    def ratio(y, x):
+        """Ratio estimator R = Y/X with its variance (Stehman 2014 eqs. 26-27)."""
+        Y, vy = total_est(y)
+        X, vx = total_est(x)
+        if X == 0:
+            return math.nan, math.nan
+        R = Y / X
+        return R, var_sum(vy + R**2 * vx - 2 * R * cov(y, x)) / X**2
+
+    mm, rr = m.to_numpy(), r.to_numpy()
+    correct = (mm == rr).astype(float)
+    oa_total, oa_v = total_est(correct)
+    oa, oa_var = oa_total / N, var_sum(oa_v) / N**2
+    prop, prop_se, ua, ua_se, pa, pa_se = ([] for _ in range(6))
+    for c in classes:
+        yk = (rr == c).astype(float)
+        t, v = total_est(yk)
+        prop.append(t / N)
+        prop_se.append(math.sqrt(var_sum(v)) / N)
+        u, uv = ratio(correct * (mm == c), (mm == c).astype(float))
+        ua.append(u)
+        ua_se.append(math.sqrt(uv) if uv == uv and uv >= 0 else math.nan)
+        pr, pv = ratio(correct * (rr == c), yk)
+        pa.append(pr)
+        pa_se.append(math.sqrt(pv) if pv == pv and pv >= 0 else math.nan)
+    cells = np.array([[total_est(((mm == a) & (rr == b)).astype(float))[0] / N for b in classes] for a in classes])
+    idx = pd.Index(classes)
+    S = lambda v, nm: pd.Series(np.asarray(v, dtype=np.float64), index=idx, name=nm)  # noqa: E731
+    return AreaEstimate(
+        classes=classes, overall_accuracy=oa, overall_accuracy_se=math.sqrt(oa_var) if oa_var == oa_var else math.nan,
+        users_accuracy=S(ua, "users_accuracy"), users_accuracy_se=S(ua_se, "users_accuracy_se"),
+        producers_accuracy=S(pa, "producers_accuracy"), producers_accuracy_se=S(pa_se, "producers_accuracy_se"),
+        area_proportion=S(prop, "area_proportion"), area_proportion_se=S(prop_se, "area_proportion_se"),
+        total=float(N), error_matrix=pd.DataFrame(cells, index=pd.Index(classes, name="map"), columns=pd.Index(classes, name="reference")),
+        n=int(len(s)), estimator="stehman2014" + ("+fpc" if fpc else ""),
+    )
+
+
+def sample_size(expected_users_accuracy, weights, target_oa_se: float = 0.01) -> int:
+    """Total sample size n = (sum_i W_i S_i / S(O))^2 with S_i = sqrt(U_i (1 - U_i)) (Olofsson 2014 eq. 13),
+    rounded up; `weights` are the mapped area proportions W_i (normalised here)."""
+    U = np.asarray(expected_users_accuracy, dtype=np.float64)
+    W = np.asarray(weights, dtype=np.float64)
+    if U.shape != W.shape or np.any((U < 0) | (U > 1)) or np.any(W < 0) or W.sum() <= 0:
+        raise DataError("need one expected user's accuracy in [0, 1] and one non-negative weight per class", "sample size")
+    if target_oa_se <= 0:
+        raise DataError(f"target SE must be positive, got {target_oa_se}", "target_oa_se")
+    W = W / W.sum()
+    return int(math.ceil((np.sum(W * np.sqrt(U * (1 - U))) / target_oa_se) ** 2 - 1e-9))
+
+
+def allocate(n: int, weights, minimum: int = 0) -> np.ndarray:
+    """Split n sample units over strata in proportion to `weights`, raising small strata to `minimum` (taken
+    from the largest strata); largest-remainder rounding, so the parts sum to n."""
+    W = np.asarray(weights, dtype=np.float64)
+    W = W / W.sum()
+    if minimum * len(W) > n:
+        raise DataError(f"{len(W)} strata x minimum {minimum} exceeds n = {n}", "allocation", "lower the minimum or raise n")
+    fixed = np.zeros(len(W), bool)
+    alloc = W * n
+    for _ in range(len(W)):
+        low = (~fixed) & (alloc < minimum)
+        if not low.any():
+            break
+        fixed |= low
+        rest = n - minimum * fixed.sum()
+        alloc = np.where(fixed, minimum, W / W[~fixed].sum() * rest)
+    out = np.floor(alloc).astype(int)
+    order = np.argsort(-(alloc - out), kind="stable")
+    out[order[: n - out.sum()]] += 1
+    return out
+
+
+__all__ = ["AreaEstimate", "allocate", "olofsson", "sample_size", "stehman"]

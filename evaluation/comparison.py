@@ -1,0 +1,122 @@
+"""Compare two maps on one grid: area-weighted agreement matrix, OA, kappa, and quantity and allocation
+disagreement (Pontius & Millones 2011, Int. J. Remote Sens. 32:4407-4429), plus per-unit areas side by side.
+
+Both maps are binarised (value > threshold = irrigated). The matrix holds true ground area (m2), rows map A,
+columns map B; pixels where either map is missing are left out (their area is reported).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from evaluation.confusion import _clean
+from irrmap.errors import DataError
+from irrmap.grid import Grid
+
+CLASSES = (0, 1)
+CLASS_NAMES = {0: "not_irrigated", 1: "irrigated"}
+
+
+def disagreement(matrix) -> dict:
+    """Quantity and allocation disagreement of a square matrix (counts or areas; normalised here).
+
+    Per class g with p_g+ (row) and p_+g (column) totals: q_g = |p_g+ - p_+g|, a_g = 2 min(p_g+ - p_gg,
+    p_+g - p_gg); Q = sum q_g / 2, A = sum a_g / 2, and Q + A = 1 - OA (Pontius & Millones 2011 eqs. 2-7).
+    """
+    x = np.asarray(matrix, dtype=np.float64)
+    p = x / x.sum()
+    rows, cols, diag = p.sum(axis=1), p.sum(axis=0), np.diag(p)
+    q_g = np.abs(rows - cols)
+    a_g = 2 * np.minimum(rows - diag, cols - diag)
+    return {"overall_agreement": float(diag.sum()), "quantity_disagreement": float(q_g.sum() / 2),
+            "allocation_disagreement": float(a_g.sum() / 2), "quantity_by_class": q_g, "allocation_by_class": a_g}
+
+
+@dataclass
+class MapComparison:
+    """Result of comparing two binary maps: the area matrix (m2, rows A, columns B) and its measures."""
+
+    matrix: pd.DataFrame
+    overall_agreement: float
+    kappa: float
+    quantity_disagreement: float
+    allocation_disagreement: float
+    missing_area_m2: float
+    names: tuple[str, str]
+
+    def to_dict(self) -> dict:
+        area = self.matrix.to_numpy()
+        return {
+            "map_a": self.names[0], "map_b": self.names[1],
+            "classes": [CLASS_NAMES[c] for c in CLASSES],
+            "agreement_matrix_m2": [[_clean(v) for v in row] for row in area.tolist()],
+            "agreement_matrix_orientation": "rows = map A, columns = map B, cells = area (m2)",
+            "overall_agreement": _clean(self.overall_agreement), "kappa": _clean(self.kappa),
+            "quantity_disagreement": _clean(self.quantity_disagreement),
+            "allocation_disagreement": _clean(self.allocation_disagreement),
+            "irrigated_area_a_m2": _clean(area[1, :].sum()), "irrigated_area_b_m2": _clean(area[:, 1].sum()),
+            "compared_area_m2": _clean(area.sum()), "missing_area_m2": _clean(self.missing_area_m2),
+        }
+
+
+def compare_maps(a: xr.DataArray, b: xr.DataArray, *, threshold_a: float = 0.0, threshold_b: float = 0.0,
+                 mask: xr.DataArray | None = None, names=("A", "B"), tile: int = 2048) -> MapComparison:
+    """Area-weighted agreement of two maps on the same grid (align with irrmap.raster_read.read_raster first).
+
+    `mask` (optional, same grid): only pixels where mask > 0 count, e.g. cropland.
+    """
+    grid = Grid.from_dataarray(a)
+    for other, nm in ((b, "map B"), (mask, "mask")):
+        if other is not None and not Grid.from_dataarray(other).aligned_with(grid):
+            raise DataError(f"{nm} is not on map A's grid", nm, "read it onto map A's grid (irrmap evaluate compare does this)")
+    total = np.zeros(4)
+    missing = 0.0
+    for t in grid.tiles(tile):
+        w = t.window
+        sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
+        va, vb = _decoded(a, sl), _decoded(b, sl)
+        area = np.asarray(grid.pixel_area(w), dtype=np.float64)
+        keep = np.ones(va.shape, bool)
+        if mask is not None:
+            keep &= np.nan_to_num(np.asarray(mask.data[sl], dtype=np.float64)) > 0
+        ok = keep & np.isfinite(va) & np.isfinite(vb)
+        missing += float(area[keep & ~ok].sum())
+        code = (va > threshold_a).astype(np.int64) * 2 + (vb > threshold_b).astype(np.int64)
+        total += np.bincount(code[ok], weights=area[ok], minlength=4)
+    m = total.reshape(2, 2)
+    if m.sum() <= 0:
+        raise DataError("the maps share no valid pixels", "maps", "check that they overlap and that nodata is set correctly")
+    d = disagreement(m)
+    p = m / m.sum()
+    pe = float(p.sum(axis=1) @ p.sum(axis=0))
+    kappa = (d["overall_agreement"] - pe) / (1 - pe) if pe < 1 else math.nan
+    names_idx = [CLASS_NAMES[c] for c in CLASSES]
+    matrix = pd.DataFrame(m, index=pd.Index(names_idx, name=str(names[0])), columns=pd.Index(names_idx, name=str(names[1])))
+    return MapComparison(matrix, d["overall_agreement"], kappa, d["quantity_disagreement"], d["allocation_disagreement"],
+                         missing, (str(names[0]), str(names[1])))
+
+
+def _decoded(da: xr.DataArray, sl) -> np.ndarray:
+    v = np.asarray(da.data[sl], dtype=np.float64)
+    nodata = da.attrs.get("nodata")
+    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+        v = np.where(v == float(nodata), np.nan, v)
+    return v
+
+
+def unit_areas_side_by_side(area_a: pd.Series, area_b: pd.Series, names=("A", "B")) -> pd.DataFrame:
+    """Per-unit areas (m2) of two maps with their difference (B - A) and ratio."""
+    df = pd.DataFrame({f"{names[0]}_m2": area_a, f"{names[1]}_m2": area_b})
+    df["difference_m2"] = df.iloc[:, 1] - df.iloc[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["ratio"] = np.where(df.iloc[:, 0] > 0, df.iloc[:, 1] / df.iloc[:, 0].where(df.iloc[:, 0] > 0, 1), np.nan)
+    df.index.name = "code"
+    return df.reset_index()
+
+
+__all__ = ["CLASS_NAMES", "MapComparison", "compare_maps", "disagreement", "unit_areas_side_by_side"]

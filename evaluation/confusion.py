@@ -1,0 +1,184 @@
+"""Confusion matrix and the accuracy measures read from it: OA, Cohen's kappa with its standard error and
+95 % interval, user's and producer's accuracy and F1 per class.
+
+Orientation everywhere in `evaluation`: rows are the MAP class, columns the REFERENCE class (Congalton &
+Green 2009; Olofsson et al. 2014). These measures treat the sample as a simple random sample; for a
+stratified sample use `evaluation.area_estimation`, which weights by the strata.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from irrmap.errors import DataError
+
+Z95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
+
+
+def confusion_matrix(map_labels, ref_labels, classes=None, weights=None) -> pd.DataFrame:
+    """Counts (or summed `weights`) of every (map, reference) pair; rows map class, columns reference class.
+
+    `classes` fixes the order and includes classes that never occur; labels outside it raise DataError.
+    """
+    m = np.asarray(map_labels)
+    r = np.asarray(ref_labels)
+    if m.shape != r.shape:
+        raise DataError(f"{m.size} map labels but {r.size} reference labels", "labels", "pass one map and one reference label per sample")
+    if classes is None:
+        classes = sorted(set(m.tolist()) | set(r.tolist()))
+    classes = list(classes)
+    index = {c: i for i, c in enumerate(classes)}
+    try:
+        mi = np.array([index[v] for v in m.tolist()], dtype=np.int64)
+        ri = np.array([index[v] for v in r.tolist()], dtype=np.int64)
+    except KeyError as exc:
+        raise DataError(f"label {exc.args[0]!r} is not one of the classes {classes}", "labels", "add it to the classes or recode it") from None
+    q = len(classes)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    counts = np.bincount(mi * q + ri, weights=w, minlength=q * q).reshape(q, q)
+    return pd.DataFrame(counts, index=pd.Index(classes, name="map"), columns=pd.Index(classes, name="reference"))
+
+
+def _ratio(num, den):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def kappa_variance(matrix) -> float:
+    """Large-sample (delta-method) variance of Cohen's kappa under multinomial sampling.
+
+    The formula of Bishop, Fienberg & Holland (1975) as given by Congalton & Green (2009, eq. 5.x):
+    var = 1/n [t1(1-t1)/(1-t2)^2 + 2(1-t1)(2 t1 t2 - t3)/(1-t2)^3 + (1-t1)^2 (t4 - 4 t2^2)/(1-t2)^4] with
+    t1 = sum n_ii / n, t2 = sum n_i+ n_+i / n^2, t3 = sum n_ii (n_i+ + n_+i) / n^2,
+    t4 = sum_ij n_ij (n_j+ + n_+i)^2 / n^3.
+    """
+    x = np.asarray(matrix, dtype=np.float64)
+    n = x.sum()
+    if n <= 0:
+        return math.nan
+    rows, cols = x.sum(axis=1), x.sum(axis=0)
+    t1 = np.trace(x) / n
+    t2 = float(rows @ cols) / n**2
+    t3 = float(np.diag(x) @ (rows + cols)) / n**2
+    t4 = float((x * (rows[None, :] + cols[:, None]) ** 2).sum()) / n**3
+    if t2 >= 1:
+        return math.nan
+    return float((t1 * (1 - t1) / (1 - t2) ** 2 + 2 * (1 - t1) * (2 * t1 * t2 - t3) / (1 - t2) ** 3
+                  + (1 - t1) ** 2 * (t4 - 4 * t2**2) / (1 - t2) ** 4) / n)
+
+
+@dataclass
+class Accuracy:
+    """Accuracy measures of one confusion matrix (rows map, columns reference); NaN where undefined."""
+
+    matrix: pd.DataFrame
+    n: int
+    overall_accuracy: float
+    overall_accuracy_se: float
+    kappa: float
+    kappa_se: float
+    kappa_ci95: tuple[float, float]  # normal approximation, clipped to kappa's range [-1, 1]
+    users_accuracy: pd.Series
+    producers_accuracy: pd.Series
+    f1: pd.Series
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def classes(self) -> list:
+        return list(self.matrix.index)
+
+    def to_dict(self, class_names: dict | None = None) -> dict:
+        """A JSON-able dict (NaN becomes None); per-class values keyed by class name."""
+        name = (lambda c: str(class_names.get(c, c))) if class_names else str
+        per = lambda s: {name(k): _clean(v) for k, v in s.items()}  # noqa: E731
+        return {
+            "n": int(self.n),
+            "classes": [name(c) for c in self.classes],
+            "overall_accuracy": _clean(self.overall_accuracy),
+            "overall_accuracy_se": _clean(self.overall_accuracy_se),
+            "kappa": _clean(self.kappa),
+            "kappa_se": _clean(self.kappa_se),
+            "kappa_ci95": [_clean(v) for v in self.kappa_ci95],
+            "users_accuracy": per(self.users_accuracy),
+            "producers_accuracy": per(self.producers_accuracy),
+            "f1": per(self.f1),
+            "confusion_matrix": [[_clean(v, integer=True) for v in row] for row in self.matrix.to_numpy().tolist()],
+            "confusion_matrix_orientation": "rows = map class, columns = reference class",
+            **self.extra,
+        }
+
+    def table(self, class_names: dict | None = None) -> pd.DataFrame:
+        """Per-class table: class, n_map, n_reference, users_accuracy, producers_accuracy, f1."""
+        x = self.matrix.to_numpy()
+        return pd.DataFrame({
+            "class": [str((class_names or {}).get(c, c)) for c in self.classes],
+            "n_map": x.sum(axis=1), "n_reference": x.sum(axis=0),
+            "users_accuracy": self.users_accuracy.values, "producers_accuracy": self.producers_accuracy.values,
+            "f1": self.f1.values,
+        })
+
+
+def _clean(v, integer: bool = False):
+    if v is None:
+        return None
+    v = float(v)
+    if math.isnan(v) or math.isinf(v):
+        return None
+    return int(round(v)) if integer and v.is_integer() else v
+
+
+def accuracy_from_matrix(matrix) -> Accuracy:
+    """All measures from a count matrix (DataFrame or array; rows map, columns reference)."""
+    if not isinstance(matrix, pd.DataFrame):
+        arr = np.asarray(matrix, dtype=np.float64)
+        matrix = pd.DataFrame(arr, index=pd.Index(range(arr.shape[0]), name="map"), columns=pd.Index(range(arr.shape[1]), name="reference"))
+    x = matrix.to_numpy(dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != x.shape[1]:
+        raise DataError(f"a confusion matrix must be square, got {x.shape}", "matrix", "use the same classes for rows and columns")
+    if (x < 0).any():
+        raise DataError("a confusion matrix cannot hold negative counts", "matrix")
+    n = x.sum()
+    rows, cols, diag = x.sum(axis=1), x.sum(axis=0), np.diag(x)
+    oa = float(diag.sum() / n) if n > 0 else math.nan
+    oa_se = math.sqrt(oa * (1 - oa) / (n - 1)) if n > 1 else math.nan
+    pe = float(rows @ cols) / n**2 if n > 0 else math.nan
+    kappa = (oa - pe) / (1 - pe) if n > 0 and pe < 1 else math.nan
+    var = kappa_variance(x)
+    kse = math.sqrt(var) if var == var and var >= 0 else math.nan
+    ua = _ratio(diag, rows)
+    pa = _ratio(diag, cols)
+    f1 = _ratio(2 * diag, rows + cols)  # = 2 UA PA / (UA + PA), defined even when one of them is 0
+    idx = matrix.index
+    return Accuracy(
+        matrix=matrix, n=int(round(n)), overall_accuracy=oa, overall_accuracy_se=oa_se, kappa=kappa, kappa_se=kse,
+        kappa_ci95=(max(-1.0, kappa - Z95 * kse), min(1.0, kappa + Z95 * kse)),
+        users_accuracy=pd.Series(ua, index=idx, name="users_accuracy"),
+        producers_accuracy=pd.Series(pa, index=idx, name="producers_accuracy"),
+        f1=pd.Series(f1, index=idx, name="f1"),
+    )
+
+
+def accuracy(map_labels, ref_labels, classes=None) -> Accuracy:
+    """Accuracy measures of paired map and reference labels (a simple random sample)."""
+    return accuracy_from_matrix(confusion_matrix(map_labels, ref_labels, classes))
+
+
+def accuracy_by_group(map_labels, ref_labels, groups, classes=None, min_n: int = 1) -> dict:
+    """Accuracy per group (a unit attribute such as province, or arid/humid), plus 'all'; groups with
+    fewer than `min_n` samples are left out."""
+    m, r, g = np.asarray(map_labels), np.asarray(ref_labels), np.asarray(groups, dtype=object)
+    if classes is None:
+        classes = sorted(set(m.tolist()) | set(r.tolist()))
+    out = {"all": accuracy(m, r, classes)}
+    for key in sorted({str(v) for v in g.tolist() if v is not None and v == v}):
+        sel = np.array([str(v) == key for v in g.tolist()])
+        if sel.sum() >= min_n:
+            out[key] = accuracy(m[sel], r[sel], classes)
+    return out
+
+
+__all__ = ["Accuracy", "Z95", "accuracy", "accuracy_by_group", "accuracy_from_matrix", "confusion_matrix", "kappa_variance"]

@@ -1,0 +1,235 @@
+"""Reference points: read them (GeoPackage, shapefile, GeoJSON, GeoParquet, CSV with lon/lat), put them on a
+map's grid, snap each to the nearest crop pixel within a radius, sample the map and binarise it.
+
+Pixel look-ups are vectorised (one gather per candidate offset), so 20,000 points cost a few chunk reads.
+Labels: 1 = irrigated, 0 = not irrigated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pyproj import CRS, Transformer
+
+from irrmap.errors import DataError, InputError
+from irrmap.grid import Grid
+
+LON_NAMES = ("lon", "longitude", "long", "x", "lng")
+LAT_NAMES = ("lat", "latitude", "y")
+TRUE_WORDS = {"1", "true", "yes", "y", "irrigated", "irrigation", "irr", "t"}
+FALSE_WORDS = {"0", "false", "no", "n", "rainfed", "not irrigated", "not_irrigated", "non-irrigated", "nonirrigated", "f", "dryland"}
+
+
+def read_points(path, label_field: str | None = None, *, lon_field: str | None = None, lat_field: str | None = None,
+                crs="EPSG:4326", layer: str | None = None) -> gpd.GeoDataFrame:
+    """Points as a GeoDataFrame; CSV/TSV need lon/lat columns (found by name unless given) in `crs`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("reference points not found", str(path), "check the path")
+    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+        try:
+            df = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
+        except Exception as exc:
+            raise InputError(f"cannot read the table: {exc}", str(path), "give a CSV with a header row") from None
+        lon = lon_field or _find(df.columns, LON_NAMES)
+        lat = lat_field or _find(df.columns, LAT_NAMES)
+        if lon is None or lat is None or lon not in df.columns or lat not in df.columns:
+            raise InputError("no longitude/latitude columns", str(path), f"name them lon/lat or pass --lon-field/--lat-field (columns: {', '.join(map(str, df.columns[:30]))})")
+        xs, ys = pd.to_numeric(df[lon], errors="coerce"), pd.to_numeric(df[lat], errors="coerce")
+        bad = xs.isna() | ys.isna()
+        if bad.any():
+            raise DataError(f"{int(bad.sum())} rows have no numeric coordinates (lines {', '.join(str(i + 2) for i in np.flatnonzero(bad)[:10])})",
+                            str(path), "fill or remove them")
+        gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(xs, ys), crs=crs)
+    else:
+        try:
+            gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        except Exception as exc:  # pyogrio raises several types
+            if path.suffix.lower() == ".parquet":
+                gdf = gpd.read_parquet(path)
+            else:
+                raise InputError(f"cannot read points: {exc}", str(path), "give a GeoPackage, shapefile, GeoJSON or CSV") from None
+        if gdf.crs is None:
+            raise InputError("points have no CRS", str(path), "set one (e.g. ogr2ogr -a_srs EPSG:4326)")
+        if len(gdf) and not gdf.geometry.geom_type.isin(["Point"]).all():
+            gdf = gdf.copy()
+            gdf["geometry"] = gdf.geometry.representative_point()
+    if label_field is not None and label_field not in gdf.columns:
+        raise InputError(f"label field {label_field!r} not found", str(path),
+                         f"use one of: {', '.join(c for c in gdf.columns if c != 'geometry')}")
+    return gdf
+
+
+def _find(columns, names):
+    low = {str(c).lower(): c for c in columns}
+    return next((low[n] for n in names if n in low), None)
+
+
+def binary_labels(values, positive=None) -> np.ndarray:
+    """Reference labels as 1 (irrigated) / 0 (not) / -1 (missing).
+
+    With `positive` (values meaning irrigated, compared as text) every other non-empty value is 0. Otherwise
+    numbers are 1 when non-zero, and words like irrigated/rainfed, yes/no, true/false are recognised.
+    """
+    s = pd.Series(values)
+    out = np.full(len(s), -1, dtype=np.int8)
+    txt = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+    present = txt.notna() & (txt != "")
+    if positive is not None:
+        pos = {_norm_num(str(p).strip()) for p in positive}
+        out[present.to_numpy()] = txt[present].map(lambda v: 1 if _norm_num(v) in pos else 0).to_numpy()
+        return out
+    num = pd.to_numeric(txt, errors="coerce")
+    isnum = present & num.notna()
+    out[isnum.to_numpy()] = (num[isnum] != 0).astype(np.int8).to_numpy()
+    words = present & num.isna()
+    low = txt[words].str.lower()
+    unknown = sorted(set(low) - TRUE_WORDS - FALSE_WORDS)
+    if unknown:
+        raise DataError(f"labels {unknown[:10]} are neither irrigated nor not-irrigated words", "label field",
+                        "pass --positive VALUE for each value that means irrigated")
+    out[words.to_numpy()] = low.isin(TRUE_WORDS).astype(np.int8).to_numpy()
+    return out
+
+
+def _norm_num(v: str) -> str:
+    try:
+        f = float(v)
+        return str(int(f)) if f.is_integer() else str(f)
+    except ValueError:
+        return v.lower()
+
+
+def pixel_index(points: gpd.GeoDataFrame, grid: Grid) -> pd.DataFrame:
+    """Row and column of each point on the grid (after reprojection); `inside` is False off the grid."""
+    pts = points.geometry
+    if points.crs is not None and not CRS.from_user_input(points.crs).equals(CRS.from_user_input(grid.crs.to_wkt())):
+        tr = Transformer.from_crs(points.crs, grid.crs.to_wkt(), always_xy=True)
+        x, y = tr.transform(pts.x.to_numpy(), pts.y.to_numpy())
+    else:
+        x, y = pts.x.to_numpy(), pts.y.to_numpy()
+    inv = ~grid.transform
+    col, row = inv * (np.asarray(x, float), np.asarray(y, float))
+    col, row = np.floor(col), np.floor(row)
+    inside = np.isfinite(col) & np.isfinite(row) & (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
+    return pd.DataFrame({"row": np.where(inside, row, -1).astype(np.int64), "col": np.where(inside, col, -1).astype(np.int64),
+                         "inside": inside}, index=points.index)
+
+
+def values_at(da: xr.DataArray, rows, cols) -> np.ndarray:
+    """Values of a 2-D DataArray at integer (row, col) pairs as float64; NaN outside the grid or at nodata."""
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    ok = (rows >= 0) & (rows < da.sizes["y"]) & (cols >= 0) & (cols < da.sizes["x"])
+    out = np.full(rows.shape, np.nan)
+    if ok.any():
+        data = da.data
+        if hasattr(data, "vindex"):
+            vals = np.asarray(data.vindex[rows[ok], cols[ok]].compute())
+        else:
+            vals = np.asarray(data)[rows[ok], cols[ok]]
+        vals = vals.astype(np.float64)
+        nodata = da.attrs.get("nodata", da.rio.nodata if hasattr(da, "rio") else None)
+        if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+            vals[vals == float(nodata)] = np.nan
+        out[ok] = vals
+    return out
+
+
+def snap_to_crop(rows, cols, cropland: xr.DataArray, grid: Grid, radius: int = 1, min_fraction: float = 0.0):
+    """Move each point to the nearest pixel within `radius` pixels whose cropland fraction exceeds `min_fraction`
+    (ground distance between pixel centres, so geographic grids are handled); points already on such a pixel
+    stay. Returns (rows, cols, moved, found): `found` is False where no crop pixel lies within the radius."""
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    offsets = [(dr, dc) for dr in range(-radius, radius + 1) for dc in range(-radius, radius + 1) if dr * dr + dc * dc <= radius * radius]
+    dx, dy = grid.ground_spacing()
+    rr = np.clip(rows, 0, grid.height - 1)
+    best = np.full(rows.shape, np.inf)
+    out_r, out_c = rows.copy(), cols.copy()
+    for dr, dc in offsets:
+        r2, c2 = rows + dr, cols + dc
+        v = values_at(cropland, r2, c2)
+        ok = np.nan_to_num(v, nan=-np.inf) > min_fraction
+        d = np.hypot(dc * dx[rr], dr * dy[rr])
+        take = ok & (d < best)
+        best = np.where(take, d, best)
+        out_r, out_c = np.where(take, r2, out_r), np.where(take, c2, out_c)
+    found = np.isfinite(best)
+    moved = found & ((out_r != rows) | (out_c != cols))
+    return out_r, out_c, moved, found
+
+
+def binarise(values, threshold: float = 0.0) -> np.ndarray:
+    """Map values to 1 (irrigated) where value > threshold, 0 where not, -1 where missing (NaN)."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.where(np.isnan(v), -1, (v > threshold).astype(np.int8)).astype(np.int8)
+
+
+def sample_points(points: gpd.GeoDataFrame, map_da: xr.DataArray, *, label_field: str, threshold: float = 0.0,
+                  positive=None, cropland: xr.DataArray | None = None, snap_radius: int = 0,
+                  min_crop_fraction: float = 0.0) -> pd.DataFrame:
+    """One row per point: reference label, map value and binary map label, pixel (row, col), and flags.
+
+    Columns: reference (1/0/-1), value, map (1/0/-1), row, col, inside, snapped, no_crop, used (inside the grid,
+    both labels known and, when snapping, a crop pixel found). Other point attributes are kept.
+    """
+    grid = Grid.from_dataarray(map_da)
+    idx = pixel_index(points, grid)
+    rows, cols = idx["row"].to_numpy(), idx["col"].to_numpy()
+    snapped = np.zeros(len(rows), bool)
+    no_crop = np.zeros(len(rows), bool)
+    if cropland is not None and snap_radius >= 0:
+        if not Grid.from_dataarray(cropland).aligned_with(grid):
+            raise DataError("the cropland raster is not on the map's grid", "cropland", "align it first (irrmap run writes aligned inputs)")
+        nr, nc, snapped, found = snap_to_crop(rows, cols, cropland, grid, snap_radius, min_crop_fraction)
+        no_crop = idx["inside"].to_numpy() & ~found
+        rows, cols = np.where(found, nr, rows), np.where(found, nc, cols)
+    value = values_at(map_da, rows, cols)
+    ref = binary_labels(points[label_field].to_numpy(), positive)
+    mapped = binarise(value, threshold)
+    out = pd.DataFrame(points.drop(columns="geometry")).copy()
+    out["reference"], out["value"], out["map"] = ref, value, mapped
+    out["row"], out["col"], out["inside"] = rows, cols, idx["inside"].to_numpy()
+    out["snapped"], out["no_crop"] = snapped, no_crop
+    out["used"] = out["inside"] & (ref >= 0) & (mapped >= 0) & ~no_crop
+    return out
+
+
+def attach_units(points: gpd.GeoDataFrame, units, level: str | None = None) -> pd.Series:
+    """The code (at `level`, default the finest) of the unit containing each point; None outside every unit."""
+    table = units.table
+    pts = points.to_crs(table.crs) if points.crs != table.crs else points
+    joined = gpd.sjoin(pts[["geometry"]], table[["geometry"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="last")]  # overlapping units: the later one wins, as in rasterize
+    codes = units.level_codes(level or units.levels[0]).to_numpy()
+    pos = joined["index_right"].reindex(points.index)
+    return pd.Series([codes[int(i)] if i == i else None for i in pos], index=points.index, name=level or units.levels[0])
+
+
+def unit_aridity_classes(units, aridity: xr.DataArray, threshold: float = 0.5) -> pd.Series:
+    """'arid' or 'humid' per unit code by the unit's mean aridity index (P/PET) on the raster's grid
+    (arid where mean AI <= threshold, the CIrrMap250 split); units without valid pixels get None."""
+    grid = Grid.from_dataarray(aridity)
+    zones = units.rasterize(grid)
+    n = len(units)
+    total = np.zeros(n + 1)
+    count = np.zeros(n + 1)
+    for t in grid.tiles(2048):
+        sl = (slice(int(t.window.row_off), int(t.window.row_off + t.window.height)),
+              slice(int(t.window.col_off), int(t.window.col_off + t.window.width)))
+        z = np.asarray(zones.data[sl]).ravel()
+        a = np.asarray(aridity.data[sl], dtype=np.float64).ravel()
+        ok = np.isfinite(a)
+        total += np.bincount(z[ok], a[ok], n + 1)
+        count += np.bincount(z[ok], minlength=n + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total[1:] / count[1:]
+    cls = [None if not np.isfinite(v) else ("arid" if v <= threshold else "humid") for v in mean]
+    return pd.Series(cls, index=units.codes.to_numpy(), name="aridity_class")
+
+
+__all__ = ["attach_units", "binarise", "binary_labels", "pixel_index", "read_points", "sample_points", "snap_to_crop",
+           "unit_aridity_classes", "values_at"]

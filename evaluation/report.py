@@ -1,0 +1,268 @@
+"""Evaluation reports people can read: Markdown (PNG files beside it) and one self-contained HTML page
+(PNG figures embedded as base64), built from tables, figures and the commands that reproduce each number.
+
+Figures: a map quicklook with a legend, a confusion-matrix heat map, and the 1:1 scatters of
+`evaluation.agreement.scatter_png`. All use matplotlib's Agg backend (no display needed).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from irrmap.atomic import atomic_path, write_text_atomic
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+# ---- figures ------------------------------------------------------------------------------------
+def quicklook_array(da: xr.DataArray, max_pixels: int = 900) -> np.ndarray:
+    """A small float array of the map for display: block means over factor x factor pixels (NaN-aware)."""
+    h, w = da.sizes["y"], da.sizes["x"]
+    f = max(1, math.ceil(max(h, w) / max_pixels))
+    arr = da.astype("float64")
+    nodata = da.attrs.get("nodata")
+    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+        arr = arr.where(arr != float(nodata))
+    if f > 1:
+        arr = arr.coarsen(y=f, x=f, boundary="pad").mean(skipna=True)
+    return np.asarray(arr.values, dtype=np.float64)
+
+
+def map_quicklook_png(da: xr.DataArray, *, title: str, kind: str = "fraction", threshold: float = 0.0,
+                      legend_label: str = "irrigated fraction of pixel", max_pixels: int = 900) -> bytes:
+    """The map as a PNG with a legend: a colour bar (fraction maps) or class patches (binary maps); grey = no data."""
+    plt = _plt()
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    a = quicklook_array(da, max_pixels)
+    h, w = a.shape
+    aspect = h / max(w, 1)
+    fig, ax = plt.subplots(figsize=(6.4, max(2.5, min(9.0, 5.4 * aspect)) + 0.6), dpi=110)
+    ax.set_facecolor("0.85")
+    b = da.rio.bounds() if hasattr(da, "rio") else None
+    extent = (b[0], b[2], b[1], b[3]) if b else None
+    if kind == "binary":
+        cls = np.where(np.isnan(a), np.nan, (a > threshold).astype(float))
+        ax.imshow(cls, cmap=ListedColormap(["#f3efe0", "#1565c0"]), vmin=0, vmax=1, interpolation="nearest", extent=extent)
+        ax.legend(handles=[Patch(color="#1565c0", label="irrigated"), Patch(color="#f3efe0", label="not irrigated"),
+                           Patch(color="0.85", label="no data")], loc="upper right", fontsize=7, framealpha=0.9)
+    else:
+        cmap = plt.get_cmap("YlGnBu").with_extremes(under="#f7f4ea")
+        im = ax.imshow(np.where(a <= 0, -1, a), cmap=cmap, vmin=1e-6, vmax=max(1.0, float(np.nanmax(a, initial=0))),
+                       interpolation="nearest", extent=extent)
+        cb = fig.colorbar(im, ax=ax, shrink=0.8, extend="min")
+        cb.set_label(legend_label, fontsize=8)
+        cb.ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def confusion_png(matrix: pd.DataFrame, *, title: str, row_label: str = "map", col_label: str = "reference") -> bytes:
+    """Heat map of a confusion (or agreement) matrix with the value in each cell, rows = map."""
+    plt = _plt()
+    x = matrix.to_numpy(dtype=np.float64)
+    q = x.shape[0]
+    fig, ax = plt.subplots(figsize=(1.2 * q + 2.4, 1.1 * q + 1.8), dpi=110)
+    share = x / x.sum() if x.sum() > 0 else x
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=max(float(share.max()), 1e-12))
+    integer = np.allclose(x, np.round(x))
+    for i in range(q):
+        for j in range(q):
+            txt = f"{int(round(x[i, j]))}" if integer else f"{x[i, j]:.3g}"
+            ax.text(j, i, txt, ha="center", va="center", fontsize=9, color="white" if share[i, j] > 0.5 * share.max() else "black")
+    labels = [str(c) for c in matrix.columns]
+    ax.set_xticks(range(q), labels, fontsize=8)
+    ax.set_yticks(range(q), [str(c) for c in matrix.index], fontsize=8)
+    ax.set_xlabel(col_label)
+    ax.set_ylabel(row_label)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+# ---- report model -------------------------------------------------------------------------------
+@dataclass
+class _Block:
+    kind: str  # text, table, figure, command
+    content: object
+    caption: str = ""
+    name: str = ""
+
+
+@dataclass
+class Section:
+    """A titled part of a report holding text, tables, figures and reproduction commands, in order."""
+
+    title: str
+    blocks: list = field(default_factory=list)
+
+    def text(self, markdown: str) -> "Section":
+        """A paragraph (plain text; `code` and **bold** are rendered in HTML)."""
+        self.blocks.append(_Block("text", markdown))
+        return self
+
+    def table(self, df: pd.DataFrame, caption: str = "", digits: int = 4) -> "Section":
+        self.blocks.append(_Block("table", (df.reset_index(drop=True), digits), caption))
+        return self
+
+    def figure(self, png: bytes, name: str, caption: str = "") -> "Section":
+        self.blocks.append(_Block("figure", png, caption, name))
+        return self
+
+    def command(self, cmd: str) -> "Section":
+        """The CLI command that reproduces this section's numbers."""
+        self.blocks.append(_Block("command", cmd))
+        return self
+
+
+class Report:
+    """Sections rendered to Markdown (+ PNG files) and to one self-contained HTML page."""
+
+    def __init__(self, title: str, intro: str = ""):
+        self.title = title
+        self.intro = intro
+        self.sections: list[Section] = []
+
+    def section(self, title: str) -> Section:
+        s = Section(title)
+        self.sections.append(s)
+        return s
+
+    # -- Markdown
+    def to_markdown(self, figure_dir: str = "figures") -> tuple[str, dict[str, bytes]]:
+        """(Markdown text, {relative figure path: PNG bytes})."""
+        out, figs = [f"# {self.title}", ""], {}
+        if self.intro:
+            out += [self.intro, ""]
+        for s in self.sections:
+            out += [f"## {s.title}", ""]
+            for b in s.blocks:
+                if b.kind == "text":
+                    out += [b.content, ""]
+                elif b.kind == "table":
+                    df, digits = b.content
+                    if b.caption:
+                        out += [f"*{b.caption}*", ""]
+                    out += [markdown_table(df, digits), ""]
+                elif b.kind == "figure":
+                    rel = f"{figure_dir}/{b.name}.png"
+                    figs[rel] = b.content
+                    out += [f"![{b.caption or b.name}]({rel})", ""]
+                    if b.caption:
+                        out += [f"*{b.caption}*", ""]
+                elif b.kind == "command":
+                    out += ["Reproduce with:", "", "```sh", b.content, "```", ""]
+        return "\n".join(out).rstrip() + "\n", figs
+
+    # -- HTML
+    def to_html(self) -> str:
+        """One HTML page with inline CSS and base64-embedded PNGs (no external files)."""
+        e = html.escape
+        parts = [
+            "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(self.title)}</title>",
+            "<style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
+            "table{border-collapse:collapse;margin:.5em 0 1.2em;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
+            "th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}figcaption,.cap{color:#555;font-size:.9em}"
+            "pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.85em}img{max-width:100%}</style>",
+            "</head><body>", f"<h1>{e(self.title)}</h1>",
+        ]
+        if self.intro:
+            parts.append(f"<p>{_inline(self.intro)}</p>")
+        for s in self.sections:
+            parts.append(f"<h2>{e(s.title)}</h2>")
+            for b in s.blocks:
+                if b.kind == "text":
+                    parts.append(f"<p>{_inline(b.content)}</p>")
+                elif b.kind == "table":
+                    df, digits = b.content
+                    if b.caption:
+                        parts.append(f'<p class="cap"><em>{e(b.caption)}</em></p>')
+                    parts.append(html_table(df, digits))
+                elif b.kind == "figure":
+                    data = base64.b64encode(b.content).decode("ascii")
+                    parts.append(f'<figure><img alt="{e(b.caption or b.name)}" src="data:image/png;base64,{data}">'
+                                 + (f"<figcaption>{e(b.caption)}</figcaption>" if b.caption else "") + "</figure>")
+                elif b.kind == "command":
+                    parts.append(f"<p class=\"cap\">Reproduce with:</p><pre>{e(b.content)}</pre>")
+        parts.append("</body></html>")
+        return "\n".join(parts) + "\n"
+
+    def write(self, outdir, name: str = "report") -> tuple[Path, Path]:
+        """Write OUTDIR/NAME.md (+ OUTDIR/figures/*.png) and OUTDIR/NAME.html, each atomically."""
+        outdir = Path(outdir)
+        md, figs = self.to_markdown()
+        for rel, png in figs.items():
+            with atomic_path(outdir / rel) as tmp:
+                Path(tmp).write_bytes(png)
+        md_path = write_text_atomic(outdir / f"{name}.md", md)
+        html_path = write_text_atomic(outdir / f"{name}.html", self.to_html())
+        return md_path, html_path
+
+
+def _fmt_cell(v, digits: int) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}" if abs(int(v)) >= 10000 else str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if v != v:
+            return "n/a"
+        if float(v).is_integer() and abs(v) >= 1:
+            return f"{v:,.0f}"
+        return f"{v:,.{digits}g}" if abs(v) < 10**digits else f"{v:,.0f}"
+    return str(v)
+
+
+def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub-flavoured Markdown table of a DataFrame (numbers with `digits` significant digits)."""
+    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
+    sep = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(df.columns))) + "|"
+    rows = ["| " + " | ".join(_fmt_cell(v, digits).replace("|", "\\|") for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *rows])
+
+
+def html_table(df: pd.DataFrame, digits: int = 4) -> str:
+    e = html.escape
+    head = "<tr>" + "".join(f"<th>{e(str(c))}</th>" for c in df.columns) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{e(_fmt_cell(v, digits))}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
+    return f"<table>{head}{body}</table>"
+
+
+def _inline(text: str) -> str:
+    """Escape, then render `code` and **bold** spans."""
+    import re
+
+    t = html.escape(text)
+    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", t)
+
+
+__all__ = ["Report", "Section", "confusion_png", "html_table", "map_quicklook_png", "markdown_table", "quicklook_array"]
