@@ -1,0 +1,101 @@
+"""The config.toml the demo writes: only sections the core validates, plus a commented block for later stages."""
+
+from __future__ import annotations
+
+from irrmap.demo import landcover, phenology
+from irrmap.demo.spec import RES, DemoSpec
+
+
+def config_text(spec: DemoSpec) -> str:
+    l, b, r, t = spec.grid.bounds
+    crop = landcover.GROUPS["crop"]
+    fg = landcover.GROUPS["forest_grass"]
+    oth = landcover.GROUPS["other"]
+    modis = "\n".join(
+        f"#   {p:10s} = {{ path = \"inputs/modis/{p}.tif\", bands = {phenology.N_DATES}, "
+        + ("fill_values = [65535] }" if p == "vi_quality" else f"scale = 0.0001, fill_values = [{phenology.FILL[p]}] }}")
+        for p in phenology.PRODUCTS
+    )
+    return f'''# irrmap demo region (synthetic; seed {spec.seed}, year {spec.year}, {spec.rows} x {spec.cols} pixels).
+# Run it with:  irrmap run {{this file}}
+# Everything the pipeline may use is under inputs/; truth/ holds what it must not see (for scoring).
+# To use real data, copy this file and point the paths at your own rasters, polygons and tables.
+
+[run]
+name = "irrmap-demo"
+output_dir = "output"
+seed = {spec.seed}
+chunk_size = 512
+
+[grid]
+crs = "EPSG:4326"
+bounds = [{l!r}, {b!r}, {r!r}, {t!r}]
+resolution = {RES!r}
+
+[inputs.dem]
+path = "inputs/dem.tif"
+kind = "continuous"
+
+[inputs.water]
+path = "inputs/water.tif"
+kind = "categorical"
+
+[inputs.cropland]
+path = "inputs/landcover_30m.tif"
+kind = "fraction"
+classes = {crop}
+
+[inputs.forest_grass]
+path = "inputs/landcover_30m.tif"
+kind = "fraction"
+classes = {fg}
+
+[inputs.other_cover]
+path = "inputs/landcover_30m.tif"
+kind = "fraction"
+classes = {oth}
+
+[inputs.precipitation]
+path = "inputs/climate/precipitation.tif"
+
+[inputs.pet]
+path = "inputs/climate/pet.tif"
+
+[inputs.temperature]
+path = "inputs/climate/temperature.tif"
+
+[inputs.humidity]
+path = "inputs/climate/humidity.tif"
+
+[inputs.radiation]
+path = "inputs/climate/radiation.tif"
+
+[inputs.albedo]
+path = "inputs/climate/albedo.tif"
+
+[units]
+path = "inputs/admin.gpkg"
+layer = "counties"
+code_field = "code"
+name_field = "name"
+hierarchy = "cn-adcode"
+
+[statistics]
+path = "inputs/statistics/county.csv"
+code_field = "code"
+area_field = "irrigated_area"
+area_unit = "1000ha"
+year_field = "year"
+year = {spec.year}
+variant_field = "variant"
+variant = "actual"
+level = "county"
+
+# Inputs for later stages (their config sections are added by those stages; kept as comments so this file
+# validates today). MODIS-like 16-day series, one band per date (DOY {phenology.DOY[0]}..{phenology.DOY[-1]}):
+{modis}
+# City and province totals: inputs/statistics/city.csv, inputs/statistics/province.csv (same columns).
+# Reference points (stratified by climate zone, 3 % label noise): inputs/reference/points.gpkg, field "label".
+# Landsat-like 30 m sub-area, bands blue green red nir swir1 swir2 (x 1e4, nodata -9999):
+#   inputs/landsat/epoch1_1995.tif, inputs/landsat/epoch2_{spec.year}.tif
+'''
