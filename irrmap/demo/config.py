@@ -1,4 +1,4 @@
-"""The config.toml the demo writes: only sections the core validates, plus a commented block for later stages."""
+"""The config.toml the demo writes: the sections `irrmap run` knows today, plus a commented block for later stages."""
 
 from __future__ import annotations
 
@@ -90,6 +90,14 @@ year = {spec.year}
 variant_field = "variant"
 variant = "actual"
 level = "county"
+
+[suitability]
+dem = "dem"
+water = "water"
+precipitation = "precipitation"
+pet = "pet"
+cropland = "cropland"
+weights = {{ elevation = 0.25, distance = 0.25, slope = 0.25, aridity = 0.25 }}
 
 # Inputs for later stages (their config sections are added by those stages; kept as comments so this file
 # validates today). MODIS-like 16-day series, one band per date (DOY {phenology.DOY[0]}..{phenology.DOY[-1]}):
