@@ -176,8 +176,23 @@ class TrainingSection(_Section):
     predictors: list[str] | None = Field(None, description="Products sampled into the pool (default: every raster product).")
 
 
+class EvaluationSection(_Section):
+    map: str | None = Field(None, description="Product name of the map to evaluate (default: the first threshold map of [training]).")
+    map_kind: Literal["binary", "fraction"] = Field(
+        "binary", description="binary: irrigated where value > threshold; fraction: value is the irrigated share of the pixel."
+    )
+    threshold: float = Field(0.5, description="Map values above this are irrigated at points (0/1 maps: 0.5).")
+    points: Path | None = Field(None, description="Reference points (GeoPackage, shapefile, GeoJSON, CSV with lon/lat).")
+    points_layer: str | None = Field(None, description="Layer of the points file.")
+    label_field: str = Field("label", description="Point field with the reference label (1 irrigated, 0 not).")
+    snap_radius: int = Field(0, ge=0, description="Snap points to the nearest crop pixel within this many pixels (0: no snapping).")
+    by_level: str | None = Field(None, description="Also report point accuracy per unit at this admin level (e.g. province).")
+    statistics: bool = Field(True, description="Compare mapped area per unit with [statistics] at every admin level.")
+    compare: list[str] = Field(default_factory=list, description="Product names of other maps to compare with the map.")
+
+
 class RunConfig(_Section):
-    """A whole run: [run], [grid], [inputs.NAME], [units], [statistics], [suitability], [training]."""
+    """A whole run: [run], [grid], [inputs.NAME], [units], [statistics], [suitability], [training], [evaluation]."""
 
     run: RunSection = Field(default_factory=RunSection, description="Run-wide settings.")
     grid: GridSection = Field(description="The analysis grid.")
@@ -186,6 +201,7 @@ class RunConfig(_Section):
     statistics: StatisticsSection | None = Field(None, description="Irrigated-area statistics per unit.")
     suitability: SuitabilitySection | None = Field(None, description="Irrigation suitability S from elevation, slope, water and aridity.")
     training: TrainingSection | None = Field(None, description="Statistics-matched threshold maps and the training pool.")
+    evaluation: EvaluationSection | None = Field(None, description="Accuracy report: points, statistics, map comparison.")
 
     @model_validator(mode="after")
     def _stats_need_units(self):
@@ -298,6 +314,8 @@ def _check_paths(loaded: LoadedConfig) -> None:
         sec = getattr(cfg, section)
         if sec is not None and not loaded.resolve(sec.path).exists():
             missing.append(f"[{section}].path = {sec.path}")
+    if cfg.evaluation is not None and cfg.evaluation.points is not None and not loaded.resolve(cfg.evaluation.points).exists():
+        missing.append(f"[evaluation].points = {cfg.evaluation.points}")
     if missing:
         raise ConfigError(
             "files not found: " + "; ".join(missing), str(loaded.path), f"paths are relative to {loaded.base}; correct them"
@@ -319,6 +337,7 @@ def config_reference() -> str:
         ("statistics", StatisticsSection),
         ("suitability", SuitabilitySection),
         ("training", TrainingSection),
+        ("evaluation", EvaluationSection),
     ]
     out = []
     for name, model in sections:

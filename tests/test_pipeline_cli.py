@@ -128,6 +128,25 @@ per_class = 20
     assert {"s1", "s2", "dem", "cropland"} <= set(pool.columns)
     assert not any(c.startswith("threshold_") for c in pool.columns), "labels must not leak into predictors"
     assert pool.groupby(["unit", "label"]).size().max() == 20
+    # evaluation: the threshold map against points and statistics, compared with the other threshold map
+    pts = gpd.GeoDataFrame({"label": [1, 0, 1, 0]}, geometry=gpd.points_from_xy([100.05, 100.06, 100.15, 100.16], [40.05] * 4),
+                           crs="EPSG:4326")
+    pts.to_file(project / "points.gpkg")
+    (project / "config.toml").write_text(text + '\n[evaluation]\npoints = "points.gpkg"\ncompare = ["threshold_s2"]\n')
+    assert main(["-q", "run", str(project / "config.toml")]) == 0
+    ev = project / "out" / "evaluation"
+    results = json.loads((ev / "results.json").read_text())
+    with rasterio.open(out / "threshold_s1.tif") as src:
+        m = src.read(1)
+        rows, cols = rasterio.transform.rowcol(src.transform, [100.05, 100.06, 100.15, 100.16], [40.05] * 4)
+    mapped = (m[rows, cols] == 1).astype(int)
+    assert results["points"]["overall_accuracy"] == pytest.approx(np.mean(mapped == [1, 0, 1, 0]))
+    county = results["statistics"]["levels"]["county"]
+    # the report's mapped area (map x cropland x true pixel area) is the splitter's own table: two code paths agree
+    s1 = thr[thr["score"] == "s1"]
+    assert county["n"] == 2 and county["sum_mapped"] == pytest.approx(s1["mapped_m2"].sum() / 1e4, rel=1e-6)
+    assert county["sum_reference"] == pytest.approx(s1["target_m2"].sum() / 1e4)
+    assert "report.html" in " ".join(p.name for p in ev.iterdir())
     # a misspelt score name fails before any work, naming the key and the choices
     (project / "config.toml").write_text(text.replace('scores = ["s1", "s2"]', 'scores = ["s1", "sevi"]'))
     assert main(["-q", "run", str(project / "config.toml")]) == 2

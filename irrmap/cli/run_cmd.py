@@ -23,4 +23,8 @@ def _run(args) -> int:
     for name, st in manifest["stages"].items():
         print(f"{name:24s} {st['status']:22s} {st['seconds']:8.2f} s")
     print(f"outputs and manifest.json in {manifest['output_dir']}")
+    report = manifest["stages"].get("evaluation", {}).get("outputs", [])
+    html = [p for p in report if p.endswith(".html")]
+    if html:
+        print(f"report: {manifest['output_dir']}/{html[0]}")
     return 0
