@@ -11,7 +11,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -200,6 +200,9 @@ class RunConfig(_Section):
     units: UnitsSection | None = Field(None, description="Admin units (needed for statistics and per-unit stages).")
     statistics: StatisticsSection | None = Field(None, description="Irrigated-area statistics per unit.")
     suitability: SuitabilitySection | None = Field(None, description="Irrigation suitability S from elevation, slope, water and aridity.")
+    features: dict[str, Any] | None = Field(
+        None, description="Vegetation-index composites and N/S scores (keys in docs/features.md, plus cropland / natural / other product names)."
+    )
     training: TrainingSection | None = Field(None, description="Statistics-matched threshold maps and the training pool.")
     evaluation: EvaluationSection | None = Field(None, description="Accuracy report: points, statistics, map comparison.")
 
@@ -209,6 +212,8 @@ class RunConfig(_Section):
             raise ValueError("[statistics] needs [units] to join codes to polygons")
         if self.suitability is not None and self.units is None:
             raise ValueError("[suitability] needs [units]: factors are classed relative to each unit")
+        if self.features is not None and self.units is None:
+            raise ValueError("[features] needs [units] (S-scores use the per-unit flat rule)")
         if self.training is not None and self.statistics is None:
             raise ValueError("[training] needs [statistics] (the per-unit targets)")
         return self

@@ -7,8 +7,10 @@ the file, so the same data gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dask.array as da
@@ -82,6 +84,106 @@ def _cache_mb(requested: int | None) -> int:
         return 256
 
 
+@dataclass
+class RasterOutput:
+    """One file of a `write_rasters` call: data is a DataArray (2-D or band,y,x), a list of 2-D DataArrays
+    (bands), or a dask/numpy array with `grid` given."""
+
+    path: Path
+    data: object
+    grid: Grid | None = None
+    dtype: str | None = None
+    nodata: float | int | None = None
+    descriptions: list = field(default_factory=list)
+    tags: dict = field(default_factory=dict)
+    cog: bool = True  # False: tiled GeoTIFF without overviews (fast; for large intermediates)
+    overview_resampling: str | None = None
+
+
+def _prepare(o: RasterOutput):
+    if o.grid is not None and not isinstance(o.data, (xr.DataArray, list, tuple)):
+        arr = o.data if isinstance(o.data, da.Array) else da.from_array(np.asarray(o.data), chunks=1024)
+        arr, grid = (arr if arr.ndim == 3 else arr[None]), o.grid
+    else:
+        arr, grid = _as_bands(o.data)
+    dtype = np.dtype(o.dtype or arr.dtype)
+    nodata = np.nan if (o.nodata is None and np.issubdtype(dtype, np.floating)) else o.nodata
+    return arr, grid, dtype, nodata
+
+
+def _store(sources, targets, group: int) -> None:
+    """Compute and write every source; when all share one block layout, go window group by window group so
+    at most `group` windows' shared upstream blocks are alive at once (one big store lets dask run ahead)."""
+    same = all(a.chunks[-2:] == sources[0].chunks[-2:] for a in sources)
+    if not same:
+        da.store(sources, targets, lock=False, compute=True)
+        return
+    ro = np.cumsum((0,) + sources[0].chunks[-2])
+    co = np.cumsum((0,) + sources[0].chunks[-1])
+    blocks = [(i, j) for i in range(len(ro) - 1) for j in range(len(co) - 1)]
+    for g in range(0, len(blocks), group):
+        srcs, tgts, regs = [], [], []
+        for i, j in blocks[g:g + group]:
+            for arr, tgt in zip(sources, targets):
+                srcs.append(arr.blocks[:, i, j])
+                regs.append((slice(0, arr.shape[0]), slice(int(ro[i]), int(ro[i + 1])), slice(int(co[j]), int(co[j + 1]))))
+                tgts.append(tgt)
+        da.store(srcs, tgts, regions=regs, lock=False, compute=True)
+
+
+def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress: str = "deflate", cache_mb: int | None = None,
+                  desc: str = "write", group: int | None = None) -> list[Path]:
+    """Write several rasters in one streaming pass, so blocks they share upstream are computed once; then
+    copy each to a COG (when `cog`). Every file appears atomically; tags record the irrmap version plus the
+    output's own tags. GDAL's block cache is capped at `cache_mb` (default: an enclosing rasterio.Env's
+    GDAL_CACHEMAX, else 256 MB); GDAL's own default, 5 % of RAM, dominated peak memory on large grids."""
+    import dask
+
+    if group is None:
+        group = 2 * int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    prepared = [_prepare(o) for o in outputs]
+    total = sum(int(np.prod(arr.shape)) for arr, *_ in prepared)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=_cache_mb(cache_mb)))
+        bar = stack.enter_context(progress_bar(total=total, desc=desc, unit="px", unit_scale=True))
+        staged, sources, targets = [], [], []
+        for o, (arr, grid, dtype, nodata) in zip(outputs, prepared):
+            path = Path(o.path)
+            final_tmp = stack.enter_context(atomic_path(path))
+            stage = partial_path(path, ".stage.tif") if o.cog else final_tmp
+            if o.cog:
+                stack.callback(_remove, stage)
+            profile = {
+                "driver": "GTiff", "height": grid.height, "width": grid.width, "count": arr.shape[0], "dtype": dtype.name,
+                "crs": grid.crs, "transform": grid.transform, "nodata": nodata, "tiled": True, "blockxsize": blocksize,
+                "blockysize": blocksize, "compress": compress, "predictor": 3 if np.issubdtype(dtype, np.floating) else 2,
+                "BIGTIFF": "IF_SAFER",
+            }
+            dst = rasterio.open(stage, "w", **profile)
+            stack.callback(dst.close)
+            staged.append((o, dst, stage, final_tmp, dtype))
+            sources.append(arr)
+            targets.append(_WindowTarget(dst, dtype, nodata, bar))
+        _store(sources, targets, group)
+        for o, dst, stage, final_tmp, dtype in staged:
+            for i, d in enumerate(o.descriptions or [], start=1):
+                dst.set_band_description(i, str(d))
+            tags = {"software": f"irrmap {irrmap.__version__}"}
+            tags.update({k: str(v) for k, v in (o.tags or {}).items()})
+            dst.update_tags(**tags)
+            dst.close()
+            if o.cog:
+                ovr = o.overview_resampling or ("average" if np.issubdtype(dtype, np.floating) else "nearest")
+                rasterio.shutil.copy(stage, final_tmp, driver="COG", compress=compress, predictor="YES", blocksize=blocksize,
+                                     overview_resampling=ovr, BIGTIFF="IF_SAFER", num_threads=os.cpu_count() or 1)
+    return [Path(o.path) for o in outputs]
+
+
+def _remove(p) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(p)
+
+
 def write_raster(
     path,
     data,
@@ -101,57 +203,7 @@ def write_raster(
     `cog=True` writes a Cloud-Optimized GeoTIFF with overviews (resampled `average` for floats, `nearest`
     for integers unless `overview_resampling` says otherwise); `cog=False` a tiled GeoTIFF without them.
     Tags record the irrmap version plus the caller's `tags` (provenance: stage, config hash, inputs).
-    GDAL's block cache is capped at `cache_mb` (default: an enclosing rasterio.Env's GDAL_CACHEMAX, else 256 MB);
-    GDAL's own default, 5 % of RAM, dominated peak memory on large grids.
     """
-    arr, grid = _as_bands(data)
-    dtype = np.dtype(dtype or arr.dtype)
-    if nodata is None and np.issubdtype(dtype, np.floating):
-        nodata = np.nan
-    predictor = 3 if np.issubdtype(dtype, np.floating) else 2
-    profile = {
-        "driver": "GTiff",
-        "height": grid.height,
-        "width": grid.width,
-        "count": arr.shape[0],
-        "dtype": dtype.name,
-        "crs": grid.crs,
-        "transform": grid.transform,
-        "nodata": nodata,
-        "tiled": True,
-        "blockxsize": blocksize,
-        "blockysize": blocksize,
-        "compress": compress,
-        "predictor": predictor,
-        "BIGTIFF": "IF_SAFER",
-    }
-    path = Path(path)
-    all_tags = {"software": f"irrmap {irrmap.__version__}"}
-    all_tags.update({k: str(v) for k, v in (tags or {}).items()})
-    with rasterio.Env(GDAL_CACHEMAX=_cache_mb(cache_mb)), atomic_path(path) as final_tmp:
-        stage_tmp = partial_path(path, ".stage.tif") if cog else final_tmp
-        try:
-            with rasterio.open(stage_tmp, "w", **profile) as dst:
-                with progress_bar(total=arr.shape[0] * grid.size, desc=f"write {path.name}", unit="px", unit_scale=True) as bar:
-                    target = _WindowTarget(dst, dtype, nodata, bar)
-                    da.store(arr, target, lock=False, compute=True)
-                for i, desc in enumerate(descriptions or [], start=1):
-                    dst.set_band_description(i, str(desc))
-                dst.update_tags(**all_tags)
-            if cog:
-                ovr = overview_resampling or ("average" if np.issubdtype(dtype, np.floating) else "nearest")
-                rasterio.shutil.copy(
-                    stage_tmp,
-                    final_tmp,
-                    driver="COG",
-                    compress=compress,
-                    predictor="YES",
-                    blocksize=blocksize,
-                    overview_resampling=ovr,
-                    BIGTIFF="IF_SAFER",
-                    num_threads=os.cpu_count() or 1,
-                )
-        finally:
-            if cog and os.path.exists(stage_tmp):
-                os.remove(stage_tmp)
-    return path
+    out = RasterOutput(Path(path), data, dtype=dtype, nodata=nodata, descriptions=list(descriptions or []), tags=tags or {},
+                       cog=cog, overview_resampling=overview_resampling)
+    return write_rasters([out], blocksize=blocksize, compress=compress, cache_mb=cache_mb, desc=f"write {Path(path).name}")[0]

@@ -16,7 +16,7 @@ from irrmap.atomic import atomic_path, write_text_atomic
 from irrmap.errors import ConfigError, DataError
 from irrmap.pipeline import RunContext, Stage
 from irrmap.raster_read import read_raster
-from irrmap.raster_write import write_raster
+from irrmap.raster_write import RasterOutput, write_raster, write_rasters
 from irrmap.statistics import read_statistics, validate_statistics
 from irrmap.units import ZONE_NODATA, read_units_from_config
 from irrmap.zonal import zonal_area
@@ -177,6 +177,84 @@ def _suitability_stage() -> Stage:
         provides=lambda ctx: {n: ctx.outdir / "suitability" / f"{n}.tif" for n in SUITABILITY_PRODUCTS},
         check=_check_suitability,
     )
+
+
+# ---- features ------------------------------------------------------------------------------------
+FEATURE_PRODUCT_KEYS = {"cropland": "cropland", "natural": "forest_grass", "other": "other_cover"}
+
+
+def _feature_settings(ctx: RunContext) -> tuple[dict, dict]:
+    """The [features] keys for training.sscore.feature_rasters, and the product names irrmap run resolves."""
+    sec = dict(ctx.config.features)
+    names = {k: sec.pop(k, default) for k, default in FEATURE_PRODUCT_KEYS.items()}
+    return sec, names
+
+
+def _feature_names(ctx: RunContext) -> list[str]:
+    """Names of the rasters the features stage writes (mirrors training.sscore.feature_rasters)."""
+    sec, _ = _feature_settings(ctx)
+    stats = list(dict.fromkeys(["max", *sec.get("stats", [])]))
+    vis = [v for v in ("evi", "ndvi") if v in sec]
+    if "gi" in sec or ("nir" in sec and "green" in sec):
+        vis.append("gi")
+    if "ndwi" in sec or ("nir" in sec and "swir" in sec):
+        vis.append("ndwi")
+    names = [f"{v}_{st}" for v in vis for st in stats]
+    if "gi" in vis and "ndwi" in vis:
+        names.append("agi")
+    scored = [v for v in ("evi", "ndvi", "gi") if v in vis]
+    names += [f"n{v}" for v in scored]
+    if ctx.config.suitability is not None:
+        names += [f"s{v}" for v in scored]
+    return names
+
+
+def _run_features(ctx: RunContext) -> list[Path]:
+    from training.sscore import feature_rasters
+
+    sec, names = _feature_settings(ctx)
+    chunk = ctx.config.run.chunk_size
+    read = lambda n: read_raster(ctx.product(n, f"[features].{n}"), ctx.grid, chunks=chunk, name=n) if n else None  # noqa: E731
+    zones, table = _zones_and_codes(ctx)
+    s = unit_table = None
+    if ctx.config.suitability is not None:
+        s = read("suitability")
+        unit_table = pd.read_csv(ctx.outdir / "suitability" / "units.csv", index_col="zone")
+    rasters = feature_rasters(sec, ctx.grid, f_crop=read(names["cropland"]), f_natural=read(names["natural"]),
+                              f_other=read(names["other"]), suitability=s, zones=zones, unit_table=unit_table,
+                              base_dir=ctx.loaded.base)
+    expected = set(_feature_names(ctx))
+    if set(rasters) != expected:
+        raise ConfigError(f"features produced {sorted(rasters)}, expected {sorted(expected)}", "[features]",
+                          "report this: the stage's name list is out of step with training.sscore")
+    tags = _provenance(ctx, "features")
+    outputs = [RasterOutput(ctx.outdir / "features" / f"{n}.tif", arr, descriptions=[n], tags=tags) for n, arr in rasters.items()]
+    return write_rasters(outputs, desc="features")  # one pass: the composites they share are computed once
+
+
+def _features_stage() -> Stage:
+    def inputs(ctx):
+        sec, names = _feature_settings(ctx)
+        files = [ctx.products[n] for n in names.values() if n in ctx.products]
+        for key in ("evi", "ndvi", "nir", "green", "swir", "gi", "ndwi"):
+            spec = sec.get(key)
+            if isinstance(spec, dict):
+                for k in ("source", "qa"):
+                    if spec.get(k) and ctx.path(spec[k]).is_file():
+                        files.append(ctx.path(spec[k]))
+        if ctx.config.suitability is not None:
+            files.append(ctx.products["suitability"])
+        return files
+
+    def check(ctx):
+        _, names = _feature_settings(ctx)
+        for key, n in names.items():
+            if n is not None and (key == "cropland" or n in ctx.products or n != FEATURE_PRODUCT_KEYS[key]):
+                ctx.product(n, f"[features].{key}")
+
+    return Stage("features", _run_features, inputs=inputs, params=lambda ctx: ctx.config.features,
+                 enabled=lambda ctx: ctx.config.features is not None, check=check,
+                 provides=lambda ctx: {n: ctx.outdir / "features" / f"{n}.tif" for n in _feature_names(ctx)})
 
 
 # ---- training: threshold maps and pool ---------------------------------------------------------
@@ -347,7 +425,7 @@ def _evaluation_stage() -> Stage:
 def build_stages(ctx: RunContext) -> list[Stage]:
     """The stage list for this config, in run order."""
     return [*(_align_input(n) for n in ctx.config.inputs), _units_stage(), _statistics_stage(), _suitability_stage(),
-            *_training_stages(), _evaluation_stage()]
+            _features_stage(), *_training_stages(), _evaluation_stage()]
 
 
 __all__ = ["build_stages"]

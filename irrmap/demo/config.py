@@ -99,8 +99,27 @@ pet = "pet"
 cropland = "cropland"
 weights = {{ elevation = 0.25, distance = 0.25, slope = 0.25, aridity = 0.25 }}
 
-# Inputs for later stages (their config sections are added by those stages; kept as comments so this file
-# validates today). MODIS-like 16-day series, one band per date (DOY {phenology.DOY[0]}..{phenology.DOY[-1]}):
+[features]
+evi = {{ source = "inputs/modis/evi.tif", preset = "mod13q1", qa = "inputs/modis/vi_quality.tif" }}
+ndvi = {{ source = "inputs/modis/ndvi.tif", preset = "mod13q1", qa = "inputs/modis/vi_quality.tif" }}
+nir = {{ source = "inputs/modis/nir.tif", preset = "mod09" }}
+green = {{ source = "inputs/modis/green.tif", preset = "mod09" }}
+swir = {{ source = "inputs/modis/swir1240.tif", preset = "mod09" }}
+window = 101
+
+[training]
+scores = ["sevi", "sndvi", "sgi"]
+cropland = "cropland"
+per_class = 200
+
+[evaluation]
+map = "threshold_sevi"
+points = "inputs/reference/points.gpkg"
+label_field = "label"
+by_level = "province"
+compare = ["threshold_sndvi", "threshold_sgi"]
+
+# The MODIS-like series are multi-band rasters, one band per 16-day date (DOY {phenology.DOY[0]}..{phenology.DOY[-1]}):
 {modis}
 # City and province totals: inputs/statistics/city.csv, inputs/statistics/province.csv (same columns).
 # Reference points (stratified by climate zone, 3 % label noise): inputs/reference/points.gpkg, field "label".
