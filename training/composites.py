@@ -1,0 +1,117 @@
+"""Annual statistics of a (time, y, x) series per pixel over its valid (non-NaN) dates: max, min, range,
+median, std, mean, count.
+
+Chunked over space only: each block holds every date of one spatial chunk, so memory grows with
+dates x chunk (about 23 x 512 x 512 x 4 B = 24 MB per block by default), never with dates x grid. One numba
+pass per pixel gives all requested statistics. Definitions follow numpy: nanmax/nanmin, nanmedian (mean of
+the two middle values for an even count), nanstd with `ddof` (0 like numpy; MATLAB's std uses 1).
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numba
+import numpy as np
+import xarray as xr
+
+from irrmap.errors import InputError
+
+STATS = ("max", "min", "range", "median", "std", "mean", "count")
+
+
+@numba.njit(cache=True, nogil=True)
+def _stats_kernel(block, which, ddof, min_valid):
+    T, H, W = block.shape
+    S = which.shape[0]
+    out = np.full((S, H, W), np.nan, np.float32)
+    buf = np.empty(T, np.float64)
+    for i in range(H):
+        for j in range(W):
+            n = 0
+            for t in range(T):
+                v = block[t, i, j]
+                if v == v:  # not NaN
+                    # insertion sort while gathering (T is small)
+                    k = n
+                    while k > 0 and buf[k - 1] > v:
+                        buf[k] = buf[k - 1]
+                        k -= 1
+                    buf[k] = v
+                    n += 1
+            for s in range(S):
+                code = which[s]
+                if code == 6:
+                    out[s, i, j] = n
+                    continue
+                if n < min_valid or n == 0:
+                    continue
+                if code == 0:
+                    out[s, i, j] = buf[n - 1]
+                elif code == 1:
+                    out[s, i, j] = buf[0]
+                elif code == 2:
+                    out[s, i, j] = np.float32(buf[n - 1]) - np.float32(buf[0])
+                elif code == 3:
+                    if n % 2 == 1:
+                        out[s, i, j] = buf[n // 2]
+                    else:
+                        out[s, i, j] = (buf[n // 2 - 1] + buf[n // 2]) / 2.0
+                else:
+                    mean = 0.0
+                    for t in range(n):
+                        mean += buf[t]
+                    mean /= n
+                    if code == 5:
+                        out[s, i, j] = mean
+                    else:
+                        if n - ddof <= 0:
+                            continue
+                        ss = 0.0
+                        for t in range(n):
+                            d = buf[t] - mean
+                            ss += d * d
+                        out[s, i, j] = np.sqrt(ss / (n - ddof))
+    return out
+
+
+def _codes(stats) -> np.ndarray:
+    stats = [stats] if isinstance(stats, str) else list(stats)
+    bad = [s for s in stats if s not in STATS]
+    if bad or not stats:
+        raise InputError(f"unknown statistic(s) {bad}", "features.stats", f"use any of {', '.join(STATS)}")
+    return np.array([STATS.index(s) for s in stats], dtype=np.int64)
+
+
+def statistics_block(block: np.ndarray, stats=("max",), ddof: int = 0, min_valid: int = 1) -> np.ndarray:
+    """(S, y, x) float32 statistics of a numpy (time, y, x) block (NaN = invalid date)."""
+    return _stats_kernel(np.ascontiguousarray(block, dtype=np.float32), _codes(stats), int(ddof), int(min_valid))
+
+
+def annual_statistics(series: xr.DataArray, stats=("max",), *, ddof: int = 0, min_valid: int = 1, chunks: int | None = None) -> xr.DataArray:
+    """Per-pixel statistics over the time dimension -> DataArray (stat, y, x), float32, NaN where fewer than
+    `min_valid` dates are valid ("count" is the number of valid dates). numpy or dask; dask blocks hold all
+    dates of one spatial chunk (`chunks` pixels square; default: the series' own spatial chunks)."""
+    if "time" not in series.dims or series.ndim != 3:
+        raise InputError(f"expected a (time, y, x) series, got dims {series.dims}", "features.composite")
+    series = series.transpose("time", "y", "x")
+    codes = _codes(stats)
+    names = [STATS[c] for c in codes]
+    data = series.data
+    if isinstance(data, da.Array):
+        spatial = data.chunks[1:] if chunks is None else da.core.normalize_chunks((chunks, chunks), data.shape[1:])
+        data = data.rechunk((data.shape[0],) + tuple(spatial))
+        res = data.map_blocks(
+            _stats_kernel, codes, int(ddof), int(min_valid),
+            chunks=((len(codes),),) + tuple(data.chunks[1:]), dtype=np.float32, meta=np.empty((0, 0, 0), np.float32),
+        )
+    else:
+        res = statistics_block(np.asarray(data), names, ddof, min_valid)
+    out = xr.DataArray(res, dims=("stat", "y", "x"), coords={"stat": names, "y": series.y, "x": series.x}, name=f"{series.name or 'vi'}_stats")
+    if series.rio.crs is not None:
+        out = out.rio.write_crs(series.rio.crs).rio.write_transform(series.rio.transform(recalc=False))
+    return out
+
+
+def band_names(prefix: str, stats) -> list[str]:
+    """Band descriptions such as evi_max, evi_median for an output file."""
+    return [f"{prefix}_{s}" for s in ([stats] if isinstance(stats, str) else stats)]

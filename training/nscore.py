@@ -1,0 +1,236 @@
+"""Neighbourhood-normalised scores (NEVI, NNDVI, NGI): VI_max divided by the median VI_max of the reference
+pixels (crop and forest/grass) in a square window around each pixel.
+
+The running median over a 101 x 101 window is exact and fast:
+1. each block (plus a halo of size // 2, clipped at the grid edges) is rank-coded: its reference values are
+   replaced by their index among the block's sorted distinct values (np.unique), so order is kept exactly
+   for any float data, with no quantisation;
+2. a numba kernel slides the window in a snake (left to right, down one row, right to left, ...), adding and
+   removing one column or row of codes per step (Huang's sliding histogram) in a two-level histogram
+   (fine bins = codes, coarse bins of 64 codes);
+3. the median order statistics are tracked incrementally (count of codes below the current median bin),
+   walking fine bins and jumping whole coarse bins, so a step costs O(size) updates plus a short walk.
+The median of an even number of values is the mean of the two middle values (numpy's and MATLAB's rule).
+Windows are clipped at the grid edges (only pixels inside the grid count); a pixel whose window holds no
+reference pixel gets NaN. Results do not depend on the chunking.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import xarray as xr
+
+from irrmap.errors import InputError
+from irrmap.halo import map_with_halo
+
+_SHIFT = 6  # coarse bin = 64 fine bins
+_B = 1 << _SHIFT
+_MASK = _B - 1
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add(h, hc, v, m, lt):
+    h[v] += 1
+    hc[v >> _SHIFT] += 1
+    return lt + 1 if v < m else lt
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _remove(h, hc, v, m, lt):
+    h[v] -= 1
+    hc[v >> _SHIFT] -= 1
+    return lt - 1 if v < m else lt
+
+
+@numba.njit(cache=True, nogil=True)
+def _seek(h, hc, m, lt, k):
+    """Move the median bin m (lt = number of codes < m) to the bin holding the k-th smallest code (0-based)."""
+    while lt > k:  # down
+        if (m & _MASK) == 0:
+            while m > 0 and lt - hc[(m >> _SHIFT) - 1] > k:
+                lt -= hc[(m >> _SHIFT) - 1]
+                m -= _B
+        m -= 1
+        lt -= h[m]
+    while lt + h[m] <= k:  # up
+        lt += h[m]
+        m += 1
+        if (m & _MASK) == 0:
+            while lt + hc[m >> _SHIFT] <= k:
+                lt += hc[m >> _SHIFT]
+                m += _B
+    return m, lt
+
+
+@numba.njit(cache=True, nogil=True)
+def _next_bin(h, hc, m):
+    """The first non-empty bin above m."""
+    m += 1
+    while True:
+        if (m & _MASK) == 0 and hc[m >> _SHIFT] == 0:
+            m += _B
+            continue
+        if h[m] > 0:
+            return m
+        m += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_median_codes(codes, n_bins, radius, r0, r1, c0, c1, lo_out, hi_out):
+    """For every pixel (i, j) of rows r0..r1-1, cols c0..c1-1 of `codes` (int32, -1 = not a reference pixel):
+    the codes of the lower and upper middle order statistics of the reference codes in the clipped window
+    [i-radius, i+radius] x [j-radius, j+radius]; -1 where the window holds none."""
+    H, W = codes.shape
+    h = np.zeros(n_bins + _B + 1, np.int32)
+    hc = np.zeros((n_bins >> _SHIFT) + 3, np.int32)
+    m = 0
+    lt = 0
+    n = 0
+    # initial window around (r0, c0)
+    for ii in range(max(0, r0 - radius), min(H, r0 + radius + 1)):
+        for jj in range(max(0, c0 - radius), min(W, c0 + radius + 1)):
+            v = codes[ii, jj]
+            if v >= 0:
+                lt = _add(h, hc, v, m, lt)
+                n += 1
+    j = c0
+    step = 1
+    for i in range(r0, r1):
+        if i > r0:  # move down one row at column j
+            top = i - radius - 1
+            bottom = i + radius
+            ja, jb = max(0, j - radius), min(W, j + radius + 1)
+            if top >= 0:
+                for jj in range(ja, jb):
+                    v = codes[top, jj]
+                    if v >= 0:
+                        lt = _remove(h, hc, v, m, lt)
+                        n -= 1
+            if bottom < H:
+                for jj in range(ja, jb):
+                    v = codes[bottom, jj]
+                    if v >= 0:
+                        lt = _add(h, hc, v, m, lt)
+                        n += 1
+        ia, ib = max(0, i - radius), min(H, i + radius + 1)
+        for t in range(c1 - c0):
+            if t > 0:  # move one column in the direction `step`
+                if step == 1:
+                    old, new = j - radius, j + radius + 1
+                else:
+                    old, new = j + radius, j - radius - 1
+                j += step
+                if 0 <= old < W:
+                    for ii in range(ia, ib):
+                        v = codes[ii, old]
+                        if v >= 0:
+                            lt = _remove(h, hc, v, m, lt)
+                            n -= 1
+                if 0 <= new < W:
+                    for ii in range(ia, ib):
+                        v = codes[ii, new]
+                        if v >= 0:
+                            lt = _add(h, hc, v, m, lt)
+                            n += 1
+            if n == 0:
+                lo_out[i - r0, j - c0] = -1
+                hi_out[i - r0, j - c0] = -1
+                continue
+            k = (n - 1) // 2
+            m, lt = _seek(h, hc, m, lt, k)
+            lo_out[i - r0, j - c0] = m
+            if n % 2 == 1 or lt + h[m] > k + 1:
+                hi_out[i - r0, j - c0] = m
+            else:
+                hi_out[i - r0, j - c0] = _next_bin(h, hc, m)
+        step = -step
+    return lo_out, hi_out
+
+
+def median_block(values: np.ndarray, reference: np.ndarray, radius: int, inner=None) -> np.ndarray:
+    """Exact clipped-window median of `values` where `reference` is true (and values finite), float32.
+
+    `inner` (a pair of slices) limits the output to part of the block (the rest serves as halo)."""
+    values = np.asarray(values)
+    ref = np.asarray(reference, dtype=bool) & np.isfinite(values)
+    if inner is None:
+        inner = (slice(0, values.shape[0]), slice(0, values.shape[1]))
+    r0, r1 = inner[0].start, inner[0].stop
+    c0, c1 = inner[1].start, inner[1].stop
+    out = np.full((r1 - r0, c1 - c0), np.nan, dtype=np.float32)
+    if r1 <= r0 or c1 <= c0 or not ref.any():
+        return out
+    uniq, inv = np.unique(values[ref], return_inverse=True)
+    codes = np.full(values.shape, -1, dtype=np.int32)
+    codes[ref] = inv.astype(np.int32)
+    lo = np.empty(out.shape, np.int32)
+    hi = np.empty(out.shape, np.int32)
+    _window_median_codes(codes, len(uniq), int(radius), r0, r1, c0, c1, lo, hi)
+    ok = lo >= 0
+    u = uniq.astype(np.float64)
+    out[ok] = ((u[lo[ok]] + u[hi[ok]]) / 2.0).astype(np.float32)
+    return out
+
+
+def _check_size(size: int) -> int:
+    size = int(size)
+    if size < 1 or size % 2 == 0:
+        raise InputError(f"the window size must be a positive odd number of pixels, got {size}", "features.nscore.window", "use e.g. 101 or 29")
+    return size // 2
+
+
+def _data(x):
+    return x.data if isinstance(x, xr.DataArray) else x
+
+
+def neighbourhood_median(vi: xr.DataArray, reference: xr.DataArray, size: int = 101) -> xr.DataArray:
+    """Median of `vi` over the reference pixels (`reference` true and vi finite) in a size x size window
+    clipped at the grid edges; NaN where the window holds no reference pixel. numpy or dask; float32."""
+    radius = _check_size(size)
+    v, r = _data(vi), _data(reference)
+    if v.shape != r.shape:
+        raise InputError(f"vi {v.shape} and reference {r.shape} differ in shape", "features.nscore", "align both on one grid")
+    import dask.array as da
+
+    if isinstance(v, da.Array) or isinstance(r, da.Array):
+        v = v if isinstance(v, da.Array) else da.from_array(np.asarray(v), chunks=2048)
+        r = (r if isinstance(r, da.Array) else da.from_array(np.asarray(r), chunks=v.chunks)).rechunk(v.chunks)
+        masked = da.where(r.astype(bool), v.astype(np.float32), np.float32(np.nan))  # reference set = finite values
+
+        def block(vals, read_window, inner):
+            return median_block(vals, np.isfinite(vals), radius, inner)
+
+        res = map_with_halo(masked, block, radius, np.float32, name="nmedian")
+    else:
+        res = median_block(np.asarray(v, dtype=np.float32), np.asarray(r, dtype=bool), radius)
+    return _like(vi, res, "vi_median")
+
+
+def nscore(vi: xr.DataArray, reference: xr.DataArray, size: int = 101) -> xr.DataArray:
+    """N-score = vi / (median of vi over the reference pixels in the window); NaN where vi is missing, the
+    window holds no reference pixel or the median is not positive."""
+    med = neighbourhood_median(vi, reference, size)
+    out = xr.where(med > 0, vi / med, np.float32(np.nan)).astype(np.float32)
+    out = _like(vi, out.data, "nscore")
+    return out
+
+
+def reference_mask(f_crop: xr.DataArray, f_natural: xr.DataArray | None = None, min_share: float = 0.5) -> xr.DataArray:
+    """Reference pixels of the N-score median: crop plus forest/grass share >= `min_share` (*open* in the
+    method; default 0.5, i.e. mostly crop or vegetation)."""
+    share = f_crop.fillna(0)
+    if f_natural is not None:
+        share = share + f_natural.fillna(0)
+    return _like(f_crop, _data(share >= min_share), "reference")
+
+
+def _like(template, data, name) -> xr.DataArray:
+    if isinstance(data, xr.DataArray):
+        data = data.data
+    if isinstance(template, xr.DataArray):
+        out = xr.DataArray(data, dims=template.dims, coords=template.coords, name=name)
+        if template.rio.crs is not None:
+            out = out.rio.write_crs(template.rio.crs).rio.write_transform(template.rio.transform(recalc=False))
+        return out
+    return xr.DataArray(data, dims=("y", "x"), name=name)

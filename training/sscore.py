@@ -1,0 +1,173 @@
+"""Suitability-weighted scores (SEVI, SNDVI, SGI) = S x VI_max, with the flat-unit rule: in units the
+suitability stage marked flat (its per-unit table's `flat` column) the N-score replaces S x VI_max, as the
+authors did in the North China Plain. Also the feature stage's entry point for `irrmap run`
+(`feature_rasters`), which builds every VI predictor and score from a config section."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from irrmap.errors import ConfigError, InputError
+from irrmap.grid import Grid
+
+log = logging.getLogger(__name__)
+
+SCORE_VIS = ("evi", "ndvi", "gi")
+
+
+def flat_pixels(zones: xr.DataArray, table: pd.DataFrame, column: str = "flat") -> xr.DataArray:
+    """Boolean raster: True on the pixels of units whose `column` is true in the per-unit table (index =
+    zone id, as returned by suitability.reclassify)."""
+    if column not in table:
+        raise InputError(f"the per-unit table has no {column!r} column", "suitability table", "run the suitability stage with the flat-unit rule on")
+    ids = table.index[table[column].fillna(False).astype(bool)].to_numpy(dtype=np.int64)
+    out = xr.apply_ufunc(np.isin, zones, kwargs={"test_elements": ids}, dask="parallelized", output_dtypes=[bool]) if ids.size else (zones != zones)
+    out.name = "flat"
+    return _geo(out, zones)
+
+
+def sscore(suitability: xr.DataArray, vi_max: xr.DataArray, flat: xr.DataArray | None = None, n_score: xr.DataArray | None = None) -> xr.DataArray:
+    """S x VI_max (float32, NaN where either is missing); where `flat` is true the N-score is used instead."""
+    out = (suitability * vi_max).astype(np.float32)
+    if flat is not None:
+        if n_score is None:
+            raise InputError("flat units need the N-score", "features.sscore", "pass n_score= (training.nscore.nscore)")
+        out = xr.where(flat.fillna(False).astype(bool), n_score, out).astype(np.float32)
+    out.name = "sscore"
+    return _geo(out, vi_max)
+
+
+def score_rasters(
+    vi_max: dict[str, xr.DataArray],
+    reference: xr.DataArray,
+    *,
+    suitability: xr.DataArray | None = None,
+    flat: xr.DataArray | None = None,
+    window: int = 101,
+) -> dict[str, xr.DataArray]:
+    """N-scores ("n" + name) for every VI_max given and, with `suitability`, S-scores ("s" + name)."""
+    from training.nscore import nscore
+
+    out = {}
+    for name, vi in vi_max.items():
+        n = nscore(vi, reference, window)
+        out[f"n{name}"] = n.rename(f"n{name}")
+        if suitability is not None:
+            out[f"s{name}"] = sscore(suitability, vi, flat, n).rename(f"s{name}")
+    return out
+
+
+# ---- the stage --------------------------------------------------------------------------------------------
+_SERIES_KEYS = {"source", "contains", "pattern", "band", "preset", "scale", "nodata", "fill_values", "valid_range", "qa", "qa_contains", "variable"}
+_TOP_KEYS = {"evi", "ndvi", "nir", "green", "swir", "gi", "ndwi", "qa", "date_pattern", "stats", "window", "reference_min_share",
+             "mixed", "mixed_upper", "max_gi", "chunks", "std_ddof", "min_valid"}
+
+
+def _series(spec: dict, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chunks: int) -> xr.DataArray:
+    from training.timeseries import read_timeseries
+
+    if isinstance(spec, str):
+        spec = {"source": spec}
+    bad = set(spec) - _SERIES_KEYS
+    if bad:
+        raise ConfigError(f"unknown key(s) {sorted(bad)}", f"features.{key}", f"use {sorted(_SERIES_KEYS)}")
+    if "source" not in spec:
+        raise ConfigError("missing 'source' (a folder, a file list, a multi-band raster or a .nc/.zarr cube)", f"features.{key}.source")
+    kw = {k: v for k, v in spec.items() if k != "source"}
+    kw.setdefault("pattern", defaults.get("date_pattern"))
+    kw.setdefault("preset", "mod13q1" if key in ("evi", "ndvi") else ("mod09" if key in ("nir", "green", "swir") else None))
+    if kw.get("qa") is not None:
+        kw["qa"] = _resolve(kw["qa"], base)
+        kw["qa_rule"] = qa_rule
+    src = spec["source"]
+    src = [_resolve(s, base) for s in src] if isinstance(src, (list, tuple)) else _resolve(src, base)
+    if kw.get("variable") is None:
+        kw.pop("variable", None)
+    return read_timeseries(src, grid, chunks=chunks, name=key, **kw)
+
+
+def _resolve(p, base: Path):
+    p = Path(p)
+    return p if p.is_absolute() else base / p
+
+
+def feature_rasters(
+    section: dict,
+    grid: Grid,
+    *,
+    f_crop: xr.DataArray,
+    f_natural: xr.DataArray | None = None,
+    f_other: xr.DataArray | None = None,
+    suitability: xr.DataArray | None = None,
+    zones: xr.DataArray | None = None,
+    unit_table: pd.DataFrame | None = None,
+    base_dir=".",
+) -> dict[str, xr.DataArray]:
+    """Every VI predictor and score named in METHOD.md from a `[features]` config section (see
+    docs/features.md): evi_max, ndvi_max, gi_max, ndwi_max, agi, nevi, nndvi, ngi and, with `suitability`,
+    sevi, sndvi, sgi; plus <vi>_<stat> for extra `stats`. Lazy (dask) DataArrays on `grid`, float32.
+
+    Mixed-pixel adjustment (with f_natural and f_other) applies to the VI maxima before scoring; AGI is
+    gi_max x ndwi_max (*open*: the authors' order is unpublished). The flat-unit rule uses `unit_table`'s
+    `flat` column with `zones`."""
+    from training.composites import annual_statistics
+    from training.indices import agi, green_index, ndwi_gao
+    from training.mixed_pixels import adjust_mixed
+    from training.nscore import reference_mask
+    from training.timeseries import qa_rule_from
+
+    bad = set(section) - _TOP_KEYS
+    if bad:
+        raise ConfigError(f"unknown key(s) {sorted(bad)}", "features", f"use {sorted(_TOP_KEYS)}")
+    base = Path(base_dir)
+    chunks = int(section.get("chunks", 512))
+    qa_rule = qa_rule_from(section.get("qa"))
+    stats = list(dict.fromkeys(["max"] + list(section.get("stats", []))))
+    ddof, min_valid = int(section.get("std_ddof", 0)), int(section.get("min_valid", 1))
+    window = int(section.get("window", 101))
+
+    def composite(series, name):
+        st = annual_statistics(series, stats, ddof=ddof, min_valid=min_valid, chunks=chunks)
+        return {f"{name}_{s}": _geo(st.sel(stat=s, drop=True).rename(f"{name}_{s}"), st) for s in stats}
+
+    out: dict[str, xr.DataArray] = {}
+    for vi in ("evi", "ndvi"):
+        if vi in section:
+            out.update(composite(_series(section[vi], vi, grid, base, section, qa_rule, chunks), vi))
+    nir = _series(section["nir"], "nir", grid, base, section, None, chunks) if "nir" in section else None
+    if "gi" in section:
+        out.update(composite(_series(section["gi"], "gi", grid, base, section, None, chunks), "gi"))
+    elif nir is not None and "green" in section:
+        green = _series(section["green"], "green", grid, base, section, None, chunks)
+        out.update(composite(green_index(nir, green, float(section.get("max_gi", 15.0))), "gi"))
+    if "ndwi" in section:
+        out.update(composite(_series(section["ndwi"], "ndwi", grid, base, section, None, chunks), "ndwi"))
+    elif nir is not None and "swir" in section:
+        swir = _series(section["swir"], "swir", grid, base, section, None, chunks)
+        out.update(composite(ndwi_gao(nir, swir), "ndwi"))
+    if not out:
+        raise ConfigError("no vegetation input", "features", "give at least one of evi, ndvi, gi (or nir + green), ndwi (or nir + swir)")
+    if section.get("mixed", True):
+        if f_natural is not None and f_other is not None:
+            for name in [n for n in out if n.endswith("_max") and n[:-4] in SCORE_VIS]:
+                out[name] = adjust_mixed(out[name], f_crop, f_natural, f_other, float(section.get("mixed_upper", 0.9))).rename(name)
+        else:
+            log.warning("features: mixed-pixel adjustment skipped (needs forest/grass and urban/water/unused shares)")
+    if "gi_max" in out and "ndwi_max" in out:
+        out["agi"] = agi(out["gi_max"], out["ndwi_max"]).rename("agi")
+    flat = flat_pixels(zones, unit_table) if (zones is not None and unit_table is not None and "flat" in unit_table) else None
+    reference = reference_mask(f_crop, f_natural, float(section.get("reference_min_share", 0.5)))
+    vi_max = {v: out[f"{v}_max"] for v in SCORE_VIS if f"{v}_max" in out}
+    out.update(score_rasters(vi_max, reference, suitability=suitability, flat=flat, window=window))
+    return out
+
+
+def _geo(out: xr.DataArray, ref: xr.DataArray) -> xr.DataArray:
+    if ref.rio.crs is not None:
+        out = out.rio.write_crs(ref.rio.crs).rio.write_transform(ref.rio.transform(recalc=False))
+    return out
