@@ -2,3 +2,13 @@
 
 Stage package: it imports the shared core (`irrmap`) and never the shell (CLI, pipeline).
 """
+
+from mapping.aggregate import aggregate_area, aggregate_to_file, coarse_grid
+from mapping.filter import filter_map, filter_to_files, majority, min_mapping_unit, rule_7x7
+from mapping.predict import OUTPUTS, predict_block, predict_to_files, tile_size_for
+
+# stage-level names used by `irrmap run`
+aggregate_1km = aggregate_to_file
+
+__all__ = ["OUTPUTS", "aggregate_1km", "aggregate_area", "aggregate_to_file", "coarse_grid", "filter_map", "filter_to_files",
+           "majority", "min_mapping_unit", "predict_block", "predict_to_files", "rule_7x7", "tile_size_for"]

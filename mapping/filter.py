@@ -1,0 +1,137 @@
+"""Spatial filtering of the class map: the method's 7x7 rule, and optional majority filter and minimum mapping unit.
+
+7x7 rule (METHOD.md section 5), applied to every irrigated pixel using counts on the unfiltered map:
+- isolated: at most `isolated` (2) of the 49 window pixels irrigated -> the pixel becomes not irrigated;
+- holes: at least `hole` (47) of 49 irrigated -> every crop pixel (cropland > 0) of its window becomes
+  irrigated, with fraction f_crop.
+Window pixels outside the grid or without data count as not irrigated. The two parts never touch the same
+pixel (a pixel within 3 of a dense one has at least 14 irrigated neighbours), so their order does not matter.
+Majority (optional, size k): a crop pixel is irrigated when more than half of the crop pixels of its k x k
+window are. Minimum mapping unit (optional): irrigated patches (8-connected) smaller than `mmu` pixels are
+dropped; holes are not filled (unlike GDAL's sieve, which also merges small non-irrigated patches).
+All passes run block by block with a halo wide enough to give the same result as on the whole array.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+from dask.base import tokenize
+from scipy import ndimage
+
+from irrmap.errors import InputError
+from irrmap.grid import Grid
+from irrmap.halo import map_with_halo
+from irrmap.raster_write import write_raster
+
+NODATA = 255
+# per-pixel state used by the kernels
+_NOT_CROP, _IRRIGATED, _NOT_IRRIGATED_CROP = 0, 1, 2
+
+
+def _count(mask: np.ndarray, size: int) -> np.ndarray:
+    """Number of True pixels in the size x size window of every pixel (outside the array: False)."""
+    return ndimage.correlate(mask.astype(np.int32), np.ones((size, size), np.int32), mode="constant", cval=0)
+
+
+def rule_7x7(state: np.ndarray, isolated: int = 2, hole: int = 47, size: int = 7) -> np.ndarray:
+    """New state after the isolated/hole rule (state: 0 non-crop, 1 irrigated, 2 non-irrigated crop, 255 nodata)."""
+    irr = state == _IRRIGATED
+    n = _count(irr, size)
+    out = state.copy()
+    out[irr & (n <= isolated)] = _NOT_IRRIGATED_CROP
+    dense = irr & (n >= hole)
+    if dense.any():
+        near = ndimage.maximum_filter(dense, size=size, mode="constant", cval=False)
+        out[near & (state == _NOT_IRRIGATED_CROP)] = _IRRIGATED
+    return out
+
+
+def majority(state: np.ndarray, size: int = 3) -> np.ndarray:
+    """Crop pixels take the majority class among the crop pixels of their size x size window (ties: not irrigated)."""
+    crop = (state == _IRRIGATED) | (state == _NOT_IRRIGATED_CROP)
+    n_irr = _count(state == _IRRIGATED, size)
+    n_crop = _count(crop, size)
+    out = state.copy()
+    out[crop] = np.where(2 * n_irr[crop] > n_crop[crop], _IRRIGATED, _NOT_IRRIGATED_CROP)
+    return out
+
+
+def min_mapping_unit(state: np.ndarray, mmu: int) -> np.ndarray:
+    """Drop irrigated 8-connected patches of fewer than `mmu` pixels."""
+    irr = state == _IRRIGATED
+    labels, n = ndimage.label(irr, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return state
+    sizes = np.bincount(labels.ravel())
+    small = (sizes < mmu) & (np.arange(sizes.size) > 0)
+    out = state.copy()
+    out[small[labels]] = _NOT_IRRIGATED_CROP
+    return out
+
+
+def _state(classes: xr.DataArray, cropland: xr.DataArray):
+    c = classes.data if isinstance(classes.data, da.Array) else da.from_array(np.asarray(classes.data), chunks=1024)
+    f = cropland.data if isinstance(cropland.data, da.Array) else da.from_array(np.asarray(cropland.data), chunks=c.chunks)
+    if f.chunks != c.chunks:
+        f = f.rechunk(c.chunks)
+    crop = da.isfinite(f) & (f > 0)
+    st = da.where(c == NODATA, NODATA, da.where(c == 1, _IRRIGATED, da.where(crop, _NOT_IRRIGATED_CROP, _NOT_CROP)))
+    return st.astype(np.uint8), f
+
+
+def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = True, isolated: int = 2, hole: int = 47,
+               window: int = 7, majority_size: int = 0, mmu: int = 0) -> dict[str, xr.DataArray]:
+    """Filtered class (uint8 1/0, 255 nodata) and fraction (percent of f_crop where irrigated) maps, lazily.
+
+    `classes` is class.tif from mapping.predict (1 irrigated, 0 not, 255 nodata); `cropland` the f_crop fraction
+    (0..1) on the same grid."""
+    grid = Grid.from_dataarray(classes)
+    if not Grid.from_dataarray(cropland).aligned_with(grid):
+        raise InputError("cropland is not on the class map's grid", "cropland", "use the cropland raster the map was predicted with")
+    if window % 2 == 0 or window < 3:
+        raise InputError(f"window {window} must be odd and >= 3", "window", "use 7 (the method)")
+    if majority_size and majority_size % 2 == 0:
+        raise InputError(f"majority size {majority_size} must be odd", "majority", "use 3 or 5")
+    st, f = _state(classes, cropland)
+    passes, depth = [], 0
+    if rule:
+        passes.append(lambda v: rule_7x7(v, isolated, hole, window))
+        depth += 2 * (window // 2)  # counts of the window's pixels need their own windows
+    if majority_size:
+        passes.append(lambda v: majority(v, majority_size))
+        depth += majority_size // 2
+    if mmu and mmu > 1:
+        passes.append(lambda v: min_mapping_unit(v, mmu))
+        depth += int(mmu)  # a patch smaller than mmu pixels fits in mmu pixels of halo
+    if passes:
+        def kernel(values, read_window, inner):
+            # one halo for all passes: each pass leaves correct values a little further inside the block
+            for p in passes:
+                values = p(values)
+            return values[inner]
+
+        st = map_with_halo(st, kernel, depth, np.uint8, name=f"filter-{tokenize(rule, isolated, hole, window, majority_size, mmu)}")
+    cls = da.where(st == NODATA, NODATA, (st == _IRRIGATED).astype(np.uint8)).astype(np.uint8)
+    pct = da.where(st == _IRRIGATED, da.rint(da.where(da.isfinite(f), f, 0) * 100.0), 0)
+    frac = da.where(st == NODATA, NODATA, pct).astype(np.uint8)
+    wrap = lambda a: xr.DataArray(a, dims=("y", "x"), coords=grid.coords()).rio.write_crs(grid.crs).rio.write_transform(grid.transform)  # noqa: E731
+    return {"class": wrap(cls), "fraction": wrap(frac)}
+
+
+def filter_to_files(classes: xr.DataArray, cropland: xr.DataArray, out_dir, *, tags: Mapping | None = None, cog: bool = True,
+                    **options) -> dict[str, Path]:
+    """Run filter_map and write OUT/class.tif and OUT/fraction.tif (uint8, nodata 255)."""
+    maps = filter_map(classes, cropland, **options)
+    out_dir = Path(out_dir)
+    all_tags = {"stage": "mapping.filter"} | {k: v for k, v in options.items()} | dict(tags or {})
+    desc = {"class": "1 irrigated, 0 not irrigated (filtered)", "fraction": "irrigated fraction of the pixel, percent (filtered)"}
+    paths = {}
+    for name, arr in maps.items():
+        paths[name] = write_raster(out_dir / f"{name}.tif", arr, nodata=NODATA, dtype="uint8", descriptions=[desc[name]],
+                                   tags=all_tags, cog=cog)
+    return paths

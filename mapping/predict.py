@@ -1,0 +1,271 @@
+"""Windowed, resumable prediction of the irrigation map over a grid, only on crop pixels.
+
+Outputs (uint8, nodata 255, tiled COGs):
+- probability.tif: P(irrigated) x 100 on crop pixels (cropland > 0); 255 elsewhere;
+- class.tif: 1 irrigated (P > 0.5), 0 not irrigated or no cropland; 255 where cropland is missing;
+- fraction.tif: irrigated fraction in percent = round(100 x f_crop) where irrigated, 0 elsewhere; 255 where
+  cropland is missing (the published product's encoding).
+The grid is cut into square tiles sized from a memory budget; each finished tile is saved atomically to
+`OUT/.tiles/` and skipped when the run is repeated, so an interrupted run resumes. When every tile exists
+the three maps are assembled from the parts and the parts are deleted. Trees are evaluated by
+models.compiled_forest in `n_jobs` threads; the next tile's inputs are read while the current one predicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import pickle
+import sys
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Mapping
+
+import dask
+import dask.array as da
+import numpy as np
+import rasterio
+import xarray as xr
+from dask.base import tokenize
+from rasterio.windows import Window
+
+from irrmap.atomic import atomic_path, write_text_atomic
+from irrmap.errors import GridError, InputError
+from irrmap.grid import Grid
+from irrmap.manifest import sha256_file
+from irrmap.progress import progress_bar
+from irrmap.raster_write import write_raster
+from models.persistence import check_features, load_model
+
+log = logging.getLogger(__name__)
+
+NODATA = 255
+OUTPUTS = ("probability", "class", "fraction")
+DERIVED = ("lon", "lat")  # predictors computed from the grid when no raster is given
+_DESCRIPTIONS = {"probability": "P(irrigated) x 100 (crop pixels)", "class": "1 irrigated, 0 not irrigated",
+                 "fraction": "irrigated fraction of the pixel, percent"}
+
+
+# ---- one block ----------------------------------------------------------------------------------------
+def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.ndarray | None = None,
+                  zone_keys: Mapping[int, str] | None = None, n_threads: int | None = None) -> np.ndarray:
+    """(3, h, w) uint8 probability/class/fraction for one block: `cropland` (h, w) fraction 0..1 (NaN missing),
+    `features` (n_features, h, w) in the model's order, `zones` (h, w) zone ids for scoped models."""
+    f = np.asarray(cropland, np.float32)
+    valid = np.isfinite(f)
+    if valid.any() and float(np.nanmax(f)) > 1.0 + 1e-6:
+        raise InputError(f"cropland reaches {float(np.nanmax(f)):g}; it must be a fraction 0..1", "cropland",
+                         "scale percent cropland by 0.01 (--cropland-scale 0.01)")
+    crop = valid & (f > 0)
+    out = np.full((3,) + f.shape, NODATA, np.uint8)
+    out[1][valid] = 0
+    out[2][valid] = 0
+    idx = np.flatnonzero(crop)
+    if idx.size:
+        X = np.empty((idx.size, features.shape[0]), np.float32)
+        for j in range(features.shape[0]):
+            X[:, j] = features[j].ravel()[idx]
+        if zones is None:
+            p = model.positive_proba(X, None, n_threads=n_threads)
+        else:
+            p = model.positive_proba_zones(X, np.asarray(zones).ravel()[idx], zone_keys, n_threads=n_threads)
+        irrigated = p > 0.5
+        prob, cls, frac = out[0].reshape(-1), out[1].reshape(-1), out[2].reshape(-1)
+        prob[idx] = np.rint(p * 100.0).astype(np.uint8)
+        cls[idx] = irrigated
+        frac[idx] = np.where(irrigated, np.rint(f.ravel()[idx] * 100.0), 0).astype(np.uint8)
+    return out
+
+
+# ---- tiling -------------------------------------------------------------------------------------------
+def tile_size_for(n_features: int, memory_mb: float, chunk: int | None = None) -> int:
+    """Square tile side (pixels) whose working set fits half of `memory_mb`: two tiles of inputs (one being
+    read ahead), the feature matrix, probabilities and outputs. Aligned to the inputs' chunk when given."""
+    bytes_per_px = 2 * (4 * n_features + 12) + 4 * n_features + 8 + 3 + 16
+    side = int(math.sqrt(max(memory_mb, 16) * 2**20 * 0.5 / bytes_per_px))
+    side = max(64, min(4096, side))
+    if chunk:
+        side = chunk * max(1, side // chunk) if side >= chunk else chunk // math.ceil(chunk / side)
+    else:
+        side = max(64, side // 64 * 64)
+    return int(side)
+
+
+def _chunk_of(arrays) -> int | None:
+    for a in arrays:
+        data = getattr(a, "data", a)
+        if isinstance(data, da.Array):
+            return int(max(data.chunks[0][0], data.chunks[1][0]))
+    return None
+
+
+def _token(a) -> str:
+    data = getattr(a, "data", a)
+    return data.name if isinstance(data, da.Array) else tokenize(np.asarray(data))
+
+
+def _read(arrays, r0, r1, c0, c1) -> list[np.ndarray]:
+    """Compute one window of several DataArrays in one dask call (shared reads, threads)."""
+    lazy = [a.data[r0:r1, c0:c1] if isinstance(a.data, da.Array) else np.asarray(a.data[r0:r1, c0:c1]) for a in arrays]
+    return [np.asarray(x) for x in dask.compute(*lazy)]
+
+
+class _Inputs:
+    """Reads a tile's cropland, zones and (only where there is cropland) predictors; lon/lat come from the grid."""
+
+    def __init__(self, grid, cropland, predictors, zones, features):
+        self.grid, self.cropland, self.predictors, self.zones, self.features = grid, cropland, predictors, zones, features
+
+    def __call__(self, window: Window):
+        r0, c0 = int(window.row_off), int(window.col_off)
+        r1, c1 = r0 + int(window.height), c0 + int(window.width)
+        base = [self.cropland] + ([self.zones] if self.zones is not None else [])
+        got = _read(base, r0, r1, c0, c1)
+        f = got[0].astype(np.float32, copy=False)
+        z = got[1] if self.zones is not None else None
+        if not (np.isfinite(f) & (f > 0)).any():
+            return f, None, z
+        names = [n for n in self.features if n in self.predictors]
+        vals = dict(zip(names, _read([self.predictors[n] for n in names], r0, r1, c0, c1)))
+        if any(n not in self.predictors for n in self.features):
+            lon, lat = self.grid.lonlat(window)
+            vals.setdefault("lon", lon.astype(np.float32))
+            vals.setdefault("lat", lat.astype(np.float32))
+        feats = np.stack([np.asarray(vals[n], np.float32) for n in self.features])
+        return f, feats, z
+
+
+def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) -> None:
+    for name, arr in [("cropland", cropland), *predictors.items()] + ([("zones", zones)] if zones is not None else []):
+        g = Grid.from_dataarray(arr)
+        if not g.aligned_with(grid):
+            raise GridError(f"{name} is on {g!r}, not on the cropland grid {grid!r}", name, "resample it onto the cropland grid")
+    given = list(predictors)
+    expected = [f for f in features if f not in DERIVED or f in predictors]
+    check_features(expected, given, "predictors")
+
+
+def _fixed_mmap_threshold(nbytes: int = 1 << 20) -> None:
+    """glibc raises its mmap threshold each time a large block is freed, after which tile-sized arrays come
+    from the heap and fragment it: peak memory then creeps up with the number of tiles. A fixed threshold
+    keeps every large array in its own mapping, returned to the system when freed. No-op off glibc."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, int(nbytes))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+# ---- whole map ----------------------------------------------------------------------------------------
+def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.DataArray], zones: xr.DataArray | None,
+                     out_dir, *, memory_mb: float = 512, n_jobs: int | None = None, zone_keys: Mapping[int, str] | None = None,
+                     tile_size: int | None = None, resume: bool = True, on_tile: Callable[[int, Window], None] | None = None,
+                     tags: Mapping | None = None, cog: bool = True) -> dict[str, Path]:
+    """Predict the map tile by tile and write OUT/probability.tif, class.tif and fraction.tif.
+
+    model: a model file path (checked against its card) or a fitted ScopedClassifier. predictors: name ->
+    DataArray on the cropland grid, in the model's feature order (lon/lat may be left out: derived from the
+    grid). zones: zone ids (needed for province/county models; `zone_keys` maps zone id -> scope key, default
+    the model's own from the training pool). memory_mb sets the tile size unless `tile_size` is given.
+    With resume, tiles saved by an earlier run with the same model, inputs and tiling are not recomputed.
+    `on_tile(i, window)` is called after each computed tile is saved. Returns {output name: path}.
+    """
+    out_dir = Path(out_dir)
+    if isinstance(model, (str, os.PathLike)):
+        model_id = sha256_file(model)
+        model, _card = load_model(model)
+    else:
+        model_id = hashlib.sha256(pickle.dumps(model, protocol=5)).hexdigest()
+    features = list(model.features_)
+    grid = Grid.from_dataarray(cropland)
+    _check_inputs(grid, cropland, predictors, zones, features)
+    if getattr(model, "scope", "global") != "global" and zones is None:
+        raise InputError(f"a {model.scope} model needs the zone raster", "zones", "pass the units' zone raster (irrmap units rasterize)")
+    n_jobs = n_jobs or os.cpu_count() or 1
+    size = int(tile_size or tile_size_for(len(features), memory_mb, _chunk_of([cropland, *predictors.values()])))
+
+    work = out_dir / ".tiles"
+    fingerprint = tokenize(model_id, _token(cropland), [(k, _token(v)) for k, v in predictors.items()],
+                           None if zones is None else _token(zones), grid.to_dict(), features,
+                           None if zone_keys is None else sorted(dict(zone_keys).items()))
+    paths = {name: out_dir / f"{name}.tif" for name in OUTPUTS}
+    done_file = out_dir / ".predict_done.json"
+    if resume and done_file.is_file() and all(p.is_file() for p in paths.values()):
+        if json.loads(done_file.read_text()).get("fingerprint") == fingerprint:
+            log.info("prediction already complete in %s", out_dir)
+            return paths
+    plan_file = work / "plan.json"
+    if resume and plan_file.is_file():
+        plan = json.loads(plan_file.read_text())
+        if plan.get("fingerprint") == fingerprint:
+            size = int(plan["tile_size"])  # keep the earlier run's tiling so its parts stay valid
+        else:
+            shutil.rmtree(work)
+    elif work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(plan_file, json.dumps({"fingerprint": fingerprint, "tile_size": size}))
+
+    _fixed_mmap_threshold()
+    # GDAL's block cache (default 5 % of RAM) would otherwise fill with every input block read and make
+    # memory grow with the map; a slice of the budget is enough as each block is read once
+    with rasterio.Env(GDAL_CACHEMAX=int(max(16, min(128, memory_mb // 8)))):
+        return _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zone_keys, size, work, paths, done_file,
+                          fingerprint, n_jobs, on_tile, tags, cog, memory_mb)
+
+
+def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zone_keys, size, work, paths, done_file,
+               fingerprint, n_jobs, on_tile, tags, cog, memory_mb) -> dict[str, Path]:
+    tiles = [t.window for t in grid.tiles(size)]
+    part = lambda w: work / f"r{int(w.row_off):07d}_c{int(w.col_off):07d}.npy"  # noqa: E731
+    todo = [(i, w) for i, w in enumerate(tiles) if not part(w).is_file()]
+    reader = _Inputs(grid, cropland, predictors, zones, features)
+    with progress_bar(total=len(tiles), desc="predict", unit="tile", initial=len(tiles) - len(todo)) as bar, \
+            ThreadPoolExecutor(1) as pool:
+        ahead = pool.submit(reader, todo[0][1]) if todo else None
+        for k, (i, w) in enumerate(todo):
+            f, feats, z = ahead.result()
+            ahead = pool.submit(reader, todo[k + 1][1]) if k + 1 < len(todo) else None
+            if feats is None:
+                block = predict_block(model, f, np.empty((len(features),) + f.shape, np.float32), None)
+            else:
+                block = predict_block(model, f, feats, z, zone_keys, n_threads=n_jobs)
+            with atomic_path(part(w)) as tmp:
+                np.save(tmp, block)
+            bar.update(1)
+            if on_tile is not None:
+                on_tile(i, w)
+    log.info("predicted %d tiles (%d from an earlier run)", len(todo), len(tiles) - len(todo))
+
+    all_tags = {"stage": "mapping.predict", "model": str(model_id), "features": ",".join(features)} | dict(tags or {})
+    for b, name in enumerate(OUTPUTS):
+        arr = _assemble(grid, tiles, part, b, size)
+        write_raster(paths[name], arr, nodata=NODATA, dtype="uint8", descriptions=[_DESCRIPTIONS[name]], tags=all_tags, cog=cog,
+                     cache_mb=int(max(16, min(128, memory_mb // 8))))
+    write_text_atomic(done_file, json.dumps({"fingerprint": fingerprint, "tile_size": size}))
+    shutil.rmtree(work, ignore_errors=True)
+    return paths
+
+
+def _load_band(path: Path, band: int) -> np.ndarray:
+    return np.array(np.load(path, mmap_mode="r")[band])
+
+
+def _assemble(grid: Grid, tiles, part, band: int, size: int) -> xr.DataArray:
+    """A lazy DataArray of one output band built from the saved tile parts."""
+    n_rows = math.ceil(grid.height / size)
+    n_cols = math.ceil(grid.width / size)
+    blocks = [[None] * n_cols for _ in range(n_rows)]
+    for w in tiles:
+        d = dask.delayed(_load_band, pure=True)(part(w), band)
+        blocks[int(w.row_off) // size][int(w.col_off) // size] = da.from_delayed(d, shape=(int(w.height), int(w.width)), dtype=np.uint8)
+    arr = da.block(blocks)
+    out = xr.DataArray(arr, dims=("y", "x"), coords=grid.coords())
+    return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)

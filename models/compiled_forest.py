@@ -1,0 +1,225 @@
+"""Tree ensembles flattened to arrays and evaluated by one numba kernel: P(class 1) for every row, in parallel.
+
+Why: the libraries' own prediction either sums trees in thread-completion order (scikit-learn with
+n_jobs > 1, so the last bits depend on timing) or needs the GIL between calls. Walking flattened trees in
+one compiled loop is as fast per core as the libraries (0.15-0.3 million rows per second per core for 100
+trees on the benchmark machine), scales across threads without the GIL, and always sums trees in the same
+order, so results do not depend on the thread count. Results equal the library's own prediction
+(scikit-learn: bit for bit with n_jobs=1; LightGBM: to float64 rounding), which tests check.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from irrmap.errors import InputError
+
+LINK_MEAN = 0  # mean of leaf probabilities (random forest)
+LINK_SIGMOID = 1  # sigmoid of the summed leaf scores (gradient boosting)
+LINK_MEAN_SIGMOID = 2  # sigmoid of the mean leaf score (LightGBM rf mode, average_output)
+
+
+class CompiledForest:
+    """A binary tree ensemble as flat arrays. Internal node k splits on `feature[k]`: a row goes to
+    `child[k] + 1` (right) when x > threshold[k], or when x is NaN and `nan_right[k]`, else to `child[k]`
+    (children are adjacent, so the step is arithmetic, not a branch). Leaves are their own child with an
+    infinite threshold and hold `value`; tree t is walked `depths[t]` steps from `roots[t]`.
+    Thresholds are float32, rounded down from the libraries' float64 ones, which keeps every comparison
+    exact for float32 input (rows are cast to float32, as scikit-learn does)."""
+
+    def __init__(self, feature, threshold, child, nan_right, value, roots, depths, link, sigmoid_scale=1.0):
+        self.feature = np.ascontiguousarray(feature, np.int32)
+        self.threshold = np.ascontiguousarray(threshold, np.float32)
+        self.child = np.ascontiguousarray(child, np.int32)
+        self.nan_right = np.ascontiguousarray(nan_right, np.uint8)
+        self.value = np.ascontiguousarray(value, np.float64)
+        self.roots = np.ascontiguousarray(roots, np.int32)
+        self.depths = np.ascontiguousarray(depths, np.int32)
+        self.link = int(link)
+        self.sigmoid_scale = float(sigmoid_scale)
+
+    @property
+    def n_trees(self) -> int:
+        return int(self.roots.size)
+
+    def predict_positive(self, X: np.ndarray, n_threads: int | None = None) -> np.ndarray:
+        """P(class 1) for every row of X (n_samples, n_features; cast to float32, NaN = missing)."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        out = np.empty(X.shape[0], np.float64)
+        if X.shape[0] == 0:
+            return out
+        old = numba.get_num_threads()
+        if n_threads:
+            numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            _predict(X, self.feature, self.threshold, self.child, self.nan_right, self.value, self.roots, self.depths, self.link,
+                     self.sigmoid_scale, out)
+        finally:
+            numba.set_num_threads(old)
+        return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _predict(X, feature, threshold, child, nan_right, value, roots, depths, link, scale, out):
+    n = X.shape[0]
+    n_trees = roots.size
+    block = 64
+    n_blocks = (n + block - 1) // block
+    for b in prange(n_blocks):
+        lo = b * block
+        m = min(n, lo + block) - lo
+        acc = np.zeros(m, np.float64)
+        node = np.empty(m, np.int32)
+        for t in range(n_trees):  # sums keep tree order whatever the threads
+            node[:] = roots[t]
+            # every row takes depth[t] steps (leaves loop onto themselves): the rows' walks are independent,
+            # so the CPU overlaps their memory loads instead of waiting on one chain of dependent loads
+            for _ in range(depths[t]):
+                for j in range(m):
+                    k = node[j]
+                    x = X[lo + j, feature[k]]
+                    go = (x > threshold[k]) | ((x != x) & (nan_right[k] != 0))
+                    node[j] = child[k] + np.int32(go)
+            for j in range(m):
+                acc[j] += value[node[j]]
+        for j in range(m):
+            s = acc[j]
+            if link == LINK_MEAN:
+                out[lo + j] = s / n_trees
+            elif link == LINK_SIGMOID:
+                out[lo + j] = 1.0 / (1.0 + math.exp(-scale * s))
+            else:
+                out[lo + j] = 1.0 / (1.0 + math.exp(-scale * (s / n_trees)))
+
+
+def _round_down_f32(t: np.ndarray) -> np.ndarray:
+    """Largest float32 <= each float64 threshold: for float32 x, x <= t exactly when x <= the result."""
+    t = np.asarray(t, np.float64)
+    with np.errstate(over="ignore"):
+        f = t.astype(np.float32)
+    over = f.astype(np.float64) > t
+    f[over] = np.nextafter(f[over], np.float32(-np.inf))
+    return f
+
+
+def _layout(feature, threshold, left, right, nan_right, value, root=0):
+    """Renumber one tree breadth-first so each node's two children are adjacent (left, then right)."""
+    order = [root]
+    child = {}
+    k = 0
+    while k < len(order):
+        node = order[k]
+        if feature[node] >= 0:
+            child[node] = len(order)
+            order.extend([left[node], right[node]])
+        k += 1
+    order = np.asarray(order, np.int64)
+    leaf = np.asarray(feature)[order] < 0
+    # leaves point to themselves and never move (x > +inf is false, NaN stays put): fixed-length walks
+    new_child = np.array([child.get(int(n), i) for i, n in enumerate(order)], np.int64)
+    thr = _round_down_f32(np.asarray(threshold, np.float64)[order])
+    thr[leaf] = np.inf
+    nan_r = np.asarray(nan_right, np.uint8)[order]
+    nan_r[leaf] = 0
+    depth = np.zeros(len(order), np.int64)
+    for i in range(len(order)):
+        if not leaf[i]:
+            depth[new_child[i]] = depth[new_child[i] + 1] = depth[i] + 1
+    feat = np.where(leaf, 0, np.asarray(feature)[order])
+    return feat, thr, new_child, nan_r, np.asarray(value, np.float64)[order], int(depth.max())
+
+
+def _concat(trees, link, scale=1.0) -> CompiledForest:
+    feats, thrs, childs, nans, vals, roots, depths = [], [], [], [], [], [], []
+    offset = 0
+    for f, t, c, nr, v, d in trees:
+        feats.append(f)
+        thrs.append(t)
+        childs.append(c + offset)
+        depths.append(d)
+        nans.append(nr)
+        vals.append(v)
+        roots.append(offset)
+        offset += len(f)
+    cat = np.concatenate
+    return CompiledForest(cat(feats), cat(thrs), cat(childs), cat(nans), cat(vals), roots, depths, link, scale)
+
+
+# ---- builders -----------------------------------------------------------------------------------------
+def from_sklearn_forest(forest) -> CompiledForest:
+    """Flatten a fitted binary RandomForestClassifier / ExtraTreesClassifier (probability of classes_[1])."""
+    if len(forest.classes_) != 2:
+        raise InputError("only binary forests can be compiled", "classes", "fit on labels 0/1")
+    trees = []
+    for est in forest.estimators_:
+        nodes = est.tree_.__getstate__()["nodes"]
+        leaf = nodes["left_child"] < 0
+        v = est.tree_.value[:, 0, :2].astype(np.float64)
+        norm = v.sum(axis=1)
+        norm[norm == 0] = 1.0
+        p1 = v[:, 1] / norm  # exactly what DecisionTreeClassifier.predict_proba computes per leaf
+        mgl = nodes["missing_go_to_left"] if "missing_go_to_left" in nodes.dtype.names else np.ones(len(nodes), np.uint8)
+        trees.append(_layout(np.where(leaf, -1, nodes["feature"]), nodes["threshold"], nodes["left_child"],
+                             nodes["right_child"], (mgl == 0).astype(np.uint8), p1))
+    return _concat(trees, LINK_MEAN)
+
+
+def from_lightgbm(booster) -> CompiledForest:
+    """Flatten a binary LightGBM booster (gbdt, rf, ...) with numerical splits; P(label 1)."""
+    dump = booster.dump_model()
+    if dump.get("num_class", 1) != 1 or not str(dump.get("objective", "")).startswith(("binary", "cross_entropy")):
+        raise InputError(f"cannot compile LightGBM objective {dump.get('objective')!r}", "objective", "use objective='binary'")
+    scale = 1.0
+    for part in str(dump["objective"]).split()[1:]:
+        if part.startswith("sigmoid:"):
+            scale = float(part.split(":")[1])
+    trees = []
+    for tree in dump["tree_info"]:
+        feats, thrs, lefts, rights, nanr, vals = [], [], [], [], [], []
+
+        def add(node) -> int:
+            idx = len(feats)
+            for lst, v in ((feats, -1), (thrs, 0.0), (lefts, -1), (rights, -1), (nanr, 0), (vals, 0.0)):
+                lst.append(v)
+            if "split_feature" not in node:
+                vals[idx] = float(node.get("leaf_value", 0.0))
+                return idx
+            if node.get("decision_type", "<=") != "<=":
+                raise InputError("categorical LightGBM splits cannot be compiled", "decision_type", "use numerical predictors")
+            mtype = node.get("missing_type", "None")
+            if mtype == "Zero":
+                raise InputError("zero-as-missing LightGBM splits cannot be compiled", "missing_type", "fit with zero_as_missing=False")
+            feats[idx] = int(node["split_feature"])
+            thrs[idx] = float(node["threshold"])
+            # NaN: type NaN follows default_left; type None is compared as 0.0
+            nanr[idx] = int(not node.get("default_left", True)) if mtype == "NaN" else int(0.0 > thrs[idx])
+            lefts[idx] = add(node["left_child"])
+            rights[idx] = add(node["right_child"])
+            return idx
+
+        add(tree["tree_structure"])
+        trees.append(_layout(np.array(feats), np.array(thrs), np.array(lefts), np.array(rights), np.array(nanr, np.uint8), np.array(vals)))
+    link = LINK_MEAN_SIGMOID if dump.get("average_output") else LINK_SIGMOID
+    return _concat(trees, link, scale)
+
+
+def compile_estimator(est) -> CompiledForest | None:
+    """A CompiledForest for a supported fitted estimator (sklearn forests, LightGBM classifiers), else None."""
+    try:
+        from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+        if isinstance(est, (RandomForestClassifier, ExtraTreesClassifier)):
+            return from_sklearn_forest(est)
+    except ImportError:  # pragma: no cover
+        pass
+    booster = getattr(est, "booster_", None)
+    if booster is not None and list(getattr(est, "classes_", [])) == [0, 1]:
+        try:
+            return from_lightgbm(booster)
+        except InputError:
+            return None
+    return None

@@ -1,0 +1,182 @@
+"""One model for the whole map, one per province or one per county (the method): `ScopedClassifier`.
+
+Each sample carries a scope key (unit code, province code, or "all"). A key whose samples hold both classes
+gets its own classifier; a key with one class gets that class as a constant (METHOD.md section 4). Pixels
+whose key has no samples fall back to a global model fitted on every sample (scopes other than global).
+Prediction on maps goes through compiled copies of the trees (models.compiled_forest), cached per key.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from irrmap.errors import InputError
+from models.compiled_forest import compile_estimator
+from models.estimators import DEFAULT_MODEL, make_estimator
+
+SCOPES = ("global", "province", "county")
+GLOBAL_KEY = "all"
+
+
+def scope_keys(units: pd.Series, scope: str, parents: Mapping[str, str] | None = None) -> pd.Series:
+    """The scope key of every sample from its unit code.
+
+    province: `parents[unit]` when given, else the Chinese adcode rule (first two digits + "0000") for
+    6-digit codes, or the first two digits of 5-digit US FIPS county codes.
+    """
+    units = units.astype(str)
+    if scope == "global":
+        return pd.Series(GLOBAL_KEY, index=units.index)
+    if scope == "county":
+        return units
+    if scope == "province":
+        if parents is not None:
+            out = units.map(dict(parents))
+            if out.isna().any():
+                missing = sorted(units[out.isna()].unique())[:5]
+                raise InputError(f"no province for units {missing}", "parents", "give a parent code for every unit")
+            return out.astype(str)
+        if units.str.fullmatch(r"\d{6}").all():
+            return units.str[:2] + "0000"
+        if units.str.fullmatch(r"\d{5}").all():
+            return units.str[:2]
+        raise InputError("cannot derive provinces from these unit codes", "unit", "pass parents={unit: province} or use scope global/county")
+    raise InputError(f"unknown scope {scope!r}", "scope", f"use one of {', '.join(SCOPES)}")
+
+
+class ScopedClassifier(ClassifierMixin, BaseEstimator):
+    """Binary classifier (0 not irrigated, 1 irrigated) made of one estimator per scope key.
+
+    fit(X, y, keys, zones) learns `models_` (key -> fitted estimator), `constants_` (key -> class for
+    single-class keys), `fallback_` (global estimator, None for scope global), `features_`, `classes_`,
+    `counts_` (key -> [n_not, n_irrigated]) and `zone_keys_` (zone id -> key, from the training samples).
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, scope: str = "global", random_state: int = 0, n_jobs: int = 1,
+                 estimator_params: dict | None = None):
+        self.model = model
+        self.scope = scope
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.estimator_params = estimator_params
+
+    # ---- fitting --------------------------------------------------------------------------------------
+    def _new(self):
+        return make_estimator(self.model, random_state=self.random_state, n_jobs=1, **(self.estimator_params or {}))
+
+    def fit(self, X: pd.DataFrame, y, keys=None, zones=None):
+        if self.scope not in SCOPES:
+            raise InputError(f"unknown scope {self.scope!r}", "scope", f"use one of {', '.join(SCOPES)}")
+        X = pd.DataFrame(X)
+        y = np.asarray(y).astype(np.int64)
+        if len(X) != len(y) or len(y) == 0:
+            raise InputError(f"{len(X)} feature rows for {len(y)} labels", "pool", "give one label per sample")
+        if not np.isin(y, (0, 1)).all():
+            raise InputError("labels must be 0 (not irrigated) or 1 (irrigated)", "label", "recode the labels")
+        keys = np.full(len(y), GLOBAL_KEY, object) if keys is None or self.scope == "global" else np.asarray(keys, object).astype(str)
+        self.features_ = [str(c) for c in X.columns]
+        self.classes_ = np.array([0, 1])
+        values = np.ascontiguousarray(X.to_numpy(np.float32))
+        self.counts_, self.constants_, jobs = {}, {}, []
+        for key in sorted(set(keys.tolist())):
+            sel = keys == key
+            n1 = int(y[sel].sum())
+            self.counts_[key] = [int(sel.sum()) - n1, n1]
+            if n1 == 0 or n1 == sel.sum():
+                self.constants_[key] = int(n1 > 0)
+            else:
+                jobs.append((key, sel))
+        fitted = self._fit_many([(values[sel], y[sel]) for _, sel in jobs])
+        self.models_ = {key: est for (key, _), est in zip(jobs, fitted)}
+        self.fallback_ = None
+        if self.scope != "global":
+            if 0 < y.sum() < len(y):
+                self.fallback_ = self._fit_many([(values, y)])[0]
+        self.fallback_class_ = int(y.mean() >= 0.5)
+        self.zone_keys_ = {}
+        if zones is not None:
+            zk = pd.DataFrame({"zone": np.asarray(zones).astype(np.int64), "key": keys}).drop_duplicates("zone")
+            self.zone_keys_ = {int(z): str(k) for z, k in zip(zk["zone"], zk["key"])}
+        self._compiled = {}
+        return self
+
+    def _fit_many(self, data):
+        """Fit one estimator per (X, y), in threads (scikit-learn and LightGBM release the GIL)."""
+
+        def one(xy):
+            return self._new().fit(xy[0], xy[1])
+
+        if self.n_jobs and self.n_jobs > 1 and len(data) > 1:
+            with ThreadPoolExecutor(self.n_jobs) as ex:
+                return list(ex.map(one, data))
+        return [one(d) for d in data]
+
+    # ---- prediction -----------------------------------------------------------------------------------
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_compiled", None)  # caches are rebuilt on demand, never pickled
+        return state
+
+    def _predictor(self, key: str):
+        """(kind, thing) for a key: ("const", class) or ("model", estimator), with the fallback rules."""
+        if self.scope == "global":
+            key = GLOBAL_KEY
+        if key in self.constants_:
+            return "const", self.constants_[key]
+        if key in self.models_:
+            return "model", key
+        if self.fallback_ is not None:
+            return "model", "__fallback__"
+        return "const", self.fallback_class_
+
+    def _estimator(self, name: str):
+        return self.fallback_ if name == "__fallback__" else self.models_[name]
+
+    def _positive(self, name: str, X: np.ndarray, n_threads: int | None) -> np.ndarray:
+        cache = self.__dict__.setdefault("_compiled", {})
+        if name not in cache:
+            cache[name] = compile_estimator(self._estimator(name))
+        fast = cache[name]
+        if fast is not None:
+            return fast.predict_positive(X, n_threads=n_threads)
+        return self._estimator(name).predict_proba(X)[:, 1]
+
+    def positive_proba(self, X, keys=None, n_threads: int | None = None) -> np.ndarray:
+        """P(irrigated) (float64) for every row; `keys` gives each row's scope key (None: all one scope)."""
+        X = np.ascontiguousarray(np.asarray(X, np.float32))
+        if X.ndim != 2 or X.shape[1] != len(self.features_):
+            raise InputError(f"{X.shape[-1]} features given, the model has {len(self.features_)}", "features",
+                             f"give {', '.join(self.features_)} in this order")
+        out = np.empty(X.shape[0], np.float64)
+        if keys is None:
+            keys = np.full(X.shape[0], GLOBAL_KEY if self.scope == "global" else "", object)
+        keys = np.asarray(keys, object)
+        uniq, inv = np.unique(keys.astype(str), return_inverse=True)
+        for i, key in enumerate(uniq):
+            sel = np.flatnonzero(inv == i)
+            kind, what = self._predictor(str(key))
+            out[sel] = float(what) if kind == "const" else self._positive(what, X[sel], n_threads)
+        return out
+
+    def positive_proba_zones(self, X, zones, zone_keys: Mapping[int, str] | None = None, n_threads: int | None = None) -> np.ndarray:
+        """As positive_proba, with each row's key looked up from its zone id (`zone_keys` or `zone_keys_`)."""
+        if self.scope == "global":
+            return self.positive_proba(X, None, n_threads)
+        table = self.zone_keys_ if zone_keys is None else zone_keys
+        zones = np.asarray(zones).astype(np.int64)
+        uniq, inv = np.unique(zones, return_inverse=True)
+        keys = np.array([table.get(int(z), "") for z in uniq], object)
+        return self.positive_proba(X, keys[inv], n_threads)
+
+    def predict_proba(self, X, keys=None) -> np.ndarray:
+        p = self.positive_proba(X, keys, n_threads=self.n_jobs)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X, keys=None) -> np.ndarray:
+        """Irrigated (1) where P(irrigated) > 0.5, as the method."""
+        return (self.positive_proba(X, keys, n_threads=self.n_jobs) > 0.5).astype(np.int64)
