@@ -176,8 +176,26 @@ class TrainingSection(_Section):
     predictors: list[str] | None = Field(None, description="Products sampled into the pool (default: every raster product).")
 
 
+class ModelsSection(_Section):
+    model: Literal["rf", "lgbm", "lgbm-rf"] = Field("rf", description="Classifier: random forest (the method's), LightGBM, or LightGBM's rf mode.")
+    scope: Literal["global", "province", "county"] = Field("global", description="One model overall, per province, or per county.")
+    features: list[str] | None = Field(None, description="Pool columns used as predictors (default: every predictor plus lon/lat).")
+    cv_blocks: int | Literal["units"] | None = Field(40, description="Spatially blocked CV: block size in pixels, 'units', or none to skip.")
+    n_jobs: int = Field(0, ge=0, description="Threads for fitting; 0 = one per core.")
+
+
+class MappingSection(_Section):
+    memory_mb: float = Field(512, gt=0, description="Memory budget for windowed prediction (sets the tile size).")
+    filter: bool = Field(True, description="Apply the 7x7 rule: drop isolated irrigated pixels, fill holes.")
+    isolated: int = Field(2, ge=0, description="7x7 rule: an irrigated pixel with at most this many irrigated in its window is dropped.")
+    hole: int = Field(47, ge=1, description="7x7 rule: a window with at least this many irrigated pixels is filled.")
+    majority_size: int = Field(0, ge=0, description="Optional majority filter window (0: off).")
+    mmu: int = Field(0, ge=0, description="Optional minimum mapping unit in pixels for irrigated patches (0: off).")
+    aggregate_factor: int = Field(4, ge=2, description="Pixels per side of the coarse irrigated-area product (4 x 250 m = 1 km).")
+
+
 class EvaluationSection(_Section):
-    map: str | None = Field(None, description="Product name of the map to evaluate (default: the first threshold map of [training]).")
+    map: str | None = Field(None, description="Product name of the map to evaluate (default: irrigated_class with [mapping], else the first threshold map).")
     map_kind: Literal["binary", "fraction"] = Field(
         "binary", description="binary: irrigated where value > threshold; fraction: value is the irrigated share of the pixel."
     )
@@ -204,6 +222,8 @@ class RunConfig(_Section):
         None, description="Vegetation-index composites and N/S scores (keys in docs/features.md, plus cropland / natural / other product names)."
     )
     training: TrainingSection | None = Field(None, description="Statistics-matched threshold maps and the training pool.")
+    models: ModelsSection | None = Field(None, description="Classifier fitted on the training pool.")
+    mapping: MappingSection | None = Field(None, description="Windowed prediction, spatial filtering and 1 km aggregation.")
     evaluation: EvaluationSection | None = Field(None, description="Accuracy report: points, statistics, map comparison.")
 
     @model_validator(mode="after")
@@ -214,6 +234,10 @@ class RunConfig(_Section):
             raise ValueError("[suitability] needs [units]: factors are classed relative to each unit")
         if self.features is not None and self.units is None:
             raise ValueError("[features] needs [units] (S-scores use the per-unit flat rule)")
+        if self.models is not None and self.training is None:
+            raise ValueError("[models] needs [training] (the training pool)")
+        if self.mapping is not None and self.models is None:
+            raise ValueError("[mapping] needs [models] (the classifier to predict with)")
         if self.training is not None and self.statistics is None:
             raise ValueError("[training] needs [statistics] (the per-unit targets)")
         return self
@@ -342,6 +366,8 @@ def config_reference() -> str:
         ("statistics", StatisticsSection),
         ("suitability", SuitabilitySection),
         ("training", TrainingSection),
+        ("models", ModelsSection),
+        ("mapping", MappingSection),
         ("evaluation", EvaluationSection),
     ]
     out = []

@@ -8,6 +8,7 @@ mapping, evaluation) are appended here as they are built.
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -328,7 +329,8 @@ def _predictor_names(ctx: RunContext) -> list[str]:
     sec = ctx.config.training
     if sec.predictors is not None:
         return list(sec.predictors)
-    return sorted(k for k in ctx.products if k != "zones" and not k.startswith("threshold_"))
+    return sorted(k for k in ctx.products
+                  if k != "zones" and not k.startswith("threshold_") and k not in MAPPING_PRODUCTS)
 
 
 def _check_training(ctx: RunContext) -> None:
@@ -360,11 +362,89 @@ def _training_stages() -> list[Stage]:
     ]
 
 
+# ---- models and mapping --------------------------------------------------------------------------
+MAPPING_PRODUCTS = {
+    "irrigation_probability": "raw/probability.tif", "irrigated_class_raw": "raw/class.tif",
+    "irrigated_fraction_raw": "raw/fraction.tif", "irrigated_class": "class.tif", "irrigated_fraction": "fraction.tif",
+    "irrigated_area_1km": "irrigated_area_1km.tif",
+}
+
+
+def _run_models(ctx: RunContext) -> list[Path]:
+    import geopandas as gpd
+
+    from models import card_path, fit_from_pool, save_model
+
+    sec = ctx.config.models
+    pool = gpd.read_parquet(ctx.outdir / "training" / "pool.parquet")
+    model, card = fit_from_pool(pool, model=sec.model, scope=sec.scope, features=sec.features, seed=ctx.config.run.seed,
+                                cv_blocks=sec.cv_blocks, n_jobs=sec.n_jobs or -1)
+    path = ctx.outdir / "models" / "model.joblib"
+    card = save_model(model, path, card)
+    cv = card.get("cv") or {}
+    log.info("model %s (%s): %d samples, CV %s", sec.model, sec.scope, len(pool), {k: v for k, v in cv.items() if not isinstance(v, dict)} or cv)
+    return [path, card_path(path)]
+
+
+def _model_features(ctx: RunContext) -> list[str]:
+    from models import read_card
+
+    card = read_card(ctx.outdir / "models" / "model.joblib")
+    return [f for f in card["features"] if f not in ("lon", "lat")]
+
+
+def _run_mapping(ctx: RunContext) -> list[Path]:
+    from mapping import aggregate_to_file, filter_to_files, predict_to_files
+
+    sec = ctx.config.mapping
+    chunk = ctx.config.run.chunk_size
+    read = lambda n, key: read_raster(ctx.product(n, key), ctx.grid, chunks=chunk, name=n)  # noqa: E731
+    cropland = read(ctx.config.training.cropland, "[training].cropland")
+    predictors = {f: read(f, "[models].features") for f in _model_features(ctx)}
+    zones, _ = _zones_and_codes(ctx)
+    folder = ctx.outdir / "mapping"
+    tags = _provenance(ctx, "mapping")
+    raw = predict_to_files(ctx.outdir / "models" / "model.joblib", cropland, predictors, zones, folder / "raw",
+                           memory_mb=sec.memory_mb, tags=tags)
+    classes = read_raster(raw["class"], ctx.grid, kind="categorical", chunks=chunk)
+    if sec.filter or sec.majority_size or sec.mmu:
+        final = filter_to_files(classes, cropland, folder, tags=tags, rule=sec.filter, isolated=sec.isolated, hole=sec.hole,
+                                majority_size=sec.majority_size, mmu=sec.mmu)
+    else:
+        final = {}
+        for k in ("class", "fraction"):  # unfiltered: the final maps are copies of the raw ones
+            with atomic_path(folder / f"{k}.tif") as tmp:
+                shutil.copyfile(raw[k], tmp)
+            final[k] = folder / f"{k}.tif"
+    fraction = read_raster(final["fraction"], ctx.grid, kind="categorical", chunks=chunk)
+    area = aggregate_to_file(fraction, folder / "irrigated_area_1km.tif", factor=sec.aggregate_factor, tags=tags)
+    return [*raw.values(), *final.values(), Path(area)]
+
+
+def _models_stages() -> list[Stage]:
+    def predictor_files(ctx):
+        return [ctx.products[n] for n in _predictor_names(ctx)]
+
+    return [
+        Stage("models", _run_models, inputs=lambda ctx: [ctx.outdir / "training" / "pool.parquet"],
+              params=lambda ctx: ctx.config.models.model_dump(mode="json") | {"seed": ctx.config.run.seed},
+              enabled=lambda ctx: ctx.config.models is not None),
+        Stage("mapping", _run_mapping,
+              inputs=lambda ctx: [ctx.outdir / "models" / "model.joblib", ctx.products[ctx.config.training.cropland],
+                                  ctx.outdir / "units" / "zones.tif", *predictor_files(ctx)],
+              params=lambda ctx: ctx.config.mapping.model_dump(mode="json"),
+              enabled=lambda ctx: ctx.config.mapping is not None,
+              provides=lambda ctx: {n: ctx.outdir / "mapping" / rel for n, rel in MAPPING_PRODUCTS.items()}),
+    ]
+
+
 # ---- evaluation ----------------------------------------------------------------------------------
 def _evaluation_map(ctx: RunContext) -> str:
     sec = ctx.config.evaluation
     if sec.map:
         return sec.map
+    if ctx.config.mapping is not None:
+        return "irrigated_class"
     if ctx.config.training is not None:
         return f"threshold_{ctx.config.training.scores[0]}"
     raise ConfigError("no map to evaluate", "[evaluation].map", "name a map product, or add [training] for threshold maps")
@@ -425,7 +505,7 @@ def _evaluation_stage() -> Stage:
 def build_stages(ctx: RunContext) -> list[Stage]:
     """The stage list for this config, in run order."""
     return [*(_align_input(n) for n in ctx.config.inputs), _units_stage(), _statistics_stage(), _suitability_stage(),
-            _features_stage(), *_training_stages(), _evaluation_stage()]
+            _features_stage(), *_training_stages(), *_models_stages(), _evaluation_stage()]
 
 
 __all__ = ["build_stages"]

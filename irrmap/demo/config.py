@@ -112,12 +112,19 @@ scores = ["sevi", "sndvi", "sgi"]
 cropland = "cropland"
 per_class = 200
 
+[models]
+model = "rf"
+scope = "global"
+
+[mapping]
+memory_mb = 512
+
 [evaluation]
-map = "threshold_sevi"
+map = "irrigated_class"
 points = "inputs/reference/points.gpkg"
 label_field = "label"
 by_level = "province"
-compare = ["threshold_sndvi", "threshold_sgi"]
+compare = ["threshold_sevi", "threshold_sndvi", "threshold_sgi"]
 
 # The MODIS-like series are multi-band rasters, one band per 16-day date (DOY {phenology.DOY[0]}..{phenology.DOY[-1]}):
 {modis}
