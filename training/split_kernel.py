@@ -19,27 +19,43 @@ UNDER = 2  # n = k - 1 (k when c_k == T exactly): mapped <= T, short by less tha
 RULES = {"nearest": NEAREST, "reach": REACH, "under": UNDER}
 
 
-@njit(cache=True)
 def group_by_unit(unit: np.ndarray, n_units: int):
-    """Stable counting sort by unit id (0..n_units): returns the order and segment starts (length n_units + 2)."""
+    """Stable counting sort by unit id (0..n_units): returns the order and segment starts (length n_units + 2).
+
+    The order is int32 when the candidates fit (half the memory traffic of int64 in every later pass)."""
+    order = np.empty(unit.size, np.int32 if unit.size < 2**31 else np.int64)
+    return order, _group_by_unit(unit, n_units, order)
+
+
+@njit(cache=True)
+def _group_by_unit(unit: np.ndarray, n_units: int, order: np.ndarray):
     counts = np.zeros(n_units + 2, np.int64)
     for u in unit:
         counts[u + 1] += 1
     starts = np.cumsum(counts)
     pos = starts[:-1].copy()
-    order = np.empty(unit.size, np.int64)
     for i in range(unit.size):
         u = unit[i]
         order[pos[u]] = i
         pos[u] += 1
-    return order, starts
+    return starts
 
 
 def descending_keys(score: np.ndarray) -> np.ndarray:
     """uint32 keys whose ascending order is the descending order of the float32 scores (finite values)."""
-    bits = np.ascontiguousarray(score, dtype=np.float32).view(np.uint32)
-    ascending = np.where(bits >> np.uint32(31), ~bits, bits | np.uint32(0x80000000))
-    return ~ascending
+    return _descending_keys(np.ascontiguousarray(score, dtype=np.float32).view(np.uint32))
+
+
+@njit(parallel=True, cache=True)
+def _descending_keys(bits: np.ndarray) -> np.ndarray:
+    """Flip the IEEE-754 bits so unsigned order is float order (negatives: all bits; positives: the sign), then
+    invert for descending order; one parallel pass instead of numpy temporaries."""
+    out = np.empty(bits.size, np.uint32)
+    for i in prange(bits.size):
+        b = bits[i]
+        a = ~b if (b >> np.uint32(31)) else (b | np.uint32(0x80000000))
+        out[i] = ~a
+    return out
 
 
 @njit(parallel=True, cache=True)
@@ -58,7 +74,7 @@ def sort_segments_desc(order: np.ndarray, starts: np.ndarray, keys: np.ndarray) 
         k = np.empty(n, np.uint32)
         for i in range(n):
             k[i] = keys[idx[i]]
-        idx2 = np.empty(n, np.int64)
+        idx2 = np.empty(n, idx.dtype)
         k2 = np.empty(n, np.uint32)
         count = np.empty(256, np.int64)
         for shift in range(0, 32, 8):
