@@ -159,6 +159,11 @@ def scatter_png(df: pd.DataFrame, *, title: str, unit_label: str, scale: float =
         ax.set_xlim(0, hi)
         ax.set_ylim(0, hi)
         ax.set_aspect("equal")
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+        for axis in (ax.xaxis, ax.yaxis):  # few, thousands-separated ticks: wide numbers must not run together
+            axis.set_major_locator(MaxNLocator(nbins=4))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 100 else f"{v:g}"))
         ax.set_xlabel(f"{xlabel} ({unit_label})")
         ax.set_ylabel(f"{ylabel} ({unit_label})")
         ax.set_title(title, fontsize=10)

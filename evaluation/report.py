@@ -94,7 +94,8 @@ def confusion_png(matrix: pd.DataFrame, *, title: str, row_label: str = "map", c
     integer = np.allclose(x, np.round(x))
     for i in range(q):
         for j in range(q):
-            txt = f"{int(round(x[i, j]))}" if integer else f"{x[i, j]:.3g}"
+            v = x[i, j]
+            txt = f"{int(round(v)):,}" if integer else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}")
             ax.text(j, i, txt, ha="center", va="center", fontsize=9, color="white" if share[i, j] > 0.5 * share.max() else "black")
     labels = [str(c) for c in matrix.columns]
     ax.set_xticks(range(q), labels, fontsize=8)
@@ -189,7 +190,7 @@ class Report:
             "<style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
             "table{border-collapse:collapse;margin:.5em 0 1.2em;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
             "th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}figcaption,.cap{color:#555;font-size:.9em}"
-            "pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.85em}img{max-width:100%}</style>",
+            "pre{background:#f6f8fa;padding:.6em;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85em}img{max-width:100%}</style>",
             "</head><body>", f"<h1>{e(self.title)}</h1>",
         ]
         if self.intro:
