@@ -41,13 +41,18 @@ def _as_bands(data) -> tuple[xr.DataArray, Grid]:
 
 
 class _WindowTarget:
-    """A dask.store target that writes each computed block into an open rasterio dataset."""
+    """A dask.store target that writes each computed block into an open rasterio dataset.
+
+    When a block fails, dask raises at once while other worker threads may still be computing blocks; the
+    caller then closes the dataset. `close` and every write share one lock and writes after `close` are
+    dropped, so a straggler never writes into a closed GDAL dataset (which crashes the process)."""
 
     def __init__(self, dst, dtype, nodata, bar):
         self.dst, self.dtype, self.nodata, self.bar = dst, np.dtype(dtype), nodata, bar
         self.shape = (dst.count, dst.height, dst.width)
         self.ndim = 3
         self.lock = threading.Lock()
+        self.closed = False
 
     def __setitem__(self, key, block):
         b, r, c = key
@@ -55,8 +60,16 @@ class _WindowTarget:
         window = Window(c.start, r.start, c.stop - c.start, r.stop - r.start)
         bands = list(range(b.start + 1, b.stop + 1))
         with self.lock:
+            if self.closed:
+                return
             self.dst.write(block, indexes=bands, window=window)
             self.bar.update(block.shape[1] * block.shape[2] * len(bands))
+
+    def close(self) -> None:
+        with self.lock:
+            if not self.closed:
+                self.closed = True
+                self.dst.close()
 
 
 def cast_for_output(block: np.ndarray, dtype, nodata) -> np.ndarray:
@@ -157,21 +170,22 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
                 "driver": "GTiff", "height": grid.height, "width": grid.width, "count": arr.shape[0], "dtype": dtype.name,
                 "crs": grid.crs, "transform": grid.transform, "nodata": nodata, "tiled": True, "blockxsize": blocksize,
                 "blockysize": blocksize, "compress": compress, "predictor": 3 if np.issubdtype(dtype, np.floating) else 2,
-                "BIGTIFF": "IF_SAFER",
+                "BIGTIFF": "IF_SAFER", "NUM_THREADS": os.cpu_count() or 1,  # GDAL compresses blocks in parallel
             }
             dst = rasterio.open(stage, "w", **profile)
-            stack.callback(dst.close)
-            staged.append((o, dst, stage, final_tmp, dtype))
+            target = _WindowTarget(dst, dtype, nodata, bar)
+            stack.callback(target.close)
+            staged.append((o, dst, target, stage, final_tmp, dtype))
             sources.append(arr)
-            targets.append(_WindowTarget(dst, dtype, nodata, bar))
+            targets.append(target)
         _store(sources, targets, group)
-        for o, dst, stage, final_tmp, dtype in staged:
+        for o, dst, target, stage, final_tmp, dtype in staged:
             for i, d in enumerate(o.descriptions or [], start=1):
                 dst.set_band_description(i, str(d))
             tags = {"software": f"irrmap {irrmap.__version__}"}
             tags.update({k: str(v) for k, v in (o.tags or {}).items()})
             dst.update_tags(**tags)
-            dst.close()
+            target.close()
             if o.cog:
                 ovr = o.overview_resampling or ("average" if np.issubdtype(dtype, np.floating) else "nearest")
                 rasterio.shutil.copy(stage, final_tmp, driver="COG", compress=compress, predictor="YES", blocksize=blocksize,
