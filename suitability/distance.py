@@ -24,7 +24,7 @@ import math
 import dask.array as da
 import numpy as np
 import xarray as xr
-from numba import njit
+from numba import njit, prange
 from pyproj import Geod
 from rasterio.windows import Window
 
@@ -79,93 +79,110 @@ def rasterize_water(shapes, like: xr.DataArray, all_touched: bool = False) -> xr
 
 
 # ---- the transform --------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _edt(values, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
     """Distance (float32 m) for rows out_r0:out_r1, cols out_c0:out_c1 of `values` (> 0 water, NaN missing).
 
     `ycoord[i]`: northing of row i along the meridian (m); `dx_row[i]`: east spacing of row i (m);
     `dx_half[k]`: east spacing at the latitude halfway between rows i and i' with k = i + i'. Values
     above `cap` become `cap`; no water within reach gives `cap` (NaN when cap is inf); missing stays NaN.
-    The output buffer doubles as the column pass's "nearest water row below" table (row i of it is read
-    before row i of the output is written), so memory is the input plus one float32 array.
+    Both passes run in parallel (column strips, then row blocks). The output buffer doubles as the column
+    pass's table of the nearest water row (each output row reads its own row of the table before writing
+    it), so memory is the input plus one float32 array.
     """
     H, W = values.shape
     INF = np.inf
     buf = np.empty((H, W), dtype=np.float32)
-    below = buf.view(np.int32)
-    for c in range(W):
-        below[H - 1, c] = H - 1 if values[H - 1, c] > 0 else -1
-    for i in range(H - 2, -1, -1):
-        for c in range(W):
-            below[i, c] = i if values[i, c] > 0 else below[i + 1, c]
-    above = np.full(W, -1, dtype=np.int32)
-    g = np.empty(W, dtype=np.float64)
-    nr = np.empty(W, dtype=np.int32)
-    v = np.empty(W, dtype=np.int64)
-    zb = np.empty(W + 1, dtype=np.float64)
+    near = buf.view(np.int32)
+    # column pass: nearest water row below (bottom-up), then the nearer of above and below (top-down);
+    # ties go to the row above
+    strip = 256
+    for s in prange((W + strip - 1) // strip):
+        c0 = s * strip
+        c1 = min(W, c0 + strip)
+        for c in range(c0, c1):
+            near[H - 1, c] = H - 1 if values[H - 1, c] > 0 else -1
+        for i in range(H - 2, -1, -1):
+            for c in range(c0, c1):
+                near[i, c] = i if values[i, c] > 0 else near[i + 1, c]
+        above = np.full(c1 - c0, -1, dtype=np.int32)
+        for i in range(out_r1):
+            for c in range(c0, c1):
+                if values[i, c] > 0:
+                    above[c - c0] = i
+            if i < out_r0:
+                continue
+            yi = ycoord[i]
+            for c in range(c0, c1):
+                a = above[c - c0]
+                b = near[i, c]
+                r = -1
+                best = INF
+                if a >= 0:
+                    best = yi - ycoord[a]
+                    best = best * best
+                    r = a
+                if b >= 0:
+                    d = ycoord[b] - yi
+                    if d * d < best:
+                        r = b
+                near[i, c] = r
+    # row pass: lower envelope of the parabolas (q - c)^2 + g[c] over columns with a water row
     fill = np.float32(np.nan) if cap == INF else np.float32(cap)
-    for i in range(out_r1):
-        for c in range(W):
-            if values[i, c] > 0:
-                above[c] = i
-        if i < out_r0:
-            continue
-        yi = ycoord[i]
-        s = dx_row[i] * dx_row[i]
-        for c in range(W):
-            a = above[c]
-            b = below[i, c]
-            best = INF
-            r = -1
-            if a >= 0:
-                best = yi - ycoord[a]
-                best = best * best
-                r = a
-            if b >= 0:
-                d = ycoord[b] - yi
-                d = d * d
-                if d < best:
-                    best = d
-                    r = b
-            g[c] = best / s
-            nr[c] = r
-        # lower envelope of the parabolas (q - c)^2 + g[c] over columns holding water
-        k = -1
-        for c in range(W):
-            if nr[c] < 0:
-                continue
-            fc = g[c] + c * c
-            while k >= 0:
-                p = v[k]
-                sx = (fc - (g[p] + p * p)) / (2.0 * (c - p))
-                if sx <= zb[k]:
-                    k -= 1
+    rows_per_block = 32
+    n_rows = out_r1 - out_r0
+    for blk in prange((n_rows + rows_per_block - 1) // rows_per_block):
+        g = np.empty(W, dtype=np.float64)
+        nr = np.empty(W, dtype=np.int32)
+        v = np.empty(W, dtype=np.int64)
+        zb = np.empty(W + 1, dtype=np.float64)
+        for i in range(out_r0 + blk * rows_per_block, min(out_r1, out_r0 + (blk + 1) * rows_per_block)):
+            yi = ycoord[i]
+            sq = dx_row[i] * dx_row[i]
+            for c in range(W):
+                r = near[i, c]
+                nr[c] = r
+                if r >= 0:
+                    d = yi - ycoord[r]
+                    g[c] = (d * d) / sq
                 else:
-                    break
-            k += 1
-            v[k] = c
-            if k == 0:
-                zb[k] = -INF
-            else:
-                p = v[k - 1]
-                zb[k] = (fc - (g[p] + p * p)) / (2.0 * (c - p))
-            zb[k + 1] = INF
-        m = 0
-        for q in range(out_c0, out_c1):
-            if np.isnan(values[i, q]):
-                buf[i, q] = np.nan
-                continue
-            if k < 0:
-                buf[i, q] = fill
-                continue
-            while zb[m + 1] < q:
-                m += 1
-            p = v[m]
-            r = nr[p]
-            ex = (q - p) * dx_half[i + r]
-            ny = yi - ycoord[r]
-            dist = math.sqrt(ex * ex + ny * ny)
-            buf[i, q] = cap if dist > cap else dist
+                    g[c] = INF
+            k = -1
+            for c in range(W):
+                if nr[c] < 0:
+                    continue
+                fc = g[c] + c * c
+                while k >= 0:
+                    p = v[k]
+                    sx = (fc - (g[p] + p * p)) / (2.0 * (c - p))
+                    if sx <= zb[k]:
+                        k -= 1
+                    else:
+                        break
+                k += 1
+                v[k] = c
+                if k == 0:
+                    zb[k] = -INF
+                else:
+                    p = v[k - 1]
+                    zb[k] = (fc - (g[p] + p * p)) / (2.0 * (c - p))
+                zb[k + 1] = INF
+            m = 0
+            for q in range(out_c0, out_c1):
+                if np.isnan(values[i, q]):
+                    buf[i, q] = np.nan
+                    continue
+                if k < 0:
+                    buf[i, q] = fill
+                    continue
+                while zb[m + 1] < q:
+                    m += 1
+                p = v[m]
+                r = nr[p]
+                ex = (q - p) * dx_half[i + r]
+                ny = yi - ycoord[r]
+                dist = math.sqrt(ex * ex + ny * ny)
+                buf[i, q] = cap if dist > cap else dist
     return buf[out_r0:out_r1, out_c0:out_c1]
 
 
