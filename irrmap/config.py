@@ -144,6 +144,10 @@ class SuitabilitySection(_Section):
         default_factory=lambda: {"elevation": 0.25, "distance": 0.25, "slope": 0.25, "aridity": 0.25},
         description="Overlay weights of the factors elevation, distance, slope, aridity (normalised to sum 1).",
     )
+    weights_in: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per unit, city or province code, weights overriding `weights` there, e.g. {'610000' = {elevation = 0.1, distance = 0.6, slope = 0.1, aridity = 0.2}} (what `irrmap suitability search` finds).",
+    )
     elevation_breaks: list[float] = Field([100.0, 300.0, 500.0], description="Class limits (m above the unit minimum), most suitable first.")
     distance_breaks: list[float] = Field([1000.0, 10000.0, 20000.0], description="Class limits (m beyond the unit's minimum distance).")
     slope_breaks: list[float] = Field([2.0, 4.0, 8.0], description="Class limits (slope percent).")

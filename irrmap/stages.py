@@ -11,6 +11,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from irrmap.atomic import atomic_path, write_text_atomic
@@ -150,7 +151,7 @@ def _run_suitability(ctx: RunContext) -> list[Path]:
     flat = su.FlatUnitRule(max_relief=sec.flat_max_relief) if sec.flat_rule else None
     few = su.FewCropRule(min_crop_pixels=sec.few_crop_min_pixels) if sec.few_crop_min_pixels > 0 else None
     classes, unit_table = su.reclassify(dem, slope, distance, ai, zones, crop=crop, breaks=breaks, flat_rule=flat, few_crop_rule=few)
-    s = su.weighted_overlay(classes, sec.weights)
+    s = su.weighted_overlay_by_zone(classes, sec.weights, zones, _zone_weights(table, sec.weights_in))
     folder = ctx.outdir / "suitability"
     tags = _provenance(ctx, "suitability")
     outputs = []
@@ -162,6 +163,21 @@ def _run_suitability(ctx: RunContext) -> list[Path]:
     with atomic_path(folder / "units.csv") as tmp:
         unit_table.to_csv(tmp)
     return [*outputs, folder / "units.csv"]
+
+
+def _zone_weights(table: pd.DataFrame, weights_in: dict) -> dict[int, dict[str, float]]:
+    """[suitability].weights_in expanded to zone ids: a code matches a unit, or every unit of that city/province."""
+    out: dict[int, dict[str, float]] = {}
+    cols = [c for c in ("code", "city", "province") if c in table.columns]
+    for code, w in weights_in.items():
+        hit = np.zeros(len(table), bool)
+        for col in cols:
+            hit |= (table[col].astype(str) == str(code)).to_numpy()
+        if not hit.any():
+            raise DataError(f"no unit has code {code!r}", "[suitability].weights_in", "use a unit, city or province code")
+        for z in table.loc[hit, "zone"]:
+            out[int(z)] = w
+    return out
 
 
 def _check_suitability(ctx: RunContext) -> None:

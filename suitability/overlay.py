@@ -8,11 +8,13 @@ points), best score wins, ties go to the most even vector (smallest distance to 
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -67,6 +69,47 @@ def weighted_overlay(classes: Mapping[str, xr.DataArray], weights: Mapping[str, 
     if ref.rio.crs is not None:
         s = s.rio.write_crs(ref.rio.crs).rio.write_transform(ref.rio.transform(recalc=False))
     return s
+
+
+def _lookup(z: np.ndarray, lut: np.ndarray, default: float) -> np.ndarray:
+    out = np.full(z.shape, default, np.float64)
+    zi = z.astype(np.int64)
+    m = (zi >= 0) & (zi < lut.size)
+    out[m] = lut[zi[m]]
+    return out
+
+
+def weighted_overlay_by_zone(classes: Mapping[str, xr.DataArray], weights: Mapping[str, float], zones: xr.DataArray,
+                             zone_weights: Mapping[int, Mapping[str, float]], n_classes: Mapping[str, int] | None = None,
+                             where: str = "suitability.weights_in") -> xr.DataArray:
+    """The overlay with weights that vary by unit: `zone_weights[z]` (each normalised) in zone z, `weights`
+    elsewhere; e.g. one searched vector per province, expanded to its counties' zone ids."""
+    base = weighted_overlay(classes, weights, n_classes)
+    if not zone_weights:
+        return base
+    w = normalise_weights(weights)
+    n_zones = int(max(zone_weights)) + 1
+    luts = {k: np.full(n_zones, v) for k, v in w.items()}
+    for z, zw in zone_weights.items():
+        zw = normalise_weights(zw, where)
+        unknown = set(zw) - set(w)
+        if unknown:
+            raise ConfigError(f"weights for unknown factors {sorted(unknown)}", where, f"use the factors {', '.join(w)}")
+        for k in w:
+            luts[k][int(z)] = zw.get(k, 0.0)
+    total = None
+    for name, lut in luts.items():
+        cls = classes[name]
+        n = (n_classes or {}).get(name, cls.attrs.get("n_classes"))
+        data = zones.data
+        look = functools.partial(_lookup, lut=lut, default=w[name])
+        wz = zones.copy(data=data.map_blocks(look, dtype=np.float64) if isinstance(data, da.Array) else look(np.asarray(data)))
+        term = cls.astype(np.float64) * wz / float(n)
+        total = term if total is None else total + term
+    s = total.astype(np.float32)
+    s.name = "suitability"
+    s.attrs = dict(base.attrs, weights_by_zone=f"{len(zone_weights)} zones with their own weights")
+    return s.rio.write_crs(base.rio.crs).rio.write_transform(base.rio.transform(recalc=False)) if base.rio.crs is not None else s
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,21 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
     p.set_defaults(func=_overlay)
 
+    p = cmds.add_parser("search", help="seeded weight search: best summed kappa of the S-score threshold maps per province",
+                        description="On a finished `irrmap run` (suitability, features and training.thresholds stages, and "
+                                    "[evaluation].points): try N random normalised weight vectors (elevation, distance, slope, "
+                                    "aridity), split the S x VI_max scores per county to the statistics, and keep per group the "
+                                    "vector whose threshold maps have the best summed Cohen's kappa at the reference points "
+                                    "(ties: the most even vector). Prints JSON; the points then no longer give an independent "
+                                    "accuracy for a map built with these weights.")
+    p.add_argument("config", help="the run's TOML config")
+    p.add_argument("-n", type=int, default=500, help="candidate weight vectors (default 500, the method's)")
+    p.add_argument("--seed", type=int, help="seed of the candidates (default: [run].seed)")
+    p.add_argument("--by", default="province", help="group of units searched separately: province (default), city or none")
+    p.add_argument("--vi", nargs="+", default=["evi_max", "ndvi_max", "gi_max"], help="VI maxima (features outputs) whose S-scores are split")
+    p.add_argument("--out", help="also write the JSON here")
+    p.set_defaults(func=_search)
+
 
 def _slope(args) -> int:
     from irrmap.grid import Grid
@@ -177,4 +192,16 @@ def _overlay(args) -> int:
         with atomic_path(args.table) as tmp:
             table.to_csv(tmp)
     print(f"suitability S ({s.attrs['weights']}) -> {args.out}")
+    return 0
+
+
+def _search(args) -> int:
+    import json
+
+    from irrmap.weight_search_run import search_run_weights, write_result
+
+    result = search_run_weights(args.config, n=args.n, seed=args.seed, by=args.by, vis=tuple(args.vi))
+    if args.out:
+        write_result(result, args.out)
+    print(json.dumps(result, indent=2))
     return 0
