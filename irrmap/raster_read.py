@@ -12,8 +12,11 @@ window-relative coordinates differ between chunkings.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,11 +156,33 @@ def read_window(path, grid: Grid, window: Window, **kwargs) -> np.ndarray:
     return read_raster(path, grid.window_grid(window), chunks=max(int(window.height), int(window.width)), **kwargs).values
 
 
+_handles = threading.local()
+MAX_OPEN_PER_THREAD = 32
+
+
+def _dataset(path: str):
+    """An open dataset for this thread, kept between chunks (bounded LRU per thread; the key includes the
+    file's inode, mtime and size, so a replaced file is reopened). Reopening per chunk threw away GDAL's block cache, so a
+    pixel-interleaved multi-band file (a MODIS stack) was decompressed once per band per chunk."""
+    cache = getattr(_handles, "lru", None)
+    if cache is None:
+        cache = _handles.lru = OrderedDict()
+    st = os.stat(path)
+    key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
+    ds = cache.pop(key, None)
+    if ds is None or ds.closed:
+        ds = rasterio.open(path)
+    cache[key] = ds
+    while len(cache) > MAX_OPEN_PER_THREAD:
+        cache.popitem(last=False)[1].close()
+    return ds
+
+
 def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
     sub = grid.window_grid(Window(c0, r0, c1 - c0, r1 - r0))
     out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
-    with rasterio.open(plan.path) as src:
+    with contextlib.nullcontext(_dataset(plan.path)) as src:
         if _same_lattice(src, sub):
             col = round((sub.transform.c - src.transform.c) / src.transform.a)
             row = round((sub.transform.f - src.transform.f) / src.transform.e)

@@ -181,3 +181,14 @@ def test_real_dem_onto_utm_grid(shared_data, tmp_path):
     out = read_raster(dem, grid).values  # 90 m -> 250 m: coarsening, average
     assert not np.isnan(out).any()
     assert 1000 < np.nanmin(out) and np.nanmax(out) < 3000  # Zion NP elevations, no 65535 leaked
+
+
+def test_a_replaced_file_is_read_anew(tmp_path, grid):
+    # open datasets are kept per thread between chunks; replacing the file (as atomic writes do) must not
+    # serve the old file's values
+    small = Grid.from_bounds(100.0, 39.0, 100.0225, 39.0225, 0.00225, "EPSG:4326")  # 10 x 10
+    p = tmp_path / "a.tif"
+    write_raster(p, as_dataarray(np.full(small.shape, 1.0, "float32"), small), cog=False)
+    assert read_raster(p, small, chunks=5).values.max() == 1.0
+    write_raster(p, as_dataarray(np.full(small.shape, 2.0, "float32"), small), cog=False)
+    assert read_raster(p, small, chunks=5).values.min() == 2.0
