@@ -101,7 +101,7 @@ def search_run_weights(config_path, *, n: int = 500, seed: int | None = None, by
     key = {tuple(row.tolist()): i for i, row in enumerate(cands)}
     result = {"n": n, "seed": seed, "by": by, "vis": list(vis), "n_points_used": int((pc >= 0).sum()),
               "note": "the reference points chose these weights: evaluate the final map on other points", "groups": {}}
-    even = dict.fromkeys(FACTORS, 0.25)
+    even_scores = scorer(dict.fromkeys(FACTORS, 0.25))  # the default weights, for comparison
     for g, scores in table_scores.items():
         best = search_weights(lambda w, s=scores: s[key[tuple(w[f] for f in FACTORS)]], FACTORS, n=n, seed=seed)
         result["groups"][g] = {
@@ -109,7 +109,7 @@ def search_run_weights(config_path, *, n: int = 500, seed: int | None = None, by
             "summed_kappa": round(best.score, 6),
             "candidate": best.index,
             "n_points": int((group == g).sum()),
-            "equal_weights_summed_kappa": round(float(scorer.__call__(even)[g]), 6),
+            "equal_weights_summed_kappa": round(float(even_scores[g]), 6),
         }
     result["toml"] = "\n".join(["[suitability.weights_in]"] + [
         f'"{g}" = {{ ' + ", ".join(f"{k} = {v}" for k, v in r["weights"].items()) + " }" for g, r in result["groups"].items() if g != "all"])
