@@ -23,8 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
+
+from harness import run_child
 import time
 from pathlib import Path
 
@@ -170,8 +171,7 @@ def _peak_mb() -> float:
 
 
 def _child(args: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(__file__, *args)
 
 
 def main() -> int:

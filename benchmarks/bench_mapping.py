@@ -20,8 +20,8 @@ import json
 import os
 import resource
 import shutil
-import subprocess
-import sys
+
+from harness import run_child
 import time
 from pathlib import Path
 
@@ -48,7 +48,6 @@ def _cube(workdir: Path, n: int, n_features: int, seed: int = 0):
                 tiled=True, blockxsize=512, blockysize=512, compress="deflate", dtype="float32", nodata=float("nan"))
     rng = np.random.default_rng(seed)
     strip = 512
-    latent = None
     for name in ["cropland", *names]:
         with rasterio.open(folder / f"{name}.tif", "w", **prof) as dst:
             for r0 in range(0, n, strip):
@@ -132,7 +131,7 @@ def _throughput(crop_p: Path, paths: dict, models: dict, workdir: Path, jobs: in
         p_lib = est.predict_proba(X)[:, 1]
         naive_pred = time.perf_counter() - t0
         t0 = time.perf_counter()
-        p_core = model.positive_proba(X, None, n_threads=jobs)
+        model.positive_proba(X, None, n_threads=jobs)
         core = time.perf_counter() - t0
         with rasterio.open(out / "probability.tif") as src:
             same = bool(np.array_equal(src.read(1)[ok], np.rint(p_lib * 100).astype(np.uint8)))
@@ -180,8 +179,7 @@ def _memory(workdir: Path, base: int, jobs: int, memory_mb: int) -> dict:
                 "--jobs", str(jobs)]
         for k, p in paths.items():
             argv += ["--predictor", f"{k}={p}"]
-        res = subprocess.run([sys.executable, __file__, "--child", json.dumps(argv)], capture_output=True, text=True, check=True)
-        row = json.loads(res.stdout.strip().splitlines()[-1])
+        row = run_child(__file__, "--child", json.dumps(argv))
         row.update(grid=[n, n], pixels=n * n)
         rows[mult] = row
         print(f"  {mult:4s} {n:5d}^2  peak {row['peak_mb']:7.1f} MB  {row['seconds']:6.1f} s", flush=True)

@@ -16,7 +16,8 @@ import json
 import resource
 import shutil
 import subprocess
-import sys
+
+from harness import run_child
 import time
 from pathlib import Path
 
@@ -111,10 +112,7 @@ def _case(method: str, src: str, out: str) -> dict:
 
 
 def _run(method, src, out) -> dict:
-    res = subprocess.run([sys.executable, __file__, "--case", method, str(src), str(out)], capture_output=True, text=True)
-    if res.returncode:
-        raise SystemExit(f"{method} failed:\n{res.stderr}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return run_child(__file__, "--case", method, src, out)
 
 
 def _max_diff(a, b, nodata_b=None) -> float:

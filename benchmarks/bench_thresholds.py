@@ -16,8 +16,9 @@ import argparse
 import glob
 import json
 import resource
-import subprocess
 import sys
+
+from harness import run_child
 import tempfile
 import time
 from pathlib import Path
@@ -146,10 +147,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
     for extent in [args.only] if args.only else list(EXTENTS):
-        res = subprocess.run([sys.executable, __file__, "--case", extent, "--loop-units", str(args.loop_units)], capture_output=True, text=True)
-        if res.returncode:
-            sys.exit(res.stderr)
-        r = json.loads(res.stdout.strip().splitlines()[-1])
+        r = run_child(__file__, "--case", extent, "--loop-units", args.loop_units)
         rows.append(r)
         print(f"{extent}: {r['pixels'] / 1e6:.0f} Mpx, {r['candidates'] / 1e6:.1f} M crop pixels in {r['units']} units | "
               f"zones {r['zones_s']} s, gather {r['gather_s']} s, fit {r['fit_s']} s, map COG {r['write_map_s']} s, end to end {r['end_to_end_s']} s, "

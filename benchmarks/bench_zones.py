@@ -13,8 +13,9 @@ import argparse
 import glob
 import json
 import resource
-import subprocess
 import sys
+
+from harness import run_child
 import time
 from pathlib import Path
 
@@ -79,10 +80,7 @@ def main() -> None:
     for extent in [args.only] if args.only else list(EXTENTS):
         for method in ["irrmap"] + ([] if args.skip_naive else ["whole-array"]):
             out = RESULTS / f"zones_{extent}_{method}.tif"
-            res = subprocess.run([sys.executable, __file__, "--case", extent, method, str(out)], capture_output=True, text=True)
-            if res.returncode:
-                sys.exit(res.stderr)
-            row = json.loads(res.stdout.strip().splitlines()[-1])
+            row = run_child(__file__, "--case", extent, method, out)
             rows.append(row)
             out.unlink(missing_ok=True)
             print(f"{extent:9s} {method:12s} {row['pixels'] / 1e6:8.1f} Mpx  units on grid {row['units_on_grid']:5d}  "

@@ -94,7 +94,6 @@ def search_run_weights(config_path, *, n: int = 500, seed: int | None = None, by
     data = SearchInputs(classes=classes, n_classes=N_CLASSES, vi=vi, unit=cand.unit, area=cand.area.astype(np.float64),
                         target=zone_target, point_candidate=pc, point_label=labels, point_group=group)
     scorer = KappaScorer(data)
-    scorer.groups = [g for g in scorer.groups if g != ""]
     cands = random_weights(n, len(FACTORS), seed)
     with progress_bar(total=n, desc="weight search", unit="vector") as bar:
         table_scores = search_by_group(scorer, cands, FACTORS, progress=bar.update)

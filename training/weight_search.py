@@ -49,9 +49,9 @@ class KappaScorer:
 
     def __init__(self, data: SearchInputs):
         self.d = data
-        self.groups = sorted(set(np.asarray(data.point_group).tolist()))
         has_stat = np.isfinite(np.asarray(data.target, np.float64))
         self._usable = (data.point_candidate >= 0) & has_stat[data.unit[np.maximum(data.point_candidate, 0)]]
+        self.groups = sorted(set(np.asarray(data.point_group)[self._usable].tolist()))  # groups with usable points
 
     def suitability(self, weights: Mapping[str, float]) -> np.ndarray:
         s = np.zeros(self.d.unit.size, np.float64)
