@@ -26,7 +26,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _case(rows: int, cols: int, parts: list[str], out: str) -> None:
-    from irrmap.demo import generate_demo
+    from irrmap.app.demo import generate_demo
 
     generate_demo(out, rows=rows, cols=cols, parts=tuple(parts))
     print("PEAK_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -49,7 +49,7 @@ def bench_nscore(n: int, window: int = 101, mf_tile: int = 300, gf_tile: int = 1
     import numpy as np
     from scipy import ndimage
 
-    from training.nscore import median_block
+    from irrmap.training.nscore import median_block
 
     r = window // 2
     vi, ref = _vi_tile(n)
@@ -102,8 +102,8 @@ def composite_case(size: int, dates: int, chunk: int = 1024) -> dict:
     import dask.array as da
     import numpy as np
 
-    from irrmap.nodata import Decoding
-    from training.composites import annual_statistics
+    from irrmap.core.nodata import Decoding
+    from irrmap.training.composites import annual_statistics
     import xarray as xr
 
     dec = Decoding(nodata=-3000, scale=1e-4, valid_range=(-2000, 10000))
@@ -151,7 +151,7 @@ def composite_files_case(workdir: Path, size: int, dates: int) -> dict:
                 dst.write(raw, 1)
         files.append(str(p))
     out = workdir / "composite.tif"
-    from irrmap.cli import main as cli
+    from irrmap.app.cli import main as cli
 
     del raw
     t0 = time.perf_counter()

@@ -67,7 +67,7 @@ def _fit_models(paths: dict, workdir: Path, seed: int = 0) -> dict:
     import pandas as pd
     import rasterio
 
-    from models import fit_from_pool, save_model
+    from irrmap.models import fit_from_pool, save_model
 
     rng = np.random.default_rng(seed)
     with rasterio.open(next(iter(paths.values()))) as src:
@@ -94,11 +94,11 @@ def _throughput(crop_p: Path, paths: dict, models: dict, workdir: Path, jobs: in
     import numpy as np
     import rasterio
 
-    from irrmap.grid import Grid
-    from irrmap.progress import set_progress
-    from irrmap.raster_read import read_raster
-    from mapping.predict import predict_to_files, tile_size_for
-    from models import load_model
+    from irrmap.core.grid import Grid
+    from irrmap.core.progress import set_progress
+    from irrmap.core.raster_read import read_raster
+    from irrmap.mapping.predict import predict_to_files, tile_size_for
+    from irrmap.models import load_model
 
     set_progress(False)
     grid = Grid.from_raster(crop_p)
@@ -158,7 +158,7 @@ def _peak_mb() -> float:
 
 def _child(args) -> None:
     """Run `irrmap mapping predict` in this process and print its peak RSS (MB) as JSON."""
-    from irrmap.cli import main
+    from irrmap.app.cli import main
 
     t0 = time.perf_counter()
     rc = main(args.child_argv)

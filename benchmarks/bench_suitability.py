@@ -56,10 +56,10 @@ def _case(method: str, src: str, out: str) -> dict:
     t0 = time.perf_counter()
     child = False
     if method == "irrmap-slope":
-        from irrmap.grid import Grid
-        from irrmap.raster_read import read_raster
-        from irrmap.raster_write import write_raster
-        from suitability.slope import slope
+        from irrmap.core.grid import Grid
+        from irrmap.core.raster_read import read_raster
+        from irrmap.core.raster_write import write_raster
+        from irrmap.suitability.slope import slope
 
         write_raster(out, slope(read_raster(src, Grid.from_raster(src), chunks=2048)), dtype="float32", cog=False)
     elif method == "gdaldem":
@@ -78,10 +78,10 @@ def _case(method: str, src: str, out: str) -> dict:
         with rasterio.open(out, "w", **prof) as ds:
             ds.write(s, 1)
     elif method.startswith("irrmap-distance"):
-        from irrmap.grid import Grid
-        from irrmap.raster_read import read_raster
-        from irrmap.raster_write import write_raster
-        from suitability.distance import distance_to_water, water_mask
+        from irrmap.core.grid import Grid
+        from irrmap.core.raster_read import read_raster
+        from irrmap.core.raster_write import write_raster
+        from irrmap.suitability.distance import distance_to_water, water_mask
 
         water = water_mask(read_raster(src, Grid.from_raster(src), chunks=2048))
         cap = 20000.0 if method.endswith("capped") else None

@@ -74,13 +74,13 @@ def _case(extent: str, loop_units: int) -> dict:
     import numpy as np
     import pandas as pd
 
-    from irrmap.grid import Grid
-    from irrmap.raster_write import write_raster
-    from irrmap.units import AdminUnits
-    from training.split_kernel import split
-    from training.thresholds import ThresholdSplitter, gather_candidates, gather_scores
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_write import write_raster
+    from irrmap.core.units import AdminUnits
+    from irrmap.training.split_kernel import split
+    from irrmap.training.thresholds import ThresholdSplitter, gather_candidates, gather_scores
 
-    from irrmap.raster_read import read_raster
+    from irrmap.core.raster_read import read_raster
 
     grid = Grid.from_bounds(*EXTENTS[extent], 0.00225, "EPSG:4326")
     units = AdminUnits.read(sorted(glob.glob(str(DATA / "*.json"))), "adcode")

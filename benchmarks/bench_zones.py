@@ -32,8 +32,8 @@ def _case(extent: str, method: str, out: str) -> dict:
     import numpy as np
     import rasterio
 
-    from irrmap.grid import Grid
-    from irrmap.units import AdminUnits
+    from irrmap.core.grid import Grid
+    from irrmap.core.units import AdminUnits
 
     grid = Grid.from_bounds(*EXTENTS[extent], 0.00225, "EPSG:4326")
     t0 = time.perf_counter()
@@ -41,7 +41,7 @@ def _case(extent: str, method: str, out: str) -> dict:
     t_read = time.perf_counter() - t0
     t1 = time.perf_counter()
     if method == "irrmap":
-        from irrmap.raster_write import write_raster
+        from irrmap.core.raster_write import write_raster
 
         write_raster(out, units.rasterize(grid, chunks=2048), nodata=0, dtype="int32", cog=True)
     else:

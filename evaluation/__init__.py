@@ -3,12 +3,12 @@
 Stage package: it imports the shared core (`irrmap`) and never the shell (CLI, pipeline).
 """
 
-from evaluation.agreement import agreement_metrics, mapped_area_by_unit, paired_by_level, scatter_png, zonal_mapped_area
-from evaluation.area_estimation import AreaEstimate, allocate, olofsson, sample_size, stehman
-from evaluation.comparison import MapComparison, compare_maps, disagreement, unit_areas_side_by_side
-from evaluation.confusion import Accuracy, accuracy, accuracy_by_group, accuracy_from_matrix, confusion_matrix, kappa_variance
-from evaluation.points import binarise, binary_labels, read_points, sample_points, snap_to_crop
-from evaluation.report import Report, confusion_png, map_quicklook_png
+from irrmap.evaluation.agreement import agreement_metrics, mapped_area_by_unit, paired_by_level, scatter_png, zonal_mapped_area
+from irrmap.evaluation.area_estimation import AreaEstimate, allocate, olofsson, sample_size, stehman
+from irrmap.evaluation.comparison import MapComparison, compare_maps, disagreement, unit_areas_side_by_side
+from irrmap.evaluation.confusion import Accuracy, accuracy, accuracy_by_group, accuracy_from_matrix, confusion_matrix, kappa_variance
+from irrmap.evaluation.points import binarise, binary_labels, read_points, sample_points, snap_to_crop
+from irrmap.evaluation.report import Report, confusion_png, map_quicklook_png
 
 __all__ = [
     "Accuracy", "AreaEstimate", "MapComparison", "Report",

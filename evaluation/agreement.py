@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from irrmap.errors import DataError
-from irrmap.grid import Grid
+from irrmap.core.errors import DataError
+from irrmap.core.grid import Grid
 
 
 def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *, kind: str = "fraction",

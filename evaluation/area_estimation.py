@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evaluation.confusion import Z95, _clean
-from irrmap.errors import DataError
+from irrmap.evaluation.confusion import Z95, _clean
+from irrmap.core.errors import DataError
 
 
 @dataclass

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from evaluation.confusion import _clean
-from irrmap.errors import DataError
-from irrmap.grid import Grid
+from irrmap.evaluation.confusion import _clean
+from irrmap.core.errors import DataError
+from irrmap.core.grid import Grid
 
 CLASSES = (0, 1)
 CLASS_NAMES = {0: "not_irrigated", 1: "irrigated"}
@@ -66,7 +66,7 @@ class MapComparison:
 
 def compare_maps(a: xr.DataArray, b: xr.DataArray, *, threshold_a: float = 0.0, threshold_b: float = 0.0,
                  mask: xr.DataArray | None = None, names=("A", "B"), tile: int = 2048) -> MapComparison:
-    """Area-weighted agreement of two maps on the same grid (align with irrmap.raster_read.read_raster first).
+    """Area-weighted agreement of two maps on the same grid (align with irrmap.core.raster_read.read_raster first).
 
     `mask` (optional, same grid): only pixels where mask > 0 count, e.g. cropland.
     """

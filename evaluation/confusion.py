@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from irrmap.errors import DataError
+from irrmap.core.errors import DataError
 
 Z95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
 

@@ -15,8 +15,8 @@ import pandas as pd
 import xarray as xr
 from pyproj import CRS, Transformer
 
-from irrmap.errors import DataError, InputError
-from irrmap.grid import Grid
+from irrmap.core.errors import DataError, InputError
+from irrmap.core.grid import Grid
 
 LON_NAMES = ("lon", "longitude", "long", "x", "lng")
 LAT_NAMES = ("lat", "latitude", "y")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from irrmap.atomic import atomic_path, write_text_atomic
+from irrmap.core.atomic import atomic_path, write_text_atomic
 
 
 def _plt():
@@ -39,7 +39,11 @@ def _png(fig) -> bytes:
 
 # ---- figures ------------------------------------------------------------------------------------
 def quicklook_array(da: xr.DataArray, max_pixels: int = 900) -> np.ndarray:
-    """A small float array of the map for display: block means over factor x factor pixels (NaN-aware)."""
+    """A small float array of the map for display: block means over factor x factor pixels (NaN-aware).
+
+    `da` is a (y, x) map (dask or numpy backed); pixels equal to ``da.attrs["nodata"]`` are missing. Returns a
+    float64 array of at most `max_pixels` per side: each cell the mean of the valid pixels of its f x f block
+    (f = ceil(max(h, w) / max_pixels)); NaN where a block has no valid pixel. Edge blocks are partial."""
     h, w = da.sizes["y"], da.sizes["x"]
     f = max(1, math.ceil(max(h, w) / max_pixels))
     arr = da.astype("float64")
@@ -47,7 +51,7 @@ def quicklook_array(da: xr.DataArray, max_pixels: int = 900) -> np.ndarray:
     if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
         arr = arr.where(arr != float(nodata))
     if f > 1:
-        arr = arr.coarsen(y=f, x=f, boundary="pad").mean(skipna=True)
+        arr = arr.coarsen(y=f, x=f, boundary="pad").mean()  # float mean skips NaN (xarray >= 2026.9 rejects skipna= here)
     return np.asarray(arr.values, dtype=np.float64)
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation import agreement, comparison, confusion, points
-from evaluation.area_estimation import AreaEstimate, olofsson, stehman
-from irrmap.areas import M2_PER_UNIT, normalise_area_unit
-from irrmap.errors import InputError
-from irrmap.grid import Grid
-from irrmap.raster_read import read_raster
+from irrmap.evaluation import agreement, comparison, confusion, points
+from irrmap.evaluation.area_estimation import AreaEstimate, olofsson, stehman
+from irrmap.core.areas import M2_PER_UNIT, normalise_area_unit
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.raster_read import read_raster
 
 CLASSES = (0, 1)
 CLASS_NAMES = {0: "not_irrigated", 1: "irrigated"}
@@ -75,7 +75,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
             raise InputError(f"field {by!r} not found in the points", str(points_path), f"use one of {', '.join(map(str, pts.columns[:30]))}")
         group_by, groups_col = by, s[by].to_numpy(dtype=object)
     elif units_path and (by_level or aridity_path):
-        from irrmap.units import AdminUnits
+        from irrmap.core.units import AdminUnits
 
         units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer)
         finest = points.attach_units(pts, units)
@@ -179,8 +179,8 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                          weight_path=None, year_field=None, year=None, variant_field=None, variant=None,
                          skip_rows=0, out_unit="ha", units_layer=None) -> StatisticsResult:
     """Mapped area per unit against statistics at each level (see evaluation.agreement)."""
-    from irrmap.statistics import read_statistics
-    from irrmap.units import AdminUnits
+    from irrmap.core.statistics import read_statistics
+    from irrmap.core.units import AdminUnits
 
     out_unit = normalise_area_unit(out_unit)
     units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer)
@@ -195,7 +195,7 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                             code_width=units.code_width(stats_level))
     paired = agreement.paired_by_level(mapped, stats.areas(), units, levels, stats_level)
     if paired and all(len(df) == 0 for df in paired.values()):
-        from irrmap.errors import DataError
+        from irrmap.core.errors import DataError
 
         problems = "; ".join(str(p) for p in stats.report.problems[:3]) or "no code of the table matches a unit code"
         raise DataError(f"no unit has both a statistic and a mapped area ({problems})", str(stats_path),
@@ -238,7 +238,7 @@ def compare(map_a, map_b, *, threshold_a=0.0, threshold_b=0.0, mask_path=None, u
     res = comparison.compare_maps(a, b, threshold_a=threshold_a, threshold_b=threshold_b, mask=mask, names=names)
     table = metrics = None
     if units_path:
-        from irrmap.units import AdminUnits
+        from irrmap.core.units import AdminUnits
 
         units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer)
         ua = agreement.mapped_area_by_unit(a, units, kind=kind_a, threshold=threshold_a)
@@ -259,7 +259,7 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
                  statistics: StatisticsResult | None = None, comparisons=(), title: str | None = None,
                  map_kind: str = "fraction", threshold: float = 0.0):
     """A Report with a map quicklook and one section per result given; each section ends with its CLI command."""
-    from evaluation.report import Report, confusion_png, map_quicklook_png
+    from irrmap.evaluation.report import Report, confusion_png, map_quicklook_png
 
     rep = Report(title or f"Evaluation of {Path(map_path).name}",
                  "Rows of every confusion matrix are map classes, columns reference classes. Point accuracy treats the points "
@@ -303,7 +303,7 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
         sec.command(cmd)
         results["area"] = est.to_dict()
     if statistics is not None:
-        from evaluation.agreement import scaled_metrics, scatter_png
+        from irrmap.evaluation.agreement import scaled_metrics, scatter_png
 
         scale = M2_PER_UNIT[statistics.out_unit]
         sec = rep.section("Mapped area against statistics")
@@ -333,7 +333,7 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
 
 def write_report(outdir, map_path, **kwargs) -> dict:
     """Build the report and write OUTDIR/report.md, report.html, figures/*.png and results.json; returns paths."""
-    from irrmap.atomic import write_text_atomic
+    from irrmap.core.atomic import write_text_atomic
 
     rep, results = build_report(map_path, **kwargs)
     md, html_path = rep.write(outdir)
@@ -341,14 +341,14 @@ def write_report(outdir, map_path, **kwargs) -> dict:
     pr = kwargs.get("points_result")
     paths = {"markdown": str(md), "html": str(html_path), "results": str(res_path)}
     if pr is not None:
-        from irrmap.atomic import atomic_path
+        from irrmap.core.atomic import atomic_path
 
         with atomic_path(Path(outdir) / "points_sampled.csv") as tmp:
             pr.samples.to_csv(tmp, index=False)
         paths["points"] = str(Path(outdir) / "points_sampled.csv")
     st = kwargs.get("statistics")
     if st is not None:
-        from irrmap.atomic import atomic_path
+        from irrmap.core.atomic import atomic_path
 
         for lv, df in st.levels.items():
             with atomic_path(Path(outdir) / f"statistics_{lv}.csv") as tmp:

@@ -2,6 +2,6 @@
 
 import sys
 
-from irrmap.cli import main
+from irrmap.app.cli import main
 
 sys.exit(main())

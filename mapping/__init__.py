@@ -3,9 +3,9 @@
 Stage package: it imports the shared core (`irrmap`) and never the shell (CLI, pipeline).
 """
 
-from mapping.aggregate import aggregate_area, aggregate_to_file, coarse_grid
-from mapping.filter import filter_map, filter_to_files, majority, min_mapping_unit, rule_7x7
-from mapping.predict import OUTPUTS, predict_block, predict_to_files, tile_size_for
+from irrmap.mapping.aggregate import aggregate_area, aggregate_to_file, coarse_grid
+from irrmap.mapping.filter import filter_map, filter_to_files, majority, min_mapping_unit, rule_7x7
+from irrmap.mapping.predict import OUTPUTS, predict_block, predict_to_files, tile_size_for
 
 # stage-level names used by `irrmap run`
 aggregate_1km = aggregate_to_file

@@ -17,9 +17,9 @@ import xarray as xr
 from affine import Affine
 from rasterio.windows import Window
 
-from irrmap.errors import InputError
-from irrmap.grid import Grid
-from irrmap.raster_write import write_raster
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.raster_write import write_raster
 
 NODATA = 255
 

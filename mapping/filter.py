@@ -23,10 +23,10 @@ import xarray as xr
 from dask.base import tokenize
 from scipy import ndimage
 
-from irrmap.errors import InputError
-from irrmap.grid import Grid
-from irrmap.halo import map_with_halo
-from irrmap.raster_write import write_raster
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.halo import map_with_halo
+from irrmap.core.raster_write import write_raster
 
 NODATA = 255
 # per-pixel state used by the kernels

@@ -33,13 +33,13 @@ import xarray as xr
 from dask.base import tokenize
 from rasterio.windows import Window
 
-from irrmap.atomic import atomic_path, write_text_atomic
-from irrmap.errors import GridError, InputError
-from irrmap.grid import Grid
-from irrmap.manifest import sha256_file
-from irrmap.progress import progress_bar
-from irrmap.raster_write import write_raster
-from models.persistence import check_features, load_model
+from irrmap.core.atomic import atomic_path, write_text_atomic
+from irrmap.core.errors import GridError, InputError
+from irrmap.core.grid import Grid
+from irrmap.core.manifest import sha256_file
+from irrmap.core.progress import progress_bar
+from irrmap.core.raster_write import write_raster
+from irrmap.models.persistence import check_features, load_model
 
 log = logging.getLogger(__name__)
 

@@ -3,11 +3,11 @@
 Stage package: it imports the shared core (`irrmap`) and never the shell (CLI, pipeline).
 """
 
-from models.estimators import DEFAULT_MODEL, MODELS, make_estimator
-from models.fit import default_features, fit_from_pool
-from models.persistence import card_path, check_features, load_model, read_card, save_model
-from models.scope import SCOPES, ScopedClassifier, scope_keys
-from models.spatial_cv import assign_folds, block_groups, cross_validate, spatial_vs_random
+from irrmap.models.estimators import DEFAULT_MODEL, MODELS, make_estimator
+from irrmap.models.fit import default_features, fit_from_pool
+from irrmap.models.persistence import card_path, check_features, load_model, read_card, save_model
+from irrmap.models.scope import SCOPES, ScopedClassifier, scope_keys
+from irrmap.models.spatial_cv import assign_folds, block_groups, cross_validate, spatial_vs_random
 
 __all__ = ["DEFAULT_MODEL", "MODELS", "SCOPES", "ScopedClassifier", "assign_folds", "block_groups", "card_path", "check_features",
            "cross_validate", "default_features", "fit_from_pool", "load_model", "make_estimator", "read_card", "save_model",

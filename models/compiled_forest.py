@@ -16,7 +16,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from irrmap.errors import InputError
+from irrmap.core.errors import InputError
 
 LINK_MEAN = 0  # mean of leaf probabilities (random forest)
 LINK_SIGMOID = 1  # sigmoid of the summed leaf scores (gradient boosting)

@@ -4,7 +4,7 @@ unless n_jobs says otherwise, so a fit gives the same model on any machine."""
 
 from __future__ import annotations
 
-from irrmap.errors import InputError
+from irrmap.core.errors import InputError
 
 MODELS = ("rf", "lgbm", "lgbm-rf")
 DEFAULT_MODEL = "rf"

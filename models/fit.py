@@ -7,10 +7,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from irrmap.errors import InputError
-from models.estimators import DEFAULT_MODEL, MODELS
-from models.scope import ScopedClassifier, scope_keys
-from models.spatial_cv import spatial_vs_random
+from irrmap.core.errors import InputError
+from irrmap.models.estimators import DEFAULT_MODEL, MODELS
+from irrmap.models.scope import ScopedClassifier, scope_keys
+from irrmap.models.spatial_cv import spatial_vs_random
 
 # Pool columns that are bookkeeping, not predictors (lon/lat are predictors in the method and stay).
 NON_FEATURES = ("unit", "zone", "label", "row", "col", "geometry")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import joblib
 
-from irrmap.atomic import atomic_path, write_text_atomic
-from irrmap.errors import InputError
-from irrmap.manifest import package_versions, sha256_file
+from irrmap.core.atomic import atomic_path, write_text_atomic
+from irrmap.core.errors import InputError
+from irrmap.core.manifest import package_versions, sha256_file
 
 
 def card_path(model_path) -> Path:

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from irrmap.errors import InputError
-from models.compiled_forest import compile_estimator
-from models.estimators import DEFAULT_MODEL, make_estimator
+from irrmap.core.errors import InputError
+from irrmap.models.compiled_forest import compile_estimator
+from irrmap.models.estimators import DEFAULT_MODEL, make_estimator
 
 SCOPES = ("global", "province", "county")
 GLOBAL_KEY = "all"

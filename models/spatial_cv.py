@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from sklearn.metrics import accuracy_score, cohen_kappa_score
 
-from irrmap.errors import InputError
+from irrmap.core.errors import InputError
 
 
 def block_groups(rows, cols, block: int) -> np.ndarray:

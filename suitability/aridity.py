@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from irrmap.errors import InputError
+from irrmap.core.errors import InputError
 
 SIGMA = 5.670374419e-8  # Stefan-Boltzmann constant, W m-2 K-4
 GAMMA = 0.066  # psychrometric constant, kPa / degC

@@ -28,10 +28,10 @@ from numba import njit, prange
 from pyproj import Geod
 from rasterio.windows import Window
 
-from irrmap.errors import InputError
-from irrmap.geodesy import geod_of
-from irrmap.grid import Grid
-from irrmap.halo import map_with_halo
+from irrmap.core.errors import InputError
+from irrmap.core.geodesy import geod_of
+from irrmap.core.grid import Grid
+from irrmap.core.halo import map_with_halo
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def _row_geometry(grid: Grid, r0: int, h: int):
 
 def grid_spacing_at(grid: Grid, lat: np.ndarray):
     """East and north ground spacing (m) of a geographic grid at arbitrary latitudes (not only row centres)."""
-    from irrmap.geodesy import row_spacing
+    from irrmap.core.geodesy import row_spacing
 
     return row_spacing(np.clip(lat, -90, 90), grid.transform.a, grid.transform.e, grid.crs.to_wkt())
 

@@ -18,7 +18,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from irrmap.errors import ConfigError
+from irrmap.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from irrmap.errors import ConfigError, InputError
+from irrmap.core.errors import ConfigError, InputError
 
 FACTORS = ("elevation", "distance", "slope", "aridity")
 

@@ -16,9 +16,9 @@ import xarray as xr
 from numba import njit
 from rasterio.windows import Window
 
-from irrmap.errors import InputError
-from irrmap.grid import Grid
-from irrmap.halo import map_with_halo
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.halo import map_with_halo
 
 
 @njit(cache=True, inline="always")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from irrmap.grid import Grid
+from irrmap.core.grid import Grid
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

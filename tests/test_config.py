@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from irrmap.config import config_reference, load_config
-from irrmap.errors import ConfigError
+from irrmap.core.config import config_reference, load_config
+from irrmap.core.errors import ConfigError
 
 GOOD = """
 [run]
@@ -69,4 +69,4 @@ def test_invalid_toml_is_reported(tmp_path):
 
 def test_readme_holds_the_generated_reference():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert config_reference() in readme, "regenerate the README's config reference: python -m irrmap.docs"
+    assert config_reference() in readme, "regenerate the README's config reference: python -m irrmap.app.docs"

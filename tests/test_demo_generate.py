@@ -10,11 +10,11 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from irrmap.config import load_config
-from irrmap.demo import DemoSpec, generate_demo
-from irrmap.demo.bundle import window_bundle
-from irrmap.demo.generate import PATHS
-from irrmap.demo.hydrology import route
+from irrmap.core.config import load_config
+from irrmap.app.demo import DemoSpec, generate_demo
+from irrmap.app.demo.bundle import window_bundle
+from irrmap.app.demo.generate import PATHS
+from irrmap.app.demo.hydrology import route
 
 ROWS, COLS, SEED = 120, 160, 7
 
@@ -51,7 +51,7 @@ def test_files_and_config(demo):
 
 
 def test_cropland_fraction_via_core_reader(demo):
-    from irrmap.raster_read import read_raster
+    from irrmap.core.raster_read import read_raster
 
     loaded = load_config(demo / "config.toml")
     crop = read_raster(demo / "inputs/landcover_30m.tif", loaded.grid(), kind="fraction", classes=[1], chunks=64).values
@@ -102,7 +102,7 @@ def test_different_seed_differs(tmp_path):
 
 
 def test_cli_demo(tmp_path, capsys):
-    from irrmap.cli import main
+    from irrmap.app.cli import main
 
     assert main(["-q", "demo", str(tmp_path / "d"), "--rows", "56", "--cols", "72", "--seed", "3"]) == 0
     printed = capsys.readouterr().out

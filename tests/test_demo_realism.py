@@ -10,17 +10,17 @@ import pandas as pd
 import pytest
 import rasterio
 
-from irrmap.demo import DemoSpec
+from irrmap.app.demo import DemoSpec
 from rasterio.windows import Window
 
-from irrmap.demo.admin import admin_units
-from irrmap.demo.bundle import window_bundle
-from irrmap.demo.climate import SECONDS_PER_YEAR, priestley_taylor
-from irrmap.demo.generate import PATHS
-from irrmap.demo.hydrology import route
-from irrmap.demo.statistics import NOISE_CLIP
-from irrmap.grid import Grid
-from irrmap.units import AdminUnits
+from irrmap.app.demo.admin import admin_units
+from irrmap.app.demo.bundle import window_bundle
+from irrmap.app.demo.climate import SECONDS_PER_YEAR, priestley_taylor
+from irrmap.app.demo.generate import PATHS
+from irrmap.app.demo.hydrology import route
+from irrmap.app.demo.statistics import NOISE_CLIP
+from irrmap.core.grid import Grid
+from irrmap.core.units import AdminUnits
 
 from test_demo_generate import demo  # noqa: F401  (the shared session fixture; tests/ is on sys.path)
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.area_estimation import allocate, olofsson, sample_size, stehman
-from irrmap.errors import DataError
+from irrmap.evaluation.area_estimation import allocate, olofsson, sample_size, stehman
+from irrmap.core.errors import DataError
 
 OLOFSSON_COUNTS = [[66, 0, 5, 4], [0, 55, 8, 12], [1, 0, 153, 11], [2, 1, 9, 313]]
 OLOFSSON_PIXELS = [200_000, 150_000, 3_200_000, 6_450_000]

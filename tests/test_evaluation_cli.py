@@ -17,9 +17,9 @@ from shapely.geometry import box
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
 from conftest import as_dataarray
-from irrmap.cli import main
-from irrmap.grid import Grid
-from irrmap.raster_write import write_raster
+from irrmap.app.cli import main
+from irrmap.core.grid import Grid
+from irrmap.core.raster_write import write_raster
 
 POINTS_KEYS = {"overall_accuracy", "kappa", "kappa_se", "users_accuracy", "producers_accuracy", "f1", "confusion_matrix", "n"}
 AREA_KEYS = {"overall_accuracy", "overall_accuracy_se", "users_accuracy", "users_accuracy_se", "producers_accuracy",

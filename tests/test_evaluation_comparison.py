@@ -9,9 +9,9 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from conftest import as_dataarray
-from evaluation.comparison import compare_maps, disagreement, unit_areas_side_by_side
-from irrmap.errors import DataError
-from irrmap.grid import Grid
+from irrmap.evaluation.comparison import compare_maps, disagreement, unit_areas_side_by_side
+from irrmap.core.errors import DataError
+from irrmap.core.grid import Grid
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, f1_score, precision_score, recall_score
 from sklearn.metrics import confusion_matrix as sk_confusion
 
-from evaluation.confusion import accuracy, accuracy_by_group, accuracy_from_matrix, confusion_matrix, kappa_variance
-from irrmap.errors import DataError
+from irrmap.evaluation.confusion import accuracy, accuracy_by_group, accuracy_from_matrix, confusion_matrix, kappa_variance
+from irrmap.core.errors import DataError
 
 # Congalton (1991, Remote Sens. Environ. 37:35-46) Table 1, rows = classification (map), columns = reference.
 # Published: OA 0.74 (= 321/434 = 0.7396), KHAT 0.65 (0.6535 per issue 8's oracle list); user's accuracies

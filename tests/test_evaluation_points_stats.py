@@ -12,11 +12,11 @@ from shapely.geometry import box
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from conftest import as_dataarray
-from evaluation.agreement import agreement_metrics, mapped_area_by_unit, paired_by_level, scatter_png
-from evaluation.points import binarise, binary_labels, pixel_index, read_points, sample_points, snap_to_crop
-from irrmap.errors import DataError, InputError
-from irrmap.grid import Grid
-from irrmap.units import AdminUnits
+from irrmap.evaluation.agreement import agreement_metrics, mapped_area_by_unit, paired_by_level, scatter_png
+from irrmap.evaluation.points import binarise, binary_labels, pixel_index, read_points, sample_points, snap_to_crop
+from irrmap.core.errors import DataError, InputError
+from irrmap.core.grid import Grid
+from irrmap.core.units import AdminUnits
 
 G = Grid.from_bounds(104.0, 38.0, 104.6, 38.4, 0.01, "EPSG:4326")  # 40 rows x 60 cols
 COUNTIES = {  # code: (col0, col1, row0, row1) quadrants of the grid

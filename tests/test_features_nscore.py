@@ -8,8 +8,8 @@ import pytest
 import xarray as xr
 from scipy import ndimage
 
-from irrmap.errors import InputError
-from training.nscore import median_block, neighbourhood_median, nscore, reference_mask
+from irrmap.core.errors import InputError
+from irrmap.training.nscore import median_block, neighbourhood_median, nscore, reference_mask
 
 
 def _brute(values, ref, size):

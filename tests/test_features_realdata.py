@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import rasterio
 
-from training.composites import annual_statistics
-from training.timeseries import QARule, read_dated_files
+from irrmap.training.composites import annual_statistics
+from irrmap.sources.modis import QARule
+from irrmap.training.timeseries import read_dated_files
 
 
 def _raw(folder, contains):

@@ -11,11 +11,11 @@ import rasterio
 import xarray as xr
 from affine import Affine
 
-from irrmap.cli import main
-from irrmap.grid import Grid
-from training.indices import agi, green_index, ndwi_gao
-from training.mixed_pixels import adjust_mixed
-from training.sscore import feature_rasters, flat_pixels, sscore
+from irrmap.app.cli import main
+from irrmap.core.grid import Grid
+from irrmap.training.indices import agi, green_index, ndwi_gao
+from irrmap.training.mixed_pixels import adjust_mixed
+from irrmap.training.sscore import feature_rasters, flat_pixels, sscore
 
 GRID = Grid("EPSG:32651", Affine(250, 0, 500000, 0, -250, 6300000), 1, 4)
 
@@ -71,7 +71,7 @@ def test_feature_rasters_stage(shared_data):
     evi = out["evi_max"].values
     np.testing.assert_allclose(out["sevi"].values, 0.5 * evi, rtol=1e-6)
     assert np.nanmedian(out["nevi"].values) == pytest.approx(1.0, abs=0.05)
-    from irrmap.errors import ConfigError
+    from irrmap.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="unknown key"):
         feature_rasters({"evi": {"source": str(folder), "bogus": 1}}, grid, f_crop=crop)
@@ -89,7 +89,7 @@ def test_cli_composite_writes_one_band_per_statistic(shared_data, tmp_path):
 
 
 def test_cli_nscore_and_sscore(tmp_path):
-    from irrmap.raster_write import write_raster
+    from irrmap.core.raster_write import write_raster
 
     grid = Grid("EPSG:32651", Affine(250, 0, 500000, 0, -250, 6300000), 20, 30)
     rng = np.random.default_rng(1)
@@ -100,7 +100,7 @@ def test_cli_nscore_and_sscore(tmp_path):
     write_raster(tmp_path / "s.tif", vi * 0 + np.float32(0.25), cog=False)
     assert main(["-q", "features", "nscore", str(tmp_path / "vi.tif"), str(tmp_path / "n.tif"), "--crop", str(tmp_path / "crop.tif"),
                  "--window", "5", "--median-out", str(tmp_path / "med.tif")]) == 0
-    from training.nscore import median_block
+    from irrmap.training.nscore import median_block
 
     med = median_block(vi.values, crop.values >= 0.5, 2)
     with rasterio.open(tmp_path / "med.tif") as src:
@@ -115,7 +115,7 @@ def test_cli_nscore_and_sscore(tmp_path):
 
 
 def test_cli_index_gi_per_date_then_max(tmp_path):
-    from irrmap.raster_write import write_raster
+    from irrmap.core.raster_write import write_raster
 
     grid = Grid("EPSG:32651", Affine(250, 0, 500000, 0, -250, 6300000), 2, 2)
     nir = [np.array([[4000, 3000], [2000, -28672]]), np.array([[2000, 6000], [1000, 1000]])]

@@ -11,10 +11,11 @@ import rasterio
 import xarray as xr
 from affine import Affine
 
-from irrmap.errors import InputError
-from irrmap.grid import Grid
-from training.composites import annual_statistics, statistics_block
-from training.timeseries import QARule, dated_files, parse_date, read_cube, read_dated_files, read_multiband, read_timeseries
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.training.composites import annual_statistics, statistics_block
+from irrmap.sources.modis import QARule
+from irrmap.training.timeseries import dated_files, parse_date, read_cube, read_dated_files, read_multiband, read_timeseries
 
 GRID = Grid("EPSG:32651", Affine(250, 0, 500000, 0, -250, 6300000), 3, 4)
 

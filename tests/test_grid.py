@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from pyproj import Geod, Transformer
 
-from irrmap.errors import GridError
-from irrmap.grid import Grid
+from irrmap.core.errors import GridError
+from irrmap.core.grid import Grid
 
 WGS84 = Geod(ellps="WGS84")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import rasterio
 
-from irrmap.cli import main
-from irrmap.grid import Grid
-from irrmap.raster_write import write_raster
-from mapping.aggregate import aggregate_area, coarse_grid
-from models import fit_from_pool, save_model
+from irrmap.app.cli import main
+from irrmap.core.grid import Grid
+from irrmap.core.raster_write import write_raster
+from irrmap.mapping.aggregate import aggregate_area, coarse_grid
+from irrmap.models import fit_from_pool, save_model
 
 from conftest import as_dataarray
 from test_models_fit import pool_from_cube, synthetic_cube

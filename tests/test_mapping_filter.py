@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from irrmap.grid import Grid
-from mapping.filter import filter_map
+from irrmap.core.grid import Grid
+from irrmap.mapping.filter import filter_map
 
 from conftest import as_dataarray
 

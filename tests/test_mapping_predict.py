@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from irrmap.errors import InputError
-from irrmap.grid import Grid
-from mapping.predict import predict_block, predict_to_files, tile_size_for
-from models import fit_from_pool, save_model
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.mapping.predict import predict_block, predict_to_files, tile_size_for
+from irrmap.models import fit_from_pool, save_model
 
 from conftest import as_dataarray
 from test_models_fit import pool_from_cube, synthetic_cube
@@ -173,8 +173,8 @@ _KILLED_CHILD = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
 import numpy as np
-from irrmap.grid import Grid
-from mapping.predict import predict_to_files
+from irrmap.core.grid import Grid
+from irrmap.mapping.predict import predict_to_files
 from test_mapping_predict import SHAPE, _arrays, _cube_data
 
 cube = _cube_data()

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
-from models import ScopedClassifier, fit_from_pool, make_estimator, save_model, scope_keys, spatial_vs_random
-from models.compiled_forest import compile_estimator
+from irrmap.models import ScopedClassifier, fit_from_pool, make_estimator, save_model, scope_keys, spatial_vs_random
+from irrmap.models.compiled_forest import compile_estimator
 
 
 def smooth_field(shape, sigma, rng):

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from irrmap.cli import main
-from irrmap.errors import InputError
-from models import card_path, fit_from_pool, load_model, read_card, save_model
+from irrmap.app.cli import main
+from irrmap.core.errors import InputError
+from irrmap.models import card_path, fit_from_pool, load_model, read_card, save_model
 
 from test_models_fit import pool_from_cube, synthetic_cube
 

@@ -11,9 +11,9 @@ import pytest
 import rasterio
 from shapely.geometry import box
 
-from irrmap.cli import GROUPS, main
-from irrmap.grid import Grid
-from irrmap.raster_write import write_raster
+from irrmap.app.cli import GROUPS, main
+from irrmap.core.grid import Grid
+from irrmap.core.raster_write import write_raster
 
 from conftest import as_dataarray
 
@@ -153,7 +153,7 @@ per_class = 20
 
 
 def test_run_with_suitability(project):
-    import suitability as su
+    import irrmap.suitability as su
 
     g = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00225, "EPSG:4326")
     water = np.zeros(g.shape, "uint8")

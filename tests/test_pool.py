@@ -6,8 +6,8 @@ import geopandas as gpd
 import numpy as np
 import pytest
 
-from irrmap.grid import Grid
-from training.pool import agreement, attach_predictors, sample_pool, to_geodataframe
+from irrmap.core.grid import Grid
+from irrmap.training.pool import agreement, attach_predictors, sample_pool, to_geodataframe
 
 from conftest import as_dataarray
 

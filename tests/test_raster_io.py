@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from irrmap.grid import Grid
-from irrmap.nodata import Decoding
-from irrmap.raster_read import read_raster
-from irrmap.raster_write import write_raster
+from irrmap.core.grid import Grid
+from irrmap.core.nodata import Decoding
+from irrmap.core.raster_read import read_raster
+from irrmap.core.raster_write import write_raster
 
 from conftest import as_dataarray
 
@@ -70,7 +70,7 @@ def test_closing_waits_for_a_write_in_progress_and_drops_later_writes():
     import threading
     import time
 
-    from irrmap.raster_write import _WindowTarget
+    from irrmap.core.raster_write import _WindowTarget
 
     events = []
 

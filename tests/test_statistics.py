@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from irrmap.areas import ACRE_M2, from_m2, normalise_area_unit, to_m2
-from irrmap.errors import DataError, InputError
-from irrmap.statistics import read_statistics, validate_statistics
-from irrmap.units import AdminUnits
+from irrmap.core.areas import ACRE_M2, from_m2, normalise_area_unit, to_m2
+from irrmap.core.errors import DataError, InputError
+from irrmap.core.statistics import read_statistics, validate_statistics
+from irrmap.core.units import AdminUnits
 
 
 def test_area_units_convert_exactly():

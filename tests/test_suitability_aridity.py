@@ -11,10 +11,10 @@ import xarray as xr
 from rasterio.windows import Window
 
 from conftest import as_dataarray
-from irrmap.cli import main
-from irrmap.grid import Grid
-from irrmap.raster_write import write_raster
-from suitability.aridity import aridity_from_meteorology, aridity_index, priestley_taylor_pet
+from irrmap.app.cli import main
+from irrmap.core.grid import Grid
+from irrmap.core.raster_write import write_raster
+from irrmap.suitability.aridity import aridity_from_meteorology, aridity_index, priestley_taylor_pet
 
 GRID = Grid.from_bounds(100.0, 40.0, 100.03, 40.02, 0.01, "EPSG:4326")  # 2 x 3
 
@@ -71,7 +71,7 @@ def test_cli_aridity_from_rasters_and_meteorology(tmp_path):
 
 
 def test_real_china_precipitation_runs(shared_data):
-    from irrmap.raster_read import read_raster
+    from irrmap.core.raster_read import read_raster
 
     path = shared_data / "climate" / "china_precipitation_5km.tif"
     grid = Grid.from_raster(path)

@@ -15,11 +15,11 @@ from pyproj import Geod
 from rasterio.windows import Window
 
 from conftest import as_dataarray
-from irrmap.cli import main
-from irrmap.errors import InputError
-from irrmap.grid import Grid
-from irrmap.raster_read import read_raster
-from suitability.distance import distance_to_water, water_mask
+from irrmap.app.cli import main
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.raster_read import read_raster
+from irrmap.suitability.distance import distance_to_water, water_mask
 
 GDAL = shutil.which("gdal_proximity.py") is not None and shutil.which("gdalwarp") is not None
 needs_gdal = pytest.mark.skipif(not GDAL, reason="gdal_proximity.py/gdalwarp (Debian gdal-bin) not installed")

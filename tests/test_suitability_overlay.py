@@ -7,12 +7,12 @@ import pytest
 import rasterio
 
 from conftest import as_dataarray
-from irrmap.cli import main
-from irrmap.errors import ConfigError
-from irrmap.grid import Grid
-from irrmap.raster_write import write_raster
-from suitability.overlay import ahp_weights, normalise_weights, random_weights, search_weights, weighted_overlay
-from suitability.reclass import Breaks, FewCropRule, FlatUnitRule, classify, reclassify, zonal_percentiles
+from irrmap.app.cli import main
+from irrmap.core.errors import ConfigError
+from irrmap.core.grid import Grid
+from irrmap.core.raster_write import write_raster
+from irrmap.suitability.overlay import ahp_weights, normalise_weights, random_weights, search_weights, weighted_overlay
+from irrmap.suitability.reclass import Breaks, FewCropRule, FlatUnitRule, classify, reclassify, zonal_percentiles
 
 GRID = Grid.from_bounds(500_000, 4_000_000, 500_000 + 4 * 250, 4_000_000 + 3 * 250, 250.0, "EPSG:32650")  # 3 x 4
 NAN = np.nan

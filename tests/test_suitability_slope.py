@@ -11,11 +11,11 @@ import pytest
 import rasterio
 from pyproj import Geod
 
-from irrmap.cli import main
-from irrmap.errors import InputError
-from irrmap.grid import Grid
-from irrmap.raster_read import read_raster
-from suitability.slope import slope
+from irrmap.app.cli import main
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.raster_read import read_raster
+from irrmap.suitability.slope import slope
 from conftest import as_dataarray
 
 GDAL = shutil.which("gdaldem") is not None and shutil.which("gdalwarp") is not None

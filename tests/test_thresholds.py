@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from irrmap.grid import Grid
-from training.split_kernel import split
-from training.thresholds import NODATA, ThresholdSplitter
+from irrmap.core.grid import Grid
+from irrmap.training.split_kernel import split
+from irrmap.training.thresholds import NODATA, ThresholdSplitter
 
 from conftest import as_dataarray
 
@@ -153,7 +153,7 @@ def test_all_chinese_counties_on_a_province_grid(shared_data):
     """Real county geometry on a 0.00225 deg grid: every unit within half a crop pixel of its target."""
     import glob
 
-    from irrmap.units import AdminUnits
+    from irrmap.core.units import AdminUnits
 
     files = sorted(glob.glob(str(shared_data / "admin" / "china" / "city_full" / "*.json")))
     units = AdminUnits.read(files, "adcode")

@@ -9,9 +9,9 @@ import pytest
 import rasterio
 from shapely.geometry import box
 
-from irrmap.cli import main
-from irrmap.grid import Grid
-from irrmap.raster_write import write_raster
+from irrmap.app.cli import main
+from irrmap.core.grid import Grid
+from irrmap.core.raster_write import write_raster
 
 from conftest import as_dataarray
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from irrmap.errors import DataError
-from irrmap.grid import Grid
-from irrmap.units import AdminUnits, normalise_codes
+from irrmap.core.errors import DataError
+from irrmap.core.grid import Grid
+from irrmap.core.units import AdminUnits, normalise_codes
 
 
 def _write_units(tmp_path, codes, boxes, name="units.gpkg"):
@@ -113,8 +113,8 @@ def test_all_chinese_counties_on_a_province_grid(shared_data):
 def test_all_chinese_counties_on_the_china_grid(shared_data, tmp_path):
     import rasterio
 
-    from irrmap.raster_write import write_raster
-    from irrmap.zonal import zonal_area
+    from irrmap.core.raster_write import write_raster
+    from irrmap.core.zonal import zonal_area
 
     u = _china_units(shared_data)
     china = Grid.from_bounds(73.0, 18.0, 135.0, 54.0, 0.00225, "EPSG:4326")

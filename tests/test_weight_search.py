@@ -10,8 +10,8 @@ import pytest
 import rasterio
 from sklearn.metrics import cohen_kappa_score
 
-from irrmap.cli import main
-from training.weight_search import KappaScorer, SearchInputs, point_candidates, search_by_group
+from irrmap.app.cli import main
+from irrmap.training.weight_search import KappaScorer, SearchInputs, point_candidates, search_by_group
 
 
 def _by_hand(unit, score, area, target):
@@ -106,7 +106,7 @@ def test_overlay_by_zone_hand_computed():
     import dask.array as da
     import xarray as xr
 
-    from suitability.overlay import weighted_overlay_by_zone
+    from irrmap.suitability.overlay import weighted_overlay_by_zone
 
     e = xr.DataArray(np.array([[4.0, 2.0], [1.0, 3.0]]), dims=("y", "x"), attrs={"n_classes": 4})
     a = xr.DataArray(np.array([[10.0, 5.0], [1.0, 2.0]]), dims=("y", "x"), attrs={"n_classes": 10})

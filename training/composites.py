@@ -14,7 +14,7 @@ import numba
 import numpy as np
 import xarray as xr
 
-from irrmap.errors import InputError
+from irrmap.core.errors import InputError
 
 STATS = ("max", "min", "range", "median", "std", "mean", "count")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from training.thresholds import ThresholdSplitter, gather_candidates
+from irrmap.training.thresholds import ThresholdSplitter, gather_candidates
 
 TABLE_COLUMNS = ["score", "unit", "target_m2", "mapped_m2", "cropland_m2", "threshold", "n_pixels", "status",
                  "shortfall_m2", "n_candidates", "n_without_score"]

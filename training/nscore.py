@@ -21,8 +21,8 @@ import numba
 import numpy as np
 import xarray as xr
 
-from irrmap.errors import InputError
-from irrmap.halo import map_with_halo
+from irrmap.core.errors import InputError
+from irrmap.core.halo import map_with_halo
 
 _SHIFT = 6  # coarse bin = 64 fine bins
 _B = 1 << _SHIFT

@@ -18,10 +18,10 @@ import xarray as xr
 from numba import njit
 from scipy.ndimage import binary_erosion
 
-from irrmap.errors import InputError
-from irrmap.grid import Grid
-from irrmap.progress import progress_bar
-from training.thresholds import IRRIGATED, NOT_IRRIGATED, _check_grid
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.progress import progress_bar
+from irrmap.training.thresholds import IRRIGATED, NOT_IRRIGATED, _check_grid
 
 
 @njit(cache=True)

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from irrmap.errors import ConfigError, InputError
-from irrmap.grid import Grid
+from irrmap.core.errors import ConfigError, InputError
+from irrmap.core.grid import Grid
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def score_rasters(
     window: int = 101,
 ) -> dict[str, xr.DataArray]:
     """N-scores ("n" + name) for every VI_max given and, with `suitability`, S-scores ("s" + name)."""
-    from training.nscore import nscore
+    from irrmap.training.nscore import nscore
 
     out = {}
     for name, vi in vi_max.items():
@@ -69,7 +69,7 @@ _TOP_KEYS = {"evi", "ndvi", "nir", "green", "swir", "gi", "ndwi", "qa", "date_pa
 
 
 def _series(spec: dict, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chunks: int) -> xr.DataArray:
-    from training.timeseries import read_timeseries
+    from irrmap.training.timeseries import read_timeseries
 
     if isinstance(spec, str):
         spec = {"source": spec}
@@ -115,11 +115,11 @@ def feature_rasters(
     Mixed-pixel adjustment (with f_natural and f_other) applies to the VI maxima before scoring; AGI is
     gi_max x ndwi_max (*open*: the authors' order is unpublished). The flat-unit rule uses `unit_table`'s
     `flat` column with `zones`."""
-    from training.composites import annual_statistics
-    from training.indices import agi, green_index, ndwi_gao
-    from training.mixed_pixels import adjust_mixed
-    from training.nscore import reference_mask
-    from training.timeseries import qa_rule_from
+    from irrmap.training.composites import annual_statistics
+    from irrmap.training.indices import agi, green_index, ndwi_gao
+    from irrmap.training.mixed_pixels import adjust_mixed
+    from irrmap.training.nscore import reference_mask
+    from irrmap.sources.modis import qa_rule_from
 
     bad = set(section) - _TOP_KEYS
     if bad:

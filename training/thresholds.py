@@ -19,10 +19,10 @@ import pandas as pd
 import xarray as xr
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from irrmap.errors import GridError, InputError
-from irrmap.grid import Grid
-from irrmap.progress import progress_bar
-from training.split_kernel import RULES, split
+from irrmap.core.errors import GridError, InputError
+from irrmap.core.grid import Grid
+from irrmap.core.progress import progress_bar
+from irrmap.training.split_kernel import RULES, split
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _check_grid(name: str, arr: xr.DataArray, grid: Grid) -> None:
     other = Grid.from_dataarray(arr)
     if not other.aligned_with(grid):
         raise GridError(f"{name} is on another grid ({other!r}) than the zones ({grid!r})", name,
-                        "align it first (irrmap.raster_read.read_raster(path, grid)) or pass rasters on one grid")
+                        "align it first (irrmap.core.raster_read.read_raster(path, grid)) or pass rasters on one grid")
 
 
 def gather_candidates(zones: xr.DataArray, cropland: xr.DataArray, n_units: int | None = None, strip_rows: int = 512) -> Candidates:

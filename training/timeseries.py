@@ -2,7 +2,7 @@
 
 Three layouts: a folder or list of per-date rasters (GeoTIFF, JPEG2000, anything GDAL reads) whose date is
 parsed from the file name with a configurable pattern; one multi-band raster (a band per date); a NetCDF or
-Zarr cube with a time dimension. Raw values are decoded by irrmap.nodata (scale, nodata, fill values, valid
+Zarr cube with a time dimension. Raw values are decoded by irrmap.core.nodata (scale, nodata, fill values, valid
 range), and MOD13Q1 VI_Quality bit fields can reject dates pixel by pixel (QARule). Nothing is read until the
 array is computed; each date is a dask array chunked over space.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import dask.array as da
@@ -20,17 +19,11 @@ import numpy as np
 import rasterio
 import xarray as xr
 
-from irrmap.errors import InputError
-from irrmap.grid import Grid
-from irrmap.nodata import Decoding
-from irrmap.raster_read import read_raster
-
-# Decoding of MOD13Q1 EVI/NDVI as distributed: x 1e-4, fill -3000 (HDF/GeoTIFF) or 65531 (some uint16
-# distributions), valid range -2000..10000 on raw values (this also drops lossy-JPEG2000 halos of the fill).
-MOD13Q1_VI = {"scale": 1e-4, "fill_values": (-3000, 65531), "valid_range": (-2000, 10000)}
-# MOD09 surface reflectance bands: x 1e-4, fill -28672, valid range -100..16000.
-MOD09_REFLECTANCE = {"scale": 1e-4, "fill_values": (-28672,), "valid_range": (-100, 16000)}
-PRESETS = {"mod13q1": MOD13Q1_VI, "mod09": MOD09_REFLECTANCE, "none": {}}
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.nodata import Decoding
+from irrmap.core.raster_read import read_raster
+from irrmap.sources.modis import PRESETS, QARule
 
 DEFAULT_DATE_PATTERNS = ("%Y-%m-%d", "A%Y%j", "%Y%m%d", "%Y_%m_%d", "%Y.%m.%d")
 _DIRECTIVES = {"%Y": r"(?P<Y>\d{4})", "%m": r"(?P<m>\d{2})", "%d": r"(?P<d>\d{2})", "%j": r"(?P<j>\d{3})"}
@@ -79,66 +72,6 @@ def dated_files(source, pattern: str | None = None, contains: str | None = None)
         dup = sorted({d for d in dates if dates.count(d) > 1})
         raise InputError(f"several files share the date(s) {', '.join(map(str, dup))}", str(source), "filter the names (contains=...) so one file per date remains")
     return out
-
-
-# ---- MOD13Q1 VI_Quality ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class QARule:
-    """Which MOD13Q1 VI_Quality bit fields accept a pixel (bit 0 = least significant).
-
-    bits 0-1 MODLAND_QA (0 good, 1 check other QA, 2 probably cloudy, 3 not produced); bits 2-5 VI usefulness
-    (0 highest .. 12 lowest, 13 not useful, 14 L1B faulty, 15 not useful/not processed); bit 8 adjacent cloud;
-    bit 10 mixed clouds; bits 11-13 land/water; bit 14 possible snow/ice; bit 15 possible shadow.
-    METHOD.md only says "QA-masked": these defaults (MODLAND 0 or 1, usefulness <= 12, no mixed clouds,
-    snow/ice or shadow; adjacent clouds and water flags allowed) are *open* and configurable.
-    """
-
-    modland: tuple[int, ...] = (0, 1)
-    max_usefulness: int = 12
-    reject_adjacent_cloud: bool = False
-    reject_mixed_clouds: bool = True
-    reject_snow: bool = True
-    reject_shadow: bool = True
-    land_water: tuple[int, ...] | None = None  # accepted land/water classes; None = any
-    fill: int = 65535
-
-    def accept(self, qa):
-        """Boolean array: True where the quality word passes every rule (numpy or dask)."""
-        q = qa.astype(np.int64) if hasattr(qa, "astype") else np.asarray(qa, dtype=np.int64)
-        xp = da if isinstance(q, da.Array) else np
-        ok = xp.isin(q & 3, list(self.modland))
-        ok &= ((q >> 2) & 15) <= self.max_usefulness
-        if self.reject_adjacent_cloud:
-            ok &= ((q >> 8) & 1) == 0
-        if self.reject_mixed_clouds:
-            ok &= ((q >> 10) & 1) == 0
-        if self.land_water is not None:
-            ok &= xp.isin((q >> 11) & 7, list(self.land_water))
-        if self.reject_snow:
-            ok &= ((q >> 14) & 1) == 0
-        if self.reject_shadow:
-            ok &= ((q >> 15) & 1) == 0
-        ok &= q != self.fill
-        return ok
-
-
-def qa_rule_from(section: dict | None) -> QARule | None:
-    """A QARule from a config table (keys = QARule fields); None or {"enabled": false} = no QA masking."""
-    if section is None:
-        return QARule()
-    section = dict(section)
-    if not section.pop("enabled", True):
-        return None
-    fields = set(QARule.__dataclass_fields__)
-    bad = set(section) - fields
-    if bad:
-        from irrmap.errors import ConfigError
-
-        raise ConfigError(f"unknown QA key(s) {sorted(bad)}", "features.qa", f"use {sorted(fields)}")
-    for key in ("modland", "land_water"):
-        if section.get(key) is not None:
-            section[key] = tuple(int(v) for v in section[key])
-    return QARule(**section)
 
 
 # ---- readers ----------------------------------------------------------------------------------------------
@@ -256,7 +189,7 @@ def read_cube(
 ) -> xr.DataArray:
     """A NetCDF (.nc) or Zarr (.zarr) cube variable with dims (time, y, x) as a decoded float32 DataArray.
 
-    Raw values are decoded by irrmap.nodata from the variable's CF attributes (_FillValue, missing_value,
+    Raw values are decoded by irrmap.core.nodata from the variable's CF attributes (_FillValue, missing_value,
     scale_factor, add_offset, valid_range) unless overridden. The cube must already lie on `grid` (same
     shape); its CRS comes from the cube (rioxarray) or from `grid`."""
     path = os.fspath(path)

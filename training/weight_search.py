@@ -16,7 +16,7 @@ from typing import Mapping
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
-from training.split_kernel import split
+from irrmap.training.split_kernel import split
 
 
 @dataclass

@@ -1,0 +1,78 @@
+"""The `irrmap` command line: a thin shell that parses arguments, calls stage functions and writes outputs.
+
+Each command group lives in its own module here and exposes `register(subparsers)`; a command is a function
+`(args) -> int`. Errors derived from IrrmapError print as one line and exit 2 (traceback only with -v).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+import irrmap
+from irrmap.core.errors import IrrmapError
+from irrmap.core.progress import set_progress
+
+# (module, help) for each group, in the order shown by `irrmap --help`.
+GROUPS = [
+    ("demo", "generate the built-in demo region (inputs, config, truth)"),
+    ("run", "run the pipeline described by a TOML config"),
+    ("grid", "describe grids and pixel areas"),
+    ("units", "admin units: hierarchy, rasterized zone grids"),
+    ("statistics", "irrigated-area statistics: read, convert, validate"),
+    ("suitability", "irrigation suitability: slope, distance to water, aridity, overlay"),
+    ("features", "vegetation-index composites and scores"),
+    ("training", "statistics-matched thresholds and the training pool"),
+    ("models", "fit and inspect classifiers"),
+    ("mapping", "predict, filter and aggregate irrigation maps"),
+    ("evaluate", "accuracy against points, statistics and other maps; reports"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="irrmap", description="Map irrigated cropland at 250 m (CIrrMap250 method).")
+    parser.add_argument("--version", action="version", version=f"irrmap {irrmap.__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    sub = parser.add_subparsers(dest="group", metavar="COMMAND")
+    for name, help_ in GROUPS:
+        module = importlib.import_module(f"irrmap.app.cli.{name}_cmd")
+        module.register(sub, name, help_)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    set_progress(False if args.quiet else None)
+    func = getattr(args, "func", None)
+    if func is None:
+        # a group without a command: show that group's help
+        target = getattr(args, "group_parser", parser)
+        target.print_help()
+        return 0 if args.group is None else 2
+    try:
+        return int(func(args) or 0)
+    except IrrmapError as exc:
+        if args.verbose:
+            raise
+        print(f"irrmap: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("irrmap: interrupted; finished outputs are kept, partial ones were removed", file=sys.stderr)
+        return 130
+
+
+def add_group(sub, name: str, help_: str) -> argparse._SubParsersAction:
+    """Add a command group and return its sub-command registry."""
+    group = sub.add_parser(name, help=help_, description=help_)
+    group.set_defaults(group_parser=group)
+    return group.add_subparsers(dest="command", metavar="COMMAND")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""`irrmap evaluate`: accuracy at reference points, error-adjusted areas, agreement with statistics, map
+comparison and the report. `--json` prints one JSON object on stdout; otherwise a short text summary."""
+
+from __future__ import annotations
+
+from irrmap.app.cli import add_group
+
+
+def _units_args(p, required: bool) -> None:
+    p.add_argument("--units", required=required, help="unit polygons (GeoJSON, GeoPackage, shapefile)")
+    p.add_argument("--unit-field", required=required, help="code field of the polygons")
+    p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
+    p.add_argument("--units-layer", help="layer of a multi-layer unit file (e.g. counties)")
+
+
+def _points_args(p) -> None:
+    p.add_argument("--label-field", required=True, help="reference label field (1/0, irrigated/rainfed, yes/no ...)")
+    p.add_argument("--threshold", type=float, default=0.0, help="map value > T means irrigated (default 0: any irrigated fraction)")
+    p.add_argument("--positive", action="append", metavar="VALUE", help="label value meaning irrigated (repeat); others are not irrigated")
+    p.add_argument("--lon-field", help="CSV longitude column (default: lon/longitude/x)")
+    p.add_argument("--lat-field", help="CSV latitude column (default: lat/latitude/y)")
+    p.add_argument("--points-crs", default="EPSG:4326", help="CRS of CSV coordinates (default EPSG:4326)")
+    p.add_argument("--layer", help="layer of a multi-layer file (GeoPackage)")
+    p.add_argument("--cropland", help="cropland fraction raster: snap points to the nearest crop pixel")
+    p.add_argument("--snap-radius", type=int, default=1, help="snap radius in pixels (with --cropland; default 1)")
+    p.add_argument("--min-crop-fraction", type=float, default=0.0, help="a crop pixel has cropland fraction > this (default 0)")
+
+
+def register(sub, name: str, help_: str) -> None:
+    cmds = add_group(sub, name, help_)
+
+    p = cmds.add_parser("points", help="confusion matrix, OA, kappa (SE, 95%% CI), UA/PA/F1 at reference points",
+                        description="Samples MAP at each reference point (reprojected onto the map grid, optionally snapped to the "
+                                    "nearest crop pixel) and compares the binarised map with the labels. Rows of the matrix are map "
+                                    "classes, columns reference classes. Group with --by FIELD, --by-level LEVEL or --aridity AI.tif.")
+    p.add_argument("map", help="map raster (irrigated fraction, or 0/1)")
+    p.add_argument("points", help="reference points: GeoPackage, shapefile, GeoJSON or CSV with lon/lat")
+    _points_args(p)
+    p.add_argument("--by", help="point field to group by (e.g. province, stratum)")
+    _units_args(p, required=False)
+    p.add_argument("--by-level", help="group by the unit (at this admin level) containing each point")
+    p.add_argument("--aridity", help="aridity index raster (P/PET): group by unit class arid (mean AI <= 0.5) / humid")
+    p.add_argument("--aridity-threshold", type=float, default=0.5)
+    p.add_argument("--out", help="write the sampled points (CSV) here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_points)
+
+    p = cmds.add_parser("area", help="error-adjusted areas, OA/UA/PA with SEs from a stratified sample",
+                        description="--samples S.csv (stratum,map,reference; one row per sample unit) with --strata N.csv "
+                                    "(stratum,size): Stehman (2014) estimator, valid whether or not strata are map classes. "
+                                    "--matrix M.csv (first column map class, header reference classes, counts) with --mapped "
+                                    "N.csv (class,size): Olofsson et al. (2014), strata = map classes. Areas come out in the "
+                                    "unit of the sizes (times --size-scale).")
+    p.add_argument("--samples")
+    p.add_argument("--strata")
+    p.add_argument("--matrix")
+    p.add_argument("--mapped")
+    p.add_argument("--fpc", action="store_true", help="finite population correction (sizes must count sample units, e.g. pixels)")
+    p.add_argument("--size-scale", type=float, default=1.0, help="multiply areas by this (e.g. 0.09 ha per 30 m pixel)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_area)
+
+    p = cmds.add_parser("sample-size", help="total sample size for a target SE of overall accuracy (Olofsson 2014 eq. 13)")
+    p.add_argument("--mapped", required=True, help="CSV class,size (mapped size per class)")
+    p.add_argument("--expected-ua", required=True, help="CSV class,ua (conjectured user's accuracy per class)")
+    p.add_argument("--target-se", type=float, default=0.01)
+    p.add_argument("--minimum", type=int, default=0, help="minimum sample units per class in the allocation")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_sample_size)
+
+    p = cmds.add_parser("statistics", help="mapped area per unit vs statistics at each admin level (R2, RMSE, MAE, bias, slope)",
+                        description="Mapped area = sum of map value x true pixel area (fraction maps) or of pixel area where "
+                                    "value > threshold (--map-kind binary). Higher levels sum the units with both numbers.")
+    p.add_argument("map")
+    _units_args(p, required=True)
+    p.add_argument("--stats", required=True, help="statistics table (CSV or Excel)")
+    p.add_argument("--stats-field", required=True, help="unit code column of the table")
+    p.add_argument("--area-field", required=True)
+    p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, acres, 1000acres")
+    p.add_argument("--levels", help="comma-separated levels (default: all of the hierarchy, e.g. county,city,province)")
+    p.add_argument("--stats-level", help="admin level of the statistics (default: finest)")
+    p.add_argument("--map-kind", default="fraction", choices=["fraction", "binary"])
+    p.add_argument("--threshold", type=float, default=0.0, help="binary maps: value > T is irrigated")
+    p.add_argument("--weight", help="raster multiplying the map (e.g. cropland fraction for a 0/1 map)")
+    p.add_argument("--year-field")
+    p.add_argument("--year", type=int)
+    p.add_argument("--variant-field")
+    p.add_argument("--variant")
+    p.add_argument("--skip-rows", type=int, default=0)
+    p.add_argument("--out-unit", default="ha", help="unit of reported areas (default ha)")
+    p.add_argument("--out", help="folder for per-level CSV tables and scatter PNGs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_statistics)
+
+    p = cmds.add_parser("compare", help="two maps: agreement matrix, OA, kappa, quantity/allocation disagreement, unit areas",
+                        description="MAP_B is read onto MAP_A's grid. Both are binarised (value > threshold). Areas are true ground areas.")
+    p.add_argument("map_a")
+    p.add_argument("map_b")
+    p.add_argument("--threshold-a", type=float, default=0.0)
+    p.add_argument("--threshold-b", type=float, default=0.0)
+    p.add_argument("--mask", help="only compare where this raster > 0 (e.g. cropland)")
+    _units_args(p, required=False)
+    p.add_argument("--kind-a", default="fraction", choices=["fraction", "binary"], help="how unit areas are computed for map A")
+    p.add_argument("--kind-b", default="fraction", choices=["fraction", "binary"])
+    p.add_argument("--out", help="write the per-unit table (CSV) here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_compare)
+
+    p = cmds.add_parser("report", help="Markdown + self-contained HTML report with tables and figures",
+                        description="Writes OUT/report.md (+ figures/), OUT/report.html (figures embedded), OUT/results.json. "
+                                    "Each section ends with the command that reproduces its numbers.")
+    p.add_argument("map")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--title")
+    p.add_argument("--map-kind", default="fraction", choices=["fraction", "binary"])
+    p.add_argument("--points", help="reference points (then --label-field is required)")
+    p.add_argument("--label-field")
+    p.add_argument("--threshold", type=float, default=0.0)
+    p.add_argument("--positive", action="append", metavar="VALUE")
+    p.add_argument("--cropland")
+    p.add_argument("--snap-radius", type=int, default=1)
+    p.add_argument("--by", help="point field to group accuracy by")
+    _units_args(p, required=False)
+    p.add_argument("--by-level")
+    p.add_argument("--aridity")
+    p.add_argument("--stats")
+    p.add_argument("--stats-field")
+    p.add_argument("--area-field")
+    p.add_argument("--area-unit")
+    p.add_argument("--levels")
+    p.add_argument("--year-field")
+    p.add_argument("--year", type=int)
+    p.add_argument("--variant-field")
+    p.add_argument("--variant")
+    p.add_argument("--out-unit", default="ha")
+    p.add_argument("--samples", help="stratified sample table for error-adjusted areas (with --strata)")
+    p.add_argument("--strata")
+    p.add_argument("--compare", action="append", default=[], metavar="MAP", help="another map to compare with (repeat)")
+    p.set_defaults(func=_report)
+
+
+def _print(obj_dict: dict, text: str, as_json: bool) -> None:
+    from irrmap.evaluation.workflow import to_json
+
+    print(to_json(obj_dict) if as_json else text)
+
+
+def _levels(s):
+    return [v.strip() for v in s.split(",") if v.strip()] if s else None
+
+
+def _points(args) -> int:
+    from irrmap.evaluation.workflow import points_accuracy
+
+    r = points_accuracy(args.map, args.points, args.label_field, threshold=args.threshold, positive=args.positive,
+                        lon_field=args.lon_field, lat_field=args.lat_field, points_crs=args.points_crs, layer=args.layer,
+                        cropland_path=args.cropland, snap_radius=args.snap_radius, min_crop_fraction=args.min_crop_fraction,
+                        by=args.by, units_path=args.units, unit_field=args.unit_field, hierarchy=args.hierarchy,
+                        by_level=args.by_level, aridity_path=args.aridity, aridity_threshold=args.aridity_threshold,
+                        units_layer=args.units_layer)
+    if args.out:
+        from irrmap.core.atomic import atomic_path
+
+        with atomic_path(args.out) as tmp:
+            r.samples.to_csv(tmp, index=False)
+    a = r.accuracy
+    text = (f"n = {a.n}  OA = {a.overall_accuracy:.4f}  kappa = {a.kappa:.4f} (SE {a.kappa_se:.4f})\n"
+            + a.table({0: "not_irrigated", 1: "irrigated"}).to_string(index=False))
+    _print(r.to_dict(), text, args.json)
+    return 0
+
+
+def _area(args) -> int:
+    from irrmap.core.errors import InputError
+    from irrmap.evaluation.workflow import area_from_matrix, area_from_samples
+
+    if args.samples or args.strata:
+        if not (args.samples and args.strata) or args.matrix or args.mapped:
+            raise InputError("give --samples with --strata, or --matrix with --mapped", "evaluate area")
+        est, _ = area_from_samples(args.samples, args.strata, fpc=args.fpc)
+    elif args.matrix and args.mapped:
+        if args.fpc:
+            raise InputError("--fpc applies to --samples/--strata", "evaluate area")
+        est, _ = area_from_matrix(args.matrix, args.mapped)
+    else:
+        raise InputError("give --samples with --strata, or --matrix with --mapped", "evaluate area")
+    d = est.to_dict()
+    if args.size_scale != 1.0:
+        est.total *= args.size_scale
+        d = est.to_dict() | {"size_scale": args.size_scale}
+    text = f"{est.estimator}: n = {est.n}  OA = {est.overall_accuracy:.4f} (SE {est.overall_accuracy_se:.4f})\n" + est.table().to_string(index=False)
+    _print(d, text, args.json)
+    return 0
+
+
+def _sample_size(args) -> int:
+    import pandas as pd
+
+    from irrmap.evaluation.area_estimation import allocate, sample_size
+    from irrmap.evaluation.workflow import _read_csv, _sizes
+
+    sizes = _sizes(_read_csv(args.mapped, "mapped sizes", ["class", "size"]), "class", args.mapped)
+    ua_df = _read_csv(args.expected_ua, "expected user's accuracies", ["class", "ua"])
+    ua = pd.Series(pd.to_numeric(ua_df["ua"]).to_numpy(), index=ua_df["class"].str.strip()).reindex(sizes.index)
+    if ua.isna().any():
+        from irrmap.core.errors import InputError
+
+        raise InputError(f"no expected UA for classes {list(ua.index[ua.isna()])}", args.expected_ua, "add a row per class")
+    n = sample_size(ua.to_numpy(), sizes.to_numpy(), args.target_se)
+    alloc = allocate(n, sizes.to_numpy(), args.minimum)
+    d = {"n": n, "target_overall_accuracy_se": args.target_se, "allocation": dict(zip(sizes.index, map(int, alloc)))}
+    _print(d, f"n = {n}\n" + "\n".join(f"{k}: {v}" for k, v in d["allocation"].items()), args.json)
+    return 0
+
+
+def _statistics(args) -> int:
+    from irrmap.evaluation.agreement import scaled_metrics, scatter_png
+    from irrmap.evaluation.workflow import statistics_agreement
+    from irrmap.core.areas import M2_PER_UNIT
+
+    r = statistics_agreement(args.map, args.units, args.unit_field, args.stats, args.stats_field, args.area_field, args.area_unit,
+                             hierarchy=args.hierarchy, levels=_levels(args.levels), stats_level=args.stats_level,
+                             map_kind=args.map_kind, threshold=args.threshold, weight_path=args.weight, year_field=args.year_field,
+                             year=args.year, variant_field=args.variant_field, variant=args.variant, skip_rows=args.skip_rows,
+                             out_unit=args.out_unit, units_layer=args.units_layer)
+    scale = M2_PER_UNIT[r.out_unit]
+    if args.out:
+        from pathlib import Path
+
+        from irrmap.core.atomic import atomic_path
+
+        for lv, df in r.levels.items():
+            with atomic_path(Path(args.out) / f"statistics_{lv}.csv") as tmp:
+                df.to_csv(tmp, index=False)
+            if len(df):
+                with atomic_path(Path(args.out) / f"scatter_{lv}.png") as tmp:
+                    Path(tmp).write_bytes(scatter_png(df, title=f"{lv}: mapped vs statistics", unit_label=r.out_unit, scale=scale))
+    lines = [f"{lv}: " + "  ".join(f"{k}={v:.4g}" for k, v in scaled_metrics(m, scale).items() if isinstance(v, (int, float)))
+             for lv, m in r.metrics.items()]
+    _print(r.to_dict(), f"areas in {r.out_unit}\n" + "\n".join(lines), args.json)
+    return 0
+
+
+def _compare(args) -> int:
+    from irrmap.evaluation.workflow import compare
+
+    r = compare(args.map_a, args.map_b, threshold_a=args.threshold_a, threshold_b=args.threshold_b, mask_path=args.mask,
+                units_path=args.units, unit_field=args.unit_field, hierarchy=args.hierarchy, kind_a=args.kind_a, kind_b=args.kind_b,
+                units_layer=args.units_layer)
+    if args.out and r.units is not None:
+        from irrmap.core.atomic import atomic_path
+
+        with atomic_path(args.out) as tmp:
+            r.units.to_csv(tmp, index=False)
+    c = r.comparison
+    text = (f"overall agreement {c.overall_agreement:.4f}  kappa {c.kappa:.4f}  quantity {c.quantity_disagreement:.4f}  "
+            f"allocation {c.allocation_disagreement:.4f}\n" + (c.matrix / 1e6).round(3).to_string())
+    _print(r.to_dict(), text, args.json)
+    return 0
+
+
+def _report(args) -> int:
+    from irrmap.evaluation.workflow import area_from_samples, compare, points_accuracy, statistics_agreement, write_report
+    from irrmap.core.errors import InputError
+
+    pr = st = area = None
+    if args.points:
+        if not args.label_field:
+            raise InputError("--points needs --label-field", "evaluate report")
+        pr = points_accuracy(args.map, args.points, args.label_field, threshold=args.threshold, positive=args.positive,
+                             cropland_path=args.cropland, snap_radius=args.snap_radius, by=args.by, units_path=args.units,
+                             unit_field=args.unit_field, hierarchy=args.hierarchy, by_level=args.by_level, aridity_path=args.aridity,
+                             units_layer=args.units_layer)
+    if args.stats:
+        need = [f for f in ("units", "unit_field", "stats_field", "area_field", "area_unit") if not getattr(args, f)]
+        if need:
+            raise InputError(f"--stats needs {', '.join('--' + f.replace('_', '-') for f in need)}", "evaluate report")
+        st = statistics_agreement(args.map, args.units, args.unit_field, args.stats, args.stats_field, args.area_field, args.area_unit,
+                                  hierarchy=args.hierarchy, levels=_levels(args.levels), map_kind=args.map_kind,
+                                  threshold=args.threshold, out_unit=args.out_unit, units_layer=args.units_layer,
+                                  year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant)
+    if args.samples or args.strata:
+        if not (args.samples and args.strata):
+            raise InputError("--samples and --strata go together", "evaluate report")
+        area = area_from_samples(args.samples, args.strata)
+    comps = [compare(args.map, other, threshold_a=args.threshold, units_path=args.units, unit_field=args.unit_field,
+                     hierarchy=args.hierarchy, units_layer=args.units_layer) for other in args.compare]
+    paths = write_report(args.out, args.map, points_result=pr, area=area, statistics=st, comparisons=comps, title=args.title,
+                         map_kind=args.map_kind, threshold=args.threshold)
+    for k, v in paths.items():
+        print(f"{k}: {v}")
+    return 0

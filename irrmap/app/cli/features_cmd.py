@@ -1,0 +1,194 @@
+"""`irrmap features`: annual composites of VI time series (QA-aware), GI/NDWI/AGI, N-scores and S-scores."""
+
+from __future__ import annotations
+
+from irrmap.app.cli import add_group
+
+STAT_CHOICES = ("max", "min", "range", "median", "std", "mean", "count")
+
+
+def _decoding_args(p) -> None:
+    p.add_argument("--preset", choices=("mod13q1", "mod09", "none"), default="none",
+                   help="decoding preset: mod13q1 = scale 1e-4, fill -3000 and 65531, valid raw range -2000..10000; "
+                        "mod09 = scale 1e-4, fill -28672, valid -100..16000 (explicit options override it)")
+    p.add_argument("--scale", type=float, help="scale factor applied to raw values (MODIS: 1e-4)")
+    p.add_argument("--nodata", type=float, metavar="V", help="raw nodata value (overrides the file's)")
+    p.add_argument("--fill", type=float, nargs="+", metavar="V", help="further raw fill values (e.g. -3000 65531)")
+    p.add_argument("--valid-range", type=float, nargs=2, metavar=("LO", "HI"), help="valid raw range; values outside are missing")
+    p.add_argument("--date-pattern", metavar="PAT", help="date in the file names, strptime style: %%Y %%m %%d %%j "
+                   "(e.g. 'A%%Y%%j' for MOD13Q1.A2010129..., '%%Y-%%m-%%d'); default: try common patterns")
+    p.add_argument("--chunk", type=int, default=512, help="block edge in pixels (memory ~ dates x chunk^2 x 4 B per block)")
+
+
+def register(sub, name: str, help_: str) -> None:
+    cmds = add_group(sub, name, help_)
+
+    p = cmds.add_parser("composite", help="annual statistics (max, min, range, median, std, ...) of a VI time series",
+                        description="One band per --stat (band descriptions <name>_<stat>), Float32 with NaN nodata, on the grid "
+                                    "of the first file. FILE...: per-date rasters (the date is parsed from each name), one folder, "
+                                    "or one multi-band raster. Statistics use the valid dates only (nodata, fill values, outside "
+                                    "the valid range and QA-rejected dates are skipped).")
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--stat", action="append", choices=STAT_CHOICES, help="statistic (repeatable; default max)")
+    _decoding_args(p)
+    p.add_argument("--qa", nargs="+", metavar="QA_FILES", help="MOD13Q1 VI_Quality rasters (or a folder), paired with the files by date")
+    p.add_argument("--qa-contains", metavar="TEXT", help="keep only QA files whose name holds TEXT (e.g. VI_Quality)")
+    p.add_argument("--contains", metavar="TEXT", help="keep only input files whose name holds TEXT (e.g. NDVI)")
+    p.add_argument("--qa-modland", type=int, nargs="+", default=[0, 1], metavar="C", help="accepted MODLAND_QA classes (bits 0-1; default 0 1)")
+    p.add_argument("--qa-max-usefulness", type=int, default=12, help="highest accepted VI usefulness (bits 2-5; default 12)")
+    p.add_argument("--qa-allow", nargs="*", default=[], choices=("mixed_clouds", "snow", "shadow"),
+                   help="flags not to reject (default: pixels with mixed clouds, snow/ice or shadow are rejected)")
+    p.add_argument("--qa-reject-adjacent-cloud", action="store_true", help="also reject pixels next to clouds (bit 8)")
+    p.add_argument("--name", default="vi", help="prefix of the band descriptions (default vi)")
+    p.add_argument("--ddof", type=int, default=0, help="delta degrees of freedom of std (0 numpy, 1 MATLAB)")
+    p.set_defaults(func=_composite)
+
+    p = cmds.add_parser("index", help="GI, NDWI (Gao) or AGI per date from reflectances, then annual statistics",
+                        description="gi = NIR/green (NaN above --max-gi), ndwi = (NIR-SWIR)/(NIR+SWIR), agi = GI x NDWI per date; "
+                                    "inputs are per-date reflectance rasters paired by date (MOD09Q1 band 2, MOD09A1 bands 4 and 5). "
+                                    "Writes one band per --stat.")
+    p.add_argument("index", choices=("gi", "ndwi", "agi"))
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--nir", nargs="+", required=True, metavar="FILE", help="NIR rasters (or a folder)")
+    p.add_argument("--green", nargs="+", metavar="FILE", help="green rasters (gi, agi)")
+    p.add_argument("--swir", nargs="+", metavar="FILE", help="SWIR 1240 nm rasters (ndwi, agi)")
+    p.add_argument("--stat", action="append", choices=STAT_CHOICES, help="statistic (repeatable; default max)")
+    p.add_argument("--max-gi", type=float, default=15.0, help="GI above this is invalid (default 15)")
+    _decoding_args(p)
+    p.set_defaults(func=_index)
+
+    p = cmds.add_parser("nscore", help="neighbourhood-normalised score: VI / median VI of reference pixels in a window",
+                        description="N = VI / median of VI over the reference pixels (crop + forest/grass) in a WINDOW x WINDOW "
+                                    "window clipped at the grid edges (exact sliding-histogram median). Reference pixels: --reference "
+                                    "(non-zero = reference) or --crop [--natural] shares with crop + natural >= --min-share. "
+                                    "All rasters are read onto VI's grid.")
+    p.add_argument("vi", metavar="VI", help="annual VI maximum (band 1 unless --band)")
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--band", type=int, default=1)
+    p.add_argument("--reference", help="reference mask raster (non-zero = reference pixel)")
+    p.add_argument("--crop", help="cropland fraction raster (0..1)")
+    p.add_argument("--natural", help="forest/grass fraction raster (0..1)")
+    p.add_argument("--min-share", type=float, default=0.5, help="crop + natural share that makes a reference pixel (default 0.5)")
+    p.add_argument("--window", type=int, default=101, help="odd window size in pixels (default 101)")
+    p.add_argument("--median-out", help="also write the neighbourhood median")
+    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
+    p.set_defaults(func=_nscore)
+
+    p = cmds.add_parser("sscore", help="suitability-weighted score S x VI (N-score in flat units)",
+                        description="S x VI on VI's grid; with --zones, --unit-table (the suitability per-unit CSV with a 'flat' "
+                                    "column) and --nscore, pixels of flat units take the N-score instead.")
+    p.add_argument("vi", metavar="VI", help="annual VI maximum")
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--suitability", required=True, help="suitability score S raster")
+    p.add_argument("--zones", help="integer unit raster")
+    p.add_argument("--unit-table", help="per-unit CSV (zone, ..., flat) from irrmap suitability overlay --table")
+    p.add_argument("--nscore", help="N-score raster used in flat units")
+    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
+    p.set_defaults(func=_sscore)
+
+
+def _qa_rule(args):
+    from irrmap.sources.modis import QARule
+
+    allow = set(args.qa_allow or ())
+    return QARule(modland=tuple(args.qa_modland), max_usefulness=args.qa_max_usefulness,
+                  reject_adjacent_cloud=args.qa_reject_adjacent_cloud, reject_mixed_clouds="mixed_clouds" not in allow,
+                  reject_snow="snow" not in allow, reject_shadow="shadow" not in allow)
+
+
+def _source(files):
+    return files[0] if len(files) == 1 else list(files)
+
+
+def _read(files, args, **extra):
+    from irrmap.training.timeseries import read_timeseries
+
+    return read_timeseries(_source(files), None, pattern=args.date_pattern, preset=None if args.preset == "none" else args.preset,
+                           scale=args.scale, nodata=args.nodata, fill_values=tuple(args.fill or ()), valid_range=args.valid_range,
+                           chunks=args.chunk, **extra)
+
+
+def _write_stats(series, args, prefix, tags) -> int:
+    from irrmap.core.raster_write import write_raster
+    from irrmap.training.composites import annual_statistics, band_names
+
+    stats = list(dict.fromkeys(args.stat or ["max"]))
+    st = annual_statistics(series, stats, ddof=getattr(args, "ddof", 0))
+    write_raster(args.out, st, dtype="float32", descriptions=band_names(prefix, stats), tags={"stage": "features", **tags})
+    return 0
+
+
+def _composite(args) -> int:
+    extra = {"contains": args.contains} if args.contains else {}
+    if args.qa:
+        extra.update(qa=_source(args.qa), qa_rule=_qa_rule(args), qa_contains=args.qa_contains)
+    series = _read(args.files, args, **extra)
+    return _write_stats(series, args, args.name, {"command": "features composite", "dates": len(series.time)})
+
+
+def _index(args) -> int:
+    from irrmap.core.errors import InputError
+    from irrmap.training.indices import agi, green_index, ndwi_gao
+
+    need = {"gi": ("green",), "ndwi": ("swir",), "agi": ("green", "swir")}[args.index]
+    for band in need:
+        if not getattr(args, band):
+            raise InputError(f"{args.index} needs --{band}", f"--{band}", f"pass the {band} rasters")
+    nir = _read(args.nir, args)
+    gi = green_index(nir, _read(args.green, args), args.max_gi) if args.green else None
+    nd = ndwi_gao(nir, _read(args.swir, args)) if args.swir else None
+    series = {"gi": gi, "ndwi": nd, "agi": agi(gi, nd) if gi is not None and nd is not None else None}[args.index]
+    return _write_stats(series, args, args.index, {"command": f"features index {args.index}"})
+
+
+def _nscore(args) -> int:
+    from irrmap.core.errors import InputError
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_read import read_raster
+    from irrmap.core.raster_write import write_raster
+    from irrmap.training.nscore import neighbourhood_median, reference_mask
+
+    grid = Grid.from_raster(args.vi)
+    vi = read_raster(args.vi, grid, band=args.band, chunks=args.chunk)
+    if args.reference:
+        ref = read_raster(args.reference, grid, kind="categorical", chunks=args.chunk)
+        ref = ref.where(ref != ref.attrs.get("nodata", None), 0) != 0
+    elif args.crop:
+        crop = read_raster(args.crop, grid, chunks=args.chunk)
+        nat = read_raster(args.natural, grid, chunks=args.chunk) if args.natural else None
+        ref = reference_mask(crop, nat, args.min_share)
+    else:
+        raise InputError("no reference pixels given", "--reference/--crop", "pass a reference mask or the cropland fraction")
+    med = neighbourhood_median(vi, ref, args.window)
+    n = (vi / med.where(med > 0)).astype("float32")
+    tags = {"stage": "features", "command": "features nscore", "window": args.window}
+    write_raster(args.out, n.rio.write_crs(grid.crs).rio.write_transform(grid.transform), dtype="float32", descriptions=["nscore"], tags=tags)
+    if args.median_out:
+        write_raster(args.median_out, med, dtype="float32", descriptions=["vi_median"], tags=tags)
+    return 0
+
+
+def _sscore(args) -> int:
+    import pandas as pd
+
+    from irrmap.core.errors import InputError
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_read import read_raster
+    from irrmap.core.raster_write import write_raster
+    from irrmap.training.sscore import flat_pixels, sscore
+
+    grid = Grid.from_raster(args.vi)
+    vi = read_raster(args.vi, grid, chunks=args.chunk)
+    s = read_raster(args.suitability, grid, chunks=args.chunk)
+    flat = n = None
+    if args.zones or args.unit_table or args.nscore:
+        if not (args.zones and args.unit_table and args.nscore):
+            raise InputError("the flat-unit rule needs --zones, --unit-table and --nscore together", "--zones/--unit-table/--nscore")
+        zones = read_raster(args.zones, grid, kind="categorical", chunks=args.chunk)
+        table = pd.read_csv(args.unit_table, index_col=0)
+        flat = flat_pixels(zones, table)
+        n = read_raster(args.nscore, grid, chunks=args.chunk)
+    out = sscore(s, vi, flat, n)
+    write_raster(args.out, out, dtype="float32", descriptions=["sscore"], tags={"stage": "features", "command": "features sscore"})
+    return 0

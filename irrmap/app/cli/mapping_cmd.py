@@ -1,0 +1,99 @@
+"""`irrmap mapping`: predict the irrigation map tile by tile, filter it, aggregate it to 1 km."""
+
+from __future__ import annotations
+
+from irrmap.app.cli import add_group
+
+
+def register(sub, name: str, help_: str) -> None:
+    cmds = add_group(sub, name, help_)
+    p = cmds.add_parser(
+        "predict",
+        help="predict P(irrigated), class and irrigated fraction on crop pixels, tile by tile (resumable)",
+        description="Writes OUT/probability.tif (P x 100), OUT/class.tif (1/0) and OUT/fraction.tif (percent of the pixel), "
+                    "uint8 COGs with nodata 255. Finished tiles are kept in OUT/.tiles and skipped when the command is rerun.",
+    )
+    p.add_argument("model", help="model file from `irrmap models fit` (a pickle: trusted sources only)")
+    p.add_argument("--cropland", required=True, help="cropland fraction raster (0..1); defines the grid")
+    p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
+    p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH",
+                   help="predictor raster, in the model card's order (repeat); lon/lat are derived from the grid if absent")
+    p.add_argument("--zones", help="zone raster (irrmap units rasterize) for province/county models")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--memory-mb", type=float, default=512, help="memory budget that sets the tile size (default 512)")
+    p.add_argument("--jobs", type=int, default=None, help="prediction threads (default: all cores)")
+    p.add_argument("--tile-size", type=int, default=None, help="tile edge in pixels (overrides --memory-mb)")
+    p.add_argument("--restart", action="store_true", help="ignore tiles saved by an earlier run")
+    p.set_defaults(func=_predict)
+
+    p = cmds.add_parser("filter", help="7x7 isolated-pixel/hole rule, optional majority filter and minimum mapping unit",
+                        description="Writes OUT/class.tif and OUT/fraction.tif (uint8, nodata 255).")
+    p.add_argument("map", help="class.tif from `irrmap mapping predict`")
+    p.add_argument("--cropland", required=True, help="cropland fraction raster the map was predicted with")
+    p.add_argument("--cropland-scale", type=float, default=None)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--no-rule", action="store_true", help="skip the 7x7 rule")
+    p.add_argument("--isolated", type=int, default=2, help="drop irrigated pixels with at most this many irrigated in 7x7 (default 2)")
+    p.add_argument("--hole", type=int, default=47, help="fill 7x7 windows around pixels with at least this many (default 47)")
+    p.add_argument("--majority", type=int, default=0, metavar="K", help="majority filter window (odd, e.g. 3; default off)")
+    p.add_argument("--mmu", type=int, default=0, metavar="PIXELS", help="drop irrigated patches smaller than this (default off)")
+    p.set_defaults(func=_filter)
+
+    p = cmds.add_parser("aggregate", help="irrigated area (m2) per factor x factor block (1 km from 250 m)")
+    p.add_argument("map", help="fraction.tif (percent) from predict or filter")
+    p.add_argument("--out", required=True, help="output GeoTIFF (float64 m2 per cell)")
+    p.add_argument("--factor", type=int, default=4)
+    p.set_defaults(func=_aggregate)
+
+
+def _predict(args) -> int:
+    from irrmap.core.errors import InputError
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_read import read_raster
+    from irrmap.mapping.predict import predict_to_files, tile_size_for
+    from irrmap.models.persistence import load_model
+
+    predictor_paths = {}
+    for item in args.predictor:
+        name, _, path = item.partition("=")
+        if not path:
+            raise InputError(f"bad predictor {item!r}", "--predictor", "write NAME=PATH")
+        predictor_paths[name] = path
+    model, card = load_model(args.model)
+    grid = Grid.from_raster(args.cropland)
+    size = args.tile_size or tile_size_for(len(card["features"]), args.memory_mb)
+    cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, chunks=size, name="cropland")
+    predictors = {n: read_raster(p, grid, chunks=size, name=n) for n, p in predictor_paths.items()}
+    zones = read_raster(args.zones, grid, kind="categorical", chunks=size) if args.zones else None
+    paths = predict_to_files(args.model, cropland, predictors, zones, args.out, memory_mb=args.memory_mb, n_jobs=args.jobs,
+                             tile_size=size, resume=not args.restart)
+    for name, p in paths.items():
+        print(f"{name}: {p}")
+    return 0
+
+
+def _filter(args) -> int:
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_read import read_raster
+    from irrmap.mapping.filter import filter_to_files
+
+    grid = Grid.from_raster(args.map)
+    classes = read_raster(args.map, grid, kind="categorical")
+    cropland = read_raster(args.cropland, grid, scale=args.cropland_scale)
+    paths = filter_to_files(classes, cropland, args.out, rule=not args.no_rule, isolated=args.isolated, hole=args.hole,
+                            majority_size=args.majority, mmu=args.mmu)
+    for name, p in paths.items():
+        print(f"{name}: {p}")
+    return 0
+
+
+def _aggregate(args) -> int:
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_read import read_raster
+    from irrmap.mapping.aggregate import aggregate_to_file
+
+    grid = Grid.from_raster(args.map)
+    fraction = read_raster(args.map, grid, kind="categorical")
+    path = aggregate_to_file(fraction, args.out, factor=args.factor)
+    print(f"irrigated area per {args.factor}x{args.factor} cell (m2) -> {path}")
+    return 0

@@ -1,0 +1,207 @@
+"""`irrmap suitability`: slope, distance to water, aridity index and the weighted suitability overlay."""
+
+from __future__ import annotations
+
+from irrmap.app.cli import add_group
+
+FACTOR_ORDER = ("elevation", "distance", "slope", "aridity")
+
+
+def register(sub, name: str, help_: str) -> None:
+    cmds = add_group(sub, name, help_)
+
+    p = cmds.add_parser("slope", help="Horn slope of a DEM (as gdaldem slope -compute_edges), degrees or percent",
+                        description="Float32 GeoTIFF on the DEM's own grid; DEM nodata stays nodata (NaN). On geographic "
+                                    "grids each row uses its true ground spacing on the ellipsoid.")
+    p.add_argument("dem", metavar="DEM")
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--percent", action="store_true", help="percent rise instead of degrees")
+    p.add_argument("--no-edges", action="store_true", help="leave edge pixels nodata (gdaldem without -compute_edges)")
+    p.add_argument("--z-factor", type=float, default=1.0, help="elevation units to metres (0.3048 for feet)")
+    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
+    p.set_defaults(func=_slope)
+
+    p = cmds.add_parser("distance", help="distance to the nearest water pixel in metres (exact EDT)",
+                        description="Float32 metres on the mask's grid. By default any non-zero, non-nodata pixel is water; "
+                                    "mask nodata stays nodata. With --max-distance the result is capped and computed block by block.")
+    p.add_argument("mask", metavar="MASK")
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--water-values", type=float, nargs="+", metavar="V", help="class codes that are water")
+    p.add_argument("--threshold", type=float, metavar="T", help="values >= T are water (e.g. JRC occurrence 50)")
+    p.add_argument("--max-distance", type=float, metavar="M", help="cap in metres; farther pixels get M")
+    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels (used with --max-distance)")
+    p.set_defaults(func=_distance)
+
+    p = cmds.add_parser("aridity", help="aridity index AI = sum P / sum PET",
+                        description="Either --precip and --pet (one raster per time step, summed), or --precip with "
+                                    "--temperature (degC), --humidity (%%) and --radiation (mean shortwave, W m-2) per step "
+                                    "for Priestley-Taylor PET (METHOD.md section 2). All rasters are read onto the grid of "
+                                    "the first --precip raster. Output: Float32 AI.")
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--precip", nargs="+", required=True, metavar="P", help="precipitation total per step (mm)")
+    p.add_argument("--pet", nargs="+", metavar="PET", help="PET total per step (mm)")
+    p.add_argument("--temperature", nargs="+", metavar="T", help="mean air temperature per step (degC)")
+    p.add_argument("--humidity", nargs="+", metavar="RH", help="mean relative humidity per step (percent)")
+    p.add_argument("--radiation", nargs="+", metavar="RS", help="mean incoming shortwave per step (W m-2)")
+    p.add_argument("--albedo", default="0.23", help="albedo: a number or a raster (default 0.23)")
+    p.add_argument("--step-days", type=float, default=1.0, help="days per step, to turn mean daily PET into the step's total (default 1)")
+    p.set_defaults(func=_aridity)
+
+    p = cmds.add_parser("overlay", help="reclassify the four factors per unit and overlay them into the score S",
+                        description="S = sum w_i * class_i / n_i with the classes of METHOD.md section 2 (elevation and distance "
+                                    "relative to each unit's minimum). All rasters are read onto the grid of --zones. "
+                                    "Weights: --weights E D S A (normalised with a warning if they do not sum to 1) or --ahp CSV "
+                                    "(4 x 4 pairwise matrix in the order elevation, distance, slope, aridity); default equal weights.")
+    p.add_argument("out", metavar="OUT", help="suitability score S (Float32)")
+    p.add_argument("--zones", required=True, help="integer unit raster (0 = outside any unit)")
+    p.add_argument("--elevation", required=True, help="DEM (m)")
+    p.add_argument("--slope", required=True, help="slope in percent (irrmap suitability slope --percent)")
+    p.add_argument("--distance", required=True, help="distance to water (m)")
+    p.add_argument("--aridity", required=True, help="aridity index")
+    p.add_argument("--crop", help="cropland fraction or mask (crop pixel = value > 0), for the few-crop rule")
+    p.add_argument("--weights", type=float, nargs=4, metavar=("E", "D", "S", "A"), help="weights of elevation, distance, slope, aridity")
+    p.add_argument("--ahp", help="CSV with the 4 x 4 AHP pairwise matrix (no header)")
+    p.add_argument("--min-crop-pixels", type=int, default=50, help="units with fewer crop pixels get class 1 everywhere (0 = off)")
+    p.add_argument("--flat-zones", nargs="*", metavar="ID",
+                   help="apply the flat-unit rule (relief P95-P5 <= --flat-relief m: aridity 10, distance 4) to these zone ids; no ids = all units")
+    p.add_argument("--flat-relief", type=float, default=100.0, help="relief threshold of the flat-unit rule (m)")
+    p.add_argument("--classes-out", help="also write the four class rasters as one 4-band GeoTIFF")
+    p.add_argument("--table", help="also write the per-unit table (minima, relief, crop pixels) as CSV")
+    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
+    p.set_defaults(func=_overlay)
+
+    p = cmds.add_parser("search", help="seeded weight search: best summed kappa of the S-score threshold maps per province",
+                        description="On a finished `irrmap run` (suitability, features and training.thresholds stages, and "
+                                    "[evaluation].points): try N random normalised weight vectors (elevation, distance, slope, "
+                                    "aridity), split the S x VI_max scores per county to the statistics, and keep per group the "
+                                    "vector whose threshold maps have the best summed Cohen's kappa at the reference points "
+                                    "(ties: the most even vector). Prints JSON; the points then no longer give an independent "
+                                    "accuracy for a map built with these weights.")
+    p.add_argument("config", help="the run's TOML config")
+    p.add_argument("-n", type=int, default=500, help="candidate weight vectors (default 500, the method's)")
+    p.add_argument("--seed", type=int, help="seed of the candidates (default: [run].seed)")
+    p.add_argument("--by", default="province", help="group of units searched separately: province (default), city or none")
+    p.add_argument("--vi", nargs="+", default=["evi_max", "ndvi_max", "gi_max"], help="VI maxima (features outputs) whose S-scores are split")
+    p.add_argument("--out", help="also write the JSON here")
+    p.set_defaults(func=_search)
+
+
+def _slope(args) -> int:
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_read import read_raster
+    from irrmap.core.raster_write import write_raster
+    from irrmap.suitability.slope import slope
+
+    grid = Grid.from_raster(args.dem)
+    dem = read_raster(args.dem, grid, chunks=args.chunk)
+    out = slope(dem, percent=args.percent, compute_edges=not args.no_edges, z_factor=args.z_factor)
+    write_raster(args.out, out, dtype="float32", descriptions=["slope_percent" if args.percent else "slope_degree"],
+                 tags={"irrmap_stage": "suitability.slope", "source": args.dem, "units": out.attrs["units"]})
+    print(f"slope ({out.attrs['units']}) -> {args.out}")
+    return 0
+
+
+def _distance(args) -> int:
+    import logging
+
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_read import read_raster
+    from irrmap.core.raster_write import write_raster
+    from irrmap.suitability.distance import distance_to_water, water_mask
+
+    grid = Grid.from_raster(args.mask)
+    raw = read_raster(args.mask, grid, chunks=args.chunk)
+    water = water_mask(raw, values=args.water_values, threshold=args.threshold)
+    if args.max_distance is None:
+        water = water.compute()
+    n_water = int((water.data > 0).sum())
+    if n_water == 0 and args.max_distance is not None:
+        logging.getLogger("irrmap.suitability").warning("%s: no water pixels; distance is %s", args.mask,
+                                                        "the cap everywhere")
+    out = distance_to_water(water, max_distance=args.max_distance)
+    write_raster(args.out, out, dtype="float32", descriptions=["distance_to_water_m"],
+                 tags={"irrmap_stage": "suitability.distance", "source": args.mask, "units": "m",
+                       "max_distance": args.max_distance if args.max_distance is not None else "none"})
+    print(f"distance to water ({n_water} water pixels) -> {args.out}")
+    return 0
+
+
+def _aridity(args) -> int:
+    from irrmap.core.errors import InputError
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_read import read_raster
+    from irrmap.core.raster_write import write_raster
+    from irrmap.suitability.aridity import aridity_from_meteorology, aridity_index
+
+    grid = Grid.from_raster(args.precip[0])
+
+    def read(paths):
+        return [read_raster(p, grid) for p in paths]
+
+    precip = read(args.precip)
+    if args.pet:
+        ai = aridity_index(precip, read(args.pet))
+    elif args.temperature and args.humidity and args.radiation:
+        try:
+            albedo = float(args.albedo)
+        except ValueError:
+            albedo = read_raster(args.albedo, grid)
+        ai = aridity_from_meteorology(precip, read(args.temperature), read(args.humidity), read(args.radiation),
+                                      albedo=albedo, seconds_per_step=args.step_days * 86400.0)
+    else:
+        raise InputError("no PET source", "aridity", "give --pet, or --temperature, --humidity and --radiation")
+    write_raster(args.out, ai, dtype="float32", descriptions=["aridity_index"],
+                 tags={"irrmap_stage": "suitability.aridity", "pet": "rasters" if args.pet else "priestley-taylor"})
+    print(f"aridity index -> {args.out}")
+    return 0
+
+
+def _overlay(args) -> int:
+    import numpy as np
+
+    from irrmap.core.atomic import atomic_path
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_read import read_raster
+    from irrmap.core.raster_write import write_raster
+    from irrmap.suitability.overlay import ahp_weights, weighted_overlay
+    from irrmap.suitability.reclass import FewCropRule, FlatUnitRule, reclassify
+
+    grid = Grid.from_raster(args.zones)
+    zones = read_raster(args.zones, grid, kind="categorical", chunks=args.chunk)
+    rd = {k: read_raster(getattr(args, k), grid, chunks=args.chunk) for k in FACTOR_ORDER}
+    crop = read_raster(args.crop, grid, chunks=args.chunk) if args.crop else None
+    flat = None
+    if args.flat_zones is not None:
+        flat = FlatUnitRule(max_relief=args.flat_relief, zones=frozenset(int(z) for z in args.flat_zones) if args.flat_zones else None)
+    few = FewCropRule(min_crop_pixels=args.min_crop_pixels) if args.min_crop_pixels > 0 else None
+    classes, table = reclassify(rd["elevation"], rd["slope"], rd["distance"], rd["aridity"], zones, crop=crop,
+                                flat_rule=flat, few_crop_rule=few)
+    if args.ahp:
+        weights = ahp_weights(np.loadtxt(args.ahp, delimiter=","), FACTOR_ORDER).weights
+    elif args.weights:
+        weights = dict(zip(FACTOR_ORDER, args.weights))
+    else:
+        weights = {k: 0.25 for k in FACTOR_ORDER}
+    s = weighted_overlay(classes, weights)
+    tags = {"irrmap_stage": "suitability.overlay", "weights": s.attrs["weights"]}
+    write_raster(args.out, s, dtype="float32", descriptions=["suitability"], tags=tags)
+    if args.classes_out:
+        write_raster(args.classes_out, [classes[k] for k in FACTOR_ORDER], dtype="uint8", nodata=0,
+                     descriptions=[f"{k}_class" for k in FACTOR_ORDER], tags=tags)
+    if args.table:
+        with atomic_path(args.table) as tmp:
+            table.to_csv(tmp)
+    print(f"suitability S ({s.attrs['weights']}) -> {args.out}")
+    return 0
+
+
+def _search(args) -> int:
+    import json
+
+    from irrmap.app.weight_search_run import search_run_weights, write_result
+
+    result = search_run_weights(args.config, n=args.n, seed=args.seed, by=args.by, vis=tuple(args.vi))
+    if args.out:
+        write_result(result, args.out)
+    print(json.dumps(result, indent=2))
+    return 0

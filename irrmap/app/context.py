@@ -1,0 +1,62 @@
+"""What a stage is and what it sees: the shell's `Stage` record and `RunContext`.
+
+Both the stage modules (irrmap.app.stages) and the runner (irrmap.app.pipeline) import this module; neither
+imports the other's internals, so the runner depends on the stage list and the stage list on nothing above it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from irrmap.core.config import LoadedConfig
+from irrmap.core.errors import ConfigError
+from irrmap.core.grid import Grid
+from irrmap.core.manifest import sha256_file
+
+
+@dataclass
+class RunContext:
+    """What a stage sees: the validated config, the grid, the output folder and a checksum cache."""
+
+    loaded: LoadedConfig
+    grid: Grid
+    outdir: Path
+    checksums: dict[str, str] = field(default_factory=dict)
+    products: dict[str, Path] = field(default_factory=dict)  # named rasters on the grid, from every enabled stage
+
+    @property
+    def config(self):
+        return self.loaded.config
+
+    def path(self, p) -> Path:
+        """A config path resolved against the config's folder."""
+        return self.loaded.resolve(Path(p))
+
+    def product(self, name: str, key: str) -> Path:
+        """The path of a named product, or a ConfigError naming `key` and the known products."""
+        if name not in self.products:
+            raise ConfigError(f"{name!r} is not produced by any input or stage", key,
+                              f"use one of: {', '.join(sorted(self.products)) or '(none: add [inputs.NAME] sections)'}")
+        return self.products[name]
+
+    def checksum(self, p) -> str:
+        p = str(self.path(p))
+        if p not in self.checksums:
+            self.checksums[p] = sha256_file(p)
+        return self.checksums[p]
+
+
+@dataclass
+class Stage:
+    """A pipeline step: `run(ctx)` returns its output paths; `inputs(ctx)` the files it reads;
+    `params(ctx)` the config it depends on; `enabled(ctx)` whether the config asks for it."""
+
+    name: str
+    run: Callable[[RunContext], list[Path]]
+    inputs: Callable[[RunContext], list[Path]]
+    params: Callable[[RunContext], object]
+    enabled: Callable[[RunContext], bool]
+    provides: Callable[[RunContext], dict[str, Path]] = lambda ctx: {}
+    check: Callable[[RunContext], None] = lambda ctx: None

@@ -1,0 +1,77 @@
+"""Stage `evaluation`: accuracy at reference points, agreement with statistics, map comparisons and the
+HTML/Markdown report (evaluation/report.html)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from irrmap.app.context import RunContext, Stage
+from irrmap.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def evaluated_map(ctx: RunContext) -> str:
+    """The product evaluated: [evaluation].map, else the classifier map, else the first threshold map."""
+    sec = ctx.config.evaluation
+    if sec.map:
+        return sec.map
+    if ctx.config.mapping is not None:
+        return "irrigated_class"
+    if ctx.config.training is not None:
+        return f"threshold_{ctx.config.training.scores[0]}"
+    raise ConfigError("no map to evaluate", "[evaluation].map", "name a map product, or add [training] for threshold maps")
+
+
+def run(ctx: RunContext) -> list[Path]:
+    from irrmap.evaluation.workflow import compare, points_accuracy, statistics_agreement, write_report
+
+    sec = ctx.config.evaluation
+    name = evaluated_map(ctx)
+    map_path = ctx.product(name, "[evaluation].map")
+    units = ctx.config.units
+    kw = {}
+    if sec.points is not None:
+        crop = ctx.products.get(ctx.config.training.cropland) if ctx.config.training else ctx.products.get("cropland")
+        kw["points_result"] = points_accuracy(
+            map_path, ctx.path(sec.points), sec.label_field, threshold=sec.threshold, layer=sec.points_layer,
+            cropland_path=crop if sec.snap_radius else None, snap_radius=sec.snap_radius,
+            units_path=ctx.path(units.path) if (units and sec.by_level) else None, unit_field=units.code_field if units else None,
+            hierarchy=units.hierarchy if units else "cn-adcode", by_level=sec.by_level, units_layer=units.layer if units else None)
+    if sec.statistics and ctx.config.statistics is not None:
+        st = ctx.config.statistics
+        weight = ctx.products.get(ctx.config.training.cropland) if (ctx.config.training and sec.map_kind == "binary") else None
+        kw["statistics"] = statistics_agreement(
+            map_path, ctx.path(units.path), units.code_field, ctx.path(st.path), st.code_field, st.area_field, st.area_unit,
+            hierarchy=units.hierarchy, stats_level=st.level, map_kind=sec.map_kind, threshold=sec.threshold, weight_path=weight,
+            year_field=st.year_field, year=st.year, variant_field=st.variant_field, variant=st.variant, skip_rows=st.skip_rows,
+            units_layer=units.layer)
+    kw["comparisons"] = [compare(map_path, ctx.product(o, "[evaluation].compare"), threshold_a=sec.threshold, threshold_b=sec.threshold)
+                         for o in sec.compare]
+    folder = ctx.outdir / "evaluation"
+    paths = write_report(folder, map_path, title=f"Evaluation of {name}", map_kind=sec.map_kind, threshold=sec.threshold, **kw)
+    log.info("evaluation report: %s", paths["html"])
+    return [Path(p) for p in paths.values()]
+
+
+def _check(ctx: RunContext) -> None:
+    ctx.product(evaluated_map(ctx), "[evaluation].map")
+    for other in ctx.config.evaluation.compare:
+        ctx.product(other, "[evaluation].compare")
+
+
+def _inputs(ctx: RunContext) -> list[Path]:
+    sec = ctx.config.evaluation
+    files = [ctx.products[evaluated_map(ctx)], *(ctx.products[o] for o in sec.compare)]
+    if sec.points is not None:
+        files.append(ctx.path(sec.points))
+    if ctx.config.statistics is not None:
+        files += [ctx.path(ctx.config.statistics.path), ctx.path(ctx.config.units.path)]
+    return files
+
+
+def stage() -> Stage:
+    return Stage("evaluation", run, inputs=_inputs,
+                 params=lambda ctx: ctx.config.evaluation.model_dump(mode="json") | {"map": evaluated_map(ctx)},
+                 enabled=lambda ctx: ctx.config.evaluation is not None, check=_check)

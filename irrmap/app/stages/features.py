@@ -1,0 +1,90 @@
+"""Stage `features`: annual VI composites, N- and S-scores from the [features] series (features/*.tif),
+written in one streaming pass so the composites they share are computed once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from irrmap.app.context import RunContext, Stage
+from irrmap.app.stages.common import provenance, read_product, zones_and_codes
+from irrmap.core.errors import ConfigError
+from irrmap.core.raster_write import RasterOutput, write_rasters
+
+PRODUCT_KEYS = {"cropland": "cropland", "natural": "forest_grass", "other": "other_cover"}
+
+
+def _settings(ctx: RunContext) -> tuple[dict, dict]:
+    """The [features] keys for training.sscore.feature_rasters, and the product names irrmap run resolves."""
+    sec = dict(ctx.config.features)
+    names = {k: sec.pop(k, default) for k, default in PRODUCT_KEYS.items()}
+    return sec, names
+
+
+def feature_names(ctx: RunContext) -> list[str]:
+    """Names of the rasters the features stage writes (mirrors training.sscore.feature_rasters)."""
+    sec, _ = _settings(ctx)
+    stats = list(dict.fromkeys(["max", *sec.get("stats", [])]))
+    vis = [v for v in ("evi", "ndvi") if v in sec]
+    if "gi" in sec or ("nir" in sec and "green" in sec):
+        vis.append("gi")
+    if "ndwi" in sec or ("nir" in sec and "swir" in sec):
+        vis.append("ndwi")
+    names = [f"{v}_{st}" for v in vis for st in stats]
+    if "gi" in vis and "ndwi" in vis:
+        names.append("agi")
+    scored = [v for v in ("evi", "ndvi", "gi") if v in vis]
+    names += [f"n{v}" for v in scored]
+    if ctx.config.suitability is not None:
+        names += [f"s{v}" for v in scored]
+    return names
+
+
+def run(ctx: RunContext) -> list[Path]:
+    from irrmap.training.sscore import feature_rasters
+
+    sec, names = _settings(ctx)
+    read = lambda n: read_product(ctx, n, f"[features].{n}") if n else None  # noqa: E731
+    zones, _ = zones_and_codes(ctx)
+    s = unit_table = None
+    if ctx.config.suitability is not None:
+        s = read("suitability")
+        unit_table = pd.read_csv(ctx.outdir / "suitability" / "units.csv", index_col="zone")
+    rasters = feature_rasters(sec, ctx.grid, f_crop=read(names["cropland"]), f_natural=read(names["natural"]),
+                              f_other=read(names["other"]), suitability=s, zones=zones, unit_table=unit_table,
+                              base_dir=ctx.loaded.base)
+    expected = set(feature_names(ctx))
+    if set(rasters) != expected:
+        raise ConfigError(f"features produced {sorted(rasters)}, expected {sorted(expected)}", "[features]",
+                          "report this: the stage's name list is out of step with training.sscore")
+    tags = provenance(ctx, "features")
+    outputs = [RasterOutput(ctx.outdir / "features" / f"{n}.tif", arr, descriptions=[n], tags=tags) for n, arr in rasters.items()]
+    return write_rasters(outputs, desc="features")
+
+
+def _inputs(ctx: RunContext) -> list[Path]:
+    sec, names = _settings(ctx)
+    files = [ctx.products[n] for n in names.values() if n in ctx.products]
+    for key in ("evi", "ndvi", "nir", "green", "swir", "gi", "ndwi"):
+        spec = sec.get(key)
+        if isinstance(spec, dict):
+            for k in ("source", "qa"):
+                if spec.get(k) and ctx.path(spec[k]).is_file():
+                    files.append(ctx.path(spec[k]))
+    if ctx.config.suitability is not None:
+        files.append(ctx.products["suitability"])
+    return files
+
+
+def _check(ctx: RunContext) -> None:
+    _, names = _settings(ctx)
+    for key, n in names.items():
+        if n is not None and (key == "cropland" or n in ctx.products or n != PRODUCT_KEYS[key]):
+            ctx.product(n, f"[features].{key}")
+
+
+def stage() -> Stage:
+    return Stage("features", run, inputs=_inputs, params=lambda ctx: ctx.config.features,
+                 enabled=lambda ctx: ctx.config.features is not None, check=_check,
+                 provides=lambda ctx: {n: ctx.outdir / "features" / f"{n}.tif" for n in feature_names(ctx)})

@@ -1,0 +1,32 @@
+"""Stage `models`: fit the configured classifier on the training pool (models/model.joblib + model card)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from irrmap.app.context import RunContext, Stage
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: RunContext) -> list[Path]:
+    import geopandas as gpd
+
+    from irrmap.models import card_path, fit_from_pool, save_model
+
+    sec = ctx.config.models
+    pool = gpd.read_parquet(ctx.outdir / "training" / "pool.parquet")
+    model, card = fit_from_pool(pool, model=sec.model, scope=sec.scope, features=sec.features, seed=ctx.config.run.seed,
+                                cv_blocks=sec.cv_blocks, n_jobs=sec.n_jobs or -1)
+    path = ctx.outdir / "models" / "model.joblib"
+    card = save_model(model, path, card)
+    cv = card.get("cv") or {}
+    log.info("model %s (%s): %d samples, CV %s", sec.model, sec.scope, len(pool), {k: v for k, v in cv.items() if not isinstance(v, dict)} or cv)
+    return [path, card_path(path)]
+
+
+def stage() -> Stage:
+    return Stage("models", run, inputs=lambda ctx: [ctx.outdir / "training" / "pool.parquet"],
+                 params=lambda ctx: ctx.config.models.model_dump(mode="json") | {"seed": ctx.config.run.seed},
+                 enabled=lambda ctx: ctx.config.models is not None)

@@ -1,0 +1,88 @@
+"""Stage `suitability`: slope, distance to water and aridity from the aligned inputs, per-unit classes and
+the weighted overlay S (suitability/*.tif, suitability/units.csv)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from irrmap.app.context import RunContext, Stage
+from irrmap.app.stages.common import provenance, read_product, zones_and_codes
+from irrmap.core.atomic import atomic_path
+from irrmap.core.errors import DataError
+from irrmap.core.raster_write import write_raster
+
+PRODUCTS = ("slope_percent", "distance_to_water", "aridity_index", "suitability")
+
+
+def _names(ctx: RunContext) -> list[str]:
+    sec = ctx.config.suitability
+    names = [sec.dem, sec.water] + ([sec.aridity] if sec.aridity else [sec.precipitation, sec.pet])
+    return names + ([sec.cropland] if sec.cropland and sec.few_crop_min_pixels > 0 else [])
+
+
+def run(ctx: RunContext) -> list[Path]:
+    import irrmap.suitability as su
+
+    sec = ctx.config.suitability
+    dem = read_product(ctx, sec.dem, "[suitability].dem")
+    slope = su.slope(dem, percent=True)
+    water = su.water_mask(read_product(ctx, sec.water, "[suitability].water"), values=sec.water_values, threshold=sec.water_threshold)
+    distance = su.distance_to_water(water, max_distance=sec.max_distance)
+    if sec.aridity:
+        ai = read_product(ctx, sec.aridity, "[suitability].aridity")
+    else:
+        ai = su.aridity_index(read_product(ctx, sec.precipitation, "[suitability].precipitation"),
+                              read_product(ctx, sec.pet, "[suitability].pet"), dim=None)
+    zones, table = zones_and_codes(ctx)
+    crop = read_product(ctx, sec.cropland, "[suitability].cropland") if sec.cropland and sec.few_crop_min_pixels > 0 else None
+    breaks = su.Breaks(elevation=tuple(sec.elevation_breaks), distance=tuple(sec.distance_breaks),
+                       slope=tuple(sec.slope_breaks), aridity=tuple(sec.aridity_breaks))
+    flat = su.FlatUnitRule(max_relief=sec.flat_max_relief) if sec.flat_rule else None
+    few = su.FewCropRule(min_crop_pixels=sec.few_crop_min_pixels) if sec.few_crop_min_pixels > 0 else None
+    classes, unit_table = su.reclassify(dem, slope, distance, ai, zones, crop=crop, breaks=breaks, flat_rule=flat, few_crop_rule=few)
+    s = su.weighted_overlay_by_zone(classes, sec.weights, zones, zone_weights(table, sec.weights_in))
+    folder = ctx.outdir / "suitability"
+    tags = provenance(ctx, "suitability")
+    outputs = []
+    for name, arr in zip(PRODUCTS, (slope, distance, ai, s)):
+        outputs.append(write_raster(folder / f"{name}.tif", arr, descriptions=[name], tags=tags))
+    outputs.append(write_raster(folder / "classes.tif", [classes[k] for k in ("elevation", "distance", "slope", "aridity")],
+                                dtype="uint8", nodata=0, descriptions=["elevation_class", "distance_class", "slope_class", "aridity_class"], tags=tags))
+    unit_table = unit_table.join(table.set_index("zone")["code"], how="left")
+    with atomic_path(folder / "units.csv") as tmp:
+        unit_table.to_csv(tmp)
+    return [*outputs, folder / "units.csv"]
+
+
+def zone_weights(table: pd.DataFrame, weights_in: dict) -> dict[int, dict[str, float]]:
+    """[suitability].weights_in expanded to zone ids: a code matches a unit, or every unit of that city/province."""
+    out: dict[int, dict[str, float]] = {}
+    cols = [c for c in ("code", "city", "province") if c in table.columns]
+    for code, w in weights_in.items():
+        hit = np.zeros(len(table), bool)
+        for col in cols:
+            hit |= (table[col].astype(str) == str(code)).to_numpy()
+        if not hit.any():
+            raise DataError(f"no unit has code {code!r}", "[suitability].weights_in", "use a unit, city or province code")
+        for z in table.loc[hit, "zone"]:
+            out[int(z)] = w
+    return out
+
+
+def _check(ctx: RunContext) -> None:
+    for name in _names(ctx):
+        ctx.product(name, "[suitability]")
+
+
+def stage() -> Stage:
+    return Stage(
+        "suitability", run,
+        inputs=lambda ctx: [ctx.products[n] for n in _names(ctx)] + [ctx.outdir / "units" / "zones.tif"],
+        params=lambda ctx: ctx.config.suitability.model_dump(mode="json"),
+        enabled=lambda ctx: ctx.config.suitability is not None,
+        provides=lambda ctx: {n: ctx.outdir / "suitability" / f"{n}.tif" for n in PRODUCTS},
+        check=_check,
+    )

@@ -1,0 +1,225 @@
+"""The Grid: CRS + affine transform + shape, with true ground pixel areas on any CRS.
+
+Every stage works on one Grid. Areas are square metres on the CRS's ellipsoid: exact per row on a
+geographic grid, exact and constant on an equal-area projection, and |det| divided by the projection's
+areal scale factor at each pixel centre on other projections (conformal projections such as UTM).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterator, NamedTuple
+
+import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor used on DataArrays)
+from affine import Affine
+from pyproj import CRS as ProjCRS
+from pyproj import Proj, Transformer
+from rasterio.crs import CRS
+from rasterio.windows import Window
+
+from irrmap.core.errors import GridError
+from irrmap.core.geodesy import band_area, row_spacing
+
+_EQUAL_AREA_TOL = 1e-9
+
+
+class Tile(NamedTuple):
+    """One tile of a grid: `window` is the tile itself; `read` adds the halo (clipped to the grid);
+    `inner` are the slices that cut the tile back out of an array read with `read`."""
+
+    window: Window
+    read: Window
+    inner: tuple[slice, slice]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster grid: CRS, affine transform (pixel corner) and shape (height, width)."""
+
+    crs: CRS
+    transform: Affine
+    height: int
+    width: int
+
+    def __post_init__(self):
+        t = self.transform
+        if t.b != 0 or t.d != 0:
+            raise GridError("rotated or sheared grids are not supported", "transform", "warp the raster north-up first")
+        if t.a <= 0 or t.e >= 0:
+            raise GridError("the grid must be north-up with positive x and negative y pixel size", "transform")
+        if self.height <= 0 or self.width <= 0:
+            raise GridError(f"empty grid {self.height} x {self.width}", "shape", "check the bounds and resolution")
+        object.__setattr__(self, "crs", CRS.from_user_input(self.crs))
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_bounds(cls, left: float, bottom: float, right: float, top: float, resolution, crs) -> "Grid":
+        """Grid covering the bounds, anchored at (left, top); the last row/column may extend past them."""
+        rx, ry = (resolution, resolution) if np.isscalar(resolution) else resolution
+        if rx <= 0 or ry <= 0:
+            raise GridError(f"resolution must be positive, got {resolution}", "resolution")
+        if right <= left or top <= bottom:
+            raise GridError(f"bounds {left, bottom, right, top} are empty", "bounds", "give left < right, bottom < top")
+        width = max(1, math.ceil((right - left) / rx - 1e-9))
+        height = max(1, math.ceil((top - bottom) / ry - 1e-9))
+        return cls(CRS.from_user_input(crs), Affine(rx, 0.0, left, 0.0, -ry, top), height, width)
+
+    @classmethod
+    def from_raster(cls, path) -> "Grid":
+        """The grid of an existing raster file."""
+        import rasterio
+
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise GridError("raster has no CRS", str(path), "assign one with gdal_edit.py -a_srs")
+            return cls(src.crs, src.transform, src.height, src.width)
+
+    @classmethod
+    def from_dataarray(cls, da) -> "Grid":
+        """The grid of an xarray DataArray carrying rioxarray CRS and transform."""
+        return cls(da.rio.crs, da.rio.transform(recalc=False), da.sizes["y"], da.sizes["x"])
+
+    def to_dict(self) -> dict:
+        """A JSON-able description (for manifests and configs)."""
+        return {"crs": self.crs.to_string(), "transform": list(self.transform)[:6], "shape": [self.height, self.width]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Grid":
+        return cls(CRS.from_user_input(d["crs"]), Affine(*d["transform"]), int(d["shape"][0]), int(d["shape"][1]))
+
+    # ---- basic properties ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.height, self.width)
+
+    @property
+    def res(self) -> tuple[float, float]:
+        return (self.transform.a, -self.transform.e)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        t = self.transform
+        return (t.c, t.f + t.e * self.height, t.c + t.a * self.width, t.f)
+
+    @property
+    def is_geographic(self) -> bool:
+        return bool(self.crs.is_geographic)
+
+    @property
+    def size(self) -> int:
+        return self.height * self.width
+
+    def x_coords(self, window: Window | None = None) -> np.ndarray:
+        """Pixel-centre x coordinates of the columns (CRS units)."""
+        c0, w = (0, self.width) if window is None else (int(window.col_off), int(window.width))
+        return self.transform.c + self.transform.a * (np.arange(c0, c0 + w) + 0.5)
+
+    def y_coords(self, window: Window | None = None) -> np.ndarray:
+        """Pixel-centre y coordinates of the rows (CRS units)."""
+        r0, h = (0, self.height) if window is None else (int(window.row_off), int(window.height))
+        return self.transform.f + self.transform.e * (np.arange(r0, r0 + h) + 0.5)
+
+    def lonlat(self, window: Window | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel-centre longitude and latitude (degrees, on the CRS's datum), 2-D for the window."""
+        xs, ys = np.meshgrid(self.x_coords(window), self.y_coords(window))
+        if self.is_geographic:
+            return xs, ys
+        geo = ProjCRS.from_user_input(self.crs.to_wkt()).geodetic_crs
+        tr = Transformer.from_crs(self.crs.to_wkt(), geo, always_xy=True)
+        lon, lat = tr.transform(xs, ys)
+        return np.asarray(lon), np.asarray(lat)
+
+    # ---- areas and distances ------------------------------------------------------------------
+    @cached_property
+    def equal_area(self) -> bool:
+        """True when the projection preserves area (checked numerically with PROJ's areal scale factor)."""
+        if self.is_geographic:
+            return False
+        xs = np.linspace(self.bounds[0], self.bounds[2], 5)
+        ys = np.linspace(self.bounds[1], self.bounds[3], 5)
+        xx, yy = np.meshgrid(xs, ys)
+        scale = self._areal_scale(xx, yy)
+        return bool(np.all(np.abs(scale - 1.0) < _EQUAL_AREA_TOL))
+
+    def _areal_scale(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        proj = Proj(self.crs.to_wkt())
+        lon, lat = proj(x, y, inverse=True)
+        factors = proj.get_factors(lon, lat)
+        return np.asarray(factors.areal_scale, dtype=np.float64)
+
+    def row_areas(self, window: Window | None = None) -> np.ndarray:
+        """Geographic grids only: the exact ellipsoidal area (m2) of one pixel in each row of the window."""
+        if not self.is_geographic:
+            raise GridError("row_areas() is for geographic grids; use pixel_area()", "crs")
+        r0, h = (0, self.height) if window is None else (int(window.row_off), int(window.height))
+        rows = np.arange(r0, r0 + h)
+        top = self.transform.f + self.transform.e * rows
+        bottom = top + self.transform.e
+        return band_area(bottom, top, self.transform.a, self.crs.to_wkt())
+
+    def pixel_area(self, window: Window | None = None) -> np.ndarray:
+        """True ground area (m2, float64) of every pixel in the window, shape (height, width).
+
+        Geographic: exact per row on the ellipsoid (a read-only broadcast view, no memory per column).
+        Equal-area projection: the constant |det(transform)|. Other projections: |det| / areal scale.
+        """
+        win = window or Window(0, 0, self.width, self.height)
+        h, w = int(win.height), int(win.width)
+        if self.is_geographic:
+            return np.broadcast_to(self.row_areas(win)[:, None], (h, w))
+        det = abs(self.transform.a * self.transform.e)
+        if self.equal_area:
+            return np.broadcast_to(np.float64(det), (h, w))
+        xx, yy = np.meshgrid(self.x_coords(win), self.y_coords(win))
+        return det / self._areal_scale(xx, yy)
+
+    def total_area(self) -> float:
+        """Sum of all pixel areas (m2), computed row block by row block."""
+        if self.is_geographic:
+            return float(self.row_areas().sum() * self.width)
+        return float(sum(self.pixel_area(t.window).sum() for t in self.tiles(1024)))
+
+    def ground_spacing(self, window: Window | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Distance (m) between pixel centres eastward and northward, one value per row of the window.
+
+        Geographic: geodesics on the ellipsoid at each row's latitude. Projected: the pixel size in CRS
+        units (what gdaldem uses), repeated per row.
+        """
+        win = window or Window(0, 0, self.width, self.height)
+        if self.is_geographic:
+            return row_spacing(self.y_coords(win), self.transform.a, self.transform.e, self.crs.to_wkt())
+        h = int(win.height)
+        units = self.crs.linear_units_factor[1] if self.crs.linear_units_factor else 1.0
+        return np.full(h, self.transform.a * units), np.full(h, -self.transform.e * units)
+
+    # ---- windows, tiles, sub-grids ------------------------------------------------------------
+    def window_grid(self, window: Window) -> "Grid":
+        """The sub-grid covered by an integer window."""
+        win = Window(int(window.col_off), int(window.row_off), int(window.width), int(window.height))
+        return Grid(self.crs, self.transform @ Affine.translation(win.col_off, win.row_off), int(win.height), int(win.width))
+
+    def tiles(self, tile_size: int | tuple[int, int] = 1024, halo: int = 0) -> Iterator[Tile]:
+        """Row-major tiles of `tile_size` (rows, cols) pixels with an optional halo clipped at the edges."""
+        th, tw = (tile_size, tile_size) if isinstance(tile_size, int) else tile_size
+        for r0 in range(0, self.height, th):
+            for c0 in range(0, self.width, tw):
+                h, w = min(th, self.height - r0), min(tw, self.width - c0)
+                rr0, cc0 = max(0, r0 - halo), max(0, c0 - halo)
+                rr1, cc1 = min(self.height, r0 + h + halo), min(self.width, c0 + w + halo)
+                read = Window(cc0, rr0, cc1 - cc0, rr1 - rr0)
+                inner = (slice(r0 - rr0, r0 - rr0 + h), slice(c0 - cc0, c0 - cc0 + w))
+                yield Tile(Window(c0, r0, w, h), read, inner)
+
+    def aligned_with(self, other: "Grid") -> bool:
+        """Same CRS, transform and shape."""
+        return self.crs == other.crs and self.transform.almost_equals(other.transform, 1e-12) and self.shape == other.shape
+
+    def coords(self) -> dict:
+        """xarray coordinates (pixel centres) for dims ('y', 'x')."""
+        return {"y": self.y_coords(), "x": self.x_coords()}
+
+    def __repr__(self) -> str:
+        return f"Grid({self.crs.to_string()}, res={self.res}, shape={self.shape}, bounds={tuple(round(b, 6) for b in self.bounds)})"

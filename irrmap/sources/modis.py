@@ -1,0 +1,81 @@
+"""MODIS product decoding: the scale, fill values and valid ranges of MOD13Q1 and MOD09, and the MOD13Q1
+VI_Quality bit fields. The one place irrmap knows these numbers; every reader of a MODIS product goes
+through them.
+
+Sources: MOD13 C6.1 User's Guide (Didan et al. 2019), table 3 (scale 0.0001, fill -3000, valid range
+-2000..10000) and table 5 (VI_Quality bits); MOD09 C6.1 User's Guide (Vermote et al. 2015), section 4
+(scale 0.0001, fill -28672, valid range -100..16000).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dask.array as da
+import numpy as np
+
+from irrmap.core.errors import ConfigError
+
+# Decoding of MOD13Q1 EVI/NDVI as distributed: x 1e-4, fill -3000 (HDF/GeoTIFF) or 65531 (some uint16
+# distributions), valid range -2000..10000 on raw values (this also drops lossy-JPEG2000 halos of the fill).
+MOD13Q1_VI = {"scale": 1e-4, "fill_values": (-3000, 65531), "valid_range": (-2000, 10000)}
+# MOD09 surface reflectance bands: x 1e-4, fill -28672, valid range -100..16000.
+MOD09_REFLECTANCE = {"scale": 1e-4, "fill_values": (-28672,), "valid_range": (-100, 16000)}
+PRESETS = {"mod13q1": MOD13Q1_VI, "mod09": MOD09_REFLECTANCE, "none": {}}
+
+
+@dataclass(frozen=True)
+class QARule:
+    """Which MOD13Q1 VI_Quality bit fields accept a pixel (bit 0 = least significant).
+
+    bits 0-1 MODLAND_QA (0 good, 1 check other QA, 2 probably cloudy, 3 not produced); bits 2-5 VI usefulness
+    (0 highest .. 12 lowest, 13 not useful, 14 L1B faulty, 15 not useful/not processed); bit 8 adjacent cloud;
+    bit 10 mixed clouds; bits 11-13 land/water; bit 14 possible snow/ice; bit 15 possible shadow.
+    METHOD.md only says "QA-masked": these defaults (MODLAND 0 or 1, usefulness <= 12, no mixed clouds,
+    snow/ice or shadow; adjacent clouds and water flags allowed) are *open* and configurable.
+    """
+
+    modland: tuple[int, ...] = (0, 1)
+    max_usefulness: int = 12
+    reject_adjacent_cloud: bool = False
+    reject_mixed_clouds: bool = True
+    reject_snow: bool = True
+    reject_shadow: bool = True
+    land_water: tuple[int, ...] | None = None  # accepted land/water classes; None = any
+    fill: int = 65535
+
+    def accept(self, qa):
+        """Boolean array: True where the quality word passes every rule (numpy or dask)."""
+        q = qa.astype(np.int64) if hasattr(qa, "astype") else np.asarray(qa, dtype=np.int64)
+        xp = da if isinstance(q, da.Array) else np
+        ok = xp.isin(q & 3, list(self.modland))
+        ok &= ((q >> 2) & 15) <= self.max_usefulness
+        if self.reject_adjacent_cloud:
+            ok &= ((q >> 8) & 1) == 0
+        if self.reject_mixed_clouds:
+            ok &= ((q >> 10) & 1) == 0
+        if self.land_water is not None:
+            ok &= xp.isin((q >> 11) & 7, list(self.land_water))
+        if self.reject_snow:
+            ok &= ((q >> 14) & 1) == 0
+        if self.reject_shadow:
+            ok &= ((q >> 15) & 1) == 0
+        ok &= q != self.fill
+        return ok
+
+
+def qa_rule_from(section: dict | None) -> QARule | None:
+    """A QARule from a config table (keys = QARule fields); None or {"enabled": false} = no QA masking."""
+    if section is None:
+        return QARule()
+    section = dict(section)
+    if not section.pop("enabled", True):
+        return None
+    fields = set(QARule.__dataclass_fields__)
+    bad = set(section) - fields
+    if bad:
+        raise ConfigError(f"unknown QA key(s) {sorted(bad)}", "features.qa", f"use {sorted(fields)}")
+    for key in ("modland", "land_water"):
+        if section.get(key) is not None:
+            section[key] = tuple(int(v) for v in section[key])
+    return QARule(**section)
