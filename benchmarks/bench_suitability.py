@@ -2,6 +2,9 @@
 scipy.ndimage.distance_transform_edt), on a generated N x N UTM DEM and water mask; plus chunked runs on a
 2N x 2N raster (4x the pixels) to show memory does not grow with the raster.
 
+The irrmap cases run again on the same pixels placed on the MODIS sinusoidal grid (a general grid, where
+rows and columns are not perpendicular on the ground): the cost of true ground spacing there.
+
 Each case runs in a fresh subprocess so its peak RSS is its own (GDAL tools: peak RSS of the child).
 File to file, like for like: every case reads a GeoTIFF and writes a tiled GeoTIFF (irrmap with cog=False).
 Prints a table and writes benchmarks/results/suitability.json.
@@ -24,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RES = 30.0
+SINUSOIDAL, RES_SINU = "+proj=sinu +R=6371007.181 +units=m +no_defs", 231.656358263889  # MODIS 250 m
 
 
 def _make_inputs(workdir: Path, n: int) -> tuple[Path, Path]:
@@ -50,6 +54,21 @@ def _make_inputs(workdir: Path, n: int) -> tuple[Path, Path]:
             blobs = gaussian_filter(rng.normal(size=(h + 32, n)), 4)[16:16 + h]
             wat.write((blobs > 0.15).astype("uint8"), 1, window=rasterio.windows.Window(0, r0, n, h))
     return dem_p, mask_p
+
+
+def _sinusoidal_copy(path: Path) -> Path:
+    """The raster with its pixels placed on the MODIS sinusoidal grid (SR-ORG:6842), centred on 100 E, 40 N."""
+    from pyproj import Transformer
+    import rasterio
+
+    out = path.with_name(f"{path.stem}_sinusoidal.tif")
+    if not out.exists():
+        with rasterio.open(path) as ds:
+            w, h = ds.width * RES_SINU / 2, ds.height * RES_SINU / 2
+        x, y = Transformer.from_crs("EPSG:4326", SINUSOIDAL, always_xy=True).transform(100.0, 40.0)
+        subprocess.run(["gdal_translate", "-q", "-a_srs", SINUSOIDAL, "-a_ullr", str(x - w), str(y + h), str(x + w), str(y - h),
+                        str(path), str(out)], check=True)
+    return out
 
 
 def _case(method: str, src: str, out: str) -> dict:
@@ -155,8 +174,16 @@ def main() -> None:
         r = _run(method, src, work / f"{method}_{n}.tif") | {"pixels": n * n}
         rows.append(r)
         print(f"{n}x{n} {method:24s} {r['seconds']:8.2f} s {r['peak_rss_mb']:7d} MB", flush=True)
+    # the same pixels on MODIS sinusoidal (a general grid: per-pixel metric slope, k-d tree distance)
+    for method, src in [("irrmap-slope", _sinusoidal_copy(dem)), ("irrmap-distance", _sinusoidal_copy(mask)),
+                        ("irrmap-distance-capped", _sinusoidal_copy(mask))]:
+        r = _run(method, src, work / f"{method}-sinusoidal_{n}.tif") | {"pixels": n * n, "method": f"{method}-sinusoidal"}
+        rows.append(r)
+        print(f"{n}x{n} {r['method']:24s} {r['seconds']:8.2f} s {r['peak_rss_mb']:7d} MB", flush=True)
     by = {r["method"]: r for r in rows}
     summary = {
+        **{f"{m}_time_ratio_sinusoidal_over_utm": round(by[f"{m}-sinusoidal"]["seconds"] / by[m]["seconds"], 2)
+           for m in ("irrmap-slope", "irrmap-distance", "irrmap-distance-capped")},
         "slope_time_ratio_irrmap_over_gdaldem": round(by["irrmap-slope"]["seconds"] / by["gdaldem"]["seconds"], 2),
         "slope_max_abs_diff_deg_vs_gdaldem": _max_diff(work / f"irrmap-slope_{n}.tif", work / f"gdaldem_{n}.tif"),
         "distance_time_ratio_irrmap_over_gdal_proximity": round(by["irrmap-distance"]["seconds"] / by["gdal_proximity"]["seconds"], 3),

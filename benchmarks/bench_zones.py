@@ -56,7 +56,7 @@ def _case(extent: str, method: str, out: str) -> dict:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the check below, which reads the file
     # zones actually present on the grid (windowed read, GDAL cache capped so the check stays small)
     present = set()
-    with rasterio.Env(GDAL_CACHEMAX=64), rasterio.open(out) as src:
+    with rasterio.Env(GDAL_CACHEMAX=64 * 2**20), rasterio.open(out) as src:
         for _, w in src.block_windows(1):
             present.update(np.unique(src.read(1, window=w)).tolist())
     present.discard(0)

@@ -2,12 +2,16 @@
 
 Mapped area = sum over the unit's pixels of (map value x true pixel area): for a fractional map (f_crop where
 irrigated) that is the irrigated area; for a binary map, pass `kind="binary"` (optionally weighted by a
-cropland fraction). Higher levels add up the finest units that have BOTH a statistic and a mapped area, so a
-missing county statistic does not make its province look over-mapped.
+cropland fraction). A unit where the map has no data on more than MAX_MISSING_SHARE of its (weighted) area has
+no mapped area (NaN, the reason in the Series' ``attrs["not_estimable"]``): counting its missing pixels as 0
+would report a silently smaller area. Higher levels add up the finest units that have BOTH a statistic and a
+mapped area, so a missing county statistic does not make its province look over-mapped.
 
 Metrics (x = statistics, y = mapped): n, R2 (squared Pearson r, the R2 of the fitted line), R2 against the 1:1
 line (1 - SS(y - x) / SS(x - mean x)), RMSE, MAE, bias = mean(y - x), relative bias = sum(y - x) / sum(x),
-OLS slope and intercept of y on x.
+OLS slope and intercept of y on x. A metric the pairs cannot define (R2 or slope from one unit or from
+statistics that are all equal, relative bias when the statistics sum to 0) is NaN, and the result's
+`not_estimable` entry gives the reason for each.
 """
 
 from __future__ import annotations
@@ -22,13 +26,17 @@ import xarray as xr
 from irrmap.core.errors import DataError
 from irrmap.core.grid import Grid
 
+MAX_MISSING_SHARE = 0.01  # a unit whose map has no data on more of its (weighted) area gets no mapped area
+
 
 def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *, kind: str = "fraction",
-                      threshold: float = 0.0, weight: xr.DataArray | None = None, tile: int = 2048) -> np.ndarray:
+                      threshold: float = 0.0, weight: xr.DataArray | None = None, tile: int = 2048, with_missing: bool = False):
     """Mapped area (m2) per zone id 0..n_zones, tile by tile with true pixel areas (index 0 = outside units).
 
     kind "fraction": value x pixel area (values must be 0..1); "binary": (value > threshold) x pixel area.
-    `weight` (e.g. cropland fraction) multiplies either. NaN counts as 0.
+    `weight` (e.g. cropland fraction) multiplies either. Map nodata (NaN) adds nothing to the mapped area; with
+    `with_missing` the result is (mapped, missing, total): the (weighted) area of the zone's nodata pixels
+    and of all its pixels, so callers can tell a small area from an unmapped one.
     """
     if kind not in ("fraction", "binary"):
         raise DataError(f"unknown map kind {kind!r}", "kind", "use fraction or binary")
@@ -36,7 +44,7 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
     for other, name in ((zones, "zones"), (weight, "weight")):
         if other is not None and not Grid.from_dataarray(other).aligned_with(grid):
             raise DataError(f"the {name} raster is not on the map's grid", name, "align it onto the map grid first")
-    total = np.zeros(n_zones + 1)
+    total, missing, whole = np.zeros(n_zones + 1), np.zeros(n_zones + 1), np.zeros(n_zones + 1)
     too_big = 0.0
     for t in grid.tiles(tile):
         w = t.window
@@ -45,34 +53,48 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
         nodata = map_da.attrs.get("nodata")
         if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
             v = np.where(v == float(nodata), np.nan, v)
+        gap = np.isnan(v)
         if kind == "fraction":
             too_big = max(too_big, float(np.nanmax(v, initial=0.0)))
             v = np.nan_to_num(v)
         else:
-            v = np.where(np.isnan(v), 0.0, (v > threshold).astype(np.float64))
+            v = np.where(gap, 0.0, (v > threshold).astype(np.float64))
+        wa = np.broadcast_to(np.asarray(grid.pixel_area(w), dtype=np.float64), v.shape)
         if weight is not None:
-            v = v * np.nan_to_num(np.asarray(weight.data[sl], dtype=np.float64))
-        z = np.asarray(zones.data[sl]).astype(np.int64)
-        total += np.bincount(z.ravel(), weights=(v * grid.pixel_area(w)).ravel(), minlength=n_zones + 1)[: n_zones + 1]
+            wa = wa * np.nan_to_num(np.asarray(weight.data[sl], dtype=np.float64))
+        z = np.asarray(zones.data[sl]).astype(np.int64).ravel()
+        total += np.bincount(z, weights=(v * wa).ravel(), minlength=n_zones + 1)[: n_zones + 1]
+        if with_missing:
+            missing += np.bincount(z, weights=(gap * wa).ravel(), minlength=n_zones + 1)[: n_zones + 1]
+            whole += np.bincount(z, weights=wa.ravel(), minlength=n_zones + 1)[: n_zones + 1]
     if too_big > 1.0 + 1e-6:
         raise DataError(f"map values reach {too_big:g}, more than a fraction of 1", "map",
                         "use kind='binary' (--map-kind binary) for class maps, or rescale percent maps to 0..1")
-    return total
+    return (total, missing, whole) if with_missing else total
 
 
-def mapped_area_by_unit(map_da: xr.DataArray, units, **kwargs) -> pd.Series:
-    """Mapped area (m2) indexed by the finest unit code (see zonal_mapped_area for the keywords)."""
+def mapped_area_by_unit(map_da: xr.DataArray, units, *, max_missing_share: float = MAX_MISSING_SHARE, **kwargs) -> pd.Series:
+    """Mapped area (m2) indexed by the finest unit code (see zonal_mapped_area for the keywords).
+
+    NaN for a unit where the map has no data on more than `max_missing_share` of its (weighted) area, with the
+    reason in ``attrs["not_estimable"]`` ({code: reason})."""
     zones = units.rasterize(Grid.from_dataarray(map_da))
-    totals = zonal_mapped_area(map_da, zones, len(units), **kwargs)
-    return pd.Series(totals[1:], index=units.codes.to_numpy(), name="mapped_m2")
+    totals, missing, whole = zonal_mapped_area(map_da, zones, len(units), with_missing=True, **kwargs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(whole > 0, missing / np.where(whole > 0, whole, 1), 0.0)[1:]
+    codes = units.codes.to_numpy()
+    out = pd.Series(np.where(share > max_missing_share, np.nan, totals[1:]), index=codes, name="mapped_m2")
+    out.attrs["not_estimable"] = {str(c): f"the map has no data on {100 * sh:.1f} % of the unit's {'weighted ' if kwargs.get('weight') is not None else ''}area"
+                                  for c, sh in zip(codes, share) if sh > max_missing_share}
+    return out
 
 
 def paired_by_level(mapped: pd.Series, stats: pd.Series, units, levels, stats_level: str | None = None) -> dict[str, pd.DataFrame]:
     """Per level: DataFrame (code, statistic_m2, mapped_m2, n_units) of units where both are known.
 
-    `mapped` is by finest code; `stats` by code at `stats_level` (default the finest). Levels finer than the
-    statistics are skipped; at the statistics' level and above, only finest units (or statistic units) with
-    both values are summed.
+    `mapped` is by finest code (NaN: no mapped area); `stats` by code at `stats_level` (default the finest).
+    Levels finer than the statistics are skipped; at the statistics' level and above, only finest units (or
+    statistic units) with both values are summed; a statistic unit with a member lacking a mapped area has none.
     """
     finest = units.levels[0]
     stats_level = stats_level or finest
@@ -80,8 +102,12 @@ def paired_by_level(mapped: pd.Series, stats: pd.Series, units, levels, stats_le
         raise DataError(f"unknown statistics level {stats_level!r}", "stats level", f"use one of {', '.join(units.levels)}")
     start = units.levels.index(stats_level)
     stats = stats.groupby(level=0).sum(min_count=1) if stats.index.has_duplicates else stats
-    # mapped area at the statistics' level
-    m_at = units.aggregate(mapped, stats_level) if stats_level != finest else mapped
+    # mapped area at the statistics' level; NaN when any member unit has none (a partial sum would be too small)
+    if stats_level != finest:
+        m_at = units.aggregate(mapped, stats_level)
+        m_at[units.aggregate(mapped.isna().astype(float), stats_level) > 0] = np.nan
+    else:
+        m_at = mapped
     both = pd.DataFrame({"statistic_m2": stats, "mapped_m2": m_at}).dropna()
     out = {}
     for level in levels:
@@ -104,7 +130,8 @@ def paired_by_level(mapped: pd.Series, stats: pd.Series, units, levels, stats_le
 
 
 def agreement_metrics(x, y) -> dict:
-    """Agreement of y (mapped) with x (reference statistics); see the module docstring."""
+    """Agreement of y (mapped) with x (reference statistics) over the pairs where both are finite; see the
+    module docstring. `not_estimable` maps each NaN metric to the reason."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
@@ -112,12 +139,17 @@ def agreement_metrics(x, y) -> dict:
     n = int(x.size)
     res = {"n": n, "r2": math.nan, "r2_1to1": math.nan, "rmse": math.nan, "mae": math.nan, "bias": math.nan,
            "relative_bias": math.nan, "slope": math.nan, "intercept": math.nan, "sum_reference": float(x.sum()), "sum_mapped": float(y.sum())}
+    why = {}
+    fit = ("r2", "r2_1to1", "slope", "intercept")
     if n == 0:
-        return res
+        why = dict.fromkeys(("rmse", "mae", "bias", "relative_bias", *fit), "no unit has both a statistic and a mapped area")
+        return res | {"not_estimable": why}
     d = y - x
     res.update(rmse=float(np.sqrt(np.mean(d**2))), mae=float(np.mean(np.abs(d))), bias=float(np.mean(d)))
     if x.sum() != 0:
         res["relative_bias"] = float(d.sum() / x.sum())
+    else:
+        why["relative_bias"] = "the statistics sum to 0"
     ssx = float(np.sum((x - x.mean()) ** 2))
     if n >= 2 and ssx > 0:
         sxy = float(np.sum((x - x.mean()) * (y - y.mean())))
@@ -125,7 +157,12 @@ def agreement_metrics(x, y) -> dict:
         slope = sxy / ssx
         res.update(slope=slope, intercept=float(y.mean() - slope * x.mean()),
                    r2=(sxy**2 / (ssx * ssy)) if ssy > 0 else math.nan, r2_1to1=1.0 - float(np.sum(d**2)) / ssx)
-    return res
+        if ssy == 0:
+            why["r2"] = f"all {n} mapped areas are equal: the correlation is 0/0"
+    else:
+        why.update(dict.fromkeys(fit, f"{n} unit: a fitted line needs at least 2" if n < 2
+                                 else f"all {n} statistics are equal: a fitted line is undefined"))
+    return res | {"not_estimable": why}
 
 
 def scaled_metrics(metrics: dict, scale: float) -> dict:

@@ -6,14 +6,17 @@
   one row per sample unit; optional finite population correction (1 - n_h/N_h).
 - `sample_size`: total sample size for a target SE of overall accuracy (Olofsson 2014 eq. 13, Cochran 5.25).
 
-Sizes may be pixel counts or areas; estimated areas come back in the same unit. A stratum with a single
-sample unit has no variance estimate: its SE terms are NaN rather than a silent zero.
+Sizes may be pixel counts or areas; estimated areas come back in the same unit. Nothing is dropped: a stratum
+(map class) with a size but no sample unit, sample units in a stratum of size 0, or labels outside the classes
+raise DataError, so the area proportions always sum to 1. What the sample cannot estimate (any SE when a
+stratum holds a single sample unit; UA of a class never mapped in the sample; PA of a class never in the
+reference) is NaN, and `AreaEstimate.not_estimable` gives the reason for each.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -39,6 +42,7 @@ class AreaEstimate:
     error_matrix: pd.DataFrame  # estimated proportions of area, rows map, columns reference
     n: int
     estimator: str
+    not_estimable: dict = field(default_factory=dict)  # {(measure, class or None): reason} for each NaN estimate
 
     @property
     def area(self) -> pd.Series:
@@ -81,6 +85,7 @@ class AreaEstimate:
             "total_size": _clean(self.total),
             "error_matrix": [[_clean(v) for v in row] for row in self.error_matrix.to_numpy().tolist()],
             "error_matrix_orientation": "rows = map class, columns = reference class, cells = estimated proportion of area",
+            "not_estimable": {(m if c is None else f"{m}.{name(c)}"): why for (m, c), why in self.not_estimable.items()},
         }
 
 
@@ -91,7 +96,10 @@ def _div(a, b):
 
 def olofsson(matrix, mapped_sizes, classes=None) -> AreaEstimate:
     """Stratified estimator with strata = map classes from a count matrix (rows map, columns reference) and the
-    mapped size (pixels or area) of each map class, in the matrix's row order."""
+    mapped size (pixels or area) of each map class, in the matrix's row order (or keyed by class).
+
+    Raises DataError when a class has a mapped size but no sample unit (its area would be lost), sample units
+    but no mapped size, or a size for a class the matrix lacks; the area proportions then always sum to 1."""
     if isinstance(matrix, pd.DataFrame):
         classes = list(matrix.index) if classes is None else list(classes)
         if list(matrix.columns) != list(matrix.index):
@@ -105,43 +113,59 @@ def olofsson(matrix, mapped_sizes, classes=None) -> AreaEstimate:
     q = n_ij.shape[0]
     if n_ij.shape != (q, q) or len(classes) != q:
         raise DataError(f"matrix shape {n_ij.shape} does not fit {len(classes)} classes", "matrix")
+    if not np.isfinite(n_ij).all() or (n_ij < 0).any():
+        raise DataError("a count matrix holds non-negative counts only (no empty or negative cells)", "matrix", "fill every cell with a count")
     if isinstance(mapped_sizes, (pd.Series, dict)):
         sizes = pd.Series(mapped_sizes)
         missing = [c for c in classes if c not in sizes.index]
         if missing:
             raise DataError(f"no mapped size for classes {missing}", "mapped sizes", "give one size per map class")
+        extra = [c for c in sizes.index if c not in classes and sizes[c] != 0]
+        if extra:
+            raise DataError(f"classes {extra[:10]} have a mapped size but no row in the matrix: their area would be lost",
+                            "mapped sizes", "add their sample counts to the matrix (every mapped class is a stratum to sample)")
         N_i = sizes.reindex(classes).to_numpy(dtype=np.float64)
     else:
         N_i = np.asarray(mapped_sizes, dtype=np.float64)
-    if N_i.shape != (q,) or (N_i < 0).any():
+    if N_i.shape != (q,) or not np.isfinite(N_i).all() or (N_i < 0).any():
         raise DataError(f"need {q} non-negative mapped sizes, got {N_i.tolist()}", "mapped sizes")
-    total = N_i.sum()
-    W = N_i / total
     n_i = n_ij.sum(axis=1)
-    frac = _div(n_ij, n_i[:, None])  # n_ij / n_i+
-    frac = np.nan_to_num(frac)  # an unsampled stratum contributes nothing to the point estimates
+    unsampled = [c for c, N, n in zip(classes, N_i, n_i) if N > 0 and n == 0]
+    if unsampled:
+        raise DataError(f"map classes {unsampled[:10]} have a mapped size but no sample unit: their area cannot be estimated",
+                        "matrix", "sample every map class with area (Olofsson et al. 2014 suggest 50-100 units per class), "
+                        "or merge the class into another before sampling")
+    sizeless = [c for c, N, n in zip(classes, N_i, n_i) if N == 0 and n > 0]
+    if sizeless:
+        raise DataError(f"map classes {sizeless[:10]} have sample units but a mapped size of 0", "mapped sizes",
+                        "give the mapped size of every sampled class (strata are the map classes)")
+    total = N_i.sum()
+    if total <= 0:
+        raise DataError("the mapped sizes sum to 0", "mapped sizes", "give the mapped size (pixels or area) of each class")
+    W = N_i / total
+    frac = np.nan_to_num(_div(n_ij, n_i[:, None]))  # n_ij / n_i+; rows of unmapped, unsampled classes have W = 0
     p = W[:, None] * frac  # eq. 4
     dof = np.where(n_i > 1, n_i - 1, np.nan)
+    single = (W > 0) & (n_i == 1)  # a stratum with one unit has no variance estimate
     p_col = p.sum(axis=0)
     # eq. 10: SE of the estimated proportion of area of reference class j
-    area_var = np.nansum(W[:, None] ** 2 * frac * (1 - frac) / dof[:, None], axis=0) + _nan_if_any(W > 0, n_i <= 1)
+    area_var = np.nansum(W[:, None] ** 2 * frac * (1 - frac) / dof[:, None], axis=0) + (np.nan if single.any() else 0.0)
     diag = np.diag(p)
     ua = _div(diag, p.sum(axis=1))
     pa = _div(diag, p_col)
     oa = float(diag.sum())
     ua_var = ua * (1 - ua) / dof  # eq. 6
-    oa_var = float(np.nansum(W**2 * ua * (1 - ua) / dof)) + float(_nan_if_any(W > 0, n_i <= 1))  # eq. 5
+    oa_var = float(np.nansum(W**2 * ua * (1 - ua) / dof)) + (np.nan if single.any() else 0.0)  # eq. 5
     # PA variance (Olofsson et al. 2013 eq. 7; 2014 eq. 7): N_.j estimated from the counts
     Nhat_j = (N_i[:, None] / np.where(n_i > 0, n_i, 1)[:, None] * n_ij).sum(axis=0)
     pa_var = np.full(q, np.nan)
     for j in range(q):
-        other = [i for i in range(q) if i != j]
-        t1 = N_i[j] ** 2 * (1 - pa[j]) ** 2 * ua[j] * (1 - ua[j]) / dof[j]
-        t2 = sum(N_i[i] ** 2 * frac[i, j] * (1 - frac[i, j]) / dof[i] for i in other if N_i[i] > 0)
+        t1 = N_i[j] ** 2 * (1 - pa[j]) ** 2 * ua[j] * (1 - ua[j]) / dof[j] if N_i[j] > 0 else 0.0
+        t2 = sum(N_i[i] ** 2 * frac[i, j] * (1 - frac[i, j]) / dof[i] for i in range(q) if i != j and N_i[i] > 0)
         pa_var[j] = (t1 + pa[j] ** 2 * t2) / Nhat_j[j] ** 2 if Nhat_j[j] > 0 else np.nan
     idx = pd.Index(classes)
     S = lambda v, nm: pd.Series(np.asarray(v, dtype=np.float64), index=idx, name=nm)  # noqa: E731
-    return AreaEstimate(
+    est = AreaEstimate(
         classes=classes, overall_accuracy=oa, overall_accuracy_se=math.sqrt(oa_var) if oa_var == oa_var else math.nan,
         users_accuracy=S(ua, "users_accuracy"), users_accuracy_se=S(np.sqrt(ua_var), "users_accuracy_se"),
         producers_accuracy=S(pa, "producers_accuracy"), producers_accuracy_se=S(np.sqrt(pa_var), "producers_accuracy_se"),
@@ -149,19 +173,35 @@ def olofsson(matrix, mapped_sizes, classes=None) -> AreaEstimate:
         total=float(total), error_matrix=pd.DataFrame(p, index=pd.Index(classes, name="map"), columns=pd.Index(classes, name="reference")),
         n=int(n_ij.sum()), estimator="olofsson2014",
     )
+    est.not_estimable = _reasons(est, [c for c, s1 in zip(classes, single) if s1], "stratum (map class)")
+    return est
 
 
-def _nan_if_any(weighted, single):
-    """NaN when a stratum with weight > 0 has fewer than two sample units (no variance estimate), else 0."""
-    return np.nan if np.any(weighted & single) else 0.0
+def _reasons(est: AreaEstimate, single_strata: list, stratum_word: str) -> dict:
+    """{(measure, class or None): reason} for every NaN estimate of `est`; `single_strata` hold one sample unit."""
+    out = {}
+    for c in est.classes:
+        if est.users_accuracy[c] != est.users_accuracy[c]:
+            out[("users_accuracy", c)] = out[("users_accuracy_se", c)] = f"no sample unit is mapped as {c}"
+        if est.producers_accuracy[c] != est.producers_accuracy[c]:
+            out[("producers_accuracy", c)] = out[("producers_accuracy_se", c)] = f"no sample unit has reference class {c}"
+    if single_strata:
+        why = f"{stratum_word} {', '.join(map(str, single_strata[:10]))} holds a single sample unit: no variance estimate (needs >= 2)"
+        out[("overall_accuracy_se", None)] = why
+        for name in ("area_proportion_se", "users_accuracy_se", "producers_accuracy_se"):
+            for c in est.classes:
+                if getattr(est, name)[c] != getattr(est, name)[c]:
+                    out.setdefault((name, c), why)
+    return out
 
 
 def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc: bool = False) -> AreaEstimate:
     """Stratified estimator when the strata are not the map classes (Stehman 2014); one entry per sample unit.
 
-    `stratum_sizes` maps each stratum to its size N_h (pixels or area); every sampled stratum needs one, and
-    unsampled strata are an error (their area would be lost). `fpc` applies (1 - n_h/N_h) to the variances
-    (meaningful when N_h counts sample units, i.e. pixels).
+    `stratum_sizes` maps each stratum to its size N_h (pixels or area); every sampled stratum needs a size > 0,
+    and unsampled strata with a size are an error (their area would be lost), as are map or reference labels
+    outside `classes`. `fpc` applies (1 - n_h/N_h) to the variances (meaningful when N_h counts sample units,
+    i.e. pixels).
     """
     s = pd.Series(np.asarray(strata, dtype=object)).astype(str)
     m = pd.Series(np.asarray(map_labels, dtype=object))
@@ -179,9 +219,19 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
     if empty:
         raise DataError(f"strata {empty[:10]} have a size but no sample units", "samples",
                         "sample every stratum (their area cannot be estimated otherwise)")
+    if not np.isfinite(sizes.to_numpy()).all() or (sizes < 0).any():
+        raise DataError(f"stratum sizes must be non-negative numbers, got {sizes.to_dict()}", "strata sizes")
+    sizeless = sorted(h for h in set(s) if sizes[h] == 0)
+    if sizeless:
+        raise DataError(f"strata {sizeless[:10]} have sample units but a size of 0", "strata sizes",
+                        "give the size (pixels or area) of every sampled stratum")
     if classes is None:
         classes = sorted(set(m.tolist()) | set(r.tolist()), key=str)
     classes = list(classes)
+    outside = sorted(set(m.tolist()) - set(classes), key=str), sorted(set(r.tolist()) - set(classes), key=str)
+    if outside[0] or outside[1]:
+        raise DataError(f"labels outside the classes {classes}: map {outside[0][:10]}, reference {outside[1][:10]} "
+                        "(their area would be dropped)", "samples", "add them to the classes or recode them")
     strata_order = list(sizes.index)
     N_h = sizes.to_numpy()
     N = N_h.sum()
@@ -239,7 +289,7 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
     cells = np.array([[total_est(((mm == a) & (rr == b)).astype(float))[0] / N for b in classes] for a in classes])
     idx = pd.Index(classes)
     S = lambda v, nm: pd.Series(np.asarray(v, dtype=np.float64), index=idx, name=nm)  # noqa: E731
-    return AreaEstimate(
+    est = AreaEstimate(
         classes=classes, overall_accuracy=oa, overall_accuracy_se=math.sqrt(oa_var) if oa_var == oa_var else math.nan,
         users_accuracy=S(ua, "users_accuracy"), users_accuracy_se=S(ua_se, "users_accuracy_se"),
         producers_accuracy=S(pa, "producers_accuracy"), producers_accuracy_se=S(pa_se, "producers_accuracy_se"),
@@ -247,11 +297,14 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
         total=float(N), error_matrix=pd.DataFrame(cells, index=pd.Index(classes, name="map"), columns=pd.Index(classes, name="reference")),
         n=int(len(s)), estimator="stehman2014" + ("+fpc" if fpc else ""),
     )
+    est.not_estimable = _reasons(est, [h for h, k in zip(strata_order, n_h) if k == 1], "stratum")
+    return est
 
 
 def sample_size(expected_users_accuracy, weights, target_oa_se: float = 0.01) -> int:
     """Total sample size n = (sum_i W_i S_i / S(O))^2 with S_i = sqrt(U_i (1 - U_i)) (Olofsson 2014 eq. 13),
-    rounded up; `weights` are the mapped area proportions W_i (normalised here)."""
+    rounded up; `weights` are the mapped area proportions W_i (normalised here). Raises DataError when n < 2
+    (accuracies of 0 or 1 carry no variance, so no sample size follows from them)."""
     U = np.asarray(expected_users_accuracy, dtype=np.float64)
     W = np.asarray(weights, dtype=np.float64)
     if U.shape != W.shape or np.any((U < 0) | (U > 1)) or np.any(W < 0) or W.sum() <= 0:
@@ -259,13 +312,20 @@ def sample_size(expected_users_accuracy, weights, target_oa_se: float = 0.01) ->
     if target_oa_se <= 0:
         raise DataError(f"target SE must be positive, got {target_oa_se}", "target_oa_se")
     W = W / W.sum()
-    return int(math.ceil((np.sum(W * np.sqrt(U * (1 - U))) / target_oa_se) ** 2 - 1e-9))
+    n = int(math.ceil((np.sum(W * np.sqrt(U * (1 - U))) / target_oa_se) ** 2 - 1e-9))
+    if n < 2:
+        raise DataError(f"the expected accuracies {U.tolist()} give a sample size of {n}: no variance could be estimated",
+                        "sample size", "conjecture user's accuracies strictly between 0 and 1 (e.g. 0.9, not 1), or lower the target SE")
+    return n
 
 
 def allocate(n: int, weights, minimum: int = 0) -> np.ndarray:
     """Split n sample units over strata in proportion to `weights`, raising small strata to `minimum` (taken
-    from the largest strata); largest-remainder rounding, so the parts sum to n."""
+    from the largest strata); largest-remainder rounding, so the parts sum to n. Raises DataError when a stratum
+    with weight > 0 would get fewer than 2 units (no variance estimate; with 0, no area estimate)."""
     W = np.asarray(weights, dtype=np.float64)
+    if W.ndim != 1 or not np.isfinite(W).all() or (W < 0).any() or W.sum() <= 0:
+        raise DataError(f"allocation weights must be non-negative with a positive sum, got {W.tolist()}", "allocation")
     W = W / W.sum()
     if minimum * len(W) > n:
         raise DataError(f"{len(W)} strata x minimum {minimum} exceeds n = {n}", "allocation", "lower the minimum or raise n")
@@ -281,6 +341,11 @@ def allocate(n: int, weights, minimum: int = 0) -> np.ndarray:
     out = np.floor(alloc).astype(int)
     order = np.argsort(-(alloc - out), kind="stable")
     out[order[: n - out.sum()]] += 1
+    thin = np.flatnonzero((W > 0) & (out < 2))
+    if thin.size:
+        raise DataError(f"strata {thin.tolist()[:10]} get {out[thin].tolist()[:10]} sample units: with fewer than 2 their "
+                        "variance (with 0 their area) cannot be estimated", "allocation",
+                        "raise the minimum per stratum (--minimum; Olofsson et al. 2014 suggest 50-100) or n")
     return out
 
 

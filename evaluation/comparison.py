@@ -29,6 +29,8 @@ def disagreement(matrix) -> dict:
     p_+g - p_gg); Q = sum q_g / 2, A = sum a_g / 2, and Q + A = 1 - OA (Pontius & Millones 2011 eqs. 2-7).
     """
     x = np.asarray(matrix, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != x.shape[1] or (x < 0).any() or not x.sum() > 0:
+        raise DataError("need a square matrix of non-negative counts or areas with a positive total", "matrix")
     p = x / x.sum()
     rows, cols, diag = p.sum(axis=1), p.sum(axis=0), np.diag(p)
     q_g = np.abs(rows - cols)
@@ -61,7 +63,15 @@ class MapComparison:
             "allocation_disagreement": _clean(self.allocation_disagreement),
             "irrigated_area_a_m2": _clean(area[1, :].sum()), "irrigated_area_b_m2": _clean(area[:, 1].sum()),
             "compared_area_m2": _clean(area.sum()), "missing_area_m2": _clean(self.missing_area_m2),
+            "not_estimable": self.not_estimable(),
         }
+
+    def not_estimable(self) -> dict[str, str]:
+        """{measure: reason} for each NaN measure (kappa when both maps hold one and the same class only)."""
+        if self.kappa == self.kappa:
+            return {}
+        held = [c for c, a, b in zip(self.matrix.index, self.matrix.sum(axis=1), self.matrix.sum(axis=0)) if a + b > 0]
+        return {"kappa": f"both maps are {', '.join(held)} on every compared pixel: chance agreement is 1 and kappa is 0/0"}
 
 
 def compare_maps(a: xr.DataArray, b: xr.DataArray, *, threshold_a: float = 0.0, threshold_b: float = 0.0,

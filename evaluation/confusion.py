@@ -73,7 +73,8 @@ def kappa_variance(matrix) -> float:
 
 @dataclass
 class Accuracy:
-    """Accuracy measures of one confusion matrix (rows map, columns reference); NaN where undefined."""
+    """Accuracy measures of one confusion matrix (rows map, columns reference); NaN where a measure cannot be
+    estimated, with the reason in `not_estimable()` (never a silent default)."""
 
     matrix: pd.DataFrame
     n: int
@@ -81,7 +82,7 @@ class Accuracy:
     overall_accuracy_se: float
     kappa: float
     kappa_se: float
-    kappa_ci95: tuple[float, float]  # normal approximation, clipped to kappa's range [-1, 1]
+    kappa_ci95: tuple[float, float]  # normal approximation, clipped to kappa's range [-1, 1]; NaN when kappa is undefined
     users_accuracy: pd.Series
     producers_accuracy: pd.Series
     f1: pd.Series
@@ -91,8 +92,32 @@ class Accuracy:
     def classes(self) -> list:
         return list(self.matrix.index)
 
+    def not_estimable(self, class_names: dict | None = None) -> dict[str, str]:
+        """{measure: reason} for every measure that is NaN; per-class measures are keyed 'users_accuracy.CLASS'."""
+        name = (lambda c: str(class_names.get(c, c))) if class_names else str
+        x = self.matrix.to_numpy(dtype=np.float64)
+        out = {}
+        if self.n < 2:
+            out["overall_accuracy_se"] = f"{self.n} sample unit: a variance needs at least 2"
+        if self.kappa != self.kappa:
+            present = [name(c) for c, r, k in zip(self.classes, x.sum(axis=1), x.sum(axis=0)) if r + k > 0]
+            why = (f"map and reference hold only the class {', '.join(present)}: chance agreement is 1 and kappa is 0/0"
+                   if len(present) == 1 else "chance agreement is 1: kappa is 0/0")
+            out.update(kappa=why, kappa_se=why, kappa_ci95=why)
+        elif self.kappa_se != self.kappa_se:
+            why = "the delta-method variance of kappa is not a non-negative number for this matrix"
+            out.update(kappa_se=why, kappa_ci95=why)
+        for c, r, k in zip(self.classes, x.sum(axis=1), x.sum(axis=0)):
+            if r == 0:
+                out[f"users_accuracy.{name(c)}"] = f"no sample unit is mapped as {name(c)}"
+            if k == 0:
+                out[f"producers_accuracy.{name(c)}"] = f"no sample unit has reference class {name(c)}"
+            if r + k == 0:
+                out[f"f1.{name(c)}"] = f"{name(c)} occurs in neither the map nor the reference labels"
+        return out
+
     def to_dict(self, class_names: dict | None = None) -> dict:
-        """A JSON-able dict (NaN becomes None); per-class values keyed by class name."""
+        """A JSON-able dict (NaN becomes None, and `not_estimable` says why); per-class values keyed by class name."""
         name = (lambda c: str(class_names.get(c, c))) if class_names else str
         per = lambda s: {name(k): _clean(v) for k, v in s.items()}  # noqa: E731
         return {
@@ -108,6 +133,7 @@ class Accuracy:
             "f1": per(self.f1),
             "confusion_matrix": [[_clean(v, integer=True) for v in row] for row in self.matrix.to_numpy().tolist()],
             "confusion_matrix_orientation": "rows = map class, columns = reference class",
+            "not_estimable": self.not_estimable(class_names),
             **self.extra,
         }
 
@@ -132,30 +158,36 @@ def _clean(v, integer: bool = False):
 
 
 def accuracy_from_matrix(matrix) -> Accuracy:
-    """All measures from a count matrix (DataFrame or array; rows map, columns reference)."""
+    """All measures from a count matrix (DataFrame or array; rows map, columns reference).
+
+    Raises DataError for a matrix that is not square, holds negative counts or no sample unit at all."""
     if not isinstance(matrix, pd.DataFrame):
         arr = np.asarray(matrix, dtype=np.float64)
         matrix = pd.DataFrame(arr, index=pd.Index(range(arr.shape[0]), name="map"), columns=pd.Index(range(arr.shape[1]), name="reference"))
     x = matrix.to_numpy(dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != x.shape[1]:
         raise DataError(f"a confusion matrix must be square, got {x.shape}", "matrix", "use the same classes for rows and columns")
-    if (x < 0).any():
-        raise DataError("a confusion matrix cannot hold negative counts", "matrix")
+    if not np.isfinite(x).all() or (x < 0).any():
+        raise DataError("a confusion matrix holds non-negative counts only (no empty or negative cells)", "matrix")
     n = x.sum()
+    if n <= 0:
+        raise DataError("the confusion matrix holds no sample units: no accuracy can be estimated", "matrix",
+                        "give at least one sample unit with a map and a reference label")
     rows, cols, diag = x.sum(axis=1), x.sum(axis=0), np.diag(x)
-    oa = float(diag.sum() / n) if n > 0 else math.nan
+    oa = float(diag.sum() / n)
     oa_se = math.sqrt(oa * (1 - oa) / (n - 1)) if n > 1 else math.nan
-    pe = float(rows @ cols) / n**2 if n > 0 else math.nan
-    kappa = (oa - pe) / (1 - pe) if n > 0 and pe < 1 else math.nan
+    pe = float(rows @ cols) / n**2
+    kappa = (oa - pe) / (1 - pe) if pe < 1 else math.nan
     var = kappa_variance(x)
     kse = math.sqrt(var) if var == var and var >= 0 else math.nan
+    ci = (max(-1.0, kappa - Z95 * kse), min(1.0, kappa + Z95 * kse)) if kse == kse else (math.nan, math.nan)
     ua = _ratio(diag, rows)
     pa = _ratio(diag, cols)
     f1 = _ratio(2 * diag, rows + cols)  # = 2 UA PA / (UA + PA), defined even when one of them is 0
     idx = matrix.index
     return Accuracy(
         matrix=matrix, n=int(round(n)), overall_accuracy=oa, overall_accuracy_se=oa_se, kappa=kappa, kappa_se=kse,
-        kappa_ci95=(max(-1.0, kappa - Z95 * kse), min(1.0, kappa + Z95 * kse)),
+        kappa_ci95=ci,
         users_accuracy=pd.Series(ua, index=idx, name="users_accuracy"),
         producers_accuracy=pd.Series(pa, index=idx, name="producers_accuracy"),
         f1=pd.Series(f1, index=idx, name="f1"),
@@ -176,7 +208,7 @@ def accuracy_by_group(map_labels, ref_labels, groups, classes=None, min_n: int =
     out = {"all": accuracy(m, r, classes)}
     for key in sorted({str(v) for v in g.tolist() if v is not None and v == v}):
         sel = np.array([str(v) == key for v in g.tolist()])
-        if sel.sum() >= min_n:
+        if sel.sum() >= max(min_n, 1):
             out[key] = accuracy(m[sel], r[sel], classes)
     return out
 

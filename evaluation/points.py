@@ -2,11 +2,13 @@
 map's grid, snap each to the nearest crop pixel within a radius, sample the map and binarise it.
 
 Pixel look-ups are vectorised (one gather per candidate offset), so 20,000 points cost a few chunk reads.
-Labels: 1 = irrigated, 0 = not irrigated.
+Labels: 1 = irrigated, 0 = not irrigated; any other coding needs an explicit mapping (see `binary_labels`).
+Whether the points actually land on the map is checked by `evaluation.point_location`.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,6 +19,10 @@ from pyproj import CRS, Transformer
 
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
+from irrmap.core.tables import parse_numbers, read_table
+from irrmap.core.ground import ground_metric_at
+
+log = logging.getLogger(__name__)
 
 LON_NAMES = ("lon", "longitude", "long", "x", "lng")
 LAT_NAMES = ("lat", "latitude", "y")
@@ -25,26 +31,38 @@ FALSE_WORDS = {"0", "false", "no", "n", "rainfed", "not irrigated", "not_irrigat
 
 
 def read_points(path, label_field: str | None = None, *, lon_field: str | None = None, lat_field: str | None = None,
-                crs="EPSG:4326", layer: str | None = None) -> gpd.GeoDataFrame:
-    """Points as a GeoDataFrame; CSV/TSV need lon/lat columns (found by name unless given) in `crs`."""
+                crs=None, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Points as a GeoDataFrame in their own CRS (one point per feature; other geometries by a point inside).
+
+    CSV/TSV need x/y columns (found by name - lon/longitude/x, lat/latitude/y - unless given) in `crs`
+    (default EPSG:4326); the columns used are kept in ``attrs["xy_fields"]``. Vector files (GeoPackage,
+    shapefile, GeoJSON, GeoParquet) carry their CRS; `crs` is required when a file declares none and, when
+    given, replaces the declared one (with a warning). Raises InputError for unreadable files, missing columns
+    and unknown CRSs, DataError for rows without numeric coordinates.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError("reference points not found", str(path), "check the path")
-    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+    if crs is not None:
         try:
-            df = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
-        except Exception as exc:
-            raise InputError(f"cannot read the table: {exc}", str(path), "give a CSV with a header row") from None
+            crs = CRS.from_user_input(crs)
+        except Exception:  # pyproj.exceptions.CRSError
+            raise InputError(f"unknown points CRS {crs!r}", str(path),
+                             "give an EPSG code or WKT, e.g. --points-crs EPSG:32642 ([evaluation].points_crs)") from None
+    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+        df = read_table(path, what="reference points table")  # separator sniffed, numbers parsed below (irrmap.core.tables)
         lon = lon_field or _find(df.columns, LON_NAMES)
         lat = lat_field or _find(df.columns, LAT_NAMES)
         if lon is None or lat is None or lon not in df.columns or lat not in df.columns:
             raise InputError("no longitude/latitude columns", str(path), f"name them lon/lat or pass --lon-field/--lat-field (columns: {', '.join(map(str, df.columns[:30]))})")
-        xs, ys = pd.to_numeric(df[lon], errors="coerce"), pd.to_numeric(df[lat], errors="coerce")
-        bad = xs.isna() | ys.isna()
+        xs, ys = (parse_numbers(df[c], column=str(c), source=str(path)) for c in (lon, lat))
+        bad = (xs.bad | xs.empty | ys.bad | ys.empty).to_numpy()
         if bad.any():
-            raise DataError(f"{int(bad.sum())} rows have no numeric coordinates (lines {', '.join(str(i + 2) for i in np.flatnonzero(bad)[:10])})",
+            raise DataError(f"{int(bad.sum())} rows have no numeric coordinates (lines {', '.join(map(str, df.index[bad][:10]))})",
                             str(path), "fill or remove them")
-        gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(xs, ys), crs=crs)
+        df = df.reset_index(drop=True)
+        gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(xs.values.to_numpy(), ys.values.to_numpy()), crs=crs or "EPSG:4326")
+        gdf.attrs["xy_fields"] = (str(lon), str(lat))
     else:
         try:
             gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
@@ -53,8 +71,13 @@ def read_points(path, label_field: str | None = None, *, lon_field: str | None =
                 gdf = gpd.read_parquet(path)
             else:
                 raise InputError(f"cannot read points: {exc}", str(path), "give a GeoPackage, shapefile, GeoJSON or CSV") from None
-        if gdf.crs is None:
-            raise InputError("points have no CRS", str(path), "set one (e.g. ogr2ogr -a_srs EPSG:4326)")
+        if gdf.crs is None and crs is None:
+            raise InputError("points have no CRS", str(path),
+                             "declare it with --points-crs ([evaluation].points_crs), or set it in the file (ogr2ogr -a_srs EPSG:4326)")
+        if crs is not None and gdf.crs is not None and not CRS.from_user_input(gdf.crs).equals(crs):
+            log.warning("%s: the file declares %s; using the given points CRS %s instead", path, gdf.crs.to_string(), crs.to_string())
+        if crs is not None:
+            gdf = gdf.set_crs(crs, allow_override=True)
         if len(gdf) and not gdf.geometry.geom_type.isin(["Point"]).all():
             gdf = gdf.copy()
             gdf["geometry"] = gdf.geometry.representative_point()
@@ -69,55 +92,80 @@ def _find(columns, names):
     return next((low[n] for n in names if n in low), None)
 
 
-def binary_labels(values, positive=None) -> np.ndarray:
-    """Reference labels as 1 (irrigated) / 0 (not) / -1 (missing).
+def binary_labels(values, positive=None, label_map: dict | None = None, *, where: str = "label field") -> np.ndarray:
+    """Reference labels as 1 (irrigated) / 0 (not) / -1 (missing, or left out by the mapping).
 
-    With `positive` (values meaning irrigated, compared as text) every other non-empty value is 0. Otherwise
-    numbers are 1 when non-zero, and words like irrigated/rainfed, yes/no, true/false are recognised.
+    Without a mapping only the numbers 0 and 1 and the words of TRUE_WORDS / FALSE_WORDS (any case) are
+    accepted: a scheme such as 1 = rainfed, 2 = irrigated must not be read as "non-zero = irrigated".
+    `label_map` ({value: 1, 0 or -1}; keys compared as text, so "2" matches 2 and 2.0; -1 leaves the point
+    out) maps any scheme; `positive` (values meaning irrigated) makes every other value 0. Raises DataError,
+    naming `where` and listing every value found with its count, when a value is not covered.
     """
-    s = pd.Series(values)
+    s = pd.Series(values, dtype=object)
     out = np.full(len(s), -1, dtype=np.int8)
-    txt = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
-    present = txt.notna() & (txt != "")
+    txt = s.map(lambda v: None if v is None or (np.ndim(v) == 0 and pd.isna(v)) or str(v).strip() == "" else _norm_num(str(v).strip()))
+    present = txt.notna().to_numpy()
     if positive is not None:
         pos = {_norm_num(str(p).strip()) for p in positive}
-        out[present.to_numpy()] = txt[present].map(lambda v: 1 if _norm_num(v) in pos else 0).to_numpy()
+        out[present] = txt[present].map(lambda v: 1 if v in pos else 0).to_numpy()
         return out
-    num = pd.to_numeric(txt, errors="coerce")
-    isnum = present & num.notna()
-    out[isnum.to_numpy()] = (num[isnum] != 0).astype(np.int8).to_numpy()
-    words = present & num.isna()
-    low = txt[words].str.lower()
-    unknown = sorted(set(low) - TRUE_WORDS - FALSE_WORDS)
+    if label_map is not None:
+        mapping = {_norm_num(str(k).strip()): v for k, v in label_map.items()}
+        bad = {k: v for k, v in mapping.items() if v not in (0, 1, -1)}
+        if bad:
+            raise DataError(f"label_map values must be 1 (irrigated), 0 (not) or -1 (leave out), got {bad}", "label_map",
+                            'e.g. label_map = {"1" = 0, "2" = 1}')
+        how = "add them to the label map (1 = irrigated, 0 = not, -1 = leave the point out)"
+    else:
+        mapping = {w: 1 for w in TRUE_WORDS} | {w: 0 for w in FALSE_WORDS}
+        how = None
+    counts = txt[present].value_counts()
+    unknown = sorted((v for v in counts.index if v not in mapping), key=_sort_key)
     if unknown:
-        raise DataError(f"labels {unknown[:10]} are neither irrigated nor not-irrigated words", "label field",
-                        "pass --positive VALUE for each value that means irrigated")
-    out[words.to_numpy()] = low.isin(TRUE_WORDS).astype(np.int8).to_numpy()
+        values = sorted(counts.index, key=_sort_key)
+        found = ", ".join(f"{v!r} ({counts[v]:,})" for v in values[:20])
+        lo, hi = values[0], values[-1]
+        how = how or (f"say what each value means: --label-map VALUE=1 (irrigated), VALUE=0 (not), VALUE=-1 (leave the point "
+                      f"out), e.g. --label-map {lo}=0 --label-map {hi}=1 if {hi} means irrigated (config: [evaluation] "
+                      f'label_map = {{"{lo}" = 0, "{hi}" = 1}})')
+        raise DataError(f"labels {unknown[:10]} are not 0/1 nor irrigated/not-irrigated words (values found: {found})", where, how)
+    out[present] = txt[present].map(mapping).to_numpy(dtype=np.int8)
     return out
 
 
+def _sort_key(v: str):
+    try:
+        return (0, float(v), "")
+    except ValueError:
+        return (1, 0.0, v)
+
+
 def _norm_num(v: str) -> str:
+    """A label as comparable text: numbers in canonical form ("2.0" -> "2"), words in lower case."""
     try:
         f = float(v)
-        return str(int(f)) if f.is_integer() else str(f)
     except ValueError:
         return v.lower()
+    return str(int(f)) if f.is_integer() else str(f)
+
+
+def grid_cells(x, y, crs, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, col, inside) of coordinates (x, y) in `crs` (None: the grid's) on the grid, after reprojection;
+    row and col are -1 where `inside` is False (off the grid, or coordinates the CRS cannot hold)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    with np.errstate(invalid="ignore"):  # coordinates a CRS cannot hold come back as inf
+        if crs is not None and not CRS.from_user_input(crs).equals(CRS.from_user_input(grid.crs.to_wkt())):
+            x, y = Transformer.from_crs(crs, grid.crs.to_wkt(), always_xy=True).transform(x, y)
+        col, row = ~grid.transform * (np.asarray(x, np.float64), np.asarray(y, np.float64))
+    col, row = np.floor(col), np.floor(row)
+    inside = np.isfinite(col) & np.isfinite(row) & (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
+    return np.where(inside, row, -1).astype(np.int64), np.where(inside, col, -1).astype(np.int64), inside
 
 
 def pixel_index(points: gpd.GeoDataFrame, grid: Grid) -> pd.DataFrame:
     """Row and column of each point on the grid (after reprojection); `inside` is False off the grid."""
-    pts = points.geometry
-    if points.crs is not None and not CRS.from_user_input(points.crs).equals(CRS.from_user_input(grid.crs.to_wkt())):
-        tr = Transformer.from_crs(points.crs, grid.crs.to_wkt(), always_xy=True)
-        x, y = tr.transform(pts.x.to_numpy(), pts.y.to_numpy())
-    else:
-        x, y = pts.x.to_numpy(), pts.y.to_numpy()
-    inv = ~grid.transform
-    col, row = inv * (np.asarray(x, float), np.asarray(y, float))
-    col, row = np.floor(col), np.floor(row)
-    inside = np.isfinite(col) & np.isfinite(row) & (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
-    return pd.DataFrame({"row": np.where(inside, row, -1).astype(np.int64), "col": np.where(inside, col, -1).astype(np.int64),
-                         "inside": inside}, index=points.index)
+    row, col, inside = grid_cells(points.geometry.x.to_numpy(), points.geometry.y.to_numpy(), points.crs, grid)
+    return pd.DataFrame({"row": row, "col": col, "inside": inside}, index=points.index)
 
 
 def values_at(da: xr.DataArray, rows, cols) -> np.ndarray:
@@ -141,19 +189,19 @@ def values_at(da: xr.DataArray, rows, cols) -> np.ndarray:
 
 def snap_to_crop(rows, cols, cropland: xr.DataArray, grid: Grid, radius: int = 1, min_fraction: float = 0.0):
     """Move each point to the nearest pixel within `radius` pixels whose cropland fraction exceeds `min_fraction`
-    (ground distance between pixel centres, so geographic grids are handled); points already on such a pixel
-    stay. Returns (rows, cols, moved, found): `found` is False where no crop pixel lies within the radius."""
+    (ground distance between pixel centres with the point's own metric, so geographic, Web Mercator and MODIS
+    sinusoidal grids are handled); points already on such a pixel stay. Returns (rows, cols, moved, found):
+    `found` is False where no crop pixel lies within the radius."""
     rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
     offsets = [(dr, dc) for dr in range(-radius, radius + 1) for dc in range(-radius, radius + 1) if dr * dr + dc * dc <= radius * radius]
-    dx, dy = grid.ground_spacing()
-    rr = np.clip(rows, 0, grid.height - 1)
+    E, F, G = ground_metric_at(grid, np.clip(rows, 0, grid.height - 1), np.clip(cols, 0, grid.width - 1))
     best = np.full(rows.shape, np.inf)
     out_r, out_c = rows.copy(), cols.copy()
     for dr, dc in offsets:
         r2, c2 = rows + dr, cols + dc
         v = values_at(cropland, r2, c2)
         ok = np.nan_to_num(v, nan=-np.inf) > min_fraction
-        d = np.hypot(dc * dx[rr], dr * dy[rr])
+        d = np.sqrt(E * (dc * dc) + 2.0 * F * (dc * dr) + G * (dr * dr))
         take = ok & (d < best)
         best = np.where(take, d, best)
         out_r, out_c = np.where(take, r2, out_r), np.where(take, c2, out_c)
@@ -169,9 +217,10 @@ def binarise(values, threshold: float = 0.0) -> np.ndarray:
 
 
 def sample_points(points: gpd.GeoDataFrame, map_da: xr.DataArray, *, label_field: str, threshold: float = 0.0,
-                  positive=None, cropland: xr.DataArray | None = None, snap_radius: int = 0,
+                  positive=None, label_map: dict | None = None, cropland: xr.DataArray | None = None, snap_radius: int = 0,
                   min_crop_fraction: float = 0.0) -> pd.DataFrame:
-    """One row per point: reference label, map value and binary map label, pixel (row, col), and flags.
+    """One row per point: reference label (see `binary_labels` for `positive` / `label_map`), map value and
+    binary map label, pixel (row, col), and flags.
 
     Columns: reference (1/0/-1), value, map (1/0/-1), row, col, inside, snapped, no_crop, used (inside the grid,
     both labels known and, when snapping, a crop pixel found). Other point attributes are kept.
@@ -188,7 +237,7 @@ def sample_points(points: gpd.GeoDataFrame, map_da: xr.DataArray, *, label_field
         no_crop = idx["inside"].to_numpy() & ~found
         rows, cols = np.where(found, nr, rows), np.where(found, nc, cols)
     value = values_at(map_da, rows, cols)
-    ref = binary_labels(points[label_field].to_numpy(), positive)
+    ref = binary_labels(points[label_field].to_numpy(), positive, label_map, where=f"label field {label_field!r}")
     mapped = binarise(value, threshold)
     out = pd.DataFrame(points.drop(columns="geometry")).copy()
     out["reference"], out["value"], out["map"] = ref, value, mapped
@@ -231,5 +280,5 @@ def unit_aridity_classes(units, aridity: xr.DataArray, threshold: float = 0.5) -
     return pd.Series(cls, index=units.codes.to_numpy(), name="aridity_class")
 
 
-__all__ = ["attach_units", "binarise", "binary_labels", "pixel_index", "read_points", "sample_points", "snap_to_crop",
+__all__ = ["attach_units", "binarise", "binary_labels", "grid_cells", "pixel_index", "read_points", "sample_points", "snap_to_crop",
            "unit_aridity_classes", "values_at"]

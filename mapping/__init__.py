@@ -1,14 +1,29 @@
 """Map production: windowed prediction, spatial filtering, aggregation, water-body and tree-cover layers.
 
-Stage package: it imports the shared core (`irrmap`) and never the shell (CLI, pipeline).
+Stage package: it imports the shared core (`irrmap.core`) and never the shell (CLI, pipeline). The names
+below load on first use, so `irrmap.mapping.water` and `irrmap.mapping.treecover` do not pull in the
+classifier libraries that prediction needs.
 """
 
-from irrmap.mapping.aggregate import aggregate_area, aggregate_to_file, coarse_grid
-from irrmap.mapping.filter import filter_map, filter_to_files, majority, min_mapping_unit, rule_7x7
-from irrmap.mapping.predict import OUTPUTS, predict_block, predict_to_files, tile_size_for
+from __future__ import annotations
 
-# stage-level names used by `irrmap run`
-aggregate_1km = aggregate_to_file
+import importlib
 
-__all__ = ["OUTPUTS", "aggregate_1km", "aggregate_area", "aggregate_to_file", "coarse_grid", "filter_map", "filter_to_files",
-           "majority", "min_mapping_unit", "predict_block", "predict_to_files", "rule_7x7", "tile_size_for"]
+_NAMES = {
+    "aggregate_area": "aggregate", "aggregate_to_file": "aggregate", "coarse_grid": "aggregate",
+    "filter_map": "filter", "filter_to_files": "filter", "majority": "filter", "min_mapping_unit": "filter",
+    "rule_7x7": "filter",
+    "OUTPUTS": "predict", "predict_block": "predict", "predict_to_files": "predict", "tile_size_for": "predict",
+}
+_ALIASES = {"aggregate_1km": "aggregate_to_file"}  # stage-level names used by `irrmap run`
+
+__all__ = sorted([*_NAMES, *_ALIASES])
+
+
+def __getattr__(name: str):
+    target = _ALIASES.get(name, name)
+    if target not in _NAMES:
+        raise AttributeError(f"module 'irrmap.mapping' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"irrmap.mapping.{_NAMES[target]}"), target)
+    globals()[name] = value
+    return value

@@ -38,7 +38,7 @@ from irrmap.core.errors import GridError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.manifest import sha256_file
 from irrmap.core.progress import progress_bar
-from irrmap.core.raster_write import write_raster
+from irrmap.core.raster_write import gdal_cache_bytes, write_raster
 from irrmap.models.persistence import check_features, load_model
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     _fixed_mmap_threshold()
     # GDAL's block cache (default 5 % of RAM) would otherwise fill with every input block read and make
     # memory grow with the map; a slice of the budget is enough as each block is read once
-    with rasterio.Env(GDAL_CACHEMAX=int(max(16, min(128, memory_mb // 8)))):
+    with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(int(max(16, min(128, memory_mb // 8))))):
         return _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zone_keys, size, work, paths, done_file,
                           fingerprint, n_jobs, on_tile, tags, cog, memory_mb)
 

@@ -1,18 +1,29 @@
-"""Distance to water in metres: an exact Euclidean distance transform, measured on the ground on any grid.
+"""Distance to water in metres: the distance on the ellipsoid between pixel centres, on any grid.
 
-Algorithm (linear time, numba): a column pass finds, for every pixel and column, the nearest water row
-above and below; a row pass takes the lower envelope of parabolas (Felzenszwalb & Huttenlocher 2012) with
-that row's ground spacing; the winning water pixel's distance is then re-measured with the east-west
-spacing at the mid-latitude of the two pixels and the exact meridian arc between their rows.
+How it is measured depends on the grid's spacing model (irrmap.core.ground):
 
-- Projected grids: spacing is constant, and the result is the exact Euclidean distance between pixel
-  centres in CRS metres (what gdal_proximity -distunits GEO approximates).
-- Geographic grids: the re-measured distance is the ellipsoidal distance to an actual water pixel up to
-  second-order terms (< 0.01 % at 100 km), so it never undercuts the nearest water pixel; choosing that pixel
-  with the row's own spacing can overshoot the true minimum by at most about tan(lat) * d / 33,000 km
-  relative (0.3 % at d = 100 km, 45 deg), in practice much less.
-- `max_distance` caps the result and lets dask data run block by block with a finite halo; values below
-  the cap are identical to the whole-grid result on projected grids.
+- Planar grids (UTM inside its zone): an exact Euclidean distance transform in linear time (numba) with the
+  pixel size in metres: a column pass finds, for every pixel and column, the nearest water row above and
+  below; a row pass takes the lower envelope of parabolas (Felzenszwalb & Huttenlocher 2012). The result is
+  the exact Euclidean distance between pixel centres in CRS metres (what gdal_proximity -distunits GEO
+  approximates), within the projection's scale error (< 0.1 %) of the ellipsoidal distance.
+- Graticule grids (geographic, Web Mercator and other cylindrical projections): the same transform with
+  each row's own ground spacing; the winning water pixel's distance is then re-measured with the east-west
+  spacing at the mid-latitude of the two pixels and the exact meridian arc between their rows. That is the
+  ellipsoidal distance to an actual water pixel up to second-order terms (< 0.01 % at 100 km), so it never
+  undercuts the nearest water pixel; choosing that pixel with the row's own spacing can overshoot the true
+  minimum by at most about tan(lat) * d / 33,000 km relative (0.3 % at d = 100 km, 45 deg), in practice
+  much less. On cylindrical projections the mid-latitude is that of the mid-point in map units, off by
+  < 3e-5 relative at 100 km.
+- General grids (MODIS sinusoidal, conic, azimuthal), where rows and columns need not be perpendicular on
+  the ground: the nearest water pixel centre by a k-d tree (scipy.spatial.cKDTree) of Earth-centred
+  coordinates, and the chord turned into the arc (irrmap.core.geodesy.chord_to_arc): the geodesic distance
+  to the nearest water pixel within 2e-7 relative up to 100 km. Slower than the transform: about 0.8 us of
+  CPU per pixel (4096 x 4096 MODIS sinusoidal: 14 s CPU, against 0.3 s for the transform on the same pixels
+  on UTM). Pixels off the Earth (the corners of a sinusoidal tile) are NaN.
+- `max_distance` caps the result and lets dask data run block by block with a finite halo (every pixel
+  within the cap: irrmap.core.ground.reach_pixels); values below the cap are identical to the whole-grid
+  result on planar and general grids.
 """
 
 from __future__ import annotations
@@ -25,12 +36,12 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 from numba import njit, prange
-from pyproj import Geod
-from rasterio.windows import Window
+from scipy.spatial import cKDTree
 
 from irrmap.core.errors import InputError
-from irrmap.core.geodesy import geod_of
+from irrmap.core.geodesy import chord_to_arc, mean_radius, meridian_spacing, parallel_spacing
 from irrmap.core.grid import Grid
+from irrmap.core.ground import centres_geocentric, column_dlon, nominal_spacing, reach_pixels, row_latitudes
 from irrmap.core.halo import map_with_halo
 
 log = logging.getLogger(__name__)
@@ -187,50 +198,63 @@ def _edt(values, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
 
 
 def _row_geometry(grid: Grid, r0: int, h: int):
-    """Northing of row centres along the meridian, east spacing per row and per half-row, for rows r0:r0+h."""
-    if not grid.is_geographic:
-        dx, dy = grid.ground_spacing(Window(0, r0, 1, 1))
-        y = np.arange(h, dtype=np.float64) * dy[0]
-        return y, np.full(h, dx[0]), np.full(2 * h, dx[0])
-    geod: Geod = geod_of(grid.crs.to_wkt())
-    t = grid.transform
-    lat = t.f + t.e * (np.arange(r0, r0 + h) + 0.5)
+    """Northing of row centres along the meridian, east spacing per row and per half-row, for rows r0:r0+h
+    of a planar or graticule grid."""
+    if grid.metric_kind == "planar":
+        ax, ay = nominal_spacing(grid)
+        return np.arange(h, dtype=np.float64) * ay, np.full(h, ax), np.full(2 * h, ax)
+    wkt = grid.crs.to_wkt()
+    lat = row_latitudes(grid, np.arange(r0, r0 + h))
     steps = np.zeros(h)
     if h > 1:
-        _, _, steps[1:] = geod.inv(np.zeros(h - 1), lat[:-1], np.zeros(h - 1), lat[1:])
+        steps[1:] = meridian_spacing(lat[:-1], lat[1:], wkt)
     y = -np.cumsum(steps)  # rows run southward
-    half_lat = t.f + t.e * (r0 + 0.5 + np.arange(2 * h) / 2.0)
-    dx_half, _ = grid_spacing_at(grid, half_lat)
+    half_lat = row_latitudes(grid, r0 + np.arange(2 * h) / 2.0)
+    dx_half = parallel_spacing(np.clip(half_lat, -90, 90), column_dlon(grid), wkt)
     dx_row = dx_half[0 : 2 * h : 2].copy()
     return y, dx_row, dx_half
 
 
-def grid_spacing_at(grid: Grid, lat: np.ndarray):
-    """East and north ground spacing (m) of a geographic grid at arbitrary latitudes (not only row centres)."""
-    from irrmap.core.geodesy import row_spacing
-
-    return row_spacing(np.clip(lat, -90, 90), grid.transform.a, grid.transform.e, grid.crs.to_wkt())
+def _nearest_on_ellipsoid(values, window, inner, *, grid: Grid, cap: float | None, strip: int = 256):
+    """General grids: distance from each pixel centre of the inner block to the nearest water pixel centre
+    of `values` (block plus halo), by a k-d tree (scipy) of Earth-centred coordinates; the chord is turned
+    into the arc on the mean-radius sphere (irrmap.core.geodesy.chord_to_arc). Targets go strip by strip."""
+    r0, c0 = int(window.row_off), int(window.col_off)
+    wr, wc = np.nonzero(values > 0)
+    pts = np.column_stack(centres_geocentric(grid, wr + r0, wc + c0))
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    tree = cKDTree(pts) if len(pts) else None
+    radius = mean_radius(grid.crs.to_wkt())
+    reach = np.inf if cap is None else 2.0 * radius * math.sin(min(cap / (2.0 * radius), math.pi / 2))
+    fill = np.float32(np.nan) if cap is None else np.float32(cap)
+    block = values[inner]
+    out = np.full(block.shape, np.nan, dtype=np.float32)
+    for s0 in range(0, block.shape[0], strip):
+        v = block[s0 : s0 + strip]
+        rr, cc = np.nonzero(~np.isnan(v))
+        xyz = np.column_stack(centres_geocentric(grid, rr + r0 + inner[0].start + s0, cc + c0 + inner[1].start))
+        on_earth = np.isfinite(xyz).all(axis=1)
+        water = v[rr, cc] > 0
+        d = np.where(water, np.float32(0.0), fill)
+        land = on_earth & ~water
+        if tree is not None and land.any():
+            chord, _ = tree.query(xyz[land], distance_upper_bound=reach, workers=-1)  # inf: no water within reach
+            found = np.isfinite(chord)
+            arc = np.full(chord.shape, fill, dtype=np.float64)
+            arc[found] = chord_to_arc(chord[found], radius)
+            d[land] = arc if cap is None else np.minimum(arc, cap)
+        d[~on_earth] = np.nan
+        out[s0 + rr, cc] = d
+    return out
 
 
 def _distance_block(values, window, inner, *, grid: Grid, cap: float | None):
+    if grid.metric_kind == "general":
+        return _nearest_on_ellipsoid(np.asarray(values, dtype=np.float32), window, inner, grid=grid, cap=cap)
     r0 = int(window.row_off)
     y, dx_row, dx_half = _row_geometry(grid, r0, values.shape[0])
     return _edt(np.ascontiguousarray(values, dtype=np.float32), y, dx_row, dx_half, inner[0].start, inner[0].stop,
                 inner[1].start, inner[1].stop, np.inf if cap is None else float(cap))
-
-
-def halo_pixels(grid: Grid, max_distance: float) -> tuple[int, int]:
-    """Rows and columns of halo that contain every pixel closer than `max_distance` metres to a block."""
-    if grid.is_geographic:
-        t = grid.transform
-        lat_edges = np.array([t.f, t.f + t.e * grid.height])
-        lat_extreme = np.clip(np.max(np.abs(lat_edges)) + abs(t.e), 0, 89.999)
-        dx, dy = grid_spacing_at(grid, np.array([lat_extreme, 0.0]))
-        dx_min, dy_min = float(dx.min()), float(dy.min())
-    else:
-        dx, dy = grid.ground_spacing(Window(0, 0, 1, 1))
-        dx_min, dy_min = float(dx[0]), float(dy[0])
-    return int(math.ceil(max_distance / dy_min)) + 1, int(math.ceil(max_distance / dx_min)) + 1
 
 
 def distance_to_water(water: xr.DataArray, *, max_distance: float | None = None) -> xr.DataArray:
@@ -255,7 +279,7 @@ def distance_to_water(water: xr.DataArray, *, max_distance: float | None = None)
     if not isinstance(data, da.Array) and not bool((data > 0).any()):
         log.warning("the water mask has no water pixels: distance is %s", "the cap everywhere" if max_distance else "NaN everywhere")
     kernel = functools.partial(_distance_block, grid=grid, cap=max_distance)
-    depth = halo_pixels(grid, max_distance) if max_distance is not None else 0
+    depth = reach_pixels(grid, max_distance) if max_distance is not None else 0
     result = map_with_halo(data, kernel, depth, np.float32, name="distance")
     out = xr.DataArray(result, dims=("y", "x"), coords={"y": water.y, "x": water.x}, name="distance_to_water")
     out.attrs.update({"units": "m", "max_distance": max_distance if max_distance is not None else "none"})

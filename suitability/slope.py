@@ -2,9 +2,16 @@
 
 Edges follow `gdaldem -compute_edges`: outside rows/columns are extrapolated linearly (2*edge - inner),
 corners of the first and last rows reuse the edge column, and a missing (NaN) neighbour takes the centre
-value; a missing centre gives NaN. On geographic grids each row uses its own true ground spacing on the
-ellipsoid (east-west spacing of the row above, the row and the row below in their own terms of Horn's sum),
-never degrees times a constant. Chunked data are processed with a one-pixel halo.
+value; a missing centre gives NaN. Chunked data are processed with a one-pixel halo.
+
+Spacing is the true ground spacing on the CRS's ellipsoid, by the grid's spacing model
+(irrmap.core.ground): planar grids (UTM inside its zone) use the pixel size in metres, as gdaldem does;
+graticule grids (geographic, Web Mercator and other cylindrical projections) give each row its own spacing
+(east-west spacing of the row above, the row and the row below in their own terms of Horn's sum); on general
+grids (MODIS sinusoidal, conic, azimuthal) Horn's differences along the array's rows and columns are turned
+into the ground gradient with the pixel's own metric, so a plane on the ground has its own slope even where
+rows and columns are not perpendicular on the ground. Pixels off the Earth (the corners of a sinusoidal
+tile) are NaN.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from rasterio.windows import Window
 
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
+from irrmap.core.ground import ground_metric
 from irrmap.core.halo import map_with_halo
 
 
@@ -30,14 +38,19 @@ def _interp(a, b):
 
 
 @njit(cache=True, nogil=True)
-def _horn(z, row0, inner_r0, inner_c0, out_h, out_w, at_top, at_bottom, at_left, at_right,
-          inv_dx, inv_dy, compute_edges, percent, z_factor):
+def _horn(z, inner_r0, inner_c0, out_h, out_w, at_top, at_bottom, at_left, at_right,
+          inv_dx, inv_dy, metric, compute_edges, percent, z_factor):
     """Slope of the `out_h` x `out_w` block starting at (inner_r0, inner_c0) of `z` (block plus halo).
 
-    `inv_dx[k]`, `inv_dy[k]` are 1/(8*spacing) for row k of `z` extended by one virtual row above and
-    below (index k+1); `at_*` say whether z's first/last row/column is a grid edge.
+    Spacing per row (planar and graticule grids): `inv_dx[k]`, `inv_dy[k]` are 1/(8*spacing) for row k of
+    `z` extended by one virtual row above and below (index k+1). Spacing per pixel (general grids):
+    `metric` (3, out_h, out_w) holds each output pixel's inverse metric (G, -2F, E) / (EG - F^2) (NaN off
+    the Earth), and the ground gradient is |grad z|^2 = m0*zc^2 + m1*zc*zr + m2*zr^2 with Horn's
+    differences per column step (zc) and per row step (zr); it is empty (3, 0, 0) on the other grids.
+    `at_*` say whether z's first/last row/column is a grid edge.
     """
     H, W = z.shape
+    per_pixel = metric.shape[1] > 0
     out = np.empty((out_h, out_w), dtype=np.float32)
     win = np.empty(9, dtype=np.float64)
     for oi in range(out_h):
@@ -80,24 +93,37 @@ def _horn(z, row0, inner_r0, inner_c0, out_h, out_w, at_top, at_bottom, at_left,
             if np.isnan(win[0] + win[1] + win[2] + win[3] + win[5] + win[6] + win[7] + win[8]):
                 out[oi, oj] = np.nan
                 continue
-            # rows i-1, i, i+1 of z are rows i, i+1, i+2 of the spacing arrays
-            gx = ((win[0] - win[2]) * inv_dx[i] + 2.0 * (win[3] - win[5]) * inv_dx[i + 1] + (win[6] - win[8]) * inv_dx[i + 2])
-            gy = ((win[6] + 2.0 * win[7] + win[8]) - (win[0] + 2.0 * win[1] + win[2])) * inv_dy[i + 1]
-            g = np.sqrt(gx * gx + gy * gy) * z_factor
+            if per_pixel:
+                zc = ((win[2] + 2.0 * win[5] + win[8]) - (win[0] + 2.0 * win[3] + win[6])) * 0.125
+                zr = ((win[6] + 2.0 * win[7] + win[8]) - (win[0] + 2.0 * win[1] + win[2])) * 0.125
+                g = np.sqrt(max(metric[0, oi, oj] * zc * zc + metric[1, oi, oj] * zc * zr + metric[2, oi, oj] * zr * zr, 0.0)) * z_factor
+            else:
+                # rows i-1, i, i+1 of z are rows i, i+1, i+2 of the spacing arrays
+                gx = ((win[0] - win[2]) * inv_dx[i] + 2.0 * (win[3] - win[5]) * inv_dx[i + 1] + (win[6] - win[8]) * inv_dx[i + 2])
+                gy = ((win[6] + 2.0 * win[7] + win[8]) - (win[0] + 2.0 * win[1] + win[2])) * inv_dy[i + 1]
+                g = np.sqrt(gx * gx + gy * gy) * z_factor
             out[oi, oj] = 100.0 * g if percent else np.degrees(np.arctan(g))
     return out
 
 
 def _slope_block(values, window, inner, *, grid: Grid, compute_edges: bool, percent: bool, z_factor: float):
-    """Kernel adapter for map_with_halo: spacing of the block's rows (plus one virtual row each side)."""
+    """Kernel adapter for map_with_halo: the ground spacing of the block's rows (plus one virtual row each
+    side) on planar and graticule grids, each output pixel's metric on general grids."""
     r0, c0 = int(window.row_off), int(window.col_off)
     h, w = values.shape
-    dx, dy = grid.ground_spacing(Window(0, r0 - 1, 1, h + 2))
+    out_h, out_w = inner[0].stop - inner[0].start, inner[1].stop - inner[1].start
+    if grid.metric_kind == "general":
+        E, F, G = ground_metric(grid, Window(c0 + inner[1].start, r0 + inner[0].start, out_w, out_h))
+        det = E * G - F * F
+        metric = np.stack([G / det, -2.0 * F / det, E / det])
+        inv_dx = inv_dy = np.empty(0)
+    else:
+        dx, dy = grid.ground_spacing(Window(0, r0 - 1, 1, h + 2))
+        metric, inv_dx, inv_dy = np.empty((3, 0, 0)), 1.0 / (8.0 * dx), 1.0 / (8.0 * dy)
     return _horn(
-        np.ascontiguousarray(values, dtype=np.float64), r0, inner[0].start, inner[1].start,
-        inner[0].stop - inner[0].start, inner[1].stop - inner[1].start,
+        np.ascontiguousarray(values, dtype=np.float64), inner[0].start, inner[1].start, out_h, out_w,
         r0 == 0, r0 + h == grid.height, c0 == 0, c0 + w == grid.width,
-        1.0 / (8.0 * dx), 1.0 / (8.0 * dy), compute_edges, percent, float(z_factor),
+        inv_dx, inv_dy, metric, compute_edges, percent, float(z_factor),
     )
 
 

@@ -40,10 +40,12 @@ def _map():
 
 
 def test_binary_labels_and_binarise():
-    np.testing.assert_array_equal(binary_labels([1, 0, 2, None, "0"]), [1, 0, 1, -1, 0])
+    np.testing.assert_array_equal(binary_labels([1, 0, None, "0"]), [1, 0, -1, 0])
+    with pytest.raises(DataError, match="'2'"):  # 2 is not "irrigated" just because it is non-zero (tests/test_evaluation_guards.py)
+        binary_labels([1, 0, 2])
     np.testing.assert_array_equal(binary_labels(["Irrigated", "rainfed", "yes", ""]), [1, 0, 1, -1])
     np.testing.assert_array_equal(binary_labels([1, 3, 5, 4], positive=[4, 5]), [0, 0, 1, 1])
-    with pytest.raises(DataError, match="--positive"):
+    with pytest.raises(DataError, match="--label-map"):
         binary_labels(["maybe"])
     np.testing.assert_array_equal(binarise([0.0, 0.2, np.nan, 0.6], 0.5), [0, 0, -1, 1])
 

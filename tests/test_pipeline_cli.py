@@ -204,7 +204,9 @@ def test_strict_statistics_errors_stop_the_run(project, capsys):
     assert main(["-q", "run", str(project / "config.toml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "duplicate code" in err[0] and "Traceback" not in err[0]
-    assert "duplicate code" in (project / "out" / "statistics" / "validation.txt").read_text()
+    assert not (project / "out").exists()  # found by the checks before any stage runs, as `run --check` finds it
+    assert main(["-q", "run", "--check", str(project / "config.toml")]) == 2
+    assert "duplicate code" in capsys.readouterr().err
 
 
 def test_bad_config_is_one_line(project, capsys):

@@ -12,7 +12,7 @@ from shapely.geometry import box
 
 from irrmap.core.errors import DataError
 from irrmap.core.grid import Grid
-from irrmap.core.units import AdminUnits, normalise_codes
+from irrmap.core.units import SCHEMES, AdminUnits, normalise_codes
 
 
 def _write_units(tmp_path, codes, boxes, name="units.gpkg"):
@@ -23,9 +23,10 @@ def _write_units(tmp_path, codes, boxes, name="units.gpkg"):
 
 
 def test_codes_are_normalised():
-    assert normalise_codes([1001, 1001.0, "1001", " 01001 "], 5).tolist() == ["01001"] * 4
-    assert normalise_codes([130102], 6).tolist() == ["130102"]
-    assert normalise_codes([99], 6).tolist() == ["99"]  # not padded into a fake valid code
+    fips, adcode = SCHEMES["us-fips"]["county"], SCHEMES["cn-adcode"]["county"]
+    assert normalise_codes([1001, 1001.0, "1001", " 01001 "], fips).tolist() == ["01001"] * 4
+    assert normalise_codes([130102], adcode).tolist() == ["130102"]
+    assert normalise_codes([99], adcode).tolist() == ["99"]  # not padded into a fake valid code
 
 
 def test_adcode_and_fips_hierarchy(tmp_path):

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from irrmap.core.config import feature_paths
 from irrmap.core.errors import ConfigError, InputError
 from irrmap.core.grid import Grid
 
@@ -63,35 +64,48 @@ def score_rasters(
 
 
 # ---- the stage --------------------------------------------------------------------------------------------
-_SERIES_KEYS = {"source", "contains", "pattern", "band", "preset", "scale", "nodata", "fill_values", "valid_range", "qa", "qa_contains", "variable"}
+_SERIES_KEYS = {"source", "contains", "pattern", "band", "preset", "scale", "nodata", "fill_values", "valid_range", "qa", "qa_contains",
+                "qa_band", "variable"}
 _TOP_KEYS = {"evi", "ndvi", "nir", "green", "swir", "gi", "ndwi", "qa", "date_pattern", "stats", "window", "reference_min_share",
              "mixed", "mixed_upper", "max_gi", "chunks", "std_ddof", "min_valid"}
 
 
-def _series(spec: dict, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chunks: int) -> xr.DataArray:
-    from irrmap.training.timeseries import read_timeseries
-
+def series_options(spec, key: str, base: Path) -> dict:
+    """The read_timeseries arguments of one [features] series entry (a path, or a table with `source` and
+    the keys of _SERIES_KEYS), paths resolved against `base`. Reads no data; raises ConfigError for unknown
+    keys, a missing `source` and files or folders that do not exist."""
     if isinstance(spec, str):
         spec = {"source": spec}
     bad = set(spec) - _SERIES_KEYS
     if bad:
-        raise ConfigError(f"unknown key(s) {sorted(bad)}", f"features.{key}", f"use {sorted(_SERIES_KEYS)}")
+        raise ConfigError(f"unknown key(s) {sorted(bad)}", f"[features].{key}", f"use {sorted(_SERIES_KEYS)}")
     if "source" not in spec:
-        raise ConfigError("missing 'source' (a folder, a file list, a multi-band raster or a .nc/.zarr cube)", f"features.{key}.source")
-    kw = {k: v for k, v in spec.items() if k != "source"}
+        raise ConfigError("missing 'source' (a folder, a file list, a multi-band raster or a .nc/.zarr cube)", f"[features].{key}.source")
+    absent = [(k, p) for k, p in feature_paths({key: spec}) if not _resolve(p, base).exists()]
+    if absent:
+        raise ConfigError(f"not found: {', '.join(p for _, p in absent[:3])}", f"[features].{absent[0][0]}",
+                          f"point it at an existing folder, raster list, multi-band raster or .nc/.zarr cube; relative paths are relative to {base}")
+    kw = dict(spec)
+    for part in {k.split(".")[1] for k, _ in feature_paths({key: spec})}:
+        kw[part] = [_resolve(p, base) for p in kw[part]] if isinstance(kw[part], (list, tuple)) else _resolve(kw[part], base)
+    return kw
+
+
+def _series(spec, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chunks: int) -> xr.DataArray:
+    from irrmap.training.timeseries import read_timeseries
+
+    kw = series_options(spec, key, base)
+    src = kw.pop("source")
     kw.setdefault("pattern", defaults.get("date_pattern"))
     kw.setdefault("preset", "mod13q1" if key in ("evi", "ndvi") else ("mod09" if key in ("nir", "green", "swir") else None))
     if kw.get("qa") is not None:
-        kw["qa"] = _resolve(kw["qa"], base)
         kw["qa_rule"] = qa_rule
-    src = spec["source"]
-    src = [_resolve(s, base) for s in src] if isinstance(src, (list, tuple)) else _resolve(src, base)
     if kw.get("variable") is None:
         kw.pop("variable", None)
     return read_timeseries(src, grid, chunks=chunks, name=key, **kw)
 
 
-def _resolve(p, base: Path):
+def _resolve(p, base: Path) -> Path:
     p = Path(p)
     return p if p.is_absolute() else base / p
 

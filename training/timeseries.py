@@ -2,28 +2,36 @@
 
 Three layouts: a folder or list of per-date rasters (GeoTIFF, JPEG2000, anything GDAL reads) whose date is
 parsed from the file name with a configurable pattern; one multi-band raster (a band per date); a NetCDF or
-Zarr cube with a time dimension. Raw values are decoded by irrmap.core.nodata (scale, nodata, fill values, valid
-range), and MOD13Q1 VI_Quality bit fields can reject dates pixel by pixel (QARule). Nothing is read until the
-array is computed; each date is a dask array chunked over space.
+Zarr cube with a time dimension (training.cube). Raw values are decoded by irrmap.core.nodata (scale, nodata,
+fill values, valid range, signed integers stored unsigned), and MOD13Q1 VI_Quality bit fields can reject dates
+pixel by pixel (QARule). Per-date files holding several layers (a MODIS export with NDVI, EVI, reflectances
+and the composite day) need the layer chosen, by number or name (`band`); a file with several layers and no
+choice is refused (irrmap.core.layers). Decoded values outside the quantity's physical range are set to
+missing with one warning (training.physical_range). Nothing is read until the array is computed; each date
+is a dask array chunked over space.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
+import warnings
 from pathlib import Path
 
-import dask.array as da
 import numpy as np
 import rasterio
 import xarray as xr
+from rasterio.errors import NotGeoreferencedWarning
 
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
-from irrmap.core.nodata import Decoding
+from irrmap.core.layers import layer_listing, layer_number
 from irrmap.core.raster_read import read_raster
 from irrmap.sources.modis import PRESETS, QARule
+from irrmap.training.cube import read_cube
+from irrmap.training.physical_range import screen
 
 DEFAULT_DATE_PATTERNS = ("%Y-%m-%d", "A%Y%j", "%Y%m%d", "%Y_%m_%d", "%Y.%m.%d")
 _DIRECTIVES = {"%Y": r"(?P<Y>\d{4})", "%m": r"(?P<m>\d{2})", "%d": r"(?P<d>\d{2})", "%j": r"(?P<j>\d{3})"}
@@ -62,6 +70,10 @@ def dated_files(source, pattern: str | None = None, contains: str | None = None)
         files = sorted(p for p in Path(source).iterdir() if p.suffix.lower() in RASTER_SUFFIXES)
     else:
         files = [Path(f) for f in ([source] if isinstance(source, (str, os.PathLike)) else source)]
+        absent = [str(f) for f in files if not f.exists()]
+        if absent:
+            raise InputError(f"file{'s' if len(absent) > 1 else ''} not found: {', '.join(absent[:5])}", str(absent[0]),
+                             "check the path (relative paths in a config are relative to its folder)")
     if contains:
         files = [f for f in files if contains in f.name]
     if not files:
@@ -75,10 +87,12 @@ def dated_files(source, pattern: str | None = None, contains: str | None = None)
 
 
 # ---- readers ----------------------------------------------------------------------------------------------
-def _decode_kwargs(preset: str | None, scale, nodata, fill_values, valid_range) -> dict:
-    base = dict(PRESETS.get((preset or "none").lower(), {}))
+def decode_options(preset: str | None, scale=None, nodata=None, fill_values=(), valid_range=None) -> dict:
+    """The decoding keyword arguments of irrmap.core.raster_read.read_raster (scale, nodata, fill_values,
+    valid_range, signed): the preset's (irrmap.sources.modis.PRESETS), then the explicit options over them."""
     if preset and preset.lower() not in PRESETS:
         raise InputError(f"unknown decoding preset {preset!r}", "preset", f"use one of {', '.join(PRESETS)}")
+    base = dict(PRESETS.get((preset or "none").lower(), {}))
     if scale is not None:
         base["scale"] = scale
     if nodata is not None:
@@ -90,12 +104,32 @@ def _decode_kwargs(preset: str | None, scale, nodata, fill_values, valid_range) 
     return base
 
 
-def _stack(arrays: list[xr.DataArray], dates, name: str) -> xr.DataArray:
+def _stack(arrays: list[xr.DataArray], dates, name: str, where) -> xr.DataArray:
     times = np.array([np.datetime64(d, "D") for d in dates]) if dates is not None else np.arange(len(arrays))
     out = xr.concat(arrays, dim=xr.DataArray(times, dims="time", name="time"), coords="minimal", compat="override", join="override")
     out.name = name
     crs, transform = arrays[0].rio.crs, arrays[0].rio.transform(recalc=False)
-    return out.rio.write_crs(crs).rio.write_transform(transform)
+    return screen(out, name, f"{name} series {where}").rio.write_crs(crs).rio.write_transform(transform)
+
+
+@contextlib.contextmanager
+def _opened(path):
+    """An open rasterio dataset; a file GDAL cannot open (absent, truncated, damaged) is an InputError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a container of subdatasets: layer_number explains
+            src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"cannot open raster: {exc}", str(path), "check the file; a truncated or damaged file must be copied again") from None
+    with src:
+        yield src
+
+
+def _grid_of(path: Path, band=None) -> Grid:
+    """The grid of a raster file whose layer `band` exists (irrmap.core.layers)."""
+    with _opened(path) as src:
+        layer_number(src, band, str(path))
+    return Grid.from_raster(path)
 
 
 def read_dated_files(
@@ -104,7 +138,7 @@ def read_dated_files(
     *,
     pattern: str | None = None,
     contains: str | None = None,
-    band: int = 1,
+    band: int | str | None = None,
     preset: str | None = None,
     scale=None,
     nodata=None,
@@ -113,16 +147,19 @@ def read_dated_files(
     qa=None,
     qa_rule: QARule | None = QARule(),
     qa_contains: str | None = None,
+    qa_band: int | str | None = None,
     chunks: int = 512,
     name: str = "vi",
 ) -> xr.DataArray:
     """Per-date rasters (a folder or a list) as a lazy (time, y, x) float32 DataArray on `grid` (default:
-    the grid of the first file). `qa`: matching VI_Quality rasters (folder or list, paired by date) whose
-    rejected pixels become NaN under `qa_rule`."""
+    the grid of the first file). `band`: the layer of each file, a 1-based number or a name (band
+    description); files with several layers need it (InputError listing the layers otherwise). `qa`:
+    matching VI_Quality rasters (folder or list, paired by date; layer `qa_band`) whose rejected pixels
+    become NaN under `qa_rule`. Raises InputError for missing or unreadable files."""
     files = dated_files(source, pattern, contains)
-    grid = grid or Grid.from_raster(files[0][1])
-    kw = _decode_kwargs(preset, scale, nodata, fill_values, valid_range)
-    arrays = [read_raster(p, grid, kind="continuous", band=band, chunks=chunks, **kw) for _, p in files]
+    grid = grid or _grid_of(files[0][1], band)
+    kw = decode_options(preset, scale, nodata, fill_values, valid_range)
+    arrays = [read_raster(p, grid, kind="continuous", band=band, chunks=chunks, warn_scaled=k == 0, **kw) for k, (_, p) in enumerate(files)]
     if qa is not None and qa_rule is not None:
         qa_files = dict(dated_files(qa, pattern, qa_contains))
         missing = [str(d) for d, _ in files if d not in qa_files]
@@ -130,10 +167,18 @@ def read_dated_files(
             raise InputError(f"no QA raster for date(s) {', '.join(missing)}", str(qa), "give one VI_Quality file per VI file, named with the same date")
         masked = []
         for (d, _), arr in zip(files, arrays):
-            q = read_raster(qa_files[d], grid, kind="categorical", chunks=chunks)
-            masked.append(arr.where(qa_rule.accept(q.data)))
+            q = read_raster(qa_files[d], grid, kind="categorical", band=qa_band, chunks=chunks)
+            masked.append(arr.where(qa_accepts(qa_rule, q)))
         arrays = [m.astype(np.float32).rio.write_crs(grid.crs).rio.write_transform(grid.transform) for m in masked]
-    return _stack(arrays, [d for d, _ in files], name)
+    return _stack(arrays, [d for d, _ in files], name, files[0][1].parent if len(files) > 1 else files[0][1])
+
+
+def qa_accepts(rule: QARule, qa: xr.DataArray):
+    """Where a quality raster read onto the grid accepts the pixel: the rule's bit tests, and never where the
+    QA pixel itself is missing (outside the QA file, or its declared nodata: `qa.attrs["nodata"]`)."""
+    ok = rule.accept(qa.data)
+    missing = qa.attrs.get("nodata")
+    return ok if missing is None else ok & (qa.data != missing)
 
 
 def read_multiband(
@@ -154,112 +199,77 @@ def read_multiband(
 ) -> xr.DataArray:
     """A multi-band raster (one band per date) as (time, y, x). Dates: `dates`, else parsed from the band
     descriptions with `pattern`, else the band numbers. `qa`: a multi-band VI_Quality raster, band by band."""
-    with rasterio.open(path) as src:
-        count, descs = src.count, src.descriptions
-    grid = grid or Grid.from_raster(path)
-    if dates is None and all(descs):
-        try:
-            dates = [parse_date(d, pattern) for d in descs]
-        except InputError:
-            dates = None
+    count, descs, _ = _layers(path)
+    grid = grid or _grid_of(Path(path), 1)
+    dates = dates if dates is not None else _band_dates(descs, pattern)
     if dates is not None and len(dates) != count:
         raise InputError(f"{len(dates)} dates for {count} bands", str(path), "give one date per band")
-    kw = _decode_kwargs(preset, scale, nodata, fill_values, valid_range)
-    arrays = [read_raster(path, grid, band=b, chunks=chunks, **kw) for b in range(1, count + 1)]
+    kw = decode_options(preset, scale, nodata, fill_values, valid_range)
+    arrays = [read_raster(path, grid, band=b, chunks=chunks, warn_scaled=b == 1, **kw) for b in range(1, count + 1)]
     if qa is not None and qa_rule is not None:
-        arrays = [a.where(qa_rule.accept(read_raster(qa, grid, band=b, kind="categorical", chunks=chunks).data)).astype(np.float32)
+        arrays = [a.where(qa_accepts(qa_rule, read_raster(qa, grid, band=b, kind="categorical", chunks=chunks))).astype(np.float32)
                   .rio.write_crs(grid.crs).rio.write_transform(grid.transform) for b, a in enumerate(arrays, start=1)]
-    return _stack(arrays, dates, name)
+    return _stack(arrays, dates, name, path)
 
 
-def read_cube(
-    path,
-    variable: str,
-    grid: Grid | None = None,
-    *,
-    preset: str | None = None,
-    scale=None,
-    nodata=None,
-    fill_values=(),
-    valid_range=None,
-    qa_variable: str | None = None,
-    qa_rule: QARule | None = QARule(),
-    time_dim: str = "time",
-    chunks: int = 512,
-) -> xr.DataArray:
-    """A NetCDF (.nc) or Zarr (.zarr) cube variable with dims (time, y, x) as a decoded float32 DataArray.
+def _layers(path) -> tuple[int, tuple, str]:
+    """Layer count, descriptions and listing (irrmap.core.layers.layer_listing) of a raster file."""
+    with _opened(path) as src:
+        return src.count, src.descriptions, layer_listing(src)
 
-    Raw values are decoded by irrmap.core.nodata from the variable's CF attributes (_FillValue, missing_value,
-    scale_factor, add_offset, valid_range) unless overridden. The cube must already lie on `grid` (same
-    shape); its CRS comes from the cube (rioxarray) or from `grid`."""
-    path = os.fspath(path)
+
+def _band_dates(descs, pattern: str | None):
+    """Dates parsed from every band description, or None when some band has none."""
+    if not all(descs):
+        return None
     try:
-        if path.rstrip("/").endswith(".zarr"):
-            ds = xr.open_zarr(path, mask_and_scale=False, decode_times=True)
-        else:
-            ds = xr.open_dataset(path, mask_and_scale=False, decode_times=True, chunks={})
-    except Exception as exc:  # noqa: BLE001 - any backend error becomes an InputError naming the file
-        raise InputError(f"cannot open the cube: {exc}", path, "give a NetCDF (.nc) or Zarr (.zarr) path") from None
-    if variable not in ds:
-        raise InputError(f"no variable {variable!r} (has {', '.join(map(str, ds.data_vars))})", path, "pick an existing variable")
-    raw = ds[variable]
-    if raw.ndim != 3 or time_dim not in raw.dims:
-        raise InputError(f"variable {variable!r} has dims {raw.dims}, expected ({time_dim}, y, x)", path)
-    ydim, xdim = [d for d in raw.dims if d != time_dim]
-    raw = raw.transpose(time_dim, ydim, xdim).rename({time_dim: "time", ydim: "y", xdim: "x"})
-    attrs, enc = raw.attrs, raw.encoding
-    fill = attrs.get("_FillValue", enc.get("_FillValue", attrs.get("missing_value")))
-    kw = _decode_kwargs(preset, scale, nodata, fill_values, valid_range)
-    cf_range = tuple(float(v) for v in np.asarray(attrs["valid_range"]).ravel()[:2]) if "valid_range" in attrs else None
-    dec = Decoding(
-        nodata=kw.get("nodata", None if fill is None else float(np.asarray(fill).ravel()[0])),
-        fill_values=tuple(kw.get("fill_values", ())),
-        scale=float(kw.get("scale", attrs.get("scale_factor", 1.0))),
-        offset=float(attrs.get("add_offset", 0.0)),
-        valid_range=kw.get("valid_range", cf_range),
-    )
-    data = raw.data if isinstance(raw.data, da.Array) else da.from_array(raw.values, chunks=(1, chunks, chunks))
-    data = data.rechunk((1, chunks, chunks))
-    values = data.map_blocks(dec.decode, dtype=np.float32)
-    if qa_variable is not None and qa_rule is not None:
-        q = ds[qa_variable].transpose(time_dim, ydim, xdim).data
-        q = (q if isinstance(q, da.Array) else da.from_array(np.asarray(q))).rechunk(values.chunks)
-        values = da.where(qa_rule.accept(q), values, np.float32(np.nan))
-    out = xr.DataArray(values, dims=("time", "y", "x"), coords={"time": raw["time"].values}, name=variable)
-    crs = None
-    try:
-        crs = ds.rio.crs or raw.rio.crs
-    except Exception:  # noqa: BLE001 - cubes without grid mapping
-        crs = None
-    if grid is not None:
-        if (grid.height, grid.width) != out.shape[1:]:
-            raise InputError(f"the cube is {out.shape[1:]} but the grid is {grid.shape}", path, "warp the cube onto the run grid first")
-        out = out.assign_coords(grid.coords()).rio.write_crs(grid.crs).rio.write_transform(grid.transform)
-    elif crs is not None:
-        out = out.assign_coords(y=raw["y"].values, x=raw["x"].values).rio.write_crs(crs)
-    else:
-        raise InputError("the cube has no CRS", path, "pass the run grid (grid=...) or add a grid_mapping variable")
-    return out
+        return [parse_date(d, pattern) for d in descs]
+    except InputError:
+        return None
 
 
 def read_timeseries(source, grid: Grid | None = None, *, variable: str | None = None, **kwargs) -> xr.DataArray:
-    """Dispatch on the layout: a folder or list of files -> read_dated_files; a .nc/.zarr path -> read_cube
-    (needs `variable`); a single raster with several bands -> read_multiband; one single-band file -> one date."""
+    """Dispatch on the layout: a folder or list of files -> read_dated_files; a .nc/.zarr path ->
+    training.cube.read_cube (needs `variable`, or a `band` name; `qa` names the QA variable), screened like
+    the other layouts; one file with a chosen `band`, or with a single layer -> one date; one file with
+    several layers -> read_multiband (one band per date) when the dates are known (`dates`, or dates in the
+    band descriptions) or the file name holds none. A multi-layer file with a date in its name and no layer
+    chosen is refused: it is one date of an export with several layers, whose layer must be picked."""
     if isinstance(source, (list, tuple)):
         return read_dated_files(source, grid, **kwargs)
     p = Path(source)
-    if p.is_dir() and p.suffix != ".zarr":
-        return read_dated_files(p, grid, **kwargs)
-    if p.suffix in (".nc", ".zarr") or str(source).rstrip("/").endswith(".zarr"):
+    if p.suffix == ".nc" or str(source).rstrip("/").endswith(".zarr"):
+        variable = variable or (kwargs.get("band") if isinstance(kwargs.get("band"), str) else None)
         if not variable:
             raise InputError("a cube needs the variable to read", str(source), "pass variable='NDVI' (or the cube's name)")
-        for key in ("pattern", "contains", "qa_contains"):
+        dec = decode_options(kwargs.pop("preset", None), kwargs.pop("scale", None), kwargs.pop("nodata", None),
+                             kwargs.pop("fill_values", ()), kwargs.pop("valid_range", None))
+        name = kwargs.pop("name", variable)
+        for key in ("pattern", "contains", "qa_contains", "band", "qa_band", "dates"):
             kwargs.pop(key, None)
-        qa = kwargs.pop("qa", None)
-        return read_cube(p, variable, grid, qa_variable=qa, **kwargs)
-    with rasterio.open(p) as src:
-        count = src.count
-    if count > 1:
-        kwargs.pop("contains", None), kwargs.pop("qa_contains", None)
-        return read_multiband(p, grid, **kwargs)
-    return read_dated_files([p], grid, **kwargs)
+        out = read_cube(p, variable, grid, decoding=dec, qa_variable=kwargs.pop("qa", None), **kwargs)
+        return screen(out, name, f"{name} cube {p}")
+    if p.is_dir():
+        return read_dated_files(p, grid, **kwargs)
+    if not p.exists():
+        raise InputError("file not found", str(p), "check the path (relative paths in a config are relative to its folder)")
+    count, descs, listing = _layers(p)
+    if count <= 1 or kwargs.get("band") is not None:  # 0: a container of subdatasets, refused with their list
+        kwargs.pop("dates", None)
+        return read_dated_files([p], grid, **kwargs)
+    dated_bands = kwargs.get("dates") is not None or _band_dates(descs, kwargs.get("pattern")) is not None
+    if not dated_bands and _has_date(p.name, kwargs.get("pattern")):
+        raise InputError(f"one file of {count} layers ({listing}) with a date in its name: one date of a multi-layer export, "
+                         "so the layer to read must be chosen", str(p), "choose it with --band N|NAME (config band = ...); "
+                         "a stack of one band per date needs the dates in the band descriptions")
+    for key in ("contains", "qa_contains", "band", "qa_band"):
+        kwargs.pop(key, None)
+    return read_multiband(p, grid, **kwargs)
+
+
+def _has_date(name: str, pattern: str | None) -> bool:
+    try:
+        parse_date(name, pattern)
+        return True
+    except InputError:
+        return False

@@ -36,12 +36,30 @@ def run(config, *, force: bool = False) -> dict:
 
 
 def check(config) -> dict:
-    """Validate a config and its inputs without computing anything; the Python form of `irrmap run --check`.
+    """Check a config and everything `run` would check before any work, without computing or writing; the
+    Python form of `irrmap run --check`.
 
-    Returns a dict with the config path, the grid (``Grid``) and the output folder. Raises
-    ``irrmap.IrrmapError`` naming the key and the fix for the first problem found.
+    Checked: the config (keys, values, files named exist, UTF-8), the grid (resolution in the CRS's units), the
+    output folder (a writable folder with free space), and every enabled stage's own checks: input rasters
+    open and overlap the grid, unit and point files hold the named fields and overlap the grid, the
+    statistics table has its columns, joins the units and passes validation (when strict), product names and
+    unit codes in the config exist.
+
+    Returns
+    -------
+    dict
+        ``config`` (Path), ``grid`` (Grid), ``output_dir`` (Path) and ``stages`` (names, in run order).
+
+    Raises
+    ------
+    irrmap.IrrmapError
+        The one problem found, or an ``ErrorList`` (its ``errors`` attribute) listing all of them.
     """
+    from irrmap.app.context import RunContext
+    from irrmap.app.pipeline import plan_stages
     from irrmap.core.config import load_config
 
     loaded = load_config(Path(config))
-    return {"config": loaded.path, "grid": loaded.grid(), "output_dir": loaded.output_dir}
+    ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
+    plan = plan_stages(ctx)
+    return {"config": loaded.path, "grid": ctx.grid, "output_dir": ctx.outdir, "stages": [s.name for s in plan]}

@@ -18,13 +18,15 @@ from irrmap.core.manifest import sha256_file
 
 @dataclass
 class RunContext:
-    """What a stage sees: the validated config, the grid, the output folder and a checksum cache."""
+    """What a stage sees: the validated config, the grid, the output folder, a checksum cache and `cache`,
+    where the checks before a run keep what several of them read (the runner empties it before the stages run)."""
 
     loaded: LoadedConfig
     grid: Grid
     outdir: Path
     checksums: dict[str, str] = field(default_factory=dict)
     products: dict[str, Path] = field(default_factory=dict)  # named rasters on the grid, from every enabled stage
+    cache: dict = field(default_factory=dict)
 
     @property
     def config(self):
@@ -51,7 +53,10 @@ class RunContext:
 @dataclass
 class Stage:
     """A pipeline step: `run(ctx)` returns its output paths; `inputs(ctx)` the files it reads;
-    `params(ctx)` the config it depends on; `enabled(ctx)` whether the config asks for it."""
+    `params(ctx)` the config it depends on; `enabled(ctx)` whether the config asks for it; `provides(ctx)`
+    the named products it writes. `check(ctx)` finds, before any stage runs and without computing, what would
+    make `run` fail on the config's own files: they open, hold the named fields, join and overlap the grid.
+    It raises an IrrmapError (an ErrorList for several problems); products of earlier stages do not exist yet."""
 
     name: str
     run: Callable[[RunContext], list[Path]]

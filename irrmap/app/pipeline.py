@@ -19,12 +19,14 @@ import dask
 import rasterio
 
 import irrmap
-from irrmap.core.atomic import write_text_atomic
+from irrmap.core.atomic import check_output_folder, remove_stale_partials, write_text_atomic
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import build_stages
+from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
-from irrmap.core.errors import ConfigError
+from irrmap.core.errors import ConfigError, gather, raise_all
 from irrmap.core.manifest import git_commit, package_versions, write_manifest
+from irrmap.core.raster_write import gdal_cache_bytes
 
 log = logging.getLogger(__name__)
 
@@ -54,26 +56,49 @@ def _load_state(outdir: Path) -> dict:
 def dask_scheduler(cfg):
     """Run dask work locally with N threads, or on a dask.distributed cluster when [run].scheduler is set."""
     if cfg.run.scheduler:
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise ConfigError("dask.distributed is not installed", "[run].scheduler", "pip install 'dask[distributed]' or remove the key") from None
-        with Client(cfg.run.scheduler) as client:
+        with _client_class()(cfg.run.scheduler) as client:
             log.info("using dask cluster at %s (%s)", cfg.run.scheduler, client)
             yield
         return
-    with dask.config.set(scheduler="threads", num_workers=cfg.run.workers or None), rasterio.Env(GDAL_CACHEMAX=cfg.run.gdal_cache_mb):
+    with dask.config.set(scheduler="threads", num_workers=cfg.run.workers or None), \
+            rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(cfg.run.gdal_cache_mb)):
         yield
+
+
+def _client_class():
+    """dask.distributed.Client, for [run].scheduler; a ConfigError when dask.distributed is not installed."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ConfigError("dask.distributed is not installed", "[run].scheduler", "pip install 'dask[distributed]' or remove the key") from None
+    return Client
+
+
+def plan_stages(ctx: RunContext, stages: list[Stage] | None = None) -> list[Stage]:
+    """The enabled stages in run order, their products registered in `ctx`, after every check that needs no
+    computing: the output folder can be written, dask.distributed is there for [run].scheduler, and each
+    stage's `check` (files open and overlap the grid, fields exist, statistics join the units, named products
+    exist). Raises all problems found at once (an ErrorList when there are several); nothing is written."""
+    plan = [s for s in (stages if stages is not None else build_stages(ctx)) if s.enabled(ctx)]
+    for stage in plan:
+        ctx.products.update(stage.provides(ctx))
+    problems = gather(lambda: check_output_folder(ctx.outdir, "[run].output_dir"), lambda: ctx.config.run.scheduler and _client_class(),
+                      *(lambda s=s: s.check(ctx) for s in plan))
+    ctx.cache.clear()
+    raise_all(problems, str(ctx.loaded.path))
+    return plan
 
 
 def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None = None) -> dict:
     """Run every enabled stage of the config at `config_path`; returns the manifest dict."""
     loaded = load_config(config_path)
-    grid = loaded.grid()
-    outdir = loaded.output_dir
+    ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
+    plan = plan_stages(ctx, stages)  # everything `irrmap run --check` checks, before any work starts
+    grid, outdir = ctx.grid, ctx.outdir
     outdir.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(loaded, grid, outdir)
-    state = {} if force else _load_state(outdir)
+    remove_stale_partials(outdir)  # temporaries of a killed run (they can add up to gigabytes)
+    previous = _load_state(outdir)
+    state = {} if force else dict(previous)
     manifest = {
         "irrmap_version": irrmap.__version__,
         "git_commit": git_commit(),
@@ -86,12 +111,7 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
         "stages": {},
     }
     log.info("run %s on %r -> %s", loaded.config.run.name, grid, outdir)
-    plan = [s for s in (stages if stages is not None else build_stages(ctx)) if s.enabled(ctx)]
-    for stage in plan:
-        ctx.products.update(stage.provides(ctx))
-    for stage in plan:  # every reference is checked before any work starts
-        stage.check(ctx)
-    with dask_scheduler(loaded.config):
+    with dask_scheduler(loaded.config), _failure_recorded(manifest, ctx, plan, previous):
         for stage in plan:
             fp = _fingerprint(stage, ctx)
             prev = state.get(stage.name, {})
@@ -101,15 +121,50 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
                 outputs, status = [Path(p) for p in prev["outputs"]], "skipped (up to date)"
             else:
                 log.info("stage %s: running", stage.name)
-                outputs, status = stage.run(ctx), "ran"
+                if state.pop(stage.name, None):  # a stage that fails or is stopped must never count as up to date
+                    write_text_atomic(outdir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
+                outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
                 state[stage.name] = {"fingerprint": fp, "outputs": [str(p) for p in outputs]}
                 write_text_atomic(outdir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
             manifest["stages"][stage.name] = {
                 "status": status,
                 "seconds": round(time.perf_counter() - t0, 3),
                 "fingerprint": fp,
-                "outputs": [str(Path(p).relative_to(outdir)) if Path(p).is_relative_to(outdir) else str(p) for p in outputs],
+                "outputs": [_relative(p, outdir) for p in outputs],
             }
+    manifest["status"] = "complete"
     manifest["inputs"] = {p: c for p, c in sorted(ctx.checksums.items())}
     write_manifest(outdir / "manifest.json", manifest)
     return manifest
+
+
+def _relative(p, outdir: Path) -> str:
+    return str(Path(p).relative_to(outdir)) if Path(p).is_relative_to(outdir) else str(p)
+
+
+@contextlib.contextmanager
+def _failure_recorded(manifest: dict, ctx: RunContext, plan: list[Stage], previous: dict):
+    """When a stage fails or the run is stopped (Ctrl-C, SIGTERM), write manifest.json so that it cannot be
+    read as the state of the folder, then re-raise: top-level `status` "failed" and `error` {stage, message};
+    the stage "failed" with its error text, later stages "not run"; `stale_outputs`, the files on disk that
+    the failed and later stages wrote in an earlier run (their report included), which this run did not
+    reproduce."""
+    try:
+        yield
+    except BaseException as exc:
+        remaining = [s for s in plan if s.name not in manifest["stages"]]
+        message = str(exc) or type(exc).__name__  # KeyboardInterrupt carries no text
+        stale = set()
+        for s in remaining:
+            stale |= {Path(p) for p in previous.get(s.name, {}).get("outputs", [])} | set(s.provides(ctx).values())
+        manifest["status"] = "failed"
+        manifest["error"] = {"stage": remaining[0].name if remaining else None, "message": message}
+        for i, s in enumerate(remaining):
+            manifest["stages"][s.name] = {"status": "failed", "error": message} if i == 0 else {"status": "not run"}
+        manifest["stale_outputs"] = sorted(_relative(p, ctx.outdir) for p in stale if p.exists())
+        manifest["inputs"] = {p: c for p, c in sorted(ctx.checksums.items())}
+        try:
+            write_manifest(ctx.outdir / "manifest.json", manifest)
+        except Exception as write_exc:  # e.g. the disk is full: the original error matters more
+            log.warning("could not record the failure in manifest.json: %s", write_exc)
+        raise

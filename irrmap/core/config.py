@@ -6,17 +6,28 @@ Relative paths are resolved against the config file's folder. Validation errors 
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from irrmap.core.errors import ConfigError
-from irrmap.core.grid import Grid
+from irrmap.core.errors import ConfigError, GridError
+from irrmap.core.grid import Grid, check_pixel_size
+
+# Pixel sizes (nominal ground metres, irrmap.core.grid.pixel_size_m) of a run's grid. The method maps at 250 m
+# (10 m to 1 km are plausible analysis grids); a size outside 1 m .. 100 km was typed in the other unit: the
+# degree values of usual grids (0.0001 .. 0.9) read as metres fall below 1 m, and metre values (>= 1) read as
+# degrees exceed 100 km.
+RUN_PIXEL_M = (1.0, 100_000.0)
+# The [features] keys that hold a time series: a path, or a table whose `source` (path or list of paths) and
+# `qa` name files (read by irrmap.training.sscore).
+FEATURE_SERIES = ("evi", "ndvi", "nir", "green", "swir", "gi", "ndwi")
 
 
 class _Section(BaseModel):
@@ -39,6 +50,19 @@ class GridSection(_Section):
     resolution: float | None = Field(None, gt=0, description="Pixel size in CRS units (0.00225 deg is the CIrrMap250 grid).")
     like: Path | None = Field(None, description="Take the grid from this raster instead of crs/bounds/resolution.")
 
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, v):
+        from rasterio.crs import CRS
+        from rasterio.errors import CRSError
+
+        if v is not None:
+            try:
+                CRS.from_user_input(v)
+            except CRSError as exc:
+                raise ValueError(f"unknown CRS {v!r} ({exc}): give an EPSG code such as 'EPSG:4326', a WKT or a PROJ string") from None
+        return v
+
     @model_validator(mode="after")
     def _one_way(self):
         explicit = [self.crs, self.bounds, self.resolution]
@@ -58,14 +82,23 @@ class InputRaster(_Section):
     kind: Literal["continuous", "categorical", "fraction"] = Field(
         "continuous", description="continuous (average/bilinear), categorical (mode/nearest) or fraction (share of `classes`)."
     )
-    band: int = Field(1, ge=1, description="Band to read (1-based).")
+    band: int | str | None = Field(
+        None, description='Layer to read: its 1-based number or its name (band description, e.g. "NDVI"); omit for a single-layer file (a file with several layers then stops with an error listing them).'
+    )
     classes: list[int] | None = Field(None, description="Class codes counted by kind = 'fraction' (e.g. cropland codes).")
     resampling: str | None = Field(None, description="Override the resampling (GDAL name: nearest, bilinear, average, mode, ...).")
-    nodata: float | None = Field(None, description="Override the file's nodata value.")
+    nodata: float | None = Field(None, description="Override the file's nodata value (replaces it, as gdalwarp -srcnodata does; without either, every stored value is data).")
     fill_values: list[float] = Field(default_factory=list, description="Further raw values meaning missing (e.g. 65531, -3000).")
     scale: float | None = Field(None, description="Override the file's scale factor (MOD13Q1: 0.0001).")
     offset: float | None = Field(None, description="Override the file's offset.")
     valid_range: tuple[float, float] | None = Field(None, description="Raw values outside [min, max] are missing.")
+
+    @field_validator("band")
+    @classmethod
+    def _layer(cls, v):
+        if isinstance(v, int) and v < 1:
+            raise ValueError(f"band {v}: layers are numbered from 1 (or give the layer's name)")
+        return v
 
     @model_validator(mode="after")
     def _classes_for_fraction(self):
@@ -84,6 +117,11 @@ class UnitsSection(_Section):
     )
     invalid_codes: Literal["error", "drop"] = Field(
         "error", description="Polygons whose code does not fit the hierarchy's format: stop with an error, or drop them with a warning."
+    )
+    partial: Literal["scale", "exclude"] = Field(
+        "scale", description="Units only partly on the grid: scale their statistics by the share on the grid (of the unit's cropland "
+        "where the cropland input covers the whole unit, else of its area), or exclude them from threshold splitting. "
+        "units/units.csv flags them (partial, on_grid_share)."
     )
     parent_fields: dict[str, str] = Field(
         default_factory=dict, description="With hierarchy = 'fields': level name -> field with that level's code, e.g. {city = 'city_code'}."
@@ -108,6 +146,11 @@ class StatisticsSection(_Section):
     level: str = Field("county", description="Admin level the table reports at (a level of [units]).")
     skip_rows: int = Field(0, ge=0, description="Lines to skip before the header (USGS tables: 1).")
     sheet: str | None = Field(None, description="Excel sheet name (default: the first).")
+    encoding: str | None = Field(None, description="Text encoding of a CSV table (default UTF-8; Chinese tables often gb18030).")
+    separator: str | None = Field(None, description="Column separator of a CSV table (default: found from the file: comma, semicolon, tab or pipe).")
+    decimal: Literal[".", ","] | None = Field(None, description="Decimal mark of the numbers (default: found per column; ambiguous columns are refused).")
+    thousands: Literal["", ",", ".", " ", "'"] | None = Field(
+        None, description="Thousands separator of the numbers ('' none; default: found per column).")
     strict: bool = Field(True, description="Stop the run when validation finds errors (duplicates, bad areas).")
 
     @field_validator("area_unit")
@@ -127,7 +170,21 @@ class StatisticsSection(_Section):
             raise ValueError("`year` filters rows by `year_field`: set year_field too")
         if self.variant is not None and self.variant_field is None:
             raise ValueError("`variant` filters rows by `variant_field`: set variant_field too")
+        if self.decimal is not None and self.decimal == self.thousands:
+            raise ValueError(f"decimal and thousands are both {self.decimal!r}: give two different marks")
         return self
+
+    @field_validator("encoding", "separator")
+    @classmethod
+    def _table_format(cls, v, info):
+        from irrmap.core.errors import IrrmapError
+        from irrmap.core.tables import TableFormat
+
+        try:
+            TableFormat(**{info.field_name: v})
+        except IrrmapError as exc:
+            raise ValueError(f"{exc.what}; {exc.fix}") from None
+        return v
 
 
 class SuitabilitySection(_Section):
@@ -207,14 +264,84 @@ class EvaluationSection(_Section):
     points: Path | None = Field(None, description="Reference points (GeoPackage, shapefile, GeoJSON, CSV with lon/lat).")
     points_layer: str | None = Field(None, description="Layer of the points file.")
     label_field: str = Field("label", description="Point field with the reference label (1 irrigated, 0 not).")
+    label_map: dict[str, Literal[-1, 0, 1]] | None = Field(
+        None, description='Labels other than 0/1 or irrigated/rainfed words, mapped to 1 (irrigated), 0 (not) or -1 (leave out), e.g. {"1" = 0, "2" = 1}.'
+    )
+    points_crs: str | None = Field(None, description="CRS of the points (CSV: of the lon/lat columns, default EPSG:4326; other files: replaces a missing or wrong one).")
+    lon_field: str | None = Field(None, description="CSV points: x / longitude column (default: lon, longitude, x ...).")
+    lat_field: str | None = Field(None, description="CSV points: y / latitude column (default: lat, latitude, y ...).")
     snap_radius: int = Field(0, ge=0, description="Snap points to the nearest crop pixel within this many pixels (0: no snapping).")
     by_level: str | None = Field(None, description="Also report point accuracy per unit at this admin level (e.g. province).")
     statistics: bool = Field(True, description="Compare mapped area per unit with [statistics] at every admin level.")
     compare: list[str] = Field(default_factory=list, description="Product names of other maps to compare with the map.")
 
+    @field_validator("points_crs")
+    @classmethod
+    def _known_crs(cls, v):
+        from pyproj import CRS
+
+        if v is not None:
+            try:
+                CRS.from_user_input(v)
+            except Exception:  # pyproj.exceptions.CRSError
+                raise ValueError(f"unknown CRS {v!r}: give an EPSG code such as 'EPSG:32642' or a WKT string") from None
+        return v
+
+
+class WaterSection(_Section):
+    """The water-body layer (irrmap.mapping.water; docs/water.md): per epoch, its scenes' water maps combined
+    into one mask, the connected water bodies, change between consecutive epochs, and optional scores against
+    reference masks. The defaults are those of `irrmap water mask / bodies / change` (tests pin them equal)."""
+
+    epochs: dict[str, list[Path]] = Field(
+        description="Epoch label (e.g. a year) -> its scenes: Landsat scene folders (band files + MTL), Sentinel-2 product folders or "
+        "scene stacks (GeoTIFF with common band names + sidecar JSON), relative to the config file. Every scene is read onto the "
+        "grid of the first scene of the first epoch; change is computed between consecutive epochs in the order given."
+    )
+    method: Literal["ndwi", "mndwi", "awei_nsh", "awei_sh", "otsu", "dswe"] = Field(
+        "ndwi", description="Water test per scene: index > `threshold` (ndwi, mndwi, awei_nsh, awei_sh), Otsu's threshold of `index`, or "
+        "DSWE high + moderate confidence. Default NDWI > 0: on the three Flathead epochs it agrees on 96.0 % of the pixels clear in "
+        "all three, MNDWI > 0 on 69.2 % (docs/water.md)."
+    )
+    threshold: float = Field(0.0, description="Index threshold of the fixed-threshold methods (0.0: the published threshold of all four).")
+    index: Literal["ndwi", "mndwi", "awei_nsh", "awei_sh"] = Field("ndwi", description="Index thresholded by method = 'otsu'.")
+    detection: float = Field(0.10, ge=0, lt=1, description="Water frequency above which a pixel is a detection pixel; only bodies holding one are kept (DEA Waterbodies 0.10).")
+    extent: float = Field(0.05, ge=0, lt=1, description="Water frequency above which a pixel is water, outlining the bodies (DEA Waterbodies 0.05; at most `detection`).")
+    permanent: float = Field(1.0, gt=0, le=1, description="Water frequency from which water is permanent, else seasonal (JRC: 1.0, water in every clear observation).")
+    min_clear: int = Field(1, ge=1, description="Clear observations a pixel needs in an epoch, else unknown (at most the epoch's scene count).")
+    min_area_m2: float = Field(3125.0, ge=0, description="Smallest body kept, true area in m2 (DEA Waterbodies 3,125 m2; 0 keeps all).")
+    connectivity: Literal[4, 8] = Field(8, description="Pixels touching at a corner belong to one body with 8, not with 4.")
+    tolerance: float = Field(0.10, ge=0, description="Relative area change between epochs still called stable.")
+    admin_units: bool = Field(True, description="Give each body the [units] unit holding most of its area (when [units] is present).")
+    reference: dict[str, Path] = Field(
+        default_factory=dict, description="Epoch label -> a reference water mask (1 water, 0 not, nodata unknown; any grid, read onto the "
+        "scenes' grid) to score the mapped bodies against: precision and recall of bodies matched at `iou`, area error (water/score.json)."
+    )
+    iou: float = Field(0.5, gt=0, le=1, description="Intersection over union from which a mapped body matches a reference body.")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if not self.epochs:
+            raise ValueError("`epochs` is empty: give at least one epoch, e.g. epochs = {2020 = [\"scenes/LC08_...\"]}")
+        bad = [e for e in self.epochs if not re.fullmatch(r"[A-Za-z0-9_.-]+", e)]
+        if bad:
+            raise ValueError(f"epoch label(s) {bad} are not plain names: use letters, digits, '_', '.', '-' (they name output folders)")
+        empty = [e for e, scenes in self.epochs.items() if not scenes]
+        if empty:
+            raise ValueError(f"epoch(s) {empty} have no scene")
+        if self.extent > self.detection:
+            raise ValueError(f"extent {self.extent} is above detection {self.detection}: the extent threshold outlines the bodies found at the detection threshold")
+        fewest = min(len(s) for s in self.epochs.values())
+        if self.min_clear > fewest:
+            raise ValueError(f"min_clear {self.min_clear} is more than the {fewest} scene(s) of an epoch: every pixel would be unknown")
+        stray = sorted(set(self.reference) - set(self.epochs))
+        if stray:
+            raise ValueError(f"`reference` names epoch(s) {stray} that are not in `epochs` ({', '.join(self.epochs)})")
+        return self
+
 
 class RunConfig(_Section):
-    """A whole run: [run], [grid], [inputs.NAME], [units], [statistics], [suitability], [training], [evaluation]."""
+    """A whole run: [run], [grid], [inputs.NAME], [units], [statistics], [suitability], [training], [evaluation], [water]."""
 
     run: RunSection = Field(default_factory=RunSection, description="Run-wide settings.")
     grid: GridSection = Field(description="The analysis grid.")
@@ -229,6 +356,7 @@ class RunConfig(_Section):
     models: ModelsSection | None = Field(None, description="Classifier fitted on the training pool.")
     mapping: MappingSection | None = Field(None, description="Windowed prediction, spatial filtering and 1 km aggregation.")
     evaluation: EvaluationSection | None = Field(None, description="Accuracy report: points, statistics, map comparison.")
+    water: WaterSection | None = Field(None, description="Water-body layer: water masks from Landsat / Sentinel-2 scenes per epoch, bodies, change.")
 
     @model_validator(mode="after")
     def _stats_need_units(self):
@@ -264,13 +392,29 @@ class LoadedConfig:
         return self.resolve(self.config.run.output_dir)
 
     def grid(self) -> Grid:
+        """The analysis grid; GridError (naming the [grid] key) when it cannot be built or its pixel size lies
+        outside RUN_PIXEL_M, i.e. was given in the other unit (metres on a degree CRS, or degrees on a metre CRS)."""
+        import rasterio
+
         g = self.config.grid
         if g.like is not None:
             like = self.resolve(g.like)
             if not like.exists():
                 raise ConfigError(f"raster {like} does not exist", "[grid].like", "point it at an existing raster")
-            return Grid.from_raster(like)
-        return Grid.from_bounds(*g.bounds, g.resolution, g.crs)
+            try:
+                grid = Grid.from_raster(like)
+            except rasterio.errors.RasterioIOError as exc:
+                raise ConfigError(f"cannot open raster {like}: {exc}", "[grid].like", "point it at a raster GDAL can read") from None
+        else:
+            try:
+                grid = Grid.from_bounds(*g.bounds, g.resolution, g.crs)
+            except GridError as exc:
+                raise GridError(exc.what, f"{self.path}: [grid].{exc.where}", exc.fix) from None
+        try:
+            check_pixel_size(grid.crs, grid.res, RUN_PIXEL_M)
+        except GridError as exc:
+            raise GridError(exc.what, f"{self.path}: " + ("[grid].like" if g.like else "[grid].resolution"), exc.fix) from None
+        return grid
 
 
 def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
@@ -319,9 +463,7 @@ def _explain(err: dict) -> str:
 def load_config(path) -> LoadedConfig:
     """Read and validate a TOML config; raise ConfigError naming every bad key and its fix."""
     path = Path(path).resolve()
-    if not path.exists():
-        raise ConfigError("config file not found", str(path), "give the path of a TOML config (see `irrmap demo`)")
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -334,6 +476,44 @@ def load_config(path) -> LoadedConfig:
     loaded = LoadedConfig(cfg, path, text)
     _check_paths(loaded)
     return loaded
+
+
+def _read_text(path: Path) -> str:
+    """The config's text. TOML files are UTF-8 (a leading byte-order mark is dropped); anything else is a
+    ConfigError naming the first byte that is not UTF-8 (offset, line, column) and how to convert the file."""
+    if not path.exists():
+        raise ConfigError("config file not found", str(path), "give the path of a TOML config (see `irrmap demo`)")
+    if path.is_dir():
+        tomls = sorted(path.glob("*.toml"))
+        raise ConfigError("this is a folder, not a config file", str(path),
+                          f"give the TOML file itself, e.g. {tomls[0]}" if tomls else "give the path of the TOML file itself")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config: {exc.strerror}", str(path), "check the file's permissions") from None
+    save_as = "save the file as UTF-8 (your editor's Save As > Encoding, or iconv -f {} -t UTF-8 OLD > NEW)"
+    for bom, name in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
+                      (codecs.BOM_UTF16_BE, "UTF-16")):
+        if data.startswith(bom):
+            raise ConfigError(f"the file is saved as {name}; TOML files must be UTF-8", str(path), save_as.format(name))
+    if b"\0" in data:
+        raise ConfigError(f"NUL byte at {_position(data, data.find(bytes(1)))}: the file is UTF-16 or not text; TOML files must be UTF-8",
+                          str(path), save_as.format("UTF-16"))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        from irrmap.core.tables import guess_encoding
+
+        guess = guess_encoding(data)
+        looks = f" (it looks like {guess[0]}: {guess[1]!r})" if guess else ""
+        raise ConfigError(f"byte 0x{data[exc.start]:02X} at {_position(data, exc.start)} is not UTF-8{looks}; TOML files must be UTF-8",
+                          str(path), save_as.format(guess[0] if guess else "ENCODING")) from None
+
+
+def _position(data: bytes, at: int) -> str:
+    """'offset N (line L, column C)' of byte `at`, counted as editors do (1-based; columns in bytes)."""
+    nl = b"\n"
+    return f"offset {at} (line {data.count(nl, 0, at) + 1}, column {at - (data.rfind(nl, 0, at) + 1) + 1})"
 
 
 def _check_paths(loaded: LoadedConfig) -> None:
@@ -349,10 +529,34 @@ def _check_paths(loaded: LoadedConfig) -> None:
             missing.append(f"[{section}].path = {sec.path}")
     if cfg.evaluation is not None and cfg.evaluation.points is not None and not loaded.resolve(cfg.evaluation.points).exists():
         missing.append(f"[evaluation].points = {cfg.evaluation.points}")
+    if cfg.grid.like is not None and not loaded.resolve(cfg.grid.like).exists():
+        missing.append(f"[grid].like = {cfg.grid.like}")
+    for key, p in feature_paths(cfg.features or {}):
+        if not loaded.resolve(Path(p)).exists():
+            missing.append(f"[features].{key} = {p}")
+    if cfg.water is not None:
+        named = [(f"epochs.{e}", p) for e, ps in cfg.water.epochs.items() for p in ps] + [(f"reference.{e}", p) for e, p in cfg.water.reference.items()]
+        missing += [f"[water].{key} = {p}" for key, p in named if not loaded.resolve(p).exists()]
     if missing:
         raise ConfigError(
             "files not found: " + "; ".join(missing), str(loaded.path), f"paths are relative to {loaded.base}; correct them"
         )
+
+
+def feature_paths(features: dict) -> list[tuple[str, str]]:
+    """(key, path) of every file or folder a [features] section names: each series' `source` (one path or a
+    list) and `qa`, keyed like "evi.source"."""
+    out = []
+    for key in FEATURE_SERIES:
+        spec = features.get(key)
+        spec = {"source": spec} if isinstance(spec, str) else spec
+        if not isinstance(spec, dict):
+            continue
+        cube = str(spec.get("source", "")).rstrip("/").endswith((".nc", ".zarr"))
+        for part in ("source",) if cube else ("source", "qa"):  # a cube's qa names a variable, not a file
+            value = spec.get(part)
+            out += [(f"{key}.{part}", str(v)) for v in (value if isinstance(value, (list, tuple)) else [value]) if isinstance(v, str)]
+    return out
 
 
 def canonical_json(cfg: RunConfig) -> str:

@@ -36,3 +36,38 @@ class GridError(IrrmapError):
 
 class DataError(IrrmapError):
     """Input data fails validation (statistics, units, points)."""
+
+
+class OutputError(IrrmapError):
+    """An output cannot be written: the folder is a file, read-only or not writable, or the disk is full."""
+
+
+class ErrorList(IrrmapError):
+    """Several problems found at once (the checks before a run, `irrmap run --check`): `errors` holds each,
+    and the message lists them one per line."""
+
+    def __init__(self, errors, where: str | None = None):
+        self.errors = list(errors)
+        super().__init__(f"{len(self.errors)} problems:" + "".join(f"\n  - {e}" for e in self.errors), where)
+
+
+def gather(*checks) -> list[IrrmapError]:
+    """Run each check (a callable taking no argument) and return the IrrmapErrors they raise, in order, with
+    ErrorLists flattened and repeats (same message) dropped; other exceptions propagate."""
+    found: dict[str, IrrmapError] = {}
+    for check in checks:
+        try:
+            check()
+        except IrrmapError as exc:
+            for e in exc.errors if isinstance(exc, ErrorList) else [exc]:
+                found.setdefault(str(e), e)
+    return list(found.values())
+
+
+def raise_all(errors, where: str | None = None) -> None:
+    """Raise nothing for no error, the error itself for one, an ErrorList (located at `where`) for several."""
+    errors = list(errors)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ErrorList(errors, where)

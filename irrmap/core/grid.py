@@ -16,12 +16,13 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor used on DataArrays)
 from affine import Affine
 from pyproj import CRS as ProjCRS
-from pyproj import Proj, Transformer
+from pyproj import Proj
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
+from irrmap.core import ground
 from irrmap.core.errors import GridError
-from irrmap.core.geodesy import band_area, row_spacing
+from irrmap.core.geodesy import band_area, meridian_spacing, parallel_spacing
 
 _EQUAL_AREA_TOL = 1e-9
 
@@ -57,12 +58,17 @@ class Grid:
     # ---- construction -------------------------------------------------------------------------
     @classmethod
     def from_bounds(cls, left: float, bottom: float, right: float, top: float, resolution, crs) -> "Grid":
-        """Grid covering the bounds, anchored at (left, top); the last row/column may extend past them."""
+        """Grid covering the bounds, anchored at (left, top); the last row/column may extend past them.
+
+        Bounds and resolution are in the CRS's units. Raises GridError when the resolution cannot be meant in
+        those units (see `check_resolution`).
+        """
         rx, ry = (resolution, resolution) if np.isscalar(resolution) else resolution
         if rx <= 0 or ry <= 0:
             raise GridError(f"resolution must be positive, got {resolution}", "resolution")
         if right <= left or top <= bottom:
             raise GridError(f"bounds {left, bottom, right, top} are empty", "bounds", "give left < right, bottom < top")
+        check_resolution((left, bottom, right, top), (rx, ry), crs)
         width = max(1, math.ceil((right - left) / rx - 1e-9))
         height = max(1, math.ceil((top - bottom) / ry - 1e-9))
         return cls(CRS.from_user_input(crs), Affine(rx, 0.0, left, 0.0, -ry, top), height, width)
@@ -123,14 +129,12 @@ class Grid:
         return self.transform.f + self.transform.e * (np.arange(r0, r0 + h) + 0.5)
 
     def lonlat(self, window: Window | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Pixel-centre longitude and latitude (degrees, on the CRS's datum), 2-D for the window."""
-        xs, ys = np.meshgrid(self.x_coords(window), self.y_coords(window))
-        if self.is_geographic:
-            return xs, ys
-        geo = ProjCRS.from_user_input(self.crs.to_wkt()).geodetic_crs
-        tr = Transformer.from_crs(self.crs.to_wkt(), geo, always_xy=True)
-        lon, lat = tr.transform(xs, ys)
-        return np.asarray(lon), np.asarray(lat)
+        """Pixel-centre longitude and latitude (degrees, on the CRS's datum), 2-D for the window; NaN for
+        pixels off the Earth (the corners of a MODIS sinusoidal tile)."""
+        win = window or Window(0, 0, self.width, self.height)
+        r0, c0 = int(win.row_off), int(win.col_off)
+        rows, cols = np.meshgrid(np.arange(r0, r0 + int(win.height)), np.arange(c0, c0 + int(win.width)), indexing="ij")
+        return ground.lonlat_at(self, rows, cols)
 
     # ---- areas and distances ------------------------------------------------------------------
     @cached_property
@@ -182,18 +186,38 @@ class Grid:
             return float(self.row_areas().sum() * self.width)
         return float(sum(self.pixel_area(t.window).sum() for t in self.tiles(1024)))
 
+    @cached_property
+    def metric_kind(self) -> str:
+        """How ground distances are measured: 'planar', 'graticule' or 'general' (see irrmap.core.ground)."""
+        return ground.metric_kind(self)
+
     def ground_spacing(self, window: Window | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Distance (m) between pixel centres eastward and northward, one value per row of the window.
 
-        Geographic: geodesics on the ellipsoid at each row's latitude. Projected: the pixel size in CRS
-        units (what gdaldem uses), repeated per row.
+        Graticule grids (geographic, cylindrical projections such as Web Mercator): geodesics on the
+        ellipsoid along each row's parallel (one column apart) and along the meridian (from the row's north
+        edge to its south edge). Planar grids (UTM inside its zone): the pixel size in CRS units times the
+        unit's length (what gdaldem uses), repeated per row. Raises GridError on general grids (MODIS
+        sinusoidal, conic, azimuthal), where spacing changes along a row and rows and columns need not be
+        perpendicular on the ground: use `irrmap.core.ground.ground_metric` there.
         """
         win = window or Window(0, 0, self.width, self.height)
+        kind = self.metric_kind
+        if kind == "planar":
+            ax, ay = ground.nominal_spacing(self)
+            return np.full(int(win.height), ax), np.full(int(win.height), ay)
+        if kind == "general":
+            raise GridError(f"rows and columns of a {self.crs.to_string()} grid are not a constant distance apart along a row",
+                            "crs", "use irrmap.core.ground.ground_metric for per-pixel ground spacing")
+        wkt = self.crs.to_wkt()
+        rows = np.arange(int(win.row_off), int(win.row_off) + int(win.height))
+        lat = ground.row_latitudes(self, rows)
         if self.is_geographic:
-            return row_spacing(self.y_coords(win), self.transform.a, self.transform.e, self.crs.to_wkt())
-        h = int(win.height)
-        units = self.crs.linear_units_factor[1] if self.crs.linear_units_factor else 1.0
-        return np.full(h, self.transform.a * units), np.full(h, -self.transform.e * units)
+            half = abs(self.transform.e) / 2.0
+            south, north = np.clip(lat - half, -90, 90), np.clip(lat + half, -90, 90)
+        else:
+            south, north = ground.row_latitudes(self, rows + 0.5), ground.row_latitudes(self, rows - 0.5)
+        return parallel_spacing(lat, ground.column_dlon(self), wkt), meridian_spacing(south, north, wkt)
 
     # ---- windows, tiles, sub-grids ------------------------------------------------------------
     def window_grid(self, window: Window) -> "Grid":
@@ -223,3 +247,68 @@ class Grid:
 
     def __repr__(self) -> str:
         return f"Grid({self.crs.to_string()}, res={self.res}, shape={self.shape}, bounds={tuple(round(b, 6) for b in self.bounds)})"
+
+
+# ---- resolution against the CRS's units ---------------------------------------------------------------
+def pixel_size_m(crs, resolution) -> tuple[float, float]:
+    """Nominal ground size (m) of a pixel of `resolution` (x, y; CRS units): projected, the size times the
+    unit's length in metres; geographic, the arc length of that many degrees along the ellipsoid's equator
+    (semi-major axis x radians). A yardstick for the unit a value was meant in, not a pixel's true size."""
+    rx, ry = (resolution, resolution) if np.isscalar(resolution) else resolution
+    c = ProjCRS.from_user_input(CRS.from_user_input(crs).to_wkt())
+    factor = c.axis_info[0].unit_conversion_factor  # metres per unit, or radians per degree
+    if c.is_geographic:
+        factor *= c.ellipsoid.semi_major_metre
+    return float(rx * factor), float(ry * factor)
+
+
+def _other_unit_hint(crs, resolution) -> str:
+    """The fix for a pixel size given in the other unit: degrees on a projected CRS, metres on a geographic one."""
+    c = ProjCRS.from_user_input(CRS.from_user_input(crs).to_wkt())
+    r = max(resolution)
+    deg_m = math.radians(1.0) * c.ellipsoid.semi_major_metre  # metres per degree along the equator
+    unit = c.axis_info[0].unit_name
+    if c.is_geographic:
+        return f"the CRS's unit is the degree: {r:g} m is about {r / deg_m:.3g} degrees"
+    per_unit = c.axis_info[0].unit_conversion_factor
+    return f"the CRS's unit is the {unit}: {r:g} degrees is about {r * deg_m / per_unit:.4g} ({unit})"
+
+
+def check_resolution(bounds, resolution, crs) -> None:
+    """Raise GridError when `resolution` (x, y) does not fit the units of `crs` for these `bounds` (left,
+    bottom, right, top):
+
+    - it is larger than the bounds' width or height, so the grid would be one pixel reaching past them (250
+      typed as metres on a degree grid);
+    - on a geographic CRS the grid would reach beyond the poles (latitude outside -90..90 by more than one
+      pixel) or span more than 360 degrees of longitude.
+
+    The fix gives the value converted to the CRS's units.
+    """
+    left, bottom, right, top = bounds
+    rx, ry = resolution
+    for size, extent, axis in ((rx, right - left, "width"), (ry, top - bottom, "height")):
+        if size > extent * (1 + 1e-9):
+            raise GridError(f"resolution {size:g} is larger than the bounds' {axis} {extent:g}: the grid would be one pixel reaching past the bounds",
+                            "resolution", _other_unit_hint(crs, (rx, ry)))
+    if CRS.from_user_input(crs).is_geographic:
+        low = top - math.ceil((top - bottom) / ry - 1e-9) * ry
+        if top > 90 + 1e-9 or low < -90 - ry:
+            raise GridError(f"latitudes {low:g} to {top:g} reach beyond the poles (-90..90)", "bounds",
+                            "give bounds and resolution in degrees of longitude and latitude")
+        if right - left > 360 + rx:
+            raise GridError(f"the bounds span {right - left:g} degrees of longitude (more than 360)", "bounds",
+                            "give bounds and resolution in degrees of longitude and latitude")
+
+
+def check_pixel_size(crs, resolution, limits_m: tuple[float, float]) -> None:
+    """Raise GridError when the nominal ground size (`pixel_size_m`) of a pixel of `resolution` (x, y; CRS
+    units) lies outside `limits_m` (metres). With limits that suit the use, a size given in the other unit
+    is refused: 0.00225 read as metres is 2 mm, 250 read as degrees is 27,800 km."""
+    sizes = pixel_size_m(crs, resolution)
+    lo, hi = limits_m
+    if not all(lo <= v <= hi for v in sizes):
+        unit = ProjCRS.from_user_input(CRS.from_user_input(crs).to_wkt()).axis_info[0].unit_name
+        raise GridError(f"pixel size {max(resolution):g} ({unit}) is about {max(sizes):.3g} m on the ground, outside {lo:g} m to {hi:g} m",
+                        "resolution", _other_unit_hint(crs, resolution))
+

@@ -1,19 +1,34 @@
 """How irrmap reads nodata, fill values and scale/offset: the one place these rules live.
 
 Rules, applied to the raw stored values of a band before any resampling:
-1. A raw value is missing when it equals the band's nodata (the file's own, or an override), equals one of
-   the declared fill values (e.g. MOD13Q1's -3000, or 65531 in some distributions), is NaN, or lies outside
-   the declared valid range (checked on raw values, as MODIS documents its valid range).
+0. Only when declared (`signed`, e.g. the MOD13Q1 preset): unsigned integers are signed values written into
+   the unsigned type of the same width, as JPEG2000 copies of MOD13Q1 do, and are read back as the signed
+   numbers they are (uint16 65366 -> int16 -170). Nodata and fill values match the stored or the signed
+   value; the valid range applies to the signed value.
+1. A raw value is missing when it equals the band's nodata (the file's own, or an override that replaces
+   it), equals one of the declared fill values (e.g. MOD13Q1's -3000, or 65531 in some distributions), is
+   NaN, lies outside the declared valid range (checked on raw values, as MODIS documents its valid range),
+   or is masked by the file's own GDAL mask (an internal/external mask band or an alpha band). Values are
+   compared in the band's data type, as GDAL does (a Float32 band tagged -3.4e+38 stores
+   float32(-3.4e38)); a nodata value the data type cannot hold marks nothing missing.
 2. Every other value becomes `raw * scale + offset`, as float32. The file's own scale/offset (GDAL band
    metadata) are used unless overridden; MODIS GeoTIFFs often lack them, so pass scale=1e-4 there.
-3. Missing values become NaN in float outputs; integer (class) outputs keep the nodata value instead.
+3. Missing values become NaN in float outputs. Integer (class) outputs mark them with a value that can
+   never be a class (`class_marker`): the declared nodata, else a declared fill value; a file that declares
+   neither gets a wider integer type whose minimum is the marker. No value is ever invented as nodata
+   inside the file's own range, so every stored value stays data (class 0 of an untagged mask included).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from rasterio.enums import MaskFlags
+
+# integer type -> the next wider signed type, whose minimum lies outside the narrower type's range
+_WIDER = {"uint8": "int16", "int8": "int16", "uint16": "int32", "int16": "int32", "uint32": "int64", "int32": "int64"}
 
 
 @dataclass(frozen=True)
@@ -25,37 +40,111 @@ class Decoding:
     scale: float = 1.0
     offset: float = 0.0
     valid_range: tuple[float, float] | None = None
+    use_mask: bool = False  # the file has its own mask band or alpha band: read it (`read_missing`) too
+    signed: bool = False  # signed integers stored in the unsigned type of the same width (rule 0)
 
-    def missing(self, raw: np.ndarray) -> np.ndarray:
-        """Boolean mask of missing raw values (rule 1)."""
+    def values(self, raw: np.ndarray) -> np.ndarray:
+        """The numbers the stored values stand for (rule 0): with `signed`, an unsigned integer array read as
+        the signed type of the same width (two's complement, a numpy view: uint16 65535 -> int16 -1)."""
+        if self.signed and raw.dtype.kind == "u":
+            return raw.view(raw.dtype.str.replace("u", "i"))
+        return raw
+
+    def missing(self, raw: np.ndarray, valid_mask: np.ndarray | None = None) -> np.ndarray:
+        """Boolean mask of missing raw values (rule 1); `valid_mask` is the GDAL mask read with the
+        values (0 = missing), needed when `use_mask`."""
         miss = np.zeros(raw.shape, dtype=bool)
         if np.issubdtype(raw.dtype, np.floating):
             miss |= np.isnan(raw)
-        if self.nodata is not None and not (isinstance(self.nodata, float) and np.isnan(self.nodata)):
-            miss |= raw == self.nodata
-        for v in self.fill_values:
-            miss |= raw == v
+        vals = self.values(raw)
+        for v in ((self.nodata,) if self.nodata is not None else ()) + tuple(self.fill_values):
+            for arr in (raw, vals) if vals is not raw else (raw,):  # a fill matches the stored or the signed value
+                stored = as_stored(v, arr.dtype)
+                if stored is not None:
+                    miss |= arr == stored
         if self.valid_range is not None:
             lo, hi = self.valid_range
             with np.errstate(invalid="ignore"):
-                miss |= (raw < lo) | (raw > hi)
+                miss |= (vals < lo) | (vals > hi)
+        if valid_mask is not None:
+            miss |= valid_mask == 0
         return miss
 
-    def decode(self, raw: np.ndarray) -> np.ndarray:
+    def decode(self, raw: np.ndarray, valid_mask: np.ndarray | None = None) -> np.ndarray:
         """float32 physical values with NaN where missing (rules 1-3)."""
-        out = raw.astype(np.float32)
+        vals = self.values(raw)
+        out = vals.astype(np.float32)
         if self.scale != 1.0 or self.offset != 0.0:
-            out = (raw.astype(np.float64) * self.scale + self.offset).astype(np.float32)
-        out[self.missing(raw)] = np.nan
+            out = (vals.astype(np.float64) * self.scale + self.offset).astype(np.float32)
+        out[self.missing(raw, valid_mask)] = np.nan
         return out
 
 
-def decoding_for(src, band: int = 1, *, nodata=None, fill_values=(), scale=None, offset=None, valid_range=None) -> Decoding:
-    """The Decoding of band `band` of an open rasterio dataset: file metadata, then explicit overrides."""
+# The largest physical value of a vegetation index or a surface reflectance: 1.6, the top of MOD09's valid
+# range (16000 x 1e-4; Vermote et al. 2015, section 4). Raw counts of these products reach thousands.
+SCALED_MAX = 1.6
+
+
+def already_scaled(raw: np.ndarray, decoding: Decoding, valid_mask: np.ndarray | None = None) -> float | None:
+    """The largest |value| of a float sample whose valid values all lie within +-SCALED_MAX, when `decoding`
+    would scale them (scale != 1): physical values that a preset or a scale would shrink a second time
+    (a MOD13Q1 export already scaled to 0..1, read with scale 1e-4). None otherwise."""
+    if decoding.scale == 1.0 or raw.dtype.kind != "f":
+        return None
+    vals = np.abs(raw[~decoding.missing(raw, valid_mask)])
+    if vals.size == 0 or vals.max() > SCALED_MAX:
+        return None
+    return float(vals.max())
+
+
+def as_stored(value, dtype):
+    """`value` as the data type `dtype` stores it, or None when no stored value can equal it (a fraction or
+    an out-of-range number for an integer type, NaN: NaN never compares equal and is handled apart)."""
+    dtype = np.dtype(dtype)
+    v = float(value)
+    if math.isnan(v):
+        return None
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return dtype.type(int(v)) if v.is_integer() and info.min <= v <= info.max else None
+    with np.errstate(over="ignore"):
+        return dtype.type(v)
+
+
+def class_marker(dtype, decoding: Decoding):
+    """(output dtype, missing marker) for class values of raw type `dtype` (rule 3).
+
+    Float types keep their type; the marker is the declared nodata, else NaN. Integer types keep their type
+    when the nodata (else the first fill value) fits it; otherwise they widen (uint8/int8 -> int16, 16-bit
+    -> int32, 32-bit -> int64) and the marker is the wider type's minimum. Returns None for a 64-bit
+    integer band declaring neither: it has no wider type, so the caller must ask for a nodata value.
+    """
+    dtype = np.dtype(dtype)
+    declared = ((decoding.nodata,) if decoding.nodata is not None else ()) + tuple(decoding.fill_values)
+    if np.issubdtype(dtype, np.floating):
+        nd = as_stored(decoding.nodata, dtype) if decoding.nodata is not None else None
+        return dtype, (float(nd) if nd is not None else np.nan)
+    for v in declared:
+        stored = as_stored(v, dtype)
+        if stored is not None:
+            return dtype, int(stored)
+    if dtype.name not in _WIDER:
+        return None
+    wider = np.dtype(_WIDER[dtype.name])
+    return wider, int(np.iinfo(wider).min)
+
+
+def decoding_for(src, band: int = 1, *, nodata=None, fill_values=(), scale=None, offset=None, valid_range=None, signed=False) -> Decoding:
+    """The Decoding of band `band` of an open rasterio dataset: file metadata, then explicit overrides.
+
+    An override `nodata` replaces the file's value (as GDAL's -srcnodata does). The file's mask band or
+    alpha band, when it has one, is always honoured (`use_mask`).
+    """
     file_nodata = src.nodatavals[band - 1]
     file_scale = src.scales[band - 1] if src.scales else 1.0
     file_offset = src.offsets[band - 1] if src.offsets else 0.0
-    d = Decoding(nodata=file_nodata, scale=file_scale or 1.0, offset=file_offset or 0.0)
+    use_mask = bool(set(src.mask_flag_enums[band - 1]) & {MaskFlags.per_dataset, MaskFlags.alpha})
+    d = Decoding(nodata=file_nodata, scale=file_scale or 1.0, offset=file_offset or 0.0, use_mask=use_mask)
     return replace(
         d,
         nodata=d.nodata if nodata is None else nodata,
@@ -63,4 +152,12 @@ def decoding_for(src, band: int = 1, *, nodata=None, fill_values=(), scale=None,
         scale=d.scale if scale is None else float(scale),
         offset=d.offset if offset is None else float(offset),
         valid_range=tuple(valid_range) if valid_range is not None else None,
+        signed=bool(signed),
     )
+
+
+def read_missing(src, band: int, window, decoding: Decoding | None = None) -> np.ndarray:
+    """Boolean missing mask of one window of band `band` of an open rasterio dataset (rule 1)."""
+    dec = decoding or decoding_for(src, band)
+    raw = src.read(band, window=window)
+    return dec.missing(raw, src.read_masks(band, window=window) if dec.use_mask else None)

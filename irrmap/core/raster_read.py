@@ -3,8 +3,11 @@
 Each chunk reads only the source window under it, decodes nodata/scale (irrmap.core.nodata), then resamples
 with GDAL's warper in memory. The resampling follows the data kind:
 - "continuous": average when the source is finer than the grid (coarsening), bilinear when coarser;
-- "categorical": mode when coarsening, nearest when refining (values and nodata kept as integers);
+- "categorical": mode when coarsening, nearest when refining (values kept as integers; missing pixels carry
+  the marker of irrmap.core.nodata.class_marker, never a value the file may hold as data);
 - "fraction": share (0..1) of valid source cells whose class is in `classes`, by area-weighted average.
+Only what the file declares is missing (nodata, mask band, fill values, valid range); a damaged or
+truncated file raises InputError naming it.
 When the source already sits on the grid (same CRS, resolution and pixel alignment) values are copied.
 Results do not depend on the chunk size except for float32 rounding (<= 2 ulp of the data's magnitude) where GDAL's
 window-relative coordinates differ between chunkings.
@@ -13,6 +16,7 @@ window-relative coordinates differ between chunkings.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import warnings
@@ -32,7 +36,10 @@ from rasterio.windows import Window, from_bounds
 
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
-from irrmap.core.nodata import Decoding, decoding_for
+from irrmap.core.layers import layer_number
+from irrmap.core.nodata import Decoding, already_scaled, class_marker, decoding_for
+
+log = logging.getLogger(__name__)
 
 KINDS = ("continuous", "categorical", "fraction")
 
@@ -50,11 +57,31 @@ class _Plan:
     fill: float
 
 
-def _open(path):
+def open_raster(path):
+    """rasterio.open, with GDAL's failure (missing, unknown format, truncated header) as one InputError naming the file."""
     try:
         return rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
-        raise InputError(f"cannot open raster: {exc}", str(path), "check the path and that GDAL can read the format") from None
+        raise InputError(f"cannot open raster: {_gdal_message(exc)}", str(path),
+                         "check the path and that GDAL reads the format (gdalinfo FILE); a truncated or damaged file must be "
+                         "downloaded or created again") from None
+
+
+def _gdal_message(exc: BaseException) -> str:
+    """The innermost GDAL message of a rasterio error (rasterio says "See previous exception")."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    return str(exc).strip()
+
+
+@contextlib.contextmanager
+def _reading(path: str):
+    """Turn GDAL read failures (truncated or damaged files) into one InputError naming the file."""
+    try:
+        yield
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"cannot read raster data: {_gdal_message(exc)}", path,
+                         "the file is truncated or damaged; download or create it again (gdalinfo -checksum finds bad blocks)") from None
 
 
 def choose_resampling(kind: str, src_res: float, dst_res: float) -> Resampling:
@@ -94,7 +121,7 @@ def read_raster(
     grid: Grid,
     *,
     kind: str = "continuous",
-    band: int = 1,
+    band: int | str | None = None,
     classes=None,
     resampling: str | None = None,
     nodata=None,
@@ -102,33 +129,46 @@ def read_raster(
     scale=None,
     offset=None,
     valid_range=None,
+    signed: bool = False,
+    warn_scaled: bool = True,
     chunks: int = 1024,
     name: str | None = None,
 ) -> xr.DataArray:
     """Lazy DataArray of `path` (band `band`) on `grid`; see the module docstring for the rules.
 
-    Continuous and fraction results are float32 with NaN for missing; categorical results keep the
-    source's integer dtype with its nodata value (attribute `nodata`).
+    `band`: the layer's 1-based number or name (band description); None reads the only layer of a
+    single-layer file and refuses a file with several (irrmap.core.layers). `signed`: unsigned storage of
+    signed integers (irrmap.core.nodata rule 0). An explicit `scale` on a float band whose values already
+    look scaled (all within +-SCALED_MAX) logs a warning, unless `warn_scaled` is off (a series warns for
+    its first file only).
+
+    Continuous and fraction results are float32 with NaN for missing. Categorical results keep the source's
+    dtype with its nodata value as missing marker (attribute `nodata`); an integer source that declares no
+    nodata (nor fill value) is widened (uint8 -> int16, ...) and marked with the wider type's minimum, so
+    every stored value, class 0 included, stays a class. `nodata` replaces the file's nodata value.
+    Raises InputError for an unreadable, damaged or truncated file, a missing band or CRS.
     """
     path = os.fspath(path)
     if kind not in KINDS:
         raise InputError(f"unknown raster kind {kind!r}", "kind", f"use one of {', '.join(KINDS)}")
     if kind == "fraction" and not classes:
         raise InputError("a fraction read needs the classes to count", "classes", "pass classes=[...] (e.g. cropland codes)")
-    with _open(path) as src:
-        if band < 1 or band > src.count:
-            raise InputError(f"band {band} does not exist (the file has {src.count})", path, "pick an existing band")
+    with open_raster(path) as src:
+        band = layer_number(src, band, path)
         if src.crs is None:
             raise InputError("raster has no CRS", path, "assign one with gdal_edit.py -a_srs")
-        dec = decoding_for(src, band, nodata=nodata, fill_values=fill_values, scale=scale, offset=offset, valid_range=valid_range)
+        dec = decoding_for(src, band, nodata=nodata, fill_values=fill_values, scale=scale, offset=offset, valid_range=valid_range, signed=signed)
+        if warn_scaled and scale is not None and dec.scale != 1.0 and np.dtype(src.dtypes[band - 1]).kind == "f":
+            _warn_if_scaled(src, band, dec, path)
         rs = Resampling[resampling] if resampling else choose_resampling(kind, _src_res_on_grid(src, grid), float(np.sqrt(grid.res[0] * grid.res[1])))
         src_dtype = src.dtypes[band - 1]
         mtime = os.path.getmtime(path)
     if kind == "categorical":
-        if np.issubdtype(np.dtype(src_dtype), np.floating):
-            out_dtype, fill = src_dtype, (dec.nodata if dec.nodata is not None else np.nan)
-        else:
-            out_dtype, fill = src_dtype, (dec.nodata if dec.nodata is not None else 0)
+        marker = class_marker(src_dtype, dec)
+        if marker is None:
+            raise InputError(f"a {src_dtype} class raster without a nodata value has no free value to mark missing pixels",
+                             path, "set its nodata (config `nodata = ...`, or gdal_edit.py -a_nodata) to a value it never holds")
+        out_dtype, fill = marker[0].name, marker[1]
     else:
         out_dtype, fill = "float32", np.nan
     plan = _Plan(path, band, kind, dec, rs, tuple(classes or ()), src_dtype, out_dtype, fill)
@@ -144,11 +184,25 @@ def read_raster(
         name=f"read-{Path(path).stem}-{token}",
     )
     out = xr.DataArray(arr, dims=("y", "x"), coords=grid.coords(), name=name or Path(path).stem)
-    out.attrs.update({"source": path, "kind": kind, "resampling": rs.name})
+    out.attrs.update({"source": path, "band": band, "kind": kind, "resampling": rs.name})
     if kind == "categorical":
         out.attrs["nodata"] = fill
     out = out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     return out
+
+
+def _warn_if_scaled(src, band: int, dec: Decoding, path: str) -> None:
+    """Warn when the scale about to be applied would scale already-scaled values again (checked on a
+    nearest-neighbour sample of at most ~256 x 256 pixels)."""
+    step = max(1, max(src.height, src.width) // 256)
+    shape = (max(1, src.height // step), max(1, src.width // step))
+    with _reading(path):
+        raw = src.read(band, out_shape=shape)
+        mask = src.read_masks(band, out_shape=shape) if dec.use_mask else None
+    top = already_scaled(raw, dec, mask)
+    if top is not None:
+        log.warning("%s layer %d: the values already look scaled (floats, |v| <= %.3g) and scale %g would shrink them %g times "
+                    "(fix: drop the scale: --scale 1 / scale = 1, or leave out --preset / preset)", path, band, top, dec.scale, 1 / dec.scale)
 
 
 def read_window(path, grid: Grid, window: Window, **kwargs) -> np.ndarray:
@@ -171,7 +225,7 @@ def _dataset(path: str):
     key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
     ds = cache.pop(key, None)
     if ds is None or ds.closed:
-        ds = rasterio.open(path)
+        ds = open_raster(path)
     cache[key] = ds
     while len(cache) > MAX_OPEN_PER_THREAD:
         cache.popitem(last=False)[1].close()
@@ -182,15 +236,14 @@ def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
     sub = grid.window_grid(Window(c0, r0, c1 - c0, r1 - r0))
     out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
-    with contextlib.nullcontext(_dataset(plan.path)) as src:
+    with _reading(plan.path), contextlib.nullcontext(_dataset(plan.path)) as src:
         if _same_lattice(src, sub):
             col = round((sub.transform.c - src.transform.c) / src.transform.a)
             row = round((sub.transform.f - src.transform.f) / src.transform.e)
             rr0, cc0 = max(row, 0), max(col, 0)
             rr1, cc1 = min(row + sub.height, src.height), min(col + sub.width, src.width)
             if rr1 > rr0 and cc1 > cc0:
-                raw = src.read(plan.band, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
-                out[rr0 - row : rr1 - row, cc0 - col : cc1 - col] = _convert(plan, raw)
+                out[rr0 - row : rr1 - row, cc0 - col : cc1 - col] = _convert(plan, *_read(src, plan, Window(cc0, rr0, cc1 - cc0, rr1 - rr0)))
             return out
         bounds = sub.bounds if src.crs == sub.crs else transform_bounds(sub.crs, src.crs, *sub.bounds, densify_pts=21)
         win = from_bounds(*bounds, transform=src.transform)
@@ -202,9 +255,9 @@ def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
         if c_hi <= c_lo or r_hi <= r_lo:
             return out
         win = Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
-        raw = src.read(plan.band, window=win)
+        raw, mask = _read(src, plan, win)
         src_transform, src_crs = src.window_transform(win), src.crs
-    data = _convert(plan, raw)
+    data = _convert(plan, raw, mask)
     src_nodata = plan.fill
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)  # raised for the in-memory arrays; transforms are given
@@ -222,14 +275,20 @@ def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
     return out
 
 
-def _convert(plan: _Plan, raw: np.ndarray) -> np.ndarray:
+def _read(src, plan: _Plan, window: Window):
+    """Raw values of the window, and the file's own mask of it when it has one (else None)."""
+    raw = src.read(plan.band, window=window)
+    return raw, (src.read_masks(plan.band, window=window) if plan.decoding.use_mask else None)
+
+
+def _convert(plan: _Plan, raw: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """Raw band values to what gets resampled: physical float32, class codes, or 0/1 class membership."""
     if plan.kind == "continuous":
-        return plan.decoding.decode(raw)
+        return plan.decoding.decode(raw, mask)
     if plan.kind == "fraction":
         member = np.isin(raw, plan.classes).astype(np.float32)
-        member[plan.decoding.missing(raw)] = np.nan
+        member[plan.decoding.missing(raw, mask)] = np.nan
         return member
     out = raw.astype(plan.out_dtype, copy=True)
-    out[plan.decoding.missing(raw)] = plan.fill
+    out[plan.decoding.missing(raw, mask)] = plan.fill
     return out

@@ -1,30 +1,44 @@
-"""Write DataArrays to tiled, compressed GeoTIFF or Cloud-Optimized GeoTIFF, chunk by chunk and atomically.
+"""Write DataArrays to tiled, compressed GeoTIFF or Cloud-Optimized GeoTIFF, window by window and atomically.
 
-Chunks are computed by dask and written under a lock as they finish, so a raster larger than memory can
-be written. The file appears under its final name only when complete (irrmap.core.atomic). No timestamps go into
-the file, so the same data gives the same bytes.
+The bytes of a file depend only on its pixels, tags and options, never on thread timing, chunking or the
+number of workers: dask computes windows in parallel and each finished window is saved, in whatever order
+it finishes, as its own small GeoTIFF in a hidden work folder; the final file is then one sequential copy
+of the mosaic of those windows (a VRT) made by GDAL, which writes blocks and overviews in a fixed order
+(COG driver for `cog=True`, GTiff driver otherwise). No timestamps go into the file. The file appears under
+its final name only when complete (irrmap.core.atomic); with `resume`, windows saved by an interrupted call
+are kept and not computed again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import threading
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dask.array as da
 import numpy as np
 import rasterio
+import rasterio.dtypes
 import rasterio.env
 import rasterio.shutil
 import xarray as xr
+from dask.base import tokenize
 from rasterio.windows import Window
 
 import irrmap
 from irrmap.core.atomic import atomic_path, partial_path
 from irrmap.core.grid import Grid
 from irrmap.core.progress import progress_bar
+
+# Window files are temporary: compressed fast (ZSTD level 1) since the final copy compresses again.
+_WINDOW_PROFILE = {"driver": "GTiff", "compress": "zstd", "zstd_level": 1, "BIGTIFF": "IF_SAFER"}
+_WINDOW_TILE = 256  # internal tile edge of a window file when the window is at least this large
 
 
 def _as_bands(data) -> tuple[xr.DataArray, Grid]:
@@ -38,38 +52,6 @@ def _as_bands(data) -> tuple[xr.DataArray, Grid]:
     if arr.ndim == 2:
         arr = arr[None]
     return arr, grid
-
-
-class _WindowTarget:
-    """A dask.store target that writes each computed block into an open rasterio dataset.
-
-    When a block fails, dask raises at once while other worker threads may still be computing blocks; the
-    caller then closes the dataset. `close` and every write share one lock and writes after `close` are
-    dropped, so a straggler never writes into a closed GDAL dataset (which crashes the process)."""
-
-    def __init__(self, dst, dtype, nodata, bar):
-        self.dst, self.dtype, self.nodata, self.bar = dst, np.dtype(dtype), nodata, bar
-        self.shape = (dst.count, dst.height, dst.width)
-        self.ndim = 3
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def __setitem__(self, key, block):
-        b, r, c = key
-        block = cast_for_output(block, self.dtype, self.nodata)
-        window = Window(c.start, r.start, c.stop - c.start, r.stop - r.start)
-        bands = list(range(b.start + 1, b.stop + 1))
-        with self.lock:
-            if self.closed:
-                return
-            self.dst.write(block, indexes=bands, window=window)
-            self.bar.update(block.shape[1] * block.shape[2] * len(bands))
-
-    def close(self) -> None:
-        with self.lock:
-            if not self.closed:
-                self.closed = True
-                self.dst.close()
 
 
 def cast_for_output(block: np.ndarray, dtype, nodata) -> np.ndarray:
@@ -88,13 +70,22 @@ def cast_for_output(block: np.ndarray, dtype, nodata) -> np.ndarray:
     return block.astype(dtype)
 
 
-def _cache_mb(requested: int | None) -> int:
-    if requested is not None:
-        return int(requested)
+def gdal_cache_bytes(mb: int) -> int:
+    """The value for `rasterio.Env(GDAL_CACHEMAX=...)` that caps GDAL's block cache at `mb` megabytes.
+
+    rasterio hands an integer GDAL_CACHEMAX straight to GDALSetCacheMax64, which counts bytes (rasterio's
+    _env.pyx, `set_gdal_config`), unlike GDAL's own config option where a small number means megabytes;
+    `GDAL_CACHEMAX=256` there gives a 256-byte cache, so every block is flushed and re-read at once."""
+    return int(mb) * 1024 * 1024
+
+
+def _cache_bytes(requested_mb: int | None) -> int:
+    if requested_mb is not None:
+        return gdal_cache_bytes(requested_mb)
     try:
-        return int(rasterio.env.getenv().get("GDAL_CACHEMAX", 256))
-    except Exception:  # no enclosing rasterio.Env
-        return 256
+        return int(rasterio.env.getenv()["GDAL_CACHEMAX"])  # an enclosing rasterio.Env's setting (bytes)
+    except Exception:  # no enclosing rasterio.Env, or no cache set there
+        return gdal_cache_bytes(256)
 
 
 @dataclass
@@ -124,78 +115,210 @@ def _prepare(o: RasterOutput):
     return arr, grid, dtype, nodata
 
 
+def _window_name(r0: int, c0: int) -> str:
+    return f"r{r0:07d}_c{c0:07d}.tif"
+
+
+class _WindowFiles:
+    """A dask.store target saving each computed window (all bands) as its own GeoTIFF in `folder`.
+
+    Blocks that split the bands are collected until their window is complete. Files are written outside any
+    lock, in parallel. When a block fails, dask raises at once while other threads may still be writing;
+    `close` waits for writes in progress and later writes are dropped, so nothing is written into a work
+    folder after the caller removed it."""
+
+    def __init__(self, folder: Path, grid: Grid, count: int, dtype, nodata, bar):
+        self.folder, self.grid, self.dtype, self.nodata, self.bar = Path(folder), grid, np.dtype(dtype), nodata, bar
+        self.shape = (count, grid.height, grid.width)
+        self.ndim = 3
+        self.cond = threading.Condition()
+        self.pending: dict[tuple, dict[int, np.ndarray]] = {}
+        self.active = 0
+        self.closed = False
+
+    def __setitem__(self, key, block):
+        b, r, c = key
+        block = cast_for_output(np.asarray(block), self.dtype, self.nodata)
+        win = (r.start, c.start, r.stop - r.start, c.stop - c.start)
+        with self.cond:
+            if self.closed:
+                return
+            parts = self.pending.setdefault(win, {})
+            parts[b.start] = block
+            if sum(p.shape[0] for p in parts.values()) < self.shape[0]:
+                return
+            del self.pending[win]
+            self.active += 1
+        try:
+            self._save(win, np.concatenate([parts[k] for k in sorted(parts)]))
+            self.bar.update(block.shape[1] * block.shape[2] * self.shape[0])
+        finally:
+            with self.cond:
+                self.active -= 1
+                self.cond.notify_all()
+
+    def _save(self, win, data: np.ndarray) -> None:
+        r0, c0, h, w = win
+        profile = dict(_WINDOW_PROFILE, width=w, height=h, count=data.shape[0], dtype=self.dtype.name, crs=self.grid.crs,
+                       transform=rasterio.windows.transform(Window(c0, r0, w, h), self.grid.transform), nodata=self.nodata)
+        if min(h, w) >= _WINDOW_TILE:
+            profile.update(tiled=True, blockxsize=_WINDOW_TILE, blockysize=_WINDOW_TILE)
+        with atomic_path(self.folder / _window_name(r0, c0)) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(data)
+
+    def close(self) -> None:
+        """Wait for writes in progress; drop any later ones."""
+        with self.cond:
+            self.closed = True
+            while self.active:
+                self.cond.wait()
+
+
+def _blocks(arr) -> list[tuple[int, int, Window]]:
+    """(i, j, window) of every spatial block of a (band, y, x) dask array, row-major."""
+    ro = np.cumsum((0,) + arr.chunks[-2])
+    co = np.cumsum((0,) + arr.chunks[-1])
+    return [(i, j, Window(int(co[j]), int(ro[i]), int(co[j + 1] - co[j]), int(ro[i + 1] - ro[i])))
+            for i in range(len(ro) - 1) for j in range(len(co) - 1)]
+
+
+def _missing(arr, target) -> list[tuple[int, int, Window]]:
+    """The blocks of `arr` whose window file is not in the target's folder yet."""
+    return [(i, j, w) for i, j, w in _blocks(arr) if not (target.folder / _window_name(int(w.row_off), int(w.col_off))).is_file()]
+
+
 def _store(sources, targets, group: int) -> None:
-    """Compute and write every source; when all share one block layout, go window group by window group so
-    at most `group` windows' shared upstream blocks are alive at once (one big store lets dask run ahead)."""
-    same = all(a.chunks[-2:] == sources[0].chunks[-2:] for a in sources)
-    if not same:
-        da.store(sources, targets, lock=False, compute=True)
-        return
-    ro = np.cumsum((0,) + sources[0].chunks[-2])
-    co = np.cumsum((0,) + sources[0].chunks[-1])
-    blocks = [(i, j) for i in range(len(ro) - 1) for j in range(len(co) - 1)]
-    for g in range(0, len(blocks), group):
+    """Compute every block whose window file is missing and save it, window group by window group (row-major
+    block index), so at most `group` windows' shared upstream blocks are alive at once (one big store lets
+    dask run ahead and hold many)."""
+    todo: dict[tuple[int, int], list] = {}
+    for arr, tgt in zip(sources, targets):
+        for i, j, w in _missing(arr, tgt):
+            todo.setdefault((i, j), []).append((arr.blocks[:, i, j], tgt, w))
+    keys = sorted(todo)
+    for g in range(0, len(keys), group):
         srcs, tgts, regs = [], [], []
-        for i, j in blocks[g:g + group]:
-            for arr, tgt in zip(sources, targets):
-                srcs.append(arr.blocks[:, i, j])
-                regs.append((slice(0, arr.shape[0]), slice(int(ro[i]), int(ro[i + 1])), slice(int(co[j]), int(co[j + 1]))))
+        for key in keys[g:g + group]:
+            for src, tgt, w in todo[key]:
+                srcs.append(src)
                 tgts.append(tgt)
+                regs.append((slice(0, tgt.shape[0]), slice(int(w.row_off), int(w.row_off + w.height)),
+                             slice(int(w.col_off), int(w.col_off + w.width))))
         da.store(srcs, tgts, regions=regs, lock=False, compute=True)
 
 
+def _mosaic_vrt(folder: Path, arr, grid: Grid, dtype, nodata, descriptions, tags: dict) -> Path:
+    """Write FOLDER/mosaic.vrt: the window files of `arr`'s blocks assembled on `grid`, with band
+    descriptions and dataset tags (GDAL's VRT format, https://gdal.org/drivers/raster/vrt.html)."""
+    root = ET.Element("VRTDataset", rasterXSize=str(grid.width), rasterYSize=str(grid.height))
+    ET.SubElement(root, "SRS").text = grid.crs.to_wkt()
+    ET.SubElement(root, "GeoTransform").text = ", ".join(repr(float(v)) for v in grid.transform.to_gdal())
+    md = ET.SubElement(root, "Metadata")
+    for k, v in tags.items():
+        ET.SubElement(md, "MDI", key=str(k)).text = str(v)
+    typename = rasterio.dtypes.typename_fwd[rasterio.dtypes.dtype_rev[np.dtype(dtype).name]]
+    blocks = _blocks(arr)
+    for band in range(1, arr.shape[0] + 1):
+        b = ET.SubElement(root, "VRTRasterBand", dataType=typename, band=str(band))
+        if band <= len(descriptions):
+            ET.SubElement(b, "Description").text = str(descriptions[band - 1])
+        if nodata is not None:
+            ET.SubElement(b, "NoDataValue").text = repr(float(nodata))  # GDAL parses a double ("nan" included)
+        for _, _, w in blocks:
+            src = ET.SubElement(b, "SimpleSource")
+            ET.SubElement(src, "SourceFilename", relativeToVRT="1").text = _window_name(int(w.row_off), int(w.col_off))
+            ET.SubElement(src, "SourceBand").text = str(band)
+            ET.SubElement(src, "SrcRect", xOff="0", yOff="0", xSize=str(w.width), ySize=str(w.height))
+            ET.SubElement(src, "DstRect", xOff=str(w.col_off), yOff=str(w.row_off), xSize=str(w.width), ySize=str(w.height))
+    path = folder / "mosaic.vrt"
+    ET.ElementTree(root).write(path, encoding="utf-8")
+    return path
+
+
+def _layout_token(outputs, prepared, key) -> str:
+    """What window files written under `key` depend on: the caller's key and each output's name, bands,
+    type, nodata and block layout."""
+    return tokenize(key, [(Path(o.path).name, arr.shape, arr.chunks[-2:], dtype.name, repr(nodata))
+                          for o, (arr, grid, dtype, nodata) in zip(outputs, prepared)])
+
+
+def _work_folder(stack: contextlib.ExitStack, outputs, prepared, resume, resume_key) -> Path:
+    """The folder of window files: a fresh hidden partial folder removed on exit, or, with `resume`, that
+    folder, kept on failure and reused by a later call with the same key and layout."""
+    if resume is None:
+        work = partial_path(Path(outputs[0].path), ".windows")
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        return work
+    work = Path(resume)
+    token = _layout_token(outputs, prepared, resume_key)
+    plan = work / "plan.json"
+    try:
+        same = json.loads(plan.read_text()).get("token") == token
+    except (OSError, ValueError):
+        same = False
+    if not same:  # windows of other inputs, parameters or chunks: start afresh
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        with atomic_path(plan) as tmp:
+            Path(tmp).write_text(json.dumps({"token": token}))
+    return work
+
+
 def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress: str = "deflate", cache_mb: int | None = None,
-                  desc: str = "write", group: int | None = None) -> list[Path]:
-    """Write several rasters in one streaming pass, so blocks they share upstream are computed once; then
-    copy each to a COG (when `cog`). Every file appears atomically; tags record the irrmap version plus the
-    output's own tags. GDAL's block cache is capped at `cache_mb` (default: an enclosing rasterio.Env's
-    GDAL_CACHEMAX, else 256 MB); GDAL's own default, 5 % of RAM, dominated peak memory on large grids."""
+                  desc: str = "write", group: int | None = None, resume: Path | None = None, resume_key: str = "") -> list[Path]:
+    """Write several rasters in one streaming pass, so blocks they share upstream are computed once; each
+    is then copied in block order to a COG (`cog`) or a tiled GeoTIFF. Every file appears atomically; tags
+    record the irrmap version plus the output's own tags. GDAL's block cache is capped at `cache_mb`
+    (default: an enclosing rasterio.Env's GDAL_CACHEMAX, else 256 MB); GDAL's own default, 5 % of RAM,
+    dominated peak memory on large grids.
+
+    `resume`: a folder for the window files that survives an interruption; a later call with the same
+    `resume_key` (which must change whenever the inputs or parameters do) and the same outputs and chunks
+    computes only the windows missing there. The folder is removed once every file is written."""
     import dask
 
-    if group is None:
-        group = 2 * int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    workers = int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    group = group or 2 * workers
     prepared = [_prepare(o) for o in outputs]
     total = sum(int(np.prod(arr.shape)) for arr, *_ in prepared)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=_cache_mb(cache_mb)))
-        bar = stack.enter_context(progress_bar(total=total, desc=desc, unit="px", unit_scale=True))
-        staged, sources, targets = [], [], []
-        for o, (arr, grid, dtype, nodata) in zip(outputs, prepared):
-            path = Path(o.path)
-            final_tmp = stack.enter_context(atomic_path(path))
-            stage = partial_path(path, ".stage.tif") if o.cog else final_tmp
-            if o.cog:
-                stack.callback(_remove, stage)
-            profile = {
-                "driver": "GTiff", "height": grid.height, "width": grid.width, "count": arr.shape[0], "dtype": dtype.name,
-                "crs": grid.crs, "transform": grid.transform, "nodata": nodata, "tiled": True, "blockxsize": blocksize,
-                "blockysize": blocksize, "compress": compress, "predictor": 3 if np.issubdtype(dtype, np.floating) else 2,
-                "BIGTIFF": "IF_SAFER", "NUM_THREADS": os.cpu_count() or 1,  # GDAL compresses blocks in parallel
-            }
-            dst = rasterio.open(stage, "w", **profile)
-            target = _WindowTarget(dst, dtype, nodata, bar)
-            stack.callback(target.close)
-            staged.append((o, dst, target, stage, final_tmp, dtype))
-            sources.append(arr)
-            targets.append(target)
-        _store(sources, targets, group)
-        for o, dst, target, stage, final_tmp, dtype in staged:
-            for i, d in enumerate(o.descriptions or [], start=1):
-                dst.set_band_description(i, str(d))
-            tags = {"software": f"irrmap {irrmap.__version__}"}
-            tags.update({k: str(v) for k, v in (o.tags or {}).items()})
-            dst.update_tags(**tags)
-            target.close()
-            if o.cog:
-                ovr = o.overview_resampling or ("average" if np.issubdtype(dtype, np.floating) else "nearest")
-                rasterio.shutil.copy(stage, final_tmp, driver="COG", compress=compress, predictor="YES", blocksize=blocksize,
-                                     overview_resampling=ovr, BIGTIFF="IF_SAFER", num_threads=os.cpu_count() or 1)
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=_cache_bytes(cache_mb)))
+        work = _work_folder(stack, outputs, prepared, resume, resume_key)
+        targets = [_WindowFiles(work / f"{k:03d}", grid, arr.shape[0], dtype, nodata, None)
+                   for k, (arr, grid, dtype, nodata) in enumerate(prepared)]
+        todo = sum(arr.shape[0] * int(w.height * w.width) for (arr, *_), t in zip(prepared, targets) for _, _, w in _missing(arr, t))
+        with progress_bar(total=total, initial=total - todo, desc=desc, unit="px", unit_scale=True) as bar:
+            for t in targets:
+                t.bar = bar
+                stack.callback(t.close)
+            _store([arr for arr, *_ in prepared], targets, group)
+        finish = lambda o, prep, t: _finish(o, *prep, t.folder, blocksize, compress)  # noqa: E731
+        with ThreadPoolExecutor(min(workers, len(outputs))) as pool:  # GDAL releases the GIL while copying
+            list(pool.map(finish, outputs, prepared, targets))
+        if resume is not None:
+            shutil.rmtree(work)
     return [Path(o.path) for o in outputs]
 
 
-def _remove(p) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(p)
+def _finish(o: RasterOutput, arr, grid: Grid, dtype, nodata, folder: Path, blocksize: int, compress: str) -> None:
+    """Copy the mosaic of an output's window files to its final file (atomically)."""
+    tags = {"software": f"irrmap {irrmap.__version__}"}
+    tags.update({k: str(v) for k, v in (o.tags or {}).items()})
+    vrt = _mosaic_vrt(folder, arr, grid, dtype, nodata, o.descriptions or [], tags)
+    with atomic_path(Path(o.path)) as final_tmp:
+        _copy(vrt, final_tmp, o, dtype, blocksize, compress)
+
+
+def _copy(src: Path, dst: Path, o: RasterOutput, dtype, blocksize: int, compress: str) -> None:
+    """GDAL's sequential copy of `src` to a COG with overviews or to a tiled GeoTIFF (blocks in row order)."""
+    threads = os.cpu_count() or 1  # GDAL compresses blocks in parallel, writing them in order
+    if o.cog:
+        ovr = o.overview_resampling or ("average" if np.issubdtype(dtype, np.floating) else "nearest")
+        rasterio.shutil.copy(src, dst, driver="COG", compress=compress, predictor="YES", blocksize=blocksize,
+                             overview_resampling=ovr, BIGTIFF="IF_SAFER", num_threads=threads)
+    else:
+        rasterio.shutil.copy(src, dst, driver="GTiff", tiled=True, blockxsize=blocksize, blockysize=blocksize, compress=compress,
+                             predictor=3 if np.issubdtype(dtype, np.floating) else 2, BIGTIFF="IF_SAFER", num_threads=threads)
 
 
 def write_raster(

@@ -1,8 +1,11 @@
-"""Irrigated-area statistics: read tables (CSV, Excel), convert areas to m2, validate against the units.
+"""Irrigated-area statistics: read tables (through irrmap.core.tables), convert areas to m2, validate them
+against the units.
 
 Validation never silently drops data: every problem names the table rows (as line numbers in the file)
-or the unit codes, and the likely fix. Errors (duplicates, negative or unreadable areas, areas larger than
-the unit) stop a strict run; warnings (codes on one side only, empty cells) are reported.
+or the unit codes, and the likely fix. Errors (codes repeated after the year/variant filter, negative or
+unreadable areas, areas larger than the unit, no code joining a unit, values implausibly large for the
+units' cropland) stop a strict run; warnings (codes on one side only, empty cells, values implausibly small
+for the cropland) are reported.
 """
 
 from __future__ import annotations
@@ -11,14 +14,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from irrmap.core import code_join, plausibility
 from irrmap.core.areas import normalise_area_unit, to_m2
-from irrmap.core.errors import DataError, InputError
+from irrmap.core.errors import DataError
+from irrmap.core.tables import TableFormat, parse_numbers, read_table
 from irrmap.core.units import AdminUnits, normalise_codes
-
-MISSING_MARKERS = {"", "na", "n/a", "nan", "null", "none", "--", "-", "..", "…"}
 
 
 @dataclass
@@ -65,6 +67,10 @@ class ValidationReport:
         return json.dumps({"n_rows": self.n_rows, "n_joined": self.n_joined, "problems": [asdict(p) for p in self.problems]}, indent=2)
 
     def raise_for_errors(self, source: str = "statistics") -> None:
+        """DataError for the errors found: the one error's own fix, or the first five errors of several."""
+        if len(self.errors) == 1:
+            p = self.errors[0]
+            raise DataError(f"{p.kind}: {p.message}" + (f" (lines {_abbrev(p.rows)})" if p.rows else ""), source, p.fix)
         if self.errors:
             raise DataError(
                 f"{len(self.errors)} validation errors: " + " | ".join(str(p) for p in self.errors[:5]),
@@ -75,13 +81,17 @@ class ValidationReport:
 
 @dataclass
 class Statistics:
-    """A statistics table in m2: columns code, area_m2, line (line number in the file), year, variant."""
+    """A statistics table in m2: columns code, area_m2, line (line number in the file), year, variant;
+    `raw` holds the table's own columns (as read, index = line) for diagnosing joins."""
 
     table: pd.DataFrame
     level: str
     source: str
     unit: str
     report: ValidationReport
+    code_field: str = "code"
+    raw: pd.DataFrame | None = None
+    decimal: str | None = None
 
     def areas(self) -> pd.Series:
         """Valid areas (m2) by code: rows with errors and empty cells left out."""
@@ -92,18 +102,6 @@ class Statistics:
 def _abbrev(items, limit: int = 10) -> str:
     items = list(items)
     return ", ".join(map(str, items[:limit])) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
-
-
-def _read_table(path: Path, skip_rows: int, sheet: str | None) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(path, sheet_name=sheet or 0, skiprows=skip_rows, dtype=str)
-        return pd.read_csv(path, skiprows=skip_rows, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("statistics table not found", str(path), "check the path") from None
-    except Exception as exc:
-        raise InputError(f"cannot read statistics table: {exc}", str(path), "give a CSV or Excel file") from None
 
 
 def read_statistics(
@@ -119,42 +117,48 @@ def read_statistics(
     level: str = "county",
     skip_rows: int = 0,
     sheet: str | None = None,
-    code_width: int | None = None,
+    code_pattern: str | None = None,
+    fmt: TableFormat | None = None,
 ) -> Statistics:
-    """Read a statistics table, filter year/variant, convert areas to m2 and record table-level problems.
+    """Read a statistics table (CSV/TSV/semicolon text or Excel, see `irrmap.core.tables.read_table`), keep the
+    rows of `year` / `variant`, convert areas from `area_unit` to m2 and record table-level problems.
 
-    Checks against unit boundaries come from `validate_statistics`.
+    Numbers are read by `irrmap.core.tables.parse_numbers` under `fmt` (encoding, decimal, thousands): a column
+    that can be read two ways raises InputError. Checks against unit boundaries come from `validate_statistics`.
     """
     path = Path(path)
     unit = normalise_area_unit(area_unit)
-    raw = _read_table(path, skip_rows, sheet)
-    raw.columns = [str(c).strip() for c in raw.columns]
-    for f in [code_field, area_field, year_field, variant_field]:
-        if f and f not in raw.columns:
-            raise InputError(f"column {f!r} not found", str(path), f"use one of: {', '.join(raw.columns[:40])}")
-    line = np.arange(len(raw)) + skip_rows + 2  # header is line skip_rows+1
-    t = pd.DataFrame({"line": line, "code": normalise_codes(raw[code_field].values, code_width).values})
-    t["raw_area"] = raw[area_field].astype(str).str.strip().values
+    fmt = fmt or TableFormat(options="[statistics]")
+    raw = read_table(path, fmt, what="statistics table", skip_rows=skip_rows, sheet=sheet,
+                     require=[code_field, area_field, year_field, variant_field])
+    t = pd.DataFrame({"line": raw.index.to_numpy(), "code": normalise_codes(raw[code_field].to_numpy(), code_pattern).to_numpy()}, index=raw.index)
+    t["raw_area"] = raw[area_field].astype(str).to_numpy()
+    problems = []
     if year_field:
-        t["year"] = pd.to_numeric(raw[year_field], errors="coerce").values
+        years = parse_numbers(raw[year_field], fmt, column=year_field, source=str(path))
+        t["year"] = years.values
+        if years.bad.any():
+            problems.append(Problem("non-numeric year", "error", f"{int(years.bad.sum())} years are not numbers (e.g. {raw.loc[years.bad, year_field].iloc[0]!r})",
+                                    f"write plain years in {year_field!r}", rows=t.loc[years.bad, "line"].tolist()))
     if variant_field:
-        t["variant"] = raw[variant_field].astype(str).str.strip().values
+        t["variant"] = raw[variant_field].astype(str).to_numpy()
+    keep = pd.Series(True, index=t.index)
     if year is not None:
-        t = t[t["year"] == year]
+        keep &= t["year"] == year
     if variant is not None:
-        t = t[t["variant"].str.lower() == str(variant).lower()]
-    if t.empty:
-        raise DataError("no rows left after the year/variant filter", str(path), "check [statistics].year and .variant")
-    t = t.reset_index(drop=True)
-    cleaned = t["raw_area"].str.replace(",", "", regex=False)
-    value = pd.to_numeric(cleaned, errors="coerce")
-    empty = cleaned.str.lower().isin(MISSING_MARKERS)
+        keep &= t["variant"].str.lower() == str(variant).lower()
+    if not keep.any():
+        found = "; ".join(f"{f} values: {code_join.sample(raw[f], 8)}" for f in (year_field, variant_field) if f)
+        raise DataError(f"no rows left after the year/variant filter ({found})", str(path), "check [statistics].year and .variant")
+    t = t[keep]
+    numbers = parse_numbers(raw.loc[t.index, area_field], fmt, column=area_field, source=str(path))
+    value, empty = numbers.values, numbers.empty
     t["area_m2"] = to_m2(value.astype(float), unit)
     t["valid"] = value.notna()
-    problems = []
-    bad = t[value.isna() & ~empty]
+    bad = t[numbers.bad]
     if len(bad):
-        problems.append(Problem("non-numeric area", "error", f"{len(bad)} areas are not numbers (e.g. {bad['raw_area'].iloc[0]!r})",
+        why = f"; {numbers.hint}" if numbers.hint else ""
+        problems.append(Problem("non-numeric area", "error", f"{len(bad)} areas are not numbers (e.g. {bad['raw_area'].iloc[0]!r}{why})",
                                 f"write plain numbers in {area_field!r}; leave the cell empty for a missing statistic", rows=bad["line"].tolist()))
     if empty.any():
         problems.append(Problem("empty area", "warning", f"{int(empty.sum())} rows have no area and count as missing statistics",
@@ -167,30 +171,60 @@ def read_statistics(
     if len(nocode):
         problems.append(Problem("missing code", "error", f"{len(nocode)} rows have no unit code", f"fill {code_field!r}", rows=nocode["line"].tolist()))
         t.loc[t["code"].isna(), "valid"] = False
-    keys = ["code"] + [k for k in ("year", "variant") if k in t.columns and not (k == "year" and year is not None) and not (k == "variant" and variant is not None)]
-    dup = t[t.duplicated(keys, keep=False) & t["code"].notna()]
+    dup = t[t.duplicated("code", keep=False) & t["code"].notna()]
     if len(dup):
         problems.append(Problem("duplicate code", "error", f"{dup['code'].nunique()} codes appear on more than one row",
-                                "keep one row per code (and year/variant), or filter with [statistics].year / .variant",
-                                rows=dup["line"].tolist(), codes=sorted(dup["code"].unique().tolist())))
+                                _duplicate_fix(dup, raw, year_field, variant_field), rows=dup["line"].tolist(),
+                                codes=sorted(dup["code"].unique().tolist())))
         t.loc[dup.index, "valid"] = False
     report = ValidationReport(problems, n_rows=len(t))
-    return Statistics(t, level, str(path), unit, report)
+    return Statistics(t.reset_index(drop=True), level, str(path), unit, report, code_field, raw, numbers.decimal)
 
 
-def validate_statistics(stats: Statistics, units: AdminUnits) -> ValidationReport:
-    """Add the checks against boundaries: codes on one side only, areas larger than the unit itself."""
+def _duplicate_fix(dup: pd.DataFrame, raw: pd.DataFrame, year_field, variant_field) -> str:
+    """How to get one row per code: the filter that tells the repeated rows apart."""
+    for field, key in ((variant_field, "variant"), (year_field, "year")):
+        if field and dup.groupby("code")[key].nunique().min() > 1:
+            return (f"set [statistics].{key} to one of the values of {field!r} ({code_join.sample(raw.loc[dup.index, field], 8)}) "
+                    "so that each code has one row")
+    groups = dup["code"].to_numpy()
+    size = dup.groupby("code").size().max()
+    for col in raw.columns:  # a column whose values tell the rows of every code apart, the same values in each
+        values = raw.loc[dup.index, col].astype(str)
+        if values.nunique() == size and values.groupby(groups).nunique().eq(values.groupby(groups).size()).all():
+            key = "year" if "year" in col.lower() else "variant"
+            return (f"rows of one code differ in {col!r} ({code_join.sample(values, 8)}): set [statistics].{key}_field = {col!r} "
+                    f"and [statistics].{key} to one of those values")
+    return "keep one row per code"
+
+
+def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series | None = None) -> ValidationReport:
+    """Add the checks against boundaries to `stats.report` and return it: no code joining a unit (error,
+    with the likely cause), codes on one side only, areas larger than the unit, and the scale of the table
+    as a whole against the units' areas and, when `cropland_m2` (cropland area in m2 by finest unit code;
+    NaN where unknown) is given, against their cropland (see irrmap.core.plausibility).
+    """
     report = stats.report
     t = stats.table
-    t["code"] = normalise_codes(t["code"].values, units.code_width(stats.level)).values
+    pattern = units.code_pattern(stats.level)
+    t["code"] = normalise_codes(t["code"].values, pattern).values
     level_codes = pd.Index(units.level_codes(stats.level).dropna().unique())
     in_units = t["code"].isin(level_codes)
     report.n_joined = int(t.loc[in_units, "code"].nunique())
     orphan = t[~in_units & t["code"].notna()]
-    if len(orphan):
-        report.problems.append(Problem("code not in boundaries", "warning", f"{len(orphan)} table rows have codes that no unit has",
-                                       "check the code field and level, or the boundary year (codes change when units are redrawn)",
+    if len(orphan) and report.n_joined == 0:
+        cause, fix = _diagnose(stats, units, orphan["code"], level_codes, pattern)
+        report.problems.append(Problem(
+            "no join", "error",
+            f"no row of the table joins a unit: table codes ({stats.code_field!r}) {code_join.sample(orphan['code'])} vs unit codes "
+            f"({stats.level}) {code_join.sample(level_codes)}; likely cause: {cause}", fix))
+    elif len(orphan):
+        cause, fix = _diagnose(stats, units, orphan["code"], level_codes, pattern)
+        report.problems.append(Problem("code not in boundaries", "warning", f"{len(orphan)} table rows have codes that no unit has (likely cause: {cause})",
+                                       f"{fix}; or check the boundary year (codes change when units are redrawn)",
                                        rows=orphan["line"].tolist(), codes=orphan["code"].tolist()))
+    if report.n_joined == 0:
+        return report
     uncovered = level_codes.difference(pd.Index(t["code"].dropna()))
     if len(uncovered):
         report.problems.append(Problem("unit without statistic", "warning", f"{len(uncovered)} units have no row in the table; they are left out (status 'missing')",
@@ -205,4 +239,43 @@ def validate_statistics(stats: Statistics, units: AdminUnits) -> ValidationRepor
                                        "check the area unit (1000 ha vs ha, mu vs ha) and the code join", rows=too_big["line"].tolist(),
                                        codes=too_big["code"].tolist()))
         t.loc[too_big.index, "valid"] = False
+    scale = scale_problem(stats, units, cropland_m2, joined, unit_area)
+    if scale:
+        report.problems.append(scale)
     return report
+
+
+def scale_problem(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series | None = None, joined: pd.DataFrame | None = None,
+                  unit_area: pd.Series | None = None) -> Problem | None:
+    """The "implausible scale" problem of a table as a whole (irrmap.core.plausibility): its areas against the
+    units' cropland (`cropland_m2` by finest unit code, NaN where unknown) when given, else against the units'
+    whole areas; None when the table looks plausible. `joined` (rows that join a unit, errors included) and
+    `unit_area` are passed by `validate_statistics`, which has them already.
+    """
+    t = stats.table
+    if joined is None:
+        joined = t[t["code"].isin(units.level_codes(stats.level)) & t["area_m2"].notna()]
+    areas = pd.Series(joined["area_m2"].to_numpy(), index=joined["code"].to_numpy())
+    finding = None
+    if cropland_m2 is not None:
+        finding = plausibility.scale_finding(areas, _at_level(cropland_m2, units, stats.level), stats.unit, "cropland", plausibility.CROPLAND)
+    if finding is None:
+        unit_area = units.geodesic_areas(stats.level) if unit_area is None else unit_area
+        finding = plausibility.scale_finding(areas, unit_area, stats.unit, "unit area", plausibility.UNIT_AREA)
+    return Problem("implausible scale", finding.severity, finding.message, finding.fix, codes=finding.codes) if finding else None
+
+
+def _diagnose(stats: Statistics, units: AdminUnits, codes, level_codes, pattern) -> tuple[str, str]:
+    others = {lv: units.level_codes(lv).dropna().unique() for lv in units.levels if lv != stats.level}
+    raw = stats.raw.drop(columns=[stats.code_field], errors="ignore") if stats.raw is not None else None
+    return code_join.diagnose(codes, level_codes, raw=raw, code_field=stats.code_field, pattern=pattern, other_levels=others,
+                              unit_names=units.table["name"] if "name" in units.table else ())
+
+
+def _at_level(values: pd.Series, units: AdminUnits, level: str) -> pd.Series:
+    """Finest-unit values summed to `level`; NaN where any member is NaN (a partial sum is no total)."""
+    if level == units.levels[0]:
+        return values
+    parents = pd.Series(units.level_codes(level).to_numpy(), index=units.codes.to_numpy())
+    frame = pd.DataFrame({"v": values.reindex(parents.index).to_numpy(), "p": parents.to_numpy()})
+    return frame.groupby("p")["v"].sum(min_count=1).where(frame.groupby("p")["v"].apply(lambda v: v.notna().all()))

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
+import shapely
 import xarray as xr
 from dask.base import tokenize
 from pyproj import Geod
@@ -21,24 +24,36 @@ from rasterio.windows import Window
 
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
+from irrmap.core.polygons import normalise_polygons, oriented, to_crs, wrapped
 
 log = logging.getLogger(__name__)
 
 ZONE_DTYPE = "int32"
 ZONE_NODATA = 0
 
+# Codes of each hierarchy, finest level first: level -> regular expression of a valid code. A code that
+# fails its pattern is an invalid code ([units].invalid_codes), never padded or truncated into a valid one.
+# cn-adcode: GB/T 2260 codes PPCCXX; province codes run 11..82, so no adcode starts with 0 and a 5-digit
+# code is not one that lost a leading zero. us-fips: FIPS 6-4 county codes SSCCC with state codes
+# 01..99 (INCITS 38: 01 Alabama .. 78 Virgin Islands); states 01-09 lose their zero in numeric columns.
 SCHEMES = {
-    # scheme: (code width, levels finest first, parent rule per level)
-    "cn-adcode": (6, ("county", "city", "province")),
-    "us-fips": (5, ("county", "state")),
-    "none": (None, ("unit",)),
+    "cn-adcode": {"county": r"[1-9]\d{5}", "city": r"[1-9]\d{3}00", "province": r"[1-9]\d0000"},
+    "us-fips": {"county": r"(?:0[1-9]|[1-9]\d)\d{3}", "state": r"0[1-9]|[1-9]\d"},
+    "none": {"unit": None},
 }
+SCHEME_NAMES = {"cn-adcode": "6-digit cn-adcode", "us-fips": "5-digit us-fips"}
 
 
-def normalise_codes(values, width: int | None = None) -> pd.Series:
-    """Codes as strings; numbers (1001, 1001.0) become integers with the one leading zero a numeric column
-    drops restored ('01001' for width 5); shorter codes stay as they are so validation can flag them."""
+def normalise_codes(values, pattern: str | None = None) -> pd.Series:
+    """Codes as strings (None where missing); numbers (1001, 1001.0) become integers.
+
+    With `pattern` (a regular expression of a valid code, e.g. `AdminUnits.code_pattern(level)`), a digit
+    code that fails it but fits it with one leading zero gets that zero back (FIPS 1001 -> '01001', lost to
+    a numeric column); every other code stays as it is, so validation can name it (adcode 13010 stays
+    '13010', not a phantom province '013010').
+    """
     s = pd.Series(values)
+    valid = re.compile(pattern).fullmatch if pattern else None
 
     def one(v):
         if v is None or (isinstance(v, float) and np.isnan(v)):
@@ -49,8 +64,9 @@ def normalise_codes(values, width: int | None = None) -> pd.Series:
             txt = str(v).strip()
             if txt.endswith(".0") and txt[:-2].isdigit():
                 txt = txt[:-2]
-        # restore one leading zero lost to a numeric column (FIPS 1001 -> 01001); never invent more
-        return txt.zfill(width) if (width and txt.isdigit() and len(txt) == width - 1) else txt
+        if valid and txt.isdigit() and not valid(txt) and valid("0" + txt):
+            return "0" + txt
+        return txt
 
     return s.map(one)
 
@@ -73,13 +89,9 @@ class AdminUnits:
         self.source = source
         self.hierarchy = hierarchy
 
-    def code_width(self, level: str) -> int | None:
-        """Digits of a code at `level` under the hierarchy's scheme (None when codes are free text)."""
-        if self.hierarchy == "cn-adcode":
-            return 6
-        if self.hierarchy == "us-fips":
-            return 5 if level == "county" else 2
-        return None
+    def code_pattern(self, level: str) -> str | None:
+        """Regular expression of a valid code at `level` under the hierarchy's scheme (None: free text)."""
+        return SCHEMES.get(self.hierarchy, {}).get(level)
 
     # ---- reading --------------------------------------------------------------------------
     @classmethod
@@ -96,18 +108,27 @@ class AdminUnits:
     ) -> "AdminUnits":
         """Read one or more polygon files (GeoJSON, GeoPackage, shapefile) into one unit table.
 
-        Raises DataError naming the rows when codes are missing, duplicated or do not fit the scheme;
-        with `invalid_codes="drop"` polygons whose code does not fit the scheme are dropped and logged instead.
+        Geometry is normalised once here (irrmap.core.polygons): repaired, polygonal parts only, shells
+        counter-clockwise, split at the antimeridian in a geographic CRS; repaired units are logged.
+        Raises InputError for an unreadable file, a file without features, a missing field or CRS;
+        DataError naming the rows when codes are missing, duplicated or do not fit the scheme, or when a
+        unit has no polygonal area. With `invalid_codes="drop"` polygons whose code does not fit the
+        scheme are dropped and logged instead.
         """
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not paths:
             raise InputError("no unit files given", "units", "pass at least one polygon file")
+        if hierarchy not in SCHEMES and hierarchy != "fields":
+            raise InputError(f"unknown hierarchy {hierarchy!r}", "hierarchy", "use cn-adcode, us-fips, fields or none")
         frames = []
         for p in paths:
             try:
                 gdf = gpd.read_file(p, layer=layer) if layer else gpd.read_file(p)
             except Exception as exc:  # pyogrio raises several types
                 raise InputError(f"cannot read polygons: {exc}", str(p), "check the path and format") from None
+            if len(gdf) == 0:
+                raise InputError(f"the file{f' (layer {layer!r})' if layer else ''} has no features", str(p),
+                                 f"give a polygon file with one feature per unit{_layer_hint(p)}")
             for f in [code_field, name_field, *(parent_fields or {}).values()]:
                 if f and f not in gdf.columns:
                     raise InputError(
@@ -116,14 +137,13 @@ class AdminUnits:
             if gdf.crs is None:
                 raise InputError("polygons have no CRS", str(p), "set one (e.g. ogr2ogr -a_srs EPSG:4326)")
             gdf = gdf.to_crs(frames[0].crs) if frames else gdf
-            gdf["_file"] = str(p)
             frames.append(gdf)
         gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
-        if hierarchy not in SCHEMES and hierarchy != "fields":
-            raise InputError(f"unknown hierarchy {hierarchy!r}", "hierarchy", "use cn-adcode, us-fips, fields or none")
-        width, levels = SCHEMES.get(hierarchy, (None, ("unit",)))
-        codes = normalise_codes(gdf[code_field], width)
+        patterns = SCHEMES.get(hierarchy, {"unit": None})
+        finest = next(iter(patterns.values()))
+        codes = normalise_codes(gdf[code_field], finest)
         table = gpd.GeoDataFrame({"code": codes}, geometry=gdf.geometry.values, crs=gdf.crs)
+        levels = tuple(patterns)
         if hierarchy == "fields":
             levels = ("unit", *parent_fields)
             for level, field in parent_fields.items():
@@ -132,30 +152,34 @@ class AdminUnits:
             for level, parent in parents_from_codes(codes, hierarchy).items():
                 table[level] = parent.values
         table["name"] = gdf[name_field].astype(str).values if name_field else table["code"]
-        table["_file"] = gdf["_file"].values
-        if invalid_codes == "drop" and width:
-            bad = ~table["code"].fillna("").str.fullmatch(rf"\d{{{width}}}")
+        if invalid_codes == "drop" and finest:
+            bad = ~table["code"].fillna("").str.fullmatch(finest)
             if bad.any():
-                log.warning("dropped %d polygons whose %s is not a %d-digit code: %s", bad.sum(), code_field, width,
+                log.warning("dropped %d polygons whose %s is not a %s code: %s", bad.sum(), code_field, SCHEME_NAMES[hierarchy],
                             ", ".join(table.loc[bad, "code"].astype(str).head(10)))
                 table = table[~bad].reset_index(drop=True)
-        cls._check(table, hierarchy, width, code_field)
-        table["geometry"] = table.geometry.make_valid()
-        return cls(table.drop(columns="_file"), levels, source=";".join(map(str, paths)), hierarchy=hierarchy)
+                if table.empty:
+                    raise DataError(f"every polygon was dropped: no {code_field} is a {SCHEME_NAMES[hierarchy]} code", code_field,
+                                    "pick the right code field or hierarchy")
+        _log_repairs(table)
+        table["geometry"] = normalise_polygons(table.geometry)
+        cls._check(table, hierarchy, finest, code_field)
+        return cls(table, levels, source=";".join(map(str, paths)), hierarchy=hierarchy)
 
     @staticmethod
-    def _check(table, hierarchy, width, code_field) -> None:
+    def _check(table, hierarchy, pattern, code_field) -> None:
         missing = table.index[table["code"].isna()]
         if len(missing):
             raise DataError(f"{len(missing)} polygons have no code (rows {_rows(missing)})", code_field, "fill the code field")
-        if width:
-            bad = table.index[~table["code"].str.fullmatch(rf"\d{{{width}}}")]
+        if pattern:
+            bad = table.index[~table["code"].str.fullmatch(pattern)]
             if len(bad):
                 sample = ", ".join(table.loc[bad[:5], "code"])
+                zero = " (a cn-adcode never starts with 0, so a shorter code did not lose one)" if hierarchy == "cn-adcode" else ""
                 raise DataError(
-                    f"{len(bad)} codes are not {width}-digit {hierarchy} codes (e.g. {sample}; rows {_rows(bad)})",
+                    f"{len(bad)} codes are not {SCHEME_NAMES[hierarchy]} codes (e.g. {sample}; rows {_rows(bad)}){zero}",
                     code_field,
-                    "pick the right code field, or use hierarchy = 'fields' / 'none'",
+                    "pick the right code field, set [units].invalid_codes = 'drop', or use hierarchy = 'fields' / 'none'",
                 )
         dup = table[table["code"].duplicated(keep=False)]
         if len(dup):
@@ -166,9 +190,11 @@ class AdminUnits:
                 code_field,
                 "dissolve the parts into one (multi)polygon per code, e.g. ogr2ogr -dialect sqlite -sql 'SELECT ST_Union(geometry), code ... GROUP BY code'",
             )
-        empty = table.index[table.geometry.is_empty | table.geometry.isna()]
+        empty = table.index[table.geometry.is_empty]
         if len(empty):
-            raise DataError(f"{len(empty)} units have empty geometry (rows {_rows(empty)})", "geometry", "remove or repair them")
+            sample = ", ".join(table.loc[empty[:5], "code"].astype(str))
+            raise DataError(f"{len(empty)} units have no polygonal area: empty, or only points or lines after repair "
+                            f"(codes {sample}; rows {_rows(empty)})", "geometry", "remove them or give them their polygons")
 
     # ---- lookups --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -201,17 +227,19 @@ class AdminUnits:
 
     def geodesic_areas(self, level: str | None = None) -> pd.Series:
         """Ellipsoidal area (m2) of every unit (pyproj.Geod on WGS84), optionally summed to `level`."""
-        geo = self.table.to_crs("EPSG:4326") if not self.table.crs.equals("EPSG:4326") else self.table
-        geod = Geod(ellps="WGS84")
-        areas = np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geo.geometry.values])
-        s = pd.Series(areas, index=self.codes.values, name="area_m2")
+        s = pd.Series(geodesic_areas(self.table.geometry), index=self.codes.values, name="area_m2")
         return s if level in (None, self.levels[0]) else self.aggregate(s, level)
+
+    def polygons_on(self, grid: Grid) -> gpd.GeoSeries:
+        """Each unit's polygons in the grid's CRS, as burned: split at the antimeridian and, on a geographic
+        grid reaching past +-180 degrees, repeated 360 degrees over."""
+        geoms = to_crs(self.table.geometry, grid.crs)
+        return wrapped(geoms, grid.bounds[0], grid.bounds[2]) if grid.is_geographic else geoms
 
     # ---- zones ------------------------------------------------------------------------------
     def rasterize(self, grid: Grid, chunks: int = 2048) -> xr.DataArray:
         """Lazy int32 zone raster of the units on `grid` (0 outside), computed chunk by chunk."""
-        shapes = self.table.to_crs(grid.crs) if not self.table.crs.equals(grid.crs) else self.table
-        geoms = gpd.GeoSeries(shapes.geometry.values, crs=grid.crs)
+        geoms = self.polygons_on(grid)
         token = tokenize(self.source, len(self), grid.to_dict(), chunks)
         arr = da.map_blocks(
             _rasterize_block,
@@ -227,6 +255,16 @@ class AdminUnits:
         return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
 
 
+def geodesic_areas(geoms: gpd.GeoSeries) -> np.ndarray:
+    """Ellipsoidal areas (m2) of valid (Multi)Polygons in any CRS: pyproj.Geod (WGS84) on their lon/lat form.
+
+    Geod sums signed ring areas; rings are oriented first (shells counter-clockwise, holes clockwise), so
+    no absolute value hides a wrongly wound part and derived shapes (clips, unions) need no care."""
+    lonlat = oriented(to_crs(geoms, "EPSG:4326").values)
+    geod = Geod(ellps="WGS84")
+    return np.array([geod.geometry_area_perimeter(g)[0] if not g.is_empty else 0.0 for g in lonlat], dtype=np.float64)
+
+
 def _rasterize_block(geoms: gpd.GeoSeries, grid: Grid, block_info=None) -> np.ndarray:
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
     sub = grid.window_grid(Window(c0, r0, c1 - c0, r1 - r0))
@@ -235,6 +273,29 @@ def _rasterize_block(geoms: gpd.GeoSeries, grid: Grid, block_info=None) -> np.nd
         return np.zeros(sub.shape, dtype=ZONE_DTYPE)
     pairs = ((geoms.values[i], int(i) + 1) for i in hits)
     return rasterize(pairs, out_shape=sub.shape, transform=sub.transform, fill=ZONE_NODATA, dtype=ZONE_DTYPE)
+
+
+def _log_repairs(table: gpd.GeoDataFrame) -> None:
+    """Warn about invalid polygons (self-intersections, overlapping parts, ...) before they are repaired."""
+    geoms = table.geometry.values
+    bad = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
+    if len(bad):
+        detail = "; ".join(f"{table['code'].iloc[i]}: {shapely.is_valid_reason(geoms[i])}" for i in bad[:5])
+        log.warning("units: %d polygons are invalid and were repaired (GEOS make_valid, 'structure' method: %s%s); "
+                    "their areas are those of the repaired polygons. Fix: repair them in the source (QGIS 'Fix geometries', "
+                    "ogr2ogr -makevalid) and check the result", len(bad), detail, "; ..." if len(bad) > 5 else "")
+
+
+def _layer_hint(path) -> str:
+    """`; layers: a (12 features), b (0)` for a multi-layer file, else ''."""
+    try:
+        info = pyogrio.list_layers(path)
+    except Exception:  # not a multi-layer source, or unreadable: the main message says enough
+        return ""
+    if len(info) < 2:
+        return ""
+    counts = [f"{name} ({pyogrio.read_info(path, layer=name)['features']} features)" for name in info[:, 0]]
+    return f"; pick a layer with [units].layer (layers: {', '.join(counts)})"
 
 
 def _box(bounds):

@@ -16,9 +16,11 @@ import numpy as np
 
 from irrmap.core.errors import ConfigError
 
-# Decoding of MOD13Q1 EVI/NDVI as distributed: x 1e-4, fill -3000 (HDF/GeoTIFF) or 65531 (some uint16
+# Decoding of MOD13Q1 EVI/NDVI as distributed: int16 x 1e-4, fill -3000 (HDF/GeoTIFF) or 65531 (some uint16
 # distributions), valid range -2000..10000 on raw values (this also drops lossy-JPEG2000 halos of the fill).
-MOD13Q1_VI = {"scale": 1e-4, "fill_values": (-3000, 65531), "valid_range": (-2000, 10000)}
+# `signed`: the SDS is int16 (guide, table 3), so a copy stored as uint16 (JPEG2000 exports) holds negative
+# indices as 65536 + value (-170 -> 65366); they are read back as the negatives they are.
+MOD13Q1_VI = {"scale": 1e-4, "fill_values": (-3000, 65531), "valid_range": (-2000, 10000), "signed": True}
 # MOD09 surface reflectance bands: x 1e-4, fill -28672, valid range -100..16000.
 MOD09_REFLECTANCE = {"scale": 1e-4, "fill_values": (-28672,), "valid_range": (-100, 16000)}
 PRESETS = {"mod13q1": MOD13Q1_VI, "mod09": MOD09_REFLECTANCE, "none": {}}

@@ -7,9 +7,12 @@ Each command group lives in its own module here and exposes `register(subparsers
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
+import threading
 
 import irrmap
 from irrmap.core.errors import IrrmapError
@@ -28,6 +31,8 @@ GROUPS = [
     ("models", "fit and inspect classifiers"),
     ("mapping", "predict, filter and aggregate irrigation maps"),
     ("evaluate", "accuracy against points, statistics and other maps; reports"),
+    ("treecover", "tree-cover layer: percent canopy cover, per-pixel trend and change between epochs"),
+    ("water", "water-body layer: water masks from Landsat / Sentinel-2 scenes, water bodies, change between epochs"),
 ]
 
 
@@ -56,15 +61,44 @@ def main(argv: list[str] | None = None) -> int:
         target.print_help()
         return 0 if args.group is None else 2
     try:
-        return int(func(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(func(args) or 0)
     except IrrmapError as exc:
         if args.verbose:
             raise
         print(f"irrmap: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("irrmap: interrupted; finished outputs are kept, partial ones were removed", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C (exit 130) or SIGTERM (exit 143 = 128 + 15, as the shell reports it)
+        how = "terminated by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+        print(f"irrmap: {how}; finished outputs are kept, partial ones were removed; run the same command again to resume",
+              file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (sent by job schedulers, `timeout` and `kill`) raised in the main thread, so that a command
+    stops as on Ctrl-C: atomic writes delete their partial files and `irrmap run` records the stop."""
+
+    def __init__(self):
+        super().__init__("terminated by SIGTERM")
+
+
+def _raise_terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Within the block, SIGTERM raises Terminated (only the main thread may install signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def add_group(sub, name: str, help_: str) -> argparse._SubParsersAction:

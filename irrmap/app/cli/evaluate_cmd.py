@@ -4,6 +4,7 @@ comparison and the report. `--json` prints one JSON object on stdout; otherwise 
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.table_options import add_table_args, table_format
 
 
 def _units_args(p, required: bool) -> None:
@@ -13,13 +14,37 @@ def _units_args(p, required: bool) -> None:
     p.add_argument("--units-layer", help="layer of a multi-layer unit file (e.g. counties)")
 
 
+def _label_map(items) -> dict | None:
+    """--label-map VALUE=LABEL (repeated) as {VALUE: LABEL} with LABEL 1, 0 or -1."""
+    from irrmap.core.errors import InputError
+
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        key, sep, val = item.rpartition("=")
+        if not sep or not key.strip() or val.strip() not in ("1", "0", "-1"):
+            raise InputError(f"bad --label-map {item!r}", "--label-map", "write VALUE=1 (irrigated), VALUE=0 (not) or VALUE=-1 (leave out), e.g. --label-map 2=1")
+        out[key.strip()] = int(val)
+    return out
+
+
+def _reference_args(p) -> None:
+    """How the reference points are read: label coding, coordinate columns and CRS (points and report)."""
+    p.add_argument("--positive", action="append", metavar="VALUE", help="label value meaning irrigated (repeat); others are not irrigated")
+    p.add_argument("--label-map", action="append", metavar="VALUE=LABEL",
+                   help="map a label value to 1 (irrigated), 0 (not) or -1 (leave out), e.g. --label-map 1=0 --label-map 2=1 (repeat); "
+                        "without it labels must be 0/1 or words such as irrigated/rainfed, yes/no")
+    p.add_argument("--lon-field", help="CSV longitude / x column (default: lon/longitude/x)")
+    p.add_argument("--lat-field", help="CSV latitude / y column (default: lat/latitude/y)")
+    p.add_argument("--points-crs", help="CRS of the points: of CSV coordinates (default EPSG:4326); for other files it replaces a "
+                                        "missing or wrong CRS (e.g. EPSG:32642)")
+
+
 def _points_args(p) -> None:
     p.add_argument("--label-field", required=True, help="reference label field (1/0, irrigated/rainfed, yes/no ...)")
     p.add_argument("--threshold", type=float, default=0.0, help="map value > T means irrigated (default 0: any irrigated fraction)")
-    p.add_argument("--positive", action="append", metavar="VALUE", help="label value meaning irrigated (repeat); others are not irrigated")
-    p.add_argument("--lon-field", help="CSV longitude column (default: lon/longitude/x)")
-    p.add_argument("--lat-field", help="CSV latitude column (default: lat/latitude/y)")
-    p.add_argument("--points-crs", default="EPSG:4326", help="CRS of CSV coordinates (default EPSG:4326)")
+    _reference_args(p)
     p.add_argument("--layer", help="layer of a multi-layer file (GeoPackage)")
     p.add_argument("--cropland", help="cropland fraction raster: snap points to the nearest crop pixel")
     p.add_argument("--snap-radius", type=int, default=1, help="snap radius in pixels (with --cropland; default 1)")
@@ -57,6 +82,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--mapped")
     p.add_argument("--fpc", action="store_true", help="finite population correction (sizes must count sample units, e.g. pixels)")
     p.add_argument("--size-scale", type=float, default=1.0, help="multiply areas by this (e.g. 0.09 ha per 30 m pixel)")
+    add_table_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_area)
 
@@ -65,6 +91,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--expected-ua", required=True, help="CSV class,ua (conjectured user's accuracy per class)")
     p.add_argument("--target-se", type=float, default=0.01)
     p.add_argument("--minimum", type=int, default=0, help="minimum sample units per class in the allocation")
+    add_table_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sample_size)
 
@@ -87,6 +114,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--variant-field")
     p.add_argument("--variant")
     p.add_argument("--skip-rows", type=int, default=0)
+    add_table_args(p)
     p.add_argument("--out-unit", default="ha", help="unit of reported areas (default ha)")
     p.add_argument("--out", help="folder for per-level CSV tables and scatter PNGs")
     p.add_argument("--json", action="store_true")
@@ -116,7 +144,8 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--points", help="reference points (then --label-field is required)")
     p.add_argument("--label-field")
     p.add_argument("--threshold", type=float, default=0.0)
-    p.add_argument("--positive", action="append", metavar="VALUE")
+    _reference_args(p)
+    p.add_argument("--layer", help="layer of a multi-layer points file")
     p.add_argument("--cropland")
     p.add_argument("--snap-radius", type=int, default=1)
     p.add_argument("--by", help="point field to group accuracy by")
@@ -136,6 +165,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--samples", help="stratified sample table for error-adjusted areas (with --strata)")
     p.add_argument("--strata")
     p.add_argument("--compare", action="append", default=[], metavar="MAP", help="another map to compare with (repeat)")
+    add_table_args(p)
     p.set_defaults(func=_report)
 
 
@@ -143,6 +173,15 @@ def _print(obj_dict: dict, text: str, as_json: bool) -> None:
     from irrmap.evaluation.workflow import to_json
 
     print(to_json(obj_dict) if as_json else text)
+
+
+def _num(v, fmt: str = ".4f") -> str:
+    """A number for the text summary; 'n/a' where it is not estimable (the reason follows, see _why)."""
+    return "n/a" if v != v else format(v, fmt)
+
+
+def _why(reasons: dict) -> str:
+    return "".join(f"\nnot estimable: {k}: {why}" for k, why in reasons.items())
 
 
 def _levels(s):
@@ -153,7 +192,7 @@ def _points(args) -> int:
     from irrmap.evaluation.workflow import points_accuracy
 
     r = points_accuracy(args.map, args.points, args.label_field, threshold=args.threshold, positive=args.positive,
-                        lon_field=args.lon_field, lat_field=args.lat_field, points_crs=args.points_crs, layer=args.layer,
+                        label_map=_label_map(args.label_map), lon_field=args.lon_field, lat_field=args.lat_field, points_crs=args.points_crs, layer=args.layer,
                         cropland_path=args.cropland, snap_radius=args.snap_radius, min_crop_fraction=args.min_crop_fraction,
                         by=args.by, units_path=args.units, unit_field=args.unit_field, hierarchy=args.hierarchy,
                         by_level=args.by_level, aridity_path=args.aridity, aridity_threshold=args.aridity_threshold,
@@ -164,8 +203,9 @@ def _points(args) -> int:
         with atomic_path(args.out) as tmp:
             r.samples.to_csv(tmp, index=False)
     a = r.accuracy
-    text = (f"n = {a.n}  OA = {a.overall_accuracy:.4f}  kappa = {a.kappa:.4f} (SE {a.kappa_se:.4f})\n"
-            + a.table({0: "not_irrigated", 1: "irrigated"}).to_string(index=False))
+    names = {0: "not_irrigated", 1: "irrigated"}
+    text = (f"n = {a.n}  OA = {a.overall_accuracy:.4f}  kappa = {_num(a.kappa)} (SE {_num(a.kappa_se)})\n"
+            + a.table(names).to_string(index=False) + _why(a.not_estimable(names)))
     _print(r.to_dict(), text, args.json)
     return 0
 
@@ -177,18 +217,19 @@ def _area(args) -> int:
     if args.samples or args.strata:
         if not (args.samples and args.strata) or args.matrix or args.mapped:
             raise InputError("give --samples with --strata, or --matrix with --mapped", "evaluate area")
-        est, _ = area_from_samples(args.samples, args.strata, fpc=args.fpc)
+        est, _ = area_from_samples(args.samples, args.strata, fpc=args.fpc, fmt=table_format(args))
     elif args.matrix and args.mapped:
         if args.fpc:
             raise InputError("--fpc applies to --samples/--strata", "evaluate area")
-        est, _ = area_from_matrix(args.matrix, args.mapped)
+        est, _ = area_from_matrix(args.matrix, args.mapped, fmt=table_format(args))
     else:
         raise InputError("give --samples with --strata, or --matrix with --mapped", "evaluate area")
     d = est.to_dict()
     if args.size_scale != 1.0:
         est.total *= args.size_scale
         d = est.to_dict() | {"size_scale": args.size_scale}
-    text = f"{est.estimator}: n = {est.n}  OA = {est.overall_accuracy:.4f} (SE {est.overall_accuracy_se:.4f})\n" + est.table().to_string(index=False)
+    text = (f"{est.estimator}: n = {est.n}  OA = {est.overall_accuracy:.4f} (SE {_num(est.overall_accuracy_se)})\n"
+            + est.table().to_string(index=False) + _why(d["not_estimable"]))
     _print(d, text, args.json)
     return 0
 
@@ -197,14 +238,19 @@ def _sample_size(args) -> int:
     import pandas as pd
 
     from irrmap.evaluation.area_estimation import allocate, sample_size
-    from irrmap.evaluation.workflow import _read_csv, _sizes
+    from irrmap.evaluation.workflow import _numbers, _read_csv, _sizes
 
-    sizes = _sizes(_read_csv(args.mapped, "mapped sizes", ["class", "size"]), "class", args.mapped)
-    ua_df = _read_csv(args.expected_ua, "expected user's accuracies", ["class", "ua"])
-    ua = pd.Series(pd.to_numeric(ua_df["ua"]).to_numpy(), index=ua_df["class"].str.strip()).reindex(sizes.index)
+    fmt = table_format(args)
+    sizes = _sizes(_read_csv(args.mapped, "mapped sizes", ["class", "size"], fmt), "class", args.mapped, fmt)
+    ua_df = _read_csv(args.expected_ua, "expected user's accuracies", ["class", "ua"], fmt)
+    from irrmap.core.errors import InputError
+
+    values = _numbers(ua_df, "ua", args.expected_ua, fmt)
+    if (values > 1).any():
+        bad = ", ".join(f"line {i}: {v!r}" for i, v in ua_df.loc[values > 1, "ua"].head(5).items())
+        raise InputError(f"expected user's accuracies must be numbers between 0 and 1 ({bad})", args.expected_ua, "write them as 0.9")
+    ua = pd.Series(values.to_numpy(), index=ua_df["class"].astype(str).str.strip()).reindex(sizes.index)
     if ua.isna().any():
-        from irrmap.core.errors import InputError
-
         raise InputError(f"no expected UA for classes {list(ua.index[ua.isna()])}", args.expected_ua, "add a row per class")
     n = sample_size(ua.to_numpy(), sizes.to_numpy(), args.target_se)
     alloc = allocate(n, sizes.to_numpy(), args.minimum)
@@ -222,7 +268,7 @@ def _statistics(args) -> int:
                              hierarchy=args.hierarchy, levels=_levels(args.levels), stats_level=args.stats_level,
                              map_kind=args.map_kind, threshold=args.threshold, weight_path=args.weight, year_field=args.year_field,
                              year=args.year, variant_field=args.variant_field, variant=args.variant, skip_rows=args.skip_rows,
-                             out_unit=args.out_unit, units_layer=args.units_layer)
+                             out_unit=args.out_unit, units_layer=args.units_layer, fmt=table_format(args))
     scale = M2_PER_UNIT[r.out_unit]
     if args.out:
         from pathlib import Path
@@ -235,8 +281,8 @@ def _statistics(args) -> int:
             if len(df):
                 with atomic_path(Path(args.out) / f"scatter_{lv}.png") as tmp:
                     Path(tmp).write_bytes(scatter_png(df, title=f"{lv}: mapped vs statistics", unit_label=r.out_unit, scale=scale))
-    lines = [f"{lv}: " + "  ".join(f"{k}={v:.4g}" for k, v in scaled_metrics(m, scale).items() if isinstance(v, (int, float)))
-             for lv, m in r.metrics.items()]
+    lines = [f"{lv}: " + "  ".join(f"{k}={_num(v, '.4g')}" for k, v in scaled_metrics(m, scale).items() if isinstance(v, (int, float)))
+             + _why(m["not_estimable"]) for lv, m in r.metrics.items()]
     _print(r.to_dict(), f"areas in {r.out_unit}\n" + "\n".join(lines), args.json)
     return 0
 
@@ -253,8 +299,8 @@ def _compare(args) -> int:
         with atomic_path(args.out) as tmp:
             r.units.to_csv(tmp, index=False)
     c = r.comparison
-    text = (f"overall agreement {c.overall_agreement:.4f}  kappa {c.kappa:.4f}  quantity {c.quantity_disagreement:.4f}  "
-            f"allocation {c.allocation_disagreement:.4f}\n" + (c.matrix / 1e6).round(3).to_string())
+    text = (f"overall agreement {c.overall_agreement:.4f}  kappa {_num(c.kappa)}  quantity {c.quantity_disagreement:.4f}  "
+            f"allocation {c.allocation_disagreement:.4f}\n" + (c.matrix / 1e6).round(3).to_string() + _why(c.not_estimable()))
     _print(r.to_dict(), text, args.json)
     return 0
 
@@ -268,7 +314,8 @@ def _report(args) -> int:
         if not args.label_field:
             raise InputError("--points needs --label-field", "evaluate report")
         pr = points_accuracy(args.map, args.points, args.label_field, threshold=args.threshold, positive=args.positive,
-                             cropland_path=args.cropland, snap_radius=args.snap_radius, by=args.by, units_path=args.units,
+                             label_map=_label_map(args.label_map), lon_field=args.lon_field, lat_field=args.lat_field,
+                             points_crs=args.points_crs, layer=args.layer, cropland_path=args.cropland, snap_radius=args.snap_radius, by=args.by, units_path=args.units,
                              unit_field=args.unit_field, hierarchy=args.hierarchy, by_level=args.by_level, aridity_path=args.aridity,
                              units_layer=args.units_layer)
     if args.stats:
@@ -278,11 +325,12 @@ def _report(args) -> int:
         st = statistics_agreement(args.map, args.units, args.unit_field, args.stats, args.stats_field, args.area_field, args.area_unit,
                                   hierarchy=args.hierarchy, levels=_levels(args.levels), map_kind=args.map_kind,
                                   threshold=args.threshold, out_unit=args.out_unit, units_layer=args.units_layer,
-                                  year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant)
+                                  year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
+                                  fmt=table_format(args))
     if args.samples or args.strata:
         if not (args.samples and args.strata):
             raise InputError("--samples and --strata go together", "evaluate report")
-        area = area_from_samples(args.samples, args.strata)
+        area = area_from_samples(args.samples, args.strata, fmt=table_format(args))
     comps = [compare(args.map, other, threshold_a=args.threshold, units_path=args.units, unit_field=args.unit_field,
                      hierarchy=args.hierarchy, units_layer=args.units_layer) for other in args.compare]
     paths = write_report(args.out, args.map, points_result=pr, area=area, statistics=st, comparisons=comps, title=args.title,

@@ -32,8 +32,12 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--stat", action="append", choices=STAT_CHOICES, help="statistic (repeatable; default max)")
     _decoding_args(p)
-    p.add_argument("--qa", nargs="+", metavar="QA_FILES", help="MOD13Q1 VI_Quality rasters (or a folder), paired with the files by date")
+    p.add_argument("--band", metavar="N|NAME", help="layer of each file to read: its number or name (band description), e.g. 1 or "
+                   "NDVI; for a NetCDF/Zarr cube the variable. Needed when the files hold several layers")
+    p.add_argument("--qa", nargs="+", metavar="QA_FILES", help="MOD13Q1 VI_Quality rasters (or a folder), paired with the files by date; "
+                   "for a cube, the QA variable's name")
     p.add_argument("--qa-contains", metavar="TEXT", help="keep only QA files whose name holds TEXT (e.g. VI_Quality)")
+    p.add_argument("--qa-band", metavar="N|NAME", help="layer of each QA file (number or name), when they hold several")
     p.add_argument("--contains", metavar="TEXT", help="keep only input files whose name holds TEXT (e.g. NDVI)")
     p.add_argument("--qa-modland", type=int, nargs="+", default=[0, 1], metavar="C", help="accepted MODLAND_QA classes (bits 0-1; default 0 1)")
     p.add_argument("--qa-max-usefulness", type=int, default=12, help="highest accepted VI usefulness (bits 2-5; default 12)")
@@ -54,6 +58,8 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--green", nargs="+", metavar="FILE", help="green rasters (gi, agi)")
     p.add_argument("--swir", nargs="+", metavar="FILE", help="SWIR 1240 nm rasters (ndwi, agi)")
     p.add_argument("--stat", action="append", choices=STAT_CHOICES, help="statistic (repeatable; default max)")
+    for band in ("nir", "green", "swir"):
+        p.add_argument(f"--{band}-band", metavar="N|NAME", help=f"layer of each {band} file (number or name), when they hold several")
     p.add_argument("--max-gi", type=float, default=15.0, help="GI above this is invalid (default 15)")
     _decoding_args(p)
     p.set_defaults(func=_index)
@@ -63,9 +69,9 @@ def register(sub, name: str, help_: str) -> None:
                                     "window clipped at the grid edges (exact sliding-histogram median). Reference pixels: --reference "
                                     "(non-zero = reference) or --crop [--natural] shares with crop + natural >= --min-share. "
                                     "All rasters are read onto VI's grid.")
-    p.add_argument("vi", metavar="VI", help="annual VI maximum (band 1 unless --band)")
+    p.add_argument("vi", metavar="VI", help="annual VI maximum")
     p.add_argument("out", metavar="OUT")
-    p.add_argument("--band", type=int, default=1)
+    p.add_argument("--band", metavar="N|NAME", help="layer of VI: number or name (e.g. vi_max of a composite); needed when it has several")
     p.add_argument("--reference", help="reference mask raster (non-zero = reference pixel)")
     p.add_argument("--crop", help="cropland fraction raster (0..1)")
     p.add_argument("--natural", help="forest/grass fraction raster (0..1)")
@@ -80,6 +86,7 @@ def register(sub, name: str, help_: str) -> None:
                                     "column) and --nscore, pixels of flat units take the N-score instead.")
     p.add_argument("vi", metavar="VI", help="annual VI maximum")
     p.add_argument("out", metavar="OUT")
+    p.add_argument("--band", metavar="N|NAME", help="layer of VI: number or name (e.g. vi_max of a composite); needed when it has several")
     p.add_argument("--suitability", required=True, help="suitability score S raster")
     p.add_argument("--zones", help="integer unit raster")
     p.add_argument("--unit-table", help="per-unit CSV (zone, ..., flat) from irrmap suitability overlay --table")
@@ -109,6 +116,14 @@ def _read(files, args, **extra):
                            chunks=args.chunk, **extra)
 
 
+def _annual_vi(path, grid, band, chunk):
+    """An annual VI raster (one layer) on `grid`, values outside the physical range of a VI screened out."""
+    from irrmap.core.raster_read import read_raster
+    from irrmap.training.physical_range import screen
+
+    return screen(read_raster(path, grid, band=band, chunks=chunk), "vi", f"VI {path}")
+
+
 def _write_stats(series, args, prefix, tags) -> int:
     from irrmap.core.raster_write import write_raster
     from irrmap.training.composites import annual_statistics, band_names
@@ -121,8 +136,10 @@ def _write_stats(series, args, prefix, tags) -> int:
 
 def _composite(args) -> int:
     extra = {"contains": args.contains} if args.contains else {}
+    if args.band is not None:
+        extra.update(band=args.band, variable=args.band)
     if args.qa:
-        extra.update(qa=_source(args.qa), qa_rule=_qa_rule(args), qa_contains=args.qa_contains)
+        extra.update(qa=_source(args.qa), qa_rule=_qa_rule(args), qa_contains=args.qa_contains, qa_band=args.qa_band)
     series = _read(args.files, args, **extra)
     return _write_stats(series, args, args.name, {"command": "features composite", "dates": len(series.time)})
 
@@ -135,9 +152,13 @@ def _index(args) -> int:
     for band in need:
         if not getattr(args, band):
             raise InputError(f"{args.index} needs --{band}", f"--{band}", f"pass the {band} rasters")
-    nir = _read(args.nir, args)
-    gi = green_index(nir, _read(args.green, args), args.max_gi) if args.green else None
-    nd = ndwi_gao(nir, _read(args.swir, args)) if args.swir else None
+    def reflectance(band):
+        layer = getattr(args, f"{band}_band")
+        return _read(getattr(args, band), args, name=band, **({"band": layer, "variable": layer} if layer is not None else {}))
+
+    nir = reflectance("nir")
+    gi = green_index(nir, reflectance("green"), args.max_gi) if args.green else None
+    nd = ndwi_gao(nir, reflectance("swir")) if args.swir else None
     series = {"gi": gi, "ndwi": nd, "agi": agi(gi, nd) if gi is not None and nd is not None else None}[args.index]
     return _write_stats(series, args, args.index, {"command": f"features index {args.index}"})
 
@@ -150,7 +171,7 @@ def _nscore(args) -> int:
     from irrmap.training.nscore import neighbourhood_median, reference_mask
 
     grid = Grid.from_raster(args.vi)
-    vi = read_raster(args.vi, grid, band=args.band, chunks=args.chunk)
+    vi = _annual_vi(args.vi, grid, args.band, args.chunk)
     if args.reference:
         ref = read_raster(args.reference, grid, kind="categorical", chunks=args.chunk)
         ref = ref.where(ref != ref.attrs.get("nodata", None), 0) != 0
@@ -179,7 +200,7 @@ def _sscore(args) -> int:
     from irrmap.training.sscore import flat_pixels, sscore
 
     grid = Grid.from_raster(args.vi)
-    vi = read_raster(args.vi, grid, chunks=args.chunk)
+    vi = _annual_vi(args.vi, grid, args.band, args.chunk)
     s = read_raster(args.suitability, grid, chunks=args.chunk)
     flat = n = None
     if args.zones or args.unit_table or args.nscore:

@@ -7,17 +7,20 @@ def register(sub, name: str, help_: str) -> None:
     p = sub.add_parser(name, help=help_, description=help_ + ". Stages already up to date are skipped; outputs and manifest.json go to [run].output_dir.")
     p.add_argument("config", help="TOML run config (e.g. from `irrmap demo OUTDIR`)")
     p.add_argument("--force", action="store_true", help="rerun every stage even if up to date")
-    p.add_argument("--check", action="store_true", help="validate the config and inputs, then stop")
+    p.add_argument("--check", action="store_true",
+                   help="check the config, the output folder and every stage's inputs (files, fields, joins, grid overlap) "
+                        "without computing; list all problems (exit 2) or stop")
     p.set_defaults(func=_run)
 
 
 def _run(args) -> int:
-    from irrmap.core.config import load_config
+    from irrmap.app.api import check
     from irrmap.app.pipeline import run_pipeline
 
     if args.check:
-        loaded = load_config(args.config)
-        print(f"config OK: {loaded.path}\ngrid: {loaded.grid()!r}\noutputs: {loaded.output_dir}")
+        found = check(args.config)
+        print(f"config OK: {found['config']}\ngrid: {found['grid']!r}\noutputs: {found['output_dir']}\n"
+              f"checked: {', '.join(found['stages']) or 'no stage enabled'}")
         return 0
     manifest = run_pipeline(args.config, force=args.force)
     for name, st in manifest["stages"].items():

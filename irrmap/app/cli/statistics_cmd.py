@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.table_options import add_table_args, table_format
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -19,8 +20,12 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, acres, 1000acres")
     p.add_argument("--year-field")
     p.add_argument("--year", type=int)
+    p.add_argument("--variant-field", help="column naming the statistic's variant (e.g. effective / actual)")
+    p.add_argument("--variant", help="keep only this variant")
     p.add_argument("--level", default="county", help="admin level of the table")
     p.add_argument("--skip-rows", type=int, default=0, help="lines before the header (USGS tables: 1)")
+    p.add_argument("--sheet", help="Excel sheet (default: the first)")
+    add_table_args(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_check)
 
@@ -32,7 +37,9 @@ def _check(args) -> int:
     units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy,
                             invalid_codes="drop" if args.drop_invalid_codes else "error")
     stats = read_statistics(args.table, code_field=args.code_field, area_field=args.area_field, area_unit=args.area_unit,
-                            year_field=args.year_field, year=args.year, level=args.level, skip_rows=args.skip_rows)
+                            year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
+                            level=args.level, skip_rows=args.skip_rows, sheet=args.sheet, code_pattern=units.code_pattern(args.level),
+                            fmt=table_format(args))
     report = validate_statistics(stats, units)
     print(report.to_json() if args.json else report.to_text())
     return 1 if report.errors else 0

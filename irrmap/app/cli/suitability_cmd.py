@@ -11,8 +11,9 @@ def register(sub, name: str, help_: str) -> None:
     cmds = add_group(sub, name, help_)
 
     p = cmds.add_parser("slope", help="Horn slope of a DEM (as gdaldem slope -compute_edges), degrees or percent",
-                        description="Float32 GeoTIFF on the DEM's own grid; DEM nodata stays nodata (NaN). On geographic "
-                                    "grids each row uses its true ground spacing on the ellipsoid.")
+                        description="Float32 GeoTIFF on the DEM's own grid; DEM nodata stays nodata (NaN). Spacing is the "
+                                    "true ground spacing on the ellipsoid on any CRS (geographic, Web Mercator, MODIS sinusoidal, ...); "
+                                    "on UTM inside its zone the pixel size, as gdaldem.")
     p.add_argument("dem", metavar="DEM")
     p.add_argument("out", metavar="OUT")
     p.add_argument("--percent", action="store_true", help="percent rise instead of degrees")
@@ -21,7 +22,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
     p.set_defaults(func=_slope)
 
-    p = cmds.add_parser("distance", help="distance to the nearest water pixel in metres (exact EDT)",
+    p = cmds.add_parser("distance", help="distance to the nearest water pixel in metres on the ellipsoid (exact EDT on UTM and geographic grids)",
                         description="Float32 metres on the mask's grid. By default any non-zero, non-nodata pixel is water; "
                                     "mask nodata stays nodata. With --max-distance the result is capped and computed block by block.")
     p.add_argument("mask", metavar="MASK")
@@ -156,6 +157,28 @@ def _aridity(args) -> int:
     return 0
 
 
+def _ahp_matrix(path):
+    """The AHP pairwise matrix of a headerless table (any separator and decimal mark; cells may be fractions such
+    as 1/3), via irrmap.core.tables; InputError naming the lines of cells that are no positive number."""
+    import numpy as np
+
+    from irrmap.core.errors import InputError
+    from irrmap.core.tables import parse_numbers, read_table
+
+    df = read_table(path, what="AHP matrix", header=False)
+    cols = []
+    for c in df.columns:
+        parts = df[c].astype(str).str.split("/", n=1, expand=True).reindex(columns=[0, 1]).astype(object)
+        num, den = parse_numbers(parts[0], column=c, source=str(path)), parse_numbers(parts[1].fillna("1"), column=c, source=str(path))
+        value = num.values / den.values
+        if not (value > 0).all():
+            lines = ", ".join(map(str, df.index[~(value > 0).to_numpy()]))
+            raise InputError(f"AHP matrix column {c}: lines {lines} hold no positive number (or fraction a/b)", str(path),
+                             "write positive numbers such as 3, 0.2 or 1/5")
+        cols.append(value.to_numpy())
+    return np.column_stack(cols)
+
+
 def _overlay(args) -> int:
     import numpy as np
 
@@ -177,7 +200,7 @@ def _overlay(args) -> int:
     classes, table = reclassify(rd["elevation"], rd["slope"], rd["distance"], rd["aridity"], zones, crop=crop,
                                 flat_rule=flat, few_crop_rule=few)
     if args.ahp:
-        weights = ahp_weights(np.loadtxt(args.ahp, delimiter=","), FACTOR_ORDER).weights
+        weights = ahp_weights(_ahp_matrix(args.ahp), FACTOR_ORDER).weights
     elif args.weights:
         weights = dict(zip(FACTOR_ORDER, args.weights))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.table_options import add_table_args, table_format
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -30,6 +31,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--year", type=int)
     p.add_argument("--variant-field")
     p.add_argument("--variant", help="e.g. effective or actual")
+    add_table_args(p)
     p.add_argument("--rule", default="nearest", choices=["nearest", "reach", "under"], help="stopping rule (default nearest)")
     p.add_argument("--align", action="store_true", help="resample scores on other grids onto the cropland grid (default: error)")
     p.add_argument("--out", required=True, help="output folder")
@@ -63,7 +65,8 @@ def _thresholds(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
-    from irrmap.core.statistics import read_statistics, validate_statistics
+    from irrmap.core.errors import DataError
+    from irrmap.core.statistics import read_statistics, scale_problem, validate_statistics
     from irrmap.core.units import AdminUnits
     from irrmap.training.intermediate_maps import split_scores, worst_error
 
@@ -77,14 +80,20 @@ def _thresholds(args) -> int:
         scores[Path(path).stem] = read_raster(path, grid, name=Path(path).stem)
     units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy)
     stats = read_statistics(args.stats, code_field=args.stats_field, area_field=args.area_field, area_unit=args.area_unit,
-                            year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant)
+                            year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
+                            level=units.levels[0], code_pattern=units.code_pattern(units.levels[0]), fmt=table_format(args))
     report = validate_statistics(stats, units)
     for problem in report.warnings:
-        print(f"warning: {problem}")
+        print(problem)
     report.raise_for_errors(args.stats)
     zones = units.rasterize(grid)
     table_codes = units.zone_table().set_index("zone")["code"]
     maps, table = split_scores(scores, zones, cropland, stats.areas(), table_codes, rule=args.rule)
+    scale = scale_problem(stats, units, table.drop_duplicates("unit").set_index("unit")["cropland_m2"])
+    if scale and scale.message not in {p.message for p in report.problems}:
+        print(scale)
+        if scale.severity == "error":
+            raise DataError(scale.message, args.stats, scale.fix)
     out = Path(args.out)
     for name, m in maps.items():
         write_raster(out / f"{name}.tif", m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],

@@ -1,11 +1,17 @@
-"""Helpers every stage recipe shares: provenance tags and the run's zone grid with its unit codes."""
+"""Helpers every stage recipe shares: provenance tags, the run's zone grid with its unit codes, unit code
+look-ups, and what the stages' checks share (the units read once, a file's extent against the grid)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import numpy as np
 import pandas as pd
 
 from irrmap.app.context import RunContext
+from irrmap.core.errors import DataError, InputError
 from irrmap.core.raster_read import read_raster
+from irrmap.core.valid_share import extent_text, no_overlap
 
 
 # the mapping stage's named products (not predictors of a model)
@@ -14,6 +20,8 @@ MAPPING_PRODUCTS = {
     "irrigated_fraction_raw": "raw/fraction.tif", "irrigated_class": "class.tif", "irrigated_fraction": "fraction.tif",
     "irrigated_area_1km": "irrigated_area_1km.tif",
 }
+# the water stage's named products (WATER_PRODUCT, WATER_PRODUCT_<epoch>): water maps on the scenes' own grid, not predictors
+WATER_PRODUCT = "water_class"
 
 
 def provenance(ctx: RunContext, stage: str) -> dict:
@@ -39,4 +47,51 @@ def predictor_names(ctx: RunContext) -> list[str]:
     if sec.predictors is not None:
         return list(sec.predictors)
     return sorted(k for k in ctx.products
-                  if k != "zones" and not k.startswith("threshold_") and k not in MAPPING_PRODUCTS)
+                  if k != "zones" and not k.startswith(("threshold_", WATER_PRODUCT)) and k not in MAPPING_PRODUCTS)
+
+
+def units_matching(table: pd.DataFrame, code, key: str) -> np.ndarray:
+    """Rows of a unit table (zone, code, parent levels, ...) whose unit, or whose parent at any level, has
+    `code`; DataError naming the config `key` when none does."""
+    hit = np.zeros(len(table), bool)
+    not_codes = ["zone", "name", "polygon_area_m2", "grid_area_m2", "on_grid_area_m2", "on_grid_share", "partial", "area_check",
+                 "partial_action"]  # the units stage's per-unit columns besides the codes of each level
+    for col in table.columns.drop(not_codes, errors="ignore"):
+        hit |= (table[col].astype(str) == str(code)).to_numpy()
+    if not hit.any():
+        raise DataError(f"no unit has code {code!r}", key, "use a unit, city or province code")
+    return hit
+
+
+def checked_units(ctx: RunContext):
+    """The [units] polygons as the units stage reads them (irrmap.core.units), read once per context and kept
+    in `ctx.cache` (the stages' checks share them; the runner empties the cache after the checks)."""
+    from irrmap.core.units import read_units_from_config
+
+    if "units" not in ctx.cache:
+        ctx.cache["units"] = read_units_from_config(ctx.config.units, ctx.path)
+    return ctx.cache["units"]
+
+
+def check_on_grid(what: str, bounds, crs, grid, where: str) -> None:
+    """InputError when a file's extent (`bounds` in `crs`) certainly misses the run's grid
+    (irrmap.core.valid_share.no_overlap); `what` names the file's content, `where` the config key and file."""
+    src = SimpleNamespace(bounds=tuple(float(v) for v in bounds), crs=crs)
+    if no_overlap(src, grid):
+        raise InputError(f"the {what} do not overlap the grid: the file covers {extent_text(src)}, the grid {extent_text(grid)}", where,
+                         "use a file that covers the grid, or set [grid] bounds inside the file's extent; check the file's CRS "
+                         "(gdalinfo / ogrinfo) if the numbers look swapped or in other units")
+
+
+def check_raster_on_grid(path, grid, key: str) -> None:
+    """InputError when GDAL cannot open the raster at `path`, it has no CRS, or it certainly misses the grid."""
+    import rasterio
+
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"cannot open raster: {exc}", f"{key} = {path}", "check that the file is complete and GDAL reads its format (gdalinfo)") from None
+    with src:
+        if src.crs is None:
+            raise InputError("raster has no CRS", f"{key} = {path}", "assign one with gdal_edit.py -a_srs")
+        check_on_grid("raster's pixels", src.bounds, src.crs, grid, f"{key} = {path}")

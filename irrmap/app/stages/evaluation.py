@@ -7,7 +7,8 @@ import logging
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.core.errors import ConfigError
+from irrmap.app.stages.common import checked_units
+from irrmap.core.errors import ConfigError, DataError, gather, raise_all
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ def evaluated_map(ctx: RunContext) -> str:
 
 
 def run(ctx: RunContext) -> list[Path]:
+    from irrmap.core.tables import TableFormat
     from irrmap.evaluation.workflow import compare, points_accuracy, statistics_agreement, write_report
 
     sec = ctx.config.evaluation
@@ -36,6 +38,7 @@ def run(ctx: RunContext) -> list[Path]:
         crop = ctx.products.get(ctx.config.training.cropland) if ctx.config.training else ctx.products.get("cropland")
         kw["points_result"] = points_accuracy(
             map_path, ctx.path(sec.points), sec.label_field, threshold=sec.threshold, layer=sec.points_layer,
+            label_map=sec.label_map, points_crs=sec.points_crs, lon_field=sec.lon_field, lat_field=sec.lat_field,
             cropland_path=crop if sec.snap_radius else None, snap_radius=sec.snap_radius,
             units_path=ctx.path(units.path) if (units and sec.by_level) else None, unit_field=units.code_field if units else None,
             hierarchy=units.hierarchy if units else "cn-adcode", by_level=sec.by_level, units_layer=units.layer if units else None)
@@ -46,7 +49,7 @@ def run(ctx: RunContext) -> list[Path]:
             map_path, ctx.path(units.path), units.code_field, ctx.path(st.path), st.code_field, st.area_field, st.area_unit,
             hierarchy=units.hierarchy, stats_level=st.level, map_kind=sec.map_kind, threshold=sec.threshold, weight_path=weight,
             year_field=st.year_field, year=st.year, variant_field=st.variant_field, variant=st.variant, skip_rows=st.skip_rows,
-            units_layer=units.layer)
+            units_layer=units.layer, fmt=TableFormat.of(st, "[statistics]"))
     kw["comparisons"] = [compare(map_path, ctx.product(o, "[evaluation].compare"), threshold_a=sec.threshold, threshold_b=sec.threshold)
                          for o in sec.compare]
     folder = ctx.outdir / "evaluation"
@@ -56,9 +59,31 @@ def run(ctx: RunContext) -> list[Path]:
 
 
 def _check(ctx: RunContext) -> None:
-    ctx.product(evaluated_map(ctx), "[evaluation].map")
-    for other in ctx.config.evaluation.compare:
-        ctx.product(other, "[evaluation].compare")
+    sec = ctx.config.evaluation
+    checks = [lambda: ctx.product(evaluated_map(ctx), "[evaluation].map")]
+    checks += [lambda o=o: ctx.product(o, "[evaluation].compare") for o in sec.compare]
+    if sec.points is not None:
+        checks.append(lambda: _check_points(ctx))
+    if sec.by_level and ctx.config.units is not None:
+        checks.append(lambda: checked_units(ctx).level_codes(sec.by_level))
+    raise_all(gather(*checks))
+
+
+def _check_points(ctx: RunContext) -> None:
+    """The points read as the stage reads them, their labels understood, and some of them on the grid."""
+    from irrmap.evaluation.point_location import hits_on_grid, likely_cause
+    from irrmap.evaluation.points import binary_labels, read_points
+
+    sec = ctx.config.evaluation
+    path = ctx.path(sec.points)
+    pts = read_points(path, sec.label_field, lon_field=sec.lon_field, lat_field=sec.lat_field, crs=sec.points_crs, layer=sec.points_layer)
+    binary_labels(pts[sec.label_field], label_map=sec.label_map, where=f"{path}: [evaluation].label_field {sec.label_field!r}")
+    if len(pts) == 0:
+        raise DataError("the points file holds no points", f"[evaluation].points = {path}", "give a file with labelled reference points")
+    if hits_on_grid(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), pts.crs, ctx.grid) == 0:
+        cause = likely_cause(pts, ctx.grid)
+        raise DataError(f"none of the {len(pts):,} reference points lies on the grid" + (f": {cause.what}" if cause else ""),
+                        f"[evaluation].points = {path}", cause.fix if cause else "use points inside the [grid] bounds, in the CRS the file declares")
 
 
 def _inputs(ctx: RunContext) -> list[Path]:

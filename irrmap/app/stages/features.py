@@ -3,13 +3,16 @@ written in one streaming pass so the composites they share are computed once."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
+import irrmap
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages.common import provenance, read_product, zones_and_codes
-from irrmap.core.errors import ConfigError
+from irrmap.app.stages.common import check_raster_on_grid, provenance, read_product, zones_and_codes
+from irrmap.core.config import feature_paths
+from irrmap.core.errors import ConfigError, gather, raise_all
 from irrmap.core.raster_write import RasterOutput, write_rasters
 
 PRODUCT_KEYS = {"cropland": "cropland", "natural": "forest_grass", "other": "other_cover"}
@@ -60,28 +63,39 @@ def run(ctx: RunContext) -> list[Path]:
                           "report this: the stage's name list is out of step with training.sscore")
     tags = provenance(ctx, "features")
     outputs = [RasterOutput(ctx.outdir / "features" / f"{n}.tif", arr, descriptions=[n], tags=tags) for n, arr in rasters.items()]
-    return write_rasters(outputs, desc="features")
+    # windows finished by an interrupted run with the same key are kept in features/resume/ and not recomputed
+    return write_rasters(outputs, desc="features", resume=ctx.outdir / "features" / "resume", resume_key=_resume_key(ctx))
+
+
+def _resume_key(ctx: RunContext) -> str:
+    """What the stage's windows depend on: its config, the run's seed and chunking, the grid, irrmap's
+    version and the checksum of every file it reads (the stage fingerprint's ingredients)."""
+    return json.dumps([ctx.config.features, ctx.config.run.seed, ctx.config.run.chunk_size, ctx.grid.to_dict(),
+                       irrmap.__version__, [ctx.checksum(p) for p in _inputs(ctx)]], sort_keys=True, default=str)
 
 
 def _inputs(ctx: RunContext) -> list[Path]:
     sec, names = _settings(ctx)
     files = [ctx.products[n] for n in names.values() if n in ctx.products]
-    for key in ("evi", "ndvi", "nir", "green", "swir", "gi", "ndwi"):
-        spec = sec.get(key)
-        if isinstance(spec, dict):
-            for k in ("source", "qa"):
-                if spec.get(k) and ctx.path(spec[k]).is_file():
-                    files.append(ctx.path(spec[k]))
+    for _, p in feature_paths(sec):  # a folder (per-date files, a Zarr store) counts with every file in it
+        path = ctx.path(p)
+        files += sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.is_file() else []
+    if "zones" in ctx.products:
+        files.append(ctx.products["zones"])
     if ctx.config.suitability is not None:
-        files.append(ctx.products["suitability"])
+        files += [ctx.products["suitability"], ctx.outdir / "suitability" / "units.csv"]
     return files
 
 
 def _check(ctx: RunContext) -> None:
-    _, names = _settings(ctx)
-    for key, n in names.items():
-        if n is not None and (key == "cropland" or n in ctx.products or n != PRODUCT_KEYS[key]):
-            ctx.product(n, f"[features].{key}")
+    sec, names = _settings(ctx)
+    checks = [lambda key=key, n=n: ctx.product(n, f"[features].{key}") for key, n in names.items()
+              if n is not None and (key == "cropland" or n in ctx.products or n != PRODUCT_KEYS[key])]
+    for key, p in feature_paths(sec):  # single raster files (a multi-band series, a QA stack); folders are listed at run time
+        path = ctx.path(p)
+        if path.is_file() and path.suffix.lower() not in (".nc", ".zarr"):
+            checks.append(lambda key=key, path=path: check_raster_on_grid(path, ctx.grid, f"[features].{key}"))
+    raise_all(gather(*checks))
 
 
 def stage() -> Stage:

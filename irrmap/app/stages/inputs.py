@@ -1,27 +1,43 @@
-"""Stage `inputs.NAME`: align one [inputs.NAME] raster onto the run's grid (aligned/NAME.tif)."""
+"""Stage `inputs.NAME`: align one [inputs.NAME] raster onto the run's grid (aligned/NAME.tif), then check that
+the aligned raster is plausible on the grid (irrmap.core.valid_share.check_aligned: no valid pixel stops the run
+with the file's and the grid's extents, data lost in alignment stops it, a low valid share warns)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages.common import provenance
+from irrmap.app.stages.common import check_raster_on_grid, provenance
+from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
 from irrmap.core.raster_write import write_raster
+from irrmap.core.valid_share import check_aligned
+
+
+def read_input(ctx: RunContext, name: str, grid: Grid):
+    """[inputs.NAME] read lazily onto `grid` (the run's grid, or another on its lattice) as the config says."""
+    spec = ctx.config.inputs[name]
+    return read_raster(
+        ctx.path(spec.path), grid, kind=spec.kind, band=spec.band, classes=spec.classes,
+        resampling=spec.resampling, nodata=spec.nodata, fill_values=spec.fill_values, scale=spec.scale,
+        offset=spec.offset, valid_range=spec.valid_range, chunks=ctx.config.run.chunk_size, name=name,
+    )
 
 
 def stage(name: str) -> Stage:
     def run(ctx: RunContext) -> list[Path]:
         spec = ctx.config.inputs[name]
-        da = read_raster(
-            ctx.path(spec.path), ctx.grid, kind=spec.kind, band=spec.band, classes=spec.classes,
-            resampling=spec.resampling, nodata=spec.nodata, fill_values=spec.fill_values, scale=spec.scale,
-            offset=spec.offset, valid_range=spec.valid_range, chunks=ctx.config.run.chunk_size, name=name,
-        )
+        da = read_input(ctx, name, ctx.grid)
         out = ctx.outdir / "aligned" / f"{name}.tif"
         tags = provenance(ctx, f"inputs.{name}") | {"source": spec.path, "kind": spec.kind, "resampling": da.attrs["resampling"]}
         write_raster(out, da, nodata=da.attrs.get("nodata"), descriptions=[name], tags=tags)
+        check_aligned(out, ctx.path(spec.path), ctx.grid, key=f"[inputs.{name}]", band=da.attrs["band"], nodata=spec.nodata,
+                      fill_values=spec.fill_values, valid_range=spec.valid_range)
         return [out]
+
+    def check(ctx: RunContext) -> None:
+        read_input(ctx, name, ctx.grid)  # opens the file: format, band, CRS, nodata and scale settings
+        check_raster_on_grid(ctx.path(ctx.config.inputs[name].path), ctx.grid, f"[inputs.{name}].path")
 
     return Stage(
         name=f"inputs.{name}",
@@ -30,4 +46,5 @@ def stage(name: str) -> Stage:
         params=lambda ctx: ctx.config.inputs[name].model_dump(mode="json") | {"chunk": ctx.config.run.chunk_size},
         enabled=lambda ctx: name in ctx.config.inputs,
         provides=lambda ctx: {name: ctx.outdir / "aligned" / f"{name}.tif"},
+        check=check,
     )

@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
+from irrmap.app.stages.common import predictor_names
+from irrmap.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,14 @@ def run(ctx: RunContext) -> list[Path]:
     return [path, card_path(path)]
 
 
+def _check(ctx: RunContext) -> None:
+    pool = ["lon", "lat", *predictor_names(ctx)]  # the columns training.pool writes
+    unknown = [f for f in ctx.config.models.features or [] if f not in pool]
+    if unknown:
+        raise ConfigError(f"{', '.join(map(repr, unknown))} will not be in the training pool", "[models].features", f"use some of: {', '.join(pool)}")
+
+
 def stage() -> Stage:
-    return Stage("models", run, inputs=lambda ctx: [ctx.outdir / "training" / "pool.parquet"],
+    return Stage("models", run, check=_check, inputs=lambda ctx: [ctx.outdir / "training" / "pool.parquet"],
                  params=lambda ctx: ctx.config.models.model_dump(mode="json") | {"seed": ctx.config.run.seed},
                  enabled=lambda ctx: ctx.config.models is not None)

@@ -1,5 +1,10 @@
-"""Stage `statistics`: read [statistics], validate it against the units, write the table in m2 and the
-totals of every coarser level."""
+"""Stage `statistics`: read [statistics], validate it against the units (and, when the run aligns a cropland
+fraction, the scale of the table against each unit's cropland), write the table in m2 and the totals of every
+coarser level.
+
+The same reading and join checks run before any work (`check`), so a table that joins no unit, repeats codes
+or cannot be read stops the run at once.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +14,71 @@ from pathlib import Path
 import pandas as pd
 
 from irrmap.app.context import RunContext, Stage
+from irrmap.app.stages.common import checked_units
 from irrmap.core.atomic import atomic_path, write_text_atomic
-from irrmap.core.statistics import read_statistics, validate_statistics
-from irrmap.core.units import read_units_from_config
+from irrmap.core.plausibility import cropland_by_zone
+from irrmap.core.statistics import Statistics, ValidationReport, read_statistics, validate_statistics
+from irrmap.core.tables import TableFormat
+from irrmap.core.units import AdminUnits
 
 log = logging.getLogger(__name__)
+
+MIN_COVERED = 0.9  # units with less of their polygon area on the grid have partial cropland: left out of the scale check
+
+
+def _read(ctx: RunContext) -> tuple[AdminUnits, Statistics]:
+    sec = ctx.config.statistics
+    units = checked_units(ctx)
+    stats = read_statistics(
+        ctx.path(sec.path), code_field=sec.code_field, area_field=sec.area_field, area_unit=sec.area_unit,
+        year_field=sec.year_field, year=sec.year, variant_field=sec.variant_field, variant=sec.variant,
+        level=sec.level, skip_rows=sec.skip_rows, sheet=sec.sheet, code_pattern=units.code_pattern(sec.level),
+        fmt=TableFormat.of(sec, "[statistics]"),
+    )
+    return units, stats
+
+
+def _raise(report: ValidationReport, ctx: RunContext) -> None:
+    """Stop on errors in a strict run, and always when no row joins (nothing could be mapped)."""
+    if ctx.config.statistics.strict or report.n_joined == 0:
+        report.raise_for_errors(str(ctx.path(ctx.config.statistics.path)))
+
+
+def cropland_product(ctx: RunContext) -> str | None:
+    """The aligned input that holds the cropland fraction ([training].cropland, else [suitability].cropland,
+    else an input named cropland), or None when the run aligns none before this stage."""
+    names = [getattr(ctx.config.training, "cropland", None), getattr(ctx.config.suitability, "cropland", None), "cropland"]
+    return next((n for n in names if n and n in ctx.config.inputs), None)
+
+
+def _cropland_m2(ctx: RunContext) -> pd.Series | None:
+    """Cropland area (m2) by unit code from the aligned cropland and the units stage's zones; NaN for units
+    mostly off the grid; None without a cropland input or when it is no 0..1 fraction."""
+    name = cropland_product(ctx)
+    if name is None:
+        return None
+    table = pd.read_csv(ctx.outdir / "units" / "units.csv", dtype={"code": str})
+    area, peak = cropland_by_zone(ctx.outdir / "units" / "zones.tif", len(table), ctx.products[name])
+    if peak > 1.0 + 1e-6:
+        log.warning("statistics: cropland product %r reaches %.3g, so it is no 0..1 fraction; the scale of the statistics is "
+                    "checked against unit areas only (fix: give the cropland as a fraction, e.g. kind = 'fraction' or a scale)", name, peak)
+        return None
+    covered = table["grid_area_m2"] >= MIN_COVERED * table["polygon_area_m2"]
+    return pd.Series(area[table["zone"].to_numpy()], index=table["code"].to_numpy()).where(covered.to_numpy())
 
 
 def run(ctx: RunContext) -> list[Path]:
     sec = ctx.config.statistics
-    units = read_units_from_config(ctx.config.units, ctx.path)
-    stats = read_statistics(
-        ctx.path(sec.path), code_field=sec.code_field, area_field=sec.area_field, area_unit=sec.area_unit,
-        year_field=sec.year_field, year=sec.year, variant_field=sec.variant_field, variant=sec.variant,
-        level=sec.level, skip_rows=sec.skip_rows, sheet=sec.sheet,
-    )
-    report = validate_statistics(stats, units)
+    units, stats = _read(ctx)
+    if stats.decimal == ",":
+        log.info("statistics: %s read with decimal commas", sec.area_field)
+    report = validate_statistics(stats, units, cropland_m2=_cropland_m2(ctx))
     folder = ctx.outdir / "statistics"
     write_text_atomic(folder / "validation.txt", report.to_text() + "\n")
     write_text_atomic(folder / "validation.json", report.to_json() + "\n")
     for p in report.problems:
         (log.error if p.severity == "error" else log.warning)("statistics: %s", p)
-    if sec.strict:
-        report.raise_for_errors(str(ctx.path(sec.path)))
+    _raise(report, ctx)
     table = stats.table.drop(columns=["raw_area"])
     outputs = [folder / "validation.txt", folder / "validation.json", folder / "statistics.csv"]
     with atomic_path(folder / "statistics.csv") as tmp:
@@ -47,8 +94,19 @@ def run(ctx: RunContext) -> list[Path]:
     return outputs
 
 
+def check(ctx: RunContext) -> None:
+    """Before any work: the table reads, its codes join the units, and it passes the checks that need no raster."""
+    units, stats = _read(ctx)
+    _raise(validate_statistics(stats, units), ctx)
+
+
+def _inputs(ctx: RunContext) -> list[Path]:
+    files = [ctx.path(ctx.config.statistics.path), ctx.path(ctx.config.units.path)]
+    name = cropland_product(ctx)
+    return files + ([ctx.products[name], ctx.outdir / "units" / "zones.tif"] if name else [])
+
+
 def stage() -> Stage:
-    return Stage("statistics", run,
-                 inputs=lambda ctx: [ctx.path(ctx.config.statistics.path), ctx.path(ctx.config.units.path)],
+    return Stage("statistics", run, inputs=_inputs,
                  params=lambda ctx: [ctx.config.statistics.model_dump(mode="json"), ctx.config.units.model_dump(mode="json")],
-                 enabled=lambda ctx: ctx.config.statistics is not None)
+                 enabled=lambda ctx: ctx.config.statistics is not None, check=check)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages.common import provenance, read_product, zones_and_codes
+from irrmap.app.stages.common import checked_units, provenance, read_product, units_matching, zones_and_codes
 from irrmap.core.atomic import atomic_path
-from irrmap.core.errors import DataError
+from irrmap.core.errors import gather, raise_all
 from irrmap.core.raster_write import write_raster
 
 PRODUCTS = ("slope_percent", "distance_to_water", "aridity_index", "suitability")
@@ -60,21 +59,18 @@ def run(ctx: RunContext) -> list[Path]:
 def zone_weights(table: pd.DataFrame, weights_in: dict) -> dict[int, dict[str, float]]:
     """[suitability].weights_in expanded to zone ids: a code matches a unit, or every unit of that city/province."""
     out: dict[int, dict[str, float]] = {}
-    cols = [c for c in ("code", "city", "province") if c in table.columns]
     for code, w in weights_in.items():
-        hit = np.zeros(len(table), bool)
-        for col in cols:
-            hit |= (table[col].astype(str) == str(code)).to_numpy()
-        if not hit.any():
-            raise DataError(f"no unit has code {code!r}", "[suitability].weights_in", "use a unit, city or province code")
-        for z in table.loc[hit, "zone"]:
+        for z in table.loc[units_matching(table, code, "[suitability].weights_in"), "zone"]:
             out[int(z)] = w
     return out
 
 
 def _check(ctx: RunContext) -> None:
-    for name in _names(ctx):
-        ctx.product(name, "[suitability]")
+    sec = ctx.config.suitability
+    checks = [lambda n=n: ctx.product(n, "[suitability]") for n in _names(ctx)]
+    if sec.weights_in:
+        checks.append(lambda: zone_weights(checked_units(ctx).zone_table(), sec.weights_in))
+    raise_all(gather(*checks))
 
 
 def stage() -> Stage:

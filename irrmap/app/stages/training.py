@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages.common import predictor_names, provenance, read_product, zones_and_codes
+from irrmap.app.stages.common import checked_units, predictor_names, provenance, read_product, units_matching, zones_and_codes
+from irrmap.app.stages.units import partial_targets
 from irrmap.core.atomic import atomic_path
-from irrmap.core.errors import DataError
+from irrmap.core.errors import DataError, gather, raise_all
 from irrmap.core.raster_read import read_raster
 from irrmap.core.raster_write import write_raster
 
@@ -26,17 +27,14 @@ def run_thresholds(ctx: RunContext) -> list[Path]:
     zones, table = zones_and_codes(ctx)
     stats = pd.read_csv(ctx.outdir / "statistics" / "statistics.csv", dtype={"code": str})
     stats = stats[stats["valid"]]
-    level = ctx.config.statistics.level
-    finest = "county" if ctx.config.units.hierarchy in ("cn-adcode", "us-fips") else "unit"
-    if level != finest:
-        raise DataError(f"statistics are at level {level!r}; threshold splitting needs the finest level", "[statistics].level",
-                        "give county statistics (splitting at a coarser level is planned with reconciliation runs)")
+    _check_finest_level(ctx)
     cropland = read_product(ctx, sec.cropland, "[training].cropland")
     scores = {n: read_product(ctx, n, "[training].scores") for n in sec.scores}
     codes = table.set_index("zone")["code"]
-    maps, result = split_scores(scores, zones, cropland, pd.Series(stats["area_m2"].values, index=stats["code"].values), codes, rule=sec.rule)
+    targets = partial_targets(ctx, pd.Series(stats["area_m2"].values, index=stats["code"].values), table)
+    maps, result = split_scores(scores, zones, cropland, targets, codes, rule=sec.rule)
     folder = ctx.outdir / "training"
-    outputs = []
+    outputs = [folder / "partial_units.csv"]
     for name, m in maps.items():
         path = folder / f"threshold_{name}.tif"
         write_raster(path, m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
@@ -48,6 +46,23 @@ def run_thresholds(ctx: RunContext) -> list[Path]:
     return [*outputs, folder / "thresholds.csv"]
 
 
+def _check_finest_level(ctx: RunContext) -> None:
+    level = ctx.config.statistics.level
+    finest = "county" if ctx.config.units.hierarchy in ("cn-adcode", "us-fips") else "unit"
+    if level != finest:
+        raise DataError(f"statistics are at level {level!r}; threshold splitting needs the finest level", "[statistics].level",
+                        "give county statistics (splitting at a coarser level is planned with reconciliation runs)")
+
+
+def _quota(ctx: RunContext, table: pd.DataFrame) -> np.ndarray:
+    """Samples per class for zone 0..N: [training].per_class, or per_class_in for the units it names."""
+    sec = ctx.config.training
+    quota = np.full(len(table) + 1, sec.per_class, np.int64)
+    for code, n in sec.per_class_in.items():
+        quota[1:][units_matching(table, code, "[training].per_class_in")] = n
+    return quota
+
+
 def run_pool(ctx: RunContext) -> list[Path]:
     from irrmap.training.pool import attach_predictors, sample_pool, to_geodataframe
 
@@ -56,15 +71,8 @@ def run_pool(ctx: RunContext) -> list[Path]:
     chunk = ctx.config.run.chunk_size
     maps = [read_raster(ctx.outdir / "training" / f"threshold_{n}.tif", ctx.grid, kind="categorical", chunks=chunk) for n in sec.scores]
     cropland = read_product(ctx, sec.cropland, "[training].cropland")
-    quota = np.full(len(table) + 1, sec.per_class, np.int64)
-    for code, n in sec.per_class_in.items():
-        hit = np.zeros(len(table), bool)
-        for col in table.columns.drop(["zone", "name", "polygon_area_m2", "grid_area_m2"], errors="ignore"):
-            hit |= (table[col].astype(str) == code).to_numpy()
-        if not hit.any():
-            raise DataError(f"no unit has code {code!r}", "[training].per_class_in", "use a unit, city or province code")
-        quota[1:][hit] = n
-    samples = sample_pool(maps, zones, cropland, per_class_by_zone=quota, seed=ctx.config.run.seed, erode=sec.erode)
+    samples = sample_pool(maps, zones, cropland, per_class_by_zone=_quota(ctx, table), seed=ctx.config.run.seed, erode=sec.erode)
+    check_pool_balance(samples["label"].to_numpy(), samples["zone"].to_numpy())
     predictors = {n: read_product(ctx, n, "[training].predictors") for n in predictor_names(ctx)}
     samples = attach_predictors(samples, predictors, ctx.grid)
     gdf = to_geodataframe(samples, ctx.grid, table.set_index("zone")["code"])
@@ -75,13 +83,41 @@ def run_pool(ctx: RunContext) -> list[Path]:
     return [path]
 
 
+MIN_CLASS_SHARE = 0.05  # below 1 sample in 20, a classifier hardly ever predicts the rare class
+
+
+def check_pool_balance(labels: np.ndarray, zones: np.ndarray) -> None:
+    """DataError for an empty pool; a warning naming the counts and the likely cause when one class (1 irrigated,
+    0 not) is under MIN_CLASS_SHARE of the pool. `zones` holds each sample's unit zone id."""
+    n1, n0 = int((labels == 1).sum()), int((labels == 0).sum())
+    if n0 + n1 == 0:
+        raise DataError("the training pool is empty: no crop pixel where every threshold map agrees", "training.pool",
+                        "check statistics/validation.txt (statistics that join no unit, or all zero), the cropland product "
+                        "and [training].scores")
+    rare = 1 if n1 < n0 else 0
+    if min(n0, n1) >= MIN_CLASS_SHARE * (n0 + n1):
+        return
+    units = np.unique(zones)
+    without = len(units) - len(np.unique(zones[labels == rare]))
+    cause = ("statistics small for the units' cropland: an area unit too small (e.g. 'ha' for a table in 1000 ha) or a "
+             "cropland product far larger than the real cropland" if rare == 1 else
+             "statistics large for the units' cropland: an area unit too large (e.g. 'ha' for a table in mu) or a "
+             "cropland product far smaller than the real cropland")
+    log.warning("training pool: %d irrigated and %d not-irrigated samples (%.2g %% %s; %d of %d units gave none); likely cause: %s. "
+                "Fix: check [statistics].area_unit against the table (statistics/validation.txt has the scale check) and the "
+                "cropland product", n1, n0, 100 * min(n0, n1) / (n0 + n1), "irrigated" if rare == 1 else "not irrigated",
+                without, len(units), cause)
+
+
 def _check(ctx: RunContext) -> None:
     sec = ctx.config.training
-    for n in sec.scores:
-        ctx.product(n, "[training].scores")
-    ctx.product(sec.cropland, "[training].cropland")
-    for n in sec.predictors or []:
-        ctx.product(n, "[training].predictors")
+    checks = [lambda n=n: ctx.product(n, "[training].scores") for n in sec.scores]
+    checks.append(lambda: ctx.product(sec.cropland, "[training].cropland"))
+    checks += [lambda n=n: ctx.product(n, "[training].predictors") for n in sec.predictors or []]
+    checks.append(lambda: _check_finest_level(ctx))
+    if sec.per_class_in:
+        checks.append(lambda: _quota(ctx, checked_units(ctx).zone_table()))
+    raise_all(gather(*checks))
 
 
 def stages() -> list[Stage]:
@@ -90,7 +126,7 @@ def stages() -> list[Stage]:
         return [ctx.products[n] for n in [*sec.scores, sec.cropland]] + [ctx.outdir / "units" / "zones.tif"]
 
     def thr_inputs(ctx):
-        return rasters(ctx) + [ctx.outdir / "statistics" / "statistics.csv"]
+        return rasters(ctx) + [ctx.outdir / "statistics" / "statistics.csv", ctx.outdir / "units" / "units.csv"]
 
     def pool_inputs(ctx):
         return thr_inputs(ctx) + [ctx.products[n] for n in predictor_names(ctx)] + [ctx.outdir / "training" / "thresholds.csv"]

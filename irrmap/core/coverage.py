@@ -1,0 +1,139 @@
+"""How much of each admin unit the analysis grid covers, and whether its zone raster matches its polygons.
+
+Areas are geodesic (pyproj.Geod on WGS84, irrmap.core.units.geodesic_areas) for polygons and true pixel
+areas (irrmap.core.grid) for zone rasters. A unit cut by the grid's bounds has only part of its cropland on
+the grid, so its whole-unit statistic cannot be matched there: it is scaled by the covered share, or the
+unit is left out ([units].partial).
+The covered share is that of the unit's cropland where a cropland source reaches over the whole unit,
+else that of its area.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import xarray as xr
+from rasterio.windows import Window
+from shapely.geometry import box
+
+from irrmap.core.grid import Grid
+from irrmap.core.polygons import polygonal_parts
+from irrmap.core.units import AdminUnits, geodesic_areas
+from irrmap.core.zonal import zonal_area
+
+FULL_SHARE = 1 - 1e-6  # below this share of its area on the grid a unit is partial (above: rounding of the clip)
+KNOWN_CROPLAND = 0.99  # cropland must be known on this share of a unit's pixels for a cropland share
+
+
+def unit_areas(units: AdminUnits, grid: Grid, zones_path) -> pd.DataFrame:
+    """Per unit, in unit order: polygon_area_m2, grid_area_m2 (true area of its pixels in the zone raster at
+    `zones_path`), on_grid_area_m2 (its polygons clipped to the grid's bounds in the grid's CRS), on_grid_share
+    (0..1), partial (share below FULL_SHARE) and area_check ('mismatch' where the grid area differs from the
+    on-grid polygon area by more than rasterization explains, else 'ok').
+
+    Rasterization (a pixel belongs to the unit holding its centre) moves a straight edge by at most half a
+    pixel, so a unit may differ by half a pixel along its whole clipped boundary, and by at least one pixel;
+    pixel size is the unit's mean true pixel area. Larger differences come from overlapping units (a later
+    unit takes the pixels), a wrong CRS or broken polygons.
+    """
+    geoms = units.polygons_on(grid)
+    clipped = gpd.GeoSeries(polygonal_parts(shapely.intersection(geoms.values, box(*grid.bounds))), crs=grid.crs)
+    full = geodesic_areas(units.table.geometry)
+    on = geodesic_areas(clipped)
+    gridded = zonal_area(zones_path, len(units))[1:]
+    rx, ry = grid.res
+    n_pixels = shapely.area(clipped.values) / (rx * ry)
+    boundary_pixels = shapely.length(clipped.values) / math.sqrt(rx * ry)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        allowance = np.maximum(0.5 * boundary_pixels, 1.0) * np.where(n_pixels > 0, on / n_pixels, np.nan)
+        share = np.clip(np.where(full > 0, on / full, 0.0), 0.0, 1.0)
+    return pd.DataFrame({
+        "polygon_area_m2": full, "grid_area_m2": gridded, "on_grid_area_m2": on, "on_grid_share": share,
+        "partial": share < FULL_SHARE, "area_check": np.where(np.abs(gridded - on) > allowance, "mismatch", "ok"),
+    }, index=units.codes.values)
+
+
+def cropland_share(units: AdminUnits, grid: Grid, codes, read_cropland: Callable[[Grid], xr.DataArray],
+                   tile: int = 1024) -> pd.DataFrame:
+    """Share of each listed unit's cropland that lies on `grid`, from a cropland source read beyond it.
+
+    `read_cropland(g)` returns the cropland fraction (0..1, NaN where unknown) on any grid `g` of the same
+    CRS and pixel lattice; it is read only over tiles that touch the listed units, on a grid extending
+    `grid` to their bounds. Returns a DataFrame indexed by code with cropland_m2 (whole unit),
+    on_grid_cropland_m2, known_share (share of the unit's pixel area where cropland is known) and
+    cropland_share (NaN where known_share < KNOWN_CROPLAND or the unit has no cropland).
+    """
+    codes = pd.Index(codes)
+    sub = AdminUnits(units.table[units.codes.isin(codes)], units.levels, units.source, units.hierarchy)
+    geoms = sub.polygons_on(grid)
+    ext, (r_on, c_on) = _extended(grid, geoms.total_bounds)
+    zones = sub.rasterize(ext, chunks=tile)
+    crop = read_cropland(ext)
+    n = len(sub) + 1
+    total, on_grid, known, area = (np.zeros(n) for _ in range(4))
+    tree = shapely.STRtree(geoms.values)
+    for t in ext.tiles(tile):
+        w = t.window
+        if not len(tree.query(box(*ext.window_grid(w).bounds), predicate="intersects")):
+            continue
+        rows, cols = slice(w.row_off, w.row_off + w.height), slice(w.col_off, w.col_off + w.width)
+        z = np.asarray(zones.isel(y=rows, x=cols).values).ravel()
+        c = np.asarray(crop.isel(y=rows, x=cols).values, dtype=np.float64)
+        a = np.asarray(ext.pixel_area(w), dtype=np.float64)
+        r_in = (np.arange(w.row_off, w.row_off + w.height) - r_on)[:, None]
+        c_in = (np.arange(w.col_off, w.col_off + w.width) - c_on)[None, :]
+        inside = ((r_in >= 0) & (r_in < grid.height) & (c_in >= 0) & (c_in < grid.width)).ravel()
+        ok = np.isfinite(c).ravel()
+        crop_m2 = np.where(ok, np.nan_to_num(c).ravel() * a.ravel(), 0.0)
+        total += np.bincount(z, weights=crop_m2, minlength=n)[:n]
+        on_grid += np.bincount(z[inside], weights=crop_m2[inside], minlength=n)[:n]
+        known += np.bincount(z, weights=np.where(ok, a.ravel(), 0.0), minlength=n)[:n]
+        area += np.bincount(z, weights=a.ravel(), minlength=n)[:n]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        known_share = known[1:] / area[1:]
+        share = np.where((known_share >= KNOWN_CROPLAND) & (total[1:] > 0), on_grid[1:] / total[1:], np.nan)
+    return pd.DataFrame({"cropland_m2": total[1:], "on_grid_cropland_m2": on_grid[1:], "known_share": known_share,
+                         "cropland_share": share}, index=sub.codes.values)
+
+
+def _extended(grid: Grid, bounds) -> tuple[Grid, tuple[int, int]]:
+    """`grid`'s pixel lattice grown to cover `bounds` (never past +-90 degrees on a geographic grid), and
+    the row and column of the grid's first pixel in it."""
+    (rx, ry), (left, _, _, top) = grid.res, grid.bounds
+    x0, y0, x1, y1 = bounds
+    if grid.is_geographic:
+        y0, y1 = max(y0, -90.0), min(y1, 90.0)
+    c0 = min(0, math.floor((x0 - left) / rx))
+    c1 = max(grid.width, math.ceil((x1 - left) / rx))
+    r0 = min(0, math.floor((top - y1) / ry))
+    r1 = max(grid.height, math.ceil((top - y0) / ry))
+    return grid.window_grid(Window(c0, r0, c1 - c0, r1 - r0)), (-r0, -c0)
+
+
+def scale_partial(targets: pd.Series, coverage: pd.DataFrame, mode: str) -> tuple[pd.Series, pd.DataFrame]:
+    """Per-unit targets (m2 by code) for the part of each unit on the grid.
+
+    `coverage` is indexed by code with `share` (0..1), `basis` ('cropland' or 'area') and `area_share`
+    (of the unit's area on the grid) for the partial units. mode 'scale' multiplies their targets by the
+    share; 'exclude' drops them. Units with no area on the grid are dropped in either mode. Returns the new
+    targets and one row per partial unit with a target: code, share, basis, target_m2, used_m2 (NaN when
+    dropped), action ('scaled', 'excluded' or 'outside the grid').
+    """
+    if mode not in ("scale", "exclude"):
+        raise ValueError(f"unknown partial-unit mode {mode!r}")
+    hit = coverage.index.intersection(targets.index)
+    rows = coverage.loc[hit, ["share", "basis"]].copy()
+    rows.insert(0, "code", hit)
+    rows["target_m2"] = targets.loc[hit].values
+    outside = coverage.loc[hit, "area_share"].to_numpy() <= 0
+    keep = ~outside & (mode == "scale")
+    rows["used_m2"] = np.where(keep, rows["target_m2"] * rows["share"], np.nan)
+    rows["action"] = np.where(outside, "outside the grid", "scaled" if mode == "scale" else "excluded")
+    out = targets.drop(hit[~keep])
+    out.loc[hit[keep]] = rows["used_m2"].to_numpy()[keep]
+    return out, rows.reset_index(drop=True)

@@ -1,0 +1,137 @@
+"""Plausibility of irrigated-area statistics as a whole: is the table's area unit the right one?
+
+A wrong area unit (`ha` for a table in `1000ha`, `ha` for `mu`) shifts every unit's statistic by the same
+factor, so the distribution of statistic / reference area over the units gives it away, where a per-row
+check cannot: when nearly every unit reports an implausibly small or large share of its cropland (or of its
+whole area) as irrigated, `scale_finding` says so and names the area unit that would make the table
+plausible. `cropland_by_zone` measures the reference, each zone's cropland area, from a zone raster and a
+cropland-fraction raster on the same grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import rasterio
+
+from irrmap.core.areas import M2_PER_UNIT
+from irrmap.core.zonal import zonal_area
+
+NEARLY_ALL = 0.9  # share of units that must be implausible before the table as a whole is
+MIN_UNITS = 3  # a distribution needs a few units; single rows are checked one by one elsewhere
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Plausible statistic / reference ratios: below `low` or above `high` is implausible for one unit; a
+    unit conversion is a likely fix when it brings the median to >= `low` and the 90th percentile to <= `fit`."""
+
+    low: float
+    high: float
+    fit: float
+    severity_high: str
+    if_right: str  # what else to check when the values are right and the table is too large for the reference
+
+
+# Irrigated area is part of the cropland: a share under 0.2 % in nearly every unit is rare outside humid rainfed
+# regions (hence only a warning); over 150 % in nearly every unit (cropland maps err by tens of percent, not
+# by half) cannot be matched by threshold splitting at all.
+CROPLAND = Bounds(low=0.002, high=1.5, fit=1.2, severity_high="error",
+                  if_right="the cropland is too small: check the cropland product (its classes or scale) and the code join")
+# Irrigated area is part of the unit: over 100 % is impossible (each such row is an error already); under
+# 0.01 % of the unit in nearly every unit is rare even for deserts and mountains (a warning only).
+UNIT_AREA = Bounds(low=1e-4, high=1.0, fit=1.0, severity_high="error",
+                   if_right="the codes join the wrong units: check the code join and the statistics level")
+
+
+@dataclass
+class Finding:
+    severity: str  # "error" or "warning"
+    message: str
+    fix: str
+    codes: list
+
+
+def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str, reference: str, bounds: Bounds) -> Finding | None:
+    """A Finding when nearly every unit's statistic / reference ratio is out of `bounds`, else None.
+
+    Both Series are in m2 and indexed by unit code; units without a positive statistic and reference are
+    left out. `unit` is the table's area unit (a key of M2_PER_UNIT); the finding names the unit that makes
+    the table plausible, when one does.
+    """
+    ref = reference_m2.reindex(statistic_m2.index)
+    ok = (statistic_m2 > 0) & (ref > 0) & np.isfinite(statistic_m2) & np.isfinite(ref)
+    ratio = (statistic_m2[ok] / ref[ok]).astype(float)
+    if len(ratio) < MIN_UNITS:
+        return None
+    low, high = ratio < bounds.low, ratio > bounds.high
+    for side, mask in (("small", low), ("large", high)):
+        if mask.mean() < NEARLY_ALL:
+            continue
+        limit = f"less than {_pct(bounds.low)}" if side == "small" else f"more than {_pct(bounds.high)}"
+        message = (f"{int(mask.sum())} of {len(ratio)} units report {limit} of their {reference} as irrigated "
+                   f"(median {_pct(ratio.median())})")
+        better = likely_unit(ratio, unit, bounds, larger=side == "small")
+        if better:
+            k = M2_PER_UNIT[better] / M2_PER_UNIT[unit]
+            factor = k if k > 1 else 1 / k
+            times = f"{factor:.0f}" if factor >= 10 else f"{factor:.2g}"
+            message += f": values look {times}x too {side}: is area_unit {better!r}?"
+            fix = f"set area_unit = {better!r} if the table is in {better} (it is read as {unit} now)"
+        else:
+            fix = f"check area_unit (now {unit!r}) and the area column"
+        if side == "small":
+            fix += "; if the table really reports this little irrigation, this warning can be ignored"
+            severity = "warning"
+        else:
+            fix += f"; if they are right, {bounds.if_right}"
+            severity = bounds.severity_high
+        return Finding(severity, message, fix, sorted(map(str, ratio.index[mask]))[:50])
+    return None
+
+
+def likely_unit(ratio: pd.Series, unit: str, bounds: Bounds, *, larger: bool) -> str | None:
+    """The area unit that makes the ratios plausible (median >= low, 90th percentile <= fit): of the units
+    larger than `unit` (`larger`) the largest such, else of the smaller ones the largest such; None if none."""
+    here = M2_PER_UNIT[unit]
+    fits = []
+    for other, size in M2_PER_UNIT.items():
+        k = size / here
+        if (k > 1) != larger or k == 1:
+            continue
+        r = ratio * k
+        if r.median() >= bounds.low and r.quantile(0.9) <= bounds.fit:
+            fits.append((k, other))
+    return max(fits)[1] if fits else None
+
+
+def cropland_by_zone(zones_path, n_zones: int, cropland_path) -> tuple[np.ndarray, float]:
+    """Cropland area (m2) of zones 0..n_zones (true pixel areas times the cropland fraction; nodata counts as
+    no cropland) and the largest fraction seen (> 1 means the raster is not a 0..1 fraction).
+
+    Both rasters must be on one grid (the run's aligned products are).
+    """
+    peak = [0.0]
+    with rasterio.open(cropland_path) as src:
+        nodata = src.nodata
+
+        def fraction(window):
+            f = src.read(1, window=window, masked=False).astype(np.float64)
+            if nodata is not None and not np.isnan(nodata):
+                f[f == nodata] = np.nan
+            f = np.where(np.isfinite(f), f, 0.0)
+            peak[0] = max(peak[0], float(f.max(initial=0.0)))
+            return f
+
+        total = zonal_area(zones_path, n_zones, weights=fraction)
+    return total, peak[0]
+
+
+def _pct(x: float) -> str:
+    p = 100 * float(x)
+    return f"{p:,.0f} %" if p >= 10 else f"{p:.2g} %"
+
+
+__all__ = ["CROPLAND", "UNIT_AREA", "Bounds", "Finding", "cropland_by_zone", "likely_unit", "scale_finding"]

@@ -1,0 +1,104 @@
+"""Polygon normalisation for areas, containment and zone burning: valid, polygonal only, shells
+counter-clockwise and holes clockwise, split at the antimeridian in geographic CRSs.
+
+Real boundary files come with shells and holes wound either way, self-intersections, zero-width spikes,
+empty parts and rings that cross 180 degrees unsplit. Every area (pyproj.Geod's signed ring areas), every
+zone raster (GDAL's burn) and every point-in-polygon test assumes the normal form this module returns.
+"""
+
+from __future__ import annotations
+
+import antimeridian
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from irrmap.core.errors import DataError
+
+
+def normalise_polygons(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+    """Each geometry as a valid MultiPolygon: repaired, non-polygonal parts dropped, rings oriented.
+
+    `geoms` may hold Polygons, MultiPolygons, GeometryCollections, empty parts or None (CRS any). In a
+    geographic CRS, rings that jump more than 180 degrees of longitude between two vertices (a unit
+    crossing the antimeridian drawn unsplit, or longitudes in 0..360) are split into parts on each side
+    of 180 degrees by the `antimeridian` package first. Repair is GEOS's "structure" method (overlapping
+    parts are unioned, parts that collapse to lines or points are dropped). A geometry without any
+    polygonal area becomes an empty MultiPolygon, for the caller to report. Index and CRS are kept.
+    """
+    arr = geoms.values.copy()
+    if geoms.crs is not None and geoms.crs.is_geographic:
+        arr = split_antimeridian(arr)
+    arr = shapely.make_valid(np.asarray(arr, dtype=object), method="structure", keep_collapsed=False)
+    return gpd.GeoSeries(oriented(polygonal_parts(arr)), index=geoms.index, crs=geoms.crs)
+
+
+def to_crs(geoms: gpd.GeoSeries, crs) -> gpd.GeoSeries:
+    """Normalised polygons reprojected to `crs`, split at the antimeridian and re-oriented when `crs` is
+    geographic (a projected unit across 180 degrees comes back unsplit; a south-up CRS flips rings)."""
+    if geoms.crs is not None and geoms.crs.equals(crs):
+        return geoms
+    out = geoms.to_crs(crs)
+    arr = out.values
+    if out.crs.is_geographic:
+        arr = polygonal_parts(split_antimeridian(arr))
+    return gpd.GeoSeries(oriented(arr), index=geoms.index, crs=out.crs)
+
+
+def split_antimeridian(arr) -> np.ndarray:
+    """Geometries whose longitudes leave -180..180 or span more than 180 degrees, split at 180 degrees
+    (antimeridian.fix_polygon per polygon part: great-circle crossing latitudes, clockwise shells taken as
+    mistakenly wound); all others unchanged. Lon/lat coordinates in, MultiPolygons out for the split ones."""
+    arr = np.asarray(arr, dtype=object)
+    b = shapely.bounds(arr)
+    wide = ~np.isnan(b[:, 0]) & ((b[:, 2] - b[:, 0] > 180) | (b[:, 0] < -180) | (b[:, 2] > 180))
+    for i in np.flatnonzero(wide):
+        parts = [p for p in shapely.get_parts(polygonal_parts(arr[i : i + 1])[0]) if not p.is_empty]
+        try:
+            fixed = [antimeridian.fix_polygon(p, fix_winding=True) for p in parts]
+        except (ValueError, AssertionError) as exc:
+            raise DataError(f"polygon {i + 1} crosses the antimeridian and cannot be split there ({exc})", "geometry",
+                            "split it at 180 degrees in the source (ogr2ogr -wrapdateline) or repair it") from None
+        arr[i] = shapely.MultiPolygon([q for f in fixed for q in shapely.get_parts(f)])
+    return arr
+
+
+def wrapped(geoms: gpd.GeoSeries, left: float, right: float) -> gpd.GeoSeries:
+    """Lon/lat polygons plus copies shifted by -360 / +360 degrees when a grid spanning `left`..`right`
+    reaches past -180 / +180 (e.g. a grid over 170..190 E), so parts split at the antimeridian land on it."""
+    shifts = [dx for dx, past in ((-360.0, left < -180), (360.0, right > 180)) if past]
+    if not shifts:
+        return geoms
+    arr = geoms.values
+    copies = [arr, *(shapely.transform(arr, lambda c, dx=dx: c + (dx, 0.0)) for dx in shifts)]
+    both = shapely.geometrycollections(np.stack(copies, axis=1).ravel(), indices=np.repeat(np.arange(len(arr)), len(copies)))
+    return gpd.GeoSeries(polygonal_parts(both), index=geoms.index, crs=geoms.crs)
+
+
+def polygonal_parts(arr) -> np.ndarray:
+    """MultiPolygons of the polygonal parts of each geometry (collections unpacked at any depth; lines,
+    points and empty parts dropped; None becomes an empty MultiPolygon)."""
+    arr = np.asarray(arr, dtype=object)
+    out = np.array([shapely.MultiPolygon()] * len(arr), dtype=object)
+    idx = np.arange(len(arr))
+    polys, owner = [], []
+    while len(arr):
+        parts, which = shapely.get_parts(arr, return_index=True)
+        which = idx[which]
+        kind = shapely.get_type_id(parts)
+        keep = (kind == shapely.GeometryType.POLYGON) & ~shapely.is_empty(parts)
+        polys.append(parts[keep])
+        owner.append(which[keep])
+        nested = np.isin(kind, (shapely.GeometryType.MULTIPOLYGON, shapely.GeometryType.GEOMETRYCOLLECTION))
+        arr, idx = parts[nested], which[nested]
+    polys, owner = np.concatenate(polys), np.concatenate(owner)
+    if len(polys):
+        order = np.argsort(owner, kind="stable")
+        shapely.multipolygons(polys[order], indices=owner[order], out=out)
+    return out
+
+
+def oriented(arr) -> np.ndarray:
+    """Polygons with counter-clockwise shells and clockwise holes (positive signed area in x/y order, as
+    pyproj.Geod.geometry_area_perimeter and the OGC simple-features convention expect)."""
+    return shapely.orient_polygons(np.asarray(arr, dtype=object), exterior_cw=False)

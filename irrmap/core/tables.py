@@ -1,0 +1,418 @@
+"""The one reader of user tables (statistics, stratum sizes, sample tables, CSV points) and the one parser of
+the numbers in them.
+
+`read_table` reads CSV/TSV/semicolon/pipe-separated text (the separator is sniffed) or Excel (.xlsx via
+openpyxl; .xls needs xlrd), decoding text as UTF-8 (with or without BOM; UTF-16 with a BOM) unless an
+encoding is given. Cells come back as stripped text (Excel numbers as numbers); the DataFrame's index is the
+line of each row in the file (Excel: the row number), so every message can name lines as a user counts them.
+
+`parse_numbers` reads one column of numbers written in any common convention: decimal point or comma, and
+thousands grouped by comma, point, space or apostrophe. The convention is settled by `TableFormat.decimal`
+/ `.thousands`, or found from the column itself: a column that only one convention reads (``12,5`` or
+``1.234,5``: decimal comma) is read that way; a column that two conventions read differently (every value
+like ``1,234`` or ``1.234``) is refused with an InputError naming the lines and the option that settles it.
+Every failure is an InputError naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from irrmap.core.errors import InputError
+
+MISSING = {"", "na", "n/a", "nan", "null", "none", "--", "-", "..", "…", "—", "–"}
+SEPARATORS = (",", ";", "\t", "|")
+DECIMALS = (".", ",")
+THOUSANDS = ("", ",", ".", " ", "'")  # "" = no grouping
+_SNIFF_LINES = 50
+
+
+@dataclass(frozen=True)
+class TableFormat:
+    """How a table's text is written: `encoding` (None: UTF-8, with or without BOM), `decimal` ("." or ",";
+    None: found per column), `thousands` ("", ",", ".", " " or "'"; None: found per column, "" none) and
+    `separator` of CSV columns (None: sniffed among SEPARATORS).
+
+    `options` names where a user sets these, for messages: a config section such as "[statistics]", "--" for
+    command-line flags, or None when the caller offers no option.
+    """
+
+    encoding: str | None = None
+    decimal: str | None = None
+    thousands: str | None = None
+    options: str | None = None
+    separator: str | None = None
+
+    def __post_init__(self):
+        if self.decimal not in (None, *DECIMALS):
+            raise InputError(f"decimal mark {self.decimal!r} is not supported", self._key("decimal"), 'use "." or ","')
+        if self.thousands not in (None, *THOUSANDS):
+            raise InputError(f"thousands separator {self.thousands!r} is not supported", self._key("thousands"),
+                             'use ",", ".", " ", "\'" or "" (none)')
+        if self.decimal is not None and self.decimal == self.thousands:
+            raise InputError(f"decimal mark and thousands separator are both {self.decimal!r}", self._key("thousands"),
+                             "give two different marks")
+        if self.encoding is not None:
+            check_encoding(self.encoding, self._key("encoding"))
+        if self.separator in ("\\t", "tab"):
+            object.__setattr__(self, "separator", "\t")
+        if self.separator is not None and len(self.separator) != 1:
+            raise InputError(f"separator {self.separator!r} is not one character", self._key("separator"), 'use e.g. ";" or "\\t"')
+
+    @classmethod
+    def of(cls, section, options: str) -> "TableFormat":
+        """The format given by a config section or argparse namespace with encoding/decimal/thousands/separator."""
+        return cls(getattr(section, "encoding", None), getattr(section, "decimal", None), getattr(section, "thousands", None), options,
+                   getattr(section, "separator", None))
+
+    def _key(self, name: str) -> str:
+        if self.options == "--":
+            return f"--{name}"
+        return f"{self.options}.{name}" if self.options else name
+
+    def setting(self, name: str, value: str) -> str:
+        """How the user sets option `name` to `value`, e.g. `[statistics].decimal = ","` or `--decimal ","`."""
+        if self.options == "--":
+            return f'--{name} "{value}"'
+        return f'{self._key(name)} = "{value}"'
+
+
+def check_encoding(name: str, where: str = "encoding") -> str:
+    """The codec's canonical name, or an InputError naming `where` for an unknown encoding."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise InputError(f"unknown encoding {name!r}", where, "use a Python codec name, e.g. utf-8, gb18030, big5, cp1252") from None
+
+
+# ---- reading --------------------------------------------------------------------------------------
+def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", skip_rows: int = 0, sheet: str | None = None,
+               require=(), header: bool = True) -> pd.DataFrame:
+    """A table as a DataFrame of stripped text cells (Excel numbers stay numbers; empty cells are ""), indexed
+    by the line (row) number each row has in the file; the header is the first line after `skip_rows` (with
+    `header=False` every line is data and the columns are named "1", "2", ...). The
+    separator of a text table is kept in ``attrs["separator"]`` (parse_numbers uses it).
+
+    `require` lists columns that must exist (None entries are ignored). Raises InputError for a missing or
+    unreadable file, an undecodable text (naming the likely encoding), an unknown separator, rows with more
+    fields than the header, a missing sheet and missing columns.
+    """
+    fmt = fmt or TableFormat()
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{what} not found", str(path), "check the path")
+    if path.is_dir():
+        raise InputError(f"{what} is a folder, not a table", str(path), "give the CSV or Excel file inside it")
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0") or path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        df = _read_excel(path, head, what, skip_rows, sheet, header)
+    else:
+        df = _read_text(path, fmt, what, skip_rows, header)
+    missing = [c for c in require if c and c not in df.columns]
+    if missing:
+        hint = ""
+        if len(df.columns) == 1 and any(s in str(df.columns[0]) for s in SEPARATORS):
+            hint = " (the header was read as one column: is the separator unusual?)"
+        raise InputError(f"column {missing[0]!r} not found in the {what}{hint}", str(path),
+                         f"use one of: {', '.join(map(str, df.columns[:40]))}")
+    return df
+
+
+def _read_excel(path: Path, head: bytes, what: str, skip_rows: int, sheet: str | None, header: bool) -> pd.DataFrame:
+    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0")):
+        raise InputError(f"{what} is named like an Excel file but is not one", str(path), "save it from Excel as .xlsx, or as CSV")
+    try:
+        raw = pd.read_excel(path, sheet_name=sheet or 0, header=None, dtype=object, skiprows=skip_rows)
+    except ImportError as exc:
+        raise InputError(f"cannot read this Excel format: {exc}", str(path), "pip install xlrd for .xls files, or save the sheet as .xlsx") from None
+    except ValueError as exc:
+        if sheet is not None and "not found" in str(exc).lower():
+            raise InputError(f"sheet {sheet!r} not found", str(path), f"use one of: {', '.join(_sheet_names(path))}") from None
+        raise InputError(f"cannot read the {what}: {exc}", str(path), "save the sheet as .xlsx or CSV") from None
+    except Exception as exc:  # zipfile.BadZipFile, openpyxl errors
+        raise InputError(f"cannot read the {what}: {exc}", str(path), "check that the file is a complete .xlsx workbook") from None
+    if raw.empty:
+        raise InputError(f"the {what} is empty", str(path), f"check the sheet (and skip_rows = {skip_rows})")
+    raw = raw.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else (v.strip() if isinstance(v, str) else v))
+    body = raw.iloc[1:].copy() if header else raw.copy()
+    body.columns = _column_names(raw.iloc[0].tolist()) if header else [str(i + 1) for i in range(raw.shape[1])]
+    body.index = pd.Index(np.arange(len(body)) + skip_rows + (2 if header else 1), name="line")
+    return body[~(body == "").all(axis=1)]  # blank rows, as in text tables
+
+
+def _sheet_names(path: Path) -> list[str]:
+    try:
+        return list(pd.ExcelFile(path).sheet_names)
+    except Exception:  # the sheet list is only a hint
+        return []
+
+
+def _read_text(path: Path, fmt: TableFormat, what: str, skip_rows: int, header: bool) -> pd.DataFrame:
+    text = _decode(path.read_bytes(), fmt, what, path)
+    lines = text.splitlines(keepends=True)[skip_rows:]
+    if not any(line.strip() for line in lines):
+        raise InputError(f"the {what} is empty", str(path), f"check the file (and skip_rows = {skip_rows})")
+    sep = _sniff(lines, fmt, what, path)
+    rows, numbers = [], []
+    reader = csv.reader(io.StringIO("".join(lines)), delimiter=sep)
+    try:
+        for record in reader:
+            if record and any(c.strip() for c in record):
+                rows.append([c.strip() for c in record])
+                numbers.append(reader.line_num + skip_rows)
+    except csv.Error as exc:
+        raise InputError(f"cannot read line {reader.line_num + skip_rows} of the {what}: {exc}", str(path),
+                         "check for an unclosed quote or a binary file") from None
+    if not header:
+        rows, numbers = [[str(i + 1) for i in range(max(map(len, rows)))], *rows], [0, *numbers]
+    names = _column_names(rows[0])
+    width = len(names)
+    long_rows = [n for r, n in zip(rows[1:], numbers[1:]) if len(r) > width and any(r[width:])]
+    if long_rows:
+        sep_name = _sep_name(sep)
+        raise InputError(f"lines {_abbrev(long_rows)} of the {what} have more fields than its header ({width}, separator {sep_name})",
+                         str(path), f"quote values that contain {sep_name}" + (' (e.g. "1,234")' if sep == "," else "")
+                         + ", or remove the extra separators")
+    body = [r[:width] + [""] * (width - len(r)) for r in rows[1:]]
+    df = pd.DataFrame(body, columns=names, index=pd.Index(numbers[1:], name="line"), dtype=object)
+    df.attrs["separator"] = sep
+    return df
+
+
+def _column_names(values) -> list[str]:
+    names, seen = [], {}
+    for i, v in enumerate(values):
+        name = str(v).strip() if str(v).strip() else f"Unnamed: {i}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    return names
+
+
+def _sniff(lines: list[str], fmt: TableFormat, what: str, path: Path) -> str:
+    """The separator giving the header's field count (>= 2) on the most sampled lines; a tie between two that
+    both split every line alike is refused (the `separator` option settles it)."""
+    if fmt.separator:
+        return fmt.separator
+    sample = [line for line in lines if line.strip()][:_SNIFF_LINES]
+    scores = {}
+    for sep in SEPARATORS:
+        try:
+            counts = [len(r) for r in csv.reader(io.StringIO("".join(sample)), delimiter=sep) if r]
+        except csv.Error:
+            continue
+        if counts and counts[0] >= 2:
+            scores[sep] = (sum(c == counts[0] for c in counts[1:]) / max(1, len(counts) - 1), counts[0])
+    if not scores:
+        return ","  # one column
+    ranked = sorted(scores, key=lambda k: scores[k], reverse=True)
+    if len(ranked) > 1 and scores[ranked[0]] == scores[ranked[1]] and scores[ranked[0]][0] == 1.0:
+        a, b = (k if k != "\t" else "\\t" for k in ranked[:2])
+        raise InputError(f"the {what} splits into {scores[ranked[0]][1]} columns on every line with {_sep_name(ranked[0])} "
+                         f"and with {_sep_name(ranked[1])} alike", str(path),
+                         f"say which separates columns: {fmt.setting('separator', a)} or {fmt.setting('separator', b)}"
+                         if fmt.options else "save it as a comma-separated CSV with quoted text")
+    return ranked[0]
+
+
+def _sep_name(sep: str) -> str:
+    return "tab" if sep == "\t" else repr(sep)
+
+
+def _decode(data: bytes, fmt: TableFormat, what: str, path: Path) -> str:
+    if fmt.encoding is None and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"  # the BOM says so (Excel's "Unicode text")
+    else:
+        encoding = fmt.encoding or "utf-8"
+        if check_encoding(encoding) == "utf-8":
+            encoding = "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        guess = guess_encoding(data)
+        problem = f"{what} is not {encoding.replace('-sig', '')} text (byte 0x{data[exc.start]:02x} on line {line})"
+        if fmt.options is None:
+            fix = "save the file as UTF-8" + (f" (it looks like {guess[0]}: {guess[1]!r})" if guess else "")
+        elif guess:
+            others = ", ".join(e for e in ("gb18030", "big5", "cp1252", "shift_jis") if e != guess[0])
+            fix = f"set {fmt.setting('encoding', guess[0])}; it then reads {guess[1]!r} (if that looks wrong: {others})"
+        else:
+            fix = f"set {fmt.setting('encoding', 'NAME')} to the file's encoding (e.g. gb18030, big5, cp1252), or save it as UTF-8"
+        raise InputError(problem, str(path), fix) from None
+
+
+def guess_encoding(data: bytes) -> tuple[str, str] | None:
+    """A likely legacy encoding of non-UTF-8 bytes and the first non-ASCII line as it decodes, or None.
+
+    Double-byte East Asian text has its bytes >= 0x80 in pairs; single-byte Western text has them alone. The
+    guess is gb18030 (a superset of GBK and GB2312) for paired bytes and cp1252 for single ones; callers show
+    the decoded line so that a user can see whether it is right.
+    """
+    high = np.frombuffer(data, np.uint8) >= 0x80
+    if not high.any():
+        return None
+    paired = high & (np.r_[high[1:], False] | np.r_[False, high[:-1]])
+    for enc in (("gb18030", "big5", "cp1252") if paired.sum() >= 0.8 * high.sum() else ("cp1252", "latin-1")):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        line = next((ln for ln in text.splitlines() if any(ord(c) > 127 for c in ln)), "")
+        return enc, line.strip()[:60]
+    return None
+
+
+# ---- numbers ----------------------------------------------------------------------------------------
+@dataclass
+class Numbers:
+    """A parsed column (same index as the input): `values` (float, NaN where empty or bad), `empty` and `bad`
+    masks (bad = text that is no number), `decimal` (the decimal mark the text used, None when no cell needed
+    one) and `hint` (for bad cells that the other decimal mark would read: which setting reads them)."""
+
+    values: pd.Series
+    empty: pd.Series
+    bad: pd.Series
+    decimal: str | None = None
+    hint: str = ""
+
+
+def _pattern(decimal: str, thousands: str) -> re.Pattern:
+    d = re.escape(decimal)
+    integer = rf"(?:[1-9]\d{{0,2}}(?:{re.escape(thousands)}\d{{3}})+|\d+)" if thousands else r"\d+"
+    return re.compile(rf"-?(?:{integer}(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?")
+
+
+def _conventions(fmt: TableFormat) -> list[tuple[str, str]]:
+    decimals = [fmt.decimal] if fmt.decimal else list(DECIMALS)
+    thousands = [fmt.thousands] if fmt.thousands is not None else list(THOUSANDS)
+    return [(d, t) for d in decimals for t in thousands if d != t]
+
+
+def _read_as(text: pd.Series, decimal: str, thousands: str) -> np.ndarray:
+    clean = text.where(text.str.fullmatch(_pattern(decimal, thousands)))
+    if thousands:
+        clean = clean.str.replace(thousands, "", regex=False)
+    return pd.to_numeric(clean.str.replace(decimal, ".", regex=False), errors="coerce").to_numpy(dtype=float)
+
+
+def _normalise(v) -> str:
+    s = unicodedata.normalize("NFKC", str(v)).strip().replace("\u2212", "-").replace("\u2019", "'")
+    return s[1:] if s.startswith("+") else s
+
+
+def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "column", source: str = "table",
+                  separator: str | None = None) -> Numbers:
+    """Numbers of one table column; the index is kept (`read_table` gives line numbers, used in messages).
+
+    Cells that are numbers already (Excel) are kept; text (NFKC-normalised, so full-width digits count) is
+    read under every convention `fmt` allows: decimal "." or ","; thousands grouped in threes by ",", ".",
+    " " or "'", or not grouped. The conventions that read every readable cell are kept. If they disagree on
+    a cell ("1,234": 1234 or 1.234), InputError names the cells, both readings and the option that settles
+    it; if no convention reads them all ("1,234.5" beside "12,5"), InputError names two cells that need
+    different ones. One context settles a disagreement: in a comma-separated file (`separator`, by default
+    the one `read_table` found, kept in ``values.attrs["separator"]``) a decimal comma would need quotes, so
+    decimal-comma tables use ";" there and decimal "." is taken. Empty cells and missing markers (MISSING:
+    "", "NA", "-", ...) are `empty`; other text that no convention reads is `bad`.
+    """
+    fmt = fmt or TableFormat()
+    s = pd.Series(values)
+    lines = list(s.index)
+    raw = s.to_numpy(dtype=object)
+    is_num = np.array([isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) for v in raw], bool)
+    text = pd.Series([_normalise(v) if not n else "" for v, n in zip(raw, is_num)], dtype=object)
+    empty = ~is_num & text.str.lower().isin(MISSING).to_numpy()
+    todo = np.flatnonzero(~is_num & ~empty)
+    cells = text.iloc[todo].reset_index(drop=True)
+    conventions = _conventions(fmt)
+    readings = {c: _read_as(cells, *c) for c in conventions}
+    ok = np.column_stack([~np.isnan(r) for r in readings.values()]) if len(cells) else np.zeros((0, len(conventions)), bool)
+    readable = ok.any(axis=1)
+    viable = [c for i, c in enumerate(conventions) if ok[readable, i].all()]
+    if fmt.decimal is None and (separator or getattr(values, "attrs", {}).get("separator")) == ",":
+        viable = [c for c in viable if c[0] == "."] or viable
+    if readable.any() and not viable:
+        raise InputError(f"column {column!r} mixes number formats: {_mixed(cells, ok, conventions, [lines[i] for i in todo])}", source,
+                         "write every number of the column the same way" + (
+                             f" and set {fmt.setting('decimal', ',')} or {fmt.setting('decimal', '.')}" if fmt.options else ""))
+    chosen = readings[viable[0]] if viable else np.full(len(cells), np.nan)
+    differ = np.zeros(len(cells), bool)
+    for c in viable[1:]:
+        differ |= readable & (readings[c] != chosen)
+    if differ.any():
+        _refuse_ambiguous(cells[differ], [lines[todo[i]] for i in np.flatnonzero(differ)], readings, viable, fmt, column, source)
+    out = np.full(len(s), np.nan)
+    out[is_num] = raw[is_num].astype(float)
+    out[todo] = chosen
+    bad = np.zeros(len(s), bool)
+    bad[todo] = ~readable
+    decimal = fmt.decimal
+    if decimal is None and viable and len({d for d, _ in viable}) == 1 and cells[readable].str.contains(r"[.,]", regex=True).any():
+        decimal = viable[0][0]
+    hint = _other_decimal_hint(cells, ~readable, [lines[i] for i in todo], fmt) if (~readable).any() and fmt.decimal else ""
+    return Numbers(pd.Series(out, index=s.index), pd.Series(empty, index=s.index), pd.Series(bad, index=s.index), decimal, hint)
+
+
+def _other_decimal_hint(cells: pd.Series, bad: np.ndarray, lines: list, fmt: TableFormat) -> str:
+    other = next(d for d in DECIMALS if d != fmt.decimal)
+    for i in np.flatnonzero(bad):
+        for t in THOUSANDS:
+            if t != other:
+                v = _read_as(cells.iloc[[i]], other, t)[0]
+                if not np.isnan(v):
+                    how = f": set {fmt.setting('decimal', other)}" if fmt.options else ""
+                    return f"{cells.iloc[i]!r} (line {lines[i]}) reads as {v:.10g} with decimal {other!r}{how}"
+    return ""
+
+
+def _refuse_ambiguous(cells: pd.Series, lines: list, readings, viable, fmt: TableFormat, column: str, source: str) -> None:
+    i = cells.index[0]
+    seen = {}
+    for d, t in viable:
+        seen.setdefault(d, (readings[(d, t)][i], t))
+    (d1, (v1, t1)), (d2, (v2, t2)) = sorted(seen.items())[:2]
+
+    def how(d, t):
+        return f"decimal {d!r}" + (f", thousands {t!r}" if t else "")
+
+    what = (f"{len(cells)} number{'s' if len(cells) > 1 else ''} in column {column!r} can be read two ways, e.g. {cells.iloc[0]!r} "
+            f"(line {lines[0]}) is {v1:.10g} ({how(d1, t1)}) or {v2:.10g} ({how(d2, t2)}); lines {_abbrev(lines)}")
+    if fmt.options:
+        fix = (f"say which: {fmt.setting('decimal', ',')} for decimal commas (1.234,5), or {fmt.setting('decimal', '.')} "
+               f"(and {fmt.setting('thousands', ',')} if commas group thousands) for decimal points (1,234.5)")
+    else:
+        fix = "write the numbers with a decimal point and without thousands separators"
+    raise InputError(what, source, fix)
+
+
+def _mixed(cells: pd.Series, ok: np.ndarray, conventions, lines: list) -> str:
+    readable = np.flatnonzero(ok.any(axis=1))
+    a = readable[0]
+    b = next((j for j in readable if not (ok[a] & ok[j]).any()), None)
+    if b is None:
+        return f"no one convention reads lines {_abbrev([lines[j] for j in readable])}"
+    da = sorted({conventions[k][0] for k in np.flatnonzero(ok[a])})
+    db = sorted({conventions[k][0] for k in np.flatnonzero(ok[b])})
+    why = f" (decimal {'/'.join(map(repr, da))} vs {'/'.join(map(repr, db))})" if set(da).isdisjoint(db) else " (thousands grouped differently)"
+    return f"{cells.iloc[a]!r} (line {lines[a]}) and {cells.iloc[b]!r} (line {lines[b]}) need different conventions{why}"
+
+
+def _abbrev(items, limit: int = 10) -> str:
+    items = list(items)
+    return ", ".join(map(str, items[:limit])) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+__all__ = ["MISSING", "Numbers", "TableFormat", "check_encoding", "guess_encoding", "parse_numbers", "read_table"]

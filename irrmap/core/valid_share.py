@@ -1,0 +1,239 @@
+"""Valid share: how much of a grid a raster covers with data, and the plausibility guards built on it.
+
+The valid share of a raster band is the area of its valid pixels divided by the area of its grid. Valid
+means not missing under irrmap.core.nodata's rules (nodata, NaN, mask band). Areas are the true pixel areas
+per row on geographic grids and pixel counts on projected grids (areal scale varies by a few per cent over a
+region, far below the thresholds these guards use).
+
+- `band_shares`: exact share per band of a raster on its own grid, cached per file version.
+- `shares_within`: share of each product band within the area where every reference raster is valid.
+  Exact on grids up to 4096 x 4096 pixels, else measured on 64 tiles spread evenly: the cost does not
+  grow with the grid, and a 50 % threshold needs no more.
+- `coverage` / `no_overlap`: the part of a grid that lies inside a file's footprint (sampled / certain).
+- `check_aligned`: the guard for one input aligned onto the run's grid. It raises InputError when the
+  aligned raster has no valid pixel, naming the file, its extent and CRS against the grid's, and the fix. It
+  raises DataError when the alignment lost most of the valid area the file has under the grid. It warns
+  below LOW_SHARE.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+
+import numpy as np
+import rasterio
+from pyproj import Transformer
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window, from_bounds
+
+from irrmap.core.errors import DataError, InputError
+from irrmap.core.grid import Grid
+from irrmap.core.nodata import decoding_for, read_missing
+
+log = logging.getLogger(__name__)
+
+LOW_SHARE = 0.5  # an aligned input valid on less than half of the grid warns
+MOST_LOST = 0.5  # a product valid on less than half of the area its inputs had stops the run
+_TILE = 2048  # rows and columns read at once when measuring
+_SAMPLE_TILE, _SAMPLE_TILES = 512, 8  # shares_within on larger grids: 8 x 8 tiles of 512 x 512 (block-aligned)
+_SAMPLE = 100  # grid pixel centres per axis sampled by `coverage`
+_PATCH, _PATCHES = 256, 8  # source windows larger than (_PATCH * _PATCHES)^2 pixels are sampled by patches
+
+_cache: dict[tuple, tuple[float, ...]] = {}
+_cache_lock = threading.Lock()
+
+
+def _weights(grid: Grid, window: Window) -> np.ndarray:
+    """Per-row pixel weights of a window: true areas on geographic grids, 1 on projected grids (h,)."""
+    return grid.row_areas(window) if grid.is_geographic else np.ones(int(window.height))
+
+
+def _valid_area(valid: np.ndarray, w: np.ndarray) -> float:
+    return float(valid.sum(axis=-1) @ w)
+
+
+def band_shares(path) -> tuple[float, ...]:
+    """Valid share (0..1) of every band of the raster at `path` on its own grid, exact; cached per file
+    version (path, inode, mtime, size), so measuring a product again costs nothing."""
+    path = os.fspath(path)
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    grid = Grid.from_raster(path)
+    with rasterio.open(path) as src:
+        decs = [decoding_for(src, b) for b in range(1, src.count + 1)]
+        valid = np.zeros(src.count)
+        total = 0.0
+        for t in grid.tiles(_TILE):
+            w = _weights(grid, t.window)
+            total += float(w.sum()) * int(t.window.width)
+            for i, dec in enumerate(decs):
+                valid[i] += _valid_area(~read_missing(src, i + 1, t.window, dec), w)
+    shares = tuple(float(v / total) for v in valid)
+    with _cache_lock:
+        _cache[key] = shares
+    return shares
+
+
+def shares_within(products: list, references: list, grid: Grid) -> tuple[float, dict[str, tuple[float, ...]]]:
+    """(share of the grid where every reference is valid, {product: share of that area valid, per band}).
+
+    All rasters must lie on `grid`. A multi-band reference counts as valid where any band is valid (a time
+    series with some cloudy dates still has data). A product share is 1.0 when the reference area is empty.
+    Grids above 4096 x 4096 pixels are measured on `_sample_windows`, not everywhere.
+    """
+    with contextlib.ExitStack() as stack:
+        prods = [stack.enter_context(rasterio.open(p)) for p in products]
+        refs = [stack.enter_context(rasterio.open(p)) for p in references]
+        decs = {id(s): [decoding_for(s, b) for b in range(1, s.count + 1)] for s in prods + refs}
+        ref_area = total = 0.0
+        inside = [np.zeros(s.count) for s in prods]
+        for win in _sample_windows(grid):
+            w = _weights(grid, win)
+            total += float(w.sum()) * int(win.width)
+            common = np.ones((int(win.height), int(win.width)), bool)
+            for s in refs:
+                anyband = np.zeros_like(common)
+                for b, dec in enumerate(decs[id(s)], start=1):
+                    anyband |= ~read_missing(s, b, win, dec)
+                common &= anyband
+            ref_area += _valid_area(common, w)
+            for s, acc in zip(prods, inside):
+                for b, dec in enumerate(decs[id(s)], start=1):
+                    acc[b - 1] += _valid_area(common & ~read_missing(s, b, win, dec), w)
+    within = {os.fspath(p): tuple(float(a / ref_area) if ref_area else 1.0 for a in acc) for p, acc in zip(products, inside)}
+    return ref_area / total, within
+
+
+def _sample_windows(grid: Grid) -> list[Window]:
+    """Every tile of a grid up to (8 x 512)^2 pixels; above, 8 x 8 tiles of 512 x 512 pixels on a regular
+    lattice, starting at multiples of 512 (the writer's block size) so that each reads whole blocks."""
+    n = _SAMPLE_TILE * _SAMPLE_TILES
+    if grid.height * grid.width <= n * n:
+        return [t.window for t in grid.tiles(_TILE)]
+
+    def starts(size):
+        last = max(0, (size - _SAMPLE_TILE) // _SAMPLE_TILE)
+        return sorted({int(round(i * last / (_SAMPLE_TILES - 1))) * _SAMPLE_TILE for i in range(_SAMPLE_TILES)})
+
+    return [Window(c, r, min(_SAMPLE_TILE, grid.width - c), min(_SAMPLE_TILE, grid.height - r))
+            for r in starts(grid.height) for c in starts(grid.width)]
+
+
+# ---- footprints ---------------------------------------------------------------------------------------
+def extent_text(src) -> str:
+    """'(left, bottom, right, top) in CRS' of an open dataset or a Grid."""
+    b = tuple(float(v) for v in src.bounds)
+    return f"({', '.join(f'{v:.6g}' for v in b)}) in {src.crs.to_string() if src.crs else 'no CRS'}"
+
+
+def _grid_bounds_in(src, grid: Grid):
+    """The grid's bounds in the file's CRS (densified), or None where PROJ cannot transform them."""
+    try:
+        b = transform_bounds(grid.crs, src.crs, *grid.bounds, densify_pts=21)
+    except Exception:  # outside the projection's domain
+        return None
+    return b if np.all(np.isfinite(b)) else None
+
+
+def no_overlap(src, grid: Grid) -> bool:
+    """True only when the file certainly misses the grid: the grid's bounding box, transformed into the
+    file's CRS, does not meet the file's bounds."""
+    b = _grid_bounds_in(src, grid)
+    if b is None:
+        return False
+    l, bo, r, t = src.bounds
+    return b[2] <= l or b[0] >= r or b[3] <= bo or b[1] >= t
+
+
+def coverage(src, grid: Grid) -> float:
+    """Share of the grid's area (sampled at up to 100 x 100 pixel centres) that lies inside the file's pixels."""
+    rows = np.unique(np.linspace(0, grid.height - 1, min(grid.height, _SAMPLE)).round().astype(int))
+    cols = np.unique(np.linspace(0, grid.width - 1, min(grid.width, _SAMPLE)).round().astype(int))
+    xs, ys = np.meshgrid(grid.x_coords()[cols], grid.y_coords()[rows])
+    if src.crs != grid.crs:  # points PROJ cannot transform become inf and fall outside
+        xs, ys = Transformer.from_crs(grid.crs.to_wkt(), src.crs.to_wkt(), always_xy=True).transform(xs, ys, errcheck=False)
+    with np.errstate(invalid="ignore"):
+        c, r = ~src.transform * (np.asarray(xs), np.asarray(ys))
+        inside = (c >= 0) & (c < src.width) & (r >= 0) & (r < src.height)
+    w = grid.row_areas()[rows] if grid.is_geographic else np.ones(len(rows))
+    return float(_valid_area(inside, w) / (w.sum() * len(cols)))
+
+
+def source_valid_share(src, grid: Grid, band: int, decoding) -> float:
+    """Share of the file's pixels under the grid's bounding box that are valid: exact for up to 2048 x 2048
+    pixels, else from 8 x 8 patches of 256 x 256 pixels spread evenly over it."""
+    b = _grid_bounds_in(src, grid)
+    if b is None:
+        return 0.0
+    full = Window(0, 0, src.width, src.height)
+    try:
+        win = from_bounds(*b, transform=src.transform).round_offsets().round_lengths().intersection(full)
+    except rasterio.errors.WindowError:  # no intersection
+        return 0.0
+    h, w = int(win.height), int(win.width)
+    if h * w <= (_PATCH * _PATCHES) ** 2:
+        windows = [win]
+    else:
+        ph, pw = min(h, _PATCH), min(w, _PATCH)
+        r0s = np.unique(np.linspace(win.row_off, win.row_off + h - ph, _PATCHES).astype(int))
+        c0s = np.unique(np.linspace(win.col_off, win.col_off + w - pw, _PATCHES).astype(int))
+        windows = [Window(c, r, pw, ph) for r in r0s for c in c0s]
+    valid = total = 0
+    for wi in windows:
+        miss = read_missing(src, band, wi, decoding)
+        valid += int((~miss).sum())
+        total += miss.size
+    return valid / total if total else 0.0
+
+
+# ---- the guard for one aligned input --------------------------------------------------------------------
+def check_aligned(aligned, source, grid: Grid, *, key: str, band: int = 1, nodata=None, fill_values=(),
+                  valid_range=None) -> float:
+    """Valid share of `aligned` (the file `source` read onto `grid`); raises or warns when implausible.
+
+    InputError: no valid pixel (the file misses the grid, or is missing everywhere under it); the message
+    names the file, both extents and CRSs, and the fix. DataError: valid on less than MOST_LOST of the share
+    the file itself has under the grid (data lost in alignment). Warning (logged): below LOW_SHARE.
+    `key` is the config section ('[inputs.dem]'); `nodata`/`fill_values`/`valid_range` are the overrides
+    the read used.
+    """
+    share = band_shares(aligned)[0]
+    if share >= LOW_SHARE:
+        return share
+    source = os.fspath(source)
+    with rasterio.open(source) as src:
+        dec = decoding_for(src, band, nodata=nodata, fill_values=fill_values, valid_range=valid_range)
+        cov = 0.0 if no_overlap(src, grid) else coverage(src, grid)
+        src_share = source_valid_share(src, grid, band, dec) if cov > 0 else 0.0
+        where = f"{key}.path = {source}"
+        extents = f"the file covers {extent_text(src)}, the grid {extent_text(grid)}"
+    missing_rule = f"nodata {dec.nodata}" + (f", fill values {list(dec.fill_values)}" if dec.fill_values else "") + \
+                   (f", valid range {list(dec.valid_range)}" if dec.valid_range else "") + (", mask band" if dec.use_mask else "")
+    if share == 0 and cov == 0:
+        raise InputError(f"does not overlap the grid: {extents}", where,
+                         "use a file that covers the grid, or set [grid] bounds inside the file's extent; check the "
+                         "file's CRS (gdalinfo) if the numbers look swapped or in other units")
+    if share == 0 and src_share == 0:
+        raise InputError(f"has no valid pixel on the grid: every value under it is missing ({missing_rule}); {extents}", where,
+                         f"check the file (gdalinfo -stats); if its nodata value is wrong, set {key}.nodata to a value it never "
+                         "holds, or change it with gdal_edit.py")
+    expected = cov * src_share
+    if share < MOST_LOST * expected:
+        raise DataError(f"aligned onto the grid it is valid on {share:.1%} of the grid, but the file has valid data on about "
+                        f"{expected:.1%} of it: most of its data was lost in alignment", where,
+                        f"check {key}.kind, .resampling and .nodata; if they are right, report this with the file")
+    causes = []
+    if cov < 0.99:
+        causes.append(f"it covers {cov:.1%} of the grid ({extents})")
+    if src_share < 0.99:
+        causes.append(f"{1 - src_share:.1%} of its pixels under the grid are missing ({missing_rule})")
+    log.warning("%s: valid on only %.1f%% of the grid: %s (fix: use a file that covers the grid or narrow [grid] bounds; "
+                "if a nodata value marks real data, e.g. 0 = no water, remove it with gdal_edit.py -unsetnodata or set "
+                "%s.nodata to a value the file never holds)", where, 100 * share, "; ".join(causes) or "sparse data", key)
+    return share

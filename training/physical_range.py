@@ -1,0 +1,87 @@
+"""Decoded vegetation indices outside their physical range: set to missing, counted, warned.
+
+A value outside the range a quantity can physically take (NDVI 6.55) is a decoding fault, not data: uint16-
+wrapped negatives, an unscaled or twice-scaled product, a fill value nobody declared. `screen` sets such
+values to NaN as dask computes each block and tallies them; once every block has been seen, one warning
+gives the count, the values found and the fix. Under a dask.distributed cluster the blocks are screened on
+the workers, where the tally is not kept, so no count is logged there.
+
+Ranges: normalised differences (NDVI, NDWI) lie in [-1, 1] by definition; EVI is designed for the same range
+(MOD13 C6.1 User's Guide, Didan et al. 2019, whose valid range is -0.2..1.0). Reflectances are not screened:
+GI and NDWI are ratios, right from unscaled counts too. GI (NIR / green) has no upper bound (see
+training.indices.green_index's max_gi).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+log = logging.getLogger(__name__)
+
+VI_RANGE = (-1.0, 1.0)
+PHYSICAL_RANGES = {"vi": VI_RANGE, "ndvi": VI_RANGE, "evi": VI_RANGE, "ndwi": VI_RANGE}
+FIX = ('decode the product as stored: --preset mod13q1 (config preset = "mod13q1") for MODIS VI, --scale for '
+       'other scaled integers, or drop the values with --valid-range LO HI (config valid_range) on raw values')
+
+
+@dataclass
+class _Tally:
+    key: str
+    label: str
+    lo: float
+    hi: float
+    blocks: int
+    values: int
+    seen: dict = field(default_factory=dict)  # block location -> (count, min, max) of the out-of-range values
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, where: tuple, count: int, vmin: float, vmax: float) -> None:
+        """Record one block (a recomputed block replaces its record); warn once all blocks are in."""
+        with self.lock:
+            self.seen[where] = (count, vmin, vmax)
+            if len(self.seen) < self.blocks or _TALLIES.pop(self.key, None) is None:
+                return
+        bad = [v for v in self.seen.values() if v[0]]
+        if bad:
+            log.warning("%s: %d decoded values of %d lie outside the physical range [%g, %g] (from %.6g to %.6g) and were set "
+                        "to missing (fix: %s)", self.label, sum(v[0] for v in bad), self.values, self.lo, self.hi,
+                        min(v[1] for v in bad), max(v[2] for v in bad), FIX)
+
+
+_TALLIES: dict[str, _Tally] = {}  # tallies still waiting for blocks, by key
+
+
+def _screen_block(block: np.ndarray, tally_id: str, lo: float, hi: float, block_info=None) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        bad = (block < lo) | (block > hi)  # NaN compares False: missing stays missing, uncounted
+    count = int(np.count_nonzero(bad))
+    vmin = vmax = np.nan
+    if count:
+        vmin, vmax = float(block[bad].min()), float(block[bad].max())
+        block = np.where(bad, np.asarray(np.nan, block.dtype), block)
+    tally = _TALLIES.get(tally_id)
+    if tally is not None and block_info is not None:
+        tally.add(tuple(block_info[0]["chunk-location"]), count, vmin, vmax)
+    return block
+
+
+def screen(arr: xr.DataArray, quantity: str, label: str | None = None) -> xr.DataArray:
+    """`arr` (float, any dims, numpy or dask) with values outside the physical range of `quantity` (a key of
+    PHYSICAL_RANGES, case-insensitive; other quantities pass unchanged) set to NaN, lazily. A warning naming
+    `label` (default: the quantity), the count and the fix is logged once every block has been computed."""
+    rng = PHYSICAL_RANGES.get(str(quantity).lower())
+    if rng is None:
+        return arr
+    data = arr.data if isinstance(arr.data, da.Array) else da.from_array(np.asarray(arr.data), chunks=-1)
+    tally_id = uuid.uuid4().hex
+    _TALLIES[tally_id] = _Tally(tally_id, label or str(quantity).upper(), rng[0], rng[1], int(np.prod(data.numblocks)), int(data.size))
+    screened = data.map_blocks(_screen_block, tally_id, rng[0], rng[1], dtype=data.dtype, name=f"screen-{quantity}-{tally_id}")
+    return arr.copy(data=screened)
+
