@@ -1,0 +1,270 @@
+"""Landsat 4-5 TM, 7 ETM+ and 8-9 OLI/TIRS scenes (pre-collection, Collection 1 and 2; Level-1 and Level-2)
+read into a Scene (irrmap.sources.scene).
+
+A scene folder holds the band files and the MTL (irrmap.sources.mtl: text, .json or .xml). Band files are
+found by the names the MTL gives, else by their usual suffixes (`_B4.TIF`, `_SR_B4.TIF`, `_sr_band4.tif`).
+- Level-1: DN -> TOA reflectance (irrmap.sources.calibration): REFLECTANCE_MULT/ADD with the sun-elevation
+  correction when the MTL has them, else the radiance form with ESUN and d (the MTL's EARTH_SUN_DISTANCE, else
+  computed for the scene centre time). Thermal DN -> radiance -> brightness temperature. DN 0 is fill, which
+  includes the ETM+ SLC-off gaps. The ETM+ 15 m panchromatic band is not read.
+- Level-2, Collection 2 (PROCESSING_LEVEL L2SP / L2SR): SR_B* x 2.75e-5 - 0.2, ST_B* x 0.00341802 + 149.0 K
+  (the MTL's LEVEL2 values when present), 0 fill (USGS LSDS-1618 and LSDS-1619, Landsat 4-7 and 8-9 C2 L2
+  Science Product Guides).
+- Level-2, Collection 1 (ESPA, `*_sr_band*.tif`): x 1e-4, fill -9999, valid range -2000..16000; the optional
+  `*_bt_band*.tif` brightness temperature x 0.1 K (USGS LaSRC and LEDAPS C1 Product Guides).
+Quality: QA_PIXEL (Collection 2), BQA (Collection 1 Level-1), pixel_qa (Collection 1 Level-2), decoded by
+irrmap.sources.qa; a scene without one gets the spectral screen (irrmap.sources.screen). A pre-collection
+Landsat 8 BQA uses another bit layout and is not decoded (the scene is screened, with a warning).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.raster_read import read_raster
+from irrmap.sources import calibration as cal
+from irrmap.sources import qa
+from irrmap.sources.bands import COMMON, REFLECTIVE, band_ids, family
+from irrmap.sources.mtl import Mtl, find_mtl, read_mtl
+from irrmap.sources.scene import Scene, assemble
+
+log = logging.getLogger(__name__)
+
+C2_SR = (2.75e-5, -0.2)  # LSDS-1619 / LSDS-1618: surface reflectance scale and offset
+C2_ST = (0.00341802, 149.0)  # surface temperature (K) scale and offset
+C1_SR_SCALE, C1_FILL, C1_SR_VALID = 1e-4, -9999, (-2000, 16000)
+C1_BT_SCALE = 0.1
+QCALMAX_DEFAULT = {"TM": 255, "ETM": 255, "OLI": 65535}
+_SENSOR_LETTER = {"TM": "T", "ETM": "E", "ETM+": "E", "OLI_TIRS": "C", "OLI": "O"}
+
+
+@dataclass(frozen=True)
+class _Meta:
+    sensor: str
+    level: str
+    collection: int
+    when: datetime.datetime
+    sun_elevation: float | None
+    sun_azimuth: float | None
+    scene_id: str
+
+
+def is_landsat(folder: Path) -> bool:
+    """True when `folder` holds a Landsat MTL file."""
+    return find_mtl(Path(folder)) is not None
+
+
+def read_landsat(folder, *, grid: Grid | None = None, bands=None) -> Scene:
+    """The Landsat scene in `folder` as a Scene on `grid` (default: the scene's 30 m grid, from its blue band).
+
+    `bands`: common names to return (default: every one the product has; thermal is None when it has no
+    thermal file). Raises InputError for a folder without an MTL, an unsupported sensor, a missing band file
+    or missing calibration keys; ConfigError for an unknown band name.
+    """
+    folder = Path(folder)
+    path = find_mtl(folder)
+    if path is None:
+        raise InputError("no Landsat MTL file (*_MTL.txt, *_MTL.json, *_MTL.xml)", str(folder), "give the folder of one Landsat scene with its MTL")
+    mtl = read_mtl(path)
+    meta = _metadata(mtl, folder)
+    ids = band_ids(meta.sensor)
+    names = list(bands) if bands is not None else list(COMMON)
+    band_ids(meta.sensor, names)  # validates the names
+    espa = meta.level == "L2" and meta.collection < 2
+    files = {n: _band_file(folder, mtl, ids[n], meta, espa, thermal=n == "thermal") for n in ids}
+    for n in REFLECTIVE:
+        if files[n] is None:
+            raise InputError(f"no file for {n} (band {ids[n]}) of {meta.scene_id}", str(folder),
+                             "the folder must hold every band file the MTL names (FILE_NAME_BAND_n)")
+    if "thermal" in names and bands is not None and files["thermal"] is None:
+        raise InputError(f"no thermal file (band {ids['thermal']}) of {meta.scene_id}", str(folder), "add the thermal band file or do not ask for `thermal`")
+    grid = grid or Grid.from_raster(files["blue"])
+    level2 = mtl.groups.get("LEVEL2_SURFACE_REFLECTANCE_PARAMETERS", {})
+    reflective, lines = {}, {}
+    for n in REFLECTIVE:
+        if meta.level == "L1":
+            lines[n] = _toa_line(mtl, meta, ids[n])
+            reflective[n] = _read(files[n], grid, n, lines[n], nodata=0)
+        elif espa:
+            reflective[n] = _read(files[n], grid, n, cal.Linear(C1_SR_SCALE, 0.0, "C1 SR x 1e-4"), nodata=C1_FILL, valid_range=C1_SR_VALID)
+        else:
+            gain = _number(mtl, f"REFLECTANCE_MULT_BAND_{ids[n]}", "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS") if level2 else C2_SR[0]
+            offset = _number(mtl, f"REFLECTANCE_ADD_BAND_{ids[n]}", "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS") if level2 else C2_SR[1]
+            reflective[n] = _read(files[n], grid, n, cal.Linear(gain, offset, "C2 SR scale/offset"), nodata=0)
+    thermal = _thermal(files["thermal"], grid, mtl, meta, ids["thermal"], espa)
+    saturated = _saturated(reflective, lines, mtl, meta, ids) if meta.level == "L1" else None
+    return assemble(sensor=meta.sensor, level=meta.level, date=meta.when.date(), grid=grid, reflective=reflective, names=names,
+                    thermal=thermal, decoded=_quality(folder, mtl, meta, espa, grid), saturated=saturated,
+                    scene_id=meta.scene_id, folder=folder, sun_elevation=meta.sun_elevation, sun_azimuth=meta.sun_azimuth)
+
+
+def _metadata(mtl: Mtl, folder: Path) -> _Meta:
+    craft, instrument = mtl.get("SPACECRAFT_ID"), mtl.get("SENSOR_ID")
+    digit = re.search(r"(\d)$", craft or "")
+    letter = _SENSOR_LETTER.get((instrument or "").upper())
+    if not digit or not letter:
+        raise InputError(f"unsupported Landsat spacecraft/sensor {craft!r}/{instrument!r}", str(mtl.path),
+                         "irrmap reads Landsat 4-5 TM, 7 ETM+ and 8-9 OLI(/TIRS) scenes")
+    sensor = f"L{letter}0{digit.group(1)}"
+    family(sensor)
+    day = mtl.first("DATE_ACQUIRED", "ACQUISITION_DATE")
+    if day is None:
+        raise InputError("no DATE_ACQUIRED / ACQUISITION_DATE", str(mtl.path), "the MTL file is damaged; download it again")
+    clock = re.match(r"(\d\d):(\d\d):(\d\d)", mtl.first("SCENE_CENTER_TIME", "SCENE_CENTER_SCAN_TIME") or "12:00:00")
+    when = datetime.datetime.fromisoformat(f"{day}T{':'.join(clock.groups())}+00:00")
+    collection = int(mtl.number("COLLECTION_NUMBER") or 0)
+    processing = mtl.get("PROCESSING_LEVEL") or ""
+    espa = collection == 1 and any(p.name.lower().endswith("_sr_band2.tif") for p in folder.iterdir())
+    level = "L2" if processing.startswith("L2") or espa else "L1"
+    scene_id = mtl.first("LANDSAT_PRODUCT_ID", "LANDSAT_SCENE_ID") or mtl.path.name.rsplit("_MTL", 1)[0]
+    return _Meta(sensor, level, collection, when, mtl.number("SUN_ELEVATION"), mtl.number("SUN_AZIMUTH"), scene_id)
+
+
+def _old_id(band_id: str) -> str:
+    """The pre-2012 MTL's band id ("6_VCID_1" -> "61")."""
+    return band_id.replace("_VCID_", "")
+
+
+def _suffix_match(folder: Path, *suffixes: str) -> Path | None:
+    """The one file in `folder` whose name ends with one of `suffixes` (case-insensitive); None if none;
+    InputError if several."""
+    found = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(tuple(s.lower() for s in suffixes)))
+    if len(found) > 1:
+        raise InputError(f"several files match *{suffixes[0]}: {', '.join(p.name for p in found)}", str(folder), "put one scene per folder")
+    return found[0] if found else None
+
+
+def _band_file(folder: Path, mtl: Mtl, band_id: str, meta: _Meta, espa: bool, *, thermal: bool) -> Path | None:
+    number = band_id.split("_")[0]
+    if espa:
+        return _suffix_match(folder, f"_bt_band{number}.tif" if thermal else f"_sr_band{number}.tif")
+    key = f"FILE_NAME_BAND_ST_B{number}" if meta.level == "L2" and thermal else f"FILE_NAME_BAND_{band_id}"
+    named = mtl.first(key, f"BAND{_old_id(band_id)}_FILE_NAME")
+    if named and (folder / named).is_file():
+        return folder / named
+    if meta.level == "L2":
+        return _suffix_match(folder, f"_ST_B{number}.TIF" if thermal else f"_SR_B{number}.TIF")
+    return _suffix_match(folder, f"_B{band_id}.TIF")
+
+
+def _number(mtl: Mtl, key: str, group: str | None = None) -> float:
+    value = mtl.number(key, group)
+    if value is None:
+        raise InputError(f"the MTL has no {key}" + (f" in {group}" if group else ""), str(mtl.path), "the MTL file is incomplete; download it again")
+    return value
+
+
+def _level1(mtl: Mtl) -> Mtl:
+    """The MTL without its LEVEL2_* groups, whose keys (REFLECTANCE_MULT_BAND_n, QUANTIZE_CAL_MAX_BAND_n) repeat
+    the Level-1 names with surface-reflectance values."""
+    return Mtl(mtl.path, {g: v for g, v in mtl.groups.items() if not g.startswith("LEVEL2_")})
+
+
+def _radiance_line(mtl: Mtl, band_id: str) -> cal.Linear:
+    """DN -> radiance from RADIANCE_MULT/ADD, else from LMAX/LMIN/QCALMAX/QCALMIN (new or pre-2012 keys)."""
+    l1 = _level1(mtl)
+    mult, add = l1.number(f"RADIANCE_MULT_BAND_{band_id}"), l1.number(f"RADIANCE_ADD_BAND_{band_id}")
+    if mult is not None and add is not None:
+        return cal.Linear(mult, add, "RADIANCE_MULT/ADD")
+    old = _old_id(band_id)
+    keys = [(f"RADIANCE_MAXIMUM_BAND_{band_id}", f"LMAX_BAND{old}"), (f"RADIANCE_MINIMUM_BAND_{band_id}", f"LMIN_BAND{old}"),
+            (f"QUANTIZE_CAL_MAX_BAND_{band_id}", f"QCALMAX_BAND{old}"), (f"QUANTIZE_CAL_MIN_BAND_{band_id}", f"QCALMIN_BAND{old}")]
+    values = [l1.first(*k) for k in keys]
+    if None in values:
+        raise InputError(f"no radiance calibration for band {band_id} (RADIANCE_MULT/ADD or LMAX/LMIN/QCALMAX/QCALMIN)", str(mtl.path),
+                         "the MTL file is incomplete; download it again")
+    return cal.radiance_from_range(*(float(v) for v in values))
+
+
+def _toa_line(mtl: Mtl, meta: _Meta, band_id: str) -> cal.Linear:
+    """DN -> TOA reflectance of one reflective band, in whichever form the MTL supports."""
+    if meta.sun_elevation is None:
+        raise InputError("the MTL has no SUN_ELEVATION", str(mtl.path), "the MTL file is incomplete; download it again")
+    view = _level1(mtl)
+    mult, add = view.number(f"REFLECTANCE_MULT_BAND_{band_id}"), view.number(f"REFLECTANCE_ADD_BAND_{band_id}")
+    if mult is not None and add is not None:
+        return cal.reflectance_from_rescaling(mult, add, meta.sun_elevation)
+    esun = cal.ESUN.get(meta.sensor, {}).get(band_id)
+    if esun is None:
+        raise InputError(f"no REFLECTANCE_MULT_BAND_{band_id} and no published ESUN for {meta.sensor}", str(mtl.path),
+                         "use the scene's Collection 1 or 2 MTL, which carries the reflectance rescaling")
+    d = view.number("EARTH_SUN_DISTANCE") or cal.earth_sun_distance(meta.when)
+    return cal.reflectance_from_radiance(_radiance_line(mtl, band_id), esun, meta.sun_elevation, d)
+
+
+def _read(path: Path, grid: Grid, name: str, line: cal.Linear, *, nodata, valid_range=None) -> xr.DataArray:
+    out = read_raster(path, grid, kind="continuous", nodata=nodata, scale=line.gain, offset=line.offset, valid_range=valid_range, name=name)
+    out.attrs.update({"calibration": line.form, "gain": line.gain, "offset": line.offset, "units": "1"})
+    return out
+
+
+def _thermal(path: Path | None, grid: Grid, mtl: Mtl, meta: _Meta, band_id: str, espa: bool) -> xr.DataArray | None:
+    """Brightness temperature (L1, ESPA L2) or surface temperature (C2 L2) in kelvin, or None without a file."""
+    if path is None:
+        return None
+    if espa:
+        return _kelvin(_read(path, grid, "thermal", cal.Linear(C1_BT_SCALE, 0.0, "C1 BT x 0.1"), nodata=C1_FILL), "brightness_temperature")
+    if meta.level == "L2":
+        number = band_id.split("_")[0]
+        group = "LEVEL2_SURFACE_TEMPERATURE_PARAMETERS"
+        gain = mtl.number(f"TEMPERATURE_MULT_BAND_ST_B{number}", group) or C2_ST[0]
+        offset = mtl.number(f"TEMPERATURE_ADD_BAND_ST_B{number}", group) or C2_ST[1]
+        return _kelvin(_read(path, grid, "thermal", cal.Linear(gain, offset, "C2 ST scale/offset"), nodata=0), "surface_temperature")
+    radiance = _read(path, grid, "thermal", _radiance_line(mtl, band_id), nodata=0)
+    k1, k2 = mtl.number(f"K1_CONSTANT_BAND_{band_id}"), mtl.number(f"K2_CONSTANT_BAND_{band_id}")
+    source = "MTL"
+    if k1 is None or k2 is None:
+        if meta.sensor not in cal.THERMAL_K:
+            raise InputError(f"the MTL has no K1/K2_CONSTANT_BAND_{band_id}", str(mtl.path), "the MTL file is incomplete; download it again")
+        (k1, k2), source = cal.THERMAL_K[meta.sensor], "Chander et al. 2009"
+    bt = xr.apply_ufunc(cal.brightness_temperature, radiance, kwargs={"k1": k1, "k2": k2}, dask="parallelized", output_dtypes=[np.float32])
+    bt.attrs.update({"calibration": f"{radiance.attrs['calibration']}; K2 / ln(K1 / L + 1), K1 {k1:g}, K2 {k2:g} ({source})"})
+    return _kelvin(bt, "brightness_temperature")
+
+
+def _kelvin(da: xr.DataArray, quantity: str) -> xr.DataArray:
+    da = da.rename("thermal")
+    da.attrs.update({"units": "K", "quantity": quantity})
+    return da
+
+
+def _saturated(reflective: dict, lines: dict, mtl: Mtl, meta: _Meta, ids: dict) -> dict:
+    """{"blue", "green", "red"} -> True where the band sits at the reflectance of its QCALMAX (the largest DN)."""
+    out = {}
+    for n in ("blue", "green", "red"):
+        qmax = _level1(mtl).first(f"QUANTIZE_CAL_MAX_BAND_{ids[n]}", f"QCALMAX_BAND{_old_id(ids[n])}")
+        qmax = float(qmax) if qmax is not None else QCALMAX_DEFAULT[family(meta.sensor)]
+        out[n] = reflective[n] >= np.float32(np.float64(qmax) * lines[n].gain + lines[n].offset)  # the reader's arithmetic
+    return out
+
+
+def _quality(folder: Path, mtl: Mtl, meta: _Meta, espa: bool, grid: Grid) -> xr.DataArray | None:
+    """Decoded quality codes of the scene's QA band, or None (no QA band irrmap decodes: screen the scene)."""
+    oli = family(meta.sensor) == "OLI"
+    if espa:
+        product, path = "pixel_qa", _suffix_match(folder, "_pixel_qa.tif")
+    elif meta.collection >= 2:
+        named = mtl.get("FILE_NAME_QUALITY_L1_PIXEL")
+        product, path = "QA_PIXEL", folder / named if named and (folder / named).is_file() else _suffix_match(folder, "_QA_PIXEL.TIF")
+    else:
+        named = mtl.get("FILE_NAME_BAND_QUALITY")
+        product, path = "BQA", folder / named if named and (folder / named).is_file() else _suffix_match(folder, "_BQA.TIF")
+        if path is not None and meta.collection == 0:
+            log.warning("%s: the pre-collection BQA of %s has another bit layout than Collection 1 and is not decoded; the scene is "
+                        "screened spectrally instead (fix: use the scene's Collection 1 or 2 product)", path, meta.scene_id)
+            return None
+    if path is None:
+        if meta.level == "L2":
+            log.warning("%s: no %s file; the scene is screened spectrally on surface reflectance, with thresholds set for "
+                        "top-of-atmosphere reflectance (fix: keep the product's %s file with its bands)", folder, product, product)
+        return None
+    return qa.decode(read_raster(path, grid, kind="categorical", name="qa"), product, oli=oli)

@@ -1,0 +1,116 @@
+"""Scene stacks: one acquisition as a multiband GeoTIFF whose band descriptions are the common band names
+(irrmap.sources.bands: blue, green, red, nir, swir1, swir2), with a sidecar JSON that says what a Landsat MTL
+would. Analysis-ready exports (one image's bands exported from Earth Engine, the demo's Landsat-like epochs)
+come in this form.
+
+The sidecar is `<stack stem>.json` beside the stack (`epoch1_1995.tif` -> `epoch1_1995.json`):
+
+    {"date": "1995-07-01", "sensor": "LT05", "level": "L2", "scale": 0.0001, "offset": 0.0,
+     "sun_elevation": 60.0, "sun_azimuth": 135.0, "scene_id": "demo_epoch1_1995"}
+
+- `date` (ISO date, required): the acquisition date;
+- `sensor` (default "unknown"): a product code (LT05, LE07, LC08, S2A, ...) or any label; it is recorded, and
+  decides the bit layout of a Landsat QA band (8/9 or 4-7);
+- `level` ("L1" top-of-atmosphere or "L2" surface reflectance, default "L2");
+- `scale`, `offset`: stored value x scale + offset = reflectance 0..1 (default: each band's own GDAL scale and
+  offset, 1 and 0 when the file has none); the file's nodata value is fill;
+- `sun_elevation`, `sun_azimuth` (degrees, optional): the screen needs them to match cloud shadows.
+
+Quality: a band described as a quality product irrmap decodes (QA_PIXEL, BQA, pixel_qa, SCL; irrmap.sources.qa)
+gives the quality layer; without one the spectral screen (irrmap.sources.screen) runs, without its
+brightness-temperature tests (a stack carries no thermal band).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from pathlib import Path
+
+from irrmap.core.errors import ConfigError, InputError
+from irrmap.core.grid import Grid
+from irrmap.core.raster_read import open_raster, read_raster
+from irrmap.sources import qa
+from irrmap.sources.bands import FAMILY, REFLECTIVE
+from irrmap.sources.scene import Scene, assemble
+
+log = logging.getLogger(__name__)
+
+STACK_SUFFIXES = (".tif", ".tiff")
+LEVELS = ("L1", "L2")
+_KEYS = {"date", "sensor", "level", "scale", "offset", "sun_elevation", "sun_azimuth", "scene_id"}
+
+
+def sidecar(path) -> Path:
+    """The sidecar JSON of the stack at `path` (`<stem>.json` in the same folder)."""
+    return Path(path).with_suffix(".json")
+
+
+def is_stack(path) -> bool:
+    """True when `path` is a GeoTIFF file (the sidecar is checked by `read_stack`)."""
+    path = Path(path)
+    return path.is_file() and path.suffix.lower() in STACK_SUFFIXES
+
+
+def _metadata(path: Path) -> dict:
+    side = sidecar(path)
+    fix = f'write {side.name} beside the stack, e.g. {{"date": "2020-07-01", "sensor": "LC08", "level": "L2", "scale": 0.0001}}'
+    if not side.is_file():
+        raise InputError(f"a scene stack needs its sidecar {side.name}", str(path), fix)
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not valid JSON ({exc})", str(side), fix) from None
+    if not isinstance(meta, dict):
+        raise InputError("the sidecar is not a JSON object", str(side), fix)
+    unknown = sorted(set(meta) - _KEYS)
+    if unknown:
+        raise InputError(f"unknown key(s) {unknown}", str(side), f"use only {sorted(_KEYS)}")
+    try:
+        meta["date"] = datetime.date.fromisoformat(str(meta["date"]))
+    except KeyError:
+        raise InputError("no `date`", str(side), fix) from None
+    except ValueError:
+        raise InputError(f"date {meta['date']!r} is not an ISO date (YYYY-MM-DD)", str(side), fix) from None
+    meta.setdefault("level", "L2")
+    if meta["level"] not in LEVELS:
+        raise InputError(f"level {meta['level']!r} is not L1 or L2", str(side), "L1: top-of-atmosphere reflectance, L2: surface reflectance")
+    for key in ("scale", "offset", "sun_elevation", "sun_azimuth"):
+        if meta.get(key) is not None and not isinstance(meta[key], (int, float)):
+            raise InputError(f"`{key}` is {meta[key]!r}, not a number", str(side), fix)
+    return meta
+
+
+def read_stack(path, *, grid: Grid | None = None, bands=None) -> Scene:
+    """The scene stack at `path` (module docstring) as a Scene on `grid` (default: the stack's own grid).
+
+    `bands`: common reflective names to return (default all six). Raises InputError for a missing or bad
+    sidecar, or a stack without a band described as each of blue, green, red, nir, swir1, swir2; ConfigError for
+    a band name outside those six (a stack has no thermal band).
+    """
+    path = Path(path)
+    meta = _metadata(path)
+    names = list(bands) if bands is not None else list(REFLECTIVE)
+    bad = [n for n in names if n not in REFLECTIVE]
+    if bad:
+        raise ConfigError(f"band(s) {bad} are not in a scene stack", "bands", f"a stack holds {', '.join(REFLECTIVE)}")
+    with open_raster(path) as src:
+        described = {(d or "").strip().casefold(): i for i, d in enumerate(src.descriptions, start=1)}
+    missing = [n for n in REFLECTIVE if n not in described]
+    if missing:
+        raise InputError(f"no band described as {', '.join(missing)} (band descriptions: {sorted(k for k in described if k)})", str(path),
+                         f"set the band descriptions to the common names {', '.join(REFLECTIVE)} (gdal_edit.py or rasterio)")
+    grid = grid or Grid.from_raster(path)
+    reflective = {n: read_raster(path, grid, kind="continuous", band=described[n], scale=meta.get("scale"), offset=meta.get("offset"), name=n)
+                  for n in REFLECTIVE}
+    product = next((p for p in qa.DECODERS if p.casefold() in described), None)
+    decoded = None
+    if product is not None:
+        oli = FAMILY.get(meta.get("sensor", "")) == "OLI"
+        decoded = qa.decode(read_raster(path, grid, kind="categorical", band=described[product.casefold()], name="qa"), product, oli=oli)
+    else:
+        log.info("%s: no quality band (%s); cloud, shadow and snow come from the spectral screen", path, ", ".join(qa.DECODERS))
+    return assemble(sensor=str(meta.get("sensor", "unknown")), level=meta["level"], date=meta["date"], grid=grid, reflective=reflective,
+                    names=names, thermal=None, decoded=decoded, saturated=None, scene_id=str(meta.get("scene_id", path.stem)), folder=path,
+                    sun_elevation=meta.get("sun_elevation"), sun_azimuth=meta.get("sun_azimuth"))

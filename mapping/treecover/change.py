@@ -1,0 +1,258 @@
+"""Change between two epochs of percent tree canopy cover: change classes, forest/non-forest, per-unit areas.
+
+Inputs are percent cover (0..100; values outside, e.g. MODIS VCF's 200 water and 253 fill, are missing).
+Forest is canopy cover above `forest_threshold` percent. The FAO definition uses "canopy cover of more than
+10 percent" (FAO 2018, Global Forest Resources Assessment 2020: Terms and Definitions, FRA Working Paper
+188); the Kyoto Protocol lets each country choose its minimum between 10 and 30 percent (UNFCCC Decision
+11/CP.7, Marrakesh Accords, 2001), and Hansen et al. (2013, Science 342, 850-853) report forest at several
+thresholds, 30 % being the one Global Forest Watch shows by default. Default here: 30.
+
+Classes (uint8, nodata 255 where either epoch is missing), with d = `change_threshold` percentage points and
+delta = cover_b - cover_a:
+  1 non-forest, stable (|delta| < d)    4 forest, stable             7 forest loss: forest -> non-forest
+  2 non-forest, cover gain (delta >= d)  5 forest, cover gain          8 forest gain: non-forest -> forest
+  3 non-forest, cover loss (delta <= -d) 6 forest, cover loss (degradation)
+Classes 1-6 keep their forest status in both epochs; a status change is always 7 or 8, whatever its delta,
+so that forest area b - forest area a = area(8) - area(7) in every unit.
+
+Per-unit tables sum true pixel areas (irrmap.core.grid.Grid.pixel_area) over the pixels with data in both
+epochs (the compared area): mean cover of each epoch (area-weighted), forest area of each epoch, and the
+area of each class.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import xarray as xr
+from rasterio.windows import Window
+
+from irrmap.core.areas import from_m2, normalise_area_unit
+from irrmap.core.atomic import atomic_path
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.raster_read import read_raster
+from irrmap.core.raster_write import write_raster
+from irrmap.mapping.treecover.sample import decoded_sample
+
+log = logging.getLogger(__name__)
+
+NODATA = 255
+CLASSES = {
+    1: ("nonforest_stable", "non-forest, stable"),
+    2: ("nonforest_cover_gain", "non-forest, cover gain"),
+    3: ("nonforest_cover_loss", "non-forest, cover loss"),
+    4: ("forest_stable", "forest, stable"),
+    5: ("forest_cover_gain", "forest, cover gain"),
+    6: ("forest_cover_loss", "forest, cover loss (degradation)"),
+    7: ("forest_loss", "forest loss (forest to non-forest)"),
+    8: ("forest_gain", "forest gain (non-forest to forest)"),
+}
+DEFAULT_CHANGE_THRESHOLD = 10.0
+DEFAULT_FOREST_THRESHOLD = 30.0
+
+
+def legend(change_threshold: float = DEFAULT_CHANGE_THRESHOLD, forest_threshold: float = DEFAULT_FOREST_THRESHOLD) -> str:
+    """The band description of a change map: every code with its meaning and the thresholds."""
+    codes = "; ".join(f"{k} {label}" for k, (_, label) in CLASSES.items())
+    return (f"tree-cover change classes: {codes}; {NODATA} no data (forest = canopy cover > {forest_threshold:g} %, "
+            f"gain/loss = change of at least {change_threshold:g} percentage points)")
+
+
+def _check_thresholds(change_threshold: float, forest_threshold: float) -> None:
+    if not 0 < change_threshold <= 100:
+        raise InputError(f"change threshold {change_threshold:g} is not within (0, 100] percentage points", "--change-threshold",
+                         "use e.g. 10")
+    if not 0 <= forest_threshold < 100:
+        raise InputError(f"forest threshold {forest_threshold:g} is not within [0, 100) percent", "--forest-threshold",
+                         "use a canopy cover between 10 and 30 (FAO: 10; default 30)")
+
+
+def change_classes(a: np.ndarray, b: np.ndarray, *, change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
+                   forest_threshold: float = DEFAULT_FOREST_THRESHOLD) -> np.ndarray:
+    """uint8 change classes (module docstring) of two percent-cover arrays of one shape; NaN or values
+    outside 0..100 in either epoch give NODATA."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        valid = (a >= 0) & (a <= 100) & (b >= 0) & (b <= 100)
+        fa, fb = a > forest_threshold, b > forest_threshold
+        delta = b - a
+        direction = np.where(delta >= change_threshold, 1, np.where(delta <= -change_threshold, 2, 0))
+    out = np.where(fa, 4, 1) + direction
+    out = np.where(fa & ~fb, 7, np.where(~fa & fb, 8, out))
+    return np.where(valid, out, NODATA).astype(np.uint8)
+
+
+def change_map(a: xr.DataArray, b: xr.DataArray, *, change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
+               forest_threshold: float = DEFAULT_FOREST_THRESHOLD) -> xr.DataArray:
+    """Lazy uint8 (y, x) change classes of two percent-cover DataArrays on one grid (dask or numpy)."""
+    _check_thresholds(change_threshold, forest_threshold)
+    res = da.map_blocks(change_classes, _dask(a), _dask(b), change_threshold=change_threshold, forest_threshold=forest_threshold,
+                        dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
+    out = xr.DataArray(res, dims=("y", "x"), coords={"y": a.y, "x": a.x}, name="change")
+    return out.rio.write_crs(a.rio.crs).rio.write_transform(a.rio.transform(recalc=False))
+
+
+def _dask(arr: xr.DataArray) -> da.Array:
+    return arr.data if isinstance(arr.data, da.Array) else da.from_array(np.asarray(arr.data), chunks=1024)
+
+
+# ---- per-unit tables ------------------------------------------------------------------------------------
+_SUMS = ["area", "compared", "cover_a", "cover_b", "forest_a", "forest_b", *[name for name, _ in CLASSES.values()]]
+
+
+@dataclass
+class Zones:
+    """Zone ids (int, 0 or negative = outside every unit) on the epochs' grid, and their table: columns zone,
+    code, name."""
+
+    raster: xr.DataArray
+    table: pd.DataFrame
+
+
+def _sums_block(zones, a, b, grid: Grid, n_zones: int, change_threshold: float, forest_threshold: float, block_info=None):
+    (r0, r1), (c0, c1) = block_info[0]["array-location"]
+    area = np.asarray(grid.pixel_area(Window(c0, r0, c1 - c0, r1 - r0)), dtype=np.float64).ravel()
+    z = np.asarray(zones).ravel().astype(np.int64)
+    z = np.where(z > n_zones, n_zones + 1, np.maximum(z, 0))  # bin n_zones + 1: ids beyond the zone table
+    cls = change_classes(a, b, change_threshold=change_threshold, forest_threshold=forest_threshold).ravel()
+    av, bv = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    both = cls != NODATA
+    weights = [np.ones_like(area), both, np.where(both, av, 0.0), np.where(both, bv, 0.0),
+               both & (av > forest_threshold), both & (bv > forest_threshold), *[cls == k for k in CLASSES]]
+    out = np.stack([np.bincount(z, weights=area * w, minlength=n_zones + 2) for w in weights])
+    return out[None, None]
+
+
+def unit_sums(a: xr.DataArray, b: xr.DataArray, zones: xr.DataArray, n_zones: int, grid: Grid, *,
+              change_threshold: float = DEFAULT_CHANGE_THRESHOLD, forest_threshold: float = DEFAULT_FOREST_THRESHOLD) -> pd.DataFrame:
+    """Area sums (m2) per zone id 1..n_zones, window by window: `area` (every pixel of the zone),
+    `compared` (data in both epochs), `cover_a`/`cover_b` (sum of cover x area over the compared pixels),
+    `forest_a`/`forest_b` (forest area), and each class's area (CLASSES names). Index: zone id, with
+    n_zones + 1 gathering ids above n_zones. Pixels of zone 0, of negative ids or of the zones' own nodata
+    marker (attrs["nodata"]) are outside every unit."""
+    _check_thresholds(change_threshold, forest_threshold)
+    z, aa, bb = _dask(zones), _dask(a), _dask(b)
+    if zones.attrs.get("nodata") is not None:
+        z = da.where(z == zones.attrs["nodata"], 0, z)
+    aa, bb = aa.rechunk(z.chunks), bb.rechunk(z.chunks)
+    parts = da.map_blocks(_sums_block, z, aa, bb, grid, n_zones, change_threshold, forest_threshold, new_axis=[2, 3],
+                          chunks=((1,) * len(z.chunks[0]), (1,) * len(z.chunks[1]), (len(_SUMS),), (n_zones + 2,)), dtype=np.float64,
+                          meta=np.empty((0, 0, 0, 0), np.float64))
+    sums = parts.sum(axis=(0, 1)).compute()
+    return pd.DataFrame(sums[:, 1:].T, columns=_SUMS, index=pd.Index(np.arange(1, n_zones + 2), name="zone"))
+
+
+def unit_table(sums: pd.DataFrame, zone_table: pd.DataFrame, area_unit: str = "m2") -> pd.DataFrame:
+    """The per-unit table from unit_sums: code, name, areas in `area_unit`, mean cover (percent) of each
+    epoch and its change (percentage points) over the compared area (NaN where a unit has none)."""
+    unit = normalise_area_unit(area_unit)
+    zt = zone_table.set_index("zone")
+    out = pd.DataFrame({"code": zt["code"].reindex(sums.index).values, "name": zt["name"].reindex(sums.index).values}, index=sums.index)
+    compared = sums["compared"].where(sums["compared"] > 0)
+    out[f"area_{unit}"] = from_m2(sums["area"], unit)
+    out[f"compared_area_{unit}"] = from_m2(sums["compared"], unit)
+    out["mean_cover_a"] = sums["cover_a"] / compared
+    out["mean_cover_b"] = sums["cover_b"] / compared
+    out["mean_cover_change"] = out["mean_cover_b"] - out["mean_cover_a"]
+    out[f"forest_area_a_{unit}"] = from_m2(sums["forest_a"], unit)
+    out[f"forest_area_b_{unit}"] = from_m2(sums["forest_b"], unit)
+    out[f"forest_net_change_{unit}"] = from_m2(sums["forest_b"] - sums["forest_a"], unit)
+    for name, _ in CLASSES.values():
+        out[f"{name}_{unit}"] = from_m2(sums[name], unit)
+    return out.reset_index()
+
+
+def units_zones(paths, code_field: str, grid: Grid, *, name_field: str | None = None, hierarchy: str = "none",
+                chunks: int = 1024) -> Zones:
+    """Zones of unit polygons (irrmap.core.units.AdminUnits: a pixel belongs to the unit holding its centre)."""
+    from irrmap.core.units import AdminUnits
+
+    units = AdminUnits.read(paths, code_field, hierarchy=hierarchy, name_field=name_field)
+    return Zones(units.rasterize(grid, chunks=chunks), units.zone_table()[["zone", "code", "name"]])
+
+
+def zones_from_raster(path, table_path, grid: Grid, *, chunks: int = 1024) -> Zones:
+    """Zones of a zone raster (`irrmap units rasterize`; 0 = outside) with its zone -> code table (default:
+    the CSV beside the raster; columns zone, code and optionally name). Raises InputError for a missing table
+    or column, or zone ids that are not whole numbers."""
+    from irrmap.core.tables import read_table
+
+    table_path = Path(table_path) if table_path else Path(path).with_suffix(".csv")
+    table = read_table(table_path, what="zone table", require=("zone", "code"))
+    try:
+        zone = table["zone"].astype(int)
+    except ValueError:
+        raise InputError("the zone column holds values that are not whole numbers", str(table_path), "give the zone ids 1..N") from None
+    out = pd.DataFrame({"zone": zone.values, "code": table["code"].values,
+                        "name": (table["name"] if "name" in table.columns else table["code"]).values})
+    raster = read_raster(path, grid, kind="categorical", chunks=chunks, name="zone")
+    return Zones(raster, out)
+
+
+def _percent_warnings(path, scale, nodata) -> None:
+    """Warn when a decimated sample of an epoch holds values outside 0..100 (they are missing) or looks like
+    fractions 0..1 (which would read as almost no cover)."""
+    vals = decoded_sample(path, scale=scale, nodata=nodata)
+    if vals.size == 0:
+        return
+    outside = np.unique(vals[(vals < 0) | (vals > 100)])
+    if outside.size:
+        log.warning("%s: values outside 0..100 %% (%s) are taken as missing (MODIS VCF: 200 water, 253 fill) (fix: if they are "
+                    "cover, decode them to percent with --scale; if they are flags, declare them with --nodata to silence this)",
+                    path, ", ".join(f"{v:g}" for v in outside[:6]))
+    inside = vals[(vals >= 0) & (vals <= 100)]
+    if inside.size and 0 < inside.max() <= 1.0:
+        log.warning("%s: every value lies within 0..1: fractions, not percent? They are read as percent (at most 1 %% cover) "
+                    "(fix: pass --scale 100 for fractions)", path)
+
+
+def _warn_unlisted(sums: pd.DataFrame, zone_table: pd.DataFrame, area_unit: str) -> None:
+    """Warn about pixels whose zone id the zone table lacks: they belong to no row of the table."""
+    unlisted = sums.loc[~sums.index.isin(zone_table["zone"]) & (sums["area"] > 0)]
+    if len(unlisted):
+        unit = normalise_area_unit(area_unit)
+        log.warning("%.6g %s of the grid carry zone ids that the zone table lacks (%s) and are left out of the table (fix: give the "
+                    "zone table written with the zone raster by `irrmap units rasterize`)", from_m2(unlisted["area"].sum(), unit), unit,
+                    ", ".join(str(z) if z <= int(zone_table["zone"].max()) else f"above {int(zone_table['zone'].max())}"
+                              for z in unlisted.index[:6]))
+
+
+def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
+                   forest_threshold: float = DEFAULT_FOREST_THRESHOLD, scale=None, nodata=None, table=None, zones: Zones | None = None,
+                   area_unit: str = "m2", chunks: int = 1024) -> list[Path]:
+    """Write OUT (uint8 change classes COG, nodata 255, legend in the band description) from two percent-cover
+    rasters (the second read onto the first's grid) and, with `table`, a per-unit CSV (unit_table; one row
+    "all" for the whole grid when `zones` is None). Returns the written paths."""
+    _check_thresholds(change_threshold, forest_threshold)
+    normalise_area_unit(area_unit)
+    grid = Grid.from_raster(epoch_a)
+    for p in (epoch_a, epoch_b):
+        _percent_warnings(p, scale, nodata)
+    a = read_raster(epoch_a, grid, chunks=chunks, scale=scale, nodata=nodata, name="cover_a")
+    b = read_raster(epoch_b, grid, chunks=chunks, scale=scale, nodata=nodata, name="cover_b")
+    classes = change_map(a, b, change_threshold=change_threshold, forest_threshold=forest_threshold)
+    tags = {"stage": "treecover change", "epoch_a": os.fspath(epoch_a), "epoch_b": os.fspath(epoch_b),
+            "change_threshold_pp": change_threshold, "forest_threshold_percent": forest_threshold,
+            "legend": "; ".join(f"{k}={name}" for k, (name, _) in CLASSES.items()) + f"; {NODATA}=nodata"}
+    paths = [write_raster(out, classes, dtype="uint8", nodata=NODATA, descriptions=[legend(change_threshold, forest_threshold)], tags=tags)]
+    if table:
+        if zones is None:
+            ones = xr.DataArray(da.ones(grid.shape, dtype=np.int32, chunks=chunks), dims=("y", "x"))
+            zones = Zones(ones, pd.DataFrame({"zone": [1], "code": ["all"], "name": ["all"]}))
+        n_zones = int(zones.table["zone"].max()) if len(zones.table) else 0
+        sums = unit_sums(a, b, zones.raster, n_zones, grid, change_threshold=change_threshold, forest_threshold=forest_threshold)
+        _warn_unlisted(sums, zones.table, area_unit)
+        result = unit_table(sums, zones.table, area_unit)
+        result = result[result["zone"].isin(zones.table["zone"])]
+        with atomic_path(Path(table)) as tmp:
+            result.to_csv(tmp, index=False)
+        paths.append(Path(table))
+    return paths

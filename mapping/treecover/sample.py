@@ -1,0 +1,23 @@
+"""A decoded, decimated sample of one raster band, for cheap checks of what a file holds before a run."""
+
+from __future__ import annotations
+
+import numpy as np
+from rasterio.enums import Resampling
+
+from irrmap.core.nodata import decoding_for
+from irrmap.core.raster_read import open_raster
+
+
+def decoded_sample(path, band: int = 1, *, scale=None, nodata=None, size: int = 256) -> np.ndarray:
+    """The valid decoded values (1-D float32; irrmap.core.nodata rules, `scale` and `nodata` overriding the
+    file's) of band `band` of `path`, read at most `size` x `size` pixels by nearest neighbour (GDAL uses
+    the file's overviews when it has them). Raises InputError for a file GDAL cannot open."""
+    with open_raster(path) as src:
+        step = max(1, max(src.height, src.width) // size)
+        shape = (max(1, src.height // step), max(1, src.width // step))
+        dec = decoding_for(src, band, nodata=nodata, scale=scale)
+        raw = src.read(band, out_shape=shape, resampling=Resampling.nearest)
+        mask = src.read_masks(band, out_shape=shape) if dec.use_mask else None
+    vals = dec.decode(raw, mask)
+    return vals[np.isfinite(vals)]

@@ -1,0 +1,363 @@
+"""Per-pixel trend of a dated series: Theil-Sen slope (units per year) and Mann-Kendall p-value.
+
+Slope (Sen 1968, J. Am. Stat. Assoc. 63, 1379-1389): the median of (y_j - y_i) / (t_j - t_i) over all pairs
+of valid observations with t_j > t_i (pairs at the same time are skipped, as in scipy.stats.theilslopes); the
+median of an even count is the mean of the two middle slopes. Time t is in decimal years (dates module).
+
+p-value (Mann 1945, Econometrica 13, 245-259; Kendall 1975, Rank Correlation Methods, 4th ed., Griffin):
+S = sum over pairs of sign(t_j - t_i) x sign(y_j - y_i); two-sided p = 2 (1 - Phi(|Z|)) with the continuity
+correction Z = (S - sign S) / sqrt(Var S) and Var S corrected for ties (Hipel & McLeod 1994, Time Series
+Modelling of Water Resources and Environmental Systems, Elsevier, chapter 23):
+    Var S = [n(n-1)(2n+5) - sum_u u(u-1)(2u+5)] / 18
+for groups of u equal values. Where several layers share a date, ties in time enter too (Kendall 1975,
+chapter 4, the variance behind scipy.stats.kendalltau):
+    Var S = [n(n-1)(2n+5) - sum_v v(v-1)(2v+5) - sum_u u(u-1)(2u+5)] / 18
+            + [sum_v v(v-1)(v-2)][sum_u u(u-1)(u-2)] / [9 n(n-1)(n-2)] + [sum_v v(v-1)][sum_u u(u-1)] / [2 n(n-1)]
+with v the sizes of groups of equal times; without them this is the formula above. S = 0 gives p = 1.
+
+Missing observations (NaN after decoding nodata) are skipped per pixel. A pixel needs valid observations in
+at least `min_years` different calendar years; others get NaN in both bands. Several observations in one
+year are all used, each at its own decimal-year time; `annual` ("median", "max", "mean") first reduces each
+year's valid observations to one value placed at mid-year (year + 0.5).
+
+The kernel is numba, per pixel and independent of chunking, so results do not depend on the window size or
+the number of threads. Memory: one window holds every layer of the window (layers x window^2 x 4 bytes).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import dask.array as da
+import numba
+import numpy as np
+import rasterio
+import xarray as xr
+from dask.base import tokenize
+from rasterio.windows import Window
+
+from irrmap.core.errors import InputError
+from irrmap.core.grid import Grid
+from irrmap.core.nodata import decoding_for
+from irrmap.core.raster_read import open_raster, read_raster
+from irrmap.core.raster_write import write_raster
+from irrmap.mapping.treecover.dates import Layer
+from irrmap.mapping.treecover.harmonise import to_oli
+from irrmap.mapping.treecover.sample import decoded_sample
+
+ANNUAL = {None: 0, "median": 1, "max": 2, "mean": 3}
+DESCRIPTIONS = ["slope (Theil-Sen, units per year)", "p-value (Mann-Kendall, two-sided)"]
+DEFAULT_MIN_YEARS = 5
+
+
+@numba.njit(cache=True, nogil=True)
+def _select(a, n, k):
+    """The k-th smallest (0-based) of a[:n], reordering a[:n] so that a[:k] <= a[k] <= a[k+1:n] (quickselect
+    with a median-of-three pivot and three-way partition, so runs of equal values cost O(n))."""
+    lo, hi = 0, n - 1
+    while lo < hi:
+        x, y, z = a[lo], a[(lo + hi) >> 1], a[hi]
+        pivot = max(min(x, y), min(max(x, y), z))
+        lt, i, gt = lo, lo, hi
+        while i <= gt:
+            v = a[i]
+            if v < pivot:
+                a[i] = a[lt]
+                a[lt] = v
+                lt += 1
+                i += 1
+            elif v > pivot:
+                a[i] = a[gt]
+                a[gt] = v
+                gt -= 1
+            else:
+                i += 1
+        if k < lt:
+            hi = lt - 1
+        elif k > gt:
+            lo = gt + 1
+        else:
+            return pivot
+    return a[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def _median(a, n):
+    """Median of a[:n] (mean of the two middle values for even n), reordering a[:n]."""
+    k = n // 2
+    upper = _select(a, n, k)
+    if n % 2 == 1:
+        return upper
+    lower = a[0]
+    for i in range(1, k):
+        if a[i] > lower:
+            lower = a[i]
+    return (lower + upper) / 2.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _tie_sums(sorted_vals, n):
+    """(sum u(u-1)(2u+5), sum u(u-1)(u-2), sum u(u-1)) over groups of u equal values of sorted_vals[:n]."""
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and sorted_vals[j] == sorted_vals[i]:
+            j += 1
+        u = float(j - i)
+        if u > 1:
+            s1 += u * (u - 1) * (2 * u + 5)
+            s2 += u * (u - 1) * (u - 2)
+            s3 += u * (u - 1)
+        i = j
+    return s1, s2, s3
+
+
+@numba.njit(cache=True, nogil=True)
+def _kernel(block, times, years, min_years, annual):
+    T, H, W = block.shape
+    out = np.full((2, H, W), np.nan, np.float32)
+    tb = np.empty(T, np.float64)
+    yb = np.empty(T, np.float64)
+    sb = np.empty(T, np.float64)
+    group = np.empty(T, np.float64)
+    slopes = np.empty(max(T * (T - 1) // 2, 1), np.float64)
+    for i in range(H):
+        for j in range(W):
+            n = 0
+            n_years = 0
+            last_year = -1
+            t = 0
+            while t < T:  # layers are sorted by time, so a year's layers are contiguous
+                yr = years[t]
+                g = 0
+                while t < T and years[t] == yr:
+                    v = block[t, i, j]
+                    if v == v:
+                        if annual == 0:
+                            tb[n] = times[t]
+                            yb[n] = v
+                            n += 1
+                        else:
+                            group[g] = v
+                        g += 1
+                    t += 1
+                if g == 0:
+                    continue
+                if yr != last_year:
+                    n_years += 1
+                    last_year = yr
+                if annual != 0:
+                    if annual == 1:
+                        val = _median(group, g)
+                    elif annual == 2:
+                        val = group[0]
+                        for q in range(1, g):
+                            if group[q] > val:
+                                val = group[q]
+                    else:
+                        val = 0.0
+                        for q in range(g):
+                            val += group[q]
+                        val /= g
+                    tb[n] = yr + 0.5
+                    yb[n] = val
+                    n += 1
+            if n_years < min_years or n < 2:
+                continue
+            m = 0
+            s = 0.0
+            for a in range(n - 1):
+                for b in range(a + 1, n):
+                    dt = tb[b] - tb[a]
+                    dy = yb[b] - yb[a]
+                    if dt > 0:
+                        slopes[m] = dy / dt
+                        m += 1
+                        if dy > 0:
+                            s += 1.0
+                        elif dy < 0:
+                            s -= 1.0
+            if m == 0:
+                continue
+            out[0, i, j] = _median(slopes, m)
+            if s == 0:
+                out[1, i, j] = 1.0
+                continue
+            for q in range(n):
+                sb[q] = yb[q]
+            sb[:n].sort()
+            u1, u2, u3 = _tie_sums(sb, n)
+            v1, v2, v3 = _tie_sums(tb, n)  # times are sorted
+            nf = float(n)
+            var = (nf * (nf - 1) * (2 * nf + 5) - v1 - u1) / 18.0
+            if n > 2:
+                var += v2 * u2 / (9.0 * nf * (nf - 1) * (nf - 2))
+            var += v3 * u3 / (2.0 * nf * (nf - 1))
+            if var <= 0:
+                continue
+            z = (s - 1.0) / math.sqrt(var) if s > 0 else (s + 1.0) / math.sqrt(var)
+            out[1, i, j] = math.erfc(abs(z) / math.sqrt(2.0))
+    return out
+
+
+def _annual_code(annual) -> int:
+    if annual not in ANNUAL:
+        raise InputError(f"unknown annual reduction {annual!r}", "--annual", "use median, max or mean (or leave it out to use every observation)")
+    return ANNUAL[annual]
+
+
+def _check_times(times, years, min_years: int):
+    times = np.asarray(times, dtype=np.float64)
+    years = np.asarray(years, dtype=np.int64) if years is not None else np.floor(times).astype(np.int64)
+    if times.ndim != 1 or times.shape != years.shape:
+        raise InputError(f"{times.shape} times for {years.shape} years", "times", "give one time and one year per layer")
+    if np.any(np.diff(times) < 0) or not np.all(np.isfinite(times)):
+        raise InputError("layer times are not finite and ascending", "times", "sort the layers by date (dates.dated_layers does)")
+    if int(min_years) < 2:
+        raise InputError(f"min_years {min_years} is below 2: a slope needs two years", "--min-years", "use 2 or more (default 5)")
+    return times, years
+
+
+def trend_block(block: np.ndarray, times, years=None, *, min_years: int = DEFAULT_MIN_YEARS, annual: str | None = None) -> np.ndarray:
+    """(2, y, x) float32 [slope per year, p-value] of a (time, y, x) block (NaN = missing observation).
+
+    `times`: decimal years of the layers, ascending; `years`: their calendar years (default floor(times)).
+    NaN in both bands where fewer than `min_years` years hold a valid observation. See the module docstring."""
+    times, years = _check_times(times, years, min_years)
+    block = np.asarray(block)
+    if block.ndim != 3 or block.shape[0] != len(times):
+        raise InputError(f"a block of shape {block.shape} for {len(times)} layer times", "block", "pass (time, y, x) with one layer per time")
+    return _kernel(np.ascontiguousarray(block, dtype=np.float32), times, years, int(min_years), _annual_code(annual))
+
+
+def trend(series: xr.DataArray, times, years=None, *, min_years: int = DEFAULT_MIN_YEARS, annual: str | None = None) -> xr.DataArray:
+    """Lazy (band, y, x) float32 DataArray [slope, p-value] of a (time, y, x) series (numpy or dask), window by
+    window over its spatial chunks (each window holds all layers). Bands: DESCRIPTIONS."""
+    times, years = _check_times(times, years, min_years)
+    code = _annual_code(annual)
+    data = series.data if isinstance(series.data, da.Array) else da.from_array(np.asarray(series.data), chunks=(-1, 1024, 1024))
+    if data.shape[0] != len(times):
+        raise InputError(f"a series of {data.shape[0]} layers for {len(times)} layer times", "series", "give one time per layer")
+    data = data.astype(np.float32).rechunk((data.shape[0],) + data.chunks[1:])
+    res = data.map_blocks(_kernel, times, years, int(min_years), code, chunks=((2,),) + data.chunks[1:], dtype=np.float32,
+                          meta=np.empty((0, 0, 0), np.float32))
+    out = xr.DataArray(res, dims=("band", "y", "x"), coords={"band": [1, 2], "y": series.y, "x": series.x}, name="trend")
+    if series.rio.crs is not None:
+        out = out.rio.write_crs(series.rio.crs).rio.write_transform(series.rio.transform(recalc=False))
+    return out
+
+
+def window_for(n_layers: int, memory_mb: float, workers: int | None = None) -> int:
+    """Window edge (pixels, multiple of 16, 64..2048) so that the windows in flight fit `memory_mb`: each
+    holds its layers twice while they are stacked (2 x layers x edge^2 x 4 bytes), and the writer keeps up to
+    2 windows per worker thread going (irrmap.core.raster_write)."""
+    workers = workers or int(os.cpu_count() or 1)
+    edge = math.sqrt(memory_mb * 2**20 / (2 * workers * 2 * max(n_layers, 1) * 4))
+    return int(min(2048, max(64, edge // 16 * 16)))
+
+
+def read_series(layers: list[Layer], grid: Grid, *, chunks: int = 512, scale=None, nodata=None,
+                harmonise: str | None = None, unit: float = 1.0) -> xr.DataArray:
+    """Lazy float32 (time, y, x) stack of dated layers on `grid`, decoded by the irrmap.core.raster_read and
+    irrmap.core.nodata rules (nodata, fill and mask missing, scale applied, NaN missing). A file on `grid`
+    itself has all its layers read in one call per window: a pixel-interleaved stack read band by band is
+    decompressed again for every band (tura.tif, 166 bands: 9 s band by band, 0.25 s at once). Files on
+    other grids are resampled band by band by read_raster. `harmonise` (harmonise.QUANTITIES) maps TM and
+    ETM+ layers to OLI-equivalent values (harmonise.to_oli), `unit` being the decoded value of 1.0."""
+    by_file: dict[str, list[int]] = {}  # file -> indices of its layers in `layers`
+    for i, layer in enumerate(layers):
+        by_file.setdefault(layer.path, []).append(i)
+    stacks = []
+    for k, (path, idx) in enumerate(by_file.items()):
+        bands = [layers[i].band for i in idx]
+        first = read_raster(path, grid, band=bands[0], chunks=chunks, scale=scale, nodata=nodata, warn_scaled=k == 0)  # checks, warnings
+        if Grid.from_raster(path).aligned_with(grid):
+            stacks.append(_read_bands(path, bands, grid, chunks, scale, nodata))
+        else:
+            stacks.append(da.stack([first.data] + [read_raster(path, grid, band=b, chunks=chunks, scale=scale, nodata=nodata,
+                                                                   warn_scaled=False).data for b in bands[1:]]))
+    data = stacks[0] if len(stacks) == 1 else da.concatenate(stacks, axis=0)
+    stacked = np.concatenate([np.asarray(idx) for idx in by_file.values()])  # layer index of each stacked band
+    if np.any(stacked != np.arange(len(layers))):  # files in turn -> time order
+        data = data[np.argsort(stacked)]
+    if harmonise:
+        lines = np.array([to_oli(harmonise, layer.date.family, unit=unit) for layer in layers], dtype=np.float32)
+        data = data * lines[:, 1, None, None] + lines[:, 0, None, None]
+    times = [np.datetime64(layer.date.date, "D") for layer in layers]
+    out = xr.DataArray(data.astype(np.float32), dims=("time", "y", "x"), coords={"time": times, **grid.coords()}, name="series")
+    return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+
+
+def _read_bands(path: str, bands: list[int], grid: Grid, chunks: int, scale, nodata) -> da.Array:
+    """Lazy float32 (band, y, x) of `bands` of a file lying on `grid`, every band of a window in one read."""
+    with open_raster(path) as src:
+        decodings = [decoding_for(src, b, nodata=nodata, scale=scale) for b in bands]
+    spatial = da.core.normalize_chunks((chunks, chunks), grid.shape)
+    token = tokenize(path, os.path.getmtime(path), bands, decodings, grid.to_dict(), chunks)
+    return da.map_blocks(_read_bands_block, path, bands, decodings, chunks=((len(bands),),) + spatial, dtype=np.float32,
+                         meta=np.empty((0, 0, 0), np.float32), name=f"read-bands-{Path(path).stem}-{token}")
+
+
+def _read_bands_block(path: str, bands: list[int], decodings, block_info=None) -> np.ndarray:
+    (r0, r1), (c0, c1) = block_info[None]["array-location"][1:]
+    window = Window(c0, r0, c1 - c0, r1 - r0)
+    try:
+        with open_raster(path) as src:
+            raw = src.read(bands, window=window)
+            masks = src.read_masks(bands, window=window) if any(d.use_mask for d in decodings) else None
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"cannot read raster data: {exc}", path,
+                         "the file is truncated or damaged; download or create it again (gdalinfo -checksum finds bad blocks)") from None
+    return np.stack([d.decode(raw[k], masks[k] if d.use_mask else None) for k, d in enumerate(decodings)])
+
+
+def check_unit(layer: Layer, harmonise: str, unit: float, *, scale=None, nodata=None) -> None:
+    """Refuse harmonisation of values that are not in `unit`s: the coefficients' intercepts assume reflectance
+    or NDVI of at most 1 x unit (checked on a decimated sample of one layer; 1.6 x unit allows for noise)."""
+    vals = decoded_sample(layer.path, layer.band, scale=scale, nodata=nodata)
+    top = float(np.abs(vals).max()) if vals.size else 0.0
+    if top > 1.6 * unit:
+        raise InputError(f"values up to {top:g} but --harmonise {harmonise} expects {harmonise} in units of {unit:g} (at most "
+                         f"{1.6 * unit:g})", layer.path, "decode the layers to physical values (--scale 0.0001 for values stored "
+                         "x 10000), or give the stored value of 1.0 with --unit")
+
+
+def trend_to_file(out, layers: list[Layer], *, min_years: int = DEFAULT_MIN_YEARS, annual: str | None = None, scale=None, nodata=None,
+                  harmonise: str | None = None, unit: float = 1.0, memory_mb: float = 512, grid: Grid | None = None) -> Path:
+    """Write OUT: a tiled COG, band 1 Theil-Sen slope in the layers' (decoded) units per year, band 2 the
+    Mann-Kendall p-value, float32 with NaN nodata, band descriptions and provenance tags. `grid`: default the
+    grid of the earliest layer's file; layers on other grids are resampled onto it (read_raster). Memory is
+    held near `memory_mb` whatever the grid size (window_for)."""
+    if len(layers) < 2:
+        raise InputError(f"{len(layers)} dated layer(s): a trend needs a series", "SERIES", "give a raster with one band per date, or several dated files")
+    grid = grid or Grid.from_raster(layers[0].path)
+    edge = min(window_for(len(layers), memory_mb), max(64, -(-max(grid.shape) // 32) * 16))  # >= 2 x 2 windows: threads share the kernel
+    if harmonise:
+        check_unit(layers[0], harmonise, unit, scale=scale, nodata=nodata)
+    series = read_series(layers, grid, chunks=edge, scale=scale, nodata=nodata, harmonise=harmonise, unit=unit)
+    times = [layer.date.decimal_year for layer in layers]
+    years = [layer.date.year for layer in layers]
+    result = trend(series, times, years, min_years=min_years, annual=annual)
+    tags = {
+        "stage": "treecover trend",
+        "inputs": ";".join(sorted({layer.path for layer in layers})),
+        "layers": len(layers),
+        "first_date": layers[0].date.date.isoformat(),
+        "last_date": layers[-1].date.date.isoformat(),
+        "dates": ",".join(f"{layer.date.date.isoformat()}" for layer in layers),
+        "time_unit": "decimal year = year + (day of year - 1) / days in year",
+        "slope_units": "input units (after --scale) per year",
+        "method": "Theil-Sen slope (Sen 1968); Mann-Kendall test, two-sided, tie-corrected variance, continuity correction "
+                  "(Mann 1945; Kendall 1975; Hipel & McLeod 1994)",
+        "min_years": int(min_years),
+        "annual": annual or "none (every observation at its own time)",
+        "scale": "file" if scale is None else scale,
+        "nodata": "file" if nodata is None else nodata,
+        "harmonise": f"{harmonise}: TM/ETM+ to OLI, Roy et al. 2016 Table 2 OLS" if harmonise else "none",
+    }
+    return write_raster(out, result, dtype="float32", descriptions=DESCRIPTIONS, tags=tags)

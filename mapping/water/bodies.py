@@ -1,0 +1,330 @@
+"""Water bodies: the body table (true areas, outline lengths, centroids, size classes, unknown pixels along
+the shore, admin unit) and the body files (body_id.tif, water.tif, optional persistence.tif, bodies.parquet,
+bodies.gpkg).
+
+Defaults and their sources:
+- a body is a connected component of the water mask (value 1), 8-connected by default
+  (irrmap.mapping.water.labels);
+- minimum mapping unit DEA_MIN_AREA_M2 = 3,125 m2: DEA Waterbodies' `min_area_m2` (Geoscience Australia,
+  github.com/GeoscienceAustralia/dea-waterbodies, dea_waterbodies/make_polygons.py; Krause et al. 2021,
+  Remote Sensing 13(8):1437), i.e. 5 of DEA's 25 m WOfS pixels or ~3.5 Landsat 30 m pixels. Here it applies to
+  the true ellipsoidal area of the whole body;
+- size classes on log10 km2 bins, left-closed: < 0.01, 0.01-0.1, 0.1-1, 1-10, 10-100, 100-1000, > 1000 km2
+  (a body of exactly 0.1 km2 is in 0.1-1).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import xarray as xr
+from affine import Affine
+from numba import njit
+from pyproj import CRS as ProjCRS
+from pyproj import Transformer
+from rasterio.features import shapes
+
+from irrmap.core.atomic import atomic_path
+from irrmap.core.errors import DataError, InputError
+from irrmap.core.geodesy import geod_of
+from irrmap.core.grid import Grid
+from irrmap.core.polygons import oriented, polygonal_parts
+from irrmap.core.raster_write import write_raster
+from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN, WATER
+from irrmap.mapping.water.composite import PERMANENT, SEASONAL
+from irrmap.mapping.water.labels import label_windowed
+from irrmap.mapping.water.windows import Layer, pixel_areas
+
+log = logging.getLogger(__name__)
+
+DEA_MIN_AREA_M2 = 3125.0
+SIZE_EDGES_KM2 = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+SIZE_CLASSES = ("<0.01", "0.01-0.1", "0.1-1", "1-10", "10-100", "100-1000", ">1000")
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+def size_class(area_km2) -> pd.Categorical:
+    """Ordered size class (SIZE_CLASSES) of each area in km2; bins are left-closed (0.1 is in 0.1-1)."""
+    idx = np.searchsorted(np.asarray(SIZE_EDGES_KM2), np.asarray(area_km2, dtype=np.float64), side="right")
+    return pd.Categorical.from_codes(idx, categories=list(SIZE_CLASSES), ordered=True)
+
+
+class _Sums:
+    """Per-body sums indexed by body id, grown as larger ids appear."""
+
+    def __init__(self):
+        self.count = np.zeros(1, np.int64)
+        self.area, self.ax, self.ay, self.unknown = (np.zeros(1) for _ in range(4))
+
+    def ensure(self, top: int) -> None:
+        if top >= len(self.count):
+            size = max(top + 1, 2 * len(self.count))
+            for name in ("count", "area", "ax", "ay", "unknown"):
+                old = getattr(self, name)
+                new = np.zeros(size, old.dtype)
+                new[: len(old)] = old
+                setattr(self, name, new)
+
+
+@njit(cache=True)
+def _accumulate(lab, area, x, y, count, asum, ax, ay):
+    """Pixel count, area, and area-weighted x and y sums of every body id in `lab`."""
+    h, w = lab.shape
+    for r in range(h):
+        for c in range(w):
+            k = lab[r, c]
+            if k > 0:
+                p = area[r, c]
+                count[k] += 1
+                asum[k] += p
+                ax[k] += p * x[c]
+                ay[k] += p * y[r]
+
+
+@njit(cache=True)
+def _touching(lab, unknown, r0, r1, c0, c1, area, out):
+    """Add the area of every unknown pixel of lab[r0:r1, c0:c1] to each distinct body among its 8 neighbours
+    (`lab` and `unknown` carry a halo, `area` covers the inner window)."""
+    h, w = lab.shape
+    ids = np.zeros(8, lab.dtype)
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            if not unknown[r, c]:
+                continue
+            m = 0
+            for dr in range(-1, 2):
+                for dc in range(-1, 2):
+                    rr, cc = r + dr, c + dc
+                    if (dr or dc) and 0 <= rr < h and 0 <= cc < w and lab[rr, cc] > 0:
+                        k = lab[rr, cc]
+                        seen = False
+                        for i in range(m):
+                            seen = seen or ids[i] == k
+                        if not seen:
+                            ids[m] = k
+                            m += 1
+            for i in range(m):
+                out[ids[i]] += area[r - r0, c - c0]
+
+
+def _pixel_polygons(lab: np.ndarray, r0: int, c0: int):
+    """(polygon, id) of each 4-connected piece of every body in a window, in whole-raster pixel coordinates
+    (integers, exact in float64, so pieces from neighbouring windows meet exactly)."""
+    if lab.size and int(lab.max()) > _INT32_MAX:
+        raise DataError(f"body id {int(lab.max())} is larger than GDAL's polygonizer takes (2**31 - 1)", "body ids",
+                        "renumber the bodies (irrmap.mapping.water.labels.label_windowed numbers them 1..n)")
+    lab32 = lab.astype(np.int32)
+    return [(shapely.geometry.shape(g), int(v)) for g, v in
+            shapes(lab32, mask=lab32 > 0, connectivity=4, transform=Affine.translation(c0, r0))]
+
+
+def _bodies_geometry(pieces: list, ids: np.ndarray) -> np.ndarray:
+    """One MultiPolygon (pixel coordinates) per id in `ids` from (polygon, id, window) pieces; pieces of one
+    body from several windows are unioned, pieces from one window (touching at corners only) just grouped."""
+    geoms = np.array([p[0] for p in pieces], dtype=object)
+    pid = np.array([p[1] for p in pieces], dtype=np.int64)
+    win = np.array([p[2] for p in pieces], dtype=np.int64)
+    order = np.lexsort((win, pid))
+    geoms, pid, win = geoms[order], pid[order], win[order]
+    uniq, inv = np.unique(pid, return_inverse=True)
+    if not np.array_equal(uniq, ids):
+        raise DataError("the body polygons do not match the body ids", "body ids", "report this as a bug")
+    out = shapely.multipolygons(geoms, indices=inv)
+    windows_per_body = np.bincount(np.unique(np.stack([inv, win]), axis=1)[0], minlength=len(uniq))
+    for i in np.flatnonzero(windows_per_body > 1):
+        out[i] = shapely.union_all(geoms[inv == i])
+    return polygonal_parts(out)
+
+
+def _to_crs_coords(geoms: np.ndarray, t: Affine) -> np.ndarray:
+    return shapely.transform(geoms, lambda xy: np.column_stack([t.c + t.a * xy[:, 0], t.f + t.e * xy[:, 1]]))
+
+
+def _outline_lengths(pixel_geoms: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """(outer outline, all rings) length in metres of each geometry: geodesics on the grid CRS's ellipsoid
+    (pyproj.Geod) between vertices one pixel apart at most, so pixel edges along parallels (geographic grids)
+    and straight projected edges are followed to well below a millimetre per pixel."""
+    lonlat = _to_crs_coords(shapely.segmentize(pixel_geoms, 1.0), grid.transform)
+    if not grid.is_geographic:
+        crs = ProjCRS.from_user_input(grid.crs.to_wkt())
+        tr = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+        lonlat = shapely.transform(lonlat, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    parts, body = shapely.get_parts(lonlat, return_index=True)
+    rings, part = shapely.get_rings(parts, return_index=True)
+    exterior = np.r_[True, part[1:] != part[:-1]]  # get_rings lists each polygon's exterior first
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    _, _, d = geod_of(grid.crs).inv(xy[:-1, 0][same], xy[:-1, 1][same], xy[1:, 0][same], xy[1:, 1][same])
+    ring_len = np.bincount(ring[:-1][same], weights=d, minlength=len(rings))
+    owner = body[part]
+    n = len(pixel_geoms)
+    return (np.bincount(owner[exterior], weights=ring_len[exterior], minlength=n),
+            np.bincount(owner, weights=ring_len, minlength=n))
+
+
+def _centroid_lonlat(x: np.ndarray, y: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    lon, lat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return (np.asarray(lon) + 180.0) % 360.0 - 180.0, np.asarray(lat)
+
+
+def _admin(pairs: list[pd.Series], ids: np.ndarray, area: np.ndarray, units) -> pd.DataFrame:
+    """Zone holding most of each body's area among zones > 0 (ties: lowest zone), its share of the body's area,
+    and the unit's code and name when `units` (AdminUnits) numbered the zones."""
+    total = pd.concat(pairs).groupby(level=[0, 1]).sum() if pairs else pd.Series(dtype=float)
+    df = total.rename("a").reset_index()
+    df.columns = ["body", "zone", "a"]
+    df = df[df["zone"] > 0].sort_values(["body", "a", "zone"], ascending=[True, False, True]).drop_duplicates("body")
+    best = df.set_index("body").reindex(ids)
+    out = pd.DataFrame({"zone": best["zone"].fillna(0).astype(np.int64).values,
+                        "admin_share": (best["a"].fillna(0.0) / area).values})
+    if units is not None:
+        zt = units.zone_table().set_index("zone")
+        out["admin_code"] = zt["code"].reindex(out["zone"]).values
+        out["admin_name"] = zt["name"].reindex(out["zone"]).values
+    return out
+
+
+def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, units=None, tile: int = 2048) -> gpd.GeoDataFrame:
+    """One row per body id present in `labels`, with its polygon, read window by window.
+
+    `labels`: body ids (uint, 0 = no body) as a raster path, DataArray or array (then give `grid`), e.g.
+    body_id.tif or label_windowed's labels (a file is cheaper: every window is read with a 1-pixel halo).
+    `unknown`: the water mask on the same grid; its 255 pixels are unknown. `zones`: an integer zone raster on
+    the grid (0 outside every zone), or `units` (irrmap.core.units.AdminUnits, rasterized on the grid).
+
+    Columns: body_id (int64); n_pixels; area_m2 = sum of Grid.pixel_area over the body's pixels (true
+    ellipsoidal m2, exact per row on geographic grids) and area_km2; size_class (SIZE_CLASSES, ordered
+    categorical); perimeter_m = length of the polygon's outer outline(s) and shoreline_m = outline plus the
+    rings around islands and unknown holes (geodesic lengths on the CRS's ellipsoid, see `_outline_lengths`);
+    centroid_lon / centroid_lat = area-weighted mean of the pixel centres, in the grid's CRS, as WGS84
+    degrees; unknown_m2 = area of unknown pixels among the 8 neighbours of the body's pixels (each pixel
+    counted once per body it touches; 0 without `unknown`); with zones: zone, admin_share (share of the body's
+    area in that zone) and, with units, admin_code and admin_name; geometry = MultiPolygon in the grid's CRS
+    (shells counter-clockwise), from GDAL's polygonizer on 4-connected pieces, so pieces of an 8-connected body
+    that touch only at a corner are parts of one MultiPolygon.
+
+    Raises InputError when no grid is known, GridError when the layers are not on one grid.
+    """
+    lab_layer = Layer(labels, grid, "body ids")
+    grid = lab_layer.grid
+    if grid is None:
+        raise InputError("the body ids have no grid", "labels", "pass grid=, or a georeferenced raster or DataArray")
+    unk = None
+    if unknown is not None:
+        unk = Layer(unknown, grid, "water mask")
+        lab_layer.check_aligned(unk)
+    if zones is None and units is not None:
+        zones = units.rasterize(grid, chunks=tile)
+    zl = None
+    if zones is not None:
+        zl = Layer(zones, grid, "zones")
+        lab_layer.check_aligned(zl)
+    sums, pieces, pairs = _Sums(), [], []
+    for k, t in enumerate(grid.tiles(tile, halo=1 if unk is not None else 0)):
+        lab_h = lab_layer.read(t.read)
+        if not lab_h.any():  # no body in the window nor in its halo (unknown pixels may touch bodies in the halo)
+            continue
+        lab = lab_h[t.inner]
+        sums.ensure(int(lab_h.max()))
+        area = pixel_areas(grid, t.window)
+        _accumulate(lab, area, grid.x_coords(t.window), grid.y_coords(t.window), sums.count, sums.area, sums.ax, sums.ay)
+        if unk is not None:
+            rs, cs = t.inner
+            _touching(lab_h, unk.read(t.read) == UNKNOWN, rs.start, rs.stop, cs.start, cs.stop, area, sums.unknown)
+        if zl is not None:
+            sel = lab > 0
+            pairs.append(pd.Series(area[sel]).groupby([lab[sel], zl.read(t.window)[sel]]).sum())
+        r0, c0 = int(t.window.row_off), int(t.window.col_off)
+        pieces += [(g, v, k) for g, v in _pixel_polygons(lab, r0, c0)]
+    ids = np.flatnonzero(sums.count)
+    area = sums.area[ids]
+    pixel_geoms = _bodies_geometry(pieces, ids) if len(ids) else np.zeros(0, dtype=object)
+    perimeter, shoreline = _outline_lengths(pixel_geoms, grid) if len(ids) else (np.zeros(0), np.zeros(0))
+    lon, lat = _centroid_lonlat(sums.ax[ids] / area, sums.ay[ids] / area, grid)
+    table = pd.DataFrame({
+        "body_id": ids.astype(np.int64),
+        "n_pixels": sums.count[ids],
+        "area_m2": area,
+        "area_km2": area / 1e6,
+        "size_class": size_class(area / 1e6),
+        "perimeter_m": perimeter,
+        "shoreline_m": shoreline,
+        "centroid_lon": lon,
+        "centroid_lat": lat,
+        "unknown_m2": sums.unknown[ids],
+    })
+    if zl is not None:
+        table = pd.concat([table, _admin(pairs, ids, area, units)], axis=1)
+    geometry = oriented(_to_crs_coords(pixel_geoms, grid.transform))
+    return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geometry, crs=grid.crs))
+
+
+def write_body_table(table: gpd.GeoDataFrame, out_dir) -> dict[str, Path]:
+    """Write OUT/bodies.parquet (GeoParquet) and OUT/bodies.gpkg (GeoPackage, layer `bodies`), each atomically;
+    size_class is written as text."""
+    out_dir = Path(out_dir)
+    flat = table.assign(size_class=table["size_class"].astype(str))
+    paths = {"bodies_parquet": out_dir / "bodies.parquet", "bodies_gpkg": out_dir / "bodies.gpkg"}
+    with atomic_path(paths["bodies_parquet"]) as tmp:
+        flat.to_parquet(tmp, index=False)
+    with atomic_path(paths["bodies_gpkg"]) as tmp:
+        flat.to_file(tmp, driver="GPKG", layer="bodies")
+    return paths
+
+
+def _classes(block: np.ndarray, keep: tuple) -> np.ndarray:
+    """uint8 class layer: values in `keep` kept, every other value (nodata markers included) 255 unknown."""
+    return np.where(np.isin(block, keep), block, UNKNOWN).astype(np.uint8)
+
+
+def _write_classes(layer: Layer, path: Path, keep: tuple, description: str, tile: int, tags: dict) -> Path:
+    arr = xr.DataArray(layer.dask((tile, tile)).map_blocks(_classes, keep, dtype=np.uint8), dims=("y", "x"))
+    arr = arr.rio.write_crs(layer.grid.crs).rio.write_transform(layer.grid.transform)
+    return write_raster(path, arr, nodata=UNKNOWN, dtype="uint8", descriptions=[description], tags=tags)
+
+
+def bodies_to_files(mask, out_dir, *, detection=None, persistence=None, grid: Grid | None = None, connectivity: int = 8,
+                    min_area_m2: float = DEA_MIN_AREA_M2, zones=None, units=None, tile: int = 4096,
+                    tags: dict | None = None) -> dict[str, Path]:
+    """Label the water bodies of `mask` (1 water, 0 not water, 255 unknown; path, DataArray or array with
+    `grid`) and write, in OUT:
+
+    - body_id.tif: uint32 body ids, nodata 0, tiled COG (irrmap.core.raster_write);
+    - water.tif: the mask as uint8 1 / 0 / 255 (any value other than 0 and 1 becomes 255 unknown), which the
+      change step needs for the transitions layer and unknown pixels;
+    - persistence.tif, when `persistence` (the epoch's persistence layer, irrmap.mapping.water.composite: 0 not
+      water, 1 permanent, 2 seasonal, 255 unknown) is given: the change step then tells seasonal from
+      permanent water;
+    - bodies.parquet and bodies.gpkg: the body table (`body_table`).
+
+    Options as in `irrmap.mapping.water.labels.label_windowed` (connectivity, tile, the minimum area, default
+    DEA_MIN_AREA_M2, and the DEA detection mask) and `body_table` (zones, units). Returns the paths by name.
+    Raises InputError when the mask has no grid (give `grid`), GridError when the layers are not on one grid.
+    """
+    out_dir = Path(out_dir)
+    src = Layer(mask, grid, "mask")
+    if src.grid is None:
+        raise InputError("the water mask has no grid", "mask", "pass grid=, or a georeferenced raster or DataArray")
+    labels, n = label_windowed(mask, connectivity=connectivity, tile=tile, grid=src.grid, min_area_m2=min_area_m2, detection=detection)
+    all_tags = {"stage": "water.bodies", "connectivity": connectivity, "min_area_m2": min_area_m2, "n_bodies": n,
+                "detection_rule": detection is not None} | dict(tags or {})
+    paths = {"body_id": write_raster(out_dir / "body_id.tif", labels, nodata=0, dtype="uint32",
+                                     descriptions=["water body id (0: no body)"], tags=all_tags)}
+    paths["water"] = _write_classes(src, out_dir / "water.tif", (NOT_WATER, WATER), "water: 1 water, 0 not water, 255 unknown",
+                                    tile, all_tags)
+    if persistence is not None:
+        per = Layer(persistence, src.grid, "persistence")
+        src.check_aligned(per)
+        paths["persistence"] = _write_classes(per, out_dir / "persistence.tif", (NOT_WATER, PERMANENT, SEASONAL),
+                                              "persistence: 1 permanent, 2 seasonal, 0 not water, 255 unknown", tile, all_tags)
+    table = body_table(paths["body_id"], unknown=paths["water"], zones=zones, units=units, tile=tile)
+    if len(table) != n:
+        raise DataError(f"body_id.tif holds {len(table)} bodies, the labelling found {n}", str(paths["body_id"]), "report this as a bug")
+    paths.update(write_body_table(table, out_dir))
+    log.info("water bodies: %d bodies, %.6g km2 in all -> %s", n, table["area_km2"].sum(), out_dir)
+    return paths

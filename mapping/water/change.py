@@ -1,0 +1,312 @@
+"""Change of water bodies between two epochs on one grid: bodies matched by pixel overlap with stable ids, a
+status and area change per body, a JRC-style transitions layer, and totals per size class and admin unit.
+
+Matching (overlap = true area, m2, of the pixels in body a of epoch A and body b of epoch B):
+- each A body's id carries forward to the B body it overlaps most; when several A bodies pick the same B
+  body, the one overlapping it most keeps its id there (ties: lowest id) and the others' ids retire into
+  it; B bodies picked by no A body get new ids counting up from `next_id` (default: the largest A id + 1) in
+  order of their B id, so ids are never reused;
+- each A body's area is shared among the B bodies it overlaps in proportion to the overlap, so a B body's
+  `area_a_km2` is the epoch-A area it inherits and the rows add up: sum(change_km2) = total B area - total A
+  area;
+- status of a B body: `new` when it overlaps no A body; `merged` when it overlaps two or more; `split` when
+  its one A body overlaps other B bodies too; otherwise `stable` when |area_b - area_a| <= `tolerance` x
+  area_a, else `grown` or `shrunk`. The tolerance is relative (default 0.10 = 10 %, a choice with no
+  published standard: shore pixels of a small body are a large share of it, so a body of a few pixels
+  changes by more than 10 % from one shore pixel; raise it for small bodies or noisy masks). An A body that
+  overlaps no B body is `lost` (one row, area_b 0).
+
+Transitions (JRC Global Surface Water, Pekel et al. 2016, Nature 540:418-422, doi:10.1038/nature20584; the
+GSW Data Users Guide, transitions layer): JRC compares the seasonality class (permanent, seasonal, not water)
+of the first and last year and uses the years between for the two ephemeral classes. With two epochs
+the classes are, from (class in A, class in B):
+  1 permanent (P, P)          2 new permanent (N, P)        3 lost permanent (P, N)
+  4 seasonal (S, S)           5 new seasonal (N, S)         6 lost seasonal (S, N)
+  7 seasonal to permanent (S, P)                            8 permanent to seasonal (P, S)
+  0 no water (N, N) -- JRC leaves these pixels empty;     255 unknown in either epoch.
+JRC's 9 ephemeral permanent and 10 ephemeral seasonal (water only between the first and the last year)
+cannot be told from two epochs and never occur. Inputs are persistence layers (irrmap.mapping.water.
+composite: 0 not water, 1 permanent, 2 seasonal, 255 unknown) or plain water masks (0 / 1 / 255), whose water
+reads as permanent, giving classes 0-3 only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask.array as da
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from irrmap.core.atomic import atomic_path
+from irrmap.core.errors import DataError, InputError
+from irrmap.core.grid import Grid
+from irrmap.core.raster_write import write_raster
+from irrmap.mapping.water.bodies import size_class
+from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN
+from irrmap.mapping.water.composite import PERMANENT, SEASONAL
+from irrmap.mapping.water.windows import Layer, pixel_areas
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("stable", "grown", "shrunk", "new", "lost", "merged", "split")
+TRANSITIONS = {0: "no water", 1: "permanent", 2: "new permanent", 3: "lost permanent", 4: "seasonal", 5: "new seasonal",
+               6: "lost seasonal", 7: "seasonal to permanent", 8: "permanent to seasonal", 255: "unknown"}
+_N, _P, _S = NOT_WATER, PERMANENT, SEASONAL
+_PAIRS = {(_P, _P): 1, (_N, _P): 2, (_P, _N): 3, (_S, _S): 4, (_N, _S): 5, (_S, _N): 6, (_S, _P): 7, (_P, _S): 8, (_N, _N): 0}
+_ADMIN = ("zone", "admin_code", "admin_name")
+
+
+def body_overlaps(ids_a, ids_b, *, grid: Grid | None = None, tile: int = 2048) -> pd.DataFrame:
+    """True area (m2) shared by each pair of bodies: columns id_a, id_b, area_m2, one row per overlapping
+    pair, read window by window. `ids_a`, `ids_b`: body-id rasters (path, DataArray, array) on one grid."""
+    la = Layer(ids_a, grid, "epoch A body ids")
+    lb = Layer(ids_b, la.grid, "epoch B body ids")
+    la.check_aligned(lb)
+    if la.grid is None:
+        raise InputError("the body ids have no grid", "ids_a", "pass grid=, or georeferenced rasters")
+    parts = []
+    for t in la.grid.tiles(tile):
+        a, b = la.read(t.window), lb.read(t.window)
+        both = (a > 0) & (b > 0)
+        if both.any():
+            parts.append(pd.Series(pixel_areas(la.grid, t.window)[both]).groupby([a[both], b[both]]).sum())
+    if not parts:
+        return pd.DataFrame({"id_a": np.zeros(0, np.int64), "id_b": np.zeros(0, np.int64), "area_m2": np.zeros(0)})
+    out = pd.concat(parts).groupby(level=[0, 1]).sum().rename("area_m2").reset_index()
+    out.columns = ["id_a", "id_b", "area_m2"]
+    return out.astype({"id_a": np.int64, "id_b": np.int64})
+
+
+@dataclass
+class Change:
+    """`table`: one row per body of epoch B and per lost body of epoch A (see `match_bodies`);
+    `stable_id`: Series epoch-B id -> stable id; `next_id`: the first id not issued yet (pass it on to the
+    next epoch's matching)."""
+
+    table: pd.DataFrame
+    stable_id: pd.Series
+    next_id: int
+
+
+def _areas(bodies, what: str) -> pd.Series:
+    missing = {"body_id", "area_m2"} - set(bodies.columns)
+    if missing:
+        raise InputError(f"the {what} body table has no column {', '.join(sorted(missing))}", what,
+                         "pass the table of irrmap.mapping.water.bodies.body_table (bodies.parquet)")
+    return bodies.set_index("body_id")["area_m2"].astype(float)
+
+
+def match_bodies(bodies_a, ids_a, bodies_b, ids_b, *, tolerance: float = 0.10, next_id: int | None = None,
+                 grid: Grid | None = None, tile: int = 2048) -> Change:
+    """Match the bodies of epoch A to those of epoch B by pixel overlap (rules in the module docstring).
+
+    `bodies_a`, `bodies_b`: body tables (body_id, area_m2, optional zone / admin_code / admin_name) whose ids
+    are the values of the body-id rasters `ids_a`, `ids_b` (path, DataArray or array on one grid).
+    `tolerance`: relative area change still called stable (0.10 = 10 %). `next_id`: first new id (default
+    max A id + 1; pass Change.next_id of the previous pair in a chain of epochs so no id is reused).
+
+    Table columns: body_id (stable id), id_a (the A id carried forward; 0 for new and split-off bodies),
+    id_b (0 for lost bodies), area_a_km2 (inherited epoch-A area), area_b_km2, change_km2, change_pct (NaN
+    where area_a is 0), status (STATUSES), parents (the A ids area_a comes from, ';'-separated), size_class (of
+    area_a, or of area_b for bodies without one), and the admin columns of the B body (of the A body when
+    lost). Raises InputError for a table without body_id / area_m2 or a negative tolerance, DataError when
+    the rasters hold ids missing from the tables.
+    """
+    if tolerance < 0:
+        raise InputError(f"tolerance {tolerance} is negative", "tolerance", "use a share such as 0.10 (10 %)")
+    area_a, area_b = _areas(bodies_a, "epoch A"), _areas(bodies_b, "epoch B")
+    ov = body_overlaps(ids_a, ids_b, grid=grid, tile=tile)
+    for col, known, what in (("id_a", area_a, "epoch A"), ("id_b", area_b, "epoch B")):
+        stray = np.setdiff1d(ov[col].unique(), known.index)
+        if len(stray):
+            raise DataError(f"the {what} body ids {stray[:5].tolist()} are not in its body table", what,
+                            "use the body table and body_id.tif written together")
+    best = ov.sort_values(["id_a", "area_m2", "id_b"], ascending=[True, False, True]).drop_duplicates("id_a")
+    heir = best.sort_values(["id_b", "area_m2", "id_a"], ascending=[True, False, True]).drop_duplicates("id_b").set_index("id_b")["id_a"]
+    first_new = max(int(next_id or 0), int(area_a.index.max()) + 1 if len(area_a) else 1)
+    unclaimed = np.setdiff1d(area_b.index.values, heir.index.values)
+    stable = pd.concat([heir, pd.Series(np.arange(first_new, first_new + len(unclaimed)), index=unclaimed)]).sort_index()
+
+    share = ov["area_m2"] / ov.groupby("id_a")["area_m2"].transform("sum")
+    inherited = (share * area_a.reindex(ov["id_a"]).values).groupby(ov["id_b"]).sum().reindex(area_b.index, fill_value=0.0)
+    parents = ov.groupby("id_b")["id_a"].agg(lambda s: ";".join(map(str, sorted(s)))).reindex(area_b.index, fill_value="")
+    n_parents = ov.groupby("id_b").size().reindex(area_b.index, fill_value=0)
+    n_children = ov.groupby("id_a").size()
+    only_parent = ov.drop_duplicates("id_b", keep=False).set_index("id_b")["id_a"]  # B bodies with exactly one parent
+    split = pd.Series(n_children.reindex(only_parent.values).values >= 2, index=only_parent.index).reindex(area_b.index, fill_value=False)
+    rel = (area_b - inherited) / inherited.where(inherited > 0)
+    status = np.select([n_parents == 0, n_parents >= 2, split, rel.abs() <= tolerance, rel > 0],
+                       ["new", "merged", "split", "stable", "grown"], "shrunk")
+    rows_b = pd.DataFrame({"body_id": stable.reindex(area_b.index).values, "id_a": heir.reindex(area_b.index, fill_value=0).values,
+                           "id_b": area_b.index.values, "area_a_km2": inherited.values / 1e6, "area_b_km2": area_b.values / 1e6,
+                           "status": status, "parents": parents.values})
+    lost = area_a.index.difference(ov["id_a"].unique())
+    rows_a = pd.DataFrame({"body_id": lost.values, "id_a": lost.values, "id_b": 0, "area_a_km2": area_a.reindex(lost).values / 1e6,
+                           "area_b_km2": 0.0, "status": "lost", "parents": lost.astype(str).values})
+    for col in _ADMIN:
+        if col in bodies_b.columns:
+            rows_b[col] = bodies_b.set_index("body_id")[col].reindex(area_b.index).values
+        if col in bodies_a.columns:
+            rows_a[col] = bodies_a.set_index("body_id")[col].reindex(lost).values
+    table = pd.concat([rows_b, rows_a], ignore_index=True) if len(rows_a) else rows_b
+    table["change_km2"] = table["area_b_km2"] - table["area_a_km2"]
+    table["change_pct"] = 100.0 * table["change_km2"] / table["area_a_km2"].where(table["area_a_km2"] > 0)
+    ref = table["area_a_km2"].where(table["area_a_km2"] > 0, table["area_b_km2"])
+    table["size_class"] = size_class(ref)
+    table = table.astype({"body_id": np.int64, "id_a": np.int64, "id_b": np.int64}).sort_values("body_id", ignore_index=True)
+    front = ["body_id", "id_a", "id_b", "area_a_km2", "area_b_km2", "change_km2", "change_pct", "status", "parents", "size_class"]
+    table = table[front + [c for c in table.columns if c not in front]]
+    return Change(table, stable.astype(np.int64), first_new + len(unclaimed))
+
+
+def _totals(change: pd.DataFrame, key) -> pd.DataFrame:
+    g = change.assign(key=key).groupby("key", observed=False, sort=True)
+    out = pd.DataFrame({"n_bodies": g.size()})
+    for s in STATUSES:
+        out[f"n_{s}"] = g["status"].agg(lambda v, s=s: int((v == s).sum()))
+    out["area_a_km2"] = g["area_a_km2"].sum()
+    out["area_b_km2"] = g["area_b_km2"].sum()
+    out["change_km2"] = out["area_b_km2"] - out["area_a_km2"]
+    out["change_pct"] = 100.0 * out["change_km2"] / out["area_a_km2"].where(out["area_a_km2"] > 0)
+    return out
+
+
+def change_totals(change: pd.DataFrame, by: str = "size_class") -> pd.DataFrame:
+    """Bodies, bodies per status, areas in each epoch and change (km2 and % of epoch A) per `by` column of a
+    change table: "size_class" (every class listed, empty ones with zeros) or an admin column ("admin_code",
+    "zone"). Raises InputError for a column the table does not have."""
+    if by not in change.columns:
+        raise InputError(f"the change table has no column {by!r}", "by",
+                         "use size_class, or an admin column (give the body tables zones or units)")
+    return _totals(change, change[by]).rename_axis(by).reset_index()
+
+
+def large_vs_small(change: pd.DataFrame, threshold_km2: float = 1000.0) -> pd.DataFrame:
+    """The seed's finding as a table: totals (as in `change_totals`) of large bodies (reference area >= threshold,
+    the reference being the epoch-A area, or the epoch-B area of bodies new in B; the size class > 1000 km2
+    for the default) against all smaller ones."""
+    ref = change["area_a_km2"].where(change["area_a_km2"] > 0, change["area_b_km2"])
+    labels = pd.Categorical(np.where(ref >= threshold_km2, f">= {threshold_km2:g} km2", f"< {threshold_km2:g} km2"),
+                            categories=[f">= {threshold_km2:g} km2", f"< {threshold_km2:g} km2"])
+    return _totals(change, labels).rename_axis("bodies").reset_index()
+
+
+def _transition_block(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    allowed = np.array([_N, _P, _S, UNKNOWN])
+    for v, epoch in ((a, "A"), (b, "B")):
+        bad = ~np.isin(v, allowed)
+        if bad.any():
+            raise DataError(f"the epoch {epoch} class layer holds value {v[bad][0]}, not 0 / 1 permanent / 2 seasonal / 255 unknown",
+                            "transitions", "pass water masks (water.tif) or persistence layers (irrmap.mapping.water.composite)")
+    out = np.full(a.shape, UNKNOWN, np.uint8)
+    for (ca, cb), cls in _PAIRS.items():
+        out[(a == ca) & (b == cb)] = cls
+    return out
+
+
+def transitions(class_a, class_b, *, grid: Grid | None = None, tile: int = 2048) -> xr.DataArray:
+    """Lazy uint8 JRC-style transitions layer (classes in TRANSITIONS and the module docstring) from two
+    class layers on one grid (paths, DataArrays or arrays: 0 not water, 1 permanent / water, 2 seasonal, 255
+    unknown). Raises GridError when they are not on one grid and, when computed, DataError for other values."""
+    la = Layer(class_a, grid, "epoch A classes")
+    lb = Layer(class_b, la.grid, "epoch B classes")
+    la.check_aligned(lb)
+    out = da.map_blocks(_transition_block, la.dask((tile, tile)), lb.dask((tile, tile)), dtype=np.uint8)
+    arr = xr.DataArray(out, dims=("y", "x"), name="transition")
+    if la.grid is not None:
+        arr = arr.assign_coords(la.grid.coords()).rio.write_crs(la.grid.crs).rio.write_transform(la.grid.transform)
+    arr.attrs["nodata"] = UNKNOWN
+    return arr
+
+
+def transition_areas(transitions_layer, *, grid: Grid | None = None, tile: int = 2048) -> pd.DataFrame:
+    """True area (km2) of every transition class of a transitions layer (path, DataArray or array with grid):
+    columns class, name, area_km2; every class of TRANSITIONS listed."""
+    lay = Layer(transitions_layer, grid, "transitions")
+    if lay.grid is None:
+        raise InputError("the transitions layer has no grid", "transitions", "pass grid=, or a georeferenced layer")
+    total = np.zeros(256)
+    for t in lay.grid.tiles(tile):
+        v = lay.read(t.window).astype(np.int64)
+        total += np.bincount(v.ravel(), weights=np.ravel(pixel_areas(lay.grid, t.window)), minlength=256)[:256]
+    classes = list(TRANSITIONS)
+    return pd.DataFrame({"class": classes, "name": [TRANSITIONS[c] for c in classes], "area_km2": total[classes] / 1e6})
+
+
+def _stable_block(b: np.ndarray, lut_ids: np.ndarray, lut_values: np.ndarray) -> np.ndarray:
+    pos = np.searchsorted(lut_ids, b)
+    pos = np.minimum(pos, len(lut_ids) - 1)
+    return np.where((b > 0) & (lut_ids[pos] == b), lut_values[pos], 0).astype(np.uint32)
+
+
+def stable_ids_layer(ids_b, change: Change, *, grid: Grid | None = None, tile: int = 2048) -> xr.DataArray:
+    """Lazy uint32 layer of epoch B's bodies under their stable ids (0 no body): the next epoch's `ids_a`."""
+    lay = Layer(ids_b, grid, "epoch B body ids")
+    ids = change.stable_id.index.values.astype(np.int64)
+    vals = change.stable_id.values.astype(np.uint32)
+    if len(ids) == 0:
+        ids, vals = np.zeros(1, np.int64), np.zeros(1, np.uint32)
+    out = da.map_blocks(_stable_block, lay.dask((tile, tile)), ids, vals, dtype=np.uint32)
+    arr = xr.DataArray(out, dims=("y", "x"), name="stable_id")
+    if lay.grid is not None:
+        arr = arr.assign_coords(lay.grid.coords()).rio.write_crs(lay.grid.crs).rio.write_transform(lay.grid.transform)
+    return arr
+
+
+def _bodies_dir(folder) -> tuple[gpd.GeoDataFrame, Path, Path | None]:
+    folder = Path(folder)
+    table, ids = folder / "bodies.parquet", folder / "body_id.tif"
+    for p in (table, ids):
+        if not p.is_file():
+            raise InputError(f"{p.name} not found", str(folder), "give a folder written by `irrmap water bodies`")
+    classes = next((p for p in (folder / "persistence.tif", folder / "water.tif") if p.is_file()), None)
+    return gpd.read_parquet(table), ids, classes
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+    return path
+
+
+def change_to_files(out_dir, dir_a, dir_b, *, tolerance: float = 0.10, next_id: int | None = None, tile: int = 2048,
+                    tags: dict | None = None) -> dict[str, Path]:
+    """Compare two body folders (written by irrmap.mapping.water.bodies.bodies_to_files) and write in OUT:
+    change.csv (`match_bodies`), transitions.tif (uint8, nodata 255; from each folder's persistence.tif, else
+    its water.tif, else -- with a warning -- its body ids as permanent water), transitions.csv (area per
+    class), stable_id.tif (epoch B under stable ids, uint32, nodata 0), totals_size_class.csv,
+    totals_admin.csv (when the tables carry admin units) and large_vs_small.csv. Returns paths by name."""
+    out_dir = Path(out_dir)
+    bodies_a, ids_a, cls_a = _bodies_dir(dir_a)
+    bodies_b, ids_b, cls_b = _bodies_dir(dir_b)
+    change = match_bodies(bodies_a, ids_a, bodies_b, ids_b, tolerance=tolerance, next_id=next_id, tile=tile)
+    all_tags = {"stage": "water.change", "epoch_a": str(dir_a), "epoch_b": str(dir_b), "tolerance": tolerance,
+                "next_id": change.next_id} | dict(tags or {})
+    paths = {"change": _write_csv(change.table, out_dir / "change.csv")}
+    layers = []
+    for cls, ids, folder in ((cls_a, ids_a, dir_a), (cls_b, ids_b, dir_b)):
+        if cls is None:
+            log.warning("%s has no water.tif: transitions read its bodies as permanent water and everything else as not water, so "
+                        "unknown (cloud, shadow, snow, fill) pixels show as change (fix: write the folder again with "
+                        "`irrmap water bodies`, which writes water.tif)", folder)
+            lay = Layer(ids, None, "body ids")
+            cls = xr.DataArray(lay.dask((tile, tile)).map_blocks(lambda v: (v > 0).astype(np.uint8), dtype=np.uint8), dims=("y", "x"))
+        layers.append(cls)
+    grid = Grid.from_raster(ids_a)
+    legend = "; ".join(f"{k} {v}" for k, v in TRANSITIONS.items())
+    paths["transitions"] = write_raster(out_dir / "transitions.tif", transitions(*layers, grid=grid, tile=tile), nodata=UNKNOWN,
+                                        dtype="uint8", descriptions=[f"water transition A -> B: {legend}"], tags=all_tags)
+    paths["transitions_csv"] = _write_csv(transition_areas(paths["transitions"], tile=tile), out_dir / "transitions.csv")
+    paths["stable_id"] = write_raster(out_dir / "stable_id.tif", stable_ids_layer(ids_b, change, tile=tile), nodata=0, dtype="uint32",
+                                      descriptions=["epoch B water body under its stable id (0: no body)"], tags=all_tags)
+    paths["totals_size_class"] = _write_csv(change_totals(change.table), out_dir / "totals_size_class.csv")
+    admin = next((c for c in ("admin_code", "zone") if c in change.table.columns), None)
+    if admin:
+        paths["totals_admin"] = _write_csv(change_totals(change.table, admin), out_dir / "totals_admin.csv")
+    paths["large_vs_small"] = _write_csv(large_vs_small(change.table), out_dir / "large_vs_small.csv")
+    return paths

@@ -1,0 +1,77 @@
+"""Scene stacks (irrmap.sources.stack): a multiband GeoTIFF with common band names and a sidecar JSON read as
+a Scene. Truth: the stored values written here times the sidecar's scale plus offset; QA_PIXEL words with the
+bits of USGS LSDS-1619 (3 cloud, 6 clear, 7 water)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from irrmap.core.errors import ConfigError, InputError
+from irrmap.sources import read_scene
+from irrmap.sources.qa import CLEAR, CLOUD, FILL, WATER
+
+NAMES = ("blue", "green", "red", "nir", "swir1", "swir2")
+RNG = np.random.default_rng(11)
+DN = RNG.integers(200, 6000, (6, 5, 4)).astype(np.int16)
+
+
+def write_stack(path, descriptions=NAMES, extra=None, sidecar=None, nodata=-9999):
+    data = DN.copy()
+    data[:, 0, 0] = nodata
+    bands = list(data) + ([extra] if extra is not None else [])
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=5, count=len(bands), dtype="int16", crs="EPSG:32650",
+                       transform=Affine(30, 0, 300000, 0, -30, 4200000), nodata=nodata) as dst:
+        for i, (b, d) in enumerate(zip(bands, descriptions), start=1):
+            dst.write(b.astype(np.int16), i)
+            dst.set_band_description(i, d)
+    if sidecar is not None:
+        path.with_suffix(".json").write_text(json.dumps(sidecar))
+    return path
+
+
+def test_stack_reflectance_is_stored_value_times_scale_plus_offset(tmp_path):
+    side = {"date": "2001-08-09", "sensor": "LE07", "level": "L2", "scale": 2.75e-5, "offset": -0.2, "sun_elevation": 55.0,
+            "sun_azimuth": 140.0}
+    s = read_scene(write_stack(tmp_path / "s.tif", NAMES[::-1], sidecar=side))  # band order does not matter, names do
+    assert (s.sensor, s.level, s.date) == ("LE07", "L2", datetime.date(2001, 8, 9))
+    for k, name in enumerate(NAMES[::-1]):
+        got = s.bands[name].values
+        assert np.isnan(got[0, 0])
+        np.testing.assert_allclose(got.ravel()[1:], (DN[k] * 2.75e-5 - 0.2).ravel()[1:], rtol=1e-6)
+    assert s.thermal is None and s.quality.attrs["source"] == "screen"
+    assert s.quality.values[0, 0] == FILL and s.grid.res == (30.0, 30.0)
+
+
+def test_stack_quality_band_is_decoded(tmp_path):
+    qa = np.full((5, 4), 21824)  # clear
+    qa[1, 1], qa[2, 2] = 21952, 22280  # water, cloud
+    side = {"date": "2022-07-14", "sensor": "LC09", "scale": 1e-4}
+    s = read_scene(write_stack(tmp_path / "q.tif", NAMES + ("QA_PIXEL",), extra=qa, sidecar=side, nodata=-32768))
+    assert s.quality.attrs["source"] == "QA_PIXEL" and s.level == "L2"
+    q = s.quality.values
+    assert (q[1, 1], q[2, 2], q[0, 1]) == (WATER, CLOUD, CLEAR)
+
+
+def test_stack_errors(tmp_path):
+    with pytest.raises(InputError, match="sidecar"):
+        read_scene(write_stack(tmp_path / "a.tif"))
+    with pytest.raises(InputError, match="date"):
+        read_scene(write_stack(tmp_path / "b.tif", sidecar={"sensor": "LC08"}))
+    with pytest.raises(InputError, match="unknown key"):
+        read_scene(write_stack(tmp_path / "c.tif", sidecar={"date": "2020-01-01", "scal": 1e-4}))
+    with pytest.raises(InputError, match="swir2"):
+        read_scene(write_stack(tmp_path / "d.tif", NAMES[:5] + ("b7",), sidecar={"date": "2020-01-01"}))
+    path = write_stack(tmp_path / "e.tif", sidecar={"date": "2020-01-01"})
+    with pytest.raises(ConfigError):
+        read_scene(path, bands=["thermal"])
+    with pytest.raises(ConfigError):
+        read_scene(path, resolution=20)
+    (tmp_path / "f.jp2").write_bytes(b"x")
+    with pytest.raises(InputError, match="nor a GeoTIFF scene stack"):
+        read_scene(tmp_path / "f.jp2")
