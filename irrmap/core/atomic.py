@@ -213,3 +213,17 @@ def remove_stale_partials(folder) -> tuple[int, int]:
         log.info("removed %d partial file(s) that an interrupted run left under %s: %s bytes (%.1f MB) freed",
                  count, folder, f"{freed:,}", freed / 1e6)
     return count, freed
+
+
+@contextlib.contextmanager
+def fixed_gpkg_timestamp():
+    """GeoPackages record a last-change time; GDAL's OGR_CURRENT_DATE pins it so the same seed gives the same bytes."""
+    old = os.environ.get("OGR_CURRENT_DATE")
+    os.environ["OGR_CURRENT_DATE"] = "2000-01-01T00:00:00.000Z"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("OGR_CURRENT_DATE", None)
+        else:
+            os.environ["OGR_CURRENT_DATE"] = old

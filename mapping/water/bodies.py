@@ -29,7 +29,7 @@ from pyproj import CRS as ProjCRS
 from pyproj import Transformer
 from rasterio.features import shapes
 
-from irrmap.core.atomic import atomic_path
+from irrmap.core.atomic import atomic_path, fixed_gpkg_timestamp
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.geodesy import geod_of
 from irrmap.core.grid import Grid
@@ -272,7 +272,7 @@ def write_body_table(table: gpd.GeoDataFrame, out_dir) -> dict[str, Path]:
     paths = {"bodies_parquet": out_dir / "bodies.parquet", "bodies_gpkg": out_dir / "bodies.gpkg"}
     with atomic_path(paths["bodies_parquet"]) as tmp:
         flat.to_parquet(tmp, index=False)
-    with atomic_path(paths["bodies_gpkg"]) as tmp:
+    with atomic_path(paths["bodies_gpkg"]) as tmp, fixed_gpkg_timestamp():  # no wall-clock time in the file
         flat.to_file(tmp, driver="GPKG", layer="bodies")
     return paths
 

@@ -8,8 +8,6 @@ are global by nature but tiny (thousands of vertices), so they are built in one 
 
 from __future__ import annotations
 
-import contextlib
-import os
 
 import geopandas as gpd
 import numpy as np
@@ -128,22 +126,8 @@ def _dissolve(counties, code_field, name_field, level, keep) -> gpd.GeoDataFrame
 
 def write_admin(path, layers: dict[str, gpd.GeoDataFrame]) -> None:
     """All three levels as layers of one GeoPackage (written to a temporary name, then renamed)."""
-    from irrmap.core.atomic import atomic_path
+    from irrmap.core.atomic import atomic_path, fixed_gpkg_timestamp
 
     with atomic_path(path) as tmp, fixed_gpkg_timestamp():
         for name in ("counties", "cities", "provinces"):
             layers[name].to_file(tmp, layer=name, driver="GPKG")
-
-
-@contextlib.contextmanager
-def fixed_gpkg_timestamp():
-    """GeoPackages record a last-change time; GDAL's OGR_CURRENT_DATE pins it so the same seed gives the same bytes."""
-    old = os.environ.get("OGR_CURRENT_DATE")
-    os.environ["OGR_CURRENT_DATE"] = "2000-01-01T00:00:00.000Z"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("OGR_CURRENT_DATE", None)
-        else:
-            os.environ["OGR_CURRENT_DATE"] = old

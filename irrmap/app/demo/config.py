@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from irrmap.app.demo import landcover, phenology
+from irrmap.app.demo.landsat import EPOCH1_YEAR as EPOCH1
 from irrmap.app.demo.spec import RES, DemoSpec
 
 
@@ -119,6 +120,18 @@ scope = "global"
 [mapping]
 memory_mb = 512
 
+[water]
+# water-body layer of the Landsat-like 30 m sub-area (scene stacks: GeoTIFF + sidecar JSON), on its own grid
+method = "ndwi"
+threshold = 0.0
+min_area_m2 = 3125
+# scoring only: the water maps never see these truth masks (body precision/recall at IoU >= 0.5 -> output/water/score.json)
+reference = {{ {EPOCH1} = "truth/landsat/water_epoch1_{EPOCH1}.tif", {spec.year} = "truth/landsat/water_epoch2_{spec.year}.tif" }}
+
+[water.epochs]
+{EPOCH1} = ["inputs/landsat/epoch1_{EPOCH1}.tif"]
+{spec.year} = ["inputs/landsat/epoch2_{spec.year}.tif"]
+
 [evaluation]
 map = "irrigated_class"
 points = "inputs/reference/points.gpkg"
@@ -130,6 +143,6 @@ compare = ["threshold_sevi", "threshold_sndvi", "threshold_sgi"]
 {modis}
 # City and province totals: inputs/statistics/city.csv, inputs/statistics/province.csv (same columns).
 # Reference points (stratified by climate zone, 3 % label noise): inputs/reference/points.gpkg, field "label".
-# Landsat-like 30 m sub-area, bands blue green red nir swir1 swir2 (x 1e4, nodata -9999):
-#   inputs/landsat/epoch1_1995.tif, inputs/landsat/epoch2_{spec.year}.tif
+# Landsat-like 30 m sub-area, bands blue green red nir swir1 swir2 (x 1e4, nodata -9999; sidecar .json: date, scale):
+#   inputs/landsat/epoch1_{EPOCH1}.tif, inputs/landsat/epoch2_{spec.year}.tif  ([water] above)
 '''

@@ -12,9 +12,9 @@ import rasterio
 import xarray as xr
 from rasterio.windows import Window
 
-from irrmap.core.atomic import atomic_path, write_text_atomic
+from irrmap.core.atomic import atomic_path, fixed_gpkg_timestamp, write_text_atomic
 from irrmap.app.demo import landcover, landsat, phenology
-from irrmap.app.demo.admin import admin_units, fixed_gpkg_timestamp, write_admin
+from irrmap.app.demo.admin import admin_units, write_admin
 from irrmap.app.demo.bundle import NODATA, bundle_arrays
 from irrmap.app.demo.config import config_text
 from irrmap.app.demo.hydrology import route
@@ -184,6 +184,7 @@ def _write_landsat(spec: DemoSpec, out: Path) -> None:
     for e, yr in ((1, landsat.EPOCH1_YEAR), (2, spec.year)):
         write_raster(out / "inputs" / "landsat" / f"epoch{e}_{yr}.tif", da(res[f"epoch{e}"]), nodata=landsat.NODATA, dtype="int16",
                      descriptions=list(landsat.BANDS), tags={"scale_factor": "0.0001", "year": yr, "demo_layer": "landsat"})
+        write_text_atomic(out / "inputs" / "landsat" / f"epoch{e}_{yr}.json", json.dumps(landsat.scene_sidecar(e, yr), indent=2))
         write_raster(out / "truth" / "landsat" / f"water_epoch{e}_{yr}.tif", da(res[f"water_epoch{e}"]), nodata=255, dtype="uint8",
                      descriptions=["water"], tags={"year": yr})
         write_raster(out / "truth" / "landsat" / f"treecover_epoch{e}_{yr}.tif", da(res[f"treecover_epoch{e}"]), nodata=255,

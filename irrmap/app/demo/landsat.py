@@ -5,6 +5,10 @@ in memory). Epoch 2 (the demo year) follows the fine land cover; epoch 1 (EPOCH1
 seed study: large lakes were larger (shores dilated by up to 150 m), many small ponds did not exist yet, and
 forest patches were lost or planted between the epochs.
 Reflectance = tree cover x forest spectrum + (1 - tree cover) x class spectrum, x (1 +- 3 % noise).
+
+Each epoch is a scene stack (irrmap.sources.stack): the six bands as int16 reflectance x 1e4 with the common
+band names as descriptions, and a sidecar JSON (`scene_sidecar`) with the date, level and scale, so
+`irrmap water mask` and the `water` stage read it as a scene.
 """
 
 from __future__ import annotations
@@ -32,6 +36,17 @@ SPECTRA = {
     lc.URBAN: [0.12, 0.13, 0.14, 0.18, 0.22, 0.20],
 }
 TREE = {lc.FOREST: (55, 85), lc.SHRUB: (12, 30), lc.GRASS: (0, 6), lc.CROP: (0, 4), lc.URBAN: (3, 12), lc.BARREN: (0, 1), lc.WATER: (0, 0)}
+
+
+SCENE_DAY = "07-01"  # mid-season acquisition date of both epochs
+SUN_ANGLES = (65.0, 135.0)  # elevation, azimuth (degrees): a July mid-morning sun at ~38 N; only the screen's shadow matching uses them
+
+
+def scene_sidecar(epoch: int, year: int) -> dict:
+    """The sidecar JSON of epoch `epoch` (1 or 2) in `year` (irrmap.sources.stack): surface reflectance x 1e4
+    of a synthetic Landsat-like sensor, no quality band (the spectral screen finds no cloud: there is none)."""
+    return {"date": f"{year}-{SCENE_DAY}", "sensor": "synthetic", "level": "L2", "scale": 1e-4, "offset": 0.0,
+            "sun_elevation": SUN_ANGLES[0], "sun_azimuth": SUN_ANGLES[1], "scene_id": f"demo_epoch{epoch}_{year}"}
 
 
 def sub_window(spec: DemoSpec) -> Window:

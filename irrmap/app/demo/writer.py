@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dask.array as da
 import numpy as np
-import xarray as xr
 from rasterio.windows import Window
 
 from irrmap.core.grid import Grid

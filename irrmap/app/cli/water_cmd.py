@@ -1,0 +1,156 @@
+"""`irrmap water`: the water-body layer: water masks from Landsat / Sentinel-2 scenes, connected water bodies
+with true areas, and change between two epochs.
+
+Command contract (other tools rely on it):
+  irrmap water mask OUT.tif SCENE...                  uint8 GeoTIFF on the first scene's grid, band 1: 1 water,
+                                                      0 not water, 255 unknown (bands 2-3: detection, persistence)
+  irrmap water bodies OUT_DIR MASK.tif                bodies.parquet, bodies.gpkg, body_id.tif (+ water.tif, ...)
+  irrmap water change OUT_DIR BODIES_A_DIR BODIES_B_DIR   change.csv, transitions.tif (+ totals, stable ids)
+"""
+
+from __future__ import annotations
+
+import typing
+
+from irrmap.app.cli import add_group
+
+
+def register(sub, name: str, help_: str) -> None:
+    cmds = add_group(sub, name, help_)
+    _register_mask(cmds)
+    _register_bodies(cmds)
+    _register_change(cmds)
+
+
+def _defaults():
+    """The [water] config section's fields: the one place the commands' defaults are written (and described)."""
+    from irrmap.core.config import WaterSection
+
+    return WaterSection.model_fields
+
+
+def _register_mask(cmds) -> None:
+    f = _defaults()
+    p = cmds.add_parser(
+        "mask", help="water mask of one scene, or the epoch composite of several (1 water, 0 not water, 255 unknown)",
+        description="Writes OUT: a uint8 GeoTIFF on the first scene's grid (other scenes are resampled onto it), nodata 255. "
+                    "Band 1 'water': 1 water, 0 not water, 255 unknown (cloud, shadow, snow or fill in every scene); with several "
+                    "scenes, water where the water frequency over the clear observations exceeds --extent. Band 2 'detection': "
+                    "frequency above --detection (the bodies command keeps only bodies holding such a pixel). Band 3 "
+                    "'persistence': 1 permanent, 2 seasonal. A SCENE is a Landsat scene folder (band files + MTL in any form), a "
+                    "Sentinel-2 L1C/L2A product folder, or a scene stack (GeoTIFF with common band names + sidecar JSON). Scenes "
+                    "without a quality band are screened for cloud, shadow and snow; those pixels are unknown, never water.",
+    )
+    p.add_argument("out", metavar="OUT.tif", help="output GeoTIFF (COG)")
+    p.add_argument("scenes", metavar="SCENE", nargs="+", help="scene folders or scene stacks of one epoch")
+    for name in ("method", "index"):
+        p.add_argument(f"--{name}", choices=_choices(f[name]), default=f[name].default, help=_help(f[name]))
+    for name, kind in (("threshold", float), ("detection", float), ("extent", float), ("permanent", float), ("min_clear", int)):
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=f[name].default, help=_help(f[name]))
+    p.set_defaults(func=_mask)
+
+
+def _register_bodies(cmds) -> None:
+    f = _defaults()
+    p = cmds.add_parser(
+        "bodies", help="connected water bodies of a mask: body table with true areas, polygons and a body-id raster",
+        description="Labels the connected components of band 1 == 1 of MASK (window by window, exactly scipy.ndimage.label's "
+                    "components) and writes in OUT_DIR: body_id.tif (uint32, 0 no body), water.tif (the mask, 1 / 0 / 255), "
+                    "persistence.tif (when MASK has a 'persistence' band), bodies.parquet (GeoParquet) and bodies.gpkg: per body "
+                    "its true ellipsoidal area, perimeter, centroid, size class, the unknown area touching it and, with --units, "
+                    "its admin unit. When MASK has a 'detection' band, only bodies holding a detection pixel are kept.",
+    )
+    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
+    p.add_argument("mask", metavar="MASK.tif", help="water mask (irrmap water mask, or any uint8 1 water / 0 not water / 255 unknown raster)")
+    p.add_argument("--min-area-m2", type=float, default=f["min_area_m2"].default, help=_help(f["min_area_m2"]))
+    p.add_argument("--connectivity", type=int, choices=_choices(f["connectivity"]), default=f["connectivity"].default,
+                   help=_help(f["connectivity"]))
+    p.add_argument("--units", nargs="+", metavar="FILE", help="admin unit polygons (GeoPackage, GeoJSON, shapefile): each body gets the unit holding most of it")
+    p.add_argument("--code-field", help="field with the unit code (with --units)")
+    p.add_argument("--name-field", help="field with the unit name (with --units)")
+    p.add_argument("--layer", help="layer of a multi-layer --units file")
+    p.add_argument("--hierarchy", default="none", choices=["cn-adcode", "us-fips", "none"], help="code scheme of --units (default none)")
+    p.add_argument("--tile", type=int, default=4096, help="pixels per window edge (memory, not results, depends on it; default 4096)")
+    p.set_defaults(func=_bodies)
+
+
+def _register_change(cmds) -> None:
+    p = cmds.add_parser(
+        "change", help="match the bodies of two epochs by overlap: stable ids, status and area change, JRC-style transitions",
+        description="Compares two folders written by `irrmap water bodies` on one grid and writes in OUT_DIR: change.csv (one row "
+                    "per body of epoch B and per lost body of epoch A: stable id, areas, change in km2 and %%, status stable / grown / "
+                    "shrunk / new / lost / merged / split), transitions.tif (uint8 JRC-style classes, legend in the band description), "
+                    "transitions.csv, stable_id.tif, totals_size_class.csv, totals_admin.csv (with admin units) and large_vs_small.csv.",
+    )
+    p.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
+    p.add_argument("bodies_a", metavar="BODIES_A_DIR", help="bodies folder of the earlier epoch")
+    p.add_argument("bodies_b", metavar="BODIES_B_DIR", help="bodies folder of the later epoch")
+    tolerance = _defaults()["tolerance"]
+    p.add_argument("--tolerance", type=float, default=tolerance.default, help=_help(tolerance))
+    p.add_argument("--next-id", type=int, default=None, help="first id for new bodies (default: the largest epoch-A id + 1)")
+    p.set_defaults(func=_change)
+
+
+def _mask(args) -> int:
+    from irrmap.mapping.water.mask import epoch_mask, mask_layers, read_scenes, write_mask
+    from irrmap.mapping.water.summary import epoch_summary
+
+    scenes = read_scenes(args.scenes)
+    composite = epoch_mask(scenes, method=args.method, threshold=args.threshold, index=args.index, detection=args.detection,
+                           extent=args.extent, permanent=args.permanent, min_clear=args.min_clear)
+    path = write_mask(args.out, composite, scenes=args.scenes)
+    s = epoch_summary(mask_layers(path)["water"])
+    print(f"{path}: {len(scenes)} scene(s), method {args.method}; clear {s['clear_share']:.1%} of {s['area_km2']:.6g} km2, "
+          f"water {_share(s['water_share_of_clear'])} of the clear area ({s['water_km2']:.6g} km2), unknown {s['unknown_km2']:.6g} km2")
+    return 0
+
+
+def _help(field) -> str:
+    """A config field's description as argparse help (its % escaped), with the default."""
+    return field.description.replace("%", "%%") + " Default: %(default)s."
+
+
+def _choices(field) -> list:
+    """The values of a Literal config field."""
+    return list(typing.get_args(field.annotation))
+
+
+def _share(v) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
+def _bodies(args) -> int:
+    from irrmap.core.errors import InputError
+    from irrmap.mapping.water.bodies import bodies_to_files
+    from irrmap.mapping.water.mask import mask_layers
+
+    if args.min_area_m2 < 0:
+        raise InputError(f"--min-area-m2 {args.min_area_m2} is negative", "--min-area-m2", "use 0 (keep every body) or a positive area")
+    if args.tile < 1:
+        raise InputError(f"--tile {args.tile} is not positive", "--tile", "use e.g. 4096")
+    if bool(args.units) != bool(args.code_field):
+        raise InputError("--units and --code-field go together", "--units / --code-field", "give both (the polygons and their code field) or neither")
+    units = None
+    if args.units:
+        from irrmap.core.units import AdminUnits
+
+        units = AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, name_field=args.name_field, layer=args.layer)
+    layers = mask_layers(args.mask, chunks=args.tile)
+    paths = bodies_to_files(layers["water"], args.out_dir, detection=layers.get("detection"), persistence=layers.get("persistence"),
+                            connectivity=args.connectivity, min_area_m2=args.min_area_m2, units=units, tile=args.tile,
+                            tags={"mask": str(args.mask)})
+    for p in paths.values():
+        print(p)
+    return 0
+
+
+def _change(args) -> int:
+    from irrmap.core.errors import InputError
+    from irrmap.mapping.water.change import change_to_files
+
+    if args.next_id is not None and args.next_id < 1:
+        raise InputError(f"--next-id {args.next_id} is not positive", "--next-id", "use the first unused id (1 or more)")
+    paths = change_to_files(args.out_dir, args.bodies_a, args.bodies_b, tolerance=args.tolerance, next_id=args.next_id)
+    for p in paths.values():
+        print(p)
+    return 0

@@ -1,0 +1,178 @@
+"""Stage `water`: the water-body layer from the [water] epochs' scenes, on the grid of the first scene of the first
+epoch (not the run's grid):
+
+  water/EPOCH/mask.tif                      the epoch's water mask (irrmap.mapping.water.mask: water, detection,
+                                            persistence)
+  water/EPOCH/                              its bodies: body_id.tif, water.tif, persistence.tif, bodies.parquet,
+                                            bodies.gpkg (irrmap.mapping.water.bodies)
+  water/change_A_B/                         change between consecutive epochs A, B (irrmap.mapping.water.change)
+  water/reference/EPOCH/                    the bodies of [water].reference[EPOCH], by the same rules
+  water/summary.json                        per epoch: scenes, clear share, water share of the clear area, unknown
+                                            area, bodies and the largest ones with the unknown area along them
+  water/score.json, water/score_EPOCH.csv   mapped bodies against the reference ones (irrmap.mapping.water.score)
+
+Named products: `water_class` (the last epoch's water.tif: 1 water, 0 not water, 255 unknown) and
+`water_class_EPOCH`. The stage runs before suitability, which takes its distance to water from it with
+[suitability] water = "water_class" (read onto the run's grid: the scenes should cover it). They are no
+training predictors (irrmap.app.stages.common.predictor_names).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from irrmap.app.context import RunContext, Stage
+from irrmap.app.stages.common import WATER_PRODUCT, checked_units, provenance
+from irrmap.core.atomic import atomic_path, write_text_atomic
+from irrmap.core.errors import DataError, gather, raise_all
+from irrmap.core.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+
+def _folder(ctx: RunContext) -> Path:
+    return ctx.outdir / "water"
+
+
+def _scene_files(path: Path) -> list[Path]:
+    """The files a scene is read from: a stack and its sidecar, or every file under a scene folder."""
+    from irrmap.sources.stack import is_stack, sidecar
+
+    if is_stack(path):
+        return [path, sidecar(path)]
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def _inputs(ctx: RunContext) -> list[Path]:
+    sec = ctx.config.water
+    files = [f for scenes in sec.epochs.values() for p in scenes for f in _scene_files(ctx.path(p))]
+    files += [ctx.path(p) for p in sec.reference.values()]
+    if sec.admin_units and ctx.config.units is not None:
+        files.append(ctx.path(ctx.config.units.path))
+    return files
+
+
+def _provides(ctx: RunContext) -> dict[str, Path]:
+    epochs = list(ctx.config.water.epochs)
+    out = {f"{WATER_PRODUCT}_{e}": _folder(ctx) / e / "water.tif" for e in epochs}
+    return out | {WATER_PRODUCT: _folder(ctx) / epochs[-1] / "water.tif"}
+
+
+def _json(path: Path, data) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2, default=str))
+
+
+def run(ctx: RunContext) -> list[Path]:
+    import geopandas as gpd
+
+    from irrmap.mapping.water.bodies import bodies_to_files
+    from irrmap.mapping.water.change import change_to_files
+    from irrmap.mapping.water.mask import epoch_mask, mask_layers, read_scenes, write_mask
+    from irrmap.mapping.water.summary import epoch_summary
+
+    sec = ctx.config.water
+    folder, chunk = _folder(ctx), ctx.config.run.chunk_size
+    units = checked_units(ctx) if sec.admin_units and ctx.config.units is not None else None
+    body_rules = {"connectivity": sec.connectivity, "min_area_m2": sec.min_area_m2, "tile": chunk}
+    grid, outputs, summary, scores = None, [], {}, {}
+    with progress_bar(total=len(sec.epochs), desc="water epochs", unit="epoch") as bar:
+        for label, paths in sec.epochs.items():
+            tags = provenance(ctx, "water") | {"epoch": label}
+            scenes = read_scenes([ctx.path(p) for p in paths], grid=grid)
+            grid = grid or scenes[0].grid
+            composite = epoch_mask(scenes, method=sec.method, threshold=sec.threshold, index=sec.index, detection=sec.detection,
+                                   extent=sec.extent, permanent=sec.permanent, min_clear=sec.min_clear)
+            mask = write_mask(folder / label / "mask.tif", composite, scenes=paths, tags=tags)
+            layers = mask_layers(mask, chunks=chunk)
+            files = bodies_to_files(layers["water"], folder / label, detection=layers["detection"], persistence=layers["persistence"],
+                                    units=units, tags=tags, **body_rules)
+            outputs += [mask, *files.values()]
+            table = gpd.read_parquet(files["bodies_parquet"])
+            summary[label] = {"scenes": [str(p) for p in paths], "sensors": [s.sensor for s in scenes],
+                              "dates": [s.date.isoformat() for s in scenes], **epoch_summary(files["water"], table, tile=chunk)}
+            _log_epoch(label, summary[label])
+            if summary[label]["clear_km2"] == 0:
+                raise DataError(f"every pixel of epoch {label} is unknown: cloud, shadow, snow or fill in each of its scenes", "[water].epochs",
+                                f"add scenes with clear views to epoch {label}, or leave the epoch out")
+            if label in sec.reference:
+                scores[label], scored = _score(ctx, label, grid, table, files["body_id"], tags, body_rules)
+                outputs += scored
+            bar.update()
+    labels = list(sec.epochs)
+    for a, b in zip(labels[:-1], labels[1:]):
+        outputs += change_to_files(folder / f"change_{a}_{b}", folder / a, folder / b, tolerance=sec.tolerance, tile=chunk).values()
+    outputs.append(_json(folder / "summary.json", summary))
+    if scores:
+        outputs.append(_json(folder / "score.json", scores))
+    return [Path(p) for p in outputs]
+
+
+def _score(ctx: RunContext, label: str, grid, table, body_ids: Path, tags: dict, body_rules: dict) -> tuple[dict, list[Path]]:
+    """The bodies of [water].reference[label], read onto `grid` and labelled by the same rules, matched to the
+    epoch's bodies (`table`, `body_ids`): the scores and the files written."""
+    import geopandas as gpd
+
+    from irrmap.core.raster_read import read_raster
+    from irrmap.mapping.water.bodies import bodies_to_files
+    from irrmap.mapping.water.score import body_scores, match_iou
+
+    sec, chunk = ctx.config.water, ctx.config.run.chunk_size
+    source = sec.reference[label]
+    reference = read_raster(ctx.path(source), grid, kind="categorical", chunks=chunk, name="reference")
+    files = bodies_to_files(reference, _folder(ctx) / "reference" / label, tags=tags | {"reference": str(source)}, **body_rules)
+    ref_table = gpd.read_parquet(files["bodies_parquet"])
+    pairs = match_iou(ref_table, files["body_id"], table, body_ids, iou=sec.iou, tile=chunk)
+    scores = {"reference": str(source), **body_scores(ref_table, table, pairs, iou=sec.iou)}
+    _log_score(label, scores)
+    return scores, [*files.values(), _csv(pairs, _folder(ctx) / f"score_{label}.csv")]
+
+
+def _csv(df, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+    return path
+
+
+def _log_epoch(label: str, s: dict) -> None:
+    share = "n/a" if s["water_share_of_clear"] is None else f"{s['water_share_of_clear']:.1%}"
+    big = ", ".join(f"{b['area_km2']:.3g} km2 (+{b['unknown_km2']:.3g} km2 unknown along it)" for b in s["largest"][:3])
+    log.info("water %s: clear %.1f%% of %.6g km2, water %s of the clear area, %d bodies; largest: %s", label, 100 * s["clear_share"],
+             s["area_km2"], share, s["n_bodies"], big or "none")
+
+
+def _log_score(label: str, s: dict) -> None:
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    e = s["area_error"]
+    log.info("water %s against %s: %d reference / %d mapped bodies, %d matched at IoU >= %g: precision %s, recall %s; area error of "
+             "matched bodies: mean |error| %s %%, total %s %%", label, s["reference"], s["n_reference"], s["n_mapped"], s["n_matched"],
+             s["iou_threshold"], fmt(s["precision"]), fmt(s["recall"]), fmt(e["mean_abs_pct"]), fmt(e["total_pct"]))
+
+
+def _check(ctx: RunContext) -> None:
+    from irrmap.core.raster_read import open_raster
+    from irrmap.sources import read_scene
+
+    sec = ctx.config.water
+    checks = [lambda p=p: read_scene(ctx.path(p)) for scenes in sec.epochs.values() for p in scenes]
+    checks += [lambda p=p: open_raster(ctx.path(p)).close() for p in sec.reference.values()]
+    if sec.admin_units and ctx.config.units is not None:
+        checks.append(lambda: checked_units(ctx))
+    raise_all(gather(*checks))
+
+
+def _units_params(ctx: RunContext):
+    uses = ctx.config.water.admin_units and ctx.config.units is not None
+    return ctx.config.units.model_dump(mode="json") if uses else None
+
+
+def stage() -> Stage:
+    return Stage(
+        "water", run,
+        inputs=_inputs,
+        params=lambda ctx: ctx.config.water.model_dump(mode="json") | {"chunk": ctx.config.run.chunk_size, "units": _units_params(ctx)},
+        enabled=lambda ctx: ctx.config.water is not None,
+        provides=_provides,
+        check=_check,
+    )

@@ -1,0 +1,75 @@
+"""Mapped water bodies scored against reference bodies on the same grid: bodies matched one to one by
+intersection over union (IoU) of their pixels' true areas, precision and recall of bodies, and the area error of
+the matched ones.
+
+Rules: IoU(r, m) = overlap / (area_r + area_m - overlap), all in ellipsoidal m2 (irrmap.core.grid pixel areas).
+Pairs with IoU >= `iou` (default 0.5, the usual object-detection criterion) are matched greedily, highest IoU
+first (ties: lowest reference id, then lowest mapped id), each body at most once; above 0.5 a body can have one
+partner only, so the greedy order matters only at exactly 0.5. Precision = matched / mapped bodies, recall =
+matched / reference bodies. Area error of a matched pair = (mapped - reference) / reference area.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from irrmap.core.errors import InputError
+from irrmap.mapping.water.bodies import SIZE_CLASSES
+from irrmap.mapping.water.change import body_overlaps
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return a / b if b else None
+
+
+def match_iou(reference: pd.DataFrame, reference_ids, mapped: pd.DataFrame, mapped_ids, *, iou: float = 0.5,
+              tile: int = 2048) -> pd.DataFrame:
+    """Matched pairs: reference_id, mapped_id, reference_km2, mapped_km2, overlap_km2, iou, area_error_pct,
+    size_class (of the reference body). `reference`, `mapped`: body tables (body_id, area_m2, size_class) whose
+    ids are the values of the body-id rasters `reference_ids`, `mapped_ids` (paths, DataArrays or arrays on one
+    grid). Raises InputError for `iou` outside (0, 1]."""
+    if not 0 < iou <= 1:
+        raise InputError(f"IoU threshold {iou} is not in (0, 1]", "iou", "use 0.5")
+    ov = body_overlaps(reference_ids, mapped_ids, tile=tile).rename(columns={"id_a": "reference_id", "id_b": "mapped_id"})
+    ref = reference.set_index("body_id")
+    mp = mapped.set_index("body_id")
+    ov["reference_km2"] = ref["area_m2"].reindex(ov["reference_id"]).to_numpy() / 1e6
+    ov["mapped_km2"] = mp["area_m2"].reindex(ov["mapped_id"]).to_numpy() / 1e6
+    ov["overlap_km2"] = ov["area_m2"] / 1e6
+    ov["iou"] = ov["overlap_km2"] / (ov["reference_km2"] + ov["mapped_km2"] - ov["overlap_km2"])
+    ov = ov[ov["iou"] >= iou].sort_values(["iou", "reference_id", "mapped_id"], ascending=[False, True, True])
+    used_r, used_m, keep = set(), set(), []
+    for i, r, m in zip(ov.index, ov["reference_id"], ov["mapped_id"]):
+        if r not in used_r and m not in used_m:
+            used_r.add(r), used_m.add(m), keep.append(i)
+    out = ov.loc[keep].sort_values("reference_id", ignore_index=True)
+    out["area_error_pct"] = 100.0 * (out["mapped_km2"] - out["reference_km2"]) / out["reference_km2"]
+    out["size_class"] = ref["size_class"].astype(str).reindex(out["reference_id"]).to_numpy()
+    return out[["reference_id", "mapped_id", "reference_km2", "mapped_km2", "overlap_km2", "iou", "area_error_pct", "size_class"]]
+
+
+def body_scores(reference: pd.DataFrame, mapped: pd.DataFrame, pairs: pd.DataFrame, *, iou: float = 0.5) -> dict:
+    """Scores of the matched `pairs` (match_iou): iou_threshold, n_reference, n_mapped, n_matched, precision,
+    recall, f1 (None when undefined), area_error {mean_abs_pct, median_pct, total_pct = (sum mapped - sum
+    reference) / sum reference over matched pairs, matched_reference_km2, matched_mapped_km2}, and per reference
+    size class {n_reference, n_matched, recall}."""
+    n_ref, n_map, n = len(reference), len(mapped), len(pairs)
+    precision, recall = _ratio(n, n_map), _ratio(n, n_ref)
+    f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
+    ref_km2, map_km2 = float(pairs["reference_km2"].sum()), float(pairs["mapped_km2"].sum())
+    err = pairs["area_error_pct"]
+    classes = reference["size_class"].astype(str).value_counts()
+    matched = pairs["size_class"].value_counts()
+    return {
+        "iou_threshold": iou, "n_reference": n_ref, "n_mapped": n_map, "n_matched": n,
+        "precision": precision, "recall": recall, "f1": f1,
+        "area_error": {"mean_abs_pct": float(err.abs().mean()) if n else None, "median_pct": float(err.median()) if n else None,
+                       "total_pct": 100.0 * (map_km2 - ref_km2) / ref_km2 if n else None,
+                       "matched_reference_km2": ref_km2, "matched_mapped_km2": map_km2},
+        "by_size_class": {c: {"n_reference": int(classes.get(c, 0)), "n_matched": int(matched.get(c, 0)),
+                              "recall": _ratio(int(matched.get(c, 0)), int(classes.get(c, 0)))}
+                          for c in SIZE_CLASSES if classes.get(c, 0)},
+    }
+
+
+__all__ = ["body_scores", "match_iou"]
