@@ -234,7 +234,7 @@ def test_metric_equals_proj_scale_factors(crs, lon, lat):
     win = Window(7, 5, 60, 70)  # not aligned with the metric's nodes
     E, F, G = ground_metric(grid, win)
     c = CRS(crs)
-    a, e2 = c.ellipsoid.semi_major_metre, 1 - (c.ellipsoid.semi_minor_metre / c.ellipsoid.semi_major_metre) ** 2
+    e2 = 1 - (c.ellipsoid.semi_minor_metre / c.ellipsoid.semi_major_metre) ** 2
     sub = grid.window_grid(win)
     plon, plat = _centres(sub)
     f = Proj(c).get_factors(plon, plat)

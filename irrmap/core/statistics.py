@@ -183,9 +183,9 @@ def read_statistics(
 
 def _duplicate_fix(dup: pd.DataFrame, raw: pd.DataFrame, year_field, variant_field) -> str:
     """How to get one row per code: the filter that tells the repeated rows apart."""
-    for field, key in ((variant_field, "variant"), (year_field, "year")):
-        if field and dup.groupby("code")[key].nunique().min() > 1:
-            return (f"set [statistics].{key} to one of the values of {field!r} ({code_join.sample(raw.loc[dup.index, field], 8)}) "
+    for column, key in ((variant_field, "variant"), (year_field, "year")):
+        if column and dup.groupby("code")[key].nunique().min() > 1:
+            return (f"set [statistics].{key} to one of the values of {column!r} ({code_join.sample(raw.loc[dup.index, column], 8)}) "
                     "so that each code has one row")
     groups = dup["code"].to_numpy()
     size = dup.groupby("code").size().max()

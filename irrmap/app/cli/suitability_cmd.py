@@ -180,7 +180,6 @@ def _ahp_matrix(path):
 
 
 def _overlay(args) -> int:
-    import numpy as np
 
     from irrmap.core.atomic import atomic_path
     from irrmap.core.grid import Grid
