@@ -1,8 +1,9 @@
 """Evaluation reports people can read: Markdown (PNG files beside it) and one self-contained HTML page
 (PNG figures embedded as base64), built from tables, figures and the commands that reproduce each number.
 
-Figures: a map quicklook with a legend, a confusion-matrix heat map, and the 1:1 scatters of
-`evaluation.agreement.scatter_png`. All use matplotlib's Agg backend (no display needed).
+Figures: a map quicklook with a legend (fraction or binary maps, and class maps such as water / not water /
+unknown), a confusion-matrix heat map, and the 1:1 scatters of `evaluation.agreement.scatter_png`. All use
+matplotlib's Agg backend (no display needed).
 """
 
 from __future__ import annotations
@@ -63,12 +64,7 @@ def map_quicklook_png(da: xr.DataArray, *, title: str, kind: str = "fraction", t
     from matplotlib.patches import Patch
 
     a = quicklook_array(da, max_pixels)
-    h, w = a.shape
-    aspect = h / max(w, 1)
-    fig, ax = plt.subplots(figsize=(6.4, max(2.5, min(9.0, 5.4 * aspect)) + 0.6), dpi=110)
-    ax.set_facecolor("0.85")
-    b = da.rio.bounds() if hasattr(da, "rio") else None
-    extent = (b[0], b[2], b[1], b[3]) if b else None
+    fig, ax, extent = _map_axes(da, a.shape)
     if kind == "binary":
         cls = np.where(np.isnan(a), np.nan, (a > threshold).astype(float))
         ax.imshow(cls, cmap=ListedColormap(["#f3efe0", "#1565c0"]), vmin=0, vmax=1, interpolation="nearest", extent=extent)
@@ -81,10 +77,51 @@ def map_quicklook_png(da: xr.DataArray, *, title: str, kind: str = "fraction", t
         cb = fig.colorbar(im, ax=ax, shrink=0.8, extend="min")
         cb.set_label(legend_label, fontsize=8)
         cb.ax.tick_params(labelsize=7)
+    return _map_png(fig, ax, title)
+
+
+def _map_axes(da: xr.DataArray, shape: tuple[int, int]):
+    """(figure, axes, imshow extent) for a map quicklook of `shape` (rows, columns); grey axes = no data."""
+    h, w = shape
+    fig, ax = _plt().subplots(figsize=(6.4, max(2.5, min(9.0, 5.4 * h / max(w, 1))) + 0.6), dpi=110)
+    ax.set_facecolor("0.85")
+    b = da.rio.bounds() if hasattr(da, "rio") else None
+    return fig, ax, ((b[0], b[2], b[1], b[3]) if b else None)
+
+
+def _map_png(fig, ax, title: str) -> bytes:
     ax.set_title(title, fontsize=10)
     ax.tick_params(labelsize=7)
     fig.tight_layout()
     return _png(fig)
+
+
+def class_shares(da: xr.DataArray, values, max_pixels: int = 900) -> np.ndarray:
+    """Share of each class value in each display block: float64 array (len(values), h', w') of block means of
+    the indicator `da == value` over the f x f blocks of `quicklook_array` (f = ceil(max(h, w) / max_pixels)),
+    read in one pass. Pixels holding none of `values` (NaN, a nodata marker not listed) count in no share."""
+    onehot = xr.concat([(da == v) for v in values], dim="class").astype("float64")
+    return quicklook_array(onehot.assign_attrs(nodata=None), max_pixels)
+
+
+def class_quicklook_png(da: xr.DataArray, classes, *, title: str, max_pixels: int = 900) -> bytes:
+    """A class map as a PNG with a legend. `da`: (y, x) map of class codes (dask or numpy backed);
+    `classes`: (value, label, colour) triples, listed in legend order. Each display cell shows the class
+    covering most pixels of its block (`class_shares`; ties go to the class listed first); cells whose pixels
+    hold none of the values are grey (no data)."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    shares = np.nan_to_num(class_shares(da, [v for v, _, _ in classes], max_pixels), nan=0.0)
+    cls = np.where(shares.max(axis=0) > 0, shares.argmax(axis=0), np.nan)
+    fig, ax, extent = _map_axes(da, cls.shape)
+    colours = [c for _, _, c in classes]
+    ax.imshow(cls, cmap=ListedColormap(colours), vmin=-0.5, vmax=len(classes) - 0.5, interpolation="nearest", extent=extent)
+    handles = [Patch(color=c, label=label) for _, label, c in classes]
+    if np.isnan(cls).any():
+        handles.append(Patch(color="0.85", label="no data"))
+    ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.9)
+    return _map_png(fig, ax, title)
 
 
 def confusion_png(matrix: pd.DataFrame, *, title: str, row_label: str = "map", col_label: str = "reference") -> bytes:
@@ -270,4 +307,5 @@ def _inline(text: str) -> str:
     return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", t)
 
 
-__all__ = ["Report", "Section", "confusion_png", "html_table", "map_quicklook_png", "markdown_table", "quicklook_array"]
+__all__ = ["Report", "Section", "class_quicklook_png", "class_shares", "confusion_png", "html_table", "map_quicklook_png",
+           "markdown_table", "quicklook_array"]

@@ -318,8 +318,10 @@ def compare(map_a, map_b, *, threshold_a=0.0, threshold_b=0.0, mask_path=None, u
 # ---- report ---------------------------------------------------------------------------------------
 def build_report(map_path, *, points_result: PointsResult | None = None, area: tuple | None = None,
                  statistics: StatisticsResult | None = None, comparisons=(), title: str | None = None,
-                 map_kind: str = "fraction", threshold: float = 0.0):
-    """A Report with a map quicklook and one section per result given; each section ends with its CLI command."""
+                 map_kind: str = "fraction", threshold: float = 0.0, water=None):
+    """A Report with a map quicklook and one section per result given; each section ends with its CLI command.
+    `water`: an irrmap.evaluation.water_section.WaterFiles, for the water-body layer's section (which names the
+    files its numbers come from)."""
     from irrmap.evaluation.report import Report, confusion_png, map_quicklook_png
 
     rep = Report(title or f"Evaluation of {Path(map_path).name}",
@@ -402,6 +404,10 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
             sec.table(cr.units.head(50), "Per-unit areas (m2), first 50 units.")
         sec.command(cr.command)
         results.setdefault("comparisons", []).append(cr.to_dict())
+    if water is not None:
+        from irrmap.evaluation.water_section import water_section
+
+        results["water"] = water_section(rep, water)
     return rep, results
 
 

@@ -25,15 +25,15 @@ def epoch_summary(mask, bodies: pd.DataFrame | None = None, *, top: int = 5, til
     lay = Layer(mask, None, "water mask")
     if lay.grid is None:
         raise InputError("the water mask has no grid", "mask", "pass a georeferenced raster or DataArray")
-    area = {"total": 0.0, "water": 0.0, "land": 0.0}
+    area = {"total": 0.0, "water": 0.0, "land": 0.0, "unknown": 0.0}  # unknown summed, not total - clear (no rounding residue)
     for t in lay.grid.tiles(tile):
         v, a = lay.read(t.window), lay.grid.pixel_area(t.window)
         a = np.broadcast_to(a, v.shape)
         area["total"] += float(a.sum())
         area["water"] += float(a[v == WATER].sum())
         area["land"] += float(a[v == NOT_WATER].sum())
-    clear = area["water"] + area["land"]
-    unknown = area["total"] - clear
+        area["unknown"] += float(a[(v != WATER) & (v != NOT_WATER)].sum())
+    clear, unknown = area["water"] + area["land"], area["unknown"]
     out = {"area_km2": area["total"] / 1e6, "clear_km2": clear / 1e6, "clear_share": clear / area["total"],
            "water_km2": area["water"] / 1e6, "water_share_of_clear": area["water"] / clear if clear > 0 else None,
            "unknown_km2": unknown / 1e6, "unknown_share": unknown / area["total"]}

@@ -1,5 +1,5 @@
 """Stage `evaluation`: accuracy at reference points, agreement with statistics, map comparisons and the
-HTML/Markdown report (evaluation/report.html)."""
+HTML/Markdown report (evaluation/report.html), with a section on the water-body layer when [water] is set."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
+from irrmap.app.stages import water
 from irrmap.app.stages.common import checked_units
 from irrmap.core.errors import ConfigError, DataError, gather, raise_all
 
@@ -52,6 +53,8 @@ def run(ctx: RunContext) -> list[Path]:
             units_layer=units.layer, fmt=TableFormat.of(st, "[statistics]"))
     kw["comparisons"] = [compare(map_path, ctx.product(o, "[evaluation].compare"), threshold_a=sec.threshold, threshold_b=sec.threshold)
                          for o in sec.compare]
+    if ctx.config.water is not None:
+        kw["water"] = water.report_files(ctx)
     folder = ctx.outdir / "evaluation"
     paths = write_report(folder, map_path, title=f"Evaluation of {name}", map_kind=sec.map_kind, threshold=sec.threshold, **kw)
     log.info("evaluation report: %s", paths["html"])
@@ -93,6 +96,8 @@ def _inputs(ctx: RunContext) -> list[Path]:
         files.append(ctx.path(sec.points))
     if ctx.config.statistics is not None:
         files += [ctx.path(ctx.config.statistics.path), ctx.path(ctx.config.units.path)]
+    if ctx.config.water is not None:
+        files += water.report_files(ctx).paths()
     return files
 
 

@@ -60,6 +60,17 @@ def _provides(ctx: RunContext) -> dict[str, Path]:
     return out | {WATER_PRODUCT: _folder(ctx) / epochs[-1] / "water.tif"}
 
 
+def report_files(ctx: RunContext):
+    """The stage's outputs the evaluation report shows (irrmap.evaluation.water_section.WaterFiles)."""
+    from irrmap.evaluation.water_section import WaterFiles
+
+    sec, folder = ctx.config.water, _folder(ctx)
+    labels = list(sec.epochs)
+    return WaterFiles(epochs={e: folder / e for e in labels},
+                      changes={(a, b): folder / f"change_{a}_{b}" for a, b in zip(labels[:-1], labels[1:])},
+                      summary=folder / "summary.json", score=folder / "score.json" if set(sec.reference) & set(labels) else None)
+
+
 def _json(path: Path, data) -> Path:
     return write_text_atomic(path, json.dumps(data, indent=2, default=str))
 
