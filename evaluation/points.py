@@ -19,8 +19,9 @@ from pyproj import CRS, Transformer
 
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
-from irrmap.core.tables import parse_numbers, read_table
 from irrmap.core.ground import ground_metric_at
+from irrmap.core.tables import parse_numbers, read_table
+from irrmap.core.vectors import read_vector
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,10 @@ def read_points(path, label_field: str | None = None, *, lon_field: str | None =
         gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(xs.values.to_numpy(), ys.values.to_numpy()), crs=crs or "EPSG:4326")
         gdf.attrs["xy_fields"] = (str(lon), str(lat))
     else:
-        try:
-            gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
-        except Exception as exc:  # pyogrio raises several types
-            if path.suffix.lower() == ".parquet":
-                gdf = gpd.read_parquet(path)
-            else:
-                raise InputError(f"cannot read points: {exc}", str(path), "give a GeoPackage, shapefile, GeoJSON or CSV") from None
+        if path.suffix.lower() == ".parquet":
+            gdf = gpd.read_parquet(path)
+        else:
+            gdf = read_vector(path, layer, what="points", layer_key="--layer / [evaluation].points_layer")
         if gdf.crs is None and crs is None:
             raise InputError("points have no CRS", str(path),
                              "declare it with --points-crs ([evaluation].points_crs), or set it in the file (ogr2ogr -a_srs EPSG:4326)")

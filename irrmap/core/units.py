@@ -14,7 +14,6 @@ import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 import xarray as xr
 from dask.base import tokenize
@@ -25,6 +24,7 @@ from rasterio.windows import Window
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.polygons import normalise_polygons, oriented, to_crs, wrapped
+from irrmap.core.vectors import describe_layers, read_vector
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,7 @@ class AdminUnits:
             raise InputError(f"unknown hierarchy {hierarchy!r}", "hierarchy", "use cn-adcode, us-fips, fields or none")
         frames = []
         for p in paths:
-            try:
-                gdf = gpd.read_file(p, layer=layer) if layer else gpd.read_file(p)
-            except Exception as exc:  # pyogrio raises several types
-                raise InputError(f"cannot read polygons: {exc}", str(p), "check the path and format") from None
+            gdf = read_vector(p, layer, what="polygons of units", layer_key="[units].layer / --layer")
             if len(gdf) == 0:
                 raise InputError(f"the file{f' (layer {layer!r})' if layer else ''} has no features", str(p),
                                  f"give a polygon file with one feature per unit{_layer_hint(p)}")
@@ -287,15 +284,9 @@ def _log_repairs(table: gpd.GeoDataFrame) -> None:
 
 
 def _layer_hint(path) -> str:
-    """`; layers: a (12 features), b (0)` for a multi-layer file, else ''."""
-    try:
-        info = pyogrio.list_layers(path)
-    except Exception:  # not a multi-layer source, or unreadable: the main message says enough
-        return ""
-    if len(info) < 2:
-        return ""
-    counts = [f"{name} ({pyogrio.read_info(path, layer=name)['features']} features)" for name in info[:, 0]]
-    return f"; pick a layer with [units].layer (layers: {', '.join(counts)})"
+    """`; pick a layer with [units].layer (layers: a (12 features, Polygon), ...)` for a multi-layer file, else ''."""
+    layers = describe_layers(path)
+    return f"; pick a layer with [units].layer (layers: {', '.join(layers)})" if len(layers) > 1 else ""
 
 
 def _box(bounds):

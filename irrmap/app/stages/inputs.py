@@ -8,6 +8,7 @@ from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages.common import check_raster_on_grid, provenance
+from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
 from irrmap.core.raster_write import write_raster
@@ -24,19 +25,41 @@ def read_input(ctx: RunContext, name: str, grid: Grid):
     )
 
 
+# linear units GDAL reports for a band (gdalinfo "Unit Type") that are feet, not metres
+FEET = {"ft": 0.3048, "foot": 0.3048, "feet": 0.3048, "international foot": 0.3048,
+        "us-ft": 1200 / 3937, "us survey foot": 1200 / 3937, "ftus": 1200 / 3937}
+
+
+def check_unit_type(path: Path, band: int, scale, key: str) -> None:
+    """Refuse a band whose unit type is feet when no `scale` converts it: slopes would be 3.28x too steep
+    and metre breaks (elevation, distance) would be applied to feet. Factors: NIST SP 811 (international
+    foot 0.3048 m; US survey foot 1200/3937 m)."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        unit = (src.units[band - 1] or "").strip()
+    factor = FEET.get(unit.lower())
+    if factor is not None and scale is None:
+        raise InputError(f"band {band} is in {unit!r} (its unit type), not metres", key,
+                         f"set scale = {factor:.10g} to read it in metres")
+
+
 def stage(name: str) -> Stage:
     def run(ctx: RunContext) -> list[Path]:
         spec = ctx.config.inputs[name]
         da = read_input(ctx, name, ctx.grid)
         out = ctx.outdir / "aligned" / f"{name}.tif"
         tags = provenance(ctx, f"inputs.{name}") | {"source": spec.path, "kind": spec.kind, "resampling": da.attrs["resampling"]}
+        check_unit_type(ctx.path(spec.path), da.attrs["band"], spec.scale, f"[inputs.{name}]")
         write_raster(out, da, nodata=da.attrs.get("nodata"), descriptions=[name], tags=tags)
         check_aligned(out, ctx.path(spec.path), ctx.grid, key=f"[inputs.{name}]", band=da.attrs["band"], nodata=spec.nodata,
                       fill_values=spec.fill_values, valid_range=spec.valid_range)
         return [out]
 
     def check(ctx: RunContext) -> None:
-        read_input(ctx, name, ctx.grid)  # opens the file: format, band, CRS, nodata and scale settings
+        spec = ctx.config.inputs[name]
+        da = read_input(ctx, name, ctx.grid)  # opens the file: format, band, CRS, nodata and scale settings
+        check_unit_type(ctx.path(spec.path), da.attrs["band"], spec.scale, f"[inputs.{name}]")
         check_raster_on_grid(ctx.path(ctx.config.inputs[name].path), ctx.grid, f"[inputs.{name}].path")
 
     return Stage(

@@ -8,10 +8,17 @@ from pathlib import Path
 import pandas as pd
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages.common import checked_units, provenance, read_product, units_matching, zones_and_codes
+from irrmap.app.stages.common import (
+    checked_units,
+    provenance,
+    read_product,
+    units_matching,
+    zones_and_codes,
+)
 from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import gather, raise_all
 from irrmap.core.raster_write import write_raster
+from irrmap.suitability.elevation import check_elevation_range
 
 PRODUCTS = ("slope_percent", "distance_to_water", "aridity_index", "suitability")
 
@@ -27,6 +34,7 @@ def run(ctx: RunContext) -> list[Path]:
 
     sec = ctx.config.suitability
     dem = read_product(ctx, sec.dem, "[suitability].dem")
+    check_elevation_range(dem, f"[suitability].dem ({sec.dem})")
     slope = su.slope(dem, percent=True)
     water = su.water_mask(read_product(ctx, sec.water, "[suitability].water"), values=sec.water_values, threshold=sec.water_threshold)
     distance = su.distance_to_water(water, max_distance=sec.max_distance)

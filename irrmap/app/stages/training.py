@@ -43,6 +43,7 @@ def run_thresholds(ctx: RunContext) -> list[Path]:
     with atomic_path(folder / "thresholds.csv") as tmp:
         result.to_csv(tmp, index=False)
     log.info("thresholds: %s; worst |mapped - target| %.0f m2", result.groupby("status").size().to_dict(), worst_error(result))
+    warn_infeasible(result)
     return [*outputs, folder / "thresholds.csv"]
 
 
@@ -61,6 +62,21 @@ def _quota(ctx: RunContext, table: pd.DataFrame) -> np.ndarray:
     for code, n in sec.per_class_in.items():
         quota[1:][units_matching(table, code, "[training].per_class_in")] = n
     return quota
+
+
+def warn_infeasible(result: pd.DataFrame) -> None:
+    """Name the units whose statistic exceeds their cropland on the grid: all their cropland is then marked
+    irrigated, which is right only if the statistic and the cropland map agree. Usual causes: cropland
+    missing from the land-cover map (a fill value read as a class, wrong classes), units cut by the grid,
+    or an area unit too large."""
+    bad = result[result["status"] == "infeasible"].drop_duplicates("unit")
+    if bad.empty:
+        return
+    rows = [f"{r.unit} ({r.target_m2 / 1e6:.2f} km2 reported, {r.cropland_m2 / 1e6:.2f} km2 cropland)" for r in bad.head(8).itertuples()]
+    more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
+    log.warning("thresholds: %d units report more irrigated area than their cropland on the grid: %s%s; all their "
+                "cropland is marked irrigated (check the cropland input's classes and nodata, the grid bounds and "
+                "[statistics].area_unit; training/thresholds.csv lists them)", len(bad), "; ".join(rows), more)
 
 
 def run_pool(ctx: RunContext) -> list[Path]:
