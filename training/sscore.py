@@ -91,13 +91,46 @@ def series_options(spec, key: str, base: Path) -> dict:
     return kw
 
 
+def _stored_dtype(source) -> str | None:
+    """The stored data type of a series' first raster (a file, a folder of files or a list), or None when it
+    cannot be told without reading (cubes, unreadable files: their own reader reports those)."""
+    import rasterio
+
+    from irrmap.training.timeseries import RASTER_SUFFIXES
+
+    first = source[0] if isinstance(source, (list, tuple)) and source else source
+    path = Path(first)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in RASTER_SUFFIXES)
+        path = files[0] if files else path
+    try:
+        with rasterio.open(path) as src:
+            return src.dtypes[0]
+    except Exception:  # noqa: BLE001 - not a GDAL raster (e.g. a cube): no default decided here
+        return None
+
+
+def default_preset(key: str, source) -> str | None:
+    """The decoding preset a [features] series gets when the config names none: MOD13Q1 for evi/ndvi and
+    MOD09 for nir/green/swir, but only for integer-stored files (the products' own encoding, x 1e-4). Float
+    files hold values already scaled (exports from Earth Engine, sits, dtwSat): scaling them again would
+    give maxima of 1e-4 (issue 12.12), so they get no preset."""
+    preset = "mod13q1" if key in ("evi", "ndvi") else ("mod09" if key in ("nir", "green", "swir") else None)
+    dtype = _stored_dtype(source) if preset else None
+    if preset and dtype is not None and np.issubdtype(np.dtype(dtype), np.floating):
+        log.info("[features].%s: %s values are taken as already scaled (no %s preset); set preset to force it", key, dtype, preset)
+        return None
+    return preset
+
+
 def _series(spec, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chunks: int) -> xr.DataArray:
     from irrmap.training.timeseries import read_timeseries
 
     kw = series_options(spec, key, base)
     src = kw.pop("source")
     kw.setdefault("pattern", defaults.get("date_pattern"))
-    kw.setdefault("preset", "mod13q1" if key in ("evi", "ndvi") else ("mod09" if key in ("nir", "green", "swir") else None))
+    if "preset" not in kw:
+        kw["preset"] = default_preset(key, src)
     if kw.get("qa") is not None:
         kw["qa_rule"] = qa_rule
     if kw.get("variable") is None:
