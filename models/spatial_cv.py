@@ -2,8 +2,8 @@
 
 Neighbouring pixels look alike, so a random split tests the model on near-copies of its training pixels and
 overstates accuracy. Holding out square blocks (or units) tests it on places it has not seen. Both are
-reported side by side: overall accuracy (OA) and Cohen's kappa on the pooled out-of-fold predictions,
-plus the per-fold values.
+reported side by side, on the pooled out-of-fold predictions plus per fold: overall accuracy (OA) and Cohen's
+kappa for classifiers; R2, RMSE, bias and MAE (`regression_scores`) for regressors.
 """
 
 from __future__ import annotations
@@ -42,24 +42,57 @@ def _kappa(y, p) -> float:
     return float(cohen_kappa_score(y, p))
 
 
-def cross_validate(make_model: Callable[[], object], X, y, folds, keys=None) -> dict:
-    """Out-of-fold OA and kappa for the given fold of each sample; `make_model()` returns a fresh classifier
-    with `fit(X, y, keys)` and `predict(X, keys)` (a ScopedClassifier)."""
-    y = np.asarray(y).astype(np.int64)
+def regression_scores(y, pred) -> dict:
+    """n, R2 = 1 - SS_res / SS_tot (the coefficient of determination of the predictions, as scikit-learn's
+    r2_score; NaN when y is constant or empty), RMSE, bias (mean of pred - y: positive when the model predicts
+    too high) and MAE, in the units of y."""
+    y, pred = np.asarray(y, np.float64), np.asarray(pred, np.float64)
+    if y.size == 0:
+        return {"n": 0, "r2": float("nan"), "rmse": float("nan"), "bias": float("nan"), "mae": float("nan")}
+    err = pred - y
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float((err**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+    return {"n": int(y.size), "r2": r2, "rmse": float(np.sqrt(np.mean(err**2))), "bias": float(err.mean()),
+            "mae": float(np.abs(err).mean())}
+
+
+def _class_scores(y, pred) -> dict:
+    return {"n": int(y.size), "oa": float(accuracy_score(y, pred)), "kappa": _kappa(y, pred)}
+
+
+def cross_validate(make_model: Callable[[], object], X, y, folds, keys=None, *, task: str = "classification", train=None,
+                   return_predictions: bool = False) -> dict:
+    """Out-of-fold scores for the given fold of each sample: {scores of the pooled predictions..., "folds": [...]}.
+
+    `make_model()` returns a fresh estimator with `fit(X, y[, keys])` and `predict(X[, keys])` (a
+    ScopedClassifier, a Regressor); `keys` are passed only when given. task "classification": OA and kappa
+    (labels cast to int); "regression": `regression_scores`. `train` (bool per sample, default all): only
+    these samples are fitted on, every sample of the held-out fold is predicted and scored (fit on a
+    subsample, score on all). `return_predictions` adds the out-of-fold predictions as "predicted".
+    """
+    regression = task == "regression"
+    y = np.asarray(y, np.float64) if regression else np.asarray(y).astype(np.int64)
     folds = np.asarray(folds)
+    usable = np.ones(len(y), bool) if train is None else np.asarray(train, bool)
+    score = regression_scores if regression else _class_scores
+    extra = lambda sel: () if keys is None else (keys[sel],)  # noqa: E731
     pred = np.empty_like(y)
     per_fold = []
     for f in np.unique(folds):
         test = folds == f
-        train = ~test
-        if len(np.unique(y[train])) < 2:
-            pred[test] = int(y[train][0])
+        fit_on = ~test & usable
+        if not fit_on.any():
+            raise InputError(f"fold {int(f)} leaves no sample to fit on", "cv", "use more folds or more samples")
+        if not regression and len(np.unique(y[fit_on])) < 2:
+            pred[test] = int(y[fit_on][0])
         else:
-            model = make_model().fit(X[train], y[train], None if keys is None else keys[train])
-            pred[test] = model.predict(X[test], None if keys is None else keys[test])
-        per_fold.append({"fold": int(f), "n": int(test.sum()), "oa": float(accuracy_score(y[test], pred[test])),
-                         "kappa": _kappa(y[test], pred[test])})
-    return {"oa": float(accuracy_score(y, pred)), "kappa": _kappa(y, pred), "folds": per_fold}
+            model = make_model().fit(X[fit_on], y[fit_on], *extra(fit_on))
+            pred[test] = model.predict(X[test], *extra(test))
+        per_fold.append({"fold": int(f)} | score(y[test], pred[test]))
+    out = score(y, pred) | {"folds": per_fold}
+    if return_predictions:
+        out["predicted"] = pred
+    return out
 
 
 def spatial_vs_random(make_model, X, y, *, rows=None, cols=None, block: int | None = 40, units=None, keys=None,

@@ -1,0 +1,170 @@
+"""Percent tree canopy cover at the bands' own resolution, window by window, with a per-pixel uncertainty, and
+a consistency check of the map aggregated back onto the reference grid.
+
+Output OUT.tif (tiled COG, uint8, nodata 255, provenance tags):
+- band 1: tree canopy cover in percent, 0..100 (the prediction rounded and clipped);
+- band 2: its uncertainty in percent cover (0..254): the standard deviation of the forest's trees, or for
+  LightGBM half its 15.87-84.13 % quantile interval (irrmap.models.regression; the card's `uncertainty`).
+Both are 255 where any feature is missing. Memory stays flat: windows sized from `memory_mb` are computed
+(dask threads, one serial tree kernel each) and written as they finish (irrmap.core.raster_write).
+
+OUT.check.json: the cover map averaged onto the fit's grid (the reference's grid, or the card's reference
+resolution) against the reference there: R2, RMSE, bias, MAE and the behaviour above 80 %. The model was
+fitted on those cells, so this checks scale and aggregation (a map that reproduces its reference when
+averaged), not accuracy; the held-out figures are in the model card.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+from rasterio.windows import Window
+
+from irrmap.core.atomic import write_text_atomic
+from irrmap.core.errors import GridError, InputError
+from irrmap.core.raster_read import read_raster, read_window
+from irrmap.core.raster_write import write_raster
+from irrmap.mapping.predict import _fixed_mmap_threshold, tile_size_for
+from irrmap.mapping.treecover.fit import MODEL_FILE, saturation
+from irrmap.mapping.treecover.predictors import BandStack, check_same_bands, compute_features, fit_grid, onto_grid, reference_on
+from irrmap.models.persistence import check_features, load_model
+from irrmap.models.spatial_cv import regression_scores
+
+log = logging.getLogger(__name__)
+
+NODATA = 255
+MAX_WINDOW = 512  # window edge cap: a 512 x 512 window is seconds of tree walking, and small maps still get one per thread
+DESCRIPTIONS = ("tree canopy cover, percent", "uncertainty of the cover, percent cover")
+
+
+def check_path(out) -> Path:
+    """Where the consistency check of OUT.tif is stored: OUT.check.json."""
+    out = Path(out)
+    return out.with_name(out.stem + ".check.json")
+
+
+def load_treecover_model(model_dir):
+    """(model, card) of MODEL_DIR (checksum verified); InputError when it holds no tree-cover model."""
+    path = Path(model_dir) / MODEL_FILE
+    if not path.is_file():
+        raise InputError(f"no {MODEL_FILE} in the model folder", str(model_dir), "fit one with `irrmap treecover fit MODEL_DIR ...`")
+    model, card = load_model(path)
+    if card.get("task") != "regression" or "bands" not in card:
+        raise InputError("not a tree-cover model (no bands in its card)", str(path), "fit one with `irrmap treecover fit MODEL_DIR ...`")
+    return model, card
+
+
+def predict_block(block: np.ndarray, model, names, percentiles) -> np.ndarray:
+    """(2, h, w) uint8 cover and uncertainty (percent, 255 missing) of a (n_bands, n_dates, h, w) block."""
+    feats = compute_features(block, names, percentiles)
+    X = feats.reshape(feats.shape[0], -1).T
+    ok = np.isfinite(X).all(axis=1)
+    out = np.full((2, X.shape[0]), NODATA, np.uint8)
+    if ok.any():
+        mean, spread = model.predict_spread(X[ok], n_threads=1)
+        out[0, ok] = np.clip(np.rint(mean), 0, 100).astype(np.uint8)
+        out[1, ok] = np.where(np.isfinite(spread), np.clip(np.rint(spread), 0, NODATA - 1), NODATA).astype(np.uint8)
+    return out.reshape((2,) + feats.shape[1:])
+
+
+def predict_treecover(out, model_dir, stack: BandStack, *, memory_mb: float = 512, n_jobs: int | None = None, reference=None,
+                      check: bool = True, tags: dict | None = None) -> dict:
+    """Write OUT.tif (see the module docstring) from the bands of `stack`; returns {"path", "check"}.
+
+    The bands must match the fit's (count, dates, order: predictors.check_same_bands). reference: the raster
+    for the consistency check (default the card's, skipped with a warning when it is gone or misses the
+    bands); `check` False skips it. n_jobs: dask threads (default: cores). Raises InputError for another
+    model kind or other bands.
+    """
+    model, card = load_treecover_model(model_dir)
+    stack = check_same_bands(card["bands"], stack)
+    check_features(card["features"], stack.features, "--bands")
+    _warn_off_range(stack, card)
+    model.predict_spread(np.zeros((1, len(stack.features)), np.float32), n_threads=1)  # compile the trees once, not per thread
+    n_in = len(stack.paths) * stack.n_dates + len(stack.features)
+    size = min(tile_size_for(n_in, memory_mb), MAX_WINDOW)
+    bands = stack.read(size).rechunk({0: -1, 1: -1})
+    cover = da.map_blocks(predict_block, bands, model, stack.names, stack.percentiles, drop_axis=1,
+                          chunks=((2,),) + bands.chunks[2:], dtype=np.uint8, meta=np.empty((0, 0, 0), np.uint8))
+    grid = stack.grid
+    arr = xr.DataArray(cover, dims=("band", "y", "x"), coords=grid.coords()).rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+    all_tags = {"stage": "mapping.treecover.predict", "model_sha256": card["sha256"], "model": card["model"],
+                "features": ",".join(card["features"]), "bands": ",".join(Path(p).name for p in stack.paths),
+                "uncertainty": card["uncertainty"], "calibrated_on": card["reference"]["path"], "units": "percent"} | dict(tags or {})
+    workers = n_jobs or dask.config.get("num_workers", None)
+    _fixed_mmap_threshold()  # window-sized arrays in their own mappings: no heap growth with the number of windows
+    with dask.config.set(num_workers=workers, scheduler="threads"):
+        path = write_raster(out, arr, nodata=NODATA, dtype="uint8", descriptions=list(DESCRIPTIONS), tags=all_tags,
+                            cache_mb=int(max(16, min(128, memory_mb // 8))))
+    result = {"path": path, "check": None}
+    if check:
+        result["check"] = _consistency(path, stack, card, reference, size)
+    return result
+
+
+def _consistency(path: Path, stack: BandStack, card: dict, reference, chunks: int) -> dict | None:
+    """Score the map averaged onto the fit's grid against the reference; write OUT.check.json."""
+    ref_info = card["reference"]
+    reference = reference or ref_info["path"]
+    if not Path(reference).is_file():
+        log.warning("consistency check skipped: the reference %s is not there; fix: pass --reference REF.tif", reference)
+        return None
+    try:
+        grid = fit_grid(stack.grid, reference, ref_info["resolution_m"])
+    except GridError as exc:  # the map misses the reference
+        log.warning("consistency check skipped: %s", exc)
+        return None
+    min_cov = float(ref_info["min_coverage"])
+    with tempfile.TemporaryDirectory(prefix="treecover-check-", dir=path.parent) as tmp:
+        cover = read_raster(path, stack.grid, band=1, chunks=chunks).data
+        (pred,), pred_cov = onto_grid(cover[None], ["cover"], stack.grid, grid, Path(tmp) / "cover.tif", chunks=chunks)
+        ref, ref_cov = reference_on(reference, grid, tmp, valid_max=ref_info["valid_max"], chunks=chunks)
+        ys, ps = [], []
+        for tile in grid.tiles(chunks):
+            w = tile.window
+            sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
+            y, yc, p, pc = (np.asarray(v) for v in dask.compute(*(a.data[sl] for a in (ref, ref_cov, pred, pred_cov))))
+            ok = np.isfinite(y) & np.isfinite(p) & (yc >= min_cov - 1e-6) & (pc >= min_cov - 1e-6)
+            ys.append(y[ok])
+            ps.append(p[ok])
+    y, p = np.concatenate(ys), np.concatenate(ps)
+    res = {"map": str(path), "reference": str(reference), "grid": grid.to_dict(), "resolution_m": ref_info["resolution_m"],
+           "min_coverage": min_cov, "scores": regression_scores(y, p), "saturation": saturation(y, p),
+           "note": "in-sample: the model was fitted on these cells; held-out figures are in the model card"}
+    write_text_atomic(check_path(path), json.dumps(res, indent=2, sort_keys=True) + "\n")
+    return res
+
+
+def _warn_off_range(stack: BandStack, card: dict, side: int = 96) -> None:
+    """Warn when the bands' features, sampled in 3 x 3 windows of `side` pixels across the grid, have medians
+    far outside what the model was fitted on (beyond the fit's 1-99 % range by its own width): the sign of
+    another scale (reflectance 0..1 vs x 10000) or product."""
+    ranges = card.get("samples", {}).get("feature_quantiles_1_50_99")
+    if not ranges:
+        return
+    g = stack.grid
+    h, w = min(side, g.height), min(side, g.width)
+    blocks = []
+    for fr in (0.15, 0.5, 0.85):
+        for fc in (0.15, 0.5, 0.85):
+            win = Window(int((g.width - w) * fc), int((g.height - h) * fr), w, h)
+            bands = np.stack([np.stack([read_window(p, g, win, band=k) for k in range(1, stack.n_dates + 1)]) for p in stack.paths])
+            blocks.append(compute_features(bands, stack.names, stack.percentiles).reshape(len(stack.features), -1))
+    values = np.concatenate(blocks, axis=1)
+    off = []
+    for name, row in zip(stack.features, values):
+        row = row[np.isfinite(row)]
+        lo, _, hi = ranges[name]
+        width = max(hi - lo, 1e-12)
+        if row.size and not lo - width <= float(np.median(row)) <= hi + width:
+            off.append(f"{name} median {float(np.median(row)):.4g} (fit: {lo:.4g}..{hi:.4g})")
+    if off:
+        log.warning("the bands' values lie far outside those the model was fitted on: %s; the cause is usually another scale "
+                    "(reflectance 0..1 against x 10000) or product; fix: give bands in the units of the fit", "; ".join(off))

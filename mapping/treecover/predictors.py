@@ -1,0 +1,359 @@
+"""Predictors of percent tree cover: a stack of named reflectance bands, spectral indices and per-pixel
+percentiles over dates, on the bands' own grid or averaged onto a coarser reference grid.
+
+The stack: one file per spectral band (`--bands B1.tif B2.tif ...`), in a fixed order; a file's layers are
+dates of that band (every file the same number). Every band is read onto the first file's grid with
+irrmap.core.raster_read (copied when on the same lattice). Band names are the common names of
+irrmap.sources.bands (blue, green, red, nir, swir1, swir2, thermal), found in this order: the caller's list
+(`--band-names`); the file's band description when it is a common name (single-layer files); the band
+number in the description or file name (..._B4.tif, gewataB4, SR_B5) looked up in that catalogue for a given
+sensor (`--sensor LT05`). Bands without a name enter the model under their description or file name, and the
+indices that need them are left out (with a warning).
+
+Features, in order: the bands, then the indices that their names allow (normalised differences,
+(a - b) / (a + b), NaN where a + b = 0):
+- NDVI = (nir - red) / (nir + red) (Rouse et al. 1974);
+- NBR = (nir - swir2) / (nir + swir2) (Key and Benson 2006);
+- NDMI = (nir - swir1) / (nir + swir1) (Gao 1996's NDWI, as named by Wilson and Sader 2002).
+With several dates each of these becomes its per-pixel percentiles over the dates (numpy's linear
+interpolation, missing dates skipped; default 10, 50, 90 as in Hansen et al. 2013's annual metrics), named
+`NAME_pQ`. A pixel is missing (NaN) where any feature is.
+
+Aggregation (`features_on`, `onto_grid`): the features are computed at the bands' resolution and then
+averaged onto the target grid (GDAL's area-weighted average, through read_raster kind "continuous"), so a
+coarse cell sees the mean of the fine-scale features the model will meet at prediction; `coverage` is the
+share of the cell's area with every feature valid.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+from affine import Affine
+from pyproj import CRS as ProjCRS
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+
+from irrmap.core.errors import GridError, InputError
+from irrmap.core.grid import Grid
+from irrmap.core.raster_read import open_raster, read_raster
+from irrmap.core.raster_write import write_raster
+from irrmap.sources.bands import CATALOGUE, COMMON, family
+
+log = logging.getLogger(__name__)
+
+INDICES = {"ndvi": ("nir", "red"), "nbr": ("nir", "swir2"), "ndmi": ("nir", "swir1")}  # (a - b) / (a + b)
+PERCENTILES = (10, 50, 90)
+_BAND_ID = re.compile(r"(?i)(?:band|b)_?(\d{1,2}a?)(?![0-9a-z])")
+
+
+@dataclass(frozen=True)
+class BandStack:
+    """The band files of one model input, in order.
+
+    grid: the first file's grid (every band is read onto it). names: common name per band or None.
+    descriptions: each single-layer file's band description ("" when none or several layers). file_keys:
+    the part of each file name that differs between the files (the whole stem for one file). n_dates:
+    layers per file. percentiles: taken over the dates when there are several. fitted_labels: the labels
+    of the bands a model was fitted on, once `check_same_bands` matched them to these files.
+    """
+
+    paths: tuple[str, ...]
+    grid: Grid
+    names: tuple[str | None, ...]
+    descriptions: tuple[str, ...]
+    file_keys: tuple[str, ...]
+    n_dates: int
+    percentiles: tuple[float, ...] = PERCENTILES
+    fitted_labels: tuple[str, ...] | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        """Each band's feature name: its common name, else its description, else its file name (the fit's
+        labels once matched to a model)."""
+        if self.fitted_labels is not None:
+            return list(self.fitted_labels)
+        return [n or d or Path(p).stem for n, d, p in zip(self.names, self.descriptions, self.paths)]
+
+    @property
+    def indices(self) -> list[str]:
+        """The indices the named bands allow, in INDICES order."""
+        return available_indices(self.names)
+
+    @property
+    def features(self) -> list[str]:
+        """Feature names in model order: bands then indices, or their percentiles over several dates."""
+        base = self.labels + self.indices
+        if self.n_dates == 1:
+            return base
+        return [f"{b}_p{q:g}" for b in base for q in self.percentiles]
+
+    def identity(self) -> dict:
+        """What identifies the bands and their order (stored in the model card)."""
+        return {"files": [Path(p).name for p in self.paths], "names": list(self.names), "descriptions": list(self.descriptions),
+                "file_keys": list(self.file_keys), "labels": self.labels, "dates": self.n_dates, "percentiles": list(self.percentiles)}
+
+    def read(self, chunks: int) -> da.Array:
+        """(n_bands, n_dates, height, width) float32 dask array on `grid`, NaN where missing."""
+        layers = [[read_raster(p, self.grid, band=k, chunks=chunks).data for k in range(1, self.n_dates + 1)] for p in self.paths]
+        return da.stack([da.stack(bands) for bands in layers])
+
+    def feature_array(self, chunks: int) -> da.Array:
+        """(n_features, height, width) float32 dask array of the features on `grid`."""
+        bands = self.read(chunks).rechunk({0: -1, 1: -1})
+        return da.map_blocks(compute_features, bands, self.names, self.percentiles, drop_axis=1,
+                             chunks=((len(self.features),),) + bands.chunks[2:], dtype=np.float32,
+                             meta=np.empty((0, 0, 0), np.float32))
+
+
+def available_indices(names) -> list[str]:
+    """The indices of INDICES whose two bands are among `names`, in INDICES order."""
+    return [k for k, (a, b) in INDICES.items() if a in names and b in names]
+
+
+def compute_features(block: np.ndarray, names, percentiles=PERCENTILES) -> np.ndarray:
+    """(n_features, h, w) float32 features of a (n_bands, n_dates, h, w) block of band values; `names` gives
+    each band's common name or None (see the module docstring for the order)."""
+    block = np.asarray(block, np.float32)
+    names = list(names)
+    base = [block[i] for i in range(block.shape[0])]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for a, b in (INDICES[k] for k in available_indices(names)):
+            x, y = block[names.index(a)], block[names.index(b)]
+            total = x + y
+            base.append(np.where(total != 0, (x - y) / total, np.nan).astype(np.float32))
+    stack = np.stack(base)  # (n_base, n_dates, h, w)
+    if stack.shape[1] == 1:
+        return stack[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all dates missing: NaN, as wanted
+        q = np.nanpercentile(stack, list(percentiles), axis=1)  # (n_q, n_base, h, w)
+    return np.ascontiguousarray(q.transpose(1, 0, 2, 3).reshape((-1,) + stack.shape[2:]), dtype=np.float32)
+
+
+# ---- opening and naming --------------------------------------------------------------------------------
+def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles=PERCENTILES) -> BandStack:
+    """A BandStack of the files `paths` (one spectral band each; several layers = dates).
+
+    band_names: the common name of each file, in order (irrmap.sources.bands.COMMON). sensor: a sensor code of
+    irrmap.sources.bands (LT05, LE07, LC08, S2A, ...) whose catalogue names bands by the band number in their
+    description or file name. Raises InputError for no files, a name outside the catalogue or given twice,
+    a wrong count of names, or files with different numbers of layers.
+    """
+    paths = tuple(os.fspath(p) for p in paths)
+    if not paths:
+        raise InputError("no band files given", "--bands", "give one file per band, e.g. --bands B1.tif B2.tif B3.tif")
+    counts, descriptions = [], []
+    for p in paths:
+        with open_raster(p) as src:
+            counts.append(src.count)
+            descriptions.append((src.descriptions[0] or "").strip() if src.count == 1 else "")
+    if len(set(counts)) > 1:
+        listing = ", ".join(f"{Path(p).name}: {c}" for p, c in zip(paths, counts))
+        raise InputError(f"band files hold different numbers of layers (dates): {listing}", "--bands",
+                         "give every band for the same dates, one layer per date")
+    grid = Grid.from_raster(paths[0])
+    names = _band_names(paths, descriptions, band_names, sensor)
+    pct = tuple(float(q) for q in percentiles)
+    if not pct or any(not 0 <= q <= 100 for q in pct):
+        raise InputError(f"percentiles {list(percentiles)} must lie in 0..100", "--percentiles", "e.g. 10,50,90")
+    stack = BandStack(paths, grid, names, tuple(descriptions), _file_keys(paths), counts[0], pct)
+    _warn_missing_indices(stack)
+    return stack
+
+
+def _band_names(paths, descriptions, band_names, sensor) -> tuple[str | None, ...]:
+    if band_names is not None:
+        names = [str(n).strip().lower() for n in band_names]
+        if len(names) != len(paths):
+            raise InputError(f"{len(names)} band names for {len(paths)} band files", "--band-names", "give one name per --bands file, in order")
+        bad = [n for n in names if n not in COMMON]
+        if bad:
+            raise InputError(f"unknown band name(s) {bad}", "--band-names", f"use common names: {', '.join(COMMON)}")
+    else:
+        by_id = {_norm_id(v): k for k, v in CATALOGUE[family(sensor)].items()} if sensor is not None else {}
+        names = [d.lower() if d.lower() in COMMON else _catalogued(by_id, d, Path(p).stem) for p, d in zip(paths, descriptions)]
+    twice = sorted({n for n in names if n is not None and names.count(n) > 1})
+    if twice:
+        raise InputError(f"band name(s) {twice} given to several files", "--band-names", "name each band once")
+    return tuple(names)
+
+
+def _catalogued(by_id: dict, *texts: str) -> str | None:
+    """The common name of the last band number found in the first of `texts` that holds a catalogued one."""
+    for text in texts:
+        ids = _BAND_ID.findall(text)
+        if ids and _norm_id(ids[-1]) in by_id:
+            return by_id[_norm_id(ids[-1])]
+    return None
+
+
+def _norm_id(band_id: str) -> str:
+    """A catalogue band id or one found in a name, compared as a plain number ("B04" -> "4", "8A" -> "8a")."""
+    m = re.fullmatch(r"(?i)b?0*(\d+)(a?)(?:_vcid_\d)?", band_id)
+    return f"{int(m.group(1))}{m.group(2).lower()}" if m else band_id.lower()
+
+
+def _file_keys(paths) -> tuple[str, ...]:
+    """The part of each file stem that differs between the files (common prefix and suffix removed)."""
+    stems = [Path(p).stem for p in paths]
+    if len(stems) < 2 or len(set(stems)) < len(stems):
+        return tuple(stems)
+    pre = os.path.commonprefix(stems)
+    suf = os.path.commonprefix([s[len(pre):][::-1] for s in stems])[::-1]
+    return tuple(s[len(pre):len(s) - len(suf)] or s for s in stems)
+
+
+def _warn_missing_indices(stack: BandStack) -> None:
+    missing = [k for k in INDICES if k not in stack.indices]
+    if not missing:
+        return
+    lacking = sorted({b for k in missing for b in INDICES[k] if b not in stack.names})
+    log.warning("indices %s are left out: no band is named %s (names found: %s); fix: name the bands with --band-names "
+                "(e.g. blue,green,red,nir,swir1,swir2) or --sensor (e.g. LT05, LC08) when the band number is in the file names",
+                ", ".join(m.upper() for m in missing), ", ".join(lacking), ", ".join(stack.labels))
+
+
+def check_same_bands(fitted: dict, stack: BandStack) -> BandStack:
+    """Refuse bands that differ from the fit's (`fitted`: BandStack.identity() stored in the model card) in
+    number, dates or order; returns the stack with the fit's names, labels and percentiles.
+
+    Compared, in this order, by the first property known for every band on both sides: common names, band
+    descriptions, the distinctive part of the file names. Raises InputError (one line) on a difference.
+    """
+    want_n, got_n = len(fitted["files"]), len(stack.paths)
+    fix = (f"give the fit's bands in its order ({', '.join(_show(fitted))}); name them with --band-names or --sensor "
+           "when descriptions and file names differ from the fit's")
+    if want_n != got_n:
+        raise InputError(f"{got_n} band files given, the model was fitted on {want_n}", "--bands", fix)
+    if (fitted["dates"] > 1) != (stack.n_dates > 1):
+        raise InputError(f"band files hold {stack.n_dates} date(s), the model was fitted on {fitted['dates']} "
+                         f"({'percentiles over dates' if fitted['dates'] > 1 else 'single-date values'})", "--bands",
+                         "give single-date bands to a single-date model, a series of dates to a percentile model")
+    got = stack.identity()
+    for kind, label in (("names", "band names"), ("descriptions", "band descriptions"), ("file_keys", "file names")):
+        want, have = fitted[kind], got[kind]
+        if all(want) and all(have):
+            if [str(w).casefold() for w in want] != [str(h).casefold() for h in have]:
+                raise InputError(f"bands differ from the model's by {label}: got {have}, the model wants {want}", "--bands", fix)
+            break
+    return replace(stack, names=tuple(fitted["names"]), percentiles=tuple(fitted["percentiles"]), fitted_labels=tuple(fitted["labels"]))
+
+
+def _show(identity: dict) -> list[str]:
+    return list(identity["labels"])
+
+
+# ---- the grid of the fit and aggregation onto it -------------------------------------------------------
+def fit_grid(bands: Grid, reference, resolution_m: float | None = None) -> Grid:
+    """The grid the model is fitted on, covering the bands' overlap with the reference raster.
+
+    Without `resolution_m`: the reference's own grid, cut to the window holding the bands' footprint. With
+    it: a grid of that pixel size (metres) in the bands' CRS, anchored at the bands' top-left corner (cells
+    are whole blocks of band pixels when the size is a multiple of theirs). Raises GridError when the two do
+    not overlap, or for a resolution on a geographic CRS or finer than the bands.
+    """
+    ref = Grid.from_raster(reference)
+    no_overlap = GridError(f"the bands ({bands!r}) do not overlap the reference ({ref!r})", str(reference),
+                           "give a reference that covers the bands' area")
+    if resolution_m is None:
+        window = window_over(ref, bands)
+        if window is None:
+            raise no_overlap
+        return ref.window_grid(window)
+    crs = ProjCRS.from_user_input(bands.crs.to_wkt())
+    if crs.is_geographic:
+        raise GridError(f"--reference-resolution {resolution_m:g} m needs bands on a projected CRS in metres, not {bands.crs.to_string()}",
+                        "--reference-resolution", "reproject the bands (gdalwarp -t_srs EPSG:326NN) or leave the option out to fit on the reference's grid")
+    step = resolution_m / crs.axis_info[0].unit_conversion_factor  # CRS units
+    if step < min(bands.res) * (1 - 1e-9):
+        raise GridError(f"--reference-resolution {resolution_m:g} m is finer than the bands' {min(bands.res):g}", "--reference-resolution",
+                        "give a resolution at least the bands' pixel size (e.g. 240 for 8 x 8 Landsat pixels)")
+    rl, rb, rr, rt = transform_bounds(ref.crs, bands.crs, *ref.bounds, densify_pts=21)
+    bl, bb, br, bt = bands.bounds
+    left, bottom, right, top = max(bl, rl), max(bb, rb), min(br, rr), min(bt, rt)
+    if right <= left or top <= bottom:
+        raise no_overlap
+    x0 = bl + math.floor((left - bl) / step + 1e-9) * step
+    y0 = bt - math.floor((bt - top) / step + 1e-9) * step
+    width = math.ceil((right - x0) / step - 1e-9)
+    height = math.ceil((y0 - bottom) / step - 1e-9)
+    return Grid(bands.crs, Affine(step, 0.0, x0, 0.0, -step, y0), height, width)
+
+
+def window_over(grid: Grid, other: Grid) -> Window | None:
+    """The window of `grid` holding `other`'s footprint (whole pixels, clipped to `grid`), None if disjoint."""
+    left, bottom, right, top = transform_bounds(other.crs, grid.crs, *other.bounds, densify_pts=21)
+    t = grid.transform
+    c0, c1 = max(0, math.floor((left - t.c) / t.a + 1e-9)), min(grid.width, math.ceil((right - t.c) / t.a - 1e-9))
+    r0, r1 = max(0, math.floor((t.f - top) / -t.e + 1e-9)), min(grid.height, math.ceil((t.f - bottom) / -t.e - 1e-9))
+    return Window(c0, r0, c1 - c0, r1 - r0) if c1 > c0 and r1 > r0 else None
+
+
+def features_on(stack: BandStack, grid: Grid, workdir, *, chunks: int = 1024) -> tuple[list[xr.DataArray], xr.DataArray]:
+    """(features, coverage) on `grid`: lazy float32 DataArrays of each feature (NaN missing) and the share
+    (0..1) of each cell's area where every feature is valid (`onto_grid`, through WORKDIR/features.tif)."""
+    return onto_grid(stack.feature_array(chunks), stack.features, stack.grid, grid, Path(workdir) / "features.tif", chunks=chunks)
+
+
+def reference_on(reference, grid: Grid, workdir, *, valid_max: float = 100.0, chunks: int = 1024) -> tuple[xr.DataArray, xr.DataArray]:
+    """(reference, coverage) on `grid`: the reference's values in 0..`valid_max` (others, e.g. MODIS VCF's
+    flags above 100, are missing) and the share of each cell's area where it is valid; read from the
+    reference's window under `grid`, then `onto_grid` (through WORKDIR/reference.tif)."""
+    ref_grid = Grid.from_raster(reference)
+    window = window_over(ref_grid, grid)
+    if window is None:
+        raise GridError(f"the reference ({ref_grid!r}) does not overlap {grid!r}", str(reference), "give a reference that covers the bands' area")
+    fine = ref_grid.window_grid(window)
+    values = read_raster(reference, fine, valid_range=(0, valid_max), chunks=chunks, name="reference").data
+    (avg,), share = onto_grid(values[None], ["reference"], fine, grid, Path(workdir) / "reference.tif", chunks=chunks)
+    return avg, share
+
+
+def onto_grid(data: da.Array, names, fine: Grid, grid: Grid, path, *, chunks: int = 1024) -> tuple[list[xr.DataArray], xr.DataArray]:
+    """The layers of `data` ((n, height, width) float32 on `fine`, NaN missing) on `grid`, and the share of
+    each cell's area where every layer is valid.
+
+    When `grid` is `fine` the layers are returned as they are (share 1 or 0). Otherwise each cell gets the
+    mean of the valid fine pixels under it (GDAL's area-weighted average): the layers and a validity layer
+    (1 valid, 0 not) are written to `path` (tiled GeoTIFF) on `fine`'s lattice widened to cover `grid`,
+    validity 0 off `fine`, so a cell reaching past the data counts the part outside as not covered; both are
+    then read onto `grid` (read_raster kind "continuous").
+    """
+    valid = da.isfinite(data).all(axis=0).astype(np.float32)
+    if grid.aligned_with(fine):
+        return [_on_grid(data[i], grid, n) for i, n in enumerate(names)], _on_grid(valid, grid, "coverage")
+    wide, (top, bottom, left, right) = _widened(fine, grid)
+    pad = ((0, 0), (top, bottom), (left, right))
+    full = da.concatenate([da.pad(data.astype(np.float32), pad, constant_values=np.nan), da.pad(valid[None], pad, constant_values=0.0)])
+    full = xr.DataArray(full.rechunk((full.shape[0], chunks, chunks)), dims=("band", "y", "x"), coords=wide.coords())
+    write_raster(path, full.rio.write_crs(wide.crs).rio.write_transform(wide.transform), dtype="float32",
+                 descriptions=list(names) + ["valid"], cog=False)
+    layers = [read_raster(path, grid, band=i + 1, chunks=chunks, name=n) for i, n in enumerate(names)]
+    return layers, read_raster(path, grid, band=len(names) + 1, chunks=chunks, name="coverage")
+
+
+def _widened(fine: Grid, target: Grid) -> tuple[Grid, tuple[int, int, int, int]]:
+    """`fine`'s lattice widened to cover `target`'s bounds, and the pixels added (top, bottom, left, right)."""
+    left, bottom, right, top = transform_bounds(target.crs, fine.crs, *target.bounds, densify_pts=21)
+    t = fine.transform
+    add_l = max(0, math.ceil((t.c - left) / t.a - 1e-9))
+    add_t = max(0, math.ceil((top - t.f) / -t.e - 1e-9))
+    add_r = max(0, math.ceil((right - (t.c + t.a * fine.width)) / t.a - 1e-9))
+    add_b = max(0, math.ceil(((t.f + t.e * fine.height) - bottom) / -t.e - 1e-9))
+    grid = Grid(fine.crs, t @ Affine.translation(-add_l, -add_t), fine.height + add_t + add_b, fine.width + add_l + add_r)
+    return grid, (add_t, add_b, add_l, add_r)
+
+
+def _on_grid(arr: da.Array, grid: Grid, name: str) -> xr.DataArray:
+    out = xr.DataArray(arr, dims=("y", "x"), coords=grid.coords(), name=name)
+    return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
