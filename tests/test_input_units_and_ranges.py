@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import rasterio
 from conftest import as_dataarray
-from test_pipeline_cli import CONFIG, project  # noqa: F401  (the tiny two-county project)
+from test_pipeline_cli import CONFIG, SUITABILITY, project  # noqa: F401  (the tiny two-county project)
 
 from irrmap.app.cli import main
 from irrmap.core.grid import Grid
@@ -33,24 +33,6 @@ def test_dem_in_feet_is_refused_then_read_with_scale(project, capsys):  # noqa: 
     assert fixed != CONFIG
     rc, err = _run(project, capsys, fixed)
     assert rc == 0, err
-
-
-SUITABILITY = """
-[inputs.water]
-path = "water.tif"
-kind = "categorical"
-
-[inputs.precip]
-path = "precip.tif"
-
-[inputs.pet]
-path = "pet.tif"
-
-[suitability]
-precipitation = "precip"
-pet = "pet"
-few_crop_min_pixels = 0
-"""
 
 
 def test_undeclared_voids_in_a_dem_stop_the_suitability_stage(project, capsys):  # noqa: F811

@@ -48,6 +48,25 @@ area_unit = "ha"
 """
 
 
+# the suitability sections of the tiny project (water along one row, uniform precipitation and PET)
+SUITABILITY = """
+[inputs.water]
+path = "water.tif"
+kind = "categorical"
+
+[inputs.precip]
+path = "precip.tif"
+
+[inputs.pet]
+path = "pet.tif"
+
+[suitability]
+precipitation = "precip"
+pet = "pet"
+few_crop_min_pixels = 0
+"""
+
+
 @pytest.fixture
 def project(tmp_path):
     fine = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00025, "EPSG:4326")  # ~ 25 m land cover
@@ -161,23 +180,7 @@ def test_run_with_suitability(project):
     write_raster(project / "water.tif", as_dataarray(water, g), dtype="uint8", nodata=255, cog=False)
     for name, value in (("precip", 300.0), ("pet", 1000.0)):
         write_raster(project / f"{name}.tif", as_dataarray(np.full(g.shape, value, "float32"), g), cog=False)
-    text = CONFIG + """
-[inputs.water]
-path = "water.tif"
-kind = "categorical"
-
-[inputs.precip]
-path = "precip.tif"
-
-[inputs.pet]
-path = "pet.tif"
-
-[suitability]
-precipitation = "precip"
-pet = "pet"
-few_crop_min_pixels = 0
-weights = {elevation = 0.4, distance = 0.3, slope = 0.2, aridity = 0.1}
-"""
+    text = CONFIG + SUITABILITY + "weights = {elevation = 0.4, distance = 0.3, slope = 0.2, aridity = 0.1}\n"
     (project / "config.toml").write_text(text)
     assert main(["-q", "run", str(project / "config.toml")]) == 0
     out = project / "out" / "suitability"
