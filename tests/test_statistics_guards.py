@@ -241,7 +241,7 @@ def test_cli_thresholds_check_the_table_against_the_cropland(demo, tmp_path, cap
     run_pipeline(_config(demo, tmp_path, drop=("features", "training", "models", "mapping", "evaluation")))
     out = tmp_path / "out"
     argv = ["-q", "training", "thresholds", "--score", str(out / "suitability" / "suitability.tif"), "--cropland",
-            str(out / "aligned" / "cropland.tif"), "--units", str(demo / "inputs" / "admin.gpkg"), "--unit-field", "code",
+            str(out / "aligned" / "cropland.tif"), "--units", str(demo / "inputs" / "admin.gpkg"), "--units-layer", "counties", "--unit-field", "code",
             "--stats", str(demo / "inputs" / "statistics" / "county.csv"), "--stats-field", "code", "--area-field", "irrigated_area",
             "--year-field", "year", "--year", "2020", "--variant-field", "variant", "--variant", "actual", "--out", str(tmp_path / "thr")]
     assert main([*argv, "--area-unit", "1000ha"]) == 0

@@ -122,7 +122,7 @@ class AdminUnits:
             raise InputError(f"unknown hierarchy {hierarchy!r}", "hierarchy", "use cn-adcode, us-fips, fields or none")
         frames = []
         for p in paths:
-            gdf = read_vector(p, layer, what="polygons of units", layer_key="[units].layer / --layer")
+            gdf = read_vector(p, layer, what="polygons of units", layer_key="[units].layer (command line: --layer or --units-layer)")
             if len(gdf) == 0:
                 raise InputError(f"the file{f' (layer {layer!r})' if layer else ''} has no features", str(p),
                                  f"give a polygon file with one feature per unit{_layer_hint(p)}")

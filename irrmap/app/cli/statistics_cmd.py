@@ -13,6 +13,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("table", help="CSV or Excel statistics table")
     p.add_argument("--units", nargs="+", required=True, help="unit polygon file(s)")
     p.add_argument("--unit-field", required=True, help="code field of the polygons")
+    p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
     p.add_argument("--drop-invalid-codes", action="store_true", help="drop polygons whose code does not fit the hierarchy")
     p.add_argument("--code-field", required=True, help="code column of the table")
@@ -34,7 +35,7 @@ def _check(args) -> int:
     from irrmap.core.statistics import read_statistics, validate_statistics
     from irrmap.core.units import AdminUnits
 
-    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy,
+    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer,
                             invalid_codes="drop" if args.drop_invalid_codes else "error")
     stats = read_statistics(args.table, code_field=args.code_field, area_field=args.area_field, area_unit=args.area_unit,
                             year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,

@@ -8,6 +8,7 @@ from irrmap.app.cli import add_group
 def _unit_args(p) -> None:
     p.add_argument("units", nargs="+", help="polygon file(s): GeoPackage, GeoJSON, shapefile")
     p.add_argument("--code-field", required=True, help="field with the unit code")
+    p.add_argument("--layer", default=None, help="layer of the polygons in a multi-layer file (GeoPackage)")
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"], help="how parent codes derive from codes")
     p.add_argument("--drop-invalid-codes", action="store_true", help="drop polygons whose code does not fit the hierarchy (default: error)")
 
@@ -15,7 +16,7 @@ def _unit_args(p) -> None:
 def _read(args):
     from irrmap.core.units import AdminUnits
 
-    return AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy,
+    return AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, layer=args.layer,
                            invalid_codes="drop" if args.drop_invalid_codes else "error")
 
 
