@@ -113,12 +113,13 @@ def _register_fit(cmds) -> None:
                     "the reference's grid, or onto --reference-resolution cells (both sides averaged), masks reference values above "
                     "--reference-valid-max, and fits a random forest (rf) or LightGBM (lgbm) regressor. Writes MODEL_DIR/model.joblib "
                     "and model.card.json: features and bands in order, held-out R2/RMSE/bias of the model and of a linear-regression "
-                    "baseline on the same spatial blocks, the share of reference pixels at or above 80 %% and the behaviour there. "
+                    "baseline on the same spatial blocks, the share of reference pixels at or above 80 % and the behaviour there. "
                     "Model files are pickles: share and load them only between trusted parties.",
     )
     p.add_argument("model_dir", help="output folder for model.joblib and model.card.json")
     p.add_argument("--reference", required=True, help="percent tree cover raster (e.g. MODIS VCF, 0..100; larger values are flags)")
     _band_options(p)
+    p.add_argument("--percentiles", default="10,50,90", help="per-pixel percentiles over dates, for multi-date band files (default 10,50,90)")
     p.add_argument("--reference-resolution", type=float, default=None, metavar="METRES",
                    help="fit on cells of this size in the bands' CRS, bands and reference both averaged (default: the reference's grid)")
     p.add_argument("--reference-valid-max", type=float, default=100.0, help="larger reference values are flags, not cover (default 100, MODIS VCF)")
@@ -138,7 +139,7 @@ def _register_predict(cmds) -> None:
         "predict",
         help="percent tree cover and its uncertainty at the bands' resolution, window by window",
         description="Writes OUT (tiled COG, uint8, nodata 255): band 1 tree canopy cover in percent (0..100), band 2 its uncertainty "
-                    "in percent cover (standard deviation of the forest's trees; for lgbm half the 16-84 %% quantile interval). The "
+                    "in percent cover (standard deviation of the forest's trees; for lgbm half the 16-84 % quantile interval). The "
                     "bands must be the fit's, in its order (checked by names, descriptions or file names). Then averages the map onto "
                     "the fit's reference grid and prints and stores (OUT.check.json) R2/RMSE against the reference.",
     )
@@ -159,25 +160,25 @@ def _band_options(p) -> None:
                    "(default: band descriptions that are such names, else the band numbers in the file names with --sensor)")
     p.add_argument("--sensor", help="sensor code naming bands by the band number in their description or file name "
                    "(LT04, LT05, LE07, LC08, LC09, S2A, S2B, S2C)")
-    p.add_argument("--percentiles", default="10,50,90", help="per-pixel percentiles over dates, for multi-date band files (default 10,50,90)")
 
 
-def _stack(args):
+def _stack(args, percentiles: str | None = None):
+    """The BandStack of --bands, --band-names, --sensor (and the fit's --percentiles; predict takes the model's)."""
     from irrmap.core.errors import InputError
-    from irrmap.mapping.treecover.predictors import open_stack
+    from irrmap.mapping.treecover.predictors import PERCENTILES, open_stack
 
-    names = [n for n in args.band_names.split(",")] if args.band_names else None
+    names = args.band_names.split(",") if args.band_names else None
     try:
-        pct = [float(q) for q in args.percentiles.split(",")]
+        pct = [float(q) for q in percentiles.split(",")] if percentiles else PERCENTILES
     except ValueError:
-        raise InputError(f"bad --percentiles {args.percentiles!r}", "--percentiles", "give numbers 0..100, e.g. 10,50,90") from None
+        raise InputError(f"bad --percentiles {percentiles!r}", "--percentiles", "give numbers 0..100, e.g. 10,50,90") from None
     return open_stack(args.bands, band_names=names, sensor=args.sensor, percentiles=pct)
 
 
 def _fit(args) -> int:
     from irrmap.mapping.treecover.fit import fit_treecover, save_treecover
 
-    stack = _stack(args)
+    stack = _stack(args, args.percentiles)
     model, card = fit_treecover(stack, args.reference, resolution_m=args.reference_resolution, valid_max=args.reference_valid_max,
                                 model=args.model, seed=args.seed, cv_block_m=args.cv_blocks, cv_splits=args.cv_splits,
                                 max_samples=args.max_samples, min_coverage=args.min_coverage, n_jobs=args.jobs, workdir=args.model_dir)
