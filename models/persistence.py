@@ -16,8 +16,9 @@ from pathlib import Path
 
 import joblib
 
-from irrmap.core.atomic import atomic_path, write_text_atomic
+from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import InputError
+from irrmap.core.json_out import write_json_atomic
 from irrmap.core.manifest import package_versions, sha256_file
 
 
@@ -37,18 +38,8 @@ def save_model(model, path, card: dict) -> dict:
     full["sha256"] = sha256_file(path)
     full["versions"] = package_versions()
     full["security"] = "pickle: load only model files from a trusted source"
-    write_text_atomic(card_path(path), json.dumps(full, indent=2, sort_keys=True, default=_json_default) + "\n")
+    write_json_atomic(card_path(path), full, sort_keys=True)  # undefined scores (NaN) as null: strict JSON
     return full
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def read_card(path) -> dict:

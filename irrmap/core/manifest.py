@@ -4,14 +4,13 @@ per-stage timings), so any map can be traced back and reproduced."""
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
 import irrmap
-from irrmap.core.atomic import write_text_atomic
+from irrmap.core.json_out import write_json_atomic
 
 PACKAGES = ("numpy", "scipy", "xarray", "dask", "rasterio", "rioxarray", "geopandas", "pyogrio", "shapely",
             "pyproj", "pandas", "pyarrow", "scikit-learn", "lightgbm", "joblib", "pydantic")
@@ -58,4 +57,4 @@ def git_commit() -> str | None:
 
 def write_manifest(path, manifest: dict) -> Path:
     """Write manifest.json atomically (sorted keys, so equal runs give equal files but for timings)."""
-    return write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    return write_json_atomic(path, manifest, sort_keys=True)

@@ -64,6 +64,8 @@ def _info(args) -> int:
 
 
 def _print_card(card: dict) -> None:
+    from irrmap.app.cli.score_text import score_text
+
     s = card["samples"]
     print(f"model {card['model']}, scope {card['scope']}, seed {card['seed']}: {s['models']} fitted models, "
           f"{len(s['single_class_keys'])} single-class units")
@@ -72,7 +74,8 @@ def _print_card(card: dict) -> None:
     cv = card.get("cv")
     if cv:
         b, r = cv["blocked"], cv["random"]
-        print(f"CV ({cv['n_splits']} folds, held out: {cv['held_out']}): OA {b['oa']:.3f} kappa {b['kappa']:.3f}; "
-              f"random split OA {r['oa']:.3f} kappa {r['kappa']:.3f} (optimism {cv['optimism_oa']:+.3f})")
+        print(f"CV ({cv['n_splits']} folds, held out: {cv['held_out']}): OA {score_text(b['oa'])} kappa {score_text(b['kappa'])}"
+              f"{' (one class in the held-out samples)' if score_text(b['kappa']) == 'undefined' else ''}; "
+              f"random split OA {score_text(r['oa'])} kappa {score_text(r['kappa'])} (optimism {score_text(cv['optimism_oa'], '+.3f')})")
     if card.get("oob_score") is not None:
-        print(f"out-of-bag accuracy {card['oob_score']:.3f}")
+        print(f"out-of-bag accuracy {score_text(card['oob_score'])}")
