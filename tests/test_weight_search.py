@@ -142,3 +142,26 @@ def test_searched_province_weights_reproduce_their_kappa_in_the_run(demo_run, ca
             if ok.sum() >= 2 and not (np.unique(m[ok]).size < 2 and np.unique(pts["label"].to_numpy()[ok]).size < 2):
                 total += cohen_kappa_score(pts["label"].to_numpy()[ok], m[ok])
         assert r["summed_kappa"] == pytest.approx(total, abs=1e-6), g
+
+
+def test_search_reads_points_as_the_config_says(demo_run, tmp_path, capsys):
+    """Points recoded (2 irrigated, 1 not, via label_map) in a CSV of projected x/y (points_crs): the search must
+    read them as the evaluation stage does and give the same result as with the original GeoPackage."""
+    import geopandas as gpd
+
+    args = ["-q", "suitability", "search", "-n", "4", "--seed", "3", "--by", "none"]
+    assert main([*args[:3], str(demo_run / "config.toml"), *args[3:]]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    pts = gpd.read_file(demo_run / "inputs" / "reference" / "points.gpkg").to_crs("EPSG:3857")
+    pts.assign(east=pts.geometry.x, north=pts.geometry.y, cls=np.where(pts["label"] == 1, 2, 1))[["east", "north", "cls"]].to_csv(
+        demo_run / "points_3857.csv", index=False)
+    cfg = (demo_run / "config.toml").read_text()
+    head, tail = cfg.split("\n[evaluation]\n")
+    body = "\n".join(line for line in tail.splitlines() if not line.startswith(("points", "label_field", "points_layer")))
+    body = ('points = "points_3857.csv"\nlabel_field = "cls"\nlabel_map = {"2" = 1, "1" = 0}\npoints_crs = "EPSG:3857"\n'
+            'lon_field = "east"\nlat_field = "north"\n') + body
+    (demo_run / "csv.toml").write_text(head + "\n[evaluation]\n" + body)
+    assert main([*args[:3], str(demo_run / "csv.toml"), *args[3:]]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["n_points_used"] == expected["n_points_used"] > 0
+    assert got["groups"] == expected["groups"]

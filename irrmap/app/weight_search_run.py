@@ -10,7 +10,6 @@ which the output records.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -42,7 +41,8 @@ def search_run_weights(config_path, *, n: int = 500, seed: int | None = None, by
     from irrmap.suitability.overlay import random_weights, search_weights
     from irrmap.training.thresholds import gather_candidates, gather_scores
     from irrmap.training.weight_search import KappaScorer, SearchInputs, point_candidates, search_by_group
-    from irrmap.evaluation.points import binary_labels, pixel_index, read_points
+    from irrmap.app.stages.evaluation import configured_points
+    from irrmap.evaluation.points import pixel_index
 
     loaded = load_config(config_path)
     cfg = loaded.config
@@ -75,10 +75,10 @@ def search_run_weights(config_path, *, n: int = 500, seed: int | None = None, by
         if code in targets.index:
             zone_target[int(z)] = targets[code]
 
-    pts = read_points(loaded.resolve(cfg.evaluation.points), cfg.evaluation.label_field, layer=cfg.evaluation.points_layer)
+    pts, labels = configured_points(ctx)  # with the section's CRS, x/y columns, layer and label map
     idx = pixel_index(pts, grid)
     inside = idx["inside"].to_numpy()
-    labels = binary_labels(pts[cfg.evaluation.label_field].to_numpy()).astype(np.int64)
+    labels = labels.astype(np.int64)
     pc = point_candidates(cand.pos, idx["row"].to_numpy(), idx["col"].to_numpy(), grid.width)
     pc[~inside | (labels < 0)] = -1
     zone_of_point = np.where(pc >= 0, cand.unit[np.maximum(pc, 0)], 0)
@@ -119,9 +119,6 @@ def search_run_weights(config_path, *, n: int = 500, seed: int | None = None, by
 
 
 def write_result(result: dict, path) -> Path:
-    from irrmap.core.atomic import atomic_path
+    from irrmap.core.json_out import write_json_atomic
 
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(result, indent=2) + "\n")
-    return path
+    return write_json_atomic(path, result)

@@ -72,15 +72,27 @@ def _check(ctx: RunContext) -> None:
     raise_all(gather(*checks))
 
 
-def _check_points(ctx: RunContext) -> None:
-    """The points read as the stage reads them, their labels understood, and some of them on the grid."""
-    from irrmap.evaluation.point_location import hits_on_grid, likely_cause
+def configured_points(ctx: RunContext):
+    """The [evaluation] points read with every key of the section that says how (file, layer, CRS, x/y columns,
+    label field and label map): (GeoDataFrame in the points' CRS, labels as int8 1 / 0 / -1 left out). Every
+    command that uses the configured points reads them here. Raises InputError / DataError as
+    irrmap.evaluation.points.read_points and binary_labels do."""
     from irrmap.evaluation.points import binary_labels, read_points
 
     sec = ctx.config.evaluation
     path = ctx.path(sec.points)
     pts = read_points(path, sec.label_field, lon_field=sec.lon_field, lat_field=sec.lat_field, crs=sec.points_crs, layer=sec.points_layer)
-    binary_labels(pts[sec.label_field], label_map=sec.label_map, where=f"{path}: [evaluation].label_field {sec.label_field!r}")
+    labels = binary_labels(pts[sec.label_field], label_map=sec.label_map, where=f"{path}: [evaluation].label_field {sec.label_field!r}")
+    return pts, labels
+
+
+def _check_points(ctx: RunContext) -> None:
+    """The points read as the stage reads them, their labels understood, and some of them on the grid."""
+    from irrmap.evaluation.point_location import hits_on_grid, likely_cause
+
+    sec = ctx.config.evaluation
+    path = ctx.path(sec.points)
+    pts, _ = configured_points(ctx)
     if len(pts) == 0:
         raise DataError("the points file holds no points", f"[evaluation].points = {path}", "give a file with labelled reference points")
     if hits_on_grid(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), pts.crs, ctx.grid) == 0:
