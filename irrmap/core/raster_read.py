@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import threading
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,6 @@ import rasterio
 import xarray as xr
 from dask.base import tokenize
 from rasterio.enums import Resampling
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
@@ -259,19 +257,11 @@ def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
         src_transform, src_crs = src.window_transform(win), src.crs
     data = _convert(plan, raw, mask)
     src_nodata = plan.fill
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # raised for the in-memory arrays; transforms are given
-        reproject(
-            data,
-            out,
-            src_transform=src_transform,
-            src_crs=src_crs,
-            src_nodata=src_nodata,
-            dst_transform=sub.transform,
-            dst_crs=sub.crs,
-            dst_nodata=plan.fill,
-            resampling=plan.resampling,
-        )
+    # no warnings.catch_warnings() here: it swaps process-wide state and is not thread-safe (this runs in dask
+    # threads); reproject with both transforms given raises no NotGeoreferencedWarning (files without a CRS are refused
+    # in the plan)
+    reproject(data, out, src_transform=src_transform, src_crs=src_crs, src_nodata=src_nodata, dst_transform=sub.transform,
+              dst_crs=sub.crs, dst_nodata=plan.fill, resampling=plan.resampling)
     return out
 
 
