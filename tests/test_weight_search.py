@@ -165,3 +165,16 @@ def test_search_reads_points_as_the_config_says(demo_run, tmp_path, capsys):
     got = json.loads(capsys.readouterr().out)
     assert got["n_points_used"] == expected["n_points_used"] > 0
     assert got["groups"] == expected["groups"]
+
+
+def test_groups_with_one_class_or_one_point_are_named_not_ranked():
+    # P1 holds both classes; P2's points are all irrigated (kappa is 0 for every vector: nothing to rank by);
+    # P3 has a single point
+    unit = np.array([1, 1, 1, 1, 2, 2, 2, 2, 3, 3], np.int32)
+    n = unit.size
+    data = SearchInputs({"a": np.arange(n, dtype=float) % 4 + 1}, {"a": 4}, {"v": np.linspace(0.2, 0.8, n)}, unit,
+                        np.full(n, 1.0), np.array([np.nan, 2.0, 2.0, 1.0]), np.array([0, 1, 4, 5, 6, 8]),
+                        np.array([1, 0, 1, 1, 1, 0]), np.array(["P1", "P1", "P2", "P2", "P2", "P3"], dtype=object))
+    scorer = KappaScorer(data)
+    assert scorer.groups == ["P1", "P2", "P3"]
+    assert scorer.uninformative() == {"P2": "all 3 usable points are labelled 1", "P3": "1 usable point(s)"}

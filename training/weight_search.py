@@ -53,6 +53,19 @@ class KappaScorer:
         self._usable = (data.point_candidate >= 0) & has_stat[data.unit[np.maximum(data.point_candidate, 0)]]
         self.groups = sorted(set(np.asarray(data.point_group)[self._usable].tolist()))  # groups with usable points
 
+    def uninformative(self) -> dict:
+        """{group: reason} for the groups whose usable points cannot rank weight vectors: fewer than two points, or
+        labels of one class only (kappa is then 0 or undefined for every vector, so the "best" vector would be the
+        tie-break's choice, not the points')."""
+        out = {}
+        for g in self.groups:
+            y = self.d.point_label[self._usable & (self.d.point_group == g)]
+            if y.size < 2:
+                out[g] = f"{y.size} usable point(s)"
+            elif np.unique(y).size < 2:
+                out[g] = f"all {y.size} usable points are labelled {int(y[0])}"
+        return out
+
     def suitability(self, weights: Mapping[str, float]) -> np.ndarray:
         s = np.zeros(self.d.unit.size, np.float64)
         for name, w in weights.items():

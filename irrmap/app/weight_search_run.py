@@ -101,7 +101,14 @@ def search_run_weights(config_path, *, n: int = 500, seed: int | None = None, by
     result = {"n": n, "seed": seed, "by": by, "vis": list(vis), "n_points_used": int((pc >= 0).sum()),
               "note": "the reference points chose these weights: evaluate the final map on other points", "groups": {}}
     even_scores = scorer(dict.fromkeys(FACTORS, 0.25))  # the default weights, for comparison
+    uninformative = scorer.uninformative()
+    for g, reason in uninformative.items():
+        log.warning("weight search: group %s cannot choose weights (%s): kappa cannot rank the vectors; the default weights "
+                    "stay (fix: add points of both classes there, or search with a coarser --by)", g, reason)
+        result["groups"][g] = {"weights": None, "reason": reason, "n_points": int((group == g).sum())}
     for g, scores in table_scores.items():
+        if g in uninformative:
+            continue
         best = search_weights(lambda w, s=scores: s[key[tuple(w[f] for f in FACTORS)]], FACTORS, n=n, seed=seed)
         result["groups"][g] = {
             "weights": {k: round(v, 6) for k, v in best.weights.items()},
@@ -111,8 +118,9 @@ def search_run_weights(config_path, *, n: int = 500, seed: int | None = None, by
             "equal_weights_summed_kappa": round(float(even_scores[g]), 6),
         }
     result["toml"] = "\n".join(["[suitability.weights_in]"] + [
-        f'"{g}" = {{ ' + ", ".join(f"{k} = {v}" for k, v in r["weights"].items()) + " }" for g, r in result["groups"].items() if g != "all"])
-    if "all" in result["groups"]:
+        f'"{g}" = {{ ' + ", ".join(f"{k} = {v}" for k, v in r["weights"].items()) + " }" for g, r in result["groups"].items()
+        if g != "all" and r["weights"] is not None])
+    if result["groups"].get("all", {}).get("weights") is not None:
         w = result["groups"]["all"]["weights"]
         result["toml"] = "[suitability]\nweights = { " + ", ".join(f"{k} = {v}" for k, v in w.items()) + " }"
     return result
