@@ -51,9 +51,13 @@ log = logging.getLogger(__name__)
 def water_mask(raster: xr.DataArray, *, values=None, threshold: float | None = None, nodata=None) -> xr.DataArray:
     """Water (1), land (0) and missing (NaN) as float32 from a class or occurrence raster.
 
-    Default: any non-zero valid value is water. `values`: these class codes are water. `threshold`: values
-    >= threshold are water (e.g. JRC occurrence >= 50). NaN and `nodata` (or the `nodata` attribute of a
-    categorical read) are missing.
+    Default: any non-zero valid value is water, except for an integer-coded source (a 0/1 mask, class codes) that
+    was read as continuous with an interpolating resampling (attributes `kind`, `source_dtype`, `resampling` that
+    irrmap.core.raster_read sets): its values are then shares of water, and "non-zero" would make every pixel that
+    touches one fine water pixel water (a 30 m mask averaged to 250 m grows the water several times over); such a
+    read counts as water from a share of 0.5, with a warning naming the fix. `values`: these class codes are water.
+    `threshold`: values >= threshold are water (e.g. JRC occurrence >= 50). NaN and `nodata` (or the `nodata`
+    attribute of a categorical read) are missing.
     """
     if values is not None and threshold is not None:
         raise InputError("give either water values or a threshold, not both", "--water-values / --threshold")
@@ -67,12 +71,25 @@ def water_mask(raster: xr.DataArray, *, values=None, threshold: float | None = N
         water = (da.isin if isinstance(data, da.Array) else np.isin)(data, list(values))
     elif threshold is not None:
         water = x >= threshold
+    elif _interpolated_codes(raster):
+        log.warning("%s: an integer-coded raster (%s) read as continuous with %s resampling holds shares of water, not "
+                    "codes: a pixel counts as water from a share of 0.5 (fix: read it with kind = 'fraction', classes = [water "
+                    "codes] and set the water threshold, or kind = 'categorical' for the majority class)",
+                    raster.attrs.get("source", raster.name), raster.attrs["source_dtype"], raster.attrs.get("resampling"))
+        water = x >= 0.5
     else:
         water = x != 0
     xp = da if isinstance(data, da.Array) else np
     out = xp.where(missing, np.float32(np.nan), water.astype(np.float32))
     res = xr.DataArray(out, dims=("y", "x"), coords={"y": raster.y, "x": raster.x}, name="water")
     return res.rio.write_crs(raster.rio.crs).rio.write_transform(raster.rio.transform(recalc=False))
+
+
+def _interpolated_codes(raster: xr.DataArray) -> bool:
+    """True for an integer-coded source read as continuous with a resampling that mixes values (not nearest)."""
+    dtype = raster.attrs.get("source_dtype")
+    return (raster.attrs.get("kind") == "continuous" and dtype is not None and np.dtype(dtype).kind in "iub"
+            and str(raster.attrs.get("resampling", "nearest")).lower() != "nearest")
 
 
 def rasterize_water(shapes, like: xr.DataArray, all_touched: bool = False) -> xr.DataArray:

@@ -182,7 +182,7 @@ def read_raster(
         name=f"read-{Path(path).stem}-{token}",
     )
     out = xr.DataArray(arr, dims=("y", "x"), coords=grid.coords(), name=name or Path(path).stem)
-    out.attrs.update({"source": path, "band": band, "kind": kind, "resampling": rs.name})
+    out.attrs.update({"source": path, "band": band, "kind": kind, "resampling": rs.name, "source_dtype": str(src_dtype)})
     if kind == "categorical":
         out.attrs["nodata"] = fill
     out = out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
