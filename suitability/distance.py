@@ -86,10 +86,11 @@ def water_mask(raster: xr.DataArray, *, values=None, threshold: float | None = N
 
 
 def _interpolated_codes(raster: xr.DataArray) -> bool:
-    """True for an integer-coded source read as continuous with a resampling that mixes values (not nearest)."""
+    """True for an integer-coded source read as continuous with a resampling that mixes values (not nearest, and
+    not a copy from the same pixel lattice, which raster_read records as resampling "none")."""
     dtype = raster.attrs.get("source_dtype")
     return (raster.attrs.get("kind") == "continuous" and dtype is not None and np.dtype(dtype).kind in "iub"
-            and str(raster.attrs.get("resampling", "nearest")).lower() != "nearest")
+            and str(raster.attrs.get("resampling", "nearest")).lower() not in ("nearest", "none"))
 
 
 def rasterize_water(shapes, like: xr.DataArray, all_touched: bool = False) -> xr.DataArray:

@@ -19,6 +19,7 @@ import pandas as pd
 import xarray as xr
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from irrmap.core.plausibility import check_fraction
 from irrmap.core.errors import GridError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.progress import progress_bar
@@ -66,8 +67,7 @@ def gather_candidates(zones: xr.DataArray, cropland: xr.DataArray, n_units: int 
         for r0, r1 in _strips(grid, strip_rows):
             z, f = dask.compute(zones.data[r0:r1], cropland.data[r0:r1])
             z, f = np.asarray(z), np.asarray(f, dtype=np.float64)
-            if np.nanmin(f, initial=0) < 0 or np.nanmax(f, initial=0) > 1 + 1e-6:
-                raise InputError("cropland fraction outside 0..1", "cropland", "give the crop fraction, not a percent or class code")
+            check_fraction(f, "cropland")
             keep = (z > 0) & (f > 0)
             idx = np.flatnonzero(keep)
             win_area = grid.pixel_area(_window(r0, r1, grid))

@@ -17,6 +17,7 @@ import pandas as pd
 import rasterio
 
 from irrmap.core.areas import M2_PER_UNIT
+from irrmap.core.errors import InputError
 from irrmap.core.zonal import zonal_area
 
 NEARLY_ALL = 0.9  # share of units that must be implausible before the table as a whole is
@@ -135,3 +136,21 @@ def _pct(x: float) -> str:
 
 
 __all__ = ["CROPLAND", "UNIT_AREA", "Bounds", "Finding", "cropland_by_zone", "likely_unit", "scale_finding"]
+
+
+def check_fraction(values, where: str = "cropland") -> None:
+    """Raise InputError when `values` (array, NaN = missing) are not a 0..1 fraction, with the fix that fits what was
+    found: a percent (max within 0..100) needs scale = 0.01; larger values or class codes need kind = 'fraction' with
+    the classes to count; negative values are a decoding fault (nodata or signedness)."""
+    f = np.asarray(values, np.float64)
+    lo, hi = float(np.nanmin(f, initial=0)), float(np.nanmax(f, initial=0))
+    if lo >= 0 and hi <= 1 + 1e-6:
+        return
+    found = f"values from {lo:g} to {hi:g}"
+    if lo < 0:
+        fix = f"negative values are no fraction: declare the fill value (nodata = {lo:g}) or check the file's signedness"
+    elif hi <= 100 + 1e-6:
+        fix = f"these look like percent: read the {where} input with scale = 0.01 (config [inputs.NAME] scale = 0.01, or --scale 0.01)"
+    else:
+        fix = f"a class map? read the {where} input with kind = 'fraction' and classes = [the crop codes]"
+    raise InputError(f"the {where} fraction is not within 0..1 ({found})", where, fix)

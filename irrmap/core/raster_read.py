@@ -160,6 +160,7 @@ def read_raster(
             _warn_if_scaled(src, band, dec, path)
         rs = Resampling[resampling] if resampling else choose_resampling(kind, _src_res_on_grid(src, grid), float(np.sqrt(grid.res[0] * grid.res[1])))
         src_dtype = src.dtypes[band - 1]
+        same_lattice = _same_lattice(src, grid)  # values are copied, not resampled
         mtime = os.path.getmtime(path)
     if kind == "categorical":
         marker = class_marker(src_dtype, dec)
@@ -182,7 +183,8 @@ def read_raster(
         name=f"read-{Path(path).stem}-{token}",
     )
     out = xr.DataArray(arr, dims=("y", "x"), coords=grid.coords(), name=name or Path(path).stem)
-    out.attrs.update({"source": path, "band": band, "kind": kind, "resampling": rs.name, "source_dtype": str(src_dtype)})
+    out.attrs.update({"source": path, "band": band, "kind": kind, "resampling": "none" if same_lattice else rs.name,
+                      "source_dtype": str(src_dtype)})
     if kind == "categorical":
         out.attrs["nodata"] = fill
     out = out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
