@@ -48,6 +48,7 @@ def run(ctx: RunContext) -> list[Path]:
     from irrmap.training.sscore import feature_rasters
 
     sec, names = _settings(ctx)
+    sec.setdefault("chunks", ctx.config.run.chunk_size)  # [run].chunk_size unless [features] sets its own
     read = lambda n: read_product(ctx, n, f"[features].{n}") if n else None  # noqa: E731
     zones, _ = zones_and_codes(ctx)
     s = unit_table = None
