@@ -1,0 +1,45 @@
+"""`irrmap fetch CONFIG [--dry-run]`: fetch the [sources.ee] rasters from Earth Engine (irrmap.sources.ee), or list
+the requests a fetch would make."""
+
+from __future__ import annotations
+
+
+def register(sub, name: str, help_: str) -> None:
+    p = sub.add_parser(name, help=help_, description=help_ + ". Finished tiles are kept: run it again to resume after an "
+                       "interruption. The rasters go where [inputs] rasters go, so `irrmap run` uses them as they are.")
+    p.add_argument("config", help="TOML run config with a [sources.ee] section")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the requests (per dataset output: tiles, requests, uncompressed bytes) and a total; request nothing. "
+                   "A plan above [sources.ee].max_requests (default 100,000) is refused with the fix, one above a tenth of it warned about")
+    p.set_defaults(func=_fetch)
+
+
+def _readiness(loaded) -> str:
+    """One line: whether earthengine-api, credentials and a project are there (nothing is sent anywhere)."""
+    from irrmap.core.errors import IrrmapError
+    from irrmap.sources.ee import auth
+
+    sec = loaded.config.sources.ee
+    try:
+        auth.require_ee()
+        creds = auth.find_credentials(loaded.resolve(sec.credentials) if sec.credentials is not None else None)
+        project = auth.resolve_project(sec.project, creds)
+    except IrrmapError as exc:
+        return f"not ready: {exc}"
+    return f"ready: project {project}, {creds.describe()}"
+
+
+def _fetch(args) -> int:
+    from irrmap.core.config import load_config
+    from irrmap.sources.ee.fetch import fetch_configured
+    from irrmap.sources.ee.plan import plan_from_config, plan_text
+
+    loaded = load_config(args.config)
+    plan = plan_from_config(loaded, loaded.grid())
+    print(plan_text(plan))
+    if args.dry_run:
+        print(_readiness(loaded))
+        return 0
+    paths = fetch_configured(loaded, plan)
+    print(f"{len(paths)} raster(s) in {plan.folder} (summary: {plan.folder / 'ee_fetch.json'})")
+    return 0

@@ -1,0 +1,217 @@
+"""The Earth Engine dataset catalogue: which collection, bands, decoding, quality rule and alignment give each
+raster the file source reads, under the same name (the [inputs.NAME] names of the demo config and the composite
+names of the [features] stage). No `ee` import: the catalogue is plain data, read by graphs (irrmap.sources.ee.graphs)
+and by the fetch planner.
+
+Every scale, offset, fill and valid range is taken from the module that decodes the same product from files
+(irrmap.sources.modis PRESETS, irrmap.sources.landsat C2_SR) or, for products irrmap reads only from Earth Engine,
+from the Earth Engine Data Catalog page cited beside the entry (https://developers.google.com/earth-engine/datasets/
+catalog/<id with / replaced by _>).
+
+How a dataset becomes its outputs (`recipe`):
+- "bands": output i is value band i (the bands other than the QA band), masked, scaled, composited over the date
+  range with `reducer` (collections) and aligned;
+- "vi_stats": MOD13Q1-like; outputs "<band in lower case>_<stat>" with stat max, median or count, the reducer of
+  the features stage's annual statistics (irrmap.training.composites);
+- "indices": MOD09-like, value bands in the order green, nir, swir; per date GI = nir / green (missing where
+  green <= 0 or GI > 15) and NDWI (Gao) = (nir - swir) / (nir + swir) (missing where the sum is 0), then the
+  maximum over dates: outputs "gi_max", "ndwi_max" (irrmap.training.indices);
+- "class_share": (kind "image") the share (0..1) of source pixels whose class is in `classes`, mean-aggregated
+  onto the grid.
+
+Quality rules (`qa`), each reading one band the entry must list:
+- "vi_quality": MOD13Q1 VI_Quality (Earth Engine band DetailedQA) under the default irrmap.sources.modis.QARule;
+- "qa_pixel" / "qa_pixel_oli": Landsat C2 QA_PIXEL; a pixel is kept when the word flags no fill, cloud, shadow or
+  snow (irrmap.sources.qa decoding CLEAR or WATER; "_oli": Landsat 8/9, whose cirrus bit counts as cloud);
+- "scl": Sentinel-2 SCL; classes decoded CLEAR or WATER by irrmap.sources.qa.SCL_CODES are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+
+from irrmap.core.errors import ConfigError
+from irrmap.sources.bands import CATALOGUE as BAND_IDS
+from irrmap.sources.bands import REFLECTIVE
+from irrmap.sources.landsat import C2_SR
+from irrmap.sources.modis import PRESETS
+
+KINDS = ("collection", "image")
+RESAMPLINGS = ("nearest", "bilinear", "mean", "mode")
+REDUCERS = ("max", "median", "count", "sum", "mean")
+RECIPES = ("bands", "vi_stats", "indices", "class_share")
+VI_STATS = ("max", "median", "count")
+# quality rule -> the band it reads (see the module docstring)
+QA_BANDS = {"vi_quality": "DetailedQA", "qa_pixel": "QA_PIXEL", "qa_pixel_oli": "QA_PIXEL", "scl": "SCL"}
+# numpy dtype of the written rasters -> the Earth Engine cast that gives it
+CASTS = {"float32": "toFloat", "float64": "toDouble", "uint8": "toUint8", "int8": "toInt8", "uint16": "toUint16",
+         "int16": "toInt16", "uint32": "toUint32", "int32": "toInt32"}
+NODATA_FLOAT = -9999.0  # written for masked pixels of float outputs (Earth Engine has no NaN constant in a graph)
+
+
+@dataclass(frozen=True)
+class EEDataset:
+    """One catalogue entry. Physical value = raw * scale + offset. `outputs` are file stems on the run's Grid,
+    written as `dtype` with `nodata` where the source has no valid pixel. `resampling`: nearest | bilinear (Earth
+    Engine resample) | mean | mode (reduceResolution, for sources finer than the grid). `preset`: the name of the
+    irrmap.sources.modis PRESETS entry whose fill values and valid range (raw values) are masked before scaling.
+    `fill_masked`: the value given to masked source pixels before alignment (JRC GSW occurrence is masked where
+    water was never seen: 0). `native_scale_m`: the source's pixel size in metres (reduceResolution's budget)."""
+
+    name: str
+    collection: str
+    kind: str
+    bands: tuple[str, ...]
+    outputs: tuple[str, ...]
+    dtype: str
+    nodata: float | int | None
+    scale: float = 1.0
+    offset: float = 0.0
+    resampling: str = "nearest"
+    qa: str | None = None
+    native_scale_m: float = 250.0
+    recipe: str = "bands"
+    reducer: str = "median"
+    classes: tuple[int, ...] = ()
+    preset: str | None = None
+    fill_masked: float | None = None
+
+    @property
+    def value_bands(self) -> tuple[str, ...]:
+        """The bands holding values: `bands` without the QA rule's band."""
+        qa_band = QA_BANDS.get(self.qa) if self.qa else None
+        return tuple(b for b in self.bands if b != qa_band)
+
+    def output_stats(self) -> list[tuple[str, str, str]]:
+        """("vi_stats" recipe) (output, value band, statistic) of every output."""
+        by_name = {b.lower(): b for b in self.value_bands}
+        return [(o, by_name[o.rsplit("_", 1)[0]], o.rsplit("_", 1)[1]) for o in self.outputs]
+
+
+def _ee_s2(band_id: str) -> str:
+    """ESA band id (B02, B8A) -> the Earth Engine band name (B2, B8A)."""
+    return re.sub(r"^B0", "B", band_id)
+
+
+def _landsat(name: str, collection: str, family: str, qa: str) -> EEDataset:
+    ids = BAND_IDS[family]
+    return EEDataset(name, collection, "collection", tuple(f"SR_B{ids[b]}" for b in REFLECTIVE) + ("QA_PIXEL",),
+                     REFLECTIVE, "float32", NODATA_FLOAT, scale=C2_SR[0], offset=C2_SR[1], resampling="mean", qa=qa,
+                     native_scale_m=30.0)
+
+
+_MOD13, _MOD09 = PRESETS["mod13q1"], PRESETS["mod09"]
+_ENTRIES = (
+    # MODIS/061/MOD13Q1: NDVI, EVI int16 x 0.0001, DetailedQA = VI_Quality (MOD13 C6.1 User's Guide, tables 3 and 5)
+    EEDataset("mod13q1", "MODIS/061/MOD13Q1", "collection", ("EVI", "NDVI", "DetailedQA"),
+              tuple(f"{vi}_{s}" for s in VI_STATS for vi in ("evi", "ndvi")), "float32", NODATA_FLOAT,
+              scale=_MOD13["scale"], qa="vi_quality", recipe="vi_stats", preset="mod13q1"),
+    # MODIS/061/MOD09A1: sur_refl_b04 green, b02 NIR, b05 SWIR 1240 nm, x 0.0001 (MOD09 C6.1 User's Guide), 500 m
+    EEDataset("mod09a1", "MODIS/061/MOD09A1", "collection", ("sur_refl_b04", "sur_refl_b02", "sur_refl_b05"),
+              ("gi_max", "ndwi_max"), "float32", NODATA_FLOAT, scale=_MOD09["scale"], native_scale_m=500.0,
+              recipe="indices", preset="mod09"),
+    # USGS/SRTMGL1_003 and NASA/NASADEM_HGT/001: band elevation, int16 metres, 30 m
+    EEDataset("srtm", "USGS/SRTMGL1_003", "image", ("elevation",), ("dem",), "float32", NODATA_FLOAT,
+              resampling="mean", native_scale_m=30.0),
+    EEDataset("nasadem", "NASA/NASADEM_HGT/001", "image", ("elevation",), ("dem",), "float32", NODATA_FLOAT,
+              resampling="mean", native_scale_m=30.0),
+    # JRC/GSW1_4/GlobalSurfaceWater: occurrence 0..100 % of valid observations that were water, masked where
+    # water was never detected (-> 0 before averaging), 30 m
+    EEDataset("jrc_gsw", "JRC/GSW1_4/GlobalSurfaceWater", "image", ("occurrence",), ("water",), "float32",
+              NODATA_FLOAT, resampling="mean", native_scale_m=30.0, fill_masked=0.0),
+    # IDAHO_EPSCOR/TERRACLIMATE monthly: pr mm (scale 1), pet mm (scale 0.1), ~4.6 km; summed over the date range
+    EEDataset("terraclimate_precipitation", "IDAHO_EPSCOR/TERRACLIMATE", "collection", ("pr",), ("precipitation",),
+              "float32", NODATA_FLOAT, resampling="bilinear", native_scale_m=4638.3, reducer="sum"),
+    EEDataset("terraclimate_pet", "IDAHO_EPSCOR/TERRACLIMATE", "collection", ("pet",), ("pet",), "float32",
+              NODATA_FLOAT, scale=0.1, resampling="bilinear", native_scale_m=4638.3, reducer="sum"),
+    # ESA/WorldCover/v200 (2021), band Map: 10 tree cover, 20 shrubland, 30 grassland, 40 cropland, 50 built-up,
+    # 60 bare, 70 snow/ice, 80 water, 90 wetland, 95 mangroves, 100 moss/lichen; 10 m
+    EEDataset("worldcover", "ESA/WorldCover/v200/2021", "image", ("Map",), ("cropland",), "float32", NODATA_FLOAT,
+              resampling="mean", native_scale_m=10.0, recipe="class_share", classes=(40,)),
+    # Landsat Collection 2 Level-2 surface reflectance (scale and offset: irrmap.sources.landsat.C2_SR), 30 m
+    _landsat("landsat5", "LANDSAT/LT05/C02/T1_L2", "TM", "qa_pixel"),
+    _landsat("landsat7", "LANDSAT/LE07/C02/T1_L2", "ETM", "qa_pixel"),
+    _landsat("landsat8", "LANDSAT/LC08/C02/T1_L2", "OLI", "qa_pixel_oli"),
+    _landsat("landsat9", "LANDSAT/LC09/C02/T1_L2", "OLI", "qa_pixel_oli"),
+    # COPERNICUS/S2_SR_HARMONIZED: L2A x 0.0001; "harmonized" = the baseline-04.00 offset already removed
+    # (irrmap.sources.sentinel2.BASELINE_OFFSET), so reflectance = DN / 10000 for every date; 10 m
+    EEDataset("sentinel2", "COPERNICUS/S2_SR_HARMONIZED", "collection",
+              tuple(_ee_s2(BAND_IDS["MSI"][b]) for b in REFLECTIVE) + ("SCL",), REFLECTIVE, "float32", NODATA_FLOAT,
+              scale=1e-4, resampling="mean", qa="scl", native_scale_m=10.0),
+)
+CATALOG: dict[str, EEDataset] = {d.name: d for d in _ENTRIES}
+
+
+def dataset_from_config(name: str, entry: dict) -> EEDataset:
+    """An EEDataset from a user's config table (keys = the EEDataset fields but `name`; `collection`, `bands` and
+    `outputs` required; `kind` default "collection", `dtype` "float32", `nodata` -9999.0). A table naming a
+    catalogue entry in `base` starts from it and overrides the keys given. Raises ConfigError naming the key
+    (sources.ee.catalog.NAME.KEY) and the fix."""
+    where = f"sources.ee.catalog.{name}"
+    entry = dict(entry)
+    allowed = {f.name for f in fields(EEDataset)} - {"name"} | {"base"}
+    bad = sorted(set(entry) - allowed)
+    if bad:
+        raise ConfigError(f"unknown key(s) {bad}", where, f"use {sorted(allowed)}")
+    base = entry.pop("base", None)
+    if base is not None and base not in CATALOG:
+        raise ConfigError(f"unknown catalogue entry {base!r}", f"{where}.base", f"use one of {', '.join(CATALOG)}")
+    values = {f.name: getattr(CATALOG[base], f.name) for f in fields(EEDataset)} if base else {
+        "kind": "collection", "dtype": "float32", "nodata": NODATA_FLOAT}
+    values.update(entry, name=name)
+    missing = [k for k in ("collection", "bands", "outputs") if k not in values]
+    if missing:
+        raise ConfigError(f"missing key(s) {missing}", where, "give the collection id, the bands read and the output names")
+    for key, one in (("bands", "band name"), ("outputs", "output name"), ("classes", "class code")):
+        v = values.get(key, ())
+        if isinstance(v, bool) or not isinstance(v, (str, int, list, tuple)):  # one value or a list of them, nothing else
+            raise ConfigError(f"{key} = {v!r}: give one {one} or a list of them", f"{where}.{key}",
+                              'e.g. classes = [40]' if key == "classes" else f'e.g. {key} = ["NDVI"]')
+        values[key] = tuple([v] if isinstance(v, (str, int)) else v)
+    _check(values, where)
+    return EEDataset(**values)
+
+
+def _check(v: dict, where: str) -> None:
+    """Validate the values of one entry (see dataset_from_config)."""
+    def choice(key, options, optional=False):
+        if (v.get(key) is None and optional) or v.get(key) in options:
+            return
+        raise ConfigError(f"{key} = {v.get(key)!r} is not supported", f"{where}.{key}", f"use one of {', '.join(options)}")
+
+    choice("kind", KINDS)
+    choice("resampling", RESAMPLINGS, optional=True)
+    choice("reducer", REDUCERS, optional=True)
+    choice("recipe", RECIPES, optional=True)
+    choice("qa", tuple(QA_BANDS), optional=True)
+    choice("preset", tuple(PRESETS), optional=True)
+    choice("dtype", tuple(CASTS))
+    if not v["bands"] or not all(isinstance(b, str) and b for b in v["bands"]):
+        raise ConfigError("bands must be a non-empty list of band names", f"{where}.bands", 'e.g. bands = ["NDVI"]')
+    if v.get("qa") and QA_BANDS[v["qa"]] not in v["bands"]:
+        raise ConfigError(f"qa = {v['qa']!r} reads band {QA_BANDS[v['qa']]!r}, which is not in bands", f"{where}.bands",
+                          f"add {QA_BANDS[v['qa']]!r} to bands")
+    for key in ("scale", "offset", "native_scale_m"):
+        if key in v and not isinstance(v[key], (int, float)):
+            raise ConfigError(f"{key} must be a number", f"{where}.{key}")
+    ds = EEDataset(**v)
+    n_in = {"indices": 3, "class_share": 1}.get(ds.recipe)
+    if n_in is not None and len(ds.value_bands) != n_in:
+        raise ConfigError(f"recipe {ds.recipe!r} reads {n_in} value band(s), got {list(ds.value_bands)}", f"{where}.bands",
+                          "indices: green, nir, swir in this order" if ds.recipe == "indices" else "give the class band")
+    if ds.recipe in ("vi_stats", "indices") and ds.kind != "collection" or ds.recipe == "class_share" and ds.kind != "image":
+        raise ConfigError(f"recipe {ds.recipe!r} needs kind {'image' if ds.recipe == 'class_share' else 'collection'}",
+                          f"{where}.kind", "set kind to match the recipe")
+    n_out = {"bands": len(ds.value_bands), "indices": 2, "class_share": 1}.get(ds.recipe)
+    if n_out is not None and len(ds.outputs) != n_out:
+        raise ConfigError(f"{len(ds.outputs)} outputs for recipe {ds.recipe!r}, which yields {n_out}", f"{where}.outputs",
+                          "give one output name per value band" if ds.recipe == "bands" else f"give {n_out} output name(s)")
+    if ds.recipe == "class_share" and not ds.classes:
+        raise ConfigError("recipe 'class_share' needs the classes to count", f"{where}.classes", "e.g. classes = [40]")
+    if ds.recipe == "vi_stats":
+        lower = {b.lower() for b in ds.value_bands}
+        wrong = [o for o in ds.outputs if "_" not in o or o.rsplit("_", 1)[0] not in lower or o.rsplit("_", 1)[1] not in VI_STATS]
+        if wrong:
+            raise ConfigError(f"outputs {wrong} are not <band>_<stat>", f"{where}.outputs",
+                              f"name them <one of {sorted(lower)}>_<one of {', '.join(VI_STATS)}>")
