@@ -18,25 +18,88 @@ def sample(codes, n: int = 5) -> str:
     return ", ".join(repr(c) for c in seen[:n]) + (", ..." if len(seen) > n else "")
 
 
+SCIENTIFIC = r"[+-]?\d(?:\.\d+)?[eE][+]?\d+"  # 1.30102E+05: a code column a spreadsheet showed as a number
+
+
+def _sci_digits(text: str) -> tuple[str | None, int]:
+    """(the integer code a value in scientific notation stands for, or None when the mantissa has fewer digits
+    than that integer: the spreadsheet rounded it and the precision is lost), and the integer's digit count."""
+    mantissa, exponent = text.strip().lower().lstrip("+").split("e")
+    digits = mantissa.replace(".", "").lstrip("-")
+    n = int(exponent) + 1
+    if n <= 0 or len(digits) < n or digits[n:].strip("0"):
+        return None, n
+    return digits[:n], n
+
+
+def scientific_codes(column: pd.Series, code_field: str = "code") -> tuple[pd.Series, list]:
+    """The codes of `column` with codes in scientific notation (1.30102E+05) written out (130102) where that is
+    exact, and the findings as (kind, severity, message, fix, rows): a warning for the converted codes, an error
+    for codes whose precision the spreadsheet lost (1.30E+05: 3 of 6 digits kept; they stay as written and join
+    no unit). `column` is indexed by line."""
+    text = column.astype(str).str.strip()
+    sci = text.str.fullmatch(SCIENTIFIC) & column.notna()
+    if not sci.any():
+        return column, []
+    out = column.astype(object).copy()
+    exact, lossy = [], []
+    for line, value in text[sci].items():
+        code, n = _sci_digits(value)
+        if code is not None:
+            out[line] = code
+            exact.append((line, value, code))
+        else:
+            lossy.append((line, value, len(value.lower().split("e")[0].replace(".", "").lstrip("+-")), n))
+    found = []
+    if exact:
+        found.append(("codes in scientific notation", "warning",
+                      f"{len(exact)} codes of {code_field!r} are written in scientific notation (e.g. {exact[0][1]!r}); they were read "
+                      f"as the integers they stand for (e.g. {exact[0][2]!r})",
+                      "store the code column as text (format it as text in the spreadsheet before saving) so that codes keep their digits",
+                      [e[0] for e in exact]))
+    if lossy:
+        line, value, kept, n = lossy[0]
+        found.append(("codes in scientific notation", "error",
+                      f"{len(lossy)} codes of {code_field!r} are in scientific notation with their precision lost in the spreadsheet "
+                      f"(e.g. {value!r} keeps {kept} of the code's {n} digits: several codes read alike and none can be restored)",
+                      "export the table again with the code column formatted as text (in Excel: select the column, Format Cells > Text, "
+                      "re-enter or re-import the codes), or take the codes from the original source",
+                      [x[0] for x in lossy]))
+    return out, found
+
+
 def diagnose(table_codes, unit_codes, *, raw: pd.DataFrame | None = None, code_field: str | None = None,
-             pattern: str | None = None, other_levels: dict | None = None, unit_names=()) -> tuple[str, str]:
+             pattern: str | None = None, other_levels: dict | None = None, unit_names=(), joined: int = 0) -> tuple[str, str]:
     """(likely cause, fix) for table codes that do not join `unit_codes`.
 
     `raw` (the table's other columns) lets the diagnosis find a column that does join; `other_levels` maps
-    an admin level name to its codes; `unit_names` are the units' readable names.
+    an admin level name to its codes; `unit_names` are the units' readable names; `joined` is how many distinct
+    codes of the code field itself do join (the rows not passed as `table_codes`): another column is named as
+    holding the codes only when it joins a clear majority over that (more than twice as many, and at least 2).
     """
     table = pd.Index(pd.Series(list(table_codes), dtype=object).dropna().astype(str).unique())
     units = pd.Index(pd.Series(list(unit_codes), dtype=object).dropna().astype(str).unique())
-    exact = len(table.intersection(units))
+    exact = max(len(table.intersection(units)), int(joined))
+    sci = table[table.str.fullmatch(SCIENTIFIC)]
+    if len(sci) and len(sci) * 2 >= len(table):
+        code, n = _sci_digits(sci[0])
+        return (f"the codes are in scientific notation (e.g. {sci[0]!r}): a spreadsheet showed the code column as numbers"
+                + ("" if code is not None else f" and kept only some of the {n} digits, so the precision is lost"),
+                "format the code column as text in the spreadsheet and export it again (the digits cannot be restored from "
+                "the rounded values)")
+    if joined and joined >= 0.9 * len(units) and set(table.str.len()) <= set(units.str.len()):
+        return (f"the table covers more units than the boundaries ({joined} of the {len(units)} units join; the other codes are "
+                f"of the same form, e.g. {sample(table, 3)})", "nothing to fix if the boundaries cover only part of the table "
+                "(e.g. one state or province); else add the missing units' polygons")
     if raw is not None:
-        best, hits = None, exact
+        best, hits = None, 0
         for col in raw.columns:
             if col == code_field:
                 continue
             n = len(pd.Index(normalise_codes(raw[col].to_numpy(), pattern).dropna().astype(str).unique()).intersection(units))
             if n > hits:
                 best, hits = col, n
-        if best is not None:
+        if best is not None and hits >= 2 and hits > 2 * exact:
             return (f"column {best!r} holds the unit codes ({hits} of its values join, {exact} of {code_field!r})",
                     f"use {best!r} as the table's code field")
     stripped_t = pd.Series(table, index=table).str.lstrip("0")
@@ -67,4 +130,4 @@ def diagnose(table_codes, unit_codes, *, raw: pd.DataFrame | None = None, code_f
             "check the table's code field and [units].code_field")
 
 
-__all__ = ["diagnose", "sample"]
+__all__ = ["SCIENTIFIC", "diagnose", "sample", "scientific_codes"]

@@ -1,10 +1,13 @@
 """The one reader of user tables (statistics, stratum sizes, sample tables, CSV points) and the one parser of
 the numbers in them.
 
-`read_table` reads CSV/TSV/semicolon/pipe-separated text (the separator is sniffed) or Excel (.xlsx via
-openpyxl; .xls needs xlrd), decoding text as UTF-8 (with or without BOM; UTF-16 with a BOM) unless an
-encoding is given. Cells come back as stripped text (Excel numbers as numbers); the DataFrame's index is the
-line of each row in the file (Excel: the row number), so every message can name lines as a user counts them.
+`read_table` reads CSV/TSV/semicolon/pipe-separated text (the separator is sniffed) or a spreadsheet (.xls,
+.xlsx, .xlsm, .xlsb, .ods, through python-calamine), decoding text as UTF-8 (with or without BOM; UTF-16 with
+a BOM) unless an encoding is given. Cells come back as stripped text (spreadsheet numbers as numbers); the
+DataFrame's index is the line of each row in the file (spreadsheets: the row number), so every message can
+name lines as a user counts them. Tables as offices publish them (title and units rows, a header over
+several rows with merged cells, rows to drop) are read by `TableFormat.header_rows` / `.drop_rows`
+(irrmap.core.table_headers).
 
 `parse_numbers` reads one column of numbers written in any common convention: decimal point or comma, and
 thousands grouped by comma, point, space or apostrophe. The convention is settled by `TableFormat.decimal`
@@ -28,9 +31,16 @@ import numpy as np
 import pandas as pd
 
 from irrmap.core.errors import InputError
+from irrmap.core.table_headers import (
+    apply_header,
+    compile_pattern,
+    drop_rows,
+    find_column,
+)
 
 MISSING = {"", "na", "n/a", "nan", "null", "none", "--", "-", "..", "…", "—", "–"}
 SEPARATORS = (",", ";", "\t", "|")
+SPREADSHEETS = (".xls", ".xlsx", ".xlsm", ".xlsb", ".ods")
 DECIMALS = (".", ",")
 THOUSANDS = ("", ",", ".", " ", "'")  # "" = no grouping
 _SNIFF_LINES = 50
@@ -40,7 +50,11 @@ _SNIFF_LINES = 50
 class TableFormat:
     """How a table's text is written: `encoding` (None: UTF-8, with or without BOM), `decimal` ("." or ",";
     None: found per column), `thousands` ("", ",", ".", " " or "'"; None: found per column, "" none) and
-    `separator` of CSV columns (None: sniffed among SEPARATORS).
+    `separator` of CSV columns (None: sniffed among SEPARATORS). For published layouts: `header_rows` (line
+    numbers of the header rows, 1-based; rows above are title/units rows and skipped; None: the first line
+    after skip_rows), `drop_rows` (regular expressions; rows whose label, the first filled cell, matches one
+    are dropped), `zeros` (cell texts that mean 0, e.g. "-"; other MISSING markers stay missing) and `sheet`
+    (the spreadsheet's sheet by name; None: the first).
 
     `options` names where a user sets these, for messages: a config section such as "[statistics]", "--" for
     command-line flags, or None when the caller offers no option.
@@ -51,6 +65,10 @@ class TableFormat:
     thousands: str | None = None
     options: str | None = None
     separator: str | None = None
+    header_rows: tuple[int, ...] | None = None
+    drop_rows: tuple[str, ...] = ()
+    zeros: tuple[str, ...] = ()
+    sheet: str | None = None
 
     def __post_init__(self):
         if self.decimal not in (None, *DECIMALS):
@@ -67,12 +85,18 @@ class TableFormat:
             object.__setattr__(self, "separator", "\t")
         if self.separator is not None and len(self.separator) != 1:
             raise InputError(f"separator {self.separator!r} is not one character", self._key("separator"), 'use e.g. ";" or "\\t"')
+        if self.header_rows is not None and (not self.header_rows or min(self.header_rows) < 1):
+            raise InputError(f"header rows {list(self.header_rows)} are not line numbers", self._key("header_rows"), "give lines counted from 1, e.g. [3, 4]")
+        for pattern in self.drop_rows:
+            compile_pattern(pattern, self._key("drop_rows"))
 
     @classmethod
-    def of(cls, section, options: str) -> "TableFormat":
+    def of(cls, section, options: str) -> TableFormat:
         """The format given by a config section or argparse namespace with encoding/decimal/thousands/separator."""
+        rows = getattr(section, "header_rows", None)
         return cls(getattr(section, "encoding", None), getattr(section, "decimal", None), getattr(section, "thousands", None), options,
-                   getattr(section, "separator", None))
+                   getattr(section, "separator", None), tuple(rows) if rows else None, tuple(getattr(section, "drop_rows", None) or ()),
+                   tuple(getattr(section, "zero_values", None) or ()), getattr(section, "sheet", None))
 
     def _key(self, name: str) -> str:
         if self.options == "--":
@@ -104,9 +128,18 @@ def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", ski
 
     `require` lists columns that must exist (None entries are ignored). Raises InputError for a missing or
     unreadable file, an undecodable text (naming the likely encoding), an unknown separator, rows with more
-    fields than the header, a missing sheet and missing columns.
+    fields than the header, a missing sheet and missing columns. `require` and callers address a column by
+    name, header path or position ("#3"; irrmap.core.table_headers.find_column). With `fmt.header_rows` the
+    DataFrame's ``attrs`` hold "header_paths" and "above_header", with `fmt.drop_rows` "dropped" (line,
+    pattern, text), and for a spreadsheet "sheet" and "sheets", for the preview; `sheet` defaults to
+    `fmt.sheet`.
     """
     fmt = fmt or TableFormat()
+    sheet = sheet if sheet is not None else fmt.sheet
+    layout = fmt.header_rows is not None and header
+    if layout and skip_rows:
+        raise InputError(f"skip_rows = {skip_rows} and header_rows = {list(fmt.header_rows)} both place the header", str(path),
+                         "give header_rows only (the rows above it are skipped)")
     path = Path(path)
     if not path.exists():
         raise InputError(f"{what} not found", str(path), "check the path")
@@ -114,11 +147,18 @@ def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", ski
         raise InputError(f"{what} is a folder, not a table", str(path), "give the CSV or Excel file inside it")
     with path.open("rb") as f:
         head = f.read(8)
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0") or path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        df = _read_excel(path, head, what, skip_rows, sheet, header)
+    merges = None
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")) or path.suffix.lower() in SPREADSHEETS:
+        df, merges = _read_sheet(path, head, what, skip_rows, sheet, header and not layout)
     else:
-        df = _read_text(path, fmt, what, skip_rows, header)
-    missing = [c for c in require if c and c not in df.columns]
+        df = _read_text(path, fmt, what, skip_rows, header and not layout)
+    read = dict(df.attrs)  # separator (text), sheet and sheets (spreadsheets)
+    if layout:
+        df = apply_header(df, fmt.header_rows, merges, what=what, where=str(path))
+    if fmt.drop_rows:
+        df = drop_rows(df, fmt.drop_rows, where=fmt._key("drop_rows"))
+    df.attrs = {**read, **df.attrs}
+    missing = [c for c in require if c and find_column(df.columns, c) is None]
     if missing:
         hint = ""
         if len(df.columns) == 1 and any(s in str(df.columns[0]) for s in SEPARATORS):
@@ -128,33 +168,40 @@ def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", ski
     return df
 
 
-def _read_excel(path: Path, head: bytes, what: str, skip_rows: int, sheet: str | None, header: bool) -> pd.DataFrame:
-    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0")):
-        raise InputError(f"{what} is named like an Excel file but is not one", str(path), "save it from Excel as .xlsx, or as CSV")
+def _read_sheet(path: Path, head: bytes, what: str, skip_rows: int, sheet: str | None, header: bool):
+    """(cells as read_table returns them, merged ranges or None) of one sheet, through python-calamine."""
+    if not head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        markup = head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")  # portals often export web tables as ".xls"
+        raise InputError(f"{what} is named like a spreadsheet but is " + ("an HTML/XML page" if markup else "not one"), str(path),
+                         "open it in a spreadsheet program and save it as .xlsx, .ods or CSV")
     try:
-        raw = pd.read_excel(path, sheet_name=sheet or 0, header=None, dtype=object, skiprows=skip_rows)
-    except ImportError as exc:
-        raise InputError(f"cannot read this Excel format: {exc}", str(path), "pip install xlrd for .xls files, or save the sheet as .xlsx") from None
-    except ValueError as exc:
-        if sheet is not None and "not found" in str(exc).lower():
-            raise InputError(f"sheet {sheet!r} not found", str(path), f"use one of: {', '.join(_sheet_names(path))}") from None
-        raise InputError(f"cannot read the {what}: {exc}", str(path), "save the sheet as .xlsx or CSV") from None
-    except Exception as exc:  # zipfile.BadZipFile, openpyxl errors
-        raise InputError(f"cannot read the {what}: {exc}", str(path), "check that the file is a complete .xlsx workbook") from None
-    if raw.empty:
+        from python_calamine import CalamineError, CalamineWorkbook
+    except ImportError:
+        raise InputError(f"reading the {what} ({path.suffix or 'spreadsheet'}) needs the python-calamine package, which is not installed",
+                         str(path), "pip install python-calamine (an irrmap dependency: reinstall irrmap to get it)") from None
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except (CalamineError, OSError) as exc:  # a damaged, truncated or unsupported workbook
+        raise InputError(f"cannot read the {what}: {exc}", str(path), "check that the file is a complete .xls/.xlsx/.ods workbook") from None
+    names = list(book.sheet_names)
+    if sheet is not None and sheet not in names:
+        raise InputError(f"sheet {sheet!r} not found", str(path), f"use one of: {', '.join(names)}")
+    ws = book.get_sheet_by_name(sheet if sheet is not None else names[0])
+    rows = ws.to_python(skip_empty_area=False)[skip_rows:]
+    if not any(v != "" for r in rows for v in r):
         raise InputError(f"the {what} is empty", str(path), f"check the sheet (and skip_rows = {skip_rows})")
-    raw = raw.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else (v.strip() if isinstance(v, str) else v))
+    width = max(map(len, rows))
+    raw = pd.DataFrame([[v.strip() if isinstance(v, str) else v for v in r] + [""] * (width - len(r)) for r in rows], dtype=object)
     body = raw.iloc[1:].copy() if header else raw.copy()
     body.columns = _column_names(raw.iloc[0].tolist()) if header else [str(i + 1) for i in range(raw.shape[1])]
     body.index = pd.Index(np.arange(len(body)) + skip_rows + (2 if header else 1), name="line")
-    return body[~(body == "").all(axis=1)]  # blank rows, as in text tables
-
-
-def _sheet_names(path: Path) -> list[str]:
+    body = body[~(body == "").all(axis=1)]  # blank rows, as in text tables
+    body.attrs.update(sheet=ws.name, sheets=names)
     try:
-        return list(pd.ExcelFile(path).sheet_names)
-    except Exception:  # the sheet list is only a hint
-        return []
+        merges = ws.merged_cell_ranges  # None where the format records none (.ods)
+    except CalamineError:  # some calamine versions raise instead: then as without merges (irrmap.core.table_headers)
+        merges = None
+    return body, merges
 
 
 def _read_text(path: Path, fmt: TableFormat, what: str, skip_rows: int, header: bool) -> pd.DataFrame:
@@ -311,7 +358,7 @@ def _read_as(text: pd.Series, decimal: str, thousands: str) -> np.ndarray:
 
 def _normalise(v) -> str:
     s = unicodedata.normalize("NFKC", str(v)).strip().replace("\u2212", "-").replace("\u2019", "'")
-    return s[1:] if s.startswith("+") else s
+    return s.removeprefix("+")
 
 
 def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "column", source: str = "table",
@@ -326,7 +373,8 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
     different ones. One context settles a disagreement: in a comma-separated file (`separator`, by default
     the one `read_table` found, kept in ``values.attrs["separator"]``) a decimal comma would need quotes, so
     decimal-comma tables use ";" there and decimal "." is taken. Empty cells and missing markers (MISSING:
-    "", "NA", "-", ...) are `empty`; other text that no convention reads is `bad`.
+    "", "NA", "-", ...) are `empty`, unless listed in `fmt.zeros` (then 0); other text that no convention
+    reads is `bad`.
     """
     fmt = fmt or TableFormat()
     s = pd.Series(values)
@@ -334,8 +382,9 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
     raw = s.to_numpy(dtype=object)
     is_num = np.array([isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) for v in raw], bool)
     text = pd.Series([_normalise(v) if not n else "" for v, n in zip(raw, is_num)], dtype=object)
-    empty = ~is_num & text.str.lower().isin(MISSING).to_numpy()
-    todo = np.flatnonzero(~is_num & ~empty)
+    zero = ~is_num & text.str.lower().isin({z.strip().lower() for z in fmt.zeros}).to_numpy()
+    empty = ~is_num & ~zero & text.str.lower().isin(MISSING).to_numpy()
+    todo = np.flatnonzero(~is_num & ~empty & ~zero)
     cells = text.iloc[todo].reset_index(drop=True)
     conventions = _conventions(fmt)
     readings = {c: _read_as(cells, *c) for c in conventions}
@@ -356,6 +405,7 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
         _refuse_ambiguous(cells[differ], [lines[todo[i]] for i in np.flatnonzero(differ)], readings, viable, fmt, column, source)
     out = np.full(len(s), np.nan)
     out[is_num] = raw[is_num].astype(float)
+    out[zero] = 0.0
     out[todo] = chosen
     bad = np.zeros(len(s), bool)
     bad[todo] = ~readable
@@ -415,4 +465,4 @@ def _abbrev(items, limit: int = 10) -> str:
     return ", ".join(map(str, items[:limit])) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
-__all__ = ["MISSING", "Numbers", "TableFormat", "check_encoding", "guess_encoding", "parse_numbers", "read_table"]
+__all__ = ["MISSING", "Numbers", "TableFormat", "check_encoding", "find_column", "guess_encoding", "parse_numbers", "read_table"]

@@ -1,4 +1,6 @@
-"""`irrmap statistics check`: read a statistics table, convert to m2 and validate it against unit boundaries."""
+"""`irrmap statistics check`: read a statistics table, convert to m2 and validate it against unit boundaries;
+`irrmap statistics preview`: show what a table reads as (sheet, rows above the header, header paths, first
+rows, dropped rows and why, and a column's numbers) before anything uses it."""
 
 from __future__ import annotations
 
@@ -23,12 +25,25 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--year", type=int)
     p.add_argument("--variant-field", help="column naming the statistic's variant (e.g. effective / actual)")
     p.add_argument("--variant", help="keep only this variant")
-    p.add_argument("--level", default="county", help="admin level of the table")
+    p.add_argument("--level", default=None, help="admin level of the table (default: the finest level of --hierarchy: county for "
+                   "cn-adcode and us-fips, unit for none)")
     p.add_argument("--skip-rows", type=int, default=0, help="lines before the header (USGS tables: 1)")
     p.add_argument("--sheet", help="Excel sheet (default: the first)")
     add_table_args(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_check)
+
+    p = cmds.add_parser("preview", help="show what a statistics table reads as, before it is used",
+                        description="Prints the sheet, the rows above the header (title, units), each column's header path and "
+                                    "position, the first rows, the dropped rows with the pattern that dropped them and, with --column, "
+                                    "how that column's numbers read.")
+    p.add_argument("table", help="CSV, .xls, .xlsx or .ods table")
+    p.add_argument("--sheet", help="sheet by name (default: the first)")
+    p.add_argument("--skip-rows", type=int, default=0, help="lines before a one-row header")
+    p.add_argument("--column", help="a column (name, header path or #position) whose numbers to show")
+    p.add_argument("--rows", type=int, default=10, help="data rows to show (default 10)")
+    add_table_args(p)
+    p.set_defaults(func=_preview)
 
 
 def _check(args) -> int:
@@ -37,10 +52,46 @@ def _check(args) -> int:
 
     units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer,
                             invalid_codes="drop" if args.drop_invalid_codes else "error")
+    level = args.level or units.levels[0]
     stats = read_statistics(args.table, code_field=args.code_field, area_field=args.area_field, area_unit=args.area_unit,
                             year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
-                            level=args.level, skip_rows=args.skip_rows, sheet=args.sheet, code_pattern=units.code_pattern(args.level),
+                            level=level, skip_rows=args.skip_rows, sheet=args.sheet, code_pattern=units.code_pattern(level),
                             fmt=table_format(args))
     report = validate_statistics(stats, units)
     print(report.to_json() if args.json else report.to_text())
     return 1 if report.errors else 0
+
+
+def _preview(args) -> int:
+    import pandas as pd
+
+    from irrmap.core.errors import InputError
+    from irrmap.core.tables import find_column, parse_numbers, read_table
+
+    fmt = table_format(args)
+    df = read_table(args.table, fmt, what="statistics table", skip_rows=args.skip_rows)
+    a = df.attrs
+    if "sheet" in a:
+        print(f"sheet {a['sheet']!r} (sheets: {', '.join(a['sheets'])})")
+    for line, text in a.get("above_header", []):
+        print(f"above the header, line {line}: {text}")
+    print("columns (address them by name, header path or #position):")
+    for i, name in enumerate(df.columns, 1):
+        print(f"  #{i:<3} {name}")
+    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.max_colwidth", 24):
+        print(f"first {min(args.rows, len(df))} of {len(df)} rows (index: line in the file):")
+        print(df.head(args.rows).to_string())
+    dropped = a.get("dropped", [])
+    print(f"dropped rows: {len(dropped)}")
+    for line, pattern, text in dropped:
+        print(f"  line {line}: {text!r} matches {pattern!r}")
+    if args.column:
+        col = find_column(df.columns, args.column)
+        if col is None:
+            raise InputError(f"column {args.column!r} not found", args.table, "use a name, header path or #position listed above")
+        n = parse_numbers(df[col], fmt, column=col, source=args.table)
+        zeros = int(((n.values == 0) & ~n.empty & ~n.bad).sum())
+        print(f"column {col!r}: {int(n.values.notna().sum())} numbers (sum {n.values.sum():.10g}, {zeros} zero), "
+              f"{int(n.empty.sum())} missing, {int(n.bad.sum())} not numbers"
+              + (f" (lines {', '.join(map(str, n.bad[n.bad].index[:10]))})" if n.bad.any() else ""))
+    return 0

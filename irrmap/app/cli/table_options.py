@@ -1,5 +1,6 @@
 """The command-line options that say how a user table is written (irrmap.core.tables), shared by every
-command that reads one: --encoding, --separator, --decimal, --thousands."""
+command that reads one: --encoding, --separator, --decimal, --thousands, and for tables as offices publish
+them --header-rows, --drop-rows, --zero-values."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ def add_table_args(p) -> None:
     p.add_argument("--separator", help="column separator of CSV tables (default: found from the file: , ; tab |)")
     p.add_argument("--decimal", choices=[".", ","], help="decimal mark of the numbers (default: found per column; ambiguous columns are refused)")
     p.add_argument("--thousands", choices=["", ",", ".", " ", "'"], help="thousands separator ('' none; default: found per column)")
+    p.add_argument("--header-rows", type=int, nargs="+", metavar="LINE",
+                   help="line numbers (from 1) of the header rows, e.g. 3 4; columns are then named by their joined header path")
+    p.add_argument("--drop-rows", nargs="+", default=[], metavar="REGEX", help="drop rows whose label (first filled cell) matches one of these (case-sensitive; (?i) for any case)")
+    p.add_argument("--zero-values", nargs="+", default=[], metavar="TEXT", help="cell texts that mean 0, e.g. '-' (default: they mean missing)")
 
 
 def table_format(args):

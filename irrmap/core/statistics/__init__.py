@@ -19,7 +19,7 @@ import pandas as pd
 from irrmap.core import code_join, plausibility
 from irrmap.core.areas import normalise_area_unit, to_m2
 from irrmap.core.errors import DataError
-from irrmap.core.tables import TableFormat, parse_numbers, read_table
+from irrmap.core.tables import TableFormat, find_column, parse_numbers, read_table
 from irrmap.core.units import AdminUnits, normalise_codes
 
 
@@ -119,31 +119,39 @@ def read_statistics(
     sheet: str | None = None,
     code_pattern: str | None = None,
     fmt: TableFormat | None = None,
+    per_year: bool = False,
 ) -> Statistics:
     """Read a statistics table (CSV/TSV/semicolon text or Excel, see `irrmap.core.tables.read_table`), keep the
     rows of `year` / `variant`, convert areas from `area_unit` to m2 and record table-level problems.
 
-    Numbers are read by `irrmap.core.tables.parse_numbers` under `fmt` (encoding, decimal, thousands): a column
-    that can be read two ways raises InputError. Checks against unit boundaries come from `validate_statistics`.
+    Numbers are read by `irrmap.core.tables.parse_numbers` under `fmt` (encoding, decimal, thousands, header
+    rows, rows to drop, markers of zero): a column that can be read two ways raises InputError. Fields are
+    column names, header paths ("Net Area Irrigated From / Total") or positions ("#6").
+    With `per_year` (a multi-year table for irrmap.core.statistics.harmonise) and no `year` filter, a code
+    may repeat once per year; otherwise a repeated code is an error. Checks against unit boundaries come from `validate_statistics`.
     """
     path = Path(path)
     unit = normalise_area_unit(area_unit)
     fmt = fmt or TableFormat(options="[statistics]")
     raw = read_table(path, fmt, what="statistics table", skip_rows=skip_rows, sheet=sheet,
                      require=[code_field, area_field, year_field, variant_field])
-    t = pd.DataFrame({"line": raw.index.to_numpy(), "code": normalise_codes(raw[code_field].to_numpy(), code_pattern).to_numpy()}, index=raw.index)
+    code_field, area_field, year_field, variant_field = (find_column(raw.columns, f) for f in (code_field, area_field, year_field, variant_field))
+    codes, problems = code_join.scientific_codes(raw[code_field], code_field)
+    t = pd.DataFrame({"line": raw.index.to_numpy(), "code": normalise_codes(codes.to_numpy(), code_pattern).to_numpy()}, index=raw.index)
     t["raw_area"] = raw[area_field].astype(str).to_numpy()
-    problems = []
+    problems = [Problem(kind, severity, message, fix, rows=rows) for kind, severity, message, fix, rows in problems]
     if year_field:
         years = parse_numbers(raw[year_field], fmt, column=year_field, source=str(path))
         t["year"] = years.values
         if years.bad.any():
             problems.append(Problem("non-numeric year", "error", f"{int(years.bad.sum())} years are not numbers (e.g. {raw.loc[years.bad, year_field].iloc[0]!r})",
                                     f"write plain years in {year_field!r}", rows=t.loc[years.bad, "line"].tolist()))
+    elif year is not None:  # a table of one year without a year column (one sheet of a one-sheet-per-year workbook)
+        t["year"] = float(year)
     if variant_field:
         t["variant"] = raw[variant_field].astype(str).to_numpy()
     keep = pd.Series(True, index=t.index)
-    if year is not None:
+    if year is not None and year_field:
         keep &= t["year"] == year
     if variant is not None:
         keep &= t["variant"].str.lower() == str(variant).lower()
@@ -171,7 +179,8 @@ def read_statistics(
     if len(nocode):
         problems.append(Problem("missing code", "error", f"{len(nocode)} rows have no unit code", f"fill {code_field!r}", rows=nocode["line"].tolist()))
         t.loc[t["code"].isna(), "valid"] = False
-    dup = t[t.duplicated("code", keep=False) & t["code"].notna()]
+    key = ["code", "year"] if per_year and year_field and year is None else ["code"]
+    dup = t[t.duplicated(key, keep=False) & t["code"].notna()]
     if len(dup):
         problems.append(Problem("duplicate code", "error", f"{dup['code'].nunique()} codes appear on more than one row",
                                 _duplicate_fix(dup, raw, year_field, variant_field), rows=dup["line"].tolist(),
@@ -269,7 +278,7 @@ def _diagnose(stats: Statistics, units: AdminUnits, codes, level_codes, pattern)
     others = {lv: units.level_codes(lv).dropna().unique() for lv in units.levels if lv != stats.level}
     raw = stats.raw.drop(columns=[stats.code_field], errors="ignore") if stats.raw is not None else None
     return code_join.diagnose(codes, level_codes, raw=raw, code_field=stats.code_field, pattern=pattern, other_levels=others,
-                              unit_names=units.table["name"] if "name" in units.table else ())
+                              unit_names=units.table["name"] if "name" in units.table else (), joined=stats.report.n_joined)
 
 
 def _at_level(values: pd.Series, units: AdminUnits, level: str) -> pd.Series:
