@@ -1,0 +1,103 @@
+"""Reconciliation jobs: one per unit of the batch level (a province, a state) and year, each independent and
+resumable. A job reads its window of the run's rasters, re-thresholds it per binding unit
+(irrmap.mapping.reconcile.split_units) and saves its class and fraction windows and per-unit tables in its own
+folder; `done.json`, written last and atomically, holds the job's fingerprint, so a killed batch reruns only
+the jobs without a matching `done.json`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from irrmap.mapping.reconcile.split_units import rethreshold
+from irrmap.mapping.reconcile.zone_sums import RunRasters, read_window
+from rasterio.windows import Window
+
+from irrmap.core.atomic import atomic_path, write_text_atomic
+
+
+@dataclass(frozen=True)
+class Job:
+    """One batch unit and year. `zones`: the run's zone ids in the job; `bind`: the binding unit (1..K) of each
+    of those zones; `codes`: the K binding units' codes at `level`; `targets`: their statistics, m2 (NaN none);
+    `window`: (row0, row1, col0, col1) of the job's pixels on the grid."""
+
+    code: str
+    year: object
+    level: str
+    zones: tuple
+    bind: tuple
+    codes: tuple
+    targets: tuple
+    window: tuple
+    rule: str = "nearest"
+    fingerprint_extra: str = field(default="", compare=False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.year}/{self.code}"
+
+    @property
+    def missing(self) -> tuple:
+        """Codes of the binding units without a statistic (no target: left unmapped)."""
+        return tuple(c for c, t in zip(self.codes, self.targets) if not np.isfinite(t))
+
+    def fingerprint(self) -> str:
+        """Hash of everything the job's result depends on (its inputs' checksums come in `fingerprint_extra`)."""
+        payload = json.dumps([self.code, str(self.year), self.level, self.zones, self.bind, self.codes,
+                              [repr(float(t)) for t in self.targets], self.window, self.rule, self.fingerprint_extra])
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def job_folder(work: Path, job: Job) -> Path:
+    return work / str(job.year) / job.code
+
+
+def is_done(work: Path, job: Job) -> bool:
+    """Whether the job's saved result belongs to this job (same fingerprint)."""
+    f = job_folder(work, job) / "done.json"
+    try:
+        return json.loads(f.read_text())["fingerprint"] == job.fingerprint()
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def run_job(job: Job, rasters: RunRasters, work: Path) -> Path:
+    """Compute and save one job (skipped when its result is already saved); returns its folder.
+
+    Saved: class.npy (uint8, 255 outside the job's zones), fraction.npy (float32), units.csv (per binding
+    unit: code, level, target_m2, mapped_m2, cropland_m2, shortfall_m2, status) and zones.csv (zone,
+    mapped_m2 per run zone), then done.json."""
+    folder = job_folder(work, job)
+    if is_done(work, job):
+        return folder
+    grid = rasters.grid()
+    r0, r1, c0, c1 = job.window
+    w = Window(c0, r0, c1 - c0, r1 - r0)
+    z = read_window(rasters.zones, w)
+    z = np.where(np.isfinite(z), z, 0).astype(np.int64)
+    lut = np.zeros(max(int(z.max(initial=0)), max(job.zones, default=0)) + 1, np.int32)
+    lut[list(job.zones)] = job.bind
+    unit = lut[np.clip(z, 0, lut.size - 1)]
+    area = np.asarray(grid.pixel_area(w), np.float64)
+    f = read_window(rasters.cropland, w)
+    cls, frac, table = rethreshold(unit, read_window(rasters.probability, w, rasters.probability_scale), f, area,
+                                   np.concatenate([[np.nan], np.asarray(job.targets, np.float64)]), job.rule)
+    in_job = np.isin(z, job.zones)
+    mapped = np.bincount(z[in_job], weights=(np.nan_to_num(frac) * np.broadcast_to(area, z.shape))[in_job], minlength=lut.size)
+    table.insert(0, "code", list(job.codes))
+    table.insert(1, "level", job.level)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, arr in (("class", cls), ("fraction", frac)):
+        with atomic_path(folder / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, arr)
+    with atomic_path(folder / "units.csv") as tmp:
+        table.drop(columns="unit").to_csv(tmp, index=False)
+    with atomic_path(folder / "zones.csv") as tmp:
+        pd.DataFrame({"zone": list(job.zones), "mapped_m2": mapped[list(job.zones)]}).to_csv(tmp, index=False)
+    write_text_atomic(folder / "done.json", json.dumps({"fingerprint": job.fingerprint(), "job": job.name}) + "\n")
+    return folder
