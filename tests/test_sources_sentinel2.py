@@ -139,6 +139,11 @@ def test_l2a_boa_offset_scl_and_grids(tmp_path):
     expected = {0: FILL, 1: FILL, 2: SHADOW, 3: SHADOW, 4: CLEAR, 5: CLEAR, 6: WATER, 7: CLEAR, 8: CLOUD, 9: CLOUD, 10: CLOUD, 11: SNOW}
     parent = np.vectorize(expected.get)(np.repeat(np.repeat(scl, 2, 0), 2, 1))
     parent[0, 0] = FILL  # B02..B08 NODATA there
+    # the snow guard: clear or water passing Fmask's spectral snow test (NDSI > 0.15, NIR > 0.11, green > 0.1) is snow
+    green, nir, swir1 = (s.bands[n].values for n in ("green", "nir", "swir1"))
+    with np.errstate(invalid="ignore"):
+        snowy = ((green - swir1) / (green + swir1) > 0.15) & (nir > 0.11) & (green > 0.1)
+    parent[snowy & np.isin(parent, (CLEAR, WATER))] = SNOW
     assert (s.quality.values == parent).all()
     # B11 (20 m, a linear ramp in x) on the 10 m grid: bilinear reproduces the ramp inside the tile
     u = np.arange(N10) / 2 - 0.25  # 10 m pixel centres in 20 m pixel units

@@ -14,7 +14,7 @@ from affine import Affine
 
 from irrmap.core.errors import ConfigError, InputError
 from irrmap.sources import read_scene
-from irrmap.sources.qa import CLEAR, CLOUD, FILL, WATER
+from irrmap.sources.qa import CLEAR, CLOUD, FILL, SNOW, WATER
 
 NAMES = ("blue", "green", "red", "nir", "swir1", "swir2")
 RNG = np.random.default_rng(11)
@@ -55,7 +55,11 @@ def test_stack_quality_band_is_decoded(tmp_path):
     s = read_scene(write_stack(tmp_path / "q.tif", NAMES + ("QA_PIXEL",), extra=qa, sidecar=side, nodata=-32768))
     assert s.quality.attrs["source"] == "QA_PIXEL" and s.level == "L2"
     q = s.quality.values
-    assert (q[1, 1], q[2, 2], q[0, 1]) == (WATER, CLOUD, CLEAR)
+    # the snow guard: clear or water passing Fmask's spectral snow test (NDSI > 0.15, NIR > 0.11, green > 0.1) is snow
+    green, nir, swir1 = (DN[NAMES.index(n)] * 1e-4 for n in ("green", "nir", "swir1"))
+    snowy = ((green - swir1) / (green + swir1) > 0.15) & (nir > 0.11) & (green > 0.1)
+    assert (q[1, 1], q[2, 2], q[0, 1], q[1, 2]) == (SNOW if snowy[1, 1] else WATER, CLOUD, SNOW if snowy[0, 1] else CLEAR,
+                                              SNOW if snowy[1, 2] else CLEAR)
 
 
 def test_stack_errors(tmp_path):

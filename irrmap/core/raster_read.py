@@ -82,9 +82,17 @@ def _reading(path: str):
                          "the file is truncated or damaged; download or create it again (gdalinfo -checksum finds bad blocks)") from None
 
 
+# A source counts as finer than the grid (aggregated: average / mode) only when its pixels are more than this many
+# times smaller; at about 1:1 (a 30 m raster read onto a 30 m grid in another CRS) average and mode mix a 2 x 2
+# neighbourhood and move edges by a pixel, where `gdalwarp -r near / bilinear` would not.
+COARSENING = 1.5
+
+
 def choose_resampling(kind: str, src_res: float, dst_res: float) -> Resampling:
-    """Resampling that fits the data kind and the direction (coarsening or refining)."""
-    coarsening = src_res < dst_res * (1 - 1e-9)
+    """Resampling that fits the data kind and the direction: aggregation (average; mode for classes) when the source
+    is more than COARSENING times finer than the grid, else interpolation (bilinear; nearest for classes). Fractions
+    are always averaged (the share of class pixels under each grid pixel)."""
+    coarsening = src_res * COARSENING < dst_res
     if kind == "continuous":
         return Resampling.average if coarsening else Resampling.bilinear
     if kind == "categorical":

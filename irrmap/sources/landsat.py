@@ -35,7 +35,7 @@ from irrmap.sources import calibration as cal
 from irrmap.sources import qa
 from irrmap.sources.bands import COMMON, REFLECTIVE, band_ids, family
 from irrmap.sources.mtl import Mtl, find_mtl, read_mtl
-from irrmap.sources.scene import Scene, assemble
+from irrmap.sources.scene import Scene, assemble, categorical_resampling
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,9 @@ def read_landsat(folder, *, grid: Grid | None = None, bands=None) -> Scene:
                              "the folder must hold every band file the MTL names (FILE_NAME_BAND_n)")
     if "thermal" in names and bands is not None and files["thermal"] is None:
         raise InputError(f"no thermal file (band {ids['thermal']}) of {meta.scene_id}", str(folder), "add the thermal band file or do not ask for `thermal`")
-    grid = grid or Grid.from_raster(files["blue"])
+    _check_identity(files, mtl, meta, folder)
+    native = _check_grids(files, ids, folder)
+    grid = grid or native
     level2 = mtl.groups.get("LEVEL2_SURFACE_REFLECTANCE_PARAMETERS", {})
     reflective, lines = {}, {}
     for n in REFLECTIVE:
@@ -129,6 +131,71 @@ def _metadata(mtl: Mtl, folder: Path) -> _Meta:
     return _Meta(sensor, level, collection, when, mtl.number("SUN_ELEVATION"), mtl.number("SUN_AZIMUTH"), scene_id)
 
 
+_PRODUCT_ID = re.compile(r"^(L[COTEM]0[4-9])_L[12]\w{2}_(\d{6})_(\d{8})_", re.IGNORECASE)  # LC08_L1TP_041027_20150604_...
+_SCENE_ID = re.compile(r"^L([COTEM])([4-9])(\d{6})(\d{4})(\d{3})", re.IGNORECASE)  # LT50410271997153PAC02
+
+
+def file_identity(name: str) -> tuple[str, str, datetime.date] | None:
+    """(sensor code, WRS path/row "PPPRRR", acquisition date) read from a Landsat file name that starts with a
+    Collection product id or a pre-collection scene id; None for a name that starts with neither."""
+    if m := _PRODUCT_ID.match(name):
+        day = m.group(3)
+        try:
+            return m.group(1).upper(), m.group(2), datetime.date(int(day[:4]), int(day[4:6]), int(day[6:]))
+        except ValueError:
+            return None
+    if m := _SCENE_ID.match(name):
+        try:
+            day = datetime.date(int(m.group(4)), 1, 1) + datetime.timedelta(days=int(m.group(5)) - 1)
+        except ValueError:
+            return None
+        return f"L{m.group(1).upper()}0{m.group(2)}", m.group(3), day
+    return None
+
+
+def _check_identity(files: dict, mtl: Mtl, meta: _Meta, folder: Path) -> None:
+    """InputError when a band file's name says it belongs to another scene than the MTL describes: another
+    sensor than SPACECRAFT_ID/SENSOR_ID (an LT05 MTL beside LC08 bands would be read with TM's band numbers), or,
+    for a file neither listed in the MTL (FILE_NAME_*) nor named after its LANDSAT_PRODUCT_ID / LANDSAT_SCENE_ID,
+    another path/row or date. Names that carry no Landsat id (renamed files) are not checked."""
+    path_, row = mtl.first("WRS_PATH"), mtl.first("WRS_ROW", "STARTING_ROW")
+    try:
+        pathrow = f"{int(float(path_)):03d}{int(float(row)):03d}" if path_ and row else None
+    except ValueError:
+        pathrow = None
+    expected = f"{meta.sensor} path/row {pathrow or '?'} of {meta.when.date()}"
+    own_ids = tuple(i.upper() for i in (mtl.get("LANDSAT_PRODUCT_ID"), mtl.get("LANDSAT_SCENE_ID")) if i)
+    listed = {v.upper() for items in mtl.groups.values() for k, v in items.items() if "FILE_NAME" in k}
+    for file in (f for f in files.values() if f is not None):
+        ident = file_identity(file.name)
+        if ident is None:
+            continue
+        sensor, where, day = ident
+        own = file.name.upper() in listed or file.name.upper().startswith(own_ids) if own_ids or listed else False
+        if sensor != meta.sensor or (not own and ((pathrow and where != pathrow) or day != meta.when.date())):
+            raise InputError(f"band file {file.name} is of {sensor} path/row {where} of {day}, but the MTL {mtl.path.name} describes "
+                             f"{meta.scene_id} ({expected})", str(folder),
+                             "put each scene's own MTL beside its band files, one scene per folder")
+
+
+def _check_grids(files: dict, ids: dict, folder: Path, extra: Path | None = None) -> Grid:
+    """The grid the band files share (that of blue); InputError naming the first file on another grid (a band
+    cropped, reprojected or warped to another resolution). Every band of a Landsat product is delivered on one
+    grid: USGS resamples the 60/100/120 m thermal bands to 30 m in Level-1 and Level-2 products, and the 15 m
+    panchromatic band is not read; reading mixed grids would resample the odd band silently."""
+    ref = Grid.from_raster(files["blue"])
+    others = [(f"B{ids[n]}", f) for n, f in files.items() if f is not None and n != "blue"]
+    if extra is not None:
+        others.append(("the quality band", extra))
+    for label, f in others:
+        g = Grid.from_raster(f)
+        if not g.aligned_with(ref):
+            raise InputError(f"{label} ({f.name}) is not on the grid of B{ids['blue']} ({files['blue'].name}): {g} vs {ref}", str(folder),
+                             "use the product's band files as delivered (all bands of one Landsat product share one grid), "
+                             "or resample every band onto one grid first")
+    return ref
+
+
 def _old_id(band_id: str) -> str:
     """The pre-2012 MTL's band id ("6_VCID_1" -> "61")."""
     return band_id.replace("_VCID_", "")
@@ -154,6 +221,10 @@ def _band_file(folder: Path, mtl: Mtl, band_id: str, meta: _Meta, espa: bool, *,
     if meta.level == "L2":
         return _suffix_match(folder, f"_ST_B{number}.TIF" if thermal else f"_SR_B{number}.TIF")
     return _suffix_match(folder, f"_B{band_id}.TIF")
+
+
+def _blue_file(folder: Path, mtl: Mtl, meta: _Meta, espa: bool) -> Path:
+    return _band_file(folder, mtl, band_ids(meta.sensor, ["blue"])["blue"], meta, espa, thermal=False)
 
 
 def _number(mtl: Mtl, key: str, group: str | None = None) -> float:
@@ -262,9 +333,11 @@ def _quality(folder: Path, mtl: Mtl, meta: _Meta, espa: bool, grid: Grid) -> xr.
             log.warning("%s: the pre-collection BQA of %s has another bit layout than Collection 1 and is not decoded; the scene is "
                         "screened spectrally instead (fix: use the scene's Collection 1 or 2 product)", path, meta.scene_id)
             return None
+    if path is not None:
+        _check_grids({"blue": _blue_file(folder, mtl, meta, espa)}, band_ids(meta.sensor, ["blue"]), folder, extra=path)
     if path is None:
         if meta.level == "L2":
             log.warning("%s: no %s file; the scene is screened spectrally on surface reflectance, with thresholds set for "
                         "top-of-atmosphere reflectance (fix: keep the product's %s file with its bands)", folder, product, product)
         return None
-    return qa.decode(read_raster(path, grid, kind="categorical", name="qa"), product, oli=oli)
+    return qa.decode(read_raster(path, grid, kind="categorical", resampling=categorical_resampling(path, grid), name="qa"), product, oli=oli)

@@ -46,23 +46,28 @@ class QARule:
     land_water: tuple[int, ...] | None = None  # accepted land/water classes; None = any
     fill: int = 65535
 
+    def bit_tests(self) -> tuple[tuple[int, int, tuple[int, ...]], ...]:
+        """The rule as (shift, mask, accepted values) tests: a word passes when (word >> shift) & mask is one of
+        the accepted values in every test and the word is not `fill`. The one statement of the bit layout, used
+        by accept() and by the Earth Engine graphs (irrmap.sources.ee.graphs)."""
+        tests = [(0, 3, tuple(self.modland)), (2, 15, tuple(range(max(self.max_usefulness + 1, 0))))]
+        for reject, shift in ((self.reject_adjacent_cloud, 8), (self.reject_mixed_clouds, 10)):
+            if reject:
+                tests.append((shift, 1, (0,)))
+        if self.land_water is not None:
+            tests.append((11, 7, tuple(self.land_water)))
+        for reject, shift in ((self.reject_snow, 14), (self.reject_shadow, 15)):
+            if reject:
+                tests.append((shift, 1, (0,)))
+        return tuple(tests)
+
     def accept(self, qa):
         """Boolean array: True where the quality word passes every rule (numpy or dask)."""
         q = qa.astype(np.int64) if hasattr(qa, "astype") else np.asarray(qa, dtype=np.int64)
         xp = da if isinstance(q, da.Array) else np
-        ok = xp.isin(q & 3, list(self.modland))
-        ok &= ((q >> 2) & 15) <= self.max_usefulness
-        if self.reject_adjacent_cloud:
-            ok &= ((q >> 8) & 1) == 0
-        if self.reject_mixed_clouds:
-            ok &= ((q >> 10) & 1) == 0
-        if self.land_water is not None:
-            ok &= xp.isin((q >> 11) & 7, list(self.land_water))
-        if self.reject_snow:
-            ok &= ((q >> 14) & 1) == 0
-        if self.reject_shadow:
-            ok &= ((q >> 15) & 1) == 0
-        ok &= q != self.fill
+        ok = q != self.fill
+        for shift, mask, values in self.bit_tests():
+            ok &= xp.isin((q >> shift) & mask, list(values))
         return ok
 
 

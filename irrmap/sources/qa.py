@@ -79,13 +79,26 @@ def decode_bqa(qa, *, oli: bool, missing=None) -> np.ndarray:
     return _codes(q.shape, fill=miss | _bit(q, 0) | _bit(q, 1), cloud=cloud, shadow=_field(q, 7) == 3, snow=_field(q, 9) == 3)
 
 
+# QA_PIXEL bit of each condition decoded (LSDS-1619 / LSDS-1618, "QA_PIXEL bit index"); also read by the Earth
+# Engine graphs (irrmap.sources.ee.graphs). Cirrus counts on Landsat 8/9 only.
+QA_PIXEL_BITS = {"fill": 0, "dilated_cloud": 1, "cirrus": 2, "cloud": 3, "shadow": 4, "snow": 5, "water": 7}
+
+
+def qa_pixel_cloud_bits(oli: bool) -> tuple[int, ...]:
+    """The QA_PIXEL bits decoded as cloud: dilated cloud, cloud and (`oli`: Landsat 8/9) cirrus."""
+    b = QA_PIXEL_BITS
+    return (b["dilated_cloud"], b["cloud"]) + ((b["cirrus"],) if oli else ())
+
+
 def decode_qa_pixel(qa, *, oli: bool, missing=None) -> np.ndarray:
     """Landsat Collection 2 QA_PIXEL words -> quality codes. `oli`: Landsat 8/9 (cirrus bit 2 counts as cloud)."""
     q, miss = _words(qa, missing)
-    cloud = _bit(q, 1) | _bit(q, 3)
-    if oli:
-        cloud |= _bit(q, 2)
-    return _codes(q.shape, fill=miss | _bit(q, 0), cloud=cloud, shadow=_bit(q, 4), snow=_bit(q, 5), water=_bit(q, 7))
+    b = QA_PIXEL_BITS
+    cloud = np.zeros(q.shape, bool)
+    for n in qa_pixel_cloud_bits(oli):
+        cloud |= _bit(q, n)
+    return _codes(q.shape, fill=miss | _bit(q, b["fill"]), cloud=cloud, shadow=_bit(q, b["shadow"]), snow=_bit(q, b["snow"]),
+                  water=_bit(q, b["water"]))
 
 
 def decode_pixel_qa(qa, *, oli: bool, missing=None) -> np.ndarray:

@@ -14,11 +14,11 @@ import numpy as np
 import xarray as xr
 from rasterio.windows import Window
 
-from irrmap.core.errors import GridError
+from irrmap.core.errors import GridError, InputError
 from irrmap.core.grid import Grid
 from irrmap.sources import qa
 from irrmap.sources.bands import REFLECTIVE
-from irrmap.sources.screen import screen
+from irrmap.sources.screen import screen, snow_guard
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class Scene:
     attrs["quantity"]) or None when the product has none (Sentinel-2, Landsat L2SR).
     quality: uint8 DataArray of irrmap.sources.qa codes (0 clear, 1 cloud, 2 shadow, 3 snow, 4 fill, 5 water);
     attrs["source"] names what decided it: "QA_PIXEL", "BQA", "pixel_qa", "SCL" or "screen"
-    (irrmap.sources.screen). Fill also wherever any of the six reflective bands is NaN.
+    (irrmap.sources.screen). Fill also wherever any of the six reflective bands is NaN; snow also wherever a
+    clear or water pixel passes the spectral snow test (irrmap.sources.screen.snow_guard, attrs["snow_guard"]).
     scene_id: the product id; folder: where it was read; saturated: bool DataArray, True where a visible band
     (blue, green, red) sits at its largest calibrated value (None for Landsat Level-2); sun_elevation,
     sun_azimuth: scene-centre sun angles in degrees (azimuth clockwise from north), None when the metadata has
@@ -57,6 +58,41 @@ class Scene:
     sun_azimuth: float | None = None
 
 
+
+
+def categorical_resampling(path, grid: Grid) -> str:
+    """How irrmap.core.raster_read reads the class raster at `path` (quality codes, water masks) onto `grid`: "mode"
+    when it is more than raster_read.COARSENING times finer than the grid (the majority class under each grid
+    pixel), else "nearest" (as `gdalwarp -r near`)."""
+    from irrmap.core.raster_read import _src_res_on_grid, choose_resampling, open_raster
+
+    with open_raster(path) as src:
+        return choose_resampling("categorical", _src_res_on_grid(src, grid), float(np.sqrt(abs(grid.res[0] * grid.res[1])))).name
+
+
+def acquisition_date(path) -> datetime.date | None:
+    """The acquisition date of the scene at `path` (Landsat folder, Sentinel-2 product folder or scene stack)
+    from its metadata alone (MTL DATE_ACQUIRED, MTD PRODUCT_START_TIME, the sidecar's `date`), no band read;
+    None when `path` is none of these or its metadata cannot be read (reading the scene reports why)."""
+    from irrmap.core.errors import IrrmapError
+    from irrmap.sources import landsat, sentinel2, stack
+    from irrmap.sources.mtl import find_mtl, read_mtl
+
+    path = Path(path)
+    try:
+        if stack.is_stack(path):
+            return stack._metadata(path)["date"]
+        if not path.is_dir():
+            return None
+        mtl = find_mtl(path)
+        if mtl is not None:
+            return landsat._metadata(read_mtl(mtl), path).when.date()
+        mtd = sentinel2._mtd(path)
+        return sentinel2._metadata(mtd).date if mtd is not None else None
+    except IrrmapError:
+        return None
+
+
 def pixel_metres(grid: Grid) -> float | None:
     """The geometric-mean ground size (m) of the grid's pixels on its middle row; None on grids without a
     constant spacing along a row (irrmap.core.grid.Grid.ground_spacing)."""
@@ -67,13 +103,54 @@ def pixel_metres(grid: Grid) -> float | None:
     return float(np.sqrt(east[0] * north[0]))
 
 
+REFLECTANCE_MAX = 1.6  # no band's typical (median) reflectance comes near this, TOA or surface; bright clouds at low sun stay below it
+_SAMPLE_CHUNKS = 4  # at most this many chunks of each band are read for the check
+
+
+def check_reflectance_scale(reflective: dict, scene_id: str, fix: str | None = None) -> None:
+    """InputError when a reflective band holds values that are not reflectance 0..1: its median over a sample
+    (the chunks nearest the scene centre holding valid pixels, at most _SAMPLE_CHUNKS of them) above
+    REFLECTANCE_MAX, as integer reflectance x 1e4 read without its scale gives (a few hundred to thousands).
+    The water, cloud and snow tests are physical thresholds on 0..1 reflectance and would silently fail."""
+    for name, band in reflective.items():
+        sample = _centre_sample(band)
+        if sample.size == 0:
+            continue
+        median = float(np.median(sample))
+        if median > REFLECTANCE_MAX:
+            raise InputError(f"{name} reflectance has a median of {median:g} (reflectance is 0..1; above {REFLECTANCE_MAX} it is "
+                             f"not reflectance but scaled integers, e.g. reflectance x 1e4)", scene_id,
+                             fix or "set the scale that turns the stored values into reflectance (e.g. 0.0001)")
+
+
+def _centre_sample(band) -> np.ndarray:
+    data = band.data
+    chunks = getattr(data, "chunks", None)
+    if chunks is None:
+        values = np.asarray(data)
+        return values[np.isfinite(values)]
+    rows, cols = np.cumsum((0,) + chunks[0]), np.cumsum((0,) + chunks[1])
+    ci, cj = len(chunks[0]) // 2, len(chunks[1]) // 2
+    order = sorted(((i, j) for i in range(len(chunks[0])) for j in range(len(chunks[1]))), key=lambda ij: (abs(ij[0] - ci) + abs(ij[1] - cj), ij))
+    got = []
+    for i, j in order[:_SAMPLE_CHUNKS]:
+        block = np.asarray(data[rows[i]:rows[i + 1], cols[j]:cols[j + 1]].compute())
+        block = block[np.isfinite(block)]
+        got.append(block)
+        if sum(b.size for b in got) >= 10_000:
+            break
+    return np.concatenate(got) if got else np.empty(0)
+
+
 def assemble(*, sensor, level, date, grid, reflective: dict, names, thermal, decoded, saturated, scene_id, folder,
-             sun_elevation, sun_azimuth) -> Scene:
+             sun_elevation, sun_azimuth, scale_fix: str | None = None) -> Scene:
     """Build the Scene from lazily read layers. `reflective`: all six reflective bands (fill and the screen
     need them); `names`: the common names to return (thermal included or not); `decoded`: the quality codes
     of the product's QA layer, or None to run the spectral screen (with cloud-shadow matching when the sun
-    angles are known); `saturated`: {"blue", "green", "red"} -> bool DataArray (at the largest calibrated
-    value) or None."""
+    angles are known); either way the snow guard follows (irrmap.sources.screen.snow_guard); `saturated`:
+    {"blue", "green", "red"} -> bool DataArray (at the largest calibrated value) or None; `scale_fix`: the fix
+    to name when the bands are not reflectance 0..1 (check_reflectance_scale; InputError)."""
+    check_reflectance_scale(reflective, f"{folder or scene_id}", scale_fix)
     if decoded is None:
         if sun_elevation is None or sun_azimuth is None:
             log.warning("%s: no sun angles in the metadata, so the spectral screen cannot match cloud shadows; shadows stay clear "
@@ -81,7 +158,10 @@ def assemble(*, sensor, level, date, grid, reflective: dict, names, thermal, dec
         decoded = qa.labelled(screen(reflective, thermal, saturated, sun_elevation=sun_elevation, sun_azimuth=sun_azimuth,
                                      pixel_m=pixel_metres(grid)), "screen")
     fill = functools.reduce(operator.or_, (reflective[n].isnull() for n in REFLECTIVE))
-    quality = qa.labelled(decoded.where(~fill, qa.FILL).astype(np.uint8), decoded.attrs["source"])
+    source = decoded.attrs["source"]
+    guarded = snow_guard(decoded.where(~fill, qa.FILL).astype(np.uint8), reflective)
+    rule = guarded.attrs["snow_guard"]
+    quality = qa.labelled(guarded, source).assign_attrs(snow_guard=rule)
     quality = quality.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     bands = {n: reflective[n] for n in names if n in REFLECTIVE}
     any_saturated = None if saturated is None else functools.reduce(operator.or_, saturated.values()).rename("saturated")

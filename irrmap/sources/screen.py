@@ -33,12 +33,24 @@ Cloud shadows (irrmap.sources.shadow): Fmask's potential-shadow layer and cloud-
 angles; cloud objects of 9+ pixels and shadows are buffered by 3 pixels. The output order is Fmask's: cloud,
 then shadow, then snow. All thresholds are `Thresholds` fields, pinned by tests to these values.
 
+Snow guard (`snow_guard`, applied by irrmap.sources.scene.assemble to every scene, whatever decided its
+quality): a clear (or product-flagged water) pixel that passes the spectral snow test -- NDSI > 0.15, NIR > 0.11
+and green > 0.1 (eq. 20 without its temperature test: `snow_test`) -- is SNOW. Snow and bright cloud edges that
+a product QA band calls clear are otherwise water by NDWI (green above NIR): in the 2015 Flathead scene 14
+NDWI-water pixels pass the snow test, all BQA-clear (low confidences), 11 of them brighter than 0.3 in TOA
+blue (5-95 %: blue 0.38-0.74, NIR 0.41-0.75, SWIR1 0.03-0.13); 4 and 17 in the screened 1997 and 2007
+scenes. Open water is far darker in the NIR (99.9th percentile of the NIR of the Flathead water pixels:
+0.085-0.112 TOA), so very turbid water is the one water the guard can call snow.
+
 What it misses:
 - warm or thin clouds (BT near the clear land's, haze, thin cirrus: TM/ETM+ have no cirrus band) stay clear;
 - bright cold non-cloud surfaces can still pass both passes (commission);
 - snow warmer than 9.85 C or darker than the nir/green floors (shaded or dirty snow) stays clear;
 - shadows of clouds it missed or outside the scene, or whose match is ambiguous (similarity < 0.30), stay
-  clear; terrain shadow is never flagged; without sun angles (a Sentinel-2 folder without MTD_TL.xml) no shadow.
+  clear; terrain shadow is never flagged; without sun angles (a Sentinel-2 folder without MTD_TL.xml) no shadow;
+- a cloud object moves as one flat layer, so the shadow of a cloud whose height varies is flagged only as wide
+  as its one best shift (plus the buffer);
+- dark water next to a cloud can match its projection and become shadow (unknown, never land).
 The screen sees the whole scene at once (scene percentiles, shadow matching): one task of about 30 bytes per
 pixel (about 2 GB for a full Landsat scene).
 """
@@ -51,7 +63,7 @@ import numpy as np
 import xarray as xr
 
 from irrmap.sources.bands import REFLECTIVE
-from irrmap.sources.qa import CLEAR, CLOUD, SHADOW, SNOW
+from irrmap.sources.qa import CLEAR, CLOUD, SHADOW, SNOW, WATER
 from irrmap.sources.shadow import cloud_and_shadow
 
 KELVIN = 273.15
@@ -104,6 +116,24 @@ def _any_saturated(saturated: dict) -> np.ndarray:
     return np.logical_or.reduce([np.asarray(saturated[n], bool) for n in VISIBLE])
 
 
+def snow_test(green, nir, swir1, t: Thresholds = Thresholds()):
+    """Fmask's spectral snow test (eq. 20 without its temperature test) on TOA reflectance (numpy arrays or
+    DataArrays, same shape): NDSI > snow_ndsi_min, NIR > snow_nir_min and green > snow_green_min; False where NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ndsi = (green - swir1) / (green + swir1)
+    return (ndsi > t.snow_ndsi_min) & (nir > t.snow_nir_min) & (green > t.snow_green_min)
+
+
+def snow_guard(quality: xr.DataArray, bands: dict, t: Thresholds = Thresholds()) -> xr.DataArray:
+    """Lazy quality codes (uint8, same grid) with every CLEAR or WATER pixel that passes `snow_test` on the
+    scene's `bands` (common names -> TOA reflectance DataArrays on the quality's grid) set to SNOW (module
+    docstring, snow guard); attrs["snow_guard"] records the rule."""
+    snowy = snow_test(bands["green"], bands["nir"], bands["swir1"], t) & quality.isin([CLEAR, WATER])
+    out = quality.where(~snowy, np.uint8(SNOW)).astype(np.uint8)
+    out.attrs = dict(quality.attrs, snow_guard="clear or water passing Fmask's spectral snow test (no temperature) -> snow")
+    return out
+
+
 def potential_cloud(blue, green, red, nir, swir1, swir2, bt_c=None, saturated=None, t: Thresholds = Thresholds()):
     """Pass 1: (PCP, water test, snow) boolean arrays (eqs. 1-6, 20); `bt_c` brightness temperature in deg C or
     None; `saturated` {"blue", "green", "red"} -> bool arrays or None."""
@@ -115,7 +145,7 @@ def potential_cloud(blue, green, red, nir, swir1, swir2, bt_c=None, saturated=No
         pcp = (swir2 > t.swir2_min) & (ndsi < t.ndsi_max) & (ndvi < t.ndvi_max) & (whiteness < t.whiteness_max) & hot
         pcp &= (nir / swir1) > t.nir_swir1_min
         water = ((ndvi < t.water_ndvi[0]) & (nir < t.water_nir[0])) | ((ndvi > 0) & (ndvi < t.water_ndvi[1]) & (nir < t.water_nir[1]))
-        snow = (ndsi > t.snow_ndsi_min) & (nir > t.snow_nir_min) & (green > t.snow_green_min)
+        snow = snow_test(green, nir, swir1, t)
         if bt_c is not None:
             pcp &= bt_c < t.cloud_bt_max_c
             snow &= bt_c < t.snow_bt_max_c

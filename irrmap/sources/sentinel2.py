@@ -34,7 +34,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
 from irrmap.sources import qa
 from irrmap.sources.bands import REFLECTIVE, band_ids
-from irrmap.sources.scene import Scene, assemble
+from irrmap.sources.scene import Scene, assemble, categorical_resampling
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ def read_sentinel2(folder, *, grid: Grid | None = None, bands=None, resolution: 
     missing = [ids[n] for n in REFLECTIVE if ids[n] not in files]
     if missing:
         raise InputError(f"no file for band(s) {', '.join(missing)} of {prod.product_id}", str(folder), "the product folder must hold every band file")
+    _check_identity(files, prod, path)
+    _check_grids(files, ids, folder)
     if grid is None:
         grid = _grid(files[ids["blue"]], resolution)
     reflective = {}
@@ -141,6 +143,48 @@ def _metadata(path: Path) -> _Product:
     product_id = (_text(root, "PRODUCT_URI") or path.parent.name).removesuffix(".SAFE")
     return _Product(f"S2{m.group(1)}", level, datetime.date.fromisoformat(start[:10]), baseline, float(quant), offsets,
                     special.get("NODATA", 0), special.get("SATURATED", 65535), product_id)
+
+
+_URI = re.compile(r"^S2[A-D]_MSIL(?:1C|2A)_(\d{8})T\d{6}_N\d{4}_R\d{3}_T(\d\d[A-Z]{3})_")
+_FILE_ID = re.compile(r"(?:^|_)T(\d\d[A-Z]{3})_(\d{8})T\d{6}_")  # T11UQP_20220605T181921_B02.jp2
+
+
+def _check_identity(files: dict, prod: _Product, mtd: Path) -> None:
+    """InputError when a band file's name (tile and sensing date, `T11UQP_20220605T..._B02.jp2`) contradicts the
+    product metadata (the tile of PRODUCT_URI, the date of PRODUCT_START_TIME): the metadata of another product
+    would calibrate and date these bands. Names without the tile/date prefix (renamed files) are not checked."""
+    uri = _URI.match(prod.product_id)
+    tile = uri.group(2) if uri else None
+    day = prod.date.strftime("%Y%m%d")
+    for _res, file in files.values():
+        m = _FILE_ID.search(file.name)
+        if m and (m.group(2) != day or (tile and m.group(1) != tile)):
+            raise InputError(f"band file {file.name} is of tile T{m.group(1)} sensed {m.group(2)}, but {mtd.name} describes "
+                             f"{prod.product_id} (tile T{tile or '?'}, sensed {day})", str(mtd.parent),
+                             "put each product's own MTD file beside its band files, one product per folder")
+
+
+NATIVE_M = {"B01": 60, "B02": 10, "B03": 10, "B04": 10, "B05": 20, "B06": 20, "B07": 20, "B08": 10, "B8A": 20, "B09": 60,
+            "B10": 60, "B11": 20, "B12": 20, "SCL": 20}  # ESA Sentinel-2 MSI User Guide (spectral bands); SCL: the L2A 20 m product
+
+
+def _check_grids(files: dict, ids: dict, folder: Path) -> None:
+    """InputError when the band files are not on one tile: every file of a granule covers the same 109.8 km
+    tile in the same CRS, at 10, 20 or 60 m (different resolutions by design; the reader puts them on one grid).
+    A band cropped, reprojected or warped to another pixel size is refused, naming it and the reference band."""
+    ref_id = ids["blue"]
+    ref = Grid.from_raster(files[ref_id][1])
+    for key, (_res, path) in files.items():
+        g = Grid.from_raster(path)
+        size = (abs(g.res[0]), abs(g.res[1]))
+        same_tile = g.crs == ref.crs and all(abs(a - b) < 1e-3 for a, b in zip(g.bounds, ref.bounds))
+        if not same_tile or size[0] != size[1] or size[0] not in RESOLUTIONS:
+            raise InputError(f"band {key} ({path.name}) is not on the tile grid of {ref_id} ({files[ref_id][1].name}): {g} vs {ref}",
+                             str(folder), "use the product's band files as delivered (one granule, each band at 10, 20 or 60 m over "
+                             "the same tile), or resample every band onto one grid first")
+        if key in NATIVE_M and size[0] > NATIVE_M[key] and key in ids.values():
+            log.warning("%s: band %s is read from a %g m file, coarser than its native %d m (fix: include the product's R%dm file of %s)",
+                        folder, key, size[0], NATIVE_M[key], NATIVE_M[key], key)
 
 
 def _sun_angles(folder: Path) -> tuple[float | None, float | None]:
@@ -199,4 +243,4 @@ def _quality(folder: Path, files: dict, prod: _Product, grid: Grid):
     if scl is None:
         log.warning("%s: no SCL file in the L2A product; the scene is screened spectrally instead (fix: include the R20m SCL file)", folder)
         return None
-    return qa.decode(read_raster(scl[1], grid, kind="categorical", name="scl"), "SCL")
+    return qa.decode(read_raster(scl[1], grid, kind="categorical", resampling=categorical_resampling(scl[1], grid), name="scl"), "SCL")

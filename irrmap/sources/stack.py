@@ -33,7 +33,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.sources import qa
 from irrmap.sources.bands import FAMILY, REFLECTIVE
-from irrmap.sources.scene import Scene, assemble
+from irrmap.sources.scene import Scene, assemble, categorical_resampling
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,24 @@ def _metadata(path: Path) -> dict:
     return meta
 
 
+def _check_identity(path: Path, meta: dict) -> None:
+    """InputError when the stack's file name or the sidecar's scene_id is a Landsat id (irrmap.sources.landsat.
+    file_identity) of another sensor or date than the sidecar's `sensor` / `date`: the sidecar of another scene
+    would date it and pick its QA bit layout."""
+    from irrmap.sources.landsat import file_identity
+
+    for label, name in (("file name", path.name), ("scene_id", str(meta.get("scene_id", "")))):
+        ident = file_identity(name)
+        if ident is None:
+            continue
+        sensor, _pathrow, day = ident
+        wrong_sensor = "sensor" in meta and str(meta["sensor"]).upper().startswith("L") and str(meta["sensor"]).upper() != sensor
+        if wrong_sensor or day != meta["date"]:
+            raise InputError(f"the stack's {label} {name} is of {sensor} on {day}, but {sidecar(path).name} says "
+                             f"{meta.get('sensor', 'sensor unknown')} on {meta['date']}", str(path),
+                             "give each stack its own sidecar (sensor and date of the scene it holds)")
+
+
 def read_stack(path, *, grid: Grid | None = None, bands=None) -> Scene:
     """The scene stack at `path` (module docstring) as a Scene on `grid` (default: the stack's own grid).
 
@@ -91,6 +109,7 @@ def read_stack(path, *, grid: Grid | None = None, bands=None) -> Scene:
     """
     path = Path(path)
     meta = _metadata(path)
+    _check_identity(path, meta)
     names = list(bands) if bands is not None else list(REFLECTIVE)
     bad = [n for n in names if n not in REFLECTIVE]
     if bad:
@@ -108,9 +127,12 @@ def read_stack(path, *, grid: Grid | None = None, bands=None) -> Scene:
     decoded = None
     if product is not None:
         oli = FAMILY.get(meta.get("sensor", "")) == "OLI"
-        decoded = qa.decode(read_raster(path, grid, kind="categorical", band=described[product.casefold()], name="qa"), product, oli=oli)
+        decoded = qa.decode(read_raster(path, grid, kind="categorical", band=described[product.casefold()],
+                                        resampling=categorical_resampling(path, grid), name="qa"), product, oli=oli)
     else:
         log.info("%s: no quality band (%s); cloud, shadow and snow come from the spectral screen", path, ", ".join(qa.DECODERS))
     return assemble(sensor=str(meta.get("sensor", "unknown")), level=meta["level"], date=meta["date"], grid=grid, reflective=reflective,
                     names=names, thermal=None, decoded=decoded, saturated=None, scene_id=str(meta.get("scene_id", path.stem)), folder=path,
-                    sun_elevation=meta.get("sun_elevation"), sun_azimuth=meta.get("sun_azimuth"))
+                    sun_elevation=meta.get("sun_elevation"), sun_azimuth=meta.get("sun_azimuth"),
+                    scale_fix=f'set "scale" (and "offset") in {sidecar(path).name} so that value x scale + offset is reflectance 0..1, '
+                              'e.g. "scale": 0.0001 for reflectance x 1e4')

@@ -33,6 +33,7 @@ from irrmap.core.atomic import atomic_path, fixed_gpkg_timestamp
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.geodesy import geod_of
 from irrmap.core.grid import Grid
+from irrmap.core import palettes
 from irrmap.core.polygons import oriented, polygonal_parts
 from irrmap.core.raster_write import write_raster
 from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN, WATER
@@ -282,10 +283,10 @@ def _classes(block: np.ndarray, keep: tuple) -> np.ndarray:
     return np.where(np.isin(block, keep), block, UNKNOWN).astype(np.uint8)
 
 
-def _write_classes(layer: Layer, path: Path, keep: tuple, description: str, tile: int, tags: dict) -> Path:
+def _write_classes(layer: Layer, path: Path, keep: tuple, description: str, tile: int, tags: dict, colours: dict) -> Path:
     arr = xr.DataArray(layer.dask((tile, tile)).map_blocks(_classes, keep, dtype=np.uint8), dims=("y", "x"))
     arr = arr.rio.write_crs(layer.grid.crs).rio.write_transform(layer.grid.transform)
-    return write_raster(path, arr, nodata=UNKNOWN, dtype="uint8", descriptions=[description], tags=tags)
+    return write_raster(path, arr, nodata=UNKNOWN, dtype="uint8", descriptions=[description], tags=tags, colours=colours)
 
 
 def bodies_to_files(mask, out_dir, *, detection=None, persistence=None, grid: Grid | None = None, connectivity: int = 8,
@@ -316,12 +317,13 @@ def bodies_to_files(mask, out_dir, *, detection=None, persistence=None, grid: Gr
     paths = {"body_id": write_raster(out_dir / "body_id.tif", labels, nodata=0, dtype="uint32",
                                      descriptions=["water body id (0: no body)"], tags=all_tags)}
     paths["water"] = _write_classes(src, out_dir / "water.tif", (NOT_WATER, WATER), "water: 1 water, 0 not water, 255 unknown",
-                                    tile, all_tags)
+                                    tile, all_tags, palettes.WATER)
     if persistence is not None:
         per = Layer(persistence, src.grid, "persistence")
         src.check_aligned(per)
         paths["persistence"] = _write_classes(per, out_dir / "persistence.tif", (NOT_WATER, PERMANENT, SEASONAL),
-                                              "persistence: 1 permanent, 2 seasonal, 0 not water, 255 unknown", tile, all_tags)
+                                              "persistence: 1 permanent, 2 seasonal, 0 not water, 255 unknown", tile, all_tags,
+                                              palettes.PERSISTENCE)
     table = body_table(paths["body_id"], unknown=paths["water"], zones=zones, units=units, tile=tile)
     if len(table) != n:
         raise DataError(f"body_id.tif holds {len(table)} bodies, the labelling found {n}", str(paths["body_id"]), "report this as a bug")

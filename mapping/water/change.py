@@ -2,10 +2,14 @@
 status and area change per body, a JRC-style transitions layer, and totals per size class and admin unit.
 
 Matching (overlap = true area, m2, of the pixels in body a of epoch A and body b of epoch B):
-- each A body's id carries forward to the B body it overlaps most; when several A bodies pick the same B
-  body, the one overlapping it most keeps its id there (ties: lowest id) and the others' ids retire into
-  it; B bodies picked by no A body get new ids counting up from `next_id` (default: the largest A id + 1) in
-  order of their B id, so ids are never reused;
+- each A body's stable id carries forward to the B body it overlaps most; when several A bodies pick the
+  same B body, the one overlapping it most keeps its id there (ties: lowest A id) and the others' ids retire
+  into it; B bodies picked by no A body get new ids counting up from `next_id` (default: the largest stable
+  A id + 1) in order of their B id, so ids are never reused;
+- an A body's stable id is its own id in the first pair of a chain of epochs; from the second pair on it is
+  the id the previous pair gave it (`Change.stable_id`), and `next_id` is the previous pair's `Change.next_id`,
+  so a body keeps its id through any number of epochs and an id retired in any earlier pair is never issued
+  again (`change_to_files(previous=...)`, `irrmap water change --previous`);
 - each A body's area is shared among the B bodies it overlaps in proportion to the overlap, so a B body's
   `area_a_km2` is the epoch-A area it inherits and the rows add up: sum(change_km2) = total B area - total A
   area;
@@ -42,9 +46,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from irrmap.core import palettes
 from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
+from irrmap.core.raster_read import open_raster
 from irrmap.core.raster_write import write_raster
 from irrmap.mapping.water.bodies import size_class
 from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN
@@ -101,21 +107,35 @@ def _areas(bodies, what: str) -> pd.Series:
     return bodies.set_index("body_id")["area_m2"].astype(float)
 
 
+def _stable_a(stable_a: pd.Series | None, ids: pd.Index) -> pd.Series:
+    """Epoch-A id -> stable id (int64) for every A id: `stable_a` checked, or the ids themselves."""
+    if stable_a is None:
+        return pd.Series(ids.values, index=ids).astype(np.int64)
+    missing = ids.difference(stable_a.index)
+    if len(missing) or stable_a.reindex(ids).duplicated().any():
+        raise InputError(f"the stable ids of epoch A {'miss the bodies ' + str(missing[:5].tolist()) if len(missing) else 'repeat an id'}",
+                         "stable_a", "pass the previous pair's Change.stable_id (epoch-A body id -> stable id) of these very bodies")
+    return stable_a.reindex(ids).astype(np.int64)
+
+
 def match_bodies(bodies_a, ids_a, bodies_b, ids_b, *, tolerance: float = 0.10, next_id: int | None = None,
-                 grid: Grid | None = None, tile: int = 2048) -> Change:
+                 stable_a: pd.Series | None = None, grid: Grid | None = None, tile: int = 2048) -> Change:
     """Match the bodies of epoch A to those of epoch B by pixel overlap (rules in the module docstring).
 
     `bodies_a`, `bodies_b`: body tables (body_id, area_m2, optional zone / admin_code / admin_name) whose ids
     are the values of the body-id rasters `ids_a`, `ids_b` (path, DataArray or array on one grid).
-    `tolerance`: relative area change still called stable (0.10 = 10 %). `next_id`: first new id (default
-    max A id + 1; pass Change.next_id of the previous pair in a chain of epochs so no id is reused).
+    `tolerance`: relative area change still called stable (0.10 = 10 %). `stable_a`: Series epoch-A id ->
+    stable id (the previous pair's Change.stable_id in a chain of epochs; default: the A ids themselves).
+    `next_id`: first new id (default the largest stable A id + 1, never less; pass the previous pair's
+    Change.next_id so no id retired earlier is reused).
 
-    Table columns: body_id (stable id), id_a (the A id carried forward; 0 for new and split-off bodies),
-    id_b (0 for lost bodies), area_a_km2 (inherited epoch-A area), area_b_km2, change_km2, change_pct (NaN
-    where area_a is 0), status (STATUSES), parents (the A ids area_a comes from, ';'-separated), size_class (of
-    area_a, or of area_b for bodies without one), and the admin columns of the B body (of the A body when
-    lost). Raises InputError for a table without body_id / area_m2 or a negative tolerance, DataError when
-    the rasters hold ids missing from the tables.
+    Table columns: body_id (stable id), id_a (the epoch-A id, as in ids_a, of the body whose stable id is
+    carried forward; 0 for new and split-off bodies), id_b (0 for lost bodies), area_a_km2 (inherited epoch-A
+    area), area_b_km2, change_km2, change_pct (NaN where area_a is 0), status (STATUSES), parents (the stable
+    ids of the A bodies area_a comes from, ';'-separated), size_class (of area_a, or of area_b for bodies
+    without one), and the admin columns of the B body (of the A body when lost). Raises InputError for a
+    table without body_id / area_m2, a negative tolerance or a `stable_a` that misses A ids or repeats a
+    stable id, DataError when the rasters hold ids missing from the tables.
     """
     if tolerance < 0:
         raise InputError(f"tolerance {tolerance} is negative", "tolerance", "use a share such as 0.10 (10 %)")
@@ -128,13 +148,16 @@ def match_bodies(bodies_a, ids_a, bodies_b, ids_b, *, tolerance: float = 0.10, n
                             "use the body table and body_id.tif written together")
     best = ov.sort_values(["id_a", "area_m2", "id_b"], ascending=[True, False, True]).drop_duplicates("id_a")
     heir = best.sort_values(["id_b", "area_m2", "id_a"], ascending=[True, False, True]).drop_duplicates("id_b").set_index("id_b")["id_a"]
-    first_new = max(int(next_id or 0), int(area_a.index.max()) + 1 if len(area_a) else 1)
+    sid = _stable_a(stable_a, area_a.index)
+    first_new = max(int(next_id or 0), int(sid.max()) + 1 if len(sid) else 1)
     unclaimed = np.setdiff1d(area_b.index.values, heir.index.values)
-    stable = pd.concat([heir, pd.Series(np.arange(first_new, first_new + len(unclaimed)), index=unclaimed)]).sort_index()
+    carried = pd.Series(sid.reindex(heir.values).values, index=heir.index)
+    stable = pd.concat([carried, pd.Series(np.arange(first_new, first_new + len(unclaimed)), index=unclaimed)]).sort_index()
 
     share = ov["area_m2"] / ov.groupby("id_a")["area_m2"].transform("sum")
     inherited = (share * area_a.reindex(ov["id_a"]).values).groupby(ov["id_b"]).sum().reindex(area_b.index, fill_value=0.0)
-    parents = ov.groupby("id_b")["id_a"].agg(lambda s: ";".join(map(str, sorted(s)))).reindex(area_b.index, fill_value="")
+    parents = (sid.reindex(ov["id_a"]).set_axis(ov.index).groupby(ov["id_b"]).agg(lambda s: ";".join(map(str, sorted(s))))
+               .reindex(area_b.index, fill_value=""))
     n_parents = ov.groupby("id_b").size().reindex(area_b.index, fill_value=0)
     n_children = ov.groupby("id_a").size()
     only_parent = ov.drop_duplicates("id_b", keep=False).set_index("id_b")["id_a"]  # B bodies with exactly one parent
@@ -146,8 +169,9 @@ def match_bodies(bodies_a, ids_a, bodies_b, ids_b, *, tolerance: float = 0.10, n
                            "id_b": area_b.index.values, "area_a_km2": inherited.values / 1e6, "area_b_km2": area_b.values / 1e6,
                            "status": status, "parents": parents.values})
     lost = area_a.index.difference(ov["id_a"].unique())
-    rows_a = pd.DataFrame({"body_id": lost.values, "id_a": lost.values, "id_b": 0, "area_a_km2": area_a.reindex(lost).values / 1e6,
-                           "area_b_km2": 0.0, "status": "lost", "parents": lost.astype(str).values})
+    rows_a = pd.DataFrame({"body_id": sid.reindex(lost).values, "id_a": lost.values, "id_b": 0,
+                           "area_a_km2": area_a.reindex(lost).values / 1e6, "area_b_km2": 0.0, "status": "lost",
+                           "parents": sid.reindex(lost).astype(str).values})
     for col in _ADMIN:
         if col in bodies_b.columns:
             rows_b[col] = bodies_b.set_index("body_id")[col].reindex(area_b.index).values
@@ -274,19 +298,52 @@ def _write_csv(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def change_to_files(out_dir, dir_a, dir_b, *, tolerance: float = 0.10, next_id: int | None = None, tile: int = 2048,
+def previous_ids(previous, bodies_a: pd.DataFrame) -> tuple[pd.Series, int]:
+    """(epoch-A id -> stable id, next free id) carried from `previous`, the change folder of the pair that
+    ended at epoch A: its change.csv (id_b -> body_id of every body it has in epoch B) and the next_id tag of
+    its stable_id.tif. Raises InputError when a file is missing or when that folder's epoch-B bodies are not
+    the bodies of `bodies_a` (other ids or other areas)."""
+    previous = Path(previous)
+    csv, tif = previous / "change.csv", previous / "stable_id.tif"
+    for p in (csv, tif):
+        if not p.is_file():
+            raise InputError(f"{p.name} not found", str(previous),
+                             "give the folder written by `irrmap water change` for the pair ending at epoch A")
+    rows = pd.read_csv(csv)
+    rows = rows[rows["id_b"] > 0].set_index("id_b")
+    area_a = _areas(bodies_a, "epoch A")
+    same = rows.index.sort_values().equals(area_a.index.sort_values()) and np.allclose(
+        rows["area_b_km2"].reindex(area_a.index).values, area_a.values / 1e6, rtol=1e-6, atol=1e-12)
+    if not same:
+        raise InputError("its epoch-B bodies are not the bodies of epoch A (other ids or areas)", str(previous),
+                         "give the change folder whose BODIES_B_DIR is this BODIES_A_DIR")
+    with open_raster(tif) as src:
+        next_id = src.tags().get("next_id")
+    if next_id is None:
+        raise InputError("stable_id.tif has no next_id tag", str(tif), "write the folder again with `irrmap water change`")
+    return rows["body_id"].astype(np.int64), int(next_id)
+
+
+def change_to_files(out_dir, dir_a, dir_b, *, tolerance: float = 0.10, next_id: int | None = None, previous=None, tile: int = 2048,
                     tags: dict | None = None) -> dict[str, Path]:
     """Compare two body folders (written by irrmap.mapping.water.bodies.bodies_to_files) and write in OUT:
     change.csv (`match_bodies`), transitions.tif (uint8, nodata 255; from each folder's persistence.tif, else
     its water.tif, else -- with a warning -- its body ids as permanent water), transitions.csv (area per
-    class), stable_id.tif (epoch B under stable ids, uint32, nodata 0), totals_size_class.csv,
-    totals_admin.csv (when the tables carry admin units) and large_vs_small.csv. Returns paths by name."""
+    class), stable_id.tif (epoch B under stable ids, uint32, nodata 0; tag next_id: the first id not issued
+    yet), totals_size_class.csv, totals_admin.csv (when the tables carry admin units) and large_vs_small.csv.
+    `previous`: the change folder of the pair ending at epoch A (`previous_ids`), whose stable ids and next
+    free id carry forward (the larger of its next id and `next_id` is used); without it the epoch-A ids are
+    the stable ids. Returns paths by name."""
     out_dir = Path(out_dir)
     bodies_a, ids_a, cls_a = _bodies_dir(dir_a)
     bodies_b, ids_b, cls_b = _bodies_dir(dir_b)
-    change = match_bodies(bodies_a, ids_a, bodies_b, ids_b, tolerance=tolerance, next_id=next_id, tile=tile)
+    stable_a = None
+    if previous is not None:
+        stable_a, carried_next = previous_ids(previous, bodies_a)
+        next_id = max(carried_next, next_id or 0)
+    change = match_bodies(bodies_a, ids_a, bodies_b, ids_b, tolerance=tolerance, next_id=next_id, stable_a=stable_a, tile=tile)
     all_tags = {"stage": "water.change", "epoch_a": str(dir_a), "epoch_b": str(dir_b), "tolerance": tolerance,
-                "next_id": change.next_id} | dict(tags or {})
+                "previous": str(previous or ""), "next_id": change.next_id} | dict(tags or {})
     paths = {"change": _write_csv(change.table, out_dir / "change.csv")}
     layers = []
     for cls, ids, folder in ((cls_a, ids_a, dir_a), (cls_b, ids_b, dir_b)):
@@ -300,7 +357,8 @@ def change_to_files(out_dir, dir_a, dir_b, *, tolerance: float = 0.10, next_id: 
     grid = Grid.from_raster(ids_a)
     legend = "; ".join(f"{k} {v}" for k, v in TRANSITIONS.items())
     paths["transitions"] = write_raster(out_dir / "transitions.tif", transitions(*layers, grid=grid, tile=tile), nodata=UNKNOWN,
-                                        dtype="uint8", descriptions=[f"water transition A -> B: {legend}"], tags=all_tags)
+                                        dtype="uint8", descriptions=[f"water transition A -> B: {legend}"], tags=all_tags,
+                                        colours=palettes.TRANSITIONS)
     paths["transitions_csv"] = _write_csv(transition_areas(paths["transitions"], tile=tile), out_dir / "transitions.csv")
     paths["stable_id"] = write_raster(out_dir / "stable_id.tif", stable_ids_layer(ids_b, change, tile=tile), nodata=0, dtype="uint32",
                                       descriptions=["epoch B water body under its stable id (0: no body)"], tags=all_tags)

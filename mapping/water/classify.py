@@ -189,6 +189,10 @@ def classify_scene(scene, method: str = "mndwi", threshold: float = 0.0, *, inde
             water, threshold = _otsu_water(idx.where(clear), tile, nbins, min_class_share, min_separation)
             attrs["otsu_tile"] = tile or 0
         else:
+            problem = ix.threshold_problem(threshold, name)
+            if problem:
+                raise ConfigError(problem, "classify_scene(threshold=...)", f"use a threshold inside {name.upper()}'s range, e.g. 0.0 "
+                                  "(the published threshold)")
             water = idx > threshold
         attrs["threshold"] = float(threshold)
     unknown = nodata | ~clear

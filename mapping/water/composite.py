@@ -98,8 +98,9 @@ def epoch_composite(masks: Sequence[xr.DataArray], *, detection: float = 0.10, e
                           "use 1.0 (water in every clear observation, JRC) or a slightly lower share")
     masks = _validated(masks)
     if not 1 <= min_clear <= len(masks):
-        raise ConfigError(f"min_clear {min_clear} must be between 1 and the number of scenes ({len(masks)})",
-                          "epoch_composite", "lower min_clear or add scenes to the epoch")
+        fix = ("raise min_clear to 1 or more (clear observations a pixel needs)" if min_clear < 1 else
+               f"lower min_clear to at most {len(masks)} or add scenes to the epoch")
+        raise ConfigError(f"min_clear {min_clear} must be between 1 and the number of scenes ({len(masks)})", "epoch_composite", fix)
 
     clear = sum((m != UNKNOWN).astype(np.uint16) for m in masks).astype(np.uint16)
     wet = sum((m == WATER).astype(np.uint16) for m in masks).astype(np.uint16)

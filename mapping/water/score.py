@@ -18,6 +18,49 @@ from irrmap.mapping.water.bodies import SIZE_CLASSES
 from irrmap.mapping.water.change import body_overlaps
 
 
+_SAMPLE_PX = 4_000_000  # the reference's own water share is counted on at most this many pixels (a decimated read)
+
+
+def read_reference(path, grid, *, chunks: int = 4096):
+    """A reference water mask (1 water, 0 not, nodata unknown) as a categorical DataArray on `grid`: copied
+    when it already sits on the grid's lattice; else resampled as classes, never blended -- nearest neighbour
+    (what `gdalwarp -r near` gives) unless it is more than irrmap.core.raster_read.COARSENING (1.5) times finer than the grid (then mode, the
+    majority class of the reference pixels under each grid pixel). A resampled reference gets a warning naming
+    the resampling and its water share (of the known pixels) before and after, since resampling moves body
+    edges by up to a pixel and so changes IoU-based scores."""
+    import logging
+
+    import numpy as np
+
+    from irrmap.core.raster_read import open_raster, read_raster
+    from irrmap.sources.scene import categorical_resampling
+
+    path = str(path)
+    with open_raster(path) as src:
+        step = max(1, int(np.ceil(np.sqrt(src.width * src.height / _SAMPLE_PX))))
+        own = src.read(1, out_shape=(max(1, src.height // step), max(1, src.width // step)), masked=True)
+    out = read_raster(path, grid, kind="categorical", resampling=categorical_resampling(path, grid), chunks=chunks, name="reference")
+    if out.attrs["resampling"] != "none":
+        values = out.values
+        known = values != out.attrs["nodata"]
+        own_known = ~np.ma.getmaskarray(own)
+        before = float((own == 1)[own_known].mean()) if own_known.any() else float("nan")
+        after = float((values == 1)[known].mean()) if known.any() else float("nan")
+        changed = f"water {before:.2%} of its known pixels before, {after:.2%} on the grid"
+        logging.getLogger(__name__).warning(
+            "%s: the reference mask is not on the scenes' grid (%s), so it was resampled onto it by %s (%s); body edges move by up to "
+            "a pixel, which lowers IoU-based scores (fix: give the reference on the scenes' grid, e.g. gdalwarp -r near with the grid's "
+            "-t_srs, -te and -tr)", path, _grid_text(path), out.attrs["resampling"], changed)
+    return out
+
+
+def _grid_text(path) -> str:
+    from irrmap.core.grid import Grid
+
+    g = Grid.from_raster(path)
+    return f"{g.crs.to_string()}, {abs(g.res[0]):.6g} x {abs(g.res[1]):.6g}"
+
+
 def _ratio(a: int, b: int) -> float | None:
     return a / b if b else None
 

@@ -5,7 +5,8 @@ Command contract (other tools rely on it):
   irrmap water mask OUT.tif SCENE...                  uint8 GeoTIFF on the first scene's grid, band 1: 1 water,
                                                       0 not water, 255 unknown (bands 2-3: detection, persistence)
   irrmap water bodies OUT_DIR MASK.tif                bodies.parquet, bodies.gpkg, body_id.tif (+ water.tif, ...)
-  irrmap water change OUT_DIR BODIES_A_DIR BODIES_B_DIR   change.csv, transitions.tif (+ totals, stable ids)
+  irrmap water change OUT_DIR BODIES_A_DIR BODIES_B_DIR   change.csv, transitions.tif (+ totals, stable ids); with
+                                                      --previous CHANGE_DIR ids stay stable over a chain of epochs
 """
 
 from __future__ import annotations
@@ -45,9 +46,30 @@ def _register_mask(cmds) -> None:
     p.add_argument("scenes", metavar="SCENE", nargs="+", help="scene folders or scene stacks of one epoch")
     for name in ("method", "index"):
         p.add_argument(f"--{name}", choices=_choices(f[name]), default=f[name].default, help=_help(f[name]))
-    for name, kind in (("threshold", float), ("detection", float), ("extent", float), ("permanent", float), ("min_clear", int)):
+    for name, kind in (("detection", float), ("extent", float), ("permanent", float), ("min_clear", int)):
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=f[name].default, help=_help(f[name]))
+    # default None: `--method otsu` with an explicit --threshold is refused (Otsu computes its own threshold)
+    p.add_argument("--threshold", type=float, default=None,
+                   help=f["threshold"].description.replace("%", "%%") + f" Default: {f['threshold'].default}.")
     p.set_defaults(func=_mask)
+
+
+def _check_threshold(args) -> None:
+    """--threshold must lie strictly inside the index's range and is refused with --method otsu / dswe, which
+    ignore it. Fills in the default."""
+    from irrmap.core.config import WaterSection
+    from irrmap.core.errors import InputError
+    from irrmap.mapping.water.indices import INDEX_RANGE, threshold_problem
+
+    if args.threshold is not None and args.method not in INDEX_RANGE:
+        raise InputError(f"--threshold {args.threshold:g} is ignored by --method {args.method} (it "
+                         f"{'computes its own threshold per scene' if args.method == 'otsu' else 'uses its own tests'})",
+                         "--threshold", f"drop --threshold, or use a fixed-threshold method ({', '.join(INDEX_RANGE)})")
+    if args.threshold is None:
+        args.threshold = WaterSection.model_fields["threshold"].default
+    problem = threshold_problem(args.threshold, args.method) if args.method in INDEX_RANGE else None
+    if problem:
+        raise InputError(problem, "--threshold", f"use a threshold inside {args.method.upper()}'s range, e.g. 0.0 (the published threshold)")
 
 
 def _register_bodies(cmds) -> None:
@@ -87,7 +109,11 @@ def _register_change(cmds) -> None:
     p.add_argument("bodies_b", metavar="BODIES_B_DIR", help="bodies folder of the later epoch")
     tolerance = _defaults()["tolerance"]
     p.add_argument("--tolerance", type=float, default=tolerance.default, help=_help(tolerance))
-    p.add_argument("--next-id", type=int, default=None, help="first id for new bodies (default: the largest epoch-A id + 1)")
+    p.add_argument("--previous", metavar="CHANGE_DIR", default=None,
+                   help="the change folder of the pair ending at BODIES_A_DIR (a third or later epoch): epoch A's bodies keep the stable "
+                        "ids it gave them and new bodies get ids never issued before (its stable_id.tif next_id tag)")
+    p.add_argument("--next-id", type=int, default=None,
+                   help="first id for new bodies (default: the largest stable epoch-A id + 1, or the next id of --previous)")
     p.set_defaults(func=_change)
 
 
@@ -95,6 +121,7 @@ def _mask(args) -> int:
     from irrmap.mapping.water.mask import epoch_mask, mask_layers, read_scenes, write_mask
     from irrmap.mapping.water.summary import epoch_summary
 
+    _check_threshold(args)
     scenes = read_scenes(args.scenes)
     composite = epoch_mask(scenes, method=args.method, threshold=args.threshold, index=args.index, detection=args.detection,
                            extent=args.extent, permanent=args.permanent, min_clear=args.min_clear)
@@ -122,7 +149,7 @@ def _share(v) -> str:
 def _bodies(args) -> int:
     from irrmap.core.errors import InputError
     from irrmap.mapping.water.bodies import bodies_to_files
-    from irrmap.mapping.water.mask import mask_layers
+    from irrmap.mapping.water.mask import mask_layers, scene_dates
 
     if args.min_area_m2 < 0:
         raise InputError(f"--min-area-m2 {args.min_area_m2} is negative", "--min-area-m2", "use 0 (keep every body) or a positive area")
@@ -136,9 +163,10 @@ def _bodies(args) -> int:
 
         units = AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, name_field=args.name_field, layer=args.layer)
     layers = mask_layers(args.mask, chunks=args.tile)
+    dates = scene_dates(args.mask)  # carried on, so that `water change` can check the epochs' order
     paths = bodies_to_files(layers["water"], args.out_dir, detection=layers.get("detection"), persistence=layers.get("persistence"),
                             connectivity=args.connectivity, min_area_m2=args.min_area_m2, units=units, tile=args.tile,
-                            tags={"mask": str(args.mask)})
+                            tags={"mask": str(args.mask)} | ({"scene_dates": ";".join(d.isoformat() for d in dates)} if dates else {}))
     for p in paths.values():
         print(p)
     return 0
@@ -150,7 +178,26 @@ def _change(args) -> int:
 
     if args.next_id is not None and args.next_id < 1:
         raise InputError(f"--next-id {args.next_id} is not positive", "--next-id", "use the first unused id (1 or more)")
-    paths = change_to_files(args.out_dir, args.bodies_a, args.bodies_b, tolerance=args.tolerance, next_id=args.next_id)
+    _check_order(args.bodies_a, args.bodies_b)
+    paths = change_to_files(args.out_dir, args.bodies_a, args.bodies_b, tolerance=args.tolerance, next_id=args.next_id,
+                            previous=args.previous)
     for p in paths.values():
         print(p)
     return 0
+
+
+def _check_order(dir_a, dir_b) -> None:
+    """InputError when the scene dates the two bodies folders carry (body_id.tif tag `scene_dates`, from the
+    masks) put epoch A after epoch B: the change would be reversed. Folders without dates are not checked."""
+    from pathlib import Path
+
+    from irrmap.core.errors import InputError
+    from irrmap.mapping.water.mask import epoch_date, scene_dates
+
+    when = []
+    for d in (dir_a, dir_b):
+        f = Path(d) / "body_id.tif"
+        when.append(epoch_date(scene_dates(f)) if f.is_file() else None)
+    if None not in when and when[0] > when[1]:
+        raise InputError(f"epoch A ({dir_a}, scenes of {when[0]}) is later than epoch B ({dir_b}, scenes of {when[1]}): the change "
+                         "would run backwards in time", "BODIES_A_DIR / BODIES_B_DIR", "give the earlier epoch's bodies first")

@@ -5,7 +5,8 @@ epoch (not the run's grid):
                                             persistence)
   water/EPOCH/                              its bodies: body_id.tif, water.tif, persistence.tif, bodies.parquet,
                                             bodies.gpkg (irrmap.mapping.water.bodies)
-  water/change_A_B/                         change between consecutive epochs A, B (irrmap.mapping.water.change)
+  water/change_A_B/                         change between consecutive epochs A, B (irrmap.mapping.water.change); body
+                                            ids stay stable over all epochs: each pair starts from the one before
   water/reference/EPOCH/                    the bodies of [water].reference[EPOCH], by the same rules
   water/summary.json                        per epoch: scenes, clear share, water share of the clear area, unknown
                                             area, bodies and the largest ones with the unknown area along them
@@ -19,6 +20,7 @@ training predictors (irrmap.app.stages.common.predictor_names).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -54,8 +56,35 @@ def _inputs(ctx: RunContext) -> list[Path]:
     return files
 
 
+def _order(ctx: RunContext) -> list[str]:
+    """The epoch labels in chronological order of their scenes' acquisition dates (the median date of each
+    epoch's scenes, from the metadata: irrmap.sources.scene.acquisition_date), warning once when [water.epochs]
+    lists them in another order; change runs from each epoch to the next in this order and the latest epoch
+    gives the stage's water product. The given order when a scene's date cannot be read (reading it reports why)."""
+    sec = ctx.config.water
+    return _chronological(tuple((e, tuple(str(ctx.path(p)) for p in ps)) for e, ps in sec.epochs.items()))
+
+
+@functools.lru_cache(maxsize=8)
+def _chronological(epochs: tuple) -> list[str]:
+    from irrmap.mapping.water.mask import epoch_date
+    from irrmap.sources.scene import acquisition_date
+
+    given = [e for e, _ in epochs]
+    dates = {e: [acquisition_date(p) for p in ps] for e, ps in epochs}
+    if any(d is None for ds in dates.values() for d in ds):
+        return given
+    when = {e: epoch_date(ds) for e, ds in dates.items()}
+    order = sorted(given, key=lambda e: (when[e], given.index(e)))
+    if order != given:
+        log.warning("[water.epochs] lists the epochs as %s, but their scenes were acquired in the order %s (%s); change is computed and "
+                    "the latest water product taken in the order of acquisition (fix: list [water.epochs] in chronological order)",
+                    ", ".join(given), ", ".join(order), ", ".join(f"{e}: {when[e]}" for e in order))
+    return order
+
+
 def _provides(ctx: RunContext) -> dict[str, Path]:
-    epochs = list(ctx.config.water.epochs)
+    epochs = _order(ctx)
     out = {f"{WATER_PRODUCT}_{e}": _folder(ctx) / e / "water.tif" for e in epochs}
     return out | {WATER_PRODUCT: _folder(ctx) / epochs[-1] / "water.tif"}
 
@@ -65,7 +94,7 @@ def report_files(ctx: RunContext):
     from irrmap.evaluation.water_section import WaterFiles
 
     sec, folder = ctx.config.water, _folder(ctx)
-    labels = list(sec.epochs)
+    labels = _order(ctx)
     return WaterFiles(epochs={e: folder / e for e in labels},
                       changes={(a, b): folder / f"change_{a}_{b}" for a, b in zip(labels[:-1], labels[1:])},
                       summary=folder / "summary.json", score=folder / "score.json" if set(sec.reference) & set(labels) else None)
@@ -87,12 +116,14 @@ def run(ctx: RunContext) -> list[Path]:
     folder, chunk = _folder(ctx), ctx.config.run.chunk_size
     units = checked_units(ctx) if sec.admin_units and ctx.config.units is not None else None
     body_rules = {"connectivity": sec.connectivity, "min_area_m2": sec.min_area_m2, "tile": chunk}
-    grid, outputs, summary, scores = None, [], {}, {}
+    order = _order(ctx)
+    # the grid of the first scene of the first epoch as listed (docs), whatever the chronological order
+    grid, outputs, summary, scores = read_scenes([ctx.path(next(iter(sec.epochs.values()))[0])])[0].grid, [], {}, {}
     with progress_bar(total=len(sec.epochs), desc="water epochs", unit="epoch") as bar:
-        for label, paths in sec.epochs.items():
-            tags = provenance(ctx, "water") | {"epoch": label}
+        for label in order:
+            paths = sec.epochs[label]
             scenes = read_scenes([ctx.path(p) for p in paths], grid=grid)
-            grid = grid or scenes[0].grid
+            tags = provenance(ctx, "water") | {"epoch": label, "scene_dates": ";".join(s.date.isoformat() for s in scenes)}
             composite = epoch_mask(scenes, method=sec.method, threshold=sec.threshold, index=sec.index, detection=sec.detection,
                                    extent=sec.extent, permanent=sec.permanent, min_clear=sec.min_clear)
             mask = write_mask(folder / label / "mask.tif", composite, scenes=paths, tags=tags)
@@ -111,9 +142,11 @@ def run(ctx: RunContext) -> list[Path]:
                 scores[label], scored = _score(ctx, label, grid, table, files["body_id"], tags, body_rules)
                 outputs += scored
             bar.update()
-    labels = list(sec.epochs)
-    for a, b in zip(labels[:-1], labels[1:]):
-        outputs += change_to_files(folder / f"change_{a}_{b}", folder / a, folder / b, tolerance=sec.tolerance, tile=chunk).values()
+    labels, previous = order, None
+    for a, b in zip(labels[:-1], labels[1:]):  # each pair carries the stable ids and next free id of the one before
+        outputs += change_to_files(folder / f"change_{a}_{b}", folder / a, folder / b, tolerance=sec.tolerance, previous=previous,
+                                   tile=chunk).values()
+        previous = folder / f"change_{a}_{b}"
     outputs.append(_json(folder / "summary.json", summary))
     if scores:
         outputs.append(_json(folder / "score.json", scores))
@@ -125,13 +158,12 @@ def _score(ctx: RunContext, label: str, grid, table, body_ids: Path, tags: dict,
     epoch's bodies (`table`, `body_ids`): the scores and the files written."""
     import geopandas as gpd
 
-    from irrmap.core.raster_read import read_raster
     from irrmap.mapping.water.bodies import bodies_to_files
-    from irrmap.mapping.water.score import body_scores, match_iou
+    from irrmap.mapping.water.score import body_scores, match_iou, read_reference
 
     sec, chunk = ctx.config.water, ctx.config.run.chunk_size
     source = sec.reference[label]
-    reference = read_raster(ctx.path(source), grid, kind="categorical", chunks=chunk, name="reference")
+    reference = read_reference(ctx.path(source), grid, chunks=chunk)  # nearest / mode onto the grid, with a warning
     files = bodies_to_files(reference, _folder(ctx) / "reference" / label, tags=tags | {"reference": str(source)}, **body_rules)
     ref_table = gpd.read_parquet(files["bodies_parquet"])
     pairs = match_iou(ref_table, files["body_id"], table, body_ids, iou=sec.iou, tile=chunk)
