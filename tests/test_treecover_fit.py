@@ -261,7 +261,7 @@ def test_fit_card_on_synthetic_scene(tmp_path, capsys):
     out = capsys.readouterr().out
     card = json.loads((tmp_path / "m" / "model.card.json").read_text())
     assert card["features"] == [*NAMES, "ndvi", "nbr", "ndmi"] and card["bands"]["names"] == list(NAMES)
-    assert card["cv"]["held_out"] == "blocks of 960 m (4 px)" and len(card["cv"]["model"]["folds"]) == 4
+    assert card["cv"]["block_m"] == 960 and card["cv"]["n_blocks"] == 3 * 4 and len(card["cv"]["model"]["folds"]) == 4
     assert card["reference"]["share_ge_80_native"] == pytest.approx(float((ref[ref <= 100] >= 80).mean()))
     assert card["samples"]["used"] == card["reference"]["valid_cells"] == 12 * 16
     assert card["cv"]["model"]["r2"] > 0.9 and card["beats_baseline"] is (card["cv"]["model"]["r2"] > card["cv"]["baseline"]["r2"])

@@ -38,6 +38,7 @@ from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
+from irrmap.core import palettes
 from irrmap.core.raster_write import write_raster
 from irrmap.mapping.treecover.sample import decoded_sample
 
@@ -170,12 +171,19 @@ def unit_table(sums: pd.DataFrame, zone_table: pd.DataFrame, area_unit: str = "m
     return out.reset_index()
 
 
-def units_zones(paths, code_field: str, grid: Grid, *, name_field: str | None = None, hierarchy: str = "none",
+def units_zones(paths, code_field: str, grid: Grid, *, name_field: str | None = None, hierarchy: str = "none", layer: str | None = None,
                 chunks: int = 1024) -> Zones:
-    """Zones of unit polygons (irrmap.core.units.AdminUnits: a pixel belongs to the unit holding its centre)."""
+    """Zones of unit polygons (irrmap.core.units.AdminUnits: a pixel belongs to the unit holding its centre).
+    `layer`: the layer of a multi-layer file (GeoPackage); InputError listing the layers when it is needed or
+    unknown (irrmap.core.vectors.read_vector)."""
     from irrmap.core.units import AdminUnits
 
-    units = AdminUnits.read(paths, code_field, hierarchy=hierarchy, name_field=name_field)
+    units = AdminUnits.read(paths, code_field, hierarchy=hierarchy, name_field=name_field, layer=layer)
+    return units_as_zones(units, grid, chunks=chunks)
+
+
+def units_as_zones(units, grid: Grid, *, chunks: int = 1024) -> Zones:
+    """Zones of an irrmap.core.units.AdminUnits on `grid` (zone ids and the table's code and name)."""
     return Zones(units.rasterize(grid, chunks=chunks), units.zone_table()[["zone", "code", "name"]])
 
 
@@ -228,21 +236,23 @@ def _warn_unlisted(sums: pd.DataFrame, zone_table: pd.DataFrame, area_unit: str)
 def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
                    forest_threshold: float = DEFAULT_FOREST_THRESHOLD, scale=None, nodata=None, table=None, zones: Zones | None = None,
                    area_unit: str = "m2", chunks: int = 1024) -> list[Path]:
-    """Write OUT (uint8 change classes COG, nodata 255, legend in the band description) from two percent-cover
-    rasters (the second read onto the first's grid) and, with `table`, a per-unit CSV (unit_table; one row
+    """Write OUT (uint8 change classes COG, nodata 255, legend in the band description) from band 1 of two
+    percent-cover rasters (the second read onto the first's grid; `irrmap treecover predict` maps carry the
+    cover in band 1 and its uncertainty in band 2) and, with `table`, a per-unit CSV (unit_table; one row
     "all" for the whole grid when `zones` is None). Returns the written paths."""
     _check_thresholds(change_threshold, forest_threshold)
     normalise_area_unit(area_unit)
     grid = Grid.from_raster(epoch_a)
     for p in (epoch_a, epoch_b):
         _percent_warnings(p, scale, nodata)
-    a = read_raster(epoch_a, grid, chunks=chunks, scale=scale, nodata=nodata, name="cover_a")
-    b = read_raster(epoch_b, grid, chunks=chunks, scale=scale, nodata=nodata, name="cover_b")
+    a = read_raster(epoch_a, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, name="cover_a")
+    b = read_raster(epoch_b, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, name="cover_b")
     classes = change_map(a, b, change_threshold=change_threshold, forest_threshold=forest_threshold)
     tags = {"stage": "treecover change", "epoch_a": os.fspath(epoch_a), "epoch_b": os.fspath(epoch_b),
             "change_threshold_pp": change_threshold, "forest_threshold_percent": forest_threshold,
             "legend": "; ".join(f"{k}={name}" for k, (name, _) in CLASSES.items()) + f"; {NODATA}=nodata"}
-    paths = [write_raster(out, classes, dtype="uint8", nodata=NODATA, descriptions=[legend(change_threshold, forest_threshold)], tags=tags)]
+    paths = [write_raster(out, classes, dtype="uint8", nodata=NODATA, descriptions=[legend(change_threshold, forest_threshold)], tags=tags,
+                          colours=palettes.TREECOVER_CHANGE)]
     if table:
         if zones is None:
             ones = xr.DataArray(da.ones(grid.shape, dtype=np.int32, chunks=chunks), dims=("y", "x"))

@@ -1,6 +1,8 @@
 """Calibrate percent tree canopy cover on a coarse reference (MODIS VCF): predictors averaged onto the
 reference grid (or a given resolution), flags masked, a random-forest or LightGBM regressor with spatially
-blocked cross-validation, beside a linear-regression baseline scored on the same folds.
+blocked cross-validation, beside a linear-regression baseline scored on the same folds. The blocks are
+squares of `cv_block_m` metres on the ground (mapping.treecover.blocks: true ground spacing of the fit grid,
+so geographic grids at any latitude get blocks of that size, not of that many nominal degrees).
 
 Model card (MODEL_DIR/model.card.json, irrmap.models.persistence) records, besides the features in order and
 the bands' identity (names, descriptions, file names: `irrmap treecover predict` refuses other bands):
@@ -28,13 +30,14 @@ import numpy as np
 import pandas as pd
 
 from irrmap.core.errors import DataError, InputError
-from irrmap.core.grid import Grid, pixel_size_m
+from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
+from irrmap.mapping.treecover.blocks import ground_blocks, ground_pixel_m
 from irrmap.mapping.treecover.predictors import INDICES, BandStack, features_on, fit_grid, reference_on, window_over
 from irrmap.models.estimators import BASELINE, MODELS
 from irrmap.models.persistence import save_model
 from irrmap.models.regression import Regressor
-from irrmap.models.spatial_cv import assign_folds, block_groups, cross_validate
+from irrmap.models.spatial_cv import assign_folds, cross_validate
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +49,22 @@ DEFAULT_MAX_SAMPLES = 100_000
 
 def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = None, valid_max: float = 100.0, model: str = "rf",
                   seed: int = 0, cv_block_m: float = DEFAULT_CV_BLOCK_M, cv_splits: int = 5, max_samples: int = DEFAULT_MAX_SAMPLES,
-                  min_coverage: float = 0.5, n_jobs: int = 1, workdir=None, chunks: int = 1024) -> tuple[Regressor, dict]:
+                  min_coverage: float = 0.5, n_trees: int | None = None, n_jobs: int = 1, workdir=None,
+                  chunks: int = 1024) -> tuple[Regressor, dict]:
     """Fit percent cover (0..100) of `reference` on the stack's features; returns (model, card).
 
-    resolution_m: fit on cells of that size (metres) in the bands' CRS, both sides averaged; None fits on the
-    reference's grid. valid_max: larger reference values are flags (missing). cv_block_m: edge of the square
-    blocks (metres, on the fit grid) held out together in `cv_splits` folds. workdir: where averaged
-    intermediates go (default: a temporary folder). Raises InputError for bad parameters, DataError when
-    too few samples remain, GridError when the bands miss the reference.
+    resolution_m: fit on cells of that size (metres on the ground, predictors.fit_grid) in the bands' CRS, both
+    sides averaged; None fits on the reference's grid. valid_max: larger reference values are flags (missing).
+    cv_block_m: edge of the square blocks (metres on the ground over the fit grid, blocks.ground_blocks) held
+    out together in `cv_splits` folds. n_trees: trees of the forest or boosting rounds (default the model's,
+    irrmap.models.estimators: 100); prediction time grows with it. workdir: where averaged intermediates go
+    (default: a temporary folder). Raises InputError for bad parameters, DataError when too few samples
+    remain, GridError when the bands miss the reference.
     """
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}", "--model", f"use one of {', '.join(MODELS)}")
+    if n_trees is not None and n_trees < 1:
+        raise InputError(f"n_trees {n_trees} must be at least 1", "--trees", "use e.g. 100 (the default)")
     if cv_splits < 2 or cv_block_m <= 0 or max_samples < 10 or not 0 < min_coverage <= 1:
         raise InputError(f"bad sampling/CV settings (cv_splits {cv_splits}, cv_block_m {cv_block_m}, max_samples {max_samples}, "
                          f"min_coverage {min_coverage})", "--cv-splits/--cv-blocks/--max-samples",
@@ -74,19 +82,23 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
     if n < 10 * cv_splits:
         raise DataError(f"only {n} reference cells with valid predictors on {grid!r}", str(reference),
                         "check that the bands and the reference overlap and that --reference-valid-max keeps the cover values")
-    block_px = max(1, round(cv_block_m / pixel_size_m(grid.crs, grid.res)[0]))
-    folds = assign_folds(block_groups(s["rows"], s["cols"], block_px), cv_splits, seed)
+    groups = ground_blocks(grid, s["rows"], s["cols"], cv_block_m)
+    folds = assign_folds(groups, cv_splits, seed)
+    cell_m = ground_pixel_m(grid)
     X = pd.DataFrame(s["X"], columns=stack.features)
     cv = {}
+    params = {"n_estimators": n_trees} if n_trees is not None else None
     for name, kind in (("model", model), ("baseline", BASELINE)):
-        cv[name] = cross_validate(lambda kind=kind: Regressor(kind, random_state=seed, n_jobs=n_jobs), X, s["y"], folds,
-                                  task="regression", return_predictions=True)
+        cv[name] = cross_validate(lambda kind=kind: Regressor(kind, random_state=seed, n_jobs=n_jobs,
+                                                              estimator_params=params if kind == model else None),
+                                  X, s["y"], folds, task="regression", return_predictions=True)
     held_out = {k: v.pop("predicted") for k, v in cv.items()}
-    fitted = Regressor(model, random_state=seed, n_jobs=n_jobs).fit(X, s["y"])
+    fitted = Regressor(model, random_state=seed, n_jobs=n_jobs, estimator_params=params).fit(X, s["y"])
     beats = bool(cv["model"]["r2"] > cv["baseline"]["r2"])
     if not beats:
-        log.warning("the %s model does not beat the linear baseline in held-out R2 (%.3f vs %.3f): the predictors carry little "
-                    "non-linear signal here; fix: check the band names and order, add dates (percentiles), or use more samples",
+        log.warning("the %s model does not beat the linear baseline in held-out R2 (%.3f vs %.3f): the reference is close to linear "
+                    "in the features here, or the model has too few samples or trees for the signal; fix: check the band names and "
+                    "order, add dates (percentiles), raise --max-samples / --trees, or use the map knowing a linear fit scores better",
                     model, cv["model"]["r2"], cv["baseline"]["r2"])
     card = {
         "task": "regression",
@@ -102,7 +114,9 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
                       "fit_grid": grid.to_dict(), "min_coverage": min_coverage,
                       "valid_cells": s["n_valid"], "share_ge_80": s["n_ge"] / s["n_valid"], "share_ge_80_native": native},
         "samples": {"used": n, "max_samples": max_samples, "feature_quantiles_1_50_99": feature_quantiles(s["X"], stack.features)},
-        "cv": {"held_out": f"blocks of {cv_block_m:g} m ({block_px} px)", "n_splits": cv_splits} | cv,
+        "cv": {"held_out": f"blocks of {cv_block_m:g} m on the ground (about {cv_block_m / cell_m[0]:.3g} x {cv_block_m / cell_m[1]:.3g} "
+                           f"cells at the grid's centre)", "block_m": cv_block_m, "n_blocks": len(np.unique(groups)),
+               "n_splits": cv_splits} | cv,
         "beats_baseline": beats,
         "saturation": {"threshold": SATURATION} | {k: saturation(s["y"], p) for k, p in held_out.items()},
     }

@@ -155,7 +155,8 @@ def _warn_off_range(stack: BandStack, card: dict, side: int = 96) -> None:
     for fr in (0.15, 0.5, 0.85):
         for fc in (0.15, 0.5, 0.85):
             win = Window(int((g.width - w) * fc), int((g.height - h) * fr), w, h)
-            bands = np.stack([np.stack([read_window(p, g, win, band=k) for k in range(1, stack.n_dates + 1)]) for p in stack.paths])
+            bands = np.stack([np.stack([read_window(p, g, win, band=stack.layer(i, k)) for k in range(1, stack.n_dates + 1)])
+                              for i, p in enumerate(stack.paths)])
             blocks.append(compute_features(bands, stack.names, stack.percentiles).reshape(len(stack.features), -1))
     values = np.concatenate(blocks, axis=1)
     off = []

@@ -2,7 +2,10 @@
 percentiles over dates, on the bands' own grid or averaged onto a coarser reference grid.
 
 The stack: one file per spectral band (`--bands B1.tif B2.tif ...`), in a fixed order; a file's layers are
-dates of that band (every file the same number). Every band is read onto the first file's grid with
+dates of that band (every file the same number). Or one scene stack (irrmap.sources.stack: the water layer's
+analysis-ready scenes, one multi-band GeoTIFF whose band descriptions are common band names): its layers
+named blue, green, red, nir, swir1, swir2 or thermal are the bands, one date, in the file's order (others,
+such as a QA band, are left out). Every band is read onto the first file's grid with
 irrmap.core.raster_read (copied when on the same lattice). Band names are the common names of
 irrmap.sources.bands (blue, green, red, nir, swir1, swir2, thermal), found in this order: the caller's list
 (`--band-names`); the file's band description when it is a common name (single-layer files); the band
@@ -39,7 +42,6 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 from affine import Affine
-from pyproj import CRS as ProjCRS
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
@@ -47,6 +49,7 @@ from irrmap.core.errors import GridError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.core.raster_write import write_raster
+from irrmap.mapping.treecover.blocks import ground_pixel_m, ground_pixel_range
 from irrmap.sources.bands import CATALOGUE, COMMON, family
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,8 @@ class BandStack:
     """The band files of one model input, in order.
 
     grid: the first file's grid (every band is read onto it). names: common name per band or None.
-    descriptions: each single-layer file's band description ("" when none or several layers). file_keys:
+    descriptions: each single-layer file's band description ("" when none or several layers). layers: for
+    a scene stack, each band's layer in the one file (`paths` then repeats the file), else None. file_keys:
     the part of each file name that differs between the files (the whole stem for one file). n_dates:
     layers per file. percentiles: taken over the dates when there are several. fitted_labels: the labels
     of the bands a model was fitted on, once `check_same_bands` matched them to these files.
@@ -75,6 +79,12 @@ class BandStack:
     n_dates: int
     percentiles: tuple[float, ...] = PERCENTILES
     fitted_labels: tuple[str, ...] | None = None
+    layers: tuple[int, ...] | None = None
+
+    def layer(self, i: int, date: int) -> int:
+        """The layer (1-based) of band `i` (0-based) at date `date` (1-based) in its file: the date itself, or
+        for a scene stack the band's own layer."""
+        return self.layers[i] if self.layers is not None else date
 
     @property
     def labels(self) -> list[str]:
@@ -99,12 +109,13 @@ class BandStack:
 
     def identity(self) -> dict:
         """What identifies the bands and their order (stored in the model card)."""
-        return {"files": [Path(p).name for p in self.paths], "names": list(self.names), "descriptions": list(self.descriptions),
+        return {"files": [Path(p).name for p in self.paths], "layers": list(self.layers or []), "names": list(self.names), "descriptions": list(self.descriptions),
                 "file_keys": list(self.file_keys), "labels": self.labels, "dates": self.n_dates, "percentiles": list(self.percentiles)}
 
     def read(self, chunks: int) -> da.Array:
         """(n_bands, n_dates, height, width) float32 dask array on `grid`, NaN where missing."""
-        layers = [[read_raster(p, self.grid, band=k, chunks=chunks).data for k in range(1, self.n_dates + 1)] for p in self.paths]
+        layers = [[read_raster(p, self.grid, band=self.layer(i, k), chunks=chunks).data for k in range(1, self.n_dates + 1)]
+                  for i, p in enumerate(self.paths)]
         return da.stack([da.stack(bands) for bands in layers])
 
     def feature_array(self, chunks: int) -> da.Array:
@@ -152,6 +163,10 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
     paths = tuple(os.fspath(p) for p in paths)
     if not paths:
         raise InputError("no band files given", "--bands", "give one file per band, e.g. --bands B1.tif B2.tif B3.tif")
+    if len(paths) == 1:
+        stack = _scene_stack(paths[0], band_names, percentiles)
+        if stack is not None:
+            return stack
     counts, descriptions = [], []
     for p in paths:
         with open_raster(p) as src:
@@ -163,12 +178,34 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
                          "give every band for the same dates, one layer per date")
     grid = Grid.from_raster(paths[0])
     names = _band_names(paths, descriptions, band_names, sensor)
+    stack = BandStack(paths, grid, names, tuple(descriptions), _file_keys(paths), counts[0], _checked_percentiles(percentiles))
+    _warn_missing_indices(stack)
+    return stack
+
+
+def _scene_stack(path: str, band_names, percentiles) -> BandStack | None:
+    """The BandStack of a scene stack (one file, at least two layers described by distinct common band
+    names), or None for any other file."""
+    with open_raster(path) as src:
+        described = [((d or "").strip().lower(), k) for k, d in enumerate(src.descriptions, start=1)]
+    named = [(d, k) for d, k in described if d in COMMON]
+    if src.count < 2 or len(named) < 2 or len({d for d, _ in named}) < len(named):
+        return None
+    if band_names is not None:
+        raise InputError(f"{Path(path).name} is a scene stack whose band descriptions name its bands ({', '.join(d for d, _ in named)})",
+                         "--band-names", "leave --band-names out for a scene stack")
+    n = len(named)
+    stack = BandStack((path,) * n, Grid.from_raster(path), tuple(d for d, _ in named), tuple(d for d, _ in named), (Path(path).stem,) * n,
+                      1, _checked_percentiles(percentiles), layers=tuple(k for _, k in named))
+    _warn_missing_indices(stack)
+    return stack
+
+
+def _checked_percentiles(percentiles) -> tuple[float, ...]:
     pct = tuple(float(q) for q in percentiles)
     if not pct or any(not 0 <= q <= 100 for q in pct):
         raise InputError(f"percentiles {list(percentiles)} must lie in 0..100", "--percentiles", "e.g. 10,50,90")
-    stack = BandStack(paths, grid, names, tuple(descriptions), _file_keys(paths), counts[0], pct)
-    _warn_missing_indices(stack)
-    return stack
+    return pct
 
 
 def _band_names(paths, descriptions, band_names, sensor) -> tuple[str | None, ...]:
@@ -258,9 +295,13 @@ def fit_grid(bands: Grid, reference, resolution_m: float | None = None) -> Grid:
     """The grid the model is fitted on, covering the bands' overlap with the reference raster.
 
     Without `resolution_m`: the reference's own grid, cut to the window holding the bands' footprint. With
-    it: a grid of that pixel size (metres) in the bands' CRS, anchored at the bands' top-left corner (cells
-    are whole blocks of band pixels when the size is a multiple of theirs). Raises GridError when the two do
-    not overlap, or for a resolution on a geographic CRS or finer than the bands.
+    it: cells of that size in metres on the ground, in the bands' CRS, anchored at the bands' top-left corner.
+    Each axis's step is the resolution over the true ground spacing of the bands' centre pixel
+    (mapping.treecover.blocks.ground_pixel_m), times the pixel size: on a projected grid in metres (UTM) that
+    is the resolution itself; on a geographic grid the cells are narrower in degrees of latitude than of
+    longitude away from the equator (a warning names the spread of true cell widths when it exceeds 2 %).
+    Steps within 1e-6 of a whole number of band pixels are made whole, so cells are blocks of band pixels.
+    Raises GridError when the two do not overlap, or for a resolution finer than the bands' pixels.
     """
     ref = Grid.from_raster(reference)
     no_overlap = GridError(f"the bands ({bands!r}) do not overlap the reference ({ref!r})", str(reference),
@@ -270,24 +311,29 @@ def fit_grid(bands: Grid, reference, resolution_m: float | None = None) -> Grid:
         if window is None:
             raise no_overlap
         return ref.window_grid(window)
-    crs = ProjCRS.from_user_input(bands.crs.to_wkt())
-    if crs.is_geographic:
-        raise GridError(f"--reference-resolution {resolution_m:g} m needs bands on a projected CRS in metres, not {bands.crs.to_string()}",
-                        "--reference-resolution", "reproject the bands (gdalwarp -t_srs EPSG:326NN) or leave the option out to fit on the reference's grid")
-    step = resolution_m / crs.axis_info[0].unit_conversion_factor  # CRS units
-    if step < min(bands.res) * (1 - 1e-9):
-        raise GridError(f"--reference-resolution {resolution_m:g} m is finer than the bands' {min(bands.res):g}", "--reference-resolution",
-                        "give a resolution at least the bands' pixel size (e.g. 240 for 8 x 8 Landsat pixels)")
+    east_m, north_m = ground_pixel_m(bands)
+    ratios = [resolution_m / east_m, resolution_m / north_m]  # band pixels per cell, per axis
+    if min(ratios) < 1 - 1e-9:
+        raise GridError(f"--reference-resolution {resolution_m:g} m is finer than the bands' pixels ({east_m:.4g} x {north_m:.4g} m on "
+                        "the ground)", "--reference-resolution", "give a resolution at least the bands' pixel size (e.g. 240 for 8 x 8 "
+                        "Landsat pixels)")
+    ratios = [round(r) if abs(r - round(r)) < 1e-6 else r for r in ratios]
+    sx, sy = ratios[0] * bands.res[0], ratios[1] * bands.res[1]  # CRS units
+    lo, hi = ground_pixel_range(bands)
+    if hi > lo * 1.02:
+        log.warning("cells of %g m at the bands' centre are %.4g..%.4g m wide on the ground across the grid (the pixels' ground width "
+                    "changes with latitude); fix: reproject the bands to an equal-distance projection (gdalwarp -t_srs EPSG:326NN) for "
+                    "cells of one size", resolution_m, resolution_m * lo / east_m, resolution_m * hi / east_m)
     rl, rb, rr, rt = transform_bounds(ref.crs, bands.crs, *ref.bounds, densify_pts=21)
     bl, bb, br, bt = bands.bounds
     left, bottom, right, top = max(bl, rl), max(bb, rb), min(br, rr), min(bt, rt)
     if right <= left or top <= bottom:
         raise no_overlap
-    x0 = bl + math.floor((left - bl) / step + 1e-9) * step
-    y0 = bt - math.floor((bt - top) / step + 1e-9) * step
-    width = math.ceil((right - x0) / step - 1e-9)
-    height = math.ceil((y0 - bottom) / step - 1e-9)
-    return Grid(bands.crs, Affine(step, 0.0, x0, 0.0, -step, y0), height, width)
+    x0 = bl + math.floor((left - bl) / sx + 1e-9) * sx
+    y0 = bt - math.floor((bt - top) / sy + 1e-9) * sy
+    width = math.ceil((right - x0) / sx - 1e-9)
+    height = math.ceil((y0 - bottom) / sy - 1e-9)
+    return Grid(bands.crs, Affine(sx, 0.0, x0, 0.0, -sy, y0), height, width)
 
 
 def window_over(grid: Grid, other: Grid) -> Window | None:

@@ -59,6 +59,7 @@ def _register_change(cmds) -> None:
     p.add_argument("--nodata", type=float, default=None, help="stored value of missing pixels in both epochs (replaces the files' own)")
     p.add_argument("--table", help="per-unit table (CSV)")
     p.add_argument("--units", nargs="+", help="unit polygons (GeoPackage, GeoJSON, shapefile) for --table")
+    p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
     p.add_argument("--code-field", help="field with the unit code (with --units)")
     p.add_argument("--name-field", help="field with the unit name (with --units; default: the code)")
     p.add_argument("--hierarchy", default="none", choices=["cn-adcode", "us-fips", "none"], help="code scheme of --units (default none)")
@@ -89,12 +90,15 @@ def _change(args) -> int:
     zones = None
     if args.units and args.zones:
         raise InputError("both --units and --zones given", "--units / --zones", "give one of them")
+    if args.units_layer and not args.units:
+        raise InputError("--units-layer given without --units", "--units-layer", "name the unit file with --units, or leave the layer out")
     if (args.units or args.zones) and not args.table:
         raise InputError("units given without --table", "--table", "name the CSV to write the per-unit table to")
     if args.units:
         if not args.code_field:
             raise InputError("--units needs --code-field", "--code-field", "name the field with the unit code")
-        zones = units_zones(args.units, args.code_field, Grid.from_raster(args.epoch_a), name_field=args.name_field, hierarchy=args.hierarchy)
+        zones = units_zones(args.units, args.code_field, Grid.from_raster(args.epoch_a), name_field=args.name_field, hierarchy=args.hierarchy,
+                            layer=args.units_layer)
     elif args.zones:
         zones = zones_from_raster(args.zones, args.zone_table, Grid.from_raster(args.epoch_a))
     paths = change_to_file(args.out, args.epoch_a, args.epoch_b, change_threshold=args.change_threshold,
@@ -121,7 +125,8 @@ def _register_fit(cmds) -> None:
     _band_options(p)
     p.add_argument("--percentiles", default="10,50,90", help="per-pixel percentiles over dates, for multi-date band files (default 10,50,90)")
     p.add_argument("--reference-resolution", type=float, default=None, metavar="METRES",
-                   help="fit on cells of this size in the bands' CRS, bands and reference both averaged (default: the reference's grid)")
+                   help="fit on cells of this size (metres on the ground, any CRS) in the bands' CRS, bands and reference both "
+                        "averaged (default: the reference's grid)")
     p.add_argument("--reference-valid-max", type=float, default=100.0, help="larger reference values are flags, not cover (default 100, MODIS VCF)")
     p.add_argument("--model", default="rf", choices=["rf", "lgbm", "lgbm-rf"], help="regressor (default rf)")
     p.add_argument("--seed", type=int, default=0)
@@ -130,6 +135,8 @@ def _register_fit(cmds) -> None:
     p.add_argument("--cv-splits", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--max-samples", type=int, default=100_000, help="most reference cells fitted and cross-validated, a seeded draw (default 100000)")
     p.add_argument("--min-coverage", type=float, default=0.5, help="least share of a cell covered by valid bands and reference (default 0.5)")
+    p.add_argument("--trees", type=int, default=None, help="trees of the forest (boosting rounds for lgbm; default 100); prediction "
+                   "time grows with it")
     p.add_argument("--jobs", type=int, default=1, help="threads for fitting (default 1)")
     p.set_defaults(func=_fit)
 
@@ -181,7 +188,8 @@ def _fit(args) -> int:
     stack = _stack(args, args.percentiles)
     model, card = fit_treecover(stack, args.reference, resolution_m=args.reference_resolution, valid_max=args.reference_valid_max,
                                 model=args.model, seed=args.seed, cv_block_m=args.cv_blocks, cv_splits=args.cv_splits,
-                                max_samples=args.max_samples, min_coverage=args.min_coverage, n_jobs=args.jobs, workdir=args.model_dir)
+                                max_samples=args.max_samples, min_coverage=args.min_coverage, n_trees=args.trees, n_jobs=args.jobs,
+                                workdir=args.model_dir)
     card = save_treecover(model, card, args.model_dir)
     ref = card["reference"]
     where = f"{ref['resolution_m']:g} m" if ref["resolution_m"] else "the reference grid"

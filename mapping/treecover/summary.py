@@ -1,0 +1,61 @@
+"""Whole-map figures of a percent-cover map and its scores against a truth cover map.
+
+`cover_summary`: on true pixel areas (irrmap.core.grid.Grid.pixel_area, ellipsoidal), the mapped area (cover
+0..100), its area-weighted mean cover and the forest area (cover above the forest threshold, as in
+mapping.treecover.change). `truth_scores`: the predicted cover against a truth cover read onto the map's
+grid (read_raster: resampled by GDAL's average when the truth is on another grid), pixel by pixel over the
+pixels valid in both: R2, RMSE, bias (mean predicted - truth) and MAE in percent cover
+(irrmap.models.spatial_cv.regression_scores), plus the mean of each side.
+"""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+
+from irrmap.core.grid import Grid
+from irrmap.core.raster_read import read_raster
+from irrmap.mapping.treecover.change import DEFAULT_FOREST_THRESHOLD
+from irrmap.models.spatial_cv import regression_scores
+
+
+def _tiles(grid: Grid, arrays, chunks: int):
+    """(window, [numpy blocks of each lazy (y, x) array]) per tile of `grid`."""
+    for tile in grid.tiles(chunks):
+        w = tile.window
+        sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
+        yield w, [np.asarray(v, np.float64) for v in dask.compute(*(a.data[sl] for a in arrays))]
+
+
+def cover_summary(path, *, forest_threshold: float = DEFAULT_FOREST_THRESHOLD, chunks: int = 1024) -> dict:
+    """{"area_m2": mapped area, "mean_cover": area-weighted mean percent cover (NaN when nothing is mapped),
+    "forest_m2": area with cover > `forest_threshold`, "forest_threshold"} of the percent-cover raster
+    `path` (band 1; values outside 0..100 are missing), window by window."""
+    grid = Grid.from_raster(path)
+    cover = read_raster(path, grid, band=1, chunks=chunks, valid_range=(0, 100), name="cover")
+    area = weighted = forest = 0.0
+    for w, (c,) in _tiles(grid, [cover], chunks):
+        px = grid.pixel_area(w)
+        ok = np.isfinite(c)
+        area += float(px[ok].sum())
+        weighted += float((px * np.where(ok, c, 0.0)).sum())
+        forest += float(px[ok & (c > forest_threshold)].sum())
+    return {"area_m2": area, "mean_cover": weighted / area if area else float("nan"), "forest_m2": forest,
+            "forest_threshold": forest_threshold}
+
+
+def truth_scores(path, truth, *, chunks: int = 1024) -> dict:
+    """Scores (module docstring) of the percent-cover raster `path` (band 1) against the truth raster
+    `truth` (values outside 0..100 missing), with "mean_predicted" and "mean_truth"."""
+    grid = Grid.from_raster(path)
+    pred = read_raster(path, grid, band=1, chunks=chunks, valid_range=(0, 100), name="cover")
+    ref = read_raster(truth, grid, band=1, chunks=chunks, valid_range=(0, 100), name="truth")
+    ys, ps = [], []
+    for _, (p, y) in _tiles(grid, [pred, ref], chunks):
+        ok = np.isfinite(p) & np.isfinite(y)
+        ys.append(y[ok])
+        ps.append(p[ok])
+    y, p = np.concatenate(ys), np.concatenate(ps)
+    scores = regression_scores(y, p)
+    return scores | {"mean_predicted": float(p.mean()) if p.size else float("nan"),
+                     "mean_truth": float(y.mean()) if y.size else float("nan")}
