@@ -1,0 +1,387 @@
+"""`write_viewer`: the self-contained offline map viewer of a finished run (one HTML file, Leaflet inlined).
+
+The viewer shows the maps in their own grid (Leaflet's CRS.Simple: no reprojection, no basemap, nothing
+fetched): raster layers on the irrigation map's grid as tile pyramids read from the COG overviews (tiles.py),
+layers on other grids (the 30 m water and tree-cover sub-area) as one image each, admin units with the per-unit
+statistic, mapped area and difference in a popup, and the evaluation's reference points coloured by agreement.
+Leaflet's JS and CSS come from the `django-js-lib-leaflet` package (Leaflet 1.9.4 as plain files, BSD
+licence, no dependencies) and are copied into the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib.util
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+
+from irrmap.core.atomic import write_text_atomic
+from irrmap.core.errors import InputError
+from irrmap.core.palettes import WATER, hex_colour
+from irrmap.evaluation.viewer.layers import IRRIGATION_LABELS, RunLayers, class_table, discover
+from irrmap.evaluation.viewer.tiles import Colouring, Frame, render_image, render_pyramid
+
+log = logging.getLogger(__name__)
+
+AGREEMENT_COLOURS = {"agree": "#1a9641", "disagree": "#d7191c", "not used": "#888888"}
+
+
+@dataclass
+class ViewerResult:
+    path: Path
+    layers: list[str]
+    tiles: int
+    bytes: int
+    notes: list[str] = field(default_factory=list)
+
+
+def leaflet_assets() -> tuple[str, str]:
+    """(leaflet.js, leaflet.css) from the django-js-lib-leaflet package, the CSS images inlined as data URIs."""
+    spec = importlib.util.find_spec("js_lib_leaflet")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the map viewer needs Leaflet: pip install django-js-lib-leaflet (a dependency of irrmap)")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "static" / "js_lib_leaflet"
+    js = re.sub(r"//# sourceMappingURL=\S+", "", (folder / "leaflet.js").read_text(encoding="utf-8"))
+    css = (folder / "leaflet.css").read_text(encoding="utf-8")
+
+    def inline(m):
+        f = folder / m.group(1)
+        return f"url(data:image/png;base64,{base64.b64encode(f.read_bytes()).decode()})" if f.is_file() else "none"
+
+    css = re.sub(r"url\((images/[^)]+)\)", inline, css)
+    return js, css
+
+
+def _colouring(layer, src) -> tuple[Colouring, list]:
+    """The colouring and legend entries [(colour or gradient, label)] of a raster layer."""
+    if layer.group in ("map", "threshold") and layer.id != "probability":
+        table = class_table(src)
+        legend = [(hex_colour(table[v]), lbl) for v, lbl in IRRIGATION_LABELS.items()
+                  if v in table and table[v][3] > 0 and table[v][:3] != (255, 255, 255)]
+        return Colouring("classes", table=table), legend
+    if layer.id == "probability":
+        desc = (src.descriptions[0] or "") if src.descriptions else ""
+        top = 100.0 if ("100" in desc or np.dtype(src.dtypes[0]).kind in "iu") else 1.0
+        return Colouring("ramp", cmap="viridis", vmin=0.0, vmax=top), [("ramp:viridis", f"P(irrigated) 0 .. {top:g}")]
+    if layer.group == "water":
+        return Colouring("classes", table=dict(WATER), hidden=(0,)), [(hex_colour(WATER[1]), "water")]
+    if layer.group == "treecover":
+        return Colouring("ramp", cmap="Greens", vmin=0.0, vmax=100.0), [("ramp:Greens", "tree cover 0 .. 100 %")]
+    return Colouring("ramp"), []
+
+
+def _ramp_css(name: str) -> str:
+    from matplotlib import colormaps
+
+    cols = [hex_colour(tuple(int(round(c * 255)) for c in colormaps[name](x))) for x in np.linspace(0, 1, 6)]
+    return f"linear-gradient(to right, {', '.join(cols)})"
+
+
+class _Frame:
+    """The viewer's coordinate frame: the irrigation map's grid; map coordinates -> Leaflet [lat, lng]."""
+
+    def __init__(self, path, max_size: int):
+        with rasterio.open(path) as src:
+            self.crs, self.transform = src.crs, src.transform
+            self.frame = Frame.for_shape(src.height, src.width, max_size)
+        self.inverse = ~self.transform
+        self.u = self.frame.units_per_pixel
+
+    def latlng(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        col, row = self.inverse * (np.asarray(x, float), np.asarray(y, float))
+        return -np.asarray(row) * self.u, np.asarray(col) * self.u
+
+    def js(self) -> dict:
+        t = self.transform
+        return {"height": self.frame.height, "width": self.frame.width, "levels": self.frame.levels,
+                "units_per_pixel": self.u, "transform": [t.a, t.b, t.c, t.d, t.e, t.f],
+                "crs": self.crs.to_string() if self.crs else "", "geographic": bool(self.crs and self.crs.is_geographic)}
+
+
+def _raster_entry(layer, frame: _Frame, max_size: int) -> dict:
+    with rasterio.open(layer.path) as src:
+        colouring, legend = _colouring(layer, src)
+        same = (src.height, src.width) == (frame.frame.height, frame.frame.width) and src.transform.almost_equals(frame.transform) \
+            and src.crs == frame.crs
+        bounds = src.bounds
+        if not same and src.crs != frame.crs:
+            from rasterio.warp import transform_bounds
+
+            bounds = transform_bounds(src.crs, frame.crs, *bounds)
+    entry = {"id": layer.id, "title": layer.title, "group": layer.group, "visible": layer.visible,
+             "legend": [[_ramp_css(c[5:]) if c.startswith("ramp:") else c, lbl] for c, lbl in legend]}
+    if same:
+        entry["tiles"] = {str(z): t for z, t in render_pyramid(layer.path, frame.frame, colouring).items()}
+    else:
+        png, _ = render_image(layer.path, max_size, colouring)
+        lat, lng = frame.latlng([bounds[0], bounds[2]], [bounds[3], bounds[1]])
+        entry["image"] = png
+        entry["bounds"] = [[float(lat[1]), float(lng[0])], [float(lat[0]), float(lng[1])]]
+    return entry
+
+
+def _fmt(v, unit="ha") -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f} {unit}"
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _popup(name: str, code: str, row: dict) -> str:
+    stat, mapped, diff = (row.get(k) for k in ("statistic_ha", "irrigated_area_ha", "difference_ha"))
+    source = ""
+    if _missing(stat) and not _missing(row.get("level_statistic_ha")):
+        # a level without its statistic in the per-unit table: the statistic from the evaluation's own table of
+        # that level; the mapped area stays the per-unit table's (one computation of mapped area for every popup)
+        stat = row["level_statistic_ha"]
+        if _missing(mapped):
+            mapped = row["level_mapped_ha"]
+        diff, source = mapped - stat, f" <small>({html.escape(row['level_source'])})</small>"
+    ok = [v is not None and not (isinstance(v, float) and math.isnan(v)) for v in (stat, diff)]
+    pct = diff / stat * 100 if all(ok) and stat != 0 else None
+    head = f"<b>{html.escape(code)}</b>" if name == code else f"<b>{html.escape(name)}</b> ({html.escape(code)})"
+    popup = (f"{head}<br>statistic: {_fmt(stat)}{source}<br>mapped: {_fmt(mapped)}"
+             f"<br>difference: {_fmt(diff)}" + (f" ({pct:+.1f} %)" if pct is not None else ""))
+    return popup if "irrigated_area_ha" in row or source else popup + "<br><i>not in mapping/irrigated_area_by_unit.csv</i>"
+
+
+def _units_geojson(layers: RunLayers, frame: _Frame) -> list[dict] | None:
+    """One GeoJSON per admin level (finest first: the config's polygons; coarser levels dissolved from them by
+    the hierarchy's parent codes), each feature with its popup from mapping/irrigated_area_by_unit.csv."""
+    if layers.units is None:
+        return None
+    import pandas as pd
+    import shapely
+
+    from irrmap.core.errors import IrrmapError
+    from irrmap.core.units import read_units_from_config
+
+    try:
+        units = read_units_from_config(layers.units, lambda p: p)
+    except IrrmapError as exc:
+        layers.notes.append(f"admin units not read ({exc}): layer skipped")
+        return None
+    gdf = units.table
+    if gdf.crs is not None and frame.crs is not None and gdf.crs != frame.crs:
+        gdf = gdf.to_crs(frame.crs)
+    table: dict[tuple[str, str], dict] = {}
+    if layers.unit_table is not None:
+        for row in pd.read_csv(layers.unit_table, dtype={"code": str}).to_dict("records"):
+            table[(str(row.get("level")), str(row["code"]))] = row
+    for level in units.levels:  # evaluation/statistics_<level>.csv: each level against its own table (m2)
+        f = layers.run_dir / "evaluation" / f"statistics_{level}.csv"
+        if not f.is_file():
+            continue
+        for row in pd.read_csv(f, dtype={"code": str}).to_dict("records"):
+            if {"statistic_m2", "mapped_m2"} <= set(row):
+                entry = table.setdefault((level, str(row["code"])), {})
+                entry.update(level_statistic_ha=row["statistic_m2"] / 1e4, level_mapped_ha=row["mapped_m2"] / 1e4,
+                             level_source=f"evaluation/{f.name}")
+    tol = abs(frame.transform.a) * frame.frame.top_factor / 2
+
+    def to_frame(xy):
+        lat, lng = frame.latlng(xy[:, 0], xy[:, 1])
+        return np.round(np.column_stack([lng, lat]), 5)
+
+    out = []
+    for i, level in enumerate(units.levels):
+        if i == 0:
+            codes, names, geoms = gdf["code"].astype(str), gdf["name"].astype(str) if "name" in gdf else gdf["code"].astype(str), gdf.geometry.values
+        else:
+            if level not in gdf.columns:
+                continue
+            merged = gdf[[level, "geometry"]].dropna(subset=[level]).dissolve(by=level)
+            codes, geoms = merged.index.astype(str), merged.geometry.values
+            names = [str(n) if isinstance(n := table.get((level, c), {}).get("name"), str) and n else c for c in codes]
+        geoms = shapely.transform(shapely.simplify(geoms, tol, preserve_topology=True), to_frame)
+        features = [{"type": "Feature", "geometry": shapely.geometry.mapping(g),
+                     "properties": {"code": c, "popup": _popup(n, c, table.get((level, c), {}))}}
+                    for c, n, g in zip(codes, names, geoms) if g is not None and not g.is_empty]
+        out.append({"level": level, "title": f"Admin units: {level}", "visible": i == 0,
+                    "geojson": {"type": "FeatureCollection", "features": features}})
+    return out
+
+
+def _points(layers: RunLayers, frame: _Frame) -> list | None:
+    if layers.points is None:
+        return None
+    import pandas as pd
+    from pyproj import Transformer
+
+    t = pd.read_csv(layers.points)
+    if not {"lon", "lat", "reference", "map"} <= set(t.columns):
+        layers.notes.append(f"{layers.points} lacks lon, lat, reference or map: no points layer")
+        return None
+    x, y = Transformer.from_crs("EPSG:4326", frame.crs, always_xy=True).transform(t["lon"].to_numpy(), t["lat"].to_numpy())
+    lat, lng = frame.latlng(x, y)
+    used = t["used"].astype(str).str.lower().isin(["true", "1"]) if "used" in t.columns else pd.Series(True, index=t.index)
+    out = []
+    for i, rec in enumerate(t.to_dict("records")):
+        ok = used.iloc[i] and not (pd.isna(rec["reference"]) or pd.isna(rec["map"]))
+        status = ("agree" if int(rec["reference"]) == int(rec["map"]) else "disagree") if ok else "not used"
+        extra = "".join(f"<br>{k}: {html.escape(str(rec[k]))}" for k in ("stratum", "label_name") if k in rec)
+        popup = f"<b>point {html.escape(str(rec.get('id', i + 1)))}</b><br>reference: {rec['reference']}<br>map: {rec['map']}<br>{status}{extra}"
+        out.append([round(float(lat[i]), 5), round(float(lng[i]), 5), status, popup])
+    return out
+
+
+def write_viewer(run_dir, out=None, *, max_size: int = 2048) -> ViewerResult:
+    """Write the offline viewer of the run in `run_dir` (default file: <output folder>/view.html)."""
+    layers = discover(run_dir)
+    if not layers.rasters:
+        raise InputError(f"{layers.run_dir}: the manifest lists no map to show (mapping/class.tif, threshold maps, ...)")
+    base = next((r for r in layers.rasters if r.group in ("map", "threshold")), layers.rasters[0])
+    frame = _Frame(base.path, max_size)
+    entries = []
+    for r in layers.rasters:
+        try:
+            entries.append(_raster_entry(r, frame, max_size))
+        except (rasterio.errors.RasterioError, ValueError) as exc:
+            layers.notes.append(f"{r.path}: {exc}; layer skipped")
+    data = {"frame": frame.js(), "rasters": entries, "units": _units_geojson(layers, frame), "points": _points(layers, frame),
+            "agreement": AGREEMENT_COLOURS, "title": _title(layers), "notes": layers.notes}
+    js, css = leaflet_assets()
+    page = PAGE.replace("%TITLE%", html.escape(data["title"])).replace("%LEAFLET_CSS%", css).replace("%LEAFLET_JS%", js) \
+        .replace("%DATA%", json.dumps(data, separators=(",", ":")).replace("</", "<\\/"))
+    target = Path(out) if out is not None else layers.run_dir / "view.html"
+    write_text_atomic(target, page)
+    if len(page) > 50e6:
+        layers.notes.append(f"{target} is {len(page) / 1e6:.0f} MB: browsers open it slowly; --max-size "
+                            f"{max(256, max_size // 2)} halves the finest level")
+    names = [e["title"] for e in entries] + [u["title"] for u in data["units"] or []] + (["Reference points"] if data["points"] else [])
+    ntiles = sum(len(t) for e in entries for t in e.get("tiles", {}).values()) + sum(1 for e in entries if "image" in e)
+    return ViewerResult(target, names, ntiles, target.stat().st_size, layers.notes)
+
+
+def _title(layers: RunLayers) -> str:
+    cfg = Path(layers.manifest.get("config", ""))
+    name = None
+    if cfg.is_file():
+        import tomllib
+
+        name = tomllib.loads(cfg.read_text(encoding="utf-8")).get("run", {}).get("name")
+    return f"irrmap viewer: {name or layers.run_dir.name}"
+
+
+PAGE = r"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>%TITLE%</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<style>%LEAFLET_CSS%</style>
+<style>
+html,body{margin:0;height:100%;font:13px/1.35 system-ui,sans-serif}
+#map{position:absolute;top:34px;bottom:0;left:0;right:0;background:#fafafa}
+#bar{height:34px;display:flex;align-items:center;gap:16px;padding:0 10px;background:#263238;color:#fff}
+#bar b{font-size:14px}#coords{margin-left:auto;font-family:monospace}
+.leaflet-tile,.leaflet-image-layer{image-rendering:pixelated}
+.legend{background:#fff;padding:6px 8px;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);max-width:260px}
+.legend .row{display:flex;align-items:center;gap:6px;margin:2px 0}
+.legend .sw{width:14px;height:14px;border:1px solid #999;flex:none}.legend .ramp{width:80px}
+.legend h4{margin:4px 0 2px;font-size:12px}
+</style></head><body>
+<div id="bar"><b>%TITLE%</b><span id="notes"></span><span id="coords"></span></div>
+<div id="map"></div>
+<div id="viewer-status" hidden data-ready="0" data-layers=""></div>
+<ul id="viewer-errors" hidden></ul>
+<script>
+window.addEventListener('error', function (e) {
+  var li = document.createElement('li'); li.textContent = String(e.message || e);
+  document.getElementById('viewer-errors').appendChild(li);
+});
+</script>
+<script>%LEAFLET_JS%</script>
+<script id="viewer-data" type="application/json">%DATA%</script>
+<script>
+(function () {
+  var V = JSON.parse(document.getElementById('viewer-data').textContent);
+  var F = V.frame, u = F.units_per_pixel;
+  var BLANK = 'data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
+  var full = L.latLngBounds([[-F.height * u, 0], [0, F.width * u]]);
+  var map = L.map('map', {crs: L.CRS.Simple, minZoom: -3, maxZoom: F.levels + 6, zoomSnap: 0.25, fadeAnimation: false, attributionControl: false});
+  map.fitBounds(full);
+  var Embedded = L.TileLayer.extend({
+    getTileUrl: function (c) {
+      var t = this.options.tiles[String(c.z)], s = t && t[c.x + '/' + c.y];
+      return s ? 'data:image/png;base64,' + s : BLANK;
+    }
+  });
+  var overlays = {}, legends = {}, order = [], byId = {}, unitLayers = {};
+  var hash = {};  // view.html#show=probability,threshold_sevi&unit=610202: layers to show, a unit's popup to open
+  location.hash.replace(/^#/, '').split('&').forEach(function (kv) { var p = kv.split('='); if (p[0]) hash[p[0]] = decodeURIComponent(p[1] || ''); });
+  var shown = hash.show ? hash.show.split(',') : null;
+  V.rasters.forEach(function (r) {
+    var lyr;
+    if (r.tiles) {
+      lyr = new Embedded('', {tiles: r.tiles, tileSize: 256, minNativeZoom: 0, maxNativeZoom: F.levels,
+                              minZoom: -3, maxZoom: F.levels + 6, bounds: full, noWrap: true, errorTileUrl: BLANK});
+    } else {
+      lyr = L.imageOverlay('data:image/png;base64,' + r.image, r.bounds);
+    }
+    overlays[r.title] = lyr; legends[r.title] = r.legend; order.push(r.title); byId[r.id] = lyr;
+    if (shown ? shown.indexOf(r.id) >= 0 : r.visible) lyr.addTo(map);
+  });
+  (V.units || []).forEach(function (u, i) {
+    var w = 1.2 + 0.8 * i;
+    var units = L.geoJSON(u.geojson, {style: {color: i ? '#000' : '#333', weight: w, fill: true, fillOpacity: 0},
+      onEachFeature: function (f, l) { l.bindPopup(f.properties.popup); unitLayers[f.properties.code] = l; }});
+    overlays[u.title] = units; order.push(u.title); byId['units_' + u.level] = units;
+    if (shown ? shown.indexOf('units_' + u.level) >= 0 || (i === 0 && shown.indexOf('units') < 0) : u.visible) units.addTo(map);
+    legends[u.title] = [['#ffffff', 'click a unit: statistic, mapped area, difference']];
+  });
+  if (V.points) {
+    var pts = L.layerGroup(V.points.map(function (p) {
+      return L.circleMarker([p[0], p[1]], {radius: 4, color: '#222', weight: 0.6, fillColor: V.agreement[p[2]], fillOpacity: 0.9})
+        .bindPopup(p[3]);
+    }));
+    overlays['Reference points'] = pts; order.push('Reference points'); pts.addTo(map);
+    var what = {'agree': 'map agrees with the reference', 'disagree': 'map disagrees with the reference', 'not used': 'point not used by the evaluation'};
+    legends['Reference points'] = Object.keys(V.agreement).map(function (k) { return [V.agreement[k], what[k] || k]; });
+  }
+  L.control.layers(null, overlays, {collapsed: false}).addTo(map);
+  var legend = L.control({position: 'bottomright'});
+  legend.onAdd = function () { this._div = L.DomUtil.create('div', 'legend'); return this._div; };
+  legend.addTo(map);
+  function drawLegend() {
+    var h = '';
+    order.forEach(function (name) {
+      if (!map.hasLayer(overlays[name]) || !legends[name] || !legends[name].length) return;
+      h += '<h4>' + name + '</h4>';
+      legends[name].forEach(function (e) {
+        var ramp = e[0].indexOf('gradient') >= 0;
+        h += '<div class="row"><span class="sw' + (ramp ? ' ramp' : '') + '" style="background:' + e[0] + '"></span>' + e[1] + '</div>';
+      });
+    });
+    legend._div.innerHTML = h;
+  }
+  map.on('overlayadd overlayremove', drawLegend); drawLegend();
+  var t = F.transform;
+  map.on('mousemove', function (e) {
+    var col = e.latlng.lng / u, row = -e.latlng.lat / u;
+    var x = t[0] * col + t[1] * row + t[2], y = t[3] * col + t[4] * row + t[5];
+    var d = F.geographic ? 5 : 1;
+    document.getElementById('coords').textContent = F.crs + '  x ' + x.toFixed(d) + '  y ' + y.toFixed(d) +
+      '  (row ' + Math.floor(row) + ', col ' + Math.floor(col) + ')';
+  });
+  if (V.notes.length) document.getElementById('notes').textContent = V.notes.length + ' note(s): ' + V.notes.join('; ');
+  if (hash.unit && unitLayers[hash.unit]) {
+    var ul = unitLayers[hash.unit];
+    if (!map.hasLayer(ul)) Object.keys(byId).forEach(function (k) { if (byId[k].hasLayer && byId[k].hasLayer(ul)) byId[k].addTo(map); });
+    ul.openPopup();
+  }
+  var st = document.getElementById('viewer-status');
+  st.dataset.layers = order.join('|');
+  st.dataset.ready = '1';
+})();
+</script></body></html>
+"""
+
+__all__ = ["AGREEMENT_COLOURS", "ViewerResult", "leaflet_assets", "write_viewer"]
