@@ -3,7 +3,8 @@
 - `olofsson`: strata are the map classes (Olofsson et al. 2014, Remote Sens. Environ. 148:42-57, eqs. 2-10;
   the PA variance of Olofsson et al. 2013, eq. 7). Input: a count matrix and the mapped size of each class.
 - `stehman`: strata differ from the map classes (Stehman 2014, Int. J. Remote Sens. 35:4923-4939, eqs. 2-27),
-  one row per sample unit; optional finite population correction (1 - n_h/N_h).
+  one row per sample unit; optional finite population correction (1 - n_h/N_h). It also gives Cohen's kappa of
+  the estimated error matrix with its SE by Taylor linearisation under the design (`_kappa_linearised`).
 - `sample_size`: total sample size for a target SE of overall accuracy (Olofsson 2014 eq. 13, Cochran 5.25).
 
 Sizes may be pixel counts or areas; estimated areas come back in the same unit. Nothing is dropped: a stratum
@@ -43,6 +44,8 @@ class AreaEstimate:
     n: int
     estimator: str
     not_estimable: dict = field(default_factory=dict)  # {(measure, class or None): reason} for each NaN estimate
+    kappa: float = math.nan  # Cohen's kappa of the estimated error matrix (stehman; NaN from olofsson's count matrix)
+    kappa_se: float = math.nan  # its linearised SE under the design (see _kappa_linearised)
 
     @property
     def area(self) -> pd.Series:
@@ -82,6 +85,7 @@ class AreaEstimate:
             "area_proportion": per(self.area_proportion), "area_proportion_se": per(self.area_proportion_se),
             "area": per(self.area), "area_se": per(self.area_se),
             "area_ci95": {name(c): [_clean(lo), _clean(hi)] for c, lo, hi in zip(self.classes, ci["lower"], ci["upper"])},
+            **({"kappa": _clean(self.kappa), "kappa_se": _clean(self.kappa_se)} if self.estimator.startswith("stehman") else {}),
             "total_size": _clean(self.total),
             "error_matrix": [[_clean(v) for v in row] for row in self.error_matrix.to_numpy().tolist()],
             "error_matrix_orientation": "rows = map class, columns = reference class, cells = estimated proportion of area",
@@ -195,8 +199,87 @@ def _reasons(est: AreaEstimate, single_strata: list, stratum_word: str) -> dict:
     return out
 
 
-def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc: bool = False) -> AreaEstimate:
+class _Strata:
+    """A stratified sample: stratum index per unit, stratum sizes N_h, optional design weights w_k = 1/pi_k of the
+    units within their stratum, and the stratified estimators of a total, its variance and a ratio of totals
+    (Stehman 2014 eqs. 2-3, 25-27, with each stratum mean the Hajek mean sum_k w_k y_k / sum_k w_k, which is the
+    plain mean for equal weights); f_h = n_h/N_h with `fpc`, else 0."""
+
+    def __init__(self, hidx, N_h, fpc: bool = False, weights=None):
+        self.hidx, self.N_h = np.asarray(hidx), np.asarray(N_h, dtype=np.float64)
+        self.H = len(self.N_h)
+        self.N = float(self.N_h.sum())
+        self.n_h = np.bincount(self.hidx, minlength=self.H).astype(np.float64)
+        self.f_h = (self.n_h / self.N_h) if fpc else np.zeros_like(self.N_h)
+        w = np.ones(len(self.hidx)) if weights is None else np.asarray(weights, dtype=np.float64)
+        # a_k = w_k / sum of w in k's stratum: the Hajek weights of the stratum mean (1/n_h when weights are equal)
+        self.a = w / np.bincount(self.hidx, w, self.H)[self.hidx]
+
+    def mean_var(self, y):
+        """Per-stratum (Hajek) mean ybar_h = sum_k a_k y_k and the per-unit variance term s2_h, so that
+        var(ybar_h) = s2_h / n_h: s2_h = n_h^2 / (n_h - 1) sum_k a_k^2 (y_k - ybar_h)^2 (the linearised variance of
+        the ratio sum w y / sum w, with-replacement form); with equal weights s2_h is the sample variance (ddof 1).
+        NaN for n_h < 2."""
+        return self._moments(y, y)
+
+    def _moments(self, y, x):
+        y, x = np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64)
+        my = np.bincount(self.hidx, self.a * y, self.H)
+        mx = np.bincount(self.hidx, self.a * x, self.H)
+        c = np.bincount(self.hidx, self.a**2 * (y - my[self.hidx]) * (x - mx[self.hidx]), self.H)
+        nh = self.n_h
+        return my, np.where(nh > 1, nh**2 * c / np.where(nh > 1, nh - 1, 1), np.nan)
+
+    def cov(self, y, x):
+        return self._moments(y, x)[1]
+
+    def var_sum(self, terms):
+        """sum_h N_h^2 (1 - f_h) term_h / n_h over sampled strata (NaN if any needed term is NaN)."""
+        live = self.N_h > 0
+        return float(np.sum((self.N_h**2 * (1 - self.f_h) * terms / np.where(self.n_h > 0, self.n_h, 1))[live]))
+
+    def total(self, y):
+        """(estimated total sum_h N_h ybar_h, per-stratum sample variances of y)."""
+        mean, var = self.mean_var(y)
+        return float(np.sum(self.N_h * mean)), var
+
+    def ratio(self, y, x):
+        """Ratio estimator R = Y/X with its variance (Stehman 2014 eqs. 26-27)."""
+        Y, vy = self.total(y)
+        X, vx = self.total(x)
+        if X == 0:
+            return math.nan, math.nan
+        R = Y / X
+        return R, self.var_sum(vy + R**2 * vx - 2 * R * self.cov(y, x)) / X**2
+
+
+def _kappa_linearised(st: _Strata, cells: np.ndarray, mm, rr, classes) -> tuple[float, float]:
+    """Cohen's kappa of the estimated error matrix `cells` (proportions p_ij, rows map) and its variance by
+    Taylor linearisation under the stratified design (Särndal, Swensson & Wretman 1992, sec. 5.5).
+
+    kappa = (Po - Pe) / (1 - Pe), Po = sum_i p_ii, Pe = sum_i p_i+ p_+i. A unit with map class a and reference
+    class b has the linearised value u = ([a = b] - Pe_ab (1 - kappa)) / (1 - Pe) with Pe_ab = p_+a + p_b+
+    (the derivative of Pe with respect to p_ab); var(kappa) = var(sum_h N_h ubar_h / N). Under simple random
+    sampling this equals the delta-method variance of Bishop, Fienberg & Holland (1975) times n / (n - 1)."""
+    rows, cols = cells.sum(axis=1), cells.sum(axis=0)
+    po, pe = float(np.trace(cells)), float(rows @ cols)
+    if pe >= 1:
+        return math.nan, math.nan
+    kappa = (po - pe) / (1 - pe)
+    pos = {c: i for i, c in enumerate(classes)}
+    a = np.array([pos[v] for v in mm])
+    b = np.array([pos[v] for v in rr])
+    u = ((a == b).astype(float) - (cols[a] + rows[b]) * (1 - kappa)) / (1 - pe)
+    return kappa, st.var_sum(st.mean_var(u)[1]) / st.N**2
+
+
+def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc: bool = False, weights=None) -> AreaEstimate:
     """Stratified estimator when the strata are not the map classes (Stehman 2014); one entry per sample unit.
+
+    `weights`: each unit's design weight 1/pi_k when units within a stratum were drawn with unequal
+    probabilities; each stratum mean is then the Hajek mean sum_k y_k/pi_k / sum_k 1/pi_k (with its linearised
+    variance), so with N_h = sum_k 1/pi_k every estimate is the Hajek estimator sum_k y_k/pi_k / sum_k 1/pi_k.
+    None: equal weights within each stratum (stratified random sampling).
 
     `stratum_sizes` maps each stratum to its size N_h (pixels or area); every sampled stratum needs a size > 0,
     and unsampled strata with a size are an error (their area would be lost), as are map or reference labels
@@ -225,6 +308,13 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
     if sizeless:
         raise DataError(f"strata {sizeless[:10]} have sample units but a size of 0", "strata sizes",
                         "give the size (pixels or area) of every sampled stratum")
+    if fpc:
+        n_h = s.value_counts()
+        small = [(h, sizes[h], int(n_h[h])) for h in n_h.index if sizes[h] < n_h[h]]
+        if small:
+            raise DataError("with the finite population correction the sizes count sample units, but strata "
+                            + ", ".join(f"{h} (size {v:g}, {n} units)" for h, v, n in small[:10]) + " hold more units than their size",
+                            "strata sizes", "give each stratum's size in pixels (all pixels it holds), or leave out --fpc when sizes are areas")
     if classes is None:
         classes = sorted(set(m.tolist()) | set(r.tolist()), key=str)
     classes = list(classes)
@@ -232,43 +322,15 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
     if outside[0] or outside[1]:
         raise DataError(f"labels outside the classes {classes}: map {outside[0][:10]}, reference {outside[1][:10]} "
                         "(their area would be dropped)", "samples", "add them to the classes or recode them")
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (len(s),) or not np.isfinite(weights).all() or (weights <= 0).any():
+            raise DataError(f"need one positive design weight (1/pi) per sample unit, got {len(weights)} for {len(s)} units",
+                            "weights", "give every sample unit its inclusion probability in (0, 1]")
     strata_order = list(sizes.index)
-    N_h = sizes.to_numpy()
-    N = N_h.sum()
-    hidx = s.map({h: i for i, h in enumerate(strata_order)}).to_numpy()
-    n_h = np.bincount(hidx, minlength=len(strata_order)).astype(np.float64)
-    f_h = (n_h / N_h) if fpc else np.zeros_like(N_h)
-
-    def mean_var(y):
-        """Per-stratum mean and sample variance (ddof 1; NaN for n_h < 2) of y."""
-        y = np.asarray(y, dtype=np.float64)
-        mean = _div(np.bincount(hidx, y, len(strata_order)), n_h)
-        sq = np.bincount(hidx, (y - mean[hidx]) ** 2, len(strata_order))
-        return np.nan_to_num(mean), np.where(n_h > 1, sq / np.where(n_h > 1, n_h - 1, 1), np.nan)
-
-    def cov(y, x):
-        y, x = np.asarray(y, float), np.asarray(x, float)
-        my, mx = mean_var(y)[0], mean_var(x)[0]
-        c = np.bincount(hidx, (y - my[hidx]) * (x - mx[hidx]), len(strata_order))
-        return np.where(n_h > 1, c / np.where(n_h > 1, n_h - 1, 1), np.nan)
-
-    def var_sum(terms):
-        """sum_h N_h^2 (1 - f_h) term_h / n_h over sampled strata (NaN if any needed term is NaN)."""
-        live = N_h > 0
-        return float(np.sum((N_h**2 * (1 - f_h) * terms / np.where(n_h > 0, n_h, 1))[live]))
-
-    def total_est(y):
-        mean, var = mean_var(y)
-        return float(np.sum(N_h * mean)), var
-
-    def ratio(y, x):
-        """Ratio estimator R = Y/X with its variance (Stehman 2014 eqs. 26-27)."""
-        Y, vy = total_est(y)
-        X, vx = total_est(x)
-        if X == 0:
-            return math.nan, math.nan
-        R = Y / X
-        return R, var_sum(vy + R**2 * vx - 2 * R * cov(y, x)) / X**2
+    st = _Strata(s.map({h: i for i, h in enumerate(strata_order)}).to_numpy(), sizes.to_numpy(), fpc, weights)
+    N, n_h = st.N, st.n_h
+    total_est, var_sum, ratio = st.total, st.var_sum, st.ratio
 
     mm, rr = m.to_numpy(), r.to_numpy()
     correct = (mm == rr).astype(float)
@@ -287,6 +349,7 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
         pa.append(pr)
         pa_se.append(math.sqrt(pv) if pv == pv and pv >= 0 else math.nan)
     cells = np.array([[total_est(((mm == a) & (rr == b)).astype(float))[0] / N for b in classes] for a in classes])
+    kappa, kappa_var = _kappa_linearised(st, cells, mm, rr, classes)
     idx = pd.Index(classes)
     S = lambda v, nm: pd.Series(np.asarray(v, dtype=np.float64), index=idx, name=nm)  # noqa: E731
     est = AreaEstimate(
@@ -295,7 +358,8 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
         producers_accuracy=S(pa, "producers_accuracy"), producers_accuracy_se=S(pa_se, "producers_accuracy_se"),
         area_proportion=S(prop, "area_proportion"), area_proportion_se=S(prop_se, "area_proportion_se"),
         total=float(N), error_matrix=pd.DataFrame(cells, index=pd.Index(classes, name="map"), columns=pd.Index(classes, name="reference")),
-        n=int(len(s)), estimator="stehman2014" + ("+fpc" if fpc else ""),
+        n=int(len(s)), estimator="stehman2014" + ("+hajek" if weights is not None else "") + ("+fpc" if fpc else ""),
+        kappa=kappa, kappa_se=math.sqrt(kappa_var) if kappa_var == kappa_var and kappa_var >= 0 else math.nan,
     )
     est.not_estimable = _reasons(est, [h for h, k in zip(strata_order, n_h) if k == 1], "stratum")
     return est

@@ -58,7 +58,8 @@ def quicklook_array(da: xr.DataArray, max_pixels: int = 900) -> np.ndarray:
 
 def map_quicklook_png(da: xr.DataArray, *, title: str, kind: str = "fraction", threshold: float = 0.0,
                       legend_label: str = "irrigated fraction of pixel", max_pixels: int = 900) -> bytes:
-    """The map as a PNG with a legend: a colour bar (fraction maps) or class patches (binary maps); grey = no data."""
+    """The map as a PNG with a legend: a colour bar (fraction maps) or class patches beside the map (binary maps;
+    grey "no data" listed only when some display cell has no valid pixel)."""
     plt = _plt()
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
@@ -68,8 +69,10 @@ def map_quicklook_png(da: xr.DataArray, *, title: str, kind: str = "fraction", t
     if kind == "binary":
         cls = np.where(np.isnan(a), np.nan, (a > threshold).astype(float))
         ax.imshow(cls, cmap=ListedColormap(["#f3efe0", "#1565c0"]), vmin=0, vmax=1, interpolation="nearest", extent=extent)
-        ax.legend(handles=[Patch(color="#1565c0", label="irrigated"), Patch(color="#f3efe0", label="not irrigated"),
-                           Patch(color="0.85", label="no data")], loc="upper right", fontsize=7, framealpha=0.9)
+        handles = [Patch(color="#1565c0", label="irrigated"), Patch(color="#f3efe0", label="not irrigated")]
+        if np.isnan(cls).any():  # "no data" only on a map that has some
+            handles.append(Patch(color="0.85", label="no data"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
     else:
         cmap = plt.get_cmap("YlGnBu").with_extremes(under="#f7f4ea")
         im = ax.imshow(np.where(a <= 0, -1, a), cmap=cmap, vmin=1e-6, vmax=max(1.0, float(np.nanmax(a, initial=0))),
@@ -151,7 +154,7 @@ def confusion_png(matrix: pd.DataFrame, *, title: str, row_label: str = "map", c
 # ---- report model -------------------------------------------------------------------------------
 @dataclass
 class _Block:
-    kind: str  # text, table, figure, command
+    kind: str  # text, table, figure, command, code
     content: object
     caption: str = ""
     name: str = ""
@@ -180,6 +183,11 @@ class Section:
     def command(self, cmd: str) -> "Section":
         """The CLI command that reproduces this section's numbers."""
         self.blocks.append(_Block("command", cmd))
+        return self
+
+    def code(self, text: str, caption: str) -> "Section":
+        """A verbatim block (e.g. the run's config), folded under `caption` in HTML."""
+        self.blocks.append(_Block("code", text, caption))
         return self
 
 
@@ -220,6 +228,8 @@ class Report:
                         out += [f"*{b.caption}*", ""]
                 elif b.kind == "command":
                     out += ["Reproduce with:", "", "```sh", b.content, "```", ""]
+                elif b.kind == "code":
+                    out += [f"{b.caption}:", "", "```", b.content.rstrip(), "```", ""]
         return "\n".join(out).rstrip() + "\n", figs
 
     # -- HTML
@@ -230,8 +240,10 @@ class Report:
             "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(self.title)}</title>",
             "<style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
             "table{border-collapse:collapse;margin:.5em 0 1.2em;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
-            "th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}figcaption,.cap{color:#555;font-size:.9em}"
-            "pre{background:#f6f8fa;padding:.6em;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85em}img{max-width:100%}</style>",
+            "th{background:#f0f0f0}td:first-child,th:first-child,td.t{text-align:left}figure{margin:1em 0}figcaption,.cap{color:#555;font-size:.9em}"
+            "pre{background:#f6f8fa;padding:.6em;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85em}img{max-width:100%}"
+            "@media print{body{max-width:none;margin:0;font-size:10pt}h2{break-before:auto;break-after:avoid}"
+            "figure,table,pre{break-inside:avoid}a{color:inherit}}</style>",
             "</head><body>", f"<h1>{e(self.title)}</h1>",
         ]
         if self.intro:
@@ -252,6 +264,10 @@ class Report:
                                  + (f"<figcaption>{e(b.caption)}</figcaption>" if b.caption else "") + "</figure>")
                 elif b.kind == "command":
                     parts.append(f"<p class=\"cap\">Reproduce with:</p><pre>{e(b.content)}</pre>")
+                elif b.kind == "code":
+                    parts.append(f"<details><summary>{e(b.caption)}</summary><pre>{e(b.content)}</pre></details>")
+        # printing opens the folded blocks (config, checksums), so the printed page holds everything
+        parts.append("<script>addEventListener('beforeprint',()=>document.querySelectorAll('details').forEach(d=>d.open=true))</script>")
         parts.append("</body></html>")
         return "\n".join(parts) + "\n"
 
@@ -286,7 +302,7 @@ def _fmt_cell(v, digits: int) -> str:
 def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
     """A GitHub-flavoured Markdown table of a DataFrame (numbers with `digits` significant digits)."""
     head = "| " + " | ".join(str(c) for c in df.columns) + " |"
-    sep = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(df.columns))) + "|"
+    sep = "|" + "|".join("---" if i == 0 or df.dtypes.iloc[i] == object else "---:" for i in range(len(df.columns))) + "|"
     rows = ["| " + " | ".join(_fmt_cell(v, digits).replace("|", "\\|") for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([head, sep, *rows])
 
@@ -294,15 +310,17 @@ def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:
 def html_table(df: pd.DataFrame, digits: int = 4) -> str:
     e = html.escape
     head = "<tr>" + "".join(f"<th>{e(str(c))}</th>" for c in df.columns) + "</tr>"
-    body = "".join("<tr>" + "".join(f"<td>{e(_fmt_cell(v, digits))}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
+    body = "".join("<tr>" + "".join(f'<td class="t">{e(v)}</td>' if isinstance(v, str) else f"<td>{e(_fmt_cell(v, digits))}</td>" for v in row)
+                   + "</tr>" for row in df.itertuples(index=False))
     return f"<table>{head}{body}</table>"
 
 
 def _inline(text: str) -> str:
-    """Escape, then render `code` and **bold** spans."""
+    """Escape, then render [links](href), `code` and **bold** spans."""
     import re
 
     t = html.escape(text)
+    t = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', t)
     t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
     return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", t)
 

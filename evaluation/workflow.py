@@ -18,6 +18,7 @@ import pandas as pd
 
 from irrmap.evaluation import agreement, comparison, confusion, points
 from irrmap.evaluation.area_estimation import AreaEstimate, olofsson, stehman
+from irrmap.evaluation.design import DesignAccuracy, SampleDesign, design_accuracy
 from irrmap.core.areas import M2_PER_UNIT, normalise_area_unit
 from irrmap.core.errors import DataError, InputError, IrrmapError
 from irrmap.core.grid import Grid
@@ -48,12 +49,73 @@ def read_map(path, grid: Grid | None = None, name: str | None = None):
     return read_raster(path, grid or own, kind="continuous", name=name or Path(path).stem)
 
 
+def map_values(path, limit: int = 256) -> dict:
+    """What a map file holds (its own grid, band 1, read block by block): {"dtype", "nodata" (declared or None),
+    "description", "values" (sorted distinct valid values of an integer band, or None when there are more than
+    `limit` or the band is float), "n_255" (valid pixels equal to 255), "max_below_255" (largest other value)}."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        nodata, dtype = src.nodata, src.dtypes[0]
+        integer = np.issubdtype(np.dtype(dtype), np.integer)
+        vals: set | None = set() if integer else None
+        n255, top = 0, -np.inf
+        for _, w in src.block_windows(1):
+            v = src.read(1, window=w)
+            ok = np.ones(v.shape, bool) if nodata is None or (isinstance(nodata, float) and np.isnan(nodata)) else v != nodata
+            if not integer:
+                ok &= np.isfinite(v)
+            v = v[ok]
+            n255 += int((v == 255).sum())
+            other = v[v != 255]
+            if other.size:
+                top = max(top, float(other.max()))
+            if vals is not None:
+                vals |= set(np.unique(v).tolist())
+                if len(vals) > limit:
+                    vals = None
+        return {"dtype": dtype, "nodata": nodata, "description": src.descriptions[0] or "", "values": sorted(vals) if vals is not None else None,
+                "n_255": n255, "max_below_255": top}
+
+
+def check_map_values(path, threshold: float = 0.0, kind: str = "fraction", what: str = "map") -> dict:
+    """Refuse map values that would silently be scored wrong, as labels are (see points.binary_labels): 255
+    on a map without a declared nodata whose other values are at most 100 (the usual no-data/no-cropland code,
+    else counted as irrigated), and - without an explicit --threshold - a binary or few-valued integer map
+    (at most 3 values, all below 100: class codes, not percent) not coded 0/1 (e.g. 1 = not irrigated, 2 = irrigated would all be irrigated at value > 0). Returns
+    `map_values(path)`."""
+    info = map_values(path)
+    if info["nodata"] is None and info["n_255"] and info["max_below_255"] <= 100:
+        raise DataError(f"{info['n_255']} pixels hold 255 but the file declares no nodata value: they would count as irrigated",
+                        f"{what} {path}", f"declare 255 as nodata: gdal_edit.py -a_nodata 255 {path}")
+    vals = info["values"]
+    if threshold == 0 and vals is not None and not set(vals) <= {0, 1} and (kind == "binary" or (len(vals) <= 3 and max(vals) < 100)):
+        raise DataError(f"the {what} holds the values {', '.join(f'{v:g}' for v in vals[:10])}, not 0 = not irrigated / 1 = irrigated: "
+                        "at value > 0 every pixel with any of them would count as irrigated", f"{what} {path}",
+                        "recode it to 0/1 (e.g. gdal_calc.py -A MAP --calc=\"A==2\" --outfile=MAP01.tif for 1/2 coding), or give "
+                        "the threshold (value > T = irrigated, e.g. --threshold 1), and declare a nodata code with gdal_edit.py -a_nodata")
+    return info
+
+
+def no_cropland_is_zero(info: dict) -> bool:
+    """True for irrmap's class.tif (band description '... 255 no cropland ...'), where nodata 255 marks pixels
+    without cropland: 0 irrigated area there, not missing data."""
+    return info.get("nodata") == 255 and "255 no cropland" in info.get("description", "")
+
+
 def _cmd(*parts) -> str:
     return " ".join(shlex.quote(str(p)) for p in parts if p is not None and p != "")
 
 
 def _opt(flag, value):
     return [] if value is None or value is False else ([flag] if value is True else [flag, value])
+
+
+def design_options(design: SampleDesign) -> list:
+    """The `irrmap evaluate points` options that give `design`."""
+    return [*_opt("--stratum-field", design.stratum_field), *_opt("--inclusion-field", design.inclusion_field),
+            *sum((["--stratum-size", f"{k}={v:g}"] for k, v in (design.stratum_sizes or {}).items()), []),
+            *_opt("--frame-pixel-area", getattr(design, "unit_area_ha", None))]
 
 
 # ---- points --------------------------------------------------------------------------------------
@@ -65,9 +127,12 @@ class PointsResult:
     counts: dict
     command: str
     group_by: str | None = None
+    design: "DesignAccuracy | None" = None  # design-based estimates when the sampling design is given
 
     def to_dict(self) -> dict:
         d = self.accuracy.to_dict(CLASS_NAMES) | self.counts
+        if self.design is not None:
+            d["design_based"] = self.design.to_dict(CLASS_NAMES)
         if self.groups:
             d["by_group"] = {"field": self.group_by, **{k: v.to_dict(CLASS_NAMES) for k, v in self.groups.items() if k != "all"}}
         return d
@@ -77,9 +142,10 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                     lon_field=None, lat_field=None, points_crs=None, layer=None, cropland_path=None,
                     snap_radius: int = 0, min_crop_fraction: float = 0.0, by: str | None = None, units_path=None,
                     unit_field=None, hierarchy="cn-adcode", by_level=None, aridity_path=None,
-                    aridity_threshold: float = 0.5, units_layer=None) -> PointsResult:
+                    aridity_threshold: float = 0.5, units_layer=None, design: SampleDesign | None = None) -> PointsResult:
     """Point accuracy of a map (binarised at `threshold`) against labelled reference points, optionally grouped
     by a point field (`by`), by the unit at `by_level`, or by the unit's aridity class (arid/humid).
+    With `design` (how the points were sampled) also the design-based estimates of evaluation.design.
 
     Points are reprojected from their CRS (`points_crs`, default the file's own, EPSG:4326 for CSV) onto the
     map's grid. Raises DataError for labels that are not 0/1 or known words without `label_map`/`positive`
@@ -88,11 +154,21 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     from irrmap.evaluation.point_location import check_points_on_map
 
     grid = map_grid(map_path)
+    check_map_values(map_path, threshold)
     m = read_map(map_path, grid)
     pts = points.read_points(points_path, label_field, lon_field=lon_field, lat_field=lat_field, crs=points_crs, layer=layer)
-    crop = read_map(cropland_path, grid, name="cropland") if cropland_path else None
-    s = points.sample_points(pts, m, label_field=label_field, threshold=threshold, positive=positive, label_map=label_map,
-                             cropland=crop, snap_radius=snap_radius, min_crop_fraction=min_crop_fraction)
+    import shutil
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="irrmap-points-")
+    try:
+        # crop pixels (fraction > min_crop_fraction) decided on the cropland's own grid, then brought onto the map's
+        # grid as categories: a continuous resampling would spread crop onto neighbouring pixels before the test
+        crop = binary_on_grid(cropland_path, grid, min_crop_fraction, Path(tmp) / "crop.tif", name="cropland")[0] if cropland_path else None
+        s = points.sample_points(pts, m, label_field=label_field, threshold=threshold, positive=positive, label_map=label_map,
+                                 cropland=crop, snap_radius=snap_radius, min_crop_fraction=min_crop_fraction)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     counts = check_points_on_map(pts, grid, s, source=str(points_path))
     group_by, groups_col = None, None
     if by:
@@ -117,6 +193,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
         groups = confusion.accuracy_by_group(s.loc[used, "map"].to_numpy(), s.loc[used, "reference"].to_numpy(), groups_col[used], CLASSES)
         counts["n_used_without_group"] = int(sum(1 for v in groups_col[used] if v is None or v != v))
     counts |= {"n_snapped": int(s["snapped"].sum()), "threshold": float(threshold)}
+    design_acc = design_accuracy(s.loc[used], design, CLASSES, source=str(points_path)) if design else None
     cmd = _cmd("irrmap", "evaluate", "points", map_path, points_path, "--label-field", label_field, "--threshold", threshold,
                *sum((["--positive", p] for p in positive or []), []),
                *sum((["--label-map", f"{k}={v}"] for k, v in (label_map or {}).items()), []),
@@ -126,8 +203,9 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                *_opt("--by", by), *_opt("--units", units_path if (by_level or aridity_path) and not by else None),
                *_opt("--unit-field", unit_field if (by_level or aridity_path) and not by else None),
                *_opt("--units-layer", units_layer if (by_level or aridity_path) and not by else None),
-               *_opt("--by-level", by_level if not by else None), *_opt("--aridity", aridity_path if not by else None), "--json")
-    return PointsResult(acc, groups, s, counts, cmd, group_by)
+               *_opt("--by-level", by_level if not by else None), *_opt("--aridity", aridity_path if not by else None),
+               *(design_options(design) if design else []), "--json")
+    return PointsResult(acc, groups, s, counts, cmd, group_by, design_acc)
 
 
 # ---- area estimation -----------------------------------------------------------------------------
@@ -204,11 +282,12 @@ class StatisticsResult:
     command: str
     mapped: pd.Series = field(default=None)
     left_out: dict = field(default_factory=dict)  # what the pairs leave out, and why (see statistics_agreement)
+    sources: dict = field(default_factory=dict)  # level -> what the map is compared with there (its own table, or summed units)
 
     def to_dict(self) -> dict:
         scale = M2_PER_UNIT[self.out_unit]
         return {"unit": self.out_unit, "levels": {lv: _clean_metrics(agreement.scaled_metrics(m, scale)) for lv, m in self.metrics.items()},
-                "left_out": self.left_out}
+                "sources": self.sources, "left_out": self.left_out}
 
 
 def _clean_metrics(metrics: dict) -> dict:
@@ -219,9 +298,11 @@ def _clean_metrics(metrics: dict) -> dict:
 def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_field, area_field, area_unit, *,
                          hierarchy="cn-adcode", levels=None, stats_level=None, map_kind="fraction", threshold=0.0,
                          weight_path=None, year_field=None, year=None, variant_field=None, variant=None,
-                         skip_rows=0, out_unit="ha", units_layer=None, fmt: TableFormat | None = None) -> StatisticsResult:
+                         skip_rows=0, out_unit="ha", units_layer=None, fmt: TableFormat | None = None,
+                         level_tables: dict | None = None) -> StatisticsResult:
     """Mapped area per unit against statistics at each level (see evaluation.agreement); `fmt` says how the
-    statistics table is written (irrmap.core.tables.TableFormat)."""
+    statistics table is written (irrmap.core.tables.TableFormat). `level_tables` maps a higher level to its own
+    statistics table (same columns): that level is compared with it instead of the sum of the units' statistics."""
     from irrmap.core.statistics import read_statistics
     from irrmap.core.units import AdminUnits
 
@@ -230,14 +311,32 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
     levels = list(levels or units.levels)
     stats_level = stats_level or units.levels[0]
     grid = map_grid(map_path)
+    info = check_map_values(map_path, threshold, map_kind)
     m = read_map(map_path, grid)
+    if no_cropland_is_zero(info):  # irrmap's class.tif: 255 = no cropland, i.e. 0 irrigated area (not missing data)
+        m = m.fillna(0)
     weight = read_map(weight_path, grid, name="weight") if weight_path else None
     mapped = agreement.mapped_area_by_unit(m, units, kind=map_kind, threshold=threshold, weight=weight)
-    stats = read_statistics(stats_path, code_field=stats_field, area_field=area_field, area_unit=area_unit, year_field=year_field,
-                            year=year, variant_field=variant_field, variant=variant, level=stats_level, skip_rows=skip_rows,
-                            code_pattern=units.code_pattern(stats_level), fmt=fmt)
+
+    def read_level(path, level):
+        return read_statistics(path, code_field=stats_field, area_field=area_field, area_unit=area_unit, year_field=year_field,
+                               year=year, variant_field=variant_field, variant=variant, level=level, skip_rows=skip_rows,
+                               code_pattern=units.code_pattern(level), fmt=fmt)
+
+    stats = read_level(stats_path, stats_level)
     paired = agreement.paired_by_level(mapped, stats.areas(), units, levels, stats_level)
+    sources = {lv: (f"its own table ({Path(stats_path).name})" if lv == stats_level else f"the sum of the {stats_level} statistics of its units")
+               for lv in paired}
+    for lv, path in (level_tables or {}).items():
+        if lv in paired and lv != stats_level:
+            paired[lv] = agreement.paired_by_level(mapped, read_level(path, lv).areas(), units, [lv], lv)[lv]
+            sources[lv] = f"its own table ({Path(path).name})"
     if paired and all(len(df) == 0 for df in paired.values()):
+        unmapped = mapped.attrs.get("not_estimable", {})
+        if len(mapped) and mapped.isna().all() and unmapped:
+            raise DataError(f"no unit has a mapped area: {next(iter(unmapped.values()))} (and so for all {len(unmapped)} units)",
+                            str(map_path), "evaluate a map that covers the units, with nodata only where data are missing (pixels "
+                            "without cropland should hold 0, not nodata)")
         problems = "; ".join(str(p) for p in stats.report.problems[:3]) or "no code of the table matches a unit code"
         raise DataError(f"no unit has both a statistic and a mapped area ({problems})", str(stats_path),
                         "check --stats-field and --unit-field, and filter one row per unit with --year/--variant")
@@ -248,8 +347,9 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                "--area-unit", area_unit, "--levels", ",".join(levels), *_opt("--stats-level", stats_level if stats_level != units.levels[0] else None),
                "--map-kind", map_kind, *_opt("--threshold", threshold if map_kind == "binary" else None), *_opt("--weight", weight_path),
                *_opt("--year-field", year_field), *_opt("--year", year), *_opt("--variant-field", variant_field),
-               *_opt("--variant", variant), *_opt("--skip-rows", skip_rows or None), "--out-unit", out_unit, "--json")
-    return StatisticsResult(paired, metrics, out_unit, cmd, mapped, left_out)
+               *_opt("--variant", variant), *_opt("--skip-rows", skip_rows or None), "--out-unit", out_unit,
+               *sum((["--level-stats", f"{lv}={p}"] for lv, p in (level_tables or {}).items()), []), "--json")
+    return StatisticsResult(paired, metrics, out_unit, cmd, mapped, left_out, sources)
 
 
 def _left_out(mapped: pd.Series, stats: pd.Series, units, stats_level: str, source: str) -> dict:
@@ -259,7 +359,7 @@ def _left_out(mapped: pd.Series, stats: pd.Series, units, stats_level: str, sour
     orphans = sorted(str(c) for c in stats.index if str(c) not in unit_codes)
     unmapped = mapped.attrs.get("not_estimable", {})
     out = {"units_without_mapped_area": unmapped, "statistics_without_unit": orphans,
-           "units_without_statistic": len(unit_codes - {str(c) for c in stats.index})}
+           "units_without_statistic": sorted(unit_codes - {str(c) for c in stats.index})}
     if unmapped:
         log.warning("%s: %d units have no mapped area and are left out of the comparison (%s); fix: evaluate a map that covers "
                     "them", source, len(unmapped), "; ".join(f"{c}: {why}" for c, why in list(unmapped.items())[:5]))
@@ -286,22 +386,36 @@ class CompareResult:
 
 def compare(map_a, map_b, *, threshold_a=0.0, threshold_b=0.0, mask_path=None, units_path=None, unit_field=None,
             hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None) -> CompareResult:
-    """Compare map B (read onto map A's grid) with map A; per-unit areas side by side when units are given."""
+    """Compare map B with map A on map A's grid; per-unit areas side by side when units are given.
+
+    Map B (and the mask) are binarised on their own grid first (value > threshold; mask > 0) and the classes
+    then brought onto A's grid as categories (mode when coarsening, nearest when refining): resampling a
+    fraction map as continuous before thresholding would spread every partly irrigated pixel. Per-unit areas
+    are computed on each map's own grid."""
+    import shutil
+    import tempfile
+
     grid = map_grid(map_a)
+    check_map_values(map_a, threshold_a, kind_a, "map A")
+    check_map_values(map_b, threshold_b, kind_b, "map B")
     a = read_map(map_a, grid, name=Path(map_a).stem)
-    b = read_map(map_b, grid, name=Path(map_b).stem)
-    mask = read_map(mask_path, grid, name="mask") if mask_path else None
-    names = (Path(map_a).stem, Path(map_b).stem)
-    if names[0] == names[1]:
-        names = (f"A:{names[0]}", f"B:{names[1]}")
-    res = comparison.compare_maps(a, b, threshold_a=threshold_a, threshold_b=threshold_b, mask=mask, names=names)
+    tmp = tempfile.mkdtemp(prefix="irrmap-compare-")
+    try:
+        b, thr_b = binary_on_grid(map_b, grid, threshold_b, Path(tmp) / "b.tif")
+        mask = binary_on_grid(mask_path, grid, 0.0, Path(tmp) / "mask.tif", name="mask")[0] if mask_path else None
+        names = (Path(map_a).stem, Path(map_b).stem)
+        if names[0] == names[1]:
+            names = (f"A:{names[0]}", f"B:{names[1]}")
+        res = comparison.compare_maps(a, b, threshold_a=threshold_a, threshold_b=thr_b, mask=mask, names=names)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     table = metrics = None
     if units_path:
         from irrmap.core.units import AdminUnits
 
         units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer)
         ua = agreement.mapped_area_by_unit(a, units, kind=kind_a, threshold=threshold_a)
-        ub = agreement.mapped_area_by_unit(b, units, kind=kind_b, threshold=threshold_b)
+        ub = agreement.mapped_area_by_unit(read_map(map_b, name=Path(map_b).stem), units, kind=kind_b, threshold=threshold_b)
         table = comparison.unit_areas_side_by_side(ua, ub, names)
         metrics = agreement.agreement_metrics(ua.to_numpy(), ub.to_numpy())
         metrics["units_without_mapped_area"] = {f"{names[i]}: {c}": why for i, side in enumerate((ua, ub))
@@ -315,28 +429,70 @@ def compare(map_a, map_b, *, threshold_a=0.0, threshold_b=0.0, mask_path=None, u
     return CompareResult(res, table, metrics, cmd)
 
 
+def binary_on_grid(path, grid: Grid, threshold: float, tmp_path, name: str | None = None):
+    """(DataArray on `grid`, threshold to apply to it) for the binary map `path` (value > `threshold`).
+
+    On `grid` already: the map itself and `threshold`. Otherwise the map is binarised on its own grid
+    (0/1, 255 for nodata) into `tmp_path`, which is read onto `grid` as categories (mode/nearest), with
+    threshold 0; `tmp_path` must exist until the result has been computed."""
+    import rasterio
+
+    own = map_grid(path)
+    if own.aligned_with(grid):
+        return read_map(path, grid, name=name), threshold
+    src = read_map(path, own, name=name)
+    profile = {"driver": "GTiff", "width": own.width, "height": own.height, "count": 1, "dtype": "uint8", "nodata": 255,
+               "crs": own.crs, "transform": own.transform, "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
+    with rasterio.open(tmp_path, "w", **profile) as dst:
+        for t in own.tiles(1024):
+            w = t.window
+            v = np.asarray(src.data[int(w.row_off):int(w.row_off + w.height), int(w.col_off):int(w.col_off + w.width)], dtype=np.float64)
+            dst.write(np.where(np.isfinite(v), (v > threshold).astype(np.uint8), 255).astype(np.uint8), 1, window=w)
+    da = read_raster(tmp_path, grid, kind="categorical", name=name or Path(path).stem)
+    return da, 0.0
+
+
 # ---- report ---------------------------------------------------------------------------------------
 def build_report(map_path, *, points_result: PointsResult | None = None, area: tuple | None = None,
                  statistics: StatisticsResult | None = None, comparisons=(), title: str | None = None,
-                 map_kind: str = "fraction", threshold: float = 0.0, water=None):
+                 map_kind: str = "fraction", threshold: float = 0.0, water=None, treecover=None, run_info=None, diagnostics=None,
+                 warnings: list | None = None, constrained: bool = False, figure=None):
     """A Report with a map quicklook and one section per result given; each section ends with its CLI command.
     `water`: an irrmap.evaluation.water_section.WaterFiles, for the water-body layer's section (which names the
-    files its numbers come from)."""
+    files its numbers come from); `treecover`: an irrmap.evaluation.treecover_section.TreecoverFiles, for the
+    tree-cover layer's section. `run_info`: a run_section.RunInfo ('What was mapped'); `diagnostics`: a
+    diagnostics_section.Diagnostics; `warnings`: the run's warnings (dicts stage, logger, message) for 'Flags and
+    next steps' (the section is left out when None); `constrained`: the map was trained on labels matched to the
+    statistics (see statistics_section); `figure`: PNG bytes of the map figure replacing the quicklook."""
     from irrmap.evaluation.report import Report, confusion_png, map_quicklook_png
 
     rep = Report(title or f"Evaluation of {Path(map_path).name}",
-                 "Rows of every confusion matrix are map classes, columns reference classes. Point accuracy treats the points "
-                 "as a simple random sample; error-adjusted areas use the stratified estimators (Olofsson et al. 2014; "
-                 "Stehman 2014). Threshold-derived training pixels are not a probability sample and are never used here.")
+                 _summary(points_result, statistics, warnings) + "Rows of every confusion matrix are map classes, columns reference "
+                 "classes. Accuracy at the points is design-based when the sampling design is given ([evaluation].stratum_field), with "
+                 "error-adjusted areas by the stratified estimators (Olofsson et al. 2014; Stehman 2014). Threshold-derived training "
+                 "pixels are not a probability sample and are never used for accuracy here.")
+    results: dict = {"map": str(map_path)}
+    if run_info is not None:
+        from irrmap.evaluation.run_section import run_section
+
+        results["run"] = run_section(rep, run_info)
     m = read_map(map_path)
     sec = rep.section("Map")
     sec.text(f"`{map_path}`: {m.sizes['y']} x {m.sizes['x']} pixels, CRS {m.rio.crs.to_string() if m.rio.crs else 'unknown'}.")
-    sec.figure(map_quicklook_png(m, title=Path(map_path).stem, kind=map_kind, threshold=threshold), "map_quicklook",
-               "Quicklook (block means for display); grey = no data.")
-    results: dict = {"map": str(map_path)}
+    if figure is not None:
+        sec.figure(figure, "map", "The map (majority class of each display block), with admin boundaries.")
+    else:
+        sec.figure(map_quicklook_png(m, title=Path(map_path).stem, kind=map_kind, threshold=threshold), "map_quicklook",
+                   "Quicklook (block means for display).")
+    if points_result is not None and points_result.design is not None:
+        from irrmap.evaluation.design_section import design_section
+
+        # areas in ha from the sampling frame's pixel area (the unit of the stratum sizes), never the evaluated map's
+        results["design_based"] = design_section(rep, points_result.design, points_result.accuracy, CLASS_NAMES,
+                                                 points_result.design.design.unit_area_ha, points_result.command)
     if points_result is not None:
         acc = points_result.accuracy
-        sec = rep.section("Accuracy at reference points")
+        sec = rep.section("Accuracy at reference points" + (" (unweighted, as if a simple random sample)" if points_result.design else ""))
         c = points_result.counts
         sec.text(f"{acc.n} points used of {c['n_points']} ({c['n_outside_map']} outside the map, {c['n_missing_label']} without label, "
                  f"{c['n_missing_map_value']} on map nodata, {c['n_no_crop_within_radius']} without a crop pixel within the snap radius; "
@@ -369,27 +525,14 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
                    "Error matrix in estimated proportions of area.")
         sec.command(cmd)
         results["area"] = est.to_dict()
-    if statistics is not None:
-        from irrmap.evaluation.agreement import scaled_metrics, scatter_png
+    if diagnostics is not None:
+        from irrmap.evaluation.diagnostics_section import diagnostics_section
 
-        scale = M2_PER_UNIT[statistics.out_unit]
-        sec = rep.section("Mapped area against statistics")
-        rows = [{"level": lv, **{k: v for k, v in scaled_metrics(mt, scale).items() if k != "not_estimable"}}
-                for lv, mt in statistics.metrics.items()]
-        sec.table(pd.DataFrame(rows), f"Agreement per level (areas in {statistics.out_unit}; bias = mean(mapped - statistics)).")
-        _not_estimable_text(sec, {f"{k} ({lv})": why for lv, mt in statistics.metrics.items() for k, why in mt["not_estimable"].items()})
-        lo = statistics.left_out
-        if lo.get("units_without_mapped_area") or lo.get("statistics_without_unit") or lo.get("units_without_statistic"):
-            sec.text(f"Left out of the pairs: {len(lo['units_without_mapped_area'])} units without a mapped area "
-                     f"({'; '.join(f'{c}: {w}' for c, w in list(lo['units_without_mapped_area'].items())[:5]) or 'none'}), "
-                     f"{len(lo['statistics_without_unit'])} statistics matching no unit "
-                     f"({', '.join(lo['statistics_without_unit'][:5]) or 'none'}), {lo['units_without_statistic']} units without a statistic.")
-        for lv, df in statistics.levels.items():
-            if len(df):
-                sec.figure(scatter_png(df, title=f"{lv}: mapped vs statistics", unit_label=statistics.out_unit, scale=scale),
-                           f"scatter_{lv}", f"{lv}: mapped irrigated area against statistics, 1:1 line dashed.")
-        sec.command(statistics.command)
-        results["statistics"] = statistics.to_dict()
+        results["diagnostics"] = diagnostics_section(rep, diagnostics, points_result)
+    if statistics is not None:
+        from irrmap.evaluation.statistics_section import statistics_section
+
+        results["statistics"] = statistics_section(rep, statistics, constrained)
     for i, cr in enumerate(comparisons):
         comp = cr.comparison
         sec = rep.section(f"Comparison: {comp.names[0]} vs {comp.names[1]}")
@@ -408,7 +551,37 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
         from irrmap.evaluation.water_section import water_section
 
         results["water"] = water_section(rep, water)
+    if treecover is not None:
+        from irrmap.evaluation.treecover_section import treecover_section
+
+        results["treecover"] = treecover_section(rep, treecover)
+    if warnings is not None:
+        from irrmap.evaluation.flags_section import findings, flags_section
+
+        results["flags"] = flags_section(rep, warnings, findings(points_result, diagnostics, statistics))
     return rep, results
+
+
+def _summary(points_result, statistics, warnings) -> str:
+    """The report's opening sentences: headline accuracy with its CI, mapped area against statistics, warnings."""
+    from irrmap.evaluation.design_section import ci95, headline
+
+    out = []
+    if points_result is not None:
+        if points_result.design is not None:
+            out.append(f"Headline: {headline(points_result.design)}.")
+        else:
+            a = points_result.accuracy
+            lo, hi = ci95(a.overall_accuracy, a.overall_accuracy_se)
+            out.append(f"Headline: overall accuracy {a.overall_accuracy:.3f} (95 % CI {lo:.3f}-{hi:.3f}; {a.n} points as a simple random sample).")
+    if statistics is not None and statistics.levels:
+        lv, df = next(iter(statistics.levels.items()))
+        scale = M2_PER_UNIT[statistics.out_unit]
+        out.append(f"Mapped irrigated area {df['mapped_m2'].sum() / scale:,.0f} {statistics.out_unit} against {df['statistic_m2'].sum() / scale:,.0f} "
+                   f"{statistics.out_unit} in the statistics ({len(df)} {lv} units with both).")
+    if warnings is not None:
+        out.append(f"{len(warnings)} warning(s) in the run (see Flags and next steps).")
+    return " ".join(out) + (" " if out else "")
 
 
 def _not_estimable_text(sec, reasons: dict) -> None:

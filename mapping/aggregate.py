@@ -64,5 +64,5 @@ def aggregate_to_file(fraction: xr.DataArray, out, *, factor: int = 4, scale: fl
                       tags: Mapping | None = None, cog: bool = True) -> Path:
     """Write the aggregated irrigated area (float64 m2 per coarse cell) to `out`."""
     arr = aggregate_area(fraction, factor, scale=scale, nodata=nodata)
-    return write_raster(out, arr, dtype="float64", descriptions=[f"irrigated area (m2) per {factor}x{factor} pixels"],
+    return write_raster(out, arr, dtype="float32", descriptions=[f"irrigated area (m2) per {factor}x{factor} pixels"],
                         tags={"stage": "mapping.aggregate", "factor": factor, "units": "m2"} | dict(tags or {}), cog=cog)

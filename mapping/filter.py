@@ -26,6 +26,7 @@ from scipy import ndimage
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.halo import map_with_halo
+from irrmap.core.palettes import IRRIGATION
 from irrmap.core.raster_write import write_raster
 
 NODATA = 255
@@ -86,7 +87,8 @@ def _state(classes: xr.DataArray, cropland: xr.DataArray):
 
 def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = True, isolated: int = 2, hole: int = 47,
                window: int = 7, majority_size: int = 0, mmu: int = 0) -> dict[str, xr.DataArray]:
-    """Filtered class (uint8 1/0, 255 nodata) and fraction (percent of f_crop where irrigated) maps, lazily.
+    """Filtered class (uint8: 1 irrigated, 0 cropland not irrigated, 255 no cropland or nodata) and fraction
+    (percent of f_crop where irrigated, 0 without cropland, 255 nodata) maps, lazily.
 
     `classes` is class.tif from mapping.predict (1 irrigated, 0 not, 255 nodata); `cropland` the f_crop fraction
     (0..1) on the same grid."""
@@ -116,7 +118,7 @@ def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = Tr
             return values[inner]
 
         st = map_with_halo(st, kernel, depth, np.uint8, name=f"filter-{tokenize(rule, isolated, hole, window, majority_size, mmu)}")
-    cls = da.where(st == NODATA, NODATA, (st == _IRRIGATED).astype(np.uint8)).astype(np.uint8)
+    cls = da.where((st == NODATA) | (st == _NOT_CROP), NODATA, (st == _IRRIGATED).astype(np.uint8)).astype(np.uint8)
     pct = da.where(st == _IRRIGATED, da.rint(da.where(da.isfinite(f), f, 0) * 100.0), 0)
     frac = da.where(st == NODATA, NODATA, pct).astype(np.uint8)
     wrap = lambda a: xr.DataArray(a, dims=("y", "x"), coords=grid.coords()).rio.write_crs(grid.crs).rio.write_transform(grid.transform)  # noqa: E731
@@ -125,13 +127,15 @@ def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = Tr
 
 def filter_to_files(classes: xr.DataArray, cropland: xr.DataArray, out_dir, *, tags: Mapping | None = None, cog: bool = True,
                     **options) -> dict[str, Path]:
-    """Run filter_map and write OUT/class.tif and OUT/fraction.tif (uint8, nodata 255)."""
+    """Run filter_map and write OUT/class.tif (with the colour table irrmap.core.palettes.IRRIGATION) and
+    OUT/fraction.tif (uint8, nodata 255)."""
     maps = filter_map(classes, cropland, **options)
     out_dir = Path(out_dir)
     all_tags = {"stage": "mapping.filter"} | {k: v for k, v in options.items()} | dict(tags or {})
-    desc = {"class": "1 irrigated, 0 not irrigated (filtered)", "fraction": "irrigated fraction of the pixel, percent (filtered)"}
+    desc = {"class": "1 irrigated, 0 cropland not irrigated, 255 no cropland (filtered)",
+            "fraction": "irrigated fraction of the pixel, percent (filtered)"}
     paths = {}
     for name, arr in maps.items():
         paths[name] = write_raster(out_dir / f"{name}.tif", arr, nodata=NODATA, dtype="uint8", descriptions=[desc[name]],
-                                   tags=all_tags, cog=cog)
+                                   tags=all_tags, cog=cog, colours=IRRIGATION if name == "class" else None)
     return paths

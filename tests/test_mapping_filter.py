@@ -65,7 +65,7 @@ def test_fill_skips_pixels_without_cropland_and_keeps_nodata():
     crop = np.full(cls.shape, 0.5, np.float32)
     crop[5, 5] = 0.0  # no cropland: cannot become irrigated
     out, frac = run(cls, crop)
-    assert out[5, 5] == 0 and frac[5, 5] == 0
+    assert out[5, 5] == 255 and frac[5, 5] == 0  # no cropland: nodata in the class map (issue 18), 0 % irrigated
     assert out[6, 6] == 255 and frac[6, 6] == 255
 
 

@@ -1,34 +1,42 @@
-"""Intermediate maps: one statistics-matched map per score (SEVI, SNDVI, SGI by default), sharing one gather."""
+"""Intermediate maps: one statistics-matched map per score (SEVI, SNDVI, SGI by default), sharing one map pass."""
 
 from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from irrmap.training.thresholds import ThresholdSplitter, gather_candidates
+from irrmap.training.split_mapreduce import split_tiles
 
 TABLE_COLUMNS = ["score", "unit", "target_m2", "mapped_m2", "cropland_m2", "threshold", "n_pixels", "status",
                  "shortfall_m2", "n_candidates", "n_without_score"]
 
 
 def split_scores(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland: xr.DataArray, targets_by_code: pd.Series,
-                 zone_codes: pd.Series, *, rule: str = "nearest", strip_rows: int = 512):
-    """Threshold every score against the per-unit targets (m2 by unit code).
+                 zone_codes: pd.Series, *, rule: str = "nearest", strip_rows: int = 512, work: Path | None = None):
+    """Threshold every score against the per-unit targets (m2 by unit code), by map-reduce over strips
+    (irrmap.training.split_mapreduce), so no task holds the grid.
 
-    `zone_codes` maps zone id (index, 1..N) to unit code. Returns ({score name: lazy uint8 map}, table) where
-    the table has one row per (score, unit) with the TABLE_COLUMNS.
+    `zone_codes` maps zone id (index, 1..N) to unit code. `work`: a folder for the strips' part files, removed
+    when done; on a dask.distributed cluster it must be on storage the workers see (default: a new temporary
+    folder on this machine). Returns ({score name: lazy uint8 map}, table) where the table has one row per
+    (score, unit) with the TABLE_COLUMNS.
     """
     n_units = int(zone_codes.index.max())
-    cand = gather_candidates(zones, cropland, n_units=n_units, strip_rows=strip_rows)
     code_to_zone = pd.Series(zone_codes.index.values, index=zone_codes.values)
     joined = targets_by_code[targets_by_code.index.isin(code_to_zone.index)]
     targets = pd.Series(joined.values, index=code_to_zone.loc[joined.index].values, dtype=float)
-    maps, tables = {}, []
-    for name, score in scores.items():
-        sp = ThresholdSplitter(rule=rule, strip_rows=strip_rows).fit(score, candidates=cand, targets=targets)
-        maps[name] = sp.label_map(zones)
-        t = sp.table_.copy()
+    with contextlib.ExitStack() as stack:
+        if work is None:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="irrmap-split-"))) / "parts"
+        maps, per_score = split_tiles(scores, zones, cropland, targets, n_units, work, rule=rule, strip_rows=strip_rows)
+    tables = []
+    for name, t in per_score.items():
+        t = t.copy()
         t.insert(0, "unit", zone_codes.reindex(t["zone"]).values)
         t.insert(0, "score", name)
         tables.append(t)

@@ -27,6 +27,7 @@ class RunContext:
     checksums: dict[str, str] = field(default_factory=dict)
     products: dict[str, Path] = field(default_factory=dict)  # named rasters on the grid, from every enabled stage
     cache: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)  # {stage, logger, message} of each warning so far (irrmap.app.run_warnings)
 
     @property
     def config(self):

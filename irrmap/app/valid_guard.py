@@ -32,6 +32,7 @@ RASTER_SUFFIXES = {".tif", ".tiff", ".jp2", ".img", ".vrt", ".hdf", ".h5", ".nc"
 # product name (or name prefix) -> why it is missing where its inputs are valid
 NARROWER_BY_DESIGN = {
     "irrigation_probability": "defined on crop pixels only (cropland > 0), 255 elsewhere",
+    "irrigated_class": "defined on crop pixels only (cropland > 0), 255 = no cropland",
     "threshold_": "missing in units without a statistic (the statistics stage lists them)",
 }
 

@@ -39,6 +39,42 @@ def _reference_args(p) -> None:
     p.add_argument("--lat-field", help="CSV latitude / y column (default: lat/latitude/y)")
     p.add_argument("--points-crs", help="CRS of the points: of CSV coordinates (default EPSG:4326); for other files it replaces a "
                                         "missing or wrong CRS (e.g. EPSG:32642)")
+    p.add_argument("--stratum-field", help="point field naming the sampling stratum: adds design-based estimates (Stehman 2014); "
+                                           "needs --inclusion-field or --stratum-size")
+    p.add_argument("--inclusion-field", help="point field with each point's inclusion probability (stratum size = sum of 1/p)")
+    p.add_argument("--stratum-size", action="append", metavar="STRATUM=PIXELS",
+                   help="size of a stratum in pixels of the sampling frame the points were drawn from (repeat); not with --inclusion-field")
+    p.add_argument("--frame-pixel-area", type=float, metavar="HA",
+                   help="area (ha) of one pixel of the sampling frame (the unit of --stratum-size and of sum(1/p)): error-adjusted "
+                        "areas are given in ha only with it, else in frame pixels")
+
+
+def _design(args):
+    """The SampleDesign of --stratum-field / --inclusion-field / --stratum-size, or None; InputError when incomplete."""
+    from irrmap.core.errors import InputError
+    from irrmap.evaluation.design import SampleDesign
+
+    if not (args.stratum_field or args.inclusion_field or args.stratum_size):
+        return None
+    sizes = {}
+    for item in args.stratum_size or []:
+        key, sep, val = item.rpartition("=")
+        try:
+            sizes[key.strip()] = float(val)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise InputError(f"bad --stratum-size {item!r}", "--stratum-size", "write STRATUM=PIXELS, e.g. --stratum-size arid=68")
+    if args.inclusion_field and sizes:
+        raise InputError("both --inclusion-field and --stratum-size are given", "evaluate",
+                         "give --inclusion-field or --stratum-size, not both (sizes then come from sum(1/p) per stratum)")
+    if not args.stratum_field or not (args.inclusion_field or sizes):
+        raise InputError("a sampling design needs --stratum-field and either --inclusion-field or --stratum-size", "evaluate",
+                         "e.g. --stratum-field stratum --inclusion-field inclusion_prob")
+    area = getattr(args, "frame_pixel_area", None)
+    if area is not None and not area > 0:
+        raise InputError(f"--frame-pixel-area must be a positive area in ha, got {area:g}", "--frame-pixel-area", "e.g. --frame-pixel-area 0.09 for 30 m pixels")
+    return SampleDesign(args.stratum_field, args.inclusion_field, sizes or None, area)
 
 
 def _points_args(p) -> None:
@@ -116,6 +152,8 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--skip-rows", type=int, default=0)
     add_table_args(p)
     p.add_argument("--out-unit", default="ha", help="unit of reported areas (default ha)")
+    p.add_argument("--level-stats", action="append", metavar="LEVEL=TABLE",
+                   help="a higher level's own statistics table, same columns (repeat); otherwise that level sums its units' statistics")
     p.add_argument("--out", help="folder for per-level CSV tables and scatter PNGs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_statistics)
@@ -162,6 +200,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--variant-field")
     p.add_argument("--variant")
     p.add_argument("--out-unit", default="ha")
+    p.add_argument("--level-stats", action="append", metavar="LEVEL=TABLE", help="a higher level's own statistics table (repeat)")
     p.add_argument("--samples", help="stratified sample table for error-adjusted areas (with --strata)")
     p.add_argument("--strata")
     p.add_argument("--compare", action="append", default=[], metavar="MAP", help="another map to compare with (repeat)")
@@ -184,6 +223,19 @@ def _why(reasons: dict) -> str:
     return "".join(f"\nnot estimable: {k}: {why}" for k, why in reasons.items())
 
 
+def _level_tables(items) -> dict:
+    """--level-stats LEVEL=TABLE (repeated) as {LEVEL: TABLE}."""
+    from irrmap.core.errors import InputError
+
+    out = {}
+    for item in items or []:
+        level, sep, path = item.partition("=")
+        if not sep or not level.strip() or not path.strip():
+            raise InputError(f"bad --level-stats {item!r}", "--level-stats", "write LEVEL=TABLE, e.g. --level-stats province=province.csv")
+        out[level.strip()] = path.strip()
+    return out
+
+
 def _levels(s):
     return [v.strip() for v in s.split(",") if v.strip()] if s else None
 
@@ -196,7 +248,7 @@ def _points(args) -> int:
                         cropland_path=args.cropland, snap_radius=args.snap_radius, min_crop_fraction=args.min_crop_fraction,
                         by=args.by, units_path=args.units, unit_field=args.unit_field, hierarchy=args.hierarchy,
                         by_level=args.by_level, aridity_path=args.aridity, aridity_threshold=args.aridity_threshold,
-                        units_layer=args.units_layer)
+                        units_layer=args.units_layer, design=_design(args))
     if args.out:
         from irrmap.core.atomic import atomic_path
 
@@ -206,6 +258,10 @@ def _points(args) -> int:
     names = {0: "not_irrigated", 1: "irrigated"}
     text = (f"n = {a.n}  OA = {a.overall_accuracy:.4f}  kappa = {_num(a.kappa)} (SE {_num(a.kappa_se)})\n"
             + a.table(names).to_string(index=False) + _why(a.not_estimable(names)))
+    if r.design is not None:
+        d = r.design.estimate
+        text += (f"\ndesign-based ({r.design.design.sizes_from}): OA = {d.overall_accuracy:.4f} (SE {_num(d.overall_accuracy_se)})  "
+                 f"kappa = {_num(d.kappa)} (SE {_num(d.kappa_se)})\n" + r.design.strata.to_string(index=False))
     _print(r.to_dict(), text, args.json)
     return 0
 
@@ -268,6 +324,7 @@ def _statistics(args) -> int:
                              hierarchy=args.hierarchy, levels=_levels(args.levels), stats_level=args.stats_level,
                              map_kind=args.map_kind, threshold=args.threshold, weight_path=args.weight, year_field=args.year_field,
                              year=args.year, variant_field=args.variant_field, variant=args.variant, skip_rows=args.skip_rows,
+                             level_tables=_level_tables(args.level_stats),
                              out_unit=args.out_unit, units_layer=args.units_layer, fmt=table_format(args))
     scale = M2_PER_UNIT[r.out_unit]
     if args.out:
@@ -317,7 +374,7 @@ def _report(args) -> int:
                              label_map=_label_map(args.label_map), lon_field=args.lon_field, lat_field=args.lat_field,
                              points_crs=args.points_crs, layer=args.layer, cropland_path=args.cropland, snap_radius=args.snap_radius, by=args.by, units_path=args.units,
                              unit_field=args.unit_field, hierarchy=args.hierarchy, by_level=args.by_level, aridity_path=args.aridity,
-                             units_layer=args.units_layer)
+                             units_layer=args.units_layer, design=_design(args))
     if args.stats:
         need = [f for f in ("units", "unit_field", "stats_field", "area_field", "area_unit") if not getattr(args, f)]
         if need:
@@ -326,7 +383,7 @@ def _report(args) -> int:
                                   hierarchy=args.hierarchy, levels=_levels(args.levels), map_kind=args.map_kind,
                                   threshold=args.threshold, out_unit=args.out_unit, units_layer=args.units_layer,
                                   year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
-                                  fmt=table_format(args))
+                                  fmt=table_format(args), level_tables=_level_tables(args.level_stats))
     if args.samples or args.strata:
         if not (args.samples and args.strata):
             raise InputError("--samples and --strata go together", "evaluate report")

@@ -10,6 +10,9 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--check", action="store_true",
                    help="check the config, the output folder and every stage's inputs (files, fields, joins, grid overlap) "
                         "without computing; list all problems (exit 2) or stop")
+    p.add_argument("--scheduler", metavar="WHERE",
+                   help="run on a dask.distributed cluster instead of [run].scheduler: local-processes:N (N worker processes here) "
+                        "or a scheduler address (tcp://host:8786); the outputs are the same bytes")
     p.set_defaults(func=_run)
 
 
@@ -22,12 +25,11 @@ def _run(args) -> int:
         print(f"config OK: {found['config']}\ngrid: {found['grid']!r}\noutputs: {found['output_dir']}\n"
               f"checked: {', '.join(found['stages']) or 'no stage enabled'}")
         return 0
-    manifest = run_pipeline(args.config, force=args.force)
+    manifest = run_pipeline(args.config, force=args.force, scheduler=args.scheduler)
     for name, st in manifest["stages"].items():
         print(f"{name:24s} {st['status']:22s} {st['seconds']:8.2f} s")
     print(f"outputs and manifest.json in {manifest['output_dir']}")
-    report = manifest["stages"].get("evaluation", {}).get("outputs", [])
-    html = [p for p in report if p.endswith(".html")]
-    if html:
-        print(f"report: {manifest['output_dir']}/{html[0]}")
+    from irrmap.app.run_summary import closing_summary
+
+    print("\n".join(closing_summary(manifest)))
     return 0

@@ -66,6 +66,7 @@ def _thresholds(args) -> int:
     from irrmap.core.errors import GridError
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
+    from irrmap.core.palettes import IRRIGATION
     from irrmap.core.raster_write import write_raster
     from irrmap.core.errors import DataError
     from irrmap.core.statistics import read_statistics, scale_problem, validate_statistics
@@ -99,7 +100,7 @@ def _thresholds(args) -> int:
     out = Path(args.out)
     for name, m in maps.items():
         write_raster(out / f"{name}.tif", m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
-                     tags={"stage": "training.thresholds", "rule": args.rule, "statistics": args.stats})
+                     tags={"stage": "training.thresholds", "rule": args.rule, "statistics": args.stats}, colours=IRRIGATION)
     with atomic_path(out / "thresholds.csv") as tmp:
         table.to_csv(tmp, index=False)
     counts = table.groupby("score")["status"].value_counts().unstack(fill_value=0)

@@ -1,5 +1,6 @@
 """Stage `evaluation`: accuracy at reference points, agreement with statistics, map comparisons and the
-HTML/Markdown report (evaluation/report.html), with a section on the water-body layer when [water] is set."""
+HTML/Markdown report (evaluation/report.html), with a section on the water-body layer when [water] is set and
+one on the tree-cover layer when [treecover] is set."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages import water
+from irrmap.app.stages import treecover, water
 from irrmap.app.stages.common import checked_units
 from irrmap.core.errors import ConfigError, DataError, gather, raise_all
 
@@ -27,6 +28,14 @@ def evaluated_map(ctx: RunContext) -> str:
 
 
 def run(ctx: RunContext) -> list[Path]:
+    from irrmap.app.run_warnings import collected_warnings
+
+    with collected_warnings("evaluation", []) as own:  # this stage's warnings, for the report's flags (the runner keeps its own copy)
+        return _run(ctx, own)
+
+
+def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
+    from irrmap.app.stages import report_context
     from irrmap.core.tables import TableFormat
     from irrmap.evaluation.workflow import compare, points_accuracy, statistics_agreement, write_report
 
@@ -35,12 +44,15 @@ def run(ctx: RunContext) -> list[Path]:
     map_path = ctx.product(name, "[evaluation].map")
     units = ctx.config.units
     kw = {}
+    points_kw = None
     if sec.points is not None:
         crop = ctx.products.get(ctx.config.training.cropland) if ctx.config.training else ctx.products.get("cropland")
+        points_kw = dict(points_path=ctx.path(sec.points), label_field=sec.label_field, threshold=sec.threshold, layer=sec.points_layer,
+                         label_map=sec.label_map, positive=sec.positive, points_crs=sec.points_crs, lon_field=sec.lon_field,
+                         lat_field=sec.lat_field, cropland_path=crop if sec.snap_radius else None, snap_radius=sec.snap_radius,
+                         design=report_context.sample_design(ctx))
         kw["points_result"] = points_accuracy(
-            map_path, ctx.path(sec.points), sec.label_field, threshold=sec.threshold, layer=sec.points_layer,
-            label_map=sec.label_map, points_crs=sec.points_crs, lon_field=sec.lon_field, lat_field=sec.lat_field,
-            cropland_path=crop if sec.snap_radius else None, snap_radius=sec.snap_radius,
+            map_path, **points_kw,
             units_path=ctx.path(units.path) if (units and sec.by_level) else None, unit_field=units.code_field if units else None,
             hierarchy=units.hierarchy if units else "cn-adcode", by_level=sec.by_level, units_layer=units.layer if units else None)
     if sec.statistics and ctx.config.statistics is not None:
@@ -50,13 +62,22 @@ def run(ctx: RunContext) -> list[Path]:
             map_path, ctx.path(units.path), units.code_field, ctx.path(st.path), st.code_field, st.area_field, st.area_unit,
             hierarchy=units.hierarchy, stats_level=st.level, map_kind=sec.map_kind, threshold=sec.threshold, weight_path=weight,
             year_field=st.year_field, year=st.year, variant_field=st.variant_field, variant=st.variant, skip_rows=st.skip_rows,
-            units_layer=units.layer, fmt=TableFormat.of(st, "[statistics]"))
+            units_layer=units.layer, fmt=TableFormat.of(st, "[statistics]"),
+            level_tables={lv: ctx.path(p) for lv, p in sec.level_statistics.items()})
     kw["comparisons"] = [compare(map_path, ctx.product(o, "[evaluation].compare"), threshold_a=sec.threshold, threshold_b=sec.threshold)
                          for o in sec.compare]
     if ctx.config.water is not None:
         kw["water"] = water.report_files(ctx)
+    if ctx.config.treecover is not None:
+        kw["treecover"] = treecover.report_files(ctx)
     folder = ctx.outdir / "evaluation"
-    paths = write_report(folder, map_path, title=f"Evaluation of {name}", map_kind=sec.map_kind, threshold=sec.threshold, **kw)
+    kw["run_info"] = report_context.run_info(ctx)
+    kw["diagnostics"] = report_context.diagnostics(ctx, points_kw) if ctx.config.models is not None else None
+    kw["constrained"] = ctx.config.training is not None  # threshold maps (and a classifier trained on them) match the statistics
+    if sec.map_kind == "binary":
+        kw["figure"] = report_context.map_figure(ctx, map_path, name)
+    paths = write_report(folder, map_path, title=f"Irrigated cropland map: {ctx.config.run.name} ({name})", map_kind=sec.map_kind,
+                         threshold=sec.threshold, warnings=ctx.warnings + own_warnings, **kw)
     log.info("evaluation report: %s", paths["html"])
     return [Path(p) for p in paths.values()]
 
@@ -95,6 +116,10 @@ def _check_points(ctx: RunContext) -> None:
     pts, _ = configured_points(ctx)
     if len(pts) == 0:
         raise DataError("the points file holds no points", f"[evaluation].points = {path}", "give a file with labelled reference points")
+    for key in ("stratum_field", "inclusion_field"):
+        if getattr(sec, key) and getattr(sec, key) not in pts.columns:
+            raise ConfigError(f"field {getattr(sec, key)!r} not found in the points ({path})", f"[evaluation].{key}",
+                              f"use one of {', '.join(map(str, pts.columns.drop('geometry', errors='ignore')[:30]))}")
     if hits_on_grid(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), pts.crs, ctx.grid) == 0:
         cause = likely_cause(pts, ctx.grid)
         raise DataError(f"none of the {len(pts):,} reference points lies on the grid" + (f": {cause.what}" if cause else ""),
@@ -108,8 +133,13 @@ def _inputs(ctx: RunContext) -> list[Path]:
         files.append(ctx.path(sec.points))
     if ctx.config.statistics is not None:
         files += [ctx.path(ctx.config.statistics.path), ctx.path(ctx.config.units.path)]
+    files += [ctx.path(p) for p in sec.level_statistics.values()]
+    if ctx.config.models is not None:
+        files.append(ctx.outdir / "models" / "model.joblib")  # the report's model diagnostics
     if ctx.config.water is not None:
         files += water.report_files(ctx).paths()
+    if ctx.config.treecover is not None:
+        files += treecover.report_files(ctx).paths()
     return files
 
 

@@ -1,13 +1,13 @@
-"""Stage `mapping`: windowed prediction with the fitted model, the 7x7 filter and the 1 km area product
-(mapping/raw/*.tif, mapping/class.tif, mapping/fraction.tif, mapping/irrigated_area_1km.tif)."""
+"""Stage `mapping`: windowed prediction with the fitted model, the 7x7 filter, the 1 km area product and the
+area per admin unit (mapping/raw/*.tif, mapping/class.tif, mapping/fraction.tif, mapping/irrigated_area_1km.tif,
+mapping/irrigated_area_by_unit.csv). class.tif: 1 irrigated, 0 cropland not irrigated, 255 no cropland."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages.common import MAPPING_PRODUCTS, predictor_names, provenance, read_product, zones_and_codes
+from irrmap.app.stages.common import MAPPING_PRODUCTS, checked_units, predictor_names, provenance, read_product, zones_and_codes
 from irrmap.core.atomic import atomic_path
 from irrmap.core.raster_read import read_raster
 
@@ -34,18 +34,31 @@ def run(ctx: RunContext) -> list[Path]:
     raw = predict_to_files(ctx.outdir / "models" / "model.joblib", cropland, predictors, zones, folder / "raw",
                            memory_mb=sec.memory_mb, tags=tags)
     classes = read_raster(raw["class"], ctx.grid, kind="categorical", chunks=chunk)
-    if sec.filter or sec.majority_size or sec.mmu:
-        final = filter_to_files(classes, cropland, folder, tags=tags, rule=sec.filter, isolated=sec.isolated, hole=sec.hole,
-                                majority_size=sec.majority_size, mmu=sec.mmu)
-    else:
-        final = {}
-        for k in ("class", "fraction"):  # unfiltered: the final maps are copies of the raw ones
-            with atomic_path(folder / f"{k}.tif") as tmp:
-                shutil.copyfile(raw[k], tmp)
-            final[k] = folder / f"{k}.tif"
+    # unfiltered too: the final class map marks pixels without cropland as nodata (the raw one has 0 there)
+    final = filter_to_files(classes, cropland, folder, tags=tags, rule=sec.filter, isolated=sec.isolated, hole=sec.hole,
+                            majority_size=sec.majority_size, mmu=sec.mmu)
     fraction = read_raster(final["fraction"], ctx.grid, kind="categorical", chunks=chunk)
     area = aggregate_to_file(fraction, folder / "irrigated_area_1km.tif", factor=sec.aggregate_factor, tags=tags)
-    return [*raw.values(), *final.values(), Path(area)]
+    return [*raw.values(), *final.values(), Path(area), _unit_table(ctx, final["fraction"], folder / "irrigated_area_by_unit.csv")]
+
+
+def _unit_table(ctx: RunContext, fraction_path, out: Path) -> Path:
+    """Write the mapped irrigated area per unit and level (mapping.unit_areas), with the statistic of each unit
+    at the statistics' level (statistics/statistics.csv, valid rows)."""
+    import pandas as pd
+
+    from irrmap.mapping.unit_areas import irrigated_area_by_unit
+
+    _, table = zones_and_codes(ctx)
+    stats = level = None
+    if ctx.config.statistics is not None and (ctx.outdir / "statistics" / "statistics.csv").exists():
+        s = pd.read_csv(ctx.outdir / "statistics" / "statistics.csv", dtype={"code": str})
+        s = s[s["valid"].astype(bool)] if "valid" in s else s
+        stats, level = s.groupby("code")["area_m2"].sum(), ctx.config.statistics.level
+    df = irrigated_area_by_unit(fraction_path, ctx.outdir / "units" / "zones.tif", table, list(checked_units(ctx).levels), stats, level)
+    with atomic_path(out) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.4f")
+    return out
 
 
 def stage() -> Stage:

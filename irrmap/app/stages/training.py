@@ -12,9 +12,10 @@ import pandas as pd
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages.common import checked_units, predictor_names, provenance, read_product, units_matching, zones_and_codes
 from irrmap.app.stages.units import partial_targets
-from irrmap.core.atomic import atomic_path
+from irrmap.core.atomic import atomic_path, partial_path
 from irrmap.core.errors import DataError, gather, raise_all
 from irrmap.core.raster_read import read_raster
+from irrmap.core.palettes import IRRIGATION
 from irrmap.core.raster_write import write_raster
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,13 @@ def run_thresholds(ctx: RunContext) -> list[Path]:
     scores = {n: read_product(ctx, n, "[training].scores") for n in sec.scores}
     codes = table.set_index("zone")["code"]
     targets = partial_targets(ctx, pd.Series(stats["area_m2"].values, index=stats["code"].values), table)
-    maps, result = split_scores(scores, zones, cropland, targets, codes, rule=sec.rule)
     folder = ctx.outdir / "training"
+    maps, result = split_scores(scores, zones, cropland, targets, codes, rule=sec.rule, work=partial_path(folder / "thresholds", ".parts"))
     outputs = [folder / "partial_units.csv"]
     for name, m in maps.items():
         path = folder / f"threshold_{name}.tif"
         write_raster(path, m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
-                     tags=provenance(ctx, "training.thresholds") | {"rule": sec.rule})
+                     tags=provenance(ctx, "training.thresholds") | {"rule": sec.rule}, colours=IRRIGATION)
         outputs.append(path)
     with atomic_path(folder / "thresholds.csv") as tmp:
         result.to_csv(tmp, index=False)

@@ -1,0 +1,122 @@
+"""Design-based accuracy at reference points from a stratified (or Poisson-stratified) probability sample.
+
+The points carry a stratum and either their inclusion probability or the stratum sizes are given. Stratum
+sizes N_h come from the given sizes or, from inclusion probabilities pi_k, as the Horvitz-Thompson estimate
+N_h = sum over the stratum's points of 1 / pi_k. The estimates are those of Stehman (2014; Int. J. Remote Sens.
+35:4923-4939) through `area_estimation.stehman`: with estimated N_h each is the Hajek (ratio) estimator
+sum_k y_k / pi_k / sum_k 1 / pi_k within strata, weighted by N_h (`stehman(..., weights=1/pi)`; with given stratum sizes
+the points of a stratum weigh equally). Sizes count pixels of the sampling frame the points were drawn from;
+`SampleDesign.unit_area_ha` (the frame's pixel area) turns them into hectares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from irrmap.core.errors import DataError
+from irrmap.evaluation.area_estimation import AreaEstimate, stehman
+
+
+@dataclass(frozen=True)
+class SampleDesign:
+    """How the reference points were drawn: the point field naming the stratum, and the field with each point's
+    inclusion probability or the size (pixels) of each stratum."""
+
+    stratum_field: str
+    inclusion_field: str | None = None
+    stratum_sizes: dict | None = None
+    #: area (ha) of one unit of the stratum sizes, i.e. of one pixel of the sampling frame the points were drawn
+    #: from (sizes and sum(1/pi) count frame pixels). None: areas stay in frame pixels (never the evaluated
+    #: map's pixels, whose size need not be the frame's).
+    unit_area_ha: float | None = None
+
+    @property
+    def sizes_from(self) -> str:
+        return "given stratum sizes" if self.stratum_sizes else f"inclusion probabilities ({self.inclusion_field!r}, sum of 1/pi per stratum)"
+
+    @property
+    def weights_from(self) -> str:
+        return (f"1/pi of each point ({self.inclusion_field!r}; Hajek estimator within strata)" if self.inclusion_field
+                else "equal within each stratum (N_h / n_h)")
+
+
+@dataclass
+class DesignAccuracy:
+    """Stehman (2014) estimates (`estimate`: OA, kappa, UA/PA, area proportions with SEs; areas in pixels) and
+    one row per stratum (`strata`)."""
+
+    estimate: AreaEstimate
+    strata: pd.DataFrame
+    design: SampleDesign
+
+    def to_dict(self, class_names: dict) -> dict:
+        return {"design": {"stratum_field": self.design.stratum_field, "sizes_from": self.design.sizes_from,
+                           "weights_within_strata": self.design.weights_from, "size_unit": "pixels of the sampling frame",
+                           "frame_pixel_area_ha": self.design.unit_area_ha},
+                **self.estimate.to_dict(class_names), "strata": self.strata.to_dict(orient="records")}
+
+
+def stratum_sizes(samples: pd.DataFrame, design: SampleDesign, source: str = "points") -> pd.Series:
+    """N_h per stratum (index: stratum as text): `design.stratum_sizes`, or sum(1 / pi_k) over each stratum's
+    points. Raises DataError for missing fields, inclusion probabilities outside (0, 1], both sizes and inclusion
+    probabilities, a given size naming no stratum of the points, or a given size below the stratum's sample size."""
+    fields = [c for c in samples.columns if c not in _SAMPLE_COLUMNS]
+    for f in (design.stratum_field, design.inclusion_field):
+        if f and f not in samples.columns:
+            raise DataError(f"field {f!r} not found in the points", source, f"use one of the points' fields: {', '.join(map(str, fields[:30]))}")
+    if design.stratum_sizes and design.inclusion_field:
+        raise DataError("both stratum sizes and an inclusion field are given", source, "give --inclusion-field or --stratum-size, not both")
+    strata = samples[design.stratum_field].astype(str)
+    if design.stratum_sizes:
+        sizes = pd.Series({str(k).strip(): float(v) for k, v in design.stratum_sizes.items()})
+        present = sorted(set(strata))
+        unmatched = [k for k in sizes.index if k not in present]
+        if unmatched:
+            raise DataError(f"stratum size {', '.join(map(repr, unmatched[:10]))} matched no stratum of field {design.stratum_field!r}",
+                            source, f"name the strata as in the points: {', '.join(map(repr, present[:20]))}")
+        n_h = strata.value_counts()
+        small = [(k, sizes[k], int(n_h[k])) for k in sizes.index if sizes[k] < n_h[k]]
+        if small:
+            raise DataError("stratum sizes smaller than the stratum's sample: " + ", ".join(f"{k} = {v:g} with n = {n}" for k, v, n in small[:10])
+                            + " (a stratum holds at least the points drawn from it)", source,
+                            "give each stratum's size in pixels of the sampling frame (all pixels it holds, not only the sampled ones)")
+        return sizes
+    pi = pd.to_numeric(samples[design.inclusion_field], errors="coerce")
+    bad = ~((pi > 0) & (pi <= 1))
+    if bad.any():
+        raise DataError(f"{int(bad.sum())} inclusion probabilities are not in (0, 1] (e.g. {samples.loc[bad, design.inclusion_field].iloc[0]!r})",
+                        f"{source}: field {design.inclusion_field!r}", "give each point's probability of being sampled")
+    return (1.0 / pi).groupby(strata).sum()
+
+
+#: columns evaluation.points.sample_points adds to the points (not fields of the user's file)
+_SAMPLE_COLUMNS = {"map", "reference", "value", "used", "snapped", "no_crop", "inside", "row", "col", "group", "geometry"}
+
+
+def design_accuracy(samples: pd.DataFrame, design: SampleDesign, classes=(0, 1), source: str = "points") -> DesignAccuracy:
+    """Design-based accuracy of the used points (`samples`: columns map, reference (0/1) and the design fields,
+    one row per point used). Stratum sizes as in `stratum_sizes`; raises DataError as `area_estimation.stehman`
+    does (a stratum with a size but no point, labels outside `classes`)."""
+    sizes = stratum_sizes(samples, design, source)
+    strata = samples[design.stratum_field].astype(str).to_numpy()
+    w = (1.0 / pd.to_numeric(samples[design.inclusion_field], errors="coerce")).to_numpy() if design.inclusion_field else None
+    est = stehman(strata, samples["map"].to_numpy(), samples["reference"].to_numpy(), sizes, classes=list(classes), weights=w)
+    w = np.ones(len(strata)) if w is None else w
+    g = pd.DataFrame({"stratum": strata, "w": w, "correct": w * (samples["map"] == samples["reference"]).to_numpy(),
+                      "map_irrigated": w * (samples["map"].to_numpy() == 1), "reference_irrigated": w * (samples["reference"].to_numpy() == 1)})
+    grp = g.groupby("stratum")
+    per = pd.DataFrame({"n": grp.size()})
+    for col, name in (("correct", "overall_accuracy"), ("map_irrigated", "share_mapped_irrigated"),
+                      ("reference_irrigated", "share_reference_irrigated")):
+        per[name] = grp[col].sum() / grp["w"].sum()  # Hajek mean within the stratum (plain mean for equal weights)
+    per.index.name = "stratum"
+    per.insert(0, "size_pixels", sizes.reindex(per.index).to_numpy())
+    per.insert(1, "weight", per["size_pixels"] / sizes.sum())
+    per.insert(3, "weight_per_point", per["size_pixels"] / per["n"])
+    return DesignAccuracy(est, per.reset_index(), design)
+
+
+__all__ = ["DesignAccuracy", "SampleDesign", "design_accuracy", "stratum_sizes"]
