@@ -36,7 +36,6 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 from numba import njit, prange
-from scipy.spatial import cKDTree
 
 from irrmap.core.errors import InputError
 from irrmap.core.geodesy import chord_to_arc, mean_radius, meridian_spacing, parallel_spacing
@@ -237,6 +236,8 @@ def _nearest_on_ellipsoid(values, window, inner, *, grid: Grid, cap: float | Non
     """General grids: distance from each pixel centre of the inner block to the nearest water pixel centre
     of `values` (block plus halo), by a k-d tree (scipy) of Earth-centred coordinates; the chord is turned
     into the arc on the mean-radius sphere (irrmap.core.geodesy.chord_to_arc). Targets go strip by strip."""
+    from scipy.spatial import cKDTree  # here, not at the top: only general grids need it (start-up of the CLI)
+
     r0, c0 = int(window.row_off), int(window.col_off)
     wr, wc = np.nonzero(values > 0)
     pts = np.column_stack(centres_geocentric(grid, wr + r0, wc + c0))

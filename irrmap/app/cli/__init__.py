@@ -22,6 +22,7 @@ from irrmap.core.progress import set_progress
 GROUPS = [
     ("demo", "generate the built-in demo region (inputs, config, truth)"),
     ("run", "run the pipeline described by a TOML config"),
+    ("fetch", "fetch the [sources.ee] rasters from Earth Engine (--dry-run: list the requests first)"),
     ("grid", "describe grids and pixel areas"),
     ("units", "admin units: hierarchy, rasterized zone grids"),
     ("statistics", "irrigated-area statistics: read, convert, validate"),
@@ -33,26 +34,42 @@ GROUPS = [
     ("evaluate", "accuracy against points, statistics and other maps; reports"),
     ("treecover", "tree-cover layer: percent canopy cover, per-pixel trend and change between epochs"),
     ("water", "water-body layer: water masks from Landsat / Sentinel-2 scenes, water bodies, change between epochs"),
+    ("reconcile", "harmonise statistics tables and re-threshold a finished map to them, province by province"),
+    ("view", "write the offline map viewer (one self-contained HTML file) of a finished run"),
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+# third-party loggers held at WARNING unless -vv asks for debugging output
+QUIET_LOGGERS = ("pyogrio", "fiona", "rasterio", "numexpr", "distributed", "matplotlib", "PIL", "lightgbm")
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The `irrmap` parser. Given the command line `argv`, only the chosen group's module is imported and its
+    commands registered (the others are listed by name and help), so a single-purpose command such as
+    `irrmap suitability slope` does not pay for importing every group's dependencies. Without `argv`,
+    every group is registered in full."""
     parser = argparse.ArgumentParser(prog="irrmap", description="Map irrigated cropland at 250 m (CIrrMap250 method).")
     parser.add_argument("--version", action="version", version=f"irrmap {irrmap.__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; tracebacks on errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
+    chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     for name, help_ in GROUPS:
-        module = importlib.import_module(f"irrmap.app.cli.{name}_cmd")
-        module.register(sub, name, help_)
+        if chosen is None or name == chosen:
+            importlib.import_module(f"irrmap.app.cli.{name}_cmd").register(sub, name, help_)
+        else:
+            sub.add_parser(name, help=help_, description=help_)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in QUIET_LOGGERS:  # third-party INFO lines ("Created 12 records") are not irrmap's to report
+        logging.getLogger(chatty).setLevel(logging.WARNING if level >= logging.INFO else level)
     set_progress(False if args.quiet else None)
     func = getattr(args, "func", None)
     if func is None:

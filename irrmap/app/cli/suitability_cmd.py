@@ -5,6 +5,8 @@ from __future__ import annotations
 from irrmap.app.cli import add_group
 
 FACTOR_ORDER = ("elevation", "distance", "slope", "aridity")
+_NO_COG = ("tiled DEFLATE GeoTIFF without overviews (as gdaldem -co TILED=YES -co COMPRESS=DEFLATE), about half the "
+           "writing time of the default Cloud-Optimized GeoTIFF")
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -20,6 +22,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--no-edges", action="store_true", help="leave edge pixels nodata (gdaldem without -compute_edges)")
     p.add_argument("--z-factor", type=float, default=1.0, help="elevation units to metres (0.3048 for feet)")
     p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
+    p.add_argument("--no-cog", action="store_true", help=_NO_COG)
     p.set_defaults(func=_slope)
 
     p = cmds.add_parser("distance", help="distance to the nearest water pixel in metres on the ellipsoid (exact EDT on UTM and geographic grids)",
@@ -30,7 +33,8 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--water-values", type=float, nargs="+", metavar="V", help="class codes that are water")
     p.add_argument("--threshold", type=float, metavar="T", help="values >= T are water (e.g. JRC occurrence 50)")
     p.add_argument("--max-distance", type=float, metavar="M", help="cap in metres; farther pixels get M")
-    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels (used with --max-distance)")
+    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels (computed blocks with --max-distance; written windows always)")
+    p.add_argument("--no-cog", action="store_true", help=_NO_COG)
     p.set_defaults(func=_distance)
 
     p = cmds.add_parser("aridity", help="aridity index AI = sum P / sum PET",
@@ -96,7 +100,7 @@ def _slope(args) -> int:
     grid = Grid.from_raster(args.dem)
     dem = read_raster(args.dem, grid, chunks=args.chunk)
     out = slope(dem, percent=args.percent, compute_edges=not args.no_edges, z_factor=args.z_factor)
-    write_raster(args.out, out, dtype="float32", descriptions=["slope_percent" if args.percent else "slope_degree"],
+    write_raster(args.out, out, dtype="float32", descriptions=["slope_percent" if args.percent else "slope_degree"], cog=not args.no_cog,
                  tags={"irrmap_stage": "suitability.slope", "source": args.dem, "units": out.attrs["units"]})
     print(f"slope ({out.attrs['units']}) -> {args.out}")
     return 0
@@ -120,7 +124,9 @@ def _distance(args) -> int:
         logging.getLogger("irrmap.suitability").warning("%s: no water pixels; distance is %s", args.mask,
                                                         "the cap everywhere")
     out = distance_to_water(water, max_distance=args.max_distance)
-    write_raster(args.out, out, dtype="float32", descriptions=["distance_to_water_m"],
+    if args.max_distance is None:  # one block: compute it once, then write it window by window in parallel threads
+        out = out.compute().chunk({"y": args.chunk, "x": args.chunk})
+    write_raster(args.out, out, dtype="float32", descriptions=["distance_to_water_m"], cog=not args.no_cog,
                  tags={"irrmap_stage": "suitability.distance", "source": args.mask, "units": "m",
                        "max_distance": args.max_distance if args.max_distance is not None else "none"})
     print(f"distance to water ({n_water} water pixels) -> {args.out}")
