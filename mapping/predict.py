@@ -38,6 +38,7 @@ from irrmap.core.errors import GridError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.manifest import sha256_file
 from irrmap.core.progress import progress_bar
+from irrmap.core.palettes import IRRIGATION
 from irrmap.core.raster_write import gdal_cache_bytes, write_raster
 from irrmap.models.persistence import check_features, load_model
 
@@ -248,7 +249,7 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
     for b, name in enumerate(OUTPUTS):
         arr = _assemble(grid, tiles, part, b, size)
         write_raster(paths[name], arr, nodata=NODATA, dtype="uint8", descriptions=[_DESCRIPTIONS[name]], tags=all_tags, cog=cog,
-                     cache_mb=int(max(16, min(128, memory_mb // 8))))
+                     cache_mb=int(max(16, min(128, memory_mb // 8))), colours=IRRIGATION if name == "class" else None)
     write_text_atomic(done_file, json.dumps({"fingerprint": fingerprint, "tile_size": size}))
     shutil.rmtree(work, ignore_errors=True)
     return paths
