@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from irrmap.core.errors import InputError
+from irrmap.core.progress import progress_bar
 from irrmap.models.estimators import DEFAULT_MODEL, MODELS
 from irrmap.models.scope import ScopedClassifier, scope_keys
 from irrmap.models.spatial_cv import spatial_vs_random
@@ -46,17 +47,22 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     keys = scope_keys(units, scope, parents).to_numpy() if units is not None else None
     zones = pool["zone"].to_numpy() if "zone" in pool.columns else None
 
+    # progress: the final fit, then one fit per fold of the random and of the blocked CV (counted as each starts)
+    bar = progress_bar(1 + (2 * cv_splits if cv_blocks else 0), desc=f"fit {model} ({scope}) and cross-validate", unit="fit")
+
     def make():
+        bar.update(1)
         return ScopedClassifier(model=model, scope=scope, random_state=seed, n_jobs=n_jobs, estimator_params=estimator_params)
 
-    clf = make().fit(X, y, keys, zones)
-    cv = None
-    if cv_blocks:
-        if cv_blocks == "units":
-            cv = spatial_vs_random(make, X, y, block=None, units=units.to_numpy(), keys=keys, n_splits=cv_splits, seed=seed)
-        else:
-            cv = spatial_vs_random(make, X, y, rows=pool["row"].to_numpy(), cols=pool["col"].to_numpy(), block=int(cv_blocks),
-                                   keys=keys, n_splits=cv_splits, seed=seed)
+    with bar:
+        clf = make().fit(X, y, keys, zones)
+        cv = None
+        if cv_blocks:
+            if cv_blocks == "units":
+                cv = spatial_vs_random(make, X, y, block=None, units=units.to_numpy(), keys=keys, n_splits=cv_splits, seed=seed)
+            else:
+                cv = spatial_vs_random(make, X, y, rows=pool["row"].to_numpy(), cols=pool["col"].to_numpy(), block=int(cv_blocks),
+                                       keys=keys, n_splits=cv_splits, seed=seed)
     oob = getattr(clf.models_.get("all"), "oob_score_", None) if scope == "global" else None
     card = {
         "features": feats,

@@ -64,41 +64,6 @@ def test_failed_write_leaves_nothing_behind(tmp_path, grid):
     assert os.listdir(tmp_path) == []
 
 
-def test_closing_waits_for_a_write_in_progress_and_drops_later_writes(tmp_path):
-    # dask raises a block's failure while other threads are still writing blocks, and the writer then closes
-    # and removes its work folder; a window written after that would be left behind (or, when windows went
-    # into one open GDAL dataset, crash the interpreter: about 1 test run in 10).
-    import threading
-    import time
-
-    from irrmap.core.raster_write import _WindowFiles
-
-    events = []
-
-    class Bar:
-        def update(self, n):
-            pass
-
-    class SlowFiles(_WindowFiles):
-        def _save(self, win, data):
-            events.append("write starts")
-            time.sleep(0.3)
-            events.append("write ends")
-
-    target = SlowFiles(tmp_path, Grid.from_bounds(0, 0, 4, 4, 1, "EPSG:4326"), 1, "float32", None, Bar())
-    key = (slice(0, 1), slice(0, 2), slice(0, 2))
-    writer = threading.Thread(target=target.__setitem__, args=(key, np.zeros((1, 2, 2), "float32")))
-    writer.start()
-    while not events:
-        time.sleep(0.01)
-    target.close()  # the failure path: must wait for the write in progress
-    events.append("closed")
-    target[key] = np.zeros((1, 2, 2), "float32")  # a straggler after the close: dropped
-    target.close()  # closing twice is harmless
-    writer.join()
-    assert events == ["write starts", "write ends", "closed"]
-
-
 def test_coarsening_averages_valid_cells(tmp_path):
     fine = Grid.from_bounds(10.0, 40.0, 10.08, 40.08, 0.01, "EPSG:4326")  # 8 x 8
     vals = np.arange(64, dtype="float32").reshape(8, 8)

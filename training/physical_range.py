@@ -4,7 +4,7 @@ A value outside the range a quantity can physically take (NDVI 6.55) is a decodi
 wrapped negatives, an unscaled or twice-scaled product, a fill value nobody declared. `screen` sets such
 values to NaN as dask computes each block and tallies them; once every block has been seen, one warning
 gives the count, the values found and the fix. Under a dask.distributed cluster the blocks are screened on
-the workers, where the tally is not kept, so no count is logged there.
+the workers, which send each block's count to the client as a report (irrmap.core.block_reports).
 
 Ranges: normalised differences (NDVI, NDWI) lie in [-1, 1] by definition; EVI is designed for the same range
 (MOD13 C6.1 User's Guide, Didan et al. 2019, whose valid range is -0.2..1.0). Reflectances are not screened:
@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import dask.array as da
 import numpy as np
 import xarray as xr
+
+from irrmap.core.block_reports import on, report
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,8 @@ class _Tally:
                         min(v[1] for v in bad), max(v[2] for v in bad), FIX)
 
 
-_TALLIES: dict[str, _Tally] = {}  # tallies still waiting for blocks, by key
+_TALLIES: dict[str, _Tally] = {}  # tallies still waiting for blocks, by key (in the client process only)
+_TOPIC = "physical-range"
 
 
 def _screen_block(block: np.ndarray, tally_id: str, lo: float, hi: float, block_info=None) -> np.ndarray:
@@ -66,10 +69,20 @@ def _screen_block(block: np.ndarray, tally_id: str, lo: float, hi: float, block_
     if count:
         vmin, vmax = float(block[bad].min()), float(block[bad].max())
         block = np.where(bad, np.asarray(np.nan, block.dtype), block)
-    tally = _TALLIES.get(tally_id)
-    if tally is not None and block_info is not None:
-        tally.add(tuple(block_info[0]["chunk-location"]), count, vmin, vmax)
+    if block_info is not None:
+        report(_TOPIC, (tally_id, tuple(block_info[0]["chunk-location"]), count, vmin, vmax))
     return block
+
+
+def _tallied(payload) -> None:
+    """Book one block's report (in the process that built the graph; irrmap.core.block_reports)."""
+    tally_id, *rest = payload
+    tally = _TALLIES.get(tally_id)
+    if tally is not None:
+        tally.add(*rest)
+
+
+on(_TOPIC, _tallied)
 
 
 def screen(arr: xr.DataArray, quantity: str, label: str | None = None) -> xr.DataArray:
@@ -84,4 +97,3 @@ def screen(arr: xr.DataArray, quantity: str, label: str | None = None) -> xr.Dat
     _TALLIES[tally_id] = _Tally(tally_id, label or str(quantity).upper(), rng[0], rng[1], int(np.prod(data.numblocks)), int(data.size))
     screened = data.map_blocks(_screen_block, tally_id, rng[0], rng[1], dtype=data.dtype, name=f"screen-{quantity}-{tally_id}")
     return arr.copy(data=screened)
-

@@ -62,6 +62,18 @@ def _eroded(agree: np.ndarray, erode: int) -> np.ndarray:
     return out
 
 
+def _first_by_group(pos, key, grp, quota):
+    """The entries (in position order) whose key is among the quota[grp // 2] smallest of their group. Keys are
+    distinct, so keeping these strip by strip selects what one pass over the whole grid would: the client
+    holds the sample, not the pool."""
+    order = np.lexsort((key, grp))  # by group, then key
+    g = grp[order]
+    first = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    rank = np.arange(g.size) - np.repeat(first, np.diff(np.r_[first, g.size]))
+    chosen = np.sort(order[rank < quota[g // 2]])
+    return pos[chosen], key[chosen], grp[chosen]
+
+
 def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.DataArray, *, per_class: int = 200, per_class_by_zone: np.ndarray | None = None,
                 seed: int = 0, erode: int = 0, strip_rows: int = 512) -> pd.DataFrame:
     """Seeded stratified sample of the agreement pool among crop pixels (cropland > 0): columns zone, label,
@@ -77,7 +89,7 @@ def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.Data
     _check_grid("cropland", cropland, grid)
     n_units = int(zones.max().compute())
     quota = np.full(n_units + 1, per_class, np.int64) if per_class_by_zone is None else np.asarray(per_class_by_zone, np.int64)
-    pos_all, key_all, grp_all = [], [], []
+    pos, key, grp = np.empty(0, np.int64), np.empty(0, np.uint64), np.empty(0, np.int64)
     with progress_bar(total=grid.height, desc="training pool", unit="row") as bar:
         for r0 in range(0, grid.height, strip_rows):
             r1 = min(grid.height, r0 + strip_rows)
@@ -88,23 +100,12 @@ def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.Data
             agree = _eroded(agree, erode)[r0 - h0: r0 - h0 + (r1 - r0)]
             z = np.asarray(zb)[r0 - h0: r0 - h0 + (r1 - r0)]
             idx = np.flatnonzero((agree != 255) & (z > 0))
-            pos = idx + r0 * grid.width
-            pos_all.append(pos)
-            key_all.append(priority_keys(pos, seed))
-            grp_all.append(z.ravel()[idx].astype(np.int64) * 2 + agree.ravel()[idx])
+            strip_pos = idx + r0 * grid.width
+            pos, key, grp = _first_by_group(np.concatenate([pos, strip_pos]), np.concatenate([key, priority_keys(strip_pos, seed)]),
+                                            np.concatenate([grp, z.ravel()[idx].astype(np.int64) * 2 + agree.ravel()[idx]]), quota)
             bar.update(r1 - r0)
-    pos = np.concatenate(pos_all) if pos_all else np.empty(0, np.int64)
-    key = np.concatenate(key_all) if key_all else np.empty(0, np.uint64)
-    grp = np.concatenate(grp_all) if grp_all else np.empty(0, np.int64)
-    order = np.lexsort((key, grp))  # by group, then key
-    grp_sorted = grp[order]
-    first = np.r_[0, np.flatnonzero(np.diff(grp_sorted)) + 1]
-    rank = np.arange(grp_sorted.size) - np.repeat(first, np.diff(np.r_[first, grp_sorted.size]))
-    chosen = order[rank < quota[grp_sorted // 2]]
-    chosen.sort()
-    sel_pos, sel_grp = pos[chosen], grp[chosen]
-    return pd.DataFrame({"zone": (sel_grp // 2).astype(np.int32), "label": (sel_grp % 2).astype(np.uint8),
-                         "row": (sel_pos // grid.width).astype(np.int64), "col": (sel_pos % grid.width).astype(np.int64)})
+    return pd.DataFrame({"zone": (grp // 2).astype(np.int32), "label": (grp % 2).astype(np.uint8),
+                         "row": (pos // grid.width).astype(np.int64), "col": (pos % grid.width).astype(np.int64)})
 
 
 def attach_predictors(samples: pd.DataFrame, predictors: dict[str, xr.DataArray], grid: Grid, strip_rows: int = 512) -> pd.DataFrame:

@@ -142,14 +142,8 @@ class ThresholdSplitter(BaseEstimator, TransformerMixin):
         self.labels_[~np.isfinite(target[cand.unit])] = NODATA
         self.thresholds_ = thr
         self.tie_pos_ = tie
-        n_pix = np.bincount(cand.unit[ok], minlength=target.size)
-        no_score = np.bincount(cand.unit[~ok], minlength=target.size)
-        status = np.where(np.isnan(target), "missing", np.where(target <= 0, "zero", np.where(cropland_m2 < target, "infeasible", "ok")))
-        self.table_ = pd.DataFrame({
-            "zone": np.arange(target.size), "target_m2": target, "mapped_m2": np.where(np.isnan(target), np.nan, mapped),
-            "cropland_m2": cropland_m2, "threshold": np.where(has, thr, np.nan), "n_pixels": n_label, "n_candidates": n_pix,
-            "n_without_score": no_score, "shortfall_m2": np.where(status == "infeasible", target - cropland_m2, 0.0), "status": status,
-        }).iloc[1:].reset_index(drop=True)
+        self.table_ = unit_table(target, n_label, mapped, cropland_m2, np.where(has, thr, np.nan),
+                                 np.bincount(cand.unit[ok], minlength=target.size), np.bincount(cand.unit[~ok], minlength=target.size))
         return self
 
     def label_map(self, zones: xr.DataArray) -> xr.DataArray:
@@ -180,6 +174,17 @@ class ThresholdSplitter(BaseEstimator, TransformerMixin):
         arr = da.map_blocks(block, s, z.rechunk(s.chunks), dtype=np.uint8)
         out = xr.DataArray(arr, dims=("y", "x"), coords=grid.coords(), name="irrigated")
         return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+
+
+def unit_table(target, n_label, mapped, cropland_m2, threshold, n_candidates, n_without_score) -> pd.DataFrame:
+    """The per-unit table of a split, from per-zone arrays (index = zone id 0..N; zone 0 is dropped):
+    `threshold` is the score of the last labelled candidate (NaN when none)."""
+    status = np.where(np.isnan(target), "missing", np.where(target <= 0, "zero", np.where(cropland_m2 < target, "infeasible", "ok")))
+    return pd.DataFrame({
+        "zone": np.arange(target.size), "target_m2": target, "mapped_m2": np.where(np.isnan(target), np.nan, mapped),
+        "cropland_m2": cropland_m2, "threshold": threshold, "n_pixels": n_label, "n_candidates": n_candidates,
+        "n_without_score": n_without_score, "shortfall_m2": np.where(status == "infeasible", target - cropland_m2, 0.0), "status": status,
+    }).iloc[1:].reset_index(drop=True)
 
 
 def labels_to_map(cand: Candidates, labels: np.ndarray, zones: xr.DataArray, has_stat: np.ndarray, strip_rows: int = 512) -> xr.DataArray:

@@ -47,12 +47,15 @@ def partial_path(path, suffix: str = "") -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path, suffix: str = ""):
-    """Yield a temporary path; on success rename it to `path`, on error delete it and re-raise."""
+def atomic_path(path, suffix: str = "", *, make_folder: bool = True):
+    """Yield a temporary path; on success rename it to `path`, on error delete it and re-raise. With
+    `make_folder=False` a missing folder is an error, not created (a late task writing into a work folder
+    that its caller has already removed must fail, not recreate it)."""
     target = Path(path)
     tmp = partial_path(target, suffix)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if make_folder:
+            target.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         ensure_space(target)
         os.replace(tmp, target)

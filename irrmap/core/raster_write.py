@@ -2,7 +2,8 @@
 
 The bytes of a file depend only on its pixels, tags and options, never on thread timing, chunking or the
 number of workers: dask computes windows in parallel and each finished window is saved, in whatever order
-it finishes, as its own small GeoTIFF in a hidden work folder; the final file is then one sequential copy
+it finishes, as its own small GeoTIFF in a hidden work folder by the task that computed it (a thread here,
+or a worker process of a dask.distributed cluster: no open dataset or lock is shared); the final file is then one sequential copy
 of the mosaic of those windows (a VRT) made by GDAL, which writes blocks and overviews in a fixed order
 (COG driver for `cog=True`, GTiff driver otherwise). No timestamps go into the file. The file appears under
 its final name only when complete (irrmap.core.atomic); with `resume`, windows saved by an interrupted call
@@ -15,12 +16,12 @@ import contextlib
 import json
 import os
 import shutil
-import threading
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dask
 import dask.array as da
 import numpy as np
 import rasterio
@@ -34,6 +35,7 @@ from rasterio.windows import Window
 import irrmap
 from irrmap.core.atomic import atomic_path, partial_path
 from irrmap.core.grid import Grid
+from irrmap.core.parallelism import task_slots
 from irrmap.core.progress import progress_bar
 
 # Window files are temporary: compressed fast (ZSTD level 1) since the final copy compresses again.
@@ -102,6 +104,7 @@ class RasterOutput:
     tags: dict = field(default_factory=dict)
     cog: bool = True  # False: tiled GeoTIFF without overviews (fast; for large intermediates)
     overview_resampling: str | None = None
+    colours: dict | None = None  # class value -> (r, g, b, a) 0-255: a colour table on band 1 (class maps, integer types)
 
 
 def _prepare(o: RasterOutput):
@@ -119,59 +122,13 @@ def _window_name(r0: int, c0: int) -> str:
     return f"r{r0:07d}_c{c0:07d}.tif"
 
 
-class _WindowFiles:
-    """A dask.store target saving each computed window (all bands) as its own GeoTIFF in `folder`.
-
-    Blocks that split the bands are collected until their window is complete. Files are written outside any
-    lock, in parallel. When a block fails, dask raises at once while other threads may still be writing;
-    `close` waits for writes in progress and later writes are dropped, so nothing is written into a work
-    folder after the caller removed it."""
-
-    def __init__(self, folder: Path, grid: Grid, count: int, dtype, nodata, bar):
-        self.folder, self.grid, self.dtype, self.nodata, self.bar = Path(folder), grid, np.dtype(dtype), nodata, bar
-        self.shape = (count, grid.height, grid.width)
-        self.ndim = 3
-        self.cond = threading.Condition()
-        self.pending: dict[tuple, dict[int, np.ndarray]] = {}
-        self.active = 0
-        self.closed = False
-
-    def __setitem__(self, key, block):
-        b, r, c = key
-        block = cast_for_output(np.asarray(block), self.dtype, self.nodata)
-        win = (r.start, c.start, r.stop - r.start, c.stop - c.start)
-        with self.cond:
-            if self.closed:
-                return
-            parts = self.pending.setdefault(win, {})
-            parts[b.start] = block
-            if sum(p.shape[0] for p in parts.values()) < self.shape[0]:
-                return
-            del self.pending[win]
-            self.active += 1
-        try:
-            self._save(win, np.concatenate([parts[k] for k in sorted(parts)]))
-            self.bar.update(block.shape[1] * block.shape[2] * self.shape[0])
-        finally:
-            with self.cond:
-                self.active -= 1
-                self.cond.notify_all()
-
-    def _save(self, win, data: np.ndarray) -> None:
-        r0, c0, h, w = win
-        profile = dict(_WINDOW_PROFILE, width=w, height=h, count=data.shape[0], dtype=self.dtype.name, crs=self.grid.crs,
-                       transform=rasterio.windows.transform(Window(c0, r0, w, h), self.grid.transform), nodata=self.nodata)
-        if min(h, w) >= _WINDOW_TILE:
-            profile.update(tiled=True, blockxsize=_WINDOW_TILE, blockysize=_WINDOW_TILE)
-        with atomic_path(self.folder / _window_name(r0, c0)) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(data)
-
-    def close(self) -> None:
-        """Wait for writes in progress; drop any later ones."""
-        with self.cond:
-            self.closed = True
-            while self.active:
-                self.cond.wait()
+def _window_profile(grid: Grid, win: Window, count: int, dtype, nodata) -> dict:
+    h, w = int(win.height), int(win.width)
+    profile = dict(_WINDOW_PROFILE, width=w, height=h, count=count, dtype=np.dtype(dtype).name, crs=grid.crs,
+                   transform=rasterio.windows.transform(win, grid.transform), nodata=nodata)
+    if min(h, w) >= _WINDOW_TILE:
+        profile.update(tiled=True, blockxsize=_WINDOW_TILE, blockysize=_WINDOW_TILE)
+    return profile
 
 
 def _blocks(arr) -> list[tuple[int, int, Window]]:
@@ -182,34 +139,46 @@ def _blocks(arr) -> list[tuple[int, int, Window]]:
             for i in range(len(ro) - 1) for j in range(len(co) - 1)]
 
 
-def _missing(arr, target) -> list[tuple[int, int, Window]]:
-    """The blocks of `arr` whose window file is not in the target's folder yet."""
-    return [(i, j, w) for i, j, w in _blocks(arr) if not (target.folder / _window_name(int(w.row_off), int(w.col_off))).is_file()]
+def _missing(arr, folder: Path) -> list[tuple[int, int, Window]]:
+    """The blocks of `arr` whose window file is not in `folder` yet."""
+    return [(i, j, w) for i, j, w in _blocks(arr) if not (folder / _window_name(int(w.row_off), int(w.col_off))).is_file()]
 
 
-def _store(sources, targets, group: int) -> None:
-    """Compute every block whose window file is missing and save it, window group by window group (row-major
-    block index), so at most `group` windows' shared upstream blocks are alive at once (one big store lets
-    dask run ahead and hold many)."""
+def _save_block(block, folder: Path, grid: Grid, dtype, nodata, block_info=None) -> np.ndarray:
+    """map_blocks task: save a computed window (all bands) as its own GeoTIFF in `folder`, atomically; a
+    (1, 1, 1) array of its pixel count. It runs wherever dask runs the block (a thread here or a worker
+    process elsewhere), so `folder` must be on storage the client reads too. The folder is not created: a
+    window finishing after a failed write removed its work folder fails instead of leaving files behind."""
+    (_, _), (r0, r1), (c0, c1) = block_info[0]["array-location"]
+    block = cast_for_output(np.asarray(block), dtype, nodata)
+    profile = _window_profile(grid, Window(c0, r0, c1 - c0, r1 - r0), block.shape[0], dtype, nodata)
+    with atomic_path(folder / _window_name(r0, c0), make_folder=False) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(block)
+    return np.full((1, 1, 1), block.size, np.int64)
+
+
+def _store(prepared, folders: list[Path], group: int, bar) -> None:
+    """Compute every block whose window file is missing and save it in a task of its own (`_save_block`),
+    window group by window group (row-major block index), so at most `group` windows' shared upstream blocks
+    are alive at once (one big compute lets dask run ahead and hold many). Blocks that split the bands are
+    joined first, so each task holds a whole window."""
     todo: dict[tuple[int, int], list] = {}
-    for arr, tgt in zip(sources, targets):
-        for i, j, w in _missing(arr, tgt):
-            todo.setdefault((i, j), []).append((arr.blocks[:, i, j], tgt, w))
+    for (arr, grid, dtype, nodata), folder in zip(prepared, folders):
+        whole = arr.rechunk({0: -1})
+        saved = whole.map_blocks(_save_block, folder, grid, dtype, nodata, dtype=np.int64,
+                                 chunks=((1,), (1,) * len(arr.chunks[1]), (1,) * len(arr.chunks[2])))
+        for i, j, _ in _missing(arr, folder):
+            todo.setdefault((i, j), []).append(saved.blocks[:, i, j])
     keys = sorted(todo)
     for g in range(0, len(keys), group):
-        srcs, tgts, regs = [], [], []
-        for key in keys[g:g + group]:
-            for src, tgt, w in todo[key]:
-                srcs.append(src)
-                tgts.append(tgt)
-                regs.append((slice(0, tgt.shape[0]), slice(int(w.row_off), int(w.row_off + w.height)),
-                             slice(int(w.col_off), int(w.col_off + w.width))))
-        da.store(srcs, tgts, regions=regs, lock=False, compute=True)
+        done = dask.compute(*(t for key in keys[g:g + group] for t in todo[key]))
+        bar.update(int(sum(int(d.sum()) for d in done)))
 
 
-def _mosaic_vrt(folder: Path, arr, grid: Grid, dtype, nodata, descriptions, tags: dict) -> Path:
+def _mosaic_vrt(folder: Path, arr, grid: Grid, dtype, nodata, descriptions, tags: dict, colours: dict | None = None) -> Path:
     """Write FOLDER/mosaic.vrt: the window files of `arr`'s blocks assembled on `grid`, with band
-    descriptions and dataset tags (GDAL's VRT format, https://gdal.org/drivers/raster/vrt.html)."""
+    descriptions, dataset tags and `colours` as band 1's colour table (value -> RGBA; values not listed are
+    transparent white) (GDAL's VRT format, https://gdal.org/drivers/raster/vrt.html)."""
     root = ET.Element("VRTDataset", rasterXSize=str(grid.width), rasterYSize=str(grid.height))
     ET.SubElement(root, "SRS").text = grid.crs.to_wkt()
     ET.SubElement(root, "GeoTransform").text = ", ".join(repr(float(v)) for v in grid.transform.to_gdal())
@@ -224,6 +193,12 @@ def _mosaic_vrt(folder: Path, arr, grid: Grid, dtype, nodata, descriptions, tags
             ET.SubElement(b, "Description").text = str(descriptions[band - 1])
         if nodata is not None:
             ET.SubElement(b, "NoDataValue").text = repr(float(nodata))  # GDAL parses a double ("nan" included)
+        if colours and band == 1:
+            ET.SubElement(b, "ColorInterp").text = "Palette"
+            table = ET.SubElement(b, "ColorTable")
+            for v in range(int(max(colours)) + 1):
+                r, g, bl, a = colours.get(v, (255, 255, 255, 0))
+                ET.SubElement(table, "Entry", c1=str(r), c2=str(g), c3=str(bl), c4=str(a))
         for _, _, w in blocks:
             src = ET.SubElement(b, "SimpleSource")
             ET.SubElement(src, "SourceFilename", relativeToVRT="1").text = _window_name(int(w.row_off), int(w.col_off))
@@ -275,26 +250,22 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
     `resume`: a folder for the window files that survives an interruption; a later call with the same
     `resume_key` (which must change whenever the inputs or parameters do) and the same outputs and chunks
     computes only the windows missing there. The folder is removed once every file is written."""
-    import dask
-
-    workers = int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    workers = task_slots()
     group = group or 2 * workers
     prepared = [_prepare(o) for o in outputs]
     total = sum(int(np.prod(arr.shape)) for arr, *_ in prepared)
     with contextlib.ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=_cache_bytes(cache_mb)))
         work = _work_folder(stack, outputs, prepared, resume, resume_key)
-        targets = [_WindowFiles(work / f"{k:03d}", grid, arr.shape[0], dtype, nodata, None)
-                   for k, (arr, grid, dtype, nodata) in enumerate(prepared)]
-        todo = sum(arr.shape[0] * int(w.height * w.width) for (arr, *_), t in zip(prepared, targets) for _, _, w in _missing(arr, t))
+        folders = [work / f"{k:03d}" for k in range(len(outputs))]
+        for f in folders:
+            f.mkdir(parents=True, exist_ok=True)
+        todo = sum(arr.shape[0] * int(w.height * w.width) for (arr, *_), f in zip(prepared, folders) for _, _, w in _missing(arr, f))
         with progress_bar(total=total, initial=total - todo, desc=desc, unit="px", unit_scale=True) as bar:
-            for t in targets:
-                t.bar = bar
-                stack.callback(t.close)
-            _store([arr for arr, *_ in prepared], targets, group)
-        finish = lambda o, prep, t: _finish(o, *prep, t.folder, blocksize, compress)  # noqa: E731
+            _store(prepared, folders, group, bar)
+        finish = lambda o, prep, f: _finish(o, *prep, f, blocksize, compress)  # noqa: E731
         with ThreadPoolExecutor(min(workers, len(outputs))) as pool:  # GDAL releases the GIL while copying
-            list(pool.map(finish, outputs, prepared, targets))
+            list(pool.map(finish, outputs, prepared, folders))
         if resume is not None:
             shutil.rmtree(work)
     return [Path(o.path) for o in outputs]
@@ -304,7 +275,7 @@ def _finish(o: RasterOutput, arr, grid: Grid, dtype, nodata, folder: Path, block
     """Copy the mosaic of an output's window files to its final file (atomically)."""
     tags = {"software": f"irrmap {irrmap.__version__}"}
     tags.update({k: str(v) for k, v in (o.tags or {}).items()})
-    vrt = _mosaic_vrt(folder, arr, grid, dtype, nodata, o.descriptions or [], tags)
+    vrt = _mosaic_vrt(folder, arr, grid, dtype, nodata, o.descriptions or [], tags, o.colours)
     with atomic_path(Path(o.path)) as final_tmp:
         _copy(vrt, final_tmp, o, dtype, blocksize, compress)
 
@@ -334,13 +305,15 @@ def write_raster(
     compress: str = "deflate",
     overview_resampling: str | None = None,
     cache_mb: int | None = None,
+    colours: dict | None = None,
 ) -> Path:
     """Write `data` (DataArray, or list of 2-D DataArrays = bands) to `path`; returns the path.
 
     `cog=True` writes a Cloud-Optimized GeoTIFF with overviews (resampled `average` for floats, `nearest`
     for integers unless `overview_resampling` says otherwise); `cog=False` a tiled GeoTIFF without them.
     Tags record the irrmap version plus the caller's `tags` (provenance: stage, config hash, inputs).
+    `colours` (class value -> (r, g, b, a), see irrmap.core.palettes) puts a colour table on band 1 of a class map.
     """
     out = RasterOutput(Path(path), data, dtype=dtype, nodata=nodata, descriptions=list(descriptions or []), tags=tags or {},
-                       cog=cog, overview_resampling=overview_resampling)
+                       cog=cog, overview_resampling=overview_resampling, colours=colours)
     return write_rasters([out], blocksize=blocksize, compress=compress, cache_mb=cache_mb, desc=f"write {Path(path).name}")[0]
