@@ -168,8 +168,13 @@ def _fixed_mmap_threshold(nbytes: int = 1 << 20) -> None:
 def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.DataArray], zones: xr.DataArray | None,
                      out_dir, *, memory_mb: float = 512, n_jobs: int | None = None, zone_keys: Mapping[int, str] | None = None,
                      tile_size: int | None = None, resume: bool = True, on_tile: Callable[[int, Window], None] | None = None,
-                     tags: Mapping | None = None, cog: bool = True) -> dict[str, Path]:
+                     tags: Mapping | None = None, cog: bool = True, resume_key: str | None = None) -> dict[str, Path]:
     """Predict the map tile by tile and write OUT/probability.tif, class.tif and fraction.tif.
+
+    Resuming (`resume`): tiles finished by an interrupted call with the same fingerprint are kept. The fingerprint
+    holds the model's hash, the grid, the features and `resume_key` (e.g. the input files' checksums, what
+    `irrmap run` passes); without a key, the dask names of the input arrays, which are stable for arrays read
+    from files but not for every derived array.
 
     model: a model file path (checked against its card) or a fitted ScopedClassifier. predictors: name ->
     DataArray on the cropland grid, in the model's feature order (lon/lat may be left out: derived from the
@@ -193,8 +198,9 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     size = int(tile_size or tile_size_for(len(features), memory_mb, _chunk_of([cropland, *predictors.values()])))
 
     work = out_dir / ".tiles"
-    fingerprint = tokenize(model_id, _token(cropland), [(k, _token(v)) for k, v in predictors.items()],
-                           None if zones is None else _token(zones), grid.to_dict(), features,
+    inputs = resume_key if resume_key is not None else (_token(cropland), [(k, _token(v)) for k, v in predictors.items()],
+                                                        None if zones is None else _token(zones))
+    fingerprint = tokenize(model_id, inputs, grid.to_dict(), features,
                            None if zone_keys is None else sorted(dict(zone_keys).items()))
     paths = {name: out_dir / f"{name}.tif" for name in OUTPUTS}
     done_file = out_dir / ".predict_done.json"

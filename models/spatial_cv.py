@@ -8,12 +8,15 @@ kappa for classifiers; R2, RMSE, bias and MAE (`regression_scores`) for regresso
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import numpy as np
 from sklearn.metrics import accuracy_score, cohen_kappa_score
 
 from irrmap.core.errors import InputError
+
+log = logging.getLogger(__name__)
 
 
 def block_groups(rows, cols, block: int) -> np.ndarray:
@@ -23,6 +26,26 @@ def block_groups(rows, cols, block: int) -> np.ndarray:
     r = np.asarray(rows, np.int64) // block
     c = np.asarray(cols, np.int64) // block
     return r * (int(c.max(initial=0)) + 1) + c
+
+
+def blocks_for_folds(groups_of: Callable[[float], np.ndarray], size: float, n_splits: int, smallest: float,
+                     unit: str = "px") -> tuple[np.ndarray, float]:
+    """(groups, block size) with at least `n_splits` distinct blocks: `groups_of(size)` gives each sample's block at a
+    block size; when the samples fall in fewer blocks than folds (a small region), the size is halved until they
+    do, down to `smallest`, with a warning naming the size used. Raises InputError when even `smallest` gives too
+    few blocks."""
+    groups, used = groups_of(size), size
+    while len(np.unique(groups)) < n_splits and used / 2 >= smallest:
+        used /= 2
+        groups = groups_of(used)
+    n = len(np.unique(groups))
+    if n < n_splits:
+        raise InputError(f"the samples fall in {n} blocks, fewer than {n_splits} folds, even with blocks of {used:g} {unit}", "cv",
+                         "use fewer folds, or a larger region with more samples")
+    if used != size:
+        log.warning("blocked CV: the samples fall in fewer than %d blocks of %g %s (one per fold); blocks of %g %s used instead, "
+                    "which hold out less distant places (fix: a larger region, or fewer folds)", n_splits, size, unit, used, unit)
+    return groups, used
 
 
 def assign_folds(groups, n_splits: int, seed: int) -> np.ndarray:
@@ -105,7 +128,8 @@ def spatial_vs_random(make_model, X, y, *, rows=None, cols=None, block: int | No
             raise InputError("unit hold-out needs the unit of every sample", "units", "pass units= or a block size")
         groups, how = np.asarray(units), "units"
     else:
-        groups, how = block_groups(rows, cols, block), f"blocks of {block} px"
+        groups, used = blocks_for_folds(lambda b: block_groups(rows, cols, int(b)), block, n_splits, 1)
+        how = f"blocks of {int(used)} px"
     blocked = cross_validate(make_model, X, y, assign_folds(groups, n_splits, seed), keys)
     randomized = cross_validate(make_model, X, y, assign_folds(np.arange(len(y)), n_splits, seed), keys)
     return {"held_out": how, "n_splits": n_splits, "seed": seed, "blocked": blocked, "random": randomized,

@@ -114,7 +114,7 @@ def test_frame_pixel_area_defaults_to_the_grids_mean_true_pixel_area(run):
 
     _, out, _ = run
     with rasterio.open(out / "mapping" / "class.tif") as src:
-        t, h, w = src.transform, src.height, src.width
+        t, h = src.transform, src.height
     geod = Geod(ellps="WGS84")
     rows = [abs(geod.polygon_area_perimeter([t.c, t.c + t.a, t.c + t.a, t.c], [y, y, y + t.e, y + t.e])[0])
             for y in (t.f + t.e * r for r in range(h))]

@@ -20,11 +20,13 @@ import rasterio
 
 import irrmap
 from irrmap.core.atomic import check_output_folder, remove_stale_partials, write_text_atomic
+from irrmap.app.cluster import check_scheduler, open_client
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import build_stages
+from irrmap.app.run_warnings import collected_warnings
 from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
-from irrmap.core.errors import ConfigError, gather, raise_all
+from irrmap.core.errors import gather, raise_all
 from irrmap.core.manifest import git_commit, package_versions, write_manifest
 from irrmap.core.raster_write import gdal_cache_bytes
 
@@ -53,11 +55,13 @@ def _load_state(outdir: Path) -> dict:
 
 
 @contextlib.contextmanager
-def dask_scheduler(cfg):
-    """Run dask work locally with N threads, or on a dask.distributed cluster when [run].scheduler is set."""
-    if cfg.run.scheduler:
-        with _client_class()(cfg.run.scheduler) as client:
-            log.info("using dask cluster at %s (%s)", cfg.run.scheduler, client)
+def dask_scheduler(cfg, scheduler: str | None = None):
+    """Run dask work locally with N threads, or on a dask.distributed cluster (irrmap.app.cluster) when
+    `scheduler` (`irrmap run --scheduler`) or [run].scheduler names one."""
+    where = scheduler or cfg.run.scheduler
+    if where:
+        with open_client(where, cfg.run.gdal_cache_mb) as client:
+            log.info("using dask cluster %s (%s)", where, client)
             yield
         return
     with dask.config.set(scheduler="threads", num_workers=cfg.run.workers or None), \
@@ -65,35 +69,29 @@ def dask_scheduler(cfg):
         yield
 
 
-def _client_class():
-    """dask.distributed.Client, for [run].scheduler; a ConfigError when dask.distributed is not installed."""
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise ConfigError("dask.distributed is not installed", "[run].scheduler", "pip install 'dask[distributed]' or remove the key") from None
-    return Client
-
-
-def plan_stages(ctx: RunContext, stages: list[Stage] | None = None) -> list[Stage]:
+def plan_stages(ctx: RunContext, stages: list[Stage] | None = None, scheduler: str | None = None) -> list[Stage]:
     """The enabled stages in run order, their products registered in `ctx`, after every check that needs no
-    computing: the output folder can be written, dask.distributed is there for [run].scheduler, and each
+    computing: the output folder can be written, the scheduler (`scheduler` or [run].scheduler) is valid, and each
     stage's `check` (files open and overlap the grid, fields exist, statistics join the units, named products
     exist). Raises all problems found at once (an ErrorList when there are several); nothing is written."""
     plan = [s for s in (stages if stages is not None else build_stages(ctx)) if s.enabled(ctx)]
     for stage in plan:
         ctx.products.update(stage.provides(ctx))
-    problems = gather(lambda: check_output_folder(ctx.outdir, "[run].output_dir"), lambda: ctx.config.run.scheduler and _client_class(),
+    where = scheduler or ctx.config.run.scheduler
+    problems = gather(lambda: check_output_folder(ctx.outdir, "[run].output_dir"), lambda: where and check_scheduler(where),
                       *(lambda s=s: s.check(ctx) for s in plan))
     ctx.cache.clear()
     raise_all(problems, str(ctx.loaded.path))
     return plan
 
 
-def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None = None) -> dict:
-    """Run every enabled stage of the config at `config_path`; returns the manifest dict."""
+def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None = None, scheduler: str | None = None) -> dict:
+    """Run every enabled stage of the config at `config_path`; returns the manifest dict. `scheduler`
+    overrides [run].scheduler (irrmap.app.cluster): where the work runs never changes the outputs."""
     loaded = load_config(config_path)
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
-    plan = plan_stages(ctx, stages)  # everything `irrmap run --check` checks, before any work starts
+    with collected_warnings("check", ctx.warnings):
+        plan = plan_stages(ctx, stages, scheduler)  # everything `irrmap run --check` checks, before any work starts
     grid, outdir = ctx.grid, ctx.outdir
     outdir.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(outdir)  # temporaries of a killed run (they can add up to gigabytes)
@@ -111,20 +109,21 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
         "stages": {},
     }
     log.info("run %s on %r -> %s", loaded.config.run.name, grid, outdir)
-    with dask_scheduler(loaded.config), _failure_recorded(manifest, ctx, plan, previous):
+    with dask_scheduler(loaded.config, scheduler), _failure_recorded(manifest, ctx, plan, previous):
         for stage in plan:
             fp = _fingerprint(stage, ctx)
             prev = state.get(stage.name, {})
             t0 = time.perf_counter()
             if prev.get("fingerprint") == fp and all(Path(p).exists() for p in prev.get("outputs", [])):
                 log.info("stage %s: up to date, skipped", stage.name)
-                outputs, status = [Path(p) for p in prev["outputs"]], "skipped (up to date)"
+                outputs, status, warned = [Path(p) for p in prev["outputs"]], "skipped (up to date)", prev.get("warnings", [])
             else:
                 log.info("stage %s: running", stage.name)
                 if state.pop(stage.name, None):  # a stage that fails or is stopped must never count as up to date
                     write_text_atomic(outdir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
-                outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
-                state[stage.name] = {"fingerprint": fp, "outputs": [str(p) for p in outputs]}
+                with collected_warnings(stage.name, []) as warned:
+                    outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
+                state[stage.name] = {"fingerprint": fp, "outputs": [str(p) for p in outputs], "warnings": warned}
                 write_text_atomic(outdir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
             manifest["stages"][stage.name] = {
                 "status": status,
@@ -132,10 +131,29 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
                 "fingerprint": fp,
                 "outputs": [_relative(p, outdir) for p in outputs],
             }
+            ctx.warnings.extend(warned)
     manifest["status"] = "complete"
     manifest["inputs"] = {p: c for p, c in sorted(ctx.checksums.items())}
+    manifest["warnings"] = ctx.warnings  # {stage, logger, message}; a skipped stage repeats those of its last run
     write_manifest(outdir / "manifest.json", manifest)
+    _write_viewer(outdir, manifest)
     return manifest
+
+
+def _write_viewer(outdir: Path, manifest: dict) -> None:
+    """OUTPUT/view.html, the offline map viewer (`irrmap view`), after a run that wrote a map; the report links to it.
+    A viewer that cannot be built is a warning, not a failed run (the maps are written)."""
+    if not {"mapping", "training.thresholds"} & set(manifest["stages"]):
+        return
+    from irrmap.core.errors import IrrmapError
+    from irrmap.evaluation.viewer import write_viewer
+
+    try:
+        res = write_viewer(outdir)
+    except IrrmapError as exc:
+        log.warning("map viewer not written: %s (fix: run `irrmap view %s` to see why)", exc, outdir)
+        return
+    log.info("map viewer: %s (%d layers, %.1f MB)", res.path, len(res.layers), res.bytes / 1e6)
 
 
 def _relative(p, outdir: Path) -> str:

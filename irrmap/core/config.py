@@ -13,7 +13,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -41,7 +41,8 @@ class RunSection(_Section):
     chunk_size: int = Field(1024, ge=64, le=16384, description="Chunk edge (pixels) for lazy reads and windowed processing.")
     workers: int = Field(0, ge=0, description="Threads for dask; 0 means one per CPU core.")
     gdal_cache_mb: int = Field(256, ge=16, description="Cap on GDAL's block cache (MB); bounds peak memory on large grids.")
-    scheduler: str | None = Field(None, description="Address of a dask.distributed scheduler (tcp://host:port); none runs locally.")
+    scheduler: str | None = Field(None, description="Where dask runs: local-processes:N (a cluster of N worker processes here) or the "
+                                  "address of a dask.distributed scheduler (tcp://host:port); none runs threads locally.")
 
 
 class GridSection(_Section):
@@ -74,7 +75,26 @@ class GridSection(_Section):
             l, b, r, t = self.bounds
             if not (l < r and b < t):
                 raise ValueError(f"bounds must be left < right and bottom < top, got {self.bounds}")
+            if self.crs is not None:
+                bounds_in_crs_units(self.bounds, self.crs)
         return self
+
+
+def bounds_in_crs_units(bounds, crs: str) -> None:
+    """ValueError when [grid] bounds are plainly in the other unit: metres on a geographic CRS (beyond +-360 / +-90),
+    or degrees on a projected CRS (every bound within +-180 / +-90 and the extent under 360 CRS units, i.e. a grid
+    a few metres wide)."""
+    from pyproj import CRS
+
+    c = CRS.from_user_input(crs)
+    l, b, r, t = bounds
+    if c.is_geographic and (max(abs(l), abs(r)) > 360 or max(abs(b), abs(t)) > 90):
+        raise ValueError(f"bounds {tuple(bounds)} are not degrees but {crs} is geographic: give the bounds in degrees "
+                         "(lon/lat), or the projected CRS the bounds are in")
+    if c.is_projected and max(abs(l), abs(r)) <= 180 and max(abs(b), abs(t)) <= 90 and (r - l) < 360 and (t - b) < 360:
+        unit = c.axis_info[0].unit_name if c.axis_info else "metre"
+        raise ValueError(f"bounds {tuple(bounds)} look like degrees (lon/lat) but {crs} is projected, in {unit}s: give the bounds "
+                         f"in {unit}s (e.g. `gdaltransform -s_srs EPSG:4326 -t_srs {crs}`), or crs = 'EPSG:4326' for a degree grid")
 
 
 class InputRaster(_Section):
@@ -92,6 +112,13 @@ class InputRaster(_Section):
     scale: float | None = Field(None, description="Override the file's scale factor (MOD13Q1: 0.0001).")
     offset: float | None = Field(None, description="Override the file's offset.")
     valid_range: tuple[float, float] | None = Field(None, description="Raw values outside [min, max] are missing.")
+
+    @field_validator("band", mode="before")
+    @classmethod
+    def _not_a_switch(cls, v):
+        if isinstance(v, bool):  # pydantic would read true as layer 1
+            raise ValueError(f'band = {str(v).lower()}: give a layer number (1, 2, ...) or a layer name (text, e.g. "NDVI")')
+        return v
 
     @field_validator("band")
     @classmethod
@@ -135,17 +162,25 @@ class UnitsSection(_Section):
 
 
 class StatisticsSection(_Section):
-    path: Path = Field(description="Statistics table (CSV or Excel).")
+    path: Path = Field(description="Statistics table: CSV, or a .xls/.xlsx/.ods workbook (as offices publish them: see header_rows).")
     code_field: str = Field(description="Column holding the unit code (joined to [units].code_field).")
     area_field: str = Field(description="Column holding the irrigated area.")
     area_unit: str = Field(description="Unit of the area column: m2, ha, 1000ha, km2, mu, acres, 1000acres.")
     year_field: str | None = Field(None, description="Column holding the year (optional).")
-    year: int | None = Field(None, description="Keep only this year (needs year_field).")
+    year: int | None = Field(None, description="Keep only this year of year_field; without year_field, the year of the whole table "
+                                               "(e.g. one sheet of a one-sheet-per-year workbook).")
     variant_field: str | None = Field(None, description="Column naming the statistic's variant (e.g. effective / actual).")
     variant: str | None = Field(None, description="Keep only this variant (needs variant_field).")
     level: str = Field("county", description="Admin level the table reports at (a level of [units]).")
     skip_rows: int = Field(0, ge=0, description="Lines to skip before the header (USGS tables: 1).")
-    sheet: str | None = Field(None, description="Excel sheet name (default: the first).")
+    sheet: str | None = Field(None, description="Sheet of a .xls/.xlsx/.ods workbook by name, e.g. one sheet per year (default: the first).")
+    header_rows: list[int] | None = Field(
+        None, description="Line numbers (from 1) of the header rows, e.g. [3, 4] under a title and a units row; columns are then "
+                          "named by their joined header path ('Net Area Irrigated From / Total'); fields may also be positions ('#6'). "
+                          "`irrmap statistics preview` shows them.")
+    drop_rows: list[str] = Field(default_factory=list, description="Regular expressions (case-sensitive; '(?i)' for any case): "
+                                                                   "rows whose label (first filled cell) matches one are dropped (state rows, totals, footnotes).")
+    zero_values: list[str] = Field(default_factory=list, description="Cell texts that mean 0 (e.g. '-'); other markers ('NA', '..') mean missing.")
     encoding: str | None = Field(None, description="Text encoding of a CSV table (default UTF-8; Chinese tables often gb18030).")
     separator: str | None = Field(None, description="Column separator of a CSV table (default: found from the file: comma, semicolon, tab or pipe).")
     decimal: Literal[".", ","] | None = Field(None, description="Decimal mark of the numbers (default: found per column; ambiguous columns are refused).")
@@ -166,22 +201,22 @@ class StatisticsSection(_Section):
 
     @model_validator(mode="after")
     def _filters(self):
-        if self.year is not None and self.year_field is None:
-            raise ValueError("`year` filters rows by `year_field`: set year_field too")
         if self.variant is not None and self.variant_field is None:
             raise ValueError("`variant` filters rows by `variant_field`: set variant_field too")
         if self.decimal is not None and self.decimal == self.thousands:
             raise ValueError(f"decimal and thousands are both {self.decimal!r}: give two different marks")
+        if self.header_rows is not None and self.skip_rows:
+            raise ValueError("`header_rows` places the header (rows above it are skipped): leave skip_rows at 0")
         return self
 
-    @field_validator("encoding", "separator")
+    @field_validator("encoding", "separator", "header_rows", "drop_rows")
     @classmethod
     def _table_format(cls, v, info):
         from irrmap.core.errors import IrrmapError
         from irrmap.core.tables import TableFormat
 
         try:
-            TableFormat(**{info.field_name: v})
+            TableFormat(**{info.field_name: tuple(v) if isinstance(v, list) else v})
         except IrrmapError as exc:
             raise ValueError(f"{exc.what}; {exc.fix}") from None
         return v
@@ -274,6 +309,31 @@ class EvaluationSection(_Section):
     by_level: str | None = Field(None, description="Also report point accuracy per unit at this admin level (e.g. province).")
     statistics: bool = Field(True, description="Compare mapped area per unit with [statistics] at every admin level.")
     compare: list[str] = Field(default_factory=list, description="Product names of other maps to compare with the map.")
+    positive: list[str] | None = Field(None, description="Label values meaning irrigated (every other value then means not irrigated); instead of label_map.")
+    stratum_field: str | None = Field(
+        None, description="Point field naming each point's sampling stratum: accuracy and error-adjusted areas are then design-based "
+        "(Stehman 2014), with stratum sizes from `inclusion_field` or `stratum_sizes`."
+    )
+    inclusion_field: str | None = Field(None, description="Point field with each point's inclusion probability; a stratum's size is then "
+                                        "estimated as the sum of 1 / probability over its points (Horvitz-Thompson).")
+    stratum_sizes: dict[str, float] | None = Field(None, description='Size of each stratum in pixels of the sampling frame the points were drawn from (at least the stratum\'s number of points), e.g. {arid = 68, humid = 706} (instead of inclusion_field, not both). Error-adjusted areas are these frame pixels times `frame_pixel_area_ha`.')
+    frame_pixel_area_ha: float | None = Field(None, gt=0, description="Pixel area (ha) of the sampling frame the points were drawn from, which turns stratum sizes (frame pixels) into hectares; default: the mean pixel area of the run's grid (a sample drawn on the run's grid, as the demo's is).")
+    level_statistics: dict[str, Path] = Field(
+        default_factory=dict, description='Statistics tables of higher levels (same columns as [statistics]), e.g. {province = "province.csv"}: '
+        "each level is compared with its own table; a level without one is compared with the sum of its units' statistics."
+    )
+
+    @model_validator(mode="after")
+    def _design(self):
+        if self.stratum_field and not (self.inclusion_field or self.stratum_sizes):
+            raise ValueError("stratum_field needs inclusion_field or stratum_sizes (the size of each stratum)")
+        if (self.inclusion_field or self.stratum_sizes) and not self.stratum_field:
+            raise ValueError("inclusion_field and stratum_sizes need stratum_field (the point field naming the stratum)")
+        if self.inclusion_field and self.stratum_sizes:
+            raise ValueError("give inclusion_field or stratum_sizes, not both")
+        if self.positive and self.label_map:
+            raise ValueError("give positive or label_map, not both")
+        return self
 
     @field_validator("points_crs")
     @classmethod
@@ -300,8 +360,8 @@ class WaterSection(_Section):
     )
     method: Literal["ndwi", "mndwi", "awei_nsh", "awei_sh", "otsu", "dswe"] = Field(
         "ndwi", description="Water test per scene: index > `threshold` (ndwi, mndwi, awei_nsh, awei_sh), Otsu's threshold of `index`, or "
-        "DSWE high + moderate confidence. Default NDWI > 0: on the three Flathead epochs it agrees on 96.0 % of the pixels clear in "
-        "all three, MNDWI > 0 on 69.2 % (docs/water.md)."
+        "DSWE high + moderate confidence. Default NDWI > 0: of all methods, its water maps of the three Flathead epochs agree best on "
+        "the pixels clear in all three (the measured shares: docs/water.md, benchmarks/results/flathead_water.json)."
     )
     threshold: float = Field(0.0, description="Index threshold of the fixed-threshold methods (0.0: the published threshold of all four).")
     index: Literal["ndwi", "mndwi", "awei_nsh", "awei_sh"] = Field("ndwi", description="Index thresholded by method = 'otsu'.")
@@ -337,11 +397,175 @@ class WaterSection(_Section):
         stray = sorted(set(self.reference) - set(self.epochs))
         if stray:
             raise ValueError(f"`reference` names epoch(s) {stray} that are not in `epochs` ({', '.join(self.epochs)})")
+        from irrmap.core.index_ranges import INDEX_RANGE, threshold_problem
+
+        if self.method not in INDEX_RANGE and "threshold" in self.model_fields_set:
+            raise ValueError(f"`threshold` {self.threshold:g} is ignored by method = {self.method!r} (it uses its own threshold or tests): "
+                             f"drop `threshold`, or use a fixed-threshold method ({', '.join(INDEX_RANGE)})")
+        problem = threshold_problem(self.threshold, self.method) if self.method in INDEX_RANGE else None
+        if problem:
+            raise ValueError(f"`threshold`: {problem}; use a threshold inside {self.method.upper()}'s range, e.g. 0.0 (the published threshold)")
+        return self
+
+
+class EESource(_Section):
+    """[sources.ee]: rasters fetched from Earth Engine onto the run's grid (irrmap.sources.ee; README "From an Earth
+    Engine account to a finished map"). The request limits are Earth Engine's computePixels limits (48 MB, 32768 px
+    per side, irrmap.sources.ee.tiles)."""
+
+    project: str | None = Field(None, description="Google Cloud project registered for Earth Engine (default: the one `earthengine set_project` stored).")
+    credentials: Path | None = Field(
+        None, description="Service-account key file (JSON); default $GOOGLE_APPLICATION_CREDENTIALS, else your own credentials from `earthengine authenticate`.")
+    region: tuple[float, float, float, float] | Path | None = Field(
+        None, description="Area to fetch: [west, south, east, north] in degrees (EPSG:4326) or a polygon file (e.g. units); grid tiles "
+        "outside it are not requested and stay nodata. Default: the whole grid.")
+    region_layer: str | None = Field(None, description="Layer of a multi-layer region file.")
+    year: int | None = Field(None, ge=1950, le=2100, description="Year to fetch: images from YEAR-01-01 up to (not including) YEAR+1-01-01.")
+    start: str | None = Field(None, description="First day (YYYY-MM-DD) of the images to fetch, instead of `year`.")
+    end: str | None = Field(None, description="Day after the last (YYYY-MM-DD; Earth Engine's filterDate excludes it), with `start`.")
+    datasets: list[str] = Field(min_length=1, description="Names of the datasets to fetch: entries of the catalogue (irrmap/sources/ee/catalog.py) or of `catalog`.")
+    catalog: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Your own catalogue entries by name: the fields of irrmap.sources.ee.catalog.EEDataset, `base` = an entry to start from.")
+    output_dir: Path | None = Field(None, description="Folder of the fetched rasters (default: aligned/ in [run].output_dir, where [inputs] rasters go).")
+    tile_size: int = Field(2048, ge=16, le=32768, description="Largest tile edge (pixels) of one request (Earth Engine: at most 32768).")
+    max_request_bytes: int = Field(33_554_432, ge=1024, le=48_000_000, description="Largest uncompressed request (bytes; Earth Engine: 48 MB).")
+    max_requests: int = Field(100_000, ge=1, description="Largest number of requests a fetch may make (all datasets); a larger plan is refused "
+                              "before anything is requested, a plan above a tenth of it is warned about. At Earth Engine's default "
+                              "per-project quotas (100 requests/s, 40 concurrent) 100,000 requests take at least 17 min, hours in practice.")
+    retries: int = Field(6, ge=0, le=20, description="Further tries of a request after a quota or transient error.")
+    workers: int = Field(4, ge=1, le=40, description="Requests in flight at once (Earth Engine allows 40 per project by default).")
+    backoff: float = Field(2.0, ge=0, description="Seconds before the first retry; doubled each retry (plus up to 25 % jitter), capped at 120 s.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _iso_date(cls, v):
+        import datetime
+
+        if v is not None:
+            try:
+                datetime.date.fromisoformat(v)
+            except ValueError:
+                raise ValueError(f"{v!r} is not a date: write YYYY-MM-DD, e.g. '2020-01-01'") from None
+        return v
+
+    @model_validator(mode="after")
+    def _dates_and_region(self):
+        if self.year is None and (self.start is None or self.end is None):
+            raise ValueError("give `year`, or both `start` and `end` (YYYY-MM-DD)")
+        if self.year is not None and (self.start is not None or self.end is not None):
+            raise ValueError("give `year` or start/end, not both")
+        if self.start is not None and self.start >= self.end:
+            raise ValueError(f"start {self.start} is not before end {self.end}")
+        if isinstance(self.region, tuple):
+            w, s, e, n = self.region
+            if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+                raise ValueError(f"region {list(self.region)} is not [west, south, east, north] in degrees (west < east, south < north)")
+        return self
+
+
+class ReconcileSection(_Section):
+    """[reconcile]: harmonise statistics tables and re-threshold a finished run's map to them, unit by unit
+    (`irrmap reconcile CONFIG`; docs/reconcile.md). Each table is a [statistics]-like table named by its key."""
+
+    tables: dict[str, StatisticsSection] = Field(
+        description="Statistics tables by source name, each with the keys of [statistics] (path, code_field, area_field, area_unit, level, "
+        "year_field, variant_field, variant, ...), e.g. [reconcile.tables.county_actual].")
+    precedence: list[str] | None = Field(None, description="Source names, most trusted first (default: the order of `tables`).")
+    tolerance: float = Field(0.02, ge=0, description="Relative parent/children disagreement accepted without adjusting.")
+    max_jump: float = Field(3.0, gt=1, description="Year-to-year change factor beyond which a unit is flagged.")
+    prior: Literal["cropland", "expected", "previous_map"] = Field(
+        "cropland", description="Prior for filling missing children: cropland area, the classifier's expected irrigated area "
+        "(sum of probability x cropland x pixel area), or the run's own map's irrigated area.")
+    by: str | None = Field(None, description="Level of the independent jobs (e.g. province, state; default: the coarsest level of [units]).")
+    binding_level: str | None = Field(None, description="Level whose statistics bind in harmonising: finer levels are scaled to it, coarser "
+                                      "ones are summed from it (default: the coarsest level with values). The map is bound to the finest level "
+                                      "with a statistic for every unit of a job.")
+    rule: Literal["nearest", "reach", "under"] = Field("nearest", description="Stopping rule of the splitting (as [training].rule).")
+    probability: str = Field("irrigation_probability", description="Product name of the classifier's probability (the mapping stage's P x 100).")
+    probability_scale: float = Field(0.01, gt=0, description="Factor turning the probability product into 0..1 (0.01 for the mapping stage's).")
+    cropland: str | None = Field(None, description="Product name of the cropland fraction (default [training].cropland).")
+
+    @model_validator(mode="after")
+    def _sources(self):
+        if not self.tables:
+            raise ValueError("`tables` is empty: name at least one statistics table, e.g. [reconcile.tables.county]")
+        stray = sorted(set(self.precedence or []) - set(self.tables))
+        if stray:
+            raise ValueError(f"`precedence` names {stray}, which are not in `tables` ({', '.join(self.tables)})")
+        return self
+
+
+class SourcesSection(_Section):
+    ee: EESource | None = Field(None, description="Rasters fetched from Earth Engine.")
+
+
+class TreecoverTrend(_Section):
+    """[treecover.trend]: per-pixel Theil-Sen slope and Mann-Kendall p-value of a dated series (irrmap.mapping
+    .treecover.trend; the options of `irrmap treecover trend`)."""
+
+    series: list[Path] = Field(description="Raster(s) of the series: one band per date with dated band descriptions (Landsat scene ids, "
+                               "dates, years), or dated single-band files; the trend takes the first one's grid.")
+    min_years: int = Field(5, ge=2, description="Fewest calendar years with a valid observation for a pixel to get a trend.")
+    annual: Literal["median", "max", "mean"] | None = Field(None, description="Reduce each year's observations to one value first (default: every observation).")
+    scale: float | None = Field(None, description="Multiply stored values (e.g. 0.0001 for NDVI x 10000); the slope is in the scaled units.")
+    nodata: float | None = Field(None, description="Stored value of missing observations (replaces the files' own).")
+    harmonise: Literal["ndvi", "blue", "green", "red", "nir", "swir1", "swir2"] | None = Field(
+        None, description="Map TM and ETM+ layers to OLI-equivalent values (Roy et al. 2016); needs Landsat ids as dates.")
+
+
+class TreecoverSection(_Section):
+    """The tree-cover layer (irrmap.mapping.treecover; docs/treecover.md): percent canopy cover regressed on
+    an epoch's bands against a coarse reference (MODIS VCF), predicted for every epoch at the bands'
+    resolution, change between consecutive epochs, per-unit tables, an optional trend, and scores against
+    truth cover. The defaults are those of `irrmap treecover fit / predict / change`."""
+
+    reference: Path = Field(description="Percent tree cover of the fit epoch (e.g. MODIS VCF, 0..100; larger values are flags).")
+    epochs: dict[str, list[Path]] = Field(
+        description="Epoch label (e.g. a year) -> its bands: one file per band (several layers = dates), or one scene stack (multi-band "
+        "GeoTIFF with common band names as descriptions, as [water] reads). Every epoch needs the fit epoch's bands in its order."
+    )
+    fit_epoch: str | None = Field(None, description="The epoch the reference describes, whose bands the model is fitted on (default: the last).")
+    band_names: list[str] | None = Field(None, description="Common name of each band file (blue, green, red, nir, swir1, swir2), in order.")
+    sensor: str | None = Field(None, description="Sensor code naming bands by the band number in file names (LT05, LE07, LC08, ...).")
+    percentiles: list[float] = Field([10.0, 50.0, 90.0], description="Per-pixel percentiles over dates, for multi-date band files.")
+    reference_resolution: float | None = Field(None, gt=0, description="Fit on cells of this size (m on the ground), both sides averaged (default: the reference's grid).")
+    reference_valid_max: float = Field(100.0, gt=0, description="Larger reference values are flags, not cover (MODIS VCF: 100).")
+    model: Literal["rf", "lgbm", "lgbm-rf"] = Field("rf", description="Regressor.")
+    cv_block_m: float = Field(5000.0, gt=0, description="Edge (m on the ground) of the square blocks held out together in cross-validation.")
+    cv_splits: int = Field(5, ge=2, description="Cross-validation folds.")
+    max_samples: int = Field(100_000, ge=10, description="Most reference cells fitted and cross-validated (a seeded draw).")
+    min_coverage: float = Field(0.5, gt=0, le=1, description="Least share of a cell covered by valid bands and reference.")
+    n_trees: int | None = Field(None, ge=1, description="Trees of the forest (boosting rounds for lgbm; default 100); prediction time grows with it.")
+    forest_threshold: float = Field(30.0, ge=0, lt=100, description="Forest = canopy cover above this percent (FAO 10; 10-30 under the Kyoto rules).")
+    change_threshold: float = Field(10.0, gt=0, le=100, description="Percentage points of cover change counted as gain or loss.")
+    area_unit: str = Field("ha", description="Area unit of the tables: m2, ha, km2, ...")
+    admin_units: bool = Field(True, description="Per-unit tables of the [units] polygons (when [units] is present); else one row for the whole map.")
+    memory_mb: float = Field(512.0, gt=0, description="Memory budget of the prediction windows.")
+    truth: dict[str, Path] = Field(default_factory=dict, description="Epoch label -> a truth percent-cover raster (scoring only: R2, RMSE, "
+                                   "bias of the predicted cover, treecover/score.json).")
+    trend: TreecoverTrend | None = Field(None, description="Per-pixel trend of a dated series ([treecover.trend]).")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if not self.epochs:
+            raise ValueError("`epochs` is empty: give at least one epoch, e.g. epochs = {2020 = [\"B1.tif\", \"B2.tif\"]}")
+        bad = [e for e in self.epochs if not re.fullmatch(r"[A-Za-z0-9_.-]+", e)]
+        if bad:
+            raise ValueError(f"epoch label(s) {bad} are not plain names: use letters, digits, '_', '.', '-' (they name output folders)")
+        empty = [e for e, bands in self.epochs.items() if not bands]
+        if empty:
+            raise ValueError(f"epoch(s) {empty} have no band file")
+        if self.fit_epoch is not None and self.fit_epoch not in self.epochs:
+            raise ValueError(f"fit_epoch {self.fit_epoch!r} is not in `epochs` ({', '.join(self.epochs)})")
+        stray = sorted(set(self.truth) - set(self.epochs))
+        if stray:
+            raise ValueError(f"`truth` names epoch(s) {stray} that are not in `epochs` ({', '.join(self.epochs)})")
+        if any(not 0 <= q <= 100 for q in self.percentiles) or not self.percentiles:
+            raise ValueError(f"percentiles {self.percentiles} must be numbers in 0..100")
         return self
 
 
 class RunConfig(_Section):
-    """A whole run: [run], [grid], [inputs.NAME], [units], [statistics], [suitability], [training], [evaluation], [water]."""
+    """A whole run: [run], [grid], [inputs.NAME], [units], [statistics], [suitability], [training], [evaluation], [water], [sources.ee]."""
 
     run: RunSection = Field(default_factory=RunSection, description="Run-wide settings.")
     grid: GridSection = Field(description="The analysis grid.")
@@ -357,6 +581,9 @@ class RunConfig(_Section):
     mapping: MappingSection | None = Field(None, description="Windowed prediction, spatial filtering and 1 km aggregation.")
     evaluation: EvaluationSection | None = Field(None, description="Accuracy report: points, statistics, map comparison.")
     water: WaterSection | None = Field(None, description="Water-body layer: water masks from Landsat / Sentinel-2 scenes per epoch, bodies, change.")
+    treecover: TreecoverSection | None = Field(None, description="Tree-cover layer: percent canopy cover from Landsat bands calibrated on a coarse reference, change, trend.")
+    sources: SourcesSection | None = Field(None, description="Rasters fetched from remote sources ([sources.ee]: Earth Engine) before the stages run.")
+    reconcile: ReconcileSection | None = Field(None, description="Statistics reconciliation of a finished run (`irrmap reconcile`).")
 
     @model_validator(mode="after")
     def _stats_need_units(self):
@@ -446,6 +673,164 @@ def _format_loc(loc: tuple) -> str:
     return f"[{'.'.join(parts[:-1])}].{parts[-1]}"
 
 
+# What a key of several accepted shapes (a union such as bounds-or-file or number-or-name, or a fixed-length list)
+# accepts, said as a user writes it; "*" stands for a table name ([inputs.NAME]). Keys not listed are described
+# from their type (_accepts).
+_ACCEPTS = {
+    ("sources", "ee", "region"): "4 numbers [west, south, east, north] in degrees, or a polygon file path",
+    ("grid", "bounds"): "4 numbers [left, bottom, right, top] in CRS units",
+    ("inputs", "*", "band"): 'a layer number (1, 2, ...) or a layer name (text, e.g. "NDVI")',
+    ("inputs", "*", "valid_range"): "2 numbers [min, max]",
+    ("models", "cv_blocks"): "a block size in pixels (a whole number) or 'units'",
+}
+
+
+def _model(t) -> type[BaseModel] | None:
+    return t if isinstance(t, type) and issubclass(t, BaseModel) else None
+
+
+def _members(ann) -> list:
+    """The types a key accepts, None left out (Optional only means the key may be omitted)."""
+    if get_origin(ann) is Union or type(ann).__name__ == "UnionType":
+        return [a for a in get_args(ann) if a is not type(None)]
+    return [ann]
+
+
+def _leaf(loc: tuple):
+    """(n, annotation, pattern) of the config key at the start of a pydantic error location: loc[:n] is the key
+    (sections, table names, the key), loc[n:] is pydantic's path inside its value (union member tags, list
+    indices); pattern is the key with table names as "*". None when loc does not end inside a key's value."""
+    model, i, pattern = RunConfig, 0, []
+    while i < len(loc):
+        part = loc[i]
+        f = model.model_fields.get(part) if isinstance(part, str) else None
+        if f is None:
+            return None
+        pattern.append(part)
+        i += 1
+        members = _members(f.annotation)
+        inner = _model(members[0]) if len(members) == 1 else None
+        if inner is not None:
+            model = inner
+            continue
+        args = get_args(members[0]) if len(members) == 1 and get_origin(members[0]) is dict else ()
+        if args and _model(args[1]) is not None and i < len(loc):
+            pattern.append("*")
+            model, i = args[1], i + 1
+            continue
+        return i, f.annotation, tuple(pattern)
+    return None
+
+
+def _is_section(loc: tuple) -> bool:
+    """Whether loc names a whole section ([sources.ee], [inputs.NAME]), not a key."""
+    model, i = RunConfig, 0
+    while i < len(loc):
+        f = model.model_fields.get(loc[i]) if isinstance(loc[i], str) else None
+        if f is None:
+            return False
+        members = _members(f.annotation)
+        inner = _model(members[0]) if len(members) == 1 else None
+        args = get_args(members[0]) if len(members) == 1 and get_origin(members[0]) is dict else ()
+        if inner is None and args and _model(args[1]) is not None and i + 1 < len(loc):
+            inner, i = args[1], i + 1  # skip the table name
+        if inner is None:
+            return False
+        model, i = inner, i + 1
+    return bool(loc)
+
+
+def _shaped(ann) -> bool:
+    """Whether pydantic reports a bad value of this type as one error per accepted shape or per list item (a
+    union of several types, or a fixed-length tuple): such errors are merged into one plain message."""
+    members = _members(ann)
+    return len(members) > 1 or get_origin(members[0]) is tuple
+
+
+def _accepts(ann) -> str:
+    """What a type accepts, in words (for keys not in _ACCEPTS)."""
+    def one(t) -> str:
+        origin = get_origin(t)
+        if origin is Literal:
+            opts = [repr(a) for a in get_args(t)]
+            return " or ".join(opts) if len(opts) <= 2 else f"one of {', '.join(opts)}"
+        if origin is tuple:
+            args = get_args(t)
+            return "a list of any length" if args[-1:] == (Ellipsis,) else f"{len(args)} numbers" if all(a in (int, float) for a in args) else f"a list of {len(args)} values"
+        if origin in (list, set):
+            item = (get_args(t) or (None,))[0]
+            plural = {int: "whole numbers", float: "numbers", str: "texts", Path: "file paths"}.get(item)
+            return f"a list of {plural}" if plural else f"a list of {one(item)}" if get_origin(item) is Literal else "a list"
+        if origin is dict:
+            args = get_args(t)
+            return f"a table whose values are {one(args[1])}" if args and args[1] is not Any else "a table"
+        return {int: "a whole number", float: "a number", str: "a text", bool: "true or false", Path: "a file path"}.get(t, getattr(t, "__name__", str(t)))
+
+    return ", or ".join(one(t) for t in _members(ann))
+
+
+def _describe(value) -> str:
+    """A TOML value as the user wrote it, for 'got ...'."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, (list, tuple)):
+        shown = repr(list(value)) if len(repr(list(value))) <= 80 else repr(list(value))[:77] + "...]"
+        if value and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            return f"{len(value)} number{'s' if len(value) != 1 else ''} {shown}"
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''} {shown}"
+    if isinstance(value, dict):
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "...}"
+        return f"the table {shown}"
+    return repr(value)
+
+
+def _value_at(raw, loc: tuple):
+    for part in loc:
+        try:
+            raw = raw[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return raw
+
+
+def explain_errors(errors: list[dict], raw: dict | None = None) -> list[str]:
+    """One readable line per bad key. Errors of a key that accepts several shapes (_shaped: bounds-or-file,
+    number-or-name, a fixed-length list) come from pydantic one per shape tried, located by internal schema
+    names; they are merged into one line saying what the key accepts and what it got, e.g. "[sources.ee].region:
+    give 4 numbers [west, south, east, north] in degrees, or a polygon file path; got 3 numbers [...]". A key's
+    own validator message (a value of the right shape but wrong, e.g. band 0) is kept as it is."""
+    lines, merged = [], {}
+    for err in errors:
+        loc = tuple(err["loc"])
+        leaf = _leaf(loc)
+        kind = err["type"]
+        wrong_shape = kind.endswith(("_type", "_parsing")) or kind in ("int_from_float", "literal_error", "too_long", "too_short") \
+            or (kind == "missing" and leaf is not None and len(loc) > leaf[0])
+        if leaf is None or kind == "value_error" or not (_shaped(leaf[1]) or wrong_shape):
+            line = _explain({**err, "loc": loc[:leaf[0]]} if leaf is not None and kind == "value_error" else err)
+            if leaf is None and kind == "value_error" and _is_section(loc):  # a section's own check: "[sources.ee]: ..."
+                line = f"[{'.'.join(map(str, loc))}]: " + line.split(": ", 1)[1]
+            if line not in lines:
+                lines.append(line)
+            continue
+        n, ann, pattern = leaf
+        key = loc[:n]
+        if key in merged:
+            continue
+        value = _value_at(raw, key) if raw is not None else err.get("input")
+        got = _describe(value)
+        options = [a for t in _members(ann) if get_origin(t) is Literal for a in get_args(t) if isinstance(a, str)]
+        near = difflib.get_close_matches(value, options, n=1) if isinstance(value, str) and options else []
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        merged[key] = f"{_format_loc(key)}: give {_ACCEPTS.get(pattern) or _accepts(ann)}; got {got}{hint}"
+        lines.append(merged[key])
+    return lines
+
+
 def _explain(err: dict) -> str:
     loc = tuple(err["loc"])
     where = _format_loc(loc)
@@ -471,7 +856,7 @@ def load_config(path) -> LoadedConfig:
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [_explain(e) for e in exc.errors()]
+        lines = explain_errors(exc.errors(), raw)
         raise ConfigError("invalid config: " + "; ".join(lines), str(path), "correct the keys named above") from None
     loaded = LoadedConfig(cfg, path, text)
     _check_paths(loaded)
@@ -527,6 +912,8 @@ def _check_paths(loaded: LoadedConfig) -> None:
         sec = getattr(cfg, section)
         if sec is not None and not loaded.resolve(sec.path).exists():
             missing.append(f"[{section}].path = {sec.path}")
+    if cfg.reconcile is not None:
+        missing += [f"[reconcile.tables.{k}].path = {t.path}" for k, t in cfg.reconcile.tables.items() if not loaded.resolve(t.path).exists()]
     if cfg.evaluation is not None and cfg.evaluation.points is not None and not loaded.resolve(cfg.evaluation.points).exists():
         missing.append(f"[evaluation].points = {cfg.evaluation.points}")
     if cfg.grid.like is not None and not loaded.resolve(cfg.grid.like).exists():
@@ -534,9 +921,18 @@ def _check_paths(loaded: LoadedConfig) -> None:
     for key, p in feature_paths(cfg.features or {}):
         if not loaded.resolve(Path(p)).exists():
             missing.append(f"[features].{key} = {p}")
+    ee = cfg.sources.ee if cfg.sources is not None else None
+    if ee is not None:
+        named = [("credentials", ee.credentials)] + ([("region", ee.region)] if isinstance(ee.region, Path) else [])
+        missing += [f"[sources.ee].{key} = {p}" for key, p in named if p is not None and not loaded.resolve(p).exists()]
     if cfg.water is not None:
         named = [(f"epochs.{e}", p) for e, ps in cfg.water.epochs.items() for p in ps] + [(f"reference.{e}", p) for e, p in cfg.water.reference.items()]
         missing += [f"[water].{key} = {p}" for key, p in named if not loaded.resolve(p).exists()]
+    if cfg.treecover is not None:
+        tc = cfg.treecover
+        named = [("reference", tc.reference)] + [(f"epochs.{e}", p) for e, ps in tc.epochs.items() for p in ps]
+        named += [(f"truth.{e}", p) for e, p in tc.truth.items()] + [("trend.series", p) for p in (tc.trend.series if tc.trend else [])]
+        missing += [f"[treecover].{key} = {p}" for key, p in named if not loaded.resolve(p).exists()]
     if missing:
         raise ConfigError(
             "files not found: " + "; ".join(missing), str(loaded.path), f"paths are relative to {loaded.base}; correct them"
@@ -577,6 +973,8 @@ def config_reference() -> str:
         ("models", ModelsSection),
         ("mapping", MappingSection),
         ("evaluation", EvaluationSection),
+        ("sources.ee", EESource),
+        ("reconcile", ReconcileSection),
     ]
     out = []
     for name, model in sections:

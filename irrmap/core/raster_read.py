@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ import rasterio
 import xarray as xr
 from dask.base import tokenize
 from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
@@ -38,6 +40,13 @@ from irrmap.core.layers import layer_number
 from irrmap.core.nodata import Decoding, already_scaled, class_marker, decoding_for
 
 log = logging.getLogger(__name__)
+
+
+# rasterio.warp.reproject of in-memory arrays warns NotGeoreferencedWarning for GDAL's temporary dataset although both
+# transforms are passed (files without a CRS are refused in the plan). Filtered once at import, not with
+# warnings.catch_warnings() around each call: that swaps process-wide state and is not thread-safe (reads run in
+# dask threads).
+warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module=r"rasterio\.warp")
 
 KINDS = ("continuous", "categorical", "fraction")
 
@@ -267,9 +276,6 @@ def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
         src_transform, src_crs = src.window_transform(win), src.crs
     data = _convert(plan, raw, mask)
     src_nodata = plan.fill
-    # no warnings.catch_warnings() here: it swaps process-wide state and is not thread-safe (this runs in dask
-    # threads); reproject with both transforms given raises no NotGeoreferencedWarning (files without a CRS are refused
-    # in the plan)
     reproject(data, out, src_transform=src_transform, src_crs=src_crs, src_nodata=src_nodata, dst_transform=sub.transform,
               dst_crs=sub.crs, dst_nodata=plan.fill, resampling=plan.resampling)
     return out

@@ -37,7 +37,7 @@ from irrmap.mapping.treecover.predictors import INDICES, BandStack, features_on,
 from irrmap.models.estimators import BASELINE, MODELS
 from irrmap.models.persistence import save_model
 from irrmap.models.regression import Regressor
-from irrmap.models.spatial_cv import assign_folds, cross_validate
+from irrmap.models.spatial_cv import assign_folds, blocks_for_folds, cross_validate
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,10 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
     if n < 10 * cv_splits:
         raise DataError(f"only {n} reference cells with valid predictors on {grid!r}", str(reference),
                         "check that the bands and the reference overlap and that --reference-valid-max keeps the cover values")
-    groups = ground_blocks(grid, s["rows"], s["cols"], cv_block_m)
-    folds = assign_folds(groups, cv_splits, seed)
     cell_m = ground_pixel_m(grid)
+    groups, cv_block_m = blocks_for_folds(lambda b: ground_blocks(grid, s["rows"], s["cols"], b), cv_block_m, cv_splits,
+                                          float(max(cell_m)), "m")
+    folds = assign_folds(groups, cv_splits, seed)
     X = pd.DataFrame(s["X"], columns=stack.features)
     cv = {}
     params = {"n_estimators": n_trees} if n_trees is not None else None

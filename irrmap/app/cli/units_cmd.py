@@ -59,6 +59,13 @@ def _rasterize(args) -> int:
     if args.like:
         grid = Grid.from_raster(args.like)
     elif args.bounds and args.resolution:
+        from irrmap.core.config import bounds_in_crs_units
+        from irrmap.core.errors import GridError
+
+        try:
+            bounds_in_crs_units(args.bounds, args.crs)
+        except ValueError as exc:
+            raise GridError(str(exc).split(": give")[0], "--bounds", "give" + str(exc).split(": give", 1)[1]) from None
         grid = Grid.from_bounds(*args.bounds, args.resolution, args.crs)
     else:
         raise InputError("no grid given", "--like / --bounds", "pass --like RASTER, or --bounds and --resolution")

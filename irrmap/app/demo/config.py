@@ -132,12 +132,85 @@ reference = {{ {EPOCH1} = "truth/landsat/water_epoch1_{EPOCH1}.tif", {spec.year}
 {EPOCH1} = ["inputs/landsat/epoch1_{EPOCH1}.tif"]
 {spec.year} = ["inputs/landsat/epoch2_{spec.year}.tif"]
 
+[treecover]
+# tree-cover layer of the same sub-area: percent canopy cover regressed on the {spec.year} scene stack against a
+# MODIS VCF-like 250 m reference (200 = water flag, masked), predicted for both epochs at 30 m, change 1995 -> {spec.year}
+reference = "inputs/treecover/reference_{spec.year}.tif"
+fit_epoch = "{spec.year}"
+# a small forest and sample keep the demo fast (defaults: 100 trees, 100,000 cells)
+n_trees = 20
+max_samples = 3000
+forest_threshold = 30
+# scoring only: the model never sees these truth covers (R2, RMSE, bias -> output/treecover/score.json)
+truth = {{ {EPOCH1} = "truth/landsat/treecover_epoch1_{EPOCH1}.tif", {spec.year} = "truth/landsat/treecover_epoch2_{spec.year}.tif" }}
+
+[treecover.epochs]
+{EPOCH1} = ["inputs/landsat/epoch1_{EPOCH1}.tif"]
+{spec.year} = ["inputs/landsat/epoch2_{spec.year}.tif"]
+
+[treecover.trend]
+# NDVI x 1e4, one layer per year (band descriptions are the dates): slope in NDVI per year
+series = ["inputs/treecover/ndvi_series.tif"]
+scale = 0.0001
+min_years = 5
+
 [evaluation]
 map = "irrigated_class"
 points = "inputs/reference/points.gpkg"
 label_field = "label"
 by_level = "province"
 compare = ["threshold_sevi", "threshold_sndvi", "threshold_sgi"]
+# the points are a stratified sample (climate zones, unequal inclusion probabilities): design-based accuracy
+stratum_field = "stratum"
+inclusion_field = "inclusion_prob"
+level_statistics = {{ city = "inputs/statistics/city.csv", province = "inputs/statistics/province.csv" }}
+
+[reconcile]
+# `irrmap reconcile config.toml` after `irrmap run`: harmonise the tables below (actual area first; the effective
+# variant is a second source the audit compares; the county missing from the county table is filled from its
+# city's residual) and re-threshold the map to them, province by province -> output/reconcile/ (docs/reconcile.md)
+precedence = ["county_actual", "city_actual", "province_actual", "county_effective"]
+by = "province"
+
+[reconcile.tables.county_actual]
+path = "inputs/statistics/county.csv"
+code_field = "code"
+area_field = "irrigated_area"
+area_unit = "1000ha"
+year_field = "year"
+variant_field = "variant"
+variant = "actual"
+level = "county"
+
+[reconcile.tables.city_actual]
+path = "inputs/statistics/city.csv"
+code_field = "code"
+area_field = "irrigated_area"
+area_unit = "1000ha"
+year_field = "year"
+variant_field = "variant"
+variant = "actual"
+level = "city"
+
+[reconcile.tables.province_actual]
+path = "inputs/statistics/province.csv"
+code_field = "code"
+area_field = "irrigated_area"
+area_unit = "1000ha"
+year_field = "year"
+variant_field = "variant"
+variant = "actual"
+level = "province"
+
+[reconcile.tables.county_effective]
+path = "inputs/statistics/county.csv"
+code_field = "code"
+area_field = "irrigated_area"
+area_unit = "1000ha"
+year_field = "year"
+variant_field = "variant"
+variant = "effective"
+level = "county"
 
 # The MODIS-like series are multi-band rasters, one band per 16-day date (DOY {phenology.DOY[0]}..{phenology.DOY[-1]}):
 {modis}

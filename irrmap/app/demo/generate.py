@@ -8,12 +8,13 @@ import time
 from pathlib import Path
 
 import dask
+import numpy as np
 import rasterio
 import xarray as xr
 from rasterio.windows import Window
 
 from irrmap.core.atomic import atomic_path, fixed_gpkg_timestamp, write_text_atomic
-from irrmap.app.demo import landcover, landsat, phenology
+from irrmap.app.demo import landcover, landsat, phenology, treecover
 from irrmap.app.demo.admin import admin_units, write_admin
 from irrmap.app.demo.bundle import NODATA, bundle_arrays
 from irrmap.app.demo.config import config_text
@@ -189,3 +190,23 @@ def _write_landsat(spec: DemoSpec, out: Path) -> None:
                      descriptions=["water"], tags={"year": yr})
         write_raster(out / "truth" / "landsat" / f"treecover_epoch{e}_{yr}.tif", da(res[f"treecover_epoch{e}"]), nodata=255,
                      dtype="uint8", descriptions=["tree_cover_percent"], tags={"year": yr})
+    _write_treecover(spec, out, res, win, fwin, da)
+
+
+def _write_treecover(spec: DemoSpec, out: Path, res: dict, win: Window, fwin: Window, fine_da) -> None:
+    """The tree-cover layer's inputs (irrmap.app.demo.treecover): the coarse reference and the NDVI series."""
+    coarse = spec.grid.window_grid(win)
+    ccols = np.arange(int(win.col_off), int(win.col_off + win.width))[None, :]
+    crows = np.arange(int(win.row_off), int(win.row_off + win.height))[:, None]
+    ref = treecover.reference(spec.seed, res["treecover_epoch2"], res["water_epoch2"].astype(bool), spec.fine, ccols, crows)
+    arr = xr.DataArray(ref, dims=("y", "x"), coords=coarse.coords()).rio.write_crs(coarse.crs).rio.write_transform(coarse.transform)
+    write_raster(out / "inputs" / "treecover" / f"reference_{spec.year}.tif", arr, nodata=255, dtype="uint8",
+                 descriptions=["tree_cover_percent"], tags={"year": spec.year, "demo_layer": "treecover reference (MODIS VCF-like)",
+                                                            "flags": f"{treecover.VCF_WATER} water"})
+    fcols = np.arange(int(fwin.col_off), int(fwin.col_off + fwin.width))[None, :]
+    frows = np.arange(int(fwin.row_off), int(fwin.row_off + fwin.height))[:, None]
+    years = treecover.series_years(landsat.EPOCH1_YEAR, spec.year)
+    series = treecover.ndvi_series(spec.seed, res["treecover_epoch1"], res["treecover_epoch2"], res["water_epoch2"].astype(bool), years,
+                                   fcols, frows)
+    write_raster(out / "inputs" / "treecover" / "ndvi_series.tif", fine_da(series), nodata=treecover.NODATA, dtype="int16",
+                 descriptions=[f"{y}-07-01" for y in years], tags={"scale_factor": "0.0001", "demo_layer": "NDVI series"})

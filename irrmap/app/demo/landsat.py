@@ -4,7 +4,8 @@ The sub-area is a central window of at most SUB_MAX 250 m pixels per edge (bound
 in memory). Epoch 2 (the demo year) follows the fine land cover; epoch 1 (EPOCH1_YEAR) differs as in the
 seed study: large lakes were larger (shores dilated by up to 150 m), many small ponds did not exist yet, and
 forest patches were lost or planted between the epochs.
-Reflectance = tree cover x forest spectrum + (1 - tree cover) x class spectrum, x (1 +- 3 % noise).
+Reflectance = f x forest spectrum + (1 - f) x class spectrum, x (1 +- 3 % noise), with the canopy's share of a
+band f = 1 - (1 - tree cover) ** k (CANOPY_EXPONENT).
 
 Each epoch is a scene stack (irrmap.sources.stack): the six bands as int16 reflectance x 1e4 with the common
 band names as descriptions, and a sidecar JSON (`scene_sidecar`) with the date, level and scale, so
@@ -35,8 +36,12 @@ SPECTRA = {
     lc.BARREN: [0.12, 0.17, 0.22, 0.28, 0.36, 0.30],
     lc.URBAN: [0.12, 0.13, 0.14, 0.18, 0.22, 0.20],
 }
-TREE = {lc.FOREST: (55, 85), lc.SHRUB: (12, 30), lc.GRASS: (0, 6), lc.CROP: (0, 4), lc.URBAN: (3, 12), lc.BARREN: (0, 1), lc.WATER: (0, 0)}
+TREE = {lc.FOREST: (60, 95), lc.SHRUB: (12, 30), lc.GRASS: (0, 6), lc.CROP: (0, 4), lc.URBAN: (3, 12), lc.BARREN: (0, 1), lc.WATER: (0, 0)}
 
+# Crowns and their shadows cover the ground faster than the canopy cover grows: a band sees the canopy's signal on a
+# share 1 - (1 - cover) ** k of the pixel (k per band; visible and SWIR darken first, NIR mixes linearly), so
+# reflectance is not linear in cover and a regression tree beats a linear model, as on real scenes.
+CANOPY_EXPONENT = (2.0, 2.0, 2.0, 1.0, 1.5, 2.0)
 
 SCENE_DAY = "07-01"  # mid-season acquisition date of both epochs
 SUN_ANGLES = (65.0, 135.0)  # elevation, azimuth (degrees): a July mid-morning sun at ~38 N; only the screen's shadow matching uses them
@@ -62,7 +67,8 @@ def simulate(spec: DemoSpec, fine: np.ndarray, fwin: Window) -> dict[str, np.nda
     fx = np.arange(int(fwin.col_off), int(fwin.col_off + fwin.width)) + 0.5
     fy = np.arange(int(fwin.row_off), int(fwin.row_off + fwin.height)) + 0.5
     cols, rows = fx.astype(np.int64)[None, :], fy.astype(np.int64)[:, None]
-    u = hash_uniform(seed, 600, cols, rows)
+    # where in its class's range a pixel's cover lies: stands tens of pixels across (fbm, stretched to ~0..1) plus pixel noise
+    u = np.clip(0.5 + 2.2 * (fbm(seed, 601, fx, fy, 40.0, octaves=3) - 0.5) + 0.25 * (hash_uniform(seed, 600, cols, rows) - 0.5), 0, 1)
     tc2 = np.zeros(fine.shape)
     for c, (lo, hi) in TREE.items():
         m = fine == c
@@ -93,7 +99,7 @@ def simulate(spec: DemoSpec, fine: np.ndarray, fwin: Window) -> dict[str, np.nda
                 continue
             m = cls == c
             refl[:, m] = np.asarray(spec_c)[:, None]
-        t = (tc / 100.0)[None]
+        t = 1 - (1 - (tc / 100.0)[None]) ** np.asarray(CANOPY_EXPONENT)[:, None, None]  # the canopy's share of each band's signal
         refl = t * np.asarray(SPECTRA["forest"])[:, None, None] + (1 - t) * refl
         refl[:, water] = np.asarray(SPECTRA[lc.WATER])[:, None]
         for b in range(6):

@@ -1,10 +1,11 @@
 """The stages `irrmap run` knows, in run order: one module per stage, each a short recipe that reads named
 products, calls stage-package functions and writes outputs.
 
-    inputs.NAME -> units -> statistics -> water -> suitability -> features -> training.thresholds
+    fetch -> inputs.NAME -> units -> statistics -> water -> treecover -> suitability -> features -> training.thresholds
     -> training.pool -> models -> mapping -> evaluation
 
-(water runs before suitability, which can take its distance to water from the water layer.)
+(water runs before suitability, which can take its distance to water from the water layer; treecover needs
+only [units], and the evaluation report shows it.)
 
 Each module exposes `stage()` (or `stages()`) returning `irrmap.app.context.Stage` records. The runner
 (irrmap.app.pipeline) imports this list; nothing here imports the runner.
@@ -13,13 +14,13 @@ Each module exposes `stage()` (or `stages()`) returning `irrmap.app.context.Stag
 from __future__ import annotations
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages import evaluation, features, inputs, mapping, models, statistics, suitability, training, units, water
+from irrmap.app.stages import evaluation, features, fetch, inputs, mapping, models, statistics, suitability, training, treecover, units, water
 
 
 def build_stages(ctx: RunContext) -> list[Stage]:
     """The stage list for this config, in run order."""
-    return [*(inputs.stage(n) for n in ctx.config.inputs), units.stage(), statistics.stage(), water.stage(), suitability.stage(),
-            features.stage(), *training.stages(), models.stage(), mapping.stage(), evaluation.stage()]
+    return [fetch.stage(), *(inputs.stage(n) for n in ctx.config.inputs), units.stage(), statistics.stage(), water.stage(),
+            treecover.stage(), suitability.stage(), features.stage(), *training.stages(), models.stage(), mapping.stage(), evaluation.stage()]
 
 
 __all__ = ["build_stages"]

@@ -31,8 +31,10 @@ def run(ctx: RunContext) -> list[Path]:
     zones, _ = zones_and_codes(ctx)
     folder = ctx.outdir / "mapping"
     tags = provenance(ctx, "mapping")
+    # resumable across processes: the key is the stage inputs' checksums (dask names of derived arrays are not stable)
+    key = "".join(ctx.checksum(p) for p in _inputs(ctx))
     raw = predict_to_files(ctx.outdir / "models" / "model.joblib", cropland, predictors, zones, folder / "raw",
-                           memory_mb=sec.memory_mb, tags=tags)
+                           memory_mb=sec.memory_mb, tags=tags, resume_key=key)
     classes = read_raster(raw["class"], ctx.grid, kind="categorical", chunks=chunk)
     # unfiltered too: the final class map marks pixels without cropland as nodata (the raw one has 0 there)
     final = filter_to_files(classes, cropland, folder, tags=tags, rule=sec.filter, isolated=sec.isolated, hole=sec.hole,
@@ -61,10 +63,13 @@ def _unit_table(ctx: RunContext, fraction_path, out: Path) -> Path:
     return out
 
 
+def _inputs(ctx: RunContext) -> list[Path]:
+    return [ctx.outdir / "models" / "model.joblib", ctx.products[ctx.config.training.cropland], ctx.outdir / "units" / "zones.tif",
+            *(ctx.products[n] for n in predictor_names(ctx))]
+
+
 def stage() -> Stage:
-    return Stage("mapping", run,
-                 inputs=lambda ctx: [ctx.outdir / "models" / "model.joblib", ctx.products[ctx.config.training.cropland],
-                                     ctx.outdir / "units" / "zones.tif", *(ctx.products[n] for n in predictor_names(ctx))],
+    return Stage("mapping", run, inputs=_inputs,
                  params=lambda ctx: ctx.config.mapping.model_dump(mode="json"),
                  enabled=lambda ctx: ctx.config.mapping is not None,
                  provides=lambda ctx: {n: ctx.outdir / "mapping" / rel for n, rel in PRODUCTS.items()})

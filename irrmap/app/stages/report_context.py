@@ -61,7 +61,7 @@ def run_info(ctx: RunContext):
     outputs = {what: Path("..") / rel for what, rel in (("class map", "mapping/class.tif"), ("area per unit (CSV)", "mapping/irrigated_area_by_unit.csv"),
                                                          ("1 km area", "mapping/irrigated_area_1km.tif"), ("map viewer", "view.html"),
                                                          ("manifest", "manifest.json"))
-               if (ctx.outdir / rel).exists() or rel == "manifest.json"}
+               if (ctx.outdir / rel).exists() or rel in ("manifest.json", "view.html")}  # both written when the run ends
     return RunInfo(
         name=ctx.config.run.name, config_path=str(ctx.loaded.path), config_text=Path(ctx.loaded.path).read_text(encoding="utf-8"),
         grid={"crs": g.crs.to_string(), "shape": g.shape, "resolution": g.res, "bounds": g.bounds, "area_km2": g.total_area() / 1e6},
