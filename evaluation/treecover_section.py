@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from irrmap.mapping.treecover.change import CLASSES
 
 from irrmap.core.errors import InputError
-from irrmap.mapping.treecover.change import CLASSES
+from irrmap.core.json_out import score_text
 
 
 @dataclass(frozen=True)
@@ -157,10 +158,10 @@ def treecover_section(rep, files: TreecoverFiles) -> dict:
                                   "folds) of the model and of a linear-regression baseline on the same folds; bias = mean(predicted - "
                                   f"reference). The model {'beats' if card['beats_baseline'] else 'does NOT beat'} the baseline.")
     sat = card["saturation"]
-    sec.text(f"Saturation: {100 * ref['share_ge_80']:.1f} % of the fit cells have reference cover >= {sat['threshold']:g} % "
+    sec.text(f"Saturation: {score_text(100 * ref['share_ge_80'], '.1f')} % of the fit cells have reference cover >= {sat['threshold']:g} % "
              f"(where MODIS VCF saturates). There (held out, n = {sat['model']['n']}) the reference averages "
-             f"{sat['model']['mean_reference']:.1f} %, the model {sat['model']['mean_predicted']:.1f} %, the baseline "
-             f"{sat['baseline']['mean_predicted']:.1f} %.")
+             f"{score_text(sat['model']['mean_reference'], '.1f')} %, the model {score_text(sat['model']['mean_predicted'], '.1f')} %, "
+             f"the baseline {score_text(sat['baseline']['mean_predicted'], '.1f')} %.")
     if files.score is not None:
         scores = json.loads(_need(files.score).read_text())
         sec.table(pd.DataFrame([_scores_row(f"epoch {e}", s) | {"mean predicted %": s["mean_predicted"], "mean truth %": s["mean_truth"]}

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from irrmap.core.json_out import score_text
+
 Z95 = 1.959964  # two-sided 95 % normal quantile
 
 
@@ -35,7 +37,7 @@ def _area_line(results: dict) -> str | None:
 
 def _water_lines(results: dict) -> list[str]:
     """One line per epoch scored by the water stage (results.json "water" "scores", irrmap.mapping.water.score)."""
-    fmt = lambda v, f: "n/a" if v is None else format(v, f)  # noqa: E731
+    fmt = lambda v, f: score_text(v, f, "n/a")  # noqa: E731
     return [f"water bodies {epoch} against {s['reference']}: precision {fmt(s['precision'], '.3f')}, recall {fmt(s['recall'], '.3f')} "
             f"({s['n_matched']} of {s['n_reference']} reference / {s['n_mapped']} mapped bodies matched at IoU >= {s['iou_threshold']:g}); "
             f"area error of the matched bodies: mean |error| {fmt(s['area_error']['mean_abs_pct'], '.2f')} %, "

@@ -13,13 +13,20 @@ import logging
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from irrmap.core.block_reports import on, report
+from irrmap.core.block_reports import current_worker, on, report
 
 _TOPIC = "log"
+RELOGGED = "irrmap_relogged"  # LogRecord attribute of a warning re-logged in the client
 
 
 class _ToClient(logging.Handler):
+    """Sends a worker task's warning to the client. Records the client logs itself (re-logged ones included) are
+    not sent: with an in-process cluster (LocalCluster(processes=False)) workers and client share one `irrmap`
+    logger, and sending those would re-log them for ever."""
+
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, RELOGGED, False) or current_worker() is None:
+            return
         report(_TOPIC, (record.name, record.levelno, record.getMessage()))
 
 
@@ -33,10 +40,15 @@ class WarningsToClient(WorkerPlugin):
         if not any(isinstance(h, _ToClient) for h in logger.handlers):
             logger.addHandler(_ToClient(logging.WARNING))
 
+    def teardown(self, worker) -> None:
+        logger = logging.getLogger("irrmap")
+        for h in [h for h in logger.handlers if isinstance(h, _ToClient)]:
+            logger.removeHandler(h)
+
 
 def _relog(payload) -> None:
     name, level, message = payload
-    logging.getLogger(name).log(level, "%s", message)
+    logging.getLogger(name).log(level, "%s", message, extra={RELOGGED: True})
 
 
 on(_TOPIC, _relog)

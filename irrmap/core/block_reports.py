@@ -20,20 +20,20 @@ def on(topic: str, handler: Callable) -> None:
     _handlers[topic] = handler
 
 
-def _worker():
+def current_worker():
     try:
         from distributed import get_worker
     except ImportError:
         return None
     try:
         return get_worker()
-    except ValueError:  # not inside a worker
+    except (ValueError, LookupError):  # not inside a worker (LookupError: the worker context variable is unset)
         return None
 
 
 def report(topic: str, payload) -> None:
     """From a task: hand `payload` to the client's handler for `topic`."""
-    worker = _worker()
+    worker = current_worker()
     if worker is None:
         _handlers[topic](payload)
     else:

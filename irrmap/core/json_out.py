@@ -35,6 +35,14 @@ def plain(obj):
     return str(obj)
 
 
+def score_text(v, spec: str = ".3f", undefined: str = "undefined") -> str:
+    """`v` formatted with `spec`, or `undefined` when it is None (null in a JSON file) or not finite (NaN in memory):
+    a kappa with one class, an R2 without variance, a mean over no cell."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return undefined
+    return format(v, spec)
+
+
 def json_text(obj, *, indent: int | None = 2, sort_keys: bool = False) -> str:
     """Strict JSON text of `obj` (see `plain`), ending with a newline."""
     return json.dumps(plain(obj), indent=indent, sort_keys=sort_keys, allow_nan=False) + "\n"
@@ -45,4 +53,4 @@ def write_json_atomic(path, obj, *, sort_keys: bool = False) -> Path:
     return write_text_atomic(path, json_text(obj, sort_keys=sort_keys))
 
 
-__all__ = ["json_text", "plain", "write_json_atomic"]
+__all__ = ["json_text", "plain", "score_text", "write_json_atomic"]

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import shutil
+import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from dask.base import tokenize
 from rasterio.windows import Window
 
 import irrmap
-from irrmap.core.atomic import atomic_path, partial_path
+from irrmap.core.atomic import atomic_path, partial_path, write_failure
 from irrmap.core.grid import Grid
 from irrmap.core.parallelism import task_slots
 from irrmap.core.progress import progress_bar
@@ -217,12 +218,24 @@ def _layout_token(outputs, prepared, key) -> str:
                           for o, (arr, grid, dtype, nodata) in zip(outputs, prepared)])
 
 
+def _remove_tree(folder: Path, wait: float = 5.0) -> None:
+    """Remove `folder`; when a block fails, dask raises while other threads still finish their windows, and a
+    window saved during the removal leaves the folder behind, so it is removed again until it is gone (at most
+    `wait` seconds; late windows cannot recreate it: they are saved with atomic_path(make_folder=False))."""
+    deadline = time.monotonic() + wait
+    while True:
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists() or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
 def _work_folder(stack: contextlib.ExitStack, outputs, prepared, resume, resume_key) -> Path:
     """The folder of window files: a fresh hidden partial folder removed on exit, or, with `resume`, that
     folder, kept on failure and reused by a later call with the same key and layout."""
     if resume is None:
         work = partial_path(Path(outputs[0].path), ".windows")
-        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        stack.callback(_remove_tree, work)
         return work
     work = Path(resume)
     token = _layout_token(outputs, prepared, resume_key)
@@ -258,8 +271,14 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=_cache_bytes(cache_mb)))
         work = _work_folder(stack, outputs, prepared, resume, resume_key)
         folders = [work / f"{k:03d}" for k in range(len(outputs))]
-        for f in folders:
-            f.mkdir(parents=True, exist_ok=True)
+        try:
+            for f in folders:
+                f.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # e.g. the output folder's path runs through a file: OutputError naming it
+            failure = write_failure(exc, outputs[0].path)
+            if failure is None:
+                raise
+            raise failure from exc
         todo = sum(arr.shape[0] * int(w.height * w.width) for (arr, *_), f in zip(prepared, folders) for _, _, w in _missing(arr, f))
         with progress_bar(total=total, initial=total - todo, desc=desc, unit="px", unit_scale=True) as bar:
             _store(prepared, folders, group, bar)

@@ -64,7 +64,7 @@ def _info(args) -> int:
 
 
 def _print_card(card: dict) -> None:
-    from irrmap.app.cli.score_text import score_text
+    from irrmap.core.json_out import score_text
 
     s = card["samples"]
     print(f"model {card['model']}, scope {card['scope']}, seed {card['seed']}: {s['models']} fitted models, "

@@ -5,6 +5,7 @@ One `_register_<command>(cmds)` per command; `register` calls each in the order 
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
+from irrmap.core.json_out import score_text
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -85,7 +86,11 @@ def _trend(args) -> int:
 def _change(args) -> int:
     from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
-    from irrmap.mapping.treecover.change import change_to_file, units_zones, zones_from_raster
+    from irrmap.mapping.treecover.change import (
+        change_to_file,
+        units_zones,
+        zones_from_raster,
+    )
 
     zones = None
     if args.units and args.zones:
@@ -197,12 +202,13 @@ def _fit(args) -> int:
     print(f"held-out ({card['cv']['held_out']}, {card['cv']['n_splits']} folds):")
     for k in ("model", "baseline"):
         c = card["cv"][k]
-        print(f"  {k:8s} R2 {c['r2']:.3f}  RMSE {c['rmse']:.2f}  bias {c['bias']:+.2f}  (percent cover)")
+        print(f"  {k:8s} R2 {score_text(c['r2'])}  RMSE {score_text(c['rmse'], '.2f')}  bias {score_text(c['bias'], '+.2f')}  (percent cover)")
     print(f"model beats the linear baseline: {'yes' if card['beats_baseline'] else 'NO'}")
     sat = card["saturation"]
     print(f"reference >= 80 %: {ref['share_ge_80']:.1%} of the fit cells ({ref['share_ge_80_native']:.1%} of its own pixels); "
           f"there (held out, n={sat['model']['n']}) mean reference "
-          f"{sat['model']['mean_reference']:.1f}, model {sat['model']['mean_predicted']:.1f}, baseline {sat['baseline']['mean_predicted']:.1f}")
+          f"{score_text(sat['model']['mean_reference'], '.1f')}, model {score_text(sat['model']['mean_predicted'], '.1f')}, "
+          f"baseline {score_text(sat['baseline']['mean_predicted'], '.1f')}")
     print(f"-> {args.model_dir}")
     return 0
 
@@ -217,6 +223,7 @@ def _predict(args) -> int:
     if chk:
         s = chk["scores"]
         where = f"{chk['resolution_m']:g} m cells" if chk["resolution_m"] else "the reference grid"
-        print(f"map averaged onto {where} vs reference (n={s['n']}): R2 {s['r2']:.3f}  RMSE {s['rmse']:.2f}  bias {s['bias']:+.2f} "
+        print(f"map averaged onto {where} vs reference (n={s['n']}): R2 {score_text(s['r2'])}  RMSE {score_text(s['rmse'], '.2f')}  "
+              f"bias {score_text(s['bias'], '+.2f')} "
               f"-> {check_path(res['path'])}")
     return 0
