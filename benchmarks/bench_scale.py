@@ -47,7 +47,10 @@ def _tree_rss(proc: psutil.Process) -> int:
 def run_measured(config: Path, scheduler: str | None) -> dict:
     """Run `irrmap run --force CONFIG` in a child; per-stage seconds and peak tree RSS (MB), overall peak."""
     cmd = [sys.executable, "-m", "irrmap", "run", "--force", str(config)] + (["--scheduler", scheduler] if scheduler else [])
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    manifest_path = config.parent / "output" / "manifest.json"
+    manifest_path.unlink(missing_ok=True)  # a manifest of an earlier run must not stand in for this one
+    # from the config's folder: a checkout's own irrmap/ in the working directory would shadow the installed package
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=config.parent)
     proc = psutil.Process(child.pid)
     current = {"stage": "start"}
     peaks: dict[str, int] = {}
@@ -67,7 +70,9 @@ def run_measured(config: Path, scheduler: str | None) -> dict:
         time.sleep(0.1)
     wall = time.perf_counter() - t0
     reader.join(timeout=5)
-    manifest = json.loads((config.parent / "output" / "manifest.json").read_text())
+    if child.returncode and not manifest_path.is_file():
+        raise SystemExit(f"{' '.join(cmd)} failed (exit {child.returncode}) before writing {manifest_path}")
+    manifest = json.loads(manifest_path.read_text())
     stages = {name: {"seconds": st.get("seconds"), "peak_mb": round(peaks.get(name, 0) / 2**20, 1)}
               for name, st in manifest["stages"].items() if name in peaks}
     failed = manifest.get("error") if child.returncode else None  # the stages before it are still measured

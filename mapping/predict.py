@@ -39,7 +39,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.manifest import sha256_file
 from irrmap.core.progress import progress_bar
 from irrmap.core.palettes import IRRIGATION
-from irrmap.core.raster_write import gdal_cache_bytes, write_raster
+from irrmap.core.raster_write import RasterOutput, gdal_cache_bytes, write_rasters
 from irrmap.models.persistence import check_features, load_model
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,8 @@ def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.n
     out[2][valid] = 0
     idx = np.flatnonzero(crop)
     if idx.size:
-        X = np.empty((idx.size, features.shape[0]), np.float32)
-        for j in range(features.shape[0]):
-            X[:, j] = features[j].ravel()[idx]
+        # rows of crop pixels, one column per feature, gathered in one pass (the kernels read rows)
+        X = np.asarray(features, np.float32).reshape(features.shape[0], -1).T[idx]
         if zones is None:
             p = model.positive_proba(X, None, n_threads=n_threads)
         else:
@@ -252,27 +251,25 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
     log.info("predicted %d tiles (%d from an earlier run)", len(todo), len(tiles) - len(todo))
 
     all_tags = {"stage": "mapping.predict", "model": str(model_id), "features": ",".join(features)} | dict(tags or {})
-    for b, name in enumerate(OUTPUTS):
-        arr = _assemble(grid, tiles, part, b, size)
-        write_raster(paths[name], arr, nodata=NODATA, dtype="uint8", descriptions=[_DESCRIPTIONS[name]], tags=all_tags, cog=cog,
-                     cache_mb=int(max(16, min(128, memory_mb // 8))), colours=IRRIGATION if name == "class" else None)
+    stack = _assemble(grid, tiles, part, size)  # each part is loaded once for the three outputs
+    outputs = [RasterOutput(paths[name], stack[b], nodata=NODATA, dtype="uint8", descriptions=[_DESCRIPTIONS[name]],
+                            tags=all_tags, cog=cog, colours=IRRIGATION if name == "class" else None)
+               for b, name in enumerate(OUTPUTS)]
+    write_rasters(outputs, cache_mb=int(max(16, min(128, memory_mb // 8))), desc="write maps")
     write_text_atomic(done_file, json.dumps({"fingerprint": fingerprint, "tile_size": size}))
     shutil.rmtree(work, ignore_errors=True)
     return paths
 
 
-def _load_band(path: Path, band: int) -> np.ndarray:
-    return np.array(np.load(path, mmap_mode="r")[band])
-
-
-def _assemble(grid: Grid, tiles, part, band: int, size: int) -> xr.DataArray:
-    """A lazy DataArray of one output band built from the saved tile parts."""
+def _assemble(grid: Grid, tiles, part, size: int) -> xr.DataArray:
+    """A lazy (3, y, x) DataArray of the output bands built from the saved tile parts."""
     n_rows = math.ceil(grid.height / size)
     n_cols = math.ceil(grid.width / size)
     blocks = [[None] * n_cols for _ in range(n_rows)]
     for w in tiles:
-        d = dask.delayed(_load_band, pure=True)(part(w), band)
-        blocks[int(w.row_off) // size][int(w.col_off) // size] = da.from_delayed(d, shape=(int(w.height), int(w.width)), dtype=np.uint8)
-    arr = da.block(blocks)
-    out = xr.DataArray(arr, dims=("y", "x"), coords=grid.coords())
+        d = dask.delayed(np.load, pure=True)(part(w))
+        shape = (len(OUTPUTS), int(w.height), int(w.width))
+        blocks[int(w.row_off) // size][int(w.col_off) // size] = da.from_delayed(d, shape=shape, dtype=np.uint8)
+    arr = da.block([[[b for b in row] for row in blocks]])
+    out = xr.DataArray(arr, dims=("band", "y", "x"), coords={"band": np.arange(1, len(OUTPUTS) + 1), **grid.coords()})
     return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)

@@ -148,30 +148,46 @@ class ScopedClassifier(ClassifierMixin, BaseEstimator):
 
     def positive_proba(self, X, keys=None, n_threads: int | None = None) -> np.ndarray:
         """P(irrigated) (float64) for every row; `keys` gives each row's scope key (None: all one scope)."""
-        X = np.ascontiguousarray(np.asarray(X, np.float32))
-        if X.ndim != 2 or X.shape[1] != len(self.features_):
-            raise InputError(f"{X.shape[-1]} features given, the model has {len(self.features_)}", "features",
-                             f"give {', '.join(self.features_)} in this order")
-        out = np.empty(X.shape[0], np.float64)
+        X = self._rows(X)
         if keys is None:
-            keys = np.full(X.shape[0], GLOBAL_KEY if self.scope == "global" else "", object)
-        keys = np.asarray(keys, object)
-        uniq, inv = np.unique(keys.astype(str), return_inverse=True)
-        for i, key in enumerate(uniq):
-            sel = np.flatnonzero(inv == i)
-            kind, what = self._predictor(str(key))
-            out[sel] = float(what) if kind == "const" else self._positive(what, X[sel], n_threads)
-        return out
+            return self._grouped(X, [GLOBAL_KEY if self.scope == "global" else ""], None, n_threads)
+        names, codes = np.unique(np.asarray(keys, object).astype(str), return_inverse=True)
+        return self._grouped(X, names, codes, n_threads)
 
     def positive_proba_zones(self, X, zones, zone_keys: Mapping[int, str] | None = None, n_threads: int | None = None) -> np.ndarray:
         """As positive_proba, with each row's key looked up from its zone id (`zone_keys` or `zone_keys_`)."""
         if self.scope == "global":
             return self.positive_proba(X, None, n_threads)
+        X = self._rows(X)
         table = self.zone_keys_ if zone_keys is None else zone_keys
-        zones = np.asarray(zones).astype(np.int64)
-        uniq, inv = np.unique(zones, return_inverse=True)
-        keys = np.array([table.get(int(z), "") for z in uniq], object)
-        return self.positive_proba(X, keys[inv], n_threads)
+        zone_ids, zone_of_row = np.unique(np.asarray(zones).astype(np.int64), return_inverse=True)
+        # keys are looked up per distinct zone, not per row: no per-pixel strings
+        names, key_of_zone = np.unique(np.array([str(table.get(int(z), "")) for z in zone_ids], object).astype(str),
+                                       return_inverse=True)
+        return self._grouped(X, names, key_of_zone.reshape(-1)[zone_of_row.reshape(-1)], n_threads)
+
+    def _rows(self, X) -> np.ndarray:
+        X = np.ascontiguousarray(np.asarray(X, np.float32))
+        if X.ndim != 2 or X.shape[1] != len(self.features_):
+            raise InputError(f"{X.shape[-1]} features given, the model has {len(self.features_)}", "features",
+                             f"give {', '.join(self.features_)} in this order")
+        return X
+
+    def _grouped(self, X: np.ndarray, names, codes: np.ndarray | None, n_threads) -> np.ndarray:
+        """Rows with code i (all rows when `codes` is None) predicted with key names[i]'s model or constant."""
+        out = np.empty(X.shape[0], np.float64)
+        if len(names) == 1:
+            codes = None  # one key: no selection, no copy of the rows
+        for i, key in enumerate(names):
+            sel = None if codes is None else np.flatnonzero(codes == i)
+            kind, what = self._predictor(str(key))
+            if kind == "const":
+                out[slice(None) if sel is None else sel] = float(what)
+            elif sel is None:
+                out[:] = self._positive(what, X, n_threads)
+            else:
+                out[sel] = self._positive(what, X[sel], n_threads)
+        return out
 
     def predict_proba(self, X, keys=None) -> np.ndarray:
         p = self.positive_proba(X, keys, n_threads=self.n_jobs)
