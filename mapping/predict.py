@@ -21,7 +21,6 @@ import os
 import pickle
 import sys
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -40,6 +39,7 @@ from irrmap.core.manifest import sha256_file
 from irrmap.core.progress import progress_bar
 from irrmap.core.palettes import IRRIGATION
 from irrmap.core.raster_write import RasterOutput, gdal_cache_bytes, write_rasters
+from irrmap.mapping.tile_runner import tile_runner
 from irrmap.models.persistence import check_features, load_model
 
 log = logging.getLogger(__name__)
@@ -82,14 +82,22 @@ def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.n
 
 
 # ---- tiling -------------------------------------------------------------------------------------------
-def tile_size_for(n_features: int, memory_mb: float, chunk: int | None = None) -> int:
-    """Square tile side (pixels) whose working set fits half of `memory_mb`: two tiles of inputs (one being
-    read ahead), the feature matrix, probabilities and outputs. Aligned to the inputs' chunk when given."""
-    bytes_per_px = 2 * (4 * n_features + 12) + 4 * n_features + 8 + 3 + 16
+def tile_size_for(n_features: int, memory_mb: float, chunk: int | None = None, in_flight: int = 2) -> int:
+    """Square tile side (pixels) whose working set fits half of `memory_mb` with `in_flight` tiles predicted
+    side by side: per tile its inputs as read and stacked, the feature matrix of its crop pixels,
+    probabilities, outputs and temporaries. Aligned to the inputs' chunk when given (a tile that cut a chunk
+    would read the whole chunk: read inputs with chunks of this size, as `irrmap run` does)."""
+    bytes_per_px = max(1, int(in_flight)) * (12 * n_features + 39)
     side = int(math.sqrt(max(memory_mb, 16) * 2**20 * 0.5 / bytes_per_px))
     side = max(64, min(4096, side))
     if chunk:
-        side = chunk * max(1, side // chunk) if side >= chunk else chunk // math.ceil(chunk / side)
+        if side >= chunk:
+            side = chunk * (side // chunk)
+        else:  # a whole fraction of the chunk (halvings), so tiles never straddle chunk edges
+            part = chunk
+            while part > side and part % 2 == 0 and part > 64:
+                part //= 2
+            side = part
     else:
         side = max(64, side // 64 * 64)
     return int(side)
@@ -108,35 +116,54 @@ def _token(a) -> str:
     return data.name if isinstance(data, da.Array) else tokenize(np.asarray(data))
 
 
-def _read(arrays, r0, r1, c0, c1) -> list[np.ndarray]:
-    """Compute one window of several DataArrays in one dask call (shared reads, threads)."""
-    lazy = [a.data[r0:r1, c0:c1] if isinstance(a.data, da.Array) else np.asarray(a.data[r0:r1, c0:c1]) for a in arrays]
-    return [np.asarray(x) for x in dask.compute(*lazy)]
+class _Tile:
+    """One tile's task: its window, its part file, and its inputs cut to the window (numpy slices, or dask
+    graphs culled to the window so a worker receives only what the tile reads). Reads cropland (and zones)
+    first and the predictors only where there is cropland; lon/lat come from the grid."""
 
-
-class _Inputs:
-    """Reads a tile's cropland, zones and (only where there is cropland) predictors; lon/lat come from the grid."""
-
-    def __init__(self, grid, cropland, predictors, zones, features):
-        self.grid, self.cropland, self.predictors, self.zones, self.features = grid, cropland, predictors, zones, features
-
-    def __call__(self, window: Window):
+    def __init__(self, index: int, window: Window, part: Path, grid: Grid, cropland, predictors, zones, features):
         r0, c0 = int(window.row_off), int(window.col_off)
-        r1, c1 = r0 + int(window.height), c0 + int(window.width)
-        base = [self.cropland] + ([self.zones] if self.zones is not None else [])
-        got = _read(base, r0, r1, c0, c1)
+        cut = (slice(r0, r0 + int(window.height)), slice(c0, c0 + int(window.width)))
+        self.index, self.window, self.part, self.grid, self.features = index, window, part, grid, list(features)
+        self.base = [_cut(cropland, cut)] + ([_cut(zones, cut)] if zones is not None else [])
+        self.predictors = {n: _cut(predictors[n], cut) for n in self.features if n in predictors}
+
+    def read(self):
+        got = _compute(self.base)
         f = got[0].astype(np.float32, copy=False)
-        z = got[1] if self.zones is not None else None
+        z = got[1] if len(got) > 1 else None
         if not (np.isfinite(f) & (f > 0)).any():
             return f, None, z
-        names = [n for n in self.features if n in self.predictors]
-        vals = dict(zip(names, _read([self.predictors[n] for n in names], r0, r1, c0, c1)))
-        if any(n not in self.predictors for n in self.features):
-            lon, lat = self.grid.lonlat(window)
+        vals = dict(zip(self.predictors, _compute(list(self.predictors.values()))))
+        if any(n not in vals for n in self.features):
+            lon, lat = self.grid.lonlat(self.window)
             vals.setdefault("lon", lon.astype(np.float32))
             vals.setdefault("lat", lat.astype(np.float32))
-        feats = np.stack([np.asarray(vals[n], np.float32) for n in self.features])
-        return f, feats, z
+        return f, np.stack([np.asarray(vals[n], np.float32) for n in self.features]), z
+
+
+def _cut(a, cut):
+    data = getattr(a, "data", a)
+    if isinstance(data, da.Array):
+        return dask.optimize(data[cut])[0]
+    return np.asarray(data[cut])
+
+
+def _compute(arrays) -> list[np.ndarray]:
+    """The tile's arrays, computed in the calling thread (a local thread or a cluster worker's task)."""
+    return [np.asarray(x) for x in dask.compute(*arrays, scheduler="sync")]
+
+
+def _predict_tile(model, tile: _Tile, zone_keys, n_threads: int) -> int:
+    """Read, predict and save one tile (atomically); runs as a task on a local thread or a cluster worker."""
+    f, feats, z = tile.read()
+    if feats is None:
+        block = predict_block(model, f, np.empty((len(tile.features),) + f.shape, np.float32), None)
+    else:
+        block = predict_block(model, f, feats, z, zone_keys, n_threads=n_threads)
+    with atomic_path(tile.part) as tmp:
+        np.save(tmp, block)
+    return tile.index
 
 
 def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) -> None:
@@ -194,7 +221,7 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     if getattr(model, "scope", "global") != "global" and zones is None:
         raise InputError(f"a {model.scope} model needs the zone raster", "zones", "pass the units' zone raster (irrmap units rasterize)")
     n_jobs = n_jobs or os.cpu_count() or 1
-    size = int(tile_size or tile_size_for(len(features), memory_mb, _chunk_of([cropland, *predictors.values()])))
+    size = int(tile_size or tile_size_for(len(features), memory_mb, _chunk_of([cropland, *predictors.values()]), in_flight=n_jobs))
 
     work = out_dir / ".tiles"
     inputs = resume_key if resume_key is not None else (_token(cropland), [(k, _token(v)) for k, v in predictors.items()],
@@ -219,6 +246,8 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     work.mkdir(parents=True, exist_ok=True)
     write_text_atomic(plan_file, json.dumps({"fingerprint": fingerprint, "tile_size": size}))
 
+    if hasattr(model, "prepare_prediction"):  # compiled C for LightGBM where it pays (same bytes)
+        model.prepare_prediction(grid.width * grid.height)
     _fixed_mmap_threshold()
     # GDAL's block cache (default 5 % of RAM) would otherwise fill with every input block read and make
     # memory grow with the map; a slice of the budget is enough as each block is read once
@@ -232,22 +261,34 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
     tiles = [t.window for t in grid.tiles(size)]
     part = lambda w: work / f"r{int(w.row_off):07d}_c{int(w.col_off):07d}.npy"  # noqa: E731
     todo = [(i, w) for i, w in enumerate(tiles) if not part(w).is_file()]
-    reader = _Inputs(grid, cropland, predictors, zones, features)
     with progress_bar(total=len(tiles), desc="predict", unit="tile", initial=len(tiles) - len(todo)) as bar, \
-            ThreadPoolExecutor(1) as pool:
-        ahead = pool.submit(reader, todo[0][1]) if todo else None
-        for k, (i, w) in enumerate(todo):
-            f, feats, z = ahead.result()
-            ahead = pool.submit(reader, todo[k + 1][1]) if k + 1 < len(todo) else None
-            if feats is None:
-                block = predict_block(model, f, np.empty((len(features),) + f.shape, np.float32), None)
-            else:
-                block = predict_block(model, f, feats, z, zone_keys, n_threads=n_jobs)
-            with atomic_path(part(w)) as tmp:
-                np.save(tmp, block)
-            bar.update(1)
-            if on_tile is not None:
-                on_tile(i, w)
+            tile_runner(model, n_jobs) as runner:
+        # tiles run side by side with one kernel thread each; a lone tile gets every local thread
+        side_by_side = min(runner.slots, max(1, len(todo)))
+        threads = 1 if side_by_side > 1 or runner.cluster else n_jobs
+        queue = iter(todo)
+        pending = {}
+
+        def submit_next() -> None:
+            nxt = next(queue, None)
+            if nxt is not None:
+                tile = _Tile(nxt[0], nxt[1], part(nxt[1]), grid, cropland, predictors, zones, features)
+                pending[runner.submit(_predict_tile, tile, zone_keys, threads)] = nxt
+
+        try:
+            for _ in range(side_by_side + 1):  # one tile queued behind the running ones: no slot waits on the client
+                submit_next()
+            while pending:
+                for fut in runner.wait_first(list(pending)):
+                    i, w = pending.pop(fut)
+                    fut.result()
+                    bar.update(1)
+                    if on_tile is not None:
+                        on_tile(i, w)
+                    submit_next()
+        except BaseException:
+            runner.cancel(list(pending))  # running tiles finish and keep their parts; queued ones never start
+            raise
     log.info("predicted %d tiles (%d from an earlier run)", len(todo), len(tiles) - len(todo))
 
     all_tags = {"stage": "mapping.predict", "model": str(model_id), "features": ",".join(features)} | dict(tags or {})

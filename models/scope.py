@@ -20,6 +20,9 @@ from irrmap.models.compiled_forest import compile_estimator
 from irrmap.models.estimators import DEFAULT_MODEL, make_estimator
 
 SCOPES = ("global", "province", "county")
+# rows per LightGBM member from which compiling it to C pays: compiling costs about 2 CPU-s, the C code saves
+# about 0.5 us of CPU a row against the numba kernel (benchmarks/bench_predict.py: 1.0 vs 0.68 M rows per CPU-s)
+COMPILE_MIN_ROWS = 4_000_000
 GLOBAL_KEY = "all"
 
 
@@ -119,8 +122,27 @@ class ScopedClassifier(ClassifierMixin, BaseEstimator):
     # ---- prediction -----------------------------------------------------------------------------------
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_compiled", None)  # caches are rebuilt on demand, never pickled
+        state.pop("_compiled", None)  # kernels are rebuilt on demand, never pickled
+        if not state.get("_compiled_c"):  # chosen C libraries travel (as cache keys) to cluster workers
+            state.pop("_compiled_c", None)
         return state
+
+    def prepare_prediction(self, rows: int) -> None:
+        """Choose how each LightGBM member is evaluated before predicting about `rows` rows: through
+        TL2cgen-compiled C (irrmap.models.compiled_c) when its library is in the cache, or compiled now when the
+        members see at least COMPILE_MIN_ROWS rows each on average; else the numba kernel. The bytes are the
+        same either way (the C library is checked against the kernel when it is compiled). The chosen C
+        predictors go with the model to cluster workers (as cache keys: a worker loads or rebuilds the library)."""
+        from irrmap.models.compiled_c import compiled_predictor
+
+        names = list(getattr(self, "models_", {})) + (["__fallback__"] if getattr(self, "fallback_", None) is not None else [])
+        compile_now = rows / max(1, len(names)) >= COMPILE_MIN_ROWS
+        chosen = self.__dict__.setdefault("_compiled_c", {})
+        for name in names:
+            if name not in chosen:
+                fast = compiled_predictor(self._estimator(name), compile=compile_now)
+                if fast is not None:
+                    chosen[name] = fast
 
     def _predictor(self, key: str):
         """(kind, thing) for a key: ("const", class) or ("model", estimator), with the fallback rules."""
@@ -138,6 +160,9 @@ class ScopedClassifier(ClassifierMixin, BaseEstimator):
         return self.fallback_ if name == "__fallback__" else self.models_[name]
 
     def _positive(self, name: str, X: np.ndarray, n_threads: int | None) -> np.ndarray:
+        compiled_c = self.__dict__.get("_compiled_c", {}).get(name)
+        if compiled_c is not None:
+            return compiled_c.predict_positive(X, n_threads=n_threads)
         cache = self.__dict__.setdefault("_compiled", {})
         if name not in cache:
             cache[name] = compile_estimator(self._estimator(name))

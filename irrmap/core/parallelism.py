@@ -9,12 +9,20 @@ import sys
 import dask
 
 
+def current_client():
+    """The dask.distributed client in use, or None (the local threaded scheduler)."""
+    if "distributed" not in sys.modules:  # only a run that opened a Client has imported it
+        return None
+    from distributed import default_client
+    try:
+        return default_client()
+    except ValueError:  # imported, but no client is open
+        return None
+
+
 def task_slots() -> int:
     """Tasks the current dask scheduler runs at once."""
-    if "distributed" in sys.modules:  # only a run that opened a Client has imported it
-        from distributed import default_client
-        try:
-            return max(1, sum(default_client().nthreads().values()))
-        except ValueError:  # imported, but no client is open
-            pass
+    client = current_client()
+    if client is not None:
+        return max(1, sum(client.nthreads().values()))
     return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)

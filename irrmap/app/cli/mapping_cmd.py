@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from irrmap.app.cli import add_group
 
 
@@ -61,7 +63,7 @@ def _predict(args) -> int:
         predictor_paths[name] = path
     model, card = load_model(args.model)
     grid = Grid.from_raster(args.cropland)
-    size = args.tile_size or tile_size_for(len(card["features"]), args.memory_mb)
+    size = args.tile_size or tile_size_for(len(card["features"]), args.memory_mb, in_flight=args.jobs or os.cpu_count() or 1)
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, chunks=size, name="cropland")
     predictors = {n: read_raster(p, grid, chunks=size, name=n) for n, p in predictor_paths.items()}
     zones = read_raster(args.zones, grid, kind="categorical", chunks=size) if args.zones else None

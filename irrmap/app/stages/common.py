@@ -29,16 +29,18 @@ def provenance(ctx: RunContext, stage: str) -> dict:
     return {"irrmap_stage": stage, "irrmap_config_sha256": ctx.loaded.sha256, "irrmap_seed": ctx.config.run.seed}
 
 
-def zones_and_codes(ctx: RunContext):
-    """The units stage's zone grid (lazy, int32, 0 = no unit) and its table (zone, code, ...)."""
+def zones_and_codes(ctx: RunContext, chunks: int | None = None):
+    """The units stage's zone grid (lazy, int32, 0 = no unit; chunks of [run].chunk_size unless given) and its
+    table (zone, code, ...)."""
     table = pd.read_csv(ctx.outdir / "units" / "units.csv", dtype={"code": str})
-    zones = read_raster(ctx.outdir / "units" / "zones.tif", ctx.grid, kind="categorical", chunks=ctx.config.run.chunk_size)
+    zones = read_raster(ctx.outdir / "units" / "zones.tif", ctx.grid, kind="categorical", chunks=chunks or ctx.config.run.chunk_size)
     return zones, table
 
 
-def read_product(ctx: RunContext, name: str, key: str, **kw):
-    """A named product read lazily onto the run's grid; `key` names the config key that asked for it."""
-    return read_raster(ctx.product(name, key), ctx.grid, chunks=ctx.config.run.chunk_size, name=name, **kw)
+def read_product(ctx: RunContext, name: str, key: str, chunks: int | None = None, **kw):
+    """A named product read lazily onto the run's grid (chunks of [run].chunk_size unless given); `key` names the
+    config key that asked for it."""
+    return read_raster(ctx.product(name, key), ctx.grid, chunks=chunks or ctx.config.run.chunk_size, name=name, **kw)
 
 
 def predictor_names(ctx: RunContext) -> list[str]:

@@ -22,19 +22,23 @@ def _model_features(ctx: RunContext) -> list[str]:
 
 
 def run(ctx: RunContext) -> list[Path]:
-    from irrmap.mapping import aggregate_to_file, filter_to_files, predict_to_files
+    from irrmap.core.parallelism import task_slots
+    from irrmap.mapping import aggregate_to_file, filter_to_files, predict_to_files, tile_size_for
 
     sec = ctx.config.mapping
     chunk = ctx.config.run.chunk_size
-    cropland = read_product(ctx, ctx.config.training.cropland, "[training].cropland")
-    predictors = {f: read_product(ctx, f, "[models].features") for f in _model_features(ctx)}
-    zones, _ = zones_and_codes(ctx)
+    names = _model_features(ctx)
+    # inputs chunked as the prediction tiles: a tile that cut a chunk would read the whole chunk
+    size = tile_size_for(len(names) + 2, sec.memory_mb, in_flight=task_slots())
+    cropland = read_product(ctx, ctx.config.training.cropland, "[training].cropland", chunks=size)
+    predictors = {f: read_product(ctx, f, "[models].features", chunks=size) for f in names}
+    zones, _ = zones_and_codes(ctx, chunks=size)
     folder = ctx.outdir / "mapping"
     tags = provenance(ctx, "mapping")
     # resumable across processes: the key is the stage inputs' checksums (dask names of derived arrays are not stable)
     key = "".join(ctx.checksum(p) for p in _inputs(ctx))
     raw = predict_to_files(ctx.outdir / "models" / "model.joblib", cropland, predictors, zones, folder / "raw",
-                           memory_mb=sec.memory_mb, tags=tags, resume_key=key)
+                           memory_mb=sec.memory_mb, tile_size=size, n_jobs=task_slots(), tags=tags, resume_key=key)
     classes = read_raster(raw["class"], ctx.grid, kind="categorical", chunks=chunk)
     # unfiltered too: the final class map marks pixels without cropland as nodata (the raw one has 0 there)
     final = filter_to_files(classes, cropland, folder, tags=tags, rule=sec.filter, isolated=sec.isolated, hole=sec.hole,

@@ -1,0 +1,54 @@
+"""ScopedClassifier.prepare_prediction: LightGBM members evaluated by TL2cgen-compiled C when it pays (or is
+cached), with the same bytes as the numba kernel and LightGBM's own predict; the choice survives pickling."""
+
+import pickle
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("tl2cgen")
+if shutil.which("gcc") is None and shutil.which("cc") is None:
+    pytest.skip("no C compiler", allow_module_level=True)
+
+from irrmap.models import ScopedClassifier  # noqa: E402
+from irrmap.models.scope import COMPILE_MIN_ROWS  # noqa: E402
+
+
+@pytest.fixture()
+def lgbm(tmp_path, monkeypatch):
+    monkeypatch.setenv("IRRMAP_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(2000, 4)).astype(np.float32), columns=list("abcd"))
+    y = np.array(X["a"] - X["b"] + rng.normal(scale=0.3, size=2000) > 0, dtype=int)
+    model = ScopedClassifier(model="lgbm", estimator_params={"n_estimators": 20}).fit(X, y)
+    Xp = rng.normal(size=(3000, 4)).astype(np.float32)
+    Xp[::7, 1] = np.nan
+    return model, Xp
+
+
+def test_small_predictions_keep_the_kernel_large_ones_compile(lgbm):
+    model, Xp = lgbm
+    kernel = model.positive_proba(Xp)
+    model.prepare_prediction(1000)  # too few rows to pay for compiling, nothing cached: kernel
+    assert not model.__dict__.get("_compiled_c")
+    model.prepare_prediction(COMPILE_MIN_ROWS)
+    assert set(model._compiled_c) == {"all"}
+    via_c = model.positive_proba(Xp)
+    assert via_c.tobytes() == kernel.tobytes()
+    np.testing.assert_allclose(via_c, model.models_["all"].booster_.predict(Xp), rtol=1e-12)
+    # once compiled it is cached: a fresh copy uses it even for a small prediction
+    fresh = pickle.loads(pickle.dumps(model))
+    fresh.__dict__.pop("_compiled_c", None)
+    fresh.prepare_prediction(10)
+    assert set(fresh._compiled_c) == {"all"}
+
+
+def test_the_choice_travels_with_the_pickled_model(lgbm):
+    model, Xp = lgbm
+    expect = model.positive_proba(Xp)
+    model.prepare_prediction(COMPILE_MIN_ROWS)
+    copy = pickle.loads(pickle.dumps(model))  # what a cluster worker receives
+    assert type(copy._compiled_c["all"]).__name__ == "CompiledC"
+    assert copy.positive_proba(Xp, n_threads=1).tobytes() == expect.tobytes()
