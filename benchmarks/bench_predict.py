@@ -4,19 +4,21 @@ Models (seeded, saved once to the work folder and loaded from there): LightGBM 1
 random forest of 100 trees with min leaf 10 (about 2,700 nodes a tree), both on 24 float32 features.
 Predictors on the same 1 M rows (`--rows`), interleaved (A, B, C, A, B, C ...), medians of `--reps`:
 - LightGBM's own `predict` (num_threads = jobs);
-- TL2cgen (treelite) compiled C, when tl2cgen is installed: compile time reported separately (RF only with
-  `--tl2cgen-rf`: minutes to compile);
+- irrmap's compiled C (models.compiled_c: TL2cgen, cached): compiled afresh into the work folder's cache, the
+  compile-and-check time reported separately;
+- raw TL2cgen (treelite) compiled C, when tl2cgen is installed (RF only with `--tl2cgen-rf`: minutes to compile);
 - scikit-learn `predict_proba` (n_jobs = jobs);
 - irrmap's kernel (models.compiled_forest, jobs threads).
 Rows per second are wall-clock; rows per CPU-second (all threads' CPU time) are steadier on a shared machine.
-Each predictor's outputs are compared with the library's, and the irrmap kernel and LightGBM with 1 and
-`jobs` threads (same bytes). End to end: `mapping.predict.predict_to_files` from GeoTIFF predictors to the
-three COGs (reads and writes included) on an `--size` x `--size` grid (about 70 % crop), for both models, and
-the kernel alone and the library's own predict (LightGBM predict, scikit-learn predict_proba) on the same crop
-pixels already in memory, interleaved with it: the kernel's gap is what reading, assembling and writing cost.
+Each predictor's outputs are compared with the library's, and irrmap's predictors and LightGBM with 1 and
+`jobs` threads (same bytes). End to end: `mapping.predict.predict_to_files` from GeoTIFF predictors (DEFLATE,
+read in chunks of the tile size as `irrmap run` does) to the three COGs, reads and writes included, on
+`--sizes` square grids (about 70 % crop), for both models, interleaved with the predictor it uses alone and the
+library's own predict alone (LightGBM predict, scikit-learn predict_proba) on the same crop pixels in memory.
+LightGBM end to end uses the compiled C library from the cache (the table's compile time is paid once per model).
 Prints the table and writes benchmarks/results/predict.json.
 
-    python benchmarks/bench_predict.py [--rows 1000000] [--size 1024] [--reps 3] [--workdir /tmp/bench_predict]
+    python benchmarks/bench_predict.py [--rows 1000000] [--sizes 1024,2048] [--reps 3] [--workdir /tmp/bench_predict]
 """
 
 from __future__ import annotations
@@ -113,6 +115,20 @@ def _table(paths: dict, n_rows: int, reps: int, jobs: int, workdir: Path, tl2cge
         rows[(kind, "irrmap kernel")] = {"flatten_s": flatten_s, "max_abs_diff_vs_library": float(np.abs(p - reference).max()),
                                          "equal_to_library": bool(np.array_equal(p, reference)),
                                          "same_bytes_1_vs_jobs_threads": bool(np.array_equal(kernel.predict(X, n_threads=1), p))}
+        if kind == "lgbm":  # irrmap's compiled-C predictor (TL2cgen through models.compiled_c), compiled afresh here
+            from irrmap.models.compiled_c import compiled_predictor
+
+            shutil.rmtree(workdir / "cache", ignore_errors=True)
+            t0 = time.perf_counter()
+            fast = compiled_predictor(est)
+            compile_s = time.perf_counter() - t0
+            if fast is not None:
+                p = fast.predict_positive(X, n_threads=jobs)
+                cases[(kind, "irrmap compiled C")] = lambda X=X, f=fast: f.predict_positive(X, n_threads=jobs)
+                rows[(kind, "irrmap compiled C")] = {
+                    "compile_and_check_s": compile_s, "max_abs_diff_vs_library": float(np.abs(p - reference).max()),
+                    "same_bytes_as_kernel": bool(np.array_equal(p, kernel.predict(X, n_threads=jobs))),
+                    "same_bytes_1_vs_jobs_threads": bool(np.array_equal(fast.predict_positive(X, n_threads=1), p))}
         if kind == "lgbm" or tl2cgen_rf:
             got = _tl2cgen(est, workdir, kind, jobs)
             if got is not None:
@@ -155,6 +171,9 @@ def _cube(workdir: Path, n: int) -> tuple[Path, dict[str, Path]]:
 
 
 def _end_to_end(paths: dict, workdir: Path, n: int, reps: int, jobs: int) -> dict:
+    """`predict_to_files` from the GeoTIFF cube to the three COGs, read as `irrmap run` reads (chunks of the tile
+    size); interleaved with the predictor it uses alone and the library's own predict alone on the same crop
+    pixels already in memory."""
     import rasterio
 
     from irrmap.core.grid import Grid
@@ -174,9 +193,12 @@ def _end_to_end(paths: dict, workdir: Path, n: int, reps: int, jobs: int) -> dic
     for j, p in enumerate(preds_p.values()):
         with rasterio.open(p) as src:
             X[:, j] = src.read(1)[ok]
-    size = tile_size_for(N_FEATURES, 512)
-    times = {kind: {"end_to_end": [], "end_to_end_cpu": [], "kernel": [], "library": []} for kind in paths}
+    size = tile_size_for(N_FEATURES, 512, in_flight=jobs)
+    times = {kind: {"end_to_end": [], "end_to_end_cpu": [], "predictor": [], "library": []} for kind in paths}
     models = {kind: load_model(path)[0] for kind, path in paths.items()}
+    for m in models.values():
+        m.prepare_prediction(grid.width * grid.height)  # what predict_to_files does: compiled C when cached or worth it
+    used = {kind: "compiled C" if m.__dict__.get("_compiled_c") else "numba kernel" for kind, m in models.items()}
     library = {"lgbm": lambda: models["lgbm"].models_["all"].booster_.predict(X, num_threads=jobs),
                "rf": lambda: models["rf"].models_["all"].set_params(n_jobs=jobs).predict_proba(X)}
     for _ in range(reps):
@@ -191,23 +213,23 @@ def _end_to_end(paths: dict, workdir: Path, n: int, reps: int, jobs: int) -> dic
             times[kind]["end_to_end_cpu"].append(time.process_time() - c0)
             t0 = time.perf_counter()
             models[kind].positive_proba(X, None, n_threads=jobs)
-            times[kind]["kernel"].append(time.perf_counter() - t0)
+            times[kind]["predictor"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             library[kind]()  # the library's own predict on the crop pixels already in memory (no reading, no writing)
             times[kind]["library"].append(time.perf_counter() - t0)
     rows = {}
     for kind, t in times.items():
-        e2e, kern, lib = (statistics.median(t[k]) for k in ("end_to_end", "kernel", "library"))
-        rows[kind] = {"crop_pixels": n_crop, "end_to_end_s": e2e, "end_to_end_px_s": n_crop / e2e,
-                      "end_to_end_px_per_cpu_s": n_crop / statistics.median(t["end_to_end_cpu"]), "kernel_s": kern,
-                      "kernel_px_s": n_crop / kern, "library_px_s": n_crop / lib, "end_to_end_over_library": lib / e2e, "runs": t}
+        e2e, alone, lib = (statistics.median(t[k]) for k in ("end_to_end", "predictor", "library"))
+        rows[kind] = {"grid": n, "crop_pixels": n_crop, "tile_size": size, "predictor": used[kind], "end_to_end_s": e2e,
+                      "end_to_end_px_s": n_crop / e2e, "end_to_end_px_per_cpu_s": n_crop / statistics.median(t["end_to_end_cpu"]),
+                      "predictor_px_s": n_crop / alone, "library_px_s": n_crop / lib, "end_to_end_over_library": lib / e2e, "runs": t}
     return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--size", type=int, default=1024, help="end-to-end grid edge")
+    ap.add_argument("--sizes", default="1024,2048", help="end-to-end grid edges (comma-separated)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--tl2cgen-rf", action="store_true", help="also compile the random forest with TL2cgen (minutes)")
@@ -216,6 +238,7 @@ def main() -> None:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     paths = _models(workdir)
+    os.environ.setdefault("IRRMAP_CACHE_DIR", str(workdir / "cache"))  # compiled-C libraries of these models
     load0 = os.getloadavg()
     table = _table(paths, args.rows, args.reps, args.jobs, workdir, args.tl2cgen_rf)
     print(f"{args.rows:,} rows x {N_FEATURES} features, {args.jobs} threads, medians of {args.reps} interleaved runs; "
@@ -225,12 +248,15 @@ def main() -> None:
         notes = [f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
                  if k not in ("seconds", "rows_per_s", "runs", "rows_per_cpu_s")]
         print(f"| {kind} | {name} | {row['rows_per_s'] / 1e6:.3f} | {row['rows_per_cpu_s'] / 1e6:.3f} | {'; '.join(notes)} |", flush=True)
-    e2e = _end_to_end(paths, workdir, args.size, args.reps, args.jobs)
-    print(f"end to end ({args.size}^2 grid, GeoTIFF in, three COGs out):")
-    for kind, row in e2e.items():
-        print(f"  {kind:5s} {row['end_to_end_px_s'] / 1e6:.3f} M crop px/s end to end ({row['end_to_end_px_per_cpu_s'] / 1e6:.3f} "
-              f"per CPU-s); kernel alone on the same pixels {row['kernel_px_s'] / 1e6:.3f} M/s; the library's own predict alone "
-              f"{row['library_px_s'] / 1e6:.3f} M/s; end to end / library alone {row['end_to_end_over_library']:.2f}", flush=True)
+    e2e = {}
+    for n in (int(v) for v in args.sizes.split(",")):
+        e2e[str(n)] = _end_to_end(paths, workdir, n, args.reps, args.jobs)
+        print(f"end to end ({n}^2 grid, GeoTIFF in, three COGs out; compiled C from the cache, its compile time above):")
+        for kind, row in e2e[str(n)].items():
+            print(f"  {kind:5s} {row['end_to_end_px_s'] / 1e6:.3f} M crop px/s end to end ({row['end_to_end_px_per_cpu_s'] / 1e6:.3f} "
+                  f"per CPU-s) with the {row['predictor']}; that predictor alone on the same pixels {row['predictor_px_s'] / 1e6:.3f} M/s; "
+                  f"the library's own predict alone {row['library_px_s'] / 1e6:.3f} M/s; end to end / library alone "
+                  f"{row['end_to_end_over_library']:.2f}", flush=True)
     result = {"rows": args.rows, "features": N_FEATURES, "jobs": args.jobs, "cores": os.cpu_count(), "reps": args.reps,
               "load_average_start": load0, "load_average_end": os.getloadavg(),
               "table": [{"model": k, "predictor": n, **row} for (k, n), row in table.items()], "end_to_end": e2e}
