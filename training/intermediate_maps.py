@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from pathlib import Path
 
@@ -21,19 +20,19 @@ def split_scores(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland:
     """Threshold every score against the per-unit targets (m2 by unit code), by map-reduce over strips
     (irrmap.training.split_mapreduce), so no task holds the grid.
 
-    `zone_codes` maps zone id (index, 1..N) to unit code. `work`: a folder for the strips' part files, removed
-    when done; on a dask.distributed cluster it must be on storage the workers see (default: a new temporary
-    folder on this machine). Returns ({score name: lazy uint8 map}, table) where the table has one row per
-    (score, unit) with the TABLE_COLUMNS.
+    `zone_codes` maps zone id (index, 1..N) to unit code. `work`: a folder for the strips' part files, which
+    the maps read: it is removed when they are freed (at the latest at exit); on a dask.distributed cluster it
+    must be on storage the workers see (default: a new temporary folder on this machine). Returns ({score
+    name: lazy uint8 map, 1 / 0 / 255}, table) where the table has one row per (score, unit) with the
+    TABLE_COLUMNS.
     """
     n_units = int(zone_codes.index.max())
     code_to_zone = pd.Series(zone_codes.index.values, index=zone_codes.values)
     joined = targets_by_code[targets_by_code.index.isin(code_to_zone.index)]
     targets = pd.Series(joined.values, index=code_to_zone.loc[joined.index].values, dtype=float)
-    with contextlib.ExitStack() as stack:
-        if work is None:
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="irrmap-split-"))) / "parts"
-        maps, per_score = split_tiles(scores, zones, cropland, targets, n_units, work, rule=rule, strip_rows=strip_rows)
+    if work is None:
+        work = Path(tempfile.mkdtemp(prefix="irrmap-split-"))
+    maps, per_score = split_tiles(scores, zones, cropland, targets, n_units, work, rule=rule, strip_rows=strip_rows)
     tables = []
     for name, t in per_score.items():
         t = t.copy()

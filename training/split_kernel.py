@@ -175,3 +175,70 @@ def split(unit: np.ndarray, score: np.ndarray, area: np.ndarray, target: np.ndar
     labelled = np.zeros(unit.size, np.uint8)
     scatter_labels(order, starts, n_label, labelled)
     return labelled, order, starts, n_label, mapped, cropland
+
+
+@njit(cache=True)
+def label_candidates(out, pos, unit, bits, key, tie, has_stat, pos0):
+    """Label candidates in `out` (uint8, the flat block starting at flat grid position pos0) in one serial pass.
+
+    pos: flat grid positions, unit: zone ids (<= has_stat.size - 1), bits: their float32 scores viewed as
+    uint32; key / tie per zone id: the descending key (as descending_keys) and flat position of the unit's
+    last labelled candidate (tie < 0: nothing labelled). A candidate of a unit with a statistic becomes 1 when
+    it ranks at or before that candidate, else 0, and 255 without a score (NaN or infinite); candidates of
+    units without a statistic are left as they are. Serial: dask runs one block per thread."""
+    for r in range(pos.size):
+        u = unit[r]
+        if not has_stat[u]:
+            continue
+        b = bits[r]
+        if (b & np.uint32(0x7F800000)) == np.uint32(0x7F800000):  # NaN or infinite
+            out[pos[r] - pos0] = 255
+            continue
+        k = np.uint32(b ^ np.uint32(0x7FFFFFFF)) if (b >> np.uint32(31)) == 0 else b  # = descending_keys (numba widens ~)
+        t = tie[u]
+        out[pos[r] - pos0] = 1 if (t >= 0 and (k < key[u] or (k == key[u] and pos[r] <= t))) else 0
+
+
+@njit(cache=True)
+def strip_candidates(z, f, pixel_area, has_stat):
+    """The candidates of one block (zone > 0, cropland fraction > 0), grouped by zone, row-major within a
+    zone, and the block's pixels inside a unit with a statistic.
+
+    z: zone ids, f: cropland fraction (NaN = none), pixel_area: m2 per pixel (any strides: a broadcast row
+    view is fine), all of one shape; has_stat: bool per zone id 0..N (zone ids beyond N take entry N for
+    `inside`). Returns (flat index in the block int64, zone int32, cropland area float32 = float32(f x pixel
+    area in float64), candidates per zone id 0..N int64, inside bool (flat), problem) where problem is 1 for
+    a fraction outside 0..1 (+1e-6), 2 for a candidate zone id beyond N, else 0 (then the arrays are empty).
+    Serial: dask runs one block per thread."""
+    h, w = z.shape
+    n_units = has_stat.size - 1
+    counts = np.zeros(n_units + 2, np.int64)
+    inside = np.empty(h * w, np.bool_)
+    for i in range(h):
+        for j in range(w):
+            v = np.float64(f[i, j])
+            if v < 0.0 or v > 1.0 + 1e-6:
+                return np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.float32), counts[1:], inside[:0], 1
+    for i in range(h):
+        for j in range(w):
+            u = z[i, j]
+            inside[i * w + j] = u > 0 and has_stat[min(u, n_units)]
+            if u > 0 and f[i, j] > 0:
+                if u > n_units:
+                    return np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.float32), counts[1:], inside[:0], 2
+                counts[u + 1] += 1
+    fill = np.cumsum(counts)[:-1]
+    n = fill[-1] + counts[-1]
+    idx = np.empty(n, np.int64)
+    unit = np.empty(n, np.int32)
+    area = np.empty(n, np.float32)
+    for i in range(h):
+        for j in range(w):
+            u = z[i, j]
+            if u > 0 and f[i, j] > 0:
+                k = fill[u]
+                fill[u] = k + 1
+                idx[k] = i * w + j
+                unit[k] = u
+                area[k] = np.float32(np.float64(f[i, j]) * pixel_area[i, j])
+    return idx, unit, area, counts[1:], inside, 0

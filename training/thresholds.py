@@ -20,14 +20,14 @@ import xarray as xr
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from irrmap.core.plausibility import check_fraction
-from irrmap.core.errors import GridError, InputError
+from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.progress import progress_bar
+from irrmap.training.split_common import IRRIGATED, NODATA, NOT_IRRIGATED, _check_grid, _strips, _window, unit_table
 from irrmap.training.split_kernel import RULES, split
 
 log = logging.getLogger(__name__)
 
-IRRIGATED, NOT_IRRIGATED, NODATA = 1, 0, 255
 STATUSES = ("ok", "zero", "infeasible", "missing")
 
 
@@ -40,18 +40,6 @@ class Candidates:
     unit: np.ndarray  # int32 zone id >= 1
     area: np.ndarray  # float32 cropland area, m2
     n_units: int
-
-
-def _strips(grid: Grid, rows: int):
-    for r0 in range(0, grid.height, rows):
-        yield r0, min(grid.height, r0 + rows)
-
-
-def _check_grid(name: str, arr: xr.DataArray, grid: Grid) -> None:
-    other = Grid.from_dataarray(arr)
-    if not other.aligned_with(grid):
-        raise GridError(f"{name} is on another grid ({other!r}) than the zones ({grid!r})", name,
-                        "align it first (irrmap.core.raster_read.read_raster(path, grid)) or pass rasters on one grid")
 
 
 def gather_candidates(zones: xr.DataArray, cropland: xr.DataArray, n_units: int | None = None, strip_rows: int = 512) -> Candidates:
@@ -77,12 +65,6 @@ def gather_candidates(zones: xr.DataArray, cropland: xr.DataArray, n_units: int 
             bar.update(r1 - r0)
     cat = lambda xs, dt: np.concatenate(xs).astype(dt, copy=False) if xs else np.empty(0, dt)  # noqa: E731
     return Candidates(grid, cat(pos, np.int64), cat(unit, np.int32), cat(area, np.float32), n_units)
-
-
-def _window(r0: int, r1: int, grid: Grid):
-    from rasterio.windows import Window
-
-    return Window(0, r0, grid.width, r1 - r0)
 
 
 def gather_scores(score: xr.DataArray, cand: Candidates, strip_rows: int = 512) -> np.ndarray:
@@ -174,17 +156,6 @@ class ThresholdSplitter(BaseEstimator, TransformerMixin):
         arr = da.map_blocks(block, s, z.rechunk(s.chunks), dtype=np.uint8)
         out = xr.DataArray(arr, dims=("y", "x"), coords=grid.coords(), name="irrigated")
         return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
-
-
-def unit_table(target, n_label, mapped, cropland_m2, threshold, n_candidates, n_without_score) -> pd.DataFrame:
-    """The per-unit table of a split, from per-zone arrays (index = zone id 0..N; zone 0 is dropped):
-    `threshold` is the score of the last labelled candidate (NaN when none)."""
-    status = np.where(np.isnan(target), "missing", np.where(target <= 0, "zero", np.where(cropland_m2 < target, "infeasible", "ok")))
-    return pd.DataFrame({
-        "zone": np.arange(target.size), "target_m2": target, "mapped_m2": np.where(np.isnan(target), np.nan, mapped),
-        "cropland_m2": cropland_m2, "threshold": threshold, "n_pixels": n_label, "n_candidates": n_candidates,
-        "n_without_score": n_without_score, "shortfall_m2": np.where(status == "infeasible", target - cropland_m2, 0.0), "status": status,
-    }).iloc[1:].reset_index(drop=True)
 
 
 def labels_to_map(cand: Candidates, labels: np.ndarray, zones: xr.DataArray, has_stat: np.ndarray, strip_rows: int = 512) -> xr.DataArray:
