@@ -20,8 +20,9 @@ from irrmap.models.compiled_forest import compile_estimator
 from irrmap.models.estimators import DEFAULT_MODEL, make_estimator
 
 SCOPES = ("global", "province", "county")
-# rows per LightGBM member from which compiling it to C pays: compiling costs about 2 CPU-s, the C code saves
-# about 0.5 us of CPU a row against the numba kernel (benchmarks/bench_predict.py: 1.0 vs 0.68 M rows per CPU-s)
+# rows per LightGBM member (of trees over 32 leaves) from which compiling it to C pays: compiling costs about
+# 2 CPU-s, the C code saves about 0.5 us of CPU a row against the kernel's node-by-node walk (0.96 vs about
+# 0.45-0.6 M rows per CPU-s: benchmarks/bench_forest_layout.py, bench_predict.py)
 COMPILE_MIN_ROWS = 4_000_000
 GLOBAL_KEY = "all"
 
@@ -128,21 +129,29 @@ class ScopedClassifier(ClassifierMixin, BaseEstimator):
         return state
 
     def prepare_prediction(self, rows: int) -> None:
-        """Choose how each LightGBM member is evaluated before predicting about `rows` rows: through
-        TL2cgen-compiled C (irrmap.models.compiled_c) when its library is in the cache, or compiled now when the
-        members see at least COMPILE_MIN_ROWS rows each on average; else the numba kernel. The bytes are the
-        same either way (the C library is checked against the kernel when it is compiled). The chosen C
-        predictors go with the model to cluster workers (as cache keys: a worker loads or rebuilds the library)."""
+        """Choose how each LightGBM member is evaluated before predicting about `rows` rows. The numba kernel's
+        bit-mask walk (trees of at most 32 leaves, LightGBM's default 31) beats TL2cgen-compiled C (1.4 vs 0.96
+        M rows per CPU-s, benchmarks/bench_forest_layout.py); for members with larger trees, walked node by node,
+        the C library of irrmap.models.compiled_c is used when it is in the cache, or compiled now when the
+        members see at least COMPILE_MIN_ROWS rows each on average. The bytes are the same either way (the C
+        library is checked against the kernel when it is compiled). The chosen C predictors go with the model to
+        cluster workers (as cache keys: a worker loads or rebuilds the library)."""
         from irrmap.models.compiled_c import compiled_predictor
 
         names = list(getattr(self, "models_", {})) + (["__fallback__"] if getattr(self, "fallback_", None) is not None else [])
         compile_now = rows / max(1, len(names)) >= COMPILE_MIN_ROWS
         chosen = self.__dict__.setdefault("_compiled_c", {})
+        kernels = self.__dict__.setdefault("_compiled", {})
         for name in names:
-            if name not in chosen:
-                fast = compiled_predictor(self._estimator(name), compile=compile_now)
-                if fast is not None:
-                    chosen[name] = fast
+            if name in chosen:
+                continue
+            if name not in kernels:
+                kernels[name] = compile_estimator(self._estimator(name))
+            if kernels[name] is None or kernels[name].node_walked_trees == 0 or getattr(self._estimator(name), "booster_", None) is None:
+                continue  # not a LightGBM member, or all its trees take the faster bit-mask walk
+            fast = compiled_predictor(self._estimator(name), compile=compile_now)
+            if fast is not None:
+                chosen[name] = fast
 
     def _predictor(self, key: str):
         """(kind, thing) for a key: ("const", class) or ("model", estimator), with the fallback rules."""

@@ -1,5 +1,6 @@
-"""ScopedClassifier.prepare_prediction: LightGBM members evaluated by TL2cgen-compiled C when it pays (or is
-cached), with the same bytes as the numba kernel and LightGBM's own predict; the choice survives pickling."""
+"""ScopedClassifier.prepare_prediction: LightGBM members with trees over 32 leaves evaluated by TL2cgen-compiled
+C when it pays (or is cached), with the same bytes as the numba kernel and LightGBM's own predict; members of
+small trees keep the kernel's faster bit-mask walk; the choice survives pickling."""
 
 import pickle
 import shutil
@@ -13,19 +14,34 @@ if shutil.which("gcc") is None and shutil.which("cc") is None:
     pytest.skip("no C compiler", allow_module_level=True)
 
 from irrmap.models import ScopedClassifier  # noqa: E402
+from irrmap.models.compiled_forest import compile_estimator  # noqa: E402
 from irrmap.models.scope import COMPILE_MIN_ROWS  # noqa: E402
+
+
+def _fit(leaves: int):
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(4000, 4)).astype(np.float32), columns=list("abcd"))
+    y = np.array(X["a"] - X["b"] + rng.normal(scale=0.3, size=4000) > 0, dtype=int)
+    model = ScopedClassifier(model="lgbm", estimator_params={"n_estimators": 20, "num_leaves": leaves}).fit(X, y)
+    Xp = rng.normal(size=(3000, 4)).astype(np.float32)
+    Xp[::7, 1] = np.nan
+    return model, Xp
 
 
 @pytest.fixture()
 def lgbm(tmp_path, monkeypatch):
     monkeypatch.setenv("IRRMAP_CACHE_DIR", str(tmp_path / "cache"))
-    rng = np.random.default_rng(3)
-    X = pd.DataFrame(rng.normal(size=(2000, 4)).astype(np.float32), columns=list("abcd"))
-    y = np.array(X["a"] - X["b"] + rng.normal(scale=0.3, size=2000) > 0, dtype=int)
-    model = ScopedClassifier(model="lgbm", estimator_params={"n_estimators": 20}).fit(X, y)
-    Xp = rng.normal(size=(3000, 4)).astype(np.float32)
-    Xp[::7, 1] = np.nan
+    model, Xp = _fit(63)
+    assert compile_estimator(model.models_["all"]).node_walked_trees > 0
     return model, Xp
+
+
+def test_small_trees_keep_the_bit_mask_kernel(tmp_path, monkeypatch):
+    monkeypatch.setenv("IRRMAP_CACHE_DIR", str(tmp_path / "cache"))
+    model, Xp = _fit(31)
+    assert compile_estimator(model.models_["all"]).node_walked_trees == 0
+    model.prepare_prediction(COMPILE_MIN_ROWS * 10)
+    assert not model.__dict__.get("_compiled_c") and not (tmp_path / "cache").exists()
 
 
 def test_small_predictions_keep_the_kernel_large_ones_compile(lgbm):
