@@ -33,13 +33,14 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
                       threshold: float = 0.0, weight: xr.DataArray | None = None, tile: int = 2048, with_missing: bool = False):
     """Mapped area (m2) per zone id 0..n_zones, tile by tile with true pixel areas (index 0 = outside units).
 
-    kind "fraction": value x pixel area (values must be 0..1); "binary": (value > threshold) x pixel area.
+    kind "fraction": value x pixel area (values must be 0..1); "percent": value / 100 x pixel area (0..100, as
+    mapping/fraction.tif); "binary": (value > threshold) x pixel area.
     `weight` (e.g. cropland fraction) multiplies either. Map nodata (NaN) adds nothing to the mapped area; with
     `with_missing` the result is (mapped, missing, total): the (weighted) area of the zone's nodata pixels
     and of all its pixels, so callers can tell a small area from an unmapped one.
     """
-    if kind not in ("fraction", "binary"):
-        raise DataError(f"unknown map kind {kind!r}", "kind", "use fraction or binary")
+    if kind not in ("fraction", "percent", "binary"):
+        raise DataError(f"unknown map kind {kind!r}", "kind", "use fraction, percent or binary")
     grid = Grid.from_dataarray(map_da)
     for other, name in ((zones, "zones"), (weight, "weight")):
         if other is not None and not Grid.from_dataarray(other).aligned_with(grid):
@@ -54,9 +55,9 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
         if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
             v = np.where(v == float(nodata), np.nan, v)
         gap = np.isnan(v)
-        if kind == "fraction":
-            too_big = max(too_big, float(np.nanmax(v, initial=0.0)))
-            v = np.nan_to_num(v)
+        if kind != "binary":
+            v = np.nan_to_num(v) * (0.01 if kind == "percent" else 1.0)
+            too_big = max(too_big, float(v.max(initial=0.0)))
         else:
             v = np.where(gap, 0.0, (v > threshold).astype(np.float64))
         wa = np.broadcast_to(np.asarray(grid.pixel_area(w), dtype=np.float64), v.shape)
@@ -68,8 +69,8 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
             missing += np.bincount(z, weights=(gap * wa).ravel(), minlength=n_zones + 1)[: n_zones + 1]
             whole += np.bincount(z, weights=wa.ravel(), minlength=n_zones + 1)[: n_zones + 1]
     if too_big > 1.0 + 1e-6:
-        raise DataError(f"map values reach {too_big:g}, more than a fraction of 1", "map",
-                        "use kind='binary' (--map-kind binary) for class maps, or rescale percent maps to 0..1")
+        raise DataError(f"map values reach {too_big:g}, more than a fraction of 1" + (" (as percent)" if kind == "percent" else ""), "map",
+                        "use kind='binary' (--map-kind binary) for class maps, or --map-kind percent for percent maps")
     return (total, missing, whole) if with_missing else total
 
 

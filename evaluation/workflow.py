@@ -142,7 +142,8 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                     lon_field=None, lat_field=None, points_crs=None, layer=None, cropland_path=None,
                     snap_radius: int = 0, min_crop_fraction: float = 0.0, by: str | None = None, units_path=None,
                     unit_field=None, hierarchy="cn-adcode", by_level=None, aridity_path=None,
-                    aridity_threshold: float = 0.5, units_layer=None, design: SampleDesign | None = None) -> PointsResult:
+                    aridity_threshold: float = 0.5, units_layer=None, design: SampleDesign | None = None,
+                    units_encoding=None) -> PointsResult:
     """Point accuracy of a map (binarised at `threshold`) against labelled reference points, optionally grouped
     by a point field (`by`), by the unit at `by_level`, or by the unit's aridity class (arid/humid).
     With `design` (how the points were sampled) also the design-based estimates of evaluation.design.
@@ -178,7 +179,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     elif units_path and (by_level or aridity_path):
         from irrmap.core.units import AdminUnits
 
-        units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer)
+        units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding)
         finest = points.attach_units(pts, units)
         if aridity_path:
             cls = points.unit_aridity_classes(units, read_map(aridity_path, name="aridity"), aridity_threshold)
@@ -203,6 +204,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                *_opt("--by", by), *_opt("--units", units_path if (by_level or aridity_path) and not by else None),
                *_opt("--unit-field", unit_field if (by_level or aridity_path) and not by else None),
                *_opt("--units-layer", units_layer if (by_level or aridity_path) and not by else None),
+               *_opt("--units-encoding", units_encoding if (by_level or aridity_path) and not by else None),
                *_opt("--by-level", by_level if not by else None), *_opt("--aridity", aridity_path if not by else None),
                *(design_options(design) if design else []), "--json")
     return PointsResult(acc, groups, s, counts, cmd, group_by, design_acc)
@@ -298,32 +300,56 @@ def _clean_metrics(metrics: dict) -> dict:
 def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_field, area_field, area_unit, *,
                          hierarchy="cn-adcode", levels=None, stats_level=None, map_kind="fraction", threshold=0.0,
                          weight_path=None, year_field=None, year=None, variant_field=None, variant=None,
-                         skip_rows=0, out_unit="ha", units_layer=None, fmt: TableFormat | None = None,
-                         level_tables: dict | None = None) -> StatisticsResult:
+                         skip_rows=0, out_unit="ha", units_layer=None, units_encoding=None, fmt: TableFormat | None = None,
+                         level_tables: dict | None = None, cropland_path=None, main_checked: bool = False,
+                         mapped_m2: pd.Series | None = None) -> StatisticsResult:
     """Mapped area per unit against statistics at each level (see evaluation.agreement); `fmt` says how the
     statistics table is written (irrmap.core.tables.TableFormat). `level_tables` maps a higher level to its own
-    statistics table (same columns): that level is compared with it instead of the sum of the units' statistics."""
-    from irrmap.core.statistics import read_statistics
+    statistics table (same columns): that level is compared with it instead of the sum of the units' statistics.
+
+    Every table read passes the scale check of every statistics reader (irrmap.core.statistics.scale_problem)
+    against the units' cropland from `cropland_path` (a 0..1 cropland fraction raster, resampled onto the map's
+    grid) when given, and against their whole areas: a table implausibly large raises DataError, one implausibly
+    small is a logged warning, both naming the area unit that fits. `main_checked`: the main table passed that
+    check already (the run's statistics stage), so only the level tables are checked.
+
+    `map_kind`: "fraction" (0..1), "percent" (0..100, mapping/fraction.tif) or "binary" (value > `threshold`).
+    `mapped_m2`: the mapped area (m2) by finest unit code, when the caller has it from the one definition of the
+    product it publishes (the run: irrmap.mapping.unit_areas.irrigated_m2_by_unit on mapping/fraction.tif, the
+    areas of mapping/irrigated_area_by_unit.csv); the map is then not summed again here."""
+    from irrmap.core.statistics import read_statistics, scale_problem
     from irrmap.core.units import AdminUnits
 
     out_unit = normalise_area_unit(out_unit)
-    units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer)
+    units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding)
     levels = list(levels or units.levels)
     stats_level = stats_level or units.levels[0]
     grid = map_grid(map_path)
-    info = check_map_values(map_path, threshold, map_kind)
-    m = read_map(map_path, grid)
-    if no_cropland_is_zero(info):  # irrmap's class.tif: 255 = no cropland, i.e. 0 irrigated area (not missing data)
-        m = m.fillna(0)
-    weight = read_map(weight_path, grid, name="weight") if weight_path else None
-    mapped = agreement.mapped_area_by_unit(m, units, kind=map_kind, threshold=threshold, weight=weight)
+    if mapped_m2 is None:
+        info = check_map_values(map_path, threshold, map_kind)
+        m = read_map(map_path, grid)
+        if no_cropland_is_zero(info):  # irrmap's class.tif: 255 = no cropland, i.e. 0 irrigated area (not missing data)
+            m = m.fillna(0)
+        weight = read_map(weight_path, grid, name="weight") if weight_path else None
+        mapped = agreement.mapped_area_by_unit(m, units, kind=map_kind, threshold=threshold, weight=weight)
+    else:
+        mapped = mapped_m2.reindex(units.codes.astype(str).to_numpy()).rename("mapped_m2")
+        mapped.attrs["not_estimable"] = {}
 
-    def read_level(path, level):
-        return read_statistics(path, code_field=stats_field, area_field=area_field, area_unit=area_unit, year_field=year_field,
-                               year=year, variant_field=variant_field, variant=variant, level=level, skip_rows=skip_rows,
-                               code_pattern=units.code_pattern(level), fmt=fmt)
+    cropland_m2 = cropland_by_unit(cropland_path, units, grid) if cropland_path is not None else None
 
-    stats = read_level(stats_path, stats_level)
+    def read_level(path, level, check=True):
+        stats = read_statistics(path, code_field=stats_field, area_field=area_field, area_unit=area_unit, year_field=year_field,
+                                year=year, variant_field=variant_field, variant=variant, level=level, skip_rows=skip_rows,
+                                code_pattern=units.code_pattern(level), fmt=fmt)
+        scale = scale_problem(stats, units, cropland_m2) if check else None
+        if scale and scale.severity == "error":
+            raise DataError(f"implausible scale: {scale.message}", str(path), scale.fix)
+        if scale:
+            log.warning("%s: implausible scale: %s (fix: %s)", path, scale.message, scale.fix)
+        return stats
+
+    stats = read_level(stats_path, stats_level, not main_checked)
     paired = agreement.paired_by_level(mapped, stats.areas(), units, levels, stats_level)
     sources = {lv: (f"its own table ({Path(stats_path).name})" if lv == stats_level else f"the sum of the {stats_level} statistics of its units")
                for lv in paired}
@@ -342,14 +368,27 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                         "check --stats-field and --unit-field, and filter one row per unit with --year/--variant")
     metrics = {lv: agreement.agreement_metrics(df["statistic_m2"], df["mapped_m2"]) for lv, df in paired.items()}
     left_out = _left_out(mapped, stats.areas(), units, stats_level, str(stats_path))
-    cmd = _cmd("irrmap", "evaluate", "statistics", map_path, "--units", units_path, "--unit-field", unit_field, *_opt("--units-layer", units_layer),
+    cmd = _cmd("irrmap", "evaluate", "statistics", map_path, "--units", units_path, "--unit-field", unit_field, *_opt("--units-layer", units_layer), *_opt("--units-encoding", units_encoding),
                "--hierarchy", hierarchy, "--stats", stats_path, "--stats-field", stats_field, "--area-field", area_field,
                "--area-unit", area_unit, "--levels", ",".join(levels), *_opt("--stats-level", stats_level if stats_level != units.levels[0] else None),
                "--map-kind", map_kind, *_opt("--threshold", threshold if map_kind == "binary" else None), *_opt("--weight", weight_path),
-               *_opt("--year-field", year_field), *_opt("--year", year), *_opt("--variant-field", variant_field),
+               *_opt("--cropland", cropland_path), *_opt("--year-field", year_field), *_opt("--year", year), *_opt("--variant-field", variant_field),
                *_opt("--variant", variant), *_opt("--skip-rows", skip_rows or None), "--out-unit", out_unit,
                *sum((["--level-stats", f"{lv}={p}"] for lv, p in (level_tables or {}).items()), []), "--json")
     return StatisticsResult(paired, metrics, out_unit, cmd, mapped, left_out, sources)
+
+
+def cropland_by_unit(cropland_path, units, grid: Grid | None = None) -> pd.Series:
+    """Cropland area (m2) by finest unit code: a 0..1 cropland fraction raster (nodata = no cropland) on `grid`
+    (default its own) times true pixel areas, summed over each unit's pixels (evaluation.agreement); NaN for a
+    unit with less than irrmap.core.plausibility.MIN_COVERED of its ellipsoidal area on the grid (its cropland
+    would be partial). DataError when the raster holds values above 1."""
+    from irrmap.core.plausibility import MIN_COVERED
+
+    crop = read_map(cropland_path, grid, name="cropland").fillna(0)
+    cropland = agreement.mapped_area_by_unit(crop, units, kind="fraction")
+    on_grid = agreement.mapped_area_by_unit(crop * 0 + 1, units, kind="fraction")
+    return cropland.where(on_grid >= MIN_COVERED * units.geodesic_areas().reindex(cropland.index).to_numpy())
 
 
 def _left_out(mapped: pd.Series, stats: pd.Series, units, stats_level: str, source: str) -> dict:
@@ -385,7 +424,7 @@ class CompareResult:
 
 
 def compare(map_a, map_b, *, threshold_a=0.0, threshold_b=0.0, mask_path=None, units_path=None, unit_field=None,
-            hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None) -> CompareResult:
+            hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None, units_encoding=None) -> CompareResult:
     """Compare map B with map A on map A's grid; per-unit areas side by side when units are given.
 
     Map B (and the mask) are binarised on their own grid first (value > threshold; mask > 0) and the classes
@@ -413,7 +452,7 @@ def compare(map_a, map_b, *, threshold_a=0.0, threshold_b=0.0, mask_path=None, u
     if units_path:
         from irrmap.core.units import AdminUnits
 
-        units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer)
+        units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding)
         ua = agreement.mapped_area_by_unit(a, units, kind=kind_a, threshold=threshold_a)
         ub = agreement.mapped_area_by_unit(read_map(map_b, name=Path(map_b).stem), units, kind=kind_b, threshold=threshold_b)
         table = comparison.unit_areas_side_by_side(ua, ub, names)
@@ -424,6 +463,7 @@ def compare(map_a, map_b, *, threshold_a=0.0, threshold_b=0.0, mask_path=None, u
                *_opt("--threshold-b", threshold_b or None), *_opt("--mask", mask_path), *_opt("--units", units_path),
                *_opt("--unit-field", unit_field if units_path else None), *_opt("--hierarchy", hierarchy if units_path else None),
                *_opt("--units-layer", units_layer if units_path else None),
+               *_opt("--units-encoding", units_encoding if units_path else None),
                *_opt("--kind-a", kind_a if units_path and kind_a != "fraction" else None),
                *_opt("--kind-b", kind_b if units_path and kind_b != "fraction" else None), "--json")
     return CompareResult(res, table, metrics, cmd)

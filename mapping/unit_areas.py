@@ -12,6 +12,20 @@ from irrmap.core.zonal import zonal_area
 M2_PER_HA = 1e4
 
 
+def irrigated_m2_by_unit(fraction_path, zones_path, units: pd.DataFrame, nodata: int = 255) -> pd.Series:
+    """The mapped irrigated area (m2) of each finest unit, by code: the sum over the unit's pixels of fraction / 100 x
+    true pixel area (irrmap.core.zonal.zonal_area), `nodata` counting as 0. The one definition of a unit's mapped
+    area: mapping/irrigated_area_by_unit.csv and the run report's statistics section both take it (the 1 km product
+    sums the same fraction map). Arguments as for `irrigated_area_by_unit`."""
+    with rasterio.open(fraction_path) as src:
+        def weight(window):
+            v = src.read(1, window=window).astype(np.float64)
+            return np.where(v == nodata, 0.0, v / 100.0)
+
+        per_zone = zonal_area(zones_path, int(units["zone"].max()), weights=weight)
+    return pd.Series(per_zone[units["zone"].to_numpy()], index=units["code"].astype(str).to_numpy(), name="mapped_m2")
+
+
 def irrigated_area_by_unit(fraction_path, zones_path, units: pd.DataFrame, levels: list[str], statistics: pd.Series | None = None,
                            statistics_level: str | None = None, nodata: int = 255) -> pd.DataFrame:
     """One row per unit and level: level, code, name (finest level only), irrigated_area_ha and, at
@@ -20,15 +34,8 @@ def irrigated_area_by_unit(fraction_path, zones_path, units: pd.DataFrame, level
     `fraction_path`: the irrigated-fraction map in percent of the pixel (mapping/fraction.tif; `nodata` counts
     as 0); `zones_path`: the unit zone raster (0 = no unit) on the same grid; `units`: the units stage's table
     (columns zone, code, name and one column per coarser level, e.g. city, province); `levels`: finest first;
-    `statistics`: area (m2) by code at `statistics_level`. Area = sum over the unit's pixels of
-    fraction / 100 x true pixel area (irrmap.core.zonal.zonal_area)."""
-    with rasterio.open(fraction_path) as src:
-        def weight(window):
-            v = src.read(1, window=window).astype(np.float64)
-            return np.where(v == nodata, 0.0, v / 100.0)
-
-        per_zone = zonal_area(zones_path, int(units["zone"].max()), weights=weight)
-    finest = units.assign(irrigated_area_ha=per_zone[units["zone"].to_numpy()] / M2_PER_HA)
+    `statistics`: area (m2) by code at `statistics_level`. Area: `irrigated_m2_by_unit`."""
+    finest = units.assign(irrigated_area_ha=irrigated_m2_by_unit(fraction_path, zones_path, units, nodata).to_numpy() / M2_PER_HA)
     rows = []
     for i, level in enumerate(levels):
         key = "code" if i == 0 else level
@@ -43,4 +50,4 @@ def irrigated_area_by_unit(fraction_path, zones_path, units: pd.DataFrame, level
     return pd.concat(rows, ignore_index=True)
 
 
-__all__ = ["irrigated_area_by_unit"]
+__all__ = ["irrigated_area_by_unit", "irrigated_m2_by_unit"]

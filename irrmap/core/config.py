@@ -137,6 +137,8 @@ class InputRaster(_Section):
 class UnitsSection(_Section):
     path: Path = Field(description="Admin unit polygons (GeoPackage, GeoJSON, shapefile) at the finest level (counties).")
     layer: str | None = Field(None, description="Layer name inside a multi-layer file.")
+    encoding: str | None = Field(None, description="Text encoding of a shapefile's DBF (e.g. 'gbk' for Chinese boundaries without a "
+                                 ".cpg file); default: the .cpg's, else UTF-8 or an error naming the encoding to give.")
     code_field: str = Field(description="Field holding each unit's code (e.g. adcode, FIPS).")
     name_field: str | None = Field(None, description="Field holding a readable name (optional).")
     hierarchy: Literal["cn-adcode", "us-fips", "fields", "none"] = Field(
@@ -159,6 +161,18 @@ class UnitsSection(_Section):
         if self.hierarchy == "fields" and not self.parent_fields:
             raise ValueError("hierarchy = 'fields' needs `parent_fields`, e.g. {city = 'city_code', province = 'prov_code'}")
         return self
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v):
+        import codecs
+
+        if v is not None:
+            try:
+                codecs.lookup(v)
+            except LookupError:
+                raise ValueError(f"unknown encoding {v!r}: use a Python codec name, e.g. gbk, gb18030, utf-8, cp1252") from None
+        return v
 
 
 class StatisticsSection(_Section):
@@ -278,6 +292,9 @@ class ModelsSection(_Section):
     features: list[str] | None = Field(None, description="Pool columns used as predictors (default: every predictor plus lon/lat).")
     cv_blocks: int | Literal["units"] | None = Field(40, description="Spatially blocked CV: block size in pixels, 'units', or none to skip.")
     n_jobs: int = Field(0, ge=0, description="Threads for fitting; 0 = one per core.")
+    max_per_class: int = Field(
+        100_000, ge=0, description="Each model fits on at most this many samples per class, a seeded random sample of the "
+        "pool (0: all). Bounds the fit time on large regions; the demo pools are far smaller (docs/models_mapping.md).")
 
 
 class MappingSection(_Section):

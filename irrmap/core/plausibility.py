@@ -6,6 +6,23 @@ check cannot: when nearly every unit reports an implausibly small or large share
 whole area) as irrigated, `scale_finding` says so and names the area unit that would make the table
 plausible. `cropland_by_zone` measures the reference, each zone's cropland area, from a zone raster and a
 cropland-fraction raster on the same grid.
+
+A table too SMALL by a constant factor cannot be told from low irrigation unit by unit (a county that irrigates
+3 % of its cropland exists), and no independent evidence of a lower bound holds everywhere (cropland in arid zones
+is largely but not wholly irrigated: fallow, and the demo irrigates a third of it in places). What does hold: the
+irrigated area of a region is at most its cropland, so a table k times too small reports at most 1/k of the
+cropland as irrigated. `total_share_finding` therefore warns when the whole table reports less than
+`TOTAL_CROPLAND.low` (10 %) of its units' cropland: every table 10x or more too small (1000 ha read as km2,
+km2 read as ha, ha read as mu: 10x, 100x, 15x) is caught whatever its true share (up to the cropland map's own
+error), and a right table is flagged only in a region that irrigates less than a tenth of its cropland (Chinese
+provinces irrigate about a quarter or more of it: effective irrigated area in the China Statistical Yearbook over
+cultivated land of the third land survey; the world about a fifth: FAO AQUASTAT area equipped for irrigation over
+cropland), which the warning names as the case to ignore it.
+The whole table above 150 % of its cropland is an error, as unit by unit (a table 10x too large is that whenever
+the region irrigates more than 15 % of its cropland; unit by unit, only when nearly every unit does).
+`table_scale` runs the checks in order (per unit against cropland, whole table against cropland, per unit
+against unit area); it is the one check every reader of statistics tables calls (through
+irrmap.core.statistics.scale_problem, or directly from irrmap.core.statistics.harmonise).
 """
 
 from __future__ import annotations
@@ -21,6 +38,7 @@ from irrmap.core.errors import InputError
 from irrmap.core.zonal import zonal_area
 
 NEARLY_ALL = 0.9  # share of units that must be implausible before the table as a whole is
+MIN_COVERED = 0.9  # units with less of their polygon area on the grid have partial cropland: left out of the scale check
 MIN_UNITS = 3  # a distribution needs a few units; single rows are checked one by one elsewhere
 
 
@@ -45,6 +63,9 @@ CROPLAND = Bounds(low=0.002, high=1.5, fit=1.2, severity_high="error",
 # 0.01 % of the unit in nearly every unit is rare even for deserts and mountains (a warning only).
 UNIT_AREA = Bounds(low=1e-4, high=1.0, fit=1.0, severity_high="error",
                    if_right="the codes join the wrong units: check the code join and the statistics level")
+# The whole table's irrigated share of its units' cropland: below `low` is a warning (module docstring: catches every
+# table 10x or more too small), above `high` an error (as for CROPLAND); a better unit must bring it within low..fit.
+TOTAL_CROPLAND = Bounds(low=0.1, high=CROPLAND.high, fit=CROPLAND.fit, severity_high="error", if_right=CROPLAND.if_right)
 
 
 @dataclass
@@ -55,12 +76,12 @@ class Finding:
     codes: list
 
 
-def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str, reference: str, bounds: Bounds) -> Finding | None:
+def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str | None, reference: str, bounds: Bounds) -> Finding | None:
     """A Finding when nearly every unit's statistic / reference ratio is out of `bounds`, else None.
 
     Both Series are in m2 and indexed by unit code; units without a positive statistic and reference are
-    left out. `unit` is the table's area unit (a key of M2_PER_UNIT); the finding names the unit that makes
-    the table plausible, when one does.
+    left out. `unit` is the table's area unit (a key of M2_PER_UNIT, or None when unknown); the finding names the
+    unit that makes the table plausible, when one does.
     """
     ref = reference_m2.reindex(statistic_m2.index)
     ok = (statistic_m2 > 0) & (ref > 0) & np.isfinite(statistic_m2) & np.isfinite(ref)
@@ -74,15 +95,7 @@ def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str, r
         limit = f"less than {_pct(bounds.low)}" if side == "small" else f"more than {_pct(bounds.high)}"
         message = (f"{int(mask.sum())} of {len(ratio)} units report {limit} of their {reference} as irrigated "
                    f"(median {_pct(ratio.median())})")
-        better = likely_unit(ratio, unit, bounds, larger=side == "small")
-        if better:
-            k = M2_PER_UNIT[better] / M2_PER_UNIT[unit]
-            factor = k if k > 1 else 1 / k
-            times = f"{factor:.0f}" if factor >= 10 else f"{factor:.2g}"
-            message += f": values look {times}x too {side}: is area_unit {better!r}?"
-            fix = f"set area_unit = {better!r} if the table is in {better} (it is read as {unit} now)"
-        else:
-            fix = f"check area_unit (now {unit!r}) and the area column"
+        message, fix = _unit_advice(message, ratio, unit, bounds, side)
         if side == "small":
             fix += "; if the table really reports this little irrigation, this warning can be ignored"
             severity = "warning"
@@ -91,6 +104,58 @@ def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str, r
             severity = bounds.severity_high
         return Finding(severity, message, fix, sorted(map(str, ratio.index[mask]))[:50])
     return None
+
+
+def total_share_finding(statistic_m2: pd.Series, cropland_m2: pd.Series, unit: str | None) -> Finding | None:
+    """The table as a whole (sum of the statistics over the sum of the cropland, units with a positive statistic and
+    a known positive cropland, at least MIN_UNITS of them): a warning below TOTAL_CROPLAND.low, an error above
+    TOTAL_CROPLAND.high (the whole table cannot be matched to its cropland, as for CROPLAND unit by unit), else None.
+    Series in m2 by unit code; `unit` as for `scale_finding`."""
+    crop = cropland_m2.reindex(statistic_m2.index)
+    ok = (statistic_m2 > 0) & (crop > 0) & np.isfinite(statistic_m2) & np.isfinite(crop)
+    if ok.sum() < MIN_UNITS:
+        return None
+    share = float(statistic_m2[ok].sum() / crop[ok].sum())
+    codes = sorted(map(str, statistic_m2.index[ok]))[:50]
+    if share > TOTAL_CROPLAND.high:
+        message = (f"the table reports {_pct(share)} of its {int(ok.sum())} units' cropland as irrigated in all (more than "
+                   f"{_pct(TOTAL_CROPLAND.high)})")
+        message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "large")
+        return Finding("error", message, fix + f"; if they are right, {TOTAL_CROPLAND.if_right}", codes)
+    if share >= TOTAL_CROPLAND.low:
+        return None
+    message = (f"the table reports {_pct(share)} of its {int(ok.sum())} units' cropland as irrigated in all (less than "
+               f"{_pct(TOTAL_CROPLAND.low)}: a table 10x or more too small always does)")
+    message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "small")
+    fix += (f"; if the region really irrigates less than {_pct(TOTAL_CROPLAND.low)} of its cropland (as much of sub-Saharan "
+            "Africa does, but no Chinese province), this warning can be ignored")
+    return Finding("warning", message, fix, codes)
+
+
+def table_scale(statistic_m2: pd.Series, unit: str | None, cropland_m2: pd.Series | None = None,
+                unit_area_m2: pd.Series | None = None) -> Finding | None:
+    """The scale finding of a statistics table (m2 by unit code) in order: per unit against `cropland_m2` (CROPLAND
+    bounds), the whole table against it (`total_share_finding`), per unit against `unit_area_m2` (UNIT_AREA
+    bounds); references are m2 by the same codes (NaN where unknown) and may be None. None when all pass."""
+    finding = None
+    if cropland_m2 is not None:
+        finding = (scale_finding(statistic_m2, cropland_m2, unit, "cropland", CROPLAND)
+                   or total_share_finding(statistic_m2, cropland_m2, unit))
+    if finding is None and unit_area_m2 is not None:
+        finding = scale_finding(statistic_m2, unit_area_m2, unit, "unit area", UNIT_AREA)
+    return finding
+
+
+def _unit_advice(message: str, ratio: pd.Series, unit: str | None, bounds: Bounds, side: str) -> tuple[str, str]:
+    """(`message` with the factor and the area unit that fits, when one does; the fix to match)."""
+    better = likely_unit(ratio, unit, bounds, larger=side == "small") if unit else None
+    if better:
+        k = M2_PER_UNIT[better] / M2_PER_UNIT[unit]
+        factor = k if k > 1 else 1 / k
+        times = f"{factor:.0f}" if factor >= 10 else f"{factor:.2g}"
+        return (message + f": values look {times}x too {side}: is area_unit {better!r}?",
+                f"set area_unit = {better!r} if the table is in {better} (it is read as {unit} now)")
+    return message, f"check area_unit (now {unit!r}) and the area column" if unit else "check the area unit and the area column"
 
 
 def likely_unit(ratio: pd.Series, unit: str, bounds: Bounds, *, larger: bool) -> str | None:
@@ -135,7 +200,8 @@ def _pct(x: float) -> str:
     return f"{p:,.0f} %" if p >= 10 else f"{p:.2g} %"
 
 
-__all__ = ["CROPLAND", "UNIT_AREA", "Bounds", "Finding", "cropland_by_zone", "likely_unit", "scale_finding"]
+__all__ = ["CROPLAND", "MIN_COVERED", "TOTAL_CROPLAND", "UNIT_AREA", "Bounds", "Finding", "cropland_by_zone", "likely_unit", "scale_finding",
+           "table_scale", "total_share_finding"]
 
 
 def check_fraction(values, where: str = "cropland") -> None:

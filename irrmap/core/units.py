@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 
 import dask.array as da
 import geopandas as gpd
@@ -18,6 +19,7 @@ import shapely
 import xarray as xr
 from dask.base import tokenize
 from pyproj import Geod
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.features import rasterize
 from rasterio.windows import Window
 
@@ -27,6 +29,12 @@ from irrmap.core.polygons import normalise_polygons, oriented, to_crs, wrapped
 from irrmap.core.vectors import describe_layers, read_vector
 
 log = logging.getLogger(__name__)
+
+# rasterio.features.rasterize burns into GDAL's temporary in-memory dataset with the transform it is given, yet from
+# dask threads it now and then warns NotGeoreferencedWarning for it (seen on the 2,764 Chinese counties at 0.00225 deg:
+# 1 warning in 112 blocks, whose zones equal those rasterized alone). Filtered once at import, as irrmap.core.raster_read
+# does for rasterio.warp, not with warnings.catch_warnings() per call (not thread-safe).
+warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module=r"rasterio\.features")
 
 ZONE_DTYPE = "int32"
 ZONE_NODATA = 0
@@ -105,6 +113,7 @@ class AdminUnits:
         name_field: str | None = None,
         layer: str | None = None,
         invalid_codes: str = "error",
+        encoding: str | None = None,
     ) -> "AdminUnits":
         """Read one or more polygon files (GeoJSON, GeoPackage, shapefile) into one unit table.
 
@@ -113,7 +122,9 @@ class AdminUnits:
         Raises InputError for an unreadable file, a file without features, a missing field or CRS;
         DataError naming the rows when codes are missing, duplicated or do not fit the scheme, or when a
         unit has no polygonal area. With `invalid_codes="drop"` polygons whose code does not fit the
-        scheme are dropped and logged instead.
+        scheme are dropped and logged instead. `encoding` decodes a shapefile's DBF text (e.g. "gbk" for Chinese
+        boundaries without a .cpg file; irrmap.core.vectors.read_vector, which raises InputError for such a file
+        read without it).
         """
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not paths:
@@ -122,7 +133,8 @@ class AdminUnits:
             raise InputError(f"unknown hierarchy {hierarchy!r}", "hierarchy", "use cn-adcode, us-fips, fields or none")
         frames = []
         for p in paths:
-            gdf = read_vector(p, layer, what="polygons of units", layer_key="[units].layer (command line: --layer or --units-layer)")
+            gdf = read_vector(p, layer, what="polygons of units", layer_key="[units].layer (command line: --layer or --units-layer)",
+                              encoding=encoding, encoding_key="[units] (command line: --encoding or --units-encoding)")
             if len(gdf) == 0:
                 raise InputError(f"the file{f' (layer {layer!r})' if layer else ''} has no features", str(p),
                                  f"give a polygon file with one feature per unit{_layer_hint(p)}")
@@ -311,6 +323,7 @@ def read_units_from_config(section, resolve) -> AdminUnits:
         name_field=section.name_field,
         layer=section.layer,
         invalid_codes=section.invalid_codes,
+        encoding=section.encoding,
     )
 
 

@@ -157,7 +157,7 @@ def match_bodies(bodies_a, ids_a, bodies_b, ids_b, *, tolerance: float = 0.10, n
     share = ov["area_m2"] / ov.groupby("id_a")["area_m2"].transform("sum")
     inherited = (share * area_a.reindex(ov["id_a"]).values).groupby(ov["id_b"]).sum().reindex(area_b.index, fill_value=0.0)
     parents = (sid.reindex(ov["id_a"]).set_axis(ov.index).groupby(ov["id_b"]).agg(lambda s: ";".join(map(str, sorted(s))))
-               .reindex(area_b.index, fill_value=""))
+               .astype(object).reindex(area_b.index, fill_value=""))  # object first: without overlaps the ids are numbers
     n_parents = ov.groupby("id_b").size().reindex(area_b.index, fill_value=0)
     n_children = ov.groupby("id_a").size()
     only_parent = ov.drop_duplicates("id_b", keep=False).set_index("id_b")["id_a"]  # B bodies with exactly one parent

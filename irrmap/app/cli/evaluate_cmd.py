@@ -12,6 +12,7 @@ def _units_args(p, required: bool) -> None:
     p.add_argument("--unit-field", required=required, help="code field of the polygons")
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
     p.add_argument("--units-layer", help="layer of a multi-layer unit file (e.g. counties)")
+    p.add_argument("--units-encoding", help="text encoding of a unit shapefile's DBF, e.g. gbk without a .cpg file")
 
 
 def _label_map(items) -> dict | None:
@@ -142,9 +143,12 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, acres, 1000acres")
     p.add_argument("--levels", help="comma-separated levels (default: all of the hierarchy, e.g. county,city,province)")
     p.add_argument("--stats-level", help="admin level of the statistics (default: finest)")
-    p.add_argument("--map-kind", default="fraction", choices=["fraction", "binary"])
+    p.add_argument("--map-kind", default="fraction", choices=["fraction", "percent", "binary"],
+                   help="fraction: 0..1 of the pixel; percent: 0..100 (mapping/fraction.tif); binary: value > --threshold")
     p.add_argument("--threshold", type=float, default=0.0, help="binary maps: value > T is irrigated")
     p.add_argument("--weight", help="raster multiplying the map (e.g. cropland fraction for a 0/1 map)")
+    p.add_argument("--cropland", help="0..1 cropland fraction raster: check the statistics' scale against each unit's cropland "
+                                      "(default: against the units' whole areas)")
     p.add_argument("--year-field")
     p.add_argument("--year", type=int)
     p.add_argument("--variant-field")
@@ -184,7 +188,8 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--threshold", type=float, default=0.0)
     _reference_args(p)
     p.add_argument("--layer", help="layer of a multi-layer points file")
-    p.add_argument("--cropland")
+    p.add_argument("--cropland", help="0..1 cropland fraction raster: points snap to crop pixels; the statistics' scale is "
+                                      "checked against each unit's cropland")
     p.add_argument("--snap-radius", type=int, default=1)
     p.add_argument("--by", help="point field to group accuracy by")
     _units_args(p, required=False)
@@ -248,7 +253,7 @@ def _points(args) -> int:
                         cropland_path=args.cropland, snap_radius=args.snap_radius, min_crop_fraction=args.min_crop_fraction,
                         by=args.by, units_path=args.units, unit_field=args.unit_field, hierarchy=args.hierarchy,
                         by_level=args.by_level, aridity_path=args.aridity, aridity_threshold=args.aridity_threshold,
-                        units_layer=args.units_layer, design=_design(args))
+                        units_layer=args.units_layer, units_encoding=args.units_encoding, design=_design(args))
     if args.out:
         from irrmap.core.atomic import atomic_path
 
@@ -323,9 +328,9 @@ def _statistics(args) -> int:
     r = statistics_agreement(args.map, args.units, args.unit_field, args.stats, args.stats_field, args.area_field, args.area_unit,
                              hierarchy=args.hierarchy, levels=_levels(args.levels), stats_level=args.stats_level,
                              map_kind=args.map_kind, threshold=args.threshold, weight_path=args.weight, year_field=args.year_field,
-                             year=args.year, variant_field=args.variant_field, variant=args.variant, skip_rows=args.skip_rows,
+                             cropland_path=args.cropland, year=args.year, variant_field=args.variant_field, variant=args.variant, skip_rows=args.skip_rows,
                              level_tables=_level_tables(args.level_stats),
-                             out_unit=args.out_unit, units_layer=args.units_layer, fmt=table_format(args))
+                             out_unit=args.out_unit, units_layer=args.units_layer, units_encoding=args.units_encoding, fmt=table_format(args))
     scale = M2_PER_UNIT[r.out_unit]
     if args.out:
         from pathlib import Path
@@ -349,7 +354,7 @@ def _compare(args) -> int:
 
     r = compare(args.map_a, args.map_b, threshold_a=args.threshold_a, threshold_b=args.threshold_b, mask_path=args.mask,
                 units_path=args.units, unit_field=args.unit_field, hierarchy=args.hierarchy, kind_a=args.kind_a, kind_b=args.kind_b,
-                units_layer=args.units_layer)
+                units_layer=args.units_layer, units_encoding=args.units_encoding)
     if args.out and r.units is not None:
         from irrmap.core.atomic import atomic_path
 
@@ -374,22 +379,22 @@ def _report(args) -> int:
                              label_map=_label_map(args.label_map), lon_field=args.lon_field, lat_field=args.lat_field,
                              points_crs=args.points_crs, layer=args.layer, cropland_path=args.cropland, snap_radius=args.snap_radius, by=args.by, units_path=args.units,
                              unit_field=args.unit_field, hierarchy=args.hierarchy, by_level=args.by_level, aridity_path=args.aridity,
-                             units_layer=args.units_layer, design=_design(args))
+                             units_layer=args.units_layer, units_encoding=args.units_encoding, design=_design(args))
     if args.stats:
         need = [f for f in ("units", "unit_field", "stats_field", "area_field", "area_unit") if not getattr(args, f)]
         if need:
             raise InputError(f"--stats needs {', '.join('--' + f.replace('_', '-') for f in need)}", "evaluate report")
         st = statistics_agreement(args.map, args.units, args.unit_field, args.stats, args.stats_field, args.area_field, args.area_unit,
                                   hierarchy=args.hierarchy, levels=_levels(args.levels), map_kind=args.map_kind,
-                                  threshold=args.threshold, out_unit=args.out_unit, units_layer=args.units_layer,
+                                  threshold=args.threshold, out_unit=args.out_unit, units_layer=args.units_layer, units_encoding=args.units_encoding,
                                   year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
-                                  fmt=table_format(args), level_tables=_level_tables(args.level_stats))
+                                  fmt=table_format(args), level_tables=_level_tables(args.level_stats), cropland_path=args.cropland)
     if args.samples or args.strata:
         if not (args.samples and args.strata):
             raise InputError("--samples and --strata go together", "evaluate report")
         area = area_from_samples(args.samples, args.strata, fmt=table_format(args))
     comps = [compare(args.map, other, threshold_a=args.threshold, units_path=args.units, unit_field=args.unit_field,
-                     hierarchy=args.hierarchy, units_layer=args.units_layer) for other in args.compare]
+                     hierarchy=args.hierarchy, units_layer=args.units_layer, units_encoding=args.units_encoding) for other in args.compare]
     paths = write_report(args.out, args.map, points_result=pr, area=area, statistics=st, comparisons=comps, title=args.title,
                          map_kind=args.map_kind, threshold=args.threshold)
     for k, v in paths.items():

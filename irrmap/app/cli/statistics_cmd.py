@@ -16,6 +16,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--units", nargs="+", required=True, help="unit polygon file(s)")
     p.add_argument("--unit-field", required=True, help="code field of the polygons")
     p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
+    p.add_argument("--units-encoding", default=None, help="text encoding of a unit shapefile's DBF, e.g. gbk without a .cpg file")
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
     p.add_argument("--drop-invalid-codes", action="store_true", help="drop polygons whose code does not fit the hierarchy")
     p.add_argument("--code-field", required=True, help="code column of the table")
@@ -29,6 +30,8 @@ def register(sub, name: str, help_: str) -> None:
                    "cn-adcode and us-fips, unit for none)")
     p.add_argument("--skip-rows", type=int, default=0, help="lines before the header (USGS tables: 1)")
     p.add_argument("--sheet", help="Excel sheet (default: the first)")
+    p.add_argument("--cropland", help="0..1 cropland fraction raster: check the table's scale against each unit's cropland (a table "
+                                      "10x too small is only seen so; default: against the units' whole areas)")
     add_table_args(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_check)
@@ -51,13 +54,18 @@ def _check(args) -> int:
     from irrmap.core.units import AdminUnits
 
     units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer,
-                            invalid_codes="drop" if args.drop_invalid_codes else "error")
+                            invalid_codes="drop" if args.drop_invalid_codes else "error", encoding=args.units_encoding)
     level = args.level or units.levels[0]
     stats = read_statistics(args.table, code_field=args.code_field, area_field=args.area_field, area_unit=args.area_unit,
                             year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
                             level=level, skip_rows=args.skip_rows, sheet=args.sheet, code_pattern=units.code_pattern(level),
                             fmt=table_format(args))
-    report = validate_statistics(stats, units)
+    cropland = None
+    if args.cropland:
+        from irrmap.evaluation.workflow import cropland_by_unit
+
+        cropland = cropland_by_unit(args.cropland, units)
+    report = validate_statistics(stats, units, cropland)
     print(report.to_json() if args.json else report.to_text())
     return 1 if report.errors else 0
 

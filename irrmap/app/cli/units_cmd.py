@@ -9,6 +9,8 @@ def _unit_args(p) -> None:
     p.add_argument("units", nargs="+", help="polygon file(s): GeoPackage, GeoJSON, shapefile")
     p.add_argument("--code-field", required=True, help="field with the unit code")
     p.add_argument("--layer", default=None, help="layer of the polygons in a multi-layer file (GeoPackage)")
+    p.add_argument("--encoding", default=None, help="text encoding of a shapefile's DBF, e.g. gbk for Chinese boundaries without "
+                                                     "a .cpg file (default: the .cpg's, else UTF-8 or an error naming it)")
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"], help="how parent codes derive from codes")
     p.add_argument("--drop-invalid-codes", action="store_true", help="drop polygons whose code does not fit the hierarchy (default: error)")
 
@@ -17,7 +19,7 @@ def _read(args):
     from irrmap.core.units import AdminUnits
 
     return AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, layer=args.layer,
-                           invalid_codes="drop" if args.drop_invalid_codes else "error")
+                           invalid_codes="drop" if args.drop_invalid_codes else "error", encoding=args.encoding)
 
 
 def register(sub, name: str, help_: str) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import treecover, water
-from irrmap.app.stages.common import checked_units
+from irrmap.app.stages.common import checked_units, zones_and_codes
+from irrmap.app.stages.statistics import cropland_product
 from irrmap.core.errors import ConfigError, DataError, gather, raise_all
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,16 @@ def evaluated_map(ctx: RunContext) -> str:
     if ctx.config.training is not None:
         return f"threshold_{ctx.config.training.scores[0]}"
     raise ConfigError("no map to evaluate", "[evaluation].map", "name a map product, or add [training] for threshold maps")
+
+
+def _unit_areas(ctx: RunContext):
+    """(map, map kind, weight, mapped m2 by finest code) of the classifier map's area per unit: mapping/fraction.tif
+    (percent) summed by irrmap.mapping.unit_areas.irrigated_m2_by_unit, the function of irrigated_area_by_unit.csv."""
+    from irrmap.mapping.unit_areas import irrigated_m2_by_unit
+
+    fraction = ctx.products["irrigated_fraction"]
+    _, table = zones_and_codes(ctx)
+    return fraction, "percent", None, irrigated_m2_by_unit(fraction, ctx.outdir / "units" / "zones.tif", table)
 
 
 def run(ctx: RunContext) -> list[Path]:
@@ -54,16 +65,21 @@ def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
         kw["points_result"] = points_accuracy(
             map_path, **points_kw,
             units_path=ctx.path(units.path) if (units and sec.by_level) else None, unit_field=units.code_field if units else None,
-            hierarchy=units.hierarchy if units else "cn-adcode", by_level=sec.by_level, units_layer=units.layer if units else None)
+            hierarchy=units.hierarchy if units else "cn-adcode", by_level=sec.by_level, units_layer=units.layer if units else None,
+            units_encoding=units.encoding if units else None)
     if sec.statistics and ctx.config.statistics is not None:
         st = ctx.config.statistics
         weight = ctx.products.get(ctx.config.training.cropland) if (ctx.config.training and sec.map_kind == "binary") else None
+        area_map, area_kind, mapped = map_path, sec.map_kind, None
+        if name == "irrigated_class":  # the mapped area per unit is the one of mapping/irrigated_area_by_unit.csv
+            area_map, area_kind, weight, mapped = _unit_areas(ctx)
         kw["statistics"] = statistics_agreement(
-            map_path, ctx.path(units.path), units.code_field, ctx.path(st.path), st.code_field, st.area_field, st.area_unit,
-            hierarchy=units.hierarchy, stats_level=st.level, map_kind=sec.map_kind, threshold=sec.threshold, weight_path=weight,
+            area_map, ctx.path(units.path), units.code_field, ctx.path(st.path), st.code_field, st.area_field, st.area_unit,
+            hierarchy=units.hierarchy, stats_level=st.level, map_kind=area_kind, threshold=sec.threshold, weight_path=weight, mapped_m2=mapped,
             year_field=st.year_field, year=st.year, variant_field=st.variant_field, variant=st.variant, skip_rows=st.skip_rows,
-            units_layer=units.layer, fmt=TableFormat.of(st, "[statistics]"),
-            level_tables={lv: ctx.path(p) for lv, p in sec.level_statistics.items()})
+            units_layer=units.layer, units_encoding=units.encoding, fmt=TableFormat.of(st, "[statistics]"),
+            level_tables={lv: ctx.path(p) for lv, p in sec.level_statistics.items()},
+            cropland_path=ctx.products.get(cropland_product(ctx)), main_checked=True)  # the statistics stage checked the main table
     kw["comparisons"] = [compare(map_path, ctx.product(o, "[evaluation].compare"), threshold_a=sec.threshold, threshold_b=sec.threshold)
                          for o in sec.compare]
     if ctx.config.water is not None:
@@ -133,6 +149,9 @@ def _inputs(ctx: RunContext) -> list[Path]:
         files.append(ctx.path(sec.points))
     if ctx.config.statistics is not None:
         files += [ctx.path(ctx.config.statistics.path), ctx.path(ctx.config.units.path)]
+        files += [ctx.products[n] for n in [cropland_product(ctx)] if n]  # the level tables' scale check
+        if evaluated_map(ctx) == "irrigated_class":
+            files.append(ctx.products["irrigated_fraction"])  # the mapped area per unit (_unit_areas)
     files += [ctx.path(p) for p in sec.level_statistics.values()]
     if ctx.config.models is not None:
         files.append(ctx.outdir / "models" / "model.joblib")  # the report's model diagnostics

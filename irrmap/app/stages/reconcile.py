@@ -61,9 +61,12 @@ def source_tables(ctx: RunContext, units, cropland_m2: pd.Series | None = None) 
                             p.message, p.fix)
         if sec.strict:
             stats.report.raise_for_errors(f"[reconcile.tables.{name}] {ctx.path(sec.path)}")
+        for p in stats.report.errors:  # a table that is not strict goes on without its bad rows, but not silently
+            log.warning("reconcile: table %s (%s, area_unit %r): %s: %s (fix: %s; the table is not strict, so the run goes on)", name,
+                        ctx.path(sec.path), sec.area_unit, p.kind, p.message, p.fix)
         t = stats.table[stats.table["valid"]]
         cols = ["code", "area_m2"] + (["year"] if sec.year_field or sec.year is not None else [])
-        out.append(SourceTable(name, sec.level, sec.year, sec.variant, t[cols].reset_index(drop=True)))
+        out.append(SourceTable(name, sec.level, sec.year, sec.variant, t[cols].reset_index(drop=True), stats.unit))
     return out
 
 

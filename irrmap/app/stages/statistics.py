@@ -16,14 +16,13 @@ import pandas as pd
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages.common import checked_units
 from irrmap.core.atomic import atomic_path, write_text_atomic
-from irrmap.core.plausibility import cropland_by_zone
+from irrmap.core.plausibility import MIN_COVERED, cropland_by_zone
 from irrmap.core.statistics import Statistics, ValidationReport, read_statistics, validate_statistics
 from irrmap.core.tables import TableFormat
 from irrmap.core.units import AdminUnits
 
 log = logging.getLogger(__name__)
 
-MIN_COVERED = 0.9  # units with less of their polygon area on the grid have partial cropland: left out of the scale check
 
 
 def _read(ctx: RunContext) -> tuple[AdminUnits, Statistics]:

@@ -4,8 +4,8 @@ against the units.
 Validation never silently drops data: every problem names the table rows (as line numbers in the file)
 or the unit codes, and the likely fix. Errors (codes repeated after the year/variant filter, negative or
 unreadable areas, areas larger than the unit, no code joining a unit, values implausibly large for the
-units' cropland) stop a strict run; warnings (codes on one side only, empty cells, values implausibly small
-for the cropland) are reported.
+units' cropland, unit by unit or as a whole) stop a strict run; warnings (codes on one side only, empty cells,
+values implausibly small for the cropland, unit by unit or as a whole: irrmap.core.plausibility) are reported.
 """
 
 from __future__ import annotations
@@ -256,21 +256,17 @@ def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Se
 
 def scale_problem(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series | None = None, joined: pd.DataFrame | None = None,
                   unit_area: pd.Series | None = None) -> Problem | None:
-    """The "implausible scale" problem of a table as a whole (irrmap.core.plausibility): its areas against the
-    units' cropland (`cropland_m2` by finest unit code, NaN where unknown) when given, else against the units'
-    whole areas; None when the table looks plausible. `joined` (rows that join a unit, errors included) and
-    `unit_area` are passed by `validate_statistics`, which has them already.
+    """The "implausible scale" problem of a table as a whole (irrmap.core.plausibility.table_scale): its areas
+    against the units' cropland (`cropland_m2` by finest unit code, NaN where unknown; unit by unit and the whole
+    table's share) when given, and against the units' whole areas; None when the table looks plausible. `joined`
+    (rows that join a unit, errors included) and `unit_area` are passed by `validate_statistics`, which has them.
     """
     t = stats.table
     if joined is None:
         joined = t[t["code"].isin(units.level_codes(stats.level)) & t["area_m2"].notna()]
     areas = pd.Series(joined["area_m2"].to_numpy(), index=joined["code"].to_numpy())
-    finding = None
-    if cropland_m2 is not None:
-        finding = plausibility.scale_finding(areas, _at_level(cropland_m2, units, stats.level), stats.unit, "cropland", plausibility.CROPLAND)
-    if finding is None:
-        unit_area = units.geodesic_areas(stats.level) if unit_area is None else unit_area
-        finding = plausibility.scale_finding(areas, unit_area, stats.unit, "unit area", plausibility.UNIT_AREA)
+    crop = _at_level(cropland_m2, units, stats.level) if cropland_m2 is not None else None
+    finding = plausibility.table_scale(areas, stats.unit, crop, units.geodesic_areas(stats.level) if unit_area is None else unit_area)
     return Problem("implausible scale", finding.severity, finding.message, finding.fix, codes=finding.codes) if finding else None
 
 

@@ -34,11 +34,13 @@ source: canals, tanks, wells) to the harmonised unit totals and to the parent's 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from irrmap.core import plausibility
 from irrmap.core.errors import ConfigError, DataError
 from irrmap.core.statistics.raking import ConvergenceError, rake
 
@@ -46,6 +48,7 @@ PRIORS = ("cropland", "previous_map", "expected")
 NO_YEAR = -1  # the year key of tables without a year; shown as <NA> in the outputs
 AUDIT_COLUMNS = ("code", "level", "year", "chosen", "source", "area_m2", "rule", "adjustment_m2", "adjustment_pct", "flags")
 ROUNDING = 1e-9  # relative difference below which a sum equals its parent (floating-point rounding, not a disagreement)
+log = logging.getLogger(__name__)
 TINY_SHARE = 0.01  # reported children summing to less than this share of their parent: likely a wrong area unit of one table
 
 
@@ -54,13 +57,15 @@ class SourceTable:
     """One statistics table: source `name` (e.g. "census", "water_rights"), admin `level` (a level of the
     hierarchy), `year` (None when the table has a `year` column or no year), `variant` (e.g. "effective")
     and `table` with columns code, area_m2 (m2, as irrmap.core.statistics.read_statistics gives) and
-    optionally year."""
+    optionally year; `area_unit` is the unit the table was written in (a key of irrmap.core.areas.M2_PER_UNIT,
+    None when unknown), named in the advice when the table's scale is implausible."""
 
     name: str
     level: str
     year: int | None
     variant: str | None
     table: pd.DataFrame
+    area_unit: str | None = None
 
 
 @dataclass
@@ -115,6 +120,11 @@ def harmonise(tables: list[SourceTable], hierarchy: pd.DataFrame, *, rules: Harm
     docstring). `cropland_m2`, `unit_area_m2` and `prior_m2` are m2 by code at any level (missing coarser
     codes are summed from their children).
 
+    Every table first passes the scale check of every statistics reader (irrmap.core.plausibility.table_scale, per
+    year, against `cropland_m2` and `unit_area_m2` summed to the table's level): a table too small or too large is
+    a logged warning naming the source, the finding and the area unit that fits (the values are kept: the audit
+    flags exceeds_cropland / exceeds_unit_area value by value; the reconcile stage stops on a strict table first).
+
     Raises DataError for a code repeated within one source and year, a code at another level than its table
     says, or tables with and without years mixed; ConfigError for a precedence naming no table or a prior
     that was not given when a child must be filled; ConvergenceError when parents and children still
@@ -122,6 +132,8 @@ def harmonise(tables: list[SourceTable], hierarchy: pd.DataFrame, *, rules: Harm
     """
     h = _hierarchy(hierarchy)
     long = _long(tables, h)
+    up = _summing_up(h)
+    _check_scale(tables, long, up, cropland_m2, unit_area_m2)
     order = _order(rules.precedence, [t.name for t in tables])
     wide = long.pivot_table(index=["code", "year"], columns="source", values="area_m2", aggfunc="first").reindex(columns=order)
     reported = sorted(long["year"].unique())
@@ -136,7 +148,6 @@ def harmonise(tables: list[SourceTable], hierarchy: pd.DataFrame, *, rules: Harm
     _choose(w, order, rules, flags)
     _interpolate(w)
     _check_jumps(w, rules, flags)
-    up = _summing_up(h)
     _reconcile_levels(w, h, rules, flags, lambda: _prior(rules, cropland_m2, prior_m2, up))
     for series, flag, slack in ((cropland_m2, "exceeds_cropland", rules.tolerance), (unit_area_m2, "exceeds_unit_area", ROUNDING)):
         if series is not None:  # the final values, filled and scaled ones included
@@ -191,6 +202,19 @@ def _long(tables: list[SourceTable], h: pd.DataFrame) -> pd.DataFrame:
                         f"give every table its year: a year column (year_field) or, for a table of one year (e.g. one sheet of a "
                         f"workbook), the table-level constant `year = YYYY` without year_field ({', '.join(without)})")
     return long
+
+
+def _check_scale(tables: list[SourceTable], long: pd.DataFrame, up, cropland_m2, unit_area_m2) -> None:
+    """irrmap.core.plausibility.table_scale for every table and year, each finding logged as a warning."""
+    cropland, unit_area = (up(s) if s is not None else None for s in (cropland_m2, unit_area_m2))
+    for t in tables:
+        for year, part in long[long["source"] == t.name].groupby("year"):
+            areas = pd.Series(part["area_m2"].to_numpy(), index=part["code"].to_numpy())
+            finding = plausibility.table_scale(areas, t.area_unit, cropland, unit_area)
+            if finding is None:
+                continue
+            log.warning("harmonise: source %r%s: implausible scale: %s (fix: %s)", t.name, f" ({year})" if year != NO_YEAR else "",
+                        finding.message, finding.fix)
 
 
 def _order(precedence: list[str], names: list[str]) -> list[str]:
