@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 from irrmap.core.errors import InputError
 from irrmap.core.progress import progress_bar
 from irrmap.models.estimators import DEFAULT_MODEL, MODELS
-from irrmap.models.scope import ScopedClassifier, scope_keys
+from irrmap.models.scope import ScopedClassifier, fit_threads, scope_keys
 from irrmap.models.spatial_cv import spatial_vs_random
 
 # Pool columns that are bookkeeping, not predictors (lon/lat are predictors in the method and stay).
@@ -22,13 +23,36 @@ def default_features(pool: pd.DataFrame) -> list[str]:
     return [c for c in pool.columns if c not in NON_FEATURES and pd.api.types.is_numeric_dtype(pool[c])]
 
 
+def capped_rows(keys: np.ndarray, y: np.ndarray, max_per_class: int, seed: int) -> np.ndarray:
+    """Boolean mask of the samples kept when every model fits on at most `max_per_class` samples of each class:
+    per scope key and class, a simple random sample without replacement drawn with `seed` (the
+    `max_per_class` smallest of one uniform draw per sample, in pool order). 0 keeps every sample.
+    keys: scope key per sample (n,); y: class per sample (n,)."""
+    n = len(y)
+    if max_per_class <= 0:
+        return np.ones(n, bool)
+    _, group = np.unique(np.stack([pd.factorize(pd.Series(keys))[0], y]), axis=1, return_inverse=True)
+    order = np.lexsort((np.random.default_rng(seed).random(n), group))  # by group, then by the draw
+    first = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]
+    rank = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))
+    keep = np.zeros(n, bool)
+    keep[order[rank < max_per_class]] = True
+    return keep
+
+
 def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str = "global", features: Sequence[str] | None = None,
                   seed: int = 0, cv_blocks: int | str | None = 40, cv_splits: int = 5, n_jobs: int = 1,
-                  parents: Mapping[str, str] | None = None, estimator_params: dict | None = None) -> tuple[ScopedClassifier, dict]:
+                  parents: Mapping[str, str] | None = None, estimator_params: dict | None = None,
+                  max_per_class: int = 0) -> tuple[ScopedClassifier, dict]:
     """Fit the classifier on the pool and cross-validate it; returns (model, card) (save with models.save_model).
 
     cv_blocks: square blocks of that many pixels held out together, "units" to hold out whole units, None
     or 0 to skip validation. The card holds the blocked and the random-split scores side by side.
+    max_per_class: fit (and cross-validate) every model on at most this many samples of each class, a seeded
+    random sample (capped_rows); 0 uses the whole pool. The card's samples count the pool and the rows used.
+    n_jobs: threads (< 1: one per core, fit_threads); the final model is fitted beside the CV folds, which
+    run `n_jobs` at a time. Every fit is seeded on its own, so the model and the scores do not depend on it.
+    Raises InputError for an unknown model, a pool without labels, or features not in the pool.
     """
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}", "model", f"use one of {', '.join(MODELS)}")
@@ -39,12 +63,19 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     if missing or not feats:
         raise InputError(f"features not in the pool: {missing or 'none given'}", "features",
                          f"choose from {', '.join(default_features(pool))}")
-    X = pool[feats].astype(np.float32)
-    y = pool["label"].to_numpy().astype(np.int64)
     units = pool["unit"].astype(str) if "unit" in pool.columns else (pool["zone"].astype(str) if "zone" in pool.columns else None)
     if scope != "global" and units is None:
         raise InputError(f"scope {scope!r} needs a unit column", "pool", "use a pool from `irrmap training pool` or scope global")
     keys = scope_keys(units, scope, parents).to_numpy() if units is not None else None
+    pool_size = len(pool)
+    used = capped_rows(keys if keys is not None else np.zeros(len(pool)), pool["label"].to_numpy(), max_per_class, seed)
+    # every unit of the pool keeps its scope key, also one whose samples the cap left out (else its pixels would fall back)
+    zone_keys = (pd.DataFrame({"zone": pool["zone"].to_numpy(np.int64), "key": keys}).drop_duplicates("zone")
+                 if keys is not None and "zone" in pool.columns and not used.all() else None)
+    if not used.all():
+        pool, units, keys = pool[used], units[used] if units is not None else None, keys[used] if keys is not None else None
+    X = pool[feats].astype(np.float32)
+    y = pool["label"].to_numpy().astype(np.int64)
     zones = pool["zone"].to_numpy() if "zone" in pool.columns else None
 
     # progress: the final fit, then one fit per fold of the random and of the blocked CV (counted as each starts)
@@ -54,15 +85,21 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
         bar.update(1)
         return ScopedClassifier(model=model, scope=scope, random_state=seed, n_jobs=n_jobs, estimator_params=estimator_params)
 
-    with bar:
-        clf = make().fit(X, y, keys, zones)
+    threads = fit_threads(n_jobs)
+    fit_all = lambda: make().fit(X, y, keys, zones)  # noqa: E731
+    with bar, ThreadPoolExecutor(1) as background:  # with several threads the final fit runs beside the CV folds
+        fitted = background.submit(fit_all) if threads > 1 else None
         cv = None
         if cv_blocks:
             if cv_blocks == "units":
-                cv = spatial_vs_random(make, X, y, block=None, units=units.to_numpy(), keys=keys, n_splits=cv_splits, seed=seed)
+                cv = spatial_vs_random(make, X, y, block=None, units=units.to_numpy(), keys=keys, n_splits=cv_splits, seed=seed,
+                                       n_jobs=threads)
             else:
                 cv = spatial_vs_random(make, X, y, rows=pool["row"].to_numpy(), cols=pool["col"].to_numpy(), block=int(cv_blocks),
-                                       keys=keys, n_splits=cv_splits, seed=seed)
+                                       keys=keys, n_splits=cv_splits, seed=seed, n_jobs=threads)
+        clf = fitted.result() if fitted is not None else fit_all()
+    if zone_keys is not None:
+        clf.zone_keys_ = {int(z): str(k) for z, k in zip(zone_keys["zone"], zone_keys["key"])}
     oob = getattr(clf.models_.get("all"), "oob_score_", None) if scope == "global" else None
     card = {
         "features": feats,
@@ -74,6 +111,8 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
         "estimator_params": {k: v for k, v in clf._new().get_params().items() if isinstance(v, (int, float, str, bool, type(None)))},
         "seed": seed,
         "samples": {
+            "pool": pool_size,
+            "max_per_class": max_per_class or None,
             "total": int(len(y)),
             "irrigated": int(y.sum()),
             "not_irrigated": int(len(y) - y.sum()),

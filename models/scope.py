@@ -8,6 +8,7 @@ Prediction on maps goes through compiled copies of the trees (models.compiled_fo
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
@@ -51,6 +52,11 @@ def scope_keys(units: pd.Series, scope: str, parents: Mapping[str, str] | None =
             return units.str[:2]
         raise InputError("cannot derive provinces from these unit codes", "unit", "pass parents={unit: province} or use scope global/county")
     raise InputError(f"unknown scope {scope!r}", "scope", f"use one of {', '.join(SCOPES)}")
+
+
+def fit_threads(n_jobs: int | None) -> int:
+    """Threads for fitting: `n_jobs`, or one per CPU core for n_jobs < 1 (scikit-learn's -1)."""
+    return n_jobs if n_jobs and n_jobs >= 1 else os.cpu_count() or 1
 
 
 class ScopedClassifier(ClassifierMixin, BaseEstimator):
@@ -115,8 +121,9 @@ class ScopedClassifier(ClassifierMixin, BaseEstimator):
         def one(xy):
             return self._new().fit(xy[0], xy[1])
 
-        if self.n_jobs and self.n_jobs > 1 and len(data) > 1:
-            with ThreadPoolExecutor(self.n_jobs) as ex:
+        jobs = fit_threads(self.n_jobs)
+        if jobs > 1 and len(data) > 1:
+            with ThreadPoolExecutor(jobs) as ex:
                 return list(ex.map(one, data))
         return [one(d) for d in data]
 

@@ -9,6 +9,7 @@ kappa for classifiers; R2, RMSE, bias and MAE (`regression_scores`) for regresso
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -84,7 +85,7 @@ def _class_scores(y, pred) -> dict:
 
 
 def cross_validate(make_model: Callable[[], object], X, y, folds, keys=None, *, task: str = "classification", train=None,
-                   return_predictions: bool = False) -> dict:
+                   return_predictions: bool = False, n_jobs: int = 1) -> dict:
     """Out-of-fold scores for the given fold of each sample: {scores of the pooled predictions..., "folds": [...]}.
 
     `make_model()` returns a fresh estimator with `fit(X, y[, keys])` and `predict(X[, keys])` (a
@@ -92,6 +93,9 @@ def cross_validate(make_model: Callable[[], object], X, y, folds, keys=None, *, 
     (labels cast to int); "regression": `regression_scores`. `train` (bool per sample, default all): only
     these samples are fitted on, every sample of the held-out fold is predicted and scored (fit on a
     subsample, score on all). `return_predictions` adds the out-of-fold predictions as "predicted".
+    `n_jobs` folds are fitted at once in threads (scikit-learn and LightGBM release the GIL); each fold's
+    model is seeded on its own, so the scores do not depend on it. Raises InputError for a fold that
+    leaves no sample to fit on.
     """
     regression = task == "regression"
     y = np.asarray(y, np.float64) if regression else np.asarray(y).astype(np.int64)
@@ -99,18 +103,27 @@ def cross_validate(make_model: Callable[[], object], X, y, folds, keys=None, *, 
     usable = np.ones(len(y), bool) if train is None else np.asarray(train, bool)
     score = regression_scores if regression else _class_scores
     extra = lambda sel: () if keys is None else (keys[sel],)  # noqa: E731
-    pred = np.empty_like(y)
-    per_fold = []
-    for f in np.unique(folds):
+
+    def held_out(f):
         test = folds == f
         fit_on = ~test & usable
         if not fit_on.any():
             raise InputError(f"fold {int(f)} leaves no sample to fit on", "cv", "use more folds or more samples")
         if not regression and len(np.unique(y[fit_on])) < 2:
-            pred[test] = int(y[fit_on][0])
-        else:
-            model = make_model().fit(X[fit_on], y[fit_on], *extra(fit_on))
-            pred[test] = model.predict(X[test], *extra(test))
+            return test, int(y[fit_on][0])
+        model = make_model().fit(X[fit_on], y[fit_on], *extra(fit_on))
+        return test, model.predict(X[test], *extra(test))
+
+    uniq = np.unique(folds)
+    if n_jobs > 1 and len(uniq) > 1:
+        with ThreadPoolExecutor(min(n_jobs, len(uniq))) as ex:
+            results = list(ex.map(held_out, uniq))
+    else:
+        results = [held_out(f) for f in uniq]
+    pred = np.empty_like(y)
+    per_fold = []
+    for f, (test, p) in zip(uniq, results):
+        pred[test] = p
         per_fold.append({"fold": int(f)} | score(y[test], pred[test]))
     out = score(y, pred) | {"folds": per_fold}
     if return_predictions:
@@ -119,9 +132,10 @@ def cross_validate(make_model: Callable[[], object], X, y, folds, keys=None, *, 
 
 
 def spatial_vs_random(make_model, X, y, *, rows=None, cols=None, block: int | None = 40, units=None, keys=None,
-                      n_splits: int = 5, seed: int = 0) -> dict:
+                      n_splits: int = 5, seed: int = 0, n_jobs: int = 1) -> dict:
     """Blocked CV (square blocks of `block` pixels, or whole `units` when block is None) beside a random
-    split with the same number of folds. Returns {"blocked": {...}, "random": {...}, "optimism_oa": random - blocked}."""
+    split with the same number of folds, `n_jobs` folds fitted at once (cross_validate). Returns
+    {"blocked": {...}, "random": {...}, "optimism_oa": random - blocked}."""
     y = np.asarray(y)
     if block is None:
         if units is None:
@@ -130,7 +144,7 @@ def spatial_vs_random(make_model, X, y, *, rows=None, cols=None, block: int | No
     else:
         groups, used = blocks_for_folds(lambda b: block_groups(rows, cols, int(b)), block, n_splits, 1)
         how = f"blocks of {int(used)} px"
-    blocked = cross_validate(make_model, X, y, assign_folds(groups, n_splits, seed), keys)
-    randomized = cross_validate(make_model, X, y, assign_folds(np.arange(len(y)), n_splits, seed), keys)
+    blocked = cross_validate(make_model, X, y, assign_folds(groups, n_splits, seed), keys, n_jobs=n_jobs)
+    randomized = cross_validate(make_model, X, y, assign_folds(np.arange(len(y)), n_splits, seed), keys, n_jobs=n_jobs)
     return {"held_out": how, "n_splits": n_splits, "seed": seed, "blocked": blocked, "random": randomized,
             "optimism_oa": randomized["oa"] - blocked["oa"]}

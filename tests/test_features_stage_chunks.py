@@ -25,7 +25,7 @@ def test_series_chunks_follow_the_run(tmp_path, monkeypatch, features_chunks, ex
         seen["chunks"] = section.get("chunks")
         raise RuntimeError("stop here")
 
-    monkeypatch.setattr(sscore, "feature_rasters", spy)
+    monkeypatch.setattr(sscore, "composite_rasters", spy)
     loaded = load_config(tmp_path / "d" / "config.toml")
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
     for st in build_stages(ctx):

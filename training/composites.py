@@ -3,7 +3,8 @@ median, std, mean, count.
 
 Chunked over space only: each block holds every date of one spatial chunk, so memory grows with
 dates x chunk (about 23 x 512 x 512 x 4 B = 24 MB per block by default), never with dates x grid. One numba
-pass per pixel gives all requested statistics. Definitions follow numpy: nanmax/nanmin, nanmedian (mean of
+pass per pixel gives all requested statistics (values are sorted only when the median, std or mean is asked:
+max, min, range and count need the extremes). Definitions follow numpy: nanmax/nanmin, nanmedian (mean of
 the two middle values for an even count), nanstd with `ddof` (0 like numpy; MATLAB's std uses 1).
 """
 
@@ -25,19 +26,27 @@ def _stats_kernel(block, which, ddof, min_valid):
     S = which.shape[0]
     out = np.full((S, H, W), np.nan, np.float32)
     buf = np.empty(T, np.float64)
+    ordered = False  # max, min, range and count need the extremes only; median, std and mean the sorted values
+    for s in range(S):
+        ordered = ordered or 3 <= which[s] <= 5
     for i in range(H):
         for j in range(W):
             n = 0
+            lo, hi = np.inf, -np.inf
             for t in range(T):
                 v = block[t, i, j]
                 if v == v:  # not NaN
-                    # insertion sort while gathering (T is small)
-                    k = n
-                    while k > 0 and buf[k - 1] > v:
-                        buf[k] = buf[k - 1]
-                        k -= 1
-                    buf[k] = v
+                    if ordered:  # insertion sort while gathering (T is small)
+                        k = n
+                        while k > 0 and buf[k - 1] > v:
+                            buf[k] = buf[k - 1]
+                            k -= 1
+                        buf[k] = v
+                    else:
+                        lo, hi = min(lo, v), max(hi, v)
                     n += 1
+            if not ordered and n > 0:  # the extremes where sorting would have put them
+                buf[0], buf[n - 1] = lo, hi
             for s in range(S):
                 code = which[s]
                 if code == 6:

@@ -143,29 +143,22 @@ def _resolve(p, base: Path) -> Path:
     return p if p.is_absolute() else base / p
 
 
-def feature_rasters(
+def composite_rasters(
     section: dict,
     grid: Grid,
     *,
     f_crop: xr.DataArray,
     f_natural: xr.DataArray | None = None,
     f_other: xr.DataArray | None = None,
-    suitability: xr.DataArray | None = None,
-    zones: xr.DataArray | None = None,
-    unit_table: pd.DataFrame | None = None,
     base_dir=".",
 ) -> dict[str, xr.DataArray]:
-    """Every VI predictor and score named in METHOD.md from a `[features]` config section (see
-    docs/features.md): evi_max, ndvi_max, gi_max, ndwi_max, agi, nevi, nndvi, ngi and, with `suitability`,
-    sevi, sndvi, sgi; plus <vi>_<stat> for extra `stats`. Lazy (dask) DataArrays on `grid`, float32.
-
-    Mixed-pixel adjustment (with f_natural and f_other) applies to the VI maxima before scoring; AGI is
-    gi_max x ndwi_max (*open*: the authors' order is unpublished). The flat-unit rule uses `unit_table`'s
-    `flat` column with `zones`."""
+    """The per-pixel part of `feature_rasters`: <vi>_<stat> composites of the `[features]` series (the maxima
+    of EVI, NDVI and GI adjusted for mixed pixels with f_natural and f_other) and agi = gi_max x ndwi_max
+    (*open*: the authors' order is unpublished). Lazy (dask) (y, x) float32 DataArrays on `grid`. Raises
+    ConfigError for unknown keys or no vegetation input."""
     from irrmap.training.composites import annual_statistics
     from irrmap.training.indices import agi, green_index, ndwi_gao
     from irrmap.training.mixed_pixels import adjust_mixed
-    from irrmap.training.nscore import reference_mask
     from irrmap.sources.modis import qa_rule_from
 
     bad = set(section) - _TOP_KEYS
@@ -176,7 +169,6 @@ def feature_rasters(
     qa_rule = qa_rule_from(section.get("qa"))
     stats = list(dict.fromkeys(["max"] + list(section.get("stats", []))))
     ddof, min_valid = int(section.get("std_ddof", 0)), int(section.get("min_valid", 1))
-    window = int(section.get("window", 101))
 
     def composite(series, name):
         st = annual_statistics(series, stats, ddof=ddof, min_valid=min_valid, chunks=chunks)
@@ -207,10 +199,51 @@ def feature_rasters(
             log.warning("features: mixed-pixel adjustment skipped (needs forest/grass and urban/water/unused shares)")
     if "gi_max" in out and "ndwi_max" in out:
         out["agi"] = agi(out["gi_max"], out["ndwi_max"]).rename("agi")
+    return out
+
+
+def feature_scores(
+    section: dict,
+    vi_max: dict[str, xr.DataArray],
+    *,
+    f_crop: xr.DataArray,
+    f_natural: xr.DataArray | None = None,
+    suitability: xr.DataArray | None = None,
+    zones: xr.DataArray | None = None,
+    unit_table: pd.DataFrame | None = None,
+) -> dict[str, xr.DataArray]:
+    """The neighbourhood part of `feature_rasters`: N-scores and, with `suitability`, S-scores of the
+    maxima `vi_max` ({"evi": evi_max, ...}, as composite_rasters gives them or read back from its files)
+    over the `window` of the `[features]` section; the reference pixels have a crop plus forest/grass share
+    of at least `reference_min_share`; the flat-unit rule uses `unit_table`'s `flat` column with `zones`."""
+    from irrmap.training.nscore import reference_mask
+
     flat = flat_pixels(zones, unit_table) if (zones is not None and unit_table is not None and "flat" in unit_table) else None
     reference = reference_mask(f_crop, f_natural, float(section.get("reference_min_share", 0.5)))
+    return score_rasters(vi_max, reference, suitability=suitability, flat=flat, window=int(section.get("window", 101)))
+
+
+def feature_rasters(
+    section: dict,
+    grid: Grid,
+    *,
+    f_crop: xr.DataArray,
+    f_natural: xr.DataArray | None = None,
+    f_other: xr.DataArray | None = None,
+    suitability: xr.DataArray | None = None,
+    zones: xr.DataArray | None = None,
+    unit_table: pd.DataFrame | None = None,
+    base_dir=".",
+) -> dict[str, xr.DataArray]:
+    """Every VI predictor and score named in METHOD.md from a `[features]` config section (see
+    docs/features.md): evi_max, ndvi_max, gi_max, ndwi_max, agi, nevi, nndvi, ngi and, with `suitability`,
+    sevi, sndvi, sgi; plus <vi>_<stat> for extra `stats`. Lazy (dask) DataArrays on `grid`, float32:
+    composite_rasters, then feature_scores on its maxima (one graph: a window's scores recompute the
+    composites under its halo; `irrmap run` writes the composites first and scores their files)."""
+    out = composite_rasters(section, grid, f_crop=f_crop, f_natural=f_natural, f_other=f_other, base_dir=base_dir)
     vi_max = {v: out[f"{v}_max"] for v in SCORE_VIS if f"{v}_max" in out}
-    out.update(score_rasters(vi_max, reference, suitability=suitability, flat=flat, window=window))
+    out.update(feature_scores(section, vi_max, f_crop=f_crop, f_natural=f_natural, suitability=suitability, zones=zones,
+                              unit_table=unit_table))
     return out
 
 

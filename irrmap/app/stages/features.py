@@ -1,8 +1,10 @@
 """Stage `features`: annual VI composites, N- and S-scores from the [features] series (features/*.tif),
-written in one streaming pass so the composites they share are computed once."""
+written in two streaming passes (composites, then the scores from the written maxima) so that every
+composite is computed once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -45,7 +47,11 @@ def feature_names(ctx: RunContext) -> list[str]:
 
 
 def run(ctx: RunContext) -> list[Path]:
-    from irrmap.training.sscore import feature_rasters
+    """Two streaming passes: the composites (every <vi>_<stat> and agi), then the N- and S-scores from the
+    maxima read back from their files. In one pass, each window's 101 x 101 running median recomputed the
+    composites of the windows under its halo from every date of every series (up to 9 times each on large
+    grids); reading the written maxima back costs a fraction of that. Same values as one pass."""
+    from irrmap.training.sscore import SCORE_VIS, composite_rasters, feature_scores
 
     sec, names = _settings(ctx)
     sec.setdefault("chunks", ctx.config.run.chunk_size)  # [run].chunk_size unless [features] sets its own
@@ -55,17 +61,33 @@ def run(ctx: RunContext) -> list[Path]:
     if ctx.config.suitability is not None:
         s = read("suitability")
         unit_table = pd.read_csv(ctx.outdir / "suitability" / "units.csv", index_col="zone")
-    rasters = feature_rasters(sec, ctx.grid, f_crop=read(names["cropland"]), f_natural=read(names["natural"]),
-                              f_other=read(names["other"]), suitability=s, zones=zones, unit_table=unit_table,
-                              base_dir=ctx.loaded.base)
-    expected = set(feature_names(ctx))
-    if set(rasters) != expected:
+    f_crop, f_natural = read(names["cropland"]), read(names["natural"])
+    composites = composite_rasters(sec, ctx.grid, f_crop=f_crop, f_natural=f_natural, f_other=read(names["other"]),
+                                   base_dir=ctx.loaded.base)
+    expected = feature_names(ctx)
+    _check_names(composites, [n for n in expected if not (n[0] in "ns" and n[1:] in SCORE_VIS)])
+    written = _write(ctx, composites, "composites")
+    vi_max = {v: read_product(ctx, f"{v}_max", "[features]", chunks=int(sec["chunks"])) for v in SCORE_VIS if f"{v}_max" in composites}
+    scores = feature_scores(sec, vi_max, f_crop=f_crop, f_natural=f_natural, suitability=s, zones=zones, unit_table=unit_table)
+    _check_names(scores, [n for n in expected if n not in composites])
+    written += _write(ctx, scores, "scores")
+    with contextlib.suppress(OSError):  # both passes' window folders are gone once their files are written
+        (ctx.outdir / "features" / "resume").rmdir()
+    return written
+
+
+def _check_names(rasters: dict, expected: list[str]) -> None:
+    if set(rasters) != set(expected):
         raise ConfigError(f"features produced {sorted(rasters)}, expected {sorted(expected)}", "[features]",
                           "report this: the stage's name list is out of step with training.sscore")
+
+
+def _write(ctx: RunContext, rasters: dict, part: str) -> list[Path]:
+    """Write one pass's rasters to features/NAME.tif; windows finished by an interrupted run with the same key
+    are kept in features/resume/PART/ and not recomputed."""
     tags = provenance(ctx, "features")
     outputs = [RasterOutput(ctx.outdir / "features" / f"{n}.tif", arr, descriptions=[n], tags=tags) for n, arr in rasters.items()]
-    # windows finished by an interrupted run with the same key are kept in features/resume/ and not recomputed
-    return write_rasters(outputs, desc="features", resume=ctx.outdir / "features" / "resume", resume_key=_resume_key(ctx))
+    return write_rasters(outputs, desc=f"features ({part})", resume=ctx.outdir / "features" / "resume" / part, resume_key=_resume_key(ctx))
 
 
 def _resume_key(ctx: RunContext) -> str:

@@ -20,11 +20,12 @@ def run(ctx: RunContext) -> list[Path]:
     sec = ctx.config.models
     pool = gpd.read_parquet(ctx.outdir / "training" / "pool.parquet")
     model, card = fit_from_pool(pool, model=sec.model, scope=sec.scope, features=sec.features, seed=ctx.config.run.seed,
-                                cv_blocks=sec.cv_blocks, n_jobs=sec.n_jobs or -1)
+                                cv_blocks=sec.cv_blocks, n_jobs=sec.n_jobs or -1, max_per_class=sec.max_per_class)
     path = ctx.outdir / "models" / "model.joblib"
     card = save_model(model, path, card)
     cv = card.get("cv") or {}
-    log.info("model %s (%s): %d samples, CV %s", sec.model, sec.scope, len(pool), {k: v for k, v in cv.items() if not isinstance(v, dict)} or cv)
+    log.info("model %s (%s): %d of %d pool samples, CV %s", sec.model, sec.scope, card["samples"]["total"], len(pool),
+             {k: v for k, v in cv.items() if not isinstance(v, dict)} or cv)
     return [path, card_path(path)]
 
 
