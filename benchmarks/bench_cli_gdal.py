@@ -6,12 +6,15 @@ start-up included, both sides writing the same kind of file:
   (irrmap `--no-cog`; GDAL `-co TILED=YES -co COMPRESS=DEFLATE -co PREDICTOR=3`);
 - cog: Cloud-Optimized GeoTIFF with overviews (irrmap's default; GDAL `-of COG -co PREDICTOR=YES`).
 
-The commands run interleaved (irrmap, GDAL, irrmap, GDAL ...), `--reps` times each; the table gives medians,
-the ratio irrmap / GDAL and the load average. Also: irrmap's start-up (`irrmap suitability slope --help`, and
-importing the libraries the command uses) and
-the in-process figures: reading the input, the kernel alone on the in-memory array, and writing its result
-(GeoTIFF and COG), so the time of each command splits into start-up, reading, computing and writing.
-Writes benchmarks/results/cli_gdal.json.
+The commands run interleaved (irrmap, GDAL, irrmap, GDAL ...), `--reps` times each; the table gives medians of the
+wall time and of the CPU time (user + sys of the command's processes), the ratios irrmap / GDAL and the load average.
+On a loaded machine the CPU ratio is the steadier figure: the kernel's scheduler shares the CPU between sessions
+(autogroups), so a command's two threads then get no more CPU than GDAL's one. Also: irrmap's start-up
+(`irrmap suitability slope --help`, and importing the libraries the command uses) and the in-process figures:
+reading the input, the kernel alone on the in-memory array, and writing its result: the tiled GeoTIFF (written
+directly), and the COG split into its window files, GDAL's copy of their mosaic to the COG, and the same copy
+to a tiled GeoTIFF without overviews (the difference is what the overviews cost). The time of each command
+splits into start-up, reading, computing and writing. Writes benchmarks/results/cli_gdal.json.
 
     python benchmarks/bench_cli_gdal.py [--size 8000] [--reps 3] [--workdir /tmp/bench_cli_gdal] [--cases 'distance gtiff' ...]
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -77,24 +81,41 @@ def _commands(dem: Path, water: Path, out: Path) -> dict[str, dict[str, list[str
     }
 
 
-def _run(cmd: list) -> float:
-    """Seconds to run a command, or several one after the other (a list of commands)."""
-    t0 = time.perf_counter()
+def _run(cmd: list) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + sys of the child processes) to run a command, or several one after
+    the other (a list of commands)."""
+    t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     for one in cmd if isinstance(cmd[0], list) else [cmd]:
         res = subprocess.run(one, capture_output=True, text=True)
         if res.returncode:
             raise SystemExit(f"{' '.join(one)} failed:\n{res.stderr}")
-    return time.perf_counter() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.perf_counter() - t0, (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+
+
+def _timed(module, name: str, seconds: list) -> None:
+    """Wrap module.name so that each call appends its wall seconds to `seconds`."""
+    real = getattr(module, name)
+
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            seconds.append(time.perf_counter() - t0)
+    timed.__wrapped__ = real
+    setattr(module, name, timed)
 
 
 def _in_process(dem: Path, water: Path, out: Path, reps: int) -> dict:
     """Seconds (medians) to read each input, compute the kernel on the in-memory array, and write the result."""
     import xarray as xr
 
+    import irrmap.core.raster_write as rw
     from irrmap.core.grid import Grid
     from irrmap.core.progress import set_progress
     from irrmap.core.raster_read import read_raster
-    from irrmap.core.raster_write import write_raster
+    from irrmap.core.raster_write import RasterOutput, write_raster, write_rasters
     from irrmap.suitability.distance import distance_to_water, water_mask
     from irrmap.suitability.slope import slope
 
@@ -102,7 +123,9 @@ def _in_process(dem: Path, water: Path, out: Path, reps: int) -> dict:
     rows = {}
     for name, path in (("slope", dem), ("distance", water)):
         grid = Grid.from_raster(path)
-        t = {"read": [], "compute": [], "write gtiff": [], "write cog": []}
+        t = {"read": [], "compute": [], "write gtiff": [], "write cog": [], "cog windows": [], "cog copy": [], "gtiff copy of windows": []}
+        _timed(rw, "_store", t["cog windows"])
+        _timed(rw, "_finish", t["cog copy"])
         for _ in range(reps):
             t0 = time.perf_counter()
             arr = read_raster(path, grid, chunks=2048).compute()
@@ -114,8 +137,13 @@ def _in_process(dem: Path, water: Path, out: Path, reps: int) -> dict:
             res = xr.DataArray(res.values, dims=("y", "x"), coords={"y": arr.y, "x": arr.x}).rio.write_crs(grid.crs).rio.write_transform(grid.transform)
             for kind, cog in (("write gtiff", False), ("write cog", True)):
                 t0 = time.perf_counter()
-                write_raster(out / f"w_{name}_{kind[-3:]}.tif", res.chunk(2048), dtype="float32", cog=cog)
+                write_raster(out / f"w_{name}_{kind[-3:]}.tif", res, dtype="float32", cog=cog)
                 t[kind].append(time.perf_counter() - t0)
+            store, copies = len(t["cog windows"]), len(t["cog copy"])  # the same windows copied to a GeoTIFF (resume: window path)
+            write_rasters([RasterOutput(out / f"w_{name}_wgt.tif", res, dtype="float32", cog=False)], resume=out / "windows")
+            t["gtiff copy of windows"].append(t["cog copy"].pop(copies))
+            del t["cog windows"][store:]
+        rw._store, rw._finish = rw._store.__wrapped__, rw._finish.__wrapped__
         rows[name] = {k: statistics.median(v) for k, v in t.items()}
         print(f"  {name:9s} " + "  ".join(f"{k} {v:6.2f} s" for k, v in rows[name].items()), flush=True)
     return rows
@@ -135,8 +163,8 @@ def main() -> None:
     dem, water = _inputs(workdir, args.size)
     cases = {k: v for k, v in _commands(dem, water, out).items() if not args.cases or k in args.cases}
     load0 = os.getloadavg()
-    startup = [_run([sys.executable, "-m", "irrmap", "suitability", "slope", "--help"]) for _ in range(args.reps)]
-    imports = [_run([sys.executable, "-c", "import irrmap.suitability.slope, irrmap.core.raster_read, irrmap.core.raster_write"])
+    startup = [_run([sys.executable, "-m", "irrmap", "suitability", "slope", "--help"])[0] for _ in range(args.reps)]
+    imports = [_run([sys.executable, "-c", "import irrmap.suitability.slope, irrmap.core.raster_read, irrmap.core.raster_write"])[0]
                for _ in range(args.reps)]
     times = {case: {"irrmap": [], "gdal": []} for case in cases}
     for _ in range(args.reps):
@@ -148,9 +176,12 @@ def main() -> None:
           f"the libraries slope imports {statistics.median(imports):.2f} s")
     rows = {}
     for case, t in times.items():
-        i, g = statistics.median(t["irrmap"]), statistics.median(t["gdal"])
-        rows[case] = {"irrmap_s": i, "gdal_s": g, "ratio": i / g, "irrmap_runs": t["irrmap"], "gdal_runs": t["gdal"]}
-        print(f"  {case:15s} irrmap {i:6.2f} s   GDAL {g:6.2f} s   ratio {i / g:4.2f}", flush=True)
+        (i, ic), (g, gc) = ([statistics.median(x) for x in zip(*t[side])] for side in ("irrmap", "gdal"))
+        rows[case] = {"irrmap_s": i, "gdal_s": g, "ratio": i / g, "irrmap_cpu_s": ic, "gdal_cpu_s": gc, "cpu_ratio": ic / gc,
+                      "irrmap_runs": [w for w, _ in t["irrmap"]], "gdal_runs": [w for w, _ in t["gdal"]],
+                      "irrmap_cpu_runs": [c for _, c in t["irrmap"]], "gdal_cpu_runs": [c for _, c in t["gdal"]]}
+        print(f"  {case:15s} wall: irrmap {i:6.2f} s  GDAL {g:6.2f} s  ratio {i / g:4.2f}   "
+              f"CPU: irrmap {ic:6.2f} s  GDAL {gc:6.2f} s  ratio {ic / gc:4.2f}", flush=True)
     inproc = None
     if not args.no_in_process:
         print("in process (read, kernel, write):", flush=True)

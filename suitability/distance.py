@@ -46,6 +46,12 @@ from irrmap.core.halo import map_with_halo
 log = logging.getLogger(__name__)
 
 
+def _georeference(new: xr.DataArray, crs, transform) -> xr.DataArray:
+    """Write CRS and transform onto a DataArray this module has just made (in place: rioxarray's default deep-copies
+    the pixels, a 256 MB copy per call on an 8000 x 8000 float32 grid)."""
+    return new.rio.write_crs(crs, inplace=True).rio.write_transform(transform, inplace=True)
+
+
 # ---- water masks ---------------------------------------------------------------------------------------
 def water_mask(raster: xr.DataArray, *, values=None, threshold: float | None = None, nodata=None) -> xr.DataArray:
     """Water (1), land (0) and missing (NaN) as float32 from a class or occurrence raster.
@@ -79,9 +85,11 @@ def water_mask(raster: xr.DataArray, *, values=None, threshold: float | None = N
     else:
         water = x != 0
     xp = da if isinstance(data, da.Array) else np
-    out = xp.where(missing, np.float32(np.nan), water.astype(np.float32))
+    # no 0/1 float copy of the grid: where() of bool and a float32 scalar is float32 (numpy >= 2; astype is then a no-op,
+    # and keeps the type under numpy 1's value-based casting)
+    out = xp.where(missing, np.float32(np.nan), water).astype(np.float32, copy=False)
     res = xr.DataArray(out, dims=("y", "x"), coords={"y": raster.y, "x": raster.x}, name="water")
-    return res.rio.write_crs(raster.rio.crs).rio.write_transform(raster.rio.transform(recalc=False))
+    return _georeference(res, raster.rio.crs, raster.rio.transform(recalc=False))
 
 
 def _interpolated_codes(raster: xr.DataArray) -> bool:
@@ -103,7 +111,7 @@ def rasterize_water(shapes, like: xr.DataArray, all_touched: bool = False) -> xr
     arr = rasterize(((g, 1) for g in geoms if g is not None and not g.is_empty), out_shape=grid.shape,
                     transform=grid.transform, fill=0, dtype="uint8", all_touched=all_touched)
     res = xr.DataArray(arr.astype(np.float32), dims=("y", "x"), coords=grid.coords(), name="water")
-    return res.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+    return _georeference(res, grid.crs, grid.transform)
 
 
 # ---- the transform --------------------------------------------------------------------------------------
@@ -214,6 +222,14 @@ def _edt(values, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
     return buf[out_r0:out_r1, out_c0:out_c1]
 
 
+def load_kernel() -> None:
+    """Load the compiled transform from numba's on-disk cache (about 0.3 s of CPU, compiling once per install) by
+    running it on a 2 x 2 grid. numba's loader spends much of it outside the GIL, so the CLI runs this in a thread
+    while it reads the mask."""
+    one = np.ones(2)
+    _edt(np.zeros((2, 2), np.float32), one, one, np.ones(4), 0, 2, 0, 2, np.inf)
+
+
 def _row_geometry(grid: Grid, r0: int, h: int):
     """Northing of row centres along the meridian, east spacing per row and per half-row, for rows r0:r0+h
     of a planar or graticule grid."""
@@ -302,4 +318,4 @@ def distance_to_water(water: xr.DataArray, *, max_distance: float | None = None)
     result = map_with_halo(data, kernel, depth, np.float32, name="distance")
     out = xr.DataArray(result, dims=("y", "x"), coords={"y": water.y, "x": water.x}, name="distance_to_water")
     out.attrs.update({"units": "m", "max_distance": max_distance if max_distance is not None else "none"})
-    return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+    return _georeference(out, grid.crs, grid.transform)

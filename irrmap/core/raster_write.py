@@ -5,7 +5,9 @@ number of workers: dask computes windows in parallel and each finished window is
 it finishes, as its own small GeoTIFF in a hidden work folder by the task that computed it (a thread here,
 or a worker process of a dask.distributed cluster: no open dataset or lock is shared); the final file is then one sequential copy
 of the mosaic of those windows (a VRT) made by GDAL, which writes blocks and overviews in a fixed order
-(COG driver for `cog=True`, GTiff driver otherwise). No timestamps go into the file. The file appears under
+(COG driver for `cog=True`, GTiff driver otherwise). A tiled GeoTIFF computed by threads of this process skips the
+window files: the calling thread writes whole tile rows straight into it, in the order GDAL's copy writes them,
+which gives the same bytes in one pass (`write_rasters`). No timestamps go into the file. The file appears under
 its final name only when complete (irrmap.core.atomic); with `resume`, windows saved by an interrupted call
 are kept and not computed again.
 """
@@ -13,10 +15,13 @@ are kept and not computed again.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
+import sys
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,14 +49,32 @@ _WINDOW_PROFILE = {"driver": "GTiff", "compress": "zstd", "zstd_level": 1, "BIGT
 _WINDOW_TILE = 256  # internal tile edge of a window file when the window is at least this large
 
 
+_STRIP_PIXELS = 1024 * 16384  # in-memory pixels: full-width strips of 1024 rows up to this size (64 MB of float32)
+
+
+def _lazy(values) -> da.Array:
+    """A dask array of (y, x) or (band, y, x) pixels. In-memory pixels become a graph of views under a random name
+    (da.from_array copies the array and hashes it for its name: for 8000 x 8000 float32 a 256 MB copy and 1-2 s):
+    strips of 1024 full rows, which the direct write passes to GDAL without a copy, or 1024 x 1024 blocks when a
+    strip would exceed _STRIP_PIXELS (a window of the window path stays small)."""
+    if isinstance(values, da.Array):
+        return values
+    values = np.asarray(values)
+    cols = -1 if 1024 * values.shape[-1] <= _STRIP_PIXELS else 1024
+    chunks = da.core.normalize_chunks((-1,) * (values.ndim - 2) + (1024, cols), values.shape)
+    name = f"in-memory-{uuid.uuid4().hex}"
+    keys = itertools.product([name], *(range(len(c)) for c in chunks))
+    graph = dict(zip(keys, (values[s] for s in da.core.slices_from_chunks(chunks))))
+    return da.Array(graph, name, chunks, dtype=values.dtype, meta=values[(slice(0, 0),) * values.ndim])
+
+
 def _as_bands(data) -> tuple[xr.DataArray, Grid]:
     """Stack a DataArray (2-D or band,y,x) or a list of 2-D DataArrays into one (band, y, x) array."""
     if isinstance(data, (list, tuple)):
         grid = Grid.from_dataarray(data[0])
-        arrs = [d.data if isinstance(d.data, da.Array) else da.from_array(np.asarray(d.data), chunks=1024) for d in data]
-        return da.stack(arrs), grid
+        return da.stack([_lazy(d.data) for d in data]), grid
     grid = Grid.from_dataarray(data)
-    arr = data.data if isinstance(data.data, da.Array) else da.from_array(np.asarray(data.data), chunks=(1024,) * data.ndim)
+    arr = _lazy(data.data)
     if arr.ndim == 2:
         arr = arr[None]
     return arr, grid
@@ -110,7 +133,7 @@ class RasterOutput:
 
 def _prepare(o: RasterOutput):
     if o.grid is not None and not isinstance(o.data, (xr.DataArray, list, tuple)):
-        arr = o.data if isinstance(o.data, da.Array) else da.from_array(np.asarray(o.data), chunks=1024)
+        arr = _lazy(o.data)
         arr, grid = (arr if arr.ndim == 3 else arr[None]), o.grid
     else:
         arr, grid = _as_bands(o.data)
@@ -197,8 +220,7 @@ def _mosaic_vrt(folder: Path, arr, grid: Grid, dtype, nodata, descriptions, tags
         if colours and band == 1:
             ET.SubElement(b, "ColorInterp").text = "Palette"
             table = ET.SubElement(b, "ColorTable")
-            for v in range(int(max(colours)) + 1):
-                r, g, bl, a = colours.get(v, (255, 255, 255, 0))
+            for r, g, bl, a in _colour_entries(colours).values():
                 ET.SubElement(table, "Entry", c1=str(r), c2=str(g), c3=str(bl), c4=str(a))
         for _, _, w in blocks:
             src = ET.SubElement(b, "SimpleSource")
@@ -254,11 +276,16 @@ def _work_folder(stack: contextlib.ExitStack, outputs, prepared, resume, resume_
 
 def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress: str = "deflate", cache_mb: int | None = None,
                   desc: str = "write", group: int | None = None, resume: Path | None = None, resume_key: str = "") -> list[Path]:
-    """Write several rasters in one streaming pass, so blocks they share upstream are computed once; each
-    is then copied in block order to a COG (`cog`) or a tiled GeoTIFF. Every file appears atomically; tags
-    record the irrmap version plus the output's own tags. GDAL's block cache is capped at `cache_mb`
-    (default: an enclosing rasterio.Env's GDAL_CACHEMAX, else 256 MB); GDAL's own default, 5 % of RAM,
-    dominated peak memory on large grids.
+    """Write several rasters in one streaming pass, so blocks they share upstream are computed once, to COGs
+    (`cog`) or tiled GeoTIFFs. Every file appears atomically; tags record the irrmap version plus the output's own
+    tags. GDAL's block cache is capped at `cache_mb` (default: an enclosing rasterio.Env's GDAL_CACHEMAX, else
+    256 MB); GDAL's own default, 5 % of RAM, dominated peak memory on large grids.
+
+    Two paths give the same bytes (tests/test_distance_speed_write.py). Window files, then GDAL's ordered copy
+    of their mosaic: for COGs, for `resume`, for dask schedulers whose tasks run in other processes, and when one
+    chunk row of every output would not fit in the memory budget (`_direct_fits`). Otherwise (tiled GeoTIFFs on the
+    local threaded or synchronous scheduler) the direct write: this thread computes the blocks `group` at a time
+    and writes whole tile rows straight into the final files in row order, GDAL compressing in its own threads.
 
     `resume`: a folder for the window files that survives an interruption; a later call with the same
     `resume_key` (which must change whenever the inputs or parameters do) and the same outputs and chunks
@@ -267,8 +294,13 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
     group = group or 2 * workers
     prepared = [_prepare(o) for o in outputs]
     total = sum(int(np.prod(arr.shape)) for arr, *_ in prepared)
+    cache = _cache_bytes(cache_mb)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=_cache_bytes(cache_mb)))
+        stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache))
+        if resume is None and not any(o.cog for o in outputs) and _tasks_run_here() and _direct_fits(prepared, blocksize, group, cache):
+            with progress_bar(total=total, desc=desc, unit="px", unit_scale=True) as bar:
+                _write_direct(outputs, prepared, blocksize, compress, group, bar)
+            return [Path(o.path) for o in outputs]
         work = _work_folder(stack, outputs, prepared, resume, resume_key)
         folders = [work / f"{k:03d}" for k in range(len(outputs))]
         try:
@@ -290,25 +322,140 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
     return [Path(o.path) for o in outputs]
 
 
-def _finish(o: RasterOutput, arr, grid: Grid, dtype, nodata, folder: Path, blocksize: int, compress: str) -> None:
-    """Copy the mosaic of an output's window files to its final file (atomically)."""
+def _tasks_run_here() -> bool:
+    """True when dask runs tasks in threads of this process: the threaded or synchronous scheduler (by name or by
+    default) and no dask.distributed client open (only a run that opened one has imported distributed)."""
+    if str(dask.config.get("scheduler", "threads")).lower() not in ("threads", "threading", "sync", "synchronous", "single-threaded"):
+        return False
+    if "distributed" in sys.modules:
+        from distributed import default_client
+        try:
+            default_client()
+            return False
+        except ValueError:  # imported, but no client is open
+            pass
+    return True
+
+
+def _direct_fits(prepared, blocksize: int, group: int, cache: int) -> bool:
+    """True when the direct write's buffers (one chunk row plus one tile row of every output, full width) take no
+    more memory than the larger of GDAL's block cache and the `group` windows the window path holds at once."""
+    rows = sum(arr.shape[0] * (max(arr.chunks[1]) + blocksize) * arr.shape[2] * dtype.itemsize for arr, _, dtype, _ in prepared)
+    windows = group * sum(arr.shape[0] * max(arr.chunks[1]) * max(arr.chunks[2]) * dtype.itemsize for arr, _, dtype, _ in prepared)
+    return rows <= max(cache, windows)
+
+
+class _TileRows:
+    """An output's computed blocks, collected chunk row by chunk row; whole tile rows (`blocksize` rows, full width)
+    are written to `dst` in row order as soon as they are complete, the last (partial) one at the bottom."""
+
+    def __init__(self, dst, arr, dtype, blocksize: int):
+        self.dst, self.dtype, self.tile = dst, dtype, blocksize
+        self.bands, self.height, self.width = arr.shape
+        self.blocks_per_row = len(arr.chunks[2])
+        self.pending = np.empty((self.bands, 0, self.width), dtype)  # rows computed, not yet written, from row `top`
+        self.top = 0
+        self.row, self.filled = None, 0  # the chunk row being collected, and how many of its blocks are in
+
+    def put(self, win: Window, block: np.ndarray) -> None:
+        if self.blocks_per_row == 1:  # a full-width block is its chunk row: no copy
+            self.row = block
+        else:
+            if self.row is None:
+                self.row = np.empty((self.bands, int(win.height), self.width), self.dtype)
+            self.row[:, :, int(win.col_off) : int(win.col_off + win.width)] = block
+            self.filled += 1
+            if self.filled < self.blocks_per_row:
+                return
+        rows = self.row if self.pending.shape[1] == 0 else np.concatenate([self.pending, self.row], axis=1)
+        self.row, self.filled = None, 0
+        bottom = self.top + rows.shape[1]
+        n = rows.shape[1] if bottom == self.height else rows.shape[1] // self.tile * self.tile
+        if n:
+            self.dst.write(rows[:, :n], window=Window(0, self.top, self.width, n))
+        self.pending, self.top = rows[:, n:].copy(), self.top + n
+
+
+def _write_direct(outputs, prepared, blocksize: int, compress: str, group: int, bar) -> None:
+    """Compute every block (`group` blocks per dask.compute, row-major, all outputs together, blocks that split the
+    bands joined) and write each output's tile rows in order straight into its final tiled GeoTIFF (atomically)."""
+    todo: dict[tuple[int, int], list] = {}
+    with contextlib.ExitStack() as stack:
+        sinks = []
+        for k, (o, (arr, grid, dtype, nodata)) in enumerate(zip(outputs, prepared)):
+            tmp = stack.enter_context(atomic_path(Path(o.path)))
+            dst = stack.enter_context(rasterio.open(tmp, "w", width=grid.width, height=grid.height, count=arr.shape[0], dtype=dtype.name,
+                                                    crs=grid.crs, transform=grid.transform, nodata=nodata,
+                                                    **_gtiff_options(dtype, blocksize, compress)))
+            dst.update_tags(**_tags(o))
+            for band, text in enumerate((o.descriptions or [])[: arr.shape[0]], start=1):
+                dst.set_band_description(band, str(text))
+            if o.colours:
+                dst.write_colormap(1, _colour_entries(o.colours))
+            sinks.append(_TileRows(dst, arr, dtype, blocksize))
+            values = _in_memory(o.data)
+            if values is not None:  # its blocks as views: computing them with dask would copy every one
+                for _, _, w in _blocks(arr):
+                    view = values[:, w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width]
+                    sinks[k].put(w, cast_for_output(view, dtype, nodata))
+                    bar.update(arr.shape[0] * int(w.height * w.width))
+                continue
+            whole = arr.rechunk({0: -1})
+            for i, j, w in _blocks(arr):
+                todo.setdefault((i, j), []).append((k, w, whole.blocks[:, i, j]))
+        items = [item for key in sorted(todo) for item in todo[key]]
+        for g in range(0, len(items), group):
+            batch = items[g : g + group]
+            for (k, w, _), block in zip(batch, dask.compute(*(t for _, _, t in batch))):
+                _, _, dtype, nodata = prepared[k]
+                sinks[k].put(w, cast_for_output(np.asarray(block), dtype, nodata))
+                bar.update(int(block.size))
+
+
+def _in_memory(data) -> np.ndarray | None:
+    """An output's pixels as a (band, y, x) array when they are in memory (a numpy-backed DataArray or an array);
+    None for dask data and lists of bands (their dask array is the one `_lazy` made of them)."""
+    values = getattr(data, "data", data)
+    if isinstance(data, (list, tuple)) or isinstance(values, da.Array):
+        return None
+    values = np.asarray(values)
+    return values if values.ndim == 3 else values[None]
+
+
+def _tags(o: RasterOutput) -> dict:
+    """The dataset tags of an output: the irrmap version, then the caller's tags (as text)."""
     tags = {"software": f"irrmap {irrmap.__version__}"}
     tags.update({k: str(v) for k, v in (o.tags or {}).items()})
-    vrt = _mosaic_vrt(folder, arr, grid, dtype, nodata, o.descriptions or [], tags, o.colours)
+    return tags
+
+
+def _colour_entries(colours: dict) -> dict:
+    """Colour-table entries 0..max(colours): the given RGBA, transparent white for values not listed."""
+    return {v: tuple(colours.get(v, (255, 255, 255, 0))) for v in range(int(max(colours)) + 1)}
+
+
+def _finish(o: RasterOutput, arr, grid: Grid, dtype, nodata, folder: Path, blocksize: int, compress: str) -> None:
+    """Copy the mosaic of an output's window files to its final file (atomically)."""
+    vrt = _mosaic_vrt(folder, arr, grid, dtype, nodata, o.descriptions or [], _tags(o), o.colours)
     with atomic_path(Path(o.path)) as final_tmp:
         _copy(vrt, final_tmp, o, dtype, blocksize, compress)
 
 
+def _gtiff_options(dtype, blocksize: int, compress: str) -> dict:
+    """Creation options of a final tiled GeoTIFF; GDAL compresses blocks in one thread per core and writes them in
+    order (NUM_THREADS does not change the bytes)."""
+    return dict(driver="GTiff", tiled=True, blockxsize=blocksize, blockysize=blocksize, compress=compress,
+                predictor=3 if np.issubdtype(dtype, np.floating) else 2, BIGTIFF="IF_SAFER", num_threads=os.cpu_count() or 1)
+
+
 def _copy(src: Path, dst: Path, o: RasterOutput, dtype, blocksize: int, compress: str) -> None:
     """GDAL's sequential copy of `src` to a COG with overviews or to a tiled GeoTIFF (blocks in row order)."""
-    threads = os.cpu_count() or 1  # GDAL compresses blocks in parallel, writing them in order
     if o.cog:
         ovr = o.overview_resampling or ("average" if np.issubdtype(dtype, np.floating) else "nearest")
         rasterio.shutil.copy(src, dst, driver="COG", compress=compress, predictor="YES", blocksize=blocksize,
-                             overview_resampling=ovr, BIGTIFF="IF_SAFER", num_threads=threads)
+                             overview_resampling=ovr, BIGTIFF="IF_SAFER", num_threads=os.cpu_count() or 1)
     else:
-        rasterio.shutil.copy(src, dst, driver="GTiff", tiled=True, blockxsize=blocksize, blockysize=blocksize, compress=compress,
-                             predictor=3 if np.issubdtype(dtype, np.floating) else 2, BIGTIFF="IF_SAFER", num_threads=threads)
+        rasterio.shutil.copy(src, dst, **_gtiff_options(dtype, blocksize, compress))
 
 
 def write_raster(

@@ -33,7 +33,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--water-values", type=float, nargs="+", metavar="V", help="class codes that are water")
     p.add_argument("--threshold", type=float, metavar="T", help="values >= T are water (e.g. JRC occurrence 50)")
     p.add_argument("--max-distance", type=float, metavar="M", help="cap in metres; farther pixels get M")
-    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels (computed blocks with --max-distance; written windows always)")
+    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels (read blocks; computed blocks with --max-distance)")
     p.add_argument("--no-cog", action="store_true", help=_NO_COG)
     p.set_defaults(func=_distance)
 
@@ -108,24 +108,33 @@ def _slope(args) -> int:
 
 def _distance(args) -> int:
     import logging
+    import threading
 
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
-    from irrmap.suitability.distance import distance_to_water, water_mask
+    from irrmap.suitability.distance import distance_to_water, load_kernel, water_mask
 
+    loading = threading.Thread(target=load_kernel, name="load distance kernel", daemon=True)
+    loading.start()  # numba loads the compiled transform while the mask is read
     grid = Grid.from_raster(args.mask)
     raw = read_raster(args.mask, grid, chunks=args.chunk)
     water = water_mask(raw, values=args.water_values, threshold=args.threshold)
-    if args.max_distance is None:
-        water = water.compute()
+    if args.max_distance is None:  # the whole grid is one block: store the mask's chunks into one array as they finish
+        import dask.array as da
+        import numpy as np
+
+        values = np.empty(water.shape, water.dtype)
+        da.store(water.data, values, lock=False)  # compute() would hold every chunk, then copy them all into one array
+        water = water.copy(data=values)
     n_water = int((water.data > 0).sum())
     if n_water == 0 and args.max_distance is not None:
         logging.getLogger("irrmap.suitability").warning("%s: no water pixels; distance is %s", args.mask,
                                                         "the cap everywhere")
+    loading.join()
     out = distance_to_water(water, max_distance=args.max_distance)
-    if args.max_distance is None:  # one block: compute it once, then write it window by window in parallel threads
-        out = out.compute().chunk({"y": args.chunk, "x": args.chunk})
+    if args.max_distance is None:  # the result is in memory: the mask's memory goes back before writing (fresh memory
+        del raw, water, values  # is slow to touch in a VM)
     write_raster(args.out, out, dtype="float32", descriptions=["distance_to_water_m"], cog=not args.no_cog,
                  tags={"irrmap_stage": "suitability.distance", "source": args.mask, "units": "m",
                        "max_distance": args.max_distance if args.max_distance is not None else "none"})
