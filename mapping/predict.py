@@ -86,7 +86,8 @@ def tile_size_for(n_features: int, memory_mb: float, chunk: int | None = None, i
     """Square tile side (pixels) whose working set fits half of `memory_mb` with `in_flight` tiles predicted
     side by side: per tile its inputs as read and stacked, the feature matrix of its crop pixels,
     probabilities, outputs and temporaries. Aligned to the inputs' chunk when given (a tile that cut a chunk
-    would read the whole chunk: read inputs with chunks of this size, as `irrmap run` does)."""
+    would read the whole chunk: read inputs with chunks of this size, as `irrmap run` does), else to 512, 256,
+    128 or 64 pixels, the block sizes of tiled GeoTIFFs, so no file block is decoded for two tiles."""
     bytes_per_px = max(1, int(in_flight)) * (12 * n_features + 39)
     side = int(math.sqrt(max(memory_mb, 16) * 2**20 * 0.5 / bytes_per_px))
     side = max(64, min(4096, side))
@@ -98,8 +99,9 @@ def tile_size_for(n_features: int, memory_mb: float, chunk: int | None = None, i
             while part > side and part % 2 == 0 and part > 64:
                 part //= 2
             side = part
-    else:
-        side = max(64, side // 64 * 64)
+    else:  # multiples of 512 (irrmap's COG blocks, GDAL's 256 twice): a tile never splits a block of its inputs
+        quantum = next(q for q in (512, 256, 128, 64) if side >= q)
+        side = side // quantum * quantum
     return int(side)
 
 

@@ -70,13 +70,19 @@ class Decoding:
             miss |= valid_mask == 0
         return miss
 
-    def decode(self, raw: np.ndarray, valid_mask: np.ndarray | None = None) -> np.ndarray:
-        """float32 physical values with NaN where missing (rules 1-3)."""
+    def decode(self, raw: np.ndarray, valid_mask: np.ndarray | None = None, *, owned: bool = False) -> np.ndarray:
+        """float32 physical values with NaN where missing (rules 1-3). `owned`: `raw` is the caller's to reuse
+        (a block just read), so float32 values without scale are decoded in place instead of copied."""
         vals = self.values(raw)
-        out = vals.astype(np.float32)
+        only_nan = (raw.dtype.kind == "f" and (self.nodata is None or self.nodata != self.nodata) and not self.fill_values
+                    and self.valid_range is None and valid_mask is None)
+        miss = None if only_nan else self.missing(raw, valid_mask)  # before `raw` may be overwritten
         if self.scale != 1.0 or self.offset != 0.0:
             out = (vals.astype(np.float64) * self.scale + self.offset).astype(np.float32)
-        out[self.missing(raw, valid_mask)] = np.nan
+        else:
+            out = vals.astype(np.float32, copy=not owned)
+        if miss is not None:  # NaN alone stays NaN as it is
+            out[miss] = np.nan
         return out
 
 

@@ -252,13 +252,16 @@ def _dataset(path: str):
 def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
     (r0, r1), (c0, c1) = block_info[None]["array-location"]
     sub = grid.window_grid(Window(c0, r0, c1 - c0, r1 - r0))
-    out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
     with _reading(plan.path), contextlib.nullcontext(_dataset(plan.path)) as src:
         if _same_lattice(src, sub):
             col = round((sub.transform.c - src.transform.c) / src.transform.a)
             row = round((sub.transform.f - src.transform.f) / src.transform.e)
             rr0, cc0 = max(row, 0), max(col, 0)
             rr1, cc1 = min(row + sub.height, src.height), min(col + sub.width, src.width)
+            if (rr0, cc0, rr1, cc1) == (row, col, row + sub.height, col + sub.width):  # the whole block is in the file
+                raw, mask = _read(src, plan, Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+                return _convert(plan, raw, mask, owned=True).astype(plan.out_dtype, copy=False)
+            out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
             if rr1 > rr0 and cc1 > cc0:
                 out[rr0 - row : rr1 - row, cc0 - col : cc1 - col] = _convert(plan, *_read(src, plan, Window(cc0, rr0, cc1 - cc0, rr1 - rr0)))
             return out
@@ -269,6 +272,7 @@ def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
         r_lo = max(0, int(np.floor(win.row_off)) - pad)
         c_hi = min(src.width, int(np.ceil(win.col_off + win.width)) + pad)
         r_hi = min(src.height, int(np.ceil(win.row_off + win.height)) + pad)
+        out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
         if c_hi <= c_lo or r_hi <= r_lo:
             return out
         win = Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
@@ -287,10 +291,11 @@ def _read(src, plan: _Plan, window: Window):
     return raw, (src.read_masks(plan.band, window=window) if plan.decoding.use_mask else None)
 
 
-def _convert(plan: _Plan, raw: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Raw band values to what gets resampled: physical float32, class codes, or 0/1 class membership."""
+def _convert(plan: _Plan, raw: np.ndarray, mask: np.ndarray | None = None, owned: bool = False) -> np.ndarray:
+    """Raw band values to what gets resampled: physical float32, class codes, or 0/1 class membership
+    (`owned`: `raw` may be reused for the result)."""
     if plan.kind == "continuous":
-        return plan.decoding.decode(raw, mask)
+        return plan.decoding.decode(raw, mask, owned=owned)
     if plan.kind == "fraction":
         member = np.isin(raw, plan.classes).astype(np.float32)
         member[plan.decoding.missing(raw, mask)] = np.nan
