@@ -15,6 +15,7 @@ import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 import xarray as xr
 from dask.base import tokenize
@@ -26,7 +27,7 @@ from rasterio.windows import Window
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.polygons import normalise_polygons, oriented, to_crs, wrapped
-from irrmap.core.vectors import describe_layers, read_vector
+from irrmap.core.vectors import describe_layers, read_vector_parts
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,15 @@ def parents_from_codes(codes: pd.Series, scheme: str) -> dict[str, pd.Series]:
 
 
 class AdminUnits:
-    """Unit polygons with codes and parent codes; `table` has columns code, <parent levels>, name, geometry."""
+    """Unit polygons with codes and parent codes; `table` has columns code, <parent levels>, name, geometry.
+    The table is not changed after construction (geodesic areas are computed once per level)."""
 
     def __init__(self, table: gpd.GeoDataFrame, levels: tuple[str, ...], source: str = "", hierarchy: str = "none"):
         self.table = table.reset_index(drop=True)
         self.levels = levels
         self.source = source
         self.hierarchy = hierarchy
+        self._areas: dict[str, pd.Series] = {}
 
     def code_pattern(self, level: str) -> str | None:
         """Regular expression of a valid code at `level` under the hierarchy's scheme (None: free text)."""
@@ -123,44 +126,46 @@ class AdminUnits:
         DataError naming the rows when codes are missing, duplicated or do not fit the scheme, or when a
         unit has no polygonal area. With `invalid_codes="drop"` polygons whose code does not fit the
         scheme are dropped and logged instead. `encoding` decodes a shapefile's DBF text (e.g. "gbk" for Chinese
-        boundaries without a .cpg file; irrmap.core.vectors.read_vector, which raises InputError for such a file
-        read without it).
+        boundaries without a .cpg file; irrmap.core.vectors.read_vector_parts, which raises InputError for such a
+        file read without it). Each file is read once (irrmap.core.vectors.read_vector_parts); the files' geometries are
+        joined and those in another CRS than the first file's converted to it, once per CRS.
         """
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not paths:
             raise InputError("no unit files given", "units", "pass at least one polygon file")
         if hierarchy not in SCHEMES and hierarchy != "fields":
             raise InputError(f"unknown hierarchy {hierarchy!r}", "hierarchy", "use cn-adcode, us-fips, fields or none")
-        frames = []
+        frames, crss = [], []
         for p in paths:
-            gdf = read_vector(p, layer, what="polygons of units", layer_key="[units].layer (command line: --layer or --units-layer)",
-                              encoding=encoding, encoding_key="[units] (command line: --encoding or --units-encoding)")
-            if len(gdf) == 0:
+            frame, crs = read_vector_parts(p, layer, what="polygons of units", layer_key="[units].layer (command line: --layer or --units-layer)",
+                                           encoding=encoding, encoding_key="[units] (command line: --encoding or --units-encoding)")
+            if len(frame) == 0:
                 raise InputError(f"the file{f' (layer {layer!r})' if layer else ''} has no features", str(p),
                                  f"give a polygon file with one feature per unit{_layer_hint(p)}")
             for f in [code_field, name_field, *(parent_fields or {}).values()]:
-                if f and f not in gdf.columns:
+                if f and f not in frame.columns:
                     raise InputError(
-                        f"field {f!r} not found", str(p), f"use one of: {', '.join(c for c in gdf.columns if c != 'geometry')}"
+                        f"field {f!r} not found", str(p), f"use one of: {', '.join(c for c in frame.columns if c != 'geometry')}"
                     )
-            if gdf.crs is None:
+            if crs is None:
                 raise InputError("polygons have no CRS", str(p), "set one (e.g. ogr2ogr -a_srs EPSG:4326)")
-            gdf = gdf.to_crs(frames[0].crs) if frames else gdf
-            frames.append(gdf)
-        gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+            frames.append(frame)
+            crss.append(crs)
+        attrs = pd.concat(frames, ignore_index=True)
+        geometry = _joined_geometry(attrs.pop("geometry").to_numpy(), crss, [len(f) for f in frames])
         patterns = SCHEMES.get(hierarchy, {"unit": None})
         finest = next(iter(patterns.values()))
-        codes = normalise_codes(gdf[code_field], finest)
-        table = gpd.GeoDataFrame({"code": codes}, geometry=gdf.geometry.values, crs=gdf.crs)
+        codes = normalise_codes(attrs[code_field], finest)
+        table = gpd.GeoDataFrame({"code": codes}, geometry=geometry.values, crs=geometry.crs)
         levels = tuple(patterns)
         if hierarchy == "fields":
             levels = ("unit", *parent_fields)
             for level, field in parent_fields.items():
-                table[level] = normalise_codes(gdf[field]).values
+                table[level] = normalise_codes(attrs[field]).values
         else:
             for level, parent in parents_from_codes(codes, hierarchy).items():
                 table[level] = parent.values
-        table["name"] = gdf[name_field].astype(str).values if name_field else table["code"]
+        table["name"] = attrs[name_field].astype(str).values if name_field else table["code"]
         if invalid_codes == "drop" and finest:
             bad = ~table["code"].fillna("").str.fullmatch(finest)
             if bad.any():
@@ -235,9 +240,16 @@ class AdminUnits:
         return joined.groupby("parent")["value"].sum(min_count=1)
 
     def geodesic_areas(self, level: str | None = None) -> pd.Series:
-        """Ellipsoidal area (m2) of every unit (pyproj.Geod on WGS84), optionally summed to `level`."""
-        s = pd.Series(geodesic_areas(self.table.geometry), index=self.codes.values, name="area_m2")
-        return s if level in (None, self.levels[0]) else self.aggregate(s, level)
+        """Ellipsoidal area (m2) of every unit (pyproj.Geod on WGS84), optionally summed to `level`; computed
+        once per level (a copy is returned)."""
+        level = self.levels[0] if level is None else level
+        if level not in self._areas:
+            finest = self.levels[0]
+            if finest not in self._areas:
+                self._areas[finest] = pd.Series(geodesic_areas(self.table.geometry), index=self.codes.values, name="area_m2")
+            if level != finest:
+                self._areas[level] = self.aggregate(self._areas[finest], level)
+        return self._areas[level].copy()
 
     def polygons_on(self, grid: Grid) -> gpd.GeoSeries:
         """Each unit's polygons in the grid's CRS, as burned: split at the antimeridian and, on a geographic
@@ -271,7 +283,42 @@ def geodesic_areas(geoms: gpd.GeoSeries) -> np.ndarray:
     no absolute value hides a wrongly wound part and derived shapes (clips, unions) need no care."""
     lonlat = oriented(to_crs(geoms, "EPSG:4326").values)
     geod = Geod(ellps="WGS84")
-    return np.array([geod.geometry_area_perimeter(g)[0] if not g.is_empty else 0.0 for g in lonlat], dtype=np.float64)
+    return np.array([_geod_area(geod, g) if not g.is_empty else 0.0 for g in lonlat], dtype=np.float64)
+
+
+def _geod_area(geod: Geod, g) -> float:
+    """geod.geometry_area_perimeter(g)[0]: the same ring areas summed in the same order, so the same bits, with
+    each ring's coordinates taken as one numpy array (shapely's ring.xy, which pyproj uses, copies them point by
+    point: half the time on a million vertices)."""
+    if g.geom_type in ("LineString", "LinearRing"):
+        xy = shapely.get_coordinates(g)
+        return geod.polygon_area_perimeter(xy[:, 0], xy[:, 1])[0]
+    if g.geom_type == "Polygon":
+        area = _geod_area(geod, g.exterior)
+        for hole in g.interiors:
+            area += _geod_area(geod, hole)
+        return area
+    if hasattr(g, "geoms"):
+        total = 0.0
+        for part in g.geoms:
+            total += _geod_area(geod, part)
+        return total
+    return geod.geometry_area_perimeter(g)[0]
+
+
+def _joined_geometry(wkb: np.ndarray, crs: list[str], counts: list[int]) -> gpd.GeoSeries:
+    """Geometries of several files (WKB, the files' `counts` features, each file with the CRS text its file gave)
+    in the first file's CRS: each CRS parsed once, and the geometries of each CRS other than the first converted
+    together."""
+    first = pyproj.CRS.from_user_input(crs[0])
+    geoms = shapely.from_wkb(wkb)
+    file_crs = np.repeat(np.array(crs, dtype=object), counts)
+    for text in dict.fromkeys(crs[1:]):
+        other = pyproj.CRS.from_user_input(text)
+        if not other.is_exact_same(first):
+            part = file_crs == text
+            geoms[part] = np.asarray(gpd.GeoSeries(geoms[part], crs=other).to_crs(first).values)
+    return gpd.GeoSeries(geoms, crs=first)
 
 
 def _rasterize_block(geoms: gpd.GeoSeries, grid: Grid, block_info=None) -> np.ndarray:

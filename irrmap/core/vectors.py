@@ -16,11 +16,13 @@ double-byte East Asian bytes (irrmap.core.tables.guess_encoding) raise InputErro
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import pyogrio.raw
 
 from irrmap.core.errors import InputError
 from irrmap.core.tables import check_encoding, guess_encoding
@@ -29,6 +31,11 @@ log = logging.getLogger(__name__)
 
 DBF_DRIVER = "ESRI Shapefile"
 GDAL_FALLBACK = "ISO-8859-1"  # what pyogrio reports for a DBF that declares no encoding (GDAL's default)
+ONE_LAYER_DRIVERS = {"GeoJSON", "GeoJSONSeq", "FlatGeobuf"}  # GDAL drivers of single-layer formats
+
+# pyogrio.read_info without a layer warns on a multi-layer source before read_vector raises its own error listing
+# the layers; filtered once at import (warnings.catch_warnings() per call is not thread-safe).
+warnings.filterwarnings("ignore", message="More than one layer found", category=UserWarning, module=r"irrmap\.core\.vectors")
 
 
 def describe_layers(path) -> list[str]:
@@ -61,12 +68,34 @@ def read_vector(path, layer: str | None, *, what: str, layer_key: str, encoding:
     text (the fix names `encoding_key`, where the encoding is given). `what` says what the file holds, for the
     message ("points", "polygons").
     """
+    return _read(path, layer, lambda p, **kw: (gpd.read_file(p, **kw), None), what, layer_key, encoding, encoding_key)[0]
+
+
+def read_vector_parts(path, layer: str | None, *, what: str, layer_key: str, encoding: str | None = None,
+                      encoding_key: str = "the options that read this file") -> tuple[pd.DataFrame, str | None]:
+    """What `read_vector` reads, with its checks, but as (attributes with the geometry as WKB in column "geometry",
+    CRS as GDAL gives it or None): no GeoDataFrame, no CRS object, for joining many files before building one.
+    Text fields are as GDAL gives them (datetimes and JSON fields are not parsed as read_vector parses them)."""
+    return _read(path, layer, _raw_frame, what, layer_key, encoding, encoding_key)
+
+
+def _raw_frame(path, layer=None, encoding=None) -> tuple[pd.DataFrame, str | None]:
+    meta, _, wkb, values = pyogrio.raw.read(path, layer=layer, encoding=encoding)
+    frame = pd.DataFrame(dict(zip(meta["fields"], values)), columns=list(meta["fields"]))
+    frame["geometry"] = wkb
+    return frame, meta["crs"]
+
+
+def _read(path, layer, reader, what, layer_key, encoding, encoding_key):
+    """Open `path` once for its driver and declared encoding (and, for formats that may hold several layers, once
+    more for its layers), then once to read it with reader(path, layer=..., encoding=...); the checks of read_vector
+    on the way. The reader returns (frame with the geometry in column "geometry", crs), and so does this."""
     path = Path(path)
-    layers = describe_layers(path)
-    if layer is None and len(layers) > 1:
+    driver, declared = _driver_and_encoding(path, layer)
+    if layer is None and not _one_layer(path, driver) and _layer_count(path) > 1:
+        layers = describe_layers(path)
         raise InputError(f"the file holds {len(layers)} layers: {', '.join(layers)}", str(path),
                          f"name the layer of {what} with {layer_key}")
-    driver, declared = _driver_and_encoding(path, layer)
     if encoding is not None:
         encoding = check_encoding(encoding, encoding_key)
         if driver != DBF_DRIVER:
@@ -75,16 +104,31 @@ def read_vector(path, layer: str | None, *, what: str, layer_key: str, encoding:
             encoding = None
     kwargs = {"layer": layer} if layer else {}
     try:
-        gdf = gpd.read_file(path, **kwargs, **({"encoding": encoding} if encoding else {}))
+        frame, crs = reader(path, **kwargs, **({"encoding": encoding} if encoding else {}))
     except UnicodeDecodeError as exc:
         raise InputError(f"the text fields of the {what} are not {encoding}: {exc}", str(path),
                          f"give the file's own encoding in {encoding_key} (Chinese files: gbk or gb18030)") from None
     except Exception as exc:  # noqa: BLE001 - pyogrio raises several types
-        hint = f" (layers: {', '.join(layers)})" if layer and layers else ""
+        layers = describe_layers(path) if layer else []
+        hint = f" (layers: {', '.join(layers)})" if layers else ""
         raise InputError(f"cannot read {what}: {exc}{hint}", str(path), "check the path, the format and the layer name") from None
     if encoding is None and driver == DBF_DRIVER and declared == GDAL_FALLBACK and not _has_cpg(path):
-        gdf = _undeclared_text(gdf, path, what, encoding_key)
-    return gdf
+        frame = _undeclared_text(frame, path, what, encoding_key)
+    return frame, crs
+
+
+def _one_layer(path: Path, driver: str | None) -> bool:
+    """The format holds one layer by definition (GDAL: a GeoJSON, GeoJSONSeq or FlatGeobuf file, a .shp file),
+    so listing its layers, which opens it again, is not needed."""
+    return driver in ONE_LAYER_DRIVERS or (driver == DBF_DRIVER and path.suffix.lower() == ".shp")
+
+
+def _layer_count(path: Path) -> int:
+    """How many layers the source holds (0 when they cannot be listed: reading fails below with its own message)."""
+    try:
+        return len(pyogrio.list_layers(path))
+    except Exception:  # noqa: BLE001
+        return 0
 
 
 def _driver_and_encoding(path: Path, layer: str | None) -> tuple[str | None, str | None]:
@@ -103,10 +147,10 @@ def _has_cpg(path: Path) -> bool:
     return any(path.with_suffix(ext).exists() for ext in (".cpg", ".CPG"))
 
 
-def _undeclared_text(gdf: gpd.GeoDataFrame, path: Path, what: str, encoding_key: str) -> gpd.GeoDataFrame:
+def _undeclared_text(gdf: pd.DataFrame, path: Path, what: str, encoding_key: str) -> pd.DataFrame:
     """`gdf` read as ISO-8859-1 from a DBF without a declared encoding: unchanged when the text is ASCII or single-
     byte Western, decoded as UTF-8 when its bytes are UTF-8; InputError for East Asian double-byte text."""
-    columns = [c for c in gdf.columns if c != gdf.geometry.name and not pd.api.types.is_numeric_dtype(gdf[c])
+    columns = [c for c in gdf.columns if c != "geometry" and not pd.api.types.is_numeric_dtype(gdf[c])
                and gdf[c].map(lambda v: isinstance(v, str)).any()]
     raw = [v.encode("latin-1") for c in columns for v in gdf[c] if isinstance(v, str) and not v.isascii()]
     if not raw:

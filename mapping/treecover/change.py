@@ -171,17 +171,6 @@ def unit_table(sums: pd.DataFrame, zone_table: pd.DataFrame, area_unit: str = "m
     return out.reset_index()
 
 
-def units_zones(paths, code_field: str, grid: Grid, *, name_field: str | None = None, hierarchy: str = "none", layer: str | None = None,
-                chunks: int = 1024) -> Zones:
-    """Zones of unit polygons (irrmap.core.units.AdminUnits: a pixel belongs to the unit holding its centre).
-    `layer`: the layer of a multi-layer file (GeoPackage); InputError listing the layers when it is needed or
-    unknown (irrmap.core.vectors.read_vector)."""
-    from irrmap.core.units import AdminUnits
-
-    units = AdminUnits.read(paths, code_field, hierarchy=hierarchy, name_field=name_field, layer=layer)
-    return units_as_zones(units, grid, chunks=chunks)
-
-
 def units_as_zones(units, grid: Grid, *, chunks: int = 1024) -> Zones:
     """Zones of an irrmap.core.units.AdminUnits on `grid` (zone ids and the table's code and name)."""
     return Zones(units.rasterize(grid, chunks=chunks), units.zone_table()[["zone", "code", "name"]])

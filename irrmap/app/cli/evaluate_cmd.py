@@ -4,6 +4,7 @@ comparison and the report. `--json` prints one JSON object on stdout; otherwise 
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.units_options import add_units_encoding
 from irrmap.app.cli.table_options import add_table_args, table_format
 
 
@@ -12,7 +13,7 @@ def _units_args(p, required: bool) -> None:
     p.add_argument("--unit-field", required=required, help="code field of the polygons")
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
     p.add_argument("--units-layer", help="layer of a multi-layer unit file (e.g. counties)")
-    p.add_argument("--units-encoding", help="text encoding of a unit shapefile's DBF, e.g. gbk without a .cpg file")
+    add_units_encoding(p)
 
 
 def _label_map(items) -> dict | None:

@@ -5,6 +5,7 @@ rows, dropped rows and why, and a column's numbers) before anything uses it."""
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.units_options import add_units_encoding
 from irrmap.app.cli.table_options import add_table_args, table_format
 
 
@@ -16,7 +17,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--units", nargs="+", required=True, help="unit polygon file(s)")
     p.add_argument("--unit-field", required=True, help="code field of the polygons")
     p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
-    p.add_argument("--units-encoding", default=None, help="text encoding of a unit shapefile's DBF, e.g. gbk without a .cpg file")
+    add_units_encoding(p)
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
     p.add_argument("--drop-invalid-codes", action="store_true", help="drop polygons whose code does not fit the hierarchy")
     p.add_argument("--code-field", required=True, help="code column of the table")

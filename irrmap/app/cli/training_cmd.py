@@ -6,6 +6,7 @@ from pathlib import Path
 
 from irrmap.app.cli import add_group
 from irrmap.app.cli.table_options import add_table_args, table_format
+from irrmap.app.cli.units_options import add_units_encoding
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -23,6 +24,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--units", nargs="+", required=True, help="unit polygons")
     p.add_argument("--unit-field", required=True)
     p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
+    add_units_encoding(p)
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
     p.add_argument("--stats", required=True, help="statistics table (CSV or Excel)")
     p.add_argument("--stats-field", required=True, help="unit code column of the table")
@@ -50,6 +52,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--units", nargs="+", required=True)
     p.add_argument("--unit-field", required=True)
     p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
+    add_units_encoding(p)
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
     p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH", help="predictor raster to sample (repeat)")
     p.add_argument("--per-class", type=int, default=200, help="samples per unit and class (default 200)")
@@ -81,7 +84,7 @@ def _thresholds(args) -> int:
         if not g.aligned_with(grid) and not args.align:
             raise GridError(f"score grid {g!r} differs from the cropland grid {grid!r}", path, "pass --align or resample it first")
         scores[Path(path).stem] = read_raster(path, grid, name=Path(path).stem)
-    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer)
+    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding)
     stats = read_statistics(args.stats, code_field=args.stats_field, area_field=args.area_field, area_unit=args.area_unit,
                             year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
                             level=units.levels[0], code_pattern=units.code_pattern(units.levels[0]), fmt=table_format(args))
@@ -122,7 +125,7 @@ def _pool(args) -> int:
     grid = Grid.from_raster(args.map[0])
     maps = [read_raster(p, grid, kind="categorical") for p in args.map]
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale)
-    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer)
+    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding)
     zones = units.rasterize(grid)
     quota = np.full(len(units) + 1, args.per_class, np.int64)
     for item in args.per_class_in:

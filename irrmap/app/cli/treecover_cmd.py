@@ -5,6 +5,7 @@ One `_register_<command>(cmds)` per command; `register` calls each in the order 
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.units_options import add_units_encoding
 from irrmap.core.json_out import score_text
 
 
@@ -61,6 +62,7 @@ def _register_change(cmds) -> None:
     p.add_argument("--table", help="per-unit table (CSV)")
     p.add_argument("--units", nargs="+", help="unit polygons (GeoPackage, GeoJSON, shapefile) for --table")
     p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
+    add_units_encoding(p)
     p.add_argument("--code-field", help="field with the unit code (with --units)")
     p.add_argument("--name-field", help="field with the unit name (with --units; default: the code)")
     p.add_argument("--hierarchy", default="none", choices=["cn-adcode", "us-fips", "none"], help="code scheme of --units (default none)")
@@ -86,24 +88,27 @@ def _trend(args) -> int:
 def _change(args) -> int:
     from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
+    from irrmap.core.units import AdminUnits
     from irrmap.mapping.treecover.change import (
         change_to_file,
-        units_zones,
+        units_as_zones,
         zones_from_raster,
     )
 
     zones = None
     if args.units and args.zones:
         raise InputError("both --units and --zones given", "--units / --zones", "give one of them")
-    if args.units_layer and not args.units:
-        raise InputError("--units-layer given without --units", "--units-layer", "name the unit file with --units, or leave the layer out")
+    for option, value in (("--units-layer", args.units_layer), ("--units-encoding", args.units_encoding)):
+        if value and not args.units:
+            raise InputError(f"{option} given without --units", option, f"name the unit file with --units, or leave {option} out")
     if (args.units or args.zones) and not args.table:
         raise InputError("units given without --table", "--table", "name the CSV to write the per-unit table to")
     if args.units:
         if not args.code_field:
             raise InputError("--units needs --code-field", "--code-field", "name the field with the unit code")
-        zones = units_zones(args.units, args.code_field, Grid.from_raster(args.epoch_a), name_field=args.name_field, hierarchy=args.hierarchy,
-                            layer=args.units_layer)
+        units = AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, name_field=args.name_field, layer=args.units_layer,
+                                encoding=args.units_encoding)
+        zones = units_as_zones(units, Grid.from_raster(args.epoch_a))
     elif args.zones:
         zones = zones_from_raster(args.zones, args.zone_table, Grid.from_raster(args.epoch_a))
     paths = change_to_file(args.out, args.epoch_a, args.epoch_b, change_threshold=args.change_threshold,

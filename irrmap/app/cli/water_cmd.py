@@ -14,6 +14,7 @@ from __future__ import annotations
 import typing
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.units_options import add_units_encoding
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -91,6 +92,7 @@ def _register_bodies(cmds) -> None:
     p.add_argument("--code-field", help="field with the unit code (with --units)")
     p.add_argument("--name-field", help="field with the unit name (with --units)")
     p.add_argument("--layer", help="layer of a multi-layer --units file")
+    add_units_encoding(p)
     p.add_argument("--hierarchy", default="none", choices=["cn-adcode", "us-fips", "none"], help="code scheme of --units (default none)")
     p.add_argument("--tile", type=int, default=4096, help="pixels per window edge (memory, not results, depends on it; default 4096)")
     p.set_defaults(func=_bodies)
@@ -161,7 +163,8 @@ def _bodies(args) -> int:
     if args.units:
         from irrmap.core.units import AdminUnits
 
-        units = AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, name_field=args.name_field, layer=args.layer)
+        units = AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, name_field=args.name_field, layer=args.layer,
+                                encoding=args.units_encoding)
     layers = mask_layers(args.mask, chunks=args.tile)
     dates = scene_dates(args.mask)  # carried on, so that `water change` can check the epochs' order
     paths = bodies_to_files(layers["water"], args.out_dir, detection=layers.get("detection"), persistence=layers.get("persistence"),

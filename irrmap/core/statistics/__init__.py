@@ -248,25 +248,26 @@ def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Se
                                        "check the area unit (1000 ha vs ha, mu vs ha) and the code join", rows=too_big["line"].tolist(),
                                        codes=too_big["code"].tolist()))
         t.loc[too_big.index, "valid"] = False
-    scale = scale_problem(stats, units, cropland_m2, joined, unit_area)
+    scale = scale_problem(stats, units, cropland_m2, joined)
     if scale:
         report.problems.append(scale)
     return report
 
 
-def scale_problem(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series | None = None, joined: pd.DataFrame | None = None,
-                  unit_area: pd.Series | None = None) -> Problem | None:
+def scale_problem(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series | None = None,
+                  joined: pd.DataFrame | None = None) -> Problem | None:
     """The "implausible scale" problem of a table as a whole (irrmap.core.plausibility.table_scale): its areas
     against the units' cropland (`cropland_m2` by finest unit code, NaN where unknown; unit by unit and the whole
-    table's share) when given, and against the units' whole areas; None when the table looks plausible. `joined`
-    (rows that join a unit, errors included) and `unit_area` are passed by `validate_statistics`, which has them.
+    table's share) when given, and against the units' whole areas (AdminUnits.geodesic_areas, computed once per
+    AdminUnits, so a second check after the split costs no new areas); None when the table looks plausible.
+    `joined` (rows that join a unit, errors included) is passed by `validate_statistics`, which has it.
     """
     t = stats.table
     if joined is None:
         joined = t[t["code"].isin(units.level_codes(stats.level)) & t["area_m2"].notna()]
     areas = pd.Series(joined["area_m2"].to_numpy(), index=joined["code"].to_numpy())
     crop = _at_level(cropland_m2, units, stats.level) if cropland_m2 is not None else None
-    finding = plausibility.table_scale(areas, stats.unit, crop, units.geodesic_areas(stats.level) if unit_area is None else unit_area)
+    finding = plausibility.table_scale(areas, stats.unit, crop, units.geodesic_areas(stats.level))
     return Problem("implausible scale", finding.severity, finding.message, finding.fix, codes=finding.codes) if finding else None
 
 
