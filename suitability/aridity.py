@@ -35,7 +35,7 @@ def priestley_taylor_pet(temperature, relative_humidity, shortwave, *, albedo=0.
     pet = alpha * delta / (delta + GAMMA) * rn / lam * seconds  # kg m-2 = mm
     out = np.maximum(pet, 0.0)
     if isinstance(out, xr.DataArray):
-        out = out.astype(np.float32)
+        out = out.astype(np.float32, copy=False)  # float32 inputs already give float32: no second array
         out.name = "pet"
         out.attrs["units"] = "mm"
     return out
@@ -62,13 +62,15 @@ def aridity_index(precipitation, pet, *, dim: str | None = "time") -> xr.DataArr
     e = _total(pet, dim)
     if isinstance(p, xr.DataArray) and isinstance(e, xr.DataArray) and p.shape != e.shape:
         raise InputError(f"precipitation {p.shape} and PET {e.shape} are on different grids", "aridity", "align them on one grid first")
-    ai = xr.where(e > 0, p / e.where(e > 0), np.nan)
-    ai = ai.astype(np.float32)
+    positive = e > 0
+    ai = xr.where(positive, p / e.where(positive), np.nan)
+    del positive
+    ai = ai.astype(np.float32, copy=False)  # xr.where's result is new: no copy when it is float32 already
     ai.name = "aridity_index"
     ai.attrs["units"] = "1"
     ref = p if isinstance(p, xr.DataArray) else e
-    if ref.rio.crs is not None:
-        ai = ai.rio.write_crs(ref.rio.crs).rio.write_transform(ref.rio.transform(recalc=False))
+    if ref.rio.crs is not None:  # in place on our new array (write_crs/write_transform would deep-copy it twice)
+        ai = ai.rio.write_crs(ref.rio.crs, inplace=True).rio.write_transform(ref.rio.transform(recalc=False), inplace=True)
     return ai
 
 

@@ -60,23 +60,41 @@ def weighted_overlay(classes: Mapping[str, xr.DataArray], weights: Mapping[str, 
         n = (n_classes or {}).get(name, cls.attrs.get("n_classes"))
         if not n:
             raise ConfigError(f"number of classes unknown for {name}", "n_classes", "pass n_classes={name: N}")
-        term = cls.astype(np.float64) * (wi / float(n))
-        total = term if total is None else total + term
-    s = total.astype(np.float32)
+        term = cls.astype(np.float64, copy=True)  # our own float64 array (never the caller's), scaled in place
+        term *= wi / float(n)
+        total = term if total is None else _accumulate(total, term)
+        del term  # before the next factor's array is made
+    s = total.astype(np.float32, copy=False)
+    del total
     s.name = "suitability"
     s.attrs = {"weights": ", ".join(f"{k}={v:.6g}" for k, v in w.items())}
     ref = next(iter(classes.values()))
-    if ref.rio.crs is not None:
-        s = s.rio.write_crs(ref.rio.crs).rio.write_transform(ref.rio.transform(recalc=False))
+    if ref.rio.crs is not None:  # in place on our new array (write_crs/write_transform would deep-copy it twice)
+        s = s.rio.write_crs(ref.rio.crs, inplace=True).rio.write_transform(ref.rio.transform(recalc=False), inplace=True)
     return s
 
 
+def _in_memory_alike(a: xr.DataArray, b: xr.DataArray) -> bool:
+    """Both numpy-backed with the same dims, shape and coordinates: xarray's arithmetic would neither align nor
+    drop coordinates, so numpy's in-place arithmetic gives the same array."""
+    return (isinstance(a.data, np.ndarray) and isinstance(b.data, np.ndarray) and a.dims == b.dims and a.shape == b.shape
+            and a.coords.to_dataset().identical(b.coords.to_dataset()))
+
+
+def _accumulate(total: xr.DataArray, term: xr.DataArray) -> xr.DataArray:
+    """total + term, added into `total` (an array of ours) when both are in memory on the same coordinates, so
+    that no third full-size array is made; otherwise xarray's aligning sum."""
+    if _in_memory_alike(total, term):
+        np.add(total.data, term.data, out=total.data)
+        return total
+    return total + term
+
+
 def _lookup(z: np.ndarray, lut: np.ndarray, default: float) -> np.ndarray:
-    out = np.full(z.shape, default, np.float64)
+    """lut[z] where 0 <= z < lut.size, `default` elsewhere (float64): one index array of ours and the result."""
     zi = z.astype(np.int64)
-    m = (zi >= 0) & (zi < lut.size)
-    out[m] = lut[zi[m]]
-    return out
+    zi[(zi < 0) | (zi >= lut.size)] = lut.size
+    return np.append(lut.astype(np.float64), np.float64(default))[zi]
 
 
 def weighted_overlay_by_zone(classes: Mapping[str, xr.DataArray], weights: Mapping[str, float], zones: xr.DataArray,
@@ -87,6 +105,9 @@ def weighted_overlay_by_zone(classes: Mapping[str, xr.DataArray], weights: Mappi
     base = weighted_overlay(classes, weights, n_classes)
     if not zone_weights:
         return base
+    base_attrs, base_crs = base.attrs, base.rio.crs
+    base_transform = base.rio.transform(recalc=False) if base_crs is not None else None
+    del base  # only its attributes and georeference are needed: its memory goes back before the zone terms are made
     w = normalise_weights(weights)
     n_zones = int(max(zone_weights)) + 1
     luts = {k: np.full(n_zones, v) for k, v in w.items()}
@@ -103,13 +124,26 @@ def weighted_overlay_by_zone(classes: Mapping[str, xr.DataArray], weights: Mappi
         n = (n_classes or {}).get(name, cls.attrs.get("n_classes"))
         data = zones.data
         look = functools.partial(_lookup, lut=lut, default=w[name])
-        wz = zones.copy(data=data.map_blocks(look, dtype=np.float64) if isinstance(data, da.Array) else look(np.asarray(data)))
-        term = cls.astype(np.float64) * wz / float(n)
-        total = term if total is None else total + term
-    s = total.astype(np.float32)
+        if isinstance(data, np.ndarray) and _in_memory_alike(cls, zones):  # the product into our float64 copy
+            wz = look(data)
+            term = cls.astype(np.float64, copy=True)
+            np.multiply(term.data, wz, out=term.data)
+            del wz
+        else:
+            wz = zones.copy(data=data.map_blocks(look, dtype=np.float64) if isinstance(data, da.Array) else look(np.asarray(data)))
+            term = cls.astype(np.float64) * wz  # a new array: divided in place
+            del wz
+        term /= float(n)
+        total = term if total is None else _accumulate(total, term)
+        del term  # before the next factor's arrays are made
+    s = total.astype(np.float32, copy=False)
+    del total
     s.name = "suitability"
-    s.attrs = dict(base.attrs, weights_by_zone=f"{len(zone_weights)} zones with their own weights")
-    return s.rio.write_crs(base.rio.crs).rio.write_transform(base.rio.transform(recalc=False)) if base.rio.crs is not None else s
+    s.attrs = dict(base_attrs, weights_by_zone=f"{len(zone_weights)} zones with their own weights")
+    if base_crs is None:
+        return s
+    # in place on our new array (write_crs/write_transform would deep-copy it twice)
+    return s.rio.write_crs(base_crs, inplace=True).rio.write_transform(base_transform, inplace=True)
 
 
 @dataclass(frozen=True)

@@ -76,17 +76,33 @@ def classify(values, breaks) -> np.ndarray:
     b = np.asarray(breaks, dtype=np.float64)
     if values.dtype == np.float32:
         b = b.astype(np.float32)  # compare like with like: float32 0.1 must count as <= 0.1
+    if type(values) is np.ndarray:  # in memory: one int64 and one float32 array, no further temporaries
+        idx = np.searchsorted(b, values, side="left")
+        np.subtract(len(b) + 1, idx, out=idx)
+        cls = idx.astype(np.float32)
+        del idx
+        cls[np.isnan(values)] = np.float32(np.nan)
+        return cls
     xp = da if isinstance(values, da.Array) else np
     cls = (len(b) + 1 - xp.searchsorted(b, values, side="left")) if xp is np else (len(b) + 1 - values.map_blocks(lambda v: np.searchsorted(b, v, side="left"), dtype=np.int64))
     return xp.where(xp.isnan(values), np.float32(np.nan), cls.astype(np.float32))
 
 
 # ---- per-zone statistics ---------------------------------------------------------------------------------
+_STRIP_PIXELS = 1 << 21  # pixels per block of an in-memory array (8 MB of float32)
+
+
 def _blocks(*arrays):
     """Pairs of aligned numpy-or-delayed blocks of 2-D arrays (dask arrays are rechunked to the first's chunks)."""
     first = arrays[0]
     if not any(isinstance(a, da.Array) for a in arrays):
-        return [tuple(np.asarray(a) for a in arrays)]
+        # in memory: row strips (views), so the per-block temporaries (masks, selections, pandas' group keys) are
+        # a strip's, not the whole array's many times over; the combined statistics are the same
+        arrs = [np.asarray(a) for a in arrays]
+        step = max(1, _STRIP_PIXELS // max(1, arrs[0].shape[-1])) if arrs[0].ndim == 2 else 0
+        if not step or arrs[0].shape[0] <= step or any(a.shape[:1] != arrs[0].shape[:1] for a in arrs):
+            return [tuple(arrs)]
+        return [tuple(a[r:r + step] for a in arrs) for r in range(0, arrs[0].shape[0], step)]
     ref = first if isinstance(first, da.Array) else da.from_array(first, chunks=1024)
     darrs = [ref] + [(a if isinstance(a, da.Array) else da.from_array(np.asarray(a), chunks=ref.chunks)).rechunk(ref.chunks) for a in arrays[1:]]
     delayed = [a.to_delayed().ravel() for a in darrs]
@@ -112,7 +128,7 @@ def zonal_min(values, zones) -> pd.Series:
 
 
 def _count_block(mask, zones):
-    ok = (zones > 0) & (np.nan_to_num(mask) > 0)
+    ok = (zones > 0) & (mask > 0)  # NaN > 0 is False, as nan_to_num's 0 was, without a copy of the block
     if not ok.any():
         return None
     return pd.Series(np.bincount(zones[ok].astype(np.int64)))
@@ -173,8 +189,8 @@ def _lookup(zones, table: pd.Series):
     lut[ids] = table.to_numpy(dtype=np.float64)
 
     def apply(z):
-        zi = np.asarray(z).astype(np.int64)
-        zi = np.where((zi > 0) & (zi < size), zi, size)
+        zi = np.asarray(z).astype(np.int64)  # a copy of ours: out-of-table ids are set in place
+        zi[(zi <= 0) | (zi >= size)] = size
         return lut[zi]
 
     if isinstance(zones, da.Array):
@@ -220,12 +236,27 @@ def reclassify(
     in_unit = z > 0
     xp = da if isinstance(z, da.Array) else np
     classes = {}
+    outside = None
     for name, values in inputs.items():
         if name in breaks.relative:
             mins = zonal_min(values, z)
             columns[f"{name}_min"] = mins
-            values = values - _lookup(z, mins)
-        classes[name] = xp.where(in_unit, classify(values, getattr(breaks, name)), np.float32(np.nan))
+            offset = _lookup(z, mins)
+            if isinstance(offset, np.ndarray) and isinstance(values, np.ndarray):
+                values = np.subtract(values, offset, out=offset)  # into the lookup's new float64 array
+            else:
+                values = values - offset
+            del offset
+        cls = classify(values, getattr(breaks, name))
+        if isinstance(cls, np.ndarray) and isinstance(in_unit, np.ndarray):  # classify's new array: set in place
+            if outside is None:
+                outside = ~in_unit
+            cls[outside] = np.float32(np.nan)
+            classes[name] = cls
+        else:
+            classes[name] = xp.where(in_unit, cls, np.float32(np.nan))
+        del cls, values
+    del outside
     if flat_rule is not None:
         lo, hi = flat_rule.percentiles
         pct = zonal_percentiles(inputs["elevation"], z, (lo, hi), flat_rule.resolution)
@@ -241,7 +272,10 @@ def reclassify(
                 raise ConfigError(f"unknown factor {name!r}", "suitability.flat_rule.classes", f"use one of {', '.join(FACTORS)}")
             if not 1 <= cls <= breaks.n_classes(name):
                 raise ConfigError(f"class {cls} is outside 1..{breaks.n_classes(name)} for {name}", "suitability.flat_rule.classes")
-            classes[name] = xp.where(flat_px & ~xp.isnan(classes[name]), np.float32(cls), classes[name])
+            if isinstance(classes[name], np.ndarray) and isinstance(flat_px, np.ndarray):  # our own array: set in place
+                classes[name][flat_px & ~np.isnan(classes[name])] = np.float32(cls)
+            else:
+                classes[name] = xp.where(flat_px & ~xp.isnan(classes[name]), np.float32(cls), classes[name])
     table = pd.DataFrame(columns)
     if "flat" in table:
         table["flat"] = table["flat"].fillna(False).astype(bool)
@@ -253,14 +287,17 @@ def reclassify(
         table["few_crop"] = table["crop_pixels"] < few_crop_rule.min_crop_pixels
         few_px = _lookup(z, table["few_crop"].astype(float)) > 0
         for name in classes:
-            classes[name] = xp.where(few_px, np.float32(few_crop_rule.set_class), classes[name])
+            if isinstance(classes[name], np.ndarray) and isinstance(few_px, np.ndarray):  # our own array: set in place
+                classes[name][few_px] = np.float32(few_crop_rule.set_class)
+            else:
+                classes[name] = xp.where(few_px, np.float32(few_crop_rule.set_class), classes[name])
     out = {}
     for name, arr in classes.items():
         ref = zones
-        res = xr.DataArray(arr.astype(np.float32), dims=("y", "x"), coords={"y": ref.y, "x": ref.x}, name=f"{name}_class")
+        res = xr.DataArray(arr.astype(np.float32, copy=False), dims=("y", "x"), coords={"y": ref.y, "x": ref.x}, name=f"{name}_class")
         res.attrs["n_classes"] = breaks.n_classes(name)
-        if ref.rio.crs is not None:
-            res = res.rio.write_crs(ref.rio.crs).rio.write_transform(ref.rio.transform(recalc=False))
+        if ref.rio.crs is not None:  # in place on our new array (write_crs/write_transform would deep-copy it twice)
+            res = res.rio.write_crs(ref.rio.crs, inplace=True).rio.write_transform(ref.rio.transform(recalc=False), inplace=True)
         out[name] = res
     table.index.name = "zone"
     return out, table

@@ -120,8 +120,11 @@ def _slope_block(values, window, inner, *, grid: Grid, compute_edges: bool, perc
     else:
         dx, dy = grid.ground_spacing(Window(0, r0 - 1, 1, h + 2))
         metric, inv_dx, inv_dy = np.empty((3, 0, 0)), 1.0 / (8.0 * dx), 1.0 / (8.0 * dy)
+    # float32 and float64 blocks go to the kernel as they are (it widens each value to float64 exactly, so the
+    # result is the same as from a float64 copy, without allocating and touching one per block)
+    z = np.ascontiguousarray(values, dtype=values.dtype if values.dtype in (np.float32, np.float64) else np.float64)
     return _horn(
-        np.ascontiguousarray(values, dtype=np.float64), inner[0].start, inner[1].start, out_h, out_w,
+        z, inner[0].start, inner[1].start, out_h, out_w,
         r0 == 0, r0 + h == grid.height, c0 == 0, c0 + w == grid.width,
         inv_dx, inv_dy, metric, compute_edges, percent, float(z_factor),
     )
@@ -144,4 +147,5 @@ def slope(dem: xr.DataArray, *, percent: bool = False, compute_edges: bool = Tru
     result = map_with_halo(data, kernel, 1, np.float32, name="slope")
     out = xr.DataArray(result, dims=("y", "x"), coords={"y": dem.y, "x": dem.x}, name="slope")
     out.attrs.update({"units": "percent" if percent else "degree", "method": "Horn (gdaldem slope -compute_edges)" if compute_edges else "Horn"})
-    return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+    # in place: `out` is ours (write_crs/write_transform would otherwise deep-copy the computed pixels twice)
+    return out.rio.write_crs(grid.crs, inplace=True).rio.write_transform(grid.transform, inplace=True)
