@@ -178,16 +178,22 @@ def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) ->
     check_features(expected, given, "predictors")
 
 
-def _fixed_mmap_threshold(nbytes: int = 1 << 20) -> None:
-    """glibc raises its mmap threshold each time a large block is freed, after which tile-sized arrays come
-    from the heap and fragment it: peak memory then creeps up with the number of tiles. A fixed threshold
-    keeps every large array in its own mapping, returned to the system when freed. No-op off glibc."""
+def _fixed_mmap_threshold(nbytes: int = 32 << 20, trim: int = 128 << 20) -> None:
+    """glibc raises its mmap threshold each time a large block is freed, after which every array comes from
+    the heap and fragments it: peak memory then creeps up with the number of tiles. Fixed thresholds bound
+    that: arrays over `nbytes` get their own mapping, returned to the system when freed, and at most `trim`
+    bytes of freed heap are kept for reuse. A 1 MB threshold (every tile-sized array in fresh pages) cost 25 %
+    more CPU in page faults on a 2048^2 prediction (LightGBM, 6.0 vs 4.4 CPU-s; peak 591 vs 641 MB) and still
+    crept over repeated calls (591 -> 703 MB over 4 calls; these thresholds level off at about 930 MB).
+    No-op off glibc."""
     if not sys.platform.startswith("linux"):
         return
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6").mallopt(-3, int(nbytes))  # M_MMAP_THRESHOLD
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, int(nbytes))  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, int(trim))  # M_TRIM_THRESHOLD
     except (OSError, AttributeError):
         pass
 
