@@ -35,12 +35,13 @@ def run(config, *, force: bool = False) -> dict:
     return run_pipeline(Path(config), force=force)
 
 
-def check(config) -> dict:
+def check(config, scheduler: str | None = None) -> dict:
     """Check a config and everything `run` would check before any work, without computing or writing; the
     Python form of `irrmap run --check`.
 
     Checked: the config (keys, values, files named exist, UTF-8), the grid (resolution in the CRS's units), the
-    output folder (a writable folder with free space), and every enabled stage's own checks: input rasters
+    output folder (a writable folder with free space), the scheduler (`scheduler`, as `irrmap run --scheduler`,
+    else [run].scheduler), and every enabled stage's own checks: input rasters
     open and overlap the grid, unit and point files hold the named fields and overlap the grid, the
     statistics table has its columns, joins the units and passes validation (when strict), product names and
     unit codes in the config exist.
@@ -61,5 +62,5 @@ def check(config) -> dict:
 
     loaded = load_config(Path(config))
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
-    plan = plan_stages(ctx)
+    plan = plan_stages(ctx, scheduler=scheduler)
     return {"config": loaded.path, "grid": ctx.grid, "output_dir": ctx.outdir, "stages": [s.name for s in plan]}

@@ -21,7 +21,7 @@ def _run(args) -> int:
     from irrmap.app.pipeline import run_pipeline
 
     if args.check:
-        found = check(args.config)
+        found = check(args.config, scheduler=args.scheduler)
         print(f"config OK: {found['config']}\ngrid: {found['grid']!r}\noutputs: {found['output_dir']}\n"
               f"checked: {', '.join(found['stages']) or 'no stage enabled'}")
         return 0
