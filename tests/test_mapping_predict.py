@@ -203,13 +203,17 @@ def test_resume_after_killed_process(cube, model_file, tmp_path):
     script = _KILLED_CHILD.format(tests=str(Path(__file__).parent), model=str(path), out=str(tmp_path / "run"))
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert res.returncode == -signal.SIGKILL, res.stderr[-2000:]
-    saved = len(list((tmp_path / "run" / ".tiles").glob("r*.npy")))
+    parts = sorted((tmp_path / "run" / ".tiles").glob("r*.npy"))
+    saved = len(parts)
     assert 3 <= saved < 20  # the three reported and any finished side by side before the kill
-    assert not list((tmp_path / "run" / ".tiles").glob(".*partial*"))  # a tile being written left nothing
+    for part in parts:  # a tile killed while being written left at most a hidden partial file, never a bad part
+        r, c = (int(v[1:]) for v in part.stem.split("_"))
+        assert np.load(part).shape == (3, min(16, SHAPE[0] - r), min(16, SHAPE[1] - c)), part
     cropland, preds, z = _arrays(cube)
     computed = []
     out = predict_to_files(path, cropland, preds, z, tmp_path / "run", tile_size=16, cog=False, on_tile=lambda i, w: computed.append(i))
     assert len(computed) == 20 - saved
+    assert not (tmp_path / "run" / ".tiles").exists()  # parts and any partial left by the kill are gone
     ref = predict_to_files(path, cropland, preds, z, tmp_path / "ref", tile_size=16, cog=False)
     for name in ref:
         assert np.array_equal(_read(out[name]), _read(ref[name])), name
