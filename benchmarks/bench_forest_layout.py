@@ -26,7 +26,6 @@ import math
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numba
@@ -35,6 +34,7 @@ from numba import njit, prange
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_predict  # the same models and rows
+from harness import interleaved
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
@@ -185,14 +185,7 @@ def _table(paths: dict, n_rows: int, reps: int, jobs: int, workdir: Path) -> dic
 
             rows[(kind, name)] = {"equal_to_shipped": bool(np.array_equal(call(), shipped))}  # also compiles
             cases[(kind, name)] = call
-    times = {key: [] for key in cases}
-    cpu = {key: [] for key in cases}
-    for _ in range(reps):
-        for key, fn in cases.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            times[key].append(time.perf_counter() - t0)
-            cpu[key].append(time.process_time() - c0)
+    times, cpu = interleaved(cases, reps)
     for key in cases:
         rows[key].update(rows_per_s=n_rows / statistics.median(times[key]), rows_per_cpu_s=n_rows / statistics.median(cpu[key]),
                          runs=times[key])

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness import interleaved
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 N_FEATURES = 24
@@ -135,14 +137,7 @@ def _table(paths: dict, n_rows: int, reps: int, jobs: int, workdir: Path, tl2cge
                 fn, compile_s = got
                 cases[(kind, "TL2cgen")] = lambda X=X, fn=fn: fn(X)
                 rows[(kind, "TL2cgen")] = {"compile_s": compile_s, "max_abs_diff_vs_library": float(np.abs(fn(X) - reference).max())}
-    times = {key: [] for key in cases}
-    cpu = {key: [] for key in cases}
-    for _ in range(reps):
-        for key, fn in cases.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            times[key].append(time.perf_counter() - t0)
-            cpu[key].append(time.process_time() - c0)
+    times, cpu = interleaved(cases, reps)
     for key, t in times.items():
         rows[key].update(seconds=statistics.median(t), rows_per_s=n_rows / statistics.median(t), runs=t,
                          rows_per_cpu_s=n_rows / statistics.median(cpu[key]))
