@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +35,15 @@ def run_thresholds(ctx: RunContext) -> list[Path]:
     codes = table.set_index("zone")["code"]
     targets = partial_targets(ctx, pd.Series(stats["area_m2"].values, index=stats["code"].values), table)
     folder = ctx.outdir / "training"
-    maps, result = split_scores(scores, zones, cropland, targets, codes, rule=sec.rule, work=partial_path(folder / "thresholds", ".parts"))
+    work = partial_path(folder / "thresholds", ".parts")
+    maps, result = split_scores(scores, zones, cropland, targets, codes, rule=sec.rule, work=work)
     outputs = [folder / "partial_units.csv"]
     for name, m in maps.items():
         path = folder / f"threshold_{name}.tif"
         write_raster(path, m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
                      tags=provenance(ctx, "training.thresholds") | {"rule": sec.rule}, colours=IRRIGATION)
         outputs.append(path)
+    shutil.rmtree(work, ignore_errors=True)  # the maps are written: their part files go now, not when the maps are collected
     with atomic_path(folder / "thresholds.csv") as tmp:
         result.to_csv(tmp, index=False)
     log.info("thresholds: %s; worst |mapped - target| %.0f m2", result.groupby("status").size().to_dict(), worst_error(result))
