@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from irrmap.core.errors import InputError
 from irrmap.models.compiled_forest import compile_estimator
 from irrmap.models.estimators import BASELINE, DEFAULT_MODEL, MODELS, make_estimator
+from irrmap.models.scope import feature_rows
 
 ONE_SIGMA = (0.158655, 0.841345)  # normal CDF at -1 and +1: the quantiles half a 1-sigma interval apart
 SPREADS = {"rf": "standard deviation of the trees' predictions", "lgbm-rf": "standard deviation of the trees' predictions",
@@ -78,11 +79,7 @@ class Regressor(RegressorMixin, BaseEstimator):
         return fast.predict(X, n_threads=n_threads) if fast is not None else self._members()[name].predict(X).astype(np.float64)
 
     def _check(self, X) -> np.ndarray:
-        X = np.ascontiguousarray(np.asarray(X, np.float32))
-        if X.ndim != 2 or X.shape[1] != len(self.features_):
-            raise InputError(f"{X.shape[-1]} features given, the model has {len(self.features_)}", "features",
-                             f"give {', '.join(self.features_)} in this order")
-        return X
+        return feature_rows(X, self.features_)
 
     def predict(self, X, n_threads: int | None = None) -> np.ndarray:
         """Predicted target (float64) for every row of X (n, n_features) in `features_` order."""

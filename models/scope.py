@@ -54,6 +54,15 @@ def scope_keys(units: pd.Series, scope: str, parents: Mapping[str, str] | None =
     raise InputError(f"unknown scope {scope!r}", "scope", f"use one of {', '.join(SCOPES)}")
 
 
+def feature_rows(X, features) -> np.ndarray:
+    """X as a C-contiguous float32 (n_rows, n_features) array; InputError unless it has one column per feature."""
+    X = np.ascontiguousarray(np.asarray(X, np.float32))
+    if X.ndim != 2 or X.shape[1] != len(features):
+        raise InputError(f"{X.shape[-1]} features given, the model has {len(features)}", "features",
+                         f"give {', '.join(features)} in this order")
+    return X
+
+
 def fit_threads(n_jobs: int | None) -> int:
     """Threads for fitting: `n_jobs`, or one per CPU core for n_jobs < 1 (scikit-learn's -1)."""
     return n_jobs if n_jobs and n_jobs >= 1 else os.cpu_count() or 1
@@ -208,11 +217,7 @@ class ScopedClassifier(ClassifierMixin, BaseEstimator):
         return self._grouped(X, names, key_of_zone.reshape(-1)[zone_of_row.reshape(-1)], n_threads)
 
     def _rows(self, X) -> np.ndarray:
-        X = np.ascontiguousarray(np.asarray(X, np.float32))
-        if X.ndim != 2 or X.shape[1] != len(self.features_):
-            raise InputError(f"{X.shape[-1]} features given, the model has {len(self.features_)}", "features",
-                             f"give {', '.join(self.features_)} in this order")
-        return X
+        return feature_rows(X, self.features_)
 
     def _grouped(self, X: np.ndarray, names, codes: np.ndarray | None, n_threads) -> np.ndarray:
         """Rows with code i (all rows when `codes` is None) predicted with key names[i]'s model or constant."""
