@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import pickle
-import sys
 import shutil
 from pathlib import Path
 from typing import Callable, Mapping
@@ -36,6 +35,7 @@ from irrmap.core.atomic import atomic_path, write_text_atomic
 from irrmap.core.errors import GridError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.manifest import sha256_file
+from irrmap.core.memory import fix_malloc_thresholds
 from irrmap.core.progress import progress_bar
 from irrmap.core.palettes import IRRIGATION
 from irrmap.core.raster_write import RasterOutput, gdal_cache_bytes, write_rasters
@@ -178,26 +178,6 @@ def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) ->
     check_features(expected, given, "predictors")
 
 
-def _fixed_mmap_threshold(nbytes: int = 32 << 20, trim: int = 128 << 20) -> None:
-    """glibc raises its mmap threshold each time a large block is freed, after which every array comes from
-    the heap and fragments it: peak memory then creeps up with the number of tiles. Fixed thresholds bound
-    that: arrays over `nbytes` get their own mapping, returned to the system when freed, and at most `trim`
-    bytes of freed heap are kept for reuse. A 1 MB threshold (every tile-sized array in fresh pages) cost 25 %
-    more CPU in page faults on a 2048^2 prediction (LightGBM, 6.0 vs 4.4 CPU-s; peak 591 vs 641 MB) and still
-    crept over repeated calls (591 -> 703 MB over 4 calls; these thresholds level off at about 930 MB).
-    No-op off glibc."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, int(nbytes))  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, int(trim))  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        pass
-
-
 # ---- whole map ----------------------------------------------------------------------------------------
 def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.DataArray], zones: xr.DataArray | None,
                      out_dir, *, memory_mb: float = 512, n_jobs: int | None = None, zone_keys: Mapping[int, str] | None = None,
@@ -256,7 +236,7 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
 
     if hasattr(model, "prepare_prediction"):  # compiled C for LightGBM where it pays (same bytes)
         model.prepare_prediction(grid.width * grid.height)
-    _fixed_mmap_threshold()
+    fix_malloc_thresholds()
     # GDAL's block cache (default 5 % of RAM) would otherwise fill with every input block read and make
     # memory grow with the map; a slice of the budget is enough as each block is read once
     with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(int(max(16, min(128, memory_mb // 8))))):

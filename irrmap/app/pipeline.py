@@ -28,6 +28,7 @@ from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
 from irrmap.core.errors import gather, raise_all
 from irrmap.core.manifest import git_commit, package_versions, write_manifest
+from irrmap.core.memory import release_freed_memory
 from irrmap.core.raster_write import gdal_cache_bytes
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
     """Run every enabled stage of the config at `config_path`; returns the manifest dict. `scheduler`
     overrides [run].scheduler (irrmap.app.cluster): where the work runs never changes the outputs."""
     loaded = load_config(config_path)
-    ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
+    ctx = RunContext(loaded, loaded.grid(), loaded.output_dir, force=force)
     with collected_warnings("check", ctx.warnings):
         plan = plan_stages(ctx, stages, scheduler)  # everything `irrmap run --check` checks, before any work starts
     grid, outdir = ctx.grid, ctx.outdir
@@ -125,6 +126,7 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
                     outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
                 state[stage.name] = {"fingerprint": fp, "outputs": [str(p) for p in outputs], "warnings": warned}
                 write_text_atomic(outdir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
+                release_freed_memory()  # the next stage starts from this stage's live data, not its garbage
             manifest["stages"][stage.name] = {
                 "status": status,
                 "seconds": round(time.perf_counter() - t0, 3),

@@ -31,7 +31,8 @@ from irrmap.core.atomic import write_text_atomic
 from irrmap.core.errors import GridError, InputError
 from irrmap.core.raster_read import read_raster, read_window
 from irrmap.core.raster_write import write_raster
-from irrmap.mapping.predict import _fixed_mmap_threshold, tile_size_for
+from irrmap.core.memory import fix_malloc_thresholds
+from irrmap.mapping.predict import tile_size_for
 from irrmap.mapping.treecover.fit import MODEL_FILE, saturation
 from irrmap.mapping.treecover.predictors import BandStack, check_same_bands, compute_features, fit_grid, onto_grid, reference_on
 from irrmap.models.persistence import check_features, load_model
@@ -99,7 +100,7 @@ def predict_treecover(out, model_dir, stack: BandStack, *, memory_mb: float = 51
                 "features": ",".join(card["features"]), "bands": ",".join(Path(p).name for p in stack.paths),
                 "uncertainty": card["uncertainty"], "calibrated_on": card["reference"]["path"], "units": "percent"} | dict(tags or {})
     workers = n_jobs or dask.config.get("num_workers", None)
-    _fixed_mmap_threshold()  # window-sized arrays in their own mappings: no heap growth with the number of windows
+    fix_malloc_thresholds()  # window-sized arrays in their own mappings: no heap growth with the number of windows
     with dask.config.set(num_workers=workers, scheduler="threads"):
         path = write_raster(out, arr, nodata=NODATA, dtype="uint8", descriptions=list(DESCRIPTIONS), tags=all_tags,
                             cache_mb=int(max(16, min(128, memory_mb // 8))))
