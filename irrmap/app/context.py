@@ -28,6 +28,7 @@ class RunContext:
     products: dict[str, Path] = field(default_factory=dict)  # named rasters on the grid, from every enabled stage
     cache: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)  # {stage, logger, message} of each warning so far (irrmap.app.run_warnings)
+    force: bool = False  # `irrmap run --force`: stages recompute, also work they could resume or reuse
 
     @property
     def config(self):

@@ -38,7 +38,8 @@ def run(ctx: RunContext) -> list[Path]:
     # resumable across processes: the key is the stage inputs' checksums (dask names of derived arrays are not stable)
     key = "".join(ctx.checksum(p) for p in _inputs(ctx))
     raw = predict_to_files(ctx.outdir / "models" / "model.joblib", cropland, predictors, zones, folder / "raw",
-                           memory_mb=sec.memory_mb, tile_size=size, n_jobs=task_slots(), tags=tags, resume_key=key)
+                           memory_mb=sec.memory_mb, tile_size=size, n_jobs=task_slots(), tags=tags, resume_key=key,
+                           resume=not ctx.force)  # --force recomputes, also a prediction finished earlier with the same inputs
     classes = read_raster(raw["class"], ctx.grid, kind="categorical", chunks=chunk)
     # unfiltered too: the final class map marks pixels without cropland as nodata (the raw one has 0 there)
     final = filter_to_files(classes, cropland, folder, tags=tags, rule=sec.filter, isolated=sec.isolated, hole=sec.hole,
