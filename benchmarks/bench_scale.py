@@ -9,9 +9,16 @@ of its whole process tree (the run and any cluster workers) every 0.1 s and book
 that the run's log says is running. Per stage: seconds (manifest.json) and peak RSS of the tree. The run
 with --cluster-size repeats one size on `--scheduler local-processes:2` to show the cluster's overhead.
 
-Extrapolation to the 441 Mpx China grid: a least-squares line through (Mpx, seconds) of the threaded runs
-(fixed cost + cost per Mpx), evaluated at 441 Mpx. Figures are printed as a table and written to
-benchmarks/results/scale.json.
+Extrapolation to the 441 Mpx China grid, stage by stage, from the threaded runs:
+- every stage but `models`: a least-squares line seconds = fixed + per_mpx * Mpx (through the origin when the
+  fitted fixed cost comes out negative), evaluated at 441 Mpx;
+- `models` (fit + cross-validation) does not grow with the pixels but with the samples it fits on, which
+  `[models].max_per_class` caps per class and scope key: a power law seconds = c * samples^p (least squares in
+  log-log) through the runs' (samples used, seconds), evaluated at the samples a China pool would give (pool
+  samples per Mpx of the largest run x 441, each class capped at max_per_class per model).
+The sum of the stages is the estimate; the straight line through the whole runs' wall times is kept beside it
+(it grows the models stage with the pixels, as if there were no cap). Figures are printed as a table and
+written to benchmarks/results/scale.json.
 """
 
 from __future__ import annotations
@@ -76,7 +83,62 @@ def run_measured(config: Path, scheduler: str | None) -> dict:
     stages = {name: {"seconds": st.get("seconds"), "peak_mb": round(peaks.get(name, 0) / 2**20, 1)}
               for name, st in manifest["stages"].items() if name in peaks}
     failed = manifest.get("error") if child.returncode else None  # the stages before it are still measured
-    return {"wall_s": round(wall, 2), "peak_mb": round(max(peaks.values()) / 2**20, 1), "stages": stages, "failed": failed}
+    card_file = config.parent / "output" / "models" / "model.card.json"
+    samples = json.loads(card_file.read_text()).get("samples") if "models" in stages and card_file.is_file() else None
+    return {"wall_s": round(wall, 2), "peak_mb": round(max(peaks.values()) / 2**20, 1), "stages": stages, "failed": failed,
+            "model_samples": samples}
+
+
+def _line(x, y) -> tuple[float, float]:
+    """(fixed, slope) of the least-squares line y = fixed + slope * x; through the origin when fixed < 0, and a
+    constant (the mean) when the slope < 0: a stage that does not grow with the grid (timing noise aside)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    slope, fixed = np.polyfit(x, y, 1) if len(set(x)) > 1 else (y.mean() / x.mean(), 0.0)
+    if slope < 0:
+        return float(y.mean()), 0.0
+    if fixed < 0:
+        slope, fixed = float((x * y).sum() / (x * x).sum()), 0.0
+    return float(fixed), float(slope)
+
+
+def china_samples(run: dict) -> int | None:
+    """Samples the models stage would fit on for the China grid: the run's pool per Mpx x 441, each class capped
+    at max_per_class per model (the classes in the run's proportions). None without a model card."""
+    s = run.get("model_samples")
+    if not s or not s.get("total"):
+        return None
+    pool = s.get("pool") or s["total"]
+    cap = (s.get("max_per_class") or 0) * max(1, s.get("models") or 1)
+    per_class = [pool / run["mpx"] * CHINA_MPX * s[k] / s["total"] for k in ("irrigated", "not_irrigated")]
+    return int(sum(min(n, cap) if cap else n for n in per_class))
+
+
+def extrapolate(threaded: list[dict]) -> dict:
+    """Per-stage extrapolation to 441 Mpx (see the module docstring), plus the whole-run line for comparison."""
+    names = sorted({k for x in threaded for k in x["stages"]})
+    stages = {}
+    for name in names:
+        pts = [(x["mpx"], x["stages"][name]["seconds"], x.get("model_samples")) for x in threaded
+               if name in x["stages"] and x["stages"][name]["seconds"] is not None]
+        if not pts:
+            continue
+        if name == "models" and all(p[2] and p[2].get("total") for p in pts) and len({p[2]["total"] for p in pts}) > 1:
+            n = np.log([p[2]["total"] for p in pts])
+            power, log_c = np.polyfit(n, np.log([max(p[1], 1e-3) for p in pts]), 1)
+            target = china_samples(max(threaded, key=lambda x: x["mpx"]))
+            stages[name] = {"method": "power law in samples used", "exponent": round(float(power), 3), "china_samples": target,
+                            "china_s": round(float(np.exp(log_c) * target**power), 1)}
+            continue
+        fixed, slope = _line([p[0] for p in pts], [p[1] for p in pts])
+        stages[name] = {"method": "line in Mpx", "fixed_s": round(fixed, 2), "per_mpx_s": round(slope, 3),
+                        "china_s": round(fixed + slope * CHINA_MPX, 1)}
+    fixed, slope = np.polyfit([x["mpx"] for x in threaded], [x["wall_s"] for x in threaded], 1)
+    whole = {"method": "least-squares line seconds = fixed + per_mpx * Mpx through the whole threaded runs",
+             "fixed_s": round(float(fixed), 1), "per_mpx_s": round(float(slope), 2),
+             "china_441mpx_min": round(float(fixed + slope * CHINA_MPX) / 60, 1)}
+    total = sum(v["china_s"] for v in stages.values())
+    return {"method": "sum of per-stage extrapolations (module docstring)", "china_441mpx_min": round(total / 60, 1),
+            "stages": stages, "whole_run_line": whole}
 
 
 def demo_for(k: float, workdir: Path) -> tuple[Path, int, int]:
@@ -116,13 +178,11 @@ def main() -> None:
         if res["failed"]:
             print(f"    FAILED in stage {res['failed']['stage']}: {res['failed']['message']}", flush=True)
     threaded = [x for x in rows if x["scheduler"] == "threads" and not x["failed"]]
-    fit = None
-    if len(threaded) >= 2:
-        slope, fixed = np.polyfit([x["mpx"] for x in threaded], [x["wall_s"] for x in threaded], 1)
-        fit = {"method": "least-squares line seconds = fixed + per_mpx * Mpx through the threaded runs, at 441 Mpx",
-               "fixed_s": round(float(fixed), 1), "per_mpx_s": round(float(slope), 2),
-               "china_441mpx_min": round(float(fixed + slope * CHINA_MPX) / 60, 1)}
-        print(f"extrapolated to China (441 Mpx): {fit['china_441mpx_min']} min ({fit['fixed_s']} s + {fit['per_mpx_s']} s/Mpx)")
+    fit = extrapolate(threaded) if len(threaded) >= 2 else None
+    if fit:
+        print(f"extrapolated to China (441 Mpx), stage by stage: {fit['china_441mpx_min']} min; the slowest stages: "
+              + ", ".join(f"{k} {v['china_s'] / 60:.1f} min" for k, v in sorted(fit["stages"].items(), key=lambda kv: -kv[1]["china_s"])[:5]))
+        print(f"  (straight line through the whole runs, models growing with the pixels: {fit['whole_run_line']['china_441mpx_min']} min)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"cores": psutil.cpu_count(), "runs": rows, "extrapolation": fit}, indent=2) + "\n")
 
