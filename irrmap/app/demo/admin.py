@@ -21,13 +21,25 @@ _SYL = ["an", "bai", "chang", "da", "dong", "feng", "gu", "he", "hong", "hua", "
         "yong", "yu", "ze", "zhang", "zhen", "zhou"]
 
 
+_TRIES = 50  # draws in a row that hit used names before names take one more syllable
+
+
 def _names(rng, n: int, used: set) -> list[str]:
+    """`n` unused seeded names of two syllables (37^2 = 1,369 of them), more once two-syllable draws keep hitting
+    used names: a region of thousands of units (64x the default demo) ran out of them and drew forever.
+    Smaller demos never get there (their names and bytes are unchanged)."""
     out = []
+    syllables, misses = 2, 0
     while len(out) < n:
-        nm = (_SYL[rng.integers(len(_SYL))] + _SYL[rng.integers(len(_SYL))]).capitalize()
+        nm = "".join(_SYL[rng.integers(len(_SYL))] for _ in range(syllables)).capitalize()
         if nm not in used:
             used.add(nm)
             out.append(nm)
+            misses = 0
+        else:
+            misses += 1
+            if misses >= _TRIES:
+                syllables, misses = syllables + 1, 0
     return out
 
 
