@@ -54,7 +54,7 @@ class CompiledForest:
         # what the kernel reads: feature and NaN direction in one word (one load less per step), leaf flags
         code = (self.feature * 2 + self.nan_right).astype(np.int32)
         leaf = (self.child == np.arange(self.child.size)).astype(np.uint8)
-        self._walk = (code, self.threshold, self.child, leaf, self.value, self.roots, self.depths)
+        self._walk = (code, self.threshold, self.child, leaf, self.value, self.roots, self.depths, _packed(self.feature, self.child))
         split0, splits, masks, leaves, leaf0 = _bit_layout(self.child, self.roots)
         self._bits = (split0, self.feature[splits], self.threshold[splits], self.nan_right[splits], masks, leaves, leaf0)
 
@@ -119,6 +119,20 @@ def _step(X, i, k, code, threshold, child):
     return child[k] + np.int32((x > threshold[k]) | ((x != x) & ((c & 1) != 0)))
 
 
+_PACK_BITS = 8  # packed node word: child << 8 | feature (forests of < 256 features and < 2^23 nodes)
+_PACK_MASK = (1 << _PACK_BITS) - 1
+
+
+def _packed(feature: np.ndarray, child: np.ndarray) -> np.ndarray:
+    """Each node's child and split feature in one int32 word (child << _PACK_BITS | feature), so a step of a
+    row without NaN loads one word and the threshold instead of three arrays: 1.32x the rows per CPU-second
+    on the random forest of bench_forest_layout.py. Empty (the three-array walk) when the forest has too many
+    features or nodes for the word."""
+    if child.size == 0 or int(feature.max()) >= 1 << _PACK_BITS or int(child.max()) >= 1 << (31 - _PACK_BITS):
+        return np.empty(0, np.int32)
+    return ((child.astype(np.int64) << _PACK_BITS) | feature).astype(np.int32)
+
+
 @njit(cache=True, nogil=True)
 def _walk_tree(X, lo, root, depth, code, threshold, child, leaf, node, active, nan_free):
     """Leave in `node` the leaf of tree `root` (at most `depth` steps deep) that each row lo... of X reaches.
@@ -165,6 +179,42 @@ def _walk_tree(X, lo, root, depth, code, threshold, child, leaf, node, active, n
 
 
 @njit(cache=True, nogil=True)
+def _walk_packed(X, lo, root, depth, threshold, packed, leaf, node, active):
+    """_walk_tree for a block without NaN, each node's child and feature read from one packed word
+    (`_packed`): the same steps and leaves, one load less per step. (Written out inside _predict_rows
+    it was slower: 0.81 against 0.77 CPU-s on 300,000 rows.)"""
+    m = node.size
+    node[:] = root
+    first = min(_FULL_STEPS, depth)
+    for _ in range(first):
+        for j in range(m):
+            k = node[j]
+            w = packed[k]
+            node[j] = (w >> _PACK_BITS) + np.int32(X[lo + j, w & _PACK_MASK] > threshold[k])
+    n_active = 0
+    if first < depth:
+        for j in range(m):
+            active[n_active] = j
+            n_active += 1 - np.int32(leaf[node[j]])
+    left = depth - first
+    while n_active > 0 and left > 0:
+        steps = min(_STEPS, left)
+        left -= steps
+        for _ in range(steps):
+            for a in range(n_active):
+                j = active[a]
+                k = node[j]
+                w = packed[k]
+                node[j] = (w >> _PACK_BITS) + np.int32(X[lo + j, w & _PACK_MASK] > threshold[k])
+        kept = 0
+        for a in range(n_active):
+            j = active[a]
+            active[kept] = j
+            kept += 1 - np.int32(leaf[node[j]])
+        n_active = kept
+
+
+@njit(cache=True, nogil=True)
 def _bits_tree(Xt, first, stop, feat, thr, nan_right, bits, leaves, mask, node):
     """Leave in `node` the leaf of a tree of at most 32 leaves that each column of Xt (features x rows)
     reaches, QuickScorer-style (Lucchese et al. 2015): leaves are numbered left to right, a row starts
@@ -197,7 +247,7 @@ def _predict_rows(b, X, walk, bits, link, scale, out, out_sd):
     `walk` = (code, threshold, child, leaf, value, roots, depths) and `bits` = (per-tree first split, then
     per split feature, threshold, nan_right and mask, leaf nodes, per-tree first leaf or -1 for trees
     walked node by node), as CompiledForest builds them (_bit_layout)."""
-    code, threshold, child, leaf, value, roots, depths = walk
+    code, threshold, child, leaf, value, roots, depths, packed = walk
     tree_split0, feat, thr, nan_right, mask_bits, leaves, tree_leaf0 = bits
     n = X.shape[0]
     n_trees = roots.size
@@ -222,6 +272,8 @@ def _predict_rows(b, X, walk, bits, link, scale, out, out_sd):
         if tree_leaf0[t] >= 0:
             _bits_tree(Xt, tree_split0[t], tree_split0[t + 1], feat, thr, nan_right, mask_bits,
                        leaves[tree_leaf0[t]:], mask, node)
+        elif nan_free and packed.size > 0:
+            _walk_packed(X, lo, roots[t], depths[t], threshold, packed, leaf, node, active)
         else:
             _walk_tree(X, lo, roots[t], depths[t], code, threshold, child, leaf, node, active, nan_free)
         for j in range(m):

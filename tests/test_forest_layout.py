@@ -84,15 +84,19 @@ def _rows_on(cuts, n, n_features, rng, big=np.inf):
 
 
 @pytest.mark.parametrize("nan_in", ["every block", "no block", "the last block"])  # blocks without NaN skip its test
-def test_random_trees_of_both_walks_equal_a_plain_walk(nan_in):
+@pytest.mark.parametrize("n_features", [5, 300])  # 300: too many features for the packed node word (three arrays)
+def test_random_trees_of_both_walks_equal_a_plain_walk(nan_in, n_features):
     rng = np.random.default_rng(0)
     cuts = [0.1, -0.3, 1 / 3, 2.0, 0.0, 7.25, -1e-3, 1e30]  # most are not float32 numbers: thresholds round down
     sizes = [1, 2, 5, 31, 32, 33, 80, 17, 64, 3]  # <= 32 leaves: bit masks; more: node by node
-    trees = [_random_tree(rng, s, 5, cuts) for s in sizes]
+    trees = [_random_tree(rng, s, n_features, cuts) for s in sizes]
+    if n_features > 5:  # a split on the last feature, so the forest surely needs more than the word's 8 bits
+        trees[6][0][0] = n_features - 1
     cf = _concat([_layout(*t) for t in trees], LINK_MEAN)
     leaf0 = _bit_layout(cf.child, cf.roots)[4]
     assert [int(v >= 0) for v in leaf0] == [int(s <= 32) for s in sizes]
-    X = _rows_on(cuts, ROWS, 5, rng)
+    assert (cf._walk[7].size > 0) == (n_features <= 256)
+    X = _rows_on(cuts, ROWS, n_features, rng)
     head = X[: {"every block": 0, "no block": ROWS, "the last block": 2 * 4096}[nan_in]]  # a view: rows made NaN-free
     head[np.isnan(head)] = 0.0
     if nan_in != "no block":
