@@ -55,7 +55,8 @@ _DESCRIPTIONS = {"probability": "P(irrigated) x 100 (crop pixels)", "class": "1 
 def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.ndarray | None = None,
                   zone_keys: Mapping[int, str] | None = None, n_threads: int | None = None) -> np.ndarray:
     """(3, h, w) uint8 probability/class/fraction for one block: `cropland` (h, w) fraction 0..1 (NaN missing),
-    `features` (n_features, h, w) in the model's order, `zones` (h, w) zone ids for scoped models."""
+    `features` (n_features, h, w) in the model's order, or a list of n_features (h, w) arrays (not stacked:
+    each is gathered straight into the rows), `zones` (h, w) zone ids for scoped models."""
     f = np.asarray(cropland, np.float32)
     valid = np.isfinite(f)
     if valid.any() and float(np.nanmax(f)) > 1.0 + 1e-6:
@@ -67,8 +68,13 @@ def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.n
     out[2][valid] = 0
     idx = np.flatnonzero(crop)
     if idx.size:
-        # rows of crop pixels, one column per feature, gathered in one pass (the kernels read rows)
-        X = np.asarray(features, np.float32).reshape(features.shape[0], -1).T[idx]
+        # rows of crop pixels, one column per feature (the kernels read rows)
+        if isinstance(features, (list, tuple)):  # the tile's arrays as read: no (n_features, h, w) copy first
+            X = np.empty((idx.size, len(features)), np.float32)
+            for j, a in enumerate(features):
+                X[:, j] = np.asarray(a, np.float32).reshape(-1)[idx]
+        else:
+            X = np.asarray(features, np.float32).reshape(features.shape[0], -1).T[idx]
         if zones is None:
             p = model.positive_proba(X, None, n_threads=n_threads)
         else:
@@ -141,7 +147,7 @@ class _Tile:
             lon, lat = self.grid.lonlat(self.window)
             vals.setdefault("lon", lon.astype(np.float32))
             vals.setdefault("lat", lat.astype(np.float32))
-        return f, np.stack([np.asarray(vals[n], np.float32) for n in self.features]), z
+        return f, [np.asarray(vals[n], np.float32) for n in self.features], z  # predict_block gathers the rows from each
 
 
 def _cut(a, cut):
@@ -160,7 +166,7 @@ def _predict_tile(model, tile: _Tile, zone_keys, n_threads: int) -> int:
     """Read, predict and save one tile (atomically); runs as a task on a local thread or a cluster worker."""
     f, feats, z = tile.read()
     if feats is None:
-        block = predict_block(model, f, np.empty((len(tile.features),) + f.shape, np.float32), None)
+        block = predict_block(model, f, [], None)  # no crop pixel: no feature is read
     else:
         block = predict_block(model, f, feats, z, zone_keys, n_threads=n_threads)
     with atomic_path(tile.part) as tmp:

@@ -60,6 +60,7 @@ def test_tiles_equal_whole_array_and_library(cube, model_file, tmp_path):
     cropland, preds, z = _arrays(cube, chunks=16)
     out = predict_to_files(path, cropland, preds, z, tmp_path, tile_size=16, n_jobs=2, cog=False)
     whole = predict_block(model, crop, np.stack(list(feats.values())), zones, n_threads=1)
+    assert np.array_equal(predict_block(model, crop, list(feats.values()), zones, n_threads=1), whole)  # unstacked, as tiles pass them
     for b, name in enumerate(("probability", "class", "fraction")):
         assert np.array_equal(_read(out[name]), whole[b]), name
     # against the library's own predict_proba, pixel by pixel
