@@ -192,7 +192,7 @@ def _end_to_end(paths: dict, workdir: Path, n: int, reps: int, jobs: int) -> dic
     times = {kind: {"end_to_end": [], "end_to_end_cpu": [], "predictor": [], "library": []} for kind in paths}
     models = {kind: load_model(path)[0] for kind, path in paths.items()}
     for m in models.values():
-        m.prepare_prediction(grid.width * grid.height)  # what predict_to_files does: compiled C when cached or worth it
+        m.prepare_prediction(grid.width * grid.height)  # what predict_to_files does (the numba kernel for every member)
     used = {kind: "compiled C" if m.__dict__.get("_compiled_c") else "numba kernel" for kind, m in models.items()}
     library = {"lgbm": lambda: models["lgbm"].models_["all"].booster_.predict(X, num_threads=jobs),
                "rf": lambda: models["rf"].models_["all"].set_params(n_jobs=jobs).predict_proba(X)}

@@ -240,7 +240,7 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     work.mkdir(parents=True, exist_ok=True)
     write_text_atomic(plan_file, json.dumps({"fingerprint": fingerprint, "tile_size": size}))
 
-    if hasattr(model, "prepare_prediction"):  # compiled C for LightGBM where it pays (same bytes)
+    if hasattr(model, "prepare_prediction"):  # the numba kernel for every member (faster than compiled C)
         model.prepare_prediction(grid.width * grid.height)
     fix_malloc_thresholds()
     # GDAL's block cache (default 5 % of RAM) would otherwise fill with every input block read and make

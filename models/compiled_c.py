@@ -1,12 +1,13 @@
 """LightGBM models compiled to C by TL2cgen, cached on disk: `compiled_predictor(estimator) -> CompiledC | None`.
 
 TL2cgen (the DMLC tree-model compiler, fed by Treelite's LightGBM importer) writes each tree as nested C `if`s;
-gcc/clang turns them into one shared library per model. On 300,000 rows x 24 float32 features, LightGBM 100
-trees x 31 leaves, 2 threads, it did 0.96 M rows per CPU-second, against 1.42 for irrmap's numba kernel with
-its bit-mask walk of trees of at most 32 leaves and about 0.45-0.6 for the kernel's node-by-node walk of
-larger trees (`python benchmarks/bench_forest_layout.py`; compile time in `python benchmarks/bench_predict.py`).
-So ScopedClassifier.prepare_prediction uses it only for LightGBM members with trees over 32 leaves. Random
-forests are not compiled: a 100-tree scikit-learn forest of about 2,700 nodes a tree takes minutes.
+gcc/clang turns them into one shared library per model. Since irrmap's numba kernel (compiled_forest) walks
+trees with unsigned indices it is faster on both kinds of LightGBM tree: 3.1 vs 2.2 M rows/s for 100 trees x
+31 leaves (bit masks; `python benchmarks/bench_predict.py`), 0.85 vs 1.46 CPU-s for 1 M rows of 100 trees x 63
+leaves (node by node), 2026-11-30. So the pipeline no longer uses it: ScopedClassifier.prepare_prediction
+chooses it only when asked (`compiled_c=True`), and bench_predict keeps it in its table as the maintained
+compiler to compare with. Random forests are not compiled: a 100-tree scikit-learn forest of about 2,700
+nodes a tree takes minutes.
 
 Results are bit for bit those of `compiled_forest.from_lightgbm(booster).predict`: both sum the leaf values in
 float64 in tree order and apply the same sigmoid, and compare float32 inputs with the same thresholds. Each

@@ -6,15 +6,14 @@ Why: the libraries' own prediction either sums trees in thread-completion order 
 n_jobs > 1, so the last bits depend on timing) or needs the GIL between calls. Walking flattened trees in
 one compiled loop scales across threads without the GIL and always sums trees in the same order, so results
 do not depend on the thread count. Trees of at most 32 leaves (LightGBM's default 31) are evaluated by
-bit masks (QuickScorer), larger ones node by node, 4096 rows together (in blocks without NaN each node's child
-and feature packed in one word: 1.34x the rows per CPU-second of the three-array walk on that random forest,
-0.69 vs 1.06 CPU-s for 300,000 rows, one thread). Per CPU-second, on a shared 2-core
-machine (load 8-10), 300,000 rows x 24 float32 features, 2 threads, this does 2.1x the rows of
-scikit-learn's predict_proba (random forest, 100 trees of about 2,700 nodes; 1.9x in wall-clock time) and
-3.5x those of LightGBM's own predict (100 trees x 31 leaves), 1.5x those of TL2cgen-compiled C, which also
-takes seconds to compile per model; the previous kernel (256-row blocks, node by node) did 1.07x and 1.5x
-(`python benchmarks/bench_forest_layout.py --rows 300000`). Results equal the library's own prediction
-(scikit-learn: bit for bit with n_jobs=1; LightGBM: to float64 rounding), which tests check. With one thread
+bit masks (QuickScorer), larger ones node by node, 4096 rows together, with unsigned indices (numba tests
+each signed index for wrap-around, which kept the walk loop from compiling tight) and, in blocks without NaN,
+each node's child and feature packed in one word. On the 2-core machine, 1 M rows x 24 float32 features,
+2 threads (`python benchmarks/bench_predict.py`, 2026-11-30, quiet): random forest (100 trees of about
+2,700 nodes) 1.45 M rows/s against 0.28 M for scikit-learn's predict_proba (5.2x; the three-array walk with
+signed indices did 0.59 M); LightGBM (100 trees x 31 leaves) 3.1 M rows/s against 0.91 M for its own
+predict and 2.2 M for TL2cgen-compiled C, which also takes a second to compile per model. Results equal the
+library's own prediction (scikit-learn: bit for bit with n_jobs=1; LightGBM: to float64 rounding), which tests check. With one thread
 a serial build of the kernel runs (no thread pool), so several threads (dask workers) may call it at once
 whatever numba's threading layer.
 """

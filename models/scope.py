@@ -144,14 +144,18 @@ class ScopedClassifier(ClassifierMixin, BaseEstimator):
             state.pop("_compiled_c", None)
         return state
 
-    def prepare_prediction(self, rows: int) -> None:
-        """Choose how each LightGBM member is evaluated before predicting about `rows` rows. The numba kernel's
-        bit-mask walk (trees of at most 32 leaves, LightGBM's default 31) beats TL2cgen-compiled C (1.4 vs 0.96
-        M rows per CPU-s, benchmarks/bench_forest_layout.py); for members with larger trees, walked node by node,
-        the C library of irrmap.models.compiled_c is used when it is in the cache, or compiled now when the
-        members see at least COMPILE_MIN_ROWS rows each on average. The bytes are the same either way (the C
-        library is checked against the kernel when it is compiled). The chosen C predictors go with the model to
-        cluster workers (as cache keys: a worker loads or rebuilds the library)."""
+    def prepare_prediction(self, rows: int, compiled_c: bool = False) -> None:
+        """Choose how each LightGBM member is evaluated before predicting about `rows` rows. By default the numba
+        kernel evaluates every member: since its walk uses unsigned indices it beats TL2cgen-compiled C on both
+        kinds of tree (31 leaves, bit masks: 3.1 vs 2.2 M rows/s, benchmarks/bench_predict.py; 63 leaves, node
+        by node: 0.85 vs 1.46 CPU-s for 1 M rows x 24 features, 2026-11-30). `compiled_c=True` keeps the
+        earlier choice, for comparison: members with trees over 32 leaves use the C library of
+        irrmap.models.compiled_c when it is in the cache, or compile it now when the members see at least
+        COMPILE_MIN_ROWS rows each on average. The bytes are the same either way (the C library is checked
+        against the kernel when it is compiled). Chosen C predictors go with the model to cluster workers
+        (as cache keys: a worker loads or rebuilds the library)."""
+        if not compiled_c:
+            return
         from irrmap.models.compiled_c import compiled_predictor
 
         names = list(getattr(self, "models_", {})) + (["__fallback__"] if getattr(self, "fallback_", None) is not None else [])

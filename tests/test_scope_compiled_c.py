@@ -1,6 +1,7 @@
-"""ScopedClassifier.prepare_prediction: LightGBM members with trees over 32 leaves evaluated by TL2cgen-compiled
+"""ScopedClassifier.prepare_prediction: by default the numba kernel evaluates every member (it is faster than
+TL2cgen C); with compiled_c=True, LightGBM members with trees over 32 leaves are evaluated by TL2cgen-compiled
 C when it pays (or is cached), with the same bytes as the numba kernel and LightGBM's own predict; members of
-small trees keep the kernel's faster bit-mask walk; the choice survives pickling."""
+small trees keep the kernel's bit-mask walk; the choice survives pickling."""
 
 import pickle
 import shutil
@@ -40,16 +41,16 @@ def test_small_trees_keep_the_bit_mask_kernel(tmp_path, monkeypatch):
     monkeypatch.setenv("IRRMAP_CACHE_DIR", str(tmp_path / "cache"))
     model, Xp = _fit(31)
     assert compile_estimator(model.models_["all"]).node_walked_trees == 0
-    model.prepare_prediction(COMPILE_MIN_ROWS * 10)
+    model.prepare_prediction(COMPILE_MIN_ROWS * 10, compiled_c=True)
     assert not model.__dict__.get("_compiled_c") and not (tmp_path / "cache").exists()
 
 
 def test_small_predictions_keep_the_kernel_large_ones_compile(lgbm):
     model, Xp = lgbm
     kernel = model.positive_proba(Xp)
-    model.prepare_prediction(1000)  # too few rows to pay for compiling, nothing cached: kernel
+    model.prepare_prediction(1000, compiled_c=True)  # too few rows to pay for compiling, nothing cached: kernel
     assert not model.__dict__.get("_compiled_c")
-    model.prepare_prediction(COMPILE_MIN_ROWS)
+    model.prepare_prediction(COMPILE_MIN_ROWS, compiled_c=True)
     assert set(model._compiled_c) == {"all"}
     via_c = model.positive_proba(Xp)
     assert via_c.tobytes() == kernel.tobytes()
@@ -57,14 +58,22 @@ def test_small_predictions_keep_the_kernel_large_ones_compile(lgbm):
     # once compiled it is cached: a fresh copy uses it even for a small prediction
     fresh = pickle.loads(pickle.dumps(model))
     fresh.__dict__.pop("_compiled_c", None)
-    fresh.prepare_prediction(10)
+    fresh.prepare_prediction(10, compiled_c=True)
     assert set(fresh._compiled_c) == {"all"}
 
 
 def test_the_choice_travels_with_the_pickled_model(lgbm):
     model, Xp = lgbm
     expect = model.positive_proba(Xp)
-    model.prepare_prediction(COMPILE_MIN_ROWS)
+    model.prepare_prediction(COMPILE_MIN_ROWS, compiled_c=True)
     copy = pickle.loads(pickle.dumps(model))  # what a cluster worker receives
     assert type(copy._compiled_c["all"]).__name__ == "CompiledC"
     assert copy.positive_proba(Xp, n_threads=1).tobytes() == expect.tobytes()
+
+
+def test_by_default_every_member_keeps_the_kernel(lgbm, tmp_path):
+    model, Xp = lgbm  # trees of 63 leaves, walked node by node
+    kernel = model.positive_proba(Xp)
+    model.prepare_prediction(COMPILE_MIN_ROWS * 10)
+    assert not model.__dict__.get("_compiled_c") and not (tmp_path / "cache").exists()
+    assert model.positive_proba(Xp).tobytes() == kernel.tobytes()
