@@ -17,7 +17,7 @@ from irrmap.app.stages.common import (
 )
 from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import gather, raise_all
-from irrmap.core.raster_write import write_raster
+from irrmap.core.raster_write import RasterOutput, write_rasters
 from irrmap.suitability.elevation import check_elevation_range
 
 PRODUCTS = ("slope_percent", "distance_to_water", "aridity_index", "suitability")
@@ -53,11 +53,12 @@ def run(ctx: RunContext) -> list[Path]:
     s = su.weighted_overlay_by_zone(classes, sec.weights, zones, zone_weights(table, sec.weights_in))
     folder = ctx.outdir / "suitability"
     tags = provenance(ctx, "suitability")
-    outputs = []
-    for name, arr in zip(PRODUCTS, (slope, distance, ai, s)):
-        outputs.append(write_raster(folder / f"{name}.tif", arr, descriptions=[name], tags=tags))
-    outputs.append(write_raster(folder / "classes.tif", [classes[k] for k in ("elevation", "distance", "slope", "aridity")],
-                                dtype="uint8", nodata=0, descriptions=["elevation_class", "distance_class", "slope_class", "aridity_class"], tags=tags))
+    # one streaming pass over the five files: the blocks they share (slope, distance, classes) are computed once
+    rasters = [RasterOutput(folder / f"{name}.tif", arr, descriptions=[name], tags=tags) for name, arr in zip(PRODUCTS, (slope, distance, ai, s))]
+    rasters.append(RasterOutput(folder / "classes.tif", [classes[k] for k in ("elevation", "distance", "slope", "aridity")],
+                                dtype="uint8", nodata=0, descriptions=["elevation_class", "distance_class", "slope_class", "aridity_class"],
+                                tags=tags))
+    outputs = write_rasters(rasters, desc="suitability")
     unit_table = unit_table.join(table.set_index("zone")["code"], how="left")
     with atomic_path(folder / "units.csv") as tmp:
         unit_table.to_csv(tmp)
