@@ -6,8 +6,10 @@ leaves; fitted once into `--workdir`), on the same `--rows` rows x 24 float32 fe
   and, for LightGBM when tl2cgen is installed, TL2cgen-compiled C (bench_predict's build, compile time noted);
 - irrmap's kernel as shipped (compiled_forest: trees of <= 32 leaves by bit masks, others walked in 4096-row
   blocks, 14 steps of every row before rows at a leaf are listed out, those 14 without the NaN test in
-  blocks without NaN, as the rows here are);
-- variant kernels kept here for the comparison, all walking node by node: the previous kernel (256-row blocks,
+  blocks without NaN, as the rows here are, with unsigned indices and each node's child and feature in one
+  packed word);
+- variant kernels kept here for the comparison, all walking node by node with signed indices (the shipped
+  kernel before it went unsigned and packed: "4096, 14 steps first"): the previous kernel (256-row blocks,
   rows listed out from the first step), larger blocks, the number of steps every row takes before listing,
   an array-of-structs node record ((n, 4) int32: feature, threshold bits, child, NaN direction: one cache line
   a step), and sibling pairs renumbered depth-first (subtrees contiguous) instead of breadth-first.
