@@ -126,15 +126,17 @@ def _token(a) -> str:
 
 class _Tile:
     """One tile's task: its window, its part file, and its inputs cut to the window (numpy slices, or dask
-    graphs culled to the window so a worker receives only what the tile reads). Reads cropland (and zones)
-    first and the predictors only where there is cropland; lon/lat come from the grid."""
+    graphs sliced to the window; with `cull`, culled here so a cluster worker receives only what the tile
+    reads; locally the tile's own compute culls them, once). Reads cropland (and zones) first and the
+    predictors only where there is cropland; lon/lat come from the grid."""
 
-    def __init__(self, index: int, window: Window, part: Path, grid: Grid, cropland, predictors, zones, features):
+    def __init__(self, index: int, window: Window, part: Path, grid: Grid, cropland, predictors, zones, features,
+                 cull: bool = True):
         r0, c0 = int(window.row_off), int(window.col_off)
         cut = (slice(r0, r0 + int(window.height)), slice(c0, c0 + int(window.width)))
         self.index, self.window, self.part, self.grid, self.features = index, window, part, grid, list(features)
-        self.base = [_cut(cropland, cut)] + ([_cut(zones, cut)] if zones is not None else [])
-        self.predictors = {n: _cut(predictors[n], cut) for n in self.features if n in predictors}
+        self.base = [_cut(cropland, cut, cull)] + ([_cut(zones, cut, cull)] if zones is not None else [])
+        self.predictors = {n: _cut(predictors[n], cut, cull) for n in self.features if n in predictors}
 
     def read(self):
         got = _compute(self.base)
@@ -150,10 +152,10 @@ class _Tile:
         return f, [np.asarray(vals[n], np.float32) for n in self.features], z  # predict_block gathers the rows from each
 
 
-def _cut(a, cut):
+def _cut(a, cut, cull: bool = True):
     data = getattr(a, "data", a)
     if isinstance(data, da.Array):
-        return dask.optimize(data[cut])[0]
+        return dask.optimize(data[cut])[0] if cull else data[cut]
     return np.asarray(data[cut])
 
 
@@ -266,7 +268,7 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
         def submit_next() -> None:
             nxt = next(queue, None)
             if nxt is not None:
-                tile = _Tile(nxt[0], nxt[1], part(nxt[1]), grid, cropland, predictors, zones, features)
+                tile = _Tile(nxt[0], nxt[1], part(nxt[1]), grid, cropland, predictors, zones, features, cull=runner.cluster)
                 pending[runner.submit(_predict_tile, tile, zone_keys, threads)] = nxt
 
         try:
