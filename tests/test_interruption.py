@@ -212,15 +212,13 @@ def test_failed_rerun_marks_the_manifest_and_is_never_taken_as_up_to_date(tmp_pa
     original = cfg.read_text()
     cfg.write_text(original.replace("[suitability]\n", "[suitability]\nmax_distance = 40000\n"))
 
-    real, calls = stage.write_raster, []
+    real = stage.write_rasters
 
-    def fail_third(*args, **kw):  # the stage dies after replacing two of its files
-        calls.append(args[0])
-        if len(calls) == 3:
-            raise DataError("simulated failure while writing", str(args[0]), "none")
-        return real(*args, **kw)
+    def fail_third(outputs, **kw):  # the stage dies after replacing two of its files (its one write of five)
+        real(outputs[:2], **kw)
+        raise DataError("simulated failure while writing", str(outputs[2].path), "none")
 
-    monkeypatch.setattr(stage, "write_raster", fail_third)
+    monkeypatch.setattr(stage, "write_rasters", fail_third)
     assert main(["-q", "run", str(cfg)]) == 2
     m = _manifest(cfg)
     assert m["status"] == "failed" and m["error"]["stage"] == "suitability"
