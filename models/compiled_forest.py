@@ -10,8 +10,8 @@ bit masks (QuickScorer), larger ones node by node, 4096 rows together, with unsi
 each signed index for wrap-around, which kept the walk loop from compiling tight) and, in blocks without NaN,
 each node's child and feature packed in one word. On the 2-core machine, 1 M rows x 24 float32 features,
 2 threads (`python benchmarks/bench_predict.py`, 2026-11-30, quiet): random forest (100 trees of about
-2,700 nodes) 1.45 M rows/s against 0.28 M for scikit-learn's predict_proba (5.2x; the three-array walk with
-signed indices did 0.59 M); LightGBM (100 trees x 31 leaves) 3.1 M rows/s against 0.91 M for its own
+2,700 nodes) 1.55 M rows/s against 0.29 M for scikit-learn's predict_proba (5.3x; the three-array walk with
+signed indices did 0.59 M); LightGBM (100 trees x 31 leaves) 3.2 M rows/s against 0.93 M for its own
 predict and 2.2 M for TL2cgen-compiled C, which also takes a second to compile per model. Results equal the
 library's own prediction (scikit-learn: bit for bit with n_jobs=1; LightGBM: to float64 rounding), which tests check. With one thread
 a serial build of the kernel runs (no thread pool), so several threads (dask workers) may call it at once
