@@ -205,9 +205,10 @@ def read_multiband(
     if dates is not None and len(dates) != count:
         raise InputError(f"{len(dates)} dates for {count} bands", str(path), "give one date per band")
     kw = decode_options(preset, scale, nodata, fill_values, valid_range)
-    arrays = [read_raster(path, grid, band=b, chunks=chunks, warn_scaled=b == 1, **kw) for b in range(1, count + 1)]
+    every = tuple(range(1, count + 1))  # each window's bands decoded once (irrmap.core.band_batch)
+    arrays = [read_raster(path, grid, band=b, chunks=chunks, warn_scaled=b == 1, batch_bands=every, **kw) for b in every]
     if qa is not None and qa_rule is not None:
-        arrays = [a.where(qa_accepts(qa_rule, read_raster(qa, grid, band=b, kind="categorical", chunks=chunks))).astype(np.float32)
+        arrays = [a.where(qa_accepts(qa_rule, read_raster(qa, grid, band=b, kind="categorical", chunks=chunks, batch_bands=every))).astype(np.float32)
                   .rio.write_crs(grid.crs).rio.write_transform(grid.transform) for b, a in enumerate(arrays, start=1)]
     return _stack(arrays, dates, name, path)
 

@@ -29,11 +29,12 @@ import numpy as np
 import rasterio
 import xarray as xr
 from dask.base import tokenize
-from rasterio.enums import Resampling
+from rasterio.enums import Interleaving, Resampling
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
+from irrmap.core import band_batch
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.layers import layer_number
@@ -62,6 +63,7 @@ class _Plan:
     src_dtype: str
     out_dtype: str
     fill: float
+    batch: tuple = ()  # the bands read together with this one, window by window (irrmap.core.band_batch); () = alone
 
 
 def open_raster(path):
@@ -148,6 +150,7 @@ def read_raster(
     warn_scaled: bool = True,
     chunks: int = 1024,
     name: str | None = None,
+    batch_bands=None,
 ) -> xr.DataArray:
     """Lazy DataArray of `path` (band `band`) on `grid`; see the module docstring for the rules.
 
@@ -155,7 +158,9 @@ def read_raster(
     single-layer file and refuses a file with several (irrmap.core.layers). `signed`: unsigned storage of
     signed integers (irrmap.core.nodata rule 0). An explicit `scale` on a float band whose values already
     look scaled (all within +-SCALED_MAX) logs a warning, unless `warn_scaled` is off (a series warns for
-    its first file only).
+    its first file only). `batch_bands`: every band of the file that the caller reads onto the same grid
+    and chunks (a series of one band per date); in a pixel-interleaved file each window's bands are then
+    decoded once for all of them (irrmap.core.band_batch).
 
     Continuous and fraction results are float32 with NaN for missing. Categorical results keep the source's
     dtype with its nodata value as missing marker (attribute `nodata`); an integer source that declares no
@@ -178,6 +183,9 @@ def read_raster(
         rs = Resampling[resampling] if resampling else choose_resampling(kind, _src_res_on_grid(src, grid), float(np.sqrt(grid.res[0] * grid.res[1])))
         src_dtype = src.dtypes[band - 1]
         same_lattice = _same_lattice(src, grid)  # values are copied, not resampled
+        batch = tuple(int(b) for b in batch_bands) if batch_bands else ()
+        if len(batch) < 2 or band not in batch or dec.use_mask or src.interleaving != Interleaving.pixel:
+            batch = ()
         mtime = os.path.getmtime(path)
     if kind == "categorical":
         marker = class_marker(src_dtype, dec)
@@ -187,7 +195,7 @@ def read_raster(
         out_dtype, fill = marker[0].name, marker[1]
     else:
         out_dtype, fill = "float32", np.nan
-    plan = _Plan(path, band, kind, dec, rs, tuple(classes or ()), src_dtype, out_dtype, fill)
+    plan = _Plan(path, band, kind, dec, rs, tuple(classes or ()), src_dtype, out_dtype, fill, batch)
     chunk_shape = da.core.normalize_chunks((chunks, chunks), grid.shape)
     token = tokenize(path, mtime, plan, grid.to_dict(), chunks)
     arr = da.map_blocks(
@@ -287,6 +295,9 @@ def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
 
 def _read(src, plan: _Plan, window: Window):
     """Raw values of the window, and the file's own mask of it when it has one (else None)."""
+    if plan.batch:
+        st = os.stat(plan.path)
+        return band_batch.read_band(src, (plan.path, st.st_ino, st.st_mtime_ns, st.st_size), plan.band, plan.batch, window), None
     raw = src.read(plan.band, window=window)
     return raw, (src.read_masks(plan.band, window=window) if plan.decoding.use_mask else None)
 
