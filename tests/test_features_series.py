@@ -60,6 +60,31 @@ def test_qa_rule_bits():
     assert not QARule(land_water=(1,)).accept(np.array([(good & ~(7 << 11)) | (5 << 11)]))[0]
 
 
+def _verdict_by_hand(word: int, rule: QARule) -> bool:
+    """The VI_Quality rule on one word with plain integer bit operations (MOD13 C6.1 User's Guide, table 5)."""
+    if word == rule.fill:
+        return False
+    ok = (word & 3) in rule.modland and ((word >> 2) & 15) <= rule.max_usefulness
+    ok &= not (rule.reject_adjacent_cloud and word >> 8 & 1) and not (rule.reject_mixed_clouds and word >> 10 & 1)
+    ok &= rule.land_water is None or ((word >> 11) & 7) in rule.land_water
+    return ok and not (rule.reject_snow and word >> 14 & 1) and not (rule.reject_shadow and word >> 15 & 1)
+
+
+@pytest.mark.parametrize("rule", [QARule(), QARule(reject_adjacent_cloud=True, land_water=(1, 2), max_usefulness=3),
+                                  QARule(modland=(0, 1, 2), reject_snow=False, fill=0)])
+def test_qa_rule_every_word_matches_the_bit_layout(rule):
+    """Every uint16 word, as numpy and as dask, in the widths a reader hands over (uint16 as stored; int32 when
+    a QA file without nodata is widened; int16 with its negative halves): the table lookup gives the verdict
+    worked out bit by bit."""
+    words = np.arange(1 << 16)
+    expected = np.array([_verdict_by_hand(int(w), rule) for w in words])
+    for q in (words.astype(np.uint16), words.astype(np.int32), words.astype(np.uint16).view(np.int16)):
+        np.testing.assert_array_equal(rule.accept(q), expected)
+        np.testing.assert_array_equal(rule.accept(da.from_array(q, chunks=10_000)).compute(), expected)
+    wide = np.array([-1, 1 << 16, (1 << 16) + 2116, 2116])  # outside the table: the bit tests on the value itself
+    np.testing.assert_array_equal(rule.accept(wide), [_verdict_by_hand(int(w) & ((1 << 64) - 1), rule) for w in wide])  # -1: all bits set
+
+
 def test_per_date_files_decoding_and_qa(tmp_path):
     vi = [np.array([[1000, -3000, 5000, 20000]] * 3, np.int16), np.array([[3000, 2000, -3000, 100]] * 3, np.int16)]
     qa = [np.full((3, 4), 2116, np.uint16), np.full((3, 4), 2116, np.uint16)]

@@ -17,11 +17,14 @@ checked against their own valid share by irrmap.core.valid_share.check_aligned.
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
+from irrmap.core.parallelism import task_slots
 from irrmap.core.raster_read import open_raster
 from irrmap.core.valid_share import MOST_LOST, band_shares, coverage, extent_text, no_overlap, shares_within
 
@@ -87,7 +90,8 @@ def _check_products(stage_name: str, ctx: RunContext, outputs: list[Path], input
         return
     names = {Path(p).resolve(): n for n, p in ctx.products.items()}
     name = {p: names.get(p.resolve(), p.stem) for p in rasters}
-    shares = {p: min(band_shares(p)) for p in rasters}
+    with ThreadPoolExecutor(max(1, min(len(rasters), task_slots(), os.cpu_count() or 1))) as pool:  # GDAL reads in parallel
+        shares = dict(zip(rasters, pool.map(lambda p: min(band_shares(p)), rasters)))
     on_grid = [p for p in rasters if (g := _grid_of(p)) is not None and g.aligned_with(ctx.grid)]
     refs = [p for p in inputs if p not in rasters and p.resolve().is_relative_to(ctx.outdir.resolve())
             and (g := _grid_of(p)) is not None and g.aligned_with(ctx.grid)]

@@ -9,6 +9,7 @@ Sources: MOD13 C6.1 User's Guide (Didan et al. 2019), table 3 (scale 0.0001, fil
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import dask.array as da
@@ -62,13 +63,36 @@ class QARule:
         return tuple(tests)
 
     def accept(self, qa):
-        """Boolean array: True where the quality word passes every rule (numpy or dask)."""
-        q = qa.astype(np.int64) if hasattr(qa, "astype") else np.asarray(qa, dtype=np.int64)
-        xp = da if isinstance(q, da.Array) else np
+        """Boolean array of the shape of `qa`: True where the quality word passes every rule (numpy or dask).
+        Words of 16 bits or less (the VI_Quality SDS is uint16) are looked up in a table of every word's
+        verdict, built once per rule by the same bit tests; wider values go through the tests directly."""
+        if isinstance(qa, da.Array):
+            return qa.map_blocks(self._accept_block, dtype=bool)
+        return self._accept_block(np.asarray(qa))
+
+    def _accept_block(self, q: np.ndarray) -> np.ndarray:
+        if q.dtype.kind in "ui" and q.size:
+            table = _verdicts(self)
+            if q.dtype.kind == "u" and (q.dtype.itemsize <= 2 or int(q.max()) <= 0xFFFF):
+                return table[-_LOWEST:][q]
+            if q.dtype.kind == "i" and (q.dtype.itemsize <= 2 or (int(q.min()) >= _LOWEST and int(q.max()) <= 0xFFFF)):
+                return table[q.astype(np.int64) - _LOWEST]
+        return self._tests(q.astype(np.int64))
+
+    def _tests(self, q: np.ndarray) -> np.ndarray:
         ok = q != self.fill
         for shift, mask, values in self.bit_tests():
-            ok &= xp.isin((q >> shift) & mask, list(values))
+            ok &= np.isin((q >> shift) & mask, list(values))
         return ok
+
+
+_LOWEST = -(1 << 15)  # the verdict table covers every int16 and uint16 word
+
+
+@functools.lru_cache(maxsize=16)
+def _verdicts(rule: QARule) -> np.ndarray:
+    """rule's verdict for every word from -32768 to 65535 (index = word + 32768)."""
+    return rule._tests(np.arange(_LOWEST, 1 << 16, dtype=np.int64))
 
 
 def qa_rule_from(section: dict | None) -> QARule | None:
