@@ -31,16 +31,18 @@ _MASK = _B - 1
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _add(h, hc, v, m, lt):
-    h[v] += 1
-    hc[v >> _SHIFT] += 1
-    return lt + 1 if v < m else lt
+    u = np.uint32(v)
+    h[u] += 1
+    hc[u >> _SHIFT] += 1
+    return lt + (v < m)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _remove(h, hc, v, m, lt):
-    h[v] -= 1
-    hc[v >> _SHIFT] -= 1
-    return lt - 1 if v < m else lt
+    u = np.uint32(v)
+    h[u] -= 1
+    hc[u >> _SHIFT] -= 1
+    return lt - (v < m)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -77,13 +79,24 @@ def _next_bin(h, hc, m):
 
 
 @numba.njit(cache=True, nogil=True)
+def _absent_code(n_bins):
+    """The code of pixels that are not reference pixels: the first bin of the second coarse bin above every real
+    code. It is counted like the others (no branch on it in the kernel's inner loops, where the branch mispredicts
+    as often as reference and other pixels alternate), and the median walk never reaches it."""
+    return ((n_bins >> _SHIFT) + 2) << _SHIFT
+
+
+@numba.njit(cache=True, nogil=True)
 def _window_median_codes(codes, n_bins, radius, r0, r1, c0, c1, lo_out, hi_out):
-    """For every pixel (i, j) of rows r0..r1-1, cols c0..c1-1 of `codes` (int32, -1 = not a reference pixel):
-    the codes of the lower and upper middle order statistics of the reference codes in the clipped window
-    [i-radius, i+radius] x [j-radius, j+radius]; -1 where the window holds none."""
+    """For every pixel (i, j) of rows r0..r1-1, cols c0..c1-1 of `codes` (int32: 0..n_bins-1 for reference
+    pixels, _absent_code(n_bins) for the others): the codes of the lower and upper middle order statistics of
+    the reference codes in the clipped window [i-radius, i+radius] x [j-radius, j+radius]; -1 where the window
+    holds none."""
     H, W = codes.shape
-    h = np.zeros(n_bins + _B + 1, np.int32)
-    hc = np.zeros((n_bins >> _SHIFT) + 3, np.int32)
+    off = _absent_code(n_bins)
+    codes_t = np.ascontiguousarray(codes.T)  # the window's column steps read columns: contiguous rows of the transpose
+    h = np.zeros(off + _B, np.int32)
+    hc = np.zeros((off >> _SHIFT) + 1, np.int32)
     m = 0
     lt = 0
     n = 0
@@ -91,9 +104,8 @@ def _window_median_codes(codes, n_bins, radius, r0, r1, c0, c1, lo_out, hi_out):
     for ii in range(max(0, r0 - radius), min(H, r0 + radius + 1)):
         for jj in range(max(0, c0 - radius), min(W, c0 + radius + 1)):
             v = codes[ii, jj]
-            if v >= 0:
-                lt = _add(h, hc, v, m, lt)
-                n += 1
+            lt = _add(h, hc, v, m, lt)
+            n += v < off
     j = c0
     step = 1
     for i in range(r0, r1):
@@ -104,15 +116,13 @@ def _window_median_codes(codes, n_bins, radius, r0, r1, c0, c1, lo_out, hi_out):
             if top >= 0:
                 for jj in range(ja, jb):
                     v = codes[top, jj]
-                    if v >= 0:
-                        lt = _remove(h, hc, v, m, lt)
-                        n -= 1
+                    lt = _remove(h, hc, v, m, lt)
+                    n -= v < off
             if bottom < H:
                 for jj in range(ja, jb):
                     v = codes[bottom, jj]
-                    if v >= 0:
-                        lt = _add(h, hc, v, m, lt)
-                        n += 1
+                    lt = _add(h, hc, v, m, lt)
+                    n += v < off
         ia, ib = max(0, i - radius), min(H, i + radius + 1)
         for t in range(c1 - c0):
             if t > 0:  # move one column in the direction `step`
@@ -122,17 +132,17 @@ def _window_median_codes(codes, n_bins, radius, r0, r1, c0, c1, lo_out, hi_out):
                     old, new = j + radius, j - radius - 1
                 j += step
                 if 0 <= old < W:
+                    col = codes_t[old]
                     for ii in range(ia, ib):
-                        v = codes[ii, old]
-                        if v >= 0:
-                            lt = _remove(h, hc, v, m, lt)
-                            n -= 1
+                        v = col[ii]
+                        lt = _remove(h, hc, v, m, lt)
+                        n -= v < off
                 if 0 <= new < W:
+                    col = codes_t[new]
                     for ii in range(ia, ib):
-                        v = codes[ii, new]
-                        if v >= 0:
-                            lt = _add(h, hc, v, m, lt)
-                            n += 1
+                        v = col[ii]
+                        lt = _add(h, hc, v, m, lt)
+                        n += v < off
             if n == 0:
                 lo_out[i - r0, j - c0] = -1
                 hi_out[i - r0, j - c0] = -1
@@ -162,7 +172,7 @@ def median_block(values: np.ndarray, reference: np.ndarray, radius: int, inner=N
     if r1 <= r0 or c1 <= c0 or not ref.any():
         return out
     uniq, inv = np.unique(values[ref], return_inverse=True)
-    codes = np.full(values.shape, -1, dtype=np.int32)
+    codes = np.full(values.shape, _absent_code(len(uniq)), dtype=np.int32)
     codes[ref] = inv.astype(np.int32)
     lo = np.empty(out.shape, np.int32)
     hi = np.empty(out.shape, np.int32)
