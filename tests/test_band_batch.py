@@ -95,3 +95,25 @@ def test_series_values_equal_rasterio_band_by_band(tmp_path, interleave, monkeyp
     np.testing.assert_array_equal(got, expected)
     assert len(taken) == (23 * 9 if interleave == "pixel" else 0)  # 3 x 3 chunks of 64 pixels
     assert band_batch.held() == 0
+
+
+def test_bands_read_together_equal_band_by_band_reads_when_resampled(tmp_path):
+    """A grid in another CRS and pixel size (GDAL's warper resamples each band): one (band, y, x) read gives
+    read_raster's values band by band, and the QA-style categorical kind keeps its dtype and missing marker."""
+    from irrmap.core.errors import InputError
+    from irrmap.core.raster_read import read_raster, read_raster_bands
+
+    rng = np.random.default_rng(5)
+    data = rng.integers(-2000, 10000, size=(4, 130, 140)).astype(np.int16)
+    path = tmp_path / "stack.tif"
+    _stack(path, data, "pixel")
+    grid = Grid("EPSG:4326", Affine(0.004, 0, 115.95, 0, -0.004, 36.1), 60, 70)  # inside the file (pyproj)
+    together = read_raster_bands(path, grid, (1, 2, 3, 4), chunks=32).values
+    alone = np.stack([read_raster(path, grid, band=b, chunks=32).values for b in (1, 2, 3, 4)])
+    np.testing.assert_array_equal(together, alone)
+    assert np.isfinite(together).mean() > 0.3  # the grid overlaps the file
+    classes = read_raster_bands(path, grid, (2, 3), kind="categorical", chunks=32)
+    assert classes.dtype == np.int16 and classes.attrs["nodata"] == -3000
+    np.testing.assert_array_equal(classes.values[1], read_raster(path, grid, band=3, kind="categorical", chunks=32).values)
+    with pytest.raises(InputError, match="no band"):
+        read_raster_bands(path, grid, ())

@@ -20,6 +20,7 @@ import re
 import warnings
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 import rasterio
 import xarray as xr
@@ -28,7 +29,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.layers import layer_listing, layer_number
-from irrmap.core.raster_read import read_raster
+from irrmap.core.raster_read import read_raster, read_raster_bands
 from irrmap.sources.modis import PRESETS, QARule
 from irrmap.training.cube import read_cube
 from irrmap.training.physical_range import screen
@@ -102,6 +103,15 @@ def decode_options(preset: str | None, scale=None, nodata=None, fill_values=(), 
     if valid_range is not None:
         base["valid_range"] = tuple(valid_range)
     return base
+
+
+def _series_of(stack: xr.DataArray, dates, name: str, where) -> xr.DataArray:
+    """A (band, y, x) read as the (time, y, x) series `name`, screened like `_stack`'s."""
+    times = np.array([np.datetime64(d, "D") for d in dates]) if dates is not None else np.arange(stack.sizes["band"])
+    out = stack.rename(band="time").assign_coords(time=times)
+    out.name = name
+    crs, transform = stack.rio.crs, stack.rio.transform(recalc=False)
+    return screen(out, name, f"{name} series {where}").rio.write_crs(crs).rio.write_transform(transform)
 
 
 def _stack(arrays: list[xr.DataArray], dates, name: str, where) -> xr.DataArray:
@@ -205,12 +215,12 @@ def read_multiband(
     if dates is not None and len(dates) != count:
         raise InputError(f"{len(dates)} dates for {count} bands", str(path), "give one date per band")
     kw = decode_options(preset, scale, nodata, fill_values, valid_range)
-    every = tuple(range(1, count + 1))  # each window's bands decoded once (irrmap.core.band_batch)
-    arrays = [read_raster(path, grid, band=b, chunks=chunks, warn_scaled=b == 1, batch_bands=every, **kw) for b in every]
+    every = tuple(range(1, count + 1))  # one task per spatial chunk reads every band (irrmap.core.raster_read)
+    stack = read_raster_bands(path, grid, every, chunks=chunks, **kw)
     if qa is not None and qa_rule is not None:
-        arrays = [a.where(qa_accepts(qa_rule, read_raster(qa, grid, band=b, kind="categorical", chunks=chunks, batch_bands=every))).astype(np.float32)
-                  .rio.write_crs(grid.crs).rio.write_transform(grid.transform) for b, a in enumerate(arrays, start=1)]
-    return _stack(arrays, dates, name, path)
+        words = read_raster_bands(qa, grid, every, kind="categorical", chunks=chunks)
+        stack = stack.copy(data=da.where(qa_accepts(qa_rule, words), stack.data, np.float32(np.nan)))
+    return _series_of(stack, dates, name, path)
 
 
 def _layers(path) -> tuple[int, tuple, str]:

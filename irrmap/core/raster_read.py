@@ -168,6 +168,55 @@ def read_raster(
     every stored value, class 0 included, stays a class. `nodata` replaces the file's nodata value.
     Raises InputError for an unreadable, damaged or truncated file, a missing band or CRS.
     """
+    plan, same_lattice, mtime = _plan_for(path, grid, kind=kind, band=band, classes=classes, resampling=resampling, nodata=nodata,
+                                          fill_values=fill_values, scale=scale, offset=offset, valid_range=valid_range,
+                                          signed=signed, warn_scaled=warn_scaled, batch_bands=batch_bands)
+    chunk_shape = da.core.normalize_chunks((chunks, chunks), grid.shape)
+    token = tokenize(plan.path, mtime, plan, grid.to_dict(), chunks)
+    arr = da.map_blocks(
+        _read_block,
+        plan,
+        grid,
+        chunks=chunk_shape,
+        dtype=np.dtype(plan.out_dtype),
+        meta=np.empty((0, 0), dtype=plan.out_dtype),
+        name=f"read-{Path(plan.path).stem}-{token}",
+    )
+    return _labelled(arr, ("y", "x"), {}, grid, plan, same_lattice, name)
+
+
+def read_raster_bands(path, grid: Grid, bands, *, chunks: int = 1024, name: str | None = None, **kwargs) -> xr.DataArray:
+    """Lazy (band, y, x) DataArray of the 1-based `bands` of `path` on `grid`: each band read as read_raster
+    reads it (same keyword arguments and rules), but one dask task per spatial chunk reads every band, so a
+    23-date series is one task per chunk, not 23. In a pixel-interleaved file each window is decoded once for
+    all the bands (irrmap.core.band_batch). Coordinate `band` holds the band numbers. Raises what read_raster
+    raises, for the first band that fails."""
+    path = os.fspath(path)
+    bands = tuple(int(b) for b in bands)
+    if not bands:
+        raise InputError("no band to read", path, "pass the bands to read (1-based numbers)")
+    kwargs.pop("batch_bands", None)
+    warn = kwargs.pop("warn_scaled", True)
+    plans, lattice, mtime = [], True, None
+    for k, b in enumerate(bands):
+        plan, same, mtime = _plan_for(path, grid, band=b, batch_bands=bands, warn_scaled=warn and k == 0, **kwargs)
+        plans.append(plan)
+        lattice &= same
+    plans = tuple(plans)
+    chunk_shape = ((len(bands),),) + da.core.normalize_chunks((chunks, chunks), grid.shape)
+    out_dtype = plans[0].out_dtype
+    if any(p.out_dtype != out_dtype for p in plans):
+        raise InputError(f"the bands {bands} read as different types ({sorted({p.out_dtype for p in plans})})", path,
+                         "read them one by one with read_raster")
+    token = tokenize(path, mtime, plans, grid.to_dict(), chunks)
+    arr = da.map_blocks(_read_stack_block, plans, grid, chunks=chunk_shape, dtype=np.dtype(out_dtype),
+                        meta=np.empty((0, 0, 0), dtype=out_dtype), name=f"read-{Path(path).stem}-bands-{token}")
+    return _labelled(arr, ("band", "y", "x"), {"band": list(bands)}, grid, plans[0], lattice, name)
+
+
+def _plan_for(path, grid: Grid, *, kind: str = "continuous", band=None, classes=None, resampling=None, nodata=None,
+              fill_values=(), scale=None, offset=None, valid_range=None, signed=False, warn_scaled=True, batch_bands=None):
+    """The read plan of one band (read_raster's rules), whether the file sits on the grid's lattice, and its mtime."""
     path = os.fspath(path)
     if kind not in KINDS:
         raise InputError(f"unknown raster kind {kind!r}", "kind", f"use one of {', '.join(KINDS)}")
@@ -195,23 +244,17 @@ def read_raster(
         out_dtype, fill = marker[0].name, marker[1]
     else:
         out_dtype, fill = "float32", np.nan
-    plan = _Plan(path, band, kind, dec, rs, tuple(classes or ()), src_dtype, out_dtype, fill, batch)
-    chunk_shape = da.core.normalize_chunks((chunks, chunks), grid.shape)
-    token = tokenize(path, mtime, plan, grid.to_dict(), chunks)
-    arr = da.map_blocks(
-        _read_block,
-        plan,
-        grid,
-        chunks=chunk_shape,
-        dtype=np.dtype(out_dtype),
-        meta=np.empty((0, 0), dtype=out_dtype),
-        name=f"read-{Path(path).stem}-{token}",
-    )
-    out = xr.DataArray(arr, dims=("y", "x"), coords=grid.coords(), name=name or Path(path).stem)
-    out.attrs.update({"source": path, "band": band, "kind": kind, "resampling": "none" if same_lattice else rs.name,
-                      "source_dtype": str(src_dtype)})
+    return _Plan(path, band, kind, dec, rs, tuple(classes or ()), src_dtype, out_dtype, fill, batch), same_lattice, mtime
+
+
+def _labelled(arr, dims: tuple, extra_coords: dict, grid: Grid, plan: _Plan, same_lattice: bool, name) -> xr.DataArray:
+    """The dask array as a georeferenced DataArray with read_raster's attributes."""
+    path, kind = plan.path, plan.kind
+    out = xr.DataArray(arr, dims=dims, coords={**extra_coords, **grid.coords()}, name=name or Path(path).stem)
+    out.attrs.update({"source": path, "band": plan.band, "kind": kind, "resampling": "none" if same_lattice else plan.resampling.name,
+                      "source_dtype": str(plan.src_dtype)})
     if kind == "categorical":
-        out.attrs["nodata"] = fill
+        out.attrs["nodata"] = plan.fill
     out = out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     return out
 
@@ -257,8 +300,19 @@ def _dataset(path: str):
     return ds
 
 
+def _read_stack_block(plans: tuple, grid: Grid, block_info=None) -> np.ndarray:
+    """(bands, h, w): each plan's band of one spatial chunk (the first read decodes the window for all of them)."""
+    _, rows, cols = block_info[None]["array-location"]
+    return np.stack([_read_window(p, grid, rows, cols) for p in plans])
+
+
 def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
-    (r0, r1), (c0, c1) = block_info[None]["array-location"]
+    rows, cols = block_info[None]["array-location"]
+    return _read_window(plan, grid, rows, cols)
+
+
+def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
+    (r0, r1), (c0, c1) = rows, cols
     sub = grid.window_grid(Window(c0, r0, c1 - c0, r1 - r0))
     with _reading(plan.path), contextlib.nullcontext(_dataset(plan.path)) as src:
         if _same_lattice(src, sub):
