@@ -60,3 +60,29 @@ def test_run_releases_after_every_stage(monkeypatch, tmp_path):
     assert len(calls) == 3
     pipeline.run_pipeline(config, stages=first)  # all up to date: nothing ran, nothing to release
     assert len(calls) == 3
+
+
+_ARENAS = textwrap.dedent("""
+    import ctypes, sys, threading
+    import numpy as np
+    from irrmap.core.memory import limit_arenas
+
+    if sys.argv[1] != "default":
+        limit_arenas(int(sys.argv[1]))
+    start = threading.Barrier(4)
+    def work():
+        start.wait()  # four threads allocating at once
+        [np.ones(60_000, np.uint8) for _ in range(200)]
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    ctypes.CDLL("libc.so.6").malloc_stats()  # glibc's own report, one "Arena N:" section per arena, on stderr
+""")
+
+
+@pytest.mark.parametrize("cap,expected", [("default", 5), ("1", 1), ("2", 2)])
+def test_limit_arenas_caps_glibcs_arenas(cap, expected):
+    """glibc's malloc_stats counts the arenas: the main one plus one per allocating thread by default, at most
+    `cap` once limit_arenas(cap) was called."""
+    err = subprocess.run([sys.executable, "-c", _ARENAS, cap], capture_output=True, text=True, check=True).stderr
+    assert sum(line.startswith("Arena ") for line in err.splitlines()) == expected, err

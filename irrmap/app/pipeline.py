@@ -28,7 +28,7 @@ from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
 from irrmap.core.errors import gather, raise_all
 from irrmap.core.manifest import git_commit, package_versions, write_manifest
-from irrmap.core.memory import release_freed_memory
+from irrmap.core.memory import fix_malloc_thresholds, limit_arenas, release_freed_memory
 from irrmap.core.raster_write import gdal_cache_bytes
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ def plan_stages(ctx: RunContext, stages: list[Stage] | None = None, scheduler: s
 def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None = None, scheduler: str | None = None) -> dict:
     """Run every enabled stage of the config at `config_path`; returns the manifest dict. `scheduler`
     overrides [run].scheduler (irrmap.app.cluster): where the work runs never changes the outputs."""
+    limit_arenas()  # before the stages' threads allocate: bounded heap growth (irrmap.core.memory)
     loaded = load_config(config_path)
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir, force=force)
     with collected_warnings("check", ctx.warnings):
