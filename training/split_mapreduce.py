@@ -41,7 +41,7 @@ from irrmap.core.grid import Grid
 from irrmap.training.split_kernel import RULES, descending_keys, label_candidates, split, strip_candidates
 from irrmap.training.split_common import NODATA, NOT_IRRIGATED, _check_grid, _strips, _window, unit_table
 
-BATCH = 8_000_000  # candidates per reduce task (about 40 bytes each with three scores, plus the kernel's work arrays)
+BATCH = 2_000_000  # candidates per reduce task (about 40 bytes each with three scores, plus the kernel's work arrays)
 _KERNEL = SerializableLock("irrmap-split-kernel")  # numba's parallel kernels are not entered from two threads at once
 
 
