@@ -86,3 +86,36 @@ def test_limit_arenas_caps_glibcs_arenas(cap, expected):
     `cap` once limit_arenas(cap) was called."""
     err = subprocess.run([sys.executable, "-c", _ARENAS, cap], capture_output=True, text=True, check=True).stderr
     assert sum(line.startswith("Arena ") for line in err.splitlines()) == expected, err
+
+
+_GDAL_CACHE = textwrap.dedent("""
+    import os, sys
+    import numpy as np, rasterio
+    from affine import Affine
+    from rasterio import _env
+    from irrmap.core.memory import drop_gdal_block_cache
+
+    def rss():
+        return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    path = sys.argv[1]
+    with rasterio.open(path, "w", driver="GTiff", width=4096, height=4096, count=1, dtype="float32", tiled=True,
+                       crs="EPSG:32650", transform=Affine(30, 0, 0, 0, -30, 0)) as dst:
+        dst.write(np.random.default_rng(0).random((1, 4096, 4096), dtype=np.float32))
+    with rasterio.Env(GDAL_CACHEMAX=512 * 2**20):
+        src = rasterio.open(path)  # kept open, as the readers keep their datasets between chunks
+        total = float(src.read(1, masked=False).sum())
+        before = rss()
+        dropped = drop_gdal_block_cache()
+        after = rss()
+        print(before, after, int(dropped), _env.get_gdal_config("GDAL_CACHEMAX"), int(src.read(1).sum() == total))
+""")
+
+
+def test_dropping_gdals_block_cache_frees_its_blocks_and_keeps_the_cap(tmp_path):
+    """64 MB of float32 blocks read through an open dataset stay in GDAL's cache until dropped; the cap is
+    restored and the dataset still reads the same values."""
+    out = subprocess.run([sys.executable, "-c", _GDAL_CACHE, str(tmp_path / "r.tif")], capture_output=True, text=True, check=True).stdout
+    before, after, dropped, cap, same = map(int, out.split())
+    assert dropped == 1 and cap == 512 * 2**20 and same == 1
+    assert before - after > 48 * 2**20, (before, after)

@@ -28,7 +28,7 @@ from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
 from irrmap.core.errors import gather, raise_all
 from irrmap.core.manifest import git_commit, package_versions, write_manifest
-from irrmap.core.memory import fix_malloc_thresholds, limit_arenas, release_freed_memory
+from irrmap.core.memory import drop_gdal_block_cache, limit_arenas, release_freed_memory
 from irrmap.core.raster_write import gdal_cache_bytes
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
                     outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
                 state[stage.name] = {"fingerprint": fp, "outputs": [str(p) for p in outputs], "warnings": warned}
                 write_text_atomic(outdir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
+                drop_gdal_block_cache()  # nor its cached blocks
                 release_freed_memory()  # the next stage starts from this stage's live data, not its garbage
             manifest["stages"][stage.name] = {
                 "status": status,

@@ -58,6 +58,24 @@ def limit_arenas(count: int | None = None) -> None:
         libc.mallopt(_M_ARENA_MAX, int(count or os.cpu_count() or 1))
 
 
+def drop_gdal_block_cache() -> bool:
+    """Evict every cached block from GDAL's block cache, then restore its cap.
+
+    GDAL keeps decoded blocks of the datasets a stage opened (up to GDAL_CACHEMAX; `[run].gdal_cache_mb`, 256 MB by
+    default) after the stage is done, since the readers keep their datasets open between chunks. Lowering the cap
+    to 0 makes GDALSetCacheMax64 evict down to it; call between stages, with no dataset being written. Returns
+    False (and does nothing) when no cap was set through rasterio (an enclosing rasterio.Env), since the cap
+    could not be restored."""
+    from rasterio import _env
+
+    cap = _env.get_gdal_config("GDAL_CACHEMAX", normalize=False)
+    if not isinstance(cap, int):
+        return False
+    _env.set_gdal_config("GDAL_CACHEMAX", 0)
+    _env.set_gdal_config("GDAL_CACHEMAX", cap)
+    return True
+
+
 def release_freed_memory() -> bool:
     """Collect unreachable Python objects, then hand the free pages of every malloc arena back to the system
     (glibc `malloc_trim(0)`, which since glibc 2.8 releases whole free pages inside a heap, not only its top).
