@@ -32,6 +32,7 @@ import functools
 import logging
 import math
 
+import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
@@ -115,7 +116,6 @@ def rasterize_water(shapes, like: xr.DataArray, all_touched: bool = False) -> xr
 
 
 # ---- the transform --------------------------------------------------------------------------------------
-@njit(cache=True, nogil=True, parallel=True)
 def _edt(values, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
     """Distance (float32 m) for rows out_r0:out_r1, cols out_c0:out_c1 of `values` (> 0 water, NaN missing).
 
@@ -127,11 +127,18 @@ def _edt(values, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
     it), so memory is the input plus one float32 array.
     """
     H, W = values.shape
-    INF = np.inf
     buf = np.empty((H, W), dtype=np.float32)
-    near = buf.view(np.int32)
-    # column pass: nearest water row below (bottom-up), then the nearer of above and below (top-down);
-    # ties go to the row above
+    _column_pass(values, ycoord, out_r0, out_r1, buf.view(np.int32))
+    _row_pass(values, buf, 0, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap)
+    return buf[out_r0:out_r1, out_c0:out_c1]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _column_pass(values, ycoord, out_r0, out_r1, near):
+    """`near[i, c]` := the nearest water row of column c to row i (-1: none), rows out_r0:out_r1; ties go to the
+    row above. Nearest water row below (bottom-up), then the nearer of above and below (top-down)."""
+    H, W = values.shape
+    INF = np.inf
     strip = 256
     for s in prange((W + strip - 1) // strip):
         c0 = s * strip
@@ -163,7 +170,56 @@ def _edt(values, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
                     if d * d < best:
                         r = b
                 near[i, c] = r
-    # row pass: lower envelope of the parabolas (q - c)^2 + g[c] over columns with a water row
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _column_pass_strip(values, row0, above_before, below_after, ycoord, near):
+    """_column_pass for the rows row0:row0+h of a grid held as a strip `values` (h, W), with what lies outside it
+    given per column: `above_before[c]` the last water row above the strip, `below_after[c]` the first water
+    row below it (grid row numbers, -1: none). `near` gets grid row numbers; `ycoord` covers the whole grid.
+    The same choices as _column_pass on the whole grid (ties to the row above)."""
+    H, W = values.shape
+    INF = np.inf
+    strip = 256
+    for s in prange((W + strip - 1) // strip):
+        c0 = s * strip
+        c1 = min(W, c0 + strip)
+        for c in range(c0, c1):
+            near[H - 1, c] = row0 + H - 1 if values[H - 1, c] > 0 else below_after[c]
+        for i in range(H - 2, -1, -1):
+            for c in range(c0, c1):
+                near[i, c] = row0 + i if values[i, c] > 0 else near[i + 1, c]
+        above = above_before[c0:c1].copy()
+        for i in range(H):
+            for c in range(c0, c1):
+                if values[i, c] > 0:
+                    above[c - c0] = row0 + i
+            yi = ycoord[row0 + i]
+            for c in range(c0, c1):
+                a = above[c - c0]
+                b = near[i, c]
+                r = -1
+                best = INF
+                if a >= 0:
+                    best = yi - ycoord[a]
+                    best = best * best
+                    r = a
+                if b >= 0:
+                    d = ycoord[b] - yi
+                    if d * d < best:
+                        r = b
+                near[i, c] = r
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _row_pass(values, buf, row0, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
+    """Row pass over rows out_r0:out_r1 of `values`: the lower envelope of the parabolas (q - c)^2 + g[c] over the
+    columns with a water row (`buf` viewed as int32 holds the column pass's rows, grid row numbers; `row0` is
+    the grid row of values' first row, so `ycoord`, `dx_row` and `dx_half` are indexed by grid rows). Writes the
+    distances into `buf` (each row reads its own row of the table before writing it)."""
+    H, W = values.shape
+    INF = np.inf
+    near = buf.view(np.int32)
     fill = np.float32(np.nan) if cap == INF else np.float32(cap)
     rows_per_block = 32
     n_rows = out_r1 - out_r0
@@ -173,8 +229,9 @@ def _edt(values, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
         v = np.empty(W, dtype=np.int64)
         zb = np.empty(W + 1, dtype=np.float64)
         for i in range(out_r0 + blk * rows_per_block, min(out_r1, out_r0 + (blk + 1) * rows_per_block)):
-            yi = ycoord[i]
-            sq = dx_row[i] * dx_row[i]
+            gi = row0 + i
+            yi = ycoord[gi]
+            sq = dx_row[gi] * dx_row[gi]
             for c in range(W):
                 r = near[i, c]
                 nr[c] = r
@@ -215,11 +272,10 @@ def _edt(values, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
                     m += 1
                 p = v[m]
                 r = nr[p]
-                ex = (q - p) * dx_half[i + r]
+                ex = (q - p) * dx_half[gi + r]
                 ny = yi - ycoord[r]
                 dist = math.sqrt(ex * ex + ny * ny)
                 buf[i, q] = cap if dist > cap else dist
-    return buf[out_r0:out_r1, out_c0:out_c1]
 
 
 def load_kernel() -> None:
@@ -228,6 +284,7 @@ def load_kernel() -> None:
     while it reads the mask."""
     one = np.ones(2)
     _edt(np.zeros((2, 2), np.float32), one, one, np.ones(4), 0, 2, 0, 2, np.inf)
+    _column_pass_strip(np.zeros((2, 2), np.float32), 0, np.full(2, -1, np.int32), np.full(2, -1, np.int32), one, np.empty((2, 2), np.int32))
 
 
 def _row_geometry(grid: Grid, r0: int, h: int):
@@ -292,14 +349,67 @@ def _distance_block(values, window, inner, *, grid: Grid, cap: float | None):
                 inner[1].start, inner[1].stop, np.inf if cap is None else float(cap))
 
 
+STRIP_PIXELS = 1 << 22  # pixels per strip of the uncapped transform on dask data (4 Mpx: 16 MB a float32 strip)
+
+
+def _water_rows(values, row0: int) -> np.ndarray:
+    """(2, W) int32: per column the first and the last water row of a strip (grid row numbers), -1 for none."""
+    water = np.asarray(values) > 0
+    h = water.shape[0]
+    anyw = water.any(axis=0)
+    first = np.where(anyw, row0 + water.argmax(axis=0), -1)
+    last = np.where(anyw, row0 + h - 1 - water[::-1].argmax(axis=0), -1)
+    return np.stack([first, last]).astype(np.int32)
+
+
+def _strip_distance(values, row0: int, above_before, below_after, ycoord, dx_row, dx_half) -> np.ndarray:
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    h, w = values.shape
+    buf = np.empty((h, w), dtype=np.float32)
+    _column_pass_strip(values, row0, above_before, below_after, ycoord, buf.view(np.int32))
+    _row_pass(values, buf, row0, ycoord, dx_row, dx_half, 0, h, 0, w, np.inf)
+    return buf
+
+
+def _distance_by_strips(data: da.Array, grid: Grid, strip_pixels: int = STRIP_PIXELS) -> da.Array:
+    """The uncapped transform of a dask water mask in strips of whole rows, so that no task holds the grid.
+
+    The column pass needs, per column, the nearest water row above and below each pixel; beyond a strip that is
+    the last water row of the strips above and the first of the strips below. One pass over the strips (run
+    now) finds each strip's first and last water row per column; the client chains them into what lies above
+    and below each strip (two int32 rows per strip); then each strip is transformed on its own with them
+    (_column_pass_strip, then the row pass of the whole-grid transform). Same values as the whole grid in one
+    block. Strips are a whole number of the mask's row chunks, about `strip_pixels` pixels each; the result
+    has the mask's chunks."""
+    H, W = data.shape
+    chunk_rows = data.chunks[0][0]
+    rows = chunk_rows * max(1, strip_pixels // max(W, 1) // chunk_rows)
+    strips = data.rechunk((rows, W))
+    starts = np.cumsum((0,) + strips.chunks[0][:-1]).tolist()
+    blocks = strips.to_delayed().ravel()
+    edges = dask.compute(*(dask.delayed(_water_rows, pure=True)(b, r0) for b, r0 in zip(blocks, starts)))
+    n = len(edges)
+    above, below = [np.full(W, -1, np.int32)] * n, [np.full(W, -1, np.int32)] * n
+    for k in range(1, n):
+        above[k] = np.where(edges[k - 1][1] >= 0, edges[k - 1][1], above[k - 1]).astype(np.int32)
+    for k in range(n - 2, -1, -1):
+        below[k] = np.where(edges[k + 1][0] >= 0, edges[k + 1][0], below[k + 1]).astype(np.int32)
+    y, dx_row, dx_half = _row_geometry(grid, 0, H)
+    parts = [da.from_delayed(dask.delayed(_strip_distance, pure=True)(b, r0, above[k], below[k], y, dx_row, dx_half),
+                             shape=(h, W), dtype=np.float32)
+             for k, (b, r0, h) in enumerate(zip(blocks, starts, strips.chunks[0]))]
+    return da.concatenate(parts, axis=0).rechunk(data.chunks)
+
+
 def distance_to_water(water: xr.DataArray, *, max_distance: float | None = None) -> xr.DataArray:
     """Ground distance (m, float32) from each pixel centre to the nearest water pixel centre.
 
     `water`: > 0 is water, 0 land, NaN missing (see water_mask). Missing pixels stay NaN. Beyond
     `max_distance` the value is the cap itself; with no water at all the result is NaN without a cap
-    (with a warning) and the cap with one. dask input needs `max_distance` to run block by block (halo =
-    the cap in pixels); without it the whole grid is computed as one block. The no-water warning is
-    given for numpy input only (dask input would need an extra pass; the CLI makes it).
+    (with a warning) and the cap with one. dask input runs block by block with `max_distance` (halo = the
+    cap in pixels); without it, on planar and graticule grids, in strips of whole rows (_distance_by_strips:
+    the same values as the whole grid in one block, which general grids still need). The no-water warning
+    is given for numpy input only (dask input would need an extra pass; the CLI makes it).
     """
     if water.rio.crs is None:
         raise InputError("the water mask has no CRS, so distances cannot be measured", water.name or "water", "assign a CRS (gdal_edit.py -a_srs)")
@@ -309,6 +419,11 @@ def distance_to_water(water: xr.DataArray, *, max_distance: float | None = None)
     data = water.data
     if not np.issubdtype(data.dtype, np.floating):
         data = data.astype(np.float32)
+    if isinstance(data, da.Array) and max_distance is None and grid.metric_kind != "general":
+        result = _distance_by_strips(data, grid)
+        out = xr.DataArray(result, dims=("y", "x"), coords={"y": water.y, "x": water.x}, name="distance_to_water")
+        out.attrs.update({"units": "m", "max_distance": "none"})
+        return _georeference(out, grid.crs, grid.transform)
     if isinstance(data, da.Array) and max_distance is None:
         data = data.rechunk(data.shape)
     if not isinstance(data, da.Array) and not bool((data > 0).any()):

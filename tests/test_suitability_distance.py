@@ -176,3 +176,33 @@ def test_matches_gdal_proximity_on_projected_jrc_mask(shared_data, tmp_path):
     with rasterio.open(tmp_path / "c.tif") as ds:
         capped = ds.read(1)
     np.testing.assert_allclose(capped[valid], np.minimum(ours[valid], 900.0), atol=1e-3)
+
+
+@pytest.mark.parametrize("crs,transform", [("EPSG:32650", (250.0, 400_000.0, 4_000_000.0)), ("EPSG:4326", (0.00225, 104.0, 39.0)),
+                                           ("EPSG:3857", (500.0, 1e7, 5e6))])
+def test_uncapped_dask_strips_equal_the_whole_grid(crs, transform):
+    """Uncapped distance of a dask mask runs in strips of rows (no task holds the grid): every value equals the
+    whole grid in one block, for strips of 7 rows up to the grid, on planar and graticule grids, with water
+    far from most strips (a pixel's nearest water lies several strips away); on UTM also scipy's exact EDT."""
+    from affine import Affine
+
+    from irrmap.suitability.distance import _distance_by_strips
+
+    res, x0, y0 = transform
+    rng = np.random.default_rng(11)
+    grid = Grid(crs, Affine(res, 0, x0, 0, -res, y0), 300, 257)
+    for share in (0.0005, 0.02):
+        mask = (rng.random(grid.shape) < share).astype(np.float32)
+        mask[rng.random(grid.shape) < 0.01] = np.nan
+        whole = distance_to_water(as_dataarray(mask, grid)).values
+        lazy = as_dataarray(mask, grid).chunk(50)
+        for strip_pixels in (1, 50 * 257, 100 * 257 + 5, 10**9):
+            got = _distance_by_strips(lazy.data, grid, strip_pixels)
+            assert got.chunks == lazy.data.chunks
+            np.testing.assert_array_equal(got.compute(), whole)
+        np.testing.assert_array_equal(distance_to_water(lazy).values, whole)
+        np.testing.assert_array_equal(_distance_by_strips(as_dataarray(mask, grid).chunk({"y": 7, "x": 257}).data, grid, 1).compute(), whole)
+        if crs == "EPSG:32650":
+            valid = np.isfinite(mask)
+            edt = ndi.distance_transform_edt(~(mask > 0), sampling=res)
+            np.testing.assert_allclose(whole[valid], edt[valid], atol=1e-2)
