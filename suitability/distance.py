@@ -128,56 +128,20 @@ def _edt(values, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap):
     """
     H, W = values.shape
     buf = np.empty((H, W), dtype=np.float32)
-    _column_pass(values, ycoord, out_r0, out_r1, buf.view(np.int32))
+    none = np.full(W, -1, dtype=np.int32)  # the block is all there is: no water beyond it
+    _column_pass_strip(values, 0, none, none, ycoord, buf.view(np.int32))
     _row_pass(values, buf, 0, ycoord, dx_row, dx_half, out_r0, out_r1, out_c0, out_c1, cap)
     return buf[out_r0:out_r1, out_c0:out_c1]
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _column_pass(values, ycoord, out_r0, out_r1, near):
-    """`near[i, c]` := the nearest water row of column c to row i (-1: none), rows out_r0:out_r1; ties go to the
-    row above. Nearest water row below (bottom-up), then the nearer of above and below (top-down)."""
-    H, W = values.shape
-    INF = np.inf
-    strip = 256
-    for s in prange((W + strip - 1) // strip):
-        c0 = s * strip
-        c1 = min(W, c0 + strip)
-        for c in range(c0, c1):
-            near[H - 1, c] = H - 1 if values[H - 1, c] > 0 else -1
-        for i in range(H - 2, -1, -1):
-            for c in range(c0, c1):
-                near[i, c] = i if values[i, c] > 0 else near[i + 1, c]
-        above = np.full(c1 - c0, -1, dtype=np.int32)
-        for i in range(out_r1):
-            for c in range(c0, c1):
-                if values[i, c] > 0:
-                    above[c - c0] = i
-            if i < out_r0:
-                continue
-            yi = ycoord[i]
-            for c in range(c0, c1):
-                a = above[c - c0]
-                b = near[i, c]
-                r = -1
-                best = INF
-                if a >= 0:
-                    best = yi - ycoord[a]
-                    best = best * best
-                    r = a
-                if b >= 0:
-                    d = ycoord[b] - yi
-                    if d * d < best:
-                        r = b
-                near[i, c] = r
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def _column_pass_strip(values, row0, above_before, below_after, ycoord, near):
-    """_column_pass for the rows row0:row0+h of a grid held as a strip `values` (h, W), with what lies outside it
-    given per column: `above_before[c]` the last water row above the strip, `below_after[c]` the first water
-    row below it (grid row numbers, -1: none). `near` gets grid row numbers; `ycoord` covers the whole grid.
-    The same choices as _column_pass on the whole grid (ties to the row above)."""
+    """`near[i, c]` := the nearest water row of column c to row i (-1: none; ties go to the row above) for the rows
+    row0:row0+h of a grid held as the strip `values` (h, W): nearest water row below (bottom-up), then the
+    nearer of above and below (top-down). What lies outside the strip is given per column: `above_before[c]`
+    the last water row above it, `below_after[c]` the first water row below it (grid row numbers, -1: none).
+    `near` gets grid row numbers; `ycoord` covers the whole grid. A whole block is the strip with row0 = 0 and
+    nothing beyond it."""
     H, W = values.shape
     INF = np.inf
     strip = 256
