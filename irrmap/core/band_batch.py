@@ -3,9 +3,10 @@
 A GeoTIFF written INTERLEAVE=PIXEL (GDAL's default for multi-band GeoTIFF, and how MOD13Q1 stacks of one
 band per date are usually exported) keeps every band of a tile in one compressed block. Reading its 23 bands
 one by one decodes each block again for every band that GDAL's block cache no longer holds, and that cache
-belongs to one open dataset, so to one dask thread. A (time, y, x) series reads each (band, window) in its
-own task. Here the first of those tasks to arrive for a window reads every band in one call, the others take
-their band from that batch, and the batch is dropped once each band was taken.
+belongs to one open dataset, so to one dask thread. irrmap.core.raster_read.read_raster_bands reads a
+window's bands one plan at a time (each with read_raster's rules); here the first of those reads takes every
+band in one call, the others take their band from that batch, and the batch is dropped once each band was
+taken. Readers in other threads asking for the same window wait for the one decode.
 
 Thread-safe; a process (a dask.distributed worker) has its own batches. At most MAX_BATCHES windows are held;
 an evicted batch costs a second decode, never a wrong value.

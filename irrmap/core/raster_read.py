@@ -150,7 +150,6 @@ def read_raster(
     warn_scaled: bool = True,
     chunks: int = 1024,
     name: str | None = None,
-    batch_bands=None,
 ) -> xr.DataArray:
     """Lazy DataArray of `path` (band `band`) on `grid`; see the module docstring for the rules.
 
@@ -158,9 +157,7 @@ def read_raster(
     single-layer file and refuses a file with several (irrmap.core.layers). `signed`: unsigned storage of
     signed integers (irrmap.core.nodata rule 0). An explicit `scale` on a float band whose values already
     look scaled (all within +-SCALED_MAX) logs a warning, unless `warn_scaled` is off (a series warns for
-    its first file only). `batch_bands`: every band of the file that the caller reads onto the same grid
-    and chunks (a series of one band per date); in a pixel-interleaved file each window's bands are then
-    decoded once for all of them (irrmap.core.band_batch).
+    its first file only). Several bands of one file: read_raster_bands.
 
     Continuous and fraction results are float32 with NaN for missing. Categorical results keep the source's
     dtype with its nodata value as missing marker (attribute `nodata`); an integer source that declares no
@@ -170,7 +167,7 @@ def read_raster(
     """
     plan, same_lattice, mtime = _plan_for(path, grid, kind=kind, band=band, classes=classes, resampling=resampling, nodata=nodata,
                                           fill_values=fill_values, scale=scale, offset=offset, valid_range=valid_range,
-                                          signed=signed, warn_scaled=warn_scaled, batch_bands=batch_bands)
+                                          signed=signed, warn_scaled=warn_scaled)
     chunk_shape = da.core.normalize_chunks((chunks, chunks), grid.shape)
     token = tokenize(plan.path, mtime, plan, grid.to_dict(), chunks)
     arr = da.map_blocks(
@@ -195,7 +192,6 @@ def read_raster_bands(path, grid: Grid, bands, *, chunks: int = 1024, name: str 
     bands = tuple(int(b) for b in bands)
     if not bands:
         raise InputError("no band to read", path, "pass the bands to read (1-based numbers)")
-    kwargs.pop("batch_bands", None)
     warn = kwargs.pop("warn_scaled", True)
     plans, lattice, mtime = [], True, None
     for k, b in enumerate(bands):
