@@ -76,3 +76,25 @@ def test_cli_fit_and_info(tmp_path, capsys):
     card_path(tmp_path / "m.joblib").write_text(json.dumps(card))
     assert main(["models", "info", str(tmp_path / "m.joblib")]) == 2
     assert "checksum" in capsys.readouterr().err
+
+
+def test_read_pool_drops_geometry_and_fits_the_same_model(tmp_path, capsys):
+    import geopandas as gpd
+
+    from irrmap.models import read_pool
+
+    label, feats = synthetic_cube()
+    pool = pool_from_cube(label, feats)
+    gdf = gpd.GeoDataFrame(pool, geometry=gpd.points_from_xy(pool["col"], pool["row"]), crs="EPSG:3857")
+    gdf.to_parquet(tmp_path / "pool.parquet")
+    back = read_pool(tmp_path / "pool.parquet")
+    assert list(back.columns) == list(pool.columns)  # every attribute column, in order, and no geometry
+    a, _ = fit_from_pool(pool, model="rf", seed=2, cv_blocks=None, max_per_class=100)
+    b, _ = fit_from_pool(back, model="rf", seed=2, cv_blocks=None, max_per_class=100)
+    X = np.stack([v.ravel() for v in feats.values()], axis=1)
+    assert a.positive_proba(X).tobytes() == b.positive_proba(X).tobytes()
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(InputError, match="cannot read the pool"):
+        read_pool(tmp_path / "bad.parquet")
+    assert main(["models", "fit", str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "m.joblib")]) == 2
+    assert "bad.parquet" in capsys.readouterr().err

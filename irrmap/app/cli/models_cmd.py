@@ -31,15 +31,10 @@ def register(sub, name: str, help_: str) -> None:
 
 
 def _fit(args) -> int:
-    import geopandas as gpd
-
     from irrmap.core.errors import InputError
-    from irrmap.models import fit_from_pool, save_model
+    from irrmap.models import fit_from_pool, read_pool, save_model
 
-    try:
-        pool = gpd.read_parquet(args.pool)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is an input problem
-        raise InputError(f"cannot read the pool: {exc}", args.pool, "give a GeoParquet from `irrmap training pool`") from None
+    pool = read_pool(args.pool)
     cv = args.cv_blocks
     if cv not in ("units",):
         if not str(cv).isdigit():

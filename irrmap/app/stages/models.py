@@ -13,18 +13,16 @@ log = logging.getLogger(__name__)
 
 
 def run(ctx: RunContext) -> list[Path]:
-    import geopandas as gpd
-
-    from irrmap.models import card_path, fit_from_pool, save_model
+    from irrmap.models import card_path, fit_from_pool, read_pool, save_model
 
     sec = ctx.config.models
-    pool = gpd.read_parquet(ctx.outdir / "training" / "pool.parquet")
-    model, card = fit_from_pool(pool, model=sec.model, scope=sec.scope, features=sec.features, seed=ctx.config.run.seed,
+    # no reference kept here: fit_from_pool drops the rows its per-class cap leaves out
+    model, card = fit_from_pool(read_pool(ctx.outdir / "training" / "pool.parquet"), model=sec.model, scope=sec.scope, features=sec.features, seed=ctx.config.run.seed,
                                 cv_blocks=sec.cv_blocks, n_jobs=sec.n_jobs or -1, max_per_class=sec.max_per_class)
     path = ctx.outdir / "models" / "model.joblib"
     card = save_model(model, path, card)
     cv = card.get("cv") or {}
-    log.info("model %s (%s): %d of %d pool samples, CV %s", sec.model, sec.scope, card["samples"]["total"], len(pool),
+    log.info("model %s (%s): %d of %d pool samples, CV %s", sec.model, sec.scope, card["samples"]["total"], card["samples"]["pool"],
              {k: v for k, v in cv.items() if not isinstance(v, dict)} or cv)
     return [path, card_path(path)]
 
