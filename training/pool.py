@@ -126,13 +126,17 @@ def attach_predictors(samples: pd.DataFrame, predictors: dict[str, xr.DataArray]
 
 
 def to_geodataframe(samples: pd.DataFrame, grid: Grid, zone_codes: pd.Series | None = None) -> gpd.GeoDataFrame:
-    """Samples as points at pixel centres in the grid's CRS, with unit codes and lon/lat columns."""
+    """Samples as points at pixel centres in the grid's CRS, with unit codes and lon/lat columns (EPSG:4326,
+    degrees; the same PROJ transformation GeoSeries.to_crs applies, on the coordinate arrays, so no second set of
+    point objects is built). The frame shares the sample columns (copy-on-write), so the caller keeps no copy."""
+    from pyproj import Transformer
+
     x = grid.transform.c + grid.transform.a * (samples["col"].to_numpy() + 0.5)
     y = grid.transform.f + grid.transform.e * (samples["row"].to_numpy() + 0.5)
-    gdf = gpd.GeoDataFrame(samples.copy(), geometry=gpd.points_from_xy(x, y), crs=grid.crs)
-    lonlat = gdf.geometry.to_crs("EPSG:4326") if not grid.is_geographic else gdf.geometry
-    gdf.insert(0, "lat", lonlat.y.values)
-    gdf.insert(0, "lon", lonlat.x.values)
+    lon, lat = (x, y) if grid.is_geographic else Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True).transform(x, y)
+    gdf = gpd.GeoDataFrame(samples, geometry=gpd.points_from_xy(x, y), crs=grid.crs)
+    gdf.insert(0, "lat", np.asarray(lat, np.float64))
+    gdf.insert(0, "lon", np.asarray(lon, np.float64))
     if zone_codes is not None:
         gdf.insert(0, "unit", zone_codes.reindex(samples["zone"]).values)
     return gdf
