@@ -16,6 +16,7 @@ window-relative coordinates differ between chunkings.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -352,13 +353,35 @@ def _read(src, plan: _Plan, window: Window):
     return raw, (src.read_masks(plan.band, window=window) if plan.decoding.use_mask else None)
 
 
+@functools.lru_cache(maxsize=64)
+def _membership_table(dtype: np.dtype, classes: tuple) -> np.ndarray:
+    """float32 1/0 per code of an 8- or 16-bit integer type, indexed by the code's unsigned bit pattern."""
+    bits = 8 * dtype.itemsize
+    info = np.iinfo(dtype)
+    codes = np.asarray(classes, np.float64)
+    codes = codes[(codes == np.round(codes)) & (codes >= info.min) & (codes <= info.max)].astype(np.int64)
+    table = np.zeros(1 << bits, np.float32)
+    table[codes % (1 << bits)] = 1.0
+    table.flags.writeable = False
+    return table
+
+
+def class_membership(raw: np.ndarray, classes: tuple) -> np.ndarray:
+    """float32 array of raw's shape: 1 where the code is one of `classes`, else 0 (what
+    `np.isin(raw, classes).astype(np.float32)` gives). 8- and 16-bit integer codes (land-cover rasters) go through
+    a lookup table of every code, one gather instead of isin's sort or per-class passes; other types use isin."""
+    if raw.dtype.kind in "ui" and raw.dtype.itemsize <= 2:
+        return _membership_table(raw.dtype, tuple(classes))[raw.view(np.dtype(f"u{raw.dtype.itemsize}"))]
+    return np.isin(raw, classes).astype(np.float32)
+
+
 def _convert(plan: _Plan, raw: np.ndarray, mask: np.ndarray | None = None, owned: bool = False) -> np.ndarray:
     """Raw band values to what gets resampled: physical float32, class codes, or 0/1 class membership
     (`owned`: `raw` may be reused for the result)."""
     if plan.kind == "continuous":
         return plan.decoding.decode(raw, mask, owned=owned)
     if plan.kind == "fraction":
-        member = np.isin(raw, plan.classes).astype(np.float32)
+        member = class_membership(raw, plan.classes)
         member[plan.decoding.missing(raw, mask)] = np.nan
         return member
     out = raw.astype(plan.out_dtype, copy=True)
