@@ -324,6 +324,9 @@ def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
             if rr1 > rr0 and cc1 > cc0:
                 out[rr0 - row : rr1 - row, cc0 - col : cc1 - col] = _convert(plan, *_read(src, plan, Window(cc0, rr0, cc1 - cc0, rr1 - rr0)))
             return out
+        nest = _nesting(src, sub) if plan.kind == "fraction" else None
+        if nest is not None and _whole_blocks(src, sub, *nest):
+            return _fraction_by_blocks(src, plan, sub, *nest)
         bounds = sub.bounds if src.crs == sub.crs else transform_bounds(sub.crs, src.crs, *sub.bounds, densify_pts=21)
         win = from_bounds(*bounds, transform=src.transform)
         pad = 2
@@ -344,6 +347,75 @@ def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
     return out
 
 
+def _nesting(src, grid: Grid) -> tuple[int, int, int, int] | None:
+    """(ky, kx, row, col) when the grid's pixels are whole ky x kx blocks of the source's (same CRS, pixel sizes an
+    integer multiple >= 2 and corners on the source lattice, to 1e-9 of a pixel size and 1e-6 of a pixel): grid
+    pixel (0, 0) covers source rows row .. row + ky and columns col .. col + kx (which may lie outside the file)."""
+    if src.crs != grid.crs:
+        return None
+    s, g = src.transform, grid.transform
+    if s.b or s.d or g.b or g.d:
+        return None
+    kx, ky = g.a / s.a, g.e / s.e
+    if not (round(kx) >= 2 and round(ky) >= 2 and abs(kx - round(kx)) < 1e-9 * kx and abs(ky - round(ky)) < 1e-9 * ky):
+        return None
+    col, row = (g.c - s.c) / s.a, (g.f - s.f) / s.e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return round(ky), round(kx), round(row), round(col)
+
+
+@functools.lru_cache(maxsize=64)
+def _code_table(decoding: Decoding, classes: tuple, dtype: str) -> np.ndarray:
+    """irrmap.core.block_counts.code_table for an 8- or 16-bit source type: the missing-value rules (not the file's
+    mask, which the count applies per pixel) and the classes, for every code."""
+    from irrmap.core.block_counts import code_table
+
+    dtype = np.dtype(dtype)
+    every = np.arange(1 << (8 * dtype.itemsize), dtype=f"u{dtype.itemsize}").view(dtype)
+    return code_table(dtype, decoding.missing(every), class_membership(every, classes, dtype=bool))
+
+
+def _whole_blocks(src, sub: Grid, ky: int, kx: int, row: int, col: int) -> bool:
+    """True when no grid pixel of `sub` is partly on the file. GDAL's average warp weighs the source pixels of a
+    grid pixel cut by the file's edge otherwise than a count of the pixels on the file would, so such windows keep
+    the warp (tests/test_class_membership.py)."""
+    h, w = sub.shape
+    edges = ((-row, ky, h), (src.height - row, ky, h), (-col, kx, w), (src.width - col, kx, w))  # file edges from the grid's corner
+    return not any(0 < edge < n * k and edge % k for edge, k, n in edges)
+
+
+def _fraction_by_blocks(src, plan: _Plan, sub: Grid, ky: int, kx: int, row: int, col: int) -> np.ndarray:
+    """A fraction read where every grid pixel is a ky x kx block of source pixels (`_nesting`): members / valid
+    source pixels per block, counted exactly, as float32 (NaN where no source pixel is valid or the block is off
+    the file). This is what GDAL's `average` warp returns there (each source pixel weighs 1: the same double
+    division, cast to float32; tests/test_class_membership.py compares the two), without the warp."""
+    h, w = sub.shape
+    rr0, cc0 = max(row, 0), max(col, 0)
+    rr1, cc1 = min(row + h * ky, src.height), min(col + w * kx, src.width)
+    if rr1 <= rr0 or cc1 <= cc0:
+        return np.full(sub.shape, np.nan, np.float32)
+    raw, mask = _read(src, plan, Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
+    if raw.dtype.kind in "ui" and raw.dtype.itemsize <= 2:  # one pass through a table of every code
+        from irrmap.core.block_counts import count_blocks
+
+        n_valid, n_member = count_blocks(raw, _code_table(plan.decoding, plan.classes, raw.dtype.str), mask, sub.shape, ky, kx, rr0 - row, cc0 - col)
+    else:
+        valid = np.zeros((h * ky, w * kx), np.uint8)  # source pixels off the file count as missing
+        member = np.zeros((h * ky, w * kx), np.uint8)
+        inside = np.s_[rr0 - row: rr1 - row, cc0 - col: cc1 - col]
+        valid[inside] = ~plan.decoding.missing(raw, mask)
+        member[inside] = class_membership(raw, plan.classes, dtype=np.uint8)
+        member &= valid
+
+        def per_block(a):  # rows first: whole contiguous rows added together, then the k-times narrower columns
+            return a.reshape(h, ky, w * kx).sum(axis=1, dtype=np.int32).reshape(h, w, kx).sum(axis=2)
+
+        n_valid, n_member = per_block(valid), per_block(member)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_valid > 0, n_member / n_valid, np.nan).astype(np.float32)
+
+
 def _read(src, plan: _Plan, window: Window):
     """Raw values of the window, and the file's own mask of it when it has one (else None)."""
     if plan.batch:
@@ -354,25 +426,25 @@ def _read(src, plan: _Plan, window: Window):
 
 
 @functools.lru_cache(maxsize=64)
-def _membership_table(dtype: np.dtype, classes: tuple) -> np.ndarray:
-    """float32 1/0 per code of an 8- or 16-bit integer type, indexed by the code's unsigned bit pattern."""
+def _membership_table(dtype: np.dtype, classes: tuple, out: np.dtype) -> np.ndarray:
+    """1/0 (of type `out`) per code of an 8- or 16-bit integer type, indexed by the code's unsigned bit pattern."""
     bits = 8 * dtype.itemsize
     info = np.iinfo(dtype)
     codes = np.asarray(classes, np.float64)
     codes = codes[(codes == np.round(codes)) & (codes >= info.min) & (codes <= info.max)].astype(np.int64)
-    table = np.zeros(1 << bits, np.float32)
-    table[codes % (1 << bits)] = 1.0
+    table = np.zeros(1 << bits, out)
+    table[codes % (1 << bits)] = 1
     table.flags.writeable = False
     return table
 
 
-def class_membership(raw: np.ndarray, classes: tuple) -> np.ndarray:
-    """float32 array of raw's shape: 1 where the code is one of `classes`, else 0 (what
-    `np.isin(raw, classes).astype(np.float32)` gives). 8- and 16-bit integer codes (land-cover rasters) go through
+def class_membership(raw: np.ndarray, classes: tuple, dtype=np.float32) -> np.ndarray:
+    """Array of raw's shape and type `dtype`: 1 where the code is one of `classes`, else 0 (what
+    `np.isin(raw, classes).astype(dtype)` gives). 8- and 16-bit integer codes (land-cover rasters) go through
     a lookup table of every code, one gather instead of isin's sort or per-class passes; other types use isin."""
     if raw.dtype.kind in "ui" and raw.dtype.itemsize <= 2:
-        return _membership_table(raw.dtype, tuple(classes))[raw.view(np.dtype(f"u{raw.dtype.itemsize}"))]
-    return np.isin(raw, classes).astype(np.float32)
+        return _membership_table(raw.dtype, tuple(classes), np.dtype(dtype))[raw.view(np.dtype(f"u{raw.dtype.itemsize}"))]
+    return np.isin(raw, classes).astype(dtype)
 
 
 def _convert(plan: _Plan, raw: np.ndarray, mask: np.ndarray | None = None, owned: bool = False) -> np.ndarray:

@@ -1,0 +1,53 @@
+"""Per-block counts of valid and member source pixels, for fraction reads onto a grid whose pixels are whole
+ky x kx blocks of the source's (irrmap.core.raster_read._fraction_by_blocks).
+
+One pass over the decoded window: each code is looked up in a table of every 8- or 16-bit code (bit 0: valid,
+bit 1: one of the counted classes) and added to its block's two counters. numpy needed five passes and two
+full-size temporaries for the same counts (the membership gather, the missing test, two block sums).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+VALID, MEMBER = 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _count(codes, table, mask, use_mask, ky, kx, r_off, c_off, valid, member):
+    height, width = codes.shape
+    for i in range(height):
+        bi = (i + r_off) // ky
+        bj = c_off // kx
+        left = kx - c_off % kx  # pixels of this row still in block column bj
+        for j in range(width):
+            t = table[codes[i, j]]
+            if use_mask and mask[i, j] == 0:
+                t = 0
+            valid[bi, bj] += t & 1
+            member[bi, bj] += t >> 1
+            left -= 1
+            if left == 0:
+                bj += 1
+                left = kx
+
+
+def code_table(dtype: np.dtype, missing: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """uint8 per code of an 8- or 16-bit integer type, indexed by the code's unsigned bit pattern: VALID where
+    `missing` is False, plus MEMBER where `member` is True too. `missing` and `member`: bool per code, in the
+    order of np.arange(2**bits, dtype=unsigned).view(dtype)."""
+    return np.where(missing, 0, VALID + MEMBER * member.astype(np.uint8)).astype(np.uint8)
+
+
+def count_blocks(codes: np.ndarray, table: np.ndarray, mask: np.ndarray | None, shape: tuple[int, int], ky: int, kx: int,
+                 r_off: int, c_off: int) -> tuple[np.ndarray, np.ndarray]:
+    """(valid, member) int32 counts of shape `shape` (blocks). codes: (H, W) 8- or 16-bit integer codes of the source
+    window; source pixel (i, j) lies in block ((i + r_off) // ky, (j + c_off) // kx), which must be inside `shape`.
+    table: code_table's lookup; mask: GDAL's mask of the window (0 = missing) or None."""
+    valid = np.zeros(shape, np.int32)
+    member = np.zeros(shape, np.int32)
+    unsigned = codes.view(np.dtype(f"u{codes.dtype.itemsize}"))
+    m = np.ascontiguousarray(mask, np.uint8) if mask is not None else np.zeros((1, 1), np.uint8)
+    _count(np.ascontiguousarray(unsigned), table, m, mask is not None, ky, kx, r_off, c_off, valid, member)
+    return valid, member
