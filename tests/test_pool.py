@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 
 from irrmap.core.grid import Grid
@@ -91,3 +92,27 @@ def test_pool_refuses_other_grids():
     other = as_dataarray(np.zeros((10, 10), np.uint8), _grid(10, 10))
     with pytest.raises(Exception, match="another grid"):
         sample_pool([other], zones, frac)
+
+
+@pytest.mark.parametrize("crs", ["EPSG:32650", "EPSG:3857", "ESRI:102025"])  # UTM 50N, Web Mercator, Asia North Albers
+def test_lonlat_of_projected_pool_equal_pyproj_and_geopandas(crs):
+    """lon/lat come from the pixel centres' coordinates: the same doubles as GeoSeries.to_crs gives for the points,
+    and within 1e-9 deg of the inverse projection by a fresh pyproj.Transformer."""
+    from pyproj import Transformer
+    from rasterio.transform import from_origin
+
+    from irrmap.core.grid import Grid
+
+    g = Grid(crs=crs, transform=from_origin(500000.0, 4400000.0, 250.0, 250.0), width=40, height=30)
+    rng = np.random.default_rng(5)
+    s = pd.DataFrame({"zone": np.ones(50, np.int32), "label": np.ones(50, np.uint8),
+                      "row": rng.integers(0, 30, 50), "col": rng.integers(0, 40, 50)})
+    gdf = to_geodataframe(s, g)
+    via_points = gdf.geometry.to_crs("EPSG:4326")
+    assert gdf["lon"].to_numpy().tobytes() == via_points.x.to_numpy().tobytes()
+    assert gdf["lat"].to_numpy().tobytes() == via_points.y.to_numpy().tobytes()
+    x, y = g.transform * (s["col"].to_numpy() + 0.5, s["row"].to_numpy() + 0.5)
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+    np.testing.assert_allclose(gdf["lon"], lon, atol=1e-9)
+    np.testing.assert_allclose(gdf["lat"], lat, atol=1e-9)
+    assert s.columns.tolist() == ["zone", "label", "row", "col"]  # the caller's frame is not changed
