@@ -33,18 +33,21 @@ def _count(codes, table, mask, use_mask, ky, kx, r_off, c_off, valid, member):
                 left = kx
 
 
-def code_table(dtype: np.dtype, missing: np.ndarray, member: np.ndarray) -> np.ndarray:
-    """uint8 per code of an 8- or 16-bit integer type, indexed by the code's unsigned bit pattern: VALID where
-    `missing` is False, plus MEMBER where `member` is True too. `missing` and `member`: bool per code, in the
-    order of np.arange(2**bits, dtype=unsigned).view(dtype)."""
+def code_bits(missing: np.ndarray, member: np.ndarray) -> np.ndarray:
+    """uint8 of the inputs' shape: VALID where `missing` is False, plus MEMBER where `member` is True too. Applied to
+    every code of an 8- or 16-bit type (np.arange(2**bits, dtype=unsigned).view(dtype)) it is count_blocks' table;
+    applied to the pixels of a window of wider codes it is their bits, counted through IDENTITY."""
     return np.where(missing, 0, VALID + MEMBER * member.astype(np.uint8)).astype(np.uint8)
+
+
+IDENTITY = np.arange(256, dtype=np.uint8)  # the table for windows already turned into code_bits
 
 
 def count_blocks(codes: np.ndarray, table: np.ndarray, mask: np.ndarray | None, shape: tuple[int, int], ky: int, kx: int,
                  r_off: int, c_off: int) -> tuple[np.ndarray, np.ndarray]:
     """(valid, member) int32 counts of shape `shape` (blocks). codes: (H, W) 8- or 16-bit integer codes of the source
     window; source pixel (i, j) lies in block ((i + r_off) // ky, (j + c_off) // kx), which must be inside `shape`.
-    table: code_table's lookup; mask: GDAL's mask of the window (0 = missing) or None."""
+    table: code_bits of every code (or IDENTITY); mask: GDAL's mask of the window (0 = missing) or None."""
     valid = np.zeros(shape, np.int32)
     member = np.zeros(shape, np.int32)
     unsigned = codes.view(np.dtype(f"u{codes.dtype.itemsize}"))

@@ -367,13 +367,13 @@ def _nesting(src, grid: Grid) -> tuple[int, int, int, int] | None:
 
 @functools.lru_cache(maxsize=64)
 def _code_table(decoding: Decoding, classes: tuple, dtype: str) -> np.ndarray:
-    """irrmap.core.block_counts.code_table for an 8- or 16-bit source type: the missing-value rules (not the file's
-    mask, which the count applies per pixel) and the classes, for every code."""
-    from irrmap.core.block_counts import code_table
+    """irrmap.core.block_counts.code_bits of every code of an 8- or 16-bit source type: the missing-value rules (not
+    the file's mask, which the count applies per pixel) and the classes."""
+    from irrmap.core.block_counts import code_bits
 
     dtype = np.dtype(dtype)
     every = np.arange(1 << (8 * dtype.itemsize), dtype=f"u{dtype.itemsize}").view(dtype)
-    return code_table(dtype, decoding.missing(every), class_membership(every, classes, dtype=bool))
+    return code_bits(decoding.missing(every), class_membership(every, classes, dtype=bool))
 
 
 def _whole_blocks(src, sub: Grid, ky: int, kx: int, row: int, col: int) -> bool:
@@ -390,6 +390,8 @@ def _fraction_by_blocks(src, plan: _Plan, sub: Grid, ky: int, kx: int, row: int,
     source pixels per block, counted exactly, as float32 (NaN where no source pixel is valid or the block is off
     the file). This is what GDAL's `average` warp returns there (each source pixel weighs 1: the same double
     division, cast to float32; tests/test_class_membership.py compares the two), without the warp."""
+    from irrmap.core.block_counts import IDENTITY, code_bits, count_blocks
+
     h, w = sub.shape
     rr0, cc0 = max(row, 0), max(col, 0)
     rr1, cc1 = min(row + h * ky, src.height), min(col + w * kx, src.width)
@@ -397,21 +399,11 @@ def _fraction_by_blocks(src, plan: _Plan, sub: Grid, ky: int, kx: int, row: int,
         return np.full(sub.shape, np.nan, np.float32)
     raw, mask = _read(src, plan, Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
     if raw.dtype.kind in "ui" and raw.dtype.itemsize <= 2:  # one pass through a table of every code
-        from irrmap.core.block_counts import count_blocks
-
-        n_valid, n_member = count_blocks(raw, _code_table(plan.decoding, plan.classes, raw.dtype.str), mask, sub.shape, ky, kx, rr0 - row, cc0 - col)
-    else:
-        valid = np.zeros((h * ky, w * kx), np.uint8)  # source pixels off the file count as missing
-        member = np.zeros((h * ky, w * kx), np.uint8)
-        inside = np.s_[rr0 - row: rr1 - row, cc0 - col: cc1 - col]
-        valid[inside] = ~plan.decoding.missing(raw, mask)
-        member[inside] = class_membership(raw, plan.classes, dtype=np.uint8)
-        member &= valid
-
-        def per_block(a):  # rows first: whole contiguous rows added together, then the k-times narrower columns
-            return a.reshape(h, ky, w * kx).sum(axis=1, dtype=np.int32).reshape(h, w, kx).sum(axis=2)
-
-        n_valid, n_member = per_block(valid), per_block(member)
+        codes, table = raw, _code_table(plan.decoding, plan.classes, raw.dtype.str)
+    else:  # wider or float codes: each pixel's bits first, counted through the identity table
+        codes = code_bits(plan.decoding.missing(raw, mask), class_membership(raw, plan.classes, dtype=bool))
+        table, mask = IDENTITY, None
+    n_valid, n_member = count_blocks(codes, table, mask, sub.shape, ky, kx, rr0 - row, cc0 - col)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_valid > 0, n_member / n_valid, np.nan).astype(np.float32)
 
