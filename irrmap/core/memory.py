@@ -61,7 +61,7 @@ def limit_arenas(count: int | None = None) -> None:
 def drop_gdal_block_cache() -> bool:
     """Evict every cached block from GDAL's block cache, then restore its cap.
 
-    GDAL keeps decoded blocks of the datasets a stage opened (up to GDAL_CACHEMAX; `[run].gdal_cache_mb`, 256 MB by
+    GDAL keeps decoded blocks of the datasets a stage opened (up to GDAL_CACHEMAX; `[run].gdal_cache_mb`, 64 MB by
     default) after the stage is done, since the readers keep their datasets open between chunks. Lowering the cap
     to 0 makes GDALSetCacheMax64 evict down to it; call between stages, with no dataset being written. Returns
     False (and does nothing) when no cap was set through rasterio (an enclosing rasterio.Env), since the cap
