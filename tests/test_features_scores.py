@@ -133,3 +133,53 @@ def test_cli_index_gi_per_date_then_max(tmp_path):
         # (0,0): 4 and 2 -> 4; (0,1): 30 invalid, 6 -> 6; (1,0): 2, green 0 invalid -> 2; (1,1): fill, 2 -> 2
         np.testing.assert_allclose(src.read(1), [[4, 6], [2, 2]], rtol=1e-6)
         np.testing.assert_array_equal(src.read(2), [[2, 1], [1, 1]])
+
+
+def _operator_gi(nir, green, max_gi):
+    gi = nir / green.where(green > 0)
+    return gi.where(gi <= max_gi).astype(np.float32)
+
+
+def _operator_ndwi(nir, swir):
+    s = nir + swir
+    return ((nir - swir) / s.where(s != 0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_indices_same_bytes_as_the_operator_form(dtype, chunked):
+    """GI and NDWI (one compiled pass) equal the numpy operator definitions byte for byte, on NaN, +-inf, zero
+    and negative inputs, a max_gi that float32 cannot hold (15.3) and integer inputs (float64 division), with
+    numpy and dask input and no floating-point warning."""
+    import warnings
+
+    import dask.array as da
+
+    rng = np.random.default_rng(3)
+    shape = (5, 60, 70)
+
+    def band():
+        if np.dtype(dtype).kind == "i":
+            return rng.integers(-50, 600, shape).astype(dtype)
+        a = rng.uniform(-0.05, 0.6, shape).astype(dtype)
+        for share, v in ((0.1, np.nan), (0.03, 0.0), (0.002, np.inf), (0.002, -np.inf)):
+            a[rng.random(shape) < share] = v
+        return a
+
+    nir, green, swir = band(), band(), band()
+    swir[:, :4, :4] = -nir[:, :4, :4]  # NIR + SWIR = 0
+    wrap = lambda a: xr.DataArray(da.from_array(a, chunks=(5, 25, 30)) if chunked else a, dims=("time", "y", "x"))  # noqa: E731
+    n, g, s = wrap(nir), wrap(green), wrap(swir)
+    for max_gi in (15.0, 15.3, 1.7):
+        with np.errstate(all="ignore"):
+            want = _operator_gi(n, g, max_gi).values
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = green_index(n, g, max_gi).values
+        assert got.dtype == np.float32 and got.tobytes() == want.tobytes()
+    with np.errstate(all="ignore"):
+        want = _operator_ndwi(n, s).values
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ndwi_gao(n, s).values
+    assert got.dtype == np.float32 and got.tobytes() == want.tobytes()

@@ -8,24 +8,68 @@ the ratio indices do not depend on a common scale factor. EVI and NDVI are taken
 
 from __future__ import annotations
 
+import functools
+
+import numba
 import numpy as np
 import xarray as xr
 
-MAX_GI = 15.0
+MAX_GI = 15.0  # METHOD.md section 1 (the authors' GI validity cap)
+
+
+# One pass per element instead of numpy's five temporaries (where, divide, compare, where, cast): numpy ufuncs
+# built by numba, so dask and xarray apply them block by block and numpy's type rules pick the loop (float32
+# inputs give float32 arithmetic, as numpy's operators would; a Python float `max_gi` is cast to the inputs'
+# type, numpy 2's rule for Python scalars). IEEE float32 division and comparison: the same bytes as the
+# operator form (tests/test_features_scores.py compares them on every kind of value).
+@numba.vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], nopython=True, cache=True)
+def _gi(nir, green, max_gi):
+    if not green > 0:  # also NaN
+        return np.nan
+    v = nir / green
+    return v if v <= max_gi else np.nan
+
+
+@numba.vectorize(["float32(float32, float32)", "float64(float64, float64)"], nopython=True, cache=True)
+def _ndwi(nir, swir):
+    s = nir + swir
+    if s == 0:
+        return np.nan
+    return (nir - swir) / s
+
+
+def _quiet(ufunc, *args):
+    """`ufunc(*args)` with numpy's floating-point warnings off: the compiled loop may divide where the branch
+    then returns NaN, and compare NaN, which sets the flags numpy reports; the values are as defined."""
+    with np.errstate(all="ignore"):
+        return ufunc(*args)
+
+
+def _elementwise(ufunc, *args):
+    """`ufunc` over DataArrays (numpy or dask backed; aligned as xarray's arithmetic aligns: inner join) and
+    scalars, block by block for dask, warnings off inside each block (`_quiet`)."""
+    import dask.array as da
+
+    def run(*arrays):
+        # integer inputs divide in float64, as numpy's operators do (the loops' own choice would be float32)
+        arrays = [a.astype(np.float64) if getattr(a, "dtype", np.dtype("f8")).kind in "iub" else a for a in arrays]
+        if any(isinstance(a, da.Array) for a in arrays):  # dask infers the result type from the ufunc's own loops
+            return da.map_blocks(functools.partial(_quiet, ufunc), *arrays)
+        return _quiet(ufunc, *arrays)
+
+    return xr.apply_ufunc(run, *args, dask="allowed", join="inner")
 
 
 def green_index(nir: xr.DataArray, green: xr.DataArray, max_gi: float = MAX_GI) -> xr.DataArray:
     """GI = NIR / green; NaN where green <= 0, either input is missing, or GI > max_gi."""
-    gi = nir / green.where(green > 0)
-    gi = gi.where(gi <= max_gi).astype(np.float32)
+    gi = _elementwise(_gi, nir, green, float(max_gi)).astype(np.float32)
     gi.name = "gi"
     return _keep_geo(gi, nir)
 
 
 def ndwi_gao(nir: xr.DataArray, swir: xr.DataArray) -> xr.DataArray:
     """NDWI (Gao) = (NIR - SWIR) / (NIR + SWIR); NaN where the sum is 0 or an input is missing."""
-    s = nir + swir
-    out = ((nir - swir) / s.where(s != 0)).astype(np.float32)
+    out = _elementwise(_ndwi, nir, swir).astype(np.float32)
     out.name = "ndwi"
     return _keep_geo(out, nir)
 
