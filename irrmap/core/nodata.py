@@ -78,6 +78,10 @@ class Decoding:
                     and self.valid_range is None and valid_mask is None)
         miss = None if only_nan else self.missing(raw, valid_mask)  # before `raw` may be overwritten
         if self.scale != 1.0 or self.offset != 0.0:
+            if vals.dtype.kind in "iu" and miss is not None:  # one compiled pass, missing values set on the way
+                from irrmap.core.scaled_values import scaled  # numba, imported when first needed
+
+                return scaled(vals.reshape(-1), miss.reshape(-1), float(self.scale), float(self.offset)).reshape(vals.shape)
             out = (vals.astype(np.float64) * self.scale + self.offset).astype(np.float32)
         else:
             out = vals.astype(np.float32, copy=not owned)

@@ -300,7 +300,33 @@ def _dataset(path: str):
 def _read_stack_block(plans: tuple, grid: Grid, block_info=None) -> np.ndarray:
     """(bands, h, w): each plan's band of one spatial chunk (the first read decodes the window for all of them)."""
     _, rows, cols = block_info[None]["array-location"]
+    whole = _stack_in_one_read(plans, grid, rows, cols)
+    if whole is not None:
+        return whole
     return np.stack([_read_window(p, grid, rows, cols) for p in plans])
+
+
+def _stack_in_one_read(plans: tuple, grid: Grid, rows, cols) -> np.ndarray | None:
+    """The common case of a stack chunk in one read and one decode: every plan a continuous band of one
+    pixel-interleaved file with the same decoding, read together (`batch`), on the grid's lattice, the chunk wholly
+    inside the file. The same values as decoding band by band (Decoding.decode is elementwise), without the per-band
+    copies and the stacking copy. None otherwise."""
+    first = plans[0]
+    if not first.batch or any(p.path != first.path or p.kind != "continuous" or p.decoding != first.decoding
+                              or p.band not in first.batch for p in plans):
+        return None
+    (r0, r1), (c0, c1) = rows, cols
+    sub = grid.window_grid(Window(c0, r0, c1 - c0, r1 - r0))
+    with _reading(first.path):
+        src = _dataset(first.path)
+        if not _same_lattice(src, sub):
+            return None
+        col = round((sub.transform.c - src.transform.c) / src.transform.a)
+        row = round((sub.transform.f - src.transform.f) / src.transform.e)
+        if row < 0 or col < 0 or row + sub.height > src.height or col + sub.width > src.width:
+            return None
+        raw = src.read([p.band for p in plans], window=Window(col, row, sub.width, sub.height))
+    return first.decoding.decode(raw, None, owned=True).astype(first.out_dtype, copy=False)
 
 
 def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:

@@ -1,0 +1,17 @@
+"""Scaled integer values as float32 in one compiled pass (irrmap.core.nodata.Decoding.decode, rule 2)."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def scaled(vals, miss, scale, offset):
+    """float32(float64(v) * scale + offset) for each integer `v` of the 1-D array `vals`, NaN where the bool
+    array `miss` is true: the value decode's numpy form gives (a float64 product and a float64 sum, each
+    rounded, then one cast to float32; no fused multiply-add), without its float64 temporaries."""
+    out = np.empty(vals.shape[0], np.float32)
+    for i in range(vals.shape[0]):
+        out[i] = np.nan if miss[i] else np.float32(np.float64(vals[i]) * scale + offset)
+    return out
