@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from irrmap.core.errors import InputError
+
 # stopping rules: how many pixels n to label once the cumulative area c_k first reaches the target T
 NEAREST = 0  # n = k or k - 1, whichever leaves |mapped - T| smaller (ties: k); error <= half a pixel's area
 REACH = 1  # n = k: mapped >= T, exceeding it by less than the last pixel's area
@@ -19,10 +21,25 @@ UNDER = 2  # n = k - 1 (k when c_k == T exactly): mapped <= T, short by less tha
 RULES = {"nearest": NEAREST, "reach": REACH, "under": UNDER}
 
 
+def check_units(unit: np.ndarray, n_units: int) -> None:
+    """InputError unless every unit id is within 0..n_units: the kernels index their per-unit tables with the ids
+    and numba checks no bounds (a negative id wraps to the end of a table, a larger one writes past it)."""
+    if unit.size and not (unit.min() >= 0 and unit.max() <= n_units):  # written so that NaN fails too
+        raise InputError(f"unit ids {unit.min()}..{unit.max()} are outside 0..{n_units} (the target table)", "zones",
+                         "give one target per unit id 0..N and map nodata or unknown zones to 0 (outside every unit)")
+
+
 def group_by_unit(unit: np.ndarray, n_units: int):
-    """Stable counting sort by unit id (0..n_units): returns the order and segment starts (length n_units + 2).
+    """Stable counting sort by unit id (0..n_units; InputError for others): returns the order and segment starts
+    (length n_units + 2).
 
     The order is int32 when the candidates fit (half the memory traffic of int64 in every later pass)."""
+    unit = np.asarray(unit)
+    check_units(unit, n_units)
+    return _grouped(unit, n_units)
+
+
+def _grouped(unit: np.ndarray, n_units: int):
     order = np.empty(unit.size, np.int32 if unit.size < 2**31 else np.int64)
     return order, _group_by_unit(unit, n_units, order)
 
@@ -160,16 +177,19 @@ def split(unit: np.ndarray, score: np.ndarray, area: np.ndarray, target: np.ndar
     unit: int zone id per candidate (1..N; 0 allowed and never labelled), score: float32, area: float64 m2
     (cropland area of the candidate), target: float64 m2 per zone id 0..N (NaN = no statistic).
     Returns (labelled uint8 per candidate, order, starts, n_label, mapped, cropland) with per-zone arrays.
+    Raises InputError for a unit id outside 0..N (checked before the int32 cast, which would wrap it).
     """
     if rule not in RULES:
         raise ValueError(f"unknown stopping rule {rule!r}; use one of {sorted(RULES)}")
     n_units = target.size - 1
+    unit = np.asarray(unit)
+    check_units(unit, n_units)
     unit = np.ascontiguousarray(unit, dtype=np.int32)
     score = np.ascontiguousarray(score, dtype=np.float32)
     area = np.ascontiguousarray(area, dtype=np.float64)
     target = np.ascontiguousarray(target, dtype=np.float64).copy()
     target[0] = np.nan  # zone 0 is outside every unit
-    order, starts = group_by_unit(unit, n_units)
+    order, starts = _grouped(unit, n_units)
     sort_segments_desc(order, starts, descending_keys(score))
     n_label, mapped, cropland = label_counts(order, starts, area, target, RULES[rule])
     labelled = np.zeros(unit.size, np.uint8)

@@ -1,0 +1,85 @@
+"""numba kernels do no bounds checking and wrap negative indices, so a kernel that indexes a table with a value
+taken from the data (a zone id, a feature number, a bucket computed from a value) reads or writes the wrong element,
+or memory outside the array, when the data holds an unexpected value. These tests give each public function such a
+value and check it is refused with an error naming the input (before the fix they returned a silently wrong
+result), and that valid inputs keep their hand-computed results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from irrmap.core.errors import InputError
+
+
+# ---- training/split_kernel.py: zone ids index the per-unit counters -----------------------------------------
+def test_rethreshold_refuses_a_unit_id_beyond_the_targets():
+    """Unit 2 with targets for units 0..1 only: the counting sort wrote past its counter array and the pixel was
+    silently mapped 0 (not irrigated) with unit 1's statistic."""
+    from irrmap.mapping.reconcile import rethreshold
+
+    unit = np.array([[1, 2, 1, 1]])
+    p = np.array([[0.9, 0.95, 0.7, 0.6]])
+    with pytest.raises(InputError, match="unit ids"):
+        rethreshold(unit, p, np.ones((1, 4)), np.full((1, 4), 100.0), np.array([np.nan, 150.0]))
+
+
+def test_rethreshold_valid_units_hand_computed():
+    # unit 1: pixels 0, 2, 3 (scores .9 .7 .6, 100 m2 each); target 150 -> nearest: 100 (error 50, tie with 200 -> k)
+    # c_1 = 100 < 150, c_2 = 200 >= 150: |200 - 150| = 50 <= |150 - 100| = 50 -> label 2 pixels (0 and 2)
+    from irrmap.mapping.reconcile import rethreshold
+
+    unit = np.array([[1, 0, 1, 1]])
+    p = np.array([[0.9, 0.95, 0.7, 0.6]])
+    cls, _, table = rethreshold(unit, p, np.ones((1, 4)), np.full((1, 4), 100.0), np.array([np.nan, 150.0]))
+    assert cls.tolist() == [[1, 255, 1, 0]]
+    assert table.mapped_m2.tolist() == [200.0] and table.cropland_m2.tolist() == [300.0]
+
+
+@pytest.mark.parametrize("bad", [-1, -9999, 5, 2**32 + 1], ids=["minus-one", "nodata", "beyond-N", "wraps-to-1-as-int32"])
+def test_split_refuses_unit_ids_outside_the_target_table(bad):
+    """Before: -1 put candidate 2 into unit 1's segment and dropped candidate 3 from the order (order [0, 0, 1, 2]);
+    2**32 + 1 became unit 1 in the int32 cast; 5 wrote past the counters."""
+    from irrmap.training.split_kernel import split
+
+    unit = np.array([1, 1, bad, 1], np.int64)
+    with pytest.raises(InputError, match="unit ids"):
+        split(unit, np.array([0.9, 0.8, 0.7, 0.6], np.float32), np.ones(4), np.array([np.nan, 2.0]))
+
+
+def test_split_refuses_a_nan_unit_id():
+    """A float unit array holding NaN (a zone raster's missing value) cast to int32 as -2**31."""
+    from irrmap.training.split_kernel import split
+
+    with pytest.raises(InputError, match="unit ids"):
+        split(np.array([1.0, np.nan, 1.0]), np.array([0.9, 0.8, 0.7], np.float32), np.ones(3), np.array([np.nan, 2.0]))
+
+
+def test_split_valid_units_unchanged():
+    from irrmap.training.split_kernel import split
+
+    # unit 0: candidate 1 (never labelled, area counted); unit 1: candidates 0, 2, 3 by score; c reaches 2.0 at k = 2
+    labelled, order, starts, n_label, mapped, cropland = split(np.array([1, 0, 1, 1]), np.array([0.9, 0.8, 0.7, 0.6], np.float32),
+                                                                 np.ones(4), np.array([np.nan, 2.0]))
+    assert labelled.tolist() == [1, 0, 1, 0]
+    assert order.tolist() == [1, 0, 2, 3] and starts.tolist() == [0, 1, 4]
+    assert n_label.tolist() == [0, 2] and mapped.tolist() == [0.0, 2.0] and cropland.tolist() == [1.0, 3.0]
+
+
+def test_threshold_splitter_refuses_candidates_beyond_their_unit_count():
+    """gather_candidates with an explicit n_units (the weight search passes the unit table's count) keeps zone ids
+    above it; ThresholdSplitter.fit then sized its target table by n_units and the kernel indexed past it."""
+    import xarray as xr
+
+    from irrmap.core.grid import Grid
+    from irrmap.training.thresholds import ThresholdSplitter, gather_candidates
+
+    grid = Grid.from_bounds(0, 0, 400, 100, 100, "EPSG:32650")
+    zones = xr.DataArray(np.array([[1, 1, 2, 1]], np.int32), dims=("y", "x"), coords=grid.coords()).rio.write_crs(grid.crs)
+    zones = zones.rio.write_transform(grid.transform)
+    crop = zones.astype(np.float32) * 0 + 1
+    score = zones.astype(np.float32) * 0 + np.array([[0.9, 0.8, 0.95, 0.6]], np.float32)
+    cand = gather_candidates(zones, crop, n_units=1)
+    with pytest.raises(InputError, match="unit ids"):
+        ThresholdSplitter().fit(score, targets=pd.Series({1: 15000.0}), candidates=cand)
