@@ -40,9 +40,12 @@ class CompiledForest:
     (children are adjacent, so the step is arithmetic, not a branch). Leaves are their own child with an
     infinite threshold and hold `value`; tree t is at most `depths[t]` steps deep from `roots[t]`.
     Thresholds are float32, rounded down from the libraries' float64 ones, which keeps every comparison
-    exact for float32 input (rows are cast to float32, as scikit-learn does)."""
+    exact for float32 input (rows are cast to float32, as scikit-learn does). `n_features`: the columns the
+    model was fitted on (default: one more than the highest split feature); rows with fewer are refused, since
+    the kernel reads a row's features by split feature without bounds checks (the next row's values, or memory
+    past X on the last row)."""
 
-    def __init__(self, feature, threshold, child, nan_right, value, roots, depths, link, sigmoid_scale=1.0):
+    def __init__(self, feature, threshold, child, nan_right, value, roots, depths, link, sigmoid_scale=1.0, n_features=None):
         self.feature = np.ascontiguousarray(feature, np.int32)
         self.threshold = np.ascontiguousarray(threshold, np.float32)
         self.child = np.ascontiguousarray(child, np.int32)
@@ -52,6 +55,11 @@ class CompiledForest:
         self.depths = np.ascontiguousarray(depths, np.int32)
         self.link = int(link)
         self.sigmoid_scale = float(sigmoid_scale)
+        used = int(self.feature.max()) + 1 if self.feature.size else 0
+        self.n_features = used if n_features is None else int(n_features)
+        if self.n_features < used or self.feature.size and int(self.feature.min()) < 0:
+            raise InputError(f"split features {int(self.feature.min())}..{used - 1} for a model of {self.n_features} features",
+                             "model", "flatten the model with its own builder (compile_estimator)")
         # what the kernel reads: feature and NaN direction in one word (one load less per step), leaf flags
         code = (self.feature * 2 + self.nan_right).astype(np.int32)
         leaf = (self.child == np.arange(self.child.size)).astype(np.uint8)
@@ -85,6 +93,10 @@ class CompiledForest:
 
     def _run(self, X, n_threads, spread: bool):
         X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] < self.n_features:
+            given = f"{X.shape[1]} features" if X.ndim == 2 else f"a {X.ndim}-D array"
+            raise InputError(f"{given} given, the model has {self.n_features} features", "features",
+                             f"give an (n_samples, {self.n_features}) array: the model's features in its training order")
         out = np.empty(X.shape[0], np.float64)
         out_sd = np.empty(X.shape[0] if spread else 0, np.float64)
         if X.shape[0] == 0:
@@ -385,7 +397,7 @@ def _layout(feature, threshold, left, right, nan_right, value, root=0):
     return feat, thr, new_child, nan_r, np.asarray(value, np.float64)[order], int(depth.max())
 
 
-def _concat(trees, link, scale=1.0) -> CompiledForest:
+def _concat(trees, link, scale=1.0, n_features=None) -> CompiledForest:
     feats, thrs, childs, nans, vals, roots, depths = [], [], [], [], [], [], []
     offset = 0
     for f, t, c, nr, v, d in trees:
@@ -398,7 +410,7 @@ def _concat(trees, link, scale=1.0) -> CompiledForest:
         roots.append(offset)
         offset += len(f)
     cat = np.concatenate
-    return CompiledForest(cat(feats), cat(thrs), cat(childs), cat(nans), cat(vals), roots, depths, link, scale)
+    return CompiledForest(cat(feats), cat(thrs), cat(childs), cat(nans), cat(vals), roots, depths, link, scale, n_features)
 
 
 # ---- builders -----------------------------------------------------------------------------------------
@@ -424,7 +436,7 @@ def from_sklearn_forest(forest) -> CompiledForest:
         mgl = nodes["missing_go_to_left"] if "missing_go_to_left" in nodes.dtype.names else np.ones(len(nodes), np.uint8)
         trees.append(_layout(np.where(leaf, -1, nodes["feature"]), nodes["threshold"], nodes["left_child"],
                              nodes["right_child"], (mgl == 0).astype(np.uint8), p1))
-    return _concat(trees, LINK_MEAN)
+    return _concat(trees, LINK_MEAN, n_features=forest.n_features_in_)
 
 
 # LightGBM objectives whose output is the raw score itself (no link function)
@@ -473,7 +485,7 @@ def from_lightgbm(booster) -> CompiledForest:
         link = LINK_MEAN if dump.get("average_output") else LINK_SUM
     else:
         link = LINK_MEAN_SIGMOID if dump.get("average_output") else LINK_SIGMOID
-    return _concat(trees, link, scale)
+    return _concat(trees, link, scale, n_features=booster.num_feature())
 
 
 def compile_estimator(est) -> CompiledForest | None:

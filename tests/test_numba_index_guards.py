@@ -83,3 +83,50 @@ def test_threshold_splitter_refuses_candidates_beyond_their_unit_count():
     cand = gather_candidates(zones, crop, n_units=1)
     with pytest.raises(InputError, match="unit ids"):
         ThresholdSplitter().fit(score, targets=pd.Series({1: 15000.0}), candidates=cand)
+
+
+# ---- models/compiled_forest.py: split features index the columns of X ---------------------------------------
+def _forest_data():
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 5)).astype(np.float32)
+    return X, (X[:, 4] + 0.3 * X[:, 0] > 0.6).astype(int)
+
+
+def test_compiled_forest_refuses_rows_with_fewer_features_than_the_model():
+    """A forest fitted on 5 features given 3 columns: the walk read feature 4 from the next row (and past the end of
+    X on the last row), so P(class 1) came back silently wrong ([1, 0, .2, ...] for sklearn's [1, 1, 1, ...])."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from irrmap.models.compiled_forest import compile_estimator
+
+    X, y = _forest_data()
+    fast = compile_estimator(RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y))
+    for threads in (1, 2):
+        with pytest.raises(InputError, match="3 features given, the model has 5"):
+            fast.predict(np.ascontiguousarray(X[:10, :3]), n_threads=threads)
+    with pytest.raises(InputError, match="features"):
+        fast.predict(X[0])  # one row as a vector
+
+
+def test_compiled_lightgbm_refuses_rows_with_fewer_features_than_the_model():
+    """The bit-mask walk (trees of <= 32 leaves) gathers X's columns by split feature: same fault, same guard."""
+    lightgbm = pytest.importorskip("lightgbm")
+    from irrmap.models.compiled_forest import compile_estimator
+
+    X, y = _forest_data()
+    est = lightgbm.LGBMClassifier(n_estimators=5, num_leaves=7, min_child_samples=5, verbose=-1).fit(X, y)
+    fast = compile_estimator(est)
+    assert fast.node_walked_trees == 0
+    np.testing.assert_allclose(fast.predict(X), est.predict_proba(X)[:, 1], rtol=1e-12)
+    with pytest.raises(InputError, match="2 features given, the model has 5"):
+        fast.predict(np.ascontiguousarray(X[:, :2]))
+
+
+def test_compiled_forest_valid_rows_equal_sklearn():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from irrmap.models.compiled_forest import compile_estimator
+
+    X, y = _forest_data()
+    est = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    assert np.array_equal(compile_estimator(est).predict(X, n_threads=1), est.predict_proba(X)[:, 1])
