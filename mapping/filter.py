@@ -27,7 +27,7 @@ from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.halo import map_with_halo
 from irrmap.core.palettes import IRRIGATION
-from irrmap.core.raster_write import write_raster
+from irrmap.core.raster_write import RasterOutput, write_rasters
 
 NODATA = 255
 # per-pixel state used by the kernels
@@ -134,8 +134,7 @@ def filter_to_files(classes: xr.DataArray, cropland: xr.DataArray, out_dir, *, t
     all_tags = {"stage": "mapping.filter"} | {k: v for k, v in options.items()} | dict(tags or {})
     desc = {"class": "1 irrigated, 0 cropland not irrigated, 255 no cropland (filtered)",
             "fraction": "irrigated fraction of the pixel, percent (filtered)"}
-    paths = {}
-    for name, arr in maps.items():
-        paths[name] = write_raster(out_dir / f"{name}.tif", arr, nodata=NODATA, dtype="uint8", descriptions=[desc[name]],
-                                   tags=all_tags, cog=cog, colours=IRRIGATION if name == "class" else None)
-    return paths
+    # one streaming pass for both maps: written apart, each recomputed the filter and its halo reads
+    outputs = [RasterOutput(out_dir / f"{name}.tif", arr, dtype="uint8", nodata=NODATA, descriptions=[desc[name]], tags=all_tags,
+                            cog=cog, colours=IRRIGATION if name == "class" else None) for name, arr in maps.items()]
+    return dict(zip(maps, write_rasters(outputs, desc="filter")))
