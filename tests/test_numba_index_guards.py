@@ -130,3 +130,50 @@ def test_compiled_forest_valid_rows_equal_sklearn():
     X, y = _forest_data()
     est = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
     assert np.array_equal(compile_estimator(est).predict(X, n_threads=1), est.predict_proba(X)[:, 1])
+
+
+# ---- irrmap/sources/shadow.py: values are the bucket queue's level index ------------------------------------
+@pytest.mark.parametrize("pit", [-1, 70000], ids=["nodata-minus-one", "beyond-uint16"])
+def test_fill_minima_refuses_values_outside_uint16(pit):
+    """A pit of -1 (a nodata marker) in an int array: the cast to uint16 made it 65535, a peak, so it came back
+    65535 instead of being filled to its rim (5); 70000 became 4464."""
+    from irrmap.sources.shadow import fill_minima
+
+    img = np.full((3, 4), 5, np.int64)
+    img[1, 1:3] = pit
+    with pytest.raises(InputError, match="0..65535"):
+        fill_minima(img, 0)
+
+
+def test_fill_minima_refuses_nan_and_fractions():
+    from irrmap.sources.shadow import fill_minima
+
+    img = np.full((3, 4), 5.0)
+    img[1, 1] = np.nan
+    with pytest.raises(InputError, match="0..65535"):
+        fill_minima(img, 0)
+    img[1, 1] = 2.5
+    with pytest.raises(InputError, match="0..65535"):
+        fill_minima(img, 0)
+
+
+def test_fill_minima_valid_integers_fill_to_the_rim():
+    from irrmap.sources.shadow import fill_minima
+
+    img = np.full((4, 5), 5, np.int64)
+    img[1:3, 1:4] = [[1, 2, 1], [3, 1, 2]]  # a basin inside a rim of 5, the border the outlet ring at 0
+    want = np.full((4, 5), 5, np.uint16)
+    np.testing.assert_array_equal(fill_minima(img, 0), want)
+    np.testing.assert_array_equal(fill_minima(img.astype(np.uint16), 0), want)
+    np.testing.assert_array_equal(fill_minima(img.astype(np.float32), 7), np.full((4, 5), 7, np.uint16))  # the ring at 7 floods all
+
+
+def test_match_shadows_refuses_a_valid_mask_of_another_shape():
+    """The matching kernel bounds a moved pixel by the cloud's shape and then reads `valid` there: a (1, W) mask
+    (which numpy would broadcast) was read past its end."""
+    from irrmap.sources.shadow import match_shadows
+
+    cloud = np.zeros((20, 20), bool)
+    cloud[2:6, 2:6] = True
+    with pytest.raises(InputError, match="shape"):
+        match_shadows(cloud, np.zeros((20, 20), bool), np.ones((1, 20), bool), sun_zenith=45.0, sun_azimuth=135.0, pixel_m=30.0)

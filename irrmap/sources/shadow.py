@@ -40,6 +40,8 @@ import numpy as np
 from numba import njit
 from scipy import ndimage
 
+from irrmap.core.errors import InputError
+
 POTENTIAL_MIN = 0.02  # filled - original, reflectance (Fmask 3.2: 200 in 1e-4 units)
 EDGE_PERCENTILE = 50.0  # of clear land: the level of the scene edge's outlet (irrmap's choice, module docstring; Fmask 17.5)
 HEIGHTS_M = (200.0, 12000.0)
@@ -85,7 +87,16 @@ def fill_minima(image: np.ndarray, outlet: int) -> np.ndarray:
     """Grayscale flood fill of a uint16 array (same shape and dtype): every regional minimum raised to its
     spill level over 8-connected paths, the outside of the array taken as a ring at `outlet` (0..65535), so a
     region reaching the array border spills at no lower level than `outlet`. Equal to
-    skimage.morphology.reconstruction(method="erosion") of the array padded with that ring, in linear time."""
+    skimage.morphology.reconstruction(method="erosion") of the array padded with that ring, in linear time.
+    Arrays of another type are taken when every value is an integer in 0..65535 (each value is a level of the
+    bucket queue, indexed without bounds checks); InputError otherwise (NaN, negative nodata markers, fractions).
+    """
+    image = np.asarray(image)
+    if image.dtype not in (np.uint16, np.uint8, np.bool_) and image.size:
+        lo, hi = image.min(), image.max()
+        if not (lo >= 0 and hi <= 65535) or (image.dtype.kind == "f" and not np.array_equal(image, np.floor(image))):
+            raise InputError(f"values {lo}..{hi} of type {image.dtype} are not integer levels 0..65535", "image",
+                             "give uint16 levels (as shadow._units makes them), with missing pixels set to a level")
     index = np.int32 if image.size < 2**31 else np.int64
     return _priority_flood(np.ascontiguousarray(image, dtype=np.uint16), np.uint16(outlet), np.full(65536, -1, index),
                            np.empty(image.size, index))
@@ -156,7 +167,11 @@ def match_shadows(cloud: np.ndarray, potential: np.ndarray, valid: np.ndarray, *
     """Bool: shadows of the cloud objects in `cloud` (module docstring, step 2). Angles in degrees (azimuth
     clockwise from north), `pixel_m` the pixel size in metres; with `bt_c` (deg C) and the clear-land mask the
     heights searched are narrowed per object (`height_range`). Heights are tried from low to high and the search
-    stops once the similarity, having reached 0.30, falls under 98 % of its best (Fmask's rule)."""
+    stops once the similarity, having reached 0.30, falls under 98 % of its best (Fmask's rule). `potential`
+    and `valid` have the cloud's shape (InputError otherwise: the matching kernel reads them at moved pixels)."""
+    if np.shape(potential) != np.shape(cloud) or np.shape(valid) != np.shape(cloud):
+        raise InputError(f"cloud {np.shape(cloud)}, potential shadow {np.shape(potential)} and valid {np.shape(valid)} masks "
+                         "differ in shape", "match_shadows", "give the three masks of one scene")
     shadow = np.zeros(cloud.shape, bool)
     labels, n = ndimage.label(cloud, np.ones((3, 3), bool))
     if n == 0 or sun_zenith >= 89.0:
