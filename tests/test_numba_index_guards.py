@@ -56,6 +56,16 @@ def test_split_refuses_a_nan_unit_id():
         split(np.array([1.0, np.nan, 1.0]), np.array([0.9, 0.8, 0.7], np.float32), np.ones(3), np.array([np.nan, 2.0]))
 
 
+@pytest.mark.parametrize("n_score, n_area", [(3, 4), (4, 2)], ids=["short-score", "short-area"])
+def test_split_refuses_scores_or_areas_of_another_length(n_score, n_area):
+    """The kernels read score keys and areas at the candidates' positions in `unit`: a short score array ranked
+    candidate 3 first on a key read past its end; a short area array labelled all 4 candidates of a 2.0 target."""
+    from irrmap.training.split_kernel import split
+
+    with pytest.raises(InputError, match="candidates"):
+        split(np.ones(4, int), np.linspace(0.9, 0.6, n_score).astype(np.float32), np.ones(n_area), np.array([np.nan, 2.0]))
+
+
 def test_split_valid_units_unchanged():
     from irrmap.training.split_kernel import split
 

@@ -177,12 +177,16 @@ def split(unit: np.ndarray, score: np.ndarray, area: np.ndarray, target: np.ndar
     unit: int zone id per candidate (1..N; 0 allowed and never labelled), score: float32, area: float64 m2
     (cropland area of the candidate), target: float64 m2 per zone id 0..N (NaN = no statistic).
     Returns (labelled uint8 per candidate, order, starts, n_label, mapped, cropland) with per-zone arrays.
-    Raises InputError for a unit id outside 0..N (checked before the int32 cast, which would wrap it).
+    Raises InputError for a unit id outside 0..N (checked before the int32 cast, which would wrap it) or for
+    score and area arrays of another length than `unit` (the kernels read them at the candidates' positions).
     """
     if rule not in RULES:
         raise ValueError(f"unknown stopping rule {rule!r}; use one of {sorted(RULES)}")
     n_units = target.size - 1
     unit = np.asarray(unit)
+    if np.size(score) != unit.size or np.size(area) != unit.size:
+        raise InputError(f"{unit.size} candidates (unit ids) with {np.size(score)} scores and {np.size(area)} areas", "split",
+                         "give one unit id, score and area per candidate")
     check_units(unit, n_units)
     unit = np.ascontiguousarray(unit, dtype=np.int32)
     score = np.ascontiguousarray(score, dtype=np.float32)
