@@ -111,13 +111,15 @@ class Colouring:
 
 
 def png_base64(idx: np.ndarray, palette: np.ndarray) -> str:
-    """A palette PNG (with per-entry alpha) of an index array, base64-encoded."""
+    """A palette PNG (with per-entry alpha) of an index array, base64-encoded. zlib's default effort, not PIL's
+    `optimize` (which retries the compression): on the 16x demo's viewer (12 layers) optimize took 8.3 s for a
+    5.72 MB page, the default 1.2 s for 5.89 MB."""
     from PIL import Image
 
     img = Image.fromarray(idx, mode="P")
     img.putpalette(palette[:, :3].tobytes())
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True, transparency=palette[:, 3].tobytes())
+    img.save(buf, format="PNG", transparency=palette[:, 3].tobytes())
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
