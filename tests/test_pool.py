@@ -116,3 +116,25 @@ def test_lonlat_of_projected_pool_equal_pyproj_and_geopandas(crs):
     np.testing.assert_allclose(gdf["lon"], lon, atol=1e-9)
     np.testing.assert_allclose(gdf["lat"], lat, atol=1e-9)
     assert s.columns.tolist() == ["zone", "label", "row", "col"]  # the caller's frame is not changed
+
+
+def test_strip_sample_is_the_smallest_keys_of_each_group():
+    """Strip by strip (candidates keyed above a full group's largest kept key are dropped before sorting), the
+    sample is what one pass gives: per (zone, label), the quota pixels with the smallest priority keys, quota 0
+    zones left out, whatever the strip height."""
+    from irrmap.training.pool import priority_keys
+
+    g, zones, frac, maps, (z, f, m1, m2) = _setup(rows=60, cols=50, seed=4)
+    quota = np.array([0, 7, 0, 1000, 3, 12])
+    want = []
+    pool = (f > 0) & (m1 == m2)
+    pos = np.flatnonzero(pool)
+    keys = priority_keys(pos, 11)
+    grp = z.ravel()[pos] * 2 + m1.ravel()[pos]
+    for gval in np.unique(grp):
+        sel = np.flatnonzero(grp == gval)
+        want.extend(pos[sel[np.argsort(keys[sel])[: quota[gval // 2]]]])
+    want = np.sort(np.array(want))
+    for strip_rows in (1, 4, 7, 512):
+        s = sample_pool(maps, zones, frac, per_class_by_zone=quota, seed=11, strip_rows=strip_rows)
+        assert np.array_equal((s["row"] * g.width + s["col"]).to_numpy(), want), strip_rows

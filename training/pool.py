@@ -74,6 +74,18 @@ def _first_by_group(pos, key, grp, quota):
     return pos[chosen], key[chosen], grp[chosen]
 
 
+def _may_enter(key, grp, quota, cand_key, cand_grp, n_groups: int) -> np.ndarray:
+    """Which candidates may still be chosen: those of a group (zone * 2 + label) that holds fewer than its quota
+    of kept entries, or that key below the largest key it keeps (keys are distinct, so a candidate above it
+    is never among the quota smallest). The rest need not be sorted."""
+    if not key.size:
+        return np.ones(cand_key.size, bool)
+    top = np.zeros(n_groups, np.uint64)
+    np.maximum.at(top, grp, key)
+    full = np.bincount(grp, minlength=n_groups) >= quota[np.arange(n_groups) // 2]
+    return ~full[cand_grp] | (cand_key < top[cand_grp])
+
+
 def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.DataArray, *, per_class: int = 200, per_class_by_zone: np.ndarray | None = None,
                 seed: int = 0, erode: int = 0, strip_rows: int = 512) -> pd.DataFrame:
     """Seeded stratified sample of the agreement pool among crop pixels (cropland > 0): columns zone, label,
@@ -101,8 +113,11 @@ def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.Data
             z = np.asarray(zb)[r0 - h0: r0 - h0 + (r1 - r0)]
             idx = np.flatnonzero((agree != 255) & (z > 0))
             strip_pos = idx + r0 * grid.width
-            pos, key, grp = _first_by_group(np.concatenate([pos, strip_pos]), np.concatenate([key, priority_keys(strip_pos, seed)]),
-                                            np.concatenate([grp, z.ravel()[idx].astype(np.int64) * 2 + agree.ravel()[idx]]), quota)
+            strip_key, strip_grp = priority_keys(strip_pos, seed), z.ravel()[idx].astype(np.int64) * 2 + agree.ravel()[idx]
+            # a candidate keyed above its group's quota-th smallest key so far can never be chosen: not sorted
+            fits = _may_enter(key, grp, quota, strip_key, strip_grp, 2 * (n_units + 1))
+            pos, key, grp = _first_by_group(np.concatenate([pos, strip_pos[fits]]), np.concatenate([key, strip_key[fits]]),
+                                            np.concatenate([grp, strip_grp[fits]]), quota)
             bar.update(r1 - r0)
     return pd.DataFrame({"zone": (grp // 2).astype(np.int32), "label": (grp % 2).astype(np.uint8),
                          "row": (pos // grid.width).astype(np.int64), "col": (pos % grid.width).astype(np.int64)})
