@@ -138,3 +138,35 @@ def test_strip_sample_is_the_smallest_keys_of_each_group():
     for strip_rows in (1, 4, 7, 512):
         s = sample_pool(maps, zones, frac, per_class_by_zone=quota, seed=11, strip_rows=strip_rows)
         assert np.array_equal((s["row"] * g.width + s["col"]).to_numpy(), want), strip_rows
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:32650"])
+@pytest.mark.parametrize("rows_per_group", [1, 7, 1 << 17])
+def test_pool_file_in_row_groups_reads_back_as_the_whole_frame(tmp_path, crs, rows_per_group):
+    """write_pool (row group by row group) gives the file GeoDataFrame.to_parquet gives for the whole frame, as
+    geopandas reads it back: the same columns, values, points and CRS, and a `geo` bounding box of every point."""
+    import json
+
+    import pyarrow.parquet as pq
+    from rasterio.transform import from_origin
+
+    from irrmap.training.pool import write_pool
+
+    g = Grid(crs=crs, transform=from_origin(100.0, 40.0, 0.01, 0.01) if crs == "EPSG:4326" else
+             from_origin(500000.0, 4400000.0, 250.0, 250.0), width=40, height=30)
+    rng = np.random.default_rng(2)
+    n = 53
+    s = pd.DataFrame({"zone": rng.integers(1, 4, n).astype(np.int32), "label": rng.integers(0, 2, n).astype(np.uint8),
+                      "row": rng.integers(0, 30, n), "col": rng.integers(0, 40, n),
+                      "evi_max": rng.random(n).astype(np.float32)})
+    s.loc[5, "evi_max"] = np.nan
+    codes = pd.Series(["410101", "410102", "410103"], index=pd.Index([1, 2, 3], name="zone"))
+    write_pool(s, g, tmp_path / "rows.parquet", codes, rows_per_group=rows_per_group)
+    whole = to_geodataframe(s, g, codes)
+    whole.to_parquet(tmp_path / "whole.parquet", index=False)
+    a, b = gpd.read_parquet(tmp_path / "rows.parquet"), gpd.read_parquet(tmp_path / "whole.parquet")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert a.crs == g.crs and a.geometry.geom_equals_exact(whole.geometry, 0).all()
+    geo = json.loads(pq.read_schema(tmp_path / "rows.parquet").metadata[b"geo"])
+    assert geo["columns"]["geometry"]["bbox"] == list(whole.total_bounds)
+    assert pq.ParquetFile(tmp_path / "rows.parquet").num_row_groups == -(-n // rows_per_group)

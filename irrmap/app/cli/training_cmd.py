@@ -120,7 +120,7 @@ def _pool(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.units import AdminUnits
-    from irrmap.training.pool import attach_predictors, sample_pool, to_geodataframe
+    from irrmap.training.pool import attach_predictors, sample_pool, write_pool
 
     grid = Grid.from_raster(args.map[0])
     maps = [read_raster(p, grid, kind="categorical") for p in args.map]
@@ -146,9 +146,8 @@ def _pool(args) -> int:
         predictors[name] = read_raster(path, grid, name=name)
     samples = sample_pool(maps, zones, cropland, per_class_by_zone=quota, seed=args.seed, erode=args.erode)
     samples = attach_predictors(samples, predictors, grid)
-    gdf = to_geodataframe(samples, grid, units.zone_table().set_index("zone")["code"])
     with atomic_path(args.out) as tmp:
-        gdf.to_parquet(tmp)
-    print(gdf.groupby("label").size().rename({0: "not irrigated", 1: "irrigated"}).to_string())
-    print(f"{len(gdf)} samples from {gdf['unit'].nunique()} units -> {args.out}")
+        write_pool(samples, grid, tmp, units.zone_table().set_index("zone")["code"])
+    print(samples.groupby("label").size().rename({0: "not irrigated", 1: "irrigated"}).to_string())
+    print(f"{len(samples)} samples from {samples['zone'].nunique()} units -> {args.out}")
     return 0

@@ -84,7 +84,7 @@ def warn_infeasible(result: pd.DataFrame) -> None:
 
 
 def run_pool(ctx: RunContext) -> list[Path]:
-    from irrmap.training.pool import attach_predictors, sample_pool, to_geodataframe
+    from irrmap.training.pool import attach_predictors, sample_pool, write_pool
 
     sec = ctx.config.training
     zones, table = zones_and_codes(ctx)
@@ -95,11 +95,10 @@ def run_pool(ctx: RunContext) -> list[Path]:
     check_pool_balance(samples["label"].to_numpy(), samples["zone"].to_numpy())
     predictors = {n: read_product(ctx, n, "[training].predictors") for n in predictor_names(ctx)}
     samples = attach_predictors(samples, predictors, ctx.grid)
-    gdf = to_geodataframe(samples, ctx.grid, table.set_index("zone")["code"])
     path = ctx.outdir / "training" / "pool.parquet"
     with atomic_path(path) as tmp:
-        gdf.to_parquet(tmp)
-    log.info("pool: %d samples (%d irrigated) from %d units", len(gdf), int(gdf["label"].sum()), gdf["unit"].nunique())
+        write_pool(samples, ctx.grid, tmp, table.set_index("zone")["code"])
+    log.info("pool: %d samples (%d irrigated) from %d units", len(samples), int(samples["label"].sum()), samples["zone"].nunique())
     return [path]
 
 
