@@ -79,7 +79,11 @@ def _stack(path, data, interleave):
 @pytest.mark.parametrize("interleave", ["pixel", "band"])
 def test_series_values_equal_rasterio_band_by_band(tmp_path, interleave, monkeypatch):
     """read_multiband of a 23-date stack, chunked across GeoTIFF blocks: every value is the file's band read
-    by rasterio and scaled; pixel-interleaved files go through the batches, band-interleaved ones do not."""
+    by rasterio and scaled. Each chunk of a pixel-interleaved file is decoded once for all its dates: the chunks
+    inside the file in one read of every band (raster_read._stack_in_one_read), so no band-by-band batch; a
+    band-interleaved file is read band by band, without batches."""
+    from irrmap.core import raster_read
+
     rng = np.random.default_rng(3)
     data = rng.integers(-2000, 10000, size=(23, 150, 170)).astype(np.int16)
     data[rng.random(data.shape) < 0.05] = -3000
@@ -88,12 +92,15 @@ def test_series_values_equal_rasterio_band_by_band(tmp_path, interleave, monkeyp
     taken = []
     real = band_batch.read_band
     monkeypatch.setattr(band_batch, "read_band", lambda *a: taken.append(a[2]) or real(*a))
+    one_read, whole = raster_read._stack_in_one_read, []
+    monkeypatch.setattr(raster_read, "_stack_in_one_read", lambda *a: whole.append(one_read(*a)) or whole[-1])
     got = read_multiband(path, grid, preset="mod13q1", chunks=64).compute(scheduler="threads", num_workers=2).values
     with rasterio.open(path) as src:
         raw = src.read()
     expected = np.where(raw == -3000, np.nan, raw * 1e-4).astype(np.float32)  # MOD13 guide: x 1e-4, fill -3000
     np.testing.assert_array_equal(got, expected)
-    assert len(taken) == (23 * 9 if interleave == "pixel" else 0)  # 3 x 3 chunks of 64 pixels
+    assert len(taken) == 0
+    assert sum(w is not None for w in whole) == (9 if interleave == "pixel" else 0)  # 3 x 3 chunks of 64 pixels
     assert band_batch.held() == 0
 
 
