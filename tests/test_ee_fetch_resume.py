@@ -18,7 +18,7 @@ from irrmap.core.config import EESource
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
-from irrmap.core.raster_write import write_raster
+from irrmap.core.raster_write import write_aligned
 from irrmap.sources.ee.catalog import EEDataset
 from irrmap.sources.ee.fetch import LOG_FILE, fetch
 from irrmap.sources.ee.plan import plan_fetch
@@ -73,11 +73,14 @@ def test_fetched_raster_is_what_the_file_source_writes(tmp_path):
     src = tmp_path / "alpha_source.tif"
     src.write_bytes(geotiff(TRUTH["alpha"], GRID.transform, GRID.crs, nodata=-9999.0))
     da = read_raster(src, GRID, kind="continuous", name="alpha")
-    write_raster(tmp_path / "alpha_file.tif", da, nodata=da.attrs.get("nodata"), descriptions=["alpha"])
+    write_aligned(tmp_path / "alpha_file.tif", da, name="alpha")  # the inputs stage's writer
     a, pa, da_ = read(tmp_path / "ee" / "alpha.tif")
     b, pb, db = read(tmp_path / "alpha_file.tif")
     np.testing.assert_array_equal(a, b)
     assert (pa["dtype"], pa["blockxsize"], pa["compress"], da_) == (pb["dtype"], pb["blockxsize"], pb["compress"], db)
+    for path in (tmp_path / "ee" / "alpha.tif", tmp_path / "alpha_file.tif"):  # both tiled GeoTIFFs without overviews
+        with rasterio.open(path) as f:
+            assert f.overviews(1) == [] and f.profile["tiled"]
 
 
 def test_quota_errors_5xx_and_truncated_tiles_are_retried(tmp_path):

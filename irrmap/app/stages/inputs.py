@@ -11,7 +11,7 @@ from irrmap.app.stages.common import check_raster_on_grid, provenance
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
-from irrmap.core.raster_write import write_raster
+from irrmap.core.raster_write import write_aligned
 from irrmap.core.valid_share import check_aligned
 
 
@@ -51,10 +51,7 @@ def stage(name: str) -> Stage:
         out = ctx.outdir / "aligned" / f"{name}.tif"
         tags = provenance(ctx, f"inputs.{name}") | {"source": spec.path, "kind": spec.kind, "resampling": da.attrs["resampling"]}
         check_unit_type(ctx.path(spec.path), da.attrs["band"], spec.scale, f"[inputs.{name}]")
-        # a tiled GeoTIFF, not a COG: the aligned inputs are re-gridded copies that later stages read at full
-        # resolution and the viewer does not show; the COG's overviews and assembly took 36 % of the stage
-        # (64x demo dem: 2.67 -> 1.71 s)
-        write_raster(out, da, nodata=da.attrs.get("nodata"), descriptions=[name], tags=tags, cog=False)
+        write_aligned(out, da, name=name, tags=tags)
         check_aligned(out, ctx.path(spec.path), ctx.grid, key=f"[inputs.{name}]", band=da.attrs["band"], nodata=spec.nodata,
                       fill_values=spec.fill_values, valid_range=spec.valid_range)
         return [out]

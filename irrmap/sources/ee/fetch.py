@@ -5,7 +5,7 @@ tile's exact transform, every pixel readable); one that fails (a truncated or pa
 like a transient error. Kept tiles are written atomically under the plan's key, so an interrupted fetch resumes with
 the tiles it has, and a kept tile that no longer reads is fetched again. When every wanted tile of an output is
 there, the tiles are read through a VRT mosaic by the file source's own reader (irrmap.core.raster_read.read_raster,
-with the dataset's nodata) and written by its writer (irrmap.core.raster_write.write_raster): the fetched raster has
+with the dataset's nodata) and written by its writer (irrmap.core.raster_write.write_aligned): the fetched raster has
 the names, dtype, nodata and scale an [inputs.NAME] raster of the same data has, and appears atomically. Tiles hold
 physical values: the dataset's scale and offset are applied server-side (irrmap.sources.ee.catalog.EEDataset). A summary (no credentials) is written to OUTPUT_DIR/ee_fetch.json.
 """
@@ -147,7 +147,7 @@ def read_kind(ds) -> str:
 def assemble(out: OutputPlan, plan: FetchPlan, chunks: int = 1024) -> Path:
     """Write out.path from the kept tiles as the file source writes [inputs.NAME] (module docstring)."""
     from irrmap.core.raster_read import read_raster
-    from irrmap.core.raster_write import write_raster
+    from irrmap.core.raster_write import write_aligned
 
     ds = out.dataset
     vrt = mosaic_vrt(out, plan.grid)
@@ -155,7 +155,7 @@ def assemble(out: OutputPlan, plan: FetchPlan, chunks: int = 1024) -> Path:
     da = read_raster(vrt, plan.grid, kind=kind, nodata=ds.nodata, chunks=chunks, name=out.name)
     tags = {"source": f"earthengine:{ds.collection}", "dates": f"{plan.start}/{plan.end}", "kind": kind,
             "resampling": ds.resampling, KEY_TAG: out.key}
-    write_raster(out.path, da, nodata=da.attrs.get("nodata"), descriptions=[out.name], tags=tags)
+    write_aligned(out.path, da, name=out.name, tags=tags)
     shutil.rmtree(out.tile_dir, ignore_errors=True)
     return out.path
 
