@@ -230,6 +230,28 @@ def test_annual_median_and_max():
         assert r[1, 0, 0] == pytest.approx(pymannkendall.original_test(annual).p, rel=1e-6)
 
 
+def test_years_out_of_step_with_the_times_are_refused():
+    """The kernel counts a year once per run of equal years and puts annual values at year + 0.5 in layer order:
+    a year that comes back (2000, 2001, 2000) would be counted twice and unsort the annual times."""
+    times = np.array([2000.2, 2000.6, 2001.3, 2001.8, 2002.4])
+    y = np.arange(5, dtype=np.float32)[:, None, None]
+    with pytest.raises(InputError, match=r"layer 2 \(time 2001.3\) in 2000"):
+        trend_block(y, times, [2000, 2001, 2000, 2001, 2002], min_years=2)
+    with pytest.raises(InputError, match="not whole numbers"):
+        trend_block(y, times, [2000, 2000.5, 2001, 2001, 2002], min_years=2)
+
+
+def test_hydrological_years_by_hand():
+    """Years other than floor(time) that never decrease are used as given: water years from October 1 (t + 0.25)."""
+    times = np.array([2000.1, 2000.5, 2000.9, 2001.2, 2001.8, 2002.3, 2002.85, 2003.4])
+    years = np.floor(times + 0.25)  # 2000, 2000, 2001, 2001, 2002, 2002, 2003, 2003
+    y = np.array([1, 3, 2, 6, 5, 4, 9, 7], np.float32)
+    r = trend_block(y[:, None, None], times, years, min_years=4, annual="max")
+    annual, mid = [3, 6, 5, 9], [2000.5, 2001.5, 2002.5, 2003.5]  # each water year's maximum, by hand
+    assert r[0, 0, 0] == pytest.approx(stats.theilslopes(annual, mid).slope, rel=1e-6)
+    assert r[1, 0, 0] == pytest.approx(pymannkendall.original_test(annual).p, rel=1e-6)
+
+
 # ---- real data: tura.tif ------------------------------------------------------------------------------------
 @pytest.mark.realdata
 def test_tura_slopes_and_p_values(shared_data, tmp_path):

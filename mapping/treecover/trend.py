@@ -213,11 +213,23 @@ def _annual_code(annual) -> int:
 
 def _check_times(times, years, min_years: int):
     times = np.asarray(times, dtype=np.float64)
-    years = np.asarray(years, dtype=np.int64) if years is not None else np.floor(times).astype(np.int64)
+    if years is None:
+        years = np.floor(times)
+    years = np.asarray(years, dtype=np.float64)
     if times.ndim != 1 or times.shape != years.shape:
         raise InputError(f"{times.shape} times for {years.shape} years", "times", "give one time and one year per layer")
     if np.any(np.diff(times) < 0) or not np.all(np.isfinite(times)):
         raise InputError("layer times are not finite and ascending", "times", "sort the layers by date (dates.dated_layers does)")
+    # the kernel counts a year once per run of equal years and places annual values at year + 0.5 in layer order:
+    # years out of step with the times would count a year twice and unsort the annual times (Var S assumes sorted)
+    if not np.all(np.isfinite(years)) or np.any(years != np.round(years)):
+        raise InputError("layer years are not whole numbers", "years", "give each layer's calendar year (an integer)")
+    if np.any(np.diff(years) < 0):
+        i = int(np.flatnonzero(np.diff(years) < 0)[0])
+        raise InputError(f"layer years do not follow the order of the times: layer {i} (time {times[i]:g}) is in {years[i]:g}, "
+                         f"layer {i + 1} (time {times[i + 1]:g}) in {years[i + 1]:g}", "years",
+                         "give years that never decrease as the times increase (by default each layer's year is floor(time))")
+    years = years.astype(np.int64)
     if int(min_years) < 2:
         raise InputError(f"min_years {min_years} is below 2: a slope needs two years", "--min-years", "use 2 or more (default 5)")
     return times, years
@@ -226,7 +238,9 @@ def _check_times(times, years, min_years: int):
 def trend_block(block: np.ndarray, times, years=None, *, min_years: int = DEFAULT_MIN_YEARS, annual: str | None = None) -> np.ndarray:
     """(2, y, x) float32 [slope per year, p-value] of a (time, y, x) block (NaN = missing observation).
 
-    `times`: decimal years of the layers, ascending; `years`: their calendar years (default floor(times)).
+    `times`: decimal years of the layers, ascending; `years`: the whole year each layer counts in (default
+    floor(times); another, such as a hydrological year, must never decrease as the times increase).
+    Raises InputError for unsorted times, years out of that order or not whole, and a block of another length.
     NaN in both bands where fewer than `min_years` years hold a valid observation. See the module docstring."""
     times, years = _check_times(times, years, min_years)
     block = np.asarray(block)
