@@ -83,14 +83,17 @@ def test_threshold_splitter_refuses_candidates_beyond_their_unit_count():
     import xarray as xr
 
     from irrmap.core.grid import Grid
-    from irrmap.training.thresholds import ThresholdSplitter, gather_candidates
+    from irrmap.training.thresholds import Candidates, ThresholdSplitter, gather_candidates
 
     grid = Grid.from_bounds(0, 0, 400, 100, 100, "EPSG:32650")
     zones = xr.DataArray(np.array([[1, 1, 2, 1]], np.int32), dims=("y", "x"), coords=grid.coords()).rio.write_crs(grid.crs)
     zones = zones.rio.write_transform(grid.transform)
     crop = zones.astype(np.float32) * 0 + 1
     score = zones.astype(np.float32) * 0 + np.array([[0.9, 0.8, 0.95, 0.6]], np.float32)
-    cand = gather_candidates(zones, crop, n_units=1)
+    with pytest.raises(InputError, match=r"zone ids 1\.\.2 are outside 1\.\.1"):  # refused while gathering (split_common.zone_ids)
+        gather_candidates(zones, crop, n_units=1)
+    # candidates made by other code are still checked by the splitter before the kernel
+    cand = Candidates(grid, np.arange(4, dtype=np.int64), np.array([1, 1, 2, 1], np.int32), np.full(4, 1e4, np.float32), 1)
     with pytest.raises(InputError, match="unit ids"):
         ThresholdSplitter().fit(score, targets=pd.Series({1: 15000.0}), candidates=cand)
 

@@ -21,6 +21,7 @@ from scipy.ndimage import binary_erosion
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.progress import progress_bar
+from irrmap.training.split_common import zone_ids
 from irrmap.training.thresholds import IRRIGATED, NOT_IRRIGATED, _check_grid
 
 
@@ -101,6 +102,9 @@ def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.Data
     _check_grid("cropland", cropland, grid)
     n_units = int(zones.max().compute())
     quota = np.full(n_units + 1, per_class, np.int64) if per_class_by_zone is None else np.asarray(per_class_by_zone, np.int64)
+    if quota.shape != (n_units + 1,):
+        raise InputError(f"per_class_by_zone has {quota.size} entries for zone ids 0..{n_units}", "per_class_by_zone",
+                         "give one quota per zone id 0..N (index 0 is unused)")
     pos, key, grp = np.empty(0, np.int64), np.empty(0, np.uint64), np.empty(0, np.int64)
     with progress_bar(total=grid.height, desc="training pool", unit="row") as bar:
         for r0 in range(0, grid.height, strip_rows):
@@ -113,7 +117,7 @@ def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.Data
             z = np.asarray(zb)[r0 - h0: r0 - h0 + (r1 - r0)]
             idx = np.flatnonzero((agree != 255) & (z > 0))
             strip_pos = idx + r0 * grid.width
-            strip_key, strip_grp = priority_keys(strip_pos, seed), z.ravel()[idx].astype(np.int64) * 2 + agree.ravel()[idx]
+            strip_key, strip_grp = priority_keys(strip_pos, seed), zone_ids(z.ravel()[idx], n_units, np.int64) * 2 + agree.ravel()[idx]
             # a candidate keyed above its group's quota-th smallest key so far can never be chosen: not sorted
             fits = _may_enter(key, grp, quota, strip_key, strip_grp, 2 * (n_units + 1))
             pos, key, grp = _first_by_group(np.concatenate([pos, strip_pos[fits]]), np.concatenate([key, strip_key[fits]]),

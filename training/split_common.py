@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from irrmap.core.errors import GridError
+from irrmap.core.errors import GridError, InputError
 from irrmap.core.grid import Grid
 
 IRRIGATED, NOT_IRRIGATED, NODATA = 1, 0, 255
@@ -29,6 +29,37 @@ def _check_grid(name: str, arr: xr.DataArray, grid: Grid) -> None:
     if not other.aligned_with(grid):
         raise GridError(f"{name} is on another grid ({other!r}) than the zones ({grid!r})", name,
                         "align it first (irrmap.core.raster_read.read_raster(path, grid)) or pass rasters on one grid")
+
+
+def zone_ids(values: np.ndarray, n_units: int, dtype=np.int32) -> np.ndarray:
+    """Zone ids (whole numbers 1..n_units, as read from a zones raster of any type) cast to `dtype`. Checked
+    before the cast, which would wrap an id of 2**31 or more to a negative one and truncate 1.5 to 1 without a
+    word; InputError names the zones and the offending value."""
+    values = np.asarray(values)
+    if values.size and values.dtype.kind in "fiu":
+        lo, hi = values.min(), values.max()  # NaN makes both NaN, which fails the test below
+        if not (lo >= 1 and hi <= n_units):
+            raise InputError(f"zone ids {lo}..{hi} are outside 1..{n_units}", "zones",
+                             "number the zones 1..N (0 or nodata outside every zone), as `irrmap units` rasterizes them")
+        if values.dtype.kind == "f" and np.any(values != np.floor(values)):
+            bad = values[values != np.floor(values)][0]
+            raise InputError(f"zone id {bad} is not a whole number", "zones", "zones must be integer ids; rasterize them as integers")
+    if n_units > np.iinfo(dtype).max:
+        raise InputError(f"{n_units} zones do not fit {np.dtype(dtype).name} ids", "zones", "number the zones 1..N consecutively")
+    return values.astype(dtype)
+
+
+def integer_zones(block: np.ndarray) -> np.ndarray:
+    """A zones block as integers for the compiled kernels: integer rasters as they are; float ones (NaN = outside
+    every zone) as int64 with 0 for NaN, after checking that every id is a whole number (InputError)."""
+    block = np.asarray(block)
+    if block.dtype.kind != "f":
+        return block
+    finite = np.isfinite(block)
+    if not np.all(block[finite] == np.floor(block[finite])):
+        bad = block[finite & (block != np.floor(block))][0]
+        raise InputError(f"zone id {bad} is not a whole number", "zones", "zones must be integer ids; rasterize them as integers")
+    return np.where(finite & (block > 0), block, 0).astype(np.int64)
 
 
 def unit_table(target, n_label, mapped, cropland_m2, threshold, n_candidates, n_without_score) -> pd.DataFrame:

@@ -39,7 +39,7 @@ from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.training.split_kernel import RULES, descending_keys, label_candidates, split, strip_candidates
-from irrmap.training.split_common import NODATA, NOT_IRRIGATED, _check_grid, _strips, _window, unit_table
+from irrmap.training.split_common import NODATA, NOT_IRRIGATED, _check_grid, _strips, _window, integer_zones, unit_table
 
 BATCH = 2_000_000  # candidates per reduce task (about 40 bytes each with three scores, plus the kernel's work arrays)
 _KERNEL = SerializableLock("irrmap-split-kernel")  # numba's parallel kernels are not entered from two threads at once
@@ -52,7 +52,7 @@ def _records(n_scores: int) -> np.dtype:
 def _map_strip(z, f, *scores, r0: int, r1: int, grid: Grid, has_stat: np.ndarray, path: Path) -> np.ndarray:
     """Map task: save a strip's candidates sorted by zone to `path` and its pixels inside units with a statistic
     (packed bits) beside it; returns the candidate count per zone."""
-    idx, unit, area, counts, inside, problem = strip_candidates(np.asarray(z), np.asarray(f), grid.pixel_area(_window(r0, r1, grid)), has_stat)
+    idx, unit, area, counts, inside, problem = strip_candidates(integer_zones(z), np.asarray(f), grid.pixel_area(_window(r0, r1, grid)), has_stat)
     if problem == 1:
         raise InputError("cropland fraction outside 0..1", "cropland", "give the crop fraction, not a percent or class code")
     if problem == 2:

@@ -23,7 +23,7 @@ from irrmap.core.plausibility import check_fraction
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.progress import progress_bar
-from irrmap.training.split_common import IRRIGATED, NODATA, NOT_IRRIGATED, _check_grid, _strips, _window, unit_table
+from irrmap.training.split_common import IRRIGATED, NODATA, NOT_IRRIGATED, _check_grid, _strips, _window, unit_table, zone_ids
 from irrmap.training.split_kernel import RULES, split
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def gather_candidates(zones: xr.DataArray, cropland: xr.DataArray, n_units: int 
     """Collect crop pixels (cropland fraction > 0) inside units (zone > 0), strip by strip (bounded memory).
 
     `cropland` is the fraction 0..1 (NaN = no data, treated as no crop); areas use the grid's true pixel areas.
+    Zones: ids 1..n_units (default: the largest), 0 or NaN outside; InputError for others (split_common.zone_ids).
     """
     grid = Grid.from_dataarray(zones)
     _check_grid("cropland", cropland, grid)
@@ -60,7 +61,7 @@ def gather_candidates(zones: xr.DataArray, cropland: xr.DataArray, n_units: int 
             idx = np.flatnonzero(keep)
             win_area = grid.pixel_area(_window(r0, r1, grid))
             pos.append(idx + r0 * grid.width)
-            unit.append(z.ravel()[idx].astype(np.int32))
+            unit.append(zone_ids(z.ravel()[idx], n_units))
             area.append((f.ravel()[idx] * np.asarray(win_area).ravel()[idx]).astype(np.float32))
             bar.update(r1 - r0)
     cat = lambda xs, dt: np.concatenate(xs).astype(dt, copy=False) if xs else np.empty(0, dt)  # noqa: E731
