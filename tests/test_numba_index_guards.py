@@ -190,3 +190,32 @@ def test_match_shadows_refuses_a_valid_mask_of_another_shape():
     cloud[2:6, 2:6] = True
     with pytest.raises(InputError, match="shape"):
         match_shadows(cloud, np.zeros((20, 20), bool), np.ones((1, 20), bool), sun_zenith=45.0, sun_azimuth=135.0, pixel_m=30.0)
+
+
+def test_count_blocks_refuses_indices_outside_its_arrays():
+    """count_blocks' kernel indexes the table by code and the counters by block, unchecked; its one caller keeps the
+    window inside the blocks, but the function now refuses what would leave an array, and counts right otherwise
+    (truth: numpy's reshape-sum over the blocks)."""
+    from irrmap.core.block_counts import IDENTITY, code_bits, count_blocks
+
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 4, (6, 9)).astype(np.uint8)
+    table = code_bits(np.arange(256) == 0, np.arange(256) >= 2)  # 0 missing; 2 and 3 members
+    valid, member = count_blocks(codes, table, None, (2, 3), 3, 3, 0, 0)
+    blocks = lambda a: a.reshape(2, 3, 3, 3).sum(axis=(1, 3))  # noqa: E731
+    assert np.array_equal(valid, blocks(codes != 0)) and np.array_equal(member, blocks(codes >= 2))
+    # a window starting one row and two columns into its first block
+    valid, _ = count_blocks(codes[:5, :7], table, None, (2, 3), 3, 3, 1, 2)
+    padded = np.zeros((6, 9), bool)
+    padded[1:, 2:] = codes[:5, :7] != 0
+    assert np.array_equal(valid, blocks(padded))
+    with pytest.raises(ValueError, match="leaves the"):
+        count_blocks(codes, table, None, (2, 2), 3, 3, 0, 0)  # the third block column is not in `shape`
+    with pytest.raises(ValueError, match="leaves the"):
+        count_blocks(codes, table, None, (2, 3), 3, 3, 1, 0)  # row 5 + 1 falls in block row 2
+    with pytest.raises(ValueError, match="table of 256 entries for uint16"):
+        count_blocks(codes.astype(np.uint16), table, None, (2, 3), 3, 3, 0, 0)
+    with pytest.raises(ValueError, match="mask of shape"):
+        count_blocks(codes, IDENTITY, np.ones((6, 8), np.uint8), (2, 3), 3, 3, 0, 0)
+    with pytest.raises(ValueError, match="8- or 16-bit"):
+        count_blocks(codes.astype(np.int32), table, None, (2, 3), 3, 3, 0, 0)

@@ -47,10 +47,25 @@ def count_blocks(codes: np.ndarray, table: np.ndarray, mask: np.ndarray | None, 
                  r_off: int, c_off: int) -> tuple[np.ndarray, np.ndarray]:
     """(valid, member) int32 counts of shape `shape` (blocks). codes: (H, W) 8- or 16-bit integer codes of the source
     window; source pixel (i, j) lies in block ((i + r_off) // ky, (j + c_off) // kx), which must be inside `shape`.
-    table: code_bits of every code (or IDENTITY); mask: GDAL's mask of the window (0 = missing) or None."""
+    table: code_bits of every code (or IDENTITY); mask: GDAL's mask of the window (0 = missing) or None.
+    Raises ValueError when an index of the kernel would leave its array (numba checks no bounds): codes not 2-D
+    8- or 16-bit, a table shorter than the code range, a mask of another shape, blocks outside `shape`."""
+    _check(codes, table, mask, shape, ky, kx, r_off, c_off)
     valid = np.zeros(shape, np.int32)
     member = np.zeros(shape, np.int32)
     unsigned = codes.view(np.dtype(f"u{codes.dtype.itemsize}"))
     m = np.ascontiguousarray(mask, np.uint8) if mask is not None else np.zeros((1, 1), np.uint8)
     _count(np.ascontiguousarray(unsigned), table, m, mask is not None, ky, kx, r_off, c_off, valid, member)
     return valid, member
+
+
+def _check(codes, table, mask, shape, ky, kx, r_off, c_off) -> None:
+    if codes.ndim != 2 or codes.dtype.kind not in "iu" or codes.dtype.itemsize > 2:
+        raise ValueError(f"codes must be 2-D 8- or 16-bit integers, got {codes.ndim}-D {codes.dtype}")
+    if table.ndim != 1 or table.size < 2 ** (8 * codes.dtype.itemsize):
+        raise ValueError(f"a table of {table.size} entries for {codes.dtype} codes (needs {2 ** (8 * codes.dtype.itemsize)})")
+    if mask is not None and np.shape(mask) != codes.shape:
+        raise ValueError(f"a mask of shape {np.shape(mask)} for codes of shape {codes.shape}")
+    h, w = codes.shape
+    if min(ky, kx) < 1 or min(r_off, c_off) < 0 or (h and w and ((h - 1 + r_off) // ky >= shape[0] or (w - 1 + c_off) // kx >= shape[1])):
+        raise ValueError(f"a {h} x {w} window at offset ({r_off}, {c_off}) in {ky} x {kx} blocks leaves the {shape} block array")
