@@ -51,11 +51,11 @@ import numpy as np
 from irrmap.core.atomic import remove_stale_partials
 from irrmap.core.errors import InputError
 from irrmap.core.manifest import sha256_file
-from irrmap.models.compiled_forest import CompiledForest, from_lightgbm
+from irrmap.models.compiled_forest import CompiledForest, from_lightgbm, plain_threshold_model
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # cache layout and code generation; part of the key: bump it when either changes
+FORMAT = 2  # cache layout and code generation (2: thresholds of LightGBM's zero band moved, plain_threshold_model); part of the key: bump it when either changes
 PARALLEL_COMP = 8  # translation units per model: 100 trees x 31 leaves compile with 40 % less CPU than in one
 PROBE_ROWS = 4096  # random rows of threshold values in the check after compiling
 _LIB_FILE = "predictor" + {"darwin": ".dylib", "win32": ".dll"}.get(sys.platform, ".so")
@@ -331,7 +331,7 @@ def _build(booster, reference: CompiledForest, root: Path, key: str) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.{os.getpid()}.partial.", dir=root))
     try:
         src = tmp / "src"
-        tl2cgen.generate_c_code(treelite.frontend.from_lightgbm(booster), src, {"parallel_comp": PARALLEL_COMP})
+        tl2cgen.generate_c_code(treelite.frontend.from_lightgbm(plain_threshold_model(booster)), src, {"parallel_comp": PARALLEL_COMP})
         built = tl2cgen.create_shared(_compiler()[0], src, nthread=os.cpu_count() or 1, long_build_time_warning=False)
         os.replace(built, tmp / _LIB_FILE)
         shutil.rmtree(src)

@@ -443,9 +443,63 @@ def from_sklearn_forest(forest) -> CompiledForest:
 _IDENTITY_OBJECTIVES = ("regression", "regression_l1", "huber", "fair", "quantile", "mape")
 
 
+# LightGBM's kZeroThreshold (include/LightGBM/meta.h: `const double kZeroThreshold = 1e-35f;`): its predict keeps a
+# row's feature only when |x| > kZeroThreshold (or NaN; c_api.cpp, RowFunctionFromDenseMatric), so smaller values are 0
+_ZERO = float(np.float32(1e-35))
+_BELOW_ZERO = float(np.nextafter(np.float32(-_ZERO), np.float32(-1)))  # the largest float32 below -kZeroThreshold
+
+
+def _plain_threshold(t: float) -> float:
+    """The threshold t' with (x <= t') == (lgb(x) <= t) for every float32 x, where lgb(x) is 0 for |x| <= kZeroThreshold
+    and x otherwise, so the kernel's plain comparison follows LightGBM's predict on tiny values too:
+    t in [-z, 0): lgb(x) <= t only for x < -z, i.e. x <= the float32 below -z; t in [0, z): lgb(x) <= t for every
+    x <= z; other t are unchanged."""
+    if -_ZERO <= t < 0:
+        return _BELOW_ZERO
+    if 0 <= t < _ZERO:
+        return _ZERO
+    return t
+
+
+def plain_threshold_model(booster):
+    """A copy of a LightGBM booster whose split thresholds are `_plain_threshold`'s: a compiler that compares
+    plainly (TL2cgen) then predicts what LightGBM does for |x| <= kZeroThreshold. Thresholds are written with
+    repr, which Python and LightGBM read back exactly."""
+    import lightgbm
+
+    # without tree_sizes (the byte length of each tree's text, which the new numbers change) LightGBM reads the
+    # trees one after another
+    lines = [line for line in booster.model_to_string().splitlines() if not line.startswith("tree_sizes=")]
+    for k, line in enumerate(lines):
+        if line.startswith("end of trees"):
+            break
+        if line.startswith("threshold="):
+            lines[k] = "threshold=" + " ".join(repr(_plain_threshold(float(v))) for v in line[10:].split())
+    return lightgbm.Booster(model_str="\n".join(lines) + "\n")
+
+
+def _model_thresholds(booster) -> dict[int, list[float]]:
+    """Each tree's split thresholds by split index, from the model text (`threshold=` lines; Python's float reads
+    its 17-digit decimals exactly and its `inf`). dump_model's JSON clips them to +-1e300 (Common::AvoidInf), so a
+    split at +inf, which sends +inf left, would send it right."""
+    out: dict[int, list[float]] = {}
+    tree = None
+    for line in booster.model_to_string().splitlines():
+        if line.startswith("Tree="):
+            tree = int(line[5:])
+            out[tree] = []
+        elif line.startswith("threshold=") and tree is not None:
+            out[tree] = [float(v) for v in line[10:].split()]
+        elif line.startswith("end of trees"):
+            break
+    return out
+
+
 def from_lightgbm(booster) -> CompiledForest:
     """Flatten a LightGBM booster (gbdt, rf, ...) with numerical splits: binary (P(label 1)) or a regression
-    objective without a link function (the predicted value)."""
+    objective without a link function (the predicted value). Thresholds are read exactly from the model text
+    (_model_thresholds: +inf stays +inf) and those within LightGBM's zero band are moved (_plain_threshold), so
+    the kernel's plain comparisons give LightGBM's decisions for every float32, tiny values and infinities too."""
     dump = booster.dump_model()
     objective = str(dump.get("objective", "")).split(" ")[0]
     if dump.get("num_class", 1) != 1 or objective not in ("binary", "cross_entropy") + _IDENTITY_OBJECTIVES:
@@ -456,7 +510,9 @@ def from_lightgbm(booster) -> CompiledForest:
         if part.startswith("sigmoid:"):
             scale = float(part.split(":")[1])
     trees = []
+    exact = _model_thresholds(booster)
     for tree in dump["tree_info"]:
+        tree_index = int(tree["tree_index"])
         feats, thrs, lefts, rights, nanr, vals = [], [], [], [], [], []
 
         def add(node) -> int:
@@ -472,9 +528,10 @@ def from_lightgbm(booster) -> CompiledForest:
             if mtype == "Zero":
                 raise InputError("zero-as-missing LightGBM splits cannot be compiled", "missing_type", "fit with zero_as_missing=False")
             feats[idx] = int(node["split_feature"])
-            thrs[idx] = float(node["threshold"])
+            threshold = exact[tree_index][int(node["split_index"])]
+            thrs[idx] = _plain_threshold(threshold)
             # NaN: type NaN follows default_left; type None is compared as 0.0
-            nanr[idx] = int(not node.get("default_left", True)) if mtype == "NaN" else int(0.0 > thrs[idx])
+            nanr[idx] = int(not node.get("default_left", True)) if mtype == "NaN" else int(0.0 > threshold)
             lefts[idx] = add(node["left_child"])
             rights[idx] = add(node["right_child"])
             return idx

@@ -345,3 +345,24 @@ def test_concurrent_processes_share_one_cache(tiny, tmp_path):
     entries = list((tmp_path / "cache" / "tl2cgen").iterdir())
     assert len(entries) == 1 and not entries[0].name.startswith(".")
     assert sorted(p.name for p in entries[0].iterdir()) == ["predictor.so", "sha256"]
+
+
+def test_tiny_values_and_infinities_follow_lightgbm(tmp_path):
+    """A model with zero bins (splits at +-1e-35, LightGBM's kZeroThreshold, below which its predict reads a value
+    as 0) and a split at +inf: the compiled library, fed the moved thresholds, gives LightGBM's own predictions on
+    every combination of those values and their neighbours (the kernel's check also passed, or it would be None)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20000, 4)).astype(np.float32)
+    X[rng.random(X.shape) < 0.3] = 0.0
+    X[:, 1] = np.abs(X[:, 1])
+    X[rng.random(X.shape) < 0.03] = np.nan
+    y = ((np.nan_to_num(X[:, 0]) > 0) ^ (np.nan_to_num(X[:, 1]) > 0.5) ^ (np.nan_to_num(X[:, 2]) == 0)).astype(int)
+    est = lgb.LGBMClassifier(n_estimators=50, num_leaves=15, min_child_samples=5, verbose=-1, deterministic=True,
+                             force_row_wise=True, random_state=0).fit(X, y)
+    z = np.float32(1e-35)
+    vals = np.array([0.0, z, -z, np.nextafter(-z, np.float32(-1)), np.nextafter(-z, np.float32(0)), np.nextafter(z, np.float32(1)),
+                     1e-45, -1e-45, np.inf, -np.inf, np.nan], np.float32)
+    rows = np.array(np.meshgrid(vals, vals, vals, vals)).reshape(4, -1).T.astype(np.float32)
+    lib = compiled_predictor(est, cache_dir=tmp_path)
+    assert lib is not None
+    np.testing.assert_allclose(lib.predict(rows, n_threads=2), est.booster_.predict(rows, num_threads=1), rtol=1e-12, atol=1e-12)

@@ -154,12 +154,42 @@ def test_lightgbm_on_thresholds_nan_and_inf(num_leaves):
 
     for tree in est.booster_.dump_model()["tree_info"]:
         collect(tree["tree_structure"])
-    # LightGBM reads |x| <= 1e-35 as 0 (its kZeroThreshold) and, in a few trees, does not send +inf right of
-    # a threshold as a plain comparison does; the kernel compares plainly (as before), so those stay out
-    cuts = [c for c in cuts if abs(c) > 1e-34]
-    Xt = _rows_on(cuts, ROWS, 6, rng, big=np.finfo(np.float32).max)
+    # the cuts include LightGBM's +-kZeroThreshold (1e-35), below which its predict reads a value as 0, and the
+    # dump's 1e300 for a split at +inf; rows hold values on and beside them, tiny ones and +-inf
+    z = np.float32(1e-35)
+    tiny = [0.0, -0.0, z, -z, np.float32(5e-36), np.float32(-5e-36), np.float32(1e-45), np.float32(-1e-45)]
+    Xt = np.concatenate([_rows_on(cuts + tiny, ROWS, 6, rng, big=np.finfo(np.float32).max),
+                         _rows_on(cuts + tiny, ROWS // 4, 6, rng)])  # big = inf
     fast = compile_estimator(est)
     assert (_bit_layout(fast.child, fast.roots)[4] >= 0).all() == (num_leaves <= 32)
     got = fast.predict(Xt, n_threads=2)
     np.testing.assert_allclose(got, est.booster_.predict(Xt, num_threads=1), rtol=1e-12, atol=1e-12)
     assert np.array_equal(got, fast.predict(Xt, n_threads=1))
+
+
+def test_lightgbm_tiny_values_and_infinities_follow_lightgbm():
+    """Every combination of 0, -0, +-kZeroThreshold (1e-35) and their float32 neighbours, +-1e-45, +-inf, NaN and the
+    largest float32 on four features of a model with zero bins (thresholds at +-1e-35) and a split at +inf (the
+    JSON dump says 1e300): equal to LightGBM's own predict. LightGBM reads |x| <= 1e-35 as 0, and +inf goes left of
+    a split at +inf."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20000, 4)).astype(np.float32)
+    X[rng.random(X.shape) < 0.3] = 0.0  # many zeros: a zero bin, split at +-1e-35
+    X[:, 1] = np.abs(X[:, 1])
+    X[rng.random(X.shape) < 0.03] = np.nan
+    y = ((np.nan_to_num(X[:, 0]) > 0) ^ (np.nan_to_num(X[:, 1]) > 0.5) ^ (np.nan_to_num(X[:, 2]) == 0)).astype(int)
+    est = LGBMClassifier(n_estimators=50, num_leaves=15, min_child_samples=5, verbose=-1, deterministic=True,
+                         force_row_wise=True, random_state=0).fit(X, y)
+    text = est.booster_.model_to_string()
+    assert "1.0000000180025095e-35" in text and " inf" in text.split("end of trees")[0]  # both cases are in the model
+    z = np.float32(1e-35)
+    vals = np.array([0.0, -0.0, z, -z, np.nextafter(z, np.float32(1)), np.nextafter(-z, np.float32(-1)), np.nextafter(z, np.float32(0)),
+                     np.nextafter(-z, np.float32(0)), 1e-45, -1e-45, np.inf, -np.inf, np.nan, np.finfo(np.float32).max], np.float32)
+    rows = np.array(np.meshgrid(vals, vals, vals, vals)).reshape(4, -1).T.astype(np.float32)
+    got = compile_estimator(est).predict(rows, n_threads=2)
+    want = est.booster_.predict(rows, num_threads=1)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    # the moved thresholds (for TL2cgen) change nothing for LightGBM itself, bit for bit
+    from irrmap.models.compiled_forest import plain_threshold_model
+
+    assert np.array_equal(plain_threshold_model(est.booster_).predict(rows, num_threads=1), want)
