@@ -136,3 +136,28 @@ def test_fit_card_has_cv_and_counts():
     assert card["features"] == ["evi", "ndwi", "elev"]
     assert card["samples"]["total"] == 600 and card["samples"]["irrigated"] == int(pool["label"].sum())
     assert card["cv"]["held_out"] == "units" and 0 <= card["cv"]["blocked"]["oa"] <= 1
+
+
+def test_rf_folds_skip_the_out_of_bag_score_and_score_the_same(monkeypatch):
+    """Cross-validation folds are scored on held-out rows, so fit_from_pool fits them without an out-of-bag score;
+    the final model keeps it. The card's CV equals one computed with out-of-bag folds (the score is computed
+    after the trees, so no tree changes)."""
+    import irrmap.models.fit as fit_module
+
+    label, feats = synthetic_cube()
+    pool = pool_from_cube(label, feats)
+    seen = []
+    real = fit_module.spatial_vs_random
+
+    def spy(make, *a, **k):
+        seen.append(make().estimator_params)
+        return real(make, *a, **k)
+
+    monkeypatch.setattr(fit_module, "spatial_vs_random", spy)
+    model, card = fit_from_pool(pool, model="rf", seed=0, cv_blocks=10, cv_splits=3)
+    assert seen == [{"oob_score": False}] and card["oob_score"] is not None
+    assert model.models_["all"].oob_score  # the final forest
+    with_oob = real(lambda: ScopedClassifier(model="rf", random_state=0), pool[card["features"]].astype(np.float32),
+                    pool["label"].to_numpy().astype(np.int64), rows=pool["row"].to_numpy(), cols=pool["col"].to_numpy(), block=10,
+                    n_splits=3, seed=0)
+    assert card["cv"]["blocked"] == with_oob["blocked"] and card["cv"]["random"] == with_oob["random"]
