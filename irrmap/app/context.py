@@ -6,6 +6,8 @@ imports the other's internals, so the runner depends on the stage list and the s
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -50,6 +52,17 @@ class RunContext:
         if p not in self.checksums:
             self.checksums[p] = sha256_file(p)
         return self.checksums[p]
+
+    def checksum_all(self, paths) -> None:
+        """Compute the checksums of `paths` not known yet, one file per CPU core at a time (hashlib releases the
+        GIL while it hashes): a stage's inputs (23-date stacks, dozens of rasters) are hashed before it runs, while
+        the cores are otherwise idle. Errors are those of `checksum` (OSError for a file that cannot be read)."""
+        todo = list(dict.fromkeys(p for p in (str(self.path(q)) for q in paths) if p not in self.checksums))
+        if len(todo) < 2:
+            return
+        with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
+            for p, digest in zip(todo, pool.map(sha256_file, todo)):
+                self.checksums[p] = digest
 
 
 @dataclass

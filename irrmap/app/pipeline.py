@@ -42,7 +42,9 @@ def _fingerprint(stage: Stage, ctx: RunContext) -> str:
     h.update(json.dumps(stage.params(ctx), sort_keys=True, default=str).encode())
     h.update(json.dumps(ctx.grid.to_dict(), sort_keys=True).encode())
     h.update(irrmap.__version__.encode())
-    for p in stage.inputs(ctx):
+    inputs = stage.inputs(ctx)
+    ctx.checksum_all(inputs)
+    for p in inputs:
         h.update(ctx.checksum(p).encode())
     return h.hexdigest()
 
