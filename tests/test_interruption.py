@@ -278,3 +278,20 @@ def test_resumed_write_reuses_windows_only_under_the_same_key(tmp_path):
     with rasterio.open(tmp_path / "out.tif") as src:
         assert np.array_equal(src.read(1), new)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]
+
+
+def test_a_resumed_run_writes_the_same_bytes_as_a_whole_one(tmp_path, demo):
+    """Warnings of stages a rerun skips come back from the run state (JSON with sorted keys); they are rebuilt in the
+    order a fresh run writes them, so results.json and the manifest's warnings are the same bytes as after one run."""
+    cfg = _project(tmp_path, demo, until_features=False)
+    (tmp_path / "truth").symlink_to(demo / "truth")
+    run_pipeline(cfg)
+    outdir = cfg.parent / "output"
+    whole = (outdir / "evaluation" / "results.json").read_bytes()
+    warnings = _manifest(cfg)["warnings"]
+    assert any(w["stage"] != "evaluation" for w in warnings)  # a skipped stage's warnings are in the test
+    (outdir / "evaluation" / "results.json").unlink()  # only the evaluation stage reruns
+    manifest = run_pipeline(cfg)
+    assert manifest["stages"]["models"]["status"] == "skipped (up to date)" and manifest["stages"]["evaluation"]["status"] == "ran"
+    assert (outdir / "evaluation" / "results.json").read_bytes() == whole
+    assert json.dumps(_manifest(cfg)["warnings"]) == json.dumps(warnings)

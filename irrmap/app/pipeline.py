@@ -23,7 +23,7 @@ from irrmap.core.atomic import check_output_folder, remove_stale_partials, write
 from irrmap.app.cluster import check_scheduler, open_client
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import build_stages
-from irrmap.app.run_warnings import collected_warnings
+from irrmap.app.run_warnings import collected_warnings, warning_record
 from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
 from irrmap.core.errors import gather, raise_all
@@ -120,7 +120,8 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
             t0 = time.perf_counter()
             if prev.get("fingerprint") == fp and all(Path(p).exists() for p in prev.get("outputs", [])):
                 log.info("stage %s: up to date, skipped", stage.name)
-                outputs, status, warned = [Path(p) for p in prev["outputs"]], "skipped (up to date)", prev.get("warnings", [])
+                outputs, status = [Path(p) for p in prev["outputs"]], "skipped (up to date)"
+                warned = [warning_record(w["stage"], w["logger"], w["message"]) for w in prev.get("warnings", [])]
             else:
                 log.info("stage %s: running", stage.name)
                 if state.pop(stage.name, None):  # a stage that fails or is stopped must never count as up to date

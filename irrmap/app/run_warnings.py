@@ -13,7 +13,13 @@ class _Collector(logging.Handler):
         self.stage, self.sink = stage, sink
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append({"stage": self.stage, "logger": record.name, "message": record.getMessage()})
+        self.sink.append(warning_record(self.stage, record.name, record.getMessage()))
+
+
+def warning_record(stage: str, logger: str, message: str) -> dict:
+    """One collected warning, its keys always in this order: a record read back from the run state (JSON with
+    sorted keys) is rebuilt with it, so a resumed run writes the same bytes as an uninterrupted one."""
+    return {"stage": stage, "logger": logger, "message": message}
 
 
 @contextmanager
