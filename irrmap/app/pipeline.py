@@ -63,7 +63,7 @@ def dask_scheduler(cfg, scheduler: str | None = None):
     `scheduler` (`irrmap run --scheduler`) or [run].scheduler names one."""
     where = scheduler or cfg.run.scheduler
     if where:
-        with open_client(where, cfg.run.gdal_cache_mb) as client:
+        with open_client(where, cfg.run.gdal_cache_mb, cfg.run.worker_wait) as client:
             log.info("using dask cluster %s (%s)", where, client)
             yield
         return

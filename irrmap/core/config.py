@@ -43,6 +43,8 @@ class RunSection(_Section):
     gdal_cache_mb: int = Field(64, ge=16, description="Cap on GDAL's block cache (MB); bounds peak memory on large grids (64: the 16x demo's features stage peaks at 1.10 GB, not 1.39 GB with 256, in the same time).")
     scheduler: str | None = Field(None, description="Where dask runs: local-processes:N (a cluster of N worker processes here) or the "
                                   "address of a dask.distributed scheduler (tcp://host:port); none runs threads locally.")
+    worker_wait: float = Field(120.0, gt=0, description="Seconds a run on a scheduler address waits for a first worker, and "
+                               "goes on while the cluster has none, before it stops with an error (raise it for batch queues).")
 
 
 class GridSection(_Section):
