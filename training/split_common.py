@@ -35,15 +35,12 @@ def zone_ids(values: np.ndarray, n_units: int, dtype=np.int32) -> np.ndarray:
     """Zone ids (whole numbers 1..n_units, as read from a zones raster of any type) cast to `dtype`. Checked
     before the cast, which would wrap an id of 2**31 or more to a negative one and truncate 1.5 to 1 without a
     word; InputError names the zones and the offending value."""
-    values = np.asarray(values)
-    if values.size and values.dtype.kind in "fiu":
-        lo, hi = values.min(), values.max()  # NaN makes both NaN, which fails the test below
+    values = integer_zones(values)  # float ids: whole numbers (NaN becomes 0, outside the range below)
+    if values.size and values.dtype.kind in "iu":
+        lo, hi = values.min(), values.max()
         if not (lo >= 1 and hi <= n_units):
             raise InputError(f"zone ids {lo}..{hi} are outside 1..{n_units}", "zones",
                              "number the zones 1..N (0 or nodata outside every zone), as `irrmap units` rasterizes them")
-        if values.dtype.kind == "f" and np.any(values != np.floor(values)):
-            bad = values[values != np.floor(values)][0]
-            raise InputError(f"zone id {bad} is not a whole number", "zones", "zones must be integer ids; rasterize them as integers")
     if n_units > np.iinfo(dtype).max:
         raise InputError(f"{n_units} zones do not fit {np.dtype(dtype).name} ids", "zones", "number the zones 1..N consecutively")
     return values.astype(dtype)
