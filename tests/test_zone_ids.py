@@ -75,3 +75,6 @@ def test_pool_quota_of_another_length_is_refused():
     maps = [as_dataarray((score > 1).astype(np.uint8), GRID)] * 2
     with pytest.raises(InputError, match="3 entries for zone ids 0..3"):
         sample_pool(maps, as_dataarray(zones, GRID), as_dataarray(crop, GRID), per_class_by_zone=np.array([0, 5, 5]))
+    # a longer quota is fine: the unit table may hold units without a pixel on the grid (the CLI sizes it by the table)
+    longer = sample_pool(maps, as_dataarray(zones, GRID), as_dataarray(crop, GRID), per_class_by_zone=np.array([0, 2, 2, 2, 9]))
+    assert longer.equals(sample_pool(maps, as_dataarray(zones, GRID), as_dataarray(crop, GRID), per_class=2))

@@ -102,7 +102,7 @@ def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.Data
     _check_grid("cropland", cropland, grid)
     n_units = int(zones.max().compute())
     quota = np.full(n_units + 1, per_class, np.int64) if per_class_by_zone is None else np.asarray(per_class_by_zone, np.int64)
-    if quota.shape != (n_units + 1,):
+    if quota.ndim != 1 or quota.size < n_units + 1:  # longer is fine: units of the table without a pixel on the grid
         raise InputError(f"per_class_by_zone has {quota.size} entries for zone ids 0..{n_units}", "per_class_by_zone",
                          "give one quota per zone id 0..N (index 0 is unused)")
     pos, key, grp = np.empty(0, np.int64), np.empty(0, np.uint64), np.empty(0, np.int64)
