@@ -31,7 +31,7 @@ from rasterio.windows import Window, from_bounds
 
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
-from irrmap.core.nodata import decoding_for, read_missing
+from irrmap.core.nodata import Decoding, decoding_for, read_missing
 
 log = logging.getLogger(__name__)
 
@@ -55,26 +55,62 @@ def _valid_area(valid: np.ndarray, w: np.ndarray) -> float:
     return float(valid.sum(axis=-1) @ w)
 
 
+def row_weights(grid: Grid) -> np.ndarray:
+    """Pixel weight of every row of a grid: the true pixel area (m2) per row on geographic grids, 1 on projected
+    ones (height,). The one set of weights both `band_shares` and `remember_row_counts` use, so a share measured
+    by reading a file and one counted while writing it are the same float."""
+    return grid.row_areas() if grid.is_geographic else np.ones(grid.height)
+
+
+def shares_from_row_counts(counts: np.ndarray, grid: Grid) -> tuple[float, ...]:
+    """Valid share of each band from its valid-pixel count per row: counts (bands, height) integers -> weighted
+    valid area / grid area, per band."""
+    w = row_weights(grid)
+    total = float(np.full(grid.height, grid.width, np.float64) @ w)  # as a band valid everywhere sums: its share is 1.0
+    return tuple(float(v / total) for v in np.asarray(counts, np.float64) @ w)
+
+
+def valid_row_counts(block: np.ndarray, nodata) -> np.ndarray:
+    """Valid pixels per row of every band of a (band, y, x) block as stored in a file with `nodata` (and no mask
+    band or scale): (band, y) int64. Missing is irrmap.core.nodata's rule 1 for such a file: NaN, or the nodata
+    value in the block's data type."""
+    miss = Decoding(nodata=None if nodata is None else float(nodata)).missing(block)
+    return block.shape[-1] - miss.sum(axis=-1, dtype=np.int64)
+
+
+def _file_key(path) -> tuple:
+    st = os.stat(path)
+    return (os.path.realpath(path), st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def remember_row_counts(path, counts: np.ndarray, grid: Grid) -> None:
+    """Record the valid shares of a raster just written at `path` on `grid`, from its valid-pixel count per band
+    and row (valid_row_counts of every block it holds): `band_shares` then answers without reading the file.
+    Keyed on the file version like band_shares' own cache, so a file rewritten later is measured again."""
+    shares = shares_from_row_counts(counts, grid)
+    key = _file_key(os.fspath(path))
+    with _cache_lock:
+        _cache[key] = shares
+
+
 def band_shares(path) -> tuple[float, ...]:
     """Valid share (0..1) of every band of the raster at `path` on its own grid, exact; cached per file
-    version (path, inode, mtime, size), so measuring a product again costs nothing."""
+    version (path, inode, mtime, size), so measuring a product again costs nothing. A file irrmap's writer
+    just wrote is not read again: its shares were counted block by block while writing (remember_row_counts)."""
     path = os.fspath(path)
-    st = os.stat(path)
-    key = (os.path.realpath(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    key = _file_key(path)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
     grid = Grid.from_raster(path)
     with rasterio.open(path) as src:
         decs = [decoding_for(src, b) for b in range(1, src.count + 1)]
-        valid = np.zeros(src.count)
-        total = 0.0
+        counts = np.zeros((src.count, grid.height), np.int64)
         for t in grid.tiles(_TILE):
-            w = _weights(grid, t.window)
-            total += float(w.sum()) * int(t.window.width)
+            r0, r1 = int(t.window.row_off), int(t.window.row_off + t.window.height)
             for i, dec in enumerate(decs):
-                valid[i] += _valid_area(~read_missing(src, i + 1, t.window, dec), w)
-    shares = tuple(float(v / total) for v in valid)
+                counts[i, r0:r1] += int(t.window.width) - read_missing(src, i + 1, t.window, dec).sum(axis=-1, dtype=np.int64)
+    shares = shares_from_row_counts(counts, grid)
     with _cache_lock:
         _cache[key] = shares
     return shares
