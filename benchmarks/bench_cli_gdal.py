@@ -3,8 +3,9 @@
 start-up included, both sides writing the same kind of file:
 
 - gtiff: tiled (512 x 512) DEFLATE GeoTIFF, floating-point predictor (3), no overviews
-  (irrmap `--no-cog`; GDAL `-co TILED=YES -co COMPRESS=DEFLATE -co PREDICTOR=3`);
-- cog: Cloud-Optimized GeoTIFF with overviews (irrmap's default; GDAL `-of COG -co PREDICTOR=YES`).
+  (irrmap `--no-cog`; GDAL `-co TILED=YES -co COMPRESS=DEFLATE -co PREDICTOR=3 -co ZLEVEL=1`);
+- cog: Cloud-Optimized GeoTIFF with overviews (irrmap's default; GDAL `-of COG -co PREDICTOR=YES -co LEVEL=1`).
+Both sides compress at irrmap's DEFLATE level (irrmap.core.raster_write.DEFLATE_LEVEL, 1; GDAL's default is 6).
 
 The commands run interleaved (irrmap, GDAL, irrmap, GDAL ...), `--reps` times each; the table gives medians of the
 wall time and of the CPU time (user + sys of the command's processes), the ratios irrmap / GDAL and the load average.
@@ -33,9 +34,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+DEFLATE_LEVEL = 1  # irrmap.core.raster_write.DEFLATE_LEVEL (main checks they agree)
 GTIFF_CO = ["-co", "TILED=YES", "-co", "BLOCKXSIZE=512", "-co", "BLOCKYSIZE=512", "-co", "COMPRESS=DEFLATE",
-            "-co", "PREDICTOR=3", "-co", "BIGTIFF=IF_SAFER"]
-COG_CO = ["-of", "COG", "-co", "COMPRESS=DEFLATE", "-co", "PREDICTOR=YES", "-co", "BLOCKSIZE=512", "-co", "BIGTIFF=IF_SAFER"]
+            "-co", "PREDICTOR=3", "-co", f"ZLEVEL={DEFLATE_LEVEL}", "-co", "BIGTIFF=IF_SAFER"]
+COG_CO = ["-of", "COG", "-co", "COMPRESS=DEFLATE", "-co", "PREDICTOR=YES", "-co", f"LEVEL={DEFLATE_LEVEL}", "-co", "BLOCKSIZE=512",
+          "-co", "BIGTIFF=IF_SAFER"]
 
 
 def _inputs(workdir: Path, n: int) -> tuple[Path, Path]:
@@ -157,6 +160,9 @@ def main() -> None:
     ap.add_argument("--cases", nargs="+", help="only these cases (e.g. 'distance gtiff'); default all")
     ap.add_argument("--no-in-process", action="store_true", help="skip the in-process read / kernel / write split")
     args = ap.parse_args()
+    from irrmap.core.raster_write import DEFLATE_LEVEL as irrmap_level
+
+    assert irrmap_level == DEFLATE_LEVEL, f"GDAL's side must compress at irrmap's level {irrmap_level}: update DEFLATE_LEVEL"
     workdir = Path(args.workdir)
     out = workdir / "out"
     out.mkdir(parents=True, exist_ok=True)
