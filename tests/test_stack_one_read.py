@@ -83,3 +83,26 @@ def test_decode_of_a_stack_is_elementwise():
     dec = Decoding(nodata=-3000, fill_values=(-2999,), scale=1e-4, offset=0.0, valid_range=(-2000, 10000))
     whole = dec.decode(raw.copy(), owned=True)
     assert whole.tobytes() == np.stack([dec.decode(layer.copy()) for layer in raw]).tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["int16", "uint16", "uint8", "int8"])
+@pytest.mark.parametrize("rules", [
+    dict(nodata=-3000.0, fill_values=(-3000, 65531), scale=1e-4, valid_range=(-2000, 10000), signed=True),  # MOD13Q1 preset
+    dict(fill_values=(-28672,), scale=1e-4, valid_range=(-100, 16000)),  # MOD09 preset
+    dict(nodata=255.0),
+    dict(nodata=0.0, scale=2.75e-05, offset=-0.2),  # Landsat C2 L2 surface reflectance
+    dict(valid_range=(10, 20), scale=0.02, offset=273.15),
+    dict(),
+])
+def test_decoding_large_blocks_through_a_table_gives_the_rules_values(dtype, rules):
+    # a block above the table's size is looked up; every value of the type, decoded in pieces below that size,
+    # goes through the rules' own passes: the two must be the same bits
+    info = np.iinfo(dtype)
+    every = np.arange(info.min, info.max + 1).astype(dtype)
+    dec = Decoding(**rules)
+    by_rules = np.concatenate([dec.decode(every[i:i + 1000].copy()) for i in range(0, every.size, 1000)])
+    block = np.tile(every, max(2, (1 << 17) // every.size + 1)).reshape(-1, 64)
+    assert block.size > 1 << 16
+    got = dec.decode(block)
+    assert got.dtype == np.float32
+    assert got.reshape(-1).tobytes() == np.tile(by_rules, block.size // every.size).tobytes()

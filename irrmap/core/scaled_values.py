@@ -1,4 +1,5 @@
-"""Scaled integer values as float32 in one compiled pass (irrmap.core.nodata.Decoding.decode, rule 2)."""
+"""Scaled integer values as float32 in one compiled pass, and decoding through a table of every value of an 8- or
+16-bit type (irrmap.core.nodata.Decoding.decode, rule 2)."""
 
 from __future__ import annotations
 
@@ -14,4 +15,14 @@ def scaled(vals, miss, scale, offset):
     out = np.empty(vals.shape[0], np.float32)
     for i in range(vals.shape[0]):
         out[i] = np.nan if miss[i] else np.float32(np.float64(vals[i]) * scale + offset)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def looked_up(codes, table):
+    """table[c] for each code c of the 1-D unsigned integer array `codes` (float32): Decoding.decode through the
+    table of every value of an 8- or 16-bit type (irrmap.core.nodata._table)."""
+    out = np.empty(codes.shape[0], np.float32)
+    for i in range(codes.shape[0]):
+        out[i] = table[codes[i]]
     return out
