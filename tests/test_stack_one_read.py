@@ -89,6 +89,7 @@ def test_decode_of_a_stack_is_elementwise():
 @pytest.mark.parametrize("rules", [
     dict(nodata=-3000.0, fill_values=(-3000, 65531), scale=1e-4, valid_range=(-2000, 10000), signed=True),  # MOD13Q1 preset
     dict(fill_values=(-28672,), scale=1e-4, valid_range=(-100, 16000)),  # MOD09 preset
+    dict(fill_values=[-28672, 255], scale=1e-4, valid_range=[-100, 16000]),  # lists, as a config file gives them
     dict(nodata=255.0),
     dict(nodata=0.0, scale=2.75e-05, offset=-0.2),  # Landsat C2 L2 surface reflectance
     dict(valid_range=(10, 20), scale=0.02, offset=273.15),

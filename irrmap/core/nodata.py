@@ -44,6 +44,11 @@ class Decoding:
     use_mask: bool = False  # the file has its own mask band or alpha band: read it (`read_missing`) too
     signed: bool = False  # signed integers stored in the unsigned type of the same width (rule 0)
 
+    def __post_init__(self):  # lists (from a config file) as tuples: a Decoding is hashable, the key of its table
+        object.__setattr__(self, "fill_values", tuple(self.fill_values or ()))
+        if self.valid_range is not None:
+            object.__setattr__(self, "valid_range", tuple(self.valid_range))
+
     def values(self, raw: np.ndarray) -> np.ndarray:
         """The numbers the stored values stand for (rule 0): with `signed`, an unsigned integer array read as
         the signed type of the same width (two's complement, a numpy view: uint16 65535 -> int16 -1)."""
