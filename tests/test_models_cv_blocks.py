@@ -34,3 +34,23 @@ def test_too_few_samples_fail_clearly():
     rows, cols = np.array([0, 0, 1]), np.array([0, 1, 0])
     with pytest.raises(InputError, match="3 blocks, fewer than 5 folds"):
         blocks_for_folds(lambda b: block_groups(rows, cols, int(b)), 40, 5, 1)
+
+
+def test_both_cvs_share_one_pool_and_keep_their_scores():
+    # the blocked and the random CV's folds run in one pool of threads: the scores are those of each CV run on its
+    # own (cross_validate with the same folds), fold by fold, and do not depend on the thread count
+    from sklearn.ensemble import RandomForestClassifier
+
+    from irrmap.models.spatial_cv import assign_folds, cross_validate, spatial_vs_random
+
+    rng = np.random.default_rng(4)
+    rows, cols = (a.ravel() for a in np.mgrid[0:60, 0:50])
+    X = np.column_stack([rows + rng.normal(0, 5, rows.size), cols, rng.normal(size=rows.size)]).astype(np.float32)
+    y = ((rows + cols) % 40 > 17).astype(int)
+    make = lambda: RandomForestClassifier(n_estimators=8, min_samples_leaf=5, random_state=3)  # noqa: E731
+    runs = [spatial_vs_random(make, X, y, rows=rows, cols=cols, block=10, seed=7, n_jobs=n) for n in (1, 2, 3)]
+    assert runs[0] == runs[1] == runs[2]
+    groups, _ = blocks_for_folds(lambda b: block_groups(rows, cols, int(b)), 10, 5, 1)
+    assert runs[0]["blocked"] == cross_validate(make, X, y, assign_folds(groups, 5, 7))
+    assert runs[0]["random"] == cross_validate(make, X, y, assign_folds(np.arange(y.size), 5, 7))
+    assert 0.5 < runs[0]["blocked"]["oa"] < runs[0]["random"]["oa"]
