@@ -48,6 +48,14 @@ from irrmap.core.valid_share import remember_row_counts, valid_row_counts
 # Window files are temporary: compressed fast (ZSTD level 1) since the final copy compresses again.
 _WINDOW_PROFILE = {"driver": "GTiff", "compress": "zstd", "zstd_level": 1, "BIGTIFF": "IF_SAFER"}
 _WINDOW_TILE = 256  # internal tile edge of a window file when the window is at least this large
+# GDAL's proxy pool of open source datasets while a window mosaic (VRT) is copied to its final file
+# (GDAL_MAX_DATASET_POOL_SIZE, GDAL's default 100). Each open window file holds about 2 MB (its TIFF handle, ZSTD
+# decoder and buffers) until the VRT closes, so on a grid of 100 windows or more the copy held about 200 MB that
+# no later read used: the copy reads each window once per pass, row of windows by row of windows. 64x demo grid
+# (4,800 x 6,400, 130 windows, GDAL cache 64 MB), memory rise during the copies, pool 100 -> 4: one float32 COG
+# +287 -> +98 MB (1.13 -> 1.01 s), six COGs two at a time +410 -> +171 MB (6.11 -> 5.97 s), one tiled GeoTIFF
+# +160 -> +41 MB; the same bytes (python benchmarks/bench_write_finish.py).
+VRT_POOL_SIZE = 4
 # DEFLATE level of final files (GDAL's ZLEVEL / the COG driver's LEVEL; GDAL's default is 6). Level 1 compresses a
 # float32 product with predictor 3 in half the CPU time for files 1-3 % larger (64x demo, 15 Mpx each: features
 # evi_max 0.82 -> 0.43 CPU-s, 49.0 -> 49.6 MB; dem 0.76 -> 0.34 s, 34.5 -> 35.2 MB; slope 0.88 -> 0.43 s,
@@ -331,7 +339,8 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
         with progress_bar(total=total, initial=total - todo, desc=desc, unit="px", unit_scale=True) as bar:
             counts = _store(prepared, folders, group, bar)
         finish = lambda o, prep, f: _finish(o, *prep, f, blocksize, compress)  # noqa: E731
-        with ThreadPoolExecutor(min(workers, len(outputs))) as pool:  # GDAL releases the GIL while copying
+        with rasterio.Env(GDAL_MAX_DATASET_POOL_SIZE=str(VRT_POOL_SIZE)), \
+                ThreadPoolExecutor(min(workers, len(outputs))) as pool:  # GDAL releases the GIL while copying
             list(pool.map(finish, outputs, prepared, folders))
         _remember_shares(outputs, prepared, counts)
         if resume is not None:

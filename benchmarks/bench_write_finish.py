@@ -1,0 +1,116 @@
+"""Memory and time of the window path's finishing copies (window mosaic VRT -> final COG or tiled GeoTIFF) with
+irrmap's cap on GDAL's pool of open source datasets (raster_write.VRT_POOL_SIZE) against GDAL's default (100).
+
+    python benchmarks/bench_write_finish.py [--rows 4800 --cols 6400 --outputs 1,6 --reps 2]
+
+Each case runs in a fresh process (benchmarks/harness.py): `write_rasters` of N float32 rasters in 512-pixel
+windows (resume folder, so the window path), GDAL block cache 64 MB (irrmap run's default). Reported: the rise of
+the process's resident memory (RSS, sampled every 10 ms) during the finishing copies above the memory when they
+start, and their wall seconds (median of the reps). The default grid is the 64x scale demo's (130 windows).
+Figures are printed and written to benchmarks/results/write_finish.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from harness import run_child  # noqa: E402
+
+
+def child(rows: int, cols: int, n: int, pool: int, cog: bool) -> None:
+    import shutil
+    import tempfile
+    import threading
+    import time
+
+    import dask.array as da
+    import numpy as np
+    import psutil
+    import rasterio
+    from rasterio.crs import CRS
+
+    import irrmap.core.raster_write as rw
+    from irrmap.core.grid import Grid
+    from irrmap.core.memory import limit_arenas, release_freed_memory
+
+    limit_arenas()  # as irrmap run does
+    proc, peak = psutil.Process(), {"rss": 0}
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak["rss"] = max(peak["rss"], proc.memory_info().rss)
+            time.sleep(0.01)
+
+    def field(block_info=None):
+        (r0, r1), (c0, c1) = block_info[None]["array-location"]
+        y, x = np.mgrid[r0:r1, c0:c1].astype(np.float32)
+        return (np.sin(y / 37) * np.cos(x / 53) + 0.01 * ((y * 7 + x * 13) % 11)).astype(np.float32)
+
+    grid = Grid(CRS.from_epsg(4326), rasterio.transform.from_origin(100, 40, 0.00225, 0.00225), rows, cols)
+    chunks = (tuple(min(512, rows - r) for r in range(0, rows, 512)), tuple(min(512, cols - c) for c in range(0, cols, 512)))
+    arrs = [da.map_blocks(field, chunks=chunks, dtype=np.float32) * (k + 1) for k in range(n)]
+    rw.VRT_POOL_SIZE = pool
+    marks = {}
+    real_store = rw._store
+
+    def store(*a, **kw):
+        out = real_store(*a, **kw)
+        release_freed_memory()
+        marks["start_rss"], marks["t0"] = proc.memory_info().rss, time.perf_counter()
+        peak["rss"] = marks["start_rss"]
+        return out
+
+    rw._store = store
+    folder = Path(tempfile.mkdtemp(prefix="bench_finish_"))
+    try:
+        outs = [rw.RasterOutput(folder / f"o{k}.tif", a, grid=grid, cog=cog) for k, a in enumerate(arrs)]
+        threading.Thread(target=sample, daemon=True).start()
+        with rasterio.Env(GDAL_CACHEMAX=64 * 2**20):
+            rw.write_rasters(outs, resume=folder / "resume", resume_key="bench")
+        seconds = time.perf_counter() - marks["t0"]  # the finishing copies and the valid shares (counted, no read)
+        stop.set()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps({"rise_mb": round((peak["rss"] - marks["start_rss"]) / 2**20, 1), "seconds": round(seconds, 2)}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=4800)
+    ap.add_argument("--cols", type=int, default=6400)
+    ap.add_argument("--outputs", default="1,6", help="numbers of rasters written together (comma-separated)")
+    ap.add_argument("--reps", type=int, default=2)
+    args = ap.parse_args()
+    results = []
+    for n in [int(x) for x in args.outputs.split(",")]:
+        for cog in (True, False):
+            row = {"outputs": n, "format": "COG" if cog else "tiled GeoTIFF", "windows": -(-args.rows // 512) * -(-args.cols // 512)}
+            for label, pool in (("gdal_default", 100), ("irrmap", 4)):
+                runs = [run_child(__file__, "--child", args.rows, args.cols, n, pool, int(cog)) for _ in range(args.reps)]
+                row[label] = {"pool": pool, "rise_mb": statistics.median(r["rise_mb"] for r in runs),
+                              "seconds": statistics.median(r["seconds"] for r in runs)}
+            row["memory_ratio"] = round(row["irrmap"]["rise_mb"] / row["gdal_default"]["rise_mb"], 2)
+            row["time_ratio"] = round(row["irrmap"]["seconds"] / row["gdal_default"]["seconds"], 2)
+            results.append(row)
+            print(f"{n} x {row['format']:13s} {args.rows} x {args.cols} ({row['windows']} windows): "
+                  f"pool 100 +{row['gdal_default']['rise_mb']:.0f} MB {row['gdal_default']['seconds']:.2f} s | "
+                  f"pool 4 +{row['irrmap']['rise_mb']:.0f} MB {row['irrmap']['seconds']:.2f} s | "
+                  f"memory {row['memory_ratio']}x, time {row['time_ratio']}x", flush=True)
+    out = HERE / "results" / "write_finish.json"
+    out.write_text(json.dumps({"grid": [args.rows, args.cols], "reps": args.reps, "cases": results}, indent=2))
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(*(int(x) for x in sys.argv[2:6]), bool(int(sys.argv[6])))
+    else:
+        main()
