@@ -339,13 +339,18 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
         with progress_bar(total=total, initial=total - todo, desc=desc, unit="px", unit_scale=True) as bar:
             counts = _store(prepared, folders, group, bar)
         finish = lambda o, prep, f: _finish(o, *prep, f, blocksize, compress)  # noqa: E731
-        with rasterio.Env(GDAL_MAX_DATASET_POOL_SIZE=str(VRT_POOL_SIZE)), \
-                ThreadPoolExecutor(min(workers, len(outputs))) as pool:  # GDAL releases the GIL while copying
+        with few_open_sources(), ThreadPoolExecutor(min(workers, len(outputs))) as pool:  # GDAL releases the GIL while copying
             list(pool.map(finish, outputs, prepared, folders))
         _remember_shares(outputs, prepared, counts)
         if resume is not None:
             shutil.rmtree(work)
     return [Path(o.path) for o in outputs]
+
+
+def few_open_sources() -> rasterio.Env:
+    """A rasterio.Env in which a VRT keeps at most VRT_POOL_SIZE of its source files open (GDAL's proxy pool). It
+    applies to the pool GDAL makes when no VRT source is open yet (GDAL reads the option then), in every thread."""
+    return rasterio.Env(GDAL_MAX_DATASET_POOL_SIZE=str(VRT_POOL_SIZE))
 
 
 def _tasks_run_here() -> bool:

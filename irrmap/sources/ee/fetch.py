@@ -147,7 +147,7 @@ def read_kind(ds) -> str:
 def assemble(out: OutputPlan, plan: FetchPlan, chunks: int = 1024) -> Path:
     """Write out.path from the kept tiles as the file source writes [inputs.NAME] (module docstring)."""
     from irrmap.core.raster_read import read_raster
-    from irrmap.core.raster_write import write_aligned
+    from irrmap.core.raster_write import few_open_sources, write_aligned
 
     ds = out.dataset
     vrt = mosaic_vrt(out, plan.grid)
@@ -155,7 +155,8 @@ def assemble(out: OutputPlan, plan: FetchPlan, chunks: int = 1024) -> Path:
     da = read_raster(vrt, plan.grid, kind=kind, nodata=ds.nodata, chunks=chunks, name=out.name)
     tags = {"source": f"earthengine:{ds.collection}", "dates": f"{plan.start}/{plan.end}", "kind": kind,
             "resampling": ds.resampling, KEY_TAG: out.key}
-    write_aligned(out.path, da, name=out.name, tags=tags)
+    with few_open_sources():  # the mosaic's tiles are read chunk row by chunk row: no need to keep them all open
+        write_aligned(out.path, da, name=out.name, tags=tags)
     shutil.rmtree(out.tile_dir, ignore_errors=True)
     return out.path
 
