@@ -73,3 +73,9 @@ def test_whole_pipeline_on_a_grid_above_every_size_limit(tmp_path):
         valid = cls != src.nodata
     assert valid[np.nan_to_num(crop) > 0].all()
     assert 0.05 < (cls[valid] == 1).mean() < 0.95
+
+    # file kinds: the features are tiled GeoTIFFs without overviews (intermediates read at full resolution), the
+    # maps the viewer shows are COGs with overviews
+    with rasterio.open(out / "features" / "evi_max.tif") as f, rasterio.open(out / "mapping" / "class.tif") as c:
+        assert f.profile["tiled"] and f.profile["blockxsize"] == 512 and f.overviews(1) == []
+        assert c.overviews(1)

@@ -86,7 +86,7 @@ def _write(ctx: RunContext, rasters: dict, part: str) -> list[Path]:
     """Write one pass's rasters to features/NAME.tif; windows finished by an interrupted run with the same key
     are kept in features/resume/PART/ and not recomputed."""
     tags = provenance(ctx, "features")
-    outputs = [RasterOutput(ctx.outdir / "features" / f"{n}.tif", arr, descriptions=[n], tags=tags) for n, arr in rasters.items()]
+    outputs = [RasterOutput(ctx.outdir / "features" / f"{n}.tif", arr, descriptions=[n], tags=tags, cog=False) for n, arr in rasters.items()]
     return write_rasters(outputs, desc=f"features ({part})", resume=ctx.outdir / "features" / "resume" / part, resume_key=_resume_key(ctx))
 
 
