@@ -170,3 +170,14 @@ def test_pool_file_in_row_groups_reads_back_as_the_whole_frame(tmp_path, crs, ro
     geo = json.loads(pq.read_schema(tmp_path / "rows.parquet").metadata[b"geo"])
     assert geo["columns"]["geometry"]["bbox"] == list(whole.total_bounds)
     assert pq.ParquetFile(tmp_path / "rows.parquet").num_row_groups == -(-n // rows_per_group)
+
+
+@pytest.mark.parametrize("n_groups", [1, 5_500, 70_000])  # the last does not fit 16 bits: no radix sort
+@pytest.mark.parametrize("n", [0, 1, 1_000, 200_000])
+def test_group_key_order_is_lexsorts(n, n_groups):
+    from irrmap.training.pool import _by_group_then_key, priority_keys
+
+    rng = np.random.default_rng(n + n_groups)
+    key = priority_keys(rng.permutation(10 * n + 1)[:n].astype(np.int64), seed=7)  # distinct, as in the pool
+    grp = rng.integers(0, n_groups, n).astype(np.int64)
+    np.testing.assert_array_equal(_by_group_then_key(key, grp), np.lexsort((key, grp)))
