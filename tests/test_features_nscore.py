@@ -67,3 +67,20 @@ def test_reference_mask_and_bad_window():
     np.testing.assert_array_equal(reference_mask(crop, nat).values, [[True, True], [True, False]])
     with pytest.raises(InputError, match="odd"):
         neighbourhood_median(crop, crop > 0, 100)
+
+
+@pytest.mark.parametrize("size", [255, 257])
+def test_widest_windows_count_every_pixel(size):
+    # The kernel's histograms are uint16 up to a 255 x 255 window (65,025 pixels) and int32 beyond. One value
+    # filling all but 300 pixels of a 257 x 257 window (66,049) would wrap a uint16 bin and walk the median past it.
+    rng = np.random.default_rng(size)
+    n = 300
+    v = np.full((n, n), 0.5, np.float32)
+    v.flat[rng.choice(n * n, 300, replace=False)] = 0.1
+    v[:20, :] = rng.random((20, n)).astype(np.float32)  # other values, outside the centre pixels' windows
+    r = size // 2
+    rows = cols = slice(150, 153)
+    got = median_block(v, np.ones(v.shape, bool), r, (rows, cols))
+    want = np.array([[np.median(v[max(0, i - r):i + r + 1, max(0, j - r):j + r + 1]) for j in range(150, 153)] for i in range(150, 153)])
+    np.testing.assert_array_equal(got, want.astype(np.float32))
+    assert (got == np.float32(0.5)).all()

@@ -89,16 +89,14 @@ def _absent_code(n_bins):
 
 
 @numba.njit(cache=True, nogil=True)
-def _window_median_codes(codes, n_bins, radius, r0, r1, c0, c1, lo_out, hi_out):
+def _window_median_codes(codes, n_bins, radius, r0, r1, c0, c1, lo_out, hi_out, h, hc):
     """For every pixel (i, j) of rows r0..r1-1, cols c0..c1-1 of `codes` (int32: 0..n_bins-1 for reference
     pixels, _absent_code(n_bins) for the others): the codes of the lower and upper middle order statistics of
     the reference codes in the clipped window [i-radius, i+radius] x [j-radius, j+radius]; -1 where the window
-    holds none."""
+    holds none. `h` and `hc` are the zeroed fine and coarse histograms (`_histograms`)."""
     H, W = codes.shape
     off = _absent_code(n_bins)
     codes_t = np.ascontiguousarray(codes.T)  # the window's column steps read columns: contiguous rows of the transpose
-    h = np.zeros(off + _B, np.int32)
-    hc = np.zeros((off >> _SHIFT) + 1, np.int32)
     m = 0
     lt = 0
     # initial window around (r0, c0)
@@ -156,6 +154,17 @@ def _window_median_codes(codes, n_bins, radius, r0, r1, c0, c1, lo_out, hi_out):
     return lo_out, hi_out
 
 
+def _histograms(n_bins: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's zeroed fine and coarse histograms. No bin ever counts more than the window's (2 radius + 1)^2
+    pixels, so up to a 255 x 255 window they are uint16: half the memory the random bin updates touch (a 612 x 612
+    block of float GI values has about 261,000 distinct codes: 0.5 MB of uint16 bins against 1 MB of int32, the size of
+    a core's L2 cache here). Measured on 612 x 612 blocks of benchmarks/bench_features.py's tile (CPU time, best of 5):
+    8 % less time per GI block, 2 % per MODIS-like EVI block (12,000 codes)."""
+    off = int(_absent_code(n_bins))
+    dtype = np.uint16 if (2 * radius + 1) ** 2 <= np.iinfo(np.uint16).max else np.int32
+    return np.zeros(off + _B, dtype), np.zeros((off >> _SHIFT) + 1, dtype)
+
+
 def median_block(values: np.ndarray, reference: np.ndarray, radius: int, inner=None) -> np.ndarray:
     """Exact clipped-window median of `values` where `reference` is true (and values finite), float32.
 
@@ -174,7 +183,7 @@ def median_block(values: np.ndarray, reference: np.ndarray, radius: int, inner=N
     codes[ref] = inv.astype(np.int32)
     lo = np.empty(out.shape, np.int32)
     hi = np.empty(out.shape, np.int32)
-    _window_median_codes(codes, len(uniq), int(radius), r0, r1, c0, c1, lo, hi)
+    _window_median_codes(codes, len(uniq), int(radius), r0, r1, c0, c1, lo, hi, *_histograms(len(uniq), int(radius)))
     ok = lo >= 0
     u = uniq.astype(np.float64)
     out[ok] = ((u[lo[ok]] + u[hi[ok]]) / 2.0).astype(np.float32)
