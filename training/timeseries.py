@@ -207,20 +207,62 @@ def read_multiband(
     chunks: int = 512,
     name: str = "vi",
 ) -> xr.DataArray:
-    """A multi-band raster (one band per date) as (time, y, x). Dates: `dates`, else parsed from the band
-    descriptions with `pattern`, else the band numbers. `qa`: a multi-band VI_Quality raster, band by band."""
+    """A multi-band raster (one band per date) as (time, y, x), in date order. Dates: `dates`, else parsed from the
+    band descriptions with `pattern`, else the band numbers. `qa`: a multi-band VI_Quality raster, paired with the
+    VI by date when both carry dates in their band descriptions (its bands may be in another order, or cover more
+    dates), else band by band (then it must have as many bands).
+    Raises InputError for a date count other than the band count, two bands of one date (in the VI or the QA), a
+    VI date the QA stack lacks, or a QA band count other than the VI's when they are paired band by band."""
     count, descs, _ = _layers(path)
     grid = grid or _grid_of(Path(path), 1)
-    dates = dates if dates is not None else _band_dates(descs, pattern)
-    if dates is not None and len(dates) != count:
-        raise InputError(f"{len(dates)} dates for {count} bands", str(path), "give one date per band")
+    given = dates is not None
+    dates = dates if given else _band_dates(descs, pattern)
+    bands = tuple(range(1, count + 1))
+    if dates is not None:
+        if len(dates) != count:
+            raise InputError(f"{len(dates)} dates for {count} bands", str(path), "give one date per band")
+        _refuse_shared_dates(dates, path, "the dates given" if given else "band descriptions")
+        order = sorted(range(count), key=lambda i: dates[i])  # the series in date order, whatever the band order
+        bands, dates = tuple(i + 1 for i in order), [dates[i] for i in order]
     kw = decode_options(preset, scale, nodata, fill_values, valid_range)
-    every = tuple(range(1, count + 1))  # one task per spatial chunk reads every band (irrmap.core.raster_read)
-    stack = read_raster_bands(path, grid, every, chunks=chunks, **kw)
+    # one task per spatial chunk reads every band (irrmap.core.raster_read)
+    stack = read_raster_bands(path, grid, bands, chunks=chunks, **kw)
     if qa is not None and qa_rule is not None:
-        words = read_raster_bands(qa, grid, every, kind="categorical", chunks=chunks)
+        words = read_raster_bands(qa, grid, _qa_bands(qa, dates, bands, pattern, path), kind="categorical", chunks=chunks)
         stack = stack.copy(data=da.where(qa_accepts(qa_rule, words), stack.data, np.float32(np.nan)))
     return _series_of(stack, dates, name, path)
+
+
+def _refuse_shared_dates(dates, path, what: str) -> None:
+    """InputError when two bands carry one date: the series would count that date twice (in medians, means, counts)."""
+    seen: dict = {}
+    for b, d in enumerate(dates, start=1):
+        if d in seen:
+            raise InputError(f"bands {seen[d]} and {b} share the date {d} ({what})", str(path),
+                             "give one band per date (drop the repeated band, e.g. with gdal_translate -b)")
+        seen[d] = b
+
+
+def _qa_bands(qa, dates, bands: tuple, pattern: str | None, vi_path) -> tuple:
+    """The QA band of each VI band of `bands` (in that order): by date when the VI has dates and the QA's band
+    descriptions hold dates, else the same band number (QA and VI must then have as many bands)."""
+    count, descs, _ = _layers(qa)
+    qdates = _band_dates(descs, pattern) or _band_dates(descs, None)
+    if dates is not None and qdates is not None:
+        _refuse_shared_dates(qdates, qa, "band descriptions")
+        band_of = {d: b for b, d in enumerate(qdates, start=1)}
+        missing = [d for d in dates if d not in band_of]
+        if missing:
+            raise InputError(f"the QA stack has no band for {len(missing)} of the {len(dates)} dates of {Path(vi_path).name} "
+                             f"({', '.join(map(str, missing[:5]))}{' ...' if len(missing) > 5 else ''})", str(qa),
+                             "give the quality stack of the same dates (its band descriptions name them)")
+        return tuple(band_of[d] for d in dates)
+    n_vi = len(bands)
+    if count != n_vi:
+        raise InputError(f"{count} QA bands for the {n_vi} bands of {Path(vi_path).name}: they cannot be paired band by band",
+                         str(qa), "give the quality stack with one band per VI date, in the same order, or with the dates "
+                         "in the band descriptions of both")
+    return bands
 
 
 def _layers(path) -> tuple[int, tuple, str]:
