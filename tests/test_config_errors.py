@@ -173,6 +173,25 @@ def test_output_path_through_a_file(tmp_path):
         write_raster(tmp_path / "afile" / "x.tif", as_dataarray(np.ones(grid.shape, "float32"), grid))
 
 
+
+def test_output_file_that_is_an_existing_folder(tmp_path, capsys):
+    # the final rename onto a folder (IsADirectoryError) is an OutputError naming the output, for every writer,
+    # and a command exits 2 with one line instead of a traceback
+    grid = Grid.from_bounds(100.0, 40.0, 100.02, 40.02, 0.01, "EPSG:4326")
+    for name in ("x.csv", "x.tif"):
+        (tmp_path / name).mkdir()
+    with pytest.raises(OutputError, match=f"{tmp_path / 'x.csv'}: cannot write: the output is an existing folder"):
+        write_text_atomic(tmp_path / "x.csv", "x")
+    with pytest.raises(OutputError, match=f"{tmp_path / 'x.tif'}: cannot write: the output is an existing folder"):
+        write_raster(tmp_path / "x.tif", as_dataarray(np.ones(grid.shape, "float32"), grid))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv", "x.tif"]  # no partial file left
+    dem = tmp_path / "dem.tif"
+    write_raster(dem, as_dataarray(np.linspace(100, 300, grid.size, dtype="float32").reshape(grid.shape), grid))
+    assert main(["suitability", "slope", str(dem), str(tmp_path / "x.tif")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("irrmap: error: ") and "is an existing folder" in err[-1] and "Traceback" not in "".join(err)
+
+
 @contextlib.contextmanager
 def _mounted_tmpfs(path, options: str):
     """A tmpfs at `path` (needs root; the test is skipped where mounting is not possible)."""

@@ -33,8 +33,9 @@ _CAUSES = {  # errno -> (what, fix)
     errno.EPERM: ("operation not permitted", "choose an output folder you may write to, e.g. [run].output_dir"),
     errno.ENOTDIR: ("{} is a file, not a folder", "choose an output path whose folders are folders, e.g. [run].output_dir"),
     errno.EEXIST: ("{} is a file, not a folder", "choose an output path whose folders are folders, e.g. [run].output_dir"),
+    errno.EISDIR: ("the output is an existing folder", "give a file name (e.g. inside that folder: FOLDER/NAME.tif), or remove the folder"),
 }
-_ABOUT_THE_FOLDER = (errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST)  # also raised by reads: count only when they name it
+_ABOUT_THE_FOLDER = (errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.EISDIR)  # also raised by reads: count only when they name it
 
 
 _PARTIAL = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.partial(\.[^/]*)?$")  # the names partial_path gives
