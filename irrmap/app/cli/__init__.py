@@ -48,7 +48,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     commands registered (the others are listed by name and help), so a single-purpose command such as
     `irrmap suitability slope` does not pay for importing every group's dependencies. Without `argv`,
     every group is registered in full."""
-    parser = argparse.ArgumentParser(prog="irrmap", description="Map irrigated cropland at 250 m (CIrrMap250 method).")
+    from irrmap.app.cli.parser import Parser, set_command_line
+
+    set_command_line(argv)
+    parser = Parser(prog="irrmap", description="Map irrigated cropland at 250 m (CIrrMap250 method).")
     parser.add_argument("--version", action="version", version=f"irrmap {irrmap.__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; tracebacks on errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
