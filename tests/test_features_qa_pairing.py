@@ -35,10 +35,14 @@ def _by_hand(vi, qa):
     return np.where(qa == 0, vi * np.float32(1e-4), np.nan).astype(np.float32)
 
 
-def test_shuffled_vi_bands_are_masked_by_the_qa_of_their_own_date(tmp_path):
+DOY = ["2020-001", "2020-017", "2020-033", "2020-049"]  # the same dates as year-day of year (the demo's descriptions)
+
+
+@pytest.mark.parametrize("labels", [[f"EVI_{d}" for d in DATES], DOY])
+def test_shuffled_vi_bands_are_masked_by_the_qa_of_their_own_date(tmp_path, labels):
     vi, qa = _series(np.random.default_rng(0))
     perm = [2, 0, 3, 1]  # the VI stack's bands out of date order, each band described by its own date
-    _write(tmp_path / "vi.tif", vi[perm], [f"EVI_{DATES[i]}" for i in perm])
+    _write(tmp_path / "vi.tif", vi[perm], [labels[i] for i in perm])
     _write(tmp_path / "qa.tif", qa, [f"QA_{d}" for d in DATES])
     s = read_multiband(tmp_path / "vi.tif", scale=1e-4, qa=tmp_path / "qa.tif")
     assert [str(t)[:10] for t in s.time.values] == DATES  # the series in date order
@@ -87,3 +91,13 @@ def test_two_bands_of_one_date_are_refused(tmp_path):
     _write(tmp_path / "qa.tif", np.concatenate([qa, qa[:1]]), [f"QA_{d}" for d in [*DATES, DATES[0]]])
     with pytest.raises(InputError, match="bands 1 and 5 share the date 2020-01-01"):
         read_multiband(tmp_path / "vi4.tif", scale=1e-4, qa=tmp_path / "qa.tif")
+
+
+def test_year_day_of_year_labels():
+    from irrmap.training.timeseries import parse_date
+
+    assert [str(parse_date(d)) for d in DOY] == DATES
+    assert str(parse_date("EVI_2020-366")) == "2020-12-31"  # a leap year's last day
+    for name in ("EVI_2019-366", "ndvi_2020-2021.tif", "x_2020-000"):  # not a day of 2019, a season, day zero
+        with pytest.raises(InputError, match="no date matching"):
+            parse_date(name)

@@ -24,6 +24,7 @@ from irrmap.core.errors import ErrorList, IrrmapError
 UNITS = '[units]\npath = "inputs/admin.gpkg"\nlayer = "counties"\ncode_field = "code"'
 STATS = 'path = "inputs/statistics/county.csv"'
 DEM = '[inputs.dem]\npath = "inputs/dem.tif"'
+EVI = 'evi = { source = "inputs/modis/evi.tif", preset = "mod13q1", qa = "inputs/modis/vi_quality.tif" }'
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,10 @@ def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     generate_demo(out, rows=48, cols=64, seed=5, workers=2)
     text = (out / "config.toml").read_text()
-    assert all(s in text for s in (UNITS, STATS, DEM, 'area_unit = "1000ha"'))
+    assert all(s in text for s in (UNITS, STATS, DEM, EVI, 'area_unit = "1000ha"'))
+    # the QA stack without its last date, cut with GDAL's own tool (band descriptions, the dates, are kept)
+    subprocess.run(["gdal_translate", "-q", *[a for b in range(1, 23) for a in ("-b", str(b))], str(out / "inputs/modis/vi_quality.tif"),
+                    str(out / "inputs/modis/vi_quality_22.tif")], check=True)
     # the DEM moved 20 degrees east with GDAL's own tool: same pixels, no overlap with the grid
     info = json.loads(subprocess.run(["gdalinfo", "-json", str(out / "inputs/dem.tif")], capture_output=True, check=True, text=True).stdout)
     (ulx, uly), (lrx, lry) = info["cornerCoordinates"]["upperLeft"], info["cornerCoordinates"]["lowerRight"]
@@ -66,6 +70,8 @@ BROKEN = {
     "input off the grid": ((DEM, DEM.replace("dem.tif", "dem_far.tif")), "[inputs.dem].path = {demo}/inputs/dem_far.tif: the raster's pixels do not overlap the grid"),
     "statistics join no unit": ((STATS, STATS.replace("county.csv", "county_other.csv")), "no join"),
     "table in ha declared 1000ha": ((STATS, STATS.replace("county.csv", "county_ha.csv")), "area larger than unit"),
+    "unknown series key": ((EVI, EVI.replace("qa =", "qa_file =")), "[features].evi: unknown key(s) ['qa_file']"),
+    "QA stack lacking a date": ((EVI, EVI.replace("vi_quality.tif", "vi_quality_22.tif")), "the QA stack has no band for 1 of the 23 dates"),
 }
 
 

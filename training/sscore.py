@@ -91,6 +91,43 @@ def series_options(spec, key: str, base: Path) -> dict:
     return kw
 
 
+def check_section(section: dict, base_dir=".") -> None:
+    """What `composite_rasters` refuses before reading a pixel, checked without reading data (for `irrmap run
+    --check`): unknown [features] keys, unknown keys of a series entry or of [features.qa], a series without
+    `source`, series files or folders that do not exist (ConfigError), and a multi-band stack whose band dates or
+    QA stack cannot be paired (InputError, timeseries.multiband_order)."""
+    from irrmap.sources.modis import qa_rule_from
+
+    bad = set(section) - _TOP_KEYS
+    if bad:
+        raise ConfigError(f"unknown key(s) {sorted(bad)}", "features", f"use {sorted(_TOP_KEYS)}")
+    qa_rule = qa_rule_from(section.get("qa"))
+    for key in ("evi", "ndvi", "nir", "green", "swir", "gi", "ndwi"):
+        if key in section:
+            kw = series_options(section[key], key, Path(base_dir))
+            _check_stack_pairing(kw, section.get("date_pattern"), qa_rule)
+
+
+def _check_stack_pairing(kw: dict, pattern, qa_rule) -> None:
+    """A multi-band stack's dates and its QA stack's pairing, from their metadata (timeseries.multiband_order)."""
+    import rasterio
+
+    from irrmap.training.timeseries import multiband_order
+
+    src, qa = kw["source"], kw.get("qa") if qa_rule is not None else None
+    if isinstance(src, (list, tuple)) or not Path(src).is_file() or Path(src).suffix.lower() in (".nc", ".zarr") or kw.get("band") is not None:
+        return
+    if isinstance(qa, (list, tuple)) or qa is not None and not Path(qa).is_file():
+        qa = None
+    try:
+        with rasterio.open(src) as f:
+            if f.count < 2:
+                return
+    except rasterio.errors.RasterioIOError:  # an unreadable file: the grid check reports it
+        return
+    multiband_order(src, dates=kw.get("dates"), pattern=kw.get("pattern", pattern), qa=qa)
+
+
 def _stored_dtype(source) -> str | None:
     """The stored data type of a series' first raster (a file, a folder of files or a list), or None when it
     cannot be told without reading (cubes, unreadable files: their own reader reports those)."""

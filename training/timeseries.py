@@ -34,8 +34,10 @@ from irrmap.sources.modis import PRESETS, QARule
 from irrmap.training.cube import read_cube
 from irrmap.training.physical_range import screen
 
-DEFAULT_DATE_PATTERNS = ("%Y-%m-%d", "A%Y%j", "%Y%m%d", "%Y_%m_%d", "%Y.%m.%d")
-_DIRECTIVES = {"%Y": r"(?P<Y>\d{4})", "%m": r"(?P<m>\d{2})", "%d": r"(?P<d>\d{2})", "%j": r"(?P<j>\d{3})"}
+# tried in this order; "%Y-%j" (year-day of year, as 2020-017: the demo's band descriptions, and MODIS composite
+# labels) last, and a day of year is three digits not followed by a fourth ("2020-2021" holds no date)
+DEFAULT_DATE_PATTERNS = ("%Y-%m-%d", "A%Y%j", "%Y%m%d", "%Y_%m_%d", "%Y.%m.%d", "%Y-%j")
+_DIRECTIVES = {"%Y": r"(?P<Y>\d{4})", "%m": r"(?P<m>\d{2})", "%d": r"(?P<d>\d{2})", "%j": r"(?P<j>\d{3})(?!\d)"}
 RASTER_SUFFIXES = (".tif", ".tiff", ".jp2", ".img", ".vrt", ".hdf", ".nc")
 
 
@@ -56,7 +58,11 @@ def parse_date(name: str, pattern: str | None = None) -> dt.date:
             g = mt.groupdict()
             try:
                 if g.get("j"):
-                    return dt.date(int(g["Y"]), 1, 1) + dt.timedelta(days=int(g["j"]) - 1)
+                    first = dt.date(int(g["Y"]), 1, 1)
+                    day = first + dt.timedelta(days=int(g["j"]) - 1)
+                    if not 1 <= int(g["j"]) or day.year != first.year:  # day 000, or 366 of a common year, 400 ...
+                        continue
+                    return day
                 return dt.date(int(g["Y"]), int(g["m"]), int(g["d"]))
             except (ValueError, TypeError, KeyError):
                 continue
@@ -213,8 +219,22 @@ def read_multiband(
     dates), else band by band (then it must have as many bands).
     Raises InputError for a date count other than the band count, two bands of one date (in the VI or the QA), a
     VI date the QA stack lacks, or a QA band count other than the VI's when they are paired band by band."""
-    count, descs, _ = _layers(path)
     grid = grid or _grid_of(Path(path), 1)
+    bands, dates, qa_bands = multiband_order(path, dates=dates, pattern=pattern, qa=qa if qa_rule is not None else None)
+    kw = decode_options(preset, scale, nodata, fill_values, valid_range)
+    # one task per spatial chunk reads every band (irrmap.core.raster_read)
+    stack = read_raster_bands(path, grid, bands, chunks=chunks, **kw)
+    if qa_bands is not None:
+        words = read_raster_bands(qa, grid, qa_bands, kind="categorical", chunks=chunks)
+        stack = stack.copy(data=da.where(qa_accepts(qa_rule, words), stack.data, np.float32(np.nan)))
+    return _series_of(stack, dates, name, path)
+
+
+def multiband_order(path, *, dates=None, pattern: str | None = None, qa=None) -> tuple[tuple, list | None, tuple | None]:
+    """How read_multiband reads a stack, from the files' metadata only (no pixel is read, so `irrmap run --check`
+    calls it too): (the VI's band numbers in date order, their dates or None, the QA band paired with each or
+    None without `qa`). Raises read_multiband's InputErrors."""
+    count, descs, _ = _layers(path)
     given = dates is not None
     dates = dates if given else _band_dates(descs, pattern)
     bands = tuple(range(1, count + 1))
@@ -224,13 +244,7 @@ def read_multiband(
         _refuse_shared_dates(dates, path, "the dates given" if given else "band descriptions")
         order = sorted(range(count), key=lambda i: dates[i])  # the series in date order, whatever the band order
         bands, dates = tuple(i + 1 for i in order), [dates[i] for i in order]
-    kw = decode_options(preset, scale, nodata, fill_values, valid_range)
-    # one task per spatial chunk reads every band (irrmap.core.raster_read)
-    stack = read_raster_bands(path, grid, bands, chunks=chunks, **kw)
-    if qa is not None and qa_rule is not None:
-        words = read_raster_bands(qa, grid, _qa_bands(qa, dates, bands, pattern, path), kind="categorical", chunks=chunks)
-        stack = stack.copy(data=da.where(qa_accepts(qa_rule, words), stack.data, np.float32(np.nan)))
-    return _series_of(stack, dates, name, path)
+    return bands, dates, (None if qa is None else _qa_bands(qa, dates, bands, pattern, path))
 
 
 def _refuse_shared_dates(dates, path, what: str) -> None:

@@ -111,8 +111,10 @@ def _inputs(ctx: RunContext) -> list[Path]:
 
 
 def _check(ctx: RunContext) -> None:
+    from irrmap.training.sscore import check_section
+
     sec, names = _settings(ctx)
-    checks = [lambda key=key, n=n: ctx.product(n, f"[features].{key}") for key, n in names.items()
+    checks = [lambda: check_section(sec, ctx.loaded.base)] + [lambda key=key, n=n: ctx.product(n, f"[features].{key}") for key, n in names.items()
               if n is not None and (key == "cropland" or n in ctx.products or n != PRODUCT_KEYS[key])]
     for key, p in feature_paths(sec):  # single raster files (a multi-band series, a QA stack); folders are listed at run time
         path = ctx.path(p)
