@@ -39,6 +39,7 @@ from irrmap.core import band_batch
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.layers import layer_number
+from irrmap.core.lon_wrap import shifted, source_pieces
 from irrmap.core.nodata import Decoding, already_scaled, class_marker, decoding_for
 
 log = logging.getLogger(__name__)
@@ -346,31 +347,52 @@ def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
             if (rr0, cc0, rr1, cc1) == (row, col, row + sub.height, col + sub.width):  # the whole block is in the file
                 raw, mask = _read(src, plan, Window(cc0, rr0, cc1 - cc0, rr1 - rr0))
                 return _convert(plan, raw, mask, owned=True).astype(plan.out_dtype, copy=False)
-            out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
-            if rr1 > rr0 and cc1 > cc0:
-                out[rr0 - row : rr1 - row, cc0 - col : cc1 - col] = _convert(plan, *_read(src, plan, Window(cc0, rr0, cc1 - cc0, rr1 - rr0)))
-            return out
+            if not _wraps(src, sub):  # else the part outside the file is 360 deg away inside it: the pieces below
+                out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
+                if rr1 > rr0 and cc1 > cc0:
+                    out[rr0 - row : rr1 - row, cc0 - col : cc1 - col] = _convert(plan, *_read(src, plan, Window(cc0, rr0, cc1 - cc0, rr1 - rr0)))
+                return out
         nest = _nesting(src, sub) if plan.kind == "fraction" else None
         if nest is not None and _whole_blocks(src, sub, *nest):
             return _fraction_by_blocks(src, plan, sub, *nest)
         bounds = sub.bounds if src.crs == sub.crs else transform_bounds(sub.crs, src.crs, *sub.bounds, densify_pts=21)
-        win = from_bounds(*bounds, transform=src.transform)
-        pad = 2
-        c_lo = max(0, int(np.floor(win.col_off)) - pad)
-        r_lo = max(0, int(np.floor(win.row_off)) - pad)
-        c_hi = min(src.width, int(np.ceil(win.col_off + win.width)) + pad)
-        r_hi = min(src.height, int(np.ceil(win.row_off + win.height)) + pad)
-        out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
-        if c_hi <= c_lo or r_hi <= r_lo:
-            return out
-        win = Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
-        raw, mask = _read(src, plan, win)
-        src_transform, src_crs = src.window_transform(win), src.crs
-    data = _convert(plan, raw, mask)
-    src_nodata = plan.fill
-    reproject(data, out, src_transform=src_transform, src_crs=src_crs, src_nodata=src_nodata, dst_transform=sub.transform,
-              dst_crs=sub.crs, dst_nodata=plan.fill, resampling=plan.resampling)
+        # a geographic file: the block's longitudes may cross the antimeridian or lie 360 deg from the file's
+        pieces = source_pieces(src.bounds, bounds) if src.crs.is_geographic else [(bounds, 0.0)]
+        reads = []
+        for piece, shift in pieces:
+            win = _padded_window(src, piece)
+            if win is not None:
+                raw, mask = _read(src, plan, win)
+                reads.append((raw, mask, shifted(src.window_transform(win), shift)))
+        src_crs = src.crs
+    out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
+    for k, (raw, mask, src_transform) in enumerate(reads):
+        part = out if k == 0 else np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
+        reproject(_convert(plan, raw, mask), part, src_transform=src_transform, src_crs=src_crs, src_nodata=plan.fill,
+                  dst_transform=sub.transform, dst_crs=sub.crs, dst_nodata=plan.fill, resampling=plan.resampling)
+        if k:  # pieces meet at the antimeridian: each fills the pixels the others left missing
+            empty = np.isnan(out) if np.isnan(plan.fill) else out == plan.fill
+            out[empty] = part[empty]
     return out
+
+
+def _wraps(src, grid: Grid) -> bool:
+    """Whether a geographic file holds part of the grid's area only 360 deg of longitude away."""
+    return bool(src.crs.is_geographic and any(shift for _, shift in source_pieces(src.bounds, grid.bounds)))
+
+
+def _padded_window(src, bounds) -> Window | None:
+    """The file's window under `bounds` (its CRS) plus 2 pixels for the resampling kernel, clipped to the file;
+    None when nothing is left."""
+    win = from_bounds(*bounds, transform=src.transform)
+    pad = 2
+    c_lo = max(0, int(np.floor(win.col_off)) - pad)
+    r_lo = max(0, int(np.floor(win.row_off)) - pad)
+    c_hi = min(src.width, int(np.ceil(win.col_off + win.width)) + pad)
+    r_hi = min(src.height, int(np.ceil(win.row_off + win.height)) + pad)
+    if c_hi <= c_lo or r_hi <= r_lo:
+        return None
+    return Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
 
 
 def _nesting(src, grid: Grid) -> tuple[int, int, int, int] | None:

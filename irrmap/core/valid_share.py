@@ -31,6 +31,7 @@ from rasterio.windows import Window, from_bounds
 
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
+from irrmap.core.lon_wrap import source_pieces
 from irrmap.core.nodata import Decoding, decoding_for, read_missing
 
 log = logging.getLogger(__name__)
@@ -177,14 +178,19 @@ def _grid_bounds_in(src, grid: Grid):
     return b if np.all(np.isfinite(b)) else None
 
 
-def no_overlap(src, grid: Grid) -> bool:
+def no_overlap(src, grid: Grid, wrap: bool = True) -> bool:
     """True only when the file certainly misses the grid: the grid's bounding box, transformed into the
-    file's CRS, does not meet the file's bounds."""
+    file's CRS, does not meet the file's bounds. A geographic raster also meets the grid 360 deg of longitude
+    away (raster reads wrap: irrmap.core.lon_wrap); `wrap=False` for files whose reads do not (polygons)."""
     b = _grid_bounds_in(src, grid)
     if b is None:
         return False
     l, bo, r, t = src.bounds
-    return b[2] <= l or b[0] >= r or b[3] <= bo or b[1] >= t
+    if b[3] <= bo or b[1] >= t:
+        return True
+    if wrap and src.crs.is_geographic:  # the grid may meet the file 360 deg of longitude away, or across the antimeridian
+        return not source_pieces(src.bounds, b)
+    return b[2] <= l or b[0] >= r
 
 
 def coverage(src, grid: Grid) -> float:
@@ -194,9 +200,11 @@ def coverage(src, grid: Grid) -> float:
     xs, ys = np.meshgrid(grid.x_coords()[cols], grid.y_coords()[rows])
     if src.crs != grid.crs:  # points PROJ cannot transform become inf and fall outside
         xs, ys = Transformer.from_crs(grid.crs.to_wkt(), src.crs.to_wkt(), always_xy=True).transform(xs, ys, errcheck=False)
-    with np.errstate(invalid="ignore"):
-        c, r = ~src.transform * (np.asarray(xs), np.asarray(ys))
-        inside = (c >= 0) & (c < src.width) & (r >= 0) & (r < src.height)
+    inside = np.zeros(np.shape(xs), bool)
+    for shift in (0.0, -360.0, 360.0) if src.crs.is_geographic else (0.0,):  # a geographic file: 360 deg away too
+        with np.errstate(invalid="ignore"):
+            c, r = ~src.transform * (np.asarray(xs) + shift, np.asarray(ys))
+            inside |= (c >= 0) & (c < src.width) & (r >= 0) & (r < src.height)
     w = grid.row_areas()[rows] if grid.is_geographic else np.ones(len(rows))
     return float(_valid_area(inside, w) / (w.sum() * len(cols)))
 
@@ -208,18 +216,20 @@ def source_valid_share(src, grid: Grid, band: int, decoding) -> float:
     if b is None:
         return 0.0
     full = Window(0, 0, src.width, src.height)
-    try:
-        win = from_bounds(*b, transform=src.transform).round_offsets().round_lengths().intersection(full)
-    except rasterio.errors.WindowError:  # no intersection
-        return 0.0
-    h, w = int(win.height), int(win.width)
-    if h * w <= (_PATCH * _PATCHES) ** 2:
-        windows = [win]
-    else:
-        ph, pw = min(h, _PATCH), min(w, _PATCH)
-        r0s = np.unique(np.linspace(win.row_off, win.row_off + h - ph, _PATCHES).astype(int))
-        c0s = np.unique(np.linspace(win.col_off, win.col_off + w - pw, _PATCHES).astype(int))
-        windows = [Window(c, r, pw, ph) for r in r0s for c in c0s]
+    windows = []
+    for piece, _ in source_pieces(src.bounds, b) if src.crs.is_geographic else [(b, 0.0)]:  # parts across 180 deg
+        try:
+            win = from_bounds(*piece, transform=src.transform).round_offsets().round_lengths().intersection(full)
+        except rasterio.errors.WindowError:  # no intersection
+            continue
+        h, w = int(win.height), int(win.width)
+        if h * w <= (_PATCH * _PATCHES) ** 2:
+            windows.append(win)
+        else:
+            ph, pw = min(h, _PATCH), min(w, _PATCH)
+            r0s = np.unique(np.linspace(win.row_off, win.row_off + h - ph, _PATCHES).astype(int))
+            c0s = np.unique(np.linspace(win.col_off, win.col_off + w - pw, _PATCHES).astype(int))
+            windows += [Window(c, r, pw, ph) for r in r0s for c in c0s]
     valid = total = 0
     for wi in windows:
         miss = read_missing(src, band, wi, decoding)

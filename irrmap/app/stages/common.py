@@ -75,11 +75,12 @@ def checked_units(ctx: RunContext):
     return ctx.cache["units"]
 
 
-def check_on_grid(what: str, bounds, crs, grid, where: str) -> None:
+def check_on_grid(what: str, bounds, crs, grid, where: str, wrap: bool = True) -> None:
     """InputError when a file's extent (`bounds` in `crs`) certainly misses the run's grid
-    (irrmap.core.valid_share.no_overlap); `what` names the file's content, `where` the config key and file."""
+    (irrmap.core.valid_share.no_overlap; `wrap`: a geographic file also meets it 360 deg away, as raster reads
+    do); `what` names the file's content, `where` the config key and file."""
     src = SimpleNamespace(bounds=tuple(float(v) for v in bounds), crs=crs)
-    if no_overlap(src, grid):
+    if no_overlap(src, grid, wrap):
         raise InputError(f"the {what} do not overlap the grid: the file covers {extent_text(src)}, the grid {extent_text(grid)}", where,
                          "use a file that covers the grid, or set [grid] bounds inside the file's extent; check the file's CRS "
                          "(gdalinfo / ogrinfo) if the numbers look swapped or in other units")

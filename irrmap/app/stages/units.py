@@ -112,7 +112,7 @@ def _pct(share: float) -> str:
 
 def _check(ctx: RunContext) -> None:
     table = checked_units(ctx).table
-    check_on_grid("unit polygons", table.total_bounds, table.crs, ctx.grid, f"[units].path = {ctx.path(ctx.config.units.path)}")
+    check_on_grid("unit polygons", table.total_bounds, table.crs, ctx.grid, f"[units].path = {ctx.path(ctx.config.units.path)}", wrap=False)
 
 
 def stage() -> Stage:
