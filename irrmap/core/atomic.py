@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+from glob import escape as glob_escape
 from pathlib import Path
 
 from irrmap.core.errors import IrrmapError, OutputError
@@ -217,6 +218,25 @@ def remove_stale_partials(folder) -> tuple[int, int]:
         log.info("removed %d partial file(s) that an interrupted run left under %s: %s bytes (%.1f MB) freed",
                  count, folder, f"{freed:,}", freed / 1e6)
     return count, freed
+
+
+def remove_stale_partials_of(path) -> int:
+    """Delete the temporaries of `path` itself (`.NAME.PID.partial...` beside it) that processes no longer running
+    left, e.g. a window folder an interrupted command could not finish removing (its worker threads were still
+    saving windows); returns how many. One listing of the folder, so a command may call it for each output."""
+    target = Path(path)
+    count = 0
+    with contextlib.suppress(OSError):
+        for p in target.parent.glob(f".{glob_escape(target.name)}.*.partial*"):
+            m = _PARTIAL.match(p.name)
+            if not m or m["name"] != target.name or _alive(int(m["pid"])):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+                count += 1
+    if count:
+        log.info("removed %d partial file(s) of %s that an interrupted command left", count, target)
+    return count
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ from dask.base import tokenize
 from rasterio.windows import Window
 
 import irrmap
-from irrmap.core.atomic import atomic_path, partial_path, write_failure
+from irrmap.core.atomic import atomic_path, partial_path, remove_stale_partials_of, write_failure
 from irrmap.core.grid import Grid
 from irrmap.core.parallelism import task_slots
 from irrmap.core.progress import progress_bar
@@ -318,6 +318,8 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
     prepared = [_prepare(o) for o in outputs]
     total = sum(int(np.prod(arr.shape)) for arr, *_ in prepared)
     cache = _cache_bytes(cache_mb)
+    for o in outputs:  # temporaries an interrupted or killed earlier write of the same files left (window folders)
+        remove_stale_partials_of(o.path)
     with contextlib.ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache))
         if resume is None and not any(o.cog for o in outputs) and _tasks_run_here() and _direct_fits(prepared, blocksize, group, cache):
