@@ -27,6 +27,7 @@ from irrmap.core.errors import DataError
 from irrmap.core.grid import Grid
 
 MAX_MISSING_SHARE = 0.01  # a unit whose map has no data on more of its (weighted) area gets no mapped area
+# (the same share of a unit's area may lie off the map's grid: beyond it the unit is partial and gets none either)
 
 
 def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *, kind: str = "fraction",
@@ -74,12 +75,43 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
     return (total, missing, whole) if with_missing else total
 
 
+def on_grid_share(units, grid: Grid) -> pd.Series:
+    """Share (0..1) of each finest unit's ellipsoidal area that lies within the grid's bounds, by code: its
+    polygons as burned (AdminUnits.polygons_on) clipped to the bounds, over its whole polygon area
+    (irrmap.core.coverage.on_grid_areas, as unit_areas computes the share `irrmap run` uses for [units].partial)."""
+    from irrmap.core.coverage import on_grid_areas
+
+    full, on, _ = on_grid_areas(units, grid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.clip(np.where(full > 0, on / np.where(full > 0, full, 1), 0.0), 0.0, 1.0)
+    return pd.Series(share, index=units.codes.to_numpy(), name="on_grid_share")
+
+
+def leave_out_partial(mapped: pd.Series, units, grid: Grid, max_off_share: float = MAX_MISSING_SHARE) -> pd.Series:
+    """`mapped` (m2 by finest code) with NaN for units of which more than `max_off_share` of the area lies off
+    `grid` (a map ending inside a unit has no nodata there, so the missing-data test cannot see the gap), the
+    reason added to ``attrs["not_estimable"]``. Units wholly off the grid are left out too."""
+    share = on_grid_share(units, grid)
+    if not share.index.equals(mapped.index):  # `mapped` is by finest code in unit order, as mapped_area_by_unit gives it
+        share = share[~share.index.duplicated()].reindex(mapped.index)
+    cut = share < 1 - max_off_share
+    out = mapped.where(~cut.to_numpy())
+    reasons = dict(mapped.attrs.get("not_estimable", {}))
+    for c, sh in share[cut].items():
+        reasons.setdefault(str(c), f"only {100 * sh:.1f} % of the unit's area lies on the map's grid (the map ends inside it): "
+                                   "its mapped area would cover only that part")
+    out.attrs["not_estimable"] = reasons
+    return out
+
+
 def mapped_area_by_unit(map_da: xr.DataArray, units, *, max_missing_share: float = MAX_MISSING_SHARE, **kwargs) -> pd.Series:
     """Mapped area (m2) indexed by the finest unit code (see zonal_mapped_area for the keywords).
 
-    NaN for a unit where the map has no data on more than `max_missing_share` of its (weighted) area, with the
+    NaN for a unit where the map has no data on more than `max_missing_share` of its (weighted) area, or where
+    more than that share of its ellipsoidal area lies off the map's grid (see leave_out_partial), with the
     reason in ``attrs["not_estimable"]`` ({code: reason})."""
-    zones = units.rasterize(Grid.from_dataarray(map_da))
+    grid = Grid.from_dataarray(map_da)
+    zones = units.rasterize(grid)
     totals, missing, whole = zonal_mapped_area(map_da, zones, len(units), with_missing=True, **kwargs)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(whole > 0, missing / np.where(whole > 0, whole, 1), 0.0)[1:]
@@ -87,7 +119,7 @@ def mapped_area_by_unit(map_da: xr.DataArray, units, *, max_missing_share: float
     out = pd.Series(np.where(share > max_missing_share, np.nan, totals[1:]), index=codes, name="mapped_m2")
     out.attrs["not_estimable"] = {str(c): f"the map has no data on {100 * sh:.1f} % of the unit's {'weighted ' if kwargs.get('weight') is not None else ''}area"
                                   for c, sh in zip(codes, share) if sh > max_missing_share}
-    return out
+    return leave_out_partial(out, units, grid, max_missing_share)
 
 
 def paired_by_level(mapped: pd.Series, stats: pd.Series, units, levels, stats_level: str | None = None) -> dict[str, pd.DataFrame]:
@@ -222,4 +254,4 @@ def _fmt(v) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
 
 
-__all__ = ["agreement_metrics", "mapped_area_by_unit", "paired_by_level", "scaled_metrics", "scatter_png", "zonal_mapped_area"]
+__all__ = ["agreement_metrics", "leave_out_partial", "mapped_area_by_unit", "on_grid_share", "paired_by_level", "scaled_metrics", "scatter_png", "zonal_mapped_area"]

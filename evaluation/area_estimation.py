@@ -189,6 +189,13 @@ def _reasons(est: AreaEstimate, single_strata: list, stratum_word: str) -> dict:
             out[("users_accuracy", c)] = out[("users_accuracy_se", c)] = f"no sample unit is mapped as {c}"
         if est.producers_accuracy[c] != est.producers_accuracy[c]:
             out[("producers_accuracy", c)] = out[("producers_accuracy_se", c)] = f"no sample unit has reference class {c}"
+    if est.kappa != est.kappa and est.estimator.startswith("stehman"):
+        m, r = est.error_matrix.sum(axis=1), est.error_matrix.sum(axis=0)
+        in_map, in_ref = [c for c in est.classes if m[c] > 0], [c for c in est.classes if r[c] > 0]
+        side, only = ("map", in_map) if len(in_map) <= 1 else ("reference", in_ref)
+        why = (f"the {side} holds only the class {', '.join(map(str, only))}: kappa is 0 by construction (or 0/0) and its "
+               "variance 0, so it is not estimable" if len(only) <= 1 else "chance agreement is 1: kappa is 0/0")
+        out[("kappa", None)] = out[("kappa_se", None)] = why
     if single_strata:
         why = f"{stratum_word} {', '.join(map(str, single_strata[:10]))} holds a single sample unit: no variance estimate (needs >= 2)"
         out[("overall_accuracy_se", None)] = why
@@ -263,8 +270,8 @@ def _kappa_linearised(st: _Strata, cells: np.ndarray, mm, rr, classes) -> tuple[
     sampling this equals the delta-method variance of Bishop, Fienberg & Holland (1975) times n / (n - 1)."""
     rows, cols = cells.sum(axis=1), cells.sum(axis=0)
     po, pe = float(np.trace(cells)), float(rows @ cols)
-    if pe >= 1:
-        return math.nan, math.nan
+    if pe >= 1 or int((rows > 0).sum()) <= 1 or int((cols > 0).sum()) <= 1:  # one class in the map or the reference:
+        return math.nan, math.nan  # kappa is 0 by construction (Po = Pe) with a variance of 0, not an estimate
     kappa = (po - pe) / (1 - pe)
     pos = {c: i for i, c in enumerate(classes)}
     a = np.array([pos[v] for v in mm])
@@ -316,6 +323,7 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
                             + ", ".join(f"{h} (size {v:g}, {n} units)" for h, v, n in small[:10]) + " hold more units than their size",
                             "strata sizes", "give each stratum's size in pixels (all pixels it holds), or leave out --fpc when sizes are areas")
     if classes is None:
+        check_label_sets(m.tolist(), r.tolist())
         classes = sorted(set(m.tolist()) | set(r.tolist()), key=str)
     classes = list(classes)
     outside = sorted(set(m.tolist()) - set(classes), key=str), sorted(set(r.tolist()) - set(classes), key=str)
@@ -363,6 +371,24 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
     )
     est.not_estimable = _reasons(est, [h for h, k in zip(strata_order, n_h) if k == 1], "stratum")
     return est
+
+
+def check_label_sets(map_labels, ref_labels, where: str = "samples") -> None:
+    """DataError when the map and reference labels cannot be the same classes written alike: no label in common
+    (e.g. 1/2 against irrigated/rainfed, or 1 against 1.0 unnormalised), or labels that differ only by letter
+    case (Irrigated against irrigated). Either would make every sample unit an error and OA 0."""
+    m, r = {str(v) for v in map_labels}, {str(v) for v in ref_labels}
+    if not m or not r:
+        return
+    fold = lambda labels: {v.casefold() for v in labels}  # noqa: E731
+    case_only = sorted({v for v in m ^ r if v.casefold() in (fold(m) & fold(r))})
+    if case_only:
+        raise DataError(f"map and reference labels differ only by letter case: {case_only[:10]} (map {sorted(m)[:10]}, reference "
+                        f"{sorted(r)[:10]})", where, "write each class the same way in the map and reference columns")
+    if not m & r:
+        raise DataError(f"the map and reference labels share no class: map {sorted(m)[:10]}, reference {sorted(r)[:10]}; every "
+                        "sample unit would count as an error", where,
+                        "write the classes the same way in both columns (the same codes or words for each class)")
 
 
 def sample_size(expected_users_accuracy, weights, target_oa_se: float = 0.01) -> int:
@@ -413,4 +439,4 @@ def allocate(n: int, weights, minimum: int = 0) -> np.ndarray:
     return out
 
 
-__all__ = ["AreaEstimate", "allocate", "olofsson", "sample_size", "stehman"]
+__all__ = ["AreaEstimate", "allocate", "check_label_sets", "olofsson", "sample_size", "stehman"]

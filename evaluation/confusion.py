@@ -74,7 +74,9 @@ def kappa_variance(matrix) -> float:
 @dataclass
 class Accuracy:
     """Accuracy measures of one confusion matrix (rows map, columns reference); NaN where a measure cannot be
-    estimated, with the reason in `not_estimable()` (never a silent default)."""
+    estimated, with the reason in `not_estimable()` (never a silent default). Kappa, its SE and interval are
+    not estimable when the map or the reference holds a single class (kappa would be 0 with SE 0 whatever
+    the agreement)."""
 
     matrix: pd.DataFrame
     n: int
@@ -101,8 +103,16 @@ class Accuracy:
             out["overall_accuracy_se"] = f"{self.n} sample unit: a variance needs at least 2"
         if self.kappa != self.kappa:
             present = [name(c) for c, r, k in zip(self.classes, x.sum(axis=1), x.sum(axis=0)) if r + k > 0]
-            why = (f"map and reference hold only the class {', '.join(present)}: chance agreement is 1 and kappa is 0/0"
-                   if len(present) == 1 else "chance agreement is 1: kappa is 0/0")
+            in_map = [name(c) for c, r in zip(self.classes, x.sum(axis=1)) if r > 0]
+            in_ref = [name(c) for c, k in zip(self.classes, x.sum(axis=0)) if k > 0]
+            if len(present) == 1:
+                why = f"map and reference hold only the class {', '.join(present)}: chance agreement is 1 and kappa is 0/0"
+            elif len(in_map) == 1 or len(in_ref) == 1:
+                side, only = ("map", in_map[0]) if len(in_map) == 1 else ("reference", in_ref[0])
+                why = (f"the {side} holds only the class {only}: chance agreement then equals observed agreement, so kappa is 0 "
+                       "whatever the accuracy and its delta-method variance collapses to 0")
+            else:
+                why = "chance agreement is 1: kappa is 0/0"
             out.update(kappa=why, kappa_se=why, kappa_ci95=why)
         elif self.kappa_se != self.kappa_se:
             why = "the delta-method variance of kappa is not a non-negative number for this matrix"
@@ -177,8 +187,11 @@ def accuracy_from_matrix(matrix) -> Accuracy:
     oa = float(diag.sum() / n)
     oa_se = math.sqrt(oa * (1 - oa) / (n - 1)) if n > 1 else math.nan
     pe = float(rows @ cols) / n**2
-    kappa = (oa - pe) / (1 - pe) if pe < 1 else math.nan
-    var = kappa_variance(x)
+    # one class only in the map or in the reference: p_o = p_e, so kappa is 0 by construction with a variance of 0
+    # (not an estimate of agreement beyond chance): not estimable, as when both hold one class (0/0)
+    single = int((rows > 0).sum()) <= 1 or int((cols > 0).sum()) <= 1
+    kappa = (oa - pe) / (1 - pe) if pe < 1 and not single else math.nan
+    var = kappa_variance(x) if kappa == kappa else math.nan
     kse = math.sqrt(var) if var == var and var >= 0 else math.nan
     ci = (max(-1.0, kappa - Z95 * kse), min(1.0, kappa + Z95 * kse)) if kse == kse else (math.nan, math.nan)
     ua = _ratio(diag, rows)

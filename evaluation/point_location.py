@@ -26,6 +26,7 @@ from irrmap.evaluation.points import grid_cells, pixel_index
 log = logging.getLogger(__name__)
 
 OUTSIDE_WARN_SHARE = 0.25  # warn when at least this share of the points misses the map
+NODATA_WARN_SHARE = 0.05  # warn when at least this share of the points on the map is left out for map nodata
 CRS_FIX = "--points-crs {crs} (config: [evaluation].points_crs = \"{crs}\")"
 
 
@@ -109,7 +110,8 @@ def check_points_on_map(points: gpd.GeoDataFrame, grid: Grid, samples: pd.DataFr
     check before the map exists) only the position on the grid is judged. Raises DataError (naming `source`,
     the counts, the likely cause and its fix) when no point is usable, or when more than half of the points
     miss the map and `likely_cause` names why; logs a warning when at least OUTSIDE_WARN_SHARE miss it
-    otherwise.
+    otherwise, and when at least NODATA_WARN_SHARE of the points on the map fall on map nodata (they are left
+    out, which biases the accuracy when nodata is not random, e.g. a 0/1 map whose 0 is nodata).
     """
     n = len(points) if samples is None else len(samples)
     if n == 0:
@@ -149,6 +151,13 @@ def check_points_on_map(points: gpd.GeoDataFrame, grid: Grid, samples: pd.DataFr
         log.warning("%s: %s of %s reference points fall outside the map (%s); accuracy uses the %s usable points. If the points "
                     "should lie on the map, check their CRS (--points-crs / [evaluation].points_crs); if they cover a larger "
                     "region, clip them to the map to silence this warning", source, f"{out:,}", f"{n:,}", extent, used)
+    on_nodata = counts.get("n_missing_map_value", 0)
+    on_map = n - out
+    if on_nodata and on_nodata >= NODATA_WARN_SHARE * on_map:
+        log.warning("%s: %s of %s reference points on the map (%.1f %%) fall on map nodata and are left out; accuracy uses the %s "
+                    "usable points. If nodata marks pixels that are not irrigated (e.g. 0 declared as nodata, or no cropland), "
+                    "give them a value (gdal_edit.py -unsetnodata MAP, or recode them to 0) so they are scored; otherwise check "
+                    "that the map covers the points", source, f"{on_nodata:,}", f"{on_map:,}", 100 * on_nodata / max(on_map, 1), used)
     return counts
 
 
@@ -162,4 +171,4 @@ def _extents(points: gpd.GeoDataFrame, grid: Grid) -> str:
             f"in {grid.crs.to_string()}")
 
 
-__all__ = ["OUTSIDE_WARN_SHARE", "Cause", "check_points_on_map", "hits_on_grid", "likely_cause"]
+__all__ = ["NODATA_WARN_SHARE", "OUTSIDE_WARN_SHARE", "Cause", "check_points_on_map", "hits_on_grid", "likely_cause"]

@@ -52,48 +52,85 @@ def read_map(path, grid: Grid | None = None, name: str | None = None):
 def map_values(path, limit: int = 256) -> dict:
     """What a map file holds (its own grid, band 1, read block by block): {"dtype", "nodata" (declared or None),
     "description", "values" (sorted distinct valid values of an integer band, or None when there are more than
-    `limit` or the band is float), "n_255" (valid pixels equal to 255), "max_below_255" (largest other value)}."""
+    `limit` or the band is float), "few_values" (sorted distinct valid values of any band, None when there are
+    more than FEW_VALUES), "n_255" (valid pixels equal to 255), "max_below_255" (largest other value), "max"
+    (largest valid value, -inf when there is none), "n_valid"}."""
     import rasterio
 
     with rasterio.open(path) as src:
         nodata, dtype = src.nodata, src.dtypes[0]
         integer = np.issubdtype(np.dtype(dtype), np.integer)
         vals: set | None = set() if integer else None
-        n255, top = 0, -np.inf
+        few: set | None = set()
+        n255, top, peak, n_valid = 0, -np.inf, -np.inf, 0
         for _, w in src.block_windows(1):
             v = src.read(1, window=w)
             ok = np.ones(v.shape, bool) if nodata is None or (isinstance(nodata, float) and np.isnan(nodata)) else v != nodata
             if not integer:
                 ok &= np.isfinite(v)
             v = v[ok]
+            n_valid += int(v.size)
+            if v.size:
+                peak = max(peak, float(v.max()))
             n255 += int((v == 255).sum())
             other = v[v != 255]
             if other.size:
                 top = max(top, float(other.max()))
-            if vals is not None:
-                vals |= set(np.unique(v).tolist())
-                if len(vals) > limit:
-                    vals = None
+            if vals is not None or few is not None:
+                u = set(np.unique(v).tolist())
+                if vals is not None:
+                    vals |= u
+                    if len(vals) > limit:
+                        vals = None
+                if few is not None:
+                    few |= u
+                    if len(few) > FEW_VALUES:
+                        few = None
         return {"dtype": dtype, "nodata": nodata, "description": src.descriptions[0] or "", "values": sorted(vals) if vals is not None else None,
-                "n_255": n255, "max_below_255": top}
+                "few_values": sorted(few) if few is not None else None, "n_255": n255, "max_below_255": top, "max": peak,
+                "n_valid": n_valid}
 
 
-def check_map_values(path, threshold: float = 0.0, kind: str = "fraction", what: str = "map") -> dict:
+FEW_VALUES = 8  # map_values lists the distinct values of any band holding at most this many
+
+
+def check_map_values(path, threshold: float | None = None, kind: str = "fraction", what: str = "map",
+                     binarised: bool | None = None) -> dict:
     """Refuse map values that would silently be scored wrong, as labels are (see points.binary_labels): 255
     on a map without a declared nodata whose other values are at most 100 (the usual no-data/no-cropland code,
-    else counted as irrigated), and - without an explicit --threshold - a binary or few-valued integer map
-    (at most 3 values, all below 100: class codes, not percent) not coded 0/1 (e.g. 1 = not irrigated, 2 = irrigated would all be irrigated at value > 0). Returns
+    else counted as irrigated); a map whose declared nodata is 0 while its only other value is 1 (a 0/1 export
+    with nodata = 0: every 'not irrigated' pixel would be read as missing); without an explicit threshold
+    (`threshold` None) a binary or few-valued integer map (at most 3 values, all below 100: class codes, unless
+    `kind` says percent) not coded 0/1 (e.g. 1 = not irrigated, 2 = irrigated would all be irrigated at value > 0); and,
+    where the map is binarised (`binarised`, default: `kind` == "binary"), a threshold at or above the map's
+    largest positive value (nothing could be mapped irrigated; a map without positive values only gets a warning). Returns
     `map_values(path)`."""
     info = map_values(path)
     if info["nodata"] is None and info["n_255"] and info["max_below_255"] <= 100:
         raise DataError(f"{info['n_255']} pixels hold 255 but the file declares no nodata value: they would count as irrigated",
                         f"{what} {path}", f"declare 255 as nodata: gdal_edit.py -a_nodata 255 {path}")
+    few = info["few_values"]
+    if info["nodata"] == 0 and few == [1]:
+        raise DataError("the file declares nodata = 0 and its only other value is 1: a 0/1 map exported with nodata = 0, so every "
+                        "'not irrigated' pixel (0) would be read as missing and only irrigated pixels evaluated",
+                        f"{what} {path}", f"remove the nodata value (gdal_edit.py -unsetnodata {path}) or set another one "
+                        f"(gdal_edit.py -a_nodata 255 {path}), after marking pixels that really lack data with it")
     vals = info["values"]
-    if threshold == 0 and vals is not None and not set(vals) <= {0, 1} and (kind == "binary" or (len(vals) <= 3 and max(vals) < 100)):
+    if threshold is None and vals is not None and not set(vals) <= {0, 1} and (kind == "binary" or (kind != "percent" and len(vals) <= 3 and max(vals) < 100)):
         raise DataError(f"the {what} holds the values {', '.join(f'{v:g}' for v in vals[:10])}, not 0 = not irrigated / 1 = irrigated: "
                         "at value > 0 every pixel with any of them would count as irrigated", f"{what} {path}",
                         "recode it to 0/1 (e.g. gdal_calc.py -A MAP --calc=\"A==2\" --outfile=MAP01.tif for 1/2 coding), or give "
                         "the threshold (value > T = irrigated, e.g. --threshold 1), and declare a nodata code with gdal_edit.py -a_nodata")
+    if binarised is None:
+        binarised = kind == "binary"
+    t = 0.0 if threshold is None else float(threshold)
+    top = info["max"]
+    if binarised and info["n_valid"] and top <= t:
+        if top > 0:
+            raise DataError(f"the threshold {t:g} is at or above the {what}'s largest value ({top:g}): no pixel can be mapped irrigated "
+                            "(value > threshold)", f"{what} {path}",
+                            f"give a threshold below {top:g} in the map's own units (e.g. 0.5 for a 0..1 map, 50 for a 0..100 map)")
+        log.warning("%s %s: no value is above %g (largest %g): every pixel counts as not irrigated", what, path, t, top)
     return info
 
 
@@ -119,6 +156,22 @@ def design_options(design: SampleDesign) -> list:
 
 
 # ---- points --------------------------------------------------------------------------------------
+def design_areas_ha(design: "DesignAccuracy", class_names: dict) -> dict:
+    """The design-based areas in ha when the sampling frame's pixel area is known (--frame-pixel-area): area_ha,
+    area_se_ha and area_ci95_ha by class (the estimate's own area, area_se and area_ci95 stay in frame pixels);
+    {} without it."""
+    ha = getattr(design.design, "unit_area_ha", None)
+    if not ha:
+        return {}
+    est = design.estimate
+    name = lambda c: str(class_names.get(c, c))  # noqa: E731
+    ci = est.area_ci95()
+    return {"area_ha": {name(c): confusion._clean(v * ha) for c, v in est.area.items()},
+            "area_se_ha": {name(c): confusion._clean(v * ha) for c, v in est.area_se.items()},
+            "area_ci95_ha": {name(c): [confusion._clean(lo * ha), confusion._clean(hi * ha)]
+                             for c, lo, hi in zip(est.classes, ci["lower"], ci["upper"])}}
+
+
 @dataclass
 class PointsResult:
     accuracy: confusion.Accuracy
@@ -132,13 +185,13 @@ class PointsResult:
     def to_dict(self) -> dict:
         d = self.accuracy.to_dict(CLASS_NAMES) | self.counts
         if self.design is not None:
-            d["design_based"] = self.design.to_dict(CLASS_NAMES)
+            d["design_based"] = self.design.to_dict(CLASS_NAMES) | design_areas_ha(self.design, CLASS_NAMES)
         if self.groups:
             d["by_group"] = {"field": self.group_by, **{k: v.to_dict(CLASS_NAMES) for k, v in self.groups.items() if k != "all"}}
         return d
 
 
-def points_accuracy(map_path, points_path, label_field: str, *, threshold: float = 0.0, positive=None, label_map=None,
+def points_accuracy(map_path, points_path, label_field: str, *, threshold: float | None = None, positive=None, label_map=None,
                     lon_field=None, lat_field=None, points_crs=None, layer=None, cropland_path=None,
                     snap_radius: int = 0, min_crop_fraction: float = 0.0, by: str | None = None, units_path=None,
                     unit_field=None, hierarchy="cn-adcode", by_level=None, aridity_path=None,
@@ -148,6 +201,15 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     by a point field (`by`), by the unit at `by_level`, or by the unit's aridity class (arid/humid).
     With `design` (how the points were sampled) also the design-based estimates of evaluation.design.
 
+    `threshold` None: not given (binarised at value > 0, and a map not coded 0/1 is refused, see
+    check_map_values); an explicit 0 is a threshold like any other.
+
+    On irrmap's class.tif (nodata 255 described as 'no cropland', see no_cropland_is_zero) a point on 255 counts
+    as mapped 'not irrigated', as `statistics_agreement` counts those pixels as 0 irrigated area: a point
+    labelled irrigated there is an omission error, not a missing value (counts['n_on_no_cropland'] says how
+    many). On any other map's nodata a point is left out (counts['n_missing_map_value']), with a warning when
+    that is a notable share (point_location.NODATA_WARN_SHARE).
+
     Points are reprojected from their CRS (`points_crs`, default the file's own, EPSG:4326 for CSV) onto the
     map's grid. Raises DataError for labels that are not 0/1 or known words without `label_map`/`positive`
     (see points.binary_labels), and when no point is usable or most miss the map for a nameable cause (see
@@ -155,8 +217,14 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     from irrmap.evaluation.point_location import check_points_on_map
 
     grid = map_grid(map_path)
-    check_map_values(map_path, threshold)
+    info = check_map_values(map_path, threshold, binarised=True)
+    given = threshold
+    threshold = 0.0 if threshold is None else float(threshold)
     m = read_map(map_path, grid)
+    no_cropland = no_cropland_is_zero(info)
+    if no_cropland:  # 255 = no cropland: mapped not irrigated (as in statistics_agreement), not missing
+        raw = m
+        m = m.fillna(0)
     pts = points.read_points(points_path, label_field, lon_field=lon_field, lat_field=lat_field, crs=points_crs, layer=layer)
     import shutil
     import tempfile
@@ -171,6 +239,9 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     counts = check_points_on_map(pts, grid, s, source=str(points_path))
+    if no_cropland:  # how many used points sit on 255 = no cropland (scored as mapped not irrigated)
+        s["on_no_cropland"] = s["inside"].to_numpy() & np.isnan(points.values_at(raw, s["row"].to_numpy(), s["col"].to_numpy()))
+        counts["n_on_no_cropland"] = int((s["on_no_cropland"] & s["used"]).sum())
     group_by, groups_col = None, None
     if by:
         if by not in s.columns:
@@ -195,7 +266,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
         counts["n_used_without_group"] = int(sum(1 for v in groups_col[used] if v is None or v != v))
     counts |= {"n_snapped": int(s["snapped"].sum()), "threshold": float(threshold)}
     design_acc = design_accuracy(s.loc[used], design, CLASSES, source=str(points_path)) if design else None
-    cmd = _cmd("irrmap", "evaluate", "points", map_path, points_path, "--label-field", label_field, "--threshold", threshold,
+    cmd = _cmd("irrmap", "evaluate", "points", map_path, points_path, "--label-field", label_field, *_opt("--threshold", given),
                *sum((["--positive", p] for p in positive or []), []),
                *sum((["--label-map", f"{k}={v}"] for k, v in (label_map or {}).items()), []),
                *_opt("--points-crs", points_crs), *_opt("--layer", layer), *_opt("--lon-field", lon_field), *_opt("--lat-field", lat_field),
@@ -228,11 +299,29 @@ def _numbers(df: pd.DataFrame, column: str, path, fmt: TableFormat | None = None
     return num.values
 
 
+def class_labels(values) -> pd.Series:
+    """Class and stratum labels as text, written one way: surrounding spaces dropped and numbers written as
+    numbers (1.0 -> '1', 2.50 -> '2.5'), so a table written by a spreadsheet ('1.0') meets one written by hand
+    ('1'). Case is kept (see area_estimation.check_label_sets)."""
+    def one(v):
+        t = str(v).strip()
+        try:
+            f = float(t)
+        except ValueError:
+            return t
+        if not np.isfinite(f) or t.lower() in ("nan", "inf", "-inf", "infinity"):
+            return t
+        return str(int(f)) if f.is_integer() else repr(f)
+    return pd.Series([one(v) for v in np.asarray(values, dtype=object)], dtype=object)
+
+
 def _sizes(df: pd.DataFrame, key: str, path, fmt: TableFormat | None = None) -> pd.Series:
     vals = _numbers(df, "size", path, fmt)
-    if df[key].duplicated().any():
-        raise InputError(f"{key} values repeat: {sorted(df.loc[df[key].duplicated(), key])[:5]}", str(path), "one row per stratum")
-    return pd.Series(vals.to_numpy(), index=df[key].astype(str).str.strip().to_numpy())
+    keys = class_labels(df[key])
+    if keys.duplicated().any():
+        raise InputError(f"{key} values repeat: {sorted(df[key].to_numpy()[keys.duplicated().to_numpy()].tolist())[:5]} "
+                         "(labels are compared as numbers where they are numbers: 1 and 1.0 are one label)", str(path), "one row per stratum")
+    return pd.Series(vals.to_numpy(), index=keys.to_numpy())
 
 
 @contextmanager
@@ -251,7 +340,7 @@ def area_from_samples(samples_path, strata_path, *, fpc: bool = False, fmt: Tabl
     n = _read_csv(strata_path, "strata table", ["stratum", "size"], fmt)
     sizes = _sizes(n, "stratum", strata_path, fmt)
     with _in_files(samples_path, strata_path):
-        est = stehman(*(s[c].astype(str).str.strip() for c in ("stratum", "map", "reference")), sizes, fpc=fpc)
+        est = stehman(*(class_labels(s[c]) for c in ("stratum", "map", "reference")), sizes, fpc=fpc)
     return est, _cmd("irrmap", "evaluate", "area", "--samples", samples_path, "--strata", strata_path, *_opt("--fpc", fpc), "--json")
 
 
@@ -260,7 +349,8 @@ def area_from_matrix(matrix_path, mapped_path, *, fmt: TableFormat | None = None
     the mapped size of each class (columns class or stratum, and size); `fmt` as for `area_from_samples`."""
     raw = _read_csv(matrix_path, "matrix", [], fmt)
     mat = pd.DataFrame({c: _numbers(raw, c, matrix_path, fmt).to_numpy() for c in raw.columns[1:]})
-    mat.index = raw.iloc[:, 0].map(lambda v: str(v).strip()).to_numpy()
+    mat.columns = class_labels(mat.columns).to_numpy()
+    mat.index = class_labels(raw.iloc[:, 0]).to_numpy()
     if set(mat.columns) != set(mat.index):
         raise InputError(f"rows {list(mat.index)} and columns {list(mat.columns)} are not the same classes", str(matrix_path),
                          "rows are map classes, columns reference classes, same labels in both")
@@ -298,7 +388,7 @@ def _clean_metrics(metrics: dict) -> dict:
 
 
 def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_field, area_field, area_unit, *,
-                         hierarchy="cn-adcode", levels=None, stats_level=None, map_kind="fraction", threshold=0.0,
+                         hierarchy="cn-adcode", levels=None, stats_level=None, map_kind="fraction", threshold=None,
                          weight_path=None, year_field=None, year=None, variant_field=None, variant=None,
                          skip_rows=0, out_unit="ha", units_layer=None, units_encoding=None, fmt: TableFormat | None = None,
                          level_tables: dict | None = None, cropland_path=None, main_checked: bool = False,
@@ -307,17 +397,24 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
     statistics table is written (irrmap.core.tables.TableFormat). `level_tables` maps a higher level to its own
     statistics table (same columns): that level is compared with it instead of the sum of the units' statistics.
 
-    Every table read passes the scale check of every statistics reader (irrmap.core.statistics.scale_problem)
+    Every table read passes the checks of `irrmap statistics check` and the run's statistics stage
+    (irrmap.core.statistics.validate_statistics, row by row whatever the number of units: duplicate, missing or
+    unreadable codes and areas, areas larger than the unit, no join; and the scale of the table as a whole
     against the units' cropland from `cropland_path` (a 0..1 cropland fraction raster, resampled onto the map's
-    grid) when given, and against their whole areas: a table implausibly large raises DataError, one implausibly
-    small is a logged warning, both naming the area unit that fits. `main_checked`: the main table passed that
-    check already (the run's statistics stage), so only the level tables are checked.
+    grid) when given, and against their whole areas): errors raise DataError naming the file, the field and the
+    fix; warnings (rows without an area, codes on one side only, a table implausibly small) are logged, naming
+    the rows left out. `main_checked`: the main table passed those checks already (the run's statistics stage),
+    so they are not raised or logged again for it (its bad rows are still left out).
+
+    A unit that lies only partly on the map's grid (more than agreement.MAX_MISSING_SHARE of its ellipsoidal
+    area off it) has no mapped area (agreement.leave_out_partial) and is named in the left-out warning: its
+    whole-unit statistic cannot be compared with the part of it that is mapped.
 
     `map_kind`: "fraction" (0..1), "percent" (0..100, mapping/fraction.tif) or "binary" (value > `threshold`).
     `mapped_m2`: the mapped area (m2) by finest unit code, when the caller has it from the one definition of the
     product it publishes (the run: irrmap.mapping.unit_areas.irrigated_m2_by_unit on mapping/fraction.tif, the
     areas of mapping/irrigated_area_by_unit.csv); the map is then not summed again here."""
-    from irrmap.core.statistics import read_statistics, scale_problem
+    from irrmap.core.statistics import read_statistics, validate_statistics
     from irrmap.core.units import AdminUnits
 
     out_unit = normalise_area_unit(out_unit)
@@ -331,10 +428,11 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
         if no_cropland_is_zero(info):  # irrmap's class.tif: 255 = no cropland, i.e. 0 irrigated area (not missing data)
             m = m.fillna(0)
         weight = read_map(weight_path, grid, name="weight") if weight_path else None
-        mapped = agreement.mapped_area_by_unit(m, units, kind=map_kind, threshold=threshold, weight=weight)
+        mapped = agreement.mapped_area_by_unit(m, units, kind=map_kind, threshold=0.0 if threshold is None else threshold, weight=weight)
     else:
         mapped = mapped_m2.reindex(units.codes.astype(str).to_numpy()).rename("mapped_m2")
         mapped.attrs["not_estimable"] = {}
+        mapped = agreement.leave_out_partial(mapped, units, grid)
 
     cropland_m2 = cropland_by_unit(cropland_path, units, grid) if cropland_path is not None else None
 
@@ -342,11 +440,11 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
         stats = read_statistics(path, code_field=stats_field, area_field=area_field, area_unit=area_unit, year_field=year_field,
                                 year=year, variant_field=variant_field, variant=variant, level=level, skip_rows=skip_rows,
                                 code_pattern=units.code_pattern(level), fmt=fmt)
-        scale = scale_problem(stats, units, cropland_m2) if check else None
-        if scale and scale.severity == "error":
-            raise DataError(f"implausible scale: {scale.message}", str(path), scale.fix)
-        if scale:
-            log.warning("%s: implausible scale: %s (fix: %s)", path, scale.message, scale.fix)
+        report = validate_statistics(stats, units, cropland_m2)  # also marks the rows it finds bad as not valid
+        if check:
+            _raise_statistics_errors(report, path, stats_field, area_field, year_field)
+            for p in report.warnings:
+                log.warning("%s: %s", path, _cli_fix(str(p)))
         return stats
 
     stats = read_level(stats_path, stats_level, not main_checked)
@@ -361,8 +459,8 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
         unmapped = mapped.attrs.get("not_estimable", {})
         if len(mapped) and mapped.isna().all() and unmapped:
             raise DataError(f"no unit has a mapped area: {next(iter(unmapped.values()))} (and so for all {len(unmapped)} units)",
-                            str(map_path), "evaluate a map that covers the units, with nodata only where data are missing (pixels "
-                            "without cropland should hold 0, not nodata)")
+                            str(map_path), "evaluate a map that covers the whole units (or give only the units it covers), with "
+                            "nodata only where data are missing (pixels without cropland should hold 0, not nodata)")
         problems = "; ".join(str(p) for p in stats.report.problems[:3]) or "no code of the table matches a unit code"
         raise DataError(f"no unit has both a statistic and a mapped area ({problems})", str(stats_path),
                         "check --stats-field and --unit-field, and filter one row per unit with --year/--variant")
@@ -376,6 +474,37 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                *_opt("--variant", variant), *_opt("--skip-rows", skip_rows or None), "--out-unit", out_unit,
                *sum((["--level-stats", f"{lv}={p}"] for lv, p in (level_tables or {}).items()), []), "--json")
     return StatisticsResult(paired, metrics, out_unit, cmd, mapped, left_out, sources)
+
+
+_KIND_FIELD = {"duplicate code": "code", "missing code": "code", "no join": "code", "code not in boundaries": "code",
+               "codes in scientific notation": "code", "non-numeric year": "year"}  # otherwise the area field
+
+
+def _raise_statistics_errors(report, path, code_field, area_field, year_field=None) -> None:
+    """DataError for the errors of a statistics ValidationReport, naming the file, the field of each error and its
+    fix (the report's own wording, with config keys translated to the flags of `irrmap evaluate`)."""
+    errors = report.errors
+    if not errors:
+        return
+    field_of = lambda p: {"code": code_field, "year": year_field}.get(_KIND_FIELD.get(p.kind), area_field)  # noqa: E731
+    if len(errors) == 1:
+        p = errors[0]
+        where = f" (lines {', '.join(map(str, p.rows[:10]))}{', ...' if len(p.rows) > 10 else ''})" if p.rows else ""
+        raise DataError(f"{p.kind}: {p.message}{where}", f"{path}, field {field_of(p)!r}", _cli_fix(p.fix))
+    fields = sorted({str(field_of(p)) for p in errors})
+    raise DataError(f"{len(errors)} errors in the statistics table: " + " | ".join(_cli_fix(str(p)) for p in errors[:5]),
+                    f"{path}, field{'s' if len(fields) > 1 else ''} {', '.join(map(repr, fields))}",
+                    "correct the rows named above (or check --area-unit, --stats-field and --year/--variant); "
+                    "`irrmap statistics check` lists every problem")
+
+
+def _cli_fix(text: str) -> str:
+    """A statistics message with its config keys ([statistics].variant = 'x') written as the flags of
+    `irrmap evaluate statistics` (--variant x)."""
+    import re
+
+    return re.sub(r"\[statistics\]\.(\w+)(?: = ('[^']*'|\S+))?",
+                  lambda m: f"--{m.group(1).replace('_', '-')}" + (f" {m.group(2)}" if m.group(2) else ""), text)
 
 
 def cropland_by_unit(cropland_path, units, grid: Grid | None = None) -> pd.Series:
@@ -393,7 +522,8 @@ def cropland_by_unit(cropland_path, units, grid: Grid | None = None) -> pd.Serie
 
 def _left_out(mapped: pd.Series, stats: pd.Series, units, stats_level: str, source: str) -> dict:
     """What the agreement pairs leave out: units without a mapped area (with the reason), statistics whose
-    code is no unit's, units without a statistic. Logs a warning for the first two (their area is not compared)."""
+    code is no unit's, units without a statistic. Logs a warning for the first (their area is not compared; the
+    second are named by validate_statistics)."""
     unit_codes = set(units.level_codes(stats_level).astype(str))
     orphans = sorted(str(c) for c in stats.index if str(c) not in unit_codes)
     unmapped = mapped.attrs.get("not_estimable", {})
@@ -402,9 +532,7 @@ def _left_out(mapped: pd.Series, stats: pd.Series, units, stats_level: str, sour
     if unmapped:
         log.warning("%s: %d units have no mapped area and are left out of the comparison (%s); fix: evaluate a map that covers "
                     "them", source, len(unmapped), "; ".join(f"{c}: {why}" for c, why in list(unmapped.items())[:5]))
-    if orphans:
-        log.warning("%s: %d statistics match no unit code at level %s and are left out (%s); fix: check the code fields "
-                    "(--stats-field, --unit-field) and the units file", source, len(orphans), stats_level, ", ".join(orphans[:5]))
+    # statistics matching no unit are named by validate_statistics' 'code not in boundaries' warning (with the likely cause)
     return out
 
 
@@ -423,7 +551,7 @@ class CompareResult:
         return d
 
 
-def compare(map_a, map_b, *, threshold_a=0.0, threshold_b=0.0, mask_path=None, units_path=None, unit_field=None,
+def compare(map_a, map_b, *, threshold_a=None, threshold_b=None, mask_path=None, units_path=None, unit_field=None,
             hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None, units_encoding=None) -> CompareResult:
     """Compare map B with map A on map A's grid; per-unit areas side by side when units are given.
 
@@ -435,8 +563,10 @@ def compare(map_a, map_b, *, threshold_a=0.0, threshold_b=0.0, mask_path=None, u
     import tempfile
 
     grid = map_grid(map_a)
-    check_map_values(map_a, threshold_a, kind_a, "map A")
-    check_map_values(map_b, threshold_b, kind_b, "map B")
+    check_map_values(map_a, threshold_a, kind_a, "map A", binarised=True)
+    check_map_values(map_b, threshold_b, kind_b, "map B", binarised=True)
+    given = threshold_a, threshold_b  # None: not given (value > 0)
+    threshold_a, threshold_b = (0.0 if t is None else float(t) for t in given)
     a = read_map(map_a, grid, name=Path(map_a).stem)
     tmp = tempfile.mkdtemp(prefix="irrmap-compare-")
     try:
@@ -459,8 +589,8 @@ def compare(map_a, map_b, *, threshold_a=0.0, threshold_b=0.0, mask_path=None, u
         metrics = agreement.agreement_metrics(ua.to_numpy(), ub.to_numpy())
         metrics["units_without_mapped_area"] = {f"{names[i]}: {c}": why for i, side in enumerate((ua, ub))
                                                 for c, why in side.attrs.get("not_estimable", {}).items()}
-    cmd = _cmd("irrmap", "evaluate", "compare", map_a, map_b, *_opt("--threshold-a", threshold_a or None),
-               *_opt("--threshold-b", threshold_b or None), *_opt("--mask", mask_path), *_opt("--units", units_path),
+    cmd = _cmd("irrmap", "evaluate", "compare", map_a, map_b, *_opt("--threshold-a", given[0]),
+               *_opt("--threshold-b", given[1]), *_opt("--mask", mask_path), *_opt("--units", units_path),
                *_opt("--unit-field", unit_field if units_path else None), *_opt("--hierarchy", hierarchy if units_path else None),
                *_opt("--units-layer", units_layer if units_path else None),
                *_opt("--units-encoding", units_encoding if units_path else None),
@@ -506,6 +636,7 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
     statistics (see statistics_section); `figure`: PNG bytes of the map figure replacing the quicklook."""
     from irrmap.evaluation.report import Report, confusion_png, map_quicklook_png
 
+    threshold = 0.0 if threshold is None else threshold
     rep = Report(title or f"Evaluation of {Path(map_path).name}",
                  _summary(points_result, statistics, warnings) + "Rows of every confusion matrix are map classes, columns reference "
                  "classes. Accuracy at the points is design-based when the sampling design is given ([evaluation].stratum_field), with "
@@ -522,7 +653,8 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
     if figure is not None:
         sec.figure(figure, "map", "The map (majority class of each display block), with admin boundaries.")
     else:
-        sec.figure(map_quicklook_png(m, title=Path(map_path).stem, kind=map_kind, threshold=threshold), "map_quicklook",
+        sec.figure(map_quicklook_png(m, title=Path(map_path).stem, kind=map_kind, threshold=threshold,
+                                     **({"legend_label": "irrigated percent of pixel"} if map_kind == "percent" else {})), "map_quicklook",
                    "Quicklook (block means for display).")
     if points_result is not None and points_result.design is not None:
         from irrmap.evaluation.design_section import design_section
@@ -536,7 +668,9 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
         c = points_result.counts
         sec.text(f"{acc.n} points used of {c['n_points']} ({c['n_outside_map']} outside the map, {c['n_missing_label']} without label, "
                  f"{c['n_missing_map_value']} on map nodata, {c['n_no_crop_within_radius']} without a crop pixel within the snap radius; "
-                 f"{c['n_snapped']} snapped). Map irrigated where value > {c['threshold']:g}.")
+                 f"{c['n_snapped']} snapped). Map irrigated where value > {c['threshold']:g}."
+                 + (f" {c['n_on_no_cropland']} used points lie on pixels without cropland (255) and count as mapped not irrigated."
+                    if c.get("n_on_no_cropland") else ""))
         summary = pd.DataFrame({"measure": ["overall accuracy", "kappa", "kappa SE", "kappa 95% CI lower", "kappa 95% CI upper"],
                                 "value": [acc.overall_accuracy, acc.kappa, acc.kappa_se, *acc.kappa_ci95]})
         sec.table(summary, "Overall accuracy and Cohen's kappa (delta-method SE).")

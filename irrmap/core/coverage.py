@@ -30,6 +30,13 @@ FULL_SHARE = 1 - 1e-6  # below this share of its area on the grid a unit is part
 KNOWN_CROPLAND = 0.99  # cropland must be known on this share of a unit's pixels for a cropland share
 
 
+def on_grid_areas(units: AdminUnits, grid: Grid) -> tuple[np.ndarray, np.ndarray, gpd.GeoSeries]:
+    """Per unit, in unit order: its whole ellipsoidal polygon area (m2), the ellipsoidal area of its polygons
+    clipped to the grid's bounds (in the grid's CRS), and those clipped polygons."""
+    clipped = gpd.GeoSeries(polygonal_parts(shapely.intersection(units.polygons_on(grid).values, box(*grid.bounds))), crs=grid.crs)
+    return geodesic_areas(units.table.geometry), geodesic_areas(clipped), clipped
+
+
 def unit_areas(units: AdminUnits, grid: Grid, zones_path) -> pd.DataFrame:
     """Per unit, in unit order: polygon_area_m2, grid_area_m2 (true area of its pixels in the zone raster at
     `zones_path`), on_grid_area_m2 (its polygons clipped to the grid's bounds in the grid's CRS), on_grid_share
@@ -41,10 +48,7 @@ def unit_areas(units: AdminUnits, grid: Grid, zones_path) -> pd.DataFrame:
     pixel size is the unit's mean true pixel area. Larger differences come from overlapping units (a later
     unit takes the pixels), a wrong CRS or broken polygons.
     """
-    geoms = units.polygons_on(grid)
-    clipped = gpd.GeoSeries(polygonal_parts(shapely.intersection(geoms.values, box(*grid.bounds))), crs=grid.crs)
-    full = geodesic_areas(units.table.geometry)
-    on = geodesic_areas(clipped)
+    full, on, clipped = on_grid_areas(units, grid)
     gridded = zonal_area(zones_path, len(units))[1:]
     rx, ry = grid.res
     n_pixels = shapely.area(clipped.values) / (rx * ry)

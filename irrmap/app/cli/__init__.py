@@ -82,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args.group is None else 2
     try:
         with _sigterm_as_interrupt():
-            return int(func(args) or 0)
+            code = int(func(args) or 0)
+            sys.stdout.flush()  # a reader that stopped early breaks the pipe here, not at the interpreter's exit
+            return code
+    except BrokenPipeError:  # output piped into a reader that stopped (`| head`): exit quietly, as the shell expects
+        _quiet_stdout()
+        return 141  # 128 + SIGPIPE
     except IrrmapError as exc:
         if args.verbose:
             raise
@@ -93,6 +98,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"irrmap: {how}; finished outputs are kept, partial ones were removed; run the same command again to resume",
               file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+
+
+def _quiet_stdout() -> None:
+    """After a BrokenPipeError: point stdout at devnull so that the interpreter's final flush of the closed pipe
+    raises no second error (the recipe of the Python docs, 'Note on SIGPIPE')."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
 
 
 class Terminated(KeyboardInterrupt):

@@ -47,8 +47,9 @@ def _reference_args(p) -> None:
     p.add_argument("--stratum-size", action="append", metavar="STRATUM=PIXELS",
                    help="size of a stratum in pixels of the sampling frame the points were drawn from (repeat); not with --inclusion-field")
     p.add_argument("--frame-pixel-area", type=float, metavar="HA",
-                   help="area (ha) of one pixel of the sampling frame (the unit of --stratum-size and of sum(1/p)): error-adjusted "
-                        "areas are given in ha only with it, else in frame pixels")
+                   help="area (ha) of one pixel of the sampling frame (the unit of --stratum-size and of sum(1/p)): with it the "
+                        "design-based areas are also given in ha (JSON design_based.area_ha, area_se_ha, area_ci95_ha; the text "
+                        "summary and the report's area table); design_based.area always stays in frame pixels")
 
 
 def _design(args):
@@ -79,9 +80,20 @@ def _design(args):
     return SampleDesign(args.stratum_field, args.inclusion_field, sizes or None, area)
 
 
+def _map_kind_args(p) -> None:
+    """--map-kind, --threshold and --weight: how unit areas are read from the map (statistics and report)."""
+    p.add_argument("--map-kind", default="fraction", choices=["fraction", "percent", "binary"],
+                   help="fraction: 0..1 of the pixel; percent: 0..100 (mapping/fraction.tif); binary: value > --threshold")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="value > T is irrigated (binary maps for areas, and at points; default: value > 0; an explicit 0 is taken as given)")
+    p.add_argument("--weight", help="raster multiplying the map (e.g. cropland fraction for a 0/1 map)")
+
+
 def _points_args(p) -> None:
     p.add_argument("--label-field", required=True, help="reference label field (1/0, irrigated/rainfed, yes/no ...)")
-    p.add_argument("--threshold", type=float, default=0.0, help="map value > T means irrigated (default 0: any irrigated fraction)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="map value > T means irrigated (default: value > 0, any irrigated fraction, and a map not coded 0/1 is "
+                        "refused; an explicit 0 is taken as given)")
     _reference_args(p)
     p.add_argument("--layer", help="layer of a multi-layer file (GeoPackage)")
     p.add_argument("--cropland", help="cropland fraction raster: snap points to the nearest crop pixel")
@@ -144,10 +156,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, acres, 1000acres")
     p.add_argument("--levels", help="comma-separated levels (default: all of the hierarchy, e.g. county,city,province)")
     p.add_argument("--stats-level", help="admin level of the statistics (default: finest)")
-    p.add_argument("--map-kind", default="fraction", choices=["fraction", "percent", "binary"],
-                   help="fraction: 0..1 of the pixel; percent: 0..100 (mapping/fraction.tif); binary: value > --threshold")
-    p.add_argument("--threshold", type=float, default=0.0, help="binary maps: value > T is irrigated")
-    p.add_argument("--weight", help="raster multiplying the map (e.g. cropland fraction for a 0/1 map)")
+    _map_kind_args(p)
     p.add_argument("--cropland", help="0..1 cropland fraction raster: check the statistics' scale against each unit's cropland "
                                       "(default: against the units' whole areas)")
     p.add_argument("--year-field")
@@ -167,8 +176,8 @@ def register(sub, name: str, help_: str) -> None:
                         description="MAP_B is read onto MAP_A's grid. Both are binarised (value > threshold). Areas are true ground areas.")
     p.add_argument("map_a")
     p.add_argument("map_b")
-    p.add_argument("--threshold-a", type=float, default=0.0)
-    p.add_argument("--threshold-b", type=float, default=0.0)
+    p.add_argument("--threshold-a", type=float, default=None, help="map A value > T is irrigated (default: value > 0)")
+    p.add_argument("--threshold-b", type=float, default=None, help="map B value > T is irrigated (default: value > 0)")
     p.add_argument("--mask", help="only compare where this raster > 0 (e.g. cropland)")
     _units_args(p, required=False)
     p.add_argument("--kind-a", default="fraction", choices=["fraction", "binary"], help="how unit areas are computed for map A")
@@ -183,10 +192,9 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("map")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--title")
-    p.add_argument("--map-kind", default="fraction", choices=["fraction", "binary"])
+    _map_kind_args(p)
     p.add_argument("--points", help="reference points (then --label-field is required)")
     p.add_argument("--label-field")
-    p.add_argument("--threshold", type=float, default=0.0)
     _reference_args(p)
     p.add_argument("--layer", help="layer of a multi-layer points file")
     p.add_argument("--cropland", help="0..1 cropland fraction raster: points snap to crop pixels; the statistics' scale is "
@@ -262,12 +270,20 @@ def _points(args) -> int:
             r.samples.to_csv(tmp, index=False)
     a = r.accuracy
     names = {0: "not_irrigated", 1: "irrigated"}
+    c = r.counts
     text = (f"n = {a.n}  OA = {a.overall_accuracy:.4f}  kappa = {_num(a.kappa)} (SE {_num(a.kappa_se)})\n"
-            + a.table(names).to_string(index=False) + _why(a.not_estimable(names)))
+            f"points: {a.n} used of {c['n_points']} ({c['n_outside_map']} outside the map, {c['n_missing_map_value']} on map nodata, "
+            f"{c['n_missing_label']} without label, {c['n_no_crop_within_radius']} without a crop pixel within the snap radius)"
+            + (f"; {c['n_on_no_cropland']} used points on no-cropland pixels (255) count as mapped not irrigated" if "n_on_no_cropland" in c else "")
+            + "\n" + a.table(names).to_string(index=False) + _why(a.not_estimable(names)))
     if r.design is not None:
         d = r.design.estimate
         text += (f"\ndesign-based ({r.design.design.sizes_from}): OA = {d.overall_accuracy:.4f} (SE {_num(d.overall_accuracy_se)})  "
                  f"kappa = {_num(d.kappa)} (SE {_num(d.kappa_se)})\n" + r.design.strata.to_string(index=False))
+        ha = r.to_dict()["design_based"].get("area_ha")
+        if ha:
+            se = r.to_dict()["design_based"]["area_se_ha"]
+            text += "\narea (ha): " + "  ".join(f"{k} {_num(v, ',.0f')} (SE {_num(se[k], ',.0f')})" for k, v in ha.items())
     _print(r.to_dict(), text, args.json)
     return 0
 
@@ -311,7 +327,9 @@ def _sample_size(args) -> int:
     if (values > 1).any():
         bad = ", ".join(f"line {i}: {v!r}" for i, v in ua_df.loc[values > 1, "ua"].head(5).items())
         raise InputError(f"expected user's accuracies must be numbers between 0 and 1 ({bad})", args.expected_ua, "write them as 0.9")
-    ua = pd.Series(values.to_numpy(), index=ua_df["class"].astype(str).str.strip()).reindex(sizes.index)
+    from irrmap.evaluation.workflow import class_labels
+
+    ua = pd.Series(values.to_numpy(), index=class_labels(ua_df["class"]).to_numpy()).reindex(sizes.index)
     if ua.isna().any():
         raise InputError(f"no expected UA for classes {list(ua.index[ua.isna()])}", args.expected_ua, "add a row per class")
     n = sample_size(ua.to_numpy(), sizes.to_numpy(), args.target_se)
@@ -387,7 +405,7 @@ def _report(args) -> int:
             raise InputError(f"--stats needs {', '.join('--' + f.replace('_', '-') for f in need)}", "evaluate report")
         st = statistics_agreement(args.map, args.units, args.unit_field, args.stats, args.stats_field, args.area_field, args.area_unit,
                                   hierarchy=args.hierarchy, levels=_levels(args.levels), map_kind=args.map_kind,
-                                  threshold=args.threshold, out_unit=args.out_unit, units_layer=args.units_layer, units_encoding=args.units_encoding,
+                                  threshold=args.threshold, weight_path=args.weight, out_unit=args.out_unit, units_layer=args.units_layer, units_encoding=args.units_encoding,
                                   year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
                                   fmt=table_format(args), level_tables=_level_tables(args.level_stats), cropland_path=args.cropland)
     if args.samples or args.strata:
