@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from irrmap.core.units import normalise_codes
+from irrmap.core.units import SCHEME_NAMES, SCHEMES, normalise_codes
+
+PADDED_SHARE = 0.1  # unjoined codes that join once zero-padded: from this share of them on, lost leading zeros are the cause
 
 
 def sample(codes, n: int = 5) -> str:
@@ -102,6 +104,10 @@ def diagnose(table_codes, unit_codes, *, raw: pd.DataFrame | None = None, code_f
         if best is not None and hits >= 2 and hits > 2 * exact:
             return (f"column {best!r} holds the unit codes ({hits} of its values join, {exact} of {code_field!r})",
                     f"use {best!r} as the table's code field")
+    padded = zero_padded(table, units)
+    unjoined = table.difference(units)
+    if padded and len(padded) >= PADDED_SHARE * len(unjoined):
+        return _padded_cause(padded, unjoined, units, exact, pattern)
     stripped_t = pd.Series(table, index=table).str.lstrip("0")
     stripped_u = pd.Series(units, index=units).str.lstrip("0")
     both = set(stripped_t[table.str.isdigit()]) & set(stripped_u[units.str.isdigit()])
@@ -130,4 +136,41 @@ def diagnose(table_codes, unit_codes, *, raw: pd.DataFrame | None = None, code_f
             "check the table's code field and [units].code_field")
 
 
-__all__ = ["SCIENTIFIC", "diagnose", "sample", "scientific_codes"]
+def zero_padded(table_codes, unit_codes) -> dict[str, str]:
+    """{table code: unit code} for the digit codes of the table that join no unit as written but join one once
+    padded with leading zeros to the width of a unit code (FIPS 1001 -> '01001', lost to a numeric column)."""
+    units = {str(u) for u in unit_codes if u is not None}
+    widths = sorted({len(u) for u in units if u.isdigit()})
+    found = {}
+    for code in dict.fromkeys(str(c) for c in table_codes if c is not None):
+        if code.isdigit() and code not in units:
+            hit = next((code.zfill(w) for w in widths if w > len(code) and code.zfill(w) in units), None)
+            if hit is not None:
+                found[code] = hit
+    return found
+
+
+def _padded_cause(padded: dict, unjoined, units, exact: int, pattern: str | None) -> tuple[str, str]:
+    """(cause, fix) for table codes that lost their leading zeros, some of them (FIPS states 01-09 only) or all:
+    the fix names the hierarchy that gives them back (irrmap.core.units.normalise_codes with its code pattern)
+    when one does and the units do not use it yet, else the table's codes as text."""
+    t_code, u_code = next(iter(padded.items()))
+    others = f"; the other {exact:,} codes join as written" if exact else ""
+    cause = (f"codes differ only by leading zeros (table {t_code!r}, unit {u_code!r}): the table codes lost them in a numeric "
+             f"column ({len(padded)} of the {len(unjoined)} table codes that join no unit join once zero-padded to "
+             f"{len(u_code)} digits{others})")
+    text = "store the codes as text with their leading zeros (quote them in the CSV, format the column as text in Excel)"
+    if pattern is None:
+        units = pd.Index(units)
+        for scheme, levels in SCHEMES.items():  # a hierarchy's finest level: the units' own codes must be of its scheme
+            code_pattern = next(iter(levels.values()))
+            if not code_pattern or scheme not in SCHEME_NAMES or not units.str.fullmatch(code_pattern).mean() >= 0.9:
+                continue
+            restored = normalise_codes(list(padded), code_pattern).tolist()
+            if sum(r == u for r, u in zip(restored, padded.values())) >= 0.9 * len(padded):
+                return cause, (f"use the hierarchy {scheme!r}, which gives {SCHEME_NAMES[scheme]} codes their lost leading zero "
+                               f"back (config: [units].hierarchy = \"{scheme}\"; command line: --hierarchy {scheme}), or {text}")
+    return cause, f"{text}, or write them zero-padded to {len(u_code)} digits"
+
+
+__all__ = ["PADDED_SHARE", "SCIENTIFIC", "diagnose", "sample", "scientific_codes", "zero_padded"]

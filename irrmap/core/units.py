@@ -54,7 +54,9 @@ SCHEME_NAMES = {"cn-adcode": "6-digit cn-adcode", "us-fips": "5-digit us-fips"}
 
 
 def normalise_codes(values, pattern: str | None = None) -> pd.Series:
-    """Codes as strings (None where missing); numbers (1001, 1001.0) become integers.
+    """Codes as strings (None where missing: None, NaN, NA, and empty or blank text, which a table reader gives for
+    an empty cell, so that a row without a code is a missing code and never the code ''); numbers (1001, 1001.0)
+    become integers.
 
     With `pattern` (a regular expression of a valid code, e.g. `AdminUnits.code_pattern(level)`), a digit
     code that fails it but fits it with one leading zero gets that zero back (FIPS 1001 -> '01001', lost to
@@ -65,12 +67,14 @@ def normalise_codes(values, pattern: str | None = None) -> pd.Series:
     valid = re.compile(pattern).fullmatch if pattern else None
 
     def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, (float, np.floating)) and np.isnan(v)):
             return None
         if isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and float(v).is_integer()):
             txt = str(int(v))
         else:
             txt = str(v).strip()
+            if not txt:
+                return None
             if txt.endswith(".0") and txt[:-2].isdigit():
                 txt = txt[:-2]
         if valid and txt.isdigit() and not valid(txt) and valid("0" + txt):

@@ -153,7 +153,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--stats", required=True, help="statistics table (CSV or Excel)")
     p.add_argument("--stats-field", required=True, help="unit code column of the table")
     p.add_argument("--area-field", required=True)
-    p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, acres, 1000acres")
+    p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, 10000mu (万亩), acres, 1000acres")
     p.add_argument("--levels", help="comma-separated levels (default: all of the hierarchy, e.g. county,city,province)")
     p.add_argument("--stats-level", help="admin level of the statistics (default: finest)")
     _map_kind_args(p)

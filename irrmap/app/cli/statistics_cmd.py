@@ -22,7 +22,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--drop-invalid-codes", action="store_true", help="drop polygons whose code does not fit the hierarchy")
     p.add_argument("--code-field", required=True, help="code column of the table")
     p.add_argument("--area-field", required=True, help="area column of the table")
-    p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, acres, 1000acres")
+    p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, 10000mu (万亩), acres, 1000acres")
     p.add_argument("--year-field")
     p.add_argument("--year", type=int)
     p.add_argument("--variant-field", help="column naming the statistic's variant (e.g. effective / actual)")

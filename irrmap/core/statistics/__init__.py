@@ -50,6 +50,7 @@ class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
     n_rows: int = 0
     n_joined: int = 0
+    options: str | None = "[statistics]"  # where the table's options are set (TableFormat.options), for messages
 
     @property
     def errors(self) -> list[Problem]:
@@ -72,10 +73,11 @@ class ValidationReport:
             p = self.errors[0]
             raise DataError(f"{p.kind}: {p.message}" + (f" (lines {_abbrev(p.rows)})" if p.rows else ""), source, p.fix)
         if self.errors:
+            strict = "" if self.options == "--" else f" (or set {option(self.options, 'strict')} = false to continue without the bad rows)"
             raise DataError(
                 f"{len(self.errors)} validation errors: " + " | ".join(str(p) for p in self.errors[:5]),
                 source,
-                "correct the table (or set [statistics].strict = false to continue without the bad rows)",
+                "correct the table" + strict,
             )
 
 
@@ -92,11 +94,25 @@ class Statistics:
     code_field: str = "code"
     raw: pd.DataFrame | None = None
     decimal: str | None = None
+    options: str | None = "[statistics]"  # where the table's options are set: "[statistics]", "[reconcile.tables.X]", "--"
 
     def areas(self) -> pd.Series:
         """Valid areas (m2) by code: rows with errors and empty cells left out."""
         t = self.table[self.table["valid"]]
         return pd.Series(t["area_m2"].values, index=t["code"].values, name="area_m2")
+
+
+def option(options: str | None, name: str) -> str:
+    """How a message names the option `name` of a table read under `options` (TableFormat.options): the config
+    key ("[statistics].variant", "[reconcile.tables.city].level") or the command-line flag ("--variant-field")."""
+    if options == "--":
+        return "--" + name.replace("_", "-")
+    return f"{options or '[statistics]'}.{name}"
+
+
+def setting(options: str | None, name: str, value) -> str:
+    """How the user sets option `name` to `value`: `[statistics].variant = 'actual'` or `--variant 'actual'`."""
+    return f"{option(options, name)} {value!r}" if options == "--" else f"{option(options, name)} = {value!r}"
 
 
 def _abbrev(items, limit: int = 10) -> str:
@@ -133,7 +149,9 @@ def read_statistics(
     path = Path(path)
     unit = normalise_area_unit(area_unit)
     fmt = fmt or TableFormat(options="[statistics]")
-    raw = read_table(path, fmt, what="statistics table", skip_rows=skip_rows, sheet=sheet,
+    opts = fmt.options or "[statistics]"
+    what = "statistics table" if opts in ("--", "[statistics]") else f"statistics table of {opts}"  # errors name a [reconcile.tables.X]
+    raw = read_table(path, fmt, what=what, skip_rows=skip_rows, sheet=sheet,
                      require=[code_field, area_field, year_field, variant_field])
     code_field, area_field, year_field, variant_field = (find_column(raw.columns, f) for f in (code_field, area_field, year_field, variant_field))
     codes, problems = code_join.scientific_codes(raw[code_field], code_field)
@@ -153,11 +171,14 @@ def read_statistics(
     keep = pd.Series(True, index=t.index)
     if year is not None and year_field:
         keep &= t["year"] == year
-    if variant is not None:
-        keep &= t["variant"].str.lower() == str(variant).lower()
+    if variant is not None:  # case and surrounding spaces do not tell variants apart ("Actual " is "actual")
+        keep &= t["variant"].str.strip().str.lower() == str(variant).strip().lower()
     if not keep.any():
+        given = ", ".join(f"{k} {v!r}" for k, v in (("year", year), ("variant", variant)) if v is not None)
         found = "; ".join(f"{f} values: {code_join.sample(raw[f], 8)}" for f in (year_field, variant_field) if f)
-        raise DataError(f"no rows left after the year/variant filter ({found})", str(path), "check [statistics].year and .variant")
+        raise DataError(f"no rows left after the year/variant filter ({given}; {found})", str(path) if opts == "--" else f"{opts} {path}",
+                        f"set {option(opts, 'year')} and {option(opts, 'variant')} to values of the table (the variant is matched "
+                        "ignoring case and surrounding spaces)")
     t = t[keep]
     numbers = parse_numbers(raw.loc[t.index, area_field], fmt, column=area_field, source=str(path))
     value, empty = numbers.values, numbers.empty
@@ -177,34 +198,69 @@ def read_statistics(
         t.loc[value < 0, "valid"] = False
     nocode = t[t["code"].isna()]
     if len(nocode):
-        problems.append(Problem("missing code", "error", f"{len(nocode)} rows have no unit code", f"fill {code_field!r}", rows=nocode["line"].tolist()))
+        problems.append(Problem("missing code", "error", f"{len(nocode)} rows have no unit code (an empty or blank code cell)",
+                                f"fill {code_field!r}, or drop the rows that belong to no unit (sub-headers, totals) with "
+                                f"{option(opts, 'drop_rows')}", rows=nocode["line"].tolist()))
         t.loc[t["code"].isna(), "valid"] = False
     key = ["code", "year"] if per_year and year_field and year is None else ["code"]
     dup = t[t.duplicated(key, keep=False) & t["code"].notna()]
     if len(dup):
         problems.append(Problem("duplicate code", "error", f"{dup['code'].nunique()} codes appear on more than one row",
-                                _duplicate_fix(dup, raw, year_field, variant_field), rows=dup["line"].tolist(),
+                                _duplicate_fix(dup, raw, year_field, variant_field, opts, value_fields=(area_field, code_field)),
+                                rows=dup["line"].tolist(),
                                 codes=sorted(dup["code"].unique().tolist())))
         t.loc[dup.index, "valid"] = False
-    report = ValidationReport(problems, n_rows=len(t))
-    return Statistics(t.reset_index(drop=True), level, str(path), unit, report, code_field, raw, numbers.decimal)
+    report = ValidationReport(problems, n_rows=len(t), options=opts)
+    return Statistics(t.reset_index(drop=True), level, str(path), unit, report, code_field, raw, numbers.decimal, opts)
 
 
-def _duplicate_fix(dup: pd.DataFrame, raw: pd.DataFrame, year_field, variant_field) -> str:
-    """How to get one row per code: the filter that tells the repeated rows apart."""
+def _duplicate_fix(dup: pd.DataFrame, raw: pd.DataFrame, year_field, variant_field, options: str | None = "[statistics]",
+                   value_fields=()) -> str:
+    """How to get one row per code: the filter that tells the repeated rows apart, named as the user sets it
+    (`options`: a config section or "--"). A column of measured values is never offered as the variant field
+    (its values differ between any two rows): the `value_fields` (the area and code columns), and every other
+    column of numbers that are no years and take more values in the whole table than a code has rows (numeric
+    variant labels such as 1 / 2 are offered)."""
     for column, key in ((variant_field, "variant"), (year_field, "year")):
         if column and dup.groupby("code")[key].nunique().min() > 1:
-            return (f"set [statistics].{key} to one of the values of {column!r} ({code_join.sample(raw.loc[dup.index, column], 8)}) "
+            return (f"set {option(options, key)} to one of the values of {column!r} ({code_join.sample(raw.loc[dup.index, column], 8)}) "
                     "so that each code has one row")
     groups = dup["code"].to_numpy()
     size = dup.groupby("code").size().max()
     for col in raw.columns:  # a column whose values tell the rows of every code apart, the same values in each
+        if col in value_fields or col in (year_field, variant_field):
+            continue
+        is_year = _year_column(raw[col])
+        if not is_year and _number_column(raw[col]) and raw[col].astype(str).str.strip().replace("", None).nunique() > size:
+            continue
         values = raw.loc[dup.index, col].astype(str)
         if values.nunique() == size and values.groupby(groups).nunique().eq(values.groupby(groups).size()).all():
-            key = "year" if "year" in col.lower() else "variant"
-            return (f"rows of one code differ in {col!r} ({code_join.sample(values, 8)}): set [statistics].{key}_field = {col!r} "
-                    f"and [statistics].{key} to one of those values")
+            key = "year" if is_year or "year" in str(col).lower() else "variant"
+            return (f"rows of one code differ in {col!r} ({code_join.sample(values, 8)}): set {setting(options, key + '_field', col)} "
+                    f"and {option(options, key)} to one of those values")
     return "keep one row per code"
+
+
+def _numbers(column: pd.Series) -> pd.Series | None:
+    """The filled cells of `column` that are numbers (thousands separators ',' and ' ' dropped), None when fewer
+    than 80 % of the filled cells are (a footnoted value, "12.3*", leaves a column of values one) or none is filled."""
+    text = column.astype(str).str.strip()
+    text = text[(text != "") & column.notna().to_numpy()]
+    if text.empty:
+        return None
+    values = pd.to_numeric(text.str.replace(r"(?<=\d)[, ](?=\d{3})", "", regex=True), errors="coerce")
+    return None if values.notna().mean() < 0.8 else values.dropna()
+
+
+def _number_column(column: pd.Series) -> bool:
+    """True for a column of numbers (at least 80 % of the filled cells)."""
+    return _numbers(column) is not None
+
+
+def _year_column(column: pd.Series) -> bool:
+    """True for a column of years: its numbers (at least 80 % of the filled cells) whole numbers 1800..2200."""
+    values = _numbers(column)
+    return values is not None and bool(((values % 1 == 0) & values.between(1800, 2200)).all())
 
 
 def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series | None = None) -> ValidationReport:
@@ -215,6 +271,7 @@ def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Se
     """
     report = stats.report
     t = stats.table
+    check_level(stats, units)
     pattern = units.code_pattern(stats.level)
     t["code"] = normalise_codes(t["code"].values, pattern).values
     level_codes = pd.Index(units.level_codes(stats.level).dropna().unique())
@@ -263,12 +320,24 @@ def scale_problem(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series |
     `joined` (rows that join a unit, errors included) is passed by `validate_statistics`, which has it.
     """
     t = stats.table
+    check_level(stats, units)
     if joined is None:
         joined = t[t["code"].isin(units.level_codes(stats.level)) & t["area_m2"].notna()]
     areas = pd.Series(joined["area_m2"].to_numpy(), index=joined["code"].to_numpy())
     crop = _at_level(cropland_m2, units, stats.level) if cropland_m2 is not None else None
     finding = plausibility.table_scale(areas, stats.unit, crop, units.geodesic_areas(stats.level))
     return Problem("implausible scale", finding.severity, finding.message, finding.fix, codes=finding.codes) if finding else None
+
+
+def check_level(stats: Statistics, units: AdminUnits) -> None:
+    """DataError naming the option that sets the table's admin level ([statistics].level, [reconcile.tables.X].level,
+    --level) when the units have no such level."""
+    if stats.level not in units.levels:
+        where = option(stats.options, "level")
+        if stats.options == "--":
+            where = "--level / --stats-level"
+        raise DataError(f"unknown admin level {stats.level!r} of the statistics table {stats.source}", where,
+                        f"use one of the units' levels: {', '.join(units.levels)}")
 
 
 def _diagnose(stats: Statistics, units: AdminUnits, codes, level_codes, pattern) -> tuple[str, str]:

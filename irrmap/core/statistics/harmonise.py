@@ -43,6 +43,7 @@ import pandas as pd
 from irrmap.core import plausibility
 from irrmap.core.errors import ConfigError, DataError
 from irrmap.core.statistics.raking import ConvergenceError, rake
+from irrmap.core.units import normalise_codes
 
 PRIORS = ("cropland", "previous_map", "expected")
 NO_YEAR = -1  # the year key of tables without a year; shown as <NA> in the outputs
@@ -181,7 +182,12 @@ def _long(tables: list[SourceTable], h: pd.DataFrame) -> pd.DataFrame:
         raise DataError("no statistics tables to harmonise", "harmonise", "give at least one table")
     parts = []
     for t in tables:
-        part = pd.DataFrame({"code": t.table["code"].astype(str).to_numpy(), "area_m2": pd.to_numeric(t.table["area_m2"]).to_numpy()})
+        codes = normalise_codes(t.table["code"].to_numpy())  # an empty or NaN code is missing, never the code '' or 'nan'
+        if codes.isna().any():
+            raise DataError(f"{int(codes.isna().sum())} rows of source {t.name!r} have no unit code (rows "
+                            f"{', '.join(map(str, t.table.index[codes.isna().to_numpy()][:10]))})", t.name,
+                            "fill the codes or leave those rows out of the table")
+        part = pd.DataFrame({"code": codes.to_numpy(dtype=object), "area_m2": pd.to_numeric(t.table["area_m2"]).to_numpy()})
         year = t.table["year"] if "year" in t.table else pd.Series([t.year] * len(t.table))
         part["year"] = pd.to_numeric(year, errors="coerce").fillna(NO_YEAR).astype(int).to_numpy()
         part["source"], part["level"] = t.name, t.level
