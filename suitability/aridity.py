@@ -83,14 +83,23 @@ def aridity_from_meteorology(precipitation, temperature, relative_humidity, shor
     of mean daily radiation, so that PET is the step's total in mm like P).
     """
     if isinstance(precipitation, (list, tuple)):
-        n = len(precipitation)
-        if not (len(temperature) == len(relative_humidity) == len(shortwave) == n):
-            raise InputError("precipitation, temperature, humidity and radiation need the same number of steps", "aridity")
-        secs = seconds_per_step if isinstance(seconds_per_step, (list, tuple)) else [seconds_per_step] * n
-        if len(secs) != n:
-            raise InputError(f"{len(secs)} step lengths for {n} steps", "seconds_per_step")
-        alb = albedo if isinstance(albedo, (list, tuple)) else [albedo] * n
-        pets = [priestley_taylor_pet(t, rh, rs, albedo=a, seconds=s) for t, rh, rs, a, s in zip(temperature, relative_humidity, shortwave, alb, secs)]
+        pets = pet_steps(temperature, relative_humidity, shortwave, albedo=albedo, seconds_per_step=seconds_per_step,
+                         n=len(precipitation))
         return aridity_index(list(precipitation), pets)
     pet = priestley_taylor_pet(temperature, relative_humidity, shortwave, albedo=albedo, seconds=seconds_per_step)
     return aridity_index(precipitation, pet, dim=dim)
+
+
+def pet_steps(temperature, relative_humidity, shortwave, *, albedo=0.23, seconds_per_step: float | list[float] = 86400.0,
+              n: int | None = None) -> list:
+    """PET total of every step (priestley_taylor_pet) from lists of per-step rasters of the same length (`n`, the
+    number of precipitation steps, when given); `albedo` and `seconds_per_step` are one value or one per step.
+    What aridity_from_meteorology sums; callers that check the PET total before the index use it directly."""
+    n = len(temperature) if n is None else n
+    if not (len(temperature) == len(relative_humidity) == len(shortwave) == n):
+        raise InputError("precipitation, temperature, humidity and radiation need the same number of steps", "aridity")
+    secs = seconds_per_step if isinstance(seconds_per_step, (list, tuple)) else [seconds_per_step] * n
+    if len(secs) != n:
+        raise InputError(f"{len(secs)} step lengths for {n} steps", "seconds_per_step")
+    alb = albedo if isinstance(albedo, (list, tuple)) else [albedo] * n
+    return [priestley_taylor_pet(t, rh, rs, albedo=a, seconds=s) for t, rh, rs, a, s in zip(temperature, relative_humidity, shortwave, alb, secs)]

@@ -245,8 +245,8 @@ class SuitabilitySection(_Section):
     water_threshold: float | None = Field(None, description="Values >= this are water (e.g. JRC occurrence 50).")
     max_distance: float | None = Field(None, gt=0, description="Cap (m) on distance to water; lets it run chunked. None: exact everywhere.")
     aridity: str | None = Field(None, description="Product name of an aridity index raster (P / PET); or give precipitation and pet.")
-    precipitation: str | None = Field(None, description="Product name of annual precipitation (any unit, same as pet).")
-    pet: str | None = Field(None, description="Product name of annual potential evapotranspiration.")
+    precipitation: str | None = Field(None, description="Product name of annual precipitation in mm/year (the unit of pet; implausible medians are refused: irrmap.suitability.guards).")
+    pet: str | None = Field(None, description="Product name of annual potential evapotranspiration in mm/year (30..4000 expected).")
     cropland: str | None = Field("cropland", description="Product name of the cropland fraction, for the few-crop-pixels rule (None: rule off).")
     weights: dict[str, float] = Field(
         default_factory=lambda: {"elevation": 0.25, "distance": 0.25, "slope": 0.25, "aridity": 0.25},

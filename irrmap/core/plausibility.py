@@ -220,3 +220,26 @@ def check_fraction(values, where: str = "cropland") -> None:
     else:
         fix = f"a class map? read the {where} input with kind = 'fraction' and classes = [the crop codes]"
     raise InputError(f"the {where} fraction is not within 0..1 ({found})", where, fix)
+
+
+def check_has_valid(path, where: str | None = None, band: int = 1) -> float:
+    """Raise InputError when band `band` of the raster at `path` has no valid pixel on its own grid (every value
+    nodata, NaN or masked under irrmap.core.nodata's rules), as `irrmap run`'s valid-share guard
+    (irrmap.core.valid_share.check_aligned) refuses such an input; for the commands that read a file on its own
+    grid (`irrmap suitability slope`, `distance`). The share comes from valid_share.band_shares (exact, cached
+    per file version). Returns the valid share (0..1]."""
+    import os
+
+    from irrmap.core.nodata import decoding_for
+    from irrmap.core.valid_share import band_shares
+
+    path = os.fspath(path)
+    share = band_shares(path)[band - 1]
+    if share > 0:
+        return share
+    with rasterio.open(path) as src:
+        dec = decoding_for(src, band)
+    rule = f"nodata {dec.nodata}" + (", mask band" if dec.use_mask else "")
+    raise InputError(f"has no valid pixel: every value of band {band} is missing ({rule})", where or path,
+                     "check the file (gdalinfo -stats); if its nodata value marks real data, change it with "
+                     "gdal_edit.py -a_nodata VALUE (or -unsetnodata)")

@@ -91,17 +91,50 @@ def register(sub, name: str, help_: str) -> None:
     p.set_defaults(func=_search)
 
 
+def _check_dem_unit(path, where: str, z_factor: float = 1.0, z_option: bool = True) -> None:
+    """The unit guard of `irrmap run` for a DEM given on the command line: a unit type (or 'units' tag) in feet
+    or km, as irrmap.app.stages.inputs.check_unit_type refuses it (same FEET table, irrmap.suitability.guards),
+    unless --z-factor converts it. Metadata only. (stages.inputs itself is not imported: it loads geopandas, which
+    these commands never need.)"""
+    from irrmap.suitability.guards import FEET, check_factor_units, unit_tag
+
+    to_metres = (lambda f: f"pass --z-factor {f:.10g}") if z_option else (
+        lambda f: f"convert it to metres: gdal_calc.py -A {path} --outfile OUT.tif --calc 'A*{f:.10g}'")
+    if z_factor == 1.0:  # a --z-factor converts the unit itself, as a config's scale does
+        check_factor_units(path, "elevation", where, dem_hint=to_metres(FEET.get(unit_tag(path), 0.3048)))
+
+
+def _range_fixes(path, z_option: bool = True) -> dict:
+    """check_elevation_range's fixes worded for the command line (gdal_edit.py, --z-factor), not config keys."""
+    return dict(nodata_fix=f"declare the void value as nodata: gdal_edit.py -a_nodata {{value}} {path}",
+                unit_fix="check the DEM's unit (metres expected" + ("; --z-factor 0.3048 for feet" if z_option else "")
+                         + ") and its nodata value")
+
+
 def _slope(args) -> int:
+    from pathlib import Path
+
+    from irrmap.core.errors import IrrmapError
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
+    from irrmap.suitability.elevation import ElevationTally
     from irrmap.suitability.slope import slope
 
     grid = Grid.from_raster(args.dem)
     dem = read_raster(args.dem, grid, chunks=args.chunk)
-    out = slope(dem, percent=args.percent, compute_edges=not args.no_edges, z_factor=args.z_factor)
+    _check_dem_unit(args.dem, f"DEM {args.dem}", z_factor=args.z_factor)
+    # the elevation range (undeclared voids, a wrong unit, no valid pixel: `irrmap run`'s DEM guard) is gathered
+    # while the slope reads the DEM, and judged once it is written: a refused DEM's slope is removed
+    tally = ElevationTally()
+    out = slope(tally.watch(dem, args.z_factor), percent=args.percent, compute_edges=not args.no_edges, z_factor=args.z_factor)
     write_raster(args.out, out, dtype="float32", descriptions=["slope_percent" if args.percent else "slope_degree"], cog=not args.no_cog,
                  tags={"irrmap_stage": "suitability.slope", "source": args.dem, "units": out.attrs["units"]})
+    try:
+        tally.check(f"DEM {args.dem}", **_range_fixes(args.dem))
+    except IrrmapError:
+        Path(args.out).unlink(missing_ok=True)
+        raise
     print(f"slope ({out.attrs['units']}) -> {args.out}")
     return 0
 
@@ -111,12 +144,14 @@ def _distance(args) -> int:
     import threading
 
     from irrmap.core.grid import Grid
+    from irrmap.core.plausibility import check_has_valid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
     from irrmap.suitability.distance import distance_to_water, load_kernel, water_mask
 
     loading = threading.Thread(target=load_kernel, name="load distance kernel", daemon=True)
     loading.start()  # numba loads the compiled transform while the mask is read
+    check_has_valid(args.mask, f"MASK {args.mask}")  # an all-nodata mask is refused, as `irrmap run` refuses it
     grid = Grid.from_raster(args.mask)
     raw = read_raster(args.mask, grid, chunks=args.chunk)
     water = water_mask(raw, values=args.water_values, threshold=args.threshold)
@@ -147,27 +182,60 @@ def _aridity(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
-    from irrmap.suitability.aridity import aridity_from_meteorology, aridity_index
+    from irrmap.suitability import guards
+    from irrmap.suitability.aridity import aridity_index, pet_steps
 
     grid = Grid.from_raster(args.precip[0])
 
     def read(paths):
         return [read_raster(p, grid) for p in paths]
 
+    def total(rasters):
+        out = rasters[0]
+        for r in rasters[1:]:
+            out = out + r
+        return out
+
+    def source(option, paths):
+        where = f"{option} {paths[0]}" + (f" (and {len(paths) - 1} more)" if len(paths) > 1 else "")
+        return guards.Source(where, lambda f: f"convert the file(s), e.g. gdal_calc.py -A {paths[0]} --outfile OUT.tif "
+                                              f"--calc 'A*{f:.10g}', and pass OUT.tif")
+
     precip = read(args.precip)
+    p_src = source("--precip", args.precip)
     if args.pet:
-        ai = aridity_index(precip, read(args.pet))
+        pet_src = source("--pet", args.pet)
+        # steps of any length, but P and PET of one step share it: their unit tags must not name different periods
+        guards.check_climate_tags(args.precip, args.pet, p_src, pet_src, annual=False)
+        pets = read(args.pet)
+        guards.check_precipitation_pet(total(precip), total(pets), p_src, pet_src)
+        ai = aridity_index(precip, pets)
     elif args.temperature and args.humidity and args.radiation:
+        for option, paths, check in (("--temperature", args.temperature, guards.check_temperature),
+                                     ("--humidity", args.humidity, guards.check_humidity),
+                                     ("--radiation", args.radiation, guards.check_radiation)):
+            for path, raster in zip(paths, read(paths)):
+                check(raster, guards.file_source(path, option))
         try:
             albedo = float(args.albedo)
         except ValueError:
             albedo = read_raster(args.albedo, grid)
-        ai = aridity_from_meteorology(precip, read(args.temperature), read(args.humidity), read(args.radiation),
-                                      albedo=albedo, seconds_per_step=args.step_days * 86400.0)
+            guards.check_albedo(albedo, guards.file_source(args.albedo, "--albedo"))
+        else:
+            if not 0 <= albedo <= 1:
+                raise InputError(f"albedo {albedo:g} is not a 0..1 fraction", "--albedo", "give e.g. 0.23 (not percent)")
+        pets = pet_steps(read(args.temperature), read(args.humidity), read(args.radiation), albedo=albedo,
+                         seconds_per_step=args.step_days * 86400.0, n=len(precip))
+        n, days = len(precip), len(precip) * args.step_days
+        step_fix = (f"{n} --precip step(s) of --step-days {args.step_days:g} cover {days:g} days; --step-days is the days "
+                    "each step covers: --step-days 365 for annual totals and annual mean meteorology, about 30.44 for months")
+        guards.check_precipitation_pet(total(precip), total(pets), p_src, guards.Source("PET from --temperature, --humidity "
+                                       "and --radiation", lambda f: step_fix), days=days, pet_fix=step_fix)
+        ai = aridity_index(precip, pets)
     else:
         raise InputError("no PET source", "aridity", "give --pet, or --temperature, --humidity and --radiation")
     write_raster(args.out, ai, dtype="float32", descriptions=["aridity_index"],
-                 tags={"irrmap_stage": "suitability.aridity", "pet": "rasters" if args.pet else "priestley-taylor"})
+                 tags={"irrmap_stage": "suitability.aridity", "pet": "rasters" if args.pet else "priestley-taylor", "units": "1"})
     print(f"aridity index -> {args.out}")
     return 0
 
@@ -203,9 +271,20 @@ def _overlay(args) -> int:
     from irrmap.suitability.overlay import ahp_weights, weighted_overlay
     from irrmap.suitability.reclass import FewCropRule, FlatUnitRule, reclassify
 
+    from irrmap.core.plausibility import check_has_valid
+    from irrmap.suitability import guards
+    from irrmap.suitability.elevation import check_elevation_range
+
+    for k in ("zones",) + FACTOR_ORDER:
+        check_has_valid(getattr(args, k), f"--{k} {getattr(args, k)}")
+    for k in FACTOR_ORDER:  # the unit each factor's breaks are in, against the unit its file declares
+        guards.check_factor_units(getattr(args, k), k, f"--{k} {getattr(args, k)}")
     grid = Grid.from_raster(args.zones)
     zones = read_raster(args.zones, grid, kind="categorical", chunks=args.chunk)
     rd = {k: read_raster(getattr(args, k), grid, chunks=args.chunk) for k in FACTOR_ORDER}
+    _check_dem_unit(args.elevation, f"--elevation {args.elevation}", z_option=False)
+    check_elevation_range(rd["elevation"], f"--elevation {args.elevation}", **_range_fixes(args.elevation, z_option=False))
+    guards.check_aridity_index(rd["aridity"], guards.file_source(args.aridity, "--aridity"))
     crop = read_raster(args.crop, grid, chunks=args.chunk) if args.crop else None
     flat = None
     if args.flat_zones is not None:

@@ -13,6 +13,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
 from irrmap.core.raster_write import write_aligned
 from irrmap.core.valid_share import check_aligned
+from irrmap.suitability.guards import FEET
 
 
 def read_input(ctx: RunContext, name: str, grid: Grid):
@@ -26,8 +27,6 @@ def read_input(ctx: RunContext, name: str, grid: Grid):
 
 
 # linear units GDAL reports for a band (gdalinfo "Unit Type") that are feet, not metres
-FEET = {"ft": 0.3048, "foot": 0.3048, "feet": 0.3048, "international foot": 0.3048,
-        "us-ft": 1200 / 3937, "us survey foot": 1200 / 3937, "ftus": 1200 / 3937}
 
 
 def check_unit_type(path: Path, band: int, scale, key: str) -> None:

@@ -18,6 +18,7 @@ from irrmap.app.stages.common import (
 from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import gather, raise_all
 from irrmap.core.raster_write import RasterOutput, write_rasters
+from irrmap.suitability import guards
 from irrmap.suitability.elevation import check_elevation_range
 
 PRODUCTS = ("slope_percent", "distance_to_water", "aridity_index", "suitability")
@@ -29,10 +30,41 @@ def _names(ctx: RunContext) -> list[str]:
     return names + ([sec.cropland] if sec.cropland and sec.few_crop_min_pixels > 0 else [])
 
 
+def _source(ctx: RunContext, name: str, key: str) -> tuple[guards.Source, Path | None, bool]:
+    """(the Source the guards name for product `name`, the file whose unit tags count, whether it is read with an
+    explicit scale): an [inputs.NAME] is its own file and section (the fix sets its scale); any other product is the
+    file an earlier stage wrote."""
+    spec = ctx.config.inputs.get(name)
+    if spec is not None:
+        return guards.config_source(f"[inputs.{name}]", spec.path), ctx.path(spec.path), spec.scale is not None
+    path = ctx.products.get(name)
+    return guards.Source(f"{key} = {name!r} ({path})", lambda f: f"multiply the product by {f:.10g} first"), None, False
+
+
+def check_units(ctx: RunContext) -> None:
+    """The unit tags of the climate and factor rasters (metadata only, so `irrmap run --check` runs it too):
+    precipitation and PET must not declare different periods or a rate where annual totals are expected;
+    a given aridity index must not be precipitation or PET; the DEM not in feet or km (unless scaled)."""
+    sec = ctx.config.suitability
+    if sec.aridity:
+        src, path, _ = _source(ctx, sec.aridity, "[suitability].aridity")
+        if path is not None:
+            guards.check_factor_units(path, "aridity", src.where)
+    else:
+        (p_src, p_path, p_scaled), (e_src, e_path, e_scaled) = (_source(ctx, sec.precipitation, "[suitability].precipitation"),
+                                                                _source(ctx, sec.pet, "[suitability].pet"))
+        guards.check_climate_tags([p_path] if p_path else [], [e_path] if e_path else [], p_src, e_src,
+                                  p_scaled=p_scaled, pet_scaled=e_scaled)
+    src, path, scaled = _source(ctx, sec.dem, "[suitability].dem")
+    if path is not None and not scaled:
+        guards.check_factor_units(path, "elevation", src.where, dem_hint=src.scale(0.3048))
+
+
 def run(ctx: RunContext) -> list[Path]:
     import irrmap.suitability as su
 
     sec = ctx.config.suitability
+    check_units(ctx)
     dem = read_product(ctx, sec.dem, "[suitability].dem")
     check_elevation_range(dem, f"[suitability].dem ({sec.dem})")
     slope = su.slope(dem, percent=True)
@@ -40,9 +72,14 @@ def run(ctx: RunContext) -> list[Path]:
     distance = su.distance_to_water(water, max_distance=sec.max_distance)
     if sec.aridity:
         ai = read_product(ctx, sec.aridity, "[suitability].aridity")
+        guards.check_aridity_index(ai, _source(ctx, sec.aridity, "[suitability].aridity")[0])
     else:
-        ai = su.aridity_index(read_product(ctx, sec.precipitation, "[suitability].precipitation"),
-                              read_product(ctx, sec.pet, "[suitability].pet"), dim=None)
+        precipitation = read_product(ctx, sec.precipitation, "[suitability].precipitation")
+        pet = read_product(ctx, sec.pet, "[suitability].pet")
+        # annual totals in mm/year, the same unit for both (irrmap.suitability.guards: bounds and their sources)
+        guards.check_precipitation_pet(precipitation, pet, _source(ctx, sec.precipitation, "[suitability].precipitation")[0],
+                                       _source(ctx, sec.pet, "[suitability].pet")[0])
+        ai = su.aridity_index(precipitation, pet, dim=None)
     zones, table = zones_and_codes(ctx)
     crop = read_product(ctx, sec.cropland, "[suitability].cropland") if sec.cropland and sec.few_crop_min_pixels > 0 else None
     breaks = su.Breaks(elevation=tuple(sec.elevation_breaks), distance=tuple(sec.distance_breaks),
@@ -77,6 +114,7 @@ def zone_weights(table: pd.DataFrame, weights_in: dict) -> dict[int, dict[str, f
 def _check(ctx: RunContext) -> None:
     sec = ctx.config.suitability
     checks = [lambda n=n: ctx.product(n, "[suitability]") for n in _names(ctx)]
+    checks.append(lambda: check_units(ctx))
     if sec.weights_in:
         checks.append(lambda: zone_weights(checked_units(ctx).zone_table(), sec.weights_in))
     raise_all(gather(*checks))
