@@ -196,8 +196,9 @@ def water_section(rep, files: WaterFiles) -> dict:
                   f"The seed's finding, {a} to {b}: total area change of bodies of {LARGE_KM2:,.0f} km2 and more against all smaller ones.")
         sec.text(f"All bodies: {totals['area_a_km2'].sum():,.4g} km2 in {a}, {totals['area_b_km2'].sum():,.4g} km2 in {b} "
                  f"(change {totals['change_km2'].sum():+,.4g} km2). Unknown area: {summary[a]['unknown_km2']:,.4g} km2 in {a}, "
-                 f"{summary[b]['unknown_km2']:,.4g} km2 in {b}; a body unknown in one epoch shows as new or lost, and a body partly "
-                 "unknown as grown or shrunk.")
+                 f"{summary[b]['unknown_km2']:,.4g} km2 in {b}. A body not seen at all in the other epoch (cloud, shadow, fill) is "
+                 "'unobserved', one unknown there on more than the tolerance 'partly_observed' (change.csv: unknown_a_m2, "
+                 "unknown_b_m2); their areas are left out of these totals, not counted as new, lost, grown or shrunk.")
         results["change"][f"{a}_{b}"] = {"size_classes": _records(totals), "large_vs_small": _records(finding)}
     if files.score is not None:
         scores = json.loads(_need(files.score).read_text())

@@ -128,14 +128,17 @@ def test_band_order_by_file_names_when_nothing_else_names_them(tmp_path):
         predict_treecover(tmp_path / "x.tif", tmp_path / "m", open_stack(oli))
 
 
-def test_bands_on_another_scale_warn(fitted, tmp_path, caplog):
+def test_bands_on_another_scale_are_refused(fitted, tmp_path):
+    # reflectance x 1e-4 against a fit on x 1e4 values: every band's median 1e4 times off is a unit error, not an
+    # extrapolation (it gave a flat cover map with only a warning); modest departures still warn
+    # (tests/test_treecover_guards_predict.py)
     scaled = []
     for p in fitted["paths"]:
         with rasterio.open(p) as src:
             scaled.append(write(tmp_path / p.name, src.read(1) * 1e-4, descriptions=[src.descriptions[0]]))
-    with caplog.at_level("WARNING"):
+    with pytest.raises(InputError, match="about 0.0001 times"):
         predict_treecover(tmp_path / "x.tif", fitted["model_dir"], open_stack(scaled), check=False)
-    assert "far outside" in caplog.text and "blue median" in caplog.text and "ndvi" not in caplog.text  # indices do not scale
+    assert not (tmp_path / "x.tif").exists()
 
 
 def test_not_a_treecover_model_is_refused(tmp_path):

@@ -106,7 +106,28 @@ def read_landsat(folder, *, grid: Grid | None = None, bands=None) -> Scene:
     saturated = _saturated(reflective, lines, mtl, meta, ids) if meta.level == "L1" else None
     return assemble(sensor=meta.sensor, level=meta.level, date=meta.when.date(), grid=grid, reflective=reflective, names=names,
                     thermal=thermal, decoded=_quality(folder, mtl, meta, espa, grid), saturated=saturated,
-                    scene_id=meta.scene_id, folder=folder, sun_elevation=meta.sun_elevation, sun_azimuth=meta.sun_azimuth)
+                    scene_id=meta.scene_id, folder=folder, sun_elevation=meta.sun_elevation, sun_azimuth=meta.sun_azimuth,
+                    **_scale_fixes(path, meta, files, espa))
+
+
+def _scale_fixes(mtl_path: Path, meta: _Meta, files: dict, espa: bool) -> dict:
+    """The fixes (assemble's scale_fix and small_fix) for band files the MTL's calibration does not turn into
+    reflectance 0..1: a Landsat folder has no scale to set, so the MTL does not match its band files (renamed
+    band files beside another scene's, sensor's or product level's MTL); for an 8-bit sensor's Level-1 MTL the
+    band files' data type is named too."""
+    from irrmap.core.raster_read import open_raster
+
+    product = f"the {meta.sensor} {'Collection 1 ESPA ' if espa else ''}Level-{meta.level[-1]} product {meta.scene_id}"
+    dn = ""
+    if meta.level == "L1" and QCALMAX_DEFAULT.get(family(meta.sensor)) == 255:
+        with open_raster(files["blue"]) as src:
+            dtype = src.dtypes[0]
+        if dtype != "uint8":
+            dn = f"; its DN are 8-bit (0..255), but the band files hold {dtype} values, as another sensor's (e.g. OLI's 16-bit) DN"
+    fix = (f"the MTL does not match the band files: {mtl_path.name} describes {product}{dn}, and its calibration does not turn these "
+           "band files into reflectance 0..1; put the MTL of the scene the band files come from beside them (the band files may be "
+           "renamed, or of another sensor or processing level), one scene per folder")
+    return {"scale_fix": fix, "small_fix": fix}
 
 
 def _metadata(mtl: Mtl, folder: Path) -> _Meta:

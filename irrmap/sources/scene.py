@@ -104,23 +104,49 @@ def pixel_metres(grid: Grid) -> float | None:
 
 
 REFLECTANCE_MAX = 1.6  # no band's typical (median) reflectance comes near this, TOA or surface; bright clouds at low sun stay below it
+#: the brightest band's median below this is no reflectance either: reflectance 0..1 scaled again (x 1e-4 gives medians
+#: of ~1e-5..1e-4). Even a scene of clear deep water only has a blue or green reflectance of 0.01 or more (TOA) and of
+#: about 0.005 or more (surface; SWIR near 0, so the brightest band is what is tested)
+REFLECTANCE_MIN = 0.002
 _SAMPLE_CHUNKS = 4  # at most this many chunks of each band are read for the check
+LARGE_FIX = "set the scale that turns the stored values into reflectance (e.g. 0.0001)"
+SMALL_FIX = "drop the scale applied to these values: they are already reflectance 0..1"
 
 
-def check_reflectance_scale(reflective: dict, scene_id: str, fix: str | None = None) -> None:
-    """InputError when a reflective band holds values that are not reflectance 0..1: its median over a sample
-    (the chunks nearest the scene centre holding valid pixels, at most _SAMPLE_CHUNKS of them) above
-    REFLECTANCE_MAX, as integer reflectance x 1e4 read without its scale gives (a few hundred to thousands).
-    The water, cloud and snow tests are physical thresholds on 0..1 reflectance and would silently fail."""
+def check_reflectance_scale(reflective: dict, scene_id: str, fix: str | None = None, small_fix: str | None = None) -> None:
+    """InputError when the reflective bands hold values that are not reflectance 0..1, on the median of each
+    over a sample (the chunks nearest the scene centre holding valid pixels, at most _SAMPLE_CHUNKS of them):
+    a band's median above REFLECTANCE_MAX, as integer reflectance x 1e4 read without its scale gives (a few
+    hundred to thousands; fix `fix`), or every band's median within +-REFLECTANCE_MIN of 0, as a scale
+    applied to values already 0..1 gives (~1e-5; fix `small_fix`). The water, cloud and snow tests are physical
+    thresholds on 0..1 reflectance and would silently fail either way. Bands without a valid sample are not
+    checked."""
+    medians = {}
     for name, band in reflective.items():
         sample = _centre_sample(band)
         if sample.size == 0:
             continue
-        median = float(np.median(sample))
+        median = medians[name] = float(np.median(sample))
         if median > REFLECTANCE_MAX:
             raise InputError(f"{name} reflectance has a median of {median:g} (reflectance is 0..1; above {REFLECTANCE_MAX} it is "
-                             f"not reflectance but scaled integers, e.g. reflectance x 1e4)", scene_id,
-                             fix or "set the scale that turns the stored values into reflectance (e.g. 0.0001)")
+                             f"not reflectance but scaled integers, e.g. reflectance x 1e4)", scene_id, fix or LARGE_FIX)
+    if medians and max(abs(v) for v in medians.values()) < REFLECTANCE_MIN:
+        name = max(medians, key=lambda n: abs(medians[n]))
+        raise InputError(f"the brightest band, {name}, has a reflectance median of {medians[name]:g} (all: "
+                         f"{', '.join(f'{n} {v:.3g}' for n, v in medians.items())}); below {REFLECTANCE_MIN} no scene is reflectance "
+                         f"0..1, but reflectance scaled twice (e.g. values already 0..1 multiplied by a scale of 0.0001)", scene_id,
+                         small_fix or SMALL_FIX)
+
+
+def _small_fix(folder) -> str | None:
+    """The fix for reflectance scaled twice that fits the input: a scene stack's sidecar key `scale` (which, when
+    left out, defaults to the file's own GDAL scale, so it must be set to 1), else None (SMALL_FIX)."""
+    from irrmap.sources import stack
+
+    if folder is not None and stack.is_stack(Path(folder)):
+        return (f'set "scale": 1 and "offset": 0 in {stack.sidecar(Path(folder)).name}: the stack already holds reflectance 0..1 (a scale '
+                'such as 0.0001 is for integers, reflectance x 1e4; without "scale" the file\'s own GDAL scale is used)')
+    return None
 
 
 def _centre_sample(band) -> np.ndarray:
@@ -143,14 +169,15 @@ def _centre_sample(band) -> np.ndarray:
 
 
 def assemble(*, sensor, level, date, grid, reflective: dict, names, thermal, decoded, saturated, scene_id, folder,
-             sun_elevation, sun_azimuth, scale_fix: str | None = None) -> Scene:
+             sun_elevation, sun_azimuth, scale_fix: str | None = None, small_fix: str | None = None) -> Scene:
     """Build the Scene from lazily read layers. `reflective`: all six reflective bands (fill and the screen
     need them); `names`: the common names to return (thermal included or not); `decoded`: the quality codes
     of the product's QA layer, or None to run the spectral screen (with cloud-shadow matching when the sun
     angles are known); either way the snow guard follows (irrmap.sources.screen.snow_guard); `saturated`:
-    {"blue", "green", "red"} -> bool DataArray (at the largest calibrated value) or None; `scale_fix`: the fix
-    to name when the bands are not reflectance 0..1 (check_reflectance_scale; InputError)."""
-    check_reflectance_scale(reflective, f"{folder or scene_id}", scale_fix)
+    {"blue", "green", "red"} -> bool DataArray (at the largest calibrated value) or None; `scale_fix`,
+    `small_fix`: the fixes to name when the bands are far above / below reflectance 0..1, fitting the input
+    (check_reflectance_scale; InputError)."""
+    check_reflectance_scale(reflective, f"{folder or scene_id}", scale_fix, small_fix or _small_fix(folder))
     if decoded is None:
         if sun_elevation is None or sun_azimuth is None:
             log.warning("%s: no sun angles in the metadata, so the spectral screen cannot match cloud shadows; shadows stay clear "

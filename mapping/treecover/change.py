@@ -194,6 +194,23 @@ def zones_from_raster(path, table_path, grid: Grid, *, chunks: int = 1024) -> Zo
     return Zones(raster, out)
 
 
+def stored_percent_range(path, scale=None, band: int = 1) -> tuple[float, float] | None:
+    """The stored values of band `band` of `path` that decode to 0..100 % (value x scale + offset, with `scale`
+    or else the file's own scale, and the file's offset), as read_raster's `valid_range` (which applies to the
+    stored values, before any resampling); None for a zero scale."""
+    from irrmap.core.raster_read import open_raster
+
+    with open_raster(path) as src:
+        file_scale = (src.scales[band - 1] if src.scales else 1.0) or 1.0
+        offset = (src.offsets[band - 1] if src.offsets else 0.0) or 0.0
+    s = float(scale) if scale is not None else float(file_scale)
+    if s == 0 or not np.isfinite(s):
+        return None
+    lo, hi = sorted(((0.0 - offset) / s, (100.0 - offset) / s))
+    slack = 1e-9 * (hi - lo)  # rounding of the division; values just outside are masked by change_map's 0..100 test anyway
+    return (lo - slack, hi + slack)
+
+
 def _percent_warnings(path, scale, nodata) -> None:
     """Warn when a decimated sample of an epoch holds values outside 0..100 (they are missing) or looks like
     fractions 0..1 (which would read as almost no cover)."""
@@ -231,11 +248,18 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
     "all" for the whole grid when `zones` is None). Returns the written paths."""
     _check_thresholds(change_threshold, forest_threshold)
     normalise_area_unit(area_unit)
+    for name, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)):
+        if not Path(p).is_file():
+            raise InputError(f"{name} not found", os.fspath(p), "give a percent tree-cover raster (e.g. `irrmap treecover predict` output)")
     grid = Grid.from_raster(epoch_a)
     for p in (epoch_a, epoch_b):
         _percent_warnings(p, scale, nodata)
-    a = read_raster(epoch_a, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, name="cover_a")
-    b = read_raster(epoch_b, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, name="cover_b")
+    # values outside 0..100 % (MODIS VCF 200 water, 253 fill) are masked on each file's own grid, before epoch B
+    # is resampled onto A's grid: averaged with the flags they would pass for cover (0.75 x 50 + 0.25 x 200 = 87.5)
+    a = read_raster(epoch_a, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, valid_range=stored_percent_range(epoch_a, scale),
+                    name="cover_a")
+    b = read_raster(epoch_b, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, valid_range=stored_percent_range(epoch_b, scale),
+                    name="cover_b")
     classes = change_map(a, b, change_threshold=change_threshold, forest_threshold=forest_threshold)
     tags = {"stage": "treecover change", "epoch_a": os.fspath(epoch_a), "epoch_b": os.fspath(epoch_b),
             "change_threshold_pp": change_threshold, "forest_threshold_percent": forest_threshold,

@@ -29,6 +29,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 
+from irrmap.core.atomic import check_output_folder
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
@@ -40,6 +41,8 @@ from irrmap.models.regression import Regressor
 from irrmap.models.spatial_cv import assign_folds, blocks_for_folds, cross_validate
 
 log = logging.getLogger(__name__)
+
+MODEL_DIR_WHERE = "MODEL_DIR (the model folder)"
 
 MODEL_FILE = "model.joblib"  # inside MODEL_DIR; the card is model.card.json beside it
 SATURATION = 80.0  # percent cover where MODIS VCF saturates (Sexton et al. 2013)
@@ -69,6 +72,8 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
         raise InputError(f"bad sampling/CV settings (cv_splits {cv_splits}, cv_block_m {cv_block_m}, max_samples {max_samples}, "
                          f"min_coverage {min_coverage})", "--cv-splits/--cv-blocks/--max-samples",
                          "use at least 2 folds, a positive block size, at least 10 samples and a coverage in (0, 1]")
+    if workdir is not None:
+        check_output_folder(workdir, MODEL_DIR_WHERE)  # before any work: an existing file there is refused cleanly
     grid = fit_grid(stack.grid, reference, resolution_m)
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
@@ -127,6 +132,7 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
 def save_treecover(model: Regressor, card: dict, model_dir) -> dict:
     """Write MODEL_DIR/model.joblib and its card (model.card.json); returns the card with checksum and versions."""
     model_dir = Path(model_dir)
+    check_output_folder(model_dir, MODEL_DIR_WHERE)
     model_dir.mkdir(parents=True, exist_ok=True)
     return save_model(model, model_dir / MODEL_FILE, card)
 

@@ -143,23 +143,75 @@ def _consistency(path: Path, stack: BandStack, card: dict, reference, chunks: in
     return res
 
 
+#: a band whose typical value is this many times (or 1 / this) its fit's is in other units, not extrapolation:
+#: reflectance 0..1 against x 1e4 differ 1e4 times, percent against fractions 100 times
+UNIT_RATIO = 30.0
+
+
+def _sample_windows(g, side: int):
+    h, w = min(side, g.height), min(side, g.width)
+    return [Window(int((g.width - w) * fc), int((g.height - h) * fr), w, h) for fr in (0.15, 0.5, 0.85) for fc in (0.15, 0.5, 0.85)]
+
+
+def sample_bands(stack: BandStack, side: int = 96) -> np.ndarray:
+    """(n_bands, n_dates, n) band values sampled in 3 x 3 windows of `side` pixels across the stack's grid."""
+    g = stack.grid
+    blocks = [np.stack([np.stack([read_window(p, g, win, band=stack.layer(i, k)) for k in range(1, stack.n_dates + 1)])
+                        for i, p in enumerate(stack.paths)]) for win in _sample_windows(g, side)]
+    return np.concatenate([b.reshape(b.shape[0], b.shape[1], -1) for b in blocks], axis=2)
+
+
+def band_medians(stack: BandStack, side: int = 96) -> list[float]:
+    """The median of each band's sampled values (`sample_bands`, all dates), NaN for a band without any."""
+    values = sample_bands(stack, side)
+    return [float(np.median(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan") for v in values.reshape(len(values), -1)]
+
+
+def fitted_band_medians(card: dict) -> list[float] | None:
+    """The fit's median of each band (its feature, or its 50th-percentile feature over dates, in the card's
+    feature_quantiles_1_50_99), None when the card has no samples."""
+    ranges = card.get("samples", {}).get("feature_quantiles_1_50_99")
+    if not ranges:
+        return None
+    out = []
+    for label in card["bands"]["labels"]:
+        keys = [label] if label in ranges else sorted((k for k in ranges if k.startswith(f"{label}_p")),
+                                                      key=lambda k: abs(float(k.rsplit("_p", 1)[1]) - 50))
+        out.append(float(ranges[keys[0]][1]) if keys else float("nan"))
+    return out
+
+
+def check_band_units(stack: BandStack, medians: list[float], wanted: list[float], *, what: str = "the fit",
+                     where: str | None = None) -> None:
+    """InputError, naming the band file and the scale, when a band's median (`medians`) is more than UNIT_RATIO
+    times above or below `wanted` (the same band's median in `what`): the bands are in other units (reflectance
+    0..1 against x 1e4, ...), and every cover predicted from them would be meaningless."""
+    for i, (got, want) in enumerate(zip(medians, wanted)):
+        if not (np.isfinite(got) and np.isfinite(want) and got > 0 and want > 0):
+            continue
+        ratio = got / want
+        if ratio > UNIT_RATIO or ratio < 1 / UNIT_RATIO:
+            scale = 10.0 ** round(float(np.log10(ratio)))
+            label = stack.labels[i]
+            raise InputError(f"band file {Path(stack.paths[i]).name} ({label}) has a median of {got:.4g}, {what}'s {label} "
+                             f"{want:.4g}: about {scale:g} times the values of {what}, so the bands are in other units (e.g. reflectance 0..1 "
+                             f"against x 1e4)", where or stack.paths[i],
+                             f"give bands in the units of {what}: multiply them by {1 / scale:g} (e.g. gdal_calc.py --calc=\"A*{1 / scale:g}\" "
+                             f"--type=Float32), or fit a model on bands in these units")
+
+
 def _warn_off_range(stack: BandStack, card: dict, side: int = 96) -> None:
-    """Warn when the bands' features, sampled in 3 x 3 windows of `side` pixels across the grid, have medians
-    far outside what the model was fitted on (beyond the fit's 1-99 % range by its own width): the sign of
-    another scale (reflectance 0..1 vs x 10000) or product."""
+    """Refuse bands in other units than the fit's (`check_band_units`: a band's median more than UNIT_RATIO
+    times off the fit's), then warn when the bands' features, sampled in 3 x 3 windows of `side` pixels across
+    the grid, have medians far outside what the model was fitted on (beyond the fit's 1-99 % range by its own
+    width): modest extrapolation, or another product."""
     ranges = card.get("samples", {}).get("feature_quantiles_1_50_99")
     if not ranges:
         return
-    g = stack.grid
-    h, w = min(side, g.height), min(side, g.width)
-    blocks = []
-    for fr in (0.15, 0.5, 0.85):
-        for fc in (0.15, 0.5, 0.85):
-            win = Window(int((g.width - w) * fc), int((g.height - h) * fr), w, h)
-            bands = np.stack([np.stack([read_window(p, g, win, band=stack.layer(i, k)) for k in range(1, stack.n_dates + 1)])
-                              for i, p in enumerate(stack.paths)])
-            blocks.append(compute_features(bands, stack.names, stack.percentiles).reshape(len(stack.features), -1))
-    values = np.concatenate(blocks, axis=1)
+    bands = sample_bands(stack, side)
+    medians = [float(np.median(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan") for v in bands.reshape(len(bands), -1)]
+    check_band_units(stack, medians, fitted_band_medians(card) or [], what="the fit")
+    values = compute_features(bands[..., None], stack.names, stack.percentiles).reshape(len(stack.features), -1)
     off = []
     for name, row in zip(stack.features, values):
         row = row[np.isfinite(row)]
@@ -168,5 +220,5 @@ def _warn_off_range(stack: BandStack, card: dict, side: int = 96) -> None:
         if row.size and not lo - width <= float(np.median(row)) <= hi + width:
             off.append(f"{name} median {float(np.median(row)):.4g} (fit: {lo:.4g}..{hi:.4g})")
     if off:
-        log.warning("the bands' values lie far outside those the model was fitted on: %s; the cause is usually another scale "
-                    "(reflectance 0..1 against x 10000) or product; fix: give bands in the units of the fit", "; ".join(off))
+        log.warning("the bands' values lie far outside those the model was fitted on: %s; the predicted cover is an extrapolation "
+                    "there (fix: give bands of the fit's product and units, or fit on bands that cover these values)", "; ".join(off))

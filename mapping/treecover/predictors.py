@@ -152,8 +152,11 @@ def compute_features(block: np.ndarray, names, percentiles=PERCENTILES) -> np.nd
 
 
 # ---- opening and naming --------------------------------------------------------------------------------
-def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles=PERCENTILES) -> BandStack:
+def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles=PERCENTILES, warn_indices: bool = True) -> BandStack:
     """A BandStack of the files `paths` (one spectral band each; several layers = dates).
+
+    warn_indices: warn when the names leave indices out (for a fit; False for bands a model predicts from,
+    which take the model's names: check_same_bands).
 
     band_names: the common name of each file, in order (irrmap.sources.bands.COMMON). sensor: a sensor code of
     irrmap.sources.bands (LT05, LE07, LC08, S2A, ...) whose catalogue names bands by the band number in their
@@ -164,7 +167,7 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
     if not paths:
         raise InputError("no band files given", "--bands", "give one file per band, e.g. --bands B1.tif B2.tif B3.tif")
     if len(paths) == 1:
-        stack = _scene_stack(paths[0], band_names, percentiles)
+        stack = _scene_stack(paths[0], band_names, percentiles, warn_indices)
         if stack is not None:
             return stack
     counts, descriptions = [], []
@@ -179,11 +182,12 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
     grid = Grid.from_raster(paths[0])
     names = _band_names(paths, descriptions, band_names, sensor)
     stack = BandStack(paths, grid, names, tuple(descriptions), _file_keys(paths), counts[0], _checked_percentiles(percentiles))
-    _warn_missing_indices(stack)
+    if warn_indices:
+        _warn_missing_indices(stack)
     return stack
 
 
-def _scene_stack(path: str, band_names, percentiles) -> BandStack | None:
+def _scene_stack(path: str, band_names, percentiles, warn_indices: bool = True) -> BandStack | None:
     """The BandStack of a scene stack (one file, at least two layers described by distinct common band
     names), or None for any other file."""
     with open_raster(path) as src:
@@ -197,7 +201,8 @@ def _scene_stack(path: str, band_names, percentiles) -> BandStack | None:
     n = len(named)
     stack = BandStack((path,) * n, Grid.from_raster(path), tuple(d for d, _ in named), tuple(d for d, _ in named), (Path(path).stem,) * n,
                       1, _checked_percentiles(percentiles), layers=tuple(k for _, k in named))
-    _warn_missing_indices(stack)
+    if warn_indices:
+        _warn_missing_indices(stack)
     return stack
 
 
@@ -277,12 +282,20 @@ def check_same_bands(fitted: dict, stack: BandStack) -> BandStack:
                          f"({'percentiles over dates' if fitted['dates'] > 1 else 'single-date values'})", "--bands",
                          "give single-date bands to a single-date model, a series of dates to a percentile model")
     got = stack.identity()
+    matched_by = "their order"
     for kind, label in (("names", "band names"), ("descriptions", "band descriptions"), ("file_keys", "file names")):
         want, have = fitted[kind], got[kind]
         if all(want) and all(have):
             if [str(w).casefold() for w in want] != [str(h).casefold() for h in have]:
                 raise InputError(f"bands differ from the model's by {label}: got {have}, the model wants {want}", "--bands", fix)
+            matched_by = label
             break
+    given = [(h, w) for h, w in zip(stack.names, fitted["names"]) if h is not None and h != w]
+    if given:  # names from --band-names / --sensor that the fit's names override: say so, they do not count
+        log.warning("the bands were matched to the model's by %s; the names given here (%s) differ from the model's (%s) and are not "
+                    "used: the model's names and indices (%s) are (fix: leave --band-names / --sensor out at predict, or give the fit's)",
+                    matched_by, ", ".join(str(n) for n in stack.names), ", ".join(str(n) for n in fitted["names"]),
+                    ", ".join(available_indices(fitted["names"])) or "none")
     return replace(stack, names=tuple(fitted["names"]), percentiles=tuple(fitted["percentiles"]), fitted_labels=tuple(fitted["labels"]))
 
 

@@ -232,6 +232,11 @@ def _check_times(times, years, min_years: int):
     years = years.astype(np.int64)
     if int(min_years) < 2:
         raise InputError(f"min_years {min_years} is below 2: a slope needs two years", "--min-years", "use 2 or more (default 5)")
+    n_years = len(np.unique(years))
+    if int(min_years) > n_years:
+        raise InputError(f"min_years {min_years} is more than the {n_years} calendar years the series holds ({years[0]}..{years[-1]}): "
+                         "no pixel could get a trend, every one would be NaN", "--min-years / [treecover.trend].min_years",
+                         f"use at most {n_years}, or add layers of other years")
     return times, years
 
 

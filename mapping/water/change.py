@@ -20,6 +20,19 @@ Matching (overlap = true area, m2, of the pixels in body a of epoch A and body b
   changes by more than 10 % from one shore pixel; raise it for small bodies or noisy masks). An A body that
   overlaps no B body is `lost` (one row, area_b 0).
 
+Unknown pixels (cloud, shadow, snow, fill: 255 in the epochs' class layers, water.tif / persistence.tif) are
+not observations of "no water". Each row gets the unknown area of its footprint in the other epoch:
+`unknown_a_m2` = true area of the row's epoch-B body pixels that are unknown in epoch A (0 for lost rows),
+`unknown_b_m2` = true area of the row's epoch-A body pixels that are unknown in epoch B (each A body's share
+passed on in proportion to the overlap, as its area is), and `unknown_share` = the larger of unknown_a_m2 /
+area_b and unknown_b_m2 / area_a (the share of the footprint the other epoch did not see). A row whose
+footprint was not seen at all in the other epoch (unknown_share 1: a "new" body under cloud in A, a "lost"
+one under cloud in B) gets status `unobserved`; a row with more of it unknown than `tolerance` (the unknown
+area alone could move it out of the stable band) gets `partly_observed`. Their overlap-only status stays in
+`status_overlap`. Without class layers the unknown columns are NaN and no row is flagged. The totals
+(`change_totals`, `large_vs_small`) leave unobserved and partly observed rows out of the areas and change and
+give their areas in `left_out_area_a_km2` / `left_out_area_b_km2`.
+
 Transitions (JRC Global Surface Water, Pekel et al. 2016, Nature 540:418-422, doi:10.1038/nature20584; the
 GSW Data Users Guide, transitions layer): JRC compares the seasonality class (permanent, seasonal, not water)
 of the first and last year and uses the years between for the two ephemeral classes. With two epochs
@@ -59,7 +72,9 @@ from irrmap.mapping.water.windows import Layer, pixel_areas
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("stable", "grown", "shrunk", "new", "lost", "merged", "split")
+STATUSES = ("stable", "grown", "shrunk", "new", "lost", "merged", "split", "unobserved", "partly_observed")
+#: statuses of rows the other epoch did not (fully) see: left out of the totals' areas
+UNOBSERVED = ("unobserved", "partly_observed")
 TRANSITIONS = {0: "no water", 1: "permanent", 2: "new permanent", 3: "lost permanent", 4: "seasonal", 5: "new seasonal",
                6: "lost seasonal", 7: "seasonal to permanent", 8: "permanent to seasonal", 255: "unknown"}
 _N, _P, _S = NOT_WATER, PERMANENT, SEASONAL
@@ -86,6 +101,34 @@ def body_overlaps(ids_a, ids_b, *, grid: Grid | None = None, tile: int = 2048) -
     out = pd.concat(parts).groupby(level=[0, 1]).sum().rename("area_m2").reset_index()
     out.columns = ["id_a", "id_b", "area_m2"]
     return out.astype({"id_a": np.int64, "id_b": np.int64})
+
+
+def footprint_unknown(ids_a, ids_b, classes_a, classes_b, *, grid: Grid | None = None,
+                      tile: int = 2048) -> tuple[pd.Series, pd.Series]:
+    """(unknown in A per epoch-B body id, unknown in B per epoch-A body id): true area (m2) of each body's pixels
+    that are unknown (255) in the other epoch's class layer (water.tif / persistence.tif / a water mask), read
+    window by window. All four layers on one grid."""
+    la = Layer(ids_a, grid, "epoch A body ids")
+    lb = Layer(ids_b, la.grid, "epoch B body ids")
+    ca = Layer(classes_a, la.grid, "epoch A classes")
+    cb = Layer(classes_b, la.grid, "epoch B classes")
+    for other in (lb, ca, cb):
+        la.check_aligned(other)
+    if la.grid is None:
+        raise InputError("the body ids have no grid", "ids_a", "pass grid=, or georeferenced rasters")
+    in_a, in_b = [], []
+    for t in la.grid.tiles(tile):
+        a, b = la.read(t.window), lb.read(t.window)
+        ua, ub = ca.read(t.window) == UNKNOWN, cb.read(t.window) == UNKNOWN
+        sel_b, sel_a = (b > 0) & ua, (a > 0) & ub
+        if sel_b.any() or sel_a.any():
+            area = pixel_areas(la.grid, t.window)
+            if sel_b.any():
+                in_a.append(pd.Series(area[sel_b]).groupby(b[sel_b]).sum())
+            if sel_a.any():
+                in_b.append(pd.Series(area[sel_a]).groupby(a[sel_a]).sum())
+    total = lambda parts: pd.concat(parts).groupby(level=0).sum() if parts else pd.Series(dtype=float)  # noqa: E731
+    return total(in_a), total(in_b)
 
 
 @dataclass
@@ -119,7 +162,8 @@ def _stable_a(stable_a: pd.Series | None, ids: pd.Index) -> pd.Series:
 
 
 def match_bodies(bodies_a, ids_a, bodies_b, ids_b, *, tolerance: float = 0.10, next_id: int | None = None,
-                 stable_a: pd.Series | None = None, grid: Grid | None = None, tile: int = 2048) -> Change:
+                 stable_a: pd.Series | None = None, grid: Grid | None = None, tile: int = 2048, classes_a=None,
+                 classes_b=None) -> Change:
     """Match the bodies of epoch A to those of epoch B by pixel overlap (rules in the module docstring).
 
     `bodies_a`, `bodies_b`: body tables (body_id, area_m2, optional zone / admin_code / admin_name) whose ids
@@ -133,12 +177,14 @@ def match_bodies(bodies_a, ids_a, bodies_b, ids_b, *, tolerance: float = 0.10, n
     carried forward; 0 for new and split-off bodies), id_b (0 for lost bodies), area_a_km2 (inherited epoch-A
     area), area_b_km2, change_km2, change_pct (NaN where area_a is 0), status (STATUSES), parents (the stable
     ids of the A bodies area_a comes from, ';'-separated), size_class (of area_a, or of area_b for bodies
-    without one), and the admin columns of the B body (of the A body when lost). Raises InputError for a
-    table without body_id / area_m2, a negative tolerance or a `stable_a` that misses A ids or repeats a
-    stable id, DataError when the rasters hold ids missing from the tables.
+    without one), the admin columns of the B body (of the A body when lost), and unknown_a_m2, unknown_b_m2,
+    unknown_share, status_overlap (module docstring; NaN unknown columns without `classes_a` and `classes_b`,
+    the epochs' class layers: 255 unknown). Raises InputError for a table without body_id / area_m2, a
+    negative or non-finite tolerance or a `stable_a` that misses A ids or repeats a stable id, DataError when
+    the rasters hold ids missing from the tables.
     """
-    if tolerance < 0:
-        raise InputError(f"tolerance {tolerance} is negative", "tolerance", "use a share such as 0.10 (10 %)")
+    if not (np.isfinite(tolerance) and tolerance >= 0):
+        raise InputError(f"tolerance {tolerance} is not a finite share >= 0", "tolerance", "use a share such as 0.10 (10 %)")
     area_a, area_b = _areas(bodies_a, "epoch A"), _areas(bodies_b, "epoch B")
     ov = body_overlaps(ids_a, ids_b, grid=grid, tile=tile)
     for col, known, what in (("id_a", area_a, "epoch A"), ("id_b", area_b, "epoch B")):
@@ -182,10 +228,30 @@ def match_bodies(bodies_a, ids_a, bodies_b, ids_b, *, tolerance: float = 0.10, n
     table["change_pct"] = 100.0 * table["change_km2"] / table["area_a_km2"].where(table["area_a_km2"] > 0)
     ref = table["area_a_km2"].where(table["area_a_km2"] > 0, table["area_b_km2"])
     table["size_class"] = size_class(ref)
+    table = _observation(table, area_a, ov, share, classes_a, classes_b, ids_a, ids_b, grid, tile, tolerance)
     table = table.astype({"body_id": np.int64, "id_a": np.int64, "id_b": np.int64}).sort_values("body_id", ignore_index=True)
     front = ["body_id", "id_a", "id_b", "area_a_km2", "area_b_km2", "change_km2", "change_pct", "status", "parents", "size_class"]
     table = table[front + [c for c in table.columns if c not in front]]
     return Change(table, stable.astype(np.int64), first_new + len(unclaimed))
+
+
+def _observation(table: pd.DataFrame, area_a: pd.Series, ov: pd.DataFrame, share: pd.Series, classes_a, classes_b, ids_a, ids_b,
+                 grid, tile: int, tolerance: float) -> pd.DataFrame:
+    """The unknown columns and the unobserved / partly_observed statuses (module docstring) of a change table."""
+    table = table.assign(status_overlap=table["status"])
+    if classes_a is None or classes_b is None:
+        return table.assign(unknown_a_m2=np.nan, unknown_b_m2=np.nan, unknown_share=np.nan)
+    in_a, in_b = footprint_unknown(ids_a, ids_b, classes_a, classes_b, grid=grid, tile=tile)
+    passed = (share * in_b.reindex(ov["id_a"], fill_value=0.0).values).groupby(ov["id_b"]).sum()
+    is_b = table["id_b"] > 0
+    unknown_a = np.where(is_b, in_a.reindex(table["id_b"], fill_value=0.0).values, 0.0)
+    unknown_b = np.where(is_b, passed.reindex(table["id_b"], fill_value=0.0).values, in_b.reindex(table["id_a"], fill_value=0.0).values)
+    area_a_m2, area_b_m2 = table["area_a_km2"].to_numpy() * 1e6, table["area_b_km2"].to_numpy() * 1e6
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unknown_share = np.fmax(np.where(area_b_m2 > 0, unknown_a / area_b_m2, np.nan), np.where(area_a_m2 > 0, unknown_b / area_a_m2, np.nan))
+    unknown_share = np.clip(np.nan_to_num(unknown_share, nan=0.0), 0.0, 1.0)
+    status = np.where(unknown_share >= 1.0 - 1e-9, "unobserved", np.where(unknown_share > tolerance, "partly_observed", table["status"]))
+    return table.assign(status=status, unknown_a_m2=unknown_a, unknown_b_m2=unknown_b, unknown_share=unknown_share)
 
 
 def _totals(change: pd.DataFrame, key) -> pd.DataFrame:
@@ -193,17 +259,27 @@ def _totals(change: pd.DataFrame, key) -> pd.DataFrame:
     out = pd.DataFrame({"n_bodies": g.size()})
     for s in STATUSES:
         out[f"n_{s}"] = g["status"].agg(lambda v, s=s: int((v == s).sum()))
-    out["area_a_km2"] = g["area_a_km2"].sum()
-    out["area_b_km2"] = g["area_b_km2"].sum()
+    left_out = change["status"].isin(UNOBSERVED)
+    seen = change.assign(key=key, area_a_km2=change["area_a_km2"].where(~left_out, 0.0), area_b_km2=change["area_b_km2"].where(~left_out, 0.0))
+    gs = seen.groupby("key", observed=False, sort=True)
+    out["area_a_km2"] = gs["area_a_km2"].sum()
+    out["area_b_km2"] = gs["area_b_km2"].sum()
     out["change_km2"] = out["area_b_km2"] - out["area_a_km2"]
     out["change_pct"] = 100.0 * out["change_km2"] / out["area_a_km2"].where(out["area_a_km2"] > 0)
+    hidden = change.assign(key=key, area_a_km2=change["area_a_km2"].where(left_out, 0.0), area_b_km2=change["area_b_km2"].where(left_out, 0.0))
+    gh = hidden.groupby("key", observed=False, sort=True)
+    out["left_out_area_a_km2"] = gh["area_a_km2"].sum()
+    out["left_out_area_b_km2"] = gh["area_b_km2"].sum()
     return out
 
 
 def change_totals(change: pd.DataFrame, by: str = "size_class") -> pd.DataFrame:
     """Bodies, bodies per status, areas in each epoch and change (km2 and % of epoch A) per `by` column of a
     change table: "size_class" (every class listed, empty ones with zeros) or an admin column ("admin_code",
-    "zone"). Raises InputError for a column the table does not have."""
+    "zone"). The areas and change count observed rows only: rows with status unobserved or partly_observed
+    (not seen, or not enough of them seen, in the other epoch) are counted in n_bodies and n_<status> and their
+    areas given in left_out_area_a_km2 / left_out_area_b_km2. Raises InputError for a column the table does not
+    have."""
     if by not in change.columns:
         raise InputError(f"the change table has no column {by!r}", "by",
                          "use size_class, or an admin column (give the body tables zones or units)")
@@ -341,7 +417,8 @@ def change_to_files(out_dir, dir_a, dir_b, *, tolerance: float = 0.10, next_id: 
     if previous is not None:
         stable_a, carried_next = previous_ids(previous, bodies_a)
         next_id = max(carried_next, next_id or 0)
-    change = match_bodies(bodies_a, ids_a, bodies_b, ids_b, tolerance=tolerance, next_id=next_id, stable_a=stable_a, tile=tile)
+    change = match_bodies(bodies_a, ids_a, bodies_b, ids_b, tolerance=tolerance, next_id=next_id, stable_a=stable_a, tile=tile,
+                          classes_a=cls_a, classes_b=cls_b)
     all_tags = {"stage": "water.change", "epoch_a": str(dir_a), "epoch_b": str(dir_b), "tolerance": tolerance,
                 "previous": str(previous or ""), "next_id": change.next_id} | dict(tags or {})
     paths = {"change": _write_csv(change.table, out_dir / "change.csv")}

@@ -68,8 +68,32 @@ def _validated(masks: Sequence[xr.DataArray]) -> list[xr.DataArray]:
     return out
 
 
+#: how the thresholds are named in errors by default (the function's keywords); the CLI passes its option names
+PARAMETER_NAMES = {"detection": "detection", "extent": "extent", "permanent": "permanent", "min_clear": "min_clear"}
+
+
+def check_thresholds(*, detection: float, extent: float, permanent: float, min_clear: int, n_scenes: int | None,
+                     names: dict | None = None) -> None:
+    """ConfigError, located at the parameter's name in `names` (default PARAMETER_NAMES; e.g. the CLI's
+    --detection), for thresholds outside 0 <= extent <= detection < 1 (NaN included), permanent outside (0, 1],
+    or min_clear outside 1..n_scenes (only its lower bound when n_scenes is None)."""
+    n = PARAMETER_NAMES | dict(names or {})
+    if not 0 <= extent <= detection < 1:
+        bad = [k for k, v in (("detection", detection), ("extent", extent)) if not 0 <= v < 1] or ["extent", "detection"]
+        raise ConfigError(f"{n['detection']} {detection} and {n['extent']} {extent} must satisfy 0 <= extent <= detection < 1",
+                          " / ".join(n[k] for k in bad), "the extent threshold outlines bodies found at the (higher) detection threshold")
+    if not 0 < permanent <= 1:
+        raise ConfigError(f"{n['permanent']} {permanent} is not a frequency in (0, 1]", n["permanent"],
+                          "use 1.0 (water in every clear observation, JRC) or a slightly lower share")
+    if min_clear < 1 or (n_scenes is not None and min_clear > n_scenes):
+        top = "" if n_scenes is None else f" and the number of scenes ({n_scenes})"
+        fix = (f"raise {n['min_clear']} to 1 or more (clear observations a pixel needs)" if min_clear < 1 else
+               f"lower {n['min_clear']} to at most {n_scenes} or add scenes to the epoch")
+        raise ConfigError(f"{n['min_clear']} {min_clear} must be between 1{top}", n["min_clear"], fix)
+
+
 def epoch_composite(masks: Sequence[xr.DataArray], *, detection: float = 0.10, extent: float = 0.05,
-                    permanent: float = 1.0, min_clear: int = 1) -> xr.Dataset:
+                    permanent: float = 1.0, min_clear: int = 1, names: dict | None = None) -> xr.Dataset:
     """Combine the per-scene water maps of one epoch (uint8 DataArrays on one grid, 1 water / 0 not water /
     255 unknown, e.g. from `classify_scene`; any sensors) into a Dataset on that grid:
 
@@ -86,21 +110,13 @@ def epoch_composite(masks: Sequence[xr.DataArray], *, detection: float = 0.10, e
     JRC permanent = water in all clear observations; min_clear 1 for an epoch of a few scenes). attrs record
     the parameters and the scene count.
 
-    Raises ConfigError for thresholds outside 0 <= extent <= detection < 1, permanent outside (0, 1], or
-    min_clear outside 1..len(masks); GridError when the maps are not on one grid; DataError (at compute time
+    Raises ConfigError (`check_thresholds`, located at the names in `names`) for thresholds outside 0 <= extent
+    <= detection < 1, permanent outside (0, 1], or min_clear outside 1..len(masks); GridError when the maps are not on one grid; DataError (at compute time
     for dask input) when a map holds another value than 0, 1 and 255.
     """
-    if not 0 <= extent <= detection < 1:
-        raise ConfigError(f"detection {detection} and extent {extent} must satisfy 0 <= extent <= detection < 1",
-                          "epoch_composite", "the extent threshold outlines bodies found at the (higher) detection threshold")
-    if not 0 < permanent <= 1:
-        raise ConfigError(f"permanent {permanent} is not a frequency in (0, 1]", "epoch_composite",
-                          "use 1.0 (water in every clear observation, JRC) or a slightly lower share")
+    check_thresholds(detection=detection, extent=extent, permanent=permanent, min_clear=min_clear, n_scenes=None, names=names)
     masks = _validated(masks)
-    if not 1 <= min_clear <= len(masks):
-        fix = ("raise min_clear to 1 or more (clear observations a pixel needs)" if min_clear < 1 else
-               f"lower min_clear to at most {len(masks)} or add scenes to the epoch")
-        raise ConfigError(f"min_clear {min_clear} must be between 1 and the number of scenes ({len(masks)})", "epoch_composite", fix)
+    check_thresholds(detection=detection, extent=extent, permanent=permanent, min_clear=min_clear, n_scenes=len(masks), names=names)
 
     clear = sum((m != UNKNOWN).astype(np.uint16) for m in masks).astype(np.uint16)
     wet = sum((m == WATER).astype(np.uint16) for m in masks).astype(np.uint16)

@@ -205,9 +205,12 @@ def label_windowed(mask, *, connectivity: int = 8, tile=4096, grid: Grid | None 
     irrmap.core.raster_write.write_raster. Without filters it equals scipy.ndimage.label(mask == 1,
     structure) exactly. The grid comes from the mask (file or rioxarray DataArray) or `grid`.
 
-    Raises InputError for a bad connectivity or tile, or a minimum area without a grid; GridError when the
+    Raises InputError for a bad connectivity or tile, a negative or NaN minimum area, or a minimum area without a grid; GridError when the
     detection mask or `grid` is on another grid; DataError when more than 2**32 - 1 bodies remain.
     """
+    if not (np.isfinite(min_area_m2) and min_area_m2 >= 0):
+        raise InputError(f"minimum area {min_area_m2} m2 is not a finite area >= 0", "min_area_m2",
+                         "use 0 (keep every body) or a positive area in m2, e.g. 3125")
     struct = structure(connectivity)
     th, tw = _tile_shape(tile)
     src = Layer(mask, grid, "mask")

@@ -73,11 +73,13 @@ def read_scenes(paths, *, grid: Grid | None = None) -> list:
 
 
 def epoch_mask(scenes, *, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THRESHOLD, index: str = DEFAULT_INDEX,
-               detection: float = 0.10, extent: float = 0.05, permanent: float = 1.0, min_clear: int = 1) -> xr.Dataset:
+               detection: float = 0.10, extent: float = 0.05, permanent: float = 1.0, min_clear: int = 1,
+               names: dict | None = None) -> xr.Dataset:
     """The epoch composite (irrmap.mapping.water.composite.epoch_composite, lazy) of the scenes' water maps
-    (classify_scene with `method`, `threshold` and, for Otsu, `index`). Raises what those raise."""
+    (classify_scene with `method`, `threshold` and, for Otsu, `index`). `names`: how errors name the
+    thresholds (e.g. the CLI's options). Raises what those raise."""
     maps = [classify_scene(s, method, threshold, index=index) for s in scenes]
-    out = epoch_composite(maps, detection=detection, extent=extent, permanent=permanent, min_clear=min_clear)
+    out = epoch_composite(maps, detection=detection, extent=extent, permanent=permanent, min_clear=min_clear, names=names)
     out.attrs["method"] = method
     dates = [getattr(s, "date", None) for s in scenes]
     if all(d is not None for d in dates):  # acquisition dates as tags: `irrmap water change` checks the epochs' order with them
@@ -120,12 +122,21 @@ def epoch_date(dates):
     return dates[(len(dates) - 1) // 2] if dates else None
 
 
-def _checked(block: np.ndarray, allowed: np.ndarray, band: str, path: str) -> np.ndarray:
+MASK_FIX = "give a mask written by `irrmap water mask` (1 water, 0 not water, 255 unknown in band 1)"
+
+
+def checked_codes(block: np.ndarray, allowed: np.ndarray, band: str, path: str, fix: str = MASK_FIX) -> np.ndarray:
+    """`block` unchanged, or DataError (located at `path`, any text naming the input) when it holds a value not
+    in `allowed` (the layer's codes, then 255 unknown, then the file's nodata): the one check of water mask
+    codes, for mask files, body inputs and reference masks alike."""
     bad = ~np.isin(block, allowed)
     if bad.any():
         raise DataError(f"band {band!r} holds value {block[bad][0]}, not a water mask code ({', '.join(map(str, allowed[:-1]))})", path,
-                        "give a mask written by `irrmap water mask` (1 water, 0 not water, 255 unknown in band 1)")
+                        fix)
     return block
+
+
+_checked = checked_codes
 
 
 def mask_layers(path, *, chunks: int = 4096) -> dict[str, xr.DataArray]:

@@ -11,6 +11,7 @@ matched / reference bodies. Area error of a matched pair = (mapped - reference) 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from irrmap.core.errors import InputError
@@ -21,25 +22,85 @@ from irrmap.mapping.water.change import body_overlaps
 _SAMPLE_PX = 4_000_000  # the reference's own water share is counted on at most this many pixels (a decimated read)
 
 
-def read_reference(path, grid, *, chunks: int = 4096):
-    """A reference water mask (1 water, 0 not, nodata unknown) as a categorical DataArray on `grid`: copied
-    when it already sits on the grid's lattice; else resampled as classes, never blended -- nearest neighbour
-    (what `gdalwarp -r near` gives) unless it is more than irrmap.core.raster_read.COARSENING (1.5) times finer than the grid (then mode, the
-    majority class of the reference pixels under each grid pixel). A resampled reference gets a warning naming
-    the resampling and its water share (of the known pixels) before and after, since resampling moves body
-    edges by up to a pixel and so changes IoU-based scores."""
+REFERENCE_FIX = ("give a water mask as [water].reference: 1 water, 0 not water, 255 (or the file's nodata) unknown, in band 1 or a "
+                 "band described 'water' (a JRC occurrence or 0 / 255 layer must be thresholded to 0 / 1 first, e.g. gdal_calc.py "
+                 "--calc=\"A>50\")")
+
+
+def reference_band(path) -> int:
+    """The band of a reference mask that holds the water class: the band described 'water' (irrmap's own
+    mask.tif has water, detection, persistence), else band 1 (the contract band of a mask file)."""
+    from irrmap.core.raster_read import open_raster
+
+    with open_raster(str(path)) as src:
+        named = [i for i, d in enumerate(src.descriptions, start=1) if (d or "").strip().casefold() == "water"]
+    return named[0] if named else 1
+
+
+def _allowed(nodata) -> np.ndarray:
+    from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN, WATER
+
+    extra = [nodata] if nodata is not None and np.isfinite(nodata) else []
+    return np.array([NOT_WATER, WATER, UNKNOWN] + [int(v) if float(v).is_integer() else v for v in extra])
+
+
+def _own_sample(path, band: int):
+    """A decimated read (at most _SAMPLE_PX pixels) of the reference's own band, masked at its nodata."""
+    from irrmap.core.raster_read import open_raster
+
+    with open_raster(str(path)) as src:
+        step = max(1, int(np.ceil(np.sqrt(src.width * src.height / _SAMPLE_PX))))
+        own = src.read(band, out_shape=(max(1, src.height // step), max(1, src.width // step)), masked=True)
+        nodata = src.nodatavals[band - 1]
+    return own, nodata
+
+
+def check_reference(path, *, where: str | None = None) -> None:
+    """A cheap check of a reference mask (the `--check` of the water stage and the start of its run): the file
+    opens, its water band (`reference_band`) holds only 0 / 1 / 255 / its nodata on a decimated read (at most
+    _SAMPLE_PX pixels; `read_reference` checks every pixel). Raises InputError for an unreadable file,
+    DataError (located at `where`, default the path) for other codes."""
+    from irrmap.mapping.water.mask import checked_codes
+
+    band = reference_band(path)
+    own, nodata = _own_sample(path, band)
+    checked_codes(np.ma.getdata(own), _allowed(nodata), _band_name(path, band), where or str(path), REFERENCE_FIX)
+
+
+def _band_name(path, band: int) -> str:
+    from irrmap.core.raster_read import open_raster
+
+    with open_raster(str(path)) as src:
+        return (src.descriptions[band - 1] or "").strip() or str(band)
+
+
+def read_reference(path, grid, *, chunks: int = 4096, where: str | None = None):
+    """A reference water mask (1 water, 0 not, 255 / nodata unknown; band 1 or the band described 'water',
+    `reference_band`, so irrmap's own 3-band mask.tif is read by its water band) as a categorical DataArray on
+    `grid`: copied when it already sits on the grid's lattice; else resampled as classes, never blended --
+    nearest neighbour (what `gdalwarp -r near` gives) unless it is more than irrmap.core.raster_read.COARSENING
+    (1.5) times finer than the grid (then mode, the majority class of the reference pixels under each grid
+    pixel). A resampled reference gets a warning naming the resampling and its water share (of the known
+    pixels) before and after, since resampling moves body edges by up to a pixel and so changes IoU-based
+    scores. Values other than 0 / 1 / 255 / the nodata raise DataError (located at `where`, default the path)
+    when the array is computed, as `irrmap water bodies` refuses such masks; `check_reference` refuses them
+    early on a decimated read."""
     import logging
 
-    import numpy as np
-
-    from irrmap.core.raster_read import open_raster, read_raster
+    from irrmap.core.raster_read import read_raster
+    from irrmap.mapping.water.mask import checked_codes
     from irrmap.sources.scene import categorical_resampling
 
+    import dask.array as da
+
     path = str(path)
-    with open_raster(path) as src:
-        step = max(1, int(np.ceil(np.sqrt(src.width * src.height / _SAMPLE_PX))))
-        own = src.read(1, out_shape=(max(1, src.height // step), max(1, src.width // step)), masked=True)
-    out = read_raster(path, grid, kind="categorical", resampling=categorical_resampling(path, grid), chunks=chunks, name="reference")
+    where = where or path
+    band = reference_band(path)
+    own, _ = _own_sample(path, band)
+    out = read_raster(path, grid, kind="categorical", band=band, resampling=categorical_resampling(path, grid), chunks=chunks,
+                      name="reference")
+    out = out.copy(data=da.map_blocks(checked_codes, out.data, _allowed(out.attrs["nodata"]), _band_name(path, band), where,
+                                      REFERENCE_FIX, dtype=out.dtype))
     if out.attrs["resampling"] != "none":
         values = out.values
         known = values != out.attrs["nodata"]
@@ -50,7 +111,7 @@ def read_reference(path, grid, *, chunks: int = 4096):
         logging.getLogger(__name__).warning(
             "%s: the reference mask is not on the scenes' grid (%s), so it was resampled onto it by %s (%s); body edges move by up to "
             "a pixel, which lowers IoU-based scores (fix: give the reference on the scenes' grid, e.g. gdalwarp -r near with the grid's "
-            "-t_srs, -te and -tr)", path, _grid_text(path), out.attrs["resampling"], changed)
+            "-t_srs, -te and -tr)", where, _grid_text(path), out.attrs["resampling"], changed)
     return out
 
 

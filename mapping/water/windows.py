@@ -20,6 +20,13 @@ from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster, read_window
 
 
+#: the fix of every grid mismatch between layers: masks of different epochs are put on one grid by making each
+#: epoch's mask with a scene of the same grid listed first (`irrmap water mask` reads every scene onto the first's)
+ONE_GRID_FIX = ("use layers on one grid: write each epoch's mask with a scene on the same grid listed first (`irrmap water mask "
+                "OUT.tif SCENE_ON_THAT_GRID SCENE...` reads every scene onto the first one's grid; the `water` stage does this for "
+                "all its epochs), then `irrmap water bodies` again")
+
+
 #: rows per call of Grid.pixel_area on projections that are neither geographic nor equal-area: pyproj's
 #: get_factors holds a dozen float64 arrays per pixel, 1.5 GB for a 4,096 x 4,096 window at once
 AREA_STRIP_ROWS = 256
@@ -67,7 +74,7 @@ class Layer:
                 raise InputError(f"{what} has {data.ndim} dimensions", what, "give one 2-D layer (select the band first)")
             self.data = data
         if grid is not None and own is not None and not grid.aligned_with(own):
-            raise GridError(f"{what} is on {own}, not on {grid}", self.path or what, "use layers on one grid")
+            raise GridError(f"{what} is on {own}, not on {grid}", self.path or what, ONE_GRID_FIX)
         self.grid = grid or own
         self.shape = own.shape if own is not None else tuple(int(s) for s in self.data.shape)
         if self.grid is not None and self.grid.shape != self.shape:
@@ -95,4 +102,4 @@ class Layer:
         same = self.shape == other.shape and (self.grid is None or other.grid is None or self.grid.aligned_with(other.grid))
         if not same:
             raise GridError(f"{other.what} ({other.grid or other.shape}) is not on the grid of {self.what} ({self.grid or self.shape})",
-                            other.path or other.what, "use layers on one grid")
+                            other.path or other.what, ONE_GRID_FIX)

@@ -189,7 +189,8 @@ def _stack(args, percentiles: str | None = None):
         pct = [float(q) for q in percentiles.split(",")] if percentiles else PERCENTILES
     except ValueError:
         raise InputError(f"bad --percentiles {percentiles!r}", "--percentiles", "give numbers 0..100, e.g. 10,50,90") from None
-    return open_stack(args.bands, band_names=names, sensor=args.sensor, percentiles=pct)
+    # predict takes the model's names and indices (check_same_bands), so a missing index is no warning there
+    return open_stack(args.bands, band_names=names, sensor=args.sensor, percentiles=pct, warn_indices=percentiles is not None)
 
 
 def _fit(args) -> int:

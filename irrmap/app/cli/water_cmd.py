@@ -11,6 +11,7 @@ Command contract (other tools rely on it):
 
 from __future__ import annotations
 
+import math
 import typing
 
 from irrmap.app.cli import add_group
@@ -103,7 +104,9 @@ def _register_change(cmds) -> None:
         "change", help="match the bodies of two epochs by overlap: stable ids, status and area change, JRC-style transitions",
         description="Compares two folders written by `irrmap water bodies` on one grid and writes in OUT_DIR: change.csv (one row "
                     "per body of epoch B and per lost body of epoch A: stable id, areas, change in km2 and %%, status stable / grown / "
-                    "shrunk / new / lost / merged / split), transitions.tif (uint8 JRC-style classes, legend in the band description), "
+                    "shrunk / new / lost / merged / split, or unobserved / partly_observed when the other epoch did not see (enough of) the "
+                    "body's footprint for cloud, shadow, snow or fill -- unknown_a_m2 / unknown_b_m2 give the unknown area of the footprint "
+                    "in each epoch, and the totals leave these bodies out), transitions.tif (uint8 JRC-style classes, legend in the band description), "
                     "transitions.csv, stable_id.tif, totals_size_class.csv, totals_admin.csv (with admin units) and large_vs_small.csv.",
     )
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
@@ -123,10 +126,14 @@ def _mask(args) -> int:
     from irrmap.mapping.water.mask import epoch_mask, mask_layers, read_scenes, write_mask
     from irrmap.mapping.water.summary import epoch_summary
 
+    from irrmap.mapping.water.composite import check_thresholds
+
     _check_threshold(args)
+    names = {k: f"--{k.replace('_', '-')}" for k in ("detection", "extent", "permanent", "min_clear")}
+    rules = {"detection": args.detection, "extent": args.extent, "permanent": args.permanent, "min_clear": args.min_clear}
+    check_thresholds(**rules, n_scenes=len(args.scenes), names=names)  # before any scene is read
     scenes = read_scenes(args.scenes)
-    composite = epoch_mask(scenes, method=args.method, threshold=args.threshold, index=args.index, detection=args.detection,
-                           extent=args.extent, permanent=args.permanent, min_clear=args.min_clear)
+    composite = epoch_mask(scenes, method=args.method, threshold=args.threshold, index=args.index, names=names, **rules)
     path = write_mask(args.out, composite, scenes=args.scenes)
     s = epoch_summary(mask_layers(path)["water"])
     print(f"{path}: {len(scenes)} scene(s), method {args.method}; clear {s['clear_share']:.1%} of {s['area_km2']:.6g} km2, "
@@ -153,8 +160,9 @@ def _bodies(args) -> int:
     from irrmap.mapping.water.bodies import bodies_to_files
     from irrmap.mapping.water.mask import mask_layers, scene_dates
 
-    if args.min_area_m2 < 0:
-        raise InputError(f"--min-area-m2 {args.min_area_m2} is negative", "--min-area-m2", "use 0 (keep every body) or a positive area")
+    if not (math.isfinite(args.min_area_m2) and args.min_area_m2 >= 0):
+        raise InputError(f"--min-area-m2 {args.min_area_m2} is not a finite area >= 0", "--min-area-m2",
+                         "use 0 (keep every body) or a positive area in m2, e.g. 3125")
     if args.tile < 1:
         raise InputError(f"--tile {args.tile} is not positive", "--tile", "use e.g. 4096")
     if bool(args.units) != bool(args.code_field):
@@ -179,6 +187,8 @@ def _change(args) -> int:
     from irrmap.core.errors import InputError
     from irrmap.mapping.water.change import change_to_files
 
+    if not (math.isfinite(args.tolerance) and args.tolerance >= 0):
+        raise InputError(f"--tolerance {args.tolerance} is not a finite share >= 0", "--tolerance", "use a share such as 0.10 (10 %)")
     if args.next_id is not None and args.next_id < 1:
         raise InputError(f"--next-id {args.next_id} is not positive", "--next-id", "use the first unused id (1 or more)")
     _check_order(args.bodies_a, args.bodies_b)

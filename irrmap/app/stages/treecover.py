@@ -71,10 +71,30 @@ def report_files(ctx: RunContext):
 
 
 def _stack(ctx: RunContext, label: str):
+    """The epoch's BandStack; only the fit epoch warns about indices its names leave out (the other epochs take
+    the model's names and indices)."""
     from irrmap.mapping.treecover.predictors import open_stack
 
     sec = ctx.config.treecover
-    return open_stack([ctx.path(p) for p in sec.epochs[label]], band_names=sec.band_names, sensor=sec.sensor, percentiles=sec.percentiles)
+    return open_stack([ctx.path(p) for p in sec.epochs[label]], band_names=sec.band_names, sensor=sec.sensor, percentiles=sec.percentiles,
+                      warn_indices=label == fit_epoch(ctx))
+
+
+def _check_units(ctx: RunContext) -> None:
+    """Refuse, before anything is fitted, an epoch whose bands are in other units than the fit epoch's
+    (irrmap.mapping.treecover.predict.check_band_units on sampled band medians), naming the epoch and the band."""
+    from irrmap.mapping.treecover.predict import band_medians, check_band_units
+
+    sec, fit_label = ctx.config.treecover, fit_epoch(ctx)
+    fit_stack = _stack(ctx, fit_label)
+    wanted = band_medians(fit_stack)
+    for label in sec.epochs:
+        if label == fit_label:
+            continue
+        stack = _stack(ctx, label)
+        if len(stack.paths) == len(fit_stack.paths):  # other band counts are refused by the fit's band check
+            check_band_units(stack, band_medians(stack), wanted, what=f"the fit epoch {fit_label}",
+                             where=f"[treecover.epochs].{label}")
 
 
 def _json(path: Path, data) -> Path:
@@ -91,6 +111,7 @@ def run(ctx: RunContext) -> list[Path]:
     fit_label = fit_epoch(ctx)
     steps = 1 + len(sec.epochs) + len(_pairs(ctx)) + (1 if sec.trend else 0)
     outputs, summary, scores = [], {}, {}
+    _check_units(ctx)  # bands in other units (0..1 against x 1e4) fail now, not as a flat map after the fit
     with progress_bar(total=steps, desc="tree cover", unit="step") as bar:
         model, card = fit_treecover(_stack(ctx, fit_label), ctx.path(sec.reference), resolution_m=sec.reference_resolution,
                                     valid_max=sec.reference_valid_max, model=sec.model, seed=seed, cv_block_m=sec.cv_block_m,
@@ -165,6 +186,7 @@ def _check(ctx: RunContext) -> None:
 
     sec = ctx.config.treecover
     checks = [lambda label=label: _stack(ctx, label) for label in sec.epochs]
+    checks.append(lambda: _check_units(ctx))
     checks += [lambda p=p: open_raster(ctx.path(p)).close() for p in [sec.reference, *sec.truth.values()]]
     if sec.trend:
         checks.append(lambda: _check_series(ctx))
@@ -174,9 +196,14 @@ def _check(ctx: RunContext) -> None:
 
 
 def _check_series(ctx: RunContext) -> None:
+    """The series is dated, and holds at least [treecover.trend].min_years calendar years (else every pixel of
+    the trend would be NaN)."""
     from irrmap.mapping.treecover.dates import dated_layers
+    from irrmap.mapping.treecover.trend import _check_times
 
-    dated_layers([ctx.path(p) for p in ctx.config.treecover.trend.series])
+    t = ctx.config.treecover.trend
+    layers = dated_layers([ctx.path(p) for p in t.series])
+    _check_times([layer.date.decimal_year for layer in layers], [layer.date.year for layer in layers], t.min_years)
 
 
 def _units_params(ctx: RunContext):

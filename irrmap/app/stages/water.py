@@ -117,6 +117,7 @@ def run(ctx: RunContext) -> list[Path]:
     units = checked_units(ctx) if sec.admin_units and ctx.config.units is not None else None
     body_rules = {"connectivity": sec.connectivity, "min_area_m2": sec.min_area_m2, "tile": chunk}
     order = _order(ctx)
+    raise_all(gather(*_reference_checks(ctx)))  # a bad reference fails now, not after every epoch was computed
     # the grid of the first scene of the first epoch as listed (docs), whatever the chronological order
     grid, outputs, summary, scores = read_scenes([ctx.path(next(iter(sec.epochs.values()))[0])])[0].grid, [], {}, {}
     with progress_bar(total=len(sec.epochs), desc="water epochs", unit="epoch") as bar:
@@ -163,7 +164,7 @@ def _score(ctx: RunContext, label: str, grid, table, body_ids: Path, tags: dict,
 
     sec, chunk = ctx.config.water, ctx.config.run.chunk_size
     source = sec.reference[label]
-    reference = read_reference(ctx.path(source), grid, chunks=chunk)  # nearest / mode onto the grid, with a warning
+    reference = read_reference(ctx.path(source), grid, chunks=chunk, where=_reference_where(ctx, label))  # nearest / mode, warned
     files = bodies_to_files(reference, _folder(ctx) / "reference" / label, tags=tags | {"reference": str(source)}, **body_rules)
     ref_table = gpd.read_parquet(files["bodies_parquet"])
     pairs = match_iou(ref_table, files["body_id"], table, body_ids, iou=sec.iou, tile=chunk)
@@ -193,13 +194,35 @@ def _log_score(label: str, s: dict) -> None:
              s["iou_threshold"], fmt(s["precision"]), fmt(s["recall"]), fmt(e["mean_abs_pct"]), fmt(e["total_pct"]))
 
 
+def _reference_where(ctx: RunContext, label: str) -> str:
+    return f"[water].reference.{label} ({ctx.path(ctx.config.water.reference[label])})"
+
+
+def _reference_checks(ctx: RunContext) -> list:
+    """One cheap check per [water].reference file (irrmap.mapping.water.score.check_reference: it opens, its
+    water band holds 0 / 1 / 255 / nodata only on a decimated read), each error naming [water].reference."""
+    from irrmap.core.errors import IrrmapError
+    from irrmap.mapping.water.score import check_reference
+
+    def one(label):
+        where = _reference_where(ctx, label)
+        try:
+            check_reference(ctx.path(ctx.config.water.reference[label]), where=where)
+        except IrrmapError as exc:
+            if exc.where == where:
+                raise
+            what = f"{exc.where}: {exc.what}" if exc.where and exc.where not in where else exc.what
+            raise type(exc)(what, where, exc.fix or "give a readable water mask as [water].reference") from exc
+
+    return [lambda label=label: one(label) for label in ctx.config.water.reference]
+
+
 def _check(ctx: RunContext) -> None:
-    from irrmap.core.raster_read import open_raster
     from irrmap.sources import read_scene
 
     sec = ctx.config.water
     checks = [lambda p=p: read_scene(ctx.path(p)) for scenes in sec.epochs.values() for p in scenes]
-    checks += [lambda p=p: open_raster(ctx.path(p)).close() for p in sec.reference.values()]
+    checks += _reference_checks(ctx)
     if sec.admin_units and ctx.config.units is not None:
         checks.append(lambda: checked_units(ctx))
     raise_all(gather(*checks))
