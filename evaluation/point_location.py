@@ -103,7 +103,8 @@ def likely_cause(points: gpd.GeoDataFrame, grid: Grid) -> Cause | None:
     return best if best.hits > 2 * base else None
 
 
-def check_points_on_map(points: gpd.GeoDataFrame, grid: Grid, samples: pd.DataFrame | None = None, *, source: str) -> dict:
+def check_points_on_map(points: gpd.GeoDataFrame, grid: Grid, samples: pd.DataFrame | None = None, *, source: str,
+                        map_name: str | None = None) -> dict:
     """Raise or warn when the reference points do not serve to evaluate the map; returns the counts.
 
     `samples` is `points.sample_points`' frame (columns inside, reference, map, no_crop, used); without it (a
@@ -154,10 +155,11 @@ def check_points_on_map(points: gpd.GeoDataFrame, grid: Grid, samples: pd.DataFr
     on_nodata = counts.get("n_missing_map_value", 0)
     on_map = n - out
     if on_nodata and on_nodata >= NODATA_WARN_SHARE * on_map:
-        log.warning("%s: %s of %s reference points on the map (%.1f %%) fall on map nodata and are left out; accuracy uses the %s "
+        log.warning("%s: %s of %s reference points on the map%s (%.1f %%) fall on its nodata and are left out; accuracy uses the %s "
                     "usable points. If nodata marks pixels that are not irrigated (e.g. 0 declared as nodata, or no cropland), "
                     "give them a value (gdal_edit.py -unsetnodata MAP, or recode them to 0) so they are scored; otherwise check "
-                    "that the map covers the points", source, f"{on_nodata:,}", f"{on_map:,}", 100 * on_nodata / max(on_map, 1), used)
+                    "that the map covers the points", source, f"{on_nodata:,}", f"{on_map:,}", f" {map_name}" if map_name else "",
+                    100 * on_nodata / max(on_map, 1), used)
     return counts
 
 

@@ -238,7 +238,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                                  cropland=crop, snap_radius=snap_radius, min_crop_fraction=min_crop_fraction)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    counts = check_points_on_map(pts, grid, s, source=str(points_path))
+    counts = check_points_on_map(pts, grid, s, source=str(points_path), map_name=Path(map_path).name)
     if no_cropland:  # how many used points sit on 255 = no cropland (scored as mapped not irrigated)
         s["on_no_cropland"] = s["inside"].to_numpy() & np.isnan(points.values_at(raw, s["row"].to_numpy(), s["col"].to_numpy()))
         counts["n_on_no_cropland"] = int((s["on_no_cropland"] & s["used"]).sum())

@@ -80,7 +80,7 @@ def test_points_on_map_nodata_are_counted_and_warned(tmp_path, caplog):
     on_nodata = int((cols >= 50).sum())
     assert r.counts["n_missing_map_value"] == on_nodata and r.accuracy.n == len(rows) - on_nodata
     share = f"{100 * on_nodata / len(rows):.1f} %"
-    assert any(f"{on_nodata} of {len(rows)} reference points on the map ({share}) fall on map nodata" in m for m in caplog.messages)
+    assert any(f"{on_nodata} of {len(rows)} reference points on the map {p.name} ({share}) fall on its nodata" in m for m in caplog.messages)
     keep = cols < 50
     np.testing.assert_array_equal(r.accuracy.matrix.to_numpy(), confusion_matrix(v[rows, cols][keep], labels[keep], labels=[0, 1]))
 
