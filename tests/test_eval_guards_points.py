@@ -24,18 +24,7 @@ from irrmap.evaluation.area_estimation import stehman
 from irrmap.evaluation.confusion import accuracy, kappa_variance
 from irrmap.evaluation.workflow import points_accuracy
 
-W, N, RES = 104.0, 38.4, 0.01
-SHAPE = (40, 60)
-CLASS_DESC = "1 irrigated, 0 cropland not irrigated, 255 no cropland (filtered)"
-
-
-def _write(path, data, nodata=None, desc=None):
-    with rasterio.open(path, "w", driver="GTiff", width=SHAPE[1], height=SHAPE[0], count=1, dtype=data.dtype, crs="EPSG:4326",
-                       transform=rasterio.transform.from_origin(W, N, RES, RES), nodata=nodata) as d:
-        d.write(data, 1)
-        if desc:
-            d.set_band_description(1, desc)
-    return path
+from test_evaluation_map_values import CLASS_DESC, N, RES, SHAPE, W, _write  # the same small 0.01 deg map writer
 
 
 def _points(path, rows, cols, labels, **extra):

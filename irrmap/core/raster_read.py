@@ -268,8 +268,8 @@ def _warn_if_scaled(src, band: int, dec: Decoding, path: str) -> None:
     top = already_scaled(raw, dec, mask)
     if top is not None:
         log.warning("%s layer %d: the values already look scaled (floats, |v| <= %.3g) and scale %g would shrink them %g times "
-                    "(fix: drop the scale where it was set: the command's --scale / --preset, the config's scale / preset, or a "
-                    "scene stack's sidecar JSON 'scale')", path, band, top, dec.scale, 1 / dec.scale)
+                    "(fix: drop the scale where it was set: --scale 1 (or leave out --preset) on the command line, scale = 1 (or "
+                    "no preset) in the config, \"scale\": 1 in a scene stack's sidecar JSON)", path, band, top, dec.scale, 1 / dec.scale)
 
 
 def read_window(path, grid: Grid, window: Window, **kwargs) -> np.ndarray:
