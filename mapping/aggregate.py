@@ -34,6 +34,11 @@ def _block_area(values: np.ndarray, grid: Grid, factor: int, scale: float, nodat
     v = values.astype(np.float64)
     missing = ~np.isfinite(v) if nodata is None else ((v == nodata) | ~np.isfinite(v))
     v = np.where(missing, 0.0, v) * scale
+    if v.size and (v.max() > 1.0 + 1e-6 or v.min() < 0):
+        bad = float(v.max() / scale) if v.max() > 1.0 + 1e-6 else float(v.min() / scale)
+        raise InputError(f"the fraction map holds {bad:g}, which at scale {scale:g} is {bad * scale:g} of a pixel (must be 0..1)",
+                         "map", "give the irrigated-fraction map in percent (fraction.tif), or pass the scale that makes "
+                                "its values a fraction (--scale 1 for a 0..1 map, 0.01 for percent)")
     a = v * grid.pixel_area(Window(c0, r0, c1 - c0, r1 - r0))
     h, w = a.shape
     H, W = math.ceil(h / factor) * factor, math.ceil(w / factor) * factor
@@ -43,8 +48,9 @@ def _block_area(values: np.ndarray, grid: Grid, factor: int, scale: float, nodat
 
 
 def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.01, nodata=NODATA, chunk_blocks: int = 256) -> xr.DataArray:
-    """Irrigated area (m2, float64) per factor x factor block of a fraction map (value x `scale` = fraction
-    of the pixel; the default reads the percent maps of mapping.predict); nodata counts as 0."""
+    """Irrigated area (m2, float64 in memory, float32 on disk) per factor x factor block of a fraction map (value x
+    `scale` = fraction of the pixel; the default reads the percent maps of mapping.predict); nodata counts as 0.
+    A value whose fraction is outside 0..1 (above 100 in a percent map) raises InputError while computing."""
     if factor < 1:
         raise InputError(f"factor {factor} must be >= 1", "factor", "use 4 for 1 km from 250 m")
     grid = Grid.from_dataarray(fraction)
@@ -62,7 +68,50 @@ def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.
 
 def aggregate_to_file(fraction: xr.DataArray, out, *, factor: int = 4, scale: float = 0.01, nodata=NODATA,
                       tags: Mapping | None = None, cog: bool = True) -> Path:
-    """Write the aggregated irrigated area (float64 m2 per coarse cell) to `out`."""
+    """Write the aggregated irrigated area (float32 m2 per coarse cell) to `out`."""
     arr = aggregate_area(fraction, factor, scale=scale, nodata=nodata)
     return write_raster(out, arr, dtype="float32", descriptions=[f"irrigated area (m2) per {factor}x{factor} pixels"],
                         tags={"stage": "mapping.aggregate", "factor": factor, "units": "m2"} | dict(tags or {}), cog=cog)
+
+
+# band descriptions irrmap writes on maps that are not irrigated fractions (mapping.predict, mapping.filter)
+_NOT_FRACTION = {"P(irrigated)": "a probability map (P x 100)", "1 irrigated, 0 ": "a class map (1 irrigated, 0 not)"}
+
+
+def check_fraction_input(path, scale: float | None, nodata=NODATA) -> float:
+    """The scale to aggregate the raster at `path` with: `scale` when given, else 0.01 (a percent map) after
+    checking that the file is one. InputError, naming the file and the fix, for a map irrmap describes as a class
+    or probability map (band description), a float map whose values are all within 0..1 (a fraction: --scale 1),
+    a map holding only 0 and 1 (a class map), or values above 100. With an explicit `scale` only the range
+    (aggregate_area) is checked."""
+    from irrmap.core.raster_read import open_raster
+
+    with open_raster(path) as src:
+        desc = " ".join(d or "" for d in src.descriptions)
+        for marker, what in _NOT_FRACTION.items():
+            if marker in desc:
+                raise InputError(f"this is {what} ({desc!r}), not an irrigated-fraction map", str(path),
+                                 "aggregate fraction.tif from `irrmap mapping predict` or `filter`")
+        if scale is not None:
+            return float(scale)
+        nd = src.nodata if src.nodata is not None else nodata
+        lo, hi, only01, isfloat = np.inf, -np.inf, True, np.dtype(src.dtypes[0]).kind == "f"
+        for _, w in src.block_windows(1):
+            v = src.read(1, window=w).astype(np.float64)
+            v = v[np.isfinite(v) & (v != nd)]  # v != NaN is always True: NaN nodata goes with isfinite
+            if v.size:
+                lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+                only01 = only01 and bool(np.isin(v, (0.0, 1.0)).all())
+    fix = "pass --scale 1 if it is a 0..1 fraction, --scale 0.01 for percent"
+    if hi == -np.inf:
+        return 0.01
+    if hi > 100 + 1e-9 or lo < 0:
+        raise InputError(f"values from {lo:g} to {hi:g}: not a percent map (0..100)", str(path),
+                         f"give the irrigated fraction in percent (fraction.tif); {fix}")
+    if isfloat and hi <= 1 and not only01:
+        raise InputError(f"a float map with values from {lo:g} to {hi:g}: a 0..1 fraction, not percent", str(path),
+                         "pass --scale 1 (value = fraction of the pixel)")
+    if only01 and hi == 1:
+        raise InputError("the map holds only 0 and 1: a class map, not percent of the pixel", str(path),
+                         "aggregate fraction.tif (percent); pass --scale 1 to count every pixel of value 1 as wholly irrigated")
+    return 0.01

@@ -75,14 +75,46 @@ def min_mapping_unit(state: np.ndarray, mmu: int) -> np.ndarray:
     return out
 
 
+def declared_nodata(classes: xr.DataArray):
+    """The class map's missing-value marker: the `nodata` attribute that irrmap.core.raster_read gives categorical
+    reads, else rioxarray's, else 255 (mapping.predict's); NaN in float maps is missing in any case."""
+    for v in (classes.attrs.get("nodata"), classes.attrs.get("_FillValue"), classes.rio.nodata):
+        if v is not None:
+            return v
+    return NODATA
+
+
+def _class_state(c: np.ndarray, f: np.ndarray, nodata, where: str = "cropland") -> np.ndarray:
+    """The kernels' state of one block, after checking its values: the class map holds only 0, 1 and its
+    nodata (or NaN), the cropland is a 0..1 fraction (mapping.predict's check)."""
+    from irrmap.mapping.predict import check_cropland_fraction
+
+    check_cropland_fraction(f, where)
+    c = np.asarray(c)
+    missing = ~np.isfinite(c) if c.dtype.kind == "f" else np.zeros(c.shape, bool)
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        missing |= c == nodata
+    bad = ~missing & (c != 0) & (c != 1)
+    if bad.any():
+        found = np.unique(c[bad])
+        raise InputError(f"the class map holds values other than 0, 1 and its nodata ({nodata}): e.g. "
+                         f"{', '.join(f'{v:g}' for v in found[:5].tolist())}", "map",
+                         "give class.tif from `irrmap mapping predict` (1 irrigated, 0 not), not the probability or "
+                         "fraction map; declare the file's nodata value if it marks missing pixels (gdal_edit.py -a_nodata)")
+    crop = np.isfinite(f) & (f > 0)
+    st = np.where(missing, NODATA, np.where(c == 1, _IRRIGATED, np.where(crop, _NOT_IRRIGATED_CROP, _NOT_CROP)))
+    return st.astype(np.uint8)
+
+
 def _state(classes: xr.DataArray, cropland: xr.DataArray):
     c = classes.data if isinstance(classes.data, da.Array) else da.from_array(np.asarray(classes.data), chunks=1024)
     f = cropland.data if isinstance(cropland.data, da.Array) else da.from_array(np.asarray(cropland.data), chunks=c.chunks)
     if f.chunks != c.chunks:
         f = f.rechunk(c.chunks)
-    crop = da.isfinite(f) & (f > 0)
-    st = da.where(c == NODATA, NODATA, da.where(c == 1, _IRRIGATED, da.where(crop, _NOT_IRRIGATED_CROP, _NOT_CROP)))
-    return st.astype(np.uint8), f
+    nodata = declared_nodata(classes)
+    where = str(cropland.name) if cropland.name is not None else "cropland"
+    st = da.map_blocks(_class_state, c, f, nodata, where, dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
+    return st, f
 
 
 def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = True, isolated: int = 2, hole: int = 47,
@@ -90,8 +122,10 @@ def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = Tr
     """Filtered class (uint8: 1 irrigated, 0 cropland not irrigated, 255 no cropland or nodata) and fraction
     (percent of f_crop where irrigated, 0 without cropland, 255 nodata) maps, lazily.
 
-    `classes` is class.tif from mapping.predict (1 irrigated, 0 not, 255 nodata); `cropland` the f_crop fraction
-    (0..1) on the same grid."""
+    `classes` is class.tif from mapping.predict (1 irrigated, 0 not; its declared nodata, any value or NaN, stays
+    nodata: `declared_nodata`); `cropland` the f_crop fraction (0..1) on the same grid. InputError (raised while
+    the blocks are computed) for a class map with other values (a probability or fraction map) or a cropland that
+    is not a 0..1 fraction (percent: read it with scale 0.01), as mapping.predict refuses it."""
     grid = Grid.from_dataarray(classes)
     if not Grid.from_dataarray(cropland).aligned_with(grid):
         raise InputError("cropland is not on the class map's grid", "cropland", "use the cropland raster the map was predicted with")

@@ -2,7 +2,8 @@
 
 Outputs (uint8, nodata 255, tiled COGs):
 - probability.tif: P(irrigated) x 100 on crop pixels (cropland > 0); 255 elsewhere;
-- class.tif: 1 irrigated (P > 0.5), 0 not irrigated or no cropland; 255 where cropland is missing;
+- class.tif: 1 irrigated (P > 0.5), 0 not irrigated or no cropland; 255 where cropland is missing, or a crop
+  pixel misses a predictor the model was trained without missing values (also 255 in the other two maps);
 - fraction.tif: irrigated fraction in percent = round(100 x f_crop) where irrigated, 0 elsewhere; 255 where
   cropland is missing (the published product's encoding).
 The grid is cut into square tiles sized from a memory budget; each finished tile is saved atomically to
@@ -26,13 +27,14 @@ from typing import Callable, Mapping
 import dask
 import dask.array as da
 import numpy as np
+import pandas as pd
 import rasterio
 import xarray as xr
 from dask.base import tokenize
 from rasterio.windows import Window
 
-from irrmap.core.atomic import atomic_path, write_text_atomic
-from irrmap.core.errors import GridError, InputError
+from irrmap.core.atomic import atomic_path, write_failure, write_text_atomic
+from irrmap.core.errors import GridError, InputError, OutputError
 from irrmap.core.grid import Grid
 from irrmap.core.manifest import sha256_file
 from irrmap.core.memory import fix_malloc_thresholds
@@ -51,17 +53,185 @@ _DESCRIPTIONS = {"probability": "P(irrigated) x 100 (crop pixels)", "class": "1 
                  "fraction": "irrigated fraction of the pixel, percent"}
 
 
+# ---- input guards -------------------------------------------------------------------------------------
+def check_cropland_fraction(values, where: str = "cropland") -> None:
+    """InputError unless `values` (NaN = missing) are a 0..1 fraction: the one cropland check of predict and filter."""
+    f = np.asarray(values, np.float32)
+    if not np.isfinite(f).any():
+        return
+    lo, hi = float(np.nanmin(f)), float(np.nanmax(f))
+    if hi > 1.0 + 1e-6:
+        raise InputError(f"cropland reaches {hi:g}; it must be a fraction 0..1", where,
+                         "scale percent cropland by 0.01 (--cropland-scale 0.01)" if hi <= 100 + 1e-6 else
+                         "give the crop fraction (0..1), not a class map or another product")
+    if lo < 0:
+        raise InputError(f"cropland reaches {lo:g}; it must be a fraction 0..1", where,
+                         "declare the file's fill value as nodata (gdal_edit.py -a_nodata VALUE) or check its signedness")
+
+
+# a predictor whose crop pixels in a tile have their median farther than this many training ranges (max - min)
+# outside the training pool's range is on another scale (EVI x 1e4 against 0..0.7, percent against a fraction)
+RANGE_TOLERANCE = 1.0
+MIN_ROWS_FOR_RANGE = 16  # a tile with fewer crop pixels is not judged
+
+
+class FeatureGuard:
+    """What the model card says about the training pool's predictors (card["feature_ranges"]: name -> {"min",
+    "max", "median", "missing"}, written by `irrmap models fit`), as checks on a tile's feature rows.
+
+    Missing values: a feature whose pool had no missing value (or whose card records none: older cards) makes a
+    row missing it unpredictable; `check` drops those rows (predict_block writes nodata). Ranges: a feature
+    (not lon/lat) whose median over the tile's crop pixels lies more than RANGE_TOLERANCE training ranges
+    outside the training min..max raises InputError; without recorded ranges nothing is checked."""
+
+    def __init__(self, features, ranges: Mapping | None = None):
+        ranges = dict(ranges or {})
+        self.features = list(features)
+        self.missing_ok = np.array([bool((ranges.get(f) or {}).get("missing", 0)) for f in self.features])
+        self.bounds = {}
+        for j, f in enumerate(self.features):
+            r = ranges.get(f) or {}
+            if f in DERIVED or r.get("min") is None or r.get("max") is None:
+                continue
+            lo, hi = float(r["min"]), float(r["max"])
+            span = max(hi - lo, 1e-6 * max(abs(lo), abs(hi)), 1e-12)
+            self.bounds[j] = (lo, hi, lo - RANGE_TOLERANCE * span, hi + RANGE_TOLERANCE * span)
+
+    @classmethod
+    def from_card(cls, card: Mapping | None, features) -> "FeatureGuard":
+        return cls(features, (card or {}).get("feature_ranges"))
+
+    def token(self):
+        return (self.features, self.missing_ok.tolist(), sorted(self.bounds.items()))
+
+    def check(self, X: np.ndarray) -> np.ndarray:
+        """Rows (bool) that can be predicted; raises InputError for a predictor on another scale."""
+        for j, (lo, hi, low, high) in self.bounds.items():
+            v = X[:, j]
+            v = v[np.isfinite(v)]
+            if v.size >= MIN_ROWS_FOR_RANGE:
+                med = float(np.median(v))
+                if not low <= med <= high:
+                    raise InputError(f"predictor {self.features[j]} has median {med:g} on crop pixels, far outside the training "
+                                     f"pool's range {lo:g}..{hi:g}", self.features[j],
+                                     "give the predictor on the scale the model was trained with (same product, units and scale "
+                                     "factor as the training pool)")
+        need = ~self.missing_ok
+        if not need.any():
+            return np.ones(X.shape[0], bool)
+        return np.isfinite(X[:, need]).all(axis=1)
+
+
+def file_grid(path, name: str | None = None) -> Grid:
+    """The grid of a raster file; InputError (not a GDAL traceback) for a missing or unreadable file."""
+    from irrmap.core.raster_read import open_raster
+
+    with open_raster(path) as src:
+        if src.crs is None:
+            raise GridError("raster has no CRS", str(path), "assign one with gdal_edit.py -a_srs")
+        return Grid(src.crs, src.transform, src.height, src.width)
+
+
+def check_input_grids(paths: Mapping[str, str], grid: Grid, reference: str, align: bool = False) -> None:
+    """GridError for each input file (name -> path) not on `grid` (the `reference` raster's), unless `align`
+    (then it is resampled onto it, and logged): the commands never warp a map or predictor silently."""
+    for name, path in paths.items():
+        g = file_grid(path, name)
+        if g.aligned_with(grid):
+            continue
+        if not align:
+            raise GridError(f"{name} grid {g!r} differs from the {reference} grid {grid!r}", str(path),
+                            "pass --align or resample it first")
+        log.warning("%s (%s) is resampled onto the %s grid (--align)", name, path, reference)
+
+
+# ---- zone rasters numbered otherwise than the training pool --------------------------------------------
+def zone_lookup_path(zones_path, given=None) -> Path | None:
+    """The zone raster's lookup table (zone id -> unit code): `given`, else the CSV that `irrmap units rasterize`
+    writes beside it (ZONES.csv), else the run's units/units.csv beside units/zones.tif; None when there is none."""
+    if given:
+        return Path(given)
+    z = Path(zones_path)
+    for cand in (z.with_suffix(".csv"), z.parent / "units.csv"):
+        if cand.is_file():
+            try:
+                cols = pd.read_csv(cand, nrows=0).columns
+            except (OSError, ValueError):
+                continue
+            if {"zone", "code"} <= set(cols):
+                return cand
+    return None
+
+
+def read_zone_lookup(path) -> pd.DataFrame:
+    """The lookup table's zone (int) and code (str) columns; InputError naming the file when they are not usable."""
+    path = Path(path)
+    try:
+        t = pd.read_csv(path, dtype={"code": str})
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the zone lookup: {exc}", str(path), "give the CSV written by `irrmap units rasterize`") from None
+    if not {"zone", "code"} <= set(t.columns):
+        raise InputError(f"the zone lookup has no zone and code columns (it has {', '.join(map(str, t.columns))})", str(path),
+                         "give the CSV written by `irrmap units rasterize` (columns zone, code)")
+    t = t[["zone", "code"]].dropna()
+    t["zone"] = t["zone"].astype(np.int64)
+    t["code"] = t["code"].astype(str)
+    if t["zone"].duplicated().any():
+        raise InputError(f"zone ids repeat in the zone lookup: {sorted(t.loc[t['zone'].duplicated(), 'zone'].unique())[:5]}",
+                         str(path), "give the CSV written by `irrmap units rasterize` with this zone raster")
+    return t
+
+
+def zone_keys_for(model, zone_ids, lookup: pd.DataFrame | None, zones_name: str, lookup_name: str | None = None) -> dict[int, str] | None:
+    """The zone id -> scope key table to predict a scoped model with a zone raster whose distinct ids (0 = no unit
+    left out) are `zone_ids`: joined on unit codes through `lookup` (read_zone_lookup) when given, so a raster
+    numbered otherwise than the training pool gets each unit's own model. Without a lookup the ids must be the
+    model's own (its zone_keys_); returns None then (the model's table). Raises InputError for ids not in the
+    lookup, ids unknown to the model without a lookup, or a lookup none of whose units the model was trained on;
+    logs a warning with counts for units without a model of their own (they use the global fallback)."""
+    if getattr(model, "scope", "global") == "global":
+        return None
+    ids = sorted(int(z) for z in np.asarray(zone_ids).ravel() if int(z) != 0)
+    if lookup is None:
+        unknown = [z for z in ids if z not in model.zone_keys_]
+        if unknown:
+            raise InputError(f"{len(unknown)} of the {len(ids)} zone ids of the zone raster are not the model's training zones "
+                             f"(e.g. {unknown[:5]}) and no lookup (zone id -> unit code) was found beside it", zones_name,
+                             "keep the CSV that `irrmap units rasterize` wrote beside the zone raster (ZONES.csv) or pass "
+                             "--zone-table; its unit codes are joined to the model's units")
+        log.info("zone ids of %s are taken as the model's training zones (no lookup table beside it)", zones_name)
+        return None
+    table = dict(zip(lookup["zone"].tolist(), lookup["code"].tolist()))
+    absent = [z for z in ids if z not in table]
+    if absent:
+        raise InputError(f"{len(absent)} zone ids of {zones_name} are not in the lookup (e.g. {absent[:5]})", lookup_name,
+                         "the lookup belongs to another zone raster: rasterize the units again (irrmap units rasterize "
+                         "writes both files together)")
+    codes = [table[z] for z in ids]
+    keys = model.keys_for_codes(codes) if codes else np.array([], str)
+    own = np.array([model.has_own_model(k) for k in keys], bool)
+    if ids and not own.any():
+        raise InputError(f"none of the {len(ids)} units of {lookup_name} (codes such as {codes[:3]}) is a unit the "
+                         f"{model.scope} model was trained on", lookup_name,
+                         "give the zone raster of the units the training pool was made with (same unit codes)")
+    if (~own).any():
+        log.warning("%d of %d units of %s have no %s model of their own (no training samples) and use the global fallback: %s",
+                    int((~own).sum()), len(ids), zones_name, model.scope, ", ".join(np.asarray(codes)[~own][:8]))
+    return {int(z): str(k) for z, k in zip(ids, keys)}
+
+
 # ---- one block ----------------------------------------------------------------------------------------
 def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.ndarray | None = None,
-                  zone_keys: Mapping[int, str] | None = None, n_threads: int | None = None) -> np.ndarray:
+                  zone_keys: Mapping[int, str] | None = None, n_threads: int | None = None,
+                  guard: "FeatureGuard | None" = None) -> np.ndarray:
     """(3, h, w) uint8 probability/class/fraction for one block: `cropland` (h, w) fraction 0..1 (NaN missing),
     `features` (n_features, h, w) in the model's order, or a list of n_features (h, w) arrays (not stacked:
-    each is gathered straight into the rows), `zones` (h, w) zone ids for scoped models."""
+    each is gathered straight into the rows), `zones` (h, w) zone ids for scoped models. With a `guard`
+    (FeatureGuard, from the model card), crop pixels missing a predictor the model was not trained with missing
+    get nodata (255) in all three outputs, and predictors far outside the training range raise InputError."""
     f = np.asarray(cropland, np.float32)
+    check_cropland_fraction(f)
     valid = np.isfinite(f)
-    if valid.any() and float(np.nanmax(f)) > 1.0 + 1e-6:
-        raise InputError(f"cropland reaches {float(np.nanmax(f)):g}; it must be a fraction 0..1", "cropland",
-                         "scale percent cropland by 0.01 (--cropland-scale 0.01)")
     crop = valid & (f > 0)
     out = np.full((3,) + f.shape, NODATA, np.uint8)
     out[1][valid] = 0
@@ -75,6 +245,15 @@ def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.n
                 X[:, j] = np.asarray(a, np.float32).reshape(-1)[idx]
         else:
             X = np.asarray(features, np.float32).reshape(features.shape[0], -1).T[idx]
+        if guard is not None:
+            keep = guard.check(X)  # refuses predictors far outside the training range; rows missing a predictor
+            if not keep.all():  # the model never saw: nodata in every output, not a class
+                dropped = idx[~keep]
+                idx, X = idx[keep], X[keep]
+                for band in out:
+                    band.reshape(-1)[dropped] = NODATA
+        if not idx.size:
+            return out
         if zones is None:
             p = model.positive_proba(X, None, n_threads=n_threads)
         else:
@@ -164,16 +343,17 @@ def _compute(arrays) -> list[np.ndarray]:
     return [np.asarray(x) for x in dask.compute(*arrays, scheduler="sync")]
 
 
-def _predict_tile(model, tile: _Tile, zone_keys, n_threads: int) -> int:
-    """Read, predict and save one tile (atomically); runs as a task on a local thread or a cluster worker."""
+def _predict_tile(model, tile: _Tile, zone_keys, n_threads: int, guard: FeatureGuard | None = None) -> tuple[int, int]:
+    """Read, predict and save one tile (atomically); runs as a task on a local thread or a cluster worker.
+    Returns the tile's index and its number of crop pixels left nodata for a missing predictor."""
     f, feats, z = tile.read()
     if feats is None:
         block = predict_block(model, f, [], None)  # no crop pixel: no feature is read
     else:
-        block = predict_block(model, f, feats, z, zone_keys, n_threads=n_threads)
+        block = predict_block(model, f, feats, z, zone_keys, n_threads=n_threads, guard=guard)
     with atomic_path(tile.part) as tmp:
         np.save(tmp, block)
-    return tile.index
+    return tile.index, int((np.isfinite(f) & (f > 0) & (block[0] == NODATA)).sum())
 
 
 def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) -> None:
@@ -190,7 +370,8 @@ def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) ->
 def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.DataArray], zones: xr.DataArray | None,
                      out_dir, *, memory_mb: float = 512, n_jobs: int | None = None, zone_keys: Mapping[int, str] | None = None,
                      tile_size: int | None = None, resume: bool = True, on_tile: Callable[[int, Window], None] | None = None,
-                     tags: Mapping | None = None, cog: bool = True, resume_key: str | None = None) -> dict[str, Path]:
+                     tags: Mapping | None = None, cog: bool = True, resume_key: str | None = None,
+                     card: Mapping | None = None) -> dict[str, Path]:
     """Predict the map tile by tile and write OUT/probability.tif, class.tif and fraction.tif.
 
     Resuming (`resume`): tiles finished by an interrupted call with the same fingerprint are kept. The fingerprint
@@ -204,14 +385,18 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     the model's own from the training pool). memory_mb sets the tile size unless `tile_size` is given.
     With resume, tiles saved by an earlier run with the same model, inputs and tiling are not recomputed.
     `on_tile(i, window)` is called after each computed tile is saved. Returns {output name: path}.
+    Predictor guards (FeatureGuard) come from the model card (`card` for a model object): crop pixels missing a
+    predictor the training pool never missed are nodata (255) in every output, counted in a warning; a predictor
+    far outside the card's recorded training range raises InputError.
     """
     out_dir = Path(out_dir)
     if isinstance(model, (str, os.PathLike)):
         model_id = sha256_file(model)
-        model, _card = load_model(model)
+        model, card = load_model(model)
     else:
         model_id = hashlib.sha256(pickle.dumps(model, protocol=5)).hexdigest()
     features = list(model.features_)
+    guard = FeatureGuard.from_card(card, features)
     grid = Grid.from_dataarray(cropland)
     _check_inputs(grid, cropland, predictors, zones, features)
     if getattr(model, "scope", "global") != "global" and zones is None:
@@ -223,7 +408,7 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     inputs = resume_key if resume_key is not None else (_token(cropland), [(k, _token(v)) for k, v in predictors.items()],
                                                         None if zones is None else _token(zones))
     fingerprint = tokenize(model_id, inputs, grid.to_dict(), features,
-                           None if zone_keys is None else sorted(dict(zone_keys).items()))
+                           None if zone_keys is None else sorted(dict(zone_keys).items()), guard.token())
     paths = {name: out_dir / f"{name}.tif" for name in OUTPUTS}
     done_file = out_dir / ".predict_done.json"
     if resume and done_file.is_file() and all(p.is_file() for p in paths.values()):
@@ -231,15 +416,22 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
             log.info("prediction already complete in %s", out_dir)
             return paths
     plan_file = work / "plan.json"
-    if resume and plan_file.is_file():
-        plan = json.loads(plan_file.read_text())
-        if plan.get("fingerprint") == fingerprint:
-            size = int(plan["tile_size"])  # keep the earlier run's tiling so its parts stay valid
-        else:
+    try:  # the work folder: an unwritable or odd --out is one OutputError, as for every written file
+        if resume and plan_file.is_file():
+            plan = json.loads(plan_file.read_text())
+            if plan.get("fingerprint") == fingerprint:
+                size = int(plan["tile_size"])  # keep the earlier run's tiling so its parts stay valid
+            else:
+                shutil.rmtree(work)
+        elif work.exists():
             shutil.rmtree(work)
-    elif work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        failure = write_failure(exc, plan_file)
+        if failure is None:
+            failure = OutputError(f"cannot create the work folder {work}: {exc.strerror or exc}", str(out_dir),
+                                  "choose an output folder you may write to (it is created if missing)")
+        raise failure from exc
     write_text_atomic(plan_file, json.dumps({"fingerprint": fingerprint, "tile_size": size}))
 
     if hasattr(model, "prepare_prediction"):  # the numba kernel for every member (faster than compiled C)
@@ -249,11 +441,11 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     # memory grow with the map; a slice of the budget is enough as each block is read once
     with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(int(max(16, min(128, memory_mb // 8))))):
         return _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zone_keys, size, work, paths, done_file,
-                          fingerprint, n_jobs, on_tile, tags, cog, memory_mb)
+                          fingerprint, n_jobs, on_tile, tags, cog, memory_mb, guard)
 
 
 def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zone_keys, size, work, paths, done_file,
-               fingerprint, n_jobs, on_tile, tags, cog, memory_mb) -> dict[str, Path]:
+               fingerprint, n_jobs, on_tile, tags, cog, memory_mb, guard=None) -> dict[str, Path]:
     tiles = [t.window for t in grid.tiles(size)]
     part = lambda w: work / f"r{int(w.row_off):07d}_c{int(w.col_off):07d}.npy"  # noqa: E731
     todo = [(i, w) for i, w in enumerate(tiles) if not part(w).is_file()]
@@ -264,12 +456,13 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
         threads = 1 if side_by_side > 1 or runner.cluster else n_jobs
         queue = iter(todo)
         pending = {}
+        missing = 0
 
         def submit_next() -> None:
             nxt = next(queue, None)
             if nxt is not None:
                 tile = _Tile(nxt[0], nxt[1], part(nxt[1]), grid, cropland, predictors, zones, features, cull=runner.cluster)
-                pending[runner.submit(_predict_tile, tile, zone_keys, threads)] = nxt
+                pending[runner.submit(_predict_tile, tile, zone_keys, threads, guard)] = nxt
 
         try:
             for _ in range(side_by_side + 1):  # one tile queued behind the running ones: no slot waits on the client
@@ -277,7 +470,7 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
             while pending:
                 for fut in runner.wait_first(list(pending)):
                     i, w = pending.pop(fut)
-                    fut.result()
+                    missing += fut.result()[1]
                     bar.update(1)
                     if on_tile is not None:
                         on_tile(i, w)
@@ -286,6 +479,9 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
             runner.cancel(list(pending))  # running tiles finish and keep their parts; queued ones never start
             raise
     log.info("predicted %d tiles (%d from an earlier run)", len(todo), len(tiles) - len(todo))
+    if missing:
+        log.warning("%d crop pixels miss a predictor the model was not trained with missing (NaN or nodata): they are "
+                    "nodata (255) in the maps; fill the predictor's gaps or refit with them in the pool", missing)
 
     all_tags = {"stage": "mapping.predict", "model": str(model_id), "features": ",".join(features)} | dict(tags or {})
     stack = _assemble(grid, tiles, part, size)  # each part is loaded once for the three outputs

@@ -39,6 +39,44 @@ def default_features(pool: pd.DataFrame) -> list[str]:
     return [c for c in pool.columns if c not in NON_FEATURES and pd.api.types.is_numeric_dtype(pool[c])]
 
 
+def feature_ranges(X: pd.DataFrame) -> dict:
+    """Per feature of the rows fitted: {"min", "max", "median", "p01", "p99", "missing"} (floats, None when the feature
+    has no finite value; missing = rows without a finite value). Written to the card as `feature_ranges`, so prediction
+    can tell inputs on another scale or with values the training pool never had."""
+    out = {}
+    for name in X.columns:
+        v = X[name].to_numpy(np.float64)
+        ok = np.isfinite(v)
+        finite = v[ok]
+        q = np.quantile(finite, [0.0, 0.01, 0.5, 0.99, 1.0]) if finite.size else [None] * 5
+        out[str(name)] = {"min": _num(q[0]), "max": _num(q[4]), "median": _num(q[2]), "p01": _num(q[1]), "p99": _num(q[3]),
+                          "missing": int((~ok).sum())}
+    return out
+
+
+def _num(x):
+    return None if x is None else float(x)
+
+
+def check_feature_names(feats: Sequence[str], pool: pd.DataFrame, option: str = "--features") -> None:
+    """InputError (naming `option`) for no features, a bookkeeping column (NON_FEATURES: the label, unit and zone ids,
+    pixel row/col) given as a predictor, a repeated name, or a column not in the pool."""
+    choose = f"choose from {', '.join(default_features(pool))}"
+    if not feats:
+        raise InputError("no features given", option, choose)
+    booked = [f for f in feats if f in NON_FEATURES]
+    if booked:
+        raise InputError(f"{', '.join(booked)} {'is a bookkeeping column' if len(booked) == 1 else 'are bookkeeping columns'} of the "
+                         f"pool, not {'a predictor' if len(booked) == 1 else 'predictors'} ({', '.join(NON_FEATURES)} never are: "
+                         "the label as a feature leaks the answer)", option, f"drop {', '.join(booked)}; {choose}")
+    repeated = sorted({f for f in feats if list(feats).count(f) > 1})
+    if repeated:
+        raise InputError(f"features repeat: {', '.join(repeated)}", option, "give each feature once")
+    missing = [f for f in feats if f not in pool.columns]
+    if missing:
+        raise InputError(f"features not in the pool: {missing}", option, choose)
+
+
 def capped_rows(keys: np.ndarray, y: np.ndarray, max_per_class: int, seed: int) -> np.ndarray:
     """Boolean mask of the samples kept when every model fits on at most `max_per_class` samples of each class:
     per scope key and class, a simple random sample without replacement drawn with `seed` (the
@@ -59,7 +97,7 @@ def capped_rows(keys: np.ndarray, y: np.ndarray, max_per_class: int, seed: int) 
 def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str = "global", features: Sequence[str] | None = None,
                   seed: int = 0, cv_blocks: int | str | None = 40, cv_splits: int = 5, n_jobs: int = 1,
                   parents: Mapping[str, str] | None = None, estimator_params: dict | None = None,
-                  max_per_class: int = 0) -> tuple[ScopedClassifier, dict]:
+                  max_per_class: int = 0, features_option: str = "--features") -> tuple[ScopedClassifier, dict]:
     """Fit the classifier on the pool and cross-validate it; returns (model, card) (save with models.save_model).
 
     cv_blocks: square blocks of that many pixels held out together, "units" to hold out whole units, None
@@ -68,17 +106,19 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     random sample (capped_rows); 0 uses the whole pool. The card's samples count the pool and the rows used.
     n_jobs: threads (< 1: one per core, fit_threads); the final model is fitted beside the CV folds, which
     run `n_jobs` at a time. Every fit is seeded on its own, so the model and the scores do not depend on it.
-    Raises InputError for an unknown model, a pool without labels, or features not in the pool.
+    The card's `feature_ranges` holds each feature's min, max, median, 1st/99th percentile and missing count over the
+    rows fitted (feature_ranges).
+    Raises InputError for an unknown model, a pool without labels, or features not in the pool, repeated or
+    bookkeeping (NON_FEATURES); `features_option` is how the caller names the feature list in that error.
     """
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}", "model", f"use one of {', '.join(MODELS)}")
     if "label" not in pool.columns:
         raise InputError("the pool has no label column", "pool", "make it with `irrmap training pool`")
-    feats = list(features) if features else default_features(pool)
-    missing = [f for f in feats if f not in pool.columns]
-    if missing or not feats:
-        raise InputError(f"features not in the pool: {missing or 'none given'}", "features",
-                         f"choose from {', '.join(default_features(pool))}")
+    feats = [str(f) for f in features] if features else default_features(pool)
+    if not feats and not features:
+        raise InputError("the pool has no numeric predictor columns", "pool", "make it with `irrmap training pool ... --predictor NAME=PATH`")
+    check_feature_names(feats, pool, features_option)
     units = pool["unit"].astype(str) if "unit" in pool.columns else (pool["zone"].astype(str) if "zone" in pool.columns else None)
     if scope != "global" and units is None:
         raise InputError(f"scope {scope!r} needs a unit column", "pool", "use a pool from `irrmap training pool` or scope global")
@@ -145,5 +185,6 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
         },
         "cv": cv,
         "oob_score": oob,
+        "feature_ranges": feature_ranges(X),
     }
     return clf, card

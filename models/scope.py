@@ -208,8 +208,20 @@ class ScopedClassifier(ClassifierMixin, BaseEstimator):
         names, codes = np.unique(np.asarray(keys, object).astype(str), return_inverse=True)
         return self._grouped(X, names, codes, n_threads)
 
+    def keys_for_codes(self, codes) -> np.ndarray:
+        """The scope key of each unit code, by the rule the model was fitted with (scope_keys: county = the code,
+        province = the adcode / FIPS prefix): the join for a zone raster numbered otherwise than the training one."""
+        return scope_keys(pd.Series(np.asarray(codes, object).astype(str)), self.scope).to_numpy().astype(str)
+
+    def has_own_model(self, key: str) -> bool:
+        """Whether pixels of scope key `key` get a model (or constant) of their own, not the global fallback."""
+        return self.scope == "global" or str(key) in self.constants_ or str(key) in self.models_
+
     def positive_proba_zones(self, X, zones, zone_keys: Mapping[int, str] | None = None, n_threads: int | None = None) -> np.ndarray:
-        """As positive_proba, with each row's key looked up from its zone id (`zone_keys` or `zone_keys_`)."""
+        """As positive_proba, with each row's key looked up from its zone id (`zone_keys` or `zone_keys_`). Ids not in
+        the table get key "" (the global fallback): a zone raster numbered otherwise than the training pool must come
+        with its own table (id -> key, see keys_for_codes and irrmap.mapping.predict.zone_keys_for), or predictions
+        use other units' models."""
         if self.scope == "global":
             return self.positive_proba(X, None, n_threads)
         X = self._rows(X)

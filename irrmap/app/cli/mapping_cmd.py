@@ -20,7 +20,11 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH",
                    help="predictor raster, in the model card's order (repeat); lon/lat are derived from the grid if absent")
-    p.add_argument("--zones", help="zone raster (irrmap units rasterize) for province/county models")
+    p.add_argument("--zones", help="zone raster (irrmap units rasterize) for province/county models; its ids are joined to the "
+                                   "model's units through the lookup CSV beside it (ZONES.csv, or units.csv of a run)")
+    p.add_argument("--zone-table", metavar="CSV", help="lookup of the zone raster (columns zone, code) when it is not beside it")
+    p.add_argument("--align", action="store_true",
+                   help="resample predictors and zones on other grids onto the cropland grid (default: error)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--memory-mb", type=float, default=512, help="memory budget that sets the tile size (default 512)")
     p.add_argument("--jobs", type=int, default=None, help="prediction threads (default: all cores)")
@@ -32,8 +36,9 @@ def register(sub, name: str, help_: str) -> None:
                         description="Writes OUT/class.tif and OUT/fraction.tif (uint8, nodata 255).")
     p.add_argument("map", help="class.tif from `irrmap mapping predict`")
     p.add_argument("--cropland", required=True, help="cropland fraction raster the map was predicted with")
-    p.add_argument("--cropland-scale", type=float, default=None)
+    p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--align", action="store_true", help="resample a cropland on another grid onto the map's grid (default: error)")
     p.add_argument("--no-rule", action="store_true", help="skip the 7x7 rule")
     p.add_argument("--isolated", type=int, default=2, help="drop irrigated pixels with at most this many irrigated in 7x7 (default 2)")
     p.add_argument("--hole", type=int, default=47, help="fill 7x7 windows around pixels with at least this many (default 47)")
@@ -43,16 +48,20 @@ def register(sub, name: str, help_: str) -> None:
 
     p = cmds.add_parser("aggregate", help="irrigated area (m2) per factor x factor block (1 km from 250 m)")
     p.add_argument("map", help="fraction.tif (percent) from predict or filter")
-    p.add_argument("--out", required=True, help="output GeoTIFF (float64 m2 per cell)")
+    p.add_argument("--out", required=True, help="output GeoTIFF (float32 m2 per cell)")
     p.add_argument("--factor", type=int, default=4)
+    p.add_argument("--scale", type=float, default=None,
+                   help="value x scale = irrigated fraction of the pixel (default 0.01: a percent map, checked; 1 for a 0..1 fraction)")
     p.set_defaults(func=_aggregate)
 
 
 def _predict(args) -> int:
+    import dask.array as da
+
     from irrmap.core.errors import InputError
-    from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
-    from irrmap.mapping.predict import predict_to_files, tile_size_for
+    from irrmap.mapping.predict import (check_input_grids, file_grid, predict_to_files, read_zone_lookup, tile_size_for,
+                                        zone_keys_for, zone_lookup_path)
     from irrmap.models.persistence import load_model
 
     predictor_paths = {}
@@ -62,26 +71,43 @@ def _predict(args) -> int:
             raise InputError(f"bad predictor {item!r}", "--predictor", "write NAME=PATH")
         predictor_paths[name] = path
     model, card = load_model(args.model)
-    grid = Grid.from_raster(args.cropland)
+    grid = file_grid(args.cropland)
+    # nothing is warped silently: inputs off the cropland grid are refused unless --align (as `training thresholds`)
+    check_input_grids({**predictor_paths, **({"zones": args.zones} if args.zones else {})}, grid, "cropland", args.align)
     size = args.tile_size or tile_size_for(len(card["features"]), args.memory_mb, in_flight=args.jobs or os.cpu_count() or 1)
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, chunks=size, name="cropland")
     predictors = {n: read_raster(p, grid, chunks=size, name=n) for n, p in predictor_paths.items()}
     zones = read_raster(args.zones, grid, kind="categorical", chunks=size) if args.zones else None
+    zone_keys = None
+    if zones is not None and getattr(model, "scope", "global") != "global":
+        # join the raster's ids to the model's units on unit codes (its lookup CSV), never on bare ids
+        table = zone_lookup_path(args.zones, args.zone_table)
+        lookup = read_zone_lookup(table) if table is not None else None
+        ids = da.unique(da.asarray(zones.data)).compute()  # block by block: the zone raster is never whole in memory
+        nodata = zones.attrs.get("nodata")
+        ids = ids[ids != nodata] if nodata is not None else ids
+        zone_keys = zone_keys_for(model, ids, lookup, args.zones, None if table is None else str(table))
     paths = predict_to_files(args.model, cropland, predictors, zones, args.out, memory_mb=args.memory_mb, n_jobs=args.jobs,
-                             tile_size=size, resume=not args.restart)
+                             tile_size=size, resume=not args.restart, zone_keys=zone_keys)
     for name, p in paths.items():
         print(f"{name}: {p}")
     return 0
 
 
 def _filter(args) -> int:
-    from irrmap.core.grid import Grid
-    from irrmap.core.raster_read import read_raster
+    from irrmap.core.errors import InputError
+    from irrmap.core.raster_read import open_raster, read_raster
     from irrmap.mapping.filter import filter_to_files
+    from irrmap.mapping.predict import check_input_grids, file_grid
 
-    grid = Grid.from_raster(args.map)
+    grid = file_grid(args.map)
+    with open_raster(args.map) as src:
+        desc = " ".join(d or "" for d in src.descriptions)
+    if "P(irrigated)" in desc or "percent" in desc:
+        raise InputError(f"this is not a class map (band: {desc!r})", args.map, "filter class.tif from `irrmap mapping predict`")
+    check_input_grids({"cropland": args.cropland}, grid, "class map", args.align)
     classes = read_raster(args.map, grid, kind="categorical")
-    cropland = read_raster(args.cropland, grid, scale=args.cropland_scale)
+    cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, name=str(args.cropland))
     paths = filter_to_files(classes, cropland, args.out, rule=not args.no_rule, isolated=args.isolated, hole=args.hole,
                             majority_size=args.majority, mmu=args.mmu)
     for name, p in paths.items():
@@ -90,12 +116,14 @@ def _filter(args) -> int:
 
 
 def _aggregate(args) -> int:
-    from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
-    from irrmap.mapping.aggregate import aggregate_to_file
+    from irrmap.mapping.aggregate import NODATA, aggregate_to_file, check_fraction_input
+    from irrmap.mapping.predict import file_grid
 
-    grid = Grid.from_raster(args.map)
+    grid = file_grid(args.map)
+    scale = check_fraction_input(args.map, args.scale)  # a class, probability, 0..1 or >100 map is refused, not summed
     fraction = read_raster(args.map, grid, kind="categorical")
-    path = aggregate_to_file(fraction, args.out, factor=args.factor)
+    nodata = fraction.attrs.get("nodata", NODATA)
+    path = aggregate_to_file(fraction, args.out, factor=args.factor, scale=scale, nodata=nodata)
     print(f"irrigated area per {args.factor}x{args.factor} cell (m2) -> {path}")
     return 0

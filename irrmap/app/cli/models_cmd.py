@@ -18,7 +18,9 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--out", required=True, help="output model file (.joblib); the card is written beside it")
     p.add_argument("--model", default="rf", choices=["rf", "lgbm", "lgbm-rf"], help="classifier (default rf, the method's)")
     p.add_argument("--scope", default="global", choices=["global", "province", "county"], help="one model overall, per province or per county")
-    p.add_argument("--features", nargs="+", help="predictor columns in order (default: every numeric pool column but unit/zone/label/row/col)")
+    p.add_argument("--features", nargs="+",
+                   help="predictor columns in order (default: every numeric pool column but unit/zone/label/row/col, which are "
+                        "refused as features)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cv-blocks", default="40", help="CV hold-out: block size in pixels, 'units' for whole units, 0 to skip (default 40)")
     p.add_argument("--cv-splits", type=int, default=5)
@@ -51,20 +53,29 @@ def _fit(args) -> int:
 
 def _info(args) -> int:
     from irrmap.models import load_model
+    from irrmap.models.persistence import is_irrmap_model
 
-    _, card = load_model(args.model)  # verifies the checksum
+    # verifies the card, the checksum and that the file unpickles (InputError: one line naming the file and the fix)
+    model, card = load_model(args.model, irrmap_model=False)
     _print_card(card)
     print("checksum: ok")
+    if not is_irrmap_model(model):
+        print(f"model object: {type(model).__module__}.{type(model).__name__}, not an irrmap model: "
+              "`irrmap mapping predict` refuses it (fix: fit the model with `irrmap models fit`)")
     return 0
 
 
 def _print_card(card: dict) -> None:
     from irrmap.core.json_out import score_text
 
-    s = card["samples"]
-    print(f"model {card['model']}, scope {card['scope']}, seed {card['seed']}: {s['models']} fitted models, "
-          f"{len(s['single_class_keys'])} single-class units")
-    print(f"samples {s['total']} ({s['irrigated']} irrigated, {s['not_irrigated']} not)")
+    s = card.get("samples") or {}  # cards of other versions or tasks (tree cover) lack some keys: print what is there
+    single = s.get("single_class_keys")
+    print(f"model {card.get('model', '?')}, scope {card.get('scope', card.get('task', '?'))}, seed {card.get('seed', '?')}"
+          + (f": {s['models']} fitted models, {len(single or {})} single-class units" if "models" in s else ""))
+    if "total" in s:
+        print(f"samples {s['total']} ({s.get('irrigated', '?')} irrigated, {s.get('not_irrigated', '?')} not)")
+    elif "used" in s:
+        print(f"samples {s['used']}")
     print(f"features ({len(card['features'])}): {', '.join(card['features'])}")
     cv = card.get("cv")
     if cv:

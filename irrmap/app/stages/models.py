@@ -18,7 +18,8 @@ def run(ctx: RunContext) -> list[Path]:
     sec = ctx.config.models
     # no reference kept here: fit_from_pool drops the rows its per-class cap leaves out
     model, card = fit_from_pool(read_pool(ctx.outdir / "training" / "pool.parquet"), model=sec.model, scope=sec.scope, features=sec.features, seed=ctx.config.run.seed,
-                                cv_blocks=sec.cv_blocks, n_jobs=sec.n_jobs or -1, max_per_class=sec.max_per_class)
+                                cv_blocks=sec.cv_blocks, n_jobs=sec.n_jobs or -1, max_per_class=sec.max_per_class,
+                                features_option="[models].features")
     path = ctx.outdir / "models" / "model.joblib"
     card = save_model(model, path, card)
     cv = card.get("cv") or {}
@@ -28,7 +29,13 @@ def run(ctx: RunContext) -> list[Path]:
 
 
 def _check(ctx: RunContext) -> None:
+    from irrmap.models.fit import NON_FEATURES
+
     pool = ["lon", "lat", *predictor_names(ctx)]  # the columns training.pool writes
+    booked = [f for f in ctx.config.models.features or [] if f in NON_FEATURES]
+    if booked:  # the label (or a unit/zone id, a pixel row/col) as a predictor leaks the answer
+        raise ConfigError(f"{', '.join(map(repr, booked))} {'is a bookkeeping column' if len(booked) == 1 else 'are bookkeeping columns'}"
+                          " of the training pool, not a predictor", "[models].features", f"drop it; use some of: {', '.join(pool)}")
     unknown = [f for f in ctx.config.models.features or [] if f not in pool]
     if unknown:
         raise ConfigError(f"{', '.join(map(repr, unknown))} will not be in the training pool", "[models].features", f"use some of: {', '.join(pool)}")
