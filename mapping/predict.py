@@ -122,29 +122,6 @@ class FeatureGuard:
         return np.isfinite(X[:, need]).all(axis=1)
 
 
-def file_grid(path, name: str | None = None) -> Grid:
-    """The grid of a raster file; InputError (not a GDAL traceback) for a missing or unreadable file."""
-    from irrmap.core.raster_read import open_raster
-
-    with open_raster(path) as src:
-        if src.crs is None:
-            raise GridError("raster has no CRS", str(path), "assign one with gdal_edit.py -a_srs")
-        return Grid(src.crs, src.transform, src.height, src.width)
-
-
-def check_input_grids(paths: Mapping[str, str], grid: Grid, reference: str, align: bool = False) -> None:
-    """GridError for each input file (name -> path) not on `grid` (the `reference` raster's), unless `align`
-    (then it is resampled onto it, and logged): the commands never warp a map or predictor silently."""
-    for name, path in paths.items():
-        g = file_grid(path, name)
-        if g.aligned_with(grid):
-            continue
-        if not align:
-            raise GridError(f"{name} grid {g!r} differs from the {reference} grid {grid!r}", str(path),
-                            "pass --align or resample it first")
-        log.warning("%s (%s) is resampled onto the %s grid (--align)", name, path, reference)
-
-
 # ---- zone rasters numbered otherwise than the training pool --------------------------------------------
 def zone_lookup_path(zones_path, given=None) -> Path | None:
     """The zone raster's lookup table (zone id -> unit code): `given`, else the CSV that `irrmap units rasterize`

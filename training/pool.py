@@ -10,6 +10,9 @@ or tile order, and equal inputs and seed give equal bytes.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
 import dask
 import geopandas as gpd
 import numpy as np
@@ -18,11 +21,28 @@ import xarray as xr
 from numba import njit
 from scipy.ndimage import binary_erosion
 
-from irrmap.core.errors import InputError
+from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.progress import progress_bar
 from irrmap.training.split_common import zone_ids
 from irrmap.training.thresholds import IRRIGATED, NOT_IRRIGATED, _check_grid
+
+log = logging.getLogger(__name__)
+
+# The pool file's own columns (sample_pool's, to_geodataframe's and the GeoParquet geometry): a predictor of one of
+# these names would overwrite them (a predictor named `label` replaces the training labels)
+RESERVED_COLUMNS = ("unit", "zone", "label", "row", "col", "lon", "lat", "geometry")
+
+
+def check_predictor_names(names, where: str = "predictors") -> None:
+    """Raise InputError for a predictor name that is empty or one of the pool's own columns (RESERVED_COLUMNS);
+    `where` names the setting or option that gave the names."""
+    for name in names:
+        if not str(name).strip():
+            raise InputError("a predictor has an empty name", where, "give every predictor a name (NAME=PATH)")
+        if name in RESERVED_COLUMNS:
+            raise InputError(f"predictor name {name!r} is one of the pool's own columns ({', '.join(RESERVED_COLUMNS)}) and "
+                             "would overwrite it", where, f"give the predictor another name, e.g. {name}_value")
 
 
 @njit(cache=True)
@@ -107,6 +127,8 @@ def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.Data
     """
     if not maps:
         raise InputError("no intermediate maps given", "maps", "pass the threshold maps (at least one)")
+    if erode < 0:  # a negative erosion would read halo rows inside the strip and sample a shifted window
+        raise InputError(f"erode is {erode}", "erode", "give 0 (no erosion) or a positive number of pixels")
     grid = Grid.from_dataarray(zones)
     for i, m in enumerate(maps):
         _check_grid(f"map {i + 1}", m, grid)
@@ -116,6 +138,8 @@ def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.Data
     if quota.ndim != 1 or quota.size < n_units + 1:  # longer is fine: units of the table without a pixel on the grid
         raise InputError(f"per_class_by_zone has {quota.size} entries for zone ids 0..{n_units}", "per_class_by_zone",
                          "give one quota per zone id 0..N (index 0 is unused)")
+    if quota.size and quota.min() < 0:
+        raise InputError(f"a quota of {int(quota.min())} samples per class", "per_class", "give 0 or more samples per unit and class")
     pos, key, grp = np.empty(0, np.int64), np.empty(0, np.uint64), np.empty(0, np.int64)
     with progress_bar(total=grid.height, desc="training pool", unit="row") as bar:
         for r0 in range(0, grid.height, strip_rows):
@@ -140,6 +164,10 @@ def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.Data
 
 def attach_predictors(samples: pd.DataFrame, predictors: dict[str, xr.DataArray], grid: Grid, strip_rows: int = 512) -> pd.DataFrame:
     """Add one column per predictor with its value at each sample pixel (read strip by strip)."""
+    check_predictor_names(predictors)
+    taken = [n for n in predictors if n in samples.columns]
+    if taken:
+        raise InputError(f"predictor {taken[0]!r} is already a column of the samples", "predictors", "give the predictor another name")
     out = samples.copy()
     rows = samples["row"].to_numpy()
     cols = samples["col"].to_numpy()
@@ -153,6 +181,47 @@ def attach_predictors(samples: pd.DataFrame, predictors: dict[str, xr.DataArray]
             vals[sel] = block[rows[sel] - r0, cols[sel]]
         out[name] = vals
     return out
+
+
+MIN_CLASS_SHARE = 0.05  # below 1 sample in 20, a classifier hardly ever predicts the rare class
+
+
+@dataclass(frozen=True)
+class PoolAdvice:
+    """What `check_pool_balance` tells the user to check, in the caller's words: config keys for `irrmap run`,
+    options for `irrmap training pool`."""
+
+    where: str  # where the empty-pool error points
+    empty_fix: str  # the fix of the empty-pool error
+    balance_fix: str  # the "Fix:" of the warning about a rare class
+
+
+RUN_ADVICE = PoolAdvice(
+    "training.pool",
+    "check statistics/validation.txt (statistics that join no unit, or all zero), the cropland product and [training].scores",
+    "check [statistics].area_unit against the table (statistics/validation.txt has the scale check) and the cropland product")
+
+
+def check_pool_balance(labels: np.ndarray, zones: np.ndarray, advice: PoolAdvice = RUN_ADVICE) -> None:
+    """DataError for an empty pool; a warning naming the counts and the likely cause when one class (1 irrigated,
+    0 not) is under MIN_CLASS_SHARE of the pool. `zones` holds each sample's unit zone id. The one check of
+    `irrmap run` (stage training.pool) and `irrmap training pool`; `advice` words its fixes for the caller."""
+    labels, zones = np.asarray(labels), np.asarray(zones)
+    n1, n0 = int((labels == 1).sum()), int((labels == 0).sum())
+    if n0 + n1 == 0:
+        raise DataError("the training pool is empty: no crop pixel where every threshold map agrees", advice.where, advice.empty_fix)
+    rare = 1 if n1 < n0 else 0
+    if min(n0, n1) >= MIN_CLASS_SHARE * (n0 + n1):
+        return
+    units = np.unique(zones)
+    without = len(units) - len(np.unique(zones[labels == rare]))
+    cause = ("statistics small for the units' cropland: an area unit too small (e.g. 'ha' for a table in 1000 ha) or a "
+             "cropland product far larger than the real cropland" if rare == 1 else
+             "statistics large for the units' cropland: an area unit too large (e.g. 'ha' for a table in mu) or a "
+             "cropland product far smaller than the real cropland")
+    log.warning("training pool: %d irrigated and %d not-irrigated samples (%.2g %% %s; %d of %d units gave none); likely cause: %s. "
+                "Fix: %s", n1, n0, 100 * min(n0, n1) / (n0 + n1), "irrigated" if rare == 1 else "not irrigated",
+                without, len(units), cause, advice.balance_fix)
 
 
 POOL_ROW_GROUP = 1 << 17  # samples per row group of the pool file: at most this many points exist at once

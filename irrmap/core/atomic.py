@@ -26,16 +26,22 @@ log = logging.getLogger(__name__)
 # full. GDAL reports a failed block write only as a log line and leaves a truncated file, so a write is also
 # judged by the space left after it.
 FULL_BELOW = 64 * 1024
-_CAUSES = {  # errno -> (what, fix)
-    errno.ENOSPC: ("No space left on device", "free disk space, or choose an output folder on another disk, e.g. [run].output_dir"),
-    errno.EDQUOT: ("disk quota exceeded", "free space within your quota, or choose another output folder, e.g. [run].output_dir"),
-    errno.EROFS: ("read-only file system", "choose a writable output folder, e.g. [run].output_dir"),
-    errno.EACCES: ("permission denied", "choose an output folder you may write to, e.g. [run].output_dir, or change its permissions"),
-    errno.EPERM: ("operation not permitted", "choose an output folder you may write to, e.g. [run].output_dir"),
-    errno.ENOTDIR: ("{} is a file, not a folder", "choose an output path whose folders are folders, e.g. [run].output_dir"),
-    errno.EEXIST: ("{} is a file, not a folder", "choose an output path whose folders are folders, e.g. [run].output_dir"),
+_CAUSES = {  # errno -> (what, fix); the fixes name no command's option or config key: the `where` of the error (the
+    # file, or the setting such as [run].output_dir that check_output_folder is given) says which output it is
+    errno.ENOSPC: ("No space left on device", "free disk space, or choose an output folder on another disk"),
+    errno.EDQUOT: ("disk quota exceeded", "free space within your quota, or choose another output folder"),
+    errno.EROFS: ("read-only file system", "choose an output folder on a writable disk"),
+    errno.EACCES: ("permission denied", "choose an output folder you may write to, or change its permissions"),
+    errno.EPERM: ("operation not permitted", "choose an output folder you may write to"),
+    errno.ENOTDIR: ("{} is a file, not a folder", "choose an output path whose folders are folders"),
+    errno.EEXIST: ("{} is a file, not a folder", "choose an output path whose folders are folders"),
     errno.EISDIR: ("the output is an existing folder", "give a file name (e.g. inside that folder: FOLDER/NAME.tif), or remove the folder"),
 }
+# OS errors that say what went wrong and that a full disk does not cause: with one of these naming the output's folder,
+# the free space is not consulted (a pseudo-filesystem such as /proc or /sys shows 0 bytes free, yet refuses a new file
+# with ENOENT or EACCES)
+_NOT_SPACE = (errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.EISDIR,
+              errno.ENAMETOOLONG, errno.EINVAL, errno.ENXIO, errno.ENODEV, errno.EOPNOTSUPP)
 _ABOUT_THE_FOLDER = (errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.EISDIR)  # also raised by reads: count only when they name it
 
 
@@ -111,7 +117,8 @@ def write_failure(exc: BaseException, path) -> OutputError | None:
 
     Looks for an OS error code (full disk, quota, read-only, permission) in the exception and its causes, then
     for the same OS text in messages (GDAL passes it on in RasterioIOError), and finally at the free space
-    left, since GDAL turns a full disk into a later "not a TIFF file" read error. Permission errors and files
+    left, since GDAL turns a full disk into a later "not a TIFF file" read error, unless an OS error about the output's
+    folder names another cause (ENOENT from a pseudo-filesystem such as /proc, which shows 0 bytes free). Permission errors and files
     in the way of folders count only when they name the output's folders (reading an input can fail the same
     way). An OutputError is returned
     as it is; other IrrmapErrors and interrupts (KeyboardInterrupt, SystemExit) give None. The error names the
@@ -132,6 +139,11 @@ def write_failure(exc: BaseException, path) -> OutputError | None:
             if code in _ABOUT_THE_FOLDER and not _names_folder(e, path):
                 continue
             return OutputError(f"cannot write: {what.format(_existing(Path(path).parent))}", str(final_path(path)), fix)
+    said = [e for e in chain if isinstance(e, OSError) and e.errno in _NOT_SPACE and _names_folder(e, path)]
+    if said:  # the OS named another cause (ENOENT on /proc/x): say it, not "no space left" from the free space
+        e = said[0]
+        return OutputError(f"cannot write: {e.strerror or os.strerror(e.errno)}", str(final_path(path)),
+                           "choose an output folder on an ordinary disk that you may write to (not /proc, /sys or /dev)")
     if disk_full(path):  # the library's own message (e.g. "Write failed") stays in the chain: irrmap -v shows it
         what, fix = _CAUSES[errno.ENOSPC]
         return OutputError(f"cannot write: {what}", str(final_path(path)), fix)

@@ -17,7 +17,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from irrmap.core.errors import ConfigError, GridError
+from irrmap.core.errors import ConfigError, GridError, InputError
 from irrmap.core.grid import Grid, check_pixel_size
 
 # Pixel sizes (nominal ground metres, irrmap.core.grid.pixel_size_m) of a run's grid. The method maps at 250 m
@@ -649,8 +649,8 @@ class LoadedConfig:
                 raise ConfigError(f"raster {like} does not exist", "[grid].like", "point it at an existing raster")
             try:
                 grid = Grid.from_raster(like)
-            except rasterio.errors.RasterioIOError as exc:
-                raise ConfigError(f"cannot open raster {like}: {exc}", "[grid].like", "point it at a raster GDAL can read") from None
+            except (rasterio.errors.RasterioIOError, InputError) as exc:  # Grid.from_raster's: names the file, not the key
+                raise ConfigError(f"cannot open raster {like}: {getattr(exc, 'what', exc)}", "[grid].like", "point it at a raster GDAL can read") from None
         else:
             try:
                 grid = Grid.from_bounds(*g.bounds, g.resolution, g.crs)

@@ -21,7 +21,7 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from irrmap.core import ground
-from irrmap.core.errors import GridError
+from irrmap.core.errors import GridError, InputError
 from irrmap.core.geodesy import band_area, meridian_spacing, parallel_spacing
 
 _EQUAL_AREA_TOL = 1e-9
@@ -90,10 +90,15 @@ class Grid:
 
     @classmethod
     def from_raster(cls, path) -> "Grid":
-        """The grid of an existing raster file."""
+        """The grid of an existing raster file. A missing or unreadable file (GDAL cannot open it) raises
+        InputError naming the file and the fix, as the raster readers do (irrmap.core.raster_read.open_raster)."""
         import rasterio
 
-        with rasterio.open(path) as src:
+        try:
+            src = rasterio.open(path)
+        except rasterio.errors.RasterioIOError as exc:
+            raise _open_error(path, exc) from None
+        with src:
             if src.crs is None:
                 raise GridError("raster has no CRS", str(path), "assign one with gdal_edit.py -a_srs")
             return cls(src.crs, src.transform, src.height, src.width)
@@ -293,6 +298,22 @@ class Grid:
 
     def __repr__(self) -> str:
         return f"Grid({self.crs.to_string()}, res={self.res}, shape={self.shape}, bounds={tuple(round(b, 6) for b in self.bounds)})"
+
+
+def _open_error(path, exc: BaseException):
+    """The InputError for a raster GDAL cannot open: no such file, a folder, or a file of another format."""
+    import os
+
+    while exc.__cause__ is not None or exc.__context__ is not None:  # rasterio's "See previous exception"
+        exc = exc.__cause__ or exc.__context__
+    text, name = str(exc).strip(), os.fspath(path)
+    if "No such file or directory" in text:
+        return InputError("no such raster file", name, "check the path (a raster file, e.g. a GeoTIFF)")
+    if os.path.isdir(name):
+        return InputError("this is a folder, not a raster file", name, "give the path of a raster file inside it (e.g. FOLDER/NAME.tif)")
+    return InputError(f"cannot open raster: {text}", name,
+                      "give a raster GDAL reads (e.g. a GeoTIFF; check with gdalinfo FILE); a truncated or damaged file must "
+                      "be downloaded or created again")
 
 
 # ---- resolution against the CRS's units ---------------------------------------------------------------

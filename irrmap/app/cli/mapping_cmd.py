@@ -58,22 +58,18 @@ def register(sub, name: str, help_: str) -> None:
 def _predict(args) -> int:
     import dask.array as da
 
-    from irrmap.core.errors import InputError
+    from irrmap.app.cli.input_options import check_on_grid, named_values
+    from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
-    from irrmap.mapping.predict import (check_input_grids, file_grid, predict_to_files, read_zone_lookup, tile_size_for,
-                                        zone_keys_for, zone_lookup_path)
+    from irrmap.mapping.predict import predict_to_files, read_zone_lookup, tile_size_for, zone_keys_for, zone_lookup_path
     from irrmap.models.persistence import load_model
 
-    predictor_paths = {}
-    for item in args.predictor:
-        name, _, path = item.partition("=")
-        if not path:
-            raise InputError(f"bad predictor {item!r}", "--predictor", "write NAME=PATH")
-        predictor_paths[name] = path
+    predictor_paths = named_values(args.predictor, "--predictor", "evi_max=features/evi_max.tif")  # a repeated name is refused
     model, card = load_model(args.model)
-    grid = file_grid(args.cropland)
+    grid = Grid.from_raster(args.cropland)
     # nothing is warped silently: inputs off the cropland grid are refused unless --align (as `training thresholds`)
-    check_input_grids({**predictor_paths, **({"zones": args.zones} if args.zones else {})}, grid, "cropland", args.align)
+    for name, path in {**{f"predictor {n}": p for n, p in predictor_paths.items()}, **({"zones": args.zones} if args.zones else {})}.items():
+        check_on_grid(path, grid, name, args.align)
     size = args.tile_size or tile_size_for(len(card["features"]), args.memory_mb, in_flight=args.jobs or os.cpu_count() or 1)
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, chunks=size, name="cropland")
     predictors = {n: read_raster(p, grid, chunks=size, name=n) for n, p in predictor_paths.items()}
@@ -95,17 +91,18 @@ def _predict(args) -> int:
 
 
 def _filter(args) -> int:
+    from irrmap.app.cli.input_options import check_on_grid
     from irrmap.core.errors import InputError
+    from irrmap.core.grid import Grid
     from irrmap.core.raster_read import open_raster, read_raster
     from irrmap.mapping.filter import filter_to_files
-    from irrmap.mapping.predict import check_input_grids, file_grid
 
-    grid = file_grid(args.map)
+    grid = Grid.from_raster(args.map)
     with open_raster(args.map) as src:
         desc = " ".join(d or "" for d in src.descriptions)
     if "P(irrigated)" in desc or "percent" in desc:
         raise InputError(f"this is not a class map (band: {desc!r})", args.map, "filter class.tif from `irrmap mapping predict`")
-    check_input_grids({"cropland": args.cropland}, grid, "class map", args.align)
+    check_on_grid(args.cropland, grid, "cropland", args.align, reference="class map")
     classes = read_raster(args.map, grid, kind="categorical")
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, name=str(args.cropland))
     paths = filter_to_files(classes, cropland, args.out, rule=not args.no_rule, isolated=args.isolated, hole=args.hole,
@@ -116,11 +113,11 @@ def _filter(args) -> int:
 
 
 def _aggregate(args) -> int:
+    from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.mapping.aggregate import NODATA, aggregate_to_file, check_fraction_input
-    from irrmap.mapping.predict import file_grid
 
-    grid = file_grid(args.map)
+    grid = Grid.from_raster(args.map)
     scale = check_fraction_input(args.map, args.scale)  # a class, probability, 0..1 or >100 map is refused, not summed
     fraction = read_raster(args.map, grid, kind="categorical")
     nodata = fraction.attrs.get("nodata", NODATA)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.input_options import check_on_grid, named_values
 from irrmap.app.cli.table_options import add_table_args, table_format
 from irrmap.app.cli.units_options import add_units_encoding
+
+log = logging.getLogger(__name__)
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -47,26 +51,29 @@ def register(sub, name: str, help_: str) -> None:
                     "and one column per predictor. Sampling is seeded and independent of chunking.",
     )
     p.add_argument("--map", action="append", required=True, help="threshold map from `training thresholds` (repeat)")
-    p.add_argument("--cropland", required=True, help="cropland fraction raster on the maps' grid (only crop pixels train)")
+    p.add_argument("--cropland", required=True, help="cropland fraction raster (only crop pixels train); defines the grid")
     p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--units", nargs="+", required=True)
     p.add_argument("--unit-field", required=True)
     p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
     add_units_encoding(p)
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
-    p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH", help="predictor raster to sample (repeat)")
+    p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH",
+                   help="predictor raster to sample (repeat; one name each, not a column of the pool: "
+                        "unit, zone, label, row, col, lon, lat, geometry)")
     p.add_argument("--per-class", type=int, default=200, help="samples per unit and class (default 200)")
     p.add_argument("--per-class-in", action="append", default=[], metavar="CODE=N",
                    help="override per parent unit, e.g. 650000=400 for every county of province 650000 (repeat)")
     p.add_argument("--erode", type=int, default=0, help="drop pixels within N pixels of another label (default 0)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--align", action="store_true", help="resample maps and predictors on other grids onto the cropland grid (default: error)")
     p.add_argument("--out", required=True, help="output GeoParquet")
     p.set_defaults(func=_pool)
 
 
 def _thresholds(args) -> int:
     from irrmap.core.atomic import atomic_path
-    from irrmap.core.errors import GridError
+    from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.palettes import IRRIGATION
@@ -80,9 +87,7 @@ def _thresholds(args) -> int:
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, name="cropland")
     scores = {}
     for path in args.score:
-        g = Grid.from_raster(path)
-        if not g.aligned_with(grid) and not args.align:
-            raise GridError(f"score grid {g!r} differs from the cropland grid {grid!r}", path, "pass --align or resample it first")
+        check_on_grid(path, grid, "score", args.align)
         scores[Path(path).stem] = read_raster(path, grid, name=Path(path).stem)
     units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding)
     stats = read_statistics(args.stats, code_field=args.stats_field, area_field=args.area_field, area_unit=args.area_unit,
@@ -94,7 +99,12 @@ def _thresholds(args) -> int:
     report.raise_for_errors(args.stats)
     zones = units.rasterize(grid)
     table_codes = units.zone_table().set_index("zone")["code"]
-    maps, table = split_scores(scores, zones, cropland, stats.areas(), table_codes, rule=args.rule)
+    try:
+        maps, table = split_scores(scores, zones, cropland, stats.areas(), table_codes, rule=args.rule)
+    except InputError as exc:
+        if exc.where != "cropland":
+            raise
+        raise cropland_range_error(cropland, args.cropland, args.cropland_scale) or exc from None
     scale = scale_problem(stats, units, table.drop_duplicates("unit").set_index("unit")["cropland_m2"])
     if scale and scale.message not in {p.message for p in report.problems}:
         print(scale)
@@ -108,46 +118,100 @@ def _thresholds(args) -> int:
         table.to_csv(tmp, index=False)
     counts = table.groupby("score")["status"].value_counts().unstack(fill_value=0)
     print(counts.to_string())
+    log_infeasible(table)
     print(f"worst |mapped - target| over ok units: {worst_error(table):.1f} m2 -> {out}")
     return 0
+
+
+def cropland_range_error(cropland, path, scale):
+    """The InputError for a --cropland raster whose values (after --cropland-scale) are not a 0..1 fraction: names
+    the file, the values found and the option that fixes them (--cropland-scale 0.01 for percent); None when they
+    are a fraction."""
+    import dask
+
+    from irrmap.core.errors import InputError
+
+    lo, hi = (float(v) for v in dask.compute(cropland.min(), cropland.max()))
+    if lo >= 0 and hi <= 1 + 1e-6:
+        return None  # the fraction is fine: the error was about something else
+    found = f"the cropland fraction is not within 0..1: values {lo:g} to {hi:g}" + (f" after --cropland-scale {scale:g}" if scale else "")
+    if lo < 0:
+        fix = "negative values are no fraction: declare the file's fill value as nodata (gdal_edit.py -a_nodata VALUE FILE)"
+    elif hi <= 100 + 1e-6 and not scale:
+        fix = "these look like percent: pass --cropland-scale 0.01"
+    elif scale:
+        fix = f"--cropland-scale {scale:g} leaves values above 1: give the scale that turns the file's values into 0..1"
+    else:
+        fix = "a class map? give a cropland fraction raster 0..1 (the share of crop in each pixel)"
+    return InputError(found, str(path), fix)
+
+
+def log_infeasible(table) -> None:
+    """One warning per unit whose statistic exceeds its cropland on the grid (status infeasible): its code, the
+    statistic, the cropland and the shortfall (the count is in the summary; thresholds.csv has the rows)."""
+    bad = table[table["status"] == "infeasible"].drop_duplicates("unit")
+    for r in bad.itertuples():
+        log.warning("thresholds: unit %s is infeasible: statistic %.4g km2 but %.4g km2 cropland on the grid, shortfall "
+                    "%.4g km2; all its crop pixels are marked irrigated (check the cropland raster, the grid bounds and "
+                    "--area-unit)", r.unit, r.target_m2 / 1e6, r.cropland_m2 / 1e6, r.shortfall_m2 / 1e6)
+
+
+def pool_advice(args):
+    """check_pool_balance's fixes in this command's options."""
+    from irrmap.training.pool import PoolAdvice
+
+    return PoolAdvice(
+        "--map / --units",
+        "check that the --map files (from `training thresholds`) agree on crop pixels inside the --units, that the units "
+        "lie on the cropland grid and that --per-class is above 0",
+        "check the --area-unit that `training thresholds` used for the table (its statistics scale check) and the --cropland raster")
 
 
 def _pool(args) -> int:
     import numpy as np
 
     from irrmap.core.atomic import atomic_path
-    from irrmap.core.errors import InputError
+    from irrmap.core.errors import DataError, InputError
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.units import AdminUnits
-    from irrmap.training.pool import attach_predictors, sample_pool, write_pool
+    from irrmap.training.pool import attach_predictors, check_pool_balance, check_predictor_names, sample_pool, write_pool
 
-    grid = Grid.from_raster(args.map[0])
+    for option, value in (("--per-class", args.per_class), ("--erode", args.erode)):
+        if value < 0:
+            raise InputError(f"negative value {value}", option, "give 0 or a positive number")
+    named = named_values(args.predictor, "--predictor", "evi_max=features/evi_max.tif")
+    check_predictor_names(named, "--predictor")
+    overrides = named_values(args.per_class_in, "--per-class-in", "650000=400")
+    grid = Grid.from_raster(args.cropland)  # the cropland defines the grid, as in `training thresholds`
+    for path in args.map:
+        check_on_grid(path, grid, "map", args.align)
+    for name, path in named.items():
+        check_on_grid(path, grid, f"predictor {name}", args.align)
     maps = [read_raster(p, grid, kind="categorical") for p in args.map]
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale)
     units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding)
     zones = units.rasterize(grid)
     quota = np.full(len(units) + 1, args.per_class, np.int64)
-    for item in args.per_class_in:
-        code, _, n = item.partition("=")
+    for code, n in overrides.items():
         if not n.isdigit():
-            raise InputError(f"bad override {item!r}", "--per-class-in", "write CODE=N, e.g. 650000=400")
+            raise InputError(f"bad override {code}={n}", "--per-class-in", "write CODE=N with N 0 or more, e.g. 650000=400")
         hit = np.zeros(len(units), bool)
         for level in units.levels:
             hit |= (units.level_codes(level) == code).to_numpy()
         if not hit.any():
             raise InputError(f"no unit has code {code!r} at any level", "--per-class-in", "use a unit, city or province code")
         quota[1:][hit] = int(n)
-    predictors = {}
-    for item in args.predictor:
-        name, _, path = item.partition("=")
-        if not path:
-            raise InputError(f"bad predictor {item!r}", "--predictor", "write NAME=PATH")
-        predictors[name] = read_raster(path, grid, name=name)
+    predictors = {name: read_raster(path, grid, name=name) for name, path in named.items()}
     samples = sample_pool(maps, zones, cropland, per_class_by_zone=quota, seed=args.seed, erode=args.erode)
+    if samples.empty and not int(zones.max().compute()):
+        raise DataError("the training pool is empty: no unit of --units lies on the cropland grid", ", ".join(args.units),
+                        "give units and rasters of the same region (check their CRS and bounds: irrmap units info, irrmap grid info)")
+    check_pool_balance(samples["label"].to_numpy(), samples["zone"].to_numpy(), pool_advice(args))
     samples = attach_predictors(samples, predictors, grid)
     with atomic_path(args.out) as tmp:
         write_pool(samples, grid, tmp, units.zone_table().set_index("zone")["code"])
-    print(samples.groupby("label").size().rename({0: "not irrigated", 1: "irrigated"}).to_string())
+    n1 = int((samples["label"] == 1).sum())
+    print(f"not irrigated {len(samples) - n1:>10d}\nirrigated     {n1:>10d}")
     print(f"{len(samples)} samples from {samples['zone'].nunique()} units -> {args.out}")
     return 0

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from irrmap.app.cli import add_group
+
+log = logging.getLogger(__name__)
 
 
 def _unit_args(p) -> None:
@@ -18,7 +22,7 @@ def _unit_args(p) -> None:
 def _read(args):
     from irrmap.core.units import AdminUnits
 
-    return AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, layer=args.layer,
+    return AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, layer=args.layer, name_field=getattr(args, "name_field", None),
                            invalid_codes="drop" if args.drop_invalid_codes else "error", encoding=args.encoding)
 
 
@@ -28,8 +32,11 @@ def register(sub, name: str, help_: str) -> None:
     _unit_args(p)
     p.set_defaults(func=_info)
     p = cmds.add_parser("rasterize", help="rasterize units to an int32 zone GeoTIFF (0 = outside) plus a CSV lookup table",
-                        description="Zone ids are 1..N in file order; OUT.csv maps them to codes. The grid comes from --like or from --bounds/--resolution/--crs.")
+                        description="Zone ids are 1..N in file order; OUT.csv maps them to codes (the raster's tag zone_table_sha256 "
+                                    "is the SHA-256 of that CSV, so a reader can tell that the two belong together). The grid comes "
+                                    "from --like or from --bounds/--resolution/--crs.")
     _unit_args(p)
+    p.add_argument("--name-field", default=None, help="field with the unit name, for the CSV's name column (default: the code)")
     p.add_argument("--out", required=True, help="output zone GeoTIFF")
     p.add_argument("--like", help="raster whose grid to use")
     p.add_argument("--bounds", nargs=4, type=float, metavar=("LEFT", "BOTTOM", "RIGHT", "TOP"))
@@ -50,13 +57,8 @@ def _info(args) -> int:
 
 
 def _rasterize(args) -> int:
-    import pandas as pd
-
-    from irrmap.core.atomic import atomic_path
     from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
-    from irrmap.core.raster_write import write_raster
-    from irrmap.core.units import ZONE_NODATA
 
     if args.like:
         grid = Grid.from_raster(args.like)
@@ -72,9 +74,93 @@ def _rasterize(args) -> int:
     else:
         raise InputError("no grid given", "--like / --bounds", "pass --like RASTER, or --bounds and --resolution")
     u = _read(args)
-    zones = u.rasterize(grid, chunks=args.chunk)
-    write_raster(args.out, zones, nodata=ZONE_NODATA, dtype="int32", descriptions=["zone"], tags={"units": u.source})
-    with atomic_path(str(args.out).rsplit(".", 1)[0] + ".csv") as tmp:
-        pd.DataFrame(u.zone_table()).to_csv(tmp, index=False)
+    warn_beyond_grid(u, grid)
+    write_zones(args.out, u, grid, chunks=args.chunk)
     print(f"{len(u)} units -> {args.out} {grid!r}")
     return 0
+
+
+def table_path(out):
+    """The lookup CSV beside a zone raster: OUT with its suffix replaced by .csv (OUT.csv without a suffix)."""
+    from pathlib import Path
+
+    out = Path(out)
+    return out.with_suffix(".csv") if out.suffix else out.with_name(out.name + ".csv")
+
+
+def write_zones(out, units, grid, chunks: int = 2048) -> None:
+    """Write the zone raster `out` and its lookup CSV (table_path) as one pair: both are written to temporaries
+    first; then the old CSV is removed, the raster moved into place and the CSV last. Whenever both files exist
+    they belong together: an interruption leaves the old pair, or a raster without CSV (a reader finds the table
+    missing, never a stale one). The raster's tag zone_table_sha256 holds the SHA-256 of the CSV's bytes, so a
+    reader can check a pair too."""
+    import contextlib
+    import hashlib
+    import os
+    from pathlib import Path
+
+    from irrmap.core.atomic import partial_path, write_failure
+    from irrmap.core.raster_write import write_raster
+    from irrmap.core.units import ZONE_NODATA
+
+    out, csv = Path(out), table_path(out)
+    text = units.zone_table().to_csv(index=False).encode("utf-8")
+    tags = {"units": units.source, "zone_table": csv.name, "zone_table_sha256": hashlib.sha256(text).hexdigest()}
+    tif_tmp, csv_tmp = partial_path(out), partial_path(csv)
+    target = out  # the file being written, for the error message
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_raster(tif_tmp, units.rasterize(grid, chunks=chunks), nodata=ZONE_NODATA, dtype="int32", descriptions=["zone"], tags=tags)
+        target = csv
+        write_table(csv_tmp, text)
+        with contextlib.suppress(FileNotFoundError):
+            csv.unlink()  # from here until the last rename there is no CSV: missing, not stale
+        target = out
+        os.replace(tif_tmp, out)
+        target = csv
+        os.replace(csv_tmp, csv)
+    except BaseException as exc:
+        failure = write_failure(exc, target)
+        for tmp in (tif_tmp, csv_tmp):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        if failure is not None and failure is not exc:
+            raise failure from exc
+        raise
+
+
+def write_table(path, data: bytes) -> None:
+    """Write the lookup CSV's bytes (the step between the raster and the CSV)."""
+    from pathlib import Path
+
+    Path(path).write_bytes(data)
+
+
+def warn_beyond_grid(units, grid, limit: int = 10) -> None:
+    """Warn when units reach beyond the grid: their zones hold only part of them (areas or statistics of the whole
+    unit do not fit the zone). Names the units with the share of their area on the grid (irrmap.core.coverage);
+    only units not wholly inside the grid's bounds are measured."""
+    import numpy as np
+
+    from irrmap.core.coverage import FULL_SHARE, on_grid_areas
+    from irrmap.core.units import AdminUnits
+
+    b = units.polygons_on(grid).bounds
+    left, bottom, right, top = grid.bounds
+    inside = ((b["minx"] >= left) & (b["miny"] >= bottom) & (b["maxx"] <= right) & (b["maxy"] <= top)).to_numpy()
+    idx = np.flatnonzero(~inside)
+    if not idx.size:
+        return
+    part = AdminUnits(units.table.iloc[idx], units.levels, units.source, units.hierarchy)
+    whole, on_grid, _ = on_grid_areas(part, grid)
+    share = np.divide(on_grid, whole, out=np.zeros_like(on_grid), where=whole > 0)
+    cut = np.flatnonzero(share < FULL_SHARE)
+    if not cut.size:
+        return
+    codes = part.codes.to_numpy()
+    items = [f"{codes[i]} ({100 * share[i]:.3g} % of its {whole[i] / 1e6:,.1f} km2 on the grid)" for i in cut[:limit]]
+    more = f" and {cut.size - limit} more" if cut.size > limit else ""
+    off = int((share[cut] == 0).sum())
+    log.warning("units rasterize: %d of %d units reach beyond the grid (%d wholly off it), so their zones hold only part of "
+                "them: %s%s (fix: use a grid that covers them, e.g. wider --bounds or another --like raster, or leave "
+                "these units out of area comparisons)", cut.size, len(units), off, "; ".join(items), more)

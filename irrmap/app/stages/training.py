@@ -102,30 +102,13 @@ def run_pool(ctx: RunContext) -> list[Path]:
     return [path]
 
 
-MIN_CLASS_SHARE = 0.05  # below 1 sample in 20, a classifier hardly ever predicts the rare class
-
-
 def check_pool_balance(labels: np.ndarray, zones: np.ndarray) -> None:
-    """DataError for an empty pool; a warning naming the counts and the likely cause when one class (1 irrigated,
-    0 not) is under MIN_CLASS_SHARE of the pool. `zones` holds each sample's unit zone id."""
-    n1, n0 = int((labels == 1).sum()), int((labels == 0).sum())
-    if n0 + n1 == 0:
-        raise DataError("the training pool is empty: no crop pixel where every threshold map agrees", "training.pool",
-                        "check statistics/validation.txt (statistics that join no unit, or all zero), the cropland product "
-                        "and [training].scores")
-    rare = 1 if n1 < n0 else 0
-    if min(n0, n1) >= MIN_CLASS_SHARE * (n0 + n1):
-        return
-    units = np.unique(zones)
-    without = len(units) - len(np.unique(zones[labels == rare]))
-    cause = ("statistics small for the units' cropland: an area unit too small (e.g. 'ha' for a table in 1000 ha) or a "
-             "cropland product far larger than the real cropland" if rare == 1 else
-             "statistics large for the units' cropland: an area unit too large (e.g. 'ha' for a table in mu) or a "
-             "cropland product far smaller than the real cropland")
-    log.warning("training pool: %d irrigated and %d not-irrigated samples (%.2g %% %s; %d of %d units gave none); likely cause: %s. "
-                "Fix: check [statistics].area_unit against the table (statistics/validation.txt has the scale check) and the "
-                "cropland product", n1, n0, 100 * min(n0, n1) / (n0 + n1), "irrigated" if rare == 1 else "not irrigated",
-                without, len(units), cause)
+    """The pool checks of irrmap.training.pool.check_pool_balance (shared with `irrmap training pool`), worded for
+    the run's config: DataError for an empty pool, a warning with the counts when one class is under 5 %."""
+    from irrmap.training.pool import RUN_ADVICE
+    from irrmap.training.pool import check_pool_balance as check
+
+    check(labels, zones, RUN_ADVICE)
 
 
 def _check(ctx: RunContext) -> None:

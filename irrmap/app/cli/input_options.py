@@ -1,0 +1,44 @@
+"""Command-line inputs shared by the commands: NAME=VALUE options and the grid check of extra rasters.
+
+A raster on another grid than the command's reference raster (the cropland, or the class map) is refused unless
+`--align` asks for it to be resampled: half a pixel off moves every label and predictor, silently.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def named_values(items, option: str, example: str) -> dict[str, str]:
+    """NAME=VALUE items of a repeated option as a dict, in order. InputError for an item without NAME or VALUE
+    and for a NAME given twice (a dict would keep the last one without a word)."""
+    from irrmap.core.errors import InputError
+
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise InputError(f"bad item {item!r}", option, f"write NAME=VALUE, e.g. {example}")
+        if name in out:
+            raise InputError(f"{name!r} is given twice ({out[name]!r} and {value!r})", option, "give each name once (a repeated name would replace the first)")
+        out[name] = value
+    return out
+
+
+def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland"):
+    """The grid of the raster at `path` (Grid.from_raster: InputError for a missing or unreadable file); GridError
+    when it differs from the `reference` raster's `grid` and `align` (the --align option) is not given; with
+    `align` a raster on another grid is resampled, and that is logged. `what` names the input (score, map,
+    predictor NAME)."""
+    from irrmap.core.errors import GridError
+    from irrmap.core.grid import Grid
+
+    g = Grid.from_raster(path)
+    if not g.aligned_with(grid):
+        if not align:
+            raise GridError(f"{what} grid {g!r} differs from the {reference} grid {grid!r}", str(path), "pass --align or resample it first")
+        log.warning("%s (%s) is resampled onto the %s grid (--align)", what, path, reference)
+    return g
