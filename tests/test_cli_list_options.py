@@ -33,3 +33,14 @@ def test_a_list_ended_with_double_dash_leaves_the_positionals(tmp_path, capsys):
     # the parse succeeds (the command then fails on the missing files, exit 2, not a usage error)
     code = main(["features", "composite", "--qa", str(tmp_path / "qa.tif"), "--", str(tmp_path / "o.tif"), str(tmp_path / "evi.tif")])
     assert code == 2 and "arguments are required" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, items", [("--label-map", ["2=1", "2=0"]), ("--stratum-size", ["arid=10", "arid=20"])])
+def test_a_repeated_key_of_a_key_value_option_is_refused(tmp_path, capsys, option, items):
+    # a dict kept the last of two VALUE=LABEL (or STRATUM=PIXELS) items without a word
+    argv = ["evaluate", "points", str(tmp_path / "m.tif"), str(tmp_path / "p.csv"), "--label-field", "label", "--stratum-field", "s"]
+    for it in items:
+        argv += [option, it]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "is given twice" in err and option in err

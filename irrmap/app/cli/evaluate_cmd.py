@@ -16,6 +16,14 @@ def _units_args(p, required: bool) -> None:
     add_units_encoding(p)
 
 
+def _refuse_repeat(seen: dict, key: str, option: str) -> None:
+    """InputError when KEY of a repeated KEY=VALUE option is given twice (a dict would keep the last one silently)."""
+    from irrmap.core.errors import InputError
+
+    if key in seen:
+        raise InputError(f"{key!r} is given twice", option, "give each one once (a repeated one would replace the first)")
+
+
 def _label_map(items) -> dict | None:
     """--label-map VALUE=LABEL (repeated) as {VALUE: LABEL} with LABEL 1, 0 or -1."""
     from irrmap.core.errors import InputError
@@ -27,6 +35,7 @@ def _label_map(items) -> dict | None:
         key, sep, val = item.rpartition("=")
         if not sep or not key.strip() or val.strip() not in ("1", "0", "-1"):
             raise InputError(f"bad --label-map {item!r}", "--label-map", "write VALUE=1 (irrigated), VALUE=0 (not) or VALUE=-1 (leave out), e.g. --label-map 2=1")
+        _refuse_repeat(out, key.strip(), "--label-map")
         out[key.strip()] = int(val)
     return out
 
@@ -62,6 +71,7 @@ def _design(args):
     sizes = {}
     for item in args.stratum_size or []:
         key, sep, val = item.rpartition("=")
+        _refuse_repeat(sizes, key.strip(), "--stratum-size")
         try:
             sizes[key.strip()] = float(val)
         except ValueError:
@@ -246,6 +256,7 @@ def _level_tables(items) -> dict:
         level, sep, path = item.partition("=")
         if not sep or not level.strip() or not path.strip():
             raise InputError(f"bad --level-stats {item!r}", "--level-stats", "write LEVEL=TABLE, e.g. --level-stats province=province.csv")
+        _refuse_repeat(out, level.strip(), "--level-stats")
         out[level.strip()] = path.strip()
     return out
 
