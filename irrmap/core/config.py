@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import difflib
 import hashlib
-import json
 import re
 import tomllib
 from pathlib import Path
@@ -972,11 +971,6 @@ def feature_paths(features: dict) -> list[tuple[str, str]]:
             value = spec.get(part)
             out += [(f"{key}.{part}", str(v)) for v in (value if isinstance(value, (list, tuple)) else [value]) if isinstance(v, str)]
     return out
-
-
-def canonical_json(cfg: RunConfig) -> str:
-    """The validated config as canonical JSON (for hashing stage inputs)."""
-    return json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
 
 
 def config_reference() -> str:
