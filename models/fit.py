@@ -77,6 +77,47 @@ def check_feature_names(feats: Sequence[str], pool: pd.DataFrame, option: str = 
         raise InputError(f"features not in the pool: {missing}", option, choose)
 
 
+# Degree ranges of the predictors derived from the grid (mapping.predict.DERIVED): prediction computes them as
+# WGS84 longitude/latitude of pixel centres, so a pool whose lon/lat hold projected metres (or radians) would be
+# fitted on another scale than the one it is applied to. Longitude may run to 360 on a 0..360 convention.
+DEGREE_RANGES = {"lon": (-180.0, 360.0), "lat": (-90.0, 90.0)}
+
+
+def check_pool_columns(pool: pd.DataFrame, feats: Sequence[str], cv_blocks, name: str = "pool") -> None:
+    """InputError (one line naming the pool, the column, the values found and the fix) for a pool the fit cannot use:
+    labels other than the numbers 0 and 1 (words, 1/2 or 1..5 codes, 0/100, missing labels), a blocked CV without
+    the pixel `row`/`col` columns, or lon/lat predictors outside degree ranges (DEGREE_RANGES)."""
+    lab = pool["label"]
+    values = pd.to_numeric(lab, errors="coerce")
+    words = lab[values.isna() & lab.notna()]
+    if len(words):
+        found = ", ".join(repr(v) for v in sorted(pd.unique(words.astype(str)))[:5])
+        raise InputError(f"{len(words)} labels are not numbers ({found})", f"{name}: label",
+                         "recode the label column to 0 (not irrigated) and 1 (irrigated) before fitting")
+    missing = int(values.isna().sum())
+    if missing:
+        raise InputError(f"{missing} of {len(values)} samples have no label", f"{name}: label",
+                         "drop the unlabelled samples or label them 0 or 1")
+    other = np.setdiff1d(np.unique(values.to_numpy(np.float64)), [0.0, 1.0])
+    if other.size:
+        shown = ", ".join(f"{v:g}" for v in other[:5])
+        raise InputError(f"labels must be 0 (not irrigated) or 1 (irrigated); found {shown}", f"{name}: label",
+                         "recode the labels to 0/1 (e.g. 1/2 -> 0/1, a 1..5 scale -> 0/1 by your class definitions, 0/100 -> 0/1)")
+    if cv_blocks and cv_blocks != "units":
+        absent = [c for c in ("row", "col") if c not in pool.columns]
+        if absent:
+            raise InputError(f"a blocked CV needs each sample's pixel row and col; the pool has no {' or '.join(absent)} column",
+                             name, "use a pool from `irrmap training pool`, or --cv-blocks units (needs a unit column) or --cv-blocks 0")
+    for col, (lo, hi) in DEGREE_RANGES.items():
+        if col in feats and col in pool.columns:
+            v = pd.to_numeric(pool[col], errors="coerce").to_numpy(np.float64)
+            v = v[np.isfinite(v)]
+            if v.size and (v.min() < lo or v.max() > hi):
+                raise InputError(f"{col} runs {v.min():.6g}..{v.max():.6g}, outside degrees ({lo:g}..{hi:g}): prediction derives "
+                                 f"{col} in WGS84 degrees from the grid", f"{name}: {col}",
+                                 f"store {col} in degrees (EPSG:4326), or leave it out of the features")
+
+
 def capped_rows(keys: np.ndarray, y: np.ndarray, max_per_class: int, seed: int) -> np.ndarray:
     """Boolean mask of the samples kept when every model fits on at most `max_per_class` samples of each class:
     per scope key and class, a simple random sample without replacement drawn with `seed` (the
@@ -97,7 +138,7 @@ def capped_rows(keys: np.ndarray, y: np.ndarray, max_per_class: int, seed: int) 
 def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str = "global", features: Sequence[str] | None = None,
                   seed: int = 0, cv_blocks: int | str | None = 40, cv_splits: int = 5, n_jobs: int = 1,
                   parents: Mapping[str, str] | None = None, estimator_params: dict | None = None,
-                  max_per_class: int = 0, features_option: str = "--features") -> tuple[ScopedClassifier, dict]:
+                  max_per_class: int = 0, features_option: str = "--features", pool_name: str = "pool") -> tuple[ScopedClassifier, dict]:
     """Fit the classifier on the pool and cross-validate it; returns (model, card) (save with models.save_model).
 
     cv_blocks: square blocks of that many pixels held out together, "units" to hold out whole units, None
@@ -109,7 +150,9 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     The card's `feature_ranges` holds each feature's min, max, median, 1st/99th percentile and missing count over the
     rows fitted (feature_ranges).
     Raises InputError for an unknown model, a pool without labels, or features not in the pool, repeated or
-    bookkeeping (NON_FEATURES); `features_option` is how the caller names the feature list in that error.
+    bookkeeping (NON_FEATURES); `features_option` is how the caller names the feature list in that error; and for
+    the pool problems of check_pool_columns (bad labels, no row/col for a blocked CV, lon/lat not in degrees), named
+    `pool_name`.
     """
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}", "model", f"use one of {', '.join(MODELS)}")
@@ -119,6 +162,7 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     if not feats and not features:
         raise InputError("the pool has no numeric predictor columns", "pool", "make it with `irrmap training pool ... --predictor NAME=PATH`")
     check_feature_names(feats, pool, features_option)
+    check_pool_columns(pool, feats, cv_blocks, pool_name)
     units = pool["unit"].astype(str) if "unit" in pool.columns else (pool["zone"].astype(str) if "zone" in pool.columns else None)
     if scope != "global" and units is None:
         raise InputError(f"scope {scope!r} needs a unit column", "pool", "use a pool from `irrmap training pool` or scope global")

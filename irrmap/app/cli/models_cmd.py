@@ -43,7 +43,7 @@ def _fit(args) -> int:
             raise InputError(f"bad --cv-blocks {cv!r}", "--cv-blocks", "give a pixel count, 'units' or 0")
         cv = int(cv) or None
     model, card = fit_from_pool(pool, model=args.model, scope=args.scope, features=args.features, seed=args.seed, cv_blocks=cv,
-                                cv_splits=args.cv_splits, n_jobs=args.jobs)
+                                cv_splits=args.cv_splits, n_jobs=args.jobs, pool_name=str(args.pool))
     card["pool"] = str(args.pool)
     card = save_model(model, args.out, card)
     _print_card(card)
