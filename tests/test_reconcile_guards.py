@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+from irrmap.evaluation.reconcile_report import flagged_units, metrics_by_level
+from irrmap.mapping.reconcile import agreement_table, plan_jobs
 from rasterio.transform import from_origin
 
 from irrmap.app.cli import main
 from irrmap.app.stages.reconcile import check_year, source_tables, warn_adjustments
 from irrmap.core.config import StatisticsSection
 from irrmap.core.statistics.harmonise import HarmoniseRules, SourceTable, harmonise
-from irrmap.evaluation.reconcile_report import flagged_units, metrics_by_level
-from irrmap.mapping.reconcile import agreement_table, plan_jobs
 
 KHA = 1e7
 
@@ -249,12 +249,13 @@ def test_only_merges_into_the_full_outputs(tmp_path):
 
 
 def test_a_reported_grandparent_below_its_counties_is_flagged():
-    # counties 4 + 6 under a city with no statistic, province 3: the city is filled with 3, the counties scaled by -70 %
+    # counties 4 + 6 under a city with no statistic, province 3: the city is their sum (10), scaled to the province's 3 with
+    # them (-70 %); the disagreement is the reported province's, never the summed city's
     h = pd.DataFrame({"code": ["610101", "610102", "610100", "610000"], "level": ["county", "county", "city", "province"],
                       "parent": ["610100", "610100", "610000", None]})
     a = harmonise(_tables(4.0, 6.0, 3.0), h, rules=HarmoniseRules(tolerance=0.02), cropland_m2=pd.Series({"610101": 1.0, "610102": 1.0})).audit
-    assert _row(a, "610100")["rule"] == "disaggregated" and _row(a, "610100")["area_m2"] == pytest.approx(3.0)
-    assert "parent_below_children" in _row(a, "610000")["flags"]
+    assert _row(a, "610100")["rule"] == "sum_of_children" and _row(a, "610100")["area_m2"] == pytest.approx(3.0)
+    assert "parent_below_children" in _row(a, "610000")["flags"] and "parent_" not in _row(a, "610100")["flags"]
     assert _row(a, "610102")["adjustment_pct"] == pytest.approx(-70.0)
 
 

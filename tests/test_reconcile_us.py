@@ -5,6 +5,7 @@ states. Truth: the USGS table itself (thousands of acres x 4046856.4224 m2) and 
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -78,8 +79,12 @@ def test_state_only_statistics_bind_states(shared_data, us_case, tmp_path):
     text = text.replace('path = "states.csv"', f'path = "{us_case.parent / "states.csv"}"').replace('"cropland.tif"', f'"{us_case.parent / "cropland.tif"}"')
     cfg = tmp_path / "states.toml"
     cfg.write_text(text.replace('"probability.tif"', f'"{us_case.parent / "probability.tif"}"'))
-    assert main(["-q", "reconcile", str(cfg), "--only", "06", "20", "31"]) == 0
     out = us_case.parent / "output"
+    jobs = out / "reconcile" / ".jobs"
+    if jobs.exists():  # the county-bound jobs of the test above: out of date for state-only statistics, so --only refuses
+        assert main(["-q", "reconcile", str(cfg), "--only", "06", "20", "31"]) == 2  # (merging them would mix both tables)
+        shutil.rmtree(jobs)
+    assert main(["-q", "reconcile", str(cfg), "--only", "06", "20", "31"]) == 0
     units = pd.read_csv(out / "reconcile" / "units.csv", dtype={"code": str})
     assert sorted(units["code"]) == ["06", "20", "31"] and set(units["level"]) == {"state"}
     states = pd.read_csv(us_case.parent / "states.csv", dtype={"state": str}).set_index("state")["irrigated_kacres"] * 1000 * ACRE_M2

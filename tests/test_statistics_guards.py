@@ -58,7 +58,7 @@ def test_ha_given_for_a_table_in_1000ha_names_1000ha(tmp_path, units):
     assert p.severity == "warning"
     assert p.message == ("4 of 4 units report less than 0.2 % of their cropland as irrigated (median 0.055 %): "
                          "values look 1000x too small: is area_unit '1000ha'?")
-    assert "set area_unit = '1000ha' if the table is in 1000ha (it is read as ha now)" in p.fix
+    assert "set [statistics].area_unit = '1000ha' if the table is in 1000ha (it is read as ha now)" in p.fix
 
 
 def test_the_right_unit_raises_nothing(tmp_path, units):
@@ -144,13 +144,13 @@ def _config(demo, tmp_path, *, drop=(), **statistics) -> str:
     text = (demo / "config.toml").read_text()
     text = text.replace('output_dir = "output"', f'output_dir = "{tmp_path / "out"}"')
     for section in drop:
-        text = re.sub(rf"\n\[{re.escape(section)}\]\n.*?(?=\n\[|\Z)", "\n", text, flags=re.S)  # comments inside go too
+        text = re.sub(rf"\n\[{re.escape(section)}\]\n.*?(?=\n\[|\Z)", "\n", text, flags=re.DOTALL)  # comments inside go too
     head = text.index("[statistics]\n")
     end = text.find("\n[", head + 1) % (len(text) + 1)  # the next section, or the end
     block = text[head:end]
     for key, value in statistics.items():
         line = f"{key} = {value!r}".replace("'", '"') if value is not None else ""
-        block, n = re.subn(rf"^{key} = .*$", line, block, flags=re.M)
+        block, n = re.subn(rf"^{key} = .*$", line, block, flags=re.MULTILINE)
         if not n:
             block += f"\n{line}"
     path = demo / f"config_{tmp_path.name}.toml"  # beside the demo's inputs (paths are relative to the config)

@@ -39,7 +39,10 @@ from irrmap.core.zonal import zonal_area
 
 NEARLY_ALL = 0.9  # share of units that must be implausible before the table as a whole is
 MIN_COVERED = 0.9  # units with less of their polygon area on the grid have partial cropland: left out of the scale check
-MIN_UNITS = 3  # a distribution needs a few units; single rows are checked one by one elsewhere
+MIN_UNITS = 3  # a distribution needs a few units; below it only a decisive ratio (FEW_UNITS_SMALL) counts
+# With one or two units the ratio alone must decide: a statistic below 1e-4 of the unit's cropland or area in every unit
+# (1 ha of 100 km2) is a wrong area unit, not low irrigation (ha read as m2 is 1e-4 times too small, mu read as m2 1/667).
+FEW_UNITS_SMALL = 1e-4
 
 
 @dataclass(frozen=True)
@@ -76,26 +79,32 @@ class Finding:
     codes: list
 
 
-def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str | None, reference: str, bounds: Bounds) -> Finding | None:
-    """A Finding when nearly every unit's statistic / reference ratio is out of `bounds`, else None.
+def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str | None, reference: str, bounds: Bounds,
+                  key: str = "area_unit") -> Finding | None:
+    """A Finding when nearly every unit's statistic / reference ratio is out of `bounds`, else None; with fewer than
+    MIN_UNITS units, only when every unit's ratio is below FEW_UNITS_SMALL (a warning: the ratio alone decides).
 
     Both Series are in m2 and indexed by unit code; units without a positive statistic and reference are
     left out. `unit` is the table's area unit (a key of M2_PER_UNIT, or None when unknown); the finding names the
-    unit that makes the table plausible, when one does.
+    unit that makes the table plausible, when one does, and `key`, the option that sets it (a config key such as
+    "[statistics].area_unit" or a flag such as "--area-unit").
     """
     ref = reference_m2.reindex(statistic_m2.index)
     ok = (statistic_m2 > 0) & (ref > 0) & np.isfinite(statistic_m2) & np.isfinite(ref)
     ratio = (statistic_m2[ok] / ref[ok]).astype(float)
-    if len(ratio) < MIN_UNITS:
+    if len(ratio) == 0 or (len(ratio) < MIN_UNITS and not (ratio < min(bounds.low, FEW_UNITS_SMALL)).all()):
         return None
     low, high = ratio < bounds.low, ratio > bounds.high
+    if len(ratio) < MIN_UNITS:
+        low, high = ratio < min(bounds.low, FEW_UNITS_SMALL), ratio > np.inf
+        bounds = Bounds(min(bounds.low, FEW_UNITS_SMALL), bounds.high, bounds.fit, bounds.severity_high, bounds.if_right)
     for side, mask in (("small", low), ("large", high)):
         if mask.mean() < NEARLY_ALL:
             continue
         limit = f"less than {_pct(bounds.low)}" if side == "small" else f"more than {_pct(bounds.high)}"
         message = (f"{int(mask.sum())} of {len(ratio)} units report {limit} of their {reference} as irrigated "
                    f"(median {_pct(ratio.median())})")
-        message, fix = _unit_advice(message, ratio, unit, bounds, side)
+        message, fix = _unit_advice(message, ratio, unit, bounds, side, key)
         if side == "small":
             fix += "; if the table really reports this little irrigation, this warning can be ignored"
             severity = "warning"
@@ -106,7 +115,7 @@ def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str | 
     return None
 
 
-def total_share_finding(statistic_m2: pd.Series, cropland_m2: pd.Series, unit: str | None) -> Finding | None:
+def total_share_finding(statistic_m2: pd.Series, cropland_m2: pd.Series, unit: str | None, key: str = "area_unit") -> Finding | None:
     """The table as a whole (sum of the statistics over the sum of the cropland, units with a positive statistic and
     a known positive cropland, at least MIN_UNITS of them): a warning below TOTAL_CROPLAND.low, an error above
     TOTAL_CROPLAND.high (the whole table cannot be matched to its cropland, as for CROPLAND unit by unit), else None.
@@ -120,42 +129,44 @@ def total_share_finding(statistic_m2: pd.Series, cropland_m2: pd.Series, unit: s
     if share > TOTAL_CROPLAND.high:
         message = (f"the table reports {_pct(share)} of its {int(ok.sum())} units' cropland as irrigated in all (more than "
                    f"{_pct(TOTAL_CROPLAND.high)})")
-        message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "large")
+        message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "large", key)
         return Finding("error", message, fix + f"; if they are right, {TOTAL_CROPLAND.if_right}", codes)
     if share >= TOTAL_CROPLAND.low:
         return None
     message = (f"the table reports {_pct(share)} of its {int(ok.sum())} units' cropland as irrigated in all (less than "
                f"{_pct(TOTAL_CROPLAND.low)}: a table 10x or more too small always does)")
-    message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "small")
+    message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "small", key)
     fix += (f"; if the region really irrigates less than {_pct(TOTAL_CROPLAND.low)} of its cropland (as much of sub-Saharan "
             "Africa does, but no Chinese province), this warning can be ignored")
     return Finding("warning", message, fix, codes)
 
 
 def table_scale(statistic_m2: pd.Series, unit: str | None, cropland_m2: pd.Series | None = None,
-                unit_area_m2: pd.Series | None = None) -> Finding | None:
+                unit_area_m2: pd.Series | None = None, key: str = "area_unit") -> Finding | None:
     """The scale finding of a statistics table (m2 by unit code) in order: per unit against `cropland_m2` (CROPLAND
     bounds), the whole table against it (`total_share_finding`), per unit against `unit_area_m2` (UNIT_AREA
-    bounds); references are m2 by the same codes (NaN where unknown) and may be None. None when all pass."""
+    bounds); references are m2 by the same codes (NaN where unknown) and may be None. None when all pass. `key`
+    names the option that sets the table's area unit in the fix (`scale_finding`)."""
     finding = None
     if cropland_m2 is not None:
-        finding = (scale_finding(statistic_m2, cropland_m2, unit, "cropland", CROPLAND)
-                   or total_share_finding(statistic_m2, cropland_m2, unit))
+        finding = (scale_finding(statistic_m2, cropland_m2, unit, "cropland", CROPLAND, key)
+                   or total_share_finding(statistic_m2, cropland_m2, unit, key))
     if finding is None and unit_area_m2 is not None:
-        finding = scale_finding(statistic_m2, unit_area_m2, unit, "unit area", UNIT_AREA)
+        finding = scale_finding(statistic_m2, unit_area_m2, unit, "unit area", UNIT_AREA, key)
     return finding
 
 
-def _unit_advice(message: str, ratio: pd.Series, unit: str | None, bounds: Bounds, side: str) -> tuple[str, str]:
-    """(`message` with the factor and the area unit that fits, when one does; the fix to match)."""
+def _unit_advice(message: str, ratio: pd.Series, unit: str | None, bounds: Bounds, side: str, key: str = "area_unit") -> tuple[str, str]:
+    """(`message` with the factor and the area unit that fits, when one does; the fix to match, naming `key`)."""
     better = likely_unit(ratio, unit, bounds, larger=side == "small") if unit else None
     if better:
         k = M2_PER_UNIT[better] / M2_PER_UNIT[unit]
         factor = k if k > 1 else 1 / k
         times = f"{factor:.0f}" if factor >= 10 else f"{factor:.2g}"
+        how = f"{key} {better}" if key.startswith("--") else f"set {key} = {better!r}"
         return (message + f": values look {times}x too {side}: is area_unit {better!r}?",
-                f"set area_unit = {better!r} if the table is in {better} (it is read as {unit} now)")
-    return message, f"check area_unit (now {unit!r}) and the area column" if unit else "check the area unit and the area column"
+                f"{how} if the table is in {better} (it is read as {unit} now)")
+    return message, f"check {key} (now {unit!r}) and the area column" if unit else "check the area unit and the area column"
 
 
 def likely_unit(ratio: pd.Series, unit: str, bounds: Bounds, *, larger: bool) -> str | None:

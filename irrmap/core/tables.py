@@ -372,7 +372,10 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
     it; if no convention reads them all ("1,234.5" beside "12,5"), InputError names two cells that need
     different ones. One context settles a disagreement: in a comma-separated file (`separator`, by default
     the one `read_table` found, kept in ``values.attrs["separator"]``) a decimal comma would need quotes, so
-    decimal-comma tables use ";" there and decimal "." is taken. Empty cells and missing markers (MISSING:
+    decimal-comma tables use ";" there and decimal "." is taken, unless the column itself shows "." grouping
+    thousands (`_groups_by_point`: whole numbers under 1000 without a mark beside "."-values, "72.770" beside "850";
+    an integer count needs no quotes in any file): such a column is refused as ambiguous in a comma file as in a
+    ";" file or a workbook. A column of "."-values only ("104.185", coordinates to 0.001) stays decimal in a comma file. Empty cells and missing markers (MISSING:
     "", "NA", "-", ...) are `empty`, unless listed in `fmt.zeros` (then 0); other text that no convention
     reads is `bad`.
     """
@@ -391,8 +394,8 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
     ok = np.column_stack([~np.isnan(r) for r in readings.values()]) if len(cells) else np.zeros((0, len(conventions)), bool)
     readable = ok.any(axis=1)
     viable = [c for i, c in enumerate(conventions) if ok[readable, i].all()]
-    if fmt.decimal is None and (separator or getattr(values, "attrs", {}).get("separator")) == ",":
-        viable = [c for c in viable if c[0] == "."] or viable
+    if fmt.decimal is None and (separator or getattr(values, "attrs", {}).get("separator")) == "," and not _groups_by_point(cells[readable]):
+        viable = [c for c in viable if c[0] == "."] or viable  # a decimal comma would need quotes: "." is the decimal point
     if readable.any() and not viable:
         raise InputError(f"column {column!r} mixes number formats: {_mixed(cells, ok, conventions, [lines[i] for i in todo])}", source,
                          "write every number of the column the same way" + (
@@ -414,6 +417,15 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
         decimal = viable[0][0]
     hint = _other_decimal_hint(cells, ~readable, [lines[i] for i in todo], fmt) if (~readable).any() and fmt.decimal else ""
     return Numbers(pd.Series(out, index=s.index), pd.Series(empty, index=s.index), pd.Series(bad, index=s.index), decimal, hint)
+
+
+def _groups_by_point(cells: pd.Series) -> bool:
+    """Whether a column shows "." grouping thousands: no comma, and whole numbers written without a mark, all under
+    1000 (one of 1000 or more would have been grouped), beside the "."-values (every one of which then has exactly
+    three decimals, or the column would read one way only)."""
+    whole = cells[cells.str.fullmatch(r"-?\d+")]
+    return (not cells.str.contains(",", regex=False).any() and len(whole) > 0 and cells.str.contains(".", regex=False).any()
+            and bool((whole.str.lstrip("-").str.len() <= 3).all()))
 
 
 def _other_decimal_hint(cells: pd.Series, bad: np.ndarray, lines: list, fmt: TableFormat) -> str:

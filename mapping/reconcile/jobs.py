@@ -99,5 +99,53 @@ def run_job(job: Job, rasters: RunRasters, work: Path) -> Path:
         table.drop(columns="unit").to_csv(tmp, index=False)
     with atomic_path(folder / "zones.csv") as tmp:
         pd.DataFrame({"zone": list(job.zones), "mapped_m2": mapped[list(job.zones)]}).to_csv(tmp, index=False)
-    write_text_atomic(folder / "done.json", json.dumps({"fingerprint": job.fingerprint(), "job": job.name}) + "\n")
+    write_text_atomic(folder / "done.json", json.dumps({"fingerprint": job.fingerprint(), "job": job.name, "level": job.level,
+                                                        "codes": list(job.codes), "targets": [float(t) for t in job.targets],
+                                                        "zones": list(job.zones), "rule": job.rule,
+                                                        "inputs": job.fingerprint_extra}) + "\n")
     return folder
+
+
+def stale_reason(work: Path, job: Job) -> str | None:
+    """Why the result saved for `job`'s unit and year no longer belongs to it (its done.json names another fingerprint):
+    its statistics changed (the codes and targets, m2, saved in done.json, or in units.csv by older versions), it is
+    bound at another level, its units, the stopping rule or the run's rasters changed. None when nothing is saved
+    (never run) or the saved result is the job's own."""
+    folder = job_folder(work, job)
+    try:
+        saved = json.loads((folder / "done.json").read_text())
+        if saved["fingerprint"] == job.fingerprint():
+            return None
+    except (OSError, ValueError, KeyError):
+        return None
+    if "targets" in saved:
+        before = dict(zip(saved["codes"], saved["targets"]))
+    else:
+        try:
+            old = pd.read_csv(folder / "units.csv", dtype={"code": str})
+            before = dict(zip(old["code"], old["target_m2"]))
+        except (OSError, ValueError, KeyError):
+            before = None
+    now = dict(zip(job.codes, job.targets))
+    if saved.get("level", job.level) != job.level:
+        return f"its statistics changed: now bound at {job.level} level, before at {saved['level']} level"
+    if before is not None and _changed(before, now):
+        changed = [c for c in now if c not in before or _changed({c: before[c]}, {c: now[c]})]
+        changed += [c for c in before if c not in now]
+        detail = ", ".join(f"{c}: {_km2(before.get(c))} -> {_km2(now.get(c))} km2" for c in changed[:5])
+        return f"its statistics changed ({detail}{', ...' if len(changed) > 5 else ''})"
+    if "zones" in saved and tuple(saved["zones"]) != tuple(job.zones):
+        return "its units changed (the run's units stage)"
+    if "rule" in saved and saved["rule"] != job.rule:
+        return f"the stopping rule changed ({saved['rule']} -> {job.rule})"
+    return "the run's rasters (zones, probability, cropland) or units changed"
+
+
+def _changed(before: dict, now: dict) -> bool:
+    if set(before) != set(now):
+        return True
+    return any(not (np.isnan(before[c]) and np.isnan(now[c])) and repr(float(before[c])) != repr(float(now[c])) for c in now)
+
+
+def _km2(m2) -> str:
+    return "none" if m2 is None or not np.isfinite(m2) else f"{m2 / 1e6:.6g}"

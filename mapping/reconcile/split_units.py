@@ -29,7 +29,8 @@ def rethreshold(unit: np.ndarray, probability: np.ndarray, cropland: np.ndarray,
     pixel_area: (h, w) or (h, 1) true pixel areas, m2 (irrmap.core.grid.Grid.pixel_area); target: (N + 1,)
     m2 per unit id (index 0 unused; NaN = no statistic, <= 0 labels nothing).
     Returns (class uint8 (h, w), fraction float32 (h, w), table) where table has one row per unit 1..N:
-    unit, target_m2, mapped_m2, cropland_m2 (cropland area that could be ranked), shortfall_m2 (target minus
+    unit, target_m2, mapped_m2, cropland_m2 (cropland area that could be ranked: pixels with a known cropland fraction
+    and probability, m2; also for a unit without a statistic, whose pixels are not split), shortfall_m2 (target minus
     that cropland when it cannot be met, else 0) and status: ok, zero, missing or infeasible.
     With rule "nearest" |mapped - target| is at most half of one pixel's cropland area for every ok unit.
     Raises InputError for an unknown rule or a cropland fraction outside 0..1.
@@ -54,7 +55,9 @@ def rethreshold(unit: np.ndarray, probability: np.ndarray, cropland: np.ndarray,
     cls = cls.reshape(unit.shape)
     frac = np.where(cls == IRRIGATED, f, np.where(cls == NOT_IRRIGATED, 0.0, np.nan)).astype(np.float32)
     status = np.where(~has_stat, "missing", np.where(target <= 0, "zero", np.where(crop_m2 < target, "infeasible", "ok")))
+    ranked = (unit > 0) & known & (f > 0)  # a unit without a statistic has cropland too, though none of it is split
+    crop_all = np.bincount(np.clip(unit[ranked], 0, target.size - 1), weights=(f * area)[ranked], minlength=target.size)[:target.size]
     table = pd.DataFrame({"unit": np.arange(target.size), "target_m2": target, "mapped_m2": np.where(has_stat, mapped, np.nan),
-                          "cropland_m2": crop_m2, "shortfall_m2": np.where(status == "infeasible", target - crop_m2, 0.0),
+                          "cropland_m2": np.where(has_stat, crop_m2, crop_all), "shortfall_m2": np.where(status == "infeasible", target - crop_m2, 0.0),
                           "status": status}).iloc[1:].reset_index(drop=True)
     return cls, frac, table

@@ -8,7 +8,12 @@ from pathlib import Path
 from irrmap.app.cli import add_group
 from irrmap.app.cli.input_options import check_on_grid, named_values
 from irrmap.app.cli.table_options import add_table_args, table_format
-from irrmap.app.cli.units_options import add_units_encoding
+from irrmap.app.cli.units_options import (
+    add_drop_invalid_codes,
+    add_units_encoding,
+    invalid_codes,
+    unit_flags,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
     add_units_encoding(p)
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
+    add_drop_invalid_codes(p)
     p.add_argument("--stats", required=True, help="statistics table (CSV or Excel)")
     p.add_argument("--stats-field", required=True, help="unit code column of the table")
     p.add_argument("--area-field", required=True)
@@ -58,6 +64,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
     add_units_encoding(p)
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
+    add_drop_invalid_codes(p)
     p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH",
                    help="predictor raster to sample (repeat; one name each, not a column of the pool: "
                         "unit, zone, label, row, col, lon, lat, geometry)")
@@ -73,13 +80,16 @@ def register(sub, name: str, help_: str) -> None:
 
 def _thresholds(args) -> int:
     from irrmap.core.atomic import atomic_path
-    from irrmap.core.errors import InputError
+    from irrmap.core.errors import DataError, InputError
     from irrmap.core.grid import Grid
-    from irrmap.core.raster_read import read_raster
     from irrmap.core.palettes import IRRIGATION
+    from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
-    from irrmap.core.errors import DataError
-    from irrmap.core.statistics import read_statistics, scale_problem, validate_statistics
+    from irrmap.core.statistics import (
+        read_statistics,
+        scale_problem,
+        validate_statistics,
+    )
     from irrmap.core.units import AdminUnits
     from irrmap.training.intermediate_maps import split_scores, worst_error
 
@@ -89,7 +99,8 @@ def _thresholds(args) -> int:
     for path in args.score:
         check_on_grid(path, grid, "score", args.align)
         scores[Path(path).stem] = read_raster(path, grid, name=Path(path).stem)
-    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding)
+    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding,
+                            invalid_codes=invalid_codes(args), options=unit_flags())
     stats = read_statistics(args.stats, code_field=args.stats_field, area_field=args.area_field, area_unit=args.area_unit,
                             year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
                             level=units.levels[0], code_pattern=units.code_pattern(units.levels[0]), fmt=table_format(args))
@@ -175,7 +186,13 @@ def _pool(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.units import AdminUnits
-    from irrmap.training.pool import attach_predictors, check_pool_balance, check_predictor_names, sample_pool, write_pool
+    from irrmap.training.pool import (
+        attach_predictors,
+        check_pool_balance,
+        check_predictor_names,
+        sample_pool,
+        write_pool,
+    )
 
     for option, value in (("--per-class", args.per_class), ("--erode", args.erode)):
         if value < 0:
@@ -190,7 +207,8 @@ def _pool(args) -> int:
         check_on_grid(path, grid, f"predictor {name}", args.align)
     maps = [read_raster(p, grid, kind="categorical") for p in args.map]
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale)
-    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding)
+    units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding,
+                            invalid_codes=invalid_codes(args), options=unit_flags())
     zones = units.rasterize(grid)
     quota = np.full(len(units) + 1, args.per_class, np.int64)
     for code, n in overrides.items():

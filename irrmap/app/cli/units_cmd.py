@@ -5,6 +5,11 @@ from __future__ import annotations
 import logging
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.units_options import (
+    add_drop_invalid_codes,
+    invalid_codes,
+    unit_flags,
+)
 
 log = logging.getLogger(__name__)
 
@@ -16,14 +21,15 @@ def _unit_args(p) -> None:
     p.add_argument("--encoding", default=None, help="text encoding of a shapefile's DBF, e.g. gbk for Chinese boundaries without "
                                                      "a .cpg file (default: the .cpg's, else UTF-8 or an error naming it)")
     p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"], help="how parent codes derive from codes")
-    p.add_argument("--drop-invalid-codes", action="store_true", help="drop polygons whose code does not fit the hierarchy (default: error)")
+    add_drop_invalid_codes(p)
 
 
 def _read(args):
     from irrmap.core.units import AdminUnits
 
     return AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, layer=args.layer, name_field=getattr(args, "name_field", None),
-                           invalid_codes="drop" if args.drop_invalid_codes else "error", encoding=args.encoding)
+                           invalid_codes=invalid_codes(args), encoding=args.encoding,
+                           options=unit_flags(code="--code-field", layer="--layer", encoding="--encoding"))
 
 
 def register(sub, name: str, help_: str) -> None:

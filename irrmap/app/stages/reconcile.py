@@ -55,6 +55,9 @@ def source_tables(ctx: RunContext, units, cropland_m2: pd.Series | None = None) 
             skip_rows=sec.skip_rows, sheet=sec.sheet, code_pattern=units.code_pattern(sec.level), per_year=True,
             fmt=TableFormat.of(sec, f"[reconcile.tables.{name}]"))
         validate_statistics(stats, units, cropland_m2)  # the checks of `irrmap statistics check` and of the run's statistics
+        for p in stats.report.problems:  # harmonise would refuse their codes as another level's; say what they are
+            if p.kind == "subtotal rows":
+                raise DataError(p.message + f" (lines {', '.join(map(str, p.rows[:10]))})", f"[reconcile.tables.{name}] {ctx.path(sec.path)}", p.fix)
         for p in stats.report.warnings:
             if p.kind in ("implausible scale", "codes in scientific notation", "code not in boundaries"):
                 log.warning("reconcile: table %s (%s, area_unit %r): %s: %s (fix: %s)", name, ctx.path(sec.path), sec.area_unit, p.kind,
@@ -100,7 +103,8 @@ def harmonised(ctx: RunContext, units, zone_table: pd.DataFrame, sums: pd.DataFr
                            prior=sec.prior, binding_level=sec.binding_level)
     prior = {"expected": "expected_m2", "previous_map": "before_m2"}.get(sec.prior)
     result = harmonise(source_tables(ctx, units, by_code("cropland_m2")), hierarchy_of(units), rules=rules,
-                       cropland_m2=by_code("cropland_m2"), unit_area_m2=by_code("area_m2"), prior_m2=by_code(prior) if prior else None)
+                       cropland_m2=by_code("cropland_m2"), unit_area_m2=by_code("area_m2"), prior_m2=by_code(prior) if prior else None,
+                       check_scale=False)  # source_tables checked each table's scale, naming its [reconcile.tables.NAME]
     warn_adjustments(result.audit, sec.tolerance)
     return result
 
@@ -174,8 +178,6 @@ def reconcile(ctx: RunContext, *, by: str | None = None, only: list[str] | None 
     out = ctx.outdir / "reconcile"
     sums = zone_sums(rasters, int(zone_table["zone"].max()))
     result = harmonised(ctx, units, zone_table, sums)
-    paths = {"statistics_reconciled": _csv(out / "statistics_reconciled.csv", result.reconciled[STATS_COLUMNS]),
-             "audit": _csv(out / "audit.csv", result.audit)}
     stats = result.reconciled.assign(code=result.reconciled["code"].astype(str), year=result.reconciled["year"].fillna(NO_YEAR).astype(int))
     extra = json.dumps([ctx.checksum(p) for p in (rasters.zones, rasters.probability, rasters.cropland)])
     check_year(ctx, stats)
@@ -185,20 +187,23 @@ def reconcile(ctx: RunContext, *, by: str | None = None, only: list[str] | None 
     if only:  # validates the codes; the mosaic is made of every job done, so --only merges into the full outputs
         selected, _ = plan_jobs(zone_table, levels, stats, sums, by=by, only=only, rule=sec.rule, fingerprint_extra=extra)
     for s in skipped:
-        log.warning("reconcile: %s %s (year %s) is left out: none of its units has a statistic (%s) (fix: add a statistic for it "
-                    "or for its units)", by, s["code"],
-                    _year(s["year"]), s["reason"])
+        log.warning("reconcile: %s %s%s is left out: none of its units has a statistic (%s) (fix: add a statistic for it "
+                    "or for its units)", by, s["code"], _in_year(s["year"]), s["reason"])
     for j in selected:
         if j.missing:
-            log.warning("reconcile: %s %s (year %s): %d of its %d %s units have no statistic (%s) and no parent value to fill them "
+            log.warning("reconcile: %s %s%s: %d of its %d %s units have no statistic (%s) and no parent value to fill them "
                         "from; the %d reported ones are met and these stay unmapped (units.csv status missing). Fix: add their "
                         "statistics, or a table of the %s's own level so that they are filled from its residual", by, j.code,
-                        _year(j.year), len(j.missing), len(j.codes), j.level, ", ".join(j.missing[:10]),
+                        _in_year(j.year), len(j.missing), len(j.codes), j.level, ", ".join(j.missing[:10]),
                         len(j.codes) - len(j.missing), by)
     if not selected:
         raise DataError(f"no {by} has a statistic at any level", "[reconcile].tables",
                         "give tables whose codes join the units (irrmap statistics check) for the units on the grid")
     work = out / ".jobs"
+    if only:
+        refuse_stale(jobs, selected, work, by, only, ctx.loaded.path)
+    paths = {"statistics_reconciled": _csv(out / "statistics_reconciled.csv", result.reconciled[STATS_COLUMNS]),
+             "audit": _csv(out / "audit.csv", result.audit)}
     run_jobs(selected, rasters, work)
     if only:
         from irrmap.mapping.reconcile import is_done
@@ -206,7 +211,7 @@ def reconcile(ctx: RunContext, *, by: str | None = None, only: list[str] | None 
         done = [j for j in jobs if is_done(work, j)]
         left = sorted({f"{j.code}" for j in jobs if j not in done})
         log.info("reconcile --only %s: merged into the outputs with the %d other jobs already done%s", " ".join(only),
-                 len(done) - len(selected), f"; not done yet, so not in the maps: {by} {', '.join(left[:10])} (run without --only)" if left else "")
+                 len(done) - len(selected), f"; never run, so not in the maps yet: {by} {', '.join(left[:10])} (run without --only)" if left else "")
         jobs = done
     years = sorted({j.year for j in jobs}, key=str)
     agreement, unit_rows, before_rows = [], [], []
@@ -245,6 +250,31 @@ def reconcile(ctx: RunContext, *, by: str | None = None, only: list[str] | None 
     return paths
 
 
+def refuse_stale(jobs, selected, work: Path, by: str, only: list[str], config) -> None:
+    """With --only: DataError (after one warning per unit naming the reason) when a unit left out of --only has a saved
+    result that no longer matches it (irrmap.mapping.reconcile.jobs.stale_reason: its statistics, level, units, rule or
+    the run's rasters changed). Merging that old result would leave the maps, units.csv and agreement.csv at the old
+    statistics while statistics_reconciled.csv has the new ones, and dropping it would silently leave the unit out of
+    the maps; so nothing is written and the user reruns the unit (docs/reconcile.md, "Jobs, resuming, dask")."""
+    from irrmap.mapping.reconcile.jobs import stale_reason
+
+    stale = [(j, why) for j in jobs if j not in selected for why in [stale_reason(work, j)] if why]
+    if not stale:
+        return
+    for j, why in stale[:10]:
+        log.warning("reconcile --only %s: the saved result of %s %s%s is out of date: %s", " ".join(only), by, j.code,
+                    _in_year(j.year), why)
+    if len(stale) > 10:
+        log.warning("reconcile --only %s: and the saved results of %d more %s jobs: %s", " ".join(only), len(stale) - 10, by,
+                    ", ".join(j.code for j, _ in stale[10:40]) + (", ..." if len(stale) > 40 else ""))
+    codes = list(dict.fromkeys(j.code for j, _ in stale))
+    raise DataError(f"{len(codes)} {by}{'s' if len(codes) > 1 else ''} reconciled earlier no longer match{'es' if len(codes) == 1 else ''} "
+                    f"{'its' if len(codes) == 1 else 'their'} inputs ({'; '.join(f'{j.code}: {w}' for j, w in stale[:3])}"
+                    f"{'; ...' if len(stale) > 3 else ''}); merging their old maps, or leaving them out, would make the outputs "
+                    "disagree with statistics_reconciled.csv, so nothing was written", "--only",
+                    f"rerun them too: irrmap reconcile {config} --only {' '.join(dict.fromkeys([*only, *codes]))} (or without --only)")
+
+
 def run_year(ctx: RunContext) -> int | None:
     """The year the run maps, where the config says it: the run's statistics year ([statistics].year), else the
     year of the images fetched ([sources.ee].year); None when neither is set."""
@@ -276,6 +306,11 @@ def check_year(ctx: RunContext, stats: pd.DataFrame) -> None:
 def _year(year):
     """The year as written to the outputs: None (an empty cell) for tables without years."""
     return None if year == NO_YEAR else int(year)
+
+
+def _in_year(year) -> str:
+    """" (year 2020)" for messages; "" for tables without years."""
+    return "" if year == NO_YEAR or year is None else f" (year {int(year)})"
 
 
 def _csv(path: Path, df: pd.DataFrame) -> Path:

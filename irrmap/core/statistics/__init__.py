@@ -19,6 +19,7 @@ import pandas as pd
 from irrmap.core import code_join, plausibility
 from irrmap.core.areas import normalise_area_unit, to_m2
 from irrmap.core.errors import DataError
+from irrmap.core.statistics.diagnosis import join_cause, subtotal_rows
 from irrmap.core.tables import TableFormat, find_column, parse_numbers, read_table
 from irrmap.core.units import AdminUnits, normalise_codes
 
@@ -278,7 +279,11 @@ def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Se
     in_units = t["code"].isin(level_codes)
     report.n_joined = int(t.loc[in_units, "code"].nunique())
     orphan = t[~in_units & t["code"].notna()]
-    if len(orphan) and report.n_joined == 0:
+    subtotals = subtotal_rows(stats, units, orphan) if len(orphan) and report.n_joined else None
+    if subtotals:
+        report.problems.append(Problem("subtotal rows", "warning", subtotals[0], subtotals[1], rows=orphan["line"].tolist(),
+                                       codes=orphan["code"].tolist()))
+    elif len(orphan) and report.n_joined == 0:
         cause, fix = _diagnose(stats, units, orphan["code"], level_codes, pattern)
         report.problems.append(Problem(
             "no join", "error",
@@ -293,7 +298,8 @@ def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Se
         return report
     uncovered = level_codes.difference(pd.Index(t["code"].dropna()))
     if len(uncovered):
-        report.problems.append(Problem("unit without statistic", "warning", f"{len(uncovered)} units have no row in the table; they are left out (status 'missing')",
+        left_out = "they get no target and are left out" if stats.options == "--" else "they are left out (status 'missing')"
+        report.problems.append(Problem("unit without statistic", "warning", f"{len(uncovered)} units have no row in the table; {left_out}",
                                        "add their statistics, or accept that they stay unmapped", codes=sorted(uncovered.tolist())))
     unit_area = units.geodesic_areas(stats.level)
     joined = t[in_units & t["valid"]]
@@ -325,7 +331,7 @@ def scale_problem(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series |
         joined = t[t["code"].isin(units.level_codes(stats.level)) & t["area_m2"].notna()]
     areas = pd.Series(joined["area_m2"].to_numpy(), index=joined["code"].to_numpy())
     crop = _at_level(cropland_m2, units, stats.level) if cropland_m2 is not None else None
-    finding = plausibility.table_scale(areas, stats.unit, crop, units.geodesic_areas(stats.level))
+    finding = plausibility.table_scale(areas, stats.unit, crop, units.geodesic_areas(stats.level), key=option(stats.options, "area_unit"))
     return Problem("implausible scale", finding.severity, finding.message, finding.fix, codes=finding.codes) if finding else None
 
 
@@ -341,10 +347,7 @@ def check_level(stats: Statistics, units: AdminUnits) -> None:
 
 
 def _diagnose(stats: Statistics, units: AdminUnits, codes, level_codes, pattern) -> tuple[str, str]:
-    others = {lv: units.level_codes(lv).dropna().unique() for lv in units.levels if lv != stats.level}
-    raw = stats.raw.drop(columns=[stats.code_field], errors="ignore") if stats.raw is not None else None
-    return code_join.diagnose(codes, level_codes, raw=raw, code_field=stats.code_field, pattern=pattern, other_levels=others,
-                              unit_names=units.table["name"] if "name" in units.table else (), joined=stats.report.n_joined)
+    return join_cause(stats, units, codes, level_codes, pattern)
 
 
 def _at_level(values: pd.Series, units: AdminUnits, level: str) -> pd.Series:
@@ -354,3 +357,4 @@ def _at_level(values: pd.Series, units: AdminUnits, level: str) -> pd.Series:
     parents = pd.Series(units.level_codes(level).to_numpy(), index=units.codes.to_numpy())
     frame = pd.DataFrame({"v": values.reindex(parents.index).to_numpy(), "p": parents.to_numpy()})
     return frame.groupby("p")["v"].sum(min_count=1).where(frame.groupby("p")["v"].apply(lambda v: v.notna().all()))
+

@@ -12,14 +12,20 @@ flag (the audit's `flags`, ";"-separated):
    (a reported value changes from one reported year to the next by more than a factor `max_jump`, either
    way); after step 6, on the final values: ``exceeds_cropland`` (> the unit's cropland x (1 + tolerance))
    and ``exceeds_unit_area`` (> the unit's whole area).
-4. ``disaggregated``: missing children get the parent's residual (parent - reported children), split in
+4. ``sum_of_children``, then ``disaggregated``: first, fine to coarse, a unit without a value whose children all
+   have one gets their sum (a level without a table between two with tables: a county and a province table
+   make each city the sum of its counties, never a share of the province). Then, top-down for every pair of
+   adjacent levels, missing children get the parent's residual (parent - children with a value), split in
    proportion to the prior (`prior`: cropland area, the previous map's or the classifier's expected
    irrigated area); flag ``children_exceed_parent`` (residual < 0: missing children get 0) and
-   ``equal_split`` (no child has a positive prior). Runs top-down for every pair of adjacent levels.
+   ``equal_split`` (no child has a positive prior). So the prior splits only the residual of partly reported
+   children.
 5. ``scaled_to_parent``: at and below `binding_level` the parent binds; children whose sum is off by more
    than `tolerance` are scaled by parent / sum (within tolerance they are accepted unchanged, flag
    ``children_within_tolerance`` on the parent; beyond it the parent is flagged ``parent_below_children`` /
-   ``parent_above_children`` when reported children are scaled, and ``children_tiny_share`` when all of them
+   ``parent_above_children`` when reported children are scaled: the parent if a table reported it, else the
+   nearest reported ancestor, never a value made up here; a summed child keeps its rule and passes the factor on
+   to its children, and ``children_tiny_share`` when all of them
    are reported and sum to less than TINY_SHARE of it: a table in a wrong area unit). Above it the children
    bind: ``sum_of_children`` replaces a parent that is off by more than `tolerance` (same flags).
    Every other value whose final area differs from its reported (chosen) one by more than `tolerance` is
@@ -50,6 +56,7 @@ NO_YEAR = -1  # the year key of tables without a year; shown as <NA> in the outp
 AUDIT_COLUMNS = ("code", "level", "year", "chosen", "source", "area_m2", "rule", "adjustment_m2", "adjustment_pct", "flags")
 ROUNDING = 1e-9  # relative difference below which a sum equals its parent (floating-point rounding, not a disagreement)
 log = logging.getLogger(__name__)
+DERIVED = ("disaggregated", "sum_of_children")  # rules of values harmonise made up (an interpolated one stays the unit's own)
 TINY_SHARE = 0.01  # reported children summing to less than this share of their parent: likely a wrong area unit of one table
 
 
@@ -116,7 +123,7 @@ def hierarchy_of(units) -> pd.DataFrame:
 
 
 def harmonise(tables: list[SourceTable], hierarchy: pd.DataFrame, *, rules: HarmoniseRules, cropland_m2: pd.Series | None = None,
-              unit_area_m2: pd.Series | None = None, prior_m2: pd.Series | None = None) -> HarmoniseResult:
+              unit_area_m2: pd.Series | None = None, prior_m2: pd.Series | None = None, check_scale: bool = True) -> HarmoniseResult:
     """Harmonise `tables` over `hierarchy` (code, level, parent) under `rules` (the steps are in the module
     docstring). `cropland_m2`, `unit_area_m2` and `prior_m2` are m2 by code at any level (missing coarser
     codes are summed from their children).
@@ -125,6 +132,8 @@ def harmonise(tables: list[SourceTable], hierarchy: pd.DataFrame, *, rules: Harm
     year, against `cropland_m2` and `unit_area_m2` summed to the table's level): a table too small or too large is
     a logged warning naming the source, the finding and the area unit that fits (the values are kept: the audit
     flags exceeds_cropland / exceeds_unit_area value by value; the reconcile stage stops on a strict table first).
+    `check_scale=False` leaves it out for a caller that has checked every table already (the reconcile stage, through
+    irrmap.core.statistics.validate_statistics, whose warning names the table's own options: one warning, not two).
 
     Raises DataError for a code repeated within one source and year, a code at another level than its table
     says, or tables with and without years mixed; ConfigError for a precedence naming no table or a prior
@@ -134,7 +143,8 @@ def harmonise(tables: list[SourceTable], hierarchy: pd.DataFrame, *, rules: Harm
     h = _hierarchy(hierarchy)
     long = _long(tables, h)
     up = _summing_up(h)
-    _check_scale(tables, long, up, cropland_m2, unit_area_m2)
+    if check_scale:
+        _check_scale(tables, long, up, cropland_m2, unit_area_m2)
     order = _order(rules.precedence, [t.name for t in tables])
     wide = long.pivot_table(index=["code", "year"], columns="source", values="area_m2", aggfunc="first").reindex(columns=order)
     reported = sorted(long["year"].unique())
@@ -310,6 +320,11 @@ def _reconcile_levels(w: pd.DataFrame, h: pd.DataFrame, rules: HarmoniseRules, f
         raise ConfigError(f"binding level {binding!r} is not a level of the hierarchy", "binding_level", f"use one of: {', '.join(levels)}")
     b = levels.index(binding)
     parents = h["parent"].dropna().to_dict()
+    for k in range(len(levels) - 1):  # fine to coarse: a parent without a value whose children all have one is their sum
+        for (parent, year), kids in _families(w, h, levels[k]):
+            if np.isnan(w.at[(parent, year), "area_m2"]) and w.loc[kids, "area_m2"].notna().all():
+                w.at[(parent, year), "area_m2"] = w.loc[kids, "area_m2"].sum()
+                w.at[(parent, year), "rule"] = "sum_of_children"
     prior_values = None
     for k in range(len(levels) - 2, -1, -1):  # pairs (levels[k + 1] -> levels[k]), coarse to fine
         binds = k + 1 <= b
@@ -353,29 +368,34 @@ def _fill(w, flags, key, p, kids, missing, prior_values) -> None:
 
 
 def _scale(w, flags, key, p, kids, tolerance, h_parent: dict | None = None) -> None:
-    h_parent = h_parent or {}
     total = w.loc[kids, "area_m2"].sum()
     if abs(total - p) <= tolerance * p:
-        if abs(total - p) > ROUNDING * p:
+        if abs(total - p) > ROUNDING * p and w.at[key, "rule"] not in DERIVED:
             flags[key].append("children_within_tolerance")
         return
-    reported = w.loc[kids, "rule"].to_numpy() != "disaggregated"
+    rules = w.loc[kids, "rule"].to_numpy()
+    reported = rules != "disaggregated"  # reported, interpolated or summed from reported children
     if reported.any():  # the parent binds, but say that it disagrees with the children reported under it
         flag = "parent_below_children" if p < total else "parent_above_children"
-        flags[key].append(flag)
+        _flag_reported(w, flags, key, flag, h_parent)
         if reported.all() and 0 < total < TINY_SHARE * p:
-            flags[key].append("children_tiny_share")
-        code, year = key
-        while w.at[(code, year), "rule"] == "disaggregated":  # a filled parent: flag the reported value it was filled from
-            code = h_parent.get(code)
-            if code is None or (code, year) not in w.index:
-                break
-            if w.at[(code, year), "rule"] != "disaggregated" and flag not in flags[(code, year)]:
-                flags[(code, year)].append(flag)
+            _flag_reported(w, flags, key, "children_tiny_share", h_parent)
     if total > 0:
         w.loc[kids, "area_m2"] *= p / total
-        changed = kids[(w.loc[kids, "rule"] != "disaggregated").to_numpy()]
+        changed = kids[~np.isin(rules, DERIVED)]  # a derived child stays derived (a sum is the sum of its scaled children)
         w.loc[changed, "rule"] = "scaled_to_parent"
+
+
+def _flag_reported(w, flags, key, flag, h_parent: dict | None) -> None:
+    """Flag the value of `key` if it was reported (or interpolated between reported years), else the nearest
+    ancestor that was: a disagreement belongs to the values a user gave, never to a value harmonise made up."""
+    code, year = key
+    while w.at[(code, year), "rule"] in DERIVED:
+        code = (h_parent or {}).get(code)
+        if code is None or (code, year) not in w.index:
+            return
+    if flag not in flags[(code, year)]:
+        flags[(code, year)].append(flag)
 
 
 def _sum_up(w, flags, key, kids, tolerance) -> None:
@@ -384,10 +404,10 @@ def _sum_up(w, flags, key, kids, tolerance) -> None:
         return
     total, p = values.sum(), w.at[key, "area_m2"]
     if not np.isnan(p) and abs(total - p) <= tolerance * p:
-        if abs(total - p) > ROUNDING * p:
+        if abs(total - p) > ROUNDING * p and w.at[key, "rule"] not in DERIVED:
             flags[key].append("children_within_tolerance")
         return
-    if not np.isnan(p):
+    if not np.isnan(p) and w.at[key, "rule"] not in DERIVED:
         flags[key].append("parent_below_children" if p < total else "parent_above_children")
         if 0 < total < TINY_SHARE * p and (w.loc[kids, "rule"] != "disaggregated").all():
             flags[key].append("children_tiny_share")
