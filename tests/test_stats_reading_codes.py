@@ -38,8 +38,14 @@ def _problems(report):
 
 # ---- 3.1 leading zeros lost in part of the table ------------------------------------------------------
 @pytest.mark.skipif(not (USGS.exists() and COUNTIES.exists()), reason="needs /work/shared/data (USGS 2015 table, US counties)")
-def test_usgs_fips_of_states_01_to_09_are_diagnosed_as_lost_leading_zeros():
-    units = AdminUnits.read(COUNTIES, "id", hierarchy="none")
+def test_usgs_fips_of_states_01_to_09_are_diagnosed_as_lost_leading_zeros(tmp_path):
+    # the file's one polygon with a 10-digit id, 8316766111 (New York City), covers five counties: overlapping units
+    # are refused, so it is dropped here as the refusal's own fix says (it joins no table code either way)
+    counties = gpd.read_file(COUNTIES)
+    counties = counties[counties["id"] != "8316766111"]
+    assert len(counties) == 3221
+    counties.to_file(tmp_path / "counties.gpkg")
+    units = AdminUnits.read(tmp_path / "counties.gpkg", "id", hierarchy="none")
     stats = read_statistics(USGS, code_field="FIPS", area_field="IR-IrTot", area_unit="1000 acres", skip_rows=1, level="unit")
     report = validate_statistics(stats, units)
     assert report.n_joined == 2903  # states 10..78 join as written
