@@ -90,7 +90,8 @@ def on_grid_share(units, grid: Grid) -> pd.Series:
 def leave_out_partial(mapped: pd.Series, units, grid: Grid, max_off_share: float = MAX_MISSING_SHARE) -> pd.Series:
     """`mapped` (m2 by finest code) with NaN for units of which more than `max_off_share` of the area lies off
     `grid` (a map ending inside a unit has no nodata there, so the missing-data test cannot see the gap), the
-    reason added to ``attrs["not_estimable"]``. Units wholly off the grid are left out too."""
+    reason added to ``attrs["not_estimable"]``. Units wholly off the grid (share 0) are left out too, their reason
+    saying so (not a partial-coverage share of 0.0 %)."""
     share = on_grid_share(units, grid)
     if not share.index.equals(mapped.index):  # `mapped` is by finest code in unit order, as mapped_area_by_unit gives it
         share = share[~share.index.duplicated()].reindex(mapped.index)
@@ -98,8 +99,9 @@ def leave_out_partial(mapped: pd.Series, units, grid: Grid, max_off_share: float
     out = mapped.where(~cut.to_numpy())
     reasons = dict(mapped.attrs.get("not_estimable", {}))
     for c, sh in share[cut].items():
-        reasons.setdefault(str(c), f"only {100 * sh:.1f} % of the unit's area lies on the map's grid (the map ends inside it): "
-                                   "its mapped area would cover only that part")
+        reasons.setdefault(str(c), "the unit lies wholly off the map's grid: the map does not cover it" if not sh > 0 else
+                           f"only {100 * sh:.1f} % of the unit's area lies on the map's grid (the map ends inside it): "
+                           "its mapped area would cover only that part")
     out.attrs["not_estimable"] = reasons
     return out
 

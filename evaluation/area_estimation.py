@@ -373,10 +373,18 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
     return est
 
 
+#: irrmap's binary coding of map and reference labels (0 = not irrigated, 1 = irrigated; evaluation.workflow.CLASSES)
+BINARY_CODES = frozenset({"0", "1"})
+
+
 def check_label_sets(map_labels, ref_labels, where: str = "samples") -> None:
     """DataError when the map and reference labels cannot be the same classes written alike: no label in common
     (e.g. 1/2 against irrigated/rainfed, or 1 against 1.0 unnormalised), or labels that differ only by letter
-    case (Irrigated against irrigated). Either would make every sample unit an error and OA 0."""
+    case (Irrigated against irrigated), or each column holding a class the other never holds (reference coded 1/2
+    against a 0/1 map: the 0 and 2 units are all errors and OA is silently wrong; refused when one column is coded
+    as BINARY_CODES and each holds a label the other never does - other partly overlapping sets pass, as a class
+    may be absent from one column of a small sample). Any of these would score sample
+    units of a class as errors because of how it is written."""
     m, r = {str(v) for v in map_labels}, {str(v) for v in ref_labels}
     if not m or not r:
         return
@@ -389,6 +397,17 @@ def check_label_sets(map_labels, ref_labels, where: str = "samples") -> None:
         raise DataError(f"the map and reference labels share no class: map {sorted(m)[:10]}, reference {sorted(r)[:10]}; every "
                         "sample unit would count as an error", where,
                         "write the classes the same way in both columns (the same codes or words for each class)")
+    only_m, only_r = sorted(m - r), sorted(r - m)
+    if only_m and only_r and (m <= BINARY_CODES or r <= BINARY_CODES):
+        from collections import Counter
+
+        found = lambda labels: ", ".join(f"{k!r} ({n:,})" for k, n in sorted(Counter(map(str, labels)).items())[:20])
+        raise DataError(f"the map and reference columns are coded differently: column 'reference' holds {only_r[:10]}, which no "
+                        f"sample unit is mapped as, and column 'map' holds {only_m[:10]}, which no reference label is (values found: "
+                        f"map {found(map_labels)}; reference {found(ref_labels)}); scored as they are, every unit of those classes "
+                        "would count as an error (e.g. reference 1 = irrigated / 2 = not against a 0/1 map)", where,
+                        "recode the reference column to the map's class codes (e.g. 2 -> 0 when 2 means not irrigated), so the same "
+                        "class has the same code in both columns")
 
 
 def sample_size(expected_users_accuracy, weights, target_oa_se: float = 0.01) -> int:

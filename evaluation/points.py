@@ -245,6 +245,21 @@ def sample_points(points: gpd.GeoDataFrame, map_da: xr.DataArray, *, label_field
     return out
 
 
+def repeated_pixels(rows, cols, used) -> tuple[np.ndarray, np.ndarray]:
+    """Points that share a map pixel with another used point: (`shared`, `later`), boolean arrays of the points'
+    length. `shared`: used points whose pixel (row, col) holds two or more used points; `later`: those of them after
+    the first in file (array) order, i.e. what keeping one point per pixel drops (deterministic). Points of one pixel
+    see one map value and are not independent samples of the map, so accuracy standard errors computed as for a
+    simple random sample of points are too small (see evaluation.workflow.points_accuracy)."""
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    used = np.asarray(used, bool)
+    key = pd.Series(list(zip(rows[used].tolist(), cols[used].tolist())), dtype=object)
+    shared, later = np.zeros(len(rows), bool), np.zeros(len(rows), bool)
+    shared[used] = key.duplicated(keep=False).to_numpy()
+    later[used] = key.duplicated(keep="first").to_numpy()
+    return shared, later
+
+
 def attach_units(points: gpd.GeoDataFrame, units, level: str | None = None) -> pd.Series:
     """The code (at `level`, default the finest) of the unit containing each point; None outside every unit."""
     table = units.table
@@ -278,5 +293,5 @@ def unit_aridity_classes(units, aridity: xr.DataArray, threshold: float = 0.5) -
     return pd.Series(cls, index=units.codes.to_numpy(), name="aridity_class")
 
 
-__all__ = ["attach_units", "binarise", "binary_labels", "grid_cells", "pixel_index", "read_points", "sample_points", "snap_to_crop",
+__all__ = ["attach_units", "binarise", "binary_labels", "grid_cells", "pixel_index", "read_points", "repeated_pixels", "sample_points", "snap_to_crop",
            "unit_aridity_classes", "values_at"]

@@ -7,6 +7,7 @@ Each step also returns the CLI command that reproduces it, so every number in a 
 from __future__ import annotations
 
 import json
+import math
 import logging
 import shlex
 from contextlib import contextmanager
@@ -50,30 +51,40 @@ def read_map(path, grid: Grid | None = None, name: str | None = None):
 
 
 def map_values(path, limit: int = 256) -> dict:
-    """What a map file holds (its own grid, band 1, read block by block): {"dtype", "nodata" (declared or None),
-    "description", "values" (sorted distinct valid values of an integer band, or None when there are more than
-    `limit` or the band is float), "few_values" (sorted distinct valid values of any band, None when there are
-    more than FEW_VALUES), "n_255" (valid pixels equal to 255), "max_below_255" (largest other value), "max"
-    (largest valid value, -inf when there is none), "n_valid"}."""
+    """What a map file holds (its own grid, band 1, read block by block), decoded as every irrmap reader decodes it
+    (irrmap.core.nodata via decoding_for: nodata, the file's mask or alpha band, and its scale/offset, as
+    irrmap.core.raster_read.read_raster and so `read_map` apply them): {"dtype", "nodata" (declared or None),
+    "scale", "offset" (the file's, 1 and 0 when it declares none), "description", "values" (sorted distinct valid
+    values of an unscaled integer band, or None when there are more than `limit`, the band is float or scaled:
+    scaled values are quantities, not class codes), "few_values" (sorted distinct valid decoded values of any
+    band, None when there are more than FEW_VALUES), "n_255" (valid pixels storing 255), "max_below_255" (largest
+    other stored value), "max" (largest valid decoded value, -inf when there is none), "raw_max" (largest valid
+    stored value), "n_valid"}. Pixels the file marks missing (nodata, mask) count in none of these."""
     import rasterio
 
+    from irrmap.core.nodata import decoding_for
+
     with rasterio.open(path) as src:
+        dec = decoding_for(src, 1)
         nodata, dtype = src.nodata, src.dtypes[0]
+        scaled = dec.scale != 1.0 or dec.offset != 0.0
         integer = np.issubdtype(np.dtype(dtype), np.integer)
-        vals: set | None = set() if integer else None
+        vals: set | None = set() if integer and not scaled else None
         few: set | None = set()
-        n255, top, peak, n_valid = 0, -np.inf, -np.inf, 0
+        n255, top, peak, raw_peak, n_valid = 0, -np.inf, -np.inf, -np.inf, 0
         for _, w in src.block_windows(1):
-            v = src.read(1, window=w)
-            ok = np.ones(v.shape, bool) if nodata is None or (isinstance(nodata, float) and np.isnan(nodata)) else v != nodata
+            raw = src.read(1, window=w)
+            ok = ~dec.missing(raw, src.read_masks(1, window=w) if dec.use_mask else None)
             if not integer:
-                ok &= np.isfinite(v)
-            v = v[ok]
+                ok &= np.isfinite(raw)
+            raw = raw[ok]
+            v = dec.decode(raw) if scaled else raw
             n_valid += int(v.size)
             if v.size:
                 peak = max(peak, float(v.max()))
-            n255 += int((v == 255).sum())
-            other = v[v != 255]
+                raw_peak = max(raw_peak, float(raw.max()))
+            n255 += int((raw == 255).sum())
+            other = raw[raw != 255]
             if other.size:
                 top = max(top, float(other.max()))
             if vals is not None or few is not None:
@@ -86,9 +97,9 @@ def map_values(path, limit: int = 256) -> dict:
                     few |= u
                     if len(few) > FEW_VALUES:
                         few = None
-        return {"dtype": dtype, "nodata": nodata, "description": src.descriptions[0] or "", "values": sorted(vals) if vals is not None else None,
-                "few_values": sorted(few) if few is not None else None, "n_255": n255, "max_below_255": top, "max": peak,
-                "n_valid": n_valid}
+        return {"dtype": dtype, "nodata": nodata, "scale": dec.scale, "offset": dec.offset, "description": src.descriptions[0] or "",
+                "values": sorted(vals) if vals is not None else None, "few_values": sorted(few) if few is not None else None,
+                "n_255": n255, "max_below_255": top, "max": peak, "raw_max": raw_peak, "n_valid": n_valid}
 
 
 FEW_VALUES = 8  # map_values lists the distinct values of any band holding at most this many
@@ -103,9 +114,13 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
     (`threshold` None) a binary or few-valued integer map (at most 3 values, all below 100: class codes, unless
     `kind` says percent) not coded 0/1 (e.g. 1 = not irrigated, 2 = irrigated would all be irrigated at value > 0); and,
     where the map is binarised (`binarised`, default: `kind` == "binary"), a threshold at or above the map's
-    largest positive value (nothing could be mapped irrigated; a map without positive values only gets a warning). Returns
+    largest positive value (nothing could be mapped irrigated; a map without positive values only gets a warning); a
+    `kind` "percent" map whose declared scale makes it 0..1. Values are judged as irrmap reads them (map_values: the
+    file's scale/offset applied, nodata and mask pixels left out), the 255 code on the stored values. Returns
     `map_values(path)`."""
     info = map_values(path)
+    scaled = (f"; values as read: stored value x {info['scale']:g} + {info['offset']:g}, the scale/offset the file declares; "
+              f"stored values reach {info['raw_max']:g}") if info.get("scale", 1.0) != 1.0 or info.get("offset", 0.0) != 0.0 else ""
     if info["nodata"] is None and info["n_255"] and info["max_below_255"] <= 100:
         raise DataError(f"{info['n_255']} pixels hold 255 but the file declares no nodata value: they would count as irrigated",
                         f"{what} {path}", f"declare 255 as nodata: gdal_edit.py -a_nodata 255 {path}")
@@ -115,6 +130,10 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
                         "'not irrigated' pixel (0) would be read as missing and only irrigated pixels evaluated",
                         f"{what} {path}", f"remove the nodata value (gdal_edit.py -unsetnodata {path}) or set another one "
                         f"(gdal_edit.py -a_nodata 255 {path}), after marking pixels that really lack data with it")
+    if kind == "percent" and scaled and info["n_valid"] and info["max"] <= 1.0 < info["raw_max"]:
+        raise DataError(f"the {what} is declared percent (0..100) but reads as 0..{info['max']:g}{scaled}: its areas would be "
+                        "divided by 100 twice", f"{what} {path}", "evaluate it as a 0..1 fraction map (--map-kind fraction), "
+                        f"or drop the scale if the stored values are the percentages (gdal_edit.py -scale 1 -offset 0 {path})")
     vals = info["values"]
     if threshold is None and vals is not None and not set(vals) <= {0, 1} and (kind == "binary" or (kind != "percent" and len(vals) <= 3 and max(vals) < 100)):
         raise DataError(f"the {what} holds the values {', '.join(f'{v:g}' for v in vals[:10])}, not 0 = not irrigated / 1 = irrigated: "
@@ -127,9 +146,10 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
     top = info["max"]
     if binarised and info["n_valid"] and top <= t:
         if top > 0:
-            raise DataError(f"the threshold {t:g} is at or above the {what}'s largest value ({top:g}): no pixel can be mapped irrigated "
-                            "(value > threshold)", f"{what} {path}",
-                            f"give a threshold below {top:g} in the map's own units (e.g. 0.5 for a 0..1 map, 50 for a 0..100 map)")
+            raise DataError(f"the threshold {t:g} is at or above the {what}'s largest value ({top:g}{scaled}): no pixel can be mapped "
+                            "irrigated (value > threshold)", f"{what} {path}",
+                            f"give a threshold below {top:g} in the map's own units (e.g. 0.5 for a 0..1 map, 50 for a 0..100 map)"
+                            + (", i.e. after its scale is applied" if scaled else ""))
         log.warning("%s %s: no value is above %g (largest %g): every pixel counts as not irrigated", what, path, t, top)
     return info
 
@@ -196,7 +216,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                     snap_radius: int = 0, min_crop_fraction: float = 0.0, by: str | None = None, units_path=None,
                     unit_field=None, hierarchy="cn-adcode", by_level=None, aridity_path=None,
                     aridity_threshold: float = 0.5, units_layer=None, design: SampleDesign | None = None,
-                    units_encoding=None) -> PointsResult:
+                    units_encoding=None, one_per_pixel: bool = False) -> PointsResult:
     """Point accuracy of a map (binarised at `threshold`) against labelled reference points, optionally grouped
     by a point field (`by`), by the unit at `by_level`, or by the unit's aridity class (arid/humid).
     With `design` (how the points were sampled) also the design-based estimates of evaluation.design.
@@ -213,7 +233,13 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     Points are reprojected from their CRS (`points_crs`, default the file's own, EPSG:4326 for CSV) onto the
     map's grid. Raises DataError for labels that are not 0/1 or known words without `label_map`/`positive`
     (see points.binary_labels), and when no point is usable or most miss the map for a nameable cause (see
-    point_location.check_points_on_map)."""
+    point_location.check_points_on_map).
+
+    Several used points in one map pixel (after snapping) see one map value and are not independent samples: the
+    accuracy SEs, computed as for a simple random sample of points, are then too small. Their numbers are counted
+    (counts['n_points_sharing_pixels'], counts['n_pixels_with_several_points']) and, without `one_per_pixel`, a
+    warning names them; `one_per_pixel` keeps the first used point of each pixel in file order and leaves out the
+    others (counts['n_left_out_same_pixel'], samples column 'same_pixel_left_out')."""
     from irrmap.evaluation.point_location import check_points_on_map
 
     grid = map_grid(map_path)
@@ -242,6 +268,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     if no_cropland:  # how many used points sit on 255 = no cropland (scored as mapped not irrigated)
         s["on_no_cropland"] = s["inside"].to_numpy() & np.isnan(points.values_at(raw, s["row"].to_numpy(), s["col"].to_numpy()))
         counts["n_on_no_cropland"] = int((s["on_no_cropland"] & s["used"]).sum())
+    _same_pixel(s, counts, one_per_pixel, str(points_path), Path(map_path).name)
     group_by, groups_col = None, None
     if by:
         if by not in s.columns:
@@ -265,6 +292,8 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
         groups = confusion.accuracy_by_group(s.loc[used, "map"].to_numpy(), s.loc[used, "reference"].to_numpy(), groups_col[used], CLASSES)
         counts["n_used_without_group"] = int(sum(1 for v in groups_col[used] if v is None or v != v))
     counts |= {"n_snapped": int(s["snapped"].sum()), "threshold": float(threshold)}
+    if design is not None:
+        check_frame_size(design, info, grid, str(points_path), Path(map_path).name)
     design_acc = design_accuracy(s.loc[used], design, CLASSES, source=str(points_path)) if design else None
     cmd = _cmd("irrmap", "evaluate", "points", map_path, points_path, "--label-field", label_field, *_opt("--threshold", given),
                *sum((["--positive", p] for p in positive or []), []),
@@ -277,8 +306,70 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                *_opt("--units-layer", units_layer if (by_level or aridity_path) and not by else None),
                *_opt("--units-encoding", units_encoding if (by_level or aridity_path) and not by else None),
                *_opt("--by-level", by_level if not by else None), *_opt("--aridity", aridity_path if not by else None),
-               *(design_options(design) if design else []), "--json")
+               *(design_options(design) if design else []), *_opt("--one-per-pixel", one_per_pixel), "--json")
     return PointsResult(acc, groups, s, counts, cmd, group_by, design_acc)
+
+
+def _same_pixel(s: pd.DataFrame, counts: dict, one_per_pixel: bool, source: str, map_name: str) -> None:
+    """Count the used points sharing a map pixel (points.repeated_pixels) into `counts`; with `one_per_pixel` leave
+    out all but the first of each pixel (s['used'] updated in place), else warn when any pixel holds several."""
+    shared, later = points.repeated_pixels(s["row"].to_numpy(), s["col"].to_numpy(), s["used"].to_numpy())
+    n_shared, n_pix = int(shared.sum()), int((shared & ~later).sum())
+    counts |= {"n_points_sharing_pixels": n_shared, "n_pixels_with_several_points": n_pix}
+    if one_per_pixel:
+        s["same_pixel_left_out"] = later
+        s["used"] = s["used"].to_numpy() & ~later
+        counts["n_left_out_same_pixel"] = int(later.sum())
+    elif n_shared:
+        log.warning("%s: %s of %s used reference points share a pixel of the map %s with another point (%s pixels hold 2 or more, "
+                    "up to %s): points of one pixel see one map value and are not independent samples, so the accuracy SEs and "
+                    "confidence intervals (computed as for a simple random sample of points) are too small. Fix: keep one point per "
+                    "pixel with --one-per-pixel (the first in file order), or thin the points to distinct pixels", source, f"{n_shared:,}",
+                    f"{int(s['used'].sum()):,}", map_name, f"{n_pix:,}",
+                    int(pd.Series(list(zip(s["row"][shared], s["col"][shared]))).value_counts().max()))
+
+
+FRAME_REFUSE_RATIO = 3.0  # stratum sizes totalling more than 3x the map's pixels are refused (a frame the map cannot hold)
+FRAME_WARN_RATIO = 1.25  # more than 25 % above the map's pixels is warned (a frame is the map or a part of it, e.g. its cropland)
+
+
+def check_frame_size(design: SampleDesign, info: dict, grid: Grid, source: str, map_name: str = "map") -> float | None:
+    """Compare the total of the given stratum sizes (pixels of the sampling frame) with the map the points evaluate:
+    its pixels holding data (`info` = map_values; on irrmap's class.tif every pixel, 255 = no cropland being scored),
+    as areas when the frame's pixel area is given (design.unit_area_ha; the map's: its mean true pixel area).
+    Returns the ratio frame / map (None without stratum sizes, or a map without valid pixels). A frame smaller than
+    the map is normal (the points drawn from its cropland only, as the demo's are). Raises DataError when the frame
+    exceeds the map more than FRAME_REFUSE_RATIO times and is the map's grid (no frame pixel area, or the map's own
+    mean pixel area, as `irrmap run` sets it by default): sizes counted in another unit, e.g. hectares or 30 m pixels
+    for a 250 m map, would scale every design-based area. Logs a warning beyond FRAME_WARN_RATIO (only that, for a
+    frame with pixels of its own area: it may be another region than the map)."""
+    if not design.stratum_sizes:
+        return None
+    total = float(sum(design.stratum_sizes.values()))
+    n_map = grid.width * grid.height if no_cropland_is_zero(info) else int(info.get("n_valid", 0))
+    if not n_map or total <= 0:
+        return None
+    map_ha = grid.total_area() / (grid.width * grid.height) / 1e4  # mean true pixel area of the map (ha)
+    if design.unit_area_ha:
+        frame, mapped, unit = total * design.unit_area_ha, n_map * map_ha, "ha"
+    else:
+        frame, mapped, unit = total, float(n_map), "pixels"
+    ratio = frame / mapped
+    what = (f"the stratum sizes add up to {frame:,.0f} {unit} of the sampling frame"
+            + (f" ({total:,.0f} frame pixels x {design.unit_area_ha:g} ha)" if design.unit_area_ha else "")
+            + f", {ratio:.3g} times the {n_map:,} pixels with data of the map {map_name}"
+            + (f" ({mapped:,.0f} ha)" if design.unit_area_ha else ""))
+    fix = ("give each stratum's size as its number of pixels in the frame the points were drawn from (--stratum-size STRATUM=PIXELS, "
+           "[evaluation].stratum_sizes), not hectares or pixels of another resolution; when the frame's pixels differ from the "
+           "map's, give their area with --frame-pixel-area HA ([evaluation].frame_pixel_area_ha); when the points cover only part "
+           "of the map, evaluate the map clipped to that part")
+    same_frame = not design.unit_area_ha or math.isclose(design.unit_area_ha, map_ha, rel_tol=1e-6)
+    if same_frame and ratio > FRAME_REFUSE_RATIO:
+        raise DataError(what + f": the design-based areas would be off by that factor (more than {FRAME_REFUSE_RATIO:g}x)",
+                        f"{source}: stratum sizes", fix)
+    if ratio > FRAME_WARN_RATIO:
+        log.warning("%s: %s; check the sizes (fix: %s)", source, what, fix)
+    return ratio
 
 
 # ---- area estimation -----------------------------------------------------------------------------
@@ -670,7 +761,12 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
                  f"{c['n_missing_map_value']} on map nodata, {c['n_no_crop_within_radius']} without a crop pixel within the snap radius; "
                  f"{c['n_snapped']} snapped). Map irrigated where value > {c['threshold']:g}."
                  + (f" {c['n_on_no_cropland']} used points lie on pixels without cropland (255) and count as mapped not irrigated."
-                    if c.get("n_on_no_cropland") else ""))
+                    if c.get("n_on_no_cropland") else "")
+                 + (f" {c['n_left_out_same_pixel']} points were left out as later points of a pixel holding an earlier one "
+                    "(one point per pixel)." if c.get("n_left_out_same_pixel") else "")
+                 + (f" {c['n_points_sharing_pixels']} used points share {c['n_pixels_with_several_points']} map pixels: they are not "
+                    "independent samples, so the standard errors below are too small (--one-per-pixel keeps one point per pixel)."
+                    if c.get("n_points_sharing_pixels") and "n_left_out_same_pixel" not in c else ""))
         summary = pd.DataFrame({"measure": ["overall accuracy", "kappa", "kappa SE", "kappa 95% CI lower", "kappa 95% CI upper"],
                                 "value": [acc.overall_accuracy, acc.kappa, acc.kappa_se, *acc.kappa_ci95]})
         sec.table(summary, "Overall accuracy and Cohen's kappa (delta-method SE).")

@@ -50,6 +50,9 @@ def _reference_args(p) -> None:
     p.add_argument("--lat-field", help="CSV latitude / y column (default: lat/latitude/y)")
     p.add_argument("--points-crs", help="CRS of the points: of CSV coordinates (default EPSG:4326); for other files it replaces a "
                                         "missing or wrong CRS (e.g. EPSG:32642)")
+    p.add_argument("--one-per-pixel", action="store_true",
+                   help="keep one reference point per map pixel (the first in file order): points sharing a pixel see one map "
+                        "value and are not independent samples, so their accuracy SEs would be too small")
     p.add_argument("--stratum-field", help="point field naming the sampling stratum: adds design-based estimates (Stehman 2014); "
                                            "needs --inclusion-field or --stratum-size")
     p.add_argument("--inclusion-field", help="point field with each point's inclusion probability (stratum size = sum of 1/p)")
@@ -273,7 +276,8 @@ def _points(args) -> int:
                         cropland_path=args.cropland, snap_radius=args.snap_radius, min_crop_fraction=args.min_crop_fraction,
                         by=args.by, units_path=args.units, unit_field=args.unit_field, hierarchy=args.hierarchy,
                         by_level=args.by_level, aridity_path=args.aridity, aridity_threshold=args.aridity_threshold,
-                        units_layer=args.units_layer, units_encoding=args.units_encoding, design=_design(args))
+                        units_layer=args.units_layer, units_encoding=args.units_encoding, design=_design(args),
+                        one_per_pixel=args.one_per_pixel)
     if args.out:
         from irrmap.core.atomic import atomic_path
 
@@ -286,6 +290,9 @@ def _points(args) -> int:
             f"points: {a.n} used of {c['n_points']} ({c['n_outside_map']} outside the map, {c['n_missing_map_value']} on map nodata, "
             f"{c['n_missing_label']} without label, {c['n_no_crop_within_radius']} without a crop pixel within the snap radius)"
             + (f"; {c['n_on_no_cropland']} used points on no-cropland pixels (255) count as mapped not irrigated" if "n_on_no_cropland" in c else "")
+            + (f"; {c['n_left_out_same_pixel']} left out as later points of a pixel (--one-per-pixel)" if c.get("n_left_out_same_pixel") else "")
+            + (f"; {c['n_points_sharing_pixels']} used points share {c['n_pixels_with_several_points']} pixels (not independent "
+               "samples: SEs too small; --one-per-pixel keeps one per pixel)" if c.get("n_points_sharing_pixels") and "n_left_out_same_pixel" not in c else "")
             + "\n" + a.table(names).to_string(index=False) + _why(a.not_estimable(names)))
     if r.design is not None:
         d = r.design.estimate
@@ -409,7 +416,8 @@ def _report(args) -> int:
                              label_map=_label_map(args.label_map), lon_field=args.lon_field, lat_field=args.lat_field,
                              points_crs=args.points_crs, layer=args.layer, cropland_path=args.cropland, snap_radius=args.snap_radius, by=args.by, units_path=args.units,
                              unit_field=args.unit_field, hierarchy=args.hierarchy, by_level=args.by_level, aridity_path=args.aridity,
-                             units_layer=args.units_layer, units_encoding=args.units_encoding, design=_design(args))
+                             units_layer=args.units_layer, units_encoding=args.units_encoding, design=_design(args),
+                             one_per_pixel=args.one_per_pixel)
     if args.stats:
         need = [f for f in ("units", "unit_field", "stats_field", "area_field", "area_unit") if not getattr(args, f)]
         if need:
