@@ -74,6 +74,21 @@ def aggregate_to_file(fraction: xr.DataArray, out, *, factor: int = 4, scale: fl
                         tags={"stage": "mapping.aggregate", "factor": factor, "units": "m2"} | dict(tags or {}), cog=cog)
 
 
+def read_fraction_map(path, grid: Grid | None = None, chunks: int = 1024) -> xr.DataArray:
+    """The irrigated-fraction map at `path` as aggregate_area reads it: lazy float32 values on `grid` (default: the
+    file's own north-up grid), read as irrmap.core.raster_read.read_raster reads a map: the file's GDAL scale and
+    offset applied (value = stored x scale + offset), NaN where missing (nodata, mask, alpha band). Aggregate the
+    result with nodata=None. Raises InputError for a file irrmap cannot read or place on a grid."""
+    from irrmap.core.georef import check_georef, grid_of
+    from irrmap.core.raster_read import open_raster, read_raster
+
+    if grid is None:
+        with open_raster(path) as src:
+            check_georef(src, str(path))
+            grid = grid_of(src)
+    return read_raster(path, grid, kind="continuous", chunks=chunks)
+
+
 # band descriptions irrmap writes on maps that are not irrigated fractions (mapping.predict, mapping.filter)
 _NOT_FRACTION = {"P(irrigated)": "a probability map (P x 100)", "1 irrigated, 0 ": "a class map (1 irrigated, 0 not)"}
 
@@ -82,8 +97,11 @@ def check_fraction_input(path, scale: float | None, nodata=NODATA) -> float:
     """The scale to aggregate the raster at `path` with: `scale` when given, else 0.01 (a percent map) after
     checking that the file is one. InputError, naming the file and the fix, for a map irrmap describes as a class
     or probability map (band description), a float map whose values are all within 0..1 (a fraction: --scale 1),
-    a map holding only 0 and 1 (a class map), or values above 100. With an explicit `scale` only the range
-    (aggregate_area) is checked."""
+    a map holding only 0 and 1 (a class map), or values above 100. Values are judged as read_fraction_map reads
+    them: the file's GDAL scale and offset applied (irrmap.core.nodata rule 2), so a percent map stored as
+    0..10000 with scale 0.01 is a percent map. With an explicit `scale` only the range (aggregate_area) is
+    checked."""
+    from irrmap.core.nodata import decoding_for
     from irrmap.core.raster_read import open_raster
 
     with open_raster(path) as src:
@@ -94,11 +112,14 @@ def check_fraction_input(path, scale: float | None, nodata=NODATA) -> float:
                                  "aggregate fraction.tif from `irrmap mapping predict` or `filter`")
         if scale is not None:
             return float(scale)
-        nd = src.nodata if src.nodata is not None else nodata
-        lo, hi, only01, isfloat = np.inf, -np.inf, True, np.dtype(src.dtypes[0]).kind == "f"
+        dec = decoding_for(src, 1, nodata=None if src.nodata is not None else nodata)
+        scaled = dec.scale != 1.0 or dec.offset != 0.0
+        lo, hi, only01 = np.inf, -np.inf, True
+        isfloat = np.dtype(src.dtypes[0]).kind == "f" or (scaled and not (float(dec.scale).is_integer() and float(dec.offset).is_integer()))
         for _, w in src.block_windows(1):
-            v = src.read(1, window=w).astype(np.float64)
-            v = v[np.isfinite(v) & (v != nd)]  # v != NaN is always True: NaN nodata goes with isfinite
+            raw = src.read(1, window=w)
+            v = dec.decode(raw, src.read_masks(1, window=w) if dec.use_mask else None).astype(np.float64)
+            v = v[np.isfinite(v)]  # missing values are NaN
             if v.size:
                 lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
                 only01 = only01 and bool(np.isin(v, (0.0, 1.0)).all())

@@ -29,7 +29,7 @@ from rasterio.crs import CRS
 
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
-from irrmap.core.nodata import Decoding, already_scaled
+from irrmap.core.nodata import Decoding, already_scaled, scale_effect
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +167,8 @@ def _warn_if_scaled(raw: xr.DataArray, dec: Decoding, kw: dict, path: str) -> No
     sample = np.asarray(raw.isel(time=0, y=slice(None, None, step), x=slice(None, None, step)).values)
     top = already_scaled(sample, dec)
     if top is not None:
-        log.warning("%s: the values already look scaled (floats, |v| <= %.3g) and scale %g would shrink them %g times "
-                    "(fix: drop the scale: --scale 1 / scale = 1, or leave out --preset / preset)", path, top, dec.scale, 1 / dec.scale)
+        log.warning("%s: the values already look scaled (floats, |v| <= %.3g) and %s "
+                    "(fix: drop the scale: --scale 1 / scale = 1, or leave out --preset / preset)", path, top, scale_effect(dec.scale, top))
 
 
 def _step(coord: xr.DataArray) -> float:

@@ -101,6 +101,16 @@ class Grid:
         with src:
             if src.crs is None:
                 raise GridError("raster has no CRS", str(path), "assign one with gdal_edit.py -a_srs")
+            t = src.transform
+            if t.b == 0 and t.d == 0 and (t.a < 0 or t.e > 0):
+                # a grid taken from a file must be the file's own pixels: a south-up or east-left file (stored
+                # with positive y or negative x pixel size) would give a mirrored grid to the readers that use
+                # its rows and columns directly, so it is refused here (input rasters read onto a grid are
+                # reoriented by irrmap.core.georef; only a file that defines the grid must be north-up)
+                way = "south-up (positive y pixel size)" if t.e > 0 else "east-left (negative x pixel size)"
+                raise GridError(f"the file that defines the grid is stored {way}; grids are north-up", str(path),
+                                f"write a north-up copy with gdalwarp {path} north_up.tif (same pixels, rows/columns "
+                                "reordered) and pass that file")
             return cls(src.crs, src.transform, src.height, src.width)
 
     @classmethod

@@ -124,7 +124,7 @@ SCALED_MAX = 1.6
 
 def already_scaled(raw: np.ndarray, decoding: Decoding, valid_mask: np.ndarray | None = None) -> float | None:
     """The largest |value| of a float sample whose valid values all lie within +-SCALED_MAX, when `decoding`
-    would scale them (scale != 1): physical values that a preset or a scale would shrink a second time
+    would scale them (scale != 1): physical values that a preset or a scale would scale a second time
     (a MOD13Q1 export already scaled to 0..1, read with scale 1e-4). None otherwise."""
     if decoding.scale == 1.0 or raw.dtype.kind != "f":
         return None
@@ -132,6 +132,18 @@ def already_scaled(raw: np.ndarray, decoding: Decoding, valid_mask: np.ndarray |
     if vals.size == 0 or vals.max() > SCALED_MAX:
         return None
     return float(vals.max())
+
+
+def scale_effect(scale: float, top: float) -> str:
+    """What applying `scale` does to values whose largest |value| is `top`, in words, for the warning about values
+    that already look scaled: "scale 0.0001 would divide them by 10000 (to |v| <= 0.0001)", "scale 100 would multiply
+    them by 100 (to |v| <= 100)". A scale multiplies (raw x scale + offset, rule 2): below 1 it shrinks the values,
+    above 1 it enlarges them, and the words say which."""
+    scale = float(scale)
+    done = f"to |v| <= {abs(top * scale):.3g}"
+    if abs(scale) < 1:
+        return f"scale {scale:g} would divide them by {1 / scale:g} ({done})"
+    return f"scale {scale:g} would multiply them by {scale:g} ({done})"
 
 
 def as_stored(value, dtype):

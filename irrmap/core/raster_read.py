@@ -10,7 +10,9 @@ Only what the file declares is missing (nodata, mask band, fill values, valid ra
 truncated file raises InputError naming it.
 When the source already sits on the grid (same CRS, resolution and pixel alignment) values are copied.
 Results do not depend on the chunk size except for float32 rounding (<= 2 ulp of the data's magnitude) where GDAL's
-window-relative coordinates differ between chunkings.
+window-relative coordinates differ between chunkings: every chunk is warped at the whole grid's kernel scale, in
+regions of whole column blocks of the grid (irrmap.core.warp_window), which is what `gdalwarp` gives for the whole
+grid when it warps it as one region (grids up to 1024 columns within its memory limit).
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 from rasterio.windows import Window, from_bounds
 
 from irrmap.core import band_batch
+from irrmap.core.dataset_names import local_file
 from irrmap.core.errors import InputError
+from irrmap.core.georef import check_georef, north_up
 from irrmap.core.grid import Grid
 from irrmap.core.layers import layer_number
 from irrmap.core.lon_wrap import shifted, source_pieces
-from irrmap.core.nodata import Decoding, already_scaled, class_marker, decoding_for
+from irrmap.core.nodata import Decoding, already_scaled, class_marker, decoding_for, scale_effect
+from irrmap.core.warp_window import column_blocks, grid_scale, kernel_pad, warp_options
 
 log = logging.getLogger(__name__)
 
@@ -220,10 +225,10 @@ def _plan_for(path, grid: Grid, *, kind: str = "continuous", band=None, classes=
         raise InputError(f"unknown raster kind {kind!r}", "kind", f"use one of {', '.join(KINDS)}")
     if kind == "fraction" and not classes:
         raise InputError("a fraction read needs the classes to count", "classes", "pass classes=[...] (e.g. cropland codes)")
-    with open_raster(path) as src:
+    with open_raster(path) as opened:
+        check_georef(opened, path)  # a CRS with a datum and a geotransform (not GCPs), not a container of subdatasets
+        src = north_up(opened)  # stored south-up or east-left: read as the same pixels north-up, as gdalwarp reads it
         band = layer_number(src, band, path)
-        if src.crs is None:
-            raise InputError("raster has no CRS", path, "assign one with gdal_edit.py -a_srs")
         dec = decoding_for(src, band, nodata=nodata, fill_values=fill_values, scale=scale, offset=offset, valid_range=valid_range, signed=signed)
         if warn_scaled and scale is not None and dec.scale != 1.0 and np.dtype(src.dtypes[band - 1]).kind == "f":
             _warn_if_scaled(src, band, dec, path)
@@ -233,7 +238,7 @@ def _plan_for(path, grid: Grid, *, kind: str = "continuous", band=None, classes=
         batch = tuple(int(b) for b in batch_bands) if batch_bands else ()
         if len(batch) < 2 or band not in batch or dec.use_mask or src.interleaving != Interleaving.pixel:
             batch = ()
-        mtime = os.path.getmtime(path)
+        mtime = os.path.getmtime(local_file(path))  # a GDAL dataset name (/vsizip/..., NETCDF:...): its container's
     if kind == "categorical":
         marker = class_marker(src_dtype, dec)
         if marker is None:
@@ -267,14 +272,20 @@ def _warn_if_scaled(src, band: int, dec: Decoding, path: str) -> None:
         mask = src.read_masks(band, out_shape=shape) if dec.use_mask else None
     top = already_scaled(raw, dec, mask)
     if top is not None:
-        log.warning("%s layer %d: the values already look scaled (floats, |v| <= %.3g) and scale %g would shrink them %g times "
+        log.warning("%s layer %d: the values already look scaled (floats, |v| <= %.3g) and %s "
                     "(fix: drop the scale where it was set: --scale 1 (or leave out --preset) on the command line, scale = 1 (or "
-                    "no preset) in the config, \"scale\": 1 in a scene stack's sidecar JSON)", path, band, top, dec.scale, 1 / dec.scale)
+                    "no preset) in the config, \"scale\": 1 in a scene stack's sidecar JSON)", path, band, top, scale_effect(dec.scale, top))
 
 
 def read_window(path, grid: Grid, window: Window, **kwargs) -> np.ndarray:
-    """Eager read of one window of the grid (same rules as read_raster)."""
-    return read_raster(path, grid.window_grid(window), chunks=max(int(window.height), int(window.width)), **kwargs).values
+    """Eager read of one window of the grid (same rules and keyword arguments as read_raster; `chunks` and `name`
+    are ignored). The window is warped as a chunk of the whole `grid` (its kernel scale, irrmap.core.warp_window),
+    so windows that tile the grid give what one read of the grid gives."""
+    kwargs.pop("chunks", None)
+    kwargs.pop("name", None)
+    plan, _, _ = _plan_for(path, grid, **kwargs)
+    r0, c0 = int(window.row_off), int(window.col_off)
+    return _read_window(plan, grid, (r0, r0 + int(window.height)), (c0, c0 + int(window.width)))
 
 
 _handles = threading.local()
@@ -288,11 +299,11 @@ def _dataset(path: str):
     cache = getattr(_handles, "lru", None)
     if cache is None:
         cache = _handles.lru = OrderedDict()
-    st = os.stat(path)
+    st = os.stat(local_file(path))
     key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
     ds = cache.pop(key, None)
     if ds is None or ds.closed:
-        ds = open_raster(path)
+        ds = north_up(open_raster(path))  # a file stored south-up or east-left: a north-up view (irrmap.core.georef)
     cache[key] = ds
     while len(cache) > MAX_OPEN_PER_THREAD:
         cache.popitem(last=False)[1].close()
@@ -356,21 +367,41 @@ def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
         nest = _nesting(src, sub) if plan.kind == "fraction" else None
         if nest is not None and _whole_blocks(src, sub, *nest):
             return _fraction_by_blocks(src, plan, sub, *nest)
-        bounds = sub.bounds if src.crs == sub.crs else transform_bounds(sub.crs, src.crs, *sub.bounds, densify_pts=21)
-        # a geographic file: the block's longitudes may cross the antimeridian or lie 360 deg from the file's
-        pieces = source_pieces(src.bounds, bounds) if src.crs.is_geographic else [(bounds, 0.0)]
-        reads = []
-        for piece, shift in pieces:
-            win = _padded_window(src, piece)
-            if win is not None:
-                raw, mask = _read(src, plan, win)
-                reads.append((raw, mask, shifted(src.window_transform(win), shift)))
+        # warped as the whole grid is, whatever the chunking (irrmap.core.warp_window): at the whole grid's kernel
+        # scale, in regions of the chunk's rows x the grid's canonical column blocks, cut back to the chunk's columns
+        scale = grid_scale(src.crs, src.transform, src.shape, grid, plan.resampling)
+        pad = kernel_pad(plan.resampling, scale)
+        regions = []
+        for b0, b1 in column_blocks(c0, c1, grid.width):
+            region = grid.window_grid(Window(b0, r0, b1 - b0, r1 - r0))
+            bounds = region.bounds if src.crs == region.crs else transform_bounds(region.crs, src.crs, *region.bounds, densify_pts=21)
+            # a geographic file: the region's longitudes may cross the antimeridian or lie 360 deg from the file's
+            pieces = source_pieces(src.bounds, bounds) if src.crs.is_geographic else [(bounds, 0.0)]
+            reads = []
+            for piece, shift in pieces:
+                win = _padded_window(src, piece, pad)
+                if win is not None:
+                    raw, mask = _read(src, plan, win)
+                    reads.append((raw, mask, shifted(src.window_transform(win), shift)))
+            regions.append((region, b0, reads))
         src_crs = src.crs
     out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
+    for region, b0, reads in regions:
+        warped = _warp_region(plan, reads, src_crs, region, warp_options(scale, pad))
+        lo, hi = max(c0, b0), min(c1, b0 + region.width)
+        out[:, lo - c0 : hi - c0] = warped[:, lo - b0 : hi - b0]
+    return out
+
+
+def _warp_region(plan: _Plan, reads: list, src_crs, region: Grid, options: dict) -> np.ndarray:
+    """The converted source windows `reads` ((raw, mask, transform) per antimeridian piece) warped onto `region`
+    with GDAL's warper (`options`: irrmap.core.warp_window.warp_options)."""
+    out = np.full(region.shape, plan.fill, dtype=plan.out_dtype)
     for k, (raw, mask, src_transform) in enumerate(reads):
-        part = out if k == 0 else np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
+        part = out if k == 0 else np.full(region.shape, plan.fill, dtype=plan.out_dtype)
         reproject(_convert(plan, raw, mask), part, src_transform=src_transform, src_crs=src_crs, src_nodata=plan.fill,
-                  dst_transform=sub.transform, dst_crs=sub.crs, dst_nodata=plan.fill, resampling=plan.resampling)
+                  dst_transform=region.transform, dst_crs=region.crs, dst_nodata=plan.fill, resampling=plan.resampling,
+                  **options)
         if k:  # pieces meet at the antimeridian: each fills the pixels the others left missing
             empty = np.isnan(out) if np.isnan(plan.fill) else out == plan.fill
             out[empty] = part[empty]
@@ -382,11 +413,10 @@ def _wraps(src, grid: Grid) -> bool:
     return bool(src.crs.is_geographic and any(shift for _, shift in source_pieces(src.bounds, grid.bounds)))
 
 
-def _padded_window(src, bounds) -> Window | None:
-    """The file's window under `bounds` (its CRS) plus 2 pixels for the resampling kernel, clipped to the file;
-    None when nothing is left."""
+def _padded_window(src, bounds, pad: int = 2) -> Window | None:
+    """The file's window under `bounds` (its CRS) plus `pad` pixels for the resampling kernel
+    (irrmap.core.warp_window.kernel_pad), clipped to the file; None when nothing is left."""
     win = from_bounds(*bounds, transform=src.transform)
-    pad = 2
     c_lo = max(0, int(np.floor(win.col_off)) - pad)
     r_lo = max(0, int(np.floor(win.row_off)) - pad)
     c_hi = min(src.width, int(np.ceil(win.col_off + win.width)) + pad)

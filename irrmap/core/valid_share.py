@@ -30,7 +30,9 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
 from irrmap.core.errors import DataError, InputError
+from irrmap.core.georef import extent, grid_of, north_up, ordered
 from irrmap.core.grid import Grid
+from irrmap.core.layers import data_bands
 from irrmap.core.lon_wrap import source_pieces
 from irrmap.core.nodata import Decoding, decoding_for, read_missing
 
@@ -97,20 +99,25 @@ def remember_row_counts(path, counts: np.ndarray, grid: Grid) -> None:
 def band_shares(path) -> tuple[float, ...]:
     """Valid share (0..1) of every band of the raster at `path` on its own grid, exact; cached per file
     version (path, inode, mtime, size), so measuring a product again costs nothing. A file irrmap's writer
-    just wrote is not read again: its shares were counted block by block while writing (remember_row_counts)."""
+    just wrote is not read again: its shares were counted block by block while writing (remember_row_counts).
+    Alpha bands are the mask of the other bands, not bands of values: they get no share (GDAL writes them last, so
+    share k - 1 is band k's). A file stored south-up or east-left is measured north-up (irrmap.core.georef), so the
+    row areas of a geographic file weigh the rows they belong to."""
     path = os.fspath(path)
     key = _file_key(path)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    grid = Grid.from_raster(path)
-    with rasterio.open(path) as src:
-        decs = [decoding_for(src, b) for b in range(1, src.count + 1)]
-        counts = np.zeros((src.count, grid.height), np.int64)
+    with rasterio.open(path) as opened:
+        src = north_up(opened)
+        grid = grid_of(src)
+        bands = data_bands(src)
+        decs = [decoding_for(src, b) for b in bands]
+        counts = np.zeros((len(bands), grid.height), np.int64)
         for t in grid.tiles(_TILE):
             r0, r1 = int(t.window.row_off), int(t.window.row_off + t.window.height)
-            for i, dec in enumerate(decs):
-                counts[i, r0:r1] += int(t.window.width) - read_missing(src, i + 1, t.window, dec).sum(axis=-1, dtype=np.int64)
+            for i, (b, dec) in enumerate(zip(bands, decs)):
+                counts[i, r0:r1] += int(t.window.width) - read_missing(src, b, t.window, dec).sum(axis=-1, dtype=np.int64)
     shares = shares_from_row_counts(counts, grid)
     with _cache_lock:
         _cache[key] = shares
@@ -121,28 +128,29 @@ def shares_within(products: list, references: list, grid: Grid) -> tuple[float, 
     """(share of the grid where every reference is valid, {product: share of that area valid, per band}).
 
     All rasters must lie on `grid`. A multi-band reference counts as valid where any band is valid (a time
-    series with some cloudy dates still has data). A product share is 1.0 when the reference area is empty.
-    Grids above 4096 x 4096 pixels are measured on `_sample_windows`, not everywhere.
+    series with some cloudy dates still has data); alpha bands are masks, not bands (they get no share). A product
+    share is 1.0 when the reference area is empty. Grids above 4096 x 4096 pixels are measured on `_sample_windows`,
+    not everywhere.
     """
     with contextlib.ExitStack() as stack:
-        prods = [stack.enter_context(rasterio.open(p)) for p in products]
-        refs = [stack.enter_context(rasterio.open(p)) for p in references]
-        decs = {id(s): [decoding_for(s, b) for b in range(1, s.count + 1)] for s in prods + refs}
+        prods = [north_up(stack.enter_context(rasterio.open(p))) for p in products]
+        refs = [north_up(stack.enter_context(rasterio.open(p))) for p in references]
+        decs = {id(s): {b: decoding_for(s, b) for b in data_bands(s)} for s in prods + refs}
         ref_area = total = 0.0
-        inside = [np.zeros(s.count) for s in prods]
+        inside = [np.zeros(len(decs[id(s)])) for s in prods]
         for win in _sample_windows(grid):
             w = _weights(grid, win)
             total += float(w.sum()) * int(win.width)
             common = np.ones((int(win.height), int(win.width)), bool)
             for s in refs:
                 anyband = np.zeros_like(common)
-                for b, dec in enumerate(decs[id(s)], start=1):
+                for b, dec in decs[id(s)].items():
                     anyband |= ~read_missing(s, b, win, dec)
                 common &= anyband
             ref_area += _valid_area(common, w)
             for s, acc in zip(prods, inside):
-                for b, dec in enumerate(decs[id(s)], start=1):
-                    acc[b - 1] += _valid_area(common & ~read_missing(s, b, win, dec), w)
+                for i, (b, dec) in enumerate(decs[id(s)].items()):
+                    acc[i] += _valid_area(common & ~read_missing(s, b, win, dec), w)
     within = {os.fspath(p): tuple(float(a / ref_area) if ref_area else 1.0 for a in acc) for p, acc in zip(products, inside)}
     return ref_area / total, within
 
@@ -163,9 +171,18 @@ def _sample_windows(grid: Grid) -> list[Window]:
 
 
 # ---- footprints ---------------------------------------------------------------------------------------
+def _bounds(src):
+    """Ordered (left, bottom, right, top) of an open dataset (from its transform: a file stored south-up or east-left
+    has rasterio bounds with bottom > top or left > right), a Grid, or anything with `bounds`."""
+    t = getattr(src, "transform", None)
+    if t is not None and not callable(t) and getattr(src, "width", None):
+        return extent(t, src.width, src.height)
+    return ordered(src.bounds)
+
+
 def extent_text(src) -> str:
-    """'(left, bottom, right, top) in CRS' of an open dataset or a Grid."""
-    b = tuple(float(v) for v in src.bounds)
+    """'(left, bottom, right, top) in CRS' of an open dataset or a Grid (ordered: left < right, bottom < top)."""
+    b = tuple(float(v) for v in _bounds(src))
     return f"({', '.join(f'{v:.6g}' for v in b)}) in {src.crs.to_string() if src.crs else 'no CRS'}"
 
 
@@ -185,11 +202,11 @@ def no_overlap(src, grid: Grid, wrap: bool = True) -> bool:
     b = _grid_bounds_in(src, grid)
     if b is None:
         return False
-    l, bo, r, t = src.bounds
+    l, bo, r, t = bounds = _bounds(src)
     if b[3] <= bo or b[1] >= t:
         return True
     if wrap and src.crs.is_geographic:  # the grid may meet the file 360 deg of longitude away, or across the antimeridian
-        return not source_pieces(src.bounds, b)
+        return not source_pieces(bounds, b)
     return b[2] <= l or b[0] >= r
 
 
@@ -211,7 +228,9 @@ def coverage(src, grid: Grid) -> float:
 
 def source_valid_share(src, grid: Grid, band: int, decoding) -> float:
     """Share of the file's pixels under the grid's bounding box that are valid: exact for up to 2048 x 2048
-    pixels, else from 8 x 8 patches of 256 x 256 pixels spread evenly over it."""
+    pixels, else from 8 x 8 patches of 256 x 256 pixels spread evenly over it. A file stored south-up or east-left
+    is measured through its north-up view (irrmap.core.georef)."""
+    src = north_up(src)
     b = _grid_bounds_in(src, grid)
     if b is None:
         return 0.0
@@ -253,7 +272,8 @@ def check_aligned(aligned, source, grid: Grid, *, key: str, band: int = 1, nodat
     if share >= LOW_SHARE:
         return share
     source = os.fspath(source)
-    with rasterio.open(source) as src:
+    with rasterio.open(source) as opened:
+        src = north_up(opened)  # stored south-up or east-left: its extent and windows as north-up
         dec = decoding_for(src, band, nodata=nodata, fill_values=fill_values, valid_range=valid_range)
         cov = 0.0 if no_overlap(src, grid) else coverage(src, grid)
         src_share = source_valid_share(src, grid, band, dec) if cov > 0 else 0.0

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from irrmap.core.errors import InputError
-from irrmap.core.layers import layer_listing, layer_number
+from irrmap.core.layers import data_bands, layer_listing, layer_number
 from irrmap.core.raster_read import open_raster
 from irrmap.sources.bands import FAMILY
 from irrmap.training.timeseries import parse_date
@@ -142,7 +142,7 @@ def dated_layers(paths, *, band=None, band_dates=None, pattern: str | None = Non
     layers: list[tuple[str, int, str | None, str]] = []  # path, band, description, file name
     for p in [paths] if isinstance(paths, (str, Path)) else list(paths):
         with open_raster(p) as src:
-            bands = [layer_number(src, band, str(p))] if band is not None else list(range(1, src.count + 1))
+            bands = [layer_number(src, band, str(p))] if band is not None else list(data_bands(src))  # an alpha band masks the others, it is no date
             if src.count == 0:
                 layer_number(src, None, str(p))  # raises, listing the subdatasets
             listing = layer_listing(src)

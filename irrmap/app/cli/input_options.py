@@ -29,14 +29,18 @@ def named_values(items, option: str, example: str) -> dict[str, str]:
 
 
 def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland"):
-    """The grid of the raster at `path` (Grid.from_raster: InputError for a missing or unreadable file); GridError
+    """The north-up grid of the raster at `path` (InputError for a missing, unreadable or not georeferenced file, as
+    irrmap.core.georef.check_georef says; a file stored south-up or east-left has the grid it is read on); GridError
     when it differs from the `reference` raster's `grid` and `align` (the --align option) is not given; with
     `align` a raster on another grid is resampled, and that is logged. `what` names the input (score, map,
     predictor NAME)."""
     from irrmap.core.errors import GridError
-    from irrmap.core.grid import Grid
+    from irrmap.core.georef import check_georef, grid_of
+    from irrmap.core.raster_read import open_raster
 
-    g = Grid.from_raster(path)
+    with open_raster(path) as src:  # InputError for a missing or unreadable file
+        check_georef(src, str(path))  # no CRS, GCPs only, a CRS without datum, a container of subdatasets
+        g = grid_of(src)  # a file stored south-up or east-left has the grid of its pixels north-up, as it is read
     if not g.aligned_with(grid):
         if not align:
             raise GridError(f"{what} grid {g!r} differs from the {reference} grid {grid!r}", str(path), "pass --align or resample it first")

@@ -113,14 +113,10 @@ def _filter(args) -> int:
 
 
 def _aggregate(args) -> int:
-    from irrmap.core.grid import Grid
-    from irrmap.core.raster_read import read_raster
-    from irrmap.mapping.aggregate import NODATA, aggregate_to_file, check_fraction_input
+    from irrmap.mapping.aggregate import aggregate_to_file, check_fraction_input, read_fraction_map
 
-    grid = Grid.from_raster(args.map)
     scale = check_fraction_input(args.map, args.scale)  # a class, probability, 0..1 or >100 map is refused, not summed
-    fraction = read_raster(args.map, grid, kind="categorical")
-    nodata = fraction.attrs.get("nodata", NODATA)
-    path = aggregate_to_file(fraction, args.out, factor=args.factor, scale=scale, nodata=nodata)
+    fraction = read_fraction_map(args.map)  # the file's scale/offset applied, NaN where missing
+    path = aggregate_to_file(fraction, args.out, factor=args.factor, scale=scale, nodata=None)
     print(f"irrigated area per {args.factor}x{args.factor} cell (m2) -> {path}")
     return 0

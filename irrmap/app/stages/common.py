@@ -87,14 +87,18 @@ def check_on_grid(what: str, bounds, crs, grid, where: str, wrap: bool = True) -
 
 
 def check_raster_on_grid(path, grid, key: str) -> None:
-    """InputError when GDAL cannot open the raster at `path`, it has no CRS, or it certainly misses the grid."""
+    """InputError when GDAL cannot open the raster at `path`, it is not georeferenced in a way irrmap reads
+    (irrmap.core.georef.check_georef: no CRS, GCPs only, a CRS without datum, a container of subdatasets), or it
+    certainly misses the grid. The file's extent comes from its transform, so a file stored south-up or east-left
+    is placed where it lies."""
     import rasterio
+
+    from irrmap.core.georef import check_georef, extent
 
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"cannot open raster: {exc}", f"{key} = {path}", "check that the file is complete and GDAL reads its format (gdalinfo)") from None
     with src:
-        if src.crs is None:
-            raise InputError("raster has no CRS", f"{key} = {path}", "assign one with gdal_edit.py -a_srs")
-        check_on_grid("raster's pixels", src.bounds, src.crs, grid, f"{key} = {path}")
+        check_georef(src, f"{key} = {path}")
+        check_on_grid("raster's pixels", extent(src.transform, src.width, src.height), src.crs, grid, f"{key} = {path}")

@@ -1,0 +1,188 @@
+"""How a raster file is placed on the Earth: the checks that it is (a CRS with a datum, a geotransform), its
+true extent, and a north-up view of a file stored south-up or east-left.
+
+GDAL's geotransform maps pixel corner (col, row) to x = c + a * col, y = f + e * row (b = d = 0 for an unrotated
+file). Most files are north-up (a > 0, e < 0). Some are stored south-up (e > 0: the first row is the
+southernmost, as in netCDF files with increasing latitude) or east-left (a < 0). rasterio's `bounds` of such a
+file comes out with bottom > top or left > right, and windows computed from bounds fail or land on the mirrored
+rows. `extent` gives ordered bounds for any file; `north_up(src)` wraps such a dataset so that its transform,
+bounds, windows and reads are those of the same pixels stored north-up (rows and/or columns reversed), which is
+what `gdalwarp` makes of the file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from affine import Affine
+from pyproj import CRS as ProjCRS
+from pyproj.exceptions import CRSError
+from rasterio.coords import BoundingBox
+from rasterio.windows import Window, from_bounds
+from rasterio.windows import bounds as window_bounds
+from rasterio.windows import transform as window_transform
+
+from irrmap.core.errors import InputError
+
+
+def ordered(bounds) -> BoundingBox:
+    """(left, bottom, right, top) with left <= right and bottom <= top, whatever the order of `bounds`."""
+    l, b, r, t = (float(v) for v in bounds)
+    return BoundingBox(min(l, r), min(b, t), max(l, r), max(b, t))
+
+
+def extent(transform: Affine, width: int, height: int) -> BoundingBox:
+    """Ordered bounds (left, bottom, right, top, in the CRS's units) of a width x height raster with this
+    geotransform: the extremes of its four corners, for any signs of the pixel sizes (and any rotation)."""
+    xs, ys = transform * (np.array([0, width, 0, width], float), np.array([0, 0, height, height], float))
+    return BoundingBox(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+
+
+def is_flipped(transform: Affine) -> bool:
+    """An unrotated geotransform stored south-up (positive y pixel size) or east-left (negative x pixel size)."""
+    return transform.b == 0 and transform.d == 0 and (transform.a < 0 or transform.e > 0)
+
+
+def north_up_transform(transform: Affine, width: int, height: int) -> Affine:
+    """The geotransform of the same pixels stored north-up: positive x and negative y pixel size, origin at the
+    top-left corner of `extent`. Unrotated transforms only."""
+    left, _, _, top = extent(transform, width, height)
+    return Affine(abs(transform.a), 0.0, left, 0.0, -abs(transform.e), top)
+
+
+class NorthUp:
+    """Read-only view of an open rasterio dataset stored south-up and/or east-left, as if stored north-up.
+
+    `transform`, `bounds`, `res`, `window_transform`, `window`, `window_bounds`, `read`, `read_masks` and
+    `dataset_mask` are those of the north-up file: a window (row_off, col_off, h, w) of the view is the window
+    mirrored about the file's centre, read and reversed along the flipped axes. Other attributes are the
+    dataset's own (crs, count, dtypes, nodatavals, scales, offsets, mask_flag_enums, descriptions, close, ...).
+    Methods whose answer depends on pixel order and are not listed above raise NotImplementedError instead of
+    answering for the mirrored file."""
+
+    _ORDER_DEPENDENT = frozenset({"xy", "index", "block_windows", "sample", "read_transform"})
+
+    def __init__(self, src):
+        self._src = src
+        t = src.transform
+        self._flip_x, self._flip_y = t.a < 0, t.e > 0
+        self.transform = north_up_transform(t, src.width, src.height)
+
+    def __getattr__(self, name):
+        if name in NorthUp._ORDER_DEPENDENT:
+            raise NotImplementedError(f"{name} of a north-up view of a flipped raster")
+        return getattr(self._src, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._src.close()
+
+    @property
+    def dataset(self):
+        """The wrapped rasterio dataset (stored south-up and/or east-left)."""
+        return self._src
+
+    @property
+    def bounds(self) -> BoundingBox:
+        return extent(self.transform, self._src.width, self._src.height)
+
+    @property
+    def res(self) -> tuple[float, float]:
+        return (self.transform.a, -self.transform.e)
+
+    def window_transform(self, window) -> Affine:
+        return window_transform(window, self.transform)
+
+    def window(self, left, bottom, right, top) -> Window:
+        return from_bounds(left, bottom, right, top, transform=self.transform)
+
+    def window_bounds(self, window):
+        return window_bounds(window, self.transform)
+
+    def _stored(self, window) -> Window | None:
+        """The file's window holding the view's `window` (None: the whole file)."""
+        if window is None:
+            return None
+        if not isinstance(window, Window):
+            window = Window.from_slices(*window, height=self._src.height, width=self._src.width)
+        col, row, w, h = window.col_off, window.row_off, window.width, window.height
+        if self._flip_x:
+            col = self._src.width - col - w
+        if self._flip_y:
+            row = self._src.height - row - h
+        return Window(col, row, w, h)
+
+    def _oriented(self, arr: np.ndarray) -> np.ndarray:
+        """A (..., rows, cols) array of the file turned north-up (a contiguous copy)."""
+        if self._flip_y:
+            arr = arr[..., ::-1, :]
+        if self._flip_x:
+            arr = arr[..., ::-1]
+        return np.ascontiguousarray(arr)
+
+    def read(self, indexes=None, window=None, **kwargs) -> np.ndarray:
+        if kwargs.get("out") is not None:
+            raise NotImplementedError("read(out=...) of a north-up view of a flipped raster")
+        return self._oriented(self._src.read(indexes, window=self._stored(window), **kwargs))
+
+    def read_masks(self, indexes=None, window=None, **kwargs) -> np.ndarray:
+        if kwargs.get("out") is not None:
+            raise NotImplementedError("read_masks(out=...) of a north-up view of a flipped raster")
+        return self._oriented(self._src.read_masks(indexes, window=self._stored(window), **kwargs))
+
+    def dataset_mask(self, window=None, **kwargs) -> np.ndarray:
+        return self._oriented(self._src.dataset_mask(window=self._stored(window), **kwargs))
+
+
+def north_up(src):
+    """`src` itself when it is stored north-up (or rotated: left to GDAL's warper), else a NorthUp view of it."""
+    return NorthUp(src) if is_flipped(src.transform) else src
+
+
+def has_datum(crs) -> bool:
+    """Whether a CRS is tied to the Earth by a geodetic datum: pyproj finds an ellipsoid in it. An engineering
+    (LOCAL_CS) CRS or a PROJ definition without an ellipsoid has none, and no transformation to another CRS."""
+    try:
+        return ProjCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs).ellipsoid is not None
+    except CRSError:  # PROJ cannot parse it at all
+        return False
+
+
+def check_georef(src, where: str) -> None:
+    """InputError (located at `where`) unless the open rasterio dataset `src` is a georeferenced raster irrmap can
+    place on a grid: a container of subdatasets (HDF4, HDF5, netCDF: the exact subdataset names to use), a file
+    georeferenced by ground control points (GCPs) or RPCs only (warp it first with gdalwarp), a file without a CRS
+    (gdal_edit.py -a_srs), or a CRS without a datum (an engineering/local CRS: assign the real one)."""
+    from irrmap.core.layers import container_error
+
+    if src.count == 0:
+        raise container_error(src, where)
+    if src.crs is None:
+        gcps, gcp_crs = src.gcps
+        if gcps:
+            to = f" -t_srs {gcp_crs.to_string()}" if gcp_crs else " -t_srs EPSG:<code>"
+            raise InputError(f"the raster is georeferenced only by {len(gcps)} ground control points (GCPs), not by a "
+                             "geotransform", where, f"warp it onto a map grid first: gdalwarp{to} -r near (or -tps for a "
+                             "thin-plate spline through the GCPs) FILE warped.tif, then use warped.tif")
+        if getattr(src, "rpcs", None):
+            raise InputError("the raster is georeferenced only by rational polynomial coefficients (RPCs), not by a "
+                             "geotransform", where, "orthorectify it first: gdalwarp -rpc -t_srs EPSG:<code> FILE warped.tif "
+                             "(add -to RPC_DEM=dem.tif for terrain), then use warped.tif")
+        raise InputError("raster has no CRS", where, "assign one with gdal_edit.py -a_srs")
+    if not has_datum(src.crs):
+        try:
+            name = ProjCRS.from_user_input(src.crs.to_wkt()).name
+        except CRSError:  # not even a name PROJ reads
+            name = src.crs.to_string()
+        raise InputError(f"its CRS {name!r} has no datum (no ellipsoid: a local/engineering CRS or a PROJ definition "
+                         "without +ellps/+datum), so it cannot be placed on the Earth", where,
+                         "assign the CRS the data were made in with gdal_edit.py -a_srs EPSG:<code> (check with gdalsrsinfo FILE)")
+
+
+def grid_of(src):
+    """The north-up Grid (irrmap.core.grid) of an open, georeferenced rasterio dataset or NorthUp view."""
+    from irrmap.core.grid import Grid
+
+    view = north_up(src)
+    return Grid(view.crs, view.transform, view.height, view.width)
