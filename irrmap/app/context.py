@@ -6,12 +6,14 @@ imports the other's internals, so the runner depends on the stage list and the s
 
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from irrmap.core import dataset_names
 from irrmap.core.config import LoadedConfig
 from irrmap.core.errors import ConfigError
 from irrmap.core.grid import Grid
@@ -50,7 +52,7 @@ class RunContext:
     def checksum(self, p) -> str:
         p = str(self.path(p))
         if p not in self.checksums:
-            self.checksums[p] = sha256_file(p)
+            self.checksums[p] = input_digest(p)
         return self.checksums[p]
 
     def checksum_all(self, paths) -> None:
@@ -61,8 +63,18 @@ class RunContext:
         if len(todo) < 2:
             return
         with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
-            for p, digest in zip(todo, pool.map(sha256_file, todo)):
+            for p, digest in zip(todo, pool.map(input_digest, todo)):
                 self.checksums[p] = digest
+
+
+def input_digest(p: str) -> str:
+    """SHA-256 of an input file; for a GDAL dataset name (/vsizip/x.zip/a.tif, NETCDF:"f.nc":var), of the name and
+    its container file's SHA-256 (two names in one container differ; a changed container changes both)."""
+    if not dataset_names.is_dataset_name(p):
+        return sha256_file(p)
+    c = dataset_names.container(p)
+    inner = sha256_file(str(c)) if c is not None and c.is_file() else ""
+    return hashlib.sha256(f"{p}\0{inner}".encode()).hexdigest()
 
 
 @dataclass

@@ -23,11 +23,13 @@ from irrmap.core.atomic import check_output_folder, remove_stale_partials, write
 from irrmap.app.cluster import check_scheduler, open_client
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import build_stages
+from irrmap.app.stages.distinct import check_distinct_roles
 from irrmap.app.run_warnings import collected_warnings, warning_record
 from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
 from irrmap.core.errors import gather, raise_all
 from irrmap.core.manifest import git_commit, package_versions, write_manifest
+from irrmap.core.output_lock import output_lock
 from irrmap.core.memory import drop_gdal_block_cache, limit_arenas, release_freed_memory
 from irrmap.core.raster_write import gdal_cache_bytes
 
@@ -82,7 +84,7 @@ def plan_stages(ctx: RunContext, stages: list[Stage] | None = None, scheduler: s
         ctx.products.update(stage.provides(ctx))
     where = scheduler or ctx.config.run.scheduler
     problems = gather(lambda: check_output_folder(ctx.outdir, "[run].output_dir"), lambda: where and check_scheduler(where),
-                      *(lambda s=s: s.check(ctx) for s in plan))
+                      lambda: check_distinct_roles(ctx), *(lambda s=s: s.check(ctx) for s in plan))
     ctx.cache.clear()
     raise_all(problems, str(ctx.loaded.path))
     return plan
@@ -94,8 +96,19 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
     limit_arenas()  # before the stages' threads allocate: bounded heap growth (irrmap.core.memory)
     loaded = load_config(config_path)
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir, force=force)
-    with collected_warnings("check", ctx.warnings):
-        plan = plan_stages(ctx, stages, scheduler)  # everything `irrmap run --check` checks, before any work starts
+    with contextlib.ExitStack() as held:  # one writer per output folder (irrmap.core.output_lock): a second run is refused
+        if ctx.outdir.is_dir():  # before the checks, which would read another run's files half-written
+            held.enter_context(output_lock(ctx.outdir))
+        with collected_warnings("check", ctx.warnings):
+            plan = plan_stages(ctx, stages, scheduler)  # everything `irrmap run --check` checks, before any work starts
+        held.enter_context(output_lock(ctx.outdir))  # a new folder, once checked; nests when already held
+        return _run_stages(ctx, plan, force, scheduler)
+
+
+def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str | None) -> dict:
+    """The stages of `plan` run (or skipped when up to date) in order, manifest and viewer written: run_pipeline's
+    work once the checks passed and the output folder is locked."""
+    loaded = ctx.loaded
     grid, outdir = ctx.grid, ctx.outdir
     outdir.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(outdir)  # temporaries of a killed run (they can add up to gigabytes)

@@ -9,13 +9,23 @@ from __future__ import annotations
 import codecs
 import difflib
 import hashlib
+import itertools
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from irrmap.core import dataset_names
 from irrmap.core.errors import ConfigError, GridError, InputError
 from irrmap.core.grid import Grid, check_pixel_size
 
@@ -27,6 +37,11 @@ RUN_PIXEL_M = (1.0, 100_000.0)
 # The [features] keys that hold a time series: a path, or a table whose `source` (path or list of paths) and
 # `qa` name files (read by irrmap.training.sscore).
 FEATURE_SERIES = ("evi", "ndvi", "nir", "green", "swir", "gi", "ndwi")
+
+
+# A raster path that may also be a GDAL dataset name (/vsizip/x.zip/a.tif, NETCDF:"f.nc":var): archive names are
+# rewritten to GDAL's brace form before pathlib drops the double slash of /vsizip//abs.zip (irrmap.core.dataset_names).
+RasterPath = Annotated[Path, BeforeValidator(dataset_names.normalise)]
 
 
 class _Section(BaseModel):
@@ -50,7 +65,7 @@ class GridSection(_Section):
     crs: str | None = Field(None, description="CRS of the analysis grid (EPSG code, WKT or PROJ string). Omit with `like`.")
     bounds: tuple[float, float, float, float] | None = Field(None, description="left, bottom, right, top in CRS units.")
     resolution: float | None = Field(None, gt=0, description="Pixel size in CRS units (0.00225 deg is the CIrrMap250 grid).")
-    like: Path | None = Field(None, description="Take the grid from this raster instead of crs/bounds/resolution.")
+    like: RasterPath | None = Field(None, description="Take the grid from this raster instead of crs/bounds/resolution.")
 
     @field_validator("crs")
     @classmethod
@@ -99,7 +114,7 @@ def bounds_in_crs_units(bounds, crs: str) -> None:
 
 
 class InputRaster(_Section):
-    path: Path = Field(description="Raster file (any GDAL format).")
+    path: RasterPath = Field(description="Raster file (any GDAL format), or a GDAL dataset name (/vsizip/x.zip/a.tif, NETCDF:\"f.nc\":var).")
     kind: Literal["continuous", "categorical", "fraction"] = Field(
         "continuous", description="continuous (average/bilinear), categorical (mode/nearest) or fraction (share of `classes`)."
     )
@@ -263,6 +278,26 @@ class SuitabilitySection(_Section):
     flat_max_relief: float = Field(100.0, description="Relief limit (m) of the flat-unit rule.")
     few_crop_min_pixels: int = Field(50, ge=0, description="Units with fewer crop pixels get class 1 for every factor (0: rule off).")
 
+    @field_validator("weights")
+    @classmethod
+    def _factor_weights(cls, v):
+        return _checked_weights(v, "")
+
+    @field_validator("weights_in")
+    @classmethod
+    def _unit_weights(cls, v):
+        for code, w in v.items():
+            _checked_weights(w, f"for unit {code!r}: ")
+        return v
+
+    @field_validator("elevation_breaks", "distance_breaks", "slope_breaks", "aridity_breaks")
+    @classmethod
+    def _increasing(cls, v, info):
+        if not v or any(b <= a for a, b in itertools.pairwise(v)):
+            raise ValueError(f"give class limits in increasing order (most suitable first), e.g. "
+                             f"{SuitabilitySection.model_fields[info.field_name].default}; got {v}")
+        return v
+
     @model_validator(mode="after")
     def _aridity_source(self):
         if self.aridity is None and (self.precipitation is None or self.pet is None):
@@ -270,6 +305,22 @@ class SuitabilitySection(_Section):
         if self.water_values is not None and self.water_threshold is not None:
             raise ValueError("give water_values or water_threshold, not both")
         return self
+
+
+# The suitability factors (irrmap.suitability.reclass.FACTORS; METHOD.md: elevation, distance to water, slope, aridity)
+SUITABILITY_FACTORS = ("elevation", "distance", "slope", "aridity")
+
+
+def _checked_weights(w: dict, where: str) -> dict:
+    """ValueError unless `w` weighs known factors with numbers >= 0 of positive sum (they are normalised to sum 1)."""
+    unknown = [k for k in w if k not in SUITABILITY_FACTORS]
+    if unknown:
+        near = difflib.get_close_matches(unknown[0], SUITABILITY_FACTORS, n=1)
+        raise ValueError(f"{where}unknown factor(s) {unknown}{f' (did you mean {near[0]!r}?)' if near else ''}: "
+                         f"give weights of {', '.join(SUITABILITY_FACTORS)}")
+    if any(x < 0 for x in w.values()) or not sum(w.values()) > 0:
+        raise ValueError(f"{where}weights {w} must be numbers >= 0 with a positive sum (they are normalised to sum 1)")
+    return w
 
 
 class TrainingSection(_Section):
@@ -301,8 +352,8 @@ class ModelsSection(_Section):
 class MappingSection(_Section):
     memory_mb: float = Field(512, gt=0, description="Memory budget for windowed prediction (sets the tile size).")
     filter: bool = Field(True, description="Apply the 7x7 rule: drop isolated irrigated pixels, fill holes.")
-    isolated: int = Field(2, ge=0, description="7x7 rule: an irrigated pixel with at most this many irrigated in its window is dropped.")
-    hole: int = Field(47, ge=1, description="7x7 rule: a window with at least this many irrigated pixels is filled.")
+    isolated: int = Field(2, ge=0, le=48, description="7x7 rule: an irrigated pixel with at most this many irrigated in its window is dropped (0..48: the window holds 49 pixels).")
+    hole: int = Field(47, ge=1, le=49, description="7x7 rule: a window with at least this many irrigated pixels is filled (1..49: the window holds 49 pixels).")
     majority_size: int = Field(0, ge=0, description="Optional majority filter window (0: off).")
     mmu: int = Field(0, ge=0, description="Optional minimum mapping unit in pixels for irrigated patches (0: off).")
     aggregate_factor: int = Field(4, ge=2, description="Pixels per side of the coarse irrigated-area product (4 x 250 m = 1 km).")
@@ -391,7 +442,7 @@ class WaterSection(_Section):
     connectivity: Literal[4, 8] = Field(8, description="Pixels touching at a corner belong to one body with 8, not with 4.")
     tolerance: float = Field(0.10, ge=0, description="Relative area change between epochs still called stable.")
     admin_units: bool = Field(True, description="Give each body the [units] unit holding most of its area (when [units] is present).")
-    reference: dict[str, Path] = Field(
+    reference: dict[str, RasterPath] = Field(
         default_factory=dict, description="Epoch label -> a reference water mask (1 water, 0 not, nodata unknown; any grid, read onto the "
         "scenes' grid) to score the mapped bodies against: precision and recall of bodies matched at `iou`, area error (water/score.json)."
     )
@@ -536,7 +587,7 @@ class TreecoverSection(_Section):
     resolution, change between consecutive epochs, per-unit tables, an optional trend, and scores against
     truth cover. The defaults are those of `irrmap treecover fit / predict / change`."""
 
-    reference: Path = Field(description="Percent tree cover of the fit epoch (e.g. MODIS VCF, 0..100; larger values are flags).")
+    reference: RasterPath = Field(description="Percent tree cover of the fit epoch (e.g. MODIS VCF, 0..100; larger values are flags).")
     epochs: dict[str, list[Path]] = Field(
         description="Epoch label (e.g. a year) -> its bands: one file per band (several layers = dates), or one scene stack (multi-band "
         "GeoTIFF with common band names as descriptions, as [water] reads). Every epoch needs the fit epoch's bands in its order."
@@ -558,7 +609,7 @@ class TreecoverSection(_Section):
     area_unit: str = Field("ha", description="Area unit of the tables: m2, ha, km2, ...")
     admin_units: bool = Field(True, description="Per-unit tables of the [units] polygons (when [units] is present); else one row for the whole map.")
     memory_mb: float = Field(512.0, gt=0, description="Memory budget of the prediction windows.")
-    truth: dict[str, Path] = Field(default_factory=dict, description="Epoch label -> a truth percent-cover raster (scoring only: R2, RMSE, "
+    truth: dict[str, RasterPath] = Field(default_factory=dict, description="Epoch label -> a truth percent-cover raster (scoring only: R2, RMSE, "
                                    "bias of the predicted cover, treecover/score.json).")
     trend: TreecoverTrend | None = Field(None, description="Per-pixel trend of a dated series ([treecover.trend]).")
 
@@ -630,7 +681,18 @@ class LoadedConfig:
         self.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def resolve(self, p: Path | None) -> Path | None:
-        return None if p is None else (p if p.is_absolute() else (self.base / p)).resolve()
+        """A config path made absolute against the config's folder; a GDAL dataset name (/vsizip/..., NETCDF:"f.nc":v)
+        keeps its form with its container file made absolute (irrmap.core.dataset_names)."""
+        if p is None:
+            return None
+        if dataset_names.is_dataset_name(p):
+            return Path(dataset_names.resolve(p, self.base))
+        return (p if p.is_absolute() else (self.base / p)).resolve()
+
+    def exists(self, p) -> bool:
+        """Whether a config path exists: a file or folder, or the local container of a GDAL dataset name."""
+        q = self.resolve(Path(p))
+        return dataset_names.exists(q) if dataset_names.is_dataset_name(q) else q.exists()
 
     @property
     def output_dir(self) -> Path:
@@ -644,7 +706,7 @@ class LoadedConfig:
         g = self.config.grid
         if g.like is not None:
             like = self.resolve(g.like)
-            if not like.exists():
+            if not self.exists(g.like):
                 raise ConfigError(f"raster {like} does not exist", "[grid].like", "point it at an existing raster")
             try:
                 grid = Grid.from_raster(like)
@@ -708,10 +770,11 @@ def _model(t) -> type[BaseModel] | None:
 
 
 def _members(ann) -> list:
-    """The types a key accepts, None left out (Optional only means the key may be omitted)."""
+    """The types a key accepts, None left out (Optional only means the key may be omitted), Annotated unwrapped."""
+    unwrap = lambda a: get_args(a)[0] if get_origin(a) is Annotated else a  # RasterPath is an Annotated Path
     if get_origin(ann) is Union or type(ann).__name__ == "UnionType":
-        return [a for a in get_args(ann) if a is not type(None)]
-    return [ann]
+        return [unwrap(a) for a in get_args(ann) if a is not type(None)]
+    return [unwrap(ann)]
 
 
 def _leaf(loc: tuple):
@@ -876,6 +939,9 @@ def load_config(path) -> LoadedConfig:
     except ValidationError as exc:
         lines = explain_errors(exc.errors(), raw)
         raise ConfigError("invalid config: " + "; ".join(lines), str(path), "correct the keys named above") from None
+    lines = feature_problems(cfg.features)  # a free-form table: checked here, not deep in the features stage
+    if lines:
+        raise ConfigError("invalid config: " + "; ".join(lines), str(path), "correct the keys named above")
     loaded = LoadedConfig(cfg, path, text)
     _check_paths(loaded)
     return loaded
@@ -924,37 +990,135 @@ def _check_paths(loaded: LoadedConfig) -> None:
     cfg = loaded.config
     missing = []
     for name, spec in cfg.inputs.items():
-        if not loaded.resolve(spec.path).exists():
+        if not loaded.exists(spec.path):
             missing.append(f"[inputs.{name}].path = {spec.path}")
     for section in ("units", "statistics"):
         sec = getattr(cfg, section)
-        if sec is not None and not loaded.resolve(sec.path).exists():
+        if sec is not None and not loaded.exists(sec.path):
             missing.append(f"[{section}].path = {sec.path}")
     if cfg.reconcile is not None:
-        missing += [f"[reconcile.tables.{k}].path = {t.path}" for k, t in cfg.reconcile.tables.items() if not loaded.resolve(t.path).exists()]
-    if cfg.evaluation is not None and cfg.evaluation.points is not None and not loaded.resolve(cfg.evaluation.points).exists():
+        missing += [f"[reconcile.tables.{k}].path = {t.path}" for k, t in cfg.reconcile.tables.items() if not loaded.exists(t.path)]
+    if cfg.evaluation is not None and cfg.evaluation.points is not None and not loaded.exists(cfg.evaluation.points):
         missing.append(f"[evaluation].points = {cfg.evaluation.points}")
-    if cfg.grid.like is not None and not loaded.resolve(cfg.grid.like).exists():
+    if cfg.grid.like is not None and not loaded.exists(cfg.grid.like):
         missing.append(f"[grid].like = {cfg.grid.like}")
     for key, p in feature_paths(cfg.features or {}):
-        if not loaded.resolve(Path(p)).exists():
+        if not loaded.exists(Path(p)):
             missing.append(f"[features].{key} = {p}")
     ee = cfg.sources.ee if cfg.sources is not None else None
     if ee is not None:
         named = [("credentials", ee.credentials)] + ([("region", ee.region)] if isinstance(ee.region, Path) else [])
-        missing += [f"[sources.ee].{key} = {p}" for key, p in named if p is not None and not loaded.resolve(p).exists()]
+        missing += [f"[sources.ee].{key} = {p}" for key, p in named if p is not None and not loaded.exists(p)]
     if cfg.water is not None:
         named = [(f"epochs.{e}", p) for e, ps in cfg.water.epochs.items() for p in ps] + [(f"reference.{e}", p) for e, p in cfg.water.reference.items()]
-        missing += [f"[water].{key} = {p}" for key, p in named if not loaded.resolve(p).exists()]
+        missing += [f"[water].{key} = {p}" for key, p in named if not loaded.exists(p)]
     if cfg.treecover is not None:
         tc = cfg.treecover
         named = [("reference", tc.reference)] + [(f"epochs.{e}", p) for e, ps in tc.epochs.items() for p in ps]
         named += [(f"truth.{e}", p) for e, p in tc.truth.items()] + [("trend.series", p) for p in (tc.trend.series if tc.trend else [])]
-        missing += [f"[treecover].{key} = {p}" for key, p in named if not loaded.resolve(p).exists()]
+        missing += [f"[treecover].{key} = {p}" for key, p in named if not loaded.exists(p)]
     if missing:
         raise ConfigError(
             "files not found: " + "; ".join(missing), str(loaded.path), f"paths are relative to {loaded.base}; correct them"
         )
+
+
+# [features] values checked at config load (feature_problems). The statistics are irrmap.training.composites.STATS,
+# the presets irrmap.sources.modis.PRESETS, the other keys those of irrmap.training.sscore (_TOP_KEYS, _SERIES_KEYS)
+# plus the product names the features stage reads (PRODUCT_KEYS); tests keep them equal.
+FEATURE_STATS = ("max", "min", "range", "median", "std", "mean", "count")
+FEATURE_PRESETS = ("mod13q1", "mod09", "none")
+FEATURE_PRODUCT_KEYS = ("cropland", "natural", "other")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _text_or_texts(v) -> bool:
+    return isinstance(v, str) or isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v)
+
+
+# key -> (test of the value, what it accepts in words)
+_FEATURE_TOP = {
+    "date_pattern": (lambda v: isinstance(v, str), 'a strptime-style text, e.g. "A%Y%j"'),
+    "stats": (lambda v: isinstance(v, list) and all(x in FEATURE_STATS for x in v),
+              f"a list of statistics from {', '.join(FEATURE_STATS)}"),
+    "window": (lambda v: _is_int(v) and v >= 1 and v % 2 == 1, "a positive odd whole number of pixels (the N-score window, e.g. 101)"),
+    "reference_min_share": (lambda v: _is_num(v) and 0 <= v <= 1, "a share from 0 to 1 (e.g. 0.5)"),
+    "mixed": (lambda v: isinstance(v, bool), "true or false"),
+    "mixed_upper": (lambda v: _is_num(v) and 0 < v <= 1, "a share above 0, at most 1 (e.g. 0.9)"),
+    "max_gi": (lambda v: _is_num(v) and v > 0, "a number above 0 (e.g. 15)"),
+    "chunks": (lambda v: _is_int(v) and 64 <= v <= 16384, "a whole number of pixels from 64 to 16384"),
+    "std_ddof": (lambda v: _is_int(v) and v >= 0, "a whole number from 0 (0 like numpy, 1 like MATLAB)"),
+    "min_valid": (lambda v: _is_int(v) and v >= 1, "a whole number of dates from 1"),
+    "qa": (lambda v: isinstance(v, dict), "a table of QA rule fields ([features.qa], e.g. enabled = false)"),
+    **{k: (lambda v: isinstance(v, str), "a product name (text), e.g. an [inputs.NAME]") for k in FEATURE_PRODUCT_KEYS},
+}
+_FEATURE_SERIES = {
+    "source": (_text_or_texts, "a folder, a raster file, a .nc/.zarr cube, or a list of files"),
+    "contains": (lambda v: isinstance(v, str), "a text the file names hold"),
+    "pattern": (lambda v: isinstance(v, str), 'a strptime-style text, e.g. "A%Y%j"'),
+    "band": (lambda v: _is_int(v) and v >= 1 or isinstance(v, str) and bool(v), 'a layer number (1, 2, ...) or a layer name (text, e.g. "NDVI")'),
+    "preset": (lambda v: v in FEATURE_PRESETS, f"one of {', '.join(repr(p) for p in FEATURE_PRESETS)}"),
+    "scale": (lambda v: _is_num(v) and v != 0, "a number other than 0 (e.g. 0.0001)"),
+    "nodata": (_is_num, "a number"),
+    "fill_values": (lambda v: isinstance(v, list) and all(_is_num(x) for x in v), "a list of numbers (e.g. [-3000])"),
+    "valid_range": (lambda v: isinstance(v, list) and len(v) == 2 and all(_is_num(x) for x in v) and v[0] <= v[1],
+                    "2 numbers [min, max], min <= max"),
+    "qa": (_text_or_texts, "a QA folder, file or list of files (a cube: its QA variable)"),
+    "qa_contains": (lambda v: isinstance(v, str), "a text the QA file names hold"),
+    "qa_band": (lambda v: _is_int(v) and v >= 1 or isinstance(v, str) and bool(v), "a layer number (1, 2, ...) or a layer name (text)"),
+    "variable": (lambda v: isinstance(v, str), "the name of a cube's variable (text)"),
+}
+
+
+def feature_problems(features: dict | None) -> list[str]:
+    """One line per bad [features] value, checked at config load: unknown keys (with a "did you mean"), and each
+    key's type and range ("[features].window: give a positive odd whole number ...; got the number 100"). The
+    series entries (evi, ndvi, nir, green, swir, gi, ndwi) are a path or a table of _FEATURE_SERIES keys. The
+    files themselves are checked by _check_paths and, at plan time, by irrmap.training.sscore.check_section."""
+    if not features:
+        return []
+    lines = []
+
+    def bad(key: str, accepts: str, value, known=()) -> None:
+        near = difflib.get_close_matches(value, known, n=1) if isinstance(value, str) and known else []
+        lines.append(f"[features].{key}: give {accepts}; got {_describe(value)}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+
+    for key, value in features.items():
+        if key in FEATURE_SERIES:
+            if isinstance(value, str):
+                continue
+            if not isinstance(value, dict):
+                bad(key, "a path, or a table with `source` (e.g. { source = \"modis/\", preset = \"mod13q1\" })", value)
+                continue
+            if "source" not in value:
+                lines.append(f"[features].{key}.source: required key is missing (a folder, a raster file, a .nc/.zarr cube, or a list of files)")
+            unknown = [sub for sub in value if sub not in _FEATURE_SERIES]
+            if unknown:  # worded as irrmap.training.sscore.series_options words it
+                near = difflib.get_close_matches(unknown[0], list(_FEATURE_SERIES), n=1)
+                lines.append(f"[features].{key}: unknown key(s) {unknown} ({f'did you mean {near[0]!r}? ' if near else ''}"
+                             f"known keys: {', '.join(_FEATURE_SERIES)})")
+            for sub, v in value.items():
+                if sub in unknown:
+                    continue
+                if not _FEATURE_SERIES[sub][0](v):
+                    bad(f"{key}.{sub}", _FEATURE_SERIES[sub][1], v, FEATURE_PRESETS if sub == "preset" else ())
+        elif key in _FEATURE_TOP:
+            ok, accepts = _FEATURE_TOP[key]
+            if not ok(value):
+                wrong = [x for x in value if x not in FEATURE_STATS] if key == "stats" and isinstance(value, list) else []
+                bad(key, accepts, wrong[0] if len(wrong) == 1 else value, FEATURE_STATS if wrong else ())
+        else:
+            known = [*FEATURE_SERIES, *_FEATURE_TOP]
+            near = difflib.get_close_matches(key, known, n=1)
+            lines.append(f"[features].{key}: unknown key ({f'did you mean {near[0]!r}?' if near else 'known keys: ' + ', '.join(known)})")
+    return lines
 
 
 def feature_paths(features: dict) -> list[tuple[str, str]]:

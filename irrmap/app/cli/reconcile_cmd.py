@@ -19,12 +19,15 @@ def register(sub, name: str, help_: str) -> None:
 def _run(args) -> int:
     from irrmap.app.context import RunContext
     from irrmap.app.pipeline import dask_scheduler
+    from irrmap.app.stages.distinct import check_distinct_roles
     from irrmap.app.stages.reconcile import reconcile
     from irrmap.core.config import load_config
+    from irrmap.core.output_lock import output_lock
 
     loaded = load_config(args.config)
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
-    with dask_scheduler(loaded.config):
+    check_distinct_roles(ctx)  # e.g. two [reconcile.tables] reading the same rows of one file
+    with output_lock(loaded.output_dir), dask_scheduler(loaded.config):  # not while a run or another reconcile writes there
         paths = reconcile(ctx, by=args.by, only=args.only)
     for name, p in paths.items():
         print(f"{name:24s} {p}")

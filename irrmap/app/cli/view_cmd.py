@@ -8,6 +8,7 @@ popups and the reference points coloured by agreement (irrmap.evaluation.viewer;
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 
@@ -25,11 +26,14 @@ def register(sub, name: str, help_: str) -> None:
 
 def run(args) -> int:
     from irrmap.core.errors import ConfigError
+    from irrmap.core.output_lock import output_lock
     from irrmap.evaluation.viewer import write_viewer
 
     if not 256 <= args.max_size <= 8192:
         raise ConfigError(f"--max-size {args.max_size}: give 256 .. 8192 pixels")
-    res = write_viewer(args.run_dir, args.out, max_size=args.max_size)
+    run_dir = next((d for d in (args.run_dir, args.run_dir / "output") if (d / "manifest.json").is_file()), None)
+    with output_lock(run_dir, where="RUN_DIR") if run_dir is not None else contextlib.nullcontext():  # not while a run writes there
+        res = write_viewer(args.run_dir, args.out, max_size=args.max_size)
     print(f"map viewer: {res.path} ({res.bytes / 1e6:.1f} MB, {res.tiles} tiles/images)")
     print("layers: " + ", ".join(res.layers))
     for note in res.notes:

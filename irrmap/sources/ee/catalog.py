@@ -142,6 +142,48 @@ _ENTRIES = (
 )
 CATALOG: dict[str, EEDataset] = {d.name: d for d in _ENTRIES}
 
+# When each collection has images ("Dataset Availability" of its Earth Engine Data Catalog page,
+# developers.google.com/earth-engine/datasets/catalog/<id with / replaced by _>): (first day, last day) as ISO
+# dates, last None for a collection still growing. Keyed by collection id, so [sources.ee.catalog] entries on the
+# same collection are held to the same dates; kind "image" datasets (one image, no date filter) are not listed.
+# Kept out of EEDataset: its fields are hashed into the fetch keys (irrmap.sources.ee.plan.request_key).
+AVAILABILITY: dict[str, tuple[str, str | None]] = {
+    "MODIS/061/MOD13Q1": ("2000-02-18", None),
+    "MODIS/061/MOD09A1": ("2000-02-18", None),
+    "IDAHO_EPSCOR/TERRACLIMATE": ("1958-01-01", None),
+    "LANDSAT/LT05/C02/T1_L2": ("1984-03-16", "2012-05-05"),
+    "LANDSAT/LE07/C02/T1_L2": ("1999-05-28", "2024-01-19"),
+    "LANDSAT/LC08/C02/T1_L2": ("2013-03-18", None),
+    "LANDSAT/LC09/C02/T1_L2": ("2021-10-31", None),
+    "COPERNICUS/S2_SR_HARMONIZED": ("2017-03-28", None),
+}
+
+
+def check_availability(ds: EEDataset, start: str, end: str, where: str = "[sources.ee]") -> None:
+    """Refuse dates [start, end) (ISO, end exclusive as ee filterDate) that reach outside the images of `ds`'s
+    collection (AVAILABILITY): a composite over a range partly before the first image (MOD13Q1 before 2000-02-18,
+    Landsat 8 before 2013-03-18) or after the last (Landsat 5 after 2012-05-05) would be made of fewer dates than
+    asked, or of none, without any error from Earth Engine. ConfigError naming the dataset, its dates and the
+    dates asked; kind "image" datasets and collections not listed pass."""
+    import datetime
+
+    def covers(d: EEDataset) -> bool:
+        span = AVAILABILITY.get(d.collection)
+        if d.kind != "collection" or span is None:
+            return True
+        last_excl = (datetime.date.fromisoformat(span[1]) + datetime.timedelta(days=1)).isoformat() if span[1] else None
+        return start >= span[0] and (last_excl is None or end <= last_excl)
+
+    if covers(ds):
+        return
+    first, last = AVAILABILITY[ds.collection]
+    until = f"to {last}" if last else "to the present"
+    others = [d.name for d in CATALOG.values() if d.name != ds.name and d.outputs == ds.outputs and d.collection in AVAILABILITY and covers(d)]
+    raise ConfigError(
+        f"dataset {ds.name!r} ({ds.collection}) has images from {first} {until}, but images from {start} to {end} "
+        f"(end excluded) were asked for", f"{where}.datasets",
+        f"choose year / start / end within {first} .. {last or 'now'}" + (f", or the dataset {others[0]!r}, which covers them" if others else ""))
+
 
 def dataset_from_config(name: str, entry: dict) -> EEDataset:
     """An EEDataset from a user's config table (keys = the EEDataset fields but `name`; `collection`, `bands` and

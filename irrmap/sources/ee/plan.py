@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from irrmap.core.errors import ConfigError
+from irrmap.core.errors import ConfigError, gather, raise_all
 from irrmap.core.grid import Grid
 from irrmap.sources.ee.tiles import Tile, plan_tiles, region_mask, tile_side
 
@@ -155,8 +155,11 @@ def request_key(ds, name: str, start: str, end: str, grid: Grid, side: int, regi
 def plan_fetch(sec, grid: Grid, paths: dict[str, Path], datasets, region=None) -> FetchPlan:
     """The fetch plan of [sources.ee] section `sec` on `grid`: `paths` from output_paths, `region` from region_geometry."""
     from irrmap.core.progress import progress_bar
+    from irrmap.sources.ee.catalog import check_availability
 
     start, end = date_range(sec)
+    # offline, before any tile is planned: a range outside a collection's images is refused (every such dataset at once)
+    raise_all(gather(*(lambda ds=ds: check_availability(ds, start, end) for ds in datasets)))
     sides = [tile_side(np.dtype(ds.dtype).itemsize, max_bytes=sec.max_request_bytes, max_side=sec.tile_size) for ds in datasets]
     masks = {side: region_mask(grid, side, region) for side in sorted(set(sides))}  # vectorised: fast on any grid
     check_size(sec, grid, [(ds, side, masks[side]) for ds, side in zip(datasets, sides)])
