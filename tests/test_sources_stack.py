@@ -19,16 +19,20 @@ from irrmap.sources.qa import CLEAR, CLOUD, FILL, SNOW, WATER
 NAMES = ("blue", "green", "red", "nir", "swir1", "swir2")
 RNG = np.random.default_rng(11)
 DN = RNG.integers(200, 6000, (6, 5, 4)).astype(np.int16)
+# Collection 2 Level-2 SR digital numbers: x 2.75e-5 - 0.2 gives reflectance 0.0008..0.9 (DN 200..6000 would give -0.19..-0.04,
+# below the reflectance floor irrmap.sources.scene.REFLECTANCE_FLOOR, and be refused)
+DN_C2 = RNG.integers(7300, 40000, (6, 5, 4)).astype(np.uint16)
 
 
-def write_stack(path, descriptions=NAMES, extra=None, sidecar=None, nodata=-9999):
-    data = DN.copy()
+def write_stack(path, descriptions=NAMES, extra=None, sidecar=None, nodata=-9999, dn=DN):
+    data = dn.copy()
     data[:, 0, 0] = nodata
     bands = list(data) + ([extra] if extra is not None else [])
-    with rasterio.open(path, "w", driver="GTiff", width=4, height=5, count=len(bands), dtype="int16", crs="EPSG:32650",
+    dtype = str(dn.dtype)
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=5, count=len(bands), dtype=dtype, crs="EPSG:32650",
                        transform=Affine(30, 0, 300000, 0, -30, 4200000), nodata=nodata) as dst:
         for i, (b, d) in enumerate(zip(bands, descriptions), start=1):
-            dst.write(b.astype(np.int16), i)
+            dst.write(b.astype(dtype), i)
             dst.set_band_description(i, d)
     if sidecar is not None:
         path.with_suffix(".json").write_text(json.dumps(sidecar))
@@ -38,12 +42,12 @@ def write_stack(path, descriptions=NAMES, extra=None, sidecar=None, nodata=-9999
 def test_stack_reflectance_is_stored_value_times_scale_plus_offset(tmp_path):
     side = {"date": "2001-08-09", "sensor": "LE07", "level": "L2", "scale": 2.75e-5, "offset": -0.2, "sun_elevation": 55.0,
             "sun_azimuth": 140.0}
-    s = read_scene(write_stack(tmp_path / "s.tif", NAMES[::-1], sidecar=side))  # band order does not matter, names do
+    s = read_scene(write_stack(tmp_path / "s.tif", NAMES[::-1], sidecar=side, nodata=0, dn=DN_C2))  # band order does not matter, names do
     assert (s.sensor, s.level, s.date) == ("LE07", "L2", datetime.date(2001, 8, 9))
     for k, name in enumerate(NAMES[::-1]):
         got = s.bands[name].values
         assert np.isnan(got[0, 0])
-        np.testing.assert_allclose(got.ravel()[1:], (DN[k] * 2.75e-5 - 0.2).ravel()[1:], rtol=1e-6)
+        np.testing.assert_allclose(got.ravel()[1:], (DN_C2[k] * 2.75e-5 - 0.2).ravel()[1:], rtol=1e-6)
     assert s.thermal is None and s.quality.attrs["source"] == "screen"
     assert s.quality.values[0, 0] == FILL and s.grid.res == (30.0, 30.0)
 

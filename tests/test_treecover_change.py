@@ -15,7 +15,7 @@ import rasterio
 from affine import Affine
 from pyproj import Geod
 
-from irrmap.core.errors import InputError
+from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
 from irrmap.mapping.treecover.change import NODATA, change_classes, change_to_file, legend, zones_from_raster
 
@@ -145,10 +145,8 @@ def test_warnings_and_errors(tmp_path, caplog):
     with rasterio.open(tmp_path / "c.tif") as dst:
         assert dst.read(1)[0, 0] == NODATA
     frac = _write(tmp_path / "f.tif", (COVER_B / 255).astype(np.float32), nodata=None)
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
+    with pytest.raises(DataError, match="--scale 100"):  # fractions are refused, not read as 0..1 % cover
         change_to_file(tmp_path / "c3.tif", frac, frac)
-    assert "--scale 100" in caplog.text
     with pytest.raises(InputError, match="forest threshold"):
         change_to_file(tmp_path / "c4.tif", a, b, forest_threshold=100)
     res = subprocess.run([sys.executable, "-m", "irrmap", "treecover", "change", str(tmp_path / "c5.tif"), str(a), str(b), "--units",

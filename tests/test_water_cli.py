@@ -168,7 +168,8 @@ def test_mask_bad_input_is_one_line_exit_2(scenes, tmp_path, capsys):
     assert "MTL" in one_line_error(capsys)
     assert run(["mask", tmp_path / "m.tif", scenes[0], "--extent", "0.2", "--detection", "0.1"]) == 2
     one_line_error(capsys)
-    far = write_scene(tmp_path / "far", *scene_b()[:2], transform=Affine(30, 0, 700000, 0, -30, 5300000))
+    far = write_scene(tmp_path / "far", *scene_b()[:2], transform=Affine(30, 0, 700000, 0, -30, 5300000),
+                      stem="LC09_L2SP_041027_20220815_20220817_02_T1")  # its own id: one id twice is refused as one scene twice
     assert run(["mask", tmp_path / "m.tif", scenes[0], far]) == 2
     assert "does not overlap" in one_line_error(capsys)
     with pytest.raises(SystemExit) as exc:
@@ -178,7 +179,8 @@ def test_mask_bad_input_is_one_line_exit_2(scenes, tmp_path, capsys):
 
 
 def test_mask_second_scene_is_read_onto_the_first_grid(scenes, tmp_path):
-    shifted = write_scene(tmp_path / "shifted", *scene_b()[:2], transform=T0 * Affine.translation(3, 2))
+    shifted = write_scene(tmp_path / "shifted", *scene_b()[:2], transform=T0 * Affine.translation(3, 2),
+                          stem="LC09_L2SP_041027_20220815_20220817_02_T1")  # its own id: one id twice is refused as one scene twice
     assert run(["mask", tmp_path / "m.tif", scenes[0], shifted]) == 0
     data, prof, _ = read(tmp_path / "m.tif")
     assert prof["transform"] == T0 and (prof["height"], prof["width"]) == (H, W)

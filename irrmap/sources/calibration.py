@@ -53,16 +53,42 @@ def radiance_from_range(lmax: float, lmin: float, qcalmax: float, qcalmin: float
     return Linear(gain, lmin - gain * qcalmin, "radiance LMAX/LMIN")
 
 
+def check_sun_elevation(sun_elevation_deg: float | None, where: str, key: str = "SUN_ELEVATION") -> None:
+    """InputError (located at `where`, naming `key`) when the scene-centre sun elevation is not within (0, 90]
+    degrees: at or below the horizon (a night acquisition, or corrupt metadata) the reflective bands hold no
+    sunlight and the TOA correction divides by sin(elevation) <= 0 (sign flipped or infinite reflectance);
+    above 90 it is no elevation. NaN is refused too. None (no angle in the metadata) passes."""
+    from irrmap.core.errors import InputError
+
+    if sun_elevation_deg is None:
+        return
+    if not (0.0 < sun_elevation_deg <= 90.0):
+        raise InputError(f"{key} is {sun_elevation_deg:g} degrees: the sun is at or below the horizon (a night acquisition or corrupt "
+                         "metadata), so the reflective bands hold no sunlight and TOA reflectance (divided by sin(sun elevation)) "
+                         "would be infinite or of the wrong sign" if not sun_elevation_deg > 90.0 else
+                         f"{key} is {sun_elevation_deg:g} degrees, above 90: no sun elevation", where,
+                         "use a daytime scene with its own, undamaged metadata (sun elevation 0..90 degrees)")
+
+
 def reflectance_from_rescaling(mult: float, add: float, sun_elevation_deg: float) -> Linear:
-    """DN -> TOA reflectance from REFLECTANCE_MULT/ADD with the sun-elevation correction."""
+    """DN -> TOA reflectance from REFLECTANCE_MULT/ADD with the sun-elevation correction. The elevation must lie
+    in (0, 90] degrees (check_sun_elevation; ValueError otherwise)."""
+    _positive_elevation(sun_elevation_deg)
     s = math.sin(math.radians(sun_elevation_deg))
     return Linear(mult / s, add / s, f"REFLECTANCE_MULT/ADD / sin(sun elevation {sun_elevation_deg:g})")
 
 
 def reflectance_from_radiance(radiance: Linear, esun: float, sun_elevation_deg: float, d_au: float) -> Linear:
-    """DN -> TOA reflectance from the DN -> radiance line, ESUN, the sun elevation and d (Chander et al. eq. 3)."""
+    """DN -> TOA reflectance from the DN -> radiance line, ESUN, the sun elevation and d (Chander et al. eq. 3). The
+    elevation must lie in (0, 90] degrees (check_sun_elevation; ValueError otherwise)."""
+    _positive_elevation(sun_elevation_deg)
     k = math.pi * d_au**2 / (esun * math.cos(math.radians(90.0 - sun_elevation_deg)))
     return Linear(radiance.gain * k, radiance.offset * k, f"{radiance.form}; pi L d^2 / (ESUN {esun:g} cos(sun zenith)), d {d_au:.6f} AU")
+
+
+def _positive_elevation(sun_elevation_deg: float) -> None:
+    if not (0.0 < sun_elevation_deg <= 90.0):
+        raise ValueError(f"sun elevation {sun_elevation_deg} is not within (0, 90] degrees")
 
 
 def earth_sun_distance(when: datetime.datetime) -> float:

@@ -101,7 +101,12 @@ def read_landsat(folder, *, grid: Grid | None = None, bands=None) -> Scene:
         else:
             gain = _number(mtl, f"REFLECTANCE_MULT_BAND_{ids[n]}", "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS") if level2 else C2_SR[0]
             offset = _number(mtl, f"REFLECTANCE_ADD_BAND_{ids[n]}", "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS") if level2 else C2_SR[1]
-            reflective[n] = _read(files[n], grid, n, cal.Linear(gain, offset, "C2 SR scale/offset"), nodata=0)
+            form = "C2 SR scale/offset" + ("" if level2 else " (LSDS-1619 constants assumed: no LEVEL2_SURFACE_REFLECTANCE_PARAMETERS)")
+            reflective[n] = _read(files[n], grid, n, cal.Linear(gain, offset, form), nodata=0)
+    if meta.level == "L2" and not espa and not level2:
+        log.warning("%s: the Level-2 MTL has no LEVEL2_SURFACE_REFLECTANCE_PARAMETERS group; assumed the Collection 2 surface reflectance "
+                    "scale %g and offset %g of every band (USGS LSDS-1619 / LSDS-1618) (fix: use the product's complete MTL)", path,
+                    *C2_SR)
     thermal = _thermal(files["thermal"], grid, mtl, meta, ids["thermal"], espa)
     saturated = _saturated(reflective, lines, mtl, meta, ids) if meta.level == "L1" else None
     return assemble(sensor=meta.sensor, level=meta.level, date=meta.when.date(), grid=grid, reflective=reflective, names=names,
@@ -149,7 +154,9 @@ def _metadata(mtl: Mtl, folder: Path) -> _Meta:
     espa = collection == 1 and any(p.name.lower().endswith("_sr_band2.tif") for p in folder.iterdir())
     level = "L2" if processing.startswith("L2") or espa else "L1"
     scene_id = mtl.first("LANDSAT_PRODUCT_ID", "LANDSAT_SCENE_ID") or mtl.path.name.rsplit("_MTL", 1)[0]
-    return _Meta(sensor, level, collection, when, mtl.number("SUN_ELEVATION"), mtl.number("SUN_AZIMUTH"), scene_id)
+    elevation = mtl.number("SUN_ELEVATION")
+    cal.check_sun_elevation(elevation, str(mtl.path))  # night scenes / corrupt metadata: no reflectance, at any level
+    return _Meta(sensor, level, collection, when, elevation, mtl.number("SUN_AZIMUTH"), scene_id)
 
 
 _PRODUCT_ID = re.compile(r"^(L[COTEM]0[4-9])_L[12]\w{2}_(\d{6})_(\d{8})_", re.IGNORECASE)  # LC08_L1TP_041027_20150604_...
@@ -197,6 +204,38 @@ def _check_identity(files: dict, mtl: Mtl, meta: _Meta, folder: Path) -> None:
             raise InputError(f"band file {file.name} is of {sensor} path/row {where} of {day}, but the MTL {mtl.path.name} describes "
                              f"{meta.scene_id} ({expected})", str(folder),
                              "put each scene's own MTL beside its band files, one scene per folder")
+    _check_product(files, mtl, meta, folder)
+
+
+_PRODUCT_LEVEL = re.compile(r"^L[COTEM]0[4-9]_L([12])\w{2}_\d{6}_\d{8}_\d{8}_(\d{2})_", re.IGNORECASE)  # ..._L2SP_..._02_T1
+_LEVEL2_SUFFIX = re.compile(r"_(?:SR|ST)_B\d+\.TIF$|_(?:sr|bt)_band\d+\.tif$", re.IGNORECASE)  # C2 SR_B4 / ST_B10, ESPA sr_band4
+
+
+def _check_product(files: dict, mtl: Mtl, meta: _Meta, folder: Path) -> None:
+    """InputError when a band file's name says it is of another processing level or collection than the MTL:
+    a Collection 2 Level-2 product id (..._L2SP_..._02_T1) or surface-reflectance suffix (_SR_B4.TIF, _ST_B10.TIF,
+    ESPA _sr_band4.tif) beside a Level-1 MTL, a Level-1 id beside a Level-2 MTL, or a product id of Collection 1 beside
+    a Collection 2 MTL (and back). The digital numbers would be converted with the other product's scale and
+    offset without any error: Collection 2 SR (x 2.75e-5 - 0.2) read as Level-1 DN (REFLECTANCE_MULT 2e-5, ADD
+    -0.1, / sin(sun elevation)) is biased by +0.05..+0.1 in every band, and the Flathead water area fell from 29.8
+    to 2.6 km2. Names without a product id or level suffix (renamed files) are checked by value only
+    (irrmap.sources.scene.check_reflectance_scale)."""
+    for file in (f for f in files.values() if f is not None):
+        m = _PRODUCT_LEVEL.match(file.name)
+        # the suffix first: ESPA Collection 1 SR files carry the Level-1 product id (LC08_L1TP_..._01_T1_sr_band4.tif)
+        level = "L2" if _LEVEL2_SUFFIX.search(file.name) else f"L{m.group(1)}" if m else None
+        collection = int(m.group(2)) if m else None
+        says = []
+        if level is not None and level != meta.level:
+            says.append(f"Level-{level[-1]}")
+        if collection is not None and meta.collection and collection != meta.collection:
+            says.append(f"Collection {collection}")
+        if says:
+            raise InputError(f"band file {file.name} is of a {' '.join(says)} product, but the MTL {mtl.path.name} describes the "
+                             f"Collection {meta.collection or 'pre-collection'} Level-{meta.level[-1]} product {meta.scene_id}: its "
+                             "digital numbers would be converted with the wrong scale and offset", str(folder),
+                             "put the MTL of the product the band files come from beside them (a Collection 2 Level-2 product's "
+                             "*_MTL.txt for SR_B* files), one product per folder")
 
 
 def _check_grids(files: dict, ids: dict, folder: Path, extra: Path | None = None) -> Grid:
@@ -286,9 +325,17 @@ def _toa_line(mtl: Mtl, meta: _Meta, band_id: str) -> cal.Linear:
     if mult is not None and add is not None:
         return cal.reflectance_from_rescaling(mult, add, meta.sun_elevation)
     esun = cal.ESUN.get(meta.sensor, {}).get(band_id)
+    half = (mult is None) != (add is None)  # one of the pair: the MTL is damaged, no offset is guessed
     if esun is None:
-        raise InputError(f"no REFLECTANCE_MULT_BAND_{band_id} and no published ESUN for {meta.sensor}", str(mtl.path),
-                         "use the scene's Collection 1 or 2 MTL, which carries the reflectance rescaling")
+        what = (f"REFLECTANCE_{'ADD' if add is None else 'MULT'}_BAND_{band_id} is missing (its REFLECTANCE_{'MULT' if add is None else 'ADD'} "
+                "is there)" if half else f"no REFLECTANCE_MULT_BAND_{band_id}")
+        raise InputError(f"{what} and {meta.sensor} has no published ESUN to compute TOA reflectance from radiance instead; no "
+                         "reflectance offset is assumed", str(mtl.path),
+                         "use the scene's complete Collection 1 or 2 MTL, which carries REFLECTANCE_MULT and REFLECTANCE_ADD of every band")
+    if half:
+        log.warning("%s: REFLECTANCE_%s_BAND_%s is missing; TOA reflectance of band %s is computed from radiance instead (RADIANCE_* or "
+                    "LMAX/LMIN, ESUN %g of Chander et al. 2009), no reflectance offset assumed (fix: use the scene's complete MTL)",
+                    mtl.path, "ADD" if add is None else "MULT", band_id, band_id, esun)
     d = view.number("EARTH_SUN_DISTANCE") or cal.earth_sun_distance(meta.when)
     return cal.reflectance_from_radiance(_radiance_line(mtl, band_id), esun, meta.sun_elevation, d)
 
@@ -308,9 +355,15 @@ def _thermal(path: Path | None, grid: Grid, mtl: Mtl, meta: _Meta, band_id: str,
     if meta.level == "L2":
         number = band_id.split("_")[0]
         group = "LEVEL2_SURFACE_TEMPERATURE_PARAMETERS"
-        gain = mtl.number(f"TEMPERATURE_MULT_BAND_ST_B{number}", group) or C2_ST[0]
-        offset = mtl.number(f"TEMPERATURE_ADD_BAND_ST_B{number}", group) or C2_ST[1]
-        return _kelvin(_read(path, grid, "thermal", cal.Linear(gain, offset, "C2 ST scale/offset"), nodata=0), "surface_temperature")
+        gain = mtl.number(f"TEMPERATURE_MULT_BAND_ST_B{number}", group)
+        offset = mtl.number(f"TEMPERATURE_ADD_BAND_ST_B{number}", group)
+        form = "C2 ST scale/offset"
+        if gain is None or offset is None:  # `is None`, not `or`: a stated 0 is not replaced
+            log.warning("%s: the MTL has no TEMPERATURE_MULT/ADD_BAND_ST_B%s in %s; assumed the Collection 2 surface temperature scale %g "
+                        "and offset %g K (USGS LSDS-1619 / LSDS-1618) (fix: use the product's complete MTL)", mtl.path, number, group, *C2_ST)
+            gain, offset = gain if gain is not None else C2_ST[0], offset if offset is not None else C2_ST[1]
+            form += " (LSDS-1619 constants assumed)"
+        return _kelvin(_read(path, grid, "thermal", cal.Linear(gain, offset, form), nodata=0), "surface_temperature")
     radiance = _read(path, grid, "thermal", _radiance_line(mtl, band_id), nodata=0)
     k1, k2 = mtl.number(f"K1_CONSTANT_BAND_{band_id}"), mtl.number(f"K2_CONSTANT_BAND_{band_id}")
     source = "MTL"

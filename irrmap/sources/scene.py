@@ -93,6 +93,77 @@ def acquisition_date(path) -> datetime.date | None:
         return None
 
 
+@dataclass(frozen=True)
+class Acquisition:
+    """What identifies one acquisition, from the metadata alone: `sensor` (LC08, S2A, ...), `place` (Landsat WRS
+    path/row "PPPRRR", Sentinel-2 tile "T11UQP", a scene stack's grid bounds; None unknown), `date` and
+    `scene_id` (the product or scene id). Two products of one acquisition (Level-1 and Level-2, Collection 1 and
+    2) share sensor, place and date but not their scene_id."""
+
+    sensor: str
+    place: str | None
+    date: datetime.date
+    scene_id: str
+    footprint: str | None = None
+
+    def same_as(self, other: Acquisition) -> bool:
+        """True for the same scene id, or the same sensor and date with the same place or the same footprint (the
+        grid's CRS and bounds: a scene stack exported from a Landsat scene) known on both, unless both scene ids are
+        Landsat ids naming different acquisitions (irrmap.sources.landsat.file_identity)."""
+        if self.scene_id and self.scene_id.casefold() == other.scene_id.casefold():
+            return True
+        if (self.sensor, self.date) != (other.sensor, other.date):
+            return False
+        from irrmap.sources.landsat import file_identity
+
+        ids = [file_identity(s.scene_id) if s.scene_id else None for s in (self, other)]
+        if None not in ids and ids[0] != ids[1]:  # Landsat ids of two acquisitions (sensor, path/row or date differ)
+            return False
+        return (self.place is not None and self.place == other.place) or (self.footprint is not None and self.footprint == other.footprint)
+
+
+def acquisition(path) -> Acquisition | None:
+    """The Acquisition of the scene at `path` (Landsat folder, Sentinel-2 product folder or scene stack) from its
+    metadata alone, no band read; None when `path` is none of these or its metadata cannot be read (reading the
+    scene reports why)."""
+    from irrmap.core.errors import IrrmapError
+    from irrmap.sources import landsat, sentinel2, stack
+    from irrmap.sources.mtl import find_mtl, read_mtl
+
+    path = Path(path)
+    try:
+        if stack.is_stack(path):
+            meta = stack._metadata(path)
+            return Acquisition(str(meta.get("sensor", "unknown")), None, meta["date"], str(meta.get("scene_id", "")), _footprint(path))
+        if not path.is_dir():
+            return None
+        found = find_mtl(path)
+        if found is not None:
+            mtl = read_mtl(found)
+            meta = landsat._metadata(mtl, path)
+            wrs_path, row = mtl.first("WRS_PATH"), mtl.first("WRS_ROW", "STARTING_ROW")
+            try:
+                place = f"{int(float(wrs_path)):03d}{int(float(row)):03d}" if wrs_path and row else None
+            except ValueError:
+                place = None
+            espa = meta.level == "L2" and meta.collection < 2
+            blue = landsat._blue_file(path, mtl, meta, espa)
+            return Acquisition(meta.sensor, place, meta.when.date(), meta.scene_id, _footprint(blue) if blue is not None else None)
+        mtd = sentinel2._mtd(path)
+        if mtd is None:
+            return None
+        prod = sentinel2._metadata(mtd)
+        uri = sentinel2._URI.match(prod.product_id)
+        return Acquisition(prod.sensor, f"T{uri.group(2)}" if uri else None, prod.date, prod.product_id)
+    except IrrmapError:
+        return None
+
+
+def _footprint(path) -> str:
+    g = Grid.from_raster(path)
+    return f"{g.crs} " + " ".join(f"{v:.6f}" for v in g.bounds)
+
+
 def pixel_metres(grid: Grid) -> float | None:
     """The geometric-mean ground size (m) of the grid's pixels on its middle row; None on grids without a
     constant spacing along a row (irrmap.core.grid.Grid.ground_spacing)."""
@@ -108,6 +179,22 @@ REFLECTANCE_MAX = 1.6  # no band's typical (median) reflectance comes near this,
 #: of ~1e-5..1e-4). Even a scene of clear deep water only has a blue or green reflectance of 0.01 or more (TOA) and of
 #: about 0.005 or more (surface; SWIR near 0, so the brightest band is what is tested)
 REFLECTANCE_MIN = 0.002
+#: reflectance below this is no retrieval noise but stored values converted with the wrong scale/offset (digital numbers
+#: of another product, sensor or collection read with this one's calibration): TOA reflectance is >= 0 up to sensor
+#: noise (the Flathead Level-1 scenes: lowest pixel of any band -0.007), and surface reflectance dips below 0 only where
+#: the atmospheric correction over-corrects dark water or shadow, by a few hundredths (USGS LSDS-1619 notes such
+#: negative values; the Collection 2 valid range reaches -0.2 only to keep them). Refused when more than FLOOR_SHARE of
+#: a band's sampled pixels lie below it: e.g. Landsat 5 TM 8-bit DN under a Landsat 8 MTL give -0.11 everywhere.
+REFLECTANCE_FLOOR = -0.05
+FLOOR_SHARE = 0.01
+#: the dark-object floor: every scene with any water, shadow or dense dark vegetation has pixels whose reflectance is
+#: near 0 in some band (SWIR over water ~0.00-0.01 TOA and surface; Chavez 1988, Remote Sens. Environ. 24:459-479,
+#: dark-object subtraction rests on it). When even the darkest band's 0.1st percentile over the sample is above
+#: DARK_OBJECT_MAX, an additive offset is probably missing or wrong (Collection 2 SR digital numbers under a Level-1
+#: MTL: >= 0.052 everywhere; an offset -0.2 left out: >= 0.2): a warning, as a bright desert scene can lack dark objects.
+#: Flathead Level-1 scenes: 0.001 (L8), -0.002 (L7), 0.002 (L5).
+DARK_OBJECT_MAX = 0.04
+DARK_OBJECT_PERCENTILE = 0.1
 _SAMPLE_CHUNKS = 4  # at most this many chunks of each band are read for the check
 LARGE_FIX = "set the scale that turns the stored values into reflectance (e.g. 0.0001)"
 SMALL_FIX = "drop the scale applied to these values: they are already reflectance 0..1"
@@ -121,9 +208,9 @@ def check_reflectance_scale(reflective: dict, scene_id: str, fix: str | None = N
     applied to values already 0..1 gives (~1e-5; fix `small_fix`). The water, cloud and snow tests are physical
     thresholds on 0..1 reflectance and would silently fail either way. Bands without a valid sample are not
     checked."""
-    medians = {}
+    medians, samples = {}, {}
     for name, band in reflective.items():
-        sample = _centre_sample(band)
+        sample = samples[name] = _centre_sample(band)
         if sample.size == 0:
             continue
         median = medians[name] = float(np.median(sample))
@@ -136,6 +223,35 @@ def check_reflectance_scale(reflective: dict, scene_id: str, fix: str | None = N
                          f"{', '.join(f'{n} {v:.3g}' for n, v in medians.items())}); below {REFLECTANCE_MIN} no scene is reflectance "
                          f"0..1, but reflectance scaled twice (e.g. values already 0..1 multiplied by a scale of 0.0001)", scene_id,
                          small_fix or SMALL_FIX)
+    check_reflectance_floor(reflective, samples, scene_id, fix)
+
+
+def check_reflectance_floor(reflective: dict, samples: dict, scene_id: str, fix: str | None = None) -> None:
+    """InputError when more than FLOOR_SHARE of a band's sampled pixels (`samples`: name -> 1-D valid values of
+    check_reflectance_scale's centre sample) lie below REFLECTANCE_FLOOR: the scale/offset applied (the band's
+    attrs "gain", "offset", "calibration" when the reader records them) do not fit the stored values. Warns when
+    even the darkest band's DARK_OBJECT_PERCENTILE-th percentile is above DARK_OBJECT_MAX (an offset missing or
+    wrong; not refused, bright scenes without dark objects exist)."""
+    dark = {}
+    for name, sample in samples.items():
+        if sample.size == 0:
+            continue
+        share = float(np.mean(sample < REFLECTANCE_FLOOR))
+        if share > FLOOR_SHARE:
+            attrs = getattr(reflective.get(name), "attrs", {}) or {}
+            how = (f" (converted as {attrs['gain']:.6g} x stored value + {attrs['offset']:.6g}: {attrs.get('calibration', '')})"
+                   if "gain" in attrs and "offset" in attrs else "")
+            raise InputError(f"{share:.1%} of the sampled {name} pixels have a reflectance below {REFLECTANCE_FLOOR} (lowest "
+                             f"{float(sample.min()):.4g}, median {float(np.median(sample)):.4g}){how}; reflectance that negative is "
+                             "no retrieval noise: the stored values are not what this scale/offset converts (another product's, "
+                             "sensor's or collection's digital numbers)", scene_id, fix or LARGE_FIX)
+        dark[name] = float(np.percentile(sample, DARK_OBJECT_PERCENTILE))
+    if dark and min(dark.values()) > DARK_OBJECT_MAX:
+        log.warning("%s: no dark object: even the darkest band's %g-th percentile reflectance is %.3g (all: %s), above %g; a scene "
+                    "with any water or shadow has pixels near 0 (Chavez 1988), so an additive offset is probably missing or wrong, "
+                    "e.g. Collection 2 surface reflectance (x 2.75e-5 - 0.2) read with a Level-1 MTL, or an offset -0.2 left out "
+                    "(fix: %s; nothing to do for a bright scene without water or shadow)", scene_id, DARK_OBJECT_PERCENTILE,
+                    min(dark.values()), ", ".join(f"{n} {v:.3g}" for n, v in dark.items()), DARK_OBJECT_MAX, fix or LARGE_FIX)
 
 
 def _small_fix(folder) -> str | None:

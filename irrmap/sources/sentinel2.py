@@ -104,6 +104,10 @@ def read_sentinel2(folder, *, grid: Grid | None = None, bands=None, resolution: 
     saturated = {n: reflective[n] >= np.float32(np.float64(prod.saturated) * reflective[n].attrs["gain"] + reflective[n].attrs["offset"])
                  for n in ("blue", "green", "red")}  # the SATURATED DN, with the reader's arithmetic
     zenith, azimuth = _sun_angles(folder)
+    if zenith is not None:
+        from irrmap.sources.calibration import check_sun_elevation
+
+        check_sun_elevation(90.0 - zenith, str(folder), key=f"the mean sun ZENITH_ANGLE {zenith:g} (elevation 90 - zenith)")
     return assemble(sensor=prod.sensor, level=prod.level, date=prod.date, grid=grid, reflective=reflective, names=names, thermal=None,
                     decoded=_quality(folder, files, prod, grid), saturated=saturated, scene_id=prod.product_id, folder=folder,
                     sun_elevation=None if zenith is None else 90.0 - zenith, sun_azimuth=azimuth)

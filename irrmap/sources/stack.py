@@ -79,6 +79,10 @@ def _metadata(path: Path) -> dict:
     for key in ("scale", "offset", "sun_elevation", "sun_azimuth"):
         if meta.get(key) is not None and not isinstance(meta[key], (int, float)):
             raise InputError(f"`{key}` is {meta[key]!r}, not a number", str(side), fix)
+    if meta.get("sun_elevation") is not None:
+        from irrmap.sources.calibration import check_sun_elevation
+
+        check_sun_elevation(float(meta["sun_elevation"]), str(side), key="`sun_elevation`")
     return meta
 
 
@@ -98,6 +102,41 @@ def _check_identity(path: Path, meta: dict) -> None:
             raise InputError(f"the stack's {label} {name} is of {sensor} on {day}, but {sidecar(path).name} says "
                              f"{meta.get('sensor', 'sensor unknown')} on {meta['date']}", str(path),
                              "give each stack its own sidecar (sensor and date of the scene it holds)")
+
+
+#: Landsat Collection 2 Level-2 surface reflectance: DN x 2.75e-5 - 0.2 (USGS LSDS-1619 / LSDS-1618); a stack with
+#: this scale and no offset anywhere (sidecar or file) holds C2 SR digital numbers whose -0.2 was left out
+C2_SR_SCALE, C2_SR_OFFSET = 2.75e-5, -0.2
+
+
+def _conversion(path: Path, meta: dict, bands: dict) -> dict:
+    """name -> (scale, offset, description) that turn each band's stored values into reflectance: the sidecar's
+    `scale` / `offset`, else the band's own GDAL scale / offset, else 1 / 0 (module docstring). What was assumed
+    is logged; InputError when the scale is Landsat Collection 2 Level-2's (C2_SR_SCALE) but no offset is given
+    in the sidecar or the file: the offset 0 assumed would add +0.2 to every reflectance (C2_SR_OFFSET left out),
+    which turns the cloud, snow and water tests on 0..1 reflectance wrong."""
+    side = sidecar(path)
+    with open_raster(path) as src:
+        scales, offsets = list(src.scales or []), list(src.offsets or [])
+    out, assumed = {}, []
+    for name, band in bands.items():
+        file_scale = scales[band - 1] if band <= len(scales) and scales[band - 1] else 1.0
+        file_offset = offsets[band - 1] if band <= len(offsets) and offsets[band - 1] else 0.0
+        has_file_offset = band <= len(offsets) and bool(offsets[band - 1])
+        scale = float(meta["scale"]) if meta.get("scale") is not None else float(file_scale)
+        offset = float(meta["offset"]) if meta.get("offset") is not None else float(file_offset)
+        if meta.get("offset") is None and not has_file_offset:
+            if abs(scale - C2_SR_SCALE) <= 1e-9 * C2_SR_SCALE:
+                raise InputError(f"scale {scale:g} is Landsat Collection 2 Level-2 surface reflectance's (x 2.75e-5 - 0.2), but neither "
+                                 f"{side.name} nor the band {name} gives an offset, so 0 would be assumed and every reflectance be "
+                                 "0.2 too high", str(side), f'set "offset": {C2_SR_OFFSET} in {side.name} (USGS LSDS-1619)')
+            assumed.append(name)
+        source = "sidecar" if meta.get("scale") is not None else "file" if band <= len(scales) and scales[band - 1] not in (None, 1.0) else "default"
+        out[name] = (scale, offset, f"stack x {scale:g} ({source}) + {offset:g}" + (" (no offset given: 0 assumed)" if name in assumed else ""))
+    if assumed:
+        log.info("%s: no reflectance offset in %s nor in the file for %s; assumed 0 (stored value x scale = reflectance); set \"offset\" "
+                 "in the sidecar if the product has one (Landsat Collection 2 Level-2: -0.2)", path, side.name, ", ".join(assumed))
+    return out
 
 
 def read_stack(path, *, grid: Grid | None = None, bands=None) -> Scene:
@@ -121,8 +160,12 @@ def read_stack(path, *, grid: Grid | None = None, bands=None) -> Scene:
         raise InputError(f"no band described as {', '.join(missing)} (band descriptions: {sorted(k for k in described if k)})", str(path),
                          f"set the band descriptions to the common names {', '.join(REFLECTIVE)} (gdal_edit.py or rasterio)")
     grid = grid or Grid.from_raster(path)
-    reflective = {n: read_raster(path, grid, kind="continuous", band=described[n], scale=meta.get("scale"), offset=meta.get("offset"), name=n)
-                  for n in REFLECTIVE}
+    lines = _conversion(path, meta, {n: described[n] for n in REFLECTIVE})
+    reflective = {}
+    for n in REFLECTIVE:
+        gain, offset, form = lines[n]
+        reflective[n] = read_raster(path, grid, kind="continuous", band=described[n], scale=gain, offset=offset, name=n)
+        reflective[n].attrs.update({"calibration": form, "gain": gain, "offset": offset, "units": "1"})
     product = next((p for p in qa.DECODERS if p.casefold() in described), None)
     decoded = None
     if product is not None:

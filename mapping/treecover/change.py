@@ -40,6 +40,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
 from irrmap.core import palettes
 from irrmap.core.raster_write import write_raster
+from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
 from irrmap.mapping.treecover.sample import decoded_sample
 
 log = logging.getLogger(__name__)
@@ -211,21 +212,28 @@ def stored_percent_range(path, scale=None, band: int = 1) -> tuple[float, float]
     return (lo - slack, hi + slack)
 
 
-def _percent_warnings(path, scale, nodata) -> None:
-    """Warn when a decimated sample of an epoch holds values outside 0..100 (they are missing) or looks like
-    fractions 0..1 (which would read as almost no cover)."""
-    vals = decoded_sample(path, scale=scale, nodata=nodata)
+def _percent_warnings(path, scale, nodata, role: str = "the epoch") -> None:
+    """Refuse an epoch whose decimated sample holds fractions 0..1 rather than percent (DataError,
+    irrmap.mapping.treecover.percent.check_percent; unless `scale` was given, which states the decoding), and warn
+    when it holds values outside 0..100 (they are missing), MODIS VCF flags blended with cover by resampling
+    among them."""
+    if scale is None:
+        vals = check_percent(path, role=role, scale=scale, nodata=nodata,
+                             fix="pass --scale 100 (both epochs must then be fractions), or give both epochs in percent 0..100")
+    else:
+        vals = decoded_sample(path, scale=scale, nodata=nodata)
     if vals.size == 0:
         return
+    warn_blended_flags(path, vals, role=role)
     outside = np.unique(vals[(vals < 0) | (vals > 100)])
     if outside.size:
         log.warning("%s: values outside 0..100 %% (%s) are taken as missing (MODIS VCF: 200 water, 253 fill) (fix: if they are "
                     "cover, decode them to percent with --scale; if they are flags, declare them with --nodata to silence this)",
                     path, ", ".join(f"{v:g}" for v in outside[:6]))
     inside = vals[(vals >= 0) & (vals <= 100)]
-    if inside.size and 0 < inside.max() <= 1.0:
-        log.warning("%s: every value lies within 0..1: fractions, not percent? They are read as percent (at most 1 %% cover) "
-                    "(fix: pass --scale 100 for fractions)", path)
+    if scale is not None and inside.size and 0 < inside.max() <= 1.0:
+        log.warning("%s: every value lies within 0..1 after --scale %g: fractions, not percent? They are read as percent (at most 1 %% "
+                    "cover) (fix: pass --scale 100 for fractions)", path, scale)
 
 
 def _warn_unlisted(sums: pd.DataFrame, zone_table: pd.DataFrame, area_unit: str) -> None:
@@ -252,8 +260,8 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
         if not Path(p).is_file():
             raise InputError(f"{name} not found", os.fspath(p), "give a percent tree-cover raster (e.g. `irrmap treecover predict` output)")
     grid = Grid.from_raster(epoch_a)
-    for p in (epoch_a, epoch_b):
-        _percent_warnings(p, scale, nodata)
+    for role, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)):
+        _percent_warnings(p, scale, nodata, role)
     # values outside 0..100 % (MODIS VCF 200 water, 253 fill) are masked on each file's own grid, before epoch B
     # is resampled onto A's grid: averaged with the flags they would pass for cover (0.75 x 50 + 0.25 x 200 = 87.5)
     a = read_raster(epoch_a, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, valid_range=stored_percent_range(epoch_a, scale),

@@ -162,6 +162,7 @@ def dated_layers(paths, *, band=None, band_dates=None, pattern: str | None = Non
         dates = [parse_layer_date(d if d and (n_bands > 1 or _has_date(d, pattern)) else name, pattern)
                  for (_, _, d, name), n_bands in zip(layers, _band_counts(layers))]
     out = sorted((Layer(p, b, d) for (p, b, _, _), d in zip(layers, dates)), key=lambda layer: layer.date.date)
+    _refuse_repeated_scenes(out)
     _warn_shared_dates(out)
     return out
 
@@ -180,6 +181,24 @@ def _has_date(text: str, pattern: str | None) -> bool:
         return True
     except InputError:
         return False
+
+
+def _refuse_repeated_scenes(layers: list[Layer]) -> None:
+    """InputError when two layers are dated by Landsat ids of one acquisition (same sensor, path, row and date,
+    e.g. the same scene id twice, or a scene's Level-1 and Level-2 product ids): the copy would weigh that
+    observation twice in the Theil-Sen slope and the Mann-Kendall test."""
+    seen: dict[tuple, Layer] = {}
+    for layer in layers:
+        d = layer.date
+        if d.kind not in ("scene id", "product id"):
+            continue
+        key = (d.sensor, d.path, d.row, d.date)
+        if key in seen:
+            first = seen[key]
+            raise InputError(f"{first.date.label} (layer {first.band} of {Path(first.path).name}) and {d.label} (layer {layer.band} of "
+                             f"{Path(layer.path).name}) are one acquisition ({d.sensor} path {d.path} row {d.row} of {d.date}): the "
+                             "copy would count twice in the trend", layer.path, "give each scene once (drop the repeated layer or file)")
+        seen[key] = layer
 
 
 def _warn_shared_dates(layers: list[Layer]) -> None:

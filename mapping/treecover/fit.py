@@ -34,6 +34,7 @@ from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
 from irrmap.mapping.treecover.blocks import ground_blocks, ground_pixel_m
+from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
 from irrmap.mapping.treecover.predictors import INDICES, BandStack, features_on, fit_grid, reference_on, window_over
 from irrmap.models.estimators import BASELINE, MODELS
 from irrmap.models.persistence import save_model
@@ -74,6 +75,10 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
                          "use at least 2 folds, a positive block size, at least 10 samples and a coverage in (0, 1]")
     if workdir is not None:
         check_output_folder(workdir, MODEL_DIR_WHERE)  # before any work: an existing file there is refused cleanly
+    vals = check_percent(reference, role="the reference", valid_max=valid_max,
+                         fix="rescale it to percent first (gdal_calc.py -A REF.tif --calc=\"A*100\" --outfile REF_percent.tif), keeping "
+                             "its flags out of the product or declaring them as nodata")
+    warn_blended_flags(reference, vals, role="the reference", valid_max=valid_max)
     grid = fit_grid(stack.grid, reference, resolution_m)
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)

@@ -88,6 +88,13 @@ def predict_treecover(out, model_dir, stack: BandStack, *, memory_mb: float = 51
     stack = check_same_bands(card["bands"], stack)
     check_features(card["features"], stack.features, "--bands")
     _warn_off_range(stack, card)
+    if check and reference is not None and Path(reference).is_file():  # before the map is computed, not in its check afterwards
+        from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
+
+        valid_max = float(card["reference"]["valid_max"])
+        vals = check_percent(reference, role="--reference", valid_max=valid_max,
+                             fix="give the reference in percent 0..100, as the model was fitted on (gdal_calc.py --calc=\"A*100\")")
+        warn_blended_flags(reference, vals, role="--reference", valid_max=valid_max)
     model.predict_spread(np.zeros((1, len(stack.features)), np.float32), n_threads=1)  # compile the trees once, not per thread
     n_in = len(stack.paths) * stack.n_dates + len(stack.features)
     size = min(tile_size_for(n_in, memory_mb), MAX_WINDOW)

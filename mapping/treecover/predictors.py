@@ -50,6 +50,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.core.raster_write import write_raster
 from irrmap.mapping.treecover.blocks import ground_pixel_m, ground_pixel_range
+from irrmap.mapping.treecover.alpha import data_bands, file_alpha, masked_by_alpha
 from irrmap.sources.bands import CATALOGUE, COMMON, family
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,15 @@ class BandStack:
     percentiles: tuple[float, ...] = PERCENTILES
     fitted_labels: tuple[str, ...] | None = None
     layers: tuple[int, ...] | None = None
+    data_layers: tuple[tuple[int, ...], ...] | None = None
 
     def layer(self, i: int, date: int) -> int:
-        """The layer (1-based) of band `i` (0-based) at date `date` (1-based) in its file: the date itself, or
-        for a scene stack the band's own layer."""
-        return self.layers[i] if self.layers is not None else date
+        """The layer (1-based) of band `i` (0-based) at date `date` (1-based) in its file: the date-th data layer
+        (an alpha band is a mask, not a date: `data_layers`, each file's data layers, None when every band is
+        one), or for a scene stack the band's own layer."""
+        if self.layers is not None:
+            return self.layers[i]
+        return self.data_layers[i][date - 1] if self.data_layers is not None else date
 
     @property
     def labels(self) -> list[str]:
@@ -113,9 +118,13 @@ class BandStack:
                 "file_keys": list(self.file_keys), "labels": self.labels, "dates": self.n_dates, "percentiles": list(self.percentiles)}
 
     def read(self, chunks: int) -> da.Array:
-        """(n_bands, n_dates, height, width) float32 dask array on `grid`, NaN where missing."""
-        layers = [[read_raster(p, self.grid, band=self.layer(i, k), chunks=chunks).data for k in range(1, self.n_dates + 1)]
-                  for i, p in enumerate(self.paths)]
+        """(n_bands, n_dates, height, width) float32 dask array on `grid`, NaN where missing (and where a file's
+        alpha band is 0: irrmap.mapping.treecover.alpha)."""
+        layers = []
+        for i, p in enumerate(self.paths):
+            alpha = file_alpha(p)
+            layers.append([masked_by_alpha(read_raster(p, self.grid, band=self.layer(i, k), chunks=chunks).data, p, alpha, self.grid, chunks)
+                           for k in range(1, self.n_dates + 1)])
         return da.stack([da.stack(bands) for bands in layers])
 
     def feature_array(self, chunks: int) -> da.Array:
@@ -170,18 +179,21 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
         stack = _scene_stack(paths[0], band_names, percentiles, warn_indices)
         if stack is not None:
             return stack
-    counts, descriptions = [], []
+    counts, descriptions, data_layers = [], [], []
     for p in paths:
         with open_raster(p) as src:
-            counts.append(src.count)
-            descriptions.append((src.descriptions[0] or "").strip() if src.count == 1 else "")
+            data = data_bands(src)  # an alpha band is the file's mask (applied by `read`), not a date
+            data_layers.append(tuple(data))
+            counts.append(len(data))
+            descriptions.append((src.descriptions[data[0] - 1] or "").strip() if len(data) == 1 else "")
     if len(set(counts)) > 1:
         listing = ", ".join(f"{Path(p).name}: {c}" for p, c in zip(paths, counts))
         raise InputError(f"band files hold different numbers of layers (dates): {listing}", "--bands",
                          "give every band for the same dates, one layer per date")
     grid = Grid.from_raster(paths[0])
     names = _band_names(paths, descriptions, band_names, sensor)
-    stack = BandStack(paths, grid, names, tuple(descriptions), _file_keys(paths), counts[0], _checked_percentiles(percentiles))
+    stack = BandStack(paths, grid, names, tuple(descriptions), _file_keys(paths), counts[0], _checked_percentiles(percentiles),
+                      data_layers=tuple(data_layers))
     if warn_indices:
         _warn_missing_indices(stack)
     return stack

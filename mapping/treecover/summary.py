@@ -47,6 +47,10 @@ def cover_summary(path, *, forest_threshold: float = DEFAULT_FOREST_THRESHOLD, c
 def truth_scores(path, truth, *, chunks: int = 1024) -> dict:
     """Scores (module docstring) of the percent-cover raster `path` (band 1) against the truth raster
     `truth` (values outside 0..100 missing), with "mean_predicted" and "mean_truth"."""
+    from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
+
+    vals = check_percent(truth, role="the truth cover", fix="give the truth in percent 0..100 (e.g. gdal_calc.py --calc=\"A*100\")")
+    warn_blended_flags(truth, vals, role="the truth cover")
     grid = Grid.from_raster(path)
     pred = read_raster(path, grid, band=1, chunks=chunks, valid_range=(0, 100), name="cover")
     ref = read_raster(truth, grid, band=1, chunks=chunks, valid_range=(0, 100), name="truth")

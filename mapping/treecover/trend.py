@@ -42,6 +42,7 @@ from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.nodata import decoding_for
 from irrmap.core.raster_read import open_raster, read_raster
+from irrmap.mapping.treecover.alpha import file_alpha, masked_by_alpha
 from irrmap.core.raster_write import write_raster
 from irrmap.mapping.treecover.dates import Layer
 from irrmap.mapping.treecover.harmonise import to_oli
@@ -300,6 +301,7 @@ def read_series(layers: list[Layer], grid: Grid, *, chunks: int = 512, scale=Non
         else:
             stacks.append(da.stack([first.data] + [read_raster(path, grid, band=b, chunks=chunks, scale=scale, nodata=nodata,
                                                                    warn_scaled=False).data for b in bands[1:]]))
+    stacks = [masked_by_alpha(s, path, file_alpha(path), grid, chunks) for s, path in zip(stacks, by_file)]  # alpha 0: missing
     data = stacks[0] if len(stacks) == 1 else da.concatenate(stacks, axis=0)
     stacked = np.concatenate([np.asarray(idx) for idx in by_file.values()])  # layer index of each stacked band
     if np.any(stacked != np.arange(len(layers))):  # files in turn -> time order

@@ -58,6 +58,7 @@ def read_scenes(paths, *, grid: Grid | None = None) -> list:
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError("no scene given", "SCENE", "give at least one scene folder or scene stack")
+    check_distinct_scenes(paths)
     scenes = []
     for p in paths:
         own = read_scene(p)
@@ -70,6 +71,37 @@ def read_scenes(paths, *, grid: Grid | None = None) -> list:
             own = read_scene(p, grid=grid)
         scenes.append(own)
     return scenes
+
+
+def check_distinct_scenes(paths, where: str = "SCENE", labels=None) -> None:
+    """InputError (located at `where`) when two of the scenes `paths` are one acquisition: the same file or
+    folder given twice, the same scene id, or the same sensor, place (WRS path/row, Sentinel-2 tile, a stack's
+    grid bounds) and date (irrmap.sources.scene.acquisition: e.g. a scene's Level-1 and Level-2 products). Each
+    copy would count as one more clear observation: the water frequency, and with it the detection, extent and
+    permanent/seasonal classes, would weigh that acquisition twice. `labels`: how to name each path in the message
+    (e.g. its epoch), default the path itself. Scenes whose metadata cannot be read are compared by path only."""
+    from irrmap.sources.scene import acquisition
+
+    paths = [Path(p) for p in paths]
+    labels = [str(p) for p in paths] if labels is None else list(labels)
+    seen: list[tuple[int, Path, object]] = []
+    for i, p in enumerate(paths):
+        real, acq = p.resolve(), acquisition(p)
+        for j, other_real, other_acq in seen:
+            if real == other_real:
+                why = "the same scene is given twice"
+            elif acq is not None and other_acq is not None and acq.same_as(other_acq):
+                same_id = acq.scene_id and acq.scene_id.casefold() == other_acq.scene_id.casefold()
+                where_ = (f"path/row or tile {acq.place}" if acq.place is not None and acq.place == other_acq.place else
+                          "the same footprint")
+                ids = f" ({other_acq.scene_id} and {acq.scene_id})" if acq.scene_id and other_acq.scene_id else ""
+                why = f"both are scene {acq.scene_id}" if same_id else f"both are the {acq.sensor} acquisition of {acq.date} at {where_}{ids}"
+            else:
+                continue
+            raise InputError(f"{why}: {labels[j]} and {labels[i]}; each copy would count as another clear observation and weigh that "
+                             "acquisition twice in the water frequency (detection, extent, permanent/seasonal)", where,
+                             "give each acquisition once (one product of it: Level-1 or Level-2, Collection 1 or 2)")
+        seen.append((i, real, acq))
 
 
 def epoch_mask(scenes, *, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THRESHOLD, index: str = DEFAULT_INDEX,

@@ -117,7 +117,7 @@ def run(ctx: RunContext) -> list[Path]:
     units = checked_units(ctx) if sec.admin_units and ctx.config.units is not None else None
     body_rules = {"connectivity": sec.connectivity, "min_area_m2": sec.min_area_m2, "tile": chunk}
     order = _order(ctx)
-    raise_all(gather(*_reference_checks(ctx)))  # a bad reference fails now, not after every epoch was computed
+    raise_all(gather(*_reference_checks(ctx), lambda: _distinct_scenes(ctx)))  # bad inputs fail now, not after every epoch was computed
     # the grid of the first scene of the first epoch as listed (docs), whatever the chronological order
     grid, outputs, summary, scores = read_scenes([ctx.path(next(iter(sec.epochs.values()))[0])])[0].grid, [], {}, {}
     with progress_bar(total=len(sec.epochs), desc="water epochs", unit="epoch") as bar:
@@ -217,11 +217,22 @@ def _reference_checks(ctx: RunContext) -> list:
     return [lambda label=label: one(label) for label in ctx.config.water.reference]
 
 
+def _distinct_scenes(ctx: RunContext) -> None:
+    """InputError when one acquisition is listed twice in [water.epochs], within an epoch or across two
+    (irrmap.mapping.water.mask.check_distinct_scenes): within one it would be weighed twice, across two the
+    change between them would compare a scene with itself."""
+    from irrmap.mapping.water.mask import check_distinct_scenes
+
+    listed = [(e, p) for e, scenes in ctx.config.water.epochs.items() for p in scenes]
+    check_distinct_scenes([ctx.path(p) for _, p in listed], "[water].epochs", labels=[f"{e}: {p}" for e, p in listed])
+
+
 def _check(ctx: RunContext) -> None:
     from irrmap.sources import read_scene
 
     sec = ctx.config.water
     checks = [lambda p=p: read_scene(ctx.path(p)) for scenes in sec.epochs.values() for p in scenes]
+    checks.append(lambda: _distinct_scenes(ctx))
     checks += _reference_checks(ctx)
     if sec.admin_units and ctx.config.units is not None:
         checks.append(lambda: checked_units(ctx))
