@@ -38,7 +38,7 @@ import numpy as np
 import xarray as xr
 from numba import njit, prange
 
-from irrmap.core.errors import InputError
+from irrmap.core.errors import DataError, InputError
 from irrmap.core.geodesy import chord_to_arc, mean_radius, meridian_spacing, parallel_spacing
 from irrmap.core.grid import Grid
 from irrmap.core.ground import centres_geocentric, column_dlon, nominal_spacing, reach_pixels, row_latitudes
@@ -91,6 +91,31 @@ def water_mask(raster: xr.DataArray, *, values=None, threshold: float | None = N
     out = xp.where(missing, np.float32(np.nan), water).astype(np.float32, copy=False)
     res = xr.DataArray(out, dims=("y", "x"), coords={"y": raster.y, "x": raster.x}, name="water")
     return _georeference(res, raster.rio.crs, raster.rio.transform(recalc=False))
+
+
+MAX_MASK_CODE = 255  # class codes of water and land-cover maps fit a byte (JRC GSW, ESA CCI, Copernicus LC100, GLAD)
+
+
+def mask_summary(raster: xr.DataArray):
+    """Lazy (maximum of the valid values, whether any valid value has a fractional part) of a water-mask raster
+    read as continuous (NaN = missing): what check_default_mask judges; compute it with the mask's other figures
+    so the mask is read once."""
+    data = raster.data
+    xp = da if isinstance(data, da.Array) else np
+    valid = xp.isfinite(data)
+    return xp.nanmax(xp.where(valid, data, -np.inf)), xp.any(valid & (data != xp.floor(data)))
+
+
+def check_default_mask(maximum: float, fractional: bool, where: str) -> None:
+    """Raise DataError when a raster read as a water mask without water values or a threshold (the default: any
+    non-zero value is water) holds no codes: fractional values (a share, an index) or values above MAX_MASK_CODE
+    (a DEM, a distance): every pixel with a non-zero value would be water and the distance 0 almost everywhere."""
+    if not fractional and maximum <= MAX_MASK_CODE:
+        return
+    found = "fractional values" if fractional else f"values up to {maximum:g}"
+    raise DataError(f"the water mask holds {found}, not the codes of a 0/1 mask or a class map: every non-zero pixel "
+                    "would be water", where, "give --threshold T for an occurrence or a share (JRC occurrence: --threshold "
+                    "50; a 0..1 water share: --threshold 0.5) or --water-values CODES for a class map, or pass the water mask")
 
 
 def _interpolated_codes(raster: xr.DataArray) -> bool:

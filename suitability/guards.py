@@ -238,6 +238,36 @@ def check_aridity_index(ai, source: Source) -> Stats:
     return s
 
 
+# ---- slope and distance factors ------------------------------------------------------------------------------
+# A regional median slope above 100 % (45 degrees) is no terrain: rugged mountain DEMs have medians well below it
+# (measured with `irrmap suitability slope --percent` on ../shared/data: SRTM 90 m of Zion NP 19.9 %, NASADEM 30 m
+# of the Sierra de Neiba 28.5 %, their 99th percentiles 129 % and 84 %), so a larger median is another raster (a
+# DEM given as the slope: its elevations read as hundreds or thousands of percent).
+SLOPE_MEDIAN_MAX = 100.0
+
+
+def check_slope_values(da, source: Source) -> Stats:
+    """Slope in percent rise: negative values (an undeclared fill) or a median above SLOPE_MEDIAN_MAX are refused."""
+    s = stats(da, source)
+    if s.low < 0:
+        raise InputError(f"negative slope (minimum {_fmt(s.low)})", source.where,
+                         f"declare the fill value as nodata (gdal_edit.py -a_nodata {s.low:g})")
+    if s.median > SLOPE_MEDIAN_MAX:
+        raise InputError(f"slope median {_fmt(s.median)} % is no terrain slope (above {SLOPE_MEDIAN_MAX:g} %, 45 degrees; "
+                         f"values {_fmt(s.low)}..{_fmt(s.high)})", source.where,
+                         "pass the slope in percent (irrmap suitability slope --percent DEM OUT), not the DEM or another factor")
+    return s
+
+
+def check_distance_values(da, source: Source) -> Stats:
+    """Distance to water in metres: negative values (an undeclared fill) are refused."""
+    s = stats(da, source)
+    if s.low < 0:
+        raise InputError(f"negative distance to water (minimum {_fmt(s.low)})", source.where,
+                         f"declare the fill value as nodata (gdal_edit.py -a_nodata {s.low:g})")
+    return s
+
+
 # ---- unit tags ---------------------------------------------------------------------------------------------
 def unit_tag(path, band: int = 1) -> str:
     """The unit a raster declares: the band's unit type (gdalinfo 'Unit Type'), else the dataset or band tag
@@ -338,5 +368,5 @@ def check_factor_units(path, factor: str, where: str, *, dem_hint: str = "") -> 
 
 
 __all__ = ["AI_MAX", "PET_MM_YEAR", "P_DAILY_MAX", "P_MAX_MM_YEAR", "TEMPERATURE_C", "Source", "check_aridity_index",
-           "check_albedo", "check_climate_tags", "check_factor_units", "check_humidity", "check_precipitation_pet",
-           "check_radiation", "check_temperature", "config_source", "file_source", "stats", "unit_tag"]
+           "check_albedo", "check_climate_tags", "check_distance_values", "check_factor_units", "check_humidity",
+           "check_precipitation_pet", "check_radiation", "check_slope_values", "check_temperature", "config_source", "file_source", "stats", "unit_tag"]

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 import xarray as xr
 
-from irrmap.core.errors import InputError
+from irrmap.core.errors import DataError, InputError
 from irrmap.core.halo import map_with_halo
 
 _SHIFT = 6  # coarse bin = 64 fine bins
@@ -233,9 +233,34 @@ def nscore(vi: xr.DataArray, reference: xr.DataArray, size: int = 101) -> xr.Dat
     return out
 
 
+def check_share(share: xr.DataArray, where: str, path=None) -> None:
+    """Raise DataError when a land-cover share (a 0..1 fraction of each pixel, NaN = missing; numpy or dask) has
+    values outside 0..1: percent (maximum within 0..100) would make every pixel with 0.5 % crop a reference pixel
+    of the N-score median (reference_mask compares the shares with 0.5). The fix converts the file `path`
+    (gdal_calc.py) or declares its fill value. A share with no valid value passes (the median is then NaN)."""
+    import dask
+
+    lo, hi = (float(v) for v in dask.compute(share.min(skipna=True), share.max(skipna=True)))
+    if not (np.isfinite(lo) and np.isfinite(hi)) or (lo >= 0 and hi <= 1 + 1e-6):
+        return
+    name = path or "FILE"
+    if lo < 0:
+        fix = f"negative values are no share: declare the file's fill value as nodata (gdal_edit.py -a_nodata {lo:g} {name})"
+    elif hi <= 100 + 1e-6:
+        fix = f"these look like percent: convert them, e.g. gdal_calc.py -A {name} --outfile OUT.tif --calc 'A*0.01', and pass OUT.tif"
+    else:
+        fix = "a class map? give the share of the class in each pixel as a 0..1 fraction"
+    raise DataError(f"the share is not a 0..1 fraction: values {lo:g} to {hi:g}", where, fix)
+
+
 def reference_mask(f_crop: xr.DataArray, f_natural: xr.DataArray | None = None, min_share: float = 0.5) -> xr.DataArray:
     """Reference pixels of the N-score median: crop plus forest/grass share >= `min_share` (*open* in the
-    method; default 0.5, i.e. mostly crop or vegetation)."""
+    method; default 0.5, i.e. mostly crop or vegetation). The shares are 0..1 fractions (check_share); a
+    `min_share` outside 0..1 is an InputError (above 1 no pixel would be a reference pixel), as the config's check
+    of reference_min_share (irrmap.core.config) refuses it."""
+    if not 0 <= float(min_share) <= 1:
+        raise InputError(f"the reference share {min_share:g} is not within 0..1: crop plus forest/grass shares are 0..1 "
+                         "fractions of a pixel", "--min-share / [features].reference_min_share", "give e.g. 0.5 (not percent)")
     share = f_crop.fillna(0)
     if f_natural is not None:
         share = share + f_natural.fillna(0)

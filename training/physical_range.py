@@ -6,6 +6,10 @@ values to NaN as dask computes each block and tallies them; once every block has
 gives the count, the values found and the fix. Under a dask.distributed cluster the blocks are screened on
 the workers, which send each block's count to the client as a report (irrmap.core.block_reports).
 
+Values mostly outside the range are no stray fill values but an undecoded product (a MOD13Q1 VI stored x 10,000
+with no scale applied, in an integer or a float file): screening them would leave an all-NaN composite with only a
+warning, so `screen` first looks at a small window of the data (`check_decoded`) and refuses it with the fix.
+
 Ranges: normalised differences (NDVI, NDWI) lie in [-1, 1] by definition; EVI is designed for the same range
 (MOD13 C6.1 User's Guide, Didan et al. 2019, whose valid range is -0.2..1.0). Reflectances are not screened:
 GI and NDWI are ratios, right from unscaled counts too. GI (NIR / green) has no upper bound (see
@@ -24,6 +28,7 @@ import numpy as np
 import xarray as xr
 
 from irrmap.core.block_reports import on, report
+from irrmap.core.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,46 @@ class _Tally:
                         min(v[1] for v in bad), max(v[2] for v in bad), FIX)
 
 
+# `check_decoded`: the window (pixels per side, every date) whose values are looked at, and the share of its valid
+# values outside the physical range above which the product is taken as undecoded. A decoded VI has at most a few
+# undeclared fill values (a MOD13Q1 tile's -3000 is declared by its preset); half the values out of range is a
+# decoding fault, not data.
+CHECK_WINDOW = 256
+UNDECODED_SHARE = 0.5
+# MOD13Q1 / MOD09 store VI and reflectance x 10,000 (scale 1e-4; MOD13 C6.1 User's Guide, Didan et al. 2019:
+# valid raw range -2,000..10,000)
+STORED_X1E4 = (-2000.0, 10000.0)
+
+
+def check_decoded(arr: xr.DataArray, quantity: str, label: str | None = None) -> None:
+    """Raise DataError when most valid values (over UNDECODED_SHARE) of a central CHECK_WINDOW x CHECK_WINDOW window of
+    `arr` (any leading dims, e.g. every date of a (time, y, x) series; only that window's chunks are read) lie outside
+    the physical range of `quantity` (PHYSICAL_RANGES; other quantities and a window without valid values pass).
+    The fix names the MOD13Q1 preset / scale 1e-4 when the values fit a product stored x 10,000."""
+    rng = PHYSICAL_RANGES.get(str(quantity).lower())
+    if rng is None or arr.ndim < 2:
+        return
+    h, w = arr.shape[-2:]
+    r0, c0 = max(0, (h - CHECK_WINDOW) // 2), max(0, (w - CHECK_WINDOW) // 2)
+    window = arr.data[..., r0:r0 + CHECK_WINDOW, c0:c0 + CHECK_WINDOW]
+    vals = np.asarray(window.compute() if hasattr(window, "compute") else window, np.float64)
+    vals = vals[np.isfinite(vals)]
+    if not vals.size:
+        return
+    bad = vals[(vals < rng[0]) | (vals > rng[1])]
+    if bad.size <= UNDECODED_SHARE * vals.size:
+        return
+    lo, hi = float(vals.min()), float(vals.max())
+    found = (f"{bad.size:,} of {vals.size:,} valid values in a window of the data lie outside the physical range "
+             f"[{rng[0]:g}, {rng[1]:g}] (values {lo:.6g} to {hi:.6g}): the values are not decoded")
+    if STORED_X1E4[0] <= lo and hi <= STORED_X1E4[1]:
+        fix = ('they fit a product stored x 10,000 (MODIS): decode it with --preset mod13q1 or --scale 0.0001 '
+               '(config preset = "mod13q1" or scale = 0.0001)')
+    else:
+        fix = FIX
+    raise DataError(found, label or str(quantity).upper(), fix)
+
+
 _TALLIES: dict[str, _Tally] = {}  # tallies still waiting for blocks, by key (in the client process only)
 _TOPIC = "physical-range"
 
@@ -88,10 +133,12 @@ on(_TOPIC, _tallied)
 def screen(arr: xr.DataArray, quantity: str, label: str | None = None) -> xr.DataArray:
     """`arr` (float, any dims, numpy or dask) with values outside the physical range of `quantity` (a key of
     PHYSICAL_RANGES, case-insensitive; other quantities pass unchanged) set to NaN, lazily. A warning naming
-    `label` (default: the quantity), the count and the fix is logged once every block has been computed."""
+    `label` (default: the quantity), the count and the fix is logged once every block has been computed. Data whose
+    values mostly lie outside the range are refused first (check_decoded: DataError)."""
     rng = PHYSICAL_RANGES.get(str(quantity).lower())
     if rng is None:
         return arr
+    check_decoded(arr, quantity, label)
     data = arr.data if isinstance(arr.data, da.Array) else da.from_array(np.asarray(arr.data), chunks=-1)
     tally_id = uuid.uuid4().hex
     _TALLIES[tally_id] = _Tally(tally_id, label or str(quantity).upper(), rng[0], rng[1], int(np.prod(data.numblocks)), int(data.size))

@@ -13,7 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from irrmap.core.config import feature_paths
-from irrmap.core.errors import ConfigError, InputError
+from irrmap.core.errors import ConfigError, DataError, InputError
 from irrmap.core.grid import Grid
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,24 @@ def flat_pixels(zones: xr.DataArray, table: pd.DataFrame, column: str = "flat") 
     out = xr.apply_ufunc(np.isin, zones, kwargs={"test_elements": ids}, dask="parallelized", output_dtypes=[bool]) if ids.size else (zones != zones)
     out.name = "flat"
     return _geo(out, zones)
+
+
+def check_suitability(suitability: xr.DataArray, where: str) -> None:
+    """Raise DataError when a suitability score S (numpy or dask; NaN = missing) has values outside 0..1: the
+    overlay's S = sum w_i class_i / n_i lies in [0.1, 1] with weights summing to 1 (suitability.overlay), so
+    larger values are another raster (a class map, a factor such as slope or distance) or S in percent, and
+    S x VI_max would then not be on the scale of the N-score that replaces it in flat units."""
+    import dask
+
+    lo, hi = (float(v) for v in dask.compute(suitability.min(skipna=True), suitability.max(skipna=True)))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise DataError("the suitability score has no valid pixel on the VI's grid", where,
+                        "check the file (gdalinfo -stats), its nodata value and that it covers the VI's area")
+    if lo >= 0 and hi <= 1 + 1e-6:
+        return
+    fix = ("percent? give S as a 0..1 score (gdal_calc.py --calc 'A*0.01')" if lo >= 0 and hi <= 100 + 1e-6
+           else "give the suitability score S written by `irrmap suitability overlay` (0..1), not a factor or class raster")
+    raise DataError(f"the suitability score is not within 0..1: values {lo:g} to {hi:g}", where, fix)
 
 
 def sscore(suitability: xr.DataArray, vi_max: xr.DataArray, flat: xr.DataArray | None = None, n_score: xr.DataArray | None = None) -> xr.DataArray:
@@ -119,9 +137,11 @@ def _check_stack_pairing(kw: dict, pattern, qa_rule) -> None:
         return
     if isinstance(qa, (list, tuple)) or qa is not None and not Path(qa).is_file():
         qa = None
+    from irrmap.core.layers import data_bands
+
     try:
         with rasterio.open(src) as f:
-            if f.count < 2:
+            if len(data_bands(f)) < 2:  # an alpha band is the mask of the layer, not a second date
                 return
     except rasterio.errors.RasterioIOError:  # an unreadable file: the grid check reports it
         return

@@ -28,7 +28,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
-from irrmap.core.layers import layer_listing, layer_number
+from irrmap.core.layers import data_bands, layer_listing, layer_number
 from irrmap.core.raster_read import read_raster, read_raster_bands
 from irrmap.sources.modis import PRESETS, QARule
 from irrmap.training.cube import read_cube
@@ -234,16 +234,17 @@ def multiband_order(path, *, dates=None, pattern: str | None = None, qa=None) ->
     """How read_multiband reads a stack, from the files' metadata only (no pixel is read, so `irrmap run --check`
     calls it too): (the VI's band numbers in date order, their dates or None, the QA band paired with each or
     None without `qa`). Raises read_multiband's InputErrors."""
-    count, descs, _ = _layers(path)
+    layers, descs, _ = _layers(path)  # an alpha band is the mask of the dates, not a date (irrmap.core.layers)
+    count = len(layers)
     given = dates is not None
     dates = dates if given else _band_dates(descs, pattern)
-    bands = tuple(range(1, count + 1))
+    bands = layers
     if dates is not None:
         if len(dates) != count:
             raise InputError(f"{len(dates)} dates for {count} bands", str(path), "give one date per band")
         _refuse_shared_dates(dates, path, "the dates given" if given else "band descriptions")
         order = sorted(range(count), key=lambda i: dates[i])  # the series in date order, whatever the band order
-        bands, dates = tuple(i + 1 for i in order), [dates[i] for i in order]
+        bands, dates = tuple(layers[i] for i in order), [dates[i] for i in order]
     return bands, dates, (None if qa is None else _qa_bands(qa, dates, bands, pattern, path))
 
 
@@ -260,11 +261,12 @@ def _refuse_shared_dates(dates, path, what: str) -> None:
 def _qa_bands(qa, dates, bands: tuple, pattern: str | None, vi_path) -> tuple:
     """The QA band of each VI band of `bands` (in that order): by date when the VI has dates and the QA's band
     descriptions hold dates, else the same band number (QA and VI must then have as many bands)."""
-    count, descs, _ = _layers(qa)
+    qbands, descs, _ = _layers(qa)
+    count = len(qbands)
     qdates = _band_dates(descs, pattern) or _band_dates(descs, None)
     if dates is not None and qdates is not None:
         _refuse_shared_dates(qdates, qa, "band descriptions")
-        band_of = {d: b for b, d in enumerate(qdates, start=1)}
+        band_of = {d: qbands[k] for k, d in enumerate(qdates)}
         missing = [d for d in dates if d not in band_of]
         if missing:
             raise InputError(f"the QA stack has no band for {len(missing)} of the {len(dates)} dates of {Path(vi_path).name} "
@@ -276,13 +278,16 @@ def _qa_bands(qa, dates, bands: tuple, pattern: str | None, vi_path) -> tuple:
         raise InputError(f"{count} QA bands for the {n_vi} bands of {Path(vi_path).name}: they cannot be paired band by band",
                          str(qa), "give the quality stack with one band per VI date, in the same order, or with the dates "
                          "in the band descriptions of both")
-    return bands
+    vi_layers = _layers(vi_path)[0]  # paired by position among the data layers (alpha bands are masks, not dates)
+    return tuple(qbands[vi_layers.index(b)] for b in bands)
 
 
-def _layers(path) -> tuple[int, tuple, str]:
-    """Layer count, descriptions and listing (irrmap.core.layers.layer_listing) of a raster file."""
+def _layers(path) -> tuple[tuple, tuple, str]:
+    """The data layers of a raster file (1-based band numbers, alpha bands left out: irrmap.core.layers.data_bands;
+    empty for a container of subdatasets), their descriptions and the listing (layer_listing)."""
     with _opened(path) as src:
-        return src.count, src.descriptions, layer_listing(src)
+        bands = data_bands(src) if src.count else ()
+        return bands, tuple(src.descriptions[b - 1] for b in bands), layer_listing(src)
 
 
 def _band_dates(descs, pattern: str | None):
@@ -320,7 +325,8 @@ def read_timeseries(source, grid: Grid | None = None, *, variable: str | None = 
         return read_dated_files(p, grid, **kwargs)
     if not p.exists():
         raise InputError("file not found", str(p), "check the path (relative paths in a config are relative to its folder)")
-    count, descs, listing = _layers(p)
+    layers, descs, listing = _layers(p)
+    count = len(layers)
     if count <= 1 or kwargs.get("band") is not None:  # 0: a container of subdatasets, refused with their list
         kwargs.pop("dates", None)
         return read_dated_files([p], grid, **kwargs)

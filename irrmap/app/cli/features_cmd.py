@@ -131,10 +131,36 @@ def _write_stats(series, args, prefix, tags) -> int:
     stats = list(dict.fromkeys(args.stat or ["max"]))
     st = annual_statistics(series, stats, ddof=getattr(args, "ddof", 0))
     write_raster(args.out, st, dtype="float32", descriptions=band_names(prefix, stats), tags={"stage": "features", **tags})
+    inputs = getattr(args, "files", None) or getattr(args, "nir", None) or []
+    _refuse_empty(args.out, stats, series, " ".join(map(str, inputs[:1])) + (f" (and {len(inputs) - 1} more)" if len(inputs) > 1 else ""))
     return 0
 
 
+def _refuse_empty(out, stats: list, series, where: str) -> None:
+    """DataError (and no output) when no pixel has a valid date: every value of every date was nodata, a fill value,
+    outside the valid range or rejected by QA, so each statistic but the count is NaN everywhere. The valid share
+    comes from the writer's own count (irrmap.core.valid_share.band_shares: no second read)."""
+    from pathlib import Path
+
+    from irrmap.core.errors import DataError
+    from irrmap.core.valid_share import band_shares
+
+    values = [k for k, s in enumerate(stats) if s != "count"]
+    if not values or band_shares(out)[values[0]] > 0:
+        return
+    Path(out).unlink(missing_ok=True)
+    raise DataError(f"no pixel has a valid date: all {series.sizes.get('time', 1)} dates are missing everywhere (nodata, "
+                    "fill values, outside the valid range or rejected by QA)", where or str(series.name),
+                    "check the files (gdalinfo -stats), the decoding options (--preset, --nodata, --fill, --valid-range) "
+                    "and the --qa rule")
+
+
 def _composite(args) -> int:
+    from irrmap.training.distinct_files import check_distinct_files, role
+
+    if args.qa and not args.qa_contains and not args.contains:  # name filters pick different files of one folder
+        check_distinct_files(role("FILE", "the VI", args.files, args.band), role("--qa", "the quality (VI_Quality) layer",
+                                                                                 args.qa, args.qa_band))
     extra = {"contains": args.contains} if args.contains else {}
     if args.band is not None:
         extra.update(band=args.band, variable=args.band)
@@ -146,12 +172,15 @@ def _composite(args) -> int:
 
 def _index(args) -> int:
     from irrmap.core.errors import InputError
+    from irrmap.training.distinct_files import check_distinct_files, role
     from irrmap.training.indices import agi, green_index, ndwi_gao
 
     need = {"gi": ("green",), "ndwi": ("swir",), "agi": ("green", "swir")}[args.index]
     for band in need:
         if not getattr(args, band):
             raise InputError(f"{args.index} needs --{band}", f"--{band}", f"pass the {band} rasters")
+    check_distinct_files(*(role(f"--{b}", f"{b} reflectance", getattr(args, b), getattr(args, f"{b}_band")) for b in ("nir", "green", "swir")))
+
     def reflectance(band):
         layer = getattr(args, f"{band}_band")
         return _read(getattr(args, band), args, name=band, **({"band": layer, "variable": layer} if layer is not None else {}))
@@ -168,8 +197,11 @@ def _nscore(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
-    from irrmap.training.nscore import neighbourhood_median, reference_mask
+    from irrmap.training.distinct_files import check_distinct_files, role
+    from irrmap.training.nscore import check_share, neighbourhood_median, reference_mask
 
+    check_distinct_files(role("VI", "the VI", args.vi, args.band), role("--reference", "the reference mask", args.reference),
+                         role("--crop", "the cropland share", args.crop), role("--natural", "the forest/grass share", args.natural))
     grid = Grid.from_raster(args.vi)
     vi = _annual_vi(args.vi, grid, args.band, args.chunk)
     if args.reference:
@@ -177,7 +209,10 @@ def _nscore(args) -> int:
         ref = ref.where(ref != ref.attrs.get("nodata", None), 0) != 0
     elif args.crop:
         crop = read_raster(args.crop, grid, chunks=args.chunk)
+        check_share(crop, f"--crop {args.crop}", args.crop)
         nat = read_raster(args.natural, grid, chunks=args.chunk) if args.natural else None
+        if nat is not None:
+            check_share(nat, f"--natural {args.natural}", args.natural)
         ref = reference_mask(crop, nat, args.min_share)
     else:
         raise InputError("no reference pixels given", "--reference/--crop", "pass a reference mask or the cropland fraction")
@@ -197,11 +232,15 @@ def _sscore(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
-    from irrmap.training.sscore import flat_pixels, sscore
+    from irrmap.training.distinct_files import check_distinct_files, role
+    from irrmap.training.sscore import check_suitability, flat_pixels, sscore
 
+    check_distinct_files(role("VI", "the VI", args.vi, args.band), role("--suitability", "the suitability S", args.suitability),
+                         role("--zones", "the units", args.zones), role("--nscore", "the N-score", args.nscore))
     grid = Grid.from_raster(args.vi)
     vi = _annual_vi(args.vi, grid, args.band, args.chunk)
     s = read_raster(args.suitability, grid, chunks=args.chunk)
+    check_suitability(s, f"--suitability {args.suitability}")
     flat = n = None
     if args.zones or args.unit_table or args.nscore:
         if not (args.zones and args.unit_table and args.nscore):

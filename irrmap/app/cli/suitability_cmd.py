@@ -39,7 +39,7 @@ def register(sub, name: str, help_: str) -> None:
 
     p = cmds.add_parser("aridity", help="aridity index AI = sum P / sum PET",
                         description="Either --precip and --pet (one raster per time step, summed), or --precip with "
-                                    "--temperature (degC), --humidity (%%) and --radiation (mean shortwave, W m-2) per step "
+                                    "--temperature (degC), --humidity (%) and --radiation (mean shortwave, W m-2) per step "
                                     "for Priestley-Taylor PET (METHOD.md section 2). All rasters are read onto the grid of "
                                     "the first --precip raster. Output: Float32 AI.")
     p.add_argument("out", metavar="OUT")
@@ -143,11 +143,20 @@ def _distance(args) -> int:
     import logging
     import threading
 
+    import dask
+
+    from irrmap.core.errors import DataError
     from irrmap.core.grid import Grid
     from irrmap.core.plausibility import check_has_valid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
-    from irrmap.suitability.distance import distance_to_water, load_kernel, water_mask
+    from irrmap.suitability.distance import (
+        check_default_mask,
+        distance_to_water,
+        load_kernel,
+        mask_summary,
+        water_mask,
+    )
 
     loading = threading.Thread(target=load_kernel, name="load distance kernel", daemon=True)
     loading.start()  # numba loads the compiled transform while the mask is read
@@ -155,14 +164,28 @@ def _distance(args) -> int:
     grid = Grid.from_raster(args.mask)
     raw = read_raster(args.mask, grid, chunks=args.chunk)
     water = water_mask(raw, values=args.water_values, threshold=args.threshold)
+    default = args.water_values is None and args.threshold is None
+    summary = mask_summary(raw) if default else ()  # judged in the same pass as the mask is read
     if args.max_distance is None:  # the whole grid is one block: store the mask's chunks into one array as they finish
         import dask.array as da
         import numpy as np
 
         values = np.empty(water.shape, water.dtype)
-        da.store(water.data, values, lock=False)  # compute() would hold every chunk, then copy them all into one array
+        # compute() would hold every chunk, then copy them all into one array
+        _, *figures = dask.compute(da.store(water.data, values, lock=False, compute=False), *summary)
         water = water.copy(data=values)
-    n_water = int((water.data > 0).sum())
+        n_water = int((values > 0).sum())
+    else:
+        n_water, *figures = dask.compute((water.data > 0).sum(), *summary)
+        n_water = int(n_water)
+    if default:
+        check_default_mask(float(figures[0]), bool(figures[1]), f"MASK {args.mask}")
+    if n_water == 0 and args.max_distance is None:
+        rule = (f"--water-values {' '.join(map(str, args.water_values))}" if args.water_values is not None else
+                f"--threshold {args.threshold:g}" if args.threshold is not None else "non-zero values")
+        raise DataError(f"no water pixel in the mask ({rule}): the distance to water would be NaN everywhere", f"MASK {args.mask}",
+                        "check --threshold / --water-values against the mask's values (gdalinfo -stats), or pass --max-distance M "
+                        "to give every pixel the cap")
     if n_water == 0 and args.max_distance is not None:
         logging.getLogger("irrmap.suitability").warning("%s: no water pixels; distance is %s", args.mask,
                                                         "the cap everywhere")
@@ -184,7 +207,16 @@ def _aridity(args) -> int:
     from irrmap.core.raster_write import write_raster
     from irrmap.suitability import guards
     from irrmap.suitability.aridity import aridity_index, pet_steps
+    from irrmap.training.distinct_files import check_distinct_files, role
 
+    albedo_raster = None
+    try:
+        float(args.albedo)
+    except ValueError:
+        albedo_raster = args.albedo
+    check_distinct_files(role("--precip", "precipitation", args.precip), role("--pet", "PET", args.pet),
+                         role("--temperature", "temperature", args.temperature), role("--humidity", "humidity", args.humidity),
+                         role("--radiation", "radiation", args.radiation), role("--albedo", "albedo", albedo_raster))
     grid = Grid.from_raster(args.precip[0])
 
     def read(paths):
@@ -266,15 +298,16 @@ def _overlay(args) -> int:
 
     from irrmap.core.atomic import atomic_path
     from irrmap.core.grid import Grid
+    from irrmap.core.plausibility import check_has_valid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
-    from irrmap.suitability.overlay import ahp_weights, weighted_overlay
-    from irrmap.suitability.reclass import FewCropRule, FlatUnitRule, reclassify
-
-    from irrmap.core.plausibility import check_has_valid
     from irrmap.suitability import guards
     from irrmap.suitability.elevation import check_elevation_range
+    from irrmap.suitability.overlay import ahp_weights, weighted_overlay
+    from irrmap.suitability.reclass import FewCropRule, FlatUnitRule, reclassify
+    from irrmap.training.distinct_files import check_distinct_files, role
 
+    check_distinct_files(*(role(f"--{k}", k, getattr(args, k)) for k in ("zones",) + FACTOR_ORDER + ("crop",)))
     for k in ("zones",) + FACTOR_ORDER:
         check_has_valid(getattr(args, k), f"--{k} {getattr(args, k)}")
     for k in FACTOR_ORDER:  # the unit each factor's breaks are in, against the unit its file declares
@@ -285,6 +318,8 @@ def _overlay(args) -> int:
     _check_dem_unit(args.elevation, f"--elevation {args.elevation}", z_option=False)
     check_elevation_range(rd["elevation"], f"--elevation {args.elevation}", **_range_fixes(args.elevation, z_option=False))
     guards.check_aridity_index(rd["aridity"], guards.file_source(args.aridity, "--aridity"))
+    guards.check_slope_values(rd["slope"], guards.file_source(args.slope, "--slope"))
+    guards.check_distance_values(rd["distance"], guards.file_source(args.distance, "--distance"))
     crop = read_raster(args.crop, grid, chunks=args.chunk) if args.crop else None
     flat = None
     if args.flat_zones is not None:

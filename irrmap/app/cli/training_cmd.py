@@ -91,8 +91,10 @@ def _thresholds(args) -> int:
         validate_statistics,
     )
     from irrmap.core.units import AdminUnits
+    from irrmap.training.distinct_files import check_distinct_files, role
     from irrmap.training.intermediate_maps import split_scores, worst_error
 
+    check_distinct_files(role("--cropland", "the cropland fraction", args.cropland), role("--score", "a score", args.score))
     grid = Grid.from_raster(args.cropland)
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, name="cropland")
     scores = {}
@@ -186,6 +188,7 @@ def _pool(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.units import AdminUnits
+    from irrmap.training.distinct_files import check_distinct_files, role
     from irrmap.training.pool import (
         attach_predictors,
         check_pool_balance,
@@ -200,6 +203,7 @@ def _pool(args) -> int:
     named = named_values(args.predictor, "--predictor", "evi_max=features/evi_max.tif")
     check_predictor_names(named, "--predictor")
     overrides = named_values(args.per_class_in, "--per-class-in", "650000=400")
+    check_distinct_files(role("--cropland", "the cropland fraction", args.cropland), role("--map", "a threshold map", args.map))
     grid = Grid.from_raster(args.cropland)  # the cropland defines the grid, as in `training thresholds`
     for path in args.map:
         check_on_grid(path, grid, "map", args.align)

@@ -11,13 +11,11 @@ same thing are refused, naming both keys; keys of one meaning (the cropland shar
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from irrmap.app.context import RunContext
-from irrmap.core import dataset_names
 from irrmap.core.errors import DataError, raise_all
+from irrmap.core.file_identity import file_identities
 
 # [features] keys naming a product (and their defaults: irrmap.app.stages.features.PRODUCT_KEYS)
 FEATURE_PRODUCTS = {"cropland": "cropland", "natural": "forest_grass", "other": "other_cover"}
@@ -147,31 +145,9 @@ def _series_uses(ctx: RunContext, feats: dict) -> list[Use]:
 
 
 def _file_ids(ctx: RunContext, uses: list[Use]) -> dict[str, str]:
-    """path -> an id shared by paths holding the same bytes: the same inode (links), else for regular files of one
-    size the same SHA-256 (ctx.checksum: cached, reused by the stage fingerprints). Missing files and dataset
-    names keep their own path."""
-    ids, by_size = {}, {}
-    for p in dict.fromkeys(u.path for u in uses):
-        if dataset_names.is_dataset_name(p):
-            ids[p] = f"name:{p}"
-            continue
-        try:
-            st = os.stat(p)
-        except OSError:
-            ids[p] = f"path:{p}"
-            continue
-        ids[p] = f"inode:{st.st_dev}:{st.st_ino}"
-        if Path(p).is_file():
-            by_size.setdefault(st.st_size, {}).setdefault(ids[p], p)
-    for same_size in by_size.values():
-        if len(same_size) < 2:
-            continue
-        ctx.checksum_all(list(same_size.values()))
-        digest = {inode: f"sha256:{ctx.checksum(p)}" for inode, p in same_size.items()}
-        for p, i in ids.items():
-            if i in digest:
-                ids[p] = digest[i]
-    return ids
+    """path -> an id shared by paths holding the same bytes (irrmap.core.file_identity), hashing with
+    ctx.checksum (cached, reused by the stage fingerprints)."""
+    return file_identities((u.path for u in uses), digest=ctx.checksum)
 
 
 def check_distinct_roles(ctx: RunContext) -> None:
