@@ -131,6 +131,13 @@ def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = Tr
         raise InputError("cropland is not on the class map's grid", "cropland", "use the cropland raster the map was predicted with")
     if window % 2 == 0 or window < 3:
         raise InputError(f"window {window} must be odd and >= 3", "window", "use 7 (the method)")
+    cells = window * window
+    if rule and not (0 <= isolated < cells and 0 < hole <= cells):
+        raise InputError(f"isolated {isolated} and hole {hole} must be counts of the {window}x{window} window's {cells} pixels "
+                         f"(isolated 0..{cells - 1}, hole 1..{cells}); out of range the rule does nothing or drops every pixel",
+                         "isolated/hole", "use the method's isolated 2 and hole 47 (of 49), or counts within the window")
+    if majority_size < 0 or mmu < 0:
+        raise InputError(f"majority {majority_size} and mmu {mmu} must not be negative", "majority/mmu", "use 0 to turn them off")
     if majority_size and majority_size % 2 == 0:
         raise InputError(f"majority size {majority_size} must be odd", "majority", "use 3 or 5")
     st, f = _state(classes, cropland)

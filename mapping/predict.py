@@ -34,7 +34,7 @@ from dask.base import tokenize
 from rasterio.windows import Window
 
 from irrmap.core.atomic import atomic_path, write_failure, write_text_atomic
-from irrmap.core.errors import GridError, InputError, OutputError
+from irrmap.core.errors import DataError, GridError, InputError, OutputError
 from irrmap.core.grid import Grid
 from irrmap.core.manifest import sha256_file
 from irrmap.core.memory import fix_malloc_thresholds
@@ -72,6 +72,11 @@ def check_cropland_fraction(values, where: str = "cropland") -> None:
 # a predictor whose crop pixels in a tile have their median farther than this many training ranges (max - min)
 # outside the training pool's range is on another scale (EVI x 1e4 against 0..0.7, percent against a fraction)
 RANGE_TOLERANCE = 1.0
+# fill values of common products that a file may hold without declaring them as nodata: GDAL/ESRI -9999 (and
+# -99999, -999), MODIS VI -3000, MODIS surface reflectance -28672, integer extremes (-32768, 32767, 65535, -2147483648),
+# float32 "missing" -3.4028235e38 (ESRI). Only values outside the training range (plus tolerance) are judged.
+FILL_VALUES = (-9999.0, -99999.0, -999.0, -3000.0, -28672.0, -32768.0, -32767.0, 32767.0, 65535.0, -2147483648.0,
+               float(np.finfo(np.float32).min), float(np.finfo(np.float32).max))
 SAMPLE_ROWS = 65536  # rows of a tile whose medians FeatureGuard checks
 MIN_ROWS_FOR_RANGE = 16  # a tile with fewer crop pixels is not judged
 
@@ -111,6 +116,7 @@ class FeatureGuard:
         shift a sample could miss), and the missing test is one contiguous pass (a row sum is NaN or infinite
         exactly when a value is): on 1 M rows of 28 features 0.05 CPU-s, against 0.96 s for exact medians of
         strided columns and a column-selected copy."""
+        self._check_fill_values(X)
         step = max(1, -(-X.shape[0] // SAMPLE_ROWS))
         for j, (lo, hi, low, high) in self.bounds.items():
             v = X[::step, j]
@@ -128,6 +134,62 @@ class FeatureGuard:
         if need.all():  # float64 sums: 28 float32 values cannot overflow to inf
             return np.isfinite(X.sum(axis=1, dtype=np.float64))
         return np.isfinite(X[:, need].sum(axis=1, dtype=np.float64))
+
+    def _check_fill_values(self, X: np.ndarray) -> None:
+        """InputError when crop pixels of a predictor hold a common fill value (FILL_VALUES) that lies farther than
+        RANGE_TOLERANCE training ranges outside the training pool's range: a nodata the file does not declare,
+        which the model would otherwise take as a real value (a few -9999 pixels leave the median unmoved).
+        Columns are screened by their min/max first (one pass), so a clean tile costs one reduction."""
+        if not self.bounds or not X.shape[0]:
+            return
+        cols = np.array(sorted(self.bounds))
+        lows = np.fmin.reduce(X[:, cols], axis=0)
+        highs = np.fmax.reduce(X[:, cols], axis=0)
+        for j, vmin, vmax in zip(cols, lows, highs):
+            lo, hi, low, high = self.bounds[int(j)]
+            if low <= vmin and vmax <= high:
+                continue
+            v = X[:, j]
+            for fill in FILL_VALUES:
+                if not low <= fill <= high:
+                    n = int(np.count_nonzero(v == np.float32(fill)))
+                    if n:
+                        raise InputError(f"predictor {self.features[j]} has {n:,} crop pixels (in one tile) of value {fill:g}, a common fill value far "
+                                         f"outside the training pool's range {lo:g}..{hi:g}: an undeclared nodata", self.features[j],
+                                         f"declare it as the file's nodata (gdal_edit.py -a_nodata {fill:g} FILE) so those pixels are "
+                                         "read as missing")
+
+
+def check_model_region(grid: Grid, card: Mapping | None, features, n: int = 33, where: str = "model") -> None:
+    """InputError when a model that takes lon/lat as predictors is applied to a grid that lies wholly outside the
+    longitudes or the latitudes of its training pool (card["feature_ranges"]["lon"/"lat"] min..max, degrees): a
+    model of another region or run, whose lon/lat splits would give every pixel the class of the pool's edge.
+    The grid's extent is taken from an n x n lattice of pixel centres (edges included; NaN off the Earth
+    skipped). Nothing is checked for models without lon/lat or cards without their ranges (older cards)."""
+    ranges = (card or {}).get("feature_ranges") or {}
+    if not {"lon", "lat"} <= set(features) or not all((ranges.get(k) or {}).get("min") is not None for k in ("lon", "lat")):
+        return
+    rows = np.linspace(0, grid.height - 1, min(n, grid.height))
+    cols = np.linspace(0, grid.width - 1, min(n, grid.width))
+    lon, lat = _lonlat_lattice(grid, rows, cols)
+    for name, v in (("lon", lon), ("lat", lat)):
+        v = np.asarray(v, np.float64)
+        v = v[np.isfinite(v)]
+        if not v.size:
+            return
+        lo, hi = float(ranges[name]["min"]), float(ranges[name]["max"])
+        if float(v.max()) < lo or float(v.min()) > hi:
+            raise InputError(f"the model was trained on samples at {name} {lo:g}..{hi:g}, but the grid covers {name} "
+                             f"{float(v.min()):g}..{float(v.max()):g}: it takes {name} as a predictor, so it is a model of another "
+                             "region (or run)", where, "fit a model on a training pool of this region (irrmap models fit), or "
+                             "predict with the model of the run that made these inputs")
+
+
+def _lonlat_lattice(grid: Grid, rows, cols):
+    from irrmap.core import ground
+
+    r, c = np.meshgrid(rows, cols, indexing="ij")
+    return ground.lonlat_at(grid, r, c)
 
 
 # ---- zone rasters numbered otherwise than the training pool --------------------------------------------
@@ -167,6 +229,28 @@ def read_zone_lookup(path) -> pd.DataFrame:
     return t
 
 
+def restore_leading_zeros(codes: list[str], model, where: str | None = None) -> list[str]:
+    """`codes` with the leading zeros a spreadsheet or a numeric column dropped put back: when every code is
+    digits and they are of several lengths (US FIPS 1001 beside 56045), or shorter than the county model's own
+    unit codes (all digits of one length), the shorter ones are zero-padded to that length ("01001"), and that
+    is logged. Other codes are returned unchanged."""
+    codes = [str(c) for c in codes]
+    if not codes or not all(c.isdigit() for c in codes):
+        return codes
+    width = max(len(c) for c in codes)
+    if getattr(model, "scope", "global") == "county":
+        own = [str(k) for k in (*getattr(model, "models_", {}), *getattr(model, "constants_", {})) if str(k)]
+        if own and all(k.isdigit() for k in own) and len({len(k) for k in own}) == 1:
+            width = max(width, len(own[0]))
+    short = [c for c in codes if len(c) < width]
+    if not short:
+        return codes
+    log.warning("%d unit codes of %s have fewer than %d digits (e.g. %s): read as codes whose leading zeros were lost and "
+                "padded (%s); write the code column as text to keep them", len(short), where or "the zone lookup", width,
+                short[0], short[0].zfill(width))
+    return [c.zfill(width) for c in codes]
+
+
 def zone_keys_for(model, zone_ids, lookup: pd.DataFrame | None, zones_name: str, lookup_name: str | None = None) -> dict[int, str] | None:
     """The zone id -> scope key table to predict a scoped model with a zone raster whose distinct ids (0 = no unit
     left out) are `zone_ids`: joined on unit codes through `lookup` (read_zone_lookup) when given, so a raster
@@ -186,7 +270,7 @@ def zone_keys_for(model, zone_ids, lookup: pd.DataFrame | None, zones_name: str,
                              "--zone-table; its unit codes are joined to the model's units")
         log.info("zone ids of %s are taken as the model's training zones (no lookup table beside it)", zones_name)
         return None
-    table = dict(zip(lookup["zone"].tolist(), lookup["code"].tolist()))
+    table = dict(zip(lookup["zone"].tolist(), restore_leading_zeros(lookup["code"].tolist(), model, lookup_name)))
     absent = [z for z in ids if z not in table]
     if absent:
         raise InputError(f"{len(absent)} zone ids of {zones_name} are not in the lookup (e.g. {absent[:5]})", lookup_name,
@@ -328,9 +412,10 @@ def _compute(arrays) -> list[np.ndarray]:
     return [np.asarray(x) for x in dask.compute(*arrays, scheduler="sync")]
 
 
-def _predict_tile(model, tile: _Tile, zone_keys, n_threads: int, guard: FeatureGuard | None = None) -> tuple[int, int]:
+def _predict_tile(model, tile: _Tile, zone_keys, n_threads: int, guard: FeatureGuard | None = None) -> tuple[int, int, int, int]:
     """Read, predict and save one tile (atomically); runs as a task on a local thread or a cluster worker.
-    Returns the tile's index and its number of crop pixels left nodata for a missing predictor."""
+    Returns the tile's index, its number of crop pixels left nodata for a missing predictor, of crop pixels and of
+    pixels with a cropland value."""
     f, feats, z = tile.read()
     if feats is None:
         block = predict_block(model, f, [], None)  # no crop pixel: no feature is read
@@ -338,7 +423,9 @@ def _predict_tile(model, tile: _Tile, zone_keys, n_threads: int, guard: FeatureG
         block = predict_block(model, f, feats, z, zone_keys, n_threads=n_threads, guard=guard)
     with atomic_path(tile.part) as tmp:
         np.save(tmp, block)
-    return tile.index, int((np.isfinite(f) & (f > 0) & (block[0] == NODATA)).sum())
+    valid = np.isfinite(f)
+    crop = valid & (f > 0)
+    return tile.index, int((crop & (block[0] == NODATA)).sum()), int(crop.sum()), int(valid.sum())
 
 
 def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) -> None:
@@ -375,6 +462,7 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     far outside the card's recorded training range raises InputError.
     """
     out_dir = Path(out_dir)
+    where = str(model) if isinstance(model, (str, os.PathLike)) else "model"
     if isinstance(model, (str, os.PathLike)):
         model_id = sha256_file(model)
         model, card = load_model(model)
@@ -384,6 +472,7 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     guard = FeatureGuard.from_card(card, features)
     grid = Grid.from_dataarray(cropland)
     _check_inputs(grid, cropland, predictors, zones, features)
+    check_model_region(grid, card, features, where=where)
     if getattr(model, "scope", "global") != "global" and zones is None:
         raise InputError(f"a {model.scope} model needs the zone raster", "zones", "pass the units' zone raster (irrmap units rasterize)")
     n_jobs = n_jobs or os.cpu_count() or 1
@@ -441,7 +530,7 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
         threads = 1 if side_by_side > 1 or runner.cluster else n_jobs
         queue = iter(todo)
         pending = {}
-        missing = 0
+        missing = n_crop = n_valid = 0
 
         def submit_next() -> None:
             nxt = next(queue, None)
@@ -455,7 +544,8 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
             while pending:
                 for fut in runner.wait_first(list(pending)):
                     i, w = pending.pop(fut)
-                    missing += fut.result()[1]
+                    _, m, c, v = fut.result()
+                    missing, n_crop, n_valid = missing + m, n_crop + c, n_valid + v
                     bar.update(1)
                     if on_tile is not None:
                         on_tile(i, w)
@@ -464,6 +554,7 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
             runner.cancel(list(pending))  # running tiles finish and keep their parts; queued ones never start
             raise
     log.info("predicted %d tiles (%d from an earlier run)", len(todo), len(tiles) - len(todo))
+    _check_not_empty(cropland, predictors, features, len(todo) == len(tiles), missing, n_crop, n_valid)
     if missing:
         log.warning("%d crop pixels miss a predictor the model was not trained with missing (NaN or nodata): they are "
                     "nodata (255) in the maps; fill the predictor's gaps or refit with them in the pool", missing)
@@ -477,6 +568,23 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
     write_text_atomic(done_file, json.dumps({"fingerprint": fingerprint, "tile_size": size}))
     shutil.rmtree(work, ignore_errors=True)
     return paths
+
+
+def _check_not_empty(cropland, predictors, features, whole: bool, missing: int, n_crop: int, n_valid: int) -> None:
+    """DataError instead of maps that are nodata everywhere: a cropland without one valid pixel (all nodata; checked
+    when this run computed every tile), or crop pixels that all miss a predictor (the predictors without any valid
+    value are named: each is reduced once, only in this case)."""
+    if whole and n_valid == 0:
+        raise DataError("the cropland raster has no valid pixel on the grid (all nodata or NaN): every map would be nodata",
+                        str(cropland.name) if getattr(cropland, "name", None) else "cropland",
+                        "check the file (gdalinfo -stats), its declared nodata value and that it covers the grid")
+    if n_crop and missing == n_crop:
+        empty = [n for n in features if n in predictors
+                 and not bool(da.isfinite(da.asarray(getattr(predictors[n], "data", predictors[n]))).any().compute())]
+        raise DataError(f"every one of the {n_crop:,} crop pixels misses a predictor the model was trained without missing "
+                        f"values{': ' + ', '.join(empty) + ' ha' + ('ve' if len(empty) > 1 else 's') + ' no valid value on the grid' if empty else ''}"
+                        "; every map would be nodata", ", ".join(empty) or "predictors",
+                        "check those rasters (gdalinfo -stats: all nodata?), their nodata value and that they cover the grid")
 
 
 def _assemble(grid: Grid, tiles, part, size: int) -> xr.DataArray:

@@ -7,6 +7,9 @@ import numpy as np
 import pandas as pd
 import rasterio
 
+from irrmap.core.errors import GridError
+from irrmap.core.georef import grid_of, north_up
+from irrmap.core.grid import Grid
 from irrmap.core.zonal import zonal_area
 
 M2_PER_HA = 1e4
@@ -14,10 +17,17 @@ M2_PER_HA = 1e4
 
 def irrigated_m2_by_unit(fraction_path, zones_path, units: pd.DataFrame, nodata: int = 255) -> pd.Series:
     """The mapped irrigated area (m2) of each finest unit, by code: the sum over the unit's pixels of fraction / 100 x
-    true pixel area (irrmap.core.zonal.zonal_area), `nodata` counting as 0. The one definition of a unit's mapped
+    true pixel area (irrmap.core.zonal.zonal_area), `nodata` counting as 0. The fraction map is read north-up (a
+    file stored south-up is not mirrored onto the zones); GridError when it is not on the zones' grid. The one definition of a unit's mapped
     area: mapping/irrigated_area_by_unit.csv and the run report's statistics section both take it (the 1 km product
     sums the same fraction map). Arguments as for `irrigated_area_by_unit`."""
-    with rasterio.open(fraction_path) as src:
+    zones_grid = Grid.from_raster(zones_path)
+    with rasterio.open(fraction_path) as opened:
+        src = north_up(opened)  # a map stored south-up or east-left: its pixels north-up, as the zones are read
+        if not grid_of(src).aligned_with(zones_grid):
+            raise GridError(f"the fraction map is on {grid_of(src)!r}, not on the zones' grid {zones_grid!r}", str(fraction_path),
+                            "give the fraction map and the zone raster of one run (or resample the map onto the zones' grid)")
+
         def weight(window):
             v = src.read(1, window=window).astype(np.float64)
             return np.where(v == nodata, 0.0, v / 100.0)

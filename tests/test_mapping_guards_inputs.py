@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from pyproj import Geod
+from irrmap.mapping.predict import FeatureGuard, predict_block, zone_keys_for
+from irrmap.models import fit_from_pool, save_model
 from rasterio.transform import from_origin
 
 from irrmap.app.cli import main
 from irrmap.core.errors import InputError
-from irrmap.mapping.predict import FeatureGuard, predict_block, zone_keys_for
-from irrmap.models import fit_from_pool, save_model
+from tests.geod_truth import geodesic_row_areas
 
 H, W, RES, X0, Y0 = 40, 60, 0.01, 100.0, 41.0
 
@@ -228,14 +228,7 @@ def test_filter_refuses_cropland_off_the_class_grid(tmp_path, capsys):
 
 # ---- aggregate -----------------------------------------------------------------------------------------------
 def _geod_row_area():
-    """Area (m2) of one pixel in each row, by pyproj.Geod polygon area."""
-    g = Geod(ellps="WGS84")
-    out = []
-    for r in range(H):
-        top, bot = Y0 - r * RES, Y0 - (r + 1) * RES
-        a, _ = g.polygon_area_perimeter([X0, X0 + RES, X0 + RES, X0], [bot, bot, top, top])
-        out.append(abs(a))
-    return np.array(out)
+    return geodesic_row_areas(X0, Y0, RES, H)
 
 
 def _aggregate(path, out, *extra):

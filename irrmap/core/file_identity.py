@@ -9,21 +9,12 @@ path as identity (their readers report them).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from irrmap.core import dataset_names
-
-
-def sha256_file(path: str) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from irrmap.core.manifest import sha256_file
 
 
 def file_identities(paths: Iterable[str], digest: Callable[[str], str] = sha256_file) -> dict[str, str]:

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import rasterio
+from rasterio.enums import MaskFlags
 from rasterio.windows import Window
 
-from irrmap.core.errors import GridError
+from irrmap.core.errors import DataError, GridError
+from irrmap.core.georef import grid_of, north_up
 from irrmap.core.grid import Grid
 from irrmap.core.progress import progress_bar
 
@@ -29,23 +31,45 @@ class RunRasters:
     probability_scale: float = 0.01  # irrmap.mapping.predict writes P(irrigated) x 100
 
     def grid(self) -> Grid:
-        """The zones' grid; GridError when another raster is on another grid."""
+        """The zones' grid; GridError when another raster is on another grid. The other rasters are compared by
+        their north-up grid (irrmap.core.georef.grid_of): one stored south-up is read north-up by `read_window`."""
         grid = Grid.from_raster(self.zones)
         for p in (self.probability, self.cropland, self.before):
-            if p is not None and not Grid.from_raster(p).aligned_with(grid):
+            if p is None:
+                continue
+            with rasterio.open(p) as src:
+                g = grid_of(src)
+            if not g.aligned_with(grid):
                 raise GridError(f"{p} is on another grid than the zones {self.zones}", str(p),
                                 "use the rasters of one finished `irrmap run` (they share its grid)")
         return grid
 
 
 def read_window(path: Path, window: Window, scale: float = 1.0) -> np.ndarray:
-    """One band-1 window as float64 with nodata (and NaN) as NaN, times `scale`."""
-    with rasterio.open(path) as src:
+    """One band-1 window (of the file's north-up view: a file stored south-up or east-left is read as its pixels
+    north-up, irrmap.core.georef.north_up) as float64 with nodata and the internal mask (and NaN) as NaN, the
+    file's own scale/offset tags applied (GDAL's value x scale + offset), then times `scale`."""
+    with rasterio.open(path) as opened:
+        src = north_up(opened)
         a = src.read(1, window=window).astype(np.float64)
         nd = src.nodata
+        flags = src.mask_flag_enums[0] if src.mask_flag_enums else ()
+        mask = src.read_masks(1, window=window) if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags else None
+        k = float(src.scales[0]) if src.scales and src.scales[0] not in (None, 0) else 1.0
+        b = float(src.offsets[0]) if src.offsets and src.offsets[0] is not None else 0.0
     if nd is not None and not np.isnan(nd):
         a[a == nd] = np.nan
+    if mask is not None:
+        a[mask == 0] = np.nan
+    if k != 1.0 or b != 0.0:
+        a = a * k + b
     return a * scale
+
+
+def _check_unit_interval(a: np.ndarray, path, what: str, key: str, fix: str) -> None:
+    """DataError unless the finite values of `a` lie within 0..1 (a percent layer, or a wrong scale)."""
+    if a.size and (float(a.max()) > 1.0 + 1e-6 or float(a.min()) < -1e-6):
+        raise DataError(f"the {what} of {path} reaches {float(a.min()):g}..{float(a.max()):g}; it must be 0..1", key, fix)
 
 
 def zone_sums(r: RunRasters, n_zones: int, strip_rows: int = 512) -> pd.DataFrame:
@@ -67,6 +91,11 @@ def zone_sums(r: RunRasters, n_zones: int, strip_rows: int = 512) -> pd.DataFram
             area = np.broadcast_to(np.asarray(grid.pixel_area(w), np.float64), z.shape)
             f = np.nan_to_num(read_window(r.cropland, w))
             p = np.nan_to_num(read_window(r.probability, w, r.probability_scale))
+            _check_unit_interval(f, r.cropland, "cropland fraction", "[reconcile].cropland",
+                                 "name a cropland fraction product (0..1), or write the percent layer as a fraction")
+            _check_unit_interval(p, r.probability, f"probability x probability_scale ({r.probability_scale:g})",
+                                 "[reconcile].probability_scale", "set probability_scale so that the probability is 0..1 (0.01 for "
+                                 "the mapping stage's P x 100)")
             before = (read_window(r.before, w) == 1) if r.before is not None else np.zeros(z.shape, bool)
             for k, wt in enumerate((area, f * area, p * f * area, before * f * area)):
                 sums[k] += np.bincount(z.ravel(), weights=wt.ravel(), minlength=n)

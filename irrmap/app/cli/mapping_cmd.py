@@ -19,7 +19,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--cropland", required=True, help="cropland fraction raster (0..1); defines the grid")
     p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH",
-                   help="predictor raster, in the model card's order (repeat); lon/lat are derived from the grid if absent")
+                   help="predictor raster named as in the model card (repeat, any order); lon/lat are derived from the grid if absent")
     p.add_argument("--zones", help="zone raster (irrmap units rasterize) for province/county models; its ids are joined to the "
                                    "model's units through the lookup CSV beside it (ZONES.csv, or units.csv of a run)")
     p.add_argument("--zone-table", metavar="CSV", help="lookup of the zone raster (columns zone, code) when it is not beside it")
@@ -65,7 +65,11 @@ def _predict(args) -> int:
     from irrmap.models.persistence import load_model
 
     predictor_paths = named_values(args.predictor, "--predictor", "evi_max=features/evi_max.tif")  # a repeated name is refused
+    check_distinct_predictors(predictor_paths, args.cropland)
     model, card = load_model(args.model)
+    order = [f for f in card["features"] if f in predictor_paths]
+    if len(order) == len(predictor_paths):  # named predictors: taken in the model's order, whatever order they were given in
+        predictor_paths = {f: predictor_paths[f] for f in order}
     grid = Grid.from_raster(args.cropland)
     # nothing is warped silently: inputs off the cropland grid are refused unless --align (as `training thresholds`)
     for name, path in {**{f"predictor {n}": p for n, p in predictor_paths.items()}, **({"zones": args.zones} if args.zones else {})}.items():
@@ -88,6 +92,29 @@ def _predict(args) -> int:
     for name, p in paths.items():
         print(f"{name}: {p}")
     return 0
+
+
+def check_distinct_predictors(paths: dict[str, str], cropland: str | None = None) -> None:
+    """DataError when two predictor names read the same data: the same file (path, or inode through a link) or two
+    files of one size with the same SHA-256. The model would take one layer for two of its features (e.g. sevi
+    given the sndvi file) and predict without a word. A predictor named `cropland` may be the --cropland file."""
+    from irrmap.core.errors import DataError
+    from irrmap.core.file_identity import file_identities
+
+    by_path = file_identities(list(paths.values()) + ([cropland] if cropland is not None else []))
+    ids = {name: by_path[str(p)] for name, p in paths.items()}
+    crop_id = by_path[str(cropland)] if cropland is not None else None
+    seen: dict[str, str] = {}
+    for name, i in ids.items():
+        first = seen.setdefault(i, name)
+        if first != name:
+            how = "the same file" if paths[first] == paths[name] else "files with identical bytes (same SHA-256)"
+            raise DataError(f"predictors {first} ({paths[first]}) and {name} ({paths[name]}) read the same data ({how}), but the "
+                            "model was trained on two different layers", f"--predictor {name}",
+                            f"point --predictor {name} (or {first}) at its own raster (the run's features/, aligned/, suitability/)")
+        if crop_id is not None and i == crop_id and not crop_id.startswith(("path:", "name:")) and name != "cropland":
+            raise DataError(f"predictor {name} ({paths[name]}) is the --cropland file, but the model was trained on another layer "
+                            "for it", f"--predictor {name}", f"point --predictor {name} at its own raster")
 
 
 def _filter(args) -> int:
