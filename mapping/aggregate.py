@@ -101,7 +101,7 @@ def check_fraction_input(path, scale: float | None, nodata=NODATA) -> float:
     them: the file's GDAL scale and offset applied (irrmap.core.nodata rule 2), so a percent map stored as
     0..10000 with scale 0.01 is a percent map. With an explicit `scale` only the range (aggregate_area) is
     checked."""
-    from irrmap.core.nodata import decoding_for
+    from irrmap.core.nodata import decoding_for, valid_mask
     from irrmap.core.raster_read import open_raster
 
     with open_raster(path) as src:
@@ -118,7 +118,7 @@ def check_fraction_input(path, scale: float | None, nodata=NODATA) -> float:
         isfloat = np.dtype(src.dtypes[0]).kind == "f" or (scaled and not (float(dec.scale).is_integer() and float(dec.offset).is_integer()))
         for _, w in src.block_windows(1):
             raw = src.read(1, window=w)
-            v = dec.decode(raw, src.read_masks(1, window=w) if dec.use_mask else None).astype(np.float64)
+            v = dec.decode(raw, valid_mask(src, 1, dec, w)).astype(np.float64)
             v = v[np.isfinite(v)]  # missing values are NaN
             if v.size:
                 lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))

@@ -73,17 +73,31 @@ UNDECODED_SHARE = 0.5
 STORED_X1E4 = (-2000.0, 10000.0)
 
 
+def _central_span(n: int, chunks) -> tuple[int, int]:
+    """[start, stop) of the CHECK_WINDOW central pixels of an axis of length n, cut to the one chunk holding the
+    axis's centre when `chunks` (dask chunk sizes) are given: the check then reads one chunk of a lazy array, not up
+    to four, and that chunk is read again by the run (one extra chunk read per series)."""
+    start, stop = max(0, (n - CHECK_WINDOW) // 2), min(n, max(0, (n - CHECK_WINDOW) // 2) + CHECK_WINDOW)
+    if chunks:
+        edges = np.cumsum((0,) + tuple(chunks))
+        k = int(np.searchsorted(edges, n // 2, side="right")) - 1
+        start, stop = max(start, int(edges[k])), min(stop, int(edges[k + 1]))
+    return start, stop
+
+
 def check_decoded(arr: xr.DataArray, quantity: str, label: str | None = None) -> None:
     """Raise DataError when most valid values (over UNDECODED_SHARE) of a central CHECK_WINDOW x CHECK_WINDOW window of
-    `arr` (any leading dims, e.g. every date of a (time, y, x) series; only that window's chunks are read) lie outside
+    `arr` (any leading dims, e.g. every date of a (time, y, x) series; of a dask-backed array only the part of that
+    window in the chunk at the centre is read) lie outside
     the physical range of `quantity` (PHYSICAL_RANGES; other quantities and a window without valid values pass).
     The fix names the MOD13Q1 preset / scale 1e-4 when the values fit a product stored x 10,000."""
     rng = PHYSICAL_RANGES.get(str(quantity).lower())
     if rng is None or arr.ndim < 2:
         return
     h, w = arr.shape[-2:]
-    r0, c0 = max(0, (h - CHECK_WINDOW) // 2), max(0, (w - CHECK_WINDOW) // 2)
-    window = arr.data[..., r0:r0 + CHECK_WINDOW, c0:c0 + CHECK_WINDOW]
+    r0, r1 = _central_span(h, getattr(arr.data, "chunks", None) and arr.data.chunks[-2])
+    c0, c1 = _central_span(w, getattr(arr.data, "chunks", None) and arr.data.chunks[-1])
+    window = arr.data[..., r0:r1, c0:c1]
     vals = np.asarray(window.compute() if hasattr(window, "compute") else window, np.float64)
     vals = vals[np.isfinite(vals)]
     if not vals.size:

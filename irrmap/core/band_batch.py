@@ -39,14 +39,17 @@ _lock = threading.Lock()
 _batches: OrderedDict = OrderedDict()
 
 
-def read_band(src, file_key, band: int, bands: tuple[int, ...], window) -> np.ndarray:
+def read_band(src, file_key, band: int, bands: tuple[int, ...], window, *, alpha: int | None = None):
     """Raw values (h, w) of `band` (1-based) in `window` of the open rasterio dataset `src`, read together with
     `bands` (every band the caller will read of this window; `band` among them). `file_key` identifies the
     file's version (path, inode, mtime, size). The returned array is the caller's own (it may be decoded in
-    place). GDAL's read errors propagate to every task waiting on the batch's read."""
+    place). GDAL's read errors propagate to every task waiting on the batch's read.
+    `alpha`: the file's alpha band (irrmap.core.nodata's Decoding.alpha), read in the same call as `bands`; then
+    (values, alpha values) is returned, both (h, w). The batch is held until each of `bands` was taken."""
     if band not in bands:
         raise ValueError(f"band {band} is not among the batch's bands {bands}")
-    key = (file_key, int(window.col_off), int(window.row_off), int(window.width), int(window.height), bands)
+    key = (file_key, int(window.col_off), int(window.row_off), int(window.width), int(window.height), bands, alpha)
+    read = list(bands) + ([alpha] if alpha is not None else [])
     with _lock:
         batch = _batches.get(key)
         owner = batch is None
@@ -56,7 +59,7 @@ def read_band(src, file_key, band: int, bands: tuple[int, ...], window) -> np.nd
                 _batches.popitem(last=False)
     if owner:
         try:
-            batch.data = src.read(list(bands), window=window)
+            batch.data = src.read(read, window=window)
         except BaseException as exc:
             batch.error = exc
             _drop(key, batch)
@@ -66,8 +69,11 @@ def read_band(src, file_key, band: int, bands: tuple[int, ...], window) -> np.nd
     else:
         batch.ready.wait()
         if batch.error is not None:
-            return src.read(band, window=window)  # the owner's task reports the failure; read this band on its own
+            # the owner's task reports the failure; read this band (and the alpha band) on its own
+            return src.read(band, window=window) if alpha is None else (src.read(band, window=window), src.read(alpha, window=window))
     out = batch.data[bands.index(band)].copy()
+    if alpha is not None:
+        out = (out, batch.data[-1].copy())
     with _lock:
         batch.left.discard(band)
         done = not batch.left

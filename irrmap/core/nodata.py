@@ -8,7 +8,10 @@ Rules, applied to the raw stored values of a band before any resampling:
 1. A raw value is missing when it equals the band's nodata (the file's own, or an override that replaces
    it), equals one of the declared fill values (e.g. MOD13Q1's -3000, or 65531 in some distributions), is
    NaN, lies outside the declared valid range (checked on raw values, as MODIS documents its valid range),
-   or is masked by the file's own GDAL mask (an internal/external mask band or an alpha band). Values are
+   or is masked by the file's own GDAL mask (an internal/external mask band), or the file's alpha band is 0
+   there (GDAL colour interpretation Alpha; RFC 15: 0 transparent, any other value opaque), whatever the data
+   type and band count: GDAL itself applies an alpha band as the mask only to Byte/UInt16 2-band and RGBA
+   files, so a float stack + alpha (12 dated NDVI bands + alpha) is masked here, by `valid_mask`. Values are
    compared in the band's data type, as GDAL does (a Float32 band tagged -3.4e+38 stores
    float32(-3.4e38)); a nodata value the data type cannot hold marks nothing missing.
 2. Every other value becomes `raw * scale + offset`, as float32. The file's own scale/offset (GDAL band
@@ -28,6 +31,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from rasterio.enums import MaskFlags
 
+from irrmap.core.layers import alpha_bands, data_bands
+
 # integer type -> the next wider signed type, whose minimum lies outside the narrower type's range
 _WIDER = {"uint8": "int16", "int8": "int16", "uint16": "int32", "int16": "int32", "uint32": "int64", "int32": "int64"}
 
@@ -41,7 +46,8 @@ class Decoding:
     scale: float = 1.0
     offset: float = 0.0
     valid_range: tuple[float, float] | None = None
-    use_mask: bool = False  # the file has its own mask band or alpha band: read it (`read_missing`) too
+    use_mask: bool = False  # the file has a GDAL mask (mask band, or an alpha band GDAL applies): read it (`valid_mask`) too
+    alpha: int | None = None  # 1-based number of the file's alpha band masking this band (0 = missing; `valid_mask`)
     signed: bool = False  # signed integers stored in the unsigned type of the same width (rule 0)
 
     def __post_init__(self):  # lists (from a config file) as tuples: a Decoding is hashable, the key of its table
@@ -57,8 +63,9 @@ class Decoding:
         return raw
 
     def missing(self, raw: np.ndarray, valid_mask: np.ndarray | None = None) -> np.ndarray:
-        """Boolean mask of missing raw values (rule 1); `valid_mask` is the GDAL mask read with the
-        values (0 = missing), needed when `use_mask`."""
+        """Boolean mask of missing raw values (rule 1); `valid_mask` is the mask read with the values (0 = missing;
+        `valid_mask()` of the file: its GDAL mask band and its alpha band), needed when `use_mask` or `alpha`. It may
+        be (h, w) for a (bands, h, w) `raw` of bands sharing one mask (an alpha band masks every data band)."""
         miss = np.zeros(raw.shape, dtype=bool)
         if np.issubdtype(raw.dtype, np.floating):
             miss |= np.isnan(raw)
@@ -186,14 +193,20 @@ def class_marker(dtype, decoding: Decoding):
 def decoding_for(src, band: int = 1, *, nodata=None, fill_values=(), scale=None, offset=None, valid_range=None, signed=False) -> Decoding:
     """The Decoding of band `band` of an open rasterio dataset: file metadata, then explicit overrides.
 
-    An override `nodata` replaces the file's value (as GDAL's -srcnodata does). The file's mask band or
-    alpha band, when it has one, is always honoured (`use_mask`).
+    An override `nodata` replaces the file's value (as GDAL's -srcnodata does). The file's mask band, when it has
+    one, is always honoured (`use_mask`), and so is its alpha band (`alpha`, irrmap.core.layers.alpha_bands) for
+    every data band of any type: read both with `valid_mask`. GDAL's own mask of a Byte/UInt16 2-band or RGBA file
+    is its alpha band (MaskFlags.alpha, `use_mask` too): reading both gives the same mask (GDAL rescales a UInt16
+    alpha so that only 0 masks).
     """
     file_nodata = src.nodatavals[band - 1]
     file_scale = src.scales[band - 1] if src.scales else 1.0
     file_offset = src.offsets[band - 1] if src.offsets else 0.0
-    use_mask = bool(set(src.mask_flag_enums[band - 1]) & {MaskFlags.per_dataset, MaskFlags.alpha})
-    d = Decoding(nodata=file_nodata, scale=file_scale or 1.0, offset=file_offset or 0.0, use_mask=use_mask)
+    flags = set(src.mask_flag_enums[band - 1])
+    data = data_bands(src)  # every band tagged alpha: they are the data, masked by none of them
+    alpha = next((b for b in alpha_bands(src) if b not in data), None) if band in data else None
+    use_mask = bool(flags & {MaskFlags.per_dataset, MaskFlags.alpha})  # as before: callers reading GDAL's mask themselves keep it
+    d = Decoding(nodata=file_nodata, scale=file_scale or 1.0, offset=file_offset or 0.0, use_mask=use_mask, alpha=alpha)
     return replace(
         d,
         nodata=d.nodata if nodata is None else nodata,
@@ -205,8 +218,20 @@ def decoding_for(src, band: int = 1, *, nodata=None, fill_values=(), scale=None,
     )
 
 
+def valid_mask(src, band: int, decoding: Decoding, window=None, **kwargs) -> np.ndarray | None:
+    """The mask of band `band` of an open rasterio dataset read with its values (`window`, and `out_shape` /
+    `resampling` as rasterio's read takes them, nearest neighbour by default): uint8 (h, w), 0 = missing, 255 =
+    valid; the file's GDAL mask band (`decoding.use_mask`) and its alpha band (`decoding.alpha`: alpha 0 is
+    missing, any other value valid, GDAL RFC 15). None when the decoding uses neither (nothing to read)."""
+    mask = src.read_masks(band, window=window, **kwargs) if decoding.use_mask else None
+    if decoding.alpha is not None:
+        opaque = src.read(decoding.alpha, window=window, **kwargs) != 0
+        mask = np.where(opaque, np.uint8(255), np.uint8(0)) if mask is None else np.where(opaque, mask, np.uint8(0))
+    return mask
+
+
 def read_missing(src, band: int, window, decoding: Decoding | None = None) -> np.ndarray:
     """Boolean missing mask of one window of band `band` of an open rasterio dataset (rule 1)."""
     dec = decoding or decoding_for(src, band)
     raw = src.read(band, window=window)
-    return dec.missing(raw, src.read_masks(band, window=window) if dec.use_mask else None)
+    return dec.missing(raw, valid_mask(src, band, dec, window))

@@ -6,7 +6,8 @@ with GDAL's warper in memory. The resampling follows the data kind:
 - "categorical": mode when coarsening, nearest when refining (values kept as integers; missing pixels carry
   the marker of irrmap.core.nodata.class_marker, never a value the file may hold as data);
 - "fraction": share (0..1) of valid source cells whose class is in `classes`, by area-weighted average.
-Only what the file declares is missing (nodata, mask band, fill values, valid range); a damaged or
+Only what the file declares is missing (nodata, mask band, alpha band = 0 for every data band of any type, fill
+values, valid range: irrmap.core.nodata); missing pixels never enter a resampling kernel. A damaged or
 truncated file raises InputError naming it.
 When the source already sits on the grid (same CRS, resolution and pixel alignment) values are copied.
 Results do not depend on the chunk size except for float32 rounding (<= 2 ulp of the data's magnitude) where GDAL's
@@ -44,7 +45,7 @@ from irrmap.core.georef import check_georef, north_up
 from irrmap.core.grid import Grid
 from irrmap.core.layers import layer_number
 from irrmap.core.lon_wrap import shifted, source_pieces
-from irrmap.core.nodata import Decoding, already_scaled, class_marker, decoding_for, scale_effect
+from irrmap.core.nodata import Decoding, already_scaled, class_marker, decoding_for, scale_effect, valid_mask
 from irrmap.core.warp_window import column_blocks, grid_scale, kernel_pad, warp_options
 
 log = logging.getLogger(__name__)
@@ -269,7 +270,7 @@ def _warn_if_scaled(src, band: int, dec: Decoding, path: str) -> None:
     shape = (max(1, src.height // step), max(1, src.width // step))
     with _reading(path):
         raw = src.read(band, out_shape=shape)
-        mask = src.read_masks(band, out_shape=shape) if dec.use_mask else None
+        mask = valid_mask(src, band, dec, out_shape=shape)
     top = already_scaled(raw, dec, mask)
     if top is not None:
         log.warning("%s layer %d: the values already look scaled (floats, |v| <= %.3g) and %s "
@@ -338,8 +339,12 @@ def _stack_in_one_read(plans: tuple, grid: Grid, rows, cols) -> np.ndarray | Non
         row = round((sub.transform.f - src.transform.f) / src.transform.e)
         if row < 0 or col < 0 or row + sub.height > src.height or col + sub.width > src.width:
             return None
-        raw = src.read([p.band for p in plans], window=Window(col, row, sub.width, sub.height))
-    return first.decoding.decode(raw, None, owned=True).astype(first.out_dtype, copy=False)
+        alpha = first.decoding.alpha  # the file's alpha band masks every band (irrmap.core.nodata): read in the same call
+        raw = src.read([p.band for p in plans] + ([alpha] if alpha is not None else []), window=Window(col, row, sub.width, sub.height))
+    mask = None
+    if alpha is not None:
+        mask, raw = np.where(raw[-1] != 0, np.uint8(255), np.uint8(0)), raw[:-1]
+    return first.decoding.decode(raw, mask, owned=True).astype(first.out_dtype, copy=False)
 
 
 def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:
@@ -488,12 +493,16 @@ def _fraction_by_blocks(src, plan: _Plan, sub: Grid, ky: int, kx: int, row: int,
 
 
 def _read(src, plan: _Plan, window: Window):
-    """Raw values of the window, and the file's own mask of it when it has one (else None)."""
+    """Raw values of the window, and its mask (irrmap.core.nodata.valid_mask: the file's mask band and alpha band, 0 =
+    missing) when the file has one (else None)."""
     if plan.batch:
         st = os.stat(plan.path)
-        return band_batch.read_band(src, (plan.path, st.st_ino, st.st_mtime_ns, st.st_size), plan.band, plan.batch, window), None
-    raw = src.read(plan.band, window=window)
-    return raw, (src.read_masks(plan.band, window=window) if plan.decoding.use_mask else None)
+        key, alpha = (plan.path, st.st_ino, st.st_mtime_ns, st.st_size), plan.decoding.alpha
+        if alpha is None:
+            return band_batch.read_band(src, key, plan.band, plan.batch, window), None
+        raw, opaque = band_batch.read_band(src, key, plan.band, plan.batch, window, alpha=alpha)
+        return raw, np.where(opaque != 0, np.uint8(255), np.uint8(0))
+    return src.read(plan.band, window=window), valid_mask(src, plan.band, plan.decoding, window)
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,7 +1,7 @@
 """Valid share: how much of a grid a raster covers with data, and the plausibility guards built on it.
 
 The valid share of a raster band is the area of its valid pixels divided by the area of its grid. Valid
-means not missing under irrmap.core.nodata's rules (nodata, NaN, mask band). Areas are the true pixel areas
+means not missing under irrmap.core.nodata's rules (nodata, NaN, mask band, alpha band = 0). Areas are the true pixel areas
 per row on geographic grids and pixel counts on projected grids (areal scale varies by a few per cent over a
 region, far below the thresholds these guards use).
 
@@ -280,7 +280,8 @@ def check_aligned(aligned, source, grid: Grid, *, key: str, band: int = 1, nodat
         where = f"{key}.path = {source}"
         extents = f"the file covers {extent_text(src)}, the grid {extent_text(grid)}"
     missing_rule = f"nodata {dec.nodata}" + (f", fill values {list(dec.fill_values)}" if dec.fill_values else "") + \
-                   (f", valid range {list(dec.valid_range)}" if dec.valid_range else "") + (", mask band" if dec.use_mask else "")
+                   (f", valid range {list(dec.valid_range)}" if dec.valid_range else "") + (", mask band" if dec.use_mask else "") + \
+                   (f", alpha band {dec.alpha} = 0" if dec.alpha is not None else "")
     if share == 0 and cov == 0:
         raise InputError(f"does not overlap the grid: {extents}", where,
                          "use a file that covers the grid, or set [grid] bounds inside the file's extent; check the "

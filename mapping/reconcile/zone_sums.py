@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import rasterio
-from rasterio.enums import MaskFlags
 from rasterio.windows import Window
 
 from irrmap.core.errors import DataError, GridError
 from irrmap.core.georef import grid_of, north_up
 from irrmap.core.grid import Grid
+from irrmap.core.nodata import decoding_for, valid_mask
 from irrmap.core.progress import progress_bar
 
 
@@ -53,8 +53,7 @@ def read_window(path: Path, window: Window, scale: float = 1.0) -> np.ndarray:
         src = north_up(opened)
         a = src.read(1, window=window).astype(np.float64)
         nd = src.nodata
-        flags = src.mask_flag_enums[0] if src.mask_flag_enums else ()
-        mask = src.read_masks(1, window=window) if MaskFlags.per_dataset in flags or MaskFlags.alpha in flags else None
+        mask = valid_mask(src, 1, decoding_for(src, 1), window)  # GDAL mask band and alpha band (any data type)
         k = float(src.scales[0]) if src.scales and src.scales[0] not in (None, 0) else 1.0
         b = float(src.offsets[0]) if src.offsets and src.offsets[0] is not None else 0.0
     if nd is not None and not np.isnan(nd):

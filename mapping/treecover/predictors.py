@@ -47,10 +47,10 @@ from rasterio.windows import Window
 
 from irrmap.core.errors import GridError, InputError
 from irrmap.core.grid import Grid
+from irrmap.core.layers import data_bands
 from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.core.raster_write import write_raster
 from irrmap.mapping.treecover.blocks import ground_pixel_m, ground_pixel_range
-from irrmap.mapping.treecover.alpha import data_bands, file_alpha, masked_by_alpha
 from irrmap.sources.bands import CATALOGUE, COMMON, family
 
 log = logging.getLogger(__name__)
@@ -119,12 +119,10 @@ class BandStack:
 
     def read(self, chunks: int) -> da.Array:
         """(n_bands, n_dates, height, width) float32 dask array on `grid`, NaN where missing (and where a file's
-        alpha band is 0: irrmap.mapping.treecover.alpha)."""
+        alpha band is 0: read_raster applies it, irrmap.core.nodata)."""
         layers = []
         for i, p in enumerate(self.paths):
-            alpha = file_alpha(p)
-            layers.append([masked_by_alpha(read_raster(p, self.grid, band=self.layer(i, k), chunks=chunks).data, p, alpha, self.grid, chunks)
-                           for k in range(1, self.n_dates + 1)])
+            layers.append([read_raster(p, self.grid, band=self.layer(i, k), chunks=chunks).data for k in range(1, self.n_dates + 1)])
         return da.stack([da.stack(bands) for bands in layers])
 
     def feature_array(self, chunks: int) -> da.Array:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from rasterio.enums import Resampling
 
-from irrmap.core.nodata import decoding_for
+from irrmap.core.nodata import decoding_for, valid_mask
 from irrmap.core.raster_read import open_raster
 
 
@@ -18,6 +18,6 @@ def decoded_sample(path, band: int = 1, *, scale=None, nodata=None, size: int = 
         shape = (max(1, src.height // step), max(1, src.width // step))
         dec = decoding_for(src, band, nodata=nodata, scale=scale)
         raw = src.read(band, out_shape=shape, resampling=Resampling.nearest)
-        mask = src.read_masks(band, out_shape=shape) if dec.use_mask else None
+        mask = valid_mask(src, band, dec, out_shape=shape, resampling=Resampling.nearest)  # mask band, alpha band
     vals = dec.decode(raw, mask)
     return vals[np.isfinite(vals)]

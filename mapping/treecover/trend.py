@@ -40,9 +40,8 @@ from rasterio.windows import Window
 
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
-from irrmap.core.nodata import decoding_for
+from irrmap.core.nodata import decoding_for, valid_mask
 from irrmap.core.raster_read import open_raster, read_raster
-from irrmap.mapping.treecover.alpha import file_alpha, masked_by_alpha
 from irrmap.core.raster_write import write_raster
 from irrmap.mapping.treecover.dates import Layer
 from irrmap.mapping.treecover.harmonise import to_oli
@@ -301,7 +300,6 @@ def read_series(layers: list[Layer], grid: Grid, *, chunks: int = 512, scale=Non
         else:
             stacks.append(da.stack([first.data] + [read_raster(path, grid, band=b, chunks=chunks, scale=scale, nodata=nodata,
                                                                    warn_scaled=False).data for b in bands[1:]]))
-    stacks = [masked_by_alpha(s, path, file_alpha(path), grid, chunks) for s, path in zip(stacks, by_file)]  # alpha 0: missing
     data = stacks[0] if len(stacks) == 1 else da.concatenate(stacks, axis=0)
     stacked = np.concatenate([np.asarray(idx) for idx in by_file.values()])  # layer index of each stacked band
     if np.any(stacked != np.arange(len(layers))):  # files in turn -> time order
@@ -330,11 +328,11 @@ def _read_bands_block(path: str, bands: list[int], decodings, block_info=None) -
     try:
         with open_raster(path) as src:
             raw = src.read(bands, window=window)
-            masks = src.read_masks(bands, window=window) if any(d.use_mask for d in decodings) else None
+            masks = [valid_mask(src, b, d, window) for b, d in zip(bands, decodings)]  # mask band, alpha band (0 = missing)
     except rasterio.errors.RasterioIOError as exc:
         raise InputError(f"cannot read raster data: {exc}", path,
                          "the file is truncated or damaged; download or create it again (gdalinfo -checksum finds bad blocks)") from None
-    return np.stack([d.decode(raw[k], masks[k] if d.use_mask else None) for k, d in enumerate(decodings)])
+    return np.stack([d.decode(raw[k], masks[k]) for k, d in enumerate(decodings)])
 
 
 def check_unit(layer: Layer, harmonise: str, unit: float, *, scale=None, nodata=None) -> None:
