@@ -38,10 +38,17 @@ log = logging.getLogger(__name__)
 STATE_FILE = ".irrmap-state.json"
 
 
+# [run] keys any stage may read (seeds of samplers and models, the chunking of windowed reads and filters): they
+# count in every stage's fingerprint, so no stage can read them without declaring them. [run].workers,
+# .scheduler, .gdal_cache_mb and .worker_wait decide where and how fast the work runs, never its results.
+RUN_WIDE_KEYS = ("seed", "chunk_size")
+
+
 def _fingerprint(stage: Stage, ctx: RunContext) -> str:
     h = hashlib.sha256()
     h.update(stage.name.encode())
     h.update(json.dumps(stage.params(ctx), sort_keys=True, default=str).encode())
+    h.update(json.dumps({k: getattr(ctx.config.run, k) for k in RUN_WIDE_KEYS}, sort_keys=True, default=str).encode())
     h.update(json.dumps(ctx.grid.to_dict(), sort_keys=True).encode())
     h.update(irrmap.__version__.encode())
     inputs = stage.inputs(ctx)

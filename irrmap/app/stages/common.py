@@ -29,6 +29,12 @@ def provenance(ctx: RunContext, stage: str) -> dict:
     return {"irrmap_stage": stage, "irrmap_config_sha256": ctx.loaded.sha256, "irrmap_seed": ctx.config.run.seed}
 
 
+def unit_files(ctx: RunContext) -> list:
+    """The units stage's files `zones_and_codes` reads (zones.tif, units.csv): a stage that calls it declares both
+    among its inputs, so a changed unit table reruns it."""
+    return [ctx.outdir / "units" / "zones.tif", ctx.outdir / "units" / "units.csv"]
+
+
 def zones_and_codes(ctx: RunContext, chunks: int | None = None):
     """The units stage's zone grid (lazy, int32, 0 = no unit; chunks of [run].chunk_size unless given) and its
     table (zone, code, ...)."""

@@ -104,7 +104,7 @@ def _inputs(ctx: RunContext) -> list[Path]:
         path = ctx.path(p)
         files += sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.is_file() else []
     if "zones" in ctx.products:
-        files.append(ctx.products["zones"])
+        files += [ctx.products["zones"], ctx.outdir / "units" / "units.csv"]  # zones_and_codes reads both
     if ctx.config.suitability is not None:
         files += [ctx.products["suitability"], ctx.outdir / "suitability" / "units.csv"]
     return files
@@ -123,7 +123,12 @@ def _check(ctx: RunContext) -> None:
     raise_all(gather(*checks))
 
 
+def _params(ctx: RunContext) -> dict:
+    """[features], and whether S-scores are written (they are when [suitability] is set: feature_names)."""
+    return {"features": ctx.config.features, "s_scores": ctx.config.suitability is not None}
+
+
 def stage() -> Stage:
-    return Stage("features", run, inputs=_inputs, params=lambda ctx: ctx.config.features,
+    return Stage("features", run, inputs=_inputs, params=_params,
                  enabled=lambda ctx: ctx.config.features is not None, check=_check,
                  provides=lambda ctx: {n: ctx.outdir / "features" / f"{n}.tif" for n in feature_names(ctx)})

@@ -69,12 +69,24 @@ def _unit_table(ctx: RunContext, fraction_path, out: Path) -> Path:
 
 
 def _inputs(ctx: RunContext) -> list[Path]:
-    return [ctx.outdir / "models" / "model.joblib", ctx.products[ctx.config.training.cropland], ctx.outdir / "units" / "zones.tif",
-            *(ctx.products[n] for n in predictor_names(ctx))]
+    # the model's card (its features), and what _unit_table reads: units.csv, the unit polygons (checked_units: their
+    # levels) and the statistics when there are any
+    stats = [ctx.outdir / "statistics" / "statistics.csv"] if ctx.config.statistics is not None else []
+    return [ctx.outdir / "models" / "model.joblib", ctx.outdir / "models" / "model.card.json", ctx.products[ctx.config.training.cropland],
+            ctx.outdir / "units" / "zones.tif", *(ctx.products[n] for n in predictor_names(ctx)), ctx.outdir / "units" / "units.csv",
+            ctx.path(ctx.config.units.path), *stats]
+
+
+def _params(ctx: RunContext) -> dict:
+    """[mapping], and the keys of other sections run reads: the cropland product's name, the predictors (the resume
+    key's files), the [units] section (its levels), the statistics' level (the unit table's statistic column)."""
+    return ctx.config.mapping.model_dump(mode="json") | {
+        "cropland": ctx.config.training.cropland, "predictors": predictor_names(ctx), "units": ctx.config.units.model_dump(mode="json"),
+        "statistics_level": ctx.config.statistics.level if ctx.config.statistics is not None else None}
 
 
 def stage() -> Stage:
     return Stage("mapping", run, inputs=_inputs,
-                 params=lambda ctx: ctx.config.mapping.model_dump(mode="json"),
+                 params=_params,
                  enabled=lambda ctx: ctx.config.mapping is not None,
                  provides=lambda ctx: {n: ctx.outdir / "mapping" / rel for n, rel in PRODUCTS.items()})

@@ -179,7 +179,8 @@ def reconcile(ctx: RunContext, *, by: str | None = None, only: list[str] | None 
     sums = zone_sums(rasters, int(zone_table["zone"].max()))
     result = harmonised(ctx, units, zone_table, sums)
     stats = result.reconciled.assign(code=result.reconciled["code"].astype(str), year=result.reconciled["year"].fillna(NO_YEAR).astype(int))
-    extra = json.dumps([ctx.checksum(p) for p in (rasters.zones, rasters.probability, rasters.cropland)])
+    # a job's result depends on its rasters and on [reconcile].probability_scale (read_window scales the probability)
+    extra = json.dumps([[ctx.checksum(p) for p in (rasters.zones, rasters.probability, rasters.cropland)], rasters.probability_scale])
     check_year(ctx, stats)
     by = by or sec.by or levels[-1]
     jobs, skipped = plan_jobs(zone_table, levels, stats, sums, by=by, rule=sec.rule, fingerprint_extra=extra)

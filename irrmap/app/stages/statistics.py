@@ -102,10 +102,11 @@ def check(ctx: RunContext) -> None:
 def _inputs(ctx: RunContext) -> list[Path]:
     files = [ctx.path(ctx.config.statistics.path), ctx.path(ctx.config.units.path)]
     name = cropland_product(ctx)
-    return files + ([ctx.products[name], ctx.outdir / "units" / "zones.tif"] if name else [])
+    return files + ([ctx.products[name], ctx.outdir / "units" / "zones.tif", ctx.outdir / "units" / "units.csv"] if name else [])
 
 
 def stage() -> Stage:
     return Stage("statistics", run, inputs=_inputs,
-                 params=lambda ctx: [ctx.config.statistics.model_dump(mode="json"), ctx.config.units.model_dump(mode="json")],
+                 params=lambda ctx: [ctx.config.statistics.model_dump(mode="json"), ctx.config.units.model_dump(mode="json"),
+                                     {"cropland": cropland_product(ctx)}],
                  enabled=lambda ctx: ctx.config.statistics is not None, check=check)

@@ -12,6 +12,7 @@ from irrmap.app.stages.common import (
     checked_units,
     provenance,
     read_product,
+    unit_files,
     units_matching,
     zones_and_codes,
 )
@@ -120,11 +121,25 @@ def _check(ctx: RunContext) -> None:
     raise_all(gather(*checks))
 
 
+def _input_specs(ctx: RunContext) -> dict:
+    """The [inputs.NAME] sections of the stage's products (check_units reads their path and scale)."""
+    sec = ctx.config.suitability
+    names = [sec.aridity] if sec.aridity else [sec.precipitation, sec.pet]
+    return {n: ctx.config.inputs[n].model_dump(mode="json") for n in [*names, sec.dem] if n in ctx.config.inputs}
+
+
+def _tagged_files(ctx: RunContext) -> list[Path]:
+    """The [inputs.NAME] files whose unit tags check_units reads (not only their aligned copies)."""
+    sec = ctx.config.suitability
+    names = [sec.aridity] if sec.aridity else [sec.precipitation, sec.pet]
+    return [ctx.path(ctx.config.inputs[n].path) for n in [*names, sec.dem] if n in ctx.config.inputs]
+
+
 def stage() -> Stage:
     return Stage(
         "suitability", run,
-        inputs=lambda ctx: [ctx.products[n] for n in _names(ctx)] + [ctx.outdir / "units" / "zones.tif"],
-        params=lambda ctx: ctx.config.suitability.model_dump(mode="json"),
+        inputs=lambda ctx: [ctx.products[n] for n in _names(ctx)] + unit_files(ctx) + _tagged_files(ctx),
+        params=lambda ctx: ctx.config.suitability.model_dump(mode="json") | {"inputs": _input_specs(ctx)},
         enabled=lambda ctx: ctx.config.suitability is not None,
         provides=lambda ctx: {n: ctx.outdir / "suitability" / f"{n}.tif" for n in PRODUCTS},
         check=_check,

@@ -122,19 +122,34 @@ def _check(ctx: RunContext) -> None:
     raise_all(gather(*checks))
 
 
+def _partial_cropland(ctx: RunContext) -> str | None:
+    """The [inputs.NAME] partial_targets reads at its source resolution to scale units cut by the grid, or None."""
+    crop = ctx.config.training.cropland
+    return crop if ctx.config.units.partial == "scale" and crop in ctx.config.inputs else None
+
+
 def stages() -> list[Stage]:
     def rasters(ctx):
         sec = ctx.config.training
         return [ctx.products[n] for n in [*sec.scores, sec.cropland]] + [ctx.outdir / "units" / "zones.tif"]
 
     def thr_inputs(ctx):
-        return rasters(ctx) + [ctx.outdir / "statistics" / "statistics.csv", ctx.outdir / "units" / "units.csv"]
+        # partial_targets reads the unit polygons and, to scale partial units by cropland, the raw cropland input
+        crop = _partial_cropland(ctx)
+        return rasters(ctx) + [ctx.outdir / "statistics" / "statistics.csv", ctx.outdir / "units" / "units.csv",
+                               ctx.path(ctx.config.units.path)] + ([ctx.path(ctx.config.inputs[crop].path)] if crop else [])
 
     def pool_inputs(ctx):
-        return thr_inputs(ctx) + [ctx.products[n] for n in predictor_names(ctx)] + [ctx.outdir / "training" / "thresholds.csv"]
+        return (rasters(ctx) + [ctx.outdir / "units" / "units.csv"] + [ctx.products[n] for n in predictor_names(ctx)]
+                + [ctx.outdir / "training" / "thresholds.csv"] + list(provides(ctx).values()))
 
     def params(ctx):
         return ctx.config.training.model_dump(mode="json") | {"seed": ctx.config.run.seed}
+
+    def thr_params(ctx):  # _check_finest_level and partial_targets read [statistics].level and [units]
+        crop = _partial_cropland(ctx)
+        return params(ctx) | {"level": ctx.config.statistics.level, "units": ctx.config.units.model_dump(mode="json"),
+                              "cropland_input": ctx.config.inputs[crop].model_dump(mode="json") if crop else None}
 
     def enabled(ctx):
         return ctx.config.training is not None
@@ -143,6 +158,6 @@ def stages() -> list[Stage]:
         return {f"threshold_{n}": ctx.outdir / "training" / f"threshold_{n}.tif" for n in ctx.config.training.scores}
 
     return [
-        Stage("training.thresholds", run_thresholds, inputs=thr_inputs, params=params, enabled=enabled, check=_check, provides=provides),
+        Stage("training.thresholds", run_thresholds, inputs=thr_inputs, params=thr_params, enabled=enabled, check=_check, provides=provides),
         Stage("training.pool", run_pool, inputs=pool_inputs, params=params, enabled=enabled),
     ]
