@@ -93,14 +93,29 @@ def stratum_sizes(samples: pd.DataFrame, design: SampleDesign, source: str = "po
 
 
 #: columns evaluation.points.sample_points adds to the points (not fields of the user's file)
-_SAMPLE_COLUMNS = {"map", "reference", "value", "used", "snapped", "no_crop", "inside", "row", "col", "group", "geometry"}
+_SAMPLE_COLUMNS = {"map", "reference", "value", "used", "snapped", "no_crop", "inside", "row", "col", "group", "geometry", "snap_distance_m"}
 
 
-def design_accuracy(samples: pd.DataFrame, design: SampleDesign, classes=(0, 1), source: str = "points") -> DesignAccuracy:
+def design_accuracy(samples: pd.DataFrame, design: SampleDesign, classes=(0, 1), source: str = "points",
+                    all_points: pd.DataFrame | None = None) -> DesignAccuracy:
     """Design-based accuracy of the used points (`samples`: columns map, reference (0/1) and the design fields,
     one row per point used). Stratum sizes as in `stratum_sizes`; raises DataError as `area_estimation.stehman`
-    does (a stratum with a size but no point, labels outside `classes`)."""
+    does (a stratum with a size but no point, labels outside `classes`).
+
+    `all_points` (optional; the stratum field of every point drawn, used or not, e.g. off the map, on its nodata,
+    without a label): both routes then estimate over one population, the part of the frame the used points
+    represent. With inclusion probabilities N_h = sum of 1/pi over the used points (Horvitz-Thompson over that
+    part); given stratum sizes count the whole frame stratum, so they are scaled by the stratum's used share
+    n_used,h / n_h (points of a stratum weigh equally), the same ratio estimate of that part. Without the
+    scaling the given sizes also counted the frame pixels off the map's valid area, extrapolating the valid area's
+    means onto them. The per-stratum table keeps the given size (size_frame_pixels) beside the used share."""
     sizes = stratum_sizes(samples, design, source)
+    share = None
+    if design.stratum_sizes and all_points is not None:
+        n_all = all_points[design.stratum_field].astype(str).value_counts()
+        n_used = samples[design.stratum_field].astype(str).value_counts()
+        share = (n_used.reindex(sizes.index).fillna(0) / n_all.reindex(sizes.index)).fillna(1.0).clip(upper=1.0)
+        frame_sizes, sizes = sizes, sizes * share
     strata = samples[design.stratum_field].astype(str).to_numpy()
     w = (1.0 / pd.to_numeric(samples[design.inclusion_field], errors="coerce")).to_numpy() if design.inclusion_field else None
     est = stehman(strata, samples["map"].to_numpy(), samples["reference"].to_numpy(), sizes, classes=list(classes), weights=w)
@@ -116,6 +131,9 @@ def design_accuracy(samples: pd.DataFrame, design: SampleDesign, classes=(0, 1),
     per.insert(0, "size_pixels", sizes.reindex(per.index).to_numpy())
     per.insert(1, "weight", per["size_pixels"] / sizes.sum())
     per.insert(3, "weight_per_point", per["size_pixels"] / per["n"])
+    if share is not None:
+        per.insert(1, "size_frame_pixels", frame_sizes.reindex(per.index).to_numpy())
+        per.insert(2, "share_of_points_used", share.reindex(per.index).to_numpy())
     return DesignAccuracy(est, per.reset_index(), design)
 
 

@@ -61,7 +61,8 @@ def design_section(rep, design, srs, class_names: dict, pixel_area_ha: float | N
     sec.table(area[["class", "area_proportion", "area_proportion_se", f"mapped_area_{unit}", f"area_{unit}", f"area_se_{unit}",
                     f"area_ci95_lower_{unit}", f"area_ci95_upper_{unit}"]],
               f"Error-adjusted area of each reference class over the sampled population only (the strata of "
-              f"`{design.design.stratum_field}`: {est.total:,.0f} pixels of the sampling frame, sum of the stratum sizes), with SE and "
+              f"`{design.design.stratum_field}`: {est.total:,.0f} pixels of the sampling frame, sum of the stratum sizes over the part the "
+              "used points represent, i.e. without the share of each stratum's points off the map's valid area or left out), with SE and "
               "95 % CI, beside the area the map labels as that class over the same population (estimated from the same points), "
               "not over the whole map"
               + (f"; frame pixels times the frame's pixel area, {pixel_area_ha:.4g} ha." if pixel_area_ha else

@@ -95,7 +95,7 @@ def _scored(name: str, pr, mask, what: str) -> dict:
     s = pr.samples.loc[mask]
     if pr.design is not None:
         try:
-            est = design_accuracy(s, pr.design.design, (0, 1)).estimate
+            est = design_accuracy(s, pr.design.design, (0, 1), all_points=pr.samples).estimate  # one population: see design_accuracy
             return _row(name, est.overall_accuracy, est.kappa, est.n, *ci95(est.overall_accuracy, est.overall_accuracy_se),
                         f"{what}, design-based")
         except IrrmapError:

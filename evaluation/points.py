@@ -160,6 +160,15 @@ def grid_cells(x, y, crs, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return np.where(inside, row, -1).astype(np.int64), np.where(inside, col, -1).astype(np.int64), inside
 
 
+def points_in_crs(points: gpd.GeoDataFrame, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of the points in the grid's CRS (reprojected from the points' CRS, as grid_cells does)."""
+    x, y = points.geometry.x.to_numpy(np.float64), points.geometry.y.to_numpy(np.float64)
+    if points.crs is not None and not CRS.from_user_input(points.crs).equals(CRS.from_user_input(grid.crs.to_wkt())):
+        with np.errstate(invalid="ignore"):
+            x, y = Transformer.from_crs(points.crs, grid.crs.to_wkt(), always_xy=True).transform(x, y)
+    return np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+
 def pixel_index(points: gpd.GeoDataFrame, grid: Grid) -> pd.DataFrame:
     """Row and column of each point on the grid (after reprojection); `inside` is False off the grid."""
     row, col, inside = grid_cells(points.geometry.x.to_numpy(), points.geometry.y.to_numpy(), points.crs, grid)
@@ -185,11 +194,35 @@ def values_at(da: xr.DataArray, rows, cols) -> np.ndarray:
     return out
 
 
-def snap_to_crop(rows, cols, cropland: xr.DataArray, grid: Grid, radius: int = 1, min_fraction: float = 0.0):
-    """Move each point to the nearest pixel within `radius` pixels whose cropland fraction exceeds `min_fraction`
-    (ground distance between pixel centres with the point's own metric, so geographic, Web Mercator and MODIS
-    sinusoidal grids are handled); points already on such a pixel stay. Returns (rows, cols, moved, found):
-    `found` is False where no crop pixel lies within the radius."""
+def geodesic_to_centres(grid: Grid, x, y, rows, cols) -> np.ndarray:
+    """Geodesic distance (m, on the ellipsoid of the grid's CRS, pyproj.Geod.inv) from points (x, y in the grid's
+    CRS) to the centres of pixels (rows, cols); NaN where a coordinate is not finite. Projected grids are taken to
+    their geographic CRS first, so the distance never depends on the projection's scale."""
+    from pyproj import CRS as _CRS
+
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    cx, cy = grid.transform * (np.asarray(cols, np.float64) + 0.5, np.asarray(rows, np.float64) + 0.5)
+    crs = _CRS.from_user_input(grid.crs.to_wkt())
+    geo = crs.geodetic_crs
+    if not crs.is_geographic:
+        t = Transformer.from_crs(crs, geo, always_xy=True)
+        x, y = t.transform(x, y)
+        cx, cy = t.transform(np.asarray(cx, np.float64), np.asarray(cy, np.float64))
+    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(cx) & np.isfinite(cy)
+    out = np.full(x.shape, np.nan)
+    if ok.any():
+        _, _, d = geo.get_geod().inv(x[ok], y[ok], np.asarray(cx, np.float64)[ok], np.asarray(cy, np.float64)[ok])
+        out[ok] = d
+    return out
+
+
+def snap_to_crop(rows, cols, cropland: xr.DataArray, grid: Grid, radius: int = 1, min_fraction: float = 0.0, x=None, y=None):
+    """Move each point to the nearest pixel within `radius` pixels whose cropland fraction exceeds `min_fraction`;
+    points already on such a pixel stay. With the points' coordinates (`x`, `y` in the grid's CRS) "nearest" is the
+    geodesic distance from the point itself to each candidate pixel's centre (geodesic_to_centres, pyproj.Geod on
+    the grid's ellipsoid); without them the ground distance between pixel centres with the point's own metric
+    (geographic, Web Mercator and MODIS sinusoidal grids handled). Returns (rows, cols, moved, found): `found` is
+    False where no crop pixel lies within the radius."""
     rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
     offsets = [(dr, dc) for dr in range(-radius, radius + 1) for dc in range(-radius, radius + 1) if dr * dr + dc * dc <= radius * radius]
     E, F, G = ground_metric_at(grid, np.clip(rows, 0, grid.height - 1), np.clip(cols, 0, grid.width - 1))
@@ -199,7 +232,10 @@ def snap_to_crop(rows, cols, cropland: xr.DataArray, grid: Grid, radius: int = 1
         r2, c2 = rows + dr, cols + dc
         v = values_at(cropland, r2, c2)
         ok = np.nan_to_num(v, nan=-np.inf) > min_fraction
-        d = np.sqrt(E * (dc * dc) + 2.0 * F * (dc * dr) + G * (dr * dr))
+        if x is not None:
+            d = np.nan_to_num(geodesic_to_centres(grid, x, y, r2, c2), nan=np.inf)
+        else:
+            d = np.sqrt(E * (dc * dc) + 2.0 * F * (dc * dr) + G * (dr * dr))
         take = ok & (d < best)
         best = np.where(take, d, best)
         out_r, out_c = np.where(take, r2, out_r), np.where(take, c2, out_c)
@@ -226,12 +262,13 @@ def sample_points(points: gpd.GeoDataFrame, map_da: xr.DataArray, *, label_field
     grid = Grid.from_dataarray(map_da)
     idx = pixel_index(points, grid)
     rows, cols = idx["row"].to_numpy(), idx["col"].to_numpy()
+    px, py = points_in_crs(points, grid)
     snapped = np.zeros(len(rows), bool)
     no_crop = np.zeros(len(rows), bool)
     if cropland is not None and snap_radius >= 0:
         if not Grid.from_dataarray(cropland).aligned_with(grid):
             raise DataError("the cropland raster is not on the map's grid", "cropland", "align it first (irrmap run writes aligned inputs)")
-        nr, nc, snapped, found = snap_to_crop(rows, cols, cropland, grid, snap_radius, min_crop_fraction)
+        nr, nc, snapped, found = snap_to_crop(rows, cols, cropland, grid, snap_radius, min_crop_fraction, x=px, y=py)
         no_crop = idx["inside"].to_numpy() & ~found
         rows, cols = np.where(found, nr, rows), np.where(found, nc, cols)
     value = values_at(map_da, rows, cols)
@@ -241,6 +278,8 @@ def sample_points(points: gpd.GeoDataFrame, map_da: xr.DataArray, *, label_field
     out["reference"], out["value"], out["map"] = ref, value, mapped
     out["row"], out["col"], out["inside"] = rows, cols, idx["inside"].to_numpy()
     out["snapped"], out["no_crop"] = snapped, no_crop
+    # how far each point lies from the centre of the pixel it is scored on: geodesic metres (pyproj.Geod), never degrees
+    out["snap_distance_m"] = np.where(idx["inside"].to_numpy(), geodesic_to_centres(grid, px, py, rows, cols), np.nan)
     out["used"] = out["inside"] & (ref >= 0) & (mapped >= 0) & ~no_crop
     return out
 

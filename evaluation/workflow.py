@@ -58,11 +58,11 @@ def map_values(path, limit: int = 256) -> dict:
     values of an unscaled integer band, or None when there are more than `limit`, the band is float or scaled:
     scaled values are quantities, not class codes), "few_values" (sorted distinct valid decoded values of any
     band, None when there are more than FEW_VALUES), "n_255" (valid pixels storing 255), "max_below_255" (largest
-    other stored value), "max" (largest valid decoded value, -inf when there is none), "raw_max" (largest valid
+    other stored value), "max" / "min" (largest / smallest valid decoded value, -inf / inf when there is none), "raw_max" (largest valid
     stored value), "n_valid"}. Pixels the file marks missing (nodata, mask) count in none of these."""
     import rasterio
 
-    from irrmap.core.nodata import decoding_for
+    from irrmap.core.nodata import decoding_for, valid_mask
 
     with rasterio.open(path) as src:
         dec = decoding_for(src, 1)
@@ -71,10 +71,10 @@ def map_values(path, limit: int = 256) -> dict:
         integer = np.issubdtype(np.dtype(dtype), np.integer)
         vals: set | None = set() if integer and not scaled else None
         few: set | None = set()
-        n255, top, peak, raw_peak, n_valid = 0, -np.inf, -np.inf, -np.inf, 0
+        n255, top, peak, low, raw_peak, n_valid = 0, -np.inf, -np.inf, np.inf, -np.inf, 0
         for _, w in src.block_windows(1):
             raw = src.read(1, window=w)
-            ok = ~dec.missing(raw, src.read_masks(1, window=w) if dec.use_mask else None)
+            ok = ~dec.missing(raw, valid_mask(src, 1, dec, w))  # the GDAL mask band and an alpha band
             if not integer:
                 ok &= np.isfinite(raw)
             raw = raw[ok]
@@ -82,6 +82,7 @@ def map_values(path, limit: int = 256) -> dict:
             n_valid += int(v.size)
             if v.size:
                 peak = max(peak, float(v.max()))
+                low = min(low, float(v.min()))
                 raw_peak = max(raw_peak, float(raw.max()))
             n255 += int((raw == 255).sum())
             other = raw[raw != 255]
@@ -99,14 +100,14 @@ def map_values(path, limit: int = 256) -> dict:
                         few = None
         return {"dtype": dtype, "nodata": nodata, "scale": dec.scale, "offset": dec.offset, "description": src.descriptions[0] or "",
                 "values": sorted(vals) if vals is not None else None, "few_values": sorted(few) if few is not None else None,
-                "n_255": n255, "max_below_255": top, "max": peak, "raw_max": raw_peak, "n_valid": n_valid}
+                "n_255": n255, "max_below_255": top, "max": peak, "min": low, "raw_max": raw_peak, "n_valid": n_valid}
 
 
 FEW_VALUES = 8  # map_values lists the distinct values of any band holding at most this many
 
 
 def check_map_values(path, threshold: float | None = None, kind: str = "fraction", what: str = "map",
-                     binarised: bool | None = None) -> dict:
+                     binarised: bool | None = None, option: str | None = None) -> dict:
     """Refuse map values that would silently be scored wrong, as labels are (see points.binary_labels): 255
     on a map without a declared nodata whose other values are at most 100 (the usual no-data/no-cropland code,
     else counted as irrigated); a map whose declared nodata is 0 while its only other value is 1 (a 0/1 export
@@ -115,9 +116,11 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
     `kind` says percent) not coded 0/1 (e.g. 1 = not irrigated, 2 = irrigated would all be irrigated at value > 0); and,
     where the map is binarised (`binarised`, default: `kind` == "binary"), a threshold at or above the map's
     largest positive value (nothing could be mapped irrigated; a map without positive values only gets a warning); a
-    `kind` "percent" map whose declared scale makes it 0..1. Values are judged as irrmap reads them (map_values: the
-    file's scale/offset applied, nodata and mask pixels left out), the 255 code on the stored values. Returns
-    `map_values(path)`."""
+    `kind` "percent" map whose declared scale makes it 0..1; where the map is binarised without an explicit
+    threshold, a continuous map (is_continuous: a probability 0..1 or a 0..100 percent map) - value > 0 would count
+    every partly irrigated or barely probable pixel as irrigated. Values are judged as irrmap reads them (map_values: the
+    file's scale/offset applied, nodata and mask pixels left out), the 255 code on the stored values. `option`
+    names the threshold's option in the fix (default threshold_option(what)). Returns `map_values(path)`."""
     info = map_values(path)
     scaled = (f"; values as read: stored value x {info['scale']:g} + {info['offset']:g}, the scale/offset the file declares; "
               f"stored values reach {info['raw_max']:g}") if info.get("scale", 1.0) != 1.0 or info.get("offset", 0.0) != 0.0 else ""
@@ -142,6 +145,16 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
                         "the threshold (value > T = irrigated, e.g. --threshold 1), and declare a nodata code with gdal_edit.py -a_nodata")
     if binarised is None:
         binarised = kind == "binary"
+    if threshold is None and binarised and info["n_valid"] and is_continuous(info):
+        n = f"{len(few)}" if few is not None else f"more than {FEW_VALUES}"
+        desc = f", band description {info['description']!r}" if info.get("description") else ""
+        opt = option or threshold_option(what)
+        raise DataError(f"the {what} is continuous ({n} distinct values from {info['min']:g} to {info['max']:g}{desc}{scaled}), not a "
+                        "0/1 class map: scored without a threshold, every pixel above 0 would count as irrigated",
+                        f"{what} {path}", f"give the threshold that makes it a class map with {opt} (value > T = irrigated"
+                        + ("; in irrmap run [evaluation].threshold" if opt.startswith("--") else "") + "), in the map's own units: "
+                        + (f"e.g. {opt} 0.5 for a 0..1 probability or fraction, {opt} 50 for a 0..100 percent map" if opt.startswith("--")
+                           else f"e.g. {opt} = 0.5 for a 0..1 probability or fraction, 50 for a 0..100 percent map"))
     t = 0.0 if threshold is None else float(threshold)
     top = info["max"]
     if binarised and info["n_valid"] and top <= t:
@@ -152,6 +165,29 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
                             + (", i.e. after its scale is applied" if scaled else ""))
         log.warning("%s %s: no value is above %g (largest %g): every pixel counts as not irrigated", what, path, t, top)
     return info
+
+
+def is_continuous(info: dict) -> bool:
+    """True for a map of a continuous quantity (a probability, fraction or percent), not class codes, judged on
+    `info` = map_values(...) as read (after scale/offset): more than FEW_VALUES distinct valid values, or more than
+    two values with a band description naming such a quantity (CONTINUOUS_WORDS, e.g. irrmap's 'P(irrigated) x 100').
+    A map of few values (0 / 1, 0 / 0.8, 0 / 0.2 / 0.9) binarises at > 0 unambiguously; 0 / 1 / 2 are class codes,
+    judged by check_map_values' coding rule."""
+    few = info.get("few_values")
+    if few is None:
+        return info.get("n_valid", 0) > 0
+    desc = str(info.get("description") or "").lower()
+    return len(few) > 2 and any(w in desc for w in CONTINUOUS_WORDS)
+
+
+#: band-description words that name a continuous quantity (irrmap writes 'P(irrigated) x 100' and
+#: 'irrigated fraction of the pixel, percent')
+CONTINUOUS_WORDS = ("p(", "probab", "percent", "fraction", "share")
+
+
+def threshold_option(what: str) -> str:
+    """The option giving the threshold of `what` ('map', 'map A', 'map B'), as check_map_values names it."""
+    return {"map A": "--threshold-a", "map B": "--threshold-b"}.get(what, "--threshold")
 
 
 def no_cropland_is_zero(info: dict) -> bool:
@@ -291,10 +327,12 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
         s["group"] = groups_col
         groups = confusion.accuracy_by_group(s.loc[used, "map"].to_numpy(), s.loc[used, "reference"].to_numpy(), groups_col[used], CLASSES)
         counts["n_used_without_group"] = int(sum(1 for v in groups_col[used] if v is None or v != v))
-    counts |= {"n_snapped": int(s["snapped"].sum()), "threshold": float(threshold)}
+    snapped_d = s.loc[s["snapped"].to_numpy() & used, "snap_distance_m"]
+    counts |= {"n_snapped": int(s["snapped"].sum()), "threshold": float(threshold),
+               "max_snap_distance_m": float(snapped_d.max()) if len(snapped_d) else None}  # geodesic, point to pixel centre
     if design is not None:
         check_frame_size(design, info, grid, str(points_path), Path(map_path).name)
-    design_acc = design_accuracy(s.loc[used], design, CLASSES, source=str(points_path)) if design else None
+    design_acc = design_accuracy(s.loc[used], design, CLASSES, source=str(points_path), all_points=s) if design else None
     cmd = _cmd("irrmap", "evaluate", "points", map_path, points_path, "--label-field", label_field, *_opt("--threshold", given),
                *sum((["--positive", p] for p in positive or []), []),
                *sum((["--label-map", f"{k}={v}"] for k, v in (label_map or {}).items()), []),
@@ -643,8 +681,11 @@ class CompareResult:
 
 
 def compare(map_a, map_b, *, threshold_a=None, threshold_b=None, mask_path=None, units_path=None, unit_field=None,
-            hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None, units_encoding=None) -> CompareResult:
+            hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None, units_encoding=None,
+            threshold_options: dict | None = None) -> CompareResult:
     """Compare map B with map A on map A's grid; per-unit areas side by side when units are given.
+    `threshold_options` ({"a": ..., "b": ...}) names the options giving the thresholds in errors (default
+    --threshold-a / --threshold-b).
 
     Map B (and the mask) are binarised on their own grid first (value > threshold; mask > 0) and the classes
     then brought onto A's grid as categories (mode when coarsening, nearest when refining): resampling a
@@ -654,8 +695,8 @@ def compare(map_a, map_b, *, threshold_a=None, threshold_b=None, mask_path=None,
     import tempfile
 
     grid = map_grid(map_a)
-    check_map_values(map_a, threshold_a, kind_a, "map A", binarised=True)
-    check_map_values(map_b, threshold_b, kind_b, "map B", binarised=True)
+    check_map_values(map_a, threshold_a, kind_a, "map A", binarised=True, option=(threshold_options or {}).get("a"))
+    check_map_values(map_b, threshold_b, kind_b, "map B", binarised=True, option=(threshold_options or {}).get("b"))
     given = threshold_a, threshold_b  # None: not given (value > 0)
     threshold_a, threshold_b = (0.0 if t is None else float(t) for t in given)
     a = read_map(map_a, grid, name=Path(map_a).stem)

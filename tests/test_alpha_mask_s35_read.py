@@ -145,3 +145,13 @@ def test_reconcile_zone_sums_and_aggregate_readers_mask_alpha(tmp_path):
     got = zone_window(path, Window(0, 0, W, H))
     np.testing.assert_array_equal(np.isnan(got), alpha == 0)
     np.testing.assert_allclose(got[alpha != 0], data[0][alpha != 0].astype(np.float32), rtol=0, atol=0)
+
+
+def test_evaluation_map_check_counts_only_opaque_pixels(tmp_path):
+    """evaluation's map check (map_values) judges the values irrmap reads: alpha-0 pixels are no map values."""
+    from irrmap.evaluation.workflow import map_values
+
+    path, data, alpha = write_stack(tmp_path / "map.tif", n=1, under=0.0)
+    got = map_values(path)
+    assert got["n_valid"] == int((alpha != 0).sum()) == 1350
+    assert got["min"] == pytest.approx(float(data[0][alpha != 0].astype(np.float32).min()))

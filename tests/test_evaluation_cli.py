@@ -66,7 +66,8 @@ def test_points_json(project, capsys):
     assert out["confusion_matrix"] == confusion_matrix(project["label"], pred, labels=[0, 1]).T.tolist()
     assert out["overall_accuracy"] == pytest.approx(np.mean(pred == project["label"]))
     assert set(out["users_accuracy"]) == {"irrigated", "not_irrigated"}
-    grouped = run_json(capsys, "evaluate", "points", d / "map.tif", d / "points.csv", "--label-field", "irrigated", "--by", "zone", "--json")
+    grouped = run_json(capsys, "evaluate", "points", d / "map.tif", d / "points.csv", "--label-field", "irrigated", "--by", "zone",
+                       "--threshold", 0, "--json")  # a fraction map: value > 0 only with an explicit threshold
     west = grouped["by_group"]["west"]
     assert west["n"] + grouped["by_group"]["east"]["n"] == grouped["n"]
 
@@ -112,7 +113,8 @@ def test_statistics_json(project, capsys):
 
 def test_compare_json(project, capsys):
     d = project["dir"]
-    out = run_json(capsys, "evaluate", "compare", d / "map.tif", d / "other.tif", "--units", d / "units.geojson", "--unit-field", "code", "--json")
+    out = run_json(capsys, "evaluate", "compare", d / "map.tif", d / "other.tif", "--threshold-a", 0, "--units", d / "units.geojson",
+                   "--unit-field", "code", "--json")  # map A is a fraction map: value > 0 only with an explicit threshold
     assert out["quantity_disagreement"] + out["allocation_disagreement"] == pytest.approx(1 - out["overall_agreement"])
     a = project["map"] > 0
     assert 0.8 < out["overall_agreement"] < 0.9  # 15 % of pixels flipped

@@ -231,6 +231,8 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--samples", help="stratified sample table for error-adjusted areas (with --strata)")
     p.add_argument("--strata")
     p.add_argument("--compare", action="append", default=[], metavar="MAP", help="another map to compare with (repeat)")
+    p.add_argument("--compare-threshold", type=float, default=None, metavar="T",
+                   help="a --compare map's value > T is irrigated (needed for continuous maps: probabilities, percentages)")
     add_table_args(p)
     p.set_defaults(func=_report)
 
@@ -290,6 +292,8 @@ def _points(args) -> int:
             f"points: {a.n} used of {c['n_points']} ({c['n_outside_map']} outside the map, {c['n_missing_map_value']} on map nodata, "
             f"{c['n_missing_label']} without label, {c['n_no_crop_within_radius']} without a crop pixel within the snap radius)"
             + (f"; {c['n_on_no_cropland']} used points on no-cropland pixels (255) count as mapped not irrigated" if "n_on_no_cropland" in c else "")
+            + (f"; {c['n_snapped']} snapped to a crop pixel, up to {c['max_snap_distance_m']:,.0f} m (geodesic, point to pixel centre)"
+               if c.get("n_snapped") and c.get("max_snap_distance_m") is not None else "")
             + (f"; {c['n_left_out_same_pixel']} left out as later points of a pixel (--one-per-pixel)" if c.get("n_left_out_same_pixel") else "")
             + (f"; {c['n_points_sharing_pixels']} used points share {c['n_pixels_with_several_points']} pixels (not independent "
                "samples: SEs too small; --one-per-pixel keeps one per pixel)" if c.get("n_points_sharing_pixels") and "n_left_out_same_pixel" not in c else "")
@@ -431,8 +435,9 @@ def _report(args) -> int:
         if not (args.samples and args.strata):
             raise InputError("--samples and --strata go together", "evaluate report")
         area = area_from_samples(args.samples, args.strata, fmt=table_format(args))
-    comps = [compare(args.map, other, threshold_a=args.threshold, units_path=args.units, unit_field=args.unit_field,
-                     hierarchy=args.hierarchy, units_layer=args.units_layer, units_encoding=args.units_encoding) for other in args.compare]
+    comps = [compare(args.map, other, threshold_a=args.threshold, threshold_b=args.compare_threshold, units_path=args.units,
+                     unit_field=args.unit_field, hierarchy=args.hierarchy, units_layer=args.units_layer, units_encoding=args.units_encoding,
+                     threshold_options={"a": "--threshold", "b": "--compare-threshold"}) for other in args.compare]
     paths = write_report(args.out, args.map, points_result=pr, area=area, statistics=st, comparisons=comps, title=args.title,
                          map_kind=args.map_kind, threshold=args.threshold)
     for k, v in paths.items():

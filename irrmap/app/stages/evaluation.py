@@ -80,7 +80,8 @@ def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
             units_layer=units.layer, units_encoding=units.encoding, fmt=TableFormat.of(st, "[statistics]"),
             level_tables={lv: ctx.path(p) for lv, p in sec.level_statistics.items()},
             cropland_path=ctx.products.get(cropland_product(ctx)), main_checked=True)  # the statistics stage checked the main table
-    kw["comparisons"] = [compare(map_path, ctx.product(o, "[evaluation].compare"), threshold_a=sec.threshold, threshold_b=sec.threshold)
+    kw["comparisons"] = [compare(map_path, ctx.product(o, "[evaluation].compare"), threshold_a=sec.threshold, threshold_b=sec.threshold,
+                                 threshold_options={"a": "[evaluation].threshold", "b": "[evaluation].threshold"})
                          for o in sec.compare]
     if ctx.config.water is not None:
         kw["water"] = water.report_files(ctx)
@@ -153,8 +154,15 @@ def _inputs(ctx: RunContext) -> list[Path]:
         if evaluated_map(ctx) == "irrigated_class":
             files.append(ctx.products["irrigated_fraction"])  # the mapped area per unit (_unit_areas)
     files += [ctx.path(p) for p in sec.level_statistics.values()]
-    if ctx.config.models is not None:
-        files.append(ctx.outdir / "models" / "model.joblib")  # the report's model diagnostics
+    if ctx.config.models is not None:  # the report's model diagnostics and card
+        files += [ctx.outdir / "models" / "model.joblib", ctx.outdir / "models" / "model.card.json"]
+    if "zones" in ctx.products:  # the map figure's unit boundaries, the mapped area per unit
+        files += [ctx.outdir / "units" / "zones.tif", ctx.outdir / "units" / "units.csv"]
+    if ctx.config.units is not None:  # the map figure's boundaries (report_context.map_figure)
+        files.append(ctx.path(ctx.config.units.path))
+    crop = ctx.config.training.cropland if ctx.config.training else "cropland"
+    files += [ctx.products[crop]] if crop in ctx.products else []  # the map figure's cropland
+    files.append(ctx.loaded.path)  # the report quotes the config's text
     if ctx.config.water is not None:
         files += water.report_files(ctx).paths()
     if ctx.config.treecover is not None:
@@ -164,5 +172,6 @@ def _inputs(ctx: RunContext) -> list[Path]:
 
 def stage() -> Stage:
     return Stage("evaluation", run, inputs=_inputs,
-                 params=lambda ctx: ctx.config.evaluation.model_dump(mode="json") | {"map": evaluated_map(ctx)},
+                 # the report quotes the whole config (its text, run name, method settings): any change rewrites it
+                 params=lambda ctx: ctx.config.evaluation.model_dump(mode="json") | {"map": evaluated_map(ctx), "config_sha256": ctx.loaded.sha256},
                  enabled=lambda ctx: ctx.config.evaluation is not None, check=_check)
