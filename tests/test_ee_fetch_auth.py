@@ -21,6 +21,7 @@ from irrmap.core.errors import ConfigError
 from irrmap.core.grid import Grid
 from irrmap.sources.ee import auth
 from tests.ee_recorded import RecordedTransport
+from tests.run_config import write_run_config
 
 SECRET = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC-SECRET-KEY-MATERIAL"
 KEY_ID = "0123456789abcdef-private-key-id"
@@ -110,21 +111,8 @@ def test_initialize_service_account_and_refusal():
 
 
 def _config(tmp_path: Path, extra: str = "") -> Path:
-    cfg = tmp_path / "run.toml"
-    cfg.write_text(f"""
-[run]
-output_dir = "out"
-[grid]
-crs = "EPSG:4326"
-bounds = [110.0, 36.825, 110.225, 37.0]
-resolution = 0.0025
-[sources.ee]
-year = 2020
-datasets = ["srtm"]
-tile_size = 32
-{extra}
-""")
-    return cfg
+    return write_run_config(tmp_path, f'[sources.ee]\nyear = 2020\ndatasets = ["srtm"]\ntile_size = 32\n{extra}',
+                            bounds="[110.0, 36.825, 110.225, 37.0]")
 
 
 def test_cli_without_credentials_or_extra_exits_2_with_one_line(no_credentials, capsys, monkeypatch):

@@ -16,21 +16,11 @@ from rasterio.crs import CRS
 from irrmap.app.cli import main
 from irrmap.core.grid import Grid
 from tests.ee_recorded import RecordedTransport
+from tests.run_config import write_run_config
 
 
-def _config(tmp_path: Path, ee: str, grid: str = 'bounds = [110.0, 31.0, 117.0, 37.0]') -> Path:
-    cfg = tmp_path / "run.toml"
-    cfg.write_text(f"""
-[run]
-output_dir = "out"
-[grid]
-crs = "EPSG:4326"
-{grid}
-resolution = 0.0025
-[sources.ee]
-{ee}
-""")
-    return cfg
+def _config(tmp_path: Path, ee: str, bounds: str = "[110.0, 31.0, 117.0, 37.0]") -> Path:
+    return write_run_config(tmp_path, f"[sources.ee]\n{ee}", bounds=bounds)
 
 
 def test_dry_run_lists_tiles_requests_and_bytes(tmp_path, capsys, monkeypatch):
@@ -95,7 +85,7 @@ def test_run_fetches_first_then_skips(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     cfg = _config(tmp_path, 'project = "p"\nyear = 2020\ndatasets = ["jrc_gsw"]\ntile_size = 40',
-                  grid="bounds = [110.0, 36.825, 110.225, 37.0]")
+                  bounds="[110.0, 36.825, 110.225, 37.0]")
     grid = Grid(CRS.from_epsg(4326), Affine(0.0025, 0, 110.0, 0, -0.0025, 37.0), 70, 90)
     truth = {"water": np.linspace(0, 100, 70 * 90, dtype="float32").reshape(70, 90)}
     transports = []

@@ -16,21 +16,11 @@ from irrmap.app.cli import main
 from irrmap.core.config import load_config
 from irrmap.core.errors import ConfigError, IrrmapError
 from irrmap.sources.ee.plan import plan_from_config
+from tests.run_config import write_run_config
 
 
 def _config(tmp_path: Path, ee: str) -> Path:
-    cfg = tmp_path / "run.toml"
-    cfg.write_text(f"""
-[run]
-output_dir = "out"
-[grid]
-crs = "EPSG:4326"
-bounds = [104.0, 37.65, 104.5, 38.0]
-resolution = 0.0025
-[sources.ee]
-{ee}
-""")
-    return cfg
+    return write_run_config(tmp_path, f"[sources.ee]\n{ee}")
 
 
 def _plan(tmp_path, ee):

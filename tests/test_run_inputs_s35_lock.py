@@ -16,6 +16,7 @@ from pathlib import Path
 
 from irrmap.app.cli import main
 from irrmap.core.output_lock import LOCK_NAME, output_lock
+from tests.run_config import write_run_config
 
 HOLD = """
 import sys, time
@@ -35,17 +36,7 @@ except BlockingIOError:
 
 
 def _config(tmp_path: Path, extra: str = "") -> Path:
-    cfg = tmp_path / "run.toml"
-    cfg.write_text(f"""
-[run]
-output_dir = "out"
-[grid]
-crs = "EPSG:4326"
-bounds = [104.0, 37.65, 104.5, 38.0]
-resolution = 0.0025
-{extra}
-""")
-    return cfg
+    return write_run_config(tmp_path, extra)
 
 
 def _holder(folder: Path) -> subprocess.Popen:
