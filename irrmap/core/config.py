@@ -1121,16 +1121,24 @@ def feature_problems(features: dict | None) -> list[str]:
     return lines
 
 
-def feature_paths(features: dict) -> list[tuple[str, str]]:
-    """(key, path) of every file or folder a [features] section names: each series' `source` (one path or a
-    list) and `qa`, keyed like "evi.source"."""
+def feature_series(features: dict) -> list[tuple[str, dict, bool]]:
+    """(key, spec, cube) of every series a [features] section sets (FEATURE_SERIES order): `spec` the series' table
+    (a bare path becomes {"source": path}), `cube` whether its source is a netCDF/Zarr cube (whose `qa` names a
+    variable, not a file)."""
     out = []
     for key in FEATURE_SERIES:
         spec = features.get(key)
         spec = {"source": spec} if isinstance(spec, str) else spec
-        if not isinstance(spec, dict):
-            continue
-        cube = str(spec.get("source", "")).rstrip("/").endswith((".nc", ".zarr"))
+        if isinstance(spec, dict):
+            out.append((key, spec, str(spec.get("source", "")).rstrip("/").endswith((".nc", ".zarr"))))
+    return out
+
+
+def feature_paths(features: dict) -> list[tuple[str, str]]:
+    """(key, path) of every file or folder a [features] section names: each series' `source` (one path or a
+    list) and `qa`, keyed like "evi.source"."""
+    out = []
+    for key, spec, cube in feature_series(features):
         for part in ("source",) if cube else ("source", "qa"):  # a cube's qa names a variable, not a file
             value = spec.get(part)
             out += [(f"{key}.{part}", str(v)) for v in (value if isinstance(value, (list, tuple)) else [value]) if isinstance(v, str)]

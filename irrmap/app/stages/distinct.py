@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from irrmap.app.context import RunContext
+from irrmap.core.config import feature_series
 from irrmap.core.errors import DataError, raise_all
 from irrmap.core.file_identity import file_identities
 
 # [features] keys naming a product (and their defaults: irrmap.app.stages.features.PRODUCT_KEYS)
 FEATURE_PRODUCTS = {"cropland": "cropland", "natural": "forest_grass", "other": "other_cover"}
-SERIES = ("evi", "ndvi", "nir", "green", "swir", "gi", "ndwi")
 
 
 @dataclass(frozen=True)
@@ -127,12 +127,7 @@ def _series_uses(ctx: RunContext, feats: dict) -> list[Use]:
     """[features] series: each one's source (with contains / band / variable) its own meaning; QA files one shared
     meaning (evi and ndvi read the same VI_Quality), which must differ from every source."""
     out = []
-    for key in SERIES:
-        spec = feats.get(key)
-        spec = {"source": spec} if isinstance(spec, str) else spec
-        if not isinstance(spec, dict):
-            continue
-        cube = str(spec.get("source", "")).rstrip("/").endswith((".nc", ".zarr"))
+    for key, spec, cube in feature_series(feats):
         parts = [("source", key, ("series", spec.get("contains"), spec.get("band"), spec.get("variable")))]
         if not cube:
             parts.append(("qa", "QA", ("series", spec.get("qa_contains"), spec.get("qa_band"), None)))
