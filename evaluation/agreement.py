@@ -87,12 +87,12 @@ def on_grid_share(units, grid: Grid) -> pd.Series:
     return pd.Series(share, index=units.codes.to_numpy(), name="on_grid_share")
 
 
-def leave_out_partial(mapped: pd.Series, units, grid: Grid, max_off_share: float = MAX_MISSING_SHARE) -> pd.Series:
+def leave_out_partial(mapped: pd.Series, units, grid: Grid, max_off_share: float = MAX_MISSING_SHARE, share: pd.Series | None = None) -> pd.Series:
     """`mapped` (m2 by finest code) with NaN for units of which more than `max_off_share` of the area lies off
     `grid` (a map ending inside a unit has no nodata there, so the missing-data test cannot see the gap), the
     reason added to ``attrs["not_estimable"]``. Units wholly off the grid (share 0) are left out too, their reason
-    saying so (not a partial-coverage share of 0.0 %)."""
-    share = on_grid_share(units, grid)
+    saying so (not a partial-coverage share of 0.0 %). `share`: on_grid_share(units, grid) when the caller has it."""
+    share = on_grid_share(units, grid) if share is None else share
     if not share.index.equals(mapped.index):  # `mapped` is by finest code in unit order, as mapped_area_by_unit gives it
         share = share[~share.index.duplicated()].reindex(mapped.index)
     cut = share < 1 - max_off_share
@@ -115,13 +115,33 @@ def mapped_area_by_unit(map_da: xr.DataArray, units, *, max_missing_share: float
     grid = Grid.from_dataarray(map_da)
     zones = units.rasterize(grid)
     totals, missing, whole = zonal_mapped_area(map_da, zones, len(units), with_missing=True, **kwargs)
+    return _by_unit(totals, missing, whole, units, grid, kwargs.get("weight") is not None, max_missing_share)
+
+
+def mapped_and_whole_area_by_unit(map_da: xr.DataArray, units, *, max_missing_share: float = MAX_MISSING_SHARE,
+                                  **kwargs) -> tuple[pd.Series, pd.Series]:
+    """(mapped_area_by_unit(map_da, units, ...), mapped_area_by_unit of a map holding 1 wherever `map_da` holds data
+    (kind "fraction", no weight): the pixel area of each unit on the grid) from one pass over the map and the zones.
+    Without `weight` the second is the `whole` sum of zonal_mapped_area, the same bits as a second pass would give."""
+    if kwargs.get("weight") is not None:
+        raise DataError("the whole area by unit is unweighted", "weight", "call mapped_area_by_unit for weighted areas")
+    grid = Grid.from_dataarray(map_da)
+    zones = units.rasterize(grid)
+    totals, missing, whole = zonal_mapped_area(map_da, zones, len(units), with_missing=True, **kwargs)
+    share = on_grid_share(units, grid)
+    return (_by_unit(totals, missing, whole, units, grid, False, max_missing_share, share),
+            _by_unit(whole, missing, whole, units, grid, False, max_missing_share, share))
+
+
+def _by_unit(totals, missing, whole, units, grid: Grid, weighted: bool, max_missing_share: float, share=None) -> pd.Series:
+    """The Series of mapped_area_by_unit from zonal_mapped_area's (totals, missing, whole) by zone id."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(whole > 0, missing / np.where(whole > 0, whole, 1), 0.0)[1:]
+        gap_share = np.where(whole > 0, missing / np.where(whole > 0, whole, 1), 0.0)[1:]
     codes = units.codes.to_numpy()
-    out = pd.Series(np.where(share > max_missing_share, np.nan, totals[1:]), index=codes, name="mapped_m2")
-    out.attrs["not_estimable"] = {str(c): f"the map has no data on {100 * sh:.1f} % of the unit's {'weighted ' if kwargs.get('weight') is not None else ''}area"
-                                  for c, sh in zip(codes, share) if sh > max_missing_share}
-    return leave_out_partial(out, units, grid, max_missing_share)
+    out = pd.Series(np.where(gap_share > max_missing_share, np.nan, totals[1:]), index=codes, name="mapped_m2")
+    out.attrs["not_estimable"] = {str(c): f"the map has no data on {100 * sh:.1f} % of the unit's {'weighted ' if weighted else ''}area"
+                                  for c, sh in zip(codes, gap_share) if sh > max_missing_share}
+    return leave_out_partial(out, units, grid, max_missing_share, share)
 
 
 def paired_by_level(mapped: pd.Series, stats: pd.Series, units, levels, stats_level: str | None = None) -> dict[str, pd.DataFrame]:
@@ -256,4 +276,4 @@ def _fmt(v) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
 
 
-__all__ = ["agreement_metrics", "leave_out_partial", "mapped_area_by_unit", "on_grid_share", "paired_by_level", "scaled_metrics", "scatter_png", "zonal_mapped_area"]
+__all__ = ["agreement_metrics", "leave_out_partial", "mapped_and_whole_area_by_unit", "mapped_area_by_unit", "on_grid_share", "paired_by_level", "scaled_metrics", "scatter_png", "zonal_mapped_area"]

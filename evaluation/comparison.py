@@ -80,25 +80,44 @@ def compare_maps(a: xr.DataArray, b: xr.DataArray, *, threshold_a: float = 0.0, 
 
     `mask` (optional, same grid): only pixels where mask > 0 count, e.g. cropland.
     """
+    return compare_maps_many(a, [b], threshold_a=threshold_a, thresholds_b=[threshold_b], mask=mask, names=[names], tile=tile)[0]
+
+
+def compare_maps_many(a: xr.DataArray, bs, *, threshold_a: float = 0.0, thresholds_b=None, mask: xr.DataArray | None = None,
+                      names=None, tile: int = 2048) -> list[MapComparison]:
+    """`compare_maps` of map A with each map of `bs` (same grid), in one pass over A: A, the mask and the pixel
+    areas are read once per tile, not once per map B; the same sums in the same order, so the same bits as one
+    compare_maps per map. `thresholds_b` (default 0 each) and `names` ((A, B) pairs, default ("A", "B")) per map B."""
+    bs = list(bs)
+    thresholds_b = [0.0] * len(bs) if thresholds_b is None else list(thresholds_b)
+    names = [("A", "B")] * len(bs) if names is None else list(names)
     grid = Grid.from_dataarray(a)
-    for other, nm in ((b, "map B"), (mask, "mask")):
+    for other, nm in [*((b, "map B") for b in bs), (mask, "mask")]:
         if other is not None and not Grid.from_dataarray(other).aligned_with(grid):
             raise DataError(f"{nm} is not on map A's grid", nm, "read it onto map A's grid (irrmap evaluate compare does this)")
-    total = np.zeros(4)
-    missing = 0.0
+    totals = [np.zeros(4) for _ in bs]
+    missing = [0.0] * len(bs)
     for t in grid.tiles(tile):
         w = t.window
         sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
-        va, vb = _decoded(a, sl), _decoded(b, sl)
+        va = _decoded(a, sl)
         area = np.asarray(grid.pixel_area(w), dtype=np.float64)
         keep = np.ones(va.shape, bool)
         if mask is not None:
             keep &= np.nan_to_num(np.asarray(mask.data[sl], dtype=np.float64)) > 0
-        ok = keep & np.isfinite(va) & np.isfinite(vb)
-        missing += float(area[keep & ~ok].sum())
-        code = (va > threshold_a).astype(np.int64) * 2 + (vb > threshold_b).astype(np.int64)
-        total += np.bincount(code[ok], weights=area[ok], minlength=4)
-    m = total.reshape(2, 2)
+        keep_a = keep & np.isfinite(va)
+        code_a = (va > threshold_a).astype(np.int64) * 2
+        for i, b in enumerate(bs):
+            vb = _decoded(b, sl)
+            ok = keep_a & np.isfinite(vb)
+            missing[i] += float(area[keep & ~ok].sum())
+            code = code_a + (vb > thresholds_b[i]).astype(np.int64)
+            totals[i] += np.bincount(code[ok], weights=area[ok], minlength=4)
+    return [_comparison(total.reshape(2, 2), miss, nm) for total, miss, nm in zip(totals, missing, names)]
+
+
+def _comparison(m: np.ndarray, missing: float, names) -> MapComparison:
+    """The MapComparison of the 2 x 2 area matrix `m` (m2, rows A, columns B)."""
     if m.sum() <= 0:
         raise DataError("the maps share no valid pixels", "maps", "check that they overlap and that nodata is set correctly")
     d = disagreement(m)
@@ -129,4 +148,4 @@ def unit_areas_side_by_side(area_a: pd.Series, area_b: pd.Series, names=("A", "B
     return df.reset_index()
 
 
-__all__ = ["CLASS_NAMES", "MapComparison", "compare_maps", "disagreement", "unit_areas_side_by_side"]
+__all__ = ["CLASS_NAMES", "MapComparison", "compare_maps", "compare_maps_many", "disagreement", "unit_areas_side_by_side"]

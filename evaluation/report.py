@@ -102,9 +102,35 @@ def _map_png(fig, ax, title: str) -> bytes:
 def class_shares(da: xr.DataArray, values, max_pixels: int = 900) -> np.ndarray:
     """Share of each class value in each display block: float64 array (len(values), h', w') of block means of
     the indicator `da == value` over the f x f blocks of `quicklook_array` (f = ceil(max(h, w) / max_pixels)),
-    read in one pass. Pixels holding none of `values` (NaN, a nodata marker not listed) count in no share."""
-    onehot = xr.concat([(da == v) for v in values], dim="class").astype("float64")
-    return quicklook_array(onehot.assign_attrs(nodata=None), max_pixels)
+    read in one pass. Pixels holding none of `values` (NaN, a nodata marker not listed) count in no share.
+
+    Counted per block in strips of whole chunk rows (the values of quicklook_array's NaN-aware block mean of the
+    one-hot indicators: count / pixels of the block, edge blocks partial), without the float one-hot stack."""
+    h, w = da.sizes["y"], da.sizes["x"]
+    f = max(1, math.ceil(max(h, w) / max_pixels))
+    hb, wb = math.ceil(h / f), math.ceil(w / f)
+    counts = np.zeros((len(values), hb, wb), dtype=np.int64)
+    col_starts = np.arange(0, w, f)
+    data = da.transpose("y", "x").data
+    step = max(int(max(data.chunks[0])) if getattr(data, "chunks", None) else 2048, 1)
+    carry, row0 = None, 0  # rows of an unfinished block row left from the previous strip, its first row
+    for r0 in range(0, h, step):
+        strip = np.asarray(data[r0:min(r0 + step, h)])
+        if carry is not None:
+            strip = np.concatenate([carry, strip])
+        last = r0 + step >= h
+        full = strip.shape[0] if last else strip.shape[0] - strip.shape[0] % f
+        part, carry = strip[:full], (strip[full:] if full < strip.shape[0] else None)
+        if full:
+            rows = np.arange(0, full, f)
+            b0 = row0 // f
+            for k, v in enumerate(values):
+                ind = part == v
+                counts[k, b0:b0 + len(rows)] += np.add.reduceat(np.add.reduceat(ind, rows, axis=0, dtype=np.int64), col_starts, axis=1)
+            row0 += full
+    n_rows = np.minimum(f, h - np.arange(0, h, f))
+    n_cols = np.minimum(f, w - col_starts)
+    return counts / (n_rows[:, None] * n_cols[None, :]).astype(np.float64)
 
 
 def class_quicklook_png(da: xr.DataArray, classes, *, title: str, max_pixels: int = 900) -> bytes:

@@ -50,7 +50,41 @@ def read_map(path, grid: Grid | None = None, name: str | None = None):
     return read_raster(path, grid or own, kind="continuous", name=name or Path(path).stem)
 
 
+_SCAN_CACHE: dict | None = None  # map_values results while `scans_once` is active, by (file identity, limit)
+
+
+@contextmanager
+def scans_once():
+    """Within the block, `map_values` scans each map file once: later calls on the same file (same inode, size and
+    mtime) return a copy of the first result. For a caller that checks one map several times while nothing writes
+    it (the evaluation stage checks the evaluated map for the points, each comparison and the diagnostics)."""
+    global _SCAN_CACHE
+    outer = _SCAN_CACHE
+    _SCAN_CACHE = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _SCAN_CACHE = outer
+
+
 def map_values(path, limit: int = 256) -> dict:
+    """`_map_values` of `path`, scanned once per file inside `scans_once`."""
+    import copy
+    import os
+
+    if _SCAN_CACHE is None:
+        return _map_values(path, limit)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _map_values(path, limit)
+    key = (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, limit)
+    if key not in _SCAN_CACHE:
+        _SCAN_CACHE[key] = _map_values(path, limit)
+    return copy.deepcopy(_SCAN_CACHE[key])
+
+
+def _map_values(path, limit: int = 256) -> dict:
     """What a map file holds (its own grid, band 1, read block by block), decoded as every irrmap reader decodes it
     (irrmap.core.nodata via decoding_for: nodata, the file's mask or alpha band, and its scale/offset, as
     irrmap.core.raster_read.read_raster and so `read_map` apply them): {"dtype", "nodata" (declared or None),
@@ -72,12 +106,18 @@ def map_values(path, limit: int = 256) -> dict:
         vals: set | None = set() if integer and not scaled else None
         few: set | None = set()
         n255, top, peak, low, raw_peak, n_valid = 0, -np.inf, -np.inf, np.inf, -np.inf, 0
+        counted = integer and not scaled and np.dtype(dtype) in (np.dtype(np.uint8), np.dtype(np.uint16))
         for _, w in src.block_windows(1):
             raw = src.read(1, window=w)
             ok = ~dec.missing(raw, valid_mask(src, 1, dec, w))  # the GDAL mask band and an alpha band
             if not integer:
                 ok &= np.isfinite(raw)
             raw = raw[ok]
+            if counted:  # unscaled 8/16-bit band: every statistic below from one histogram of the stored values
+                n_valid += int(raw.size)
+                peak, low, raw_peak, n255, top, vals, few = _fold_counts(np.bincount(raw, minlength=256), (peak, low, raw_peak, n255, top),
+                                                                         vals, few, limit)
+                continue
             v = dec.decode(raw) if scaled else raw
             n_valid += int(v.size)
             if v.size:
@@ -104,6 +144,34 @@ def map_values(path, limit: int = 256) -> dict:
 
 
 FEW_VALUES = 8  # map_values lists the distinct values of any band holding at most this many
+
+
+def _fold_counts(counts: np.ndarray, acc: tuple, vals: set | None, few: set | None, limit: int):
+    """One block of an unscaled unsigned integer band folded into map_values' running statistics from the histogram
+    `counts` of its valid stored values (counts[v] = pixels storing v): the same results as its per-pixel
+    expressions (v.max(), (raw == 255).sum(), np.unique ...). acc = (peak, low, raw_peak, n255, top); returns
+    (peak, low, raw_peak, n255, top, vals, few)."""
+    peak, low, raw_peak, n255, top = acc
+    held = np.flatnonzero(counts)
+    if held.size:
+        peak = max(peak, float(held[-1]))
+        low = min(low, float(held[0]))
+        raw_peak = max(raw_peak, float(held[-1]))
+    n255 += int(counts[255]) if counts.size > 255 else 0
+    other = held[held != 255]
+    if other.size:
+        top = max(top, float(other[-1]))
+    if vals is not None or few is not None:
+        u = set(held.tolist())
+        if vals is not None:
+            vals |= u
+            if len(vals) > limit:
+                vals = None
+        if few is not None:
+            few |= u
+            if len(few) > FEW_VALUES:
+                few = None
+    return peak, low, raw_peak, n255, top, vals, few
 
 
 def check_map_values(path, threshold: float | None = None, kind: str = "fraction", what: str = "map",
@@ -644,8 +712,11 @@ def cropland_by_unit(cropland_path, units, grid: Grid | None = None) -> pd.Serie
     from irrmap.core.plausibility import MIN_COVERED
 
     crop = read_map(cropland_path, grid, name="cropland").fillna(0)
-    cropland = agreement.mapped_area_by_unit(crop, units, kind="fraction")
-    on_grid = agreement.mapped_area_by_unit(crop * 0 + 1, units, kind="fraction")
+    # one pass: the units' pixel area on the grid is the `whole` sum of the cropland's pass (a map of ones has no gap
+    # there); a -inf cropland value would be a gap of `crop * 0 + 1`: then the second pass as written
+    cropland, on_grid = agreement.mapped_and_whole_area_by_unit(crop, units, kind="fraction")
+    if not np.isfinite(cropland.to_numpy()[cropland.notna().to_numpy()]).all():
+        on_grid = agreement.mapped_area_by_unit(crop * 0 + 1, units, kind="fraction")
     return cropland.where(on_grid >= MIN_COVERED * units.geodesic_areas().reindex(cropland.index).to_numpy())
 
 
@@ -691,44 +762,63 @@ def compare(map_a, map_b, *, threshold_a=None, threshold_b=None, mask_path=None,
     then brought onto A's grid as categories (mode when coarsening, nearest when refining): resampling a
     fraction map as continuous before thresholding would spread every partly irrigated pixel. Per-unit areas
     are computed on each map's own grid."""
+    return compare_all(map_a, [map_b], threshold_a=threshold_a, threshold_b=threshold_b, mask_path=mask_path, units_path=units_path,
+                       unit_field=unit_field, hierarchy=hierarchy, kind_a=kind_a, kind_b=kind_b, units_layer=units_layer,
+                       units_encoding=units_encoding, threshold_options=threshold_options)[0]
+
+
+def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=None, units_path=None, unit_field=None,
+                hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None, units_encoding=None,
+                threshold_options: dict | None = None) -> list[CompareResult]:
+    """`compare(map_a, b, ...)` for each map b of `maps_b` (same keywords, one threshold and kind for every map B),
+    map A checked, read and summed once for all of them (comparison.compare_maps_many): the same results."""
     import shutil
     import tempfile
 
+    maps_b = list(maps_b)
     grid = map_grid(map_a)
     check_map_values(map_a, threshold_a, kind_a, "map A", binarised=True, option=(threshold_options or {}).get("a"))
-    check_map_values(map_b, threshold_b, kind_b, "map B", binarised=True, option=(threshold_options or {}).get("b"))
+    for map_b in maps_b:
+        check_map_values(map_b, threshold_b, kind_b, "map B", binarised=True, option=(threshold_options or {}).get("b"))
     given = threshold_a, threshold_b  # None: not given (value > 0)
     threshold_a, threshold_b = (0.0 if t is None else float(t) for t in given)
     a = read_map(map_a, grid, name=Path(map_a).stem)
+    all_names = []
+    for map_b in maps_b:
+        names = (Path(map_a).stem, Path(map_b).stem)
+        all_names.append((f"A:{names[0]}", f"B:{names[1]}") if names[0] == names[1] else names)
     tmp = tempfile.mkdtemp(prefix="irrmap-compare-")
     try:
-        b, thr_b = binary_on_grid(map_b, grid, threshold_b, Path(tmp) / "b.tif")
+        on_grid = [binary_on_grid(map_b, grid, threshold_b, Path(tmp) / f"b{i}.tif") for i, map_b in enumerate(maps_b)]
         mask = binary_on_grid(mask_path, grid, 0.0, Path(tmp) / "mask.tif", name="mask")[0] if mask_path else None
-        names = (Path(map_a).stem, Path(map_b).stem)
-        if names[0] == names[1]:
-            names = (f"A:{names[0]}", f"B:{names[1]}")
-        res = comparison.compare_maps(a, b, threshold_a=threshold_a, threshold_b=thr_b, mask=mask, names=names)
+        res = comparison.compare_maps_many(a, [b for b, _ in on_grid], threshold_a=threshold_a, thresholds_b=[t for _, t in on_grid],
+                                           mask=mask, names=all_names) if maps_b else []
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    table = metrics = None
-    if units_path:
-        from irrmap.core.units import AdminUnits
+    out = []
+    units = ua = None
+    for map_b, names, r in zip(maps_b, all_names, res):
+        table = metrics = None
+        if units_path:
+            from irrmap.core.units import AdminUnits
 
-        units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding)
-        ua = agreement.mapped_area_by_unit(a, units, kind=kind_a, threshold=threshold_a)
-        ub = agreement.mapped_area_by_unit(read_map(map_b, name=Path(map_b).stem), units, kind=kind_b, threshold=threshold_b)
-        table = comparison.unit_areas_side_by_side(ua, ub, names)
-        metrics = agreement.agreement_metrics(ua.to_numpy(), ub.to_numpy())
-        metrics["units_without_mapped_area"] = {f"{names[i]}: {c}": why for i, side in enumerate((ua, ub))
-                                                for c, why in side.attrs.get("not_estimable", {}).items()}
-    cmd = _cmd("irrmap", "evaluate", "compare", map_a, map_b, *_opt("--threshold-a", given[0]),
-               *_opt("--threshold-b", given[1]), *_opt("--mask", mask_path), *_opt("--units", units_path),
-               *_opt("--unit-field", unit_field if units_path else None), *_opt("--hierarchy", hierarchy if units_path else None),
-               *_opt("--units-layer", units_layer if units_path else None),
-               *_opt("--units-encoding", units_encoding if units_path else None),
-               *_opt("--kind-a", kind_a if units_path and kind_a != "fraction" else None),
-               *_opt("--kind-b", kind_b if units_path and kind_b != "fraction" else None), "--json")
-    return CompareResult(res, table, metrics, cmd)
+            if units is None:
+                units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding)
+                ua = agreement.mapped_area_by_unit(a, units, kind=kind_a, threshold=threshold_a)
+            ub = agreement.mapped_area_by_unit(read_map(map_b, name=Path(map_b).stem), units, kind=kind_b, threshold=threshold_b)
+            table = comparison.unit_areas_side_by_side(ua, ub, names)
+            metrics = agreement.agreement_metrics(ua.to_numpy(), ub.to_numpy())
+            metrics["units_without_mapped_area"] = {f"{names[i]}: {c}": why for i, side in enumerate((ua, ub))
+                                                    for c, why in side.attrs.get("not_estimable", {}).items()}
+        cmd = _cmd("irrmap", "evaluate", "compare", map_a, map_b, *_opt("--threshold-a", given[0]),
+                   *_opt("--threshold-b", given[1]), *_opt("--mask", mask_path), *_opt("--units", units_path),
+                   *_opt("--unit-field", unit_field if units_path else None), *_opt("--hierarchy", hierarchy if units_path else None),
+                   *_opt("--units-layer", units_layer if units_path else None),
+                   *_opt("--units-encoding", units_encoding if units_path else None),
+                   *_opt("--kind-a", kind_a if units_path and kind_a != "fraction" else None),
+                   *_opt("--kind-b", kind_b if units_path and kind_b != "fraction" else None), "--json")
+        out.append(CompareResult(r, table, metrics, cmd))
+    return out
 
 
 def binary_on_grid(path, grid: Grid, threshold: float, tmp_path, name: str | None = None):
@@ -942,4 +1032,4 @@ def _json_default(o):
 
 
 __all__ = ["CLASS_NAMES", "CompareResult", "PointsResult", "StatisticsResult", "area_from_matrix", "area_from_samples",
-           "build_report", "compare", "points_accuracy", "read_map", "statistics_agreement", "to_json", "write_report"]
+           "build_report", "compare", "compare_all", "points_accuracy", "read_map", "statistics_agreement", "to_json", "write_report"]

@@ -40,15 +40,17 @@ def _unit_areas(ctx: RunContext):
 
 def run(ctx: RunContext) -> list[Path]:
     from irrmap.app.run_warnings import collected_warnings
+    from irrmap.evaluation.workflow import scans_once
 
-    with collected_warnings("evaluation", []) as own:  # this stage's warnings, for the report's flags (the runner keeps its own copy)
+    # this stage's warnings, for the report's flags (the runner keeps its own copy); each map's value check read once
+    with collected_warnings("evaluation", []) as own, scans_once():
         return _run(ctx, own)
 
 
 def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
     from irrmap.app.stages import report_context
     from irrmap.core.tables import TableFormat
-    from irrmap.evaluation.workflow import compare, points_accuracy, statistics_agreement, write_report
+    from irrmap.evaluation.workflow import compare_all, points_accuracy, statistics_agreement, write_report
 
     sec = ctx.config.evaluation
     name = evaluated_map(ctx)
@@ -80,9 +82,9 @@ def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
             units_layer=units.layer, units_encoding=units.encoding, fmt=TableFormat.of(st, "[statistics]"),
             level_tables={lv: ctx.path(p) for lv, p in sec.level_statistics.items()},
             cropland_path=ctx.products.get(cropland_product(ctx)), main_checked=True)  # the statistics stage checked the main table
-    kw["comparisons"] = [compare(map_path, ctx.product(o, "[evaluation].compare"), threshold_a=sec.threshold, threshold_b=sec.threshold,
-                                 threshold_options={"a": "[evaluation].threshold", "b": "[evaluation].threshold"})
-                         for o in sec.compare]
+    others = [ctx.product(o, "[evaluation].compare") for o in sec.compare]  # map A read once for all of them
+    kw["comparisons"] = compare_all(map_path, others, threshold_a=sec.threshold, threshold_b=sec.threshold,
+                                    threshold_options={"a": "[evaluation].threshold", "b": "[evaluation].threshold"}) if others else []
     if ctx.config.water is not None:
         kw["water"] = water.report_files(ctx)
     if ctx.config.treecover is not None:
