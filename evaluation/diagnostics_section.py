@@ -110,9 +110,14 @@ def diagnostics_section(rep, diag: Diagnostics, points) -> dict:
     sec = rep.section("Model diagnostics")
     cv = (diag.card or {}).get("cv") or {}
     rows = []
-    for kind, what in (("random", "training pool, random folds"), ("blocked", f"training pool, spatial blocks ({cv.get('held_out', '')})")):
+    # a bootstrap random forest's random split is its out-of-bag estimate (models.fit); older cards have no "method"
+    oob = (cv.get("random") or {}).get("method") == "out-of-bag"
+    random_row = ("classifier, random split (out-of-bag)", "training pool, trees that did not see the sample") if oob else \
+        ("classifier, random CV", "training pool, random folds")
+    for kind, (label, what) in (("random", random_row),
+                                ("blocked", ("classifier, blocked CV", f"training pool, spatial blocks ({cv.get('held_out', '')})"))):
         if kind in cv:
-            rows.append(_row(f"classifier, {kind} CV", cv[kind]["oa"], cv[kind]["kappa"], cv[kind]["n"], what=what))
+            rows.append(_row(label, cv[kind]["oa"], cv[kind]["kappa"], cv[kind]["n"], what=what))
     if points is not None:
         a = points.accuracy
         rows.append(_row("classifier map", a.overall_accuracy, a.kappa, a.n, *ci95(a.overall_accuracy, a.overall_accuracy_se),

@@ -3,7 +3,8 @@
 Neighbouring pixels look alike, so a random split tests the model on near-copies of its training pixels and
 overstates accuracy. Holding out square blocks (or units) tests it on places it has not seen. Both are
 reported side by side, on the pooled out-of-fold predictions plus per fold: overall accuracy (OA) and Cohen's
-kappa for classifiers; R2, RMSE, bias and MAE (`regression_scores`) for regressors.
+kappa for classifiers; R2, RMSE, bias and MAE (`regression_scores`) for regressors. For a bootstrap random
+forest the random split can instead be the final model's out-of-bag predictions (`out_of_bag_scores`).
 """
 
 from __future__ import annotations
@@ -155,11 +156,25 @@ def _run_folds(sets: list[_FoldSet], n_jobs: int) -> list[list]:
     return out
 
 
+def out_of_bag_scores(y, predicted) -> dict:
+    """The random-split scores of a bootstrap forest from its out-of-bag class decisions (Breiman 2001, section 3.1:
+    each sample scored by the trees whose bootstrap sample left it out, about 37 % of them, so by a model that never
+    saw it: a random hold-out). y: class per sample (n,); predicted: out-of-bag class per sample (n,), -1 where no
+    tree left the sample out. Scores as the CV folds (OA, kappa, n) over the samples scored, plus "method":
+    "out-of-bag" and "unscored" (the samples left out of the score)."""
+    y, predicted = np.asarray(y).astype(np.int64), np.asarray(predicted, np.int64)
+    scored = predicted >= 0
+    scores = _class_scores(y[scored], predicted[scored]) if scored.any() else {"n": 0, "oa": float("nan"), "kappa": float("nan")}
+    return scores | {"method": "out-of-bag", "unscored": int((~scored).sum())}
+
+
 def spatial_vs_random(make_model, X, y, *, rows=None, cols=None, block: int | None = 40, units=None, keys=None,
-                      n_splits: int = 5, seed: int = 0, n_jobs: int = 1) -> dict:
+                      n_splits: int = 5, seed: int = 0, n_jobs: int = 1, random_split: Callable[[], dict] | None = None) -> dict:
     """Blocked CV (square blocks of `block` pixels, or whole `units` when block is None) beside a random
     split with the same number of folds, `n_jobs` folds fitted at once (cross_validate). Returns
-    {"blocked": {...}, "random": {...}, "optimism_oa": random - blocked}."""
+    {"blocked": {...}, "random": {..., "method": "<n_splits>-fold random"}, "optimism_oa": random - blocked}.
+    `random_split`, when given, is called once the blocked folds are done and its scores (e.g. out_of_bag_scores of
+    the final forest, "method": "out-of-bag") replace the random folds, which are then not fitted."""
     y = np.asarray(y)
     if block is None:
         if units is None:
@@ -170,8 +185,11 @@ def spatial_vs_random(make_model, X, y, *, rows=None, cols=None, block: int | No
         how = f"blocks of {int(used)} px"
     # both CVs' folds in one pool: run one after the other, each left a core idle while its last fold ran alone
     # (16x demo models stage: 43 s of its 305)
-    sets = [_FoldSet(make_model, X, y, assign_folds(groups, n_splits, seed), keys),
-            _FoldSet(make_model, X, y, assign_folds(np.arange(len(y)), n_splits, seed), keys)]
-    blocked, randomized = (cv.scores(res) for cv, res in zip(sets, _run_folds(sets, n_jobs)))
+    sets = [_FoldSet(make_model, X, y, assign_folds(groups, n_splits, seed), keys)]
+    if random_split is None:
+        sets.append(_FoldSet(make_model, X, y, assign_folds(np.arange(len(y)), n_splits, seed), keys))
+    scores = [cv.scores(res) for cv, res in zip(sets, _run_folds(sets, n_jobs))]
+    blocked = scores[0]
+    randomized = random_split() if random_split is not None else scores[1] | {"method": f"{n_splits}-fold random"}
     return {"held_out": how, "n_splits": n_splits, "seed": seed, "blocked": blocked, "random": randomized,
             "optimism_oa": randomized["oa"] - blocked["oa"]}

@@ -127,6 +127,14 @@ def test_blocked_cv_is_less_optimistic_than_random():
     assert res["blocked"]["oa"] < res["random"]["oa"] - 0.15
     assert res["optimism_oa"] == pytest.approx(res["random"]["oa"] - res["blocked"]["oa"])
     assert len(res["blocked"]["folds"]) == 4 and np.isfinite(res["blocked"]["kappa"])
+    # fit_from_pool scores a random forest's random split by its out-of-bag decisions, as optimistic as random folds
+    # (pixel row/col as predictors: lat = -row would leave degree ranges)
+    pool = pool.rename(columns={"lat": "py", "lon": "px"})
+    _, card = fit_from_pool(pool, model="rf", features=["py", "px", "s0", "s1"], seed=0, cv_blocks=30, cv_splits=4)
+    oob = card["cv"]["random"]
+    assert oob["method"] == "out-of-bag" and "folds" not in oob
+    assert oob["oa"] > 0.85 and card["cv"]["blocked"]["oa"] < oob["oa"] - 0.15
+    assert card["cv"]["blocked"] == res["blocked"]  # same blocked folds as spatial_vs_random's
 
 
 def test_fit_card_has_cv_and_counts():
@@ -160,4 +168,6 @@ def test_rf_folds_skip_the_out_of_bag_score_and_score_the_same(monkeypatch):
     with_oob = real(lambda: ScopedClassifier(model="rf", random_state=0), pool[card["features"]].astype(np.float32),
                     pool["label"].to_numpy().astype(np.int64), rows=pool["row"].to_numpy(), cols=pool["col"].to_numpy(), block=10,
                     n_splits=3, seed=0)
-    assert card["cv"]["blocked"] == with_oob["blocked"] and card["cv"]["random"] == with_oob["random"]
+    assert card["cv"]["blocked"] == with_oob["blocked"]
+    # the random split is the final forest's out-of-bag decisions: its OA is the forest's own oob_score_
+    assert card["cv"]["random"]["method"] == "out-of-bag" and card["cv"]["random"]["oa"] == card["oob_score"]

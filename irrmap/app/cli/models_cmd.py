@@ -80,8 +80,12 @@ def _print_card(card: dict) -> None:
     cv = card.get("cv")
     if cv:
         b, r = cv["blocked"], cv["random"]
+        # cards before the out-of-bag random split have no "method": their random split was random folds
+        how = r.get("method", f"{cv['n_splits']}-fold random")
+        unscored = f", {r['unscored']} samples no tree left out" if r.get("unscored") else ""
         print(f"CV ({cv['n_splits']} folds, held out: {cv['held_out']}): OA {score_text(b['oa'])} kappa {score_text(b['kappa'])}"
               f"{' (one class in the held-out samples)' if score_text(b['kappa']) == 'undefined' else ''}; "
-              f"random split OA {score_text(r['oa'])} kappa {score_text(r['kappa'])} (optimism {score_text(cv['optimism_oa'], '+.3f')})")
+              f"random split ({how}{unscored}) OA {score_text(r['oa'])} kappa {score_text(r['kappa'])} "
+              f"(optimism {score_text(cv['optimism_oa'], '+.3f')})")
     if card.get("oob_score") is not None:
         print(f"out-of-bag accuracy {score_text(card['oob_score'])}")
