@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 
 import dask
 import dask.array as da
@@ -360,6 +361,40 @@ def _strip_distance(values, row0: int, above_before, below_after, ycoord, dx_row
     return buf
 
 
+class _StripCache:
+    """The last `keep` transformed strips of one distance_to_water call, by strip start row. The write pass
+    computes a few windows at a time (irrmap.core.raster_write), so without it every compute that meets a strip
+    transformed the whole strip again (16x demo: 13 transforms of 3 strips, each reading its 14 water chunks;
+    one strip per chunk row on a grid of 27,556 columns: about 15 transforms of each). The strips are
+    read-only arrays shared by the computes; a copy sent to another process starts empty."""
+
+    def __init__(self, keep: int = 2):
+        self.keep = keep
+        self._strips: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __reduce__(self):
+        return _StripCache, (self.keep,)
+
+    def get(self, row0: int, compute) -> np.ndarray:
+        with self._lock:
+            hit = self._strips.pop(row0, None)
+            if hit is not None:
+                self._strips[row0] = hit  # most recent last
+                return hit
+        out = compute()
+        out.flags.writeable = False
+        with self._lock:
+            self._strips[row0] = out
+            while len(self._strips) > self.keep:
+                self._strips.pop(next(iter(self._strips)))
+        return out
+
+
+def _cached_strip(cache: _StripCache, values, row0: int, above_before, below_after, ycoord, dx_row, dx_half) -> np.ndarray:
+    return cache.get(row0, lambda: _strip_distance(values, row0, above_before, below_after, ycoord, dx_row, dx_half))
+
+
 def _distance_by_strips(data: da.Array, grid: Grid, strip_pixels: int = STRIP_PIXELS) -> da.Array:
     """The uncapped transform of a dask water mask in strips of whole rows, so that no task holds the grid.
 
@@ -384,7 +419,8 @@ def _distance_by_strips(data: da.Array, grid: Grid, strip_pixels: int = STRIP_PI
     for k in range(n - 2, -1, -1):
         below[k] = np.where(edges[k + 1][0] >= 0, edges[k + 1][0], below[k + 1]).astype(np.int32)
     y, dx_row, dx_half = _row_geometry(grid, 0, H)
-    parts = [da.from_delayed(dask.delayed(_strip_distance, pure=True)(b, r0, above[k], below[k], y, dx_row, dx_half),
+    cache = _StripCache()
+    parts = [da.from_delayed(dask.delayed(_cached_strip, pure=True)(cache, b, r0, above[k], below[k], y, dx_row, dx_half),
                              shape=(h, W), dtype=np.float32)
              for k, (b, r0, h) in enumerate(zip(blocks, starts, strips.chunks[0]))]
     return da.concatenate(parts, axis=0).rechunk(data.chunks)

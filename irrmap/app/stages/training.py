@@ -11,13 +11,20 @@ import numpy as np
 import pandas as pd
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages.common import checked_units, predictor_names, provenance, read_product, units_matching, zones_and_codes
+from irrmap.app.stages.common import (
+    checked_units,
+    predictor_names,
+    provenance,
+    read_product,
+    units_matching,
+    zones_and_codes,
+)
 from irrmap.app.stages.units import partial_targets
 from irrmap.core.atomic import atomic_path, partial_path
 from irrmap.core.errors import DataError, gather, raise_all
-from irrmap.core.raster_read import read_raster
 from irrmap.core.palettes import IRRIGATION
-from irrmap.core.raster_write import write_raster
+from irrmap.core.raster_read import read_raster
+from irrmap.core.raster_write import RasterOutput, write_rasters
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +44,11 @@ def run_thresholds(ctx: RunContext) -> list[Path]:
     folder = ctx.outdir / "training"
     work = partial_path(folder / "thresholds", ".parts")
     maps, result = split_scores(scores, zones, cropland, targets, codes, rule=sec.rule, work=work)
-    outputs = [folder / "partial_units.csv"]
-    for name, m in maps.items():
-        path = folder / f"threshold_{name}.tif"
-        write_raster(path, m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
-                     tags=provenance(ctx, "training.thresholds") | {"rule": sec.rule}, colours=IRRIGATION)
-        outputs.append(path)
+    tags = provenance(ctx, "training.thresholds") | {"rule": sec.rule}
+    # one write_rasters call: the maps' finishing copies (GDAL's COG copy, mostly one thread each) run side by side
+    rasters = [RasterOutput(folder / f"threshold_{name}.tif", m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
+                            tags=tags, colours=IRRIGATION) for name, m in maps.items()]
+    outputs = [folder / "partial_units.csv", *write_rasters(rasters, desc="threshold maps")] if rasters else [folder / "partial_units.csv"]
     shutil.rmtree(work, ignore_errors=True)  # the maps are written: their part files go now, not when the maps are collected
     with atomic_path(folder / "thresholds.csv") as tmp:
         result.to_csv(tmp, index=False)
