@@ -52,7 +52,8 @@ def _partials(folder: Path) -> list[Path]:
 
 
 def _hidden(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*"))
+    """Hidden files and folders under `folder`, but the digests kept for the next run (irrmap.core.manifest.DigestCache)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob(".*") if p.name != ".irrmap-digests.json")
 
 
 def _sha(path: Path) -> str:

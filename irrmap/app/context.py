@@ -17,7 +17,9 @@ from irrmap.core import dataset_names
 from irrmap.core.config import LoadedConfig
 from irrmap.core.errors import ConfigError
 from irrmap.core.grid import Grid
-from irrmap.core.manifest import sha256_file
+from irrmap.core.manifest import DigestCache, sha256_file
+
+RUN_CACHE = ".irrmap-cache"
 
 
 @dataclass
@@ -33,10 +35,17 @@ class RunContext:
     cache: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)  # {stage, logger, message} of each warning so far (irrmap.app.run_warnings)
     force: bool = False  # `irrmap run --force`: stages recompute, also work they could resume or reuse
+    digests: DigestCache | None = None  # digests kept from earlier runs of the output folder (irrmap run sets it)
 
     @property
     def config(self):
         return self.loaded.config
+
+    @property
+    def run_cache(self) -> Path:
+        """OUTPUT/.irrmap-cache: what a stage computes for a later stage of the same run (e.g. the fractions of
+        sibling inputs, irrmap.app.stages.shared_fractions); removed after a complete run and before a forced one."""
+        return self.outdir / RUN_CACHE
 
     def path(self, p) -> Path:
         """A config path resolved against the config's folder."""
@@ -52,8 +61,11 @@ class RunContext:
     def checksum(self, p) -> str:
         p = str(self.path(p))
         if p not in self.checksums:
-            self.checksums[p] = input_digest(p)
+            self.checksums[p] = input_digest(p, self._sha256)
         return self.checksums[p]
+
+    def _sha256(self, p: str) -> str:
+        return sha256_file(p) if self.digests is None else self.digests.sha256(p)
 
     def checksum_all(self, paths) -> None:
         """Compute the checksums of `paths` not known yet, one file per CPU core at a time (hashlib releases the
@@ -63,17 +75,18 @@ class RunContext:
         if len(todo) < 2:
             return
         with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
-            for p, digest in zip(todo, pool.map(input_digest, todo)):
+            for p, digest in zip(todo, pool.map(lambda q: input_digest(q, self._sha256), todo)):
                 self.checksums[p] = digest
 
 
-def input_digest(p: str) -> str:
+def input_digest(p: str, sha256=sha256_file) -> str:
     """SHA-256 of an input file; for a GDAL dataset name (/vsizip/x.zip/a.tif, NETCDF:"f.nc":var), of the name and
-    its container file's SHA-256 (two names in one container differ; a changed container changes both)."""
+    its container file's SHA-256 (two names in one container differ; a changed container changes both). `sha256`
+    hashes one file (a DigestCache's may answer from an earlier run)."""
     if not dataset_names.is_dataset_name(p):
-        return sha256_file(p)
+        return sha256(p)
     c = dataset_names.container(p)
-    inner = sha256_file(str(c)) if c is not None and c.is_file() else ""
+    inner = sha256(str(c)) if c is not None and c.is_file() else ""
     return hashlib.sha256(f"{p}\0{inner}".encode()).hexdigest()
 
 

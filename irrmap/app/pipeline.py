@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from irrmap.app.run_warnings import collected_warnings, warning_record
 from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
 from irrmap.core.errors import gather, raise_all
-from irrmap.core.manifest import git_commit, package_versions, write_manifest
+from irrmap.core.manifest import DigestCache, git_commit, package_versions, write_manifest
 from irrmap.core.output_lock import output_lock
 from irrmap.core.memory import drop_gdal_block_cache, limit_arenas, release_freed_memory
 from irrmap.core.raster_write import gdal_cache_bytes
@@ -36,6 +37,7 @@ from irrmap.core.raster_write import gdal_cache_bytes
 log = logging.getLogger(__name__)
 
 STATE_FILE = ".irrmap-state.json"
+DIGEST_FILE = ".irrmap-digests.json"  # SHA-256 of input files by path and file identity (irrmap.core.manifest.DigestCache)
 
 
 # [run] keys any stage may read (seeds of samplers and models, the chunking of windowed reads and filters): they
@@ -119,8 +121,11 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
     grid, outdir = ctx.grid, ctx.outdir
     outdir.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(outdir)  # temporaries of a killed run (they can add up to gigabytes)
+    if force:  # what stages of an earlier, interrupted run left for later ones: a forced run recomputes it
+        shutil.rmtree(ctx.run_cache, ignore_errors=True)
     previous = _load_state(outdir)
     state = {} if force else dict(previous)
+    ctx.digests = DigestCache(outdir / DIGEST_FILE, trust=not force)  # unchanged inputs are not hashed again next run
     manifest = {
         "irrmap_version": irrmap.__version__,
         "git_commit": git_commit(),
@@ -150,6 +155,7 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
                     outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
                 state[stage.name] = {"fingerprint": fp, "outputs": [str(p) for p in outputs], "warnings": warned}
                 write_text_atomic(outdir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
+                ctx.digests.save()
                 drop_gdal_block_cache()  # nor its cached blocks
                 release_freed_memory()  # the next stage starts from this stage's live data, not its garbage
             manifest["stages"][stage.name] = {
@@ -159,10 +165,12 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
                 "outputs": [_relative(p, outdir) for p in outputs],
             }
             ctx.warnings.extend(warned)
+    shutil.rmtree(ctx.run_cache, ignore_errors=True)  # every stage is done: nothing left to hand on
     manifest["status"] = "complete"
     manifest["inputs"] = {p: c for p, c in sorted(ctx.checksums.items())}
     manifest["warnings"] = ctx.warnings  # {stage, logger, message}; a skipped stage repeats those of its last run
     write_manifest(outdir / "manifest.json", manifest)
+    ctx.digests.save()
     _write_viewer(outdir, manifest)
     return manifest
 
@@ -210,6 +218,8 @@ def _failure_recorded(manifest: dict, ctx: RunContext, plan: list[Stage], previo
         manifest["inputs"] = {p: c for p, c in sorted(ctx.checksums.items())}
         try:
             write_manifest(ctx.outdir / "manifest.json", manifest)
+            if ctx.digests is not None:
+                ctx.digests.save()  # the resumed run need not hash them again
         except Exception as write_exc:  # e.g. the disk is full: the original error matters more
             log.warning("could not record the failure in manifest.json: %s", write_exc)
         raise

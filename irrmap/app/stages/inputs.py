@@ -1,12 +1,18 @@
 """Stage `inputs.NAME`: align one [inputs.NAME] raster onto the run's grid (aligned/NAME.tif), then check that
 the aligned raster is plausible on the grid (irrmap.core.valid_share.check_aligned: no valid pixel stops the run
-with the file's and the grid's extents, data lost in alignment stops it, a low valid share warns)."""
+with the file's and the grid's extents, data lost in alignment stops it, a low valid share warns).
+
+Fraction inputs that count classes of the same file, band and decoding (cropland, forest_grass, other_cover of one
+30 m land-cover map) are counted in one pass over that file (irrmap.app.stages.shared_fractions): the first of them to
+run writes the others' fractions to the run's cache, where their stages find them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
+from irrmap.app.stages import shared_fractions
 from irrmap.app.stages.common import check_raster_on_grid, provenance
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
@@ -16,14 +22,17 @@ from irrmap.core.valid_share import check_aligned
 from irrmap.suitability.guards import FEET
 
 
+def read_options(ctx: RunContext, name: str) -> dict:
+    """read_raster's keyword arguments for [inputs.NAME] (but the grid, chunks and name)."""
+    spec = ctx.config.inputs[name]
+    return {"kind": spec.kind, "band": spec.band, "classes": spec.classes, "resampling": spec.resampling, "nodata": spec.nodata,
+            "fill_values": spec.fill_values, "scale": spec.scale, "offset": spec.offset, "valid_range": spec.valid_range}
+
+
 def read_input(ctx: RunContext, name: str, grid: Grid):
     """[inputs.NAME] read lazily onto `grid` (the run's grid, or another on its lattice) as the config says."""
     spec = ctx.config.inputs[name]
-    return read_raster(
-        ctx.path(spec.path), grid, kind=spec.kind, band=spec.band, classes=spec.classes,
-        resampling=spec.resampling, nodata=spec.nodata, fill_values=spec.fill_values, scale=spec.scale,
-        offset=spec.offset, valid_range=spec.valid_range, chunks=ctx.config.run.chunk_size, name=name,
-    )
+    return read_raster(ctx.path(spec.path), grid, **read_options(ctx, name), chunks=ctx.config.run.chunk_size, name=name)
 
 
 # linear units GDAL reports for a band (gdalinfo "Unit Type") that are feet, not metres
@@ -50,7 +59,8 @@ def stage(name: str) -> Stage:
         out = ctx.outdir / "aligned" / f"{name}.tif"
         tags = provenance(ctx, f"inputs.{name}") | {"source": spec.path, "kind": spec.kind, "resampling": da.attrs["resampling"]}
         check_unit_type(ctx.path(spec.path), da.attrs["band"], spec.scale, f"[inputs.{name}]")
-        write_aligned(out, da, name=name, tags=tags)
+        with shared_fractions.pass_for(ctx, name, da) as data:  # the values, counted with its siblings' when it has any
+            write_aligned(out, data, name=name, tags=tags)
         check_aligned(out, ctx.path(spec.path), ctx.grid, key=f"[inputs.{name}]", band=da.attrs["band"], nodata=spec.nodata,
                       fill_values=spec.fill_values, valid_range=spec.valid_range)
         return [out]
