@@ -371,30 +371,32 @@ def _round_down_f32(t: np.ndarray) -> np.ndarray:
 
 
 def _layout(feature, threshold, left, right, nan_right, value, root=0):
-    """Renumber one tree breadth-first so each node's two children are adjacent (left, then right)."""
-    order = [root]
-    child = {}
-    k = 0
-    while k < len(order):
-        node = order[k]
-        if feature[node] >= 0:
-            child[node] = len(order)
-            order.extend([left[node], right[node]])
-        k += 1
-    order = np.asarray(order, np.int64)
-    leaf = np.asarray(feature)[order] < 0
+    """Renumber one tree breadth-first so each node's two children are adjacent (left, then right). Level by
+    level in numpy: a breadth-first queue lists the children of one level's splits, in order, as the next level
+    (per node in Python it took 0.83 of the 0.88 CPU-s that flattening a 100-tree, 528,514-node forest took)."""
+    feature = np.asarray(feature)
+    left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
+    levels, firsts = [np.array([root], np.int64)], []  # nodes of each level; position of each split's left child
+    size = 1
+    while True:
+        nodes = levels[-1]
+        splits = nodes[feature[nodes] >= 0]
+        firsts.append(size + 2 * np.arange(splits.size, dtype=np.int64))
+        if not splits.size:
+            break
+        levels.append(np.stack([left[splits], right[splits]], axis=1).reshape(-1))
+        size += levels[-1].size
+    order = np.concatenate(levels)
+    leaf = feature[order] < 0
     # leaves point to themselves and never move (x > +inf is false, NaN stays put): fixed-length walks
-    new_child = np.array([child.get(int(n), i) for i, n in enumerate(order)], np.int64)
+    new_child = np.arange(order.size, dtype=np.int64)
+    new_child[~leaf] = np.concatenate(firsts)
     thr = _round_down_f32(np.asarray(threshold, np.float64)[order])
     thr[leaf] = np.inf
     nan_r = np.asarray(nan_right, np.uint8)[order]
     nan_r[leaf] = 0
-    depth = np.zeros(len(order), np.int64)
-    for i in range(len(order)):
-        if not leaf[i]:
-            depth[new_child[i]] = depth[new_child[i] + 1] = depth[i] + 1
-    feat = np.where(leaf, 0, np.asarray(feature)[order])
-    return feat, thr, new_child, nan_r, np.asarray(value, np.float64)[order], int(depth.max())
+    feat = np.where(leaf, 0, feature[order])
+    return feat, thr, new_child, nan_r, np.asarray(value, np.float64)[order], len(levels) - 1
 
 
 def _concat(trees, link, scale=1.0, n_features=None) -> CompiledForest:
