@@ -21,14 +21,53 @@ STATS = ("max", "min", "range", "median", "std", "mean", "count")
 
 
 @numba.njit(cache=True, nogil=True)
-def _stats_kernel(block, which, ddof, min_valid):
+def _extremes_kernel(block, which, min_valid):
+    """max, min, range and count (codes 0, 1, 2, 6) date by date along image rows: each date's row is read in
+    memory order and the row's running extremes stay in cache, where a pixel-by-pixel walk over the dates
+    strides a whole image plane per value. The same comparisons in the same date order as _stats_kernel
+    (min and max of the running extreme and the value), so the same values and zero signs."""
     T, H, W = block.shape
     S = which.shape[0]
     out = np.full((S, H, W), np.nan, np.float32)
-    buf = np.empty(T, np.float64)
+    lo = np.empty(W, np.float64)
+    hi = np.empty(W, np.float64)
+    n = np.empty(W, np.int64)
+    for i in range(H):
+        lo[:] = np.inf
+        hi[:] = -np.inf
+        n[:] = 0
+        for t in range(T):
+            for j in range(W):
+                v = np.float64(block[t, i, j])
+                if not np.isnan(v):
+                    lo[j], hi[j] = min(lo[j], v), max(hi[j], v)
+                    n[j] += 1
+        for s in range(S):
+            code = which[s]
+            for j in range(W):
+                if code == 6:
+                    out[s, i, j] = n[j]
+                elif n[j] >= min_valid and n[j] > 0:
+                    if code == 0:
+                        out[s, i, j] = hi[j]
+                    elif code == 1:
+                        out[s, i, j] = lo[j]
+                    else:
+                        out[s, i, j] = np.float32(hi[j]) - np.float32(lo[j])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _stats_kernel(block, which, ddof, min_valid):
+    T, H, W = block.shape
+    S = which.shape[0]
     ordered = False  # max, min, range and count need the extremes only; median, std and mean the sorted values
     for s in range(S):
         ordered = ordered or 3 <= which[s] <= 5
+    if not ordered:
+        return _extremes_kernel(block, which, min_valid)
+    out = np.full((S, H, W), np.nan, np.float32)
+    buf = np.empty(T, np.float64)
     for i in range(H):
         for j in range(W):
             n = 0

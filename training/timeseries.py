@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import re
 import warnings
@@ -197,6 +198,32 @@ def qa_accepts(rule: QARule, qa: xr.DataArray):
     return ok if missing is None else ok & (qa.data != missing)
 
 
+def _qa_masked(values: np.ndarray, words: np.ndarray, rule: QARule, missing) -> np.ndarray:
+    """One block of read_multiband's masking: `values` (float32 (band, y, x)) where `rule` accepts the quality
+    word of `words` (same shape) and the word is not `missing`, else NaN: what da.where(qa_accepts(...)) gives,
+    in one pass for uint16 words (the VI_Quality type) through a table of every word's verdict (_word_table)."""
+    if words.dtype == np.uint16 and values.dtype == np.float32 and values.shape == words.shape:
+        from irrmap.core.scaled_values import kept  # numba, imported when first needed
+
+        table = _word_table(rule, missing)
+        flat = kept(np.ascontiguousarray(values).reshape(-1), np.ascontiguousarray(words).reshape(-1), table)
+        return flat.reshape(values.shape)
+    ok = rule.accept(words)
+    if missing is not None:
+        ok = ok & (words != missing)
+    return np.where(ok, values, np.float32(np.nan))
+
+
+@functools.lru_cache(maxsize=16)
+def _word_table(rule: QARule, missing) -> np.ndarray:
+    """bool verdict of every uint16 word (index = word): `rule` accepts it and it is not `missing`."""
+    every = np.arange(1 << 16, dtype=np.uint16)
+    ok = np.asarray(rule.accept(every), dtype=bool)
+    if missing is not None:
+        ok = ok & (every != missing)
+    return ok
+
+
 def read_multiband(
     path,
     grid: Grid | None = None,
@@ -226,7 +253,10 @@ def read_multiband(
     stack = read_raster_bands(path, grid, bands, chunks=chunks, **kw)
     if qa_bands is not None:
         words = read_raster_bands(qa, grid, qa_bands, kind="categorical", chunks=chunks)
-        stack = stack.copy(data=da.where(qa_accepts(qa_rule, words), stack.data, np.float32(np.nan)))
+        missing = words.attrs.get("nodata")
+        masked = da.map_blocks(_qa_masked, stack.data, words.data, qa_rule, missing, dtype=np.float32,
+                               meta=np.empty((0, 0, 0), np.float32))
+        stack = stack.copy(data=masked)
     return _series_of(stack, dates, name, path)
 
 

@@ -321,13 +321,14 @@ def _read_stack_block(plans: tuple, grid: Grid, block_info=None) -> np.ndarray:
 
 
 def _stack_in_one_read(plans: tuple, grid: Grid, rows, cols) -> np.ndarray | None:
-    """The common case of a stack chunk in one read and one decode: every plan a continuous band of one
-    pixel-interleaved file with the same decoding, read together (`batch`), on the grid's lattice, the chunk wholly
-    inside the file. The same values as decoding band by band (Decoding.decode is elementwise), without the per-band
-    copies and the stacking copy. None otherwise."""
+    """The common case of a stack chunk in one read and one decode: every plan a continuous band, or every plan a
+    categorical band (a VI_Quality stack), of one pixel-interleaved file with the same decoding, read together
+    (`batch`), on the grid's lattice, the chunk wholly inside the file. The same values as converting band by band
+    (`_convert` is elementwise), without the per-band copies and the stacking copy. None otherwise."""
     first = plans[0]
-    if not first.batch or any(p.path != first.path or p.kind != "continuous" or p.decoding != first.decoding
-                              or p.band not in first.batch for p in plans):
+    if not first.batch or first.kind not in ("continuous", "categorical") or any(
+            p.path != first.path or p.kind != first.kind or p.decoding != first.decoding or p.out_dtype != first.out_dtype
+            or not _same_fill(p.fill, first.fill) or p.band not in first.batch for p in plans):
         return None
     (r0, r1), (c0, c1) = rows, cols
     sub = grid.window_grid(Window(c0, r0, c1 - c0, r1 - r0))
@@ -344,7 +345,17 @@ def _stack_in_one_read(plans: tuple, grid: Grid, rows, cols) -> np.ndarray | Non
     mask = None
     if alpha is not None:
         mask, raw = np.where(raw[-1] != 0, np.uint8(255), np.uint8(0)), raw[:-1]
+    if first.kind == "categorical":  # class codes kept, missing ones marked (`_convert`)
+        missing = first.decoding.missing(raw, mask)
+        out = raw.astype(first.out_dtype, copy=False)
+        out[missing] = first.fill
+        return out
     return first.decoding.decode(raw, mask, owned=True).astype(first.out_dtype, copy=False)
+
+
+def _same_fill(a, b) -> bool:
+    """Two plans' missing markers are the same (NaN equals NaN)."""
+    return a == b or bool(np.isnan(a) and np.isnan(b))
 
 
 def _read_block(plan: _Plan, grid: Grid, block_info=None) -> np.ndarray:

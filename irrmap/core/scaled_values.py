@@ -26,3 +26,13 @@ def looked_up(codes, table):
     for i in range(codes.shape[0]):
         out[i] = table[codes[i]]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def kept(values, codes, table):
+    """values[i] where table[codes[i]] is true, else NaN, for the 1-D float32 array `values` and the 1-D unsigned
+    integer array `codes` of its quality words (one pass: what np.where(table[codes], values, nan) gives)."""
+    out = np.empty(values.shape[0], np.float32)
+    for i in range(values.shape[0]):
+        out[i] = values[i] if table[codes[i]] else np.nan
+    return out
