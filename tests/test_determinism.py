@@ -112,7 +112,8 @@ def test_demo_bytes_do_not_depend_on_workers_chunking_or_timing(tmp_path, monkey
 
 def test_every_file_of_a_run_is_byte_identical_when_blocks_finish_in_reverse(tmp_path, monkeypatch):
     # GeoTIFFs, CSV, JSON, Parquet, joblib models, PNG figures and the HTML report: the second run computes its
-    # dask blocks in the reverse order. Only bookkeeping may differ: manifest.json records timings (the prediction's
+    # dask blocks in the reverse order. Only bookkeeping may differ: manifest.json records timings, .irrmap-digests.json
+    # the file identities (inode, mtime, ctime) its SHA-256 digests are kept for (the prediction's
     # resume marker, mapping/raw/.predict_done.json, is keyed on the inputs' checksums and must be equal too).
     import re
 
@@ -131,7 +132,7 @@ def test_every_file_of_a_run_is_byte_identical_when_blocks_finish_in_reverse(tmp
 
     monkeypatch.setattr(da, "store", reversed_store)
     run_pipeline(cfg)
-    skip = ("manifest.json",)
+    skip = ("manifest.json", ".irrmap-digests.json")  # the digest cache records each input's inode and times
     first, second = _hashes(tmp_path / "first", skip), _hashes(tmp_path / "output", skip)
     assert first.keys() == second.keys()
     assert {k.rsplit(".", 1)[-1] for k in first} >= {"tif", "csv", "json", "parquet", "joblib", "png", "html"}

@@ -26,7 +26,7 @@ from irrmap.core.raster_read import read_raster
 from irrmap.training.split_mapreduce import split_tiles
 from irrmap.training.thresholds import ThresholdSplitter
 
-RUN_STATE = {Path("manifest.json")}
+RUN_STATE = {Path("manifest.json"), Path(".irrmap-digests.json")}  # timings; the inputs' inodes and times (digest cache)
 
 
 def _run(config: Path, *extra: str) -> None:
