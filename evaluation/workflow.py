@@ -129,15 +129,7 @@ def _map_values(path, limit: int = 256) -> dict:
             if other.size:
                 top = max(top, float(other.max()))
             if vals is not None or few is not None:
-                u = set(np.unique(v).tolist())
-                if vals is not None:
-                    vals |= u
-                    if len(vals) > limit:
-                        vals = None
-                if few is not None:
-                    few |= u
-                    if len(few) > FEW_VALUES:
-                        few = None
+                vals, few = _merge_values(set(np.unique(v).tolist()), vals, few, limit)
         return {"dtype": dtype, "nodata": nodata, "scale": dec.scale, "offset": dec.offset, "description": src.descriptions[0] or "",
                 "values": sorted(vals) if vals is not None else None, "few_values": sorted(few) if few is not None else None,
                 "n_255": n255, "max_below_255": top, "max": peak, "min": low, "raw_max": raw_peak, "n_valid": n_valid}
@@ -162,16 +154,22 @@ def _fold_counts(counts: np.ndarray, acc: tuple, vals: set | None, few: set | No
     if other.size:
         top = max(top, float(other[-1]))
     if vals is not None or few is not None:
-        u = set(held.tolist())
-        if vals is not None:
-            vals |= u
-            if len(vals) > limit:
-                vals = None
-        if few is not None:
-            few |= u
-            if len(few) > FEW_VALUES:
-                few = None
+        vals, few = _merge_values(set(held.tolist()), vals, few, limit)
     return peak, low, raw_peak, n255, top, vals, few
+
+
+def _merge_values(u: set, vals: set | None, few: set | None, limit: int) -> tuple[set | None, set | None]:
+    """One block's distinct values `u` added to map_values' running sets: `vals` (all values, given up as None past
+    `limit`) and `few` (given up past FEW_VALUES). A set already given up stays None."""
+    if vals is not None:
+        vals |= u
+        if len(vals) > limit:
+            vals = None
+    if few is not None:
+        few |= u
+        if len(few) > FEW_VALUES:
+            few = None
+    return vals, few
 
 
 def check_map_values(path, threshold: float | None = None, kind: str = "fraction", what: str = "map",
