@@ -125,3 +125,24 @@ def test_only_on_fresh_outputs_runs_the_unit_and_names_the_ones_never_run(tmp_pa
     assert "never run, so not in the maps yet: province 610000" in caplog.text
     units = pd.read_csv(tmp_path / "output" / "reconcile" / "units.csv", dtype={"code": str})
     assert sorted(units["code"]) == ["620101", "620102"]
+
+
+def test_only_refuses_a_saved_result_made_with_another_probability_scale(tmp_path, caplog, capsys):
+    """[reconcile].probability_scale is part of every job's fingerprint: the saved results of a full reconcile made with
+    scale 1.0 do not belong to a config that now says 0.5, so `--only` one province refuses to merge the other's."""
+    cfg = _project(tmp_path, [0.3, 0.3, 0.3, 0.3])
+    assert main(["-q", "run", str(cfg)]) == 0
+    assert main(["-q", "reconcile", str(cfg)]) == 0
+    out = tmp_path / "output" / "reconcile"
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    cfg.write_text(cfg.read_text().replace("probability_scale = 1.0", "probability_scale = 0.5"))
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING):
+        assert main(["-q", "reconcile", str(cfg), "--only", "620000"]) == 2
+    assert "the saved result of province 610000 is out of date: the run's rasters (zones, probability, cropland), " \
+           "[reconcile].probability_scale or units changed" in caplog.text
+    assert "--only 620000 610000" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    # with the scale back, the saved results are the jobs' own again
+    cfg.write_text(cfg.read_text().replace("probability_scale = 0.5", "probability_scale = 1.0"))
+    assert main(["-q", "reconcile", str(cfg), "--only", "620000"]) == 0

@@ -109,7 +109,7 @@ def run_job(job: Job, rasters: RunRasters, work: Path) -> Path:
 def stale_reason(work: Path, job: Job) -> str | None:
     """Why the result saved for `job`'s unit and year no longer belongs to it (its done.json names another fingerprint):
     its statistics changed (the codes and targets, m2, saved in done.json, or in units.csv by older versions), it is
-    bound at another level, its units, the stopping rule or the run's rasters changed. None when nothing is saved
+    bound at another level, its units, the stopping rule, the run's rasters or [reconcile].probability_scale changed. None when nothing is saved
     (never run) or the saved result is the job's own."""
     folder = job_folder(work, job)
     try:
@@ -138,7 +138,7 @@ def stale_reason(work: Path, job: Job) -> str | None:
         return "its units changed (the run's units stage)"
     if "rule" in saved and saved["rule"] != job.rule:
         return f"the stopping rule changed ({saved['rule']} -> {job.rule})"
-    return "the run's rasters (zones, probability, cropland) or units changed"
+    return "the run's rasters (zones, probability, cropland), [reconcile].probability_scale or units changed"
 
 
 def _changed(before: dict, now: dict) -> bool:
