@@ -4,6 +4,8 @@ and the one-pass QA masking of a multi-band series (training.timeseries)."""
 
 from __future__ import annotations
 
+import warnings
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -122,3 +124,68 @@ def test_one_pass_qa_masking_equals_where_of_the_verdicts(dtype, missing, shape)
 
         want = da.where(qa_accepts(rule, _Words), da.from_array(values, chunks=-1), np.float32(np.nan)).compute()
         assert got.dtype == want.dtype == np.float32 and got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("stats", [["median"], ["max", "median", "min", "range", "count"], ["std", "mean", "range"]])
+@pytest.mark.parametrize("shape", [(5, 4, 3), (1, 1, 1), (23, 2, 0), (6, 0, 2)])
+def test_sorted_stats_kernel_equals_numpy(stats, shape):
+    """The kernel's sorted path (a median, std or mean asked) after its unreachable unsorted branch was removed:
+    every statistic as numpy defines it, the extremes taken from the ends of the sorted values."""
+    rng = np.random.default_rng(len(stats) + sum(shape))
+    block = rng.normal(size=shape).astype(np.float32)
+    block[rng.random(shape) < 0.3] = np.nan
+    if block.size:
+        block[:, 0, 0] = np.nan  # a pixel with no valid date
+    got = statistics_block(block, stats, 0, 1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's all-NaN slice and empty mean warnings
+        b = block.astype(np.float64)
+        want = {"max": np.nanmax(b, 0), "min": np.nanmin(b, 0), "median": np.nanmedian(b, 0), "mean": np.nanmean(b, 0),
+                "std": np.nanstd(b, 0), "count": np.sum(~np.isnan(b), 0).astype(np.float64),
+                "range": (np.nanmax(block, 0) - np.nanmin(block, 0)).astype(np.float64)}
+    for k, s in enumerate(stats):
+        np.testing.assert_allclose(got[k], want[s].astype(np.float32), rtol=1e-6, atol=1e-7, equal_nan=True)
+    if "max" in stats:  # the extremes are the values themselves
+        assert got[stats.index("max")].tobytes() == want["max"].astype(np.float32).tobytes()
+
+
+@pytest.mark.parametrize("rows, cols", [((5,), (7,)), ((3, 4), (6,)), ((2, 5, 3), (4, 1, 6)), ((1, 1, 1, 1), (2, 2))])
+@pytest.mark.parametrize("dtype", [np.float32, np.bool_, np.int16])
+def test_halo_window_cut_from_the_chunks_equals_the_joined_chunks_cut(rows, cols, dtype):
+    """irrmap.core.halo copies only the halo window out of the chunks around a block: what joining them all and
+    cutting gave, for every window inside the joined chunks (edges included, chunk sizes that differ)."""
+    from irrmap.core.halo import _joined_cut
+
+    rng = np.random.default_rng(len(rows) * 10 + len(cols))
+    whole = rng.normal(size=(sum(rows), sum(cols)))
+    whole[rng.random(whole.shape) < 0.2] = np.nan
+    whole = (whole > 0) if dtype is np.bool_ else whole.astype(dtype) if dtype is np.float32 else np.nan_to_num(whole * 100).astype(dtype)
+    r, c = np.cumsum((0,) + rows), np.cumsum((0,) + cols)
+    chunks = [[whole[r[a]:r[a + 1], c[b]:c[b + 1]] for b in range(len(cols))] for a in range(len(rows))]
+    H, W = whole.shape
+    for r0, r1, c0, c1 in [(0, H, 0, W), (1, H - 1, 0, 1), (H - 1, H, W - 1, W), (0, 1, 0, W), (H // 3, H // 2 + 1, W // 4, W - 1)]:
+        cut = (slice(r0, r1), slice(c0, c1))
+        got = _joined_cut(chunks, cut)
+        want = np.block(chunks)[cut]
+        assert got.dtype == want.dtype and got.shape == want.shape and got.tobytes() == np.ascontiguousarray(want).tobytes()
+
+
+def test_a_stack_planned_with_one_open_equals_band_by_band_plans(tmp_path):
+    """read_raster_bands plans every band with the file opened once: the same plans as planning band by band (the
+    read batch included), and a missing band fails as planning it alone fails."""
+    from irrmap.core import raster_read as rr
+    from irrmap.core.errors import InputError
+
+    rng = np.random.default_rng(9)
+    data = rng.integers(-50, 50, (4, 12, 9)).astype(np.int16)
+    grid = _stack(tmp_path / "s.tif", data, nodata=-3)
+    bands = (3, 1, 4, 2)
+    for kw in ({"scale": 1e-4, "fill_values": (7,)}, {"kind": "categorical"}, {"kind": "fraction", "classes": (1, 2)}):
+        plans, same, _ = rr._plans_for(tmp_path / "s.tif", grid, bands, batch_bands=bands, **kw)
+        alone = tuple(rr._plan_for(tmp_path / "s.tif", grid, band=b, batch_bands=bands, **kw)[0] for b in bands)
+        assert plans == alone and same
+    with pytest.raises(InputError) as both:
+        rr._plans_for(tmp_path / "s.tif", grid, (1, 9, 2))
+    with pytest.raises(InputError) as one:
+        rr._plan_for(tmp_path / "s.tif", grid, band=9)
+    assert str(both.value) == str(one.value)

@@ -66,26 +66,21 @@ def _stats_kernel(block, which, ddof, min_valid):
         ordered = ordered or 3 <= which[s] <= 5
     if not ordered:
         return _extremes_kernel(block, which, min_valid)
+    # from here on the values are sorted (a median, std or mean is asked; the others take their ends)
     out = np.full((S, H, W), np.nan, np.float32)
     buf = np.empty(T, np.float64)
     for i in range(H):
         for j in range(W):
             n = 0
-            lo, hi = np.inf, -np.inf
             for t in range(T):
                 v = block[t, i, j]
-                if v == v:  # not NaN
-                    if ordered:  # insertion sort while gathering (T is small)
-                        k = n
-                        while k > 0 and buf[k - 1] > v:
-                            buf[k] = buf[k - 1]
-                            k -= 1
-                        buf[k] = v
-                    else:
-                        lo, hi = min(lo, v), max(hi, v)
+                if v == v:  # not NaN: insertion sort while gathering (T is small)
+                    k = n
+                    while k > 0 and buf[k - 1] > v:
+                        buf[k] = buf[k - 1]
+                        k -= 1
+                    buf[k] = v
                     n += 1
-            if not ordered and n > 0:  # the extremes where sorting would have put them
-                buf[0], buf[n - 1] = lo, hi
             for s in range(S):
                 code = which[s]
                 if code == 6:

@@ -60,6 +60,25 @@ def map_with_halo(
 
 
 def _halo_block(func, chunks: list, cut: tuple[slice, slice], win: Window, inner: tuple[slice, slice], dtype) -> np.ndarray:
-    """One block's task: the input chunks around it (rows of chunks) joined, the halo window cut out, `func` applied."""
-    values = chunks[0][0] if len(chunks) == 1 and len(chunks[0]) == 1 else np.block(chunks)
-    return np.asarray(func(values[cut], win, inner), dtype=dtype)
+    """One block's task: the halo window cut out of the input chunks around it (rows of chunks), `func` applied."""
+    values = chunks[0][0][cut] if len(chunks) == 1 and len(chunks[0]) == 1 else _joined_cut(chunks, cut)
+    return np.asarray(func(values, win, inner), dtype=dtype)
+
+
+def _joined_cut(chunks: list, cut: tuple[slice, slice]) -> np.ndarray:
+    """`np.block(chunks)[cut]` (2-D chunks, rows of chunks; `cut` with explicit start and stop) as a new array,
+    copying only the pixels inside `cut`: joining the (up to nine) chunks first copied all of them, about
+    2.5 times the halo window's pixels for a 101 x 101 window on 512-pixel chunks."""
+    heights = np.cumsum([0] + [row[0].shape[0] for row in chunks])
+    widths = np.cumsum([0] + [c.shape[1] for c in chunks[0]])
+    (r0, r1), (c0, c1) = (cut[0].start, cut[0].stop), (cut[1].start, cut[1].stop)
+    out = np.empty((r1 - r0, c1 - c0), np.result_type(*(c for row in chunks for c in row)))
+    for a, row in enumerate(chunks):
+        lo, hi = max(r0, heights[a]), min(r1, heights[a + 1])
+        if hi <= lo:
+            continue
+        for b, c in enumerate(row):
+            left, right = max(c0, widths[b]), min(c1, widths[b + 1])
+            if right > left:
+                out[lo - r0 : hi - r0, left - c0 : right - c0] = c[lo - heights[a] : hi - heights[a], left - widths[b] : right - widths[b]]
+    return out
