@@ -21,6 +21,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 from dask.base import tokenize
+from numba import njit
 from scipy import ndimage
 
 from irrmap.core.errors import InputError
@@ -32,11 +33,48 @@ from irrmap.core.raster_write import RasterOutput, write_rasters
 NODATA = 255
 # per-pixel state used by the kernels
 _NOT_CROP, _IRRIGATED, _NOT_IRRIGATED_CROP = 0, 1, 2
+# blocks computed together when the filtered maps are written (their halo chunks shared): at most about 3 rows
+# of 17 input chunks alive (class, cropland, state: about 1.5 MB a 512 x 512 chunk), some 80 MB on any grid
+FILTER_GROUP = 16
 
 
 def _count(mask: np.ndarray, size: int) -> np.ndarray:
-    """Number of True pixels in the size x size window of every pixel (outside the array: False)."""
+    """(h, w) int32: number of True pixels in the size x size window of every pixel (outside the array: False).
+    Odd sizes (every window the filters take) by running sums along rows, then along columns (_box_count: two
+    integer passes, the same counts as the 49-term correlation: 0.5-0.9 -> 0.07-0.1 s on a 2400 x 3200 map)."""
+    mask = np.asarray(mask)
+    if size % 2 == 1 and mask.ndim == 2:
+        return _box_count(mask.astype(np.bool_, copy=False), size // 2)
     return ndimage.correlate(mask.astype(np.int32), np.ones((size, size), np.int32), mode="constant", cval=0)
+
+
+@njit(cache=True, nogil=True)
+def _box_count(mask, r):
+    """Counts of True in the (2r + 1)^2 window of each pixel of `mask` (h, w) bool, zero outside: a running sum
+    along each row (window j - r .. j + r), then one along the columns over those row sums."""
+    h, w = mask.shape
+    rows = np.empty((h, w), np.int32)
+    for i in range(h):
+        s = 0
+        for j in range(min(r, w)):
+            s += mask[i, j]
+        for j in range(w):
+            if j + r < w:
+                s += mask[i, j + r]
+            rows[i, j] = s
+            if j >= r:
+                s -= mask[i, j - r]
+    out = np.empty((h, w), np.int32)
+    acc = np.zeros(w, np.int32)
+    for i in range(min(r, h)):
+        acc += rows[i]
+    for i in range(h):
+        if i + r < h:
+            acc += rows[i + r]
+        out[i] = acc
+        if i >= r:
+            acc -= rows[i - r]
+    return out
 
 
 def rule_7x7(state: np.ndarray, isolated: int = 2, hole: int = 47, size: int = 7) -> np.ndarray:
@@ -178,4 +216,8 @@ def filter_to_files(classes: xr.DataArray, cropland: xr.DataArray, out_dir, *, t
     # one streaming pass for both maps: written apart, each recomputed the filter and its halo reads
     outputs = [RasterOutput(out_dir / f"{name}.tif", arr, dtype="uint8", nodata=NODATA, descriptions=[desc[name]], tags=all_tags,
                             cog=cog, colours=IRRIGATION if name == "class" else None) for name, arr in maps.items()]
-    return dict(zip(maps, write_rasters(outputs, desc="filter")))
+    # two rows of blocks (at most FILTER_GROUP blocks) per computation: a block's halo reads the input chunks
+    # around it, and chunks are shared only within one computation; by 4 blocks (write_rasters' default on 2
+    # cores) every class and cropland chunk was read and decoded 3.7 times on the 16x demo, by 14 (2 rows) 1.8
+    n_cols = len(maps["class"].data.chunks[1])
+    return dict(zip(maps, write_rasters(outputs, desc="filter", group=min(max(2 * n_cols, 4), FILTER_GROUP))))

@@ -9,6 +9,7 @@ Prediction on maps goes through compiled copies of the trees (models.compiled_fo
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Mapping
 
@@ -26,6 +27,7 @@ SCOPES = ("global", "province", "county")
 # 0.45-0.6 M rows per CPU-s: benchmarks/bench_forest_layout.py, bench_predict.py)
 COMPILE_MIN_ROWS = 4_000_000
 GLOBAL_KEY = "all"
+_FLATTEN_LOCK = threading.Lock()  # one flattening of a member at a time, so none is flattened twice
 
 
 def scope_keys(units: pd.Series, scope: str, parents: Mapping[str, str] | None = None) -> pd.Series:
@@ -194,7 +196,9 @@ class ScopedClassifier(ClassifierMixin, BaseEstimator):
             return compiled_c.predict_positive(X, n_threads=n_threads)
         cache = self.__dict__.setdefault("_compiled", {})
         if name not in cache:
-            cache[name] = compile_estimator(self._estimator(name))
+            with _FLATTEN_LOCK:  # tiles predicting side by side each flattened a member none had yet (a scoped
+                if name not in cache:  # model's members are flattened on first use, not before the tiles)
+                    cache[name] = compile_estimator(self._estimator(name))
         fast = cache[name]
         if fast is not None:
             return fast.predict_positive(X, n_threads=n_threads)

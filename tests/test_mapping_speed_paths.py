@@ -5,6 +5,7 @@ predictor taken from the cropland read, and a global model predicting without re
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import as_dataarray
 from irrmap.mapping import predict as P
@@ -204,3 +205,119 @@ def test_global_model_reads_no_zone_raster(tmp_path, monkeypatch):
     without = P.predict_to_files(model, cropland, preds, None, tmp_path / "n", tile_size=16, n_jobs=2, cog=False, card=card)
     for name in P.OUTPUTS:
         assert np.array_equal(_read(with_zones[name]), _read(without[name]))
+
+
+def test_tiles_read_chunks_by_key_as_slices():
+    """A tile whose window is one chunk of an input reads that chunk's task from the task dict built once
+    (_ChunkGraph); other windows (not on chunk edges, grid edges, tiles of several chunks) slice the array.
+    The values are those of slicing, for every kind of window."""
+    from rasterio.windows import Window
+
+    g = Grid.from_bounds(100.0, 40.0, 100.0 + 11 * 0.0025, 40.0 + 9 * 0.0025, 0.0025, "EPSG:4326")
+    rng = np.random.default_rng(2)
+    crop = np.where(rng.random((9, 11)) < 0.6, rng.uniform(0, 1, (9, 11)), np.nan).astype(np.float32)
+    crop[4:8, 4:8] = np.nan  # a window without cropland: no predictor read
+    cropland = as_dataarray(crop, g).chunk(4)
+    preds = {"x": as_dataarray(rng.normal(size=(9, 11)).astype(np.float32), g).chunk(4) * 2,
+             "y": as_dataarray(rng.normal(size=(9, 11)).astype(np.float32), g).chunk({"y": 3, "x": 5}),  # other chunks: sliced
+             "cropland": cropland}
+    zones = as_dataarray(rng.integers(1, 3, (9, 11)).astype(np.int32), g).chunk(4)
+    graphs = P._chunk_graphs([cropland, *preds.values(), zones])
+    features = ["x", "lon", "y", "cropland", "lat"]
+    windows = [Window(0, 0, 4, 4), Window(4, 4, 4, 4), Window(8, 8, 3, 1), Window(8, 4, 3, 4), Window(1, 0, 4, 4),
+               Window(0, 0, 8, 8), Window(0, 0, 11, 9), Window(3, 2, 2, 5)]
+    for w in windows:
+        plain = P._Tile(0, w, None, g, cropland, preds, zones, features)
+        keyed = P._Tile(0, w, None, g, cropland, preds, zones, features, cull=False, chunks=graphs)
+        aligned = w.col_off % 4 == 0 and w.row_off % 4 == 0 and w.width == min(4, 11 - w.col_off) and w.height == min(4, 9 - w.row_off)
+        assert isinstance(keyed.base[0], P._ChunkRef) == aligned
+        assert not isinstance(keyed.predictors["y"], P._ChunkRef)
+        (f0, x0, z0), (f1, x1, z1) = plain.read(), keyed.read()
+        assert np.array_equal(f0, f1, equal_nan=True) and np.array_equal(z0, z1) and f1.dtype == f0.dtype
+        assert (x0 is None) == (x1 is None)
+        if x0 is not None:
+            assert all(a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True) for a, b in zip(x0, x1))
+
+
+def test_prediction_the_same_without_chunk_graphs(tmp_path, monkeypatch):
+    """predict_to_files gives the same maps with tiles read by chunk key and by slicing, tiles on the chunks
+    (16) and tiles of several chunks (the sliced path), with 1 and 2 threads."""
+    from irrmap.models import fit_from_pool
+    from test_mapping_predict import _arrays, _cube_data, _read
+    from test_models_fit import pool_from_cube
+
+    cube = _cube_data()
+    _, label, feats, _, _ = cube
+    model, card = fit_from_pool(pool_from_cube(label, feats), model="rf", scope="global", seed=0, cv_blocks=None)
+    cropland, preds, zones = _arrays(cube, chunks=16)
+    want = P.predict_to_files(model, *_arrays(cube), tmp_path / "numpy", tile_size=16, n_jobs=1, cog=False, card=card)
+    built = []
+    real = P._chunk_graphs
+    monkeypatch.setattr(P, "_chunk_graphs", lambda arrays: built.append(1) or real(arrays))
+    for tile, jobs in ((16, 1), (16, 2), (32, 2)):
+        got = P.predict_to_files(model, cropland, preds, zones, tmp_path / f"k{tile}_{jobs}", tile_size=tile, n_jobs=jobs, cog=False, card=card)
+        for name in P.OUTPUTS:
+            assert np.array_equal(_read(got[name]), _read(want[name])), (name, tile, jobs)
+    assert built
+
+
+# ---- filter ----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(0, 0), (0, 5), (1, 1), (1, 9), (3, 2), (7, 7), (13, 4), (50, 61)])
+def test_box_count_equals_the_correlation(shape):
+    from irrmap.mapping import filter as F
+    from scipy import ndimage
+
+    rng = np.random.default_rng(4)
+    for p in (0.0, 0.3, 0.9, 1.0):
+        mask = rng.random(shape) < p
+        for size in (1, 3, 5, 7, 9, 15, 4):  # 4: an even window keeps the correlation
+            want = ndimage.correlate(mask.astype(np.int32), np.ones((size, size), np.int32), mode="constant", cval=0)
+            got = F._count(mask, size)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (p, size)
+
+
+# ---- scoped models ---------------------------------------------------------------------------------------------
+def test_scoped_member_flattened_once_by_tiles_side_by_side(monkeypatch):
+    import threading
+    import time
+
+    from irrmap.models import scope as S
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    keys = np.where(X[:, 1] > 0, "a", "b")
+    model = S.ScopedClassifier(model="rf", scope="county", estimator_params={"n_estimators": 3}).fit(
+        pd.DataFrame(X, columns=["p", "q", "r"]), y, keys)
+    calls = []
+    real = S.compile_estimator
+
+    def slow(est):
+        calls.append(est)
+        time.sleep(0.05)
+        return real(est)
+
+    monkeypatch.setattr(S, "compile_estimator", slow)
+    out = [None, None]
+    threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, model.positive_proba(X, keys, n_threads=1))) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == len({id(c) for c in calls}) == 2  # members a and b, each once
+    assert np.array_equal(out[0], out[1])
+
+
+def test_row_stats_reads_x_without_writing_it():
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(200, 5)).astype(np.float32)
+    X[::3, 2] = np.nan
+    need = np.array([True, False, True, False, True])
+    want = P.row_stats(X.copy(), need)
+    assert all(np.array_equal(a, b) for a, b in zip(P.row_stats(np.asfortranarray(X), need), want))
+    lows, highs, finite = P.row_stats(X[:0], need)
+    assert (lows == np.inf).all() and (highs == -np.inf).all() and finite.shape == (0,)
+    ro = X.copy()
+    ro.flags.writeable = False
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(P.row_stats(ro, need), want))
+    assert np.array_equal(ro, X, equal_nan=True)
