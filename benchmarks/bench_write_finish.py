@@ -8,6 +8,14 @@ windows (resume folder, so the window path), GDAL block cache 64 MB (irrmap run'
 the process's resident memory (RSS, sampled every 10 ms) during the finishing copies above the memory when they
 start, and their wall seconds (median of the reps). The default grid is the 64x scale demo's (130 windows).
 Figures are printed and written to benchmarks/results/write_finish.json.
+
+    python benchmarks/bench_write_finish.py --split [--rows 2400 --cols 3200 --reps 3]
+
+splits one float32 COG copy (GDAL's COG driver from the window mosaic, one GDAL thread, CPU seconds of the process,
+median of the reps) into copying (no overviews, no compression), DEFLATE compression, overview building, and the
+temporary overview file's compression (GDAL's default ZSTD against irrmap's raster_write.COG_TMP_COMPRESSION),
+and checks that the temporary file's compression leaves the COG's bytes unchanged. Written to
+benchmarks/results/write_finish_split.json.
 """
 
 from __future__ import annotations
@@ -86,13 +94,88 @@ def child(rows: int, cols: int, n: int, pool: int, cog: bool) -> None:
     print(json.dumps({"rise_mb": round((peak["rss"] - marks["start_rss"]) / 2**20, 1), "seconds": round(seconds, 2)}))
 
 
+def split_child(rows: int, cols: int, reps: int) -> None:
+    import hashlib
+    import shutil
+    import statistics as st
+    import tempfile
+    import time
+
+    import dask.array as da
+    import numpy as np
+    import rasterio
+    import rasterio.shutil
+    from rasterio.crs import CRS
+
+    import irrmap.core.raster_write as rw
+    from irrmap.core.grid import Grid
+
+    def field(block_info=None):
+        (r0, r1), (c0, c1) = block_info[None]["array-location"]
+        y, x = np.mgrid[r0:r1, c0:c1].astype(np.float32)
+        out = (np.sin(y / 37) * np.cos(x / 53) + 0.01 * ((y * 7 + x * 13) % 11)).astype(np.float32)
+        out[(y + x) % 97 < 9] = np.nan  # some nodata, as in the products
+        return out
+
+    grid = Grid(CRS.from_epsg(4326), rasterio.transform.from_origin(100, 40, 0.00225, 0.00225), rows, cols)
+    chunks = (tuple(min(512, rows - r) for r in range(0, rows, 512)), tuple(min(512, cols - c) for c in range(0, cols, 512)))
+    arr = da.map_blocks(field, chunks=chunks, dtype=np.float32)
+    folder = Path(tempfile.mkdtemp(prefix="bench_split_"))
+    cog = {"driver": "COG", "predictor": "YES", "blocksize": 512, "overview_resampling": "average", "BIGTIFF": "IF_SAFER", "num_threads": 1}
+    variants = {  # name: (creation options, COG_TMP_COMPRESSION)
+        "copy only": ({"compress": "none", "overviews": "NONE"}, None),
+        "+ DEFLATE": ({"compress": "deflate", "level": rw.DEFLATE_LEVEL, "overviews": "NONE"}, None),
+        "+ overviews (tmp ZSTD, GDAL default)": ({"compress": "deflate", "level": rw.DEFLATE_LEVEL}, "ZSTD"),
+        f"+ overviews (tmp {rw.COG_TMP_COMPRESSION}, irrmap)": ({"compress": "deflate", "level": rw.DEFLATE_LEVEL}, rw.COG_TMP_COMPRESSION),
+    }
+    cpu = {name: [] for name in variants}
+    digests = {}
+
+    def measure(src, dst, o, dtype, blocksize, compress):
+        for _ in range(reps):
+            for name, (options, tmp) in variants.items():
+                out = folder / "variant.tif"
+                with rasterio.Env(**({"COG_TMP_COMPRESSION": tmp} if tmp else {})):
+                    t = time.process_time()
+                    rasterio.shutil.copy(src, out, **cog, **options)
+                    cpu[name].append(time.process_time() - t)
+                if tmp:
+                    digests[tmp] = hashlib.md5(out.read_bytes()).hexdigest()
+        rasterio.shutil.copy(src, dst, **cog, **variants["copy only"][0])
+
+    rw._copy = measure
+    try:
+        rw.write_rasters([rw.RasterOutput(folder / "o.tif", arr, grid=grid)], resume=folder / "resume", resume_key="bench")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps({"cpu_s": {k: round(st.median(v), 3) for k, v in cpu.items()}, "same_bytes": len(set(digests.values())) == 1}))
+
+
+def split_main(args) -> None:
+    r = run_child(__file__, "--split-child", args.rows, args.cols, args.reps)
+    c = list(r["cpu_s"].values())
+    parts = {"copying (windows decoded, blocks written)": c[0], "DEFLATE compression (full resolution)": c[1] - c[0],
+             "overviews, their compression included (irrmap)": c[3] - c[1],
+             "temporary overview file ZSTD (GDAL default, saved)": c[2] - c[3]}
+    print(f"one float32 COG, {args.rows} x {args.cols}, one GDAL thread, CPU s (median of {args.reps}):")
+    for k, v in {**r["cpu_s"], **parts}.items():
+        print(f"  {k:52s} {v:6.3f}")
+    print(f"  COG bytes equal with either temporary compression: {r['same_bytes']}")
+    out = HERE / "results" / "write_finish_split.json"
+    out.write_text(json.dumps({"grid": [args.rows, args.cols], "reps": args.reps, **r, "parts_s": parts}, indent=2))
+    print(f"-> {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=4800)
     ap.add_argument("--cols", type=int, default=6400)
     ap.add_argument("--outputs", default="1,6", help="numbers of rasters written together (comma-separated)")
     ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--split", action="store_true", help="split one COG copy's CPU time into its parts instead")
     args = ap.parse_args()
+    if args.split:
+        return split_main(args)
     results = []
     for n in [int(x) for x in args.outputs.split(",")]:
         for cog in (True, False):
@@ -118,7 +201,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+    if len(sys.argv) > 1 and sys.argv[1] == "--split-child":
+        split_child(*(int(x) for x in sys.argv[2:5]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(*(int(x) for x in sys.argv[2:6]), bool(int(sys.argv[6])))
     else:
         main()

@@ -7,7 +7,7 @@ or a worker process of a dask.distributed cluster: no open dataset or lock is sh
 of the mosaic of those windows (a VRT) made by GDAL, which writes blocks and overviews in a fixed order
 (COG driver for `cog=True`, GTiff driver otherwise). A tiled GeoTIFF computed by threads of this process skips the
 window files: the calling thread writes whole tile rows straight into it, in the order GDAL's copy writes them,
-which gives the same bytes in one pass (`write_rasters`). No timestamps go into the file. The file appears under
+which gives the same bytes in one pass (`write_rasters`), also when the same call writes COGs through window files. No timestamps go into the file. The file appears under
 its final name only when complete (irrmap.core.atomic); with `resume`, windows saved by an interrupted call
 are kept and not computed again.
 """
@@ -61,6 +61,14 @@ VRT_POOL_SIZE = 4
 # evi_max 0.82 -> 0.43 CPU-s, 49.0 -> 49.6 MB; dem 0.76 -> 0.34 s, 34.5 -> 35.2 MB; slope 0.88 -> 0.43 s,
 # 49.2 -> 50.1 MB), and reading it back costs the same. Any DEFLATE reader reads every level.
 DEFLATE_LEVEL = 1
+# The COG driver first builds the overviews into a temporary GTiff next to the output (ZSTD at its default level 9
+# unless COG_TMP_COMPRESSION says otherwise), then copies them into the COG, so that file is compressed once and
+# decompressed once for nothing: the COG's bytes are the same either way, since only its pixels are copied. Left
+# uncompressed it costs a third of the output's uncompressed size on disk while the copy runs (China grid,
+# float32: about 0.6 GB) and saves a fifth to a quarter of the copy's CPU time (16x demo, the suitability stage's five
+# COGs one GDAL thread each: 4.72 -> 3.58 CPU-s; one synthetic 2,400 x 3,200 float32 COG 1.24 -> 0.98 CPU-s,
+# python benchmarks/bench_write_finish.py --split --rows 2400 --cols 3200 --reps 3).
+COG_TMP_COMPRESSION = "NONE"
 
 
 _STRIP_PIXELS = 1024 * 16384  # in-memory pixels: full-width strips of 1024 rows up to this size (64 MB of float32)
@@ -196,16 +204,24 @@ def _save_block(block, folder: Path, grid: Grid, dtype, nodata, block_info=None)
     return valid_row_counts(block, nodata)[:, :, None]
 
 
-def _store(prepared, folders: list[Path], group: int, bar) -> list[np.ndarray | None]:
+def _store(prepared, folders: list[Path | None], group: int, bar, sinks: dict | None = None) -> list[np.ndarray | None]:
     """Compute every block whose window file is missing and save it in a task of its own (`_save_block`),
     window group by window group (row-major block index), so at most `group` windows' shared upstream blocks
     are alive at once (one big compute lets dask run ahead and hold many). Blocks that split the bands are
-    joined first, so each task holds a whole window. Returns each output's valid pixels per band and row
-    (band, y), or None for an output some of whose windows an earlier, interrupted call saved."""
+    joined first, so each task holds a whole window. An output whose folder is None is written straight into
+    its final tiled GeoTIFF instead (`sinks[k]`, a _DirectSink: its blocks come back to this thread in row-major
+    order). Returns each output's valid pixels per band and row (band, y), or None for an output some of whose
+    windows an earlier, interrupted call saved."""
     todo: dict[tuple[int, int], list] = {}
     counts: list[np.ndarray | None] = []
     for k, ((arr, grid, dtype, nodata), folder) in enumerate(zip(prepared, folders)):
         whole = arr.rechunk({0: -1})
+        if folder is None:
+            counts.append(sinks[k].counts)
+            if not sinks[k].written:  # in-memory pixels were put as views when the sink opened
+                for i, j, w in _blocks(arr):
+                    todo.setdefault((i, j), []).append((k, w, whole.blocks[:, i, j]))
+            continue
         saved = whole.map_blocks(_save_block, folder, grid, dtype, nodata, dtype=np.int64, meta=np.empty((0, 0, 0), np.int64),
                                  chunks=((arr.shape[0],), arr.chunks[1], (1,) * len(arr.chunks[2])))
         missing = _missing(arr, folder)
@@ -216,7 +232,9 @@ def _store(prepared, folders: list[Path], group: int, bar) -> list[np.ndarray | 
     for g in range(0, len(keys), group):
         batch = [item for key in keys[g:g + group] for item in todo[key]]
         for (k, w, _), rows in zip(batch, dask.compute(*(t for _, _, t in batch))):
-            if counts[k] is not None:
+            if folders[k] is None:  # a computed block of a direct output
+                sinks[k].put(w, np.asarray(rows))
+            elif counts[k] is not None:
                 counts[k][:, int(w.row_off):int(w.row_off + w.height)] += rows[:, :, 0]
             bar.update(int(prepared[k][0].shape[0] * w.height * w.width))
     return counts
@@ -309,6 +327,8 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
     chunk row of every output would not fit in the memory budget (`_direct_fits`). Otherwise (tiled GeoTIFFs on the
     local threaded or synchronous scheduler) the direct write: this thread computes the blocks `group` at a time
     and writes whole tile rows straight into the final files in row order, GDAL compressing in its own threads.
+    A call that mixes both writes its tiled GeoTIFFs directly in the pass that saves the COGs' window files (no
+    window file, no copy for them; tests/test_write_speed_paths.py).
 
     `resume`: a folder for the window files that survives an interruption; a later call with the same
     `resume_key` (which must change whenever the inputs or parameters do) and the same outputs and chunks
@@ -322,31 +342,50 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
         remove_stale_partials_of(o.path)
     with contextlib.ExitStack() as stack:
         stack.enter_context(rasterio.Env(GDAL_CACHEMAX=cache))
-        if resume is None and not any(o.cog for o in outputs) and _tasks_run_here() and _direct_fits(prepared, blocksize, group, cache):
+        direct = _direct_outputs(outputs, prepared, blocksize, group, cache) if resume is None and _tasks_run_here() else set()
+        if len(direct) == len(outputs):
             with progress_bar(total=total, desc=desc, unit="px", unit_scale=True) as bar:
                 counts = _write_direct(outputs, prepared, blocksize, compress, group, bar)
             _remember_shares(outputs, prepared, counts)
             return [Path(o.path) for o in outputs]
         work = _work_folder(stack, outputs, prepared, resume, resume_key)
-        folders = [work / f"{k:03d}" for k in range(len(outputs))]
+        folders = [None if k in direct else work / f"{k:03d}" for k in range(len(outputs))]
         try:
             for f in folders:
-                f.mkdir(parents=True, exist_ok=True)
+                if f is not None:
+                    f.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # e.g. the output folder's path runs through a file: OutputError naming it
             failure = write_failure(exc, outputs[0].path)
             if failure is None:
                 raise
             raise failure from exc
-        todo = sum(arr.shape[0] * int(w.height * w.width) for (arr, *_), f in zip(prepared, folders) for _, _, w in _missing(arr, f))
-        with progress_bar(total=total, initial=total - todo, desc=desc, unit="px", unit_scale=True) as bar:
-            counts = _store(prepared, folders, group, bar)
+        todo = sum(arr.shape[0] * int(w.height * w.width) for (arr, *_), f in zip(prepared, folders) if f is not None for _, _, w in _missing(arr, f))
+        todo += sum(int(np.prod(prepared[k][0].shape)) for k in direct)
+        with progress_bar(total=total, initial=total - todo, desc=desc, unit="px", unit_scale=True) as bar, contextlib.ExitStack() as files:
+            sinks = {k: _DirectSink(files, outputs[k], prepared[k], blocksize, compress, bar) for k in sorted(direct)}
+            counts = _store(prepared, folders, group, bar, sinks)
+        # the direct outputs are complete (closed, under their final names) before the copies of the others
         finish = lambda o, prep, f: _finish(o, *prep, f, blocksize, compress)  # noqa: E731
-        with few_open_sources(), ThreadPoolExecutor(min(workers, len(outputs))) as pool:  # GDAL releases the GIL while copying
-            list(pool.map(finish, outputs, prepared, folders))
+        copies = [(o, p, f) for o, p, f in zip(outputs, prepared, folders) if f is not None]
+        threads = max(1, min(workers, len(copies)))
+        with finishing_env(threads), ThreadPoolExecutor(threads) as pool:  # GDAL releases the GIL while copying
+            list(pool.map(finish, *zip(*copies)))
         _remember_shares(outputs, prepared, counts)
         if resume is not None:
             shutil.rmtree(work)
     return [Path(o.path) for o in outputs]
+
+
+def finishing_env(copies: int = 1) -> rasterio.Env:
+    """A rasterio.Env for `copies` finishing copies at once: few open window files (few_open_sources), the COG
+    driver's temporary overviews uncompressed (COG_TMP_COMPRESSION), and each mosaic read by at most
+    VRT_POOL_SIZE // (2 * copies) threads (at least one). GDAL 3.10 reads a VRT's sources in up to
+    min(cores, pool size) threads, each holding an open window file of the shared pool, so two copies at once could
+    ask for more than VRT_POOL_SIZE and fail ("Too many threads are running for the current value of the dataset
+    pool size"); the sources do not overlap, so the pixels read do not depend on the threads. Set from the calling
+    thread, like the pool size, so it applies to the copies in every thread."""
+    return rasterio.Env(GDAL_MAX_DATASET_POOL_SIZE=str(VRT_POOL_SIZE), COG_TMP_COMPRESSION=COG_TMP_COMPRESSION,
+                        VRT_NUM_THREADS=str(max(1, VRT_POOL_SIZE // (2 * max(1, copies)))))
 
 
 def few_open_sources() -> rasterio.Env:
@@ -376,6 +415,52 @@ def _direct_fits(prepared, blocksize: int, group: int, cache: int) -> bool:
     rows = sum(arr.shape[0] * (max(arr.chunks[1]) + blocksize) * arr.shape[2] * dtype.itemsize for arr, _, dtype, _ in prepared)
     windows = group * sum(arr.shape[0] * max(arr.chunks[1]) * max(arr.chunks[2]) * dtype.itemsize for arr, _, dtype, _ in prepared)
     return rows <= max(cache, windows)
+
+
+def _direct_outputs(outputs, prepared, blocksize: int, group: int, cache: int) -> set[int]:
+    """Indices of the outputs the direct write takes (called when tasks run in this process and nothing
+    resumes): every tiled GeoTIFF (not `cog`) when their buffers fit together (_direct_fits), else none. COGs
+    go through window files and GDAL's COG copy, which needs the whole mosaic to build overviews first."""
+    tiled = [k for k, o in enumerate(outputs) if not o.cog]
+    return set(tiled) if tiled and _direct_fits([prepared[k] for k in tiled], blocksize, group, cache) else set()
+
+
+def _open_tiled(stack: contextlib.ExitStack, o: RasterOutput, arr, grid: Grid, dtype, nodata, blocksize: int, compress: str):
+    """The final tiled GeoTIFF of a direct output, open for writing under a temporary name (renamed when `stack`
+    closes without an error), with its tags, band descriptions and colour table."""
+    tmp = stack.enter_context(atomic_path(Path(o.path)))
+    dst = stack.enter_context(rasterio.open(tmp, "w", width=grid.width, height=grid.height, count=arr.shape[0], dtype=dtype.name,
+                                            crs=grid.crs, transform=grid.transform, nodata=nodata,
+                                            **_gtiff_options(dtype, blocksize, compress)))
+    dst.update_tags(**_tags(o))
+    for band, text in enumerate((o.descriptions or [])[: arr.shape[0]], start=1):
+        dst.set_band_description(band, str(text))
+    if o.colours:
+        dst.write_colormap(1, _colour_entries(o.colours))
+    return dst
+
+
+class _DirectSink:
+    """A direct output written while window files of other outputs (COGs) are saved in the same pass (`_store`):
+    computed blocks are cast, counted (valid pixels per band and row) and put into the final file's tile rows.
+    In-memory pixels are put at once, as views (`written`)."""
+
+    def __init__(self, stack: contextlib.ExitStack, o: RasterOutput, prepared, blocksize: int, compress: str, bar):
+        arr, grid, self.dtype, self.nodata = prepared
+        self.rows = _TileRows(_open_tiled(stack, o, arr, grid, self.dtype, self.nodata, blocksize, compress), arr, self.dtype, blocksize)
+        self.counts = np.zeros(arr.shape[:2], np.int64)
+        self.bar = bar
+        values = _in_memory(o.data)
+        self.written = values is not None
+        if self.written:  # its blocks as views: computing them with dask would copy every one
+            for _, _, w in _blocks(arr):
+                self.put(w, values[:, w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width])
+
+    def put(self, w: Window, block: np.ndarray) -> None:
+        block = cast_for_output(block, self.dtype, self.nodata)
+        self.counts[:, int(w.row_off):int(w.row_off + w.height)] += valid_row_counts(block, self.nodata)
+        self.rows.put(w, block)
+        self.bar.update(int(block.size))
 
 
 class _TileRows:
@@ -423,15 +508,7 @@ def _write_direct(outputs, prepared, blocksize: int, compress: str, group: int, 
     with contextlib.ExitStack() as stack:
         sinks = []
         for k, (o, (arr, grid, dtype, nodata)) in enumerate(zip(outputs, prepared)):
-            tmp = stack.enter_context(atomic_path(Path(o.path)))
-            dst = stack.enter_context(rasterio.open(tmp, "w", width=grid.width, height=grid.height, count=arr.shape[0], dtype=dtype.name,
-                                                    crs=grid.crs, transform=grid.transform, nodata=nodata,
-                                                    **_gtiff_options(dtype, blocksize, compress)))
-            dst.update_tags(**_tags(o))
-            for band, text in enumerate((o.descriptions or [])[: arr.shape[0]], start=1):
-                dst.set_band_description(band, str(text))
-            if o.colours:
-                dst.write_colormap(1, _colour_entries(o.colours))
+            dst = _open_tiled(stack, o, arr, grid, dtype, nodata, blocksize, compress)
             sinks.append(_TileRows(dst, arr, dtype, blocksize))
             values = _in_memory(o.data)
             if values is not None:  # its blocks as views: computing them with dask would copy every one

@@ -23,6 +23,7 @@ from irrmap.suitability import guards
 from irrmap.suitability.elevation import check_elevation_range
 
 PRODUCTS = ("slope_percent", "distance_to_water", "aridity_index", "suitability")
+COG_PRODUCTS = ("suitability",)  # with classes.tif, the stage's COGs (overviews for viewing); the factors are tiled GeoTIFFs
 
 
 def _names(ctx: RunContext) -> list[str]:
@@ -91,8 +92,11 @@ def run(ctx: RunContext) -> list[Path]:
     s = su.weighted_overlay_by_zone(classes, sec.weights, zones, zone_weights(table, sec.weights_in))
     folder = ctx.outdir / "suitability"
     tags = provenance(ctx, "suitability")
-    # one streaming pass over the five files: the blocks they share (slope, distance, classes) are computed once
-    rasters = [RasterOutput(folder / f"{name}.tif", arr, descriptions=[name], tags=tags) for name, arr in zip(PRODUCTS, (slope, distance, ai, s))]
+    # one streaming pass over the five files: the blocks they share (slope, distance, classes) are computed once.
+    # The three factors are tiled GeoTIFFs without overviews, like aligned/ and features/: later stages read them
+    # at full resolution and the viewer does not show them (16x: their COG copies took 3.2 of the stage's 13 CPU-s)
+    rasters = [RasterOutput(folder / f"{name}.tif", arr, descriptions=[name], tags=tags, cog=name in COG_PRODUCTS)
+               for name, arr in zip(PRODUCTS, (slope, distance, ai, s))]
     rasters.append(RasterOutput(folder / "classes.tif", [classes[k] for k in ("elevation", "distance", "slope", "aridity")],
                                 dtype="uint8", nodata=0, descriptions=["elevation_class", "distance_class", "slope_class", "aridity_class"],
                                 tags=tags))
