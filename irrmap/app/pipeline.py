@@ -31,6 +31,7 @@ from irrmap.core.config import load_config
 from irrmap.core.errors import gather, raise_all
 from irrmap.core.manifest import DigestCache, git_commit, package_versions, write_manifest
 from irrmap.core.output_lock import output_lock
+from irrmap.core.interrupts import dask_checkpoint, raise_if_swallowed
 from irrmap.core.memory import drop_gdal_block_cache, limit_arenas, release_freed_memory
 from irrmap.core.raster_write import gdal_cache_bytes
 
@@ -79,8 +80,8 @@ def dask_scheduler(cfg, scheduler: str | None = None):
             yield
         return
     with dask.config.set(scheduler="threads", num_workers=cfg.run.workers or None), \
-            rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(cfg.run.gdal_cache_mb)):
-        yield
+            rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(cfg.run.gdal_cache_mb)), dask_checkpoint():
+        yield  # dask_checkpoint: a stop that native code swallowed is raised after the next task (irrmap.core.interrupts)
 
 
 def plan_stages(ctx: RunContext, stages: list[Stage] | None = None, scheduler: str | None = None) -> list[Stage]:
@@ -140,6 +141,7 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
     log.info("run %s on %r -> %s", loaded.config.run.name, grid, outdir)
     with dask_scheduler(loaded.config, scheduler), _failure_recorded(manifest, ctx, plan, previous):
         for stage in plan:
+            raise_if_swallowed()  # a Ctrl-C or SIGTERM that native code swallowed stops the run here at the latest
             fp = _fingerprint(stage, ctx)
             prev = state.get(stage.name, {})
             t0 = time.perf_counter()

@@ -127,13 +127,19 @@ def _raise_terminated(signum, frame):
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
-    """Within the block, SIGTERM raises Terminated (only the main thread may install signal handlers)."""
+    """Within the block, SIGTERM raises Terminated (only the main thread may install signal handlers). A stop
+    (SIGTERM or Ctrl-C) that native code swallowed, as a ctypes callback does while numba compiles, is recorded and
+    raised again by `irrmap run` after the next task of a local dask computation or before the next stage
+    (irrmap.core.interrupts)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    from irrmap.core.interrupts import watch_swallowed
+
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        yield
+        with watch_swallowed():
+            yield
     finally:
         signal.signal(signal.SIGTERM, previous)
 
