@@ -180,6 +180,19 @@ def split(unit: np.ndarray, score: np.ndarray, area: np.ndarray, target: np.ndar
     Raises InputError for a unit id outside 0..N (checked before the int32 cast, which would wrap it) or for
     score and area arrays of another length than `unit` (the kernels read them at the candidates' positions).
     """
+    order, starts, n_label, mapped, cropland = split_counts(unit, score, area, target, rule)
+    labelled = np.zeros(order.size, np.uint8)
+    scatter_labels(order, starts, n_label, labelled)
+    return labelled, order, starts, n_label, mapped, cropland
+
+
+def split_counts(unit: np.ndarray, score: np.ndarray, area: np.ndarray, target: np.ndarray, rule: str = "nearest", grouped=None):
+    """`split` without the per-candidate labels: (order, starts, n_label, mapped, cropland), for callers that
+    need only each unit's counts and last labelled candidate (the map-reduce's reduce tasks).
+
+    `grouped`: (order, starts) of group_by_unit(unit, N) when the caller has them (one grouping serves
+    several scores of the same candidates); `order` is sorted in place, so pass a copy to keep it. Same
+    arguments and errors as `split` otherwise."""
     if rule not in RULES:
         raise ValueError(f"unknown stopping rule {rule!r}; use one of {sorted(RULES)}")
     n_units = target.size - 1
@@ -193,12 +206,10 @@ def split(unit: np.ndarray, score: np.ndarray, area: np.ndarray, target: np.ndar
     area = np.ascontiguousarray(area, dtype=np.float64)
     target = np.ascontiguousarray(target, dtype=np.float64).copy()
     target[0] = np.nan  # zone 0 is outside every unit
-    order, starts = _grouped(unit, n_units)
+    order, starts = _grouped(unit, n_units) if grouped is None else grouped
     sort_segments_desc(order, starts, descending_keys(score))
     n_label, mapped, cropland = label_counts(order, starts, area, target, RULES[rule])
-    labelled = np.zeros(unit.size, np.uint8)
-    scatter_labels(order, starts, n_label, labelled)
-    return labelled, order, starts, n_label, mapped, cropland
+    return order, starts, n_label, mapped, cropland
 
 
 @njit(cache=True)

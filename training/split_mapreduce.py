@@ -38,7 +38,7 @@ from dask.utils import SerializableLock
 from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
-from irrmap.training.split_kernel import RULES, descending_keys, label_candidates, split, strip_candidates
+from irrmap.training.split_kernel import RULES, _grouped, check_units, descending_keys, label_candidates, split_counts, strip_candidates
 from irrmap.training.split_common import NODATA, NOT_IRRIGATED, _check_grid, _strips, _window, integer_zones, unit_table
 
 BATCH = 2_000_000  # candidates per reduce task (about 40 bytes each with three scores, plus the kernel's work arrays)
@@ -86,32 +86,62 @@ def _batches(counts: np.ndarray, batch: int) -> list[tuple[int, int]]:
 
 
 def _reduce_batch(parts: list[Path], u0: int, u1: int, target: np.ndarray, rule: str) -> dict:
-    """Reduce task: split the candidates of zones u0..u1-1, gathered from every part in strip order."""
-    rows = []
-    for p in parts:
-        rec = np.load(p, mmap_mode="r")
-        a, b = np.searchsorted(rec["unit"], [u0, u1])
-        rows.append(np.array(rec[a:b]))
-    rec = np.concatenate(rows) if rows else np.empty(0, _records(0))
+    """Reduce task: split the candidates of zones u0..u1-1, gathered from every part in strip order. The
+    candidates' unit ids, float64 areas, per-unit counts and (for every score without a missing value) their
+    grouping by unit are made once for all scores; a score with missing values splits its finite subset."""
+    rec = _gather(parts, u0, u1)
     n = target.size
     out = {"n_candidates": [], "n_without_score": [], "n_label": [], "mapped": [], "cropland": [], "threshold": [], "key": [], "tie": []}
+    unit = np.ascontiguousarray(rec["unit"])
+    check_units(unit, n - 1)
+    area = rec["area"].astype(np.float64)
+    every = np.bincount(unit, minlength=n)
+    grouped = None
     for k in range(rec["score"].shape[1]):
-        s = rec["score"][:, k]
+        s = np.ascontiguousarray(rec["score"][:, k])
         ok = np.isfinite(s)
+        if ok.all():
+            if grouped is None:
+                grouped = _grouped(unit, n - 1)
+            sub, u, su, a, g = None, unit, s, area, (grouped[0].copy(), grouped[1])
+        else:
+            sub = np.flatnonzero(ok)
+            u, su, a, g = unit[sub], s[sub], area[sub], None
         with _KERNEL:
-            _, order, starts, n_label, mapped, cropland = split(rec["unit"][ok], s[ok], rec["area"][ok], target, rule)
+            order, starts, n_label, mapped, cropland = split_counts(u, su, a, target, rule, grouped=g)
         has = n_label > 0
-        last = (starts[:-1] + n_label - 1)[has]
+        last = order[(starts[:-1] + n_label - 1)[has]]
+        last = last if sub is None else sub[last]  # rows of `rec`
         threshold = np.full(n, np.nan)
         key = np.zeros(n, np.uint32)
         tie = np.full(n, -1, np.int64)
-        threshold[has] = s[ok][order[last]]
+        threshold[has] = s[last]
         with _KERNEL:
-            key[has] = descending_keys(s[ok][order[last]])
-        tie[has] = rec["pos"][ok][order[last]]
-        for name, v in (("n_candidates", np.bincount(rec["unit"][ok], minlength=n)), ("n_without_score", np.bincount(rec["unit"][~ok], minlength=n)),
+            key[has] = descending_keys(s[last])
+        tie[has] = rec["pos"][last]
+        n_cand = every if sub is None else np.bincount(u, minlength=n)
+        for name, v in (("n_candidates", n_cand), ("n_without_score", every - n_cand),
                         ("n_label", n_label), ("mapped", mapped), ("cropland", cropland), ("threshold", threshold), ("key", key), ("tie", tie)):
             out[name].append(np.asarray(v)[u0:u1])
+    return out
+
+
+def _gather(parts: list[Path], u0: int, u1: int) -> np.ndarray:
+    """The records of zones u0..u1-1 from every part, in part order, copied once into one array. A part is
+    mapped while it is searched or copied, one at a time (searching a part's unit column maps all of it)."""
+    ranges = []
+    for p in parts:
+        rec = np.load(p, mmap_mode="r")
+        ranges.append((p, *np.searchsorted(rec["unit"], [u0, u1])))
+        dtype = rec.dtype
+        del rec
+    if not ranges:
+        return np.empty(0, _records(0))
+    out = np.empty(sum(int(b - a) for _, a, b in ranges), dtype)
+    at = 0
+    for p, a, b in ranges:
+        out[at:at + b - a] = np.load(p, mmap_mode="r")[a:b]
+        at += b - a
     return out
 
 
