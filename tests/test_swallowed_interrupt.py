@@ -60,6 +60,19 @@ def test_a_swallowed_sigterm_is_raised_after_the_next_dask_task():
         raise_if_swallowed()  # raised once: nothing is left to raise
 
 
+def test_any_command_stops_at_its_next_dask_computation():
+    """A single-purpose command holds no checkpoint from the start (it would import dask for commands that never use
+    it): the swallowed stop arms one, and the next local computation raises it after a task."""
+    from dask.callbacks import Callback
+
+    before = set(Callback.active)
+    with _sigterm_as_interrupt():
+        _sigterm_inside_a_ctypes_callback()
+        with dask.config.set(scheduler="threads"), pytest.raises(Terminated):
+            da.ones(100, chunks=10).sum().compute()
+    assert set(Callback.active) == before  # the armed checkpoint is gone with the block
+
+
 def test_the_stop_is_raised_once_and_other_unraisable_errors_still_reach_the_previous_hook():
     seen = []
     previous = sys.unraisablehook

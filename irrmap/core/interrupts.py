@@ -19,12 +19,15 @@ _lock = threading.Lock()
 _swallowed: list[BaseException] = []
 
 
-def _hook(previous):
+def _hook(previous, armed: list):
     def hook(unraisable) -> None:
         exc = unraisable.exc_value
         if isinstance(exc, KeyboardInterrupt):  # Terminated (SIGTERM) is a KeyboardInterrupt too
             with _lock:
                 _swallowed.append(exc)
+                if not armed and "dask" in sys.modules:  # every later local dask computation checks after each task
+                    armed.append(dask_checkpoint())
+                    armed[0].register()
             return  # raised again at the next safe point; not an error to print
         previous(unraisable)
 
@@ -34,13 +37,18 @@ def _hook(previous):
 @contextlib.contextmanager
 def watch_swallowed():
     """Within the block, a KeyboardInterrupt (or subclass) swallowed by native code is recorded for
-    `raise_if_swallowed`; other unraisable exceptions go to the hook that was installed before."""
-    previous = sys.unraisablehook
-    sys.unraisablehook = _hook(previous)
+    `raise_if_swallowed`; other unraisable exceptions go to the hook that was installed before. Once one is
+    recorded and dask is in use, a `dask_checkpoint` is registered for the rest of the block, so that any command
+    (not only `irrmap run`, which holds one from the start) stops after a task of its next local computation,
+    with no dask import for commands that never use it."""
+    previous, armed = sys.unraisablehook, []
+    sys.unraisablehook = _hook(previous, armed)
     try:
         yield
     finally:
         sys.unraisablehook = previous
+        for callback in armed:
+            callback.unregister()
         with _lock:
             _swallowed.clear()
 
