@@ -4,10 +4,10 @@ Edges follow `gdaldem -compute_edges`: outside rows/columns are extrapolated lin
 corners of the first and last rows reuse the edge column, and a missing (NaN) neighbour takes the centre
 value; a missing centre gives NaN. Chunked data are processed with a one-pixel halo.
 
-Spacing is the true ground spacing on the CRS's ellipsoid, by the grid's spacing model
-(irrmap.core.ground): planar grids (UTM inside its zone) use the pixel size in metres, as gdaldem does;
-graticule grids (geographic, Web Mercator and other cylindrical projections) give each row its own spacing
-(east-west spacing of the row above, the row and the row below in their own terms of Horn's sum); on general
+Spacing is the true ground spacing on the CRS's reference ellipsoid (WGS84 for MODIS sinusoidal's sphere), by
+the grid's spacing model (irrmap.core.ground): planar grids (UTM inside its zone) use the pixel size in metres,
+as gdaldem does; graticule grids (geographic, Web Mercator and other cylindrical projections) give each row its
+own spacing (east-west spacing of the row above, the row and the row below in their own terms of Horn's sum); on general
 grids (MODIS sinusoidal, conic, azimuthal) Horn's differences along the array's rows and columns are turned
 into the ground gradient with the pixel's own metric, so a plane on the ground has its own slope even where
 rows and columns are not perpendicular on the ground. Pixels off the Earth (the corners of a sinusoidal

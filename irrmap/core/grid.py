@@ -1,8 +1,10 @@
 """The Grid: CRS + affine transform + shape, with true ground pixel areas on any CRS.
 
-Every stage works on one Grid. Areas are square metres on the CRS's ellipsoid: exact per row on a
-geographic grid, exact and constant on an equal-area projection, and |det| divided by the projection's
-areal scale factor at each pixel centre on other projections (conformal projections such as UTM).
+Every stage works on one Grid. Areas are square metres on the CRS's reference ellipsoid (the one its
+lon/lat are geodetic coordinates on: irrmap.core.geodesy.reference_ellipsoid, WGS84 for MODIS sinusoidal's
+sphere and for EPSG:3857): exact per row on a geographic grid, exact and constant on an equal-area
+projection, and |det| divided by the projection's areal scale factor relative to that ellipsoid at each
+pixel centre on other projections (conformal projections such as UTM, Web Mercator, MODIS sinusoidal).
 """
 
 from __future__ import annotations
@@ -22,9 +24,19 @@ from rasterio.windows import Window
 
 from irrmap.core import ground
 from irrmap.core.errors import GridError, InputError
-from irrmap.core.geodesy import band_area, meridian_spacing, parallel_spacing
+from irrmap.core.geodesy import (
+    band_area,
+    meridian_spacing,
+    parallel_spacing,
+    radii_product,
+    spherical_projection,
+)
 
 _EQUAL_AREA_TOL = 1e-9
+# per-row areas need the latitude constant along each sampled row to 1e-12 degrees and the areal scale to 1e-10
+# relative (PROJ takes some projections' derivatives by finite differences, which leaves ~3e-12 of noise)
+_ROW_LAT_TOL, _ROW_SCALE_TOL = 1e-12, 1e-10
+_FD_STEP = 1e-4  # radians: central differences with this step and half of it, Richardson-extrapolated
 
 
 def _bilinear(nodes: np.ndarray, rows: np.ndarray, cols: np.ndarray, at_r: np.ndarray, at_c: np.ndarray) -> np.ndarray:
@@ -169,7 +181,9 @@ class Grid:
     # ---- areas and distances ------------------------------------------------------------------
     @cached_property
     def equal_area(self) -> bool:
-        """True when the projection preserves area (checked numerically with PROJ's areal scale factor)."""
+        """True when the projection preserves area on the CRS's reference ellipsoid (checked numerically with
+        the areal scale factor on 5 x 5 points spanning the grid, to 1e-9). MODIS sinusoidal is equal-area on
+        its sphere but not on WGS84, whose lon/lat it projects, so it is False there."""
         if self.is_geographic:
             return False
         xs = np.linspace(self.bounds[0], self.bounds[2], 5)
@@ -179,10 +193,76 @@ class Grid:
         return bool(np.all(np.abs(scale - 1.0) < _EQUAL_AREA_TOL))
 
     def _areal_scale(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Areal scale factor (map area / ground area on the reference ellipsoid) at map points (x, y).
+
+        PROJ's factor is relative to the ellipsoid PROJ projects on; for a spherical projection
+        (irrmap.core.geodesy.spherical_projection: EPSG:3857, MODIS sinusoidal) that is a sphere, while the
+        lon/lat are geodetic on the reference ellipsoid. There the factor is the Jacobian of the projection,
+        J = dx/dlon dy/dlat - dx/dlat dy/dlon (PROJ's normalised derivatives times `_jacobian_norm`, in CRS
+        units^2 per radian^2), divided by the ellipsoid's area element M N cos(lat) (m2 per radian^2).
+        """
         proj = Proj(self.crs.to_wkt())
         lon, lat = proj(x, y, inverse=True)
         factors = proj.get_factors(lon, lat)
-        return np.asarray(factors.areal_scale, dtype=np.float64)
+        norm = self._jacobian_norm
+        if norm is None:
+            return np.asarray(factors.areal_scale, dtype=np.float64)
+        jac = (np.asarray(factors.dx_dlam) * np.asarray(factors.dy_dphi) - np.asarray(factors.dx_dphi) * np.asarray(factors.dy_dlam))
+        lat = np.asarray(lat, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return norm * jac / (radii_product(lat, self.crs.to_wkt()) * np.cos(np.radians(lat)))
+
+    @cached_property
+    def _jacobian_norm(self) -> float | None:
+        """None unless the projection is spherical (see `_areal_scale`); then the constant by which PROJ's
+        normalised derivatives (pyproj Factors dx_dlam ...) are multiplied to give CRS units per radian: the
+        square of the radius PROJ projects with (R of MODIS's sphere; a for Web Mercator; the authalic or
+        conformal radius for other "(Spherical)" methods) in CRS units, found once by Richardson-extrapolated
+        central differences of the forward projection at the grid's centre (within 1e-10: PROJ's own
+        derivatives are numerical for some projections) and taken as the CRS ellipsoid's exact a^2 when it
+        is within 1e-8 of that (the sphere of MODIS sinusoidal, Web Mercator's a)."""
+        wkt = self.crs.to_wkt()
+        if self.is_geographic or not spherical_projection(wkt):
+            return None
+        proj = Proj(wkt)
+        lon, lat = ground.lonlat_at(self, np.array([(self.height - 1) / 2.0, 0.0, self.height - 1.0]),
+                                    np.array([(self.width - 1) / 2.0, 0.0, self.width - 1.0]))
+        ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) < 89.0)
+        lon0, lat0 = (float(lon[ok][0]), float(lat[ok][0])) if ok.any() else (0.0, 0.0)
+
+        def jacobian(h):
+            d = math.degrees(h)
+            xe, ye = proj(lon0 + d, lat0)
+            xw, yw = proj(lon0 - d, lat0)
+            xn, yn = proj(lon0, lat0 + d)
+            xs, ys = proj(lon0, lat0 - d)
+            return ((xe - xw) * (yn - ys) - (xn - xs) * (ye - yw)) / (4.0 * h * h)
+
+        jac = (4.0 * jacobian(_FD_STEP / 2.0) - jacobian(_FD_STEP)) / 3.0
+        f = proj.get_factors(lon0, lat0)
+        norm = float(jac / (f.dx_dlam * f.dy_dphi - f.dx_dphi * f.dy_dlam))
+        crs = ProjCRS.from_user_input(wkt)
+        a = crs.ellipsoid.semi_major_metre / crs.axis_info[0].unit_conversion_factor  # in CRS units
+        return a * a if abs(norm / (a * a) - 1.0) < 1e-8 else norm
+
+    @cached_property
+    def _scale_by_row(self) -> bool:
+        """True when the areal scale depends on the row alone: graticule grids (normal cylindrical), and grids
+        whose latitude and scale are constant along each row (1e-12 degrees, 1e-10) on 9 x 9 pixels spanning the grid,
+        all on the Earth: pseudo-cylindrical projections that are equal-area on their sphere (MODIS
+        sinusoidal), whose scale on the ellipsoid, R^2 / (M N), is a function of latitude alone."""
+        if self.is_geographic or self.metric_kind == "graticule":
+            return True
+        rows = np.unique(np.linspace(0, self.height - 1, min(9, self.height)).round())
+        cols = np.unique(np.linspace(0, self.width - 1, min(9, self.width)).round())
+        rr, cc = np.meshgrid(rows, cols, indexing="ij")
+        _, lat = ground.lonlat_at(self, rr, cc)
+        scale = self._areal_scale(*np.meshgrid(self.transform.c + self.transform.a * (cols + 0.5),
+                                               self.transform.f + self.transform.e * (rows + 0.5)))
+        if not (np.isfinite(lat).all() and np.isfinite(scale).all()):
+            return False
+        return bool(np.all(np.abs(lat - lat[:, :1]) <= _ROW_LAT_TOL)
+                    and np.all(np.abs(scale / scale[:, :1] - 1.0) <= _ROW_SCALE_TOL))
 
     def row_areas(self, window: Window | None = None) -> np.ndarray:
         """Geographic grids only: the exact ellipsoidal area (m2) of one pixel in each row of the window."""
@@ -197,10 +277,11 @@ class Grid:
     def pixel_area(self, window: Window | None = None) -> np.ndarray:
         """True ground area (m2, float64) of every pixel in the window, shape (height, width).
 
-        Geographic: exact per row on the ellipsoid (a read-only broadcast view, no memory per column).
-        Equal-area projection: the constant |det(transform)|. Other projections: |det| / PROJ's areal scale
-        factor at the pixel centre: per row on normal cylindrical grids (Mercator), else interpolated from a
-        lattice checked against PROJ to 1e-9 relative (`_areal_scale_window`).
+        Geographic: exact per row on the reference ellipsoid (a read-only broadcast view, no memory per
+        column). Equal-area projection: the constant |det(transform)|. Other projections: |det| / the areal
+        scale factor on the reference ellipsoid at the pixel centre (`_areal_scale`): per row where it depends
+        on the row alone (`_scale_by_row`: Mercator, Web Mercator, MODIS sinusoidal), else interpolated from a
+        lattice checked against the exact factor to 1e-9 relative (`_areal_scale_window`).
         """
         win = window or Window(0, 0, self.width, self.height)
         h, w = int(win.height), int(win.width)
@@ -209,14 +290,15 @@ class Grid:
         det = abs(self.transform.a * self.transform.e)
         if self.equal_area:
             return np.broadcast_to(np.float64(det), (h, w))
-        if self.metric_kind == "graticule":  # normal cylindrical: the scale depends on the latitude alone
+        if self._scale_by_row:  # normal cylindrical or pseudo-cylindrical: the scale depends on the row alone
             y = self.y_coords(win)
-            row_scale = self._areal_scale(np.full(h, self.x_coords(win)[w // 2]), y)
+            x_mid = self.transform.c + self.transform.a * (self.width // 2 + 0.5)  # the same value in any window
+            row_scale = self._areal_scale(np.full(h, x_mid), y)
             return np.broadcast_to((det / row_scale)[:, None], (h, w))
         return det / self._areal_scale_window(win)
 
     def _areal_scale_window(self, win: Window, step: int = 64, tol: float = 1e-9) -> np.ndarray:
-        """PROJ's areal scale factor at every pixel centre of the window, shape (height, width).
+        """The areal scale factor (`_areal_scale`) at every pixel centre of the window, shape (height, width).
 
         PROJ's factors cost about 2 us and 12 float64 temporaries per point, so they are evaluated on a
         lattice of nodes every `step` pixels (plus the window's last row and column) and interpolated
@@ -256,8 +338,8 @@ class Grid:
         """Distance (m) between pixel centres eastward and northward, one value per row of the window.
 
         Graticule grids (geographic, cylindrical projections such as Web Mercator): geodesics on the
-        ellipsoid along each row's parallel (one column apart) and along the meridian (from the row's north
-        edge to its south edge). Planar grids (UTM inside its zone): the pixel size in CRS units times the
+        reference ellipsoid (WGS84 for a CRS on a sphere) along each row's parallel (one column apart) and
+        along the meridian (from the row's north edge to its south edge). Planar grids (UTM inside its zone): the pixel size in CRS units times the
         unit's length (what gdaldem uses), repeated per row. Raises GridError on general grids (MODIS
         sinusoidal, conic, azimuthal), where spacing changes along a row and rows and columns need not be
         perpendicular on the ground: use `irrmap.core.ground.ground_metric` there.

@@ -1,5 +1,9 @@
 """Ground geometry of a grid on any CRS: how far apart pixel centres are on the ellipsoid.
 
+The ellipsoid is the CRS's reference ellipsoid (irrmap.core.geodesy.reference_ellipsoid): the one its lon/lat
+are geodetic coordinates on, WGS84 for a CRS on a sphere such as MODIS sinusoidal (R = 6,371,007.181 m),
+whose own sphere would make distances 0.1-0.5 % wrong.
+
 Each grid gets one of three spacing models (`metric_kind`), decided once from its CRS and extent:
 
 - "planar": a projected grid whose map units are ground metres to within PLANAR_TOL (0.1 %) in both axes at
@@ -44,8 +48,9 @@ _HALO_MARGIN = 1.02  # the smallest sampled spacing is divided by this, for what
 
 # ---- points on the ellipsoid ------------------------------------------------------------------------------
 def lonlat_at(grid, rows, cols) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude and latitude (degrees, the CRS's datum) at pixel positions; NaN where the point is not on
-    the Earth (projecting the result back does not return the point within a thousandth of a pixel)."""
+    """Longitude and latitude (degrees, the CRS's datum: geodetic on its reference ellipsoid) at pixel
+    positions; NaN where the point is not on the Earth (projecting the result back does not return the point
+    within a thousandth of a pixel)."""
     t = grid.transform
     rows, cols = np.broadcast_arrays(np.asarray(rows, np.float64), np.asarray(cols, np.float64))
     x = t.c + t.a * (cols + 0.5)
@@ -65,7 +70,7 @@ def lonlat_at(grid, rows, cols) -> tuple[np.ndarray, np.ndarray]:
 
 
 def centres_geocentric(grid, rows, cols) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Earth-centred X, Y, Z (m) of pixel positions on the CRS's ellipsoid; NaN off the Earth."""
+    """Earth-centred X, Y, Z (m) of pixel positions on the CRS's reference ellipsoid; NaN off the Earth."""
     lon, lat = lonlat_at(grid, rows, cols)
     return geocentric(lon, lat, grid.crs.to_wkt())
 

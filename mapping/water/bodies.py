@@ -147,9 +147,10 @@ def _to_crs_coords(geoms: np.ndarray, t: Affine) -> np.ndarray:
 
 
 def _outline_lengths(pixel_geoms: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
-    """(outer outline, all rings) length in metres of each geometry: geodesics on the grid CRS's ellipsoid
-    (pyproj.Geod) between vertices one pixel apart at most, so pixel edges along parallels (geographic grids)
-    and straight projected edges are followed to well below a millimetre per pixel."""
+    """(outer outline, all rings) length in metres of each geometry: geodesics on the grid CRS's reference
+    ellipsoid (pyproj.Geod; WGS84 for a CRS on a sphere, irrmap.core.geodesy.reference_ellipsoid) between
+    vertices one pixel apart at most, so pixel edges along parallels (geographic grids) and straight projected
+    edges are followed to well below a millimetre per pixel."""
     lonlat = _to_crs_coords(shapely.segmentize(pixel_geoms, 1.0), grid.transform)
     if not grid.is_geographic:
         crs = ProjCRS.from_user_input(grid.crs.to_wkt())
@@ -201,7 +202,7 @@ def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, un
     Columns: body_id (int64); n_pixels; area_m2 = sum of Grid.pixel_area over the body's pixels (true
     ellipsoidal m2, exact per row on geographic grids) and area_km2; size_class (SIZE_CLASSES, ordered
     categorical); perimeter_m = length of the polygon's outer outline(s) and shoreline_m = outline plus the
-    rings around islands and unknown holes (geodesic lengths on the CRS's ellipsoid, see `_outline_lengths`);
+    rings around islands and unknown holes (geodesic lengths on the CRS's reference ellipsoid, `_outline_lengths`);
     centroid_lon / centroid_lat = area-weighted mean of the pixel centres, in the grid's CRS, as WGS84
     degrees; unknown_m2 = area of unknown pixels among the 8 neighbours of the body's pixels (each pixel
     counted once per body it touches; 0 without `unknown`); with zones: zone, admin_share (share of the body's
