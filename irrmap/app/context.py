@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -36,6 +37,7 @@ class RunContext:
     warnings: list = field(default_factory=list)  # {stage, logger, message} of each warning so far (irrmap.app.run_warnings)
     force: bool = False  # `irrmap run --force`: stages recompute, also work they could resume or reuse
     digests: DigestCache | None = None  # digests kept from earlier runs of the output folder (irrmap run sets it)
+    _early: EarlyDigests | None = field(default=None, repr=False)  # source files hashed ahead (hash_early)
 
     @property
     def config(self):
@@ -61,8 +63,24 @@ class RunContext:
     def checksum(self, p) -> str:
         p = str(self.path(p))
         if p not in self.checksums:
-            self.checksums[p] = input_digest(p, self._sha256)
+            early = self._early.take(p) if self._early is not None else None
+            self.checksums[p] = early.result() if early is not None else input_digest(p, self._sha256)
         return self.checksums[p]
+
+    def hash_early(self, paths) -> None:
+        """Start hashing `paths` (source files that no stage writes) on one background thread, in order, while the
+        run's checks keep one core busy and the other idles. `checksum` of such a path waits for its digest; a path
+        not yet started is hashed as before. The digests enter `checksums` only when a stage asks for them, so the
+        manifest and the fingerprints name the same files and digests as without. Errors (an unreadable file) are
+        raised by `checksum`, as before. `stop_early` ends it."""
+        todo = [p for p in dict.fromkeys(str(self.path(q)) for q in paths) if p not in self.checksums]
+        if todo and (os.cpu_count() or 1) > 1:
+            self._early = EarlyDigests(todo, lambda q: input_digest(q, self._sha256))
+
+    def stop_early(self) -> None:
+        """No new file is started by `hash_early` (one being hashed finishes on its daemon thread)."""
+        if self._early is not None:
+            self._early.stop()
 
     def _sha256(self, p: str) -> str:
         return sha256_file(p) if self.digests is None else self.digests.sha256(p)
@@ -72,11 +90,56 @@ class RunContext:
         GIL while it hashes): a stage's inputs (23-date stacks, dozens of rasters) are hashed before it runs, while
         the cores are otherwise idle. Errors are those of `checksum` (OSError for a file that cannot be read)."""
         todo = list(dict.fromkeys(p for p in (str(self.path(q)) for q in paths) if p not in self.checksums))
+        if self._early is not None:  # files hashed early stay there; those not started yet are hashed here, in parallel
+            todo = [p for p in todo if not self._early.pending(p)]
         if len(todo) < 2:
             return
         with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
             for p, digest in zip(todo, pool.map(lambda q: input_digest(q, self._sha256), todo)):
                 self.checksums[p] = digest
+
+
+class EarlyDigests:
+    """Digests of files computed in order on one daemon thread (RunContext.hash_early): `take(path)` gives the
+    Future of a file started (or done), or None for one not started yet, which is then never hashed here. A daemon
+    thread, so a stopped or failed run does not wait for it to finish a large file before exiting."""
+
+    def __init__(self, paths: list[str], digest: Callable[[str], str]):
+        self._lock = threading.Lock()
+        self._queue = list(reversed(paths))
+        self._futures: dict[str, Future] = {}
+        self._digest = digest
+        threading.Thread(target=self._work, name="irrmap-early-digests", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    return
+                p = self._queue.pop()
+                fut = self._futures[p] = Future()
+            fut.set_running_or_notify_cancel()
+            try:
+                fut.set_result(self._digest(p))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller of take(p)
+                fut.set_exception(exc)
+
+    def pending(self, p: str) -> bool:
+        """Whether `p` is being hashed or done here (not merely queued: a queued path is withdrawn)."""
+        with self._lock:
+            if p in self._queue:
+                self._queue.remove(p)
+            return p in self._futures
+
+    def take(self, p: str) -> Future | None:
+        with self._lock:
+            if p in self._queue:
+                self._queue.remove(p)
+            return self._futures.pop(p, None)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._queue.clear()
 
 
 def input_digest(p: str, sha256=sha256_file) -> str:
