@@ -270,6 +270,12 @@ def _opt(flag, value):
     return [] if value is None or value is False else ([flag] if value is True else [flag, value])
 
 
+def _drops(units_read: dict | None) -> bool:
+    """Whether `units_read` (AdminUnits.read's `invalid_codes` and `options`, from the command line or [units]) drops
+    polygons with invalid codes: then the reproducing command says --drop-invalid-codes."""
+    return (units_read or {}).get("invalid_codes") == "drop"
+
+
 def design_options(design: SampleDesign) -> list:
     """The `irrmap evaluate points` options that give `design`."""
     return [*_opt("--stratum-field", design.stratum_field), *_opt("--inclusion-field", design.inclusion_field),
@@ -318,10 +324,12 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                     snap_radius: int = 0, min_crop_fraction: float = 0.0, by: str | None = None, units_path=None,
                     unit_field=None, hierarchy="cn-adcode", by_level=None, aridity_path=None,
                     aridity_threshold: float = 0.5, units_layer=None, design: SampleDesign | None = None,
-                    units_encoding=None, one_per_pixel: bool = False) -> PointsResult:
+                    units_encoding=None, one_per_pixel: bool = False, units_read: dict | None = None) -> PointsResult:
     """Point accuracy of a map (binarised at `threshold`) against labelled reference points, optionally grouped
     by a point field (`by`), by the unit at `by_level`, or by the unit's aridity class (arid/humid).
     With `design` (how the points were sampled) also the design-based estimates of evaluation.design.
+    `units_read`: AdminUnits.read's `invalid_codes` and `options` for the units (the same in statistics_agreement and
+    compare), e.g. irrmap.app.cli.units_options.unit_read_args of a command or [units] of a run; default: error.
 
     `threshold` None: not given (binarised at value > 0, and a map not coded 0/1 is refused, see
     check_map_values); an explicit 0 is a threshold like any other.
@@ -379,7 +387,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     elif units_path and (by_level or aridity_path):
         from irrmap.core.units import AdminUnits
 
-        units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding)
+        units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding, **(units_read or {}))
         finest = points.attach_units(pts, units)
         if aridity_path:
             cls = points.unit_aridity_classes(units, read_map(aridity_path, name="aridity"), aridity_threshold)
@@ -409,6 +417,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                *_opt("--unit-field", unit_field if (by_level or aridity_path) and not by else None),
                *_opt("--units-layer", units_layer if (by_level or aridity_path) and not by else None),
                *_opt("--units-encoding", units_encoding if (by_level or aridity_path) and not by else None),
+               *_opt("--drop-invalid-codes", _drops(units_read) and bool(by_level or aridity_path) and not by),
                *_opt("--by-level", by_level if not by else None), *_opt("--aridity", aridity_path if not by else None),
                *(design_options(design) if design else []), *_opt("--one-per-pixel", one_per_pixel), "--json")
     return PointsResult(acc, groups, s, counts, cmd, group_by, design_acc)
@@ -587,9 +596,9 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                          weight_path=None, year_field=None, year=None, variant_field=None, variant=None,
                          skip_rows=0, out_unit="ha", units_layer=None, units_encoding=None, fmt: TableFormat | None = None,
                          level_tables: dict | None = None, cropland_path=None, main_checked: bool = False,
-                         mapped_m2: pd.Series | None = None) -> StatisticsResult:
+                         mapped_m2: pd.Series | None = None, units_read: dict | None = None) -> StatisticsResult:
     """Mapped area per unit against statistics at each level (see evaluation.agreement); `fmt` says how the
-    statistics table is written (irrmap.core.tables.TableFormat). `level_tables` maps a higher level to its own
+    statistics table is written (irrmap.core.tables.TableFormat); `units_read` as in points_accuracy. `level_tables` maps a higher level to its own
     statistics table (same columns): that level is compared with it instead of the sum of the units' statistics.
 
     Every table read passes the checks of `irrmap statistics check` and the run's statistics stage
@@ -613,7 +622,7 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
     from irrmap.core.units import AdminUnits
 
     out_unit = normalise_area_unit(out_unit)
-    units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding)
+    units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding, **(units_read or {}))
     levels = list(levels or units.levels)
     stats_level = stats_level or units.levels[0]
     grid = map_grid(map_path)
@@ -662,7 +671,7 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
     metrics = {lv: agreement.agreement_metrics(df["statistic_m2"], df["mapped_m2"]) for lv, df in paired.items()}
     left_out = _left_out(mapped, stats.areas(), units, stats_level, str(stats_path))
     cmd = _cmd("irrmap", "evaluate", "statistics", map_path, "--units", units_path, "--unit-field", unit_field, *_opt("--units-layer", units_layer), *_opt("--units-encoding", units_encoding),
-               "--hierarchy", hierarchy, "--stats", stats_path, "--stats-field", stats_field, "--area-field", area_field,
+               "--hierarchy", hierarchy, *_opt("--drop-invalid-codes", _drops(units_read)), "--stats", stats_path, "--stats-field", stats_field, "--area-field", area_field,
                "--area-unit", area_unit, "--levels", ",".join(levels), *_opt("--stats-level", stats_level if stats_level != units.levels[0] else None),
                "--map-kind", map_kind, *_opt("--threshold", threshold if map_kind == "binary" else None), *_opt("--weight", weight_path),
                *_opt("--cropland", cropland_path), *_opt("--year-field", year_field), *_opt("--year", year), *_opt("--variant-field", variant_field),
@@ -751,7 +760,7 @@ class CompareResult:
 
 def compare(map_a, map_b, *, threshold_a=None, threshold_b=None, mask_path=None, units_path=None, unit_field=None,
             hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None, units_encoding=None,
-            threshold_options: dict | None = None) -> CompareResult:
+            threshold_options: dict | None = None, units_read: dict | None = None) -> CompareResult:
     """Compare map B with map A on map A's grid; per-unit areas side by side when units are given.
     `threshold_options` ({"a": ..., "b": ...}) names the options giving the thresholds in errors (default
     --threshold-a / --threshold-b).
@@ -762,12 +771,12 @@ def compare(map_a, map_b, *, threshold_a=None, threshold_b=None, mask_path=None,
     are computed on each map's own grid."""
     return compare_all(map_a, [map_b], threshold_a=threshold_a, threshold_b=threshold_b, mask_path=mask_path, units_path=units_path,
                        unit_field=unit_field, hierarchy=hierarchy, kind_a=kind_a, kind_b=kind_b, units_layer=units_layer,
-                       units_encoding=units_encoding, threshold_options=threshold_options)[0]
+                       units_encoding=units_encoding, threshold_options=threshold_options, units_read=units_read)[0]
 
 
 def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=None, units_path=None, unit_field=None,
                 hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None, units_encoding=None,
-                threshold_options: dict | None = None) -> list[CompareResult]:
+                threshold_options: dict | None = None, units_read: dict | None = None) -> list[CompareResult]:
     """`compare(map_a, b, ...)` for each map b of `maps_b` (same keywords, one threshold and kind for every map B),
     map A checked, read and summed once for all of them (comparison.compare_maps_many): the same results."""
     import shutil
@@ -801,7 +810,7 @@ def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=
             from irrmap.core.units import AdminUnits
 
             if units is None:
-                units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding)
+                units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding, **(units_read or {}))
                 ua = agreement.mapped_area_by_unit(a, units, kind=kind_a, threshold=threshold_a)
             ub = agreement.mapped_area_by_unit(read_map(map_b, name=Path(map_b).stem), units, kind=kind_b, threshold=threshold_b)
             table = comparison.unit_areas_side_by_side(ua, ub, names)
@@ -813,6 +822,7 @@ def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=
                    *_opt("--unit-field", unit_field if units_path else None), *_opt("--hierarchy", hierarchy if units_path else None),
                    *_opt("--units-layer", units_layer if units_path else None),
                    *_opt("--units-encoding", units_encoding if units_path else None),
+                   *_opt("--drop-invalid-codes", _drops(units_read) and bool(units_path)),
                    *_opt("--kind-a", kind_a if units_path and kind_a != "fraction" else None),
                    *_opt("--kind-b", kind_b if units_path and kind_b != "fraction" else None), "--json")
         out.append(CompareResult(r, table, metrics, cmd))

@@ -31,6 +31,18 @@ Bounds (each with its source):
   regions (UNEP: AI < 0.05; Trabucco & Zomer: < 0.03) reach AI 0.0002-0.001 where cropland is irrigated
   (Kharga and Dakhla oases, Kufra: under 2 mm of rain on 2,000-2,500 mm of PET). Trabucco & Zomer store
   AI x 10,000 as integers, so a raw copy has medians in the thousands.
+- Aridity index (median over the grid) above AI_WET_WARN = 3 warns: values above 3 occur only in narrow strips of
+  orographic rain in Trabucco & Zomer's Global-AI (v3, 2022: Choco, the Khasi hills, Fiordland, the windward
+  coasts of Norway and Patagonia), and no large farmed region reaches them: the UNEP (1997) World Atlas of
+  Desertification's wettest class, humid, starts at 0.65, and the wettest large lowlands have about 1.5-2.5
+  (rounded climatological annual totals: Amazon basin about 2,200 mm of rain on 1,400 mm of PET: 1.6; Borneo
+  3,000 on 1,450: 2.1; Bangladesh 2,400 on 1,300: 1.8; Ireland 1,200 on 500: 2.4). A 10x error
+  (precipitation stored in tenths of a millimetre, the unit of the China Meteorological Administration's station
+  archives and of gridded products derived from them, or PET in centimetres) moves a semi-arid to sub-humid region (AI 0.3-0.9)
+  to 3-9, above the bound, while P and PET pass their own bounds wherever rain is under 1,500 mm. Measured:
+  the demo's precipitation x 10 gives median AI 7.31 (true 0.731); China's 5 km precipitation
+  (../shared/data/climate, median 5,670, tenths of a mm) gives 7.9. A warning, not an error: a small grid over
+  one of the wet strips is real; the warning names the likely cause and the fix.
 - Precipitation and PET medians more than HYPERARID_RATIO = 30x apart (AI below 0.033, Trabucco & Zomer's
   hyper-arid class) with a precipitation median that fits a daily rate (<= P_DAILY_MAX) warn: either the
   region is hyper-arid (then the warning can be ignored) or precipitation is in mm/day (AI 365x too small).
@@ -42,8 +54,8 @@ import logging
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import dask
 import numpy as np
@@ -59,6 +71,7 @@ PET_MM_YEAR = (30.0, 4000.0)
 P_MAX_MM_YEAR = 15000.0
 P_DAILY_MAX = 35.0
 AI_MAX = 30.0
+AI_WET_WARN = 3.0
 HYPERARID_RATIO = 30.0
 _SAMPLE = 1_000_000  # pixels in the regular sample whose median is taken
 
@@ -183,8 +196,9 @@ def check_precipitation_pet(p, pet, p_source: Source, pet_source: Source, *, day
     known (the Priestley-Taylor path: steps x step days); then precipitation may not exceed P_DAILY_MAX per day
     of it. `pet_fix` replaces the fix for a PET total that is too small (the CLI says --step-days). Raises
     InputError for: negative values (undeclared nodata), a PET median outside PET_MM_YEAR, a precipitation
-    median above P_MAX_MM_YEAR, an AI median above AI_MAX; warns when the medians are more than
-    HYPERARID_RATIO apart and precipitation fits a daily rate (see the module docstring)."""
+    median above P_MAX_MM_YEAR, an AI median above AI_MAX; warns (warn_wet_aridity) when the AI of the medians is
+    above AI_WET_WARN (precipitation 10x too large), and when the medians are more than HYPERARID_RATIO apart and
+    precipitation fits a daily rate (see the module docstring)."""
     ps, es = stats(p, p_source), stats(pet, pet_source)
     for s, src, what in ((ps, p_source, "precipitation"), (es, pet_source, "PET")):
         if s.low < 0:
@@ -214,6 +228,10 @@ def check_precipitation_pet(p, pet, p_source: Source, pet_source: Source, *, day
                          f"index above {AI_MAX:g} does not occur on Earth, so precipitation and PET are in different units",
                          p_source.where, f"precipitation in tenths of a millimetre? {p_source.scale(0.1)}; otherwise "
                                          f"bring both to mm/year")
+    if ai > AI_WET_WARN:
+        warn_wet_aridity(ai, f"precipitation median {_fmt(ps.median)} / PET median {_fmt(es.median)} ({pet_source.where})",
+                         p_source.where, f"if precipitation is in tenths of a millimetre, {p_source.scale(0.1)}; if PET is "
+                                         f"in cm or too small, {pet_source.scale(10)}")
     if ai < 1 / HYPERARID_RATIO and ps.median <= P_DAILY_MAX:
         log.warning("%s: precipitation median %s is %sx below PET median %s (%s) (AI %.3g, hyper-arid); precipitation "
                     "values all fit a daily rate (<= %g mm/day) (fix: if precipitation is in mm/day, %s (AI is 365x too "
@@ -223,9 +241,21 @@ def check_precipitation_pet(p, pet, p_source: Source, pet_source: Source, *, day
     return ps, es
 
 
+def warn_wet_aridity(ai_median: float, what: str, where: str, fix: str) -> None:
+    """Log a warning (logger irrmap.suitability, collected by `irrmap run` and shown by the CLI) that a grid's
+    median aridity index `ai_median` is above AI_WET_WARN, which no large farmed region reaches (module
+    docstring: sources): `what` says how the median was found, `where` names the raster, `fix` the scale to set."""
+    log.warning("%s: median aridity index %.3g (%s) is above %g, which only narrow strips of orographic rain reach (the "
+                "wettest large regions, e.g. the Amazon basin or Borneo, have 1.5-2.5; humid starts at 0.65): over half "
+                "the pixels fall in the wettest aridity class (above the default top break, 0.9), so precipitation is "
+                "likely 10x too large against PET "
+                "(fix: %s; if the region really is this wet, ignore this warning)", where, ai_median, what, AI_WET_WARN, fix)
+
+
 def check_aridity_index(ai, source: Source) -> Stats:
     """A given aridity-index raster (P / PET, unitless): negative values or a median above AI_MAX are refused
-    (Trabucco & Zomer's Global-AI stores AI x 10,000: scale 0.0001)."""
+    (Trabucco & Zomer's Global-AI stores AI x 10,000: scale 0.0001); a median above AI_WET_WARN warns (a factor
+    10 off, warn_wet_aridity)."""
     s = stats(ai, source)
     if s.low < 0:
         raise InputError(f"negative aridity index (minimum {_fmt(s.low)})", source.where,
@@ -235,6 +265,10 @@ def check_aridity_index(ai, source: Source) -> Stats:
                else "check that precipitation and PET were in the same unit")
         raise InputError(f"aridity index median {_fmt(s.median)} is implausible (above {AI_MAX:g}; humid climates have "
                          f"AI > 0.65, the wettest about 10-15)", source.where, fix)
+    if s.median > AI_WET_WARN:
+        warn_wet_aridity(s.median, "of the given raster", source.where,
+                         f"if it was computed from precipitation in tenths of a millimetre or scaled 10x too large, "
+                         f"{source.scale(0.1)} (Global-AI x 10,000 needs 0.0001)")
     return s
 
 
@@ -367,6 +401,27 @@ def check_factor_units(path, factor: str, where: str, *, dem_hint: str = "") -> 
                          "pass the aridity index (irrmap suitability aridity), not precipitation or PET")
 
 
-__all__ = ["AI_MAX", "PET_MM_YEAR", "P_DAILY_MAX", "P_MAX_MM_YEAR", "TEMPERATURE_C", "Source", "check_aridity_index",
-           "check_albedo", "check_climate_tags", "check_distance_values", "check_factor_units", "check_humidity",
-           "check_precipitation_pet", "check_radiation", "check_slope_values", "check_temperature", "config_source", "file_source", "stats", "unit_tag"]
+__all__ = [
+    "AI_MAX",
+    "AI_WET_WARN",
+    "PET_MM_YEAR",
+    "P_DAILY_MAX",
+    "P_MAX_MM_YEAR",
+    "TEMPERATURE_C",
+    "Source",
+    "check_albedo",
+    "check_aridity_index",
+    "check_climate_tags",
+    "check_distance_values",
+    "check_factor_units",
+    "check_humidity",
+    "check_precipitation_pet",
+    "check_radiation",
+    "check_slope_values",
+    "check_temperature",
+    "config_source",
+    "file_source",
+    "stats",
+    "unit_tag",
+    "warn_wet_aridity",
+]

@@ -44,7 +44,11 @@ def check(config, scheduler: str | None = None) -> dict:
     else [run].scheduler), and every enabled stage's own checks: input rasters
     open and overlap the grid, unit and point files hold the named fields and overlap the grid, the
     statistics table has its columns, joins the units and passes validation (when strict), product names and
-    unit codes in the config exist.
+    unit codes in the config exist; the level tables of [evaluation] keep rows after the year/variant filter; a
+    cropland input that is no 0..1 fraction is refused. Then the value checks the stages run later on their inputs
+    (irrmap.app.stages.check_values, on inputs read onto a grid of at most 4e6 pixels): the statistics' scale
+    against the cropland (a wrong area_unit warns) and the climate rasters' units (errors; a median aridity index
+    above 3 warns). Warnings are logged (logger irrmap.*), as the run logs them.
 
     Returns
     -------
@@ -58,9 +62,11 @@ def check(config, scheduler: str | None = None) -> dict:
     """
     from irrmap.app.context import RunContext
     from irrmap.app.pipeline import plan_stages
+    from irrmap.app.stages import check_values
     from irrmap.core.config import load_config
 
     loaded = load_config(Path(config))
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
     plan = plan_stages(ctx, scheduler=scheduler)
+    check_values(ctx, plan)  # what the stages would refuse or warn about in their inputs' values, read on a coarse grid
     return {"config": loaded.path, "grid": ctx.grid, "output_dir": ctx.outdir, "stages": [s.name for s in plan]}

@@ -1,8 +1,10 @@
 """Why the codes of a table do not join the codes of the units: the likely cause and its fix.
 
 Used when no row (or many rows) of a statistics table finds its unit. The causes are tried from the most
-specific: another column of the table holds the unit codes; codes that differ only by leading zeros (a
-numeric column dropped them); the table reports at another admin level; the code column holds names or years.
+specific: codes that match unit codes once case, surrounding whitespace or (in codes with letters) leading zeros
+are ignored ('Sheridan' vs 'sheridan'); another column of the table holds the unit codes; digit codes that differ
+only by leading zeros (a numeric column dropped them); the table reports at another admin level; the code column
+holds names or years.
 """
 
 from __future__ import annotations
@@ -89,6 +91,9 @@ def diagnose(table_codes, unit_codes, *, raw: pd.DataFrame | None = None, code_f
                 + ("" if code is not None else f" and kept only some of the {n} digits, so the precision is lost"),
                 "format the code column as text in the spreadsheet and export it again (the digits cannot be restored from "
                 "the rounded values)")
+    near = near_matches(table.difference(units), units)
+    if any(how != ["leading zeros"] or not t.strip().isdigit() for t, _, how in near):  # digit codes: the cases below
+        return _near_cause(near, len(table.difference(units)))
     if joined and joined >= 0.9 * len(units) and set(table.str.len()) <= set(units.str.len()):
         return (f"the table covers more units than the boundaries ({joined} of the {len(units)} units join; the other codes are "
                 f"of the same form, e.g. {sample(table, 3)})", "nothing to fix if the boundaries cover only part of the table "
@@ -136,6 +141,47 @@ def diagnose(table_codes, unit_codes, *, raw: pd.DataFrame | None = None, code_f
             "check the table's code field and [units].code_field")
 
 
+def _key(code: str) -> str:
+    """A code compared loosely: surrounding whitespace dropped, case folded, leading zeros dropped (one zero kept)."""
+    return code.strip().casefold().lstrip("0") or ("0" if code.strip() else "")
+
+
+def near_matches(table_codes, unit_codes) -> list[tuple[str, str, list[str]]]:
+    """(table code, unit code, how they differ) for each table code that joins no unit code as written but joins
+    exactly one once case, surrounding whitespace and leading zeros are ignored ('Sheridan' vs 'sheridan',
+    ' 42' vs '42', '007' vs '7'); `how` lists the differences: "case", "surrounding whitespace", "leading zeros".
+    A table code whose loose form fits several unit codes is left out (no one unit it stands for)."""
+    units = [str(u) for u in dict.fromkeys(unit_codes) if u is not None]
+    exact = set(units)
+    by_key: dict[str, list[str]] = {}
+    for u in units:
+        by_key.setdefault(_key(u), []).append(u)
+    found = []
+    for code in dict.fromkeys(str(c) for c in table_codes if c is not None):
+        hits = by_key.get(_key(code), []) if code not in exact and code.strip() else []
+        if len(hits) != 1:
+            continue
+        u = hits[0]
+        a, b = code.strip(), u.strip()
+        how = [name for name, differs in (
+            ("surrounding whitespace", a != code or b != u),
+            ("case", a.lstrip("0").casefold() == b.lstrip("0").casefold() and a.lstrip("0") != b.lstrip("0")),
+            ("leading zeros", len(a) - len(a.lstrip("0")) != len(b) - len(b.lstrip("0")))) if differs]
+        found.append((code, u, how))
+    return found
+
+
+def _near_cause(near: list, unjoined: int) -> tuple[str, str]:
+    """(cause, fix) for table codes that join a unit only when compared loosely (near_matches)."""
+    kinds = list(dict.fromkeys(k for _, _, how in near for k in how))
+    examples = ", ".join(f"table {t!r} vs unit {u!r}" for t, u, _ in near[:3]) + (", ..." if len(near) > 3 else "")
+    cause = (f"{len(near)} of the {unjoined} table codes that join no unit match a unit code once {' / '.join(kinds)} "
+             f"{'is' if len(kinds) == 1 else 'are'} ignored ({examples}); codes are joined exactly as written")
+    fix = ("write those codes in the table exactly as the units' codes (same upper/lower case, no spaces around them, the "
+           "same leading zeros), or use the units' code field whose codes the table uses")
+    return cause, fix
+
+
 def zero_padded(table_codes, unit_codes) -> dict[str, str]:
     """{table code: unit code} for the digit codes of the table that join no unit as written but join one once
     padded with leading zeros to the width of a unit code (FIPS 1001 -> '01001', lost to a numeric column)."""
@@ -173,4 +219,4 @@ def _padded_cause(padded: dict, unjoined, units, exact: int, pattern: str | None
     return cause, f"{text}, or write them zero-padded to {len(u_code)} digits"
 
 
-__all__ = ["PADDED_SHARE", "SCIENTIFIC", "diagnose", "sample", "scientific_codes", "zero_padded"]
+__all__ = ["PADDED_SHARE", "SCIENTIFIC", "diagnose", "near_matches", "sample", "scientific_codes", "zero_padded"]

@@ -14,6 +14,10 @@ Recognised in a band description or a file name, first match wins:
 3. A calendar date by the user's strptime-style pattern, or the defaults of
    irrmap.training.timeseries.parse_date (2013-09-14, 20130914, A2013257, ...).
 4. A lone year (19xx or 20xx between non-digits, e.g. "treecover_2005"): taken as 1 July of that year.
+   A name whose year is part of a day-month-year or month-day-year date (ndvi_15-01-2005.tif: two 2-digit
+   fields and the year, joined by one of - . _) is still dated so without `pattern`, but dated_layers then
+   warns naming the pattern that reads it (%d-%m-%Y), or raises InputError when both readings are valid for
+   every such name (05-01-2005: 5 January or 1 May).
 
 Decimal years count from the start of the day: t = year + (day_of_year - 1) / days_in_year, so 1 January
 is t = year.0 and a leap year's days are 1/366 long. A series' slope in units per year does not depend on
@@ -43,6 +47,7 @@ SCENE_ID = re.compile(_EDGE_L + r"L(?P<sensor>[COTEM])(?P<sat>\d)(?P<path>\d{3})
 PRODUCT_ID = re.compile(_EDGE_L + r"L(?P<sensor>[COTEM])(?P<sat>\d{2})_L(?P<level>[0-9][A-Z0-9]{2})_(?P<path>\d{3})(?P<row>\d{3})_"
                         r"(?P<date>(?:19|20)\d{6})(?:_\d{8}_\d{2}_[A-Z0-9]{2})?(?![0-9])", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)")
+_DAY_MONTH_YEAR = re.compile(r"(?<!\d)(?P<a>\d{2})(?P<sep>[-._])(?P<b>\d{2})(?P=sep)(?P<year>(?:19|20)\d{2})(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -131,14 +136,18 @@ def read_band_dates(value: str) -> list[str]:
     return [v.strip() for v in str(value).split(",") if v.strip()]
 
 
-def dated_layers(paths, *, band=None, band_dates=None, pattern: str | None = None) -> list[Layer]:
+def dated_layers(paths, *, band=None, band_dates=None, pattern: str | None = None,
+                 pattern_option: str | None = None) -> list[Layer]:
     """Every layer of the rasters `paths` with its date, sorted by date (ties keep the file and band order).
 
     Dates come from `band_dates` (one text per layer, in file then band order, each parsed by
     parse_layer_date), else from each band's description, else, for a file read as one layer (a single-band
     file or the layer `band` chosen by number or name), from the file name. Raises InputError for a file
     GDAL cannot open, a layer without a date (listing the layers), or a count of `band_dates` that does not
-    match the layers."""
+    match the layers. Layers dated by their year alone whose names hold a day-month-year or month-day-year date
+    (module docstring, form 4) get a warning naming the pattern that reads them, in `pattern_option` (the
+    command's flag, e.g. "--date-pattern"; None: the caller has no such option, renaming the files is the fix),
+    or an InputError when that pattern would be ambiguous."""
     layers: list[tuple[str, int, str | None, str]] = []  # path, band, description, file name
     for p in [paths] if isinstance(paths, (str, Path)) else list(paths):
         with open_raster(p) as src:
@@ -161,10 +170,57 @@ def dated_layers(paths, *, band=None, band_dates=None, pattern: str | None = Non
     else:
         dates = [parse_layer_date(d if d and (n_bands > 1 or _has_date(d, pattern)) else name, pattern)
                  for (_, _, d, name), n_bands in zip(layers, _band_counts(layers))]
+    hint = day_month_hint(dates, pattern_option) if pattern is None else None
     out = sorted((Layer(p, b, d) for (p, b, _, _), d in zip(layers, dates)), key=lambda layer: layer.date.date)
     _refuse_repeated_scenes(out)
-    _warn_shared_dates(out)
+    _warn_shared_dates(out, hint)
     return out
+
+
+def _readings(label: str) -> tuple[str, dict[str, dt.date]] | None:
+    """(the date text, {strptime pattern: date}) for a label holding NN-NN-YYYY (separator - . or _), with the
+    day-first and month-first readings that are real dates; None without such a text."""
+    m = _DAY_MONTH_YEAR.search(label)
+    if not m:
+        return None
+    sep, a, b, year = m["sep"], int(m["a"]), int(m["b"]), int(m["year"])
+    out = {}
+    for pat, (day, month) in ((f"%d{sep}%m{sep}%Y", (a, b)), (f"%m{sep}%d{sep}%Y", (b, a))):
+        try:
+            out[pat] = dt.date(year, month, day)
+        except ValueError:
+            continue
+    return m.group(0), out
+
+
+def day_month_hint(dates: list[LayerDate], option: str | None = "--date-pattern") -> str | None:
+    """The fix for layers dated by their year alone (1 July) whose labels hold a day-month-year or month-day-year
+    date the default patterns do not read (ndvi_15-01-2005.tif): the strptime pattern that reads every one of them,
+    given with `option` (None: rename the files to ISO dates), also logged as a warning; None when no label holds
+    such a date. Raises InputError naming a label when both readings are real dates for every such label (the
+    pattern cannot be chosen for the user)."""
+    found = [(d.label, r) for d in dates if d.kind == "year" for r in [_readings(d.label)] if r and r[1]]
+    if not found:
+        return None
+    common = set.intersection(*(set(r[1]) for _, r in found))
+    label, (text, readings) = found[0]
+    if len(common) > 1:
+        day, month = sorted(common)  # %d... sorts before %m...
+        how = (f"give {option} {day} (day first: {readings[day]:%d %B %Y}) or {option} {month} (month first: "
+               f"{readings[month]:%d %B %Y})" if option else "rename the files with ISO dates (YYYY-MM-DD)")
+        raise InputError(f"{len(found)} layer names hold dates such as {text!r} that read both as day-month-year and as "
+                         f"month-day-year, and are otherwise dated by their year alone (1 July)", label, how)
+    if common:
+        pat = common.pop()
+        order = "day-month-year" if pat.startswith("%d") else "month-day-year"
+        fix = (f"give {option} {pat}" if option else "rename the files with ISO dates (YYYY-MM-DD)")
+        example = f"{label} = {readings[pat]:%d %B %Y} with {pat}"
+    else:
+        fix = "give the dates with --band-dates (ISO dates, YYYY-MM-DD)" if option else "rename the files with ISO dates (YYYY-MM-DD)"
+        order, example = "day-month-year or month-day-year", f"{label}: {', '.join(sorted(readings))}"
+    log.warning("%d layers are dated by their year alone (1 July) although their names hold %s dates (e.g. %s) (fix: %s)",
+                len(found), order, example, fix)
+    return fix
 
 
 def _band_counts(layers) -> list[int]:
@@ -201,12 +257,15 @@ def _refuse_repeated_scenes(layers: list[Layer]) -> None:
         seen[key] = layer
 
 
-def _warn_shared_dates(layers: list[Layer]) -> None:
+def _warn_shared_dates(layers: list[Layer], hint: str | None = None) -> None:
+    """Warn when several layers share a date; `hint` (day_month_hint) is the fix when the names hold finer dates."""
     seen: dict[dt.date, list[str]] = {}
     for layer in layers:
         seen.setdefault(layer.date.date, []).append(layer.date.label)
     shared = {d: labels for d, labels in seen.items() if len(labels) > 1}
     if shared:
         d, labels = next(iter(shared.items()))
-        log.warning("%d dates are shared by several layers (e.g. %s: %s); all are kept, tied in time (fix: if a layer is "
-                    "repeated, drop the copy; otherwise nothing to do)", len(shared), d, ", ".join(labels[:4]))
+        fix = (f"the names hold finer dates than the year: {hint}" if hint else
+               "if a layer is repeated, drop the copy; otherwise nothing to do")
+        log.warning("%d dates are shared by several layers (e.g. %s: %s); all are kept, tied in time (fix: %s)",
+                    len(shared), d, ", ".join(labels[:4]), fix)

@@ -4,16 +4,14 @@ comparison and the report. `--json` prints one JSON object on stdout; otherwise 
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
-from irrmap.app.cli.units_options import add_units_encoding
 from irrmap.app.cli.table_options import add_table_args, table_format
+from irrmap.app.cli.units_options import add_unit_options, unit_read_args
 
 
 def _units_args(p, required: bool) -> None:
     p.add_argument("--units", required=required, help="unit polygons (GeoJSON, GeoPackage, shapefile)")
     p.add_argument("--unit-field", required=required, help="code field of the polygons")
-    p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
-    p.add_argument("--units-layer", help="layer of a multi-layer unit file (e.g. counties)")
-    add_units_encoding(p)
+    add_unit_options(p)
 
 
 def _refuse_repeat(seen: dict, key: str, option: str) -> None:
@@ -278,7 +276,7 @@ def _points(args) -> int:
                         cropland_path=args.cropland, snap_radius=args.snap_radius, min_crop_fraction=args.min_crop_fraction,
                         by=args.by, units_path=args.units, unit_field=args.unit_field, hierarchy=args.hierarchy,
                         by_level=args.by_level, aridity_path=args.aridity, aridity_threshold=args.aridity_threshold,
-                        units_layer=args.units_layer, units_encoding=args.units_encoding, design=_design(args),
+                        units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args), design=_design(args),
                         one_per_pixel=args.one_per_pixel)
     if args.out:
         from irrmap.core.atomic import atomic_path
@@ -371,7 +369,7 @@ def _statistics(args) -> int:
                              map_kind=args.map_kind, threshold=args.threshold, weight_path=args.weight, year_field=args.year_field,
                              cropland_path=args.cropland, year=args.year, variant_field=args.variant_field, variant=args.variant, skip_rows=args.skip_rows,
                              level_tables=_level_tables(args.level_stats),
-                             out_unit=args.out_unit, units_layer=args.units_layer, units_encoding=args.units_encoding, fmt=table_format(args))
+                             out_unit=args.out_unit, units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args), fmt=table_format(args))
     scale = M2_PER_UNIT[r.out_unit]
     if args.out:
         from pathlib import Path
@@ -395,7 +393,7 @@ def _compare(args) -> int:
 
     r = compare(args.map_a, args.map_b, threshold_a=args.threshold_a, threshold_b=args.threshold_b, mask_path=args.mask,
                 units_path=args.units, unit_field=args.unit_field, hierarchy=args.hierarchy, kind_a=args.kind_a, kind_b=args.kind_b,
-                units_layer=args.units_layer, units_encoding=args.units_encoding)
+                units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args))
     if args.out and r.units is not None:
         from irrmap.core.atomic import atomic_path
 
@@ -420,7 +418,7 @@ def _report(args) -> int:
                              label_map=_label_map(args.label_map), lon_field=args.lon_field, lat_field=args.lat_field,
                              points_crs=args.points_crs, layer=args.layer, cropland_path=args.cropland, snap_radius=args.snap_radius, by=args.by, units_path=args.units,
                              unit_field=args.unit_field, hierarchy=args.hierarchy, by_level=args.by_level, aridity_path=args.aridity,
-                             units_layer=args.units_layer, units_encoding=args.units_encoding, design=_design(args),
+                             units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args), design=_design(args),
                              one_per_pixel=args.one_per_pixel)
     if args.stats:
         need = [f for f in ("units", "unit_field", "stats_field", "area_field", "area_unit") if not getattr(args, f)]
@@ -428,7 +426,7 @@ def _report(args) -> int:
             raise InputError(f"--stats needs {', '.join('--' + f.replace('_', '-') for f in need)}", "evaluate report")
         st = statistics_agreement(args.map, args.units, args.unit_field, args.stats, args.stats_field, args.area_field, args.area_unit,
                                   hierarchy=args.hierarchy, levels=_levels(args.levels), map_kind=args.map_kind,
-                                  threshold=args.threshold, weight_path=args.weight, out_unit=args.out_unit, units_layer=args.units_layer, units_encoding=args.units_encoding,
+                                  threshold=args.threshold, weight_path=args.weight, out_unit=args.out_unit, units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args),
                                   year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
                                   fmt=table_format(args), level_tables=_level_tables(args.level_stats), cropland_path=args.cropland)
     if args.samples or args.strata:
@@ -436,7 +434,7 @@ def _report(args) -> int:
             raise InputError("--samples and --strata go together", "evaluate report")
         area = area_from_samples(args.samples, args.strata, fmt=table_format(args))
     comps = [compare(args.map, other, threshold_a=args.threshold, threshold_b=args.compare_threshold, units_path=args.units,
-                     unit_field=args.unit_field, hierarchy=args.hierarchy, units_layer=args.units_layer, units_encoding=args.units_encoding,
+                     unit_field=args.unit_field, hierarchy=args.hierarchy, units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args),
                      threshold_options={"a": "--threshold", "b": "--compare-threshold"}) for other in args.compare]
     paths = write_report(args.out, args.map, points_result=pr, area=area, statistics=st, comparisons=comps, title=args.title,
                          map_kind=args.map_kind, threshold=args.threshold)

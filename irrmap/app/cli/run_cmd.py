@@ -8,8 +8,10 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("config", help="TOML run config (e.g. from `irrmap demo OUTDIR`)")
     p.add_argument("--force", action="store_true", help="rerun every stage even if up to date")
     p.add_argument("--check", action="store_true",
-                   help="check the config, the output folder and every stage's inputs (files, fields, joins, grid overlap) "
-                        "without computing; list all problems (exit 2) or stop")
+                   help="check the config, the output folder and every stage's inputs (files, fields, joins, grid overlap, and the "
+                        "values the stages would refuse or warn about: climate units, statistics' area unit against the "
+                        "cropland, level tables' year filter, cropland fraction), reading inputs on a grid of at most 4e6 "
+                        "pixels and computing no product; list all problems (exit 2) or stop")
     p.add_argument("--scheduler", metavar="WHERE",
                    help="run on a dask.distributed cluster instead of [run].scheduler: local-processes:N (N worker processes here) "
                         "or a scheduler address (tcp://host:8786); the outputs are the same bytes")
@@ -21,9 +23,13 @@ def _run(args) -> int:
     from irrmap.app.pipeline import run_pipeline
 
     if args.check:
-        found = check(args.config, scheduler=args.scheduler)
+        from irrmap.app.run_warnings import collected_warnings
+
+        with collected_warnings("check", []) as warned:  # the warnings the run would log about its inputs, counted
+            found = check(args.config, scheduler=args.scheduler)
         print(f"config OK: {found['config']}\ngrid: {found['grid']!r}\noutputs: {found['output_dir']}\n"
-              f"checked: {', '.join(found['stages']) or 'no stage enabled'}")
+              f"checked: {', '.join(found['stages']) or 'no stage enabled'}"
+              + (f"\nwarnings: {len(warned)} (logged above; the run logs them too)" if warned else ""))
         return 0
     manifest = run_pipeline(args.config, force=args.force, scheduler=args.scheduler)
     for name, st in manifest["stages"].items():

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 from irrmap.app.cli import add_group
 from irrmap.app.cli.table_options import add_table_args, table_format
-from irrmap.app.cli.units_options import (
-    add_drop_invalid_codes,
-    add_units_encoding,
-    invalid_codes,
-    unit_flags,
-)
+from irrmap.app.cli.units_options import add_unit_options, unit_read_args
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -21,10 +16,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("table", help="CSV or Excel statistics table")
     p.add_argument("--units", nargs="+", required=True, help="unit polygon file(s)")
     p.add_argument("--unit-field", required=True, help="code field of the polygons")
-    p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
-    add_units_encoding(p)
-    p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
-    add_drop_invalid_codes(p)
+    add_unit_options(p)
     p.add_argument("--code-field", required=True, help="code column of the table")
     p.add_argument("--area-field", required=True, help="area column of the table")
     p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, 10000mu (万亩), acres, 1000acres")
@@ -60,7 +52,7 @@ def _check(args) -> int:
     from irrmap.core.units import AdminUnits
 
     units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer,
-                            invalid_codes=invalid_codes(args), encoding=args.units_encoding, options=unit_flags())
+                            encoding=args.units_encoding, **unit_read_args(args))
     level = args.level or units.levels[0]
     stats = read_statistics(args.table, code_field=args.code_field, area_field=args.area_field, area_unit=args.area_unit,
                             year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,

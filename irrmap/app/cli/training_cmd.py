@@ -8,12 +8,7 @@ from pathlib import Path
 from irrmap.app.cli import add_group
 from irrmap.app.cli.input_options import check_on_grid, named_values
 from irrmap.app.cli.table_options import add_table_args, table_format
-from irrmap.app.cli.units_options import (
-    add_drop_invalid_codes,
-    add_units_encoding,
-    invalid_codes,
-    unit_flags,
-)
+from irrmap.app.cli.units_options import add_unit_options, unit_read_args
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +27,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--units", nargs="+", required=True, help="unit polygons")
     p.add_argument("--unit-field", required=True)
-    p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
-    add_units_encoding(p)
-    p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
-    add_drop_invalid_codes(p)
+    add_unit_options(p)
     p.add_argument("--stats", required=True, help="statistics table (CSV or Excel)")
     p.add_argument("--stats-field", required=True, help="unit code column of the table")
     p.add_argument("--area-field", required=True)
@@ -61,10 +53,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--units", nargs="+", required=True)
     p.add_argument("--unit-field", required=True)
-    p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
-    add_units_encoding(p)
-    p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"])
-    add_drop_invalid_codes(p)
+    add_unit_options(p)
     p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH",
                    help="predictor raster to sample (repeat; one name each, not a column of the pool: "
                         "unit, zone, label, row, col, lon, lat, geometry)")
@@ -102,7 +91,7 @@ def _thresholds(args) -> int:
         check_on_grid(path, grid, "score", args.align)
         scores[Path(path).stem] = read_raster(path, grid, name=Path(path).stem)
     units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding,
-                            invalid_codes=invalid_codes(args), options=unit_flags())
+                            **unit_read_args(args))
     stats = read_statistics(args.stats, code_field=args.stats_field, area_field=args.area_field, area_unit=args.area_unit,
                             year_field=args.year_field, year=args.year, variant_field=args.variant_field, variant=args.variant,
                             level=units.levels[0], code_pattern=units.code_pattern(units.levels[0]), fmt=table_format(args))
@@ -212,7 +201,7 @@ def _pool(args) -> int:
     maps = [read_raster(p, grid, kind="categorical") for p in args.map]
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale)
     units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding,
-                            invalid_codes=invalid_codes(args), options=unit_flags())
+                            **unit_read_args(args))
     zones = units.rasterize(grid)
     quota = np.full(len(units) + 1, args.per_class, np.int64)
     for code, n in overrides.items():
@@ -222,7 +211,11 @@ def _pool(args) -> int:
         for level in units.levels:
             hit |= (units.level_codes(level) == code).to_numpy()
         if not hit.any():
-            raise InputError(f"no unit has code {code!r} at any level", "--per-class-in", "use a unit, city or province code")
+            from irrmap.core.code_join import near_matches
+
+            near = near_matches([code], [c for lv in units.levels for c in units.level_codes(lv).dropna().astype(str)])
+            like = f" (unit {near[0][1]!r} differs only by {' / '.join(near[0][2])}; codes are matched exactly)" if near else ""
+            raise InputError(f"no unit has code {code!r} at any level{like}", "--per-class-in", "use a unit, city or province code")
         quota[1:][hit] = int(n)
     predictors = {name: read_raster(path, grid, name=name) for name, path in named.items()}
     samples = sample_pool(maps, zones, cropland, per_class_by_zone=quota, seed=args.seed, erode=args.erode)

@@ -5,11 +5,7 @@ from __future__ import annotations
 import logging
 
 from irrmap.app.cli import add_group
-from irrmap.app.cli.units_options import (
-    add_drop_invalid_codes,
-    invalid_codes,
-    unit_flags,
-)
+from irrmap.app.cli.units_options import add_unit_options, unit_read_args
 
 log = logging.getLogger(__name__)
 
@@ -17,19 +13,14 @@ log = logging.getLogger(__name__)
 def _unit_args(p) -> None:
     p.add_argument("units", nargs="+", help="polygon file(s): GeoPackage, GeoJSON, shapefile")
     p.add_argument("--code-field", required=True, help="field with the unit code")
-    p.add_argument("--layer", default=None, help="layer of the polygons in a multi-layer file (GeoPackage)")
-    p.add_argument("--encoding", default=None, help="text encoding of a shapefile's DBF, e.g. gbk for Chinese boundaries without "
-                                                     "a .cpg file (default: the .cpg's, else UTF-8 or an error naming it)")
-    p.add_argument("--hierarchy", default="cn-adcode", choices=["cn-adcode", "us-fips", "none"], help="how parent codes derive from codes")
-    add_drop_invalid_codes(p)
+    add_unit_options(p, code="--code-field", layer="--layer", encoding="--encoding")
 
 
 def _read(args):
     from irrmap.core.units import AdminUnits
 
     return AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, layer=args.layer, name_field=getattr(args, "name_field", None),
-                           invalid_codes=invalid_codes(args), encoding=args.encoding,
-                           options=unit_flags(code="--code-field", layer="--layer", encoding="--encoding"))
+                           encoding=args.encoding, **unit_read_args(args))
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -157,7 +148,7 @@ def warn_beyond_grid(units, grid, limit: int = 10) -> None:
     idx = np.flatnonzero(~inside)
     if not idx.size:
         return
-    part = AdminUnits(units.table.iloc[idx], units.levels, units.source, units.hierarchy)
+    part = AdminUnits(units.table.iloc[idx], units.levels, units.source, units.hierarchy, options=units.options)
     whole, on_grid, _ = on_grid_areas(part, grid)
     share = np.divide(on_grid, whole, out=np.zeros_like(on_grid), where=whole > 0)
     cut = np.flatnonzero(share < FULL_SHARE)

@@ -1,23 +1,47 @@
 """The command-line options that say how unit polygons are read, shared by every command that reads them
-(irrmap.core.units.AdminUnits.read: its `encoding`, `invalid_codes` and `options`, the flags its messages name)."""
+(irrmap.core.units.AdminUnits.read: its `layer`, `encoding`, `hierarchy`, `invalid_codes` and `options`, the flags its
+messages name). `add_unit_options` adds them all at once and records on the parser (args.unit_options) which flags
+the command has, so that a message's suggested fix names only options the command offers."""
 
 from __future__ import annotations
 
+HIERARCHIES = ("cn-adcode", "us-fips", "none")  # the code schemes of irrmap.core.units.SCHEMES a command can name
 
-def add_units_encoding(p) -> None:
-    """Add --units-encoding (args.units_encoding, None by default) to an argparse parser."""
-    p.add_argument("--units-encoding", default=None, help="text encoding of a unit shapefile's DBF, e.g. gbk without a .cpg file")
+
+def add_units_encoding(p, flag: str = "--units-encoding") -> None:
+    """Add the encoding option (args.units_encoding for --units-encoding, None by default) to an argparse parser."""
+    p.add_argument(flag, default=None, help="text encoding of a unit shapefile's DBF, e.g. gbk for Chinese boundaries without a "
+                                            ".cpg file (default: the .cpg's, else UTF-8 or an error naming it)")
 
 
 def add_drop_invalid_codes(p) -> None:
     """Add --drop-invalid-codes (args.drop_invalid_codes, False by default) to an argparse parser."""
     p.add_argument("--drop-invalid-codes", action="store_true",
-                   help="drop polygons whose code does not fit the hierarchy, with a warning naming them (default: error)")
+                   help="drop polygons whose code does not fit --hierarchy, with a warning naming them (default: error)")
+
+
+def add_unit_options(p, *, code: str = "--unit-field", layer: str = "--units-layer", encoding: str = "--units-encoding",
+                     hierarchy: str = "cn-adcode") -> None:
+    """Add every option of how unit polygons are read, except the code field itself (each command names and documents
+    it, `code` its flag): the layer (`layer` flag), the DBF encoding (`encoding` flag), --hierarchy (default
+    `hierarchy`, one of HIERARCHIES) and --drop-invalid-codes. Sets args.unit_options to `unit_flags` of these
+    flags, the `options` AdminUnits.read names in its messages (use `unit_read_args(args)`)."""
+    p.add_argument(layer, default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
+    add_units_encoding(p, encoding)
+    p.add_argument("--hierarchy", default=hierarchy, choices=list(HIERARCHIES),
+                   help=f"code scheme of the unit codes, how parent codes derive from them (default {hierarchy})")
+    add_drop_invalid_codes(p)
+    p.set_defaults(unit_options=unit_flags(code=code, layer=layer, encoding=encoding))
 
 
 def invalid_codes(args) -> str:
     """AdminUnits.read's `invalid_codes` from --drop-invalid-codes."""
     return "drop" if getattr(args, "drop_invalid_codes", False) else "error"
+
+
+def unit_read_args(args) -> dict:
+    """AdminUnits.read's `invalid_codes` and `options` for a command whose parser went through `add_unit_options`."""
+    return {"invalid_codes": invalid_codes(args), "options": args.unit_options}
 
 
 def unit_flags(code: str = "--unit-field", layer: str = "--units-layer", encoding: str = "--units-encoding",

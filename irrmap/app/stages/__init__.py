@@ -17,10 +17,22 @@ from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import evaluation, features, fetch, inputs, mapping, models, statistics, suitability, training, treecover, units, water
 
 
+def check_values(ctx: RunContext, plan: list[Stage]) -> None:
+    """The value checks of the planned stages on their input rasters and tables that `irrmap run --check` adds to
+    the stages' own checks (which `irrmap run` runs too): the statistics' whole validation against the cropland
+    (statistics.check_values) and the climate inputs' plausibility (suitability.check_values), on inputs read onto
+    the check grid (irrmap.app.stages.sampled). The same functions the stages call, so --check logs the warnings and
+    raises the errors the run gives later; all errors at once (irrmap.core.errors.gather)."""
+    from irrmap.core.errors import gather, raise_all
+
+    by_stage = {"statistics": statistics.check_values, "suitability": suitability.check_values}
+    raise_all(gather(*(lambda f=by_stage[s.name]: f(ctx) for s in plan if s.name in by_stage)), str(ctx.loaded.path))
+
+
 def build_stages(ctx: RunContext) -> list[Stage]:
     """The stage list for this config, in run order."""
     return [fetch.stage(), *(inputs.stage(n) for n in ctx.config.inputs), units.stage(), statistics.stage(), water.stage(),
             treecover.stage(), suitability.stage(), features.stage(), *training.stages(), models.stage(), mapping.stage(), evaluation.stage()]
 
 
-__all__ = ["build_stages"]
+__all__ = ["build_stages", "check_values"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import treecover, water
 from irrmap.app.stages.common import checked_units, zones_and_codes
+from irrmap.app.stages.sampled import check_fraction_input
 from irrmap.app.stages.statistics import cropland_product
 from irrmap.core.errors import ConfigError, DataError, gather, raise_all
 
@@ -26,6 +27,14 @@ def evaluated_map(ctx: RunContext) -> str:
     if ctx.config.training is not None:
         return f"threshold_{ctx.config.training.scores[0]}"
     raise ConfigError("no map to evaluate", "[evaluation].map", "name a map product, or add [training] for threshold maps")
+
+
+def _units_read(units) -> dict | None:
+    """AdminUnits.read's `invalid_codes` and `options` of [units], so that the evaluation reads the units as every other
+    stage does (read_units_from_config): [units].invalid_codes = 'drop' drops here too, and messages name the config keys."""
+    from irrmap.core.units import UNIT_OPTIONS
+
+    return {"invalid_codes": units.invalid_codes, "options": UNIT_OPTIONS} if units is not None else None
 
 
 def _unit_areas(ctx: RunContext):
@@ -68,7 +77,7 @@ def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
             map_path, **points_kw,
             units_path=ctx.path(units.path) if (units and sec.by_level) else None, unit_field=units.code_field if units else None,
             hierarchy=units.hierarchy if units else "cn-adcode", by_level=sec.by_level, units_layer=units.layer if units else None,
-            units_encoding=units.encoding if units else None)
+            units_encoding=units.encoding if units else None, units_read=_units_read(units))
     if sec.statistics and ctx.config.statistics is not None:
         st = ctx.config.statistics
         weight = ctx.products.get(ctx.config.training.cropland) if (ctx.config.training and sec.map_kind == "binary") else None
@@ -79,7 +88,7 @@ def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
             area_map, ctx.path(units.path), units.code_field, ctx.path(st.path), st.code_field, st.area_field, st.area_unit,
             hierarchy=units.hierarchy, stats_level=st.level, map_kind=area_kind, threshold=sec.threshold, weight_path=weight, mapped_m2=mapped,
             year_field=st.year_field, year=st.year, variant_field=st.variant_field, variant=st.variant, skip_rows=st.skip_rows,
-            units_layer=units.layer, units_encoding=units.encoding, fmt=TableFormat.of(st, "[statistics]"),
+            units_layer=units.layer, units_encoding=units.encoding, units_read=_units_read(units), fmt=TableFormat.of(st, "[statistics]"),
             level_tables={lv: ctx.path(p) for lv, p in sec.level_statistics.items()},
             cropland_path=ctx.products.get(cropland_product(ctx)), main_checked=True)  # the statistics stage checked the main table
     others = [ctx.product(o, "[evaluation].compare") for o in sec.compare]  # map A read once for all of them
@@ -109,7 +118,37 @@ def _check(ctx: RunContext) -> None:
         checks.append(lambda: _check_points(ctx))
     if sec.by_level and ctx.config.units is not None:
         checks.append(lambda: checked_units(ctx).level_codes(sec.by_level))
+    checks += [lambda lv=lv, p=p: check_level_table(ctx, lv, p) for lv, p in _level_tables(ctx).items()]
+    if sec.statistics and ctx.config.statistics is not None:  # the statistics' cropland sums (cropland_by_unit) need a fraction
+        checks.append(lambda: check_fraction_input(ctx, cropland_product(ctx)))
     raise_all(gather(*checks))
+
+
+def _level_tables(ctx: RunContext) -> dict:
+    """{level: path} of the [evaluation].level_statistics tables the stage reads: with [evaluation].statistics and a
+    [statistics] table, at a level of the units other than the table's own (evaluation.workflow.statistics_agreement)."""
+    sec, st = ctx.config.evaluation, ctx.config.statistics
+    if not (sec.statistics and st is not None and sec.level_statistics):
+        return {}
+    levels = checked_units(ctx).levels
+    return {lv: ctx.path(p) for lv, p in sec.level_statistics.items() if lv in levels and lv != st.level}
+
+
+def check_level_table(ctx: RunContext, level: str, path) -> None:
+    """Read a level table as the stage reads it (the [statistics] columns, year and variant filter; read_statistics)
+    and raise the errors of its validation against the units that need no raster (statistics_agreement raises the
+    same later): DataError for a table with no row left after the year/variant filter, missing columns, no join."""
+    from irrmap.core.statistics import read_statistics, validate_statistics
+    from irrmap.core.tables import TableFormat
+    from irrmap.evaluation.workflow import _raise_statistics_errors
+
+    st = ctx.config.statistics
+    units = checked_units(ctx)
+    stats = read_statistics(path, code_field=st.code_field, area_field=st.area_field, area_unit=st.area_unit,
+                            year_field=st.year_field, year=st.year, variant_field=st.variant_field, variant=st.variant,
+                            level=level, skip_rows=st.skip_rows, code_pattern=units.code_pattern(level),
+                            fmt=TableFormat.of(st, "[statistics]"))
+    _raise_statistics_errors(validate_statistics(stats, units), path, st.code_field, st.area_field, st.year_field)
 
 
 def configured_points(ctx: RunContext):

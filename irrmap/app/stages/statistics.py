@@ -58,12 +58,43 @@ def _cropland_m2(ctx: RunContext) -> pd.Series | None:
         return None
     table = pd.read_csv(ctx.outdir / "units" / "units.csv", dtype={"code": str})
     area, peak = cropland_by_zone(ctx.outdir / "units" / "zones.tif", len(table), ctx.products[name])
-    if peak > 1.0 + 1e-6:
-        log.warning("statistics: cropland product %r reaches %.3g, so it is no 0..1 fraction; the scale of the statistics is "
-                    "checked against unit areas only (fix: give the cropland as a fraction, e.g. kind = 'fraction' or a scale)", name, peak)
+    if _not_fraction(name, peak):
         return None
     covered = table["grid_area_m2"] >= MIN_COVERED * table["polygon_area_m2"]
     return pd.Series(area[table["zone"].to_numpy()], index=table["code"].to_numpy()).where(covered.to_numpy())
+
+
+def _not_fraction(name: str, peak: float) -> bool:
+    """Warn (and return True) when the cropland product `name` reaches `peak` > 1: no 0..1 fraction."""
+    if peak <= 1.0 + 1e-6:
+        return False
+    log.warning("statistics: cropland product %r reaches %.3g, so it is no 0..1 fraction; the scale of the statistics is "
+                "checked against unit areas only (fix: give the cropland as a fraction, e.g. kind = 'fraction' or a scale)", name, peak)
+    return True
+
+
+def _sampled_cropland_m2(ctx: RunContext, units: AdminUnits) -> pd.Series | None:
+    """_cropland_m2 before any work, for `irrmap run --check`: the cropland [inputs.NAME] read onto the check grid
+    (irrmap.app.stages.sampled) and summed over the units rasterized on it (evaluation.agreement, the sums of
+    `irrmap evaluate statistics --cropland`); NaN for units mostly off the grid (MIN_COVERED); None as _cropland_m2."""
+    from irrmap.app.stages.sampled import read_sampled
+    from irrmap.evaluation.agreement import mapped_and_whole_area_by_unit
+
+    name = cropland_product(ctx)
+    if name is None:
+        return None
+    crop = read_sampled(ctx, name)
+    if _not_fraction(name, float(crop.max(skipna=True).fillna(0))):
+        return None
+    area, on_grid = mapped_and_whole_area_by_unit(crop.fillna(0), units, kind="fraction")
+    return area.where(on_grid >= MIN_COVERED * units.geodesic_areas().reindex(area.index).to_numpy())
+
+
+def _report(report: ValidationReport, ctx: RunContext) -> None:
+    """Log every problem of the validation (errors as errors) and stop as _raise says: the run and --check alike."""
+    for p in report.problems:
+        (log.error if p.severity == "error" else log.warning)("statistics: %s", p)
+    _raise(report, ctx)
 
 
 def run(ctx: RunContext) -> list[Path]:
@@ -75,9 +106,7 @@ def run(ctx: RunContext) -> list[Path]:
     folder = ctx.outdir / "statistics"
     write_text_atomic(folder / "validation.txt", report.to_text() + "\n")
     write_text_atomic(folder / "validation.json", report.to_json() + "\n")
-    for p in report.problems:
-        (log.error if p.severity == "error" else log.warning)("statistics: %s", p)
-    _raise(report, ctx)
+    _report(report, ctx)
     table = stats.table.drop(columns=["raw_area"])
     outputs = [folder / "validation.txt", folder / "validation.json", folder / "statistics.csv"]
     with atomic_path(folder / "statistics.csv") as tmp:
@@ -97,6 +126,14 @@ def check(ctx: RunContext) -> None:
     """Before any work: the table reads, its codes join the units, and it passes the checks that need no raster."""
     units, stats = _read(ctx)
     _raise(validate_statistics(stats, units), ctx)
+
+
+def check_values(ctx: RunContext) -> None:
+    """The stage's whole validation before any work (`irrmap run --check`): as `run`, with the cropland of each unit
+    from the cropland input read onto the check grid (_sampled_cropland_m2), so --check logs the warnings the stage
+    logs (a table 10x or 1000x too small for its cropland: the wrong area_unit) and raises its errors."""
+    units, stats = _read(ctx)
+    _report(validate_statistics(stats, units, cropland_m2=_sampled_cropland_m2(ctx, units)), ctx)
 
 
 def _inputs(ctx: RunContext) -> list[Path]:

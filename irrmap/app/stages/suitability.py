@@ -62,6 +62,26 @@ def check_units(ctx: RunContext) -> None:
         guards.check_factor_units(path, "elevation", src.where, dem_hint=src.scale(0.3048))
 
 
+def check_values(ctx: RunContext) -> None:
+    """The value checks the stage runs on its climate inputs (guards.check_precipitation_pet, or
+    guards.check_aridity_index for a given index), run by `irrmap run --check` on the [inputs.NAME] rasters read
+    onto the check grid (irrmap.app.stages.sampled): the same InputErrors and warnings (a median AI above
+    guards.AI_WET_WARN: precipitation 10x too large); likewise the DEM's elevation range (check_elevation_range; on
+    a coarser check grid the counts are of its pixels). Products of other stages are not computed: skipped."""
+    from irrmap.app.stages.sampled import read_sampled
+
+    sec = ctx.config.suitability
+    if sec.dem in ctx.config.inputs:
+        check_elevation_range(read_sampled(ctx, sec.dem), f"[suitability].dem ({sec.dem})")
+    if sec.aridity:
+        if sec.aridity in ctx.config.inputs:
+            guards.check_aridity_index(read_sampled(ctx, sec.aridity), _source(ctx, sec.aridity, "[suitability].aridity")[0])
+    elif sec.precipitation in ctx.config.inputs and sec.pet in ctx.config.inputs:
+        guards.check_precipitation_pet(read_sampled(ctx, sec.precipitation), read_sampled(ctx, sec.pet),
+                                       _source(ctx, sec.precipitation, "[suitability].precipitation")[0],
+                                       _source(ctx, sec.pet, "[suitability].pet")[0])
+
+
 def run(ctx: RunContext) -> list[Path]:
     import irrmap.suitability as su
 

@@ -19,6 +19,7 @@ from irrmap.app.stages.common import (
     units_matching,
     zones_and_codes,
 )
+from irrmap.app.stages.sampled import check_fraction_input
 from irrmap.app.stages.units import partial_targets
 from irrmap.core.atomic import atomic_path, partial_path
 from irrmap.core.errors import DataError, gather, raise_all
@@ -123,6 +124,7 @@ def _check(ctx: RunContext) -> None:
     checks.append(lambda: ctx.product(sec.cropland, "[training].cropland"))
     checks += [lambda n=n: ctx.product(n, "[training].predictors") for n in sec.predictors or []]
     checks.append(lambda: _check_finest_level(ctx))
+    checks.append(lambda: check_fraction_input(ctx, sec.cropland))  # threshold splitting refuses it only after the earlier stages
     if sec.per_class_in:
         checks.append(lambda: _quota(ctx, checked_units(ctx).zone_table()))
     raise_all(gather(*checks))
