@@ -219,9 +219,41 @@ def test_the_runs_evaluation_reads_units_with_the_config_invalid_codes(tmp_path)
     from irrmap.app.stages.evaluation import _units_read
     from irrmap.core.units import UNIT_OPTIONS
 
-    read = _units_read(SimpleNamespace(invalid_codes="drop"))
-    assert read == {"invalid_codes": "drop", "options": UNIT_OPTIONS}
+    read = _units_read(SimpleNamespace(invalid_codes="drop", parent_fields={}, name_field=None))
+    assert read == {"invalid_codes": "drop", "options": UNIT_OPTIONS, "parent_fields": None, "name_field": None}
     path = tmp_path / "u.gpkg"
     gpd.GeoDataFrame({"code": ["640104", "64010"]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:4326").to_file(path)
     assert AdminUnits.read(path, "code", **read).codes.tolist() == ["640104"]
     assert _units_read(None) is None
+
+
+def test_the_runs_evaluation_reads_a_fields_hierarchy_as_the_units_stage_does(tmp_path):
+    """[units].hierarchy = 'fields' needs [units].parent_fields: the evaluation stage's re-read of the units must pass
+    them (and name_field), or it fails on a config every earlier stage accepted. Compared with the units stage's own
+    read (read_units_from_config)."""
+    from types import SimpleNamespace
+
+    from irrmap.app.stages.evaluation import _units_read
+    from irrmap.core.units import read_units_from_config
+
+    path = tmp_path / "f.gpkg"
+    gpd.GeoDataFrame({"id": ["a1", "a2", "b1"], "dist": ["A", "A", "B"], "nm": ["x", "y", "z"]},
+                     geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1)], crs="EPSG:4326").to_file(path)
+    section = SimpleNamespace(path=str(path), code_field="id", hierarchy="fields", parent_fields={"district": "dist"},
+                              name_field="nm", layer=None, invalid_codes="error", encoding=None)
+    expected = read_units_from_config(section, lambda p: p)
+    got = AdminUnits.read(path, "id", hierarchy="fields", **_units_read(section))
+    assert got.codes.tolist() == expected.codes.tolist() == ["a1", "a2", "b1"]
+    assert got.levels == expected.levels
+    for level in expected.levels:
+        assert got.level_codes(level).tolist() == expected.level_codes(level).tolist()
+
+
+def test_a_fields_hierarchy_without_parent_fields_is_a_clear_error(tmp_path):
+    """It raised a TypeError from deep inside the read (seen when the evaluation stage dropped parent_fields)."""
+    from irrmap.core.errors import InputError
+
+    path = tmp_path / "f.gpkg"
+    gpd.GeoDataFrame({"id": ["a1"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:4326").to_file(path)
+    with pytest.raises(InputError, match="parent_fields"):
+        AdminUnits.read(path, "id", hierarchy="fields")

@@ -180,6 +180,9 @@ class AdminUnits:
             raise InputError("no unit files given", "units", "pass at least one polygon file")
         if hierarchy not in SCHEMES and hierarchy != "fields":
             raise InputError(f"unknown hierarchy {hierarchy!r}", "hierarchy", "use cn-adcode, us-fips, fields or none")
+        if hierarchy == "fields" and not parent_fields:
+            raise InputError("hierarchy 'fields' needs the fields that hold each unit's parent codes", "parent_fields",
+                             "name them, e.g. [units].parent_fields = {district = 'DIST_CODE'}, or use hierarchy 'none'")
         frames, crss = [], []
         for p in paths:
             frame, crs = read_vector_parts(p, layer, what="polygons of units", layer_key=unit_option(options, "layer") or "a layer option",

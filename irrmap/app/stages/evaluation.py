@@ -31,10 +31,14 @@ def evaluated_map(ctx: RunContext) -> str:
 
 def _units_read(units) -> dict | None:
     """AdminUnits.read's `invalid_codes` and `options` of [units], so that the evaluation reads the units as every other
-    stage does (read_units_from_config): [units].invalid_codes = 'drop' drops here too, and messages name the config keys."""
+    stage does (read_units_from_config): [units].invalid_codes = 'drop' drops here too, a 'fields' hierarchy gets its
+    parent_fields and name_field, and messages name the config keys."""
     from irrmap.core.units import UNIT_OPTIONS
 
-    return {"invalid_codes": units.invalid_codes, "options": UNIT_OPTIONS} if units is not None else None
+    if units is None:
+        return None
+    return {"invalid_codes": units.invalid_codes, "options": UNIT_OPTIONS, "parent_fields": units.parent_fields or None,
+            "name_field": units.name_field}
 
 
 def _unit_areas(ctx: RunContext):
