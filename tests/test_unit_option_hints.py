@@ -257,3 +257,21 @@ def test_a_fields_hierarchy_without_parent_fields_is_a_clear_error(tmp_path):
     gpd.GeoDataFrame({"id": ["a1"]}, geometry=[box(0, 0, 1, 1)], crs="EPSG:4326").to_file(path)
     with pytest.raises(InputError, match="parent_fields"):
         AdminUnits.read(path, "id", hierarchy="fields")
+
+
+def test_a_run_unit_code_differing_in_case_names_the_unit_it_means():
+    """[...].per_class_in-style config codes are matched against the units stage's table (units_matching): a code that
+    differs only in case or leading zeros names the unit code it stands for."""
+    import pandas as pd
+
+    from irrmap.app.stages.common import units_matching
+    from irrmap.core.errors import DataError
+
+    table = pd.DataFrame({"zone": [1, 2], "code": ["Sheridan", "Thomas"], "state": ["KS", "KS"], "name": ["a", "b"]})
+    assert units_matching(table, "KS", "k").tolist() == [True, True]
+    with pytest.raises(DataError, match="'Sheridan' differs only in case") as e:
+        units_matching(table, "sheridan", "[training].per_class_in")
+    assert e.value.args and "[training].per_class_in" in str(e.value)
+    with pytest.raises(DataError) as e:
+        units_matching(table, "Nowhere", "k")
+    assert "differs" not in str(e.value)

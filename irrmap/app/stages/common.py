@@ -67,7 +67,12 @@ def units_matching(table: pd.DataFrame, code, key: str) -> np.ndarray:
     for col in table.columns.drop(not_codes, errors="ignore"):
         hit |= (table[col].astype(str) == str(code)).to_numpy()
     if not hit.any():
-        raise DataError(f"no unit has code {code!r}", key, "use a unit, city or province code")
+        from irrmap.core.code_join import near_matches
+
+        known = pd.unique(table[table.columns.drop(not_codes, errors="ignore")].astype(str).to_numpy().ravel())
+        near = near_matches([str(code)], known)
+        hint = f" ({near[0][1]!r} differs only in {' and '.join(near[0][2])})" if near else ""
+        raise DataError(f"no unit has code {code!r}{hint}", key, "use a unit, city or province code" + (f": {near[0][1]!r}" if near else ""))
     return hit
 
 
