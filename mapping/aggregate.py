@@ -3,6 +3,9 @@
 Area of a block = sum over its pixels of irrigated fraction x true pixel area (Grid.pixel_area, exact per
 row on geographic grids), so the total over the coarse map equals the total of the fine map. Blocks at the
 right and bottom edges may be partial: the coarse grid extends past the fine one and they sum what exists.
+A block with no valid pixel (all nodata, or outside the map's data) is nodata (NaN), not 0 m2: no data is no
+area measured. A block with some valid pixels sums those. With a `domain` (the pipeline passes where cropland
+is valid) a missing fraction inside the domain is 0 (no cropland, no irrigation) and validity is the domain's.
 """
 
 from __future__ import annotations
@@ -29,27 +32,37 @@ def coarse_grid(grid: Grid, factor: int) -> Grid:
     return Grid(grid.crs, grid.transform * Affine.scale(factor), math.ceil(grid.height / factor), math.ceil(grid.width / factor))
 
 
-def _block_area(values: np.ndarray, grid: Grid, factor: int, scale: float, nodata, block_info=None) -> np.ndarray:
+def _block_area(values: np.ndarray, domain: np.ndarray | None, grid: Grid, factor: int, scale: float, nodata,
+                block_info=None) -> np.ndarray:
+    """(ceil(h / factor), ceil(w / factor)) float64 m2 of one chunk of the fraction map; NaN for blocks without a valid
+    pixel (or, given `domain`, without a pixel in it)."""
     (r0, r1), (c0, c1) = block_info[0]["array-location"]
     v = values.astype(np.float64)
     missing = ~np.isfinite(v) if nodata is None else ((v == nodata) | ~np.isfinite(v))
+    valid = ~missing if domain is None else np.asarray(domain, bool)
     v = np.where(missing, 0.0, v) * scale
     if v.size and (v.max() > 1.0 + 1e-6 or v.min() < 0):
         bad = float(v.max() / scale) if v.max() > 1.0 + 1e-6 else float(v.min() / scale)
         raise InputError(f"the fraction map holds {bad:g}, which at scale {scale:g} is {bad * scale:g} of a pixel (must be 0..1)",
                          "map", "give the irrigated-fraction map in percent (fraction.tif), or pass the scale that makes "
                                 "its values a fraction (--scale 1 for a 0..1 map, 0.01 for percent)")
-    a = v * grid.pixel_area(Window(c0, r0, c1 - c0, r1 - r0))
+    a = np.where(valid, v, 0.0) * grid.pixel_area(Window(c0, r0, c1 - c0, r1 - r0))
     h, w = a.shape
     H, W = math.ceil(h / factor) * factor, math.ceil(w / factor) * factor
     if (H, W) != (h, w):
-        a = np.pad(a, ((0, H - h), (0, W - w)))
-    return a.reshape(H // factor, factor, W // factor, factor).sum(axis=(1, 3))
+        a, valid = np.pad(a, ((0, H - h), (0, W - w))), np.pad(valid, ((0, H - h), (0, W - w)))
+    area = a.reshape(H // factor, factor, W // factor, factor).sum(axis=(1, 3))
+    counted = valid.reshape(H // factor, factor, W // factor, factor).any(axis=(1, 3))
+    return np.where(counted, area, np.nan)
 
 
-def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.01, nodata=NODATA, chunk_blocks: int = 256) -> xr.DataArray:
+def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.01, nodata=NODATA, chunk_blocks: int = 256,
+                   domain: xr.DataArray | None = None) -> xr.DataArray:
     """Irrigated area (m2, float64 in memory, float32 on disk) per factor x factor block of a fraction map (value x
-    `scale` = fraction of the pixel; the default reads the percent maps of mapping.predict); nodata counts as 0.
+    `scale` = fraction of the pixel; the default reads the percent maps of mapping.predict). Missing pixels (`nodata`,
+    NaN) add nothing; a block with no valid pixel is NaN (nodata), not 0. `domain` (optional, bool, same grid): True
+    where the map is defined, e.g. where the cropland layer is valid; a missing fraction there is 0 (no cropland), and a
+    block is NaN when none of its pixels is in the domain.
     A value whose fraction is outside 0..1 (above 100 in a percent map) raises InputError while computing."""
     if factor < 1:
         raise InputError(f"factor {factor} must be >= 1", "factor", "use 4 for 1 km from 250 m")
@@ -57,8 +70,12 @@ def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.
     data = fraction.data if isinstance(fraction.data, da.Array) else da.from_array(np.asarray(fraction.data))
     size = factor * chunk_blocks
     data = data.rechunk((size, size))
+    dom = None
+    if domain is not None:
+        d = domain.data if isinstance(domain.data, da.Array) else da.from_array(np.asarray(domain.data))
+        dom = d.astype(bool).rechunk(data.chunks)
     out_chunks = tuple(tuple(math.ceil(c / factor) for c in ch) for ch in data.chunks)
-    arr = da.map_blocks(_block_area, data, grid, factor, float(scale), nodata, chunks=out_chunks, dtype=np.float64,
+    arr = da.map_blocks(_block_area, data, dom, grid, factor, float(scale), nodata, chunks=out_chunks, dtype=np.float64,
                         meta=np.empty((0, 0), np.float64))
     cg = coarse_grid(grid, factor)
     out = xr.DataArray(arr, dims=("y", "x"), coords=cg.coords(), name="irrigated_area_m2")
@@ -67,9 +84,10 @@ def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.
 
 
 def aggregate_to_file(fraction: xr.DataArray, out, *, factor: int = 4, scale: float = 0.01, nodata=NODATA,
-                      tags: Mapping | None = None, cog: bool = True) -> Path:
-    """Write the aggregated irrigated area (float32 m2 per coarse cell) to `out`."""
-    arr = aggregate_area(fraction, factor, scale=scale, nodata=nodata)
+                      tags: Mapping | None = None, cog: bool = True, domain: xr.DataArray | None = None) -> Path:
+    """Write the aggregated irrigated area (float32 m2 per coarse cell, nodata NaN: cells without a valid pixel) to `out`
+    (aggregate_area's rules)."""
+    arr = aggregate_area(fraction, factor, scale=scale, nodata=nodata, domain=domain)
     return write_raster(out, arr, dtype="float32", descriptions=[f"irrigated area (m2) per {factor}x{factor} pixels"],
                         tags={"stage": "mapping.aggregate", "factor": factor, "units": "m2"} | dict(tags or {}), cog=cog)
 

@@ -6,7 +6,6 @@ Truth: the cubes are written here with xarray, and each expected pixel is looked
 
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 import pytest
@@ -136,14 +135,13 @@ def test_overrides_and_signed_preset_on_a_uint16_cube(tmp_path):
     np.testing.assert_allclose(got[0, 1:], 0.4, rtol=1e-6)
 
 
-def test_preset_on_an_already_scaled_cube_warns(tmp_path, caplog):
+def test_preset_on_an_already_scaled_cube_is_refused(tmp_path):
     lat, lon = GRID.y_coords(), GRID.x_coords()
     vals = np.full((2, lat.size, lon.size), 0.6, np.float32)
     path = _cube(tmp_path / "scaled.nc", vals, lat, lon)
-    with caplog.at_level(logging.WARNING):
-        out = read_timeseries(path, GRID, variable="ndvi", preset="mod13q1")
-    assert any("already look scaled" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
-    np.testing.assert_allclose(out.values, 0.6e-4, rtol=1e-6)  # still decoded as asked: the warning names the fix
+    with pytest.raises(InputError, match="already look scaled") as exc:  # was a warning and 0.6e-4 decoded
+        read_timeseries(path, GRID, variable="ndvi", preset="mod13q1")
+    assert str(path) in str(exc.value) and "leave out --preset" in str(exc.value)
 
 
 def test_projected_cube_with_grid_mapping(tmp_path):

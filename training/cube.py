@@ -29,7 +29,8 @@ from rasterio.crs import CRS
 
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
-from irrmap.core.nodata import Decoding, already_scaled, scale_effect
+from irrmap.core.nodata import Decoding
+from irrmap.core.raster_read import check_scaled_once
 
 log = logging.getLogger(__name__)
 
@@ -160,15 +161,13 @@ def _decode(raw: xr.DataArray, kw: dict, chunks: int, path: str) -> xr.DataArray
 
 
 def _warn_if_scaled(raw: xr.DataArray, dec: Decoding, kw: dict, path: str) -> None:
-    """A caller's scale applied to float values that already look scaled (checked on the first date)."""
+    """A caller's scale applied to float values that already look scaled (checked on the first date): refused for a scale
+    below 1, warned about above (irrmap.core.raster_read.check_scaled_once, the one check of every reader)."""
     if kw.get("scale") is None:
         return
     step = max(1, max(raw.sizes["y"], raw.sizes["x"]) // 256)
     sample = np.asarray(raw.isel(time=0, y=slice(None, None, step), x=slice(None, None, step)).values)
-    top = already_scaled(sample, dec)
-    if top is not None:
-        log.warning("%s: the values already look scaled (floats, |v| <= %.3g) and %s "
-                    "(fix: drop the scale: --scale 1 / scale = 1, or leave out --preset / preset)", path, top, scale_effect(dec.scale, top))
+    check_scaled_once(sample, dec, path, fix="drop the scale, the file is already scaled: --scale 1 / scale = 1, or leave out --preset / preset")
 
 
 def _step(coord: xr.DataArray) -> float:

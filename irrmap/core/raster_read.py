@@ -164,8 +164,9 @@ def read_raster(
     `band`: the layer's 1-based number or name (band description); None reads the only layer of a
     single-layer file and refuses a file with several (irrmap.core.layers). `signed`: unsigned storage of
     signed integers (irrmap.core.nodata rule 0). An explicit `scale` on a float band whose values already
-    look scaled (all within +-SCALED_MAX) logs a warning, unless `warn_scaled` is off (a series warns for
-    its first file only). Several bands of one file: read_raster_bands.
+    look scaled (all within +-SCALED_MAX) raises InputError for a scale below 1 (scaled twice) and logs a
+    warning for one above 1 (`check_scaled_once`), unless `warn_scaled` is off (a series checks its first file
+    only). Several bands of one file: read_raster_bands.
 
     Continuous and fraction results are float32 with NaN for missing. Categorical results keep the source's
     dtype with its nodata value as missing marker (attribute `nodata`); an integer source that declares no
@@ -276,18 +277,35 @@ def _labelled(arr, dims: tuple, extra_coords: dict, grid: Grid, plan: _Plan, sam
 
 
 def _warn_if_scaled(src, band: int, dec: Decoding, path: str) -> None:
-    """Warn when the scale about to be applied would scale already-scaled values again (checked on a
-    nearest-neighbour sample of at most ~256 x 256 pixels)."""
+    """Refuse (or for a scale above 1 warn about) a scale about to be applied to values that already look scaled
+    (`check_scaled_once`, on a nearest-neighbour sample of at most ~256 x 256 pixels)."""
     step = max(1, max(src.height, src.width) // 256)
     shape = (max(1, src.height // step), max(1, src.width // step))
     with _reading(path):
         raw = src.read(band, out_shape=shape)
         mask = valid_mask(src, band, dec, out_shape=shape)
+    check_scaled_once(raw, dec, f"{path} layer {band}", mask)
+
+
+SCALED_TWICE_FIX = ("drop the scale where it was set, the file is already scaled: --scale 1 (or leave out --preset) on the command "
+                    "line, scale = 1 (or no preset) in the config, \"scale\": 1 in a scene stack's sidecar JSON")
+
+
+def check_scaled_once(raw: np.ndarray, dec: Decoding, where: str, mask: np.ndarray | None = None, fix: str = SCALED_TWICE_FIX) -> None:
+    """The one check of a caller's scale against float values that already look scaled (irrmap.core.nodata.already_scaled:
+    every valid |value| of the sample `raw` within SCALED_MAX = 1.6; `mask` True where valid, or None).
+
+    A scale below 1 (a preset's 0.0001 on a MOD13Q1 export already 0..1) would scale them a second time, to |v| <= 1.6e-4
+    and below: InputError naming `where` (the file and layer) and the fix (drop the scale), as a scene stack whose
+    reflectance medians all fall within +-0.002 of 0 is refused (irrmap.sources.scene.check_reflectance_scale). A scale
+    above 1 only warns (logged): fractions 0..1 times 100 are percent, a common and deliberate conversion."""
     top = already_scaled(raw, dec, mask)
-    if top is not None:
-        log.warning("%s layer %d: the values already look scaled (floats, |v| <= %.3g) and %s "
-                    "(fix: drop the scale where it was set: --scale 1 (or leave out --preset) on the command line, scale = 1 (or "
-                    "no preset) in the config, \"scale\": 1 in a scene stack's sidecar JSON)", path, band, top, scale_effect(dec.scale, top))
+    if top is None:
+        return
+    what = f"the values already look scaled (floats, |v| <= {top:.3g}) and {scale_effect(dec.scale, top)}"
+    if abs(dec.scale) < 1:
+        raise InputError(what, where, fix)
+    log.warning("%s: %s (fix: %s)", where, what, fix)
 
 
 def read_window(path, grid: Grid, window: Window, **kwargs) -> np.ndarray:

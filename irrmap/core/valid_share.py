@@ -14,6 +14,9 @@ region, far below the thresholds these guards use).
   aligned raster has no valid pixel, naming the file, its extent and CRS against the grid's, and the fix. It
   raises DataError when the alignment lost most of the valid area the file has under the grid. It warns
   below LOW_SHARE.
+- `refuse_empty_output` / `empty_reason`: the guard of a single-purpose command (`irrmap treecover predict`, `features
+  composite`, ...): a product with no valid pixel is deleted and refused (InputError), naming the input that holds no
+  data (no valid pixel, or only zeros) -- what `irrmap run` does after each stage (irrmap.app.valid_guard).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from irrmap.core.georef import extent, grid_of, north_up, ordered
 from irrmap.core.grid import Grid
 from irrmap.core.layers import data_bands
 from irrmap.core.lon_wrap import source_pieces
-from irrmap.core.nodata import Decoding, decoding_for, read_missing
+from irrmap.core.nodata import Decoding, decoding_for, read_missing, valid_mask
 
 log = logging.getLogger(__name__)
 
@@ -304,3 +307,64 @@ def check_aligned(aligned, source, grid: Grid, *, key: str, band: int = 1, nodat
                 "if a nodata value marks real data, e.g. 0 = no water, remove it with gdal_edit.py -unsetnodata or set "
                 "%s.nodata to a value the file never holds)", where, 100 * share, "; ".join(causes) or "sparse data", key)
     return share
+
+
+# ---- the guard of a single-purpose command's product ----------------------------------------------------
+def empty_reason(path, bands=None) -> str | None:
+    """Why the raster at `path` holds no data, or None when it does: "has no valid pixel (every value is nodata or
+    NaN)" when `band_shares` is 0 for every band of `bands` (1-based data bands; default all), "holds only zeros"
+    when every valid value of those bands is 0 (a fill, not a measurement, for bands and maps that need values).
+    The zero test reads the file (stored values, nodata rules of irrmap.core.nodata); call it on the failure path."""
+    shares = band_shares(path)
+    with rasterio.open(os.fspath(path)) as opened:
+        src = north_up(opened)
+        data = data_bands(src)
+        picked = [b for b in data if bands is None or b in set(bands)]
+        no_nodata = src.nodata is None
+        if all(shares[data.index(b)] == 0 for b in picked):
+            return "has no valid pixel (every value is nodata or NaN)"
+        for t in grid_of(src).tiles(_TILE):
+            for b in picked:
+                dec = decoding_for(src, b)
+                raw = src.read(b, window=t.window)
+                vals = raw[~dec.missing(raw, valid_mask(src, b, dec, t.window))]
+                if np.any(vals != 0):
+                    return None
+    return "holds only zeros (and no nodata value: a fill, not data)" if no_nodata else "holds only zeros"
+
+
+def refuse_empty_output(out, inputs, *, what: str, fix: str, bands=None, also=(), where: str | None = None) -> float:
+    """The valid share of the product `out` (the largest of its `bands`, default all); InputError when it is 0.
+
+    A single-purpose command calls it right after writing `out` (a file irrmap's writer just wrote is not read again:
+    its shares were counted while writing). With no valid pixel the product is deleted with `also` (its sidecars) and
+    the error names the inputs that hold no data (`inputs`: (role, path) pairs, each raster judged by `empty_reason`),
+    or says that each has data but none where the others do; inputs that are not rasters (scene folders) are not
+    judged, and the error is then located at `where` (default `out`). `what` names the product ("the tree-cover map"),
+    `fix` the fix."""
+    shares = band_shares(out)
+    picked = [s for k, s in enumerate(shares, start=1) if bands is None or k in set(bands)]
+    share = max(picked, default=0.0)
+    if share > 0:
+        return share
+    for p in (out, *also):
+        with contextlib.suppress(OSError):
+            os.remove(p)
+    reasons, judged = [], 0
+    for role, path in inputs:
+        try:
+            why = empty_reason(path)
+        except Exception:  # noqa: BLE001, S112 - a folder, a table or a vector: not judged here
+            continue
+        judged += 1
+        if why is not None:
+            reasons.append((role, path, why))
+    head = f"{what} would have no valid pixel, so nothing was written"
+    if reasons:
+        listing = "; ".join(f"{p} ({r}) {w}" for r, p, w in reasons[:3]) + (f"; and {len(reasons) - 3} more inputs" if len(reasons) > 3 else "")
+        raise InputError(f"{head}: {listing}", str(reasons[0][1]), fix)
+    if inputs and judged == len(inputs):
+        raise InputError(f"{head}: each input holds data, but no pixel has all of them valid together "
+                         f"({', '.join(f'{p} ({r})' for r, p in inputs)})", where or str(out),
+                         f"{fix}; check that the inputs cover the same area and their nodata values (gdalinfo -stats each)")
+    raise InputError(head, where or str(out), fix)

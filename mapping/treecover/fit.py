@@ -51,6 +51,19 @@ DEFAULT_CV_BLOCK_M = 5000.0
 DEFAULT_MAX_SAMPLES = 100_000
 
 
+def _refuse_empty_bands(stack) -> None:
+    """InputError naming the first band file without data (no valid pixel, or only zeros:
+    irrmap.core.valid_share.empty_reason), the cause of a fit without cells rather than the reference."""
+    from irrmap.core.valid_share import empty_reason
+
+    for i, path in enumerate(stack.paths):
+        why = empty_reason(path, bands=[stack.layer(i, k) for k in range(1, stack.n_dates + 1)])
+        if why is not None:
+            raise InputError(f"band file {Path(path).name} ({stack.labels[i]}) {why}: no reference cell has valid predictors", path,
+                             "give the band with data over the reference's area (gdalinfo -stats); if its nodata value marks "
+                             "real values, change it with gdal_edit.py -a_nodata")
+
+
 def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = None, valid_max: float = 100.0, model: str = "rf",
                   seed: int = 0, cv_block_m: float = DEFAULT_CV_BLOCK_M, cv_splits: int = 5, max_samples: int = DEFAULT_MAX_SAMPLES,
                   min_coverage: float = 0.5, n_trees: int | None = None, n_jobs: int = 1, workdir=None,
@@ -90,6 +103,7 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
     native = share_at_least(reference, grid, SATURATION, valid_max=valid_max, chunks=chunks)
     n = len(s["y"])
     if n < 10 * cv_splits:
+        _refuse_empty_bands(stack)
         raise DataError(f"only {n} reference cells with valid predictors on {grid!r}", str(reference),
                         "check that the bands and the reference overlap and that --reference-valid-max keeps the cover values")
     cell_m = ground_pixel_m(grid)

@@ -280,7 +280,9 @@ def check_same_bands(fitted: dict, stack: BandStack) -> BandStack:
     number, dates or order; returns the stack with the fit's names, labels and percentiles.
 
     Compared, in this order, by the first property known for every band on both sides: common names, band
-    descriptions, the distinctive part of the file names. Raises InputError (one line) on a difference.
+    descriptions, the distinctive part of the file names. Names (given with --band-names or --sensor) that match are
+    still checked against the files' own evidence: descriptions or file names that are the fit's in another order
+    are refused (`_check_file_evidence`). Raises InputError (one line) on a difference.
     """
     want_n, got_n = len(fitted["files"]), len(stack.paths)
     fix = (f"give the fit's bands in its order ({', '.join(_show(fitted))}); name them with --band-names or --sensor "
@@ -299,6 +301,8 @@ def check_same_bands(fitted: dict, stack: BandStack) -> BandStack:
             if [str(w).casefold() for w in want] != [str(h).casefold() for h in have]:
                 raise InputError(f"bands differ from the model's by {label}: got {have}, the model wants {want}", "--bands", fix)
             matched_by = label
+            if kind == "names":
+                _check_file_evidence(fitted, got, fix)
             break
     given = [(h, w) for h, w in zip(stack.names, fitted["names"]) if h is not None and h != w]
     if given:  # names from --band-names / --sensor that the fit's names override: say so, they do not count
@@ -307,6 +311,21 @@ def check_same_bands(fitted: dict, stack: BandStack) -> BandStack:
                     matched_by, ", ".join(str(n) for n in stack.names), ", ".join(str(n) for n in fitted["names"]),
                     ", ".join(available_indices(fitted["names"])) or "none")
     return replace(stack, names=tuple(fitted["names"]), percentiles=tuple(fitted["percentiles"]), fitted_labels=tuple(fitted["labels"]))
+
+
+def _check_file_evidence(fitted: dict, got: dict, fix: str) -> None:
+    """InputError when the files' own evidence contradicts names that match the fit's: their band descriptions or the
+    distinctive parts of their file names are the fit's, every one of them, but in another order (NIR and SWIR1 files
+    swapped under --band-names blue,green,red,nir,swir1,swir2). Evidence that is not a reordering of the fit's (other
+    files, no descriptions) says nothing and passes."""
+    for kind, label in (("descriptions", "band descriptions"), ("file_keys", "file names")):
+        want, have = [str(w).casefold() for w in fitted[kind]], [str(h).casefold() for h in got[kind]]
+        if not (all(want) and all(have)) or len(set(want)) < len(want) or sorted(want) != sorted(have) or want == have:
+            continue
+        moved = [f"{got['files'][i]} ({got[kind][i]}) is given as {got['names'][i]}, but the fit's {got['names'][i]} was "
+                 f"{fitted['files'][i]} ({fitted[kind][i]})" for i in range(len(want)) if want[i] != have[i]]
+        raise InputError(f"the band names given match the model's, but the files' {label} say they are the fit's bands in another "
+                         f"order: {'; '.join(moved)}", "--band-names", fix)
 
 
 def _show(identity: dict) -> list[str]:

@@ -197,6 +197,7 @@ def _nscore(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
+    from irrmap.core.valid_share import refuse_empty_output
     from irrmap.training.distinct_files import check_distinct_files, role
     from irrmap.training.nscore import check_share, neighbourhood_median, reference_mask
 
@@ -220,6 +221,9 @@ def _nscore(args) -> int:
     n = (vi / med.where(med > 0)).astype("float32")
     tags = {"stage": "features", "command": "features nscore", "window": args.window}
     write_raster(args.out, n.rio.write_crs(grid.crs).rio.write_transform(grid.transform), dtype="float32", descriptions=["nscore"], tags=tags)
+    refuse_empty_output(args.out, [("VI", args.vi), *((o, getattr(args, a)) for o, a in (("--reference", "reference"), ("--crop", "crop"),
+                                   ("--natural", "natural")) if getattr(args, a))], what="the N-score",
+                        fix="give a VI with data and reference pixels (--reference, or --crop above --min-share) within --window of them")
     if args.median_out:
         write_raster(args.median_out, med, dtype="float32", descriptions=["vi_median"], tags=tags)
     return 0
@@ -232,6 +236,7 @@ def _sscore(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
+    from irrmap.core.valid_share import refuse_empty_output
     from irrmap.training.distinct_files import check_distinct_files, role
     from irrmap.training.sscore import check_suitability, flat_pixels, sscore
 
@@ -251,4 +256,7 @@ def _sscore(args) -> int:
         n = read_raster(args.nscore, grid, chunks=args.chunk)
     out = sscore(s, vi, flat, n)
     write_raster(args.out, out, dtype="float32", descriptions=["sscore"], tags={"stage": "features", "command": "features sscore"})
+    refuse_empty_output(args.out, [("VI", args.vi), ("--suitability", args.suitability), *((o, getattr(args, a)) for o, a in
+                                   (("--zones", "zones"), ("--nscore", "nscore")) if getattr(args, a))], what="the S-score",
+                        fix="give a VI and a suitability layer with data over the same area (gdalinfo -stats)")
     return 0

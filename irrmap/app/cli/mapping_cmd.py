@@ -61,6 +61,7 @@ def _predict(args) -> int:
     from irrmap.app.cli.input_options import check_on_grid, named_values
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
+    from irrmap.core.valid_share import refuse_empty_output
     from irrmap.mapping.predict import predict_to_files, read_zone_lookup, tile_size_for, zone_keys_for, zone_lookup_path
     from irrmap.models.persistence import load_model
 
@@ -89,6 +90,10 @@ def _predict(args) -> int:
         zone_keys = zone_keys_for(model, ids, lookup, args.zones, None if table is None else str(table))
     paths = predict_to_files(args.model, cropland, predictors, zones, args.out, memory_mb=args.memory_mb, n_jobs=args.jobs,
                              tile_size=size, resume=not args.restart, zone_keys=zone_keys)
+    refuse_empty_output(paths["probability"], [("--cropland", args.cropland), *((f"--predictor {n}", p) for n, p in predictor_paths.items()),
+                                               *((("--zones", args.zones),) if args.zones else ())],
+                        what="the irrigation map", also=[p for n, p in paths.items() if n != "probability"],
+                        fix="give cropland with crop pixels (values > 0) and predictors valid there, on one area (gdalinfo -stats)")
     for name, p in paths.items():
         print(f"{name}: {p}")
     return 0
@@ -122,6 +127,7 @@ def _filter(args) -> int:
     from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import open_raster, read_raster
+    from irrmap.core.valid_share import refuse_empty_output
     from irrmap.mapping.filter import filter_to_files
 
     grid = Grid.from_raster(args.map)
@@ -134,16 +140,22 @@ def _filter(args) -> int:
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, name=str(args.cropland))
     paths = filter_to_files(classes, cropland, args.out, rule=not args.no_rule, isolated=args.isolated, hole=args.hole,
                             majority_size=args.majority, mmu=args.mmu)
+    refuse_empty_output(paths["class"], [("MAP", args.map), ("--cropland", args.cropland)], what="the filtered map",
+                        also=[p for n, p in paths.items() if n != "class"],
+                        fix="filter a class map with mapped pixels (class.tif of `irrmap mapping predict`) and its cropland")
     for name, p in paths.items():
         print(f"{name}: {p}")
     return 0
 
 
 def _aggregate(args) -> int:
+    from irrmap.core.valid_share import refuse_empty_output
     from irrmap.mapping.aggregate import aggregate_to_file, check_fraction_input, read_fraction_map
 
     scale = check_fraction_input(args.map, args.scale)  # a class, probability, 0..1 or >100 map is refused, not summed
     fraction = read_fraction_map(args.map)  # the file's scale/offset applied, NaN where missing
     path = aggregate_to_file(fraction, args.out, factor=args.factor, scale=scale, nodata=None)
+    refuse_empty_output(path, [("MAP", args.map)], what="the area map",
+                        fix="aggregate a fraction map with data (fraction.tif of `irrmap mapping predict` or `filter`; gdalinfo -stats)")
     print(f"irrigated area per {args.factor}x{args.factor} cell (m2) -> {path}")
     return 0

@@ -5,7 +5,7 @@ One `_register_<command>(cmds)` per command; `register` calls each in the order 
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
-from irrmap.app.cli.units_options import add_units_encoding
+from irrmap.app.cli.units_options import add_unit_options, unit_read_args
 from irrmap.core.json_out import score_text
 
 
@@ -61,11 +61,9 @@ def _register_change(cmds) -> None:
     p.add_argument("--nodata", type=float, default=None, help="stored value of missing pixels in both epochs (replaces the files' own)")
     p.add_argument("--table", help="per-unit table (CSV)")
     p.add_argument("--units", nargs="+", help="unit polygons (GeoPackage, GeoJSON, shapefile) for --table")
-    p.add_argument("--units-layer", default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
-    add_units_encoding(p)
     p.add_argument("--code-field", help="field with the unit code (with --units)")
     p.add_argument("--name-field", help="field with the unit name (with --units; default: the code)")
-    p.add_argument("--hierarchy", default="none", choices=["cn-adcode", "us-fips", "none"], help="code scheme of --units (default none)")
+    add_unit_options(p, code="--code-field", hierarchy="none")
     p.add_argument("--zones", help="zone raster (irrmap units rasterize) instead of --units")
     p.add_argument("--zone-table", help="zone -> code table of --zones (default: the CSV beside it)")
     p.add_argument("--area-unit", default="m2", help="area unit of the table: m2, ha, km2, ... (default m2)")
@@ -74,13 +72,18 @@ def _register_change(cmds) -> None:
 
 def _trend(args) -> int:
     from irrmap.core.grid import Grid
+    from irrmap.core.valid_share import refuse_empty_output
     from irrmap.mapping.treecover.dates import dated_layers, read_band_dates
     from irrmap.mapping.treecover.trend import trend_to_file
 
     band_dates = read_band_dates(args.band_dates) if args.band_dates else None
-    layers = dated_layers(args.series, band=args.band, band_dates=band_dates, pattern=args.date_pattern)
+    layers = dated_layers(args.series, band=args.band, band_dates=band_dates, pattern=args.date_pattern,
+                          pattern_option="--date-pattern")
     path = trend_to_file(args.out, layers, min_years=args.min_years, annual=args.annual, scale=args.scale, nodata=args.nodata,
                          harmonise=args.harmonise, unit=args.unit, memory_mb=args.memory_mb, grid=Grid.from_raster(args.series[0]))
+    refuse_empty_output(path, [("SERIES", p) for p in dict.fromkeys(str(x) for x in args.series)], what="the trend", bands=[1],
+                        fix=f"give a series with at least --min-years ({args.min_years}) years of valid observations per pixel "
+                            "(gdalinfo -stats each file), or check --nodata / --scale")
     print(f"trend of {len(layers)} layers {layers[0].date.date} .. {layers[-1].date.date} -> {path}")
     return 0
 
@@ -89,6 +92,7 @@ def _change(args) -> int:
     from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
     from irrmap.core.units import AdminUnits
+    from irrmap.core.valid_share import refuse_empty_output
     from irrmap.mapping.treecover.change import (
         change_to_file,
         units_as_zones,
@@ -98,7 +102,8 @@ def _change(args) -> int:
     zones = None
     if args.units and args.zones:
         raise InputError("both --units and --zones given", "--units / --zones", "give one of them")
-    for option, value in (("--units-layer", args.units_layer), ("--units-encoding", args.units_encoding)):
+    for option, value in (("--units-layer", args.units_layer), ("--units-encoding", args.units_encoding),
+                          ("--drop-invalid-codes", args.drop_invalid_codes)):
         if value and not args.units:
             raise InputError(f"{option} given without --units", option, f"name the unit file with --units, or leave {option} out")
     if (args.units or args.zones) and not args.table:
@@ -107,13 +112,16 @@ def _change(args) -> int:
         if not args.code_field:
             raise InputError("--units needs --code-field", "--code-field", "name the field with the unit code")
         units = AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, name_field=args.name_field, layer=args.units_layer,
-                                encoding=args.units_encoding)
+                                encoding=args.units_encoding, **unit_read_args(args))
         zones = units_as_zones(units, Grid.from_raster(args.epoch_a))
     elif args.zones:
         zones = zones_from_raster(args.zones, args.zone_table, Grid.from_raster(args.epoch_a))
     paths = change_to_file(args.out, args.epoch_a, args.epoch_b, change_threshold=args.change_threshold,
                            forest_threshold=args.forest_threshold, scale=args.scale, nodata=args.nodata, table=args.table, zones=zones,
                            area_unit=args.area_unit)
+    refuse_empty_output(paths[0], [("EPOCH_A", args.epoch_a), ("EPOCH_B", args.epoch_b)], what="the change map", also=paths[1:],
+                        fix="give two epochs of percent cover that both have data over the same area (gdalinfo -stats), or "
+                            "check --nodata / --scale")
     for p in paths:
         print(p)
     return 0

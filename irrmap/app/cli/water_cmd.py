@@ -15,7 +15,7 @@ import math
 import typing
 
 from irrmap.app.cli import add_group
-from irrmap.app.cli.units_options import add_units_encoding
+from irrmap.app.cli.units_options import add_unit_options, unit_read_args
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -92,9 +92,7 @@ def _register_bodies(cmds) -> None:
     p.add_argument("--units", nargs="+", metavar="FILE", help="admin unit polygons (GeoPackage, GeoJSON, shapefile): each body gets the unit holding most of it")
     p.add_argument("--code-field", help="field with the unit code (with --units)")
     p.add_argument("--name-field", help="field with the unit name (with --units)")
-    p.add_argument("--layer", help="layer of a multi-layer --units file")
-    add_units_encoding(p)
-    p.add_argument("--hierarchy", default="none", choices=["cn-adcode", "us-fips", "none"], help="code scheme of --units (default none)")
+    add_unit_options(p, code="--code-field", layer="--layer", hierarchy="none")
     p.add_argument("--tile", type=int, default=4096, help="pixels per window edge (memory, not results, depends on it; default 4096)")
     p.set_defaults(func=_bodies)
 
@@ -124,6 +122,7 @@ def _register_change(cmds) -> None:
 
 def _mask(args) -> int:
     from irrmap.mapping.water.mask import epoch_mask, mask_layers, read_scenes, write_mask
+    from irrmap.core.valid_share import refuse_empty_output
     from irrmap.mapping.water.summary import epoch_summary
 
     from irrmap.mapping.water.composite import check_thresholds
@@ -135,6 +134,9 @@ def _mask(args) -> int:
     scenes = read_scenes(args.scenes)
     composite = epoch_mask(scenes, method=args.method, threshold=args.threshold, index=args.index, names=names, **rules)
     path = write_mask(args.out, composite, scenes=args.scenes)
+    refuse_empty_output(path, [], what="the water mask", bands=[1], where=", ".join(map(str, args.scenes)),
+                        fix="every pixel is unknown (cloud, shadow, snow or fill in every scene): give scenes with clear "
+                            f"pixels of the area ({', '.join(map(str, args.scenes))}), or lower --min-clear")
     s = epoch_summary(mask_layers(path)["water"])
     print(f"{path}: {len(scenes)} scene(s), method {args.method}; clear {s['clear_share']:.1%} of {s['area_km2']:.6g} km2, "
           f"water {_share(s['water_share_of_clear'])} of the clear area ({s['water_km2']:.6g} km2), unknown {s['unknown_km2']:.6g} km2")
@@ -172,7 +174,7 @@ def _bodies(args) -> int:
         from irrmap.core.units import AdminUnits
 
         units = AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, name_field=args.name_field, layer=args.layer,
-                                encoding=args.units_encoding)
+                                encoding=args.units_encoding, **unit_read_args(args))
     layers = mask_layers(args.mask, chunks=args.tile)
     dates = scene_dates(args.mask)  # carried on, so that `water change` can check the epochs' order
     paths = bodies_to_files(layers["water"], args.out_dir, detection=layers.get("detection"), persistence=layers.get("persistence"),

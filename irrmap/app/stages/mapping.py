@@ -45,7 +45,9 @@ def run(ctx: RunContext) -> list[Path]:
     final = filter_to_files(classes, cropland, folder, tags=tags, rule=sec.filter, isolated=sec.isolated, hole=sec.hole,
                             majority_size=sec.majority_size, mmu=sec.mmu)
     fraction = read_raster(final["fraction"], ctx.grid, kind="categorical", chunks=chunk)
-    area = aggregate_to_file(fraction, folder / "irrigated_area_1km.tif", factor=sec.aggregate_factor, tags=tags)
+    # 255 in fraction.tif is "no cropland" (0 m2) where the cropland layer has data; cells without any are nodata
+    area = aggregate_to_file(fraction, folder / "irrigated_area_1km.tif", factor=sec.aggregate_factor, tags=tags,
+                             domain=cropland.notnull())
     return [*raw.values(), *final.values(), Path(area), _unit_table(ctx, final["fraction"], folder / "irrigated_area_by_unit.csv")]
 
 
