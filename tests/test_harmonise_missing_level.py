@@ -60,9 +60,11 @@ def test_only_the_residual_of_a_partly_reported_city_is_split_by_the_prior():
 
 
 def test_disagreement_below_a_filled_city_is_flagged_on_the_reported_province():
-    # y2 missing, P 560: Y = 560 - 500 = 60 = y1, so y2 = 0; P 540: Y = 40 < y1 60 -> y1 scaled to 40, the
-    # province (reported) is below its reported counties (300 + 200 + 60 = 560), the filled city Y is not named
+    # y2 missing, P 540 below its reported counties (300 + 200 + 60 = 560): nothing is left for y2 (0), Y = its
+    # reported y1 60, and the binding province scales every reported county by 540 / 560 (y1 alone is not cut to
+    # P - X = 40); the province (reported) is flagged, the filled city Y is not named
     a = audit({"x1": 300.0, "x2": 200.0, "y1": 60.0}, 540.0, tolerance=0.01)
-    assert a.loc["y1", "area_m2"] == pytest.approx(40.0) and a.loc["y2", "area_m2"] == pytest.approx(0.0)
+    assert a.loc["y1", "area_m2"] == pytest.approx(60.0 * 540 / 560) and a.loc["y2", "area_m2"] == pytest.approx(0.0)
+    assert a.loc["x1", "area_m2"] == pytest.approx(300.0 * 540 / 560)
     assert "parent_below_children" in a.loc["P", "flags"]
     assert "parent_below_children" not in a.loc["Y", "flags"] and "parent_above_children" not in a.loc["Y", "flags"]

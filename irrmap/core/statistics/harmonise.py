@@ -15,11 +15,14 @@ flag (the audit's `flags`, ";"-separated):
 4. ``sum_of_children``, then ``disaggregated``: first, fine to coarse, a unit without a value whose children all
    have one gets their sum (a level without a table between two with tables: a county and a province table
    make each city the sum of its counties, never a share of the province). Then, top-down for every pair of
-   adjacent levels, missing children get the parent's residual (parent - children with a value), split in
-   proportion to the prior (`prior`: cropland area, the previous map's or the classifier's expected
-   irrigated area); flag ``children_exceed_parent`` (residual < 0: missing children get 0) and
-   ``equal_split`` (no child has a positive prior). So the prior splits only the residual of partly reported
-   children.
+   adjacent levels, a missing child gets what its reported descendants say (irrmap.core.statistics.residual:
+   their sum, 0 without any) plus a share of the parent's residual (parent - children with a value - what is
+   reported beneath the missing ones), split in proportion to the prior of each missing child's unreported
+   part (`prior`: cropland area, the previous map's or the classifier's expected irrigated area, minus that
+   of its reported descendants); flag ``children_exceed_parent`` (residual < 0, beyond floating-point
+   rounding: no share; on the nearest reported value) and ``equal_split`` (a positive residual and no
+   missing child with a positive prior). So the prior splits only the residual among the missing
+   descendants: a parent that agrees with what is reported beneath it changes no reported value.
 5. ``scaled_to_parent``: at and below `binding_level` the parent binds; children whose sum is off by more
    than `tolerance` are scaled by parent / sum (within tolerance they are accepted unchanged, flag
    ``children_within_tolerance`` on the parent; beyond it the parent is flagged ``parent_below_children`` /
@@ -49,6 +52,7 @@ import pandas as pd
 from irrmap.core import plausibility
 from irrmap.core.errors import ConfigError, DataError
 from irrmap.core.statistics.raking import ConvergenceError, rake
+from irrmap.core.statistics.residual import beneath, missing_prior
 from irrmap.core.units import normalise_codes
 
 PRIORS = ("cropland", "previous_map", "expected")
@@ -325,7 +329,9 @@ def _reconcile_levels(w: pd.DataFrame, h: pd.DataFrame, rules: HarmoniseRules, f
             if np.isnan(w.at[(parent, year), "area_m2"]) and w.loc[kids, "area_m2"].notna().all():
                 w.at[(parent, year), "area_m2"] = w.loc[kids, "area_m2"].sum()
                 w.at[(parent, year), "rule"] = "sum_of_children"
-    prior_values = None
+    has = w["area_m2"].notna()  # a missing unit's floor: what the values beneath it say; fixed until its family is filled
+    floor = beneath(w["area_m2"], has, w["level"], levels, h["parent"])
+    weights = None
     for k in range(len(levels) - 2, -1, -1):  # pairs (levels[k + 1] -> levels[k]), coarse to fine
         binds = k + 1 <= b
         for (parent, year), kids in _families(w, h, levels[k]):
@@ -334,8 +340,8 @@ def _reconcile_levels(w: pd.DataFrame, h: pd.DataFrame, rules: HarmoniseRules, f
                 continue
             missing = kids[w.loc[kids, "area_m2"].isna().to_numpy()]
             if len(missing):
-                prior_values = prior() if prior_values is None else prior_values
-                _fill(w, flags, (parent, year), p, kids, missing, prior_values)
+                weights = missing_prior(w, has, levels, h, prior()) if weights is None else weights
+                _fill(w, flags, (parent, year), p, kids, missing, floor, weights, parents)
             if binds:
                 _scale(w, flags, (parent, year), p, kids, rules.tolerance, parents)
     for k in range(b, len(levels) - 1):  # above the binding level the children bind, fine to coarse
@@ -353,17 +359,24 @@ def _families(w: pd.DataFrame, h: pd.DataFrame, child_level: str):
         yield (parent, year), pd.MultiIndex.from_arrays([group["code"], group["year"]])
 
 
-def _fill(w, flags, key, p, kids, missing, prior_values) -> None:
-    residual = p - np.nansum(w.loc[kids, "area_m2"].to_numpy(dtype=float))
+def _fill(w, flags, key, p, kids, missing, floor, weights, parents) -> None:
+    """Fill the `missing` children of `key` (value `p`): each gets its `floor` (what its reported descendants
+    say, 0 without any) plus a share of the residual p - children with a value - the floors, in proportion to
+    `weights` (the prior of each one's missing part). A negative residual is flagged children_exceed_parent on
+    the nearest reported value (the parent or an ancestor) and shares nothing."""
+    base = floor.reindex(missing).to_numpy(dtype=float)
+    residual = p - np.nansum(w.loc[kids, "area_m2"].to_numpy(dtype=float)) - base.sum()
     if residual < 0:
-        flags[key].append("children_exceed_parent")
+        if residual < -ROUNDING * abs(p):  # below that, floating-point rounding of a parent equal to its children
+            _flag_reported(w, flags, key, "children_exceed_parent", parents)
         residual = 0.0
-    weights = prior_values.reindex(missing.get_level_values("code")).fillna(0).clip(lower=0).to_numpy(dtype=float)
-    if weights.sum() <= 0:
-        weights = np.ones(len(missing))
-        for m in missing:
-            flags[m].append("equal_split")
-    w.loc[missing, "area_m2"] = residual * weights / weights.sum()
+    share = weights.reindex(missing).to_numpy(dtype=float)
+    if share.sum() <= 0:
+        share = np.ones(len(missing))
+        if residual > 0:  # nothing to split when the parent is already met by what is reported beneath it
+            for m in missing:
+                flags[m].append("equal_split")
+    w.loc[missing, "area_m2"] = base + residual * share / share.sum()
     w.loc[missing, "rule"] = "disaggregated"
 
 
