@@ -20,9 +20,24 @@ cultivated land of the third land survey; the world about a fifth: FAO AQUASTAT 
 cropland), which the warning names as the case to ignore it.
 The whole table above 150 % of its cropland is an error, as unit by unit (a table 10x too large is that whenever
 the region irrigates more than 15 % of its cropland; unit by unit, only when nearly every unit does).
+The whole table is checked against its units' whole area too (`total_area_finding`; the one whole-table check when no
+cropland is given, as in `irrmap statistics check` without --cropland): irrigated land
+is about 2.5 % of the world's land (3.4-3.7 million km2 equipped for irrigation, FAO AQUASTAT; Siebert et al. 2015,
+Global Map of Irrigation Areas, over about 134-149 million km2 of land), so a table reporting less than
+`TOTAL_UNIT_AREA.low` (0.01 %, 1/250 of that average) of its units' area in all is a warning: a table in thousands
+read as units (1000 acres as acres, 1000 ha as ha: 1000x) is caught wherever the region irrigates less than 10 % of
+its land, as nearly every large region does (Kansas irrigates 6 % of its land, the US counties 3 %: USGS county water
+use 2015, IR-IrTot, over the counties' geodesic areas), even when a minority of its units irrigate much and hide it from
+the per-unit rule. A smaller factor in a much irrigated region escapes it (Kansas in 1000 acres read as ha, 405x too
+small, is 1.5e-4 of its land, as a thinly irrigated region can be); against cropland (TOTAL_CROPLAND) it is caught.
 `table_scale` runs the checks in order (per unit against cropland, whole table against cropland, per unit
-against unit area); it is the one check every reader of statistics tables calls (through
-irrmap.core.statistics.scale_problem, or directly from irrmap.core.statistics.harmonise).
+against unit area, whole table against unit area); it is the one check every reader of statistics tables calls
+(through irrmap.core.statistics.scale_problem, or directly from irrmap.core.statistics.harmonise).
+
+A table too small is only known to be AT LEAST some factor too small, so several larger units often fit; the hint
+(`likely_units`) prefers the same unit family's thousands (acres -> 1000acres, ha -> 1000ha, mu -> 10000mu, the
+spellings tables use: "thousand acres" in USGS tables, "1000 ha", 万亩), never names a unit that would make a unit's
+statistic larger than its polygon, and lists the other units that fit.
 """
 
 from __future__ import annotations
@@ -69,6 +84,13 @@ UNIT_AREA = Bounds(low=1e-4, high=1.0, fit=1.0, severity_high="error",
 # The whole table's irrigated share of its units' cropland: below `low` is a warning (module docstring: catches every
 # table 10x or more too small), above `high` an error (as for CROPLAND); a better unit must bring it within low..fit.
 TOTAL_CROPLAND = Bounds(low=0.1, high=CROPLAND.high, fit=CROPLAND.fit, severity_high="error", if_right=CROPLAND.if_right)
+# The whole table's irrigated share of its units' area: below `low` (1e-4, 1/250 of the world's 2.5 %: module docstring)
+# is a warning; a better unit must bring it within low..fit without making any unit larger than its polygon. Above 100 %
+# every row is an error already ("area larger than unit"), hence no `high` check of its own.
+TOTAL_UNIT_AREA = Bounds(low=1e-4, high=UNIT_AREA.high, fit=UNIT_AREA.fit, severity_high="error", if_right=UNIT_AREA.if_right)
+# The same unit family's thousands: the unit a table in thousands is misread as, and back (module docstring).
+THOUSANDS = {"ha": "1000ha", "acres": "1000acres", "mu": "10000mu"}
+UNITS_OF = {big: small for small, big in THOUSANDS.items()}
 
 
 @dataclass
@@ -80,14 +102,15 @@ class Finding:
 
 
 def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str | None, reference: str, bounds: Bounds,
-                  key: str = "area_unit") -> Finding | None:
+                  key: str = "area_unit", unit_area_m2: pd.Series | None = None) -> Finding | None:
     """A Finding when nearly every unit's statistic / reference ratio is out of `bounds`, else None; with fewer than
     MIN_UNITS units, only when every unit's ratio is below FEW_UNITS_SMALL (a warning: the ratio alone decides).
 
     Both Series are in m2 and indexed by unit code; units without a positive statistic and reference are
     left out. `unit` is the table's area unit (a key of M2_PER_UNIT, or None when unknown); the finding names the
     unit that makes the table plausible, when one does, and `key`, the option that sets it (a config key such as
-    "[statistics].area_unit" or a flag such as "--area-unit").
+    "[statistics].area_unit" or a flag such as "--area-unit"). `unit_area_m2` (m2 by unit code, NaN where unknown;
+    None when not known) keeps the hint from a unit that would make any unit's statistic larger than its polygon.
     """
     ref = reference_m2.reindex(statistic_m2.index)
     ok = (statistic_m2 > 0) & (ref > 0) & np.isfinite(statistic_m2) & np.isfinite(ref)
@@ -104,7 +127,7 @@ def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str | 
         limit = f"less than {_pct(bounds.low)}" if side == "small" else f"more than {_pct(bounds.high)}"
         message = (f"{int(mask.sum())} of {len(ratio)} units report {limit} of their {reference} as irrigated "
                    f"(median {_pct(ratio.median())})")
-        message, fix = _unit_advice(message, ratio, unit, bounds, side, key)
+        message, fix = _unit_advice(message, ratio, unit, bounds, side, key, _shares(statistic_m2, unit_area_m2))
         if side == "small":
             fix += "; if the table really reports this little irrigation, this warning can be ignored"
             severity = "warning"
@@ -115,11 +138,12 @@ def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str | 
     return None
 
 
-def total_share_finding(statistic_m2: pd.Series, cropland_m2: pd.Series, unit: str | None, key: str = "area_unit") -> Finding | None:
+def total_share_finding(statistic_m2: pd.Series, cropland_m2: pd.Series, unit: str | None, key: str = "area_unit",
+                        unit_area_m2: pd.Series | None = None) -> Finding | None:
     """The table as a whole (sum of the statistics over the sum of the cropland, units with a positive statistic and
     a known positive cropland, at least MIN_UNITS of them): a warning below TOTAL_CROPLAND.low, an error above
     TOTAL_CROPLAND.high (the whole table cannot be matched to its cropland, as for CROPLAND unit by unit), else None.
-    Series in m2 by unit code; `unit` as for `scale_finding`."""
+    Series in m2 by unit code; `unit`, `unit_area_m2` as for `scale_finding`."""
     crop = cropland_m2.reindex(statistic_m2.index)
     ok = (statistic_m2 > 0) & (crop > 0) & np.isfinite(statistic_m2) & np.isfinite(crop)
     if ok.sum() < MIN_UNITS:
@@ -129,59 +153,114 @@ def total_share_finding(statistic_m2: pd.Series, cropland_m2: pd.Series, unit: s
     if share > TOTAL_CROPLAND.high:
         message = (f"the table reports {_pct(share)} of its {int(ok.sum())} units' cropland as irrigated in all (more than "
                    f"{_pct(TOTAL_CROPLAND.high)})")
-        message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "large", key)
+        message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "large", key)  # smaller: no unit grows
         return Finding("error", message, fix + f"; if they are right, {TOTAL_CROPLAND.if_right}", codes)
     if share >= TOTAL_CROPLAND.low:
         return None
     message = (f"the table reports {_pct(share)} of its {int(ok.sum())} units' cropland as irrigated in all (less than "
                f"{_pct(TOTAL_CROPLAND.low)}: a table 10x or more too small always does)")
-    message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "small", key)
+    message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "small", key, _shares(statistic_m2, unit_area_m2))
     fix += (f"; if the region really irrigates less than {_pct(TOTAL_CROPLAND.low)} of its cropland (as much of sub-Saharan "
             "Africa does, but no Chinese province), this warning can be ignored")
     return Finding("warning", message, fix, codes)
+
+
+def total_area_finding(statistic_m2: pd.Series, unit_area_m2: pd.Series, unit: str | None, key: str = "area_unit") -> Finding | None:
+    """The table as a whole against its units' whole area: a warning when the statistics sum to less than
+    TOTAL_UNIT_AREA.low (1e-4; module docstring) of the area of the units with a positive statistic and a known positive
+    area (at least MIN_UNITS of them), else None. Series in m2 by unit code (geodesic unit areas); `unit` as for
+    `scale_finding`; the hint never makes a unit's statistic larger than its polygon."""
+    area = unit_area_m2.reindex(statistic_m2.index)
+    ok = (statistic_m2 > 0) & (area > 0) & np.isfinite(statistic_m2) & np.isfinite(area)
+    if ok.sum() < MIN_UNITS:
+        return None
+    share = float(statistic_m2[ok].sum() / area[ok].sum())
+    if share >= TOTAL_UNIT_AREA.low:
+        return None
+    message = (f"the table reports {share * 100:.2g} % of its {int(ok.sum())} units' area as irrigated in all (less than "
+               f"{_pct(TOTAL_UNIT_AREA.low)}; the world irrigates about 2.5 % of its land)")
+    message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_UNIT_AREA, "small", key, _shares(statistic_m2, unit_area_m2))
+    fix += (f"; if the region really irrigates less than {_pct(TOTAL_UNIT_AREA.low)} of its land (rainforest, tundra or "
+            "desert without oases), this warning can be ignored")
+    return Finding("warning", message, fix, sorted(map(str, statistic_m2.index[ok]))[:50])
 
 
 def table_scale(statistic_m2: pd.Series, unit: str | None, cropland_m2: pd.Series | None = None,
                 unit_area_m2: pd.Series | None = None, key: str = "area_unit") -> Finding | None:
     """The scale finding of a statistics table (m2 by unit code) in order: per unit against `cropland_m2` (CROPLAND
     bounds), the whole table against it (`total_share_finding`), per unit against `unit_area_m2` (UNIT_AREA
-    bounds); references are m2 by the same codes (NaN where unknown) and may be None. None when all pass. `key`
-    names the option that sets the table's area unit in the fix (`scale_finding`)."""
+    bounds), the whole table against it (`total_area_finding`); references are m2 by the same codes (NaN where
+    unknown) and may be None. None when all pass. `key` names the option that sets the table's area unit in the fix
+    (`scale_finding`); every hint is kept from making a unit's statistic larger than its polygon (`likely_units`)."""
     finding = None
     if cropland_m2 is not None:
-        finding = (scale_finding(statistic_m2, cropland_m2, unit, "cropland", CROPLAND, key)
-                   or total_share_finding(statistic_m2, cropland_m2, unit, key))
+        finding = (scale_finding(statistic_m2, cropland_m2, unit, "cropland", CROPLAND, key, unit_area_m2)
+                   or total_share_finding(statistic_m2, cropland_m2, unit, key, unit_area_m2))
     if finding is None and unit_area_m2 is not None:
-        finding = scale_finding(statistic_m2, unit_area_m2, unit, "unit area", UNIT_AREA, key)
+        finding = (scale_finding(statistic_m2, unit_area_m2, unit, "unit area", UNIT_AREA, key, unit_area_m2)
+                   or total_area_finding(statistic_m2, unit_area_m2, unit, key))
     return finding
 
 
-def _unit_advice(message: str, ratio: pd.Series, unit: str | None, bounds: Bounds, side: str, key: str = "area_unit") -> tuple[str, str]:
-    """(`message` with the factor and the area unit that fits, when one does; the fix to match, naming `key`)."""
-    better = likely_unit(ratio, unit, bounds, larger=side == "small") if unit else None
+def _unit_advice(message: str, ratio: pd.Series, unit: str | None, bounds: Bounds, side: str, key: str = "area_unit",
+                 shares: pd.Series | None = None) -> tuple[str, str]:
+    """(`message` with the factor and the area unit that fits, when one does; the fix to match, naming `key` and the
+    other units that fit). `shares`: statistic / unit area by unit (`likely_units`)."""
+    better = likely_units(ratio, unit, bounds, larger=side == "small", shares=shares) if unit else []
     if better:
-        k = M2_PER_UNIT[better] / M2_PER_UNIT[unit]
-        factor = k if k > 1 else 1 / k
-        times = f"{factor:.0f}" if factor >= 10 else f"{factor:.2g}"
-        how = f"{key} {better}" if key.startswith("--") else f"set {key} = {better!r}"
-        return (message + f": values look {times}x too {side}: is area_unit {better!r}?",
-                f"{how} if the table is in {better} (it is read as {unit} now)")
+        how = f"{key} {better[0]}" if key.startswith("--") else f"set {key} = {better[0]!r}"
+        fix = f"{how} if the table is in {better[0]} (it is read as {unit} now)"
+        if len(better) > 1:
+            fix += "; the values also fit " + ", ".join(f"{u!r} ({_times(unit, u)}x)" for u in better[1:])
+        return message + f": values look {_times(unit, better[0])}x too {side}: is area_unit {better[0]!r}?", fix
     return message, f"check {key} (now {unit!r}) and the area column" if unit else "check the area unit and the area column"
 
 
-def likely_unit(ratio: pd.Series, unit: str, bounds: Bounds, *, larger: bool) -> str | None:
-    """The area unit that makes the ratios plausible (median >= low, 90th percentile <= fit): of the units
-    larger than `unit` (`larger`) the largest such, else of the smaller ones the largest such; None if none."""
+def _times(unit: str, other: str) -> str:
+    k = M2_PER_UNIT[other] / M2_PER_UNIT[unit]
+    factor = k if k > 1 else 1 / k
+    return f"{factor:.0f}" if factor >= 10 else f"{factor:.2g}"
+
+
+def _shares(statistic_m2: pd.Series, unit_area_m2: pd.Series | None) -> pd.Series | None:
+    """Statistic / unit area by unit code (units of known positive area), None without unit areas."""
+    if unit_area_m2 is None:
+        return None
+    area = unit_area_m2.reindex(statistic_m2.index)
+    ok = (area > 0) & np.isfinite(area) & np.isfinite(statistic_m2)
+    return (statistic_m2[ok] / area[ok]).astype(float)
+
+
+def likely_units(ratio: pd.Series, unit: str, bounds: Bounds, *, larger: bool, shares: pd.Series | None = None) -> list[str]:
+    """The area units that make the ratios plausible (median >= low, 90th percentile <= fit), best first; [] if none.
+
+    Only units larger than `unit` when `larger` (the table is too small), else smaller ones. The evidence of a table too
+    small is a lower bound (AT LEAST k times), so first comes the same family's thousands (THOUSANDS: acres ->
+    1000acres, ...; UNITS_OF back when too large), then the others by factor, largest first (too small: the largest
+    that still fits; too large: the smallest correction). With `shares` (statistic / unit area by unit, m2 / m2), a
+    unit that would make more units larger than their polygon (share > 1) than there are now is left out.
+    """
     here = M2_PER_UNIT[unit]
+    over = int((shares > 1 + 1e-9).sum()) if shares is not None else 0
     fits = []
     for other, size in M2_PER_UNIT.items():
         k = size / here
         if (k > 1) != larger or k == 1:
             continue
         r = ratio * k
-        if r.median() >= bounds.low and r.quantile(0.9) <= bounds.fit:
-            fits.append((k, other))
-    return max(fits)[1] if fits else None
+        if r.median() < bounds.low or r.quantile(0.9) > bounds.fit:
+            continue
+        if shares is not None and int((shares * k > 1 + 1e-9).sum()) > over:
+            continue
+        fits.append((k, other))
+    family = (THOUSANDS if larger else UNITS_OF).get(unit)
+    return [u for _, u in sorted(fits, key=lambda f: (f[1] != family, -f[0]))]
+
+
+def likely_unit(ratio: pd.Series, unit: str, bounds: Bounds, *, larger: bool, shares: pd.Series | None = None) -> str | None:
+    """The first of `likely_units` (the area unit that makes the ratios plausible), None if none fits."""
+    fits = likely_units(ratio, unit, bounds, larger=larger, shares=shares)
+    return fits[0] if fits else None
 
 
 def cropland_by_zone(zones_path, n_zones: int, cropland_path) -> tuple[np.ndarray, float]:
@@ -211,8 +290,8 @@ def _pct(x: float) -> str:
     return f"{p:,.0f} %" if p >= 10 else f"{p:.2g} %"
 
 
-__all__ = ["CROPLAND", "MIN_COVERED", "TOTAL_CROPLAND", "UNIT_AREA", "Bounds", "Finding", "cropland_by_zone", "likely_unit", "scale_finding",
-           "table_scale", "total_share_finding"]
+__all__ = ["CROPLAND", "MIN_COVERED", "THOUSANDS", "TOTAL_CROPLAND", "TOTAL_UNIT_AREA", "UNIT_AREA", "Bounds", "Finding",
+           "cropland_by_zone", "likely_unit", "likely_units", "scale_finding", "table_scale", "total_area_finding", "total_share_finding"]
 
 
 def check_fraction(values, where: str = "cropland") -> None:
