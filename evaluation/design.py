@@ -87,9 +87,17 @@ def stratum_sizes(samples: pd.DataFrame, design: SampleDesign, source: str = "po
     pi = pd.to_numeric(samples[design.inclusion_field], errors="coerce")
     bad = ~((pi > 0) & (pi <= 1))
     if bad.any():
-        raise DataError(f"{int(bad.sum())} inclusion probabilities are not in (0, 1] (e.g. {samples.loc[bad, design.inclusion_field].iloc[0]!r})",
-                        f"{source}: field {design.inclusion_field!r}", "give each point's probability of being sampled")
+        percent = bool((pi > 0).all() and (pi <= 100).all())  # an inclusion probability > 1 is impossible: percent?
+        fix = ("the values look like percent (up to 100): give probabilities, the field divided by 100 (e.g. "
+               f"{pi[bad].iloc[0]:g} -> {pi[bad].iloc[0] / 100:g})" if percent else "give each point's probability of being sampled, in (0, 1]")
+        raise DataError(f"{int(bad.sum())} inclusion probabilities are not in (0, 1] (e.g. {_shown(samples.loc[bad, design.inclusion_field].iloc[0])})",
+                        f"{source}: field {design.inclusion_field!r}", fix)
     return (1.0 / pi).groupby(strata).sum()
+
+
+def _shown(v) -> str:
+    """A field value for a message: numbers as 10 or 0.25 (not np.float64(10.0)), text quoted."""
+    return format(float(v), "g") if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else repr(v)
 
 
 #: columns evaluation.points.sample_points adds to the points (not fields of the user's file)

@@ -407,6 +407,12 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     if design is not None:
         check_frame_size(design, info, grid, str(points_path), Path(map_path).name)
     design_acc = design_accuracy(s.loc[used], design, CLASSES, source=str(points_path), all_points=s) if design else None
+    if design is not None:  # strata = map classes: each stratum's size against its class's pixels in the map
+        from irrmap.evaluation.design_checks import check_strata_on_map
+
+        check_strata_on_map(s.loc[used], design, {1: int((m > threshold).sum()), 0: int((m <= threshold).sum())},
+                            source=str(points_path), map_name=Path(map_path).name,
+                            map_pixel_ha=grid.total_area() / (grid.width * grid.height) / 1e4)
     cmd = _cmd("irrmap", "evaluate", "points", map_path, points_path, "--label-field", label_field, *_opt("--threshold", given),
                *sum((["--positive", p] for p in positive or []), []),
                *sum((["--label-map", f"{k}={v}"] for k, v in (label_map or {}).items()), []),

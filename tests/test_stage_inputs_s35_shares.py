@@ -7,6 +7,7 @@ S x VI by hand."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import rasterio
 from affine import Affine
 
@@ -54,8 +55,10 @@ def test_nscore_crop_in_percent_is_refused(tmp_path, capsys):
 
 def test_nscore_min_share_in_percent_is_refused(tmp_path, capsys):
     _, _, vi_p, crop_p, _ = _inputs(tmp_path)
-    assert main(["features", "nscore", "--crop", crop_p, "--min-share", "50", vi_p, str(tmp_path / "n.tif")]) == 2
-    assert "not within 0..1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # refused by the shared fraction option type when parsing (exit 2)
+        main(["features", "nscore", "--crop", crop_p, "--min-share", "50", vi_p, str(tmp_path / "n.tif")])
+    assert exc.value.code == 2
+    assert "50 looks like a percent: use 0.50" in capsys.readouterr().err
 
 
 def test_sscore_suitability_in_percent_is_refused(tmp_path, capsys):

@@ -27,6 +27,7 @@ from pydantic import (
 
 from irrmap.core import dataset_names
 from irrmap.core.errors import ConfigError, GridError, InputError
+from irrmap.core.fractions import fraction_problem
 from irrmap.core.grid import Grid, check_pixel_size
 
 # Pixel sizes (nominal ground metres, irrmap.core.grid.pixel_size_m) of a run's grid. The method maps at 250 m
@@ -42,6 +43,26 @@ FEATURE_SERIES = ("evi", "ndvi", "nir", "green", "swir", "gi", "ndwi")
 # A raster path that may also be a GDAL dataset name (/vsizip/x.zip/a.tif, NETCDF:"f.nc":var): archive names are
 # rewritten to GDAL's brace form before pathlib drops the double slash of /vsizip//abs.zip (irrmap.core.dataset_names).
 RasterPath = Annotated[Path, BeforeValidator(dataset_names.normalise)]
+
+
+def _fraction(*, low_open: bool = False, high_open: bool = False) -> BeforeValidator:
+    """The range check of a fraction key (irrmap.core.fractions, shared with the CLI's fraction_arg), run before
+    pydantic's own ge/le so that a percent typed for a fraction (tolerance = 10) gets the percent reading as its fix."""
+
+    def check(v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            problem = fraction_problem(float(v), "value", low_open=low_open, high_open=high_open)
+            if problem:
+                raise ValueError(f"{problem[0].removeprefix('value ')} (fix: {problem[1]})")
+        return v
+
+    return BeforeValidator(check)
+
+
+# fraction keys (shares, frequencies, relative tolerances): [0, 1], [0, 1) and (0, 1]
+Fraction = Annotated[float, _fraction()]
+FractionBelow1 = Annotated[float, _fraction(high_open=True)]
+FractionAbove0 = Annotated[float, _fraction(low_open=True)]
 
 
 class _Section(BaseModel):
@@ -191,6 +212,12 @@ class UnitsSection(_Section):
         return v
 
 
+# The finest admin level of each [units].hierarchy: the first level of irrmap.core.units.SCHEMES ("unit" for 'fields',
+# whose levels are ("unit", *parent_fields)); a test keeps them equal. The default [statistics].level, and the level
+# threshold splitting needs.
+FINEST_LEVEL = {"cn-adcode": "county", "us-fips": "county", "fields": "unit", "none": "unit"}
+
+
 class StatisticsSection(_Section):
     path: Path = Field(description="Statistics table: CSV, or a .xls/.xlsx/.ods workbook (as offices publish them: see header_rows).")
     code_field: str = Field(description="Column holding the unit code (joined to [units].code_field).")
@@ -201,7 +228,8 @@ class StatisticsSection(_Section):
                                                "(e.g. one sheet of a one-sheet-per-year workbook).")
     variant_field: str | None = Field(None, description="Column naming the statistic's variant (e.g. effective / actual).")
     variant: str | None = Field(None, description="Keep only this variant (needs variant_field).")
-    level: str = Field("county", description="Admin level the table reports at (a level of [units]).")
+    level: str = Field("county", description="Admin level the table reports at (a level of [units]); default: the finest level of "
+                                             "[units].hierarchy (FINEST_LEVEL: county for cn-adcode and us-fips, unit for fields and none).")
     skip_rows: int = Field(0, ge=0, description="Lines to skip before the header (USGS tables: 1).")
     sheet: str | None = Field(None, description="Sheet of a .xls/.xlsx/.ods workbook by name, e.g. one sheet per year (default: the first).")
     header_rows: list[int] | None = Field(
@@ -434,19 +462,19 @@ class WaterSection(_Section):
     )
     threshold: float = Field(0.0, description="Index threshold of the fixed-threshold methods (0.0: the published threshold of all four).")
     index: Literal["ndwi", "mndwi", "awei_nsh", "awei_sh"] = Field("ndwi", description="Index thresholded by method = 'otsu'.")
-    detection: float = Field(0.10, ge=0, lt=1, description="Water frequency above which a pixel is a detection pixel; only bodies holding one are kept (DEA Waterbodies 0.10).")
-    extent: float = Field(0.05, ge=0, lt=1, description="Water frequency above which a pixel is water, outlining the bodies (DEA Waterbodies 0.05; at most `detection`).")
-    permanent: float = Field(1.0, gt=0, le=1, description="Water frequency from which water is permanent, else seasonal (JRC: 1.0, water in every clear observation).")
+    detection: FractionBelow1 = Field(0.10, ge=0, lt=1, description="Water frequency above which a pixel is a detection pixel; only bodies holding one are kept (DEA Waterbodies 0.10).")
+    extent: FractionBelow1 = Field(0.05, ge=0, lt=1, description="Water frequency above which a pixel is water, outlining the bodies (DEA Waterbodies 0.05; at most `detection`).")
+    permanent: FractionAbove0 = Field(1.0, gt=0, le=1, description="Water frequency from which water is permanent, else seasonal (JRC: 1.0, water in every clear observation).")
     min_clear: int = Field(1, ge=1, description="Clear observations a pixel needs in an epoch, else unknown (at most the epoch's scene count).")
     min_area_m2: float = Field(3125.0, ge=0, description="Smallest body kept, true area in m2 (DEA Waterbodies 3,125 m2; 0 keeps all).")
     connectivity: Literal[4, 8] = Field(8, description="Pixels touching at a corner belong to one body with 8, not with 4.")
-    tolerance: float = Field(0.10, ge=0, description="Relative area change between epochs still called stable.")
+    tolerance: Fraction = Field(0.10, ge=0, le=1, description="Relative area change between epochs still called stable.")
     admin_units: bool = Field(True, description="Give each body the [units] unit holding most of its area (when [units] is present).")
     reference: dict[str, RasterPath] = Field(
         default_factory=dict, description="Epoch label -> a reference water mask (1 water, 0 not, nodata unknown; any grid, read onto the "
         "scenes' grid) to score the mapped bodies against: precision and recall of bodies matched at `iou`, area error (water/score.json)."
     )
-    iou: float = Field(0.5, gt=0, le=1, description="Intersection over union from which a mapped body matches a reference body.")
+    iou: FractionAbove0 = Field(0.5, gt=0, le=1, description="Intersection over union from which a mapped body matches a reference body.")
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -539,7 +567,7 @@ class ReconcileSection(_Section):
         description="Statistics tables by source name, each with the keys of [statistics] (path, code_field, area_field, area_unit, level, "
         "year_field, variant_field, variant, ...), e.g. [reconcile.tables.county_actual].")
     precedence: list[str] | None = Field(None, description="Source names, most trusted first (default: the order of `tables`).")
-    tolerance: float = Field(0.02, ge=0, description="Relative parent/children disagreement accepted without adjusting.")
+    tolerance: Fraction = Field(0.02, ge=0, le=1, description="Relative parent/children disagreement accepted without adjusting.")
     max_jump: float = Field(3.0, gt=1, description="Year-to-year change factor beyond which a unit is flagged.")
     prior: Literal["cropland", "expected", "previous_map"] = Field(
         "cropland", description="Prior for filling missing children: cropland area, the classifier's expected irrigated area "
@@ -602,7 +630,7 @@ class TreecoverSection(_Section):
     cv_block_m: float = Field(5000.0, gt=0, description="Edge (m on the ground) of the square blocks held out together in cross-validation.")
     cv_splits: int = Field(5, ge=2, description="Cross-validation folds.")
     max_samples: int = Field(100_000, ge=10, description="Most reference cells fitted and cross-validated (a seeded draw).")
-    min_coverage: float = Field(0.5, gt=0, le=1, description="Least share of a cell covered by valid bands and reference.")
+    min_coverage: FractionAbove0 = Field(0.5, gt=0, le=1, description="Least share of a cell covered by valid bands and reference.")
     n_trees: int | None = Field(None, ge=1, description="Trees of the forest (boosting rounds for lgbm; default 100); prediction time grows with it.")
     forest_threshold: float = Field(30.0, ge=0, lt=100, description="Forest = canopy cover above this percent (FAO 10; 10-30 under the Kyoto rules).")
     change_threshold: float = Field(10.0, gt=0, le=100, description="Percentage points of cover change counted as gain or loss.")
@@ -653,6 +681,30 @@ class RunConfig(_Section):
     treecover: TreecoverSection | None = Field(None, description="Tree-cover layer: percent canopy cover from Landsat bands calibrated on a coarse reference, change, trend.")
     sources: SourcesSection | None = Field(None, description="Rasters fetched from remote sources ([sources.ee]: Earth Engine) before the stages run.")
     reconcile: ReconcileSection | None = Field(None, description="Statistics reconciliation of a finished run (`irrmap reconcile`).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _finest_level_default(cls, data):
+        """A statistics table ([statistics], [reconcile.tables.NAME]) that names no level is at the finest level of
+        [units].hierarchy (FINEST_LEVEL; default hierarchy cn-adcode), not always 'county' (a hierarchy 'none' has
+        only 'unit')."""
+        if not isinstance(data, dict) or not isinstance(data.get("units", {}), dict):
+            return data
+        hierarchy = (data.get("units") or {}).get("hierarchy", "cn-adcode")
+        finest = FINEST_LEVEL.get(hierarchy) if isinstance(hierarchy, str) else None
+        if finest is None:  # an unknown hierarchy: its own error
+            return data
+
+        def fill(table):
+            return {"level": finest, **table} if isinstance(table, dict) else table
+
+        data = dict(data)
+        if isinstance(data.get("statistics"), dict):
+            data["statistics"] = fill(data["statistics"])
+        rec = data.get("reconcile")
+        if isinstance(rec, dict) and isinstance(rec.get("tables"), dict):
+            data["reconcile"] = {**rec, "tables": {k: fill(t) for k, t in rec["tables"].items()}}
+        return data
 
     @model_validator(mode="after")
     def _stats_need_units(self):
@@ -1059,6 +1111,7 @@ _FEATURE_TOP = {
     "qa": (lambda v: isinstance(v, dict), "a table of QA rule fields ([features.qa], e.g. enabled = false)"),
     **{k: (lambda v: isinstance(v, str), "a product name (text), e.g. an [inputs.NAME]") for k in FEATURE_PRODUCT_KEYS},
 }
+_FEATURE_FRACTIONS = {"reference_min_share": False, "mixed_upper": True}  # share keys of _FEATURE_TOP -> lower end open
 _FEATURE_SERIES = {
     "source": (_text_or_texts, "a folder, a raster file, a .nc/.zarr cube, or a list of files"),
     "contains": (lambda v: isinstance(v, str), "a text the file names hold"),
@@ -1114,6 +1167,9 @@ def feature_problems(features: dict | None) -> list[str]:
             if not ok(value):
                 wrong = [x for x in value if x not in FEATURE_STATS] if key == "stats" and isinstance(value, list) else []
                 bad(key, accepts, wrong[0] if len(wrong) == 1 else value, FEATURE_STATS if wrong else ())
+                if key in _FEATURE_FRACTIONS and _is_num(value):  # a percent typed for the share: say so
+                    problem = fraction_problem(float(value), "value", low_open=_FEATURE_FRACTIONS[key])
+                    lines[-1] += f" (fix: {problem[1]})" if problem and "percent" in problem[1] else ""
         else:
             known = [*FEATURE_SERIES, *_FEATURE_TOP]
             near = difflib.get_close_matches(key, known, n=1)

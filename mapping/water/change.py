@@ -62,6 +62,7 @@ import xarray as xr
 from irrmap.core import palettes
 from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import DataError, InputError
+from irrmap.core.fractions import fraction_problem
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import open_raster
 from irrmap.core.raster_write import write_raster
@@ -180,11 +181,12 @@ def match_bodies(bodies_a, ids_a, bodies_b, ids_b, *, tolerance: float = 0.10, n
     without one), the admin columns of the B body (of the A body when lost), and unknown_a_m2, unknown_b_m2,
     unknown_share, status_overlap (module docstring; NaN unknown columns without `classes_a` and `classes_b`,
     the epochs' class layers: 255 unknown). Raises InputError for a table without body_id / area_m2, a
-    negative or non-finite tolerance or a `stable_a` that misses A ids or repeats a stable id, DataError when
+    tolerance outside [0, 1] (a percent such as 10 names the fraction 0.10) or a `stable_a` that misses A ids or repeats a stable id, DataError when
     the rasters hold ids missing from the tables.
     """
-    if not (np.isfinite(tolerance) and tolerance >= 0):
-        raise InputError(f"tolerance {tolerance} is not a finite share >= 0", "tolerance", "use a share such as 0.10 (10 %)")
+    problem = fraction_problem(float(tolerance), "tolerance")
+    if problem:  # a percent typed for the share (10 for 10 %) would call a 93 %-clouded body observed
+        raise InputError(problem[0], "tolerance", problem[1])
     area_a, area_b = _areas(bodies_a, "epoch A"), _areas(bodies_b, "epoch B")
     ov = body_overlaps(ids_a, ids_b, grid=grid, tile=tile)
     for col, known, what in (("id_a", area_a, "epoch A"), ("id_b", area_b, "epoch B")):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from irrmap.app.cli import add_group
 from irrmap.app.cli.table_options import add_table_args, table_format
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
+from irrmap.app.cli.value_types import fraction_arg
 
 
 def _units_args(p, required: bool) -> None:
@@ -109,7 +110,7 @@ def _points_args(p) -> None:
     p.add_argument("--layer", help="layer of a multi-layer file (GeoPackage)")
     p.add_argument("--cropland", help="cropland fraction raster: snap points to the nearest crop pixel")
     p.add_argument("--snap-radius", type=int, default=1, help="snap radius in pixels (with --cropland; default 1)")
-    p.add_argument("--min-crop-fraction", type=float, default=0.0, help="a crop pixel has cropland fraction > this (default 0)")
+    p.add_argument("--min-crop-fraction", type=fraction_arg(high_open=True), default=0.0, help="a crop pixel has cropland fraction > this (default 0)")
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -150,7 +151,8 @@ def register(sub, name: str, help_: str) -> None:
     p = cmds.add_parser("sample-size", help="total sample size for a target SE of overall accuracy (Olofsson 2014 eq. 13)")
     p.add_argument("--mapped", required=True, help="CSV class,size (mapped size per class)")
     p.add_argument("--expected-ua", required=True, help="CSV class,ua (conjectured user's accuracy per class)")
-    p.add_argument("--target-se", type=float, default=0.01)
+    p.add_argument("--target-se", type=fraction_arg(low_open=True, high_open=True), default=0.01,
+                   help="target standard error of overall accuracy, a fraction (default 0.01, i.e. 1 %%)")
     p.add_argument("--minimum", type=int, default=0, help="minimum sample units per class in the allocation")
     add_table_args(p)
     p.add_argument("--json", action="store_true")
@@ -246,6 +248,17 @@ def _num(v, fmt: str = ".4f") -> str:
     return "n/a" if v != v else format(v, fmt)
 
 
+def _sig(v, digits: int = 3) -> str:
+    """A number with at least `digits` significant digits and thousands separators (270, 48.3, 0.0812), so that a
+    small area or SE is not rounded to 0; 'n/a' where it is not estimable."""
+    import math
+
+    if v is None or math.isnan(v):
+        return "n/a"
+    decimals = 0 if v == 0 or not math.isfinite(v) else max(0, digits - 1 - math.floor(math.log10(abs(v))))
+    return format(v, f",.{decimals}f")
+
+
 def _why(reasons: dict) -> str:
     return "".join(f"\nnot estimable: {k}: {why}" for k, why in reasons.items())
 
@@ -303,7 +316,7 @@ def _points(args) -> int:
         ha = r.to_dict()["design_based"].get("area_ha")
         if ha:
             se = r.to_dict()["design_based"]["area_se_ha"]
-            text += "\narea (ha): " + "  ".join(f"{k} {_num(v, ',.0f')} (SE {_num(se[k], ',.0f')})" for k, v in ha.items())
+            text += "\narea (ha): " + "  ".join(f"{k} {_sig(v)} (SE {_sig(se[k])})" for k, v in ha.items())
     _print(r.to_dict(), text, args.json)
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.value_types import fraction_arg
 
 STAT_CHOICES = ("max", "min", "range", "median", "std", "mean", "count")
 
@@ -75,7 +76,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--reference", help="reference mask raster (non-zero = reference pixel)")
     p.add_argument("--crop", help="cropland fraction raster (0..1)")
     p.add_argument("--natural", help="forest/grass fraction raster (0..1)")
-    p.add_argument("--min-share", type=float, default=0.5, help="crop + natural share that makes a reference pixel (default 0.5)")
+    p.add_argument("--min-share", type=fraction_arg(), default=0.5, help="crop + natural share that makes a reference pixel (default 0.5)")
     p.add_argument("--window", type=int, default=101, help="odd window size in pixels (default 101)")
     p.add_argument("--median-out", help="also write the neighbourhood median")
     p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")

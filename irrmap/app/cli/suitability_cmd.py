@@ -254,8 +254,11 @@ def _aridity(args) -> int:
             albedo = read_raster(args.albedo, grid)
             guards.check_albedo(albedo, guards.file_source(args.albedo, "--albedo"))
         else:
-            if not 0 <= albedo <= 1:
-                raise InputError(f"albedo {albedo:g} is not a 0..1 fraction", "--albedo", "give e.g. 0.23 (not percent)")
+            from irrmap.core.fractions import fraction_problem
+
+            problem = fraction_problem(albedo, "albedo")
+            if problem:  # "23 looks like a percent: use 0.23"
+                raise InputError(problem[0], "--albedo", problem[1])
         pets = pet_steps(read(args.temperature), read(args.humidity), read(args.radiation), albedo=albedo,
                          seconds_per_step=args.step_days * 86400.0, n=len(precip))
         n, days = len(precip), len(precip) * args.step_days

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from irrmap.app.cli import add_group
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
+from irrmap.app.cli.value_types import fraction_arg
 from irrmap.core.json_out import score_text
 
 
@@ -152,7 +153,7 @@ def _register_fit(cmds) -> None:
                    help="edge of the square blocks held out together in cross-validation, in metres on the ground (default 5000)")
     p.add_argument("--cv-splits", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--max-samples", type=int, default=100_000, help="most reference cells fitted and cross-validated, a seeded draw (default 100000)")
-    p.add_argument("--min-coverage", type=float, default=0.5, help="least share of a cell covered by valid bands and reference (default 0.5)")
+    p.add_argument("--min-coverage", type=fraction_arg(low_open=True), default=0.5, help="least share of a cell covered by valid bands and reference (default 0.5)")
     p.add_argument("--trees", type=int, default=None, help="trees of the forest (boosting rounds for lgbm; default 100); prediction "
                    "time grows with it")
     p.add_argument("--jobs", type=int, default=1, help="threads for fitting (default 1)")

@@ -16,6 +16,7 @@ import typing
 
 from irrmap.app.cli import add_group
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
+from irrmap.app.cli.value_types import fraction_arg
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -48,7 +49,8 @@ def _register_mask(cmds) -> None:
     p.add_argument("scenes", metavar="SCENE", nargs="+", help="scene folders or scene stacks of one epoch")
     for name in ("method", "index"):
         p.add_argument(f"--{name}", choices=_choices(f[name]), default=f[name].default, help=_help(f[name]))
-    for name, kind in (("detection", float), ("extent", float), ("permanent", float), ("min_clear", int)):
+    for name, kind in (("detection", fraction_arg(high_open=True)), ("extent", fraction_arg(high_open=True)),
+                       ("permanent", fraction_arg(low_open=True)), ("min_clear", int)):
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=f[name].default, help=_help(f[name]))
     # default None: `--method otsu` with an explicit --threshold is refused (Otsu computes its own threshold)
     p.add_argument("--threshold", type=float, default=None,
@@ -111,7 +113,7 @@ def _register_change(cmds) -> None:
     p.add_argument("bodies_a", metavar="BODIES_A_DIR", help="bodies folder of the earlier epoch")
     p.add_argument("bodies_b", metavar="BODIES_B_DIR", help="bodies folder of the later epoch")
     tolerance = _defaults()["tolerance"]
-    p.add_argument("--tolerance", type=float, default=tolerance.default, help=_help(tolerance))
+    p.add_argument("--tolerance", type=fraction_arg(), default=tolerance.default, help=_help(tolerance))
     p.add_argument("--previous", metavar="CHANGE_DIR", default=None,
                    help="the change folder of the pair ending at BODIES_A_DIR (a third or later epoch): epoch A's bodies keep the stable "
                         "ids it gave them and new bodies get ids never issued before (its stable_id.tif next_id tag)")
@@ -187,10 +189,12 @@ def _bodies(args) -> int:
 
 def _change(args) -> int:
     from irrmap.core.errors import InputError
+    from irrmap.core.fractions import fraction_problem
     from irrmap.mapping.water.change import change_to_files
 
-    if not (math.isfinite(args.tolerance) and args.tolerance >= 0):
-        raise InputError(f"--tolerance {args.tolerance} is not a finite share >= 0", "--tolerance", "use a share such as 0.10 (10 %)")
+    problem = fraction_problem(args.tolerance, "--tolerance")  # the parser's type checks it too; args built in code are checked here
+    if problem:
+        raise InputError(problem[0], "--tolerance", problem[1])
     if args.next_id is not None and args.next_id < 1:
         raise InputError(f"--next-id {args.next_id} is not positive", "--next-id", "use the first unused id (1 or more)")
     _check_order(args.bodies_a, args.bodies_b)

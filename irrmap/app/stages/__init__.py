@@ -20,12 +20,13 @@ from irrmap.app.stages import evaluation, features, fetch, inputs, mapping, mode
 def check_values(ctx: RunContext, plan: list[Stage]) -> None:
     """The value checks of the planned stages on their input rasters and tables that `irrmap run --check` adds to
     the stages' own checks (which `irrmap run` runs too): the statistics' whole validation against the cropland
-    (statistics.check_values) and the climate inputs' plausibility (suitability.check_values), on inputs read onto
-    the check grid (irrmap.app.stages.sampled). The same functions the stages call, so --check logs the warnings and
-    raises the errors the run gives later; all errors at once (irrmap.core.errors.gather)."""
+    (statistics.check_values), the climate inputs' plausibility (suitability.check_values), on inputs read onto
+    the check grid (irrmap.app.stages.sampled), and the [features] series' files and scale (features.check_values:
+    the composites' graph built on the check grid, not computed). The same functions the stages call, so --check
+    logs the warnings and raises the errors the run gives later; all errors at once (irrmap.core.errors.gather)."""
     from irrmap.core.errors import gather, raise_all
 
-    by_stage = {"statistics": statistics.check_values, "suitability": suitability.check_values}
+    by_stage = {"statistics": statistics.check_values, "suitability": suitability.check_values, "features": features.check_values}
     raise_all(gather(*(lambda f=by_stage[s.name]: f(ctx) for s in plan if s.name in by_stage)), str(ctx.loaded.path))
 
 

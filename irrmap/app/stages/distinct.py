@@ -18,9 +18,6 @@ from irrmap.core.config import feature_series
 from irrmap.core.errors import DataError, raise_all
 from irrmap.core.file_identity import file_identities
 
-# [features] keys naming a product (and their defaults: irrmap.app.stages.features.PRODUCT_KEYS)
-FEATURE_PRODUCTS = {"cropland": "cropland", "natural": "forest_grass", "other": "other_cover"}
-
 
 @dataclass(frozen=True)
 class Use:
@@ -88,10 +85,12 @@ def role_uses(ctx: RunContext) -> list[Use]:
     if cfg.training is not None:
         product("cropland", "[training].cropland", cfg.training.cropland)
     if cfg.features is not None:
+        # the products the stage reads: the default shares only when produced, `other` not with mixed = false
+        from irrmap.app.stages.features import read_names
+
         feats = cfg.features
-        for k, default in FEATURE_PRODUCTS.items():
-            name = feats.get(k, default)
-            if isinstance(name, str) and (k in feats or name in ctx.products):
+        for k, name in read_names(ctx).items():
+            if isinstance(name, str):
                 product("cropland" if k == "cropland" else f"[features].{k} share", f"[features].{k}", name)
         uses += _series_uses(ctx, feats)
     if cfg.water is not None:

@@ -21,10 +21,35 @@ PRODUCT_KEYS = {"cropland": "cropland", "natural": "forest_grass", "other": "oth
 
 
 def _settings(ctx: RunContext) -> tuple[dict, dict]:
-    """The [features] keys for training.sscore.feature_rasters, and the product names irrmap run resolves."""
+    """The [features] keys for training.sscore.feature_rasters, and the products the stage reads (read_names)."""
     sec = dict(ctx.config.features)
-    names = {k: sec.pop(k, default) for k, default in PRODUCT_KEYS.items()}
-    return sec, names
+    for k in PRODUCT_KEYS:
+        sec.pop(k, None)
+    return sec, read_names(ctx)
+
+
+def read_names(ctx: RunContext) -> dict[str, str | None]:
+    """The product each [features] product key reads ({"cropland": ..., "natural": ..., "other": ...}), None for
+    one not read; the stage's check requires exactly these (ConfigError for a name no input or stage produces) and
+    its run reads exactly these, so `irrmap run --check` passes only when the run can read them.
+
+    - cropland: always read (default "cropland"): the mixed-pixel factor and the N-score reference pixels.
+    - natural (forest/grass share, default "forest_grass"): the N-score reference pixels (crop + forest/grass share
+      >= reference_min_share, METHOD.md section 1) and the mixed-pixel rule. A name given is required; the default
+      is read only when some input or stage produces it, else the reference pixels use the crop share alone.
+    - other (urban/water/unused share, default "other_cover"): used only by the mixed-pixel rule, so not read with
+      `mixed = false`; otherwise required when given, the default read when produced.
+    An empty name ("") reads nothing. With `mixed = true` and no natural or other share the composites are not
+    adjusted (training.sscore.composite_rasters logs that warning)."""
+    sec = ctx.config.features
+    names = {}
+    for key, default in PRODUCT_KEYS.items():
+        name = sec.get(key, default)
+        used = key == "cropland" or key in sec or name in ctx.products
+        if key == "other" and not sec.get("mixed", True):
+            used = False
+        names[key] = name if used and name else None
+    return names
 
 
 def feature_names(ctx: RunContext) -> list[str]:
@@ -55,14 +80,14 @@ def run(ctx: RunContext) -> list[Path]:
 
     sec, names = _settings(ctx)
     sec.setdefault("chunks", ctx.config.run.chunk_size)  # [run].chunk_size unless [features] sets its own
-    read = lambda n: read_product(ctx, n, f"[features].{n}") if n else None  # noqa: E731
+    read = lambda key: read_product(ctx, names[key], f"[features].{key}") if names[key] else None  # noqa: E731
     zones, _ = zones_and_codes(ctx)
     s = unit_table = None
     if ctx.config.suitability is not None:
-        s = read("suitability")
+        s = read_product(ctx, "suitability", "[suitability]")
         unit_table = pd.read_csv(ctx.outdir / "suitability" / "units.csv", index_col="zone")
-    f_crop, f_natural = read(names["cropland"]), read(names["natural"])
-    composites = composite_rasters(sec, ctx.grid, f_crop=f_crop, f_natural=f_natural, f_other=read(names["other"]),
+    f_crop, f_natural = read("cropland"), read("natural")
+    composites = composite_rasters(sec, ctx.grid, f_crop=f_crop, f_natural=f_natural, f_other=read("other"),
                                    base_dir=ctx.loaded.base)
     expected = feature_names(ctx)
     _check_names(composites, [n for n in expected if not (n[0] in "ns" and n[1:] in SCORE_VIS)])
@@ -99,7 +124,7 @@ def _resume_key(ctx: RunContext) -> str:
 
 def _inputs(ctx: RunContext) -> list[Path]:
     sec, names = _settings(ctx)
-    files = [ctx.products[n] for n in names.values() if n in ctx.products]
+    files = [ctx.products[n] for n in names.values() if n is not None and n in ctx.products]
     for _, p in feature_paths(sec):  # a folder (per-date files, a Zarr store) counts with every file in it
         path = ctx.path(p)
         files += sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.is_file() else []
@@ -115,12 +140,29 @@ def _check(ctx: RunContext) -> None:
 
     sec, names = _settings(ctx)
     checks = [lambda: check_section(sec, ctx.loaded.base)] + [lambda key=key, n=n: ctx.product(n, f"[features].{key}") for key, n in names.items()
-              if n is not None and (key == "cropland" or n in ctx.products or n != PRODUCT_KEYS[key])]
+              if n is not None]  # exactly the products run reads (read_names)
     for key, p in feature_paths(sec):  # single raster files (a multi-band series, a QA stack); folders are listed at run time
         path = ctx.path(p)
         if path.is_file() and path.suffix.lower() not in (".nc", ".zarr"):
             checks.append(lambda key=key, path=path: check_raster_on_grid(path, ctx.grid, f"[features].{key}"))
     raise_all(gather(*checks))
+
+
+def check_values(ctx: RunContext) -> None:
+    """The checks the stage's run makes while it builds its composites (training.sscore.composite_rasters, the same
+    call), run by `irrmap run --check` on the check grid (irrmap.app.stages.sampled.check_grid) without computing:
+    every series' files listed, paired with their QA files and opened, and the scale of a series' first file checked
+    against float values that already look scaled (irrmap.core.raster_read.check_scaled_once on a sample of at most
+    ~256 x 256 pixels: InputError for a scale below 1, e.g. preset = "mod13q1" on an export already in 0..1). With
+    `mixed = true` and no natural or other share (read_names) it logs the run's warning that the mixed-pixel
+    adjustment is skipped. Raises the InputError / ConfigError the run would raise in this stage."""
+    from irrmap.app.stages.sampled import check_grid
+    from irrmap.training.sscore import composite_rasters
+
+    sec, names = _settings(ctx)
+    # the mixed-pixel rule's shares are products (checked by _check); with one missing the same call logs the skip
+    skipped = bool(sec.get("mixed", True)) and (names["natural"] is None or names["other"] is None)
+    composite_rasters({**sec, "mixed": skipped}, check_grid(ctx.grid), f_crop=None, base_dir=ctx.loaded.base)
 
 
 def _params(ctx: RunContext) -> dict:

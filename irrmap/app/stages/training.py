@@ -59,11 +59,17 @@ def run_thresholds(ctx: RunContext) -> list[Path]:
 
 
 def _check_finest_level(ctx: RunContext) -> None:
-    level = ctx.config.statistics.level
-    finest = "county" if ctx.config.units.hierarchy in ("cn-adcode", "us-fips") else "unit"
+    """DataError unless [statistics].level is the finest level of [units].hierarchy (irrmap.core.config.FINEST_LEVEL:
+    county for cn-adcode / us-fips, unit for fields / none), the fix naming that level."""
+    from irrmap.core.config import FINEST_LEVEL
+
+    level, hierarchy = ctx.config.statistics.level, ctx.config.units.hierarchy
+    finest = FINEST_LEVEL[hierarchy]
     if level != finest:
-        raise DataError(f"statistics are at level {level!r}; threshold splitting needs the finest level", "[statistics].level",
-                        "give county statistics (splitting at a coarser level is planned with reconciliation runs)")
+        raise DataError(f"statistics are at level {level!r}; threshold splitting needs the finest level of [units] hierarchy "
+                        f"{hierarchy!r}, {finest!r}", "[statistics].level",
+                        f"give statistics per {finest} with level = {finest!r} (splitting at a coarser level is planned with "
+                        "reconciliation runs)")
 
 
 def _quota(ctx: RunContext, table: pd.DataFrame) -> np.ndarray:
