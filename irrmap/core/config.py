@@ -412,7 +412,9 @@ class EvaluationSection(_Section):
         "(Stehman 2014), with stratum sizes from `inclusion_field` or `stratum_sizes`."
     )
     inclusion_field: str | None = Field(None, description="Point field with each point's inclusion probability; a stratum's size is then "
-                                        "estimated as the sum of 1 / probability over its points (Horvitz-Thompson).")
+                                        "estimated as the sum of 1 / probability over its points (Horvitz-Thompson). Values above 1 are refused "
+                                        "(percent); when the strata are the map classes, a sum off the class's pixels in the map by more "
+                                        "than 2x is warned about.")
     stratum_sizes: dict[str, float] | None = Field(None, description='Size of each stratum in pixels of the sampling frame the points were drawn from (at least the stratum\'s number of points), e.g. {arid = 68, humid = 706} (instead of inclusion_field, not both). Error-adjusted areas are these frame pixels times `frame_pixel_area_ha`.')
     frame_pixel_area_ha: float | None = Field(None, gt=0, description="Pixel area (ha) of the sampling frame the points were drawn from, which turns stratum sizes (frame pixels) into hectares; default: the mean pixel area of the run's grid (a sample drawn on the run's grid, as the demo's is).")
     level_statistics: dict[str, Path] = Field(
@@ -567,7 +569,7 @@ class ReconcileSection(_Section):
         description="Statistics tables by source name, each with the keys of [statistics] (path, code_field, area_field, area_unit, level, "
         "year_field, variant_field, variant, ...), e.g. [reconcile.tables.county_actual].")
     precedence: list[str] | None = Field(None, description="Source names, most trusted first (default: the order of `tables`).")
-    tolerance: Fraction = Field(0.02, ge=0, le=1, description="Relative parent/children disagreement accepted without adjusting.")
+    tolerance: Fraction = Field(0.02, ge=0, le=1, description="Relative parent/children disagreement accepted without adjusting (a fraction in [0, 1]: 2 % is 0.02; 2 is refused as a percent).")
     max_jump: float = Field(3.0, gt=1, description="Year-to-year change factor beyond which a unit is flagged.")
     prior: Literal["cropland", "expected", "previous_map"] = Field(
         "cropland", description="Prior for filling missing children: cropland area, the classifier's expected irrigated area "
