@@ -164,7 +164,10 @@ def read_stack(path, *, grid: Grid | None = None, bands=None) -> Scene:
     reflective = {}
     for n in REFLECTIVE:
         gain, offset, form = lines[n]
-        reflective[n] = read_raster(path, grid, kind="continuous", band=described[n], scale=gain, offset=offset, name=n)
+        # warn_scaled off: the scene's own check (irrmap.sources.scene.check_reflectance_scale) refuses a stack scaled
+        # twice with the brightest band's median and the sidecar fix, which read_raster's generic check would pre-empt
+        reflective[n] = read_raster(path, grid, kind="continuous", band=described[n], scale=gain, offset=offset, name=n,
+                                    warn_scaled=False)
         reflective[n].attrs.update({"calibration": form, "gain": gain, "offset": offset, "units": "1"})
     product = next((p for p in qa.DECODERS if p.casefold() in described), None)
     decoded = None
