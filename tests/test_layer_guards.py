@@ -290,21 +290,9 @@ def test_cube_preset_on_scaled_values_is_refused(tmp_path):
 
 
 def test_mapping_predict_refuses_a_cropland_without_crop(tmp_path, capsys):
-    from irrmap.core.raster_write import write_raster
-    from irrmap.models import fit_from_pool, save_model
+    from test_mapping_aggregate import predict_inputs
 
-    from test_models_fit import pool_from_cube, synthetic_cube
-
-    shape = (24, 32)
-    g = Grid.from_bounds(100.0, 40.0, 100.0 + shape[1] * 0.0025, 40.0 + shape[0] * 0.0025, 0.0025, "EPSG:4326")
-    label, feats = synthetic_cube(shape)
-    write_raster(tmp_path / "crop.tif", as_dataarray(np.zeros(shape, np.float32), g), cog=False)  # no crop pixel anywhere
-    args = []
-    for k, v in feats.items():
-        write_raster(tmp_path / f"{k}.tif", as_dataarray(v, g), cog=False)
-        args += ["--predictor", f"{k}={tmp_path / (k + '.tif')}"]
-    model, card = fit_from_pool(pool_from_cube(label, feats), model="lgbm", seed=0, cv_blocks=None)
-    save_model(model, tmp_path / "m.joblib", card)
+    args = predict_inputs(tmp_path, (24, 32), lambda shape: np.zeros(shape, np.float32))  # no crop pixel anywhere
     assert main(["-q", "mapping", "predict", str(tmp_path / "m.joblib"), "--cropland", str(tmp_path / "crop.tif"), *args,
                  "--out", str(tmp_path / "map"), "--tile-size", "16"]) == 2  # wrote three maps of 255 and exited 0
     err = capsys.readouterr().err.strip()

@@ -31,18 +31,25 @@ def test_area_identity_geographic_partial_blocks():
     assert vals[0, 0] != vals[5, 5]
 
 
-def test_cli_predict_filter_aggregate(tmp_path):
-    shape = (48, 64)
+def predict_inputs(tmp_path, shape, crop_of) -> list[str]:
+    """Write a synthetic cube's predictors and the cropland `crop_of(shape)` on a 0.0025 deg grid of `shape` into
+    tmp_path, fit and save a LightGBM model as m.joblib (seed 0); returns the --predictor arguments of
+    `irrmap mapping predict`."""
     g = Grid.from_bounds(100.0, 40.0, 100.0 + shape[1] * 0.0025, 40.0 + shape[0] * 0.0025, 0.0025, "EPSG:4326")
     label, feats = synthetic_cube(shape)
-    crop = np.where(np.random.default_rng(2).random(shape) < 0.8, 0.5, 0).astype(np.float32)
-    write_raster(tmp_path / "crop.tif", as_dataarray(crop, g), cog=False)
+    write_raster(tmp_path / "crop.tif", as_dataarray(crop_of(shape), g), cog=False)
     args = []
     for k, v in feats.items():
         write_raster(tmp_path / f"{k}.tif", as_dataarray(v, g), cog=False)
         args += ["--predictor", f"{k}={tmp_path / (k + '.tif')}"]
     model, card = fit_from_pool(pool_from_cube(label, feats), model="lgbm", seed=0, cv_blocks=None)
     save_model(model, tmp_path / "m.joblib", card)
+    return args
+
+
+def test_cli_predict_filter_aggregate(tmp_path):
+    args = predict_inputs(tmp_path, (48, 64),
+                          lambda shape: np.where(np.random.default_rng(2).random(shape) < 0.8, 0.5, 0).astype(np.float32))
     assert main(["-q", "mapping", "predict", str(tmp_path / "m.joblib"), "--cropland", str(tmp_path / "crop.tif"), *args,
                  "--out", str(tmp_path / "map"), "--tile-size", "32"]) == 0
     assert main(["-q", "mapping", "filter", str(tmp_path / "map" / "class.tif"), "--cropland", str(tmp_path / "crop.tif"),
@@ -55,7 +62,7 @@ def test_cli_predict_filter_aggregate(tmp_path):
     with rasterio.open(tmp_path / "km.tif") as src:
         km = src.read(1)
         assert src.shape == (12, 16)
-    area = np.asarray(g.pixel_area())
+    area = np.asarray(Grid.from_raster(tmp_path / "crop.tif").pixel_area())  # the grid predict_inputs wrote on
     # stored as float32 (issue 18): each cell to ~6e-8 relative, so the sum to well under 1e-6
     np.testing.assert_allclose(km.astype(np.float64).sum(), (np.where(frac == 255, 0, frac) / 100.0 * area).sum(), rtol=1e-6)
     assert km.sum() > 0

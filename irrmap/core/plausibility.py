@@ -144,12 +144,10 @@ def total_share_finding(statistic_m2: pd.Series, cropland_m2: pd.Series, unit: s
     a known positive cropland, at least MIN_UNITS of them): a warning below TOTAL_CROPLAND.low, an error above
     TOTAL_CROPLAND.high (the whole table cannot be matched to its cropland, as for CROPLAND unit by unit), else None.
     Series in m2 by unit code; `unit`, `unit_area_m2` as for `scale_finding`."""
-    crop = cropland_m2.reindex(statistic_m2.index)
-    ok = (statistic_m2 > 0) & (crop > 0) & np.isfinite(statistic_m2) & np.isfinite(crop)
-    if ok.sum() < MIN_UNITS:
+    whole = _whole_table_share(statistic_m2, cropland_m2)
+    if whole is None:
         return None
-    share = float(statistic_m2[ok].sum() / crop[ok].sum())
-    codes = sorted(map(str, statistic_m2.index[ok]))[:50]
+    share, ok, codes = whole
     if share > TOTAL_CROPLAND.high:
         message = (f"the table reports {_pct(share)} of its {int(ok.sum())} units' cropland as irrigated in all (more than "
                    f"{_pct(TOTAL_CROPLAND.high)})")
@@ -159,9 +157,27 @@ def total_share_finding(statistic_m2: pd.Series, cropland_m2: pd.Series, unit: s
         return None
     message = (f"the table reports {_pct(share)} of its {int(ok.sum())} units' cropland as irrigated in all (less than "
                f"{_pct(TOTAL_CROPLAND.low)}: a table 10x or more too small always does)")
-    message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_CROPLAND, "small", key, _shares(statistic_m2, unit_area_m2))
-    fix += (f"; if the region really irrigates less than {_pct(TOTAL_CROPLAND.low)} of its cropland (as much of sub-Saharan "
-            "Africa does, but no Chinese province), this warning can be ignored")
+    return _too_small_total(message, share, unit, TOTAL_CROPLAND, key, _shares(statistic_m2, unit_area_m2), codes,
+                            "cropland (as much of sub-Saharan Africa does, but no Chinese province)")
+
+
+def _whole_table_share(statistic_m2: pd.Series, denominator_m2: pd.Series) -> tuple[float, pd.Series, list[str]] | None:
+    """(share, mask, codes) of the table as a whole: the statistics' sum over the `denominator_m2` sum (cropland or
+    unit area, m2 by code) over the units where both are positive and finite, the mask of those units and their
+    first 50 codes; None with fewer than MIN_UNITS such units."""
+    denom = denominator_m2.reindex(statistic_m2.index)
+    ok = (statistic_m2 > 0) & (denom > 0) & np.isfinite(statistic_m2) & np.isfinite(denom)
+    if ok.sum() < MIN_UNITS:
+        return None
+    return float(statistic_m2[ok].sum() / denom[ok].sum()), ok, sorted(map(str, statistic_m2.index[ok]))[:50]
+
+
+def _too_small_total(message: str, share: float, unit: str | None, bounds, key: str, shares, codes: list[str],
+                     of_what: str) -> Finding:
+    """The warning of a whole table below `bounds.low` of its `of_what` (cropland or land, with the regions where
+    that is real), with the likely unit (`_unit_advice`, never one that makes a unit larger than its polygon)."""
+    message, fix = _unit_advice(message, pd.Series([share]), unit, bounds, "small", key, shares)
+    fix += f"; if the region really irrigates less than {_pct(bounds.low)} of its {of_what}, this warning can be ignored"
     return Finding("warning", message, fix, codes)
 
 
@@ -170,19 +186,14 @@ def total_area_finding(statistic_m2: pd.Series, unit_area_m2: pd.Series, unit: s
     TOTAL_UNIT_AREA.low (1e-4; module docstring) of the area of the units with a positive statistic and a known positive
     area (at least MIN_UNITS of them), else None. Series in m2 by unit code (geodesic unit areas); `unit` as for
     `scale_finding`; the hint never makes a unit's statistic larger than its polygon."""
-    area = unit_area_m2.reindex(statistic_m2.index)
-    ok = (statistic_m2 > 0) & (area > 0) & np.isfinite(statistic_m2) & np.isfinite(area)
-    if ok.sum() < MIN_UNITS:
+    whole = _whole_table_share(statistic_m2, unit_area_m2)
+    if whole is None or whole[0] >= TOTAL_UNIT_AREA.low:
         return None
-    share = float(statistic_m2[ok].sum() / area[ok].sum())
-    if share >= TOTAL_UNIT_AREA.low:
-        return None
+    share, ok, codes = whole
     message = (f"the table reports {share * 100:.2g} % of its {int(ok.sum())} units' area as irrigated in all (less than "
                f"{_pct(TOTAL_UNIT_AREA.low)}; the world irrigates about 2.5 % of its land)")
-    message, fix = _unit_advice(message, pd.Series([share]), unit, TOTAL_UNIT_AREA, "small", key, _shares(statistic_m2, unit_area_m2))
-    fix += (f"; if the region really irrigates less than {_pct(TOTAL_UNIT_AREA.low)} of its land (rainforest, tundra or "
-            "desert without oases), this warning can be ignored")
-    return Finding("warning", message, fix, sorted(map(str, statistic_m2.index[ok]))[:50])
+    return _too_small_total(message, share, unit, TOTAL_UNIT_AREA, key, _shares(statistic_m2, unit_area_m2), codes,
+                            "land (rainforest, tundra or desert without oases)")
 
 
 def table_scale(statistic_m2: pd.Series, unit: str | None, cropland_m2: pd.Series | None = None,
