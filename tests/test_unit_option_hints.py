@@ -275,3 +275,41 @@ def test_a_run_unit_code_differing_in_case_names_the_unit_it_means():
     with pytest.raises(DataError) as e:
         units_matching(table, "Nowhere", "k")
     assert "differs" not in str(e.value)
+
+
+def test_run_trend_reads_its_config_date_pattern_band_and_band_dates(tmp_path, caplog):
+    """[treecover.trend] has the keys of `treecover trend`'s --date-pattern, --band and --band-dates, and the run's
+    hint names the config key (it used to name no fix but renaming the files)."""
+    from types import SimpleNamespace
+
+    from irrmap.app.stages.treecover import _series_layers
+    from irrmap.core.config import TreecoverTrend
+
+    paths = _dated_files(tmp_path, ["ndvi_15-01-2005.tif", "ndvi_20-06-2005.tif", "ndvi_15-01-2006.tif"])
+
+    def ctx(**keys):
+        return SimpleNamespace(config=SimpleNamespace(treecover=SimpleNamespace(trend=TreecoverTrend(series=paths, **keys))),
+                               path=Path)
+
+    with caplog.at_level(logging.WARNING):
+        layers = _series_layers(ctx())
+    assert [ly.date.date for ly in layers] == [dt.date(2005, 7, 1)] * 2 + [dt.date(2006, 7, 1)]
+    assert 'give date_pattern = "%d-%m-%Y" in [treecover.trend]' in caplog.text
+    # the key named reads the dates the names hold (hand-read: 15 January 2005, 20 June 2005, 15 January 2006)
+    assert [ly.date.date for ly in _series_layers(ctx(date_pattern="%d-%m-%Y"))] == [
+        dt.date(2005, 1, 15), dt.date(2005, 6, 20), dt.date(2006, 1, 15)]
+    # band_dates override the names, in file order; band picks the layer
+    got = _series_layers(ctx(band_dates=["2010-03-01", "2009-03-01", "2011-03-01"], band=1))
+    assert [(Path(ly.path).name, ly.date.date) for ly in got] == [
+        ("ndvi_20-06-2005.tif", dt.date(2009, 3, 1)), ("ndvi_15-01-2005.tif", dt.date(2010, 3, 1)),
+        ("ndvi_15-01-2006.tif", dt.date(2011, 3, 1))]
+
+
+def test_ambiguous_names_in_a_run_name_both_config_settings(tmp_path):
+    from irrmap.mapping.treecover.dates import dated_layers
+
+    paths = _dated_files(tmp_path, ["ndvi_05-01-2005.tif", "ndvi_02-06-2006.tif"])
+    with pytest.raises(InputError) as e:
+        dated_layers(paths, pattern_option="[treecover.trend].date_pattern")
+    assert ('date_pattern = "%d-%m-%Y" in [treecover.trend] (day first: 05 January 2005) or '
+            'date_pattern = "%m-%d-%Y" in [treecover.trend] (month first: 01 May 2005)') in str(e.value)

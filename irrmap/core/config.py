@@ -45,6 +45,18 @@ FEATURE_SERIES = ("evi", "ndvi", "nir", "green", "swir", "gi", "ndwi")
 RasterPath = Annotated[Path, BeforeValidator(dataset_names.normalise)]
 
 
+def _layer_choice(v):
+    """A layer given by its 1-based number or its name; true/false is refused (pydantic would read true as layer 1)."""
+    if isinstance(v, bool):
+        raise ValueError(f'band = {str(v).lower()}: give a layer number (1, 2, ...) or a layer name (text, e.g. "NDVI")')
+    if isinstance(v, int) and v < 1:
+        raise ValueError(f"band {v}: layers are numbered from 1 (or give the layer's name)")
+    return v
+
+
+LayerChoice = Annotated[int | str | None, BeforeValidator(_layer_choice)]
+
+
 def _fraction(*, low_open: bool = False, high_open: bool = False) -> BeforeValidator:
     """The range check of a fraction key (irrmap.core.fractions, shared with the CLI's fraction_arg), run before
     pydantic's own ge/le so that a percent typed for a fraction (tolerance = 10) gets the percent reading as its fix."""
@@ -139,7 +151,7 @@ class InputRaster(_Section):
     kind: Literal["continuous", "categorical", "fraction"] = Field(
         "continuous", description="continuous (average/bilinear), categorical (mode/nearest) or fraction (share of `classes`)."
     )
-    band: int | str | None = Field(
+    band: LayerChoice = Field(
         None, description='Layer to read: its 1-based number or its name (band description, e.g. "NDVI"); omit for a single-layer file (a file with several layers then stops with an error listing them).'
     )
     classes: list[int] | None = Field(None, description="Class codes counted by kind = 'fraction' (e.g. cropland codes).")
@@ -150,19 +162,6 @@ class InputRaster(_Section):
     offset: float | None = Field(None, description="Override the file's offset.")
     valid_range: tuple[float, float] | None = Field(None, description="Raw values outside [min, max] are missing.")
 
-    @field_validator("band", mode="before")
-    @classmethod
-    def _not_a_switch(cls, v):
-        if isinstance(v, bool):  # pydantic would read true as layer 1
-            raise ValueError(f'band = {str(v).lower()}: give a layer number (1, 2, ...) or a layer name (text, e.g. "NDVI")')
-        return v
-
-    @field_validator("band")
-    @classmethod
-    def _layer(cls, v):
-        if isinstance(v, int) and v < 1:
-            raise ValueError(f"band {v}: layers are numbered from 1 (or give the layer's name)")
-        return v
 
     @model_validator(mode="after")
     def _classes_for_fraction(self):
@@ -609,6 +608,11 @@ class TreecoverTrend(_Section):
     nodata: float | None = Field(None, description="Stored value of missing observations (replaces the files' own).")
     harmonise: Literal["ndvi", "blue", "green", "red", "nir", "swir1", "swir2"] | None = Field(
         None, description="Map TM and ETM+ layers to OLI-equivalent values (Roy et al. 2016); needs Landsat ids as dates.")
+    date_pattern: str | None = Field(None, description="strptime-style pattern of the dates in file or band names, e.g. \"%d%m%Y\" "
+                                     "(Landsat ids, ISO dates and years are always recognised).")
+    band: LayerChoice = Field(None, description="The layer (number or name) of each file, for per-date files with several layers.")
+    band_dates: list[str] | None = Field(None, description="Dates of the layers, in file then band order (when neither names nor "
+                                         "band descriptions hold them).")
 
 
 class TreecoverSection(_Section):

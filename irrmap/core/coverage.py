@@ -73,7 +73,8 @@ def cropland_share(units: AdminUnits, grid: Grid, codes, read_cropland: Callable
     cropland_share (NaN where known_share < KNOWN_CROPLAND or the unit has no cropland).
     """
     codes = pd.Index(codes)
-    sub = AdminUnits(units.table[units.codes.isin(codes)], units.levels, units.source, units.hierarchy)
+    sub = AdminUnits(units.table[units.codes.isin(codes)], units.levels, units.source, units.hierarchy,
+                     options=units.options)
     geoms = sub.polygons_on(grid)
     ext, (r_on, c_on) = _extended(grid, geoms.total_bounds)
     zones = sub.rasterize(ext, chunks=tile)

@@ -193,6 +193,20 @@ def _readings(label: str) -> tuple[str, dict[str, dt.date]] | None:
     return m.group(0), out
 
 
+def _setting(option: str, value: str | None) -> str:
+    """How a fix names a setting: a flag ("--date-pattern %d%m%Y") or a config key given as "[section].key"
+    ('date_pattern = "%d%m%Y" in [treecover.trend]')."""
+    if option.startswith("["):
+        section, key = option.rsplit(".", 1)
+        return f'{key} = "{value}" in {section}' if value is not None else f"{key} in {section}"
+    return f"{option} {value}" if value is not None else option
+
+
+def _sibling(option: str, key: str) -> str:
+    """The setting beside `option` named `key`: --band-dates for a flag, [section].band_dates for a config key."""
+    return option.rsplit(".", 1)[0] + "." + key if option.startswith("[") else "--" + key.replace("_", "-")
+
+
 def day_month_hint(dates: list[LayerDate], option: str | None = "--date-pattern") -> str | None:
     """The fix for layers dated by their year alone (1 July) whose labels hold a day-month-year or month-day-year
     date the default patterns do not read (ndvi_15-01-2005.tif): the strptime pattern that reads every one of them,
@@ -206,17 +220,18 @@ def day_month_hint(dates: list[LayerDate], option: str | None = "--date-pattern"
     label, (text, readings) = found[0]
     if len(common) > 1:
         day, month = sorted(common)  # %d... sorts before %m...
-        how = (f"give {option} {day} (day first: {readings[day]:%d %B %Y}) or {option} {month} (month first: "
+        how = (f"give {_setting(option, day)} (day first: {readings[day]:%d %B %Y}) or {_setting(option, month)} (month first: "
                f"{readings[month]:%d %B %Y})" if option else "rename the files with ISO dates (YYYY-MM-DD)")
         raise InputError(f"{len(found)} layer names hold dates such as {text!r} that read both as day-month-year and as "
                          f"month-day-year, and are otherwise dated by their year alone (1 July)", label, how)
     if common:
         pat = common.pop()
         order = "day-month-year" if pat.startswith("%d") else "month-day-year"
-        fix = (f"give {option} {pat}" if option else "rename the files with ISO dates (YYYY-MM-DD)")
+        fix = (f"give {_setting(option, pat)}" if option else "rename the files with ISO dates (YYYY-MM-DD)")
         example = f"{label} = {readings[pat]:%d %B %Y} with {pat}"
     else:
-        fix = "give the dates with --band-dates (ISO dates, YYYY-MM-DD)" if option else "rename the files with ISO dates (YYYY-MM-DD)"
+        fix = (f"give the dates with {_setting(_sibling(option, 'band_dates'), None)} (ISO dates, YYYY-MM-DD)" if option
+               else "rename the files with ISO dates (YYYY-MM-DD)")
         order, example = "day-month-year or month-day-year", f"{label}: {', '.join(sorted(readings))}"
     log.warning("%d layers are dated by their year alone (1 July) although their names hold %s dates (e.g. %s) (fix: %s)",
                 len(found), order, example, fix)

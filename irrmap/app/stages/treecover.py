@@ -159,12 +159,20 @@ def _changes(ctx: RunContext, folder: Path, bar) -> list[Path]:
     return out
 
 
-def _trend(ctx: RunContext, out: Path, tags: dict) -> Path:
+def _series_layers(ctx: RunContext):
+    """The dated layers of [treecover.trend].series, read with its date_pattern, band and band_dates."""
     from irrmap.mapping.treecover.dates import dated_layers
+
+    t = ctx.config.treecover.trend
+    return dated_layers([ctx.path(p) for p in t.series], band=t.band, band_dates=t.band_dates, pattern=t.date_pattern,
+                        pattern_option="[treecover.trend].date_pattern")
+
+
+def _trend(ctx: RunContext, out: Path, tags: dict) -> Path:
     from irrmap.mapping.treecover.trend import trend_to_file
 
     t = ctx.config.treecover.trend
-    layers = dated_layers([ctx.path(p) for p in t.series])
+    layers = _series_layers(ctx)
     path = trend_to_file(out, layers, min_years=t.min_years, annual=t.annual, scale=t.scale, nodata=t.nodata, harmonise=t.harmonise)
     log.info("tree-cover trend of %d layers %s .. %s -> %s", len(layers), layers[0].date.date, layers[-1].date.date, path)
     return path
@@ -198,11 +206,10 @@ def _check(ctx: RunContext) -> None:
 def _check_series(ctx: RunContext) -> None:
     """The series is dated, and holds at least [treecover.trend].min_years calendar years (else every pixel of
     the trend would be NaN)."""
-    from irrmap.mapping.treecover.dates import dated_layers
     from irrmap.mapping.treecover.trend import _check_times
 
     t = ctx.config.treecover.trend
-    layers = dated_layers([ctx.path(p) for p in t.series])
+    layers = _series_layers(ctx)
     _check_times([layer.date.decimal_year for layer in layers], [layer.date.year for layer in layers], t.min_years)
 
 
