@@ -75,6 +75,9 @@ def demo(tmp_path_factory):
     # a percent cropland: 100 where the 30 m land cover is class 1 (cropland), written by GDAL's own tool
     subprocess.run(["gdal_calc.py", "--quiet", "-A", str(out / "inputs/landcover_30m.tif"), "--outfile", str(out / "crop_pct.tif"),
                     "--calc", "(A==1)*100", "--type", "Float32", "--NoDataValue=-1"], check=True)
+    # a percent forest/grass share: 100 where the land cover is class 2, 3 or 4 (the demo's forest_grass classes)
+    subprocess.run(["gdal_calc.py", "--quiet", "-A", str(out / "inputs/landcover_30m.tif"), "--outfile", str(out / "natural_pct.tif"),
+                    "--calc", "((A==2)+(A==3)+(A==4))*100", "--type", "Float32", "--NoDataValue=-1"], check=True)
     table = pd.read_csv(out / "inputs/statistics/county.csv", dtype=str)
     assert set(table["year"]) == {"2020"}
     table.assign(year="2015").to_csv(out / "county2015.csv", index=False)
@@ -169,6 +172,25 @@ def test_percent_cropland_stops_check_and_run_before_any_stage(demo):
     with pytest.raises(InputError) as ran:  # the run stops with the same error before any stage runs
         run_pipeline(cfg)
     assert str(ran.value) == msg and not (demo / "output_pct" / "aligned").exists()
+
+
+@pytest.mark.parametrize("product", ["forest_grass", "other_cover"])
+def test_percent_land_cover_share_stops_check_and_run_before_any_stage(demo, product):
+    """A percent forest/grass (or other) share is refused as a percent cropland is: with it every pixel passed the
+    N-score reference test (crop + forest/grass share >= 0.5), silently."""
+    classes = "[2, 3, 4]" if product == "forest_grass" else "[5, 7, 8]"
+    cfg = _variant(demo, f"pct_{product}", (f'[inputs.{product}]\npath = "inputs/landcover_30m.tif"\nkind = "fraction"\nclasses = {classes}',
+                                            f'[inputs.{product}]\npath = "{demo / "natural_pct.tif"}"'))
+    with rasterio.open(demo / "natural_pct.tif") as src:
+        assert float(src.read(1, masked=True).max()) == 100.0
+    with pytest.raises(InputError) as checked:
+        check(cfg)
+    msg = str(checked.value)
+    assert msg.startswith(f"[inputs.{product}].path = {demo / 'natural_pct.tif'}: the [inputs.{product}] fraction is not within "
+                          "0..1 (values from 0 to ") and "these look like percent" in msg and "scale = 0.01" in msg
+    with pytest.raises(InputError) as ran:
+        run_pipeline(cfg)
+    assert str(ran.value) == msg and not (demo / f"output_pct_{product}" / "aligned").exists()
 
 
 def test_check_still_passes_the_demo(demo, caplog):

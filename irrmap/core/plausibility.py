@@ -319,7 +319,7 @@ def check_fraction(values, where: str = "cropland") -> None:
     elif hi <= 100 + 1e-6:
         fix = f"these look like percent: read the {where} input with scale = 0.01 (config [inputs.NAME] scale = 0.01, or --scale 0.01)"
     else:
-        fix = f"a class map? read the {where} input with kind = 'fraction' and classes = [the crop codes]"
+        fix = f"a class map? read the {where} input with kind = 'fraction' and classes = [the codes it counts, e.g. the crop codes]"
     raise InputError(f"the {where} fraction is not within 0..1 ({found})", where, fix)
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import irrmap
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages.common import check_raster_on_grid, provenance, read_product, zones_and_codes
+from irrmap.app.stages.sampled import check_fraction_input
 from irrmap.core.config import feature_paths
 from irrmap.core.errors import ConfigError, gather, raise_all
 from irrmap.core.raster_write import RasterOutput, write_rasters
@@ -141,6 +142,9 @@ def _check(ctx: RunContext) -> None:
     sec, names = _settings(ctx)
     checks = [lambda: check_section(sec, ctx.loaded.base)] + [lambda key=key, n=n: ctx.product(n, f"[features].{key}") for key, n in names.items()
               if n is not None]  # exactly the products run reads (read_names)
+    # the land-cover shares are 0..1 (a percent forest/grass share made every pixel an N-score reference pixel,
+    # silently); the cropland is checked by the training stage, which reads it too
+    checks += [lambda n=names[k]: check_fraction_input(ctx, n) for k in ("natural", "other") if names[k] is not None]
     for key, p in feature_paths(sec):  # single raster files (a multi-band series, a QA stack); folders are listed at run time
         path = ctx.path(p)
         if path.is_file() and path.suffix.lower() not in (".nc", ".zarr"):
