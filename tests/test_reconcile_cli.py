@@ -138,3 +138,33 @@ def test_jobs_run_on_a_dask_distributed_cluster_with_the_same_result(tmp_path):
     assert {n: (out / n).read_bytes() for n in local} == local
     with rasterio.open(out / "class.tif") as src:
         assert np.array_equal(src.read(1), local_class)
+
+
+def _year_tables(folder, years) -> str:
+    """County and province tables with a year column, one row per (code, year) (written as csv_YEARS.csv); the
+    config's tables section."""
+    tag = "_".join(map(str, years))
+    (folder / f"county_{tag}.csv").write_text("code,year,area_kha\n" + "".join(f"610101,{y},1.0\n" for y in years))
+    (folder / f"province_{tag}.csv").write_text("code,year,area_kha\n" + "".join(f"610000,{y},4.0\n" for y in years))
+    return "\n".join(f'[reconcile.tables.{lv}]\npath = "{lv}_{tag}.csv"\ncode_field = "code"\narea_field = "area_kha"\n'
+                     f'area_unit = "1000ha"\nlevel = "{lv}"\nyear_field = "year"\n' for lv in ("county", "province"))
+
+
+def test_maps_of_an_earlier_year_set_do_not_survive(tmp_path):
+    """Two years write class_YEAR.tif / fraction_YEAR.tif, one year class.tif / fraction.tif: a rerun with the other
+    year set leaves only its own maps (the old ones disagreed with statistics_reconciled.csv)."""
+    cfg, _ = _project(tmp_path, tables=_year_tables(tmp_path, [2019, 2020]))
+    assert main(["-q", "run", str(cfg)]) == 0
+    assert main(["-q", "reconcile", str(cfg)]) == 0
+    out = tmp_path / "output" / "reconcile"
+    maps = lambda: sorted(p.name for p in out.glob("*.tif"))  # noqa: E731
+    assert maps() == ["class_2019.tif", "class_2020.tif", "fraction_2019.tif", "fraction_2020.tif"]
+    text = cfg.read_text().replace(_year_tables(tmp_path, [2019, 2020]), _year_tables(tmp_path, [2020]))
+    cfg.write_text(text)
+    assert main(["-q", "reconcile", str(cfg)]) == 0
+    assert maps() == ["class.tif", "fraction.tif"]
+    years = set(pd.read_csv(out / "statistics_reconciled.csv")["year"])
+    assert years == {2020}
+    cfg.write_text(text.replace(_year_tables(tmp_path, [2020]), _year_tables(tmp_path, [2020, 2021])))
+    assert main(["-q", "reconcile", str(cfg)]) == 0
+    assert maps() == ["class_2020.tif", "class_2021.tif", "fraction_2020.tif", "fraction_2021.tif"]

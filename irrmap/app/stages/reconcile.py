@@ -248,7 +248,31 @@ def reconcile(ctx: RunContext, *, by: str | None = None, only: list[str] | None 
                                              skipped=pd.DataFrame(skipped), run_class=rasters.before, grid=ctx.grid,
                                              classes={_year(y): paths[f"class_{y}" if len(years) > 1 else "class"] for y in years},
                                              command=f"irrmap reconcile {ctx.loaded.path}")
+    remove_stale_maps(out, paths.values())
     return paths
+
+
+MAP_PATTERNS = ("class.tif", "class_*.tif", "fraction.tif", "fraction_*.tif")
+
+
+def remove_stale_maps(out: Path, written) -> list[Path]:
+    """Delete the per-year maps in `out` (MAP_PATTERNS, with their .aux.xml/.ovr sidecars) that this command did not
+    write: a run with one year writes class.tif, with several class_YEAR.tif, so an earlier run's other naming or
+    years would otherwise stay beside the new maps and disagree with statistics_reconciled.csv. Returns the files
+    deleted (each logged)."""
+    kept = {Path(p).resolve() for p in written}
+    gone = []
+    for pattern in MAP_PATTERNS:
+        for f in sorted(out.glob(pattern)):
+            if f.resolve() in kept:
+                continue
+            for g in (f, f.with_name(f.name + ".aux.xml"), f.with_name(f.name + ".ovr")):
+                g.unlink(missing_ok=True)
+            gone.append(f)
+    if gone:
+        log.info("reconcile: removed %d map(s) of an earlier run that this run does not write: %s", len(gone),
+                 ", ".join(f.name for f in gone))
+    return gone
 
 
 def refuse_stale(jobs, selected, work: Path, by: str, only: list[str], config) -> None:
