@@ -168,3 +168,19 @@ def test_maps_of_an_earlier_year_set_do_not_survive(tmp_path):
     cfg.write_text(text.replace(_year_tables(tmp_path, [2020]), _year_tables(tmp_path, [2020, 2021])))
     assert main(["-q", "reconcile", str(cfg)]) == 0
     assert maps() == ["class_2020.tif", "class_2021.tif", "fraction_2020.tif", "fraction_2021.tif"]
+
+
+def test_warnings_name_the_year_of_a_code(caplog):
+    """With several years the same code is in the audit once per year: the warnings name the year, so two rows of
+    city 610100 do not read as a duplicate."""
+    import logging
+
+    from irrmap.app.stages.reconcile import warn_adjustments
+
+    audit = pd.DataFrame({"code": ["610100", "610100", "610000"], "level": ["city", "city", "province"],
+                          "year": [2019, 2020, -1], "adjustment_pct": [5.0, -80.0, 0.0], "rule": ["raked"] * 3,
+                          "flags": ["parent_below_children", "parent_below_children;adjusted_beyond_tolerance", "parent_above_children"]})
+    with caplog.at_level(logging.WARNING):
+        warn_adjustments(audit, 0.01)
+    assert "city 610100 (year 2019), city 610100 (year 2020), province 610000 (audit.csv" in caplog.text
+    assert "the largest: city 610100 (year 2020) -80 % (raked)" in caplog.text

@@ -121,18 +121,18 @@ def warn_adjustments(audit: pd.DataFrame, tolerance: float) -> None:
         log.warning("reconcile: the harmonisation changed %d reported statistics by more than the tolerance (%g %%); the largest: %s "
                     "(audit.csv: flags adjusted_beyond_tolerance). Fix: check those tables (area unit, level, year, variant) or raise "
                     "[reconcile].tolerance if the change is expected", len(adjusted), 100 * tolerance,
-                    ", ".join(f"{r.level} {r.code} {r.adjustment_pct:+.0f} % ({r.rule})" for r in top.itertuples()))
+                    ", ".join(f"{_unit(r)} {r.adjustment_pct:+.0f} % ({r.rule})" for r in top.itertuples()))
     parents = audit[has("parent_below_children") | has("parent_above_children")]
     if len(parents):
         log.warning("reconcile: %d parents disagree with the sum of their reported children beyond the tolerance: %s (audit.csv flags "
                     "parent_below_children / parent_above_children). Fix: check the tables of both levels, or set "
                     "[reconcile].binding_level to the level you trust", len(parents),
-                    ", ".join(f"{r.level} {r.code}" for r in parents.head(8).itertuples()) + (" ..." if len(parents) > 8 else ""))
+                    ", ".join(_unit(r) for r in parents.head(8).itertuples()) + (" ..." if len(parents) > 8 else ""))
     tiny = audit[has("children_tiny_share")]
     if len(tiny):
         log.warning("reconcile: the reported children of %d parents sum to less than 1 %% of them (%s): a table is likely in a wrong "
                     "area unit (e.g. 'ha' for '1000ha'). Fix: check area_unit of the finer table (irrmap statistics check)", len(tiny),
-                    ", ".join(f"{r.level} {r.code}" for r in tiny.head(8).itertuples()))
+                    ", ".join(_unit(r) for r in tiny.head(8).itertuples()))
 
 
 class _JobProgress(Callback):
@@ -333,9 +333,15 @@ def _year(year):
     return None if year == NO_YEAR else int(year)
 
 
+def _unit(row) -> str:
+    """An audit row as messages name it: "city 610100" (tables without years), "city 610100 (year 2019)" (with years:
+    the same code appears once per year)."""
+    return f"{row.level} {row.code}{_in_year(getattr(row, 'year', None))}"
+
+
 def _in_year(year) -> str:
     """" (year 2020)" for messages; "" for tables without years."""
-    return "" if year == NO_YEAR or year is None else f" (year {int(year)})"
+    return "" if year is None or pd.isna(year) or year == NO_YEAR else f" (year {int(year)})"
 
 
 def _csv(path: Path, df: pd.DataFrame) -> Path:
