@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 NODATA = 255
 OUTPUTS = ("probability", "class", "fraction")
 DERIVED = ("lon", "lat")  # predictors computed from the grid when no raster is given
-_DESCRIPTIONS = {"probability": "P(irrigated) x 100 (crop pixels)", "class": "1 irrigated, 0 not irrigated",
+_DESCRIPTIONS = {"probability": "P(irrigated) x 100 (crop pixels)", "class": "1 irrigated, 0 not irrigated or no cropland",
                  "fraction": "irrigated fraction of the pixel, percent"}
 
 
