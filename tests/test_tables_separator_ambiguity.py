@@ -17,7 +17,7 @@ ROWS = [("08009", "72.770"), ("08011", "46.640"), ("19021", "210"), ("19027", "1
 
 def _csv(tmp_path, sep):
     path = tmp_path / f"t{ord(sep)}.csv"
-    path.write_text(f"code{sep}acres\n" + "".join(f"{c}{sep}{v}\n" for c, v in ROWS))
+    path.write_text(f"code{sep}area\n" + "".join(f"{c}{sep}{v}\n" for c, v in ROWS))
     return path
 
 
@@ -25,7 +25,7 @@ def _xlsx(tmp_path):
     import openpyxl
 
     wb = openpyxl.Workbook()
-    wb.active.append(["code", "acres"])
+    wb.active.append(["code", "area"])
     for row in ROWS:
         wb.active.append(list(row))  # text cells, as a portal's export has them
     path = tmp_path / "t.xlsx"
@@ -34,7 +34,7 @@ def _xlsx(tmp_path):
 
 
 def _read(path, **fmt):
-    return read_statistics(path, code_field="code", area_field="acres", area_unit="ha",
+    return read_statistics(path, code_field="code", area_field="area", area_unit="ha",
                            fmt=TableFormat(options="[statistics]", **fmt)).areas().to_dict()
 
 
@@ -45,7 +45,7 @@ def test_three_decimal_points_beside_whole_numbers_are_ambiguous_in_every_file(t
     with pytest.raises(InputError) as e:
         _read(path)
     msg = str(e.value)
-    assert "3 numbers in column 'acres' can be read two ways" in msg and "lines 2, 3, 5" in msg
+    assert "3 numbers in column 'area' can be read two ways" in msg and "lines 2, 3, 5" in msg
     assert "'72.770' (line 2) is 72770 (decimal ',', thousands '.') or 72.77 (decimal '.')" in msg
     # either option settles it: 72.770 ha = 727,700 m2, or 72,770 ha
     assert _read(path, decimal=".") == {"08009": 72.77e4, "08011": 46.64e4, "19021": 210e4, "19027": 1.01e4}
@@ -55,20 +55,20 @@ def test_three_decimal_points_beside_whole_numbers_are_ambiguous_in_every_file(t
 def test_a_comma_in_a_cell_of_a_comma_file_still_settles_the_decimal_point(tmp_path):
     # "1,234" must be quoted in a comma file, where a decimal comma would be unusual: commas group thousands
     path = tmp_path / "q.csv"
-    path.write_text('code,acres\n08009,"1,234"\n08011,72.770\n')
+    path.write_text('code,area\n08009,"1,234"\n08011,72.770\n')
     assert _read(path) == {"08009": 1234e4, "08011": 72.77e4}
 
 
 def test_three_decimals_without_whole_numbers_stay_decimal_in_a_comma_file(tmp_path):
     # points on a 0.005-degree lattice: every value has three decimals, no whole number shows "." grouping thousands
     path = tmp_path / "p.csv"
-    path.write_text("code,acres\n08009,104.185\n08011,38.125\n")
+    path.write_text("code,area\n08009,104.185\n08011,38.125\n")
     assert _read(path) == {"08009": 104.185e4, "08011": 38.125e4}
     # a whole number of 1000 or more would have been grouped: no evidence of "." thousands either
-    path.write_text("code,acres\n08009,72.770\n08011,1210\n")
+    path.write_text("code,area\n08009,72.770\n08011,1210\n")
     assert _read(path) == {"08009": 72.77e4, "08011": 1210e4}
     # in a ";" file the first column stays ambiguous, as it always was (decimal-comma tables use ";")
     path = tmp_path / "p2.csv"
-    path.write_text("code;acres\n08009;104.185\n08011;38.125\n")
-    with pytest.raises(InputError, match="2 numbers in column 'acres' can be read two ways"):
+    path.write_text("code;area\n08009;104.185\n08011;38.125\n")
+    with pytest.raises(InputError, match="2 numbers in column 'area' can be read two ways"):
         _read(path)

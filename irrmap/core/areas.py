@@ -67,3 +67,50 @@ def to_m2(value, unit: str):
 def from_m2(value, unit: str):
     """Convert areas (scalar or array) from square metres to `unit`."""
     return value / M2_PER_UNIT[normalise_area_unit(unit)]
+
+
+# ---- units named in table text (a column header, a units row, a per-row unit cell) ---------------------------------
+_TOKEN = re.compile(r"[a-z0-9^']+|[\u4e00-\u9fff]+")
+_CJK_ALIASES = sorted((a for a in _LOOKUP if re.fullmatch(r"[\u4e00-\u9fff]+", a)), key=len, reverse=True)
+_STATED = re.compile(r"^(?:unit|units|unit of area|area unit|单位|计量单位)\s*[:：]?\s*|^in\s+", re.IGNORECASE)
+_GROUP = re.compile(r"[(（\[]([^()（）\[\]]*)[)）\]]")
+
+
+def units_named(text) -> list[str]:
+    """The canonical area units (keys of M2_PER_UNIT) that a column header names, in order of appearance, each
+    once: "Irrigated area (1000 acres)" -> ["1000acres"], "irrigated_area_ha" -> ["ha"], "有效灌溉面积(万亩)" ->
+    ["10000mu"], "Net Area Irrigated / Total" -> []. The header is split into words (letters and digits; a run of
+    Chinese characters is one word, read by the unit it ends with) and runs of up to three words are matched against
+    the spellings of `normalise_area_unit` (longest first: "1000 acres" is one unit, not "acres"). Words that name
+    no unit ("area", "irrigated", "total") are skipped."""
+    words = _TOKEN.findall(_key(text))
+    found, i = [], 0
+    while i < len(words):
+        for n in (3, 2, 1):
+            if i + n > len(words):
+                continue
+            phrase = " ".join(words[i:i + n])
+            unit = _LOOKUP.get(phrase) or _LOOKUP.get(phrase.replace(" ", ""))
+            if unit is None and n == 1:
+                unit = next((_LOOKUP[a] for a in _CJK_ALIASES if phrase.endswith(a)), None)
+            if unit:
+                found.append(unit)
+                i += n
+                break
+        else:
+            i += 1
+    return list(dict.fromkeys(found))
+
+
+def unit_stated(text) -> str | None:
+    """The area unit a units row above a table's header states, or None: the row (or a bracketed part of it) must
+    be a unit and nothing else, optionally after "in", "unit:" or "单位：" ("(In Hectares)", "Unit: 1000 ha",
+    "单位：万亩", "Area irrigated, 2015 ('000 ha)"), so that a title or a citation naming no unit is never read
+    as one. None when the row states no unit or several different ones."""
+    parts = [str(text), *_GROUP.findall(str(text)), *str(text).split("|")]
+    units = set()
+    for part in parts:
+        part = _STATED.sub("", part.strip().strip("()（）[]").strip())
+        if part and (unit := _LOOKUP.get(_key(part)) or _LOOKUP.get(_key(part).replace(" ", ""))):
+            units.add(unit)
+    return units.pop() if len(units) == 1 else None

@@ -19,6 +19,7 @@ import pandas as pd
 from irrmap.core import code_join, plausibility
 from irrmap.core.areas import normalise_area_unit, to_m2
 from irrmap.core.errors import DataError
+from irrmap.core.statistics.declared_unit import declared_unit, resolve_area_unit
 from irrmap.core.statistics.diagnosis import join_cause, subtotal_rows
 from irrmap.core.tables import TableFormat, find_column, parse_numbers, read_table
 from irrmap.core.units import AdminUnits, normalise_codes
@@ -126,7 +127,7 @@ def read_statistics(
     *,
     code_field: str,
     area_field: str,
-    area_unit: str,
+    area_unit: str | None = None,
     year_field: str | None = None,
     year: int | None = None,
     variant_field: str | None = None,
@@ -141,6 +142,10 @@ def read_statistics(
     """Read a statistics table (CSV/TSV/semicolon text or Excel, see `irrmap.core.tables.read_table`), keep the
     rows of `year` / `variant`, convert areas from `area_unit` to m2 and record table-level problems.
 
+    The unit the table declares for the area column (its header, a per-row unit column or a units row above the
+    header; irrmap.core.statistics.declared_unit) must be `area_unit`: InputError otherwise, and for rows that
+    declare different units. Without `area_unit`, the declared unit is used (logged); InputError when there is none.
+
     Numbers are read by `irrmap.core.tables.parse_numbers` under `fmt` (encoding, decimal, thousands, header
     rows, rows to drop, markers of zero): a column that can be read two ways raises InputError. Fields are
     column names, header paths ("Net Area Irrigated From / Total") or positions ("#6").
@@ -148,7 +153,7 @@ def read_statistics(
     may repeat once per year; otherwise a repeated code is an error. Checks against unit boundaries come from `validate_statistics`.
     """
     path = Path(path)
-    unit = normalise_area_unit(area_unit)
+    unit = normalise_area_unit(area_unit) if area_unit is not None else None  # an unknown unit fails first
     fmt = fmt or TableFormat(options="[statistics]")
     opts = fmt.options or "[statistics]"
     what = "statistics table" if opts in ("--", "[statistics]") else f"statistics table of {opts}"  # errors name a [reconcile.tables.X]
@@ -181,6 +186,9 @@ def read_statistics(
                         f"set {option(opts, 'year')} and {option(opts, 'variant')} to values of the table (the variant is matched "
                         "ignoring case and surrounding spaces)")
     t = t[keep]
+    declared = declared_unit(raw, area_field, t.index, path=path, skip={code_field, year_field, variant_field})
+    unit = resolve_area_unit(unit, declared, area_field=area_field, path=path, key=option(opts, "area_unit"),
+                             setting=setting(opts, "area_unit", declared.unit if declared else ""))
     numbers = parse_numbers(raw.loc[t.index, area_field], fmt, column=area_field, source=str(path))
     value, empty = numbers.values, numbers.empty
     t["area_m2"] = to_m2(value.astype(float), unit)
