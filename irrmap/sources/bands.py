@@ -26,6 +26,36 @@ FAMILY = {"LT04": "TM", "LT05": "TM", "LE07": "ETM", "LC08": "OLI", "LO08": "OLI
           "S2A": "MSI", "S2B": "MSI", "S2C": "MSI"}
 
 
+# free-text sensor labels (a scene stack's sidecar "sensor") -> instrument family, keyed by the label upper-cased with
+# spaces, hyphens, underscores, slashes, dots and "+" removed ("Landsat 8" -> "LANDSAT8", "OLI/TIRS" -> "OLITIRS")
+_LABELS = {
+    **{code: fam for code, fam in FAMILY.items()},
+    **{k: "TM" for k in ("LANDSAT4", "LANDSAT5", "L4", "L5", "LT4", "LT5", "TM", "LANDSAT4TM", "LANDSAT5TM")},
+    **{k: "ETM" for k in ("LANDSAT7", "L7", "LE7", "ETM", "LANDSAT7ETM")},
+    **{k: "OLI" for k in ("LANDSAT8", "LANDSAT9", "L8", "L9", "LC8", "LC9", "LO8", "LO9", "OLI", "OLITIRS", "OLI2", "OLI2TIRS2",
+                          "LANDSAT8OLI", "LANDSAT9OLI", "LANDSAT8OLITIRS", "LANDSAT9OLI2TIRS2")},
+    **{k: "MSI" for k in ("SENTINEL2", "SENTINEL2A", "SENTINEL2B", "SENTINEL2C", "S2", "MSI")},
+}
+
+
+def label_key(label) -> str:
+    """The lookup key of a free-text sensor label: upper case without spaces, "-", "_", "/", "." and "+"."""
+    return "".join(c for c in str(label).upper() if c not in " -_/.+")
+
+
+def label_family(label) -> str | None:
+    """The instrument family ("TM", "ETM", "OLI", "MSI") of a product code (LC08, ...) or a common label ("Landsat 8",
+    "L8", "OLI", "LC8", "Landsat 7", "ETM+", "TM", "Sentinel-2A", ...; case, spaces and "-_/.+" ignored); None when
+    the label names no sensor irrmap knows (the list: `known_labels`)."""
+    return _LABELS.get(label_key(label))
+
+
+def known_labels() -> str:
+    """The accepted sensor labels, for error messages."""
+    return ("product codes " + ", ".join(FAMILY) + '; or "Landsat 4", "Landsat 5", "Landsat 7", "Landsat 8", "Landsat 9", "L4".."L9", "LT5", "LE7", "LC8", "LC9", "TM", '
+            '"ETM+", "OLI", "OLI/TIRS", "Sentinel-2", "Sentinel-2A/B/C", "S2", "MSI" (case, spaces and -_/.+ ignored)')
+
+
 def family(sensor: str) -> str:
     """The instrument family ("TM", "ETM", "OLI", "MSI") of a sensor code; InputError for an unsupported one."""
     if sensor not in FAMILY:

@@ -195,14 +195,31 @@ FLOOR_SHARE = 0.01
 #: Flathead Level-1 scenes: 0.001 (L8), -0.002 (L7), 0.002 (L5).
 DARK_OBJECT_MAX = 0.04
 DARK_OBJECT_PERCENTILE = 0.1
-_SAMPLE_CHUNKS = 4  # at most this many chunks of each band are read for the check
+#: a reflective band whose 1st percentile is above this while another band has dark objects (the scene has water or
+#: shadow) is no reflectance of that band: SWIR over water is ~0.00-0.01 and no surface (snow: < 0.2 at 1.6 and 2.2 um,
+#: Warren 1982, Rev. Geophys. 20:67-89; water cloud: < 0.5 at 2.2 um) keeps 99 % of a scene above it. Refused for swir1 /
+#: swir2 (e.g. a thermal band, ST_B10 x 2.75e-5 - 0.2 ~ 0.9..1.2, stacked as swir2: AWEI then finds no water), warned
+#: for the visible and NIR bands, which a snow or cloud field can keep this bright.
+BAND_DARK_MAX = 0.5
+BAND_DARK_PERCENTILE = 1.0
+#: a below-floor pixel within this of the reflectance that stored 0 converts to (the band's offset) is stored 0: fill
+_FILL_TOLERANCE = 1e-6
+_FILL_FIX = ("declare the fill value as nodata: gdal_edit.py -a_nodata 0 {source} (a scene stack: \"nodata\": 0 in its sidecar); the scale "
+             "is not at fault")
 LARGE_FIX = "set the scale that turns the stored values into reflectance (e.g. 0.0001)"
 SMALL_FIX = "drop the scale applied to these values: they are already reflectance 0..1"
 
 
-def check_reflectance_scale(reflective: dict, scene_id: str, fix: str | None = None, small_fix: str | None = None) -> None:
+def _text(fix, default: str) -> str:
+    """The fix text: `fix` itself, or what it returns when it is a callable (computed only when a check fails), else `default`."""
+    fix = fix() if callable(fix) else fix
+    return fix or default
+
+
+def check_reflectance_scale(reflective: dict, scene_id: str, fix=None, small_fix: str | None = None) -> None:
     """InputError when the reflective bands hold values that are not reflectance 0..1, on the median of each
-    over a sample (the chunks nearest the scene centre holding valid pixels, at most _SAMPLE_CHUNKS of them):
+    over a sample spread over the whole scene (_scene_sample: the centre, corner and edge chunks, so scene-edge
+    fill is seen; `fix`: a text or a callable returning it, computed only when needed):
     a band's median above REFLECTANCE_MAX, as integer reflectance x 1e4 read without its scale gives (a few
     hundred to thousands; fix `fix`), or every band's median within +-REFLECTANCE_MIN of 0, as a scale
     applied to values already 0..1 gives (~1e-5; fix `small_fix`). The water, cloud and snow tests are physical
@@ -210,13 +227,13 @@ def check_reflectance_scale(reflective: dict, scene_id: str, fix: str | None = N
     checked."""
     medians, samples = {}, {}
     for name, band in reflective.items():
-        sample = samples[name] = _centre_sample(band)
+        sample = samples[name] = _scene_sample(band)
         if sample.size == 0:
             continue
         median = medians[name] = float(np.median(sample))
         if median > REFLECTANCE_MAX:
             raise InputError(f"{name} reflectance has a median of {median:g} (reflectance is 0..1; above {REFLECTANCE_MAX} it is "
-                             f"not reflectance but scaled integers, e.g. reflectance x 1e4)", scene_id, fix or LARGE_FIX)
+                             f"not reflectance but scaled integers, e.g. reflectance x 1e4)", scene_id, _text(fix, LARGE_FIX))
     if medians and max(abs(v) for v in medians.values()) < REFLECTANCE_MIN:
         name = max(medians, key=lambda n: abs(medians[n]))
         raise InputError(f"the brightest band, {name}, has a reflectance median of {medians[name]:g} (all: "
@@ -226,12 +243,15 @@ def check_reflectance_scale(reflective: dict, scene_id: str, fix: str | None = N
     check_reflectance_floor(reflective, samples, scene_id, fix)
 
 
-def check_reflectance_floor(reflective: dict, samples: dict, scene_id: str, fix: str | None = None) -> None:
+def check_reflectance_floor(reflective: dict, samples: dict, scene_id: str, fix=None) -> None:
     """InputError when more than FLOOR_SHARE of a band's sampled pixels (`samples`: name -> 1-D valid values of
-    check_reflectance_scale's centre sample) lie below REFLECTANCE_FLOOR: the scale/offset applied (the band's
-    attrs "gain", "offset", "calibration" when the reader records them) do not fit the stored values. Warns when
-    even the darkest band's DARK_OBJECT_PERCENTILE-th percentile is above DARK_OBJECT_MAX (an offset missing or
-    wrong; not refused, bright scenes without dark objects exist)."""
+    check_reflectance_scale's whole-scene sample) lie below REFLECTANCE_FLOOR: the scale/offset applied (the band's
+    attrs "gain", "offset", "calibration" when the reader records them) do not fit the stored values, or, when most
+    of them equal the band's offset (stored 0 x gain + offset), stored 0 is undeclared fill (fix: declare nodata,
+    _FILL_FIX). Warns when even the darkest band's DARK_OBJECT_PERCENTILE-th percentile is above DARK_OBJECT_MAX (an
+    offset missing or wrong; not refused, bright scenes without dark objects exist). In a scene with dark objects,
+    a band whose BAND_DARK_PERCENTILE-th percentile is above BAND_DARK_MAX is refused (swir1, swir2) or warned about
+    (the others): not that band's reflectance. `fix`: a text or a callable returning it."""
     dark = {}
     for name, sample in samples.items():
         if sample.size == 0:
@@ -239,19 +259,66 @@ def check_reflectance_floor(reflective: dict, samples: dict, scene_id: str, fix:
         share = float(np.mean(sample < REFLECTANCE_FLOOR))
         if share > FLOOR_SHARE:
             attrs = getattr(reflective.get(name), "attrs", {}) or {}
+            _refuse_fill(name, sample, attrs, scene_id)
             how = (f" (converted as {attrs['gain']:.6g} x stored value + {attrs['offset']:.6g}: {attrs.get('calibration', '')})"
                    if "gain" in attrs and "offset" in attrs else "")
             raise InputError(f"{share:.1%} of the sampled {name} pixels have a reflectance below {REFLECTANCE_FLOOR} (lowest "
                              f"{float(sample.min()):.4g}, median {float(np.median(sample)):.4g}){how}; reflectance that negative is "
                              "no retrieval noise: the stored values are not what this scale/offset converts (another product's, "
-                             "sensor's or collection's digital numbers)", scene_id, fix or LARGE_FIX)
+                             "sensor's or collection's digital numbers)", scene_id, _text(fix, LARGE_FIX))
         dark[name] = float(np.percentile(sample, DARK_OBJECT_PERCENTILE))
+    if dark:
+        _check_band_darkness(samples, dark, scene_id, fix)
     if dark and min(dark.values()) > DARK_OBJECT_MAX:
         log.warning("%s: no dark object: even the darkest band's %g-th percentile reflectance is %.3g (all: %s), above %g; a scene "
                     "with any water or shadow has pixels near 0 (Chavez 1988), so an additive offset is probably missing or wrong, "
                     "e.g. Collection 2 surface reflectance (x 2.75e-5 - 0.2) read with a Level-1 MTL, or an offset -0.2 left out "
                     "(fix: %s; nothing to do for a bright scene without water or shadow)", scene_id, DARK_OBJECT_PERCENTILE,
-                    min(dark.values()), ", ".join(f"{n} {v:.3g}" for n, v in dark.items()), DARK_OBJECT_MAX, fix or LARGE_FIX)
+                    min(dark.values()), ", ".join(f"{n} {v:.3g}" for n, v in dark.items()), DARK_OBJECT_MAX, _text(fix, LARGE_FIX))
+
+
+def _refuse_fill(name: str, sample: np.ndarray, attrs: dict, scene_id: str) -> None:
+    """InputError (fill, not a wrong scale) when most of the band's below-floor sample is exactly the reflectance stored 0
+    converts to (attrs "offset"): stored 0 is the product's fill, read as data because no nodata is declared."""
+    if "offset" not in attrs:
+        return
+    below = sample[sample < REFLECTANCE_FLOOR]
+    at_zero = float(np.mean(np.abs(below - np.float32(attrs["offset"])) <= _FILL_TOLERANCE))
+    if at_zero > 0.5:
+        raise InputError(f"{np.mean(sample < REFLECTANCE_FLOOR):.1%} of the sampled {name} pixels have a reflectance below "
+                         f"{REFLECTANCE_FLOOR}, {at_zero:.0%} of them exactly {float(attrs['offset']):.6g} = stored 0 x {attrs.get('gain', 1):.6g} "
+                         f"+ {float(attrs['offset']):.6g}: stored 0 is fill (no data), read as data because the file declares no nodata",
+                         scene_id, _FILL_FIX.format(source=attrs.get("source", "FILE")))
+
+
+def _check_band_darkness(samples: dict, dark: dict, scene_id: str, fix=None) -> None:
+    """Refuse (swir1, swir2) or warn about (other bands) a band without dark pixels (BAND_DARK_MAX) in a scene that has
+    them; refuse a scene without dark objects whose swir2 has none either (its BAND_DARK_PERCENTILE-th percentile
+    above BAND_DARK_MAX: no surface, snow or cloud, keeps 99 % of a scene that bright at 2.2 um), with `fix`: the
+    scale / offset do not fit the stored values."""
+    darkest = min(dark, key=dark.get)
+    if dark[darkest] > DARK_OBJECT_MAX:
+        swir2 = samples.get("swir2")
+        p = float(np.percentile(swir2, BAND_DARK_PERCENTILE)) if swir2 is not None and swir2.size else 0.0
+        if p > BAND_DARK_MAX:
+            raise InputError(f"no band has a dark pixel and swir2's {BAND_DARK_PERCENTILE:g}st percentile reflectance is {p:.3g}, above "
+                             f"{BAND_DARK_MAX} (the darkest band's {DARK_OBJECT_PERCENTILE:g}th percentile: {darkest} {dark[darkest]:.3g}); no "
+                             "surface keeps 99% of a scene that bright at 2.2 um (snow < 0.2, Warren 1982), so the scale / offset do not "
+                             "fit the stored values", scene_id, _text(fix, LARGE_FIX))
+        return
+    for name, sample in samples.items():
+        if sample.size == 0 or name == darkest:
+            continue
+        p = float(np.percentile(sample, BAND_DARK_PERCENTILE))
+        if p <= BAND_DARK_MAX:
+            continue
+        what = (f"{name} has no dark pixel: its {BAND_DARK_PERCENTILE:g}st percentile reflectance is {p:.3g}, above {BAND_DARK_MAX}, while "
+                f"{darkest}'s {DARK_OBJECT_PERCENTILE:g}th percentile is {dark[darkest]:.3g} (the scene has water or shadow)")
+        fix = (f"put the {name} band of the scene in the band described as {name} (another quantity, e.g. a thermal band as ST_B10, "
+               "was stacked in its place)")
+        if name in ("swir1", "swir2"):
+            raise InputError(f"{what}; no surface keeps {name} that bright, so this is not {name} reflectance", scene_id, fix)
+        log.warning("%s: %s; unless a snow or cloud field covers the scene this is not %s reflectance (fix: %s)", scene_id, what, name, fix)
 
 
 def _small_fix(folder) -> str | None:
@@ -265,34 +332,42 @@ def _small_fix(folder) -> str | None:
     return None
 
 
-def _centre_sample(band) -> np.ndarray:
+_SAMPLE_STEP_PX = 1_000_000  # a sampled chunk keeps about this many pixels (every k-th)
+
+
+def _scene_sample(band) -> np.ndarray:
+    """The finite values of `band` (y, x) over the whole scene: an in-memory band whole, a dask band's chunks at the
+    first, middle and last chunk row x column (centre, corners, edge middles: at most 9 chunks, read in one compute),
+    so fill along the scene's edges is in the sample; each chunk decimated to about _SAMPLE_STEP_PX pixels."""
     data = band.data
     chunks = getattr(data, "chunks", None)
     if chunks is None:
         values = np.asarray(data)
         return values[np.isfinite(values)]
+    import dask
+
     rows, cols = np.cumsum((0,) + chunks[0]), np.cumsum((0,) + chunks[1])
-    ci, cj = len(chunks[0]) // 2, len(chunks[1]) // 2
-    order = sorted(((i, j) for i in range(len(chunks[0])) for j in range(len(chunks[1]))), key=lambda ij: (abs(ij[0] - ci) + abs(ij[1] - cj), ij))
+    pick_i = sorted({0, len(chunks[0]) // 2, len(chunks[0]) - 1})
+    pick_j = sorted({0, len(chunks[1]) // 2, len(chunks[1]) - 1})
+    blocks = [data[rows[i]:rows[i + 1], cols[j]:cols[j + 1]] for i in pick_i for j in pick_j]
     got = []
-    for i, j in order[:_SAMPLE_CHUNKS]:
-        block = np.asarray(data[rows[i]:rows[i + 1], cols[j]:cols[j + 1]].compute())
-        block = block[np.isfinite(block)]
-        got.append(block)
-        if sum(b.size for b in got) >= 10_000:
-            break
+    for block in dask.compute(*blocks):
+        block = np.asarray(block).ravel()
+        block = block[::max(1, block.size // _SAMPLE_STEP_PX)]
+        got.append(block[np.isfinite(block)])
     return np.concatenate(got) if got else np.empty(0)
 
 
 def assemble(*, sensor, level, date, grid, reflective: dict, names, thermal, decoded, saturated, scene_id, folder,
-             sun_elevation, sun_azimuth, scale_fix: str | None = None, small_fix: str | None = None) -> Scene:
+             sun_elevation, sun_azimuth, scale_fix=None, small_fix: str | None = None) -> Scene:
     """Build the Scene from lazily read layers. `reflective`: all six reflective bands (fill and the screen
     need them); `names`: the common names to return (thermal included or not); `decoded`: the quality codes
     of the product's QA layer, or None to run the spectral screen (with cloud-shadow matching when the sun
     angles are known); either way the snow guard follows (irrmap.sources.screen.snow_guard); `saturated`:
     {"blue", "green", "red"} -> bool DataArray (at the largest calibrated value) or None; `scale_fix`,
     `small_fix`: the fixes to name when the bands are far above / below reflectance 0..1, fitting the input
-    (check_reflectance_scale; InputError)."""
+    (check_reflectance_scale; InputError); `scale_fix` may be a callable returning the text (computed only when
+    a check fails or warns)."""
     check_reflectance_scale(reflective, f"{folder or scene_id}", scale_fix, small_fix or _small_fix(folder))
     if decoded is None:
         if sun_elevation is None or sun_azimuth is None:
