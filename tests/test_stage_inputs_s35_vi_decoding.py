@@ -109,3 +109,26 @@ def test_a_series_with_no_valid_date_is_refused(tmp_path, capsys):
     assert main(["features", "composite", "--preset", "mod13q1", "--stat", "count", str(out), str(folder)]) == 0
     with rasterio.open(out) as src:
         assert (src.read(1) == 0).all()  # the count alone is an honest answer: 0 valid dates
+
+
+def test_hdf_convention_scale_tag_is_named(tmp_path, capsys):
+    """int16 NDVI x 1e4 whose band scale tag is 10000 (the HDF convention, divide) decodes through GDAL's rule (multiply)
+    to stored x 1e4 x 1e4: the fix names the tag and the options that replace it, and --preset mod13q1 reads it right."""
+    folder = tmp_path / "series"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    stored = []
+    for day in ("2020001", "2020017", "2020033"):
+        a = rng.integers(636, 9994, (6, 8)).astype(np.int16)
+        stored.append(a)
+        with rasterio.open(folder / f"NDVI_A{day}.tif", "w", driver="GTiff", height=6, width=8, count=1, dtype="int16",
+                           crs=CRS, transform=T, nodata=-3000) as dst:
+            dst.write(a, 1)
+            dst.scales = (10000.0,)
+    out = tmp_path / "ndvi_max.tif"
+    assert main(["features", "composite", str(out), str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "multiplied by 10,000" in err and "gdal_edit.py -scale 0.0001" in err
+    assert main(["features", "composite", "--preset", "mod13q1", str(out), str(folder)]) == 0
+    with rasterio.open(out) as src:  # the stored values x 1e-4 (the MOD13Q1 user's guide's scale), by numpy
+        np.testing.assert_allclose(src.read(1), np.max(stored, axis=0) * 1e-4, rtol=1e-6)

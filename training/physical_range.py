@@ -111,6 +111,11 @@ def check_decoded(arr: xr.DataArray, quantity: str, label: str | None = None) ->
     if STORED_X1E4[0] <= lo and hi <= STORED_X1E4[1]:
         fix = ('they fit a product stored x 10,000 (MODIS): decode it with --preset mod13q1 or --scale 0.0001 '
                '(config preset = "mod13q1" or scale = 0.0001)')
+    elif STORED_X1E4[0] * 1e4 <= lo and hi <= STORED_X1E4[1] * 1e4:
+        fix = ("they fit values stored x 10,000 and then multiplied by 10,000: the file's band scale tag is 10000, written "
+               "by the HDF convention (value = stored / scale_factor) while GDAL multiplies by it; give --preset mod13q1 or "
+               '--scale 0.0001 (config preset = "mod13q1" or scale = 0.0001), which replace the tag, or correct the tag: '
+               "gdal_edit.py -scale 0.0001 FILE")
     else:
         fix = FIX
     raise DataError(found, label or str(quantity).upper(), fix)
