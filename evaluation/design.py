@@ -6,7 +6,10 @@ N_h = sum over the stratum's points of 1 / pi_k. The estimates are those of Steh
 35:4923-4939) through `area_estimation.stehman`: with estimated N_h each is the Hajek (ratio) estimator
 sum_k y_k / pi_k / sum_k 1 / pi_k within strata, weighted by N_h (`stehman(..., weights=1/pi)`; with given stratum sizes
 the points of a stratum weigh equally). Sizes count pixels of the sampling frame the points were drawn from;
-`SampleDesign.unit_area_ha` (the frame's pixel area) turns them into hectares.
+`SampleDesign.unit_area_ha` (the frame's pixel area) turns them into hectares when the frame's pixels have one
+area (equal-area CRS, or a frame without a grid). When the frame is a map whose pixels differ in area (geographic
+grid), `design_accuracy(..., pixel_areas=...)` makes each stratum's area the sum of its pixels' true areas and
+weights the points by their pixels' areas (evaluation.design_areas), so the estimates are in ha.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from irrmap.evaluation.area_estimation import AreaEstimate, stehman
+from irrmap.evaluation.design_areas import PixelAreas, stratum_areas
 
 from irrmap.core.errors import DataError
-from irrmap.evaluation.area_estimation import AreaEstimate, stehman
 
 
 @dataclass(frozen=True)
@@ -45,17 +49,20 @@ class SampleDesign:
 
 @dataclass
 class DesignAccuracy:
-    """Stehman (2014) estimates (`estimate`: OA, kappa, UA/PA, area proportions with SEs; areas in pixels) and
-    one row per stratum (`strata`)."""
+    """Stehman (2014) estimates (`estimate`: OA, kappa, UA/PA, area proportions with SEs; areas in frame pixels,
+    or in ha when `area_unit` is 'ha': stratum areas summed from true pixel areas) and one row per stratum (`strata`)."""
 
     estimate: AreaEstimate
     strata: pd.DataFrame
     design: SampleDesign
+    area_unit: str = "frame_pixels"
 
     def to_dict(self, class_names: dict) -> dict:
         return {"design": {"stratum_field": self.design.stratum_field, "sizes_from": self.design.sizes_from,
                            "weights_within_strata": self.design.weights_from, "size_unit": "pixels of the sampling frame",
-                           "frame_pixel_area_ha": self.design.unit_area_ha},
+                           "frame_pixel_area_ha": self.design.unit_area_ha, "area_unit": self.area_unit,
+                           "areas_from": ("sum of the true pixel areas of each stratum (pixels differ in area)" if self.area_unit == "ha"
+                                          else "stratum sizes in frame pixels")},
                 **self.estimate.to_dict(class_names), "strata": self.strata.to_dict(orient="records")}
 
 
@@ -105,7 +112,7 @@ _SAMPLE_COLUMNS = {"map", "reference", "value", "used", "snapped", "no_crop", "i
 
 
 def design_accuracy(samples: pd.DataFrame, design: SampleDesign, classes=(0, 1), source: str = "points",
-                    all_points: pd.DataFrame | None = None) -> DesignAccuracy:
+                    all_points: pd.DataFrame | None = None, pixel_areas: PixelAreas | None = None) -> DesignAccuracy:
     """Design-based accuracy of the used points (`samples`: columns map, reference (0/1) and the design fields,
     one row per point used). Stratum sizes as in `stratum_sizes`; raises DataError as `area_estimation.stehman`
     does (a stratum with a size but no point, labels outside `classes`).
@@ -116,7 +123,12 @@ def design_accuracy(samples: pd.DataFrame, design: SampleDesign, classes=(0, 1),
     part); given stratum sizes count the whole frame stratum, so they are scaled by the stratum's used share
     n_used,h / n_h (points of a stratum weigh equally), the same ratio estimate of that part. Without the
     scaling the given sizes also counted the frame pixels off the map's valid area, extrapolating the valid area's
-    means onto them. The per-stratum table keeps the given size (size_frame_pixels) beside the used share."""
+    means onto them. The per-stratum table keeps the given size (size_frame_pixels) beside the used share.
+
+    `pixel_areas` (optional; the frame is a map whose pixels differ in area, see evaluation.design_areas): the
+    stratum sizes become areas A_h (ha, sums of true pixel areas), the weights W_h = A_h / A and each point
+    weighs its pixel's area times its design weight; the estimate's areas are then in ha (area_unit 'ha') and
+    the per-stratum table gains area_ha."""
     sizes = stratum_sizes(samples, design, source)
     share = None
     if design.stratum_sizes and all_points is not None:
@@ -126,7 +138,11 @@ def design_accuracy(samples: pd.DataFrame, design: SampleDesign, classes=(0, 1),
         frame_sizes, sizes = sizes, sizes * share
     strata = samples[design.stratum_field].astype(str).to_numpy()
     w = (1.0 / pd.to_numeric(samples[design.inclusion_field], errors="coerce")).to_numpy() if design.inclusion_field else None
-    est = stehman(strata, samples["map"].to_numpy(), samples["reference"].to_numpy(), sizes, classes=list(classes), weights=w)
+    areas = None
+    if pixel_areas is not None:  # N_h pixels -> A_h ha; points weigh a_k / pi_k (area-weighted Hajek means)
+        areas, w = stratum_areas(sizes, strata, w, pixel_areas)
+    est = stehman(strata, samples["map"].to_numpy(), samples["reference"].to_numpy(), sizes if areas is None else areas,
+                  classes=list(classes), weights=w)
     w = np.ones(len(strata)) if w is None else w
     g = pd.DataFrame({"stratum": strata, "w": w, "correct": w * (samples["map"] == samples["reference"]).to_numpy(),
                       "map_irrigated": w * (samples["map"].to_numpy() == 1), "reference_irrigated": w * (samples["reference"].to_numpy() == 1)})
@@ -137,12 +153,16 @@ def design_accuracy(samples: pd.DataFrame, design: SampleDesign, classes=(0, 1),
         per[name] = grp[col].sum() / grp["w"].sum()  # Hajek mean within the stratum (plain mean for equal weights)
     per.index.name = "stratum"
     per.insert(0, "size_pixels", sizes.reindex(per.index).to_numpy())
-    per.insert(1, "weight", per["size_pixels"] / sizes.sum())
-    per.insert(3, "weight_per_point", per["size_pixels"] / per["n"])
+    if areas is None:
+        per.insert(1, "weight", per["size_pixels"] / sizes.sum())
+    else:  # W_h = A_h / A: strata weigh by area, not by pixel count
+        per.insert(1, "area_ha", areas.reindex(per.index).to_numpy())
+        per.insert(2, "weight", per["area_ha"] / areas.sum())
+    per.insert(per.columns.get_loc("n") + 1, "weight_per_point", per["size_pixels"] / per["n"])
     if share is not None:
         per.insert(1, "size_frame_pixels", frame_sizes.reindex(per.index).to_numpy())
         per.insert(2, "share_of_points_used", share.reindex(per.index).to_numpy())
-    return DesignAccuracy(est, per.reset_index(), design)
+    return DesignAccuracy(est, per.reset_index(), design, "frame_pixels" if areas is None else "ha")
 
 
 __all__ = ["DesignAccuracy", "SampleDesign", "design_accuracy", "stratum_sizes"]

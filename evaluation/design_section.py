@@ -26,11 +26,13 @@ def headline(design) -> str:
     return f"overall accuracy {est.overall_accuracy:.3f} ({ci}; design-based, n = {est.n})"
 
 
-def design_section(rep, design, srs, class_names: dict, pixel_area_ha: float | None, command: str) -> dict:
+def design_section(rep, design, srs, class_names: dict, pixel_area_ha: float | None, command: str, *,
+                   areas_in_ha: bool = False) -> dict:
     """Add the section to `rep` (an evaluation.report.Report). `design`: DesignAccuracy; `srs`: the
     confusion.Accuracy of the same points as a simple random sample; `pixel_area_ha`: the area (ha) of
     one pixel of the sampling frame (the unit of the stratum sizes; SampleDesign.unit_area_ha) to turn the areas
-    into hectares, or None (areas in frame pixels).
+    into hectares, or None (areas in frame pixels). `areas_in_ha`: the estimate's areas are already in ha (each
+    stratum's area summed from its pixels' true areas, DesignAccuracy.area_unit 'ha'), so no scaling.
     Returns the section's results for results.json."""
     est = design.estimate
     sec = rep.section("Accuracy (design-based)")
@@ -54,21 +56,25 @@ def design_section(rep, design, srs, class_names: dict, pixel_area_ha: float | N
             rows.append({"class": class_names.get(c, c), "measure": what, "estimate": v, "SE": se,
                          "95% CI lower": ci95(v, se)[0], "95% CI upper": ci95(v, se)[1]})
     sec.table(pd.DataFrame(rows), "Per class (ratio estimators, Stehman 2014 eqs. 26-27).")
-    scale, unit = (1 / pixel_area_ha, "ha") if pixel_area_ha else (1.0, "frame_pixels")
+    scale, unit = (1.0, "ha") if areas_in_ha else (1 / pixel_area_ha, "ha") if pixel_area_ha else (1.0, "frame_pixels")
     area = est.table(class_names, area_scale=scale, area_unit=unit)
     # the mapped area of each class over the same population (design-based estimate of the error matrix's row sums)
     area.insert(3, f"mapped_area_{unit}", est.error_matrix.sum(axis=1).reindex(est.classes).to_numpy() * est.total / scale)
     sec.table(area[["class", "area_proportion", "area_proportion_se", f"mapped_area_{unit}", f"area_{unit}", f"area_se_{unit}",
                     f"area_ci95_lower_{unit}", f"area_ci95_upper_{unit}"]],
               f"Error-adjusted area of each reference class over the sampled population only (the strata of "
-              f"`{design.design.stratum_field}`: {est.total:,.0f} pixels of the sampling frame, sum of the stratum sizes over the part the "
+              f"`{design.design.stratum_field}`: {est.total:,.0f} {'ha' if areas_in_ha else 'pixels of the sampling frame'}, sum of the stratum sizes over the part the "
               "used points represent, i.e. without the share of each stratum's points off the map's valid area or left out), with SE and "
               "95 % CI, beside the area the map labels as that class over the same population (estimated from the same points), "
               "not over the whole map"
-              + (f"; frame pixels times the frame's pixel area, {pixel_area_ha:.4g} ha." if pixel_area_ha else
+              + ("; each stratum's area is the sum of its pixels' true (ellipsoidal) areas, as the map's pixels differ in area, "
+                 "and points weigh by their pixel's area." if areas_in_ha else
+                 f"; frame pixels times the frame's pixel area, {pixel_area_ha:.4g} ha." if pixel_area_ha else
                  "; in pixels of the sampling frame, as the stratum sizes are (give --frame-pixel-area HA for hectares: the "
                  "evaluated map's pixels need not be the frame's)."))
-    sec.table(design.strata, "Per stratum: size (pixels of the sampling frame), weight N_h/N, points n_h, pixels each point stands for, "
+    sec.table(design.strata, "Per stratum: size (pixels of the sampling frame), "
+                             + ("area A_h (ha, sum of true pixel areas), weight A_h/A" if areas_in_ha else "weight N_h/N")
+                             + ", points n_h, pixels each point stands for, "
                              "and the stratum's own shares (" + ("weighted by 1/pi" if design.design.inclusion_field else "unweighted") + ").")
     reasons = est.to_dict(class_names)["not_estimable"]
     if reasons:

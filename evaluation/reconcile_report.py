@@ -116,8 +116,9 @@ def change_png(before: Path, after: Path, grid: Grid, title: str) -> bytes:
 
 def write_reconcile_report(outdir, *, agreement: pd.DataFrame, before: pd.DataFrame | None, audit: pd.DataFrame,
                            units: pd.DataFrame, skipped: pd.DataFrame, run_class: Path | None, grid: Grid,
-                           classes: dict, command: str) -> Path:
-    """Write OUTDIR/report.html (and report.md with figures/); returns the HTML path.
+                           classes: dict, command: str, written: list | None = None) -> Path:
+    """Write OUTDIR/report.html (and report.md with figures/); returns the HTML path. `written` (optional list):
+    receives the other files written (report.md and each figures/*.png), for the run's manifest.
 
     agreement / before: level, code, year, mapped_m2, statistic_m2 after and before reconciliation; audit: the
     harmonisation's audit table; units: per binding unit (level, code, year, target_m2, mapped_m2, shortfall_m2,
@@ -162,4 +163,7 @@ def write_reconcile_report(outdir, *, agreement: pd.DataFrame, before: pd.DataFr
     for year, path in classes.items():
         if run_class is not None:
             s.figure(change_png(run_class, path, grid, f"reconciled minus run map, {year}"), f"change_{year}")
-    return r.write(outdir, "report")[1]
+    md, html = r.write(outdir, "report")
+    if written is not None:
+        written.extend([md, *r.figure_paths])
+    return html

@@ -298,12 +298,15 @@ class Report:
         return "\n".join(parts) + "\n"
 
     def write(self, outdir, name: str = "report") -> tuple[Path, Path]:
-        """Write OUTDIR/NAME.md (+ OUTDIR/figures/*.png) and OUTDIR/NAME.html, each atomically."""
+        """Write OUTDIR/NAME.md (+ OUTDIR/figures/*.png) and OUTDIR/NAME.html, each atomically. The figure files
+        written are kept in `self.figure_paths` (list of Path)."""
         outdir = Path(outdir)
         md, figs = self.to_markdown()
+        self.figure_paths = []
         for rel, png in figs.items():
             with atomic_path(outdir / rel) as tmp:
                 Path(tmp).write_bytes(png)
+            self.figure_paths.append(outdir / rel)
         md_path = write_text_atomic(outdir / f"{name}.md", md)
         html_path = write_text_atomic(outdir / f"{name}.html", self.to_html())
         return md_path, html_path

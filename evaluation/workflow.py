@@ -204,6 +204,8 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
                         "divided by 100 twice", f"{what} {path}", "evaluate it as a 0..1 fraction map (--map-kind fraction), "
                         f"or drop the scale if the stored values are the percentages (gdal_edit.py -scale 1 -offset 0 {path})")
     vals = info["values"]
+    if kind == "percent":
+        _warn_counts_as_percent(vals, what, path)
     if threshold is None and vals is not None and not set(vals) <= {0, 1} and (kind == "binary" or (kind != "percent" and len(vals) <= 3 and max(vals) < 100)):
         raise DataError(f"the {what} holds the values {', '.join(f'{v:g}' for v in vals[:10])}, not 0 = not irrigated / 1 = irrigated: "
                         "at value > 0 every pixel with any of them would count as irrigated", f"{what} {path}",
@@ -231,6 +233,25 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
                             + (", i.e. after its scale is applied" if scaled else ""))
         log.warning("%s %s: no value is above %g (largest %g): every pixel counts as not irrigated", what, path, t, top)
     return info
+
+
+#: a "percent" map whose values are all whole numbers up to this looks like counts (years or days irrigated: 31 days
+#: in a month, about 30 years in a climate-normal record; class codes), not a 0..100 share of the pixel
+COUNT_MAX = 31
+
+
+def _warn_counts_as_percent(vals, what: str, path) -> None:
+    """Warn (log.warning) when a map declared percent holds only whole numbers in 0..COUNT_MAX, at least one above 0
+    (`vals`: its distinct valid values as read, map_values' 'values'; None when too many to list): it reads such a
+    map's 10 as 10 % of the pixel irrigated, while it probably counts years, days or classes."""
+    if not vals or min(vals) < 0 or max(vals) <= 0 or max(vals) > COUNT_MAX or any(float(v) != int(v) for v in vals):
+        return
+    shown = ", ".join(f"{v:g}" for v in sorted(vals)[:12]) + (", ..." if len(vals) > 12 else "")
+    log.warning("%s %s: declared percent (0..100 %% of the pixel irrigated) but holds only the whole numbers %s (max %g): "
+                "that looks like counts (years or days irrigated, or class codes), not percentages, and each would be read "
+                "as that %% of the pixel; fix: if it counts, give --map-kind binary with --threshold T (value > T = irrigated, "
+                "e.g. irrigated in more than T years; [evaluation].map_kind / threshold in irrmap run), or recode the classes to 0/1; "
+                "keep --map-kind percent only if the values are percentages", what, path, shown, max(vals))
 
 
 def is_continuous(info: dict) -> bool:
@@ -286,9 +307,9 @@ def design_options(design: SampleDesign) -> list:
 # ---- points --------------------------------------------------------------------------------------
 def design_areas_ha(design: "DesignAccuracy", class_names: dict) -> dict:
     """The design-based areas in ha when the sampling frame's pixel area is known (--frame-pixel-area): area_ha,
-    area_se_ha and area_ci95_ha by class (the estimate's own area, area_se and area_ci95 stay in frame pixels);
-    {} without it."""
-    ha = getattr(design.design, "unit_area_ha", None)
+    area_se_ha and area_ci95_ha by class (the estimate's own area, area_se and area_ci95 stay in frame pixels, or
+    are already in ha when design.area_unit is 'ha': stratum areas summed from true pixel areas); {} without it."""
+    ha = 1.0 if getattr(design, "area_unit", "") == "ha" else getattr(design.design, "unit_area_ha", None)
     if not ha:
         return {}
     est = design.estimate
@@ -405,8 +426,10 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     counts |= {"n_snapped": int(s["snapped"].sum()), "threshold": float(threshold),
                "max_snap_distance_m": float(snapped_d.max()) if len(snapped_d) else None}  # geodesic, point to pixel centre
     if design is not None:
-        check_frame_size(design, info, grid, str(points_path), Path(map_path).name)
-    design_acc = design_accuracy(s.loc[used], design, CLASSES, source=str(points_path), all_points=s) if design else None
+        check_frame_size(design, info, grid, str(points_path), Path(map_path).name, values=m)
+    design_acc = (design_accuracy(s.loc[used], design, CLASSES, source=str(points_path), all_points=s,
+                                  pixel_areas=_design_pixel_areas(design, grid, m, threshold, s.loc[used]))
+                  if design else None)
     if design is not None:  # strata = map classes: each stratum's size against its class's pixels in the map
         from irrmap.evaluation.design_checks import check_strata_on_map
 
@@ -427,6 +450,19 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                *_opt("--by-level", by_level if not by else None), *_opt("--aridity", aridity_path if not by else None),
                *(design_options(design) if design else []), *_opt("--one-per-pixel", one_per_pixel), "--json")
     return PointsResult(acc, groups, s, counts, cmd, group_by, design_acc)
+
+
+def _design_pixel_areas(design: SampleDesign, grid: Grid, m, threshold: float, used: pd.DataFrame):
+    """design_areas.PixelAreas of the map when the sampling frame is its grid (the frame pixel area given is the map's
+    mean true pixel area, as `irrmap run` sets it) and its pixels differ in area (geographic grid); else None (the
+    one frame pixel area then scales the pixel counts)."""
+    from irrmap.evaluation.design_areas import frame_is_map, map_pixel_areas
+    from irrmap.evaluation.design_checks import map_class_strata
+
+    if not frame_is_map(design.unit_area_ha, grid):
+        return None
+    return map_pixel_areas(grid, np.asarray(m, dtype=np.float64), threshold, used["row"].to_numpy(), used["col"].to_numpy(),
+                           map_class_strata(used, design))
 
 
 def _same_pixel(s: pd.DataFrame, counts: dict, one_per_pixel: bool, source: str, map_name: str) -> None:
@@ -452,7 +488,7 @@ FRAME_REFUSE_RATIO = 3.0  # stratum sizes totalling more than 3x the map's pixel
 FRAME_WARN_RATIO = 1.25  # more than 25 % above the map's pixels is warned (a frame is the map or a part of it, e.g. its cropland)
 
 
-def check_frame_size(design: SampleDesign, info: dict, grid: Grid, source: str, map_name: str = "map") -> float | None:
+def check_frame_size(design: SampleDesign, info: dict, grid: Grid, source: str, map_name: str = "map", values=None) -> float | None:
     """Compare the total of the given stratum sizes (pixels of the sampling frame) with the map the points evaluate:
     its pixels holding data (`info` = map_values; on irrmap's class.tif every pixel, 255 = no cropland being scored),
     as areas when the frame's pixel area is given (design.unit_area_ha; the map's: its mean true pixel area).
@@ -461,7 +497,9 @@ def check_frame_size(design: SampleDesign, info: dict, grid: Grid, source: str, 
     exceeds the map more than FRAME_REFUSE_RATIO times and is the map's grid (no frame pixel area, or the map's own
     mean pixel area, as `irrmap run` sets it by default): sizes counted in another unit, e.g. hectares or 30 m pixels
     for a 250 m map, would scale every design-based area. Logs a warning beyond FRAME_WARN_RATIO (only that, for a
-    frame with pixels of its own area: it may be another region than the map)."""
+    frame with pixels of its own area: it may be another region than the map). `values` (optional; the map's array,
+    shape (height, width), NaN = nodata): the map's area in ha is then the sum of its data pixels' true areas
+    (Grid.pixel_area), not their count times the mean pixel area, which differ on a lon/lat grid."""
     if not design.stratum_sizes:
         return None
     total = float(sum(design.stratum_sizes.values()))
@@ -470,7 +508,12 @@ def check_frame_size(design: SampleDesign, info: dict, grid: Grid, source: str, 
         return None
     map_ha = grid.total_area() / (grid.width * grid.height) / 1e4  # mean true pixel area of the map (ha)
     if design.unit_area_ha:
-        frame, mapped, unit = total * design.unit_area_ha, n_map * map_ha, "ha"
+        mapped = n_map * map_ha
+        if values is not None and not no_cropland_is_zero(info):  # true area of the pixels with data
+            mapped = float(grid.pixel_area()[~np.isnan(np.asarray(values, dtype=np.float64))].sum()) / 1e4
+        elif values is not None:
+            mapped = grid.total_area() / 1e4
+        frame, unit = total * design.unit_area_ha, "ha"
     else:
         frame, mapped, unit = total, float(n_map), "pixels"
     ratio = frame / mapped
@@ -897,7 +940,8 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
 
         # areas in ha from the sampling frame's pixel area (the unit of the stratum sizes), never the evaluated map's
         results["design_based"] = design_section(rep, points_result.design, points_result.accuracy, CLASS_NAMES,
-                                                 points_result.design.design.unit_area_ha, points_result.command)
+                                                 points_result.design.design.unit_area_ha, points_result.command,
+                                                 areas_in_ha=points_result.design.area_unit == "ha")
     if points_result is not None:
         acc = points_result.accuracy
         sec = rep.section("Accuracy at reference points" + (" (unweighted, as if a simple random sample)" if points_result.design else ""))
@@ -1005,29 +1049,48 @@ def _not_estimable_text(sec, reasons: dict) -> None:
         sec.text("Not estimable (n/a above): " + "; ".join(f"{k}: {why}" for k, why in reasons.items()) + ".")
 
 
-def write_report(outdir, map_path, **kwargs) -> dict:
-    """Build the report and write OUTDIR/report.md, report.html, figures/*.png and results.json; returns paths."""
-    from irrmap.core.atomic import write_text_atomic
+def write_report(outdir, map_path, *, prune: bool = False, **kwargs) -> dict:
+    """Build the report and write OUTDIR/report.md, report.html, figures/*.png, results.json, points_sampled.csv
+    (with points) and statistics_LEVEL.csv (with statistics). Returns {name: path (str)} of EVERY file written:
+    markdown, html, results, points, statistics_LEVEL and figure_NAME (figures/NAME.png), so a run's manifest
+    lists them all and a deleted one makes the stage run again.
 
+    `prune` (irrmap run's evaluation stage, whose folder is its own): remove the files of these names the
+    current report does not write (figures/*.png, statistics_*.csv, points_sampled.csv), e.g. of a level,
+    comparison or point set dropped from the config, so no stale table or figure is left beside the report."""
+    from irrmap.core.atomic import atomic_path, write_text_atomic
+
+    outdir = Path(outdir)
     rep, results = build_report(map_path, **kwargs)
     md, html_path = rep.write(outdir)
-    res_path = write_text_atomic(Path(outdir) / "results.json", to_json(results) + "\n")
+    res_path = write_text_atomic(outdir / "results.json", to_json(results) + "\n")
     pr = kwargs.get("points_result")
     paths = {"markdown": str(md), "html": str(html_path), "results": str(res_path)}
     if pr is not None:
-        from irrmap.core.atomic import atomic_path
-
-        with atomic_path(Path(outdir) / "points_sampled.csv") as tmp:
+        with atomic_path(outdir / "points_sampled.csv") as tmp:
             pr.samples.to_csv(tmp, index=False)
-        paths["points"] = str(Path(outdir) / "points_sampled.csv")
+        paths["points"] = str(outdir / "points_sampled.csv")
     st = kwargs.get("statistics")
     if st is not None:
-        from irrmap.core.atomic import atomic_path
-
         for lv, df in st.levels.items():
-            with atomic_path(Path(outdir) / f"statistics_{lv}.csv") as tmp:
+            with atomic_path(outdir / f"statistics_{lv}.csv") as tmp:
                 df.to_csv(tmp, index=False)
+            paths[f"statistics_{lv}"] = str(outdir / f"statistics_{lv}.csv")
+    for fig in getattr(rep, "figure_paths", []):
+        paths[f"figure_{Path(fig).stem}"] = str(fig)
+    if prune:
+        _prune_stale(outdir, {Path(p).resolve() for p in paths.values()})
     return paths
+
+
+def _prune_stale(outdir: Path, written: set) -> None:
+    """Remove OUTDIR/figures/*.png, OUTDIR/statistics_*.csv and OUTDIR/points_sampled.csv not in `written`
+    (resolved paths): outputs of the report's own naming that the current run no longer writes."""
+    stale = [*outdir.glob("figures/*.png"), *outdir.glob("statistics_*.csv"), *outdir.glob("points_sampled.csv")]
+    for f in stale:
+        if f.resolve() not in written:
+            log.info("removing %s: the evaluation no longer writes it", f)
+            f.unlink(missing_ok=True)
 
 
 def to_json(d: dict) -> str:

@@ -60,7 +60,9 @@ def _reference_args(p) -> None:
     p.add_argument("--frame-pixel-area", type=float, metavar="HA",
                    help="area (ha) of one pixel of the sampling frame (the unit of --stratum-size and of sum(1/p)): with it the "
                         "design-based areas are also given in ha (JSON design_based.area_ha, area_se_ha, area_ci95_ha; the text "
-                        "summary and the report's area table); design_based.area always stays in frame pixels")
+                        "summary and the report's area table); design_based.area stays in frame pixels, except when HA is the "
+                        "map's own mean pixel area and its pixels differ in area (lon/lat grid): each stratum's area is then the "
+                        "sum of its pixels' true areas (design_based.design.area_unit = ha)")
 
 
 def _design(args):

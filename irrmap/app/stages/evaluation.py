@@ -109,7 +109,7 @@ def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
     if sec.map_kind == "binary":
         kw["figure"] = report_context.map_figure(ctx, map_path, name)
     paths = write_report(folder, map_path, title=f"Irrigated cropland map: {ctx.config.run.name} ({name})", map_kind=sec.map_kind,
-                         threshold=sec.threshold, warnings=ctx.warnings + own_warnings, **kw)
+                         threshold=sec.threshold, warnings=ctx.warnings + own_warnings, prune=True, **kw)
     log.info("evaluation report: %s", paths["html"])
     return [Path(p) for p in paths.values()]
 

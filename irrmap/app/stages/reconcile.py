@@ -247,7 +247,8 @@ def reconcile(ctx: RunContext, *, by: str | None = None, only: list[str] | None 
     paths["report"] = write_reconcile_report(out, agreement=agree, before=before, audit=result.audit, units=per_unit,
                                              skipped=pd.DataFrame(skipped), run_class=rasters.before, grid=ctx.grid,
                                              classes={_year(y): paths[f"class_{y}" if len(years) > 1 else "class"] for y in years},
-                                             command=f"irrmap reconcile {ctx.loaded.path}")
+                                             command=f"irrmap reconcile {ctx.loaded.path}", written=(extra := []))
+    paths |= {f"report_{Path(f).relative_to(out).with_suffix('')}": f for f in extra}  # report.md, figures/*.png: in the manifest
     remove_stale_maps(out, paths.values())
     return paths
 
