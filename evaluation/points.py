@@ -59,8 +59,9 @@ def read_points(path, label_field: str | None = None, *, lon_field: str | None =
         xs, ys = (parse_numbers(df[c], column=str(c), source=str(path)) for c in (lon, lat))
         bad = (xs.bad | xs.empty | ys.bad | ys.empty).to_numpy()
         if bad.any():
-            raise DataError(f"{int(bad.sum())} rows have no numeric coordinates (lines {', '.join(map(str, df.index[bad][:10]))})",
-                            str(path), "fill or remove them")
+            raise DataError(f"{int(bad.sum())} rows have no numeric coordinates (lines {', '.join(map(str, df.index[bad][:10]))}; "
+                            f"e.g. {lon} = {df[lon][bad].iloc[0]!r}, {lat} = {df[lat][bad].iloc[0]!r})", str(path),
+                            _coordinate_fix(pd.concat([df[lon][bad], df[lat][bad]])))
         df = df.reset_index(drop=True)
         gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(xs.values.to_numpy(), ys.values.to_numpy()), crs=crs or "EPSG:4326")
         gdf.attrs["xy_fields"] = (str(lon), str(lat))
@@ -76,12 +77,54 @@ def read_points(path, label_field: str | None = None, *, lon_field: str | None =
             log.warning("%s: the file declares %s; using the given points CRS %s instead", path, gdf.crs.to_string(), crs.to_string())
         if crs is not None:
             gdf = gdf.set_crs(crs, allow_override=True)
-        if len(gdf) and not gdf.geometry.geom_type.isin(["Point"]).all():
-            gdf = gdf.copy()
-            gdf["geometry"] = gdf.geometry.representative_point()
+        gdf = _one_point_per_feature(gdf, path)
     if label_field is not None and label_field not in gdf.columns:
         raise InputError(f"label field {label_field!r} not found", str(path),
                          f"use one of: {', '.join(c for c in gdf.columns if c != 'geometry')}")
+    return gdf
+
+
+DMS_MARKS = ("\u00b0", "'", '"', "\u2032", "\u2033")  # degree, minute and second signs (ASCII and Unicode primes)
+
+
+def _coordinate_fix(values: pd.Series) -> str:
+    """The fix for coordinate cells that are no numbers: degrees-minutes-seconds texts (100\u00b054'0.0"W) get the
+    conversion to decimal degrees; other texts the plain fill-or-remove."""
+    text = values.dropna().astype(str)
+    if text.str.contains("|".join(map(lambda m: m.replace('"', '\\"'), DMS_MARKS)), regex=True).any() or \
+            text.str.fullmatch(r"\s*\d+(\.\d+)?\s*[NSEWnsew]\s*").any():
+        return ("the coordinates are degrees-minutes-seconds or carry hemisphere letters: give decimal degrees, west and "
+                "south negative (100\u00b054'0\"W = -(100 + 54/60) = -100.9)")
+    return "fill or remove them"
+
+
+def _one_point_per_feature(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """A reference sample is one point per feature: MultiPoint features with several points are refused (each would
+    count as one sample at one of its points), empty or missing geometries are refused with their rows, and
+    polygons or lines are reduced to a point inside them (shapely's representative_point) with a warning."""
+    if not len(gdf):
+        return gdf
+    geom = gdf.geometry
+    missing = (geom.isna() | geom.is_empty).to_numpy()
+    if missing.any():
+        raise DataError(f"{int(missing.sum())} features have no geometry (rows {', '.join(map(str, np.flatnonzero(missing)[:10] + 1))})",
+                        str(path), "give each reference point a location, or remove those features")
+    kinds = geom.geom_type.to_numpy()
+    multi = (kinds == "MultiPoint") & (geom.apply(lambda g: len(g.geoms) if g.geom_type == "MultiPoint" else 1).to_numpy() > 1)
+    if multi.any():
+        raise DataError(f"{int(multi.sum())} features are MultiPoints of several points (rows "
+                        f"{', '.join(map(str, np.flatnonzero(multi)[:10] + 1))}); a reference sample is one point per feature",
+                        str(path), "if each point is a sample with the feature's label, explode them: ogr2ogr -explodecollections "
+                        "out.gpkg in.gpkg")
+    if (kinds == "Point").all():
+        return gdf
+    other = kinds != "Point"
+    if (kinds[other] != "MultiPoint").any():
+        log.warning("%s: %d reference features are not points (%s); each is sampled at one point inside it (shapely "
+                    "representative_point), not over its area (fix: give points, or compare against a reference map with "
+                    "irrmap evaluate compare)", path, int(other.sum()), ", ".join(sorted(set(kinds[other]))))
+    gdf = gdf.copy()
+    gdf["geometry"] = geom.representative_point()
     return gdf
 
 
