@@ -52,7 +52,7 @@ def files(tmp_path_factory):
     """north.tif and its copies stored south-up, east-left and both (same pixels on the ground)."""
     d = tmp_path_factory.mktemp("orient")
     rng = np.random.default_rng(0)
-    data = (rng.random((2, H, W)) * 100).astype(np.float32)
+    data = np.floor(rng.random((2, H, W)) * 100).astype(np.float32)  # whole numbers: also a class map (fraction reads)
     data[:, :5, :7] = -9999.0  # missing in the north-west corner
     t = Affine(RES, 0, X0, 0, -RES, Y0)
     out = {"north": _write(d / "north.tif", data, t)}

@@ -192,7 +192,7 @@ def _series(spec, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chu
         kw["qa_rule"] = qa_rule
     if kw.get("variable") is None:
         kw.pop("variable", None)
-    return read_timeseries(src, grid, chunks=chunks, name=key, **kw)
+    return read_timeseries(src, grid, chunks=chunks, name=key, band_option=f"[features].{key}.band", **kw)
 
 
 def _resolve(p, base: Path) -> Path:

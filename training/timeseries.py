@@ -29,7 +29,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
-from irrmap.core.layers import data_bands, layer_listing, layer_number
+from irrmap.core.layers import data_bands, layer_fix, layer_listing, layer_number
 from irrmap.core.raster_read import read_raster, read_raster_bands
 from irrmap.sources.modis import PRESETS, QARule
 from irrmap.training.cube import read_cube
@@ -142,10 +142,10 @@ def _opened(path):
         yield src
 
 
-def _grid_of(path: Path, band=None) -> Grid:
-    """The grid of a raster file whose layer `band` exists (irrmap.core.layers)."""
+def _grid_of(path: Path, band=None, option: str | None = None) -> Grid:
+    """The grid of a raster file whose layer `band` exists (irrmap.core.layers; `option` chooses it, for the fix)."""
     with _opened(path) as src:
-        layer_number(src, band, str(path))
+        layer_number(src, band, str(path), option)
     return Grid.from_raster(path)
 
 
@@ -167,16 +167,19 @@ def read_dated_files(
     qa_band: int | str | None = None,
     chunks: int = 512,
     name: str = "vi",
+    band_option: str | None = None,
+    qa_band_option: str | None = None,
 ) -> xr.DataArray:
     """Per-date rasters (a folder or a list) as a lazy (time, y, x) float32 DataArray on `grid` (default:
     the grid of the first file). `band`: the layer of each file, a 1-based number or a name (band
     description); files with several layers need it (InputError listing the layers otherwise). `qa`:
     matching VI_Quality rasters (folder or list, paired by date; layer `qa_band`) whose rejected pixels
-    become NaN under `qa_rule`. Raises InputError for missing or unreadable files."""
+    become NaN under `qa_rule`. Raises InputError for missing or unreadable files. `band_option` / `qa_band_option`
+    name the caller's options that choose `band` / `qa_band` (None: it has none), for the layer errors' fix."""
     files = dated_files(source, pattern, contains)
-    grid = grid or _grid_of(files[0][1], band)
+    grid = grid or _grid_of(files[0][1], band, band_option)
     kw = decode_options(preset, scale, nodata, fill_values, valid_range)
-    arrays = [read_raster(p, grid, kind="continuous", band=band, chunks=chunks, warn_scaled=k == 0, **kw) for k, (_, p) in enumerate(files)]
+    arrays = [read_raster(p, grid, kind="continuous", band=band, band_option=band_option, chunks=chunks, warn_scaled=k == 0, **kw) for k, (_, p) in enumerate(files)]
     if qa is not None and qa_rule is not None:
         qa_files = dict(dated_files(qa, pattern, qa_contains))
         missing = [str(d) for d, _ in files if d not in qa_files]
@@ -184,7 +187,7 @@ def read_dated_files(
             raise InputError(f"no QA raster for date(s) {', '.join(missing)}", str(qa), "give one VI_Quality file per VI file, named with the same date")
         masked = []
         for (d, _), arr in zip(files, arrays):
-            q = read_raster(qa_files[d], grid, kind="categorical", band=qa_band, chunks=chunks)
+            q = read_raster(qa_files[d], grid, kind="categorical", band=qa_band, band_option=qa_band_option, chunks=chunks)
             masked.append(arr.where(qa_accepts(qa_rule, q)))
         arrays = [m.astype(np.float32).rio.write_crs(grid.crs).rio.write_transform(grid.transform) for m in masked]
     return _stack(arrays, [d for d, _ in files], name, files[0][1].parent if len(files) > 1 else files[0][1])
@@ -347,7 +350,7 @@ def read_timeseries(source, grid: Grid | None = None, *, variable: str | None = 
         dec = decode_options(kwargs.pop("preset", None), kwargs.pop("scale", None), kwargs.pop("nodata", None),
                              kwargs.pop("fill_values", ()), kwargs.pop("valid_range", None))
         name = kwargs.pop("name", variable)
-        for key in ("pattern", "contains", "qa_contains", "band", "qa_band", "dates"):
+        for key in ("pattern", "contains", "qa_contains", "band", "qa_band", "dates", "band_option", "qa_band_option"):
             kwargs.pop(key, None)
         out = read_cube(p, variable, grid, decoding=dec, qa_variable=kwargs.pop("qa", None), **kwargs)
         return screen(out, name, f"{name} cube {p}")
@@ -363,9 +366,9 @@ def read_timeseries(source, grid: Grid | None = None, *, variable: str | None = 
     dated_bands = kwargs.get("dates") is not None or _band_dates(descs, kwargs.get("pattern")) is not None
     if not dated_bands and _has_date(p.name, kwargs.get("pattern")):
         raise InputError(f"one file of {count} layers ({listing}) with a date in its name: one date of a multi-layer export, "
-                         "so the layer to read must be chosen", str(p), "choose it with --band N|NAME (config band = ...); "
+                         "so the layer to read must be chosen", str(p), f"{layer_fix(kwargs.get('band_option'), str(p))}; "
                          "a stack of one band per date needs the dates in the band descriptions")
-    for key in ("contains", "qa_contains", "band", "qa_band"):
+    for key in ("contains", "qa_contains", "band", "qa_band", "band_option", "qa_band_option"):
         kwargs.pop(key, None)
     return read_multiband(p, grid, **kwargs)
 

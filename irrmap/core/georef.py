@@ -181,8 +181,10 @@ def check_georef(src, where: str) -> None:
 
 
 def grid_of(src):
-    """The north-up Grid (irrmap.core.grid) of an open, georeferenced rasterio dataset or NorthUp view."""
-    from irrmap.core.grid import Grid
+    """The north-up Grid (irrmap.core.grid) of an open, georeferenced rasterio dataset or NorthUp view; InputError
+    naming the file for a rotated or sheared one (irrmap.core.grid.check_not_rotated)."""
+    from irrmap.core.grid import Grid, check_not_rotated
 
+    check_not_rotated(src.transform, src.name)
     view = north_up(src)
     return Grid(view.crs, view.transform, view.height, view.width)

@@ -10,9 +10,11 @@ pixel centre on other projections (conformal projections such as UTM, Web Mercat
 from __future__ import annotations
 
 import math
+import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor used on DataArrays)
@@ -75,7 +77,8 @@ class Grid:
     def __post_init__(self):
         t = self.transform
         if t.b != 0 or t.d != 0:
-            raise GridError("rotated or sheared grids are not supported", "transform", "warp the raster north-up first")
+            raise GridError(f"rotated or sheared grids are not supported (transform {tuple(t)[:6]})", "transform",
+                            "warp the raster north-up first: gdalwarp IN.tif north_up.tif")
         if t.a <= 0 or t.e >= 0:
             raise GridError("the grid must be north-up with positive x and negative y pixel size", "transform")
         if self.height <= 0 or self.width <= 0:
@@ -84,7 +87,7 @@ class Grid:
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_bounds(cls, left: float, bottom: float, right: float, top: float, resolution, crs) -> "Grid":
+    def from_bounds(cls, left: float, bottom: float, right: float, top: float, resolution, crs) -> Grid:
         """Grid covering the bounds, anchored at (left, top); the last row/column may extend past them.
 
         Bounds and resolution are in the CRS's units. Raises GridError when the resolution cannot be meant in
@@ -101,9 +104,11 @@ class Grid:
         return cls(CRS.from_user_input(crs), Affine(rx, 0.0, left, 0.0, -ry, top), height, width)
 
     @classmethod
-    def from_raster(cls, path) -> "Grid":
+    def from_raster(cls, path) -> Grid:
         """The grid of an existing raster file. A missing or unreadable file (GDAL cannot open it) raises
-        InputError naming the file and the fix, as the raster readers do (irrmap.core.raster_read.open_raster)."""
+        InputError naming the file and the fix, as the raster readers do (irrmap.core.raster_read.open_raster);
+        so does a rotated or sheared file (check_not_rotated). GridError for a file without a CRS or stored
+        south-up / east-left."""
         import rasterio
 
         try:
@@ -113,6 +118,7 @@ class Grid:
         with src:
             if src.crs is None:
                 raise GridError("raster has no CRS", str(path), "assign one with gdal_edit.py -a_srs")
+            check_not_rotated(src.transform, path)
             t = src.transform
             if t.b == 0 and t.d == 0 and (t.a < 0 or t.e > 0):
                 # a grid taken from a file must be the file's own pixels: a south-up or east-left file (stored
@@ -126,7 +132,7 @@ class Grid:
             return cls(src.crs, src.transform, src.height, src.width)
 
     @classmethod
-    def from_dataarray(cls, da) -> "Grid":
+    def from_dataarray(cls, da) -> Grid:
         """The grid of an xarray DataArray carrying rioxarray CRS and transform."""
         return cls(da.rio.crs, da.rio.transform(recalc=False), da.sizes["y"], da.sizes["x"])
 
@@ -135,7 +141,7 @@ class Grid:
         return {"crs": self.crs.to_string(), "transform": list(self.transform)[:6], "shape": [self.height, self.width]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Grid":
+    def from_dict(cls, d: dict) -> Grid:
         return cls(CRS.from_user_input(d["crs"]), Affine(*d["transform"]), int(d["shape"][0]), int(d["shape"][1]))
 
     # ---- basic properties ---------------------------------------------------------------------
@@ -363,7 +369,7 @@ class Grid:
         return parallel_spacing(lat, ground.column_dlon(self), wkt), meridian_spacing(south, north, wkt)
 
     # ---- windows, tiles, sub-grids ------------------------------------------------------------
-    def window_grid(self, window: Window) -> "Grid":
+    def window_grid(self, window: Window) -> Grid:
         """The sub-grid covered by an integer window."""
         win = Window(int(window.col_off), int(window.row_off), int(window.width), int(window.height))
         return Grid(self.crs, self.transform @ Affine.translation(win.col_off, win.row_off), int(win.height), int(win.width))
@@ -380,7 +386,7 @@ class Grid:
                 inner = (slice(r0 - rr0, r0 - rr0 + h), slice(c0 - cc0, c0 - cc0 + w))
                 yield Tile(Window(c0, r0, w, h), read, inner)
 
-    def aligned_with(self, other: "Grid") -> bool:
+    def aligned_with(self, other: Grid) -> bool:
         """Same CRS, transform and shape."""
         return self.crs == other.crs and self.transform.almost_equals(other.transform, 1e-12) and self.shape == other.shape
 
@@ -390,6 +396,18 @@ class Grid:
 
     def __repr__(self) -> str:
         return f"Grid({self.crs.to_string()}, res={self.res}, shape={self.shape}, bounds={tuple(round(b, 6) for b in self.bounds)})"
+
+
+def check_not_rotated(transform, path) -> None:
+    """InputError naming `path` when the affine `transform` (GDAL geotransform terms b, d: row rotation and column
+    rotation) is rotated or sheared: irrmap grids are north-up (b = d = 0) and GDAL's warper resamples a rotated
+    raster onto one, so the fix is a gdalwarp of the file (same CRS, north-up output)."""
+    if transform.b != 0 or transform.d != 0:
+        name = str(path)
+        raise InputError(f"the raster is rotated or sheared (geotransform rotation terms {transform.b:g}, {transform.d:g}); "
+                         "irrmap grids are north-up", name,
+                         f"warp it to a north-up grid: gdalwarp {shlex.quote(name)} north_up.tif (add -tr and -t_srs to choose "
+                         "the pixel size and CRS) and pass north_up.tif")
 
 
 def _open_error(path, exc: BaseException):

@@ -18,7 +18,15 @@ from rasterio.enums import ColorInterp
 
 from irrmap.core.errors import InputError
 
-FIX = "choose the layer by number or by name (CLI --band N|NAME, config band = N or \"NAME\")"
+
+def layer_fix(option: str | None, where: str) -> str:
+    """The fix for a layer not chosen or not found: the caller's `option` that picks a layer (e.g. "--band",
+    "[inputs.dem].band"), or, for a caller without one (None), extracting the layer to a file of its own with
+    GDAL's gdal_translate -b (GDAL docs, gdal_translate: "-b <band>: select an input band")."""
+    if option:
+        return f"choose the layer by number or by name with {option} (N or NAME)"
+    return (f"this command reads one layer and has no option to choose it: extract the layer you mean, "
+            f"gdal_translate -b N {shlex.quote(str(where))} layer.tif, and give layer.tif")
 
 
 def alpha_bands(src) -> tuple[int, ...]:
@@ -71,13 +79,16 @@ def container_error(src, where: str) -> InputError:
                       f"{shlex.quote(first)} layer.tif")
 
 
-def layer_number(src, layer, where: str) -> int:
+def layer_number(src, layer, where: str, option: str | None = None) -> int:
     """1-based number of `layer` in the open rasterio dataset `src`.
 
     `layer`: an int (or a string of digits, as the CLI passes it), a layer name (band description, any
     case), or None for "the file's only layer". Raises InputError (located at `where`, listing the layers)
-    for a number out of range, an unknown or ambiguous name, or None on a file with several layers.
+    for a number out of range, an unknown or ambiguous name, or None on a file with several layers. Its fix
+    names `option`, the caller's option that chooses the layer (e.g. "--band"), or, when the caller has none
+    (None), the gdal_translate -b command that extracts the layer (`layer_fix`).
     """
+    fix = layer_fix(option, where)
     count = src.count
     if count == 0:
         raise container_error(src, where)
@@ -85,20 +96,20 @@ def layer_number(src, layer, where: str) -> int:
     if layer is None:
         if len(bands) == 1:
             return bands[0]
-        raise InputError(f"the file has {len(bands)} layers ({layer_listing(src)}) and none was chosen", where, FIX)
+        raise InputError(f"the file has {len(bands)} layers ({layer_listing(src)}) and none was chosen", where, fix)
     if isinstance(layer, str) and layer.strip().isdigit():
         layer = int(layer)
     if isinstance(layer, int) and not isinstance(layer, bool):
         if not 1 <= layer <= count:
-            raise InputError(f"layer {layer} does not exist (layers: {layer_listing(src)})", where, FIX)
+            raise InputError(f"layer {layer} does not exist (layers: {layer_listing(src)})", where, fix)
         if layer not in bands:
             raise InputError(f"band {layer} is the alpha band, the mask of the other bands, not a layer of values (layers: "
-                             f"{layer_listing(src)})", where, f"{FIX}; the alpha band is applied as the mask of each layer")
+                             f"{layer_listing(src)})", where, f"{fix}; the alpha band is applied as the mask of each layer")
         return layer
     if not isinstance(layer, str):
-        raise InputError(f"a layer is a number or a name, got {layer!r}", where, FIX)
+        raise InputError(f"a layer is a number or a name, got {layer!r}", where, fix)
     hits = [i for i in bands if (d := src.descriptions[i - 1]) and d.strip().casefold() == layer.strip().casefold()]
     if len(hits) == 1:
         return hits[0]
     what = f"several layers are named {layer!r}" if hits else f"no layer is named {layer!r}"
-    raise InputError(f"{what} (layers: {layer_listing(src)})", where, FIX)
+    raise InputError(f"{what} (layers: {layer_listing(src)})", where, fix)

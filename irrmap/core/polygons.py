@@ -16,7 +16,7 @@ import shapely
 from irrmap.core.errors import DataError
 
 
-def normalise_polygons(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+def normalise_polygons(geoms: gpd.GeoSeries, where: str = "geometry") -> gpd.GeoSeries:
     """Each geometry as a valid MultiPolygon: repaired, non-polygonal parts dropped, rings oriented.
 
     `geoms` may hold Polygons, MultiPolygons, GeometryCollections, empty parts or None (CRS any). In a
@@ -25,10 +25,12 @@ def normalise_polygons(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     of 180 degrees by the `antimeridian` package first. Repair is GEOS's "structure" method (overlapping
     parts are unioned, parts that collapse to lines or points are dropped). A geometry without any
     polygonal area becomes an empty MultiPolygon, for the caller to report. Index and CRS are kept.
+    Z (and M) coordinates of the split geometries are dropped (areas are 2D). Raises DataError located at
+    `where` (the file(s) the polygons come from) for a polygon that cannot be split.
     """
     arr = geoms.values.copy()
     if geoms.crs is not None and geoms.crs.is_geographic:
-        arr = split_antimeridian(arr)
+        arr = split_antimeridian(arr, where)
     arr = shapely.make_valid(np.asarray(arr, dtype=object), method="structure", keep_collapsed=False)
     return gpd.GeoSeries(oriented(polygonal_parts(arr)), index=geoms.index, crs=geoms.crs)
 
@@ -41,23 +43,25 @@ def to_crs(geoms: gpd.GeoSeries, crs) -> gpd.GeoSeries:
     out = geoms.to_crs(crs)
     arr = out.values
     if out.crs.is_geographic:
-        arr = polygonal_parts(split_antimeridian(arr))
+        arr = polygonal_parts(split_antimeridian(arr, "reprojected polygons"))
     return gpd.GeoSeries(oriented(arr), index=geoms.index, crs=out.crs)
 
 
-def split_antimeridian(arr) -> np.ndarray:
+def split_antimeridian(arr, where: str = "geometry") -> np.ndarray:
     """Geometries whose longitudes leave -180..180 or span more than 180 degrees, split at 180 degrees
     (antimeridian.fix_polygon per polygon part: great-circle crossing latitudes, clockwise shells taken as
-    mistakenly wound); all others unchanged. Lon/lat coordinates in, MultiPolygons out for the split ones."""
+    mistakenly wound); all others unchanged. Lon/lat coordinates in, 2D MultiPolygons out for the split ones:
+    Z/M coordinates (PolygonZ from a GPS or 3D export) are dropped first (shapely.force_2d), as the
+    `antimeridian` package reads (lon, lat) pairs only. Raises DataError located at `where` (the source file)."""
     arr = np.asarray(arr, dtype=object)
     b = shapely.bounds(arr)
     wide = ~np.isnan(b[:, 0]) & ((b[:, 2] - b[:, 0] > 180) | (b[:, 0] < -180) | (b[:, 2] > 180))
     for i in np.flatnonzero(wide):
-        parts = [p for p in shapely.get_parts(polygonal_parts(arr[i : i + 1])[0]) if not p.is_empty]
+        parts = [p for p in shapely.get_parts(polygonal_parts(shapely.force_2d(arr[i : i + 1]))[0]) if not p.is_empty]
         try:
             fixed = [antimeridian.fix_polygon(p, fix_winding=True) for p in parts]
         except (ValueError, AssertionError) as exc:
-            raise DataError(f"polygon {i + 1} crosses the antimeridian and cannot be split there ({exc})", "geometry",
+            raise DataError(f"polygon {i + 1} crosses the antimeridian and cannot be split there ({exc})", where,
                             "split it at 180 degrees in the source (ogr2ogr -wrapdateline) or repair it") from None
         arr[i] = shapely.MultiPolygon([q for f in fixed for q in shapely.get_parts(f)])
     return arr

@@ -39,6 +39,7 @@ from rasterio.warp import calculate_default_transform, reproject, transform_boun
 from rasterio.windows import Window, from_bounds
 
 from irrmap.core import band_batch
+from irrmap.core.class_map import check_class_map
 from irrmap.core.dataset_names import local_file
 from irrmap.core.errors import InputError
 from irrmap.core.georef import check_georef, north_up
@@ -147,6 +148,7 @@ def read_raster(
     *,
     kind: str = "continuous",
     band: int | str | None = None,
+    band_option: str | None = None,
     classes=None,
     resampling: str | None = None,
     nodata=None,
@@ -162,7 +164,8 @@ def read_raster(
     """Lazy DataArray of `path` (band `band`) on `grid`; see the module docstring for the rules.
 
     `band`: the layer's 1-based number or name (band description); None reads the only layer of a
-    single-layer file and refuses a file with several (irrmap.core.layers). `signed`: unsigned storage of
+    single-layer file and refuses a file with several (irrmap.core.layers); `band_option` names the caller's option
+    that chooses it (e.g. "--band"; None: the caller has none), for that error's fix. `signed`: unsigned storage of
     signed integers (irrmap.core.nodata rule 0). An explicit `scale` on a float band whose values already
     look scaled (all within +-SCALED_MAX) raises InputError for a scale below 1 (scaled twice) and logs a
     warning for one above 1 (`check_scaled_once`), unless `warn_scaled` is off (a series checks its first file
@@ -172,9 +175,11 @@ def read_raster(
     dtype with its nodata value as missing marker (attribute `nodata`); an integer source that declares no
     nodata (nor fill value) is widened (uint8 -> int16, ...) and marked with the wider type's minimum, so
     every stored value, class 0 included, stays a class. `nodata` replaces the file's nodata value.
-    Raises InputError for an unreadable, damaged or truncated file, a missing band or CRS.
+    Raises InputError for an unreadable, damaged or truncated file, a missing band or CRS, and (subclass
+    irrmap.core.class_map.NotAClassMap) for a "fraction" read of a file that holds no class codes (non-integer
+    values, or a percent-like layer the classes barely match; checked on a sample of the file under the grid).
     """
-    plan, same_lattice, mtime = _plan_for(path, grid, kind=kind, band=band, classes=classes, resampling=resampling, nodata=nodata,
+    plan, same_lattice, mtime = _plan_for(path, grid, kind=kind, band=band, band_option=band_option, classes=classes, resampling=resampling, nodata=nodata,
                                           fill_values=fill_values, scale=scale, offset=offset, valid_range=valid_range,
                                           signed=signed, warn_scaled=warn_scaled)
     chunk_shape = da.core.normalize_chunks((chunks, chunks), grid.shape)
@@ -221,7 +226,8 @@ def _plan_for(path, grid: Grid, *, band=None, **kwargs):
 
 
 def _plans_for(path, grid: Grid, bands, *, kind: str = "continuous", classes=None, resampling=None, nodata=None,
-               fill_values=(), scale=None, offset=None, valid_range=None, signed=False, warn_scaled=True, batch_bands=None):
+               fill_values=(), scale=None, offset=None, valid_range=None, signed=False, warn_scaled=True, batch_bands=None,
+               band_option=None):
     """The read plans of `bands` (read_raster's rules; a scale warning for the first band only), whether the file
     sits on the grid's lattice, and its mtime: the file opened once for all of them (a 23-date stack was opened
     23 times while its graph was built, about 5 ms a band on the main thread). A band that fails raises as
@@ -238,9 +244,11 @@ def _plans_for(path, grid: Grid, bands, *, kind: str = "continuous", classes=Non
         same_lattice = _same_lattice(src, grid)  # values are copied, not resampled
         rs = Resampling[resampling] if resampling else None
         for k, band in enumerate(bands):
-            band = layer_number(src, band, path)
+            band = layer_number(src, band, path, band_option)
             dec = decoding_for(src, band, nodata=nodata, fill_values=fill_values, scale=scale, offset=offset, valid_range=valid_range,
                                signed=signed)
+            if kind == "fraction" and k == 0:  # a class count of a fraction or percent layer counts ~nothing, silently
+                check_class_map(src, band, dec, classes, path, grid)
             if warn_scaled and k == 0 and scale is not None and dec.scale != 1.0 and np.dtype(src.dtypes[band - 1]).kind == "f":
                 _warn_if_scaled(src, band, dec, path)
             if rs is None:

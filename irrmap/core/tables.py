@@ -57,7 +57,9 @@ class TableFormat:
     (the spreadsheet's sheet by name; None: the first).
 
     `options` names where a user sets these, for messages: a config section such as "[statistics]", "--" for
-    command-line flags, or None when the caller offers no option.
+    command-line flags, or None when the caller offers no option. `sheet_key` is the option that picks the sheet
+    (e.g. "--sheet", "[statistics].sheet"), or None when the caller offers none (`of` sets it when the section
+    or namespace has a `sheet`): messages name only an option that exists.
     """
 
     encoding: str | None = None
@@ -69,6 +71,7 @@ class TableFormat:
     drop_rows: tuple[str, ...] = ()
     zeros: tuple[str, ...] = ()
     sheet: str | None = None
+    sheet_key: str | None = None
 
     def __post_init__(self):
         if self.decimal not in (None, *DECIMALS):
@@ -96,7 +99,8 @@ class TableFormat:
         rows = getattr(section, "header_rows", None)
         return cls(getattr(section, "encoding", None), getattr(section, "decimal", None), getattr(section, "thousands", None), options,
                    getattr(section, "separator", None), tuple(rows) if rows else None, tuple(getattr(section, "drop_rows", None) or ()),
-                   tuple(getattr(section, "zero_values", None) or ()), getattr(section, "sheet", None))
+                   tuple(getattr(section, "zero_values", None) or ()), getattr(section, "sheet", None),
+                   ("--sheet" if options == "--" else f"{options}.sheet") if hasattr(section, "sheet") else None)
 
     def _key(self, name: str) -> str:
         if self.options == "--":
@@ -160,12 +164,27 @@ def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", ski
     df.attrs = {**read, **df.attrs}
     missing = [c for c in require if c and find_column(df.columns, c) is None]
     if missing:
-        hint = ""
-        if len(df.columns) == 1 and any(s in str(df.columns[0]) for s in SEPARATORS):
-            hint = " (the header was read as one column: is the separator unusual?)"
-        raise InputError(f"column {missing[0]!r} not found in the {what}{hint}", str(path),
-                         f"use one of: {', '.join(map(str, df.columns[:40]))}")
+        raise missing_column_error(df, path, fmt, missing, what=what, skip_rows=skip_rows, header=header)
     return df
+
+
+def missing_column_error(df: pd.DataFrame, path, fmt: TableFormat | None, missing, *, what: str = "table", skip_rows: int = 0,
+                         header: bool = True, fix: str | None = None) -> InputError:
+    """The InputError for columns `missing` (names, header paths or "#N") from `df`, a table read_table read from
+    `path` with `fmt` and `skip_rows`: it names the file and the columns there are (or `fix`), and for a workbook
+    of several sheets the sheet read, the sheets that hold the columns and the option that picks a sheet
+    (`fmt.sheet_key`; a caller without one is told to give that sheet as a file of its own)."""
+    fmt = fmt or TableFormat()
+    hint = ""
+    if len(df.columns) == 1 and any(s in str(df.columns[0]) for s in SEPARATORS):
+        hint = " (the header was read as one column: is the separator unusual?)"
+    fix = fix or f"use one of: {', '.join(map(str, df.columns[:40]))}"
+    if len(df.attrs.get("sheets", ())) > 1:
+        # imported here: table_sheets imports read_table
+        from irrmap.core.table_sheets import other_sheets
+
+        hint, fix = other_sheets(Path(path), fmt, what, skip_rows, header, df.attrs["sheet"], df.attrs["sheets"], missing, fix)
+    return InputError(f"column {missing[0]!r} not found in the {what}{hint}", str(path), fix)
 
 
 def _read_sheet(path: Path, head: bytes, what: str, skip_rows: int, sheet: str | None, header: bool):

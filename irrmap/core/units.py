@@ -224,7 +224,7 @@ class AdminUnits:
                     raise DataError(f"every polygon was dropped: no {code_field} is a {SCHEME_NAMES[hierarchy]} code", code_field,
                                     "pick the right code field or hierarchy")
         _log_repairs(table)
-        table["geometry"] = normalise_polygons(table.geometry)
+        table["geometry"] = normalise_polygons(table.geometry, where=";".join(map(str, paths)))
         cls._check(table, hierarchy, finest, code_field, options)
         _check_overlaps(table, code_field, paths)
         return cls(table, levels, source=";".join(map(str, paths)), hierarchy=hierarchy, options=options)

@@ -8,7 +8,8 @@ the wrong layer gave OA 0.197 instead of 0.803"). So a multi-layer source must n
 The text of a shapefile's DBF is decoded by the encoding its .cpg file (or the DBF header's language driver id)
 declares; without either GDAL's shapefile driver decodes it as ISO-8859-1 (GDAL docs, "ESRI Shapefile / DBF":
 SHAPE_ENCODING), which turns UTF-8 or GBK names (Chinese county boundaries) into mojibake without an error.
-So a shapefile without a declaration whose text is not ASCII is checked: UTF-8 bytes are decoded as UTF-8, and
+So a shapefile without a declaration whose text is not ASCII is checked, bare (.shp) or in a zip archive (.zip,
+.shp.zip, /vsizip/) or a folder, whose members are looked at the same way: UTF-8 bytes are decoded as UTF-8, and
 double-byte East Asian bytes (irrmap.core.tables.guess_encoding) raise InputError naming the encoding to give
 (`encoding`, e.g. "gbk"), which is then passed to pyogrio. Single-byte Western text keeps GDAL's ISO-8859-1.
 """
@@ -17,13 +18,15 @@ from __future__ import annotations
 
 import logging
 import warnings
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pyogrio.raw
 
+from irrmap.core import dataset_names
 from irrmap.core.errors import InputError
 from irrmap.core.tables import check_encoding, guess_encoding
 
@@ -89,8 +92,9 @@ def _raw_frame(path, layer=None, encoding=None) -> tuple[pd.DataFrame, str | Non
 def _read(path, layer, reader, what, layer_key, encoding, encoding_key):
     """Open `path` once for its driver and declared encoding (and, for formats that may hold several layers, once
     more for its layers), then once to read it with reader(path, layer=..., encoding=...); the checks of read_vector
-    on the way. The reader returns (frame with the geometry in column "geometry", crs), and so does this."""
-    path = Path(path)
+    on the way. The reader returns (frame with the geometry in column "geometry", crs), and so does this.
+    A GDAL archive name keeps its container's leading slash (/vsizip//abs.zip: irrmap.core.dataset_names)."""
+    path = Path(dataset_names.normalise(str(path)))
     driver, declared = _driver_and_encoding(path, layer)
     if layer is None and not _one_layer(path, driver) and _layer_count(path) > 1:
         layers = describe_layers(path)
@@ -112,8 +116,8 @@ def _read(path, layer, reader, what, layer_key, encoding, encoding_key):
         layers = describe_layers(path) if layer else []
         hint = f" (layers: {', '.join(layers)})" if layers else ""
         raise InputError(f"cannot read {what}: {exc}{hint}", str(path), "check the path, the format and the layer name") from None
-    if encoding is None and driver == DBF_DRIVER and declared == GDAL_FALLBACK and not _has_cpg(path):
-        frame = _undeclared_text(frame, path, what, encoding_key)
+    if encoding is None and driver == DBF_DRIVER and declared == GDAL_FALLBACK and not _has_cpg(path, layer):
+        frame = _undeclared_text(frame, path, what, encoding_key, layer)
     return frame, crs
 
 
@@ -140,14 +144,45 @@ def _driver_and_encoding(path: Path, layer: str | None) -> tuple[str | None, str
     return info.get("driver"), info.get("encoding")
 
 
-def _has_cpg(path: Path) -> bool:
-    """A .cpg file beside a .shp (either case); True for a folder or an archive, whose members are not checked."""
-    if path.suffix.lower() != ".shp":
-        return True
-    return any(path.with_suffix(ext).exists() for ext in (".cpg", ".CPG"))
+def _has_cpg(path: Path, layer: str | None = None) -> bool:
+    """Whether the shapefile read declares its encoding by a .cpg file (either case) beside its .shp: a bare .shp,
+    a member of a zip archive (`x.zip`, `x.shp.zip`, `/vsizip/x.zip`, `/vsizip/x.zip/dir/y.shp`) or of a folder of
+    shapefiles. In an archive or folder, the .shp read is the one named `layer` (its file stem), or every .shp
+    when no layer is named. True when the source cannot be listed (reading it fails with its own message)."""
+    return all(cpg for _, cpg in _shapefiles(path, layer))
 
 
-def _undeclared_text(gdf: pd.DataFrame, path: Path, what: str, encoding_key: str) -> pd.DataFrame:
+def _shapefiles(path: Path, layer: str | None) -> list[tuple[str, bool]]:
+    """(name of each .shp member the source reads, whether a .cpg member of the same stem sits beside it)."""
+    split = dataset_names._split_archive(str(path))
+    if split is not None and split[0] != "/vsizip/":
+        return []  # other archive handlers: not listed here
+    source, inner = (Path(split[1]), split[2].strip("/")) if split else (Path(path), "")
+    try:
+        if source.is_dir():
+            names = [p.name for p in source.iterdir()]
+        elif source.suffix.lower() == ".zip":
+            with zipfile.ZipFile(source) as z:
+                names = z.namelist()
+        elif source.suffix.lower() == ".shp":
+            names = [source.name, *(n for n in (f"{source.stem}.cpg", f"{source.stem}.CPG") if (source.parent / n).exists())]
+            inner = source.name
+        else:
+            return []
+    except (OSError, zipfile.BadZipFile):
+        return []
+    lower = {n.lower() for n in names}
+    shps = [n for n in names if n.lower().endswith(".shp")]
+    if inner.lower().endswith(".shp"):
+        shps = [n for n in shps if n.lower() == inner.lower()]
+    elif inner:  # a folder inside the archive
+        shps = [n for n in shps if n.lower().startswith(inner.lower() + "/")]
+    if layer is not None:
+        shps = [n for n in shps if PurePosixPath(n).stem.lower() == layer.lower()] or shps
+    return [(n, n[:-4].lower() + ".cpg" in lower) for n in shps]
+
+
+def _undeclared_text(gdf: pd.DataFrame, path: Path, what: str, encoding_key: str, layer: str | None = None) -> pd.DataFrame:
     """`gdf` read as ISO-8859-1 from a DBF without a declared encoding: unchanged when the text is ASCII or single-
     byte Western, decoded as UTF-8 when its bytes are UTF-8; InputError for East Asian double-byte text."""
     columns = [c for c in gdf.columns if c != "geometry" and not pd.api.types.is_numeric_dtype(gdf[c])
@@ -168,7 +203,16 @@ def _undeclared_text(gdf: pd.DataFrame, path: Path, what: str, encoding_key: str
     raise InputError(
         f"the {what} have text in an undeclared encoding (no .cpg file): GDAL reads it as ISO-8859-1, e.g. "
         f"{raw[0].decode('latin-1')!r}, which as {enc} reads {raw[0].decode(enc)!r}", str(path),
-        f"set encoding = \"{enc}\" in {encoding_key}, or write a file {path.with_suffix('.cpg').name} holding {enc.upper()}")
+        f"set encoding = \"{enc}\" in {encoding_key}, or {_cpg_fix(path, layer)} holding {enc.upper()}")
+
+
+def _cpg_fix(path: Path, layer: str | None) -> str:
+    """Where the .cpg file that declares the encoding goes: beside the .shp, or as a member of the archive."""
+    shps = [n for n, cpg in _shapefiles(path, layer) if not cpg] or [path.with_suffix(".shp").name]
+    cpg = PurePosixPath(shps[0]).with_suffix(".cpg")
+    if dataset_names._split_archive(str(path)) is None and (path.suffix.lower() == ".shp" or path.is_dir()):
+        return f"write a file {cpg.name} beside {PurePosixPath(shps[0]).name}"
+    return f"add a member {cpg} to the archive beside {shps[0]}"
 
 
 def _decodes(raw: list[bytes], encoding: str) -> bool:

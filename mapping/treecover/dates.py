@@ -151,7 +151,7 @@ def dated_layers(paths, *, band=None, band_dates=None, pattern: str | None = Non
     layers: list[tuple[str, int, str | None, str]] = []  # path, band, description, file name
     for p in [paths] if isinstance(paths, (str, Path)) else list(paths):
         with open_raster(p) as src:
-            bands = [layer_number(src, band, str(p))] if band is not None else list(data_bands(src))  # an alpha band masks the others, it is no date
+            bands = [layer_number(src, band, str(p), "--band (config [treecover].band)")] if band is not None else list(data_bands(src))  # an alpha band masks the others, it is no date
             if src.count == 0:
                 layer_number(src, None, str(p))  # raises, listing the subdatasets
             listing = layer_listing(src)

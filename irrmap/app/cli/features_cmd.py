@@ -122,7 +122,7 @@ def _annual_vi(path, grid, band, chunk):
     from irrmap.core.raster_read import read_raster
     from irrmap.training.physical_range import screen
 
-    return screen(read_raster(path, grid, band=band, chunks=chunk), "vi", f"VI {path}")
+    return screen(read_raster(path, grid, band=band, band_option="--band", chunks=chunk), "vi", f"VI {path}")
 
 
 def _write_stats(series, args, prefix, tags) -> int:
@@ -165,6 +165,7 @@ def _composite(args) -> int:
     extra = {"contains": args.contains} if args.contains else {}
     if args.band is not None:
         extra.update(band=args.band, variable=args.band)
+    extra.update(band_option="--band", qa_band_option="--qa-band")
     if args.qa:
         extra.update(qa=_source(args.qa), qa_rule=_qa_rule(args), qa_contains=args.qa_contains, qa_band=args.qa_band)
     series = _read(args.files, args, **extra)

@@ -71,8 +71,12 @@ def _check(args) -> int:
 def _preview(args) -> int:
     import pandas as pd
 
-    from irrmap.core.errors import InputError
-    from irrmap.core.tables import find_column, parse_numbers, read_table
+    from irrmap.core.tables import (
+        find_column,
+        missing_column_error,
+        parse_numbers,
+        read_table,
+    )
 
     fmt = table_format(args)
     df = read_table(args.table, fmt, what="statistics table", skip_rows=args.skip_rows)
@@ -94,7 +98,8 @@ def _preview(args) -> int:
     if args.column:
         col = find_column(df.columns, args.column)
         if col is None:
-            raise InputError(f"column {args.column!r} not found", args.table, "use a name, header path or #position listed above")
+            raise missing_column_error(df, args.table, fmt, [args.column], what="statistics table", skip_rows=args.skip_rows,
+                                       fix="use a name, header path or #position listed above")
         n = parse_numbers(df[col], fmt, column=col, source=args.table)
         zeros = int(((n.values == 0) & ~n.empty & ~n.bad).sum())
         print(f"column {col!r}: {int(n.values.notna().sum())} numbers (sum {n.values.sum():.10g}, {zeros} zero), "

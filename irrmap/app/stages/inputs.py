@@ -14,6 +14,7 @@ from pathlib import Path
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import shared_fractions
 from irrmap.app.stages.common import check_raster_on_grid, provenance
+from irrmap.core.class_map import NotAClassMap
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
@@ -25,14 +26,19 @@ from irrmap.suitability.guards import FEET
 def read_options(ctx: RunContext, name: str) -> dict:
     """read_raster's keyword arguments for [inputs.NAME] (but the grid, chunks and name)."""
     spec = ctx.config.inputs[name]
-    return {"kind": spec.kind, "band": spec.band, "classes": spec.classes, "resampling": spec.resampling, "nodata": spec.nodata,
+    return {"kind": spec.kind, "band": spec.band, "band_option": f"[inputs.{name}].band", "classes": spec.classes, "resampling": spec.resampling, "nodata": spec.nodata,
             "fill_values": spec.fill_values, "scale": spec.scale, "offset": spec.offset, "valid_range": spec.valid_range}
 
 
 def read_input(ctx: RunContext, name: str, grid: Grid):
-    """[inputs.NAME] read lazily onto `grid` (the run's grid, or another on its lattice) as the config says."""
+    """[inputs.NAME] read lazily onto `grid` (the run's grid, or another on its lattice) as the config says.
+    Raises what read_raster raises; a kind = 'fraction' input whose file holds no class codes
+    (irrmap.core.class_map) as an InputError located at `[inputs.NAME].path = PATH`."""
     spec = ctx.config.inputs[name]
-    return read_raster(ctx.path(spec.path), grid, **read_options(ctx, name), chunks=ctx.config.run.chunk_size, name=name)
+    try:
+        return read_raster(ctx.path(spec.path), grid, **read_options(ctx, name), chunks=ctx.config.run.chunk_size, name=name)
+    except NotAClassMap as exc:
+        raise InputError(exc.what, f"[inputs.{name}].path = {spec.path}", exc.fix) from None
 
 
 # linear units GDAL reports for a band (gdalinfo "Unit Type") that are feet, not metres

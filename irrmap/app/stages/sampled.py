@@ -37,7 +37,8 @@ def read_sampled(ctx: RunContext, name: str):
 
 def check_fraction_input(ctx: RunContext, name: str | None) -> None:
     """Product `name` (a cropland), when it is an [inputs.NAME] that is not counted from classes (kind = 'fraction'
-    with classes is a 0..1 share by construction), read onto the check grid must be a 0..1 fraction
+    with classes is a 0..1 share by construction, and read_input refuses one whose file holds no class codes:
+    irrmap.core.class_map), read onto the check grid must be a 0..1 fraction
     (irrmap.core.plausibility.check_fraction): InputError naming the section and file for a percent raster
     (0..100: scale = 0.01) or a class map (kind = 'fraction' with classes), before any work, where threshold
     splitting or the evaluation's cropland sums would refuse it only after the earlier stages."""
