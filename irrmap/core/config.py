@@ -415,7 +415,7 @@ class EvaluationSection(_Section):
                                         "(percent); when the strata are the map classes, a sum off the class's pixels in the map by more "
                                         "than 2x is warned about.")
     stratum_sizes: dict[str, float] | None = Field(None, description='Size of each stratum in pixels of the sampling frame the points were drawn from (at least the stratum\'s number of points), e.g. {arid = 68, humid = 706} (instead of inclusion_field, not both). Error-adjusted areas are these frame pixels times `frame_pixel_area_ha`.')
-    frame_pixel_area_ha: float | None = Field(None, gt=0, description="Pixel area (ha) of the sampling frame the points were drawn from, which turns stratum sizes (frame pixels) into hectares; default: the mean pixel area of the run's grid (a sample drawn on the run's grid, as the demo's is).")
+    frame_pixel_area_ha: float | None = Field(None, gt=0, description="Pixel area (ha) of the sampling frame the points were drawn from, which turns stratum sizes (frame pixels) into hectares; default: the mean pixel area of the run's grid (a sample drawn on the run's grid, as the demo's is). When it is the map's mean pixel area and the map's pixels differ in area by more than 1 % (a lon/lat grid), each stratum's area is instead the sum of its pixels' true areas.")
     level_statistics: dict[str, Path] = Field(
         default_factory=dict, description='Statistics tables of higher levels (same columns as [statistics]), e.g. {province = "province.csv"}: '
         "each level is compared with its own table; a level without one is compared with the sum of its units' statistics."
@@ -608,6 +608,9 @@ class TreecoverTrend(_Section):
     nodata: float | None = Field(None, description="Stored value of missing observations (replaces the files' own).")
     harmonise: Literal["ndvi", "blue", "green", "red", "nir", "swir1", "swir2"] | None = Field(
         None, description="Map TM and ETM+ layers to OLI-equivalent values (Roy et al. 2016); needs Landsat ids as dates.")
+    preset: Literal["mod13q1", "mod09"] | None = Field(None, description="Decoding preset (irrmap.sources.modis.PRESETS): mod13q1 = MOD13Q1 "
+                                                      "NDVI/EVI, scale 1e-4, fill -3000 and 65531, valid -2000..10000, uint16 read as int16.")
+    valid_range: tuple[float, float] | None = Field(None, description="Valid stored range [lo, hi]; values outside are missing.")
     date_pattern: str | None = Field(None, description="strptime-style pattern of the dates in file or band names, e.g. \"%d%m%Y\" "
                                      "(Landsat ids, ISO dates and years are always recognised).")
     band: LayerChoice = Field(None, description="The layer (number or name) of each file, for per-date files with several layers.")

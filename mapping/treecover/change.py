@@ -37,9 +37,11 @@ from irrmap.core.areas import from_m2, normalise_area_unit
 from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
-from irrmap.core.raster_read import read_raster
+from irrmap.core.layers import data_bands, layer_listing
+from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.core import palettes
 from irrmap.core.raster_write import write_raster
+from irrmap.mapping.treecover.codes import check_code_pair, refuse_code_layer
 from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
 from irrmap.mapping.treecover.sample import decoded_sample
 
@@ -195,6 +197,25 @@ def zones_from_raster(path, table_path, grid: Grid, *, chunks: int = 1024) -> Zo
     return Zones(raster, out)
 
 
+#: band 1's description in `irrmap treecover predict` maps (mapping.treecover.predict.DESCRIPTIONS[0]); band 2 is
+#: the uncertainty
+PREDICTED_COVER = "tree canopy cover, percent"
+
+
+def check_cover_layers(path, role: str) -> None:
+    """Percent cover is band 1 of `path`: the file's only layer (an alpha band aside), or the cover band of an
+    `irrmap treecover predict` map (band 1 described PREDICTED_COVER, band 2 its uncertainty). InputError (naming
+    `role`, the file and its layers) for any other file of several layers, e.g. two epochs stacked as bands, whose
+    band 1 would be read silently."""
+    with open_raster(path) as src:
+        bands = data_bands(src)
+        if len(bands) <= 1 or (src.descriptions[0] or "").strip().casefold() == PREDICTED_COVER:
+            return
+        listing = layer_listing(src)
+    raise InputError(f"{role} has {len(bands)} layers ({listing}); an epoch is one percent-cover layer", os.fspath(path),
+                     f"extract the epoch's cover layer: gdal_translate -b N {Path(path).name} cover.tif, and give cover.tif")
+
+
 def stored_percent_range(path, scale=None, band: int = 1) -> tuple[float, float] | None:
     """The stored values of band `band` of `path` that decode to 0..100 % (value x scale + offset, with `scale`
     or else the file's own scale, and the file's offset), as read_raster's `valid_range` (which applies to the
@@ -212,8 +233,9 @@ def stored_percent_range(path, scale=None, band: int = 1) -> tuple[float, float]
     return (lo - slack, hi + slack)
 
 
-def _percent_warnings(path, scale, nodata, role: str = "the epoch") -> None:
-    """Refuse an epoch whose decimated sample holds fractions 0..1 rather than percent (DataError,
+def _percent_warnings(path, scale, nodata, role: str = "the epoch") -> np.ndarray:
+    """The decoded sample of an epoch, after refusing a code layer (loss years, classes; InputError,
+    irrmap.mapping.treecover.codes) and an epoch whose decimated sample holds fractions 0..1 rather than percent (DataError,
     irrmap.mapping.treecover.percent.check_percent; unless `scale` was given, which states the decoding), and warn
     when it holds values outside 0..100 (they are missing), MODIS VCF flags blended with cover by resampling
     among them."""
@@ -221,9 +243,10 @@ def _percent_warnings(path, scale, nodata, role: str = "the epoch") -> None:
         vals = check_percent(path, role=role, scale=scale, nodata=nodata,
                              fix="pass --scale 100 (both epochs must then be fractions), or give both epochs in percent 0..100")
     else:
+        refuse_code_layer(path, role=role)
         vals = decoded_sample(path, scale=scale, nodata=nodata)
     if vals.size == 0:
-        return
+        return vals
     warn_blended_flags(path, vals, role=role)
     outside = np.unique(vals[(vals < 0) | (vals > 100)])
     if outside.size:
@@ -234,6 +257,7 @@ def _percent_warnings(path, scale, nodata, role: str = "the epoch") -> None:
     if scale is not None and inside.size and 0 < inside.max() <= 1.0:
         log.warning("%s: every value lies within 0..1 after --scale %g: fractions, not percent? They are read as percent (at most 1 %% "
                     "cover) (fix: pass --scale 100 for fractions)", path, scale)
+    return vals
 
 
 def _warn_unlisted(sums: pd.DataFrame, zone_table: pd.DataFrame, area_unit: str) -> None:
@@ -253,15 +277,19 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
     """Write OUT (uint8 change classes COG, nodata 255, legend in the band description) from band 1 of two
     percent-cover rasters (the second read onto the first's grid; `irrmap treecover predict` maps carry the
     cover in band 1 and its uncertainty in band 2) and, with `table`, a per-unit CSV (unit_table; one row
-    "all" for the whole grid when `zones` is None). Returns the written paths."""
+    "all" for the whole grid when `zones` is None). Returns the written paths. Raises InputError for a missing
+    epoch or one that is a code layer, not cover (Hansen GFC lossyear, a class map: irrmap.mapping.treecover.codes),
+    DataError for fractions (irrmap.mapping.treecover.percent)."""
     _check_thresholds(change_threshold, forest_threshold)
     normalise_area_unit(area_unit)
     for name, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)):
         if not Path(p).is_file():
             raise InputError(f"{name} not found", os.fspath(p), "give a percent tree-cover raster (e.g. `irrmap treecover predict` output)")
-    grid = Grid.from_raster(epoch_a)
     for role, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)):
-        _percent_warnings(p, scale, nodata, role)
+        check_cover_layers(p, role)
+    grid = Grid.from_raster(epoch_a)
+    samples = {os.fspath(p): (role, _percent_warnings(p, scale, nodata, role)) for role, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b))}
+    check_code_pair(samples)  # loss years 0..23 beside cover up to 100
     # values outside 0..100 % (MODIS VCF 200 water, 253 fill) are masked on each file's own grid, before epoch B
     # is resampled onto A's grid: averaged with the flags they would pass for cover (0.75 x 50 + 0.25 x 200 = 87.5)
     a = read_raster(epoch_a, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, valid_range=stored_percent_range(epoch_a, scale),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from irrmap.mapping.treecover.codes import refuse_code_layer
 from irrmap.mapping.treecover.sample import decoded_sample
 
 from irrmap.core.errors import DataError
@@ -39,7 +40,8 @@ def check_percent(path, *, role: str, fix: str, scale=None, nodata=None, valid_m
     `role` names the input in messages (e.g. "the reference", "EPOCH_B"), `fix` is the remedy for fractions
     (e.g. "pass --scale 100"). `scale`, `nodata` override the file's (irrmap.core.nodata rules); `valid_max`:
     larger values are flags. Raises DataError located at `path` for fractions; InputError for a file GDAL cannot
-    open."""
+    open, or for a code layer (loss years, classes: irrmap.mapping.treecover.codes.refuse_code_layer)."""
+    refuse_code_layer(path, role=role, band=band)
     vals = decoded_sample(path, band=band, scale=scale, nodata=nodata)
     cover = vals[(vals >= 0) & (vals <= valid_max)]
     if cover.size == 0:

@@ -51,7 +51,7 @@ from irrmap.core.layers import data_bands
 from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.core.raster_write import write_raster
 from irrmap.mapping.treecover.blocks import ground_pixel_m, ground_pixel_range
-from irrmap.sources.bands import CATALOGUE, COMMON, family
+from irrmap.sources.bands import CATALOGUE, COMMON, FAMILY, family
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ class BandStack:
     a scene stack, each band's layer in the one file (`paths` then repeats the file), else None. file_keys:
     the part of each file name that differs between the files (the whole stem for one file). n_dates:
     layers per file. percentiles: taken over the dates when there are several. fitted_labels: the labels
-    of the bands a model was fitted on, once `check_same_bands` matched them to these files.
+    of the bands a model was fitted on, once `check_same_bands` matched them to these files. sensor: the
+    --sensor given, else the one sensor code the files' Landsat ids name, else None.
     """
 
     paths: tuple[str, ...]
@@ -82,6 +83,7 @@ class BandStack:
     fitted_labels: tuple[str, ...] | None = None
     layers: tuple[int, ...] | None = None
     data_layers: tuple[tuple[int, ...], ...] | None = None
+    sensor: str | None = None
 
     def layer(self, i: int, date: int) -> int:
         """The layer (1-based) of band `i` (0-based) at date `date` (1-based) in its file: the date-th data layer
@@ -115,7 +117,8 @@ class BandStack:
     def identity(self) -> dict:
         """What identifies the bands and their order (stored in the model card)."""
         return {"files": [Path(p).name for p in self.paths], "layers": list(self.layers or []), "names": list(self.names), "descriptions": list(self.descriptions),
-                "file_keys": list(self.file_keys), "labels": self.labels, "dates": self.n_dates, "percentiles": list(self.percentiles)}
+                "file_keys": list(self.file_keys), "labels": self.labels, "dates": self.n_dates, "percentiles": list(self.percentiles),
+                "sensor": self.sensor}
 
     def read(self, chunks: int) -> da.Array:
         """(n_bands, n_dates, height, width) float32 dask array on `grid`, NaN where missing (and where a file's
@@ -168,7 +171,8 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
     band_names: the common name of each file, in order (irrmap.sources.bands.COMMON). sensor: a sensor code of
     irrmap.sources.bands (LT05, LE07, LC08, S2A, ...) whose catalogue names bands by the band number in their
     description or file name. Raises InputError for no files, a name outside the catalogue or given twice,
-    a wrong count of names, or files with different numbers of layers.
+    a wrong count of names, files with different numbers of layers, or a `sensor` whose instrument family
+    contradicts the Landsat product or scene id a file name starts with (`_check_sensor`).
     """
     paths = tuple(os.fspath(p) for p in paths)
     if not paths:
@@ -189,9 +193,11 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
         raise InputError(f"band files hold different numbers of layers (dates): {listing}", "--bands",
                          "give every band for the same dates, one layer per date")
     grid = Grid.from_raster(paths[0])
+    if sensor is not None:
+        _check_sensor(paths, sensor)
     names = _band_names(paths, descriptions, band_names, sensor)
     stack = BandStack(paths, grid, names, tuple(descriptions), _file_keys(paths), counts[0], _checked_percentiles(percentiles),
-                      data_layers=tuple(data_layers))
+                      data_layers=tuple(data_layers), sensor=sensor or _named_sensor(paths))
     if warn_indices:
         _warn_missing_indices(stack)
     return stack
@@ -214,6 +220,35 @@ def _scene_stack(path: str, band_names, percentiles, warn_indices: bool = True) 
     if warn_indices:
         _warn_missing_indices(stack)
     return stack
+
+
+def _check_sensor(paths, sensor: str) -> None:
+    """InputError when a file name starts with a Landsat product or scene id (irrmap.sources.landsat.file_identity)
+    of another instrument family than `sensor` (irrmap.sources.bands.FAMILY): its band numbers would be looked up in
+    the wrong catalogue (OLI band 1 is coastal aerosol, TM band 1 blue). Another sensor of the same family (LT04 for
+    LT05 files, LC09 for LC08) names the same bands and is only warned about."""
+    from irrmap.sources.landsat import file_identity
+
+    want = family(sensor)
+    for p in paths:
+        ident = file_identity(Path(p).name)
+        if ident is None or ident[0] == sensor:
+            continue
+        said = ident[0]
+        if FAMILY.get(said) != want:
+            raise InputError(f"--sensor {sensor} ({want} band numbers) contradicts the file name, which says {said} "
+                             f"({FAMILY.get(said, 'unsupported')} band numbers): its bands would be named after another sensor's "
+                             "band numbers", p, f"pass --sensor {said} (or leave --sensor out and name the bands with --band-names)")
+        log.warning("%s: the file name says %s, --sensor says %s (both %s: the same band numbers) (fix: pass --sensor %s)",
+                    p, said, sensor, want, said)
+
+
+def _named_sensor(paths) -> str | None:
+    """The one sensor code that the Landsat ids starting every file name say, else None."""
+    from irrmap.sources.landsat import file_identity
+
+    said = {(file_identity(Path(p).name) or (None,))[0] for p in paths}
+    return said.pop() if len(said) == 1 and None not in said else None
 
 
 def _checked_percentiles(percentiles) -> tuple[float, ...]:
@@ -301,6 +336,8 @@ def check_same_bands(fitted: dict, stack: BandStack) -> BandStack:
             if [str(w).casefold() for w in want] != [str(h).casefold() for h in have]:
                 raise InputError(f"bands differ from the model's by {label}: got {have}, the model wants {want}", "--bands", fix)
             matched_by = label
+            if kind != "names":
+                _check_numbering(fitted, _named_sensor(stack.paths), label, fix)
             if kind == "names":
                 _check_file_evidence(fitted, got, fix)
             break
@@ -311,6 +348,19 @@ def check_same_bands(fitted: dict, stack: BandStack) -> BandStack:
                     matched_by, ", ".join(str(n) for n in stack.names), ", ".join(str(n) for n in fitted["names"]),
                     ", ".join(available_indices(fitted["names"])) or "none")
     return replace(stack, names=tuple(fitted["names"]), percentiles=tuple(fitted["percentiles"]), fitted_labels=tuple(fitted["labels"]))
+
+
+def _check_numbering(fitted: dict, have: str | None, label: str, fix: str) -> None:
+    """InputError when bands matched by their descriptions or file names (band numbers) are files whose Landsat ids say
+    `have`, of another instrument family than the fit's sensor (BandStack.sensor, stored in cards since it was added):
+    TM band 1 is blue, OLI band 1 coastal aerosol, so equal numbers are other bands. A --sensor given at predict is no
+    evidence here (the model's names replace it); unknown sensors pass."""
+    want = fitted.get("sensor")
+    if not want or not have or FAMILY.get(want) == FAMILY.get(have):
+        return
+    raise InputError(f"the bands match the model's by {label}, but they are {have} files ({FAMILY.get(have)} band numbers) and the model "
+                     f"was fitted on {want} ({FAMILY.get(want)} band numbers): the same numbers are other bands", "--bands",
+                     f"name the bands with --band-names (e.g. blue,green,red,nir,swir1,swir2), or --sensor {have}; {fix}")
 
 
 def _check_file_evidence(fitted: dict, got: dict, fix: str) -> None:

@@ -9,14 +9,15 @@ from irrmap.core.nodata import decoding_for, valid_mask
 from irrmap.core.raster_read import open_raster
 
 
-def decoded_sample(path, band: int = 1, *, scale=None, nodata=None, size: int = 256) -> np.ndarray:
+def decoded_sample(path, band: int = 1, *, scale=None, nodata=None, size: int = 256, **decode) -> np.ndarray:
     """The valid decoded values (1-D float32; irrmap.core.nodata rules, `scale` and `nodata` overriding the
-    file's) of band `band` of `path`, read at most `size` x `size` pixels by nearest neighbour (GDAL uses
-    the file's overviews when it has them). Raises InputError for a file GDAL cannot open."""
+    file's, `decode` further irrmap.core.nodata.decoding_for options: fill_values, valid_range, signed) of band
+    `band` of `path`, read at most `size` x `size` pixels by nearest neighbour (GDAL uses the file's overviews
+    when it has them). Raises InputError for a file GDAL cannot open."""
     with open_raster(path) as src:
         step = max(1, max(src.height, src.width) // size)
         shape = (max(1, src.height // step), max(1, src.width // step))
-        dec = decoding_for(src, band, nodata=nodata, scale=scale)
+        dec = decoding_for(src, band, nodata=nodata, scale=scale, **decode)
         raw = src.read(band, out_shape=shape, resampling=Resampling.nearest)
         mask = valid_mask(src, band, dec, out_shape=shape, resampling=Resampling.nearest)  # mask band, alpha band
     vals = dec.decode(raw, mask)

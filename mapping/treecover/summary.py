@@ -15,7 +15,7 @@ import numpy as np
 
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
-from irrmap.mapping.treecover.change import DEFAULT_FOREST_THRESHOLD
+from irrmap.mapping.treecover.change import DEFAULT_FOREST_THRESHOLD, check_cover_layers
 from irrmap.models.spatial_cv import regression_scores
 
 
@@ -49,6 +49,7 @@ def truth_scores(path, truth, *, chunks: int = 1024) -> dict:
     `truth` (values outside 0..100 missing), with "mean_predicted" and "mean_truth"."""
     from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
 
+    check_cover_layers(truth, "the truth cover")
     vals = check_percent(truth, role="the truth cover", fix="give the truth in percent 0..100 (e.g. gdal_calc.py --calc=\"A*100\")")
     warn_blended_flags(truth, vals, role="the truth cover")
     grid = Grid.from_raster(path)

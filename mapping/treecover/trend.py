@@ -46,6 +46,7 @@ from irrmap.core.raster_write import write_raster
 from irrmap.mapping.treecover.dates import Layer
 from irrmap.mapping.treecover.harmonise import to_oli
 from irrmap.mapping.treecover.sample import decoded_sample
+from irrmap.mapping.treecover.series_values import check_index_values, decoding_options
 
 ANNUAL = {None: 0, "median": 1, "max": 2, "mean": 3}
 DESCRIPTIONS = ["slope (Theil-Sen, units per year)", "p-value (Mann-Kendall, two-sided)"]
@@ -281,25 +282,27 @@ def window_for(n_layers: int, memory_mb: float, workers: int | None = None) -> i
 
 
 def read_series(layers: list[Layer], grid: Grid, *, chunks: int = 512, scale=None, nodata=None,
-                harmonise: str | None = None, unit: float = 1.0) -> xr.DataArray:
+                harmonise: str | None = None, unit: float = 1.0, decode: dict | None = None) -> xr.DataArray:
     """Lazy float32 (time, y, x) stack of dated layers on `grid`, decoded by the irrmap.core.raster_read and
     irrmap.core.nodata rules (nodata, fill and mask missing, scale applied, NaN missing). A file on `grid`
     itself has all its layers read in one call per window: a pixel-interleaved stack read band by band is
     decompressed again for every band (tura.tif, 166 bands: 9 s band by band, 0.25 s at once). Files on
     other grids are resampled band by band by read_raster. `harmonise` (harmonise.QUANTITIES) maps TM and
-    ETM+ layers to OLI-equivalent values (harmonise.to_oli), `unit` being the decoded value of 1.0."""
+    ETM+ layers to OLI-equivalent values (harmonise.to_oli), `unit` being the decoded value of 1.0. `decode`:
+    series_values.decoding_options (preset, valid range; its scale and nodata win over `scale` and `nodata`)."""
+    decode = decode or decoding_options(scale=scale, nodata=nodata)
     by_file: dict[str, list[int]] = {}  # file -> indices of its layers in `layers`
     for i, layer in enumerate(layers):
         by_file.setdefault(layer.path, []).append(i)
     stacks = []
     for k, (path, idx) in enumerate(by_file.items()):
         bands = [layers[i].band for i in idx]
-        first = read_raster(path, grid, band=bands[0], chunks=chunks, scale=scale, nodata=nodata, warn_scaled=k == 0)  # checks, warnings
+        first = read_raster(path, grid, band=bands[0], chunks=chunks, warn_scaled=k == 0, **decode)  # checks, warnings
         if Grid.from_raster(path).aligned_with(grid):
-            stacks.append(_read_bands(path, bands, grid, chunks, scale, nodata))
+            stacks.append(_read_bands(path, bands, grid, chunks, decode))
         else:
-            stacks.append(da.stack([first.data] + [read_raster(path, grid, band=b, chunks=chunks, scale=scale, nodata=nodata,
-                                                                   warn_scaled=False).data for b in bands[1:]]))
+            stacks.append(da.stack([first.data] + [read_raster(path, grid, band=b, chunks=chunks, warn_scaled=False, **decode).data
+                                                   for b in bands[1:]]))
     data = stacks[0] if len(stacks) == 1 else da.concatenate(stacks, axis=0)
     stacked = np.concatenate([np.asarray(idx) for idx in by_file.values()])  # layer index of each stacked band
     if np.any(stacked != np.arange(len(layers))):  # files in turn -> time order
@@ -312,10 +315,10 @@ def read_series(layers: list[Layer], grid: Grid, *, chunks: int = 512, scale=Non
     return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
 
 
-def _read_bands(path: str, bands: list[int], grid: Grid, chunks: int, scale, nodata) -> da.Array:
+def _read_bands(path: str, bands: list[int], grid: Grid, chunks: int, decode: dict) -> da.Array:
     """Lazy float32 (band, y, x) of `bands` of a file lying on `grid`, every band of a window in one read."""
     with open_raster(path) as src:
-        decodings = [decoding_for(src, b, nodata=nodata, scale=scale) for b in bands]
+        decodings = [decoding_for(src, b, **decode) for b in bands]
     spatial = da.core.normalize_chunks((chunks, chunks), grid.shape)
     token = tokenize(path, os.path.getmtime(path), bands, decodings, grid.to_dict(), chunks)
     return da.map_blocks(_read_bands_block, path, bands, decodings, chunks=((len(bands),),) + spatial, dtype=np.float32,
@@ -335,10 +338,10 @@ def _read_bands_block(path: str, bands: list[int], decodings, block_info=None) -
     return np.stack([d.decode(raw[k], masks[k]) for k, d in enumerate(decodings)])
 
 
-def check_unit(layer: Layer, harmonise: str, unit: float, *, scale=None, nodata=None) -> None:
+def check_unit(layer: Layer, harmonise: str, unit: float, *, scale=None, nodata=None, decode: dict | None = None) -> None:
     """Refuse harmonisation of values that are not in `unit`s: the coefficients' intercepts assume reflectance
     or NDVI of at most 1 x unit (checked on a decimated sample of one layer; 1.6 x unit allows for noise)."""
-    vals = decoded_sample(layer.path, layer.band, scale=scale, nodata=nodata)
+    vals = decoded_sample(layer.path, layer.band, **(decode or decoding_options(scale=scale, nodata=nodata)))
     top = float(np.abs(vals).max()) if vals.size else 0.0
     if top > 1.6 * unit:
         raise InputError(f"values up to {top:g} but --harmonise {harmonise} expects {harmonise} in units of {unit:g} (at most "
@@ -347,18 +350,24 @@ def check_unit(layer: Layer, harmonise: str, unit: float, *, scale=None, nodata=
 
 
 def trend_to_file(out, layers: list[Layer], *, min_years: int = DEFAULT_MIN_YEARS, annual: str | None = None, scale=None, nodata=None,
-                  harmonise: str | None = None, unit: float = 1.0, memory_mb: float = 512, grid: Grid | None = None) -> Path:
+                  harmonise: str | None = None, unit: float = 1.0, memory_mb: float = 512, grid: Grid | None = None,
+                  preset: str | None = None, valid_range=None) -> Path:
     """Write OUT: a tiled COG, band 1 Theil-Sen slope in the layers' (decoded) units per year, band 2 the
     Mann-Kendall p-value, float32 with NaN nodata, band descriptions and provenance tags. `grid`: default the
     grid of the earliest layer's file; layers on other grids are resampled onto it (read_raster). Memory is
-    held near `memory_mb` whatever the grid size (window_for)."""
+    held near `memory_mb` whatever the grid size (window_for). `preset` (mod13q1, mod09) and `valid_range` (stored
+    values) decode the layers as irrmap.mapping.treecover.series_values.decoding_options says. Raises InputError for
+    fewer than two layers, an index series (NDVI, EVI, ... by names or --harmonise) whose decoded values leave -1..1
+    (series_values.check_index_values), or values not in `unit`s for `harmonise`."""
     if len(layers) < 2:
         raise InputError(f"{len(layers)} dated layer(s): a trend needs a series", "SERIES", "give a raster with one band per date, or several dated files")
     grid = grid or Grid.from_raster(layers[0].path)
     edge = min(window_for(len(layers), memory_mb), max(64, -(-max(grid.shape) // 32) * 16))  # >= 2 x 2 windows: threads share the kernel
+    decode = decoding_options(preset, scale=scale, nodata=nodata, valid_range=valid_range)
     if harmonise:
-        check_unit(layers[0], harmonise, unit, scale=scale, nodata=nodata)
-    series = read_series(layers, grid, chunks=edge, scale=scale, nodata=nodata, harmonise=harmonise, unit=unit)
+        check_unit(layers[0], harmonise, unit, decode=decode)
+    check_index_values(layers, decode, harmonise=harmonise, unit=unit if harmonise else None)
+    series = read_series(layers, grid, chunks=edge, harmonise=harmonise, unit=unit, decode=decode)
     times = [layer.date.decimal_year for layer in layers]
     years = [layer.date.year for layer in layers]
     result = trend(series, times, years, min_years=min_years, annual=annual)
@@ -377,6 +386,8 @@ def trend_to_file(out, layers: list[Layer], *, min_years: int = DEFAULT_MIN_YEAR
         "annual": annual or "none (every observation at its own time)",
         "scale": "file" if scale is None else scale,
         "nodata": "file" if nodata is None else nodata,
+        "preset": preset or "none",
+        "valid_range": "file" if valid_range is None else f"{decode['valid_range'][0]:g}..{decode['valid_range'][1]:g}",
         "harmonise": f"{harmonise}: TM/ETM+ to OLI, Roy et al. 2016 Table 2 OLS" if harmonise else "none",
     }
     return write_raster(out, result, dtype="float32", descriptions=DESCRIPTIONS, tags=tags)

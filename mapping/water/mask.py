@@ -37,6 +37,7 @@ import xarray as xr
 
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
+from irrmap.core.layers import data_bands, layer_listing
 from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.core.raster_write import write_raster
 from irrmap.core.valid_share import extent_text, no_overlap
@@ -182,7 +183,14 @@ def mask_layers(path, *, chunks: int = 4096) -> dict[str, xr.DataArray]:
     grid = Grid.from_raster(path)
     with open_raster(path) as src:
         described = {(d or "").strip().casefold(): i for i, d in enumerate(src.descriptions, start=1)}
+        listing, data = layer_listing(src), data_bands(src)
     bands = {"water": 1} | {n: described[n] for n in MASK_BANDS[1:] if n in described}
+    unknown = [b for b in data if b not in bands.values()]
+    if unknown:  # band 1 of an unrelated multi-layer file (two dates, two products) would be read silently
+        raise InputError(f"the file has {len(data)} layers ({listing}); a water mask is band 1 (water) with optional bands "
+                         f"described {', '.join(repr(n) for n in MASK_BANDS[1:])}, and band(s) {', '.join(map(str, unknown))} are "
+                         "neither", str(path), "give the file written by `irrmap water mask`, or extract the mask layer: "
+                         f"gdal_translate -b N {path.name} mask.tif")
     out = {}
     for name, band in bands.items():
         arr = read_raster(path, grid, kind="categorical", band=band, chunks=chunks, name=name)

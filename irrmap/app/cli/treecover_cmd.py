@@ -38,6 +38,12 @@ def _register_trend(cmds) -> None:
     p.add_argument("--band", help="the layer (number or name) of each file, for per-date files with several layers")
     p.add_argument("--scale", type=float, default=None, help="multiply stored values (e.g. 0.0001 for NDVI x 10000); the slope is in the scaled units")
     p.add_argument("--nodata", type=float, default=None, help="stored value of missing observations (replaces the files' own)")
+    p.add_argument("--preset", choices=("mod13q1", "mod09", "none"), default="none",
+                   help="decoding preset: mod13q1 = MOD13Q1 NDVI/EVI, scale 1e-4, fill -3000 and 65531, valid stored range -2000..10000, "
+                        "uint16 copies read as int16; mod09 = scale 1e-4, fill -28672, valid -100..16000 (--scale/--nodata/--valid-range "
+                        "override it)")
+    p.add_argument("--valid-range", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="valid stored range; values outside are missing (an NDVI/EVI series decoded outside -1..1 is refused)")
     p.add_argument("--harmonise", choices=["ndvi", "blue", "green", "red", "nir", "swir1", "swir2"], default=None,
                    help="map TM and ETM+ layers to OLI-equivalent values (Roy et al. 2016, OLS); needs Landsat ids as dates")
     p.add_argument("--unit", type=float, default=1.0, help="the decoded value of reflectance or NDVI 1.0, for --harmonise (default 1)")
@@ -81,7 +87,8 @@ def _trend(args) -> int:
     layers = dated_layers(args.series, band=args.band, band_dates=band_dates, pattern=args.date_pattern,
                           pattern_option="--date-pattern")
     path = trend_to_file(args.out, layers, min_years=args.min_years, annual=args.annual, scale=args.scale, nodata=args.nodata,
-                         harmonise=args.harmonise, unit=args.unit, memory_mb=args.memory_mb, grid=Grid.from_raster(args.series[0]))
+                         harmonise=args.harmonise, unit=args.unit, memory_mb=args.memory_mb, grid=Grid.from_raster(args.series[0]),
+                         preset=None if args.preset == "none" else args.preset, valid_range=args.valid_range)
     refuse_empty_output(path, [("SERIES", p) for p in dict.fromkeys(str(x) for x in args.series)], what="the trend", bands=[1],
                         fix=f"give a series with at least --min-years ({args.min_years}) years of valid observations per pixel "
                             "(gdalinfo -stats each file), or check --nodata / --scale")

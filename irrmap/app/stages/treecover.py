@@ -173,7 +173,8 @@ def _trend(ctx: RunContext, out: Path, tags: dict) -> Path:
 
     t = ctx.config.treecover.trend
     layers = _series_layers(ctx)
-    path = trend_to_file(out, layers, min_years=t.min_years, annual=t.annual, scale=t.scale, nodata=t.nodata, harmonise=t.harmonise)
+    path = trend_to_file(out, layers, min_years=t.min_years, annual=t.annual, scale=t.scale, nodata=t.nodata, harmonise=t.harmonise,
+                         preset=t.preset, valid_range=t.valid_range)
     log.info("tree-cover trend of %d layers %s .. %s -> %s", len(layers), layers[0].date.date, layers[-1].date.date, path)
     return path
 
