@@ -132,3 +132,19 @@ def test_hdf_convention_scale_tag_is_named(tmp_path, capsys):
     assert main(["features", "composite", "--preset", "mod13q1", str(out), str(folder)]) == 0
     with rasterio.open(out) as src:  # the stored values x 1e-4 (the MOD13Q1 user's guide's scale), by numpy
         np.testing.assert_allclose(src.read(1), np.max(stored, axis=0) * 1e-4, rtol=1e-6)
+
+
+def test_raw_uint16_values_do_not_name_a_scale_tag(tmp_path, capsys):
+    """Raw uint16 values up to 65535 (a JPEG2000 MOD13Q1 copy, scale tag 1) are no multiplied store: the fix must not
+    name a scale tag of 10000 the file does not have."""
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for day in ("2020001", "2020017"):
+        a = np.full((6, 8), 65535, np.uint16)
+        a[:, :4] = 5000
+        with rasterio.open(folder / f"NDVI_A{day}.tif", "w", driver="GTiff", height=6, width=8, count=1, dtype="uint16",
+                           crs=CRS, transform=T) as dst:
+            dst.write(a, 1)
+    assert main(["features", "composite", str(tmp_path / "o.tif"), str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "not decoded" in err and "multiplied by 10,000" not in err

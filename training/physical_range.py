@@ -71,6 +71,8 @@ UNDECODED_SHARE = 0.5
 # MOD13Q1 / MOD09 store VI and reflectance x 10,000 (scale 1e-4; MOD13 C6.1 User's Guide, Didan et al. 2019:
 # valid raw range -2,000..10,000)
 STORED_X1E4 = (-2000.0, 10000.0)
+#: the largest value a 16-bit store holds (uint16): decoded values above it were multiplied by a scale, not stored
+INTEGER_STORE_MAX = 65535.0
 
 
 def _central_span(n: int, chunks) -> tuple[int, int]:
@@ -111,7 +113,7 @@ def check_decoded(arr: xr.DataArray, quantity: str, label: str | None = None) ->
     if STORED_X1E4[0] <= lo and hi <= STORED_X1E4[1]:
         fix = ('they fit a product stored x 10,000 (MODIS): decode it with --preset mod13q1 or --scale 0.0001 '
                '(config preset = "mod13q1" or scale = 0.0001)')
-    elif STORED_X1E4[0] * 1e4 <= lo and hi <= STORED_X1E4[1] * 1e4:
+    elif STORED_X1E4[0] * 1e4 <= lo and INTEGER_STORE_MAX < hi <= STORED_X1E4[1] * 1e4:  # beyond any 16-bit store: scaled up
         fix = ("they fit values stored x 10,000 and then multiplied by 10,000: the file's band scale tag is 10000, written "
                "by the HDF convention (value = stored / scale_factor) while GDAL multiplies by it; give --preset mod13q1 or "
                '--scale 0.0001 (config preset = "mod13q1" or scale = 0.0001), which replace the tag, or correct the tag: '
