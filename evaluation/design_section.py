@@ -11,6 +11,13 @@ import pandas as pd
 from irrmap.evaluation.confusion import Z95
 
 
+#: the basis of the design-based areas, stated beside them: a point's class stands for its whole pixel, so these
+#: areas are not the cropland-fraction weighted mapped area of the headline and the statistics section
+AREA_BASIS = ("; whole pixel areas (every pixel of a class counts in full, not weighted by its cropland fraction), so larger "
+              "than, and not comparable with, the cropland-fraction weighted mapped irrigated area of the headline and the "
+              "statistics section")
+
+
 def ci95(v: float, se: float) -> tuple[float, float]:
     """Normal 95 % interval v +- 1.96 SE, clipped to [0, 1] for proportions; (NaN, NaN) when SE is NaN."""
     if se != se or v != v:
@@ -67,6 +74,7 @@ def design_section(rep, design, srs, class_names: dict, pixel_area_ha: float | N
               "used points represent, i.e. without the share of each stratum's points off the map's valid area or left out), with SE and "
               "95 % CI, beside the area the map labels as that class over the same population (estimated from the same points), "
               "not over the whole map"
+              + AREA_BASIS
               + ("; each stratum's area is the sum of its pixels' true (ellipsoidal) areas, as the map's pixels differ in area, "
                  "and points weigh by their pixel's area." if areas_in_ha else
                  f"; frame pixels times the frame's pixel area, {pixel_area_ha:.4g} ha." if pixel_area_ha else
@@ -83,4 +91,4 @@ def design_section(rep, design, srs, class_names: dict, pixel_area_ha: float | N
     return design.to_dict(class_names)
 
 
-__all__ = ["ci95", "design_section", "headline"]
+__all__ = ["AREA_BASIS", "ci95", "design_section", "headline"]

@@ -103,8 +103,28 @@ def likely_cause(points: gpd.GeoDataFrame, grid: Grid) -> Cause | None:
     return best if best.hits > 2 * base else None
 
 
+@dataclass(frozen=True)
+class NodataCause:
+    """Why one of the run's own maps has nodata where points fall, for the nodata warning instead of the advice to
+    recode the map. `what`: the cause ('irrmap's threshold maps leave units without a statistic unmapped');
+    `fix`: what to do; `zones`: DataArray (y, x) of zone ids on the map's grid (units/zones.tif), or None;
+    `codes`: {zone id: unit code} (units/units.csv)."""
+    what: str
+    fix: str
+    zones: object = None
+    codes: dict | None = None
+
+    def describe(self, rows, cols) -> str:
+        """`what`, with the unit codes (and number of points) of the pixels (rows, cols) when zones are known."""
+        if self.zones is None or not len(rows):
+            return self.what
+        z = np.asarray(self.zones.values)[np.asarray(rows), np.asarray(cols)]
+        found = pd.Series([(self.codes or {}).get(int(v), f"zone {int(v)}") if pd.notna(v) and v > 0 else "no unit" for v in z]).value_counts()
+        return f"{self.what}; the points lie in " + ", ".join(f"{c} ({n} points)" for c, n in found.items())
+
+
 def check_points_on_map(points: gpd.GeoDataFrame, grid: Grid, samples: pd.DataFrame | None = None, *, source: str,
-                        map_name: str | None = None) -> dict:
+                        map_name: str | None = None, nodata_cause: NodataCause | None = None) -> dict:
     """Raise or warn when the reference points do not serve to evaluate the map; returns the counts.
 
     `samples` is `points.sample_points`' frame (columns inside, reference, map, no_crop, used); without it (a
@@ -112,7 +132,10 @@ def check_points_on_map(points: gpd.GeoDataFrame, grid: Grid, samples: pd.DataFr
     the counts, the likely cause and its fix) when no point is usable, or when more than half of the points
     miss the map and `likely_cause` names why; logs a warning when at least OUTSIDE_WARN_SHARE miss it
     otherwise, and when at least NODATA_WARN_SHARE of the points on the map fall on map nodata (they are left
-    out, which biases the accuracy when nodata is not random, e.g. a 0/1 map whose 0 is nodata).
+    out, which biases the accuracy when nodata is not random, e.g. a 0/1 map whose 0 is nodata); that warning names
+    `nodata_cause` (the run's own map: no advice to recode it) when given. A `samples` column 'unpredicted'
+    (crop pixels irrmap's class.tif leaves unpredicted, see evaluation.unpredicted) is counted apart
+    (counts['n_unpredicted']), not as map nodata.
     """
     n = len(points) if samples is None else len(samples)
     if n == 0:
@@ -124,12 +147,15 @@ def check_points_on_map(points: gpd.GeoDataFrame, grid: Grid, samples: pd.DataFr
         detail = f"{used:,} of {n:,} points on the grid"
     else:
         inside = samples["inside"].to_numpy()
+        unpredicted = samples["unpredicted"].to_numpy(bool) if "unpredicted" in samples else np.zeros(n, bool)
         counts = {
             "n_points": n, "n_outside_map": int((~inside).sum()),
             "n_missing_label": int((inside & (samples["reference"] < 0)).sum()),
-            "n_missing_map_value": int((inside & (samples["reference"] >= 0) & (samples["map"] < 0) & ~samples["no_crop"]).sum()),
+            "n_missing_map_value": int((inside & (samples["reference"] >= 0) & (samples["map"] < 0) & ~samples["no_crop"] & ~unpredicted).sum()),
             "n_no_crop_within_radius": int(samples["no_crop"].sum()),
         }
+        if "unpredicted" in samples:
+            counts["n_unpredicted"] = int((inside & (samples["reference"] >= 0) & unpredicted & ~samples["no_crop"]).sum())
         used = int(samples["used"].sum())
         detail = (f"{used:,} of {n:,} points usable: {counts['n_outside_map']:,} outside the map, {counts['n_missing_label']:,} "
                   f"without a label, {counts['n_missing_map_value']:,} on map nodata, {counts['n_no_crop_within_radius']:,} "
@@ -154,7 +180,13 @@ def check_points_on_map(points: gpd.GeoDataFrame, grid: Grid, samples: pd.DataFr
                     "region, clip them to the map to silence this warning", source, f"{out:,}", f"{n:,}", extent, used)
     on_nodata = counts.get("n_missing_map_value", 0)
     on_map = n - out
-    if on_nodata and on_nodata >= NODATA_WARN_SHARE * on_map:
+    if on_nodata and on_nodata >= NODATA_WARN_SHARE * on_map and nodata_cause is not None:
+        at = (inside & (samples["reference"] >= 0) & (samples["map"] < 0) & ~samples["no_crop"] & ~unpredicted).to_numpy(bool)
+        log.warning("%s: %s of %s reference points on the map%s (%.1f %%) fall on its nodata and are left out; accuracy uses the %s "
+                    "usable points. Cause: %s. Fix: %s", source, f"{on_nodata:,}", f"{on_map:,}", f" {map_name}" if map_name else "",
+                    100 * on_nodata / max(on_map, 1), used,
+                    nodata_cause.describe(samples["row"].to_numpy()[at], samples["col"].to_numpy()[at]), nodata_cause.fix)
+    elif on_nodata and on_nodata >= NODATA_WARN_SHARE * on_map:
         log.warning("%s: %s of %s reference points on the map%s (%.1f %%) fall on its nodata and are left out; accuracy uses the %s "
                     "usable points. If nodata marks pixels that are not irrigated (e.g. 0 declared as nodata, or no cropland), "
                     "give them a value (gdal_edit.py -unsetnodata MAP, or recode them to 0) so they are scored; otherwise check "
@@ -173,4 +205,4 @@ def _extents(points: gpd.GeoDataFrame, grid: Grid) -> str:
             f"in {grid.crs.to_string()}")
 
 
-__all__ = ["NODATA_WARN_SHARE", "OUTSIDE_WARN_SHARE", "Cause", "check_points_on_map", "hits_on_grid", "likely_cause"]
+__all__ = ["NODATA_WARN_SHARE", "OUTSIDE_WARN_SHARE", "Cause", "NodataCause", "check_points_on_map", "hits_on_grid", "likely_cause"]

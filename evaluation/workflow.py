@@ -345,7 +345,8 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                     snap_radius: int = 0, min_crop_fraction: float = 0.0, by: str | None = None, units_path=None,
                     unit_field=None, hierarchy="cn-adcode", by_level=None, aridity_path=None,
                     aridity_threshold: float = 0.5, units_layer=None, design: SampleDesign | None = None,
-                    units_encoding=None, one_per_pixel: bool = False, units_read: dict | None = None) -> PointsResult:
+                    units_encoding=None, one_per_pixel: bool = False, units_read: dict | None = None, crop_for_nodata=None,
+                    nodata_causes: dict | None = None) -> PointsResult:
     """Point accuracy of a map (binarised at `threshold`) against labelled reference points, optionally grouped
     by a point field (`by`), by the unit at `by_level`, or by the unit's aridity class (arid/humid).
     With `design` (how the points were sampled) also the design-based estimates of evaluation.design.
@@ -355,11 +356,17 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     `threshold` None: not given (binarised at value > 0, and a map not coded 0/1 is refused, see
     check_map_values); an explicit 0 is a threshold like any other.
 
-    On irrmap's class.tif (nodata 255 described as 'no cropland', see no_cropland_is_zero) a point on 255 counts
-    as mapped 'not irrigated', as `statistics_agreement` counts those pixels as 0 irrigated area: a point
-    labelled irrigated there is an omission error, not a missing value (counts['n_on_no_cropland'] says how
-    many). On any other map's nodata a point is left out (counts['n_missing_map_value']), with a warning when
-    that is a notable share (point_location.NODATA_WARN_SHARE).
+    On irrmap's class.tif (nodata 255 described as 'no cropland', see no_cropland_is_zero) a point on a 255 pixel
+    without cropland counts as mapped 'not irrigated', as `statistics_agreement` counts those pixels as 0 irrigated
+    area: a point labelled irrigated there is an omission error, not a missing value (counts['n_on_no_cropland']
+    says how many). A 255 pixel WITH cropland (fraction > 0 in `crop_for_nodata`, default `cropland_path`: a 0..1
+    cropland raster, resampled onto the map's grid as categories) is a crop pixel the mapping left unpredicted
+    (a predictor missing there): not mapped, so the point is left out (counts['n_unpredicted'], see
+    evaluation.unpredicted; a warning names the cause beyond unpredicted.UNPREDICTED_WARN_SHARE). Without a
+    cropland layer every 255 counts as no cropland. On any other map's nodata a point is left out
+    (counts['n_missing_map_value']), with a warning when that is a notable share (point_location.NODATA_WARN_SHARE)
+    naming the map's entry of `nodata_causes` ({str(map path): point_location.NodataCause}, why the run's own map
+    has nodata there) when it has one.
 
     Points are reprojected from their CRS (`points_crs`, default the file's own, EPSG:4326 for CSV) onto the
     map's grid. Raises DataError for labels that are not 0/1 or known words without `label_map`/`positive`
@@ -372,6 +379,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     warning names them; `one_per_pixel` keeps the first used point of each pixel in file order and leaves out the
     others (counts['n_left_out_same_pixel'], samples column 'same_pixel_left_out')."""
     from irrmap.evaluation.point_location import check_points_on_map
+    from irrmap.evaluation.unpredicted import at_points, split_no_cropland, warn_if_many
 
     grid = map_grid(map_path)
     info = check_map_values(map_path, threshold, binarised=True)
@@ -379,9 +387,7 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     threshold = 0.0 if threshold is None else float(threshold)
     m = read_map(map_path, grid)
     no_cropland = no_cropland_is_zero(info)
-    if no_cropland:  # 255 = no cropland: mapped not irrigated (as in statistics_agreement), not missing
-        raw = m
-        m = m.fillna(0)
+    crop_for_255 = crop_for_nodata or cropland_path
     pts = points.read_points(points_path, label_field, lon_field=lon_field, lat_field=lat_field, crs=points_crs, layer=layer)
     import shutil
     import tempfile
@@ -391,14 +397,27 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
         # crop pixels (fraction > min_crop_fraction) decided on the cropland's own grid, then brought onto the map's
         # grid as categories: a continuous resampling would spread crop onto neighbouring pixels before the test
         crop = binary_on_grid(cropland_path, grid, min_crop_fraction, Path(tmp) / "crop.tif", name="cropland")[0] if cropland_path else None
+        unpredicted = None
+        if no_cropland:  # 255 = no cropland: mapped not irrigated (as in statistics_agreement); with cropland > 0: not mapped
+            raw = m
+            any_crop = None
+            if crop_for_255:
+                da, thr = binary_on_grid(crop_for_255, grid, 0.0, Path(tmp) / "crop_any.tif", name="cropland")
+                any_crop = (da > thr).load()
+            m, unpredicted = split_no_cropland(raw, any_crop)
         s = points.sample_points(pts, m, label_field=label_field, threshold=threshold, positive=positive, label_map=label_map,
                                  cropland=crop, snap_radius=snap_radius, min_crop_fraction=min_crop_fraction)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    counts = check_points_on_map(pts, grid, s, source=str(points_path), map_name=Path(map_path).name)
+    if unpredicted is not None:  # crop pixels the model never predicted (255 with cropland > 0): missing, not class 0
+        s["unpredicted"] = at_points(unpredicted, s["row"].to_numpy(), s["col"].to_numpy(), s["inside"].to_numpy())
+    counts = check_points_on_map(pts, grid, s, source=str(points_path), map_name=Path(map_path).name,
+                                 nodata_cause=(nodata_causes or {}).get(str(map_path)))
     if no_cropland:  # how many used points sit on 255 = no cropland (scored as mapped not irrigated)
         s["on_no_cropland"] = s["inside"].to_numpy() & np.isnan(points.values_at(raw, s["row"].to_numpy(), s["col"].to_numpy()))
         counts["n_on_no_cropland"] = int((s["on_no_cropland"] & s["used"]).sum())
+        if unpredicted is not None:
+            warn_if_many(counts["n_unpredicted"], counts["n_unpredicted"] + int(s["used"].sum()), str(points_path), Path(map_path).name)
     _same_pixel(s, counts, one_per_pixel, str(points_path), Path(map_path).name)
     group_by, groups_col = None, None
     if by:
@@ -504,15 +523,15 @@ def check_frame_size(design: SampleDesign, info: dict, grid: Grid, source: str, 
         return None
     total = float(sum(design.stratum_sizes.values()))
     n_map = grid.width * grid.height if no_cropland_is_zero(info) else int(info.get("n_valid", 0))
+    if values is not None and no_cropland_is_zero(info):  # class.tif's unpredicted crop pixels (NaN) are no part of the map
+        n_map -= int(np.isnan(np.asarray(values, dtype=np.float64)).sum())
     if not n_map or total <= 0:
         return None
     map_ha = grid.total_area() / (grid.width * grid.height) / 1e4  # mean true pixel area of the map (ha)
     if design.unit_area_ha:
         mapped = n_map * map_ha
-        if values is not None and not no_cropland_is_zero(info):  # true area of the pixels with data
+        if values is not None:  # true area of the pixels with data (on class.tif: all but the unpredicted crop pixels)
             mapped = float(grid.pixel_area()[~np.isnan(np.asarray(values, dtype=np.float64))].sum()) / 1e4
-        elif values is not None:
-            mapped = grid.total_area() / 1e4
         frame, unit = total * design.unit_area_ha, "ha"
     else:
         frame, mapped, unit = total, float(n_map), "pixels"
@@ -628,11 +647,22 @@ class StatisticsResult:
     mapped: pd.Series = field(default=None)
     left_out: dict = field(default_factory=dict)  # what the pairs leave out, and why (see statistics_agreement)
     sources: dict = field(default_factory=dict)  # level -> what the map is compared with there (its own table, or summed units)
+    basis: str = ""  # how a pixel's mapped area is counted (area_basis), for the report to label the area with
 
     def to_dict(self) -> dict:
         scale = M2_PER_UNIT[self.out_unit]
         return {"unit": self.out_unit, "levels": {lv: _clean_metrics(agreement.scaled_metrics(m, scale)) for lv, m in self.metrics.items()},
                 "sources": self.sources, "left_out": self.left_out}
+
+
+def area_basis(map_kind: str, weighted: bool) -> str:
+    """How a pixel's mapped irrigated area is counted (agreement.mapped_area_by_unit), in words for the report:
+    a fraction/percent map or a weighted binary map counts a share of the pixel's area (irrmap's fraction.tif:
+    its cropland fraction), an unweighted binary map the whole pixel area."""
+    if map_kind in ("fraction", "percent"):
+        return "each pixel's true area times its mapped irrigated fraction (the cropland fraction of irrigated pixels)"
+    return ("each irrigated pixel's true area times the weight raster (e.g. its cropland fraction)" if weighted
+            else "the whole true area of each irrigated pixel")
 
 
 def _clean_metrics(metrics: dict) -> dict:
@@ -678,13 +708,13 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
     if mapped_m2 is None:
         info = check_map_values(map_path, threshold, map_kind)
         m = read_map(map_path, grid)
-        if no_cropland_is_zero(info):  # irrmap's class.tif: 255 = no cropland, i.e. 0 irrigated area (not missing data)
-            m = m.fillna(0)
+        if no_cropland_is_zero(info):  # irrmap's class.tif: 255 = no cropland, i.e. 0 irrigated area (not missing data),
+            m = _class_map_with_gaps(m, cropland_path, grid)  # but 255 on cropland = not predicted: missing
         weight = read_map(weight_path, grid, name="weight") if weight_path else None
         mapped = agreement.mapped_area_by_unit(m, units, kind=map_kind, threshold=0.0 if threshold is None else threshold, weight=weight)
     else:
         mapped = mapped_m2.reindex(units.codes.astype(str).to_numpy()).rename("mapped_m2")
-        mapped.attrs["not_estimable"] = {}
+        mapped.attrs["not_estimable"] = dict(mapped_m2.attrs.get("not_estimable", {}))  # e.g. unpredicted.without_unpredicted_units
         mapped = agreement.leave_out_partial(mapped, units, grid)
 
     cropland_m2 = cropland_by_unit(cropland_path, units, grid) if cropland_path is not None else None
@@ -726,7 +756,26 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                *_opt("--cropland", cropland_path), *_opt("--year-field", year_field), *_opt("--year", year), *_opt("--variant-field", variant_field),
                *_opt("--variant", variant), *_opt("--skip-rows", skip_rows or None), "--out-unit", out_unit,
                *sum((["--level-stats", f"{lv}={p}"] for lv, p in (level_tables or {}).items()), []), "--json")
-    return StatisticsResult(paired, metrics, out_unit, cmd, mapped, left_out, sources)
+    return StatisticsResult(paired, metrics, out_unit, cmd, mapped, left_out, sources, area_basis(map_kind, weight_path is not None))
+
+
+def _class_map_with_gaps(m, cropland_path, grid: Grid):
+    """irrmap's class.tif `m` (255 -> NaN) with 0 on its 255 pixels without cropland and NaN (missing, so a unit
+    mostly unpredicted has no mapped area, agreement.MAX_MISSING_SHARE) on 255 pixels with cropland > 0 in
+    `cropland_path` (evaluation.unpredicted); every 255 is 0 without a cropland raster."""
+    import shutil
+    import tempfile
+
+    from irrmap.evaluation.unpredicted import split_no_cropland
+
+    if cropland_path is None:
+        return m.fillna(0)
+    tmp = tempfile.mkdtemp(prefix="irrmap-crop-")
+    try:
+        da, thr = binary_on_grid(cropland_path, grid, 0.0, Path(tmp) / "crop_any.tif", name="cropland")
+        return split_no_cropland(m, (da > thr).load())[0]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 _KIND_FIELD = {"duplicate code": "code", "missing code": "code", "no join": "code", "code not in boundaries": "code",
@@ -914,6 +963,7 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
     next steps' (the section is left out when None); `constrained`: the map was trained on labels matched to the
     statistics (see statistics_section); `figure`: PNG bytes of the map figure replacing the quicklook."""
     from irrmap.evaluation.report import Report, confusion_png, map_quicklook_png
+    from irrmap.evaluation.unpredicted import counts_text
 
     threshold = 0.0 if threshold is None else threshold
     rep = Report(title or f"Evaluation of {Path(map_path).name}",
@@ -949,8 +999,7 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
         sec.text(f"{acc.n} points used of {c['n_points']} ({c['n_outside_map']} outside the map, {c['n_missing_label']} without label, "
                  f"{c['n_missing_map_value']} on map nodata, {c['n_no_crop_within_radius']} without a crop pixel within the snap radius; "
                  f"{c['n_snapped']} snapped). Map irrigated where value > {c['threshold']:g}."
-                 + (f" {c['n_on_no_cropland']} used points lie on pixels without cropland (255) and count as mapped not irrigated."
-                    if c.get("n_on_no_cropland") else "")
+                 + (" " + counts_text(c, acc.n) if counts_text(c, acc.n) else "")
                  + (f" {c['n_left_out_same_pixel']} points were left out as later points of a pixel holding an earlier one "
                     "(one point per pixel)." if c.get("n_left_out_same_pixel") else "")
                  + (f" {c['n_points_sharing_pixels']} used points share {c['n_pixels_with_several_points']} map pixels: they are not "
@@ -1037,7 +1086,8 @@ def _summary(points_result, statistics, warnings) -> str:
         lv, df = next(iter(statistics.levels.items()))
         scale = M2_PER_UNIT[statistics.out_unit]
         out.append(f"Mapped irrigated area {df['mapped_m2'].sum() / scale:,.0f} {statistics.out_unit} against {df['statistic_m2'].sum() / scale:,.0f} "
-                   f"{statistics.out_unit} in the statistics ({len(df)} {lv} units with both).")
+                   f"{statistics.out_unit} in the statistics ({len(df)} {lv} units with both; mapped area = "
+                   f"{statistics.basis or area_basis('fraction', False)}).")
     if warnings is not None:
         out.append(f"{len(warnings)} warning(s) in the run (see Flags and next steps).")
     return " ".join(out) + (" " if out else "")

@@ -305,6 +305,8 @@ def _points(args) -> int:
             f"points: {a.n} used of {c['n_points']} ({c['n_outside_map']} outside the map, {c['n_missing_map_value']} on map nodata, "
             f"{c['n_missing_label']} without label, {c['n_no_crop_within_radius']} without a crop pixel within the snap radius)"
             + (f"; {c['n_on_no_cropland']} used points on no-cropland pixels (255) count as mapped not irrigated" if "n_on_no_cropland" in c else "")
+            + (f"; {c['n_unpredicted']} points on crop pixels the map left unpredicted (255 with cropland > 0: a predictor "
+               "missing there) are not mapped and left out" if c.get("n_unpredicted") else "")
             + (f"; {c['n_snapped']} snapped to a crop pixel, up to {c['max_snap_distance_m']:,.0f} m (geodesic, point to pixel centre)"
                if c.get("n_snapped") and c.get("max_snap_distance_m") is not None else "")
             + (f"; {c['n_left_out_same_pixel']} left out as later points of a pixel (--one-per-pixel)" if c.get("n_left_out_same_pixel") else "")

@@ -41,14 +41,43 @@ def _units_read(units) -> dict | None:
             "name_field": units.name_field}
 
 
-def _unit_areas(ctx: RunContext):
+def _unit_areas(ctx: RunContext, crop: str | None = None):
     """(map, map kind, weight, mapped m2 by finest code) of the classifier map's area per unit: mapping/fraction.tif
-    (percent) summed by irrmap.mapping.unit_areas.irrigated_m2_by_unit, the function of irrigated_area_by_unit.csv."""
+    (percent) summed by irrmap.mapping.unit_areas.irrigated_m2_by_unit, the function of irrigated_area_by_unit.csv.
+    With the run's cropland (`crop`), units whose crop pixels class.tif leaves unpredicted on more than
+    agreement.MAX_MISSING_SHARE of their area get no mapped area (evaluation.unpredicted.without_unpredicted_units):
+    fraction.tif holds 255 = 0 ha there, which would understate them."""
+    from irrmap.evaluation.unpredicted import without_unpredicted_units
     from irrmap.mapping.unit_areas import irrigated_m2_by_unit
 
     fraction = ctx.products["irrigated_fraction"]
     _, table = zones_and_codes(ctx)
-    return fraction, "percent", None, irrigated_m2_by_unit(fraction, ctx.outdir / "units" / "zones.tif", table)
+    zones = ctx.outdir / "units" / "zones.tif"
+    mapped = irrigated_m2_by_unit(fraction, zones, table)
+    if crop is not None and "irrigated_class" in ctx.products:
+        mapped = without_unpredicted_units(mapped, table, ctx.products["irrigated_class"], crop, zones)
+    return fraction, "percent", None, mapped
+
+
+def _nodata_causes(ctx: RunContext) -> dict:
+    """{str(path): point_location.NodataCause} of the run's threshold maps (training.thresholds writes 255 outside the
+    units, in units without a statistic and on crop pixels without a score), so that points on their nodata are
+    explained by the units they lie in (codes from units/zones.tif and units.csv), never by advice to recode them."""
+    from irrmap.evaluation.point_location import NodataCause
+
+    names = [f"threshold_{s}" for s in ctx.config.training.scores] if ctx.config.training else []
+    names = [n for n in names if n in ctx.products]
+    if not names:
+        return {}
+    zones = codes = None
+    if (ctx.outdir / "units" / "zones.tif").exists():
+        zones, table = zones_and_codes(ctx)
+        codes = dict(zip(table["zone"].astype(int), table["code"].astype(str)))
+    cause = NodataCause("the run's threshold maps leave units without a statistic (and crop pixels without a score, and "
+                        "pixels outside every unit) unmapped, 255 (training.thresholds)",
+                        "give those units a statistic ([statistics].path) and run again, or read this accuracy as that of the "
+                        "units with a statistic", zones, codes)
+    return {str(ctx.products[n]): cause for n in names}
 
 
 def run(ctx: RunContext) -> list[Path]:
@@ -76,7 +105,7 @@ def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
         points_kw = dict(points_path=ctx.path(sec.points), label_field=sec.label_field, threshold=sec.threshold, layer=sec.points_layer,
                          label_map=sec.label_map, positive=sec.positive, points_crs=sec.points_crs, lon_field=sec.lon_field,
                          lat_field=sec.lat_field, cropland_path=crop if sec.snap_radius else None, snap_radius=sec.snap_radius,
-                         design=report_context.sample_design(ctx))
+                         design=report_context.sample_design(ctx), crop_for_nodata=crop, nodata_causes=_nodata_causes(ctx))
         kw["points_result"] = points_accuracy(
             map_path, **points_kw,
             units_path=ctx.path(units.path) if (units and sec.by_level) else None, unit_field=units.code_field if units else None,
@@ -87,7 +116,7 @@ def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
         weight = ctx.products.get(ctx.config.training.cropland) if (ctx.config.training and sec.map_kind == "binary") else None
         area_map, area_kind, mapped = map_path, sec.map_kind, None
         if name == "irrigated_class":  # the mapped area per unit is the one of mapping/irrigated_area_by_unit.csv
-            area_map, area_kind, weight, mapped = _unit_areas(ctx)
+            area_map, area_kind, weight, mapped = _unit_areas(ctx, ctx.products.get(cropland_product(ctx)) if cropland_product(ctx) else None)
         kw["statistics"] = statistics_agreement(
             area_map, ctx.path(units.path), units.code_field, ctx.path(st.path), st.code_field, st.area_field, st.area_unit,
             hierarchy=units.hierarchy, stats_level=st.level, map_kind=area_kind, threshold=sec.threshold, weight_path=weight, mapped_m2=mapped,
