@@ -11,6 +11,7 @@ import pandas as pd
 
 from irrmap.core.errors import InputError
 from irrmap.core.progress import progress_bar
+from irrmap.models.class_counts import check_classes
 from irrmap.models.estimators import DEFAULT_MODEL, MODELS
 from irrmap.models.scope import GLOBAL_KEY, ScopedClassifier, fit_threads, scope_keys
 from irrmap.models.spatial_cv import out_of_bag_scores, spatial_vs_random
@@ -193,8 +194,9 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     rows fitted (feature_ranges).
     Raises InputError for an unknown model, a pool without labels, or features not in the pool, repeated or
     bookkeeping (NON_FEATURES); `features_option` is how the caller names the feature list in that error; and for
-    the pool problems of check_pool_columns (bad labels, no row/col for a blocked CV, lon/lat not in degrees), named
-    `pool_name`.
+    the pool problems of check_pool_columns (bad labels, no row/col for a blocked CV, lon/lat not in degrees) and of
+    check_classes (one class in the pool, or in every unit of a province/county scope; warnings for some single-class
+    units and for units with fewer samples of a class than the minimum leaf), named `pool_name`.
     """
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}", "model", f"use one of {', '.join(MODELS)}")
@@ -220,6 +222,9 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     X = pool[feats].astype(np.float32)
     y = pool["label"].to_numpy().astype(np.int64)
     zones = pool["zone"].to_numpy() if "zone" in pool.columns else None
+    leaf = ScopedClassifier(model=model, estimator_params=estimator_params)._new().get_params()
+    leaf = leaf.get("min_samples_leaf", leaf.get("min_child_samples"))
+    check_classes(y, keys, scope, leaf if isinstance(leaf, int) else None, pool_name)
 
     # the random split of a bootstrap forest is its out-of-bag decisions: no random folds to fit
     oob = bool(cv_blocks) and keeps_out_of_bag(model, estimator_params)

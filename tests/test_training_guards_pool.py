@@ -103,7 +103,7 @@ def test_an_empty_pool_is_an_error_without_a_pandas_dump(d, capsys):
     assert _pool(d, "--per-class", "0") == 2
     out, err = capsys.readouterr()
     assert "Series" not in out + err
-    assert "the training pool is empty" in err and "--per-class" in err and err.count("\n") == 1
+    assert "leave the pool empty" in err and "--per-class" in err and err.count("\n") == 1  # refused before sampling
     assert not (d / "pool.parquet").exists()
 
 

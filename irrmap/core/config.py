@@ -359,7 +359,7 @@ class TrainingSection(_Section):
     rule: Literal["nearest", "reach", "under"] = Field(
         "nearest", description="Stopping rule: nearest (|mapped - target| smallest), reach (mapped >= target), under (mapped <= target)."
     )
-    per_class: int = Field(200, ge=0, description="Training samples per unit and class.")
+    per_class: int = Field(200, ge=1, description="Training samples per unit and class, 1 or more (0 would leave the pool empty; leave out single units with per_class_in).")
     per_class_in: dict[str, int] = Field(default_factory=dict, description="Per parent-unit overrides of per_class, e.g. {'650000' = 400}.")
     erode: int = Field(0, ge=0, description="Drop pool pixels within this many pixels of another label.")
     predictors: list[str] | None = Field(None, description="Products sampled into the pool (default: every raster product).")

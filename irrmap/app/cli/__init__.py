@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args.group is None else 2
     try:
         with _sigterm_as_interrupt():
+            from irrmap.core.output_paths import refuse_out_over_any_input
+
+            refuse_out_over_any_input(args, argv)  # no command writes its --out over one of its inputs
             code = int(func(args) or 0)
             sys.stdout.flush()  # a reader that stopped early breaks the pipe here, not at the interpreter's exit
             return code

@@ -6,6 +6,9 @@ import os
 
 from irrmap.app.cli import add_group
 
+# the files `mapping filter` writes into its folder (mapping/filter.py filter_to_files)
+FILTER_FILES = ("class.tif", "fraction.tif")
+
 
 def register(sub, name: str, help_: str) -> None:
     cmds = add_group(sub, name, help_)
@@ -60,14 +63,26 @@ def _predict(args) -> int:
 
     from irrmap.app.cli.input_options import check_on_grid, named_values
     from irrmap.core.grid import Grid
+    from irrmap.core.output_paths import refuse_overwriting_inputs
     from irrmap.core.raster_read import read_raster
     from irrmap.core.valid_share import refuse_empty_output
-    from irrmap.mapping.predict import predict_to_files, read_zone_lookup, tile_size_for, zone_keys_for, zone_lookup_path
+    from irrmap.mapping.predict import (
+        OUTPUTS,
+        predict_to_files,
+        read_zone_lookup,
+        tile_size_for,
+        zone_keys_for,
+        zone_lookup_path,
+    )
     from irrmap.models.persistence import load_model
 
     predictor_paths = named_values(args.predictor, "--predictor", "evi_max=features/evi_max.tif")  # a repeated name is refused
     check_distinct_predictors(predictor_paths, args.cropland)
+    refuse_overwriting_inputs({"MODEL": args.model, "--cropland": args.cropland, "--zones": args.zones, "--zone-table": args.zone_table,
+                               **{f"--predictor {n}": p for n, p in predictor_paths.items()}},
+                              [os.path.join(args.out, f"{n}.tif") for n in OUTPUTS], folder=args.out, own_marker=".predict_done.json")
     model, card = load_model(args.model)
+    check_predictor_names_given(card["features"], predictor_paths)
     order = [f for f in card["features"] if f in predictor_paths]
     if len(order) == len(predictor_paths):  # named predictors: taken in the model's order, whatever order they were given in
         predictor_paths = {f: predictor_paths[f] for f in order}
@@ -99,6 +114,23 @@ def _predict(args) -> int:
     return 0
 
 
+def check_predictor_names_given(features, paths: dict[str, str]) -> None:
+    """InputError (naming --predictor) when the --predictor names are not the model card's `features`: one missing
+    (lon/lat, mapping.predict.DERIVED, may be left out: they are derived from the grid) or one the model does not
+    use. The order on the command line is free: predictors are taken in the card's order."""
+    from irrmap.core.errors import InputError
+    from irrmap.mapping.predict import DERIVED
+
+    missing = [f for f in features if f not in paths and f not in DERIVED]
+    extra = [n for n in paths if n not in features]
+    if missing or extra:
+        found = "; ".join(t for t in (f"missing {', '.join(missing)}" if missing else "",
+                                      f"not a feature of the model: {', '.join(extra)}" if extra else "") if t)
+        raise InputError(f"the predictors differ from the model card's features ({found})", "--predictor",
+                         f"give --predictor NAME=PATH once for each of {', '.join(features)} (any order; lon/lat are derived "
+                         "from the grid when not given)")
+
+
 def check_distinct_predictors(paths: dict[str, str], cropland: str | None = None) -> None:
     """DataError when two predictor names read the same data: the same file (path, or inode through a link) or two
     files of one size with the same SHA-256. The model would take one layer for two of its features (e.g. sevi
@@ -126,10 +158,13 @@ def _filter(args) -> int:
     from irrmap.app.cli.input_options import check_on_grid
     from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
+    from irrmap.core.output_paths import refuse_overwriting_inputs
     from irrmap.core.raster_read import open_raster, read_raster
     from irrmap.core.valid_share import refuse_empty_output
     from irrmap.mapping.filter import filter_to_files
 
+    refuse_overwriting_inputs({"MAP": args.map, "--cropland": args.cropland}, [os.path.join(args.out, f) for f in FILTER_FILES],
+                              folder=args.out)
     grid = Grid.from_raster(args.map)
     with open_raster(args.map) as src:
         desc = " ".join(d or "" for d in src.descriptions)
@@ -149,9 +184,15 @@ def _filter(args) -> int:
 
 
 def _aggregate(args) -> int:
+    from irrmap.core.output_paths import refuse_overwriting_inputs
     from irrmap.core.valid_share import refuse_empty_output
-    from irrmap.mapping.aggregate import aggregate_to_file, check_fraction_input, read_fraction_map
+    from irrmap.mapping.aggregate import (
+        aggregate_to_file,
+        check_fraction_input,
+        read_fraction_map,
+    )
 
+    refuse_overwriting_inputs({"MAP": args.map}, [args.out])
     scale = check_fraction_input(args.map, args.scale)  # a class, probability, 0..1 or >100 map is refused, not summed
     fraction = read_fraction_map(args.map)  # the file's scale/offset applied, NaN where missing
     path = aggregate_to_file(fraction, args.out, factor=args.factor, scale=scale, nodata=None)

@@ -33,9 +33,17 @@ def register(sub, name: str, help_: str) -> None:
 
 
 def _fit(args) -> int:
-    from irrmap.core.errors import InputError
-    from irrmap.models import fit_from_pool, read_pool, save_model
+    from pathlib import Path
 
+    from irrmap.core.errors import InputError
+    from irrmap.core.output_paths import refuse_overwriting_inputs
+    from irrmap.models import fit_from_pool, read_pool, save_model
+    from irrmap.models.persistence import card_path
+
+    if Path(args.out).is_dir():
+        raise InputError(f"{args.out} is a folder; the model is a file", "--out",
+                         f"give a model file name, e.g. {Path(args.out) / 'model.joblib'} (its card is written beside it)")
+    refuse_overwriting_inputs({"POOL": args.pool}, [args.out, card_path(args.out)])
     pool = read_pool(args.pool)
     cv = args.cv_blocks
     if cv not in ("units",):

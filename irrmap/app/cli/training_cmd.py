@@ -57,7 +57,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH",
                    help="predictor raster to sample (repeat; one name each, not a column of the pool: "
                         "unit, zone, label, row, col, lon, lat, geometry)")
-    p.add_argument("--per-class", type=int, default=200, help="samples per unit and class (default 200)")
+    p.add_argument("--per-class", type=int, default=200, help="samples per unit and class, 1 or more (default 200)")
     p.add_argument("--per-class-in", action="append", default=[], metavar="CODE=N",
                    help="override per parent unit, e.g. 650000=400 for every county of province 650000 (repeat)")
     p.add_argument("--erode", type=int, default=0, help="drop pixels within N pixels of another label (default 0)")
@@ -71,6 +71,7 @@ def _thresholds(args) -> int:
     from irrmap.core.atomic import atomic_path
     from irrmap.core.errors import DataError, InputError
     from irrmap.core.grid import Grid
+    from irrmap.core.output_paths import refuse_overwriting_inputs
     from irrmap.core.palettes import IRRIGATION
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
@@ -84,6 +85,9 @@ def _thresholds(args) -> int:
     from irrmap.training.intermediate_maps import split_scores, worst_error
 
     check_distinct_files(role("--cropland", "the cropland fraction", args.cropland), role("--score", "a score", args.score))
+    refuse_overwriting_inputs({"--score": args.score, "--cropland": args.cropland, "--units": args.units, "--stats": args.stats},
+                              [Path(args.out) / f"{Path(p).stem}.tif" for p in args.score] + [Path(args.out) / "thresholds.csv"],
+                              folder=args.out)
     grid = Grid.from_raster(args.cropland)
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, name="cropland")
     scores = {}
@@ -175,6 +179,7 @@ def _pool(args) -> int:
     from irrmap.core.atomic import atomic_path
     from irrmap.core.errors import DataError, InputError
     from irrmap.core.grid import Grid
+    from irrmap.core.output_paths import refuse_overwriting_inputs
     from irrmap.core.raster_read import read_raster
     from irrmap.core.units import AdminUnits
     from irrmap.training.distinct_files import check_distinct_files, role
@@ -186,13 +191,18 @@ def _pool(args) -> int:
         write_pool,
     )
 
-    for option, value in (("--per-class", args.per_class), ("--erode", args.erode)):
-        if value < 0:
-            raise InputError(f"negative value {value}", option, "give 0 or a positive number")
+    if args.per_class < 1:
+        raise InputError(f"negative value {args.per_class}" if args.per_class < 0 else "0 samples per unit and class leave the pool empty",
+                         "--per-class",
+                         "give 1 or more (default 200); --per-class-in CODE=0 leaves out single units")
+    if args.erode < 0:
+        raise InputError(f"negative value {args.erode}", "--erode", "give 0 or a positive number")
     named = named_values(args.predictor, "--predictor", "evi_max=features/evi_max.tif")
     check_predictor_names(named, "--predictor")
     overrides = named_values(args.per_class_in, "--per-class-in", "650000=400")
     check_distinct_files(role("--cropland", "the cropland fraction", args.cropland), role("--map", "a threshold map", args.map))
+    refuse_overwriting_inputs({"--map": args.map, "--cropland": args.cropland, "--units": args.units,
+                               **{f"--predictor {n}": p for n, p in named.items()}}, [args.out])
     grid = Grid.from_raster(args.cropland)  # the cropland defines the grid, as in `training thresholds`
     for path in args.map:
         check_on_grid(path, grid, "map", args.align)
@@ -217,6 +227,9 @@ def _pool(args) -> int:
             like = f" (unit {near[0][1]!r} differs only by {' / '.join(near[0][2])}; codes are matched exactly)" if near else ""
             raise InputError(f"no unit has code {code!r} at any level{like}", "--per-class-in", "use a unit, city or province code")
         quota[1:][hit] = int(n)
+    if len(units) and not quota[1:].any():
+        raise InputError(f"--per-class-in sets 0 samples for every one of the {len(units)} units: the pool would be empty",
+                         "--per-class-in", "give 1 or more samples to the units that should train (or drop the =0 overrides)")
     predictors = {name: read_raster(path, grid, name=name) for name, path in named.items()}
     samples = sample_pool(maps, zones, cropland, per_class_by_zone=quota, seed=args.seed, erode=args.erode)
     if samples.empty and not int(zones.max().compute()):

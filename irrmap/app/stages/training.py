@@ -22,7 +22,7 @@ from irrmap.app.stages.common import (
 from irrmap.app.stages.sampled import check_fraction_input
 from irrmap.app.stages.units import partial_targets
 from irrmap.core.atomic import atomic_path, partial_path
-from irrmap.core.errors import DataError, gather, raise_all
+from irrmap.core.errors import ConfigError, DataError, gather, raise_all
 from irrmap.core.palettes import IRRIGATION
 from irrmap.core.raster_read import read_raster
 from irrmap.core.raster_write import RasterOutput, write_rasters
@@ -73,11 +73,15 @@ def _check_finest_level(ctx: RunContext) -> None:
 
 
 def _quota(ctx: RunContext, table: pd.DataFrame) -> np.ndarray:
-    """Samples per class for zone 0..N: [training].per_class, or per_class_in for the units it names."""
+    """Samples per class for zone 0..N: [training].per_class, or per_class_in for the units it names. ConfigError
+    (naming per_class_in) when the overrides set every unit to 0: the pool would be empty."""
     sec = ctx.config.training
     quota = np.full(len(table) + 1, sec.per_class, np.int64)
     for code, n in sec.per_class_in.items():
         quota[1:][units_matching(table, code, "[training].per_class_in")] = n
+    if len(table) and not quota[1:].any():
+        raise ConfigError(f"per_class_in sets 0 samples for every one of the {len(table)} units: the training pool would be empty",
+                          "[training].per_class_in", "give 1 or more samples to the units that should train (or drop the 0 overrides)")
     return quota
 
 
