@@ -7,10 +7,15 @@ with the Idso-Jackson clear-sky emissivity (surface emissivity 0.97).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import xarray as xr
 
 from irrmap.core.errors import InputError
+
+log = logging.getLogger("irrmap.suitability")
+MONTHS = 12  # monthly steps of one year: their sum is an annual total
 
 SIGMA = 5.670374419e-8  # Stefan-Boltzmann constant, W m-2 K-4
 GAMMA = 0.066  # psychrometric constant, kPa / degC
@@ -52,12 +57,34 @@ def _total(x, dim):
     return x
 
 
+def check_step_counts(n_precip: int, n_pet: int, where: str = "aridity", options: tuple[str, str] = ("--precip", "--pet")) -> None:
+    """Precipitation and PET given as `n_precip` and `n_pet` step rasters must cover the same period: different counts
+    raise InputError (3 months of precipitation against a year of PET gives an AI 4x too small), except a single
+    annual total on one side against MONTHS monthly totals on the other (both sums are annual), which is logged."""
+    if n_precip == n_pet:
+        return
+    p_opt, e_opt = options
+    if {n_precip, n_pet} == {1, MONTHS}:
+        one, many = (p_opt, e_opt) if n_precip == 1 else (e_opt, p_opt)
+        log.info("%s: %s is one raster, taken as an annual total; %s are %d rasters, taken as monthly totals and summed "
+                 "over the year", where, one, many, MONTHS)
+        return
+    raise InputError(f"{n_precip} precipitation step(s) ({p_opt}) but {n_pet} PET step(s) ({e_opt}): the aridity index "
+                     f"sum P / sum PET needs both over the same period (3 months of rain against a year of PET gives "
+                     "an index 4x too small)", where,
+                     "give the same steps for both (e.g. 12 monthly rasters each), or one annual total against 12 "
+                     "monthly rasters")
+
+
 def aridity_index(precipitation, pet, *, dim: str | None = "time") -> xr.DataArray:
     """AI = sum P / sum PET over a period (float32; lower = drier).
 
     Each argument is a 2-D DataArray (already a total), a list of them (one per time step), or a DataArray
     with dimension `dim`. A pixel missing in any step is NaN; so is a pixel whose PET total is not positive.
+    Lists of different lengths raise InputError (check_step_counts), except 1 annual total against 12 months.
     """
+    if isinstance(precipitation, (list, tuple)) and isinstance(pet, (list, tuple)):
+        check_step_counts(len(precipitation), len(pet))
     p = _total(precipitation, dim)
     e = _total(pet, dim)
     if isinstance(p, xr.DataArray) and isinstance(e, xr.DataArray) and p.shape != e.shape:

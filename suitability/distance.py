@@ -95,28 +95,74 @@ def water_mask(raster: xr.DataArray, *, values=None, threshold: float | None = N
 
 
 MAX_MASK_CODE = 255  # class codes of water and land-cover maps fit a byte (JRC GSW, ESA CCI, Copernicus LC100, GLAD)
+# distinct non-zero codes a mask read by the default rule (any non-zero value is water) may hold: a 0/1 mask has one;
+# JRC Global Surface Water's class layers have at most 12 (seasonality: 1..12 months of water; transitions: 10
+# classes); its occurrence (0..100 %) has up to 100, as has any percent or share, which needs a threshold
+MAX_MASK_CODES = 16
+
+
+def _code_presence(block) -> np.ndarray:
+    """(MAX_MASK_CODE + 1,) bool: which integer values 0..MAX_MASK_CODE occur among a block's valid values."""
+    b = np.asarray(block)
+    v = b[np.isfinite(b) & (b >= 0) & (b <= MAX_MASK_CODE)]
+    v = v[v == np.floor(v)].astype(np.int64)
+    return np.bincount(v, minlength=MAX_MASK_CODE + 1) > 0
 
 
 def mask_summary(raster: xr.DataArray):
-    """Lazy (maximum of the valid values, whether any valid value has a fractional part) of a water-mask raster
-    read as continuous (NaN = missing): what check_default_mask judges; compute it with the mask's other figures
-    so the mask is read once."""
+    """Lazy (maximum, fractional, minimum, codes) of a water-mask raster read as continuous (NaN = missing): the
+    largest and smallest valid value, whether any valid value has a fractional part, and the number of distinct
+    integer values 1..MAX_MASK_CODE among the valid values; what check_default_mask judges. Compute it with the
+    mask's other figures (dask.compute) so the mask is read once."""
     data = raster.data
     xp = da if isinstance(data, da.Array) else np
     valid = xp.isfinite(data)
-    return xp.nanmax(xp.where(valid, data, -np.inf)), xp.any(valid & (data != xp.floor(data)))
+    maximum = xp.nanmax(xp.where(valid, data, -np.inf))
+    minimum = xp.nanmin(xp.where(valid, data, np.inf))
+    fractional = xp.any(valid & (data != xp.floor(data)))
+    if isinstance(data, da.Array):
+        blocks = [dask.delayed(_code_presence)(b) for b in data.to_delayed().ravel()]
+        codes = dask.delayed(lambda parts: int(np.logical_or.reduce(parts)[1:].sum()))(blocks)
+    else:
+        codes = int(_code_presence(data)[1:].sum())
+    return maximum, fractional, minimum, codes
 
 
-def check_default_mask(maximum: float, fractional: bool, where: str) -> None:
+def check_default_mask(maximum: float, fractional: bool, where: str, *, minimum: float | None = None,
+                       codes: int | None = None, nodata=None, path=None,
+                       options: tuple[str, str] = ("--threshold {}", "--water-values {}")) -> None:
     """Raise DataError when a raster read as a water mask without water values or a threshold (the default: any
-    non-zero value is water) holds no codes: fractional values (a share, an index) or values above MAX_MASK_CODE
-    (a DEM, a distance): every pixel with a non-zero value would be water and the distance 0 almost everywhere."""
-    if not fractional and maximum <= MAX_MASK_CODE:
-        return
-    found = "fractional values" if fractional else f"values up to {maximum:g}"
-    raise DataError(f"the water mask holds {found}, not the codes of a 0/1 mask or a class map: every non-zero pixel "
-                    "would be water", where, "give --threshold T for an occurrence or a share (JRC occurrence: --threshold "
-                    "50; a 0..1 water share: --threshold 0.5) or --water-values CODES for a class map, or pass the water mask")
+    non-zero value is water) is no mask of water codes:
+
+    - fractional values (a share, an index) or values above MAX_MASK_CODE (a DEM, a distance): every pixel with a
+      non-zero value would be water and the distance 0 almost everywhere;
+    - more than MAX_MASK_CODES distinct non-zero integer values (`codes`; JRC occurrence 0..100, a percent): every
+      pixel ever seen wet would be water;
+    - no zero among the valid values (`minimum` > 0): no land, so the distance is 0 on every valid pixel and
+      missing elsewhere; typically a 0/1 mask with 0 declared as nodata (`nodata`, the file's declared value, makes
+      the message say so; `path` names the file in the gdal_edit.py fix).
+    The arguments are mask_summary's figures; `where` names the file in the message; `options` word the threshold
+    and water-values settings in the fixes (the CLI's options by default; `irrmap run` gives its config keys)."""
+    thr, vals = options
+    if fractional or maximum > MAX_MASK_CODE:
+        found = "fractional values" if fractional else f"values up to {maximum:g}"
+        raise DataError(f"the water mask holds {found}, not the codes of a 0/1 mask or a class map: every non-zero pixel "
+                        "would be water", where, f"give {thr.format('T')} for an occurrence or a share (JRC occurrence: "
+                        f"{thr.format(50)}; a 0..1 water share: {thr.format(0.5)}) or {vals.format('CODES')} for a class map, "
+                        "or pass the water mask")
+    if codes is not None and codes > MAX_MASK_CODES:
+        raise DataError(f"the water mask holds {codes} distinct non-zero values (up to {maximum:g}), not the few codes of a "
+                        "0/1 mask: an occurrence or percent (JRC occurrence 0..100) would count every pixel ever wet as water",
+                        where, f"give {thr.format('T')} (JRC occurrence: {thr.format(50)}, water in at least half the "
+                               f"observations) or {vals.format('CODES')} for a class map")
+    if minimum is not None and minimum > 0:
+        declared = (f"its nodata value is {nodata:g}, the land value of a 0/1 mask" if nodata is not None and nodata == 0
+                    else "land is probably declared as nodata")
+        target = path if path is not None else "FILE"
+        raise DataError(f"the water mask has no land pixel: every valid value is non-zero ({minimum:g}..{maximum:g}), so "
+                        f"every valid pixel would be water and every other pixel missing ({declared})", where,
+                        f"remove the nodata value: gdal_edit.py -unsetnodata {target} (or set it to a value the mask never "
+                        f"holds), or give {vals.format('CODES')} / {thr.format('T')}")
 
 
 def _interpolated_codes(raster: xr.DataArray) -> bool:

@@ -293,12 +293,38 @@ def check_slope_values(da, source: Source) -> Stats:
     return s
 
 
-def check_distance_values(da, source: Source) -> Stats:
-    """Distance to water in metres: negative values (an undeclared fill) are refused."""
+def pixel_ground_size(da) -> float | None:
+    """The smallest ground step (m) between neighbouring pixel centres of a georeferenced 2-D DataArray, sampled at
+    its corners and centre on the ellipsoid (irrmap.core.ground.ground_metric_at); None without a CRS."""
+    from irrmap.core.grid import Grid
+    from irrmap.core.ground import ground_metric_at
+
+    if getattr(da, "rio", None) is None or da.rio.crs is None:
+        return None
+    grid = Grid.from_dataarray(da)
+    h, w = grid.shape
+    rows, cols = np.array([0, 0, h - 1, h - 1, h // 2]), np.array([0, w - 1, 0, w - 1, w // 2])
+    e, _, g = ground_metric_at(grid, rows, cols)
+    steps = np.sqrt(np.concatenate([np.ravel(e), np.ravel(g)]))
+    steps = steps[np.isfinite(steps) & (steps > 0)]
+    return float(steps.min()) if steps.size else None
+
+
+def check_distance_values(da, source: Source, *, pixel_m: float | None = None) -> Stats:
+    """Distance to water in metres: negative values (an undeclared fill) are refused, and so is a raster whose
+    non-zero distances are all below one pixel's ground size (`pixel_m`, by default pixel_ground_size(da)): the
+    distance between pixel centres is 0 (water) or at least one pixel step, so these are no metres (km: every
+    pixel would fall in the nearest class, <= 1000 m)."""
     s = stats(da, source)
     if s.low < 0:
         raise InputError(f"negative distance to water (minimum {_fmt(s.low)})", source.where,
                          f"declare the fill value as nodata (gdal_edit.py -a_nodata {s.low:g})")
+    pixel_m = pixel_ground_size(da) if pixel_m is None else pixel_m
+    if pixel_m is not None and 0 < s.high < pixel_m:
+        raise InputError(f"every distance to water is below one pixel's ground size ({_fmt(s.high)} at most against "
+                         f"{_fmt(pixel_m)} m between pixel centres): metres between pixel centres are 0 or at least one "
+                         "pixel, so the distance is in another unit (km?)", source.where,
+                         f"km? {source.scale(1000)}; or compute it in metres: irrmap suitability distance MASK OUT")
     return s
 
 
@@ -421,6 +447,7 @@ __all__ = [
     "check_temperature",
     "config_source",
     "file_source",
+    "pixel_ground_size",
     "stats",
     "unit_tag",
     "warn_wet_aridity",

@@ -17,6 +17,7 @@ from typing import Callable, Mapping, Sequence
 import dask.array as da
 import numpy as np
 import xarray as xr
+from irrmap.suitability import zone_index
 
 from irrmap.core.errors import ConfigError
 
@@ -90,11 +91,10 @@ def _accumulate(total: xr.DataArray, term: xr.DataArray) -> xr.DataArray:
     return total + term
 
 
-def _lookup(z: np.ndarray, lut: np.ndarray, default: float) -> np.ndarray:
-    """lut[z] where 0 <= z < lut.size, `default` elsewhere (float64): one index array of ours and the result."""
-    zi = z.astype(np.int64)
-    zi[(zi < 0) | (zi >= lut.size)] = lut.size
-    return np.append(lut.astype(np.float64), np.float64(default))[zi]
+def _lookup(z: np.ndarray, ids: np.ndarray, values: np.ndarray, default: float) -> np.ndarray:
+    """values[k] where z == ids[k], `default` elsewhere (float64; zone_index.lookup: any integer ids, memory by the
+    number of ids, not the largest)."""
+    return zone_index.lookup(z, ids, values, default)
 
 
 def weighted_overlay_by_zone(classes: Mapping[str, xr.DataArray], weights: Mapping[str, float], zones: xr.DataArray,
@@ -109,21 +109,21 @@ def weighted_overlay_by_zone(classes: Mapping[str, xr.DataArray], weights: Mappi
     base_transform = base.rio.transform(recalc=False) if base_crs is not None else None
     del base  # only its attributes and georeference are needed: its memory goes back before the zone terms are made
     w = normalise_weights(weights)
-    n_zones = int(max(zone_weights)) + 1
-    luts = {k: np.full(n_zones, v) for k, v in w.items()}
-    for z, zw in zone_weights.items():
+    ids = np.array([int(z) for z in zone_weights], dtype=np.int64)  # any integer ids: no table of max(id) + 1 entries
+    luts = {k: np.full(ids.size, v) for k, v in w.items()}
+    for i, zw in enumerate(zone_weights.values()):
         zw = normalise_weights(zw, where)
         unknown = set(zw) - set(w)
         if unknown:
             raise ConfigError(f"weights for unknown factors {sorted(unknown)}", where, f"use the factors {', '.join(w)}")
         for k in w:
-            luts[k][int(z)] = zw.get(k, 0.0)
+            luts[k][i] = zw.get(k, 0.0)
     total = None
     for name, lut in luts.items():
         cls = classes[name]
         n = (n_classes or {}).get(name, cls.attrs.get("n_classes"))
         data = zones.data
-        look = functools.partial(_lookup, lut=lut, default=w[name])
+        look = functools.partial(_lookup, ids=ids, values=lut, default=w[name])
         if isinstance(data, np.ndarray) and _in_memory_alike(cls, zones):  # the product into our float64 copy
             wz = look(data)
             term = cls.astype(np.float64, copy=True)

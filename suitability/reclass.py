@@ -19,6 +19,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
+from irrmap.suitability import zone_index
 
 from irrmap.core.errors import ConfigError, InputError
 
@@ -63,7 +64,8 @@ class FlatUnitRule:
 
 @dataclass(frozen=True)
 class FewCropRule:
-    """Units with fewer than `min_crop_pixels` crop pixels get class `set_class` for every factor."""
+    """Units with fewer than `min_crop_pixels` crop pixels get class `set_class` for every factor where that factor
+    has a class (a pixel with a missing input, e.g. a DEM void, stays NaN, as under the flat-unit rule)."""
 
     min_crop_pixels: int = 50
     set_class: int = 1
@@ -131,7 +133,7 @@ def _count_block(mask, zones):
     ok = (zones > 0) & (mask > 0)  # NaN > 0 is False, as nan_to_num's 0 was, without a copy of the block
     if not ok.any():
         return None
-    return pd.Series(np.bincount(zones[ok].astype(np.int64)))
+    return zone_index.counts(zones[ok])  # by distinct id: no table of max(id) + 1 entries (9-digit ids)
 
 
 def zonal_count(mask, zones) -> pd.Series:
@@ -182,16 +184,14 @@ def zonal_percentiles(values, zones, qs, resolution: float = 0.01) -> pd.DataFra
 
 
 def _lookup(zones, table: pd.Series):
-    """Per-pixel value of `table` (indexed by zone id) for a zone array; NaN outside units or unknown ids."""
+    """Per-pixel value of `table` (indexed by zone id, any integers) for a zone array; NaN outside units (id <= 0)
+    or for ids not in the table. Memory follows the number of units, not the largest id (zone_index.lookup)."""
     ids = table.index.to_numpy(dtype=np.int64)
-    size = int(ids.max()) + 1 if ids.size else 1
-    lut = np.full(size + 1, np.nan, dtype=np.float64)
-    lut[ids] = table.to_numpy(dtype=np.float64)
+    keep = ids > 0
+    ids, vals = ids[keep], table.to_numpy(dtype=np.float64)[keep]
 
     def apply(z):
-        zi = np.asarray(z).astype(np.int64)  # a copy of ours: out-of-table ids are set in place
-        zi[(zi <= 0) | (zi >= size)] = size
-        return lut[zi]
+        return zone_index.lookup(z, ids, vals)
 
     if isinstance(zones, da.Array):
         return zones.map_blocks(apply, dtype=np.float64)
@@ -220,7 +220,8 @@ def reclassify(
 ) -> tuple[dict[str, xr.DataArray], pd.DataFrame]:
     """Class rasters (float32, NaN = missing or outside units) for the four factors, and a per-unit table.
 
-    Order of rules: ordinary classes, then the flat-unit rule, then the few-crop rule (it wins). `crop`
+    Order of rules: ordinary classes, then the flat-unit rule, then the few-crop rule (it wins; neither fills a
+    pixel whose factor is missing). Zone ids may be any positive integers (e.g. 9-digit township codes). `crop`
     (fraction or 0/1; crop pixel = value > 0) is needed for the few-crop rule; without it the rule is
     skipped. A unit with no crop pixels counts 0 and so gets class 1. Pixels outside any unit are NaN.
     The table has, per zone id: elevation_min, distance_min, relief (with the flat rule), flat,
@@ -286,11 +287,12 @@ def reclassify(
         table["crop_pixels"] = counts.reindex(all_ids, fill_value=0).astype(np.int64)
         table["few_crop"] = table["crop_pixels"] < few_crop_rule.min_crop_pixels
         few_px = _lookup(z, table["few_crop"].astype(float)) > 0
-        for name in classes:
-            if isinstance(classes[name], np.ndarray) and isinstance(few_px, np.ndarray):  # our own array: set in place
-                classes[name][few_px] = np.float32(few_crop_rule.set_class)
+        for name, cls in classes.items():
+            # a missing input stays NaN (as under the flat rule): the rule sets a class, it does not invent the data
+            if isinstance(cls, np.ndarray) and isinstance(few_px, np.ndarray):  # our own array: set in place
+                cls[few_px & ~np.isnan(cls)] = np.float32(few_crop_rule.set_class)
             else:
-                classes[name] = xp.where(few_px, np.float32(few_crop_rule.set_class), classes[name])
+                classes[name] = xp.where(few_px & ~xp.isnan(cls), np.float32(few_crop_rule.set_class), cls)
     out = {}
     for name, arr in classes.items():
         ref = zones

@@ -64,7 +64,7 @@ def test_nscore_min_share_in_percent_is_refused(tmp_path, capsys):
 def test_sscore_suitability_in_percent_is_refused(tmp_path, capsys):
     vi, _, vi_p, _, _ = _inputs(tmp_path)
     s = np.random.default_rng(4).choice([0.25, 0.5, 0.75, 1.0], (H, W)).astype(np.float32)
-    out = tmp_path / "s.tif"
+    out = tmp_path / "sscore.tif"  # not over the --suitability input s.tif (refused: irrmap.core.output_paths)
     assert main(["features", "sscore", "--suitability", _raster(tmp_path / "s_pct.tif", s * 100), vi_p, str(out)]) == 2
     assert "suitability score is not within 0..1" in capsys.readouterr().err
     assert main(["features", "sscore", "--suitability", _raster(tmp_path / "s.tif", s), vi_p, str(out)]) == 0

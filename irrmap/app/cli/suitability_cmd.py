@@ -26,7 +26,8 @@ def register(sub, name: str, help_: str) -> None:
     p.set_defaults(func=_slope)
 
     p = cmds.add_parser("distance", help="distance to the nearest water pixel in metres on the ellipsoid (exact EDT on UTM and geographic grids)",
-                        description="Float32 metres on the mask's grid. By default any non-zero, non-nodata pixel is water; "
+                        description="Float32 metres on the mask's grid. By default any non-zero, non-nodata pixel is water (a mask "
+                                    "with no 0 among its valid values, or an occurrence/percent, is refused: see --threshold); "
                                     "mask nodata stays nodata. With --max-distance the result is capped and computed block by block.")
     p.add_argument("mask", metavar="MASK")
     p.add_argument("out", metavar="OUT")
@@ -38,7 +39,8 @@ def register(sub, name: str, help_: str) -> None:
     p.set_defaults(func=_distance)
 
     p = cmds.add_parser("aridity", help="aridity index AI = sum P / sum PET",
-                        description="Either --precip and --pet (one raster per time step, summed), or --precip with "
+                        description="Either --precip and --pet (one raster per time step, summed; the same number of steps "
+                                    "each, or 12 monthly rasters against one annual total), or --precip with "
                                     "--temperature (degC), --humidity (%) and --radiation (mean shortwave, W m-2) per step "
                                     "for Priestley-Taylor PET (METHOD.md section 2). All rasters are read onto the grid of "
                                     "the first --precip raster. Output: Float32 AI.")
@@ -178,8 +180,13 @@ def _distance(args) -> int:
     else:
         n_water, *figures = dask.compute((water.data > 0).sum(), *summary)
         n_water = int(n_water)
-    if default:
-        check_default_mask(float(figures[0]), bool(figures[1]), f"MASK {args.mask}")
+    if default:  # no codes (a share, a DEM), an occurrence 0..100, or no land (0 declared nodata) are refused
+        import rasterio
+
+        with rasterio.open(args.mask) as src:
+            declared = src.nodata
+        check_default_mask(float(figures[0]), bool(figures[1]), f"MASK {args.mask}", minimum=float(figures[2]),
+                           codes=int(figures[3]), nodata=declared, path=args.mask)
     if n_water == 0 and args.max_distance is None:
         rule = (f"--water-values {' '.join(map(str, args.water_values))}" if args.water_values is not None else
                 f"--threshold {args.threshold:g}" if args.threshold is not None else "non-zero values")
@@ -236,12 +243,16 @@ def _aridity(args) -> int:
     precip = read(args.precip)
     p_src = source("--precip", args.precip)
     if args.pet:
+        from irrmap.suitability.aridity import check_step_counts
+
+        check_step_counts(len(args.precip), len(args.pet), f"--precip {args.precip[0]} / --pet {args.pet[0]}")
         pet_src = source("--pet", args.pet)
         # steps of any length, but P and PET of one step share it: their unit tags must not name different periods
         guards.check_climate_tags(args.precip, args.pet, p_src, pet_src, annual=False)
         pets = read(args.pet)
-        guards.check_precipitation_pet(total(precip), total(pets), p_src, pet_src)
-        ai = aridity_index(precip, pets)
+        p_total, pet_total = total(precip), total(pets)  # the step counts were checked above (check_step_counts)
+        guards.check_precipitation_pet(p_total, pet_total, p_src, pet_src)
+        ai = aridity_index(p_total, pet_total)
     elif args.temperature and args.humidity and args.radiation:
         for option, paths, check in (("--temperature", args.temperature, guards.check_temperature),
                                      ("--humidity", args.humidity, guards.check_humidity),

@@ -90,7 +90,11 @@ def run(ctx: RunContext) -> list[Path]:
     dem = read_product(ctx, sec.dem, "[suitability].dem")
     check_elevation_range(dem, f"[suitability].dem ({sec.dem})")
     slope = su.slope(dem, percent=True)
-    water = su.water_mask(read_product(ctx, sec.water, "[suitability].water"), values=sec.water_values, threshold=sec.water_threshold)
+    raw_water = read_product(ctx, sec.water, "[suitability].water")
+    if sec.water_values is None and sec.water_threshold is None:
+        check_water_default(ctx, raw_water)
+    water = su.water_mask(raw_water, values=sec.water_values, threshold=sec.water_threshold)
+    del raw_water
     distance = su.distance_to_water(water, max_distance=sec.max_distance)
     if sec.aridity:
         ai = read_product(ctx, sec.aridity, "[suitability].aridity")
@@ -125,6 +129,31 @@ def run(ctx: RunContext) -> list[Path]:
     with atomic_path(folder / "units.csv") as tmp:
         unit_table.to_csv(tmp)
     return [*outputs, folder / "units.csv"]
+
+
+def check_water_default(ctx: RunContext, raw) -> None:
+    """The CLI's guard of a water mask read by the default rule (any non-zero value is water;
+    irrmap.suitability.distance.check_default_mask): no codes, an occurrence 0..100, or no land (0 declared as
+    nodata) raise DataError naming the product and the config keys that fix it. An integer-coded source read
+    with an interpolating resampling holds shares, which water_mask itself thresholds at 0.5: only its land is checked."""
+    import dask
+
+    from irrmap.suitability.distance import (
+        _interpolated_codes,
+        check_default_mask,
+        mask_summary,
+    )
+
+    sec = ctx.config.suitability
+    maximum, fractional, minimum, codes = dask.compute(*mask_summary(raw))
+    spec = ctx.config.inputs.get(sec.water)
+    where = (f"[inputs.{sec.water}].path = {spec.path}" if spec is not None else
+             f"[suitability].water = {sec.water!r} ({ctx.products.get(sec.water)})")
+    shares = _interpolated_codes(raw)
+    check_default_mask(float(maximum), bool(fractional) and not shares, where, minimum=float(minimum),
+                       codes=None if shares else int(codes), nodata=None if spec is None else spec.nodata,
+                       path=spec.path if spec is not None else None,
+                       options=("[suitability].water_threshold = {}", "[suitability].water_values = [{}]"))
 
 
 def zone_weights(table: pd.DataFrame, weights_in: dict) -> dict[int, dict[str, float]]:
