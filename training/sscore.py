@@ -21,15 +21,45 @@ log = logging.getLogger(__name__)
 SCORE_VIS = ("evi", "ndvi", "gi")
 
 
-def flat_pixels(zones: xr.DataArray, table: pd.DataFrame, column: str = "flat") -> xr.DataArray:
+def flat_pixels(zones: xr.DataArray, table: pd.DataFrame, column: str = "flat", *, where: str = "suitability table",
+                zones_where: str = "zones") -> xr.DataArray:
     """Boolean raster: True on the pixels of units whose `column` is true in the per-unit table (index =
-    zone id, as returned by suitability.reclassify)."""
+    zone id, as returned by suitability.reclassify). The table must describe `zones`: InputError (at `where`)
+    when none of its ids occurs in the raster (`zones_where`; its nodata left out), a warning naming the flat ids
+    absent from it otherwise (those units flag no pixel). Computes the zone ids present (one read of `zones`)."""
     if column not in table:
-        raise InputError(f"the per-unit table has no {column!r} column", "suitability table", "run the suitability stage with the flat-unit rule on")
+        raise InputError(f"the per-unit table has no {column!r} column", where, "run the suitability stage with the flat-unit rule on")
+    try:
+        table_ids = pd.to_numeric(pd.Index(table.index), errors="raise").to_numpy(dtype=np.int64)
+    except (ValueError, TypeError):
+        raise InputError(f"the per-unit table's first column (zone id) holds non-integer ids such as {table.index[0]!r}", where,
+                         "give the per-unit table written with the zones raster (`irrmap suitability overlay --table`)") from None
+    _check_ids(zones, table_ids, set(table_ids[table[column].fillna(False).astype(bool).to_numpy()].tolist()), where, zones_where)
     ids = table.index[table[column].fillna(False).astype(bool)].to_numpy(dtype=np.int64)
     out = xr.apply_ufunc(np.isin, zones, kwargs={"test_elements": ids}, dask="parallelized", output_dtypes=[bool]) if ids.size else (zones != zones)
     out.name = "flat"
     return _geo(out, zones)
+
+
+def _check_ids(zones: xr.DataArray, table_ids: np.ndarray, flat_ids: set, where: str, zones_where: str) -> None:
+    """flat_pixels' check that the table's ids are the zones raster's."""
+    import dask.array as da
+
+    data = zones.data
+    present = np.unique(np.asarray(da.unique(data).compute() if isinstance(data, da.Array) else np.unique(data)))
+    nodata = zones.attrs.get("nodata")
+    present = present[np.isfinite(present)] if present.dtype.kind == "f" else present
+    if nodata is not None:
+        present = present[present != nodata]
+    shown = lambda ids: ", ".join(map(str, ids[:10])) + (" ..." if len(ids) > 10 else "")
+    if not np.isin(table_ids, present).any():
+        raise InputError(f"none of the {len(table_ids)} zone ids of the per-unit table ({shown(sorted(table_ids.tolist()))}) occurs "
+                         f"in {zones_where} (ids {shown(present.tolist())})", where,
+                         "give the per-unit table written for this zones raster (`irrmap suitability overlay --table` on the same zones)")
+    missing = sorted(i for i in flat_ids if i not in set(present.tolist()))
+    if missing:
+        log.warning("%s: %d flat unit(s) of the per-unit table do not occur in %s (ids %s): they flag no pixel; check that the "
+                    "table and the zones raster belong together", where, len(missing), zones_where, shown(missing))
 
 
 def check_suitability(suitability: xr.DataArray, where: str) -> None:
@@ -45,7 +75,8 @@ def check_suitability(suitability: xr.DataArray, where: str) -> None:
                         "check the file (gdalinfo -stats), its nodata value and that it covers the VI's area")
     if lo >= 0 and hi <= 1 + 1e-6:
         return
-    fix = ("percent? give S as a 0..1 score (gdal_calc.py --calc 'A*0.01')" if lo >= 0 and hi <= 100 + 1e-6
+    # S in percent spans 10..100 (S in [0.1, 1]); a maximum of 1..1.5 is another 0..1.5 raster (an aridity index)
+    fix = ("percent? give S as a 0..1 score (gdal_calc.py --calc 'A*0.01')" if lo >= 0 and 1.5 < hi <= 100 + 1e-6
            else "give the suitability score S written by `irrmap suitability overlay` (0..1), not a factor or class raster")
     raise DataError(f"the suitability score is not within 0..1: values {lo:g} to {hi:g}", where, fix)
 
@@ -180,7 +211,9 @@ def default_preset(key: str, source) -> str | None:
     return preset
 
 
-def _series(spec, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chunks: int) -> xr.DataArray:
+def _series(spec, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chunks: int, year: int | None = None) -> xr.DataArray:
+    """One [features] series, cut to `year`'s dates when they span over a year (refused without `year`)."""
+    from irrmap.training.series_checks import one_year
     from irrmap.training.timeseries import read_timeseries
 
     kw = series_options(spec, key, base)
@@ -192,7 +225,10 @@ def _series(spec, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chu
         kw["qa_rule"] = qa_rule
     if kw.get("variable") is None:
         kw.pop("variable", None)
-    return read_timeseries(src, grid, chunks=chunks, name=key, band_option=f"[features].{key}.band", **kw)
+    series = read_timeseries(src, grid, chunks=chunks, name=key, band_option=f"[features].{key}.band",
+                             contains_option=f"[features].{key}.contains", qa_contains_option=f"[features].{key}.qa_contains", **kw)
+    return one_year(series, f"[features].{key} ({src if not isinstance(src, (list, tuple)) else src[0]})", year=year,
+                    fix="set [statistics].year to the year mapped (its dates are then kept), or give one year's files")
 
 
 def _resolve(p, base: Path) -> Path:
@@ -208,11 +244,13 @@ def composite_rasters(
     f_natural: xr.DataArray | None = None,
     f_other: xr.DataArray | None = None,
     base_dir=".",
+    year: int | None = None,
 ) -> dict[str, xr.DataArray]:
     """The per-pixel part of `feature_rasters`: <vi>_<stat> composites of the `[features]` series (the maxima
     of EVI, NDVI and GI adjusted for mixed pixels with f_natural and f_other) and agi = gi_max x ndwi_max
     (*open*: the authors' order is unpublished). Lazy (dask) (y, x) float32 DataArrays on `grid`. Raises
-    ConfigError for unknown keys or no vegetation input."""
+    ConfigError for unknown keys or no vegetation input, InputError for a series whose dates span more than a year
+    when `year` (the run's: [statistics].year) is None; with `year`, such a series keeps that year's dates."""
     from irrmap.training.composites import annual_statistics
     from irrmap.training.indices import agi, green_index, ndwi_gao
     from irrmap.training.mixed_pixels import adjust_mixed
@@ -234,17 +272,17 @@ def composite_rasters(
     out: dict[str, xr.DataArray] = {}
     for vi in ("evi", "ndvi"):
         if vi in section:
-            out.update(composite(_series(section[vi], vi, grid, base, section, qa_rule, chunks), vi))
-    nir = _series(section["nir"], "nir", grid, base, section, None, chunks) if "nir" in section else None
+            out.update(composite(_series(section[vi], vi, grid, base, section, qa_rule, chunks, year), vi))
+    nir = _series(section["nir"], "nir", grid, base, section, None, chunks, year) if "nir" in section else None
     if "gi" in section:
-        out.update(composite(_series(section["gi"], "gi", grid, base, section, None, chunks), "gi"))
+        out.update(composite(_series(section["gi"], "gi", grid, base, section, None, chunks, year), "gi"))
     elif nir is not None and "green" in section:
-        green = _series(section["green"], "green", grid, base, section, None, chunks)
+        green = _series(section["green"], "green", grid, base, section, None, chunks, year)
         out.update(composite(green_index(nir, green, float(section.get("max_gi", 15.0))), "gi"))
     if "ndwi" in section:
-        out.update(composite(_series(section["ndwi"], "ndwi", grid, base, section, None, chunks), "ndwi"))
+        out.update(composite(_series(section["ndwi"], "ndwi", grid, base, section, None, chunks, year), "ndwi"))
     elif nir is not None and "swir" in section:
-        swir = _series(section["swir"], "swir", grid, base, section, None, chunks)
+        swir = _series(section["swir"], "swir", grid, base, section, None, chunks, year)
         out.update(composite(ndwi_gao(nir, swir), "ndwi"))
     if not out:
         raise ConfigError("no vegetation input", "features", "give at least one of evi, ndvi, gi (or nir + green), ndwi (or nir + swir)")
@@ -275,7 +313,8 @@ def feature_scores(
     of at least `reference_min_share`; the flat-unit rule uses `unit_table`'s `flat` column with `zones`."""
     from irrmap.training.nscore import reference_mask
 
-    flat = flat_pixels(zones, unit_table) if (zones is not None and unit_table is not None and "flat" in unit_table) else None
+    flat = (flat_pixels(zones, unit_table, where="suitability/units.csv", zones_where="the units stage's zones")
+            if (zones is not None and unit_table is not None and "flat" in unit_table) else None)
     reference = reference_mask(f_crop, f_natural, float(section.get("reference_min_share", 0.5)))
     return score_rasters(vi_max, reference, suitability=suitability, flat=flat, window=int(section.get("window", 101)))
 

@@ -33,7 +33,8 @@ from irrmap.core.layers import data_bands, layer_fix, layer_listing, layer_numbe
 from irrmap.core.raster_read import read_raster, read_raster_bands
 from irrmap.sources.modis import PRESETS, QARule
 from irrmap.training.cube import read_cube
-from irrmap.training.physical_range import screen
+from irrmap.training.physical_range import PHYSICAL_RANGES, screen
+from irrmap.training.series_checks import refuse_composite_day
 
 # tried in this order; "%Y-%j" (year-day of year, as 2020-017: the demo's band descriptions, and MODIS composite
 # labels) last, and a day of year is three digits not followed by a fourth ("2020-2021" holds no date)
@@ -71,9 +72,11 @@ def parse_date(name: str, pattern: str | None = None) -> dt.date:
     raise InputError(f"no date matching {tried!r} in the file name", str(name), "pass a date pattern such as 'A%Y%j' or '%Y-%m-%d'")
 
 
-def dated_files(source, pattern: str | None = None, contains: str | None = None) -> list[tuple[dt.date, Path]]:
+def dated_files(source, pattern: str | None = None, contains: str | None = None,
+                contains_option: str = "the name filter") -> list[tuple[dt.date, Path]]:
     """(date, path) of the rasters in a folder (or a list of files), sorted by date; `contains` keeps only
-    names holding that text (e.g. "NDVI" when EVI and NDVI share a folder)."""
+    names holding that text (e.g. "NDVI" when EVI and NDVI share a folder). `contains_option` names the caller's
+    option that sets `contains` (e.g. "--contains"), for the fix of InputError on several files of one date."""
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
         files = sorted(p for p in Path(source).iterdir() if p.suffix.lower() in RASTER_SUFFIXES)
     else:
@@ -85,12 +88,13 @@ def dated_files(source, pattern: str | None = None, contains: str | None = None)
     if contains:
         files = [f for f in files if contains in f.name]
     if not files:
-        raise InputError("no raster files found", str(source), "check the folder and the name filter")
+        raise InputError("no raster files found" + (f" whose name holds {contains!r}" if contains else ""), str(source),
+                         f"check the folder and {contains_option}")
     out = sorted(((parse_date(f.name, pattern), f) for f in files), key=lambda t: (t[0], t[1].name))
     dates = [d for d, _ in out]
     if len(set(dates)) != len(dates):
         dup = sorted({d for d in dates if dates.count(d) > 1})
-        raise InputError(f"several files share the date(s) {', '.join(map(str, dup))}", str(source), "filter the names (contains=...) so one file per date remains")
+        raise InputError(f"several files share the date(s) {', '.join(map(str, dup))}", str(source), f"filter the names ({contains_option} TEXT) so one file per date remains")
     return out
 
 
@@ -112,21 +116,42 @@ def decode_options(preset: str | None, scale=None, nodata=None, fill_values=(), 
     return base
 
 
-def _series_of(stack: xr.DataArray, dates, name: str, where) -> xr.DataArray:
-    """A (band, y, x) read as the (time, y, x) series `name`, screened like `_stack`'s."""
+def _series_of(stack: xr.DataArray, dates, name: str, where, bands=None) -> xr.DataArray:
+    """A (band, y, x) read as the (time, y, x) series `name`, screened like `_stack`'s; `bands`: the file's band of
+    each date (for the composite-day check)."""
     times = np.array([np.datetime64(d, "D") for d in dates]) if dates is not None else np.arange(stack.sizes["band"])
     out = stack.rename(band="time").assign_coords(time=times)
     out.name = name
     crs, transform = stack.rio.crs, stack.rio.transform(recalc=False)
+    if dates is not None and bands is not None:
+        _refuse_day_layer(name, where, [(d, Path(where), b) for d, b in zip(dates, bands)], None, None)
     return screen(out, name, f"{name} series {where}").rio.write_crs(crs).rio.write_transform(transform)
 
 
-def _stack(arrays: list[xr.DataArray], dates, name: str, where) -> xr.DataArray:
+def _stack(arrays: list[xr.DataArray], dates, name: str, where, layer=None) -> xr.DataArray:
+    """Per-date (y, x) arrays as the series `name`; `layer`: (the files in date order, the layer read, the caller's
+    option that chooses it), for the composite-day check."""
     times = np.array([np.datetime64(d, "D") for d in dates]) if dates is not None else np.arange(len(arrays))
     out = xr.concat(arrays, dim=xr.DataArray(times, dims="time", name="time"), coords="minimal", compat="override", join="override")
     out.name = name
     crs, transform = arrays[0].rio.crs, arrays[0].rio.transform(recalc=False)
+    if layer is not None and dates is not None:
+        files, band, option = layer
+        with _opened(files[0]) as src:
+            number = layer_number(src, band, str(files[0]), option)
+            description, listing = src.descriptions[number - 1], layer_listing(src)
+        _refuse_day_layer(name, f"{where} (layer {number})", [(d, f, number) for d, f in zip(dates, files)], description,
+                          f"read the VI layer (NDVI or EVI), not the composite day: {layer_fix(option, str(files[0]))}; "
+                          f"the layers: {listing}")
     return screen(out, name, f"{name} series {where}").rio.write_crs(crs).rio.write_transform(transform)
+
+
+def _refuse_day_layer(name: str, where, layers, description, fix) -> None:
+    """A VI series that is a MOD13Q1 composite-day layer is refused (training.series_checks.refuse_composite_day),
+    before the physical-range screen, which would call it undecoded (or, once scaled, pass it as a VI of 0.03)."""
+    if name.lower() in PHYSICAL_RANGES:
+        refuse_composite_day(layers, f"{name} series {where}", description=description,
+                             fix=fix or "give the VI stack, not the composite day-of-year stack")
 
 
 @contextlib.contextmanager
@@ -169,19 +194,23 @@ def read_dated_files(
     name: str = "vi",
     band_option: str | None = None,
     qa_band_option: str | None = None,
+    contains_option: str = "the name filter",
+    qa_contains_option: str = "the QA name filter",
 ) -> xr.DataArray:
     """Per-date rasters (a folder or a list) as a lazy (time, y, x) float32 DataArray on `grid` (default:
     the grid of the first file). `band`: the layer of each file, a 1-based number or a name (band
     description); files with several layers need it (InputError listing the layers otherwise). `qa`:
     matching VI_Quality rasters (folder or list, paired by date; layer `qa_band`) whose rejected pixels
     become NaN under `qa_rule`. Raises InputError for missing or unreadable files. `band_option` / `qa_band_option`
-    name the caller's options that choose `band` / `qa_band` (None: it has none), for the layer errors' fix."""
-    files = dated_files(source, pattern, contains)
+    name the caller's options that choose `band` / `qa_band` (None: it has none), for the layer errors' fix, and
+    `contains_option` / `qa_contains_option` those that filter the names. A VI layer that holds MOD13Q1 composite days
+    is refused (InputError; training.series_checks.refuse_composite_day)."""
+    files = dated_files(source, pattern, contains, contains_option)
     grid = grid or _grid_of(files[0][1], band, band_option)
     kw = decode_options(preset, scale, nodata, fill_values, valid_range)
     arrays = [read_raster(p, grid, kind="continuous", band=band, band_option=band_option, chunks=chunks, warn_scaled=k == 0, **kw) for k, (_, p) in enumerate(files)]
     if qa is not None and qa_rule is not None:
-        qa_files = dict(dated_files(qa, pattern, qa_contains))
+        qa_files = dict(dated_files(qa, pattern, qa_contains, qa_contains_option))
         missing = [str(d) for d, _ in files if d not in qa_files]
         if missing:
             raise InputError(f"no QA raster for date(s) {', '.join(missing)}", str(qa), "give one VI_Quality file per VI file, named with the same date")
@@ -190,7 +219,8 @@ def read_dated_files(
             q = read_raster(qa_files[d], grid, kind="categorical", band=qa_band, band_option=qa_band_option, chunks=chunks)
             masked.append(arr.where(qa_accepts(qa_rule, q)))
         arrays = [m.astype(np.float32).rio.write_crs(grid.crs).rio.write_transform(grid.transform) for m in masked]
-    return _stack(arrays, [d for d, _ in files], name, files[0][1].parent if len(files) > 1 else files[0][1])
+    return _stack(arrays, [d for d, _ in files], name, files[0][1].parent if len(files) > 1 else files[0][1],
+                  ([p for _, p in files], band, band_option))
 
 
 def qa_accepts(rule: QARule, qa: xr.DataArray):
@@ -260,7 +290,7 @@ def read_multiband(
         masked = da.map_blocks(_qa_masked, stack.data, words.data, qa_rule, missing, dtype=np.float32,
                                meta=np.empty((0, 0, 0), np.float32))
         stack = stack.copy(data=masked)
-    return _series_of(stack, dates, name, path)
+    return _series_of(stack, dates, name, path, bands)
 
 
 def multiband_order(path, *, dates=None, pattern: str | None = None, qa=None) -> tuple[tuple, list | None, tuple | None]:
@@ -346,11 +376,12 @@ def read_timeseries(source, grid: Grid | None = None, *, variable: str | None = 
     if p.suffix == ".nc" or str(source).rstrip("/").endswith(".zarr"):
         variable = variable or (kwargs.get("band") if isinstance(kwargs.get("band"), str) else None)
         if not variable:
-            raise InputError("a cube needs the variable to read", str(source), "pass variable='NDVI' (or the cube's name)")
+            raise InputError("a cube needs the variable to read", str(source), f"name the variable with {kwargs.get('band_option') or 'variable'} (e.g. NDVI, or the cube's name)")
         dec = decode_options(kwargs.pop("preset", None), kwargs.pop("scale", None), kwargs.pop("nodata", None),
                              kwargs.pop("fill_values", ()), kwargs.pop("valid_range", None))
         name = kwargs.pop("name", variable)
-        for key in ("pattern", "contains", "qa_contains", "band", "qa_band", "dates", "band_option", "qa_band_option"):
+        for key in ("pattern", "contains", "qa_contains", "band", "qa_band", "dates", "band_option", "qa_band_option",
+                    "contains_option", "qa_contains_option"):
             kwargs.pop(key, None)
         out = read_cube(p, variable, grid, decoding=dec, qa_variable=kwargs.pop("qa", None), **kwargs)
         return screen(out, name, f"{name} cube {p}")
@@ -368,7 +399,7 @@ def read_timeseries(source, grid: Grid | None = None, *, variable: str | None = 
         raise InputError(f"one file of {count} layers ({listing}) with a date in its name: one date of a multi-layer export, "
                          "so the layer to read must be chosen", str(p), f"{layer_fix(kwargs.get('band_option'), str(p))}; "
                          "a stack of one band per date needs the dates in the band descriptions")
-    for key in ("contains", "qa_contains", "band", "qa_band", "band_option", "qa_band_option"):
+    for key in ("contains", "qa_contains", "band", "qa_band", "band_option", "qa_band_option", "contains_option", "qa_contains_option"):
         kwargs.pop(key, None)
     return read_multiband(p, grid, **kwargs)
 

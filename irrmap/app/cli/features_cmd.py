@@ -21,6 +21,13 @@ def _decoding_args(p) -> None:
     p.add_argument("--chunk", type=int, default=512, help="block edge in pixels (memory ~ dates x chunk^2 x 4 B per block)")
 
 
+def _year_args(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--year", type=int, metavar="YYYY", help="composite only the dates of calendar year YYYY (needed, or "
+                   "--allow-multiyear, when the dates span more than a year)")
+    g.add_argument("--allow-multiyear", action="store_true", help="composite every date even when they span more than a year")
+
+
 def register(sub, name: str, help_: str) -> None:
     cmds = add_group(sub, name, help_)
 
@@ -47,6 +54,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--qa-reject-adjacent-cloud", action="store_true", help="also reject pixels next to clouds (bit 8)")
     p.add_argument("--name", default="vi", help="prefix of the band descriptions (default vi)")
     p.add_argument("--ddof", type=int, default=0, help="delta degrees of freedom of std (0 numpy, 1 MATLAB)")
+    _year_args(p)
     p.set_defaults(func=_composite)
 
     p = cmds.add_parser("index", help="GI, NDWI (Gao) or AGI per date from reflectances, then annual statistics",
@@ -63,6 +71,7 @@ def register(sub, name: str, help_: str) -> None:
         p.add_argument(f"--{band}-band", metavar="N|NAME", help=f"layer of each {band} file (number or name), when they hold several")
     p.add_argument("--max-gi", type=float, default=15.0, help="GI above this is invalid (default 15)")
     _decoding_args(p)
+    _year_args(p)
     p.set_defaults(func=_index)
 
     p = cmds.add_parser("nscore", help="neighbourhood-normalised score: VI / median VI of reference pixels in a window",
@@ -109,20 +118,38 @@ def _source(files):
     return files[0] if len(files) == 1 else list(files)
 
 
-def _read(files, args, **extra):
+def _read(files, args, option: str = "FILE", **extra):
+    """The series of `files` (option `option`), cut to --year or refused when it spans over a year without
+    --allow-multiyear (training.series_checks.one_year)."""
+    from irrmap.training.series_checks import one_year
     from irrmap.training.timeseries import read_timeseries
 
-    return read_timeseries(_source(files), None, pattern=args.date_pattern, preset=None if args.preset == "none" else args.preset,
-                           scale=args.scale, nodata=args.nodata, fill_values=tuple(args.fill or ()), valid_range=args.valid_range,
-                           chunks=args.chunk, **extra)
+    series = read_timeseries(_source(files), None, pattern=args.date_pattern, preset=None if args.preset == "none" else args.preset,
+                             scale=args.scale, nodata=args.nodata, fill_values=tuple(args.fill or ()), valid_range=args.valid_range,
+                             chunks=args.chunk, **extra)
+    where = f"{option} {files[0]}" + (f" (and {len(files) - 1} more)" if len(files) > 1 else "")
+    return one_year(series, where, year=args.year, explicit=True, allow=args.allow_multiyear,
+                    fix="pass --year YYYY to composite one calendar year's dates, or --allow-multiyear to composite them all, "
+                        "or give one year's files")
 
 
 def _annual_vi(path, grid, band, chunk):
-    """An annual VI raster (one layer) on `grid`, values outside the physical range of a VI screened out."""
+    """An annual VI raster (one layer) on `grid`, values outside the physical range of a VI screened out. A VI
+    refused as undecoded (stored x 10,000) gets a fix naming what this command offers: it has no decoding options."""
+    from irrmap.core.errors import DataError
     from irrmap.core.raster_read import read_raster
     from irrmap.training.physical_range import screen
 
-    return screen(read_raster(path, grid, band=band, band_option="--band", chunks=chunk), "vi", f"VI {path}")
+    try:
+        return screen(read_raster(path, grid, band=band, band_option="--band", chunks=chunk), "vi", f"VI {path}")
+    except DataError as exc:
+        stored = "10,000" in (exc.fix or "")
+        raise DataError(exc.what, exc.where, (
+            "this command reads a decoded VI and has no decoding options: " +
+            (f"decode it first (gdal_calc.py -A {path} --outfile vi.tif --calc 'A*0.0001' --type Float32, with --NoDataValue "
+             "set to the file's fill) or make the annual maximum with `irrmap features composite --preset mod13q1 "
+             "--stat max` and pass that" if stored else "give the VI decoded to -1..1 (`irrmap features composite` "
+             "writes it)"))) from None
 
 
 def _write_stats(series, args, prefix, tags) -> int:
@@ -165,11 +192,17 @@ def _composite(args) -> int:
     extra = {"contains": args.contains} if args.contains else {}
     if args.band is not None:
         extra.update(band=args.band, variable=args.band)
-    extra.update(band_option="--band", qa_band_option="--qa-band")
+    extra.update(band_option="--band", qa_band_option="--qa-band", contains_option="--contains", qa_contains_option="--qa-contains")
     if args.qa:
         extra.update(qa=_source(args.qa), qa_rule=_qa_rule(args), qa_contains=args.qa_contains, qa_band=args.qa_band)
     series = _read(args.files, args, **extra)
-    return _write_stats(series, args, args.name, {"command": "features composite", "dates": len(series.time)})
+    rc = _write_stats(series, args, args.name, {"command": "features composite", "dates": len(series.time)})
+    stats = list(dict.fromkeys(args.stat or ["max"]))
+    if "max" in stats:
+        from irrmap.training.series_checks import warn_low_max
+
+        warn_low_max(args.out, stats.index("max") + 1, f"{args.out} ({args.name}_max)")
+    return rc
 
 
 def _index(args) -> int:
@@ -185,7 +218,8 @@ def _index(args) -> int:
 
     def reflectance(band):
         layer = getattr(args, f"{band}_band")
-        return _read(getattr(args, band), args, name=band, **({"band": layer, "variable": layer} if layer is not None else {}))
+        return _read(getattr(args, band), args, f"--{band}", name=band, band_option=f"--{band}-band",
+                     **({"band": layer, "variable": layer} if layer is not None else {}))
 
     nir = reflectance("nir")
     gi = green_index(nir, reflectance("green"), args.max_gi) if args.green else None
@@ -254,7 +288,7 @@ def _sscore(args) -> int:
             raise InputError("the flat-unit rule needs --zones, --unit-table and --nscore together", "--zones/--unit-table/--nscore")
         zones = read_raster(args.zones, grid, kind="categorical", chunks=args.chunk)
         table = pd.read_csv(args.unit_table, index_col=0)
-        flat = flat_pixels(zones, table)
+        flat = flat_pixels(zones, table, where=f"--unit-table {args.unit_table}", zones_where=f"--zones {args.zones}")
         n = read_raster(args.nscore, grid, chunks=args.chunk)
     out = sscore(s, vi, flat, n)
     write_raster(args.out, out, dtype="float32", descriptions=["sscore"], tags={"stage": "features", "command": "features sscore"})

@@ -89,10 +89,15 @@ def run(ctx: RunContext) -> list[Path]:
         unit_table = pd.read_csv(ctx.outdir / "suitability" / "units.csv", index_col="zone")
     f_crop, f_natural = read("cropland"), read("natural")
     composites = composite_rasters(sec, ctx.grid, f_crop=f_crop, f_natural=f_natural, f_other=read("other"),
-                                   base_dir=ctx.loaded.base)
+                                   base_dir=ctx.loaded.base, year=run_year(ctx))
     expected = feature_names(ctx)
     _check_names(composites, [n for n in expected if not (n[0] in "ns" and n[1:] in SCORE_VIS)])
     written = _write(ctx, composites, "composites")
+    from irrmap.training.series_checks import warn_low_max
+
+    for v in ("evi", "ndvi"):  # a maximum below 0.1 everywhere is no VI (e.g. a composite-day layer, scaled twice)
+        if f"{v}_max" in composites:
+            warn_low_max(ctx.outdir / "features" / f"{v}_max.tif", 1, f"[features].{v} ({v}_max)")
     vi_max = {v: read_product(ctx, f"{v}_max", "[features]", chunks=int(sec["chunks"])) for v in SCORE_VIS if f"{v}_max" in composites}
     scores = feature_scores(sec, vi_max, f_crop=f_crop, f_natural=f_natural, suitability=s, zones=zones, unit_table=unit_table)
     _check_names(scores, [n for n in expected if n not in composites])
@@ -166,12 +171,20 @@ def check_values(ctx: RunContext) -> None:
     sec, names = _settings(ctx)
     # the mixed-pixel rule's shares are products (checked by _check); with one missing the same call logs the skip
     skipped = bool(sec.get("mixed", True)) and (names["natural"] is None or names["other"] is None)
-    composite_rasters({**sec, "mixed": skipped}, check_grid(ctx.grid), f_crop=None, base_dir=ctx.loaded.base)
+    composite_rasters({**sec, "mixed": skipped}, check_grid(ctx.grid), f_crop=None, base_dir=ctx.loaded.base, year=run_year(ctx))
+
+
+def run_year(ctx: RunContext) -> int | None:
+    """The year the run maps, when the config says it: [statistics].year (the config has no [run].year). A series
+    whose dates span more than a year keeps this year's dates; without it such a series is refused."""
+    stats = ctx.config.statistics
+    return getattr(stats, "year", None) if stats is not None else None
 
 
 def _params(ctx: RunContext) -> dict:
-    """[features], and whether S-scores are written (they are when [suitability] is set: feature_names)."""
-    return {"features": ctx.config.features, "s_scores": ctx.config.suitability is not None}
+    """[features], whether S-scores are written (they are when [suitability] is set: feature_names) and the run's
+    year (run_year: it picks the dates of a series spanning several years)."""
+    return {"features": ctx.config.features, "s_scores": ctx.config.suitability is not None, "year": run_year(ctx)}
 
 
 def stage() -> Stage:

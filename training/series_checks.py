@@ -1,0 +1,129 @@
+"""Guards on a VI time series before it becomes an annual composite (METHOD.md: the maxima are of one year).
+
+- `one_year`: a series whose dates span more than a year would give a maximum over several years (a wetter year's
+  peak taken for the mapped year's): the dates of the year asked for are kept, else the series is refused.
+- `refuse_composite_day`: a MOD13Q1 export's "composite day of the year" layer (whole numbers 1..366 that follow the
+  files' dates) read as the VI: refused, naming the layer, before its values reach the physical-range screen.
+- `warn_low_max`: an annual VI maximum below LOW_VI_MAX over the whole grid is no vegetation map: warned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections import Counter
+
+import numpy as np
+import xarray as xr
+
+from irrmap.core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: the longest first-to-last date span (days) of one year's series: 365 days of a leap year plus a day of slack
+#: (a season from 2013-09-14 to 2014-08-29 spans 349 days; the same dates a year on, 714)
+MAX_SPAN_DAYS = 366
+#: MOD13Q1's composite day of the year lies within its 16-day period, from the period's first day (the date of the
+#: file, MODIS "A%Y%j") to 15 days later (MOD13 C6.1 User's Guide, Didan et al. 2019, "composite day of the year")
+COMPOSITE_DAYS = 16
+#: share of a window's valid values that must follow the dates for the layer to be taken as composite days
+DAY_SHARE = 0.9
+DAY_NAME = re.compile(r"day.?of.?(the.?)?year|composite.?day|\bdoy\b|julian", re.IGNORECASE)
+#: NDVI of bare soil is about 0.1 to 0.2, of green cropland 0.6 to 0.9 (Huete et al. 2002, Remote Sens. Environ. 83,
+#: 195-213; EVI about 0.1 and 0.4 to 0.8): an annual maximum below 0.1 on every pixel holds no green vegetation at all
+LOW_VI_MAX = 0.1
+
+
+def _dates(series: xr.DataArray) -> list[dt.date] | None:
+    if "time" not in series.dims or not np.issubdtype(series.time.dtype, np.datetime64):
+        return None  # band numbers, not dates: nothing to tell
+    return [dt.date.fromisoformat(str(t)[:10]) for t in series.time.values.astype("datetime64[D]")]
+
+
+def _years(dates) -> str:
+    return ", ".join(f"{y}: {n}" for y, n in sorted(Counter(d.year for d in dates).items()))
+
+
+def one_year(series: xr.DataArray, where: str, *, year: int | None = None, explicit: bool = False, allow: bool = False,
+             fix: str) -> xr.DataArray:
+    """`series` (time, y, x) reduced to one year's dates. A series of dates spanning over MAX_SPAN_DAYS is cut to the
+    calendar year `year` when given, kept whole with `allow`, else refused (InputError at `where` naming the first and
+    last date, the dates per year, and `fix`). With `explicit` (the user chose `year`) the cut is made whatever the
+    span. Raises InputError when `year` holds none of the dates. A series without dates passes unchanged."""
+    dates = _dates(series)
+    if not dates:
+        return series
+    span = (dates[-1] - dates[0]).days
+    found = f"{len(dates)} dates from {dates[0]} to {dates[-1]} ({span} days; dates per year {_years(dates)})"
+    if year is not None and (explicit or span > MAX_SPAN_DAYS):
+        keep = [k for k, d in enumerate(dates) if d.year == year]
+        if not keep:
+            raise InputError(f"none of the {found} is of {year}", where, "choose one of the years present, or give that year's files")
+        if len(keep) < len(dates):
+            log.info("%s: kept the %d dates of %d of the %s", where, len(keep), year, found)
+        return series.isel(time=keep)
+    if span > MAX_SPAN_DAYS and not allow:
+        raise InputError(f"the series spans more than one year: {found}; an annual composite is of one year's dates", where, fix)
+    return series
+
+
+def refuse_composite_day(layers, where: str, *, description: str | None = None, fix: str) -> None:
+    """InputError (at `where`, with `fix`) when the layers read as a VI series are a composite day-of-year layer: the
+    layer `description` names it (DAY_NAME), or in a central window (at most 64 x 64 pixels of each file's own grid)
+    at least DAY_SHARE of the stored non-negative values (nodata left out) are whole numbers 1..366 within
+    COMPOSITE_DAYS days of their date's day of year. `layers`: (date, path, 1-based band) of each date. Reads those
+    windows of the stored values with rasterio (not through the series' dask graph, whose chunk reads stay as they
+    are), so a scale given to decode a VI does not hide the days (day 65 x 1e-4 would pass as a VI of 0.0065)."""
+    import rasterio
+    from rasterio._err import CPLE_BaseError
+    from rasterio.windows import Window
+
+    if description and DAY_NAME.search(description):
+        raise InputError(f"the layer read ({description!r}) is the composite day of the year, not a vegetation index", where, fix)
+    total = hits = 0
+    lo, hi = np.inf, -np.inf
+    layers = [(dt.date.fromisoformat(str(np.datetime64(d, "D"))), path, band) for d, path, band in layers]  # str or date
+    for d, path, band in layers:
+        try:
+            with rasterio.open(path) as src:
+                h, w = src.height, src.width
+                win = Window(max(0, w // 2 - 32), max(0, h // 2 - 32), min(64, w), min(64, h))
+                v = src.read(band, window=win, masked=True)
+        except (rasterio.errors.RasterioError, CPLE_BaseError, OSError):
+            return  # a damaged file: the series' reader refuses it with its own InputError
+        v = np.asarray(v.compressed() if np.ma.isMaskedArray(v) else v.ravel(), np.float64)
+        v = v[np.isfinite(v) & (v >= 0)]
+        if not v.size:
+            continue
+        doy = d.timetuple().tm_yday
+        ahead = (np.round(v) - doy) % (366 if d.year % 4 == 0 and (d.year % 100 or d.year % 400 == 0) else 365)
+        hits += int(np.count_nonzero((np.abs(v - np.round(v)) < 1e-3) & (v >= 1) & (v <= 366) & (ahead < COMPOSITE_DAYS)))
+        total += v.size
+        lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+    if total >= 10 and hits >= DAY_SHARE * total:
+        d = layers[0][0]
+        raise InputError(f"the layer read holds the composite day of the year, not a vegetation index: whole numbers {lo:g} to "
+                         f"{hi:g} that follow the dates' day of year ({d} is day {d.timetuple().tm_yday})", where, fix)
+
+
+def warn_low_max(path, band: int, label: str) -> float | None:
+    """Log a warning when band `band` (1-based) of the raster `path` (an annual VI maximum) is below LOW_VI_MAX on
+    every valid pixel; returns its largest valid value (None when it has none). Reads the band block by block."""
+    import rasterio
+
+    top = -np.inf
+    with rasterio.open(path) as src:
+        nodata = src.nodatavals[band - 1]
+        for _, win in src.block_windows(band):
+            a = src.read(band, window=win).astype(np.float64)
+            a = a[np.isfinite(a) & (a != nodata)] if nodata is not None else a[np.isfinite(a)]
+            if a.size:
+                top = max(top, float(a.max()))
+    if not np.isfinite(top):
+        return None
+    if top < LOW_VI_MAX:
+        log.warning("%s: the annual VI maximum is below %g on every pixel (largest %.4g): no green vegetation at any date; "
+                    "the layer read is likely not the VI (a day-of-year, quality or reflectance layer) or is scaled twice "
+                    "(fix: check the layer chosen and the decoding: gdalinfo -stats on one file)", label, LOW_VI_MAX, top)
+    return top
