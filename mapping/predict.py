@@ -35,6 +35,7 @@ from numba import njit
 from rasterio.windows import Window
 
 from irrmap.core.atomic import atomic_path, write_failure, write_text_atomic
+from irrmap.core.done_marker import clear_done, is_done, write_done
 from irrmap.core.errors import DataError, GridError, InputError, OutputError
 from irrmap.core.grid import Grid
 from irrmap.core.manifest import sha256_file
@@ -42,6 +43,7 @@ from irrmap.core.memory import fix_malloc_thresholds
 from irrmap.core.progress import progress_bar
 from irrmap.core.palettes import IRRIGATION
 from irrmap.core.raster_write import RasterOutput, gdal_cache_bytes, write_rasters
+from irrmap.mapping.map_shift import MapTally, check_map
 from irrmap.mapping.tile_runner import tile_runner
 from irrmap.models.persistence import check_features, load_model
 
@@ -89,7 +91,9 @@ class FeatureGuard:
     Missing values: a feature whose pool had no missing value (or whose card records none: older cards) makes a
     row missing it unpredictable; `check` drops those rows (predict_block writes nodata). Ranges: a feature
     (not lon/lat) whose median over the tile's crop pixels lies more than RANGE_TOLERANCE training ranges
-    outside the training min..max raises InputError; without recorded ranges nothing is checked."""
+    outside the training min..max raises InputError; without recorded ranges nothing is checked. Whole map: a
+    feature with a recorded p01/p99 is also tallied (`new_tally`, `check(..., tally=)`) for the whole-map test of
+    irrmap.mapping.map_shift (shares of crop pixels below p01 / above p99, a histogram median)."""
 
     def __init__(self, features, ranges: Mapping | None = None):
         ranges = dict(ranges or {})
@@ -103,31 +107,49 @@ class FeatureGuard:
             lo, hi = float(r["min"]), float(r["max"])
             span = max(hi - lo, 1e-6 * max(abs(lo), abs(hi)), 1e-12)
             self.bounds[j] = (lo, hi, lo - RANGE_TOLERANCE * span, hi + RANGE_TOLERANCE * span)
+        # whole-map test (map_shift): features with p01 and p99 recorded (cards since models fit wrote them)
+        self.shift_limits = {j: (float(ranges[f]["p01"]), float(ranges[f]["p99"]), self.bounds[j][0], self.bounds[j][1])
+                             for j, f in enumerate(self.features)
+                             if j in self.bounds and ranges[f].get("p01") is not None and ranges[f].get("p99") is not None}
+        self.medians = {j: (None if ranges[self.features[j]].get("median") is None else float(ranges[self.features[j]]["median"]))
+                        for j in self.shift_limits}
+
+    def new_tally(self) -> MapTally | None:
+        """An empty whole-map tally for this guard's features with p01/p99 (None when there is none)."""
+        return MapTally(self.shift_limits) if self.shift_limits else None
+
+    def check_map(self, tally: MapTally | None) -> None:
+        """DataError when the whole map's tally shows a predictor off the training distribution (map_shift.check_map)."""
+        if tally is not None:
+            check_map(tally, self.features, self.medians)
 
     @classmethod
     def from_card(cls, card: Mapping | None, features) -> "FeatureGuard":
         return cls(features, (card or {}).get("feature_ranges"))
 
     def token(self):
-        return (self.features, self.missing_ok.tolist(), sorted(self.bounds.items()))
+        return (self.features, self.missing_ok.tolist(), sorted(self.bounds.items()), sorted(self.shift_limits.items()))
 
     @property
     def need(self) -> np.ndarray:
         """(n_features,) bool: features whose missing value makes a row unpredictable."""
         return ~self.missing_ok
 
-    def check(self, X: np.ndarray, stats: tuple | None = None) -> np.ndarray:
+    def check(self, X: np.ndarray, stats: tuple | None = None, tally: MapTally | None = None) -> np.ndarray:
         """Rows (bool) that can be predicted; raises InputError for a predictor on another scale. The medians are
         taken over every k-th row, at most SAMPLE_ROWS of them (a scale error is a factor of 100 or more, not a
         shift a sample could miss), from one contiguous copy of those rows. `stats`: (lows, highs, finite) as
         `row_stats(X, self.need)` gives them, which predict_block's gather (`_gather_rows`) computes while it
         builds X; without them one compiled pass over X computes them (the fill-value screen and the missing
-        test read them: no column copy, no float64 row sums)."""
+        test read them: no column copy, no float64 row sums). `tally` (MapTally): the same sample's rows are
+        counted into it, each standing for `step` rows of X (the whole-map test)."""
         lows, highs, finite = stats if stats is not None else row_stats(X, self.need)
         self._check_fill_values(X, lows, highs)
         if self.bounds and X.shape[0]:
             step = max(1, -(-X.shape[0] // SAMPLE_ROWS))
             sample = X[::step]  # rows in one copy: a strided column of X touches a cache line per value
+            if tally is not None:
+                tally.add(sample, step)
             for j, (lo, hi, low, high) in self.bounds.items():
                 v = sample[:, j]
                 v = v[np.isfinite(v)]
@@ -367,12 +389,13 @@ def zone_keys_for(model, zone_ids, lookup: pd.DataFrame | None, zones_name: str,
 # ---- one block ----------------------------------------------------------------------------------------
 def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.ndarray | None = None,
                   zone_keys: Mapping[int, str] | None = None, n_threads: int | None = None,
-                  guard: "FeatureGuard | None" = None) -> np.ndarray:
+                  guard: "FeatureGuard | None" = None, tally: MapTally | None = None) -> np.ndarray:
     """(3, h, w) uint8 probability/class/fraction for one block: `cropland` (h, w) fraction 0..1 (NaN missing),
     `features` (n_features, h, w) in the model's order, or a list of n_features (h, w) arrays (not stacked:
     each is gathered straight into the rows), `zones` (h, w) zone ids for scoped models. With a `guard`
     (FeatureGuard, from the model card), crop pixels missing a predictor the model was not trained with missing
-    get nodata (255) in all three outputs, and predictors far outside the training range raise InputError."""
+    get nodata (255) in all three outputs, and predictors far outside the training range raise InputError;
+    `tally` (guard.new_tally()) receives the block's counts for the whole-map test."""
     f = np.asarray(cropland, np.float32)
     check_cropland_fraction(f)
     valid = np.isfinite(f)
@@ -385,7 +408,7 @@ def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.n
         # rows of crop pixels, one column per feature (the kernels read rows)
         X, stats = feature_rows_of(features, idx, f.size, None if guard is None else guard.need)
         if guard is not None:
-            keep = guard.check(X, stats)  # refuses predictors far outside the training range; rows missing a predictor
+            keep = guard.check(X, stats, tally)  # refuses predictors far outside the training range; rows missing a predictor
             if not keep.all():  # the model never saw: nodata in every output, not a class
                 dropped = idx[~keep]
                 idx, X = idx[keep], X[keep]
@@ -558,17 +581,37 @@ def _compute(arrays) -> list[np.ndarray]:
 def _predict_tile(model, tile: _Tile, zone_keys, n_threads: int, guard: FeatureGuard | None = None) -> tuple[int, int, int, int]:
     """Read, predict and save one tile (atomically); runs as a task on a local thread or a cluster worker.
     Returns the tile's index, its number of crop pixels left nodata for a missing predictor, of crop pixels and of
-    pixels with a cropland value."""
+    pixels with a cropland value. With a guard that tallies (whole-map test), the tile's tally is saved first,
+    beside the part (`_tally_path`): a part without its tally is not a finished tile."""
     f, feats, z = tile.read()
+    tally = guard.new_tally() if guard is not None else None
     if feats is None:
         block = predict_block(model, f, [], None)  # no crop pixel: no feature is read
     else:
-        block = predict_block(model, f, feats, z, zone_keys, n_threads=n_threads, guard=guard)
+        block = predict_block(model, f, feats, z, zone_keys, n_threads=n_threads, guard=guard, tally=tally)
+    if tally is not None:
+        with atomic_path(_tally_path(tile.part)) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, counts=tally.counts, hist=tally.hist)  # mostly empty bins: a few kB, not 8 B x bins
     with atomic_path(tile.part) as tmp:
         np.save(tmp, block)
     valid = np.isfinite(f)
     crop = valid & (f > 0)
     return tile.index, int((crop & (block[0] == NODATA)).sum()), int(crop.sum()), int(valid.sum())
+
+
+def _tally_path(part: Path) -> Path:
+    """The whole-map tally saved beside a tile part (r..._c....npy -> r..._c....tally.npz)."""
+    return part.with_name(part.stem + ".tally.npz")
+
+
+def _map_tally(guard: FeatureGuard | None, tiles, part) -> MapTally | None:
+    """The sum of the tiles' saved tallies (None when the guard tallies nothing)."""
+    total = guard.new_tally() if guard is not None else None
+    if total is not None:
+        for w in tiles:
+            with np.load(_tally_path(part(w))) as t:
+                total.merge(t["counts"], t["hist"])
+    return total
 
 
 def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) -> None:
@@ -602,7 +645,13 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     `on_tile(i, window)` is called after each computed tile is saved. Returns {output name: path}.
     Predictor guards (FeatureGuard) come from the model card (`card` for a model object): crop pixels missing a
     predictor the training pool never missed are nodata (255) in every output, counted in a warning; a predictor
-    far outside the card's recorded training range raises InputError.
+    far outside the card's recorded training range raises InputError; a predictor whose crop pixels over the whole
+    map are off the card's training distribution (irrmap.mapping.map_shift: more than 25 % below p01 or above p99,
+    or all outside min..max) raises DataError before any output is written.
+
+    Completion: OUT/.predict_done.json (irrmap.core.done_marker) is removed before anything of a new prediction is
+    written and written last with the fingerprint and each output's identity (size, SHA-256); a call is
+    "already complete" only when the fingerprint matches and every output is still the file recorded.
     """
     out_dir = Path(out_dir)
     where = str(model) if isinstance(model, (str, os.PathLike)) else "model"
@@ -628,12 +677,14 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
                            None if zone_keys is None else sorted(dict(zone_keys).items()), guard.token())
     paths = {name: out_dir / f"{name}.tif" for name in OUTPUTS}
     done_file = out_dir / ".predict_done.json"
-    if resume and done_file.is_file() and all(p.is_file() for p in paths.values()):
-        if json.loads(done_file.read_text()).get("fingerprint") == fingerprint:
-            log.info("prediction already complete in %s", out_dir)
-            return paths
+    if resume and is_done(done_file, fingerprint, paths.values()):
+        log.info("prediction already complete in %s", out_dir)
+        return paths
     plan_file = work / "plan.json"
     try:  # the work folder: an unwritable or odd --out is one OutputError, as for every written file
+        # the marker goes before anything of this prediction is written: a kill between the outputs' renames
+        # must not leave another prediction's marker beside a mix of two predictions' maps
+        clear_done(done_file)
         if resume and plan_file.is_file():
             plan = json.loads(plan_file.read_text())
             if plan.get("fingerprint") == fingerprint:
@@ -669,7 +720,8 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
                fingerprint, n_jobs, on_tile, tags, cog, memory_mb, guard=None) -> dict[str, Path]:
     tiles = [t.window for t in grid.tiles(size)]
     part = lambda w: work / f"r{int(w.row_off):07d}_c{int(w.col_off):07d}.npy"  # noqa: E731
-    todo = [(i, w) for i, w in enumerate(tiles) if not part(w).is_file()]
+    tallied = guard is not None and guard.new_tally() is not None
+    todo = [(i, w) for i, w in enumerate(tiles) if not part(w).is_file() or (tallied and not _tally_path(part(w)).is_file())]
     with progress_bar(total=len(tiles), desc="predict", unit="tile", initial=len(tiles) - len(todo)) as bar, \
             tile_runner(model, n_jobs) as runner:
         # tiles run side by side with one kernel thread each; a lone tile gets every local thread
@@ -708,13 +760,16 @@ def _run_tiles(model, model_id, grid, cropland, predictors, zones, features, zon
         log.warning("%d crop pixels miss a predictor the model was not trained with missing (NaN or nodata): they are "
                     "nodata (255) in the maps; fill the predictor's gaps or refit with them in the pool", missing)
 
+    if guard is not None:  # the whole-map test, before any output is replaced (the parts stay for a rerun)
+        guard.check_map(_map_tally(guard, tiles, part))
+
     all_tags = {"stage": "mapping.predict", "model": str(model_id), "features": ",".join(features)} | dict(tags or {})
     stack = _assemble(grid, tiles, part, size)  # each part is loaded once for the three outputs
     outputs = [RasterOutput(paths[name], stack[b], nodata=NODATA, dtype="uint8", descriptions=[_DESCRIPTIONS[name]],
                             tags=all_tags, cog=cog, colours=IRRIGATION if name == "class" else None)
                for b, name in enumerate(OUTPUTS)]
     write_rasters(outputs, cache_mb=int(max(16, min(128, memory_mb // 8))), desc="write maps")
-    write_text_atomic(done_file, json.dumps({"fingerprint": fingerprint, "tile_size": size}))
+    write_done(done_file, {"fingerprint": fingerprint, "tile_size": size}, paths.values())
     shutil.rmtree(work, ignore_errors=True)
     return paths
 

@@ -1,8 +1,10 @@
 """Reconciliation jobs: one per unit of the batch level (a province, a state) and year, each independent and
 resumable. A job reads its window of the run's rasters, re-thresholds it per binding unit
 (irrmap.mapping.reconcile.split_units) and saves its class and fraction windows and per-unit tables in its own
-folder; `done.json`, written last and atomically, holds the job's fingerprint, so a killed batch reruns only
-the jobs without a matching `done.json`."""
+folder; `done.json`, written last and atomically, holds the job's fingerprint and its files' identities
+(irrmap.core.done_marker), so a killed batch reruns only the jobs without a matching `done.json`. A job that runs
+removes its folder's `done.json` before writing anything: a kill between two of its files' renames cannot leave
+another fingerprint's marker beside a mix of two results."""
 
 from __future__ import annotations
 
@@ -17,7 +19,11 @@ from irrmap.mapping.reconcile.split_units import rethreshold
 from irrmap.mapping.reconcile.zone_sums import RunRasters, read_window
 from rasterio.windows import Window
 
-from irrmap.core.atomic import atomic_path, write_text_atomic
+from irrmap.core.atomic import atomic_path
+from irrmap.core.done_marker import clear_done, write_done
+from irrmap.core.done_marker import is_done as _marker_done
+
+OUTPUT_FILES = ("class.npy", "fraction.npy", "units.csv", "zones.csv")  # a job's results, recorded in its done.json
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,10 @@ def job_folder(work: Path, job: Job) -> Path:
 
 
 def is_done(work: Path, job: Job) -> bool:
-    """Whether the job's saved result belongs to this job (same fingerprint)."""
-    f = job_folder(work, job) / "done.json"
-    try:
-        return json.loads(f.read_text())["fingerprint"] == job.fingerprint()
-    except (OSError, ValueError, KeyError):
-        return False
+    """Whether the job's saved result belongs to this job: same fingerprint, and each of its files still the one
+    done.json recorded (size, SHA-256)."""
+    folder = job_folder(work, job)
+    return _marker_done(folder / "done.json", job.fingerprint(), [folder / n for n in OUTPUT_FILES])
 
 
 def run_job(job: Job, rasters: RunRasters, work: Path) -> Path:
@@ -92,6 +96,7 @@ def run_job(job: Job, rasters: RunRasters, work: Path) -> Path:
     table.insert(0, "code", list(job.codes))
     table.insert(1, "level", job.level)
     folder.mkdir(parents=True, exist_ok=True)
+    clear_done(folder / "done.json")  # before any file of this result replaces one of an earlier one
     for name, arr in (("class", cls), ("fraction", frac)):
         with atomic_path(folder / f"{name}.npy") as tmp, open(tmp, "wb") as fh:
             np.save(fh, arr)
@@ -99,10 +104,10 @@ def run_job(job: Job, rasters: RunRasters, work: Path) -> Path:
         table.drop(columns="unit").to_csv(tmp, index=False)
     with atomic_path(folder / "zones.csv") as tmp:
         pd.DataFrame({"zone": list(job.zones), "mapped_m2": mapped[list(job.zones)]}).to_csv(tmp, index=False)
-    write_text_atomic(folder / "done.json", json.dumps({"fingerprint": job.fingerprint(), "job": job.name, "level": job.level,
-                                                        "codes": list(job.codes), "targets": [float(t) for t in job.targets],
-                                                        "zones": list(job.zones), "rule": job.rule,
-                                                        "inputs": job.fingerprint_extra}) + "\n")
+    write_done(folder / "done.json", {"fingerprint": job.fingerprint(), "job": job.name, "level": job.level,
+                                      "codes": list(job.codes), "targets": [float(t) for t in job.targets],
+                                      "zones": list(job.zones), "rule": job.rule, "inputs": job.fingerprint_extra},
+               [folder / n for n in OUTPUT_FILES])
     return folder
 
 
