@@ -159,36 +159,21 @@ def test_statistics_in_wrong_area_unit_warns_in_check_as_the_run(demo, caplog):
     assert ran == checked
 
 
-def test_percent_cropland_stops_check_and_run_before_any_stage(demo):
-    cfg = _variant(demo, "pct", ('[inputs.cropland]\npath = "inputs/landcover_30m.tif"\nkind = "fraction"\nclasses = [1]',
-                                 f'[inputs.cropland]\npath = "{demo / "crop_pct.tif"}"'))
-    with rasterio.open(demo / "crop_pct.tif") as src:  # what the file holds, read with rasterio
-        assert float(src.read(1, masked=True).max()) == 100.0
-    with pytest.raises(InputError) as checked:
-        check(cfg)
-    msg = str(checked.value)
-    assert msg.startswith(f"[inputs.cropland].path = {demo / 'crop_pct.tif'}: the [inputs.cropland] fraction is not within 0..1 "
-                          "(values from 0 to ") and "these look like percent" in msg and "scale = 0.01" in msg
-    with pytest.raises(InputError) as ran:  # the run stops with the same error before any stage runs
-        run_pipeline(cfg)
-    assert str(ran.value) == msg and not (demo / "output_pct" / "aligned").exists()
-
-
-@pytest.mark.parametrize("product", ["forest_grass", "other_cover"])
-def test_percent_land_cover_share_stops_check_and_run_before_any_stage(demo, product):
-    """A percent forest/grass (or other) share is refused as a percent cropland is: with it every pixel passed the
-    N-score reference test (crop + forest/grass share >= 0.5), silently."""
-    classes = "[2, 3, 4]" if product == "forest_grass" else "[5, 7, 8]"
+@pytest.mark.parametrize(("product", "classes", "percent_file"), [
+    ("cropland", "[1]", "crop_pct.tif"), ("forest_grass", "[2, 3, 4]", "natural_pct.tif"), ("other_cover", "[5, 7, 8]", "natural_pct.tif")])
+def test_percent_share_stops_check_and_run_before_any_stage(demo, product, classes, percent_file):
+    """A percent (0..100) cropland, forest/grass or other share is refused before any stage: a percent forest/grass
+    share made every pixel pass the N-score reference test (crop + forest/grass share >= 0.5), silently."""
     cfg = _variant(demo, f"pct_{product}", (f'[inputs.{product}]\npath = "inputs/landcover_30m.tif"\nkind = "fraction"\nclasses = {classes}',
-                                            f'[inputs.{product}]\npath = "{demo / "natural_pct.tif"}"'))
-    with rasterio.open(demo / "natural_pct.tif") as src:
+                                            f'[inputs.{product}]\npath = "{demo / percent_file}"'))
+    with rasterio.open(demo / percent_file) as src:  # what the file holds, read with rasterio
         assert float(src.read(1, masked=True).max()) == 100.0
     with pytest.raises(InputError) as checked:
         check(cfg)
     msg = str(checked.value)
-    assert msg.startswith(f"[inputs.{product}].path = {demo / 'natural_pct.tif'}: the [inputs.{product}] fraction is not within "
+    assert msg.startswith(f"[inputs.{product}].path = {demo / percent_file}: the [inputs.{product}] fraction is not within "
                           "0..1 (values from 0 to ") and "these look like percent" in msg and "scale = 0.01" in msg
-    with pytest.raises(InputError) as ran:
+    with pytest.raises(InputError) as ran:  # the run stops with the same error before any stage runs
         run_pipeline(cfg)
     assert str(ran.value) == msg and not (demo / f"output_pct_{product}" / "aligned").exists()
 

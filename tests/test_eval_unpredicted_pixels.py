@@ -11,7 +11,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import rasterio
 from irrmap.evaluation.point_location import NodataCause, check_points_on_map
 from irrmap.evaluation.points import read_points, sample_points
 from irrmap.evaluation.workflow import (
@@ -23,18 +22,9 @@ from irrmap.evaluation.workflow import (
 from pyproj import Geod
 from shapely.geometry import box
 
-W, N, RES = 104.0, 38.4, 0.01
+from tests.test_evaluation_map_values import CLASS_DESC, RES, N, W, _write
+
 SHAPE = (20, 20)
-CLASS_DESC = "1 irrigated, 0 cropland not irrigated, 255 no cropland (filtered)"
-
-
-def _write(path, data, nodata=None, desc=None):
-    with rasterio.open(path, "w", driver="GTiff", width=SHAPE[1], height=SHAPE[0], count=1, dtype=data.dtype, crs="EPSG:4326",
-                       transform=rasterio.transform.from_origin(W, N, RES, RES), nodata=nodata) as d:
-        d.write(data, 1)
-        if desc:
-            d.set_band_description(1, desc)
-    return path
 
 
 def _centre(r, c):

@@ -20,7 +20,8 @@ CLASS_DESC = "1 irrigated, 0 cropland not irrigated, 255 no cropland (filtered)"
 
 
 def _write(path, data, nodata=None, desc=None):
-    with rasterio.open(path, "w", driver="GTiff", width=SHAPE[1], height=SHAPE[0], count=1, dtype=data.dtype, crs="EPSG:4326",
+    """A one-band GeoTIFF of `data` on the 0.01 deg lon/lat lattice anchored at (W, N); `desc` its band description."""
+    with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype, crs="EPSG:4326",
                        transform=rasterio.transform.from_origin(W, N, RES, RES), nodata=nodata) as d:
         d.write(data, 1)
         if desc:
