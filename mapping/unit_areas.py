@@ -3,6 +3,8 @@ the units at the statistics' level (mapping/irrigated_area_by_unit.csv)."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import rasterio
@@ -13,6 +15,8 @@ from irrmap.core.grid import Grid
 from irrmap.core.zonal import zonal_area
 
 M2_PER_HA = 1e4
+
+log = logging.getLogger(__name__)
 
 
 def irrigated_m2_by_unit(fraction_path, zones_path, units: pd.DataFrame, nodata: int = 255) -> pd.Series:
@@ -36,20 +40,75 @@ def irrigated_m2_by_unit(fraction_path, zones_path, units: pd.DataFrame, nodata:
     return pd.Series(per_zone[units["zone"].to_numpy()], index=units["code"].astype(str).to_numpy(), name="mapped_m2")
 
 
+def unpredicted_cropland_m2_by_unit(fraction_path, cropland, zones_path, units: pd.DataFrame, nodata: int = 255) -> pd.Series:
+    """The cropland area (m2) of each finest unit, by code, that the map leaves unpredicted: the sum over the unit's
+    pixels where the fraction map holds `nodata` and the cropland fraction is above 0, of cropland x true pixel area
+    (irrmap.core.zonal.zonal_area). mapping.predict leaves a crop pixel unpredicted (nodata) where a predictor has no
+    value; `irrigated_m2_by_unit` counts it as 0, so a unit's mapped area is short by up to this much.
+
+    `cropland`: the cropland fraction (0..1; NaN or its nodata = no cropland), a raster path or an xarray.DataArray
+    (y, x), on the zones' grid as the fraction map is (both read north-up; GridError otherwise)."""
+    crop_at = _cropland_reader(cropland, zones_path)
+    with rasterio.open(fraction_path) as f_open:
+        frac = north_up(f_open)
+        zones_grid = Grid.from_raster(zones_path)
+        if not grid_of(frac).aligned_with(zones_grid):
+            raise GridError(f"the fraction map is on {grid_of(frac)!r}, not on the zones' grid {zones_grid!r}", str(fraction_path),
+                            "give the maps and the zone raster of one run")
+
+        def weight(window):
+            c = crop_at(window)
+            return np.where((frac.read(1, window=window) == nodata) & np.isfinite(c) & (c > 0), c, 0.0)
+
+        per_zone = zonal_area(zones_path, int(units["zone"].max()), weights=weight)
+    return pd.Series(per_zone[units["zone"].to_numpy()], index=units["code"].astype(str).to_numpy(), name="unpredicted_m2")
+
+
+def _cropland_reader(cropland, zones_path):
+    """window -> float64 cropland fraction (NaN where missing) of a path (read as irrmap.core.raster_read reads it:
+    its nodata, scale and offset tags decoded) or a DataArray, either on the zones' grid (GridError otherwise)."""
+    import xarray as xr
+
+    from irrmap.core.raster_read import read_raster
+
+    zones_grid = Grid.from_raster(zones_path)
+    if isinstance(cropland, xr.DataArray):
+        a, on = cropland, Grid.from_dataarray(cropland)
+    else:
+        with rasterio.open(cropland) as opened:
+            on = grid_of(north_up(opened))
+        a = read_raster(cropland, zones_grid, name="cropland") if on.aligned_with(zones_grid) else None
+    if not on.aligned_with(zones_grid):
+        raise GridError(f"the cropland is on {on!r}, not on the zones' grid {zones_grid!r}",
+                        str(getattr(cropland, "name", None) or cropland), "give the maps and the zone raster of one run")
+    return lambda w: np.asarray(a[w.toslices()].values, dtype=np.float64)
+
+
 def irrigated_area_by_unit(fraction_path, zones_path, units: pd.DataFrame, levels: list[str], statistics: pd.Series | None = None,
-                           statistics_level: str | None = None, nodata: int = 255) -> pd.DataFrame:
+                           statistics_level: str | None = None, nodata: int = 255, cropland=None) -> pd.DataFrame:
     """One row per unit and level: level, code, name (finest level only), irrigated_area_ha and, at
     `statistics_level`, statistic_ha and difference_ha (mapped - statistic).
 
     `fraction_path`: the irrigated-fraction map in percent of the pixel (mapping/fraction.tif; `nodata` counts
     as 0); `zones_path`: the unit zone raster (0 = no unit) on the same grid; `units`: the units stage's table
     (columns zone, code, name and one column per coarser level, e.g. city, province); `levels`: finest first;
-    `statistics`: area (m2) by code at `statistics_level`. Area: `irrigated_m2_by_unit`."""
+    `statistics`: area (m2) by code at `statistics_level`. Area: `irrigated_m2_by_unit`.
+
+    With `cropland` (the run's cropland fraction, 0..1, a path or a DataArray on the same grid) a column unpredicted_cropland_ha gives
+    each unit's cropland that the map leaves unpredicted (`unpredicted_cropland_m2_by_unit`): its irrigated_area_ha
+    is then a lower bound, short by up to that much. A warning names the units where it exceeds
+    evaluation.agreement.MAX_MISSING_SHARE (1 %) of the unit's mapped cropland plus the unpredicted one."""
     finest = units.assign(irrigated_area_ha=irrigated_m2_by_unit(fraction_path, zones_path, units, nodata).to_numpy() / M2_PER_HA)
+    columns = ["irrigated_area_ha"]
+    if cropland is not None:
+        gap = unpredicted_cropland_m2_by_unit(fraction_path, cropland, zones_path, units, nodata).to_numpy() / M2_PER_HA
+        finest = finest.assign(unpredicted_cropland_ha=gap)
+        columns.append("unpredicted_cropland_ha")
+        _warn_unpredicted(finest, fraction_path, cropland, zones_path, units)
     rows = []
     for i, level in enumerate(levels):
         key = "code" if i == 0 else level
-        g = finest.groupby(finest[key].astype(str), sort=True)["irrigated_area_ha"].sum().rename_axis("code").reset_index()
+        g = finest.groupby(finest[key].astype(str), sort=True)[columns].sum().rename_axis("code").reset_index()
         g.insert(0, "level", level)
         g.insert(2, "name", finest.set_index(finest["code"].astype(str))["name"].reindex(g["code"]).to_numpy() if i == 0 and "name" in finest else "")
         if statistics is not None and level == statistics_level:
@@ -60,4 +119,27 @@ def irrigated_area_by_unit(fraction_path, zones_path, units: pd.DataFrame, level
     return pd.concat(rows, ignore_index=True)
 
 
-__all__ = ["irrigated_area_by_unit", "irrigated_m2_by_unit"]
+def _warn_unpredicted(finest: pd.DataFrame, fraction_path, cropland, zones_path, units: pd.DataFrame) -> None:
+    """Warn (the project's log.warning, collected into the report's flags) when a unit's unpredicted cropland exceeds
+    MAX_MISSING_SHARE of its cropland."""
+    from irrmap.evaluation.agreement import MAX_MISSING_SHARE
+
+    gap = finest["unpredicted_cropland_ha"].to_numpy()
+    if not (gap > 0).any():
+        return
+    crop_at = _cropland_reader(cropland, zones_path)
+    crop_m2 = zonal_area(zones_path, int(units["zone"].max()), weights=lambda w: np.nan_to_num(crop_at(w)))
+    cropland_ha = crop_m2[units["zone"].to_numpy()] / M2_PER_HA
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(cropland_ha > 0, gap / np.where(cropland_ha > 0, cropland_ha, 1), 0.0)
+    bad = np.flatnonzero(share > MAX_MISSING_SHARE)
+    if bad.size:
+        codes = units["code"].astype(str).to_numpy()
+        worst = sorted(bad, key=lambda i: -share[i])[:5]
+        log.warning("%s: %d unit(s) have more than %.0f %% of their cropland unpredicted (a predictor has no value there), so their "
+                    "irrigated_area_ha is a lower bound: %s (%.1f ha of cropland unpredicted in all). Fix: fill the predictor's "
+                    "gaps and map again; the column unpredicted_cropland_ha gives each unit's gap", fraction_path, bad.size,
+                    100 * MAX_MISSING_SHARE, ", ".join(f"{codes[i]} {100 * share[i]:.1f} %" for i in worst), float(gap.sum()))
+
+
+__all__ = ["irrigated_area_by_unit", "irrigated_m2_by_unit", "unpredicted_cropland_m2_by_unit"]

@@ -48,12 +48,13 @@ def run(ctx: RunContext) -> list[Path]:
     # 255 in fraction.tif is "no cropland" (0 m2) where the cropland layer has data; cells without any are nodata
     area = aggregate_to_file(fraction, folder / "irrigated_area_1km.tif", factor=sec.aggregate_factor, tags=tags,
                              domain=cropland.notnull())
-    return [*raw.values(), *final.values(), Path(area), _unit_table(ctx, final["fraction"], folder / "irrigated_area_by_unit.csv")]
+    return [*raw.values(), *final.values(), Path(area), _unit_table(ctx, final["fraction"], cropland, folder / "irrigated_area_by_unit.csv")]
 
 
-def _unit_table(ctx: RunContext, fraction_path, out: Path) -> Path:
+def _unit_table(ctx: RunContext, fraction_path, cropland, out: Path) -> Path:
     """Write the mapped irrigated area per unit and level (mapping.unit_areas), with the statistic of each unit
-    at the statistics' level (statistics/statistics.csv, valid rows)."""
+    at the statistics' level (statistics/statistics.csv, valid rows) and the cropland the map leaves unpredicted
+    (`cropland`: the run's cropland fraction on its grid, a DataArray)."""
     import pandas as pd
 
     from irrmap.mapping.unit_areas import irrigated_area_by_unit
@@ -64,7 +65,8 @@ def _unit_table(ctx: RunContext, fraction_path, out: Path) -> Path:
         s = pd.read_csv(ctx.outdir / "statistics" / "statistics.csv", dtype={"code": str})
         s = s[s["valid"].astype(bool)] if "valid" in s else s
         stats, level = s.groupby("code")["area_m2"].sum(), ctx.config.statistics.level
-    df = irrigated_area_by_unit(fraction_path, ctx.outdir / "units" / "zones.tif", table, list(checked_units(ctx).levels), stats, level)
+    df = irrigated_area_by_unit(fraction_path, ctx.outdir / "units" / "zones.tif", table, list(checked_units(ctx).levels), stats, level,
+                                cropland=cropland)
     with atomic_path(out) as tmp:
         df.to_csv(tmp, index=False, float_format="%.4f")
     return out
