@@ -57,7 +57,7 @@ def flagged_units(units: pd.DataFrame, audit: pd.DataFrame, skipped: pd.DataFram
         hit = audit[audit["flags"].fillna("").astype(str).str.len() > 0]
         stake = _at_stake(hit)
         rows += [{"level": r["level"], "code": r["code"], "year": r["year"],
-                  "reason": "; ".join(REASONS.get(f, f) for f in str(r["flags"]).split(";")), "area at stake (1000 ha)": a / KHA}
+                  "reason": "; ".join(reason(f, r["rule"]) for f in str(r["flags"]).split(";")), "area at stake (1000 ha)": a / KHA}
                  for (_, r), a in zip(hit.iterrows(), stake)]
     out = pd.DataFrame(rows, columns=["level", "code", "year", "reason", "area at stake (1000 ha)"])
     return out.sort_values("area at stake (1000 ha)", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
@@ -72,12 +72,29 @@ REASONS = {
     "children_exceed_parent": "reported children exceed the parent",
     "equal_split": "missing children split equally (no prior)",
     "children_within_tolerance": "children differ from the parent within the tolerance (kept)",
-    "parent_below_children": "parent below the sum of its children (replaced by the sum)",
-    "parent_above_children": "parent above the sum of its children (replaced by the sum)",
+    "parent_below_children": "parent below the sum of its children",
+    "parent_above_children": "parent above the sum of its children",
+    "no_residual": "missing from every table; its reported siblings already exceed the parent, so it keeps only what is "
+                   "reported beneath it (0 without any): unknown, not 0",
     "children_tiny_share": "reported children sum to a tiny share of the parent (a table in a wrong area unit?)",
     "adjusted_beyond_tolerance": "reported value adjusted by more than the tolerance",
     "not_in_hierarchy": "code of no unit",
 }
+#: what became of a parent flagged parent_below/above_children, by the rule of its final value (harmonise step 5)
+PARENT_OUTCOME = {"sum_of_children": " (above the binding level: replaced by the sum)"}
+PARENT_KEPT = " (the parent binds: kept, and its children were scaled to it)"
+
+
+def reason(flag: str, rule) -> str:
+    """The report's words for one harmonise flag of an audit row whose final value has `rule`: a parent that
+    disagrees with its children was replaced by their sum above the binding level, else it was kept and its
+    children scaled (harmonise._scale / _sum_up)."""
+    text = REASONS.get(flag, flag)
+    if flag in ("parent_below_children", "parent_above_children"):
+        text += PARENT_OUTCOME.get(str(rule), PARENT_KEPT)
+    return text
+
+
 AUDIT_FIXED = ("code", "level", "year", "chosen", "source", "area_m2", "rule", "adjustment_m2", "adjustment_pct", "flags")
 
 

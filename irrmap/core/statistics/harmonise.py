@@ -20,7 +20,8 @@ flag (the audit's `flags`, ";"-separated):
    reported beneath the missing ones), split in proportion to the prior of each missing child's unreported
    part (`prior`: cropland area, the previous map's or the classifier's expected irrigated area, minus that
    of its reported descendants); flag ``children_exceed_parent`` (residual < 0, beyond floating-point
-   rounding: no share; on the nearest reported value) and ``equal_split`` (a positive residual and no
+   rounding: no share; on the nearest reported value, and ``no_residual`` on each missing child, which then
+   keeps only what is reported beneath it, with a warning naming them) and ``equal_split`` (a positive residual and no
    missing child with a positive prior). So the prior splits only the residual among the missing
    descendants: a parent that agrees with what is reported beneath it changes no reported value.
 5. ``scaled_to_parent``: at and below `binding_level` the parent binds; children whose sum is off by more
@@ -169,7 +170,22 @@ def harmonise(tables: list[SourceTable], hierarchy: pd.DataFrame, *, rules: Harm
             limit = w.index.get_level_values("code").map(up(series)).to_numpy(dtype=float)
             for key in w.index[w["area_m2"].to_numpy() > limit * (1 + slack)]:
                 flags[key].append(flag)
+    _warn_no_residual(w, flags)
     return _result(w, order, flags, rules.tolerance)
+
+
+def _warn_no_residual(w: pd.DataFrame, flags: dict) -> None:
+    """One warning naming the units a parent left nothing for (flag no_residual): they are set to what is reported
+    beneath them (0 without any), which reads as a statistic of 0 although no table reports them."""
+    hit = [k for k, f in flags.items() if "no_residual" in f]
+    if not hit:
+        return
+    named = ", ".join(f"{c}" + (f" ({y})" if y != NO_YEAR else "") + f" = {w.at[(c, y), 'area_m2'] / 1e4:.6g} ha" for c, y in hit[:10])
+    more = f" and {len(hit) - 10} more" if len(hit) > 10 else ""
+    log.warning("harmonise: %d unit(s) missing from every table get only what is reported beneath them, because the units "
+                "reported beside them already exceed their parent (flag no_residual; the parent's row has "
+                "children_exceed_parent): %s%s. Their value is unknown, not measured as that: give their statistics, or check "
+                "the parent's statistic and the children's area unit", len(hit), named, more)
 
 
 # ---- inputs -----------------------------------------------------------------------------------------
@@ -369,6 +385,8 @@ def _fill(w, flags, key, p, kids, missing, floor, weights, parents) -> None:
     if residual < 0:
         if residual < -ROUNDING * abs(p):  # below that, floating-point rounding of a parent equal to its children
             _flag_reported(w, flags, key, "children_exceed_parent", parents)
+            for m in missing:  # their value is unknown, not 0: the tables contradict each other
+                flags[m].append("no_residual")
         residual = 0.0
     share = weights.reindex(missing).to_numpy(dtype=float)
     if share.sum() <= 0:
