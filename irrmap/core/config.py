@@ -732,6 +732,33 @@ class RunConfig(_Section):
         return self
 
 
+_ENV_VAR = re.compile(r"\$(\w+|\{[^}]*\})")
+
+
+def expand_user_path(p, config_path=None) -> Path:
+    """`p` with a leading ~ / ~user expanded (os.path.expanduser) and $NAME / ${NAME} replaced by the environment
+    variable's value (os.path.expandvars). ConfigError naming the config file when a variable is not set, or when ~
+    cannot be expanded (no home folder), instead of a path with a literal '~' or '$NAME' in it."""
+    import os
+
+    text = str(p)
+    if "~" not in text and "$" not in text:
+        return Path(p)
+    where = str(config_path) if config_path is not None else "config"
+    if text.startswith("~"):
+        expanded = os.path.expanduser(text)
+        if expanded.startswith("~"):
+            raise ConfigError(f"path {text!r} starts with ~ but that user's home folder is unknown", where,
+                              "write the path out in full, or relative to the config file's folder")
+        text = expanded
+    unset = [m.group(1).strip("{}") for m in _ENV_VAR.finditer(text) if m.group(1).strip("{}") not in os.environ]
+    if unset:
+        raise ConfigError(f"path {str(p)!r} uses the environment variable{'s' if len(unset) > 1 else ''} "
+                          f"{', '.join('$' + u for u in unset)}, which {'are' if len(unset) > 1 else 'is'} not set", where,
+                          f"set {unset[0]} before running irrmap, or write the path out in full")
+    return Path(os.path.expandvars(text))
+
+
 class LoadedConfig:
     """A validated config plus where it came from: paths resolved, raw text hashed."""
 
@@ -743,9 +770,12 @@ class LoadedConfig:
 
     def resolve(self, p: Path | None) -> Path | None:
         """A config path made absolute against the config's folder; a GDAL dataset name (/vsizip/..., NETCDF:"f.nc":v)
-        keeps its form with its container file made absolute (irrmap.core.dataset_names)."""
+        keeps its form with its container file made absolute (irrmap.core.dataset_names). A leading ~ (the user's
+        home) and $NAME / ${NAME} (environment variables) are expanded as a shell would (`expand_user_path`):
+        TOML has no such expansion, and a literal ~ made a folder named '~' beside the config."""
         if p is None:
             return None
+        p = expand_user_path(p, self.path)
         if dataset_names.is_dataset_name(p):
             return Path(dataset_names.resolve(p, self.base))
         return (p if p.is_absolute() else (self.base / p)).resolve()
