@@ -48,6 +48,13 @@ def _irrmap(*args, env=None):
 def test_the_command_gives_one_line_and_exit_2(tiny):
     res = _irrmap("run", str(tiny), "--check", "--scheduler", "foo")
     assert res.returncode == 2 and "Traceback" not in res.stderr
+    # the value came from the command line: the error names that option, not a config key the config lacks (old:
+    # "[run].scheduler", sending the user to a config without such a key)
+    assert res.stderr.strip().splitlines()[-1].startswith("irrmap: error: irrmap run --scheduler: 'foo' is not a scheduler address")
+    cfg = tiny.parent / "with_scheduler.toml"
+    cfg.write_text(tiny.read_text().replace("[run]\n", "[run]\nscheduler = \"foo\"\n", 1))
+    res = _irrmap("run", str(cfg), "--check")
+    assert res.returncode == 2
     assert res.stderr.strip().splitlines()[-1].startswith("irrmap: error: [run].scheduler: 'foo' is not a scheduler address")
     # nothing listens on port 1; connecting gives up after the (here shortened) connect timeout
     res = _irrmap("run", str(tiny), "--scheduler", "tcp://127.0.0.1:1", env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 _LOCAL = re.compile(r"^local-processes:(\d+)$", re.IGNORECASE)
 _WHERE = "[run].scheduler"
+_source = {"where": _WHERE}  # where the scheduler value came from: irrmap run --scheduler sets it (named_by)
 _WORKERS_FIX = ("start workers with `dask worker ADDRESS` (they must see the output folder and the inputs at the same paths), "
                 "or raise [run].worker_wait when they wait in a batch queue")
 _NOISY = ("distributed", "tornado")  # loggers that report the cluster's own shutdown after a stop
@@ -51,11 +52,22 @@ def local_workers(value: str) -> int | None:
     m = _LOCAL.match(value.strip())
     if m is None:
         if value.strip().lower().startswith("local"):
-            raise ConfigError(f"{value!r} is not a scheduler", _WHERE, "write local-processes:N (N worker processes) or a scheduler address such as tcp://host:8786")
+            raise ConfigError(f"{value!r} is not a scheduler", _where(), "write local-processes:N (N worker processes) or a scheduler address such as tcp://host:8786")
         return None
     if int(m.group(1)) < 1:
-        raise ConfigError(f"{value!r} starts no worker", _WHERE, "write local-processes:N with N >= 1")
+        raise ConfigError(f"{value!r} starts no worker", _where(), "write local-processes:N with N >= 1")
     return int(m.group(1))
+
+
+def named_by(option: str | None) -> None:
+    """Name the option the scheduler value came from in this process's errors (`irrmap run --scheduler` passes
+    '--scheduler'; None: [run].scheduler, the default), so that a wrong value is not looked for in a config that has
+    no such key."""
+    _source["where"] = option or _WHERE
+
+
+def _where() -> str:
+    return _source["where"]
 
 
 def check_scheduler(value: str) -> None:
@@ -65,7 +77,7 @@ def check_scheduler(value: str) -> None:
     try:
         import distributed  # noqa: F401
     except ImportError:
-        raise ConfigError("dask.distributed is not installed", _WHERE, "pip install 'dask[distributed]' or remove the key") from None
+        raise ConfigError("dask.distributed is not installed", _where(), "pip install 'dask[distributed]' or remove the key") from None
     if n is None:
         from distributed.comm.addressing import parse_address, parse_host_port
         from distributed.comm.registry import backends
@@ -77,7 +89,7 @@ def check_scheduler(value: str) -> None:
             if scheme != "inproc":  # the others need host:port
                 parse_host_port(location)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{value!r} is not a scheduler address ({exc})", _WHERE,
+            raise ConfigError(f"{value!r} is not a scheduler address ({exc})", _where(),
                               "write tcp://HOST:PORT (what `dask scheduler` prints) or local-processes:N") from None
 
 
@@ -100,7 +112,7 @@ def open_client(value: str, gdal_cache_mb: int, wait: float = 120.0):
             try:
                 client = stack.enter_context(Client(value))
             except (OSError, TimeoutError, ValueError) as exc:
-                raise ConfigError(f"cannot connect to the scheduler at {value}: {exc}", _WHERE,
+                raise ConfigError(f"cannot connect to the scheduler at {value}: {exc}", _where(),
                                   "start it (`dask scheduler`) and check the address and port, or remove the key to run "
                                   "threads on this machine") from None
             _wait_for_workers(client, value, wait)
@@ -147,7 +159,7 @@ def _wait_for_workers(client, value: str, wait: float, poll: float = 1.0) -> Non
     while _worker_count(client) == 0:
         now = time.monotonic()
         if now - start >= wait:
-            raise ConfigError(f"the scheduler at {value} has no worker after {wait:g} s", _WHERE, _WORKERS_FIX)
+            raise ConfigError(f"the scheduler at {value} has no worker after {wait:g} s", _where(), _WORKERS_FIX)
         if now - last >= 15:
             log.info("waiting for a worker of the scheduler at %s (%.0f s of %g s)", value, now - start, wait)
             last = now
@@ -161,7 +173,7 @@ class ClusterLost(ConfigError):
     text = "the cluster has no worker"
 
     def __init__(self, *args):
-        super().__init__(type(self).text, _WHERE, _WORKERS_FIX)
+        super().__init__(type(self).text, _where(), _WORKERS_FIX)
 
 
 @contextlib.contextmanager

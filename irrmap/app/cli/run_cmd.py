@@ -20,7 +20,10 @@ def register(sub, name: str, help_: str) -> None:
 
 def _run(args) -> int:
     from irrmap.app.api import check
+    from irrmap.app.cluster import named_by
     from irrmap.app.pipeline import run_pipeline
+
+    named_by("irrmap run --scheduler" if args.scheduler else None)  # errors name the option the value came from
 
     if args.check:
         from irrmap.app.run_warnings import collected_warnings
