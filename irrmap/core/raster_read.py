@@ -80,9 +80,9 @@ def open_raster(path):
     try:
         return rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
-        raise InputError(f"cannot open raster: {_gdal_message(exc)}", str(path),
-                         "check the path and that GDAL reads the format (gdalinfo FILE); a truncated or damaged file must be "
-                         "downloaded or created again") from None
+        from irrmap.core.grid import _open_error  # no such file / a folder / another format, each with its own fix
+
+        raise _open_error(path, exc) from None
 
 
 def _gdal_message(exc: BaseException) -> str:
