@@ -91,7 +91,8 @@ def _reduce_batch(parts: list[Path], u0: int, u1: int, target: np.ndarray, rule:
     grouping by unit are made once for all scores; a score with missing values splits its finite subset."""
     rec = _gather(parts, u0, u1)
     n = target.size
-    out = {"n_candidates": [], "n_without_score": [], "n_label": [], "mapped": [], "cropland": [], "threshold": [], "key": [], "tie": []}
+    out = {"n_candidates": [], "n_without_score": [], "n_label": [], "mapped": [], "cropland": [], "threshold": [], "key": [], "tie": [],
+           "n_tied": [], "n_tied_labelled": []}
     unit = np.ascontiguousarray(rec["unit"])
     check_units(unit, n - 1)
     area = rec["area"].astype(np.float64)
@@ -120,8 +121,14 @@ def _reduce_batch(parts: list[Path], u0: int, u1: int, target: np.ndarray, rule:
             key[has] = descending_keys(s[last])
         tie[has] = rec["pos"][last]
         n_cand = every if sub is None else np.bincount(u, minlength=n)
+        # candidates sharing the unit's threshold score, and those of them labelled (row-major up to the last one)
+        pos = rec["pos"] if sub is None else rec["pos"][sub]
+        tied = su == threshold[u]  # NaN threshold (nothing labelled): never equal
+        n_tied = np.bincount(u[tied], minlength=n)
+        n_tied_labelled = np.bincount(u[tied & (pos <= tie[u])], minlength=n)
         for name, v in (("n_candidates", n_cand), ("n_without_score", every - n_cand),
-                        ("n_label", n_label), ("mapped", mapped), ("cropland", cropland), ("threshold", threshold), ("key", key), ("tie", tie)):
+                        ("n_label", n_label), ("mapped", mapped), ("cropland", cropland), ("threshold", threshold), ("key", key), ("tie", tie),
+                        ("n_tied", n_tied), ("n_tied_labelled", n_tied_labelled)):
             out[name].append(np.asarray(v)[u0:u1])
     return out
 
@@ -174,13 +181,15 @@ def _lazy(a: xr.DataArray, chunks) -> da.Array:
 
 
 def split_tiles(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland: xr.DataArray, targets: pd.Series, n_units: int,
-                work: Path, *, rule: str = "nearest", strip_rows: int = 512, batch: int = BATCH):
+                work: Path, *, rule: str = "nearest", strip_rows: int = 512, batch: int = BATCH, ties: dict | None = None):
     """Split every score against `targets` (m2 by zone id 1..N, NaN or absent = no statistic) by map-reduce,
     with part files in `work` (created; the maps read them, so it is removed when they are freed, at the
     latest at exit, or at once on an error). Returns ({score: lazy uint8 map, 1 / 0 / 255, one chunk per strip
     of `strip_rows` rows}, {score: per-unit table as irrmap.training.split_common.unit_table}); the same
     labels and tables as ThresholdSplitter on the whole grid. Raises InputError for an unknown rule, targets
-    outside 1..N, a cropland fraction outside 0..1 or zone ids beyond N; GridError for rasters on other grids."""
+    outside 1..N, a cropland fraction outside 0..1 or zone ids beyond N; GridError for rasters on other grids.
+    `ties` (optional dict) receives {score: DataFrame with zone, n_tied (candidates whose score equals the unit's
+    threshold) and n_tied_labelled (those labelled: ties go by row-major position, the northernmost first)}."""
     if rule not in RULES:
         raise InputError(f"unknown stopping rule {rule!r}", "rule", f"use one of {', '.join(RULES)}")
     grid = Grid.from_dataarray(zones)
@@ -219,6 +228,9 @@ def split_tiles(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland: 
         threshold[0] = np.nan
         tables[name] = unit_table(target, per_zone["n_label"][i], per_zone["mapped"][i], per_zone["cropland"][i], threshold,
                                   per_zone["n_candidates"][i], per_zone["n_without_score"][i])
+        if ties is not None:
+            ties[name] = pd.DataFrame({"zone": np.arange(target.size), "n_tied": per_zone["n_tied"][i],
+                                       "n_tied_labelled": per_zone["n_tied_labelled"][i]}).iloc[1:].reset_index(drop=True)
         key, tie = per_zone["key"][i], per_zone["tie"][i]
         label = f"threshold-map-{tokenize(str(work), name, i, key, tie, has_stat, strips)}"
         layer = {(label, j, 0): (_apply_strip, owner, p.name, i, r0, r1, key, tie, has_stat, grid.width)
