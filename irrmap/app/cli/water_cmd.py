@@ -178,6 +178,7 @@ def _bodies(args) -> int:
         units = AdminUnits.read(args.units, args.code_field, hierarchy=args.hierarchy, name_field=args.name_field, layer=args.layer,
                                 encoding=args.units_encoding, **unit_read_args(args))
     layers = mask_layers(args.mask, chunks=args.tile)
+    _refuse_unknown_mask(layers["water"], args.mask)
     dates = scene_dates(args.mask)  # carried on, so that `water change` can check the epochs' order
     paths = bodies_to_files(layers["water"], args.out_dir, detection=layers.get("detection"), persistence=layers.get("persistence"),
                             connectivity=args.connectivity, min_area_m2=args.min_area_m2, units=units, tile=args.tile,
@@ -185,6 +186,21 @@ def _bodies(args) -> int:
     for p in paths.values():
         print(p)
     return 0
+
+
+def _refuse_unknown_mask(water, path) -> None:
+    """InputError when the mask's water layer has no pixel that is known (0 or 1): every pixel unknown (255) or the
+    file's nodata. Bodies of such a mask are '0 bodies, 0 km2', which reads as 'no water' although nothing was seen
+    (suitability distance refuses such a water raster the same way)."""
+    from irrmap.core.errors import InputError
+
+    import dask
+
+    known = dask.compute(((water == 0) | (water == 1)).any())[0]
+    if not bool(known):
+        raise InputError("the mask has no known pixel: every pixel is unknown (255) or nodata, so it cannot say where water "
+                         "is not", str(path), "give a mask with clear pixels (irrmap water mask of scenes that see the area); "
+                         "if 255 is not the mask's unknown code here, declare the file's real nodata (gdal_edit.py -a_nodata)")
 
 
 def _change(args) -> int:
