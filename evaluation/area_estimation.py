@@ -16,6 +16,7 @@ reference) is NaN, and `AreaEstimate.not_estimable` gives the reason for each.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ import pandas as pd
 
 from irrmap.evaluation.confusion import Z95, _clean
 from irrmap.core.errors import DataError
+from irrmap.evaluation.labels import is_missing, mixed_coding, mixed_coding_fix
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -119,6 +123,14 @@ def olofsson(matrix, mapped_sizes, classes=None) -> AreaEstimate:
         raise DataError(f"matrix shape {n_ij.shape} does not fit {len(classes)} classes", "matrix")
     if not np.isfinite(n_ij).all() or (n_ij < 0).any():
         raise DataError("a count matrix holds non-negative counts only (no empty or negative cells)", "matrix", "fill every cell with a count")
+    fractional = ~np.isclose(n_ij, np.round(n_ij), rtol=0, atol=1e-9)
+    if fractional.any():
+        shown = ", ".join(f"{v:g}" for v in n_ij[fractional][:6])
+        raise DataError(f"a count matrix holds whole numbers of sample units, but {int(fractional.sum())} cells are not ({shown}"
+                        + ("; the cells sum to 1: proportions" if abs(n_ij.sum() - 1) < 1e-6 else "") + "); the variances of "
+                        "Olofsson et al. (2014, eqs. 5-7, 10) need the counts n_ij (n_i - 1 in each denominator)", "matrix",
+                        "give the number of sample units in each cell (rows map class, columns reference class), not "
+                        "proportions or areas")
     if isinstance(mapped_sizes, (pd.Series, dict)):
         sizes = pd.Series(mapped_sizes)
         missing = [c for c in classes if c not in sizes.index]
@@ -260,6 +272,32 @@ class _Strata:
         return R, self.var_sum(vy + R**2 * vx - 2 * R * self.cov(y, x)) / X**2
 
 
+def _labelled(m: pd.Series, r: pd.Series) -> np.ndarray:
+    """True for the units with both a map and a reference label (labels.is_missing); logs a warning with the count
+    and positions of the others, which stehman leaves out."""
+    miss_m, miss_r = m.map(is_missing).to_numpy(bool), r.map(is_missing).to_numpy(bool)
+    drop = miss_m | miss_r
+    if drop.any():
+        units = ", ".join(str(i + 1) for i in np.flatnonzero(drop)[:10]) + (", ..." if drop.sum() > 10 else "")
+        which = "map or reference" if miss_m.any() and miss_r.any() else ("map" if miss_m.any() else "reference")
+        log.warning("samples: %d of %d sample units have no %s label (blank or NA; units %s in table order) and are left out; "
+                    "the estimates use the %d labelled units (fix: label them, or remove those rows to silence this warning)",
+                    int(drop.sum()), len(drop), which, units, int((~drop).sum()))
+    return ~drop
+
+
+def _check_codings(m: pd.Series, r: pd.Series) -> None:
+    """DataError when the map or reference column writes classes both as numeric codes and as irrigated/not words
+    (labels.mixed_coding, e.g. 0/1 with 'yes'): the words would become classes of their own."""
+    for column, labels in (("map", m), ("reference", r)):
+        mixed = mixed_coding(labels.astype(str).tolist())
+        if mixed:
+            numbers, words = mixed
+            n_words = int(labels.astype(str).str.strip().isin(words).sum())
+            raise DataError(f"column {column!r} mixes codes {numbers[:10]} with the words {words[:10]} ({n_words} units): each word "
+                            "would be a class of its own", "samples", mixed_coding_fix(numbers, words))
+
+
 def _kappa_linearised(st: _Strata, cells: np.ndarray, mm, rr, classes) -> tuple[float, float]:
     """Cohen's kappa of the estimated error matrix `cells` (proportions p_ij, rows map) and its variance by
     Taylor linearisation under the stratified design (Särndal, Swensson & Wretman 1992, sec. 5.5).
@@ -283,6 +321,10 @@ def _kappa_linearised(st: _Strata, cells: np.ndarray, mm, rr, classes) -> tuple[
 def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc: bool = False, weights=None) -> AreaEstimate:
     """Stratified estimator when the strata are not the map classes (Stehman 2014); one entry per sample unit.
 
+    Units whose map or reference label is missing (blank, NA, NaN, ...: labels.MISSING_MARKERS) are left out with
+    a warning giving their count (each stratum is then estimated from its labelled units); a column writing
+    classes both as codes and as irrigated/not words (0/1 with 'yes') raises DataError (labels.mixed_coding).
+
     `weights`: each unit's design weight 1/pi_k when units within a stratum were drawn with unequal
     probabilities; each stratum mean is then the Hajek mean sum_k y_k/pi_k / sum_k 1/pi_k (with its linearised
     variance), so with N_h = sum_k 1/pi_k every estimate is the Hajek estimator sum_k y_k/pi_k / sum_k 1/pi_k.
@@ -298,8 +340,15 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
     r = pd.Series(np.asarray(ref_labels, dtype=object))
     if not (len(s) == len(m) == len(r)):
         raise DataError(f"{len(s)} strata, {len(m)} map and {len(r)} reference labels", "samples", "give one of each per sample unit")
+    keep = _labelled(m, r)
+    if not keep.all():
+        s, m, r = (v[keep].reset_index(drop=True) for v in (s, m, r))
+        if weights is not None and np.ndim(weights) == 1 and len(weights) == len(keep):
+            weights = np.asarray(weights, dtype=np.float64)[keep]
     if len(s) == 0:
-        raise DataError("no sample units", "samples")
+        raise DataError("no sample units" + ("" if keep.all() else " with both a map and a reference label"), "samples",
+                        "give one row per sample unit with its stratum, map and reference label")
+    _check_codings(m, r)
     sizes = pd.Series(stratum_sizes, dtype=np.float64)
     sizes.index = sizes.index.map(str)
     unknown = sorted(set(s) - set(sizes.index))

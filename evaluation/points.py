@@ -22,13 +22,12 @@ from irrmap.core.grid import Grid
 from irrmap.core.ground import ground_metric_at
 from irrmap.core.tables import parse_numbers, read_table
 from irrmap.core.vectors import read_vector
+from irrmap.evaluation.labels import FALSE_WORDS, TRUE_WORDS, is_missing, label_map_hint
 
 log = logging.getLogger(__name__)
 
 LON_NAMES = ("lon", "longitude", "long", "x", "lng")
 LAT_NAMES = ("lat", "latitude", "y")
-TRUE_WORDS = {"1", "true", "yes", "y", "irrigated", "irrigation", "irr", "t"}
-FALSE_WORDS = {"0", "false", "no", "n", "rainfed", "not irrigated", "not_irrigated", "non-irrigated", "nonirrigated", "f", "dryland"}
 
 
 def read_points(path, label_field: str | None = None, *, lon_field: str | None = None, lat_field: str | None = None,
@@ -136,18 +135,26 @@ def _find(columns, names):
 def binary_labels(values, positive=None, label_map: dict | None = None, *, where: str = "label field") -> np.ndarray:
     """Reference labels as 1 (irrigated) / 0 (not) / -1 (missing, or left out by the mapping).
 
-    Without a mapping only the numbers 0 and 1 and the words of TRUE_WORDS / FALSE_WORDS (any case) are
-    accepted: a scheme such as 1 = rainfed, 2 = irrigated must not be read as "non-zero = irrigated".
-    `label_map` ({value: 1, 0 or -1}; keys compared as text, so "2" matches 2 and 2.0; -1 leaves the point
-    out) maps any scheme; `positive` (values meaning irrigated) makes every other value 0. Raises DataError,
-    naming `where` and listing every value found with its count, when a value is not covered.
+    Missing: None, NaN and the markers of labels.MISSING_MARKERS (blank, NA, NaN, null, ...). Without a mapping
+    only the numbers 0 and 1 and the words of labels.TRUE_WORDS / FALSE_WORDS (any case) are accepted: a scheme
+    such as 1 = rainfed, 2 = irrigated must not be read as "non-zero = irrigated". `label_map` ({value: 1, 0 or
+    -1}; keys compared as text, so "2" matches 2 and 2.0; -1 leaves the point out) maps any scheme; `positive`
+    (values meaning irrigated) makes every other value 0. Raises DataError, naming `where` and listing every value
+    found with its count, when a value is not covered, and when a `positive` value or a `label_map` key matches no
+    label (a misspelt --positive would make every point 'not irrigated'); the suggested --label-map comes from
+    what the labels mean (labels.label_map_hint).
     """
     s = pd.Series(values, dtype=object)
     out = np.full(len(s), -1, dtype=np.int8)
-    txt = s.map(lambda v: None if v is None or (np.ndim(v) == 0 and pd.isna(v)) or str(v).strip() == "" else _norm_num(str(v).strip()))
+    txt = s.map(lambda v: None if is_missing(v) else _norm_num(str(v).strip()))
     present = txt.notna().to_numpy()
+    counts = txt[present].value_counts()
+    values = sorted(counts.index, key=_sort_key)
+    found = ", ".join(f"{v!r} ({counts[v]:,})" for v in values[:20]) or "none"
     if positive is not None:
         pos = {_norm_num(str(p).strip()) for p in positive}
+        _refuse_unmatched(sorted(pos - set(values), key=_sort_key), "--positive value", found, where,
+                          "give the value(s) meaning irrigated exactly as the labels write them (--positive / [evaluation].positive)")
         out[present] = txt[present].map(lambda v: 1 if v in pos else 0).to_numpy()
         return out
     if label_map is not None:
@@ -156,22 +163,25 @@ def binary_labels(values, positive=None, label_map: dict | None = None, *, where
         if bad:
             raise DataError(f"label_map values must be 1 (irrigated), 0 (not) or -1 (leave out), got {bad}", "label_map",
                             'e.g. label_map = {"1" = 0, "2" = 1}')
+        _refuse_unmatched(sorted(set(mapping) - set(values), key=_sort_key), "--label-map key", found, where,
+                          "write each key exactly as the labels write it, or drop it (--label-map / [evaluation].label_map)")
         how = "add them to the label map (1 = irrigated, 0 = not, -1 = leave the point out)"
     else:
         mapping = {w: 1 for w in TRUE_WORDS} | {w: 0 for w in FALSE_WORDS}
         how = None
-    counts = txt[present].value_counts()
     unknown = sorted((v for v in counts.index if v not in mapping), key=_sort_key)
     if unknown:
-        values = sorted(counts.index, key=_sort_key)
-        found = ", ".join(f"{v!r} ({counts[v]:,})" for v in values[:20])
-        lo, hi = values[0], values[-1]
-        how = how or (f"say what each value means: --label-map VALUE=1 (irrigated), VALUE=0 (not), VALUE=-1 (leave the point "
-                      f"out), e.g. --label-map {lo}=0 --label-map {hi}=1 if {hi} means irrigated (config: [evaluation] "
-                      f'label_map = {{"{lo}" = 0, "{hi}" = 1}})')
-        raise DataError(f"labels {unknown[:10]} are not 0/1 nor irrigated/not-irrigated words (values found: {found})", where, how)
+        raise DataError(f"labels {unknown[:10]} are not 0/1 nor irrigated/not-irrigated words (values found: {found})", where,
+                        how or label_map_hint(values))
     out[present] = txt[present].map(mapping).to_numpy(dtype=np.int8)
     return out
+
+
+def _refuse_unmatched(unmatched: list, what: str, found: str, where: str, fix: str) -> None:
+    """DataError naming the `what`s (e.g. --positive values) that match no label, and the labels found."""
+    if unmatched:
+        raise DataError(f"{what}{'s' if len(unmatched) > 1 else ''} {unmatched[:10]} match{'' if len(unmatched) > 1 else 'es'} no "
+                        f"label (values found: {found}; compared as text, any letter case)", where, fix)
 
 
 def _sort_key(v: str):
@@ -192,15 +202,40 @@ def _norm_num(v: str) -> str:
 
 def grid_cells(x, y, crs, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, col, inside) of coordinates (x, y) in `crs` (None: the grid's) on the grid, after reprojection;
-    row and col are -1 where `inside` is False (off the grid, or coordinates the CRS cannot hold)."""
+    row and col are -1 where `inside` is False (off the grid, or coordinates the CRS cannot hold).
+
+    The pixel is found as gdallocationinfo finds it (pixel_line: GDALInvGeoTransform, then floor), so a point on
+    a pixel edge (a round-degree lattice on a geographic grid) reads the same pixel as GDAL's tools."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     with np.errstate(invalid="ignore"):  # coordinates a CRS cannot hold come back as inf
         if crs is not None and not CRS.from_user_input(crs).equals(CRS.from_user_input(grid.crs.to_wkt())):
             x, y = Transformer.from_crs(crs, grid.crs.to_wkt(), always_xy=True).transform(x, y)
-        col, row = ~grid.transform * (np.asarray(x, np.float64), np.asarray(y, np.float64))
+        col, row = pixel_line(grid.transform, np.asarray(x, np.float64), np.asarray(y, np.float64))
     col, row = np.floor(col), np.floor(row)
     inside = np.isfinite(col) & np.isfinite(row) & (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
     return np.where(inside, row, -1).astype(np.int64), np.where(inside, col, -1).astype(np.int64), inside
+
+
+def pixel_line(transform, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional (pixel, line) = (col, row) of map coordinates (x, y) under an affine `transform` (rasterio's
+    Affine), computed as GDAL does: the inverse geotransform of GDALInvGeoTransform (gcore/gdal_misc.cpp; for a
+    north-up transform out = (-x0/dx, 1/dx, 0, -y0/dy, 0, 1/dy), no determinant) applied as gdallocationinfo
+    applies it (apps/gdallocationinfo.cpp). affine's ~transform rounds differently, so on a pixel edge its
+    floor can fall one pixel short of GDAL's (e.g. lat 18.6335 on a 0.00025 deg grid from 18.687: row 213
+    against GDAL's 214)."""
+    g0, g1, g2, g3, g4, g5 = transform.to_gdal()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if g2 == 0.0 and g4 == 0.0 and g1 != 0.0 and g5 != 0.0:
+            inv = (-g0 / g1, 1.0 / g1, 0.0, -g3 / g5, 0.0, 1.0 / g5)
+        else:
+            det = g1 * g5 - g2 * g4
+            if det == 0.0:
+                raise DataError(f"the map's geotransform {transform.to_gdal()} cannot be inverted", "map",
+                                "give the map a valid geotransform (gdal_edit.py -a_ullr)")
+            r = 1.0 / det
+            inv = ((g2 * g3 - g0 * g5) * r, g5 * r, -g2 * r, (-g1 * g3 + g0 * g4) * r, -g4 * r, g1 * r)
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        return inv[0] + inv[1] * x + inv[2] * y, inv[3] + inv[4] * x + inv[5] * y
 
 
 def points_in_crs(points: gpd.GeoDataFrame, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
@@ -375,5 +410,5 @@ def unit_aridity_classes(units, aridity: xr.DataArray, threshold: float = 0.5) -
     return pd.Series(cls, index=units.codes.to_numpy(), name="aridity_class")
 
 
-__all__ = ["attach_units", "binarise", "binary_labels", "grid_cells", "pixel_index", "read_points", "repeated_pixels", "sample_points", "snap_to_crop",
+__all__ = ["attach_units", "binarise", "binary_labels", "grid_cells", "pixel_index", "pixel_line", "read_points", "repeated_pixels", "sample_points", "snap_to_crop",
            "unit_aridity_classes", "values_at"]
