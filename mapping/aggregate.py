@@ -6,6 +6,11 @@ right and bottom edges may be partial: the coarse grid extends past the fine one
 A block with no valid pixel (all nodata, or outside the map's data) is nodata (NaN), not 0 m2: no data is no
 area measured. A block with some valid pixels sums those. With a `domain` (the pipeline passes where cropland
 is valid) a missing fraction inside the domain is 0 (no cropland, no irrigation) and validity is the domain's.
+
+The run's product (stage `mapping`) aggregates `irrigated_share_map(class.tif, cropland)`: filtered class 1 x the
+float cropland fraction (scale 1), never the percent map fraction.tif (round(100 x f_crop) per pixel: up to 0.5
+percentage points off each pixel, 0 for f_crop < 0.005), so that it sums to the areas of
+mapping/irrigated_area_by_unit.csv (mapping.unit_areas.irrigated_m2_by_unit).
 """
 
 from __future__ import annotations
@@ -25,6 +30,43 @@ from irrmap.core.grid import Grid
 from irrmap.core.raster_write import write_raster
 
 NODATA = 255
+
+
+def irrigated_share(classes, cropland, nodata=NODATA, where: str = "class map") -> np.ndarray:
+    """(h, w) float64: the irrigated share of each pixel, the cropland fraction where the class is 1, else 0 (class 0,
+    `nodata` and a NaN cropland count 0). The one rule of every mapped area of a run (the 1 km product, the per-unit
+    table, the report): class 1 x the float cropland x true pixel area, never the rounded percent of fraction.tif.
+
+    `classes` (h, w): a class map (1 irrigated, 0 cropland not irrigated, `nodata`: no cropland or not predicted);
+    `cropland` (h, w): the cropland fraction 0..1 (NaN missing). InputError naming `where` for a class map holding
+    other values (e.g. fraction.tif's percent or a probability map), or a cropland that is no 0..1 fraction
+    (mapping.predict.check_cropland_fraction: percent cropland would give 100 x the area)."""
+    from irrmap.mapping.predict import check_cropland_fraction
+
+    c = np.asarray(classes)
+    f = np.asarray(cropland, dtype=np.float64)
+    check_cropland_fraction(f, "cropland")
+    known = np.isfinite(c) if c.dtype.kind == "f" else np.ones(c.shape, bool)
+    bad = known & (c != 0) & (c != 1) & (c != nodata)
+    if bad.any():
+        found = ", ".join(f"{v:g}" for v in np.unique(c[bad])[:5].tolist())
+        raise InputError(f"the class map holds values other than 0, 1 and {nodata}: e.g. {found}", where,
+                         "give mapping/class.tif (1 irrigated, 0 not, 255 no cropland), not fraction.tif or the probability map")
+    return np.where(c == 1, np.nan_to_num(f, nan=0.0), 0.0)
+
+
+def irrigated_share_map(classes: xr.DataArray, cropland: xr.DataArray, nodata=NODATA) -> xr.DataArray:
+    """Lazy float64 `irrigated_share` of a class map and the cropland fraction on its grid (the run's class.tif and
+    its [training].cropland product as mapping reads it; InputError when they are on different grids), for
+    aggregate_area(..., scale=1, nodata=None, domain=cropland.notnull())."""
+    grid = Grid.from_dataarray(classes)
+    if not Grid.from_dataarray(cropland).aligned_with(grid):
+        raise InputError("the cropland is not on the class map's grid", "cropland", "give the cropland raster the map was predicted with")
+    c = classes.data if isinstance(classes.data, da.Array) else da.from_array(np.asarray(classes.data), chunks=1024)
+    f = cropland.data if isinstance(cropland.data, da.Array) else da.from_array(np.asarray(cropland.data), chunks=c.chunks)
+    share = da.map_blocks(irrigated_share, c, f.rechunk(c.chunks), nodata, dtype=np.float64, meta=np.empty((0, 0), np.float64))
+    out = xr.DataArray(share, dims=("y", "x"), coords=grid.coords(), name="irrigated_share")
+    return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
 
 
 def coarse_grid(grid: Grid, factor: int) -> Grid:

@@ -19,32 +19,41 @@ M2_PER_HA = 1e4
 log = logging.getLogger(__name__)
 
 
-def irrigated_m2_by_unit(fraction_path, zones_path, units: pd.DataFrame, nodata: int = 255) -> pd.Series:
-    """The mapped irrigated area (m2) of each finest unit, by code: the sum over the unit's pixels of fraction / 100 x
-    true pixel area (irrmap.core.zonal.zonal_area), `nodata` counting as 0. The fraction map is read north-up (a
-    file stored south-up is not mirrored onto the zones); GridError when it is not on the zones' grid. The one definition of a unit's mapped
-    area: mapping/irrigated_area_by_unit.csv and the run report's statistics section both take it (the 1 km product
-    sums the same fraction map). Arguments as for `irrigated_area_by_unit`."""
+def irrigated_m2_by_unit(class_path, cropland, zones_path, units: pd.DataFrame, nodata: int = 255) -> pd.Series:
+    """The mapped irrigated area (m2) of each finest unit, by code: the sum over the unit's pixels of the class map's
+    irrigated pixels (class 1) x the float cropland fraction x true pixel area (irrmap.mapping.aggregate.irrigated_share,
+    irrmap.core.zonal.zonal_area: exact per row on geographic grids); class 0 and `nodata` count as 0.
+
+    The one definition of a unit's mapped area: mapping/irrigated_area_by_unit.csv, the run report's statistics
+    section (the evaluation stage) and the 1 km product (the same share, mapping.aggregate.irrigated_share_map) all
+    take it. Not from mapping/fraction.tif: its uint8 round(100 x f_crop) is a rounded display layer, off by up to
+    0.5 percentage points a pixel and 0 for f_crop < 0.005 (-0.11 % in all, up to 4 % for a small unit on the demo).
+
+    `class_path`: the class map (mapping/class.tif: 1 irrigated, 0 not, `nodata`), read north-up (a file stored
+    south-up is not mirrored onto the zones); `cropland`: the run's cropland fraction (0..1, NaN or its nodata =
+    none), a raster path (read as irrmap.core.raster_read reads it) or an xarray.DataArray (y, x); `zones_path`,
+    `units`: as for `irrigated_area_by_unit`. GridError when a map is not on the zones' grid; InputError for a class
+    map with other values (fraction.tif given instead) or a cropland that is no 0..1 fraction."""
+    from irrmap.mapping.aggregate import irrigated_share
+
+    crop_at = _cropland_reader(cropland, zones_path)
     zones_grid = Grid.from_raster(zones_path)
-    with rasterio.open(fraction_path) as opened:
+    with rasterio.open(class_path) as opened:
         src = north_up(opened)  # a map stored south-up or east-left: its pixels north-up, as the zones are read
         if not grid_of(src).aligned_with(zones_grid):
-            raise GridError(f"the fraction map is on {grid_of(src)!r}, not on the zones' grid {zones_grid!r}", str(fraction_path),
-                            "give the fraction map and the zone raster of one run (or resample the map onto the zones' grid)")
-
-        def weight(window):
-            v = src.read(1, window=window).astype(np.float64)
-            return np.where(v == nodata, 0.0, v / 100.0)
-
-        per_zone = zonal_area(zones_path, int(units["zone"].max()), weights=weight)
+            raise GridError(f"the class map is on {grid_of(src)!r}, not on the zones' grid {zones_grid!r}", str(class_path),
+                            "give the class map and the zone raster of one run (or resample the map onto the zones' grid)")
+        per_zone = zonal_area(zones_path, int(units["zone"].max()),
+                              weights=lambda w: irrigated_share(src.read(1, window=w), crop_at(w), nodata, str(class_path)))
     return pd.Series(per_zone[units["zone"].to_numpy()], index=units["code"].astype(str).to_numpy(), name="mapped_m2")
 
 
 def unpredicted_cropland_m2_by_unit(fraction_path, cropland, zones_path, units: pd.DataFrame, nodata: int = 255) -> pd.Series:
     """The cropland area (m2) of each finest unit, by code, that the map leaves unpredicted: the sum over the unit's
-    pixels where the fraction map holds `nodata` and the cropland fraction is above 0, of cropland x true pixel area
-    (irrmap.core.zonal.zonal_area). mapping.predict leaves a crop pixel unpredicted (nodata) where a predictor has no
-    value; `irrigated_m2_by_unit` counts it as 0, so a unit's mapped area is short by up to this much.
+    pixels where the map (`fraction_path`: class.tif or fraction.tif, which hold `nodata` on the same pixels) holds
+    `nodata` and the cropland fraction is above 0, of cropland x true pixel area (irrmap.core.zonal.zonal_area).
+    mapping.predict leaves a crop pixel unpredicted (nodata) where a predictor has no value; `irrigated_m2_by_unit`
+    counts it as 0, so a unit's mapped area is short by up to this much.
 
     `cropland`: the cropland fraction (0..1; NaN or its nodata = no cropland), a raster path or an xarray.DataArray
     (y, x), on the zones' grid as the fraction map is (both read north-up; GridError otherwise)."""
@@ -84,27 +93,27 @@ def _cropland_reader(cropland, zones_path):
     return lambda w: np.asarray(a[w.toslices()].values, dtype=np.float64)
 
 
-def irrigated_area_by_unit(fraction_path, zones_path, units: pd.DataFrame, levels: list[str], statistics: pd.Series | None = None,
-                           statistics_level: str | None = None, nodata: int = 255, cropland=None) -> pd.DataFrame:
-    """One row per unit and level: level, code, name (finest level only), irrigated_area_ha and, at
-    `statistics_level`, statistic_ha and difference_ha (mapped - statistic).
+def irrigated_area_by_unit(class_path, zones_path, units: pd.DataFrame, levels: list[str], statistics: pd.Series | None = None,
+                           statistics_level: str | None = None, nodata: int = 255, *, cropland) -> pd.DataFrame:
+    """One row per unit and level: level, code, name (finest level only), irrigated_area_ha, unpredicted_cropland_ha
+    and, at `statistics_level`, statistic_ha and difference_ha (mapped - statistic); areas in ha (1 ha = 1e4 m2).
 
-    `fraction_path`: the irrigated-fraction map in percent of the pixel (mapping/fraction.tif; `nodata` counts
-    as 0); `zones_path`: the unit zone raster (0 = no unit) on the same grid; `units`: the units stage's table
-    (columns zone, code, name and one column per coarser level, e.g. city, province); `levels`: finest first;
-    `statistics`: area (m2) by code at `statistics_level`. Area: `irrigated_m2_by_unit`.
+    `class_path`: the class map (mapping/class.tif: 1 irrigated, 0 not, `nodata` no cropland or not predicted);
+    `cropland` (keyword): the run's cropland fraction (0..1), a path or a DataArray on the same grid; `zones_path`:
+    the unit zone raster (0 = no unit) on the same grid; `units`: the units stage's table (columns zone, code, name
+    and one column per coarser level, e.g. city, province); `levels`: finest first; `statistics`: area (m2) by code
+    at `statistics_level`. Area: `irrigated_m2_by_unit` (class 1 x cropland x true pixel area, not fraction.tif's
+    rounded percent). Errors: those of `irrigated_m2_by_unit`.
 
-    With `cropland` (the run's cropland fraction, 0..1, a path or a DataArray on the same grid) a column unpredicted_cropland_ha gives
-    each unit's cropland that the map leaves unpredicted (`unpredicted_cropland_m2_by_unit`): its irrigated_area_ha
-    is then a lower bound, short by up to that much. A warning names the units where it exceeds
-    evaluation.agreement.MAX_MISSING_SHARE (1 %) of the unit's mapped cropland plus the unpredicted one."""
-    finest = units.assign(irrigated_area_ha=irrigated_m2_by_unit(fraction_path, zones_path, units, nodata).to_numpy() / M2_PER_HA)
-    columns = ["irrigated_area_ha"]
-    if cropland is not None:
-        gap = unpredicted_cropland_m2_by_unit(fraction_path, cropland, zones_path, units, nodata).to_numpy() / M2_PER_HA
-        finest = finest.assign(unpredicted_cropland_ha=gap)
-        columns.append("unpredicted_cropland_ha")
-        _warn_unpredicted(finest, fraction_path, cropland, zones_path, units)
+    unpredicted_cropland_ha gives each unit's cropland that the map leaves unpredicted
+    (`unpredicted_cropland_m2_by_unit`): its irrigated_area_ha is then a lower bound, short by up to that much. A
+    warning names the units where it exceeds evaluation.agreement.MAX_MISSING_SHARE (1 %) of the unit's mapped
+    cropland plus the unpredicted one."""
+    finest = units.assign(irrigated_area_ha=irrigated_m2_by_unit(class_path, cropland, zones_path, units, nodata).to_numpy() / M2_PER_HA)
+    gap = unpredicted_cropland_m2_by_unit(class_path, cropland, zones_path, units, nodata).to_numpy() / M2_PER_HA
+    finest = finest.assign(unpredicted_cropland_ha=gap)
+    columns = ["irrigated_area_ha", "unpredicted_cropland_ha"]
+    _warn_unpredicted(finest, class_path, cropland, zones_path, units)
     rows = []
     for i, level in enumerate(levels):
         key = "code" if i == 0 else level

@@ -1,6 +1,6 @@
 """Analyst-facing outputs of the mapping stage, checked with GDAL's own tools and hand-computed values:
 the class map separates "no cropland" (nodata) from "cropland, not irrigated" (0) and carries a colour table
-(gdalinfo -json), the 1 km area product is float32, and the per-unit area table sums the fraction map by hand."""
+(gdalinfo -json), the 1 km area product is float32, and the per-unit area table sums class 1 x cropland by hand."""
 
 from __future__ import annotations
 
@@ -81,20 +81,22 @@ def test_area_product_is_float32_with_the_hand_sum(maps, tmp_path):
 
 
 def test_area_per_unit_and_level(tmp_path):
-    # two counties (left / right half) in one city; fraction 50 % on 6 pixels of county 1, 100 % on 2 of county 2
+    # two counties (left / right half) in one city; irrigated (class 1) with cropland 0.5 on 6 pixels of county 1, 1.0 on 2 of county 2
     zones = np.zeros(GRID.shape, np.int32)
     zones[:, :6], zones[:, 6:] = 1, 2
-    frac = np.zeros(GRID.shape, np.uint8)
-    frac[0, :6] = 50
-    frac[1, 6:8] = 100
-    frac[7, 11] = 255  # nodata counts as 0
-    for name, arr, nd in (("zones.tif", zones, 0), ("fraction.tif", frac, 255)):
+    cls = np.zeros(GRID.shape, np.uint8)
+    crop = np.zeros(GRID.shape, np.float32)
+    cls[0, :6], crop[0, :6] = 1, 0.5
+    cls[1, 6:8], crop[1, 6:8] = 1, 1.0
+    cls[7, 11] = 255  # nodata counts as 0
+    for name, arr, nd in (("zones.tif", zones, 0), ("class.tif", cls, 255), ("crop.tif", crop, None)):
         with rasterio.open(tmp_path / name, "w", driver="GTiff", width=12, height=8, count=1, dtype=arr.dtype, crs=GRID.crs,
                            transform=from_origin(500_000, 4_000_800, 100, 100), nodata=nd) as dst:
             dst.write(arr, 1)
     units = pd.DataFrame({"zone": [1, 2], "code": ["110101", "110102"], "city": ["110100", "110100"], "name": ["A", "B"]})
     stats = pd.Series({"110101": 40_000.0, "110102": 10_000.0})  # m2
-    df = irrigated_area_by_unit(tmp_path / "fraction.tif", tmp_path / "zones.tif", units, ["county", "city"], stats, "county")
+    df = irrigated_area_by_unit(tmp_path / "class.tif", tmp_path / "zones.tif", units, ["county", "city"], stats, "county",
+                                cropland=tmp_path / "crop.tif")
     county = df[df["level"] == "county"].set_index("code")
     ha = PIXEL_M2 / 1e4
     assert county.loc["110101", "irrigated_area_ha"] == pytest.approx(6 * 0.5 * ha, rel=1e-7)

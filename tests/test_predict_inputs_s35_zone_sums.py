@@ -45,22 +45,24 @@ def files(tmp_path):
     return {"zones": _write(tmp_path / "zones.tif", zones, nodata=0)}
 
 
-def test_unit_areas_read_a_south_up_fraction_map_north_up(files, tmp_path):
-    frac = np.where(TOP, 100, 0).astype(np.uint8)  # 100 % irrigated in zone 1, nothing in zone 2
+def test_unit_areas_read_a_south_up_class_map_north_up(files, tmp_path):
+    cls = np.where(TOP, 1, 0).astype(np.uint8)  # irrigated in zone 1 (cropland 1), nothing in zone 2
+    crop = _write(tmp_path / "crop.tif", np.ones((H, W), np.float32))
     units = pd.DataFrame({"zone": [1, 2], "code": ["650101", "650102"]})
     truth = _pixel_area()[: H // 2].sum() * W
     for south_up in (False, True):
-        path = _write(tmp_path / f"frac_{south_up}.tif", frac, south_up=south_up, nodata=255)
-        got = irrigated_m2_by_unit(path, files["zones"], units)
+        path = _write(tmp_path / f"class_{south_up}.tif", cls, south_up=south_up, nodata=255)
+        got = irrigated_m2_by_unit(path, crop, files["zones"], units)
         # old code, south-up: zone 1 got 0 and zone 2 the whole area (the map read mirrored)
         assert got["650101"] == pytest.approx(truth, rel=1e-3)
         assert got["650102"] == 0
 
 
-def test_unit_areas_refuse_a_fraction_map_off_the_zones_grid(files, tmp_path):
+def test_unit_areas_refuse_a_class_map_off_the_zones_grid(files, tmp_path):
     path = _write(tmp_path / "shifted.tif", np.zeros((H, W), np.uint8), transform=from_origin(X0 + RES, Y0, RES, RES))
+    crop = _write(tmp_path / "crop.tif", np.ones((H, W), np.float32))
     with pytest.raises(GridError):  # old code: summed the shifted map against the zones without a word
-        irrigated_m2_by_unit(path, files["zones"], pd.DataFrame({"zone": [1, 2], "code": ["a", "b"]}))
+        irrigated_m2_by_unit(path, crop, files["zones"], pd.DataFrame({"zone": [1, 2], "code": ["a", "b"]}))
 
 
 def test_zone_sums_read_south_up_and_scale_tagged_rasters(files, tmp_path):

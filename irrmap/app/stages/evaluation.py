@@ -42,21 +42,25 @@ def _units_read(units) -> dict | None:
 
 
 def _unit_areas(ctx: RunContext, crop: str | None = None):
-    """(map, map kind, weight, mapped m2 by finest code) of the classifier map's area per unit: mapping/fraction.tif
-    (percent) summed by irrmap.mapping.unit_areas.irrigated_m2_by_unit, the function of irrigated_area_by_unit.csv.
+    """(map, map kind, weight, mapped m2 by finest code) of the classifier map's area per unit: class.tif's irrigated
+    pixels x the float cropland ([training].cropland, the product mapping read) x true pixel area, summed by
+    irrmap.mapping.unit_areas.irrigated_m2_by_unit, the function of irrigated_area_by_unit.csv (never fraction.tif's
+    rounded percent); returned as (class.tif, "binary", the cropland) so that the report's reproduction command
+    (`irrmap evaluate statistics class.tif --map-kind binary --weight CROPLAND`) counts the same areas.
     With the run's cropland (`crop`), units whose crop pixels class.tif leaves unpredicted on more than
     agreement.MAX_MISSING_SHARE of their area get no mapped area (evaluation.unpredicted.without_unpredicted_units):
-    fraction.tif holds 255 = 0 ha there, which would understate them."""
+    class.tif holds 255 = 0 ha there, which would understate them."""
     from irrmap.evaluation.unpredicted import without_unpredicted_units
     from irrmap.mapping.unit_areas import irrigated_m2_by_unit
 
-    fraction = ctx.products["irrigated_fraction"]
+    classes = ctx.products["irrigated_class"]
+    cropland = ctx.product(ctx.config.training.cropland, "[training].cropland")
     _, table = zones_and_codes(ctx)
     zones = ctx.outdir / "units" / "zones.tif"
-    mapped = irrigated_m2_by_unit(fraction, zones, table)
-    if crop is not None and "irrigated_class" in ctx.products:
-        mapped = without_unpredicted_units(mapped, table, ctx.products["irrigated_class"], crop, zones)
-    return fraction, "percent", None, mapped
+    mapped = irrigated_m2_by_unit(classes, cropland, zones, table)
+    if crop is not None:
+        mapped = without_unpredicted_units(mapped, table, classes, crop, zones)
+    return classes, "binary", cropland, mapped
 
 
 def _nodata_causes(ctx: RunContext) -> dict:

@@ -1,6 +1,9 @@
 """Stage `mapping`: windowed prediction with the fitted model, the 7x7 filter, the 1 km area product and the
 area per admin unit (mapping/raw/*.tif, mapping/class.tif, mapping/fraction.tif, mapping/irrigated_area_1km.tif,
-mapping/irrigated_area_by_unit.csv). class.tif: 1 irrigated, 0 cropland not irrigated, 255 no cropland."""
+mapping/irrigated_area_by_unit.csv). class.tif: 1 irrigated, 0 cropland not irrigated, 255 no cropland.
+fraction.tif: uint8 round(100 x f_crop) where irrigated, the published display layer; its rounding (up to 0.5
+percentage points a pixel, 0 for f_crop < 0.005) would bias areas, so no area comes from it: the 1 km product and
+the unit table sum class 1 x the float cropland x true pixel area (mapping.aggregate.irrigated_share)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ def _model_features(ctx: RunContext) -> list[str]:
 def run(ctx: RunContext) -> list[Path]:
     from irrmap.core.parallelism import task_slots
     from irrmap.mapping import aggregate_to_file, filter_to_files, predict_to_files, tile_size_for
+    from irrmap.mapping.aggregate import irrigated_share_map
 
     sec = ctx.config.mapping
     chunk = ctx.config.run.chunk_size
@@ -44,17 +48,18 @@ def run(ctx: RunContext) -> list[Path]:
     # unfiltered too: the final class map marks pixels without cropland as nodata (the raw one has 0 there)
     final = filter_to_files(classes, cropland, folder, tags=tags, rule=sec.filter, isolated=sec.isolated, hole=sec.hole,
                             majority_size=sec.majority_size, mmu=sec.mmu)
-    fraction = read_raster(final["fraction"], ctx.grid, kind="categorical", chunks=chunk)
-    # 255 in fraction.tif is "no cropland" (0 m2) where the cropland layer has data; cells without any are nodata
-    area = aggregate_to_file(fraction, folder / "irrigated_area_1km.tif", factor=sec.aggregate_factor, tags=tags,
-                             domain=cropland.notnull())
-    return [*raw.values(), *final.values(), Path(area), _unit_table(ctx, final["fraction"], cropland, folder / "irrigated_area_by_unit.csv")]
+    # areas: filtered class 1 x the float cropland (not fraction.tif's rounded percent); 255 in class.tif is 0 m2 where
+    # the cropland layer has data (no cropland, or not predicted); cells without any are nodata
+    share = irrigated_share_map(read_raster(final["class"], ctx.grid, kind="categorical", chunks=chunk), cropland)
+    area = aggregate_to_file(share, folder / "irrigated_area_1km.tif", factor=sec.aggregate_factor, scale=1.0, nodata=None,
+                             tags=tags | {"area": "class 1 x cropland fraction x true pixel area"}, domain=cropland.notnull())
+    return [*raw.values(), *final.values(), Path(area), _unit_table(ctx, final["class"], cropland, folder / "irrigated_area_by_unit.csv")]
 
 
-def _unit_table(ctx: RunContext, fraction_path, cropland, out: Path) -> Path:
-    """Write the mapped irrigated area per unit and level (mapping.unit_areas), with the statistic of each unit
-    at the statistics' level (statistics/statistics.csv, valid rows) and the cropland the map leaves unpredicted
-    (`cropland`: the run's cropland fraction on its grid, a DataArray)."""
+def _unit_table(ctx: RunContext, class_path, cropland, out: Path) -> Path:
+    """Write the mapped irrigated area per unit and level (mapping.unit_areas: class 1 of `class_path` x `cropland` x
+    true pixel area), with the statistic of each unit at the statistics' level (statistics/statistics.csv, valid rows)
+    and the cropland the map leaves unpredicted (`cropland`: the run's cropland fraction on its grid, a DataArray)."""
     import pandas as pd
 
     from irrmap.mapping.unit_areas import irrigated_area_by_unit
@@ -65,7 +70,7 @@ def _unit_table(ctx: RunContext, fraction_path, cropland, out: Path) -> Path:
         s = pd.read_csv(ctx.outdir / "statistics" / "statistics.csv", dtype={"code": str})
         s = s[s["valid"].astype(bool)] if "valid" in s else s
         stats, level = s.groupby("code")["area_m2"].sum(), ctx.config.statistics.level
-    df = irrigated_area_by_unit(fraction_path, ctx.outdir / "units" / "zones.tif", table, list(checked_units(ctx).levels), stats, level,
+    df = irrigated_area_by_unit(class_path, ctx.outdir / "units" / "zones.tif", table, list(checked_units(ctx).levels), stats, level,
                                 cropland=cropland)
     with atomic_path(out) as tmp:
         df.to_csv(tmp, index=False, float_format="%.4f")
