@@ -31,19 +31,20 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
+from irrmap.mapping.treecover.codes import check_code_pair, refuse_code_layer
+from irrmap.mapping.treecover.epoch_units import check_epoch_units
+from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
+from irrmap.mapping.treecover.sample import decoded_sample
 from rasterio.windows import Window
 
+from irrmap.core import palettes
 from irrmap.core.areas import from_m2, normalise_area_unit
 from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.layers import data_bands, layer_listing
 from irrmap.core.raster_read import open_raster, read_raster
-from irrmap.core import palettes
 from irrmap.core.raster_write import write_raster
-from irrmap.mapping.treecover.codes import check_code_pair, refuse_code_layer
-from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
-from irrmap.mapping.treecover.sample import decoded_sample
 
 log = logging.getLogger(__name__)
 
@@ -271,15 +272,61 @@ def _warn_unlisted(sums: pd.DataFrame, zone_table: pd.DataFrame, area_unit: str)
                               for z in unlisted.index[:6]))
 
 
+#: resampling of epoch B onto A's grid (--resampling). Nearest (the default) keeps every value one of B's own, so
+#: the thresholds classify B's pixels; bilinear blends neighbours across the forest threshold (the Gewata VCF
+#: warped to EPSG:4326 and read back bilinearly turned a net forest change of -4.6 km2 into +12.9 km2); average
+#: is the aggregate for a B much finer than A
+RESAMPLING = ("nearest", "average", "bilinear")
+
+
+def _check_resampling(resampling) -> str:
+    method = resampling or "nearest"
+    if method not in RESAMPLING:
+        raise InputError(f"unknown resampling {method!r}", "--resampling", f"use one of {', '.join(RESAMPLING)} (default nearest)")
+    return method
+
+
+def _off_lattice(src, grid: Grid) -> str | None:
+    """How raster `src` (open) is off `grid`'s lattice ("CRS ...", "pixel size ...", "origin ... pixels off"), or None
+    when it is on it: one CRS (equal, or the same EPSG code / definition string), one pixel size, origins whole pixels
+    apart."""
+    a, b = grid.crs, src.crs
+    if b is None or not (a == b or a.to_string() == b.to_string() or (a.to_epsg() is not None and a.to_epsg() == b.to_epsg())):
+        return f"CRS {b.to_string() if b else 'none'} against {a.to_string()}"
+    s, g = src.transform, grid.transform
+    if not (np.isclose(s.a, g.a, rtol=1e-9) and np.isclose(s.e, g.e, rtol=1e-9)):
+        return f"pixel size {abs(s.a):.6g} x {abs(s.e):.6g} against {abs(g.a):.6g} x {abs(g.e):.6g}"
+    col, row = (g.c - s.c) / s.a, (g.f - s.f) / s.e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return f"origin {col - round(col):+.3g}, {row - round(row):+.3g} pixels off"
+    return None
+
+
+def _warn_off_lattice(epoch_b, grid: Grid, method: str, default: bool) -> None:
+    """Warn that EPOCH_B is resampled onto EPOCH_A's grid (another CRS, pixel size or origin), naming the method."""
+    with open_raster(epoch_b) as src:
+        how = _off_lattice(src, grid)
+    if how is None:  # the same lattice, its CRS only spelt differently: nearest neighbour copies the pixels
+        return
+    log.warning("EPOCH_B %s is not on EPOCH_A's grid (%s): it is resampled onto it by %s%s, so their pixels are not compared one to "
+                "one (fix: warp it onto EPOCH_A's grid yourself, gdalwarp -r near -t_srs %s -tr %g %g -te <EPOCH_A's bounds>, or "
+                "give epochs on one grid)", epoch_b, how, method,
+                " (the default; --resampling average when EPOCH_B is much finer than EPOCH_A)" if default else "",
+                grid.crs.to_string(), abs(grid.transform.a), abs(grid.transform.e))
+
+
 def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
                    forest_threshold: float = DEFAULT_FOREST_THRESHOLD, scale=None, nodata=None, table=None, zones: Zones | None = None,
-                   area_unit: str = "m2", chunks: int = 1024) -> list[Path]:
+                   area_unit: str = "m2", chunks: int = 1024, resampling: str | None = None) -> list[Path]:
     """Write OUT (uint8 change classes COG, nodata 255, legend in the band description) from band 1 of two
     percent-cover rasters (the second read onto the first's grid; `irrmap treecover predict` maps carry the
     cover in band 1 and its uncertainty in band 2) and, with `table`, a per-unit CSV (unit_table; one row
     "all" for the whole grid when `zones` is None). Returns the written paths. Raises InputError for a missing
     epoch or one that is a code layer, not cover (Hansen GFC lossyear, a class map: irrmap.mapping.treecover.codes),
-    DataError for fractions (irrmap.mapping.treecover.percent)."""
+    DataError for fractions (irrmap.mapping.treecover.percent), InputError for epochs in different units or a `scale` that
+    leaves almost every pixel missing (check_epoch_units) and an unknown `resampling`. `resampling`: how epoch B is read
+    onto A's grid when it is not on A's lattice (RESAMPLING; default nearest, with a warning naming it; recorded in the
+    tag epoch_b_resampling, "none" for a plain copy)."""
     _check_thresholds(change_threshold, forest_threshold)
     normalise_area_unit(area_unit)
     for name, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)):
@@ -287,17 +334,23 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
             raise InputError(f"{name} not found", os.fspath(p), "give a percent tree-cover raster (e.g. `irrmap treecover predict` output)")
     for role, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)):
         check_cover_layers(p, role)
+    check_epoch_units((("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)), scale, nodata)
     grid = Grid.from_raster(epoch_a)
     samples = {os.fspath(p): (role, _percent_warnings(p, scale, nodata, role)) for role, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b))}
     check_code_pair(samples)  # loss years 0..23 beside cover up to 100
     # values outside 0..100 % (MODIS VCF 200 water, 253 fill) are masked on each file's own grid, before epoch B
     # is resampled onto A's grid: averaged with the flags they would pass for cover (0.75 x 50 + 0.25 x 200 = 87.5)
+    # the units were decided per epoch above (check_epoch_units): read_raster's own "already scaled" warning would misjudge them
     a = read_raster(epoch_a, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, valid_range=stored_percent_range(epoch_a, scale),
-                    name="cover_a")
+                    warn_scaled=False, name="cover_a")
+    method = _check_resampling(resampling)
     b = read_raster(epoch_b, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, valid_range=stored_percent_range(epoch_b, scale),
-                    name="cover_b")
+                    warn_scaled=False, resampling=method, name="cover_b")
+    if b.attrs["resampling"] != "none":
+        _warn_off_lattice(epoch_b, grid, method, resampling is None)
     classes = change_map(a, b, change_threshold=change_threshold, forest_threshold=forest_threshold)
     tags = {"stage": "treecover change", "epoch_a": os.fspath(epoch_a), "epoch_b": os.fspath(epoch_b),
+            "epoch_b_resampling": b.attrs["resampling"],
             "change_threshold_pp": change_threshold, "forest_threshold_percent": forest_threshold,
             "legend": "; ".join(f"{k}={name}" for k, (name, _) in CLASSES.items()) + f"; {NODATA}=nodata"}
     paths = [write_raster(out, classes, dtype="uint8", nodata=NODATA, descriptions=[legend(change_threshold, forest_threshold)], tags=tags,

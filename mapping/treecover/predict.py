@@ -25,19 +25,28 @@ import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+from irrmap.mapping.predict import tile_size_for
+from irrmap.mapping.treecover.band_product import check_common_factor, check_level1
+from irrmap.mapping.treecover.fit import MODEL_FILE, saturation
+from irrmap.mapping.treecover.predictors import (
+    INDICES,
+    BandStack,
+    check_same_bands,
+    compute_features,
+    fit_grid,
+    onto_grid,
+    reference_on,
+)
+from irrmap.models.persistence import check_features, load_model
+from irrmap.models.spatial_cv import regression_scores
 from rasterio.windows import Window
 
 from irrmap.core.atomic import write_text_atomic
 from irrmap.core.errors import GridError, InputError
+from irrmap.core.memory import fix_malloc_thresholds
 from irrmap.core.raster_read import read_raster, read_window
 from irrmap.core.raster_write import write_raster
 from irrmap.core.valid_share import refuse_empty_output
-from irrmap.core.memory import fix_malloc_thresholds
-from irrmap.mapping.predict import tile_size_for
-from irrmap.mapping.treecover.fit import MODEL_FILE, saturation
-from irrmap.mapping.treecover.predictors import BandStack, check_same_bands, compute_features, fit_grid, onto_grid, reference_on
-from irrmap.models.persistence import check_features, load_model
-from irrmap.models.spatial_cv import regression_scores
 
 log = logging.getLogger(__name__)
 
@@ -251,25 +260,39 @@ def check_bands_hold_data(stack: BandStack, medians: list[float]) -> None:
                              "change it with gdal_edit.py -a_nodata")
 
 
+#: a band feature's sampled median below its fit's 1 % value / BAND_SPAN or above its 99 % value x BAND_SPAN warns (a factor
+#: 2 beyond the range the fit saw); indices (bounded -1..1) keep the range widened by its own width on each side
+BAND_SPAN = 2.0
+INDEX_NAMES = tuple(INDICES)  # feature names of the normalised differences (and their _pNN over dates)
+
+
 def _warn_off_range(stack: BandStack, card: dict, side: int = 96) -> None:
-    """Refuse bands without data (`check_bands_hold_data`), refuse bands in other units than the fit's
-    (`check_band_units`: a band's median more than UNIT_RATIO times off the fit's), then warn when the bands' features, sampled in 3 x 3 windows of `side` pixels across
-    the grid, have medians far outside what the model was fitted on (beyond the fit's 1-99 % range by its own
-    width): modest extrapolation, or another product."""
+    """Refuse bands without data (`check_bands_hold_data`), Level-1 DN bands against a fit on another product
+    (irrmap.mapping.treecover.band_product.check_level1), a band in other units (`check_band_units`: its median more
+    than UNIT_RATIO times off the fit's), bands whose common factor to the fit's lies beyond 4 (band_product; beyond 2
+    warns), then warn when the bands' features, sampled in 3 x 3 windows of `side` pixels across the grid, have medians far outside what the model was fitted on
+    (a band beyond its fit's 1-99 % range by a factor BAND_SPAN, an index beyond it by its own width): modest
+    extrapolation, or another product."""
     bands = sample_bands(stack, side)
     medians = [float(np.median(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan") for v in bands.reshape(len(bands), -1)]
     check_bands_hold_data(stack, medians)
     ranges = card.get("samples", {}).get("feature_quantiles_1_50_99")
     if not ranges:
         return
-    check_band_units(stack, medians, fitted_band_medians(card) or [], what="the fit")
+    wanted = fitted_band_medians(card) or []
+    # Level-1 DN first (its fix is a conversion, not a factor), then each band's units, then all bands together (band_product)
+    check_level1(stack.paths, stack.labels, medians, wanted, card["bands"].get("files", ()), what="the fit")
+    check_band_units(stack, medians, wanted, what="the fit")
+    check_common_factor(stack.paths, stack.labels, medians, wanted, what="the fit")
     values = compute_features(bands[..., None], stack.names, stack.percentiles).reshape(len(stack.features), -1)
     off = []
     for name, row in zip(stack.features, values):
         row = row[np.isfinite(row)]
         lo, _, hi = ranges[name]
         width = max(hi - lo, 1e-12)
-        if row.size and not lo - width <= float(np.median(row)) <= hi + width:
+        # reflectance bands are positive: their admitted range is a ratio (lo - width would be below 0 and admit any dark band)
+        low, high = (lo / BAND_SPAN, hi * BAND_SPAN) if lo > 0 and not name.startswith(INDEX_NAMES) else (lo - width, hi + width)
+        if row.size and not low <= float(np.median(row)) <= high:
             off.append(f"{name} median {float(np.median(row)):.4g} (fit: {lo:.4g}..{hi:.4g})")
     if off:
         log.warning("the bands' values lie far outside those the model was fitted on: %s; the predicted cover is an extrapolation "

@@ -61,11 +61,16 @@ def _register_change(cmds) -> None:
     )
     p.add_argument("out", help="output GeoTIFF (COG) of change classes")
     p.add_argument("epoch_a", help="percent tree cover of the first epoch (0..100); defines the grid")
-    p.add_argument("epoch_b", help="percent tree cover of the second epoch (read onto the first one's grid)")
+    p.add_argument("epoch_b", help="percent tree cover of the second epoch, in the units of the first (read onto the first one's grid, "
+                                   "see --resampling)")
     p.add_argument("--change-threshold", type=float, default=10.0, help="percentage points of cover change counted as gain or loss (default 10)")
     p.add_argument("--forest-threshold", type=float, default=30.0, help="forest = canopy cover above this percent (default 30)")
-    p.add_argument("--scale", type=float, default=None, help="multiply stored values to get percent (100 for fractions 0..1)")
+    p.add_argument("--scale", type=float, default=None, help="multiply stored values of both epochs to get percent (100 for fractions 0..1; "
+                   "epochs in different units are refused)")
     p.add_argument("--nodata", type=float, default=None, help="stored value of missing pixels in both epochs (replaces the files' own)")
+    p.add_argument("--resampling", choices=("nearest", "average", "bilinear"), default=None,
+                   help="how EPOCH_B is read onto EPOCH_A's grid when it is on another grid (warned about): nearest keeps B's own values "
+                        "for the thresholds (default), average for a B much finer than A; recorded in the tag epoch_b_resampling")
     p.add_argument("--table", help="per-unit table (CSV)")
     p.add_argument("--units", nargs="+", help="unit polygons (GeoPackage, GeoJSON, shapefile) for --table")
     p.add_argument("--code-field", help="field with the unit code (with --units)")
@@ -126,7 +131,7 @@ def _change(args) -> int:
         zones = zones_from_raster(args.zones, args.zone_table, Grid.from_raster(args.epoch_a))
     paths = change_to_file(args.out, args.epoch_a, args.epoch_b, change_threshold=args.change_threshold,
                            forest_threshold=args.forest_threshold, scale=args.scale, nodata=args.nodata, table=args.table, zones=zones,
-                           area_unit=args.area_unit)
+                           area_unit=args.area_unit, resampling=args.resampling)
     refuse_empty_output(paths[0], [("EPOCH_A", args.epoch_a), ("EPOCH_B", args.epoch_b)], what="the change map", also=paths[1:],
                         fix="give two epochs of percent cover that both have data over the same area (gdalinfo -stats), or "
                             "check --nodata / --scale")
