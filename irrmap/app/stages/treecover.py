@@ -83,6 +83,7 @@ def _stack(ctx: RunContext, label: str):
 def _check_units(ctx: RunContext) -> None:
     """Refuse, before anything is fitted, an epoch whose bands are in other units than the fit epoch's
     (irrmap.mapping.treecover.predict.check_band_units on sampled band medians), naming the epoch and the band."""
+    from irrmap.mapping.treecover.band_product import check_common_factor, check_level1
     from irrmap.mapping.treecover.predict import band_medians, check_band_units
 
     sec, fit_label = ctx.config.treecover, fit_epoch(ctx)
@@ -93,8 +94,11 @@ def _check_units(ctx: RunContext) -> None:
             continue
         stack = _stack(ctx, label)
         if len(stack.paths) == len(fit_stack.paths):  # other band counts are refused by the fit's band check
-            check_band_units(stack, band_medians(stack), wanted, what=f"the fit epoch {fit_label}",
-                             where=f"[treecover.epochs].{label}")
+            got, what = band_medians(stack), f"the fit epoch {fit_label}"
+            # as treecover predict checks them, but before the fit: Level-1 DN, one band's units, all bands' common factor
+            check_level1(stack.paths, stack.labels, got, wanted, fit_stack.paths, what=what)
+            check_band_units(stack, got, wanted, what=what, where=f"[treecover.epochs].{label}")
+            check_common_factor(stack.paths, stack.labels, got, wanted, what=what)
 
 
 def _json(path: Path, data) -> Path:
