@@ -36,6 +36,7 @@ from irrmap.core.grid import Grid
 from irrmap.core import palettes
 from irrmap.core.polygons import oriented, polygonal_parts
 from irrmap.core.raster_write import write_raster
+from irrmap.mapping.water import fixed_sum
 from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN, WATER
 from irrmap.mapping.water.composite import PERMANENT, SEASONAL
 from irrmap.mapping.water.labels import label_windowed
@@ -56,25 +57,34 @@ def size_class(area_km2) -> pd.Categorical:
 
 
 class _Sums:
-    """Per-body sums indexed by body id, grown as larger ids appear."""
+    """Per-body sums indexed by body id, grown as larger ids appear: the pixel count and, in fixed point
+    (irrmap.mapping.water.fixed_sum: int64 whole and fraction parts, so the sums do not depend on the window
+    size), the area, the area-weighted x and y and the unknown area."""
+
+    _NAMES = ("count", "area_w", "area_f", "ax_w", "ax_f", "ay_w", "ay_f", "unknown_w", "unknown_f")
 
     def __init__(self):
-        self.count = np.zeros(1, np.int64)
-        self.area, self.ax, self.ay, self.unknown = (np.zeros(1) for _ in range(4))
+        for name in self._NAMES:
+            setattr(self, name, np.zeros(1, np.int64))
 
     def ensure(self, top: int) -> None:
         if top >= len(self.count):
             size = max(top + 1, 2 * len(self.count))
-            for name in ("count", "area", "ax", "ay", "unknown"):
+            for name in self._NAMES:
                 old = getattr(self, name)
                 new = np.zeros(size, old.dtype)
                 new[: len(old)] = old
                 setattr(self, name, new)
 
+    def total(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """float64 sums of `name` (area, ax, ay, unknown) for `ids`."""
+        return fixed_sum.join(getattr(self, f"{name}_w")[ids], getattr(self, f"{name}_f")[ids])
+
 
 @njit(cache=True)
-def _accumulate(lab, area, x, y, count, asum, ax, ay):
-    """Pixel count, area, and area-weighted x and y sums of every body id in `lab`."""
+def _accumulate(lab, area, x, y, count, aw, af, xw, xf, yw, yf):
+    """Pixel count and, in fixed point (whole, fraction), area and area-weighted x and y sums of every body id
+    in `lab`."""
     h, w = lab.shape
     for r in range(h):
         for c in range(w):
@@ -82,13 +92,13 @@ def _accumulate(lab, area, x, y, count, asum, ax, ay):
             if k > 0:
                 p = area[r, c]
                 count[k] += 1
-                asum[k] += p
-                ax[k] += p * x[c]
-                ay[k] += p * y[r]
+                fixed_sum.add(aw, af, k, p)
+                fixed_sum.add(xw, xf, k, p * x[c])
+                fixed_sum.add(yw, yf, k, p * y[r])
 
 
 @njit(cache=True)
-def _touching(lab, unknown, r0, r1, c0, c1, area, out):
+def _touching(lab, unknown, r0, r1, c0, c1, area, out_w, out_f):
     """Add the area of every unknown pixel of lab[r0:r1, c0:c1] to each distinct body among its 8 neighbours
     (`lab` and `unknown` carry a halo, `area` covers the inner window)."""
     h, w = lab.shape
@@ -110,7 +120,7 @@ def _touching(lab, unknown, r0, r1, c0, c1, area, out):
                             ids[m] = k
                             m += 1
             for i in range(m):
-                out[ids[i]] += area[r - r0, c - c0]
+                fixed_sum.add(out_w, out_f, ids[i], area[r - r0, c - c0])
 
 
 def _pixel_polygons(lab: np.ndarray, r0: int, c0: int):
@@ -139,7 +149,10 @@ def _bodies_geometry(pieces: list, ids: np.ndarray) -> np.ndarray:
     windows_per_body = np.bincount(np.unique(np.stack([inv, win]), axis=1)[0], minlength=len(uniq))
     for i in np.flatnonzero(windows_per_body > 1):
         out[i] = shapely.union_all(geoms[inv == i])
-    return polygonal_parts(out)
+    # one form whatever the windows: the union leaves a vertex where a straight edge crossed a window's border, and
+    # starts rings anywhere; simplify(0) drops the collinear vertices (pixel coordinates are integers: exact), normalize
+    # fixes the rings' start and order (outline lengths, summed segment by segment, follow that order)
+    return polygonal_parts(shapely.normalize(shapely.simplify(polygonal_parts(out), 0.0)))
 
 
 def _to_crs_coords(geoms: np.ndarray, t: Affine) -> np.ndarray:
@@ -177,7 +190,7 @@ def _centroid_lonlat(x: np.ndarray, y: np.ndarray, grid: Grid) -> tuple[np.ndarr
 def _admin(pairs: list[pd.Series], ids: np.ndarray, area: np.ndarray, units) -> pd.DataFrame:
     """Zone holding most of each body's area among zones > 0 (ties: lowest zone), its share of the body's area,
     and the unit's code and name when `units` (AdminUnits) numbered the zones."""
-    total = pd.concat(pairs).groupby(level=[0, 1]).sum() if pairs else pd.Series(dtype=float)
+    total = fixed_sum.group_total(pairs, [0, 1])
     df = total.rename("a").reset_index()
     df.columns = ["body", "zone", "a"]
     df = df[df["zone"] > 0].sort_values(["body", "a", "zone"], ascending=[True, False, True]).drop_duplicates("body")
@@ -200,7 +213,8 @@ def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, un
     the grid (0 outside every zone), or `units` (irrmap.core.units.AdminUnits, rasterized on the grid).
 
     Columns: body_id (int64); n_pixels; area_m2 = sum of Grid.pixel_area over the body's pixels (true
-    ellipsoidal m2, exact per row on geographic grids) and area_km2; size_class (SIZE_CLASSES, ordered
+    ellipsoidal m2, exact per row on geographic grids; summed in fixed point, irrmap.mapping.water.fixed_sum, so
+    every sum of the table is the same to the byte whatever `tile`) and area_km2; size_class (SIZE_CLASSES, ordered
     categorical); perimeter_m = length of the polygon's outer outline(s) and shoreline_m = outline plus the
     rings around islands and unknown holes (geodesic lengths on the CRS's reference ellipsoid, `_outline_lengths`);
     centroid_lon / centroid_lat = area-weighted mean of the pixel centres, in the grid's CRS, as WGS84
@@ -234,20 +248,21 @@ def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, un
         lab = lab_h[t.inner]
         sums.ensure(int(lab_h.max()))
         area = pixel_areas(grid, t.window)
-        _accumulate(lab, area, grid.x_coords(t.window), grid.y_coords(t.window), sums.count, sums.area, sums.ax, sums.ay)
+        _accumulate(lab, area, grid.x_coords(t.window), grid.y_coords(t.window), sums.count, sums.area_w, sums.area_f, sums.ax_w,
+                    sums.ax_f, sums.ay_w, sums.ay_f)
         if unk is not None:
             rs, cs = t.inner
-            _touching(lab_h, unk.read(t.read) == UNKNOWN, rs.start, rs.stop, cs.start, cs.stop, area, sums.unknown)
+            _touching(lab_h, unk.read(t.read) == UNKNOWN, rs.start, rs.stop, cs.start, cs.stop, area, sums.unknown_w, sums.unknown_f)
         if zl is not None:
             sel = lab > 0
-            pairs.append(pd.Series(area[sel]).groupby([lab[sel], zl.read(t.window)[sel]]).sum())
+            pairs.append(fixed_sum.group_parts(area[sel], [lab[sel], zl.read(t.window)[sel]]))
         r0, c0 = int(t.window.row_off), int(t.window.col_off)
         pieces += [(g, v, k) for g, v in _pixel_polygons(lab, r0, c0)]
     ids = np.flatnonzero(sums.count)
-    area = sums.area[ids]
+    area = sums.total("area", ids)
     pixel_geoms = _bodies_geometry(pieces, ids) if len(ids) else np.zeros(0, dtype=object)
     perimeter, shoreline = _outline_lengths(pixel_geoms, grid) if len(ids) else (np.zeros(0), np.zeros(0))
-    lon, lat = _centroid_lonlat(sums.ax[ids] / area, sums.ay[ids] / area, grid)
+    lon, lat = _centroid_lonlat(sums.total("ax", ids) / area, sums.total("ay", ids) / area, grid)
     table = pd.DataFrame({
         "body_id": ids.astype(np.int64),
         "n_pixels": sums.count[ids],
@@ -258,7 +273,7 @@ def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, un
         "shoreline_m": shoreline,
         "centroid_lon": lon,
         "centroid_lat": lat,
-        "unknown_m2": sums.unknown[ids],
+        "unknown_m2": sums.total("unknown", ids),
     })
     if zl is not None:
         table = pd.concat([table, _admin(pairs, ids, area, units)], axis=1)

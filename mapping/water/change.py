@@ -66,6 +66,7 @@ from irrmap.core.fractions import fraction_problem
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import open_raster
 from irrmap.core.raster_write import write_raster
+from irrmap.mapping.water import fixed_sum
 from irrmap.mapping.water.bodies import size_class
 from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN
 from irrmap.mapping.water.composite import PERMANENT, SEASONAL
@@ -85,7 +86,7 @@ _ADMIN = ("zone", "admin_code", "admin_name")
 
 def body_overlaps(ids_a, ids_b, *, grid: Grid | None = None, tile: int = 2048) -> pd.DataFrame:
     """True area (m2) shared by each pair of bodies: columns id_a, id_b, area_m2, one row per overlapping
-    pair, read window by window. `ids_a`, `ids_b`: body-id rasters (path, DataArray, array) on one grid."""
+    pair, read window by window and summed in fixed point (irrmap.mapping.water.fixed_sum: the same whatever `tile`). `ids_a`, `ids_b`: body-id rasters (path, DataArray, array) on one grid."""
     la = Layer(ids_a, grid, "epoch A body ids")
     lb = Layer(ids_b, la.grid, "epoch B body ids")
     la.check_aligned(lb)
@@ -96,10 +97,10 @@ def body_overlaps(ids_a, ids_b, *, grid: Grid | None = None, tile: int = 2048) -
         a, b = la.read(t.window), lb.read(t.window)
         both = (a > 0) & (b > 0)
         if both.any():
-            parts.append(pd.Series(pixel_areas(la.grid, t.window)[both]).groupby([a[both], b[both]]).sum())
+            parts.append(fixed_sum.group_parts(pixel_areas(la.grid, t.window)[both], [a[both], b[both]]))
     if not parts:
         return pd.DataFrame({"id_a": np.zeros(0, np.int64), "id_b": np.zeros(0, np.int64), "area_m2": np.zeros(0)})
-    out = pd.concat(parts).groupby(level=[0, 1]).sum().rename("area_m2").reset_index()
+    out = fixed_sum.group_total(parts, [0, 1]).rename("area_m2").reset_index()
     out.columns = ["id_a", "id_b", "area_m2"]
     return out.astype({"id_a": np.int64, "id_b": np.int64})
 
@@ -125,11 +126,10 @@ def footprint_unknown(ids_a, ids_b, classes_a, classes_b, *, grid: Grid | None =
         if sel_b.any() or sel_a.any():
             area = pixel_areas(la.grid, t.window)
             if sel_b.any():
-                in_a.append(pd.Series(area[sel_b]).groupby(b[sel_b]).sum())
+                in_a.append(fixed_sum.group_parts(area[sel_b], [b[sel_b]]))
             if sel_a.any():
-                in_b.append(pd.Series(area[sel_a]).groupby(a[sel_a]).sum())
-    total = lambda parts: pd.concat(parts).groupby(level=0).sum() if parts else pd.Series(dtype=float)  # noqa: E731
-    return total(in_a), total(in_b)
+                in_b.append(fixed_sum.group_parts(area[sel_a], [a[sel_a]]))
+    return fixed_sum.group_total(in_a, 0), fixed_sum.group_total(in_b, 0)
 
 
 @dataclass
@@ -332,10 +332,13 @@ def transition_areas(transitions_layer, *, grid: Grid | None = None, tile: int =
     lay = Layer(transitions_layer, grid, "transitions")
     if lay.grid is None:
         raise InputError("the transitions layer has no grid", "transitions", "pass grid=, or a georeferenced layer")
-    total = np.zeros(256)
+    whole, fraction = np.zeros(256, np.int64), np.zeros(256, np.int64)  # fixed point: the same sums whatever the tile size
     for t in lay.grid.tiles(tile):
-        v = lay.read(t.window).astype(np.int64)
-        total += np.bincount(v.ravel(), weights=np.ravel(pixel_areas(lay.grid, t.window)), minlength=256)[:256]
+        v = lay.read(t.window).astype(np.int64).ravel()
+        w, f = fixed_sum.split(np.ravel(pixel_areas(lay.grid, t.window)))
+        np.add.at(whole, v, w)
+        np.add.at(fraction, v, f)
+    total = fixed_sum.join(whole, fraction)
     classes = list(TRANSITIONS)
     return pd.DataFrame({"class": classes, "name": [TRANSITIONS[c] for c in classes], "area_km2": total[classes] / 1e6})
 
@@ -368,6 +371,40 @@ def _bodies_dir(folder) -> tuple[gpd.GeoDataFrame, Path, Path | None]:
             raise InputError(f"{p.name} not found", str(folder), "give a folder written by `irrmap water bodies`")
     classes = next((p for p in (folder / "persistence.tif", folder / "water.tif") if p.is_file()), None)
     return gpd.read_parquet(table), ids, classes
+
+
+#: body_id.tif tags (written by irrmap.mapping.water.bodies.bodies_to_files) that decide which water pixels make a
+#: body: two epochs labelled with different values would count the difference of settings as change (bodies below
+#: one epoch's minimum area "lost", 4- against 8-connected pieces "split" or "merged")
+BODY_SETTINGS = {"min_area_m2": "--min-area-m2", "connectivity": "--connectivity", "detection_rule": "the mask's detection band"}
+
+
+def _body_settings(ids: Path) -> dict[str, str]:
+    with open_raster(ids) as src:
+        tags = src.tags()
+    out = {}
+    for key in BODY_SETTINGS:
+        if key in tags:
+            try:
+                out[key] = repr(float(tags[key])) if key == "min_area_m2" else str(tags[key])
+            except ValueError:
+                out[key] = str(tags[key])
+    return out
+
+
+def check_same_settings(dir_a, dir_b) -> None:
+    """InputError when the body_id.tif tags of two bodies folders (BODY_SETTINGS: minimum area, connectivity,
+    DEA detection rule) differ: the change table would report the difference of settings as lost, new, split or
+    merged bodies. A setting only one folder (or neither) records is not compared (folders written before the
+    tags existed)."""
+    a, b = _body_settings(Path(dir_a) / "body_id.tif"), _body_settings(Path(dir_b) / "body_id.tif")
+    differ = [k for k in BODY_SETTINGS if k in a and k in b and a[k] != b[k]]
+    if differ:
+        what = "; ".join(f"{k} {a[k]} in {dir_a} but {b[k]} in {dir_b}" for k in differ)
+        opts = ", ".join(BODY_SETTINGS[k] for k in differ)
+        raise InputError(f"the two bodies folders were made with different settings ({what}): bodies that one setting keeps and the "
+                         "other drops or splits would show as lost, new, split or merged", f"{dir_a} / {dir_b}",
+                         f"write both folders with the same {opts} (`irrmap water bodies` again on one of the masks)")
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
@@ -411,10 +448,12 @@ def change_to_files(out_dir, dir_a, dir_b, *, tolerance: float = 0.10, next_id: 
     yet), totals_size_class.csv, totals_admin.csv (when the tables carry admin units) and large_vs_small.csv.
     `previous`: the change folder of the pair ending at epoch A (`previous_ids`), whose stable ids and next
     free id carry forward (the larger of its next id and `next_id` is used); without it the epoch-A ids are
-    the stable ids. Returns paths by name."""
+    the stable ids. Returns paths by name. Raises InputError when a file is missing or the folders were made with
+    different body settings (`check_same_settings`)."""
     out_dir = Path(out_dir)
     bodies_a, ids_a, cls_a = _bodies_dir(dir_a)
     bodies_b, ids_b, cls_b = _bodies_dir(dir_b)
+    check_same_settings(dir_a, dir_b)
     stable_a = None
     if previous is not None:
         stable_a, carried_next = previous_ids(previous, bodies_a)

@@ -35,6 +35,7 @@ from scipy.sparse.csgraph import connected_components
 
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
+from irrmap.mapping.water import fixed_sum
 from irrmap.mapping.water.classify import WATER
 from irrmap.mapping.water.windows import Layer, pixel_areas
 
@@ -77,15 +78,19 @@ def _first_pixels(lab, n, r0, c0, width):
 
 @njit(cache=True)
 def _label_sums(lab, n, weights):
-    """Sum of `weights` (2-D, any strides) over the pixels of each label 1..n."""
-    out = np.zeros(n + 1, np.float64)
+    """Sum of `weights` (2-D, any strides) over the pixels of each label 1..n, in fixed point
+    (irrmap.mapping.water.fixed_sum): int64 array (2, n) of whole and fraction parts, exact, so a body's area
+    does not depend on how the tiles cut it."""
+    whole, fraction = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
     h, w = lab.shape
     for r in range(h):
         for c in range(w):
             k = lab[r, c]
             if k > 0:
-                out[k] += weights[r, c]
-    return out[1:]
+                fixed_sum.add(whole, fraction, k, weights[r, c])
+    out = np.empty((2, n), np.int64)
+    out[0], out[1] = whole[1:], fraction[1:]
+    return out
 
 
 @dataclass
@@ -94,7 +99,7 @@ class _TileScan:
 
     n: int
     first: np.ndarray  # int64 global first-pixel index per label
-    area: np.ndarray | None  # float64 m2 per label
+    area: np.ndarray | None  # m2 per label, fixed point: int64 (2, n) whole and fraction parts
     detected: np.ndarray | None  # bool per label
     top: np.ndarray
     bottom: np.ndarray
@@ -157,7 +162,11 @@ def _final_ids(scans: dict, rows: list[int], cols: list[int], connectivity: int,
     np.minimum.at(start, comp, first)
     keep = np.bincount(comp, minlength=ncomp) > 0
     if min_area_m2 > 0:
-        area = np.bincount(comp, weights=np.concatenate([scans[k].area for k in keys]), minlength=ncomp)
+        parts = np.concatenate([scans[k].area for k in keys], axis=1)
+        whole, fraction = np.zeros(ncomp, np.int64), np.zeros(ncomp, np.int64)
+        np.add.at(whole, comp, parts[0])
+        np.add.at(fraction, comp, parts[1])
+        area = fixed_sum.join(whole, fraction)
         keep &= area >= min_area_m2
     if use_detection:
         hits = np.concatenate([scans[k].detected for k in keys])

@@ -118,7 +118,10 @@ def epoch_mask(scenes, *, method: str = DEFAULT_METHOD, threshold: float = DEFAU
     if all(d is not None for d in dates):  # acquisition dates as tags: `irrmap water change` checks the epochs' order with them
         out.attrs["scene_dates"] = ";".join(d.isoformat() for d in dates)
     if method == "otsu":
-        out.attrs.update({"index": index, "otsu_thresholds": ";".join(f"{m.attrs['threshold']:.6g}" for m in maps)})
+        out.attrs.update({"index": index, "otsu_thresholds": ";".join(f"{m.attrs['threshold']:.6g}" for m in maps),
+                          # 1 where Otsu's own threshold (otsu_own_thresholds) was not water vs land and 0 replaced it
+                          "otsu_own_thresholds": ";".join(f"{m.attrs['otsu_threshold']:.6g}" for m in maps),
+                          "otsu_fallback": ";".join(str(m.attrs["otsu_fallback"]) for m in maps)})
     elif method != "dswe":
         out.attrs["threshold"] = threshold
     return out

@@ -9,7 +9,8 @@ import pandas as pd
 
 from irrmap.core.errors import InputError
 from irrmap.mapping.water.classify import NOT_WATER, WATER
-from irrmap.mapping.water.windows import Layer
+from irrmap.mapping.water import fixed_sum
+from irrmap.mapping.water.windows import Layer, pixel_areas
 
 
 def epoch_summary(mask, bodies: pd.DataFrame | None = None, *, top: int = 5, tile: int = 2048) -> dict:
@@ -25,14 +26,16 @@ def epoch_summary(mask, bodies: pd.DataFrame | None = None, *, top: int = 5, til
     lay = Layer(mask, None, "water mask")
     if lay.grid is None:
         raise InputError("the water mask has no grid", "mask", "pass a georeferenced raster or DataArray")
-    area = {"total": 0.0, "water": 0.0, "land": 0.0, "unknown": 0.0}  # unknown summed, not total - clear (no rounding residue)
+    # unknown summed, not total - clear (no rounding residue); fixed point (irrmap.mapping.water.fixed_sum) and window-independent
+    # pixel areas (windows.pixel_areas), so the sums are the same whatever `tile`
+    parts = {k: np.zeros(2, np.int64) for k in ("total", "water", "land", "unknown")}
     for t in lay.grid.tiles(tile):
-        v, a = lay.read(t.window), lay.grid.pixel_area(t.window)
-        a = np.broadcast_to(a, v.shape)
-        area["total"] += float(a.sum())
-        area["water"] += float(a[v == WATER].sum())
-        area["land"] += float(a[v == NOT_WATER].sum())
-        area["unknown"] += float(a[(v != WATER) & (v != NOT_WATER)].sum())
+        v, a = lay.read(t.window), pixel_areas(lay.grid, t.window)
+        w, f = fixed_sum.split(np.broadcast_to(a, v.shape))
+        for key, sel in (("total", np.ones(v.shape, bool)), ("water", v == WATER), ("land", v == NOT_WATER),
+                         ("unknown", (v != WATER) & (v != NOT_WATER))):
+            parts[key] += (int(w[sel].sum()), int(f[sel].sum()))
+    area = {k: float(fixed_sum.join(p[0], p[1])) for k, p in parts.items()}
     clear, unknown = area["water"] + area["land"], area["unknown"]
     out = {"area_km2": area["total"] / 1e6, "clear_km2": clear / 1e6, "clear_share": clear / area["total"],
            "water_km2": area["water"] / 1e6, "water_share_of_clear": area["water"] / clear if clear > 0 else None,

@@ -27,20 +27,33 @@ ONE_GRID_FIX = ("use layers on one grid: write each epoch's mask with a scene on
                 "all its epochs), then `irrmap water bodies` again")
 
 
-#: rows per call of Grid.pixel_area on projections that are neither geographic nor equal-area: pyproj's
-#: get_factors holds a dozen float64 arrays per pixel, 1.5 GB for a 4,096 x 4,096 window at once
-AREA_STRIP_ROWS = 256
+#: edge (pixels) of the blocks Grid.pixel_area is called on for projections that are neither geographic nor
+#: equal-area: pyproj's get_factors holds a dozen float64 arrays per pixel (1.5 GB for a 4,096 x 4,096 window at
+#: once), and Grid interpolates the areal scale on a lattice laid on the window it is given, so each pixel's area
+#: is computed in the one block of this size, counted from the grid's origin, that holds it
+AREA_BLOCK = 256
 
 
 def pixel_areas(grid: Grid, window: Window) -> np.ndarray:
-    """Grid.pixel_area of a window (m2, shape (height, width)), computed AREA_STRIP_ROWS rows at a time where
-    it is computed per pixel (conformal projections such as UTM), so its temporaries stay small; geographic
-    and equal-area grids keep Grid's read-only broadcast view."""
-    if grid.is_geographic or grid.equal_area or window.height <= AREA_STRIP_ROWS:
+    """Grid.pixel_area of a window (m2, shape (height, width)). Where it is computed per pixel (conformal
+    projections such as UTM) it is computed on the AREA_BLOCK x AREA_BLOCK blocks of the whole grid (counted from
+    its origin) that the window meets, so a pixel's area is the same value, to the bit, whatever the window it is
+    read in (sums of a body's area then do not depend on the tile size) and the temporaries stay small; geographic,
+    equal-area and row-wise (Mercator, sinusoidal) grids are per row already and keep Grid's values."""
+    if grid.is_geographic or grid.equal_area or grid._scale_by_row:
         return grid.pixel_area(window)
     r0, c0, h, w = int(window.row_off), int(window.col_off), int(window.height), int(window.width)
-    return np.concatenate([grid.pixel_area(Window(c0, r, w, min(AREA_STRIP_ROWS, r0 + h - r)))
-                           for r in range(r0, r0 + h, AREA_STRIP_ROWS)])
+    out = np.empty((h, w))
+    b = AREA_BLOCK
+    for br in range(r0 // b * b, r0 + h, b):
+        bh = min(b, grid.height - br)
+        for bc in range(c0 // b * b, c0 + w, b):
+            bw = min(b, grid.width - bc)
+            block = grid.pixel_area(Window(bc, br, bw, bh))
+            rs, re_ = max(r0, br), min(r0 + h, br + bh)
+            cs, ce = max(c0, bc), min(c0 + w, bc + bw)
+            out[rs - r0 : re_ - r0, cs - c0 : ce - c0] = block[rs - br : re_ - br, cs - bc : ce - bc]
+    return out
 
 
 class Layer:
