@@ -13,7 +13,7 @@ import math
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -54,6 +54,31 @@ def _bilinear(nodes: np.ndarray, rows: np.ndarray, cols: np.ndarray, at_r: np.nd
     along = nodes[:, c0] * (1.0 - tc) + nodes[:, c1] * tc
     r0, r1, tr = weights(rows, np.asarray(at_r, float))
     return along[r0] * (1.0 - tr)[:, None] + along[r1] * tr[:, None]
+
+
+@lru_cache(maxsize=32)
+def _lattice_for(wkt: str, transform: tuple, height: int, width: int, step: int = 64, tol: float = 1e-9):
+    """The lattice (rows, cols: increasing pixel indices, every `step` pixels from 0 plus the last row and column) on
+    which Grid._areal_scale_window interpolates the areal scale factor of the grid (`wkt`, `transform`, shape), or
+    None when every pixel must come from PROJ. The factor is smooth, so the bilinear interpolant is checked against
+    PROJ at the centre of every lattice cell of the whole grid; where the largest relative difference exceeds `tol`,
+    the step shrinks by the square root of the excess (bilinear error grows with the step squared) and the check is
+    repeated, down to step 1 (None). Areas are then within `tol` of the exact ones, and the lattice, chosen for the
+    whole grid, is the same for every window."""
+    g = Grid(CRS.from_wkt(wkt), Affine(*transform), height, width)
+    while step > 1:
+        rows = np.unique(np.r_[np.arange(0, height, step), height - 1])
+        cols = np.unique(np.r_[np.arange(0, width, step), width - 1])
+        if len(rows) < 2 or len(cols) < 2:
+            return None
+        nodes = g._areal_scale(*np.meshgrid(g._x_at(cols), g._y_at(rows)))
+        mid_r, mid_c = (rows[:-1] + rows[1:]) / 2, (cols[:-1] + cols[1:]) / 2
+        exact = g._areal_scale(*np.meshgrid(g._x_at(mid_c), g._y_at(mid_r)))
+        err = float(np.max(np.abs(_bilinear(nodes, rows, cols, mid_r, mid_c) / exact - 1.0)))
+        if err <= tol:
+            return rows, cols
+        step = min(step // 2, int(step * 0.7 * math.sqrt(tol / err))) if np.isfinite(err) else 1
+    return None
 
 
 class Tile(NamedTuple):
@@ -303,31 +328,43 @@ class Grid:
             return np.broadcast_to((det / row_scale)[:, None], (h, w))
         return det / self._areal_scale_window(win)
 
-    def _areal_scale_window(self, win: Window, step: int = 64, tol: float = 1e-9) -> np.ndarray:
+    def _areal_scale_window(self, win: Window) -> np.ndarray:
         """The areal scale factor (`_areal_scale`) at every pixel centre of the window, shape (height, width).
 
-        PROJ's factors cost about 2 us and 12 float64 temporaries per point, so they are evaluated on a
-        lattice of nodes every `step` pixels (plus the window's last row and column) and interpolated
-        bilinearly. The factor is smooth, so the interpolant is checked against PROJ at the centre of every
-        lattice cell; where the largest relative difference exceeds `tol`, the step shrinks by the square
-        root of the excess (bilinear error grows with the step squared) and the check is repeated, down to
-        step 1, where every value comes from PROJ. Areas are then within `tol` of the exact ones.
+        PROJ's factors cost about 2 us and 12 float64 temporaries per point, so they are evaluated on the nodes of
+        the grid's lattice (`_scale_lattice`: rows and columns every `step` pixels from the grid's origin, plus its
+        last row and column) that bracket the window, and interpolated bilinearly. The lattice belongs to the grid,
+        not to the window, so a pixel gets the same value, to the bit, in any window that holds it: sums of pixel
+        areas do not depend on how the grid is tiled. Without a lattice (the factor varies too fast) every value
+        comes from PROJ.
         """
         h, w = int(win.height), int(win.width)
-        x, y = self.x_coords(win), self.y_coords(win)
-        while step > 1:
-            rows = np.unique(np.r_[np.arange(0, h, step), h - 1])
-            cols = np.unique(np.r_[np.arange(0, w, step), w - 1])
-            nodes = self._areal_scale(*np.meshgrid(x[cols], y[rows]))
-            if len(rows) < 2 or len(cols) < 2:
-                break
-            mid_r, mid_c = (rows[:-1] + rows[1:]) / 2, (cols[:-1] + cols[1:]) / 2
-            exact = self._areal_scale(*np.meshgrid(np.interp(mid_c, np.arange(w), x), np.interp(mid_r, np.arange(h), y)))
-            err = float(np.max(np.abs(_bilinear(nodes, rows, cols, mid_r, mid_c) / exact - 1.0)))
-            if err <= tol:
-                return _bilinear(nodes, rows, cols, np.arange(h), np.arange(w))
-            step = min(step // 2, int(step * 0.7 * math.sqrt(tol / err))) if np.isfinite(err) else 1
-        return self._areal_scale(*np.meshgrid(x, y))
+        r0, c0 = int(win.row_off), int(win.col_off)
+        lattice = self._scale_lattice
+        if lattice is None:
+            return self._areal_scale(*np.meshgrid(self.x_coords(win), self.y_coords(win)))
+        rows, cols = lattice
+
+        def bracket(nodes, first, last):
+            i0 = max(int(np.searchsorted(nodes, first, side="right")) - 1, 0)
+            i1 = min(int(np.searchsorted(nodes, last, side="left")), len(nodes) - 1)
+            return nodes[i0:i1 + 1]
+
+        sub_r, sub_c = bracket(rows, r0, r0 + h - 1), bracket(cols, c0, c0 + w - 1)
+        nodes = self._areal_scale(*np.meshgrid(self._x_at(sub_c), self._y_at(sub_r)))
+        return _bilinear(nodes, sub_r, sub_c, np.arange(r0, r0 + h), np.arange(c0, c0 + w))
+
+    def _x_at(self, cols) -> np.ndarray:
+        return self.transform.c + self.transform.a * (np.asarray(cols, float) + 0.5)
+
+    def _y_at(self, rows) -> np.ndarray:
+        return self.transform.f + self.transform.e * (np.asarray(rows, float) + 0.5)
+
+    @property
+    def _scale_lattice(self):
+        """(rows, cols) of the grid's interpolation lattice for the areal scale factor, or None (every pixel exact);
+        computed once per grid (crs, transform, shape) and cached across Grid instances (`_lattice_for`)."""
+        return _lattice_for(self.crs.to_wkt(), tuple(self.transform)[:6], self.height, self.width)
 
     def total_area(self) -> float:
         """Sum of all pixel areas (m2), computed row block by row block."""
