@@ -20,7 +20,9 @@ def register(sub, name: str, help_: str) -> None:
         help="split each unit's crop pixels by score to match its irrigated-area statistic",
         description="Writes DIR/<score>.tif (uint8: 1 irrigated, 0 not, 255 nodata) per score and DIR/thresholds.csv "
                     "(score, unit, target_m2, mapped_m2, cropland_m2, threshold, n_pixels, status, ...). Status: ok, zero, "
-                    "infeasible (cropland < target: all crop irrigated, shortfall reported), missing (no statistic: nodata).",
+                    "infeasible (cropland < target: all crop irrigated, shortfall reported), missing (no statistic: nodata), "
+                    "off grid (no area on the grid: left out). Units cut by the grid's bounds are handled per --partial and "
+                    "listed in DIR/partial_units.csv (code, share, basis, target_m2, used_m2, action).",
     )
     p.add_argument("--score", action="append", required=True, help="score raster (repeat for several); name = file stem")
     p.add_argument("--cropland", required=True, help="cropland fraction raster (0..1); defines the grid")
@@ -38,6 +40,9 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--variant", help="e.g. effective or actual")
     add_table_args(p)
     p.add_argument("--rule", default="nearest", choices=["nearest", "reach", "under"], help="stopping rule (default nearest)")
+    p.add_argument("--partial", default="scale", choices=["scale", "exclude"],
+                   help="units only partly on the grid, as [units].partial: scale their statistic by the share of their "
+                        "area on the grid (default), or exclude them; units wholly off the grid are always left out")
     p.add_argument("--align", action="store_true", help="resample scores on other grids onto the cropland grid (default: error)")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=_thresholds)
@@ -73,6 +78,7 @@ def _thresholds(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.output_paths import refuse_overwriting_inputs
     from irrmap.core.palettes import IRRIGATION
+    from irrmap.core.partial_units import OFF_GRID
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
     from irrmap.core.statistics import (
@@ -86,7 +92,8 @@ def _thresholds(args) -> int:
 
     check_distinct_files(role("--cropland", "the cropland fraction", args.cropland), role("--score", "a score", args.score))
     refuse_overwriting_inputs({"--score": args.score, "--cropland": args.cropland, "--units": args.units, "--stats": args.stats},
-                              [Path(args.out) / f"{Path(p).stem}.tif" for p in args.score] + [Path(args.out) / "thresholds.csv"],
+                              [Path(args.out) / f"{Path(p).stem}.tif" for p in args.score]
+                              + [Path(args.out) / "thresholds.csv", Path(args.out) / "partial_units.csv"],
                               folder=args.out)
     grid = Grid.from_raster(args.cropland)
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, name="cropland")
@@ -105,8 +112,10 @@ def _thresholds(args) -> int:
     report.raise_for_errors(args.stats)
     zones = units.rasterize(grid)
     table_codes = units.zone_table().set_index("zone")["code"]
+    out = Path(args.out)
+    targets, partial = on_grid_targets_cli(units, grid, stats.areas(), args.partial, out / "partial_units.csv")
     try:
-        maps, table = split_scores(scores, zones, cropland, stats.areas(), table_codes, rule=args.rule)
+        maps, table = split_scores(scores, zones, cropland, targets, table_codes, rule=args.rule)
     except InputError as exc:
         if exc.where != "cropland":
             raise
@@ -116,7 +125,8 @@ def _thresholds(args) -> int:
         print(scale)
         if scale.severity == "error":
             raise DataError(scale.message, args.stats, scale.fix)
-    out = Path(args.out)
+    off = partial.loc[partial["action"] == OFF_GRID, "code"]
+    table.loc[table["unit"].isin(off), "status"] = OFF_GRID  # no area on the grid: not "missing", not "infeasible"
     for name, m in maps.items():
         write_raster(out / f"{name}.tif", m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
                      tags={"stage": "training.thresholds", "rule": args.rule, "statistics": args.stats}, colours=IRRIGATION)
@@ -127,6 +137,27 @@ def _thresholds(args) -> int:
     log_infeasible(table)
     print(f"worst |mapped - target| over ok units: {worst_error(table):.1f} m2 -> {out}")
     return 0
+
+
+def on_grid_targets_cli(units, grid, targets, mode: str, listing: Path):
+    """`targets` (m2 by code) for the part of each unit on `grid` (irrmap.core.partial_units, the run's treatment
+    of [units].partial): units cut by the grid's bounds scaled by the share of their geodesic area on it (the
+    --cropland raster defines the grid, so no cropland is known beyond it) or dropped (mode 'exclude'), units
+    wholly off it dropped. Writes `listing` (partial_units.csv) and warns naming them. Returns (targets, rows)."""
+    from irrmap.core.atomic import atomic_path
+    from irrmap.core.partial_units import (
+        grid_coverage,
+        on_grid_targets,
+        partial_coverage,
+        warn_partial,
+    )
+
+    cov = partial_coverage(units, grid, grid_coverage(units, grid), targets.index, mode)
+    scaled, rows = on_grid_targets(targets, cov, mode)
+    with atomic_path(listing) as tmp:
+        rows.to_csv(tmp, index=False)
+    warn_partial(rows, mode, listing, fix="give a --cropland raster (and scores) covering whole units")
+    return scaled, rows
 
 
 def cropland_range_error(cropland, path, scale):

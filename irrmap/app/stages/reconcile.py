@@ -5,7 +5,10 @@ finished run's map to them (irrmap.mapping.reconcile), one independent, resumabl
 Outputs in OUTPUT/reconcile/: statistics_reconciled.csv (code, level, year, area_m2, rule, source), audit.csv,
 class.tif and fraction.tif (class_YEAR.tif, fraction_YEAR.tif when there are several years), agreement.csv (level,
 code, year, mapped_m2, statistic_m2; reported statistics only), agreement_derived.csv (the same for statistics the
-harmonisation made up: disaggregated, interpolated, summed from children), units.csv (per binding unit: target, mapped, shortfall, status), report.html.
+harmonisation made up: disaggregated, interpolated, summed from children), units.csv (per binding unit: target, mapped, shortfall, status), report.html,
+partial_units.csv (units cut by the run's grid or off it, at every level: their statistic and the on-grid target).
+Units cut by the grid are bound and scored at their statistic x their share on the grid ([units].partial, as in the
+run's threshold stage); units wholly off it are in no job and no metric (partial_units.csv action 'off grid').
 Job results are kept in OUTPUT/reconcile/.jobs/ so that a killed command resumes with the jobs not yet done.
 The caller opens the dask scheduler (irrmap.app.pipeline.dask_scheduler); nothing here imports the runner.
 """
@@ -182,6 +185,7 @@ def reconcile(ctx: RunContext, *, by: str | None = None, only: list[str] | None 
     # a job's result depends on its rasters and on [reconcile].probability_scale (read_window scales the probability)
     extra = json.dumps([[ctx.checksum(p) for p in (rasters.zones, rasters.probability, rasters.cropland)], rasters.probability_scale])
     check_year(ctx, stats)
+    stats, _ = on_grid_statistics_of(ctx, units, zone_table, levels, stats, sums, out / "partial_units.csv")
     by = by or sec.by or levels[-1]
     jobs, skipped = plan_jobs(zone_table, levels, stats, sums, by=by, rule=sec.rule, fingerprint_extra=extra)
     selected = jobs
@@ -251,6 +255,35 @@ def reconcile(ctx: RunContext, *, by: str | None = None, only: list[str] | None 
     paths |= {f"report_{Path(f).relative_to(out).with_suffix('')}": f for f in extra}  # report.md, figures/*.png: in the manifest
     remove_stale_maps(out, paths.values())
     return paths
+
+
+def on_grid_statistics_of(ctx: RunContext, units, zone_table: pd.DataFrame, levels: list[str], stats: pd.DataFrame,
+                          sums: pd.DataFrame, listing: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reconciled statistics for the part of each unit on the run's grid, as the run's threshold stage treats
+    units cut by the grid ([units].partial; irrmap.core.partial_units, irrmap.mapping.reconcile.on_grid): jobs
+    bind, and agreement.csv scores, these. Units wholly off the grid are left out of both (action 'off grid'). Writes `listing` (level, code, year, share, basis, statistic_m2, target_m2, action) and warns
+    naming the units. Returns (statistics, listing rows)."""
+    from irrmap.core.partial_units import partial_coverage, warn_partial
+    from irrmap.mapping.reconcile.on_grid import (
+        level_shares,
+        off_grid_in_cut_parents,
+        on_grid_statistics,
+    )
+
+    mode = ctx.config.units.partial
+    crop = ctx.config.reconcile.cropland or (ctx.config.training.cropland if ctx.config.training else "cropland")
+    read = None
+    if crop in ctx.config.inputs:  # a cropland input read beyond the grid gives cut units a cropland share
+        from irrmap.app.stages.inputs import read_input
+
+        read = lambda g: read_input(ctx, crop, g)
+    cov = partial_coverage(units, ctx.grid, zone_table, zone_table["code"], mode, read, tile=ctx.config.run.chunk_size,
+                           off_grid=off_grid_in_cut_parents(zone_table, levels))
+    shares = level_shares(zone_table, levels, cov, pd.Series(sums["cropland_m2"].to_numpy(), index=sums["zone"].to_numpy()))
+    scaled, rows = on_grid_statistics(stats, shares, mode, zone_table, levels)
+    _csv(listing, rows.assign(year=rows["year"].map(_year)))
+    warn_partial(rows, mode, listing, what="reconcile")
+    return scaled, rows
 
 
 MAP_PATTERNS = ("class.tif", "class_*.tif", "fraction.tif", "fraction_*.tif")

@@ -13,7 +13,7 @@ import pandas as pd
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages.common import check_on_grid, checked_units, provenance
 from irrmap.core.atomic import atomic_path
-from irrmap.core.coverage import cropland_share, scale_partial, unit_areas
+from irrmap.core.coverage import unit_areas
 from irrmap.core.raster_write import write_raster
 from irrmap.core.units import ZONE_NODATA, read_units_from_config
 
@@ -70,38 +70,32 @@ def _sample(rows: pd.DataFrame, col: str, fmt: str, limit: int = 8) -> str:
 def partial_targets(ctx: RunContext, targets: pd.Series, table: pd.DataFrame) -> pd.Series:
     """Statistics targets (m2 by unit code) for the part of each unit on the grid, per [units].partial.
 
-    `table` is units/units.csv. Partial units are scaled by their covered share of cropland when the
-    [training].cropland input reaches over the whole unit, else by their covered share of area; or they
-    are dropped (mode 'exclude'). Writes training/partial_units.csv (code, share, basis, target_m2,
-    used_m2, action; no rows when no unit with a statistic is partial) and logs what was done.
+    `table` is units/units.csv. The treatment is irrmap.core.partial_units (shared with `irrmap training
+    thresholds --partial` and `irrmap reconcile`): partial units are scaled by their covered share of cropland
+    when the [training].cropland input reaches over the whole unit, else by their covered share of area; or
+    they are dropped (mode 'exclude'); units wholly off the grid are dropped. Writes training/partial_units.csv
+    (code, share, basis, target_m2, used_m2, action; no rows when no unit with a statistic is partial) and warns.
     """
+    from irrmap.core.partial_units import (
+        on_grid_targets,
+        partial_coverage,
+        warn_partial,
+    )
+
     mode = ctx.config.units.partial
-    part = table[table["partial"].astype(bool) & table["code"].isin(targets.index)].set_index("code")
-    share = part["on_grid_share"].astype(float)
-    cov = pd.DataFrame({"share": share, "basis": "area", "area_share": share}, index=part.index)
-    cut = cov.index[share > 0]
     crop_name = ctx.config.training.cropland
-    if len(cut) and mode == "scale" and crop_name in ctx.config.inputs:
+    read = None
+    if crop_name in ctx.config.inputs:
         from irrmap.app.stages.inputs import read_input
 
-        units = read_units_from_config(ctx.config.units, ctx.path)
-        crop = cropland_share(units, ctx.grid, cut, lambda g: read_input(ctx, crop_name, g), tile=ctx.config.run.chunk_size)
-        known = crop["cropland_share"].dropna()
-        cov.loc[known.index, "share"] = known.values
-        cov.loc[known.index, "basis"] = "cropland"
-    out, rows = scale_partial(targets, cov, mode)
+        read = lambda g: read_input(ctx, crop_name, g)
+    units = lambda: read_units_from_config(ctx.config.units, ctx.path)
+    cov = partial_coverage(units, ctx.grid, table, targets.index, mode, read, tile=ctx.config.run.chunk_size)
+    out, rows = on_grid_targets(targets, cov, mode)
     path = ctx.outdir / "training" / "partial_units.csv"
     with atomic_path(path) as tmp:
         rows.to_csv(tmp, index=False)
-    cut = rows[rows["action"] != "outside the grid"]
-    if len(cut):
-        detail = _sample(cut.assign(what=[f"{_pct(s)} of {b}" for s, b in zip(cut["share"], cut["basis"])]), "what", "{}")
-        log.warning("thresholds: %d units lie partly outside the grid (%s on the grid); %s. Fix: widen [grid] bounds to "
-                    "cover whole units; %s lists them", len(cut), detail,
-                    "their statistics were scaled by that share" if mode == "scale" else "they were left out of threshold splitting", path)
-    if len(cut) < len(rows):
-        log.info("thresholds: %d units with statistics lie entirely outside the grid and are left out (%s)", len(rows) - len(cut),
-                 ", ".join(rows.loc[rows["action"] == "outside the grid", "code"].head(8)))
+    warn_partial(rows, mode, path)
     return out
 
 
