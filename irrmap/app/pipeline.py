@@ -22,15 +22,16 @@ import dask
 import rasterio
 
 import irrmap
-from irrmap.core.atomic import check_output_folder, remove_stale_partials, write_text_atomic
+from irrmap.core.atomic import check_output_folder, remove_stale_partials
 from irrmap.app.cluster import check_scheduler, open_client
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import build_stages
 from irrmap.app.stages.distinct import check_distinct_roles
+from irrmap.app.run_state import load_state, located, save_state, stored_path
 from irrmap.app.run_warnings import collected_warnings, warning_record
 from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
-from irrmap.core.errors import gather, raise_all
+from irrmap.core.errors import InputError, gather, raise_all
 from irrmap.core.manifest import DigestCache, git_commit, package_versions, write_manifest
 from irrmap.core.output_lock import output_lock
 from irrmap.core.interrupts import dask_checkpoint, raise_if_swallowed
@@ -39,7 +40,6 @@ from irrmap.core.raster_write import gdal_cache_bytes
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = ".irrmap-state.json"
 DIGEST_FILE = ".irrmap-digests.json"  # SHA-256 of input files by path and file identity (irrmap.core.manifest.DigestCache)
 
 
@@ -57,18 +57,11 @@ def _fingerprint(stage: Stage, ctx: RunContext) -> str:
     h.update(json.dumps(ctx.grid.to_dict(), sort_keys=True).encode())
     h.update(irrmap.__version__.encode())
     inputs = stage.inputs(ctx)
+    _check_made(stage, ctx, inputs)
     ctx.checksum_all(inputs)
     for p in inputs:
         h.update(ctx.checksum(p).encode())
     return h.hexdigest()
-
-
-def _load_state(outdir: Path) -> dict:
-    f = outdir / STATE_FILE
-    if f.exists():
-        with contextlib.suppress(json.JSONDecodeError):
-            return json.loads(f.read_text())
-    return {}
 
 
 @contextlib.contextmanager
@@ -152,7 +145,8 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
     remove_stale_partials(outdir)  # temporaries of a killed run (they can add up to gigabytes)
     if force:  # what stages of an earlier, interrupted run left for later ones: a forced run recomputes it
         shutil.rmtree(ctx.run_cache, ignore_errors=True)
-    previous = _load_state(outdir)
+    base = Path(loaded.path).parent  # the run's folder: paths in it are stored relative (irrmap.app.run_state)
+    previous = load_state(outdir, base)
     state = {} if force else dict(previous)
     if ctx.digests is None:
         ctx.digests = DigestCache(outdir / DIGEST_FILE, trust=not force)  # unchanged inputs are not hashed again next run
@@ -174,18 +168,18 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
             fp = _fingerprint(stage, ctx)
             prev = state.get(stage.name, {})
             t0 = time.perf_counter()
-            if prev.get("fingerprint") == fp and all(Path(p).exists() for p in prev.get("outputs", [])):
+            if prev.get("fingerprint") == fp and _all_exist(stage, ctx, prev):
                 log.info("stage %s: up to date, skipped", stage.name)
-                outputs, status = [Path(p) for p in prev["outputs"]], "skipped (up to date)"
+                outputs, status = [located(p, outdir) for p in prev["outputs"]], "skipped (up to date)"
                 warned = [warning_record(w["stage"], w["logger"], w["message"]) for w in prev.get("warnings", [])]
             else:
                 log.info("stage %s: running", stage.name)
                 if state.pop(stage.name, None):  # a stage that fails or is stopped must never count as up to date
-                    write_text_atomic(outdir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
+                    save_state(outdir, state)
                 with collected_warnings(stage.name, []) as warned:
                     outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
-                state[stage.name] = {"fingerprint": fp, "outputs": [str(p) for p in outputs], "warnings": warned}
-                write_text_atomic(outdir / STATE_FILE, json.dumps(state, indent=2, sort_keys=True))
+                state[stage.name] = {"fingerprint": fp, "outputs": [stored_path(p, outdir, base) for p in outputs], "warnings": warned}
+                save_state(outdir, state)
                 ctx.digests.save()
                 drop_gdal_block_cache()  # nor its cached blocks
                 release_freed_memory()  # the next stage starts from this stage's live data, not its garbage
@@ -198,7 +192,9 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
             ctx.warnings.extend(warned)
     shutil.rmtree(ctx.run_cache, ignore_errors=True)  # every stage is done: nothing left to hand on
     manifest["status"] = "complete"
-    manifest["inputs"] = {p: c for p, c in sorted(ctx.checksums.items())}
+    manifest["inputs"] = _inputs(ctx)
+    if stale := _left_over(previous, plan, manifest, outdir):  # the key only when there are some, as after a failure
+        manifest["stale_outputs"] = stale
     manifest["warnings"] = ctx.warnings  # {stage, logger, message}; a skipped stage repeats those of its last run
     write_manifest(outdir / "manifest.json", manifest)
     ctx.digests.save()
@@ -242,6 +238,41 @@ def _relative(p, outdir: Path) -> str:
     return str(Path(p).relative_to(outdir)) if Path(p).is_relative_to(outdir) else str(p)
 
 
+def _check_made(stage: Stage, ctx: RunContext, inputs) -> None:
+    """An InputError (exit 2, no traceback) for an input of `stage` in the output folder that is missing although the
+    stages before it are done: a file no stage of this config records as its output was deleted (the checks before
+    the run already report missing source files; a missing recorded output reruns its stage, `_all_exist`)."""
+    outdir = Path(ctx.outdir).absolute()
+    for p in inputs:
+        q = ctx.path(p).absolute()
+        if q.is_relative_to(outdir) and not q.exists():
+            raise InputError(f"{q} is missing: stage {stage.name} reads it, and no stage of this run recorded writing it",
+                             str(ctx.loaded.path), f"run `irrmap run --force {ctx.loaded.path}` to recompute the output folder")
+
+
+def _all_exist(stage: Stage, ctx: RunContext, prev: dict) -> bool:
+    """Whether every output the stage's last run recorded (at its place in the folder as it is now) and every named
+    product it provides exist: a file a later stage needs that is missing reruns the stage that writes it."""
+    return all(located(p, ctx.outdir).exists() for p in prev.get("outputs", [])) and \
+        all(Path(p).exists() for p in stage.provides(ctx).values())
+
+
+def _inputs(ctx: RunContext) -> dict[str, str]:
+    """manifest.json's `inputs`: SHA-256 by path, a file in the output folder relative to it (so the manifest of a
+    copied or moved run names its own files), any other as the run named it."""
+    return {_relative(p, ctx.outdir): c for p, c in sorted(ctx.checksums.items())}
+
+
+def _left_over(previous: dict, plan: list[Stage], manifest: dict, outdir: Path) -> list[str]:
+    """manifest.json's `stale_outputs` after a complete run: the files still on disk that stages no longer in the
+    config wrote in an earlier run (e.g. mapping/class.tif after [mapping] was removed); they are left in place, but
+    neither the report nor the viewer lists them, as they do not come from this config."""
+    names = {s.name for s in plan}
+    current = {located(p, outdir) for rec in manifest["stages"].values() for p in rec.get("outputs", [])}
+    old = {located(p, outdir) for name, rec in previous.items() if name not in names for p in rec.get("outputs", [])}
+    return sorted(_relative(p, outdir) for p in old - current if p.exists())
+
+
 @contextlib.contextmanager
 def _failure_recorded(manifest: dict, ctx: RunContext, plan: list[Stage], previous: dict):
     """When a stage fails or the run is stopped (Ctrl-C, SIGTERM), write manifest.json so that it cannot be
@@ -256,13 +287,13 @@ def _failure_recorded(manifest: dict, ctx: RunContext, plan: list[Stage], previo
         message = str(exc) or type(exc).__name__  # KeyboardInterrupt carries no text
         stale = set()
         for s in remaining:
-            stale |= {Path(p) for p in previous.get(s.name, {}).get("outputs", [])} | set(s.provides(ctx).values())
+            stale |= {located(p, ctx.outdir) for p in previous.get(s.name, {}).get("outputs", [])} | set(s.provides(ctx).values())
         manifest["status"] = "failed"
         manifest["error"] = {"stage": remaining[0].name if remaining else None, "message": message}
         for i, s in enumerate(remaining):
             manifest["stages"][s.name] = {"status": "failed", "error": message} if i == 0 else {"status": "not run"}
         manifest["stale_outputs"] = sorted(_relative(p, ctx.outdir) for p in stale if p.exists())
-        manifest["inputs"] = {p: c for p, c in sorted(ctx.checksums.items())}
+        manifest["inputs"] = _inputs(ctx)
         try:
             write_manifest(ctx.outdir / "manifest.json", manifest)
             if ctx.digests is not None:

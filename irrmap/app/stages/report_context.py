@@ -47,6 +47,22 @@ def _shown(path: str, ctx: RunContext) -> str:
     return str(Path(path).relative_to(base)) if Path(path).is_relative_to(base) else path
 
 
+def run_outputs(ctx: RunContext) -> list[tuple[str, str]]:
+    """(what, path relative to the output folder) of the files the report links, each only when a stage of this
+    config writes it, never because a file of an earlier run with another config is still on disk (those are
+    manifest.json's `stale_outputs`, irrmap.app.pipeline): the mapping stage's maps and table when [mapping] is
+    set; the map viewer, written when the run ends after a mapping or threshold stage ([mapping] or [training],
+    irrmap.app.pipeline._write_viewer); the manifest, always written when the run ends."""
+    c = ctx.config
+    out = []
+    if c.mapping is not None:
+        out += [("class map", "mapping/class.tif"), ("area per unit (CSV)", "mapping/irrigated_area_by_unit.csv"),
+                ("1 km area", "mapping/irrigated_area_1km.tif")]
+    if c.mapping is not None or c.training is not None:
+        out.append(("map viewer", "view.html"))
+    return [*out, ("manifest", "manifest.json")]
+
+
 def run_info(ctx: RunContext):
     """The RunInfo of this run: config, grid, year ([statistics].year), input checksums so far, model card."""
     from irrmap.evaluation.run_section import RunInfo
@@ -58,10 +74,7 @@ def run_info(ctx: RunContext):
         from irrmap.models import read_card
 
         card = read_card(ctx.outdir / "models" / "model.joblib")
-    outputs = {what: Path("..") / rel for what, rel in (("class map", "mapping/class.tif"), ("area per unit (CSV)", "mapping/irrigated_area_by_unit.csv"),
-                                                         ("1 km area", "mapping/irrigated_area_1km.tif"), ("map viewer", "view.html"),
-                                                         ("manifest", "manifest.json"))
-               if (ctx.outdir / rel).exists() or rel in ("manifest.json", "view.html")}  # both written when the run ends
+    outputs = {what: Path("..") / rel for what, rel in run_outputs(ctx)}
     return RunInfo(
         name=ctx.config.run.name, config_path=str(ctx.loaded.path), config_text=Path(ctx.loaded.path).read_text(encoding="utf-8"),
         grid={"crs": g.crs.to_string(), "shape": g.shape, "resolution": g.res, "bounds": g.bounds, "area_km2": g.total_area() / 1e6},
@@ -114,4 +127,4 @@ def diagnostics(ctx: RunContext, points_kw: dict | None):
     return Diagnostics(card, importance, thresholds)
 
 
-__all__ = ["diagnostics", "map_figure", "method_lines", "run_info", "sample_design"]
+__all__ = ["diagnostics", "map_figure", "method_lines", "run_info", "run_outputs", "sample_design"]
