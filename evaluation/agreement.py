@@ -31,7 +31,8 @@ MAX_MISSING_SHARE = 0.01  # a unit whose map has no data on more of its (weighte
 
 
 def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *, kind: str = "fraction",
-                      threshold: float = 0.0, weight: xr.DataArray | None = None, tile: int = 2048, with_missing: bool = False):
+                      threshold: float = 0.0, weight: xr.DataArray | None = None, tile: int = 2048, with_missing: bool = False,
+                      source: str | None = None, fix: str | None = None):
     """Mapped area (m2) per zone id 0..n_zones, tile by tile with true pixel areas (index 0 = outside units).
 
     kind "fraction": value x pixel area (values must be 0..1); "percent": value / 100 x pixel area (0..100, as
@@ -39,6 +40,10 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
     `weight` (e.g. cropland fraction) multiplies either. Map nodata (NaN) adds nothing to the mapped area; with
     `with_missing` the result is (mapped, missing, total): the (weighted) area of the zone's nodata pixels
     and of all its pixels, so callers can tell a small area from an unmapped one.
+    DataError for fraction/percent values above 1 (100) or below 0 and weights outside 0..1 (a unit's mapped
+    area can never exceed its area); it names `source` (the file and the caller's option, e.g. 'map B x.tif',
+    default 'map') and gives `fix` (the caller's own way out; default: rescale to 0..1 or declare the fill as
+    nodata). Callers check the files first (evaluation.value_guards); this is the last guard.
     """
     if kind not in ("fraction", "percent", "binary"):
         raise DataError(f"unknown map kind {kind!r}", "kind", "use fraction, percent or binary")
@@ -47,7 +52,7 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
         if other is not None and not Grid.from_dataarray(other).aligned_with(grid):
             raise DataError(f"the {name} raster is not on the map's grid", name, "align it onto the map grid first")
     total, missing, whole = np.zeros(n_zones + 1), np.zeros(n_zones + 1), np.zeros(n_zones + 1)
-    too_big = 0.0
+    too_big, too_small, w_range = 0.0, 0.0, (0.0, 0.0)
     for t in grid.tiles(tile):
         w = t.window
         sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
@@ -57,21 +62,31 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
             v = np.where(v == float(nodata), np.nan, v)
         gap = np.isnan(v)
         if kind != "binary":
+            too_small = min(too_small, float(v[np.isfinite(v)].min(initial=0.0)))  # finite values only: -inf keeps its old path
             v = np.nan_to_num(v) * (0.01 if kind == "percent" else 1.0)
             too_big = max(too_big, float(v.max(initial=0.0)))
         else:
             v = np.where(gap, 0.0, (v > threshold).astype(np.float64))
         wa = np.broadcast_to(np.asarray(grid.pixel_area(w), dtype=np.float64), v.shape)
         if weight is not None:
-            wa = wa * np.nan_to_num(np.asarray(weight.data[sl], dtype=np.float64))
+            wv = np.nan_to_num(np.asarray(weight.data[sl], dtype=np.float64))
+            w_range = (min(w_range[0], float(wv.min(initial=0.0))), max(w_range[1], float(wv.max(initial=0.0))))
+            wa = wa * wv
         z = np.asarray(zones.data[sl]).astype(np.int64).ravel()
         total += np.bincount(z, weights=(v * wa).ravel(), minlength=n_zones + 1)[: n_zones + 1]
         if with_missing:
             missing += np.bincount(z, weights=(gap * wa).ravel(), minlength=n_zones + 1)[: n_zones + 1]
             whole += np.bincount(z, weights=wa.ravel(), minlength=n_zones + 1)[: n_zones + 1]
-    if too_big > 1.0 + 1e-6:
-        raise DataError(f"map values reach {too_big:g}, more than a fraction of 1" + (" (as percent)" if kind == "percent" else ""), "map",
-                        "use kind='binary' (--map-kind binary) for class maps, or --map-kind percent for percent maps")
+    where = source or "map"
+    fix = fix or ("read it as kind='binary' with a threshold for class or probability maps, kind='percent' for 0..100 maps, rescale "
+                  "it to 0..1 (gdal_edit.py -scale 0.01 for percent), or declare its fill value as nodata (gdal_edit.py -a_nodata)")
+    if too_big > 1.0 + 1e-6 or too_small < 0.0:
+        bad = (f"reach {too_big * (100 if kind == 'percent' else 1):g}, more than a " + ("percent of 100" if kind == "percent" else "fraction of 1")
+               if too_big > 1.0 + 1e-6 else f"go down to {too_small:g}, below 0 (an undeclared fill value?)")
+        raise DataError(f"map values {bad} (read as {kind})", where, fix)
+    if w_range[0] < 0.0 or w_range[1] > 1.0 + 1e-6:
+        raise DataError(f"weight values range {w_range[0]:g}..{w_range[1]:g}, not a 0..1 fraction: a unit's mapped area would "
+                        "exceed its area", f"the weight of {where}", "give a 0..1 fraction weight (gdal_edit.py -scale 0.01 for percent)")
     return (total, missing, whole) if with_missing else total
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from irrmap.evaluation import agreement, comparison, confusion, points
+from irrmap.evaluation import agreement, comparison, confusion, points, value_guards
 from irrmap.evaluation.area_estimation import AreaEstimate, olofsson, stehman
 from irrmap.evaluation.design import DesignAccuracy, SampleDesign, design_accuracy
 from irrmap.core.areas import M2_PER_UNIT, normalise_area_unit
@@ -93,7 +93,9 @@ def _map_values(path, limit: int = 256) -> dict:
     scaled values are quantities, not class codes), "few_values" (sorted distinct valid decoded values of any
     band, None when there are more than FEW_VALUES), "n_255" (valid pixels storing 255), "max_below_255" (largest
     other stored value), "max" / "min" (largest / smallest valid decoded value, -inf / inf when there is none), "raw_max" (largest valid
-    stored value), "n_valid"}. Pixels the file marks missing (nodata, mask) count in none of these."""
+    stored value), "n_valid", "top_fill" (on an integer band wider than 8 bit with valid pixels storing the type's
+    largest value, e.g. 65535 for uint16: {"value", "n" (those pixels), "max_other" (largest other stored value)};
+    else None: 8-bit 255 is n_255's)}. Pixels the file marks missing (nodata, mask) count in none of these."""
     import rasterio
 
     from irrmap.core.nodata import decoding_for, valid_mask
@@ -107,6 +109,8 @@ def _map_values(path, limit: int = 256) -> dict:
         few: set | None = set()
         n255, top, peak, low, raw_peak, n_valid = 0, -np.inf, -np.inf, np.inf, -np.inf, 0
         counted = integer and not scaled and np.dtype(dtype) in (np.dtype(np.uint8), np.dtype(np.uint16))
+        itop = int(np.iinfo(np.dtype(dtype)).max) if integer else None
+        n_top, below_top = 0, -np.inf
         for _, w in src.block_windows(1):
             raw = src.read(1, window=w)
             ok = ~dec.missing(raw, valid_mask(src, 1, dec, w))  # the GDAL mask band and an alpha band
@@ -115,7 +119,11 @@ def _map_values(path, limit: int = 256) -> dict:
             raw = raw[ok]
             if counted:  # unscaled 8/16-bit band: every statistic below from one histogram of the stored values
                 n_valid += int(raw.size)
-                peak, low, raw_peak, n255, top, vals, few = _fold_counts(np.bincount(raw, minlength=256), (peak, low, raw_peak, n255, top),
+                counts = np.bincount(raw, minlength=256)
+                n_top += int(counts[itop]) if counts.size > itop else 0
+                held = np.flatnonzero(counts[:itop])
+                below_top = max(below_top, float(held[-1])) if held.size else below_top
+                peak, low, raw_peak, n255, top, vals, few = _fold_counts(counts, (peak, low, raw_peak, n255, top),
                                                                          vals, few, limit)
                 continue
             v = dec.decode(raw) if scaled else raw
@@ -125,6 +133,10 @@ def _map_values(path, limit: int = 256) -> dict:
                 low = min(low, float(v.min()))
                 raw_peak = max(raw_peak, float(raw.max()))
             n255 += int((raw == 255).sum())
+            if itop is not None and raw.size:
+                n_top += int((raw == itop).sum())
+                rest = raw[raw != itop]
+                below_top = max(below_top, float(rest.max())) if rest.size else below_top
             other = raw[raw != 255]
             if other.size:
                 top = max(top, float(other.max()))
@@ -132,7 +144,8 @@ def _map_values(path, limit: int = 256) -> dict:
                 vals, few = _merge_values(set(np.unique(v).tolist()), vals, few, limit)
         return {"dtype": dtype, "nodata": nodata, "scale": dec.scale, "offset": dec.offset, "description": src.descriptions[0] or "",
                 "values": sorted(vals) if vals is not None else None, "few_values": sorted(few) if few is not None else None,
-                "n_255": n255, "max_below_255": top, "max": peak, "min": low, "raw_max": raw_peak, "n_valid": n_valid}
+                "n_255": n255, "max_below_255": top, "max": peak, "min": low, "raw_max": raw_peak, "n_valid": n_valid,
+                "top_fill": {"value": itop, "n": n_top, "max_other": below_top} if itop is not None and itop > 255 and n_top else None}
 
 
 FEW_VALUES = 8  # map_values lists the distinct values of any band holding at most this many
@@ -186,13 +199,17 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
     threshold, a continuous map (is_continuous: a probability 0..1 or a 0..100 percent map) - value > 0 would count
     every partly irrigated or barely probable pixel as irrigated. Values are judged as irrmap reads them (map_values: the
     file's scale/offset applied, nodata and mask pixels left out), the 255 code on the stored values. `option`
-    names the threshold's option in the fix (default threshold_option(what)). Returns `map_values(path)`."""
+    names the threshold's option in the fix (default threshold_option(what)). Also (evaluation.value_guards) undeclared
+    fill values: valid values below 0, or an integer band's largest value (65535 ...) apart from the others
+    (check_fills); and, where the map is binarised, a threshold in fraction units (0 < T < 1) on a 0..100 percent map
+    (check_threshold_units). Returns `map_values(path)`."""
     info = map_values(path)
     scaled = (f"; values as read: stored value x {info['scale']:g} + {info['offset']:g}, the scale/offset the file declares; "
               f"stored values reach {info['raw_max']:g}") if info.get("scale", 1.0) != 1.0 or info.get("offset", 0.0) != 0.0 else ""
     if info["nodata"] is None and info["n_255"] and info["max_below_255"] <= 100:
         raise DataError(f"{info['n_255']} pixels hold 255 but the file declares no nodata value: they would count as irrigated",
                         f"{what} {path}", f"declare 255 as nodata: gdal_edit.py -a_nodata 255 {path}")
+    value_guards.check_fills(info, path, what)  # -9999, 65535 ... not declared nodata
     few = info["few_values"]
     if info["nodata"] == 0 and few == [1]:
         raise DataError("the file declares nodata = 0 and its only other value is 1: a 0/1 map exported with nodata = 0, so every "
@@ -232,6 +249,8 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
                             f"give a threshold below {top:g} in the map's own units (e.g. 0.5 for a 0..1 map, 50 for a 0..100 map)"
                             + (", i.e. after its scale is applied" if scaled else ""))
         log.warning("%s %s: no value is above %g (largest %g): every pixel counts as not irrigated", what, path, t, top)
+    if binarised or kind == "binary":
+        value_guards.check_threshold_units(info, path, threshold, kind, what, option or threshold_option(what))
     return info
 
 
@@ -360,7 +379,8 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
     without cropland counts as mapped 'not irrigated', as `statistics_agreement` counts those pixels as 0 irrigated
     area: a point labelled irrigated there is an omission error, not a missing value (counts['n_on_no_cropland']
     says how many). A 255 pixel WITH cropland (fraction > 0 in `crop_for_nodata`, default `cropland_path`: a 0..1
-    cropland raster, resampled onto the map's grid as categories) is a crop pixel the mapping left unpredicted
+    cropland raster, resampled onto the map's grid as categories; DataError when it is not 0..1, see
+    value_guards.check_fraction_raster) is a crop pixel the mapping left unpredicted
     (a predictor missing there): not mapped, so the point is left out (counts['n_unpredicted'], see
     evaluation.unpredicted; a warning names the cause beyond unpredicted.UNPREDICTED_WARN_SHARE). Without a
     cropland layer every 255 counts as no cropland. On any other map's nodata a point is left out
@@ -383,6 +403,11 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
 
     grid = map_grid(map_path)
     info = check_map_values(map_path, threshold, binarised=True)
+    for path, what in ((cropland_path, "cropland"), (crop_for_nodata, "cropland")):
+        if path:
+            value_guards.check_fraction_raster(map_values(path), path, what, "--cropland")
+    if aridity_path and units_path and not by:
+        value_guards.check_fills(map_values(aridity_path), aridity_path, "aridity", "--aridity")
     given = threshold
     threshold = 0.0 if threshold is None else float(threshold)
     m = read_map(map_path, grid)
@@ -518,7 +543,10 @@ def check_frame_size(design: SampleDesign, info: dict, grid: Grid, source: str, 
     for a 250 m map, would scale every design-based area. Logs a warning beyond FRAME_WARN_RATIO (only that, for a
     frame with pixels of its own area: it may be another region than the map). `values` (optional; the map's array,
     shape (height, width), NaN = nodata): the map's area in ha is then the sum of its data pixels' true areas
-    (Grid.pixel_area), not their count times the mean pixel area, which differ on a lon/lat grid."""
+    (Grid.pixel_area), not their count times the mean pixel area, which differ on a lon/lat grid. First, with or
+    without stratum sizes, raises DataError for a frame pixel area that is the map's mean pixel area in m2, in acres
+    or its pixel side in m (value_guards.check_frame_unit): areas 1e4x (...) too large."""
+    value_guards.check_frame_unit(design.unit_area_ha, grid.total_area() / (grid.width * grid.height) / 1e4, source, map_name)
     if not design.stratum_sizes:
         return None
     total = float(sum(design.stratum_sizes.values()))
@@ -694,6 +722,9 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
     whole-unit statistic cannot be compared with the part of it that is mapped.
 
     `map_kind`: "fraction" (0..1), "percent" (0..100, mapping/fraction.tif) or "binary" (value > `threshold`).
+    DataError (evaluation.value_guards) for map values outside the kind's domain (above 1 / 100, below 0, an
+    undeclared integer fill), a threshold in fraction units on a 0..100 map, and a `weight_path` or `cropland_path`
+    raster that is not a 0..1 fraction (a percent weight would multiply every area by up to 100).
     `mapped_m2`: the mapped area (m2) by finest unit code, when the caller has it from the one definition of the
     product it publishes (the run: irrmap.mapping.unit_areas.irrigated_m2_by_unit on mapping/fraction.tif, the
     areas of mapping/irrigated_area_by_unit.csv); the map is then not summed again here."""
@@ -707,16 +738,25 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
     grid = map_grid(map_path)
     if mapped_m2 is None:
         info = check_map_values(map_path, threshold, map_kind)
+        value_guards.check_kind_domain(info, map_path, map_kind)
+        if weight_path:
+            value_guards.check_fraction_raster(map_values(weight_path), weight_path, "weight", "--weight")
+        if cropland_path:
+            value_guards.check_fraction_raster(map_values(cropland_path), cropland_path, "cropland", "--cropland")
         m = read_map(map_path, grid)
         if no_cropland_is_zero(info):  # irrmap's class.tif: 255 = no cropland, i.e. 0 irrigated area (not missing data),
             m = _class_map_with_gaps(m, cropland_path, grid)  # but 255 on cropland = not predicted: missing
         weight = read_map(weight_path, grid, name="weight") if weight_path else None
-        mapped = agreement.mapped_area_by_unit(m, units, kind=map_kind, threshold=0.0 if threshold is None else threshold, weight=weight)
+        mapped = agreement.mapped_area_by_unit(m, units, kind=map_kind, threshold=0.0 if threshold is None else threshold, weight=weight,
+                                               source=f"map {map_path}", fix="evaluate it with --map-kind binary and --threshold T "
+                                               "for a class or probability map, --map-kind percent for a 0..100 map")
     else:
         mapped = mapped_m2.reindex(units.codes.astype(str).to_numpy()).rename("mapped_m2")
         mapped.attrs["not_estimable"] = dict(mapped_m2.attrs.get("not_estimable", {}))  # e.g. unpredicted.without_unpredicted_units
         mapped = agreement.leave_out_partial(mapped, units, grid)
 
+    if cropland_path is not None and mapped_m2 is not None:
+        value_guards.check_fraction_raster(map_values(cropland_path), cropland_path, "cropland", "--cropland")
     cropland_m2 = cropland_by_unit(cropland_path, units, grid) if cropland_path is not None else None
 
     def read_level(path, level, check=True):
@@ -819,7 +859,8 @@ def cropland_by_unit(cropland_path, units, grid: Grid | None = None) -> pd.Serie
     crop = read_map(cropland_path, grid, name="cropland").fillna(0)
     # one pass: the units' pixel area on the grid is the `whole` sum of the cropland's pass (a map of ones has no gap
     # there); a -inf cropland value would be a gap of `crop * 0 + 1`: then the second pass as written
-    cropland, on_grid = agreement.mapped_and_whole_area_by_unit(crop, units, kind="fraction")
+    cropland, on_grid = agreement.mapped_and_whole_area_by_unit(crop, units, kind="fraction", source=f"cropland {cropland_path} (--cropland)",
+                                                                fix="give a 0..1 cropland fraction raster (gdal_edit.py -scale 0.01 for percent)")
     if not np.isfinite(cropland.to_numpy()[cropland.notna().to_numpy()]).all():
         on_grid = agreement.mapped_area_by_unit(crop * 0 + 1, units, kind="fraction")
     return cropland.where(on_grid >= MIN_COVERED * units.geodesic_areas().reindex(cropland.index).to_numpy())
@@ -874,17 +915,28 @@ def compare(map_a, map_b, *, threshold_a=None, threshold_b=None, mask_path=None,
 
 def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=None, units_path=None, unit_field=None,
                 hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None, units_encoding=None,
-                threshold_options: dict | None = None, units_read: dict | None = None) -> list[CompareResult]:
+                threshold_options: dict | None = None, units_read: dict | None = None,
+                kind_options: dict | None = None) -> list[CompareResult]:
     """`compare(map_a, b, ...)` for each map b of `maps_b` (same keywords, one threshold and kind for every map B),
-    map A checked, read and summed once for all of them (comparison.compare_maps_many): the same results."""
+    map A checked, read and summed once for all of them (comparison.compare_maps_many): the same results.
+    `kind_options` ({"a": ..., "b": ...}) names the options choosing the kinds in errors (default --kind-a / --kind-b,
+    or none when `threshold_options` is given: that caller, e.g. `evaluate report --compare`, has no kind option).
+    DataError (check_map_values, evaluation.value_guards) for undeclared fills, a threshold in fraction units on
+    a 0..100 map and, with units, values outside the kind's domain (a 0..100 map read as a fraction)."""
     import shutil
     import tempfile
 
     maps_b = list(maps_b)
     grid = map_grid(map_a)
-    check_map_values(map_a, threshold_a, kind_a, "map A", binarised=True, option=(threshold_options or {}).get("a"))
-    for map_b in maps_b:
-        check_map_values(map_b, threshold_b, kind_b, "map B", binarised=True, option=(threshold_options or {}).get("b"))
+    t_opts = {"a": threshold_option("map A"), "b": threshold_option("map B")} | (threshold_options or {})
+    if kind_options is None:  # `evaluate compare` has --kind-a/--kind-b; a caller naming its own thresholds has no kind options
+        kind_options = {"a": "--kind-a", "b": "--kind-b"} if threshold_options is None else {}
+    info_a = check_map_values(map_a, threshold_a, kind_a, "map A", binarised=True, option=t_opts["a"])
+    infos_b = [check_map_values(map_b, threshold_b, kind_b, "map B", binarised=True, option=t_opts["b"]) for map_b in maps_b]
+    if units_path:  # unit areas read the maps as their kinds
+        value_guards.check_kind_domain(info_a, map_a, kind_a, "map A", kind_options.get("a"), t_opts["a"])
+        for map_b, info_b in zip(maps_b, infos_b):
+            value_guards.check_kind_domain(info_b, map_b, kind_b, "map B", kind_options.get("b"), t_opts["b"])
     given = threshold_a, threshold_b  # None: not given (value > 0)
     threshold_a, threshold_b = (0.0 if t is None else float(t) for t in given)
     a = read_map(map_a, grid, name=Path(map_a).stem)
@@ -909,8 +961,9 @@ def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=
 
             if units is None:
                 units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding, **(units_read or {}))
-                ua = agreement.mapped_area_by_unit(a, units, kind=kind_a, threshold=threshold_a)
-            ub = agreement.mapped_area_by_unit(read_map(map_b, name=Path(map_b).stem), units, kind=kind_b, threshold=threshold_b)
+                ua = agreement.mapped_area_by_unit(a, units, kind=kind_a, threshold=threshold_a, source=f"map A {map_a}")
+            ub = agreement.mapped_area_by_unit(read_map(map_b, name=Path(map_b).stem), units, kind=kind_b, threshold=threshold_b,
+                                               source=f"map B {map_b}")
             table = comparison.unit_areas_side_by_side(ua, ub, names)
             metrics = agreement.agreement_metrics(ua.to_numpy(), ub.to_numpy())
             metrics["units_without_mapped_area"] = {f"{names[i]}: {c}": why for i, side in enumerate((ua, ub))
