@@ -556,7 +556,10 @@ class EESource(_Section):
         if isinstance(self.region, tuple):
             w, s, e, n = self.region
             if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-                raise ValueError(f"region {list(self.region)} is not [west, south, east, north] in degrees (west < east, south < north)")
+                raise ValueError(f"region {list(self.region)} is not [west, south, east, north] in degrees with -180 <= west < east <= 180 "
+                                 "and -90 <= south < north <= 90; a region across the antimeridian (180 deg) is no such box: give "
+                                 "region = a polygon file (EPSG:4326) with the parts on either side of 180 deg, e.g. two boxes "
+                                 "[west, south, 180, north] and [-180, south, east - 360, north]")
         return self
 
 

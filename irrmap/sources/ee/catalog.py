@@ -57,7 +57,9 @@ class EEDataset:
     Engine resample) | mean | mode (reduceResolution, for sources finer than the grid). `preset`: the name of the
     irrmap.sources.modis PRESETS entry whose fill values and valid range (raw values) are masked before scaling.
     `fill_masked`: the value given to masked source pixels before alignment (JRC GSW occurrence is masked where
-    water was never seen: 0). `native_scale_m`: the source's pixel size in metres (reduceResolution's budget)."""
+    water was never seen: 0). `native_scale_m`: the source's pixel size in metres (reduceResolution's budget).
+    `fill_values` (raw values, e.g. MOD44B Percent_Tree_Cover 200 water and 253 fill) and `valid_range` ((low,
+    high) raw values, inclusive) are masked before any reduction, as a preset's are (both when both are given)."""
 
     name: str
     collection: str
@@ -76,6 +78,8 @@ class EEDataset:
     classes: tuple[int, ...] = ()
     preset: str | None = None
     fill_masked: float | None = None
+    fill_values: tuple[float, ...] = ()
+    valid_range: tuple[float, float] | None = None
 
     @property
     def value_bands(self) -> tuple[str, ...]:
@@ -144,13 +148,14 @@ CATALOG: dict[str, EEDataset] = {d.name: d for d in _ENTRIES}
 
 # When each collection has images ("Dataset Availability" of its Earth Engine Data Catalog page,
 # developers.google.com/earth-engine/datasets/catalog/<id with / replaced by _>): (first day, last day) as ISO
-# dates, last None for a collection still growing. Keyed by collection id, so [sources.ee.catalog] entries on the
+# dates (the date of the last image), last None for a collection still growing (irrmap.sources.ee.dates refuses
+# dates after today for those). Keyed by collection id, so [sources.ee.catalog] entries on the
 # same collection are held to the same dates; kind "image" datasets (one image, no date filter) are not listed.
 # Kept out of EEDataset: its fields are hashed into the fetch keys (irrmap.sources.ee.plan.request_key).
 AVAILABILITY: dict[str, tuple[str, str | None]] = {
     "MODIS/061/MOD13Q1": ("2000-02-18", None),
     "MODIS/061/MOD09A1": ("2000-02-18", None),
-    "IDAHO_EPSCOR/TERRACLIMATE": ("1958-01-01", None),
+    "IDAHO_EPSCOR/TERRACLIMATE": ("1958-01-01", "2024-12-01"),  # updated yearly: the last month is that of the page
     "LANDSAT/LT05/C02/T1_L2": ("1984-03-16", "2012-05-05"),
     "LANDSAT/LE07/C02/T1_L2": ("1999-05-28", "2024-01-19"),
     "LANDSAT/LC08/C02/T1_L2": ("2013-03-18", None),
@@ -159,30 +164,56 @@ AVAILABILITY: dict[str, tuple[str, str | None]] = {
 }
 
 
+# Collections whose images stand for a calendar month (TerraClimate: "Cadence 1 month", each image dated the
+# first day of its month): their data reach to the end of the last image's month, not its first day.
+MONTHLY = frozenset({"IDAHO_EPSCOR/TERRACLIMATE"})
+# Source pixel size in degrees of the catalogue's collections stored in EPSG:4326 (their Data Catalog pages: SRTM
+# and NASADEM 1 arc-second, JRC GSW 0.00025 deg, WorldCover 10 m = 1/12000 deg, TerraClimate 1/24 deg), for the
+# reduceResolution budget (irrmap.sources.ee.graphs.max_pixels); Landsat and Sentinel-2 (UTM, metres) are METRIC.
+DEGREE_PIXELS = {"USGS/SRTMGL1_003": 1 / 3600, "NASA/NASADEM_HGT/001": 1 / 3600, "JRC/GSW1_4/GlobalSurfaceWater": 0.00025,
+                 "ESA/WorldCover/v200/2021": 1 / 12000, "IDAHO_EPSCOR/TERRACLIMATE": 1 / 24}
+METRIC = frozenset({"LANDSAT/LT05/C02/T1_L2", "LANDSAT/LE07/C02/T1_L2", "LANDSAT/LC08/C02/T1_L2", "LANDSAT/LC09/C02/T1_L2",
+                    "COPERNICUS/S2_SR_HARMONIZED"})
+
+
+def covered_until(collection: str) -> str | None:
+    """The first day after the data of `collection` (exclusive end, as filterDate): the day after its last image,
+    or the first day of the next month for MONTHLY collections; None for a collection still growing or not listed."""
+    import datetime
+
+    span = AVAILABILITY.get(collection)
+    if span is None or span[1] is None:
+        return None
+    last = datetime.date.fromisoformat(span[1])
+    if collection in MONTHLY:
+        return (last.replace(day=28) + datetime.timedelta(days=4)).replace(day=1).isoformat()
+    return (last + datetime.timedelta(days=1)).isoformat()
+
+
 def check_availability(ds: EEDataset, start: str, end: str, where: str = "[sources.ee]") -> None:
     """Refuse dates [start, end) (ISO, end exclusive as ee filterDate) that reach outside the images of `ds`'s
     collection (AVAILABILITY): a composite over a range partly before the first image (MOD13Q1 before 2000-02-18,
     Landsat 8 before 2013-03-18) or after the last (Landsat 5 after 2012-05-05) would be made of fewer dates than
-    asked, or of none, without any error from Earth Engine. ConfigError naming the dataset, its dates and the
-    dates asked; kind "image" datasets and collections not listed pass."""
-    import datetime
+    asked, or of none, without any error from Earth Engine (a TerraClimate sum over 2024-07 .. 2025-07 would be
+    the sum of 6 months). ConfigError naming the dataset, its dates and the dates asked; kind "image" datasets and
+    collections not listed pass."""
 
     def covers(d: EEDataset) -> bool:
         span = AVAILABILITY.get(d.collection)
         if d.kind != "collection" or span is None:
             return True
-        last_excl = (datetime.date.fromisoformat(span[1]) + datetime.timedelta(days=1)).isoformat() if span[1] else None
+        last_excl = covered_until(d.collection)
         return start >= span[0] and (last_excl is None or end <= last_excl)
 
     if covers(ds):
         return
     first, last = AVAILABILITY[ds.collection]
-    until = f"to {last}" if last else "to the present"
+    until = (f"to {last}" + (" (the month of that date)" if ds.collection in MONTHLY else "")) if last else "to the present"
     others = [d.name for d in CATALOG.values() if d.name != ds.name and d.outputs == ds.outputs and d.collection in AVAILABILITY and covers(d)]
     raise ConfigError(
         f"dataset {ds.name!r} ({ds.collection}) has images from {first} {until}, but images from {start} to {end} "
         f"(end excluded) were asked for", f"{where}.datasets",
-        f"choose year / start / end within {first} .. {last or 'now'}" + (f", or the dataset {others[0]!r}, which covers them" if others else ""))
+        f"choose year / start / end within {first} .. {covered_until(ds.collection) or 'now'} (end excluded)" + (f", or the dataset {others[0]!r}, which covers them" if others else ""))
 
 
 def dataset_from_config(name: str, entry: dict) -> EEDataset:
@@ -211,6 +242,9 @@ def dataset_from_config(name: str, entry: dict) -> EEDataset:
             raise ConfigError(f"{key} = {v!r}: give one {one} or a list of them", f"{where}.{key}",
                               'e.g. classes = [40]' if key == "classes" else f'e.g. {key} = ["NDVI"]')
         values[key] = tuple([v] if isinstance(v, (str, int)) else v)
+    for key in ("fill_values", "valid_range"):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
     _check(values, where)
     return EEDataset(**values)
 
@@ -234,9 +268,7 @@ def _check(v: dict, where: str) -> None:
     if v.get("qa") and QA_BANDS[v["qa"]] not in v["bands"]:
         raise ConfigError(f"qa = {v['qa']!r} reads band {QA_BANDS[v['qa']]!r}, which is not in bands", f"{where}.bands",
                           f"add {QA_BANDS[v['qa']]!r} to bands")
-    for key in ("scale", "offset", "native_scale_m"):
-        if key in v and not isinstance(v[key], (int, float)):
-            raise ConfigError(f"{key} must be a number", f"{where}.{key}")
+    _check_numbers(v, where)
     ds = EEDataset(**v)
     n_in = {"indices": 3, "class_share": 1}.get(ds.recipe)
     if n_in is not None and len(ds.value_bands) != n_in:
@@ -257,3 +289,46 @@ def _check(v: dict, where: str) -> None:
         if wrong:
             raise ConfigError(f"outputs {wrong} are not <band>_<stat>", f"{where}.outputs",
                               f"name them <one of {sorted(lower)}>_<one of {', '.join(VI_STATS)}>")
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _check_numbers(v: dict, where: str) -> None:
+    """Every numeric key of an entry is a TOML number (not a quoted string nor a boolean): scale, offset,
+    native_scale_m (> 0), nodata and fill_masked (or absent), fill_values (a list of numbers), valid_range ([low,
+    high], low <= high), classes (integer codes). ConfigError naming the key, the value and how to write it."""
+    def bad(key, what, example):
+        got = v[key]
+        hint = f" (write {key} = {got.strip()}, without quotes)" if isinstance(got, str) and _is_number_text(got) else ""
+        raise ConfigError(f"{key} = {got!r} is not {what}", f"{where}.{key}", f"give a TOML number{hint}, e.g. {key} = {example}")
+
+    for key, example in (("scale", "0.0001"), ("offset", "0.0"), ("native_scale_m", "30")):
+        if key in v and not _is_number(v[key]):
+            bad(key, "a number", example)
+    if "native_scale_m" in v and not v["native_scale_m"] > 0:
+        raise ConfigError(f"native_scale_m = {v['native_scale_m']!r} is not a pixel size", f"{where}.native_scale_m",
+                          "give the source's pixel size in metres (> 0), e.g. native_scale_m = 30")
+    for key, example in (("nodata", "-9999.0"), ("fill_masked", "0.0")):
+        if v.get(key) is not None and not _is_number(v[key]):
+            bad(key, "a number", example)
+    fills = v.get("fill_values", ())
+    if not isinstance(fills, (list, tuple)) or not all(_is_number(f) for f in fills):
+        raise ConfigError(f"fill_values = {fills!r} is not a list of numbers", f"{where}.fill_values",
+                          "give the raw fill values as TOML numbers, e.g. fill_values = [200, 253]")
+    rng = v.get("valid_range")
+    if rng is not None and not (isinstance(rng, (list, tuple)) and len(rng) == 2 and all(_is_number(x) for x in rng) and rng[0] <= rng[1]):
+        raise ConfigError(f"valid_range = {rng!r} is not [low, high]", f"{where}.valid_range",
+                          "give two TOML numbers (raw values, inclusive, low <= high), e.g. valid_range = [0, 100]")
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in v.get("classes", ())):
+        raise ConfigError(f"classes = {list(v['classes'])!r} are not all integer codes", f"{where}.classes",
+                          "give the class codes as TOML integers, without quotes, e.g. classes = [40]")
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -5,8 +5,9 @@ product, and aligned onto the run's Grid.
 Alignment: the image is reprojected with crs = the Grid's CRS ("EPSG:n", or its WKT when it has no EPSG code) and
 crsTransform = the Grid's affine transform [a, b, c, d, e, f] (pixel corner), so output pixel edges are the
 Grid's pixel edges with no half-pixel shift. "mean"/"mode" first aggregate the finer source pixels with
-reduceResolution (a composite gets the first image's projection as its default projection, since Earth Engine
-gives composites a 1-degree default); "bilinear" resamples every source image before compositing. Masked output
+reduceResolution (a composite, which Earth Engine gives a 1-degree default projection, gets the Grid's CRS at the
+dataset's native_scale_m: the same for every grid cell wherever the collection's scenes lie, rather than the
+projection of an arbitrary first scene); "bilinear" resamples every source image before compositing. Masked output
 pixels are written as the entry's nodata (unmask with sameFootprint false) and the image is cast to its dtype.
 
 `ee` is imported inside the functions: without earthengine-api, build_images raises ConfigError naming
@@ -29,7 +30,7 @@ from irrmap.sources.qa import (
 )
 
 MAX_GI = 15.0  # GI above this is missing: METHOD.md section 1, as irrmap.training.indices.MAX_GI (a test checks they agree)
-METRES_PER_DEGREE = 111_320.0  # one degree of longitude at the equator (WGS84 circumference / 360): an upper bound
+METRES_PER_DEGREE = 111_320.0  # one degree of longitude at the equator (WGS84 equatorial circumference / 360), its longest
 
 
 def ee_module():
@@ -62,7 +63,7 @@ def build_images(ds: EEDataset, *, start: str, end: str, grid) -> dict:
         native = None
     else:
         source = ee.ImageCollection(ds.collection).filterDate(start, end)
-        native = ee.Image(source.first()).select(ds.value_bands[0]).projection()
+        native = ee.Projection(grid_crs(grid)).atScale(ds.native_scale_m)  # module docstring
     composites = _RECIPES[ds.recipe](ee, ds, source)
     return {name: _align(ee, ds, img, grid, native) for name, img in composites.items()}
 
@@ -117,18 +118,25 @@ _QA_MASKS = {"vi_quality": vi_quality_mask, "qa_pixel": lambda ee, q: qa_pixel_m
              "qa_pixel_oli": lambda ee, q: qa_pixel_mask(ee, q, oli=True), "scl": scl_mask}
 
 
+def raw_mask(ds: EEDataset, raw):
+    """0/1 image of the raw values `raw` that are neither a fill value nor outside the valid range: those of the
+    preset (irrmap.sources.modis PRESETS) and the entry's own fill_values / valid_range; None without any."""
+    p = PRESETS[ds.preset] if ds.preset else {}
+    ranges = [r for r in (p.get("valid_range"), ds.valid_range) if r is not None]
+    tests = [raw.neq(f) for f in (*p.get("fill_values", ()), *ds.fill_values)]
+    for lo, hi in ranges:
+        tests += [raw.gte(lo), raw.lte(hi)]
+    ok = None
+    for t in tests:
+        ok = t if ok is None else ok.And(t)
+    return ok
+
+
 def prepare(ee, ds: EEDataset, image):
     """One source image -> its value bands masked (preset fill values and valid range on raw values, QA rule)
     and in physical units; bilinear datasets are resampled here (before any compositing)."""
     raw = image.select(list(ds.value_bands))
-    ok = None
-    if ds.preset:
-        p = PRESETS[ds.preset]
-        tests = [raw.neq(f) for f in p.get("fill_values", ())]
-        if "valid_range" in p:
-            tests += [raw.gte(p["valid_range"][0]), raw.lte(p["valid_range"][1])]
-        for t in tests:
-            ok = t if ok is None else ok.And(t)
+    ok = raw_mask(ds, raw)
     if ds.qa:
         q = _QA_MASKS[ds.qa](ee, image.select(QA_BANDS[ds.qa]))
         ok = q if ok is None else ok.And(q)
@@ -188,6 +196,9 @@ def _indices(ee, ds, source):
 def _class_share(ee, ds, source):
     cls = source.select([ds.value_bands[0]])
     share = member(ee, cls, ds.classes, max(ds.classes) + 1)
+    ok = raw_mask(ds, cls)  # fill pixels count neither for nor against a class
+    if ok is not None:
+        share = share.updateMask(ok)
     return {ds.outputs[0]: share.rename(ds.outputs[0])}
 
 
@@ -196,10 +207,74 @@ _RECIPES = {"bands": _bands, "vi_stats": _vi_stats, "indices": _indices, "class_
 
 # ---- alignment --------------------------------------------------------------------------------------------
 def max_pixels(ds: EEDataset, grid) -> int:
-    """reduceResolution's maxPixels: source pixels per grid pixel, (grid pixel / native pixel + 1)^2 (one more
-    row and column for pixels cut by the edges), grid pixels in degrees taken at the equator; at most 65535."""
-    res = max(grid.res) * (METRES_PER_DEGREE if grid.crs.is_geographic else 1.0)
-    return int(min(65535, math.ceil((res / ds.native_scale_m + 1) ** 2)))
+    """reduceResolution's maxPixels: an upper bound of the source pixels one grid pixel touches, at most 65535
+    (Earth Engine's limit). Per source axis: ceil(D / source pixel's smallest ground size) + 1 (pixels cut by the
+    edges), D = the longest ground diagonal of a grid pixel (pyproj.Geod on a 5 x 5 sample of the grid's pixels,
+    corners included, times MARGIN): a diagonal bounds the footprint of a pixel at any rotation (another UTM zone,
+    meridian convergence). Source pixels: those of a collection in catalog.DEGREE_PIXELS (or of an entry not
+    known to be metric, taken as native_scale_m / 111320 degrees) are p * 111320 * cos(latitude) m wide at the grid's
+    poleward edge and p * 110574 m tall (a degree of latitude is 110574 m at the equator, WGS84); catalog.METRIC
+    ones (UTM) native_scale_m / MARGIN."""
+    from irrmap.sources.ee.catalog import DEGREE_PIXELS, METRIC
+
+    diag = _ground_diagonal(grid) * MARGIN
+    if ds.collection in METRIC:
+        w = h = ds.native_scale_m / MARGIN
+    else:
+        deg = DEGREE_PIXELS.get(ds.collection, ds.native_scale_m / METRES_PER_DEGREE)
+        w = deg * METRES_PER_DEGREE * math.cos(math.radians(min(_poleward_latitude(grid), 89.99)))
+        h = deg * METRES_PER_DEGREE_LAT_MIN
+    n = (math.ceil(diag / w) + 1) * (math.ceil(diag / h) + 1)
+    return int(min(MAX_PIXELS, n))
+
+
+MAX_PIXELS = 65535  # reduceResolution's largest maxPixels (Earth Engine API reference, ee.Image.reduceResolution)
+METRES_PER_DEGREE_LAT_MIN = 110_574.0  # a degree of latitude at the equator, its shortest (WGS84)
+# Scale factor bound of a transverse Mercator (UTM) source within 8 degrees of its central meridian at the equator:
+# k = 0.9996 (1 + x^2 / 2R^2), x = 890 km -> 1.0094; also covers the sampling of the grid's pixels
+MARGIN = 1.01
+
+
+def _corners_lonlat(grid, rows, cols):
+    """Longitude, latitude (EPSG:4326) of the four corners of the pixels (rows, cols) of `grid`."""
+    import numpy as np
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+    out = []
+    for dr, dc in ((0, 0), (0, 1), (1, 1), (1, 0)):
+        x, y = grid.transform * (np.asarray(cols, float) + dc, np.asarray(rows, float) + dr)
+        out.append(t.transform(x, y))
+    return out
+
+
+def _sample(grid):
+    import numpy as np
+
+    r = np.unique(np.linspace(0, grid.height - 1, 5).round().astype(int))
+    c = np.unique(np.linspace(0, grid.width - 1, 5).round().astype(int))
+    rows, cols = np.meshgrid(r, c, indexing="ij")
+    return rows.ravel(), cols.ravel()
+
+
+def _ground_diagonal(grid) -> float:
+    """The longest geodesic diagonal (metres, WGS84) of the sampled pixels of `grid`."""
+    import numpy as np
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = _corners_lonlat(grid, *_sample(grid))
+    d1 = geod.inv(x0, y0, x2, y2)[2]
+    d2 = geod.inv(x1, y1, x3, y3)[2]
+    return float(np.nanmax(np.maximum(d1, d2)))
+
+
+def _poleward_latitude(grid) -> float:
+    """The largest |latitude| (degrees) of the grid's footprint, its edges densified (rasterio transform_bounds)."""
+    from rasterio.warp import transform_bounds
+
+    bounds = transform_bounds(grid.crs, "EPSG:4326", *grid.bounds, densify_pts=21)
+    return max(abs(bounds[1]), abs(bounds[3]))
 
 
 def _align(ee, ds: EEDataset, img, grid, native):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from irrmap.core.errors import ConfigError, gather, raise_all
+from irrmap.core.errors import ConfigError
 from irrmap.core.grid import Grid
 from irrmap.sources.ee.tiles import Tile, plan_tiles, region_mask, tile_side
 
@@ -147,7 +147,11 @@ def region_geometry(sec, resolve, grid: Grid):
 
 def request_key(ds, name: str, start: str, end: str, grid: Grid, side: int, region) -> str:
     """SHA-256 of everything an output's tiles depend on (module docstring)."""
-    ident = {"format": FORMAT, "dataset": dataclasses.asdict(ds), "output": name, "start": start, "end": end,
+    entry = dataclasses.asdict(ds)
+    for key in ("fill_values", "valid_range"):  # added later: left out at their defaults, so earlier keys stay valid
+        if entry.get(key) in ((), None):
+            entry.pop(key, None)
+    ident = {"format": FORMAT, "dataset": entry, "output": name, "start": start, "end": end,
              "grid": grid.to_dict(), "side": side, "region": None if region is None else region.wkb_hex}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -155,11 +159,12 @@ def request_key(ds, name: str, start: str, end: str, grid: Grid, side: int, regi
 def plan_fetch(sec, grid: Grid, paths: dict[str, Path], datasets, region=None) -> FetchPlan:
     """The fetch plan of [sources.ee] section `sec` on `grid`: `paths` from output_paths, `region` from region_geometry."""
     from irrmap.core.progress import progress_bar
-    from irrmap.sources.ee.catalog import check_availability
+    from irrmap.sources.ee.dates import check_dates
 
     start, end = date_range(sec)
-    # offline, before any tile is planned: a range outside a collection's images is refused (every such dataset at once)
-    raise_all(gather(*(lambda ds=ds: check_availability(ds, start, end) for ds in datasets)))
+    # offline, before any tile is planned: a range after today or outside a collection's images is refused (every
+    # problem at once), a partly covered one warned about (irrmap.sources.ee.dates)
+    check_dates(datasets, start, end)
     sides = [tile_side(np.dtype(ds.dtype).itemsize, max_bytes=sec.max_request_bytes, max_side=sec.tile_size) for ds in datasets]
     masks = {side: region_mask(grid, side, region) for side in sorted(set(sides))}  # vectorised: fast on any grid
     check_size(sec, grid, [(ds, side, masks[side]) for ds, side in zip(datasets, sides)])

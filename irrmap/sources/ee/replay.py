@@ -14,7 +14,7 @@ resampled images is resampled after reducing (exact for sum and mean of equally 
 other reducers); reproject warps onto the
 lattice of crs + crsTransform with nearest neighbour, or the pending reduceResolution reducer (mean -> GDAL
 average, mode -> GDAL mode), or bilinear after resample("bilinear"). unmask fills every masked pixel (the stand-in's
-footprint is the whole array). setDefaultProjection and projection do not change values. Any other operator
+footprint is the whole array). setDefaultProjection, projection and Projection.atScale do not change values. Any other operator
 raises InputError naming it.
 """
 
@@ -286,6 +286,7 @@ OPS = {
     "Image.projection": lambda ev, image: image.grid,
     "Image.setDefaultProjection": lambda ev, image, crs=None, **_: image,
     "Projection": lambda ev, crs, **_: crs,
+    "Projection.atScale": lambda ev, projection, meters=None, **_: projection,
     "Image.reproject": _reproject,
     **{f"Image.{m}": _cast(np.dtype(d)) for d, m in CASTS.items()},
 }
