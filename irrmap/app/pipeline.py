@@ -24,6 +24,7 @@ import rasterio
 import irrmap
 from irrmap.core.atomic import check_output_folder, remove_stale_partials
 from irrmap.app.cluster import check_scheduler, open_client
+from irrmap.core.code_digest import code_digest
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import build_stages
 from irrmap.app.stages.distinct import check_distinct_roles
@@ -56,6 +57,7 @@ def _fingerprint(stage: Stage, ctx: RunContext) -> str:
     h.update(json.dumps({k: getattr(ctx.config.run, k) for k in RUN_WIDE_KEYS}, sort_keys=True, default=str).encode())
     h.update(json.dumps(ctx.grid.to_dict(), sort_keys=True).encode())
     h.update(irrmap.__version__.encode())
+    h.update(code_digest().encode())  # changed code reruns the stages (irrmap.core.code_digest)
     inputs = stage.inputs(ctx)
     _check_made(stage, ctx, inputs)
     ctx.checksum_all(inputs)

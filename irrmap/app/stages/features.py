@@ -123,9 +123,12 @@ def _write(ctx: RunContext, rasters: dict, part: str) -> list[Path]:
 
 def _resume_key(ctx: RunContext) -> str:
     """What the stage's windows depend on: its config, the run's seed and chunking, the grid, irrmap's
-    version and the checksum of every file it reads (the stage fingerprint's ingredients)."""
+    version and code digest (irrmap.core.code_digest) and the checksum of every file it reads (the stage
+    fingerprint's ingredients): windows computed by other code are not reused."""
+    from irrmap.core.code_digest import code_digest
+
     return json.dumps([ctx.config.features, ctx.config.run.seed, ctx.config.run.chunk_size, ctx.grid.to_dict(),
-                       irrmap.__version__, [ctx.checksum(p) for p in _inputs(ctx)]], sort_keys=True, default=str)
+                       irrmap.__version__, code_digest(), [ctx.checksum(p) for p in _inputs(ctx)]], sort_keys=True, default=str)
 
 
 def _inputs(ctx: RunContext) -> list[Path]:

@@ -40,7 +40,10 @@ def run(ctx: RunContext) -> list[Path]:
     folder = ctx.outdir / "mapping"
     tags = provenance(ctx, "mapping")
     # resumable across processes: the key is the stage inputs' checksums (dask names of derived arrays are not stable)
-    key = "".join(ctx.checksum(p) for p in _inputs(ctx))
+    # and the code's digest (a prediction finished by other code is not reused)
+    from irrmap.core.code_digest import code_digest
+
+    key = "".join(ctx.checksum(p) for p in _inputs(ctx)) + code_digest()
     raw = predict_to_files(ctx.outdir / "models" / "model.joblib", cropland, predictors, zones, folder / "raw",
                            memory_mb=sec.memory_mb, tile_size=size, n_jobs=task_slots(), tags=tags, resume_key=key,
                            resume=not ctx.force)  # --force recomputes, also a prediction finished earlier with the same inputs
