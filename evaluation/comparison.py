@@ -2,13 +2,15 @@
 disagreement (Pontius & Millones 2011, Int. J. Remote Sens. 32:4407-4429), plus per-unit areas side by side.
 
 Both maps are binarised (value > threshold = irrigated). The matrix holds true ground area (m2), rows map A,
-columns map B; pixels where either map is missing are left out (their area is reported).
+columns map B; pixels where either map is missing are left out (their area is reported). A map B may instead hold
+its irrigated fraction per pixel (threshold None; a finer map averaged onto A's grid, evaluation.compare_grids): each
+pixel's area then goes to B's columns in proportion (area-weighted cross-tabulation).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -50,9 +52,16 @@ class MapComparison:
     allocation_disagreement: float
     missing_area_m2: float
     names: tuple[str, str]
+    irrigated_area_a_m2: float | None = None  # on map A's own grid, valid pixels, no mask (None: the matrix's row sum)
+    irrigated_area_b_m2: float | None = None  # on map B's own grid, valid pixels, no mask (None: the matrix's column sum)
+    grids: dict = field(default_factory=dict)  # comparison grid and how each map came onto it (extra to_dict keys)
 
     def to_dict(self) -> dict:
+        """JSON-ready dict. irrigated_area_a_m2 / irrigated_area_b_m2: each map's irrigated area on its own grid (true
+        pixel areas, mask not applied); *_compared_m2: the matrix's row / column sums (compared pixels, mask applied)."""
         area = self.matrix.to_numpy()
+        own_a = area[1, :].sum() if self.irrigated_area_a_m2 is None else self.irrigated_area_a_m2
+        own_b = area[:, 1].sum() if self.irrigated_area_b_m2 is None else self.irrigated_area_b_m2
         return {
             "map_a": self.names[0], "map_b": self.names[1],
             "classes": [CLASS_NAMES[c] for c in CLASSES],
@@ -61,8 +70,12 @@ class MapComparison:
             "overall_agreement": _clean(self.overall_agreement), "kappa": _clean(self.kappa),
             "quantity_disagreement": _clean(self.quantity_disagreement),
             "allocation_disagreement": _clean(self.allocation_disagreement),
-            "irrigated_area_a_m2": _clean(area[1, :].sum()), "irrigated_area_b_m2": _clean(area[:, 1].sum()),
+            "irrigated_area_a_m2": _clean(own_a), "irrigated_area_b_m2": _clean(own_b),
+            "irrigated_area_a_compared_m2": _clean(area[1, :].sum()), "irrigated_area_b_compared_m2": _clean(area[:, 1].sum()),
             "compared_area_m2": _clean(area.sum()), "missing_area_m2": _clean(self.missing_area_m2),
+            "area_basis": "irrigated_area_a_m2/_b_m2: each map on its own grid (true pixel areas, valid pixels, no mask); "
+                          "agreement_matrix_m2 and *_compared_m2: the compared pixels of the comparison grid",
+            **self.grids,
             "not_estimable": self.not_estimable(),
         }
 
@@ -87,7 +100,10 @@ def compare_maps_many(a: xr.DataArray, bs, *, threshold_a: float = 0.0, threshol
                       names=None, tile: int = 2048) -> list[MapComparison]:
     """`compare_maps` of map A with each map of `bs` (same grid), in one pass over A: A, the mask and the pixel
     areas are read once per tile, not once per map B; the same sums in the same order, so the same bits as one
-    compare_maps per map. `thresholds_b` (default 0 each) and `names` ((A, B) pairs, default ("A", "B")) per map B."""
+    compare_maps per map. `thresholds_b` (default 0 each) and `names` ((A, B) pairs, default ("A", "B")) per map B.
+    A threshold None: that map B holds its irrigated fraction (0..1, NaN missing) per pixel, and each pixel's area is
+    split between B's columns by it. Each result's irrigated_area_a_m2 / _b_m2 are summed on this grid over valid
+    pixels without the mask (a caller that resampled a map B onto it replaces B's by its own-grid area)."""
     bs = list(bs)
     thresholds_b = [0.0] * len(bs) if thresholds_b is None else list(thresholds_b)
     names = [("A", "B")] * len(bs) if names is None else list(names)
@@ -97,6 +113,7 @@ def compare_maps_many(a: xr.DataArray, bs, *, threshold_a: float = 0.0, threshol
             raise DataError(f"{nm} is not on map A's grid", nm, "read it onto map A's grid (irrmap evaluate compare does this)")
     totals = [np.zeros(4) for _ in bs]
     missing = [0.0] * len(bs)
+    irr_a, irr_b = 0.0, [0.0] * len(bs)
     for t in grid.tiles(tile):
         w = t.window
         sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
@@ -107,13 +124,24 @@ def compare_maps_many(a: xr.DataArray, bs, *, threshold_a: float = 0.0, threshol
             keep &= np.nan_to_num(np.asarray(mask.data[sl], dtype=np.float64)) > 0
         keep_a = keep & np.isfinite(va)
         code_a = (va > threshold_a).astype(np.int64) * 2
+        irr_a += float(area[np.isfinite(va) & (va > threshold_a)].sum())
         for i, b in enumerate(bs):
             vb = _decoded(b, sl)
             ok = keep_a & np.isfinite(vb)
             missing[i] += float(area[keep & ~ok].sum())
+            if thresholds_b[i] is None:  # irrigated fraction of each pixel: its area split between B's columns
+                f = np.clip(np.where(np.isfinite(vb), vb, 0.0), 0.0, 1.0)
+                irr_b[i] += float((area * f).sum())
+                totals[i] += (np.bincount(code_a[ok] + 1, weights=(area * f)[ok], minlength=4)
+                              + np.bincount(code_a[ok], weights=(area * (1.0 - f))[ok], minlength=4))
+                continue
+            irr_b[i] += float(area[np.isfinite(vb) & (vb > thresholds_b[i])].sum())
             code = code_a + (vb > thresholds_b[i]).astype(np.int64)
             totals[i] += np.bincount(code[ok], weights=area[ok], minlength=4)
-    return [_comparison(total.reshape(2, 2), miss, nm) for total, miss, nm in zip(totals, missing, names)]
+    out = [_comparison(total.reshape(2, 2), miss, nm) for total, miss, nm in zip(totals, missing, names)]
+    for r, ib in zip(out, irr_b):
+        r.irrigated_area_a_m2, r.irrigated_area_b_m2 = irr_a, ib
+    return out
 
 
 def _comparison(m: np.ndarray, missing: float, names) -> MapComparison:

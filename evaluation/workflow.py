@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from irrmap.evaluation import agreement, comparison, confusion, points, value_guards
+from irrmap.evaluation import agreement, compare_grids, comparison, confusion, points, value_guards
 from irrmap.evaluation.area_estimation import AreaEstimate, olofsson, stehman
 from irrmap.evaluation.design import DesignAccuracy, SampleDesign, design_accuracy
 from irrmap.core.areas import M2_PER_UNIT, normalise_area_unit
@@ -904,10 +904,12 @@ def compare(map_a, map_b, *, threshold_a=None, threshold_b=None, mask_path=None,
     `threshold_options` ({"a": ..., "b": ...}) names the options giving the thresholds in errors (default
     --threshold-a / --threshold-b).
 
-    Map B (and the mask) are binarised on their own grid first (value > threshold; mask > 0) and the classes
-    then brought onto A's grid as categories (mode when coarsening, nearest when refining): resampling a
-    fraction map as continuous before thresholding would spread every partly irrigated pixel. Per-unit areas
-    are computed on each map's own grid."""
+    Map B (and the mask) are binarised on their own grid first (value > threshold; mask > 0): resampling a fraction
+    map as continuous before thresholding would spread every partly irrigated pixel. A finer map B then enters each
+    A pixel as its irrigated fraction (average of its 0/1 pixels; the matrix is area-weighted by it), a map B as fine
+    or coarser by nearest, the mask as categories (mode/nearest); evaluation.compare_grids, which also warns when a
+    map is coarsened more than 2x. Every area reported for a map (irrigated_area_a_m2 / _b_m2, per-unit areas) is
+    summed on that map's own grid with true pixel areas; the outputs name the comparison grid and each method."""
     return compare_all(map_a, [map_b], threshold_a=threshold_a, threshold_b=threshold_b, mask_path=mask_path, units_path=units_path,
                        unit_field=unit_field, hierarchy=hierarchy, kind_a=kind_a, kind_b=kind_b, units_layer=units_layer,
                        units_encoding=units_encoding, threshold_options=threshold_options, units_read=units_read)[0]
@@ -946,12 +948,17 @@ def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=
         all_names.append((f"A:{names[0]}", f"B:{names[1]}") if names[0] == names[1] else names)
     tmp = tempfile.mkdtemp(prefix="irrmap-compare-")
     try:
-        on_grid = [binary_on_grid(map_b, grid, threshold_b, Path(tmp) / f"b{i}.tif") for i, map_b in enumerate(maps_b)]
-        mask = binary_on_grid(mask_path, grid, 0.0, Path(tmp) / "mask.tif", name="mask")[0] if mask_path else None
-        res = comparison.compare_maps_many(a, [b for b, _ in on_grid], threshold_a=threshold_a, thresholds_b=[t for _, t in on_grid],
-                                           mask=mask, names=all_names) if maps_b else []
+        on_grid = [compare_grids.on_grid(map_b, grid, threshold_b, Path(tmp) / f"b{i}.tif") for i, map_b in enumerate(maps_b)]
+        mask = compare_grids.on_grid(mask_path, grid, 0.0, Path(tmp) / "mask.tif", what="mask", fraction=False, name="mask") if mask_path else None
+        res = comparison.compare_maps_many(a, [b.data for b in on_grid], threshold_a=threshold_a, thresholds_b=[b.threshold for b in on_grid],
+                                           mask=None if mask is None else mask.data, names=all_names) if maps_b else []
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    for r, b in zip(res, on_grid):  # areas on each map's own grid, never after resampling
+        if b.area_m2 is not None:
+            r.irrigated_area_b_m2 = b.area_m2
+        r.grids = {"comparison_grid": {"map": "A", **compare_grids.grid_description(grid)}, "map_b_on_grid": b.method,
+                   **({"mask_on_grid": mask.method} if mask is not None else {})}
     out = []
     units = ua = None
     for map_b, names, r in zip(maps_b, all_names, res):
@@ -1103,7 +1110,8 @@ def build_report(map_path, *, points_result: PointsResult | None = None, area: t
         _not_estimable_text(sec, comp.not_estimable())
         km2 = comp.matrix / 1e6
         sec.figure(confusion_png(km2, title="Agreement matrix (km2)", row_label=comp.names[0], col_label=comp.names[1]),
-                   f"agreement_{i + 1}", "Area (km2) in each combination of classes.")
+                   f"agreement_{i + 1}", "Area (km2) in each combination of classes, on map A's grid"
+                   + (f"; map B {comp.grids['map_b_on_grid']}." if comp.grids.get("map_b_on_grid") else "."))
         if cr.units is not None:
             sec.table(cr.units.head(50), "Per-unit areas (m2), first 50 units.")
         sec.command(cr.command)

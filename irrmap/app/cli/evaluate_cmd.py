@@ -188,7 +188,12 @@ def register(sub, name: str, help_: str) -> None:
     p.set_defaults(func=_statistics)
 
     p = cmds.add_parser("compare", help="two maps: agreement matrix, OA, kappa, quantity/allocation disagreement, unit areas",
-                        description="MAP_B is read onto MAP_A's grid. Both are binarised (value > threshold). Areas are true ground areas.")
+                        description="Both maps are binarised (value > threshold) on their own grids. Areas (irrigated_area_a_m2/_b_m2, "
+                                    "per-unit) are true ground areas summed on each map's own grid, never resampled. The agreement "
+                                    "(matrix, OA, kappa, disagreements) is on MAP_A's grid: a finer MAP_B enters each MAP_A pixel as "
+                                    "its irrigated fraction (area-weighted matrix), a coarser one by nearest, --mask by majority/"
+                                    "nearest; the JSON names the grid and methods, and a map coarsened more than 2x is warned about. "
+                                    "Give the finer map as MAP_A to compare at its resolution.")
     p.add_argument("map_a")
     p.add_argument("map_b")
     p.add_argument("--threshold-a", type=float, default=None, help="map A value > T is irrigated (default: value > 0)")

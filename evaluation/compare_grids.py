@@ -1,0 +1,131 @@
+"""Bring map B (and a mask) onto map A's grid for `irrmap evaluate compare`, and measure map B's area on its own grid.
+
+Rules (docs/evaluation.md, "Two maps"):
+
+- every area reported for a map is summed on that map's own grid with true pixel areas (irrmap.core.grid.Grid.pixel_area),
+  never after resampling;
+- the per-pixel agreement (matrix, OA, kappa, quantity/allocation disagreement) is computed on map A's grid. Map B is
+  binarised on its own grid first (value > threshold; 0/1, 255 for nodata). When B is finer than A (by more than
+  irrmap.core.raster_read.COARSENING, the factor read_raster uses to switch to aggregation) its 0/1 pixels are
+  averaged onto A's grid: each A pixel gets B's irrigated fraction, which weights the matrix (an area-weighted
+  cross-tabulation, the "soft" matrix of Pontius & Cheuk 2006, Int. J. Geogr. Inf. Sci. 20:1-30, whose composite
+  operators all agree when map A is crisp). A majority (mode) resampling would instead drop every class covering less
+  than half an A pixel (a 30 % speckled 25 m map becomes all 0 on a 250 m grid). Otherwise (B as fine as A or
+  coarser) each A pixel takes B's class under its centre (nearest), which keeps B's area;
+- the mask stays categorical (an A pixel is in when most of it is: mode when coarsening, nearest when refining);
+- a map or mask coarsened by more than COARSEN_WARN times logs a warning naming both pixel sizes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from irrmap.core.grid import Grid, pixel_size_m
+from irrmap.core.raster_read import COARSENING, _src_res_on_grid, read_raster
+
+log = logging.getLogger(__name__)
+
+COARSEN_WARN = 2.0  # warn above this coarsening factor (brief of the compare-grid fix: "more than x2")
+
+
+@dataclass
+class OnGrid:
+    """A map brought onto the comparison grid.
+
+    data: DataArray on the comparison grid. threshold: the value > threshold that is irrigated, or None when `data`
+    holds B's irrigated fraction (0..1, NaN missing) per pixel. area_m2: irrigated area (m2) summed on the map's own
+    grid with true pixel areas, None when the map is on the comparison grid already (compare_maps_many sums it there).
+    method: how it was brought onto the grid (for the outputs)."""
+
+    data: xr.DataArray
+    threshold: float | None
+    area_m2: float | None
+    method: str
+
+
+def _size_m(grid: Grid) -> float:
+    """Nominal pixel size (m, geometric mean of x and y; irrmap.core.grid.pixel_size_m)."""
+    x, y = pixel_size_m(grid.crs, grid.res)
+    return float(math.sqrt(abs(x * y)))
+
+
+def grid_description(grid: Grid) -> dict:
+    """The comparison grid for the outputs: CRS, pixel size in CRS units and nominal metres, shape (rows, cols)."""
+    return {"crs": grid.crs.to_string(), "resolution": [abs(float(r)) for r in grid.res], "pixel_size_m": round(_size_m(grid), 3),
+            "shape": list(grid.shape)}
+
+
+def coarsening(path, own: Grid, grid: Grid) -> float:
+    """How many times the pixels of `grid` are larger than those of raster `path` (own grid `own`), measured in
+    `grid`'s CRS units (as read_raster decides between aggregation and interpolation); < 1 when `grid` is finer."""
+    import rasterio
+
+    with rasterio.open(path) as src:
+        res = _src_res_on_grid(src, grid)
+    return float(math.sqrt(abs(grid.res[0] * grid.res[1])) / res)
+
+
+def binarise_own_grid(path, own: Grid, threshold: float, tmp_path, name: str | None = None) -> float:
+    """Write `path` binarised on its own grid (1: value > threshold, 0, 255 nodata; uint8 GeoTIFF) to `tmp_path`
+    and return its irrigated area (m2, true pixel areas of `own`)."""
+    import rasterio
+
+    src = read_raster(path, own, kind="continuous", name=name or Path(path).stem)
+    profile = {"driver": "GTiff", "width": own.width, "height": own.height, "count": 1, "dtype": "uint8", "nodata": 255,
+               "crs": own.crs, "transform": own.transform, "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
+    area = 0.0
+    with rasterio.open(tmp_path, "w", **profile) as dst:
+        for t in own.tiles(1024):
+            w = t.window
+            v = np.asarray(src.data[int(w.row_off):int(w.row_off + w.height), int(w.col_off):int(w.col_off + w.width)], dtype=np.float64)
+            irr = np.isfinite(v) & (v > threshold)
+            area += float(np.asarray(own.pixel_area(w), dtype=np.float64)[irr].sum())
+            dst.write(np.where(np.isfinite(v), irr.astype(np.uint8), 255).astype(np.uint8), 1, window=w)
+    return area
+
+
+def on_grid(path, grid: Grid, threshold: float, tmp_path, *, what: str = "map B", fraction: bool = True,
+            name: str | None = None) -> OnGrid:
+    """`path` (a map, value > `threshold` irrigated) on `grid` (map A's) for the comparison; see the module rules.
+    `fraction` False (the mask): categories only (mode/nearest). `tmp_path` must exist until the result is computed.
+    Logs a warning when `path` is coarsened more than COARSEN_WARN times. InputError for an unreadable file."""
+    from irrmap.evaluation.workflow import map_grid, read_map
+
+    own = map_grid(path)
+    if own.aligned_with(grid):
+        return OnGrid(read_map(path, grid, name=name), threshold, None, "same grid as map A: values used as they are")
+    area = binarise_own_grid(path, own, threshold, tmp_path, name)
+    factor = coarsening(path, own, grid)
+    nm = name or Path(path).stem
+    b_m, a_m = _size_m(own), _size_m(grid)
+    if fraction and factor > COARSENING:
+        da = read_raster(tmp_path, grid, kind="continuous", resampling="average", name=nm)
+        method = (f"average: {what} ({b_m:g} m) is {factor:.3g}x finer than map A's grid ({a_m:g} m); its irrigated fraction "
+                  "(mean of its 0/1 pixels, binarised on its own grid) in each map A pixel weights the matrix")
+        out = OnGrid(da, None, area, method)
+    else:
+        da = read_raster(tmp_path, grid, kind="categorical", name=nm)
+        rule = "majority (mode)" if factor > COARSENING else "nearest (the class under each map A pixel's centre)"
+        method = f"{rule}: {what} ({b_m:g} m) binarised on its own grid, then onto map A's grid ({a_m:g} m) as categories"
+        out = OnGrid(da, 0.0, area, method)
+    if factor > COARSEN_WARN:
+        if out.threshold is None:
+            log.warning("%s %s (%g m) is coarsened %.3gx onto map A's %g m grid for the per-pixel agreement: it enters each map A "
+                        "pixel as its irrigated fraction (a majority resampling would drop every class covering less than half "
+                        "a %g m pixel), so OA, kappa and the disagreements are measured at %g m and ignore where inside a pixel "
+                        "its irrigated area lies; areas are summed on each map's own grid; fix: to compare at %g m, swap the maps "
+                        "(give %s as map A)", what, path, b_m, factor, a_m, a_m, a_m, b_m, path)
+        else:
+            log.warning("%s %s (%g m) is coarsened %.3gx onto map A's %g m grid by majority (mode): a map A pixel is in when "
+                        "most of it is, and %s parts smaller than half a %g m pixel vanish from the comparison; fix: give a "
+                        "%s on a grid closer to map A's", what, path, b_m, factor, a_m, what, a_m, what)
+    return out
+
+
+__all__ = ["COARSEN_WARN", "OnGrid", "binarise_own_grid", "coarsening", "grid_description", "on_grid"]
