@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import rasterio
 
 import irrmap
 
@@ -36,10 +37,22 @@ def main(argv=None) -> dict:
     dem = irrmap.read_raster(out / "aligned" / "dem.tif", grid)
     slope = irrmap.slope(dem, percent=True).compute()
     print(f"slope: median {float(np.nanmedian(slope)):.2f} %, max {float(np.nanmax(slope)):.1f} %")
-    cls = irrmap.read_raster(out / "mapping" / "class.tif", grid, kind="categorical").compute().values
-    irrigated = float(grid.pixel_area()[cls == 1].sum()) / 1e6
-    print(f"irrigated: {irrigated:.1f} km2; report: {out / 'evaluation' / 'report.html'}")
+    irrigated = irrigated_km2(out, grid)
+    with rasterio.open(out / "mapping" / "irrigated_area_1km.tif") as src:  # the run's 1 km product: the same rule
+        km_total = float(np.nansum(src.read(1).astype(np.float64))) / 1e6
+    print(f"irrigated: {irrigated:.2f} km2 (1 km product {km_total:.2f} km2); report: {out / 'evaluation' / 'report.html'}")
     return {"manifest": manifest, "irrigated_km2": irrigated, "slope_max": float(np.nanmax(slope))}
+
+
+def irrigated_km2(out: Path, grid) -> float:
+    """Mapped irrigated area (km2) of a run's output folder `out` on its `grid`, by the run's one rule
+    (mapping.aggregate.irrigated_share): class 1 of mapping/class.tif x the float cropland fraction (the run's
+    aligned/cropland.tif, 0..1) x true pixel area (Grid.pixel_area, m2, exact per row on geographic grids). Counting
+    whole pixels of class 1 would ignore the cropland fraction (a pixel half cropland is half irrigated at most)."""
+    cls = irrmap.read_raster(out / "mapping" / "class.tif", grid, kind="categorical").compute().values
+    crop = irrmap.read_raster(out / "aligned" / "cropland.tif", grid).compute().values
+    share = np.where(cls == 1, np.nan_to_num(crop.astype(np.float64), nan=0.0), 0.0)
+    return float((share * np.asarray(grid.pixel_area())).sum()) / 1e6
 
 
 if __name__ == "__main__":

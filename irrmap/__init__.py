@@ -4,7 +4,8 @@ Layout (imports flow one way, core <- stages <- shell; see the README's architec
 
 - `irrmap.core`: the shared core: Grid and true pixel areas, raster read/write, admin units, statistics,
   config, nodata rules, errors.
-- `irrmap.sources`: sensor and product decoders (MODIS presets and QA bits today).
+- `irrmap.sources`: sensor and product decoders: MODIS presets and QA bits, Landsat and Sentinel-2 scene readers
+  (`read_scene`), scene stacks, and the Earth Engine source (`irrmap.sources.ee`); see docs/sources.md.
 - stage packages `irrmap.suitability`, `irrmap.training`, `irrmap.models`, `irrmap.mapping`,
   `irrmap.evaluation` (the repository's top-level folders of the same names); they import only the core.
 - `irrmap.app`: the application shell: CLI, pipeline runner, one module per stage, the demo region.

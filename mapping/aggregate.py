@@ -16,8 +16,8 @@ mapping/irrigated_area_by_unit.csv (mapping.unit_areas.irrigated_m2_by_unit).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import dask.array as da
 import numpy as np
@@ -32,20 +32,20 @@ from irrmap.core.raster_write import write_raster
 NODATA = 255
 
 
-def irrigated_share(classes, cropland, nodata=NODATA, where: str = "class map") -> np.ndarray:
+def irrigated_share(classes, cropland, nodata=NODATA, where: str = "class map", cropland_where: str = "cropland") -> np.ndarray:
     """(h, w) float64: the irrigated share of each pixel, the cropland fraction where the class is 1, else 0 (class 0,
     `nodata` and a NaN cropland count 0). The one rule of every mapped area of a run (the 1 km product, the per-unit
     table, the report): class 1 x the float cropland x true pixel area, never the rounded percent of fraction.tif.
 
     `classes` (h, w): a class map (1 irrigated, 0 cropland not irrigated, `nodata`: no cropland or not predicted);
     `cropland` (h, w): the cropland fraction 0..1 (NaN missing). InputError naming `where` for a class map holding
-    other values (e.g. fraction.tif's percent or a probability map), or a cropland that is no 0..1 fraction
-    (mapping.predict.check_cropland_fraction: percent cropland would give 100 x the area)."""
+    other values (e.g. fraction.tif's percent or a probability map), or naming `cropland_where` for a cropland that is
+    no 0..1 fraction (mapping.predict.check_cropland_fraction: percent cropland would give 100 x the area)."""
     from irrmap.mapping.predict import check_cropland_fraction
 
     c = np.asarray(classes)
     f = np.asarray(cropland, dtype=np.float64)
-    check_cropland_fraction(f, "cropland")
+    check_cropland_fraction(f, cropland_where)
     known = np.isfinite(c) if c.dtype.kind == "f" else np.ones(c.shape, bool)
     bad = known & (c != 0) & (c != 1) & (c != nodata)
     if bad.any():
@@ -55,16 +55,18 @@ def irrigated_share(classes, cropland, nodata=NODATA, where: str = "class map") 
     return np.where(c == 1, np.nan_to_num(f, nan=0.0), 0.0)
 
 
-def irrigated_share_map(classes: xr.DataArray, cropland: xr.DataArray, nodata=NODATA) -> xr.DataArray:
+def irrigated_share_map(classes: xr.DataArray, cropland: xr.DataArray, nodata=NODATA, where: str = "class map",
+                        cropland_where: str = "cropland") -> xr.DataArray:
     """Lazy float64 `irrigated_share` of a class map and the cropland fraction on its grid (the run's class.tif and
     its [training].cropland product as mapping reads it; InputError when they are on different grids), for
-    aggregate_area(..., scale=1, nodata=None, domain=cropland.notnull())."""
+    aggregate_area(..., scale=1, nodata=None, domain=cropland.notnull()). `where` / `cropland_where` name the two
+    inputs in errors (`irrmap mapping aggregate --cropland` passes the file names)."""
     grid = Grid.from_dataarray(classes)
     if not Grid.from_dataarray(cropland).aligned_with(grid):
-        raise InputError("the cropland is not on the class map's grid", "cropland", "give the cropland raster the map was predicted with")
+        raise InputError("the cropland is not on the class map's grid", cropland_where, "give the cropland raster the map was predicted with")
     c = classes.data if isinstance(classes.data, da.Array) else da.from_array(np.asarray(classes.data), chunks=1024)
     f = cropland.data if isinstance(cropland.data, da.Array) else da.from_array(np.asarray(cropland.data), chunks=c.chunks)
-    share = da.map_blocks(irrigated_share, c, f.rechunk(c.chunks), nodata, dtype=np.float64, meta=np.empty((0, 0), np.float64))
+    share = da.map_blocks(irrigated_share, c, f.rechunk(c.chunks), nodata, where, cropland_where, dtype=np.float64, meta=np.empty((0, 0), np.float64))
     out = xr.DataArray(share, dims=("y", "x"), coords=grid.coords(), name="irrigated_share")
     return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from irrmap.app.cli import add_group
+
+log = logging.getLogger(__name__)
 
 # the files `mapping filter` writes into its folder (mapping/filter.py filter_to_files)
 FILTER_FILES = ("class.tif", "fraction.tif")
@@ -49,12 +52,21 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--mmu", type=int, default=0, metavar="PIXELS", help="drop irrigated patches smaller than this (default off)")
     p.set_defaults(func=_filter)
 
-    p = cmds.add_parser("aggregate", help="irrigated area (m2) per factor x factor block (1 km from 250 m)")
-    p.add_argument("map", help="fraction.tif (percent) from predict or filter")
+    p = cmds.add_parser(
+        "aggregate", help="irrigated area (m2) per factor x factor block (1 km from 250 m)",
+        description="With --cropland, MAP is a class map (class.tif) and the area is class 1 x the cropland fraction x true "
+                    "pixel area: the run's mapping/irrigated_area_1km.tif and irrigated_area_by_unit.csv. Without it MAP is "
+                    "a fraction map (fraction.tif, percent of the pixel, rounded to whole percent: warned about).")
+    p.add_argument("map", help="class.tif with --cropland (the run's rule); else fraction.tif (percent) from predict or filter")
+    p.add_argument("--cropland", default=None, help="cropland fraction raster (0..1) the map was predicted with: MAP is then "
+                                                    "the class map and the area is class 1 x cropland (as `irrmap run`)")
+    p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
+    p.add_argument("--align", action="store_true", help="resample a cropland on another grid onto the map's grid (default: error)")
     p.add_argument("--out", required=True, help="output GeoTIFF (float32 m2 per cell)")
     p.add_argument("--factor", type=int, default=4)
     p.add_argument("--scale", type=float, default=None,
-                   help="value x scale = irrigated fraction of the pixel (default 0.01: a percent map, checked; 1 for a 0..1 fraction)")
+                   help="fraction map only: value x scale = irrigated fraction of the pixel (default 0.01: a percent map, "
+                        "checked; 1 for a 0..1 fraction)")
     p.set_defaults(func=_aggregate)
 
 
@@ -186,17 +198,57 @@ def _filter(args) -> int:
 def _aggregate(args) -> int:
     from irrmap.core.output_paths import refuse_overwriting_inputs
     from irrmap.core.valid_share import refuse_empty_output
-    from irrmap.mapping.aggregate import (
-        aggregate_to_file,
-        check_fraction_input,
-        read_fraction_map,
-    )
+    from irrmap.mapping.aggregate import aggregate_to_file
 
-    refuse_overwriting_inputs({"MAP": args.map}, [args.out])
-    scale = check_fraction_input(args.map, args.scale)  # a class, probability, 0..1 or >100 map is refused, not summed
-    fraction = read_fraction_map(args.map)  # the file's scale/offset applied, NaN where missing
-    path = aggregate_to_file(fraction, args.out, factor=args.factor, scale=scale, nodata=None)
-    refuse_empty_output(path, [("MAP", args.map)], what="the area map",
-                        fix="aggregate a fraction map with data (fraction.tif of `irrmap mapping predict` or `filter`; gdalinfo -stats)")
+    inputs = {"MAP": args.map, **({"--cropland": args.cropland} if args.cropland else {})}
+    refuse_overwriting_inputs(inputs, [args.out])
+    if args.cropland:
+        share, scale, domain = _class_share(args)
+    else:
+        share, scale, domain = _percent_fraction(args)
+    path = aggregate_to_file(share, args.out, factor=args.factor, scale=scale, nodata=None, domain=domain,
+                             tags={"area": "class 1 x cropland fraction x true pixel area"} if args.cropland else None)
+    refuse_empty_output(path, list(inputs.items()), what="the area map",
+                        fix="aggregate a map with data (class.tif with --cropland, or fraction.tif of `irrmap mapping "
+                            "predict` or `filter`; gdalinfo -stats)")
     print(f"irrigated area per {args.factor}x{args.factor} cell (m2) -> {path}")
     return 0
+
+
+def _class_share(args):
+    """(share, 1.0, domain) for --cropland: the run's rule (app/stages/mapping.py), class 1 of MAP x the float
+    cropland fraction, counted where the cropland has data. InputError naming MAP for a probability or percent map,
+    or --scale given (it applies to fraction maps only)."""
+    from irrmap.app.cli.input_options import check_on_grid
+    from irrmap.core.errors import InputError
+    from irrmap.core.grid import Grid
+    from irrmap.core.raster_read import open_raster, read_raster
+    from irrmap.mapping.aggregate import irrigated_share_map
+
+    if args.scale is not None:
+        raise InputError("--scale applies to a fraction map; with --cropland MAP is a class map (1 irrigated, 0 not)", "--scale",
+                         "drop --scale (give --cropland-scale 0.01 for a percent cropland)")
+    grid = Grid.from_raster(args.map)
+    with open_raster(args.map) as src:
+        desc = " ".join(d or "" for d in src.descriptions)
+    if "P(irrigated)" in desc or "percent" in desc:
+        raise InputError(f"with --cropland MAP must be a class map, not this one (band: {desc!r})", args.map,
+                         "give class.tif of `irrmap mapping filter` (or predict) with --cropland, or drop --cropland to sum fraction.tif")
+    check_on_grid(args.cropland, grid, "cropland", args.align, reference="class map")
+    cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, name=str(args.cropland))
+    classes = read_raster(args.map, grid, kind="categorical")
+    share = irrigated_share_map(classes, cropland, where=str(args.map), cropland_where=str(args.cropland))
+    return share, 1.0, cropland.notnull()
+
+
+def _percent_fraction(args):
+    """(fraction, scale, None) for a fraction map (mapping.aggregate.check_fraction_input); a percent map is warned
+    about: fraction.tif holds round(100 x cropland) per irrigated pixel, so its sum differs from the run's areas."""
+    from irrmap.mapping.aggregate import check_fraction_input, read_fraction_map
+
+    scale = check_fraction_input(args.map, args.scale)  # a class, probability, 0..1 or >100 map is refused, not summed
+    if scale == 0.01:
+        log.warning("%s: a percent fraction map is rounded to whole percent per pixel (0 below 0.5 %%), so its area differs "
+                    "from the run's irrigated_area_1km.tif; for that product give the class map and the cropland: "
+                    "irrmap mapping aggregate class.tif --cropland cropland.tif --out OUT", args.map)
+    return read_fraction_map(args.map), scale, None  # the file's scale/offset applied, NaN where missing

@@ -274,7 +274,8 @@ def _aridity(args) -> int:
                          seconds_per_step=args.step_days * 86400.0, n=len(precip))
         n, days = len(precip), len(precip) * args.step_days
         step_fix = (f"{n} --precip step(s) of --step-days {args.step_days:g} cover {days:g} days; --step-days is the days "
-                    "each step covers: --step-days 365 for annual totals and annual mean meteorology, about 30.44 for months")
+                    "each step covers: --step-days 365.25 for annual totals and annual mean meteorology (a mean year, as the demo's pet.tif), "
+                    "about 30.44 for months")
         guards.check_precipitation_pet(total(precip), total(pets), p_src, guards.Source("PET from --temperature, --humidity "
                                        "and --radiation", lambda f: step_fix), days=days, pet_fix=step_fix)
         ai = aridity_index(precip, pets)
