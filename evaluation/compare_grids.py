@@ -71,12 +71,16 @@ def coarsening(path, own: Grid, grid: Grid) -> float:
     return float(math.sqrt(abs(grid.res[0] * grid.res[1])) / res)
 
 
-def binarise_own_grid(path, own: Grid, threshold: float, tmp_path, name: str | None = None) -> float:
+def binarise_own_grid(path, own: Grid, threshold: float, tmp_path, name: str | None = None, fill=None) -> float:
     """Write `path` binarised on its own grid (1: value > threshold, 0, 255 nodata; uint8 GeoTIFF) to `tmp_path`
-    and return its irrigated area (m2, true pixel areas of `own`)."""
+    and return its irrigated area (m2, true pixel areas of `own`). `fill(values, own) -> values`: applied to the
+    map's values (NaN = nodata) before binarising, e.g. irrmap's class.tif with 255 = no cropland set to 0
+    (workflow.class_map_values), so only what stays NaN is written as nodata."""
     import rasterio
 
     src = read_raster(path, own, kind="continuous", name=name or Path(path).stem)
+    if fill is not None:
+        src = fill(src, own)
     profile = {"driver": "GTiff", "width": own.width, "height": own.height, "count": 1, "dtype": "uint8", "nodata": 255,
                "crs": own.crs, "transform": own.transform, "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
     area = 0.0
@@ -91,16 +95,19 @@ def binarise_own_grid(path, own: Grid, threshold: float, tmp_path, name: str | N
 
 
 def on_grid(path, grid: Grid, threshold: float, tmp_path, *, what: str = "map B", fraction: bool = True,
-            name: str | None = None) -> OnGrid:
+            name: str | None = None, fill=None) -> OnGrid:
     """`path` (a map, value > `threshold` irrigated) on `grid` (map A's) for the comparison; see the module rules.
-    `fraction` False (the mask): categories only (mode/nearest). `tmp_path` must exist until the result is computed.
-    Logs a warning when `path` is coarsened more than COARSEN_WARN times. InputError for an unreadable file."""
+    `fraction` False (the mask): categories only (mode/nearest). `fill(values, grid) -> values`: applied to the map's
+    values (NaN = nodata) on its own grid first (binarise_own_grid), e.g. class.tif's 255 = no cropland set to 0.
+    `tmp_path` must exist until the result is computed. Logs a warning when `path` is coarsened more than
+    COARSEN_WARN times. InputError for an unreadable file."""
     from irrmap.evaluation.workflow import map_grid, read_map
 
     own = map_grid(path)
     if own.aligned_with(grid):
-        return OnGrid(read_map(path, grid, name=name), threshold, None, "same grid as map A: values used as they are")
-    area = binarise_own_grid(path, own, threshold, tmp_path, name)
+        da = read_map(path, grid, name=name)
+        return OnGrid(da if fill is None else fill(da, grid), threshold, None, "same grid as map A: values used as they are")
+    area = binarise_own_grid(path, own, threshold, tmp_path, name, fill)
     factor = coarsening(path, own, grid)
     nm = name or Path(path).stem
     b_m, a_m = _size_m(own), _size_m(grid)

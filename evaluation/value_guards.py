@@ -10,9 +10,14 @@ the file, the value and the caller's own option in the fix (`irrmap evaluate` fl
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 
 from irrmap.core.errors import DataError
+
+log = logging.getLogger(__name__)
 
 #: a percent map is integer-valued up to 100 (mapping/fraction.tif, probability.tif 'P(irrigated) x 100'); counts
 #: (years or days irrigated, class codes) stay at or below workflow.COUNT_MAX = 31, so an integer map whose largest
@@ -138,5 +143,57 @@ def check_frame_unit(unit_area_ha: float | None, map_ha: float, source: str, map
                             f"give it in ha: --frame-pixel-area {map_ha:.6g} (or leave it out when the frame is the map's grid)")
 
 
-__all__ = ["check_fills", "check_fraction_raster", "check_frame_unit", "check_kind_domain", "check_threshold_units",
-           "integer_top", "is_percent_map"]
+#: irrmap's class map legend, as mapping/filter.py writes it into class.tif's band description ("1 irrigated, 0 cropland
+#: not irrigated, 255 no cropland (filtered)"): either phrase marks a map whose 1 means "irrigated pixel", not a fraction
+CLASS_MAP_WORDS = ("255 no cropland", "0 cropland not irrigated")
+#: the run's cropland fraction raster (irrmap's aligned/cropland.tif), named in the class map's fix
+RUN_CROPLAND = "OUTPUT/aligned/cropland.tif"
+
+
+def is_class_map(info: dict) -> bool:
+    """True for irrmap's class map (mapping/class.tif): a band description holding its legend (CLASS_MAP_WORDS).
+    Its 1 marks an irrigated pixel, whose irrigated area is its cropland fraction of the pixel, not the whole pixel."""
+    desc = str(info.get("description") or "").lower()
+    return any(w in desc for w in CLASS_MAP_WORDS)
+
+
+def is_zero_one(info: dict) -> bool:
+    """True for a map whose valid values are exactly 0 and 1 (info["few_values"] of workflow.map_values): a class
+    map, whose 1 read as a fraction counts the whole pixel."""
+    few = info.get("few_values")
+    return bool(info.get("n_valid")) and few is not None and set(few) == {0.0, 1.0}
+
+
+def check_class_map_areas(info: dict, path, kind: str, weighted: bool, what: str = "map",
+                          kind_option: str = "--map-kind", weight_option: str = "--weight") -> None:
+    """Refuse irrmap's class map (is_class_map) summed into AREAS without a weight (any `kind`), or read as "percent":
+    its 1 would count the whole pixel (kind fraction / binary) or 1 % of it, while irrmap's irrigated area of a pixel is
+    its cropland fraction (CIrrMap250, mapping/irrigated_area_by_unit.csv). Raises DataError whose fix gives the run's
+    cropland as the weight (RUN_CROPLAND)."""
+    if not is_class_map(info) or (weighted and kind != "percent"):
+        return
+    counted = "1 % of each irrigated pixel" if kind == "percent" else "the whole area of each irrigated pixel"
+    run_crop = Path(path).parent.parent / "aligned" / "cropland.tif"  # class.tif is OUTPUT/mapping/class.tif in a run
+    crop = str(run_crop) if Path(path).parent.name == "mapping" and run_crop.exists() else RUN_CROPLAND
+    frac = Path(path).parent / "fraction.tif"
+    frac = str(frac) if Path(path).parent.name == "mapping" and frac.exists() else "OUTPUT/mapping/fraction.tif"
+    raise DataError(f"this is irrmap's class map (band description {info.get('description')!r}): a pixel holding 1 is irrigated "
+                    f"cropland, so read as {kind}{' without a weight' if not weighted else ''} its areas count {counted}, not its "
+                    "cropland fraction (the run's irrigated_area_by_unit.csv)", f"{what} {path}",
+                    f"{kind_option} binary {weight_option} {crop} (the run's 0..1 cropland fraction), or evaluate "
+                    f"{frac} with --map-kind percent")
+
+
+def warn_zero_one_fraction(info: dict, path, kind: str, weighted: bool, what: str = "map") -> bool:
+    """Log a warning (the project's log.warning mechanism, collected into the report's flags) for a 0/1 map (is_zero_one)
+    read as "fraction" without a weight: it is a class map, whose every 1 counts the whole pixel area. True when warned."""
+    if kind != "fraction" or weighted or not is_zero_one(info):
+        return False
+    log.warning("%s %s holds only 0 and 1 and is read as fractions (--map-kind fraction): it is a class map, so each pixel "
+                "holding 1 counts with its whole area; fix: give its cropland fraction as the weight (--map-kind binary "
+                "--weight CROPLAND.tif), or evaluate a 0..1 irrigated fraction map", what, path)
+    return True
+
+
+__all__ = ["CLASS_MAP_WORDS", "RUN_CROPLAND", "check_class_map_areas", "check_fills", "check_fraction_raster", "check_frame_unit", "check_kind_domain", "check_threshold_units",
+           "integer_top", "is_class_map", "is_percent_map", "is_zero_one", "warn_zero_one_fraction"]

@@ -683,14 +683,18 @@ class StatisticsResult:
                 "sources": self.sources, "left_out": self.left_out}
 
 
-def area_basis(map_kind: str, weighted: bool) -> str:
+def area_basis(map_kind: str, weighted: bool, zero_one: bool = False) -> str:
     """How a pixel's mapped irrigated area is counted (agreement.mapped_area_by_unit), in words for the report:
-    a fraction/percent map or a weighted binary map counts a share of the pixel's area (irrmap's fraction.tif:
-    its cropland fraction), an unweighted binary map the whole pixel area."""
+    a fraction/percent map counts the share of the pixel's area it holds, times the weight raster when one is given;
+    a binary map the whole area of each irrigated pixel, or that area times the weight. `zero_one`: the map holds
+    only 0 and 1 (value_guards.is_zero_one), so read as fractions without a weight each 1 counts the whole pixel."""
+    times = " times the weight raster (e.g. its cropland fraction)" if weighted else ""
     if map_kind in ("fraction", "percent"):
-        return "each pixel's true area times its mapped irrigated fraction (the cropland fraction of irrigated pixels)"
-    return ("each irrigated pixel's true area times the weight raster (e.g. its cropland fraction)" if weighted
-            else "the whole true area of each irrigated pixel")
+        if zero_one and not weighted:
+            return "the whole true area of each pixel holding 1 (a 0/1 map read as fractions, no weight: a pixel counts whole)"
+        unit = "fraction (0..1)" if map_kind == "fraction" else "percent / 100"
+        return f"each pixel's true area times its mapped irrigated {unit}{times}"
+    return f"each irrigated pixel's true area{times}" if weighted else "the whole true area of each irrigated pixel"
 
 
 def _clean_metrics(metrics: dict) -> dict:
@@ -739,6 +743,8 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
     if mapped_m2 is None:
         info = check_map_values(map_path, threshold, map_kind)
         value_guards.check_kind_domain(info, map_path, map_kind)
+        value_guards.check_class_map_areas(info, map_path, map_kind, weight_path is not None)  # class.tif: 1 = irrigated pixel
+        whole_pixels = value_guards.warn_zero_one_fraction(info, map_path, map_kind, weight_path is not None)
         if weight_path:
             value_guards.check_fraction_raster(map_values(weight_path), weight_path, "weight", "--weight")
         if cropland_path:
@@ -751,6 +757,7 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                                                source=f"map {map_path}", fix="evaluate it with --map-kind binary and --threshold T "
                                                "for a class or probability map, --map-kind percent for a 0..100 map")
     else:
+        whole_pixels = False
         mapped = mapped_m2.reindex(units.codes.astype(str).to_numpy()).rename("mapped_m2")
         mapped.attrs["not_estimable"] = dict(mapped_m2.attrs.get("not_estimable", {}))  # e.g. unpredicted.without_unpredicted_units
         mapped = agreement.leave_out_partial(mapped, units, grid)
@@ -796,7 +803,16 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                *_opt("--cropland", cropland_path), *_opt("--year-field", year_field), *_opt("--year", year), *_opt("--variant-field", variant_field),
                *_opt("--variant", variant), *_opt("--skip-rows", skip_rows or None), "--out-unit", out_unit,
                *sum((["--level-stats", f"{lv}={p}"] for lv, p in (level_tables or {}).items()), []), "--json")
-    return StatisticsResult(paired, metrics, out_unit, cmd, mapped, left_out, sources, area_basis(map_kind, weight_path is not None))
+    return StatisticsResult(paired, metrics, out_unit, cmd, mapped, left_out, sources, area_basis(map_kind, weight_path is not None, whole_pixels))
+
+
+def class_map_values(info: dict, cropland_path=None):
+    """For irrmap's class.tif (`info` = map_values; no_cropland_is_zero): the function (values, grid) -> values that
+    sets its 255 (read as NaN) to 0 = mapped not irrigated, NaN (unpredicted) where `cropland_path` has cropland > 0
+    (_class_map_with_gaps, evaluation.unpredicted); None for any other map (its nodata stays missing)."""
+    if not no_cropland_is_zero(info):
+        return None
+    return lambda values, grid: _class_map_with_gaps(values, cropland_path, grid)
 
 
 def _class_map_with_gaps(m, cropland_path, grid: Grid):
@@ -899,7 +915,7 @@ class CompareResult:
 
 def compare(map_a, map_b, *, threshold_a=None, threshold_b=None, mask_path=None, units_path=None, unit_field=None,
             hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None, units_encoding=None,
-            threshold_options: dict | None = None, units_read: dict | None = None) -> CompareResult:
+            threshold_options: dict | None = None, units_read: dict | None = None, cropland_path=None) -> CompareResult:
     """Compare map B with map A on map A's grid; per-unit areas side by side when units are given.
     `threshold_options` ({"a": ..., "b": ...}) names the options giving the thresholds in errors (default
     --threshold-a / --threshold-b).
@@ -909,16 +925,22 @@ def compare(map_a, map_b, *, threshold_a=None, threshold_b=None, mask_path=None,
     A pixel as its irrigated fraction (average of its 0/1 pixels; the matrix is area-weighted by it), a map B as fine
     or coarser by nearest, the mask as categories (mode/nearest); evaluation.compare_grids, which also warns when a
     map is coarsened more than 2x. Every area reported for a map (irrigated_area_a_m2 / _b_m2, per-unit areas) is
-    summed on that map's own grid with true pixel areas; the outputs name the comparison grid and each method."""
+    summed on that map's own grid with true pixel areas; the outputs name the comparison grid and each method.
+
+    irrmap's class.tif (either map; no_cropland_is_zero) stores 255 for no cropland: such a pixel is mapped not
+    irrigated (0 ha, compared as 0), not missing, as in statistics and points (class_map_values). With `cropland_path`
+    (a 0..1 cropland fraction raster) a 255 pixel with cropland > 0 is unpredicted instead (evaluation.unpredicted):
+    missing, left out of the matrix and counted in missing_area_m2."""
     return compare_all(map_a, [map_b], threshold_a=threshold_a, threshold_b=threshold_b, mask_path=mask_path, units_path=units_path,
                        unit_field=unit_field, hierarchy=hierarchy, kind_a=kind_a, kind_b=kind_b, units_layer=units_layer,
-                       units_encoding=units_encoding, threshold_options=threshold_options, units_read=units_read)[0]
+                       units_encoding=units_encoding, threshold_options=threshold_options, units_read=units_read,
+                       cropland_path=cropland_path)[0]
 
 
 def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=None, units_path=None, unit_field=None,
                 hierarchy="cn-adcode", kind_a="fraction", kind_b="fraction", units_layer=None, units_encoding=None,
                 threshold_options: dict | None = None, units_read: dict | None = None,
-                kind_options: dict | None = None) -> list[CompareResult]:
+                kind_options: dict | None = None, cropland_path=None) -> list[CompareResult]:
     """`compare(map_a, b, ...)` for each map b of `maps_b` (same keywords, one threshold and kind for every map B),
     map A checked, read and summed once for all of them (comparison.compare_maps_many): the same results.
     `kind_options` ({"a": ..., "b": ...}) names the options choosing the kinds in errors (default --kind-a / --kind-b,
@@ -941,14 +963,18 @@ def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=
             value_guards.check_kind_domain(info_b, map_b, kind_b, "map B", kind_options.get("b"), t_opts["b"])
     given = threshold_a, threshold_b  # None: not given (value > 0)
     threshold_a, threshold_b = (0.0 if t is None else float(t) for t in given)
+    fill_a = class_map_values(info_a, cropland_path)
+    fills_b = [class_map_values(info_b, cropland_path) for info_b in infos_b]
     a = read_map(map_a, grid, name=Path(map_a).stem)
+    a = a if fill_a is None else fill_a(a, grid)
     all_names = []
     for map_b in maps_b:
         names = (Path(map_a).stem, Path(map_b).stem)
         all_names.append((f"A:{names[0]}", f"B:{names[1]}") if names[0] == names[1] else names)
     tmp = tempfile.mkdtemp(prefix="irrmap-compare-")
     try:
-        on_grid = [compare_grids.on_grid(map_b, grid, threshold_b, Path(tmp) / f"b{i}.tif") for i, map_b in enumerate(maps_b)]
+        on_grid = [compare_grids.on_grid(map_b, grid, threshold_b, Path(tmp) / f"b{i}.tif", fill=fill)
+                   for i, (map_b, fill) in enumerate(zip(maps_b, fills_b))]
         mask = compare_grids.on_grid(mask_path, grid, 0.0, Path(tmp) / "mask.tif", what="mask", fraction=False, name="mask") if mask_path else None
         res = comparison.compare_maps_many(a, [b.data for b in on_grid], threshold_a=threshold_a, thresholds_b=[b.threshold for b in on_grid],
                                            mask=None if mask is None else mask.data, names=all_names) if maps_b else []
@@ -961,7 +987,7 @@ def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=
                    **({"mask_on_grid": mask.method} if mask is not None else {})}
     out = []
     units = ua = None
-    for map_b, names, r in zip(maps_b, all_names, res):
+    for map_b, names, r, fill_b in zip(maps_b, all_names, res, fills_b):
         table = metrics = None
         if units_path:
             from irrmap.core.units import AdminUnits
@@ -969,8 +995,9 @@ def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=
             if units is None:
                 units = AdminUnits.read(units_path, unit_field, hierarchy=hierarchy, layer=units_layer, encoding=units_encoding, **(units_read or {}))
                 ua = agreement.mapped_area_by_unit(a, units, kind=kind_a, threshold=threshold_a, source=f"map A {map_a}")
-            ub = agreement.mapped_area_by_unit(read_map(map_b, name=Path(map_b).stem), units, kind=kind_b, threshold=threshold_b,
-                                               source=f"map B {map_b}")
+            b_own = read_map(map_b, name=Path(map_b).stem)
+            b_own = b_own if fill_b is None else fill_b(b_own, map_grid(map_b))
+            ub = agreement.mapped_area_by_unit(b_own, units, kind=kind_b, threshold=threshold_b, source=f"map B {map_b}")
             table = comparison.unit_areas_side_by_side(ua, ub, names)
             metrics = agreement.agreement_metrics(ua.to_numpy(), ub.to_numpy())
             metrics["units_without_mapped_area"] = {f"{names[i]}: {c}": why for i, side in enumerate((ua, ub))
@@ -982,7 +1009,7 @@ def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=
                    *_opt("--units-encoding", units_encoding if units_path else None),
                    *_opt("--drop-invalid-codes", _drops(units_read) and bool(units_path)),
                    *_opt("--kind-a", kind_a if units_path and kind_a != "fraction" else None),
-                   *_opt("--kind-b", kind_b if units_path and kind_b != "fraction" else None), "--json")
+                   *_opt("--kind-b", kind_b if units_path and kind_b != "fraction" else None), *_opt("--cropland", cropland_path), "--json")
         out.append(CompareResult(r, table, metrics, cmd))
     return out
 

@@ -85,17 +85,17 @@ def test_statistics_unit_mostly_unpredicted_has_no_mapped_area(tmp_path):
     gpd.GeoDataFrame(geoms, crs="EPSG:4326").to_file(tmp_path / "units.geojson")
     pd.DataFrame({"code": list(counties), "irrigated_area": [1.0, 1.0, 1.0]}).to_csv(tmp_path / "s.csv", index=False)
     r = statistics_agreement(cls, tmp_path / "units.geojson", "code", tmp_path / "s.csv", "code", "irrigated_area", "1000ha",
-                             map_kind="binary", levels=["county"], cropland_path=crop)
+                             map_kind="binary", weight_path=crop, levels=["county"], cropland_path=crop)
     geod = Geod(ellps="WGS84")
     row_area = np.array([abs(geod.polygon_area_perimeter([W, W + RES, W + RES, W], [N - (i + 1) * RES] * 2 + [N - i * RES] * 2)[0])
                          for i in range(SHAPE[0])])
-    # predicted counties: the irrigated pixels (even columns, rows 0-9) times their ellipsoidal areas
-    assert r.mapped["610101"] == pytest.approx(5 * row_area[:10].sum(), rel=1e-6)
-    assert r.mapped["610102"] == pytest.approx(5 * row_area[:10].sum(), rel=1e-6)
+    # predicted counties: the irrigated pixels (even columns, rows 0-9) times their cropland (0.6) and ellipsoidal areas
+    assert r.mapped["610101"] == pytest.approx(5 * 0.6 * row_area[:10].sum(), rel=1e-6)
+    assert r.mapped["610102"] == pytest.approx(5 * 0.6 * row_area[:10].sum(), rel=1e-6)
     # rows 10-14 unpredicted crop pixels: half the county is not mapped, so no mapped area (old code: 0 ha there)
     assert np.isnan(r.mapped["610201"])
-    # the report's headline names the basis of the mapped area (a binary map without weight: whole pixel areas)
-    assert "mapped area = the whole true area of each irrigated pixel" in _summary(None, r, None)
+    # the report's headline names the basis of the mapped area (a binary class map weighted by its cropland)
+    assert "mapped area = each irrigated pixel's true area times the weight raster" in _summary(None, r, None)
 
 
 def test_nodata_of_own_map_names_the_units_not_a_recode(tmp_path, caplog):

@@ -70,7 +70,9 @@ def test_class_map_no_cropland_is_zero_area(tmp_path):
     v = _class_map()
     p = _write(tmp_path / "class.tif", v, nodata=255, desc=CLASS_DESC)
     units, stats = _units_and_stats(tmp_path)
-    r = statistics_agreement(p, units, "code", stats, "code", "irrigated_area", "ha", map_kind="binary", levels=["county"])
+    ones = _write(tmp_path / "ones.tif", np.ones(SHAPE, np.float32))  # class.tif's areas need a cropland weight (here 1)
+    r = statistics_agreement(p, units, "code", stats, "code", "irrigated_area", "ha", map_kind="binary", levels=["county"],
+                             weight_path=ones)
     geod = Geod(ellps="WGS84")
     row_area = np.array([abs(geod.polygon_area_perimeter([W, W + RES, W + RES, W], [N - (i + 1) * RES] * 2 + [N - i * RES] * 2)[0])
                          for i in range(SHAPE[0])])

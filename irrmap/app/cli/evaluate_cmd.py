@@ -199,6 +199,8 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--threshold-a", type=float, default=None, help="map A value > T is irrigated (default: value > 0)")
     p.add_argument("--threshold-b", type=float, default=None, help="map B value > T is irrigated (default: value > 0)")
     p.add_argument("--mask", help="only compare where this raster > 0 (e.g. cropland)")
+    p.add_argument("--cropland", help="0..1 cropland fraction raster: on irrmap's class.tif a 255 pixel with cropland > 0 is "
+                                      "unpredicted (missing); without it every 255 is no cropland, compared as not irrigated")
     _units_args(p, required=False)
     p.add_argument("--kind-a", default="fraction", choices=["fraction", "binary"], help="how unit areas are computed for map A")
     p.add_argument("--kind-b", default="fraction", choices=["fraction", "binary"])
@@ -415,7 +417,8 @@ def _compare(args) -> int:
 
     r = compare(args.map_a, args.map_b, threshold_a=args.threshold_a, threshold_b=args.threshold_b, mask_path=args.mask,
                 units_path=args.units, unit_field=args.unit_field, hierarchy=args.hierarchy, kind_a=args.kind_a, kind_b=args.kind_b,
-                units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args))
+                units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args),
+                cropland_path=args.cropland)
     if args.out and r.units is not None:
         from irrmap.core.atomic import atomic_path
 
@@ -457,7 +460,7 @@ def _report(args) -> int:
         area = area_from_samples(args.samples, args.strata, fmt=table_format(args))
     comps = [compare(args.map, other, threshold_a=args.threshold, threshold_b=args.compare_threshold, units_path=args.units,
                      unit_field=args.unit_field, hierarchy=args.hierarchy, units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args),
-                     threshold_options={"a": "--threshold", "b": "--compare-threshold"}) for other in args.compare]
+                     threshold_options={"a": "--threshold", "b": "--compare-threshold"}, cropland_path=args.cropland) for other in args.compare]
     paths = write_report(args.out, args.map, points_result=pr, area=area, statistics=st, comparisons=comps, title=args.title,
                          map_kind=args.map_kind, threshold=args.threshold)
     for k, v in paths.items():

@@ -130,7 +130,8 @@ def _run(ctx: RunContext, own_warnings: list) -> list[Path]:
             cropland_path=ctx.products.get(cropland_product(ctx)), main_checked=True)  # the statistics stage checked the main table
     others = [ctx.product(o, "[evaluation].compare") for o in sec.compare]  # map A read once for all of them
     kw["comparisons"] = compare_all(map_path, others, threshold_a=sec.threshold, threshold_b=sec.threshold,
-                                    threshold_options={"a": "[evaluation].threshold", "b": "[evaluation].threshold"}) if others else []
+                                    threshold_options={"a": "[evaluation].threshold", "b": "[evaluation].threshold"},
+                                    cropland_path=ctx.products.get(cropland_product(ctx)) if cropland_product(ctx) else None) if others else []
     if ctx.config.water is not None:
         kw["water"] = water.report_files(ctx)
     if ctx.config.treecover is not None:
