@@ -93,5 +93,5 @@ def test_map_reduce_split_matches_the_whole_grid_kernel_on_the_demo(runs, tmp_pa
 def test_a_scheduler_that_is_neither_local_processes_nor_an_address_is_refused(tmp_path):
     cfg = generate_demo(tmp_path / "demo", rows=48, cols=48)
     res = subprocess.run([sys.executable, "-m", "irrmap", "run", str(cfg), "--scheduler", "local-processes:0"], capture_output=True, text=True)
-    assert res.returncode == 2 and "[run].scheduler" in res.stderr and "local-processes:N with N >= 1" in res.stderr
+    assert res.returncode == 2 and "irrmap run --scheduler: " in res.stderr and "local-processes:N with N >= 1" in res.stderr
     assert not (cfg.parent / "output").exists()

@@ -16,7 +16,7 @@ def demo(tmp_path_factory):
 def test_check_refuses_a_bad_scheduler(demo):
     res = subprocess.run([sys.executable, "-m", "irrmap", "run", str(demo), "--check", "--scheduler", "local-processes:0"],
                          capture_output=True, text=True)
-    assert res.returncode == 2 and "[run].scheduler" in res.stderr and "N >= 1" in res.stderr
+    assert res.returncode == 2 and "irrmap run --scheduler: " in res.stderr and "N >= 1" in res.stderr
 
 
 def test_check_accepts_a_good_scheduler_without_starting_it(demo):
