@@ -25,6 +25,7 @@ from irrmap.sources.ee.catalog import CATALOG, check_availability, dataset_from_
 from irrmap.sources.ee.plan import plan_from_config
 from tests.ee_offline import offline_ee
 from tests.run_config import write_run_config
+from tests.test_ee_graphs import _calls  # the invocations of a function in a serialised graph
 
 TODAY = datetime.date(2026, 12, 2)
 
@@ -138,20 +139,6 @@ def test_max_pixels_stays_within_earth_engines_limit():
 
 
 # ---- 4. the composites' default projection is the grid's CRS at the native scale ---------------------------------
-def _calls(node, name):
-    found = []
-    if isinstance(node, dict):
-        fi = node.get("functionInvocationValue")
-        if fi and fi.get("functionName") == name:
-            found.append(fi["arguments"])
-        for v in node.values():
-            found += _calls(v, name)
-    elif isinstance(node, list):
-        for v in node:
-            found += _calls(v, name)
-    return found
-
-
 def _deref(graph, node):
     while "valueReference" in node:
         node = graph["values"][node["valueReference"]]

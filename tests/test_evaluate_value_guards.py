@@ -12,7 +12,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import rasterio
 from geod_truth import geodesic_row_areas
 from irrmap.evaluation.agreement import zonal_mapped_area
 from irrmap.evaluation.design import SampleDesign
@@ -29,20 +28,16 @@ from shapely.geometry import box
 
 from irrmap.app.cli import main
 from irrmap.core.errors import DataError
+from tests.test_evaluation_map_values import _write as write_on_lattice
 
-W, N, RES = 104.0, 38.4, 0.01
+W, N, RES = 104.0, 38.4, 0.01  # as tests.test_evaluation_map_values, whose writer is used
 SHAPE = (40, 60)
 UNITS = {"610101": (0, 30), "610102": (30, 60)}  # columns of the map; every row
 FILL_COLS = 3  # the leftmost columns hold the fill value
 
 
 def _write(path, data, nodata=None, desc=None):
-    with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0], count=1, dtype=data.dtype, crs="EPSG:4326",
-                       transform=rasterio.transform.from_origin(W, N, RES, RES), nodata=nodata) as d:
-        d.write(data, 1)
-        if desc:
-            d.set_band_description(1, desc)
-    return str(path)
+    return str(write_on_lattice(path, data, nodata=nodata, desc=desc))  # the same 0.01 deg lattice (W, N, RES)
 
 
 def _classes():

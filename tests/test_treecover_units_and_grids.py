@@ -76,15 +76,20 @@ def test_level1_dn_is_refused_with_the_conversion_as_fix(fitted, tmp_path, capsy
     assert re.search(r"on the whole 0\.0(69|7|70|71)\d* times the fit's", err), err
 
 
+def _scaled_bands(fitted, folder, factor):
+    """The fit's band files times `factor`, under their own names in `folder` (no MTL, no Landsat ids)."""
+    folder.mkdir()
+    out = []
+    for p in fitted["paths"]:
+        with rasterio.open(p) as src:
+            out.append(write(folder / p.name, src.read(1) * factor))
+    return out
+
+
 @pytest.mark.parametrize("factor", [0.2, 5.0])
 def test_bands_scaled_as_a_whole_are_refused_without_ids(fitted, tmp_path, factor):
     """The same mistake under plain names, no MTL: the common factor (geometric mean of the band ratios) decides."""
-    folder = tmp_path / "plain"
-    folder.mkdir()
-    scaled = []
-    for p in fitted["paths"]:
-        with rasterio.open(p) as src:
-            scaled.append(write(folder / p.name, src.read(1) * factor))
+    scaled = _scaled_bands(fitted, tmp_path / "plain", factor)
     with pytest.raises(InputError, match="another product or other units") as exc:
         predict_treecover(tmp_path / "x.tif", fitted["model_dir"], open_stack(scaled, sensor="LT05", warn_indices=False), check=False)
     # the factor by construction; the fit's medians are of 240 m cell means, the sample's of 30 m pixels: within 3 %
@@ -101,12 +106,7 @@ def test_the_fits_own_bands_pass_quietly(fitted, tmp_path, caplog):
 
 def test_bands_a_little_off_as_a_whole_warn(fitted, tmp_path, caplog):
     """Bands 0.4 x the fit's (common factor 2.5: between COMMON_WARN and COMMON_REFUSE) are mapped with a warning."""
-    folder = tmp_path / "dark"
-    folder.mkdir()
-    dark = []
-    for p in fitted["paths"]:
-        with rasterio.open(p) as src:
-            dark.append(write(folder / p.name, src.read(1) * 0.4))
+    dark = _scaled_bands(fitted, tmp_path / "dark", 0.4)
     with caplog.at_level(logging.WARNING):
         res = predict_treecover(tmp_path / "d.tif", fitted["model_dir"], open_stack(dark, sensor="LT05", warn_indices=False), check=False)
     assert res["path"].is_file() and re.search(r"on the whole 0\.4\d* times the fit's", caplog.text)
