@@ -123,7 +123,7 @@ def test_reduce_batch_equals_masked_splits(tmp_path, rule, sizes):
     target = np.array([np.nan, 500.0, 0.0, np.nan, 1e9, 2000.0, 40.0])
     for u0, u1 in ((1, 7), (2, 5), (6, 7)):
         want, got = _old_reduce_batch(parts, u0, u1, target, rule), _reduce_batch(parts, u0, u1, target, rule)
-        assert want.keys() == got.keys()
+        assert want.keys() <= got.keys()  # the reduce also counts the ties at each threshold (intermediate_maps.warn_cut_ties)
         for k in want:
             assert len(want[k]) == len(got[k]) == 3
             for x, y in zip(want[k], got[k]):
