@@ -15,6 +15,8 @@ import math
 import re
 import shlex
 
+from irrmap.core.number_text import is_number
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "irrigated", "irrigation", "irr", "t"})
 FALSE_WORDS = frozenset({"0", "false", "no", "n", "rainfed", "not irrigated", "not_irrigated", "non-irrigated", "nonirrigated",
                          "f", "dryland"})
@@ -33,18 +35,10 @@ def is_missing(value) -> bool:
     return str(value).strip().casefold() in MISSING_MARKERS
 
 
-def _is_number(label: str) -> bool:
-    try:
-        float(label)
-    except ValueError:
-        return False
-    return True
-
-
 def word_meaning(label: str) -> int | None:
     """1 or 0 for a word of TRUE_WORDS / FALSE_WORDS (any case, not the digits), else None."""
     t = str(label).strip().casefold()
-    if _is_number(t):
+    if is_number(t):
         return None
     return 1 if t in TRUE_WORDS else 0 if t in FALSE_WORDS else None
 
@@ -53,7 +47,7 @@ def mixed_coding(labels) -> tuple[list, list] | None:
     """(numeric codes, irrigated/not words) when `labels` (one column's labels, as text) hold both, else None:
     e.g. 0/1 with 'yes', which one reader takes as 1 and another as a third class."""
     seen = {str(v).strip() for v in labels}
-    numbers = sorted(v for v in seen if _is_number(v))
+    numbers = sorted(v for v in seen if is_number(v))
     words = sorted(v for v in seen if word_meaning(v) is not None)
     return (numbers, words) if numbers and words else None
 
@@ -70,7 +64,7 @@ def guess_meaning(label: str) -> int | None:
     """What a label word most likely means: -1 (no label: unknown, missing, n/a), 0 (not irrigated: contains
     non/not/un/no, rainfed or dry), 1 (other words); None for numbers (a code says nothing by itself)."""
     t = str(label).strip().casefold()
-    if _is_number(t):
+    if is_number(t):
         return None
     if _MISSING_WORDS.match(t):
         return -1

@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass, fields
 
 from irrmap.core.errors import ConfigError
+from irrmap.core.number_text import is_number
 from irrmap.sources.bands import CATALOGUE as BAND_IDS
 from irrmap.sources.bands import REFLECTIVE
 from irrmap.sources.landsat import C2_SR
@@ -301,7 +302,7 @@ def _check_numbers(v: dict, where: str) -> None:
     high], low <= high), classes (integer codes). ConfigError naming the key, the value and how to write it."""
     def bad(key, what, example):
         got = v[key]
-        hint = f" (write {key} = {got.strip()}, without quotes)" if isinstance(got, str) and _is_number_text(got) else ""
+        hint = f" (write {key} = {got.strip()}, without quotes)" if isinstance(got, str) and is_number(got) else ""
         raise ConfigError(f"{key} = {got!r} is not {what}", f"{where}.{key}", f"give a TOML number{hint}, e.g. {key} = {example}")
 
     for key, example in (("scale", "0.0001"), ("offset", "0.0"), ("native_scale_m", "30")):
@@ -326,9 +327,3 @@ def _check_numbers(v: dict, where: str) -> None:
                           "give the class codes as TOML integers, without quotes, e.g. classes = [40]")
 
 
-def _is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
