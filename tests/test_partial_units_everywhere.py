@@ -70,7 +70,7 @@ def test_thresholds_cli_exclude_drops_cut_units(cut_inputs):
     d = cut_inputs
     assert _thresholds(d, "--partial", "exclude") == 0
     t = pd.read_csv(d / "thr" / "thresholds.csv", dtype={"unit": str}).set_index("unit")
-    assert t.loc["650102", "status"] == "missing" and np.isnan(t.loc["650102", "target_m2"])
+    assert t.loc["650102", "status"] == "excluded" and np.isnan(t.loc["650102", "target_m2"])  # old code: "missing"
     assert t.loc["650103", "status"] == "off grid"
 
 

@@ -66,4 +66,16 @@ def test_county_cut_by_the_grid_can_be_excluded(project):  # noqa: F811
     units = pd.read_csv(project / "out" / "units" / "units.csv", dtype={"code": str}).set_index("code")
     assert units.loc["620102", "partial_action"] == "excluded"
     thr = pd.read_csv(project / "out" / "training" / "thresholds.csv", dtype={"unit": str}).set_index("unit")
-    assert thr.loc["620102", "status"] == "missing" and thr.loc["620101", "status"] == "ok"
+    assert thr.loc["620102", "status"] == "excluded" and thr.loc["620101", "status"] == "ok"  # old code: "missing"
+
+
+def test_county_off_the_grid_is_marked_off_grid_in_the_run(project, caplog):  # noqa: F811
+    """Grid bounds 100.0..100.09 E leave county 620102 (100.1..100.2 E) wholly off the grid: the run's thresholds.csv
+    says 'off grid' as `irrmap training thresholds` and the warning do (the old run said 'missing': no statistic)."""
+    cfg = _config(project)
+    cfg.write_text(cfg.read_text().replace(CUT, "bounds = [100.0, 40.0, 100.09, 40.1]"))
+    with caplog.at_level(logging.WARNING):
+        assert main(["-q", "run", str(cfg)]) == 0
+    thr = pd.read_csv(project / "out" / "training" / "thresholds.csv", dtype={"unit": str}).set_index("unit")
+    assert thr.loc["620102", "status"] == "off grid" and thr.loc["620101", "status"] == "ok"
+    assert "status 'off grid'" in caplog.text

@@ -80,6 +80,20 @@ def on_grid_targets(targets: pd.Series, coverage: pd.DataFrame, mode: str) -> tu
     return out, rows
 
 
+EXCLUDED = "excluded"  # the thresholds status of a unit cut by the grid and left out ([units].partial = 'exclude')
+
+
+def mark_partial_status(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """`table` (thresholds.csv rows: unit, status, ...) with the status of the units in `rows` (on_grid_targets'
+    rows) set to their action where they got no target: OFF_GRID for units wholly off the grid and EXCLUDED for
+    partial units left out, rather than "missing" (which means: no statistic in the table). Returns a copy."""
+    out = table.copy()
+    for action in (OFF_GRID, EXCLUDED):
+        codes = rows.loc[rows["action"] == action, "code"].astype(str)
+        out.loc[out["unit"].astype(str).isin(codes), "status"] = action
+    return out
+
+
 def warn_partial(rows: pd.DataFrame, mode: str, listing, what: str = "thresholds", fix: str = "widen [grid] bounds to cover whole units") -> None:
     """Warnings naming the units cut by the grid (with their share and its basis) and those wholly off it; `rows`
     from on_grid_targets, `listing` the file that lists them, `fix` how to cover whole units (the grid's or the rasters' extent)."""

@@ -21,7 +21,7 @@ def register(sub, name: str, help_: str) -> None:
         description="Writes DIR/<score>.tif (uint8: 1 irrigated, 0 not, 255 nodata) per score and DIR/thresholds.csv "
                     "(score, unit, target_m2, mapped_m2, cropland_m2, threshold, n_pixels, status, ...). Status: ok, zero, "
                     "infeasible (cropland < target: all crop irrigated, shortfall reported), missing (no statistic: nodata), "
-                    "off grid (no area on the grid: left out). Units cut by the grid's bounds are handled per --partial and "
+                    "off grid (no area on the grid: left out), excluded (cut by the grid, left out by --partial exclude). Units cut by the grid's bounds are handled per --partial and "
                     "listed in DIR/partial_units.csv (code, share, basis, target_m2, used_m2, action).",
     )
     p.add_argument("--score", action="append", required=True, help="score raster (repeat for several); name = file stem")
@@ -78,7 +78,7 @@ def _thresholds(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.output_paths import refuse_overwriting_inputs
     from irrmap.core.palettes import IRRIGATION
-    from irrmap.core.partial_units import OFF_GRID
+    from irrmap.core.partial_units import mark_partial_status
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
     from irrmap.core.statistics import (
@@ -125,8 +125,7 @@ def _thresholds(args) -> int:
         print(scale)
         if scale.severity == "error":
             raise DataError(scale.message, args.stats, scale.fix)
-    off = partial.loc[partial["action"] == OFF_GRID, "code"]
-    table.loc[table["unit"].isin(off), "status"] = OFF_GRID  # no area on the grid: not "missing", not "infeasible"
+    table = mark_partial_status(table, partial)  # off grid / excluded: not "missing" (no statistic), not "infeasible"
     for name, m in maps.items():
         write_raster(out / f"{name}.tif", m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
                      tags={"stage": "training.thresholds", "rule": args.rule, "statistics": args.stats}, colours=IRRIGATION)

@@ -24,6 +24,7 @@ from irrmap.app.stages.units import partial_targets
 from irrmap.core.atomic import atomic_path, partial_path
 from irrmap.core.errors import ConfigError, DataError, gather, raise_all
 from irrmap.core.palettes import IRRIGATION
+from irrmap.core.partial_units import mark_partial_status
 from irrmap.core.raster_read import read_raster
 from irrmap.core.raster_write import RasterOutput, write_rasters
 
@@ -45,6 +46,7 @@ def run_thresholds(ctx: RunContext) -> list[Path]:
     folder = ctx.outdir / "training"
     work = partial_path(folder / "thresholds", ".parts")
     maps, result = split_scores(scores, zones, cropland, targets, codes, rule=sec.rule, work=work)
+    result = mark_partial_status(result, pd.read_csv(folder / "partial_units.csv", dtype={"code": str}))
     tags = provenance(ctx, "training.thresholds") | {"rule": sec.rule}
     # one write_rasters call: the maps' finishing copies (GDAL's COG copy, mostly one thread each) run side by side
     rasters = [RasterOutput(folder / f"threshold_{name}.tif", m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
