@@ -108,3 +108,26 @@ def test_cli_demo(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "irrmap run" in printed and (tmp_path / "d" / "config.toml").exists()
     assert main(["-q", "demo", str(tmp_path / "e"), "--rows", "10", "--cols", "72"]) == 2
+
+
+def test_window_without_water_nearby_equals_the_whole():
+    """A window with no water within the distance cap (HALO px) around it: its distance to water is the cap, as in
+    any larger window that holds it. The old code let scipy measure to a virtual corner of the dry array (1, 1.41,
+    2.24 px ... from it), so `irrmap demo --chunk 128` changed 17 files. Spec 300 x 300, seed 1: its top-left 16 x 16
+    corner has no water within 40 px (found by scanning the water mask)."""
+    from irrmap.app.demo.truth import HALO, dem_water
+
+    spec = DemoSpec(rows=300, cols=300, seed=1)
+    hyd = route(spec)
+    dry = Window(0, 0, 16, 16)
+    _, water, _ = dem_water(spec, hyd, Window(0, 0, 16 + HALO, 16 + HALO))  # the window and its halo inside the grid
+    assert not water.any()  # the premise: dry within the cap
+    alone = window_bundle(spec, hyd, dry)
+    big = window_bundle(spec, hyd, Window(0, 0, 300, 128))  # holds water: distances to real water, capped
+    compared = 0
+    for name in alone:
+        a, b = alone[name], big[name]
+        if a.ndim >= 2 and a.shape[-2:] == (16, 16):
+            np.testing.assert_array_equal(a, b[..., 0:16, 0:16], err_msg=name)
+            compared += 1
+    assert compared >= 5

@@ -46,8 +46,13 @@ def landscape(spec: DemoSpec, hyd: Hydrology, window) -> dict[str, np.ndarray]:
     big, inner = expand(spec, window, HALO)
     z, water, lake = dem_water(spec, hyd, big)
     x, y = pixel_centres(window)
-    dist_px = ndimage.distance_transform_edt(water == 0)
-    dist_px = np.minimum(dist_px, HALO)
+    # distance (pixels) to the nearest water cell, capped at HALO: every water cell within HALO of the window lies in
+    # `big`. With no water in `big` scipy's transform measures to a virtual corner instead (1, 1.41, 2.24, ... from
+    # the array's corner), which made the truth depend on the window: all cells are then HALO or farther.
+    if (water != 0).any():
+        dist_px = np.minimum(ndimage.distance_transform_edt(water == 0), HALO)
+    else:
+        dist_px = np.full(water.shape, float(HALO))
     # slope on the window plus one pixel so edges use true neighbours
     one, inner1 = expand(spec, window, 1)
     off = (int(one.row_off) - int(big.row_off), int(one.col_off) - int(big.col_off))
