@@ -12,6 +12,7 @@ import rasterio
 from irrmap.core.errors import GridError
 from irrmap.core.georef import grid_of, north_up
 from irrmap.core.grid import Grid
+from irrmap.core.partial_units import OFF_GRID
 from irrmap.core.zonal import zonal_area
 
 M2_PER_HA = 1e4
@@ -94,16 +95,32 @@ def _cropland_reader(cropland, zones_path):
 
 
 def irrigated_area_by_unit(class_path, zones_path, units: pd.DataFrame, levels: list[str], statistics: pd.Series | None = None,
-                           statistics_level: str | None = None, nodata: int = 255, *, cropland) -> pd.DataFrame:
-    """One row per unit and level: level, code, name (finest level only), irrigated_area_ha, unpredicted_cropland_ha
-    and, at `statistics_level`, statistic_ha and difference_ha (mapped - statistic); areas in ha (1 ha = 1e4 m2).
+                           statistics_level: str | None = None, nodata: int = 255, *, cropland,
+                           partial_rows: pd.DataFrame | None = None, listing=None) -> pd.DataFrame:
+    """One row per unit and level, columns TABLE_COLUMNS: level, code, name (finest level only), irrigated_area_ha,
+    unpredicted_cropland_ha, statistic_ha, coverage, statistic_on_grid_ha, difference_ha; areas in ha (1 ha = 1e4 m2).
 
     `class_path`: the class map (mapping/class.tif: 1 irrigated, 0 not, `nodata` no cropland or not predicted);
     `cropland` (keyword): the run's cropland fraction (0..1), a path or a DataArray on the same grid; `zones_path`:
-    the unit zone raster (0 = no unit) on the same grid; `units`: the units stage's table (columns zone, code, name
-    and one column per coarser level, e.g. city, province); `levels`: finest first; `statistics`: area (m2) by code
-    at `statistics_level`. Area: `irrigated_m2_by_unit` (class 1 x cropland x true pixel area, not fraction.tif's
-    rounded percent). Errors: those of `irrigated_m2_by_unit`.
+    the unit zone raster (0 = no unit) on the same grid; `units`: the units stage's table (columns zone, code, name,
+    one column per coarser level, e.g. city, province, and units/units.csv's on_grid_share and partial: without
+    them every unit counts as whole); `levels`: finest first; `statistics`: area (m2) by code at `statistics_level`;
+    `partial_rows`: the thresholds' treatment of the units cut by the grid (training/partial_units.csv, as
+    irrmap.core.partial_units.on_grid_targets returns it: code, used_m2, action), None when there is none;
+    `listing`: the file the partial/off-grid warning names. Area: `irrigated_m2_by_unit` (class 1 x cropland x
+    true pixel area, not fraction.tif's rounded percent). Errors: those of `irrigated_m2_by_unit`.
+
+    coverage (`unit_coverage`): 'whole', 'partial' (cut by the grid's bounds) or 'off grid' (no area on the grid);
+    a coarser unit is whole when all its finest units are, off grid when all are, else partial.
+    statistic_on_grid_ha: the statistic the run's thresholds used for the part of the unit on the grid
+    (`on_grid_statistics`: the statistic for whole units, used_m2 for partial ones scaled by
+    irrmap.core.partial_units; empty off the grid and for units left out with [units].partial = 'exclude').
+    difference_ha = irrigated_area_ha - statistic_on_grid_ha: comparing a cut unit's mapped area with its whole
+    statistic would read the off-grid part as an underestimate (-100 % for a unit wholly off the grid).
+    With statistics at the finest level, a coarser unit's statistic_ha is the sum of its finest units' statistics
+    only when it is whole and every finest unit has one: a sum missing some units, or the parts off the grid,
+    is no statistic of the coarser unit; its statistic_on_grid_ha is the sum of its on-grid finest units' values
+    when every one of them has one. A warning names the partial and off-grid units.
 
     unpredicted_cropland_ha gives each unit's cropland that the map leaves unpredicted
     (`unpredicted_cropland_m2_by_unit`): its irrigated_area_ha is then a lower bound, short by up to that much. A
@@ -111,21 +128,94 @@ def irrigated_area_by_unit(class_path, zones_path, units: pd.DataFrame, levels: 
     cropland plus the unpredicted one."""
     finest = units.assign(irrigated_area_ha=irrigated_m2_by_unit(class_path, cropland, zones_path, units, nodata).to_numpy() / M2_PER_HA)
     gap = unpredicted_cropland_m2_by_unit(class_path, cropland, zones_path, units, nodata).to_numpy() / M2_PER_HA
-    finest = finest.assign(unpredicted_cropland_ha=gap)
-    columns = ["irrigated_area_ha", "unpredicted_cropland_ha"]
+    finest = finest.assign(unpredicted_cropland_ha=gap, code=finest["code"].astype(str))
     _warn_unpredicted(finest, class_path, cropland, zones_path, units)
+    cover = unit_coverage(units, partial_rows)
+    at_finest = statistics is not None and statistics_level == levels[0]
+    stat = statistics.groupby(statistics.index.astype(str)).sum() if statistics is not None else pd.Series(dtype=float)
+    finest = finest.assign(coverage=cover.reindex(finest["code"]).to_numpy(),
+                           stat=stat.reindex(finest["code"]).to_numpy() if at_finest else np.nan,
+                           on=on_grid_statistics(stat, cover, partial_rows).reindex(finest["code"]).to_numpy() if at_finest else np.nan)
     rows = []
     for i, level in enumerate(levels):
-        key = "code" if i == 0 else level
-        g = finest.groupby(finest[key].astype(str), sort=True)[columns].sum().rename_axis("code").reset_index()
-        g.insert(0, "level", level)
-        g.insert(2, "name", finest.set_index(finest["code"].astype(str))["name"].reindex(g["code"]).to_numpy() if i == 0 and "name" in finest else "")
-        if statistics is not None and level == statistics_level:
-            s = statistics.groupby(statistics.index.astype(str)).sum()
-            g["statistic_ha"] = s.reindex(g["code"]).to_numpy() / M2_PER_HA
-            g["difference_ha"] = g["irrigated_area_ha"] - g["statistic_ha"]
-        rows.append(g)
+        key = finest["code"] if i == 0 else finest[level].astype(str)
+        g = finest.groupby(key, sort=True)
+        t = g[["irrigated_area_ha", "unpredicted_cropland_ha"]].sum().rename_axis("code").reset_index()
+        t.insert(0, "level", level)
+        t.insert(2, "name", finest.set_index("code")["name"].reindex(t["code"]).to_numpy() if i == 0 and "name" in finest else "")
+        cov = g["coverage"].agg(_coarse_coverage).reindex(t["code"]).to_numpy()
+        if at_finest:
+            whole_known = ((finest["coverage"] == WHOLE) & finest["stat"].notna()).groupby(key, sort=True).all()
+            on = finest[finest["coverage"] != OFF_GRID].groupby(key, sort=True)["on"].agg(lambda v: v.sum() if v.notna().all() else np.nan)
+            total = g["stat"].sum(min_count=1).reindex(t["code"]).to_numpy()
+            t["statistic_ha"] = (total if i == 0 else np.where(whole_known.reindex(t["code"]).to_numpy(), total, np.nan)) / M2_PER_HA
+            t["statistic_on_grid_ha"] = on.reindex(t["code"]).to_numpy(dtype=float) / M2_PER_HA
+        elif statistics is not None and level == statistics_level:  # statistics of a coarser level: no thresholds split them
+            t["statistic_ha"] = stat.reindex(t["code"]).to_numpy() / M2_PER_HA
+            t["statistic_on_grid_ha"] = np.where(cov == WHOLE, t["statistic_ha"], np.nan)
+        else:
+            t["statistic_ha"] = t["statistic_on_grid_ha"] = np.nan
+        t["coverage"] = cov
+        t["difference_ha"] = t["irrigated_area_ha"] - t["statistic_on_grid_ha"]
+        rows.append(t[TABLE_COLUMNS])
+    _warn_cut(finest, listing)
     return pd.concat(rows, ignore_index=True)
+
+
+WHOLE, PARTIAL = "whole", "partial"  # the coverage values beside irrmap.core.partial_units.OFF_GRID ('off grid')
+TABLE_COLUMNS = ["level", "code", "name", "irrigated_area_ha", "unpredicted_cropland_ha", "statistic_ha", "coverage",
+                 "statistic_on_grid_ha", "difference_ha"]  # mapping/irrigated_area_by_unit.csv; the viewer reads these names
+
+
+def unit_coverage(units: pd.DataFrame, partial_rows: pd.DataFrame | None = None) -> pd.Series:
+    """'whole', 'partial' or 'off grid' by finest unit code, from units/units.csv's partial (on_grid_share below
+    irrmap.core.coverage.FULL_SHARE) and on_grid_share (0 = off grid: irrmap.core.coverage.scale_partial's test,
+    so the same units as partial_units.csv's action 'off grid', which also marks a unit off grid). A table without
+    these columns (no grid coverage known) gives 'whole' for every unit."""
+    codes = units["code"].astype(str).to_numpy()
+    out = pd.Series(WHOLE, index=codes, dtype=object)
+    if "partial" in units and "on_grid_share" in units:
+        part = units["partial"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+        off = units["on_grid_share"].astype(float).to_numpy() <= 0
+        out[part] = PARTIAL
+        out[part & off] = OFF_GRID
+    if partial_rows is not None and len(partial_rows):
+        gone = partial_rows.loc[partial_rows["action"] == OFF_GRID, "code"].astype(str)
+        out[out.index.isin(gone)] = OFF_GRID
+    return out
+
+
+def on_grid_statistics(statistics: pd.Series, coverage: pd.Series, partial_rows: pd.DataFrame | None = None) -> pd.Series:
+    """The statistic (m2) by finest unit code for the part of each unit on the grid, as the run's thresholds took it:
+    the statistic for whole units; for partial ones partial_rows' used_m2 (irrmap.core.partial_units.on_grid_targets:
+    scaled by the unit's share on the grid; NaN when excluded, or with no row in `partial_rows`); NaN off the grid
+    and where there is no statistic. `coverage`: unit_coverage's Series."""
+    stat = statistics.groupby(statistics.index.astype(str)).sum().reindex(coverage.index).astype(float)
+    out = stat.where(coverage == WHOLE)
+    if partial_rows is not None and len(partial_rows):
+        used = pd.to_numeric(partial_rows.set_index(partial_rows["code"].astype(str))["used_m2"], errors="coerce")
+        part = coverage.index[(coverage == PARTIAL).to_numpy()]
+        out[part] = used.reindex(part).to_numpy()
+    return out
+
+
+def _coarse_coverage(values: pd.Series) -> str:
+    return WHOLE if (values == WHOLE).all() else OFF_GRID if (values == OFF_GRID).all() else PARTIAL
+
+
+def _warn_cut(finest: pd.DataFrame, listing) -> None:
+    """Warn (the project's log.warning, collected into the report's flags) naming the finest units cut by the grid
+    or off it: their mapped area covers only their part on the grid."""
+    cut = finest[finest["coverage"] != WHOLE]
+    if cut.empty:
+        return
+    items = [f"{c} {v}" for c, v in zip(cut["code"], cut["coverage"])]
+    more = f", ... ({len(items) - 8} more)" if len(items) > 8 else ""
+    log.warning("%s: %d units are not wholly on the grid (%s%s): their irrigated_area_ha covers only their part on the grid; "
+                "difference_ha compares it with statistic_on_grid_ha (the statistic the thresholds used for that part; "
+                "empty off the grid and for excluded units), not with the whole unit's statistic_ha. Fix: widen [grid] "
+                "bounds to cover whole units; the column coverage marks them", listing or "irrigated_area_by_unit",
+                len(cut), ", ".join(items[:8]), more)
 
 
 def _warn_unpredicted(finest: pd.DataFrame, fraction_path, cropland, zones_path, units: pd.DataFrame) -> None:
@@ -151,4 +241,5 @@ def _warn_unpredicted(finest: pd.DataFrame, fraction_path, cropland, zones_path,
                     100 * MAX_MISSING_SHARE, ", ".join(f"{codes[i]} {100 * share[i]:.1f} %" for i in worst), float(gap.sum()))
 
 
-__all__ = ["irrigated_area_by_unit", "irrigated_m2_by_unit", "unpredicted_cropland_m2_by_unit"]
+__all__ = ["TABLE_COLUMNS", "irrigated_area_by_unit", "irrigated_m2_by_unit", "on_grid_statistics", "unit_coverage",
+           "unpredicted_cropland_m2_by_unit"]

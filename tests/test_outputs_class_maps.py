@@ -106,4 +106,7 @@ def test_area_per_unit_and_level(tmp_path):
     assert county.loc["110101", "name"] == "A"
     city = df[df["level"] == "city"].set_index("code")
     assert city.loc["110100", "irrigated_area_ha"] == pytest.approx(5 * ha, rel=1e-7)
-    assert np.isnan(city.loc["110100", "statistic_ha"])  # statistics are given at county level only
+    # both counties are whole (no on_grid_share: no cut) and both have a statistic: the city's is their sum (4 + 1 ha);
+    # before, every coarser level was left empty (a city with a cut county or one without a statistic still is)
+    assert city.loc["110100", "statistic_ha"] == pytest.approx(5.0)
+    assert city.loc["110100", "coverage"] == "whole" and city.loc["110100", "statistic_on_grid_ha"] == pytest.approx(5.0)

@@ -15,7 +15,7 @@ from irrmap.training.split_mapreduce import split_tiles
 log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = ["score", "unit", "target_m2", "mapped_m2", "cropland_m2", "threshold", "n_pixels", "status",
-                 "shortfall_m2", "n_candidates", "n_without_score"]
+                 "shortfall_m2", "n_candidates", "n_without_score", "unscored_cropland_m2"]
 
 
 def split_scores(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland: xr.DataArray, targets_by_code: pd.Series,

@@ -59,12 +59,14 @@ def integer_zones(block: np.ndarray) -> np.ndarray:
     return np.where(finite & (block > 0), block, 0).astype(np.int64)
 
 
-def unit_table(target, n_label, mapped, cropland_m2, threshold, n_candidates, n_without_score) -> pd.DataFrame:
+def unit_table(target, n_label, mapped, cropland_m2, threshold, n_candidates, n_without_score, unscored_m2=None) -> pd.DataFrame:
     """The per-unit table of a split, from per-zone arrays (index = zone id 0..N; zone 0 is dropped):
-    `threshold` is the score of the last labelled candidate (NaN when none)."""
+    `threshold` is the score of the last labelled candidate (NaN when none); `cropland_m2` the cropland (m2) of the
+    candidates with a score, `unscored_m2` (column unscored_cropland_m2; NaN when not given) that of the
+    `n_without_score` crop pixels without one, which no threshold can label."""
     status = np.where(np.isnan(target), "missing", np.where(target <= 0, "zero", np.where(cropland_m2 < target, "infeasible", "ok")))
     return pd.DataFrame({
         "zone": np.arange(target.size), "target_m2": target, "mapped_m2": np.where(np.isnan(target), np.nan, mapped),
         "cropland_m2": cropland_m2, "threshold": threshold, "n_pixels": n_label, "n_candidates": n_candidates,
-        "n_without_score": n_without_score, "shortfall_m2": np.where(status == "infeasible", target - cropland_m2, 0.0), "status": status,
+        "n_without_score": n_without_score, "unscored_cropland_m2": np.nan if unscored_m2 is None else unscored_m2, "shortfall_m2": np.where(status == "infeasible", target - cropland_m2, 0.0), "status": status,
     }).iloc[1:].reset_index(drop=True)

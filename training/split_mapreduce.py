@@ -91,7 +91,7 @@ def _reduce_batch(parts: list[Path], u0: int, u1: int, target: np.ndarray, rule:
     grouping by unit are made once for all scores; a score with missing values splits its finite subset."""
     rec = _gather(parts, u0, u1)
     n = target.size
-    out = {"n_candidates": [], "n_without_score": [], "n_label": [], "mapped": [], "cropland": [], "threshold": [], "key": [], "tie": [],
+    out = {"n_candidates": [], "n_without_score": [], "unscored": [], "n_label": [], "mapped": [], "cropland": [], "threshold": [], "key": [], "tie": [],
            "n_tied": [], "n_tied_labelled": []}
     unit = np.ascontiguousarray(rec["unit"])
     check_units(unit, n - 1)
@@ -126,7 +126,8 @@ def _reduce_batch(parts: list[Path], u0: int, u1: int, target: np.ndarray, rule:
         tied = su == threshold[u]  # NaN threshold (nothing labelled): never equal
         n_tied = np.bincount(u[tied], minlength=n)
         n_tied_labelled = np.bincount(u[tied & (pos <= tie[u])], minlength=n)
-        for name, v in (("n_candidates", n_cand), ("n_without_score", every - n_cand),
+        unscored = np.zeros(n) if sub is None else np.bincount(unit[~ok], weights=area[~ok], minlength=n)  # cropland m2 without a score
+        for name, v in (("n_candidates", n_cand), ("n_without_score", every - n_cand), ("unscored", unscored),
                         ("n_label", n_label), ("mapped", mapped), ("cropland", cropland), ("threshold", threshold), ("key", key), ("tie", tie),
                         ("n_tied", n_tied), ("n_tied_labelled", n_tied_labelled)):
             out[name].append(np.asarray(v)[u0:u1])
@@ -227,7 +228,7 @@ def split_tiles(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland: 
         threshold = per_zone["threshold"][i]
         threshold[0] = np.nan
         tables[name] = unit_table(target, per_zone["n_label"][i], per_zone["mapped"][i], per_zone["cropland"][i], threshold,
-                                  per_zone["n_candidates"][i], per_zone["n_without_score"][i])
+                                  per_zone["n_candidates"][i], per_zone["n_without_score"][i], per_zone["unscored"][i])
         if ties is not None:
             ties[name] = pd.DataFrame({"zone": np.arange(target.size), "n_tied": per_zone["n_tied"][i],
                                        "n_tied_labelled": per_zone["n_tied_labelled"][i]}).iloc[1:].reset_index(drop=True)

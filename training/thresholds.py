@@ -126,7 +126,8 @@ class ThresholdSplitter(BaseEstimator, TransformerMixin):
         self.thresholds_ = thr
         self.tie_pos_ = tie
         self.table_ = unit_table(target, n_label, mapped, cropland_m2, np.where(has, thr, np.nan),
-                                 np.bincount(cand.unit[ok], minlength=target.size), np.bincount(cand.unit[~ok], minlength=target.size))
+                                 np.bincount(cand.unit[ok], minlength=target.size), np.bincount(cand.unit[~ok], minlength=target.size),
+                                 np.bincount(cand.unit[~ok], weights=cand.area[~ok].astype(np.float64), minlength=target.size))
         return self
 
     def label_map(self, zones: xr.DataArray) -> xr.DataArray:

@@ -183,10 +183,19 @@ def cropland_range_error(cropland, path, scale):
 
 
 def log_infeasible(table) -> None:
-    """One warning per unit whose statistic exceeds its cropland on the grid (status infeasible): its code, the
-    statistic, the cropland and the shortfall (the count is in the summary; thresholds.csv has the rows)."""
-    bad = table[table["status"] == "infeasible"].drop_duplicates("unit")
-    for r in bad.itertuples():
+    """One warning per unit whose statistic exceeds its scored cropland on the grid (status infeasible): its code, the
+    statistic, the cropland with a score, the cropland without one (irrmap.app.stages.training.infeasible_units) and
+    the shortfall (the count is in the summary; thresholds.csv has the rows). Cropland without a score points at the
+    --score rasters' gaps, not at the cropland raster."""
+    from irrmap.app.stages.training import infeasible_units
+
+    for r in infeasible_units(table).itertuples():
+        if r.unscored_m2 > 0:
+            log.warning("thresholds: unit %s is infeasible: statistic %.4g km2 but %.4g km2 cropland with a score and %.4g km2 "
+                        "(%.1f %% of its cropland) without one, which no threshold can label; shortfall %.4g km2; all its scored "
+                        "crop pixels are marked irrigated (fill the --score rasters' gaps over its cropland)", r.unit,
+                        r.target_m2 / 1e6, r.cropland_m2 / 1e6, r.unscored_m2 / 1e6, 100 * r.unscored_share, r.shortfall_m2 / 1e6)
+            continue
         log.warning("thresholds: unit %s is infeasible: statistic %.4g km2 but %.4g km2 cropland on the grid, shortfall "
                     "%.4g km2; all its crop pixels are marked irrigated (check the cropland raster, the grid bounds and "
                     "--area-unit)", r.unit, r.target_m2 / 1e6, r.cropland_m2 / 1e6, r.shortfall_m2 / 1e6)

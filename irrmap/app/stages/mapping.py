@@ -61,8 +61,10 @@ def run(ctx: RunContext) -> list[Path]:
 
 def _unit_table(ctx: RunContext, class_path, cropland, out: Path) -> Path:
     """Write the mapped irrigated area per unit and level (mapping.unit_areas: class 1 of `class_path` x `cropland` x
-    true pixel area), with the statistic of each unit at the statistics' level (statistics/statistics.csv, valid rows)
-    and the cropland the map leaves unpredicted (`cropland`: the run's cropland fraction on its grid, a DataArray)."""
+    true pixel area), with the statistic of each unit at the statistics' level (statistics/statistics.csv, valid rows),
+    each unit's coverage by the grid (units/units.csv) and the statistic the thresholds used for its part on the grid
+    (training/partial_units.csv for units cut by the grid), and the cropland the map leaves unpredicted (`cropland`:
+    the run's cropland fraction on its grid, a DataArray)."""
     import pandas as pd
 
     from irrmap.mapping.unit_areas import irrigated_area_by_unit
@@ -73,8 +75,10 @@ def _unit_table(ctx: RunContext, class_path, cropland, out: Path) -> Path:
         s = pd.read_csv(ctx.outdir / "statistics" / "statistics.csv", dtype={"code": str})
         s = s[s["valid"].astype(bool)] if "valid" in s else s
         stats, level = s.groupby("code")["area_m2"].sum(), ctx.config.statistics.level
+    listing = ctx.outdir / "training" / "partial_units.csv"  # the thresholds' on-grid statistics of units cut by the grid
+    rows = pd.read_csv(listing, dtype={"code": str}) if stats is not None and listing.exists() else None
     df = irrigated_area_by_unit(class_path, ctx.outdir / "units" / "zones.tif", table, list(checked_units(ctx).levels), stats, level,
-                                cropland=cropland)
+                                cropland=cropland, partial_rows=rows, listing=out)
     with atomic_path(out) as tmp:
         df.to_csv(tmp, index=False, float_format="%.4f")
     return out
@@ -84,6 +88,8 @@ def _inputs(ctx: RunContext) -> list[Path]:
     # the model's card (its features), and what _unit_table reads: units.csv, the unit polygons (checked_units: their
     # levels) and the statistics when there are any
     stats = [ctx.outdir / "statistics" / "statistics.csv"] if ctx.config.statistics is not None else []
+    # training/partial_units.csv (the on-grid statistics of cut units) is not listed: it may not exist when the inputs
+    # are listed, and it changes only with [units] (in _params), the statistics, the cropland or the model's pool
     return [ctx.outdir / "models" / "model.joblib", ctx.outdir / "models" / "model.card.json", ctx.products[ctx.config.training.cropland],
             ctx.outdir / "units" / "zones.tif", *(ctx.products[n] for n in predictor_names(ctx)), ctx.outdir / "units" / "units.csv",
             ctx.path(ctx.config.units.path), *stats]

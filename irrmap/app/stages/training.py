@@ -56,7 +56,7 @@ def run_thresholds(ctx: RunContext) -> list[Path]:
     with atomic_path(folder / "thresholds.csv") as tmp:
         result.to_csv(tmp, index=False)
     log.info("thresholds: %s; worst |mapped - target| %.0f m2", result.groupby("status").size().to_dict(), worst_error(result))
-    warn_infeasible(result)
+    warn_infeasible(result, list(sec.scores))
     return [*outputs, folder / "thresholds.csv"]
 
 
@@ -87,19 +87,49 @@ def _quota(ctx: RunContext, table: pd.DataFrame) -> np.ndarray:
     return quota
 
 
-def warn_infeasible(result: pd.DataFrame) -> None:
-    """Name the units whose statistic exceeds their cropland on the grid: all their cropland is then marked
-    irrigated, which is right only if the statistic and the cropland map agree. Usual causes: cropland
-    missing from the land-cover map (a fill value read as a class, wrong classes), units cut by the grid,
-    or an area unit too large."""
-    bad = result[result["status"] == "infeasible"].drop_duplicates("unit")
+def infeasible_units(result: pd.DataFrame) -> pd.DataFrame:
+    """One row per infeasible unit (status infeasible: its statistic exceeds its scored cropland on the grid), the
+    score's row with the most cropland without a score, with columns unscored_m2 (thresholds.csv's
+    unscored_cropland_m2, 0 when absent or NaN) and unscored_share (of the unit's cropland on the grid, scored or
+    not: 0..1). A unit whose cropland lacks a score there (a gap in a score's inputs, e.g. a DEM hole) cannot be
+    labelled by any threshold, so a statistic the whole cropland would meet reads as infeasible."""
+    bad = result[result["status"] == "infeasible"]
+    un = pd.to_numeric(bad["unscored_cropland_m2"], errors="coerce").fillna(0.0) if "unscored_cropland_m2" in bad else 0.0
+    bad = bad.assign(unscored_m2=un)
+    total = bad["cropland_m2"] + bad["unscored_m2"]
+    bad = bad.assign(unscored_share=np.where(total > 0, bad["unscored_m2"] / total.where(total > 0, 1.0), 0.0))
+    return bad.sort_values("unscored_m2", ascending=False, kind="stable").drop_duplicates("unit").sort_index()
+
+
+def warn_infeasible(result: pd.DataFrame, scores: list[str] | None = None) -> None:
+    """Name the units whose statistic exceeds their cropland on the grid that has a score: all of it is then
+    marked irrigated. Units with cropland WITHOUT a score (`infeasible_units`: km2 and share of their cropland)
+    get their own warning naming the scores' inputs ([training].scores, `scores`) as the thing to fix; for the
+    others the usual causes are cropland missing from the land-cover map (a fill value read as a class, wrong
+    classes), units cut by the grid, or an area unit too large."""
+    bad = infeasible_units(result)
     if bad.empty:
         return
-    rows = [f"{r.unit} ({r.target_m2 / 1e6:.2f} km2 reported, {r.cropland_m2 / 1e6:.2f} km2 cropland)" for r in bad.head(8).itertuples()]
-    more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
-    log.warning("thresholds: %d units report more irrigated area than their cropland on the grid: %s%s; all their "
-                "cropland is marked irrigated (check the cropland input's classes and nodata, the grid bounds and "
-                "[statistics].area_unit; training/thresholds.csv lists them)", len(bad), "; ".join(rows), more)
+    gap = bad[bad["unscored_m2"] > 0]
+    rest = bad[bad["unscored_m2"] <= 0]
+    if len(gap):
+        rows = [f"{r.unit} ({r.target_m2 / 1e6:.2f} km2 reported, {r.cropland_m2 / 1e6:.2f} km2 cropland with a score, "
+                f"{r.unscored_m2 / 1e6:.2f} km2 = {100 * r.unscored_share:.1f} % of its cropland without a score)" for r in gap.head(8).itertuples()]
+        log.warning("thresholds: %d units report more irrigated area than their cropland with a score, and part of their cropland "
+                    "has no score, so no threshold can label it: %s%s; all their scored cropland is marked irrigated. Fix: fill "
+                    "the gaps of the scores' inputs (%s: their series and the DEM / climate inputs they are computed from; "
+                    "suitability/ and features/ show where they have no value); training/thresholds.csv lists them "
+                    "(unscored_cropland_m2)", len(gap), "; ".join(rows), _more(gap),
+                    "[training].scores = " + ", ".join(scores) if scores else "[training].scores")
+    if len(rest):
+        rows = [f"{r.unit} ({r.target_m2 / 1e6:.2f} km2 reported, {r.cropland_m2 / 1e6:.2f} km2 cropland)" for r in rest.head(8).itertuples()]
+        log.warning("thresholds: %d units report more irrigated area than their cropland on the grid: %s%s; all their "
+                    "cropland is marked irrigated (check the cropland input's classes and nodata, the grid bounds and "
+                    "[statistics].area_unit; training/thresholds.csv lists them)", len(rest), "; ".join(rows), _more(rest))
+
+
+def _more(rows: pd.DataFrame, shown: int = 8) -> str:
+    return f" and {len(rows) - shown} more" if len(rows) > shown else ""
 
 
 def run_pool(ctx: RunContext) -> list[Path]:
