@@ -97,10 +97,10 @@ def test_whole_table_far_below_its_units_area_warns(tmp_path, units):
 
 def test_likely_units_orders_family_first_and_respects_polygons():
     ratio = pd.Series([1e-5, 2e-5, 4e-5, 5e-5])  # statistic / unit area, read as acres
-    assert plausibility.likely_units(ratio, "acres", plausibility.UNIT_AREA, larger=True) == ["1000acres", "1000ha", "10000mu", "km2"]
+    assert plausibility.likely_units(ratio, "acres", plausibility.UNIT_AREA, larger=True) == ["1000acres", "1000ha", "10000mu", "km2", "1000mu"]
     # 4e-5 * 2471 = 0.099, fine; with a unit at 5e-4 of its polygon, 1000ha (1.24x) and 10000mu (0.82x: fits) differ
     shares = pd.Series([1e-5, 2e-5, 4e-5, 5e-4])
-    assert plausibility.likely_units(shares, "acres", plausibility.UNIT_AREA, larger=True, shares=shares) == ["1000acres", "10000mu", "km2"]
+    assert plausibility.likely_units(shares, "acres", plausibility.UNIT_AREA, larger=True, shares=shares) == ["1000acres", "10000mu", "km2", "1000mu"]
     # too large: 1000ha read for ha is 1000x too large; the family's unit (ha) comes first
     assert plausibility.likely_unit(pd.Series([20.0, 30.0, 50.0, 40.0]), "1000ha", plausibility.UNIT_AREA, larger=False) == "ha"
 

@@ -39,7 +39,7 @@ def test_the_factors_of_the_new_spellings():
     assert M2_PER_UNIT["10000mu"] == pytest.approx(6666666.667)
 
 
-@pytest.mark.parametrize("spelling", ["bigha", "dunam", "thousand", "k", "10000", "1000 mu", "sq mi", "hectares/1000"])
+@pytest.mark.parametrize("spelling", ["bigha", "dunam", "thousand", "k", "10000", "million ha", "sq mi", "hectares/1000"])
 def test_ambiguous_or_unknown_units_are_refused_with_the_valid_list(spelling):
     with pytest.raises(InputError) as e:
         normalise_area_unit(spelling)

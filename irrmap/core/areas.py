@@ -21,7 +21,13 @@ M2_PER_UNIT = {
     "10000mu": 1.0e4 * MU_M2,
     "acres": ACRE_M2,
     "1000acres": 1000.0 * ACRE_M2,
+    # appended (the order above is the one messages list): the multiplied units of yearbook headers, 万公顷 and 千亩
+    "10000ha": 1.0e8,  # 10,000 ha: 1 ha = 1 hm2 = 1e4 m2 (SI Brochure, 9th ed., Table 8)
+    "1000mu": 1000.0 * MU_M2,
 }
+
+# the --area-unit help of every command that reads a statistics table (one list: the units M2_PER_UNIT knows)
+AREA_UNITS_HELP = "m2, ha, 1000ha, km2, mu, 10000mu (万亩), acres, 1000acres, 10000ha (万公顷), 1000mu (千亩)"
 
 _ALIASES = {  # spellings after _key (lower case, one space, "²" -> "2", "sq." -> "sq", "10,000" -> "10000")
     "m2": ("m2", "m^2", "sqm", "sq m", "square metres", "square meters", "square metre", "square meter"),
@@ -32,6 +38,8 @@ _ALIASES = {  # spellings after _key (lower case, one space, "²" -> "2", "sq." 
             "square kilometer", "平方公里", "平方千米"),
     "mu": ("mu", "亩"),
     "10000mu": ("10000mu", "10000 mu", "10k mu", "10^4 mu", "ten thousand mu", "wan mu", "万亩"),
+    "10000ha": ("10000ha", "10000 ha", "10000 hectares", "10^4 ha", "万公顷"),
+    "1000mu": ("1000mu", "1000 mu", "thousand mu", "10^3 mu", "千亩"),
     "acres": ("acres", "acre", "ac"),
     "1000acres": ("1000acres", "1000 acres", "thousand acres", "kac", "1000 acre", "10^3 acres", "'000 acres"),
 }
@@ -53,10 +61,13 @@ def normalise_area_unit(unit: str) -> str:
         return _LOOKUP[key]
     if key.replace(" ", "") in _LOOKUP:
         return _LOOKUP[key.replace(" ", "")]
+    if scaled := scaled_unit(key):  # "thousands of acres", "Tsd. ha", "x1000 ha", "acres x 1000"
+        return scaled
     raise InputError(f"unknown area unit {unit!r}", "area_unit",
                      f"use one of {', '.join(M2_PER_UNIT)} (also spelt e.g. 'hectares', '1000 hectares', 'km²', 'sq km', "
-                     "'10000 mu' / '万亩'); a unit whose size varies by region or era (bigha, dunam, ...) is not accepted: "
-                     "convert the column to one of these")
+                     "'10000 mu' / '万亩', 'thousands of acres', 'Tsd. ha', '千亩'); a unit whose size varies by region or era (bigha, "
+                     "dunam, ...) or a multiple irrmap has no unit for (million ha, lakh ha) is not accepted: convert the column "
+                     "to one of these")
 
 
 def to_m2(value, unit: str):
@@ -71,46 +82,139 @@ def from_m2(value, unit: str):
 
 # ---- units named in table text (a column header, a units row, a per-row unit cell) ---------------------------------
 _TOKEN = re.compile(r"[a-z0-9^']+|[\u4e00-\u9fff]+")
-_CJK_ALIASES = sorted((a for a in _LOOKUP if re.fullmatch(r"[\u4e00-\u9fff]+", a)), key=len, reverse=True)
 _STATED = re.compile(r"^(?:unit|units|unit of area|area unit|单位|计量单位)\s*[:：]?\s*|^in\s+", re.IGNORECASE)
 _GROUP = re.compile(r"[(（\[]([^()（）\[\]]*)[)）\]]")
+# Multipliers of a unit in a header ("thousands of acres", "'000 ha", "Tsd. ha", "acres x 1000", 千亩, 万公顷): words
+# (German Tsd./Tausend, Indian lakh 1e5 and crore 1e7), powers of ten (1000, x1000, 000, '000, 10^3) and Chinese
+# numerals (千 1e3, 万 1e4, 十万 1e5, 百万 1e6); "k" only right before a unit ("k ha").
+_MULT_WORDS = {"thousand": 1e3, "thousands": 1e3, "tsd": 1e3, "tausend": 1e3, "million": 1e6, "millions": 1e6, "mio": 1e6,
+               "hundred": 1e2, "hundreds": 1e2, "lakh": 1e5, "lakhs": 1e5, "crore": 1e7, "crores": 1e7}
+_MULT_NUMBER = re.compile(r"x?(?:1(0{2,})|'?(000)|10\^(\d+))")
+_CJK_MULT = {"百万": 1e6, "十万": 1e5, "万": 1e4, "千": 1e3, "百": 1e2}
+_CJK_BASE = {"平方公里": "km2", "平方千米": "km2", "平方米": "m2", "公顷": "ha", "亩": "mu"}  # longest first
+_BASES = ("m2", "ha", "km2", "mu", "acres")  # the units a multiplier scales (the others are multiples already)
+_CONNECTORS = ("of", "x", "in")  # "thousands of acres", "acres x 1000", "(acres) in thousands"
+
+
+def _multiplier(word: str) -> float | None:
+    """The factor a header word multiplies a unit by ("thousands" 1e3, "x1000" 1e3, "'000" 1e3, 万 1e4), or None."""
+    if word in _MULT_WORDS or word in _CJK_MULT:
+        return _MULT_WORDS.get(word) or _CJK_MULT[word]
+    m = _MULT_NUMBER.fullmatch(word)
+    if not m:
+        return None
+    return 10.0 ** (len(m.group(1)) if m.group(1) else 3 if m.group(2) else int(m.group(3)))
+
+
+def _scaled(factor: float, base: str) -> str | None:
+    """The unit `factor` x `base` (a key of M2_PER_UNIT: 1e3 x "acres" -> "1000acres"), None when irrmap has none."""
+    name = f"{factor:.0f}{base}"
+    return name if name in M2_PER_UNIT else None
+
+
+def _unit_at(words: list[str], i: int) -> tuple[str, int, float] | None:
+    """(unit, number of words, factor of a Chinese multiplier inside the word) of the unit starting at words[i]."""
+    if re.fullmatch(r"[\u4e00-\u9fff]+", words[i]):  # a run of Chinese characters: read by the unit it ends with
+        base = next((b for b in _CJK_BASE if words[i].endswith(b)), None)
+        if base is None:
+            return None
+        head = words[i][:-len(base)]
+        factor = next((f for m, f in _CJK_MULT.items() if head.endswith(m)), 1.0)
+        return _CJK_BASE[base], 1, factor
+    for n in (3, 2, 1):
+        phrase = " ".join(words[i:i + n])
+        unit = (_LOOKUP.get(phrase) or _LOOKUP.get(phrase.replace(" ", ""))) if i + n <= len(words) else None
+        if unit:
+            return unit, n, 1.0
+    return None
+
+
+def _adjacent_multiplier(words: list[str], used: list[bool], i: int, n: int) -> tuple[float, list[int]] | None:
+    """The multiplier right before words[i:i+n] ("thousands of", "x1000", "ten thousand", "k") or else right after
+    it ("x 1000", "_1000", "in thousands"), and the positions of its words."""
+    j = i - 1 - (i >= 2 and words[i - 1] == "of")
+    if j >= 0 and not used[j] and (words[j] == "k" or _multiplier(words[j])):
+        if words[j] in ("thousand", "thousands") and j >= 1 and words[j - 1] == "ten":
+            return 1e4, [j - 1, j, *range(j + 1, i)]
+        return (1e3 if words[j] == "k" else _multiplier(words[j])), list(range(j, i))
+    j = i + n
+    while j < len(words) and words[j] in _CONNECTORS:
+        j += 1
+    if j < len(words) and not used[j] and _multiplier(words[j]):
+        return _multiplier(words[j]), list(range(i + n, j + 1))
+    return None
+
+
+def read_units(text) -> tuple[list[str], list[str], list[str]]:
+    """What a header says of its unit: (units, unread, rest). `units`: the canonical units (keys of M2_PER_UNIT) it names,
+    in order, each once, a multiplier next to a unit scaling it ("thousands of acres" -> "1000acres"); `unread`: the
+    phrases naming a unit irrmap has not ("million ha", "lakh ha", "百万亩") and multipliers next to no unit
+    ("(acres), values x 1000" -> "1000"); `rest`: the words that are neither."""
+    words = _TOKEN.findall(_key(text))
+    used = [False] * len(words)
+    units, unread, i = [], [], 0
+    while i < len(words):
+        hit = _unit_at(words, i) if not used[i] else None
+        if hit is None:
+            i += 1
+            continue
+        unit, n, factor = hit
+        near = _adjacent_multiplier(words, used, i, n) if factor == 1.0 and unit in _BASES else None
+        span = range(i, i + n)
+        if near:
+            factor, more = near
+            span = sorted({*span, *more})
+        for k in span:
+            used[k] = True
+        if factor != 1.0:
+            scaled = _scaled(factor, unit) if unit in _BASES else None
+            if scaled:
+                units.append(scaled)
+            else:
+                unread.append(" ".join(words[k] for k in span))
+        else:
+            units.append(unit)
+        i = max(span) + 1
+    for k, w in enumerate(words):
+        if not used[k] and w != "k" and _multiplier(w):
+            unread.append(w)
+            used[k] = True
+    return list(dict.fromkeys(units)), unread, [w for k, w in enumerate(words) if not used[k]]
 
 
 def units_named(text) -> list[str]:
     """The canonical area units (keys of M2_PER_UNIT) that a column header names, in order of appearance, each
-    once: "Irrigated area (1000 acres)" -> ["1000acres"], "irrigated_area_ha" -> ["ha"], "有效灌溉面积(万亩)" ->
-    ["10000mu"], "Net Area Irrigated / Total" -> []. The header is split into words (letters and digits; a run of
-    Chinese characters is one word, read by the unit it ends with) and runs of up to three words are matched against
-    the spellings of `normalise_area_unit` (longest first: "1000 acres" is one unit, not "acres"). Words that name
-    no unit ("area", "irrigated", "total") are skipped."""
-    words = _TOKEN.findall(_key(text))
-    found, i = [], 0
-    while i < len(words):
-        for n in (3, 2, 1):
-            if i + n > len(words):
-                continue
-            phrase = " ".join(words[i:i + n])
-            unit = _LOOKUP.get(phrase) or _LOOKUP.get(phrase.replace(" ", ""))
-            if unit is None and n == 1:
-                unit = next((_LOOKUP[a] for a in _CJK_ALIASES if phrase.endswith(a)), None)
-            if unit:
-                found.append(unit)
-                i += n
-                break
-        else:
-            i += 1
-    return list(dict.fromkeys(found))
+    once: "Irrigated area (1000 acres)" -> ["1000acres"], "Irrigated land (thousands of acres)" -> ["1000acres"],
+    "irrigated_area_ha" -> ["ha"], "area_ha_1000" -> ["1000ha"], "Fläche (Tsd. ha)" -> ["1000ha"], "有效灌溉面积(千亩)"
+    -> ["1000mu"], "灌溉面积（万公顷）" -> ["10000ha"], "Net Area Irrigated / Total" -> []. The header is split into
+    words (letters and digits; a run of Chinese characters is one word, read by the unit it ends with and the numeral
+    before it) and runs of up to three words are matched against the spellings of `normalise_area_unit` (longest
+    first: "1000 acres" is one unit, not "acres"); a multiplier right before or after a unit scales it (`read_units`).
+    Words that name no unit ("area", "irrigated", "total") are skipped. A header with a multiplier that makes no unit
+    irrmap knows ("million ha", "lakh ha") or that stands apart from its unit names none: [] (its unit is then the
+    area_unit given, never the unmultiplied unit, which would read every area 1000x too small)."""
+    units, unread, _ = read_units(text)
+    return [] if unread else units
+
+
+def scaled_unit(text) -> str | None:
+    """The unit a text that is nothing but a multiplied unit names ("thousands of acres", "Tsd. ha", "x1000 ha",
+    "acres x 1000", "千亩"), or None. A division ("hectares/1000") reads two ways and is None."""
+    if "/" in str(text):
+        return None
+    units, unread, rest = read_units(text)
+    return units[0] if len(units) == 1 and not unread and all(w in _CONNECTORS for w in rest) else None
 
 
 def unit_stated(text) -> str | None:
     """The area unit a units row above a table's header states, or None: the row (or a bracketed part of it) must
     be a unit and nothing else, optionally after "in", "unit:" or "单位：" ("(In Hectares)", "Unit: 1000 ha",
-    "单位：万亩", "Area irrigated, 2015 ('000 ha)"), so that a title or a citation naming no unit is never read
-    as one. None when the row states no unit or several different ones."""
+    "单位：万亩", "单位：千亩", "(in thousands of acres)", "Area irrigated, 2015 ('000 ha)"), so that a title or a citation
+    naming no unit is never read as one. None when the row states no unit or several different ones."""
     parts = [str(text), *_GROUP.findall(str(text)), *str(text).split("|")]
     units = set()
     for part in parts:
         part = _STATED.sub("", part.strip().strip("()（）[]").strip())
-        if part and (unit := _LOOKUP.get(_key(part)) or _LOOKUP.get(_key(part).replace(" ", ""))):
+        if part and (unit := _LOOKUP.get(_key(part)) or _LOOKUP.get(_key(part).replace(" ", "")) or scaled_unit(part)):
             units.add(unit)
     return units.pop() if len(units) == 1 else None

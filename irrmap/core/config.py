@@ -221,7 +221,8 @@ class StatisticsSection(_Section):
     path: Path = Field(description="Statistics table: CSV, or a .xls/.xlsx/.ods workbook (as offices publish them: see header_rows).")
     code_field: str = Field(description="Column holding the unit code (joined to [units].code_field).")
     area_field: str = Field(description="Column holding the irrigated area.")
-    area_unit: str = Field(description="Unit of the area column: m2, ha, 1000ha, km2, mu, 10000mu (万亩), acres, 1000acres.")
+    area_unit: str = Field(description="Unit of the area column: m2, ha, 1000ha, km2, mu, 10000mu (万亩), acres, 1000acres, "
+                           "10000ha (万公顷), 1000mu (千亩).")
     year_field: str | None = Field(None, description="Column holding the year (optional).")
     year: int | None = Field(None, description="Keep only this year of year_field; without year_field, the year of the whole table "
                                                "(e.g. one sheet of a one-sheet-per-year workbook).")

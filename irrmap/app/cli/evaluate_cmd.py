@@ -3,6 +3,7 @@ comparison and the report. `--json` prints one JSON object on stdout; otherwise 
 
 from __future__ import annotations
 
+from irrmap.core.areas import AREA_UNITS_HELP
 from irrmap.app.cli import add_group
 from irrmap.app.cli.table_options import add_table_args, table_format
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
@@ -168,7 +169,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--stats", required=True, help="statistics table (CSV or Excel)")
     p.add_argument("--stats-field", required=True, help="unit code column of the table")
     p.add_argument("--area-field", required=True)
-    p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, 10000mu (万亩), acres, 1000acres")
+    p.add_argument("--area-unit", required=True, help=AREA_UNITS_HELP)
     p.add_argument("--levels", help="comma-separated levels (default: all of the hierarchy, e.g. county,city,province)")
     p.add_argument("--stats-level", help="admin level of the statistics (default: finest)")
     _map_kind_args(p)

@@ -4,6 +4,7 @@ rows, dropped rows and why, and a column's numbers) before anything uses it."""
 
 from __future__ import annotations
 
+from irrmap.core.areas import AREA_UNITS_HELP
 from irrmap.app.cli import add_group
 from irrmap.app.cli.table_options import add_table_args, table_format
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
@@ -19,7 +20,7 @@ def register(sub, name: str, help_: str) -> None:
     add_unit_options(p)
     p.add_argument("--code-field", required=True, help="code column of the table")
     p.add_argument("--area-field", required=True, help="area column of the table")
-    p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, 10000mu (万亩), acres, 1000acres")
+    p.add_argument("--area-unit", required=True, help=AREA_UNITS_HELP)
     p.add_argument("--year-field")
     p.add_argument("--year", type=int)
     p.add_argument("--variant-field", help="column naming the statistic's variant (e.g. effective / actual)")

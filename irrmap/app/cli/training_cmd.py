@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from irrmap.core.areas import AREA_UNITS_HELP
 import logging
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--stats", required=True, help="statistics table (CSV or Excel)")
     p.add_argument("--stats-field", required=True, help="unit code column of the table")
     p.add_argument("--area-field", required=True)
-    p.add_argument("--area-unit", required=True, help="m2, ha, 1000ha, km2, mu, 10000mu (万亩), acres, 1000acres")
+    p.add_argument("--area-unit", required=True, help=AREA_UNITS_HELP)
     p.add_argument("--year-field")
     p.add_argument("--year", type=int)
     p.add_argument("--variant-field")

@@ -20,7 +20,7 @@ from irrmap.core import code_join, plausibility
 from irrmap.core.areas import normalise_area_unit, to_m2
 from irrmap.core.errors import DataError
 from irrmap.core.statistics.declared_unit import declared_unit, resolve_area_unit
-from irrmap.core.statistics.diagnosis import join_cause, subtotal_rows
+from irrmap.core.statistics.diagnosis import drop_fix, join_cause, subtotal_rows
 from irrmap.core.tables import TableFormat, find_column, parse_numbers, read_table
 from irrmap.core.units import AdminUnits, normalise_codes
 
@@ -208,8 +208,9 @@ def read_statistics(
     nocode = t[t["code"].isna()]
     if len(nocode):
         problems.append(Problem("missing code", "error", f"{len(nocode)} rows have no unit code (an empty or blank code cell)",
-                                f"fill {code_field!r}, or drop the rows that belong to no unit (sub-headers, totals) with "
-                                f"{option(opts, 'drop_rows')}", rows=nocode["line"].tolist()))
+                                f"fill {code_field!r}, or, for rows that belong to no unit (sub-headers, totals), "
+                                + drop_fix(raw, nocode["line"].tolist(), t.loc[t["code"].notna(), "line"].tolist(), opts),
+                                rows=nocode["line"].tolist()))
         t.loc[t["code"].isna(), "valid"] = False
     key = ["code", "year"] if per_year and year_field and year is None else ["code"]
     dup = t[t.duplicated(key, keep=False) & t["code"].notna()]
@@ -288,10 +289,12 @@ def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Se
     report.n_joined = int(t.loc[in_units, "code"].nunique())
     orphan = t[~in_units & t["code"].notna()]
     subtotals = subtotal_rows(stats, units, orphan) if len(orphan) and report.n_joined else None
-    if subtotals:
-        report.problems.append(Problem("subtotal rows", "warning", subtotals[0], subtotals[1], rows=orphan["line"].tolist(),
-                                       codes=orphan["code"].tolist()))
-    elif len(orphan) and report.n_joined == 0:
+    if subtotals:  # total rows (coarser codes, us-fips SS000, "Total" labels): reported apart, the other rows as before
+        totals = orphan["line"].isin(subtotals[2])
+        report.problems.append(Problem("subtotal rows", "warning", subtotals[0], subtotals[1], rows=orphan.loc[totals, "line"].tolist(),
+                                       codes=orphan.loc[totals, "code"].tolist()))
+        orphan = orphan[~totals]
+    if len(orphan) and report.n_joined == 0:
         cause, fix = _diagnose(stats, units, orphan["code"], level_codes, pattern)
         report.problems.append(Problem(
             "no join", "error",
@@ -306,9 +309,14 @@ def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Se
         return report
     uncovered = level_codes.difference(pd.Index(t["code"].dropna()))
     if len(uncovered):
-        left_out = "they get no target and are left out" if stats.options == "--" else "they are left out (status 'missing')"
+        # they get no threshold map and no training samples, but the classifier maps every crop pixel, theirs too
+        left_out = ("they get no target and are left out of the threshold maps and the training pool; a classifier trained on "
+                    "the other units still maps them (`irrmap mapping predict`)") if stats.options == "--" else (
+                    "they are left out of the threshold maps and the training samples (status 'missing'), and the classifier "
+                    "still maps them: their irrigated area is in mapping/irrigated_area_by_unit.csv, with no statistic to check it")
         report.problems.append(Problem("unit without statistic", "warning", f"{len(uncovered)} units have no row in the table; {left_out}",
-                                       "add their statistics, or accept that they stay unmapped", codes=sorted(uncovered.tolist())))
+                                       "add their statistics if they should train the classifier and be checked against one; "
+                                       "else nothing to do", codes=sorted(uncovered.tolist())))
     unit_area = units.geodesic_areas(stats.level)
     joined = t[in_units & t["valid"]]
     too_big = joined[joined["area_m2"].values > unit_area.reindex(joined["code"]).values * (1 + 1e-9)]

@@ -1,7 +1,9 @@
 """The area unit a statistics table declares for its area column, checked against the area_unit the user gave.
 
 A table says its unit in three places (irrmap.core.areas names them with the spellings of normalise_area_unit):
-the area column's own header ("Irrigated area (1000 acres)", "irrigated_area_ha", "有效灌溉面积(万亩)"), a
+the area column's own header ("Irrigated area (1000 acres)", "irrigated_area_ha", "有效灌溉面积(万亩)"; a multiplier
+scales the unit: "thousands of acres" is 1000acres, "Tsd. ha" / "x1000 ha" / "area_ha_1000" 1000ha, 千亩 1000mu, 万公顷
+10000ha; a header whose multiple irrmap has no unit for, "million ha", declares none and warns), a
 column of units, one per row ("unit": ha / 1000ha), and a units row above a multi-row header ("(In Hectares)",
 read from ``attrs["above_header"]`` of irrmap.core.tables.read_table). `resolve_area_unit` is the one check that
 every reader of statistics tables runs (irrmap.core.statistics.read_statistics, used by `statistics check`, the
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from irrmap.core.areas import M2_PER_UNIT, normalise_area_unit, unit_stated, units_named
+from irrmap.core.areas import M2_PER_UNIT, normalise_area_unit, read_units, unit_stated
 from irrmap.core.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ def resolve_area_unit(area_unit: str | None, declared: Declared | None, *, area_
     if area_unit is None:
         if declared is None:
             raise InputError(f"no area unit: {key} is not set and column {area_field!r} names none in its header", str(path),
-                             f"set {key} (m2, ha, 1000ha, km2, mu, 10000mu, acres, 1000acres)")
+                             f"set {key} ({', '.join(M2_PER_UNIT)})")
         log.info("%s: reading column %r in %s, the unit %s declares (%s not set)", path, area_field, declared.unit, declared.source, key)
         return declared.unit
     unit = normalise_area_unit(area_unit)
@@ -83,7 +85,13 @@ def resolve_area_unit(area_unit: str | None, declared: Declared | None, *, area_
 
 
 def _header(area_field: str, path) -> Declared | None:
-    units = units_named(area_field)
+    units, unread, _ = read_units(area_field)
+    if unread:  # "Area (million ha)", "(acres), x 1000": a multiple irrmap has no unit for, never the unmultiplied unit
+        log.warning("%s: the header of column %r names %s, a multiple of a unit irrmap has no unit for (or a multiplier "
+                    "next to no unit): the header is not checked against the area_unit given, which must be the unit of "
+                    "the values (convert the column to one of %s if none fits)", path, area_field,
+                    " / ".join(repr(u) for u in unread), ", ".join(M2_PER_UNIT))
+        return None
     if len(units) > 1:
         raise InputError(f"the header of column {area_field!r} names several area units ({', '.join(units)})", str(path),
                          "give the area column of one unit (or rename the header to name the unit its values are in)")
