@@ -153,7 +153,9 @@ def check_georef(src, where: str) -> None:
     """InputError (located at `where`) unless the open rasterio dataset `src` is a georeferenced raster irrmap can
     place on a grid: a container of subdatasets (HDF4, HDF5, netCDF: the exact subdataset names to use), a file
     georeferenced by ground control points (GCPs) or RPCs only (warp it first with gdalwarp), a file without a CRS
-    (gdal_edit.py -a_srs), or a CRS without a datum (an engineering/local CRS: assign the real one)."""
+    (gdal_edit.py -a_srs), a CRS without a datum (an engineering/local CRS: assign the real one), a CRS without a
+    geotransform (`has_no_geotransform`: gdal_translate -a_ullr) or a geographic file reaching beyond the poles
+    (`check_latitudes`: longitude and latitude swapped)."""
     from irrmap.core.layers import container_error
 
     if src.count == 0:
@@ -178,6 +180,63 @@ def check_georef(src, where: str) -> None:
         raise InputError(f"its CRS {name!r} has no datum (no ellipsoid: a local/engineering CRS or a PROJ definition "
                          "without +ellps/+datum), so it cannot be placed on the Earth", where,
                          "assign the CRS the data were made in with gdal_edit.py -a_srs EPSG:<code> (check with gdalsrsinfo FILE)")
+    if has_no_geotransform(src):
+        raise InputError("the raster has a CRS but no geotransform (no georeference: GDAL reads its pixels as 1 x 1 units "
+                         "from 0, 0), so it cannot be placed on the Earth", where,
+                         "assign its extent with gdal_translate -a_ullr LEFT TOP RIGHT BOTTOM (and -a_srs EPSG:<code>) "
+                         "FILE georef.tif, or gdal_edit.py -a_ullr on the file itself")
+    check_latitudes(src.crs, src.transform, src.width, src.height, where)
+
+
+def has_no_geotransform(src) -> bool:
+    """Whether an open rasterio dataset has no geotransform: rasterio then reports the identity transform
+    (pixel size 1 with the first row at y = 0, growing down: 'stored south-up'), which no georeferenced file has."""
+    return tuple(src.transform)[:6] == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+# Latitude slack past a pole: half a pixel (a global grid registered at pixel centres, such as ERA5's 0.25 degree
+# netCDF grids with centres at +-90, reaches half a pixel beyond) plus float rounding of the edges.
+_POLE_SLACK_PIXELS, _POLE_SLACK_DEG = 0.5, 1e-6
+
+
+def degrees_per_unit(crs) -> float:
+    """Degrees in one unit of a geographic CRS's axes (1 for the degree, 0.9 for the grad of EPSG:4807), from pyproj's
+    axis_info unit_conversion_factor (radians per unit, EPSG unit definitions)."""
+    return float(np.degrees(ProjCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs).axis_info[0].unit_conversion_factor))
+
+
+def check_degrees(crs, where: str, error=InputError) -> None:
+    """`error` (located at `where`) when `crs` is geographic with an angular unit other than the degree (the grad
+    of EPSG:4807 NTF Paris): a grid's longitudes, latitudes, row areas and pole checks are in degrees, so a grad grid
+    would get areas about 20 % off. Rasters in grads are still read onto a degree grid (GDAL converts)."""
+    if crs is None or not crs.is_geographic:
+        return
+    if abs(degrees_per_unit(crs) - 1.0) > 1e-9:
+        unit = ProjCRS.from_user_input(crs.to_wkt()).axis_info[0].unit_name
+        raise error(f"the grid's geographic CRS has its axes in {unit}s, not degrees", where,
+                    "warp the file that defines the grid to degrees: gdalwarp -t_srs EPSG:4326 IN.tif out.tif (or "
+                    "give [grid] crs EPSG:4326 and bounds in degrees)")
+
+
+def check_latitudes(crs, transform: Affine, width: int, height: int, where: str) -> None:
+    """InputError (located at `where`) when a raster on a geographic CRS (degrees) reaches beyond the poles: its
+    extent's top above 90 or bottom below -90 by more than half a pixel plus 1e-6 degrees (the rows past a pole
+    would mirror the rows before it, giving areas to land that does not exist). The usual cause is a geotransform
+    with longitude and latitude swapped. Projected CRSs are not checked (their inverse projection marks points off
+    the Earth: irrmap.core.ground.lonlat_at)."""
+    if crs is None or not crs.is_geographic:
+        return
+    deg = degrees_per_unit(crs)
+    l, b, r, t = extent(transform, width, height)
+    box = BoundingBox(l * deg, b * deg, r * deg, t * deg)
+    slack = _POLE_SLACK_PIXELS * abs(transform.e or transform.d) * deg + _POLE_SLACK_DEG
+    if box.top <= 90.0 + slack and box.bottom >= -90.0 - slack:
+        return
+    raise InputError(f"latitudes {box.bottom:.6g} to {box.top:.6g} reach beyond the poles (-90..90) on its geographic "
+                     f"CRS (longitudes {box.left:.6g} to {box.right:.6g}: longitude and latitude swapped, or an extent "
+                     "past the pole?)", where,
+                     "give the file its true extent in degrees of longitude (x) and latitude (y): gdal_translate -a_ullr "
+                     "WEST NORTH EAST SOUTH FILE fixed.tif (check with gdalinfo FILE)")
 
 
 def grid_of(src):

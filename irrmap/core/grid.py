@@ -9,6 +9,7 @@ pixel centre on other projections (conformal projections such as UTM, Web Mercat
 
 from __future__ import annotations
 
+import logging
 import math
 import shlex
 from collections.abc import Iterator
@@ -33,6 +34,9 @@ from irrmap.core.geodesy import (
     radii_product,
     spherical_projection,
 )
+from irrmap.core.georef import check_degrees, check_georef
+
+log = logging.getLogger(__name__)
 
 _EQUAL_AREA_TOL = 1e-9
 # per-row areas need the latitude constant along each sampled row to 1e-12 degrees and the areal scale to 1e-10
@@ -81,6 +85,23 @@ def _lattice_for(wkt: str, transform: tuple, height: int, width: int, step: int 
     return None
 
 
+_WARNED_OFF_EARTH: set = set()
+
+
+@lru_cache(maxsize=32)
+def _off_earth_count(wkt: str, transform: tuple, height: int, width: int) -> int:
+    """Pixels of the projected grid (`wkt`, `transform`, shape) whose centre is off the Earth (irrmap.core.ground.lonlat_at
+    NaN). The boundary pixels are projected first and, when all are on the Earth, the count is 0 without projecting the
+    rest: the part of the map plane that is on the Earth is convex on the projections that have an outside (sinusoidal,
+    Mollweide, azimuthal), so a rectangle whose boundary lies on the Earth lies on it whole."""
+    g = Grid(CRS.from_wkt(wkt), Affine(*transform), height, width)
+    edge_r = np.r_[np.zeros(width), np.full(width, height - 1), np.arange(height), np.arange(height)]
+    edge_c = np.r_[np.arange(width), np.arange(width), np.zeros(height), np.full(height, width - 1)]
+    if np.isfinite(ground.lonlat_at(g, edge_r, edge_c)[0]).all():
+        return 0
+    return int(sum(np.count_nonzero(~np.isfinite(g.lonlat(t.window)[0])) for t in g.tiles(1024)))
+
+
 class Tile(NamedTuple):
     """One tile of a grid: `window` is the tile itself; `read` adds the halo (clipped to the grid);
     `inner` are the slices that cut the tile back out of an array read with `read`."""
@@ -109,6 +130,7 @@ class Grid:
         if self.height <= 0 or self.width <= 0:
             raise GridError(f"empty grid {self.height} x {self.width}", "shape", "check the bounds and resolution")
         object.__setattr__(self, "crs", CRS.from_user_input(self.crs))
+        check_degrees(self.crs, "crs", GridError)
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -132,8 +154,10 @@ class Grid:
     def from_raster(cls, path) -> Grid:
         """The grid of an existing raster file. A missing or unreadable file (GDAL cannot open it) raises
         InputError naming the file and the fix, as the raster readers do (irrmap.core.raster_read.open_raster);
-        so does a rotated or sheared file (check_not_rotated). GridError for a file without a CRS or stored
-        south-up / east-left."""
+        so does every file the readers refuse (irrmap.core.georef.check_georef: no CRS, a CRS without a datum,
+        no geotransform, GCPs only, latitudes beyond the poles), a rotated or sheared file (check_not_rotated), a
+        geographic CRS whose unit is not the degree, and a projected grid with no pixel centre on the Earth.
+        GridError for a file stored south-up / east-left."""
         import rasterio
 
         try:
@@ -141,9 +165,9 @@ class Grid:
         except rasterio.errors.RasterioIOError as exc:
             raise _open_error(path, exc) from None
         with src:
-            if src.crs is None:
-                raise GridError("raster has no CRS", str(path), "assign one with gdal_edit.py -a_srs")
+            check_georef(src, str(path))
             check_not_rotated(src.transform, path)
+            check_degrees(src.crs, str(path), InputError)
             t = src.transform
             if t.b == 0 and t.d == 0 and (t.a < 0 or t.e > 0):
                 # a grid taken from a file must be the file's own pixels: a south-up or east-left file (stored
@@ -154,7 +178,13 @@ class Grid:
                 raise GridError(f"the file that defines the grid is stored {way}; grids are north-up", str(path),
                                 f"write a north-up copy with gdalwarp {path} north_up.tif (same pixels, rows/columns "
                                 "reordered) and pass that file")
-            return cls(src.crs, src.transform, src.height, src.width)
+            grid = cls(src.crs, src.transform, src.height, src.width)
+        if not grid.is_geographic and _off_earth_count(grid.crs.to_wkt(), tuple(grid.transform)[:6], *grid.shape) == grid.size:
+            raise InputError("no pixel centre of the grid lies on the Earth (its CRS's inverse projection does not return "
+                             "them: outside the projection's valid area)", str(path),
+                             "check the geotransform and CRS (gdalinfo FILE); assign the right ones with gdal_translate "
+                             "-a_ullr LEFT TOP RIGHT BOTTOM -a_srs EPSG:<code> FILE fixed.tif")
+        return grid
 
     @classmethod
     def from_dataarray(cls, da) -> Grid:
@@ -224,13 +254,15 @@ class Grid:
         return bool(np.all(np.abs(scale - 1.0) < _EQUAL_AREA_TOL))
 
     def _areal_scale(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Areal scale factor (map area / ground area on the reference ellipsoid) at map points (x, y).
+        """Areal scale factor (map area / ground area on the reference ellipsoid, both in m2: unitless, whatever the
+        CRS's linear unit) at map points (x, y, CRS units).
 
         PROJ's factor is relative to the ellipsoid PROJ projects on; for a spherical projection
         (irrmap.core.geodesy.spherical_projection: EPSG:3857, MODIS sinusoidal) that is a sphere, while the
         lon/lat are geodetic on the reference ellipsoid. There the factor is the Jacobian of the projection,
         J = dx/dlon dy/dlat - dx/dlat dy/dlon (PROJ's normalised derivatives times `_jacobian_norm`, in CRS
-        units^2 per radian^2), divided by the ellipsoid's area element M N cos(lat) (m2 per radian^2).
+        units^2 per radian^2) times `_unit_area_m2` (m2 per CRS unit^2), divided by the ellipsoid's area element
+        M N cos(lat) (m2 per radian^2).
         """
         proj = Proj(self.crs.to_wkt())
         lon, lat = proj(x, y, inverse=True)
@@ -241,7 +273,16 @@ class Grid:
         jac = (np.asarray(factors.dx_dlam) * np.asarray(factors.dy_dphi) - np.asarray(factors.dx_dphi) * np.asarray(factors.dy_dlam))
         lat = np.asarray(lat, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return norm * jac / (radii_product(lat, self.crs.to_wkt()) * np.cos(np.radians(lat)))
+            return norm * jac / (radii_product(lat, self.crs.to_wkt()) * np.cos(np.radians(lat))) * self._unit_area_m2
+
+    @cached_property
+    def _unit_area_m2(self) -> float:
+        """Square metres in one square CRS unit of a projected grid: the x axis unit's length times the y axis
+        unit's length in metres (pyproj axis_info unit_conversion_factor; EPSG unit definitions: 1 for the metre,
+        0.3048 for the international foot, 1200/3937 for the US survey foot). |det(transform)| times this is the
+        pixel's map area in m2, the area PROJ's unitless areal scale factor relates to the ground."""
+        axes = ProjCRS.from_user_input(self.crs.to_wkt()).axis_info
+        return float(axes[0].unit_conversion_factor * axes[1].unit_conversion_factor)
 
     @cached_property
     def _jacobian_norm(self) -> float | None:
@@ -296,37 +337,66 @@ class Grid:
                     and np.all(np.abs(scale / scale[:, :1] - 1.0) <= _ROW_SCALE_TOL))
 
     def row_areas(self, window: Window | None = None) -> np.ndarray:
-        """Geographic grids only: the exact ellipsoidal area (m2) of one pixel in each row of the window."""
+        """Geographic grids only: the exact ellipsoidal area (m2) of one pixel in each row of the window (the part
+        of the pixel between -90 and 90 degrees of latitude)."""
         if not self.is_geographic:
             raise GridError("row_areas() is for geographic grids; use pixel_area()", "crs")
         r0, h = (0, self.height) if window is None else (int(window.row_off), int(window.height))
         rows = np.arange(r0, r0 + h)
         top = self.transform.f + self.transform.e * rows
-        bottom = top + self.transform.e
+        # clipped at the poles: a pixel-centre-registered global grid (ERA5) reaches half a pixel past them, where
+        # there is no Earth (band_area would mirror the latitudes beyond)
+        top, bottom = np.clip(top, -90.0, 90.0), np.clip(top + self.transform.e, -90.0, 90.0)
         return band_area(bottom, top, self.transform.a, self.crs.to_wkt())
 
     def pixel_area(self, window: Window | None = None) -> np.ndarray:
         """True ground area (m2, float64) of every pixel in the window, shape (height, width).
 
         Geographic: exact per row on the reference ellipsoid (a read-only broadcast view, no memory per
-        column). Equal-area projection: the constant |det(transform)|. Other projections: |det| / the areal
+        column). Projected, |det(transform)| is taken in m2 (CRS units^2 times `_unit_area_m2`: a 100 US survey
+        foot pixel is (100 x 1200/3937)^2 = 929.03 m2). Equal-area projection: that constant. Other projections: |det| / the areal
         scale factor on the reference ellipsoid at the pixel centre (`_areal_scale`): per row where it depends
         on the row alone (`_scale_by_row`: Mercator, Web Mercator, MODIS sinusoidal), else interpolated from a
-        lattice checked against the exact factor to 1e-9 relative (`_areal_scale_window`).
+        lattice checked against the exact factor to 1e-9 relative (`_areal_scale_window`). Pixels whose centre
+        is not on the Earth (`off_earth_pixels`: the corners of a MODIS sinusoidal tile beyond the 180th
+        meridian, where PROJ's inverse wraps) have area 0; the first call warns how many there are.
         """
         win = window or Window(0, 0, self.width, self.height)
         h, w = int(win.height), int(win.width)
         if self.is_geographic:
             return np.broadcast_to(self.row_areas(win)[:, None], (h, w))
-        det = abs(self.transform.a * self.transform.e)
+        det = abs(self.transform.a * self.transform.e) * self._unit_area_m2
         if self.equal_area:
-            return np.broadcast_to(np.float64(det), (h, w))
-        if self._scale_by_row:  # normal cylindrical or pseudo-cylindrical: the scale depends on the row alone
+            area = np.broadcast_to(np.float64(det), (h, w))
+        elif self._scale_by_row:  # normal cylindrical or pseudo-cylindrical: the scale depends on the row alone
             y = self.y_coords(win)
             x_mid = self.transform.c + self.transform.a * (self.width // 2 + 0.5)  # the same value in any window
             row_scale = self._areal_scale(np.full(h, x_mid), y)
-            return np.broadcast_to((det / row_scale)[:, None], (h, w))
-        return det / self._areal_scale_window(win)
+            area = np.broadcast_to((det / row_scale)[:, None], (h, w))
+        else:
+            area = det / self._areal_scale_window(win)
+        if not self.off_earth_pixels:
+            return area
+        return np.where(np.isfinite(self.lonlat(win)[0]), area, 0.0)
+
+    @property
+    def off_earth_pixels(self) -> int:
+        """How many pixels of a projected grid have their centre off the Earth (`lonlat` NaN: PROJ's inverse does
+        not round-trip, as at the corners of a MODIS sinusoidal tile beyond the 180th meridian); 0 on geographic
+        grids (latitudes beyond the poles are refused when a grid is read: irrmap.core.georef.check_latitudes).
+        Counted once per grid (`_off_earth_count`); the first time a grid has some, log.warning says how many."""
+        if self.is_geographic:
+            return 0
+        key = (self.crs.to_wkt(), tuple(self.transform)[:6], self.height, self.width)
+        n = _off_earth_count(*key)
+        if n and key not in _WARNED_OFF_EARTH:
+            _WARNED_OFF_EARTH.add(key)
+            log.warning("the %d x %d grid at %s (%s): %d of its %d pixels have their centre off the Earth (outside the "
+                        "projection's valid area); they count as area 0 (fix: none needed for a MODIS sinusoidal tile at "
+                        "the edge of the map; otherwise check the raster's geotransform with gdalinfo)", self.height,
+                        self.width, tuple(round(b, 3) for b in self.bounds), ProjCRS.from_user_input(key[0]).name, n,
+                        self.size)
+        return n
 
     def _areal_scale_window(self, win: Window) -> np.ndarray:
         """The areal scale factor (`_areal_scale`) at every pixel centre of the window, shape (height, width).
