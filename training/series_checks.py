@@ -4,6 +4,10 @@
   peak taken for the mapped year's): the dates of the year asked for are kept, else the series is refused.
 - `refuse_composite_day`: a MOD13Q1 export's "composite day of the year" layer (whole numbers 1..366 that follow the
   files' dates) read as the VI: refused, naming the layer, before its values reach the physical-range screen.
+- `refuse_quality_as_vi`: a MOD13Q1 VI_Quality (bit field) layer read as the VI: refused, from its metadata (band
+  description, unit, long_name/units tags) or its MODIS layer name, before its words x 1e-4 pass as a VI of 0.2..0.7.
+- `refuse_vi_as_qa`: a VI layer given as the quality layer (metadata naming NDVI/EVI, or non-whole values): refused,
+  before its values are read as bit fields.
 - `warn_low_max`: an annual VI maximum below LOW_VI_MAX over the whole grid is no vegetation map: warned.
 """
 
@@ -13,6 +17,7 @@ import datetime as dt
 import logging
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -30,6 +35,14 @@ COMPOSITE_DAYS = 16
 #: share of a window's valid values that must follow the dates for the layer to be taken as composite days
 DAY_SHARE = 0.9
 DAY_NAME = re.compile(r"day.?of.?(the.?)?year|composite.?day|\bdoy\b|julian", re.IGNORECASE)
+#: words of a quality layer's metadata (MOD13Q1 VI_Quality: description "250m 16 days VI Quality", unit "bit field";
+#: MOD13Q1 C6.1 User's Guide, Didan et al. 2019, Table 1; "pixel reliability", "SummaryQA", "DetailedQA" in other exports)
+QA_WORDS = re.compile(r"quality|(?<![a-z])q[ac](?![a-z])|bit.?field|reliability", re.IGNORECASE)
+BIT_FIELD = re.compile(r"bit.?field", re.IGNORECASE)
+#: MODIS quality layer names in a file name (LP DAAC AppEEARS and Earth Engine export names of MOD13Q1's QA layers)
+QA_FILE = re.compile(r"vi_?quality|pixel_?reliability|summary_?qa|detailed_?qa", re.IGNORECASE)
+#: words of a vegetation-index (or reflectance) layer's metadata, or layer name in a file name
+VI_WORDS = re.compile(r"(?<![a-z])(ndvi|evi2?|vegetation.?index|reflectance)(?![a-z])", re.IGNORECASE)
 #: NDVI of bare soil is about 0.1 to 0.2, of green cropland 0.6 to 0.9 (Huete et al. 2002, Remote Sens. Environ. 83,
 #: 195-213; EVI about 0.1 and 0.4 to 0.8): an annual maximum below 0.1 on every pixel holds no green vegetation at all
 LOW_VI_MAX = 0.1
@@ -127,3 +140,64 @@ def warn_low_max(path, band: int, label: str) -> float | None:
                     "the layer read is likely not the VI (a day-of-year, quality or reflectance layer) or is scaled twice "
                     "(fix: check the layer chosen and the decoding: gdalinfo -stats on one file)", label, LOW_VI_MAX, top)
     return top
+
+
+def _layer_words(src, band: int) -> str:
+    """The band's description, unit and its long_name / units / name tags (GDAL's netCDF/HDF metadata), as one text."""
+    tags = src.tags(band)
+    return " | ".join(t for t in (src.descriptions[band - 1], src.units[band - 1], *(tags.get(k) for k in ("long_name", "units", "name"))) if t)
+
+
+def refuse_quality_as_vi(layers, where: str, *, fix: str) -> None:
+    """InputError (at `where`, naming the file, with `fix`) when a layer read as a VI series is a quality (bit field)
+    layer: its unit is "bit field" (BIT_FIELD), or its metadata (_layer_words: description, unit, long_name/units tags)
+    matches QA_WORDS and names no VI (VI_WORDS: "NDVI (QA-masked)" is a VI), or the file name holds a MODIS quality
+    layer name (QA_FILE) with metadata naming no VI. `layers`: (date, path, 1-based band) of each
+    date; only metadata is read. The values are not tested: MOD13Q1 land words (2048 + flags, up to 65534) overlap raw
+    NDVI (-2000..10000), so no value test separates them robustly. A file GDAL cannot open is left to the reader."""
+    import rasterio
+    from rasterio._err import CPLE_BaseError
+
+    for _, path, band in layers:
+        try:
+            with rasterio.open(path) as src:
+                words = _layer_words(src, band)
+                units = " | ".join(t for t in (src.units[band - 1], src.tags(band).get("units")) if t)
+        except (rasterio.errors.RasterioError, CPLE_BaseError, OSError, IndexError):
+            return
+        vi = bool(words) and VI_WORDS.search(words)
+        said = BIT_FIELD.search(units) or (QA_WORDS.search(words) if words and not vi else None)
+        named = QA_FILE.search(Path(str(path)).name) if not vi else None
+        if said or named:
+            why = f"its metadata says {words!r}" if said else f"its name says {named.group(0)!r}"
+            raise InputError(f"the layer read as the vegetation index is a quality (bit field) layer: {path} layer {band} "
+                             f"({why}); its bit words would be read as VI values", where, fix)
+
+
+def refuse_vi_as_qa(path, band: int, where: str, *, fix: str) -> None:
+    """InputError (at `where`, naming `path`, with `fix`) when the layer `band` (1-based) given as the quality layer is
+    a VI: its metadata (_layer_words) names a VI (VI_WORDS) and no quality word (QA_WORDS: "VI Quality" names both), or
+    a decimated sample of a float band (at most 128 x 128 pixels, nodata and NaN left out) holds values that are not whole numbers
+    (bit fields are integers; a decoded NDVI is not). A file GDAL cannot open is left to the reader."""
+    import rasterio
+    from rasterio._err import CPLE_BaseError
+
+    try:
+        with rasterio.open(path) as src:
+            words = _layer_words(src, band)
+            floats = np.dtype(src.dtypes[band - 1]).kind == "f"
+            step = max(1, max(src.height, src.width) // 128)
+            v = src.read(band, out_shape=(max(1, src.height // step), max(1, src.width // step)), masked=True) if floats else None
+    except (rasterio.errors.RasterioError, CPLE_BaseError, OSError, IndexError):
+        return
+    if words and VI_WORDS.search(words) and not QA_WORDS.search(words):
+        raise InputError(f"the quality layer given is a vegetation index: {path} layer {band} (its metadata says {words!r}); "
+                         "its values would be read as quality bit fields", where, fix)
+    if v is None:
+        return  # an integer band holds whole numbers
+    v = np.asarray(v.compressed(), np.float64)
+    v = v[np.isfinite(v)]
+    frac = v[np.abs(v - np.round(v)) > 1e-6]
+    if frac.size:
+        raise InputError(f"the quality layer given holds values that are not whole numbers (e.g. {frac[0]:g}; "
+                         f"{frac.size} of {v.size} sampled): {path} layer {band} is no bit field (a decoded VI?)", where, fix)

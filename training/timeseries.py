@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import itertools
 import os
 import re
 import warnings
@@ -34,7 +35,8 @@ from irrmap.core.raster_read import read_raster, read_raster_bands
 from irrmap.sources.modis import PRESETS, QARule
 from irrmap.training.cube import read_cube
 from irrmap.training.physical_range import PHYSICAL_RANGES, screen
-from irrmap.training.series_checks import refuse_composite_day
+from irrmap.training.series_checks import refuse_composite_day, refuse_quality_as_vi, refuse_vi_as_qa
+from irrmap.training.series_consistency import refuse_mixed_decoding, warn_other_grids
 
 # tried in this order; "%Y-%j" (year-day of year, as 2020-017: the demo's band descriptions, and MODIS composite
 # labels) last, and a day of year is three digits not followed by a fourth ("2020-2021" holds no date)
@@ -92,9 +94,11 @@ def dated_files(source, pattern: str | None = None, contains: str | None = None,
                          f"check the folder and {contains_option}")
     out = sorted(((parse_date(f.name, pattern), f) for f in files), key=lambda t: (t[0], t[1].name))
     dates = [d for d, _ in out]
-    if len(set(dates)) != len(dates):
-        dup = sorted({d for d in dates if dates.count(d) > 1})
-        raise InputError(f"several files share the date(s) {', '.join(map(str, dup))}", str(source), f"filter the names ({contains_option} TEXT) so one file per date remains")
+    for (d0, f0), (d1, f1) in itertools.pairwise(out):
+        if d0 == d1:
+            dup = sorted({d for d in dates if dates.count(d) > 1})
+            raise InputError(f"several files share the date(s) {', '.join(map(str, dup))}", f"{f0} and {f1} (both {d0})",
+                             f"filter the names ({contains_option} TEXT) so one file per date remains")
     return out
 
 
@@ -147,9 +151,11 @@ def _stack(arrays: list[xr.DataArray], dates, name: str, where, layer=None) -> x
 
 
 def _refuse_day_layer(name: str, where, layers, description, fix) -> None:
-    """A VI series that is a MOD13Q1 composite-day layer is refused (training.series_checks.refuse_composite_day),
-    before the physical-range screen, which would call it undecoded (or, once scaled, pass it as a VI of 0.03)."""
+    """A VI series that is a MOD13Q1 quality layer (training.series_checks.refuse_quality_as_vi) or composite-day layer
+    (refuse_composite_day) is refused, before the physical-range screen, which would call it undecoded (or, once scaled, pass it as a VI of 0.03)."""
     if name.lower() in PHYSICAL_RANGES:
+        refuse_quality_as_vi(layers, f"{name} series {where}", fix="read the VI layer (NDVI or EVI), not the quality layer: pass "
+                             "the VI_Quality files as the QA (--qa, config qa), and pick the VI files (--contains NDVI) or layer")
         refuse_composite_day(layers, f"{name} series {where}", description=description,
                              fix=fix or "give the VI stack, not the composite day-of-year stack")
 
@@ -204,11 +210,18 @@ def read_dated_files(
     become NaN under `qa_rule`. Raises InputError for missing or unreadable files. `band_option` / `qa_band_option`
     name the caller's options that choose `band` / `qa_band` (None: it has none), for the layer errors' fix, and
     `contains_option` / `qa_contains_option` those that filter the names. A VI layer that holds MOD13Q1 composite days
-    is refused (InputError; training.series_checks.refuse_composite_day)."""
+    is refused (InputError; training.series_checks.refuse_composite_day), as is a VI layer that is a quality layer
+    (refuse_quality_as_vi) and a QA layer that is a VI (refuse_vi_as_qa). Every file is sampled: dates stored decoded
+    among dates stored raw raise InputError naming them (training.series_consistency.refuse_mixed_decoding); a date on
+    another CRS or pixel lattice than the first file is resampled with a warning naming it (warn_other_grids)."""
     files = dated_files(source, pattern, contains, contains_option)
     grid = grid or _grid_of(files[0][1], band, band_option)
     kw = decode_options(preset, scale, nodata, fill_values, valid_range)
+    where = files[0][1].parent if len(files) > 1 else files[0][1]
+    refuse_mixed_decoding(files, band=band, band_option=band_option, decoding=kw, where=f"{name} series {where}")
+    # every date checked for mixed decoding above; the first file's check (read_raster) names a scale applied twice
     arrays = [read_raster(p, grid, kind="continuous", band=band, band_option=band_option, chunks=chunks, warn_scaled=k == 0, **kw) for k, (_, p) in enumerate(files)]
+    warn_other_grids(files, [a.attrs.get("resampling") for a in arrays], where=f"{name} series {where}")
     if qa is not None and qa_rule is not None:
         qa_files = dict(dated_files(qa, pattern, qa_contains, qa_contains_option))
         missing = [str(d) for d, _ in files if d not in qa_files]
@@ -217,10 +230,16 @@ def read_dated_files(
         masked = []
         for (d, _), arr in zip(files, arrays):
             q = read_raster(qa_files[d], grid, kind="categorical", band=qa_band, band_option=qa_band_option, chunks=chunks)
+            _refuse_vi_qa(qa_files[d], q.attrs["band"], qa_band_option)
             masked.append(arr.where(qa_accepts(qa_rule, q)))
         arrays = [m.astype(np.float32).rio.write_crs(grid.crs).rio.write_transform(grid.transform) for m in masked]
-    return _stack(arrays, [d for d, _ in files], name, files[0][1].parent if len(files) > 1 else files[0][1],
-                  ([p for _, p in files], band, band_option))
+    return _stack(arrays, [d for d, _ in files], name, where, ([p for _, p in files], band, band_option))
+
+
+def _refuse_vi_qa(path, band: int, option: str | None) -> None:
+    """A VI given as the quality layer is refused (training.series_checks.refuse_vi_as_qa)."""
+    refuse_vi_as_qa(path, band, "QA series", fix="give the VI_Quality (bit field) layer as the quality layer and the VI as the "
+                    f"series{f' (choose the layer with {option})' if option else ''}; swapped files read NDVI as quality bits")
 
 
 def qa_accepts(rule: QARule, qa: xr.DataArray):
@@ -282,9 +301,12 @@ def read_multiband(
     grid = grid or _grid_of(Path(path), 1)
     bands, dates, qa_bands = multiband_order(path, dates=dates, pattern=pattern, qa=qa if qa_rule is not None else None)
     kw = decode_options(preset, scale, nodata, fill_values, valid_range)
+    labels = [f"band {b} ({d})" for b, d in zip(bands, dates)] if dates is not None else [f"band {b}" for b in bands]
+    refuse_mixed_decoding([(lab, path) for lab in labels], bands=bands, decoding=kw, where=f"{name} series {path}")
     # one task per spatial chunk reads every band (irrmap.core.raster_read)
     stack = read_raster_bands(path, grid, bands, chunks=chunks, **kw)
     if qa_bands is not None:
+        _refuse_vi_qa(qa, qa_bands[0], None)
         words = read_raster_bands(qa, grid, qa_bands, kind="categorical", chunks=chunks)
         missing = words.attrs.get("nodata")
         masked = da.map_blocks(_qa_masked, stack.data, words.data, qa_rule, missing, dtype=np.float32,
