@@ -46,8 +46,10 @@ def _quiet(ufunc, *args):
 
 
 def _elementwise(ufunc, *args):
-    """`ufunc` over DataArrays (numpy or dask backed; aligned as xarray's arithmetic aligns: inner join) and
-    scalars, block by block for dask, warnings off inside each block (`_quiet`)."""
+    """`ufunc` over DataArrays (numpy or dask backed) and scalars, block by block for dask, warnings off inside each
+    block (`_quiet`). The arrays must share their coordinates exactly (read onto one grid, same dates:
+    training.band_pairs.check_pair): an inner join on float x/y or on dates would silently drop or shift pixels and
+    dates, so unequal coordinates raise InputError."""
     import dask.array as da
 
     def run(*arrays):
@@ -57,7 +59,16 @@ def _elementwise(ufunc, *args):
             return da.map_blocks(functools.partial(_quiet, ufunc), *arrays)
         return _quiet(ufunc, *arrays)
 
-    return xr.apply_ufunc(run, *args, dask="allowed", join="inner")
+    try:
+        return xr.apply_ufunc(run, *args, dask="allowed", join="exact")
+    except ValueError as exc:
+        if "exact" not in str(exc) and "align" not in str(exc):
+            raise
+        from irrmap.core.errors import InputError
+
+        names = ", ".join(str(getattr(a, "name", None)) for a in args if isinstance(a, xr.DataArray))
+        raise InputError(f"the bands ({names}) are not on one grid with the same dates: {exc}", names,
+                         "read every band onto one grid (the first NIR file's) and give the same dates for each band") from None
 
 
 def green_index(nir: xr.DataArray, green: xr.DataArray, max_gi: float = MAX_GI) -> xr.DataArray:

@@ -12,8 +12,9 @@ warning, so `screen` first looks at a small window of the data (`check_decoded`)
 
 Ranges: normalised differences (NDVI, NDWI) lie in [-1, 1] by definition; EVI is designed for the same range
 (MOD13 C6.1 User's Guide, Didan et al. 2019, whose valid range is -0.2..1.0). Reflectances are not screened:
-GI and NDWI are ratios, right from unscaled counts too. GI (NIR / green) has no upper bound (see
-training.indices.green_index's max_gi).
+GI and NDWI are ratios, right from unscaled counts too. GI (NIR / green) is positive, and METHOD.md section 1
+declares values above 15 invalid (training.indices.MAX_GI): GI_RANGE = [0, 15]; AGI = GI x NDWI then lies in
+[-15, 15]. Each index is screened against its own range (a GI of 3 is data, not an undecoded VI).
 """
 
 from __future__ import annotations
@@ -33,9 +34,32 @@ from irrmap.core.errors import DataError
 log = logging.getLogger(__name__)
 
 VI_RANGE = (-1.0, 1.0)
-PHYSICAL_RANGES = {"vi": VI_RANGE, "ndvi": VI_RANGE, "evi": VI_RANGE, "ndwi": VI_RANGE}
+GI_RANGE = (0.0, 15.0)  # METHOD.md section 1: GI above 15 is invalid (training.indices.MAX_GI)
+AGI_RANGE = (-GI_RANGE[1], GI_RANGE[1])  # GI x NDWI, NDWI in [-1, 1]
+PHYSICAL_RANGES = {"vi": VI_RANGE, "ndvi": VI_RANGE, "evi": VI_RANGE, "ndwi": VI_RANGE, "gi": GI_RANGE, "agi": AGI_RANGE}
+
+
+def index_quantity(*names) -> str:
+    """The PHYSICAL_RANGES key of an index named by the first of `names` that names one (a --name, a band
+    description such as "gi_max" or "NDVI", a file tag such as "features index gi"; case-insensitive: the name
+    itself, its part before the first "_", or its last word); "vi" when none does."""
+    for name in names:
+        if not name:
+            continue
+        text = str(name).strip().lower()
+        for key in (text, text.split("_")[0], text.split()[-1] if text.split() else ""):
+            if key in PHYSICAL_RANGES:
+                return key
+    return "vi"
 FIX = ('decode the product as stored: --preset mod13q1 (config preset = "mod13q1") for MODIS VI, --scale for '
        'other scaled integers, or drop the values with --valid-range LO HI (config valid_range) on raw values')
+#: the fix for a GI (or AGI) out of range: a ratio does not depend on decoding, only on both bands sharing a scale
+GI_FIX = ("GI above 15 is invalid (METHOD.md section 1), as `irrmap features index --max-gi` drops it; a GI far above it "
+          "means NIR and green on different scales (one decoded, one stored x 10,000): decode both alike")
+
+
+def _fix(quantity: str) -> str:
+    return GI_FIX if str(quantity).lower() in ("gi", "agi") else FIX
 
 
 @dataclass
@@ -46,6 +70,7 @@ class _Tally:
     hi: float
     blocks: int
     values: int
+    fix: str = FIX
     seen: dict = field(default_factory=dict)  # block location -> (count, min, max) of the out-of-range values
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -59,7 +84,7 @@ class _Tally:
         if bad:
             log.warning("%s: %d decoded values of %d lie outside the physical range [%g, %g] (from %.6g to %.6g) and were set "
                         "to missing (fix: %s)", self.label, sum(v[0] for v in bad), self.values, self.lo, self.hi,
-                        min(v[1] for v in bad), max(v[2] for v in bad), FIX)
+                        min(v[1] for v in bad), max(v[2] for v in bad), self.fix)
 
 
 # `check_decoded`: the window (pixels per side, every date) whose values are looked at, and the share of its valid
@@ -109,8 +134,11 @@ def check_decoded(arr: xr.DataArray, quantity: str, label: str | None = None) ->
         return
     lo, hi = float(vals.min()), float(vals.max())
     found = (f"{bad.size:,} of {vals.size:,} valid values in a window of the data lie outside the physical range "
-             f"[{rng[0]:g}, {rng[1]:g}] (values {lo:.6g} to {hi:.6g}): the values are not decoded")
-    if STORED_X1E4[0] <= lo and hi <= STORED_X1E4[1]:
+             f"[{rng[0]:g}, {rng[1]:g}] (values {lo:.6g} to {hi:.6g}): " +
+             ("not a GI of two bands on one scale" if str(quantity).lower() in ("gi", "agi") else "the values are not decoded"))
+    if str(quantity).lower() in ("gi", "agi"):  # ratios: no decoding makes them out of range
+        fix = GI_FIX
+    elif STORED_X1E4[0] <= lo and hi <= STORED_X1E4[1]:
         fix = ('they fit a product stored x 10,000 (MODIS): decode it with --preset mod13q1 or --scale 0.0001 '
                '(config preset = "mod13q1" or scale = 0.0001)')
     elif STORED_X1E4[0] * 1e4 <= lo and INTEGER_STORE_MAX < hi <= STORED_X1E4[1] * 1e4:  # beyond any 16-bit store: scaled up
@@ -119,7 +147,7 @@ def check_decoded(arr: xr.DataArray, quantity: str, label: str | None = None) ->
                '--scale 0.0001 (config preset = "mod13q1" or scale = 0.0001), which replace the tag, or correct the tag: '
                "gdal_edit.py -scale 0.0001 FILE")
     else:
-        fix = FIX
+        fix = _fix(quantity)
     raise DataError(found, label or str(quantity).upper(), fix)
 
 
@@ -162,6 +190,7 @@ def screen(arr: xr.DataArray, quantity: str, label: str | None = None) -> xr.Dat
     check_decoded(arr, quantity, label)
     data = arr.data if isinstance(arr.data, da.Array) else da.from_array(np.asarray(arr.data), chunks=-1)
     tally_id = uuid.uuid4().hex
-    _TALLIES[tally_id] = _Tally(tally_id, label or str(quantity).upper(), rng[0], rng[1], int(np.prod(data.numblocks)), int(data.size))
+    _TALLIES[tally_id] = _Tally(tally_id, label or str(quantity).upper(), rng[0], rng[1], int(np.prod(data.numblocks)), int(data.size),
+                                 _fix(quantity))
     screened = data.map_blocks(_screen_block, tally_id, rng[0], rng[1], dtype=data.dtype, name=f"screen-{quantity}-{tally_id}")
     return arr.copy(data=screened)

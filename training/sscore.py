@@ -26,7 +26,9 @@ def flat_pixels(zones: xr.DataArray, table: pd.DataFrame, column: str = "flat", 
     """Boolean raster: True on the pixels of units whose `column` is true in the per-unit table (index =
     zone id, as returned by suitability.reclassify). The table must describe `zones`: InputError (at `where`)
     when none of its ids occurs in the raster (`zones_where`; its nodata left out), a warning naming the flat ids
-    absent from it otherwise (those units flag no pixel). Computes the zone ids present (one read of `zones`)."""
+    absent from it otherwise (those units flag no pixel). Computes the zone ids present (one read of `zones`).
+    The `column` holds booleans, 0/1, or the words of FLAT_TRUE / FLAT_FALSE (any case; empty = not flat); any other
+    value raises InputError naming the column, the value and its zone id (a "no" is not true because it is text)."""
     if column not in table:
         raise InputError(f"the per-unit table has no {column!r} column", where, "run the suitability stage with the flat-unit rule on")
     try:
@@ -34,11 +36,36 @@ def flat_pixels(zones: xr.DataArray, table: pd.DataFrame, column: str = "flat", 
     except (ValueError, TypeError):
         raise InputError(f"the per-unit table's first column (zone id) holds non-integer ids such as {table.index[0]!r}", where,
                          "give the per-unit table written with the zones raster (`irrmap suitability overlay --table`)") from None
-    _check_ids(zones, table_ids, set(table_ids[table[column].fillna(False).astype(bool).to_numpy()].tolist()), where, zones_where)
-    ids = table.index[table[column].fillna(False).astype(bool)].to_numpy(dtype=np.int64)
+    flags = _flags(table[column], column, where)
+    _check_ids(zones, table_ids, set(table_ids[flags].tolist()), where, zones_where)
+    ids = table.index[flags].to_numpy(dtype=np.int64)
     out = xr.apply_ufunc(np.isin, zones, kwargs={"test_elements": ids}, dask="parallelized", output_dtypes=[bool]) if ids.size else (zones != zones)
     out.name = "flat"
     return _geo(out, zones)
+
+
+#: the words read as flat / not flat in a per-unit table's flat column (any letter case), as a spreadsheet or a
+#: hand-written CSV says them; the booleans pandas reads (True/False) and the numbers 1/0 are taken as they are
+FLAT_TRUE = frozenset({"1", "1.0", "true", "t", "yes", "y", "flat"})
+FLAT_FALSE = frozenset({"0", "0.0", "false", "f", "no", "n", "not flat", ""})
+
+
+def _flags(col: pd.Series, column: str, where: str) -> np.ndarray:
+    """flat_pixels' reading of the flat column as a bool array (missing = False), refusing values it cannot read."""
+    out = np.zeros(len(col), dtype=bool)
+    for k, (zone, v) in enumerate(col.items()):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            continue
+        if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, float, np.integer, np.floating)) and v in (0, 1)):
+            out[k] = bool(v)
+            continue
+        word = str(v).strip().lower()
+        if word in FLAT_TRUE or word in FLAT_FALSE:
+            out[k] = word in FLAT_TRUE
+            continue
+        raise InputError(f"the {column!r} column holds {v!r} (zone {zone}), which reads as neither flat nor not flat", where,
+                         f"write {column} as 1/0, true/false or yes/no in every row")
+    return out
 
 
 def _check_ids(zones: xr.DataArray, table_ids: np.ndarray, flat_ids: set, where: str, zones_where: str) -> None:
@@ -254,6 +281,7 @@ def composite_rasters(
     from irrmap.training.composites import annual_statistics
     from irrmap.training.indices import agi, green_index, ndwi_gao
     from irrmap.training.mixed_pixels import adjust_mixed
+    from irrmap.training.physical_range import screen
     from irrmap.sources.modis import qa_rule_from
 
     bad = set(section) - _TOP_KEYS
@@ -278,12 +306,14 @@ def composite_rasters(
         out.update(composite(_series(section["gi"], "gi", grid, base, section, None, chunks, year), "gi"))
     elif nir is not None and "green" in section:
         green = _series(section["green"], "green", grid, base, section, None, chunks, year)
-        out.update(composite(green_index(nir, green, float(section.get("max_gi", 15.0))), "gi"))
+        _paired(nir, green, "green")  # one grid already (`grid`); same dates and scale, never an inner join
+        out.update(composite(screen(green_index(nir, green, float(section.get("max_gi", 15.0))), "gi", "GI of [features].nir"), "gi"))
     if "ndwi" in section:
         out.update(composite(_series(section["ndwi"], "ndwi", grid, base, section, None, chunks, year), "ndwi"))
     elif nir is not None and "swir" in section:
         swir = _series(section["swir"], "swir", grid, base, section, None, chunks, year)
-        out.update(composite(ndwi_gao(nir, swir), "ndwi"))
+        _paired(nir, swir, "swir")
+        out.update(composite(screen(ndwi_gao(nir, swir), "ndwi", "NDWI of [features].nir"), "ndwi"))
     if not out:
         raise ConfigError("no vegetation input", "features", "give at least one of evi, ndvi, gi (or nir + green), ndwi (or nir + swir)")
     if section.get("mixed", True):
@@ -295,6 +325,16 @@ def composite_rasters(
     if "gi_max" in out and "ndwi_max" in out:
         out["agi"] = agi(out["gi_max"], out["ndwi_max"]).rename("agi")
     return out
+
+
+def _paired(nir: xr.DataArray, other: xr.DataArray, key: str) -> None:
+    """training.band_pairs.check_pair for [features].nir and [features].<key>: same dates (InputError naming the dates
+    one lacks), same scale, no undeclared fill (DataError)."""
+    from irrmap.training.band_pairs import check_pair
+
+    check_pair(nir, "[features].nir", other, f"[features].{key}",
+               f"give [features].{key} files for the dates of [features].nir (MOD09Q1 and MOD09A1 are 8-day composites of the "
+               "same days), or drop the extra files")
 
 
 def feature_scores(

@@ -59,8 +59,10 @@ def register(sub, name: str, help_: str) -> None:
 
     p = cmds.add_parser("index", help="GI, NDWI (Gao) or AGI per date from reflectances, then annual statistics",
                         description="gi = NIR/green (NaN above --max-gi), ndwi = (NIR-SWIR)/(NIR+SWIR), agi = GI x NDWI per date; "
-                                    "inputs are per-date reflectance rasters paired by date (MOD09Q1 band 2, MOD09A1 bands 4 and 5). "
-                                    "Writes one band per --stat.")
+                                    "inputs are per-date reflectance rasters paired by date (MOD09Q1 band 2, MOD09A1 bands 4 and 5), "
+                                    "each band holding the same dates, all decoded alike. Every band is read onto the grid of the first "
+                                    "NIR file (a finer band averaged, a coarser one interpolated bilinearly, as `irrmap run` reads "
+                                    "them). Writes one band per --stat.")
     p.add_argument("index", choices=("gi", "ndwi", "agi"))
     p.add_argument("out", metavar="OUT")
     p.add_argument("--nir", nargs="+", required=True, metavar="FILE", help="NIR rasters (or a folder)")
@@ -77,12 +79,12 @@ def register(sub, name: str, help_: str) -> None:
     p = cmds.add_parser("nscore", help="neighbourhood-normalised score: VI / median VI of reference pixels in a window",
                         description="N = VI / median of VI over the reference pixels (crop + forest/grass) in a WINDOW x WINDOW "
                                     "window clipped at the grid edges (exact sliding-histogram median). Reference pixels: --reference "
-                                    "(non-zero = reference) or --crop [--natural] shares with crop + natural >= --min-share. "
+                                    "(a 0/1 mask, 1 = reference) or --crop [--natural] shares with crop + natural >= --min-share. "
                                     "All rasters are read onto VI's grid.")
     p.add_argument("vi", metavar="VI", help="annual VI maximum")
     p.add_argument("out", metavar="OUT")
     p.add_argument("--band", metavar="N|NAME", help="layer of VI: number or name (e.g. vi_max of a composite); needed when it has several")
-    p.add_argument("--reference", help="reference mask raster (non-zero = reference pixel)")
+    p.add_argument("--reference", help="reference mask raster: 1 = reference pixel, 0 = not (nodata: not); other values are refused (a share goes to --crop)")
     p.add_argument("--crop", help="cropland fraction raster (0..1)")
     p.add_argument("--natural", help="forest/grass fraction raster (0..1)")
     p.add_argument("--min-share", type=fraction_arg(), default=0.5, help="crop + natural share that makes a reference pixel (default 0.5)")
@@ -118,13 +120,13 @@ def _source(files):
     return files[0] if len(files) == 1 else list(files)
 
 
-def _read(files, args, option: str = "FILE", **extra):
-    """The series of `files` (option `option`), cut to --year or refused when it spans over a year without
-    --allow-multiyear (training.series_checks.one_year)."""
+def _read(files, args, option: str = "FILE", grid=None, **extra):
+    """The series of `files` (option `option`) on `grid` (None: the first file's), cut to --year or refused when it
+    spans over a year without --allow-multiyear (training.series_checks.one_year)."""
     from irrmap.training.series_checks import one_year
     from irrmap.training.timeseries import read_timeseries
 
-    series = read_timeseries(_source(files), None, pattern=args.date_pattern, preset=None if args.preset == "none" else args.preset,
+    series = read_timeseries(_source(files), grid, pattern=args.date_pattern, preset=None if args.preset == "none" else args.preset,
                              scale=args.scale, nodata=args.nodata, fill_values=tuple(args.fill or ()), valid_range=args.valid_range,
                              chunks=args.chunk, **extra)
     where = f"{option} {files[0]}" + (f" (and {len(files) - 1} more)" if len(files) > 1 else "")
@@ -133,16 +135,39 @@ def _read(files, args, option: str = "FILE", **extra):
                         "or give one year's files")
 
 
+def _vi_quantity(path, band) -> str:
+    """The index an annual raster holds (a key of training.physical_range.PHYSICAL_RANGES; "vi" when unknown): from
+    `band` when it is a name, else the layer's description (gi_max, as `features index` and `composite` write them),
+    else the file's `command` tag ("features index gi")."""
+    import rasterio
+
+    from irrmap.core.layers import layer_number
+    from irrmap.training.physical_range import index_quantity
+
+    try:
+        with rasterio.open(path) as src:
+            number = layer_number(src, band, str(path), "--band")
+            description, command = src.descriptions[number - 1], src.tags().get("command", "")
+    except Exception:  # noqa: BLE001 - read_raster reports an unreadable file or a bad layer
+        return index_quantity(band if isinstance(band, str) else None)
+    return index_quantity(band if isinstance(band, str) and not band.isdigit() else None, description,
+                          command if command.startswith("features index") else None)
+
+
 def _annual_vi(path, grid, band, chunk):
-    """An annual VI raster (one layer) on `grid`, values outside the physical range of a VI screened out. A VI
-    refused as undecoded (stored x 10,000) gets a fix naming what this command offers: it has no decoding options."""
+    """An annual VI raster (one layer) on `grid`, values outside the physical range of its index screened out
+    (training.physical_range: GI 0..15, AGI -15..15, NDVI / EVI / NDWI / other VIs -1..1; the index from _vi_quantity).
+    A VI refused as undecoded (stored x 10,000) gets a fix naming what this command offers: it has no decoding options."""
     from irrmap.core.errors import DataError
     from irrmap.core.raster_read import read_raster
     from irrmap.training.physical_range import screen
 
+    quantity = _vi_quantity(path, band)
     try:
-        return screen(read_raster(path, grid, band=band, band_option="--band", chunks=chunk), "vi", f"VI {path}")
+        return screen(read_raster(path, grid, band=band, band_option="--band", chunks=chunk), quantity, f"{quantity.upper()} {path}")
     except DataError as exc:
+        if quantity in ("gi", "agi"):  # a ratio: its fix (bands on one scale) is not a decoding one
+            raise
         stored = "10,000" in (exc.fix or "")
         raise DataError(exc.what, exc.where, (
             "this command reads a decoded VI and has no decoding options: " +
@@ -195,7 +220,9 @@ def _composite(args) -> int:
     extra.update(band_option="--band", qa_band_option="--qa-band", contains_option="--contains", qa_contains_option="--qa-contains")
     if args.qa:
         extra.update(qa=_source(args.qa), qa_rule=_qa_rule(args), qa_contains=args.qa_contains, qa_band=args.qa_band)
-    series = _read(args.files, args, **extra)
+    from irrmap.training.physical_range import index_quantity
+
+    series = _read(args.files, args, name=index_quantity(args.name), **extra)  # screened against the index's own range
     rc = _write_stats(series, args, args.name, {"command": "features composite", "dates": len(series.time)})
     stats = list(dict.fromkeys(args.stat or ["max"]))
     if "max" in stats:
@@ -205,10 +232,41 @@ def _composite(args) -> int:
     return rc
 
 
+def _where(files, option: str) -> str:
+    return f"{option} {files[0]}" + (f" (and {len(files) - 1} more)" if len(files) > 1 else "")
+
+
+def _check_overlap(files, option: str, grid, args) -> None:
+    """InputError naming the file when a file of `files` (option `option`) does not overlap `grid` (the first NIR
+    file's): read onto it, it would be missing everywhere."""
+    from pathlib import Path
+
+    import rasterio
+
+    from irrmap.core.errors import InputError
+    from irrmap.core.valid_share import extent_text, no_overlap
+    from irrmap.training.timeseries import RASTER_SUFFIXES
+
+    paths = [p for f in map(Path, files) for p in (sorted(f.iterdir()) if f.is_dir() else [f])]
+    for path in (p for p in paths if p.suffix.lower() in RASTER_SUFFIXES and p.suffix.lower() != ".nc"):
+        try:
+            src = rasterio.open(path)
+        except Exception:  # noqa: BLE001, S112 - unreadable: the series reader names it
+            continue
+        with src:
+            if src.crs is not None and no_overlap(src, grid):
+                raise InputError(f"does not overlap the grid of the first --nir file: the file covers {extent_text(src)}, the "
+                                 f"grid {extent_text(grid)}", f"{option} {path}",
+                                 "give the bands of one area (same tile); check the file's CRS (gdalinfo)")
+
+
 def _index(args) -> int:
     from irrmap.core.errors import InputError
+    from irrmap.core.grid import Grid
+    from irrmap.training.band_pairs import check_pair
     from irrmap.training.distinct_files import check_distinct_files, role
     from irrmap.training.indices import agi, green_index, ndwi_gao
+    from irrmap.training.physical_range import screen
 
     need = {"gi": ("green",), "ndwi": ("swir",), "agi": ("green", "swir")}[args.index]
     for band in need:
@@ -216,16 +274,27 @@ def _index(args) -> int:
             raise InputError(f"{args.index} needs --{band}", f"--{band}", f"pass the {band} rasters")
     check_distinct_files(*(role(f"--{b}", f"{b} reflectance", getattr(args, b), getattr(args, f"{b}_band")) for b in ("nir", "green", "swir")))
 
-    def reflectance(band):
+    def reflectance(band, grid=None):
         layer = getattr(args, f"{band}_band")
-        return _read(getattr(args, band), args, f"--{band}", name=band, band_option=f"--{band}-band",
+        if grid is not None:
+            _check_overlap(getattr(args, band), f"--{band}", grid, args)
+        return _read(getattr(args, band), args, f"--{band}", grid=grid, name=band, band_option=f"--{band}-band",
                      **({"band": layer, "variable": layer} if layer is not None else {}))
 
-    nir = reflectance("nir")
-    gi = green_index(nir, reflectance("green"), args.max_gi) if args.green else None
-    nd = ndwi_gao(nir, reflectance("swir")) if args.swir else None
+    nir = reflectance("nir")  # every band is read onto the grid of the first NIR file (never aligned by coordinates)
+    grid = Grid.from_dataarray(nir)
+
+    def paired(band):
+        other = reflectance(band, grid)
+        check_pair(nir, _where(args.nir, "--nir"), other, _where(getattr(args, band), f"--{band}"),
+                   f"give {band} files for the dates of the NIR files (MOD09Q1 and MOD09A1 are both 8-day composites of the "
+                   "same days), or drop the extra files")
+        return other
+
+    gi = screen(green_index(nir, paired("green"), args.max_gi), "gi", f"GI of {_where(args.nir, '--nir')}") if args.green else None
+    nd = screen(ndwi_gao(nir, paired("swir")), "ndwi", f"NDWI of {_where(args.nir, '--nir')}") if args.swir else None
     series = {"gi": gi, "ndwi": nd, "agi": agi(gi, nd) if gi is not None and nd is not None else None}[args.index]
-    return _write_stats(series, args, args.index, {"command": f"features index {args.index}"})
+    return _write_stats(series, args, args.index, {"command": f"features index {args.index}", "dates": len(series.time)})
 
 
 def _nscore(args) -> int:
@@ -236,14 +305,14 @@ def _nscore(args) -> int:
     from irrmap.core.valid_share import refuse_empty_output
     from irrmap.training.distinct_files import check_distinct_files, role
     from irrmap.training.nscore import check_share, neighbourhood_median, reference_mask
+    from irrmap.training.reference_raster import read_reference
 
     check_distinct_files(role("VI", "the VI", args.vi, args.band), role("--reference", "the reference mask", args.reference),
                          role("--crop", "the cropland share", args.crop), role("--natural", "the forest/grass share", args.natural))
     grid = Grid.from_raster(args.vi)
     vi = _annual_vi(args.vi, grid, args.band, args.chunk)
     if args.reference:
-        ref = read_raster(args.reference, grid, kind="categorical", chunks=args.chunk)
-        ref = ref.where(ref != ref.attrs.get("nodata", None), 0) != 0
+        ref = read_reference(args.reference, grid, args.chunk)  # a binary 0/1 mask (training.reference_raster)
     elif args.crop:
         crop = read_raster(args.crop, grid, chunks=args.chunk)
         check_share(crop, f"--crop {args.crop}", args.crop)
