@@ -101,7 +101,7 @@ def test_antimeridian_error_names_the_source(monkeypatch):
     from irrmap.core import polygons
     from irrmap.core.errors import DataError
 
-    def cannot_split(p, fix_winding=True):
+    def cannot_split(p, fix_winding=True, great_circle=True):
         raise ValueError("cannot split")
 
     monkeypatch.setattr(polygons.antimeridian, "fix_polygon", cannot_split)

@@ -20,8 +20,15 @@ from irrmap.core.units import AdminUnits
 GEOD = Geod(ellps="WGS84")
 
 
-def _ccw_area(lons, lats) -> float:
-    """Geodesic area (m2) of a ring given counter-clockwise by hand (positive by pyproj's convention)."""
+def _ccw_area(lons, lats, step: float = 0.01) -> float:
+    """Ellipsoidal area (m2) of a lon/lat ring given counter-clockwise by hand (positive by pyproj's convention), its
+    edges as drawn (straight in lon/lat, along the parallels): each edge cut into ceil(length / step) equal pieces,
+    0.01 degree being irrmap's documented step (irrmap.core.polygons.DENSIFY_DEG), then pyproj.Geod."""
+    x, y = np.r_[lons, lons[0]], np.r_[lats, lats[0]]
+    n = np.maximum(1, np.ceil(np.hypot(np.diff(x), np.diff(y)) / step)).astype(int)
+    t = [np.arange(k) / k for k in n]
+    lons = np.concatenate([x[i] + t[i] * (x[i + 1] - x[i]) for i in range(len(n))])
+    lats = np.concatenate([y[i] + t[i] * (y[i + 1] - y[i]) for i in range(len(n))])
     area, _ = GEOD.polygon_area_perimeter(lons, lats)
     assert area > 0, "the test's own ring must be counter-clockwise"
     return area
@@ -133,8 +140,8 @@ def test_unit_across_the_antimeridian_burns_both_sides_and_nothing_between(tmp_p
     expected[2:6, :4] = 1
     expected[2:6, -4:] = 1
     assert np.array_equal(zones, expected)
-    # the area of the unsplit polygon by Geod (geodesic edges; the split points lie on the same great circles)
-    assert units.geodesic_areas().iloc[0] == pytest.approx(_ccw_area(ACROSS_LONS, ACROSS_LATS), rel=1e-6)
+    # the area of the unsplit polygon by Geod, its edges along the parallels as drawn (179 E .. 181 E = 179 W)
+    assert units.geodesic_areas().iloc[0] == pytest.approx(_ccw_area([179.0, 181.0, 181.0, 179.0], ACROSS_LATS), rel=1e-6)
 
 
 def test_unit_across_the_antimeridian_on_a_grid_past_180(tmp_path):
@@ -222,5 +229,6 @@ def test_real_county_split_at_the_antimeridian_burns_its_own_pixels(shared_data)
     cols = np.flatnonzero(zones.any(axis=0))
     assert cols.min() < 40 and cols.max() > grid.width - 40  # both sides of 180 degrees
     assert not zones[:, 400:7000].any()  # nothing between 160 W (east of Unalaska) and 170 E (west of Attu)
+    # area truth: Geod on each part's edges as drawn, cut to irrmap's documented 0.01 degree step (shapely.segmentize)
     assert one.geodesic_areas().iloc[0] == pytest.approx(
-        sum(GEOD.geometry_area_perimeter(shapely.geometry.polygon.orient(p))[0] for p in geom.geoms), rel=1e-9)
+        sum(GEOD.geometry_area_perimeter(shapely.geometry.polygon.orient(p.segmentize(0.01)))[0] for p in geom.geoms), rel=1e-9)

@@ -99,8 +99,8 @@ def test_units_beyond_the_grid_are_named_with_their_share(d, caplog):
         assert main(["-q", "units", "rasterize", str(d / "fwd.gpkg"), "--code-field", "code", "--bounds", "100.0", "40.0", "100.3", "40.2",
                      "--resolution", "0.01", "--out", str(d / "z.tif")]) == 0
     msg = [r.getMessage() for r in caplog.records if "beyond the grid" in r.getMessage()]
-    assert len(msg) == 1 and "1 of 2 units reach beyond the grid (0 wholly off it)" in msg[0]
-    assert "650102 (50 % of its" in msg[0] and "650101" not in msg[0]
+    assert len(msg) == 1 and "1 of 2 units reach beyond the grid" in msg[0] and "none wholly off it" in msg[0]
+    assert "1 partly on it: 650102 (50 % of its" in msg[0] and "650101" not in msg[0]
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         assert _rasterize(d, "fwd.gpkg") == 0

@@ -5,13 +5,15 @@ areas (irrmap.core.grid) for zone rasters. A unit cut by the grid's bounds has o
 the grid, so its whole-unit statistic cannot be matched there: it is scaled by the covered share, or the
 unit is left out ([units].partial).
 The covered share is that of the unit's cropland where a cropland source reaches over the whole unit,
-else that of its area.
+else that of its area. A unit on the grid that gets no pixel (smaller or thinner than a pixel, so that no pixel
+centre falls in it) is named by `warn_without_pixels`, for `irrmap units rasterize` and the run's units stage alike.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -26,13 +28,17 @@ from irrmap.core.polygons import polygonal_parts
 from irrmap.core.units import AdminUnits, geodesic_areas
 from irrmap.core.zonal import zonal_area
 
+log = logging.getLogger(__name__)
+
 FULL_SHARE = 1 - 1e-6  # below this share of its area on the grid a unit is partial (above: rounding of the clip)
 KNOWN_CROPLAND = 0.99  # cropland must be known on this share of a unit's pixels for a cropland share
 
 
 def on_grid_areas(units: AdminUnits, grid: Grid) -> tuple[np.ndarray, np.ndarray, gpd.GeoSeries]:
-    """Per unit, in unit order: its whole ellipsoidal polygon area (m2), the ellipsoidal area of its polygons
-    clipped to the grid's bounds (in the grid's CRS), and those clipped polygons."""
+    """Per unit, in unit order: its whole ellipsoidal polygon area (m2), the ellipsoidal area (m2) of its polygons
+    clipped to the grid's bounds (in the grid's CRS), and those clipped polygons (grid CRS). Both areas follow the
+    edges as drawn (irrmap.core.units.geodesic_areas densifies them in their CRS first): the units' own edges in
+    their CRS (densified before reprojection, AdminUnits.polygons_on) and the clip's edges along the grid's bounds."""
     clipped = gpd.GeoSeries(polygonal_parts(shapely.intersection(units.polygons_on(grid).values, box(*grid.bounds))), crs=grid.crs)
     return geodesic_areas(units.table.geometry), geodesic_areas(clipped), clipped
 
@@ -43,6 +49,8 @@ def unit_areas(units: AdminUnits, grid: Grid, zones_path) -> pd.DataFrame:
     (0..1), partial (share below FULL_SHARE) and area_check ('mismatch' where the grid area differs from the
     on-grid polygon area by more than rasterization explains, else 'ok').
 
+    Units on the grid without any pixel are warned about (`warn_without_pixels`).
+
     Rasterization (a pixel belongs to the unit holding its centre) moves a straight edge by at most half a
     pixel, so a unit may differ by half a pixel along its whole clipped boundary, and by at least one pixel;
     pixel size is the unit's mean true pixel area. Larger differences come from overlapping units (a later
@@ -50,6 +58,7 @@ def unit_areas(units: AdminUnits, grid: Grid, zones_path) -> pd.DataFrame:
     """
     full, on, clipped = on_grid_areas(units, grid)
     gridded = zonal_area(zones_path, len(units))[1:]
+    warn_without_pixels(units, grid, gridded, "units", "[grid].resolution, or a finer [grid].like raster", on_grid_m2=on)
     rx, ry = grid.res
     n_pixels = shapely.area(clipped.values) / (rx * ry)
     boundary_pixels = shapely.length(clipped.values) / math.sqrt(rx * ry)
@@ -60,6 +69,58 @@ def unit_areas(units: AdminUnits, grid: Grid, zones_path) -> pd.DataFrame:
         "polygon_area_m2": full, "grid_area_m2": gridded, "on_grid_area_m2": on, "on_grid_share": share,
         "partial": share < FULL_SHARE, "area_check": np.where(np.abs(gridded - on) > allowance, "mismatch", "ok"),
     }, index=units.codes.values)
+
+
+def warn_without_pixels(units: AdminUnits, grid: Grid, gridded_m2, label: str, finer: str, on_grid_m2=None,
+                        limit: int = 10) -> np.ndarray:
+    """Warn (log.warning, prefixed `label`) about units that lie on the grid but got no pixel in their zone raster:
+    smaller or thinner than a pixel, so that no pixel centre falls in them (GDAL's burn: a pixel belongs to the unit
+    holding its centre). Their zones are empty, so they map nothing and a statistic of theirs cannot be matched.
+    Names up to `limit` of them with their area on the grid and the true area of a pixel there (km2), and the fix:
+    a finer grid (`finer`: the caller's option) or merging each into a neighbour.
+
+    `gridded_m2`: true pixel area (m2) of each unit's zone, in unit order (irrmap.core.zonal.zonal_area without zone 0);
+    `on_grid_m2`: each unit's geodesic area on the grid (on_grid_areas), computed here for the units without pixels
+    whose bounds meet the grid's when not given. Units wholly off the grid are not named (warn_beyond_grid names them).
+    Returns the positions of the named units (all of them, not only the first `limit`)."""
+    gridded_m2 = np.asarray(gridded_m2, dtype=np.float64)
+    zero = np.flatnonzero(gridded_m2 <= 0)
+    if not zero.size:
+        return zero
+    if on_grid_m2 is None:
+        b = shapely.bounds(units.polygons_on(grid).values[zero])
+        left, bottom, right, top = grid.bounds
+        zero = zero[(b[:, 0] < right) & (b[:, 2] > left) & (b[:, 1] < top) & (b[:, 3] > bottom)]
+        part = AdminUnits(units.table.iloc[zero], units.levels, units.source, units.hierarchy, options=units.options)
+        on = on_grid_areas(part, grid)[1] if zero.size else np.zeros(0)
+    else:
+        on = np.asarray(on_grid_m2, dtype=np.float64)[zero]
+    hit, on = zero[on > 0], on[on > 0]
+    if not hit.size:
+        return hit
+    codes = units.codes.to_numpy()
+    pixel = _pixel_km2(AdminUnits(units.table.iloc[hit[:limit]], units.levels, units.source, units.hierarchy), grid)
+    items = [f"{codes[i]} ({a / 1e6:.3g} km2 on the grid; a pixel there: {p:.3g} km2)" for i, a, p in zip(hit[:limit], on, pixel)]
+    more = f" and {hit.size - limit} more" if hit.size > limit else ""
+    log.warning("%s: %d of %d units lie on the grid but get no pixel, being smaller or thinner than a pixel (a pixel belongs "
+                "to the unit holding its centre): %s%s. Their zones are empty, so they map nothing and their statistics cannot "
+                "be matched. Fix: a finer grid (%s), or merge each of them into a neighbouring unit in the unit file",
+                label, hit.size, len(units), "; ".join(items), more, finer)
+    return hit
+
+
+def _pixel_km2(units: AdminUnits, grid: Grid) -> list[float]:
+    """True area (km2, Grid.pixel_area) of the grid's pixel under each unit's part on the grid (its representative
+    point; a unit wholly off the grid gets the nearest pixel)."""
+    on = shapely.intersection(units.polygons_on(grid).values, box(*grid.bounds))
+    pts = shapely.get_coordinates(shapely.point_on_surface(on))
+    inv = ~grid.transform
+    out = []
+    for x, y in pts:
+        col, row = inv * (x, y)
+        col, row = min(max(int(col), 0), grid.width - 1), min(max(int(row), 0), grid.height - 1)
+        out.append(float(np.asarray(grid.pixel_area(Window(col, row, 1, 1))).ravel()[0]) / 1e6)
+    return out
 
 
 def cropland_share(units: AdminUnits, grid: Grid, codes, read_cropland: Callable[[Grid], xr.DataArray],

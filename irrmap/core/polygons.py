@@ -8,12 +8,27 @@ zone raster (GDAL's burn) and every point-in-polygon test assumes the normal for
 
 from __future__ import annotations
 
+import math
+
 import antimeridian
 import geopandas as gpd
 import numpy as np
+import pyproj
 import shapely
 
 from irrmap.core.errors import DataError
+
+# A polygon's edges are straight in its own CRS: a lon/lat edge follows its parallel or rhumb line, and that is how
+# GDAL burns it on a grid of that CRS. pyproj.Geod and PROJ see vertices only (an edge between two vertices is a
+# geodesic; a reprojected edge is the chord between the reprojected vertices), so edges are cut to these steps first
+# (shapely.segmentize, in the polygons' own CRS). Steps chosen so that halving them changes an area by < 1e-9: the
+# Colorado box -109.05..-102.05 x 37..41 (EPSG:4326) 269,216.89015 km2 at 0.01 deg vs 269,216.89025 at 0.005
+# (3.5e-10; raw vertices: 269,154.55), a 300 km square in EPSG:32614 90,055.39862 km2 at 500 m vs 90,055.39859 at
+# 250 m (3.8e-10; raw: 90,072.04). A drawn parallel then departs from the geodesic by < 2 cm per 0.01 deg step. The
+# 2,764 Chinese counties (city_full) get 1.36 M vertices instead of 0.99 M (+1.7 s for their areas); a small county
+# with a long straight edge changes by < 6e-7 of its area when the step is halved.
+DENSIFY_DEG = 0.01  # step along edges of polygons in a geographic CRS (degrees)
+DENSIFY_M = 500.0  # step along edges of polygons in a projected CRS (metres; CRS units converted)
 
 
 def normalise_polygons(geoms: gpd.GeoSeries, where: str = "geometry") -> gpd.GeoSeries:
@@ -35,12 +50,32 @@ def normalise_polygons(geoms: gpd.GeoSeries, where: str = "geometry") -> gpd.Geo
     return gpd.GeoSeries(oriented(polygonal_parts(arr)), index=geoms.index, crs=geoms.crs)
 
 
-def to_crs(geoms: gpd.GeoSeries, crs) -> gpd.GeoSeries:
+def densify_step(crs) -> float:
+    """The step (in `crs`'s own axis units) that `densified` cuts edges to: DENSIFY_DEG degrees in a geographic
+    CRS, DENSIFY_M metres in a projected one (e.g. 1640.4 US survey feet in EPSG:2227)."""
+    crs = pyproj.CRS.from_user_input(crs)
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0  # radians or metres per axis unit
+    return (math.radians(DENSIFY_DEG) if crs.is_geographic else DENSIFY_M) / factor
+
+
+def densified(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+    """`geoms` with every edge longer than `densify_step` of their CRS cut into equal pieces no longer than it
+    (shapely.segmentize; vertices kept, straight edges in the CRS stay straight), so that areas on the ellipsoid
+    and reprojections follow each edge as drawn. Geometries without a CRS are returned as they are."""
+    if geoms.crs is None:
+        return geoms
+    return gpd.GeoSeries(shapely.segmentize(geoms.values, densify_step(geoms.crs)), index=geoms.index, crs=geoms.crs)
+
+
+def to_crs(geoms: gpd.GeoSeries, crs, densify: bool = True) -> gpd.GeoSeries:
     """Normalised polygons reprojected to `crs`, split at the antimeridian and re-oriented when `crs` is
-    geographic (a projected unit across 180 degrees comes back unsplit; a south-up CRS flips rings)."""
+    geographic (a projected unit across 180 degrees comes back unsplit; a south-up CRS flips rings). With
+    `densify` (default) their edges are first cut to the DENSIFY_DEG / DENSIFY_M step in their own CRS
+    (`densified`), so that an edge drawn straight in that CRS (a parallel in lon/lat) is followed, not replaced by
+    the chord between its reprojected ends; unchanged when `crs` is theirs."""
     if geoms.crs is not None and geoms.crs.equals(crs):
         return geoms
-    out = geoms.to_crs(crs)
+    out = (densified(geoms) if densify else geoms).to_crs(crs)
     arr = out.values
     if out.crs.is_geographic:
         arr = polygonal_parts(split_antimeridian(arr, "reprojected polygons"))
@@ -49,7 +84,8 @@ def to_crs(geoms: gpd.GeoSeries, crs) -> gpd.GeoSeries:
 
 def split_antimeridian(arr, where: str = "geometry") -> np.ndarray:
     """Geometries whose longitudes leave -180..180 or span more than 180 degrees, split at 180 degrees
-    (antimeridian.fix_polygon per polygon part: great-circle crossing latitudes, clockwise shells taken as
+    (antimeridian.fix_polygon per polygon part: crossing latitudes interpolated along the edge as drawn in lon/lat,
+    great_circle=False, as every edge is taken as drawn (`densified`); clockwise shells taken as
     mistakenly wound); all others unchanged. Lon/lat coordinates in, 2D MultiPolygons out for the split ones:
     Z/M coordinates (PolygonZ from a GPS or 3D export) are dropped first (shapely.force_2d), as the
     `antimeridian` package reads (lon, lat) pairs only. Raises DataError located at `where` (the source file)."""
@@ -59,7 +95,7 @@ def split_antimeridian(arr, where: str = "geometry") -> np.ndarray:
     for i in np.flatnonzero(wide):
         parts = [p for p in shapely.get_parts(polygonal_parts(shapely.force_2d(arr[i : i + 1]))[0]) if not p.is_empty]
         try:
-            fixed = [antimeridian.fix_polygon(p, fix_winding=True) for p in parts]
+            fixed = [antimeridian.fix_polygon(p, fix_winding=True, great_circle=False) for p in parts]
         except (ValueError, AssertionError) as exc:
             raise DataError(f"polygon {i + 1} crosses the antimeridian and cannot be split there ({exc})", where,
                             "split it at 180 degrees in the source (ogr2ogr -wrapdateline) or repair it") from None

@@ -30,7 +30,13 @@ from rasterio.windows import Window
 
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
-from irrmap.core.polygons import normalise_polygons, oriented, to_crs, wrapped
+from irrmap.core.polygons import (
+    densified,
+    normalise_polygons,
+    oriented,
+    to_crs,
+    wrapped,
+)
 from irrmap.core.vectors import describe_layers, read_vector_parts
 
 log = logging.getLogger(__name__)
@@ -48,11 +54,13 @@ ZONE_NODATA = 0
 
 # Codes of each hierarchy, finest level first: level -> regular expression of a valid code. A code that
 # fails its pattern is an invalid code ([units].invalid_codes), never padded or truncated into a valid one.
-# cn-adcode: GB/T 2260 codes PPCCXX; province codes run 11..82, so no adcode starts with 0 and a 5-digit
-# code is not one that lost a leading zero. us-fips: FIPS 6-4 county codes SSCCC with state codes
+# cn-adcode: GB/T 2260 codes PPCCXX; province codes run 11 (Beijing) .. 82 (Macao), so no adcode starts with 0
+# and a 5-digit code is not one that lost a leading zero, and 100000 (China as a whole: the boundary-line feature
+# of a DataV country file) is no unit. us-fips: FIPS 6-4 county codes SSCCC with state codes
 # 01..99 (INCITS 38: 01 Alabama .. 78 Virgin Islands); states 01-09 lose their zero in numeric columns.
+CN_PROVINCE = r"(?:1[1-9]|[2-7]\d|8[0-2])"  # GB/T 2260 province prefix 11..82
 SCHEMES = {
-    "cn-adcode": {"county": r"[1-9]\d{5}", "city": r"[1-9]\d{3}00", "province": r"[1-9]\d0000"},
+    "cn-adcode": {"county": CN_PROVINCE + r"\d{4}", "city": CN_PROVINCE + r"\d{2}00", "province": CN_PROVINCE + "0000"},
     "us-fips": {"county": r"(?:0[1-9]|[1-9]\d)\d{3}", "state": r"0[1-9]|[1-9]\d"},
     "none": {"unit": None},
 }
@@ -225,23 +233,26 @@ class AdminUnits:
                                     "pick the right code field or hierarchy")
         _log_repairs(table)
         table["geometry"] = normalise_polygons(table.geometry, where=";".join(map(str, paths)))
-        cls._check(table, hierarchy, finest, code_field, options)
+        cls._check(table, hierarchy, finest, code_field, options, where=_field_where(paths, code_field))
         _check_overlaps(table, code_field, paths)
+        _warn_coarse_codes(table["code"], hierarchy, code_field, paths)
         return cls(table, levels, source=";".join(map(str, paths)), hierarchy=hierarchy, options=options)
 
     @staticmethod
-    def _check(table, hierarchy, pattern, code_field, options=None) -> None:
+    def _check(table, hierarchy, pattern, code_field, options=None, where: str | None = None) -> None:
+        """DataError (located at `where`, default `code_field`) for missing, invalid or duplicated codes and empty units."""
+        where = where or code_field
         missing = table.index[table["code"].isna()]
         if len(missing):
-            raise DataError(f"{len(missing)} polygons have no code (rows {_rows(missing)})", code_field, "fill the code field")
+            raise DataError(f"{len(missing)} polygons have no code (rows {_rows(missing)})", where, "fill the code field")
         if pattern:
             bad = table.index[~table["code"].str.fullmatch(pattern)]
             if len(bad):
                 sample = ", ".join(table.loc[bad[:5], "code"])
-                zero = " (a cn-adcode never starts with 0, so a shorter code did not lose one)" if hierarchy == "cn-adcode" else ""
+                zero = _cn_adcode_note(table.loc[bad, "code"]) if hierarchy == "cn-adcode" else ""
                 raise DataError(
                     f"{len(bad)} codes are not {SCHEME_NAMES[hierarchy]} codes (e.g. {sample}; rows {_rows(bad)}){zero}",
-                    code_field,
+                    where,
                     _invalid_codes_fix(options),
                 )
         dup = table[table["code"].duplicated(keep=False)]
@@ -250,7 +261,7 @@ class AdminUnits:
             sample = "; ".join(f"{c}: rows {_rows(ix)}" for c, ix in list(groups.items())[:5])
             raise DataError(
                 f"{len(groups)} codes appear on more than one polygon ({sample})",
-                code_field,
+                where,
                 "dissolve the parts into one (multi)polygon per code, e.g. ogr2ogr -dialect sqlite -sql 'SELECT ST_Union(geometry), code ... GROUP BY code'",
             )
         empty = table.index[table.geometry.is_empty]
@@ -289,8 +300,8 @@ class AdminUnits:
         return joined.groupby("parent")["value"].sum(min_count=1)
 
     def geodesic_areas(self, level: str | None = None) -> pd.Series:
-        """Ellipsoidal area (m2) of every unit (pyproj.Geod on WGS84), optionally summed to `level`; computed
-        once per level (a copy is returned)."""
+        """Ellipsoidal area (m2) of every unit (pyproj.Geod on WGS84, edges as drawn: module function
+        `geodesic_areas`), indexed by code, optionally summed to `level`; computed once per level (a copy is returned)."""
         level = self.levels[0] if level is None else level
         if level not in self._areas:
             finest = self.levels[0]
@@ -301,8 +312,9 @@ class AdminUnits:
         return self._areas[level].copy()
 
     def polygons_on(self, grid: Grid) -> gpd.GeoSeries:
-        """Each unit's polygons in the grid's CRS, as burned: split at the antimeridian and, on a geographic
-        grid reaching past +-180 degrees, repeated 360 degrees over."""
+        """Each unit's polygons in the grid's CRS, as burned: edges cut to the DENSIFY step in the units' own CRS before
+        reprojection (irrmap.core.polygons.to_crs, so a drawn parallel stays one on a projected grid), split at the
+        antimeridian and, on a geographic grid reaching past +-180 degrees, repeated 360 degrees over."""
         geoms = to_crs(self.table.geometry, grid.crs)
         return wrapped(geoms, grid.bounds[0], grid.bounds[2]) if grid.is_geographic else geoms
 
@@ -326,11 +338,16 @@ class AdminUnits:
 
 
 def geodesic_areas(geoms: gpd.GeoSeries) -> np.ndarray:
-    """Ellipsoidal areas (m2) of valid (Multi)Polygons in any CRS: pyproj.Geod (WGS84) on their lon/lat form.
+    """Ellipsoidal areas (m2, one per geometry) of valid (Multi)Polygons in any CRS (geoms.crs set):
+    pyproj.Geod (WGS84) on their lon/lat form, each edge followed as drawn in their own CRS.
 
-    Geod sums signed ring areas; rings are oriented first (shells counter-clockwise, holes clockwise), so
-    no absolute value hides a wrongly wound part and derived shapes (clips, unions) need no care."""
-    lonlat = oriented(to_crs(geoms, "EPSG:4326").values)
+    Geod joins vertices by geodesics, so the edges are first cut to irrmap.core.polygons.DENSIFY_DEG degrees
+    (geographic CRS) or DENSIFY_M metres (projected) in the polygons' own CRS (polygons.densified) and only then
+    converted to lon/lat: a lon/lat box's edge along a parallel is measured along the parallel, as the zone raster
+    burns it (the Colorado box -109.05..-102.05 x 37..41: 269,216.9 km2, not the 269,154.5 km2 of geodesics between
+    its 4 corners). Geod sums signed ring areas; rings are oriented first (shells counter-clockwise, holes
+    clockwise), so no absolute value hides a wrongly wound part and derived shapes (clips, unions) need no care."""
+    lonlat = oriented(to_crs(densified(geoms), "EPSG:4326", densify=False).values)
     geod = Geod(ellps="WGS84")
     return np.array([_geod_area(geod, g) if not g.is_empty else 0.0 for g in lonlat], dtype=np.float64)
 
@@ -422,10 +439,45 @@ def _check_overlaps(table: gpd.GeoDataFrame, code_field: str, paths: list) -> No
                     f"{OVERLAP_SHARE:.0%} of the smaller unit, such as digitising slivers along shared borders, are accepted)")
 
 
+def _field_where(paths: list, field: str) -> str:
+    """Where a message about a field of the unit files points: 'FILE field CODE' (or 'N unit files (FIRST, ...) field CODE')."""
+    files = str(paths[0]) if len(paths) == 1 else f"{len(paths)} unit files ({paths[0]}, ...)"
+    return f"{files} field {field}"
+
+
+def _cn_adcode_note(bad: pd.Series) -> str:
+    """Why codes fail the cn-adcode pattern: the province prefix 11..82, never 0; 100000 is China as a whole."""
+    note = " (a cn-adcode starts with a GB/T 2260 province code 11..82, never with 0, so a shorter code did not lose one"
+    if (bad == "100000").any():
+        note += "; 100000 is China as a whole, e.g. the boundary-line feature with no name of a DataV country file, no unit"
+    return note + ")"
+
+
+# Codes at the finest level that are all parent codes (cn-adcode PP0000 / PPCC00, us-fips SS000): the file holds
+# coarser units than the level it is read as. Level name, the scheme's code ending and the finer file to use.
+_COARSE_ENDINGS = {"cn-adcode": (("province", "0000", "a county file (e.g. DataV city_full/*.json)"),
+                                 ("city", "00", "a county file (e.g. DataV city_full/*.json)")),
+                   "us-fips": (("state", "000", "a county file"),)}
+
+
+def _warn_coarse_codes(codes: pd.Series, hierarchy: str, code_field: str, paths: list) -> None:
+    """Warn when every code ends as a coarser level's code does (cn-adcode 110000 ... 820000: provinces read as
+    counties); the units are still read (statistics at that level join them)."""
+    for level, ending, finer in _COARSE_ENDINGS.get(hierarchy, ()):
+        if len(codes) and codes.str.endswith(ending).all():
+            finest = next(iter(SCHEMES[hierarchy]))
+            log.warning("units: every %s of %s ends in %s (e.g. %s), so the file is at %s level: its %d units are read as "
+                        "%s units and every level repeats the %s codes. Fix: for %s units give %s; statistics at %s level "
+                        "join these units as they are", code_field, paths[0] if len(paths) == 1 else f"{len(paths)} files", ending,
+                        ", ".join(codes.head(3)), level, len(codes), finest, level, finest, finer, level)
+            return
+
+
 def _joined_geometry(wkb: np.ndarray, crs: list[str], counts: list[int]) -> gpd.GeoSeries:
     """Geometries of several files (WKB, the files' `counts` features, each file with the CRS text its file gave)
     in the first file's CRS: each CRS parsed once, and the geometries of each CRS other than the first converted
-    together."""
+    together, their edges first cut to the DENSIFY step in their own CRS (irrmap.core.polygons.densified) so that
+    they keep their drawn course (a UTM file's straight edge is no straight lon/lat edge)."""
     first = pyproj.CRS.from_user_input(crs[0])
     geoms = shapely.from_wkb(wkb)
     file_crs = np.repeat(np.array(crs, dtype=object), counts)
@@ -433,7 +485,7 @@ def _joined_geometry(wkb: np.ndarray, crs: list[str], counts: list[int]) -> gpd.
         other = pyproj.CRS.from_user_input(text)
         if not other.is_exact_same(first):
             part = file_crs == text
-            geoms[part] = np.asarray(gpd.GeoSeries(geoms[part], crs=other).to_crs(first).values)
+            geoms[part] = np.asarray(densified(gpd.GeoSeries(geoms[part], crs=other)).to_crs(first).values)
     return gpd.GeoSeries(geoms, crs=first)
 
 

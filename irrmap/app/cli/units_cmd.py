@@ -70,9 +70,13 @@ def _rasterize(args) -> int:
         grid = Grid.from_bounds(*args.bounds, args.resolution, args.crs)
     else:
         raise InputError("no grid given", "--like / --bounds", "pass --like RASTER, or --bounds and --resolution")
+    from irrmap.core.coverage import warn_without_pixels
+    from irrmap.core.zonal import zonal_area
+
     u = _read(args)
     warn_beyond_grid(u, grid)
     write_zones(args.out, u, grid, chunks=args.chunk)
+    warn_without_pixels(u, grid, zonal_area(args.out, len(u))[1:], "units rasterize", "a smaller --resolution, or --like a finer raster")
     print(f"{len(u)} units -> {args.out} {grid!r}")
     return 0
 
@@ -135,8 +139,9 @@ def write_table(path, data: bytes) -> None:
 
 def warn_beyond_grid(units, grid, limit: int = 10) -> None:
     """Warn when units reach beyond the grid: their zones hold only part of them (areas or statistics of the whole
-    unit do not fit the zone). Names the units with the share of their area on the grid (irrmap.core.coverage);
-    only units not wholly inside the grid's bounds are measured."""
+    unit do not fit the zone). Names the units partly on the grid first, with the share of their area on it
+    (irrmap.core.coverage.on_grid_areas), then counts the units wholly off it and names a few; only units not
+    wholly inside the grid's bounds are measured."""
     import numpy as np
 
     from irrmap.core.coverage import FULL_SHARE, on_grid_areas
@@ -151,13 +156,16 @@ def warn_beyond_grid(units, grid, limit: int = 10) -> None:
     part = AdminUnits(units.table.iloc[idx], units.levels, units.source, units.hierarchy, options=units.options)
     whole, on_grid, _ = on_grid_areas(part, grid)
     share = np.divide(on_grid, whole, out=np.zeros_like(on_grid), where=whole > 0)
-    cut = np.flatnonzero(share < FULL_SHARE)
-    if not cut.size:
+    cut = np.flatnonzero((share < FULL_SHARE) & (on_grid > 0))
+    off = np.flatnonzero(on_grid <= 0)
+    if not cut.size and not off.size:
         return
     codes = part.codes.to_numpy()
     items = [f"{codes[i]} ({100 * share[i]:.3g} % of its {whole[i] / 1e6:,.1f} km2 on the grid)" for i in cut[:limit]]
-    more = f" and {cut.size - limit} more" if cut.size > limit else ""
-    off = int((share[cut] == 0).sum())
-    log.warning("units rasterize: %d of %d units reach beyond the grid (%d wholly off it), so their zones hold only part of "
-                "them: %s%s (fix: use a grid that covers them, e.g. wider --bounds or another --like raster, or leave "
-                "these units out of area comparisons)", cut.size, len(units), off, "; ".join(items), more)
+    partly = (f"{cut.size} partly on it: " + "; ".join(items) + (f" and {cut.size - limit} more" if cut.size > limit else "")
+              if cut.size else "none partly on it")
+    wholly = (f"{off.size} wholly off it (no pixels: " + ", ".join(codes[off[:5]]) + (", ..." if off.size > 5 else "") + ")"
+              if off.size else "none wholly off it")
+    log.warning("units rasterize: %d of %d units reach beyond the grid, so their zones hold only part of them or nothing: %s; %s "
+                "(fix: use a grid that covers them, e.g. wider --bounds or another --like raster, or leave these units out of "
+                "area comparisons)", cut.size + off.size, len(units), partly, wholly)
