@@ -80,7 +80,8 @@ def test_class_tile_pixels_and_colours(run):
     assert (idx[ROWS:, :] == 255).all() and (idx[:, COLS:] == 255).all()  # padding is transparent
     assert pal[1] == IRRIGATED and pal[0] == NOT_IRRIGATED and pal[255][3] == 0
     thr, _ = _decode(data["rasters"][2]["tiles"]["0"]["0/0"])
-    np.testing.assert_array_equal(thr[:ROWS, :COLS], np.where(truth == 255, 255, 1 - truth))
+    # a threshold map's 255 (no statistic / no score) is drawn (index 254); without a cropland raster everywhere
+    np.testing.assert_array_equal(thr[:ROWS, :COLS], np.where(truth == 255, 254, 1 - truth))
 
 
 def test_probability_ramp_is_monotone_and_nodata_transparent(run):
@@ -88,7 +89,7 @@ def test_probability_ramp_is_monotone_and_nodata_transparent(run):
     prob = embedded_data(page)["rasters"][1]
     idx, pal = _decode(prob["tiles"]["0"]["0/0"])
     row = idx[0, :COLS].astype(int)
-    assert row[0] == 0 and row[-1] == 254 and (np.diff(row) >= 0).all()  # 0 .. 100 over 0 .. 254
+    assert row[0] == 0 and row[-1] == 253 and (np.diff(row) >= 0).all()  # 0 .. 100 over 0 .. 253 (tiles.RAMP_TOP)
     assert (idx[ROWS - 4:ROWS, :COLS] == 255).all() and pal[255][3] == 0
 
 

@@ -15,7 +15,6 @@ import html
 import importlib.util
 import json
 import logging
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from irrmap.core.atomic import write_text_atomic
 from irrmap.core.errors import InputError
 from irrmap.core.palettes import WATER, hex_colour
 from irrmap.evaluation.viewer.layers import IRRIGATION_LABELS, RunLayers, class_table, discover
+from irrmap.evaluation.viewer.popups import OFF_GRID, WHOLE, coverage, popup, unit_rows
 from irrmap.evaluation.viewer.tiles import Colouring, Frame, render_image, render_pyramid
 
 log = logging.getLogger(__name__)
@@ -61,19 +61,51 @@ def leaflet_assets() -> tuple[str, str]:
     return js, css
 
 
-def _colouring(layer, src) -> tuple[Colouring, list]:
-    """The colouring and legend entries [(colour or gradient, label)] of a raster layer."""
-    if layer.group in ("map", "threshold") and layer.id != "probability":
+UNPREDICTED = ((255, 0, 255, 255), "cropland, not predicted")  # the report's "no data" magenta (evaluation.map_figure.STATES)
+NO_SCORE = ((120, 120, 120, 255), "no statistic / no score")
+WATER_UNKNOWN = ((189, 189, 189, 255), "unknown (cloud, no observation)")
+
+
+def _on_grid(path, src) -> bool:
+    with rasterio.open(path) as other:
+        return (other.height, other.width) == (src.height, src.width) and other.transform.almost_equals(src.transform)
+
+
+def _colouring(layer, src, cropland=None) -> tuple[Colouring, list]:
+    """The colouring and legend entries [(colour or gradient, label)] of a raster layer. `cropland`: the run's
+    cropland fraction (RunLayers.cropland), used where it is on the layer's grid to tell crop pixels the map left
+    unpredicted (nodata on cropland: UNPREDICTED, as the report's map figure) from land without cropland
+    (transparent), and a threshold map's 0 on cropland (not irrigated) from its 0 on other land (transparent)."""
+    crop = cropland if cropland is not None and _on_grid(cropland, src) else None
+    if layer.group == "threshold":
+        # training/threshold_*.tif: 1 irrigated, 0 not irrigated (also on non-crop pixels, by design), 255 no
+        # statistic for the unit or no score for the pixel (training.thresholds)
+        table = class_table(src)
+        legend = [(hex_colour(table[1]), "irrigated"),
+                  (hex_colour(table[0]), "not irrigated" if crop is None else "cropland, not irrigated"),
+                  (hex_colour(NO_SCORE[0]), NO_SCORE[1] + ("" if crop is not None else " (also off cropland)"))]
+        return Colouring("classes", table=table, special=(255, "nodata"), special_colour=NO_SCORE[0], crop=crop,
+                         off_crop_hidden=(0,) if crop is not None else ()), legend
+    if layer.group == "map" and layer.id != "probability":
         table = class_table(src)
         legend = [(hex_colour(table[v]), lbl) for v, lbl in IRRIGATION_LABELS.items()
                   if v in table and table[v][3] > 0 and table[v][:3] != (255, 255, 255)]
-        return Colouring("classes", table=table), legend
+        if crop is None:
+            return Colouring("classes", table=table), legend
+        return Colouring("classes", table=table, special=("nodata",), special_colour=UNPREDICTED[0], crop=crop), \
+            legend + [(hex_colour(UNPREDICTED[0]), UNPREDICTED[1])]
     if layer.id == "probability":
         desc = (src.descriptions[0] or "") if src.descriptions else ""
         top = 100.0 if ("100" in desc or np.dtype(src.dtypes[0]).kind in "iu") else 1.0
-        return Colouring("ramp", cmap="viridis", vmin=0.0, vmax=top), [("ramp:viridis", f"P(irrigated) 0 .. {top:g}")]
+        legend = [("ramp:viridis", f"P(irrigated) 0 .. {top:g}")]
+        if crop is None:
+            return Colouring("ramp", cmap="viridis", vmin=0.0, vmax=top), legend
+        return Colouring("ramp", cmap="viridis", vmin=0.0, vmax=top, special=("nodata",), special_colour=UNPREDICTED[0], crop=crop), \
+            legend + [(hex_colour(UNPREDICTED[0]), UNPREDICTED[1])]
     if layer.group == "water":
-        return Colouring("classes", table=dict(WATER), hidden=(0,)), [(hex_colour(WATER[1]), "water")]
+        # water/<epoch>/water.tif: 1 water, 0 not water (transparent), 255 unknown (irrmap.core.palettes.WATER)
+        return Colouring("classes", table=dict(WATER), hidden=(0,), special=(255, "nodata"), special_colour=WATER_UNKNOWN[0]), \
+            [(hex_colour(WATER[1]), "water"), (hex_colour(WATER_UNKNOWN[0]), WATER_UNKNOWN[1])]
     if layer.group == "treecover":
         return Colouring("ramp", cmap="Greens", vmin=0.0, vmax=100.0), [("ramp:Greens", "tree cover 0 .. 100 %")]
     return Colouring("ramp"), []
@@ -107,9 +139,9 @@ class _Frame:
                 "crs": self.crs.to_string() if self.crs else "", "geographic": bool(self.crs and self.crs.is_geographic)}
 
 
-def _raster_entry(layer, frame: _Frame, max_size: int) -> dict:
+def _raster_entry(layer, frame: _Frame, max_size: int, cropland=None) -> dict:
     with rasterio.open(layer.path) as src:
-        colouring, legend = _colouring(layer, src)
+        colouring, legend = _colouring(layer, src, cropland)
         same = (src.height, src.width) == (frame.frame.height, frame.frame.width) and src.transform.almost_equals(frame.transform) \
             and src.crs == frame.crs
         bounds = src.bounds
@@ -129,7 +161,7 @@ def _raster_entry(layer, frame: _Frame, max_size: int) -> dict:
     return entry
 
 
-def _raster_entries(rasters, frame: _Frame, max_size: int) -> list:
+def _raster_entries(rasters, frame: _Frame, max_size: int, cropland=None) -> list:
     """`_raster_entry` of each layer, in order; a layer GDAL cannot read (RasterioError) or of the wrong shape
     (ValueError) gives its exception instead. Layers are rendered in threads, one per CPU core: GDAL's reads,
     numpy's colouring and PNG compression release the GIL, and each layer opens its own datasets (16x demo,
@@ -138,7 +170,7 @@ def _raster_entries(rasters, frame: _Frame, max_size: int) -> list:
 
     def one(r):
         try:
-            return _raster_entry(r, frame, max_size)
+            return _raster_entry(r, frame, max_size, cropland)
         except (rasterio.errors.RasterioError, ValueError) as exc:
             return exc
 
@@ -149,38 +181,12 @@ def _raster_entries(rasters, frame: _Frame, max_size: int) -> list:
         return list(pool.map(one, rasters))
 
 
-def _fmt(v, unit="ha") -> str:
-    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f} {unit}"
-
-
-def _missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def _popup(name: str, code: str, row: dict) -> str:
-    stat, mapped, diff = (row.get(k) for k in ("statistic_ha", "irrigated_area_ha", "difference_ha"))
-    source = ""
-    if _missing(stat) and not _missing(row.get("level_statistic_ha")):
-        # a level without its statistic in the per-unit table: the statistic from the evaluation's own table of
-        # that level; the mapped area stays the per-unit table's (one computation of mapped area for every popup)
-        stat = row["level_statistic_ha"]
-        if _missing(mapped):
-            mapped = row["level_mapped_ha"]
-        diff, source = mapped - stat, f" <small>({html.escape(row['level_source'])})</small>"
-    ok = [v is not None and not (isinstance(v, float) and math.isnan(v)) for v in (stat, diff)]
-    pct = diff / stat * 100 if all(ok) and stat != 0 else None
-    head = f"<b>{html.escape(code)}</b>" if name == code else f"<b>{html.escape(name)}</b> ({html.escape(code)})"
-    popup = (f"{head}<br>statistic: {_fmt(stat)}{source}<br>mapped: {_fmt(mapped)}"
-             f"<br>difference: {_fmt(diff)}" + (f" ({pct:+.1f} %)" if pct is not None else ""))
-    return popup if "irrigated_area_ha" in row or source else popup + "<br><i>not in mapping/irrigated_area_by_unit.csv</i>"
-
-
 def _units_geojson(layers: RunLayers, frame: _Frame) -> list[dict] | None:
     """One GeoJSON per admin level (finest first: the config's polygons; coarser levels dissolved from them by
-    the hierarchy's parent codes), each feature with its popup from mapping/irrigated_area_by_unit.csv."""
+    the hierarchy's parent codes), each feature with its popup (popups.popup: mapping/irrigated_area_by_unit.csv
+    and the run's other tables) and its coverage by the grid ('whole', 'partial', 'off grid': drawn dashed grey)."""
     if layers.units is None:
         return None
-    import pandas as pd
     import shapely
 
     from irrmap.core.errors import IrrmapError
@@ -194,19 +200,7 @@ def _units_geojson(layers: RunLayers, frame: _Frame) -> list[dict] | None:
     gdf = units.table
     if gdf.crs is not None and frame.crs is not None and gdf.crs != frame.crs:
         gdf = gdf.to_crs(frame.crs)
-    table: dict[tuple[str, str], dict] = {}
-    if layers.unit_table is not None:
-        for row in pd.read_csv(layers.unit_table, dtype={"code": str}).to_dict("records"):
-            table[(str(row.get("level")), str(row["code"]))] = row
-    for level in units.levels:  # evaluation/statistics_<level>.csv: each level against its own table (m2)
-        f = layers.run_dir / "evaluation" / f"statistics_{level}.csv"
-        if not f.is_file():
-            continue
-        for row in pd.read_csv(f, dtype={"code": str}).to_dict("records"):
-            if {"statistic_m2", "mapped_m2"} <= set(row):
-                entry = table.setdefault((level, str(row["code"])), {})
-                entry.update(level_statistic_ha=row["statistic_m2"] / 1e4, level_mapped_ha=row["mapped_m2"] / 1e4,
-                             level_source=f"evaluation/{f.name}")
+    table = unit_rows(layers.run_dir, layers.unit_table, list(units.levels))
     tol = abs(frame.transform.a) * frame.frame.top_factor / 2
 
     def to_frame(xy):
@@ -225,8 +219,13 @@ def _units_geojson(layers: RunLayers, frame: _Frame) -> list[dict] | None:
             names = [str(n) if isinstance(n := table.get((level, c), {}).get("name"), str) and n else c for c in codes]
         geoms = shapely.transform(shapely.simplify(geoms, tol, preserve_topology=True), to_frame)
         features = [{"type": "Feature", "geometry": shapely.geometry.mapping(g),
-                     "properties": {"code": c, "popup": _popup(n, c, table.get((level, c), {}))}}
+                     "properties": {"code": c, "popup": popup(n, c, table.get((level, c), {})),
+                                    "coverage": coverage(table.get((level, c), {})) or WHOLE}}
                     for c, n, g in zip(codes, names, geoms) if g is not None and not g.is_empty]
+        off = [f["properties"]["code"] for f in features if f["properties"]["coverage"] == OFF_GRID]
+        if off:
+            layers.notes.append(f"{len(off)} {level} unit(s) lie off the map's grid, not mapped: drawn dashed grey "
+                                f"({', '.join(off[:8])}{', ...' if len(off) > 8 else ''})")
         out.append({"level": level, "title": f"Admin units: {level}", "visible": i == 0,
                     "geojson": {"type": "FeatureCollection", "features": features}})
     return out
@@ -263,7 +262,7 @@ def write_viewer(run_dir, out=None, *, max_size: int = 2048) -> ViewerResult:
     base = next((r for r in layers.rasters if r.group in ("map", "threshold")), layers.rasters[0])
     frame = _Frame(base.path, max_size)
     entries = []
-    for r, entry in zip(layers.rasters, _raster_entries(layers.rasters, frame, max_size)):
+    for r, entry in zip(layers.rasters, _raster_entries(layers.rasters, frame, max_size, layers.cropland)):
         if isinstance(entry, Exception):
             layers.notes.append(f"{r.path}: {entry}; layer skipped")
         else:
@@ -284,12 +283,8 @@ def write_viewer(run_dir, out=None, *, max_size: int = 2048) -> ViewerResult:
 
 
 def _title(layers: RunLayers) -> str:
-    cfg = Path(layers.manifest.get("config", ""))
-    name = None
-    if cfg.is_file():
-        import tomllib
-
-        name = tomllib.loads(cfg.read_text(encoding="utf-8")).get("run", {}).get("name")
+    """The run's [run].name from the config the run used (layers.run_config), else the output folder's name."""
+    name = ((layers.config or {}).get("run") or {}).get("name")
     return f"irrmap viewer: {name or layers.run_dir.name}"
 
 
@@ -352,11 +347,15 @@ window.addEventListener('error', function (e) {
   });
   (V.units || []).forEach(function (u, i) {
     var w = 1.2 + 0.8 * i;
-    var units = L.geoJSON(u.geojson, {style: {color: i ? '#000' : '#333', weight: w, fill: true, fillOpacity: 0},
+    var units = L.geoJSON(u.geojson, {style: function (f) {
+        return f.properties.coverage === 'off grid' ? {color: '#9e9e9e', weight: 1, dashArray: '4 4', fill: true, fillOpacity: 0}
+                                                    : {color: i ? '#000' : '#333', weight: w, fill: true, fillOpacity: 0}; },
       onEachFeature: function (f, l) { l.bindPopup(f.properties.popup); unitLayers[f.properties.code] = l; }});
     overlays[u.title] = units; order.push(u.title); byId['units_' + u.level] = units;
     if (shown ? shown.indexOf('units_' + u.level) >= 0 || (i === 0 && shown.indexOf('units') < 0) : u.visible) units.addTo(map);
     legends[u.title] = [['#ffffff', 'click a unit: statistic, mapped area, difference']];
+    if (u.geojson.features.some(function (f) { return f.properties.coverage === 'off grid'; }))
+      legends[u.title].push(['repeating-linear-gradient(90deg,#9e9e9e 0 4px,#fff 4px 8px)', 'dashed grey: off the grid, not mapped']);
   });
   if (V.points) {
     var pts = L.layerGroup(V.points.map(function (p) {

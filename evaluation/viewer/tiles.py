@@ -6,8 +6,11 @@ pixels on the long side: level z of a pyramid with levels 0..Z is the map decima
 overview that is still at least as fine as the level (`rasterio.open(path, overview_level=i)`), so a 16k x 16k
 map is never read at full resolution; a map small enough to fit `max_size` is read as it is.
 
-Colours: every layer is turned into palette indices (0-254 colours, 255 transparent) and written as palette
-PNGs with a transparency chunk, so class maps and colour ramps both compress well.
+Colours: every layer is turned into palette indices (0-253 colours, 254 the layer's "special" state, 255
+transparent) and written as palette PNGs with a transparency chunk, so class maps and colour ramps both compress
+well. The special index 254 is what a layer's missing value means rather than "nothing here": crop pixels the map
+left unpredicted (nodata where the run's cropland fraction is > 0), threshold-map pixels without a statistic or
+score, water pixels of unknown state (cloud, no observation); `Colouring.special` and `Colouring.crop` say which.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 
 TILE = 256
 TRANSPARENT_INDEX = 255
+SPECIAL_INDEX = 254  # the layer's special state (Colouring.special), drawn in Colouring.special_colour
+RAMP_TOP = 253  # a ramp spans indices 0 .. RAMP_TOP
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,12 @@ class Frame:
 @dataclass
 class Colouring:
     """How values become palette indices: `classes` (integer values index a colour table) or `ramp`
-    (vmin..vmax over a matplotlib colour map). `hidden` values are transparent, as are nodata and NaN."""
+    (vmin..vmax over a matplotlib colour map). `hidden` values are transparent, as are nodata and NaN.
+
+    `special` (values, e.g. (255,) or ("nodata",)): pixels with these values (or the raster's nodata, named
+    "nodata") get SPECIAL_INDEX, drawn in `special_colour`; with `crop` (the run's cropland fraction, a path on the
+    same grid) only where the cropland is > 0. `off_crop_hidden`: values made transparent where the cropland is
+    <= 0 or missing (a threshold map's 0 on non-crop land is "not cropland", not "not irrigated")."""
 
     kind: str
     table: dict[int, tuple] = field(default_factory=dict)  # classes: value -> (r, g, b, a)
@@ -74,6 +84,10 @@ class Colouring:
     vmin: float = 0.0
     vmax: float = 1.0
     hidden: tuple = ()
+    special: tuple = ()
+    special_colour: tuple = (255, 0, 255, 255)
+    crop: object = None
+    off_crop_hidden: tuple = ()
 
     def palette(self) -> np.ndarray:
         """256 x 4 uint8 RGBA; index 255 is transparent."""
@@ -85,18 +99,22 @@ class Colouring:
         else:
             from matplotlib import colormaps
 
-            pal[:255] = np.round(colormaps[self.cmap](np.linspace(0, 1, 255)) * 255).astype(np.uint8)
+            pal[:RAMP_TOP + 1] = np.round(colormaps[self.cmap](np.linspace(0, 1, RAMP_TOP + 1)) * 255).astype(np.uint8)
         for v in self.hidden:
             if 0 <= int(v) < 256:
                 pal[int(v), 3] = 0
+        if self.special:
+            pal[SPECIAL_INDEX] = (*self.special_colour[:3], self.special_colour[3] if len(self.special_colour) > 3 else 255)
         pal[TRANSPARENT_INDEX] = 0
         return pal
 
-    def indices(self, data: np.ndarray, nodata) -> np.ndarray:
-        """Palette indices of a block of values."""
+    def indices(self, data: np.ndarray, nodata, crop: np.ndarray | None = None) -> np.ndarray:
+        """Palette indices of a block of values; `crop`: the cropland fraction on the same pixels (with `self.crop`)."""
         data = np.asarray(data)
         invalid = np.zeros(data.shape, bool)
-        if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
+        special = np.zeros(data.shape, bool)
+        has_nodata = nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata))
+        if has_nodata:
             invalid |= data == nodata
         if np.issubdtype(data.dtype, np.floating):
             invalid |= ~np.isfinite(data)
@@ -104,9 +122,20 @@ class Colouring:
             idx = np.where((data >= 0) & (data < TRANSPARENT_INDEX), data, TRANSPARENT_INDEX).astype(np.uint8)
         else:
             scaled = (data.astype(np.float64) - self.vmin) / ((self.vmax - self.vmin) or 1.0)
-            idx = np.clip(np.round(np.nan_to_num(scaled) * 254), 0, 254).astype(np.uint8)
+            idx = np.clip(np.round(np.nan_to_num(scaled) * RAMP_TOP), 0, RAMP_TOP).astype(np.uint8)
             invalid |= (data < self.vmin) | (data > self.vmax) if np.issubdtype(data.dtype, np.number) else False
+        for v in self.special:
+            if v != "nodata":
+                special |= data == v
+            elif has_nodata:
+                special |= data == nodata
         idx[invalid] = TRANSPARENT_INDEX
+        if crop is not None:
+            on_crop = np.nan_to_num(np.asarray(crop, np.float64), nan=0.0) > 0
+            special &= on_crop
+            for v in self.off_crop_hidden:
+                idx[~on_crop & (data == v)] = TRANSPARENT_INDEX
+        idx[special] = SPECIAL_INDEX
         return idx
 
 
@@ -132,14 +161,16 @@ def overview_choice(factors: list[int], wanted: int) -> int | None:
     return best
 
 
-def read_level(path, shape: tuple[int, int], *, band: int = 1, resampling: Resampling = Resampling.nearest) -> np.ndarray:
+def read_level(path, shape: tuple[int, int], *, band: int = 1, resampling: Resampling = Resampling.nearest,
+               warn: bool = True) -> np.ndarray:
     """Band `band` of `path` at `shape` (rows, cols), read from the coarsest overview level that is still at
-    least as fine as `shape`; the full resolution is opened only when no overview is fine enough."""
+    least as fine as `shape`; the full resolution is opened only when no overview is fine enough (a warning
+    unless `warn` is False: the run's cropland, aligned/*.tif, is written without overviews)."""
     with rasterio.open(path) as src:
         factors = src.overviews(band)
         wanted = max(1, min(src.width // max(shape[1], 1), src.height // max(shape[0], 1)))
         level = overview_choice(factors, wanted)
-        if level is None and wanted >= 4:
+        if level is None and wanted >= 4 and warn:
             log.warning("%s has no overviews: its full resolution is read for the viewer (build them with "
                         "`gdaladdo -r nearest %s` or write it as a COG)", path, path)
     with rasterio.open(path, **({} if level is None else {"overview_level": level})) as src:
@@ -157,7 +188,8 @@ def render_pyramid(path, frame: Frame, colouring: Colouring, *, band: int = 1, n
     out: dict[int, dict[str, str]] = {}
     for z in range(frame.levels + 1):
         rows, cols = frame.level_shape(z)
-        idx = colouring.indices(read_level(path, (rows, cols), band=band), nodata)
+        crop = read_level(colouring.crop, (rows, cols), warn=False) if colouring.crop is not None else None
+        idx = colouring.indices(read_level(path, (rows, cols), band=band), nodata, crop)
         tiles = {}
         for ty in range(math.ceil(rows / TILE)):
             for tx in range(math.ceil(cols / TILE)):
@@ -183,4 +215,4 @@ def render_image(path, max_size: int, colouring: Colouring, *, band: int = 1) ->
     return png_base64(idx, colouring.palette()), shape
 
 
-__all__ = ["Colouring", "Frame", "TILE", "overview_choice", "png_base64", "read_level", "render_image", "render_pyramid"]
+__all__ = ["RAMP_TOP", "SPECIAL_INDEX", "TILE", "Colouring", "Frame", "overview_choice", "png_base64", "read_level", "render_image", "render_pyramid"]

@@ -3,7 +3,9 @@
 Writes one self-contained HTML file (default RUN_DIR/view.html, which the report links to) that needs no
 internet: Leaflet inlined, the maps as tile pyramids read from the COGs' overviews (never their full
 resolution when the map is larger than --max-size), admin units with statistic / mapped area / difference
-popups and the reference points coloured by agreement (irrmap.evaluation.viewer; docs/viewer.md).
+popups and the reference points coloured by agreement (irrmap.evaluation.viewer; docs/viewer.md). The admin units
+and the title come from the config the run used (its sha256 against the manifest's config_sha256; resolved beside
+a moved run folder); an edited config gives a note naming the fix (`irrmap run CONFIG` again) instead.
 """
 
 from __future__ import annotations
