@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from irrmap.core.errors import InputError
+from irrmap.core.fill_values import count_infinite, fill_text, undeclared_fill
 from irrmap.core.progress import progress_bar
-from irrmap.models.class_counts import check_classes
+from irrmap.models.class_counts import check_classes, check_locations
 from irrmap.models.estimators import DEFAULT_MODEL, MODELS
 from irrmap.models.scope import GLOBAL_KEY, ScopedClassifier, fit_threads, scope_keys
 from irrmap.models.spatial_cv import out_of_bag_scores, spatial_vs_random
@@ -120,6 +121,28 @@ def check_pool_columns(pool: pd.DataFrame, feats: Sequence[str], cv_blocks, name
                                  f"store {col} in degrees (EPSG:4326), or leave it out of the features")
 
 
+def check_pool_values(pool: pd.DataFrame, feats: Sequence[str], name: str = "pool") -> None:
+    """InputError (naming the pool, the column, the value and the row count) for a feature column holding +inf/-inf
+    (prediction reads them as missing; scikit-learn refuses them with a traceback) or an undeclared fill value: a value
+    of FILL_VALUES far outside the rest of the column (irrmap.core.fill_values.undeclared_fill, the rule of `irrmap
+    training pool` and of prediction), which the fit would learn and record in the card's feature ranges, so prediction
+    would take the fill for a real value. NaN is the pool's missing value and passes. A pool from `irrmap training pool`
+    never holds either; this catches pools made by other tools."""
+    for col in feats:
+        v = pd.to_numeric(pool[col], errors="coerce").to_numpy(np.float64)
+        n_inf = count_infinite(v)
+        if n_inf:
+            raise InputError(f"{n_inf:,} of {len(v):,} rows of feature {col} are infinite (+inf/-inf)", f"{name}: {col}",
+                             f"set them to NaN (missing), e.g. pool[{col!r}] = pool[{col!r}].replace([inf, -inf], nan), or recompute "
+                             "the predictor with nodata where it is undefined (a ratio whose denominator is 0)")
+        found = undeclared_fill(v)
+        if found:
+            fill, n, lo, hi = found
+            raise InputError(fill_text(col, fill, n, len(v), lo, hi, "rows"), f"{name}: {col}",
+                             f"set those rows to NaN (missing) or drop them; for a pool from rasters, declare the raster's nodata "
+                             f"(gdal_edit.py -a_nodata {fill:g} FILE) and build the pool again")
+
+
 def capped_rows(keys: np.ndarray, y: np.ndarray, max_per_class: int, seed: int) -> np.ndarray:
     """Boolean mask of the samples kept when every model fits on at most `max_per_class` samples of each class:
     per scope key and class, a simple random sample without replacement drawn with `seed` (the
@@ -196,7 +219,10 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     bookkeeping (NON_FEATURES); `features_option` is how the caller names the feature list in that error; and for
     the pool problems of check_pool_columns (bad labels, no row/col for a blocked CV, lon/lat not in degrees) and of
     check_classes (one class in the pool, or in every unit of a province/county scope; warnings for some single-class
-    units and for units with fewer samples of a class than the minimum leaf), named `pool_name`.
+    units, for units with fewer samples of a class than the minimum leaf and for a rarer class under MIN_CLASS_SHARE of
+    the rows fitted), of check_pool_values (+inf/-inf or an undeclared fill value in a feature) and of check_locations
+    (a location repeated with another label; repeats with one label warn and are kept: card["samples"]
+    ["repeated_locations"] counts them and card["random_split_note"] says the random split is optimistic), named `pool_name`.
     """
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}", "model", f"use one of {', '.join(MODELS)}")
@@ -207,6 +233,8 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
         raise InputError("the pool has no numeric predictor columns", "pool", "make it with `irrmap training pool ... --predictor NAME=PATH`")
     check_feature_names(feats, pool, features_option)
     check_pool_columns(pool, feats, cv_blocks, pool_name)
+    check_pool_values(pool, feats, pool_name)
+    repeated = check_locations(pool, pool_name)
     units = pool["unit"].astype(str) if "unit" in pool.columns else (pool["zone"].astype(str) if "zone" in pool.columns else None)
     if scope != "global" and units is None:
         raise InputError(f"scope {scope!r} needs a unit column", "pool", "use a pool from `irrmap training pool` or scope global")
@@ -277,9 +305,13 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
             "models": len(clf.models_),
             "single_class_keys": dict(sorted(clf.constants_.items())),
             "fallback_model": clf.fallback_ is not None,
+            "repeated_locations": repeated,
         },
         "cv": cv,
         "oob_score": oob,
         "feature_ranges": feature_ranges(X),
     }
+    if repeated:
+        card["random_split_note"] = (f"optimistic: {repeated} samples repeat the location of another sample, and a twin in-bag "
+                                     "scores the other out-of-bag (or in a random fold); the blocked CV keeps twins together")
     return clf, card

@@ -18,8 +18,9 @@ def _pool(n=1200, seed=0):
     rng = np.random.default_rng(seed)
     a, b = rng.normal(size=n), rng.normal(size=n)
     label = ((a + 0.5 * b + rng.normal(scale=0.7, size=n)) > 0).astype(np.uint8)
+    pos = rng.choice(200 * 200, n, replace=False)  # distinct pixels: `models fit` refuses a pixel sampled with both labels
     return pd.DataFrame({"unit": np.where(np.arange(n) % 3 == 0, "610101", "610102"), "zone": np.where(np.arange(n) % 3 == 0, 1, 2),
-                         "label": label, "row": rng.integers(0, 200, n), "col": rng.integers(0, 200, n),
+                         "label": label, "row": pos // 200, "col": pos % 200,
                          "a": a.astype(np.float32), "b": b.astype(np.float32)})
 
 

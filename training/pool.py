@@ -24,7 +24,9 @@ from dask.highlevelgraph import HighLevelGraph
 from numba import njit
 from scipy.ndimage import binary_erosion
 
+from irrmap.core.class_share import MIN_CLASS_SHARE
 from irrmap.core.errors import DataError, InputError
+from irrmap.core.fill_values import count_infinite, fill_text, undeclared_fill
 from irrmap.core.grid import Grid
 from irrmap.core.progress import progress_bar
 from irrmap.training.split_common import zone_ids
@@ -204,7 +206,9 @@ def attach_predictors(samples: pd.DataFrame, predictors: dict[str, xr.DataArray]
     busy across predictors and the client builds no delayed object per chunk (16x demo, 26 predictors,
     244,060 samples: this step 5.3 -> 4.2 CPU-s, the client's graph building and tokenizing of one compute per
     predictor gone). An in-memory predictor is indexed directly; `strip_rows` is kept for callers and no longer
-    matters."""
+    matters.
+    Raises InputError (check_sampled_values) for a predictor whose samples hold +inf/-inf or an undeclared fill value:
+    the pool's one missing value is NaN (a declared nodata)."""
     check_predictor_names(predictors)
     taken = [n for n in predictors if n in samples.columns]
     if taken:
@@ -234,8 +238,28 @@ def attach_predictors(samples: pd.DataFrame, predictors: dict[str, xr.DataArray]
             vals[by_chunk[arr.data.chunks][1]] = computed[name]
         elif name in values:
             vals[:] = values[name]
+        check_sampled_values(name, vals, str(arr.attrs.get("source", name)))
         out[name] = vals
     return out
+
+
+def check_sampled_values(name: str, vals: np.ndarray, source: str) -> None:
+    """InputError naming the predictor's file `source`, the value and the count when its samples `vals` (n,, float32)
+    hold +inf/-inf (prediction reads them as missing, so a model must not learn them) or a common fill value far
+    outside the rest of its values (irrmap.core.fill_values.undeclared_fill: the rule `models fit` and prediction
+    apply too): a nodata the file does not declare. NaN (a declared nodata) is the pool's missing value and passes."""
+    n_inf = count_infinite(vals)
+    if n_inf:
+        raise InputError(f"{n_inf:,} of {len(vals):,} samples of predictor {name} are infinite (+inf/-inf, e.g. a ratio whose "
+                         "denominator is 0)", source,
+                         "write the predictor with nodata where it is undefined (e.g. gdal_calc.py --calc with "
+                         "--NoDataValue, or numpy.where(den == 0, nan, num / den)) so those pixels are read as missing")
+    found = undeclared_fill(vals)
+    if found:
+        fill, n, lo, hi = found
+        raise InputError(fill_text(name, fill, n, len(vals), lo, hi), source,
+                         f"declare it as the file's nodata (gdal_edit.py -a_nodata {fill:g} {source}) so those pixels are read "
+                         "as missing, then build the pool again")
 
 
 def _picked(data: da.Array, chunks: list[tuple], token: str) -> da.Array:
@@ -269,8 +293,6 @@ def _pick(block, r: np.ndarray, c: np.ndarray) -> np.ndarray:
     """The values of a chunk at its rows `r` and columns `c` (the chunk itself is dropped by the task)."""
     return np.asarray(block)[r, c]
 
-
-MIN_CLASS_SHARE = 0.05  # below 1 sample in 20, a classifier hardly ever predicts the rare class
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,80 @@
+"""Undeclared fill values and infinities in predictor values: the one rule of the training pool, the model fit and
+prediction.
+
+A raster whose nodata is not declared hands its fill value (-9999, -3000, 65535, ...) to every reader as a real
+value: the pool then samples it, the fit learns splits on it and records it in the card's feature ranges, and
+prediction, which judges fills against those ranges, lets it through. The rule (`fills_outside`): a value of
+FILL_VALUES is a fill when it lies more than RANGE_TOLERANCE reference ranges outside the reference range. The
+reference is the training pool's range in prediction (mapping.predict.FeatureGuard, from the model card) and the
+range of the other finite values of the same column in the pool and the fit (`undeclared_fill`).
+
+Infinity (+inf / -inf, e.g. a NIR/green ratio where green = 0) is no value either: prediction reads a non-finite
+predictor as missing (mapping.predict.row_stats), so a pool or fit holding it would train on values prediction never
+gives the model; NaN stays the pool's one missing value (`count_infinite` finds the others).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# a value this many reference ranges (max - min) outside the reference range is on another scale or a fill: a scale
+# error is a factor of 100 or more (EVI x 1e4 against 0..0.7, percent against a fraction), a fill lies thousands of
+# ranges away, while a real value of a new region lies within one range of the training pool's
+RANGE_TOLERANCE = 1.0
+# fill values of common products that a file may hold without declaring them as nodata: GDAL/ESRI -9999 (and
+# -99999, -999), MODIS VI -3000 (MOD13Q1 user guide), MODIS surface reflectance -28672 (MOD09 user guide), integer
+# extremes (-32768, -32767, 32767, 65535, -2147483648), float32 "missing" -3.4028235e38 and its max (ESRI). Only
+# values outside the reference range (plus tolerance) are judged, so a DEM reaching -999 m next to -998 m is not.
+FILL_VALUES = (-9999.0, -99999.0, -999.0, -3000.0, -28672.0, -32768.0, -32767.0, 32767.0, 65535.0, -2147483648.0,
+               float(np.finfo(np.float32).min), float(np.finfo(np.float32).max))
+_FILLS32 = np.array(FILL_VALUES, np.float32)
+
+
+def tolerance_bounds(lo: float, hi: float, tolerance: float = RANGE_TOLERANCE) -> tuple[float, float]:
+    """(low, high): the reference range lo..hi widened by `tolerance` ranges on each side (a zero range counts as
+    1e-6 of its magnitude, or 1e-12), the limits within which a value is judged real."""
+    span = max(hi - lo, 1e-6 * max(abs(lo), abs(hi)), 1e-12)
+    return lo - tolerance * span, hi + tolerance * span
+
+
+def fills_outside(values: np.ndarray, low: float, high: float) -> list[tuple[float, int]]:
+    """[(fill, count)] of the FILL_VALUES that `values` (any shape, compared as float32: the pool's and prediction's
+    type) holds outside low..high, in FILL_VALUES order; [] when there is none."""
+    v = np.asarray(values, np.float32).ravel()
+    out = []
+    for fill, f32 in zip(FILL_VALUES, _FILLS32):
+        if not low <= fill <= high:
+            n = int(np.count_nonzero(v == f32))
+            if n:
+                out.append((fill, n))
+    return out
+
+
+def undeclared_fill(values: np.ndarray) -> tuple[float, int, float | None, float | None] | None:
+    """(fill, count, lo, hi) for the first fill (`fills_outside`) of a column of predictor values (1-D, any numeric
+    dtype, NaN = missing) judged against the range lo..hi of its other finite values (lo, hi None when there are
+    none: every value is a fill value, which counts as fill); None when the column holds no fill."""
+    v = np.asarray(values, np.float32).ravel()
+    v = v[np.isfinite(v)]
+    is_fill = np.isin(v, _FILLS32)
+    if not is_fill.any():
+        return None
+    rest = v[~is_fill]
+    if not rest.size:
+        fill = float(v[0])
+        return fill, int(np.count_nonzero(v == np.float32(fill))), None, None
+    lo, hi = float(rest.min()), float(rest.max())
+    found = fills_outside(v[is_fill], *tolerance_bounds(lo, hi))
+    return (found[0][0], found[0][1], lo, hi) if found else None
+
+
+def count_infinite(values: np.ndarray) -> int:
+    """Number of +inf / -inf entries in `values` (NaN, the missing value, is not counted)."""
+    return int(np.count_nonzero(np.isinf(np.asarray(values, np.float64))))
+
+
+def fill_text(name: str, fill: float, n: int, total: int, lo: float | None, hi: float | None, what: str = "samples") -> str:
+    """The one wording of an undeclared fill in a column: its name, value, count and the range of the other values."""
+    rest = f"the other values run {lo:g}..{hi:g}" if lo is not None else "it has no other value"
+    return (f"{n:,} of {total:,} {what} of predictor {name} hold {fill:g}, a common fill value far outside the rest of its "
+            f"values ({rest}): an undeclared nodata")
