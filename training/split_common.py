@@ -68,5 +68,5 @@ def unit_table(target, n_label, mapped, cropland_m2, threshold, n_candidates, n_
     return pd.DataFrame({
         "zone": np.arange(target.size), "target_m2": target, "mapped_m2": np.where(np.isnan(target), np.nan, mapped),
         "cropland_m2": cropland_m2, "threshold": threshold, "n_pixels": n_label, "n_candidates": n_candidates,
-        "n_without_score": n_without_score, "unscored_cropland_m2": np.nan if unscored_m2 is None else unscored_m2, "shortfall_m2": np.where(status == "infeasible", target - cropland_m2, 0.0), "status": status,
+        "n_without_score": n_without_score, "unscored_cropland_m2": np.nan if unscored_m2 is None else np.asarray(unscored_m2, dtype=np.float64), "shortfall_m2": np.where(status == "infeasible", target - cropland_m2, 0.0), "status": status,
     }).iloc[1:].reset_index(drop=True)
