@@ -1,7 +1,8 @@
 """Windowed, resumable prediction of the irrigation map over a grid, only on crop pixels.
 
 Outputs (uint8, nodata 255, tiled COGs):
-- probability.tif: P(irrigated) x 100 on crop pixels (cropland > 0); 255 elsewhere;
+- probability.tif: P(irrigated) x 100 on crop pixels (cropland > 0), rounded, but at least 51 where class 1 and at
+  most 50 where class 0 (so value > 50 <=> class 1); 255 elsewhere;
 - class.tif: 1 irrigated (P > 0.5), 0 not irrigated or no cropland; 255 where cropland is missing, or a crop
   pixel misses a predictor the model was trained without missing values (also 255 in the other two maps);
 - fraction.tif: irrigated fraction in percent = round(100 x f_crop) where irrigated, 0 elsewhere; 255 where
@@ -37,6 +38,7 @@ from rasterio.windows import Window
 from irrmap.core.atomic import atomic_path, write_failure, write_text_atomic
 from irrmap.core.done_marker import clear_done, is_done, write_done
 from irrmap.core.errors import DataError, GridError, InputError, OutputError
+from irrmap.core.fill_values import FILL_VALUES, RANGE_TOLERANCE, fills_outside, tolerance_bounds  # noqa: F401 (FILL_VALUES, RANGE_TOLERANCE: this module's names before)
 from irrmap.core.grid import Grid
 from irrmap.core.manifest import sha256_file
 from irrmap.core.memory import fix_malloc_thresholds
@@ -72,14 +74,9 @@ def check_cropland_fraction(values, where: str = "cropland") -> None:
                          "declare the file's fill value as nodata (gdal_edit.py -a_nodata VALUE) or check its signedness")
 
 
-# a predictor whose crop pixels in a tile have their median farther than this many training ranges (max - min)
-# outside the training pool's range is on another scale (EVI x 1e4 against 0..0.7, percent against a fraction)
-RANGE_TOLERANCE = 1.0
-# fill values of common products that a file may hold without declaring them as nodata: GDAL/ESRI -9999 (and
-# -99999, -999), MODIS VI -3000, MODIS surface reflectance -28672, integer extremes (-32768, 32767, 65535, -2147483648),
-# float32 "missing" -3.4028235e38 (ESRI). Only values outside the training range (plus tolerance) are judged.
-FILL_VALUES = (-9999.0, -99999.0, -999.0, -3000.0, -28672.0, -32768.0, -32767.0, 32767.0, 65535.0, -2147483648.0,
-               float(np.finfo(np.float32).min), float(np.finfo(np.float32).max))
+# a predictor whose crop pixels in a tile have their median farther than RANGE_TOLERANCE training ranges (max - min)
+# outside the training pool's range is on another scale; FILL_VALUES: the one list of fills the pool, the fit and
+# prediction judge alike (irrmap.core.fill_values, which gives their sources and the rule, imported above)
 SAMPLE_ROWS = 65536  # rows of a tile whose medians FeatureGuard checks
 MIN_ROWS_FOR_RANGE = 16  # a tile with fewer crop pixels is not judged
 
@@ -105,8 +102,7 @@ class FeatureGuard:
             if f in DERIVED or r.get("min") is None or r.get("max") is None:
                 continue
             lo, hi = float(r["min"]), float(r["max"])
-            span = max(hi - lo, 1e-6 * max(abs(lo), abs(hi)), 1e-12)
-            self.bounds[j] = (lo, hi, lo - RANGE_TOLERANCE * span, hi + RANGE_TOLERANCE * span)
+            self.bounds[j] = (lo, hi, *tolerance_bounds(lo, hi))  # RANGE_TOLERANCE ranges each side
         # whole-map test (map_shift): features with p01 and p99 recorded (cards since models fit wrote them)
         self.shift_limits = {j: (float(ranges[f]["p01"]), float(ranges[f]["p99"]), self.bounds[j][0], self.bounds[j][1])
                              for j, f in enumerate(self.features)
@@ -173,15 +169,11 @@ class FeatureGuard:
             lo, hi, low, high = self.bounds[j]
             if low <= lows[j] and highs[j] <= high:
                 continue
-            v = X[:, j]
-            for fill in FILL_VALUES:
-                if not low <= fill <= high:
-                    n = int(np.count_nonzero(v == np.float32(fill)))
-                    if n:
-                        raise InputError(f"predictor {self.features[j]} has {n:,} crop pixels (in one tile) of value {fill:g}, a common fill value far "
-                                         f"outside the training pool's range {lo:g}..{hi:g}: an undeclared nodata", self.features[j],
-                                         f"declare it as the file's nodata (gdal_edit.py -a_nodata {fill:g} FILE) so those pixels are "
-                                         "read as missing")
+            for fill, n in fills_outside(X[:, j], low, high)[:1]:  # the rule of the pool and the fit (irrmap.core.fill_values)
+                raise InputError(f"predictor {self.features[j]} has {n:,} crop pixels (in one tile) of value {fill:g}, a common fill value far "
+                                 f"outside the training pool's range {lo:g}..{hi:g}: an undeclared nodata", self.features[j],
+                                 f"declare it as the file's nodata (gdal_edit.py -a_nodata {fill:g} FILE) so those pixels are "
+                                 "read as missing")
 
 
 def _median_within(v: np.ndarray, low: float, high: float) -> bool:
@@ -395,7 +387,10 @@ def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.n
     each is gathered straight into the rows), `zones` (h, w) zone ids for scoped models. With a `guard`
     (FeatureGuard, from the model card), crop pixels missing a predictor the model was not trained with missing
     get nodata (255) in all three outputs, and predictors far outside the training range raise InputError;
-    `tally` (guard.new_tally()) receives the block's counts for the whole-map test."""
+    `tally` (guard.new_tally()) receives the block's counts for the whole-map test.
+    Bands: probability = round(100 p) (p = P(irrigated)), except that a class-1 pixel (p > 0.5) stores at least 51
+    and a class-0 pixel at most 50, so that "probability > 50" is exactly class 1; class = p > 0.5; fraction =
+    round(100 x cropland) where class 1, else 0."""
     f = np.asarray(cropland, np.float32)
     check_cropland_fraction(f)
     valid = np.isfinite(f)
@@ -422,7 +417,10 @@ def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.n
             p = model.positive_proba_zones(X, np.asarray(zones).ravel()[idx], zone_keys, n_threads=n_threads)
         irrigated = p > 0.5
         prob, cls, frac = out[0].reshape(-1), out[1].reshape(-1), out[2].reshape(-1)
-        prob[idx] = np.rint(p * 100.0).astype(np.uint8)
+        # stored percent agrees with the class at 50: P > 50 <=> class 1 (np.rint alone sent p in (0.5, 0.505) to 50,
+        # the value of class-0 pixels too; the demo held 356 such class-1 pixels): class 1 at least 51, class 0 at most 50
+        pct = np.rint(p * 100.0)
+        prob[idx] = np.where(irrigated, np.maximum(pct, 51), np.minimum(pct, 50)).astype(np.uint8)
         cls[idx] = irrigated
         frac[idx] = np.where(irrigated, np.rint(f.ravel()[idx] * 100.0), 0).astype(np.uint8)
     return out

@@ -51,7 +51,11 @@ def blocks_for_folds(groups_of: Callable[[float], np.ndarray], size: float, n_sp
 
 
 def assign_folds(groups, n_splits: int, seed: int) -> np.ndarray:
-    """Fold (0..n_splits-1) of every sample: distinct groups are shuffled with `seed` and dealt round-robin."""
+    """Fold (0..n_splits-1) of every sample: distinct groups are shuffled with `seed` and dealt round-robin.
+    Raises ValueError for n_splits < 2 (a single fold leaves nothing to fit on, fewer than one makes no folds:
+    -2 gave folds -1 and 0 and a score) and InputError when there are fewer groups than folds."""
+    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
+        raise ValueError(f"n_splits must be an integer of at least 2 (folds of cross-validation), not {n_splits!r}")
     uniq, inv = np.unique(np.asarray(groups), return_inverse=True)
     if len(uniq) < n_splits:
         raise InputError(f"{len(uniq)} groups for {n_splits} folds", "cv", "use smaller blocks or fewer folds")

@@ -6,6 +6,7 @@ import logging
 import os
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.value_types import MIN_TILE_SIZE, int_arg
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ def register(sub, name: str, help_: str) -> None:
     p = cmds.add_parser(
         "predict",
         help="predict P(irrigated), class and irrigated fraction on crop pixels, tile by tile (resumable)",
-        description="Writes OUT/probability.tif (P x 100), OUT/class.tif (1/0) and OUT/fraction.tif (percent of the pixel), "
+        description="Writes OUT/probability.tif (P x 100, at least 51 where class 1 and at most 50 where class 0), OUT/class.tif (1/0) and OUT/fraction.tif (percent of the pixel), "
                     "uint8 COGs with nodata 255. Finished tiles are kept in OUT/.tiles and skipped when the command is rerun.",
     )
     p.add_argument("model", help="model file from `irrmap models fit` (a pickle: trusted sources only)")
@@ -33,8 +34,9 @@ def register(sub, name: str, help_: str) -> None:
                    help="resample predictors and zones on other grids onto the cropland grid (default: error)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--memory-mb", type=float, default=512, help="memory budget that sets the tile size (default 512)")
-    p.add_argument("--jobs", type=int, default=None, help="prediction threads (default: all cores)")
-    p.add_argument("--tile-size", type=int, default=None, help="tile edge in pixels (overrides --memory-mb)")
+    p.add_argument("--jobs", type=int_arg(0), default=None, help="prediction threads (0 or default: all cores)")
+    p.add_argument("--tile-size", type=int_arg(MIN_TILE_SIZE, why="smaller tiles cost more in per-tile overhead than they save"),
+                   default=None, help=f"tile edge in pixels, {MIN_TILE_SIZE} or more (overrides --memory-mb)")
     p.add_argument("--restart", action="store_true", help="ignore tiles saved by an earlier run")
     p.set_defaults(func=_predict)
 
@@ -46,6 +48,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--align", action="store_true", help="resample a cropland on another grid onto the map's grid (default: error)")
     p.add_argument("--no-rule", action="store_true", help="skip the 7x7 rule")
+    # --isolated/--hole/--majority/--mmu: ranges checked by mapping.filter.filter_map (InputError, exit 2, naming them)
     p.add_argument("--isolated", type=int, default=2, help="drop irrigated pixels with at most this many irrigated in 7x7 (default 2)")
     p.add_argument("--hole", type=int, default=47, help="fill 7x7 windows around pixels with at least this many (default 47)")
     p.add_argument("--majority", type=int, default=0, metavar="K", help="majority filter window (odd, e.g. 3; default off)")
@@ -63,7 +66,8 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--align", action="store_true", help="resample a cropland on another grid onto the map's grid (default: error)")
     p.add_argument("--out", required=True, help="output GeoTIFF (float32 m2 per cell)")
-    p.add_argument("--factor", type=int, default=4)
+    p.add_argument("--factor", type=int_arg(2, why="1 would copy the map"), default=4,
+                   help="pixels per side of an output cell, 2 or more (default 4: 1 km from 250 m)")
     p.add_argument("--scale", type=float, default=None,
                    help="fraction map only: value x scale = irrigated fraction of the pixel (default 0.01: a percent map, "
                         "checked; 1 for a 0..1 fraction)")
@@ -190,6 +194,11 @@ def _filter(args) -> int:
     refuse_empty_output(paths["class"], [("MAP", args.map), ("--cropland", args.cropland)], what="the filtered map",
                         also=[p for n, p in paths.items() if n != "class"],
                         fix="filter a class map with mapped pixels (class.tif of `irrmap mapping predict`) and its cropland")
+    from irrmap.mapping.filter_summary import changes_text, filter_changes
+
+    after = read_raster(paths["class"], grid, kind="categorical")
+    print("filter: " + changes_text(filter_changes(classes, after, cropland, grid), rule=not args.no_rule,
+                                     majority=args.majority, mmu=args.mmu))
     for name, p in paths.items():
         print(f"{name}: {p}")
     return 0

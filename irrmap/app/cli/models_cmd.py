@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
+from irrmap.app.cli.value_types import CV_SPLITS, SEED, int_arg
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -21,10 +22,10 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--features", nargs="+",
                    help="predictor columns in order (default: every numeric pool column but unit/zone/label/row/col, which are "
                         "refused as features)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the forest and the CV folds, 0 or more (default 0)")
     p.add_argument("--cv-blocks", default="40", help="CV hold-out: block size in pixels, 'units' for whole units, 0 to skip (default 40)")
-    p.add_argument("--cv-splits", type=int, default=5)
-    p.add_argument("--jobs", type=int, default=1, help="threads for fitting per-unit models (default 1)")
+    p.add_argument("--cv-splits", type=CV_SPLITS, default=5, help="cross-validation folds, 2 or more (default 5)")
+    p.add_argument("--jobs", type=int_arg(0), default=1, help="threads for fitting per-unit models (0: one per core; default 1)")
     p.set_defaults(func=_fit)
 
     p = cmds.add_parser("info", help="show a model card and check the model file's checksum")

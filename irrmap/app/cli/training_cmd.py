@@ -10,6 +10,7 @@ from irrmap.app.cli import add_group
 from irrmap.app.cli.input_options import check_on_grid, named_values
 from irrmap.app.cli.table_options import add_table_args, table_format
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
+from irrmap.app.cli.value_types import SEED
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--per-class-in", action="append", default=[], metavar="CODE=N",
                    help="override per parent unit, e.g. 650000=400 for every county of province 650000 (repeat)")
     p.add_argument("--erode", type=int, default=0, help="drop pixels within N pixels of another label (default 0)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the sampling, 0 or more (default 0)")
     p.add_argument("--align", action="store_true", help="resample maps and predictors on other grids onto the cropland grid (default: error)")
     p.add_argument("--out", required=True, help="output GeoParquet")
     p.set_defaults(func=_pool)

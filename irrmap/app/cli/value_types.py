@@ -29,3 +29,37 @@ def fraction_arg(low: float = 0.0, high: float = 1.0, *, low_open: bool = False,
 
     parse.__name__ = "fraction"  # argparse names the type in its "invalid fraction value" messages
     return parse
+
+
+def int_arg(low: int | None = None, high: int | None = None, *, why: str = ""):
+    """An argparse `type`: the int of the argument text, inside [low, high] (None: unbounded on that side); else
+    argparse.ArgumentTypeError, which argparse turns into a parser error naming the option (exit 2, no traceback).
+    `why` says where the bound comes from (printed with the fix). Use it for every integer option with a range:
+    seeds (>= 0: numpy's generators refuse negative seeds), tile and chunk edges, job counts, folds, windows."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            if high is None:
+                want = f"at least {low}"
+            elif low is None:
+                want = f"at most {high}"
+            else:
+                want = f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range (fix: give a whole number {want}{'; ' + why if why else ''})")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its "invalid integer value" messages
+    return parse
+
+
+#: a seed of numpy.random.default_rng / SeedSequence, which refuse negative integers (config [run].seed: ge=0)
+SEED = int_arg(0, why="seeds of numpy's random generators are non-negative")
+#: smallest tile edge of `mapping predict --tile-size`: 16 px (the Earth Engine fetch's tile_size ge=16): below it
+#: the per-tile overhead (a task, a tile file and its checksum) dominates; 1 px planned 480,000 tiles for 600 x 800
+MIN_TILE_SIZE = 16
+#: cross-validation folds: 2 or more (a fold needs samples outside it to fit on; config treecover cv_splits ge=2)
+CV_SPLITS = int_arg(2, why="cross-validation needs at least 2 folds (one held out, the rest fitted)")
