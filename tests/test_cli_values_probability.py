@@ -31,6 +31,14 @@ def _exit_code(argv, capsys):
     (["mapping", "predict", "m.joblib", "--cropland", "c.tif", "--out", "o", "--tile-size", "1"], "--tile-size"),
     (["mapping", "predict", "m.joblib", "--cropland", "c.tif", "--out", "o", "--jobs", "-1"], "--jobs"),
     (["mapping", "aggregate", "class.tif", "--out", "a.tif", "--factor", "0"], "--factor"),
+    # block edges, worker counts and rows: 0 divided by zero, negatives gave dask / GDAL tracebacks (exit 1)
+    (["demo", "d", "--workers", "-2"], "--workers"),
+    (["demo", "d", "--seed", "-1"], "--seed"),
+    (["features", "nscore", "v.tif", "n.tif", "--crop", "c.tif", "--chunk", "0"], "--chunk"),
+    (["suitability", "slope", "dem.tif", "s.tif", "--chunk", "-3"], "--chunk"),
+    (["suitability", "slope", "dem.tif", "s.tif", "--chunk", "0"], "--chunk"),
+    (["statistics", "preview", "s.csv", "--rows", "-1"], "--rows"),
+    (["water", "bodies", "m.tif", "--out", "b", "--tile", "0"], "--tile"),
 ])
 def test_out_of_range_integer_is_exit_2_naming_the_option(argv, option, capsys):
     code, err = _exit_code(argv, capsys)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
-from irrmap.app.cli.value_types import fraction_arg
+from irrmap.app.cli.value_types import CHUNK, fraction_arg
 
 STAT_CHOICES = ("max", "min", "range", "median", "std", "mean", "count")
 
@@ -18,7 +18,7 @@ def _decoding_args(p) -> None:
     p.add_argument("--valid-range", type=float, nargs=2, metavar=("LO", "HI"), help="valid raw range; values outside are missing")
     p.add_argument("--date-pattern", metavar="PAT", help="date in the file names, strptime style: %%Y %%m %%d %%j "
                    "(e.g. 'A%%Y%%j' for MOD13Q1.A2010129..., '%%Y-%%m-%%d'); default: try common patterns")
-    p.add_argument("--chunk", type=int, default=512, help="block edge in pixels (memory ~ dates x chunk^2 x 4 B per block)")
+    p.add_argument("--chunk", type=CHUNK, default=512, help="block edge in pixels (memory ~ dates x chunk^2 x 4 B per block)")
 
 
 def _year_args(p) -> None:
@@ -90,7 +90,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--min-share", type=fraction_arg(), default=0.5, help="crop + natural share that makes a reference pixel (default 0.5)")
     p.add_argument("--window", type=int, default=101, help="odd window size in pixels (default 101)")
     p.add_argument("--median-out", help="also write the neighbourhood median")
-    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
+    p.add_argument("--chunk", type=CHUNK, default=2048, help="block edge in pixels")
     p.set_defaults(func=_nscore)
 
     p = cmds.add_parser("sscore", help="suitability-weighted score S x VI (N-score in flat units)",
@@ -103,7 +103,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--zones", help="integer unit raster")
     p.add_argument("--unit-table", help="per-unit CSV (zone, ..., flat) from irrmap suitability overlay --table")
     p.add_argument("--nscore", help="N-score raster used in flat units")
-    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
+    p.add_argument("--chunk", type=CHUNK, default=2048, help="block edge in pixels")
     p.set_defaults(func=_sscore)
 
 

@@ -4,6 +4,7 @@ rows, dropped rows and why, and a column's numbers) before anything uses it."""
 
 from __future__ import annotations
 
+from irrmap.app.cli.value_types import NON_NEGATIVE, POSITIVE
 from irrmap.core.areas import AREA_UNITS_HELP
 from irrmap.app.cli import add_group
 from irrmap.app.cli.table_options import add_table_args, table_format
@@ -27,7 +28,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--variant", help="keep only this variant")
     p.add_argument("--level", default=None, help="admin level of the table (default: the finest level of --hierarchy: county for "
                    "cn-adcode and us-fips, unit for none)")
-    p.add_argument("--skip-rows", type=int, default=0, help="lines before the header (USGS tables: 1)")
+    p.add_argument("--skip-rows", type=NON_NEGATIVE, default=0, help="lines before the header (USGS tables: 1)")
     p.add_argument("--sheet", help="Excel sheet (default: the first)")
     p.add_argument("--cropland", help="0..1 cropland fraction raster: check the table's scale against each unit's cropland (a table "
                                       "10x too small is only seen so; default: against the units' whole areas)")
@@ -41,9 +42,9 @@ def register(sub, name: str, help_: str) -> None:
                                     "how that column's numbers read.")
     p.add_argument("table", help="CSV, .xls, .xlsx or .ods table")
     p.add_argument("--sheet", help="sheet by name (default: the first)")
-    p.add_argument("--skip-rows", type=int, default=0, help="lines before a one-row header")
+    p.add_argument("--skip-rows", type=NON_NEGATIVE, default=0, help="lines before a one-row header")
     p.add_argument("--column", help="a column (name, header path or #position) whose numbers to show")
-    p.add_argument("--rows", type=int, default=10, help="data rows to show (default 10)")
+    p.add_argument("--rows", type=POSITIVE, default=10, help="data rows to show (default 10)")
     add_table_args(p)
     p.set_defaults(func=_preview)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from irrmap.app.cli.value_types import CHUNK, NON_NEGATIVE, POSITIVE, SEED
 from irrmap.app.cli import add_group
 
 FACTOR_ORDER = ("elevation", "distance", "slope", "aridity")
@@ -21,7 +22,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--percent", action="store_true", help="percent rise instead of degrees")
     p.add_argument("--no-edges", action="store_true", help="leave edge pixels nodata (gdaldem without -compute_edges)")
     p.add_argument("--z-factor", type=float, default=1.0, help="elevation units to metres (0.3048 for feet)")
-    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
+    p.add_argument("--chunk", type=CHUNK, default=2048, help="block edge in pixels")
     p.add_argument("--no-cog", action="store_true", help=_NO_COG)
     p.set_defaults(func=_slope)
 
@@ -34,7 +35,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--water-values", type=float, nargs="+", metavar="V", help="class codes that are water")
     p.add_argument("--threshold", type=float, metavar="T", help="values >= T are water (e.g. JRC occurrence 50)")
     p.add_argument("--max-distance", type=float, metavar="M", help="cap in metres; farther pixels get M")
-    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels (read blocks; computed blocks with --max-distance)")
+    p.add_argument("--chunk", type=CHUNK, default=2048, help="block edge in pixels (read blocks; computed blocks with --max-distance)")
     p.add_argument("--no-cog", action="store_true", help=_NO_COG)
     p.set_defaults(func=_distance)
 
@@ -68,13 +69,13 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--crop", help="cropland fraction or mask (crop pixel = value > 0), for the few-crop rule")
     p.add_argument("--weights", type=float, nargs=4, metavar=("E", "D", "S", "A"), help="weights of elevation, distance, slope, aridity")
     p.add_argument("--ahp", help="CSV with the 4 x 4 AHP pairwise matrix (no header)")
-    p.add_argument("--min-crop-pixels", type=int, default=50, help="units with fewer crop pixels get class 1 everywhere (0 = off)")
+    p.add_argument("--min-crop-pixels", type=NON_NEGATIVE, default=50, help="units with fewer crop pixels get class 1 everywhere (0 = off)")
     p.add_argument("--flat-zones", nargs="*", metavar="ID",
                    help="apply the flat-unit rule (relief P95-P5 <= --flat-relief m: aridity 10, distance 4) to these zone ids; no ids = all units")
     p.add_argument("--flat-relief", type=float, default=100.0, help="relief threshold of the flat-unit rule (m)")
     p.add_argument("--classes-out", help="also write the four class rasters as one 4-band GeoTIFF")
     p.add_argument("--table", help="also write the per-unit table (minima, relief, crop pixels) as CSV")
-    p.add_argument("--chunk", type=int, default=2048, help="block edge in pixels")
+    p.add_argument("--chunk", type=CHUNK, default=2048, help="block edge in pixels")
     p.set_defaults(func=_overlay)
 
     p = cmds.add_parser("search", help="seeded weight search: best summed kappa of the S-score threshold maps per province",
@@ -85,8 +86,8 @@ def register(sub, name: str, help_: str) -> None:
                                     "(ties: the most even vector). Prints JSON; the points then no longer give an independent "
                                     "accuracy for a map built with these weights.")
     p.add_argument("config", help="the run's TOML config")
-    p.add_argument("-n", type=int, default=500, help="candidate weight vectors (default 500, the method's)")
-    p.add_argument("--seed", type=int, help="seed of the candidates (default: [run].seed)")
+    p.add_argument("-n", type=POSITIVE, default=500, help="candidate weight vectors (default 500, the method's)")
+    p.add_argument("--seed", type=SEED, help="seed of the candidates (default: [run].seed)")
     p.add_argument("--by", default="province", help="group of units searched separately: province (default), city or none")
     p.add_argument("--vi", nargs="+", default=["evi_max", "ndvi_max", "gi_max"], help="VI maxima (features outputs) whose S-scores are split")
     p.add_argument("--out", help="also write the JSON here")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from irrmap.app.cli.value_types import CHUNK
 import logging
 
 from irrmap.app.cli import add_group
@@ -39,7 +40,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--bounds", nargs=4, type=float, metavar=("LEFT", "BOTTOM", "RIGHT", "TOP"))
     p.add_argument("--resolution", type=float)
     p.add_argument("--crs", default="EPSG:4326")
-    p.add_argument("--chunk", type=int, default=2048, help="tile edge in pixels (memory ~ workers x chunk^2 x 4 bytes)")
+    p.add_argument("--chunk", type=CHUNK, default=2048, help="tile edge in pixels (memory ~ workers x chunk^2 x 4 bytes)")
     p.set_defaults(func=_rasterize)
 
 

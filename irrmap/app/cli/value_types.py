@@ -63,3 +63,11 @@ SEED = int_arg(0, why="seeds of numpy's random generators are non-negative")
 MIN_TILE_SIZE = 16
 #: cross-validation folds: 2 or more (a fold needs samples outside it to fit on; config treecover cv_splits ge=2)
 CV_SPLITS = int_arg(2, why="cross-validation needs at least 2 folds (one held out, the rest fitted)")
+
+#: a block / tile / chunk edge in pixels: 1 or more (0 divided by zero, a negative edge gave dask's "Empty tuples
+#: are not allowed in chunks"); the edge changes speed and memory, not results
+CHUNK = int_arg(1, why="a block edge is a positive number of pixels")
+#: a count of things that must exist: workers, samples per class, candidate vectors, rows to show
+POSITIVE = int_arg(1)
+#: a count that may be 0: lines to skip, pixels to erode, a minimum that 0 turns off
+NON_NEGATIVE = int_arg(0)

@@ -16,7 +16,7 @@ import typing
 
 from irrmap.app.cli import add_group
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
-from irrmap.app.cli.value_types import fraction_arg
+from irrmap.app.cli.value_types import CHUNK, fraction_arg
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -95,7 +95,7 @@ def _register_bodies(cmds) -> None:
     p.add_argument("--code-field", help="field with the unit code (with --units)")
     p.add_argument("--name-field", help="field with the unit name (with --units)")
     add_unit_options(p, code="--code-field", layer="--layer", hierarchy="none")
-    p.add_argument("--tile", type=int, default=4096, help="pixels per window edge (memory, not results, depends on it; default 4096)")
+    p.add_argument("--tile", type=CHUNK, default=4096, help="pixels per window edge (memory, not results, depends on it; default 4096)")
     p.set_defaults(func=_bodies)
 
 
