@@ -324,8 +324,20 @@ def _fmt_cell(v, digits: int) -> str:
             return "n/a"
         if float(v).is_integer() and abs(v) >= 1:
             return f"{v:,.0f}"
-        return f"{v:,.{digits}g}" if abs(v) < 10**digits else f"{v:,.0f}"
+        return _fmt_float(float(v), digits)
     return str(v)
+
+
+def _fmt_float(v: float, digits: int) -> str:
+    """`v` to `digits` significant digits, never in exponent form from 1 up: fixed point with thousands separators,
+    the decimals left after the integer digits of the rounded value, trailing zeros dropped (9999.5 -> '10,000',
+    1234.56 -> '1,235', 12.3456 -> '12.35', 123456.7 -> '123,457': whole units kept past `digits`). Below 1 in magnitude the general format ('0.1235', '1.2e-05')."""
+    r = float(f"{v:.{digits}g}")
+    if abs(r) < 1:
+        return f"{v:,.{digits}g}"
+    decimals = max(digits - len(str(int(abs(r)))), 0)
+    text = f"{v:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def markdown_table(df: pd.DataFrame, digits: int = 4) -> str:

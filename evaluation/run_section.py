@@ -37,15 +37,49 @@ def model_summary(card: dict | None) -> str:
             f"({s.get('irrigated', 0):,} irrigated, {s.get('not_irrigated', 0):,} not), {s.get('models', 1)} fitted model(s)")
 
 
+# Decimals of a coordinate in the report: 0.01 m on a projected grid (metres, or feet), 1e-6 degree (about 0.1 m)
+# on a geographic one; a choice of this report (finer than any 250 m pixel edge needs), not a published rule.
+METRE_DECIMALS = 2
+DEGREE_DECIMALS = 6
+
+
+def coordinate_decimals(crs) -> int:
+    """Decimals for coordinates of `crs` (anything pyproj.CRS.from_user_input reads): DEGREE_DECIMALS on a geographic
+    CRS, METRE_DECIMALS otherwise (and when the CRS cannot be read)."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return DEGREE_DECIMALS if CRS.from_user_input(crs).is_geographic else METRE_DECIMALS
+    except (CRSError, TypeError, ValueError):
+        return METRE_DECIMALS
+
+
+def fmt_coordinate(v: float, decimals: int, strip: bool = False) -> str:
+    """Fixed point with thousands separators ('4,167,000.00'), never an exponent (':g' wrote 4.167e+06, rounded to
+    about 2 m); `strip` drops trailing zeros (a resolution of 250 reads '250')."""
+    text = f"{float(v):,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if strip and "." in text else text
+
+
+def grid_text(g: dict) -> tuple[str, str]:
+    """('x LEFT to RIGHT, y BOTTOM to TOP (CRS), AREA km2', 'ROWS x COLS pixels of RX x RY (CRS units)') of a RunInfo
+    grid dict, coordinates in the CRS's units to coordinate_decimals."""
+    d = coordinate_decimals(g["crs"])
+    left, bottom, right, top = (fmt_coordinate(v, d) for v in g["bounds"])
+    rows, cols = g["shape"]
+    rx, ry = (fmt_coordinate(abs(v), d, strip=True) for v in g["resolution"][:2])
+    return (f"x {left} to {right}, y {bottom} to {top} ({g['crs']}), {g.get('area_km2', float('nan')):,.1f} km2",
+            f"{rows:,} x {cols:,} pixels of {rx} x {ry} ({g['crs']} units)")
+
+
 def run_section(rep, info: RunInfo) -> dict:
     """Add 'What was mapped' to `rep` (an evaluation.report.Report); returns its results for results.json."""
     g = info.grid
     sec = rep.section("What was mapped")
-    left, bottom, right, top = g["bounds"]
-    rows, cols = g["shape"]
+    region, grid = grid_text(g)
     sec.table(pd.DataFrame({"item": ["run", "region (bounds)", "grid", "year", "model", "config", "software"], "value": [
-        info.name, f"{left:g}, {bottom:g} to {right:g}, {top:g} ({g['crs']}), {g.get('area_km2', float('nan')):,.1f} km2",
-        f"{rows:,} x {cols:,} pixels of {abs(g['resolution'][0]):g} x {abs(g['resolution'][1]):g} ({g['crs']} units)",
+        info.name, region, grid,
         "n/a" if info.year is None else str(info.year), model_summary(info.model_card), info.config_path, info.software]}))
     if info.method:
         sec.text("Method: " + " ".join(info.method))
@@ -59,4 +93,4 @@ def run_section(rep, info: RunInfo) -> dict:
     return {"name": info.name, "grid": g, "year": info.year, "inputs": info.inputs, "model": model_summary(info.model_card)}
 
 
-__all__ = ["RunInfo", "model_summary", "run_section"]
+__all__ = ["RunInfo", "coordinate_decimals", "fmt_coordinate", "grid_text", "model_summary", "run_section"]

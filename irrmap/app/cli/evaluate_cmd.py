@@ -3,11 +3,15 @@ comparison and the report. `--json` prints one JSON object on stdout; otherwise 
 
 from __future__ import annotations
 
+import logging
+
 from irrmap.core.areas import AREA_UNITS_HELP
 from irrmap.app.cli import add_group
 from irrmap.app.cli.table_options import add_table_args, table_format
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
 from irrmap.app.cli.value_types import fraction_arg
+
+log = logging.getLogger(__name__)
 
 
 def _units_args(p, required: bool) -> None:
@@ -287,6 +291,26 @@ def _level_tables(items) -> dict:
     return out
 
 
+def warn_unused_design(result, args, command: str) -> None:
+    """Log a warning (collected like every guard's warning) when no design option is given (--stratum-field,
+    --inclusion-field, --stratum-size) yet the points carry columns that look like a sampling design
+    (flags_section.DESIGN_COLUMN): the accuracy is then computed as if the points were a simple random sample,
+    biased when the inclusion probabilities differ (Olofsson et al. 2014; Stehman 2014). `result`:
+    workflow.PointsResult (its samples keep the points' own columns); `command`: 'points' or 'report'."""
+    if result.design is not None or args.stratum_field or args.inclusion_field or args.stratum_size:
+        return
+    from irrmap.evaluation.flags_section import design_columns
+
+    found = design_columns(result.samples.columns)
+    if found:
+        log.warning("%s: the points have column(s) %s that look like a sampling design, but no design option was given, so "
+                    "`irrmap evaluate %s` treats them as a simple random sample (unweighted accuracy, biased when the points "
+                    "were drawn with unequal probabilities); fix: give --stratum-field (e.g. --stratum-field %s) with "
+                    "--inclusion-field or --stratum-size for design-based estimates (Stehman 2014), or ignore this if the "
+                    "points are a simple random sample", args.points, ", ".join(repr(c) for c in found), command,
+                    next((c for c in found if c.lower().startswith("strat")), "STRATUM"))
+
+
 def _levels(s):
     return [v.strip() for v in s.split(",") if v.strip()] if s else None
 
@@ -301,6 +325,7 @@ def _points(args) -> int:
                         by_level=args.by_level, aridity_path=args.aridity, aridity_threshold=args.aridity_threshold,
                         units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args), design=_design(args),
                         one_per_pixel=args.one_per_pixel)
+    warn_unused_design(r, args, "points")
     if args.out:
         from irrmap.core.atomic import atomic_path
 
@@ -446,6 +471,7 @@ def _report(args) -> int:
                              unit_field=args.unit_field, hierarchy=args.hierarchy, by_level=args.by_level, aridity_path=args.aridity,
                              units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args), design=_design(args),
                              one_per_pixel=args.one_per_pixel)
+        warn_unused_design(pr, args, "report")
     if args.stats:
         need = [f for f in ("units", "unit_field", "stats_field", "area_field", "area_unit") if not getattr(args, f)]
         if need:

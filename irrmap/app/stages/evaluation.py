@@ -249,8 +249,18 @@ def _inputs(ctx: RunContext) -> list[Path]:
     return files
 
 
+def _params(ctx: RunContext) -> dict:
+    """The evaluation's fingerprint: its config section, the map, the config's SHA-256 (the report quotes the whole
+    config: its text, run name, method settings, so any change rewrites it) and the absolute folders the report's
+    paths are built from: the output folder (map path, results.json 'map', every 'Reproduce with' command) and the
+    config's path (the config row, input paths resolved against its folder). A run folder copied elsewhere thus
+    reruns this stage and its report names the copy, never the original; one folder run twice keeps one
+    fingerprint and byte-identical outputs."""
+    return ctx.config.evaluation.model_dump(mode="json") | {
+        "map": evaluated_map(ctx), "config_sha256": ctx.loaded.sha256,
+        "outdir": str(Path(ctx.outdir).resolve()), "config_path": str(Path(ctx.loaded.path).resolve())}
+
+
 def stage() -> Stage:
-    return Stage("evaluation", run, inputs=_inputs,
-                 # the report quotes the whole config (its text, run name, method settings): any change rewrites it
-                 params=lambda ctx: ctx.config.evaluation.model_dump(mode="json") | {"map": evaluated_map(ctx), "config_sha256": ctx.loaded.sha256},
+    return Stage("evaluation", run, inputs=_inputs, params=_params,
                  enabled=lambda ctx: ctx.config.evaluation is not None, check=_check)
