@@ -194,9 +194,12 @@ def water_section(rep, files: WaterFiles) -> dict:
                   f"Change {a} to {b} per size class.")
         sec.table(finding[["bodies", *cols]].rename(columns={"bodies": "bodies of", **cols}),
                   f"The seed's finding, {a} to {b}: total area change of bodies of {LARGE_KM2:,.0f} km2 and more against all smaller ones.")
-        sec.text(f"All bodies: {totals['area_a_km2'].sum():,.4g} km2 in {a}, {totals['area_b_km2'].sum():,.4g} km2 in {b} "
-                 f"(change {totals['change_km2'].sum():+,.4g} km2). Unknown area: {summary[a]['unknown_km2']:,.4g} km2 in {a}, "
-                 f"{summary[b]['unknown_km2']:,.4g} km2 in {b}. A body not seen at all in the other epoch (cloud, shadow, fill) is "
+        from irrmap.evaluation.report import _fmt_float
+
+        km2 = lambda v, sign="": ("+" if sign and v >= 0 else "") + _fmt_float(float(v), 4)  # noqa: E731  (10,000, never 1e+04)
+        sec.text(f"All bodies: {km2(totals['area_a_km2'].sum())} km2 in {a}, {km2(totals['area_b_km2'].sum())} km2 in {b} "
+                 f"(change {km2(totals['change_km2'].sum(), '+')} km2). Unknown area: {km2(summary[a]['unknown_km2'])} km2 in {a}, "
+                 f"{km2(summary[b]['unknown_km2'])} km2 in {b}. A body not seen at all in the other epoch (cloud, shadow, fill) is "
                  "'unobserved', one unknown there on more than the tolerance 'partly_observed' (change.csv: unknown_a_m2, "
                  "unknown_b_m2); their areas are left out of these totals, not counted as new, lost, grown or shrunk.")
         results["change"][f"{a}_{b}"] = {"size_classes": _records(totals), "large_vs_small": _records(finding)}
