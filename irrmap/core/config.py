@@ -1021,6 +1021,23 @@ def _explain(err: dict) -> str:
     return f"{where}: {msg}"
 
 
+#: [run] settings that cannot change a result's values (where it is written, its name, how it is computed: chunk
+#: edge, threads, dask scheduler, GDAL cache): left out of `results_sha256`
+RESULT_NEUTRAL_RUN_KEYS = ("name", "output_dir", "chunk_size", "workers", "gdal_cache_mb", "scheduler", "worker_wait")
+
+
+def results_sha256(config: RunConfig) -> str:
+    """SHA-256 (hex) of the normalised config: its parsed values (defaults filled in, paths as written in the
+    config, relative to its folder) as canonical JSON (sorted keys, no spaces), minus RESULT_NEUTRAL_RUN_KEYS.
+    Comments, key order, spacing, [run].chunk_size or workers leave it unchanged; any setting that can change an
+    output changes it. The GeoTIFF tag irrmap_config_sha256 holds it (manifest.json keeps the raw text's hash)."""
+    import json
+
+    data = config.model_dump(mode="json", exclude={"run": set(RESULT_NEUTRAL_RUN_KEYS)})
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def load_config(path) -> LoadedConfig:
     """Read and validate a TOML config; raise ConfigError naming every bad key and its fix."""
     path = Path(path).resolve()

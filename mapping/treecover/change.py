@@ -16,8 +16,8 @@ Classes 1-6 keep their forest status in both epochs; a status change is always 7
 so that forest area b - forest area a = area(8) - area(7) in every unit.
 
 Per-unit tables sum true pixel areas (irrmap.core.grid.Grid.pixel_area) over the pixels with data in both
-epochs (the compared area): mean cover of each epoch (area-weighted), forest area of each epoch, and the
-area of each class.
+epochs (the compared area), in fixed point (irrmap.core.fixed_sum: the same bytes whatever the chunk size):
+mean cover of each epoch (area-weighted), forest area of each epoch, and the area of each class.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
 from irrmap.mapping.treecover.sample import decoded_sample
 from rasterio.windows import Window
 
-from irrmap.core import palettes
+from irrmap.core import fixed_sum, palettes
 from irrmap.core.areas import from_m2, normalise_area_unit
 from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import InputError
@@ -45,6 +45,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.layers import data_bands, layer_listing
 from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.core.raster_write import write_raster
+from irrmap.core.relative_path import relative_to_folder
 
 log = logging.getLogger(__name__)
 
@@ -132,13 +133,15 @@ def _sums_block(zones, a, b, grid: Grid, n_zones: int, change_threshold: float, 
     both = cls != NODATA
     weights = [np.ones_like(area), both, np.where(both, av, 0.0), np.where(both, bv, 0.0),
                both & (av > forest_threshold), both & (bv > forest_threshold), *[cls == k for k in CLASSES]]
-    out = np.stack([np.bincount(z, weights=area * w, minlength=n_zones + 2) for w in weights])
+    out = np.stack([fixed_sum.bincount_parts(z, area * w, n_zones + 2) for w in weights], axis=1)  # (2, sums, zones) int64
     return out[None, None]
 
 
 def unit_sums(a: xr.DataArray, b: xr.DataArray, zones: xr.DataArray, n_zones: int, grid: Grid, *,
               change_threshold: float = DEFAULT_CHANGE_THRESHOLD, forest_threshold: float = DEFAULT_FOREST_THRESHOLD) -> pd.DataFrame:
-    """Area sums (m2) per zone id 1..n_zones, window by window: `area` (every pixel of the zone),
+    """Area sums (m2) per zone id 1..n_zones, window by window, in fixed point (irrmap.core.fixed_sum: each pixel's
+    term rounded to 2**-32 m2, integer sums, one float at the end), so the table is the same to the byte whatever
+    the chunk size or the order of the windows: `area` (every pixel of the zone),
     `compared` (data in both epochs), `cover_a`/`cover_b` (sum of cover x area over the compared pixels),
     `forest_a`/`forest_b` (forest area), and each class's area (CLASSES names). Index: zone id, with
     n_zones + 1 gathering ids above n_zones. Pixels of zone 0, of negative ids or of the zones' own nodata
@@ -148,10 +151,11 @@ def unit_sums(a: xr.DataArray, b: xr.DataArray, zones: xr.DataArray, n_zones: in
     if zones.attrs.get("nodata") is not None:
         z = da.where(z == zones.attrs["nodata"], 0, z)
     aa, bb = aa.rechunk(z.chunks), bb.rechunk(z.chunks)
-    parts = da.map_blocks(_sums_block, z, aa, bb, grid, n_zones, change_threshold, forest_threshold, new_axis=[2, 3],
-                          chunks=((1,) * len(z.chunks[0]), (1,) * len(z.chunks[1]), (len(_SUMS),), (n_zones + 2,)), dtype=np.float64,
-                          meta=np.empty((0, 0, 0, 0), np.float64))
-    sums = parts.sum(axis=(0, 1)).compute()
+    parts = da.map_blocks(_sums_block, z, aa, bb, grid, n_zones, change_threshold, forest_threshold, new_axis=[2, 3, 4],
+                          chunks=((1,) * len(z.chunks[0]), (1,) * len(z.chunks[1]), (2,), (len(_SUMS),), (n_zones + 2,)), dtype=np.int64,
+                          meta=np.empty((0, 0, 0, 0, 0), np.int64))
+    whole, fraction = parts.sum(axis=(0, 1), dtype=np.int64).compute()  # integer parts: exact in any order
+    sums = fixed_sum.join(whole, fraction)
     return pd.DataFrame(sums[:, 1:].T, columns=_SUMS, index=pd.Index(np.arange(1, n_zones + 2), name="zone"))
 
 
@@ -326,7 +330,8 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
     DataError for fractions (irrmap.mapping.treecover.percent), InputError for epochs in different units or a `scale` that
     leaves almost every pixel missing (check_epoch_units) and an unknown `resampling`. `resampling`: how epoch B is read
     onto A's grid when it is not on A's lattice (RESAMPLING; default nearest, with a warning naming it; recorded in the
-    tag epoch_b_resampling, "none" for a plain copy)."""
+    tag epoch_b_resampling, "none" for a plain copy). Tags epoch_a/epoch_b: the epochs' paths relative to OUT's folder
+    (irrmap.core.relative_path)."""
     _check_thresholds(change_threshold, forest_threshold)
     normalise_area_unit(area_unit)
     for name, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)):
@@ -349,7 +354,8 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
     if b.attrs["resampling"] != "none":
         _warn_off_lattice(epoch_b, grid, method, resampling is None)
     classes = change_map(a, b, change_threshold=change_threshold, forest_threshold=forest_threshold)
-    tags = {"stage": "treecover change", "epoch_a": os.fspath(epoch_a), "epoch_b": os.fspath(epoch_b),
+    here = Path(out).parent  # the epochs named relative to OUT's folder: the same bytes for the same run in another folder
+    tags = {"stage": "treecover change", "epoch_a": relative_to_folder(epoch_a, here), "epoch_b": relative_to_folder(epoch_b, here),
             "epoch_b_resampling": b.attrs["resampling"],
             "change_threshold_pp": change_threshold, "forest_threshold_percent": forest_threshold,
             "legend": "; ".join(f"{k}={name}" for k, (name, _) in CLASSES.items()) + f"; {NODATA}=nodata"}

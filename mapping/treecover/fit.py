@@ -33,6 +33,7 @@ from irrmap.core.atomic import check_output_folder
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
+from irrmap.core.relative_path import located_from, relative_to_folder
 from irrmap.mapping.treecover.blocks import ground_blocks, ground_pixel_m
 from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
 from irrmap.mapping.treecover.predictors import INDICES, BandStack, features_on, fit_grid, reference_on, window_over
@@ -149,11 +150,20 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
 
 
 def save_treecover(model: Regressor, card: dict, model_dir) -> dict:
-    """Write MODEL_DIR/model.joblib and its card (model.card.json); returns the card with checksum and versions."""
+    """Write MODEL_DIR/model.joblib and its card (model.card.json); returns the card with checksum and versions.
+    The card names its reference relative to MODEL_DIR (irrmap.core.relative_path; `reference_path` reads it back),
+    so the same fit in another folder writes the same card."""
     model_dir = Path(model_dir)
     check_output_folder(model_dir, MODEL_DIR_WHERE)
     model_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(card.get("reference"), dict) and card["reference"].get("path"):
+        card = card | {"reference": card["reference"] | {"path": relative_to_folder(card["reference"]["path"], model_dir)}}
     return save_model(model, model_dir / MODEL_FILE, card)
+
+
+def reference_path(card: dict, model_dir) -> Path:
+    """The reference raster a card names: its path as stored, relative to MODEL_DIR unless absolute (older cards)."""
+    return located_from(card["reference"]["path"], model_dir)
 
 
 def saturation(reference, predicted, threshold: float = SATURATION) -> dict:

@@ -27,7 +27,8 @@ import numpy as np
 import xarray as xr
 from irrmap.mapping.predict import tile_size_for
 from irrmap.mapping.treecover.band_product import check_common_factor, check_level1
-from irrmap.mapping.treecover.fit import MODEL_FILE, saturation
+from irrmap.mapping.treecover.fit import MODEL_FILE, reference_path, saturation
+from irrmap.mapping.treecover.summary import SCAN_TILE
 from irrmap.mapping.treecover.predictors import (
     INDICES,
     BandStack,
@@ -46,6 +47,7 @@ from irrmap.core.errors import GridError, InputError
 from irrmap.core.memory import fix_malloc_thresholds
 from irrmap.core.raster_read import read_raster, read_window
 from irrmap.core.raster_write import write_raster
+from irrmap.core.relative_path import relative_to_folder
 from irrmap.core.valid_share import refuse_empty_output
 
 log = logging.getLogger(__name__)
@@ -116,7 +118,8 @@ def predict_treecover(out, model_dir, stack: BandStack, *, memory_mb: float = 51
     arr = xr.DataArray(cover, dims=("band", "y", "x"), coords=grid.coords()).rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     all_tags = {"stage": "mapping.treecover.predict", "model_sha256": card["sha256"], "model": card["model"],
                 "features": ",".join(card["features"]), "bands": ",".join(Path(p).name for p in stack.paths),
-                "uncertainty": card["uncertainty"], "calibrated_on": card["reference"]["path"], "units": "percent"} | dict(tags or {})
+                "uncertainty": card["uncertainty"], "calibrated_on": relative_to_folder(reference_path(card, model_dir), Path(out).parent),
+                "units": "percent"} | dict(tags or {})
     workers = n_jobs or dask.config.get("num_workers", None)
     fix_malloc_thresholds()  # window-sized arrays in their own mappings: no heap growth with the number of windows
     with dask.config.set(num_workers=workers, scheduler="threads"):
@@ -127,7 +130,7 @@ def predict_treecover(out, model_dir, stack: BandStack, *, memory_mb: float = 51
                             "every band and every index of the fit is valid")
     result = {"path": path, "check": None}
     if check:
-        result["check"] = _consistency(path, stack, card, reference, size)
+        result["check"] = _consistency(path, stack, card, reference or reference_path(card, model_dir), size)
     return result
 
 
@@ -149,7 +152,7 @@ def _consistency(path: Path, stack: BandStack, card: dict, reference, chunks: in
         (pred,), pred_cov = onto_grid(cover[None], ["cover"], stack.grid, grid, Path(tmp) / "cover.tif", chunks=chunks)
         ref, ref_cov = reference_on(reference, grid, tmp, valid_max=ref_info["valid_max"], chunks=chunks)
         ys, ps = [], []
-        for tile in grid.tiles(chunks):
+        for tile in grid.tiles(SCAN_TILE):  # a fixed lattice: the cells in one order (the scores' bytes) whatever `chunks`
             w = tile.window
             sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
             y, yc, p, pc = (np.asarray(v) for v in dask.compute(*(a.data[sl] for a in (ref, ref_cov, pred, pred_cov))))
@@ -157,7 +160,8 @@ def _consistency(path: Path, stack: BandStack, card: dict, reference, chunks: in
             ys.append(y[ok])
             ps.append(p[ok])
     y, p = np.concatenate(ys), np.concatenate(ps)
-    res = {"map": str(path), "reference": str(reference), "grid": grid.to_dict(), "resolution_m": ref_info["resolution_m"],
+    here = check_path(path).parent  # paths relative to the check's folder: the same bytes for the same run in another folder
+    res = {"map": relative_to_folder(path, here), "reference": relative_to_folder(reference, here), "grid": grid.to_dict(), "resolution_m": ref_info["resolution_m"],
            "min_coverage": min_cov, "scores": regression_scores(y, p), "saturation": saturation(y, p),
            "note": "in-sample: the model was fitted on these cells; held-out figures are in the model card"}
     write_text_atomic(check_path(path), json.dumps(res, indent=2, sort_keys=True) + "\n")

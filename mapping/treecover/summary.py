@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import dask
 import numpy as np
-
-from irrmap.core.grid import Grid
-from irrmap.core.raster_read import read_raster
 from irrmap.mapping.treecover.change import DEFAULT_FOREST_THRESHOLD, check_cover_layers
 from irrmap.models.spatial_cv import regression_scores
+
+from irrmap.core import fixed_sum
+from irrmap.core.grid import Grid
+from irrmap.core.raster_read import read_raster
+
+#: tile edge (pixels) of truth_scores' scan: fixed, so the pixels are gathered (and the scores summed) in one order
+#: whatever the read's chunk size (a chunk-sized scan changed the scores' last digits with [run].chunk_size)
+SCAN_TILE = 1024
 
 
 def _tiles(grid: Grid, arrays, chunks: int):
@@ -30,16 +35,18 @@ def _tiles(grid: Grid, arrays, chunks: int):
 def cover_summary(path, *, forest_threshold: float = DEFAULT_FOREST_THRESHOLD, chunks: int = 1024) -> dict:
     """{"area_m2": mapped area, "mean_cover": area-weighted mean percent cover (NaN when nothing is mapped),
     "forest_m2": area with cover > `forest_threshold`, "forest_threshold"} of the percent-cover raster
-    `path` (band 1; values outside 0..100 are missing), window by window."""
+    `path` (band 1; values outside 0..100 are missing), window by window, summed in fixed point
+    (irrmap.core.fixed_sum) so the figures are the same bytes whatever `chunks`."""
     grid = Grid.from_raster(path)
     cover = read_raster(path, grid, band=1, chunks=chunks, valid_range=(0, 100), name="cover")
-    area = weighted = forest = 0.0
+    parts = np.zeros((2, 3), np.int64)  # fixed point (irrmap.core.fixed_sum): the same bytes whatever `chunks`
     for w, (c,) in _tiles(grid, [cover], chunks):
-        px = grid.pixel_area(w)
+        px = np.asarray(grid.pixel_area(w), np.float64)
         ok = np.isfinite(c)
-        area += float(px[ok].sum())
-        weighted += float((px * np.where(ok, c, 0.0)).sum())
-        forest += float(px[ok & (c > forest_threshold)].sum())
+        terms = np.stack([np.where(ok, px, 0.0), px * np.where(ok, c, 0.0), np.where(ok & (c > forest_threshold), px, 0.0)])
+        keys = np.broadcast_to(np.arange(3)[:, None, None], terms.shape)
+        parts += fixed_sum.bincount_parts(keys, terms, 3)
+    area, weighted, forest = (float(v) for v in fixed_sum.join(*parts))
     return {"area_m2": area, "mean_cover": weighted / area if area else float("nan"), "forest_m2": forest,
             "forest_threshold": forest_threshold}
 
@@ -56,7 +63,7 @@ def truth_scores(path, truth, *, chunks: int = 1024) -> dict:
     pred = read_raster(path, grid, band=1, chunks=chunks, valid_range=(0, 100), name="cover")
     ref = read_raster(truth, grid, band=1, chunks=chunks, valid_range=(0, 100), name="truth")
     ys, ps = [], []
-    for _, (p, y) in _tiles(grid, [pred, ref], chunks):
+    for _, (p, y) in _tiles(grid, [pred, ref], SCAN_TILE):  # a fixed lattice: the pixels in one order whatever `chunks`
         ok = np.isfinite(p) & np.isfinite(y)
         ys.append(y[ok])
         ps.append(p[ok])

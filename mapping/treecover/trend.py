@@ -36,6 +36,10 @@ import numpy as np
 import rasterio
 import xarray as xr
 from dask.base import tokenize
+from irrmap.mapping.treecover.dates import Layer
+from irrmap.mapping.treecover.harmonise import to_oli
+from irrmap.mapping.treecover.sample import decoded_sample
+from irrmap.mapping.treecover.series_values import check_index_values, decoding_options
 from rasterio.windows import Window
 
 from irrmap.core.errors import InputError
@@ -43,10 +47,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.nodata import decoding_for, valid_mask
 from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.core.raster_write import write_raster
-from irrmap.mapping.treecover.dates import Layer
-from irrmap.mapping.treecover.harmonise import to_oli
-from irrmap.mapping.treecover.sample import decoded_sample
-from irrmap.mapping.treecover.series_values import check_index_values, decoding_options
+from irrmap.core.relative_path import relative_to_folder
 
 ANNUAL = {None: 0, "median": 1, "max": 2, "mean": 3}
 DESCRIPTIONS = ["slope (Theil-Sen, units per year)", "p-value (Mann-Kendall, two-sided)"]
@@ -373,7 +374,7 @@ def trend_to_file(out, layers: list[Layer], *, min_years: int = DEFAULT_MIN_YEAR
     result = trend(series, times, years, min_years=min_years, annual=annual)
     tags = {
         "stage": "treecover trend",
-        "inputs": ";".join(sorted({layer.path for layer in layers})),
+        "inputs": ";".join(sorted({relative_to_folder(layer.path, Path(out).parent) for layer in layers})),  # not absolute: same bytes in any folder
         "layers": len(layers),
         "first_date": layers[0].date.date.isoformat(),
         "last_date": layers[-1].date.date.isoformat(),

@@ -58,6 +58,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import xarray as xr
+from irrmap.mapping.water import fixed_sum
+from irrmap.mapping.water.bodies import size_class
+from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN
+from irrmap.mapping.water.composite import PERMANENT, SEASONAL
+from irrmap.mapping.water.windows import Layer, pixel_areas
 
 from irrmap.core import palettes
 from irrmap.core.atomic import atomic_path
@@ -66,11 +71,7 @@ from irrmap.core.fractions import fraction_problem
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import open_raster
 from irrmap.core.raster_write import write_raster
-from irrmap.mapping.water import fixed_sum
-from irrmap.mapping.water.bodies import size_class
-from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN
-from irrmap.mapping.water.composite import PERMANENT, SEASONAL
-from irrmap.mapping.water.windows import Layer, pixel_areas
+from irrmap.core.relative_path import relative_to_folder
 
 log = logging.getLogger(__name__)
 
@@ -460,8 +461,10 @@ def change_to_files(out_dir, dir_a, dir_b, *, tolerance: float = 0.10, next_id: 
         next_id = max(carried_next, next_id or 0)
     change = match_bodies(bodies_a, ids_a, bodies_b, ids_b, tolerance=tolerance, next_id=next_id, stable_a=stable_a, tile=tile,
                           classes_a=cls_a, classes_b=cls_b)
-    all_tags = {"stage": "water.change", "epoch_a": str(dir_a), "epoch_b": str(dir_b), "tolerance": tolerance,
-                "previous": str(previous or ""), "next_id": change.next_id} | dict(tags or {})
+    # the folders named relative to OUT (irrmap.core.relative_path): the same bytes for the same run in another folder
+    all_tags = {"stage": "water.change", "epoch_a": relative_to_folder(dir_a, out_dir), "epoch_b": relative_to_folder(dir_b, out_dir),
+                "tolerance": tolerance, "previous": relative_to_folder(previous, out_dir) if previous else "",
+                "next_id": change.next_id} | dict(tags or {})
     paths = {"change": _write_csv(change.table, out_dir / "change.csv")}
     layers = []
     for cls, ids, folder in ((cls_a, ids_a, dir_a), (cls_b, ids_b, dir_b)):

@@ -1,59 +1,14 @@
-"""Sums of float terms (pixel areas in m2, area-weighted coordinates) that do not depend on the order of the
-terms, so a table summed window by window is the same, to the byte, whatever the window size or the order the
-windows come in.
+"""Moved to irrmap.core.fixed_sum (one implementation for the water and tree-cover sums); re-exported here."""
 
-Each term t is held in fixed point: its whole part floor(t) and its fraction rounded to FRACTION_BITS bits,
-both int64. Integer sums are exact, hence independent of the order; the float is formed once, at the end
-(`join`). Rounding a term's fraction to 2**-32 (2.3e-10 of the term's unit: m2 for areas) is far below a float64
-pixel area's own rounding in the sum it replaces (a running float64 sum of n terms of ~900 m2 errs by up to
-~n x 1e-13 m2 and depends on the order). Limits: |floor(t)| summed over one key below 2**63 (9.2e18: e.g. an
-area-weighted northing of 1e10 m3 per pixel over 9e8 pixels), and at most 2**31 terms per key.
-"""
+from irrmap.core.fixed_sum import (
+    FRACTION_BITS,
+    SCALE,
+    add,
+    bincount_parts,
+    group_parts,
+    group_total,
+    join,
+    split,
+)
 
-from __future__ import annotations
-
-import numpy as np
-import pandas as pd
-from numba import njit
-
-FRACTION_BITS = 32
-SCALE = float(2**FRACTION_BITS)
-
-
-def split(values) -> tuple[np.ndarray, np.ndarray]:
-    """(whole, fraction) int64 arrays of float `values`: floor(v) and round((v - floor(v)) * 2**FRACTION_BITS)."""
-    v = np.asarray(values, dtype=np.float64)
-    whole = np.floor(v)
-    return whole.astype(np.int64), np.rint((v - whole) * SCALE).astype(np.int64)
-
-
-def join(whole, fraction) -> np.ndarray:
-    """float64 of summed (whole, fraction) parts, rounded once."""
-    whole, fraction = np.asarray(whole, dtype=np.int64), np.asarray(fraction, dtype=np.int64)
-    carry, rest = fraction >> FRACTION_BITS, fraction & (2**FRACTION_BITS - 1)
-    return (whole + carry).astype(np.float64) + rest.astype(np.float64) / SCALE
-
-
-@njit(cache=True)
-def add(whole, fraction, k, value):
-    """Add float `value` to slot k of the (whole, fraction) int64 accumulators (numba)."""
-    w = np.floor(value)
-    whole[k] += np.int64(w)
-    fraction[k] += np.int64(np.rint((value - w) * 4294967296.0))  # SCALE (numba reads no module float)
-
-
-def group_parts(values, keys: list) -> pd.DataFrame:
-    """The (whole, fraction) sums of `values` per key (one or more arrays of keys, as pandas groupby takes):
-    a DataFrame with int64 columns `whole` and `fraction`, to concatenate with other windows' parts and pass to
-    `group_total`."""
-    whole, fraction = split(values)
-    return pd.DataFrame({"whole": whole, "fraction": fraction}).groupby(keys).sum()
-
-
-def group_total(parts: list, levels) -> pd.Series:
-    """The float sums (Series by key) of the `group_parts` of several windows; an empty float Series for none.
-    `levels`: the index levels to group by (0, or [0, 1] for pairs)."""
-    if not parts:
-        return pd.Series(dtype=float)
-    both = pd.concat(parts).groupby(level=levels).sum()
-    return pd.Series(join(both["whole"].to_numpy(), both["fraction"].to_numpy()), index=both.index)
+__all__ = ["FRACTION_BITS", "SCALE", "add", "bincount_parts", "group_parts", "group_total", "join", "split"]

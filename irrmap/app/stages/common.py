@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from irrmap.app.context import RunContext
+from irrmap.core.config import results_sha256
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.raster_read import read_raster
 from irrmap.core.valid_share import extent_text, no_overlap
@@ -25,8 +26,10 @@ WATER_PRODUCT = "water_class"
 
 
 def provenance(ctx: RunContext, stage: str) -> dict:
-    """GeoTIFF tags that tie an output to its stage, config and seed."""
-    return {"irrmap_stage": stage, "irrmap_config_sha256": ctx.loaded.sha256, "irrmap_seed": ctx.config.run.seed}
+    """GeoTIFF tags that tie an output to its stage, config and seed. irrmap_config_sha256 hashes the normalised
+    config (irrmap.core.config.results_sha256: parsed values without [run] chunk_size, workers, scheduler, output
+    folder, ...), so a comment, a reformatting or another chunk size or thread count writes the same bytes."""
+    return {"irrmap_stage": stage, "irrmap_config_sha256": results_sha256(ctx.config), "irrmap_seed": ctx.config.run.seed}
 
 
 def unit_files(ctx: RunContext) -> list:

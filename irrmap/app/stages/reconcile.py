@@ -251,7 +251,7 @@ def reconcile(ctx: RunContext, *, by: str | None = None, only: list[str] | None 
     paths["report"] = write_reconcile_report(out, agreement=agree, before=before, audit=result.audit, units=per_unit,
                                              skipped=pd.DataFrame(skipped), run_class=rasters.before, grid=ctx.grid,
                                              classes={_year(y): paths[f"class_{y}" if len(years) > 1 else "class"] for y in years},
-                                             command=f"irrmap reconcile {ctx.loaded.path}", written=(extra := []))
+                                             command=_reproduce(ctx, out), written=(extra := []))
     paths |= {f"report_{Path(f).relative_to(out).with_suffix('')}": f for f in extra}  # report.md, figures/*.png: in the manifest
     remove_stale_maps(out, paths.values())
     return paths
@@ -386,3 +386,12 @@ def _csv(path: Path, df: pd.DataFrame) -> Path:
 
 __all__ = ["reconcile", "run_rasters", "source_tables"]
 
+
+def _reproduce(ctx, out: Path) -> str:
+    """The report's "Reproduce with" command, with the config's folder relative to the report's folder `out`
+    (irrmap.core.relative_path): the same bytes for the same run in another folder."""
+    import shlex
+
+    from irrmap.core.relative_path import relative_to_folder
+
+    return f"cd {shlex.quote(relative_to_folder(ctx.loaded.base, out))} && irrmap reconcile {shlex.quote(ctx.loaded.path.name)}"
