@@ -87,9 +87,10 @@ def _unit_table(ctx: RunContext, class_path, cropland, out: Path) -> Path:
 def _inputs(ctx: RunContext) -> list[Path]:
     # the model's card (its features), and what _unit_table reads: units.csv, the unit polygons (checked_units: their
     # levels) and the statistics when there are any
-    stats = [ctx.outdir / "statistics" / "statistics.csv"] if ctx.config.statistics is not None else []
-    # training/partial_units.csv (the on-grid statistics of cut units) is not listed: it may not exist when the inputs
-    # are listed, and it changes only with [units] (in _params), the statistics, the cropland or the model's pool
+    # with statistics, also training/partial_units.csv (the thresholds stage writes it in every run with statistics:
+    # the on-grid statistics of units cut by the grid, which _unit_table compares with)
+    stats = ([ctx.outdir / "statistics" / "statistics.csv", ctx.outdir / "training" / "partial_units.csv"]
+             if ctx.config.statistics is not None else [])
     return [ctx.outdir / "models" / "model.joblib", ctx.outdir / "models" / "model.card.json", ctx.products[ctx.config.training.cropland],
             ctx.outdir / "units" / "zones.tif", *(ctx.products[n] for n in predictor_names(ctx)), ctx.outdir / "units" / "units.csv",
             ctx.path(ctx.config.units.path), *stats]
