@@ -806,7 +806,9 @@ class LoadedConfig:
             try:
                 grid = Grid.from_raster(like)
             except (rasterio.errors.RasterioIOError, InputError) as exc:  # Grid.from_raster's: names the file, not the key
-                raise ConfigError(f"cannot open raster {like}: {getattr(exc, 'what', exc)}", "[grid].like", "point it at a raster GDAL can read") from None
+                fix = getattr(exc, "fix", None)  # Grid.from_raster's own fix (gdal_translate -a_ullr, gdal_edit.py -a_srs, ...)
+                raise ConfigError(f"{'raster' if fix else 'cannot open raster'} {like}: {getattr(exc, 'what', exc)}", "[grid].like",
+                                  fix or "point it at a raster GDAL can read") from None
         else:
             try:
                 grid = Grid.from_bounds(*g.bounds, g.resolution, g.crs)

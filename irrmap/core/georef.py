@@ -171,6 +171,10 @@ def check_georef(src, where: str) -> None:
             raise InputError("the raster is georeferenced only by rational polynomial coefficients (RPCs), not by a "
                              "geotransform", where, "orthorectify it first: gdalwarp -rpc -t_srs EPSG:<code> FILE warped.tif "
                              "(add -to RPC_DEM=dem.tif for terrain), then use warped.tif")
+        if has_no_geotransform(src):  # neither: both must be given
+            raise InputError("raster has no CRS and no geotransform (no georeference: GDAL reads its pixels as 1 x 1 units "
+                             "from 0, 0)", where, "assign both with gdal_translate -a_srs EPSG:<code> -a_ullr LEFT TOP RIGHT "
+                             "BOTTOM FILE georef.tif, or gdal_edit.py -a_srs EPSG:<code> -a_ullr LEFT TOP RIGHT BOTTOM FILE")
         raise InputError("raster has no CRS", where, "assign one with gdal_edit.py -a_srs")
     if not has_datum(src.crs):
         try:
@@ -240,10 +244,15 @@ def check_latitudes(crs, transform: Affine, width: int, height: int, where: str)
 
 
 def grid_of(src):
-    """The north-up Grid (irrmap.core.grid) of an open, georeferenced rasterio dataset or NorthUp view; InputError
-    naming the file for a rotated or sheared one (irrmap.core.grid.check_not_rotated)."""
+    """The north-up Grid (irrmap.core.grid) of an open rasterio dataset or NorthUp view. InputError naming the file,
+    before any Grid is built, for every file Grid.from_raster refuses: one `check_georef` refuses (no CRS, no
+    geotransform, a CRS without datum, latitudes beyond the poles, ...), a rotated or sheared one
+    (irrmap.core.grid.check_not_rotated), a geographic CRS not in degrees (check_degrees)."""
     from irrmap.core.grid import Grid, check_not_rotated
 
+    stored = src.dataset if isinstance(src, NorthUp) else src  # the file's own transform: no geotransform reads as south-up
+    check_georef(stored, stored.name)
     check_not_rotated(src.transform, src.name)
+    check_degrees(src.crs, src.name)
     view = north_up(src)
     return Grid(view.crs, view.transform, view.height, view.width)

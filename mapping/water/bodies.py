@@ -262,7 +262,13 @@ def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, un
     area = sums.total("area", ids)
     pixel_geoms = _bodies_geometry(pieces, ids) if len(ids) else np.zeros(0, dtype=object)
     perimeter, shoreline = _outline_lengths(pixel_geoms, grid) if len(ids) else (np.zeros(0), np.zeros(0))
-    lon, lat = _centroid_lonlat(sums.total("ax", ids) / area, sums.total("ay", ids) / area, grid)
+    if np.any(area == 0):  # wholly off the Earth (Grid.off_earth_pixels: pixel area 0), e.g. a sinusoidal tile's corners
+        log.warning("%d of the %d water bodies (%d pixels) lie wholly off the Earth (outside the projection's valid area): "
+                    "their area is 0 m2 and their centroid NaN (fix: none needed at the edge of a MODIS sinusoidal tile; "
+                    "otherwise check the mask's geotransform with gdalinfo)", int((area == 0).sum()), len(ids),
+                    int(sums.count[ids][area == 0].sum()))
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 for those bodies: NaN centroid
+        lon, lat = _centroid_lonlat(sums.total("ax", ids) / area, sums.total("ay", ids) / area, grid)
     table = pd.DataFrame({
         "body_id": ids.astype(np.int64),
         "n_pixels": sums.count[ids],

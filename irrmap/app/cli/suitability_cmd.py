@@ -188,6 +188,18 @@ def _distance(args) -> int:
             declared = src.nodata
         check_default_mask(float(figures[0]), bool(figures[1]), f"MASK {args.mask}", minimum=float(figures[2]),
                            codes=int(figures[3]), nodata=declared, path=args.mask)
+    off_earth = _water_off_earth(grid, water)  # a sinusoidal tile's corners past the 180th meridian: no distance there
+    if off_earth:
+        logging.getLogger("irrmap.suitability").warning(
+            "%s: %d of its %d water pixels lie off the Earth (their centre is outside the projection's valid area: "
+            "the corners of a MODIS sinusoidal tile); they are ignored (fix: none needed at the edge of the map; "
+            "otherwise check the geotransform with gdalinfo)", args.mask, off_earth, n_water)
+    if n_water and n_water == off_earth and args.max_distance is None:
+        raise DataError(f"no water pixel on the Earth: all {n_water} water pixels of the mask lie off the Earth (outside "
+                        "its projection's valid area); the distance to water would be NaN everywhere", f"MASK {args.mask}",
+                        "check the mask's geotransform and CRS (gdalinfo), or pass --max-distance M to give every pixel "
+                        "the cap")
+    n_water -= off_earth
     if n_water == 0 and args.max_distance is None:
         rule = (f"--water-values {' '.join(map(str, args.water_values))}" if args.water_values is not None else
                 f"--threshold {args.threshold:g}" if args.threshold is not None else "non-zero values")
@@ -206,6 +218,22 @@ def _distance(args) -> int:
                        "max_distance": args.max_distance if args.max_distance is not None else "none"})
     print(f"distance to water ({n_water} water pixels) -> {args.out}")
     return 0
+
+
+def _water_off_earth(grid, water) -> int:
+    """Water pixels (> 0) of `water` (a (height, width) DataArray on `grid`, numpy- or dask-backed) whose centre is off
+    the Earth (Grid.lonlat NaN: Grid.off_earth_pixels); 0 without reading when the grid has no such pixel."""
+    import numpy as np
+
+    if not grid.off_earth_pixels:
+        return 0
+    n = 0
+    for t in grid.tiles(1024):
+        w = t.window
+        r0, c0 = int(w.row_off), int(w.col_off)
+        block = np.asarray(water.data[r0:r0 + int(w.height), c0:c0 + int(w.width)])
+        n += int(np.count_nonzero((block > 0) & ~np.isfinite(grid.lonlat(w)[0])))
+    return n
 
 
 def _aridity(args) -> int:
