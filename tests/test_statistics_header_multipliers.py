@@ -193,3 +193,80 @@ def test_every_area_unit_is_in_the_commands_help():
         text = " ".join(out.split())
         for unit in M2_PER_UNIT:
             assert unit in text, (cmd, unit)
+
+
+# ---- s41 fixA: more spellings of a multiplier (probe V1), and numbers next to a unit that are not read -----------------
+# Every header below was read as the plain unit (acres, ha, mu) before: 1000x (or 10,000x) too small. Expected
+# values by hand: "1000s"/"000s"/"th."/"thous."/"10³"/"1e3"/"E3", Portuguese "mil" (CONAB/IBGE "Em mil ha"), Spanish
+# "miles de" and French "milliers de" are 1e3; 10⁴ is 1e4; 1 acre = 4046.8564224 m2, 1 mu = 10000/15 m2, 1 ha = 1e4 m2.
+MORE_HEADERS = {
+    "Irrigated (1000s of acres)": ("1000acres", 1000 * ACRE),
+    "Irrigated (000s acres)": ("1000acres", 1000 * ACRE),
+    "Irrigated (acres, 000s)": ("1000acres", 1000 * ACRE),
+    "Irrigated, 10³ acres": ("1000acres", 1000 * ACRE),
+    "Irrigated (×10³ ha)": ("1000ha", 1000 * 1e4),
+    "Irrigated (1000's ha)": ("1000ha", 1000 * 1e4),
+    "Irrigated area (th. ha)": ("1000ha", 1000 * 1e4),
+    "Irrigated (thous. acres)": ("1000acres", 1000 * ACRE),
+    "Irrigated (1e3 ha)": ("1000ha", 1000 * 1e4),
+    "Irrigated (E3 ha)": ("1000ha", 1000 * 1e4),
+    "Área plantada (Em mil ha)": ("1000ha", 1000 * 1e4),
+    "Área (mil ha)": ("1000ha", 1000 * 1e4),
+    "Superficie (miles de ha)": ("1000ha", 1000 * 1e4),
+    "Superficie regada (miles de hectáreas)": ("1000ha", 1000 * 1e4),
+    "Superficie irriguée (milliers d'hectares)": ("1000ha", 1000 * 1e4),
+    "面积 (10⁴亩)": ("10000mu", 1e4 * MU),
+}
+
+
+@pytest.mark.parametrize("header", MORE_HEADERS)
+def test_more_spellings_of_a_multiplier_scale_the_unit(header):
+    unit, m2 = MORE_HEADERS[header]
+    assert units_named(header) == [unit]
+    assert to_m2(1.0, unit) == pytest.approx(m2, rel=1e-12)
+
+
+@pytest.mark.parametrize("header", ["Area (mln ha)", "Area (Mio. ha)", "Area (10^5 ha)", "Area (5000 ha)", "Area (10⁵ ha)",
+                                    "Area (1e6 ha)", "Farms over 10 ha, area"])
+def test_a_number_next_to_a_unit_that_is_not_read_declares_no_unit(header):
+    assert units_named(header) == []  # the area_unit given is used (with a warning), never the plain unit
+
+
+@pytest.mark.parametrize("header, unit", [("Irrigated area 2015 (ha)", "ha"), ("Irrigated (ha) 2015", "ha"),
+                                          ("area_2015_ha", "ha"), ("Irrigated 2015/16 (acres)", "acres"),
+                                          ("Harvested area 2010-2015 (ha)", "ha"), ("Harvest (ha)", "ha"),
+                                          ("Chácaras (ha)", "ha"), ("Distance (miles), area (ha)", "ha"),
+                                          ("Irrigated (ha), code E1", "ha"), ("Fläche (ha)", "ha")])
+def test_years_words_and_codes_next_to_a_unit_are_not_multipliers(header, unit):
+    assert units_named(header) == [unit]
+
+
+@pytest.mark.parametrize("spelling, unit", [("1000s of acres", "1000acres"), ("th. ha", "1000ha"), ("10³ ha", "1000ha"),
+                                            ("mil ha", "1000ha"), ("miles de hectáreas", "1000ha"), ("10⁴亩", "10000mu")])
+def test_the_area_unit_option_reads_the_new_spellings(spelling, unit):
+    assert normalise_area_unit(spelling) == unit
+
+
+def test_mln_takes_the_area_unit_given_and_warns(tmp_path, caplog):
+    path = tmp_path / "s.csv"
+    path.write_text("code,Area (mln ha)\nA,0.5\n")
+    with caplog.at_level(logging.WARNING):
+        s = read_statistics(path, code_field="code", area_field="Area (mln ha)", area_unit="10000ha")
+    assert s.areas()["A"] == pytest.approx(0.5 * 1e8)  # 0.5 x 10,000 ha x 1e4 m2/ha
+    assert "'mln ha'" in caplog.text and "not checked against the area_unit given" in caplog.text
+
+
+@pytest.mark.parametrize("header", ["Irrigated (1000s of acres)", "Irrigated (000s acres)", "Irrigated, 10³ acres"])
+def test_kansas_in_1000s_of_acres_end_to_end(tmp_path, capsys, header):
+    path = _kansas(tmp_path, header)
+    s = read_statistics(path, code_field="FIPS", area_field=header, area_unit="1000acres", fmt=TableFormat(options="--"))
+    assert len(s.areas()) == 105 and s.areas().sum() == pytest.approx(3122.6e3 * ACRE, rel=1e-9)  # USGS IR-IrTot, KS
+    counties = gpd.read_file(USGS.parents[1] / "admin" / "us" / "geojson-counties-fips.json")
+    counties[counties["id"].str.startswith("20")].to_file(tmp_path / "ks.gpkg")  # the 105 Kansas counties
+    argv = ["statistics", "check", str(path), "--units", str(tmp_path / "ks.gpkg"), "--unit-field", "id", "--hierarchy", "us-fips",
+            "--code-field", "FIPS", "--area-field", header, "--area-unit"]
+    assert main([*argv, "1000acres"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "acres"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "1000x too small" in err and "--area-unit '1000acres'" in err

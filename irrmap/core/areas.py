@@ -31,7 +31,7 @@ AREA_UNITS_HELP = "m2, ha, 1000ha, km2, mu, 10000mu (万亩), acres, 1000acres, 
 
 _ALIASES = {  # spellings after _key (lower case, one space, "²" -> "2", "sq." -> "sq", "10,000" -> "10000")
     "m2": ("m2", "m^2", "sqm", "sq m", "square metres", "square meters", "square metre", "square meter"),
-    "ha": ("ha", "hectare", "hectares", "公顷"),
+    "ha": ("ha", "hectare", "hectares", "hectárea", "hectáreas", "公顷"),
     "1000ha": ("1000ha", "1000 ha", "1000 hectares", "1000 hectare", "kha", "thousand ha", "thousand hectares", "10^3 ha",
                "10^3 hectares", "'000 ha", "千公顷"),
     "km2": ("km2", "km^2", "sq km", "sqkm", "square km", "square kilometres", "square kilometers", "square kilometre",
@@ -46,10 +46,18 @@ _ALIASES = {  # spellings after _key (lower case, one space, "²" -> "2", "sq." 
 _LOOKUP = {alias: unit for unit, aliases in _ALIASES.items() for alias in aliases}
 
 
+_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+
+
 def _key(unit) -> str:
-    """A spelling of an area unit in the form of the _ALIASES: lower case, spaces collapsed, the superscript ²
-    as 2, "sq." as "sq", the thousands separators of a number dropped ("10,000 mu" -> "10000 mu")."""
-    key = " ".join(str(unit).strip().lower().replace("²", "2").split())
+    """A spelling of an area unit in the form of the _ALIASES: lower case, spaces collapsed, a power of ten in
+    superscript as ^ ("10³" -> "10^3"), any other superscript ² as 2, "×" as "x", the curly apostrophe as "'", the
+    French elision "d'" as "de" ("milliers d'hectares"), "sq." as "sq", the thousands separators of a number dropped
+    ("10,000 mu" -> "10000 mu")."""
+    key = " ".join(str(unit).strip().lower().replace("×", "x").replace("\u2019", "'").split())
+    key = re.sub(r"10([⁰¹²³⁴⁵⁶⁷⁸⁹]+)", lambda m: "10^" + m.group(1).translate(_SUPERSCRIPT), key)
+    key = key.replace("²", "2")
+    key = re.sub(r"\bd'(?=[^\W\d_])", "de ", key)
     key = re.sub(r"\bsq\.\s*", "sq ", key)
     return re.sub(r"(?<=\d)[,\u2009\u202f](?=\d{3}(?!\d))", "", key)
 
@@ -81,29 +89,52 @@ def from_m2(value, unit: str):
 
 
 # ---- units named in table text (a column header, a units row, a per-row unit cell) ---------------------------------
-_TOKEN = re.compile(r"[a-z0-9^']+|[\u4e00-\u9fff]+")
+# words: runs of letters (any script but Chinese), digits, ^ and ' ("10^3", "1000's"); a run of Chinese characters
+_TOKEN = re.compile(r"(?:[^\W_\u4e00-\u9fff]|[\^'])+|[\u4e00-\u9fff]+")
 _STATED = re.compile(r"^(?:unit|units|unit of area|area unit|单位|计量单位)\s*[:：]?\s*|^in\s+", re.IGNORECASE)
 _GROUP = re.compile(r"[(（\[]([^()（）\[\]]*)[)）\]]")
 # Multipliers of a unit in a header ("thousands of acres", "'000 ha", "Tsd. ha", "acres x 1000", 千亩, 万公顷): words
-# (German Tsd./Tausend, Indian lakh 1e5 and crore 1e7), powers of ten (1000, x1000, 000, '000, 10^3) and Chinese
-# numerals (千 1e3, 万 1e4, 十万 1e5, 百万 1e6); "k" only right before a unit ("k ha").
-_MULT_WORDS = {"thousand": 1e3, "thousands": 1e3, "tsd": 1e3, "tausend": 1e3, "million": 1e6, "millions": 1e6, "mio": 1e6,
-               "hundred": 1e2, "hundreds": 1e2, "lakh": 1e5, "lakhs": 1e5, "crore": 1e7, "crores": 1e7}
-_MULT_NUMBER = re.compile(r"x?(?:1(0{2,})|'?(000)|10\^(\d+))")
+# (English thousand/th./thous., German Tsd./Tausend/Mio., Portuguese mil "Em mil ha" and milhões (CONAB, IBGE), Spanish
+# "miles de" and millones, French milliers/mille, million/mln/bn, Indian lakh 1e5 and crore 1e7), powers of ten (1000,
+# x1000, 000, '000, 000s, 1000s, 1000's, 10^3 and 10³, 1e3, E3) and Chinese numerals (千 1e3, 万 1e4, 十万 1e5, 百万 1e6);
+# "k" only right before a unit ("k ha"), "miles" only before "de" ("miles de ha"; else the English mile).
+_MULT_WORDS = {"thousand": 1e3, "thousands": 1e3, "th": 1e3, "thou": 1e3, "thous": 1e3, "tsd": 1e3, "tausend": 1e3,
+               "mil": 1e3, "milliers": 1e3, "millier": 1e3, "mille": 1e3,
+               "million": 1e6, "millions": 1e6, "mio": 1e6, "mln": 1e6, "mill": 1e6, "millones": 1e6, "milhões": 1e6,
+               "milhoes": 1e6, "billion": 1e9, "billions": 1e9, "bn": 1e9, "mrd": 1e9, "milliard": 1e9, "milliards": 1e9,
+               "hundred": 1e2, "hundreds": 1e2, "lakh": 1e5, "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7}
+_OF_ONLY = {"miles": 1e3}  # multipliers only when "de"/"of" follows
+_OF = ("of", "de")  # "thousands of acres", "miles de hectáreas", "milliers d'hectares"
+_MULT_NUMBER = re.compile(r"x?(?:1(0{2,})|'?(000)|10\^(\d+)|1?e(\d+))(?:'?s)?")
+_NUMBER_LIKE = re.compile(r"x?'?\d[\d^'e]*s?")  # a token a number starts: "5000", "10^5", "x100", "1e+3" (read: "1e")
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
 _CJK_MULT = {"百万": 1e6, "十万": 1e5, "万": 1e4, "千": 1e3, "百": 1e2}
 _CJK_BASE = {"平方公里": "km2", "平方千米": "km2", "平方米": "m2", "公顷": "ha", "亩": "mu"}  # longest first
 _BASES = ("m2", "ha", "km2", "mu", "acres")  # the units a multiplier scales (the others are multiples already)
 _CONNECTORS = ("of", "x", "in")  # "thousands of acres", "acres x 1000", "(acres) in thousands"
 
 
-def _multiplier(word: str) -> float | None:
-    """The factor a header word multiplies a unit by ("thousands" 1e3, "x1000" 1e3, "'000" 1e3, 万 1e4), or None."""
+def _multiplier(word: str, after: str | None = None) -> float | None:
+    """The factor a header word multiplies a unit by ("thousands" 1e3, "x1000" 1e3, "'000" 1e3, "1000s" 1e3, "10^3"
+    1e3, "e3" 1e3, 万 1e4), or None; `after` is the next word ("miles" is 1e3 only before "de")."""
     if word in _MULT_WORDS or word in _CJK_MULT:
         return _MULT_WORDS.get(word) or _CJK_MULT[word]
+    if word in _OF_ONLY:
+        return _OF_ONLY[word] if after in _OF else None
     m = _MULT_NUMBER.fullmatch(word)
     if not m:
         return None
-    return 10.0 ** (len(m.group(1)) if m.group(1) else 3 if m.group(2) else int(m.group(3)))
+    ten, zeros, power, exp = m.groups()
+    return 10.0 ** (len(ten) if ten else 3 if zeros else int(power or exp))
+
+
+def _number_like(words: list[str], k: int) -> bool:
+    """Whether words[k] is a number (or the start of one) that is not a year ("2015") nor the end of a span of years
+    ("2015-16", "2010/2015")."""
+    w = words[k]
+    if not _NUMBER_LIKE.fullmatch(w) or _YEAR.fullmatch(w):
+        return False
+    return not (k > 0 and _YEAR.fullmatch(words[k - 1]) and len(w) in (2, 4) and w.isdigit())
 
 
 def _scaled(factor: float, base: str) -> str | None:
@@ -130,13 +161,13 @@ def _unit_at(words: list[str], i: int) -> tuple[str, int, float] | None:
 
 
 def _adjacent_multiplier(words: list[str], used: list[bool], i: int, n: int) -> tuple[float, list[int]] | None:
-    """The multiplier right before words[i:i+n] ("thousands of", "x1000", "ten thousand", "k") or else right after
-    it ("x 1000", "_1000", "in thousands"), and the positions of its words."""
-    j = i - 1 - (i >= 2 and words[i - 1] == "of")
-    if j >= 0 and not used[j] and (words[j] == "k" or _multiplier(words[j])):
+    """The multiplier right before words[i:i+n] ("thousands of", "x1000", "ten thousand", "k", "miles de") or else
+    right after it ("x 1000", "_1000", "in thousands", ", 000s"), and the positions of its words."""
+    j = i - 1 - (i >= 2 and words[i - 1] in _OF)
+    if j >= 0 and not used[j] and (words[j] == "k" or _multiplier(words[j], words[j + 1])):
         if words[j] in ("thousand", "thousands") and j >= 1 and words[j - 1] == "ten":
             return 1e4, [j - 1, j, *range(j + 1, i)]
-        return (1e3 if words[j] == "k" else _multiplier(words[j])), list(range(j, i))
+        return (1e3 if words[j] == "k" else _multiplier(words[j], words[j + 1])), list(range(j, i))
     j = i + n
     while j < len(words) and words[j] in _CONNECTORS:
         j += 1
@@ -145,14 +176,26 @@ def _adjacent_multiplier(words: list[str], used: list[bool], i: int, n: int) -> 
     return None
 
 
+def _next_to(words: list[str], k: int, units: set[int]) -> bool:
+    """Whether words[k] stands next to a word of a unit (positions `units`), over "of", "de", "x", "in"."""
+    for step in (-1, 1):
+        j = k + step
+        while 0 <= j < len(words) and (words[j] in _CONNECTORS or words[j] in _OF):
+            j += step
+        if j in units:
+            return True
+    return False
+
+
 def read_units(text) -> tuple[list[str], list[str], list[str]]:
     """What a header says of its unit: (units, unread, rest). `units`: the canonical units (keys of M2_PER_UNIT) it names,
     in order, each once, a multiplier next to a unit scaling it ("thousands of acres" -> "1000acres"); `unread`: the
-    phrases naming a unit irrmap has not ("million ha", "lakh ha", "百万亩") and multipliers next to no unit
-    ("(acres), values x 1000" -> "1000"); `rest`: the words that are neither."""
+    phrases naming a unit irrmap has not ("million ha", "lakh ha", "百万亩"), multipliers next to no unit
+    ("(acres), values x 1000" -> "1000") and numbers next to a unit that are not a multiplier irrmap reads ("5000 ha",
+    "10^5 ha"; a year such as "2015 (ha)" or "2015-16 (ha)" is not one); `rest`: the words that are neither."""
     words = _TOKEN.findall(_key(text))
     used = [False] * len(words)
-    units, unread, i = [], [], 0
+    units, unread, at, i = [], [], set(), 0
     while i < len(words):
         hit = _unit_at(words, i) if not used[i] else None
         if hit is None:
@@ -161,6 +204,7 @@ def read_units(text) -> tuple[list[str], list[str], list[str]]:
         unit, n, factor = hit
         near = _adjacent_multiplier(words, used, i, n) if factor == 1.0 and unit in _BASES else None
         span = range(i, i + n)
+        at.update(span)
         if near:
             factor, more = near
             span = sorted({*span, *more})
@@ -176,7 +220,9 @@ def read_units(text) -> tuple[list[str], list[str], list[str]]:
             units.append(unit)
         i = max(span) + 1
     for k, w in enumerate(words):
-        if not used[k] and w != "k" and _multiplier(w):
+        after = words[k + 1] if k + 1 < len(words) else None
+        mult = w != "k" and _multiplier(w, after) and (not w.startswith("e") or _next_to(words, k, at))  # "e3": a code
+        if not used[k] and (mult or (_number_like(words, k) and _next_to(words, k, at))):
             unread.append(w)
             used[k] = True
     return list(dict.fromkeys(units)), unread, [w for k, w in enumerate(words) if not used[k]]
@@ -191,8 +237,9 @@ def units_named(text) -> list[str]:
     before it) and runs of up to three words are matched against the spellings of `normalise_area_unit` (longest
     first: "1000 acres" is one unit, not "acres"); a multiplier right before or after a unit scales it (`read_units`).
     Words that name no unit ("area", "irrigated", "total") are skipped. A header with a multiplier that makes no unit
-    irrmap knows ("million ha", "lakh ha") or that stands apart from its unit names none: [] (its unit is then the
-    area_unit given, never the unmultiplied unit, which would read every area 1000x too small)."""
+    irrmap knows ("million ha", "mln ha", "lakh ha"), that stands apart from its unit, or a number next to a unit that is
+    no multiplier irrmap reads ("5000 ha"; not a year: "Area 2015 (ha)" -> ["ha"]) names none: [] (its unit is then the
+    area_unit given, with a warning, never the unmultiplied unit, which would read every area 1000x too small)."""
     units, unread, _ = read_units(text)
     return [] if unread else units
 
