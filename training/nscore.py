@@ -28,12 +28,27 @@ reference pixel gets NaN. Results do not depend on the chunking.
 
 from __future__ import annotations
 
+import logging
+
 import numba
 import numpy as np
 import xarray as xr
 
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.halo import map_with_halo
+
+log = logging.getLogger(__name__)
+
+#: the indices with an N-variant (METHOD.md section 1: NEVI, NNDVI, NGI): positive over vegetation, so the median of
+#: the reference (crop, forest/grass) pixels is positive and VI / median keeps the VI's order
+POSITIVE_INDICES = ("evi", "ndvi", "gi")
+#: indices negative over dry vegetation and soil (NDWI of Gao 1996, -1..1; AGI = GI x NDWI): METHOD.md uses them as
+#: predictors as they are, with no N-variant; their window medians may be <= 0, where VI / median is undefined
+SIGNED_INDICES = ("ndwi", "agi")
+#: largest share of the pixels with a VI and a reference median that may go without an N-score because that median is
+#: <= 0 (a few windows of bare or wet reference pixels); above it the index is not one the N-score is defined for
+MAX_NONPOSITIVE_SHARE = 0.01
+SIGN_FIX = "give a positive index (EVI, NDVI or GI: METHOD.md's NEVI, NNDVI, NGI); NDWI and AGI are used as they are"
 
 _SHIFT = 6  # coarse bin = 64 fine bins
 _B = 1 << _SHIFT
@@ -344,9 +359,41 @@ def neighbourhood_median(vi: xr.DataArray, reference: xr.DataArray, size: int = 
     return _like(vi, res, "vi_median")
 
 
+def refuse_signed_index(quantity, where: str) -> None:
+    """InputError (at `where`, with SIGN_FIX) when `quantity` (the index name: band name, description, tag, or the
+    DataArray's name) is one of SIGNED_INDICES, whose N-score (VI / window median) is undefined where the median is <= 0."""
+    if str(quantity or "").lower() in SIGNED_INDICES:
+        raise InputError(f"the N-score is defined for positive indices (VI / median VI of the reference pixels); "
+                         f"{str(quantity).upper()} is negative over dry vegetation and soil, so its window medians can be "
+                         "<= 0 and the ratio is undefined or reversed there", where, SIGN_FIX)
+
+
+def check_positive_median(vi: xr.DataArray, reference: xr.DataArray, med: xr.DataArray, where: str) -> None:
+    """Refuse (InputError at `where`, with SIGN_FIX) an N-score that more than MAX_NONPOSITIVE_SHARE of the pixels
+    with a VI and a reference median would lack because that median is <= 0, naming the count; a smaller share is
+    warned (log.warning). `vi`, `reference` (true: reference pixel) and `med` (neighbourhood_median) share one grid.
+    A median <= 0 needs a reference pixel with VI <= 0, so that (elementwise, cheap) test comes first: only when it finds
+    one is the median computed for the count (a second pass of the window median)."""
+    if not bool(((vi <= 0) & reference.fillna(False).astype(bool)).any()):
+        return
+    valid = vi.notnull() & med.notnull()
+    bad, total = (int(x) for x in xr.Dataset({"b": (valid & (med <= 0)).sum(), "t": valid.sum()}).compute().values())
+    if not bad:
+        return
+    what = (f"{bad} of the {total} pixels with a VI and reference pixels in their window ({100 * bad / total:.1f} %) get no "
+            "N-score: the median VI of the reference pixels in their window is <= 0 (the N-score is VI / that median, "
+            "defined for positive indices)")
+    if bad > MAX_NONPOSITIVE_SHARE * total:
+        raise InputError(what, where, SIGN_FIX)
+    log.warning("%s: %s; they are left NaN (fix: %s)", where, what, SIGN_FIX)
+
+
 def nscore(vi: xr.DataArray, reference: xr.DataArray, size: int = 101) -> xr.DataArray:
     """N-score = vi / (median of vi over the reference pixels in the window); NaN where vi is missing, the
-    window holds no reference pixel or the median is not positive."""
+    window holds no reference pixel or the median is not positive. Raises InputError when `vi.name` is a signed
+    index (refuse_signed_index: NDWI, AGI). Lazy: the count of pixels left NaN by a median <= 0 is made by the
+    callers that write the result (check_positive_median; `irrmap features nscore`)."""
+    refuse_signed_index(vi.name, f"features.nscore ({vi.name})")
     med = neighbourhood_median(vi, reference, size)
     out = xr.where(med > 0, vi / med, np.float32(np.nan)).astype(np.float32)
     out = _like(vi, out.data, "nscore")

@@ -6,6 +6,8 @@
   files' dates) read as the VI: refused, naming the layer, before its values reach the physical-range screen.
 - `refuse_quality_as_vi`: a MOD13Q1 VI_Quality (bit field) layer read as the VI: refused, from its metadata (band
   description, unit, long_name/units tags) or its MODIS layer name, before its words x 1e-4 pass as a VI of 0.2..0.7.
+- `qa_values`: the same refusal from the stored values, when the metadata and names are silent (a renamed copy): few
+  distinct whole words spread thinly over their range (VI_Quality), or only the whole numbers -1..3 (pixel_reliability).
 - `refuse_vi_as_qa`: a VI layer given as the quality layer (metadata naming NDVI/EVI, or non-whole values): refused,
   before its values are read as bit fields.
 - `warn_low_max`: an annual VI maximum below LOW_VI_MAX over the whole grid is no vegetation map: warned.
@@ -46,6 +48,65 @@ VI_WORDS = re.compile(r"(?<![a-z])(ndvi|evi2?|vegetation.?index|reflectance)(?![
 #: NDVI of bare soil is about 0.1 to 0.2, of green cropland 0.6 to 0.9 (Huete et al. 2002, Remote Sens. Environ. 83,
 #: 195-213; EVI about 0.1 and 0.4 to 0.8): an annual maximum below 0.1 on every pixel holds no green vegetation at all
 LOW_VI_MAX = 0.1
+
+
+#: MOD13Q1 VI_Quality is a 16-bit word (MOD13 C6.1 User's Guide, Didan et al. 2019, Table 5: bits 0-1 MODLAND QA,
+#: 2-5 VI usefulness, 6-7 aerosol quantity, 8 adjacent cloud, 9 BRDF correction, 10 mixed clouds, 11-13 land/water
+#: mask, 14 snow/ice, 15 shadow); every code of every field is defined there, so a valid pattern is a whole number 0..65535
+QA_WORD_MAX = 65535
+#: at most this share of the possible distinct values, min(valid pixels, max - min + 1), is held by a quality word
+#: layer: the real MOD13Q1 VI_Quality windows hold 3-54 distinct words over 65,536 pixels (shared/data
+#: mod13q1_2010_qa, 256 x 256 central windows; 14-133 over whole 1.28 M-pixel dates), i.e. 0.0002-0.043 of
+#: min(n, range); stored NDVI / EVI (that tile's NDVI, Sinop EVI tif and jp2) hold 0.20-0.79: 0.05 sits between
+QA_DISTINCT_SHARE = 0.05
+#: fewest valid sampled pixels for the distinct-count test: below it a VI's distinct values are too few to count
+QA_MIN_PIXELS = 256
+#: MOD13Q1 pixel_reliability (int8): -1 fill, 0 good, 1 marginal, 2 snow/ice, 3 cloudy (User's Guide, Table 4)
+RELIABILITY_CODES = (-1, 3)
+#: fewest valid sampled pixels that must all be reliability codes before a layer is refused as pixel_reliability
+RELIABILITY_MIN_PIXELS = 64
+#: the central window read from each date (pixels a side) for the value tests
+SAMPLE = 256
+
+
+def _central_values(path, band: int) -> np.ndarray | None:
+    """The stored values (float64, nodata and NaN left out) of a central window of at most SAMPLE x SAMPLE pixels of
+    layer `band` (1-based) of `path`; None when GDAL cannot open it (the reader reports that)."""
+    import rasterio
+    from rasterio._err import CPLE_BaseError
+    from rasterio.windows import Window
+
+    try:
+        with rasterio.open(path) as src:
+            h, w = src.height, src.width
+            win = Window(max(0, w // 2 - SAMPLE // 2), max(0, h // 2 - SAMPLE // 2), min(SAMPLE, w), min(SAMPLE, h))
+            v = src.read(band, window=win, masked=True)
+    except (rasterio.errors.RasterioError, CPLE_BaseError, OSError, IndexError):
+        return None
+    v = np.asarray(v.compressed() if np.ma.isMaskedArray(v) else v.ravel(), np.float64)
+    return v[np.isfinite(v)]
+
+
+def qa_values(v: np.ndarray) -> str | None:
+    """Why the stored values `v` (1-D, valid pixels) are a MOD13Q1 quality layer rather than a VI, or None. Whole
+    numbers all within RELIABILITY_CODES (at least RELIABILITY_MIN_PIXELS of them): pixel_reliability (a stored VI
+    is -2000..10000 in steps of 1, a decoded one is not whole). Whole numbers 0..QA_WORD_MAX (valid VI_Quality bit
+    patterns) whose distinct count is at most QA_DISTINCT_SHARE of min(len(v), max - min + 1), with at least
+    QA_MIN_PIXELS pixels: VI_Quality words (few flag combinations spread over 2048 + flags .. 65534), where a VI's
+    values fill their range densely."""
+    if not v.size or np.any(np.abs(v - np.round(v)) > 1e-6):
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    if v.size >= RELIABILITY_MIN_PIXELS and lo >= RELIABILITY_CODES[0] and hi <= RELIABILITY_CODES[1]:
+        return (f"all {v.size} values sampled are whole numbers {lo:g}..{hi:g}: MOD13Q1 pixel_reliability codes "
+                "(-1 fill, 0 good, 1 marginal, 2 snow/ice, 3 cloudy), not VI values")
+    if v.size < QA_MIN_PIXELS or lo < 0 or hi > QA_WORD_MAX:
+        return None
+    distinct = np.unique(v).size
+    if distinct <= QA_DISTINCT_SHARE * min(v.size, hi - lo + 1):
+        return (f"its {v.size} values sampled hold only {distinct} distinct whole numbers spread over {lo:g}..{hi:g}: "
+                "MOD13Q1 VI_Quality bit words, not VI values (a VI fills its range densely)")
+    return None
 
 
 def _dates(series: xr.DataArray) -> list[dt.date] | None:
@@ -153,11 +214,14 @@ def refuse_quality_as_vi(layers, where: str, *, fix: str) -> None:
     layer: its unit is "bit field" (BIT_FIELD), or its metadata (_layer_words: description, unit, long_name/units tags)
     matches QA_WORDS and names no VI (VI_WORDS: "NDVI (QA-masked)" is a VI), or the file name holds a MODIS quality
     layer name (QA_FILE) with metadata naming no VI. `layers`: (date, path, 1-based band) of each
-    date; only metadata is read. The values are not tested: MOD13Q1 land words (2048 + flags, up to 65534) overlap raw
-    NDVI (-2000..10000), so no value test separates them robustly. A file GDAL cannot open is left to the reader."""
+    date. When the metadata names no VI, the stored values of a central window of each date are tested too (qa_values:
+    few distinct words spread over their range, or only the pixel_reliability codes -1..3), and the values of all
+    dates pooled: a renamed VI_Quality copy with no metadata (its words x 1e-4 would pass as a VI of 0.2..0.7) is
+    refused naming the file. A file GDAL cannot open is left to the reader."""
     import rasterio
     from rasterio._err import CPLE_BaseError
 
+    unnamed = []
     for _, path, band in layers:
         try:
             with rasterio.open(path) as src:
@@ -172,6 +236,22 @@ def refuse_quality_as_vi(layers, where: str, *, fix: str) -> None:
             why = f"its metadata says {words!r}" if said else f"its name says {named.group(0)!r}"
             raise InputError(f"the layer read as the vegetation index is a quality (bit field) layer: {path} layer {band} "
                              f"({why}); its bit words would be read as VI values", where, fix)
+        if not vi:
+            unnamed.append((path, band))
+    pooled = []
+    for path, band in unnamed:
+        v = _central_values(path, band)
+        why = qa_values(v) if v is not None else None
+        if why:
+            raise InputError(f"the layer read as the vegetation index is a quality layer: {path} layer {band} ({why})", where, fix)
+        if v is not None:
+            pooled.append(v)
+    why = qa_values(np.concatenate(pooled)) if len(pooled) > 1 else None
+    if why:
+        path, band = unnamed[0]
+        why = why.replace("its ", f"the {len(pooled)} dates' ", 1)
+        raise InputError(f"the layers read as the vegetation index are a quality layer: {path} layer {band} and the other "
+                         f"dates ({why})", where, fix)
 
 
 def refuse_vi_as_qa(path, band: int, where: str, *, fix: str) -> None:

@@ -304,9 +304,16 @@ def _nscore(args) -> int:
     from irrmap.core.raster_write import write_raster
     from irrmap.core.valid_share import refuse_empty_output
     from irrmap.training.distinct_files import check_distinct_files, role
-    from irrmap.training.nscore import check_share, neighbourhood_median, reference_mask
+    from irrmap.training.nscore import (
+        check_positive_median,
+        check_share,
+        neighbourhood_median,
+        reference_mask,
+        refuse_signed_index,
+    )
     from irrmap.training.reference_raster import read_reference
 
+    refuse_signed_index(_vi_quantity(args.vi, args.band), f"VI {args.vi}")
     check_distinct_files(role("VI", "the VI", args.vi, args.band), role("--reference", "the reference mask", args.reference),
                          role("--crop", "the cropland share", args.crop), role("--natural", "the forest/grass share", args.natural))
     grid = Grid.from_raster(args.vi)
@@ -323,6 +330,7 @@ def _nscore(args) -> int:
     else:
         raise InputError("no reference pixels given", "--reference/--crop", "pass a reference mask or the cropland fraction")
     med = neighbourhood_median(vi, ref, args.window)
+    check_positive_median(vi, ref, med, f"VI {args.vi}")
     n = (vi / med.where(med > 0)).astype("float32")
     tags = {"stage": "features", "command": "features nscore", "window": args.window}
     write_raster(args.out, n.rio.write_crs(grid.crs).rio.write_transform(grid.transform), dtype="float32", descriptions=["nscore"], tags=tags)
