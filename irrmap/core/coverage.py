@@ -23,6 +23,7 @@ import xarray as xr
 from rasterio.windows import Window
 from shapely.geometry import box
 
+from irrmap.core import fixed_sum
 from irrmap.core.grid import Grid
 from irrmap.core.polygons import polygonal_parts
 from irrmap.core.units import AdminUnits, geodesic_areas
@@ -132,6 +133,10 @@ def cropland_share(units: AdminUnits, grid: Grid, codes, read_cropland: Callable
     `grid` to their bounds. Returns a DataFrame indexed by code with cropland_m2 (whole unit),
     on_grid_cropland_m2, known_share (share of the unit's pixel area where cropland is known) and
     cropland_share (NaN where known_share < KNOWN_CROPLAND or the unit has no cropland).
+
+    The four per-unit sums (m2) are summed tile by tile in fixed point (irrmap.core.fixed_sum.bincount_parts: each
+    pixel's term rounded to 2**-32 m2, integer sums, one float at the end), so they and the shares are the same to
+    the bit whatever `tile` ([run].chunk_size) or the order of the tiles.
     """
     codes = pd.Index(codes)
     sub = AdminUnits(units.table[units.codes.isin(codes)], units.levels, units.source, units.hierarchy,
@@ -141,7 +146,7 @@ def cropland_share(units: AdminUnits, grid: Grid, codes, read_cropland: Callable
     zones = sub.rasterize(ext, chunks=tile)
     crop = read_cropland(ext)
     n = len(sub) + 1
-    total, on_grid, known, area = (np.zeros(n) for _ in range(4))
+    parts = np.zeros((4, 2, n), np.int64)  # total, on_grid, known, area: (whole, fraction) int64 (fixed_sum)
     tree = shapely.STRtree(geoms.values)
     for t in ext.tiles(tile):
         w = t.window
@@ -156,10 +161,11 @@ def cropland_share(units: AdminUnits, grid: Grid, codes, read_cropland: Callable
         inside = ((r_in >= 0) & (r_in < grid.height) & (c_in >= 0) & (c_in < grid.width)).ravel()
         ok = np.isfinite(c).ravel()
         crop_m2 = np.where(ok, np.nan_to_num(c).ravel() * a.ravel(), 0.0)
-        total += np.bincount(z, weights=crop_m2, minlength=n)[:n]
-        on_grid += np.bincount(z[inside], weights=crop_m2[inside], minlength=n)[:n]
-        known += np.bincount(z, weights=np.where(ok, a.ravel(), 0.0), minlength=n)[:n]
-        area += np.bincount(z, weights=a.ravel(), minlength=n)[:n]
+        parts[0] += fixed_sum.bincount_parts(z, crop_m2, n)
+        parts[1] += fixed_sum.bincount_parts(z[inside], crop_m2[inside], n)
+        parts[2] += fixed_sum.bincount_parts(z, np.where(ok, a.ravel(), 0.0), n)
+        parts[3] += fixed_sum.bincount_parts(z, a.ravel(), n)
+    total, on_grid, known, area = (fixed_sum.join(*p) for p in parts)
     with np.errstate(invalid="ignore", divide="ignore"):
         known_share = known[1:] / area[1:]
         share = np.where((known_share >= KNOWN_CROPLAND) & (total[1:] > 0), on_grid[1:] / total[1:], np.nan)
