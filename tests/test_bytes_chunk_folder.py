@@ -30,6 +30,7 @@ from irrmap.mapping.treecover.summary import cover_summary
 from irrmap.core.config import RunConfig, results_sha256
 from irrmap.core.grid import Grid
 from irrmap.core.raster_write import write_raster
+from test_pipeline_cli import CONFIG  # the tiny two-county project's config
 
 X0, Y0, RES = 100.0, 41.0, 0.00225  # a CIrrMap250-like geographic grid
 ROWS, COLS = 300, 260
@@ -108,19 +109,6 @@ def test_change_tags_name_the_epochs_relative_to_the_map(tmp_path):
     assert tags[0] == tags[1]
     h = [hashlib.sha256((tmp_path / f / "out" / "change.tif").read_bytes()).hexdigest() for f in ("one", "two/deeper")]
     assert h[0] == h[1]
-
-
-CONFIG = """
-[run]
-name = "tiny"
-output_dir = "out"
-seed = 3
-
-[grid]
-crs = "EPSG:4326"
-bounds = [100.0, 40.0, 100.2, 40.1]
-resolution = 0.00225
-"""
 
 
 def test_config_digest_ignores_formatting_chunks_workers_and_output_folder():

@@ -10,12 +10,12 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 import pytest
 from irrmap.evaluation.flags_section import findings
 from irrmap.evaluation.report import Report, markdown_table
 from irrmap.evaluation.run_section import RunInfo, run_section
+from test_design_inputs import design_case  # noqa: F401  (50 stratified points on a UTM map)
 
 
 def _acc(oa=0.75, se=0.02, ua=0.8, pa=0.8, n=351):
@@ -66,27 +66,11 @@ def test_findings_flag_design_columns_without_design():
     assert any("stratum, inclusion_prob" in f and "stratum_field" in f for f in found)
 
 
-def test_cli_warns_of_design_columns_it_ignores(tmp_path, caplog):
-    import geopandas as gpd
-    import rasterio
-    from rasterio.transform import from_origin
-    from shapely.geometry import Point
-
+def test_cli_warns_of_design_columns_it_ignores(design_case, caplog):  # noqa: F811
+    """The 50 stratified points of test_design_inputs (design-based OA 0.86) read without a design."""
     from irrmap.app.cli import main
 
-    m = np.zeros((100, 100), np.uint8)
-    m[:, :30] = 1
-    t = from_origin(500000, 5000000, 30, 30)
-    with rasterio.open(tmp_path / "map.tif", "w", driver="GTiff", width=100, height=100, count=1, dtype="uint8",
-                       crs="EPSG:32611", transform=t, nodata=255) as d:
-        d.write(m, 1)
-    rows = []
-    for cls, n, wrong, col0 in ((1, 30, 7, 0), (0, 20, 2, 40)):  # as tests/test_design_inputs.py: design OA 0.86
-        for k in range(n):
-            x, y = t * (col0 + (k % 20) + 0.5, 3 * k + 1.5)
-            rows.append({"geometry": Point(x, y), "label": 1 - cls if k < wrong else cls, "stratum": cls,
-                         "inclusion_prob": n / (3000 if cls == 1 else 7000)})
-    gpd.GeoDataFrame(rows, crs="EPSG:32611").to_file(tmp_path / "pts.gpkg")
+    tmp_path = design_case
     for cmd in (["points", str(tmp_path / "map.tif"), str(tmp_path / "pts.gpkg"), "--label-field", "label", "--json"],
                 ["report", str(tmp_path / "map.tif"), "--out", str(tmp_path / "r"), "--map-kind", "binary", "--threshold", "0.5",
                  "--points", str(tmp_path / "pts.gpkg"), "--label-field", "label"]):
@@ -94,7 +78,7 @@ def test_cli_warns_of_design_columns_it_ignores(tmp_path, caplog):
         with caplog.at_level(logging.WARNING, logger="irrmap"):
             assert main(["evaluate", *cmd]) == 0
         msgs = [r.getMessage() for r in caplog.records if "sampling design" in r.getMessage()]
-        assert msgs and "'stratum', 'inclusion_prob'" in msgs[0] and "--stratum-field" in msgs[0] and "--inclusion-field" in msgs[0]
+        assert msgs and "'stratum', 'incl'" in msgs[0] and "--stratum-field" in msgs[0] and "--inclusion-field" in msgs[0]
 
 
 @pytest.mark.parametrize(("value", "text"), [(9999.5, "10,000"), (9999.96, "10,000"), (-9999.5, "-10,000"), (1234.56, "1,235"),
