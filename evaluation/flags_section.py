@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+from irrmap.evaluation.agreement import MAX_MISSING_SHARE
 from irrmap.evaluation.design_section import ci95
+
+from irrmap.core.areas import M2_PER_UNIT
+from irrmap.core.coverage import FULL_SHARE
 
 # Limits of the findings; judgement calls of this report, not published thresholds.
 WIDE_CI = 0.15  # width of the OA 95 % interval above which more reference points are the first step
@@ -59,7 +63,9 @@ def _point_findings(points) -> list[tuple[float, str]]:
 
 
 def _unit_findings(statistics) -> list[tuple[float, str]]:
-    """Units left out of the comparison with statistics, by cause: (share of the finest level's units, text)."""
+    """Units left out of the comparison with statistics, by cause: (score, text). The score is the share of the finest
+    level's units left out, and for units without a statistic the share of the map's area in them (left_out's
+    mapped_m2_without_statistic over mapped_m2_total, evaluation.workflow) when known."""
     left = statistics.left_out or {}
     first = next(iter(statistics.metrics), None)
     no_area = dict(left.get("units_without_mapped_area") or {})
@@ -70,7 +76,10 @@ def _unit_findings(statistics) -> list[tuple[float, str]]:
     off = {c: why for c, why in no_area.items() if any(r in why for r in OFF_GRID_REASONS)}
     gap = {c: why for c, why in no_area.items() if c not in off and UNPREDICTED_REASON in why}
     other = {c: why for c, why in no_area.items() if c not in off and c not in gap}
-    if off:
+    share = left.get("on_grid_share")
+    if share:
+        out += _coverage_finding(share, off, set(map(str, no_stat)), total)
+    elif off:
         whole = [c for c, why in off.items() if "wholly" in why]
         out.append((len(off) / total, (f"{len(off)} of {total} units ({len(off) / total:.0%}) are left out of the comparison with "
                     f"statistics because the grid does not cover them ({len(whole)} wholly off it, {len(off) - len(whole)} partly: "
@@ -89,9 +98,52 @@ def _unit_findings(statistics) -> list[tuple[float, str]]:
                     f"with statistics ({_codes(other)}; the statistics section gives each reason). Fix: evaluate a map that "
                     "covers them.")))
     if no_stat:
-        out.append((len(no_stat) / total, (f"{len(no_stat)} unit(s) have no statistic and are left out of every comparison with "
-                    f"statistics ({_codes(no_stat)}): add their statistics if they exist.")))
+        out.append(_no_statistic_finding(no_stat, left, total, getattr(statistics, "out_unit", "ha")))
     return out
+
+
+def _coverage_finding(share: dict, off: dict, no_stat: set, total: int) -> list[tuple[float, str]]:
+    """The units not wholly on the grid, counted as units/units.csv and mapping/irrigated_area_by_unit.csv's coverage
+    column counts them (`share`: finest code -> on_grid_share; 'off grid' at 0, 'partial' below
+    irrmap.core.coverage.FULL_SHARE), split into those left out of the comparison (`off`: over
+    agreement.MAX_MISSING_SHARE of their area off the grid), those compared on their mapped part and those
+    without a statistic. Score: the share of the units left out."""
+    s = pd.Series(share, dtype=float)
+    cut = s[s < FULL_SHARE]
+    if cut.empty:
+        return []
+    wholly, part = cut.index[cut <= 0], cut.index[cut > 0]
+    stat = [c for c in cut.index if c not in no_stat]
+    left, kept = [c for c in stat if c in off], [c for c in stat if c not in off]
+    text = (f"{len(cut)} of {len(s)} units ({len(cut) / len(s):.0%}) are not wholly on the grid (column coverage of units/units.csv and "
+            f"mapping/irrigated_area_by_unit.csv: {len(wholly)} off grid, {len(part)} partial). Of the {len(stat)} with a statistic "
+            f"({sum(c in wholly for c in stat)} off grid, {sum(c in part for c in stat)} partial), {len(left)} are left out of the comparison with statistics ({_codes(left)})")
+    if kept:
+        text += (f" and {len(kept)} with less than {MAX_MISSING_SHARE:.0%} of their area off the grid are compared on their mapped part "
+                 f"({_codes(kept)}), whose whole-unit statistic is slightly larger")
+    miss = [c for c in cut.index if c in no_stat]
+    if miss:
+        text += f"; {len(miss)} have no statistic ({_codes(miss)})"
+    text += (": the statistics' agreement describes the units on the grid only. Fix: widen [grid] bounds to cover whole units "
+             "(units/units.csv and training/partial_units.csv list them).")
+    return [(len(left) / (total or 1), text)]
+
+
+def _no_statistic_finding(no_stat: list, left: dict, total: int, unit: str) -> tuple[float, str]:
+    """Units without a statistic: the mapped area they hold (left_out's mapped_m2_without_statistic, in `unit`) and its
+    share of the map's (mapped_m2_total), which scores the finding; the share of units when the areas are unknown."""
+    codes = f"({_codes(no_stat)})"
+    areas = pd.Series(left.get("mapped_m2_without_statistic") or {}, dtype=float)
+    whole = left.get("mapped_m2_total")
+    if areas.notna().any() and whole and whole > 0:
+        k, m2 = M2_PER_UNIT.get(unit, 1e4), float(areas.sum())
+        unit = unit if unit in M2_PER_UNIT else "ha"
+        return (m2 / whole, (f"{len(no_stat)} unit(s) {codes} have no statistic: their mapped area, {m2 / k:,.0f} {unit}, is "
+                             f"{m2 / whole:.1%} of the mapped {whole / k:,.0f} {unit} and has nothing to check it against (the "
+                             "headline compares only the units with both). Fix: add their statistics if they exist; "
+                             "mapping/irrigated_area_by_unit.csv lists each unit's mapped area."))
+    return (len(no_stat) / total, (f"{len(no_stat)} unit(s) have no statistic and are left out of every comparison with "
+                                   f"statistics {codes}: add their statistics if they exist."))
 
 
 def _unpredicted_points(points) -> list[tuple[float, str]]:
@@ -108,7 +160,8 @@ def findings(points=None, diagnostics=None, statistics=None) -> list[str]:
     its size and what to do. `points`: workflow.PointsResult; `diagnostics`: diagnostics_section.Diagnostics;
     `statistics`: StatisticsResult. The score that ranks them, all on a 0..1 scale: for what the evaluation leaves out
     (points outside the map, on its nodata or unpredicted; units off or partly off the grid, unpredicted, without a
-    statistic) the share of the points / of the finest level's units left out; for the others the change in the
+    statistic) the share of the points / of the finest level's units left out (for units without a statistic, the
+    share of the map's area in them when known); for the others the change in the
     headline itself (|design-based - unweighted OA|, half the OA interval, CV OA - independent OA, 1 - UA or PA of
     irrigated, |relative bias|); points with design-like columns (DESIGN_COLUMN) read without a design score
     DESIGN_SHIFT, the shift from which the design-based figure is quoted."""

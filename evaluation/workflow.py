@@ -760,6 +760,7 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
         whole_pixels = False
         mapped = mapped_m2.reindex(units.codes.astype(str).to_numpy()).rename("mapped_m2")
         mapped.attrs["not_estimable"] = dict(mapped_m2.attrs.get("not_estimable", {}))  # e.g. unpredicted.without_unpredicted_units
+        whole_map_m2 = float(mapped.sum())  # before partial units are left out: the report's "share of the map" (flags_section)
         mapped = agreement.leave_out_partial(mapped, units, grid)
 
     if cropland_path is not None and mapped_m2 is not None:
@@ -796,6 +797,8 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                         "check --stats-field and --unit-field, and filter one row per unit with --year/--variant")
     metrics = {lv: agreement.agreement_metrics(df["statistic_m2"], df["mapped_m2"]) for lv, df in paired.items()}
     left_out = _left_out(mapped, stats.areas(), units, stats_level, str(stats_path))
+    left_out.update(_coverage_and_mapped(mapped, units, grid, stats_level, left_out["units_without_statistic"],
+                                         whole_map_m2 if mapped_m2 is not None else None))
     cmd = _cmd("irrmap", "evaluate", "statistics", map_path, "--units", units_path, "--unit-field", unit_field, *_opt("--units-layer", units_layer), *_opt("--units-encoding", units_encoding),
                "--hierarchy", hierarchy, *_opt("--drop-invalid-codes", _drops(units_read)), "--stats", stats_path, "--stats-field", stats_field, "--area-field", area_field,
                "--area-unit", area_unit, "--levels", ",".join(levels), *_opt("--stats-level", stats_level if stats_level != units.levels[0] else None),
@@ -880,6 +883,18 @@ def cropland_by_unit(cropland_path, units, grid: Grid | None = None) -> pd.Serie
     if not np.isfinite(cropland.to_numpy()[cropland.notna().to_numpy()]).all():
         on_grid = agreement.mapped_area_by_unit(crop * 0 + 1, units, kind="fraction")
     return cropland.where(on_grid >= MIN_COVERED * units.geodesic_areas().reindex(cropland.index).to_numpy())
+
+
+def _coverage_and_mapped(mapped: pd.Series, units, grid: Grid, stats_level: str, without_statistic, map_m2=None) -> dict:
+    """For the report's findings (evaluation.flags_section): on_grid_share (finest code -> share 0..1 of its geodesic
+    area on the map's grid, agreement.on_grid_share: units/units.csv's share), mapped_m2_without_statistic (code at
+    `stats_level` -> mapped m2 of the units without a statistic, NaN-skipping) and mapped_m2_total (m2: `map_m2`, the
+    whole map's area by unit, else the sum of `mapped`)."""
+    share = agreement.on_grid_share(units, grid)
+    by_code = mapped.groupby(units.level_codes(stats_level).astype(str).to_numpy()).sum(min_count=1)
+    return {"on_grid_share": {str(c): float(v) for c, v in share[~share.index.duplicated()].items()},
+            "mapped_m2_without_statistic": {str(c): float(by_code.get(str(c), float("nan"))) for c in without_statistic},
+            "mapped_m2_total": float(map_m2) if map_m2 is not None else float(mapped.sum())}
 
 
 def _left_out(mapped: pd.Series, stats: pd.Series, units, stats_level: str, source: str) -> dict:

@@ -117,10 +117,11 @@ _SUMS = ["area", "compared", "cover_a", "cover_b", "forest_a", "forest_b", *[nam
 @dataclass
 class Zones:
     """Zone ids (int, 0 or negative = outside every unit) on the epochs' grid, and their table: columns zone,
-    code, name."""
+    code, name; `coverage`: each unit's share on the grid (unit_coverage.units_coverage), None when unknown."""
 
     raster: xr.DataArray
     table: pd.DataFrame
+    coverage: pd.DataFrame | None = None
 
 
 def _sums_block(zones, a, b, grid: Grid, n_zones: int, change_threshold: float, forest_threshold: float, block_info=None):
@@ -181,7 +182,9 @@ def unit_table(sums: pd.DataFrame, zone_table: pd.DataFrame, area_unit: str = "m
 
 def units_as_zones(units, grid: Grid, *, chunks: int = 1024) -> Zones:
     """Zones of an irrmap.core.units.AdminUnits on `grid` (zone ids and the table's code and name)."""
-    return Zones(units.rasterize(grid, chunks=chunks), units.zone_table()[["zone", "code", "name"]])
+    from irrmap.mapping.treecover.unit_coverage import units_coverage
+
+    return Zones(units.rasterize(grid, chunks=chunks), units.zone_table()[["zone", "code", "name"]], units_coverage(units, grid))
 
 
 def zones_from_raster(path, table_path, grid: Grid, *, chunks: int = 1024) -> Zones:
@@ -324,8 +327,8 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
                    area_unit: str = "m2", chunks: int = 1024, resampling: str | None = None) -> list[Path]:
     """Write OUT (uint8 change classes COG, nodata 255, legend in the band description) from band 1 of two
     percent-cover rasters (the second read onto the first's grid; `irrmap treecover predict` maps carry the
-    cover in band 1 and its uncertainty in band 2) and, with `table`, a per-unit CSV (unit_table; one row
-    "all" for the whole grid when `zones` is None). Returns the written paths. Raises InputError for a missing
+    cover in band 1 and its uncertainty in band 2) and, with `table`, a per-unit CSV (unit_table, with coverage and
+    on_grid_share: unit_coverage.mark_coverage, NaN areas off the grid; one row "all" for the whole grid when `zones` is None). Returns the written paths. Raises InputError for a missing
     epoch or one that is a code layer, not cover (Hansen GFC lossyear, a class map: irrmap.mapping.treecover.codes),
     DataError for fractions (irrmap.mapping.treecover.percent), InputError for epochs in different units or a `scale` that
     leaves almost every pixel missing (check_epoch_units) and an unknown `resampling`. `resampling`: how epoch B is read
@@ -370,6 +373,9 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
         _warn_unlisted(sums, zones.table, area_unit)
         result = unit_table(sums, zones.table, area_unit)
         result = result[result["zone"].isin(zones.table["zone"])]
+        from irrmap.mapping.treecover.unit_coverage import mark_coverage
+
+        result = mark_coverage(result, zones.coverage, listing=table)  # columns coverage, on_grid_share; NaN off the grid
         with atomic_path(Path(table)) as tmp:
             result.to_csv(tmp, index=False)
         paths.append(Path(table))
