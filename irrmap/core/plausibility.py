@@ -213,6 +213,18 @@ def table_scale(statistic_m2: pd.Series, unit: str | None, cropland_m2: pd.Serie
     return finding
 
 
+def whole_units_only(cropland_m2: pd.Series, on_grid_m2, unit_area_m2) -> pd.Series:
+    """`cropland_m2` (m2 by finest unit code; on-grid cropland) where the unit has at least MIN_COVERED of its area on
+    the grid (`on_grid_m2` >= MIN_COVERED x `unit_area_m2`, m2, arrays in the order of `cropland_m2` or Series by its
+    codes), NaN elsewhere. The one rule by which every scale check (`table_scale` through
+    irrmap.core.statistics.scale_problem) leaves out units cut by the grid or off it: their on-grid cropland is only
+    part of the unit's, so a right whole-unit statistic would look too large for it (a grid that cuts most units of a
+    table would have it refused, with a wrong area unit suggested). NaN propagates to every coarser level."""
+    on = pd.Series(on_grid_m2, index=cropland_m2.index) if not isinstance(on_grid_m2, pd.Series) else on_grid_m2.reindex(cropland_m2.index)
+    area = pd.Series(unit_area_m2, index=cropland_m2.index) if not isinstance(unit_area_m2, pd.Series) else unit_area_m2.reindex(cropland_m2.index)
+    return cropland_m2.where((on.astype(float) >= MIN_COVERED * area.astype(float)).to_numpy())
+
+
 def _unit_advice(message: str, ratio: pd.Series, unit: str | None, bounds: Bounds, side: str, key: str = "area_unit",
                  shares: pd.Series | None = None) -> tuple[str, str]:
     """(`message` with the factor and the area unit that fits, when one does; the fix to match, naming `key` and the
@@ -302,7 +314,8 @@ def _pct(x: float) -> str:
 
 
 __all__ = ["CROPLAND", "MIN_COVERED", "THOUSANDS", "TOTAL_CROPLAND", "TOTAL_UNIT_AREA", "UNIT_AREA", "Bounds", "Finding",
-           "cropland_by_zone", "likely_unit", "likely_units", "scale_finding", "table_scale", "total_area_finding", "total_share_finding"]
+           "cropland_by_zone", "likely_unit", "likely_units", "scale_finding", "table_scale", "total_area_finding", "total_share_finding",
+           "whole_units_only"]
 
 
 def check_fraction(values, where: str = "cropland") -> None:

@@ -27,8 +27,9 @@ from irrmap.app.context import RunContext
 from irrmap.app.stages.common import checked_units, provenance
 from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import ConfigError, DataError, InputError
+from irrmap.core.plausibility import MIN_COVERED, MIN_UNITS, whole_units_only
 from irrmap.core.progress import progress_bar
-from irrmap.core.statistics import read_statistics, validate_statistics
+from irrmap.core.statistics import cropland_judged, read_statistics, validate_statistics
 from irrmap.core.statistics.harmonise import (
     NO_YEAR,
     HarmoniseRules,
@@ -47,9 +48,11 @@ def source_tables(ctx: RunContext, units, cropland_m2: pd.Series | None = None) 
     """The [reconcile.tables] as harmonise.SourceTable records (areas in m2; one per table, years kept).
 
     Each table gets the checks of `irrmap statistics check` (irrmap.core.statistics.validate_statistics), its
-    scale against the units' cropland (`cropland_m2` by finest unit code) included: a table that looks 1000x too
-    small is a warning naming the table and the area unit that fits; errors (no join, areas larger than the
-    unit, implausibly large) stop a strict table."""
+    scale against the units' cropland (`cropland_m2`, m2 by finest unit code, NaN for units cut by the run's grid or
+    off it: plausibility.whole_units_only, so whole-unit statistics meet whole-unit cropland at every level) included:
+    a table that looks 1000x too small is a warning naming the table and the area unit that fits; errors (no join,
+    areas larger than the unit, implausibly large: DataError / InputError) stop a strict table. Too few units wholly
+    on the grid to judge the scale against cropland is a warning (`_warn_scale_unjudged`), never a suggested unit."""
     out = []
     for name, sec in ctx.config.reconcile.tables.items():
         stats = read_statistics(
@@ -58,6 +61,8 @@ def source_tables(ctx: RunContext, units, cropland_m2: pd.Series | None = None) 
             skip_rows=sec.skip_rows, sheet=sec.sheet, code_pattern=units.code_pattern(sec.level), per_year=True,
             fmt=TableFormat.of(sec, f"[reconcile.tables.{name}]"))
         validate_statistics(stats, units, cropland_m2)  # the checks of `irrmap statistics check` and of the run's statistics
+        if cropland_m2 is not None and stats.report.n_joined:
+            _warn_scale_unjudged(name, ctx.path(sec.path), stats, units, cropland_m2)
         for p in stats.report.problems:  # harmonise would refuse their codes as another level's; say what they are
             if p.kind == "subtotal rows":
                 raise DataError(p.message + f" (lines {', '.join(map(str, p.rows[:10]))})", f"[reconcile.tables.{name}] {ctx.path(sec.path)}", p.fix)
@@ -74,6 +79,17 @@ def source_tables(ctx: RunContext, units, cropland_m2: pd.Series | None = None) 
         cols = ["code", "area_m2"] + (["year"] if sec.year_field or sec.year is not None else [])
         out.append(SourceTable(name, sec.level, sec.year, sec.variant, t[cols].reset_index(drop=True), stats.unit))
     return out
+
+
+def _warn_scale_unjudged(name: str, path, stats, units, cropland_m2: pd.Series) -> None:
+    """Warn when the grid cuts so many of the table's units that fewer than plausibility.MIN_UNITS lie wholly on it
+    (whole_units_only): the table's scale against cropland cannot be judged, only against unit areas."""
+    judged, total = cropland_judged(stats, units, cropland_m2)
+    if judged < MIN_UNITS and judged < total:
+        log.warning("reconcile: table %s (%s): only %d of its %d %s units lie wholly on the grid (at least %d %% of their area), too "
+                    "few to judge its area unit against their cropland; it is checked against the units' whole areas only (fix: "
+                    "nothing to do if its area_unit is right; to check it, run `irrmap statistics check` with --cropland on a "
+                    "raster that covers its units)", name, path, judged, total, stats.level, round(100 * MIN_COVERED))
 
 
 def run_rasters(ctx: RunContext):
@@ -105,7 +121,9 @@ def harmonised(ctx: RunContext, units, zone_table: pd.DataFrame, sums: pd.DataFr
     rules = HarmoniseRules(precedence=list(sec.precedence or sec.tables), tolerance=sec.tolerance, max_jump=sec.max_jump,
                            prior=sec.prior, binding_level=sec.binding_level)
     prior = {"expected": "expected_m2", "previous_map": "before_m2"}.get(sec.prior)
-    result = harmonise(source_tables(ctx, units, by_code("cropland_m2")), hierarchy_of(units), rules=rules,
+    # each table's scale is judged on the units wholly on the grid: a cut unit's cropland is part of its whole-unit statistic's
+    whole = whole_units_only(by_code("cropland_m2"), zone_table["grid_area_m2"].to_numpy(), zone_table["polygon_area_m2"].to_numpy())
+    result = harmonise(source_tables(ctx, units, whole), hierarchy_of(units), rules=rules,
                        cropland_m2=by_code("cropland_m2"), unit_area_m2=by_code("area_m2"), prior_m2=by_code(prior) if prior else None,
                        check_scale=False)  # source_tables checked each table's scale, naming its [reconcile.tables.NAME]
     warn_adjustments(result.audit, sec.tolerance)

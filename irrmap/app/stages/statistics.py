@@ -16,8 +16,13 @@ import pandas as pd
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages.common import checked_units
 from irrmap.core.atomic import atomic_path, write_text_atomic
-from irrmap.core.plausibility import MIN_COVERED, cropland_by_zone
-from irrmap.core.statistics import Statistics, ValidationReport, read_statistics, validate_statistics
+from irrmap.core.plausibility import cropland_by_zone, whole_units_only
+from irrmap.core.statistics import (
+    Statistics,
+    ValidationReport,
+    read_statistics,
+    validate_statistics,
+)
 from irrmap.core.tables import TableFormat
 from irrmap.core.units import AdminUnits
 
@@ -52,7 +57,7 @@ def cropland_product(ctx: RunContext) -> str | None:
 
 def _cropland_m2(ctx: RunContext) -> pd.Series | None:
     """Cropland area (m2) by unit code from the aligned cropland and the units stage's zones; NaN for units
-    mostly off the grid; None without a cropland input or when it is no 0..1 fraction."""
+    cut by the grid or off it (plausibility.whole_units_only); None without a cropland input or when it is no 0..1 fraction."""
     name = cropland_product(ctx)
     if name is None:
         return None
@@ -60,8 +65,8 @@ def _cropland_m2(ctx: RunContext) -> pd.Series | None:
     area, peak = cropland_by_zone(ctx.outdir / "units" / "zones.tif", len(table), ctx.products[name])
     if _not_fraction(name, peak):
         return None
-    covered = table["grid_area_m2"] >= MIN_COVERED * table["polygon_area_m2"]
-    return pd.Series(area[table["zone"].to_numpy()], index=table["code"].to_numpy()).where(covered.to_numpy())
+    return whole_units_only(pd.Series(area[table["zone"].to_numpy()], index=table["code"].to_numpy()),
+                            table["grid_area_m2"].to_numpy(), table["polygon_area_m2"].to_numpy())
 
 
 def _not_fraction(name: str, peak: float) -> bool:
@@ -87,7 +92,7 @@ def _sampled_cropland_m2(ctx: RunContext, units: AdminUnits) -> pd.Series | None
     if _not_fraction(name, float(crop.max(skipna=True).fillna(0))):
         return None
     area, on_grid = mapped_and_whole_area_by_unit(crop.fillna(0), units, kind="fraction")
-    return area.where(on_grid >= MIN_COVERED * units.geodesic_areas().reindex(area.index).to_numpy())
+    return whole_units_only(area, on_grid, units.geodesic_areas())
 
 
 def _report(report: ValidationReport, ctx: RunContext) -> None:

@@ -351,6 +351,17 @@ def scale_problem(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series |
     return Problem("implausible scale", finding.severity, finding.message, finding.fix, codes=finding.codes) if finding else None
 
 
+def cropland_judged(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series) -> tuple[int, int]:
+    """(units the cropland scale check can judge, units with a statistic): of the table's units with a positive
+    statistic, those with a known positive cropland at the table's level (`cropland_m2` by finest unit code, NaN for
+    units cut by the grid: irrmap.core.plausibility.whole_units_only). With fewer than plausibility.MIN_UNITS judged,
+    `scale_problem` checks the table against unit areas only (a caller on a cut grid says so)."""
+    t = stats.table
+    joined = t[t["code"].isin(units.level_codes(stats.level)) & (t["area_m2"] > 0)]
+    crop = _at_level(cropland_m2, units, stats.level).reindex(joined["code"].unique())
+    return int((crop > 0).sum()), int(joined["code"].nunique())
+
+
 def check_level(stats: Statistics, units: AdminUnits) -> None:
     """DataError naming the option that sets the table's admin level ([statistics].level, [reconcile.tables.X].level,
     --level) when the units have no such level."""
