@@ -21,12 +21,24 @@ import numpy as np
 # error is a factor of 100 or more (EVI x 1e4 against 0..0.7, percent against a fraction), a fill lies thousands of
 # ranges away, while a real value of a new region lies within one range of the training pool's
 RANGE_TOLERANCE = 1.0
-# fill values of common products that a file may hold without declaring them as nodata: GDAL/ESRI -9999 (and
-# -99999, -999), MODIS VI -3000 (MOD13Q1 user guide), MODIS surface reflectance -28672 (MOD09 user guide), integer
-# extremes (-32768, -32767, 32767, 65535, -2147483648), float32 "missing" -3.4028235e38 and its max (ESRI). Only
-# values outside the reference range (plus tolerance) are judged, so a DEM reaching -999 m next to -998 m is not.
-FILL_VALUES = (-9999.0, -99999.0, -999.0, -3000.0, -28672.0, -32768.0, -32767.0, 32767.0, 65535.0, -2147483648.0,
-               float(np.finfo(np.float32).min), float(np.finfo(np.float32).max))
+# fill values of common products that a file may hold without declaring them as nodata, each with its source:
+# - GDAL/ESRI -9999 (and -99999, -999), and -99 (the "missing" code of many station and climate tables and of ASCII
+#   grids made from them);
+# - MODIS VI -3000 (MOD13Q1 user guide), MODIS surface reflectance -28672 (MOD09 user guide), MODIS uint16 reserved
+#   codes 65531..65534 and 65535 (MOD16A2 user guide: 65529..65535 mark fill and non-vegetated cells; 65531 is also
+#   the fill of this project's MOD13Q1 preset, irrmap.sources.modis);
+# - uint8 nodata 255 (the uint8 maximum: GDAL's and most products' uint8 nodata, e.g. a percent humidity or cover layer);
+# - integer extremes (-32768, -32767, 32767, 65535, -2147483648);
+# - NetCDF's default _FillValue of float variables, NC_FILL_FLOAT 9.9692099683868690e+36 (netcdf.h), which a file
+#   converted without its _FillValue attribute keeps as a value;
+# - float32 "missing" -3.4028235e38 and its max (ESRI float grids), and -3.4e38 (the rounded form some GIS exports
+#   write, a float32 of its own: -3.3999999521e38).
+# Only values outside the reference range (plus tolerance) are judged, so a DEM reaching -999 m next to -998 m is
+# not, nor -99 m in a DEM of the Dead Sea shore (-430 m) nor 255 in a uint8 layer whose values run 0..254.
+FILL_VALUES = tuple(float(np.float32(v)) for v in (
+    -9999.0, -99999.0, -999.0, -3000.0, -28672.0, -32768.0, -32767.0, 32767.0, 65535.0, -2147483648.0,
+    float(np.finfo(np.float32).min), float(np.finfo(np.float32).max),
+    -99.0, 255.0, 65531.0, 65532.0, 65533.0, 65534.0, 9.9692099683868690e36, -3.4e38))
 _FILLS32 = np.array(FILL_VALUES, np.float32)
 
 
@@ -66,6 +78,43 @@ def undeclared_fill(values: np.ndarray) -> tuple[float, int, float | None, float
     lo, hi = float(rest.min()), float(rest.max())
     found = fills_outside(v[is_fill], *tolerance_bounds(lo, hi))
     return (found[0][0], found[0][1], lo, hi) if found else None
+
+
+def fill_summary(values: np.ndarray) -> np.ndarray:
+    """float64 (len(FILL_VALUES) + 2,) summary of a block of raster values (any shape, compared as float32, NaN =
+    missing): the count of each FILL_VALUES value, then the min and the max of the other finite values (+inf and
+    -inf when there is none). Blocks' summaries combine with `merge_fill_summaries`; `summary_fill` judges them, so
+    a raster is screened block by block with the rule of `undeclared_fill`."""
+    v = np.asarray(values, np.float32).ravel()
+    v = v[np.isfinite(v)]
+    is_fill = np.isin(v, _FILLS32)
+    counts = [np.count_nonzero(v == f) for f in _FILLS32] if is_fill.any() else [0] * len(_FILLS32)
+    rest = v[~is_fill]
+    lo, hi = (float(rest.min()), float(rest.max())) if rest.size else (np.inf, -np.inf)
+    return np.array([*counts, lo, hi], np.float64)
+
+
+def merge_fill_summaries(parts) -> np.ndarray:
+    """One `fill_summary` of the blocks whose summaries are `parts` (a non-empty sequence)."""
+    a = np.stack(list(parts))
+    n = len(FILL_VALUES)
+    return np.concatenate([a[:, :n].sum(axis=0), [a[:, n].min(), a[:, n + 1].max()]])
+
+
+def summary_fill(summary: np.ndarray, known: tuple[float, float] | None = None
+                 ) -> tuple[float, int, float | None, float | None] | None:
+    """(fill, count, lo, hi) of the first FILL_VALUES value a `fill_summary` counts outside the range lo..hi of the other
+    finite values widened by RANGE_TOLERANCE ranges (`undeclared_fill`'s rule); `known` (low, high), e.g. the range a
+    model was fitted on, widens lo..hi to include it. lo, hi None when there is no reference value at all (then any
+    counted fill value is a fill). None when there is no fill."""
+    n = len(FILL_VALUES)
+    counts, lo, hi = summary[:n], float(summary[n]), float(summary[n + 1])
+    if known is not None and all(np.isfinite(known)):
+        lo, hi = min(lo, float(known[0])), max(hi, float(known[1]))
+    if lo > hi:  # no other value: every fill value counted is a fill
+        return next(((fill, int(c), None, None) for fill, c in zip(FILL_VALUES, counts) if c), None)
+    low, high = tolerance_bounds(lo, hi)
+    return next(((fill, int(c), lo, hi) for fill, c in zip(FILL_VALUES, counts) if c and not low <= fill <= high), None)
 
 
 def count_infinite(values: np.ndarray) -> int:

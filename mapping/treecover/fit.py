@@ -28,19 +28,32 @@ import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
-
-from irrmap.core.atomic import check_output_folder
-from irrmap.core.errors import DataError, InputError
-from irrmap.core.grid import Grid
-from irrmap.core.raster_read import read_raster
-from irrmap.core.relative_path import located_from, relative_to_folder
 from irrmap.mapping.treecover.blocks import ground_blocks, ground_pixel_m
 from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
-from irrmap.mapping.treecover.predictors import INDICES, BandStack, features_on, fit_grid, reference_on, window_over
+from irrmap.mapping.treecover.predictors import (
+    INDICES,
+    BandStack,
+    features_on,
+    fit_grid,
+    reference_on,
+    window_over,
+)
 from irrmap.models.estimators import BASELINE, MODELS
 from irrmap.models.persistence import save_model
 from irrmap.models.regression import Regressor
 from irrmap.models.spatial_cv import assign_folds, blocks_for_folds, cross_validate
+
+from irrmap.core.atomic import check_output_folder
+from irrmap.core.errors import DataError, InputError
+from irrmap.core.fill_values import (
+    fill_summary,
+    fill_text,
+    merge_fill_summaries,
+    summary_fill,
+)
+from irrmap.core.grid import Grid
+from irrmap.core.raster_read import read_raster
+from irrmap.core.relative_path import located_from, relative_to_folder
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +78,28 @@ def _refuse_empty_bands(stack) -> None:
                              "real values, change it with gdal_edit.py -a_nodata")
 
 
+def check_band_fills(stack: BandStack, *, chunks: int = 1024, known=None, then: str = "fit again") -> None:
+    """InputError naming the band file, the value, its pixel count and the gdal_edit.py -a_nodata fix when a band holds
+    a common fill value (irrmap.core.fill_values.FILL_VALUES) far outside the rest of its values: a nodata the file
+    does not declare (the rule of `irrmap training pool` and `models fit`, irrmap.core.fill_values.summary_fill).
+    The raw bands are screened over the whole grid, all dates, block by block (one extra read of the bands), before
+    any averaging blends the fill into real values. known: {band label: (low, high)}, the range a model was fitted on
+    (predict), which widens each band's own range; `then` ends the fix."""
+    data = stack.read(chunks)
+    parts = [[dask.delayed(fill_summary)(b) for b in data[i].to_delayed().ravel()] for i in range(len(stack.paths))]
+    summaries = dask.compute(*[dask.delayed(merge_fill_summaries)(p) for p in parts])
+    for i, summary in enumerate(summaries):
+        label = stack.labels[i]
+        found = summary_fill(summary, (known or {}).get(label))
+        if found:
+            fill, n, lo, hi = found
+            path = stack.paths[i]
+            total = int(np.prod(data.shape[1:]))
+            raise InputError(fill_text(f"{label} (band file {Path(path).name})", fill, n, total, lo, hi, "pixels"), path,
+                             f"declare it as the file's nodata (gdal_edit.py -a_nodata {fill:g} {path}) so those pixels are read as "
+                             f"missing, then {then}")
+
+
 def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = None, valid_max: float = 100.0, model: str = "rf",
                   seed: int = 0, cv_block_m: float = DEFAULT_CV_BLOCK_M, cv_splits: int = 5, max_samples: int = DEFAULT_MAX_SAMPLES,
                   min_coverage: float = 0.5, n_trees: int | None = None, n_jobs: int = 1, workdir=None,
@@ -77,7 +112,8 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
     out together in `cv_splits` folds. n_trees: trees of the forest or boosting rounds (default the model's,
     irrmap.models.estimators: 100); prediction time grows with it. workdir: where averaged intermediates go
     (default: a temporary folder). Raises InputError for bad parameters, DataError when too few samples
-    remain, GridError when the bands miss the reference.
+    remain, GridError when the bands miss the reference, InputError when a band holds an undeclared fill value
+    (`check_band_fills`).
     """
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}", "--model", f"use one of {', '.join(MODELS)}")
@@ -94,6 +130,7 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
                              "its flags out of the product or declaring them as nodata")
     warn_blended_flags(reference, vals, role="the reference", valid_max=valid_max)
     grid = fit_grid(stack.grid, reference, resolution_m)
+    check_band_fills(stack, chunks=chunks)
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="treecover-fit-", dir=workdir) as tmp:

@@ -27,8 +27,12 @@ import numpy as np
 import xarray as xr
 from irrmap.mapping.predict import tile_size_for
 from irrmap.mapping.treecover.band_product import check_common_factor, check_level1
-from irrmap.mapping.treecover.fit import MODEL_FILE, reference_path, saturation
-from irrmap.mapping.treecover.summary import SCAN_TILE
+from irrmap.mapping.treecover.fit import (
+    MODEL_FILE,
+    check_band_fills,
+    reference_path,
+    saturation,
+)
 from irrmap.mapping.treecover.predictors import (
     INDICES,
     BandStack,
@@ -38,12 +42,14 @@ from irrmap.mapping.treecover.predictors import (
     onto_grid,
     reference_on,
 )
+from irrmap.mapping.treecover.summary import SCAN_TILE
 from irrmap.models.persistence import check_features, load_model
 from irrmap.models.spatial_cv import regression_scores
 from rasterio.windows import Window
 
 from irrmap.core.atomic import write_text_atomic
 from irrmap.core.errors import GridError, InputError
+from irrmap.core.fill_values import FILL_VALUES
 from irrmap.core.memory import fix_malloc_thresholds
 from irrmap.core.raster_read import read_raster, read_window
 from irrmap.core.raster_write import write_raster
@@ -94,7 +100,8 @@ def predict_treecover(out, model_dir, stack: BandStack, *, memory_mb: float = 51
     The bands must match the fit's (count, dates, order: predictors.check_same_bands). reference: the raster
     for the consistency check (default the card's, skipped with a warning when it is gone or misses the
     bands); `check` False skips it. n_jobs: dask threads (default: cores). Raises InputError for another
-    model kind or other bands, a band without data (no valid pixel, or only zeros) and a map that would have no
+    model kind or other bands, a band without data (no valid pixel, or only zeros), a band holding an undeclared fill
+    value (fit.check_band_fills) and a map that would have no
     valid pixel (deleted, not left behind: irrmap.core.valid_share.refuse_empty_output).
     """
     model, card = load_treecover_model(model_dir)
@@ -270,8 +277,25 @@ BAND_SPAN = 2.0
 INDEX_NAMES = tuple(INDICES)  # feature names of the normalised differences (and their _pNN over dates)
 
 
+def fitted_band_ranges(card: dict) -> dict:
+    """{band label: (low, high)}: the fit's 1 % and 99 % values of each band (its feature, or over its percentile
+    features across dates: the lowest 1 % and the highest 99 %) in the card's feature_quantiles_1_50_99; a band whose
+    range ends on a FILL_VALUES value (a card fitted on undeclared fills) is left out, so it cannot excuse that fill."""
+    ranges = card.get("samples", {}).get("feature_quantiles_1_50_99") or {}
+    out = {}
+    for label in card.get("bands", {}).get("labels", ()):
+        qs = [ranges[k] for k in ranges if k == label or (k.startswith(f"{label}_p") and k[len(label) + 2:].replace(".", "", 1).isdigit())]
+        if qs:
+            low, high = min(float(q[0]) for q in qs), max(float(q[-1]) for q in qs)
+            if low not in FILL_VALUES and high not in FILL_VALUES:
+                out[label] = (low, high)
+    return out
+
+
 def _warn_off_range(stack: BandStack, card: dict, side: int = 96) -> None:
-    """Refuse bands without data (`check_bands_hold_data`), Level-1 DN bands against a fit on another product
+    """Refuse bands without data (`check_bands_hold_data`), bands holding an undeclared fill value (fit.check_band_fills:
+    a FILL_VALUES value far outside both the band's other values and the fit's 1-99 % range of it, `fitted_band_ranges`;
+    the whole grid is read once for it), Level-1 DN bands against a fit on another product
     (irrmap.mapping.treecover.band_product.check_level1), a band in other units (`check_band_units`: its median more
     than UNIT_RATIO times off the fit's), bands whose common factor to the fit's lies beyond 4 (band_product; beyond 2
     warns), then warn when the bands' features, sampled in 3 x 3 windows of `side` pixels across the grid, have medians far outside what the model was fitted on
@@ -280,6 +304,7 @@ def _warn_off_range(stack: BandStack, card: dict, side: int = 96) -> None:
     bands = sample_bands(stack, side)
     medians = [float(np.median(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan") for v in bands.reshape(len(bands), -1)]
     check_bands_hold_data(stack, medians)
+    check_band_fills(stack, known=fitted_band_ranges(card), then="predict again")
     ranges = card.get("samples", {}).get("feature_quantiles_1_50_99")
     if not ranges:
         return
