@@ -432,7 +432,11 @@ def tile_size_for(n_features: int, memory_mb: float, chunk: int | None = None, i
     side by side: per tile its inputs as read and stacked, the feature matrix of its crop pixels,
     probabilities, outputs and temporaries. Aligned to the inputs' chunk when given (a tile that cut a chunk
     would read the whole chunk: read inputs with chunks of this size, as `irrmap run` does), else to 512, 256,
-    128 or 64 pixels, the block sizes of tiled GeoTIFFs, so no file block is decoded for two tiles."""
+    128 or 64 pixels, the block sizes of tiled GeoTIFFs, so no file block is decoded for two tiles.
+    InputError for a `memory_mb` that is not a finite number above 0 (NaN passed max(nan, 16) and failed in
+    int(); inf overflowed)."""
+    if not (math.isfinite(memory_mb) and memory_mb > 0):
+        raise InputError(f"memory budget {memory_mb!r} MB is not a finite number above 0", "memory_mb", "give a budget in MB, e.g. 512")
     bytes_per_px = max(1, int(in_flight)) * (12 * n_features + 39)
     side = int(math.sqrt(max(memory_mb, 16) * 2**20 * 0.5 / bytes_per_px))
     side = max(64, min(4096, side))

@@ -276,7 +276,10 @@ def trend(series: xr.DataArray, times, years=None, *, min_years: int = DEFAULT_M
 def window_for(n_layers: int, memory_mb: float, workers: int | None = None) -> int:
     """Window edge (pixels, multiple of 16, 64..2048) so that the windows in flight fit `memory_mb`: each
     holds its layers twice while they are stacked (2 x layers x edge^2 x 4 bytes), and the writer keeps up to
-    2 windows per worker thread going (irrmap.core.raster_write)."""
+    2 windows per worker thread going (irrmap.core.raster_write). InputError for a `memory_mb` that is not a
+    finite number above 0 (a negative one was a "math domain error", 0 and NaN silently the smallest window)."""
+    if not (math.isfinite(memory_mb) and memory_mb > 0):
+        raise InputError(f"memory budget {memory_mb!r} MB is not a finite number above 0", "memory_mb", "give a budget in MB, e.g. 512")
     workers = workers or int(os.cpu_count() or 1)
     edge = math.sqrt(memory_mb * 2**20 / (2 * workers * 2 * max(n_layers, 1) * 4))
     return int(min(2048, max(64, edge // 16 * 16)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irrmap.app.cli.value_types import CHUNK, POSITIVE, SEED
+from irrmap.app.cli.value_types import CHUNK, DEMO_YEAR, POSITIVE, SEED
 from irrmap.app.demo.spec import DEFAULT_COLS, DEFAULT_ROWS, DEFAULT_SEED, DEFAULT_YEAR
 
 
@@ -16,7 +16,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--rows", type=int, default=DEFAULT_ROWS, help=f"grid rows at 0.00225 deg (default {DEFAULT_ROWS})")
     p.add_argument("--cols", type=int, default=DEFAULT_COLS, help=f"grid columns (default {DEFAULT_COLS})")
     p.add_argument("--seed", type=SEED, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    p.add_argument("--year", type=int, default=DEFAULT_YEAR, help=f"year of the data (default {DEFAULT_YEAR})")
+    p.add_argument("--year", type=DEMO_YEAR, default=DEFAULT_YEAR, help=f"year of the data (default {DEFAULT_YEAR})")
     p.add_argument("--chunk", type=CHUNK, default=None, help="processing window (pixels); changes speed and memory, not the output")
     p.add_argument("--workers", type=POSITIVE, default=None, help="threads (default: one per core)")
     p.set_defaults(func=_run)

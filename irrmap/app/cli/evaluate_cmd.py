@@ -9,7 +9,7 @@ from irrmap.core.areas import AREA_UNITS_HELP
 from irrmap.app.cli import add_group
 from irrmap.app.cli.table_options import add_table_args, table_format
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
-from irrmap.app.cli.value_types import fraction_arg
+from irrmap.app.cli.value_types import FINITE, NON_NEGATIVE_FLOAT, SCALE, SIZE, fraction_arg
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def _reference_args(p) -> None:
     p.add_argument("--inclusion-field", help="point field with each point's inclusion probability (stratum size = sum of 1/p)")
     p.add_argument("--stratum-size", action="append", metavar="STRATUM=PIXELS",
                    help="size of a stratum in pixels of the sampling frame the points were drawn from (repeat); not with --inclusion-field")
-    p.add_argument("--frame-pixel-area", type=float, metavar="HA",
+    p.add_argument("--frame-pixel-area", type=SIZE, metavar="HA",
                    help="area (ha) of one pixel of the sampling frame (the unit of --stratum-size and of sum(1/p)): with it the "
                         "design-based areas are also given in ha (JSON design_based.area_ha, area_se_ha, area_ci95_ha; the text "
                         "summary and the report's area table); design_based.area stays in frame pixels, except when HA is the "
@@ -103,14 +103,14 @@ def _map_kind_args(p) -> None:
     """--map-kind, --threshold and --weight: how unit areas are read from the map (statistics and report)."""
     p.add_argument("--map-kind", default="fraction", choices=["fraction", "percent", "binary"],
                    help="fraction: 0..1 of the pixel; percent: 0..100 (mapping/fraction.tif); binary: value > --threshold")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=FINITE, default=None,
                    help="value > T is irrigated (binary maps for areas, and at points; default: value > 0; an explicit 0 is taken as given)")
     p.add_argument("--weight", help="raster multiplying the map (e.g. cropland fraction for a 0/1 map)")
 
 
 def _points_args(p) -> None:
     p.add_argument("--label-field", required=True, help="reference label field (1/0, irrigated/rainfed, yes/no ...)")
-    p.add_argument("--threshold", type=float, default=None,
+    p.add_argument("--threshold", type=FINITE, default=None,
                    help="map value > T means irrigated (default: value > 0, any irrigated fraction, and a map not coded 0/1 is "
                         "refused; an explicit 0 is taken as given)")
     _reference_args(p)
@@ -134,7 +134,7 @@ def register(sub, name: str, help_: str) -> None:
     _units_args(p, required=False)
     p.add_argument("--by-level", help="group by the unit (at this admin level) containing each point")
     p.add_argument("--aridity", help="aridity index raster (P/PET): group by unit class arid (mean AI <= 0.5) / humid")
-    p.add_argument("--aridity-threshold", type=float, default=0.5)
+    p.add_argument("--aridity-threshold", type=NON_NEGATIVE_FLOAT, default=0.5)
     p.add_argument("--out", help="write the sampled points (CSV) here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_points)
@@ -150,7 +150,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--matrix")
     p.add_argument("--mapped")
     p.add_argument("--fpc", action="store_true", help="finite population correction (sizes must count sample units, e.g. pixels)")
-    p.add_argument("--size-scale", type=float, default=1.0, help="multiply areas by this (e.g. 0.09 ha per 30 m pixel)")
+    p.add_argument("--size-scale", type=SCALE, default=1.0, help="multiply areas by this (e.g. 0.09 ha per 30 m pixel)")
     add_table_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_area)
@@ -201,8 +201,8 @@ def register(sub, name: str, help_: str) -> None:
                                     "Give the finer map as MAP_A to compare at its resolution.")
     p.add_argument("map_a")
     p.add_argument("map_b")
-    p.add_argument("--threshold-a", type=float, default=None, help="map A value > T is irrigated (default: value > 0)")
-    p.add_argument("--threshold-b", type=float, default=None, help="map B value > T is irrigated (default: value > 0)")
+    p.add_argument("--threshold-a", type=FINITE, default=None, help="map A value > T is irrigated (default: value > 0)")
+    p.add_argument("--threshold-b", type=FINITE, default=None, help="map B value > T is irrigated (default: value > 0)")
     p.add_argument("--mask", help="only compare where this raster > 0 (e.g. cropland)")
     p.add_argument("--cropland", help="0..1 cropland fraction raster: on irrmap's class.tif a 255 pixel with cropland > 0 is "
                                       "unpredicted (missing); without it every 255 is no cropland, compared as not irrigated")
@@ -245,7 +245,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--samples", help="stratified sample table for error-adjusted areas (with --strata)")
     p.add_argument("--strata")
     p.add_argument("--compare", action="append", default=[], metavar="MAP", help="another map to compare with (repeat)")
-    p.add_argument("--compare-threshold", type=float, default=None, metavar="T",
+    p.add_argument("--compare-threshold", type=FINITE, default=None, metavar="T",
                    help="a --compare map's value > T is irrigated (needed for continuous maps: probabilities, percentages)")
     add_table_args(p)
     p.set_defaults(func=_report)

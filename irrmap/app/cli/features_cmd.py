@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from irrmap.app.cli import add_group
-from irrmap.app.cli.value_types import CHUNK, fraction_arg
+from irrmap.app.cli.value_types import (
+    CHUNK,
+    FINITE,
+    POSITIVE_FLOAT,
+    SCALE,
+    fraction_arg,
+)
 
 STAT_CHOICES = ("max", "min", "range", "median", "std", "mean", "count")
 
@@ -12,10 +18,10 @@ def _decoding_args(p) -> None:
     p.add_argument("--preset", choices=("mod13q1", "mod09", "none"), default="none",
                    help="decoding preset: mod13q1 = scale 1e-4, fill -3000 and 65531, valid raw range -2000..10000; "
                         "mod09 = scale 1e-4, fill -28672, valid -100..16000 (explicit options override it)")
-    p.add_argument("--scale", type=float, help="scale factor applied to raw values (MODIS: 1e-4)")
-    p.add_argument("--nodata", type=float, metavar="V", help="raw nodata value (overrides the file's)")
-    p.add_argument("--fill", type=float, nargs="+", metavar="V", help="further raw fill values (e.g. -3000 65531)")
-    p.add_argument("--valid-range", type=float, nargs=2, metavar=("LO", "HI"), help="valid raw range; values outside are missing")
+    p.add_argument("--scale", type=SCALE, help="scale factor applied to raw values (MODIS: 1e-4)")
+    p.add_argument("--nodata", type=FINITE, metavar="V", help="raw nodata value (overrides the file's)")
+    p.add_argument("--fill", type=FINITE, nargs="+", metavar="V", help="further raw fill values (e.g. -3000 65531)")
+    p.add_argument("--valid-range", type=FINITE, nargs=2, metavar=("LO", "HI"), help="valid raw range; values outside are missing")
     p.add_argument("--date-pattern", metavar="PAT", help="date in the file names, strptime style: %%Y %%m %%d %%j "
                    "(e.g. 'A%%Y%%j' for MOD13Q1.A2010129..., '%%Y-%%m-%%d'); default: try common patterns")
     p.add_argument("--chunk", type=CHUNK, default=512, help="block edge in pixels (memory ~ dates x chunk^2 x 4 B per block)")
@@ -71,7 +77,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--stat", action="append", choices=STAT_CHOICES, help="statistic (repeatable; default max)")
     for band in ("nir", "green", "swir"):
         p.add_argument(f"--{band}-band", metavar="N|NAME", help=f"layer of each {band} file (number or name), when they hold several")
-    p.add_argument("--max-gi", type=float, default=15.0, help="GI above this is invalid (default 15)")
+    p.add_argument("--max-gi", type=POSITIVE_FLOAT, default=15.0, help="GI above this is invalid (default 15)")
     _decoding_args(p)
     _year_args(p)
     p.set_defaults(func=_index)

@@ -6,7 +6,7 @@ import logging
 import os
 
 from irrmap.app.cli import add_group
-from irrmap.app.cli.value_types import MIN_TILE_SIZE, int_arg
+from irrmap.app.cli.value_types import MEMORY_MB, MIN_TILE_SIZE, SCALE, int_arg
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def register(sub, name: str, help_: str) -> None:
     )
     p.add_argument("model", help="model file from `irrmap models fit` (a pickle: trusted sources only)")
     p.add_argument("--cropland", required=True, help="cropland fraction raster (0..1); defines the grid")
-    p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
+    p.add_argument("--cropland-scale", type=SCALE, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--predictor", action="append", default=[], metavar="NAME=PATH",
                    help="predictor raster named as in the model card (repeat, any order); lon/lat are derived from the grid if absent")
     p.add_argument("--zones", help="zone raster (irrmap units rasterize) for province/county models; its ids are joined to the "
@@ -33,7 +33,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--align", action="store_true",
                    help="resample predictors and zones on other grids onto the cropland grid (default: error)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--memory-mb", type=float, default=512, help="memory budget that sets the tile size (default 512)")
+    p.add_argument("--memory-mb", type=MEMORY_MB, default=512, help="memory budget that sets the tile size (default 512)")
     p.add_argument("--jobs", type=int_arg(0), default=None, help="prediction threads (0 or default: all cores)")
     p.add_argument("--tile-size", type=int_arg(MIN_TILE_SIZE, why="smaller tiles cost more in per-tile overhead than they save"),
                    default=None, help=f"tile edge in pixels, {MIN_TILE_SIZE} or more (overrides --memory-mb)")
@@ -44,7 +44,7 @@ def register(sub, name: str, help_: str) -> None:
                         description="Writes OUT/class.tif and OUT/fraction.tif (uint8, nodata 255).")
     p.add_argument("map", help="class.tif from `irrmap mapping predict`")
     p.add_argument("--cropland", required=True, help="cropland fraction raster the map was predicted with")
-    p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
+    p.add_argument("--cropland-scale", type=SCALE, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--align", action="store_true", help="resample a cropland on another grid onto the map's grid (default: error)")
     p.add_argument("--no-rule", action="store_true", help="skip the 7x7 rule")
@@ -63,12 +63,12 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("map", help="class.tif with --cropland (the run's rule); else fraction.tif (percent) from predict or filter")
     p.add_argument("--cropland", default=None, help="cropland fraction raster (0..1) the map was predicted with: MAP is then "
                                                     "the class map and the area is class 1 x cropland (as `irrmap run`)")
-    p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
+    p.add_argument("--cropland-scale", type=SCALE, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--align", action="store_true", help="resample a cropland on another grid onto the map's grid (default: error)")
     p.add_argument("--out", required=True, help="output GeoTIFF (float32 m2 per cell)")
     p.add_argument("--factor", type=int_arg(2, why="1 would copy the map"), default=4,
                    help="pixels per side of an output cell, 2 or more (default 4: 1 km from 250 m)")
-    p.add_argument("--scale", type=float, default=None,
+    p.add_argument("--scale", type=SCALE, default=None,
                    help="fraction map only: value x scale = irrigated fraction of the pixel (default 0.01: a percent map, "
                         "checked; 1 for a 0..1 fraction)")
     p.set_defaults(func=_aggregate)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irrmap.app.cli.value_types import CHUNK, NON_NEGATIVE, POSITIVE, SEED
+from irrmap.app.cli.value_types import CHUNK, FINITE, NON_NEGATIVE, NON_NEGATIVE_FLOAT, POSITIVE, POSITIVE_FLOAT, SCALE, SEED, SIZE
 from irrmap.app.cli import add_group
 
 FACTOR_ORDER = ("elevation", "distance", "slope", "aridity")
@@ -21,7 +21,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("out", metavar="OUT")
     p.add_argument("--percent", action="store_true", help="percent rise instead of degrees")
     p.add_argument("--no-edges", action="store_true", help="leave edge pixels nodata (gdaldem without -compute_edges)")
-    p.add_argument("--z-factor", type=float, default=1.0, help="elevation units to metres (0.3048 for feet)")
+    p.add_argument("--z-factor", type=SCALE, default=1.0, help="elevation units to metres (0.3048 for feet)")
     p.add_argument("--chunk", type=CHUNK, default=2048, help="block edge in pixels")
     p.add_argument("--no-cog", action="store_true", help=_NO_COG)
     p.set_defaults(func=_slope)
@@ -32,9 +32,9 @@ def register(sub, name: str, help_: str) -> None:
                                     "mask nodata stays nodata. With --max-distance the result is capped and computed block by block.")
     p.add_argument("mask", metavar="MASK")
     p.add_argument("out", metavar="OUT")
-    p.add_argument("--water-values", type=float, nargs="+", metavar="V", help="class codes that are water")
-    p.add_argument("--threshold", type=float, metavar="T", help="values >= T are water (e.g. JRC occurrence 50)")
-    p.add_argument("--max-distance", type=float, metavar="M", help="cap in metres; farther pixels get M")
+    p.add_argument("--water-values", type=FINITE, nargs="+", metavar="V", help="class codes that are water")
+    p.add_argument("--threshold", type=FINITE, metavar="T", help="values >= T are water (e.g. JRC occurrence 50)")
+    p.add_argument("--max-distance", type=SIZE, metavar="M", help="cap in metres; farther pixels get M")
     p.add_argument("--chunk", type=CHUNK, default=2048, help="block edge in pixels (read blocks; computed blocks with --max-distance)")
     p.add_argument("--no-cog", action="store_true", help=_NO_COG)
     p.set_defaults(func=_distance)
@@ -52,7 +52,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--humidity", nargs="+", metavar="RH", help="mean relative humidity per step (percent)")
     p.add_argument("--radiation", nargs="+", metavar="RS", help="mean incoming shortwave per step (W m-2)")
     p.add_argument("--albedo", default="0.23", help="albedo: a number or a raster (default 0.23)")
-    p.add_argument("--step-days", type=float, default=1.0, help="days per step, to turn mean daily PET into the step's total (default 1)")
+    p.add_argument("--step-days", type=POSITIVE_FLOAT, default=1.0, help="days per step, to turn mean daily PET into the step's total (default 1)")
     p.set_defaults(func=_aridity)
 
     p = cmds.add_parser("overlay", help="reclassify the four factors per unit and overlay them into the score S",
@@ -67,12 +67,12 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--distance", required=True, help="distance to water (m)")
     p.add_argument("--aridity", required=True, help="aridity index")
     p.add_argument("--crop", help="cropland fraction or mask (crop pixel = value > 0), for the few-crop rule")
-    p.add_argument("--weights", type=float, nargs=4, metavar=("E", "D", "S", "A"), help="weights of elevation, distance, slope, aridity")
+    p.add_argument("--weights", type=NON_NEGATIVE_FLOAT, nargs=4, metavar=("E", "D", "S", "A"), help="weights of elevation, distance, slope, aridity")
     p.add_argument("--ahp", help="CSV with the 4 x 4 AHP pairwise matrix (no header)")
     p.add_argument("--min-crop-pixels", type=NON_NEGATIVE, default=50, help="units with fewer crop pixels get class 1 everywhere (0 = off)")
     p.add_argument("--flat-zones", nargs="*", metavar="ID",
                    help="apply the flat-unit rule (relief P95-P5 <= --flat-relief m: aridity 10, distance 4) to these zone ids; no ids = all units")
-    p.add_argument("--flat-relief", type=float, default=100.0, help="relief threshold of the flat-unit rule (m)")
+    p.add_argument("--flat-relief", type=NON_NEGATIVE_FLOAT, default=100.0, help="relief threshold of the flat-unit rule (m)")
     p.add_argument("--classes-out", help="also write the four class rasters as one 4-band GeoTIFF")
     p.add_argument("--table", help="also write the per-unit table (minima, relief, crop pixels) as CSV")
     p.add_argument("--chunk", type=CHUNK, default=2048, help="block edge in pixels")

@@ -10,7 +10,7 @@ from irrmap.app.cli import add_group
 from irrmap.app.cli.input_options import check_on_grid, named_values
 from irrmap.app.cli.table_options import add_table_args, table_format
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
-from irrmap.app.cli.value_types import SEED
+from irrmap.app.cli.value_types import SCALE, SEED
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def register(sub, name: str, help_: str) -> None:
     )
     p.add_argument("--score", action="append", required=True, help="score raster (repeat for several); name = file stem")
     p.add_argument("--cropland", required=True, help="cropland fraction raster (0..1); defines the grid")
-    p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
+    p.add_argument("--cropland-scale", type=SCALE, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--units", nargs="+", required=True, help="unit polygons")
     p.add_argument("--unit-field", required=True)
     add_unit_options(p)
@@ -57,7 +57,7 @@ def register(sub, name: str, help_: str) -> None:
     )
     p.add_argument("--map", action="append", required=True, help="threshold map from `training thresholds` (repeat)")
     p.add_argument("--cropland", required=True, help="cropland fraction raster (only crop pixels train); defines the grid")
-    p.add_argument("--cropland-scale", type=float, default=None, help="scale for the cropland raster (0.01 for percent)")
+    p.add_argument("--cropland-scale", type=SCALE, default=None, help="scale for the cropland raster (0.01 for percent)")
     p.add_argument("--units", nargs="+", required=True)
     p.add_argument("--unit-field", required=True)
     add_unit_options(p)
@@ -81,6 +81,7 @@ def _thresholds(args) -> int:
     from irrmap.core.output_paths import refuse_overwriting_inputs
     from irrmap.core.palettes import IRRIGATION
     from irrmap.core.partial_units import mark_partial_status
+    from irrmap.core.plausibility import whole_units_only
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
     from irrmap.core.statistics import (
@@ -122,7 +123,9 @@ def _thresholds(args) -> int:
         if exc.where != "cropland":
             raise
         raise cropland_range_error(cropland, args.cropland, args.cropland_scale) or exc from None
-    scale = scale_problem(stats, units, table.drop_duplicates("unit").set_index("unit")["cropland_m2"])
+    crop = table.drop_duplicates("unit").set_index("unit")["cropland_m2"]  # units cut by the grid: out of the scale check
+    on_grid = partial.set_index(partial["code"].astype(str))["share"].reindex(crop.index.astype(str)).fillna(1.0).to_numpy()
+    scale = scale_problem(stats, units, whole_units_only(crop, on_grid, 1.0))
     if scale and scale.message not in {p.message for p in report.problems}:
         print(scale)
         if scale.severity == "error":

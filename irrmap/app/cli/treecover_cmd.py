@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from irrmap.app.cli import add_group
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
-from irrmap.app.cli.value_types import fraction_arg
+from irrmap.app.cli.value_types import (
+    FINITE,
+    MEMORY_MB,
+    PERCENT,
+    POSITIVE_FLOAT,
+    SCALE,
+    SIZE,
+    fraction_arg,
+)
 from irrmap.core.json_out import score_text
 
 
@@ -36,18 +44,18 @@ def _register_trend(cmds) -> None:
     p.add_argument("--band-dates", metavar="DATES", help="dates of the layers, in file then band order: D1,D2,... or a text file with one per line")
     p.add_argument("--date-pattern", help="strptime-style pattern of the dates in names, e.g. %%Y%%m%%d (Landsat ids are always recognised)")
     p.add_argument("--band", help="the layer (number or name) of each file, for per-date files with several layers")
-    p.add_argument("--scale", type=float, default=None, help="multiply stored values (e.g. 0.0001 for NDVI x 10000); the slope is in the scaled units")
-    p.add_argument("--nodata", type=float, default=None, help="stored value of missing observations (replaces the files' own)")
+    p.add_argument("--scale", type=SCALE, default=None, help="multiply stored values (e.g. 0.0001 for NDVI x 10000); the slope is in the scaled units")
+    p.add_argument("--nodata", type=FINITE, default=None, help="stored value of missing observations (replaces the files' own)")
     p.add_argument("--preset", choices=("mod13q1", "mod09", "none"), default="none",
                    help="decoding preset: mod13q1 = MOD13Q1 NDVI/EVI, scale 1e-4, fill -3000 and 65531, valid stored range -2000..10000, "
                         "uint16 copies read as int16; mod09 = scale 1e-4, fill -28672, valid -100..16000 (--scale/--nodata/--valid-range "
                         "override it)")
-    p.add_argument("--valid-range", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+    p.add_argument("--valid-range", type=FINITE, nargs=2, metavar=("LO", "HI"), default=None,
                    help="valid stored range; values outside are missing (an NDVI/EVI series decoded outside -1..1 is refused)")
     p.add_argument("--harmonise", choices=["ndvi", "blue", "green", "red", "nir", "swir1", "swir2"], default=None,
                    help="map TM and ETM+ layers to OLI-equivalent values (Roy et al. 2016, OLS); needs Landsat ids as dates")
-    p.add_argument("--unit", type=float, default=1.0, help="the decoded value of reflectance or NDVI 1.0, for --harmonise (default 1)")
-    p.add_argument("--memory-mb", type=float, default=512, help="memory budget that sets the window size (default 512)")
+    p.add_argument("--unit", type=POSITIVE_FLOAT, default=1.0, help="the decoded value of reflectance or NDVI 1.0, for --harmonise (default 1)")
+    p.add_argument("--memory-mb", type=MEMORY_MB, default=512, help="memory budget that sets the window size (default 512)")
     p.set_defaults(func=_trend)
 
 
@@ -63,11 +71,11 @@ def _register_change(cmds) -> None:
     p.add_argument("epoch_a", help="percent tree cover of the first epoch (0..100); defines the grid")
     p.add_argument("epoch_b", help="percent tree cover of the second epoch, in the units of the first (read onto the first one's grid, "
                                    "see --resampling)")
-    p.add_argument("--change-threshold", type=float, default=10.0, help="percentage points of cover change counted as gain or loss (default 10)")
-    p.add_argument("--forest-threshold", type=float, default=30.0, help="forest = canopy cover above this percent (default 30)")
-    p.add_argument("--scale", type=float, default=None, help="multiply stored values of both epochs to get percent (100 for fractions 0..1; "
+    p.add_argument("--change-threshold", type=PERCENT, default=10.0, help="percentage points of cover change counted as gain or loss (default 10)")
+    p.add_argument("--forest-threshold", type=PERCENT, default=30.0, help="forest = canopy cover above this percent (default 30)")
+    p.add_argument("--scale", type=SCALE, default=None, help="multiply stored values of both epochs to get percent (100 for fractions 0..1; "
                    "epochs in different units are refused)")
-    p.add_argument("--nodata", type=float, default=None, help="stored value of missing pixels in both epochs (replaces the files' own)")
+    p.add_argument("--nodata", type=FINITE, default=None, help="stored value of missing pixels in both epochs (replaces the files' own)")
     p.add_argument("--resampling", choices=("nearest", "average", "bilinear"), default=None,
                    help="how EPOCH_B is read onto EPOCH_A's grid when it is on another grid (warned about): nearest keeps B's own values "
                         "for the thresholds (default), average for a B much finer than A; recorded in the tag epoch_b_resampling")
@@ -155,13 +163,13 @@ def _register_fit(cmds) -> None:
     p.add_argument("--reference", required=True, help="percent tree cover raster (e.g. MODIS VCF, 0..100; larger values are flags)")
     _band_options(p)
     p.add_argument("--percentiles", default="10,50,90", help="per-pixel percentiles over dates, for multi-date band files (default 10,50,90)")
-    p.add_argument("--reference-resolution", type=float, default=None, metavar="METRES",
+    p.add_argument("--reference-resolution", type=SIZE, default=None, metavar="METRES",
                    help="fit on cells of this size (metres on the ground, any CRS) in the bands' CRS, bands and reference both "
                         "averaged (default: the reference's grid)")
-    p.add_argument("--reference-valid-max", type=float, default=100.0, help="larger reference values are flags, not cover (default 100, MODIS VCF)")
+    p.add_argument("--reference-valid-max", type=POSITIVE_FLOAT, default=100.0, help="larger reference values are flags, not cover (default 100, MODIS VCF)")
     p.add_argument("--model", default="rf", choices=["rf", "lgbm", "lgbm-rf"], help="regressor (default rf)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cv-blocks", type=float, default=5000.0, metavar="METRES",
+    p.add_argument("--cv-blocks", type=SIZE, default=5000.0, metavar="METRES",
                    help="edge of the square blocks held out together in cross-validation, in metres on the ground (default 5000)")
     p.add_argument("--cv-splits", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--max-samples", type=int, default=100_000, help="most reference cells fitted and cross-validated, a seeded draw (default 100000)")
@@ -186,7 +194,7 @@ def _register_predict(cmds) -> None:
     _band_options(p)
     p.add_argument("--reference", help="reference for the consistency check (default: the one the model was fitted on)")
     p.add_argument("--no-check", action="store_true", help="skip the consistency check against the reference")
-    p.add_argument("--memory-mb", type=float, default=512, help="memory budget that sets the window size (default 512)")
+    p.add_argument("--memory-mb", type=MEMORY_MB, default=512, help="memory budget that sets the window size (default 512)")
     p.add_argument("--jobs", type=int, default=None, help="threads (default: all cores)")
     p.set_defaults(func=_predict)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from irrmap.app.cli.value_types import CHUNK
+from irrmap.app.cli.value_types import CHUNK, FINITE, SIZE
 import logging
 
 from irrmap.app.cli import add_group
@@ -37,8 +37,8 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--name-field", default=None, help="field with the unit name, for the CSV's name column (default: the code)")
     p.add_argument("--out", required=True, help="output zone GeoTIFF")
     p.add_argument("--like", help="raster whose grid to use")
-    p.add_argument("--bounds", nargs=4, type=float, metavar=("LEFT", "BOTTOM", "RIGHT", "TOP"))
-    p.add_argument("--resolution", type=float)
+    p.add_argument("--bounds", nargs=4, type=FINITE, metavar=("LEFT", "BOTTOM", "RIGHT", "TOP"))
+    p.add_argument("--resolution", type=SIZE)
     p.add_argument("--crs", default="EPSG:4326")
     p.add_argument("--chunk", type=CHUNK, default=2048, help="tile edge in pixels (memory ~ workers x chunk^2 x 4 bytes)")
     p.set_defaults(func=_rasterize)

@@ -7,6 +7,7 @@ Options whose documented unit is percent (treecover --forest-threshold, --change
 from __future__ import annotations
 
 import argparse
+import math
 
 from irrmap.core.fractions import fraction_problem
 
@@ -71,3 +72,56 @@ CHUNK = int_arg(1, why="a block edge is a positive number of pixels")
 POSITIVE = int_arg(1)
 #: a count that may be 0: lines to skip, pixels to erode, a minimum that 0 turns off
 NON_NEGATIVE = int_arg(0)
+
+
+def float_arg(low: float | None = None, high: float | None = None, *, open_low: bool = False, open_high: bool = False,
+              finite: bool = True, why: str = ""):
+    """An argparse `type`: the float of the argument text, finite (nan, inf and -inf refused unless
+    finite=False) and inside [low, high] (None: unbounded on that side; open_low / open_high exclude the
+    end); else argparse.ArgumentTypeError, which argparse turns into a parser error naming the option (exit 2,
+    no traceback). `why` says where the bound comes from (printed with the fix). Python's float() reads
+    "nan" and "inf", and NaN passes every `<` / `>` test, so a range check alone lets them through."""
+
+    def parse(text: str) -> float:
+        value = float(text)  # ValueError: argparse's "invalid float value: 'x'" (the shared parser's list-option hint reads it)
+        bounded = low is not None or high is not None
+        if finite and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number (fix: give a number{' ' + _want(low, high, open_low, open_high) if bounded else ''}"
+                                             f"{'; ' + why if why else ''})")
+        if math.isnan(value) or (low is not None and (value <= low if open_low else value < low)) or (
+                high is not None and (value >= high if open_high else value > high)):
+            raise argparse.ArgumentTypeError(f"{value:g} is out of range (fix: give a number {_want(low, high, open_low, open_high)}"
+                                             f"{'; ' + why if why else ''})")
+        return value
+
+    parse.__name__ = "float"  # argparse names the type in its "invalid float value" messages
+    return parse
+
+
+def _want(low, high, open_low, open_high) -> str:
+    lo = None if low is None else f"{'above' if open_low else 'at least'} {low:g}"
+    hi = None if high is None else f"{'below' if open_high else 'at most'} {high:g}"
+    return " and ".join(s for s in (lo, hi) if s) or "that is finite"
+
+
+#: any finite number: nodata and fill codes, valid ranges, bounds, thresholds whose unit is the map's own
+FINITE = float_arg()
+#: a scale multiplying stored values (0.0001 for NDVI x 10000, 0.01 for percent): 0 erases every value and a
+#: negative one flips signs (`treecover change --scale 0` put every pixel in one class; `mapping filter
+#: --cropland-scale 0` divided by zero)
+SCALE = float_arg(0, open_low=True, why="a scale multiplies the stored values: 0 would erase them")
+#: a length, area or cell size on the ground (metres, ha, CRS units) or a duration (days): 0 is no size at all
+SIZE = float_arg(0, open_low=True, why="a size on the ground is positive")
+#: a memory budget in MB: sets tile and window edges as sqrt(budget / bytes per pixel), so 0, negative
+#: ("math domain error") and inf (OverflowError) budgets are meaningless
+MEMORY_MB = float_arg(0, open_low=True, why="a memory budget in MB is positive, e.g. 512")
+#: a number that may be 0 but not negative: weights, a relief in metres, an aridity index
+NON_NEGATIVE_FLOAT = float_arg(0)
+#: a percent or percentage-point threshold (treecover --forest-threshold, --change-threshold): 0..100
+PERCENT = float_arg(0, 100, why="the value is in percent (30 for 30 %)")
+#: any number above 0 that is not a size: days per step, the decoded value of reflectance 1.0, a flag limit
+POSITIVE_FLOAT = float_arg(0, open_low=True)
+#: `irrmap demo --year`: 2011 is the first year whose demo tree-cover series (irrmap.app.demo.landsat
+#: EPOCH1_YEAR 1995, then every treecover.SERIES_STEP 5 years, and the year itself) has the 5 layers of the demo
+#: config's [treecover] min_years = 5, so its trend is not NaN everywhere; 2100 bounds typos (20200)
+DEMO_YEAR = int_arg(2011, 2100, why="the demo's tree-cover trend needs 5 series years from 1995; later than 2100 is a typo")
