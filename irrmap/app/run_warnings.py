@@ -13,7 +13,15 @@ class _Collector(logging.Handler):
         self.stage, self.sink = stage, sink
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.split(".")[0] in NOT_RUN_WARNINGS:
+            return
         self.sink.append(warning_record(self.stage, record.name, record.getMessage()))
+
+
+# loggers whose warnings say nothing about the run's data and depend on the process's history: matplotlib's font
+# manager warns once per process, on the first figure whose text needs a missing fallback font (log-axis ticks are
+# mathtext), so keeping them made a run's state and report differ with what the process had drawn before
+NOT_RUN_WARNINGS = frozenset({"matplotlib"})
 
 
 def warning_record(stage: str, logger: str, message: str) -> dict:
