@@ -892,9 +892,12 @@ def _coverage_and_mapped(mapped: pd.Series, units, grid: Grid, stats_level: str,
     whole map's area by unit, else the sum of `mapped`)."""
     share = agreement.on_grid_share(units, grid)
     by_code = mapped.groupby(units.level_codes(stats_level).astype(str).to_numpy()).sum(min_count=1)
-    return {"on_grid_share": {str(c): float(v) for c, v in share[~share.index.duplicated()].items()},
-            "mapped_m2_without_statistic": {str(c): float(by_code.get(str(c), float("nan"))) for c in without_statistic},
-            "mapped_m2_total": float(map_m2) if map_m2 is not None else float(mapped.sum())}
+    # results.json is strict JSON: unknown values (NaN) are left out, not written as NaN
+    total = float(map_m2) if map_m2 is not None else float(mapped.sum())
+    areas = {str(c): float(by_code.get(str(c), float("nan"))) for c in without_statistic}
+    return {"on_grid_share": {str(c): float(v) for c, v in share[~share.index.duplicated()].items() if np.isfinite(v)},
+            "mapped_m2_without_statistic": {c: v for c, v in areas.items() if np.isfinite(v)},
+            "mapped_m2_total": total if np.isfinite(total) else None}
 
 
 def _left_out(mapped: pd.Series, stats: pd.Series, units, stats_level: str, source: str) -> dict:
