@@ -166,7 +166,7 @@ def test_units_without_a_statistic_are_said_to_be_mapped(tmp_path):
     from irrmap.core.units import UNIT_OPTIONS
 
     p = _check(tmp_path, "adcode,mu\n640104,100\n640105,200\n", options="[statistics]", units_options=UNIT_OPTIONS)["unit without statistic"]
-    assert "the classifier still maps them" in p.message and "mapping/irrigated_area_by_unit.csv" in p.message
+    assert "the classifier still maps them" in p.message and "no statistic to check it" in p.message
     assert "stay unmapped" not in p.message + p.fix
     p = _check(tmp_path, "adcode,mu\n640104,100\n640105,200\n")["unit without statistic"]
     assert "still maps them" in p.message and "stay unmapped" not in p.message + p.fix

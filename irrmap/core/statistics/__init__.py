@@ -313,7 +313,7 @@ def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Se
         left_out = ("they get no target and are left out of the threshold maps and the training pool; a classifier trained on "
                     "the other units still maps them (`irrmap mapping predict`)") if stats.options == "--" else (
                     "they are left out of the threshold maps and the training samples (status 'missing'), and the classifier "
-                    "still maps them: their irrigated area is in mapping/irrigated_area_by_unit.csv, with no statistic to check it")
+                    "still maps them: their mapped area has no statistic to check it")
         report.problems.append(Problem("unit without statistic", "warning", f"{len(uncovered)} units have no row in the table; {left_out}",
                                        "add their statistics if they should train the classifier and be checked against one; "
                                        "else nothing to do", codes=sorted(uncovered.tolist())))
