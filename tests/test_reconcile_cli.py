@@ -4,7 +4,6 @@ errors for a config without [reconcile], an unfinished run, an unknown --by leve
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -12,9 +11,9 @@ import pandas as pd
 import pytest
 import rasterio
 from pyproj import Geod
-from rasterio.transform import from_origin
 
 from irrmap.app.cli import main
+from reconcile_project import table_section, write_box_units, write_inputs, write_reconcile_config
 
 LEFT, TOP, RES, N = 100.0, 40.0, 0.01, 30
 CODES = ["610101", "610102", "610103"]  # columns 0-9, 10-19, 20-29 of province 610000
@@ -22,47 +21,13 @@ CODES = ["610101", "610102", "610103"]  # columns 0-9, 10-19, 20-29 of province 
 
 def _project(folder, prior="cropland", tables=None):
     rng = np.random.default_rng(5)
-    profile = {"driver": "GTiff", "dtype": "float32", "width": N, "height": N, "count": 1, "crs": "EPSG:4326",
-               "transform": from_origin(LEFT, TOP, RES, RES), "nodata": float("nan")}
     fields = {"cropland": rng.uniform(0.2, 1.0, (N, N)), "probability": rng.uniform(0, 1, (N, N))}
-    for name, v in fields.items():
-        with rasterio.open(folder / f"{name}.tif", "w", **profile) as dst:
-            dst.write(v.astype(np.float32), 1)
-    feats = [{"type": "Feature", "properties": {"code": c},
-              "geometry": {"type": "Polygon", "coordinates": [[[LEFT + 0.1 * i, TOP], [LEFT + 0.1 * (i + 1), TOP], [LEFT + 0.1 * (i + 1), TOP - 0.3],
-                                                               [LEFT + 0.1 * i, TOP - 0.3], [LEFT + 0.1 * i, TOP]]]}} for i, c in enumerate(CODES)]
-    (folder / "units.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    write_inputs(folder, fields, LEFT, TOP, RES)
+    write_box_units(folder, {c: (LEFT + 0.1 * i, TOP - 0.3, LEFT + 0.1 * (i + 1), TOP) for i, c in enumerate(CODES)})
     (folder / "county.csv").write_text("code,area_kha\n610101,1.0\n")
     (folder / "province.csv").write_text("code,area_kha\n610000,4.0\n")
-    tables = tables if tables is not None else "\n".join(
-        f'[reconcile.tables.{lv}]\npath = "{lv}.csv"\ncode_field = "code"\narea_field = "area_kha"\narea_unit = "1000ha"\nlevel = "{lv}"\n'
-        for lv in ("county", "province"))
-    cfg = folder / "config.toml"
-    cfg.write_text(f'''[run]
-output_dir = "output"
-
-[grid]
-crs = "EPSG:4326"
-bounds = [{LEFT}, {TOP - N * RES}, {LEFT + N * RES}, {TOP}]
-resolution = {RES}
-
-[inputs.cropland]
-path = "cropland.tif"
-
-[inputs.probability]
-path = "probability.tif"
-
-[units]
-path = "units.geojson"
-code_field = "code"
-
-[reconcile]
-probability = "probability"
-probability_scale = 1.0
-cropland = "cropland"
-prior = "{prior}"
-
-{tables}''')
+    tables = tables if tables is not None else "\n".join(table_section(lv) for lv in ("county", "province"))
+    cfg = write_reconcile_config(folder, LEFT, TOP, N, N, RES, reconcile=f'prior = "{prior}"\n', tables=tables)
     return cfg, fields
 
 

@@ -10,15 +10,13 @@ cropland in all (over 150 %: refused, "is area_unit ...?"), though no unit was w
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
-import rasterio
 from pyproj import Geod
-from rasterio.transform import from_origin
 
 from irrmap.app.cli import main
+from reconcile_project import table_section, write_box_units, write_inputs, write_reconcile_config
 
 LEFT, TOP, RES = 100.0, 40.0, 0.01
 ROWS, COLS = 31, 30  # the grid: 100.0..100.3 E, 39.69..40.0 N; the lower counties reach 39.1 N
@@ -35,55 +33,15 @@ def _geod_area(box) -> float:
 
 def _project(folder, factor: float = 1.0):
     """The project with the county table at `factor` x the right values (1000 ha) and the city table (their sums)."""
-    profile = {"driver": "GTiff", "dtype": "float32", "width": COLS, "height": ROWS, "count": 1, "crs": "EPSG:4326",
-               "transform": from_origin(LEFT, TOP, RES, RES), "nodata": float("nan")}
-    fields = {"cropland": np.full((ROWS, COLS), CROP), "probability": np.random.default_rng(1).uniform(0, 1, (ROWS, COLS))}
-    for name, v in fields.items():
-        with rasterio.open(folder / f"{name}.tif", "w", **profile) as dst:
-            dst.write(v.astype(np.float32), 1)
-    feats = [{"type": "Feature", "properties": {"code": c},
-              "geometry": {"type": "Polygon", "coordinates": [[[w, n], [e, n], [e, s], [w, s], [w, n]]]}}
-             for c, (w, s, e, n) in BOXES.items()]
-    (folder / "units.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    write_inputs(folder, {"cropland": np.full((ROWS, COLS), CROP),
+                          "probability": np.random.default_rng(1).uniform(0, 1, (ROWS, COLS))}, LEFT, TOP, RES)
+    write_box_units(folder, BOXES)
     kha = {c: factor * 0.6 * CROP * _geod_area(b) / 1e7 for c, b in BOXES.items()}  # 1000 ha = 1e7 m2
     (folder / "county.csv").write_text("code,area_kha\n" + "".join(f"{c},{v!r}\n" for c, v in kha.items()))
     cities = {"610100": sum(kha[c] for c in TOP_ROW), "610200": sum(kha[c] for c in LOW_ROW)}
     (folder / "city.csv").write_text("code,area_kha\n" + "".join(f"{c},{v!r}\n" for c, v in cities.items()))
-    tables = "\n".join(f'[reconcile.tables.{lv}]\npath = "{lv}.csv"\ncode_field = "code"\narea_field = "area_kha"\n'
-                       f'area_unit = "1000ha"\nlevel = "{lv}"\n' for lv in ("county", "city"))
-    cfg = folder / "config.toml"
-    cfg.write_text(f'''[run]
-output_dir = "output"
-
-[grid]
-crs = "EPSG:4326"
-bounds = [{LEFT}, {TOP - ROWS * RES}, {LEFT + COLS * RES}, {TOP}]
-resolution = {RES}
-
-[inputs.cropland]
-path = "cropland.tif"
-
-[inputs.probability]
-path = "probability.tif"
-
-[units]
-path = "units.geojson"
-code_field = "code"
-
-[statistics]
-path = "county.csv"
-code_field = "code"
-area_field = "area_kha"
-area_unit = "1000ha"
-level = "county"
-
-[reconcile]
-probability = "probability"
-probability_scale = 1.0
-cropland = "cropland"
-
-{tables}''')
-    return cfg
+    tables = "\n".join(table_section(lv) for lv in ("county", "city"))
+    return write_reconcile_config(folder, LEFT, TOP, COLS, ROWS, RES, tables=tables, statistics=True)
 
 
 def test_the_project_cuts_the_lower_counties_to_a_sixtieth():

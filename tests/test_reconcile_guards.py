@@ -6,7 +6,6 @@ Expected values are computed by hand from the tables written here (1000 ha = 1e7
 
 from __future__ import annotations
 
-import json
 import logging
 from types import SimpleNamespace
 
@@ -16,9 +15,9 @@ import pytest
 import rasterio
 from irrmap.evaluation.reconcile_report import flagged_units, metrics_by_level
 from irrmap.mapping.reconcile import agreement_table, plan_jobs
-from rasterio.transform import from_origin
 
 from irrmap.app.cli import main
+from reconcile_project import table_section, write_box_units, write_inputs, write_reconcile_config
 from irrmap.app.stages.reconcile import check_year, source_tables, warn_adjustments
 from irrmap.core.config import StatisticsSection
 from irrmap.core.statistics.harmonise import HarmoniseRules, SourceTable, harmonise
@@ -178,50 +177,11 @@ CODES = ["610101", "610102", "620101", "620102"]  # column strips of 5 pixels; p
 
 def _project(folder):
     rng = np.random.default_rng(3)
-    profile = {"driver": "GTiff", "dtype": "float32", "width": N, "height": N, "count": 1, "crs": "EPSG:4326",
-               "transform": from_origin(LEFT, TOP, RES, RES), "nodata": float("nan")}
-    for name in ("cropland", "probability"):
-        with rasterio.open(folder / f"{name}.tif", "w", **profile) as dst:
-            dst.write(rng.uniform(0.2, 1.0, (N, N)).astype(np.float32), 1)
+    write_inputs(folder, {name: rng.uniform(0.2, 1.0, (N, N)) for name in ("cropland", "probability")}, LEFT, TOP, RES)
     w = 0.05
-    feats = [{"type": "Feature", "properties": {"code": c},
-              "geometry": {"type": "Polygon", "coordinates": [[[LEFT + w * i, TOP], [LEFT + w * (i + 1), TOP], [LEFT + w * (i + 1), TOP - 0.2],
-                                                               [LEFT + w * i, TOP - 0.2], [LEFT + w * i, TOP]]]}} for i, c in enumerate(CODES)]
-    (folder / "units.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    write_box_units(folder, {c: (LEFT + w * i, TOP - 0.2, LEFT + w * (i + 1), TOP) for i, c in enumerate(CODES)})
     (folder / "county.csv").write_text("code,area_kha\n" + "".join(f"{c},0.3\n" for c in CODES))
-    cfg = folder / "config.toml"
-    cfg.write_text(f'''[run]
-output_dir = "output"
-
-[grid]
-crs = "EPSG:4326"
-bounds = [{LEFT}, {TOP - N * RES}, {LEFT + N * RES}, {TOP}]
-resolution = {RES}
-
-[inputs.cropland]
-path = "cropland.tif"
-
-[inputs.probability]
-path = "probability.tif"
-
-[units]
-path = "units.geojson"
-code_field = "code"
-
-[reconcile]
-probability = "probability"
-probability_scale = 1.0
-cropland = "cropland"
-by = "province"
-
-[reconcile.tables.county]
-path = "county.csv"
-code_field = "code"
-area_field = "area_kha"
-area_unit = "1000ha"
-level = "county"
-''')
-    return cfg
+    return write_reconcile_config(folder, LEFT, TOP, N, N, RES, reconcile='by = "province"\n', tables=table_section("county"))
 
 
 def test_only_merges_into_the_full_outputs(tmp_path):

@@ -6,7 +6,6 @@ counted from fraction.tif with rasterio polygon burning and pyproj.Geod pixel ar
 
 from __future__ import annotations
 
-import json
 import logging
 
 import numpy as np
@@ -15,10 +14,10 @@ import pytest
 import rasterio
 from pyproj import Geod
 from rasterio.features import rasterize
-from rasterio.transform import from_origin
 from shapely.geometry import box
 
 from irrmap.app.cli import main
+from reconcile_project import table_section, write_box_units, write_inputs, write_reconcile_config
 
 KHA = 1e7
 LEFT, TOP, RES, N = 100.0, 40.0, 0.01, 20
@@ -28,47 +27,10 @@ BOXES = {c: box(LEFT + 0.05 * i, TOP - 0.2, LEFT + 0.05 * (i + 1), TOP) for i, c
 
 def _project(folder, values):
     rng = np.random.default_rng(3)
-    profile = {"driver": "GTiff", "dtype": "float32", "width": N, "height": N, "count": 1, "crs": "EPSG:4326",
-               "transform": from_origin(LEFT, TOP, RES, RES), "nodata": float("nan")}
-    for name in ("cropland", "probability"):
-        with rasterio.open(folder / f"{name}.tif", "w", **profile) as dst:
-            dst.write(rng.uniform(0.2, 1.0, (N, N)).astype(np.float32), 1)
-    feats = [{"type": "Feature", "properties": {"code": c}, "geometry": b.__geo_interface__} for c, b in BOXES.items()]
-    (folder / "units.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    write_inputs(folder, {name: rng.uniform(0.2, 1.0, (N, N)) for name in ("cropland", "probability")}, LEFT, TOP, RES)
+    write_box_units(folder, {c: b.bounds for c, b in BOXES.items()})
     _table(folder, values)
-    cfg = folder / "config.toml"
-    cfg.write_text(f'''[run]
-output_dir = "output"
-
-[grid]
-crs = "EPSG:4326"
-bounds = [{LEFT}, {TOP - N * RES}, {LEFT + N * RES}, {TOP}]
-resolution = {RES}
-
-[inputs.cropland]
-path = "cropland.tif"
-
-[inputs.probability]
-path = "probability.tif"
-
-[units]
-path = "units.geojson"
-code_field = "code"
-
-[reconcile]
-probability = "probability"
-probability_scale = 1.0
-cropland = "cropland"
-by = "province"
-
-[reconcile.tables.county]
-path = "county.csv"
-code_field = "code"
-area_field = "area_kha"
-area_unit = "1000ha"
-level = "county"
-''')
-    return cfg
+    return write_reconcile_config(folder, LEFT, TOP, N, N, RES, reconcile='by = "province"\n', tables=table_section("county"))
 
 
 def _table(folder, values):
