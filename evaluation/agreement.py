@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from irrmap.core import fixed_sum
 from irrmap.core.errors import DataError
 from irrmap.core.grid import Grid
 
@@ -44,6 +45,8 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
     area can never exceed its area); it names `source` (the file and the caller's option, e.g. 'map B x.tif',
     default 'map') and gives `fix` (the caller's own way out; default: rescale to 0..1 or declare the fill as
     nodata). Callers check the files first (evaluation.value_guards); this is the last guard.
+    Every sum is float64 of shape (n_zones + 1,), zone ids above n_zones left out (ValueError for negative ids), each
+    pixel's term added in fixed point (irrmap.core.fixed_sum.KeySums), so the sums are the same bits whatever `tile`.
     """
     if kind not in ("fraction", "percent", "binary"):
         raise DataError(f"unknown map kind {kind!r}", "kind", "use fraction, percent or binary")
@@ -51,7 +54,8 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
     for other, name in ((zones, "zones"), (weight, "weight")):
         if other is not None and not Grid.from_dataarray(other).aligned_with(grid):
             raise DataError(f"the {name} raster is not on the map's grid", name, "align it onto the map grid first")
-    total, missing, whole = np.zeros(n_zones + 1), np.zeros(n_zones + 1), np.zeros(n_zones + 1)
+    # fixed point (irrmap.core.fixed_sum): the same bits whatever `tile`; key n_zones + 1 takes ids above n_zones (dropped)
+    total, missing, whole = (fixed_sum.KeySums(n_zones + 2) for _ in range(3))
     too_big, too_small, w_range = 0.0, 0.0, (0.0, 0.0)
     for t in grid.tiles(tile):
         w = t.window
@@ -73,10 +77,11 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
             w_range = (min(w_range[0], float(wv.min(initial=0.0))), max(w_range[1], float(wv.max(initial=0.0))))
             wa = wa * wv
         z = np.asarray(zones.data[sl]).astype(np.int64).ravel()
-        total += np.bincount(z, weights=(v * wa).ravel(), minlength=n_zones + 1)[: n_zones + 1]
+        z = np.where(z > n_zones, n_zones + 1, z)
+        total.add(z, v * wa)
         if with_missing:
-            missing += np.bincount(z, weights=(gap * wa).ravel(), minlength=n_zones + 1)[: n_zones + 1]
-            whole += np.bincount(z, weights=wa.ravel(), minlength=n_zones + 1)[: n_zones + 1]
+            missing.add(z, gap * wa)
+            whole.add(z, wa)
     where = source or "map"
     fix = fix or ("read it as kind='binary' with a threshold for class or probability maps, kind='percent' for 0..100 maps, rescale "
                   "it to 0..1 (gdal_edit.py -scale 0.01 for percent), or declare its fill value as nodata (gdal_edit.py -a_nodata)")
@@ -87,6 +92,7 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
     if w_range[0] < 0.0 or w_range[1] > 1.0 + 1e-6:
         raise DataError(f"weight values range {w_range[0]:g}..{w_range[1]:g}, not a 0..1 fraction: a unit's mapped area would "
                         "exceed its area", f"the weight of {where}", "give a 0..1 fraction weight (gdal_edit.py -scale 0.01 for percent)")
+    total, missing, whole = (s.totals()[: n_zones + 1] for s in (total, missing, whole))
     return (total, missing, whole) if with_missing else total
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from irrmap.core import fixed_sum
 from irrmap.core.grid import Grid, pixel_size_m
 from irrmap.core.raster_read import COARSENING, _src_res_on_grid, read_raster
 
@@ -83,15 +84,15 @@ def binarise_own_grid(path, own: Grid, threshold: float, tmp_path, name: str | N
         src = fill(src, own)
     profile = {"driver": "GTiff", "width": own.width, "height": own.height, "count": 1, "dtype": "uint8", "nodata": 255,
                "crs": own.crs, "transform": own.transform, "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
-    area = 0.0
+    area = fixed_sum.KeySums(1)  # fixed point (irrmap.core.fixed_sum): the same bits as compare_maps_many's sum, any tile
     with rasterio.open(tmp_path, "w", **profile) as dst:
         for t in own.tiles(1024):
             w = t.window
             v = np.asarray(src.data[int(w.row_off):int(w.row_off + w.height), int(w.col_off):int(w.col_off + w.width)], dtype=np.float64)
             irr = np.isfinite(v) & (v > threshold)
-            area += float(np.asarray(own.pixel_area(w), dtype=np.float64)[irr].sum())
+            area.add(0, np.asarray(own.pixel_area(w), dtype=np.float64)[irr])
             dst.write(np.where(np.isfinite(v), irr.astype(np.uint8), 255).astype(np.uint8), 1, window=w)
-    return area
+    return float(area.totals()[0])
 
 
 def on_grid(path, grid: Grid, threshold: float, tmp_path, *, what: str = "map B", fraction: bool = True,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from irrmap.core import fixed_sum
 from irrmap.evaluation.confusion import _clean
 from irrmap.core.errors import DataError
 from irrmap.core.grid import Grid
@@ -103,7 +104,8 @@ def compare_maps_many(a: xr.DataArray, bs, *, threshold_a: float = 0.0, threshol
     compare_maps per map. `thresholds_b` (default 0 each) and `names` ((A, B) pairs, default ("A", "B")) per map B.
     A threshold None: that map B holds its irrigated fraction (0..1, NaN missing) per pixel, and each pixel's area is
     split between B's columns by it. Each result's irrigated_area_a_m2 / _b_m2 are summed on this grid over valid
-    pixels without the mask (a caller that resampled a map B onto it replaces B's by its own-grid area)."""
+    pixels without the mask (a caller that resampled a map B onto it replaces B's by its own-grid area). Every area
+    (m2, true pixel areas) is summed in fixed point (irrmap.core.fixed_sum.KeySums): the same bits whatever `tile`."""
     bs = list(bs)
     thresholds_b = [0.0] * len(bs) if thresholds_b is None else list(thresholds_b)
     names = [("A", "B")] * len(bs) if names is None else list(names)
@@ -111,9 +113,10 @@ def compare_maps_many(a: xr.DataArray, bs, *, threshold_a: float = 0.0, threshol
     for other, nm in [*((b, "map B") for b in bs), (mask, "mask")]:
         if other is not None and not Grid.from_dataarray(other).aligned_with(grid):
             raise DataError(f"{nm} is not on map A's grid", nm, "read it onto map A's grid (irrmap evaluate compare does this)")
-    totals = [np.zeros(4) for _ in bs]
-    missing = [0.0] * len(bs)
-    irr_a, irr_b = 0.0, [0.0] * len(bs)
+    # fixed point (irrmap.core.fixed_sum): every area the same bits whatever `tile`. Per map B, keys 0..3 are the
+    # matrix cells (2 x A class + B class), 4 the missing area, 5 B's irrigated area; irr_a: A's irrigated area
+    sums = [fixed_sum.KeySums(6) for _ in bs]
+    irr_a = fixed_sum.KeySums(1)
     for t in grid.tiles(tile):
         w = t.window
         sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
@@ -124,23 +127,26 @@ def compare_maps_many(a: xr.DataArray, bs, *, threshold_a: float = 0.0, threshol
             keep &= np.nan_to_num(np.asarray(mask.data[sl], dtype=np.float64)) > 0
         keep_a = keep & np.isfinite(va)
         code_a = (va > threshold_a).astype(np.int64) * 2
-        irr_a += float(area[np.isfinite(va) & (va > threshold_a)].sum())
+        irr_a.add(0, area[np.isfinite(va) & (va > threshold_a)])
         for i, b in enumerate(bs):
             vb = _decoded(b, sl)
             ok = keep_a & np.isfinite(vb)
-            missing[i] += float(area[keep & ~ok].sum())
+            sums[i].add(4, area[keep & ~ok])
             if thresholds_b[i] is None:  # irrigated fraction of each pixel: its area split between B's columns
                 f = np.clip(np.where(np.isfinite(vb), vb, 0.0), 0.0, 1.0)
-                irr_b[i] += float((area * f).sum())
-                totals[i] += (np.bincount(code_a[ok] + 1, weights=(area * f)[ok], minlength=4)
-                              + np.bincount(code_a[ok], weights=(area * (1.0 - f))[ok], minlength=4))
+                sums[i].add(5, area * f)
+                sums[i].add(code_a[ok] + 1, (area * f)[ok])
+                sums[i].add(code_a[ok], (area * (1.0 - f))[ok])
                 continue
-            irr_b[i] += float(area[np.isfinite(vb) & (vb > thresholds_b[i])].sum())
+            sums[i].add(5, area[np.isfinite(vb) & (vb > thresholds_b[i])])
             code = code_a + (vb > thresholds_b[i]).astype(np.int64)
-            totals[i] += np.bincount(code[ok], weights=area[ok], minlength=4)
-    out = [_comparison(total.reshape(2, 2), miss, nm) for total, miss, nm in zip(totals, missing, names)]
-    for r, ib in zip(out, irr_b):
-        r.irrigated_area_a_m2, r.irrigated_area_b_m2 = irr_a, ib
+            sums[i].add(code[ok], area[ok])
+    area_a = float(irr_a.totals()[0])
+    out = []
+    for s, nm in zip(sums, names):
+        t = s.totals()
+        out.append(_comparison(t[:4].reshape(2, 2), float(t[4]), nm))
+        out[-1].irrigated_area_a_m2, out[-1].irrigated_area_b_m2 = area_a, float(t[5])
     return out
 
 

@@ -1,7 +1,10 @@
 """Sums of float terms (pixel areas in m2, area-weighted coordinates) that do not depend on the order of the
 terms, so a table summed window by window is the same, to the byte, whatever the window size or the order the
 windows come in. One implementation for every such sum: the water bodies' areas and centroids
-(irrmap.mapping.water.bodies) and the tree-cover change tables (irrmap.mapping.treecover.change).
+(irrmap.mapping.water.bodies), the tree-cover change tables (irrmap.mapping.treecover.change), the zonal and per-unit
+cropland sums (irrmap.core.zonal, irrmap.core.coverage) and, through `KeySums`, the evaluation's per-unit mapped areas
+and map comparison (irrmap.evaluation.agreement, .comparison, .compare_grids) and the reconciliation's zone sums
+(irrmap.mapping.reconcile.zone_sums).
 
 Each term t is held in fixed point: its whole part floor(t) and its fraction rounded to FRACTION_BITS bits,
 both int64. Integer sums are exact, hence independent of the order; the float is formed once, at the end
@@ -85,3 +88,41 @@ def bincount_parts(keys, values, minlength: int) -> np.ndarray:
         raise ValueError(f"keys {k.min()}..{k.max()} outside 0..{minlength - 1}")
     whole, fraction = _bincount(k, v, int(minlength))
     return np.stack([whole, fraction])
+
+
+LARGE = float(2**52)  # terms at or beyond this (m2; Earth's area is 5.1e14) or not finite are summed apart, as floats
+
+
+class KeySums:
+    """Float sums per integer key 0..n-1, added window by window (`add`) in fixed point, so `totals()` is the same
+    to the bit whatever the windows and their order (the window-by-window np.bincount(keys, weights) it replaces
+    was not). Terms that are not finite or reach LARGE (2**52) cannot be held in int64 parts: they are summed
+    apart with np.bincount and added at the end, so an inf or NaN term still makes its key's sum inf or NaN (any
+    order gives the same inf or NaN; huge finite terms, only met in inputs a caller's guard refuses, keep a float
+    sum's order dependence)."""
+
+    def __init__(self, n: int):
+        self.n = int(n)
+        self.parts = np.zeros((2, self.n), np.int64)
+        self.odd = np.zeros(self.n)
+
+    def add(self, keys, values) -> None:
+        """Add float `values` (any shape) to the sums of their `keys` (ints 0..n-1, as many, matched in C order as
+        .ravel() gives them; or one int for all). ValueError for keys outside 0..n-1 or a count mismatch."""
+        v = np.ascontiguousarray(values, dtype=np.float64).ravel()
+        k = np.asarray(keys, dtype=np.int64)
+        k = np.broadcast_to(k, v.shape) if k.ndim == 0 else k.ravel()
+        if k.size != v.size:
+            raise ValueError(f"{k.size} keys for {v.size} values")
+        ok = np.abs(v) < LARGE  # False for inf and NaN
+        if k.size and (k.min() < 0 or k.max() >= self.n):
+            raise ValueError(f"keys {k.min()}..{k.max()} outside 0..{self.n - 1}")
+        if ok.all():
+            self.parts += bincount_parts(k, v, self.n)
+            return
+        self.parts += bincount_parts(k[ok], v[ok], self.n)
+        self.odd += np.bincount(k[~ok], v[~ok], self.n)
+
+    def totals(self) -> np.ndarray:
+        """The float64 sums, shape (n,): `join` of the parts plus the terms summed apart (0.0 for most keys)."""
+        return join(*self.parts) + self.odd

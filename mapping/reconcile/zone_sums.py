@@ -12,6 +12,7 @@ import pandas as pd
 import rasterio
 from rasterio.windows import Window
 
+from irrmap.core import fixed_sum
 from irrmap.core.errors import DataError, GridError
 from irrmap.core.georef import grid_of, north_up
 from irrmap.core.grid import Grid
@@ -75,11 +76,12 @@ def zone_sums(r: RunRasters, n_zones: int, strip_rows: int = 512) -> pd.DataFram
     """One row per zone 0..n_zones: row0, row1, col0, col1 (pixel extent, end exclusive; -1 when the zone has
     no pixel), area_m2 (true pixel area), cropland_m2 (sum f x area), expected_m2 (sum P x f x area, the
     classifier's expected irrigated area; missing P counts 0) and before_m2 (sum f x area where the run's class
-    is 1; NaN without a class map)."""
+    is 1; NaN without a class map). The area sums add each pixel's term in fixed point (irrmap.core.fixed_sum.KeySums),
+    so they are the same bits whatever `strip_rows`."""
     grid = r.grid()
     n = n_zones + 1
     ext = np.stack([np.full(n, grid.height), np.full(n, -1), np.full(n, grid.width), np.full(n, -1)]).astype(np.int64)
-    sums = np.zeros((4, n))
+    sums = [fixed_sum.KeySums(n) for _ in range(4)]  # fixed point (irrmap.core.fixed_sum): the same bits whatever `strip_rows`
     with progress_bar(total=grid.height, desc="zone sums", unit="row") as bar:
         for r0 in range(0, grid.height, strip_rows):
             r1 = min(grid.height, r0 + strip_rows)
@@ -97,11 +99,12 @@ def zone_sums(r: RunRasters, n_zones: int, strip_rows: int = 512) -> pd.DataFram
                                  "the mapping stage's P x 100)")
             before = (read_window(r.before, w) == 1) if r.before is not None else np.zeros(z.shape, bool)
             for k, wt in enumerate((area, f * area, p * f * area, before * f * area)):
-                sums[k] += np.bincount(z.ravel(), weights=wt.ravel(), minlength=n)
+                sums[k].add(z, wt)
             rows, cols = np.mgrid[r0:r1, 0:grid.width]
             for k, (vals, fn) in enumerate(((rows, np.minimum), (rows + 1, np.maximum), (cols, np.minimum), (cols + 1, np.maximum))):
                 fn.at(ext[k], z.ravel(), vals.ravel())
             bar.update(r1 - r0)
+    sums = [s.totals() for s in sums]
     empty = ext[1] < 0
     ext[:, empty] = -1
     return pd.DataFrame({"zone": np.arange(n), "row0": ext[0], "row1": ext[1], "col0": ext[2], "col1": ext[3],
