@@ -388,16 +388,26 @@ def check_positive_median(vi: xr.DataArray, reference: xr.DataArray, med: xr.Dat
     log.warning("%s: %s; they are left NaN (fix: %s)", where, what, SIGN_FIX)
 
 
-def nscore(vi: xr.DataArray, reference: xr.DataArray, size: int = 101) -> xr.DataArray:
+def nscore(vi: xr.DataArray, reference: xr.DataArray, size: int = 101, where: str | None = None) -> xr.DataArray:
     """N-score = vi / (median of vi over the reference pixels in the window); NaN where vi is missing, the
     window holds no reference pixel or the median is not positive. Raises InputError when `vi.name` is a signed
-    index (refuse_signed_index: NDWI, AGI). Lazy: the count of pixels left NaN by a median <= 0 is made by the
-    callers that write the result (check_positive_median; `irrmap features nscore`)."""
+    index (refuse_signed_index: NDWI, AGI). With `where` (the file or config key of the VI, for the messages), the
+    pixels left NaN by a median <= 0 are counted first (check_positive_median: InputError above
+    MAX_NONPOSITIVE_SHARE, else a warning), as `irrmap features nscore` and the run's features stage do; without
+    it the result is lazy and unchecked (the one-graph feature_rasters)."""
+    return nscore_and_median(vi, reference, size, where)[0]
+
+
+def nscore_and_median(vi: xr.DataArray, reference: xr.DataArray, size: int = 101,
+                      where: str | None = None) -> tuple[xr.DataArray, xr.DataArray]:
+    """(`nscore`, the window median it divides by: neighbourhood_median), both float32 on vi's grid; the same
+    checks as `nscore`."""
     refuse_signed_index(vi.name, f"features.nscore ({vi.name})")
     med = neighbourhood_median(vi, reference, size)
+    if where is not None:
+        check_positive_median(vi, reference, med, where)
     out = xr.where(med > 0, vi / med, np.float32(np.nan)).astype(np.float32)
-    out = _like(vi, out.data, "nscore")
-    return out
+    return _like(vi, out.data, "nscore"), med
 
 
 def check_share(share: xr.DataArray, where: str, path=None) -> None:

@@ -126,13 +126,16 @@ def score_rasters(
     suitability: xr.DataArray | None = None,
     flat: xr.DataArray | None = None,
     window: int = 101,
+    where: dict[str, str] | None = None,
 ) -> dict[str, xr.DataArray]:
-    """N-scores ("n" + name) for every VI_max given and, with `suitability`, S-scores ("s" + name)."""
+    """N-scores ("n" + name) for every VI_max given and, with `suitability`, S-scores ("s" + name). With `where`
+    (name -> the VI's file or config key), each VI's pixels left without an N-score by a window median <= 0 are
+    counted first (training.nscore.check_positive_median: InputError above 1 %, else a warning)."""
     from irrmap.training.nscore import nscore
 
     out = {}
     for name, vi in vi_max.items():
-        n = nscore(vi, reference, window)
+        n = nscore(vi, reference, window, where=(where or {}).get(name))
         out[f"n{name}"] = n.rename(f"n{name}")
         if suitability is not None:
             out[f"s{name}"] = sscore(suitability, vi, flat, n).rename(f"s{name}")
@@ -346,17 +349,19 @@ def feature_scores(
     suitability: xr.DataArray | None = None,
     zones: xr.DataArray | None = None,
     unit_table: pd.DataFrame | None = None,
+    where: dict[str, str] | None = None,
 ) -> dict[str, xr.DataArray]:
     """The neighbourhood part of `feature_rasters`: N-scores and, with `suitability`, S-scores of the
     maxima `vi_max` ({"evi": evi_max, ...}, as composite_rasters gives them or read back from its files)
     over the `window` of the `[features]` section; the reference pixels have a crop plus forest/grass share
-    of at least `reference_min_share`; the flat-unit rule uses `unit_table`'s `flat` column with `zones`."""
+    of at least `reference_min_share`; the flat-unit rule uses `unit_table`'s `flat` column with `zones`.
+    `where` (VI name -> its file or config key): the N-score's count of medians <= 0 (score_rasters)."""
     from irrmap.training.nscore import reference_mask
 
     flat = (flat_pixels(zones, unit_table, where="suitability/units.csv", zones_where="the units stage's zones")
             if (zones is not None and unit_table is not None and "flat" in unit_table) else None)
     reference = reference_mask(f_crop, f_natural, float(section.get("reference_min_share", 0.5)))
-    return score_rasters(vi_max, reference, suitability=suitability, flat=flat, window=int(section.get("window", 101)))
+    return score_rasters(vi_max, reference, suitability=suitability, flat=flat, window=int(section.get("window", 101)), where=where)
 
 
 def feature_rasters(

@@ -15,6 +15,11 @@ class IrrmapError(Exception):
         self.fix = fix
         super().__init__(self._message())
 
+    def relocate(self, where: str | None) -> None:
+        """Locate the error at `where` instead (e.g. the config key naming its file: irrmap.core.config_keys)."""
+        self.where = where
+        self.args = (self._message(),)
+
     def _message(self) -> str:
         msg = f"{self.where}: {self.what}" if self.where else self.what
         if self.fix:
@@ -48,7 +53,19 @@ class ErrorList(IrrmapError):
 
     def __init__(self, errors, where: str | None = None):
         self.errors = list(errors)
-        super().__init__(f"{len(self.errors)} problems:" + "".join(f"\n  - {e}" for e in self.errors), where)
+        super().__init__(self._listed(), where)
+
+    def _listed(self) -> str:
+        return f"{len(self.errors)} problems:" + "".join(f"\n  - {e}" for e in self.errors)
+
+    def refresh(self) -> None:
+        """The message again after some of `errors` were relocated (repeats, same message, dropped)."""
+        seen: dict[str, IrrmapError] = {}
+        for e in self.errors:
+            seen.setdefault(str(e), e)
+        self.errors = list(seen.values())
+        self.what = self._listed()
+        self.args = (self._message(),)
 
 
 def gather(*checks) -> list[IrrmapError]:

@@ -80,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         target = getattr(args, "group_parser", parser)
         target.print_help()
         return 0 if args.group is None else 2
+    from irrmap.app.cli.library_warnings import library_warnings_logged
+
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), library_warnings_logged(args.verbose):  # no library warning prints its source line
             from irrmap.core.output_paths import refuse_out_over_any_input
 
             refuse_out_over_any_input(args, argv)  # no command writes its --out over one of its inputs

@@ -311,9 +311,8 @@ def _nscore(args) -> int:
     from irrmap.core.valid_share import refuse_empty_output
     from irrmap.training.distinct_files import check_distinct_files, role
     from irrmap.training.nscore import (
-        check_positive_median,
         check_share,
-        neighbourhood_median,
+        nscore_and_median,
         reference_mask,
         refuse_signed_index,
     )
@@ -335,9 +334,7 @@ def _nscore(args) -> int:
         ref = reference_mask(crop, nat, args.min_share)
     else:
         raise InputError("no reference pixels given", "--reference/--crop", "pass a reference mask or the cropland fraction")
-    med = neighbourhood_median(vi, ref, args.window)
-    check_positive_median(vi, ref, med, f"VI {args.vi}")
-    n = (vi / med.where(med > 0)).astype("float32")
+    n, med = nscore_and_median(vi, ref, args.window, where=f"VI {args.vi}")  # refuses or warns about windows whose median is <= 0, as the run does
     tags = {"stage": "features", "command": "features nscore", "window": args.window}
     write_raster(args.out, n.rio.write_crs(grid.crs).rio.write_transform(grid.transform), dtype="float32", descriptions=["nscore"], tags=tags)
     refuse_empty_output(args.out, [("VI", args.vi), *((o, getattr(args, a)) for o, a in (("--reference", "reference"), ("--crop", "crop"),

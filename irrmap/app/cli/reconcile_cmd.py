@@ -27,7 +27,9 @@ def _run(args) -> int:
     loaded = load_config(args.config)
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
     check_distinct_roles(ctx)  # e.g. two [reconcile.tables] reading the same rows of one file
-    with output_lock(loaded.output_dir), dask_scheduler(loaded.config):  # not while a run or another reconcile writes there
+    from irrmap.core.config_keys import keys_named
+
+    with output_lock(loaded.output_dir), dask_scheduler(loaded.config), keys_named(loaded):  # not while a run or another reconcile writes there
         paths = reconcile(ctx, by=args.by, only=args.only)
     for name, p in paths.items():
         print(f"{name:24s} {p}")

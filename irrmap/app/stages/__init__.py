@@ -24,10 +24,19 @@ def check_values(ctx: RunContext, plan: list[Stage]) -> None:
     the check grid (irrmap.app.stages.sampled), and the [features] series' files and scale (features.check_values:
     the composites' graph built on the check grid, not computed). The same functions the stages call, so --check
     logs the warnings and raises the errors the run gives later; all errors at once (irrmap.core.errors.gather)."""
+    from irrmap.core.config_keys import name_keys
     from irrmap.core.errors import gather, raise_all
 
     by_stage = {"statistics": statistics.check_values, "suitability": suitability.check_values, "features": features.check_values}
-    raise_all(gather(*(lambda f=by_stage[s.name]: f(ctx) for s in plan if s.name in by_stage)), str(ctx.loaded.path))
+    found = gather(*(lambda n=s.name: _keyed(by_stage[n], ctx, n) for s in plan if s.name in by_stage))
+    raise_all(name_keys(found, ctx.loaded), str(ctx.loaded.path))  # a file's problem names its config keys (irrmap.core.config_keys)
+
+
+def _keyed(check, ctx: RunContext, stage: str) -> None:
+    from irrmap.core.config_keys import keys_named
+
+    with keys_named(ctx.loaded, stage):
+        check(ctx)
 
 
 def build_stages(ctx: RunContext) -> list[Stage]:
