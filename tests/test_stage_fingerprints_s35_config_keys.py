@@ -4,8 +4,10 @@ changing it reruns the stage instead of leaving its old outputs in place.
 One run of a small demo (every section) with each stage's `run` and `params` seeing a config that records the keys
 read through it (a leaf attribute or item; `model_dump`, iteration or membership reads a whole section or table).
 A key `run` reads must be read by `params` too (itself, or its section as a whole), or be one of the [run] keys the
-runner adds to every fingerprint (pipeline.RUN_WIDE_KEYS), or one of the [run] keys that decide only where and how
-fast the work runs. GeoTIFF provenance tags (common.provenance) are exempt: they record the run, not results.
+runner adds to every fingerprint (pipeline.RUN_WIDE_KEYS: [run].chunk_size), or one of the [run] keys that decide only
+where and how fast the work runs. [run].seed is not run-wide: a stage that reads it declares it (common.seed_param), so a
+new seed reruns only the stages whose outputs it can change (common.SEEDED_STAGES; tests/test_seed_scope.py), not
+units, suitability, features... GeoTIFF provenance tags (common.provenance) are exempt: they record the run, not results.
 """
 
 from __future__ import annotations
@@ -136,8 +138,9 @@ def covered(key: str, declared: set) -> bool:
 
 
 def test_covered_by_section_or_key():
-    assert covered("units.path", {"units.*"}) and covered("inputs.dem.scale", {"inputs.dem.*"}) and covered("run.seed", set())
+    assert covered("units.path", {"units.*"}) and covered("inputs.dem.scale", {"inputs.dem.*"}) and covered("run.chunk_size", set())
     assert not covered("statistics.level", {"training.*"}) and not covered("inputs.dem.scale", {"inputs.dem.path"})
+    assert not covered("run.seed", set()) and covered("run.seed", {"run.seed"})  # declared by the stages that use it
 
 
 class _Files:
@@ -290,15 +293,20 @@ def _fingerprints(config) -> dict[str, str]:
 
 def test_changed_keys_move_the_fingerprints_of_the_stages_that_read_them(audit):
     """The finished demo's fingerprints against those of edited configs in the same folder: a new [run].name (the
-    report's title and quoted config) moves the evaluation's only; a new [run].chunk_size (run-wide) moves every one."""
+    report's title and quoted config) moves the evaluation's only; a new [run].chunk_size (run-wide) moves every one;
+    a new [run].seed moves those of the stages that draw random numbers or read what they drew (common.SEEDED_STAGES)
+    only: units, suitability, features, thresholds, water... never draw one, and a reseeded run skips them."""
     folder = audit[2]
     text = (folder / "config.toml").read_text()
     base = _fingerprints(folder / "config.toml")
-    renamed, rechunked = folder / "renamed.toml", folder / "rechunked.toml"
+    renamed, rechunked, reseeded = folder / "renamed.toml", folder / "rechunked.toml", folder / "reseeded.toml"
     renamed.write_text(text.replace('name = "irrmap-demo"', 'name = "renamed"', 1))
     rechunked.write_text(text.replace("chunk_size = 512", "chunk_size = 256", 1))
-    assert text != renamed.read_text() != rechunked.read_text()
+    reseeded.write_text(text.replace("seed = 42", "seed = 43", 1))
+    assert len({text, renamed.read_text(), rechunked.read_text(), reseeded.read_text()}) == 4
     moved = _fingerprints(renamed)
     assert sorted(n for n in base if moved[n] != base[n]) == ["evaluation"]
     moved = _fingerprints(rechunked)
     assert sorted(n for n in base if moved[n] == base[n]) == []
+    moved = _fingerprints(reseeded)
+    assert sorted(n for n in base if moved[n] != base[n]) == ["evaluation", "mapping", "models", "training.pool", "treecover"]

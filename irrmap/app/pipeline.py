@@ -32,6 +32,7 @@ from irrmap.app.run_state import load_state, located, save_state, stored_path
 from irrmap.app.run_warnings import collected_warnings, warning_record
 from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
+from irrmap.core.config_keys import keys_named, name_keys
 from irrmap.core.errors import InputError, gather, raise_all
 from irrmap.core.manifest import DigestCache, git_commit, package_versions, write_manifest
 from irrmap.core.output_lock import output_lock
@@ -44,10 +45,12 @@ log = logging.getLogger(__name__)
 DIGEST_FILE = ".irrmap-digests.json"  # SHA-256 of input files by path and file identity (irrmap.core.manifest.DigestCache)
 
 
-# [run] keys any stage may read (seeds of samplers and models, the chunking of windowed reads and filters): they
-# count in every stage's fingerprint, so no stage can read them without declaring them. [run].workers,
+# [run] keys any stage may read (the chunking of windowed reads and filters): they count in every stage's fingerprint,
+# so no stage can read them without declaring them. [run].seed is not one: only the stages whose outputs it can
+# change (irrmap.app.stages.common.SEEDED_STAGES) hold it, in their params, so a run that changes only the seed
+# skips units, statistics, suitability, features, thresholds... (tests/test_seed_scope.py). [run].workers,
 # .scheduler, .gdal_cache_mb and .worker_wait decide where and how fast the work runs, never its results.
-RUN_WIDE_KEYS = ("seed", "chunk_size")
+RUN_WIDE_KEYS = ("chunk_size",)
 
 
 def _fingerprint(stage: Stage, ctx: RunContext) -> str:
@@ -86,7 +89,8 @@ def plan_stages(ctx: RunContext, stages: list[Stage] | None = None, scheduler: s
     """The enabled stages in run order, their products registered in `ctx`, after every check that needs no
     computing: the output folder can be written, the scheduler (`scheduler` or [run].scheduler) is valid, and each
     stage's `check` (files open and overlap the grid, fields exist, statistics join the units, named products
-    exist). Raises all problems found at once (an ErrorList when there are several); nothing is written.
+    exist). Raises all problems found at once (an ErrorList when there are several), a problem of a file located at
+    the config keys naming it (irrmap.core.config_keys); nothing is written.
     `planned(plan)` is called before the checks (irrmap run starts hashing source files there)."""
     plan = [s for s in (stages if stages is not None else build_stages(ctx)) if s.enabled(ctx)]
     for stage in plan:
@@ -95,10 +99,16 @@ def plan_stages(ctx: RunContext, stages: list[Stage] | None = None, scheduler: s
         planned(plan)
     where = scheduler or ctx.config.run.scheduler
     problems = gather(lambda: check_output_folder(ctx.outdir, "[run].output_dir"), lambda: where and check_scheduler(where),
-                      lambda: check_distinct_roles(ctx), *(lambda s=s: s.check(ctx) for s in plan))
+                      lambda: check_distinct_roles(ctx), *(lambda s=s: _keyed_check(s, ctx) for s in plan))
     ctx.cache.clear()
-    raise_all(problems, str(ctx.loaded.path))
+    raise_all(name_keys(problems, ctx.loaded), str(ctx.loaded.path))  # a file's problem names the config keys naming it
     return plan
+
+
+def _keyed_check(stage: Stage, ctx: RunContext) -> None:
+    """`stage.check(ctx)`, a problem of a file located at the keys of the stage's section naming it (irrmap.core.config_keys)."""
+    with keys_named(ctx.loaded, stage.name):
+        stage.check(ctx)
 
 
 def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None = None, scheduler: str | None = None) -> dict:
@@ -178,7 +188,7 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
                 log.info("stage %s: running", stage.name)
                 if state.pop(stage.name, None):  # a stage that fails or is stopped must never count as up to date
                     save_state(outdir, state)
-                with collected_warnings(stage.name, []) as warned:
+                with collected_warnings(stage.name, []) as warned, keys_named(loaded, stage.name):  # its file errors name their keys
                     outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
                 state[stage.name] = {"fingerprint": fp, "outputs": [stored_path(p, outdir, base) for p in outputs], "warnings": warned}
                 save_state(outdir, state)

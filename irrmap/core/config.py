@@ -1028,14 +1028,16 @@ def _explain(err: dict) -> str:
 RESULT_NEUTRAL_RUN_KEYS = ("name", "output_dir", "chunk_size", "workers", "gdal_cache_mb", "scheduler", "worker_wait")
 
 
-def results_sha256(config: RunConfig) -> str:
+def results_sha256(config: RunConfig, *, seed: bool = True) -> str:
     """SHA-256 (hex) of the normalised config: its parsed values (defaults filled in, paths as written in the
     config, relative to its folder) as canonical JSON (sorted keys, no spaces), minus RESULT_NEUTRAL_RUN_KEYS.
     Comments, key order, spacing, [run].chunk_size or workers leave it unchanged; any setting that can change an
-    output changes it. The GeoTIFF tag irrmap_config_sha256 holds it (manifest.json keeps the raw text's hash)."""
+    output changes it. The GeoTIFF tag irrmap_config_sha256 holds it (manifest.json keeps the raw text's hash).
+    `seed=False` leaves [run].seed out too: the hash in the outputs of stages the seed cannot change
+    (irrmap.app.stages.common.SEEDED_STAGES)."""
     import json
 
-    data = config.model_dump(mode="json", exclude={"run": set(RESULT_NEUTRAL_RUN_KEYS)})
+    data = config.model_dump(mode="json", exclude={"run": set(RESULT_NEUTRAL_RUN_KEYS) | (set() if seed else {"seed"})})
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

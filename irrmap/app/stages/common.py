@@ -25,11 +25,36 @@ MAPPING_PRODUCTS = {
 WATER_PRODUCT = "water_class"
 
 
+# The stages whose outputs [run].seed can change, and why. Only these hold the seed in their fingerprint (their
+# params add seed_param) and write it into their outputs (provenance: the irrmap_seed tag, the seed in the config
+# hash); every other stage writes the same bytes for every seed, so a run that changes only the seed skips it
+# (tests/test_seed_scope.py runs the project with two seeds and checks both directions).
+SEEDED_STAGES = {
+    "training.pool": "draws the pool per unit and class by seeded priority keys (training.pool.priority_keys)",
+    "models": "caps the rows per class by a seeded draw, seeds the forest and deals the CV folds (models.fit.fit_from_pool)",
+    "treecover": "draws the reference cells, deals the CV folds and seeds the forest (mapping.treecover.fit.fit_treecover)",
+    "mapping": "applies the model the seed fitted, and tags its maps with the seed",
+    "evaluation": "reports the fitted model's card and quotes the config (its params hold the config's SHA-256)",
+    "reconcile": "re-thresholds the map the seed's model made (`irrmap reconcile`: its mosaics are written on every call)",
+}
+
+
+def seed_param(ctx: RunContext, stage: str) -> dict:
+    """{"seed": [run].seed}, for the params (fingerprint) of `stage`, one of SEEDED_STAGES; ValueError for any other
+    stage (list it there first, with the reason, so that its outputs are tagged with the seed too)."""
+    if stage not in SEEDED_STAGES:
+        raise ValueError(f"stage {stage!r} declares [run].seed but is not in irrmap.app.stages.common.SEEDED_STAGES")
+    return {"seed": ctx.config.run.seed}
+
+
 def provenance(ctx: RunContext, stage: str) -> dict:
-    """GeoTIFF tags that tie an output to its stage, config and seed. irrmap_config_sha256 hashes the normalised
-    config (irrmap.core.config.results_sha256: parsed values without [run] chunk_size, workers, scheduler, output
-    folder, ...), so a comment, a reformatting or another chunk size or thread count writes the same bytes."""
-    return {"irrmap_stage": stage, "irrmap_config_sha256": results_sha256(ctx.config), "irrmap_seed": ctx.config.run.seed}
+    """GeoTIFF tags that tie an output to its stage, config and (for SEEDED_STAGES) seed. irrmap_config_sha256 hashes
+    the normalised config (irrmap.core.config.results_sha256: parsed values without [run] chunk_size, workers,
+    scheduler, output folder, ..., and without the seed outside SEEDED_STAGES), so a comment, a reformatting, another
+    chunk size or thread count, or (in a stage that draws no random number) another seed writes the same bytes."""
+    seeded = stage in SEEDED_STAGES
+    return {"irrmap_stage": stage, "irrmap_config_sha256": results_sha256(ctx.config, seed=seeded)} | (
+        {"irrmap_seed": ctx.config.run.seed} if seeded else {})
 
 
 def unit_files(ctx: RunContext) -> list:

@@ -255,7 +255,7 @@ def _params(ctx: RunContext) -> dict:
     paths are built from: the output folder (map path, results.json 'map', every 'Reproduce with' command) and the
     config's path (the config row, input paths resolved against its folder). A run folder copied elsewhere thus
     reruns this stage and its report names the copy, never the original; one folder run twice keeps one
-    fingerprint and byte-identical outputs."""
+    fingerprint and byte-identical outputs. The config's hash holds [run].seed too (common.SEEDED_STAGES)."""
     return ctx.config.evaluation.model_dump(mode="json") | {
         "map": evaluated_map(ctx), "config_sha256": ctx.loaded.sha256,
         "outdir": str(Path(ctx.outdir).resolve()), "config_path": str(Path(ctx.loaded.path).resolve())}

@@ -99,7 +99,8 @@ def run(ctx: RunContext) -> list[Path]:
         if f"{v}_max" in composites:
             warn_low_max(ctx.outdir / "features" / f"{v}_max.tif", 1, f"[features].{v} ({v}_max)")
     vi_max = {v: read_product(ctx, f"{v}_max", "[features]", chunks=int(sec["chunks"])) for v in SCORE_VIS if f"{v}_max" in composites}
-    scores = feature_scores(sec, vi_max, f_crop=f_crop, f_natural=f_natural, suitability=s, zones=zones, unit_table=unit_table)
+    where = {v: f"[features].{v if v in sec or v != 'gi' else 'nir, [features].green'} ({v}_max)" for v in vi_max}  # medians <= 0 counted
+    scores = feature_scores(sec, vi_max, f_crop=f_crop, f_natural=f_natural, suitability=s, zones=zones, unit_table=unit_table, where=where)
     _check_names(scores, [n for n in expected if n not in composites])
     written += _write(ctx, scores, "scores")
     with contextlib.suppress(OSError):  # both passes' window folders are gone once their files are written
@@ -122,12 +123,12 @@ def _write(ctx: RunContext, rasters: dict, part: str) -> list[Path]:
 
 
 def _resume_key(ctx: RunContext) -> str:
-    """What the stage's windows depend on: its config, the run's seed and chunking, the grid, irrmap's
+    """What the stage's windows depend on: its config, the run's chunking (not its seed: no random draw), the grid, irrmap's
     version and code digest (irrmap.core.code_digest) and the checksum of every file it reads (the stage
     fingerprint's ingredients): windows computed by other code are not reused."""
     from irrmap.core.code_digest import code_digest
 
-    return json.dumps([ctx.config.features, ctx.config.run.seed, ctx.config.run.chunk_size, ctx.grid.to_dict(),
+    return json.dumps([ctx.config.features, ctx.config.run.chunk_size, ctx.grid.to_dict(),
                        irrmap.__version__, code_digest(), [ctx.checksum(p) for p in _inputs(ctx)]], sort_keys=True, default=str)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages.common import MAPPING_PRODUCTS, checked_units, predictor_names, provenance, read_product, zones_and_codes
+from irrmap.app.stages.common import MAPPING_PRODUCTS, checked_units, predictor_names, provenance, read_product, seed_param, zones_and_codes
 from irrmap.core.atomic import atomic_path
 from irrmap.core.raster_read import read_raster
 
@@ -98,10 +98,11 @@ def _inputs(ctx: RunContext) -> list[Path]:
 
 def _params(ctx: RunContext) -> dict:
     """[mapping], and the keys of other sections run reads: the cropland product's name, the predictors (the resume
-    key's files), the [units] section (its levels), the statistics' level (the unit table's statistic column)."""
+    key's files), the [units] section (its levels), the statistics' level (the unit table's statistic column), and
+    [run].seed (the maps' irrmap_seed tag; the model it fitted is an input anyway: common.SEEDED_STAGES)."""
     return ctx.config.mapping.model_dump(mode="json") | {
         "cropland": ctx.config.training.cropland, "predictors": predictor_names(ctx), "units": ctx.config.units.model_dump(mode="json"),
-        "statistics_level": ctx.config.statistics.level if ctx.config.statistics is not None else None}
+        "statistics_level": ctx.config.statistics.level if ctx.config.statistics is not None else None} | seed_param(ctx, "mapping")
 
 
 def stage() -> Stage:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages.common import predictor_names
+from irrmap.app.stages.common import predictor_names, seed_param
 from irrmap.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -43,5 +43,5 @@ def _check(ctx: RunContext) -> None:
 
 def stage() -> Stage:
     return Stage("models", run, check=_check, inputs=lambda ctx: [ctx.outdir / "training" / "pool.parquet"],
-                 params=lambda ctx: ctx.config.models.model_dump(mode="json") | {"seed": ctx.config.run.seed},
+                 params=lambda ctx: ctx.config.models.model_dump(mode="json") | seed_param(ctx, "models"),
                  enabled=lambda ctx: ctx.config.models is not None)

@@ -16,6 +16,7 @@ from irrmap.app.stages.common import (
     predictor_names,
     provenance,
     read_product,
+    seed_param,
     units_matching,
     zones_and_codes,
 )
@@ -193,12 +194,12 @@ def stages() -> list[Stage]:
         return (rasters(ctx) + [ctx.outdir / "units" / "units.csv"] + [ctx.products[n] for n in predictor_names(ctx)]
                 + [ctx.outdir / "training" / "thresholds.csv"] + list(provides(ctx).values()))
 
-    def params(ctx):
-        return ctx.config.training.model_dump(mode="json") | {"seed": ctx.config.run.seed}
+    def params(ctx):  # the pool is a seeded draw; the thresholds draw no random number (common.SEEDED_STAGES)
+        return ctx.config.training.model_dump(mode="json") | seed_param(ctx, "training.pool")
 
     def thr_params(ctx):  # _check_finest_level and partial_targets read [statistics].level and [units]
         crop = _partial_cropland(ctx)
-        return params(ctx) | {"level": ctx.config.statistics.level, "units": ctx.config.units.model_dump(mode="json"),
+        return ctx.config.training.model_dump(mode="json") | {"level": ctx.config.statistics.level, "units": ctx.config.units.model_dump(mode="json"),
                               "cropland_input": ctx.config.inputs[crop].model_dump(mode="json") if crop else None}
 
     def enabled(ctx):

@@ -23,7 +23,7 @@ import logging
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
-from irrmap.app.stages.common import checked_units, provenance
+from irrmap.app.stages.common import checked_units, provenance, seed_param
 from irrmap.core.atomic import write_text_atomic
 from irrmap.core.errors import gather, raise_all
 from irrmap.core.progress import progress_bar
@@ -226,8 +226,8 @@ def stage() -> Stage:
     return Stage(
         "treecover", run,
         inputs=_inputs,
-        params=lambda ctx: ctx.config.treecover.model_dump(mode="json") | {"chunk": ctx.config.run.chunk_size, "seed": ctx.config.run.seed,
-                                                                          "units": _units_params(ctx)},
+        params=lambda ctx: ctx.config.treecover.model_dump(mode="json") | {"chunk": ctx.config.run.chunk_size, "units": _units_params(ctx)}
+        | seed_param(ctx, "treecover"),
         enabled=lambda ctx: ctx.config.treecover is not None,
         check=_check,
     )
