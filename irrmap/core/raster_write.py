@@ -368,8 +368,11 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
         finish = lambda o, prep, f: _finish(o, *prep, f, blocksize, compress)  # noqa: E731
         copies = [(o, p, f) for o, p, f in zip(outputs, prepared, folders) if f is not None]
         threads = max(1, min(workers, len(copies)))
-        with finishing_env(threads), ThreadPoolExecutor(threads) as pool:  # GDAL releases the GIL while copying
-            list(pool.map(finish, *zip(*copies)))
+        # GDAL's copies report no progress of their own: a bar by files copied (off a terminal: a line when long)
+        with finishing_env(threads), ThreadPoolExecutor(threads) as pool, \
+                progress_bar(total=len(copies), desc=f"{desc}: final copy", unit="file") as bar:  # GDAL releases the GIL
+            for _ in pool.map(finish, *zip(*copies)):
+                bar.update(1)
         _remember_shares(outputs, prepared, counts)
         if resume is not None:
             shutil.rmtree(work)
