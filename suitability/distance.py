@@ -17,10 +17,12 @@ How it is measured depends on the grid's spacing model (irrmap.core.ground):
   < 3e-5 relative at 100 km.
 - General grids (MODIS sinusoidal, conic, azimuthal), where rows and columns need not be perpendicular on
   the ground: the nearest water pixel centre by a k-d tree (scipy.spatial.cKDTree) of Earth-centred
-  coordinates, and the chord turned into the arc (irrmap.core.geodesy.chord_to_arc): the geodesic distance
-  to the nearest water pixel within 2e-7 relative up to 100 km. Slower than the transform: about 0.8 us of
-  CPU per pixel (4096 x 4096 MODIS sinusoidal: 14 s CPU, against 0.3 s for the transform on the same pixels
-  on UTM). Pixels off the Earth (the corners of a sinusoidal tile) are NaN.
+  coordinates, searched for 8 x 8 pixel tiles at a time (_nearest_chords), and the chord turned into the arc
+  (irrmap.core.geodesy.chord_to_arc): the geodesic distance to the nearest water pixel within 2e-7 relative
+  up to 100 km. Slower than the transform, most where water is sparse and far (every far pixel meets many
+  near ties). dask input without a cap runs block by block (_distance_general_blocks): one pass collects the
+  water pixels (memory grows with their number, at most MAX_TREE_POINTS), then each block of the mask's
+  chunks queries the one tree. Pixels off the Earth (the corners of a sinusoidal tile) are NaN.
 - `max_distance` caps the result and lets dask data run block by block with a finite halo (every pixel
   within the cap: irrmap.core.ground.reach_pixels); values below the cap are identical to the whole-grid
   result on planar and general grids.
@@ -40,10 +42,11 @@ import xarray as xr
 from numba import njit, prange
 
 from irrmap.core.errors import DataError, InputError
-from irrmap.core.geodesy import chord_to_arc, mean_radius, meridian_spacing, parallel_spacing
+from irrmap.core.geodesy import meridian_spacing, parallel_spacing
 from irrmap.core.grid import Grid
-from irrmap.core.ground import centres_geocentric, column_dlon, nominal_spacing, reach_pixels, row_latitudes
+from irrmap.core.ground import column_dlon, nominal_spacing, reach_pixels, row_latitudes
 from irrmap.core.halo import map_with_halo
+from irrmap.suitability.distance_general import _distance_general_blocks, _nearest_on_ellipsoid
 
 log = logging.getLogger(__name__)
 
@@ -341,41 +344,6 @@ def _row_geometry(grid: Grid, r0: int, h: int):
     return y, dx_row, dx_half
 
 
-def _nearest_on_ellipsoid(values, window, inner, *, grid: Grid, cap: float | None, strip: int = 256):
-    """General grids: distance from each pixel centre of the inner block to the nearest water pixel centre
-    of `values` (block plus halo), by a k-d tree (scipy) of Earth-centred coordinates; the chord is turned
-    into the arc on the mean-radius sphere (irrmap.core.geodesy.chord_to_arc). Targets go strip by strip."""
-    from scipy.spatial import cKDTree  # here, not at the top: only general grids need it (start-up of the CLI)
-
-    r0, c0 = int(window.row_off), int(window.col_off)
-    wr, wc = np.nonzero(values > 0)
-    pts = np.column_stack(centres_geocentric(grid, wr + r0, wc + c0))
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    tree = cKDTree(pts) if len(pts) else None
-    radius = mean_radius(grid.crs.to_wkt())
-    reach = np.inf if cap is None else 2.0 * radius * math.sin(min(cap / (2.0 * radius), math.pi / 2))
-    fill = np.float32(np.nan) if cap is None else np.float32(cap)
-    block = values[inner]
-    out = np.full(block.shape, np.nan, dtype=np.float32)
-    for s0 in range(0, block.shape[0], strip):
-        v = block[s0 : s0 + strip]
-        rr, cc = np.nonzero(~np.isnan(v))
-        xyz = np.column_stack(centres_geocentric(grid, rr + r0 + inner[0].start + s0, cc + c0 + inner[1].start))
-        on_earth = np.isfinite(xyz).all(axis=1)
-        water = v[rr, cc] > 0
-        d = np.where(water, np.float32(0.0), fill)
-        land = on_earth & ~water
-        if tree is not None and land.any():
-            chord, _ = tree.query(xyz[land], distance_upper_bound=reach, workers=-1)  # inf: no water within reach
-            found = np.isfinite(chord)
-            arc = np.full(chord.shape, fill, dtype=np.float64)
-            arc[found] = chord_to_arc(chord[found], radius)
-            d[land] = arc if cap is None else np.minimum(arc, cap)
-        d[~on_earth] = np.nan
-        out[s0 + rr, cc] = d
-    return out
-
-
 def _distance_block(values, window, inner, *, grid: Grid, cap: float | None):
     if grid.metric_kind == "general":
         return _nearest_on_ellipsoid(np.asarray(values, dtype=np.float32), window, inner, grid=grid, cap=cap)
@@ -478,9 +446,11 @@ def distance_to_water(water: xr.DataArray, *, max_distance: float | None = None)
     `water`: > 0 is water, 0 land, NaN missing (see water_mask). Missing pixels stay NaN. Beyond
     `max_distance` the value is the cap itself; with no water at all the result is NaN without a cap
     (with a warning) and the cap with one. dask input runs block by block with `max_distance` (halo = the
-    cap in pixels); without it, on planar and graticule grids, in strips of whole rows (_distance_by_strips:
-    the same values as the whole grid in one block, which general grids still need). The no-water warning
-    is given for numpy input only (dask input would need an extra pass; the CLI makes it).
+    cap in pixels); without it, on planar and graticule grids, in strips of whole rows (_distance_by_strips), on
+    general grids block by block with one k-d tree of every water pixel (_distance_general_blocks: the mask is
+    read once now to collect them; DataError beyond MAX_TREE_POINTS water pixels); both give the same values as
+    the whole grid in one block, in the mask's chunks. The no-water warning is given for numpy input only
+    (dask input would need an extra pass; the CLI makes it).
     """
     if water.rio.crs is None:
         raise InputError("the water mask has no CRS, so distances cannot be measured", water.name or "water", "assign a CRS (gdal_edit.py -a_srs)")
@@ -496,7 +466,11 @@ def distance_to_water(water: xr.DataArray, *, max_distance: float | None = None)
         out.attrs.update({"units": "m", "max_distance": "none"})
         return _georeference(out, grid.crs, grid.transform)
     if isinstance(data, da.Array) and max_distance is None:
-        data = data.rechunk(data.shape)
+        where = water.attrs.get("source") or water.name or "water mask"
+        out = xr.DataArray(_distance_general_blocks(data, grid, where), dims=("y", "x"), coords={"y": water.y, "x": water.x},
+                           name="distance_to_water")
+        out.attrs.update({"units": "m", "max_distance": "none"})
+        return _georeference(out, grid.crs, grid.transform)
     if not isinstance(data, da.Array) and not bool((data > 0).any()):
         log.warning("the water mask has no water pixels: distance is %s", "the cap everywhere" if max_distance else "NaN everywhere")
     kernel = functools.partial(_distance_block, grid=grid, cap=max_distance)

@@ -169,7 +169,8 @@ def _distance(args) -> int:
     water = water_mask(raw, values=args.water_values, threshold=args.threshold)
     default = args.water_values is None and args.threshold is None
     summary = mask_summary(raw) if default else ()  # judged in the same pass as the mask is read
-    if args.max_distance is None:  # the whole grid is one block: store the mask's chunks into one array as they finish
+    whole = args.max_distance is None and grid.metric_kind != "general"  # general grids stream (a k-d tree of the water)
+    if whole:  # the whole grid is one block: store the mask's chunks into one array as they finish
         import dask.array as da
         import numpy as np
 
@@ -211,7 +212,7 @@ def _distance(args) -> int:
                                                         "the cap everywhere")
     loading.join()
     out = distance_to_water(water, max_distance=args.max_distance)
-    if args.max_distance is None:  # the result is in memory: the mask's memory goes back before writing (fresh memory
+    if whole:  # the result is in memory: the mask's memory goes back before writing (fresh memory
         del raw, water, values  # is slow to touch in a VM)
     write_raster(args.out, out, dtype="float32", descriptions=["distance_to_water_m"], cog=not args.no_cog,
                  tags={"irrmap_stage": "suitability.distance", "source": args.mask, "units": "m",
