@@ -36,6 +36,15 @@ class SampleDesign:
     #: from (sizes and sum(1/pi) count frame pixels). None: areas stay in frame pixels (never the evaluated
     #: map's pixels, whose size need not be the frame's).
     unit_area_ha: float | None = None
+    #: where unit_area_ha comes from, for the report and results.json: e.g. '[evaluation].frame_pixel_area_ha', or
+    #: "default: the mean pixel area of the run's grid, ..." (irrmap.app.stages.report_context.sample_design); None:
+    #: given on the command line (--frame-pixel-area) or not at all
+    unit_area_from: str | None = None
+
+    @property
+    def unit_area_source(self) -> str | None:
+        """Where the frame pixel area comes from (unit_area_from, else '--frame-pixel-area' when one is given)."""
+        return self.unit_area_from or ("--frame-pixel-area" if self.unit_area_ha else None)
 
     @property
     def sizes_from(self) -> str:
@@ -60,7 +69,8 @@ class DesignAccuracy:
     def to_dict(self, class_names: dict) -> dict:
         return {"design": {"stratum_field": self.design.stratum_field, "sizes_from": self.design.sizes_from,
                            "weights_within_strata": self.design.weights_from, "size_unit": "pixels of the sampling frame",
-                           "frame_pixel_area_ha": self.design.unit_area_ha, "area_unit": self.area_unit,
+                           "frame_pixel_area_ha": self.design.unit_area_ha, "frame_pixel_area_from": self.design.unit_area_source,
+                           "area_unit": self.area_unit,
                            "areas_from": ("sum of the true pixel areas of each stratum (pixels differ in area)" if self.area_unit == "ha"
                                           else "stratum sizes in frame pixels")},
                 **self.estimate.to_dict(class_names), "strata": self.strata.to_dict(orient="records")}

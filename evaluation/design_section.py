@@ -33,6 +33,12 @@ def headline(design) -> str:
     return f"overall accuracy {est.overall_accuracy:.3f} ({ci}; design-based, n = {est.n})"
 
 
+def frame_note(design) -> str:
+    """' (frame pixel area X ha: <where it comes from>)' of an evaluation.design.SampleDesign, or '' without a source."""
+    src = design.unit_area_source
+    return f" (frame pixel area {design.unit_area_ha:.6g} ha: {src})" if src and design.unit_area_ha else ""
+
+
 def design_section(rep, design, srs, class_names: dict, pixel_area_ha: float | None, command: str, *,
                    areas_in_ha: bool = False) -> dict:
     """Add the section to `rep` (an evaluation.report.Report). `design`: DesignAccuracy; `srs`: the
@@ -76,8 +82,8 @@ def design_section(rep, design, srs, class_names: dict, pixel_area_ha: float | N
               "not over the whole map"
               + AREA_BASIS
               + ("; each stratum's area is the sum of its pixels' true (ellipsoidal) areas, as the map's pixels differ in area, "
-                 "and points weigh by their pixel's area." if areas_in_ha else
-                 f"; frame pixels times the frame's pixel area, {pixel_area_ha:.4g} ha." if pixel_area_ha else
+                 "and points weigh by their pixel's area" + frame_note(design.design) + "." if areas_in_ha else
+                 f"; frame pixels times the frame's pixel area, {pixel_area_ha:.4g} ha" + frame_note(design.design) + "." if pixel_area_ha else
                  "; in pixels of the sampling frame, as the stratum sizes are (give --frame-pixel-area HA for hectares: the "
                  "evaluated map's pixels need not be the frame's)."))
     sec.table(design.strata, "Per stratum: size (pixels of the sampling frame), "
@@ -91,4 +97,4 @@ def design_section(rep, design, srs, class_names: dict, pixel_area_ha: float | N
     return design.to_dict(class_names)
 
 
-__all__ = ["AREA_BASIS", "ci95", "design_section", "headline"]
+__all__ = ["AREA_BASIS", "ci95", "design_section", "frame_note", "headline"]

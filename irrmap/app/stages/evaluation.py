@@ -205,6 +205,7 @@ def configured_points(ctx: RunContext):
 
 def _check_points(ctx: RunContext) -> None:
     """The points read as the stage reads them, their labels understood, and some of them on the grid."""
+    from irrmap.app.stages import report_context
     from irrmap.evaluation.point_location import hits_on_grid, likely_cause
 
     sec = ctx.config.evaluation
@@ -216,6 +217,7 @@ def _check_points(ctx: RunContext) -> None:
         if getattr(sec, key) and getattr(sec, key) not in pts.columns:
             raise ConfigError(f"field {getattr(sec, key)!r} not found in the points ({path})", f"[evaluation].{key}",
                               f"use one of {', '.join(map(str, pts.columns.drop('geometry', errors='ignore')[:30]))}")
+    report_context.check_design_frame(ctx, pts)  # no [evaluation].frame_pixel_area_ha: the points fit the grid as the frame
     if hits_on_grid(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), pts.crs, ctx.grid) == 0:
         cause = likely_cause(pts, ctx.grid)
         raise DataError(f"none of the {len(pts):,} reference points lies on the grid" + (f": {cause.what}" if cause else ""),
