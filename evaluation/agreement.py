@@ -26,6 +26,7 @@ import xarray as xr
 from irrmap.core import fixed_sum
 from irrmap.core.errors import DataError
 from irrmap.core.grid import Grid
+from irrmap.core.share_text import percent_text
 
 MAX_MISSING_SHARE = 0.01  # a unit whose map has no data on more of its (weighted) area gets no mapped area
 # (the same share of a unit's area may lie off the map's grid: beyond it the unit is partial and gets none either)
@@ -121,7 +122,7 @@ def leave_out_partial(mapped: pd.Series, units, grid: Grid, max_off_share: float
     reasons = dict(mapped.attrs.get("not_estimable", {}))
     for c, sh in share[cut].items():
         reasons.setdefault(str(c), "the unit lies wholly off the map's grid: the map does not cover it" if not sh > 0 else
-                           f"only {100 * sh:.1f} % of the unit's area lies on the map's grid (the map ends inside it): "
+                           f"only {percent_text(sh)} of the unit's area lies on the map's grid (the map ends inside it): "
                            "its mapped area would cover only that part")
     out.attrs["not_estimable"] = reasons
     return out
@@ -160,7 +161,7 @@ def _by_unit(totals, missing, whole, units, grid: Grid, weighted: bool, max_miss
         gap_share = np.where(whole > 0, missing / np.where(whole > 0, whole, 1), 0.0)[1:]
     codes = units.codes.to_numpy()
     out = pd.Series(np.where(gap_share > max_missing_share, np.nan, totals[1:]), index=codes, name="mapped_m2")
-    out.attrs["not_estimable"] = {str(c): f"the map has no data on {100 * sh:.1f} % of the unit's {'weighted ' if weighted else ''}area"
+    out.attrs["not_estimable"] = {str(c): f"the map has no data on {percent_text(sh)} of the unit's {'weighted ' if weighted else ''}area"
                                   for c, sh in zip(codes, gap_share) if sh > max_missing_share}
     return leave_out_partial(out, units, grid, max_missing_share, share)
 

@@ -15,6 +15,7 @@ from irrmap.evaluation.design_section import ci95
 
 from irrmap.core.areas import M2_PER_UNIT
 from irrmap.core.coverage import FULL_SHARE
+from irrmap.core.share_text import percent_text
 
 # Limits of the findings; judgement calls of this report, not published thresholds.
 WIDE_CI = 0.15  # width of the OA 95 % interval above which more reference points are the first step
@@ -51,12 +52,12 @@ def _point_findings(points) -> list[tuple[float, str]]:
         return out
     k = c.get("n_outside_map") or 0
     if k:
-        out.append((k / n, (f"{k:,} of {n:,} reference points ({k / n:.0%}) lie outside the map and are left out: the accuracy "
+        out.append((k / n, (f"{k:,} of {n:,} reference points ({percent_text(k / n, 0, sep='')}) lie outside the map and are left out: the accuracy "
                            "describes only the mapped part. Fix: check the points' CRS (--points-crs / [evaluation].points_crs), "
                            "or widen [grid] bounds to cover them, or clip the points to the map if they cover a larger region.")))
     k = c.get("n_missing_map_value") or 0
     if k:
-        out.append((k / n, (f"{k:,} of {n:,} reference points ({k / n:.0%}) fall on the map's nodata and are left out (the "
+        out.append((k / n, (f"{k:,} of {n:,} reference points ({percent_text(k / n, 0, sep='')}) fall on the map's nodata and are left out (the "
                            "warning below names the units they lie in). Fix: map those pixels (give their units a statistic, "
                            "fill the inputs' gaps) and run again, or read the accuracy as that of the mapped pixels only.")))
     return out
@@ -81,14 +82,14 @@ def _unit_findings(statistics) -> list[tuple[float, str]]:
         out += _coverage_finding(share, off, set(map(str, no_stat)), total)
     elif off:
         whole = [c for c, why in off.items() if "wholly" in why]
-        out.append((len(off) / total, (f"{len(off)} of {total} units ({len(off) / total:.0%}) are left out of the comparison with "
+        out.append((len(off) / total, (f"{len(off)} of {total} units ({percent_text(len(off) / total, 0, sep='')}) are left out of the comparison with "
                     f"statistics because the grid does not cover them ({len(whole)} wholly off it, {len(off) - len(whole)} partly: "
                     f"{_codes(off)}): the statistics' agreement describes only the units wholly on the grid. Fix: widen [grid] "
                     "bounds to cover whole units (units/units.csv and training/partial_units.csv list them).")))
     if gap:
         shares = "; ".join(f"{c}: {re.search(r'[0-9.]+ %', why).group(0) if re.search(r'[0-9.]+ %', why) else why}"
                            for c, why in list(gap.items())[:8])
-        out.append((len(gap) / total, (f"{len(gap)} of {total} units ({len(gap) / total:.0%}) are left out of the comparison with statistics because the "
+        out.append((len(gap) / total, (f"{len(gap)} of {total} units ({percent_text(len(gap) / total, 0, sep='')}) are left out of the comparison with statistics because the "
                     f"map leaves their cropland unpredicted (share of the unit's area: {shares}): a predictor has no value "
                     "there and their mapped area would be a lower bound. Fix: fill the predictor's gaps (e.g. the DEM or a "
                     "missing date) and map again; mapping/irrigated_area_by_unit.csv (unpredicted_cropland_ha) gives each "
@@ -115,7 +116,7 @@ def _coverage_finding(share: dict, off: dict, no_stat: set, total: int) -> list[
     wholly, part = cut.index[cut <= 0], cut.index[cut > 0]
     stat = [c for c in cut.index if c not in no_stat]
     left, kept = [c for c in stat if c in off], [c for c in stat if c not in off]
-    text = (f"{len(cut)} of {len(s)} units ({len(cut) / len(s):.0%}) are not wholly on the grid (column coverage of units/units.csv and "
+    text = (f"{len(cut)} of {len(s)} units ({percent_text(len(cut) / len(s), 0, sep='')}) are not wholly on the grid (column coverage of units/units.csv and "
             f"mapping/irrigated_area_by_unit.csv: {len(wholly)} off grid, {len(part)} partial). Of the {len(stat)} with a statistic "
             f"({sum(c in wholly for c in stat)} off grid, {sum(c in part for c in stat)} partial), {len(left)} are left out of the comparison with statistics ({_codes(left)})")
     if kept:
@@ -139,7 +140,7 @@ def _no_statistic_finding(no_stat: list, left: dict, total: int, unit: str) -> t
         k, m2 = M2_PER_UNIT.get(unit, 1e4), float(areas.sum())
         unit = unit if unit in M2_PER_UNIT else "ha"
         return (m2 / whole, (f"{len(no_stat)} unit(s) {codes} have no statistic: their mapped area, {m2 / k:,.0f} {unit}, is "
-                             f"{m2 / whole:.1%} of the mapped {whole / k:,.0f} {unit} and has nothing to check it against (the "
+                             f"{percent_text(m2 / whole, sep='')} of the mapped {whole / k:,.0f} {unit} and has nothing to check it against (the "
                              "headline compares only the units with both). Fix: add their statistics if they exist; "
                              "mapping/irrigated_area_by_unit.csv lists each unit's mapped area."))
     return (len(no_stat) / total, (f"{len(no_stat)} unit(s) have no statistic and are left out of every comparison with "
@@ -151,7 +152,7 @@ def _unpredicted_points(points) -> list[tuple[float, str]]:
     n, k = c.get("n_points") or 0, c.get("n_unpredicted") or 0
     if not (n and k):
         return []
-    return [(k / n, (f"{k:,} of {n:,} reference points ({k / n:.0%}) lie on crop pixels the map left unpredicted (a predictor "
+    return [(k / n, (f"{k:,} of {n:,} reference points ({percent_text(k / n, 0, sep='')}) lie on crop pixels the map left unpredicted (a predictor "
                     "has no value there) and are left out. Fix: fill the predictor's gaps and map again."))]
 
 

@@ -21,6 +21,7 @@ from pyproj import CRS, Transformer
 
 from irrmap.core.errors import DataError
 from irrmap.core.grid import Grid
+from irrmap.core.share_text import percent_text
 from irrmap.evaluation.points import grid_cells, pixel_index
 
 log = logging.getLogger(__name__)
@@ -182,16 +183,16 @@ def check_points_on_map(points: gpd.GeoDataFrame, grid: Grid, samples: pd.DataFr
     on_map = n - out
     if on_nodata and on_nodata >= NODATA_WARN_SHARE * on_map and nodata_cause is not None:
         at = (inside & (samples["reference"] >= 0) & (samples["map"] < 0) & ~samples["no_crop"] & ~unpredicted).to_numpy(bool)
-        log.warning("%s: %s of %s reference points on the map%s (%.1f %%) fall on its nodata and are left out; accuracy uses the %s "
+        log.warning("%s: %s of %s reference points on the map%s (%s) fall on its nodata and are left out; accuracy uses the %s "
                     "usable points. Cause: %s. Fix: %s", source, f"{on_nodata:,}", f"{on_map:,}", f" {map_name}" if map_name else "",
-                    100 * on_nodata / max(on_map, 1), used,
+                    percent_text(on_nodata / max(on_map, 1)), used,
                     nodata_cause.describe(samples["row"].to_numpy()[at], samples["col"].to_numpy()[at]), nodata_cause.fix)
     elif on_nodata and on_nodata >= NODATA_WARN_SHARE * on_map:
-        log.warning("%s: %s of %s reference points on the map%s (%.1f %%) fall on its nodata and are left out; accuracy uses the %s "
+        log.warning("%s: %s of %s reference points on the map%s (%s) fall on its nodata and are left out; accuracy uses the %s "
                     "usable points. If nodata marks pixels that are not irrigated (e.g. 0 declared as nodata, or no cropland), "
                     "give them a value (gdal_edit.py -unsetnodata MAP, or recode them to 0) so they are scored; otherwise check "
                     "that the map covers the points", source, f"{on_nodata:,}", f"{on_map:,}", f" {map_name}" if map_name else "",
-                    100 * on_nodata / max(on_map, 1), used)
+                    percent_text(on_nodata / max(on_map, 1)), used)
     return counts
 
 

@@ -14,6 +14,8 @@ import logging
 import numpy as np
 import xarray as xr
 
+from irrmap.core.share_text import percent_text
+
 log = logging.getLogger(__name__)
 
 #: warn when at least this share of the usable points (used + unpredicted) lies on unpredicted crop pixels:
@@ -43,10 +45,10 @@ def warn_if_many(n_unpredicted: int, n_usable: int, source: str, map_name: str) 
     """Log a warning (the project's log.warning mechanism, collected into the report's flags) when the used
     points on unpredicted pixels reach UNPREDICTED_WARN_SHARE of `n_usable` (used + unpredicted points)."""
     if n_unpredicted and n_unpredicted >= UNPREDICTED_WARN_SHARE * max(n_usable, 1):
-        log.warning("%s: %s of %s reference points (%.1f %%) lie on crop pixels of %s that were not mapped (%s); they are left out "
+        log.warning("%s: %s of %s reference points (%s) lie on crop pixels of %s that were not mapped (%s); they are left out "
                     "of the accuracy, which then describes only the mapped pixels. Fix: fill the predictor's gaps (or refit with "
                     "them in the training pool) and map again", source, f"{n_unpredicted:,}", f"{n_usable:,}",
-                    100 * n_unpredicted / max(n_usable, 1), map_name, CAUSE)
+                    percent_text(n_unpredicted / max(n_usable, 1)), map_name, CAUSE)
 
 
 def counts_text(counts: dict, n_used: int) -> str:
@@ -56,7 +58,7 @@ def counts_text(counts: dict, n_used: int) -> str:
     n_un = counts.get("n_unpredicted", 0)
     if n_un:
         usable = n_un + n_used
-        parts.append(f"{n_un} points ({100 * n_un / max(usable, 1):.1f} % of the points with a label and a crop pixel) lie on crop "
+        parts.append(f"{n_un} points ({percent_text(n_un / max(usable, 1))} of the points with a label and a crop pixel) lie on crop "
                      f"pixels the map leaves unpredicted ({CAUSE}): they are not mapped and are left out of the scores.")
     if counts.get("n_on_no_cropland"):
         parts.append(f"{counts['n_on_no_cropland']} used points lie on pixels "
@@ -104,7 +106,7 @@ def without_unpredicted_units(mapped_m2, units, class_path, cropland_path, zones
     out = mapped_m2.copy()
     bad = {c: sh for c, sh in zip(codes, share) if sh > limit}
     out.loc[[c for c in bad if c in out.index]] = np.nan
-    out.attrs["not_estimable"] = {c: f"the map leaves {100 * sh:.1f} % of the unit's area unpredicted ({CAUSE})" for c, sh in bad.items()}
+    out.attrs["not_estimable"] = {c: f"the map leaves {percent_text(sh)} of the unit's area unpredicted ({CAUSE})" for c, sh in bad.items()}
     return out
 
 

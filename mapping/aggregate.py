@@ -1,4 +1,5 @@
-"""1 km product: irrigated area (m2) per block of `factor` x `factor` pixels (4 x 4 at 250 m).
+"""The area product: irrigated area (m2) per block of `factor` x `factor` pixels (4 x 4 at 250 m: 1 km; on other
+grids factor x the pixel, irrmap.core.aggregate_size).
 
 Area of a block = sum over its pixels of irrigated fraction x true pixel area (Grid.pixel_area, exact per
 row on geographic grids), so the total over the coarse map equals the total of the fine map. Blocks at the

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from irrmap.core.errors import DataError
+from irrmap.core.share_text import percent_text
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,10 @@ def check_map(tally: MapTally, features, medians: Mapping[int, float | None]) ->
         if share <= WARN_SHARE and not outside_all and not off_centre:
             continue
         factor = likely_factor(ratio)
-        what = (f"predictor {name}: {below / n:.1%} of the map's crop pixels lie below the training pool's 1st percentile "
-                f"{p01:g} and {above / n:.1%} above its 99th {p99:g} (expected about 1 % each); {below_min / n:.1%} below its "
-                f"minimum {lo:g}, {above_max / n:.1%} above its maximum {hi:g}; median {med:.4g} on the map against "
+        what = (f"predictor {name}: {percent_text(below / n, sep='')} of the map's crop pixels lie below the training pool's 1st percentile "
+                f"{p01:g} and {percent_text(above / n, sep='')} above its 99th {p99:g} (expected about 1 % each); "
+                f"{percent_text(below_min / n, sep='')} below its "
+                f"minimum {lo:g}, {percent_text(above_max / n, sep='')} above its maximum {hi:g}; median {med:.4g} on the map against "
                 f"{pool_med if pool_med is not None else float('nan'):.4g} in the pool")
         if factor:
             what += f" (ratio {ratio:.4g}: likely {factor})"

@@ -26,7 +26,7 @@ def irrigated_m2_by_unit(class_path, cropland, zones_path, units: pd.DataFrame, 
     irrmap.core.zonal.zonal_area: exact per row on geographic grids); class 0 and `nodata` count as 0.
 
     The one definition of a unit's mapped area: mapping/irrigated_area_by_unit.csv, the run report's statistics
-    section (the evaluation stage) and the 1 km product (the same share, mapping.aggregate.irrigated_share_map) all
+    section (the evaluation stage) and the area product (the same share, mapping.aggregate.irrigated_share_map) all
     take it. Not from mapping/fraction.tif: its uint8 round(100 x f_crop) is a rounded display layer, off by up to
     0.5 percentage points a pixel and 0 for f_crop < 0.005 (-0.11 % in all, up to 4 % for a small unit on the demo).
 

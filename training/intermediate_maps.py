@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from irrmap.core.share_text import percent_text
 from irrmap.training.split_mapreduce import split_tiles
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def warn_cut_ties(score: str, table: pd.DataFrame, ties: pd.DataFrame) -> None:
         return
     worst = cut.sort_values("n_tied", ascending=False, kind="stable").head(5)
     named = "; ".join(f"{r.unit}: {r.n_tied_labelled:,} of {r.n_tied:,} pixels with score {r.threshold:g} labelled "
-                      f"({100 * r.n_tied / max(r.n_candidates, 1):.0f} % of its crop pixels share that score)" for r in worst.itertuples())
+                      f"({percent_text(r.n_tied / max(r.n_candidates, 1), 0)} of its crop pixels share that score)" for r in worst.itertuples())
     more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
     log.warning("thresholds (%s): in %d unit(s) the statistic is met part-way through pixels of one score, and ties are "
                 "broken by row-major position, so the labelled ones are the unit's northernmost: %s%s. Fix: use a "

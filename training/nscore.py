@@ -36,6 +36,7 @@ import xarray as xr
 
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.halo import map_with_halo
+from irrmap.core.share_text import percent_text
 
 log = logging.getLogger(__name__)
 
@@ -380,7 +381,7 @@ def check_positive_median(vi: xr.DataArray, reference: xr.DataArray, med: xr.Dat
     bad, total = (int(x) for x in xr.Dataset({"b": (valid & (med <= 0)).sum(), "t": valid.sum()}).compute().values())
     if not bad:
         return
-    what = (f"{bad} of the {total} pixels with a VI and reference pixels in their window ({100 * bad / total:.1f} %) get no "
+    what = (f"{bad} of the {total} pixels with a VI and reference pixels in their window ({percent_text(bad / total)}) get no "
             "N-score: the median VI of the reference pixels in their window is <= 0 (the N-score is VI / that median, "
             "defined for positive indices)")
     if bad > MAX_NONPOSITIVE_SHARE * total:

@@ -20,6 +20,8 @@ import html
 import math
 from pathlib import Path
 
+from irrmap.core.share_text import percent_text
+
 M2_PER_HA = 1e4
 WHOLE, PARTIAL, OFF_GRID = "whole", "partial", "off grid"  # mapping.unit_areas' coverage values
 
@@ -99,7 +101,7 @@ def popup(name: str, code: str, row: dict) -> str:
                 + (f"<br>statistic of the whole unit: {fmt(stat)}, not compared" if not missing(stat) else ""))
     mapped, source, lines, tail = row.get("irrigated_area_ha"), "", [], []
     if cov == PARTIAL:
-        lines.append("<i>partly on the grid</i>" + (f" ({share:.1%} of its area)" if not missing(share) else "")
+        lines.append("<i>partly on the grid</i>" + (f" ({percent_text(share, sep='')} of its area)" if not missing(share) else "")
                      + ": the mapped area covers that part only")
         if "statistic_on_grid_ha" in row:
             stat, label = row["statistic_on_grid_ha"], "statistic for its part on the grid"

@@ -26,6 +26,7 @@ from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.parallelism import task_slots
 from irrmap.core.raster_read import open_raster
+from irrmap.core.share_text import percent_text
 from irrmap.core.valid_share import MOST_LOST, band_shares, coverage, extent_text, no_overlap, shares_within
 
 log = logging.getLogger(__name__)
@@ -96,18 +97,19 @@ def _check_products(stage_name: str, ctx: RunContext, outputs: list[Path], input
     refs = [p for p in inputs if p not in rasters and p.resolve().is_relative_to(ctx.outdir.resolve())
             and (g := _grid_of(p)) is not None and g.aligned_with(ctx.grid)]
     ref_share, within = shares_within(on_grid, refs, ctx.grid) if refs and on_grid else (None, {})
-    log.info("stage %s: valid share of the grid: %s%s", stage_name, ", ".join(f"{name[p]} {shares[p]:.1%}" for p in rasters),
-             f" (the products it reads are all valid on {ref_share:.1%})" if ref_share is not None else "")
+    log.info("stage %s: valid share of the grid: %s%s", stage_name, ", ".join(f"{name[p]} {percent_text(shares[p], sep='')}" for p in rasters),
+             f" (the products it reads are all valid on {percent_text(ref_share, sep='')})" if ref_share is not None else "")
     for p in rasters:
         kept = min(within.get(str(p), (1.0,)))
         why = _exempt(name[p])
         if shares[p] == 0 and name[p] in MAY_BE_EMPTY:
             log.info("stage %s: %s is empty: %s", stage_name, name[p], MAY_BE_EMPTY[name[p]])
         elif why is not None and shares[p] > 0 and kept < MOST_LOST:
-            log.info("stage %s: %s is valid on %.1f%% of where the products it reads are valid: %s", stage_name, name[p], 100 * kept, why)
+            log.info("stage %s: %s is valid on %s of where the products it reads are valid: %s", stage_name, name[p],
+                     percent_text(kept, sep=""), why)
         elif shares[p] == 0 or kept < MOST_LOST:
             what = ("has no valid pixel on the grid" if shares[p] == 0 else
-                    f"is valid on only {kept:.1%} of the area where the products it reads are valid ({', '.join(str(r) for r in refs)})")
+                    f"is valid on only {percent_text(kept, sep='')} of the area where the products it reads are valid ({', '.join(str(r) for r in refs)})")
             raise DataError(f"{name[p]} {what}{_sources_text(inputs, refs, ctx.grid)}", str(p),
                             "find the input that is missing there (the valid shares logged for each stage, gdalinfo -stats) and "
                             "check its coverage and nodata values; a missing value must stay missing and data stay data "
@@ -120,5 +122,5 @@ def _sources_text(inputs: list[Path], refs: list[Path], grid: Grid) -> str:
     for p in inputs:
         if p not in refs and _grid_of(p) is not None:
             with open_raster(p) as src:
-                parts.append(f"{p} (covers {coverage(src, grid):.1%} of the grid)")
+                parts.append(f"{p} (covers {percent_text(coverage(src, grid), sep='')} of the grid)")
     return f"; it also reads {', '.join(parts)}" if parts else ""

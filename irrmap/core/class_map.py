@@ -30,6 +30,7 @@ from rasterio.windows import Window, from_bounds
 
 from irrmap.core.errors import InputError
 from irrmap.core.nodata import valid_mask
+from irrmap.core.share_text import percent_text
 
 NONINTEGER_MAX = 0.01  # share of sampled valid values that may be non-integer
 MEMBER_MAX = 0.05  # share of sampled valid values in the asked classes below which a percent-like layer is refused
@@ -66,7 +67,7 @@ def check_class_map(src, band: int, decoding, classes, path: str, grid=None) -> 
         frac = float(np.mean(values != np.round(values)))
         if frac > NONINTEGER_MAX:
             raise NotAClassMap(
-                f"kind = 'fraction' counts class codes {asked}, but the file holds non-integer values ({frac:.1%} of "
+                f"kind = 'fraction' counts class codes {asked}, but the file holds non-integer values ({percent_text(frac, sep='')} of "
                 f"{values.size} sampled valid pixels; values {lo:g}..{hi:g}): it is a fraction or a continuous layer, "
                 "not a class map", path, _FIX)
     member = float(np.isin(values, asked).mean())
@@ -74,7 +75,7 @@ def check_class_map(src, band: int, decoding, classes, path: str, grid=None) -> 
     percent = lo == 0 and PERCENT_TOP_MIN <= hi <= 100 and found.size >= max(DENSE_MIN, DENSE_SHARE * (hi + 1))
     if member < MEMBER_MAX and (percent or found.size > MANY_MAX):
         raise NotAClassMap(
-            f"kind = 'fraction' counts class codes {asked}, which hold only {member:.2%} of {values.size} sampled valid "
+            f"kind = 'fraction' counts class codes {asked}, which hold only {percent_text(member, 2, sep='')} of {values.size} sampled valid "
             f"pixels, while the file holds {found.size} distinct values over {lo:g}..{hi:g}: it looks like a percent "
             "or continuous layer, not a class map", path, _FIX)
     if member == 0 and (path, band, tuple(asked)) not in _warned:  # a class map without them here, or a wrong code

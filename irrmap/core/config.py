@@ -384,7 +384,9 @@ class MappingSection(_Section):
     hole: int = Field(47, ge=1, le=49, description="7x7 rule: a window with at least this many irrigated pixels is filled (1..49: the window holds 49 pixels).")
     majority_size: int = Field(0, ge=0, description="Optional majority filter window (0: off).")
     mmu: int = Field(0, ge=0, description="Optional minimum mapping unit in pixels for irrigated patches (0: off).")
-    aggregate_factor: int = Field(4, ge=2, description="Pixels per side of the coarse irrigated-area product (4 x 250 m = 1 km).")
+    aggregate_factor: int = Field(4, ge=2, description="Pixels per side of the coarse irrigated-area product, mapping/irrigated_area_1km.tif "
+                                  "(4 x 250 m = 1 km; on other grids its cells are this x the pixel's ground size, named in the report; "
+                                  "the run warns when the default is not about 1 km).")
 
 
 class EvaluationSection(_Section):
@@ -416,7 +418,7 @@ class EvaluationSection(_Section):
                                         "(percent); when the strata are the map classes, a sum off the class's pixels in the map by more "
                                         "than 2x is warned about.")
     stratum_sizes: dict[str, float] | None = Field(None, description='Size of each stratum in pixels of the sampling frame the points were drawn from (at least the stratum\'s number of points), e.g. {arid = 68, humid = 706} (instead of inclusion_field, not both). Error-adjusted areas are these frame pixels times `frame_pixel_area_ha`.')
-    frame_pixel_area_ha: float | None = Field(None, gt=0, description="Pixel area (ha) of the sampling frame the points were drawn from, which turns stratum sizes (frame pixels) into hectares; default: the mean pixel area of the run's grid (a sample drawn on the run's grid, as the demo's is). When it is the map's mean pixel area and the map's pixels differ in area by more than 1 % (a lon/lat grid), each stratum's area is instead the sum of its pixels' true areas.")
+    frame_pixel_area_ha: float | None = Field(None, gt=0, description="Pixel area (ha) of the sampling frame the points were drawn from, which turns stratum sizes (frame pixels) into hectares; default: the mean pixel area of the run's grid (a sample drawn on the run's grid, as the demo's is), checked with the points: refused when the points on the grid stand for more frame pixels (sum of 1/pi, or of the stratum sizes) than the grid has, and warned about when they lie off its pixel centres (by more than 0.01 px) or on every k-th pixel; give it for points drawn on any other grid. When it is the map's mean pixel area and the map's pixels differ in area by more than 1 % (a lon/lat grid), each stratum's area is instead the sum of its pixels' true areas. The report's error-adjusted area table names the area used and where it came from.")
     level_statistics: dict[str, Path] = Field(
         default_factory=dict, description='Statistics tables of higher levels (same columns as [statistics]), e.g. {province = "province.csv"}: '
         "each level is compared with its own table; a level without one is compared with the sum of its units' statistics."

@@ -23,6 +23,7 @@ from irrmap.core.coverage import (
     on_grid_areas,
     scale_partial,
 )
+from irrmap.core.share_text import percent_text
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def warn_partial(rows: pd.DataFrame, mode: str, listing, what: str = "thresholds
     from on_grid_targets, `listing` the file that lists them, `fix` how to cover whole units (the grid's or the rasters' extent)."""
     cut = rows[rows["action"] != OFF_GRID]
     if len(cut):
-        items = [f"{c} {100 * s:.4g}% of {b}" for c, s, b in zip(cut["code"], cut["share"], cut["basis"])]
+        items = [f"{c} {percent_text(s, sig=4, sep='')} of {b}" for c, s, b in zip(cut["code"], cut["share"], cut["basis"])]
         log.warning("%s: %d units lie partly outside the grid (%s on the grid); %s. Fix: %s; %s lists them",
                     what, len(cut), _first(items), "their statistics were scaled by that share" if mode == "scale"
                     else "they were left out", fix, listing)

@@ -38,6 +38,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.layers import data_bands
 from irrmap.core.lon_wrap import source_pieces
 from irrmap.core.nodata import Decoding, decoding_for, read_missing, valid_mask
+from irrmap.core.share_text import percent_text
 
 log = logging.getLogger(__name__)
 
@@ -295,17 +296,17 @@ def check_aligned(aligned, source, grid: Grid, *, key: str, band: int = 1, nodat
                          "holds, or change it with gdal_edit.py")
     expected = cov * src_share
     if share < MOST_LOST * expected:
-        raise DataError(f"aligned onto the grid it is valid on {share:.1%} of the grid, but the file has valid data on about "
-                        f"{expected:.1%} of it: most of its data was lost in alignment", where,
+        raise DataError(f"aligned onto the grid it is valid on {percent_text(share, sep='')} of the grid, but the file has valid data on about "
+                        f"{percent_text(expected, sep='')} of it: most of its data was lost in alignment", where,
                         f"check {key}.kind, .resampling and .nodata; if they are right, report this with the file")
     causes = []
     if cov < 0.99:
-        causes.append(f"it covers {cov:.1%} of the grid ({extents})")
+        causes.append(f"it covers {percent_text(cov, sep='')} of the grid ({extents})")
     if src_share < 0.99:
-        causes.append(f"{1 - src_share:.1%} of its pixels under the grid are missing ({missing_rule})")
-    log.warning("%s: valid on only %.1f%% of the grid: %s (fix: use a file that covers the grid or narrow [grid] bounds; "
+        causes.append(f"{percent_text(1 - src_share, sep='')} of its pixels under the grid are missing ({missing_rule})")
+    log.warning("%s: valid on only %s of the grid: %s (fix: use a file that covers the grid or narrow [grid] bounds; "
                 "if a nodata value marks real data, e.g. 0 = no water, remove it with gdal_edit.py -unsetnodata or set "
-                "%s.nodata to a value the file never holds)", where, 100 * share, "; ".join(causes) or "sparse data", key)
+                "%s.nodata to a value the file never holds)", where, percent_text(share, sep=""), "; ".join(causes) or "sparse data", key)
     return share
 
 

@@ -16,6 +16,7 @@ from rasterio.windows import Window
 
 from irrmap.core.errors import GridError, InputError
 from irrmap.core.grid import Grid
+from irrmap.core.share_text import percent_text
 from irrmap.sources import qa
 from irrmap.sources.bands import REFLECTIVE
 from irrmap.sources.screen import screen, snow_guard
@@ -286,7 +287,7 @@ def _refuse_fill(name: str, sample: np.ndarray, attrs: dict, scene_id: str) -> N
     at_zero = float(np.mean(np.abs(below - np.float32(attrs["offset"])) <= _FILL_TOLERANCE))
     if at_zero > 0.5:
         raise InputError(f"{np.mean(sample < REFLECTANCE_FLOOR):.1%} of the sampled {name} pixels have a reflectance below "
-                         f"{REFLECTANCE_FLOOR}, {at_zero:.0%} of them exactly {float(attrs['offset']):.6g} = stored 0 x {attrs.get('gain', 1):.6g} "
+                         f"{REFLECTANCE_FLOOR}, {percent_text(at_zero, 0, sep='')} of them exactly {float(attrs['offset']):.6g} = stored 0 x {attrs.get('gain', 1):.6g} "
                          f"+ {float(attrs['offset']):.6g}: stored 0 is fill (no data), read as data because the file declares no nodata",
                          scene_id, _FILL_FIX.format(source=attrs.get("source", "FILE")))
 

@@ -14,6 +14,7 @@ from irrmap.mapping.treecover.percent import FRACTION_QUANTILE
 from irrmap.mapping.treecover.sample import decoded_sample
 
 from irrmap.core.errors import InputError
+from irrmap.core.share_text import percent_text
 
 #: least share of an epoch's valid sampled values that must decode (with --scale) to 0..100 %: below it almost every pixel
 #: would come out missing, the sign of a scale that does not fit the epoch (percent x 100 = 0..10000)
@@ -56,6 +57,6 @@ def check_epoch_units(epochs, scale, nodata) -> None:
         decoded = decoded_sample(p, scale=scale, nodata=nodata)  # --scale replaces the file's own scale
         share = float(((decoded >= 0) & (decoded <= 100)).mean())
         if share < MIN_DECODED_SHARE:
-            raise InputError(f"--scale {scale:g} decodes only {share:.2%} of {role}'s sampled values into 0..100 % (stored "
+            raise InputError(f"--scale {scale:g} decodes only {percent_text(share, 2, sep='')} of {role}'s sampled values into 0..100 % (stored "
                              f"p1..p99 {np.percentile(vals, 1):.3g}..{np.percentile(vals, 99):.3g}): almost every pixel would be missing",
                              os.fspath(p), "give --scale only for epochs stored as fractions 0..1 (--scale 100); drop it for percent")

@@ -15,6 +15,7 @@ import pandas as pd
 from irrmap.mapping.unit_areas import PARTIAL, WHOLE
 
 from irrmap.core.partial_units import OFF_GRID, grid_coverage
+from irrmap.core.share_text import percent_text
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def _warn(out: pd.DataFrame, listing) -> None:
     off = out.loc[out["coverage"] == OFF_GRID, "code"].astype(str).tolist()
     if not len(part) and not off:
         return
-    items = [f"{c} {100 * s:.3g} %" for c, s in zip(part["code"].astype(str), part["on_grid_share"])]
+    items = [f"{c} {percent_text(s, sig=3)}" for c, s in zip(part["code"].astype(str), part["on_grid_share"])]
     log.warning("%s: %d of %d units lie partly outside the epochs' grid (share of the unit's area on it: %s): their areas cover only "
                 "that part; %d lie wholly outside it (%s): their areas are empty (not mapped), not 0. Fix: give epochs that cover "
                 "whole units, or read the columns coverage and on_grid_share", listing or "treecover change", len(part), len(out),

@@ -1,4 +1,4 @@
-"""`irrmap mapping`: predict the irrigation map tile by tile, filter it, aggregate it to 1 km."""
+"""`irrmap mapping`: predict the irrigation map tile by tile, filter it, aggregate it to blocks of factor x factor pixels (1 km from 4 x 250 m)."""
 
 from __future__ import annotations
 

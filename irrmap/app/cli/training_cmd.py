@@ -11,6 +11,7 @@ from irrmap.app.cli.input_options import check_on_grid, named_values
 from irrmap.app.cli.table_options import add_table_args, table_format
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
 from irrmap.app.cli.value_types import SCALE, SEED
+from irrmap.core.share_text import percent_text
 
 log = logging.getLogger(__name__)
 
@@ -197,9 +198,9 @@ def log_infeasible(table) -> None:
     for r in infeasible_units(table).itertuples():
         if r.unscored_m2 > 0:
             log.warning("thresholds: unit %s is infeasible: statistic %.4g km2 but %.4g km2 cropland with a score and %.4g km2 "
-                        "(%.1f %% of its cropland) without one, which no threshold can label; shortfall %.4g km2; all its scored "
+                        "(%s of its cropland) without one, which no threshold can label; shortfall %.4g km2; all its scored "
                         "crop pixels are marked irrigated (fill the --score rasters' gaps over its cropland)", r.unit,
-                        r.target_m2 / 1e6, r.cropland_m2 / 1e6, r.unscored_m2 / 1e6, 100 * r.unscored_share, r.shortfall_m2 / 1e6)
+                        r.target_m2 / 1e6, r.cropland_m2 / 1e6, r.unscored_m2 / 1e6, percent_text(r.unscored_share), r.shortfall_m2 / 1e6)
             continue
         log.warning("thresholds: unit %s is infeasible: statistic %.4g km2 but %.4g km2 cropland on the grid, shortfall "
                     "%.4g km2; all its crop pixels are marked irrigated (check the cropland raster, the grid bounds and "

@@ -7,6 +7,7 @@ import logging
 
 from irrmap.app.cli import add_group
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
+from irrmap.core.share_text import percent_text
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def warn_beyond_grid(units, grid, limit: int = 10) -> None:
     if not cut.size and not off.size:
         return
     codes = part.codes.to_numpy()
-    items = [f"{codes[i]} ({100 * share[i]:.3g} % of its {whole[i] / 1e6:,.1f} km2 on the grid)" for i in cut[:limit]]
+    items = [f"{codes[i]} ({percent_text(share[i], sig=3)} of its {whole[i] / 1e6:,.1f} km2 on the grid)" for i in cut[:limit]]
     partly = (f"{cut.size} partly on it: " + "; ".join(items) + (f" and {cut.size - limit} more" if cut.size > limit else "")
               if cut.size else "none partly on it")
     wholly = (f"{off.size} wholly off it (no pixels: " + ", ".join(codes[off[:5]]) + (", ..." if off.size > 5 else "") + ")"

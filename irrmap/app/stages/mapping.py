@@ -1,12 +1,16 @@
-"""Stage `mapping`: windowed prediction with the fitted model, the 7x7 filter, the 1 km area product and the
+"""Stage `mapping`: windowed prediction with the fitted model, the 7x7 filter, the coarse area product and the
 area per admin unit (mapping/raw/*.tif, mapping/class.tif, mapping/fraction.tif, mapping/irrigated_area_1km.tif,
-mapping/irrigated_area_by_unit.csv). class.tif: 1 irrigated, 0 cropland not irrigated, 255 no cropland.
+mapping/irrigated_area_by_unit.csv). The area product sums [mapping].aggregate_factor x aggregate_factor pixels:
+1 km cells at the default 4 x 250 m, but factor x the grid's pixel on other grids (its name is fixed; its size is
+logged, and warned about when the default factor misses 1 km: irrmap.core.aggregate_size).
+class.tif: 1 irrigated, 0 cropland not irrigated, 255 no cropland.
 fraction.tif: uint8 round(100 x f_crop) where irrigated, the published display layer; its rounding (up to 0.5
-percentage points a pixel, 0 for f_crop < 0.005) would bias areas, so no area comes from it: the 1 km product and
+percentage points a pixel, 0 for f_crop < 0.005) would bias areas, so no area comes from it: the area product and
 the unit table sum class 1 x the float cropland x true pixel area (mapping.aggregate.irrigated_share)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
@@ -15,6 +19,7 @@ from irrmap.core.atomic import atomic_path
 from irrmap.core.raster_read import read_raster
 
 PRODUCTS = MAPPING_PRODUCTS
+log = logging.getLogger(__name__)
 
 
 def _model_features(ctx: RunContext) -> list[str]:
@@ -31,6 +36,7 @@ def run(ctx: RunContext) -> list[Path]:
 
     sec = ctx.config.mapping
     chunk = ctx.config.run.chunk_size
+    _log_area_cells(ctx)
     names = _model_features(ctx)
     # inputs chunked as the prediction tiles: a tile that cut a chunk would read the whole chunk
     size = tile_size_for(len(names) + 2, sec.memory_mb, in_flight=task_slots())
@@ -57,6 +63,20 @@ def run(ctx: RunContext) -> list[Path]:
     area = aggregate_to_file(share, folder / "irrigated_area_1km.tif", factor=sec.aggregate_factor, scale=1.0, nodata=None,
                              tags=tags | {"area": "class 1 x cropland fraction x true pixel area"}, domain=cropland.notnull())
     return [*raw.values(), *final.values(), Path(area), _unit_table(ctx, final["class"], cropland, folder / "irrigated_area_by_unit.csv")]
+
+
+def _log_area_cells(ctx: RunContext) -> None:
+    """Say how large the area product's cells are on the ground (irrmap.core.aggregate_size), and warn once when the
+    default [mapping].aggregate_factor (4, for 4 x 250 m = 1 km: METHOD.md section 5) gives cells that are not about
+    1 km on this grid; a factor set in the config is the user's choice of cell and is only logged."""
+    from irrmap.core.aggregate_size import aggregate_label, size_warning
+
+    factor = ctx.config.mapping.aggregate_factor
+    text = size_warning(ctx.grid, factor) if "aggregate_factor" not in ctx.config.mapping.model_fields_set else None
+    if text:
+        log.warning("mapping: %s", text)
+    else:
+        log.info("mapping: mapping/irrigated_area_1km.tif: %s", aggregate_label(ctx.grid, factor))
 
 
 def _unit_table(ctx: RunContext, class_path, cropland, out: Path) -> Path:

@@ -9,16 +9,52 @@ import irrmap
 from irrmap.app.context import RunContext
 
 
-def sample_design(ctx: RunContext):
-    """The [evaluation] sampling design (evaluation.design.SampleDesign), or None without stratum_field; the frame's
-    pixel area is [evaluation].frame_pixel_area_ha, else the mean true pixel area of the run's grid."""
+def sample_design(ctx: RunContext, points=None):
+    """The [evaluation] sampling design (evaluation.design.SampleDesign), or None without stratum_field. The frame's
+    pixel area (ha) is [evaluation].frame_pixel_area_ha, else the mean true pixel area of the run's grid (Grid.total_area
+    / size): the sample taken to be drawn on the run's grid, which evaluation.design_frame checks with the points
+    (`points`: the configured points as stage evaluation.configured_points reads them; read here when None). Raises
+    DataError when the points on the grid stand for more frame pixels than the grid has (check_frame_total); logs a
+    warning (into the report's findings) when they lie off its pixel centres (centre_basis). The design's
+    unit_area_from says which area was used and why, for the report's area table."""
+    from irrmap.evaluation import design_frame
     from irrmap.evaluation.design import SampleDesign
 
     sec = ctx.config.evaluation
     if not sec.stratum_field:
         return None
-    area = sec.frame_pixel_area_ha or ctx.grid.total_area() / ctx.grid.size / 1e4  # default: the run's grid is the frame
-    return SampleDesign(sec.stratum_field, sec.inclusion_field, sec.stratum_sizes, area)
+    if sec.frame_pixel_area_ha:
+        return SampleDesign(sec.stratum_field, sec.inclusion_field, sec.stratum_sizes, sec.frame_pixel_area_ha,
+                            f"{design_frame.FRAME_KEY} (given)")
+    design = SampleDesign(sec.stratum_field, sec.inclusion_field, sec.stratum_sizes)
+    pts, source = _design_points(ctx, points)
+    design_frame.check_frame_total(pts, design, ctx.grid, source)
+    basis = design_frame.centre_basis(pts, ctx.grid, source)
+    area = ctx.grid.total_area() / ctx.grid.size / 1e4  # default: the run's grid is the frame
+    return SampleDesign(sec.stratum_field, sec.inclusion_field, sec.stratum_sizes, area, basis)
+
+
+def check_design_frame(ctx: RunContext, points) -> None:
+    """Before the run (`irrmap run --check`): without [evaluation].frame_pixel_area_ha, refuse points that stand for more
+    frame pixels than the run's grid has (evaluation.design_frame.check_frame_total; `points`: the configured points)."""
+    from irrmap.evaluation.design import SampleDesign
+    from irrmap.evaluation.design_frame import check_frame_total
+
+    sec = ctx.config.evaluation
+    if not sec.stratum_field or sec.frame_pixel_area_ha or not (sec.inclusion_field or sec.stratum_sizes):
+        return
+    if sec.stratum_field not in points.columns or (sec.inclusion_field and sec.inclusion_field not in points.columns):
+        return  # named by the field checks
+    check_frame_total(points, SampleDesign(sec.stratum_field, sec.inclusion_field, sec.stratum_sizes), ctx.grid,
+                      f"[evaluation].points = {ctx.path(sec.points)}")
+
+
+def _design_points(ctx: RunContext, points):
+    """(the configured points, their file for messages)."""
+    from irrmap.app.stages.evaluation import configured_points
+
+    sec = ctx.config.evaluation
+    return (configured_points(ctx)[0] if points is None else points), f"[evaluation].points = {ctx.path(sec.points)}"
 
 
 def method_lines(ctx: RunContext) -> list[str]:
@@ -52,15 +88,23 @@ def run_outputs(ctx: RunContext) -> list[tuple[str, str]]:
     config writes it, never because a file of an earlier run with another config is still on disk (those are
     manifest.json's `stale_outputs`, irrmap.app.pipeline): the mapping stage's maps and table when [mapping] is
     set; the map viewer, written when the run ends after a mapping or threshold stage ([mapping] or [training],
-    irrmap.app.pipeline._write_viewer); the manifest, always written when the run ends."""
+    irrmap.app.pipeline._write_viewer); the manifest, always written when the run ends. The area product is named by
+    its true cell size on the run's grid (irrmap.core.aggregate_size.aggregate_label: "irrigated area at about 4 km
+    (4 x 1 km pixels)" on a 1 km grid), not by its file name's 1 km."""
     c = ctx.config
     out = []
     if c.mapping is not None:
         out += [("class map", "mapping/class.tif"), ("area per unit (CSV)", "mapping/irrigated_area_by_unit.csv"),
-                ("1 km area", "mapping/irrigated_area_1km.tif")]
+                (_area_label(ctx), "mapping/irrigated_area_1km.tif")]
     if c.mapping is not None or c.training is not None:
         out.append(("map viewer", "view.html"))
     return [*out, ("manifest", "manifest.json")]
+
+
+def _area_label(ctx: RunContext) -> str:
+    from irrmap.core.aggregate_size import aggregate_label
+
+    return aggregate_label(ctx.grid, ctx.config.mapping.aggregate_factor)
 
 
 def run_info(ctx: RunContext):
@@ -127,4 +171,4 @@ def diagnostics(ctx: RunContext, points_kw: dict | None):
     return Diagnostics(card, importance, thresholds)
 
 
-__all__ = ["diagnostics", "map_figure", "method_lines", "run_info", "run_outputs", "sample_design"]
+__all__ = ["check_design_frame", "diagnostics", "map_figure", "method_lines", "run_info", "run_outputs", "sample_design"]

@@ -28,6 +28,7 @@ from irrmap.core.palettes import IRRIGATION
 from irrmap.core.partial_units import mark_partial_status
 from irrmap.core.raster_read import read_raster
 from irrmap.core.raster_write import RasterOutput, write_rasters
+from irrmap.core.share_text import percent_text
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def warn_infeasible(result: pd.DataFrame, scores: list[str] | None = None) -> No
     rest = bad[bad["unscored_m2"] <= 0]
     if len(gap):
         rows = [f"{r.unit} ({r.target_m2 / 1e6:.2f} km2 reported, {r.cropland_m2 / 1e6:.2f} km2 cropland with a score, "
-                f"{r.unscored_m2 / 1e6:.2f} km2 = {100 * r.unscored_share:.1f} % of its cropland without a score)" for r in gap.head(8).itertuples()]
+                f"{r.unscored_m2 / 1e6:.2f} km2 = {percent_text(r.unscored_share)} of its cropland without a score)" for r in gap.head(8).itertuples()]
         log.warning("thresholds: %d units report more irrigated area than their cropland with a score, and part of their cropland "
                     "has no score, so no threshold can label it: %s%s; all their scored cropland is marked irrigated. Fix: fill "
                     "the gaps of the scores' inputs (%s: their series and the DEM / climate inputs they are computed from; "

@@ -15,6 +15,7 @@ from irrmap.app.stages.common import check_on_grid, checked_units, provenance
 from irrmap.core.atomic import atomic_path
 from irrmap.core.coverage import unit_areas
 from irrmap.core.raster_write import write_raster
+from irrmap.core.share_text import percent_text
 from irrmap.core.units import ZONE_NODATA, read_units_from_config
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def partial_targets(ctx: RunContext, targets: pd.Series, table: pd.DataFrame) ->
 
 def _pct(share: float) -> str:
     """A share as a percentage that shows a unit 99.96 % on the grid is not whole: '99.96%', '51.23%', '6.1%'."""
-    return f"{100 * share:.4g}%"
+    return percent_text(share, sig=4, sep="")
 
 
 def _check(ctx: RunContext) -> None:
