@@ -19,7 +19,6 @@ from irrmap.evaluation.agreement import mapped_area_by_unit, zonal_mapped_area
 from irrmap.evaluation.compare_grids import binarise_own_grid
 from irrmap.evaluation.comparison import compare_maps, compare_maps_many
 from irrmap.mapping.reconcile.zone_sums import RunRasters, zone_sums
-from pyproj import Geod
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
@@ -28,21 +27,17 @@ from irrmap.core.fixed_sum import KeySums
 from irrmap.core.grid import Grid
 from irrmap.core.raster_write import write_raster
 from irrmap.core.units import AdminUnits
+from tests.geod_truth import densified_pixel_area
 
 RES, LEFT, TOP, H, W = 0.005, 30.0, 40.55, 110, 90  # 30.0..30.45 E x 40.0..40.55 N
 N_ZONES = 5
 TILES = (7, 64, 4096)  # 4096: the whole grid in one window
-GEOD = Geod(ellps="WGS84")
 ROW, COL = np.mgrid[0:H, 0:W]
 
 
 def _row_area(j: int) -> float:
-    """Ellipsoidal area (m2) of a pixel in row j: Geod on its outline, the parallels cut into 100 pieces."""
-    top, bottom = TOP - j * RES, TOP - (j + 1) * RES
-    t = np.arange(100) / 100
-    lons = np.r_[t * RES, RES, RES - t * RES, 0.0]
-    lats = np.r_[np.full(100, bottom), bottom, np.full(100, top), top]
-    return GEOD.polygon_area_perimeter(lons, lats)[0]
+    """Ellipsoidal area (m2) of a pixel in row j as drawn (tests.geod_truth.densified_pixel_area)."""
+    return densified_pixel_area(LEFT, TOP, RES, j)
 
 
 AREA = np.array([_row_area(j) for j in range(H)])[:, None] * np.ones((1, W))  # (H, W) m2
@@ -204,7 +199,7 @@ def test_evaluate_statistics_tables_do_not_depend_on_where_the_tiles_cut_a_unit(
     gpd.GeoDataFrame({"code": list(polys)}, geometry=[box(x0 + c0 * res, y0 - h * res, x0 + c1 * res, y0) for c0, c1 in polys.values()],
                      crs="EPSG:4326").to_file(tmp_path / "u.geojson")
     pd.DataFrame({"code": list(polys), "irr_ha": [1100.0, 1800.0]}).to_csv(tmp_path / "s.csv", index=False)
-    area = np.array([_geod_row_area(x0, y0, res, j) for j in range(h)])[:, None] * np.ones((1, w))
+    area = np.array([densified_pixel_area(x0, y0, res, j) for j in range(h)])[:, None] * np.ones((1, w))
     tables = {}
     for name in ("full", "cut"):
         out = tmp_path / name
@@ -217,11 +212,3 @@ def test_evaluate_statistics_tables_do_not_depend_on_where_the_tiles_cut_a_unit(
     for code, (c0, c1) in polys.items():
         want = math.fsum((m.astype(np.float64) * area)[:, c0:c1].ravel().tolist())
         assert county.loc[code, "mapped_m2"] == pytest.approx(want, rel=1e-9)
-
-
-def _geod_row_area(x0: float, y0: float, res: float, j: int) -> float:
-    top, bottom = y0 - j * res, y0 - (j + 1) * res
-    t = np.arange(100) / 100
-    lons = x0 + np.r_[t * res, res, res - t * res, 0.0]
-    lats = np.r_[np.full(100, bottom), bottom, np.full(100, top), top]
-    return GEOD.polygon_area_perimeter(lons, lats)[0]

@@ -10,7 +10,6 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import xarray as xr
-from pyproj import Geod
 from rasterio.windows import Window
 from shapely.geometry import box
 
@@ -19,12 +18,12 @@ from irrmap.core.grid import Grid
 from irrmap.core.raster_write import write_raster
 from irrmap.core.units import AdminUnits
 from irrmap.core.zonal import zonal_area
+from tests.geod_truth import densified_pixel_area
 
 RES, LEFT, TOP = 0.005, 0.1, 0.6  # the grid: 0.1..0.6 E x 0.1..0.6 N, 100 x 100 pixels
 # unit boxes on pixel edges: 130101 cut by the left edge, 130102 by the bottom, 130103 inside, 130104 by the right and top
 BOXES = {"130101": (0.0, 0.2, 0.3, 0.45), "130102": (0.3, 0.05, 0.55, 0.3), "130103": (0.2, 0.45, 0.5, 0.58),
          "130104": (0.5, 0.4, 0.7, 0.65)}
-GEOD = Geod(ellps="WGS84")
 
 
 def _fraction(i, j):
@@ -39,12 +38,8 @@ def _read_cropland(g: Grid) -> xr.DataArray:
 
 
 def _row_area(j: int) -> float:
-    """Ellipsoidal area (m2) of a pixel in row j: Geod on its outline, the parallels cut into 100 pieces."""
-    top, bottom = TOP - j * RES, TOP - (j + 1) * RES
-    t = np.arange(100) / 100
-    lons = np.r_[t * RES, RES, RES - t * RES, 0.0]
-    lats = np.r_[np.full(100, bottom), bottom, np.full(100, top), top]
-    return GEOD.polygon_area_perimeter(lons, lats)[0]
+    """Ellipsoidal area (m2) of a pixel in row j as drawn (tests.geod_truth.densified_pixel_area)."""
+    return densified_pixel_area(LEFT, TOP, RES, j)
 
 
 def _truth(x0, y0, x1, y1):
