@@ -121,12 +121,8 @@ def test_run_writes_outputs_manifest_and_resumes(project, capsys):
     assert (out / "units" / "zones.tif").exists()
 
 
-def test_run_with_training_stages(project):
-    g = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00225, "EPSG:4326")
-    rng = np.random.default_rng(0)
-    for name in ("s1", "s2"):
-        write_raster(project / f"{name}.tif", as_dataarray(rng.random(g.shape).astype("float32"), g), cog=False)
-    text = CONFIG + """
+# two score inputs (s1.tif, s2.tif on the project's grid) and the training stages on them
+TRAINING = """
 [inputs.s1]
 path = "s1.tif"
 
@@ -137,6 +133,14 @@ path = "s2.tif"
 scores = ["s1", "s2"]
 per_class = 20
 """
+
+
+def test_run_with_training_stages(project):
+    g = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00225, "EPSG:4326")
+    rng = np.random.default_rng(0)
+    for name in ("s1", "s2"):
+        write_raster(project / f"{name}.tif", as_dataarray(rng.random(g.shape).astype("float32"), g), cog=False)
+    text = CONFIG + TRAINING
     (project / "config.toml").write_text(text)
     assert main(["-q", "run", str(project / "config.toml")]) == 0
     out = project / "out" / "training"

@@ -23,6 +23,7 @@ import pytest
 import rasterio
 from conftest import as_dataarray
 from test_pipeline_cli import CONFIG, project  # noqa: F401 - the tiny two-county project and its fixture
+from test_pipeline_cli import TRAINING as SCORES_AND_TRAINING
 
 from irrmap import generate_demo
 from irrmap.app import pipeline
@@ -35,17 +36,7 @@ from irrmap.core.raster_write import write_raster
 
 RUN_STATE = {"manifest.json", ".irrmap-digests.json"}
 
-TRAINING = """
-[inputs.s1]
-path = "s1.tif"
-
-[inputs.s2]
-path = "s2.tif"
-
-[training]
-scores = ["s1", "s2"]
-per_class = 20
-
+TRAINING = SCORES_AND_TRAINING + """
 [models]
 model = "rf"
 
