@@ -14,6 +14,10 @@ demo's), and wrong by the ratio of the pixel areas for one drawn on another grid
     pixel centres by more than CENTRE_TOLERANCE_PX, or all on every k-th row and column (a k-times coarser frame
     aligned with the grid, whose centres are centres of this grid for an odd k).
 
+With a GIVEN frame pixel area X (ha), (a) still holds as areas: `check_frame_area` refuses points on the grid that
+stand for more than the grid's true area (N X beyond the same slack), e.g. a pixel area typed in m2 or a coarser
+frame's area (`irrmap run` and `irrmap evaluate points|report --frame-pixel-area` alike).
+
 Both look only at points on the grid (reprojected as evaluation.points.grid_cells does): a frame larger than the
 run (a national sample, a provincial run on the same pixels) is fine.
 """
@@ -50,14 +54,22 @@ MAX_LATTICE, MIN_LATTICE_POINTS = 16, 16
 def frame_pixels_on_grid(pts: pd.DataFrame, design, inside: np.ndarray) -> tuple[float, float]:
     """(N, SE): the frame pixels the points on the grid (`inside`, bool per point) stand for, and its standard error
     (0 for given stratum sizes). Inclusion probabilities: N = sum over them of 1/pi_k, SE^2 = sum (1 - pi_k) / pi_k^2;
-    given sizes: sum over strata of N_h times the stratum's share of points on the grid. Points with an unusable
+    given sizes: sum over strata of N_h times the stratum's share p_h of its n_h points on the grid, SE^2 = sum N_h^2
+    p_h (1 - p_h) / n_h (binomial; 0 when the grid holds all or none of a stratum's points). Points with an unusable
     probability are skipped (evaluation.design.stratum_sizes refuses them later, naming the field)."""
     strata = pts[design.stratum_field].astype(str)
     if design.stratum_sizes:
         n_all = strata.value_counts()
         n_in = strata[inside].value_counts()
-        return float(sum(float(v) * n_in.get(str(k).strip(), 0) / n_all.get(str(k).strip(), 1)
-                         for k, v in design.stratum_sizes.items())), 0.0
+        total = var = 0.0
+        for k, v in design.stratum_sizes.items():
+            n_h, m_h = n_all.get(str(k).strip(), 0), n_in.get(str(k).strip(), 0)
+            if not n_h:
+                continue
+            p = m_h / n_h  # share of the stratum's points on the grid: N_h p estimates its frame pixels there
+            total += float(v) * p
+            var += float(v) ** 2 * p * (1 - p) / n_h  # binomial variance of p (0 when all or none are on the grid)
+        return total, float(np.sqrt(var))
     pi = pd.to_numeric(pts[design.inclusion_field], errors="coerce").to_numpy(dtype=np.float64)[inside]
     pi = pi[(pi > 0) & (pi <= 1)]
     return float((1.0 / pi).sum()), float(np.sqrt(((1.0 - pi) / pi**2).sum()))
@@ -86,6 +98,33 @@ def check_frame_total(pts, design, grid, source: str) -> None:
                     "area by the wrong factor", f"{source}: {FRAME_KEY}",
                     f"set {FRAME_KEY} to the pixel area (ha) of the grid the points were drawn from: at most grid area / frame "
                     f"pixels = {grid_ha:,.0f} / {n:,.0f} = {grid_ha / n:.6g} ha (that value if the frame covered all of this grid)")
+
+
+def check_frame_area(pts, design, grid, source: str, key: str = FRAME_KEY, inside: np.ndarray | None = None) -> None:
+    """(a) for a GIVEN frame pixel area (design.unit_area_ha, ha; [evaluation].frame_pixel_area_ha or
+    --frame-pixel-area, named by `key`): the frame part the points on `grid` represent (frame_pixels_on_grid), times
+    that area, cannot cover more than the grid's true area (Grid.total_area) beyond FRAME_SLACK and Z_REFUSE standard
+    errors. A frame larger than the grid is fine (only points on the grid count); a frame pixel area too large for
+    the points' inclusion probabilities (a 1 km frame's area for points drawn on 250 m pixels, a pixel area in m2 or
+    acres) would scale every error-adjusted area by that factor and raises DataError, naming the largest area that
+    fits. `inside` (bool per point): which points lie on the grid, when the caller has it (else reprojected here)."""
+    if not design.unit_area_ha or any(f and f not in pts.columns for f in (design.stratum_field, design.inclusion_field)):
+        return
+    if inside is None:
+        inside = _grid_position(pts, grid)[2]
+    n, se = frame_pixels_on_grid(pts, design, np.asarray(inside, dtype=bool))
+    grid_ha = grid.total_area() / 1e4
+    x = float(design.unit_area_ha)
+    if not n > 0 or not n * x > grid_ha * (1 + FRAME_SLACK) + Z_REFUSE * se * x:
+        return
+    what = ("sum(1/pi) of " + repr(design.inclusion_field) if design.inclusion_field else "the stratum sizes") + \
+        f" over the {int(np.sum(inside)):,} points on the grid"
+    raise DataError(f"{what} is {n:,.0f} frame pixels" + (f" (SE {se:,.0f})" if se else "")
+                    + f"; at the given frame pixel area {x:g} ha that is a frame of {n * x:,.0f} ha on the grid, {n * x / grid_ha:.3g} "
+                    f"times the grid's whole {grid_ha:,.0f} ha: the frame pixel area is too large for these points, and every "
+                    "error-adjusted area would be scaled by it", f"{source}: {key}",
+                    f"give the pixel area (ha) of the grid the points were drawn from: at most grid area / frame pixels = "
+                    f"{grid_ha:,.0f} / {n:,.0f} = {grid_ha / n:.6g} ha (a value in m2 or acres is 1e4 or 2.47 times too large)")
 
 
 def centre_basis(pts, grid, source: str) -> str:
@@ -143,4 +182,4 @@ def _grid_position(pts, grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return col, row, inside
 
 
-__all__ = ["FRAME_KEY", "centre_basis", "check_frame_total", "frame_pixels_on_grid", "lattice_step"]
+__all__ = ["FRAME_KEY", "centre_basis", "check_frame_area", "check_frame_total", "frame_pixels_on_grid", "lattice_step"]

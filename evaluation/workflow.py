@@ -471,6 +471,9 @@ def points_accuracy(map_path, points_path, label_field: str, *, threshold: float
                "max_snap_distance_m": float(snapped_d.max()) if len(snapped_d) else None}  # geodesic, point to pixel centre
     if design is not None:
         check_frame_size(design, info, grid, str(points_path), Path(map_path).name, values=m)
+        from irrmap.evaluation.design_frame import check_frame_area
+
+        check_frame_area(s, design, grid, str(points_path), "--frame-pixel-area", inside=s["inside"].to_numpy())
     design_acc = (design_accuracy(s.loc[used], design, CLASSES, source=str(points_path), all_points=s,
                                   pixel_areas=_design_pixel_areas(design, grid, m, threshold, s.loc[used]))
                   if design else None)
@@ -541,7 +544,8 @@ def check_frame_size(design: SampleDesign, info: dict, grid: Grid, source: str, 
     exceeds the map more than FRAME_REFUSE_RATIO times and is the map's grid (no frame pixel area, or the map's own
     mean pixel area, as `irrmap run` sets it by default): sizes counted in another unit, e.g. hectares or 30 m pixels
     for a 250 m map, would scale every design-based area. Logs a warning beyond FRAME_WARN_RATIO (only that, for a
-    frame with pixels of its own area: it may be another region than the map). `values` (optional; the map's array,
+    frame with pixels of its own area: it may be another region than the map; design_frame.check_frame_area, called after
+    it, refuses one whose points on the map stand for more than the map's area). `values` (optional; the map's array,
     shape (height, width), NaN = nodata): the map's area in ha is then the sum of its data pixels' true areas
     (Grid.pixel_area), not their count times the mean pixel area, which differ on a lon/lat grid. First, with or
     without stratum sizes, raises DataError for a frame pixel area that is the map's mean pixel area in m2, in acres

@@ -139,15 +139,15 @@ def test_frame_pixel_area_gives_design_areas_in_ha(tmp_path, capsys):
     labels = rng.integers(0, 2, len(rows))
     stratum = np.where(cols < 30, "west", "east")
     pts = _points(tmp_path / "p.csv", rows, cols, labels, stratum=stratum)
-    sizes = {"west": 79305.0, "east": 137930.0}
+    sizes = {"west": 79305.0, "east": 137930.0}  # x 0.75 ha: 162,926 ha of frame, inside the map's 233,349 ha
     rc = main(["evaluate", "points", str(p), str(pts), "--label-field", "label", "--stratum-field", "stratum",
-               "--stratum-size", "west=79305", "--stratum-size", "east=137930", "--frame-pixel-area", "25", "--json"])
+               "--stratum-size", "west=79305", "--stratum-size", "east=137930", "--frame-pixel-area", "0.75", "--json"])
     assert rc == 0
     d = json.loads(capsys.readouterr().out)["design_based"]
     df = pd.DataFrame({"s": stratum, "ref": labels})
     for cls, name in ((0, "not_irrigated"), (1, "irrigated")):
         pixels = sum(sizes[h] * (g["ref"] == cls).mean() for h, g in df.groupby("s"))  # Stehman: sum_h N_h p_hk
         assert d["area"][name] == pytest.approx(pixels)  # frame pixels, as documented
-        assert d["area_ha"][name] == pytest.approx(25 * pixels)
-        assert d["area_se_ha"][name] == pytest.approx(25 * d["area_se"][name])
-        assert d["area_ci95_ha"][name] == pytest.approx([25 * x for x in d["area_ci95"][name]])
+        assert d["area_ha"][name] == pytest.approx(0.75 * pixels)
+        assert d["area_se_ha"][name] == pytest.approx(0.75 * d["area_se"][name])
+        assert d["area_ci95_ha"][name] == pytest.approx([0.75 * x for x in d["area_ci95"][name]])

@@ -133,10 +133,14 @@ def test_stratum_sizes_against_map_pixels(tmp_path, caplog, sizes, outcome):
     assert r.design.estimate.total == pytest.approx(sum(sizes.values()))
 
 
-def test_frame_with_its_own_pixel_area_is_only_warned(tmp_path, caplog):
+def test_frame_with_its_own_pixel_area_larger_than_the_map_is_refused(tmp_path, caplog):
+    """Another frame than the map's pixels: 10,000 frame pixels x 25 ha = 250,000 ha, yet every point lies on the map
+    of 100 pixels (9,489 ha), so the part of the frame the points stand for cannot be that large (it was only warned
+    about, and the design-based areas came out 26 times the map; evaluation.design_frame.check_frame_area)."""
     m, _ = _map(tmp_path / "m.tif")
     pts = _design_points(tmp_path)
     design = SampleDesign("stratum", stratum_sizes={"a": 5000, "b": 5000}, unit_area_ha=25.0)  # another frame than the map
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), pytest.raises(DataError) as e:
         points_accuracy(m, pts, "label", design=design)
     assert any("stratum sizes add up to" in rec.message for rec in caplog.records)
+    assert "--frame-pixel-area" in str(e.value) and "10,000 frame pixels" in str(e.value)

@@ -14,7 +14,8 @@ def sample_design(ctx: RunContext, points=None):
     pixel area (ha) is [evaluation].frame_pixel_area_ha, else the mean true pixel area of the run's grid (Grid.total_area
     / size): the sample taken to be drawn on the run's grid, which evaluation.design_frame checks with the points
     (`points`: the configured points as stage evaluation.configured_points reads them; read here when None). Raises
-    DataError when the points on the grid stand for more frame pixels than the grid has (check_frame_total); logs a
+    DataError when the points on the grid stand for more frame pixels than the grid has (check_frame_total), or, with
+    a given frame pixel area, for more than the grid's area (check_frame_area); logs a
     warning (into the report's findings) when they lie off its pixel centres (centre_basis). The design's
     unit_area_from says which area was used and why, for the report's area table."""
     from irrmap.evaluation import design_frame
@@ -24,8 +25,11 @@ def sample_design(ctx: RunContext, points=None):
     if not sec.stratum_field:
         return None
     if sec.frame_pixel_area_ha:
-        return SampleDesign(sec.stratum_field, sec.inclusion_field, sec.stratum_sizes, sec.frame_pixel_area_ha,
-                            f"{design_frame.FRAME_KEY} (given)")
+        design = SampleDesign(sec.stratum_field, sec.inclusion_field, sec.stratum_sizes, sec.frame_pixel_area_ha,
+                              f"{design_frame.FRAME_KEY} (given)")
+        pts, source = _design_points(ctx, points)
+        design_frame.check_frame_area(pts, design, ctx.grid, source)
+        return design
     design = SampleDesign(sec.stratum_field, sec.inclusion_field, sec.stratum_sizes)
     pts, source = _design_points(ctx, points)
     design_frame.check_frame_total(pts, design, ctx.grid, source)
@@ -35,18 +39,23 @@ def sample_design(ctx: RunContext, points=None):
 
 
 def check_design_frame(ctx: RunContext, points) -> None:
-    """Before the run (`irrmap run --check`): without [evaluation].frame_pixel_area_ha, refuse points that stand for more
-    frame pixels than the run's grid has (evaluation.design_frame.check_frame_total; `points`: the configured points)."""
+    """Before the run (`irrmap run --check`): refuse points that stand for more frame pixels than the run's grid has
+    (without [evaluation].frame_pixel_area_ha: evaluation.design_frame.check_frame_total), or, with it, for more than
+    the grid's area (check_frame_area); `points`: the configured points."""
     from irrmap.evaluation.design import SampleDesign
-    from irrmap.evaluation.design_frame import check_frame_total
+    from irrmap.evaluation.design_frame import check_frame_area, check_frame_total
 
     sec = ctx.config.evaluation
-    if not sec.stratum_field or sec.frame_pixel_area_ha or not (sec.inclusion_field or sec.stratum_sizes):
+    if not sec.stratum_field or not (sec.inclusion_field or sec.stratum_sizes):
         return
     if sec.stratum_field not in points.columns or (sec.inclusion_field and sec.inclusion_field not in points.columns):
         return  # named by the field checks
-    check_frame_total(points, SampleDesign(sec.stratum_field, sec.inclusion_field, sec.stratum_sizes), ctx.grid,
-                      f"[evaluation].points = {ctx.path(sec.points)}")
+    design = SampleDesign(sec.stratum_field, sec.inclusion_field, sec.stratum_sizes, sec.frame_pixel_area_ha)
+    source = f"[evaluation].points = {ctx.path(sec.points)}"
+    if sec.frame_pixel_area_ha:
+        check_frame_area(points, design, ctx.grid, source)
+    else:
+        check_frame_total(points, design, ctx.grid, source)
 
 
 def _design_points(ctx: RunContext, points):
