@@ -46,6 +46,7 @@ from irrmap.core.progress import progress_bar
 from irrmap.core.palettes import IRRIGATION
 from irrmap.core.raster_write import RasterOutput, gdal_cache_bytes, write_rasters
 from irrmap.mapping.map_shift import MapTally, check_map
+from irrmap.mapping.map_swaps import check_swaps
 from irrmap.mapping.tile_runner import tile_runner
 from irrmap.models.persistence import check_features, load_model
 
@@ -115,8 +116,10 @@ class FeatureGuard:
         return MapTally(self.shift_limits) if self.shift_limits else None
 
     def check_map(self, tally: MapTally | None) -> None:
-        """DataError when the whole map's tally shows a predictor off the training distribution (map_shift.check_map)."""
+        """DataError when the whole map's tally shows two predictors exchanged (map_swaps.check_swaps) or a predictor
+        off the training distribution (map_shift.check_map)."""
         if tally is not None:
+            check_swaps(tally, self.features)
             check_map(tally, self.features, self.medians)
 
     @classmethod
