@@ -73,7 +73,8 @@ def _gdal_average_fraction(codes, nodata, classes, src_transform, grid):
 def test_nested_grid_fraction_equals_gdal_average(tmp_path, monkeypatch, ky, kx, row, col, h, w):
     """Where grid pixels are whole blocks of source pixels the reader counts them instead of warping: the same
     float32 bytes as GDAL's average warp of the membership, nodata and off-file pixels included (windows with a
-    grid pixel cut by the file's edge keep the warp)."""
+    grid pixel cut by the file's edge keep the warp), but for the known-share rule (irrmap.core.raster_read:
+    pixels less than half valid are missing, pixels partly off the file the average of their valid cells)."""
     import irrmap.core.raster_read as rr
 
     counted = []
@@ -90,6 +91,19 @@ def test_nested_grid_fraction_equals_gdal_average(tmp_path, monkeypatch, ky, kx,
     grid = Grid(crs="EPSG:32633", transform=from_origin(500000 + 30 * col, 4000000 - 30 * row, 30 * kx, 30 * ky), width=w, height=h)
     got = read_raster(path, grid, kind="fraction", classes=[1, 3], chunks=4).values
     want = _gdal_average_fraction(codes, 255, [1, 3], src_t, grid)
+    # pixels less than half covered by valid cells are missing, and a pixel partly off the file is the average of
+    # its valid cells (GDAL's average clamps its footprint to the edge): the hand count there
+    # (tests/test_fraction_known_share.py)
+    padded = np.full((30 * ky * h + 128, 30 * kx * w + 192), 255, np.uint8)
+    padded[64 : 64 + 64, 96 : 96 + 96] = codes
+    cells = padded[64 + row : 64 + row + h * ky, 96 + col : 96 + col + w * kx].reshape(h, ky, w, kx).swapaxes(1, 2)
+    valid, member = (cells != 255).sum(axis=(2, 3)), np.isin(cells, [1, 3]).sum(axis=(2, 3))
+    on_file = np.zeros(padded.shape, bool)
+    on_file[64 : 64 + 64, 96 : 96 + 96] = True
+    edge = ~on_file[64 + row : 64 + row + h * ky, 96 + col : 96 + col + w * kx].reshape(h, ky, w, kx).swapaxes(1, 2).all(axis=(2, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        want = np.where(edge, (member / valid).astype(np.float32), want)
+    want[2 * valid < ky * kx] = np.nan
     assert got.dtype == np.float32
     assert got.tobytes() == want.tobytes()
     assert counted  # some windows took the counting path

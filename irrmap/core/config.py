@@ -149,7 +149,7 @@ def bounds_in_crs_units(bounds, crs: str) -> None:
 class InputRaster(_Section):
     path: RasterPath = Field(description="Raster file (any GDAL format), or a GDAL dataset name (/vsizip/x.zip/a.tif, NETCDF:\"f.nc\":var).")
     kind: Literal["continuous", "categorical", "fraction"] = Field(
-        "continuous", description="continuous (average/bilinear), categorical (mode/nearest) or fraction (share of `classes`)."
+        "continuous", description="continuous (average/bilinear), categorical (mode/nearest) or fraction (share of `classes`; missing where valid cells cover less than half of the pixel)."
     )
     band: LayerChoice = Field(
         None, description='Layer to read: its 1-based number or its name (band description, e.g. "NDVI"); omit for a single-layer file (a file with several layers then stops with an error listing them).'

@@ -5,7 +5,21 @@ with GDAL's warper in memory. The resampling follows the data kind:
 - "continuous": average when the source is finer than the grid (coarsening), bilinear when coarser;
 - "categorical": mode when coarsening, nearest when refining (values kept as integers; missing pixels carry
   the marker of irrmap.core.nodata.class_marker, never a value the file may hold as data);
-- "fraction": share (0..1) of valid source cells whose class is in `classes`, by area-weighted average.
+- "fraction": share (0..1) of valid source cells whose class is in `classes`, by area-weighted average, read only
+  where the pixel is mostly known. A pixel's KNOWN share is the share of its area covered by valid source cells (on
+  the file and not missing); at >= KNOWN_SHARE_MIN = 0.5 the pixel is the average over its valid cells, below it is
+  missing (NaN), as a pixel wholly off the file is. Reason: a fraction is multiplied by the WHOLE pixel's area
+  downstream (cropland areas), so a pixel 5 % on the file read as its on-file share counted the other 95 % as alike
+  (a 1 km UTM grid over the demo's 30 m land cover: 256.98 km2 of cropland in its 779 edge pixels against 132.65 km2
+  of 30 m cells); the 0.5 threshold is the pixel-centre convention of the units' rasterization (a pixel belongs where
+  its centre is), which keeps edge areas unbiased in expectation. The known share is GDAL's average warp of a 0/1
+  validity raster extended past the file's edge with 0 (the warper itself has no such output: its destination alpha
+  and UNIFIED_SRC_NODATA say whether a pixel got a value, not which share of it is covered, and its average clamps a
+  footprint leaving the source to the edge pixels, so pixels partly off the file take the warp of the 0/1 membership
+  over that of the validity instead); the exact block count (_fraction_by_blocks, irrmap.app.stages.shared_fractions)
+  applies the same rule as 2 x valid cells >= cells of the block. The pixels a read sets missing so are counted and
+  reported once per input by known_share_warning. Continuous reads keep the average of the known part (EVI,
+  precipitation: intensive values, not shares of the area).
 Only what the file declares is missing (nodata, mask band, alpha band = 0 for every data band of any type, fill
 values, valid range: irrmap.core.nodata); missing pixels never enter a resampling kernel. A damaged or
 truncated file raises InputError naming it.
@@ -21,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import threading
 import warnings
@@ -420,7 +435,7 @@ def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
                 return out
         nest = _nesting(src, sub) if plan.kind == "fraction" else None
         if nest is not None and _whole_blocks(src, sub, *nest):
-            return _fraction_by_blocks(src, plan, sub, *nest)
+            return _fraction_by_blocks(src, plan, grid, sub, *nest)
         # warped as the whole grid is, whatever the chunking (irrmap.core.warp_window): at the whole grid's kernel
         # scale, in regions of the chunk's rows x the grid's canonical column blocks, cut back to the chunk's columns
         scale = grid_scale(src.crs, src.transform, src.shape, grid, plan.resampling)
@@ -431,20 +446,116 @@ def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
             bounds = region.bounds if src.crs == region.crs else transform_bounds(region.crs, src.crs, *region.bounds, densify_pts=21)
             # a geographic file: the region's longitudes may cross the antimeridian or lie 360 deg from the file's
             pieces = source_pieces(src.bounds, bounds) if src.crs.is_geographic else [(bounds, 0.0)]
-            reads = []
+            reads, cover = [], []
             for piece, shift in pieces:
                 win = _padded_window(src, piece, pad)
                 if win is not None:
                     raw, mask = _read(src, plan, win)
                     reads.append((raw, mask, shifted(src.window_transform(win), shift)))
-            regions.append((region, b0, reads))
-        src_crs = src.crs
+                    if plan.kind == "fraction":  # where the region reaches past the file's edge: the window beyond it
+                        cover.append((win, _padded_window(src, piece, pad, margin=_edge_margin(scale, pad)), shift))
+            regions.append((region, b0, reads, cover))
+        src_crs, src_transform = src.crs, src.transform
     out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
-    for region, b0, reads in regions:
+    for region, b0, reads, cover in regions:
         warped = _warp_region(plan, reads, src_crs, region, warp_options(scale, pad))
         lo, hi = max(c0, b0), min(c1, b0 + region.width)
+        if plan.kind == "fraction":  # pixels less than half known: missing (counted in the chunk's columns only)
+            known = _known_share(plan, warped, reads, cover, src_crs, src_transform, region, warp_options(scale, pad))
+            if known is not None:
+                _drop_partly_known(plan, grid, warped[:, lo - b0 : hi - b0], known[:, lo - b0 : hi - b0] >= KNOWN_SHARE_MIN - KNOWN_SHARE_TOL)
         out[:, lo - c0 : hi - c0] = warped[:, lo - b0 : hi - b0]
     return out
+
+
+# A fraction pixel is read only where valid source cells cover at least this share of its area (the pixel-centre
+# convention of the units' rasterization: a pixel belongs where its centre is); KNOWN_SHARE_TOL absorbs the warper's
+# double rounding of area weights, so that a pixel exactly half known counts as known in the warp as in the exact
+# block count (2 x valid cells >= ky x kx).
+KNOWN_SHARE_MIN = 0.5
+KNOWN_SHARE_TOL = 1e-9
+
+_dropped_lock = threading.Lock()
+_dropped: dict = {}  # (path, band, classes, grid shape, grid transform) -> pixels set missing for a known share < 0.5
+
+
+def _drop_partly_known(plan: _Plan, grid: Grid, values: np.ndarray, known_enough: np.ndarray) -> None:
+    """Set `values` (a fraction chunk, float32) missing where `known_enough` is False, and count the pixels that had
+    a value (for known_share_warning)."""
+    drop = ~known_enough & ~np.isnan(values)
+    n = int(drop.sum())
+    if n:
+        values[drop] = np.nan
+        key = (plan.path, plan.band, plan.classes, tuple(grid.shape), tuple(grid.transform)[:6])
+        with _dropped_lock:
+            _dropped[key] = _dropped.get(key, 0) + n
+
+
+def known_share_warning(path, band: int, classes, grid: Grid, where: str) -> int:
+    """Log one warning naming `where` (e.g. "[inputs.cropland]") with the number of grid pixels that the fraction
+    read of `path` (band `band`, `classes`) onto `grid` set missing since valid source cells cover less than
+    KNOWN_SHARE_MIN of their area (the file's edge, or its missing cells), counted in this process since the last
+    call; returns that number (0: no warning)."""
+    key = (os.fspath(path), int(band), tuple(classes or ()), tuple(grid.shape), tuple(grid.transform)[:6])
+    with _dropped_lock:
+        n = _dropped.pop(key, 0)
+    if n:
+        log.warning("%s: %d grid pixels set missing: valid cells of %s cover less than half of each (the file's edge or its "
+                    "missing cells); a share of the known part would count as the share of the whole pixel's area", where, n, path)
+    return n
+
+
+def _edge_margin(scale: tuple[float, float], pad: int) -> int:
+    """Source pixels past the file's edge that hold every destination pixel straddling it: two destination pixels'
+    footprint (1 / scale source pixels each, twice for a rotated or sheared footprint) plus the kernel pad."""
+    return int(math.ceil(2.0 / min(min(scale), 1.0))) + pad
+
+
+def _known_share(plan: _Plan, warped: np.ndarray, reads: list, cover: list, src_crs, src_transform, region: Grid,
+                 options: dict) -> np.ndarray | None:
+    """Per pixel of `region`, the share of its area covered by valid source cells (on the file and not missing), by
+    GDAL's average warp of a 0/1 validity raster that extends past the file's edge with 0 (`cover`: each read's window
+    and that window extended by _edge_margin); pieces across the antimeridian add up. None when every pixel is wholly
+    known: no read is cut by the file's edge and no cell of it is missing.
+
+    Where a read is cut by the file's edge, `warped` (GDAL's average of the fraction over `region`) is also corrected
+    in place for the pixels partly off the file: GDAL's average clamps a footprint that leaves the source to its edge
+    pixels (the last column of cells under a pixel 75 % on the file weighs 3.5 columns), so there the value is the
+    warp of the 0/1 membership (0 off the file and where missing) over the warp of the validity: the area-weighted
+    average of the pixel's valid cells. Pixels wholly on the file keep GDAL's value (missing cells excluded by its
+    nodata rule, the same weighted average)."""
+    converted = [_convert(plan, raw, mask) for raw, mask, _ in reads]
+    cut = any(ext != win for win, ext, _ in cover)
+    if not cut and not any(np.isnan(m).any() for m in converted):
+        return None
+
+    def warp(layer: str) -> np.ndarray:
+        total = np.zeros(region.shape, np.float64)
+        for member, (win, ext, shift) in zip(converted, cover):
+            src = np.zeros((int(ext.height), int(ext.width)), np.float32)
+            r, c = int(win.row_off - ext.row_off), int(win.col_off - ext.col_off)
+            part = src[r : r + int(win.height), c : c + int(win.width)]
+            if layer == "valid":
+                part[...] = ~np.isnan(member)
+            elif layer == "on_file":
+                part[...] = 1.0
+            else:  # the 0/1 membership, 0 where missing
+                part[...] = np.nan_to_num(member, nan=0.0)
+            part = np.zeros(region.shape, np.float64)
+            reproject(src, part, src_transform=shifted(rasterio.windows.transform(ext, src_transform), shift), src_crs=src_crs,
+                      dst_transform=region.transform, dst_crs=region.crs, resampling=Resampling.average, init_dest_nodata=False,
+                      **options)
+            total += part
+        return total
+
+    known = warp("valid")
+    if cut:
+        edge = warp("on_file") < 1.0 - KNOWN_SHARE_TOL
+        edge &= known > 0
+        if edge.any():
+            with np.errstate(invalid="ignore", divide="ignore"):
+                warped[edge] = (warp("member")[edge] / known[edge]).astype(np.float32)
+    return known
 
 
 def _warp_region(plan: _Plan, reads: list, src_crs, region: Grid, options: dict) -> np.ndarray:
@@ -467,14 +578,21 @@ def _wraps(src, grid: Grid) -> bool:
     return bool(src.crs.is_geographic and any(shift for _, shift in source_pieces(src.bounds, grid.bounds)))
 
 
-def _padded_window(src, bounds, pad: int = 2) -> Window | None:
+def _padded_window(src, bounds, pad: int = 2, margin: int = 0) -> Window | None:
     """The file's window under `bounds` (its CRS) plus `pad` pixels for the resampling kernel
-    (irrmap.core.warp_window.kernel_pad), clipped to the file; None when nothing is left."""
+    (irrmap.core.warp_window.kernel_pad), clipped to the file widened by `margin` pixels on every side (0: the file
+    itself; a geographic file's rows stay within +-90 deg); None when nothing is left."""
     win = from_bounds(*bounds, transform=src.transform)
-    c_lo = max(0, int(np.floor(win.col_off)) - pad)
-    r_lo = max(0, int(np.floor(win.row_off)) - pad)
-    c_hi = min(src.width, int(np.ceil(win.col_off + win.width)) + pad)
-    r_hi = min(src.height, int(np.ceil(win.row_off + win.height)) + pad)
+    r_min, r_max = -margin, src.height + margin
+    if margin and src.crs is not None and src.crs.is_geographic:  # rows past the poles do not transform
+        ys = [(src.transform * (0, row))[1] for row in (r_min, r_max)]
+        if max(ys) > 90 or min(ys) < -90:
+            lo, hi = sorted(((~src.transform) * (0, lat))[1] for lat in (90, -90))
+            r_min, r_max = max(r_min, int(np.ceil(lo))), min(r_max, int(np.floor(hi)))
+    c_lo = max(-margin, int(np.floor(win.col_off)) - pad)
+    r_lo = max(r_min, int(np.floor(win.row_off)) - pad)
+    c_hi = min(src.width + margin, int(np.ceil(win.col_off + win.width)) + pad)
+    r_hi = min(r_max, int(np.ceil(win.row_off + win.height)) + pad)
     if c_hi <= c_lo or r_hi <= r_lo:
         return None
     return Window(c_lo, r_lo, c_hi - c_lo, r_hi - r_lo)
@@ -518,11 +636,12 @@ def _whole_blocks(src, sub: Grid, ky: int, kx: int, row: int, col: int) -> bool:
     return not any(0 < edge < n * k and edge % k for edge, k, n in edges)
 
 
-def _fraction_by_blocks(src, plan: _Plan, sub: Grid, ky: int, kx: int, row: int, col: int) -> np.ndarray:
-    """A fraction read where every grid pixel is a ky x kx block of source pixels (`_nesting`): members / valid
-    source pixels per block, counted exactly, as float32 (NaN where no source pixel is valid or the block is off
-    the file). This is what GDAL's `average` warp returns there (each source pixel weighs 1: the same double
-    division, cast to float32; tests/test_class_membership.py compares the two), without the warp."""
+def _fraction_by_blocks(src, plan: _Plan, grid: Grid, sub: Grid, ky: int, kx: int, row: int, col: int) -> np.ndarray:
+    """A fraction read where every grid pixel of `sub` (a window of `grid`) is a ky x kx block of source pixels
+    (`_nesting`): members / valid source pixels per block, counted exactly, as float32 (NaN where fewer than half of
+    the block's pixels are valid (block_fractions) or the block is off the file). This is what GDAL's `average` warp
+    and the warp path's known share give there (each source pixel weighs 1: the same double division, cast to
+    float32; tests/test_class_membership.py and tests/test_fraction_known_share.py compare the two), without the warp."""
     from irrmap.core.block_counts import IDENTITY, code_bits, count_blocks
 
     h, w = sub.shape
@@ -537,8 +656,17 @@ def _fraction_by_blocks(src, plan: _Plan, sub: Grid, ky: int, kx: int, row: int,
         codes = code_bits(plan.decoding.missing(raw, mask), class_membership(raw, plan.classes, dtype=bool))
         table, mask = IDENTITY, None
     n_valid, n_member = count_blocks(codes, table, mask, sub.shape, ky, kx, rr0 - row, cc0 - col)
+    return block_fractions(plan, grid, n_valid, n_member, ky * kx)
+
+
+def block_fractions(plan: _Plan, grid: Grid, n_valid: np.ndarray, n_member: np.ndarray, cells: int) -> np.ndarray:
+    """float32 members / valid source cells per block of `cells` source cells (the same double division as GDAL's
+    average), NaN where valid cells are fewer than KNOWN_SHARE_MIN of the block (2 x n_valid < cells: the warp's rule,
+    counted exactly) or none is valid; the former counted for known_share_warning."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_valid > 0, n_member / n_valid, np.nan).astype(np.float32)
+        out = np.where(n_valid > 0, n_member / n_valid, np.nan).astype(np.float32)
+    _drop_partly_known(plan, grid, out, 2 * n_valid.astype(np.int64) >= cells)
+    return out
 
 
 def _read(src, plan: _Plan, window: Window):

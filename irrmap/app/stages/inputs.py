@@ -17,7 +17,7 @@ from irrmap.app.stages.common import check_raster_on_grid, provenance
 from irrmap.core.class_map import NotAClassMap
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
-from irrmap.core.raster_read import read_raster
+from irrmap.core.raster_read import known_share_warning, read_raster
 from irrmap.core.raster_write import write_aligned
 from irrmap.core.valid_share import check_aligned
 from irrmap.suitability.guards import FEET
@@ -67,6 +67,8 @@ def stage(name: str) -> Stage:
         check_unit_type(ctx.path(spec.path), da.attrs["band"], spec.scale, f"[inputs.{name}]")
         with shared_fractions.pass_for(ctx, name, da) as data:  # the values, counted with its siblings' when it has any
             write_aligned(out, data, name=name, tags=tags)
+        if spec.kind == "fraction":  # pixels less than half covered by valid source cells were set missing: say how many
+            known_share_warning(ctx.path(spec.path), da.attrs["band"], spec.classes, ctx.grid, f"[inputs.{name}]")
         check_aligned(out, ctx.path(spec.path), ctx.grid, key=f"[inputs.{name}]", band=da.attrs["band"], nodata=spec.nodata,
                       fill_values=spec.fill_values, valid_range=spec.valid_range)
         return [out]

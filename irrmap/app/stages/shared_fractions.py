@@ -156,7 +156,7 @@ def fractions(plans: tuple, grid, rows, cols) -> list[np.ndarray]:
         src = rr._dataset(path)
         nest = None if rr._same_lattice(src, sub) else rr._nesting(src, sub)
         if nest is not None and rr._whole_blocks(src, sub, *nest):
-            return _by_blocks(src, plans, sub, *nest)
+            return _by_blocks(src, plans, grid, sub, *nest)
     return [rr._read_window(p, grid, rows, cols) for p in plans]
 
 
@@ -170,9 +170,10 @@ def _packed_table(decoding, classes: tuple, dtype: str, base: int) -> np.ndarray
     return (tables[0] & VALID) + 2 * packed
 
 
-def _by_blocks(src, plans: tuple, sub, ky: int, kx: int, row: int, col: int) -> list[np.ndarray]:
-    """raster_read._fraction_by_blocks for several plans on one read: members / valid source pixels per block as float32
-    (NaN where none is valid), the same double division."""
+def _by_blocks(src, plans: tuple, grid, sub, ky: int, kx: int, row: int, col: int) -> list[np.ndarray]:
+    """raster_read._fraction_by_blocks for several plans on one read (`sub`: a window of `grid`): members / valid source
+    pixels per block as float32 (NaN where none is valid, or fewer than half: raster_read.block_fractions), the same
+    double division."""
     h, w = sub.shape
     rr0, cc0 = max(row, 0), max(col, 0)
     rr1, cc1 = min(row + h * ky, src.height), min(col + w * kx, src.width)
@@ -189,5 +190,4 @@ def _by_blocks(src, plans: tuple, sub, ky: int, kx: int, row: int, col: int) -> 
         counted = [count_blocks(code_bits(p.decoding.missing(raw, mask), rr.class_membership(raw, p.classes, dtype=bool)),
                                 IDENTITY, None, *at) for p in plans]
         n_valid, members = counted[0][0], [m for _, m in counted]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return [np.where(n_valid > 0, m / n_valid, np.nan).astype(np.float32) for m in members]
+    return [rr.block_fractions(p, grid, n_valid, m, ky * kx) for p, m in zip(plans, members)]
