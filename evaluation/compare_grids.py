@@ -113,7 +113,8 @@ def on_grid(path, grid: Grid, threshold: float, tmp_path, *, what: str = "map B"
     nm = name or Path(path).stem
     b_m, a_m = _size_m(own), _size_m(grid)
     if fraction and factor > COARSENING:
-        da = read_raster(tmp_path, grid, kind="continuous", resampling="average", name=nm)
+        # a share of the pixel's area: missing where map B's valid cells cover less than half of it (raster_read, area_share)
+        da = read_raster(tmp_path, grid, kind="continuous", resampling="average", area_share=True, name=nm)
         method = (f"average: {what} ({b_m:g} m) is {factor:.3g}x finer than map A's grid ({a_m:g} m); its irrigated fraction "
                   "(mean of its 0/1 pixels, binarised on its own grid) in each map A pixel weights the matrix")
         out = OnGrid(da, None, area, method)

@@ -188,4 +188,10 @@ def test_grid_much_larger_than_the_raster(geographic_dem, resampling):
         np.testing.assert_allclose(read_raster(path, grid, chunks=chunks, resampling=resampling).values, got, rtol=0,
                                    atol=1e-3, equal_nan=True)
     if resampling != "bilinear":
-        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-3, equal_nan=True)
+        inside = np.ones(ref.shape, bool)
+        if resampling == "average":  # GDAL's average clamps a pixel cut by the file's edge onto its last cells, the reader
+            # averages the cells on the file (tests/test_continuous_edge_average.py): compared where wholly on the file
+            on = whole_grid_reproject(np.pad(np.ones(decoded.shape, np.float32), 8), t * Affine.translation(-8, -8), "EPSG:4326",
+                                      grid, "average")
+            inside = on >= 1 - 1e-9
+        np.testing.assert_allclose(got[inside], ref[inside], rtol=0, atol=1e-3, equal_nan=True)

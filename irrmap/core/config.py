@@ -161,12 +161,21 @@ class InputRaster(_Section):
     scale: float | None = Field(None, description="Override the file's scale factor (MOD13Q1: 0.0001).")
     offset: float | None = Field(None, description="Override the file's offset.")
     valid_range: tuple[float, float] | None = Field(None, description="Raw values outside [min, max] are missing.")
-
+    area_share: bool | None = Field(
+        None, description="kind = 'continuous' values are shares of the pixel's area (a cropland or tree-cover fraction, a percent "
+        "with scale = 0.01): read as kind = 'fraction' is, the average of the valid cells only where they cover at least half of the "
+        "pixel (the file's edge, its missing cells), else missing, since the share is multiplied by the whole pixel's area. "
+        "Default: true for an input read as a cropland or cover share ([training], [suitability], [reconcile] cropland, "
+        "[features] cropland / natural / other, [evaluation].map with map_kind = 'fraction'), false otherwise (EVI, "
+        "precipitation: the average of the known part). Not for kind = 'categorical'.")
 
     @model_validator(mode="after")
     def _classes_for_fraction(self):
         if self.kind == "fraction" and not self.classes:
             raise ValueError("kind = 'fraction' needs `classes` (the codes to count)")
+        if self.kind == "categorical" and self.area_share:
+            raise ValueError("area_share = true needs kind = 'continuous' (a percent or 0..1 share) or 'fraction' (classes "
+                             "counted), not 'categorical' (class codes)")
         return self
 
 

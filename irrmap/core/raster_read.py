@@ -2,7 +2,10 @@
 
 Each chunk reads only the source window under it, decodes nodata/scale (irrmap.core.nodata), then resamples
 with GDAL's warper in memory. The resampling follows the data kind:
-- "continuous": average when the source is finer than the grid (coarsening), bilinear when coarser;
+- "continuous": average when the source is finer than the grid (coarsening), bilinear when coarser. At the file's
+  edge the average is that of the pixel's valid cells on the file, area-weighted (GDAL's clamps the part of the
+  pixel past the edge onto the file's last column / row of cells: _known_share); any valid cell keeps a value.
+  `area_share` (a cropland or cover percent read as continuous): the half-known rule of "fraction" below;
 - "categorical": mode when coarsening, nearest when refining (values kept as integers; missing pixels carry
   the marker of irrmap.core.nodata.class_marker, never a value the file may hold as data);
 - "fraction": share (0..1) of valid source cells whose class is in `classes`, by area-weighted average, read only
@@ -19,7 +22,7 @@ with GDAL's warper in memory. The resampling follows the data kind:
   over that of the validity instead); the exact block count (_fraction_by_blocks, irrmap.app.stages.shared_fractions)
   applies the same rule as 2 x valid cells >= cells of the block. The pixels a read sets missing so are counted and
   reported once per input by known_share_warning. Continuous reads keep the average of the known part (EVI,
-  precipitation: intensive values, not shares of the area).
+  precipitation: intensive values, not shares of the area), unless read with `area_share`.
 Only what the file declares is missing (nodata, mask band, alpha band = 0 for every data band of any type, fill
 values, valid range: irrmap.core.nodata); missing pixels never enter a resampling kernel. A damaged or
 truncated file raises InputError naming it.
@@ -88,6 +91,7 @@ class _Plan:
     out_dtype: str
     fill: float
     batch: tuple = ()  # the bands read together with this one, window by window (irrmap.core.band_batch); () = alone
+    area_share: bool = False  # continuous values that are shares of the pixel's area: the half-known rule of fractions
 
 
 def open_raster(path):
@@ -173,6 +177,7 @@ def read_raster(
     valid_range=None,
     signed: bool = False,
     warn_scaled: bool = True,
+    area_share: bool = False,
     chunks: int = 1024,
     name: str | None = None,
 ) -> xr.DataArray:
@@ -196,7 +201,7 @@ def read_raster(
     """
     plan, same_lattice, mtime = _plan_for(path, grid, kind=kind, band=band, band_option=band_option, classes=classes, resampling=resampling, nodata=nodata,
                                           fill_values=fill_values, scale=scale, offset=offset, valid_range=valid_range,
-                                          signed=signed, warn_scaled=warn_scaled)
+                                          signed=signed, warn_scaled=warn_scaled, area_share=area_share)
     chunk_shape = da.core.normalize_chunks((chunks, chunks), grid.shape)
     token = tokenize(plan.path, mtime, plan, grid.to_dict(), chunks)
     arr = da.map_blocks(
@@ -242,7 +247,7 @@ def _plan_for(path, grid: Grid, *, band=None, **kwargs):
 
 def _plans_for(path, grid: Grid, bands, *, kind: str = "continuous", classes=None, resampling=None, nodata=None,
                fill_values=(), scale=None, offset=None, valid_range=None, signed=False, warn_scaled=True, batch_bands=None,
-               band_option=None):
+               band_option=None, area_share=False):
     """The read plans of `bands` (read_raster's rules; a scale warning for the first band only), whether the file
     sits on the grid's lattice, and its mtime: the file opened once for all of them (a 23-date stack was opened
     23 times while its graph was built, about 5 ms a band on the main thread). A band that fails raises as
@@ -252,6 +257,9 @@ def _plans_for(path, grid: Grid, bands, *, kind: str = "continuous", classes=Non
         raise InputError(f"unknown raster kind {kind!r}", "kind", f"use one of {', '.join(KINDS)}")
     if kind == "fraction" and not classes:
         raise InputError("a fraction read needs the classes to count", "classes", "pass classes=[...] (e.g. cropland codes)")
+    if kind == "categorical" and area_share:
+        raise InputError("a categorical read holds class codes, not shares of the pixel's area", "area_share",
+                         "read the layer as kind = 'continuous' (a percent or 0..1 share) or 'fraction' (classes counted)")
     plans = []
     with open_raster(path) as opened:
         check_georef(opened, path)  # a CRS with a datum and a geotransform (not GCPs), not a container of subdatasets
@@ -282,7 +290,8 @@ def _plans_for(path, grid: Grid, bands, *, kind: str = "continuous", classes=Non
                 out_dtype, fill = "float32", np.nan
             plans.append((band, dec, src_dtype, out_dtype, fill, batch))
         mtime = os.path.getmtime(local_file(path))  # a GDAL dataset name (/vsizip/..., NETCDF:...): its container's
-    plans = tuple(_Plan(path, band, kind, dec, rs, tuple(classes or ()), src_dtype, out_dtype, fill, batch)
+    plans = tuple(_Plan(path, band, kind, dec, rs, tuple(classes or ()), src_dtype, out_dtype, fill, batch,
+                        area_share=bool(area_share) and kind == "continuous")
                   for band, dec, src_dtype, out_dtype, fill, batch in plans)
     return plans, same_lattice, mtime
 
@@ -452,7 +461,7 @@ def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
                 if win is not None:
                     raw, mask = _read(src, plan, win)
                     reads.append((raw, mask, shifted(src.window_transform(win), shift)))
-                    if plan.kind == "fraction":  # where the region reaches past the file's edge: the window beyond it
+                    if _edge_rule(plan):  # where the region reaches past the file's edge: the window beyond it
                         cover.append((win, _padded_window(src, piece, pad, margin=_edge_margin(scale, pad)), shift))
             regions.append((region, b0, reads, cover))
         src_crs, src_transform = src.crs, src.transform
@@ -460,9 +469,9 @@ def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
     for region, b0, reads, cover in regions:
         warped = _warp_region(plan, reads, src_crs, region, warp_options(scale, pad))
         lo, hi = max(c0, b0), min(c1, b0 + region.width)
-        if plan.kind == "fraction":  # pixels less than half known: missing (counted in the chunk's columns only)
+        if _edge_rule(plan):  # the average of the valid cells at the file's edge; a share of the area: half known or missing
             known = _known_share(plan, warped, reads, cover, src_crs, src_transform, region, warp_options(scale, pad))
-            if known is not None:
+            if known is not None:  # pixels less than half known: missing (counted in the chunk's columns only)
                 _drop_partly_known(plan, grid, warped[:, lo - b0 : hi - b0], known[:, lo - b0 : hi - b0] >= KNOWN_SHARE_MIN - KNOWN_SHARE_TOL)
         out[:, lo - c0 : hi - c0] = warped[:, lo - b0 : hi - b0]
     return out
@@ -511,22 +520,35 @@ def _edge_margin(scale: tuple[float, float], pad: int) -> int:
     return int(math.ceil(2.0 / min(min(scale), 1.0))) + pad
 
 
+def _edge_rule(plan: _Plan) -> bool:
+    """Whether a warped read of `plan` needs the file's edge (and, for an area share, its missing cells) handled
+    beyond GDAL's warp: every fraction and area-share read (the half-known rule) and every continuous average (GDAL's
+    clamping at the file's edge, _known_share)."""
+    return plan.kind == "fraction" or plan.area_share or (plan.kind == "continuous" and plan.resampling == Resampling.average)
+
+
 def _known_share(plan: _Plan, warped: np.ndarray, reads: list, cover: list, src_crs, src_transform, region: Grid,
                  options: dict) -> np.ndarray | None:
     """Per pixel of `region`, the share of its area covered by valid source cells (on the file and not missing), by
     GDAL's average warp of a 0/1 validity raster that extends past the file's edge with 0 (`cover`: each read's window
-    and that window extended by _edge_margin); pieces across the antimeridian add up. None when every pixel is wholly
-    known: no read is cut by the file's edge and no cell of it is missing.
+    and that window extended by _edge_margin); pieces across the antimeridian add up. None when the read is no share
+    of the area (a plain continuous read: no half-known rule) or every pixel is wholly known (no read is cut by the
+    file's edge and no cell of it is missing).
 
-    Where a read is cut by the file's edge, `warped` (GDAL's average of the fraction over `region`) is also corrected
-    in place for the pixels partly off the file: GDAL's average clamps a footprint that leaves the source to its edge
-    pixels (the last column of cells under a pixel 75 % on the file weighs 3.5 columns), so there the value is the
-    warp of the 0/1 membership (0 off the file and where missing) over the warp of the validity: the area-weighted
-    average of the pixel's valid cells. Pixels wholly on the file keep GDAL's value (missing cells excluded by its
-    nodata rule, the same weighted average)."""
+    Where a read is cut by the file's edge, `warped` (GDAL's average over `region`) is also corrected in place for
+    the pixels partly off the file: GDAL's average clamps a footprint that leaves the source to its edge pixels (a
+    10 m file under 40 m pixels: the last column of a pixel 75 % on the file weighs 2 columns; a pixel 25 % on the
+    file past its right or bottom edge gets no value while one past its left or top edge does), so there the value
+    is the warp of the values (the 0/1 membership of a fraction; 0 off the file and where missing) over the warp of
+    the validity: the area-weighted average of the pixel's valid cells, missing where none is valid. This holds for
+    fractions and for continuous average reads (EVI, precipitation, a DEM: an intensive value's average over the
+    known part); a continuous read by another resampling (bilinear) keeps GDAL's values. Pixels wholly on the file
+    keep GDAL's bytes (missing cells excluded by its nodata rule, the same weighted average)."""
+    area = plan.kind == "fraction" or plan.area_share
     converted = [_convert(plan, raw, mask) for raw, mask, _ in reads]
     cut = any(ext != win for win, ext, _ in cover)
-    if not cut and not any(np.isnan(m).any() for m in converted):
+    correct = cut and (plan.kind == "fraction" or plan.resampling == Resampling.average)
+    if not correct and not (area and (cut or any(np.isnan(m).any() for m in converted))):
         return None
 
     def warp(layer: str) -> np.ndarray:
@@ -539,7 +561,7 @@ def _known_share(plan: _Plan, warped: np.ndarray, reads: list, cover: list, src_
                 part[...] = ~np.isnan(member)
             elif layer == "on_file":
                 part[...] = 1.0
-            else:  # the 0/1 membership, 0 where missing
+            else:  # the values (a fraction's 0/1 membership), 0 where missing
                 part[...] = np.nan_to_num(member, nan=0.0)
             part = np.zeros(region.shape, np.float64)
             reproject(src, part, src_transform=shifted(rasterio.windows.transform(ext, src_transform), shift), src_crs=src_crs,
@@ -549,13 +571,14 @@ def _known_share(plan: _Plan, warped: np.ndarray, reads: list, cover: list, src_
         return total
 
     known = warp("valid")
-    if cut:
+    if correct:
         edge = warp("on_file") < 1.0 - KNOWN_SHARE_TOL
-        edge &= known > 0
-        if edge.any():
+        some = edge & (known > 0)
+        if some.any():
             with np.errstate(invalid="ignore", divide="ignore"):
-                warped[edge] = (warp("member")[edge] / known[edge]).astype(np.float32)
-    return known
+                warped[some] = (warp("member")[some] / known[some]).astype(np.float32)
+        warped[edge & ~(known > 0)] = np.nan  # no valid cell under it (a clamped edge cell gave GDAL's value)
+    return known if area else None
 
 
 def _warp_region(plan: _Plan, reads: list, src_crs, region: Grid, options: dict) -> np.ndarray:

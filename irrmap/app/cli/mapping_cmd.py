@@ -188,7 +188,7 @@ def _filter(args) -> int:
         raise InputError(f"this is not a class map (band: {desc!r})", args.map, "filter class.tif from `irrmap mapping predict`")
     check_on_grid(args.cropland, grid, "cropland", args.align, reference="class map")
     classes = read_raster(args.map, grid, kind="categorical")
-    cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, name=str(args.cropland))
+    cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, area_share=True, name=str(args.cropland))  # --align: half-known rule
     paths = filter_to_files(classes, cropland, args.out, rule=not args.no_rule, isolated=args.isolated, hole=args.hole,
                             majority_size=args.majority, mmu=args.mmu)
     refuse_empty_output(paths["class"], [("MAP", args.map), ("--cropland", args.cropland)], what="the filtered map",
@@ -244,7 +244,7 @@ def _class_share(args):
         raise InputError(f"with --cropland MAP must be a class map, not this one (band: {desc!r})", args.map,
                          "give class.tif of `irrmap mapping filter` (or predict) with --cropland, or drop --cropland to sum fraction.tif")
     check_on_grid(args.cropland, grid, "cropland", args.align, reference="class map")
-    cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, name=str(args.cropland))
+    cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, area_share=True, name=str(args.cropland))  # --align: half-known rule
     classes = read_raster(args.map, grid, kind="categorical")
     share = irrigated_share_map(classes, cropland, where=str(args.map), cropland_where=str(args.cropland))
     return share, 1.0, cropland.notnull()

@@ -5,6 +5,10 @@ with the file's and the grid's extents, data lost in alignment stops it, a low v
 Fraction inputs that count classes of the same file, band and decoding (cropland, forest_grass, other_cover of one
 30 m land-cover map) are counted in one pass over that file (irrmap.app.stages.shared_fractions): the first of them to
 run writes the others' fractions to the run's cache, where their stages find them.
+
+A kind = 'continuous' input that a role reads as a share of the pixel's area (a cropland percent with scale = 0.01:
+area_share_roles), or that sets `area_share = true`, is read by the fractions' half-known rule (missing where valid
+cells cover less than half of the pixel), since that share is multiplied by the whole pixel's area.
 """
 
 from __future__ import annotations
@@ -23,11 +27,55 @@ from irrmap.core.valid_share import check_aligned
 from irrmap.suitability.guards import FEET
 
 
+def area_share_roles(ctx: RunContext) -> dict[str, str]:
+    """The products the run reads as shares of the pixel's AREA (multiplied by the whole pixel's area downstream), each
+    with the first config key that reads it so: the cropland of [training], [suitability] and [reconcile] (and the
+    statistics stage's fallback, an input named cropland), the [features] cropland / natural / other shares, and the
+    [evaluation].map with map_kind = 'fraction'."""
+    cfg, roles = ctx.config, {}
+
+    def add(name, key):
+        if name:
+            roles.setdefault(name, key)
+
+    if cfg.training is not None:
+        add(cfg.training.cropland, "[training].cropland")
+    if cfg.suitability is not None:
+        add(cfg.suitability.cropland, "[suitability].cropland")
+    if cfg.reconcile is not None:
+        add(cfg.reconcile.cropland or getattr(cfg.training, "cropland", None), "[reconcile].cropland")
+    if cfg.statistics is not None:
+        from irrmap.app.stages.statistics import cropland_product
+
+        add(cropland_product(ctx), "[statistics] cropland")
+    if cfg.features is not None:
+        from irrmap.app.stages.features import read_names
+
+        for key, name in read_names(ctx).items():
+            add(name, f"[features].{key}")
+    if cfg.evaluation is not None and cfg.evaluation.map_kind == "fraction":
+        add(cfg.evaluation.map, "[evaluation].map")
+    return roles
+
+
+def area_share(ctx: RunContext, name: str) -> bool:
+    """Whether [inputs.NAME] is read by the half-known rule of shares of the area (irrmap.core.raster_read,
+    `area_share`): its `area_share` key when given, else whether a role reads it as an area share
+    (area_share_roles); always for kind = 'fraction' (the reader's own rule), never for 'categorical'."""
+    spec = ctx.config.inputs[name]
+    if spec.kind != "continuous":
+        return spec.kind == "fraction"
+    if spec.area_share is not None:
+        return spec.area_share
+    return name in area_share_roles(ctx)
+
+
 def read_options(ctx: RunContext, name: str) -> dict:
     """read_raster's keyword arguments for [inputs.NAME] (but the grid, chunks and name)."""
     spec = ctx.config.inputs[name]
     return {"kind": spec.kind, "band": spec.band, "band_option": f"[inputs.{name}].band", "classes": spec.classes, "resampling": spec.resampling, "nodata": spec.nodata,
-            "fill_values": spec.fill_values, "scale": spec.scale, "offset": spec.offset, "valid_range": spec.valid_range}
+            "fill_values": spec.fill_values, "scale": spec.scale, "offset": spec.offset, "valid_range": spec.valid_range,
+            "area_share": spec.kind == "continuous" and area_share(ctx, name)}
 
 
 def read_input(ctx: RunContext, name: str, grid: Grid):
@@ -67,7 +115,7 @@ def stage(name: str) -> Stage:
         check_unit_type(ctx.path(spec.path), da.attrs["band"], spec.scale, f"[inputs.{name}]")
         with shared_fractions.pass_for(ctx, name, da) as data:  # the values, counted with its siblings' when it has any
             write_aligned(out, data, name=name, tags=tags)
-        if spec.kind == "fraction":  # pixels less than half covered by valid source cells were set missing: say how many
+        if area_share(ctx, name):  # pixels less than half covered by valid source cells were set missing: say how many
             known_share_warning(ctx.path(spec.path), da.attrs["band"], spec.classes, ctx.grid, f"[inputs.{name}]")
         check_aligned(out, ctx.path(spec.path), ctx.grid, key=f"[inputs.{name}]", band=da.attrs["band"], nodata=spec.nodata,
                       fill_values=spec.fill_values, valid_range=spec.valid_range)
@@ -83,7 +131,8 @@ def stage(name: str) -> Stage:
         name=f"inputs.{name}",
         run=run,
         inputs=lambda ctx: [ctx.path(ctx.config.inputs[name].path)],
-        params=lambda ctx: ctx.config.inputs[name].model_dump(mode="json") | {"chunk": ctx.config.run.chunk_size},
+        params=lambda ctx: ctx.config.inputs[name].model_dump(mode="json") | {"chunk": ctx.config.run.chunk_size,
+                                                                              "area_share": area_share(ctx, name)},
         enabled=lambda ctx: name in ctx.config.inputs,
         provides=lambda ctx: {name: ctx.outdir / "aligned" / f"{name}.tif"},
         check=check,
