@@ -35,7 +35,7 @@ from irrmap.sources import calibration as cal
 from irrmap.sources import qa
 from irrmap.sources.bands import COMMON, REFLECTIVE, band_ids, family
 from irrmap.sources.mtl import Mtl, find_mtl, read_mtl
-from irrmap.sources.scene import Scene, assemble, categorical_resampling
+from irrmap.sources.scene import CLOUD_BUFFER_PX, Scene, assemble, categorical_resampling, check_band_converted
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,16 @@ def is_landsat(folder: Path) -> bool:
     return find_mtl(Path(folder)) is not None
 
 
-def read_landsat(folder, *, grid: Grid | None = None, bands=None) -> Scene:
+def read_landsat(folder, *, grid: Grid | None = None, bands=None, cloud_buffer: int = CLOUD_BUFFER_PX) -> Scene:
     """The Landsat scene in `folder` as a Scene on `grid` (default: the scene's 30 m grid, from its blue band).
 
     `bands`: common names to return (default: every one the product has; thermal is None when it has no
-    thermal file). Raises InputError for a folder without an MTL, an unsupported sensor, a missing band file
-    or missing calibration keys; ConfigError for an unknown band name.
+    thermal file). `cloud_buffer`: pixels by which cloud and cloud shadow are dilated (irrmap.sources.scene.
+    CLOUD_BUFFER_PX, Fmask's 3; 0 off), in the spectral screen and in a decoded QA band alike (QA_PIXEL's cloud
+    already holds USGS's dilated cloud: only its shadow is buffered). A scene screened spectrally without its
+    thermal file gets a warning (`_warn_no_thermal`). Raises InputError for a folder without an MTL, an unsupported
+    sensor, a missing band file, band files already converted (floats within +-1.6: `_converted_fix`) or missing
+    calibration keys; ConfigError for an unknown band name.
     """
     folder = Path(folder)
     path = find_mtl(folder)
@@ -90,29 +94,52 @@ def read_landsat(folder, *, grid: Grid | None = None, bands=None) -> Scene:
     _check_identity(files, mtl, meta, folder)
     native = _check_grids(files, ids, folder)
     grid = grid or native
+    fixes = _scale_fixes(path, meta, files, espa)
+    conv = fixes["converted_fix"]  # floats already converted get the fix that fits a scene folder (check_band_converted)
     level2 = mtl.groups.get("LEVEL2_SURFACE_REFLECTANCE_PARAMETERS", {})
     reflective, lines = {}, {}
     for n in REFLECTIVE:
         if meta.level == "L1":
             lines[n] = _toa_line(mtl, meta, ids[n])
-            reflective[n] = _read(files[n], grid, n, lines[n], nodata=0)
+            reflective[n] = _read(files[n], grid, n, lines[n], nodata=0, converted_fix=conv)
         elif espa:
-            reflective[n] = _read(files[n], grid, n, cal.Linear(C1_SR_SCALE, 0.0, "C1 SR x 1e-4"), nodata=C1_FILL, valid_range=C1_SR_VALID)
+            reflective[n] = _read(files[n], grid, n, cal.Linear(C1_SR_SCALE, 0.0, "C1 SR x 1e-4"), nodata=C1_FILL, valid_range=C1_SR_VALID,
+                                  converted_fix=conv)
         else:
             gain = _number(mtl, f"REFLECTANCE_MULT_BAND_{ids[n]}", "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS") if level2 else C2_SR[0]
             offset = _number(mtl, f"REFLECTANCE_ADD_BAND_{ids[n]}", "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS") if level2 else C2_SR[1]
             form = "C2 SR scale/offset" + ("" if level2 else " (LSDS-1619 constants assumed: no LEVEL2_SURFACE_REFLECTANCE_PARAMETERS)")
-            reflective[n] = _read(files[n], grid, n, cal.Linear(gain, offset, form), nodata=0)
+            reflective[n] = _read(files[n], grid, n, cal.Linear(gain, offset, form), nodata=0, converted_fix=conv)
     if meta.level == "L2" and not espa and not level2:
         log.warning("%s: the Level-2 MTL has no LEVEL2_SURFACE_REFLECTANCE_PARAMETERS group; assumed the Collection 2 surface reflectance "
                     "scale %g and offset %g of every band (USGS LSDS-1619 / LSDS-1618) (fix: use the product's complete MTL)", path,
                     *C2_SR)
     thermal = _thermal(files["thermal"], grid, mtl, meta, ids["thermal"], espa)
     saturated = _saturated(reflective, lines, mtl, meta, ids) if meta.level == "L1" else None
+    decoded = _quality(folder, mtl, meta, espa, grid)
+    if decoded is None and thermal is None:
+        _warn_no_thermal(folder, meta, ids)
     return assemble(sensor=meta.sensor, level=meta.level, date=meta.when.date(), grid=grid, reflective=reflective, names=names,
-                    thermal=thermal, decoded=_quality(folder, mtl, meta, espa, grid), saturated=saturated,
+                    thermal=thermal, decoded=decoded, saturated=saturated,
                     scene_id=meta.scene_id, folder=folder, sun_elevation=meta.sun_elevation, sun_azimuth=meta.sun_azimuth,
-                    **_scale_fixes(path, meta, files, espa))
+                    scale_fix=fixes["scale_fix"], small_fix=fixes["small_fix"], cloud_buffer=cloud_buffer,
+                    product_buffers_cloud=decoded is not None and decoded.attrs.get("source") == "QA_PIXEL")
+
+
+def _warn_no_thermal(folder: Path, meta: _Meta, ids: dict) -> None:
+    """Warn that a scene screened spectrally lacks its thermal band. irrmap follows Fmask's mode without a thermal band
+    (Fmask 4.0, Qiu, Zhu & He 2019, Remote Sens. Environ. 231:111205, runs Sentinel-2 without one; python-fmask's
+    Sentinel-2 path likewise skips the brightness-temperature tests) rather than refusing, as Sentinel-2 is screened:
+    the cloud tests then rest on reflectance alone (no BT < 27 C in the potential-cloud test, no temperature
+    probability over water or land, no cold-cloud test, no BT for the cloud heights and the snow test), which
+    flags other pixels cloud and shadow than with the band: on the 1997 Flathead TM scene without B6, 2,763 pixels (2.5 km2)
+    of cloud over the lake became water and the water area rose from 2.98 to 4.62 km2 (docs/water.md)."""
+    band = f"B{ids['thermal'].split('_')[0]}"
+    log.warning("%s: no thermal band (%s) of %s, so the cloud screen runs without its brightness-temperature tests (Fmask's mode "
+                "without a thermal band, as for Sentinel-2): clouds over water are then missed and mapped as water (1997 Flathead "
+                "TM: 2.5 km2 flagged cloud with B6 is water without it; water 4.62 instead of 2.98 km2), and other cloud, shadow and "
+                "clear pixels change (fix: put the scene's %s file, the MTL's FILE_NAME_BAND_%s, beside the other band files)",
+                folder, band, meta.scene_id, band, ids["thermal"])
 
 
 def _scale_fixes(mtl_path: Path, meta: _Meta, files: dict, espa: bool) -> dict:
@@ -129,10 +156,43 @@ def _scale_fixes(mtl_path: Path, meta: _Meta, files: dict, espa: bool) -> dict:
             dtype = src.dtypes[0]
         if dtype != "uint8":
             dn = f"; its DN are 8-bit (0..255), but the band files hold {dtype} values, as another sensor's (e.g. OLI's 16-bit) DN"
-    fix = (f"the MTL does not match the band files: {mtl_path.name} describes {product}{dn}, and its calibration does not turn these "
-           "band files into reflectance 0..1; put the MTL of the scene the band files come from beside them (the band files may be "
-           "renamed, or of another sensor or processing level), one scene per folder")
-    return {"scale_fix": fix, "small_fix": fix}
+    stack = ('or write the bands as a scene stack (one GeoTIFF, bands described blue, green, red, nir, swir1, swir2, with a sidecar '
+             f'<stem>.json: "date": "{meta.when.date()}", "sensor": "{meta.sensor}", "level": "{meta.level}", "scale": {{scale}}, '
+             f'"offset": 0, "sun_elevation": {meta.sun_elevation}, "sun_azimuth": {meta.sun_azimuth}; docs/water.md)')
+    original = f"use the original Level-{meta.level[-1]} band files with their MTL {mtl_path.name}"
+    converted = (f"the band files look already converted to reflectance (floats 0..1), so {mtl_path.name}'s calibration of "
+                 f"{product}'s digital numbers would convert them twice: {original}, {stack.format(scale=1)}")
+
+    def fix() -> str:
+        """The text for stored values the MTL does not turn into reflectance 0..1: reflectance x 1e4 (integers whose
+        99.9th percentile is at most 16000, reflectance 1.6) named first, else the mismatched MTL."""
+        top = _stored_top(files["blue"])
+        x1e4 = ""
+        if top is not None and 0 < top <= REFLECTANCE_X1E4_TOP and not dn:
+            x1e4 = (f"the band files look already converted to reflectance x 1e4 (stored values up to {top:g}, as 0..10000 "
+                    f"reflectance; {meta.sensor} Level-{meta.level[-1]} digital numbers are calibrated otherwise): {original}, "
+                    f"{stack.format(scale=0.0001)}; or ")
+        return (f"{x1e4}the MTL does not match the band files: {mtl_path.name} describes {product}{dn}, and its calibration does not "
+                "turn these band files into reflectance 0..1 (band files already converted to reflectance, renamed, or of another "
+                "sensor, scene or processing level); put the MTL of the scene the band files come from beside them, one scene per "
+                f"folder, or {original}")
+
+    return {"scale_fix": fix, "small_fix": fix(), "converted_fix": converted}
+
+
+#: reflectance x 1e4 stored as integers stays below 16000 (reflectance 1.6, irrmap.sources.scene.REFLECTANCE_MAX)
+REFLECTANCE_X1E4_TOP = 16000
+
+
+def _stored_top(path: Path) -> float | None:
+    """The 99.9th percentile of the stored non-zero values of a decimated read of `path` (None when it has none)."""
+    from irrmap.core.raster_read import open_raster
+
+    with open_raster(path) as src:
+        step = max(1, max(src.height, src.width) // 256)
+        raw = src.read(1, out_shape=(max(1, src.height // step), max(1, src.width // step))).astype(np.float64)
+    raw = raw[np.isfinite(raw) & (raw != 0)]
+    return float(np.percentile(raw, 99.9)) if raw.size else None
 
 
 def _metadata(mtl: Mtl, folder: Path) -> _Meta:
@@ -340,8 +400,15 @@ def _toa_line(mtl: Mtl, meta: _Meta, band_id: str) -> cal.Linear:
     return cal.reflectance_from_radiance(_radiance_line(mtl, band_id), esun, meta.sun_elevation, d)
 
 
-def _read(path: Path, grid: Grid, name: str, line: cal.Linear, *, nodata, valid_range=None) -> xr.DataArray:
-    out = read_raster(path, grid, kind="continuous", nodata=nodata, scale=line.gain, offset=line.offset, valid_range=valid_range, name=name)
+def _read(path: Path, grid: Grid, name: str, line: cal.Linear, *, nodata, valid_range=None, converted_fix=None) -> xr.DataArray:
+    """`path` read and calibrated with `line`. With `converted_fix` (reflective bands), float values that already look
+    converted are refused with that fix (irrmap.sources.scene.check_band_converted) instead of read_raster's generic
+    text, which names --scale / --preset / a config `scale` that a scene folder does not have."""
+    if converted_fix is not None:
+        check_band_converted(path, scale=line.gain, offset=line.offset, nodata=nodata, where=f"{path.parent}: {path.name}",
+                             fix=converted_fix)
+    out = read_raster(path, grid, kind="continuous", nodata=nodata, scale=line.gain, offset=line.offset, valid_range=valid_range, name=name,
+                      warn_scaled=converted_fix is None)
     out.attrs.update({"calibration": line.form, "gain": line.gain, "offset": line.offset, "units": "1"})
     return out
 

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 from rasterio.windows import Window
 
+from irrmap.core.cloud_buffer import CLOUD_BUFFER_PX, check_cloud_buffer
 from irrmap.core.errors import GridError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.share_text import percent_text
@@ -359,8 +360,63 @@ def _scene_sample(band) -> np.ndarray:
     return np.concatenate(got) if got else np.empty(0)
 
 
+def _buffer_block(q: np.ndarray, buffer: int, cloud: bool) -> np.ndarray:
+    """Quality codes with CLOUD (when `cloud`) and SHADOW dilated by `buffer` pixels (8-connected, i.e. a (2 buffer + 1)^2
+    square, as Fmask's imdilate with a square) into CLEAR, WATER and SNOW pixels; FILL and the other flags are kept."""
+    from scipy import ndimage
+
+    out = q.copy()
+    free = np.isin(q, (qa.CLEAR, qa.WATER, qa.SNOW))
+    square = np.ones((2 * buffer + 1, 2 * buffer + 1), bool)
+    for code, on in ((qa.SHADOW, True), (qa.CLOUD, cloud)):  # cloud last: Fmask's order, cloud over shadow
+        hit = q == code
+        if on and hit.any():
+            out[ndimage.binary_dilation(hit, square) & free] = code
+    return out
+
+
+def buffer_quality(quality: xr.DataArray, buffer: int, *, cloud: bool = True) -> xr.DataArray:
+    """Lazy quality codes (same grid and chunks) with cloud and cloud shadow dilated by `buffer` pixels (CLOUD_BUFFER_PX
+    by default in assemble; 0: unchanged). `cloud` False leaves cloud as it is (Collection 2 QA_PIXEL, whose cloud already
+    includes USGS's dilated-cloud bit). attrs["cloud_buffer"] records the buffer."""
+    if buffer <= 0:
+        return quality.assign_attrs(cloud_buffer=0)
+    data = quality.data
+    if isinstance(data, np.ndarray):
+        out = _buffer_block(data, buffer, cloud)
+    else:
+        if min(min(c) for c in data.chunks) < buffer + 1:  # chunks narrower than the buffer: the layer as one block
+            out = data.rechunk({0: -1, 1: -1}).map_blocks(_buffer_block, dtype=np.uint8, buffer=buffer, cloud=cloud)
+        else:
+            out = data.map_overlap(_buffer_block, depth=buffer, boundary="none", dtype=np.uint8, buffer=buffer, cloud=cloud)
+        out = out.rechunk(quality.data.chunks)
+    return quality.copy(data=out).assign_attrs(cloud_buffer=buffer)
+
+
+def check_band_converted(path, *, scale: float, offset: float = 0.0, nodata=None, where: str | None = None, fix=None) -> None:
+    """InputError when the band file `path`, which a sensor reader is about to convert with `scale` (a Level-1 DN gain,
+    a Sentinel-2 quantification, ...), holds floats that already look converted: every valid |value| of a sample within
+    1.6 (irrmap.core.raster_read.check_scaled_once, with `fix`: a text or a callable returning it, computed only when the
+    check fails, instead of its generic text, which names options a scene folder does not have). Integer files and a
+    scale of 1 are not checked."""
+    from irrmap.core.nodata import already_scaled, decoding_for, valid_mask
+    from irrmap.core.raster_read import check_scaled_once, open_raster
+
+    with open_raster(path) as src:
+        if np.dtype(src.dtypes[0]).kind != "f" or scale == 1.0:
+            return
+        dec = decoding_for(src, 1, nodata=nodata, scale=scale, offset=offset)
+        step = max(1, max(src.height, src.width) // 256)
+        shape = (max(1, src.height // step), max(1, src.width // step))
+        raw = src.read(1, out_shape=shape)
+        mask = valid_mask(src, 1, dec, out_shape=shape)
+    if already_scaled(raw, dec, mask) is not None:  # the fix text is computed only now
+        check_scaled_once(raw, dec, where or str(path), mask, fix=_text(fix, SMALL_FIX))
+
+
 def assemble(*, sensor, level, date, grid, reflective: dict, names, thermal, decoded, saturated, scene_id, folder,
-             sun_elevation, sun_azimuth, scale_fix=None, small_fix: str | None = None) -> Scene:
+             sun_elevation, sun_azimuth, scale_fix=None, small_fix: str | None = None, cloud_buffer: int = CLOUD_BUFFER_PX,
+             product_buffers_cloud: bool = False) -> Scene:
     """Build the Scene from lazily read layers. `reflective`: all six reflective bands (fill and the screen
     need them); `names`: the common names to return (thermal included or not); `decoded`: the quality codes
     of the product's QA layer, or None to run the spectral screen (with cloud-shadow matching when the sun
@@ -368,19 +424,29 @@ def assemble(*, sensor, level, date, grid, reflective: dict, names, thermal, dec
     {"blue", "green", "red"} -> bool DataArray (at the largest calibrated value) or None; `scale_fix`,
     `small_fix`: the fixes to name when the bands are far above / below reflectance 0..1, fitting the input
     (check_reflectance_scale; InputError); `scale_fix` may be a callable returning the text (computed only when
-    a check fails or warns)."""
+    a check fails or warns). `cloud_buffer`: pixels by which cloud and cloud shadow are dilated (CLOUD_BUFFER_PX, Fmask's
+    3; 0 off): the screen's own buffer (irrmap.sources.shadow) for a screened scene, buffer_quality for a product QA
+    layer (`product_buffers_cloud`: the product's cloud is already dilated, e.g. QA_PIXEL's dilated-cloud bit, so only
+    its shadow is). InputError for a buffer that is not a whole number 0..100 (check_cloud_buffer)."""
+    cloud_buffer = check_cloud_buffer(cloud_buffer)
+    screened = decoded is None
     check_reflectance_scale(reflective, f"{folder or scene_id}", scale_fix, small_fix or _small_fix(folder))
     if decoded is None:
         if sun_elevation is None or sun_azimuth is None:
             log.warning("%s: no sun angles in the metadata, so the spectral screen cannot match cloud shadows; shadows stay clear "
                         "(fix: keep the product's metadata with the bands, e.g. MTD_TL.xml of a Sentinel-2 granule)", scene_id)
         decoded = qa.labelled(screen(reflective, thermal, saturated, sun_elevation=sun_elevation, sun_azimuth=sun_azimuth,
-                                     pixel_m=pixel_metres(grid)), "screen")
+                                     pixel_m=pixel_metres(grid), buffer=cloud_buffer), "screen")
     fill = functools.reduce(operator.or_, (reflective[n].isnull() for n in REFLECTIVE))
     source = decoded.attrs["source"]
-    guarded = snow_guard(decoded.where(~fill, qa.FILL).astype(np.uint8), reflective)
+    marked = decoded.where(~fill, qa.FILL).astype(np.uint8)
+    if screened:  # the screen buffered its cloud objects and shadows itself
+        marked = marked.assign_attrs(cloud_buffer=cloud_buffer)
+    else:  # a product QA layer: buffered here, after fill, so the buffer never covers fill
+        marked = buffer_quality(marked, cloud_buffer, cloud=not product_buffers_cloud)
+    guarded = snow_guard(marked, reflective)
     rule = guarded.attrs["snow_guard"]
-    quality = qa.labelled(guarded, source).assign_attrs(snow_guard=rule)
+    quality = qa.labelled(guarded, source).assign_attrs(snow_guard=rule, cloud_buffer=cloud_buffer)
     quality = quality.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     bands = {n: reflective[n] for n in names if n in REFLECTIVE}
     any_saturated = None if saturated is None else functools.reduce(operator.or_, saturated.values()).rename("saturated")

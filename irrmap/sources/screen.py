@@ -30,7 +30,8 @@ Pass 2, cloud probability against the scene's own clear pixels (eqs. 7-18):
 Snow (eq. 20): NDSI > 0.15, nir > 0.11, green > 0.1 and BT < 9.85 C (283 K, Fmask 3.2's threshold, described in
 Zhu, Wang & Woodcock 2015, Remote Sens. Environ. 159:269-277; the 2012 paper had 3.8 C).
 Cloud shadows (irrmap.sources.shadow): Fmask's potential-shadow layer and cloud-object matching, with the sun
-angles; cloud objects of 9+ pixels and shadows are buffered by 3 pixels. The output order is Fmask's: cloud,
+angles; cloud objects of 9+ pixels and shadows are buffered by `buffer` pixels (default 3, Fmask's: irrmap.core.cloud_buffer;
+`irrmap water mask --cloud-buffer`). The output order is Fmask's: cloud,
 then shadow, then snow. All thresholds are `Thresholds` fields, pinned by tests to these values.
 
 Snow guard (`snow_guard`, applied by irrmap.sources.scene.assemble to every scene, whatever decided its

@@ -34,7 +34,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.raster_read import read_raster
 from irrmap.sources import qa
 from irrmap.sources.bands import REFLECTIVE, band_ids
-from irrmap.sources.scene import Scene, assemble, categorical_resampling
+from irrmap.sources.scene import CLOUD_BUFFER_PX, Scene, assemble, categorical_resampling, check_band_converted
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,13 @@ def is_sentinel2(folder: Path) -> bool:
     return _mtd(Path(folder)) is not None
 
 
-def read_sentinel2(folder, *, grid: Grid | None = None, bands=None, resolution: int = 10) -> Scene:
+def read_sentinel2(folder, *, grid: Grid | None = None, bands=None, resolution: int = 10, cloud_buffer: int = CLOUD_BUFFER_PX) -> Scene:
     """The Sentinel-2 product in `folder` as a Scene on `grid` (default: the tile's grid at `resolution` m).
 
-    Raises InputError for a missing or damaged MTD file or band file, ConfigError for an unknown band name or a
-    resolution outside 10, 20, 60.
+    `cloud_buffer`: pixels by which cloud and cloud shadow (screen or SCL) are dilated (irrmap.sources.scene.
+    CLOUD_BUFFER_PX, Fmask's 3; 0 off). Raises InputError for a missing or damaged MTD file or band file, band
+    files already converted to reflectance (floats within +-1.6, with a fix fitting a product folder), ConfigError
+    for an unknown band name or a resolution outside 10, 20, 60.
     """
     folder = Path(folder)
     if resolution not in RESOLUTIONS:
@@ -97,7 +99,9 @@ def read_sentinel2(folder, *, grid: Grid | None = None, bands=None, resolution: 
     for n in REFLECTIVE:
         b = ids[n]
         scale, offset = 1.0 / prod.quantification, prod.offsets[b] / prod.quantification
-        da = read_raster(files[b][1], grid, kind="continuous", nodata=prod.nodata, scale=scale, offset=offset, name=n)
+        check_band_converted(files[b][1], scale=scale, offset=offset, nodata=prod.nodata, where=f"{folder}: {Path(files[b][1]).name}",
+                             fix=lambda: _converted_fix(path, prod))
+        da = read_raster(files[b][1], grid, kind="continuous", nodata=prod.nodata, scale=scale, offset=offset, name=n, warn_scaled=False)
         da.attrs.update({"calibration": f"(DN + {prod.offsets[b]:g}) / {prod.quantification:g}, baseline {prod.baseline:05.2f}",
                          "gain": scale, "offset": offset, "units": "1"})
         reflective[n] = da
@@ -110,7 +114,15 @@ def read_sentinel2(folder, *, grid: Grid | None = None, bands=None, resolution: 
         check_sun_elevation(90.0 - zenith, str(folder), key=f"the mean sun ZENITH_ANGLE {zenith:g} (elevation 90 - zenith)")
     return assemble(sensor=prod.sensor, level=prod.level, date=prod.date, grid=grid, reflective=reflective, names=names, thermal=None,
                     decoded=_quality(folder, files, prod, grid), saturated=saturated, scene_id=prod.product_id, folder=folder,
-                    sun_elevation=None if zenith is None else 90.0 - zenith, sun_azimuth=azimuth)
+                    sun_elevation=None if zenith is None else 90.0 - zenith, sun_azimuth=azimuth, cloud_buffer=cloud_buffer)
+
+
+def _converted_fix(mtd: Path, prod) -> str:
+    """The fix for band files already converted to reflectance 0..1 in a Sentinel-2 product folder (no scale to set)."""
+    return (f"the band files look already converted to reflectance (floats 0..1), so {mtd.name}'s quantification "
+            f"({prod.quantification:g}) would convert them twice: use the product's original JP2 band files, or write the bands as a "
+            'scene stack (one GeoTIFF, bands described blue, green, red, nir, swir1, swir2, with a sidecar <stem>.json: '
+            f'"date": "{prod.date}", "sensor": "{prod.sensor}", "level": "{prod.level}", "scale": 1, "offset": 0; docs/water.md)')
 
 
 def _text(root, tag: str) -> str | None:

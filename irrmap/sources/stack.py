@@ -42,7 +42,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.sources import qa
 from irrmap.sources.bands import FAMILY, REFLECTIVE, known_labels, label_family
-from irrmap.sources.scene import Scene, assemble, categorical_resampling
+from irrmap.sources.scene import CLOUD_BUFFER_PX, Scene, assemble, categorical_resampling
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +171,12 @@ def _conversion(path: Path, meta: dict, bands: dict) -> dict:
     return out
 
 
-def read_stack(path, *, grid: Grid | None = None, bands=None) -> Scene:
+def read_stack(path, *, grid: Grid | None = None, bands=None, cloud_buffer: int = CLOUD_BUFFER_PX) -> Scene:
     """The scene stack at `path` (module docstring) as a Scene on `grid` (default: the stack's own grid).
 
-    `bands`: common reflective names to return (default all six). Raises InputError for a missing or bad
+    `bands`: common reflective names to return (default all six). `cloud_buffer`: pixels by which cloud and cloud
+    shadow (screen or QA band; QA_PIXEL's cloud already dilated: its shadow only) are dilated
+    (irrmap.sources.scene.CLOUD_BUFFER_PX, Fmask's 3; 0 off). Raises InputError for a missing or bad
     sidecar, a stack without a band described as each of blue, green, red, nir, swir1, swir2, a Landsat QA band
     with a `sensor` naming no Landsat sensor (_qa_family), or bands that are no reflectance 0..1
     (irrmap.sources.scene.check_reflectance_scale, with scale_fix's fix); ConfigError for a band name outside those
@@ -214,7 +216,8 @@ def read_stack(path, *, grid: Grid | None = None, bands=None) -> Scene:
     return assemble(sensor=str(meta.get("sensor", "unknown")), level=meta["level"], date=meta["date"], grid=grid, reflective=reflective,
                     names=names, thermal=None, decoded=decoded, saturated=None, scene_id=str(meta.get("scene_id", path.stem)), folder=path,
                     sun_elevation=meta.get("sun_elevation"), sun_azimuth=meta.get("sun_azimuth"),
-                    scale_fix=lambda: scale_fix(path, {n: described[n] for n in REFLECTIVE}, lines))
+                    scale_fix=lambda: scale_fix(path, {n: described[n] for n in REFLECTIVE}, lines), cloud_buffer=cloud_buffer,
+                    product_buffers_cloud=product == "QA_PIXEL")
 
 
 def _qa_family(path: Path, meta: dict, product: str) -> str | None:

@@ -28,6 +28,7 @@ unknown before the spectral test).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -44,6 +45,9 @@ from irrmap.core.valid_share import extent_text, no_overlap
 from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN, WATER, classify_scene
 from irrmap.mapping.water.composite import PERMANENT, SEASONAL, epoch_composite
 from irrmap.sources import read_scene
+from irrmap.sources.scene import CLOUD_BUFFER_PX, check_cloud_buffer
+
+log = logging.getLogger(__name__)
 
 MASK_BANDS = ("water", "detection", "persistence")
 DEFAULT_METHOD = "ndwi"
@@ -52,25 +56,53 @@ DEFAULT_INDEX = "ndwi"
 _CODES = {"water": (NOT_WATER, WATER), "detection": (NOT_WATER, WATER), "persistence": (NOT_WATER, PERMANENT, SEASONAL)}
 
 
-def read_scenes(paths, *, grid: Grid | None = None) -> list:
+#: the longest span of acquisition dates (days) one epoch composite takes without a warning: a year (366 days, a leap
+#: year's), so one composite may hold a season or a whole year of scenes, the yearly period of JRC's seasonality classes
+#: (Pekel et al. 2016), but not scenes of different years
+EPOCH_SPAN_DAYS = 366
+
+
+def check_epoch_span(scenes, where: str = "SCENE", max_days: int = EPOCH_SPAN_DAYS) -> int | None:
+    """Log a warning (naming the dates and scenes) when the acquisition dates of the `scenes` (Scene objects or objects
+    with `date` and `folder`) of one composite span more than `max_days`: the composite would mix years (its water
+    frequency, extent and permanent/seasonal classes are meant for one epoch). Returns the span in days (None for
+    fewer than two dated scenes)."""
+    dated = sorted((s.date, str(getattr(s, "folder", "") or getattr(s, "scene_id", ""))) for s in scenes if getattr(s, "date", None))
+    if len(dated) < 2:
+        return None
+    span = (dated[-1][0] - dated[0][0]).days
+    if span > max_days:
+        log.warning("%s: the scenes of one composite were acquired %s, a span of %d days (more than %d): the mask mixes "
+                    "their years into one water frequency, so water found in one year only counts as seasonal, not as "
+                    "change (fix: give one epoch's scenes per mask, e.g. one `irrmap water mask` per year, and compare "
+                    "epochs with `irrmap water change`)", where, ", ".join(f"{d} ({p})" for d, p in dated), span, max_days)
+    return span
+
+
+def read_scenes(paths, *, grid: Grid | None = None, cloud_buffer: int = CLOUD_BUFFER_PX, where: str = "SCENE") -> list:
     """Each scene (a Landsat scene folder, a Sentinel-2 product folder or a scene stack; irrmap.sources.read_scene)
-    read lazily onto `grid`, by default the first scene's own grid. Raises InputError for no scene or a scene
-    that does not overlap the grid, and what read_scene raises."""
+    read lazily onto `grid`, by default the first scene's own grid, its cloud and cloud shadow dilated by
+    `cloud_buffer` pixels (irrmap.sources.scene.CLOUD_BUFFER_PX, Fmask's 3; 0 off). Warns when the scenes'
+    dates span more than EPOCH_SPAN_DAYS (check_epoch_span, located at `where`). Raises InputError for no scene,
+    a buffer that is not a whole number 0..100, or a scene that does not overlap the grid, and what read_scene
+    raises."""
+    cloud_buffer = check_cloud_buffer(cloud_buffer, "--cloud-buffer" if where == "SCENE" else "cloud_buffer")
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError("no scene given", "SCENE", "give at least one scene folder or scene stack")
     check_distinct_scenes(paths)
     scenes = []
     for p in paths:
-        own = read_scene(p)
+        own = read_scene(p, cloud_buffer=cloud_buffer)
         if grid is None:
             grid = own.grid
         elif not own.grid.aligned_with(grid):
             if no_overlap(SimpleNamespace(bounds=own.grid.bounds, crs=own.grid.crs), grid):
                 raise InputError(f"the scene does not overlap the grid of the first scene: it covers {extent_text(own.grid)}, the grid "
                                  f"{extent_text(grid)}", str(p), "give scenes of one area (one epoch's mask is built on the first scene's grid)")
-            own = read_scene(p, grid=grid)
+            own = read_scene(p, grid=grid, cloud_buffer=cloud_buffer)
         scenes.append(own)
+    check_epoch_span(scenes, where)
     return scenes
 
 

@@ -17,6 +17,7 @@ import typing
 from irrmap.app.cli import add_group
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
 from irrmap.app.cli.value_types import CHUNK, fraction_arg
+from irrmap.core.cloud_buffer import CLOUD_BUFFER_PX
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -43,16 +44,22 @@ def _register_mask(cmds) -> None:
                     "frequency above --detection (the bodies command keeps only bodies holding such a pixel). Band 3 "
                     "'persistence': 1 permanent, 2 seasonal. A SCENE is a Landsat scene folder (band files + MTL in any form), a "
                     "Sentinel-2 L1C/L2A product folder, or a scene stack (GeoTIFF with common band names + sidecar JSON). Scenes "
-                    "without a quality band are screened for cloud, shadow and snow; those pixels are unknown, never water.",
+                    "without a quality band are screened for cloud, shadow and snow; those pixels are unknown, never water. Cloud and "
+                    "cloud shadow are buffered by --cloud-buffer pixels (Fmask's 3), from the screen or a QA band alike; a TM / ETM+ / "
+                    "OLI folder screened without its thermal band is warned about (clouds over water are then missed).",
     )
     p.add_argument("out", metavar="OUT.tif", help="output GeoTIFF (COG)")
-    p.add_argument("scenes", metavar="SCENE", nargs="+", help="scene folders or scene stacks of one epoch")
+    p.add_argument("scenes", metavar="SCENE", nargs="+", help="scene folders or scene stacks of one epoch (warned when their acquisition dates span more than 366 days)")
     for name in ("method", "index"):
         p.add_argument(f"--{name}", choices=_choices(f[name]), default=f[name].default, help=_help(f[name]))
     for name, kind in (("detection", fraction_arg(high_open=True)), ("extent", fraction_arg(high_open=True)),
                        ("permanent", fraction_arg(low_open=True)), ("min_clear", int)):
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=f[name].default, help=_help(f[name]))
     # default None: `--method otsu` with an explicit --threshold is refused (Otsu computes its own threshold)
+    p.add_argument("--cloud-buffer", type=int, default=CLOUD_BUFFER_PX, metavar="PX",
+                   help="pixels by which cloud and cloud shadow are dilated (unknown), in the spectral screen and in a product's QA "
+                        "band alike (Collection 2 QA_PIXEL's cloud is already dilated: its shadow only); Fmask's default "
+                        "(Zhu & Woodcock 2012; Fmask 4.0) is 3, 0 switches the buffer off. Default: %(default)s.")
     p.add_argument("--threshold", type=float, default=None,
                    help=f["threshold"].description.replace("%", "%%") + f" Default: {f['threshold'].default}.")
     p.set_defaults(func=_mask)
@@ -133,9 +140,9 @@ def _mask(args) -> int:
     names = {k: f"--{k.replace('_', '-')}" for k in ("detection", "extent", "permanent", "min_clear")}
     rules = {"detection": args.detection, "extent": args.extent, "permanent": args.permanent, "min_clear": args.min_clear}
     check_thresholds(**rules, n_scenes=len(args.scenes), names=names)  # before any scene is read
-    scenes = read_scenes(args.scenes)
+    scenes = read_scenes(args.scenes, cloud_buffer=args.cloud_buffer)
     composite = epoch_mask(scenes, method=args.method, threshold=args.threshold, index=args.index, names=names, **rules)
-    path = write_mask(args.out, composite, scenes=args.scenes)
+    path = write_mask(args.out, composite, scenes=args.scenes, tags={"cloud_buffer": str(args.cloud_buffer)})
     refuse_empty_output(path, [], what="the water mask", bands=[1], where=", ".join(map(str, args.scenes)),
                         fix="every pixel is unknown (cloud, shadow, snow or fill in every scene): give scenes with clear "
                             f"pixels of the area ({', '.join(map(str, args.scenes))}), or lower --min-clear")

@@ -111,6 +111,7 @@ def run(ctx: RunContext) -> list[Path]:
     from irrmap.mapping.water.change import change_to_files
     from irrmap.mapping.water.mask import epoch_mask, mask_layers, read_scenes, write_mask
     from irrmap.mapping.water.summary import epoch_summary
+    from irrmap.sources.scene import CLOUD_BUFFER_PX  # Fmask's 3 px cloud / shadow buffer, as `irrmap water mask` by default
 
     sec = ctx.config.water
     folder, chunk = _folder(ctx), ctx.config.run.chunk_size
@@ -123,8 +124,9 @@ def run(ctx: RunContext) -> list[Path]:
     with progress_bar(total=len(sec.epochs), desc="water epochs", unit="epoch") as bar:
         for label in order:
             paths = sec.epochs[label]
-            scenes = read_scenes([ctx.path(p) for p in paths], grid=grid)
-            tags = provenance(ctx, "water") | {"epoch": label, "scene_dates": ";".join(s.date.isoformat() for s in scenes)}
+            scenes = read_scenes([ctx.path(p) for p in paths], grid=grid, cloud_buffer=CLOUD_BUFFER_PX, where=f"[water].epochs.{label}")
+            tags = provenance(ctx, "water") | {"epoch": label, "scene_dates": ";".join(s.date.isoformat() for s in scenes),
+                                              "cloud_buffer": str(CLOUD_BUFFER_PX)}
             composite = epoch_mask(scenes, method=sec.method, threshold=sec.threshold, index=sec.index, detection=sec.detection,
                                    extent=sec.extent, permanent=sec.permanent, min_clear=sec.min_clear)
             mask = write_mask(folder / label / "mask.tif", composite, scenes=paths, tags=tags)
