@@ -41,8 +41,8 @@ def check(config, scheduler: str | None = None) -> dict:
 
     Checked: the config (keys, values, files named exist, UTF-8), the grid (resolution in the CRS's units), the
     output folder (a writable folder with free space), the scheduler (`scheduler`, as `irrmap run --scheduler`,
-    else [run].scheduler), and every enabled stage's own checks: input rasters
-    open and overlap the grid, unit and point files hold the named fields and overlap the grid, the
+    else [run].scheduler: an address is connected to, at most 10 s, and its workers counted), and every enabled
+    stage's own checks: input rasters open and overlap the grid, unit and point files hold the named fields and overlap the grid, the
     statistics table has its columns, joins the units and passes validation (when strict), product names and
     unit codes in the config exist; the level tables of [evaluation] keep rows after the year/variant filter; a
     cropland input that is no 0..1 fraction is refused. Then the value checks the stages run later on their inputs
@@ -67,6 +67,6 @@ def check(config, scheduler: str | None = None) -> dict:
 
     loaded = load_config(Path(config))
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
-    plan = plan_stages(ctx, scheduler=scheduler)
+    plan = plan_stages(ctx, scheduler=scheduler, reach=True)  # a scheduler address is connected to, its workers counted
     check_values(ctx, plan)  # what the stages would refuse or warn about in their inputs' values, read on a coarse grid
     return {"config": loaded.path, "grid": ctx.grid, "output_dir": ctx.outdir, "stages": [s.name for s in plan]}

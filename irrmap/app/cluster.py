@@ -7,9 +7,11 @@ Client. No scheduler of our own: dask.distributed is the engine.
 - anything else: the address of a running scheduler (`tcp://host:8786`, or what dask-jobqueue or dask-kubernetes
   print), whose workers must see `[run].output_dir` and the inputs at the same paths (a shared filesystem).
 
-A value that is not an address, a scheduler that does not answer, one without a worker after `[run].worker_wait`
-seconds and a cluster that loses every worker for that long during the run stop it with a ConfigError (one line,
-exit 2), not a traceback or a wait without end.
+A value that is not an address, a tls:// or wss:// address without dask's TLS certificates, an unknown host or a
+refused port (both at once, not after distributed's 30 s connect timeout), a scheduler that does not answer, one
+without a worker after `[run].worker_wait` seconds and a cluster that loses every worker (or its scheduler's answers)
+for that long during the run stop it with a ConfigError (one line, exit 2), not a traceback or a wait without end.
+`irrmap run --check` connects and logs the workers. dask.distributed's own INFO lines are DEBUG records here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import ctypes
 import logging
 import re
+import tempfile
 import threading
 import time
 
@@ -70,27 +73,195 @@ def _where() -> str:
     return _source["where"]
 
 
-def check_scheduler(value: str) -> None:
-    """Everything `open_client` needs, checked without starting anything: dask.distributed is installed and
-    the value is `local-processes:N` or an address."""
+_TLS_SCHEMES = ("tls", "wss")  # distributed's encrypted transports: they need a client certificate (distributed.security)
+_TLS_KEYS = ("distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and distributed.comm.tls.client.key in "
+             "~/.config/dask/distributed.yaml (or DASK_DISTRIBUTED__COMM__TLS__CA_FILE, DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT "
+             "and DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY)")
+_START_FIX = ("start it (`dask scheduler`) and check the address and port, or remove the key to run threads on this machine")
+PROBE_SECONDS = 2.0  # one plain TCP connect attempt before distributed's (whose connect timeout is 30 s, with retries)
+CHECK_TIMEOUT = 10.0  # seconds `irrmap run --check` waits for a scheduler that neither refuses nor answers
+
+
+def check_scheduler(value: str, reach: bool = False) -> None:
+    """Everything `open_client` needs, checked without starting anything: dask.distributed is installed, the value
+    is `local-processes:N` or an address of a transport distributed knows (tcp, tls, ws, wss, ucx, inproc) and that
+    transport can be used here: tls:// and wss:// need TLS certificates in dask's config
+    (distributed.comm.tls.*, read by distributed.Security, as the Client reads them), ucx:// needs distributed-ucxx,
+    inproc:// only names a scheduler inside this process, and an unencrypted address is refused when
+    distributed.comm.require-encryption is set.
+
+    With `reach` (`irrmap run --check`), an address is also connected to, waiting at most CHECK_TIMEOUT s: an
+    unknown host or a refused connection is an error at once, and the number of workers is logged (a warning when
+    there is none yet: workers in a batch queue may not have started). Nothing is computed.
+
+    Raises ConfigError (one line, located at [run].scheduler or the option it came from)."""
     n = local_workers(value)
     try:
         import distributed  # noqa: F401
     except ImportError:
         raise ConfigError("dask.distributed is not installed", _where(), "pip install 'dask[distributed]' or remove the key") from None
     if n is None:
-        from distributed.comm.addressing import parse_address, parse_host_port
-        from distributed.comm.registry import backends
+        scheme, location = _parsed(value)
+        _check_transport(value, scheme, location)
+        if reach:
+            _report_workers(value)
+
+
+def _parsed(value: str) -> tuple[str, str]:
+    """(scheme, location) of a scheduler address (no scheme: tcp); ConfigError when it is none."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    try:
+        scheme, location = parse_address(value)  # no scheme: tcp
+        if scheme not in backends:
+            raise ValueError(f"unknown protocol {scheme!r}; known: {', '.join(sorted(backends))}")
+        if scheme != "inproc":  # the others need host:port
+            parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{value!r} is not a scheduler address ({exc})", _where(),
+                          "write tcp://HOST:PORT (what `dask scheduler` prints) or local-processes:N") from None
+    return scheme, location
+
+
+def client_security(value: str):
+    """The distributed.Security a Client connecting to `value` uses when given none (distributed.Client: the
+    `distributed.client.security-loader` of dask's config if set, else Security() from `distributed.comm.tls.*` and
+    `distributed.comm.require-encryption`)."""
+    from distributed.security import Security
+
+    try:
+        from distributed.client import _maybe_call_security_loader  # distributed's own choice, when it has one
+
+        found = _maybe_call_security_loader(value)
+    except ImportError as exc:
+        raise ConfigError(str(exc), "dask config distributed.client.security-loader", "install that module or unset the key") from None
+    return Security() if found is None or found is False else found
+
+
+def _check_transport(value: str, scheme: str, location: str) -> None:
+    """ConfigError when the transport of `value` cannot be used from here (see check_scheduler)."""
+    if scheme == "ucx":
+        import importlib.util
+
+        if importlib.util.find_spec("distributed_ucxx") is None and importlib.util.find_spec("ucp") is None:
+            raise ConfigError(f"{value} is a ucx:// address, but UCX support for dask.distributed is not installed", _where(),
+                              "pip install distributed-ucxx-cu12 (or -cu11), or use the scheduler's tcp:// address")
+        return
+    if scheme == "inproc":
+        from distributed.comm.inproc import global_manager
 
         try:
-            scheme, location = parse_address(value)  # no scheme: tcp
-            if scheme not in backends:
-                raise ValueError(f"unknown protocol {scheme!r}; known: {', '.join(sorted(backends))}")
-            if scheme != "inproc":  # the others need host:port
-                parse_host_port(location)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{value!r} is not a scheduler address ({exc})", _where(),
-                              "write tcp://HOST:PORT (what `dask scheduler` prints) or local-processes:N") from None
+            here = global_manager.get_listener_for(location) is not None
+        except ValueError:  # another process's address
+            here = False
+        if not here:
+            raise ConfigError(f"{value} is an inproc:// address, which names a scheduler inside one Python process; none runs in this one",
+                              _where(), "use the scheduler's tcp:// address (`dask scheduler` prints it) or local-processes:N")
+        return
+    security = client_security(value)
+    if scheme in _TLS_SCHEMES:
+        try:
+            context = security.get_connection_args("client")["ssl_context"]
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a file missing, unreadable or no certificate
+            raise ConfigError(f"{value} is a {scheme}:// (TLS) address, and dask's TLS certificates cannot be loaded: {exc}", "dask config distributed.comm.tls",
+                              f"check the files named by {_TLS_KEYS}") from None
+        if context is None:
+            raise ConfigError(f"{value} is a {scheme}:// (TLS) address, but dask has no TLS certificate for a client (distributed.comm.tls is not set)",
+                              _where(), f"set {_TLS_KEYS}, or use the scheduler's tcp:// address")
+    elif security.require_encryption:
+        raise ConfigError(f"{value} is an unencrypted {scheme}:// address, but dask's config requires encryption "
+                          "(distributed.comm.require-encryption)", _where(), "use the scheduler's tls:// address or unset that key")
+
+
+def _probe(value: str, scheme: str, location: str, seconds: float = PROBE_SECONDS) -> None:
+    """Fail at once where distributed would retry for its connect timeout (30 s) although the cause is certain: a host
+    name that does not resolve (socket.getaddrinfo) and a port where nothing listens (one plain TCP connect refused on
+    every address of the host). A host that does not answer within `seconds` is left to distributed's timeout."""
+    import socket
+
+    if scheme not in ("tcp", "tls", "ws", "wss"):  # inproc and ucx do not connect with a TCP socket of ours
+        return
+    from distributed.comm.addressing import parse_host_port
+
+    host, port = parse_host_port(location)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot connect to the scheduler at {value}: host {host!r} is not known ({exc.strerror})", _where(),
+                          "check the host name in the address (what `dask scheduler` prints), or remove the key to run threads on this machine") from None
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as sock:
+            sock.settimeout(seconds)
+            try:
+                sock.connect(address)
+                return  # something listens: distributed says whether it is a scheduler
+            except ConnectionRefusedError:
+                continue
+            except OSError:  # no answer (filtered), unreachable: not certain, distributed tries for its timeout
+                return
+    raise ConfigError(f"cannot connect to the scheduler at {value}: connection refused (nothing listens on port {port} of {host})",
+                      _where(), _START_FIX)
+
+
+def _connect(value: str, timeout: float | None = None):
+    """A Client of the scheduler at `value` (after _probe); ConfigError when it cannot be reached within `timeout` s
+    (None: distributed.comm.timeouts.connect, 30 s by default)."""
+    from distributed import Client
+
+    scheme, location = _parsed(value)
+    _probe(value, scheme, location)
+    try:
+        return Client(value, timeout=timeout) if timeout else Client(value)
+    except (OSError, TimeoutError, ValueError, RuntimeError, TypeError) as exc:  # TypeError/RuntimeError: TLS setup (checked before)
+        raise ConfigError(f"cannot connect to the scheduler at {value}: {exc}", _where(), _START_FIX) from None
+
+
+def _report_workers(value: str) -> None:
+    """`irrmap run --check`: connect to the scheduler at `value` and log how many workers it has (a warning for none)."""
+    with _quiet_distributed(), _connect(value, CHECK_TIMEOUT) as client:
+        count, error = _worker_count(client)
+        if error is not None:
+            raise ConfigError(f"the scheduler at {value} accepts connections but does not answer: {error}", _where(),
+                              "check that it runs (`dask scheduler` logs) and that it is a dask scheduler")
+        if count == 0:
+            log.warning("the scheduler at %s has no worker yet: a run waits up to [run].worker_wait s for one (%s)", value, _WORKERS_FIX)
+        else:
+            threads = sum(client.nthreads().values())
+            log.info("the scheduler at %s answers: %d worker%s, %d thread%s", value, count, "s" * (count != 1), threads, "s" * (threads != 1))
+
+
+class _Demoted(logging.Handler):
+    """dask.distributed's records, its INFO demoted to DEBUG, passed to the root logger's handlers when the root
+    logger's level lets them through (its WARNING and ERROR records are kept as they are)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        root = logging.getLogger()
+        if record.levelno >= root.getEffectiveLevel():
+            root.handle(record)
+
+
+@contextlib.contextmanager
+def _quiet_distributed():
+    """Within the block, dask.distributed's INFO lines (its start-up and shutdown chatter: "State start", "Register
+    worker", "Remove client" ...) are DEBUG records of irrmap's log (shown at DEBUG level, `irrmap -vv`), its warnings
+    and errors are logged as they are; restored afterwards. Importing distributed sets its logger to INFO with a handler
+    of its own (distributed.config.initialize_logging), whatever the application had set."""
+    import distributed  # noqa: F401 - its logging is set up at import: before it is changed here
+
+    logger = logging.getLogger("distributed")
+    saved = logger.level, logger.handlers[:], logger.propagate
+    logger.handlers[:] = [_Demoted()]
+    logger.propagate = False
+    logger.setLevel(logging.INFO if logging.getLogger().getEffectiveLevel() <= logging.DEBUG else logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved[0])
+        logger.handlers[:] = saved[1]
+        logger.propagate = saved[2]
 
 
 @contextlib.contextmanager
@@ -100,7 +271,11 @@ def open_client(value: str, gdal_cache_mb: int, wait: float = 120.0):
     GDAL's block cache capped at `gdal_cache_mb` (their own GDAL). On a scheduler address, the block starts once
     a worker is there (waiting at most `wait` seconds) and stops with ClusterLost when the cluster has had no
     worker for `wait` seconds. Raises ConfigError for a value that is not an address or a scheduler that does
-    not answer. When the block is left by an error or a stop, the cluster's own shutdown messages are not shown."""
+    not answer (ConfigError at once for an unknown host or a refused connection, see check_scheduler and _probe).
+    dask.distributed's own INFO lines are DEBUG records here (_quiet_distributed); a local cluster's workers keep
+    their scratch space (spilled data, locks) in a temporary folder removed when the block is left, not
+    /tmp/dask-scratch-space. When the block is left by an error or a stop, the cluster's own shutdown messages are
+    not shown."""
     from distributed import Client, LocalCluster
 
     n = local_workers(value)
@@ -108,17 +283,20 @@ def open_client(value: str, gdal_cache_mb: int, wait: float = 120.0):
         check_scheduler(value)
     logging.getLogger("asyncio").addFilter(_DROP_ALL_EXIT)  # once: addFilter ignores a filter already there
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_quiet_distributed())  # first in, last out: the cluster's closing lines are demoted too
         if n is None:
-            try:
-                client = stack.enter_context(Client(value))
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise ConfigError(f"cannot connect to the scheduler at {value}: {exc}", _where(),
-                                  "start it (`dask scheduler`) and check the address and port, or remove the key to run "
-                                  "threads on this machine") from None
+            client = stack.enter_context(_connect(value))
             _wait_for_workers(client, value, wait)
             stack.enter_context(_watchdog(client, value, wait))
         else:
+            # every server of the cluster (scheduler, nannies, workers) makes its scratch space in local_directory
+            # (distributed.core.Server), else in TMPDIR/dask-scratch-space, which is left behind
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="irrmap-dask-", ignore_cleanup_errors=True))
+            # the scheduler's HTTP server (health and metrics routes, no dashboard) on a free port of this host only:
+            # on its default 8787 a second run warns "Port 8787 is already in use"
             cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                                       scheduler_kwargs={"dashboard_address": "127.0.0.1:0", "local_directory": scratch},
+                                                       local_directory=scratch,
                                                        env={"GDAL_CACHEMAX": str(int(gdal_cache_mb))}))
             client = stack.enter_context(Client(cluster))
             # the local cluster's scheduler runs in this process and times garbage collections with a gc callback;
@@ -139,36 +317,61 @@ def open_client(value: str, gdal_cache_mb: int, wait: float = 120.0):
 
 
 def _quiet_shutdown(stack: contextlib.ExitStack) -> None:
-    """Silence the loggers that report the cluster's shutdown until `stack` closes it (restored afterwards)."""
+    """Close `stack` (client, cluster) with the loggers that report the cluster's shutdown silenced ("Worker process
+    still alive after 4.0 seconds, killing" ...), restored afterwards. Closed here, not by a callback pushed on
+    `stack`: its callbacks run last-in first-out, so one pushed now would restore the loggers before the cluster
+    closes. An error while closing is logged at DEBUG: the error that stopped the run is the one to report."""
     levels = {name: logging.getLogger(name).level for name in _NOISY}
     for name in _NOISY:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
-    stack.callback(lambda: [logging.getLogger(n).setLevel(v) for n, v in levels.items()])
-
-
-def _worker_count(client) -> int:
     try:
-        return len(client.nthreads())
-    except Exception:  # the scheduler does not answer: no worker can run anything either
-        return 0
+        stack.close()
+    except Exception as exc:  # noqa: BLE001
+        log.debug("closing the cluster after a stop: %s", exc)
+    finally:
+        for name, level in levels.items():  # unless closing the stack restored it already (_quiet_distributed)
+            if logging.getLogger(name).level == logging.CRITICAL + 1:
+                logging.getLogger(name).setLevel(level)
+
+
+def _worker_count(client) -> tuple[int, str | None]:
+    """(workers the scheduler has, None), or (0, the error's text) when the scheduler does not answer: a scheduler
+    that does not answer is not one without workers, and is reported as such."""
+    try:
+        return len(client.nthreads()), None
+    except Exception as exc:  # noqa: BLE001 - CommClosedError, TimeoutError, ...: reported, not raised
+        return 0, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _no_answer(value: str, wait: float, error: str) -> str:
+    """The error text for `wait` s without an answer from the scheduler at `value` (`error`: the last one)."""
+    return f"the scheduler at {value} has not answered for {wait:g} s ({error})"
 
 
 def _wait_for_workers(client, value: str, wait: float, poll: float = 1.0) -> None:
-    """Return once the scheduler has a worker; log every 15 s while there is none; ConfigError after `wait` s."""
+    """Return once the scheduler has a worker; log every 15 s while there is none; ConfigError after `wait` s, which
+    says whether the scheduler had no worker or did not answer (with its error)."""
     start = last = time.monotonic()
-    while _worker_count(client) == 0:
+    while True:
+        count, error = _worker_count(client)
+        if count:
+            return
         now = time.monotonic()
         if now - start >= wait:
-            raise ConfigError(f"the scheduler at {value} has no worker after {wait:g} s", _where(), _WORKERS_FIX)
+            if error is None:
+                raise ConfigError(f"the scheduler at {value} has no worker after {wait:g} s", _where(), _WORKERS_FIX)
+            raise ConfigError(_no_answer(value, wait, error), _where(),
+                              "check that the scheduler still runs and is not overloaded (its log), then run again")
         if now - last >= 15:
-            log.info("waiting for a worker of the scheduler at %s (%.0f s of %g s)", value, now - start, wait)
+            what = "a worker of" if error is None else f"an answer ({error}) from"
+            log.info("waiting for %s the scheduler at %s (%.0f s of %g s)", what, value, now - start, wait)
             last = now
         time.sleep(poll)
 
 
 class ClusterLost(ConfigError):
-    """Raised in the main thread by the watchdog when the cluster has had no worker for [run].worker_wait seconds
-    (its message is set before it is raised: an exception sent to another thread is built without arguments)."""
+    """Raised in the main thread by the watchdog when the cluster has had no worker, or its scheduler has not answered,
+    for [run].worker_wait seconds (its message is set before it is raised: an exception sent to another thread is built without arguments)."""
 
     text = "the cluster has no worker"
 
@@ -188,14 +391,16 @@ def _watchdog(client, value: str, wait: float, poll: float = 2.0):
     def watch():
         since = None
         while not stop.wait(poll):
-            if _worker_count(client):
+            count, error = _worker_count(client)
+            if count:
                 since = None
                 continue
             since = since or time.monotonic()
             if time.monotonic() - since >= wait:
                 with lock:
                     if not stop.is_set():
-                        ClusterLost.text = f"the cluster at {value} has had no worker for {wait:g} s (all stopped or lost)"
+                        ClusterLost.text = (f"the cluster at {value} has had no worker for {wait:g} s (all stopped or lost)" if error is None
+                                            else _no_answer(value, wait, error))
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(ClusterLost))
                 return
 

@@ -24,6 +24,7 @@ import rasterio
 import irrmap
 from irrmap.core.atomic import check_output_folder, remove_stale_partials
 from irrmap.app.cluster import check_scheduler, open_client
+from irrmap.app.cluster_errors import cluster_failures, unfused_graphs
 from irrmap.core.code_digest import code_digest
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import build_stages
@@ -72,12 +73,13 @@ def _fingerprint(stage: Stage, ctx: RunContext) -> str:
 @contextlib.contextmanager
 def dask_scheduler(cfg, scheduler: str | None = None):
     """Run dask work locally with N threads, or on a dask.distributed cluster (irrmap.app.cluster) when
-    `scheduler` (`irrmap run --scheduler`) or [run].scheduler names one."""
+    `scheduler` (`irrmap run --scheduler`) or [run].scheduler names one; on a cluster, dask arrays are computed
+    from their culled graphs without fusing tasks (irrmap.app.cluster_errors.unfused_graphs)."""
     where = scheduler or cfg.run.scheduler
     if where:
-        with open_client(where, cfg.run.gdal_cache_mb, cfg.run.worker_wait) as client:
+        with open_client(where, cfg.run.gdal_cache_mb, cfg.run.worker_wait) as client, unfused_graphs():
             log.info("using dask cluster %s (%s)", where, client)
-            yield
+            yield  # unfused_graphs: one task per key name in every computation (irrmap.app.cluster_errors)
         return
     with dask.config.set(scheduler="threads", num_workers=cfg.run.workers or None), \
             rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(cfg.run.gdal_cache_mb)), dask_checkpoint():
@@ -85,20 +87,21 @@ def dask_scheduler(cfg, scheduler: str | None = None):
 
 
 def plan_stages(ctx: RunContext, stages: list[Stage] | None = None, scheduler: str | None = None,
-                planned: Callable[[list[Stage]], None] | None = None) -> list[Stage]:
+                planned: Callable[[list[Stage]], None] | None = None, reach: bool = False) -> list[Stage]:
     """The enabled stages in run order, their products registered in `ctx`, after every check that needs no
     computing: the output folder can be written, the scheduler (`scheduler` or [run].scheduler) is valid, and each
     stage's `check` (files open and overlap the grid, fields exist, statistics join the units, named products
     exist). Raises all problems found at once (an ErrorList when there are several), a problem of a file located at
     the config keys naming it (irrmap.core.config_keys); nothing is written.
-    `planned(plan)` is called before the checks (irrmap run starts hashing source files there)."""
+    `planned(plan)` is called before the checks (irrmap run starts hashing source files there). With `reach`
+    (`irrmap run --check`), a scheduler address is also connected to and its workers counted (irrmap.app.cluster.check_scheduler)."""
     plan = [s for s in (stages if stages is not None else build_stages(ctx)) if s.enabled(ctx)]
     for stage in plan:
         ctx.products.update(stage.provides(ctx))
     if planned is not None:
         planned(plan)
     where = scheduler or ctx.config.run.scheduler
-    problems = gather(lambda: check_output_folder(ctx.outdir, "[run].output_dir"), lambda: where and check_scheduler(where),
+    problems = gather(lambda: check_output_folder(ctx.outdir, "[run].output_dir"), lambda: where and check_scheduler(where, reach=reach),
                       lambda: check_distinct_roles(ctx), *(lambda s=s: _keyed_check(s, ctx) for s in plan))
     ctx.cache.clear()
     raise_all(name_keys(problems, ctx.loaded), str(ctx.loaded.path))  # a file's problem names the config keys naming it
@@ -174,7 +177,11 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
         "stages": {},
     }
     log.info("run %s on %r -> %s", loaded.config.run.name, grid, outdir)
-    with dask_scheduler(loaded.config, scheduler), _failure_recorded(manifest, ctx, plan, previous), _objects_so_far_frozen():
+    where = scheduler or loaded.config.run.scheduler
+    running = lambda: next((s.name for s in plan if s.name not in manifest["stages"]), None)  # noqa: E731
+    # a failure of the cluster (a worker killed, the scheduler lost) is recorded and raised as one line (cluster_failures)
+    with dask_scheduler(loaded.config, scheduler), _failure_recorded(manifest, ctx, plan, previous), \
+            (cluster_failures(where, running) if where else contextlib.nullcontext()), _objects_so_far_frozen():
         for stage in plan:
             raise_if_swallowed()  # a Ctrl-C or SIGTERM that native code swallowed stops the run here at the latest
             fp = _fingerprint(stage, ctx)

@@ -1,7 +1,8 @@
 """The `irrmap` command line: a thin shell that parses arguments, calls stage functions and writes outputs.
 
 Each command group lives in its own module here and exposes `register(subparsers)`; a command is a function
-`(args) -> int`. Errors derived from IrrmapError print as one line and exit 2 (traceback only with -v).
+`(args) -> int`. Errors derived from IrrmapError print as one line and exit 2 (traceback only with -v), and so do
+failures of a dask.distributed cluster (irrmap.app.cluster_errors.cluster_failure).
 """
 
 from __future__ import annotations
@@ -97,6 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             raise
         print(f"irrmap: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a dask.distributed cluster that failed outside a stage (e.g. while closing): one line too
+        from irrmap.app.cluster_errors import cluster_failure
+
+        failure = cluster_failure(exc)  # None for anything but the cluster's own errors: those keep their traceback
+        if failure is None or args.verbose:
+            raise
+        print(f"irrmap: error: {failure}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C (exit 130) or SIGTERM (exit 143 = 128 + 15, as the shell reports it)
         how = "terminated by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
