@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from irrmap.core import dataset_names
+from irrmap.core.companions import digest_with_companions, folder_digest
 from irrmap.core.config import LoadedConfig
 from irrmap.core.errors import ConfigError
 from irrmap.core.grid import Grid
@@ -143,14 +144,21 @@ class EarlyDigests:
 
 
 def input_digest(p: str, sha256=sha256_file) -> str:
-    """SHA-256 of an input file; for a GDAL dataset name (/vsizip/x.zip/a.tif, NETCDF:"f.nc":var), of the name and
-    its container file's SHA-256 (two names in one container differ; a changed container changes both). `sha256`
-    hashes one file (a DigestCache's may answer from an earlier run)."""
+    """SHA-256 of an input as GDAL/OGR read it: of the file, and of the companion files read beside it (an
+    .aux.xml scale, a world file, a shapefile's .dbf: irrmap.core.companions.digest_with_companions), listed anew
+    at every call, so one that appears later changes the digest. A file with no companion keeps its own SHA-256.
+    For a GDAL dataset name (/vsizip/x.zip/a.tif, NETCDF:"f.nc":var), of the name and its container file's
+    SHA-256 (two names in one container differ; a changed container changes both), with the companions outside
+    the container. `sha256` hashes one file (a DigestCache's may answer from an earlier run, for each companion by
+    its own device, inode, size and times). A folder (of shapefiles, a FileGDB): every file under it (folder_digest).
+    Raises OSError for a file that cannot be read."""
+    if os.path.isdir(p):
+        return folder_digest(p, sha256)
     if not dataset_names.is_dataset_name(p):
-        return sha256(p)
+        return digest_with_companions(p, sha256(p), sha256)
     c = dataset_names.container(p)
     inner = sha256(str(c)) if c is not None and c.is_file() else ""
-    return hashlib.sha256(f"{p}\0{inner}".encode()).hexdigest()
+    return digest_with_companions(p, hashlib.sha256(f"{p}\0{inner}".encode()).hexdigest(), sha256)
 
 
 @dataclass
