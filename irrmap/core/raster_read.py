@@ -500,17 +500,19 @@ def _drop_partly_known(plan: _Plan, grid: Grid, values: np.ndarray, known_enough
             _dropped[key] = _dropped.get(key, 0) + n
 
 
-def known_share_warning(path, band: int, classes, grid: Grid, where: str) -> int:
+def known_share_warning(path, band: int, classes, grid: Grid, where: str, shown: str | None = None) -> int:
     """Log one warning naming `where` (e.g. "[inputs.cropland]") with the number of grid pixels that the fraction
     read of `path` (band `band`, `classes`) onto `grid` set missing since valid source cells cover less than
     KNOWN_SHARE_MIN of their area (the file's edge, or its missing cells), counted in this process since the last
-    call; returns that number (0: no warning)."""
+    call; returns that number (0: no warning). `shown`: the file as the message names it (the config's own path, so
+    that the run's recorded warnings do not depend on the folder it runs in; default: `path`)."""
     key = (os.fspath(path), int(band), tuple(classes or ()), tuple(grid.shape), tuple(grid.transform)[:6])
     with _dropped_lock:
         n = _dropped.pop(key, 0)
     if n:
         log.warning("%s: %d grid pixels set missing: valid cells of %s cover less than half of each (the file's edge or its "
-                    "missing cells); a share of the known part would count as the share of the whole pixel's area", where, n, path)
+                    "missing cells); a share of the known part would count as the share of the whole pixel's area", where, n,
+                    shown or path)
     return n
 
 

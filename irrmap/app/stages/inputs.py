@@ -116,7 +116,8 @@ def stage(name: str) -> Stage:
         with shared_fractions.pass_for(ctx, name, da) as data:  # the values, counted with its siblings' when it has any
             write_aligned(out, data, name=name, tags=tags)
         if area_share(ctx, name):  # pixels less than half covered by valid source cells were set missing: say how many
-            known_share_warning(ctx.path(spec.path), da.attrs["band"], spec.classes, ctx.grid, f"[inputs.{name}]")
+            known_share_warning(ctx.path(spec.path), da.attrs["band"], spec.classes, ctx.grid, f"[inputs.{name}]",
+                                shown=str(spec.path))
         check_aligned(out, ctx.path(spec.path), ctx.grid, key=f"[inputs.{name}]", band=da.attrs["band"], nodata=spec.nodata,
                       fill_values=spec.fill_values, valid_range=spec.valid_range)
         return [out]
