@@ -110,11 +110,9 @@ def body_overlaps(ids_a, ids_b, *, grid: Grid | None = None, tile: int = 2048) -
     return out.astype({"id_a": np.int64, "id_b": np.int64})
 
 
-def footprint_unknown(ids_a, ids_b, classes_a, classes_b, *, grid: Grid | None = None,
-                      tile: int = 2048) -> tuple[pd.Series, pd.Series]:
-    """(unknown in A per epoch-B body id, unknown in B per epoch-A body id): true area (m2) of each body's pixels
-    that are unknown (255) in the other epoch's class layer (water.tif / persistence.tif / a water mask), read
-    window by window. All four layers on one grid."""
+def _aligned_layers(ids_a, ids_b, classes_a, classes_b, grid: Grid | None) -> tuple:
+    """The four layers (body ids A and B, classes A and B) opened on one grid; InputError when they are not aligned or
+    have no grid."""
     la = Layer(ids_a, grid, "epoch A body ids")
     lb = Layer(ids_b, la.grid, "epoch B body ids")
     ca = Layer(classes_a, la.grid, "epoch A classes")
@@ -123,6 +121,15 @@ def footprint_unknown(ids_a, ids_b, classes_a, classes_b, *, grid: Grid | None =
         la.check_aligned(other)
     if la.grid is None:
         raise InputError("the body ids have no grid", "ids_a", "pass grid=, or georeferenced rasters")
+    return la, lb, ca, cb
+
+
+def footprint_unknown(ids_a, ids_b, classes_a, classes_b, *, grid: Grid | None = None,
+                      tile: int = 2048) -> tuple[pd.Series, pd.Series]:
+    """(unknown in A per epoch-B body id, unknown in B per epoch-A body id): true area (m2) of each body's pixels
+    that are unknown (255) in the other epoch's class layer (water.tif / persistence.tif / a water mask), read
+    window by window. All four layers on one grid."""
+    la, lb, ca, cb = _aligned_layers(ids_a, ids_b, classes_a, classes_b, grid)
     in_a, in_b = [], []
     for t in la.grid.tiles(tile):
         a, b = la.read(t.window), lb.read(t.window)
@@ -143,14 +150,7 @@ def touching_unknown(ids_a, ids_b, classes_a, classes_b, *, grid: Grid | None = 
     halo, so the result does not depend on `tile`. All four layers on one grid."""
     from scipy import ndimage
 
-    la = Layer(ids_a, grid, "epoch A body ids")
-    lb = Layer(ids_b, la.grid, "epoch B body ids")
-    ca = Layer(classes_a, la.grid, "epoch A classes")
-    cb = Layer(classes_b, la.grid, "epoch B classes")
-    for other in (lb, ca, cb):
-        la.check_aligned(other)
-    if la.grid is None:
-        raise InputError("the body ids have no grid", "ids_a", "pass grid=, or georeferenced rasters")
+    la, lb, ca, cb = _aligned_layers(ids_a, ids_b, classes_a, classes_b, grid)
     found_a, found_b = set(), set()
     for t in la.grid.tiles(tile, halo=1):
         unknown = (ca.read(t.read) == UNKNOWN) | (cb.read(t.read) == UNKNOWN)
