@@ -102,10 +102,15 @@ class MapTally:
 
     def median(self, r: int) -> float:
         """The histogram's median of judged predictor row `r` (NaN without a value)."""
+        return self.quantile(r, 0.5)
+
+    def quantile(self, r: int, q: float) -> float:
+        """The histogram's q-quantile (0 < q < 1) of judged predictor row `r`: the centre of the bin holding it
+        (relative error <= 1.2 %; NaN without a value)."""
         c = np.cumsum(self.hist[r])
         if not c.size or c[-1] == 0:
             return float("nan")
-        return _bin_value(int(np.searchsorted(c, c[-1] / 2.0)))
+        return _bin_value(int(np.searchsorted(c, c[-1] * q)))
 
 
 def likely_factor(ratio: float) -> str | None:

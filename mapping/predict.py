@@ -119,7 +119,7 @@ class FeatureGuard:
         """DataError when the whole map's tally shows two predictors exchanged (map_swaps.check_swaps) or a predictor
         off the training distribution (map_shift.check_map)."""
         if tally is not None:
-            check_swaps(tally, self.features)
+            check_swaps(tally, self.features, self.medians)
             check_map(tally, self.features, self.medians)
 
     @classmethod

@@ -1,11 +1,13 @@
 """Two look-alike predictors given under each other's names (mapping.map_swaps.check_swaps).
 
-Hand-computed case: pool NDVI ~ U(0.30, 0.90) (1st..99th percentiles 0.306..0.894), pool EVI ~ U(0.25, 0.80)
-(0.2555..0.7945). Exchanged on the map, the map's "ndvi" ~ U(0.25, 0.80) lies (0.306 - 0.25) / 0.55 = 10.2 % below
-NDVI's p01 and the map's "evi" ~ U(0.30, 0.90) (0.90 - 0.7945) / 0.60 = 17.6 % above EVI's p99: each under
-map_shift's refusal share (25 %), so the old code only warned and mapped from the wrong inputs. Against each other's
-pool they lie about 2 % outside, hence refused. A region shifted down 10 % in both (drier) fits its own pools better
-in one direction (its EVI lies (0.306 - 0.225) / 0.495 = 16.4 % outside NDVI's pool), hence passes.
+Hand-computed case: pool NDVI ~ U(0.30, 0.90) (1st, 50th, 99th percentiles 0.306, 0.60, 0.894), pool EVI ~
+U(0.25, 0.80) (0.2555, 0.525, 0.7945). Exchanged on the map, the map's "ndvi" ~ U(0.25, 0.80) lies (0.306 - 0.25) /
+0.55 = 10.2 % below NDVI's p01 and the map's "evi" (0.90 - 0.7945) / 0.60 = 17.6 % above EVI's p99: each under
+map_shift's refusal share (25 %), so the old code only warned and mapped from the wrong inputs. Its distance to its
+own pool, max |quantile difference| / pool span, is 0.0995 / 0.588 = 0.169, to EVI's pool 0 (histogram bins: < 0.02),
+and the same the other way, hence refused. Controls: a region 10 % lower in both (drier) is 0.129 from the other's
+pool in one direction; the probe's false alarm (one predictor of a subregion shifted, its partner's pool wide enough
+to hold it: refused by the first, containment rule) is 0.167 from the other's pool.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pandas as pd
 import pytest
 import rasterio
 from irrmap.mapping.map_shift import MapTally
-from irrmap.mapping.map_swaps import check_swaps, share_outside
+from irrmap.mapping.map_swaps import check_swaps, pool_distance
 from irrmap.models import fit_from_pool, save_model
 from rasterio.transform import from_origin
 
@@ -23,33 +25,48 @@ from irrmap.app.cli import main
 from irrmap.core.errors import DataError
 
 N = 200_000
-LIMITS = {0: (0.306, 0.894, 0.30, 0.90), 1: (0.2555, 0.7945, 0.25, 0.80)}  # ndvi, evi: p01, p99, min, max
 NAMES = ["ndvi", "evi"]
 
 
-def _tally(ndvi_lohi, evi_lohi, seed=0) -> MapTally:
+def _uniform_pool(lo, hi):
+    """(p01, p99, min, max) and the median of U(lo, hi)."""
+    return (lo + 0.01 * (hi - lo), lo + 0.99 * (hi - lo), lo, hi), (lo + hi) / 2
+
+
+def _tally(pools, maps, seed=0):
+    """A whole-map tally of predictors drawn from U(*maps[i]), judged against the uniform pools U(*pools[i])."""
     rng = np.random.default_rng(seed)
-    t = MapTally(LIMITS)
-    t.add(np.column_stack([rng.uniform(*ndvi_lohi, N), rng.uniform(*evi_lohi, N)]).astype(np.float32), 1)
-    return t
+    limits = {i: _uniform_pool(*p)[0] for i, p in enumerate(pools)}
+    medians = {i: _uniform_pool(*p)[1] for i, p in enumerate(pools)}
+    t = MapTally(limits)
+    t.add(np.column_stack([rng.uniform(*m, N) for m in maps]).astype(np.float32), 1)
+    return t, medians
 
 
-def test_exchanged_look_alikes_are_refused_with_hand_shares():
-    t = _tally((0.25, 0.80), (0.30, 0.90))
+POOLS = [(0.30, 0.90), (0.25, 0.80)]
+
+
+def test_exchanged_look_alikes_are_refused_with_hand_distances():
+    t, med = _tally(POOLS, [(0.25, 0.80), (0.30, 0.90)])
     own = (t.counts[:, 1] + t.counts[:, 2]) / t.counts[:, 0]
     assert own[0] == pytest.approx(0.056 / 0.55, abs=0.005) and own[1] == pytest.approx(0.1055 / 0.60, abs=0.005)
-    # against the other's pool: U(0.25, 0.80) outside [0.2555, 0.7945] = 0.011 / 0.55 = 2 %, interpolated in bins of 2.3 %
-    assert share_outside(t, 0, *LIMITS[1][:2]) == pytest.approx(0.011 / 0.55, abs=0.003)
-    assert share_outside(t, 1, *LIMITS[0][:2]) == pytest.approx(0.012 / 0.60, abs=0.003)
+    ndvi_pool, evi_pool = (0.306, 0.60, 0.894), (0.2555, 0.525, 0.7945)
+    # quantiles are histogram bin centres: within 1.2 % of 0.79, 0.0095, i.e. 0.016 of the span
+    assert pool_distance(t, 0, ndvi_pool) == pytest.approx(0.0995 / 0.588, abs=0.02)
+    assert pool_distance(t, 0, evi_pool) < 0.02 and pool_distance(t, 1, ndvi_pool) < 0.02
     with pytest.raises(DataError) as e:
-        check_swaps(t, NAMES)
+        check_swaps(t, NAMES, med)
     assert "ndvi and evi look exchanged" in str(e.value)
 
 
-@pytest.mark.parametrize("ndvi, evi", [((0.30, 0.90), (0.25, 0.80)),  # the right inputs
-                                       ((0.27, 0.81), (0.225, 0.72))])  # a drier region: both 10 % lower
-def test_own_or_shifted_inputs_pass(ndvi, evi):
-    check_swaps(_tally(ndvi, evi), NAMES)
+@pytest.mark.parametrize("pools, maps", [
+    (POOLS, [(0.30, 0.90), (0.25, 0.80)]),  # the right inputs
+    (POOLS, [(0.27, 0.81), (0.225, 0.72)]),  # a drier region: both 10 % lower
+    ([(0.0, 1.0), (0.2, 0.8)], [(0.3, 0.7), (0.3, 0.9)]),  # the probe's false alarm: a subregion, one predictor shifted
+])
+def test_own_or_shifted_inputs_pass(pools, maps):
+    t, med = _tally(pools, maps)
+    check_swaps(t, NAMES, med)
 
 
 def _write(path, arr):
