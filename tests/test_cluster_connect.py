@@ -223,3 +223,26 @@ def test_a_local_cluster_run_logs_no_distributed_line_and_leaves_no_scratch(mini
     noise = [line for line in res.stderr.splitlines() if re.search(r"\bdistributed\.", line)]
     assert noise == []  # old: ~20 INFO lines of distributed.scheduler, .nanny, .core, .http.proxy
     assert sorted(p.name for p in tmp.iterdir()) == []  # old: TMPDIR/dask-scratch-space left behind
+
+
+def test_a_listener_that_never_answers_fails_within_the_connect_limit(monkeypatch):
+    """A TCP port that accepts connections and never replies (not a scheduler): distributed's Client bounds the connect,
+    not the handshake, so `run --check` waited for ever (probe: killed after 300 s); now a ConfigError after timeout +
+    HANDSHAKE_GRACE seconds."""
+    monkeypatch.setattr(cluster, "HANDSHAKE_GRACE", 1.0)
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        port = srv.getsockname()[1]
+        start = time.monotonic()
+        with pytest.raises(ConfigError) as e:
+            cluster._connect(f"tcp://127.0.0.1:{port}", timeout=1.0)
+        assert time.monotonic() - start < 60  # not for ever (the limit is 2 s; generous for a loaded machine)
+    assert "has not answered as a dask scheduler" in str(e.value) and "[run].scheduler" in str(e.value)
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999"])
+def test_a_port_out_of_range_is_not_an_address(port):
+    with pytest.raises(ConfigError) as e:
+        check_scheduler(f"tcp://127.0.0.1:{port}")
+    assert "is not a TCP port" in str(e.value)

@@ -117,7 +117,9 @@ def _parsed(value: str) -> tuple[str, str]:
         if scheme not in backends:
             raise ValueError(f"unknown protocol {scheme!r}; known: {', '.join(sorted(backends))}")
         if scheme != "inproc":  # the others need host:port
-            parse_host_port(location)
+            port = parse_host_port(location)[1]
+            if not 0 < int(port) < 65536:
+                raise ValueError(f"port {port} is not a TCP port (1..65535)")
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{value!r} is not a scheduler address ({exc})", _where(),
                           "write tcp://HOST:PORT (what `dask scheduler` prints) or local-processes:N") from None
@@ -174,6 +176,11 @@ def _check_transport(value: str, scheme: str, location: str) -> None:
                           "(distributed.comm.require-encryption)", _where(), "use the scheduler's tls:// address or unset that key")
 
 
+#: seconds beyond the connect timeout that a peer which accepted the TCP connection may take to answer as a scheduler
+#: (distributed's Client bounds the connect, not the handshake: a silent listener made `run --check` wait for ever)
+HANDSHAKE_GRACE = 5.0
+
+
 def _probe(value: str, scheme: str, location: str, seconds: float = PROBE_SECONDS) -> None:
     """Fail at once where distributed would retry for its connect timeout (30 s) although the cause is certain: a host
     name that does not resolve (socket.getaddrinfo) and a port where nothing listens (one plain TCP connect refused on
@@ -209,12 +216,33 @@ def _connect(value: str, timeout: float | None = None):
     (None: distributed.comm.timeouts.connect, 30 s by default)."""
     from distributed import Client
 
+    import dask
+    from dask.utils import parse_timedelta
+
     scheme, location = _parsed(value)
     _probe(value, scheme, location)
-    try:
-        return Client(value, timeout=timeout) if timeout else Client(value)
-    except (OSError, TimeoutError, ValueError, RuntimeError, TypeError) as exc:  # TypeError/RuntimeError: TLS setup (checked before)
+    limit = (timeout or parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")) + HANDSHAKE_GRACE
+    done: dict = {}
+
+    def connect():  # in a thread: distributed bounds the TCP connect by `timeout`, not a peer that never replies
+        try:
+            done["client"] = Client(value, timeout=timeout) if timeout else Client(value)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            done["error"] = exc
+
+    thread = threading.Thread(target=connect, name="irrmap-scheduler-connect", daemon=True)
+    thread.start()
+    thread.join(limit)
+    if thread.is_alive():
+        raise ConfigError(f"cannot connect to the scheduler at {value}: something accepts connections there but has not answered as "
+                          f"a dask scheduler within {limit:g} s", _where(), "check that the address is the scheduler's (what `dask "
+                          "scheduler` prints) and that the scheduler runs, or remove the key to run threads on this machine")
+    exc = done.get("error")
+    if isinstance(exc, (OSError, TimeoutError, ValueError, RuntimeError, TypeError)):  # TypeError/RuntimeError: TLS setup (checked before)
         raise ConfigError(f"cannot connect to the scheduler at {value}: {exc}", _where(), _START_FIX) from None
+    if exc is not None:
+        raise exc
+    return done["client"]
 
 
 def _report_workers(value: str) -> None:

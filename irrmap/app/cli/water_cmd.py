@@ -110,7 +110,7 @@ def _register_change(cmds) -> None:
     p = cmds.add_parser(
         "change", help="match the bodies of two epochs by overlap: stable ids, status and area change, JRC-style transitions",
         description="Compares two folders written by `irrmap water bodies` on one grid and writes in OUT_DIR: change.csv (one row "
-                    "per body of epoch B and per lost body of epoch A: stable id, areas, change in km2 and %%, status stable / grown / "
+                    "per body of epoch B and per lost body of epoch A: stable id, areas, change in km2 and %, status stable / grown / "
                     "shrunk / new / lost / merged / split, or unobserved / partly_observed when the other epoch did not see (enough of) the "
                     "body's footprint for cloud, shadow, snow or fill -- unknown_a_m2 / unknown_b_m2 give the unknown area of the footprint "
                     "in each epoch, and the totals leave these bodies out), transitions.tif (uint8 JRC-style classes, legend in the band description), "
