@@ -344,8 +344,13 @@ def _build(booster, reference: CompiledForest, root: Path, key: str) -> Path:
 
 
 def _publish(tmp: Path, final: Path) -> None:
-    """Rename the finished folder `tmp` to `final`, first moving a broken `final` aside (renames are atomic)."""
+    """Rename the finished folder `tmp` to `final`, first moving a broken `final` aside (renames are atomic). An intact
+    `final` (its library matches its recorded digest and loads: another process published the same key meanwhile) is
+    kept and `tmp` dropped: moving a good library aside could pull it from under a process that has just checked it
+    and is loading it (three processes compiling one model at once failed so, now and then, in CI)."""
     try:
+        if _published(final):
+            return
         if final.exists():
             aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.partial.", dir=final.parent))
             os.replace(final, aside / "old")
@@ -357,6 +362,18 @@ def _publish(tmp: Path, final: Path) -> None:
         # another process published the same key meanwhile: theirs is as good as ours
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _published(final: Path) -> bool:
+    """Whether `final` holds a library whose bytes match its recorded digest and that loads (a finished, renamed-in
+    folder of another process)."""
+    try:
+        if (final / _DIGEST_FILE).read_text().strip() != sha256_file(final / _LIB_FILE):
+            return False
+        _tl2cgen()[0].Predictor(final / _LIB_FILE, nthread=1)
+    except Exception:  # noqa: BLE001 - missing, unreadable or not loadable: not a usable library
+        return False
+    return True
 
 
 def probe_rows(forest: CompiledForest, n_features: int, n: int = PROBE_ROWS, seed: int = 0) -> np.ndarray:

@@ -366,3 +366,21 @@ def test_tiny_values_and_infinities_follow_lightgbm(tmp_path):
     lib = compiled_predictor(est, cache_dir=tmp_path)
     assert lib is not None
     np.testing.assert_allclose(lib.predict(rows, n_threads=2), est.booster_.predict(rows, num_threads=1), rtol=1e-12, atol=1e-12)
+
+
+def test_a_library_another_process_published_is_kept_not_replaced(tiny, tmp_path):
+    """The race behind a rare failure of the three-process test: publishing moved a good library aside (to replace it
+    with an equal one) while another process was loading it. Now an intact published folder stays the same folder
+    (same inode, same bytes) and the newer build is dropped."""
+    from irrmap.models.compiled_c import _build, _publish
+
+    model, X = tiny
+    c = compiled_predictor(model, cache_dir=tmp_path)
+    final = c.library.parent
+    before = (final.stat().st_ino, (final / "predictor.so").stat().st_ino)
+    booster, reference = c._from_text()
+    tmp = _build(booster, reference, final.parent, c.key)  # a second process's finished build of the same key
+    _publish(tmp, final)
+    assert (final.stat().st_ino, (final / "predictor.so").stat().st_ino) == before
+    assert not tmp.exists() and sorted(p.name for p in final.parent.iterdir()) == [final.name]
+    assert np.array_equal(c.predict_positive(X), from_lightgbm(model.booster_).predict(X))
