@@ -255,7 +255,7 @@ class CompiledC:
                 return None
             if threads not in cache:
                 try:
-                    cache[threads] = _tl2cgen()[0].Predictor(self.library, nthread=threads)
+                    cache[threads] = _tl2cgen()[0].Predictor(self.library, nthread=_omp_cap(threads))
                 except Exception as exc:
                     if attempt:
                         raise
@@ -322,6 +322,22 @@ def _key_lock(key: str) -> threading.Lock:
         return _key_locks.setdefault(key, threading.Lock())
 
 
+def _omp_cap(n: int) -> int:
+    """`n` threads, at most OMP_NUM_THREADS when that is set: TL2cgen refuses more threads than OpenMP is configured for
+    ('nthread cannot exceed 1'), and dask.distributed's workers run with OMP_NUM_THREADS=1, where every compile failed
+    (its check at 2 threads) and the numba kernel stood in."""
+    try:
+        omp = int(os.environ.get("OMP_NUM_THREADS", "") or n)
+    except ValueError:
+        omp = n
+    return max(1, min(n, omp))
+
+
+def _build_threads() -> int:
+    """Compiler processes for TL2cgen's create_shared: the CPUs, capped by _omp_cap."""
+    return _omp_cap(os.cpu_count() or 1)
+
+
 def _build(booster, reference: CompiledForest, root: Path, key: str) -> Path:
     """Compile the booster in a new temporary folder under `root`, check it against `reference` and record its
     digest; returns the folder. Raises _Refused on differing predictions, TL2cgen/OS errors on failure."""
@@ -332,7 +348,7 @@ def _build(booster, reference: CompiledForest, root: Path, key: str) -> Path:
     try:
         src = tmp / "src"
         tl2cgen.generate_c_code(treelite.frontend.from_lightgbm(plain_threshold_model(booster)), src, {"parallel_comp": PARALLEL_COMP})
-        built = tl2cgen.create_shared(_compiler()[0], src, nthread=os.cpu_count() or 1, long_build_time_warning=False)
+        built = tl2cgen.create_shared(_compiler()[0], src, nthread=_build_threads(), long_build_time_warning=False)
         os.replace(built, tmp / _LIB_FILE)
         shutil.rmtree(src)
         _check(tmp / _LIB_FILE, reference, booster.num_feature())
@@ -392,11 +408,12 @@ def probe_rows(forest: CompiledForest, n_features: int, n: int = PROBE_ROWS, see
 
 
 def _check(lib: Path, reference: CompiledForest, n_features: int) -> None:
-    """Raise _Refused unless the library gives the reference's exact bytes on the probe rows, at 1 and 2 threads."""
+    """Raise _Refused unless the library gives the reference's exact bytes on the probe rows, at 1 and 2 threads (1 only
+    where OpenMP allows one: _omp_cap)."""
     tl2cgen = _tl2cgen()[0]
     X = probe_rows(reference, n_features)
     want = reference.predict(X, n_threads=1).view(np.int64)
-    for threads in (1, 2):
+    for threads in sorted({1, _omp_cap(2)}):
         got = tl2cgen.Predictor(lib, nthread=threads).predict(tl2cgen.DMatrix(X)).reshape(len(X), -1)[:, 0]
         bad = np.flatnonzero(np.ascontiguousarray(got, np.float64).view(np.int64) != want)
         if bad.size:

@@ -29,6 +29,16 @@ CONFIG = ('[run]\nname = "g"\noutput_dir = "out"\nworker_wait = 30\n[grid]\ncrs 
 TOKEN = "0123456789abcdef0123456789abcdef"  # the form of dask's tokenize
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """An in-process LocalCluster sets dask's pre-spawn environment (OMP_NUM_THREADS=1, MKL_NUM_THREADS=1,
+    MALLOC_TRIM_THRESHOLD_, ...) in this process's os.environ; later tests and their subprocesses must not inherit it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture
 def probe_run(tmp_path, monkeypatch):
     """A config whose one stage, `probe`, computes `make()` (a dask object) with dask.compute; returns its path."""

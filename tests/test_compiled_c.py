@@ -384,3 +384,23 @@ def test_a_library_another_process_published_is_kept_not_replaced(tiny, tmp_path
     assert (final.stat().st_ino, (final / "predictor.so").stat().st_ino) == before
     assert not tmp.exists() and sorted(p.name for p in final.parent.iterdir()) == [final.name]
     assert np.array_equal(c.predict_positive(X), from_lightgbm(model.booster_).predict(X))
+
+
+def test_compiles_where_openmp_is_limited_to_one_thread(tiny, tmp_path):
+    """dask.distributed's workers (and a process that ran an in-process LocalCluster) have OMP_NUM_THREADS=1; TL2cgen
+    refuses a compile with more threads than OpenMP allows ('nthread cannot exceed 1'), so every compile there failed
+    and compiled_predictor returned None. OpenMP reads the variable when it starts: a new process is needed."""
+    model, X = tiny
+    (tmp_path / "model.txt").write_text(model.booster_.model_to_string())
+    np.save(tmp_path / "X.npy", X)
+    code = (
+        "import sys, numpy as np, lightgbm as lgb\n"
+        "from irrmap.models.compiled_c import compiled_predictor\n"
+        "c = compiled_predictor(lgb.Booster(model_file=sys.argv[1] + '/model.txt'), cache_dir=sys.argv[1] + '/cache')\n"
+        "assert c is not None, 'not compiled'\n"
+        "np.save(sys.argv[1] + '/out.npy', c.predict_positive(np.load(sys.argv[1] + '/X.npy'), n_threads=1))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert np.array_equal(np.load(tmp_path / "out.npy"), from_lightgbm(model.booster_).predict(X))
