@@ -39,6 +39,13 @@ from irrmap.core.raster_read import read_raster
 PAM = '<PAMDataset><PAMRasterBand band="1"><Scale>{}</Scale><Offset>0</Offset></PAMRasterBand></PAMDataset>\n'
 
 
+@pytest.fixture(autouse=True)
+def _pam_enabled(monkeypatch):
+    """GDAL's default: .aux.xml files are read (tests/test_sources_guards.py turns PAM off for the whole session when it
+    is imported, and GDAL then lists no .aux.xml, as it then reads none)."""
+    monkeypatch.delenv("GDAL_PAM_ENABLED", raising=False)
+
+
 def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
