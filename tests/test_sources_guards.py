@@ -19,8 +19,19 @@ from irrmap.sources import read_scene
 from irrmap.sources.landsat import file_identity
 from irrmap.sources.scene import REFLECTANCE_MAX, check_reflectance_scale
 
-os.environ["GDAL_PAM_ENABLED"] = "NO"
 LC8, LT5 = "flathead_lc8_20150604", "flathead_lt5_19970602"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pam_off():
+    """No .aux.xml written beside the scenes while this module runs (was set at import: for the whole session)."""
+    saved = os.environ.get("GDAL_PAM_ENABLED")
+    os.environ["GDAL_PAM_ENABLED"] = "NO"
+    yield
+    if saved is None:
+        os.environ.pop("GDAL_PAM_ENABLED", None)
+    else:
+        os.environ["GDAL_PAM_ENABLED"] = saved
 
 
 def copy_scene(shared_data, name, dest):
