@@ -323,21 +323,30 @@ def test_library_removed_after_use_is_rebuilt_for_a_new_thread(tiny, tmp_path, m
     assert len(calls) == 1 and len(got) == 1 and np.array_equal(got[0], want)
 
 
+#: a process compiling DIR/model.txt into DIR/cache (refusing a None predictor) and saving its predictions of DIR/X.npy
+#: as DIR/out{ARG2}.npy; argv: DIR, ARG2
+PROCESS_CODE = (
+    "import sys, numpy as np, lightgbm as lgb\n"
+    "from irrmap.models.compiled_c import compiled_predictor\n"
+    "c = compiled_predictor(lgb.Booster(model_file=sys.argv[1] + '/model.txt'), cache_dir=sys.argv[1] + '/cache')\n"
+    "assert c is not None, 'not compiled'\n"
+    "np.save(sys.argv[1] + f'/out{sys.argv[2]}.npy', c.predict_positive(np.load(sys.argv[1] + '/X.npy'), n_threads=1))\n"
+)
+
+
+def _model_files(folder, model, X) -> None:
+    """The model's text and the rows, for PROCESS_CODE."""
+    (folder / "model.txt").write_text(model.booster_.model_to_string())
+    np.save(folder / "X.npy", X)
+
+
 @pytest.mark.slow
 def test_concurrent_processes_share_one_cache(tiny, tmp_path):
     """Three processes compile the same model into one empty cache at once: all get a working library, and only
     the finished library is left (no partial folder)."""
     model, X = tiny
-    (tmp_path / "model.txt").write_text(model.booster_.model_to_string())
-    np.save(tmp_path / "X.npy", X)
-    code = (
-        "import sys, numpy as np, lightgbm as lgb\n"
-        "from irrmap.models.compiled_c import compiled_predictor\n"
-        "b = lgb.Booster(model_file=sys.argv[1] + '/model.txt')\n"
-        "c = compiled_predictor(b, cache_dir=sys.argv[1] + '/cache')\n"
-        "np.save(sys.argv[1] + f'/out{sys.argv[2]}.npy', c.predict_positive(np.load(sys.argv[1] + '/X.npy'), n_threads=1))\n"
-    )
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(i)]) for i in range(3)]
+    _model_files(tmp_path, model, X)
+    procs = [subprocess.Popen([sys.executable, "-c", PROCESS_CODE, str(tmp_path), str(i)]) for i in range(3)]
     assert [p.wait(timeout=600) for p in procs] == [0, 0, 0]
     want = from_lightgbm(model.booster_).predict(X)
     for i in range(3):
@@ -391,16 +400,8 @@ def test_compiles_where_openmp_is_limited_to_one_thread(tiny, tmp_path):
     refuses a compile with more threads than OpenMP allows ('nthread cannot exceed 1'), so every compile there failed
     and compiled_predictor returned None. OpenMP reads the variable when it starts: a new process is needed."""
     model, X = tiny
-    (tmp_path / "model.txt").write_text(model.booster_.model_to_string())
-    np.save(tmp_path / "X.npy", X)
-    code = (
-        "import sys, numpy as np, lightgbm as lgb\n"
-        "from irrmap.models.compiled_c import compiled_predictor\n"
-        "c = compiled_predictor(lgb.Booster(model_file=sys.argv[1] + '/model.txt'), cache_dir=sys.argv[1] + '/cache')\n"
-        "assert c is not None, 'not compiled'\n"
-        "np.save(sys.argv[1] + '/out.npy', c.predict_positive(np.load(sys.argv[1] + '/X.npy'), n_threads=1))\n"
-    )
-    res = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=600,
+    _model_files(tmp_path, model, X)
+    res = subprocess.run([sys.executable, "-c", PROCESS_CODE, str(tmp_path), ""], capture_output=True, text=True, timeout=600,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert res.returncode == 0, res.stderr[-2000:]
     assert np.array_equal(np.load(tmp_path / "out.npy"), from_lightgbm(model.booster_).predict(X))
