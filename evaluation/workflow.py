@@ -74,11 +74,12 @@ def map_values(path, limit: int = 256) -> dict:
 
     if _SCAN_CACHE is None:
         return _map_values(path, limit)
-    try:
-        st = os.stat(path)
+    from irrmap.core.companions import stat_identity
+
+    try:  # the file's version and its companions' (an .aux.xml nodata or scale changes what it holds)
+        key = (stat_identity(os.path.abspath(path)), limit)
     except OSError:
         return _map_values(path, limit)
-    key = (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, limit)
     if key not in _SCAN_CACHE:
         _SCAN_CACHE[key] = _map_values(path, limit)
     return copy.deepcopy(_SCAN_CACHE[key])

@@ -38,6 +38,7 @@ class RunContext:
     warnings: list = field(default_factory=list)  # {stage, logger, message} of each warning so far (irrmap.app.run_warnings)
     force: bool = False  # `irrmap run --force`: stages recompute, also work they could resume or reuse
     digests: DigestCache | None = None  # digests kept from earlier runs of the output folder (irrmap run sets it)
+    companions: dict[str, list[str]] = field(default_factory=dict)  # input -> the companion files its digest covers
     _early: EarlyDigests | None = field(default=None, repr=False)  # source files hashed ahead (hash_early)
 
     @property
@@ -65,7 +66,7 @@ class RunContext:
         p = str(self.path(p))
         if p not in self.checksums:
             early = self._early.take(p) if self._early is not None else None
-            self.checksums[p] = early.result() if early is not None else input_digest(p, self._sha256)
+            self.checksums[p] = early.result() if early is not None else self._digest(p)
         return self.checksums[p]
 
     def hash_early(self, paths) -> None:
@@ -76,12 +77,19 @@ class RunContext:
         raised by `checksum`, as before. `stop_early` ends it."""
         todo = [p for p in dict.fromkeys(str(self.path(q)) for q in paths) if p not in self.checksums]
         if todo and (os.cpu_count() or 1) > 1:
-            self._early = EarlyDigests(todo, lambda q: input_digest(q, self._sha256))
+            self._early = EarlyDigests(todo, self._digest)
 
     def stop_early(self) -> None:
         """No new file is started by `hash_early` (one being hashed finishes on its daemon thread)."""
         if self._early is not None:
             self._early.stop()
+
+    def _digest(self, p: str) -> str:
+        """input_digest of `p`, its companions kept in `companions` (manifest.json's `input_companions`)."""
+        found: list[str] = []
+        digest = input_digest(p, self._sha256, found)
+        self.companions[p] = found
+        return digest
 
     def _sha256(self, p: str) -> str:
         return sha256_file(p) if self.digests is None else self.digests.sha256(p)
@@ -96,7 +104,7 @@ class RunContext:
         if len(todo) < 2:
             return
         with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
-            for p, digest in zip(todo, pool.map(lambda q: input_digest(q, self._sha256), todo)):
+            for p, digest in zip(todo, pool.map(self._digest, todo)):
                 self.checksums[p] = digest
 
 
@@ -143,7 +151,7 @@ class EarlyDigests:
             self._queue.clear()
 
 
-def input_digest(p: str, sha256=sha256_file) -> str:
+def input_digest(p: str, sha256=sha256_file, found: list | None = None) -> str:
     """SHA-256 of an input as GDAL/OGR read it: of the file, and of the companion files read beside it (an
     .aux.xml scale, a world file, a shapefile's .dbf: irrmap.core.companions.digest_with_companions), listed anew
     at every call, so one that appears later changes the digest. A file with no companion keeps its own SHA-256.
@@ -151,14 +159,14 @@ def input_digest(p: str, sha256=sha256_file) -> str:
     SHA-256 (two names in one container differ; a changed container changes both), with the companions outside
     the container. `sha256` hashes one file (a DigestCache's may answer from an earlier run, for each companion by
     its own device, inode, size and times). A folder (of shapefiles, a FileGDB): every file under it (folder_digest).
-    Raises OSError for a file that cannot be read."""
+    `found`, when given, is extended with the companion files hashed. Raises OSError for a file that cannot be read."""
     if os.path.isdir(p):
         return folder_digest(p, sha256)
     if not dataset_names.is_dataset_name(p):
-        return digest_with_companions(p, sha256(p), sha256)
+        return digest_with_companions(p, sha256(p), sha256, found)
     c = dataset_names.container(p)
     inner = sha256(str(c)) if c is not None and c.is_file() else ""
-    return digest_with_companions(p, hashlib.sha256(f"{p}\0{inner}".encode()).hexdigest(), sha256)
+    return digest_with_companions(p, hashlib.sha256(f"{p}\0{inner}".encode()).hexdigest(), sha256, found)
 
 
 @dataclass

@@ -10,6 +10,7 @@ import platform
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -111,6 +112,14 @@ def git_commit() -> str | None:
         return None
     dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def input_companions(companions: dict[str, list[str]], inputs, name: Callable[[str], str]) -> dict[str, list[str]]:
+    """manifest.json's `input_companions`: for each of `inputs` (paths as hashed) whose digest covers companion files
+    that GDAL/OGR read beside it (an .aux.xml, a world file, a shapefile's .dbf/.shx/.prj, a VRT's sources:
+    irrmap.core.companions), the list of those files, sorted; `name` gives each path as manifest.json names it (as
+    `inputs` names the input). Inputs read alone are not listed."""
+    return {name(p): sorted(name(c) for c in companions[p]) for p in sorted(inputs) if companions.get(p)}
 
 
 def write_manifest(path, manifest: dict) -> Path:

@@ -58,7 +58,7 @@ from rasterio.windows import Window, from_bounds
 
 from irrmap.core import band_batch
 from irrmap.core.class_map import check_class_map
-from irrmap.core.dataset_names import local_file
+from irrmap.core.companions import stat_identity
 from irrmap.core.errors import InputError
 from irrmap.core.georef import check_georef, north_up
 from irrmap.core.grid import Grid
@@ -240,7 +240,8 @@ def read_raster_bands(path, grid: Grid, bands, *, chunks: int = 1024, name: str 
 
 
 def _plan_for(path, grid: Grid, *, band=None, **kwargs):
-    """The read plan of one band (read_raster's rules), whether the file sits on the grid's lattice, and its mtime."""
+    """The read plan of one band (read_raster's rules), whether the file sits on the grid's lattice, and its
+    version (irrmap.core.companions.stat_identity: the file's and its companions' stat)."""
     plans, same_lattice, mtime = _plans_for(path, grid, (band,), **kwargs)
     return plans[0], same_lattice, mtime
 
@@ -249,8 +250,8 @@ def _plans_for(path, grid: Grid, bands, *, kind: str = "continuous", classes=Non
                fill_values=(), scale=None, offset=None, valid_range=None, signed=False, warn_scaled=True, batch_bands=None,
                band_option=None, area_share=False):
     """The read plans of `bands` (read_raster's rules; a scale warning for the first band only), whether the file
-    sits on the grid's lattice, and its mtime: the file opened once for all of them (a 23-date stack was opened
-    23 times while its graph was built, about 5 ms a band on the main thread). A band that fails raises as
+    sits on the grid's lattice, and its version (stat_identity): the file opened once for all of them (a 23-date
+    stack was opened 23 times while its graph was built, about 5 ms a band on the main thread). A band that fails raises as
     read_raster does, the first failing one in `bands`' order."""
     path = os.fspath(path)
     if kind not in KINDS:
@@ -289,7 +290,7 @@ def _plans_for(path, grid: Grid, bands, *, kind: str = "continuous", classes=Non
             else:
                 out_dtype, fill = "float32", np.nan
             plans.append((band, dec, src_dtype, out_dtype, fill, batch))
-        mtime = os.path.getmtime(local_file(path))  # a GDAL dataset name (/vsizip/..., NETCDF:...): its container's
+        mtime = stat_identity(path)  # the file's version and its companions' (.aux.xml, .msk, world file, VRT sources)
     plans = tuple(_Plan(path, band, kind, dec, rs, tuple(classes or ()), src_dtype, out_dtype, fill, batch,
                         area_share=bool(area_share) and kind == "continuous")
                   for band, dec, src_dtype, out_dtype, fill, batch in plans)
@@ -357,13 +358,13 @@ MAX_OPEN_PER_THREAD = 32
 
 def _dataset(path: str):
     """An open dataset for this thread, kept between chunks (bounded LRU per thread; the key includes the
-    file's inode, mtime and size, so a replaced file is reopened). Reopening per chunk threw away GDAL's block cache, so a
+    file's stat and its companions' (irrmap.core.companions.stat_identity), so a replaced file, or one given an
+    .aux.xml, .msk, world file or changed VRT source, is reopened). Reopening per chunk threw away GDAL's block cache, so a
     pixel-interleaved multi-band file (a MODIS stack) was decompressed once per band per chunk."""
     cache = getattr(_handles, "lru", None)
     if cache is None:
         cache = _handles.lru = OrderedDict()
-    st = os.stat(local_file(path))
-    key = (path, st.st_ino, st.st_mtime_ns, st.st_size)
+    key = stat_identity(path)
     ds = cache.pop(key, None)
     if ds is None or ds.closed:
         ds = north_up(open_raster(path))  # a file stored south-up or east-left: a north-up view (irrmap.core.georef)
@@ -698,8 +699,7 @@ def _read(src, plan: _Plan, window: Window):
     """Raw values of the window, and its mask (irrmap.core.nodata.valid_mask: the file's mask band and alpha band, 0 =
     missing) when the file has one (else None)."""
     if plan.batch:
-        st = os.stat(plan.path)
-        key, alpha = (plan.path, st.st_ino, st.st_mtime_ns, st.st_size), plan.decoding.alpha
+        key, alpha = stat_identity(plan.path), plan.decoding.alpha
         if alpha is None:
             return band_batch.read_band(src, key, plan.band, plan.batch, window), None
         raw, opaque = band_batch.read_band(src, key, plan.band, plan.batch, window, alpha=alpha)

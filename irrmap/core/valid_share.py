@@ -32,6 +32,7 @@ from pyproj import Transformer
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, from_bounds
 
+from irrmap.core.companions import stat_identity
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.georef import extent, grid_of, north_up, ordered
 from irrmap.core.grid import Grid
@@ -86,8 +87,9 @@ def valid_row_counts(block: np.ndarray, nodata) -> np.ndarray:
 
 
 def _file_key(path) -> tuple:
-    st = os.stat(path)
-    return (os.path.realpath(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    """The version of the raster at `path` as GDAL reads it: its stat and its companions' (an .aux.xml nodata or
+    scale, a .msk mask, a world file: irrmap.core.companions.stat_identity), by absolute path."""
+    return stat_identity(os.path.abspath(path))
 
 
 def remember_row_counts(path, counts: np.ndarray, grid: Grid) -> None:
@@ -102,7 +104,8 @@ def remember_row_counts(path, counts: np.ndarray, grid: Grid) -> None:
 
 def band_shares(path) -> tuple[float, ...]:
     """Valid share (0..1) of every band of the raster at `path` on its own grid, exact; cached per file
-    version (path, inode, mtime, size), so measuring a product again costs nothing. A file irrmap's writer
+    version (its stat and its companions': an .aux.xml added or edited is measured again), so measuring a product
+    again costs nothing. A file irrmap's writer
     just wrote is not read again: its shares were counted block by block while writing (remember_row_counts).
     Alpha bands are the mask of the other bands, not bands of values: they get no share (GDAL writes them last, so
     share k - 1 is band k's). A file stored south-up or east-left is measured north-up (irrmap.core.georef), so the

@@ -42,6 +42,7 @@ from irrmap.mapping.treecover.sample import decoded_sample
 from irrmap.mapping.treecover.series_values import check_index_values, decoding_options
 from rasterio.windows import Window
 
+from irrmap.core.companions import stat_identity
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.nodata import decoding_for, valid_mask
@@ -324,7 +325,7 @@ def _read_bands(path: str, bands: list[int], grid: Grid, chunks: int, decode: di
     with open_raster(path) as src:
         decodings = [decoding_for(src, b, **decode) for b in bands]
     spatial = da.core.normalize_chunks((chunks, chunks), grid.shape)
-    token = tokenize(path, os.path.getmtime(path), bands, decodings, grid.to_dict(), chunks)
+    token = tokenize(stat_identity(path), bands, decodings, grid.to_dict(), chunks)  # the file's and its companions' version
     return da.map_blocks(_read_bands_block, path, bands, decodings, chunks=((len(bands),),) + spatial, dtype=np.float32,
                          meta=np.empty((0, 0, 0), np.float32), name=f"read-bands-{Path(path).stem}-{token}")
 
