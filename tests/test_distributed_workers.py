@@ -20,14 +20,14 @@ from irrmap.core.parallelism import task_slots
 from irrmap.core.raster_write import RasterOutput, write_rasters
 from irrmap.training.physical_range import screen
 
-from conftest import as_dataarray
+from conftest import as_dataarray, environ_restored
 
 GRID = Grid.from_bounds(100.0, 38.0, 100.0 + 300 * 0.00225, 38.0 + 200 * 0.00225, 0.00225, "EPSG:4326")  # 200 x 300
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    with open_client("local-processes:2", 64) as client:
+    with environ_restored(), open_client("local-processes:2", 64) as client:  # the Nanny's OMP_NUM_THREADS=1 ... put back
         yield client
 
 

@@ -65,6 +65,10 @@ def check(config, scheduler: str | None = None) -> dict:
     from irrmap.app.stages import check_values
     from irrmap.core.config import load_config
 
+    if scheduler is not None:
+        from irrmap.app.cluster import check_address
+
+        check_address(scheduler)  # its syntax first, before the config's inputs are read
     loaded = load_config(Path(config))
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir)
     plan = plan_stages(ctx, scheduler=scheduler, reach=True)  # a scheduler address is connected to, its workers counted

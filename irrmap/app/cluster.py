@@ -11,7 +11,11 @@ A value that is not an address, a tls:// or wss:// address without dask's TLS ce
 refused port (both at once, not after distributed's 30 s connect timeout), a scheduler that does not answer, one
 without a worker after `[run].worker_wait` seconds and a cluster that loses every worker (or its scheduler's answers)
 for that long during the run stop it with a ConfigError (one line, exit 2), not a traceback or a wait without end.
-`irrmap run --check` connects and logs the workers. dask.distributed's own INFO lines are DEBUG records here.
+`irrmap run --check` connects and logs the workers, or for local-processes:N logs what a run would start (local_plan).
+The value's syntax is checked first (check_address; irrmap.core.scheduler_address): `irrmap run --scheduler` before
+the config is read, [run].scheduler when it is read (load_config), before any input is looked for. A local cluster
+leaves dask's pre-spawn environment (OMP_NUM_THREADS=1 ...) in this process only while it runs
+(pre_spawn_environ_restored). dask.distributed's own INFO lines are DEBUG records here.
 """
 
 from __future__ import annotations
@@ -19,17 +23,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
-import re
+import os
 import tempfile
 import threading
 import time
 
 from irrmap.core.block_reports import forward_to
 from irrmap.core.errors import ConfigError
+from irrmap.core.scheduler_address import FORMS as SCHEDULER_FORMS
+from irrmap.core.scheduler_address import parse_scheduler
 
 log = logging.getLogger(__name__)
 
-_LOCAL = re.compile(r"^local-processes:(\d+)$", re.IGNORECASE)
 _WHERE = "[run].scheduler"
 _source = {"where": _WHERE}  # where the scheduler value came from: irrmap run --scheduler sets it (named_by)
 _WORKERS_FIX = ("start workers with `dask worker ADDRESS` (they must see the output folder and the inputs at the same paths), "
@@ -50,16 +55,22 @@ class _DropAllExit(logging.Filter):
 _DROP_ALL_EXIT = _DropAllExit()
 
 
+def check_address(value: str) -> int | None:
+    """The syntax of a scheduler value, checked first (before a config's inputs are read; nothing imported,
+    connected or started): N for `local-processes:N`, None for a scheduler address. Raises ConfigError (one line,
+    located at [run].scheduler or the option named by `named_by`, the fix saying the accepted forms) for anything
+    else (irrmap.core.scheduler_address.parse_scheduler: a count that is not a whole number >= 1, an unknown
+    protocol, no host or port, a host that is no host name or IP address, a port outside 1..65535)."""
+    try:
+        parsed = parse_scheduler(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc), _where(), SCHEDULER_FORMS) from None
+    return parsed if isinstance(parsed, int) else None
+
+
 def local_workers(value: str) -> int | None:
-    """N for `local-processes:N` (a ConfigError when N < 1); None for a scheduler address."""
-    m = _LOCAL.match(value.strip())
-    if m is None:
-        if value.strip().lower().startswith("local"):
-            raise ConfigError(f"{value!r} is not a scheduler", _where(), "write local-processes:N (N worker processes) or a scheduler address such as tcp://host:8786")
-        return None
-    if int(m.group(1)) < 1:
-        raise ConfigError(f"{value!r} starts no worker", _where(), "write local-processes:N with N >= 1")
-    return int(m.group(1))
+    """N for `local-processes:N`, None for a scheduler address; ConfigError for a value that is neither (check_address)."""
+    return check_address(value)
 
 
 def named_by(option: str | None) -> None:
@@ -92,7 +103,8 @@ def check_scheduler(value: str, reach: bool = False) -> None:
 
     With `reach` (`irrmap run --check`), an address is also connected to, waiting at most CHECK_TIMEOUT s: an
     unknown host or a refused connection is an error at once, and the number of workers is logged (a warning when
-    there is none yet: workers in a batch queue may not have started). Nothing is computed.
+    there is none yet: workers in a batch queue may not have started). For `local-processes:N` nothing is started:
+    what a run would start is logged (local_plan). Nothing is computed.
 
     Raises ConfigError (one line, located at [run].scheduler or the option it came from)."""
     n = local_workers(value)
@@ -105,24 +117,38 @@ def check_scheduler(value: str, reach: bool = False) -> None:
         _check_transport(value, scheme, location)
         if reach:
             _report_workers(value)
+    elif reach:
+        log.info("%s: a run starts %s", value.strip(), local_plan(n))
+
+
+def local_plan(n: int) -> str:
+    """What `local-processes:n` starts (open_client's LocalCluster), in words: n worker processes, one thread each,
+    and the memory limit of each worker: distributed's own value for LocalCluster's default memory_limit='auto'
+    (distributed.worker_memory.parse_memory_limit("auto", 1, n), as LocalCluster calls it: the machine's memory, or
+    its cgroup/RLIMIT_AS limit (distributed.system.MEMORY_LIMIT), divided by n), computed, nothing started. Also
+    the CPU cores this process may use (os.sched_getaffinity), so that an n above them shows."""
+    from dask.utils import format_bytes
+    from distributed.worker_memory import parse_memory_limit
+
+    limit = parse_memory_limit("auto", 1, n, logger=log)  # the call LocalCluster(n_workers=n) makes (distributed.deploy.local)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = f"a memory limit of {format_bytes(limit)} each" if limit else "no memory limit"
+    return (f"{n} worker process{'es' * (n != 1)} on this machine, 1 thread each, {memory} "
+            f"(this process may use {cores} CPU core{'s' * (cores != 1)}); nothing is started by --check")
 
 
 def _parsed(value: str) -> tuple[str, str]:
-    """(scheme, location) of a scheduler address (no scheme: tcp); ConfigError when it is none."""
-    from distributed.comm.addressing import parse_address, parse_host_port
-    from distributed.comm.registry import backends
+    """(scheme, location) of a scheduler address (no scheme: distributed.comm.default-scheme, tcp); ConfigError when
+    it is none (check_address) or names a transport this distributed does not have."""
+    from distributed.comm.registry import get_backend
 
+    if check_address(value) is not None:
+        raise ConfigError(f"{value!r} starts worker processes here; it is not a scheduler address", _where(), SCHEDULER_FORMS)
+    scheme, location = parse_scheduler(value)
     try:
-        scheme, location = parse_address(value)  # no scheme: tcp
-        if scheme not in backends:
-            raise ValueError(f"unknown protocol {scheme!r}; known: {', '.join(sorted(backends))}")
-        if scheme != "inproc":  # the others need host:port
-            port = parse_host_port(location)[1]
-            if not 0 < int(port) < 65536:
-                raise ValueError(f"port {port} is not a TCP port (1..65535)")
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{value!r} is not a scheduler address ({exc})", _where(),
-                          "write tcp://HOST:PORT (what `dask scheduler` prints) or local-processes:N") from None
+        get_backend(scheme)  # distributed's registry, with the backends installed packages register
+    except (ValueError, ImportError) as exc:
+        raise ConfigError(f"{value!r} is not a scheduler address ({exc})", _where(), SCHEDULER_FORMS) from None
     return scheme, location
 
 
@@ -320,6 +346,7 @@ def open_client(value: str, gdal_cache_mb: int, wait: float = 120.0):
             # every server of the cluster (scheduler, nannies, workers) makes its scratch space in local_directory
             # (distributed.core.Server), else in TMPDIR/dask-scratch-space, which is left behind
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="irrmap-dask-", ignore_cleanup_errors=True))
+            stack.enter_context(pre_spawn_environ_restored())  # left after the cluster has closed
             # the scheduler's HTTP server (health and metrics routes, no dashboard) on a free port of this host only:
             # on its default 8787 a second run warns "Port 8787 is already in use"
             cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -342,6 +369,39 @@ def open_client(value: str, gdal_cache_mb: int, wait: float = 120.0):
         except BaseException:
             _quiet_shutdown(stack)  # "Task exception was never retrieved ... AllExit" and the like, while it closes
             raise
+
+
+#: what a dask.distributed Nanny writes into its own process's os.environ before it spawns a worker
+#: (distributed.nanny.WorkerProcess.start: os.environ.update(pre_spawn_env)): the keys of dask's config
+#: distributed.nanny.pre-spawn-environ (OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS, MALLOC_TRIM_THRESHOLD_
+#: by default) and PYTHONHASHSEED (distributed.nanny.Nanny.__init__, dask/distributed#8400)
+_NANNY_ALWAYS = ("PYTHONHASHSEED",)
+
+
+def pre_spawn_keys() -> list[str]:
+    """The environment variables a Nanny of this process sets in os.environ (see _NANNY_ALWAYS), from dask's config."""
+    import dask
+    import distributed  # noqa: F401 - its config defaults (distributed.yaml) are loaded at import
+
+    keys = dask.config.get("distributed.nanny.pre-spawn-environ", default=None) or {}
+    return sorted(set(keys) | set(_NANNY_ALWAYS))
+
+
+@contextlib.contextmanager
+def pre_spawn_environ_restored():
+    """Within the block, worker processes started here by a Nanny (LocalCluster(processes=True)) may set dask's
+    pre-spawn environment in this process (pre_spawn_keys: OMP_NUM_THREADS=1 ...); when the block is left each of those
+    variables has its value of before again, or is unset again, so that the rest of this process and the processes
+    it starts later do not run with one thread (a later compile or test did)."""
+    saved = {key: os.environ.get(key) for key in pre_spawn_keys()}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _quiet_shutdown(stack: contextlib.ExitStack) -> None:

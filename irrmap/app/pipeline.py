@@ -23,7 +23,7 @@ import rasterio
 
 import irrmap
 from irrmap.core.atomic import check_output_folder, remove_stale_partials
-from irrmap.app.cluster import check_scheduler, open_client
+from irrmap.app.cluster import check_address, check_scheduler, open_client
 from irrmap.app.cluster_errors import cluster_failures, unfused_graphs
 from irrmap.core.code_digest import code_digest
 from irrmap.app.context import RunContext, Stage
@@ -35,7 +35,7 @@ from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
 from irrmap.core.config_keys import keys_named, name_keys
 from irrmap.core.errors import InputError, gather, raise_all
-from irrmap.core.manifest import DigestCache, git_commit, package_versions, write_manifest
+from irrmap.core.manifest import DigestCache, git_commit, input_companions, package_versions, write_manifest
 from irrmap.core.output_lock import output_lock
 from irrmap.core.interrupts import dask_checkpoint, raise_if_swallowed
 from irrmap.core.memory import drop_gdal_block_cache, limit_arenas, release_freed_memory
@@ -117,6 +117,8 @@ def _keyed_check(stage: Stage, ctx: RunContext) -> None:
 def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None = None, scheduler: str | None = None) -> dict:
     """Run every enabled stage of the config at `config_path`; returns the manifest dict. `scheduler`
     overrides [run].scheduler (irrmap.app.cluster): where the work runs never changes the outputs."""
+    if scheduler is not None:
+        check_address(scheduler)  # its syntax first, before the config's inputs are read (irrmap.app.cluster)
     limit_arenas()  # before the stages' threads allocate: bounded heap growth (irrmap.core.memory)
     loaded = load_config(config_path)
     ctx = RunContext(loaded, loaded.grid(), loaded.output_dir, force=force)
@@ -211,7 +213,7 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
             ctx.warnings.extend(warned)
     shutil.rmtree(ctx.run_cache, ignore_errors=True)  # every stage is done: nothing left to hand on
     manifest["status"] = "complete"
-    manifest["inputs"] = _inputs(ctx)
+    _record_inputs(manifest, ctx)
     if stale := _left_over(previous, plan, manifest, outdir):  # the key only when there are some, as after a failure
         manifest["stale_outputs"] = stale
     manifest["warnings"] = ctx.warnings  # {stage, logger, message}; a skipped stage repeats those of its last run
@@ -282,6 +284,14 @@ def _inputs(ctx: RunContext) -> dict[str, str]:
     return {_relative(p, ctx.outdir): c for p, c in sorted(ctx.checksums.items())}
 
 
+def _record_inputs(manifest: dict, ctx: RunContext) -> None:
+    """manifest.json's `inputs` and, when some input's digest covers companion files, `input_companions` (which)."""
+    manifest["inputs"] = _inputs(ctx)
+    manifest.pop("input_companions", None)
+    if listed := input_companions(ctx.companions, ctx.checksums, lambda p: _relative(p, ctx.outdir)):
+        manifest["input_companions"] = listed
+
+
 def _left_over(previous: dict, plan: list[Stage], manifest: dict, outdir: Path) -> list[str]:
     """manifest.json's `stale_outputs` after a complete run: the files still on disk that stages no longer in the
     config wrote in an earlier run (e.g. mapping/class.tif after [mapping] was removed); they are left in place, but
@@ -312,7 +322,7 @@ def _failure_recorded(manifest: dict, ctx: RunContext, plan: list[Stage], previo
         for i, s in enumerate(remaining):
             manifest["stages"][s.name] = {"status": "failed", "error": message} if i == 0 else {"status": "not run"}
         manifest["stale_outputs"] = sorted(_relative(p, ctx.outdir) for p in stale if p.exists())
-        manifest["inputs"] = _inputs(ctx)
+        _record_inputs(manifest, ctx)
         try:
             write_manifest(ctx.outdir / "manifest.json", manifest)
             if ctx.digests is not None:

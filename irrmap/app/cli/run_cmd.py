@@ -19,11 +19,13 @@ def register(sub, name: str, help_: str) -> None:
 
 
 def _run(args) -> int:
-    from irrmap.app.api import check
-    from irrmap.app.cluster import named_by
-    from irrmap.app.pipeline import run_pipeline
+    from irrmap.app.cluster import check_address, named_by
 
-    named_by("irrmap run --scheduler" if args.scheduler else None)  # errors name the option the value came from
+    named_by("irrmap run --scheduler" if args.scheduler is not None else None)  # errors name the option the value came from
+    if args.scheduler is not None:
+        check_address(args.scheduler)  # its syntax first: before the config and its inputs are read ([run].scheduler: load_config)
+    from irrmap.app.api import check
+    from irrmap.app.pipeline import run_pipeline
 
     if args.check:
         from irrmap.app.run_warnings import collected_warnings
