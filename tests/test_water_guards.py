@@ -266,8 +266,11 @@ def test_mask_help_quotes_no_stale_agreement_numbers():
     docs = (root / "docs" / "water.md").read_text()
     for method in ("ndwi", "mndwi"):  # the docs' table quotes the benchmark's numbers
         assert re.search(rf"\| \**{method} > 0\** \| \**{bench[method]['agreement'] * 100:.1f} %", docs), method
-    best = max(bench.values(), key=lambda m: m["agreement"])["method"]
-    assert best == WaterSection.model_fields["method"].default == "ndwi"  # "agree best", as the help says
+    fixed = {k: m for k, m in bench.items() if not k.startswith("otsu")}
+    best = max(fixed.values(), key=lambda m: m["agreement"])["method"]
+    assert best == WaterSection.model_fields["method"].default == "ndwi"  # "agree best" of the fixed-rule methods, as the help says
+    top = max(m["agreement"] for m in bench.values())  # and Otsu (its 1997 fallback is NDWI > 0) "within half a percentage point"
+    assert top - bench["ndwi"]["agreement"] <= 0.005
 
 
 def test_cli_mask_and_bodies_carry_the_scene_dates_to_change(tmp_path, capsys):

@@ -45,6 +45,11 @@ the classes are, from (class in A, class in B):
   4 seasonal (S, S)           5 new seasonal (N, S)         6 lost seasonal (S, N)
   7 seasonal to permanent (S, P)                            8 permanent to seasonal (P, S)
   0 no water (N, N) -- JRC leaves these pixels empty;     255 unknown in either epoch.
+A change class (2, 3, 5-8) of a pixel of a body the change table leaves out (unobserved / partly_observed:
+`left_out_ids`) is 255 too, so that the layer's lost / new areas are those of the table's lost / new bodies (plus
+the shore of observed bodies that shrank or grew, and water in no body); the body's water in both epochs keeps its
+class (Flathead 1997 -> 2007 "lost permanent": 0.629 km2 of which 0.368 in partly observed shadow-edge bodies, now
+0.134 km2).
 JRC's 9 ephemeral permanent and 10 ephemeral seasonal (water only between the first and the last year)
 cannot be told from two epochs and never occur. Inputs are persistence layers (irrmap.mapping.water.
 composite: 0 not water, 1 permanent, 2 seasonal, 255 unknown) or plain water masks (0 / 1 / 255), whose water
@@ -167,11 +172,25 @@ def touching_unknown(ids_a, ids_b, classes_a, classes_b, *, grid: Grid | None = 
 class Change:
     """`table`: one row per body of epoch B and per lost body of epoch A (see `match_bodies`);
     `stable_id`: Series epoch-B id -> stable id; `next_id`: the first id not issued yet (pass it on to the
-    next epoch's matching)."""
+    next epoch's matching); `left_out_a`, `left_out_b`: the epoch-A and epoch-B body ids (their own epochs' ids)
+    whose change the table leaves out (`left_out_ids`), which `transitions` leaves out per pixel too."""
 
     table: pd.DataFrame
     stable_id: pd.Series
     next_id: int
+    left_out_a: frozenset = frozenset()
+    left_out_b: frozenset = frozenset()
+
+
+def left_out_ids(table: pd.DataFrame, overlaps: pd.DataFrame) -> tuple[frozenset, frozenset]:
+    """(epoch-A ids, epoch-B ids) of the bodies whose change a change table leaves out (status in UNOBSERVED:
+    unobserved or partly_observed): the B bodies of such rows, the A bodies of such lost rows, and every A body
+    overlapping such a B body (it passes area to it). `overlaps`: `body_overlaps` of the pair (id_a, id_b)."""
+    left = table["status"].isin(UNOBSERVED).to_numpy()
+    ids_b = table.loc[left & (table["id_b"] > 0).to_numpy(), "id_b"]
+    ids_a = set(table.loc[left & (table["id_b"] == 0).to_numpy(), "id_a"].tolist())
+    ids_a.update(overlaps.loc[overlaps["id_b"].isin(ids_b), "id_a"].tolist())
+    return frozenset(int(i) for i in ids_a), frozenset(int(i) for i in ids_b)
 
 
 def _areas(bodies, what: str) -> pd.Series:
@@ -265,7 +284,7 @@ def match_bodies(bodies_a, ids_a, bodies_b, ids_b, *, tolerance: float = 0.10, n
     table = table.astype({"body_id": np.int64, "id_a": np.int64, "id_b": np.int64}).sort_values("body_id", ignore_index=True)
     front = ["body_id", "id_a", "id_b", "area_a_km2", "area_b_km2", "change_km2", "change_pct", "status", "parents", "size_class"]
     table = table[front + [c for c in table.columns if c not in front]]
-    return Change(table, stable.astype(np.int64), first_new + len(unclaimed))
+    return Change(table, stable.astype(np.int64), first_new + len(unclaimed), *left_out_ids(table, ov))
 
 
 def _observation(table: pd.DataFrame, area_a: pd.Series, ov: pd.DataFrame, share: pd.Series, classes_a, classes_b, ids_a, ids_b,
@@ -348,14 +367,37 @@ def _transition_block(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def transitions(class_a, class_b, *, grid: Grid | None = None, tile: int = 2048) -> xr.DataArray:
+#: the transition classes that are change (water in one epoch only, or a change of seasonality)
+CHANGE_CLASSES = (2, 3, 5, 6, 7, 8)
+
+
+def _left_out_block(out: np.ndarray, ids_a: np.ndarray, ids_b: np.ndarray, left_a: np.ndarray, left_b: np.ndarray) -> np.ndarray:
+    hide = np.isin(out, CHANGE_CLASSES) & (np.isin(ids_a, left_a) | np.isin(ids_b, left_b))
+    return np.where(hide, np.uint8(UNKNOWN), out).astype(np.uint8)
+
+
+def transitions(class_a, class_b, *, grid: Grid | None = None, tile: int = 2048, ids_a=None, ids_b=None, left_out_a=(),
+                left_out_b=()) -> xr.DataArray:
     """Lazy uint8 JRC-style transitions layer (classes in TRANSITIONS and the module docstring) from two
     class layers on one grid (paths, DataArrays or arrays: 0 not water, 1 permanent / water, 2 seasonal, 255
-    unknown). Raises GridError when they are not on one grid and, when computed, DataError for other values."""
+    unknown). A pixel unknown in either epoch is 255. With the body-id layers `ids_a`, `ids_b` (same grid) and the ids
+    of bodies whose change the change table leaves out (`Change.left_out_a` / `left_out_b`: unobserved or
+    partly_observed), the change classes (CHANGE_CLASSES) of those bodies' pixels are 255 too, so that the layer's
+    new / lost areas are those of the table's observed bodies (plus water in no body); their permanent and seasonal
+    pixels (water in both epochs) keep their class. Raises GridError when they are not on one grid and, when computed,
+    DataError for other values."""
     la = Layer(class_a, grid, "epoch A classes")
     lb = Layer(class_b, la.grid, "epoch B classes")
     la.check_aligned(lb)
     out = da.map_blocks(_transition_block, la.dask((tile, tile)), lb.dask((tile, tile)), dtype=np.uint8)
+    if (left_out_a or left_out_b) and (ids_a is None or ids_b is None):
+        raise InputError("left-out body ids given without the body-id layers", "transitions", "pass ids_a and ids_b too")
+    if left_out_a or left_out_b:
+        ia, ib = Layer(ids_a, la.grid, "epoch A body ids"), Layer(ids_b, la.grid, "epoch B body ids")
+        la.check_aligned(ia)
+        la.check_aligned(ib)
+        keys = [np.array(sorted(ids), np.int64) for ids in (left_out_a, left_out_b)]
+        out = da.map_blocks(_left_out_block, out, ia.dask((tile, tile)), ib.dask((tile, tile)), *keys, dtype=np.uint8)
     arr = xr.DataArray(out, dims=("y", "x"), name="transition")
     if la.grid is not None:
         arr = arr.assign_coords(la.grid.coords()).rio.write_crs(la.grid.crs).rio.write_transform(la.grid.transform)
@@ -480,7 +522,8 @@ def change_to_files(out_dir, dir_a, dir_b, *, tolerance: float = 0.10, next_id: 
                     tags: dict | None = None) -> dict[str, Path]:
     """Compare two body folders (written by irrmap.mapping.water.bodies.bodies_to_files) and write in OUT:
     change.csv (`match_bodies`), transitions.tif (uint8, nodata 255; from each folder's persistence.tif, else
-    its water.tif, else -- with a warning -- its body ids as permanent water), transitions.csv (area per
+    its water.tif, else -- with a warning -- its body ids as permanent water; the change pixels of the bodies the
+    table leaves out are 255, `transitions`), transitions.csv (area per
     class), stable_id.tif (epoch B under stable ids, uint32, nodata 0; tag next_id: the first id not issued
     yet), totals_size_class.csv, totals_admin.csv (when the tables carry admin units) and large_vs_small.csv.
     `previous`: the change folder of the pair ending at epoch A (`previous_ids`), whose stable ids and next
@@ -513,7 +556,8 @@ def change_to_files(out_dir, dir_a, dir_b, *, tolerance: float = 0.10, next_id: 
         layers.append(cls)
     grid = Grid.from_raster(ids_a)
     legend = "; ".join(f"{k} {v}" for k, v in TRANSITIONS.items())
-    paths["transitions"] = write_raster(out_dir / "transitions.tif", transitions(*layers, grid=grid, tile=tile), nodata=UNKNOWN,
+    layer = transitions(*layers, grid=grid, tile=tile, ids_a=ids_a, ids_b=ids_b, left_out_a=change.left_out_a, left_out_b=change.left_out_b)
+    paths["transitions"] = write_raster(out_dir / "transitions.tif", layer, nodata=UNKNOWN,
                                         dtype="uint8", descriptions=[f"water transition A -> B: {legend}"], tags=all_tags,
                                         colours=palettes.TRANSITIONS)
     paths["transitions_csv"] = _write_csv(transition_areas(paths["transitions"], tile=tile), out_dir / "transitions.csv")

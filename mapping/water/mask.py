@@ -86,7 +86,8 @@ def read_scenes(paths, *, grid: Grid | None = None, cloud_buffer: int = CLOUD_BU
     dates span more than EPOCH_SPAN_DAYS (check_epoch_span, located at `where`). Raises InputError for no scene,
     a buffer that is not a whole number 0..100, or a scene that does not overlap the grid, and what read_scene
     raises."""
-    cloud_buffer = check_cloud_buffer(cloud_buffer, "--cloud-buffer" if where == "SCENE" else "cloud_buffer")
+    cloud_buffer = check_cloud_buffer(cloud_buffer, "--cloud-buffer" if where == "SCENE" else
+                                      "[water].cloud_buffer" if where.startswith("[water]") else "cloud_buffer")
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError("no scene given", "SCENE", "give at least one scene folder or scene stack")

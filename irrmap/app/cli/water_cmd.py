@@ -17,7 +17,6 @@ import typing
 from irrmap.app.cli import add_group
 from irrmap.app.cli.units_options import add_unit_options, unit_read_args
 from irrmap.app.cli.value_types import CHUNK, fraction_arg
-from irrmap.core.cloud_buffer import CLOUD_BUFFER_PX
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -55,11 +54,8 @@ def _register_mask(cmds) -> None:
     for name, kind in (("detection", fraction_arg(high_open=True)), ("extent", fraction_arg(high_open=True)),
                        ("permanent", fraction_arg(low_open=True)), ("min_clear", int)):
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=f[name].default, help=_help(f[name]))
+    p.add_argument("--cloud-buffer", type=int, default=f["cloud_buffer"].default, metavar="PX", help=_help(f["cloud_buffer"]))
     # default None: `--method otsu` with an explicit --threshold is refused (Otsu computes its own threshold)
-    p.add_argument("--cloud-buffer", type=int, default=CLOUD_BUFFER_PX, metavar="PX",
-                   help="pixels by which cloud and cloud shadow are dilated (unknown), in the spectral screen and in a product's QA "
-                        "band alike (Collection 2 QA_PIXEL's cloud is already dilated: its shadow only); Fmask's default "
-                        "(Zhu & Woodcock 2012; Fmask 4.0) is 3, 0 switches the buffer off. Default: %(default)s.")
     p.add_argument("--threshold", type=float, default=None,
                    help=f["threshold"].description.replace("%", "%%") + f" Default: {f['threshold'].default}.")
     p.set_defaults(func=_mask)

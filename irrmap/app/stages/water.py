@@ -111,7 +111,6 @@ def run(ctx: RunContext) -> list[Path]:
     from irrmap.mapping.water.change import change_to_files
     from irrmap.mapping.water.mask import epoch_mask, mask_layers, read_scenes, write_mask
     from irrmap.mapping.water.summary import epoch_summary
-    from irrmap.sources.scene import CLOUD_BUFFER_PX  # Fmask's 3 px cloud / shadow buffer, as `irrmap water mask` by default
 
     sec = ctx.config.water
     folder, chunk = _folder(ctx), ctx.config.run.chunk_size
@@ -120,13 +119,13 @@ def run(ctx: RunContext) -> list[Path]:
     order = _order(ctx)
     raise_all(gather(*_reference_checks(ctx), lambda: _distinct_scenes(ctx)))  # bad inputs fail now, not after every epoch was computed
     # the grid of the first scene of the first epoch as listed (docs), whatever the chronological order
-    grid, outputs, summary, scores = read_scenes([ctx.path(next(iter(sec.epochs.values()))[0])])[0].grid, [], {}, {}
+    grid, outputs, summary, scores = read_scenes([ctx.path(next(iter(sec.epochs.values()))[0])], cloud_buffer=sec.cloud_buffer)[0].grid, [], {}, {}
     with progress_bar(total=len(sec.epochs), desc="water epochs", unit="epoch") as bar:
         for label in order:
             paths = sec.epochs[label]
-            scenes = read_scenes([ctx.path(p) for p in paths], grid=grid, cloud_buffer=CLOUD_BUFFER_PX, where=f"[water].epochs.{label}")
+            scenes = read_scenes([ctx.path(p) for p in paths], grid=grid, cloud_buffer=sec.cloud_buffer, where=f"[water].epochs.{label}")
             tags = provenance(ctx, "water") | {"epoch": label, "scene_dates": ";".join(s.date.isoformat() for s in scenes),
-                                              "cloud_buffer": str(CLOUD_BUFFER_PX)}
+                                              "cloud_buffer": str(sec.cloud_buffer)}
             composite = epoch_mask(scenes, method=sec.method, threshold=sec.threshold, index=sec.index, detection=sec.detection,
                                    extent=sec.extent, permanent=sec.permanent, min_clear=sec.min_clear)
             mask = write_mask(folder / label / "mask.tif", composite, scenes=paths, tags=tags)
