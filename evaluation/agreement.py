@@ -120,11 +120,14 @@ def leave_out_partial(mapped: pd.Series, units, grid: Grid, max_off_share: float
     cut = share < 1 - max_off_share
     out = mapped.where(~cut.to_numpy())
     reasons = dict(mapped.attrs.get("not_estimable", {}))
+    data_share = dict(mapped.attrs.get("data_share", {}))
     for c, sh in share[cut].items():
         reasons.setdefault(str(c), "the unit lies wholly off the map's grid: the map does not cover it" if not sh > 0 else
                            f"only {percent_text(sh)} of the unit's area lies on the map's grid (the map ends inside it): "
                            "its mapped area would cover only that part")
+        data_share.setdefault(str(c), float(sh) if sh > 0 else 0.0)
     out.attrs["not_estimable"] = reasons
+    out.attrs["data_share"] = data_share
     return out
 
 
@@ -133,7 +136,9 @@ def mapped_area_by_unit(map_da: xr.DataArray, units, *, max_missing_share: float
 
     NaN for a unit where the map has no data on more than `max_missing_share` of its (weighted) area, or where
     more than that share of its ellipsoidal area lies off the map's grid (see leave_out_partial), with the
-    reason in ``attrs["not_estimable"]`` ({code: reason})."""
+    reason in ``attrs["not_estimable"]`` ({code: reason}) and, for a unit partly on the grid or with nodata, the
+    share (0..1) of its whole ellipsoidal area the map has data on in ``attrs["data_share"]`` ({code: share}:
+    on-grid share x (1 - nodata share of the part on the grid); a unit is estimable from 1 - MAX_MISSING_SHARE)."""
     grid = Grid.from_dataarray(map_da)
     zones = units.rasterize(grid)
     totals, missing, whole = zonal_mapped_area(map_da, zones, len(units), with_missing=True, **kwargs)
@@ -161,8 +166,24 @@ def _by_unit(totals, missing, whole, units, grid: Grid, weighted: bool, max_miss
         gap_share = np.where(whole > 0, missing / np.where(whole > 0, whole, 1), 0.0)[1:]
     codes = units.codes.to_numpy()
     out = pd.Series(np.where(gap_share > max_missing_share, np.nan, totals[1:]), index=codes, name="mapped_m2")
-    out.attrs["not_estimable"] = {str(c): f"the map has no data on {percent_text(sh)} of the unit's {'weighted ' if weighted else ''}area"
-                                  for c, sh in zip(codes, gap_share) if sh > max_missing_share}
+    share = on_grid_share(units, grid) if share is None else share
+    on = share[~share.index.duplicated()].reindex(codes).fillna(0.0).to_numpy()
+    reasons, data_share = {}, {}
+    for c, g, s in zip(codes, gap_share, on):
+        if not g > max_missing_share or not s > 0:  # a unit wholly off the grid: leave_out_partial's reason
+            continue
+        data_share[str(c)] = float(s * (1 - g))  # share of the unit's whole (ellipsoidal) area with data
+        if s >= 1 - max_missing_share:
+            reasons[str(c)] = f"the map has no data on {percent_text(g)} of the unit's {'weighted ' if weighted else ''}area"
+        elif weighted:
+            reasons[str(c)] = (f"only {percent_text(s)} of the unit's area lies on the map's grid (the map ends inside it), and the map "
+                               f"has no data on {percent_text(g)} of that part's weighted area")
+        else:  # both gaps: the share of the WHOLE unit without data, not of its part on the grid
+            reasons[str(c)] = (f"only {percent_text(s)} of the unit's area lies on the map's grid (the map ends inside it), and the map "
+                               f"has no data on {percent_text(g)} of that part: no data on {percent_text(1 - s * (1 - g))} of the "
+                               "unit's whole area")
+    out.attrs["not_estimable"] = reasons
+    out.attrs["data_share"] = data_share
     return leave_out_partial(out, units, grid, max_missing_share, share)
 
 

@@ -91,7 +91,8 @@ def _map_values(path, limit: int = 256) -> dict:
     irrmap.core.raster_read.read_raster and so `read_map` apply them): {"dtype", "nodata" (declared or None),
     "scale", "offset" (the file's, 1 and 0 when it declares none), "description", "values" (sorted distinct valid
     values of an unscaled integer band, or None when there are more than `limit`, the band is float or scaled:
-    scaled values are quantities, not class codes), "few_values" (sorted distinct valid decoded values of any
+    scaled values are quantities, not class codes), "whole_values" (sorted distinct valid decoded values of any band
+    when all are whole numbers and at most `limit`, else None: a float or scaled band of counts), "few_values" (sorted distinct valid decoded values of any
     band, None when there are more than FEW_VALUES), "n_255" (valid pixels storing 255), "max_below_255" (largest
     other stored value), "max" / "min" (largest / smallest valid decoded value, -inf / inf when there is none), "raw_max" (largest valid
     stored value), "n_valid", "top_fill" (on an integer band wider than 8 bit with valid pixels storing the type's
@@ -108,6 +109,7 @@ def _map_values(path, limit: int = 256) -> dict:
         integer = np.issubdtype(np.dtype(dtype), np.integer)
         vals: set | None = set() if integer and not scaled else None
         few: set | None = set()
+        whole: set | None = set()  # distinct decoded values while all are whole numbers (any dtype), None past `limit`
         n255, top, peak, low, raw_peak, n_valid = 0, -np.inf, -np.inf, np.inf, -np.inf, 0
         counted = integer and not scaled and np.dtype(dtype) in (np.dtype(np.uint8), np.dtype(np.uint16))
         itop = int(np.iinfo(np.dtype(dtype)).max) if integer else None
@@ -126,6 +128,7 @@ def _map_values(path, limit: int = 256) -> dict:
                 below_top = max(below_top, float(held[-1])) if held.size else below_top
                 peak, low, raw_peak, n255, top, vals, few = _fold_counts(counts, (peak, low, raw_peak, n255, top),
                                                                          vals, few, limit)
+                whole = vals  # stored = decoded values here, all whole
                 continue
             v = dec.decode(raw) if scaled else raw
             n_valid += int(v.size)
@@ -141,10 +144,14 @@ def _map_values(path, limit: int = 256) -> dict:
             other = raw[raw != 255]
             if other.size:
                 top = max(top, float(other.max()))
+            if whole is not None and v.size:
+                whole = whole | set(np.unique(v).tolist()) if np.array_equal(v, np.floor(v)) else None
+                whole = None if whole is not None and len(whole) > limit else whole
             if vals is not None or few is not None:
                 vals, few = _merge_values(set(np.unique(v).tolist()), vals, few, limit)
         return {"dtype": dtype, "nodata": nodata, "scale": dec.scale, "offset": dec.offset, "description": src.descriptions[0] or "",
-                "values": sorted(vals) if vals is not None else None, "few_values": sorted(few) if few is not None else None,
+                "values": sorted(vals) if vals is not None else None,
+                "whole_values": sorted(whole) if whole is not None and n_valid else None, "few_values": sorted(few) if few is not None else None,
                 "n_255": n255, "max_below_255": top, "max": peak, "min": low, "raw_max": raw_peak, "n_valid": n_valid,
                 "top_fill": {"value": itop, "n": n_top, "max_other": below_top} if itop is not None and itop > 255 and n_top else None}
 
@@ -222,8 +229,8 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
                         "divided by 100 twice", f"{what} {path}", "evaluate it as a 0..1 fraction map (--map-kind fraction), "
                         f"or drop the scale if the stored values are the percentages (gdal_edit.py -scale 1 -offset 0 {path})")
     vals = info["values"]
-    if kind == "percent":
-        _warn_counts_as_percent(vals, what, path)
+    if kind == "percent":  # whole numbers of any dtype: a Float32 copy of a years-irrigated map counts as well
+        _warn_counts_as_percent(info["whole_values"], what, path)
     if threshold is None and vals is not None and not set(vals) <= {0, 1} and (kind == "binary" or (kind != "percent" and len(vals) <= 3 and max(vals) < 100)):
         raise DataError(f"the {what} holds the values {', '.join(f'{v:g}' for v in vals[:10])}, not 0 = not irrigated / 1 = irrigated: "
                         "at value > 0 every pixel with any of them would count as irrigated", f"{what} {path}",
@@ -776,7 +783,7 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
         stats = read_statistics(path, code_field=stats_field, area_field=area_field, area_unit=area_unit, year_field=year_field,
                                 year=year, variant_field=variant_field, variant=variant, level=level, skip_rows=skip_rows,
                                 code_pattern=units.code_pattern(level), fmt=fmt)
-        report = validate_statistics(stats, units, cropland_m2)  # also marks the rows it finds bad as not valid
+        report = validate_statistics(stats, units, cropland_m2, without_statistic=WITHOUT_STATISTIC)  # also marks bad rows not valid
         if check:
             _raise_statistics_errors(report, path, stats_field, area_field, year_field)
             for p in report.warnings:
@@ -794,9 +801,7 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
     if paired and all(len(df) == 0 for df in paired.values()):
         unmapped = mapped.attrs.get("not_estimable", {})
         if len(mapped) and mapped.isna().all() and unmapped:
-            raise DataError(f"no unit has a mapped area: {next(iter(unmapped.values()))} (and so for all {len(unmapped)} units)",
-                            str(map_path), "evaluate a map that covers the whole units (or give only the units it covers), with "
-                            "nodata only where data are missing (pixels without cropland should hold 0, not nodata)")
+            raise DataError(*_no_unit_mapped(unmapped, mapped.attrs.get("data_share", {}), map_path))
         problems = "; ".join(str(p) for p in stats.report.problems[:3]) or "no code of the table matches a unit code"
         raise DataError(f"no unit has both a statistic and a mapped area ({problems})", str(stats_path),
                         "check --stats-field and --unit-field, and filter one row per unit with --year/--variant")
@@ -812,6 +817,30 @@ def statistics_agreement(map_path, units_path, unit_field, stats_path, stats_fie
                *_opt("--variant", variant), *_opt("--skip-rows", skip_rows or None), "--out-unit", out_unit,
                *sum((["--level-stats", f"{lv}={p}"] for lv, p in (level_tables or {}).items()), []), "--json")
     return StatisticsResult(paired, metrics, out_unit, cmd, mapped, left_out, sources, area_basis(map_kind, weight_path is not None, whole_pixels))
+
+
+WITHOUT_STATISTIC = ("they are left out of this comparison with statistics (their mapped area is not checked against one)",
+                     "add their statistics to compare them too; else nothing to do")  # validate_statistics, in this command's words
+
+
+def _no_unit_mapped(unmapped: dict, data_share: dict, map_path, listed: int = 5) -> tuple[str, str, str]:
+    """(message, where, fix) of the DataError for a map that gives no unit a mapped area: the rule that makes a unit
+    estimable (agreement.MAX_MISSING_SHARE), then each unit's own reason (the share of its WHOLE area the map has
+    data on), the units closest to the rule first (`data_share`, {code: 0..1}; unknown shares last), `listed` of them."""
+    from irrmap.core.share_text import percent_text
+
+    order = sorted(unmapped, key=lambda c: -data_share.get(str(c), -1.0))
+    known = any(str(c) in data_share for c in order)
+    units = "; ".join(f"{c}: {unmapped[c]}" for c in order[:listed]) + (f"; ... ({len(order) - listed} more)" if len(order) > listed else "")
+    limit = agreement.MAX_MISSING_SHARE
+    msg = (f"no unit has a mapped area: a unit is compared only when at most {percent_text(limit)} of its area lies off the map's grid "
+           f"and the map has no data on at most {percent_text(limit)} of it (evaluation.agreement.MAX_MISSING_SHARE: a whole-unit "
+           f"statistic cannot be compared with part of the unit); none of the {len(order)} units passes"
+           + (", closest first: " if known else ": ") + units)
+    fix = ("give units that lie within the map's data (e.g. the regions the map was made for, with their own statistics), or a map "
+           f"with data on at least {percent_text(1 - limit)} of each unit (mosaic the neighbouring maps; pixels without cropland "
+           "should hold 0, not nodata)")
+    return msg, str(map_path), fix
 
 
 def class_map_values(info: dict, cropland_path=None):

@@ -5,7 +5,8 @@ Area of a block = sum over its pixels of irrigated fraction x true pixel area (G
 row on geographic grids), so the total over the coarse map equals the total of the fine map. Blocks at the
 right and bottom edges may be partial: the coarse grid extends past the fine one and they sum what exists.
 A block with no valid pixel (all nodata, or outside the map's data) is nodata (NaN), not 0 m2: no data is no
-area measured. A block with some valid pixels sums those. With a `domain` (the pipeline passes where cropland
+area measured. A block with some valid pixels sums those (a lower bound of its area: partly_known_cells counts such
+blocks, and `irrmap mapping aggregate` reports them). With a `domain` (the pipeline passes where cropland
 is valid) a missing fraction inside the domain is 0 (no cropland, no irrigation) and validity is the domain's.
 
 The run's product (stage `mapping`) aggregates `irrigated_share_map(class.tif, cropland)`: filtered class 1 x the
@@ -101,6 +102,40 @@ def _block_area(values: np.ndarray, domain: np.ndarray | None, grid: Grid, facto
     return np.where(counted, area, np.nan)
 
 
+def _block_known(values: np.ndarray, domain: np.ndarray | None, factor: int, nodata) -> np.ndarray:
+    """(ceil(h / factor), ceil(w / factor)) int8 of one chunk: 1 where a block is partly known (some but not all of its
+    pixels on the map valid, or in `domain`), else 0 (_block_area's validity; pixels past the map's edge are not counted)."""
+    v = values.astype(np.float64)
+    missing = ~np.isfinite(v) if nodata is None else ((v == nodata) | ~np.isfinite(v))
+    valid = ~missing if domain is None else np.asarray(domain, bool)
+    h, w = valid.shape
+    H, W = math.ceil(h / factor) * factor, math.ceil(w / factor) * factor
+    pad = ((0, H - h), (0, W - w))
+    on_map = np.pad(np.ones((h, w), bool), pad)
+    valid = np.pad(valid, pad)
+    n_valid = valid.reshape(H // factor, factor, W // factor, factor).sum(axis=(1, 3))
+    n_map = on_map.reshape(H // factor, factor, W // factor, factor).sum(axis=(1, 3))
+    return ((n_valid > 0) & (n_valid < n_map)).astype(np.int8)
+
+
+def partly_known_cells(fraction: xr.DataArray, factor: int = 4, *, nodata=NODATA, domain: xr.DataArray | None = None,
+                       chunk_blocks: int = 256) -> int:
+    """Number of output cells of aggregate_area(fraction, factor, nodata=nodata, domain=domain) that are partly
+    known: some of their pixels on the map are missing (nodata / NaN, or outside `domain`) and some are valid. Such a
+    cell holds the sum of its valid pixels only (missing pixels add nothing), a lower bound of the area on the
+    whole cell; a cell at the map's right or bottom edge is not partly known for the part past the edge."""
+    data = fraction.data if isinstance(fraction.data, da.Array) else da.from_array(np.asarray(fraction.data))
+    size = factor * chunk_blocks
+    data = data.rechunk((size, size))
+    dom = None
+    if domain is not None:
+        d = domain.data if isinstance(domain.data, da.Array) else da.from_array(np.asarray(domain.data))
+        dom = d.astype(bool).rechunk(data.chunks)
+    out_chunks = tuple(tuple(math.ceil(c / factor) for c in ch) for ch in data.chunks)
+    flags = da.map_blocks(_block_known, data, dom, factor, nodata, chunks=out_chunks, dtype=np.int8, meta=np.empty((0, 0), np.int8))
+    return int(flags.sum(dtype=np.int64).compute())
+
+
 def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.01, nodata=NODATA, chunk_blocks: int = 256,
                    domain: xr.DataArray | None = None) -> xr.DataArray:
     """Irrigated area (m2, float64 in memory, float32 on disk) per factor x factor block of a fraction map (value x
@@ -131,7 +166,8 @@ def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.
 def aggregate_to_file(fraction: xr.DataArray, out, *, factor: int = 4, scale: float = 0.01, nodata=NODATA,
                       tags: Mapping | None = None, cog: bool = True, domain: xr.DataArray | None = None) -> Path:
     """Write the aggregated irrigated area (float32 m2 per coarse cell, nodata NaN: cells without a valid pixel) to `out`
-    (aggregate_area's rules)."""
+    (aggregate_area's rules). Partly known cells (partly_known_cells) hold the sum of their valid pixels; callers that
+    report them pass their count in `tags` ("partly_known_cells")."""
     arr = aggregate_area(fraction, factor, scale=scale, nodata=nodata, domain=domain)
     return write_raster(out, arr, dtype="float32", descriptions=[f"irrigated area (m2) per {factor}x{factor} pixels"],
                         tags={"stage": "mapping.aggregate", "factor": factor, "units": "m2"} | dict(tags or {}), cog=cog)

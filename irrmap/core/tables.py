@@ -171,20 +171,64 @@ def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", ski
 def missing_column_error(df: pd.DataFrame, path, fmt: TableFormat | None, missing, *, what: str = "table", skip_rows: int = 0,
                          header: bool = True, fix: str | None = None) -> InputError:
     """The InputError for columns `missing` (names, header paths or "#N") from `df`, a table read_table read from
-    `path` with `fmt` and `skip_rows`: it names the file and the columns there are (or `fix`), and for a workbook
+    `path` with `fmt` and `skip_rows`: it names the file and the columns there are (the first LISTED_COLUMNS and their
+    count; or `fix`); when one of the first HEADER_SEARCH_ROWS rows holds a missing name (a title line above the
+    header, as in USGS tables) it names that line and the skip_rows / header_rows setting that reads it; for a workbook
     of several sheets the sheet read, the sheets that hold the columns and the option that picks a sheet
     (`fmt.sheet_key`; a caller without one is told to give that sheet as a file of its own)."""
     fmt = fmt or TableFormat()
     hint = ""
     if len(df.columns) == 1 and any(s in str(df.columns[0]) for s in SEPARATORS):
         hint = " (the header was read as one column: is the separator unusual?)"
-    fix = fix or f"use one of: {', '.join(map(str, df.columns[:40]))}"
+    header_line = _header_line_below(df, missing, skip_rows, header)
+    if header_line is not None:  # a title line above the header: say where the header is, not the title's cells
+        line, ref = header_line
+        hint += f" (line {line} holds {ref!r}: the header looks like line {line})"
+        fix = f"pass {_skip_rows_setting(fmt, line - 1)}" + ("" if fix else " (`irrmap statistics preview` shows the table as read)")
+    fix = fix or f"use one of: {column_list(df.columns)}"
     if len(df.attrs.get("sheets", ())) > 1:
         # imported here: table_sheets imports read_table
         from irrmap.core.table_sheets import other_sheets
 
         hint, fix = other_sheets(Path(path), fmt, what, skip_rows, header, df.attrs["sheet"], df.attrs["sheets"], missing, fix)
     return InputError(f"column {missing[0]!r} not found in the {what}{hint}", str(path), fix)
+
+
+HEADER_SEARCH_ROWS = 20  # rows below the header read that are searched for a missing column's name (a title block is shorter)
+LISTED_COLUMNS = 8  # columns named in a "use one of" fix before "... (N columns in all)"
+
+
+def column_list(columns, first: int = LISTED_COLUMNS) -> str:
+    """The columns as a message lists them: all of them up to `first`, else the first `first` and their count."""
+    names = [str(c) for c in columns]
+    if len(names) <= first:
+        return ", ".join(names)
+    return f"{', '.join(names[:first])}, ... ({len(names)} columns in all)"
+
+
+def _header_line_below(df: pd.DataFrame, missing, skip_rows: int, header: bool) -> tuple[int, str] | None:
+    """(line, name) of the first of the first HEADER_SEARCH_ROWS rows of `df` holding a cell that names a `missing`
+    column (same spelling up to case and spacing, irrmap.core.table_headers.find_column): the table's header is
+    likely that line, below the one read (a title line above it); None when no row does, or for positions ("#N")."""
+    refs = [str(r) for r in missing if r and not re.fullmatch(r"#\d+", str(r).strip())]
+    if not header or not refs or df.empty:
+        return None
+    for line, row in df.head(HEADER_SEARCH_ROWS).iterrows():
+        cells = [str(v) for v in row.to_numpy() if str(v).strip()]
+        for ref in refs:
+            if find_column(cells, ref) is not None and isinstance(line, (int, np.integer)) and line > skip_rows + 1:
+                return int(line), ref
+    return None
+
+
+def _skip_rows_setting(fmt: TableFormat, n: int) -> str:
+    """How the user skips `n` lines above the header: --skip-rows (flags), skip_rows = n (a config section; the
+    header_rows of the section read first, which places the header by itself) or skip_rows=n (no option)."""
+    if fmt.header_rows is not None:
+        return f"--header-rows {n + 1}" if fmt.options == "--" else f"{fmt._key('header_rows')} = [{n + 1}]"
+    if fmt.options == "--":
+        return f"--skip-rows {n}"
+    return f"{fmt._key('skip_rows')} = {n}"
 
 
 def _read_sheet(path: Path, head: bytes, what: str, skip_rows: int, sheet: str | None, header: bool):

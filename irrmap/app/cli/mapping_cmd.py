@@ -59,7 +59,9 @@ def register(sub, name: str, help_: str) -> None:
         "aggregate", help="irrigated area (m2) per factor x factor block (1 km from 250 m)",
         description="With --cropland, MAP is a class map (class.tif) and the area is class 1 x the cropland fraction x true "
                     "pixel area: the run's mapping/irrigated_area_1km.tif and irrigated_area_by_unit.csv. Without it MAP is "
-                    "a fraction map (fraction.tif, percent of the pixel, rounded to whole percent: warned about).")
+                    "a fraction map (fraction.tif, percent of the pixel, rounded to whole percent: warned about). A cell with "
+                    "no valid pixel is nodata; a cell with some nodata pixels holds the sum of its valid pixels (a lower "
+                    "bound of its area): their number is printed and written to the file's tag partly_known_cells.")
     p.add_argument("map", help="class.tif with --cropland (the run's rule); else fraction.tif (percent) from predict or filter")
     p.add_argument("--cropland", default=None, help="cropland fraction raster (0..1) the map was predicted with: MAP is then "
                                                     "the class map and the area is class 1 x cropland (as `irrmap run`)")
@@ -207,7 +209,7 @@ def _filter(args) -> int:
 def _aggregate(args) -> int:
     from irrmap.core.output_paths import refuse_overwriting_inputs
     from irrmap.core.valid_share import refuse_empty_output
-    from irrmap.mapping.aggregate import aggregate_to_file
+    from irrmap.mapping.aggregate import aggregate_to_file, partly_known_cells
 
     inputs = {"MAP": args.map, **({"--cropland": args.cropland} if args.cropland else {})}
     refuse_overwriting_inputs(inputs, [args.out])
@@ -215,12 +217,17 @@ def _aggregate(args) -> int:
         share, scale, domain = _class_share(args)
     else:
         share, scale, domain = _percent_fraction(args)
+    partial = partly_known_cells(share, args.factor, nodata=None, domain=domain)
+    tags = {"area": "class 1 x cropland fraction x true pixel area"} if args.cropland else {}
     path = aggregate_to_file(share, args.out, factor=args.factor, scale=scale, nodata=None, domain=domain,
-                             tags={"area": "class 1 x cropland fraction x true pixel area"} if args.cropland else None)
+                             tags=tags | {"partly_known_cells": partial})
     refuse_empty_output(path, list(inputs.items()), what="the area map",
                         fix="aggregate a map with data (class.tif with --cropland, or fraction.tif of `irrmap mapping "
                             "predict` or `filter`; gdalinfo -stats)")
     print(f"irrigated area per {args.factor}x{args.factor} cell (m2) -> {path}")
+    if partial:
+        print(f"{partial} cells are partly known (some of their pixels are nodata{' or without cropland data' if args.cropland else ''}): "
+              "each holds the sum of its valid pixels only, a lower bound of its area (tag partly_known_cells)")
     return 0
 
 

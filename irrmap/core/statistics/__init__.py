@@ -273,11 +273,14 @@ def _year_column(column: pd.Series) -> bool:
     return values is not None and bool(((values % 1 == 0) & values.between(1800, 2200)).all())
 
 
-def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series | None = None) -> ValidationReport:
+def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Series | None = None,
+                        without_statistic: tuple[str, str] | None = None) -> ValidationReport:
     """Add the checks against boundaries to `stats.report` and return it: no code joining a unit (error,
     with the likely cause), codes on one side only, areas larger than the unit, and the scale of the table
     as a whole against the units' areas and, when `cropland_m2` (cropland area in m2 by finest unit code;
     NaN where unknown) is given, against their cropland (see irrmap.core.plausibility).
+    `without_statistic`: (what it means, fix) for units without a row, in the words of the command that reads the
+    table (default: the run's, threshold maps and training pool).
     """
     report = stats.report
     t = stats.table
@@ -314,9 +317,11 @@ def validate_statistics(stats: Statistics, units: AdminUnits, cropland_m2: pd.Se
                     "the other units still maps them (`irrmap mapping predict`)") if stats.options == "--" else (
                     "they are left out of the threshold maps and the training samples (status 'missing'), and the classifier "
                     "still maps them: their mapped area has no statistic to check it")
+        fix = ("add their statistics if they should train the classifier and be checked against one; else nothing to do")
+        if without_statistic is not None:
+            left_out, fix = without_statistic
         report.problems.append(Problem("unit without statistic", "warning", f"{len(uncovered)} units have no row in the table; {left_out}",
-                                       "add their statistics if they should train the classifier and be checked against one; "
-                                       "else nothing to do", codes=sorted(uncovered.tolist())))
+                                       fix, codes=sorted(uncovered.tolist())))
     unit_area = units.geodesic_areas(stats.level)
     joined = t[in_units & t["valid"]]
     too_big = joined[joined["area_m2"].values > unit_area.reindex(joined["code"]).values * (1 + 1e-9)]
