@@ -8,7 +8,9 @@ stratified sample use `evaluation.area_estimation`, which weights by the strata.
 
 from __future__ import annotations
 
+import logging
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,17 +19,101 @@ import pandas as pd
 from irrmap.core.errors import DataError
 
 Z95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interval
+# the nodata value of irrmap's class maps (mapping/class.tif, mapping.predict and mapping.filter: 255 = no cropland
+# or not predicted): a label of a pixel without a class, not a third class
+NODATA_LABEL = 255
+log = logging.getLogger(__name__)
+
+
+def _labels(values, side: str):
+    """(1-D array of labels, mask of missing ones) of one side: a numpy masked array's mask, None and NaN (pd.isna)
+    are missing. DataError for labels that are not one per sample (0-D or 2-D and more)."""
+    mask = np.ma.getmaskarray(values) if isinstance(values, np.ma.MaskedArray) else None
+    a = np.asarray(values.data if isinstance(values, np.ma.MaskedArray) else
+                   values.to_numpy() if isinstance(values, (pd.Series, pd.Index)) else values)
+    if a.ndim != 1:
+        raise DataError(f"the {side} labels are {a.ndim}-D (shape {a.shape}); labels are one per sample (1-D)", f"{side} labels",
+                        "pass one label per sample: sample the map at the reference points, or flatten both arrays "
+                        "(.ravel()) when they are co-registered rasters")
+    missing = np.asarray(pd.isna(a), bool) if a.dtype.kind in "fcOUSmM" else np.zeros(a.shape, bool)
+    if mask is not None:
+        missing = missing | mask.reshape(a.shape)
+    return a, missing, (mask.reshape(a.shape) if mask is not None else np.zeros(a.shape, bool))
+
+
+def _kind(v) -> str:
+    if isinstance(v, (str, np.str_)):
+        return "text"
+    if isinstance(v, (numbers.Number, np.bool_, np.number)):
+        return "numbers"
+    return type(v).__name__
+
+
+def paired_labels(map_labels, ref_labels, classes=None, *extra):
+    """(map labels, reference labels, [each array of `extra` on the same rows], dropped) of the pairs that hold two labels.
+
+    Pairing: two pandas Series are paired by their index (the reference is reordered to the map's index when both
+    hold the same labels in another order); DataError when the indexes differ or repeat. Anything else is paired
+    by position. Dropped, and counted in `dropped` ({"masked", "missing", "nodata_255"}: pairs left out for each
+    reason, first reason counted): pairs where either side is masked (numpy masked array), missing (None, NaN, NA)
+    or, unless `classes` lists it, NODATA_LABEL (255, the nodata of irrmap's class maps: a pixel without a class,
+    which kept as a label would be a third class and lower kappa). DataError for labels that are not 1-D, sides of
+    different length, or numbers on one side and text on the other (1 never equals "1")."""
+    if isinstance(map_labels, pd.Series) and isinstance(ref_labels, pd.Series) and not map_labels.index.equals(ref_labels.index):
+        mi, ri = map_labels.index, ref_labels.index
+        if mi.has_duplicates or ri.has_duplicates:
+            raise DataError("the map and reference Series have different indexes, and one repeats index labels, so they cannot "
+                            "be paired by index", "labels", "give both Series the same index (the sample id), or pass arrays "
+                            "(.to_numpy()) to pair them by position")
+        only_map, only_ref = mi.difference(ri), ri.difference(mi)
+        if len(only_map) or len(only_ref):
+            raise DataError(f"the map and reference Series have different indexes: {len(only_map)} map labels have no reference "
+                            f"with their index (e.g. {list(only_map[:3])}), {len(only_ref)} references no map label (e.g. "
+                            f"{list(only_ref[:3])}); Series are paired by index", "labels",
+                            "index both by the sample id, or pass arrays (.to_numpy()) to pair them by position")
+        ref_labels = ref_labels.reindex(mi)
+    m, m_missing, m_masked = _labels(map_labels, "map")
+    r, r_missing, r_masked = _labels(ref_labels, "reference")
+    if m.shape != r.shape:
+        raise DataError(f"{m.size} map labels but {r.size} reference labels", "labels", "pass one map and one reference label per sample")
+    extra = [None if e is None else np.asarray(e) for e in extra]
+    masked = m_masked | r_masked
+    missing = (m_missing | r_missing) & ~masked
+    nodata = np.zeros(m.shape, bool)
+    if classes is None or not any(_kind(c) == "numbers" and c == NODATA_LABEL for c in classes):
+        for a in (m, r):
+            if a.dtype.kind in "iuf":
+                nodata |= a == NODATA_LABEL
+            elif a.dtype.kind == "O":
+                nodata |= np.array([_kind(v) == "numbers" and not isinstance(v, (bool, np.bool_)) and v == NODATA_LABEL
+                                    for v in a.tolist()], bool)
+        nodata &= ~(masked | missing)
+    drop = masked | missing | nodata
+    dropped = {"masked": int(masked.sum()), "missing": int(missing.sum()), "nodata_255": int(nodata.sum())}
+    if drop.any():
+        keep = ~drop
+        m, r = m[keep], r[keep]
+        extra = [None if e is None else e[keep] for e in extra]
+        log.warning("accuracy: %d of %d sample pairs left out (%s)", int(drop.sum()), drop.size,
+                    ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in dropped.items() if v))
+    kinds = {side: {_kind(v) for v in set(a.tolist())} if a.dtype.kind == "O" else
+             ({"text"} if a.dtype.kind in "US" else {"numbers"} if a.dtype.kind in "biuf" else {a.dtype.name})
+             for side, a in (("map", m), ("reference", r)) if a.size}
+    found = set().union(*kinds.values()) if kinds else set()
+    if len(found) > 1:
+        said = "; ".join(f"{side} labels: {', '.join(sorted(k))}" for side, k in kinds.items())
+        raise DataError(f"labels mix kinds ({said}): 1 and '1' are different labels", "labels",
+                        "recode both sides to one kind, e.g. map.astype(int) and ref.astype(int), or both to text")
+    return m, r, extra, dropped
 
 
 def confusion_matrix(map_labels, ref_labels, classes=None, weights=None) -> pd.DataFrame:
     """Counts (or summed `weights`) of every (map, reference) pair; rows map class, columns reference class.
 
-    `classes` fixes the order and includes classes that never occur; labels outside it raise DataError.
+    `classes` fixes the order and includes classes that never occur; labels outside it raise DataError. Labels are
+    paired and cleaned by paired_labels: Series by index, masked / missing / 255 (nodata) pairs left out.
     """
-    m = np.asarray(map_labels)
-    r = np.asarray(ref_labels)
-    if m.shape != r.shape:
-        raise DataError(f"{m.size} map labels but {r.size} reference labels", "labels", "pass one map and one reference label per sample")
+    m, r, (weights,), _ = paired_labels(map_labels, ref_labels, classes, weights)
     if classes is None:
         classes = sorted(set(m.tolist()) | set(r.tolist()))
     classes = list(classes)
@@ -208,14 +294,26 @@ def accuracy_from_matrix(matrix) -> Accuracy:
 
 
 def accuracy(map_labels, ref_labels, classes=None) -> Accuracy:
-    """Accuracy measures of paired map and reference labels (a simple random sample)."""
-    return accuracy_from_matrix(confusion_matrix(map_labels, ref_labels, classes))
+    """Accuracy measures of paired map and reference labels (a simple random sample).
+
+    map_labels, ref_labels: one label per sample (1-D: lists, numpy arrays, numpy masked arrays, pandas Series).
+    Pairs are formed and cleaned by paired_labels: two Series by their index (DataError when the indexes differ),
+    otherwise by position; pairs with a masked, missing (None/NaN) or 255 label (the nodata of irrmap's class maps,
+    unless `classes` lists 255) are left out, with a warning, and counted in the result's `extra["dropped"]`
+    ({"masked", "missing", "nodata_255"}, present when a pair was left out; `n` counts the pairs used). classes: the class order (default: the sorted
+    labels). Raises DataError for 2-D labels, sides of different length, numbers against text labels, a label not in
+    `classes`, and no pair left."""
+    m, r, _, dropped = paired_labels(map_labels, ref_labels, classes)
+    acc = accuracy_from_matrix(confusion_matrix(m, r, classes))
+    if any(dropped.values()):
+        acc.extra["dropped"] = dropped
+    return acc
 
 
 def accuracy_by_group(map_labels, ref_labels, groups, classes=None, min_n: int = 1) -> dict:
     """Accuracy per group (a unit attribute such as province, or arid/humid), plus 'all'; groups with
-    fewer than `min_n` samples are left out."""
-    m, r, g = np.asarray(map_labels), np.asarray(ref_labels), np.asarray(groups, dtype=object)
+    fewer than `min_n` samples are left out. Pairs are cleaned as in `accuracy` (paired_labels)."""
+    m, r, (g,), _ = paired_labels(map_labels, ref_labels, classes, np.asarray(groups, dtype=object))
     if classes is None:
         classes = sorted(set(m.tolist()) | set(r.tolist()))
     out = {"all": accuracy(m, r, classes)}
@@ -226,4 +324,5 @@ def accuracy_by_group(map_labels, ref_labels, groups, classes=None, min_n: int =
     return out
 
 
-__all__ = ["Accuracy", "Z95", "accuracy", "accuracy_by_group", "accuracy_from_matrix", "confusion_matrix", "kappa_variance"]
+__all__ = ["NODATA_LABEL", "Accuracy", "Z95", "accuracy", "accuracy_by_group", "accuracy_from_matrix", "confusion_matrix",
+           "kappa_variance", "paired_labels"]

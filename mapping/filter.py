@@ -140,6 +140,8 @@ def _class_state(c: np.ndarray, f: np.ndarray, nodata, where: str = "cropland") 
                          "give class.tif from `irrmap mapping predict` (1 irrigated, 0 not), not the probability or "
                          "fraction map; declare the file's nodata value if it marks missing pixels (gdal_edit.py -a_nodata)")
     crop = np.isfinite(f) & (f > 0)
+    # cropland 0 is no crop whatever the class map holds there: mapping.predict writes 255 (no cropland), older maps 0
+    missing &= ~(np.isfinite(f) & ~crop)
     st = np.where(missing, NODATA, np.where(c == 1, _IRRIGATED, np.where(crop, _NOT_IRRIGATED_CROP, _NOT_CROP)))
     return st.astype(np.uint8)
 

@@ -3,8 +3,9 @@
 Outputs (uint8, nodata 255, tiled COGs):
 - probability.tif: P(irrigated) x 100 on crop pixels (cropland > 0), rounded, but at least 51 where class 1 and at
   most 50 where class 0 (so value > 50 <=> class 1); 255 elsewhere;
-- class.tif: 1 irrigated (P > 0.5), 0 not irrigated or no cropland; 255 where cropland is missing, or a crop
-  pixel misses a predictor the model was trained without missing values (also 255 in the other two maps);
+- class.tif: 1 irrigated (P > 0.5), 0 cropland not irrigated, 255 no cropland (cropland 0 or missing), or a crop
+  pixel misses a predictor the model was trained without missing values (also 255 in the other two maps): the
+  encoding of the run's final mapping/class.tif (README; mapping.filter.filter_to_files), unfiltered;
 - fraction.tif: irrigated fraction in percent = round(100 x f_crop) where irrigated, 0 elsewhere; 255 where
   cropland is missing (the published product's encoding).
 The grid is cut into square tiles sized from a memory budget; each finished tile is saved atomically to
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 NODATA = 255
 OUTPUTS = ("probability", "class", "fraction")
 DERIVED = ("lon", "lat")  # predictors computed from the grid when no raster is given
-_DESCRIPTIONS = {"probability": "P(irrigated) x 100 (crop pixels)", "class": "1 irrigated, 0 not irrigated or no cropland",
+_DESCRIPTIONS = {"probability": "P(irrigated) x 100 (crop pixels)", "class": "1 irrigated, 0 cropland not irrigated, 255 no cropland",
                  "fraction": "irrigated fraction of the pixel, percent"}
 
 
@@ -143,7 +144,9 @@ class FeatureGuard:
         test read them: no column copy, no float64 row sums). `tally` (MapTally): the same sample's rows are
         counted into it, each standing for `step` rows of X (the whole-map test)."""
         lows, highs, finite = stats if stats is not None else row_stats(X, self.need)
-        self._check_fill_values(X, lows, highs)
+        # the scale test first: a predictor on another scale (EVI x 1e4) may hold a few pixels equal to a fill value
+        # by chance (evi 0.0255 x 1e4 = 255), and the fill-value message would blame an undeclared nodata; a median
+        # that is itself a fill value (most pixels a fill) is reported by the fill-value test
         if self.bounds and X.shape[0]:
             step = max(1, -(-X.shape[0] // SAMPLE_ROWS))
             sample = X[::step]  # rows in one copy: a strided column of X touches a cache line per value
@@ -155,10 +158,13 @@ class FeatureGuard:
                 if v.size >= MIN_ROWS_FOR_RANGE and not _median_within(v, low, high):
                     med = float(np.median(v))
                     if not low <= med <= high:
+                        if float(np.float32(med)) in FILL_VALUES:
+                            self._check_fill_values(X, lows, highs)
                         raise InputError(f"predictor {self.features[j]} has median {med:g} on crop pixels, far outside the training "
                                          f"pool's range {lo:g}..{hi:g}", self.features[j],
                                          "give the predictor on the scale the model was trained with (same product, units and scale "
                                          "factor as the training pool)")
+        self._check_fill_values(X, lows, highs)
         return np.asarray(finite, bool)
 
     def _check_fill_values(self, X: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> None:
@@ -392,14 +398,15 @@ def predict_block(model, cropland: np.ndarray, features: np.ndarray, zones: np.n
     get nodata (255) in all three outputs, and predictors far outside the training range raise InputError;
     `tally` (guard.new_tally()) receives the block's counts for the whole-map test.
     Bands: probability = round(100 p) (p = P(irrigated)), except that a class-1 pixel (p > 0.5) stores at least 51
-    and a class-0 pixel at most 50, so that "probability > 50" is exactly class 1; class = p > 0.5; fraction =
-    round(100 x cropland) where class 1, else 0."""
+    and a class-0 pixel at most 50, so that "probability > 50" is exactly class 1; class = p > 0.5 on crop pixels,
+    255 (NODATA) without cropland (cropland 0 or NaN: the README's class.tif encoding); fraction =
+    round(100 x cropland) where class 1, else 0 (255 where the cropland is missing)."""
     f = np.asarray(cropland, np.float32)
     check_cropland_fraction(f)
     valid = np.isfinite(f)
     crop = valid & (f > 0)
     out = np.full((3,) + f.shape, NODATA, np.uint8)
-    out[1][valid] = 0
+    out[1][crop] = 0  # class: 0 cropland not irrigated; pixels without cropland stay 255 (no cropland)
     out[2][valid] = 0
     idx = np.flatnonzero(crop)
     if idx.size:
@@ -629,13 +636,39 @@ def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) ->
     check_features(expected, given, "predictors")
 
 
+def _by_feature_name(predictors: Mapping, features) -> dict:
+    """`predictors` (name -> array) in the model's feature order, matched by name (any order given). InputError at
+    `predictors` for a name the model does not take or a feature without a predictor (lon/lat may be left out:
+    derived from the grid), and for `predictors` that is not a mapping. Names identify the features, so the order
+    given does not matter (docs/models_mapping.md)."""
+    if not isinstance(predictors, Mapping):
+        raise InputError(f"predictors is a {type(predictors).__name__}, not a mapping of feature name -> DataArray", "predictors",
+                         f"pass a dict such as {{{', '.join(repr(f) + ': ...' for f in features[:3])}}} with the model's features")
+    names = [str(k) for k in predictors]
+    extra = [n for n in names if n not in features]
+    missing = [f for f in features if f not in names and f not in DERIVED]
+    if extra or missing:
+        raise InputError(f"predictors differ from the model's features{' (missing ' + ', '.join(missing) + ')' if missing else ''}"
+                         f"{' (unknown ' + ', '.join(extra) + ')' if extra else ''}", "predictors",
+                         f"give one predictor per model feature, named as in the card: {', '.join(features)} (lon/lat may be "
+                         "left out: derived from the grid)")
+    given = {str(k): v for k, v in predictors.items()}
+    return {f: given[f] for f in features if f in given}
+
+
 # ---- whole map ----------------------------------------------------------------------------------------
 def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.DataArray], zones: xr.DataArray | None,
                      out_dir, *, memory_mb: float = 512, n_jobs: int | None = None, zone_keys: Mapping[int, str] | None = None,
                      tile_size: int | None = None, resume: bool = True, on_tile: Callable[[int, Window], None] | None = None,
                      tags: Mapping | None = None, cog: bool = True, resume_key: str | None = None,
                      card: Mapping | None = None) -> dict[str, Path]:
-    """Predict the map tile by tile and write OUT/probability.tif, class.tif and fraction.tif.
+    """Predict the map tile by tile and write OUT/probability.tif, class.tif and fraction.tif (uint8, nodata 255).
+
+    class.tif: 1 irrigated (P(irrigated) > 0.5), 0 cropland not irrigated, 255 no cropland (cropland 0 or missing)
+    or a crop pixel missing a predictor: the README's encoding of the run's mapping/class.tif, before the run's 7x7
+    filter (mapping.filter.filter_to_files with rule=False writes the same bytes). probability.tif: P x 100 on crop
+    pixels, 255 elsewhere. fraction.tif: round(100 x cropland) where irrigated, 0 on other pixels with a cropland
+    value, 255 where the cropland is missing.
 
     Resuming (`resume`): tiles finished by an interrupted call with the same fingerprint are kept. The fingerprint
     holds the model's hash, the grid, the features and `resume_key` (e.g. the input files' checksums, what
@@ -643,12 +676,14 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     from files but not for every derived array.
 
     model: a model file path (checked against its card) or a fitted ScopedClassifier. predictors: name ->
-    DataArray on the cropland grid, in the model's feature order (lon/lat may be left out: derived from the
-    grid). zones: zone ids (needed for province/county models; `zone_keys` maps zone id -> scope key, default
+    DataArray on the cropland grid, matched to the model's features by name in any order (lon/lat may be left out:
+    derived from the grid); a missing or unknown name raises InputError. zones: zone ids (needed for province/county models; `zone_keys` maps zone id -> scope key, default
     the model's own from the training pool). memory_mb sets the tile size unless `tile_size` is given.
     With resume, tiles saved by an earlier run with the same model, inputs and tiling are not recomputed.
     `on_tile(i, window)` is called after each computed tile is saved. Returns {output name: path}.
-    Predictor guards (FeatureGuard) come from the model card (`card` for a model object): crop pixels missing a
+    Predictor guards (FeatureGuard) come from the model card: the file's card for a path; for a model object `card`,
+    else the card models.fit_from_pool returned with that object (models.fit.card_of); a model object without
+    either is predicted without the scale and fill-value guards, with a warning naming `card=`. Crop pixels missing a
     predictor the training pool never missed are nodata (255) in every output, counted in a warning; a predictor
     far outside the card's recorded training range raises InputError; a predictor whose crop pixels over the whole
     map are off the card's training distribution (irrmap.mapping.map_shift: more than 25 % below p01 or above p99,
@@ -665,7 +700,16 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
         model, card = load_model(model)
     else:
         model_id = hashlib.sha256(pickle.dumps(model, protocol=5)).hexdigest()
+        if card is None:
+            from irrmap.models.fit import card_of
+
+            card = card_of(model)
+        if card is None:
+            log.warning("predict_to_files: the model object has no card, so predictors on another scale (e.g. EVI x 1e4) or "
+                        "holding undeclared fill values are not detected (fix: pass card= the card fit_from_pool returned with "
+                        "the model, or models.read_card(MODEL_FILE); or pass the model file's path)")
     features = list(model.features_)
+    predictors = _by_feature_name(predictors, features)
     guard = FeatureGuard.from_card(card, features)
     grid = Grid.from_dataarray(cropland)
     _check_inputs(grid, cropland, predictors, zones, features)

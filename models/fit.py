@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Mapping, Sequence
@@ -13,12 +15,83 @@ from irrmap.core.errors import InputError
 from irrmap.core.fill_values import count_infinite, fill_text, undeclared_fill
 from irrmap.core.progress import progress_bar
 from irrmap.models.class_counts import check_classes, check_locations
-from irrmap.models.estimators import DEFAULT_MODEL, MODELS
+from irrmap.models.estimators import DEFAULT_MODEL, MODELS, make_estimator
 from irrmap.models.scope import GLOBAL_KEY, ScopedClassifier, fit_threads, scope_keys
 from irrmap.models.spatial_cv import out_of_bag_scores, spatial_vs_random
 
 # Pool columns that are bookkeeping, not predictors (lon/lat are predictors in the method and stay).
 NON_FEATURES = ("unit", "zone", "label", "row", "col", "geometry")
+
+# model object -> the card fit_from_pool returned with it, so mapping.predict_to_files finds the card's predictor
+# guards (scale, fill values) when it is given the object without card= (held weakly: no copy of the model is kept,
+# and the model's pickle, hence the model file's bytes, is unchanged)
+_CARDS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
+def card_of(model) -> dict | None:
+    """The card fit_from_pool returned with `model` (this Python session's fitted object), or None (a model loaded
+    from a file, copied, unpickled or fitted otherwise: pass its card, models.read_card(path))."""
+    try:
+        return _CARDS.get(model)
+    except TypeError:  # an object that takes no weak reference
+        return None
+
+
+def features_list(features, option: str = "features") -> list[str] | None:
+    """`features` as a list of names: None or an empty list -> None (every numeric pool column), one string -> that
+    one name (a string is a sequence of characters, which list() would split), any other iterable of names -> a
+    list of str. InputError (naming `option`) for anything else (a number, a dict)."""
+    if features is None:
+        return None
+    if isinstance(features, str):
+        return [features] if features else None
+    if isinstance(features, Mapping) or not hasattr(features, "__iter__"):
+        raise InputError(f"features is a {type(features).__name__}, not a list of pool column names", option,
+                         "give a list of names, e.g. ['evi_max', 'sevi'], or one name as a string")
+    return [str(f) for f in features] or None
+
+
+def check_estimator_params(model: str, params, option: str = "estimator_params") -> None:
+    """InputError (one line naming `option`, the parameter and the fix) for estimator parameters the estimator of
+    `model` (estimators.make_estimator) would refuse or silently ignore: not a dict; a name the scikit-learn
+    estimator does not take (its TypeError) or that is neither an LGBMClassifier parameter nor a LightGBM parameter
+    or alias (LightGBM ignores unknown names without a word: n_estimator=30 fitted 100 trees); a value outside the
+    scikit-learn parameter constraints (its InvalidParameterError), or one LightGBM's config check refuses
+    (LightGBMError such as "Check failed: (num_leaves) > (1)"; found by fitting one round on 40 synthetic rows)."""
+    if params is None:
+        return
+    if not isinstance(params, Mapping):
+        raise InputError(f"{option} is a {type(params).__name__}, not a dict of parameter name -> value", option,
+                         "give a dict such as {'n_estimators': 200}")
+    if not params:
+        return
+    base = make_estimator(model)
+    known = set(base.get_params())
+    if model != "rf":
+        try:
+            from lightgbm.basic import _ConfigAliases
+
+            known |= {a for main, aliases in _ConfigAliases._get_all_param_aliases().items() for a in (main, *aliases)}
+        except (ImportError, AttributeError):  # a LightGBM without the table: names are not checked
+            known |= set(params)
+    unknown = [str(k) for k in params if k not in known]
+    if unknown:
+        close = {k: difflib.get_close_matches(k, sorted(known), n=1) for k in unknown}
+        hint = "; ".join(f"{k} -> {m[0]}?" for k, m in close.items() if m)
+        raise InputError(f"the {model} estimator ({type(base).__name__}) takes no parameter {', '.join(unknown)}", option,
+                         (f"did you mean: {hint}; " if hint else "") + f"see {type(base).__name__}'s documentation for its parameters")
+    try:
+        est = make_estimator(model, **params)
+        if model == "rf":
+            est._validate_params()  # scikit-learn's own constraints, checked at fit
+        else:
+            rng = np.random.default_rng(0)
+            est.set_params(n_estimators=1, n_jobs=1).fit(rng.random((40, 2)), np.arange(40) % 2)
+    except Exception as exc:  # noqa: BLE001 - TypeError, InvalidParameterError, LightGBMError: one line naming the parameter
+        text = " ".join(str(exc).split())
+        named = [str(k) for k in params if str(k) in text] or [str(k) for k in params]
+        raise InputError(f"the {model} estimator refuses {', '.join(f'{k}={params[k]!r}' for k in named)}: {text}", option,
+                         f"change {', '.join(named)} to an allowed value or leave {'it' if len(named) == 1 else 'them'} out") from None
 
 
 def read_pool(path) -> pd.DataFrame:
@@ -215,8 +288,13 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     run `n_jobs` at a time. Every fit is seeded on its own, so the model and the scores do not depend on it.
     The card's `feature_ranges` holds each feature's min, max, median, 1st/99th percentile and missing count over the
     rows fitted (feature_ranges).
+    features: pool column names (a list, or one name as a string); None: every numeric column (default_features).
+    The returned model carries its card for mapping.predict_to_files (card_of), so the card's predictor guards run
+    when the object is predicted without card=.
     Raises InputError for an unknown model, a pool without labels, or features not in the pool, repeated or
-    bookkeeping (NON_FEATURES); `features_option` is how the caller names the feature list in that error; and for
+    bookkeeping (NON_FEATURES); `features_option` is how the caller names the feature list in that error; for
+    `estimator_params` the estimator would refuse or ignore (check_estimator_params: unknown names, values outside
+    the library's constraints, LightGBM's num_leaves=1 and the like); and for
     the pool problems of check_pool_columns (bad labels, no row/col for a blocked CV, lon/lat not in degrees) and of
     check_classes (one class in the pool, or in every unit of a province/county scope; warnings for some single-class
     units, for units with fewer samples of a class than the minimum leaf and for a rarer class under MIN_CLASS_SHARE of
@@ -228,7 +306,9 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
         raise InputError(f"unknown model {model!r}", "model", f"use one of {', '.join(MODELS)}")
     if "label" not in pool.columns:
         raise InputError("the pool has no label column", "pool", "make it with `irrmap training pool`")
-    feats = [str(f) for f in features] if features else default_features(pool)
+    features = features_list(features, features_option)
+    check_estimator_params(model, estimator_params)
+    feats = features if features else default_features(pool)
     if not feats and not features:
         raise InputError("the pool has no numeric predictor columns", "pool", "make it with `irrmap training pool ... --predictor NAME=PATH`")
     check_feature_names(feats, pool, features_option)
@@ -314,4 +394,5 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     if repeated:
         card["random_split_note"] = (f"optimistic: {repeated} samples repeat the location of another sample, and a twin in-bag "
                                      "scores the other out-of-bag (or in a random fold); the blocked CV keeps twins together")
+    _CARDS[clf] = card  # predict_to_files(clf, ...) without card= still applies the card's guards (card_of)
     return clf, card

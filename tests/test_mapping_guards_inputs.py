@@ -140,11 +140,11 @@ def test_missing_predictor_on_crop_gives_nodata_unless_trained_with_missing(coun
     e = evi.copy()
     e[5:10, 5:40] = np.nan
     crop = np.full((H, W), 0.8, np.float32)
-    crop[5:7, 5:10] = 0  # no cropland: class 0, not nodata
+    crop[5:7, 5:10] = 0  # no cropland: class 255 (no cropland), fraction 0, not the missing-predictor nodata
     out = predict_block(model, crop, e[None], zones, None, guard=FeatureGuard(["evi"]))
     hole = np.isnan(e) & (crop > 0)
     assert (out[:, hole] == 255).all()
-    assert (out[1][np.isnan(e) & (crop == 0)] == 0).all()
+    assert (out[1][np.isnan(e) & (crop == 0)] == 255).all() and (out[2][np.isnan(e) & (crop == 0)] == 0).all()
     # elsewhere as without the guard
     plain = predict_block(model, crop, e[None], zones, None)
     np.testing.assert_array_equal(out[:, ~hole], plain[:, ~hole])

@@ -76,7 +76,7 @@ def test_tiles_equal_whole_array_and_library(cube, model_file, tmp_path):
     assert np.array_equal(whole[1][ok], (p > 0.5).astype(np.uint8))
     assert np.array_equal(whole[2][ok], np.where(p > 0.5, np.rint(crop[ok] * 100), 0).astype(np.uint8))
     assert (whole[0][~ok] == 255).all()
-    assert (whole[1][np.isnan(crop)] == 255).all() and (whole[1][crop == 0] == 0).all()
+    assert (whole[1][np.isnan(crop)] == 255).all() and (whole[1][crop == 0] == 255).all()  # 255 = no cropland (README)
 
 
 def test_same_inputs_same_bytes(cube, model_file, tmp_path):
@@ -140,9 +140,9 @@ def test_changed_inputs_invalidate_saved_tiles(cube, model_file, tmp_path):
 def test_predictors_out_of_order_or_missing_refused(cube, model_file, tmp_path):
     path, _ = model_file
     cropland, preds, z = _arrays(cube)
-    swapped = {k: preds[k] for k in ("ndwi", "evi", "elev")}
-    with pytest.raises(InputError, match="different order"):
-        predict_to_files(path, cropland, swapped, z, tmp_path)
+    # another order is matched by name (docs/models_mapping.md; tests/test_api_predict_accuracy.py); unknown names are refused
+    with pytest.raises(InputError, match="unknown slope"):
+        predict_to_files(path, cropland, {**preds, "slope": preds["evi"]}, z, tmp_path)
     with pytest.raises(InputError, match="missing"):
         predict_to_files(path, cropland, {"evi": preds["evi"]}, z, tmp_path)
     with pytest.raises(InputError, match="zone raster"):

@@ -1,6 +1,13 @@
 """The one catalogue of irrmap errors: every error names what is wrong, where (file, field) and the fix.
 
 The CLI prints `str(error)` on one line and exits non-zero; library callers catch `IrrmapError`.
+
+The errors about a wrong value (InputError, ConfigError, GridError, DataError and their subclasses) are also
+ValueErrors, so code that catches `ValueError` (a notebook's `except ValueError`, the convention of numpy, pandas
+and scikit-learn for a bad argument) catches them too; OutputError (a folder or disk problem) and ErrorList
+(several problems of any kind) are IrrmapErrors only. Nothing in irrmap relies on `except ValueError` missing
+them: every such handler wraps a call of the standard library or a third-party library (float(), json, dates,
+xarray's alignment, pydantic validators, which convert IrrmapErrors to ValueErrors themselves).
 """
 
 from __future__ import annotations
@@ -27,19 +34,19 @@ class IrrmapError(Exception):
         return msg
 
 
-class InputError(IrrmapError):
+class InputError(IrrmapError, ValueError):
     """An input file is missing, unreadable or holds the wrong thing."""
 
 
-class ConfigError(IrrmapError):
+class ConfigError(IrrmapError, ValueError):
     """The run configuration is invalid."""
 
 
-class GridError(IrrmapError):
+class GridError(IrrmapError, ValueError):
     """A grid cannot be built or two grids do not match."""
 
 
-class DataError(IrrmapError):
+class DataError(IrrmapError, ValueError):
     """Input data fails validation (statistics, units, points)."""
 
 

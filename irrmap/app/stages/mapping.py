@@ -54,7 +54,7 @@ def run(ctx: RunContext) -> list[Path]:
                            memory_mb=sec.memory_mb, tile_size=size, n_jobs=task_slots(), tags=tags, resume_key=key,
                            resume=not ctx.force)  # --force recomputes, also a prediction finished earlier with the same inputs
     classes = read_raster(raw["class"], ctx.grid, kind="categorical", chunks=chunk)
-    # unfiltered too: the final class map marks pixels without cropland as nodata (the raw one has 0 there)
+    # unfiltered too: the final class map has the raw one's encoding (255 = no cropland), with the configured filter passes
     final = filter_to_files(classes, cropland, folder, tags=tags, rule=sec.filter, isolated=sec.isolated, hole=sec.hole,
                             majority_size=sec.majority_size, mmu=sec.mmu)
     # areas: filtered class 1 x the float cropland (not fraction.tif's rounded percent); 255 in class.tif is 0 m2 where
