@@ -1,7 +1,9 @@
 """Guards on a VI time series before it becomes an annual composite (METHOD.md: the maxima are of one year).
 
 - `one_year`: a series whose dates span more than a year would give a maximum over several years (a wetter year's
-  peak taken for the mapped year's): the dates of the year asked for are kept, else the series is refused.
+  peak taken for the mapped year's): the dates of the season asked for are kept, else the series is refused; a
+  series of one year whose dates are mostly outside the statistics' year (images of 2020 for statistics of 2015) is
+  refused too. Seasons: irrmap.core.season (calendar year, or a crop year starting on a month-day).
 - `refuse_composite_day`: a MOD13Q1 export's "composite day of the year" layer (whole numbers 1..366 that follow the
   files' dates) read as the VI: refused, naming the layer, before its values reach the physical-range screen.
 - `refuse_quality_as_vi`: a MOD13Q1 VI_Quality (bit field) layer read as the VI: refused, from its metadata (band
@@ -119,26 +121,97 @@ def _years(dates) -> str:
     return ", ".join(f"{y}: {n}" for y, n in sorted(Counter(d.year for d in dates).items()))
 
 
+def _south_of_equator(series: xr.DataArray) -> float | None:
+    """The latitude (degrees) of the grid centre of `series` when it lies south of the equator, else None (north,
+    or no CRS / coordinates to tell)."""
+    try:
+        crs = series.rio.crs
+        x, y = float(series.x.mean()), float(series.y.mean())
+    except Exception:  # noqa: BLE001 - no georeferencing: nothing to tell
+        return None
+    if crs is None:
+        return None
+    from pyproj import Transformer
+
+    try:
+        _, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+    except Exception:  # noqa: BLE001 - a CRS pyproj cannot take to longitude/latitude
+        return None
+    return float(lat) if np.isfinite(lat) and lat < 0 else None
+
+
+def season_cadence(dates) -> float | None:
+    """Dates a season holds at the series' cadence: 365.25 days over the median step between successive dates
+    (None for fewer than 2 distinct dates)."""
+    steps = np.diff(np.array(sorted(set(dates)), dtype="datetime64[D]")).astype(np.int64)
+    return 365.25 / float(np.median(steps)) if steps.size else None
+
+
 def one_year(series: xr.DataArray, where: str, *, year: int | None = None, explicit: bool = False, allow: bool = False,
-             fix: str) -> xr.DataArray:
-    """`series` (time, y, x) reduced to one year's dates. A series of dates spanning over MAX_SPAN_DAYS is cut to the
-    calendar year `year` when given, kept whole with `allow`, else refused (InputError at `where` naming the first and
-    last date, the dates per year, and `fix`). With `explicit` (the user chose `year`) the cut is made whatever the
-    span. Raises InputError when `year` holds none of the dates. A series without dates passes unchanged."""
+             fix: str, season_start: tuple[int, int] | None = None, year_option: str = "--year",
+             season_option: str = "--season-start") -> xr.DataArray:
+    """`series` (time, y, x) reduced to one season's dates, the season named `year` starting on `season_start`
+    (month, day; None or (1, 1): the calendar year; irrmap.core.season: a season is named by the year of its last
+    day, FAOSTAT's harvest-year convention). A series without dates passes unchanged. Raises InputError at `where`
+    (naming the dates it has: first, last, count per year) in these cases:
+
+    - no `year` (nothing to match): a series spanning over MAX_SPAN_DAYS is refused (`fix`) unless `allow`.
+    - the dates are cut to the season (when `explicit`: the user chose `year`, `year_option`; or when they span
+      over MAX_SPAN_DAYS): refused when no date falls in the season; when fewer than half the dates a season holds
+      at the series' cadence (season_cadence) are kept, refused unless `explicit` (then a warning: the user asked).
+    - otherwise (one season's span; `year` from the statistics, e.g. [statistics].year): the series is kept whole,
+      but refused when fewer than half of its dates fall in the season (statistics of one year matched with images
+      of another), with a warning naming the dates outside when some do.
+
+    A cut at the calendar year (default `season_start`) that drops dates of a grid south of the equator logs a
+    warning: the southern summer season (soy, Oct-Mar) crosses New Year (fix: `season_option`)."""
+    from irrmap.core.season import CALENDAR, season_bounds, season_text
+
     dates = _dates(series)
     if not dates:
         return series
     span = (dates[-1] - dates[0]).days
     found = f"{len(dates)} dates from {dates[0]} to {dates[-1]} ({span} days; dates per year {_years(dates)})"
-    if year is not None and (explicit or span > MAX_SPAN_DAYS):
-        keep = [k for k, d in enumerate(dates) if d.year == year]
+    if year is None:
+        if span > MAX_SPAN_DAYS and not allow:
+            raise InputError(f"the series spans more than one year: {found}; an annual composite is of one year's dates", where, fix)
+        return series
+    start = tuple(season_start) if season_start else CALENDAR
+    first, end = season_bounds(year, start)
+    season = f"season {season_text(year, start)}" if start != CALENDAR else f"year {year}"
+    keep = [k for k, d in enumerate(dates) if first <= d < end]
+    crossing = (f"; a crop season crossing New Year is cut with {season_option} MM-DD (its first day; the season is "
+                "named by the year of its harvest, e.g. 09-01 and 2014: 2013-09-01 to 2014-08-31)") if start == CALENDAR else ""
+    which = sorted({d.year for d in dates})
+    elsewhere = (f"set {year_option} to the year of the images ({', '.join(map(str, which))}), or give the images of {year}"
+                 + crossing)
+    if explicit or span > MAX_SPAN_DAYS:
         if not keep:
-            raise InputError(f"none of the {found} is of {year}", where, "choose one of the years present, or give that year's files")
+            raise InputError(f"none of the {found} falls in the {season} that {year_option} names", where, elsewhere)
+        cadence = season_cadence(dates)
+        if cadence is not None and len(keep) < cadence / 2:
+            what = (f"only {len(keep)} of the {found} fall in the {season} that {year_option} names, fewer than half the "
+                    f"~{cadence:.0f} dates a year holds at the series' cadence: their composite is not that year's")
+            if not explicit:
+                raise InputError(what, where, elsewhere)
+            log.warning("%s: %s (fix: %s)", where, what, elsewhere)
         if len(keep) < len(dates):
-            log.info("%s: kept the %d dates of %d of the %s", where, len(keep), year, found)
+            log.info("%s: kept the %d dates of the %s of the %s", where, len(keep), season, found)
+            lat = _south_of_equator(series) if start == CALENDAR else None
+            if lat is not None:
+                log.warning("%s: the dates were cut at 1 January (the calendar year %d) on a grid south of the equator "
+                            "(centre latitude %.1f): a summer crop season there (e.g. soy, October to March) crosses New "
+                            "Year and falls into two composites (fix: set %s to the season's first day, e.g. 09-01, if "
+                            "the crops mapped grow across New Year)", where, year, lat, season_option)
         return series.isel(time=keep)
-    if span > MAX_SPAN_DAYS and not allow:
-        raise InputError(f"the series spans more than one year: {found}; an annual composite is of one year's dates", where, fix)
+    if len(keep) * 2 < len(dates):
+        raise InputError(f"{f'only {len(keep)}' if keep else 'none'} of the {found} fall in the {season} that {year_option} names: statistics of {year} "
+                         "would be matched with images of another year", where, elsewhere)
+    if len(keep) < len(dates):
+        out = [d for k, d in enumerate(dates) if not first <= d < end]
+        log.warning("%s: %d of the %s fall outside the %s (%s): the series is composited whole (fix: if those dates "
+                    "belong to another season, %s)", where, len(out), found, season,
+                    ", ".join(map(str, out[:3])) + (", ..." if len(out) > 3 else ""), elsewhere)
     return series
 
 

@@ -146,7 +146,8 @@ def score_rasters(
 _SERIES_KEYS = {"source", "contains", "pattern", "band", "preset", "scale", "nodata", "fill_values", "valid_range", "qa", "qa_contains",
                 "qa_band", "variable"}
 _TOP_KEYS = {"evi", "ndvi", "nir", "green", "swir", "gi", "ndwi", "qa", "date_pattern", "stats", "window", "reference_min_share",
-             "mixed", "mixed_upper", "max_gi", "chunks", "std_ddof", "min_valid"}
+             "mixed", "mixed_upper", "max_gi", "chunks", "std_ddof", "min_valid",
+             "season_start"}
 
 
 def series_options(spec, key: str, base: Path) -> dict:
@@ -180,6 +181,7 @@ def check_section(section: dict, base_dir=".") -> None:
     bad = set(section) - _TOP_KEYS
     if bad:
         raise ConfigError(f"unknown key(s) {sorted(bad)}", "features", f"use {sorted(_TOP_KEYS)}")
+    season_start_of(section)
     qa_rule = qa_rule_from(section.get("qa"))
     for key in ("evi", "ndvi", "nir", "green", "swir", "gi", "ndwi"):
         if key in section:
@@ -241,8 +243,23 @@ def default_preset(key: str, source) -> str | None:
     return preset
 
 
+def season_start_of(section: dict) -> tuple[int, int] | None:
+    """(month, day) of [features].season_start (irrmap.core.season; None when unset: the calendar year). Raises
+    ConfigError for a value that is not MM-DD."""
+    from irrmap.core.season import parse_season_start
+
+    if section.get("season_start") is None:
+        return None
+    try:
+        return parse_season_start(section["season_start"])
+    except ValueError as exc:
+        raise ConfigError(str(exc), "[features].season_start", 'write the season\'s first day as "MM-DD", e.g. "09-01"') from None
+
+
 def _series(spec, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chunks: int, year: int | None = None) -> xr.DataArray:
-    """One [features] series, cut to `year`'s dates when they span over a year (refused without `year`)."""
+    """One [features] series, cut to the dates of the season `year` names ([features].season_start: the calendar
+    year by default) when they span over a year (refused without `year`); a series of one year's span is refused
+    when fewer than half of its dates fall in that season (series_checks.one_year)."""
     from irrmap.training.series_checks import one_year
     from irrmap.training.timeseries import read_timeseries
 
@@ -258,7 +275,8 @@ def _series(spec, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chu
     series = read_timeseries(src, grid, chunks=chunks, name=key, band_option=f"[features].{key}.band",
                              contains_option=f"[features].{key}.contains", qa_contains_option=f"[features].{key}.qa_contains", **kw)
     return one_year(series, f"[features].{key} ({src if not isinstance(src, (list, tuple)) else src[0]})", year=year,
-                    fix="set [statistics].year to the year mapped (its dates are then kept), or give one year's files")
+                    fix="set [statistics].year to the year mapped (its dates are then kept), or give one year's files",
+                    season_start=season_start_of(defaults), year_option="[statistics].year", season_option="[features].season_start")
 
 
 def _resolve(p, base: Path) -> Path:
@@ -279,8 +297,11 @@ def composite_rasters(
     """The per-pixel part of `feature_rasters`: <vi>_<stat> composites of the `[features]` series (the maxima
     of EVI, NDVI and GI adjusted for mixed pixels with f_natural and f_other) and agi = gi_max x ndwi_max
     (*open*: the authors' order is unpublished). Lazy (dask) (y, x) float32 DataArrays on `grid`. Raises
-    ConfigError for unknown keys or no vegetation input, InputError for a series whose dates span more than a year
-    when `year` (the run's: [statistics].year) is None; with `year`, such a series keeps that year's dates."""
+    ConfigError for unknown keys, a bad season_start or no vegetation input, InputError for a series whose dates span
+    more than a year when `year` (the run's: [statistics].year) is None; with `year`, such a series keeps the dates
+    of the season `year` names ([features].season_start "MM-DD", default "01-01": the calendar year; a season is
+    named by the year it ends in, irrmap.core.season), and a series of one year's span is refused when fewer than
+    half of its dates fall in that season (training.series_checks.one_year)."""
     from irrmap.training.composites import annual_statistics
     from irrmap.training.indices import agi, green_index, ndwi_gao
     from irrmap.training.mixed_pixels import adjust_mixed
@@ -291,13 +312,16 @@ def composite_rasters(
     if bad:
         raise ConfigError(f"unknown key(s) {sorted(bad)}", "features", f"use {sorted(_TOP_KEYS)}")
     base = Path(base_dir)
+    if season_start_of(section) is not None and year is None:
+        log.warning("[features].season_start is set but the run has no year ([statistics].year): no dates are cut to a season")
     chunks = int(section.get("chunks", 512))
     qa_rule = qa_rule_from(section.get("qa"))
     stats = list(dict.fromkeys(["max"] + list(section.get("stats", []))))
     ddof, min_valid = int(section.get("std_ddof", 0)), int(section.get("min_valid", 1))
 
     def composite(series, name):
-        st = annual_statistics(series, stats, ddof=ddof, min_valid=min_valid, chunks=chunks)
+        st = annual_statistics(series, stats, ddof=ddof, min_valid=min_valid, chunks=chunks,
+                               allow_multiyear=True)  # one_year above applied the series rule
         return {f"{name}_{s}": _geo(st.sel(stat=s, drop=True).rename(f"{name}_{s}"), st) for s in stats}
 
     out: dict[str, xr.DataArray] = {}

@@ -1178,6 +1178,16 @@ def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _season_start_ok(v) -> bool:
+    from irrmap.core.season import parse_season_start
+
+    try:
+        parse_season_start(v)
+    except ValueError:
+        return False
+    return True
+
+
 def _text_or_texts(v) -> bool:
     return isinstance(v, str) or isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v)
 
@@ -1195,6 +1205,8 @@ _FEATURE_TOP = {
     "chunks": (lambda v: _is_int(v) and 64 <= v <= 16384, "a whole number of pixels from 64 to 16384"),
     "std_ddof": (lambda v: _is_int(v) and v >= 0, "a whole number from 0 (0 like numpy, 1 like MATLAB)"),
     "min_valid": (lambda v: _is_int(v) and v >= 1, "a whole number of dates from 1"),
+    "season_start": (lambda v: _season_start_ok(v), 'the first day of the crop season as "MM-DD" (default "01-01", the '
+                     'calendar year; "09-01": season Y is (Y-1)-09-01 .. Y-08-31, named by its harvest year as FAOSTAT does)'),
     "qa": (lambda v: isinstance(v, dict), "a table of QA rule fields ([features.qa], e.g. enabled = false)"),
     **{k: (lambda v: isinstance(v, str), "a product name (text), e.g. an [inputs.NAME]") for k in FEATURE_PRODUCT_KEYS},
 }

@@ -27,11 +27,29 @@ def _decoding_args(p) -> None:
     p.add_argument("--chunk", type=CHUNK, default=512, help="block edge in pixels (memory ~ dates x chunk^2 x 4 B per block)")
 
 
+def _season_start(text: str) -> tuple[int, int]:
+    """--season-start MM-DD as (month, day) (irrmap.core.season.parse_season_start); argparse.ArgumentTypeError
+    (argparse names the option, exit 2) for anything else."""
+    import argparse
+
+    from irrmap.core.season import parse_season_start
+
+    try:
+        return parse_season_start(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _year_args(p) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--year", type=int, metavar="YYYY", help="composite only the dates of calendar year YYYY (needed, or "
-                   "--allow-multiyear, when the dates span more than a year)")
+    g.add_argument("--year", type=int, metavar="YYYY", help="composite only the dates of the season YYYY: the calendar year "
+                   "YYYY, or with --season-start the year-long season ending in YYYY (needed, or --allow-multiyear, when "
+                   "the dates span more than a year)")
     g.add_argument("--allow-multiyear", action="store_true", help="composite every date even when they span more than a year")
+    p.add_argument("--season-start", type=_season_start, metavar="MM-DD", help="first day of the season --year names "
+                   "(default 01-01: the calendar year). A season crossing New Year is named by the year of its harvest "
+                   "(FAOSTAT's convention): --year 2014 --season-start 09-01 takes 2013-09-01 to 2014-08-31 (the 2013/14 "
+                   "soy season of central Brazil)")
 
 
 def register(sub, name: str, help_: str) -> None:
@@ -127,18 +145,25 @@ def _source(files):
 
 
 def _read(files, args, option: str = "FILE", grid=None, **extra):
-    """The series of `files` (option `option`) on `grid` (None: the first file's), cut to --year or refused when it
-    spans over a year without --allow-multiyear (training.series_checks.one_year)."""
+    """The series of `files` (option `option`) on `grid` (None: the first file's), cut to the season --year names
+    (--season-start: its first day, default the calendar year) or refused when it spans over a year without
+    --allow-multiyear (training.series_checks.one_year). InputError for --season-start without --year."""
     from irrmap.training.series_checks import one_year
     from irrmap.training.timeseries import read_timeseries
 
+    if args.season_start is not None and args.year is None:
+        from irrmap.core.errors import InputError
+
+        raise InputError("--season-start needs --year (the season it starts is named by --year)", "--season-start",
+                         "pass --year YYYY too: the season ending in YYYY, e.g. --year 2014 --season-start 09-01 for "
+                         "2013-09-01 to 2014-08-31")
     series = read_timeseries(_source(files), grid, pattern=args.date_pattern, preset=None if args.preset == "none" else args.preset,
                              scale=args.scale, nodata=args.nodata, fill_values=tuple(args.fill or ()), valid_range=args.valid_range,
                              chunks=args.chunk, **extra)
     where = f"{option} {files[0]}" + (f" (and {len(files) - 1} more)" if len(files) > 1 else "")
-    return one_year(series, where, year=args.year, explicit=True, allow=args.allow_multiyear,
-                    fix="pass --year YYYY to composite one calendar year's dates, or --allow-multiyear to composite them all, "
-                        "or give one year's files")
+    return one_year(series, where, year=args.year, explicit=True, allow=args.allow_multiyear, season_start=args.season_start,
+                    fix="pass --year YYYY to composite one calendar year's dates (with --season-start MM-DD: the season "
+                        "ending in YYYY), or --allow-multiyear to composite them all, or give one season's files")
 
 
 def _vi_quantity(path, band) -> str:
@@ -188,7 +213,7 @@ def _write_stats(series, args, prefix, tags) -> int:
     from irrmap.training.composites import annual_statistics, band_names
 
     stats = list(dict.fromkeys(args.stat or ["max"]))
-    st = annual_statistics(series, stats, ddof=getattr(args, "ddof", 0))
+    st = annual_statistics(series, stats, ddof=getattr(args, "ddof", 0), allow_multiyear=True)  # one_year ran first
     write_raster(args.out, st, dtype="float32", descriptions=band_names(prefix, stats), tags={"stage": "features", **tags})
     inputs = getattr(args, "files", None) or getattr(args, "nir", None) or []
     _refuse_empty(args.out, stats, series, " ".join(map(str, inputs[:1])) + (f" (and {len(inputs) - 1} more)" if len(inputs) > 1 else ""))

@@ -180,7 +180,9 @@ def check_values(ctx: RunContext) -> None:
 
 def run_year(ctx: RunContext) -> int | None:
     """The year the run maps, when the config says it: [statistics].year (the config has no [run].year). A series
-    whose dates span more than a year keeps this year's dates; without it such a series is refused."""
+    whose dates span more than a year keeps the dates of this year's season ([features].season_start, default the
+    calendar year; irrmap.core.season); without it such a series is refused. A series of one year's span with fewer
+    than half of its dates in that season is refused (training.series_checks.one_year)."""
     stats = ctx.config.statistics
     return getattr(stats, "year", None) if stats is not None else None
 
