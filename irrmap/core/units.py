@@ -5,6 +5,9 @@ the unit that contains its centre (GDAL's rasterize rule), so units must not ove
 two units whose intersection is more than OVERLAP_SHARE of the smaller one (a feature that is the union of
 others, e.g. the "New York City" feature over the five boroughs of a US counties GeoJSON: the later unit would
 win every shared pixel and the covered units would map nothing); shared borders and digitising slivers pass.
+The refusal's fix depends on the pair (`_check_overlaps`): a unit that was invalid and repaired is named for its
+geometry to be fixed, a unit covering most of another (a duplicate or an aggregate) for its feature to be dropped, and
+two valid units that cross each other less deeply for their shared border to be corrected.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from irrmap.core.polygons import (
     to_crs,
     wrapped,
 )
-from irrmap.core.vectors import describe_layers, read_vector_parts
+from irrmap.core.vectors import crs_fix, describe_layers, read_vector_parts
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module=r"ras
 
 OVERLAP_SHARE = 0.02  # overlap accepted between two units, as a share of the smaller one's area; slivers of the 2,764 Chinese
 # counties (city_full) reach 0.9 %, a duplicate or aggregate feature covers 100 %
+CONTAINED_SHARE = 0.5  # an overlap of more than half of the smaller unit: it lies mostly inside the other, a duplicate
+# or an aggregate (100 % for the New York City feature over its boroughs); less is a border drawn into the neighbour
 ZONE_DTYPE = "int32"
 ZONE_NODATA = 0
 
@@ -181,7 +186,8 @@ class AdminUnits:
         caller's own options in messages (UNIT_OPTIONS keys -> a command's flags, or UNIT_OPTIONS itself in a run; None:
         both forms, see `unit_option`); the units keep it (`AdminUnits.options`) for later messages, e.g. the
         statistics join's. DataError also when two units overlap by more than OVERLAP_SHARE of the smaller one
-        (`overlapping_pairs`), naming them, the overlap's geodesic area and the feature to drop.
+        (`overlapping_pairs`), naming them, the overlap's geodesic area and the fix (`_check_overlaps`: the repaired
+        unit's geometry to fix, the duplicate or aggregate feature to drop, or the shared border to correct).
         """
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not paths:
@@ -204,7 +210,8 @@ class AdminUnits:
                         f"field {f!r} not found", str(p), f"use one of: {', '.join(c for c in frame.columns if c != 'geometry')}"
                     )
             if crs is None:
-                raise InputError("polygons have no CRS", str(p), "set one (e.g. ogr2ogr -a_srs EPSG:4326)")
+                note, fix = crs_fix(p, layer)
+                raise InputError(f"polygons have no CRS{note}", str(p), fix)
             frames.append(frame)
             crss.append(crs)
         attrs = pd.concat(frames, ignore_index=True)
@@ -231,10 +238,10 @@ class AdminUnits:
                 if table.empty:
                     raise DataError(f"every polygon was dropped: no {code_field} is a {SCHEME_NAMES[hierarchy]} code", code_field,
                                     "pick the right code field or hierarchy")
-        _log_repairs(table)
+        repaired = _log_repairs(table)
         table["geometry"] = normalise_polygons(table.geometry, where=";".join(map(str, paths)))
         cls._check(table, hierarchy, finest, code_field, options, where=_field_where(paths, code_field))
-        _check_overlaps(table, code_field, paths)
+        _check_overlaps(table, code_field, paths, repaired)
         _warn_coarse_codes(table["code"], hierarchy, code_field, paths)
         return cls(table, levels, source=";".join(map(str, paths)), hierarchy=hierarchy, options=options)
 
@@ -409,34 +416,64 @@ def _overlapping_pairs(g: np.ndarray, share: float) -> tuple[np.ndarray, np.ndar
     return i[hit], j[hit], ratio[hit]
 
 
-def _check_overlaps(table: gpd.GeoDataFrame, code_field: str, paths: list) -> None:
+def _check_overlaps(table: gpd.GeoDataFrame, code_field: str, paths: list, repaired: np.ndarray | None = None) -> None:
     """DataError naming the units that overlap by more than OVERLAP_SHARE of the smaller one, with the overlap's
-    geodesic area and the features to drop (those in most overlapping pairs, the larger first: an aggregate)."""
+    geodesic area and a fix per kind of pair:
+
+    - a pair with a unit that was invalid (`repaired`: positions of the units GEOS make_valid repaired, `_log_repairs`):
+      its repair made the overlap (a self-intersecting bow-tie becomes two lobes reaching over the neighbour), so that
+      unit's geometry is to be fixed in the source, not the other, valid unit dropped;
+    - a pair of valid units where the overlap is more than CONTAINED_SHARE of the smaller one: the smaller lies mostly
+      inside the other, a duplicate or an aggregate feature; the features to drop are picked greedily, each time the one
+      in most such pairs left (an aggregate covers several units), ties broken by the larger area (the covering one);
+    - any other pair of valid units: each reaches into the other less deeply, a border drawn wrong; neither is to be
+      dropped, their shared border is to be corrected.
+    """
     i, j, ratio = overlapping_pairs(table.geometry.values)
     if not len(i):
         return
     geoms = table.geometry.values
     km2 = geodesic_areas(gpd.GeoSeries(shapely.intersection(geoms[i], geoms[j]), crs=table.crs)) / 1e6
     area = shapely.area(geoms)
-    label = lambda k: f"{table['code'].iloc[k]}" + (f" ({table['name'].iloc[k]})" if table["name"].iloc[k] != table["code"].iloc[k] else "")
+    code = lambda k: str(table["code"].iloc[k])  # noqa: E731
+    label = lambda k: f"{table['code'].iloc[k]}" + (f" ({table['name'].iloc[k]})" if table["name"].iloc[k] != table["code"].iloc[k] else "")  # noqa: E731
     detail = "; ".join(f"{label(a)} and {label(b)}: {r:.0%} of the smaller, {k:,.1f} km2"
                        for a, b, r, k in list(zip(i, j, ratio, km2))[:6])
-    pairs, drop = set(zip(i.tolist(), j.tolist())), []
-    while pairs:  # the features to drop: each time the one in most pairs left (ties: the larger)
-        counts = pd.Series([k for p in pairs for k in p]).value_counts()
+    bad = set() if repaired is None else {int(k) for k in repaired}
+    pairs = list(zip(i.tolist(), j.tolist(), ratio.tolist()))
+    broken = [(a, b) for a, b, _ in pairs if a in bad or b in bad]
+    contained = {(a, b) for a, b, r in pairs if a not in bad and b not in bad and r > CONTAINED_SHARE}
+    crossing = [(a, b) for a, b, r in pairs if a not in bad and b not in bad and r <= CONTAINED_SHARE]
+    source = str(paths[0]) if len(paths) == 1 else "FILE"
+    fixes = []
+    if broken:
+        units = sorted({k for p in broken for k in p if k in bad})
+        others = sorted({k for p in broken for k in p if k not in bad})
+        fixes.append(f"fix the geometry of unit{'s' if len(units) > 1 else ''} {', '.join(code(k) for k in units[:10])} in the source: "
+                     f"{'they were' if len(units) > 1 else 'it was'} invalid, and the repair (GEOS make_valid, see the warning) "
+                     f"overlaps {', '.join(code(k) for k in others[:10]) or 'each other'}; redraw or fix it (QGIS 'Fix geometries', "
+                     f"ogr2ogr -makevalid units_fixed.gpkg {source}) and check that it no longer covers its neighbours")
+    drop = []
+    while contained:  # the features to drop: each time the one in most pairs left (ties: the larger)
+        counts = pd.Series([k for p in contained for k in p]).value_counts()
         top = max(counts.index[counts == counts.max()], key=lambda k: area[k])
         drop.append(top)
-        pairs = {p for p in pairs if top not in p}
-    codes = [str(table["code"].iloc[k]) for k in drop]
-    where = ", ".join(f"'{c}'" for c in codes[:10])
+        contained = {p for p in contained if top not in p}
+    if drop:
+        codes = [code(k) for k in drop]
+        where = ", ".join(f"'{c}'" for c in codes[:10])
+        fixes.append(f"drop the duplicate or aggregate feature{'s' if len(codes) > 1 else ''} {', '.join(codes[:10])} from the file "
+                     f"(it covers most of another unit), e.g. ogr2ogr -where \"{code_field} NOT IN ({where})\" units_fixed.gpkg {source}")
+    if crossing:
+        fixes.append("correct the shared border of " + ", ".join(f"{code(a)} and {code(b)}" for a, b in crossing[:6])
+                     + ("; ..." if len(crossing) > 6 else "") + " in the source (each reaches into the other: snap the border, "
+                     "e.g. QGIS 'Snap geometries to layer', and check with its Topology Checker)")
     files = str(paths[0]) if len(paths) == 1 else f"{len(paths)} unit files ({paths[0]}, ...)"
-    source = str(paths[0]) if len(paths) == 1 else "FILE"
     raise DataError(f"{len(i)} pairs of units overlap by more than {OVERLAP_SHARE:.0%} of the smaller unit ({detail}"
                     f"{'; ...' if len(i) > 6 else ''}): a pixel belongs to one unit only (the later in the file), so a covered unit "
                     "maps nothing and totals over the units count the overlap twice", f"{files} field {code_field}",
-                    f"drop the duplicate or aggregate feature{'s' if len(codes) > 1 else ''} {', '.join(codes[:10])} from the file, e.g. "
-                    f"ogr2ogr -where \"{code_field} NOT IN ({where})\" units_fixed.gpkg {source} (overlaps up to "
-                    f"{OVERLAP_SHARE:.0%} of the smaller unit, such as digitising slivers along shared borders, are accepted)")
+                    "; ".join(fixes) + f" (overlaps up to {OVERLAP_SHARE:.0%} of the smaller unit, such as digitising slivers along "
+                    "shared borders, are accepted)")
 
 
 def _field_where(paths: list, field: str) -> str:
@@ -499,8 +536,9 @@ def _rasterize_block(geoms: gpd.GeoSeries, grid: Grid, block_info=None) -> np.nd
     return rasterize(pairs, out_shape=sub.shape, transform=sub.transform, fill=ZONE_NODATA, dtype=ZONE_DTYPE)
 
 
-def _log_repairs(table: gpd.GeoDataFrame) -> None:
-    """Warn about invalid polygons (self-intersections, overlapping parts, ...) before they are repaired."""
+def _log_repairs(table: gpd.GeoDataFrame) -> np.ndarray:
+    """Warn about invalid polygons (self-intersections, overlapping parts, ...) before they are repaired; their
+    positions in `table` (shapely.is_valid false, missing geometries aside)."""
     geoms = table.geometry.values
     bad = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
     if len(bad):
@@ -508,6 +546,7 @@ def _log_repairs(table: gpd.GeoDataFrame) -> None:
         log.warning("units: %d polygons are invalid and were repaired (GEOS make_valid, 'structure' method: %s%s); "
                     "their areas are those of the repaired polygons. Fix: repair them in the source (QGIS 'Fix geometries', "
                     "ogr2ogr -makevalid) and check the result", len(bad), detail, "; ..." if len(bad) > 5 else "")
+    return bad
 
 
 def _layer_hint(path, options: dict | None = None) -> str:

@@ -12,6 +12,14 @@ So a shapefile without a declaration whose text is not ASCII is checked, bare (.
 .shp.zip, /vsizip/) or a folder, whose members are looked at the same way: UTF-8 bytes are decoded as UTF-8, and
 double-byte East Asian bytes (irrmap.core.tables.guess_encoding) raise InputError naming the encoding to give
 (`encoding`, e.g. "gbk"), which is then passed to pyogrio. Single-byte Western text keeps GDAL's ISO-8859-1.
+
+A shapefile is its .shp with an .shx (index) and a .dbf (attribute table) of the same name (ESRI Shapefile Technical
+Description, 1998: "main file, index file, and dBASE table"). GDAL refuses a .shp without its .shx with a raw text
+about its SHAPE_RESTORE_SHX option, opens one without its .dbf as features with no field at all, and reads a folder as
+the shapefiles in it, skipping those it cannot open (a folder whose only shapefile lacks its .shx is an empty source,
+on which pyogrio fails with an IndexError). So before anything is read the source's shapefiles (bare, in a folder or in
+a zip archive) are checked for these parts, and a folder that GDAL cannot read as shapefiles is reported as a folder,
+with the vector files it holds: InputError naming the missing file and how to restore it.
 """
 
 from __future__ import annotations
@@ -35,6 +43,12 @@ log = logging.getLogger(__name__)
 DBF_DRIVER = "ESRI Shapefile"
 GDAL_FALLBACK = "ISO-8859-1"  # what pyogrio reports for a DBF that declares no encoding (GDAL's default)
 ONE_LAYER_DRIVERS = {"GeoJSON", "GeoJSONSeq", "FlatGeobuf"}  # GDAL drivers of single-layer formats
+# The files a shapefile needs besides its .shp (ESRI Shapefile Technical Description, 1998) and what each holds.
+SHAPEFILE_PARTS = {".shx": "its index", ".dbf": "its attribute table: the codes and names"}
+# Suffixes of vector files listed when a folder is given as a vector source (formats GDAL's drivers open as one file;
+# .gdb is a FileGDB folder).
+VECTOR_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".geojsonl", ".geojsons", ".fgb", ".kml", ".kmz", ".gml", ".zip",
+                   ".sqlite", ".parquet", ".gdb", ".tab", ".mif")
 
 # pyogrio.read_info without a layer warns on a multi-layer source before read_vector raises its own error listing
 # the layers; filtered once at import (warnings.catch_warnings() per call is not thread-safe).
@@ -69,7 +83,8 @@ def read_vector(path, layer: str | None, *, what: str, layer_key: str, encoding:
     several layers and `layer` is None (the message lists the layers and names `layer_key`, the option that picks
     one), when `encoding` is unknown or does not decode the text, or when an undeclared DBF holds East Asian
     text (the fix names `encoding_key`, where the encoding is given). `what` says what the file holds, for the
-    message ("points", "polygons").
+    message ("points", "polygons"). InputError also for a shapefile without its .shx or .dbf, and for a folder that
+    holds no shapefile GDAL can read (the message lists the folder's vector files; module docstring).
     """
     return _read(path, layer, lambda p, **kw: (gpd.read_file(p, **kw), None), what, layer_key, encoding, encoding_key)[0]
 
@@ -95,6 +110,7 @@ def _read(path, layer, reader, what, layer_key, encoding, encoding_key):
     on the way. The reader returns (frame with the geometry in column "geometry", crs), and so does this.
     A GDAL archive name keeps its container's leading slash (/vsizip//abs.zip: irrmap.core.dataset_names)."""
     path = Path(dataset_names.normalise(str(path)))
+    _check_source(path, layer, what)
     driver, declared = _driver_and_encoding(path, layer)
     if layer is None and not _one_layer(path, driver) and _layer_count(path) > 1:
         layers = describe_layers(path)
@@ -154,32 +170,170 @@ def _has_cpg(path: Path, layer: str | None = None) -> bool:
 
 def _shapefiles(path: Path, layer: str | None) -> list[tuple[str, bool]]:
     """(name of each .shp member the source reads, whether a .cpg member of the same stem sits beside it)."""
+    listing = _listing(path)
+    if listing is None:
+        return []
+    names, inner, _ = listing
+    lower = {n.lower() for n in names}
+    return [(n, n[:-4].lower() + ".cpg" in lower) for n in _selected(names, inner, layer)]
+
+
+def _listing(path: Path) -> tuple[list[str], str, str] | None:
+    """(names of the files among which the source's shapefiles lie, the .shp or folder inside an archive that the
+    source names ('' for all), kind: 'folder', 'zip' or 'shp'); None for a source that is none of these or cannot be
+    listed. A bare .shp lists the files of its folder with its stem (any case), so an absent .shp lists none."""
     split = dataset_names._split_archive(str(path))
     if split is not None and split[0] != "/vsizip/":
-        return []  # other archive handlers: not listed here
+        return None  # other archive handlers: not listed here
     source, inner = (Path(split[1]), split[2].strip("/")) if split else (Path(path), "")
     try:
         if source.is_dir():
-            names = [p.name for p in source.iterdir()]
-        elif source.suffix.lower() == ".zip":
+            return [p.name for p in source.iterdir()], inner, "folder"
+        if source.suffix.lower() == ".zip":
             with zipfile.ZipFile(source) as z:
-                names = z.namelist()
-        elif source.suffix.lower() == ".shp":
-            names = [source.name, *(n for n in (f"{source.stem}.cpg", f"{source.stem}.CPG") if (source.parent / n).exists())]
-            inner = source.name
-        else:
-            return []
+                return z.namelist(), inner, "zip"
+        if source.suffix.lower() == ".shp":
+            stem = source.stem.lower() + "."
+            return [p.name for p in source.parent.iterdir() if p.name.lower().startswith(stem)], source.name, "shp"
     except (OSError, zipfile.BadZipFile):
-        return []
-    lower = {n.lower() for n in names}
+        return None
+    return None
+
+
+def _selected(names: list[str], inner: str, layer: str | None, strict: bool = False) -> list[str]:
+    """The .shp files among `names` that the source reads: the one `inner` names, those in the folder `inner` names,
+    and of those the one whose stem is `layer` (without a match: all of them, or none when `strict`)."""
     shps = [n for n in names if n.lower().endswith(".shp")]
     if inner.lower().endswith(".shp"):
         shps = [n for n in shps if n.lower() == inner.lower()]
     elif inner:  # a folder inside the archive
         shps = [n for n in shps if n.lower().startswith(inner.lower() + "/")]
     if layer is not None:
-        shps = [n for n in shps if PurePosixPath(n).stem.lower() == layer.lower()] or shps
-    return [(n, n[:-4].lower() + ".cpg" in lower) for n in shps]
+        match = [n for n in shps if PurePosixPath(n).stem.lower() == layer.lower()]
+        shps = match if match or strict else shps
+    return shps
+
+
+def _missing_parts(path: Path, layer: str | None, suffixes=tuple(SHAPEFILE_PARTS)) -> list[tuple[str, list[str]]]:
+    """(.shp read, the files of `suffixes` missing beside it, e.g. ["cty.shx"]) for each shapefile of the source that
+    lacks one (names as listed: members of an archive keep their folder); a file of the same stem in any case counts."""
+    listing = _listing(path)
+    if listing is None:
+        return []
+    names, inner, _ = listing
+    lower = {n.lower() for n in names}
+    out = []
+    for shp in _selected(names, inner, layer, strict=True):
+        missing = [shp[:-4] + suf for suf in suffixes if shp[:-4].lower() + suf not in lower]
+        if missing:
+            out.append((shp, missing))
+    return out
+
+
+def _check_source(path: Path, layer: str | None, what: str) -> None:
+    """InputError for a shapefile of the source without its .shx or .dbf, and for a folder GDAL reads no layer from
+    (it then holds no shapefile, or none it can open); module docstring."""
+    broken = _missing_parts(path, layer)
+    folder = dataset_names._split_archive(str(path)) is None and path.is_dir() and path.suffix.lower() != ".gdb"
+    if folder and _layer_count(path) == 0:
+        raise _folder_error(path, what, broken)
+    if not broken:
+        return
+    listing = _listing(path)
+    zipped = listing is not None and listing[2] == "zip"
+    shp, missing = broken[0]
+    what_missing = " and ".join(f"{PurePosixPath(m).name} ({SHAPEFILE_PARTS[PurePosixPath(m).suffix.lower()]})" for m in missing)
+    what_missing += " are" if len(missing) > 1 else " is"
+    more = f"; also {', '.join(PurePosixPath(s).name for s, _ in broken[1:])}" if len(broken) > 1 else ""
+    if folder:
+        readable = describe_layers(path)
+        raise InputError(f"the shapefile {shp} in this folder cannot be read: {what_missing} missing beside it{more} (GDAL would "
+                         f"skip it and read only {', '.join(readable)})", str(path),
+                         f"give the path of the shapefile meant, e.g. {path / _first_readable(path, broken)}, or "
+                         + _parts_fix(path / shp, missing, zipped))
+    raise InputError(f"the shapefile cannot be read: {what_missing} missing beside {PurePosixPath(shp).name}{more} (a shapefile is "
+                     "its .shp with the .shx and .dbf of the same name)", str(path), _parts_fix(path, missing, zipped, shp))
+
+
+def _parts_fix(path: Path, missing: list[str], zipped: bool, member: str | None = None) -> str:
+    """How to restore the missing parts of shapefile `path` (a member `member` of an archive when `zipped`)."""
+    fixes = []
+    for m in missing:
+        name = PurePosixPath(m).name
+        if zipped:
+            fixes.append(f"add the member {m} to the archive beside {member}"
+                         + (f" (or unzip it and rebuild it from the .shp: ogr2ogr --config SHAPE_RESTORE_SHX YES "
+                            f"{PurePosixPath(member).stem}_fixed.shp {PurePosixPath(member).name})" if name.lower().endswith(".shx") else ""))
+        elif name.lower().endswith(".shx"):
+            fixes.append(f"copy {name} from the shapefile's source beside {path.name}, or rebuild it from the .shp: ogr2ogr "
+                         f"--config SHAPE_RESTORE_SHX YES {path.with_name(path.stem + '_fixed.shp')} {path} (GDAL also writes the "
+                         f"rebuilt {name} beside {path.name}) and give the new file")
+        else:
+            fixes.append(f"copy {name} from the shapefile's source beside {path.name if not zipped else member} (the .dbf "
+                         "cannot be rebuilt from the .shp)")
+    return "; ".join(fixes)
+
+
+def _first_readable(path: Path, broken: list[tuple[str, list[str]]]) -> str:
+    """A vector file of folder `path` that is no broken shapefile, for the fix ('' when there is none)."""
+    bad = {s for s, _ in broken}
+    files = _vector_files(path)
+    return next((f for f in files if f not in bad), files[0] if files else "")
+
+
+def _vector_files(path: Path) -> list[str]:
+    """Names of the vector files in folder `path` (VECTOR_SUFFIXES), sorted: .shp first, then the others."""
+    try:
+        names = sorted(p.name for p in path.iterdir() if p.suffix.lower() in VECTOR_SUFFIXES)
+    except OSError:
+        return []
+    return sorted(names, key=lambda n: (not n.lower().endswith(".shp"), n))
+
+
+def _folder_error(path: Path, what: str, broken: list[tuple[str, list[str]]]) -> InputError:
+    """The folder `path`, from which GDAL reads no layer: what it holds and the file to give instead."""
+    try:
+        entries = sorted(p.name for p in path.iterdir())
+    except OSError:
+        entries = []
+    files = _vector_files(path)
+    if not entries:
+        return InputError("this is an empty folder, not a vector file", str(path),
+                          f"give the path of the file of the {what} (GeoPackage, GeoJSON, shapefile)")
+    if not files:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        return InputError(f"this is a folder, not a vector file, and it holds no vector file ({len(entries)} entries: {shown})",
+                          str(path), f"give the path of the file of the {what} (GeoPackage, GeoJSON, shapefile)")
+    shown = ", ".join(files[:8]) + (", ..." if len(files) > 8 else "")
+    if broken:
+        why = "; ".join(f"{PurePosixPath(s).name} lacks {' and '.join(PurePosixPath(m).name for m in missing)}" for s, missing in broken)
+        how = f"none of its shapefiles can be read ({why})"
+    else:
+        how = "it holds no shapefile"
+    fix = f"give the path of the file of the {what} inside it"
+    good = _first_readable(path, broken)
+    if good and good not in {s for s, _ in broken}:
+        fix += f", e.g. {path / good}"
+    if broken:
+        shp, missing = broken[0]
+        fix += f"; to read {shp}: " + _parts_fix(path / shp, missing, False)
+    return InputError(f"this is a folder, not a vector file: GDAL reads a folder as the shapefiles in it, and {how}; "
+                      f"it holds {shown}", str(path), fix)
+
+
+def crs_fix(path, layer: str | None = None) -> tuple[str, str]:
+    """(what to add to a 'declares no CRS' message, its fix) for vector source `path`: a shapefile without its .prj
+    is named ("no cty.prj beside cty.shp") and the fix is to copy it there, or to declare the CRS with ogr2ogr -a_srs
+    (EPSG:4326 for lon/lat degrees)."""
+    path = Path(dataset_names.normalise(str(path)))
+    declare = f"ogr2ogr -a_srs EPSG:4326 fixed.gpkg {path} (EPSG:4326 when the coordinates are lon/lat degrees)"
+    no_prj = _missing_parts(path, layer, (".prj",))
+    if not no_prj:
+        return "", f"declare it, e.g. {declare}"
+    shp, missing = no_prj[0]
+    prj = PurePosixPath(missing[0]).name
+    return (f" (no {prj} beside {PurePosixPath(shp).name}: the .prj holds a shapefile's CRS)",
+            f"copy {prj} from the shapefile's source beside {PurePosixPath(shp).name}, or declare the CRS: {declare}")
 
 
 def _undeclared_text(gdf: pd.DataFrame, path: Path, what: str, encoding_key: str, layer: str | None = None) -> pd.DataFrame:
