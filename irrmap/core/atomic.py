@@ -58,7 +58,10 @@ def partial_path(path, suffix: str = "") -> Path:
 def atomic_path(path, suffix: str = "", *, make_folder: bool = True):
     """Yield a temporary path; on success rename it to `path`, on error delete it and re-raise. With
     `make_folder=False` a missing folder is an error, not created (a late task writing into a work folder
-    that its caller has already removed must fail, not recreate it)."""
+    that its caller has already removed must fail, not recreate it). Before the rename, a finished temporary file
+    is checked by irrmap.core.output_paths.check_output_file: InputError when its bytes do not fit the extension of
+    `path` (a GeoTIFF named .csv, a table named .tif) or an existing `path` holds another kind of file (without the
+    CLI's --overwrite); a replaced file is logged ("replaced ...")."""
     target = Path(path)
     tmp = partial_path(target, suffix)
     try:
@@ -66,7 +69,13 @@ def atomic_path(path, suffix: str = "", *, make_folder: bool = True):
             target.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         ensure_space(target)
+        from irrmap.core.output_paths import check_output_file, log_replaced
+
+        # the bytes written fit the target's name and an existing file there is of their kind (or --overwrite)
+        replaced = check_output_file(target, written=tmp) if os.path.isfile(tmp) else False
         os.replace(tmp, target)
+        if replaced:
+            log_replaced(target)
     except BaseException as exc:
         failure = write_failure(exc, target)  # before the partial file goes: it may be what filled the disk
         with contextlib.suppress(OSError):  # absent, or on a read-only disk: the first error is the one to report

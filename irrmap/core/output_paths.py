@@ -13,16 +13,25 @@ anything when:
   overwrite one of that command's files there.
 
 Reads only file metadata.
+
+Second guard, on every file written (irrmap.core.atomic.atomic_path and raster_write.write_rasters call
+check_output_file): the bytes written must fit the name's extension (no GeoTIFF named .csv, no table named .tif) and
+an existing file there must be of the same kind (a rerun's GeoTIFF), unless the global --overwrite; see the block
+comment above FILE_MAGIC.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from irrmap.core import dataset_names
 from irrmap.core.errors import InputError
+
+log = logging.getLogger(__name__)
 
 # file a command writes last into its output folder -> the command that finished there (mapping/predict.py writes
 # .predict_done.json after its three maps; `irrmap run` writes manifest.json into [run].output_dir)
@@ -132,3 +141,165 @@ def refuse_out_over_any_input(args, argv) -> None:
     for out in outs:  # an output file over a finished map of `mapping predict` (its folder holds .predict_done.json)
         if Path(out).is_file():
             refuse_overwriting_inputs({}, [out], option, folder=Path(out).parent, own_marker="manifest.json")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Single-file outputs of the right kind under the right name, and no unrelated file replaced.
+#
+# `irrmap suitability slope dem.tif victim.csv` replaced the CSV table victim.csv by a GeoTIFF and exited 0. Every
+# file irrmap writes appears through irrmap.core.atomic.atomic_path, which calls check_output_file on the finished
+# temporary just before renaming it onto the target (raster_write.write_rasters also calls it before computing
+# anything, knowing it writes GeoTIFFs). A file's kind is read from its first bytes (FILE_MAGIC; a file without a NUL
+# byte in its first 4 KiB is text), never from its name. Refused (InputError, CLI exit 2), the temporary deleted:
+#
+# - a name whose extension belongs to another kind (SUFFIX_KINDS) than the bytes written: a GeoTIFF named .csv,
+#   .json, .shp or .gpkg; a table (text) named .tif; also a GeoTIFF under a name without .tif/.tiff;
+# - an existing file of another kind than the one written (not the GeoTIFF of an earlier run when a GeoTIFF is
+#   written): irrmap did not write it; replaced only with the global option --overwrite (`irrmap --overwrite CMD ...`
+#   or `irrmap CMD ... --overwrite`; Python callers: `overwrite_allowed(True)`).
+#
+# An existing file of the same kind (a rerun) is replaced, and said at INFO ("replaced ...") when it or its folder
+# was named on the command line (at DEBUG otherwise: a run's own bookkeeping files).
+# ---------------------------------------------------------------------------------------------------------------------
+
+# leading bytes -> kind (TIFF and BigTIFF: TIFF 6.0 section 2 and the BigTIFF specification; Apache Parquet's "PAR1";
+# SQLite's file header, also GeoPackage's; PNG, ZIP (.xlsx, .kmz), gzip, PDF and ESRI shapefile (.shp/.shx, file code
+# 9994) signatures; Python pickles of protocol 2 or later (joblib model files) start with the PROTO opcode 0x80)
+FILE_MAGIC = (
+    (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"),
+    (b"PAR1", "parquet"), (b"SQLite format 3\x00", "sqlite"), (b"\x89PNG\r\n\x1a\n", "png"), (b"PK\x03\x04", "zip"),
+    (b"\x1f\x8b", "gzip"), (b"%PDF", "pdf"), (b"\x00\x00\x27\x0a", "shapefile"), (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89HDF", "hdf"), (b"CDF\x01", "netcdf"), (b"CDF\x02", "netcdf"), (b"\x80", "pickle"),
+)
+KIND_TEXT = {
+    "tiff": "a GeoTIFF", "parquet": "a (Geo)Parquet file", "sqlite": "a GeoPackage/SQLite database", "png": "a PNG image",
+    "zip": "a ZIP archive", "gzip": "a gzip file", "pdf": "a PDF document", "shapefile": "a shapefile", "jpeg": "a JPEG image",
+    "hdf": "an HDF5/netCDF-4 file", "netcdf": "a netCDF file", "pickle": "a Python pickle (model file)",
+    "text": "a text file (CSV, JSON, HTML...)", "binary": "a binary file",
+}
+# extension -> the kind a file of that name holds (names not listed: any kind but a GeoTIFF)
+SUFFIX_KINDS = {
+    **dict.fromkeys((".tif", ".tiff", ".gtif", ".gtiff"), "tiff"),
+    **dict.fromkeys((".parquet", ".geoparquet", ".pq"), "parquet"),
+    **dict.fromkeys((".gpkg", ".sqlite", ".db"), "sqlite"),
+    **dict.fromkeys((".csv", ".tsv", ".txt", ".json", ".geojson", ".html", ".htm", ".md", ".toml", ".xml", ".vrt", ".prj",
+                     ".cpg", ".yaml", ".yml", ".log"), "text"),
+    **dict.fromkeys((".shp", ".shx", ".dbf"), "shapefile"),
+    ".png": "png", ".zip": "zip", ".xlsx": "zip", ".kmz": "zip", ".gz": "gzip", ".pdf": "pdf",
+    ".jpg": "jpeg", ".jpeg": "jpeg", ".nc": "netcdf", ".h5": "hdf", ".hdf": "hdf",
+}
+_GOOD_SUFFIX = {"tiff": ".tif", "parquet": ".parquet", "sqlite": ".gpkg", "png": ".png", "zip": ".zip", "gzip": ".gz",
+                "pdf": ".pdf", "jpeg": ".jpg", "hdf": ".h5", "netcdf": ".nc", "pickle": ".joblib"}
+_HEAD = 4096
+
+# what the running command was given: absolute path -> how the user named it (OUT, --out), and --overwrite
+_command: dict = {"paths": {}, "overwrite": False}
+
+
+def file_kind(path) -> str | None:
+    """The kind (a key of KIND_TEXT, or "empty") of the file at `path` from its first bytes, or None when it is not a
+    readable file (missing, a folder)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEAD)
+    except OSError:
+        return None
+    if not head:
+        return "empty"
+    for magic, kind in FILE_MAGIC:
+        if head.startswith(magic):
+            return kind
+    return "binary" if b"\x00" in head else "text"
+
+
+def _text_suffix(path) -> str:
+    """The extension a text file irrmap writes would carry, from its first character (JSON, HTML, else CSV)."""
+    try:
+        with open(path, "rb") as f:
+            first = f.read(_HEAD).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    except OSError:
+        first = b""
+    return {b"{": ".json", b"[": ".json", b"<": ".html"}.get(first, ".csv")
+
+
+@contextlib.contextmanager
+def command_outputs(args, argv, overwrite: bool = False):
+    """Within the block, errors about a written file name the command-line argument that gave its path (e.g. OUT,
+    --out), and `overwrite` (the global --overwrite) lets existing files of another kind be replaced. Set by the CLI's
+    main around a command."""
+    paths = {}
+    for dest, value in vars(args).items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, (str, os.PathLike)) and str(item):
+                paths.setdefault(os.path.abspath(str(item)), _option(dest, argv))
+    previous = dict(_command)
+    _command.update(paths=paths, overwrite=bool(overwrite))
+    try:
+        yield
+    finally:
+        _command.clear()
+        _command.update(previous)
+
+
+@contextlib.contextmanager
+def overwrite_allowed(allowed: bool = True):
+    """Within the block, existing files of another kind than the one written are replaced (the CLI's --overwrite)."""
+    previous = _command["overwrite"]
+    _command["overwrite"] = bool(allowed)
+    try:
+        yield
+    finally:
+        _command["overwrite"] = previous
+
+
+def _named_on_command_line(target: Path) -> str | None:
+    return _command["paths"].get(os.path.abspath(str(target)))
+
+
+def check_output_file(path, kind: str | None = None, *, written=None) -> bool:
+    """InputError (the block comment above) when writing a file of `kind` (or of the kind of the finished temporary
+    `written`) to `path` would give it a name of another kind or replace an existing file of another kind; returns
+    whether an existing file will be replaced. `path` may be a temporary of irrmap.core.atomic (.NAME.PID.partial):
+    its final name is checked. Reads only the first 4 KiB of each file."""
+    from irrmap.core.atomic import _PARTIAL, final_path
+
+    if any(_PARTIAL.match(part) for part in Path(path).parts[:-1]):
+        return False  # a file inside a temporary work folder (window files): never a user's file
+    target = final_path(path)
+    if kind is None:
+        kind = file_kind(written) if written is not None else None
+    if kind in (None, "empty") or Path(target).is_dir():
+        return False
+    option = _named_on_command_line(target)
+    label = f"{option} {target}" if option else str(target)
+    suffix = Path(target).suffix.lower()
+    expected = SUFFIX_KINDS.get(suffix)
+    if (expected is not None and expected != kind) or (expected is None and kind == "tiff"):
+        good = _text_suffix(written) if kind == "text" and written is not None else _GOOD_SUFFIX.get(kind, "")
+        named = (f"has the extension of {KIND_TEXT[expected]} ({suffix})" if expected
+             else "lacks the extension of a GeoTIFF (.tif or .tiff)")
+        fix = (f"give {option or 'the output'} a name ending in {good}, e.g. {Path(target).with_suffix(good).name}" if good
+               else f"give {option or 'the output'} the extension the command's --help names")
+        raise InputError(f"{label} {named}, but this command writes {KIND_TEXT.get(kind, kind)} there: "
+                         f"other programs would misread it", option or str(target), fix)
+    if not Path(target).is_file():
+        return False
+    old = file_kind(target)
+    if old not in (kind, "empty", None) and not _command["overwrite"]:
+        raise InputError(f"{label} exists and is {KIND_TEXT.get(old, old)}, not {KIND_TEXT.get(kind, kind)} as this command "
+                         f"writes: irrmap did not write it, and replacing it would destroy it", option or str(target),
+                         f"give {option or 'the output'} a new file name, or add --overwrite to replace it")
+    return True
+
+
+def log_replaced(path) -> None:
+    """Say that an existing file was replaced: at INFO when it or its folder was named on the command line (a rerun
+    of a command over its earlier output), else at DEBUG."""
+    from irrmap.core.atomic import final_path
+
+    target = final_path(path)
+    option = _named_on_command_line(target) or _named_on_command_line(Path(target).parent)
+    if option:
+        log.info("replaced %s (the earlier file of that name)", target)
+    else:
+        log.debug("replaced %s", target)

@@ -332,7 +332,14 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
 
     `resume`: a folder for the window files that survives an interruption; a later call with the same
     `resume_key` (which must change whenever the inputs or parameters do) and the same outputs and chunks
-    computes only the windows missing there. The folder is removed once every file is written."""
+    computes only the windows missing there. The folder is removed once every file is written.
+
+    Raises InputError before anything is computed when an output's name is not a GeoTIFF's (.tif/.tiff) or an
+    existing file there is not a GeoTIFF (unless the CLI's --overwrite): irrmap.core.output_paths.check_output_file."""
+    from irrmap.core.output_paths import check_output_file
+
+    for o in outputs:  # a GeoTIFF under a name of another kind, or over an unrelated file: refused before any compute
+        check_output_file(o.path, "tiff")
     workers = task_slots()
     group = group or 2 * workers
     prepared = [_prepare(o) for o in outputs]

@@ -1,8 +1,10 @@
 """The `irrmap` command line: a thin shell that parses arguments, calls stage functions and writes outputs.
 
 Each command group lives in its own module here and exposes `register(subparsers)`; a command is a function
-`(args) -> int`. Errors derived from IrrmapError print as one line and exit 2 (traceback only with -v), and so do
-failures of a dask.distributed cluster (irrmap.app.cluster_errors.cluster_failure).
+`(args) -> int`. Errors derived from IrrmapError print as one line and exit 2, and so do failures of a
+dask.distributed cluster (irrmap.app.cluster_errors.cluster_failure); with -v their traceback comes first and the
+exit status stays 2. The global options -v, -q and --overwrite go before or after the command
+(irrmap.app.cli.parser.GLOBAL_OPTIONS).
 """
 
 from __future__ import annotations
@@ -52,10 +54,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     from irrmap.app.cli.parser import Parser, set_command_line
 
     set_command_line(argv)
-    parser = Parser(prog="irrmap", description="Map irrigated cropland at 250 m (CIrrMap250 method).")
+    parser = Parser(prog="irrmap", description="Map irrigated cropland at 250 m (CIrrMap250 method).", top=True)
     parser.add_argument("--version", action="version", version=f"irrmap {irrmap.__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; tracebacks on errors")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
     chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     for name, help_ in GROUPS:
@@ -69,7 +69,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    from irrmap.app.cli.parser import merge_global_options
+
+    args = merge_global_options(parser.parse_args(argv))  # -v/-q/--overwrite before or after the command
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for chatty in QUIET_LOGGERS:  # third-party INFO lines ("Created 12 records") are not irrmap's to report
@@ -84,9 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     from irrmap.app.cli.library_warnings import library_warnings_logged
 
     try:
-        with _sigterm_as_interrupt(), library_warnings_logged(args.verbose):  # no library warning prints its source line
-            from irrmap.core.output_paths import refuse_out_over_any_input
+        from irrmap.core.output_paths import command_outputs, refuse_out_over_any_input
 
+        # no library warning prints its source line; written files are checked against the arguments (command_outputs)
+        with _sigterm_as_interrupt(), library_warnings_logged(args.verbose), command_outputs(args, argv, args.overwrite):
             refuse_out_over_any_input(args, argv)  # no command writes its --out over one of its inputs
             code = int(func(args) or 0)
             sys.stdout.flush()  # a reader that stopped early breaks the pipe here, not at the interpreter's exit
@@ -95,23 +98,30 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_stdout()
         return 141  # 128 + SIGPIPE
     except IrrmapError as exc:
-        if args.verbose:
-            raise
-        print(f"irrmap: error: {exc}", file=sys.stderr)
-        return 2
+        return _user_error(exc, args.verbose)
     except Exception as exc:  # a dask.distributed cluster that failed outside a stage (e.g. while closing): one line too
         from irrmap.app.cluster_errors import cluster_failure
 
         failure = cluster_failure(exc)  # None for anything but the cluster's own errors: those keep their traceback
-        if failure is None or args.verbose:
+        if failure is None:
             raise
-        print(f"irrmap: error: {failure}", file=sys.stderr)
-        return 2
+        return _user_error(failure, args.verbose)
     except KeyboardInterrupt as exc:  # Ctrl-C (exit 130) or SIGTERM (exit 143 = 128 + 15, as the shell reports it)
         how = "terminated by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
         print(f"irrmap: {how}; finished outputs are kept, partial ones were removed; run the same command again to resume",
               file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+
+
+def _user_error(exc: BaseException, verbose: int) -> int:
+    """Exit status 2 for an error of the user's input or setup (IrrmapError, a failed cluster), with or without -v:
+    the one-line message on stderr, after the traceback (of the exception being handled) when -v was given."""
+    if verbose:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    print(f"irrmap: error: {exc}", file=sys.stderr)
+    return 2
 
 
 def _quiet_stdout() -> None:

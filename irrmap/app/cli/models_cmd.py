@@ -60,9 +60,31 @@ def _fit(args) -> int:
     return 0
 
 
+# kinds of file (irrmap.core.output_paths.file_kind) that no model file is: joblib writes pickles, optionally compressed
+NOT_A_MODEL = ("text", "tiff", "parquet", "sqlite", "png", "pdf", "shapefile", "jpeg", "hdf", "netcdf", "empty")
+
+
+def refuse_non_model(path, option: str = "MODEL") -> None:
+    """InputError when `path` is an existing file that is not a model file by its first bytes (a CSV table, a GeoTIFF,
+    a GeoParquet pool, an empty file...), naming what it is and what is expected, before its missing card is reported."""
+    from pathlib import Path
+
+    from irrmap.core.errors import InputError
+    from irrmap.core.output_paths import KIND_TEXT, file_kind
+
+    kind = file_kind(path) if Path(path).is_file() else None
+    if kind in NOT_A_MODEL:
+        what = "an empty file" if kind == "empty" else KIND_TEXT[kind]
+        raise InputError(f"{path} is {what}, not a model file: {option} expects the .joblib file written by `irrmap models fit` "
+                         "(with its MODEL.card.json beside it)", option,
+                         "give the model file, e.g. model.joblib of `irrmap models fit --out model.joblib`")
+
+
 def _info(args) -> int:
     from irrmap.models import load_model
     from irrmap.models.persistence import is_irrmap_model
+
+    refuse_non_model(args.model)
 
     # verifies the card, the checksum and that the file unpickles (InputError: one line naming the file and the fix)
     model, card = load_model(args.model, irrmap_model=False)
