@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 
+from irrmap.core.array_input import raster_arg, same_grid
 from irrmap.core.errors import InputError
+from irrmap.suitability import guards
 
 log = logging.getLogger("irrmap.suitability")
 MONTHS = 12  # monthly steps of one year: their sum is an annual total
@@ -76,26 +79,58 @@ def check_step_counts(n_precip: int, n_pet: int, where: str = "aridity", options
                      "monthly rasters")
 
 
-def aridity_index(precipitation, pet, *, dim: str | None = "time") -> xr.DataArray:
+def api_source(func: str, name: str) -> guards.Source:
+    """The guards' Source of a DataArray given to the Python API: messages name `func(name)`, fixes say how to scale
+    or declare nodata on the DataArray (not the command line's options)."""
+    return guards.Source(f"{func}({name})", lambda f: f"multiply it by {f:.10g} first ({name} * {f:.10g})",
+                         lambda v: f"declare the fill value as nodata: {name}.rio.write_nodata({v:g})")
+
+
+def _rasters(x, name: str, dim):
+    """Each raster of an argument (a DataArray with or without `dim`, or a list of 2-D DataArrays) checked and decoded
+    (irrmap.core.array_input.raster_arg)."""
+    if isinstance(x, (list, tuple)):
+        return [raster_arg(v, f"{name}[{k}]", "aridity_index", georeferenced=False) for k, v in enumerate(x)]
+    if isinstance(x, xr.DataArray) and dim is not None and dim in x.dims:
+        return raster_arg(x, name, "aridity_index", dims=(dim, "y", "x"), georeferenced=False)
+    return raster_arg(x, name, "aridity_index", georeferenced=False)
+
+
+def _first(x):
+    return x[0] if isinstance(x, list) else x
+
+
+def aridity_index(precipitation, pet, *, dim: str | None = "time", check: bool = True) -> xr.DataArray:
     """AI = sum P / sum PET over a period (float32; lower = drier).
 
-    Each argument is a 2-D DataArray (already a total), a list of them (one per time step), or a DataArray
-    with dimension `dim`. A pixel missing in any step is NaN; so is a pixel whose PET total is not positive.
-    Lists of different lengths raise InputError (check_step_counts), except 1 annual total against 12 months.
+    Each argument is a 2-D DataArray (y, x) with a CRS (already a total), a list of them (one per time step), or
+    a DataArray with dimension `dim` (dims (dim, y, x)). Declared nodata (`.rio.nodata`, `_FillValue`, ...) is
+    missing and an undecoded `scale_factor` applied (irrmap.core.array_input). A pixel missing in any step is NaN;
+    so is a pixel whose PET total is not positive. Lists of different lengths raise InputError
+    (check_step_counts), except 1 annual total against 12 months; rasters on different grids raise GridError.
+
+    `check` (default on): the totals are annual totals in mm/year, checked as the CLI and `irrmap run` check them
+    (guards.check_precipitation_pet: InputError for negative values, PET or precipitation medians no climate gives,
+    an AI median above 30; a warning for an AI median above 3, precipitation likely 10x too large). Turn it off for
+    totals over another period or when the caller has checked them.
     """
-    if isinstance(precipitation, (list, tuple)) and isinstance(pet, (list, tuple)):
-        check_step_counts(len(precipitation), len(pet))
+    precipitation, pet = _rasters(precipitation, "precipitation", dim), _rasters(pet, "pet", dim)
+    if isinstance(precipitation, list) and isinstance(pet, list):
+        check_step_counts(len(precipitation), len(pet), "aridity_index", ("precipitation", "pet"))
+    rasters = {f"precipitation[{k}]": v for k, v in enumerate(precipitation)} if isinstance(precipitation, list) else {"precipitation": precipitation}
+    rasters.update({f"pet[{k}]": v for k, v in enumerate(pet)} if isinstance(pet, list) else {"pet": pet})
+    same_grid(rasters, "aridity_index")
     p = _total(precipitation, dim)
     e = _total(pet, dim)
-    if isinstance(p, xr.DataArray) and isinstance(e, xr.DataArray) and p.shape != e.shape:
-        raise InputError(f"precipitation {p.shape} and PET {e.shape} are on different grids", "aridity", "align them on one grid first")
+    if check:
+        guards.check_precipitation_pet(p, e, api_source("aridity_index", "precipitation"), api_source("aridity_index", "pet"))
     positive = e > 0
     ai = xr.where(positive, p / e.where(positive), np.nan)
     del positive
     ai = ai.astype(np.float32, copy=False)  # xr.where's result is new: no copy when it is float32 already
     ai.name = "aridity_index"
     ai.attrs["units"] = "1"
-    ref = p if isinstance(p, xr.DataArray) else e
+    ref = p
     if ref.rio.crs is not None:  # in place on our new array (write_crs/write_transform would deep-copy it twice)
         ai = ai.rio.write_crs(ref.rio.crs, inplace=True).rio.write_transform(ref.rio.transform(recalc=False), inplace=True)
     return ai

@@ -38,9 +38,11 @@ import threading
 import dask
 import dask.array as da
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 from numba import njit, prange
 
+from irrmap.core.array_input import raster_arg
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.geodesy import meridian_spacing, parallel_spacing
 from irrmap.core.grid import Grid
@@ -66,11 +68,12 @@ def water_mask(raster: xr.DataArray, *, values=None, threshold: float | None = N
     irrmap.core.raster_read sets): its values are then shares of water, and "non-zero" would make every pixel that
     touches one fine water pixel water (a 30 m mask averaged to 250 m grows the water several times over); such a
     read counts as water from a share of 0.5, with a warning naming the fix. `values`: these class codes are water.
-    `threshold`: values >= threshold are water (e.g. JRC occurrence >= 50). NaN and `nodata` (or the `nodata`
-    attribute of a categorical read) are missing.
+    `threshold`: values >= threshold are water (e.g. JRC occurrence >= 50). NaN, `nodata` and the raster's declared
+    nodata (`nodata` attribute of a categorical read, rioxarray's `_FillValue`: irrmap.core.array_input) are missing.
     """
+    raster = raster_arg(raster, "raster", "water_mask")
     if values is not None and threshold is not None:
-        raise InputError("give either water values or a threshold, not both", "--water-values / --threshold")
+        raise InputError("give either water values or a threshold, not both", "water_mask(values, threshold) / --water-values, --threshold")
     data = raster.data
     nodata = raster.attrs.get("nodata") if nodata is None else nodata
     x = data.astype(np.float32) if np.issubdtype(data.dtype, np.integer) or data.dtype == bool else data
@@ -451,9 +454,12 @@ def distance_to_water(water: xr.DataArray, *, max_distance: float | None = None)
     read once now to collect them; DataError beyond MAX_TREE_POINTS water pixels); both give the same values as
     the whole grid in one block, in the mask's chunks. The no-water warning is given for numpy input only
     (dask input would need an extra pass; the CLI makes it).
+
+    `water`'s declared nodata (`.rio.nodata`, `_FillValue`, `missing_value`, `nodata` attributes: e.g. 255 of a
+    uint8 mask) is missing, never water (irrmap.core.array_input). Raises ArgumentTypeError (a TypeError) /
+    ArgumentValueError (a ValueError), both InputErrors, for another type, other dims, no CRS or no transform.
     """
-    if water.rio.crs is None:
-        raise InputError("the water mask has no CRS, so distances cannot be measured", water.name or "water", "assign a CRS (gdal_edit.py -a_srs)")
+    water = raster_arg(water, "water", "distance_to_water")
     if max_distance is not None and not max_distance > 0:
         raise InputError(f"max_distance must be positive, got {max_distance}", "max_distance")
     grid = Grid.from_dataarray(water)

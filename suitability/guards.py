@@ -83,6 +83,13 @@ class Source:
 
     where: str
     scale: Callable[[float], str]
+    #: how the user declares a fill value as nodata (None: the files' wording, gdal_edit.py -a_nodata; the Python
+    #: API's sources say `.rio.write_nodata`, irrmap.core.array_input)
+    nodata_fix: Callable[[float], str] | None = None
+
+    def declare(self, value: float, default: str) -> str:
+        """The fix that declares `value` as nodata: `nodata_fix`'s wording, else `default` (a file's)."""
+        return self.nodata_fix(value) if self.nodata_fix is not None else default
 
 
 def config_source(key: str, path) -> Source:
@@ -203,7 +210,7 @@ def check_precipitation_pet(p, pet, p_source: Source, pet_source: Source, *, day
     for s, src, what in ((ps, p_source, "precipitation"), (es, pet_source, "PET")):
         if s.low < 0:
             raise InputError(f"negative {what} (minimum {_fmt(s.low)})", src.where,
-                             f"declare the fill value as nodata (e.g. nodata = {s.low:g} or gdal_edit.py -a_nodata {s.low:g})")
+                             src.declare(s.low, f"declare the fill value as nodata (e.g. nodata = {s.low:g} or gdal_edit.py -a_nodata {s.low:g})"))
     lo, hi = PET_MM_YEAR
     if es.median < lo:
         per_day = es.median if days is None else es.median / days
@@ -259,7 +266,7 @@ def check_aridity_index(ai, source: Source) -> Stats:
     s = stats(ai, source)
     if s.low < 0:
         raise InputError(f"negative aridity index (minimum {_fmt(s.low)})", source.where,
-                         f"declare the fill value as nodata (gdal_edit.py -a_nodata {s.low:g})")
+                         source.declare(s.low, f"declare the fill value as nodata (gdal_edit.py -a_nodata {s.low:g})"))
     if s.median > AI_MAX:
         fix = (source.scale(1e-4) + " (Trabucco & Zomer's Global-AI stores AI x 10,000)" if s.median > 100
                else "check that precipitation and PET were in the same unit")
@@ -285,11 +292,12 @@ def check_slope_values(da, source: Source) -> Stats:
     s = stats(da, source)
     if s.low < 0:
         raise InputError(f"negative slope (minimum {_fmt(s.low)})", source.where,
-                         f"declare the fill value as nodata (gdal_edit.py -a_nodata {s.low:g})")
+                         source.declare(s.low, f"declare the fill value as nodata (gdal_edit.py -a_nodata {s.low:g})"))
     if s.median > SLOPE_MEDIAN_MAX:
         raise InputError(f"slope median {_fmt(s.median)} % is no terrain slope (above {SLOPE_MEDIAN_MAX:g} %, 45 degrees; "
                          f"values {_fmt(s.low)}..{_fmt(s.high)})", source.where,
-                         "pass the slope in percent (irrmap suitability slope --percent DEM OUT), not the DEM or another factor")
+                         "pass the slope in percent (irrmap suitability slope --percent DEM OUT; in Python irrmap.slope(dem, percent=True)), "
+                         "not the DEM or another factor")
     return s
 
 
@@ -318,13 +326,14 @@ def check_distance_values(da, source: Source, *, pixel_m: float | None = None) -
     s = stats(da, source)
     if s.low < 0:
         raise InputError(f"negative distance to water (minimum {_fmt(s.low)})", source.where,
-                         f"declare the fill value as nodata (gdal_edit.py -a_nodata {s.low:g})")
+                         source.declare(s.low, f"declare the fill value as nodata (gdal_edit.py -a_nodata {s.low:g})"))
     pixel_m = pixel_ground_size(da) if pixel_m is None else pixel_m
     if pixel_m is not None and 0 < s.high < pixel_m:
         raise InputError(f"every distance to water is below one pixel's ground size ({_fmt(s.high)} at most against "
                          f"{_fmt(pixel_m)} m between pixel centres): metres between pixel centres are 0 or at least one "
                          "pixel, so the distance is in another unit (km?)", source.where,
-                         f"km? {source.scale(1000)}; or compute it in metres: irrmap suitability distance MASK OUT")
+                         f"km? {source.scale(1000)}; or compute it in metres: irrmap suitability distance MASK OUT (in Python "
+                         "irrmap.distance_to_water(water))")
     return s
 
 

@@ -16,10 +16,12 @@ from typing import Callable, Mapping, Sequence
 
 import dask.array as da
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 from irrmap.suitability import zone_index
 
-from irrmap.core.errors import ConfigError
+from irrmap.core.array_input import raster_arg, same_grid
+from irrmap.core.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +51,19 @@ def weighted_overlay(classes: Mapping[str, xr.DataArray], weights: Mapping[str, 
 
     `n_classes` defaults to each class raster's `n_classes` attribute (set by reclassify). With the
     METHOD.md defaults S lies in [0.1, 1] when the weights sum to 1.
+
+    Each class raster is a DataArray (y, x) with a CRS, all on one grid (GridError otherwise: xarray would
+    inner-join shifted rasters into a smaller or empty result); declared nodata is missing (irrmap.core.array_input).
+    Classes are whole numbers 1..n_classes (NaN = missing); any other value raises DataError (for dask data when
+    computed), so S never leaves (0, 1].
     """
     w = normalise_weights(weights)
-    missing = [k for k in w if k not in classes]
-    if missing:
-        raise ConfigError(f"weights given for factors without a class raster: {', '.join(missing)}", "suitability.weights",
-                          f"use the factors {', '.join(classes)}")
+    classes = _checked_classes(classes, w, "weighted_overlay")
     total = None
     for name, wi in w.items():
         cls = classes[name]
-        n = (n_classes or {}).get(name, cls.attrs.get("n_classes"))
-        if not n:
-            raise ConfigError(f"number of classes unknown for {name}", "n_classes", "pass n_classes={name: N}")
-        term = cls.astype(np.float64, copy=True)  # our own float64 array (never the caller's), scaled in place
+        n = _n_classes(name, cls, n_classes)
+        term = _class_values(cls, n, name, "weighted_overlay").astype(np.float64, copy=True)  # our own float64 array (never the caller's), scaled in place
         term *= wi / float(n)
         total = term if total is None else _accumulate(total, term)
         del term  # before the next factor's array is made
@@ -73,6 +75,49 @@ def weighted_overlay(classes: Mapping[str, xr.DataArray], weights: Mapping[str, 
     if ref.rio.crs is not None:  # in place on our new array (write_crs/write_transform would deep-copy it twice)
         s = s.rio.write_crs(ref.rio.crs, inplace=True).rio.write_transform(ref.rio.transform(recalc=False), inplace=True)
     return s
+
+
+def _checked_classes(classes, w: Mapping[str, float], func: str) -> dict[str, xr.DataArray]:
+    """The class rasters of the weighted factors, checked and decoded (irrmap.core.array_input), on one grid."""
+    if not isinstance(classes, Mapping):
+        raise ConfigError(f"classes must be a dict of factor name -> class DataArray, got {type(classes).__name__}",
+                          f"{func}(classes)", "pass e.g. the dict reclassify returns")
+    missing = [k for k in w if k not in classes]
+    if missing:
+        raise ConfigError(f"weights given for factors without a class raster: {', '.join(missing)}", "suitability.weights",
+                          f"use the factors {', '.join(map(str, classes))}")
+    out = {k: raster_arg(classes[k], f"classes[{k!r}]", func, georeferenced=False) for k in w}
+    same_grid({f"classes[{k!r}]": v for k, v in out.items()}, func)
+    return out
+
+
+def _n_classes(name: str, cls: xr.DataArray, n_classes) -> int:
+    n = (n_classes or {}).get(name, cls.attrs.get("n_classes"))
+    if not n:
+        raise ConfigError(f"number of classes unknown for {name}", "n_classes", "pass n_classes={name: N}")
+    return n
+
+
+def _class_range_block(block: np.ndarray, n: int, name: str, where: str) -> np.ndarray:
+    """`block` unchanged when its valid values are whole numbers 1..n; DataError naming the first bad value."""
+    b = np.asarray(block)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(b) & ((b < 1) | (b > n) | (b != np.floor(b))) if b.dtype.kind == "f" else (b < 1) | (b > n)
+    if bad.any():
+        v = b[bad]
+        raise DataError(f"{name} holds class {v[0]:g} ({int(bad.sum()):,} pixel(s) in this block outside the whole numbers "
+                        f"1..{n}): a class outside them takes S out of (0, 1]", where,
+                        f"give classes 1..{n} (reclassify's output) with NaN for missing, or the right n_classes")
+    return block
+
+
+def _class_values(cls: xr.DataArray, n: int, name: str, func: str) -> xr.DataArray:
+    """`cls` with its values checked to be classes 1..n: now for numpy data, as each block is computed for dask."""
+    where = f"{func}(classes[{name!r}])"
+    if isinstance(cls.data, da.Array):
+        return cls.copy(data=cls.data.map_blocks(_class_range_block, n, name, where, dtype=cls.dtype))
+    _class_range_block(cls.data, n, name, where)
+    return cls
 
 
 def _in_memory_alike(a: xr.DataArray, b: xr.DataArray) -> bool:
@@ -105,6 +150,9 @@ def weighted_overlay_by_zone(classes: Mapping[str, xr.DataArray], weights: Mappi
     base = weighted_overlay(classes, weights, n_classes)
     if not zone_weights:
         return base
+    classes = _checked_classes(classes, normalise_weights(weights), "weighted_overlay_by_zone")
+    zones = raster_arg(zones, "zones", "weighted_overlay_by_zone", codes_fill=0, georeferenced=False)
+    same_grid({"zones": zones, **{f"classes[{k!r}]": v for k, v in classes.items()}}, "weighted_overlay_by_zone")
     base_attrs, base_crs = base.attrs, base.rio.crs
     base_transform = base.rio.transform(recalc=False) if base_crs is not None else None
     del base  # only its attributes and georeference are needed: its memory goes back before the zone terms are made
@@ -120,8 +168,8 @@ def weighted_overlay_by_zone(classes: Mapping[str, xr.DataArray], weights: Mappi
             luts[k][i] = zw.get(k, 0.0)
     total = None
     for name, lut in luts.items():
-        cls = classes[name]
-        n = (n_classes or {}).get(name, cls.attrs.get("n_classes"))
+        n = _n_classes(name, classes[name], n_classes)
+        cls = _class_values(classes[name], n, name, "weighted_overlay_by_zone")
         data = zones.data
         look = functools.partial(_lookup, ids=ids, values=lut, default=w[name])
         if isinstance(data, np.ndarray) and _in_memory_alike(cls, zones):  # the product into our float64 copy

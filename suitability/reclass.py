@@ -18,9 +18,11 @@ import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 from irrmap.suitability import zone_index
 
+from irrmap.core.array_input import raster_arg, same_grid
 from irrmap.core.errors import ConfigError, InputError
 
 FACTORS = ("elevation", "distance", "slope", "aridity")
@@ -217,6 +219,7 @@ def reclassify(
     breaks: Breaks = Breaks(),
     flat_rule: FlatUnitRule | None = None,
     few_crop_rule: FewCropRule | None = FewCropRule(),
+    check: bool = True,
 ) -> tuple[dict[str, xr.DataArray], pd.DataFrame]:
     """Class rasters (float32, NaN = missing or outside units) for the four factors, and a per-unit table.
 
@@ -226,7 +229,31 @@ def reclassify(
     skipped. A unit with no crop pixels counts 0 and so gets class 1. Pixels outside any unit are NaN.
     The table has, per zone id: elevation_min, distance_min, relief (with the flat rule), flat,
     crop_pixels and few_crop (with the few-crop rule).
+
+    Every raster is a DataArray (y, x) with a CRS, all on one grid (GridError otherwise); declared nodata
+    (`.rio.nodata`, `_FillValue`, ...) is missing (zones: outside any unit) and an undecoded `scale_factor` applied
+    (irrmap.core.array_input). `check` (default on) runs the CLI's value checks (irrmap.suitability.guards) on the
+    factors in the breaks' units: slope in percent (check_slope_values), distance in metres (check_distance_values:
+    a distance in km is refused), the aridity index (check_aridity_index: a median above 3 warns, above 30 or
+    negative values are refused); turn it off when the caller has checked them (or uses other breaks' units).
     """
+    from irrmap.suitability import guards
+    from irrmap.suitability.aridity import api_source
+
+    func = "reclassify"
+    elevation, slope_percent, distance, aridity = (raster_arg(v, n, func, georeferenced=False) if v is not None else None for v, n in (
+        (elevation, "elevation"), (slope_percent, "slope_percent"), (distance, "distance"), (aridity, "aridity")))
+    zones = raster_arg(zones, "zones", func, codes_fill=0, georeferenced=False)
+    crop = raster_arg(crop, "crop", func, georeferenced=False) if crop is not None else None
+    same_grid({"zones": zones, "elevation": elevation, "slope_percent": slope_percent, "distance": distance,
+               "aridity": aridity, "crop": crop}, func)
+    if check:
+        if slope_percent is not None:
+            guards.check_slope_values(slope_percent, api_source(func, "slope_percent"))
+        if distance is not None:
+            guards.check_distance_values(distance, api_source(func, "distance"))
+        if aridity is not None:
+            guards.check_aridity_index(aridity, api_source(func, "aridity"))
     z = zones.data
     inputs = {"elevation": _data(elevation, "elevation"), "distance": _data(distance, "distance"),
               "slope": _data(slope_percent, "slope"), "aridity": _data(aridity, "aridity")}

@@ -19,11 +19,12 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 from numba import njit
 from rasterio.windows import Window
 
-from irrmap.core.errors import InputError
+from irrmap.core.array_input import raster_arg
 from irrmap.core.grid import Grid
 from irrmap.core.ground import ground_metric
 from irrmap.core.halo import map_with_halo
@@ -136,9 +137,13 @@ def slope(dem: xr.DataArray, *, percent: bool = False, compute_edges: bool = Tru
     `z_factor` converts elevation units to metres (0.3048 for feet). `compute_edges=False` leaves the
     outermost pixels and pixels next to missing values NaN, like gdaldem without -compute_edges.
     Grids smaller than 2 x 2 give NaN (gdaldem writes nothing useful there either).
+
+    `dem`: a DataArray (y, x) with a CRS and transform; its declared nodata (`.rio.nodata`, `_FillValue`,
+    `missing_value`, `nodata` attributes) is missing and an undecoded `scale_factor`/`add_offset` is applied
+    (irrmap.core.array_input). Raises ArgumentTypeError (a TypeError) / ArgumentValueError (a ValueError), both
+    InputErrors, for another type, other dims, no CRS or no transform.
     """
-    if dem.rio.crs is None:
-        raise InputError("the DEM has no CRS, so its pixel spacing is unknown", dem.name or "dem", "assign a CRS (gdal_edit.py -a_srs)")
+    dem = raster_arg(dem, "dem", "slope")
     grid = Grid.from_dataarray(dem)
     data = dem.data
     if not np.issubdtype(data.dtype, np.floating):

@@ -13,8 +13,10 @@ from __future__ import annotations
 import dask.array as da
 import numba
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 
+from irrmap.core.array_input import raster_arg
 from irrmap.core.errors import InputError
 
 STATS = ("max", "min", "range", "median", "std", "mean", "count")
@@ -130,13 +132,30 @@ def statistics_block(block: np.ndarray, stats=("max",), ddof: int = 0, min_valid
     return _stats_kernel(np.ascontiguousarray(block, dtype=np.float32), _codes(stats), int(ddof), int(min_valid))
 
 
-def annual_statistics(series: xr.DataArray, stats=("max",), *, ddof: int = 0, min_valid: int = 1, chunks: int | None = None) -> xr.DataArray:
+def annual_statistics(series: xr.DataArray, stats=("max",), *, ddof: int = 0, min_valid: int = 1, chunks: int | None = None,
+                      year: int | None = None, season_start: tuple[int, int] | None = None,
+                      allow_multiyear: bool = False) -> xr.DataArray:
     """Per-pixel statistics over the time dimension -> DataArray (stat, y, x), float32, NaN where fewer than
     `min_valid` dates are valid ("count" is the number of valid dates). numpy or dask; dask blocks hold all
-    dates of one spatial chunk (`chunks` pixels square; default: the series' own spatial chunks)."""
-    if "time" not in series.dims or series.ndim != 3:
-        raise InputError(f"expected a (time, y, x) series, got dims {series.dims}", "features.composite")
-    series = series.transpose("time", "y", "x")
+    dates of one spatial chunk (`chunks` pixels square; default: the series' own spatial chunks).
+
+    `series`: a DataArray with dims (time, y, x) (any order of them) and a CRS; its declared nodata (`.rio.nodata`,
+    `_FillValue`, `missing_value`, `nodata` attributes, e.g. MOD13Q1's -3000) is an invalid date and an undecoded
+    `scale_factor`/`add_offset` is applied (irrmap.core.array_input). Dates spanning more than one year (datetime
+    `time`) are refused as the CLI refuses them (irrmap.training.series_checks.one_year: InputError), unless `year`
+    keeps that year's dates (the season starting on `season_start` = (month, day), named by the year of its last
+    day; default the calendar year) or `allow_multiyear` keeps them all. Raises ArgumentTypeError (a TypeError) /
+    ArgumentValueError (a ValueError) for another type or other dims. A CRS is kept when there is one.
+    """
+    from irrmap.training.series_checks import one_year
+
+    if isinstance(series, xr.DataArray) and set(series.dims) == {"time", "y", "x"}:
+        series = series.transpose("time", "y", "x")
+    series = raster_arg(series, "series", "annual_statistics", dims=("time", "y", "x"), georeferenced=False)
+    series = one_year(series, "annual_statistics(series)", year=year, explicit=year is not None, allow=allow_multiyear,
+                      season_start=season_start, year_option="year", season_option="season_start=(month, day)",
+                      fix="keep one year's dates: annual_statistics(series, year=YYYY), or series.sel(time=slice(start, end)); "
+                          "allow_multiyear=True keeps every date")
     codes = _codes(stats)
     names = [STATS[c] for c in codes]
     data = series.data
@@ -150,8 +169,8 @@ def annual_statistics(series: xr.DataArray, stats=("max",), *, ddof: int = 0, mi
     else:
         res = statistics_block(np.asarray(data), names, ddof, min_valid)
     out = xr.DataArray(res, dims=("stat", "y", "x"), coords={"stat": names, "y": series.y, "x": series.x}, name=f"{series.name or 'vi'}_stats")
-    if series.rio.crs is not None:
-        out = out.rio.write_crs(series.rio.crs).rio.write_transform(series.rio.transform(recalc=False))
+    if series.rio.crs is not None:  # in place on our new array (write_crs/write_transform would deep-copy it twice)
+        out = out.rio.write_crs(series.rio.crs, inplace=True).rio.write_transform(series.rio.transform(recalc=False), inplace=True)
     return out
 
 

@@ -12,6 +12,7 @@ import functools
 
 import numba
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 
 MAX_GI = 15.0  # METHOD.md section 1 (the authors' GI validity cap)

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 
+from irrmap.core.array_input import raster_arg, same_grid
+from irrmap.core.errors import DataError, InputError
 from irrmap.core.share_text import percent_text
+from irrmap.core.units import normalise_codes
 from irrmap.training.split_mapreduce import split_tiles
 
 log = logging.getLogger(__name__)
@@ -29,11 +33,36 @@ def split_scores(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland:
     must be on storage the workers see (default: a new temporary folder on this machine). Returns ({score
     name: lazy uint8 map, 1 / 0 / 255}, table) where the table has one row per (score, unit) with the
     TABLE_COLUMNS.
+
+    Rasters are DataArrays (y, x) with a CRS on one grid (GridError otherwise); declared nodata is missing
+    (irrmap.core.array_input: zones -> 0, outside any unit). Codes are matched as the statistics reader matches them
+    (irrmap.core.units.normalise_codes: int 110101, float 110101.0 and str "110101" are one code); InputError when
+    no target code matches any zone code. Targets are m2: when their whole table is far below the units' cropland
+    (irrmap.core.plausibility.table_scale: e.g. ha given as m2) a warning is logged, as the CLI warns.
     """
+    func = "split_scores"
+    if not isinstance(scores, dict) or not scores:
+        raise InputError(f"scores must be a non-empty dict of score name -> DataArray, got {type(scores).__name__}",
+                         f"{func}(scores)", "pass e.g. {'sevi': sevi, 'sndvi': sndvi}")
+    scores = {k: raster_arg(v, f"scores[{k!r}]", func) for k, v in scores.items()}
+    zones = raster_arg(zones, "zones", func, codes_fill=0)
+    cropland = raster_arg(cropland, "cropland", func)
+    same_grid({"zones": zones, "cropland": cropland, **{f"scores[{k!r}]": v for k, v in scores.items()}}, func)
+    if not isinstance(targets_by_code, pd.Series) or not isinstance(zone_codes, pd.Series):
+        raise InputError("targets_by_code and zone_codes must be pandas Series (m2 by unit code; unit code by zone id)",
+                         f"{func}(targets_by_code, zone_codes)", "e.g. read_statistics(...).areas() and "
+                         "AdminUnits.zone_table().set_index('zone')['code']")
     n_units = int(zone_codes.index.max())
-    code_to_zone = pd.Series(zone_codes.index.values, index=zone_codes.values)
-    joined = targets_by_code[targets_by_code.index.isin(code_to_zone.index)]
-    targets = pd.Series(joined.values, index=code_to_zone.loc[joined.index].values, dtype=float)
+    norm_zone = normalise_codes(zone_codes.to_numpy())
+    code_to_zone = pd.Series(zone_codes.index.values, index=norm_zone.values)
+    norm_target = normalise_codes(targets_by_code.index.to_numpy())
+    hit = norm_target.isin(code_to_zone.index).to_numpy()
+    if len(targets_by_code) and len(zone_codes) and not hit.any():
+        raise DataError(f"no code of targets_by_code matches a zone code: targets are keyed like "
+                        f"{targets_by_code.index[0]!r} ({type(targets_by_code.index[0]).__name__}), zone codes are like "
+                        f"{zone_codes.iloc[0]!r} ({type(zone_codes.iloc[0]).__name__})", f"{func}(targets_by_code, zone_codes)",
+                        "key the targets by the units' codes (the codes of AdminUnits.zone_table()), at the same level")
+    targets = pd.Series(targets_by_code.to_numpy()[hit], index=code_to_zone.loc[norm_target[hit].values].values, dtype=float)
     if work is None:
         work = Path(tempfile.mkdtemp(prefix="irrmap-split-"))
     ties = {}
@@ -46,7 +75,23 @@ def split_scores(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland:
         warn_cut_ties(name, t, ties[name])
         tables.append(t)
     table = pd.concat(tables, ignore_index=True)[TABLE_COLUMNS]
+    warn_target_scale(table)
     return maps, table
+
+
+def warn_target_scale(table: pd.DataFrame) -> None:
+    """Log a warning when the targets (m2) are implausible against their units' cropland as a table
+    (irrmap.core.plausibility.table_scale with the CLI's bounds: a table summing to under 10 % of its cropland
+    always is 10x or more too small, e.g. ha given as m2)."""
+    from irrmap.core.plausibility import table_scale
+
+    first = table[table["score"] == table["score"].iloc[0]] if len(table) else table
+    ok = first["target_m2"].notna()
+    finding = table_scale(first.loc[ok, "target_m2"].set_axis(first.loc[ok, "unit"].astype(str)), "m2",
+                          first.loc[ok, "cropland_m2"].set_axis(first.loc[ok, "unit"].astype(str)), key="targets_by_code")
+    if finding is not None:
+        log.warning("split_scores: targets_by_code: %s (fix: the targets are square metres by unit code: convert them, "
+                    "e.g. hectares x 10,000; %s)", finding.message, finding.fix)
 
 
 #: a threshold that cuts through at least this many pixels of one score value, and at least TIE_SHARE of the unit's

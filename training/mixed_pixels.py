@@ -5,6 +5,7 @@ crop and partly natural vegetation does not look like a vigorous (irrigated) cro
 from __future__ import annotations
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 
 

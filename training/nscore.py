@@ -32,6 +32,7 @@ import logging
 
 import numba
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 
 from irrmap.core.errors import DataError, InputError

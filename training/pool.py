@@ -18,12 +18,14 @@ import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from numba import njit
 from scipy.ndimage import binary_erosion
 
+from irrmap.core.array_input import raster_arg, same_grid
 from irrmap.core.class_share import MIN_CLASS_SHARE
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.fill_values import count_infinite, fill_text, undeclared_fill
@@ -161,9 +163,22 @@ def sample_pool(maps: list[xr.DataArray], zones: xr.DataArray, cropland: xr.Data
     row, col (sorted by position).
 
     `per_class_by_zone` (length N+1) overrides `per_class` per zone id (e.g. more samples in some provinces).
+    `maps`: a list of threshold maps (1 / 0 / 255, as split_scores returns; a dict's values are taken). Every raster
+    is a DataArray (y, x) with a CRS on one grid (GridError otherwise); declared nodata is missing (maps: 255, zones:
+    0, cropland: NaN; irrmap.core.array_input).
     """
+    func = "sample_pool"
+    if isinstance(maps, dict):
+        maps = list(maps.values())
+    if isinstance(maps, xr.DataArray) or not isinstance(maps, (list, tuple)):
+        raise InputError(f"maps must be a list of threshold-map DataArrays, got {type(maps).__name__}", f"{func}(maps)",
+                         "pass a list, e.g. list(maps.values()) of what split_scores returns")
     if not maps:
         raise InputError("no intermediate maps given", "maps", "pass the threshold maps (at least one)")
+    maps = [raster_arg(m, f"maps[{i}]", func, codes_fill=255) for i, m in enumerate(maps)]
+    zones = raster_arg(zones, "zones", func, codes_fill=0)
+    cropland = raster_arg(cropland, "cropland", func)
+    same_grid({"zones": zones, "cropland": cropland, **{f"maps[{i}]": m for i, m in enumerate(maps)}}, func)
     if erode < 0:  # a negative erosion would read halo rows inside the strip and sample a shifted window
         raise InputError(f"erode is {erode}", "erode", "give 0 (no erosion) or a positive number of pixels")
     grid = Grid.from_dataarray(zones)

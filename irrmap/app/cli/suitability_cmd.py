@@ -282,7 +282,7 @@ def _aridity(args) -> int:
         pets = read(args.pet)
         p_total, pet_total = total(precip), total(pets)  # the step counts were checked above (check_step_counts)
         guards.check_precipitation_pet(p_total, pet_total, p_src, pet_src)
-        ai = aridity_index(p_total, pet_total)
+        ai = aridity_index(p_total, pet_total, check=False)  # checked above
     elif args.temperature and args.humidity and args.radiation:
         for option, paths, check in (("--temperature", args.temperature, guards.check_temperature),
                                      ("--humidity", args.humidity, guards.check_humidity),
@@ -308,7 +308,7 @@ def _aridity(args) -> int:
                     "about 30.44 for months")
         guards.check_precipitation_pet(total(precip), total(pets), p_src, guards.Source("PET from --temperature, --humidity "
                                        "and --radiation", lambda f: step_fix), days=days, pet_fix=step_fix)
-        ai = aridity_index(precip, pets)
+        ai = aridity_index(precip, pets, check=False)  # checked above
     else:
         raise InputError("no PET source", "aridity", "give --pet, or --temperature, --humidity and --radiation")
     write_raster(args.out, ai, dtype="float32", descriptions=["aridity_index"],
@@ -371,7 +371,7 @@ def _overlay(args) -> int:
         flat = FlatUnitRule(max_relief=args.flat_relief, zones=frozenset(int(z) for z in args.flat_zones) if args.flat_zones else None)
     few = FewCropRule(min_crop_pixels=args.min_crop_pixels) if args.min_crop_pixels > 0 else None
     classes, table = reclassify(rd["elevation"], rd["slope"], rd["distance"], rd["aridity"], zones, crop=crop,
-                                flat_rule=flat, few_crop_rule=few)
+                                flat_rule=flat, few_crop_rule=few, check=False)
     if args.ahp:
         weights = ahp_weights(_ahp_matrix(args.ahp), FACTOR_ORDER).weights
     elif args.weights:

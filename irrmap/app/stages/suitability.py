@@ -105,14 +105,14 @@ def run(ctx: RunContext) -> list[Path]:
         # annual totals in mm/year, the same unit for both (irrmap.suitability.guards: bounds and their sources)
         guards.check_precipitation_pet(precipitation, pet, _source(ctx, sec.precipitation, "[suitability].precipitation")[0],
                                        _source(ctx, sec.pet, "[suitability].pet")[0])
-        ai = su.aridity_index(precipitation, pet, dim=None)
+        ai = su.aridity_index(precipitation, pet, dim=None, check=False)  # checked above
     zones, table = zones_and_codes(ctx)
     crop = read_product(ctx, sec.cropland, "[suitability].cropland") if sec.cropland and sec.few_crop_min_pixels > 0 else None
     breaks = su.Breaks(elevation=tuple(sec.elevation_breaks), distance=tuple(sec.distance_breaks),
                        slope=tuple(sec.slope_breaks), aridity=tuple(sec.aridity_breaks))
     flat = su.FlatUnitRule(max_relief=sec.flat_max_relief) if sec.flat_rule else None
     few = su.FewCropRule(min_crop_pixels=sec.few_crop_min_pixels) if sec.few_crop_min_pixels > 0 else None
-    classes, unit_table = su.reclassify(dem, slope, distance, ai, zones, crop=crop, breaks=breaks, flat_rule=flat, few_crop_rule=few)
+    classes, unit_table = su.reclassify(dem, slope, distance, ai, zones, crop=crop, breaks=breaks, flat_rule=flat, few_crop_rule=few, check=False)
     s = su.weighted_overlay_by_zone(classes, sec.weights, zones, zone_weights(table, sec.weights_in))
     folder = ctx.outdir / "suitability"
     tags = provenance(ctx, "suitability")

@@ -1,0 +1,210 @@
+"""The Python API's entry check of raster arguments: one place where a stage function taking DataArrays checks what
+it was given and decodes what the array declares, as irrmap.core.raster_read does for files.
+
+Every public array-taking stage function (slope, distance_to_water, aridity_index, reclassify, weighted_overlay,
+annual_statistics, split_scores, sample_pool) calls `raster_arg` on each raster argument and `same_grid` on the set:
+
+- Type and layout: an xarray.DataArray with dims (y, x) (a series: (time, y, x)), a CRS and a transform, as
+  `rioxarray.open_rasterio(path, masked=True).squeeze("band", drop=True)` or `irrmap.read_raster(path, grid)` give.
+  Anything else (a numpy or masked array, (band, y, x), (x, y), no CRS) raises ArgumentTypeError (a TypeError) or
+  ArgumentValueError (a ValueError), both irrmap InputErrors, naming the argument, what was expected and the fix.
+- Declared nodata (irrmap.core.nodata rule 1): values equal to the array's `_FillValue`, `missing_value` or `nodata`
+  attribute (rioxarray's `.rio.write_nodata` writes `_FillValue`), or to an encoded `_FillValue` / `missing_value`
+  still present in the data (`.rio.write_nodata(v, encoded=True)` leaves the values as they are), are missing.
+  Continuous rasters become float with NaN there (float arrays keep their dtype; integer arrays become float32, as
+  read_raster's continuous reads); code rasters (zones, threshold maps) get the function's own missing code.
+  An encoded fill is not applied when the encoding also holds a scale or offset: those data were decoded by xarray
+  (`mask_and_scale=True`) and are in other units than the fill.
+- Undecoded CF scale (`scale_factor`, `add_offset` in attrs, not in encoding, as `open_rasterio(...,
+  mask_and_scale=False)` leaves them): values become raw * scale_factor + add_offset (CF conventions 1.10, section
+  8.1), as float32 like Decoding.decode.
+- An array without any of these attributes is returned as it is (no copy).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import dask.array as da
+import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor: callers need not import it)
+import xarray as xr
+
+from irrmap.core.errors import GridError, InputError
+from irrmap.core.nodata import Decoding
+
+#: how to make a DataArray the API takes, said in every type error
+EXPECTED = ("an xarray.DataArray with dims ('y', 'x'), a CRS and a transform, e.g. "
+            "rioxarray.open_rasterio(path, masked=True).squeeze('band', drop=True) or irrmap.read_raster(path, grid)")
+NODATA_ATTRS = ("_FillValue", "missing_value", "nodata")
+SCALE_ATTRS = ("scale_factor", "add_offset")
+
+
+class ArgumentTypeError(InputError, TypeError):
+    """An API argument of the wrong type or layout (a numpy array, a (band, y, x) stack); also a TypeError."""
+
+
+class ArgumentValueError(InputError, ValueError):
+    """An API raster argument whose georeference is unusable (no CRS, no transform); also a ValueError."""
+
+
+def _where(func: str, name: str) -> str:
+    return f"{func}({name})"
+
+
+def _values(v) -> list[float]:
+    """The numbers of one nodata attribute (a number, a list of them or None), NaN left out (NaN is missing anyway)."""
+    if v is None:
+        return []
+    out = []
+    for x in np.ravel(np.asarray(v, dtype=object)):
+        try:
+            f = float(x)
+        except (TypeError, ValueError):
+            continue
+        if not math.isnan(f):
+            out.append(f)
+    return out
+
+
+def declared(arr: xr.DataArray) -> tuple[tuple[float, ...], float, float]:
+    """(missing values, scale, offset) an array declares: module docstring."""
+    vals = [v for key in NODATA_ATTRS for v in _values(arr.attrs.get(key))]
+    enc = arr.encoding or {}
+    if not any(k in enc for k in SCALE_ATTRS):  # values still raw: an encoded fill is in them
+        vals += [v for key in ("_FillValue", "missing_value") for v in _values(enc.get(key))]
+    scale = float(arr.attrs.get("scale_factor", 1.0) or 1.0)
+    offset = float(arr.attrs.get("add_offset", 0.0) or 0.0)
+    return tuple(dict.fromkeys(vals)), scale, offset
+
+
+def _decoded_float(block: np.ndarray, dec: Decoding) -> np.ndarray:
+    """NaN where `dec` says missing; float blocks keep their dtype (no rounding of float64 data), integer ones and
+    scaled ones become float32 (Decoding.decode, read_raster's rule 2)."""
+    if dec.scale != 1.0 or dec.offset != 0.0 or block.dtype.kind != "f":
+        return dec.decode(np.asarray(block))
+    out = np.array(block, copy=True)
+    out[dec.missing(out)] = np.nan
+    return out
+
+
+def _coded(block: np.ndarray, dec: Decoding, fill) -> np.ndarray:
+    out = np.array(block, copy=True)
+    out[dec.missing(out)] = fill
+    return out
+
+
+def decode_declared(arr: xr.DataArray, *, codes_fill=None) -> xr.DataArray:
+    """`arr` with its declared nodata (and undecoded scale) applied (module docstring): NaN for continuous data, or
+    `codes_fill` (e.g. 0 for zones, 255 for threshold maps) for code rasters, whose scale is never applied.
+    The same array when it declares nothing."""
+    vals, scale, offset = declared(arr)
+    if codes_fill is not None:  # codes are never scaled; a declared value equal to the function's own code is it already
+        scale, offset = 1.0, 0.0
+        vals = tuple(v for v in vals if v != codes_fill)
+    if not vals and scale == 1.0 and offset == 0.0:
+        return arr
+    dec = Decoding(fill_values=vals, scale=scale, offset=offset)
+    data = arr.data
+    if codes_fill is not None:
+        fn, dtype = (lambda b: _coded(b, dec, codes_fill)), data.dtype
+    else:
+        dtype = data.dtype if (data.dtype.kind == "f" and scale == 1.0 and offset == 0.0) else np.dtype(np.float32)
+        fn = lambda b: _decoded_float(b, dec)  # noqa: E731
+    new = data.map_blocks(fn, dtype=dtype) if isinstance(data, da.Array) else fn(np.asarray(data))
+    out = arr.copy(data=new)
+    for key in NODATA_ATTRS + SCALE_ATTRS:
+        out.attrs.pop(key, None)
+    out.encoding = {k: v for k, v in (arr.encoding or {}).items() if k not in ("_FillValue", "missing_value") + SCALE_ATTRS}
+    return out
+
+
+def raster_arg(value, name: str, func: str, *, dims: tuple[str, ...] = ("y", "x"), codes_fill=None,
+               decode: bool = True, georeferenced: bool = True) -> xr.DataArray:
+    """The API raster argument `name` of `func` checked (type, dims, CRS, transform) and decoded (decode_declared,
+    unless `decode` is off). `dims` are the dims expected in order (e.g. ('time', 'y', 'x')); a DataArray with the
+    same dims in another order is refused with the transpose that fixes it. `georeferenced` off: a missing CRS and
+    transform are accepted (a function that needs neither, e.g. per-pixel statistics over time).
+
+    Raises ArgumentTypeError (a TypeError) for a non-DataArray or wrong dims, ArgumentValueError (a ValueError) for
+    a missing CRS or transform; both name `func(name)` and the fix."""
+    where = _where(func, name)
+    want = "(" + ", ".join(repr(d) for d in dims) + ")"
+    expected = EXPECTED.replace("('y', 'x')", want)
+    if not isinstance(value, xr.DataArray):
+        kind = type(value).__module__ + "." + type(value).__qualname__
+        if isinstance(value, np.ma.MaskedArray):
+            fix = (f"wrap it with its grid: xr.DataArray(arr.filled(np.nan), dims={want}, coords=grid.coords())"
+                   ".rio.write_crs(grid.crs).rio.write_transform(grid.transform) (its mask becomes NaN, i.e. nodata)")
+        elif isinstance(value, (np.ndarray, da.Array)):
+            fix = (f"wrap it with its grid: xr.DataArray(arr, dims={want}, coords=grid.coords())"
+                   ".rio.write_crs(grid.crs).rio.write_transform(grid.transform)")
+        elif isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+            fix = "read the file first: irrmap.read_raster(path, grid)"
+        else:
+            fix = "pass one DataArray per raster"
+        raise ArgumentTypeError(f"expected {expected}, got {kind}", where, fix)
+    if tuple(value.dims) != tuple(dims):
+        if set(value.dims) == set(dims):
+            fix = f"{name}.transpose({', '.join(repr(d) for d in dims)})"
+        else:
+            extra = [d for d in value.dims if d not in dims]
+            single = [d for d in extra if value.sizes[d] == 1]
+            if single and len(value.dims) - len(single) == len(dims) and set(value.dims) - set(single) == set(dims):
+                fix = f"{name}.squeeze({', '.join(repr(d) for d in single)}, drop=True)"
+            elif {"lat", "lon"} <= set(value.dims) or {"latitude", "longitude"} <= set(value.dims):
+                lat, lon = ("lat", "lon") if "lat" in value.dims else ("latitude", "longitude")
+                fix = f"{name}.rename({{{lat!r}: 'y', {lon!r}: 'x'}})"
+            elif extra:
+                fix = f"select one layer of {extra}, e.g. {name}.isel({extra[0]}=0), or rename the dims to {want}"
+            else:
+                fix = f"give a DataArray with dims {want}"
+        raise ArgumentTypeError(f"expected {expected}, got dims {tuple(value.dims)} with shape {tuple(value.shape)}", where, fix)
+    if not georeferenced:
+        return decode_declared(value, codes_fill=codes_fill) if decode else value
+    if value.rio.crs is None:
+        raise ArgumentValueError("has no CRS, so its pixels have no place on the ground", where,
+                                 f"assign it: {name}.rio.write_crs('EPSG:...') for a DataArray (a file: gdal_edit.py -a_srs EPSG:... FILE)")
+    try:
+        if value.sizes["y"] < 1 or value.sizes["x"] < 1:
+            raise ValueError("empty")
+        value.rio.transform(recalc=False)
+    except Exception as exc:  # rioxarray raises several types for missing or single coordinates
+        raise ArgumentValueError(f"has no usable transform ({exc})", where,
+                                 f"give it x and y coordinates or write one: {name}.rio.write_transform(affine)") from None
+    return decode_declared(value, codes_fill=codes_fill) if decode else value
+
+
+def _transform(arr: xr.DataArray):
+    try:
+        return arr.rio.transform(recalc=False)
+    except Exception:  # no coordinates and no GeoTransform (rioxarray raises several types): positional only
+        return None
+
+
+def same_grid(arrays: Mapping[str, xr.DataArray], func: str) -> None:
+    """Refuse `arrays` (name -> DataArray, None skipped) that are not on one grid: GridError naming the first that
+    differs from the first array. Georeferenced arrays are compared by Grid.aligned_with (the check predict_to_files
+    and the splitter make: same CRS, transforms equal within 1e-12, same shape); arrays without a CRS or transform
+    (functions that need neither) by what they have (shape, CRS, transform). xarray would otherwise align them by an
+    inner join on their coordinates (a shifted raster gives a smaller or empty result without a word)."""
+    from irrmap.core.grid import Grid
+
+    items = [(k, v) for k, v in arrays.items() if v is not None]
+    ref_name, ref = items[0]
+    crs, tr = ref.rio.crs, _transform(ref)
+    for k, v in items[1:]:
+        other_crs, other_tr = v.rio.crs, _transform(v)
+        if None not in (crs, tr, other_crs, other_tr):
+            g, grid = Grid.from_dataarray(v), Grid.from_dataarray(ref)
+            same, found = g.aligned_with(grid), f"{g!r} against {grid!r}"
+        else:
+            shape, ref_shape = (v.sizes["y"], v.sizes["x"]), (ref.sizes["y"], ref.sizes["x"])
+            same = (shape == ref_shape and other_crs == crs and (tr is None) == (other_tr is None)
+                    and (tr is None or other_tr.almost_equals(tr, 1e-12)))
+            found = (f"shape {shape}, CRS {other_crs}, transform {tuple(other_tr)[:6] if other_tr else None} against "
+                     f"{ref_shape}, {crs}, {tuple(tr)[:6] if tr else None}")
+        if not same:
+            raise GridError(f"{k} is on another grid than {ref_name}: {found}", _where(func, k),
+                            f"put every raster on one grid: irrmap.read_raster(path, grid), or {k}.rio.reproject_match({ref_name})")
