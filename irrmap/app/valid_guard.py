@@ -37,6 +37,7 @@ RASTER_SUFFIXES = {".tif", ".tiff", ".jp2", ".img", ".vrt", ".hdf", ".h5", ".nc"
 NARROWER_BY_DESIGN = {
     "irrigation_probability": "defined on crop pixels only (cropland > 0), 255 elsewhere",
     "irrigated_class": "defined on crop pixels only (cropland > 0), 255 = no cropland",
+    "irrigated_class_raw": "defined on crop pixels only (cropland > 0), 255 = no cropland (before the filter)",
     "threshold_": "missing in units without a statistic (the statistics stage lists them)",
 }
 
