@@ -28,12 +28,16 @@ def named_values(items, option: str, example: str) -> dict[str, str]:
     return out
 
 
-def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland"):
+def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland", option: str | None = None,
+                  reference_path=None):
     """The north-up grid of the raster at `path` (InputError for a missing, unreadable or not georeferenced file, as
     irrmap.core.georef.check_georef says; a file stored south-up or east-left has the grid it is read on); GridError
     when it differs from the `reference` raster's `grid` and `align` (the --align option) is not given; with
-    `align` a raster on another grid is resampled, and that is logged. `what` names the input (score, map,
-    predictor NAME)."""
+    `align` a raster on another grid is resampled, and that is logged, and so is a file whose footprint covers less
+    than irrmap.core.footprint.NEED_EVERYWHERE (99 %) of the reference grid (warn_partial_footprint: the covered
+    share, and with `reference_path` (the reference raster) how many of its valid pixels get no value; a warning, not
+    an error: the covered part is read right and the rest is missing). `what` names the input (score, map,
+    predictor NAME), `option` the command-line option giving it (default: `what`)."""
     from irrmap.core.errors import GridError
     from irrmap.core.georef import check_georef, grid_of
     from irrmap.core.raster_read import open_raster
@@ -45,4 +49,10 @@ def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland
         if not align:
             raise GridError(f"{what} grid {g!r} differs from the {reference} grid {grid!r}", str(path), "pass --align or resample it first")
         log.warning("%s (%s) is resampled onto the %s grid (--align)", what, path, reference)
+        from irrmap.core.footprint import warn_partial_footprint
+
+        warn_partial_footprint(path, grid, f"{option or what} {path}", grid_name=f"the {reference} grid",
+                               reference=reference_path, reference_name=reference,
+                               fix=f"give a {what} file that covers the whole {reference} (gdalbuildvrt of more tiles, or a larger "
+                                   f"source), or clip the {reference} to the file's extent first (gdal_translate -projwin)")
     return g

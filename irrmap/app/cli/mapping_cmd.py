@@ -107,7 +107,7 @@ def _predict(args) -> int:
     grid = Grid.from_raster(args.cropland)
     # nothing is warped silently: inputs off the cropland grid are refused unless --align (as `training thresholds`)
     for name, path in {**{f"predictor {n}": p for n, p in predictor_paths.items()}, **({"zones": args.zones} if args.zones else {})}.items():
-        check_on_grid(path, grid, name, args.align)
+        check_on_grid(path, grid, name, args.align, option=f"--{name}", reference_path=args.cropland)
     size = args.tile_size or tile_size_for(len(card["features"]), args.memory_mb, in_flight=args.jobs or os.cpu_count() or 1)
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, chunks=size, name="cropland")
     predictors = {n: read_raster(p, grid, chunks=size, name=n) for n, p in predictor_paths.items()}
@@ -188,7 +188,7 @@ def _filter(args) -> int:
         desc = " ".join(d or "" for d in src.descriptions)
     if "P(irrigated)" in desc or "percent" in desc:
         raise InputError(f"this is not a class map (band: {desc!r})", args.map, "filter class.tif from `irrmap mapping predict`")
-    check_on_grid(args.cropland, grid, "cropland", args.align, reference="class map")
+    check_on_grid(args.cropland, grid, "cropland", args.align, reference="class map", option="--cropland", reference_path=args.map)
     classes = read_raster(args.map, grid, kind="categorical")
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, area_share=True, name=str(args.cropland))  # --align: half-known rule
     paths = filter_to_files(classes, cropland, args.out, rule=not args.no_rule, isolated=args.isolated, hole=args.hole,
@@ -250,7 +250,7 @@ def _class_share(args):
     if "P(irrigated)" in desc or "percent" in desc:
         raise InputError(f"with --cropland MAP must be a class map, not this one (band: {desc!r})", args.map,
                          "give class.tif of `irrmap mapping filter` (or predict) with --cropland, or drop --cropland to sum fraction.tif")
-    check_on_grid(args.cropland, grid, "cropland", args.align, reference="class map")
+    check_on_grid(args.cropland, grid, "cropland", args.align, reference="class map", option="--cropland", reference_path=args.map)
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, area_share=True, name=str(args.cropland))  # --align: half-known rule
     classes = read_raster(args.map, grid, kind="categorical")
     share = irrigated_share_map(classes, cropland, where=str(args.map), cropland_where=str(args.cropland))

@@ -125,13 +125,16 @@ def check_on_grid(what: str, bounds, crs, grid, where: str, wrap: bool = True) -
                          "(gdalinfo / ogrinfo) if the numbers look swapped or in other units")
 
 
-def check_raster_on_grid(path, grid, key: str) -> None:
+def check_raster_on_grid(path, grid, key: str, units=None) -> None:
     """InputError when GDAL cannot open the raster at `path`, it is not georeferenced in a way irrmap reads
     (irrmap.core.georef.check_georef: no CRS, GCPs only, a CRS without datum, a container of subdatasets), or it
-    certainly misses the grid. The file's extent comes from its transform, so a file stored south-up or east-left
-    is placed where it lies."""
+    certainly misses the grid; a warning when its footprint covers less than 99 % of the grid
+    (irrmap.core.footprint.warn_partial_footprint; with `units`, the run's admin units, it also says how much of
+    their area lies outside the file). The file's extent comes from its transform, so a file stored
+    south-up or east-left is placed where it lies."""
     import rasterio
 
+    from irrmap.core.footprint import warn_partial_footprint
     from irrmap.core.georef import check_georef, extent
 
     try:
@@ -141,3 +144,4 @@ def check_raster_on_grid(path, grid, key: str) -> None:
     with src:
         check_georef(src, f"{key} = {path}")
         check_on_grid("raster's pixels", extent(src.transform, src.width, src.height), src.crs, grid, f"{key} = {path}")
+    warn_partial_footprint(path, grid, f"{key} = {path}", units=units)  # under 99 % of the grid: a warning (irrmap.core.footprint)

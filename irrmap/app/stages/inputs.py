@@ -1,6 +1,8 @@
 """Stage `inputs.NAME`: align one [inputs.NAME] raster onto the run's grid (aligned/NAME.tif), then check that
 the aligned raster is plausible on the grid (irrmap.core.valid_share.check_aligned: no valid pixel stops the run
-with the file's and the grid's extents, data lost in alignment stops it, a low valid share warns).
+with the file's and the grid's extents, data lost in alignment stops it, a low valid share warns). Its check (`irrmap
+run --check`, and the checks every run starts with) also warns when the file's footprint covers less than 99 % of the
+grid (irrmap.core.footprint, through check_raster_on_grid): the warning is in the run's warnings and manifest.json.
 
 Fraction inputs that count classes of the same file, band and decoding (cropland, forest_grass, other_cover of one
 30 m land-cover map) are counted in one pass over that file (irrmap.app.stages.shared_fractions): the first of them to
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import shared_fractions
-from irrmap.app.stages.common import check_raster_on_grid, provenance
+from irrmap.app.stages.common import check_raster_on_grid, checked_units, provenance
 from irrmap.core.class_map import NotAClassMap
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
@@ -106,6 +108,17 @@ def check_unit_type(path: Path, band: int, scale, key: str) -> None:
                          f"set scale = {factor:.10g} to read it in metres")
 
 
+def _units(ctx: RunContext):
+    """The run's [units] (checked_units, read once per context) for the footprint warning's share of their area, or None
+    without [units] or when they cannot be read (the units stage's check reports that)."""
+    if ctx.config.units is None:
+        return None
+    try:
+        return checked_units(ctx)
+    except Exception:  # noqa: BLE001 - reported by the units check
+        return None
+
+
 def stage(name: str) -> Stage:
     def run(ctx: RunContext) -> list[Path]:
         spec = ctx.config.inputs[name]
@@ -126,7 +139,7 @@ def stage(name: str) -> Stage:
         spec = ctx.config.inputs[name]
         da = read_input(ctx, name, ctx.grid)  # opens the file: format, band, CRS, nodata and scale settings
         check_unit_type(ctx.path(spec.path), da.attrs["band"], spec.scale, f"[inputs.{name}]")
-        check_raster_on_grid(ctx.path(ctx.config.inputs[name].path), ctx.grid, f"[inputs.{name}].path")
+        check_raster_on_grid(ctx.path(ctx.config.inputs[name].path), ctx.grid, f"[inputs.{name}].path", units=_units(ctx))
 
     return Stage(
         name=f"inputs.{name}",
