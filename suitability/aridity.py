@@ -137,19 +137,22 @@ def aridity_index(precipitation, pet, *, dim: str | None = "time", check: bool =
 
 
 def aridity_from_meteorology(precipitation, temperature, relative_humidity, shortwave, *, albedo=0.23,
-                             seconds_per_step: float | list[float] = 86400.0, dim: str = "time") -> xr.DataArray:
+                             seconds_per_step: float | list[float] = 86400.0, dim: str = "time",
+                             check: bool = False) -> xr.DataArray:
     """AI from meteorology: PET by priestley_taylor_pet for every time step, then sum P / sum PET.
 
     Inputs are lists of 2-D DataArrays (one per step, same length) or DataArrays with dimension `dim`.
     `seconds_per_step` is the length of each step (86400 for daily means; 30 * 86400 for a 30-day month
     of mean daily radiation, so that PET is the step's total in mm like P).
+    `check` (default off: the steps may cover any period, e.g. a few days): the steps make up one year, so the
+    totals are annual totals in mm/year and are checked as aridity_index(check=True) checks them.
     """
     if isinstance(precipitation, (list, tuple)):
         pets = pet_steps(temperature, relative_humidity, shortwave, albedo=albedo, seconds_per_step=seconds_per_step,
                          n=len(precipitation))
-        return aridity_index(list(precipitation), pets)
+        return aridity_index(list(precipitation), pets, check=check)
     pet = priestley_taylor_pet(temperature, relative_humidity, shortwave, albedo=albedo, seconds=seconds_per_step)
-    return aridity_index(precipitation, pet, dim=dim)
+    return aridity_index(precipitation, pet, dim=dim, check=check)
 
 
 def pet_steps(temperature, relative_humidity, shortwave, *, albedo=0.23, seconds_per_step: float | list[float] = 86400.0,

@@ -221,3 +221,46 @@ def test_run_check_says_how_much_of_the_units_area_lies_outside(tmp_path, caplog
         west = src.bounds.left
     away = _geod_box_area(104.02, BOTTOM, west, TOP) / _geod_box_area(104.02, BOTTOM, RIGHT, TOP)  # pyproj.Geod
     assert f"; {100 * away:.1f} % of the admin units' area on the grid lies outside the file" in msg
+
+
+@pytest.mark.parametrize("lat_span", [90.0, 50.0])
+def test_a_global_file_covers_a_utm_grid_whole(tmp_path, lat_span):
+    """A global lon/lat file (-180..180 x -90..90, like a climate product) on a UTM zone's grid: transform_bounds of the
+    whole globe into EPSG:32650 spans only x 500000..9.6e6, half of the grid below; the truth is that every grid
+    pixel's centre, transformed to lon/lat by pyproj, lies inside the file (review of e56b2c2: a false 50 % warning).
+    The -50..50 file (CHIRPS-like) on the same grid is the control that passed before."""
+    from pyproj import Transformer
+
+    from irrmap.core.footprint import falls_short, footprint_share
+    from irrmap.core.grid import Grid
+
+    f = _tif(tmp_path / "global.tif", -180.0, lat_span, 360, int(2 * lat_span), res=1.0)
+    grid = Grid.from_bounds(300000.0, 3000000.0, 700000.0, 3400000.0, 2000.0, "EPSG:32650")  # ~27-31 N, 115-119 E
+    xs, ys = np.meshgrid(grid.x_coords(), grid.y_coords())
+    lon, lat = Transformer.from_crs("EPSG:32650", "EPSG:4326", always_xy=True).transform(xs, ys)
+    truth = float(np.mean((lon >= -180) & (lon <= 180) & (lat >= -lat_span) & (lat <= lat_span)))
+    assert truth == 1.0
+    with rasterio.open(f) as src:
+        assert footprint_share(src, grid) == pytest.approx(truth)
+        assert not falls_short(src, grid)
+
+
+def test_aridity_from_meteorology_of_a_few_days_is_not_checked_as_annual():
+    """aridity_from_meteorology sums the steps it is given, over any period: three daily steps are not annual totals,
+    so the annual plausibility check of aridity_index must not refuse them (review of fa0c0a6). Truth: sum P / sum PET
+    with PET of one step from priestley_taylor_pet, by hand over the three equal steps."""
+    import xarray as xr
+
+    import irrmap.suitability as su
+    from irrmap.core.errors import InputError
+
+    def r(v):
+        a = xr.DataArray(np.full((4, 4), v, np.float32), dims=("y", "x"),
+                         coords={"y": 40 - 0.01 * np.arange(4), "x": 100 + 0.01 * np.arange(4)})
+        return a.rio.write_crs("EPSG:4326")
+
+    ai = su.aridity_from_meteorology([r(2.0)] * 3, [r(25.0)] * 3, [r(50.0)] * 3, [r(250.0)] * 3, seconds_per_step=86400.0)
+    pet = float(su.priestley_taylor_pet(r(25.0), r(50.0), r(250.0), seconds=86400.0).values[0, 0])
+    assert float(ai.values[0, 0]) == pytest.approx(6.0 / (3 * pet), rel=1e-5)
+    with pytest.raises(InputError):  # asked to check three days as an annual total: PET far too small for a year
+        su.aridity_from_meteorology([r(2.0)] * 3, [r(25.0)] * 3, [r(50.0)] * 3, [r(250.0)] * 3, check=True)

@@ -225,3 +225,27 @@ def test_season_start_reruns_the_features_stage(project):  # noqa: F811
     assert main(["-q", "run", str(project / "config.toml")]) == 0
     stages = json.loads((project / "out" / "manifest.json").read_text())["stages"]
     assert {k for k, v in stages.items() if v["status"] == "ran"} == {"features"}, stages
+
+
+def test_a_series_of_growing_seasons_only_is_cut_to_its_year_not_refused():
+    """16-day dates of June-September of 2014 and 2015 (a growing-season-only download) with statistics of 2015: the
+    year holds 8 of the 16 dates, all the series has of that season; the rule "fewer than half the ~23 dates a year
+    holds at a 16-day cadence" refused it (review of 5ba790f). Truth: the 8 dates of 2015 counted by hand with
+    pandas. Control: 3 dates of 2015 beside a full 2014 (23 dates) are still refused (3 < half of 13 a season)."""
+    import pandas as pd
+    import xarray as xr
+
+    from irrmap.core.errors import InputError
+    from irrmap.training.series_checks import one_year
+
+    def series(dates):
+        t = pd.to_datetime(list(dates))
+        return xr.DataArray(np.zeros((len(t), 2, 2), np.float32), dims=("time", "y", "x"), coords={"time": t})
+
+    grow = [x for y in (2014, 2015) for x in pd.date_range(f"{y}-06-02", f"{y}-09-30", freq="16D")]
+    kept = one_year(series(grow), "[features].evi", year=2015, fix="FIX")
+    assert [str(d)[:10] for d in kept.time.values] == [str(d)[:10] for d in grow if d.year == 2015]
+    assert kept.sizes["time"] == 8
+    sparse = list(pd.date_range("2014-01-01", "2014-12-31", freq="16D")) + list(pd.date_range("2015-01-01", "2015-02-05", freq="16D"))
+    with pytest.raises(InputError, match="only 3 of the"):
+        one_year(series(sparse), "[features].evi", year=2015, fix="FIX")

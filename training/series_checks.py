@@ -140,6 +140,20 @@ def _south_of_equator(series: xr.DataArray) -> float | None:
     return float(lat) if np.isfinite(lat) and lat < 0 else None
 
 
+def _seasons(dates, start) -> set[int]:
+    """The seasons (named by year, irrmap.core.season.season_bounds) that `dates` fall in, for `start` (month, day)."""
+    from irrmap.core.season import season_bounds
+
+    named = set()
+    for d in dates:
+        for y in (d.year, d.year + 1):
+            first, end = season_bounds(y, start)
+            if first <= d < end:
+                named.add(y)
+                break
+    return named
+
+
 def season_cadence(dates) -> float | None:
     """Dates a season holds at the series' cadence: 365.25 days over the median step between successive dates
     (None for fewer than 2 distinct dates)."""
@@ -158,7 +172,9 @@ def one_year(series: xr.DataArray, where: str, *, year: int | None = None, expli
     - no `year` (nothing to match): a series spanning over MAX_SPAN_DAYS is refused (`fix`) unless `allow`.
     - the dates are cut to the season (when `explicit`: the user chose `year`, `year_option`; or when they span
       over MAX_SPAN_DAYS): refused when no date falls in the season; when fewer than half the dates a season holds
-      at the series' cadence (season_cadence) are kept, refused unless `explicit` (then a warning: the user asked).
+      are kept, refused unless `explicit` (then a warning: the user asked). A season holds the dates of a year at the
+      series' cadence (season_cadence), or fewer in a series of growing seasons only: at most the series' mean number
+      of dates per season it touches.
     - otherwise (one season's span; `year` from the statistics, e.g. [statistics].year): the series is kept whole,
       but refused when fewer than half of its dates fall in the season (statistics of one year matched with images
       of another), with a warning naming the dates outside when some do.
@@ -189,9 +205,12 @@ def one_year(series: xr.DataArray, where: str, *, year: int | None = None, expli
         if not keep:
             raise InputError(f"none of the {found} falls in the {season} that {year_option} names", where, elsewhere)
         cadence = season_cadence(dates)
+        if cadence is not None:  # a series of growing seasons only (e.g. June-September of each year) holds fewer
+            cadence = min(cadence, len(dates) / len(_seasons(dates, start)))  # dates a season: compare with its own seasons
         if cadence is not None and len(keep) < cadence / 2:
             what = (f"only {len(keep)} of the {found} fall in the {season} that {year_option} names, fewer than half the "
-                    f"~{cadence:.0f} dates a year holds at the series' cadence: their composite is not that year's")
+                    f"~{cadence:.0f} dates a season holds in this series (at its cadence, and at most its mean per "
+                    "season): their composite is not that year's")
             if not explicit:
                 raise InputError(what, where, elsewhere)
             log.warning("%s: %s (fix: %s)", where, what, elsewhere)

@@ -54,14 +54,15 @@ def file_identities(paths: Iterable[str], digest: Callable[[str], str] = sha256_
                 ids[p] = hashed[i]
     for p, i in ids.items():
         if i.startswith(("inode:", "sha256:")):
-            ids[p] = i + _companions_part(p)
+            ids[p] = i + _companions_part(p, digest)
     return ids
 
 
-def _companions_part(p: str) -> str:
+def _companions_part(p: str, digest: Callable[[str], str] = sha256_file) -> str:
     """'' for a file GDAL/OGR read alone, else '+companions:' and the SHA-256 of the name and SHA-256 of each of its
     companions (irrmap.core.companions.companion_files), names relative to the file's folder with its name or stem
-    in front replaced by a placeholder."""
+    in front replaced by a placeholder. `digest` hashes each (file_identities' own: a run's checksum cache, so a VRT's
+    many sources are not hashed again at every call)."""
     extra = companion_files(p)
     if not extra:
         return ""
@@ -73,5 +74,5 @@ def _companions_part(p: str) -> str:
             if rel.startswith(own):
                 rel = mark + rel[len(own):]
                 break
-        h.update(f"\0{rel}\0{sha256_file(str(f))}".encode())
+        h.update(f"\0{rel}\0{digest(str(f))}".encode())
     return f"+companions:{h.hexdigest()}"

@@ -76,7 +76,26 @@ def _footprint_box(src, grid: Grid):
     return tuple(float(v) for v in box) if np.all(np.isfinite(box)) else None
 
 
-def _shifts(src, grid: Grid) -> tuple[float, ...]:
+def _grid_inside(src, grid: Grid) -> bool:
+    """Whether the grid's bounds, transformed into the file's CRS with densified edges, lie inside the file's bounds:
+    then the file covers the whole grid, whatever its own bounds become in the grid's CRS (a global lon/lat file's
+    bounds in a UTM zone's CRS span only part of that zone's plane: transform_bounds cannot represent them)."""
+    if src.crs == grid.crs:
+        return False  # the direct box is exact
+    l, b, r, t = extent(src.transform, src.width, src.height)
+    try:
+        gl, gb, gr, gt = transform_bounds(grid.crs, src.crs, *grid.bounds, densify_pts=21)
+    except Exception:  # noqa: BLE001 - outside the projection's domain
+        return False
+    if not np.all(np.isfinite((gl, gb, gr, gt))):
+        return False
+    tol = 1e-9 * max(1.0, abs(r - l), abs(t - b))
+    return any(l - tol <= gl + s and gr + s <= r + tol for s in _shifts(src, grid, both_geographic=False)) and b - tol <= gb and gt <= t + tol
+
+
+def _shifts(src, grid: Grid, both_geographic: bool = True) -> tuple[float, ...]:
+    if not both_geographic:
+        return (0.0, -360.0, 360.0) if src.crs.is_geographic else (0.0,)
     return (0.0, -360.0, 360.0) if grid.is_geographic and src.crs.is_geographic else (0.0,)
 
 
@@ -89,6 +108,8 @@ def footprint_share(src, grid: Grid) -> float:
     projection's domain) the share is irrmap.core.valid_share.coverage (pixel centres sampled 100 x 100)."""
     from irrmap.core.valid_share import coverage
 
+    if _grid_inside(src, grid):
+        return 1.0
     box = _footprint_box(src, grid)
     if box is None:
         return coverage(north_up(src), grid)
@@ -107,6 +128,8 @@ def falls_short(src, grid: Grid, limit: float = NEED_EVERYWHERE) -> bool:
     its share is below `limit` even with the footprint widened by one grid pixel on each side (a grid's bounds are
     snapped outward to whole pixels, so a file of exactly the bounds asked for can miss up to a pixel at each edge).
     False for no overlap at all (refused elsewhere) and where PROJ cannot place the footprint (sampled instead)."""
+    if _grid_inside(src, grid):
+        return False
     box = _footprint_box(src, grid)
     if box is None:
         share = footprint_share(src, grid)
