@@ -245,3 +245,23 @@ def test_flathead_window_transitions_agree_with_the_table(tmp_path):
     cells = _cell_areas(window)
     in_lost = (trans == 3) & np.isin(ids_a, lost_ids)
     assert cells[in_lost].sum() == pytest.approx(1e6 * tab.loc[tab.status == "lost", "area_a_km2"].sum(), rel=1e-6, abs=1e-6)
+
+
+def test_body_table_of_a_map_without_bodies_with_zones_is_empty_not_a_crash():
+    """A water map without any body (a small or dry region) and admin zones: body_table crashed in _admin with
+    "Length mismatch: Expected axis has 2 elements, new values have 3" (an empty Series has no (body, zone) levels;
+    the run of a 48 x 64 demo failed at the water stage). Truth: no body id in the labels, so no row; a map with one
+    body (control) gets its zone, counted by hand."""
+    import numpy as np
+
+    from irrmap.core.grid import Grid
+    from irrmap.mapping.water.bodies import body_table
+
+    grid = Grid.from_bounds(500000.0, 5000000.0, 500300.0, 5000300.0, 30.0, "EPSG:32611")
+    zones = np.ones((10, 10), np.int32)
+    empty = body_table(np.zeros((10, 10), np.uint32), grid=grid, zones=zones)
+    assert len(empty) == 0
+    one = np.zeros((10, 10), np.uint32)
+    one[2:4, 2:5] = 1
+    table = body_table(one, grid=grid, zones=zones)
+    assert list(table["body_id"]) == [1] and list(table["n_pixels"]) == [6] and list(table["zone"]) == [1]

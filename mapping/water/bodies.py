@@ -191,8 +191,11 @@ def _admin(pairs: list[pd.Series], ids: np.ndarray, area: np.ndarray, units) -> 
     """Zone holding most of each body's area among zones > 0 (ties: lowest zone), its share of the body's area,
     and the unit's code and name when `units` (AdminUnits) numbered the zones."""
     total = fixed_sum.group_total(pairs, [0, 1])
-    df = total.rename("a").reset_index()
-    df.columns = ["body", "zone", "a"]
+    if total.empty:  # no window held a body pixel in a zone (an empty Series has no (body, zone) levels)
+        df = pd.DataFrame({"body": pd.Series(dtype=np.int64), "zone": pd.Series(dtype=np.int64), "a": pd.Series(dtype=float)})
+    else:
+        df = total.rename("a").reset_index()
+        df.columns = ["body", "zone", "a"]
     df = df[df["zone"] > 0].sort_values(["body", "a", "zone"], ascending=[True, False, True]).drop_duplicates("body")
     best = df.set_index("body").reindex(ids)
     out = pd.DataFrame({"zone": best["zone"].fillna(0).astype(np.int64).values,
