@@ -64,15 +64,32 @@ def _fit(args) -> int:
 NOT_A_MODEL = ("text", "tiff", "parquet", "sqlite", "png", "pdf", "shapefile", "jpeg", "hdf", "netcdf", "empty")
 
 
+def _utf8(path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # only a character cut at the end of the 4 KiB read
+    return True
+
+
 def refuse_non_model(path, option: str = "MODEL") -> None:
     """InputError when `path` is an existing file that is not a model file by its first bytes (a CSV table, a GeoTIFF,
-    a GeoParquet pool, an empty file...), naming what it is and what is expected, before its missing card is reported."""
+    a GeoParquet pool, an empty file...) and has no model card beside it, naming what it is and what is expected, before
+    its missing card is reported. A file with its card is left to load_model, which checks it (checksum, unpickling)."""
     from pathlib import Path
 
     from irrmap.core.errors import InputError
     from irrmap.core.output_paths import KIND_TEXT, file_kind
 
-    kind = file_kind(path) if Path(path).is_file() else None
+    from irrmap.models.persistence import card_path
+
+    if not Path(path).is_file() or Path(card_path(path)).exists():
+        return  # a model's card beside it: load_model checks the file itself (checksum, unpickling)
+    kind = file_kind(path)
+    if kind == "text" and not _utf8(path):
+        return  # no NUL byte in its first 4 KiB, but not text either (a compressed joblib file can look so)
     if kind in NOT_A_MODEL:
         what = "an empty file" if kind == "empty" else KIND_TEXT[kind]
         raise InputError(f"{path} is {what}, not a model file: {option} expects the .joblib file written by `irrmap models fit` "
