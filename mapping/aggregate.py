@@ -118,12 +118,9 @@ def _block_known(values: np.ndarray, domain: np.ndarray | None, factor: int, nod
     return ((n_valid > 0) & (n_valid < n_map)).astype(np.int8)
 
 
-def partly_known_cells(fraction: xr.DataArray, factor: int = 4, *, nodata=NODATA, domain: xr.DataArray | None = None,
-                       chunk_blocks: int = 256) -> int:
-    """Number of output cells of aggregate_area(fraction, factor, nodata=nodata, domain=domain) that are partly
-    known: some of their pixels on the map are missing (nodata / NaN, or outside `domain`) and some are valid. Such a
-    cell holds the sum of its valid pixels only (missing pixels add nothing), a lower bound of the area on the
-    whole cell; a cell at the map's right or bottom edge is not partly known for the part past the edge."""
+def _blocked(fraction: xr.DataArray, factor: int, domain: xr.DataArray | None, chunk_blocks: int):
+    """(values, domain as bool or None, output chunks) of a fraction map in chunks of `chunk_blocks` output cells a
+    side, the layout aggregate_area and partly_known_cells compute on."""
     data = fraction.data if isinstance(fraction.data, da.Array) else da.from_array(np.asarray(fraction.data))
     size = factor * chunk_blocks
     data = data.rechunk((size, size))
@@ -131,7 +128,16 @@ def partly_known_cells(fraction: xr.DataArray, factor: int = 4, *, nodata=NODATA
     if domain is not None:
         d = domain.data if isinstance(domain.data, da.Array) else da.from_array(np.asarray(domain.data))
         dom = d.astype(bool).rechunk(data.chunks)
-    out_chunks = tuple(tuple(math.ceil(c / factor) for c in ch) for ch in data.chunks)
+    return data, dom, tuple(tuple(math.ceil(c / factor) for c in ch) for ch in data.chunks)
+
+
+def partly_known_cells(fraction: xr.DataArray, factor: int = 4, *, nodata=NODATA, domain: xr.DataArray | None = None,
+                       chunk_blocks: int = 256) -> int:
+    """Number of output cells of aggregate_area(fraction, factor, nodata=nodata, domain=domain) that are partly
+    known: some of their pixels on the map are missing (nodata / NaN, or outside `domain`) and some are valid. Such a
+    cell holds the sum of its valid pixels only (missing pixels add nothing), a lower bound of the area on the
+    whole cell; a cell at the map's right or bottom edge is not partly known for the part past the edge."""
+    data, dom, out_chunks = _blocked(fraction, factor, domain, chunk_blocks)
     flags = da.map_blocks(_block_known, data, dom, factor, nodata, chunks=out_chunks, dtype=np.int8, meta=np.empty((0, 0), np.int8))
     return int(flags.sum(dtype=np.int64).compute())
 
@@ -147,14 +153,7 @@ def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.
     if factor < 1:
         raise InputError(f"factor {factor} must be >= 1", "factor", "use 4 for 1 km from 250 m")
     grid = Grid.from_dataarray(fraction)
-    data = fraction.data if isinstance(fraction.data, da.Array) else da.from_array(np.asarray(fraction.data))
-    size = factor * chunk_blocks
-    data = data.rechunk((size, size))
-    dom = None
-    if domain is not None:
-        d = domain.data if isinstance(domain.data, da.Array) else da.from_array(np.asarray(domain.data))
-        dom = d.astype(bool).rechunk(data.chunks)
-    out_chunks = tuple(tuple(math.ceil(c / factor) for c in ch) for ch in data.chunks)
+    data, dom, out_chunks = _blocked(fraction, factor, domain, chunk_blocks)
     arr = da.map_blocks(_block_area, data, dom, grid, factor, float(scale), nodata, chunks=out_chunks, dtype=np.float64,
                         meta=np.empty((0, 0), np.float64))
     cg = coarse_grid(grid, factor)
