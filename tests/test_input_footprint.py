@@ -264,3 +264,26 @@ def test_aridity_from_meteorology_of_a_few_days_is_not_checked_as_annual():
     assert float(ai.values[0, 0]) == pytest.approx(6.0 / (3 * pet), rel=1e-5)
     with pytest.raises(InputError):  # asked to check three days as an annual total: PET far too small for a year
         su.aridity_from_meteorology([r(2.0)] * 3, [r(25.0)] * 3, [r(50.0)] * 3, [r(250.0)] * 3, check=True)
+
+
+def test_valid_outside_counts_across_several_tiles(tmp_path):
+    """valid_outside walks the reference map in 2048-pixel tiles; the demo-sized tests use one. A 6 x 5000 reference
+    (three tiles across) with nodata in every 7th column, and a file covering its first 3,100 columns: the valid
+    pixels whose centre lies east of the file's edge are counted by numpy."""
+    from irrmap.core.footprint import valid_outside
+    from irrmap.core.grid import Grid
+
+    width, height, res = 5000, 6, 0.001
+    ref = np.ones((height, width), np.uint8)
+    ref[:, ::7] = 255
+    ref_path = tmp_path / "ref.tif"
+    with rasterio.open(ref_path, "w", driver="GTiff", width=width, height=height, count=1, dtype="uint8", crs="EPSG:4326",
+                       nodata=255, transform=from_origin(LEFT, TOP, res, res)) as dst:
+        dst.write(ref, 1)
+    part = _tif(tmp_path / "part.tif", LEFT, TOP, 3100, height, res=res)
+    grid = Grid.from_raster(ref_path)
+    centres = LEFT + res * (np.arange(width) + 0.5)
+    truth_valid = ref != 255
+    truth_outside = int((truth_valid & (centres > LEFT + 3100 * res)[None, :]).sum())
+    with rasterio.open(part) as src:
+        assert valid_outside(ref_path, src, grid) == (truth_outside, int(truth_valid.sum()))

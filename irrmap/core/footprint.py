@@ -153,12 +153,12 @@ def valid_outside(reference, src, grid: Grid) -> tuple[int, int]:
     with rasterio.open(os.fspath(reference)) as opened:
         ref = north_up(opened)
         dec = decoding_for(ref, 1)
-        xs = grid.x_coords()
+        xs, ys = grid.x_coords(), grid.y_coords()
         for tile in grid.tiles(2048):
             w = tile.window
             c0, r0 = int(w.col_off), int(w.row_off)
             x = xs[c0:c0 + int(w.width)]
-            y = grid.y_coords()[r0:r0 + int(w.height)]
+            y = ys[r0:r0 + int(w.height)]
             in_x = np.zeros(x.shape, bool)
             for s in _shifts(src, grid):
                 in_x |= (x >= l + s) & (x <= r + s)
