@@ -329,6 +329,7 @@ def _index(args) -> int:
 
 
 def _nscore(args) -> int:
+    from irrmap.app.cli.input_options import read_onto
     from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
@@ -347,6 +348,9 @@ def _nscore(args) -> int:
     check_distinct_files(role("VI", "the VI", args.vi, args.band), role("--reference", "the reference mask", args.reference),
                          role("--crop", "the cropland share", args.crop), role("--natural", "the forest/grass share", args.natural))
     grid = Grid.from_raster(args.vi)
+    for option in ("--reference", "--crop", "--natural"):  # read onto the VI's grid: a partial one is warned about
+        if getattr(args, option[2:]):
+            read_onto(getattr(args, option[2:]), grid, option, "VI", reference_path=args.vi)
     vi = _annual_vi(args.vi, grid, args.band, args.chunk)
     if args.reference:
         ref = read_reference(args.reference, grid, args.chunk)  # a binary 0/1 mask (training.reference_raster)
@@ -373,6 +377,7 @@ def _nscore(args) -> int:
 def _sscore(args) -> int:
     import pandas as pd
 
+    from irrmap.app.cli.input_options import read_onto
     from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
@@ -384,6 +389,9 @@ def _sscore(args) -> int:
     check_distinct_files(role("VI", "the VI", args.vi, args.band), role("--suitability", "the suitability S", args.suitability),
                          role("--zones", "the units", args.zones), role("--nscore", "the N-score", args.nscore))
     grid = Grid.from_raster(args.vi)
+    for option in ("--suitability", "--zones", "--nscore"):  # read onto the VI's grid: a partial one is warned about
+        if getattr(args, option[2:]):
+            read_onto(getattr(args, option[2:]), grid, option, "VI", reference_path=args.vi)
     vi = _annual_vi(args.vi, grid, args.band, args.chunk)
     s = read_raster(args.suitability, grid, chunks=args.chunk)
     check_suitability(s, f"--suitability {args.suitability}")

@@ -29,7 +29,7 @@ def named_values(items, option: str, example: str) -> dict[str, str]:
 
 
 def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland", option: str | None = None,
-                  reference_path=None):
+                  reference_path=None, automatic: bool = False):
     """The north-up grid of the raster at `path` (InputError for a missing, unreadable or not georeferenced file, as
     irrmap.core.georef.check_georef says; a file stored south-up or east-left has the grid it is read on); GridError
     when it differs from the `reference` raster's `grid` and `align` (the --align option) is not given; with
@@ -37,7 +37,9 @@ def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland
     than irrmap.core.footprint.NEED_EVERYWHERE (99 %) of the reference grid (warn_partial_footprint: the covered
     share, and with `reference_path` (the reference raster) how many of its valid pixels get no value; a warning, not
     an error: the covered part is read right and the rest is missing). `what` names the input (score, map,
-    predictor NAME), `option` the command-line option giving it (default: `what`)."""
+    predictor NAME), `option` the command-line option giving it (default: `what`). `automatic`: the command resamples
+    every input onto its reference grid by design (no --align option; see read_onto): the resampling is logged at INFO,
+    the partial-footprint warning stays a warning."""
     from irrmap.core.errors import GridError
     from irrmap.core.georef import check_georef, grid_of
     from irrmap.core.raster_read import open_raster
@@ -48,7 +50,10 @@ def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland
     if not g.aligned_with(grid):
         if not align:
             raise GridError(f"{what} grid {g!r} differs from the {reference} grid {grid!r}", str(path), "pass --align or resample it first")
-        log.warning("%s (%s) is resampled onto the %s grid (--align)", what, path, reference)
+        if automatic:
+            log.info("%s (%s) is resampled onto the %s grid", option or what, path, reference)
+        else:
+            log.warning("%s (%s) is resampled onto the %s grid (--align)", what, path, reference)
         from irrmap.core.footprint import warn_partial_footprint
 
         warn_partial_footprint(path, grid, f"{option or what} {path}", grid_name=f"the {reference} grid",
@@ -56,3 +61,16 @@ def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland
                                fix=f"give a {what} file that covers the whole {reference} (gdalbuildvrt of more tiles, or a larger "
                                    f"source), or clip the {reference} to the file's extent first (gdal_translate -projwin)")
     return g
+
+
+def read_onto(path, grid, option: str, reference: str, reference_path=None):
+    """The check every extra raster of a command without --align passes before it is read onto the command's grid
+    (the grid of its first raster: `suitability overlay` reads the factors onto the zones' grid, `suitability aridity`
+    every climate file onto the first --precip's, `features nscore|sscore` the shares, S, zones and N-score onto the
+    VI's): georeferencing errors as check_on_grid (InputError naming the file), the resampling logged, and a file whose
+    footprint covers less than 99 % of that grid warned about (irrmap.core.footprint.warn_partial_footprint, with the
+    share of the `reference_path` raster's valid pixels left without a value): a DEM tile that covers a fifth of the
+    zones would otherwise give a suitability layer missing on four fifths of them without a word. Returns the file's
+    grid (irrmap.core.grid.Grid)."""
+    return check_on_grid(path, grid, option.lstrip("-"), True, reference=reference, option=option,
+                         reference_path=reference_path, automatic=True)

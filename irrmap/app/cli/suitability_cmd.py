@@ -238,6 +238,7 @@ def _water_off_earth(grid, water) -> int:
 
 
 def _aridity(args) -> int:
+    from irrmap.app.cli.input_options import read_onto
     from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
@@ -255,6 +256,12 @@ def _aridity(args) -> int:
                          role("--temperature", "temperature", args.temperature), role("--humidity", "humidity", args.humidity),
                          role("--radiation", "radiation", args.radiation), role("--albedo", "albedo", albedo_raster))
     grid = Grid.from_raster(args.precip[0])
+    for option in ("--precip", "--pet", "--temperature", "--humidity", "--radiation"):  # all read onto the first --precip's grid
+        for path in getattr(args, option[2:]) or ():
+            if path != args.precip[0]:
+                read_onto(path, grid, option, "first --precip raster", reference_path=args.precip[0])
+    if albedo_raster is not None:
+        read_onto(albedo_raster, grid, "--albedo", "first --precip raster", reference_path=args.precip[0])
 
     def read(paths):
         return [read_raster(p, grid) for p in paths]
@@ -341,6 +348,7 @@ def _ahp_matrix(path):
 
 def _overlay(args) -> int:
 
+    from irrmap.app.cli.input_options import read_onto
     from irrmap.core.atomic import atomic_path
     from irrmap.core.grid import Grid
     from irrmap.core.plausibility import check_has_valid
@@ -358,6 +366,9 @@ def _overlay(args) -> int:
     for k in FACTOR_ORDER:  # the unit each factor's breaks are in, against the unit its file declares
         guards.check_factor_units(getattr(args, k), k, f"--{k} {getattr(args, k)}")
     grid = Grid.from_raster(args.zones)
+    for k in FACTOR_ORDER + ("crop",):  # factors on another grid are read onto the zones' grid: a partial one is warned about
+        if getattr(args, k):
+            read_onto(getattr(args, k), grid, f"--{k}", "--zones raster", reference_path=args.zones)
     zones = read_raster(args.zones, grid, kind="categorical", chunks=args.chunk)
     rd = {k: read_raster(getattr(args, k), grid, chunks=args.chunk) for k in FACTOR_ORDER}
     _check_dem_unit(args.elevation, f"--elevation {args.elevation}", z_option=False)
