@@ -535,7 +535,7 @@ class EESource(_Section):
         None, description="Area to fetch: [west, south, east, north] in degrees (EPSG:4326) or a polygon file (e.g. units); grid tiles "
         "outside it are not requested and stay nodata. Default: the whole grid.")
     region_layer: str | None = Field(None, description="Layer of a multi-layer region file.")
-    year: int | None = Field(None, ge=1950, le=2100, description="Year to fetch: images from YEAR-01-01 up to (not including) YEAR+1-01-01.")
+    year: int | None = Field(None, ge=1950, le=2100, description="Year to fetch: images from YEAR-01-01 up to (not including) YEAR+1-01-01; with [features].season_start (e.g. \"09-01\") the season named YEAR instead (YEAR-1-09-01 up to YEAR-09-01), as the features stage takes it.")
     start: str | None = Field(None, description="First day (YYYY-MM-DD) of the images to fetch, instead of `year`.")
     end: str | None = Field(None, description="Day after the last (YYYY-MM-DD; Earth Engine's filterDate excludes it), with `start`.")
     datasets: list[str] = Field(min_length=1, description="Names of the datasets to fetch: entries of the catalogue (irrmap/sources/ee/catalog.py) or of `catalog`.")

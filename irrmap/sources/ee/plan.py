@@ -80,10 +80,18 @@ class FetchPlan:
     max_requests: int | None = None  # [sources.ee].max_requests, for the listing's warning
 
 
-def date_range(sec) -> tuple[str, str]:
-    """(start, end) of [sources.ee]: `year` as YEAR-01-01 .. YEAR+1-01-01 (end exclusive, as ee filterDate), or start/end."""
+def date_range(sec, season_start=None) -> tuple[str, str]:
+    """(start, end) of [sources.ee] (end exclusive, as ee filterDate): `year` as the season of that name
+    (irrmap.core.season.season_bounds; `season_start` (month, day) or "MM-DD" from [features].season_start, default the
+    calendar year YEAR-01-01 .. YEAR+1-01-01; with "09-01", year 2014 is 2013-09-01 .. 2014-09-01), or start/end as
+    given. So the images fetched for `year` are the ones the features stage keeps for that year: before, a Sep-Aug
+    season fetched the calendar year and the features stage then refused or mixed half of two seasons."""
     if sec.year is not None:
-        return f"{sec.year:04d}-01-01", f"{sec.year + 1:04d}-01-01"
+        from irrmap.core.season import CALENDAR, parse_season_start, season_bounds
+
+        start = parse_season_start(season_start) if isinstance(season_start, str) else (season_start or CALENDAR)
+        first, end = season_bounds(sec.year, tuple(start))
+        return first.isoformat(), end.isoformat()
     return sec.start, sec.end
 
 
@@ -156,12 +164,13 @@ def request_key(ds, name: str, start: str, end: str, grid: Grid, side: int, regi
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def plan_fetch(sec, grid: Grid, paths: dict[str, Path], datasets, region=None) -> FetchPlan:
-    """The fetch plan of [sources.ee] section `sec` on `grid`: `paths` from output_paths, `region` from region_geometry."""
+def plan_fetch(sec, grid: Grid, paths: dict[str, Path], datasets, region=None, season_start=None) -> FetchPlan:
+    """The fetch plan of [sources.ee] section `sec` on `grid`: `paths` from output_paths, `region` from region_geometry,
+    `season_start` the [features].season_start that `year` names a season of (date_range)."""
     from irrmap.core.progress import progress_bar
     from irrmap.sources.ee.dates import check_dates
 
-    start, end = date_range(sec)
+    start, end = date_range(sec, season_start)
     # offline, before any tile is planned: a range after today or outside a collection's images is refused (every
     # problem at once), a partly covered one warned about (irrmap.sources.ee.dates)
     check_dates(datasets, start, end)
@@ -190,7 +199,9 @@ def plan_from_config(loaded, grid: Grid) -> FetchPlan:
                           "add one (README: From an Earth Engine account to a finished map)")
     sec = loaded.config.sources.ee
     datasets = resolve_datasets(sec)
-    return plan_fetch(sec, grid, output_paths(loaded, datasets), datasets, region_geometry(sec, loaded.resolve, grid))
+    season_start = (loaded.config.features or {}).get("season_start")  # `year` names the same season as the features'
+    return plan_fetch(sec, grid, output_paths(loaded, datasets), datasets, region_geometry(sec, loaded.resolve, grid),
+                      season_start=season_start)
 
 
 def is_done(out: OutputPlan) -> bool:
