@@ -271,10 +271,15 @@ def out_of_bag_classes(clf: ScopedClassifier, keys=None) -> np.ndarray:
     return out
 
 
+# The run's cap on the samples of each class a model fits on ([models].max_per_class, irrmap.core.config; a test keeps
+# the two equal): `irrmap models fit` and the Python API default to it too, so the three fit the same rows of a pool.
+DEFAULT_MAX_PER_CLASS = 100_000
+
+
 def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str = "global", features: Sequence[str] | None = None,
                   seed: int = 0, cv_blocks: int | str | None = 40, cv_splits: int = 5, n_jobs: int = 1,
                   parents: Mapping[str, str] | None = None, estimator_params: dict | None = None,
-                  max_per_class: int = 0, features_option: str = "--features", pool_name: str = "pool") -> tuple[ScopedClassifier, dict]:
+                  max_per_class: int = DEFAULT_MAX_PER_CLASS, features_option: str = "--features", pool_name: str = "pool") -> tuple[ScopedClassifier, dict]:
     """Fit the classifier on the pool and cross-validate it; returns (model, card) (save with models.save_model).
 
     cv_blocks: square blocks of that many pixels held out together, "units" to hold out whole units, None
@@ -283,7 +288,8 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     "method": "out-of-bag", no folds), which costs no fit: 6 fits instead of 11 for 5 folds. LightGBM, or a forest
     without bootstrap or out-of-bag score (estimator_params), gets `cv_splits` random folds ("<k>-fold random").
     max_per_class: fit (and cross-validate) every model on at most this many samples of each class, a seeded
-    random sample (capped_rows); 0 uses the whole pool. The card's samples count the pool and the rows used.
+    random sample (capped_rows); 0 uses the whole pool. Default DEFAULT_MAX_PER_CLASS (100,000), the run's default
+    ([models].max_per_class), so a model fitted here on the run's pool is the run's model. The card's samples count the pool and the rows used.
     n_jobs: threads (< 1: one per core, fit_threads); the final model is fitted beside the CV folds, which
     run `n_jobs` at a time. Every fit is seeded on its own, so the model and the scores do not depend on it.
     The card's `feature_ranges` holds each feature's min, max, median, 1st/99th percentile and missing count over the

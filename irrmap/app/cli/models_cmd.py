@@ -25,6 +25,9 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--seed", type=SEED, default=0, help="seed of the forest and the CV folds, 0 or more (default 0)")
     p.add_argument("--cv-blocks", default="40", help="CV hold-out: block size in pixels, 'units' for whole units, 0 to skip (default 40)")
     p.add_argument("--cv-splits", type=CV_SPLITS, default=5, help="cross-validation folds, 2 or more (default 5)")
+    p.add_argument("--max-per-class", type=int_arg(0), default=100_000, metavar="N",
+                   help="fit (and cross-validate) on at most N samples of each class, a seeded random sample of the pool; 0: "
+                        "all (default 100000, the run's [models].max_per_class, so the same pool gives the run's model)")
     p.add_argument("--jobs", type=int_arg(0), default=1, help="threads for fitting per-unit models (0: one per core; default 1)")
     p.set_defaults(func=_fit)
 
@@ -52,7 +55,8 @@ def _fit(args) -> int:
             raise InputError(f"bad --cv-blocks {cv!r}", "--cv-blocks", "give a pixel count, 'units' or 0")
         cv = int(cv) or None
     model, card = fit_from_pool(pool, model=args.model, scope=args.scope, features=args.features, seed=args.seed, cv_blocks=cv,
-                                cv_splits=args.cv_splits, n_jobs=args.jobs, pool_name=str(args.pool))
+                                cv_splits=args.cv_splits, n_jobs=args.jobs, max_per_class=args.max_per_class,
+                                pool_name=str(args.pool))
     card["pool"] = str(args.pool)
     card = save_model(model, args.out, card)
     _print_card(card)
