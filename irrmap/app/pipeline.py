@@ -29,7 +29,7 @@ from irrmap.core.code_digest import code_digest
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import build_stages
 from irrmap.app.stages.distinct import check_distinct_roles
-from irrmap.app.run_state import load_state, located, save_state, stored_path
+from irrmap.app.run_state import load_state, located, located_message, save_state, stored_message, stored_path
 from irrmap.app.run_warnings import collected_warnings, warning_record
 from irrmap.app.valid_guard import run_guarded
 from irrmap.core.config import load_config
@@ -192,14 +192,16 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
             if prev.get("fingerprint") == fp and _all_exist(stage, ctx, prev):
                 log.info("stage %s: up to date, skipped", stage.name)
                 outputs, status = [located(p, outdir) for p in prev["outputs"]], "skipped (up to date)"
-                warned = [warning_record(w["stage"], w["logger"], w["message"]) for w in prev.get("warnings", [])]
+                warned = [warning_record(w["stage"], w["logger"], located_message(w["message"], outdir, base))
+                          for w in prev.get("warnings", [])]  # naming the files in the folders as they are now
             else:
                 log.info("stage %s: running", stage.name)
                 if state.pop(stage.name, None):  # a stage that fails or is stopped must never count as up to date
                     save_state(outdir, state)
                 with collected_warnings(stage.name, []) as warned, keys_named(loaded, stage.name):  # its file errors name their keys
                     outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
-                state[stage.name] = {"fingerprint": fp, "outputs": [stored_path(p, outdir, base) for p in outputs], "warnings": warned}
+                state[stage.name] = {"fingerprint": fp, "outputs": [stored_path(p, outdir, base) for p in outputs],
+                                     "warnings": [w | {"message": stored_message(w["message"], outdir, base)} for w in warned]}
                 save_state(outdir, state)
                 ctx.digests.save()
                 drop_gdal_block_cache()  # nor its cached blocks

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from pathlib import Path
 
 from irrmap.core.atomic import write_text_atomic
@@ -40,6 +41,35 @@ def located(stored: str, outdir: Path) -> Path:
     """The file a stored path names for the output folder `outdir` (as it is now)."""
     p = Path(stored)
     return p if p.is_absolute() else Path(os.path.normpath(outdir / p))
+
+
+# A warning kept in the state names files by absolute path ("... /runs/d/output/treecover/change.csv"). Stored, the
+# output folder and the config's folder become these tokens, and read back, the current folders: a skipped stage of a
+# moved run repeats its warnings naming the files where they now are (before, the report of a moved run quoted the
+# old folder in every warning of a skipped stage).
+_FOLDER_TOKENS = ("{irrmap:output_dir}", "{irrmap:config_dir}")
+
+
+def _folders(outdir: Path, base: Path) -> list[tuple[str, str]]:
+    """(absolute folder, token), the longer folder first (the output folder usually lies in the config's)."""
+    pairs = [(os.path.abspath(outdir), _FOLDER_TOKENS[0]), (os.path.abspath(base), _FOLDER_TOKENS[1])]
+    return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
+def stored_message(message: str, outdir: Path, base: Path) -> str:
+    """`message` with the absolute output folder `outdir` and config folder `base` replaced by tokens, where a path
+    starts with them (the folder followed by a separator, a quote, a bracket, white space or the end)."""
+    for folder, token in _folders(outdir, base):
+        if folder != os.sep:
+            message = re.sub(re.escape(folder) + r"(?=[/\\\s'\"),;:\]]|$)", lambda _m, t=token: t, message)
+    return message
+
+
+def located_message(message: str, outdir: Path, base: Path) -> str:
+    """`message` as stored_message keeps it, with the tokens replaced by the current folders."""
+    for folder, token in _folders(outdir, base):
+        message = message.replace(token, folder)
+    return message
 
 
 def load_state(outdir: Path, base: Path) -> dict:
