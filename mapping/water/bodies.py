@@ -35,6 +35,7 @@ from irrmap.core.geodesy import geod_of
 from irrmap.core.grid import Grid
 from irrmap.core import palettes
 from irrmap.core.polygons import oriented, polygonal_parts
+from irrmap.core.progress import progress_bar
 from irrmap.core.raster_write import write_raster
 from irrmap.mapping.water import fixed_sum
 from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN, WATER
@@ -207,8 +208,29 @@ def _admin(pairs: list[pd.Series], ids: np.ndarray, area: np.ndarray, units) -> 
     return out
 
 
+def _table_window(k: int, t, lab_layer: Layer, unk: Layer | None, zl: Layer | None, grid: Grid, sums: _Sums, pieces: list,
+                  pairs: list) -> None:
+    """body_table's work on window `k` (a Grid tile `t`): its sums, unknown neighbours, zone pairs and polygon pieces."""
+    lab_h = lab_layer.read(t.read)
+    if not lab_h.any():  # no body in the window nor in its halo (unknown pixels may touch bodies in the halo)
+        return
+    lab = lab_h[t.inner]
+    sums.ensure(int(lab_h.max()))
+    area = pixel_areas(grid, t.window)
+    _accumulate(lab, area, grid.x_coords(t.window), grid.y_coords(t.window), sums.count, sums.area_w, sums.area_f, sums.ax_w,
+                sums.ax_f, sums.ay_w, sums.ay_f)
+    if unk is not None:
+        rs, cs = t.inner
+        _touching(lab_h, unk.read(t.read) == UNKNOWN, rs.start, rs.stop, cs.start, cs.stop, area, sums.unknown_w, sums.unknown_f)
+    if zl is not None:
+        sel = lab > 0
+        pairs.append(fixed_sum.group_parts(area[sel], [lab[sel], zl.read(t.window)[sel]]))
+    r0, c0 = int(t.window.row_off), int(t.window.col_off)
+    pieces += [(g, v, k) for g, v in _pixel_polygons(lab, r0, c0)]
+
+
 def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, units=None, tile: int = 2048) -> gpd.GeoDataFrame:
-    """One row per body id present in `labels`, with its polygon, read window by window.
+    """One row per body id present in `labels`, with its polygon, read window by window (a progress bar by window).
 
     `labels`: body ids (uint, 0 = no body) as a raster path, DataArray or array (then give `grid`), e.g.
     body_id.tif or label_windowed's labels (a file is cheaper: every window is read with a 1-pixel halo).
@@ -244,23 +266,12 @@ def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, un
         zl = Layer(zones, grid, "zones")
         lab_layer.check_aligned(zl)
     sums, pieces, pairs = _Sums(), [], []
-    for k, t in enumerate(grid.tiles(tile, halo=1 if unk is not None else 0)):
-        lab_h = lab_layer.read(t.read)
-        if not lab_h.any():  # no body in the window nor in its halo (unknown pixels may touch bodies in the halo)
-            continue
-        lab = lab_h[t.inner]
-        sums.ensure(int(lab_h.max()))
-        area = pixel_areas(grid, t.window)
-        _accumulate(lab, area, grid.x_coords(t.window), grid.y_coords(t.window), sums.count, sums.area_w, sums.area_f, sums.ax_w,
-                    sums.ax_f, sums.ay_w, sums.ay_f)
-        if unk is not None:
-            rs, cs = t.inner
-            _touching(lab_h, unk.read(t.read) == UNKNOWN, rs.start, rs.stop, cs.start, cs.stop, area, sums.unknown_w, sums.unknown_f)
-        if zl is not None:
-            sel = lab > 0
-            pairs.append(fixed_sum.group_parts(area[sel], [lab[sel], zl.read(t.window)[sel]]))
-        r0, c0 = int(t.window.row_off), int(t.window.col_off)
-        pieces += [(g, v, k) for g, v in _pixel_polygons(lab, r0, c0)]
+    th, tw = (tile, tile) if np.isscalar(tile) else tile
+    n_tiles = -(-grid.height // int(th)) * -(-grid.width // int(tw))
+    with progress_bar(total=n_tiles, desc="water bodies: table", unit="tile") as bar:
+        for k, t in enumerate(grid.tiles(tile, halo=1 if unk is not None else 0)):
+            _table_window(k, t, lab_layer, unk, zl, grid, sums, pieces, pairs)
+            bar.update(1)
     ids = np.flatnonzero(sums.count)
     area = sums.total("area", ids)
     pixel_geoms = _bodies_geometry(pieces, ids) if len(ids) else np.zeros(0, dtype=object)

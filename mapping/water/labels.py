@@ -13,8 +13,9 @@ Two passes over the mask, one tile at a time, with a join between them:
    without a detection pixel are dropped, and the rest are numbered by their first pixel;
 3. the output is lazy: each block labels its tile again (the same numbers as in step 1) and maps them
    through the table of final ids, so writing it (irrmap.core.raster_write) streams block by block.
-Peak memory is a few tiles (about 16 bytes per pixel of a tile while it is labelled) plus a few tens of bytes
-per tile-level label (benchmarks/bench_water_labels.py: 1.2 GB for 20,000 x 20,000 with 4,096-pixel tiles).
+Peak memory is a few tiles (about 16 bytes per pixel of a tile while it is labelled; pass 1 computes
+2 x the scheduler's task slots tiles at a time, with a progress bar by tile) plus a few tens of bytes per
+tile-level label (benchmarks/bench_water_labels.py: 1.2 GB for 20,000 x 20,000 with 4,096-pixel tiles).
 """
 
 from __future__ import annotations
@@ -191,10 +192,29 @@ class _Relabel:
 
     def __call__(self, block, block_info=None):
         (r0, _), (c0, _) = block_info[0]["array-location"]
-        lab, _ = ndimage.label(block == WATER, structure=self.struct)
-        idx = lab.astype(np.int64)
-        np.add(idx, self.offsets[r0, c0], out=idx, where=lab > 0)
-        return self.lut[idx]
+        lab, n = ndimage.label(block == WATER, structure=self.struct)
+        offset = self.offsets[r0, c0]
+        # the tile's own table (0 -> 0, label k -> final id of provisional id offset + k), indexed by the int32 labels:
+        # no int64 copy of the tile (8 bytes per pixel more, per block being written)
+        tile_lut = np.concatenate([np.zeros(1, np.uint32), self.lut[offset + 1 : offset + n + 1]])
+        return tile_lut[lab]
+
+
+def _computed_in_batches(tasks: list, desc: str) -> list:
+    """dask.compute of `tasks` (each a tile's work), a few at a time: `2 * task_slots()` tasks per compute, so the
+    scheduler never holds more tiles in memory than that (one compute of all of them may read tiles ahead of the
+    tasks that consume them), with a progress bar by tile (irrmap.core.progress). Results in the order of `tasks`."""
+    from irrmap.core.parallelism import task_slots
+    from irrmap.core.progress import progress_bar
+
+    batch = max(1, 2 * task_slots())
+    out: list = []
+    with progress_bar(total=len(tasks), desc=desc, unit="tile") as bar:
+        for k in range(0, len(tasks), batch):
+            done = dask.compute(*tasks[k : k + batch])
+            out.extend(done)
+            bar.update(len(done))
+    return out
 
 
 def label_windowed(mask, *, connectivity: int = 8, tile=4096, grid: Grid | None = None, min_area_m2: float = 0.0,
@@ -238,7 +258,7 @@ def label_windowed(mask, *, connectivity: int = 8, tile=4096, grid: Grid | None 
     tasks = [dask.delayed(_scan, pure=True)(arr.blocks[i, j], det_arr.blocks[i, j] if det_arr is not None else None,
                                             r, c, width, struct, area_grid)
              for i, r in enumerate(rows) for j, c in enumerate(cols)]
-    scans = dict(zip([(r, c) for r in rows for c in cols], dask.compute(*tasks)))
+    scans = dict(zip([(r, c) for r in rows for c in cols], _computed_in_batches(tasks, "water bodies: label tiles")))
     offsets, lut, n = _final_ids(scans, rows, cols, connectivity, min_area_m2, det is not None)
     del scans
     out = da.map_blocks(_Relabel(struct, offsets, lut), arr, dtype=np.uint32, meta=np.empty((0, 0), np.uint32),

@@ -58,7 +58,36 @@ def _register_mask(cmds) -> None:
     # default None: `--method otsu` with an explicit --threshold is refused (Otsu computes its own threshold)
     p.add_argument("--threshold", type=float, default=None,
                    help=f["threshold"].description.replace("%", "%%") + f" Default: {f['threshold'].default}.")
-    p.set_defaults(func=_mask)
+    p.set_defaults(func=_bounded(_mask))
+
+
+def _bounded(command):
+    """`command` run with bounded memory (the water commands read and write whole scenes window by window, so
+    what grows with the scene is what the process keeps between windows): GDAL's block cache capped at the
+    [run].gdal_cache_mb default (64 MB; GDAL's own default is 5 % of RAM, which the windows of a large mask or
+    body_id.tif filled: a 188 Mpx mask, `water bodies` peaked at 2.7 GB, 1.6 GB with the cap alone), unless the environment
+    sets GDAL_CACHEMAX; and glibc's malloc arenas and thresholds set for tiled work (irrmap.core.memory, as
+    `irrmap run` and the predict commands do), so freed window buffers do not pile up. Neither changes a pixel."""
+    import functools
+
+    @functools.wraps(command)
+    def run(args) -> int:
+        import os
+
+        import rasterio
+
+        from irrmap.core.config import RunSection
+        from irrmap.core.memory import fix_malloc_thresholds, limit_arenas
+        from irrmap.core.raster_write import gdal_cache_bytes
+
+        limit_arenas()  # before the dask threads allocate
+        fix_malloc_thresholds()
+        if os.environ.get("GDAL_CACHEMAX"):
+            return command(args)
+        with rasterio.Env(GDAL_CACHEMAX=gdal_cache_bytes(RunSection.model_fields["gdal_cache_mb"].default)):
+            return command(args)
+
+    return run
 
 
 def _check_threshold(args) -> None:
@@ -99,7 +128,7 @@ def _register_bodies(cmds) -> None:
     p.add_argument("--name-field", help="field with the unit name (with --units)")
     add_unit_options(p, code="--code-field", layer="--layer", hierarchy="none")
     p.add_argument("--tile", type=CHUNK, default=4096, help="pixels per window edge (memory, not results, depends on it; default 4096)")
-    p.set_defaults(func=_bodies)
+    p.set_defaults(func=_bounded(_bodies))
 
 
 def _register_change(cmds) -> None:
@@ -122,7 +151,7 @@ def _register_change(cmds) -> None:
                         "ids it gave them and new bodies get ids never issued before (its stable_id.tif next_id tag)")
     p.add_argument("--next-id", type=int, default=None,
                    help="first id for new bodies (default: the largest stable epoch-A id + 1, or the next id of --previous)")
-    p.set_defaults(func=_change)
+    p.set_defaults(func=_bounded(_change))
 
 
 def _mask(args) -> int:
@@ -142,10 +171,14 @@ def _mask(args) -> int:
     refuse_empty_output(path, [], what="the water mask", bands=[1], where=", ".join(map(str, args.scenes)),
                         fix="every pixel is unknown (cloud, shadow, snow or fill in every scene): give scenes with clear "
                             f"pixels of the area ({', '.join(map(str, args.scenes))}), or lower --min-clear")
-    s = epoch_summary(mask_layers(path)["water"])
+    s = epoch_summary(mask_layers(path, chunks=_SUMMARY_TILE)["water"], tile=_SUMMARY_TILE)  # one chunk per window read
     print(f"{path}: {len(scenes)} scene(s), method {args.method}; clear {s['clear_share']:.1%} of {s['area_km2']:.6g} km2, "
           f"water {_share(s['water_share_of_clear'])} of the clear area ({s['water_km2']:.6g} km2), unknown {s['unknown_km2']:.6g} km2")
     return 0
+
+
+#: window edge (pixels) of the mask's area summary: the chunk of the layer it reads, so each window reads one chunk
+_SUMMARY_TILE = 1024
 
 
 def _help(field) -> str:
@@ -194,13 +227,24 @@ def _bodies(args) -> int:
 def _refuse_unknown_mask(water, path) -> None:
     """InputError when the mask's water layer has no pixel that is known (0 or 1): every pixel unknown (255) or the
     file's nodata. Bodies of such a mask are '0 bodies, 0 km2', which reads as 'no water' although nothing was seen
-    (suitability distance refuses such a water raster the same way)."""
+    (suitability distance refuses such a water raster the same way). `water` (dask-backed) is read chunk by chunk,
+    stopping at the first chunk with a known pixel, with a progress bar by chunk."""
     from irrmap.core.errors import InputError
 
     import dask
 
-    known = dask.compute(((water == 0) | (water == 1)).any())[0]
-    if not bool(known):
+    from irrmap.core.progress import progress_bar
+
+    blocks = water.data.to_delayed().ravel()
+    known = False
+    with progress_bar(total=len(blocks), desc="water bodies: known pixels", unit="tile") as bar:
+        for block in blocks:  # window by window, stopping at the first known pixel (usually in the first window)
+            values = dask.compute(block)[0]
+            known = bool(((values == 0) | (values == 1)).any())
+            bar.update(1)
+            if known:
+                break
+    if not known:
         raise InputError("the mask has no known pixel: every pixel is unknown (255) or nodata, so it cannot say where water "
                          "is not", str(path), "give a mask with clear pixels (irrmap water mask of scenes that see the area); "
                          "if 255 is not the mask's unknown code here, declare the file's real nodata (gdal_edit.py -a_nodata)")
