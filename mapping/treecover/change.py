@@ -34,7 +34,7 @@ import xarray as xr
 from irrmap.mapping.treecover.codes import check_code_pair, refuse_code_layer
 from irrmap.mapping.treecover.epoch_units import check_epoch_units
 from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
-from irrmap.mapping.treecover.sample import decoded_sample
+from irrmap.mapping.treecover.sample import decoded_sample, nodata_values
 from rasterio.windows import Window
 
 from irrmap.core import fixed_sum, palettes
@@ -259,13 +259,41 @@ def _percent_warnings(path, scale, nodata, role: str = "the epoch") -> np.ndarra
     outside = np.unique(vals[(vals < 0) | (vals > 100)])
     if outside.size:
         log.warning("%s: values outside 0..100 %% (%s) are taken as missing (MODIS VCF: 200 water, 253 fill) (fix: if they are "
-                    "cover, decode them to percent with --scale; if they are flags, declare them with --nodata to silence this)",
-                    path, ", ".join(f"{v:g}" for v in outside[:6]))
+                    "cover, decode them to percent with --scale; if they are flags, %s)",
+                    path, ", ".join(f"{v:g}" for v in outside[:6]), _nodata_fix(path, nodata, scale, outside))
     inside = vals[(vals >= 0) & (vals <= 100)]
     if scale is not None and inside.size and 0 < inside.max() <= 1.0:
         log.warning("%s: every value lies within 0..1 after --scale %g: fractions, not percent? They are read as percent (at most 1 %% "
                     "cover) (fix: pass --scale 100 for fractions)", path, scale)
     return vals
+
+
+#: most flag values a --nodata fix lists; more distinct values outside 0..100 are no flag codes (blends, or another scale)
+MAX_FLAGS = 8
+
+
+def _nodata_fix(path, nodata, scale, outside: np.ndarray) -> str:
+    """The command-line fix that declares the flags `outside` (decoded values outside 0..100 % in the sample of `path`)
+    missing: `--nodata` with every value already missing (the given --nodata values, else the file's own nodata, which
+    --nodata replaces) and the flags as stored (decoded / `scale`), e.g. "--nodata 200 253"."""
+    from irrmap.core.raster_read import open_raster
+
+    first, fills = nodata_values(nodata)
+    with open_raster(path) as src:
+        own = src.nodatavals[0]
+        file_scale = (src.scales[0] if src.scales else 1.0) or 1.0
+        offset = (src.offsets[0] if src.offsets else 0.0) or 0.0
+    if first is not None:
+        declared = [first, *fills]
+    else:
+        declared = [float(own)] if own is not None and np.isfinite(own) else []
+    s = float(scale) if scale else float(file_scale)
+    stored = [(float(v) - offset) / s for v in outside]
+    if len(stored) > MAX_FLAGS:
+        return (f"declare each flag value with --nodata (several values allowed: --nodata V1 V2 ...; {len(stored)} distinct values "
+                "found in the sample, more than flag codes usually are)")
+    values = list(dict.fromkeys(f"{v:g}" for v in declared + stored))
+    return f"declare them missing: pass --nodata {' '.join(values)} (the values given to --nodata replace the files' own nodata)"
 
 
 def _warn_unlisted(sums: pd.DataFrame, zone_table: pd.DataFrame, area_unit: str) -> None:
@@ -333,7 +361,8 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
     DataError for fractions (irrmap.mapping.treecover.percent), InputError for epochs in different units or a `scale` that
     leaves almost every pixel missing (check_epoch_units) and an unknown `resampling`. `resampling`: how epoch B is read
     onto A's grid when it is not on A's lattice (RESAMPLING; default nearest, with a warning naming it; recorded in the
-    tag epoch_b_resampling, "none" for a plain copy). Tags epoch_a/epoch_b: the epochs' paths relative to OUT's folder
+    tag epoch_b_resampling, "none" for a plain copy). `nodata`: one stored value or several (MODIS VCF 200 water and 253
+    fill: (200, 253)), all missing in both epochs, replacing the files' own nodata. Tags epoch_a/epoch_b: the epochs' paths relative to OUT's folder
     (irrmap.core.relative_path)."""
     _check_thresholds(change_threshold, forest_threshold)
     normalise_area_unit(area_unit)
@@ -349,11 +378,12 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
     # values outside 0..100 % (MODIS VCF 200 water, 253 fill) are masked on each file's own grid, before epoch B
     # is resampled onto A's grid: averaged with the flags they would pass for cover (0.75 x 50 + 0.25 x 200 = 87.5)
     # the units were decided per epoch above (check_epoch_units): read_raster's own "already scaled" warning would misjudge them
-    a = read_raster(epoch_a, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, valid_range=stored_percent_range(epoch_a, scale),
-                    warn_scaled=False, name="cover_a")
+    first, fills = nodata_values(nodata)  # several --nodata values (MODIS VCF 200 253): the first replaces the files' nodata
+    a = read_raster(epoch_a, grid, band=1, chunks=chunks, scale=scale, nodata=first, fill_values=fills,
+                    valid_range=stored_percent_range(epoch_a, scale), warn_scaled=False, name="cover_a")
     method = _check_resampling(resampling)
-    b = read_raster(epoch_b, grid, band=1, chunks=chunks, scale=scale, nodata=nodata, valid_range=stored_percent_range(epoch_b, scale),
-                    warn_scaled=False, resampling=method, name="cover_b")
+    b = read_raster(epoch_b, grid, band=1, chunks=chunks, scale=scale, nodata=first, fill_values=fills,
+                    valid_range=stored_percent_range(epoch_b, scale), warn_scaled=False, resampling=method, name="cover_b")
     if b.attrs["resampling"] != "none":
         _warn_off_lattice(epoch_b, grid, method, resampling is None)
     classes = change_map(a, b, change_threshold=change_threshold, forest_threshold=forest_threshold)

@@ -171,7 +171,8 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
     band_names: the common name of each file, in order (irrmap.sources.bands.COMMON). sensor: a sensor code of
     irrmap.sources.bands (LT05, LE07, LC08, S2A, ...) whose catalogue names bands by the band number in their
     description or file name. Raises InputError for no files, a name outside the catalogue or given twice,
-    a wrong count of names, files with different numbers of layers, or a `sensor` whose instrument family
+    a wrong count of names, files with different numbers of layers, a file of several undated layers whose band
+    nothing names (a band stack: `_refuse_band_stacks`), or a `sensor` whose instrument family
     contradicts the Landsat product or scene id a file name starts with (`_check_sensor`).
     """
     paths = tuple(os.fspath(p) for p in paths)
@@ -181,13 +182,14 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
         stack = _scene_stack(paths[0], band_names, percentiles, warn_indices)
         if stack is not None:
             return stack
-    counts, descriptions, data_layers = [], [], []
+    counts, descriptions, data_layers, layer_texts = [], [], [], []
     for p in paths:
         with open_raster(p) as src:
             data = data_bands(src)  # an alpha band is the file's mask (applied by `read`), not a date
             data_layers.append(tuple(data))
             counts.append(len(data))
             descriptions.append((src.descriptions[data[0] - 1] or "").strip() if len(data) == 1 else "")
+            layer_texts.append([(src.descriptions[k - 1] or "").strip() for k in data])
     if len(set(counts)) > 1:
         listing = ", ".join(f"{Path(p).name}: {c}" for p, c in zip(paths, counts))
         raise InputError(f"band files hold different numbers of layers (dates): {listing}", "--bands",
@@ -196,11 +198,40 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
     if sensor is not None:
         _check_sensor(paths, sensor)
     names = _band_names(paths, descriptions, band_names, sensor)
+    if band_names is None:
+        _refuse_band_stacks(paths, layer_texts, names, sensor)
     stack = BandStack(paths, grid, names, tuple(descriptions), _file_keys(paths), counts[0], _checked_percentiles(percentiles),
                       data_layers=tuple(data_layers), sensor=sensor or _named_sensor(paths))
     if warn_indices:
         _warn_missing_indices(stack)
     return stack
+
+
+def _refuse_band_stacks(paths, layer_texts, names, sensor: str | None) -> None:
+    """InputError for a band file whose several layers carry no date in their descriptions (dates.parse_layer_date) and
+    whose band nothing names (no --band-names; no band number of `sensor` in its file name): such a file looks like a
+    stack of spectral bands (gdal_merge.py -separate B1 B2 B3 ...), and read as dates of one band its blue..swir2 would
+    become percentiles "over dates" of one unnamed feature. Dated layers, a band the file name numbers under --sensor
+    (..._B4.tif) or --band-names declare the layers dates of one band and pass."""
+    from irrmap.mapping.treecover.dates import parse_layer_date
+
+    def dated(text: str) -> bool:
+        try:
+            return bool(text) and parse_layer_date(text) is not None
+        except InputError:
+            return False
+
+    for p, texts, name in zip(paths, layer_texts, names):
+        if len(texts) < 2 or name is not None or any(dated(t) for t in texts):
+            continue
+        why = (f"--sensor {sensor} names bands by their number in the file name, and {Path(p).name} names none" if sensor else
+               "no --band-names or --sensor names its band")
+        n = len(texts)
+        raise InputError(f"{Path(p).name} holds {n} undated layers and {why}: it looks like a stack of {n} spectral bands, which "
+                         f"would be read as {n} dates of one band (percentiles across the bands)", p,
+                         f"give one file per band (gdal_translate -b N {Path(p).name} B_N.tif for N = 1..{n}, then --bands B_1.tif ... "
+                         f"B_{n}.tif with --band-names or --sensor); or, if the layers are dates of one band, put their dates in the band "
+                         "descriptions (e.g. 2005-07-01, or Landsat scene ids) or name the band with --band-names")
 
 
 def _scene_stack(path: str, band_names, percentiles, warn_indices: bool = True) -> BandStack | None:

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from irrmap.mapping.treecover.sample import decoded_sample
+from irrmap.mapping.treecover.sample import decoded_sample, nodata_values
 
 from irrmap.core.errors import InputError
 
@@ -32,7 +32,7 @@ _INDEX = re.compile(r"(?i)(?:^|[^a-z])(ndvi|evi|nbr|ndmi|ndwi|mndwi|savi)(?:[^a-
 def decoding_options(preset: str | None = None, *, scale=None, nodata=None, valid_range=None) -> dict:
     """Keyword arguments of irrmap.core.raster_read.read_raster / irrmap.core.nodata.decoding_for for a series:
     the preset's (irrmap.sources.modis.PRESETS; None or "none" = the files' own) with `scale`, `nodata` and
-    `valid_range` (stored values) overriding it. Raises InputError for an unknown preset or a valid range whose
+    `valid_range` (stored values) overriding it; several `nodata` values (sample.nodata_values) add fill values. Raises InputError for an unknown preset or a valid range whose
     low end is above its high end."""
     from irrmap.sources.modis import PRESETS
 
@@ -46,7 +46,8 @@ def decoding_options(preset: str | None = None, *, scale=None, nodata=None, vali
         base["valid_range"] = (lo, hi)
     if scale is not None:
         base["scale"] = float(scale)
-    out = {"scale": base.get("scale"), "nodata": nodata, "fill_values": tuple(base.get("fill_values", ())),
+    nodata, more = nodata_values(nodata)  # several --nodata values: the first replaces the files' nodata, the others are fills
+    out = {"scale": base.get("scale"), "nodata": nodata, "fill_values": tuple(base.get("fill_values", ())) + more,
            "valid_range": base.get("valid_range"), "signed": bool(base.get("signed", False))}
     return out
 

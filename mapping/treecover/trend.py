@@ -360,7 +360,8 @@ def trend_to_file(out, layers: list[Layer], *, min_years: int = DEFAULT_MIN_YEAR
     """Write OUT: a tiled COG, band 1 Theil-Sen slope in the layers' (decoded) units per year, band 2 the
     Mann-Kendall p-value, float32 with NaN nodata, band descriptions and provenance tags. `grid`: default the
     grid of the earliest layer's file; layers on other grids are resampled onto it (read_raster). Memory is
-    held near `memory_mb` whatever the grid size (window_for). `preset` (mod13q1, mod09) and `valid_range` (stored
+    held near `memory_mb` whatever the grid size (window_for). `nodata`: one stored value or several (all missing,
+    replacing the files' own; series_values.decoding_options). `preset` (mod13q1, mod09) and `valid_range` (stored
     values) decode the layers as irrmap.mapping.treecover.series_values.decoding_options says. Raises InputError for
     fewer than two layers, an index series (NDVI, EVI, ... by names or --harmonise) whose decoded values leave -1..1
     (series_values.check_index_values), or values not in `unit`s for `harmonise`."""
@@ -390,7 +391,7 @@ def trend_to_file(out, layers: list[Layer], *, min_years: int = DEFAULT_MIN_YEAR
         "min_years": int(min_years),
         "annual": annual or "none (every observation at its own time)",
         "scale": "file" if scale is None else scale,
-        "nodata": "file" if nodata is None else nodata,
+        "nodata": "file" if nodata is None else (" ".join(f"{float(v):g}" for v in nodata) if isinstance(nodata, (list, tuple)) else nodata),
         "preset": preset or "none",
         "valid_range": "file" if valid_range is None else f"{decode['valid_range'][0]:g}..{decode['valid_range'][1]:g}",
         "harmonise": f"{harmonise}: TM/ETM+ to OLI, Roy et al. 2016 Table 2 OLS" if harmonise else "none",

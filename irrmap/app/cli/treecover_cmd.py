@@ -45,7 +45,9 @@ def _register_trend(cmds) -> None:
     p.add_argument("--date-pattern", help="strptime-style pattern of the dates in names, e.g. %%Y%%m%%d (Landsat ids are always recognised)")
     p.add_argument("--band", help="the layer (number or name) of each file, for per-date files with several layers")
     p.add_argument("--scale", type=SCALE, default=None, help="multiply stored values (e.g. 0.0001 for NDVI x 10000); the slope is in the scaled units")
-    p.add_argument("--nodata", type=FINITE, default=None, help="stored value of missing observations (replaces the files' own)")
+    p.add_argument("--nodata", type=FINITE, nargs="+", default=None, metavar="VALUE",
+                   help="stored value(s) of missing observations, several for a product with several codes (--nodata -3000 65531); "
+                        "replace the files' own")
     p.add_argument("--preset", choices=("mod13q1", "mod09", "none"), default="none",
                    help="decoding preset: mod13q1 = MOD13Q1 NDVI/EVI, scale 1e-4, fill -3000 and 65531, valid stored range -2000..10000, "
                         "uint16 copies read as int16; mod09 = scale 1e-4, fill -28672, valid -100..16000 (--scale/--nodata/--valid-range "
@@ -75,7 +77,9 @@ def _register_change(cmds) -> None:
     p.add_argument("--forest-threshold", type=PERCENT, default=30.0, help="forest = canopy cover above this percent (default 30)")
     p.add_argument("--scale", type=SCALE, default=None, help="multiply stored values of both epochs to get percent (100 for fractions 0..1; "
                    "epochs in different units are refused)")
-    p.add_argument("--nodata", type=FINITE, default=None, help="stored value of missing pixels in both epochs (replaces the files' own)")
+    p.add_argument("--nodata", type=FINITE, nargs="+", default=None, metavar="VALUE",
+                   help="stored value(s) of missing pixels in both epochs, several for a product with several codes (MODIS VCF: "
+                        "--nodata 200 253, water and fill); replace the files' own")
     p.add_argument("--resampling", choices=("nearest", "average", "bilinear"), default=None,
                    help="how EPOCH_B is read onto EPOCH_A's grid when it is on another grid (warned about): nearest keeps B's own values "
                         "for the thresholds (default), average for a B much finer than A; recorded in the tag epoch_b_resampling")
@@ -90,6 +94,13 @@ def _register_change(cmds) -> None:
     p.set_defaults(func=_change)
 
 
+def _nodata(values):
+    """--nodata as the layer takes it: None, one number (as before several were allowed: the same tags), or a tuple."""
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else tuple(values)
+
+
 def _trend(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.valid_share import refuse_empty_output
@@ -99,7 +110,7 @@ def _trend(args) -> int:
     band_dates = read_band_dates(args.band_dates) if args.band_dates else None
     layers = dated_layers(args.series, band=args.band, band_dates=band_dates, pattern=args.date_pattern,
                           pattern_option="--date-pattern")
-    path = trend_to_file(args.out, layers, min_years=args.min_years, annual=args.annual, scale=args.scale, nodata=args.nodata,
+    path = trend_to_file(args.out, layers, min_years=args.min_years, annual=args.annual, scale=args.scale, nodata=_nodata(args.nodata),
                          harmonise=args.harmonise, unit=args.unit, memory_mb=args.memory_mb, grid=Grid.from_raster(args.series[0]),
                          preset=None if args.preset == "none" else args.preset, valid_range=args.valid_range)
     refuse_empty_output(path, [("SERIES", p) for p in dict.fromkeys(str(x) for x in args.series)], what="the trend", bands=[1],
@@ -138,7 +149,7 @@ def _change(args) -> int:
     elif args.zones:
         zones = zones_from_raster(args.zones, args.zone_table, Grid.from_raster(args.epoch_a))
     paths = change_to_file(args.out, args.epoch_a, args.epoch_b, change_threshold=args.change_threshold,
-                           forest_threshold=args.forest_threshold, scale=args.scale, nodata=args.nodata, table=args.table, zones=zones,
+                           forest_threshold=args.forest_threshold, scale=args.scale, nodata=_nodata(args.nodata), table=args.table, zones=zones,
                            area_unit=args.area_unit, resampling=args.resampling)
     refuse_empty_output(paths[0], [("EPOCH_A", args.epoch_a), ("EPOCH_B", args.epoch_b)], what="the change map", also=paths[1:],
                         fix="give two epochs of percent cover that both have data over the same area (gdalinfo -stats), or "
@@ -201,7 +212,8 @@ def _register_predict(cmds) -> None:
 
 def _band_options(p) -> None:
     p.add_argument("--bands", nargs="+", required=True, metavar="BAND.tif",
-                   help="one file per spectral band, in a fixed order; several layers in a file are dates of that band")
+                   help="one file per spectral band, in a fixed order; several layers in a file are dates of that band (dated in "
+                        "their band descriptions, or the band named by --band-names / --sensor: else refused as a band stack)")
     p.add_argument("--band-names", metavar="NAMES", help="common name of each --bands file: e.g. blue,green,red,nir,swir1,swir2 "
                    "(default: band descriptions that are such names, else the band numbers in the file names with --sensor)")
     p.add_argument("--sensor", help="sensor code naming bands by the band number in their description or file name "
