@@ -296,7 +296,9 @@ def composite_rasters(
 ) -> dict[str, xr.DataArray]:
     """The per-pixel part of `feature_rasters`: <vi>_<stat> composites of the `[features]` series (the maxima
     of EVI, NDVI and GI adjusted for mixed pixels with f_natural and f_other) and agi = gi_max x ndwi_max
-    (*open*: the authors' order is unpublished). Lazy (dask) (y, x) float32 DataArrays on `grid`. Raises
+    (*open*: the authors' order is unpublished). Lazy (dask) (y, x) float32 DataArrays on `grid`; the adjusted
+    maxima, and agi made of an adjusted gi_max, carry the GeoTIFF tags of training.mixed_pixels.mixed_tags in their
+    attrs (the stage writes them). Raises
     ConfigError for unknown keys, a bad season_start or no vegetation input, InputError for a series whose dates span
     more than a year when `year` (the run's: [statistics].year) is None; with `year`, such a series keeps the dates
     of the season `year` names ([features].season_start "MM-DD", default "01-01": the calendar year; a season is
@@ -304,7 +306,7 @@ def composite_rasters(
     half of its dates fall in that season (training.series_checks.one_year)."""
     from irrmap.training.composites import annual_statistics
     from irrmap.training.indices import agi, green_index, ndwi_gao
-    from irrmap.training.mixed_pixels import adjust_mixed
+    from irrmap.training.mixed_pixels import TAG, UPPER_TAG, adjust_mixed, mixed_tags
     from irrmap.training.physical_range import screen
     from irrmap.sources.modis import qa_rule_from
 
@@ -351,6 +353,8 @@ def composite_rasters(
             log.warning("features: mixed-pixel adjustment skipped (needs forest/grass and urban/water/unused shares)")
     if "gi_max" in out and "ndwi_max" in out:
         out["agi"] = agi(out["gi_max"], out["ndwi_max"]).rename("agi")
+        if TAG in out["gi_max"].attrs:  # made of the adjusted gi_max: tagged so too
+            out["agi"].attrs.update(mixed_tags("agi", float(out["gi_max"].attrs[UPPER_TAG]), of="gi_max"))
     return out
 
 

@@ -52,6 +52,21 @@ def _year_args(p) -> None:
                    "soy season of central Brazil)")
 
 
+def _mixed_args(p, what: str) -> None:
+    g = p.add_argument_group("mixed-pixel adjustment", "the run's [features] mixed = true (its default): the annual maximum "
+                             f"of {what} x the cropland share where 0 < cropland < --mixed-upper and the forest/grass share >= "
+                             "the urban/water/unused share (METHOD.md section 1; training.mixed_pixels). Give the three 0..1 "
+                             "share rasters the run reads (its output/aligned/cropland.tif, forest_grass.tif, other_cover.tif) "
+                             "to get its <name>_max; each is read onto the grid of the series as the run reads a share "
+                             "(irrmap.core.raster_read, area_share). Only the max band is adjusted; the file gets a "
+                             "mixed_pixels tag")
+    g.add_argument("--cropland", metavar="FILE", help="cropland share raster (0..1): turns the adjustment on (needs --natural and --other)")
+    g.add_argument("--natural", metavar="FILE", help="forest/grass share raster (0..1)")
+    g.add_argument("--other", metavar="FILE", help="urban/water/unused share raster (0..1)")
+    g.add_argument("--mixed-upper", type=fraction_arg(low_open=True), metavar="F", help="cropland share from which a pixel "
+                   "counts as pure crop, not mixed (default 0.9: METHOD.md section 1, [features].mixed_upper)")
+
+
 def register(sub, name: str, help_: str) -> None:
     cmds = add_group(sub, name, help_)
 
@@ -79,6 +94,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--name", default="vi", help="prefix of the band descriptions (default vi)")
     p.add_argument("--ddof", type=int, default=0, help="delta degrees of freedom of std (0 numpy, 1 MATLAB)")
     _year_args(p)
+    _mixed_args(p, "EVI, NDVI, GI or a --name vi")
     p.set_defaults(func=_composite)
 
     p = cmds.add_parser("index", help="GI, NDWI (Gao) or AGI per date from reflectances, then annual statistics",
@@ -98,6 +114,7 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--max-gi", type=POSITIVE_FLOAT, default=15.0, help="GI above this is invalid (default 15)")
     _decoding_args(p)
     _year_args(p)
+    _mixed_args(p, "gi (as the run adjusts gi_max; not ndwi or agi)")
     p.set_defaults(func=_index)
 
     p = cmds.add_parser("nscore", help="neighbourhood-normalised score: VI / median VI of reference pixels in a window",
@@ -208,13 +225,24 @@ def _annual_vi(path, grid, band, chunk):
              "writes it)"))) from None
 
 
-def _write_stats(series, args, prefix, tags) -> int:
+def _write_stats(series, args, prefix, tags, mixed=None) -> int:
+    """Write the --stat bands of `series` to OUT; `mixed` (the shares of _mixed_shares, or None): the max band adjusted
+    for mixed pixels (training.mixed_pixels.adjust_mixed, as the run adjusts <vi>_max) and its tags added."""
     from irrmap.core.raster_write import write_raster
     from irrmap.training.composites import annual_statistics, band_names
 
     stats = list(dict.fromkeys(args.stat or ["max"]))
     st = annual_statistics(series, stats, ddof=getattr(args, "ddof", 0), allow_multiyear=True)  # one_year ran first
-    write_raster(args.out, st, dtype="float32", descriptions=band_names(prefix, stats), tags={"stage": "features", **tags})
+    names = band_names(prefix, stats)
+    data = st
+    if mixed is not None:
+        from irrmap.training.mixed_pixels import adjust_mixed
+
+        crop, natural, other, upper, paths = mixed
+        data = [adjust_mixed(st.sel(stat=s, drop=True).rename(n), crop, natural, other, upper) if s == "max" else
+                st.sel(stat=s, drop=True).rename(n) for s, n in zip(stats, names, strict=True)]
+        tags = {**tags, **{k: v for k, v in data[stats.index("max")].attrs.items() if k.startswith("mixed_")}, **paths}
+    write_raster(args.out, data, dtype="float32", descriptions=names, tags={"stage": "features", **tags})
     inputs = getattr(args, "files", None) or getattr(args, "nir", None) or []
     _refuse_empty(args.out, stats, series, " ".join(map(str, inputs[:1])) + (f" (and {len(inputs) - 1} more)" if len(inputs) > 1 else ""))
     return 0
@@ -239,22 +267,95 @@ def _refuse_empty(out, stats: list, series, where: str) -> None:
                     "and the --qa rule")
 
 
+def _share_roles(args):
+    """The training.distinct_files roles of the three share options (one file given for two shares is refused)."""
+    from irrmap.training.distinct_files import role
+
+    return (role("--cropland", "the cropland share", args.cropland), role("--natural", "the forest/grass share", args.natural),
+            role("--other", "the urban/water/unused share", args.other))
+
+
+def _mixed_checks(args, quantity: str) -> bool:
+    """Whether the mixed-pixel options ask for the adjustment (False: none given), checked before any reading.
+    InputError (exit 2) for a share option without the other two, --mixed-upper without them, no max among the --stat
+    (only the maximum is adjusted, as in the run) and an index the run does not adjust (`quantity` ndwi or agi: it
+    adjusts evi, ndvi and gi; an unnamed vi is allowed)."""
+    from irrmap.core.errors import InputError
+
+    options = {"--cropland": args.cropland, "--natural": args.natural, "--other": args.other}
+    if not any(options.values()):
+        if args.mixed_upper is not None:
+            raise InputError("--mixed-upper without the shares it applies to", "--mixed-upper",
+                             "pass --cropland, --natural and --other too (or drop --mixed-upper)")
+        return False
+    missing = [o for o, v in options.items() if not v]
+    if missing:
+        raise InputError(f"the mixed-pixel adjustment needs all three shares: {' and '.join(missing)} missing",
+                         "/".join(missing), "pass --cropland, --natural (forest/grass) and --other (urban/water/unused) "
+                         "share rasters, e.g. the run's output/aligned/cropland.tif, forest_grass.tif, other_cover.tif; or none")
+    if quantity in ("ndwi", "agi"):
+        raise InputError(f"the mixed-pixel adjustment applies to the maxima of EVI, NDVI and GI, not {quantity.upper()} "
+                         "(the run does not adjust it)", "--cropland",
+                         "drop --cropland/--natural/--other" + (" (the run's agi is gi_max x ndwi_max: make gi with "
+                                                                 "--cropland and ndwi without)" if quantity == "agi" else ""))
+    if "max" not in (args.stat or ["max"]):
+        raise InputError("the mixed-pixel adjustment applies to the annual maximum, and no --stat max is asked for",
+                         "--cropland", "add --stat max (the other statistics are written unadjusted, as the run writes them)")
+    return True
+
+
+def _mixed_shares(args, grid, reference_path=None):
+    """(f_crop, f_natural, f_other, upper, tags) for _write_stats: the --cropland, --natural and --other rasters read onto
+    `grid` (the series' grid) as the run reads a share input (read_raster with area_share: a pixel less than half covered
+    by valid cells is missing; the same lattice reads the values as stored) after input_options.read_onto
+    (georeferencing errors; a file covering under 99 % of the grid warned about), each refused unless a 0..1 fraction
+    (training.nscore.check_share, DataError, exit 2: the run refuses a percent share too); upper = --mixed-upper
+    (default 0.9, METHOD.md section 1); tags naming the three files. Call _mixed_checks first."""
+    from irrmap.app.cli.input_options import read_onto
+    from irrmap.core.raster_read import read_raster
+    from irrmap.training.nscore import check_share
+
+    shares = []
+    for option, path in (("--cropland", args.cropland), ("--natural", args.natural), ("--other", args.other)):
+        read_onto(path, grid, option, "VI series", reference_path=reference_path)
+        share = read_raster(path, grid, area_share=True, chunks=args.chunk)
+        check_share(share, f"{option} {path}", path)
+        shares.append(share)
+    upper = 0.9 if args.mixed_upper is None else float(args.mixed_upper)
+    tags = {"mixed_cropland": str(args.cropland), "mixed_natural": str(args.natural), "mixed_other": str(args.other)}
+    return (*shares, upper, tags)
+
+
+def _first_raster(files):
+    """The first of `files` that is a raster file (not a folder or cube), for the partial-footprint count; else None."""
+    from pathlib import Path
+
+    first = Path(files[0])
+    return first if first.is_file() and first.suffix.lower() not in (".nc", ".zarr") else None
+
+
 def _composite(args) -> int:
     from irrmap.training.distinct_files import check_distinct_files, role
 
     if args.qa and not args.qa_contains and not args.contains:  # name filters pick different files of one folder
         check_distinct_files(role("FILE", "the VI", args.files, args.band), role("--qa", "the quality (VI_Quality) layer",
                                                                                  args.qa, args.qa_band))
+    if args.cropland or args.natural or args.other:
+        check_distinct_files(*_share_roles(args))
     extra = {"contains": args.contains} if args.contains else {}
     if args.band is not None:
         extra.update(band=args.band, variable=args.band)
     extra.update(band_option="--band", qa_band_option="--qa-band", contains_option="--contains", qa_contains_option="--qa-contains")
     if args.qa:
         extra.update(qa=_source(args.qa), qa_rule=_qa_rule(args), qa_contains=args.qa_contains, qa_band=args.qa_band)
+    from irrmap.core.grid import Grid
     from irrmap.training.physical_range import index_quantity
 
-    series = _read(args.files, args, name=index_quantity(args.name), **extra)  # screened against the index's own range
-    rc = _write_stats(series, args, args.name, {"command": "features composite", "dates": len(series.time)})
+    quantity = index_quantity(args.name)
+    adjust = _mixed_checks(args, quantity)  # before the series is read
+    series = _read(args.files, args, name=quantity, **extra)  # screened against the index's own range
+    mixed = _mixed_shares(args, Grid.from_dataarray(series), _first_raster(args.files)) if adjust else None
+    rc = _write_stats(series, args, args.name, {"command": "features composite", "dates": len(series.time)}, mixed)
     stats = list(dict.fromkeys(args.stat or ["max"]))
     if "max" in stats:
         from irrmap.training.series_checks import warn_low_max
@@ -303,7 +404,9 @@ def _index(args) -> int:
     for band in need:
         if not getattr(args, band):
             raise InputError(f"{args.index} needs --{band}", f"--{band}", f"pass the {band} rasters")
-    check_distinct_files(*(role(f"--{b}", f"{b} reflectance", getattr(args, b), getattr(args, f"{b}_band")) for b in ("nir", "green", "swir")))
+    check_distinct_files(*(role(f"--{b}", f"{b} reflectance", getattr(args, b), getattr(args, f"{b}_band")) for b in ("nir", "green", "swir")),
+                         *_share_roles(args))
+    adjust = _mixed_checks(args, args.index)  # gi only, as the run adjusts gi_max
 
     def reflectance(band, grid=None):
         layer = getattr(args, f"{band}_band")
@@ -325,7 +428,8 @@ def _index(args) -> int:
     gi = screen(green_index(nir, paired("green"), args.max_gi), "gi", f"GI of {_where(args.nir, '--nir')}") if args.green else None
     nd = screen(ndwi_gao(nir, paired("swir")), "ndwi", f"NDWI of {_where(args.nir, '--nir')}") if args.swir else None
     series = {"gi": gi, "ndwi": nd, "agi": agi(gi, nd) if gi is not None and nd is not None else None}[args.index]
-    return _write_stats(series, args, args.index, {"command": f"features index {args.index}", "dates": len(series.time)})
+    mixed = _mixed_shares(args, grid, _first_raster(args.nir)) if adjust else None
+    return _write_stats(series, args, args.index, {"command": f"features index {args.index}", "dates": len(series.time)}, mixed)
 
 
 def _nscore(args) -> int:

@@ -116,9 +116,14 @@ def _check_names(rasters: dict, expected: list[str]) -> None:
 
 def _write(ctx: RunContext, rasters: dict, part: str) -> list[Path]:
     """Write one pass's rasters to features/NAME.tif; windows finished by an interrupted run with the same key
-    are kept in features/resume/PART/ and not recomputed."""
+    are kept in features/resume/PART/ and not recomputed. A raster adjusted for mixed pixels (evi_max, ndvi_max,
+    gi_max, and agi made of gi_max) also carries the tags training.mixed_pixels.mixed_tags put in its attrs
+    (mixed_pixels: the rule and its mixed_upper), which the other files lack."""
+    from irrmap.training.mixed_pixels import TAG, UPPER_TAG
+
     tags = provenance(ctx, "features")
-    outputs = [RasterOutput(ctx.outdir / "features" / f"{n}.tif", arr, descriptions=[n], tags=tags, cog=False) for n, arr in rasters.items()]
+    outputs = [RasterOutput(ctx.outdir / "features" / f"{n}.tif", arr, descriptions=[n], cog=False,
+                            tags={**tags, **{k: arr.attrs[k] for k in (TAG, UPPER_TAG) if k in arr.attrs}}) for n, arr in rasters.items()]
     return write_rasters(outputs, desc=f"features ({part})", resume=ctx.outdir / "features" / "resume" / part, resume_key=_resume_key(ctx))
 
 
