@@ -41,6 +41,7 @@ from irrmap.core.grid import Grid
 from irrmap.core.layers import data_bands, layer_listing
 from irrmap.core.raster_read import open_raster, read_raster
 from irrmap.core.raster_write import write_raster
+from irrmap.core.relative_path import relative_to_folder
 from irrmap.core.valid_share import extent_text, no_overlap
 from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN, WATER, classify_scene
 from irrmap.mapping.water.composite import PERMANENT, SEASONAL, epoch_composite
@@ -162,13 +163,29 @@ def epoch_mask(scenes, *, method: str = DEFAULT_METHOD, threshold: float = DEFAU
 
 def write_mask(path, composite: xr.Dataset, *, scenes=(), tags: dict | None = None) -> Path:
     """Write the mask file (module docstring) of an epoch composite: band descriptions MASK_BANDS, each band's
-    legend in the tags (legend_water, ...), with the method, thresholds and scenes. Returns the path."""
+    legend in the tags (legend_water, ...), with the method, thresholds and scenes. Returns the path.
+
+    The `scenes` tag lists the scene folders or stacks (";"-separated) relative to the mask's folder
+    (irrmap.core.relative_path.relative_to_folder; a relative scene path is taken from the current directory), so
+    the same mask written in another folder, or from another working directory, has the same bytes; read it back
+    with scene_paths."""
     legend = {"legend_water": "1 water, 0 not water, 255 unknown",
               "legend_detection": f"1 water frequency > {composite.attrs['detection']}, 0 not, 255 unknown",
               "legend_persistence": "1 permanent, 2 seasonal, 0 not water, 255 unknown"}
-    all_tags = dict(composite.attrs) | legend | {"scenes": ";".join(str(getattr(s, "folder", s)) for s in scenes)} | dict(tags or {})
+    all_tags = dict(composite.attrs) | legend | {"scenes": ";".join(relative_to_folder(getattr(s, "folder", s), Path(path).parent) for s in scenes)} | dict(tags or {})
     return write_raster(path, [composite[b] for b in MASK_BANDS], nodata=UNKNOWN, dtype="uint8", descriptions=list(MASK_BANDS),
                         tags=all_tags)
+
+
+def scene_paths(path) -> list[Path]:
+    """The scene folders or stacks a mask file records in its `scenes` tag (write_mask), each resolved against the
+    mask's folder (irrmap.core.relative_path.located_from; an absolute path, as older masks stored, is kept); []
+    when it has none."""
+    from irrmap.core.relative_path import located_from
+
+    with open_raster(Path(path)) as src:
+        text = src.tags().get("scenes", "")
+    return [located_from(s, Path(path).parent) for s in text.split(";") if s]
 
 
 def scene_dates(path) -> list:

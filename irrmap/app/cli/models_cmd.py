@@ -41,6 +41,7 @@ def _fit(args) -> int:
 
     from irrmap.core.errors import InputError
     from irrmap.core.output_paths import refuse_overwriting_inputs
+    from irrmap.core.relative_path import relative_to_folder
     from irrmap.models import fit_from_pool, read_pool, save_model
     from irrmap.models.persistence import card_path
 
@@ -57,7 +58,7 @@ def _fit(args) -> int:
     model, card = fit_from_pool(pool, model=args.model, scope=args.scope, features=args.features, seed=args.seed, cv_blocks=cv,
                                 cv_splits=args.cv_splits, n_jobs=args.jobs, max_per_class=args.max_per_class,
                                 pool_name=str(args.pool))
-    card["pool"] = str(args.pool)
+    card["pool"] = relative_to_folder(args.pool, Path(args.out).parent)  # from the card's folder: the same bytes in any folder
     card = save_model(model, args.out, card)
     _print_card(card)
     print(f"-> {args.out}")

@@ -121,6 +121,7 @@ def _slope(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
+    from irrmap.core.relative_path import relative_to_folder
     from irrmap.suitability.elevation import ElevationTally
     from irrmap.suitability.slope import slope
 
@@ -132,7 +133,8 @@ def _slope(args) -> int:
     tally = ElevationTally()
     out = slope(tally.watch(dem, args.z_factor), percent=args.percent, compute_edges=not args.no_edges, z_factor=args.z_factor)
     write_raster(args.out, out, dtype="float32", descriptions=["slope_percent" if args.percent else "slope_degree"], cog=not args.no_cog,
-                 tags={"irrmap_stage": "suitability.slope", "source": args.dem, "units": out.attrs["units"]})
+                 tags={"irrmap_stage": "suitability.slope", "source": relative_to_folder(args.dem, Path(args.out).parent),
+                       "units": out.attrs["units"]})
     try:
         tally.check(f"DEM {args.dem}", **_range_fixes(args.dem))
     except IrrmapError:
@@ -145,6 +147,7 @@ def _slope(args) -> int:
 def _distance(args) -> int:
     import logging
     import threading
+    from pathlib import Path
 
     import dask
 
@@ -153,6 +156,7 @@ def _distance(args) -> int:
     from irrmap.core.plausibility import check_has_valid
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
+    from irrmap.core.relative_path import relative_to_folder
     from irrmap.suitability.distance import (
         check_default_mask,
         distance_to_water,
@@ -215,7 +219,7 @@ def _distance(args) -> int:
     if whole:  # the result is in memory: the mask's memory goes back before writing (fresh memory
         del raw, water, values  # is slow to touch in a VM)
     write_raster(args.out, out, dtype="float32", descriptions=["distance_to_water_m"], cog=not args.no_cog,
-                 tags={"irrmap_stage": "suitability.distance", "source": args.mask, "units": "m",
+                 tags={"irrmap_stage": "suitability.distance", "source": relative_to_folder(args.mask, Path(args.out).parent), "units": "m",
                        "max_distance": args.max_distance if args.max_distance is not None else "none"})
     print(f"distance to water ({n_water} water pixels) -> {args.out}")
     return 0

@@ -85,6 +85,7 @@ def _thresholds(args) -> int:
     from irrmap.core.plausibility import whole_units_only
     from irrmap.core.raster_read import read_raster
     from irrmap.core.raster_write import write_raster
+    from irrmap.core.relative_path import relative_to_folder
     from irrmap.core.statistics import (
         read_statistics,
         scale_problem,
@@ -134,7 +135,8 @@ def _thresholds(args) -> int:
     table = mark_partial_status(table, partial)  # off grid / excluded: not "missing" (no statistic), not "infeasible"
     for name, m in maps.items():
         write_raster(out / f"{name}.tif", m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
-                     tags={"stage": "training.thresholds", "rule": args.rule, "statistics": args.stats}, colours=IRRIGATION)
+                     tags={"stage": "training.thresholds", "rule": args.rule, "statistics": relative_to_folder(args.stats, out)},
+                     colours=IRRIGATION)
     with atomic_path(out / "thresholds.csv") as tmp:
         table.to_csv(tmp, index=False)
     counts = table.groupby("score")["status"].value_counts().unstack(fill_value=0)

@@ -104,11 +104,13 @@ def write_zones(out, units, grid, chunks: int = 2048) -> None:
 
     from irrmap.core.atomic import partial_path, write_failure
     from irrmap.core.raster_write import write_raster
+    from irrmap.core.relative_path import relative_to_folder
     from irrmap.core.units import ZONE_NODATA
 
     out, csv = Path(out), table_path(out)
     text = units.zone_table().to_csv(index=False).encode("utf-8")
-    tags = {"units": units.source, "zone_table": csv.name, "zone_table_sha256": hashlib.sha256(text).hexdigest()}
+    # the polygon files relative to OUT's folder (not the temporary's, the same folder): the same bytes in any folder
+    tags = {"units": ";".join(relative_to_folder(s, out.parent) for s in units.source.split(";") if s), "zone_table": csv.name, "zone_table_sha256": hashlib.sha256(text).hexdigest()}
     tif_tmp, csv_tmp = partial_path(out), partial_path(csv)
     target = out  # the file being written, for the error message
     try:

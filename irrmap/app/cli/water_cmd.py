@@ -198,6 +198,7 @@ def _share(v) -> str:
 def _bodies(args) -> int:
     from irrmap.core.errors import InputError
     from irrmap.mapping.water.bodies import bodies_to_files
+    from irrmap.core.relative_path import relative_to_folder
     from irrmap.mapping.water.mask import mask_layers, scene_dates
 
     if not (math.isfinite(args.min_area_m2) and args.min_area_m2 >= 0):
@@ -218,7 +219,7 @@ def _bodies(args) -> int:
     dates = scene_dates(args.mask)  # carried on, so that `water change` can check the epochs' order
     paths = bodies_to_files(layers["water"], args.out_dir, detection=layers.get("detection"), persistence=layers.get("persistence"),
                             connectivity=args.connectivity, min_area_m2=args.min_area_m2, units=units, tile=args.tile,
-                            tags={"mask": str(args.mask)} | ({"scene_dates": ";".join(d.isoformat() for d in dates)} if dates else {}))
+                            tags={"mask": relative_to_folder(args.mask, args.out_dir)} | ({"scene_dates": ";".join(d.isoformat() for d in dates)} if dates else {}))
     for p in paths.values():
         print(p)
     return 0

@@ -25,6 +25,7 @@ from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.raster_read import known_share_warning, read_raster
 from irrmap.core.raster_write import write_aligned
+from irrmap.core.relative_path import relative_to_folder
 from irrmap.core.valid_share import check_aligned
 from irrmap.suitability.guards import FEET
 
@@ -124,7 +125,8 @@ def stage(name: str) -> Stage:
         spec = ctx.config.inputs[name]
         da = read_input(ctx, name, ctx.grid)
         out = ctx.outdir / "aligned" / f"{name}.tif"
-        tags = provenance(ctx, f"inputs.{name}") | {"source": spec.path, "kind": spec.kind, "resampling": da.attrs["resampling"]}
+        source = relative_to_folder(ctx.path(spec.path), out.parent)  # not as in the config: the same bytes in any folder
+        tags = provenance(ctx, f"inputs.{name}") | {"source": source, "kind": spec.kind, "resampling": da.attrs["resampling"]}
         check_unit_type(ctx.path(spec.path), da.attrs["band"], spec.scale, f"[inputs.{name}]")
         with shared_fractions.pass_for(ctx, name, da) as data:  # the values, counted with its siblings' when it has any
             write_aligned(out, data, name=name, tags=tags)

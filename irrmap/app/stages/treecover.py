@@ -27,6 +27,7 @@ from irrmap.app.stages.common import checked_units, provenance, seed_param
 from irrmap.core.atomic import write_text_atomic
 from irrmap.core.errors import gather, raise_all
 from irrmap.core.progress import progress_bar
+from irrmap.core.relative_path import relative_to_folder
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,8 @@ def run(ctx: RunContext) -> list[Path]:
                 outputs.append(check_path(res["path"]))
             summary[label] = cover_summary(res["path"], forest_threshold=sec.forest_threshold, chunks=chunk)
             if label in sec.truth:
-                scores[label] = {"truth": str(sec.truth[label])} | truth_scores(res["path"], ctx.path(sec.truth[label]), chunks=chunk)
+                truth = ctx.path(sec.truth[label])  # stored relative to score.json's folder: the same bytes in any folder
+                scores[label] = {"truth": relative_to_folder(truth, folder)} | truth_scores(res["path"], truth, chunks=chunk)
                 _log_truth(label, scores[label])
             bar.update()
         outputs += _changes(ctx, folder, bar)

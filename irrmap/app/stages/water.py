@@ -28,6 +28,7 @@ from pathlib import Path
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages.common import WATER_PRODUCT, checked_units, provenance
 from irrmap.core.atomic import atomic_path, write_text_atomic
+from irrmap.core.relative_path import relative_to_folder
 from irrmap.core.errors import DataError, gather, raise_all
 from irrmap.core.progress import progress_bar
 
@@ -128,13 +129,14 @@ def run(ctx: RunContext) -> list[Path]:
                                               "cloud_buffer": str(sec.cloud_buffer)}
             composite = epoch_mask(scenes, method=sec.method, threshold=sec.threshold, index=sec.index, detection=sec.detection,
                                    extent=sec.extent, permanent=sec.permanent, min_clear=sec.min_clear)
-            mask = write_mask(folder / label / "mask.tif", composite, scenes=paths, tags=tags)
+            mask = write_mask(folder / label / "mask.tif", composite, scenes=[ctx.path(p) for p in paths], tags=tags)
             layers = mask_layers(mask, chunks=chunk)
             files = bodies_to_files(layers["water"], folder / label, detection=layers["detection"], persistence=layers["persistence"],
                                     units=units, tags=tags, **body_rules)
             outputs += [mask, *files.values()]
             table = gpd.read_parquet(files["bodies_parquet"])
-            summary[label] = {"scenes": [str(p) for p in paths], "sensors": [s.sensor for s in scenes],
+            # relative to summary.json's folder (not to the config's, as written there): the same bytes in any folder
+            summary[label] = {"scenes": [relative_to_folder(ctx.path(p), folder) for p in paths], "sensors": [s.sensor for s in scenes],
                               "dates": [s.date.isoformat() for s in scenes], **epoch_summary(files["water"], table, tile=chunk)}
             _log_epoch(label, summary[label])
             if summary[label]["clear_km2"] == 0:
@@ -166,10 +168,11 @@ def _score(ctx: RunContext, label: str, grid, table, body_ids: Path, tags: dict,
     sec, chunk = ctx.config.water, ctx.config.run.chunk_size
     source = sec.reference[label]
     reference = read_reference(ctx.path(source), grid, chunks=chunk, where=_reference_where(ctx, label))  # nearest / mode, warned
-    files = bodies_to_files(reference, _folder(ctx) / "reference" / label, tags=tags | {"reference": str(source)}, **body_rules)
+    ref_dir = _folder(ctx) / "reference" / label
+    files = bodies_to_files(reference, ref_dir, tags=tags | {"reference": relative_to_folder(ctx.path(source), ref_dir)}, **body_rules)
     ref_table = gpd.read_parquet(files["bodies_parquet"])
     pairs = match_iou(ref_table, files["body_id"], table, body_ids, iou=sec.iou, tile=chunk)
-    scores = {"reference": str(source), **body_scores(ref_table, table, pairs, iou=sec.iou)}
+    scores = {"reference": relative_to_folder(ctx.path(source), _folder(ctx)), **body_scores(ref_table, table, pairs, iou=sec.iou)}
     _log_score(label, scores)
     return scores, [*files.values(), _csv(pairs, _folder(ctx) / f"score_{label}.csv")]
 
