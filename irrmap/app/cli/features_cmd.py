@@ -97,24 +97,29 @@ def register(sub, name: str, help_: str) -> None:
     _mixed_args(p, "EVI, NDVI, GI or a --name vi")
     p.set_defaults(func=_composite)
 
-    p = cmds.add_parser("index", help="GI, NDWI (Gao) or AGI per date from reflectances, then annual statistics",
-                        description="gi = NIR/green (NaN above --max-gi), ndwi = (NIR-SWIR)/(NIR+SWIR), agi = GI x NDWI per date; "
-                                    "inputs are per-date reflectance rasters paired by date (MOD09Q1 band 2, MOD09A1 bands 4 and 5), "
-                                    "each band holding the same dates, all decoded alike. Every band is read onto the grid of the first "
-                                    "NIR file (a finer band averaged, a coarser one interpolated bilinearly, as `irrmap run` reads "
-                                    "them). Writes one band per --stat.")
+    p = cmds.add_parser("index", help="GI or NDWI (Gao) per date from reflectances, then annual statistics; or the run's "
+                        "AGI = gi_max x ndwi_max",
+                        description="gi = NIR/green (NaN above --max-gi), ndwi = (NIR-SWIR)/(NIR+SWIR) per date, then one band "
+                                    "per --stat (gi_<stat>, ndwi_<stat>). agi is the run's agi layer (METHOD.md: AGI = GI x NDWI "
+                                    "built from the composites): gi_max x ndwi_max, the annual maxima of the per-date GI and NDWI, "
+                                    "one band 'agi' (no --stat); with --cropland/--natural/--other, gi_max is adjusted for mixed "
+                                    "pixels first, as the run's is, and the file is tagged so. Inputs are per-date reflectance "
+                                    "rasters paired by date (MOD09Q1 band 2, MOD09A1 bands 4 and 5), each band holding the same "
+                                    "dates, all decoded alike. Every band is read onto the grid of the first NIR file (a finer band "
+                                    "averaged, a coarser one interpolated bilinearly, as `irrmap run` reads them).")
     p.add_argument("index", choices=("gi", "ndwi", "agi"))
     p.add_argument("out", metavar="OUT")
     p.add_argument("--nir", nargs="+", required=True, metavar="FILE", help="NIR rasters (or a folder)")
     p.add_argument("--green", nargs="+", metavar="FILE", help="green rasters (gi, agi)")
     p.add_argument("--swir", nargs="+", metavar="FILE", help="SWIR 1240 nm rasters (ndwi, agi)")
-    p.add_argument("--stat", action="append", choices=STAT_CHOICES, help="statistic (repeatable; default max)")
+    p.add_argument("--stat", action="append", choices=STAT_CHOICES, help="statistic of gi or ndwi (repeatable; default max); "
+                   "not for agi, which is one layer (gi_max x ndwi_max)")
     for band in ("nir", "green", "swir"):
         p.add_argument(f"--{band}-band", metavar="N|NAME", help=f"layer of each {band} file (number or name), when they hold several")
     p.add_argument("--max-gi", type=POSITIVE_FLOAT, default=15.0, help="GI above this is invalid (default 15)")
     _decoding_args(p)
     _year_args(p)
-    _mixed_args(p, "gi (as the run adjusts gi_max; not ndwi or agi)")
+    _mixed_args(p, "gi (as the run adjusts gi_max, also inside agi = gi_max x ndwi_max; not ndwi)")
     p.set_defaults(func=_index)
 
     p = cmds.add_parser("nscore", help="neighbourhood-normalised score: VI / median VI of reference pixels in a window",
@@ -279,7 +284,8 @@ def _mixed_checks(args, quantity: str) -> bool:
     """Whether the mixed-pixel options ask for the adjustment (False: none given), checked before any reading.
     InputError (exit 2) for a share option without the other two, --mixed-upper without them, no max among the --stat
     (only the maximum is adjusted, as in the run) and an index the run does not adjust (`quantity` ndwi or agi: it
-    adjusts evi, ndvi and gi; an unnamed vi is allowed)."""
+    adjusts evi, ndvi and gi; an unnamed vi is allowed). `features index agi` passes quantity "gi": its gi_max is
+    adjusted, as the run's agi is made of the adjusted gi_max."""
     from irrmap.core.errors import InputError
 
     options = {"--cropland": args.cropland, "--natural": args.natural, "--other": args.other}
@@ -296,8 +302,9 @@ def _mixed_checks(args, quantity: str) -> bool:
     if quantity in ("ndwi", "agi"):
         raise InputError(f"the mixed-pixel adjustment applies to the maxima of EVI, NDVI and GI, not {quantity.upper()} "
                          "(the run does not adjust it)", "--cropland",
-                         "drop --cropland/--natural/--other" + (" (the run's agi is gi_max x ndwi_max: make gi with "
-                                                                 "--cropland and ndwi without)" if quantity == "agi" else ""))
+                         "drop --cropland/--natural/--other" + (" (the run's agi, gi_max x ndwi_max with the adjusted "
+                                                                 "gi_max, is `irrmap features index agi --cropland ...`)"
+                                                                 if quantity == "agi" else ""))
     if "max" not in (args.stat or ["max"]):
         raise InputError("the mixed-pixel adjustment applies to the annual maximum, and no --stat max is asked for",
                          "--cropland", "add --stat max (the other statistics are written unadjusted, as the run writes them)")
@@ -310,9 +317,12 @@ def _mixed_shares(args, grid, reference_path=None):
     by valid cells is missing; the same lattice reads the values as stored) after input_options.read_onto
     (georeferencing errors; a file covering under 99 % of the grid warned about), each refused unless a 0..1 fraction
     (training.nscore.check_share, DataError, exit 2: the run refuses a percent share too); upper = --mixed-upper
-    (default 0.9, METHOD.md section 1); tags naming the three files. Call _mixed_checks first."""
+    (default 0.9, METHOD.md section 1); tags naming the three files relative to OUT's folder. Call _mixed_checks first."""
+    from pathlib import Path
+
     from irrmap.app.cli.input_options import read_onto
     from irrmap.core.raster_read import read_raster
+    from irrmap.core.relative_path import relative_to_folder
     from irrmap.training.nscore import check_share
 
     shares = []
@@ -322,7 +332,8 @@ def _mixed_shares(args, grid, reference_path=None):
         check_share(share, f"{option} {path}", path)
         shares.append(share)
     upper = 0.9 if args.mixed_upper is None else float(args.mixed_upper)
-    tags = {"mixed_cropland": str(args.cropland), "mixed_natural": str(args.natural), "mixed_other": str(args.other)}
+    here = Path(args.out).parent  # the shares' paths as OUT's tags hold them: relative to its folder
+    tags = {f"mixed_{k}": relative_to_folder(getattr(args, k), here) for k in ("cropland", "natural", "other")}
     return (*shares, upper, tags)
 
 
@@ -397,7 +408,7 @@ def _index(args) -> int:
     from irrmap.core.grid import Grid
     from irrmap.training.band_pairs import check_pair
     from irrmap.training.distinct_files import check_distinct_files, role
-    from irrmap.training.indices import agi, green_index, ndwi_gao
+    from irrmap.training.indices import green_index, ndwi_gao
     from irrmap.training.physical_range import screen
 
     need = {"gi": ("green",), "ndwi": ("swir",), "agi": ("green", "swir")}[args.index]
@@ -406,7 +417,11 @@ def _index(args) -> int:
             raise InputError(f"{args.index} needs --{band}", f"--{band}", f"pass the {band} rasters")
     check_distinct_files(*(role(f"--{b}", f"{b} reflectance", getattr(args, b), getattr(args, f"{b}_band")) for b in ("nir", "green", "swir")),
                          *_share_roles(args))
-    adjust = _mixed_checks(args, args.index)  # gi only, as the run adjusts gi_max
+    if args.index == "agi" and args.stat:
+        raise InputError("agi is one layer, the run's agi = gi_max x ndwi_max (METHOD.md: AGI = GI x NDWI built from the "
+                         "composites), not a statistic of a per-date series", "--stat",
+                         "drop --stat (statistics of GI or NDWI: `irrmap features index gi|ndwi --stat ...`)")
+    adjust = _mixed_checks(args, "gi" if args.index == "agi" else args.index)  # gi_max (also inside agi), as the run adjusts it
 
     def reflectance(band, grid=None):
         layer = getattr(args, f"{band}_band")
@@ -427,9 +442,36 @@ def _index(args) -> int:
 
     gi = screen(green_index(nir, paired("green"), args.max_gi), "gi", f"GI of {_where(args.nir, '--nir')}") if args.green else None
     nd = screen(ndwi_gao(nir, paired("swir")), "ndwi", f"NDWI of {_where(args.nir, '--nir')}") if args.swir else None
-    series = {"gi": gi, "ndwi": nd, "agi": agi(gi, nd) if gi is not None and nd is not None else None}[args.index]
     mixed = _mixed_shares(args, grid, _first_raster(args.nir)) if adjust else None
+    if args.index == "agi":
+        return _write_agi(gi, nd, args, mixed)
+    series = {"gi": gi, "ndwi": nd}[args.index]
     return _write_stats(series, args, args.index, {"command": f"features index {args.index}", "dates": len(series.time)}, mixed)
+
+
+def _write_agi(gi, nd, args, mixed) -> int:
+    """Write the run's agi (training.sscore.composite_rasters): gi_max x ndwi_max, the annual maxima (min_valid 1, as the
+    run's default) of the per-date GI and NDWI `gi`, `nd` ((time, y, x), screened), one float32 band "agi" with NaN
+    nodata. `mixed` (_mixed_shares, or None): gi_max adjusted for mixed pixels first (training.mixed_pixels.adjust_mixed)
+    and the run's tags added (mixed_tags("agi", upper, of="gi_max")) with the three files. DataError (and no output)
+    when no pixel has a valid date (_refuse_empty)."""
+    from irrmap.core.raster_write import write_raster
+    from irrmap.training.composites import annual_statistics
+    from irrmap.training.indices import agi
+    from irrmap.training.mixed_pixels import adjust_mixed, mixed_tags
+
+    def maximum(series, name):
+        return annual_statistics(series, ["max"], allow_multiyear=True).sel(stat="max", drop=True).rename(name)  # one_year ran first
+
+    gi_max, nd_max = maximum(gi, "gi_max"), maximum(nd, "ndwi_max")
+    tags = {"stage": "features", "command": "features index agi", "dates": len(gi.time)}
+    if mixed is not None:
+        crop, natural, other, upper, paths = mixed
+        gi_max = adjust_mixed(gi_max, crop, natural, other, upper)
+        tags.update({**mixed_tags("agi", upper, of="gi_max"), **paths})
+    write_raster(args.out, agi(gi_max, nd_max), dtype="float32", descriptions=["agi"], tags=tags)
+    _refuse_empty(args.out, ["max"], gi, _where(args.nir, "--nir"))
+    return 0
 
 
 def _nscore(args) -> int:
