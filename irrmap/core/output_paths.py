@@ -18,6 +18,10 @@ Second guard, on every file written (irrmap.core.atomic.atomic_path and raster_w
 check_output_file): the bytes written must fit the name's extension (no GeoTIFF named .csv, no table named .tif) and
 an existing file there must be of the same kind (a rerun's GeoTIFF), unless the global --overwrite; see the block
 comment above FILE_MAGIC.
+
+Third guard, around every command (the CLI's main holds command_output_locks): one writer per output; a command
+whose output file or folder another process is writing is refused (OutputError, CLI exit 2) naming that process; see
+the block comment above EXTRA_OUTPUT_ARGS.
 """
 
 from __future__ import annotations
@@ -141,6 +145,88 @@ def refuse_out_over_any_input(args, argv) -> None:
     for out in outs:  # an output file over a finished map of `mapping predict` (its folder holds .predict_done.json)
         if Path(out).is_file():
             refuse_overwriting_inputs({}, [out], option, folder=Path(out).parent, own_marker="manifest.json")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# One writer per output (irrmap.core.output_lock). Two single-purpose commands writing the same output at once
+# (`irrmap water bodies OUT mask.tif` twice) both wrote, each deleting the other's temporaries and work folders
+# (irrmap.core.atomic.remove_stale_partials_of), and the last rename won silently. The CLI's main holds, around the
+# command, command_output_locks: for each output it names (OUTPUT_ARGS and the command's EXTRA_OUTPUT_ARGS),
+#
+# - an output folder (FOLDER_OUTPUT_ARGS, or any output that is an existing folder): its exclusive lock (output_lock,
+#   as `irrmap run` holds on [run].output_dir; created if missing, removed again when the command left it empty);
+# - an output file: the exclusive lock of that file only (file_output_lock: the hidden .NAME.irrmap.lock beside it,
+#   removed on release), so two commands writing different files of one folder both run;
+# - every folder above an output: a shared lock (folder_shared_lock), so a command writing inside a folder that an
+#   `irrmap run` or another command's output folder is being written in is refused, and that run too while it writes.
+#
+# Refused: OutputError (CLI exit 2) naming the holder's pid and command line and the fix. Locks are taken without
+# waiting, in a fixed order (folders, then files, each sorted by path), so no two commands can wait on each other.
+# A lock dies with its process (SIGKILL included): a killed holder blocks nobody.
+# ---------------------------------------------------------------------------------------------------------------------
+
+# (group, command) -> argparse dests besides OUTPUT_ARGS that name a file or folder the command writes
+EXTRA_OUTPUT_ARGS = {
+    ("suitability", "overlay"): ("classes_out", "table"),
+    ("features", "nscore"): ("median_out",),
+    ("treecover", "fit"): ("model_dir",),
+    ("treecover", "change"): ("table",),
+}
+# (group, command) -> dests that name an output folder (else an output is a file unless it is an existing folder)
+FOLDER_OUTPUT_ARGS = {
+    ("demo", None): ("outdir",),
+    ("water", "bodies"): ("out_dir",),
+    ("water", "change"): ("out_dir",),
+    ("treecover", "fit"): ("model_dir",),
+    ("mapping", "predict"): ("out",),
+    ("mapping", "filter"): ("out",),
+    ("training", "thresholds"): ("out",),
+    ("evaluate", "statistics"): ("out",),
+    ("evaluate", "report"): ("out",),
+}
+
+
+def command_output_paths(args, argv) -> list[tuple[str, str, bool]]:
+    """(path, option, is_folder) for each output the parsed command `args` names: OUTPUT_ARGS and its
+    EXTRA_OUTPUT_ARGS, given and not a GDAL dataset name or '-'; option as the user wrote it (OUT, --out)."""
+    values = vars(args)
+    which = (values.get("group"), values.get("command"))
+    folders = FOLDER_OUTPUT_ARGS.get(which, ())
+    found: dict[str, tuple[str, str, bool]] = {}
+    for dest in (*OUTPUT_ARGS, *EXTRA_OUTPUT_ARGS.get(which, ())):
+        value = values.get(dest)
+        if not isinstance(value, (str, os.PathLike)) or str(value) in ("", "-") or dataset_names.is_dataset_name(str(value)):
+            continue
+        path = os.path.abspath(str(value))
+        folder = dest in folders or Path(path).is_dir()
+        found.setdefault(path, (path, _option(dest, argv), folder))
+    return list(found.values())
+
+
+@contextlib.contextmanager
+def command_output_locks(args, argv):
+    """Hold the locks of every output of the parsed command `args` (block comment above) for the block. OutputError
+    (CLI exit 2) naming the holder's pid and command when another process writes one of them, or holds a folder
+    above one (an `irrmap run`)."""
+    from irrmap.core.output_lock import file_output_lock, folder_shared_lock, output_lock
+
+    outputs = command_output_paths(args, argv)
+    if not outputs:
+        yield
+        return
+    command = "irrmap " + " ".join(argv)
+    with contextlib.ExitStack() as held:
+        for path, option, _ in sorted(o for o in outputs if o[2]):
+            held.enter_context(output_lock(path, command, option, tidy=True, best_effort=True))
+        above: dict[str, tuple[str, str]] = {}
+        for path, option, _ in outputs:
+            for parent in Path(path).parents:
+                above.setdefault(str(parent), (path, option))
+        for folder in sorted(above):
+            held.enter_context(folder_shared_lock(folder, *above[folder]))
+        for path, option, _ in sorted(o for o in outputs if not o[2]):
+            held.enter_context(file_output_lock(path, command, option))
+        yield
 
 
 # ---------------------------------------------------------------------------------------------------------------------
