@@ -5,16 +5,27 @@ an OS reason (full disk, quota, read-only or forbidden folder) raises OutputErro
 fix, whichever library did the writing (pandas, pyarrow, joblib, GDAL). A run killed outright (SIGKILL,
 power loss) cannot delete its temporaries; `remove_stale_partials` finds them by their name,
 `.NAME.PID.partial[SUFFIX]`, on the next run.
+
+GDAL reports a failed write in its own words, without an OS error code ("TIFFAppendToStrip:Write error at scanline
+0", "WriteEncodedTile/Strip() failed", "TIFFRewriteDirectory:Error fetching directory count"): those messages
+(GDAL_WRITE_ERRORS) are a write failure of the target too, and libtiff's own report of the OS error beneath them
+("_tiffWriteProc: No space left on device"), which libtiff would print straight onto stderr, is captured instead
+(`capture_libtiff_errors`) and read as the cause, also when GDAL then returns without raising (a truncated file
+must not be renamed to the final name).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import logging
 import os
+import platform
 import re
 import shutil
+import sys
+import threading
 from glob import escape as glob_escape
 from pathlib import Path
 
@@ -37,6 +48,27 @@ _CAUSES = {  # errno -> (what, fix); the fixes name no command's option or confi
     errno.EEXIST: ("{} is a file, not a folder", "choose an output path whose folders are folders"),
     errno.EISDIR: ("the output is an existing folder", "give a file name (e.g. inside that folder: FOLDER/NAME.tif), or remove the folder"),
 }
+# A GDAL write that fails with one of these messages (anywhere in the exception chain) left an incomplete file: the
+# messages of GDAL 3.10's GTiff/COG drivers and of libtiff (read by a tmpfs of 100 KiB - 14 MiB under the outputs of
+# `irrmap water mask`, `water bodies`, `units rasterize`, `suitability slope`: tests/test_write_failure_gdal.py), of
+# GDAL's generic block and VSI layers, and SQLite's SQLITE_FULL text (GeoPackage). Matched case-insensitively.
+GDAL_WRITE_ERRORS = (
+    r"Write error",                      # TIFFAppendToStrip:Write error at scanline 0 (libtiff, via GDAL)
+    r"WriteEncodedTile/Strip\(\) failed",  # GTiff driver: a block could not be written
+    r"TIFFAppendToStrip", r"TIFFWriteDirectory", r"TIFFRewriteDirectory", r"TIFFWriteEncoded",  # libtiff writing
+    r"_tiffWriteProc", r"_tiffSeekProc",  # GDAL's libtiff I/O callbacks (their text is the OS error)
+    r"IWriteBlock failed", r"Write failed", r"Failed to write", r"Could not write", r"Cannot write", r"Error while writing",
+    r"database or disk is full",         # SQLite (GeoPackage writes)
+)
+_GDAL_WRITE_ERROR = re.compile("|".join(GDAL_WRITE_ERRORS), re.IGNORECASE)
+# Messages of reads that fail because an earlier write left a truncated file (GDAL's COG driver reads back its
+# temporary overviews): a write failure only when they name the file being written.
+_GDAL_READ_BACK = re.compile(r"IReadBlock failed|not a TIFF file|TIFFFillTile|TIFFFillStrip|Read error", re.IGNORECASE)
+# After a GDAL write error (which carries no OS error code), a disk with less free space than this, or than the bytes
+# already written to the partial file, counts as full: the failed block or directory write needed more than was
+# left. 16 MiB exceeds the largest single write of irrmap's files (a 512 x 512 float64 tile of several bands, 2 MiB a
+# band, before compression), while leaving room for a disk that is not full at all to be reported as what it is.
+NEAR_FULL_BELOW = 16 * 1024 * 1024
 # OS errors that say what went wrong and that a full disk does not cause: with one of these naming the output's folder,
 # the free space is not consulted (a pseudo-filesystem such as /proc or /sys shows 0 bytes free, yet refuses a new file
 # with ENOENT or EACCES)
@@ -61,13 +93,18 @@ def atomic_path(path, suffix: str = "", *, make_folder: bool = True):
     that its caller has already removed must fail, not recreate it). Before the rename, a finished temporary file
     is checked by irrmap.core.output_paths.check_output_file: InputError when its bytes do not fit the extension of
     `path` (a GeoTIFF named .csv, a table named .tif) or an existing `path` holds another kind of file (without the
-    CLI's --overwrite); a replaced file is logged ("replaced ...")."""
+    CLI's --overwrite); a replaced file is logged ("replaced ..."). A write that libtiff reported as failed in this
+    thread (see `capture_libtiff_errors`) raises OutputError even when GDAL returned without an error."""
     target = Path(path)
     tmp = partial_path(target, suffix)
+    mark = libtiff_mark()
     try:
         if make_folder:
             target.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
+        failed = [m for m in libtiff_errors_since(mark) if _LIBTIFF_IO.match(m)]
+        if failed:  # GDAL returned without raising, but libtiff could not write: the file is truncated
+            raise LibraryWriteError(failed[-1])
         ensure_space(target)
         from irrmap.core.output_paths import check_output_file, log_replaced
 
@@ -77,7 +114,8 @@ def atomic_path(path, suffix: str = "", *, make_folder: bool = True):
         if replaced:
             log_replaced(target)
     except BaseException as exc:
-        failure = write_failure(exc, target)  # before the partial file goes: it may be what filled the disk
+        # before the partial file goes: it may be what filled the disk, and its size tells how much was being written
+        failure = write_failure(exc, target, written=_written(tmp), libtiff=libtiff_errors_since(mark))
         with contextlib.suppress(OSError):  # absent, or on a read-only disk: the first error is the one to report
             tmp.unlink()
         if failure is not None and failure is not exc:
@@ -121,7 +159,7 @@ def ensure_space(path) -> None:
         raise OutputError(f"cannot write: {what}", str(final_path(path)), fix)
 
 
-def write_failure(exc: BaseException, path) -> OutputError | None:
+def write_failure(exc: BaseException, path, *, written: int | None = None, libtiff: list[str] | tuple = ()) -> OutputError | None:
     """The OutputError that an exception raised while writing `path` stands for, else None.
 
     Looks for an OS error code (full disk, quota, read-only, permission) in the exception and its causes, then
@@ -132,6 +170,11 @@ def write_failure(exc: BaseException, path) -> OutputError | None:
     way). An OutputError is returned
     as it is; other IrrmapErrors and interrupts (KeyboardInterrupt, SystemExit) give None. The error names the
     file the user asked for, not a temporary (see `final_path`).
+
+    GDAL's own write errors (GDAL_WRITE_ERRORS; a read-back error such as "IReadBlock failed" only when it names the
+    file) are a write failure as well: "No space left on device" (its fix giving the free space left) when libtiff's captured
+    OS error (`libtiff`, messages of `libtiff_errors_since`) says so, or when less than NEAR_FULL_BELOW, or than the
+    `written` bytes of the partial file, is free; else "cannot write: <GDAL's message>".
     """
     if isinstance(exc, OutputError):
         return exc
@@ -141,12 +184,17 @@ def write_failure(exc: BaseException, path) -> OutputError | None:
     while e is not None and e not in chain:
         chain.append(e)
         e = e.__cause__ or e.__context__
+    io = [m for m in libtiff if _LIBTIFF_IO.match(m)]  # libtiff's OS error beneath GDAL's words, in this thread
+    gdal = _gdal_write_error(chain, path) or (io[-1] if io else None)
+    texts = [str(e) for e in chain] + io
     for code, (what, fix) in _CAUSES.items():
-        for e in chain:
-            if not (isinstance(e, OSError) and e.errno == code or os.strerror(code) in str(e)):
+        for e, text in zip(chain + [None] * (len(texts) - len(chain)), texts):
+            if not (isinstance(e, OSError) and e.errno == code or os.strerror(code) in text):
                 continue
-            if code in _ABOUT_THE_FOLDER and not _names_folder(e, path):
+            if code in _ABOUT_THE_FOLDER and not _names_folder(e if e is not None else OSError(text), path):
                 continue
+            if code == errno.ENOSPC and gdal:
+                fix = _with_free(fix, path)
             return OutputError(f"cannot write: {what.format(_existing(Path(path).parent))}", str(final_path(path)), fix)
     said = [e for e in chain if isinstance(e, OSError) and e.errno in _NOT_SPACE and _names_folder(e, path)]
     if said:  # the OS named another cause (ENOENT on /proc/x): say it, not "no space left" from the free space
@@ -156,7 +204,179 @@ def write_failure(exc: BaseException, path) -> OutputError | None:
     if disk_full(path):  # the library's own message (e.g. "Write failed") stays in the chain: irrmap -v shows it
         what, fix = _CAUSES[errno.ENOSPC]
         return OutputError(f"cannot write: {what}", str(final_path(path)), fix)
+    if gdal:
+        log.debug("GDAL could not write %s: %s%s", path, gdal, "".join(f"; libtiff: {m}" for m in libtiff))
+        free = _free(path)
+        if free is not None and free < max(NEAR_FULL_BELOW, written or 0):
+            what, fix = _CAUSES[errno.ENOSPC]
+            return OutputError(f"cannot write: {what}", str(final_path(path)), _with_free(fix, path))
+        return OutputError(f"cannot write: {gdal}", str(final_path(path)),
+                           "check that the output folder's disk is writable and has room (df -h), or choose another "
+                           "output folder, then run the command again")
     return None
+
+
+def _gdal_write_error(chain: list[BaseException], path) -> str | None:
+    """GDAL's message of a failed write of `path` in an exception chain (GDAL_WRITE_ERRORS; read-back errors only
+    when they name the file or its partial file), else None. The temporary's name in it becomes the final name."""
+    names = {Path(path).name, final_path(path).name}
+    for e in chain:
+        text = str(e)
+        if _GDAL_WRITE_ERROR.search(text) or (_GDAL_READ_BACK.search(text) and any(n and n in text for n in names)):
+            return _PARTIAL_IN_TEXT.sub(lambda m: m["name"], text.strip()) or type(e).__name__
+    return None
+
+
+_PARTIAL_IN_TEXT = re.compile(r"\.(?P<name>[^/\s]+?)\.\d+\.partial(\.[^/\s:]*)?")  # .NAME.PID.partial.tif.ovr.tmp
+
+
+def _free(path) -> int | None:
+    """Bytes free (for ordinary users) on the disk that holds or would hold `path`, None when unknown."""
+    try:
+        return shutil.disk_usage(_folder(Path(path))).free
+    except OSError:
+        return None
+
+
+def _free_text(path) -> str:
+    """'N kB free on FOLDER' for the disk of `path` (as `df` counts: blocks available to ordinary users)."""
+    free = _free(path)
+    if free is None:
+        return "free space unknown"
+    amount = f"{free / 1e6:,.1f} MB" if free >= 1e6 else f"{free / 1e3:,.0f} kB"
+    return f"{amount} free on {_folder(final_path(path))}"  # the output's folder, not a work folder inside it
+
+
+def _with_free(fix: str, path) -> str:
+    """The no-space fix with the free space left: 'free disk space (12 kB free on FOLDER), or ...'."""
+    return fix.replace("free disk space", f"free disk space ({_free_text(path)})", 1)
+
+
+def _written(tmp) -> int | None:
+    """Bytes of a partial file (or folder) so far; None when there is none."""
+    try:
+        return _size(Path(tmp))
+    except OSError:
+        return None
+
+
+class LibraryWriteError(RuntimeError):
+    """A write that a library (libtiff under GDAL) reported as failed without raising; its text is the report."""
+
+
+@contextlib.contextmanager
+def write_errors(path):
+    """Within the block, a failed write of `path` (a scratch GeoTIFF outside atomic_path, e.g. in the system's temporary
+    folder) raises OutputError naming it (`write_failure`), also when GDAL returned without raising; other errors
+    pass unchanged. Nothing is renamed or removed."""
+    mark = libtiff_mark()
+    try:
+        yield
+        failed = [m for m in libtiff_errors_since(mark) if _LIBTIFF_IO.match(m)]
+        if failed:
+            raise LibraryWriteError(failed[-1])
+    except Exception as exc:
+        failure = write_failure(exc, path, written=_written(path), libtiff=libtiff_errors_since(mark))
+        if failure is None or failure is exc:
+            raise
+        raise failure from exc
+
+
+# libtiff's error handler. GDAL reports the OS error of a failed write (ENOSPC, EDQUOT, EIO) through libtiff's global
+# error handler (GDAL's tifvsi.cpp: TIFFErrorExt(th, "_tiffWriteProc", "%s", VSIStrerror(errno))), whose default
+# prints "_tiffWriteProc: No space left on device." onto stderr, outside irrmap's logging and before its error. The
+# handler below keeps the last messages of each thread instead (the write and its report run in the same thread).
+_LIBTIFF_IO = re.compile(r"_tiff(Write|Seek)Proc: ")  # the messages of a failed write (not of reads)
+_LIBTIFF_KEEP = 64  # messages kept per thread
+_libtiff_messages: dict[int, list] = {}  # thread id -> [count, recent messages]
+_libtiff_handler = None  # the ctypes callback (kept alive while installed)
+_libtiff_done: set[str] = set()  # libraries whose handler is ours (or that have none)
+_modules_seen = -1  # len(sys.modules) at the last look for libraries: a new import may have loaded another libtiff
+
+
+def _libtiff_paths() -> list[str]:
+    """Loaded libraries that may hold a libtiff (Linux: /proc/self/maps): libtiff itself, of which wheels bring
+    several (rasterio's, pyproj's), and libgdal, which may link its own (pyogrio's); without /proc, the copy
+    bundled with rasterio."""
+    found = []
+    with contextlib.suppress(OSError):
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                p = line.split(None, 5)[-1].strip()
+                if os.path.basename(p).startswith(("libtiff", "libgdal")) and p not in found:
+                    found.append(p)
+    if not found and "rasterio" in sys.modules:
+        from glob import glob
+
+        base = os.path.dirname(os.path.dirname(sys.modules["rasterio"].__file__))
+        found = glob(os.path.join(base, "rasterio.libs", "libtiff*")) + glob(os.path.join(base, "rasterio", ".dylibs", "libtiff*"))
+    return found
+
+
+def _libtiff_message(module, fmt, args) -> None:
+    """TIFFErrorHandler(const char *module, const char *fmt, va_list ap): keep "MODULE: text" for this thread."""
+    buf = ctypes.create_string_buffer(512)
+    try:
+        _vsnprintf(buf, len(buf), fmt, args)
+        text = buf.value.decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - a message that cannot be formatted is kept as its format
+        text = (fmt or b"").decode("utf-8", "replace")
+    entry = _libtiff_messages.setdefault(threading.get_ident(), [0, []])
+    entry[0] += 1
+    entry[1] = entry[1][-(_LIBTIFF_KEEP - 1):] + [f"{(module or b'').decode('utf-8', 'replace')}: {text}"]
+
+
+_vsnprintf = None
+
+
+def capture_libtiff_errors() -> bool:
+    """Replace the global error handler (printing onto stderr) of every libtiff loaded in this process by one that
+    keeps each thread's last messages for `libtiff_errors_since`; True when at least one is ours. Called by
+    atomic_path (again after new imports, which may load another libtiff) and at the import of
+    irrmap.core.raster_write. A process without rasterio is left alone."""
+    global _libtiff_handler, _modules_seen, _vsnprintf
+    if len(sys.modules) == _modules_seen or "rasterio" not in sys.modules:
+        return _libtiff_handler is not None
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        # the handler hands its va_list on to vsnprintf as a pointer: the x86-64 ABI's va_list (an array, passed as
+        # a pointer); elsewhere (aarch64: a struct) libtiff's own handler stays, and GDAL's messages alone are read
+        return False
+    _modules_seen = len(sys.modules)
+    try:
+        if _vsnprintf is None:
+            _vsnprintf = ctypes.CDLL(None).vsnprintf
+            _vsnprintf.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p]
+        if _libtiff_handler is None:
+            _libtiff_handler = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)(_libtiff_message)
+    except (OSError, AttributeError):  # no C library to format with (not Linux/macOS)
+        return False
+    import atexit
+
+    for path in _libtiff_paths():
+        if path in _libtiff_done:
+            continue
+        _libtiff_done.add(path)
+        try:
+            setter = ctypes.CDLL(path).TIFFSetErrorHandler
+        except (OSError, AttributeError):  # not loadable again, or a libgdal without its own libtiff
+            continue
+        setter.restype = ctypes.c_void_p
+        setter.argtypes = [ctypes.c_void_p]
+        previous = setter(ctypes.cast(_libtiff_handler, ctypes.c_void_p))
+        atexit.register(setter, previous)  # no Python callback once the interpreter goes
+    return True
+
+
+def libtiff_mark() -> int:
+    """How many libtiff errors this thread has had so far (for `libtiff_errors_since`); installs the handler."""
+    capture_libtiff_errors()
+    return _libtiff_messages.get(threading.get_ident(), [0, []])[0]
+
+
+def libtiff_errors_since(mark: int) -> list[str]:
+    """This thread's libtiff error messages ("MODULE: text") since `libtiff_mark` gave `mark` (at most the last 64)."""
+    count, recent = _libtiff_messages.get(threading.get_ident(), [0, []])
+    return recent[len(recent) - min(len(recent), count - mark):] if count > mark else []
 
 
 def final_path(path) -> Path:

@@ -39,11 +39,15 @@ from dask.base import tokenize
 from rasterio.windows import Window
 
 import irrmap
-from irrmap.core.atomic import atomic_path, partial_path, remove_stale_partials_of, write_failure
+from irrmap.core.atomic import atomic_path, capture_libtiff_errors, partial_path, remove_stale_partials_of, write_failure
 from irrmap.core.grid import Grid
 from irrmap.core.parallelism import task_slots
 from irrmap.core.progress import progress_bar
 from irrmap.core.valid_share import remember_row_counts, valid_row_counts
+
+# libtiff's reports of failed writes ("_tiffWriteProc: No space left on device") are kept for the OutputError of the
+# write (irrmap.core.atomic), not printed onto stderr
+capture_libtiff_errors()
 
 # Window files are temporary: compressed fast (ZSTD level 1) since the final copy compresses again.
 _WINDOW_PROFILE = {"driver": "GTiff", "compress": "zstd", "zstd_level": 1, "BIGTIFF": "IF_SAFER"}
@@ -573,8 +577,8 @@ def _colour_entries(colours: dict) -> dict:
 
 def _finish(o: RasterOutput, arr, grid: Grid, dtype, nodata, folder: Path, blocksize: int, compress: str) -> None:
     """Copy the mosaic of an output's window files to its final file (atomically)."""
-    vrt = _mosaic_vrt(folder, arr, grid, dtype, nodata, o.descriptions or [], _tags(o), o.colours)
-    with atomic_path(Path(o.path)) as final_tmp:
+    with atomic_path(Path(o.path)) as final_tmp:  # a failed write of the VRT or the copy: OutputError naming the file
+        vrt = _mosaic_vrt(folder, arr, grid, dtype, nodata, o.descriptions or [], _tags(o), o.colours)
         _copy(vrt, final_tmp, o, dtype, blocksize, compress)
 
 
