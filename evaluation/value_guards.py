@@ -41,7 +41,7 @@ def check_fills(info: dict, path, what: str = "map", option: str | None = None) 
     """Refuse undeclared fill values a reader would score as data: any valid value below 0 (a map, weight or cropland
     of irrmap holds no negative value; -9999 and -3.4e38 are the usual undeclared fills) and, on an integer band
     wider than 8 bit, valid pixels storing the type's largest value (65535 for uint16) when every other stored value
-    is below half of it (8-bit 255 is check_map_values' own rule). `option` names the file's option in the message
+    is below half of it (8-bit 255, 254 and int8 127 are check_fill_codes'). `option` names the file's option in the message
     (e.g. '--weight'). Raises DataError (file, value, fix: declare the fill as nodata with gdal_edit.py)."""
     src = f"{what} {path}" + (f" ({option})" if option else "")
     if info.get("n_valid") and info["min"] < 0:
@@ -57,6 +57,64 @@ def check_fills(info: dict, path, what: str = "map", option: str | None = None) 
         raise DataError(f"{tf['n']} pixels store {top} (the largest {info['dtype']} value) while the others stay at or below "
                         f"{tf['max_other']:g}, and the file declares {'no nodata' if info['nodata'] is None else 'nodata = ' + format(info['nodata'], 'g')}: "
                         "an undeclared fill value would be read as data", src, f"declare it as nodata: gdal_edit.py -a_nodata {top} {path}")
+
+
+#: stored codes that mark fill, no data or no cropland on an integer class/percent map (8-bit 255 and 254, int8 127),
+#: never one of its classes (0/1, class codes, counts) or a percent (at most CLASS_VALUE_MAX); wider types' largest
+#: values (65535, 32767) and negative fills (-9999) are check_fills' rule
+CLASS_FILL_CODES = (255, 254, 127)
+#: the largest value of a map's classes, counts or percentages: a fill code above every other value up to this one
+#: is a fill (a 0..100 percent map holds nothing above 100)
+CLASS_VALUE_MAX = 100
+
+
+def _count_stored(path, value) -> int:
+    """Valid pixels (not nodata, masked or alpha-transparent, as irrmap.core.nodata decodes them) of band 1 of `path`
+    storing `value`, read block by block."""
+    import rasterio
+
+    from irrmap.core.nodata import decoding_for, valid_mask
+
+    n = 0
+    with rasterio.open(path) as src:
+        dec = decoding_for(src, 1)
+        for _, w in src.block_windows(1):
+            raw = src.read(1, window=w)
+            ok = ~dec.missing(raw, valid_mask(src, 1, dec, w))
+            n += int((raw[ok] == value).sum())
+    return n
+
+
+def check_fill_codes(info: dict, path, what: str = "map") -> None:
+    """Refuse a map whose valid (not declared nodata) pixels store a fill code (CLASS_FILL_CODES: 255, 254, 127) above
+    every other stored value, those all at most CLASS_VALUE_MAX (0/1 classes, class codes, counts, a 0..100 percent):
+    whatever nodata the file declares (none, or another value such as 0), those pixels would be read as data - as
+    irrigated at value > threshold, as 255 % or a class. `info`: map_values(path) ("n_255" / "max_below_255" for 255 on
+    any band, "values", the distinct stored values of an unscaled integer band, for the others). Shapes: none (scalars
+    of `info`). Raises DataError naming the file, the code, its valid pixel count and the declared nodata, with the fix
+    `gdal_edit.py -a_nodata CODE FILE`."""
+    if not info.get("n_valid"):
+        return
+    vals = info.get("values")
+    found = None  # (code, valid pixels storing it, largest other stored value)
+    if info.get("n_255") and info.get("max_below_255", -np.inf) <= CLASS_VALUE_MAX:
+        found = (255, int(info["n_255"]), info["max_below_255"])
+    elif vals:
+        others = [v for v in vals if v not in CLASS_FILL_CODES]
+        top = max(others) if others else -np.inf
+        code = next((c for c in CLASS_FILL_CODES if c in vals and c > top), None)
+        if code is not None and top <= CLASS_VALUE_MAX:
+            found = (code, _count_stored(path, code), top)
+    if found is None:
+        return
+    code, n, top = found
+    nd = info.get("nodata")
+    declared = "declares no nodata value" if nd is None else f"declares nodata = {nd:g}, not {code}"
+    rest = f"every other value is at most {top:g}" if np.isfinite(top) else "it holds no other value"
+    also = (f" (its {nd:g} pixels then count as data: first give {code} to pixels that really lack data)" if nd is not None else "")
+    raise DataError(f"{n} valid pixels hold {code} but the file {declared}: they would be read as data (counted as irrigated at "
+                    f"value > threshold) while {rest}", f"{what} {path}",
+                    f"declare {code} as nodata: gdal_edit.py -a_nodata {code} {path}{also}")
 
 
 def check_kind_domain(info: dict, path, kind: str, what: str = "map", kind_option: str | None = "--map-kind",
@@ -195,5 +253,5 @@ def warn_zero_one_fraction(info: dict, path, kind: str, weighted: bool, what: st
     return True
 
 
-__all__ = ["CLASS_MAP_WORDS", "RUN_CROPLAND", "check_class_map_areas", "check_fills", "check_fraction_raster", "check_frame_unit", "check_kind_domain", "check_threshold_units",
+__all__ = ["CLASS_FILL_CODES", "CLASS_MAP_WORDS", "CLASS_VALUE_MAX", "RUN_CROPLAND", "check_class_map_areas", "check_fill_codes", "check_fills", "check_fraction_raster", "check_frame_unit", "check_kind_domain", "check_threshold_units",
            "integer_top", "is_class_map", "is_percent_map", "is_zero_one", "warn_zero_one_fraction"]
