@@ -79,13 +79,16 @@ def binarise_own_grid(path, own: Grid, threshold: float, tmp_path, name: str | N
     (workflow.class_map_values), so only what stays NaN is written as nodata."""
     import rasterio
 
+    from irrmap.core.atomic import write_errors
+
     src = read_raster(path, own, kind="continuous", name=name or Path(path).stem)
     if fill is not None:
         src = fill(src, own)
     profile = {"driver": "GTiff", "width": own.width, "height": own.height, "count": 1, "dtype": "uint8", "nodata": 255,
                "crs": own.crs, "transform": own.transform, "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
     area = fixed_sum.KeySums(1)  # fixed point (irrmap.core.fixed_sum): the same bits as compare_maps_many's sum, any tile
-    with rasterio.open(tmp_path, "w", **profile) as dst:
+    # a scratch file in the system's temporary folder: a full disk there is one OutputError naming it, not a traceback
+    with write_errors(tmp_path), rasterio.open(tmp_path, "w", **profile) as dst:
         for t in own.tiles(1024):
             w = t.window
             v = np.asarray(src.data[int(w.row_off):int(w.row_off + w.height), int(w.col_off):int(w.col_off + w.width)], dtype=np.float64)

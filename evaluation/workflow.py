@@ -10,6 +10,7 @@ import json
 import math
 import logging
 import shlex
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,9 +196,10 @@ def _merge_values(u: set, vals: set | None, few: set | None, limit: int) -> tupl
 
 def check_map_values(path, threshold: float | None = None, kind: str = "fraction", what: str = "map",
                      binarised: bool | None = None, option: str | None = None) -> dict:
-    """Refuse map values that would silently be scored wrong, as labels are (see points.binary_labels): 255
-    on a map without a declared nodata whose other values are at most 100 (the usual no-data/no-cropland code,
-    else counted as irrigated); a map whose declared nodata is 0 while its only other value is 1 (a 0/1 export
+    """Refuse map values that would silently be scored wrong, as labels are (see points.binary_labels): valid
+    pixels storing a fill code (255, 254, int8 127) above other values all at most 100, whatever nodata the file
+    declares (none, or e.g. 0: value_guards.check_fill_codes; else counted as irrigated); a map whose declared nodata
+    is 0 while its only other value is 1 (a 0/1 export
     with nodata = 0: every 'not irrigated' pixel would be read as missing); without an explicit threshold
     (`threshold` None) a binary or few-valued integer map (at most 3 values, all below 100: class codes, unless
     `kind` says percent) not coded 0/1 (e.g. 1 = not irrigated, 2 = irrigated would all be irrigated at value > 0); and,
@@ -214,9 +216,7 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
     info = map_values(path)
     scaled = (f"; values as read: stored value x {info['scale']:g} + {info['offset']:g}, the scale/offset the file declares; "
               f"stored values reach {info['raw_max']:g}") if info.get("scale", 1.0) != 1.0 or info.get("offset", 0.0) != 0.0 else ""
-    if info["nodata"] is None and info["n_255"] and info["max_below_255"] <= 100:
-        raise DataError(f"{info['n_255']} pixels hold 255 but the file declares no nodata value: they would count as irrigated",
-                        f"{what} {path}", f"declare 255 as nodata: gdal_edit.py -a_nodata 255 {path}")
+    value_guards.check_fill_codes(info, path, what)  # valid 255 / 254 / 127 whatever nodata the file declares
     value_guards.check_fills(info, path, what)  # -9999, 65535 ... not declared nodata
     few = info["few_values"]
     if info["nodata"] == 0 and few == [1]:
@@ -614,9 +614,10 @@ def _numbers(df: pd.DataFrame, column: str, path, fmt: TableFormat | None = None
 def class_labels(values) -> pd.Series:
     """Class and stratum labels as text, written one way: surrounding spaces dropped and numbers written as
     numbers (1.0 -> '1', 2.50 -> '2.5'), so a table written by a spreadsheet ('1.0') meets one written by hand
-    ('1'). Case is kept (see area_estimation.check_label_sets)."""
+    ('1'), and in Unicode NFC form (an accent written as one code point or two is one label). Case is kept (see
+    area_estimation.check_label_sets)."""
     def one(v):
-        t = str(v).strip()
+        t = unicodedata.normalize("NFC", str(v).strip())
         try:
             f = float(t)
         except ValueError:
@@ -1080,7 +1081,10 @@ def binary_on_grid(path, grid: Grid, threshold: float, tmp_path, name: str | Non
     src = read_map(path, own, name=name)
     profile = {"driver": "GTiff", "width": own.width, "height": own.height, "count": 1, "dtype": "uint8", "nodata": 255,
                "crs": own.crs, "transform": own.transform, "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate"}
-    with rasterio.open(tmp_path, "w", **profile) as dst:
+    from irrmap.core.atomic import write_errors
+
+    # a scratch file in the system's temporary folder: a full disk there is one OutputError naming it, not a traceback
+    with write_errors(tmp_path), rasterio.open(tmp_path, "w", **profile) as dst:
         for t in own.tiles(1024):
             w = t.window
             v = np.asarray(src.data[int(w.row_off):int(w.row_off + w.height), int(w.col_off):int(w.col_off + w.width)], dtype=np.float64)

@@ -1,8 +1,8 @@
 """A column that reads two ways is refused whatever the file's separator: "72.770" beside "210" is 72.77 with a
 decimal point or 72770 with "." grouping thousands, and an integer needs no quotes in a comma-separated file, so
-the comma separator settles nothing there. It settles a column with a comma in a cell ("1,234", quoted: a decimal
-comma would need quotes too) and a column of "."-values only (coordinates to 0.001, "104.185"), which show no
-grouping. Expected values are the cells' digits read by hand."""
+the comma separator settles nothing there, nor for a column with a comma in a cell ("1,234", quoted either way)
+or a column of three-decimal "."-values only ("104.185"). A whole number of 4+ digits written without a mark
+("1210") shows that "." groups no thousands. Expected values are the cells' digits read by hand."""
 
 from __future__ import annotations
 
@@ -52,18 +52,22 @@ def test_three_decimal_points_beside_whole_numbers_are_ambiguous_in_every_file(t
     assert _read(path, decimal=",") == {"08009": 72770e4, "08011": 46640e4, "19021": 210e4, "19027": 1010e4}
 
 
-def test_a_comma_in_a_cell_of_a_comma_file_still_settles_the_decimal_point(tmp_path):
-    # "1,234" must be quoted in a comma file, where a decimal comma would be unusual: commas group thousands
+def test_a_comma_in_a_cell_of_a_comma_file_settles_nothing(tmp_path):
+    # "1,234" must be quoted in a comma file both as 1234 and as 1.234: the separator settles nothing (README)
     path = tmp_path / "q.csv"
     path.write_text('code,area\n08009,"1,234"\n08011,72.770\n')
-    assert _read(path) == {"08009": 1234e4, "08011": 72.77e4}
+    with pytest.raises(InputError, match="2 numbers in column 'area' can be read two ways"):
+        _read(path)
+    assert _read(path, decimal=".") == {"08009": 1234e4, "08011": 72.77e4}
 
 
-def test_three_decimals_without_whole_numbers_stay_decimal_in_a_comma_file(tmp_path):
-    # points on a 0.005-degree lattice: every value has three decimals, no whole number shows "." grouping thousands
+def test_three_decimals_only_are_ambiguous_in_a_comma_file_too(tmp_path):
+    # every value has three decimals: 104.185 or 104,185 in a comma file as in a ";" file
     path = tmp_path / "p.csv"
     path.write_text("code,area\n08009,104.185\n08011,38.125\n")
-    assert _read(path) == {"08009": 104.185e4, "08011": 38.125e4}
+    with pytest.raises(InputError, match="2 numbers in column 'area' can be read two ways"):
+        _read(path)
+    assert _read(path, decimal=".") == {"08009": 104.185e4, "08011": 38.125e4}
     # a whole number of 1000 or more would have been grouped: no evidence of "." thousands either
     path.write_text("code,area\n08009,72.770\n08011,1210\n")
     assert _read(path) == {"08009": 72.77e4, "08011": 1210e4}

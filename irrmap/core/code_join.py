@@ -4,10 +4,13 @@ Used when no row (or many rows) of a statistics table finds its unit. The causes
 specific: codes that match unit codes once case, surrounding whitespace or (in codes with letters) leading zeros
 are ignored ('Sheridan' vs 'sheridan'); another column of the table holds the unit codes; digit codes that differ
 only by leading zeros (a numeric column dropped them); the table reports at another admin level; the code column
-holds names or years.
+holds names or years. Codes that differ only in Unicode normalisation (NFD 'Sherida\u0301n' vs NFC 'Sheridán')
+are no cause: the join compares codes in NFC form (irrmap.core.units.normalise_codes).
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 import pandas as pd
 
@@ -142,7 +145,10 @@ def diagnose(table_codes, unit_codes, *, raw: pd.DataFrame | None = None, code_f
 
 
 def _key(code: str) -> str:
-    """A code compared loosely: surrounding whitespace dropped, case folded, leading zeros dropped (one zero kept)."""
+    """A code compared loosely: Unicode NFC form, surrounding whitespace dropped, case folded, leading zeros dropped
+    (one zero kept). Codes are joined in NFC form already (irrmap.core.units.normalise_codes), so an accent encoded
+    as one code point or two is never a difference."""
+    code = unicodedata.normalize("NFC", code)
     return code.strip().casefold().lstrip("0") or ("0" if code.strip() else "")
 
 
@@ -162,9 +168,9 @@ def near_matches(table_codes, unit_codes) -> list[tuple[str, str, list[str]]]:
         if len(hits) != 1:
             continue
         u = hits[0]
-        a, b = code.strip(), u.strip()
+        a, b = (unicodedata.normalize("NFC", x.strip()) for x in (code, u))
         how = [name for name, differs in (
-            ("surrounding whitespace", a != code or b != u),
+            ("surrounding whitespace", code.strip() != code or u.strip() != u),
             ("case", a.lstrip("0").casefold() == b.lstrip("0").casefold() and a.lstrip("0") != b.lstrip("0")),
             ("leading zeros", len(a) - len(a.lstrip("0")) != len(b) - len(b.lstrip("0")))) if differs]
         found.append((code, u, how))

@@ -128,7 +128,7 @@ def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", ski
     """A table as a DataFrame of stripped text cells (Excel numbers stay numbers; empty cells are ""), indexed
     by the line (row) number each row has in the file; the header is the first line after `skip_rows` (with
     `header=False` every line is data and the columns are named "1", "2", ...). The
-    separator of a text table is kept in ``attrs["separator"]`` (parse_numbers uses it).
+    separator of a text table is kept in ``attrs["separator"]`` (for messages; it settles no decimal mark).
 
     `require` lists columns that must exist (None entries are ignored). Raises InputError for a missing or
     unreadable file, an undecodable text (naming the likely encoding), an unknown separator, rows with more
@@ -425,20 +425,24 @@ def _normalise(v) -> str:
 
 
 def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "column", source: str = "table",
-                  separator: str | None = None) -> Numbers:
+                  separator: str | None = None, ambiguous_decimal: str | None = None) -> Numbers:
     """Numbers of one table column; the index is kept (`read_table` gives line numbers, used in messages).
 
     Cells that are numbers already (Excel) are kept; text (NFKC-normalised, so full-width digits count) is
     read under every convention `fmt` allows: decimal "." or ","; thousands grouped in threes by ",", ".",
-    " " or "'", or not grouped. The conventions that read every readable cell are kept. If they disagree on
-    a cell ("1,234": 1234 or 1.234), InputError names the cells, both readings and the option that settles
-    it; if no convention reads them all ("1,234.5" beside "12,5"), InputError names two cells that need
-    different ones. One context settles a disagreement: in a comma-separated file (`separator`, by default
-    the one `read_table` found, kept in ``values.attrs["separator"]``) a decimal comma would need quotes, so
-    decimal-comma tables use ";" there and decimal "." is taken, unless the column itself shows "." grouping
-    thousands (`_groups_by_point`: whole numbers under 1000 without a mark beside "."-values, "72.770" beside "850";
-    an integer count needs no quotes in any file): such a column is refused as ambiguous in a comma file as in a
-    ";" file or a workbook. A column of "."-values only ("104.185", coordinates to 0.001) stays decimal in a comma file. Empty cells and missing markers (MISSING:
+    " " or "'", or not grouped. The conventions that read every readable cell are kept, less those whose
+    thousands mark a cell of 4 or more whole digits leaves out ("1210" beside "72.770": a writer who groups
+    thousands by "." would have written "1.210", so "72.770" is 72.77). If the kept conventions disagree on a
+    cell ("1,234": 1234 or 1.234; a column of "9.000", "20.000" only: 9 or 9000), InputError names the file, the
+    column, the cells (lines), both readings and the option that settles it (`fmt.decimal`, e.g. "--decimal"
+    or "[statistics].decimal"). The file's separator settles nothing: a ","-separated file may hold "."-grouped
+    thousands ("9.000") or quoted decimal commas, so such a column is refused in a comma, ";" or tab file and
+    a workbook's text cells alike (`separator` is accepted for old callers and ignored). Columns that read one
+    way pass: decimals of 1, 2 or 4+ digits ("12.5", "1.2345"), "1.5" beside "1.234", "1210" beside "72.770",
+    and spreadsheet numbers (not text). `ambiguous_decimal` ("." or ",") is for a caller that knows the reading
+    from what the numbers are (the reference points reader: coordinates, whose "." grouped reading of
+    "-98.125" would be -98,125 degrees): a column that reads two ways is then read with that decimal mark
+    instead of refused. Empty cells and missing markers (MISSING:
     "", "NA", "-", ...) are `empty`, unless listed in `fmt.zeros` (then 0); other text that no convention
     reads is `bad`.
     """
@@ -457,8 +461,7 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
     ok = np.column_stack([~np.isnan(r) for r in readings.values()]) if len(cells) else np.zeros((0, len(conventions)), bool)
     readable = ok.any(axis=1)
     viable = [c for i, c in enumerate(conventions) if ok[readable, i].all()]
-    if fmt.decimal is None and (separator or getattr(values, "attrs", {}).get("separator")) == "," and not _groups_by_point(cells[readable]):
-        viable = [c for c in viable if c[0] == "."] or viable  # a decimal comma would need quotes: "." is the decimal point
+    viable = [c for c in viable if not _ungrouped(cells[readable], *c)] or viable
     if readable.any() and not viable:
         raise InputError(f"column {column!r} mixes number formats: {_mixed(cells, ok, conventions, [lines[i] for i in todo])}", source,
                          "write every number of the column the same way" + (
@@ -467,6 +470,12 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
     differ = np.zeros(len(cells), bool)
     for c in viable[1:]:
         differ |= readable & (readings[c] != chosen)
+    if differ.any() and ambiguous_decimal in DECIMALS and any(c[0] == ambiguous_decimal for c in viable):
+        viable = [c for c in viable if c[0] == ambiguous_decimal]
+        chosen = readings[viable[0]]
+        differ = np.zeros(len(cells), bool)
+        for c in viable[1:]:
+            differ |= readable & (readings[c] != chosen)
     if differ.any():
         _refuse_ambiguous(cells[differ], [lines[todo[i]] for i in np.flatnonzero(differ)], readings, viable, fmt, column, source)
     out = np.full(len(s), np.nan)
@@ -482,13 +491,13 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
     return Numbers(pd.Series(out, index=s.index), pd.Series(empty, index=s.index), pd.Series(bad, index=s.index), decimal, hint)
 
 
-def _groups_by_point(cells: pd.Series) -> bool:
-    """Whether a column shows "." grouping thousands: no comma, and whole numbers written without a mark, all under
-    1000 (one of 1000 or more would have been grouped), beside the "."-values (every one of which then has exactly
-    three decimals, or the column would read one way only)."""
-    whole = cells[cells.str.fullmatch(r"-?\d+")]
-    return (not cells.str.contains(",", regex=False).any() and len(whole) > 0 and cells.str.contains(".", regex=False).any()
-            and bool((whole.str.lstrip("-").str.len() <= 3).all()))
+def _ungrouped(cells: pd.Series, decimal: str, thousands: str) -> bool:
+    """Whether a cell has 4 or more whole digits (before `decimal`) without `thousands` between them: the
+    column then does not group thousands by that mark ("" never counts)."""
+    if not thousands or cells.empty:
+        return False
+    whole = cells.str.split(decimal, n=1, regex=False).str[0].str.lstrip("-")
+    return bool(whole.str.fullmatch(r"\d{4,}").any())
 
 
 def _other_decimal_hint(cells: pd.Series, bad: np.ndarray, lines: list, fmt: TableFormat) -> str:
@@ -518,8 +527,9 @@ def _refuse_ambiguous(cells: pd.Series, lines: list, readings, viable, fmt: Tabl
     if fmt.options:
         fix = (f"say which: {fmt.setting('decimal', ',')} for decimal commas (1.234,5), or {fmt.setting('decimal', '.')} "
                f"(and {fmt.setting('thousands', ',')} if commas group thousands) for decimal points (1,234.5)")
-    else:
-        fix = "write the numbers with a decimal point and without thousands separators"
+    else:  # this reader offers no decimal option: only the file can say it
+        fix = ("write the numbers so that they read one way: with a decimal point and not exactly three decimals "
+               "(9.0 or 9.0000 for 9; 9000 for 9.000 thousands), without thousands separators")
     raise InputError(what, source, fix)
 
 

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import re
+import unicodedata
 import warnings
 
 import dask.array as da
@@ -103,7 +104,9 @@ def _invalid_codes_fix(options: dict | None) -> str:
 def normalise_codes(values, pattern: str | None = None) -> pd.Series:
     """Codes as strings (None where missing: None, NaN, NA, and empty or blank text, which a table reader gives for
     an empty cell, so that a row without a code is a missing code and never the code ''); numbers (1001, 1001.0)
-    become integers.
+    become integers. Text is put in Unicode NFC (composed) form, so names that differ only in how an accent is
+    encoded (NFD 'Sherida\u0301n' from macOS / some GIS exports, NFC 'Sheridán') are one code; the NFC text renders
+    exactly as the original. Nothing else is folded (case, compatibility forms such as full-width digits stay).
 
     With `pattern` (a regular expression of a valid code, e.g. `AdminUnits.code_pattern(level)`), a digit
     code that fails it but fits it with one leading zero gets that zero back (FIPS 1001 -> '01001', lost to
@@ -119,7 +122,7 @@ def normalise_codes(values, pattern: str | None = None) -> pd.Series:
         if isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and float(v).is_integer()):
             txt = str(int(v))
         else:
-            txt = str(v).strip()
+            txt = unicodedata.normalize("NFC", str(v).strip())  # 'Sherida\u0301n' (NFD) is 'Sheridán' (NFC)
             if not txt:
                 return None
             if txt.endswith(".0") and txt[:-2].isdigit():
