@@ -14,6 +14,7 @@ weights the points by their pixels' areas (evaluation.design_areas), so the esti
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,18 @@ from irrmap.evaluation.area_estimation import AreaEstimate, stehman
 from irrmap.evaluation.design_areas import PixelAreas, stratum_areas
 
 from irrmap.core.errors import DataError
+
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def stratum_text(values) -> pd.Series:
+    """The strata of the points as text in Unicode NFC form (pandas Series of str), so a stratum name whose accent is
+    encoded as two code points (NFD, e.g. from a macOS export) is the stratum named with one (NFC) on the command
+    line or in a table; ASCII names are unchanged."""
+    return pd.Series(values).astype(str).map(_nfc)
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,10 @@ class SampleDesign:
     #: "default: the mean pixel area of the run's grid, ..." (irrmap.app.stages.report_context.sample_design); None:
     #: given on the command line (--frame-pixel-area) or not at all
     unit_area_from: str | None = None
+
+    def __post_init__(self):
+        if self.stratum_sizes:  # keys as stratum_text gives the points' strata (NFC, stripped)
+            object.__setattr__(self, "stratum_sizes", {_nfc(str(k).strip()): v for k, v in self.stratum_sizes.items()})
 
     @property
     def unit_area_source(self) -> str | None:
@@ -86,7 +103,7 @@ def stratum_sizes(samples: pd.DataFrame, design: SampleDesign, source: str = "po
             raise DataError(f"field {f!r} not found in the points", source, f"use one of the points' fields: {', '.join(map(str, fields[:30]))}")
     if design.stratum_sizes and design.inclusion_field:
         raise DataError("both stratum sizes and an inclusion field are given", source, "give --inclusion-field or --stratum-size, not both")
-    strata = samples[design.stratum_field].astype(str)
+    strata = stratum_text(samples[design.stratum_field])
     if design.stratum_sizes:
         sizes = pd.Series({str(k).strip(): float(v) for k, v in design.stratum_sizes.items()})
         present = sorted(set(strata))
@@ -142,11 +159,11 @@ def design_accuracy(samples: pd.DataFrame, design: SampleDesign, classes=(0, 1),
     sizes = stratum_sizes(samples, design, source)
     share = None
     if design.stratum_sizes and all_points is not None:
-        n_all = all_points[design.stratum_field].astype(str).value_counts()
-        n_used = samples[design.stratum_field].astype(str).value_counts()
+        n_all = stratum_text(all_points[design.stratum_field]).value_counts()
+        n_used = stratum_text(samples[design.stratum_field]).value_counts()
         share = (n_used.reindex(sizes.index).fillna(0) / n_all.reindex(sizes.index)).fillna(1.0).clip(upper=1.0)
         frame_sizes, sizes = sizes, sizes * share
-    strata = samples[design.stratum_field].astype(str).to_numpy()
+    strata = stratum_text(samples[design.stratum_field]).to_numpy()
     w = (1.0 / pd.to_numeric(samples[design.inclusion_field], errors="coerce")).to_numpy() if design.inclusion_field else None
     areas = None
     if pixel_areas is not None:  # N_h pixels -> A_h ha; points weigh a_k / pi_k (area-weighted Hajek means)

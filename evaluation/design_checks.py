@@ -17,7 +17,7 @@ import logging
 import math
 
 import pandas as pd
-from irrmap.evaluation.design import SampleDesign
+from irrmap.evaluation.design import SampleDesign, stratum_text
 
 from irrmap.core.errors import DataError
 
@@ -38,7 +38,7 @@ MIN_POINTS = 2
 def map_class_strata(samples: pd.DataFrame, design: SampleDesign) -> dict[str, int] | None:
     """{stratum (text): map class} when the strata are the map classes (module docstring), else None.
     `samples`: the used points, columns map (0/1) and the stratum field."""
-    strata = samples[design.stratum_field].astype(str)
+    strata = stratum_text(samples[design.stratum_field])
     classes = samples["map"].groupby(strata).agg(lambda v: frozenset(pd.to_numeric(v, errors="coerce").dropna().astype(int)))
     if len(classes) < 2 or any(len(c) != 1 for c in classes) or (strata.value_counts() < MIN_POINTS).any():
         return None
@@ -70,7 +70,7 @@ def check_strata_on_map(samples: pd.DataFrame, design: SampleDesign, class_pixel
         _check_sizes(given, strata, class_pixels, same_frame, where, map_name)
         return
     pi = pd.to_numeric(samples[design.inclusion_field], errors="coerce")
-    estimated = (1.0 / pi).groupby(samples[design.stratum_field].astype(str)).sum() * scale
+    estimated = (1.0 / pi).groupby(stratum_text(samples[design.stratum_field])).sum() * scale
     for h, c in strata.items():
         n_map = class_pixels.get(c, 0)
         est = float(estimated.get(h, math.nan))

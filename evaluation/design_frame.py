@@ -28,6 +28,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+from irrmap.evaluation.design import stratum_text
 from irrmap.evaluation.points import pixel_line
 
 from irrmap.core.errors import DataError
@@ -57,7 +58,7 @@ def frame_pixels_on_grid(pts: pd.DataFrame, design, inside: np.ndarray) -> tuple
     given sizes: sum over strata of N_h times the stratum's share p_h of its n_h points on the grid, SE^2 = sum N_h^2
     p_h (1 - p_h) / n_h (binomial; 0 when the grid holds all or none of a stratum's points). Points with an unusable
     probability are skipped (evaluation.design.stratum_sizes refuses them later, naming the field)."""
-    strata = pts[design.stratum_field].astype(str)
+    strata = stratum_text(pts[design.stratum_field])
     if design.stratum_sizes:
         n_all = strata.value_counts()
         n_in = strata[inside].value_counts()
