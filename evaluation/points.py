@@ -56,7 +56,7 @@ def read_points(path, label_field: str | None = None, *, lon_field: str | None =
         if lon is None or lat is None or lon not in df.columns or lat not in df.columns:
             raise InputError("no longitude/latitude columns", str(path), f"name them lon/lat or pass --lon-field/--lat-field (columns: {', '.join(map(str, df.columns[:30]))})")
         # coordinates to 0.001 ("-98.125") read two ways as plain numbers; as degrees only with a decimal point
-        xs, ys = (parse_numbers(df[c], column=str(c), source=str(path), ambiguous_decimal=".") for c in (lon, lat))
+        xs, ys = (parse_numbers(df[c], column=str(c), source=str(path), ungrouped=True) for c in (lon, lat))
         bad = (xs.bad | xs.empty | ys.bad | ys.empty).to_numpy()
         if bad.any():
             raise DataError(f"{int(bad.sum())} rows have no numeric coordinates (lines {', '.join(map(str, df.index[bad][:10]))}; "

@@ -100,9 +100,10 @@ def check_fill_codes(info: dict, path, what: str = "map") -> None:
     if info.get("n_255") and info.get("max_below_255", -np.inf) <= CLASS_VALUE_MAX:
         found = (255, int(info["n_255"]), info["max_below_255"])
     elif vals:
-        others = [v for v in vals if v not in CLASS_FILL_CODES]
+        codes = [c for c in CLASS_FILL_CODES if c != 127 or str(info.get("dtype")) == "int8"]  # 127: int8's top only
+        others = [v for v in vals if v not in codes]
         top = max(others) if others else -np.inf
-        code = next((c for c in CLASS_FILL_CODES if c in vals and c > top), None)
+        code = next((c for c in codes if c in vals and c > top), None)
         if code is not None and top <= CLASS_VALUE_MAX:
             found = (code, _count_stored(path, code), top)
     if found is None:

@@ -21,3 +21,17 @@ def test_closing_note_has_the_body_scores(tmp_path):
     # no water section: no water line
     (tmp_path / "evaluation" / "results.json").write_text(json.dumps({}))
     assert not any(ln.startswith("water") for ln in closing_summary(manifest))
+
+
+def test_closing_note_shows_the_reference_from_the_current_folder(tmp_path, monkeypatch):
+    """score.json stores the reference relative to OUTPUT/water (irrmap.core.relative_path); the console shows it
+    from the current folder, where the user typed it: ../../truth/w.tif from out/water is truth/w.tif here."""
+    score = {"reference": "../../truth/w.tif", "iou_threshold": 0.5, "n_reference": 1, "n_mapped": 1, "n_matched": 1,
+             "precision": 1.0, "recall": 1.0, "f1": 1.0, "area_error": {"mean_abs_pct": 0.0, "median_pct": 0.0, "total_pct": 0.0}}
+    out = tmp_path / "runs" / "out"
+    (out / "evaluation").mkdir(parents=True)
+    (out / "evaluation" / "results.json").write_text(json.dumps({"water": {"scores": {"1995": score}}}))
+    manifest = {"output_dir": str(out), "stages": {"evaluation": {"outputs": []}}, "warnings": []}
+    monkeypatch.chdir(tmp_path)
+    line = next(ln for ln in closing_summary(manifest) if ln.startswith("water bodies 1995"))
+    assert line.startswith("water bodies 1995 against runs/truth/w.tif:")

@@ -35,10 +35,22 @@ def _area_line(results: dict) -> str | None:
             f"({int(m['n'])} {level} units" + (f", {rb:+.1%}" if rb is not None else "") + ")")
 
 
-def _water_lines(results: dict) -> list[str]:
-    """One line per epoch scored by the water stage (results.json "water" "scores", irrmap.mapping.water.score)."""
+def _shown(stored: str, folder: Path) -> str:
+    """A path stored relative to `folder` (irrmap.core.relative_path) as the console shows it: relative to the
+    current directory when below it, else absolute."""
+    import os
+
+    from irrmap.core.relative_path import located_from
+
+    p = located_from(stored, folder).absolute()
+    return os.path.relpath(p) if p.is_relative_to(Path.cwd()) else str(p)
+
+
+def _water_lines(results: dict, water_dir: Path) -> list[str]:
+    """One line per epoch scored by the water stage (results.json "water" "scores", irrmap.mapping.water.score; the
+    reference stored relative to `water_dir`, OUTPUT/water, shown from the current directory)."""
     fmt = lambda v, f: score_text(v, f, "n/a")  # noqa: E731
-    return [f"water bodies {epoch} against {s['reference']}: precision {fmt(s['precision'], '.3f')}, recall {fmt(s['recall'], '.3f')} "
+    return [f"water bodies {epoch} against {_shown(s['reference'], water_dir)}: precision {fmt(s['precision'], '.3f')}, recall {fmt(s['recall'], '.3f')} "
             f"({s['n_matched']} of {s['n_reference']} reference / {s['n_mapped']} mapped bodies matched at IoU >= {s['iou_threshold']:g}); "
             f"area error of the matched bodies: mean |error| {fmt(s['area_error']['mean_abs_pct'], '.2f')} %, "
             f"total {fmt(s['area_error']['total_pct'], '+.2f')} %"
@@ -52,7 +64,7 @@ def closing_summary(manifest: dict, max_warnings: int = 5) -> list[str]:
     results_file = out_dir / "evaluation" / "results.json"
     if "evaluation" in manifest["stages"] and results_file.exists():
         results = json.loads(results_file.read_text())
-        lines += [ln for ln in (_accuracy_line(results), _area_line(results)) if ln] + _water_lines(results)
+        lines += [ln for ln in (_accuracy_line(results), _area_line(results)) if ln] + _water_lines(results, out_dir / "water")
     warnings = manifest.get("warnings", [])
     lines.append(f"warnings: {len(warnings)}" + (" (repeated below; cause and fix in each)" if warnings else ""))
     for w in warnings[:max_warnings]:

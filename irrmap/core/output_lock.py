@@ -185,11 +185,18 @@ def output_lock(folder, command: str | None = None, where: str = "[run].output_d
                     os.close(fd)
                     raise OutputError(f"{key} is being written by {_holder(key)}", where,
                                       f"{WAIT_FIX}, or choose another output folder") from None
+                except OSError as e:  # a filesystem without locks (some NFS/CIFS mounts: ENOLCK, EOPNOTSUPP)
+                    os.close(fd)
+                    (log.debug if best_effort else log.warning)(
+                        "%s cannot be locked (%s): nothing stops a second process from writing there at the same time",
+                        key, e.strerror or e)
+                    locked = False
                 except BaseException:
                     os.close(fd)
                     raise
-                _held[key] = [fd, 1, 0]
-                _write_record(Path(key, LOCK_NAME), command)
+                else:
+                    _held[key] = [fd, 1, 0]
+                    _write_record(Path(key, LOCK_NAME), command)
     if not locked:
         yield
         return

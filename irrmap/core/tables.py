@@ -425,7 +425,7 @@ def _normalise(v) -> str:
 
 
 def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "column", source: str = "table",
-                  separator: str | None = None, ambiguous_decimal: str | None = None) -> Numbers:
+                  separator: str | None = None, ungrouped: bool = False) -> Numbers:
     """Numbers of one table column; the index is kept (`read_table` gives line numbers, used in messages).
 
     Cells that are numbers already (Excel) are kept; text (NFKC-normalised, so full-width digits count) is
@@ -439,10 +439,10 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
     thousands ("9.000") or quoted decimal commas, so such a column is refused in a comma, ";" or tab file and
     a workbook's text cells alike (`separator` is accepted for old callers and ignored). Columns that read one
     way pass: decimals of 1, 2 or 4+ digits ("12.5", "1.2345"), "1.5" beside "1.234", "1210" beside "72.770",
-    and spreadsheet numbers (not text). `ambiguous_decimal` ("." or ",") is for a caller that knows the reading
-    from what the numbers are (the reference points reader: coordinates, whose "." grouped reading of
-    "-98.125" would be -98,125 degrees): a column that reads two ways is then read with that decimal mark
-    instead of refused. Empty cells and missing markers (MISSING:
+    and spreadsheet numbers (not text). `ungrouped=True` is for a caller whose numbers never group thousands
+    (coordinates in degrees, whose grouped reading of "-98.125" would be -98,125 degrees; AHP judgements 1/9..9):
+    a column that reads two ways is then read without a thousands mark, its one "." or "," the decimal mark
+    ("104.125" and, in a ";" file, "104,125" are 104.125), instead of refused. Empty cells and missing markers (MISSING:
     "", "NA", "-", ...) are `empty`, unless listed in `fmt.zeros` (then 0); other text that no convention
     reads is `bad`.
     """
@@ -470,8 +470,8 @@ def parse_numbers(values, fmt: TableFormat | None = None, *, column: str = "colu
     differ = np.zeros(len(cells), bool)
     for c in viable[1:]:
         differ |= readable & (readings[c] != chosen)
-    if differ.any() and ambiguous_decimal in DECIMALS and any(c[0] == ambiguous_decimal for c in viable):
-        viable = [c for c in viable if c[0] == ambiguous_decimal]
+    if differ.any() and ungrouped and any(not c[1] for c in viable):
+        viable = [c for c in viable if not c[1]]
         chosen = readings[viable[0]]
         differ = np.zeros(len(cells), bool)
         for c in viable[1:]:

@@ -340,7 +340,7 @@ def _ahp_matrix(path):
     cols = []
     for c in df.columns:
         parts = df[c].astype(str).str.split("/", n=1, expand=True).reindex(columns=[0, 1]).astype(object)
-        num, den = parse_numbers(parts[0], column=c, source=str(path)), parse_numbers(parts[1].fillna("1"), column=c, source=str(path))
+        num, den = (parse_numbers(p, column=c, source=str(path), ungrouped=True) for p in (parts[0], parts[1].fillna("1")))  # judgements 1/9..9: never grouped
         value = num.values / den.values
         if not (value > 0).all():
             lines = ", ".join(map(str, df.index[~(value > 0).to_numpy()]))
