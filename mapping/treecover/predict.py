@@ -29,9 +29,9 @@ from irrmap.mapping.predict import tile_size_for
 from irrmap.mapping.treecover.band_product import check_common_factor, check_level1
 from irrmap.mapping.treecover.fit import (
     MODEL_FILE,
+    SATURATION,
     check_band_fills,
     reference_path,
-    saturation,
 )
 from irrmap.mapping.treecover.predictors import (
     INDICES,
@@ -42,9 +42,9 @@ from irrmap.mapping.treecover.predictors import (
     onto_grid,
     reference_on,
 )
+from irrmap.mapping.treecover.streamed_scores import PairSpill, spilled_scores
 from irrmap.mapping.treecover.summary import SCAN_TILE
 from irrmap.models.persistence import check_features, load_model
-from irrmap.models.spatial_cv import regression_scores
 from rasterio.windows import Window
 
 from irrmap.core.atomic import write_text_atomic
@@ -158,18 +158,19 @@ def _consistency(path: Path, stack: BandStack, card: dict, reference, chunks: in
         cover = read_raster(path, stack.grid, band=1, chunks=chunks).data
         (pred,), pred_cov = onto_grid(cover[None], ["cover"], stack.grid, grid, Path(tmp) / "cover.tif", chunks=chunks)
         ref, ref_cov = reference_on(reference, grid, tmp, valid_max=ref_info["valid_max"], chunks=chunks)
-        ys, ps = [], []
-        for tile in grid.tiles(SCAN_TILE):  # a fixed lattice: the cells in one order (the scores' bytes) whatever `chunks`
-            w = tile.window
-            sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
-            y, yc, p, pc = (np.asarray(v) for v in dask.compute(*(a.data[sl] for a in (ref, ref_cov, pred, pred_cov))))
-            ok = np.isfinite(y) & np.isfinite(p) & (yc >= min_cov - 1e-6) & (pc >= min_cov - 1e-6)
-            ys.append(y[ok])
-            ps.append(p[ok])
-    y, p = np.concatenate(ys), np.concatenate(ps)
+        # the valid cells go to a temporary file and are scored back window by window (streamed_scores): on a reference
+        # on the bands' grid they are every pixel of the scene, which held in memory grew with it (16.8 M px: +830 MB)
+        with PairSpill(tmp) as spill:
+            for tile in grid.tiles(SCAN_TILE):  # a fixed lattice: the cells in one order (the scores' bytes) whatever `chunks`
+                w = tile.window
+                sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
+                y, yc, p, pc = (np.asarray(v) for v in dask.compute(*(a.data[sl] for a in (ref, ref_cov, pred, pred_cov))))
+                ok = np.isfinite(y) & np.isfinite(p) & (yc >= min_cov - 1e-6) & (pc >= min_cov - 1e-6)
+                spill.add(y[ok], p[ok])
+            scored = spilled_scores(spill, saturation_at=SATURATION)  # = regression_scores(y, p), saturation(y, p)
     here = check_path(path).parent  # paths relative to the check's folder: the same bytes for the same run in another folder
     res = {"map": relative_to_folder(path, here), "reference": relative_to_folder(reference, here), "grid": grid.to_dict(), "resolution_m": ref_info["resolution_m"],
-           "min_coverage": min_cov, "scores": regression_scores(y, p), "saturation": saturation(y, p),
+           "min_coverage": min_cov, "scores": scored["scores"], "saturation": scored["saturation"],
            "note": "in-sample: the model was fitted on these cells; held-out figures are in the model card"}
     write_text_atomic(check_path(path), json.dumps(res, indent=2, sort_keys=True) + "\n")
     _warn_below_held_out(res["scores"], card, reference)

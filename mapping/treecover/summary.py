@@ -5,15 +5,18 @@
 mapping.treecover.change). `truth_scores`: the predicted cover against a truth cover read onto the map's
 grid (read_raster: resampled by GDAL's average when the truth is on another grid), pixel by pixel over the
 pixels valid in both: R2, RMSE, bias (mean predicted - truth) and MAE in percent cover
-(irrmap.models.spatial_cv.regression_scores), plus the mean of each side.
+(irrmap.models.spatial_cv.regression_scores), plus the mean of each side; the pairs are scored from a temporary
+file in windows (irrmap.mapping.treecover.streamed_scores: the same floats, memory flat in the map's size).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dask
 import numpy as np
 from irrmap.mapping.treecover.change import DEFAULT_FOREST_THRESHOLD, check_cover_layers
-from irrmap.models.spatial_cv import regression_scores
+from irrmap.mapping.treecover.streamed_scores import PairSpill, spilled_scores
 
 from irrmap.core import fixed_sum
 from irrmap.core.grid import Grid
@@ -62,12 +65,11 @@ def truth_scores(path, truth, *, chunks: int = 1024) -> dict:
     grid = Grid.from_raster(path)
     pred = read_raster(path, grid, band=1, chunks=chunks, valid_range=(0, 100), name="cover")
     ref = read_raster(truth, grid, band=1, chunks=chunks, valid_range=(0, 100), name="truth")
-    ys, ps = [], []
-    for _, (p, y) in _tiles(grid, [pred, ref], SCAN_TILE):  # a fixed lattice: the pixels in one order whatever `chunks`
-        ok = np.isfinite(p) & np.isfinite(y)
-        ys.append(y[ok])
-        ps.append(p[ok])
-    y, p = np.concatenate(ys), np.concatenate(ps)
-    scores = regression_scores(y, p)
-    return scores | {"mean_predicted": float(p.mean()) if p.size else float("nan"),
-                     "mean_truth": float(y.mean()) if y.size else float("nan")}
+    # the valid pairs go to a temporary file beside the map and are scored back window by window (streamed_scores):
+    # the same floats as regression_scores on the whole arrays, in memory that does not grow with the map
+    with PairSpill(Path(path).parent) as spill:
+        for _, (p, y) in _tiles(grid, [pred, ref], SCAN_TILE):  # a fixed lattice: the pixels in one order whatever `chunks`
+            ok = np.isfinite(p) & np.isfinite(y)
+            spill.add(y[ok], p[ok])
+        scored = spilled_scores(spill, means=True)
+    return scored["scores"] | {"mean_predicted": scored["mean_predicted"], "mean_truth": scored["mean_truth"]}
