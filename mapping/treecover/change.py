@@ -246,7 +246,7 @@ def _percent_warnings(path, scale, nodata, role: str = "the epoch") -> np.ndarra
     irrmap.mapping.treecover.codes) and an epoch whose decimated sample holds fractions 0..1 rather than percent (DataError,
     irrmap.mapping.treecover.percent.check_percent; unless `scale` was given, which states the decoding), and warn
     when it holds values outside 0..100 (they are missing), MODIS VCF flags blended with cover by resampling
-    among them."""
+    among them, or class codes (irrmap.mapping.treecover.codes.class_codes; then no --nodata is suggested)."""
     if scale is None:
         vals = check_percent(path, role=role, scale=scale, nodata=nodata,
                              fix="pass --scale 100 (both epochs must then be fractions), or give both epochs in percent 0..100")
@@ -255,9 +255,12 @@ def _percent_warnings(path, scale, nodata, role: str = "the epoch") -> np.ndarra
         vals = decoded_sample(path, scale=scale, nodata=nodata)
     if vals.size == 0:
         return vals
-    warn_blended_flags(path, vals, role=role)
+    classes = warn_blended_flags(path, vals, role=role)  # True: class codes, warned about as such
     outside = np.unique(vals[(vals < 0) | (vals > 100)])
-    if outside.size:
+    if outside.size and classes:
+        log.warning("%s: values outside 0..100 %% (%s) are taken as missing; they look like land-cover class codes (warned above), which no "
+                    "--nodata makes into percent cover", path, ", ".join(f"{v:g}" for v in outside[:6]))
+    elif outside.size:
         log.warning("%s: values outside 0..100 %% (%s) are taken as missing (MODIS VCF: 200 water, 253 fill) (fix: if they are "
                     "cover, decode them to percent with --scale; if they are flags, %s)",
                     path, ", ".join(f"{v:g}" for v in outside[:6]), _nodata_fix(path, nodata, scale, outside))

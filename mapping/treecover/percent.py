@@ -10,7 +10,10 @@ decimated sample (irrmap.mapping.treecover.sample.decoded_sample), before anythi
 - MODIS VCF flags (MOD44B Collection 6 user guide, DiMiceli et al. 2017: 200 water, 253 fill) resampled with
   bilinear, cubic or average resampling blend with the cover next to them: values above 100 that are no flag
   code (e.g. 101..125, 220..236 in the Gewata 30 m copy of VCF 2000) show it, and the pixels next to them hold
-  blends below 100 that pass for cover. Warned about, naming the fix (resample with nearest neighbour).
+  blends below 100 that pass for cover. Warned about, naming the fix (resample with nearest neighbour). Values
+  above 100 that look like class codes instead (few distinct whole values: irrmap.mapping.treecover.codes.class_codes;
+  a class map on too few pixels to be refused there) are warned about as class codes, with no --nodata or
+  resampling advice.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from irrmap.mapping.treecover.codes import refuse_code_layer
+from irrmap.mapping.treecover.codes import CLASS_FIX, KNOWN_FLAGS, LC100_FIX, class_codes, codes_text, refuse_code_layer
 from irrmap.mapping.treecover.sample import decoded_sample
 
 from irrmap.core.errors import DataError
@@ -26,7 +29,7 @@ from irrmap.core.errors import DataError
 log = logging.getLogger(__name__)
 
 #: MODIS VCF (MOD44B C6) Percent_Tree_Cover flag codes (DiMiceli et al. 2017, MOD44B user guide): 200 water, 253 fill
-VCF_FLAGS = (200.0, 253.0)
+VCF_FLAGS = KNOWN_FLAGS
 FRACTION_QUANTILE = 99.0
 
 
@@ -59,13 +62,22 @@ def check_percent(path, *, role: str, fix: str, scale=None, nodata=None, valid_m
 
 def warn_blended_flags(path, values: np.ndarray, *, role: str, valid_max: float = 100.0, flags=VCF_FLAGS) -> None:
     """Warn when `values` (a decoded sample of `path`, e.g. from check_percent) hold values above `valid_max` that
-    are no flag code of `flags`: flags blended with cover by resampling (module docstring)."""
+    are no flag code of `flags`: flags blended with cover by resampling, or class codes (module docstring). Returns
+    True when the values look like class codes (then the caller must not suggest declaring them --nodata), else False."""
     above = values[values > valid_max]
     odd = np.unique(above[~np.isin(above, np.asarray(flags, dtype=above.dtype))])
     if odd.size == 0:
-        return
+        return False
+    found = class_codes(values, floor=valid_max, flags=flags)
+    if found is not None:
+        log.warning("%s: %s holds %d distinct whole values with codes above %g on %.1f %% of the sampled pixels (%s): class codes of a "
+                    "land-cover map, not percent cover? Read as percent, codes up to %g are cover and those above missing (fix: %s)",
+                    path, role, len(found[0]), valid_max, 100 * found[1], codes_text(found[0], limit=12), valid_max,
+                    CLASS_FIX + "; " + LC100_FIX)
+        return True
     log.warning("%s: %s holds %d sampled values above %g that are no MODIS VCF flag code (%s: 200 water, 253 fill), e.g. %s: flags "
                 "blended with cover by resampling (bilinear, cubic or average), so the pixels next to water and fill carry blends "
                 "below %g that are read as cover (fix: resample the product from its own 250 m grid with nearest neighbour, "
                 "gdalwarp -r near, or mask the flags before resampling)", path, role, int((~np.isin(above, flags)).sum()), valid_max,
                 ", ".join(f"{f:g}" for f in flags), ", ".join(f"{v:g}" for v in odd[:6]), valid_max)
+    return False

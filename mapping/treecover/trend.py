@@ -36,6 +36,7 @@ import numpy as np
 import rasterio
 import xarray as xr
 from dask.base import tokenize
+from irrmap.mapping.treecover.codes import refuse_code_layer
 from irrmap.mapping.treecover.dates import Layer
 from irrmap.mapping.treecover.harmonise import to_oli
 from irrmap.mapping.treecover.sample import decoded_sample
@@ -364,12 +365,20 @@ def trend_to_file(out, layers: list[Layer], *, min_years: int = DEFAULT_MIN_YEAR
     replacing the files' own; series_values.decoding_options). `preset` (mod13q1, mod09) and `valid_range` (stored
     values) decode the layers as irrmap.mapping.treecover.series_values.decoding_options says. Raises InputError for
     fewer than two layers, an index series (NDVI, EVI, ... by names or --harmonise) whose decoded values leave -1..1
-    (series_values.check_index_values), or values not in `unit`s for `harmonise`."""
+    (series_values.check_index_values), values not in `unit`s for `harmonise`, and a code layer given as the series
+    (Hansen GFC lossyear, a class map by its colour table or its values: irrmap.mapping.treecover.codes.refuse_code_layer,
+    checked on the first layer's band of every file, values on at most 16 files spread over the series)."""
     if len(layers) < 2:
         raise InputError(f"{len(layers)} dated layer(s): a trend needs a series", "SERIES", "give a raster with one band per date, or several dated files")
     grid = grid or Grid.from_raster(layers[0].path)
     edge = min(window_for(len(layers), memory_mb), max(64, -(-max(grid.shape) // 32) * 16))  # >= 2 x 2 windows: threads share the kernel
     decode = decoding_options(preset, scale=scale, nodata=nodata, valid_range=valid_range)
+    firsts: dict = {}
+    for layer in layers:
+        firsts.setdefault(os.fspath(layer.path), layer.band)  # each file's first layer, in series order
+    picks = set(np.linspace(0, len(firsts) - 1, min(len(firsts), 16)).round().astype(int))  # values of at most 16 files, spread
+    for i, (path, band) in enumerate(firsts.items()):
+        refuse_code_layer(path, role="SERIES", band=band, values=i in picks)  # class codes have no trend "per year"
     if harmonise:
         check_unit(layers[0], harmonise, unit, decode=decode)
     check_index_values(layers, decode, harmonise=harmonise, unit=unit if harmonise else None)

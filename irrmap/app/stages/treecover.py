@@ -197,12 +197,14 @@ def _log_truth(label: str, s: dict) -> None:
 
 
 def _check(ctx: RunContext) -> None:
-    from irrmap.core.raster_read import open_raster
+    from irrmap.mapping.treecover.codes import refuse_code_layer
 
     sec = ctx.config.treecover
     checks = [lambda label=label: _stack(ctx, label) for label in sec.epochs]
     checks.append(lambda: _check_units(ctx))
-    checks += [lambda p=p: open_raster(ctx.path(p)).close() for p in [sec.reference, *sec.truth.values()]]
+    # a code layer (loss years, a class map by its colour table or values) as the reference or a truth: refused before any fit
+    checks += [lambda p=p, r=r: refuse_code_layer(ctx.path(p), role=r)
+               for p, r in [(sec.reference, "[treecover].reference"), *((t, f"[treecover].truth.{k}") for k, t in sec.truth.items())]]
     if sec.trend:
         checks.append(lambda: _check_series(ctx))
     if _uses_units(ctx):
@@ -212,11 +214,17 @@ def _check(ctx: RunContext) -> None:
 
 def _check_series(ctx: RunContext) -> None:
     """The series is dated, and holds at least [treecover.trend].min_years calendar years (else every pixel of
-    the trend would be NaN)."""
+    the trend would be NaN), and no file of it is a code layer (a class map: irrmap.mapping.treecover.codes)."""
+    from irrmap.mapping.treecover.codes import refuse_code_layer
     from irrmap.mapping.treecover.trend import _check_times
 
     t = ctx.config.treecover.trend
     layers = _series_layers(ctx)
+    firsts: dict = {}
+    for layer in layers:
+        firsts.setdefault(str(layer.path), layer.band)  # each file's first layer, in series order
+    for path, band in firsts.items():
+        refuse_code_layer(path, role="[treecover.trend].series", band=band)  # class codes have no trend
     _check_times([layer.date.decimal_year for layer in layers], [layer.date.year for layer in layers], t.min_years)
 
 
