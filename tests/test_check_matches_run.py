@@ -13,6 +13,10 @@ layers, already-scaled floats) and then the run failed:
   does not have: the default is now the hierarchy's finest level (config.FINEST_LEVEL, equal to the first level of
   irrmap.core.units.SCHEMES), and the finest-level error's fix names the level to give.
 
+An input raster that misses the grid ([water].reference, [treecover].reference and .truth) was refused by the
+run's guard at the start of its stage (irrmap.app.valid_guard) but not by --check; now both check the same list of
+files (valid_guard.source_inputs), with the same message, and the run refuses it before writing anything.
+
 Each case compares irrmap.app.api.check with irrmap.app.api.run on the same config. Inputs are written here with
 rasterio/geopandas on the grid of the real MOD13Q1 files (27 x 37 pixels: small runs).
 """
@@ -25,9 +29,11 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+from rasterio.transform import from_bounds
 from shapely.geometry import box
 
 from irrmap.app.api import check, run
+from irrmap.app.cli import main
 from irrmap.core.errors import ConfigError, DataError, InputError, IrrmapError
 
 GRID = """[grid]
@@ -159,3 +165,80 @@ def test_finest_levels_match_the_unit_schemes():
     assert RunConfig.model_validate({**base, "units": {"path": "u.gpkg", "code_field": "c", "hierarchy": "none"}}).statistics.level == "unit"
     given = {**base["statistics"], "level": "province"}
     assert RunConfig.model_validate({**base, "statistics": given, "units": {"path": "u.gpkg", "code_field": "c"}}).statistics.level == "province"
+
+
+# ---- an input raster that misses the grid ---------------------------------------------------------------------
+# The run opens every raster a stage reads at the start of the stage and refuses one that does not overlap the grid
+# (irrmap.app.valid_guard.check_input). Before, `--check` ran only the stages' own checks, which opened the
+# [water].reference and [treecover] reference / truth files but never compared their extent with the grid: `--check`
+# said "config OK" (exit 0), the run then stopped with exit 2 and left OUTPUT/manifest.json behind. Now both take the
+# files from one list (valid_guard.source_inputs) and give the same one-line error; the run stops before writing
+# anything, as the README says. Truth: the off-grid file is written here over the Guyana coast (lon -59.85..-59.71,
+# lat 8.30..8.36), the small demo's grid lies in China (lon 104.0..104.3, lat 38.8..39.0): the boxes share no point.
+OFF_GRID = (-59.8488, 8.308, -59.71, 8.364)  # west, south, east, north (deg), far from the demo's grid
+DEMO_GRID = (104.0, 38.784, 104.288, 39.0)  # the small demo's [grid].bounds (generate_demo rows=96, cols=128)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from irrmap import generate_demo
+
+    out = tmp_path_factory.mktemp("check_run_demo") / "demo"
+    generate_demo(out, rows=96, cols=128)
+    off = out / "off_grid_mask.tif"  # a 0 / 1 / 255 water mask (also a valid 0..100 cover) far from the grid
+    data = np.where(np.arange(40 * 60).reshape(40, 60) % 7 == 0, 255, np.arange(40 * 60).reshape(40, 60) % 2).astype("uint8")
+    with rasterio.open(off, "w", driver="GTiff", width=60, height=40, count=1, dtype="uint8", crs="EPSG:4326", nodata=255,
+                       transform=from_bounds(*OFF_GRID, 60, 40)) as dst:
+        dst.write(data, 1)
+    return out
+
+
+def _config(demo, tmp_path, section: str):
+    d = demo.as_posix()
+    text = (f'[run]\nname = "t"\noutput_dir = "{(tmp_path / "out").as_posix()}"\n'
+            f'[grid]\ncrs = "EPSG:4326"\nbounds = [{", ".join(map(str, DEMO_GRID))}]\nresolution = 0.00225\n'
+            + section.replace("DEMO", d))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    return cfg
+
+
+WATER = ('[water]\nmethod = "ndwi"\nreference = {{ 2020 = "{ref}" }}\n'
+         '[water.epochs]\n1995 = ["DEMO/inputs/landsat/epoch1_1995.tif"]\n2020 = ["DEMO/inputs/landsat/epoch2_2020.tif"]\n')
+TREECOVER = ('[treecover]\nreference = "{ref}"\nfit_epoch = "2020"\ntruth = {{ 2020 = "{truth}" }}\n'
+             '[treecover.epochs]\n1995 = ["DEMO/inputs/landsat/epoch1_1995.tif"]\n2020 = ["DEMO/inputs/landsat/epoch2_2020.tif"]\n')
+GOOD = {"ref_water": "DEMO/truth/landsat/water_epoch2_2020.tif", "ref_tc": "DEMO/inputs/treecover/reference_2020.tif",
+        "truth_tc": "DEMO/truth/landsat/treecover_epoch2_2020.tif"}
+OFF = "DEMO/off_grid_mask.tif"
+
+CASES = {
+    "[water].reference.2020": WATER.format(ref=OFF),
+    "[treecover].reference": TREECOVER.format(ref=OFF, truth=GOOD["truth_tc"]),
+    "[treecover].truth.2020": TREECOVER.format(ref=GOOD["ref_tc"], truth=OFF),
+}
+
+
+def _error(capsys) -> str:
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("irrmap: error:")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("key", list(CASES))
+def test_check_refuses_what_run_refuses_with_the_same_message(demo, tmp_path, capsys, key):
+    cfg = _config(demo, tmp_path, CASES[key])
+    capsys.readouterr()
+    assert main(["-q", "run", "--check", str(cfg)]) == 2
+    checked = _error(capsys)
+    assert main(["-q", "run", str(cfg)]) == 2
+    ran = _error(capsys)
+    assert checked == ran
+    assert f"{key} = " in ran and "off_grid_mask.tif" in ran and "does not overlap the grid" in ran
+    assert not (tmp_path / "out" / "manifest.json").exists()  # refused before writing anything (README)
+
+
+def test_control_good_inputs_pass_check(demo, tmp_path, capsys):
+    """Control (passes on the old code too): the demo's own files on its grid pass `--check`."""
+    cfg = _config(demo, tmp_path, WATER.format(ref=GOOD["ref_water"]) + TREECOVER.format(ref=GOOD["ref_tc"], truth=GOOD["truth_tc"]))
+    assert main(["-q", "run", "--check", str(cfg)]) == 0
+    assert "config OK" in capsys.readouterr().out

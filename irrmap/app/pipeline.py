@@ -31,7 +31,7 @@ from irrmap.app.stages import build_stages
 from irrmap.app.stages.distinct import check_distinct_roles
 from irrmap.app.run_state import load_state, located, located_message, save_state, stored_message, stored_path
 from irrmap.app.run_warnings import collected_warnings, warning_record
-from irrmap.app.valid_guard import run_guarded
+from irrmap.app.valid_guard import check_input, run_guarded, source_inputs
 from irrmap.core.config import load_config
 from irrmap.core.config_keys import keys_named, name_keys
 from irrmap.core.errors import InputError, gather, raise_all
@@ -109,9 +109,16 @@ def plan_stages(ctx: RunContext, stages: list[Stage] | None = None, scheduler: s
 
 
 def _keyed_check(stage: Stage, ctx: RunContext) -> None:
-    """`stage.check(ctx)`, a problem of a file located at the keys of the stage's section naming it (irrmap.core.config_keys)."""
+    """`stage.check(ctx)`, then the check `run_guarded` makes at the start of the stage (irrmap.app.valid_guard.
+    check_input: the raster opens and overlaps the grid) on each of the stage's inputs that exists before the run
+    (valid_guard.source_inputs: the same list the stage's run checks, so `irrmap run --check` and `irrmap run` give
+    the same error); a file the stage's own check already reported is not checked again. A problem of a file is
+    located at the keys of the stage's section naming it (irrmap.core.config_keys)."""
     with keys_named(ctx.loaded, stage.name):
-        stage.check(ctx)
+        found = gather(lambda: stage.check(ctx))
+        told = " ".join(str(e) for e in found)
+        found += gather(*(lambda p=p: check_input(p, ctx.grid) for p in source_inputs(stage, ctx) if str(p) not in told))
+        raise_all(found, str(ctx.loaded.path))
 
 
 def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None = None, scheduler: str | None = None) -> dict:
@@ -137,20 +144,9 @@ def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None
 def source_files(ctx: RunContext, plan: list[Stage]) -> list[str]:
     """The existing files the stages of `plan` read that no stage writes (outside the output folder, not a named
     product), in the order the stages first read them: these can be hashed before any stage runs. A stage whose
-    `inputs` fails here is left out (its check reports the config's problem)."""
-    outdir = ctx.outdir.resolve()
-    products = {Path(p).resolve() for p in ctx.products.values()}
-    out = []
-    for stage in plan:
-        try:
-            paths = [ctx.path(p) for p in stage.inputs(ctx)]
-        except Exception:  # noqa: BLE001, S112 - the checks report it
-            continue
-        for p in paths:
-            r = p.resolve()
-            if r.is_file() and not r.is_relative_to(outdir) and r not in products:
-                out.append(str(p))
-    return list(dict.fromkeys(out))
+    `inputs` fails here is left out (its check reports the config's problem). The files of
+    irrmap.app.valid_guard.source_inputs, which the checks before the run open too."""
+    return list(dict.fromkeys(str(p) for stage in plan for p in source_inputs(stage, ctx) if p.resolve().is_file()))
 
 
 def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str | None) -> dict:

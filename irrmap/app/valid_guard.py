@@ -49,10 +49,10 @@ MAY_BE_EMPTY = {
 
 
 def run_guarded(stage: Stage, ctx: RunContext) -> list[Path]:
-    """Run `stage` between the overlap check of its raster inputs and the valid-share check of its outputs."""
+    """Run `stage` between the overlap check of its raster inputs (`check_input`) and the valid-share check of its outputs."""
     inputs = [Path(p) for p in stage.inputs(ctx)]
     for p in inputs:
-        _check_input(p, ctx.grid)
+        check_input(p, ctx.grid)
     outputs = stage.run(ctx)
     _check_products(stage.name, ctx, [Path(p) for p in outputs], inputs)
     return outputs
@@ -72,7 +72,26 @@ def _grid_of(path: Path) -> Grid | None:
         return None
 
 
-def _check_input(path: Path, grid: Grid) -> None:
+def source_inputs(stage: Stage, ctx: RunContext) -> list[Path]:
+    """The files of `stage.inputs(ctx)` that exist before any stage runs: outside the output folder and no named
+    product of an enabled stage (`ctx.products`), in the stage's order. These are what `run_guarded` checks at the
+    start of the stage that can be checked before any work: the checks before a run (irrmap.app.pipeline.plan_stages,
+    so `irrmap run --check` too) pass them to `check_input`, from this one list, so `--check` and the run cannot
+    drift apart. [] when `stage.inputs` fails (the stage's own check reports the config's problem)."""
+    outdir = ctx.outdir.resolve()
+    products = {Path(p).resolve() for p in ctx.products.values()}
+    try:
+        paths = [ctx.path(p) for p in stage.inputs(ctx)]
+    except Exception:  # noqa: BLE001 - the stage's check reports it
+        return []
+    return [p for p in dict.fromkeys(paths) if p.exists() and not p.resolve().is_relative_to(outdir) and p.resolve() not in products]
+
+
+def check_input(path: Path, grid: Grid) -> None:
+    """InputError when the raster file `path` (a RASTER_SUFFIXES file; anything else is skipped) cannot be opened
+    (irrmap.core.raster_read.open_raster: truncated, damaged) or certainly misses `grid`
+    (irrmap.core.valid_share.no_overlap); the error is located at the file (the callers relocate it to the config
+    keys naming it, irrmap.core.config_keys)."""
     if not _is_raster(path):
         return
     with open_raster(path) as src:  # InputError when GDAL cannot open it (truncated, damaged)
