@@ -487,7 +487,8 @@ def _report(args) -> int:
         area = area_from_samples(args.samples, args.strata, fmt=table_format(args))
     comps = [compare(args.map, other, threshold_a=args.threshold, threshold_b=args.compare_threshold, units_path=args.units,
                      unit_field=args.unit_field, hierarchy=args.hierarchy, units_layer=args.units_layer, units_encoding=args.units_encoding, units_read=unit_read_args(args),
-                     threshold_options={"a": "--threshold", "b": "--compare-threshold"}, cropland_path=args.cropland) for other in args.compare]
+                     threshold_options={"a": "--threshold", "b": "--compare-threshold"}, cropland_path=args.cropland,
+                     kind_a=args.map_kind) for other in args.compare]  # map A per unit as --map-kind reads it (percent: / 100)
     paths = write_report(args.out, args.map, points_result=pr, area=area, statistics=st, comparisons=comps, title=args.title,
                          map_kind=args.map_kind, threshold=args.threshold)
     for k, v in paths.items():
