@@ -71,6 +71,10 @@ def guess_meaning(label: str) -> int | None:
     return 0 if _NEGATIVE.search(t) else 1
 
 
+#: values between the lowest and highest code spelt out in label_map_hint's example
+MAX_HINT_VALUES = 10
+
+
 def label_map_hint(labels) -> str:
     """The --label-map suggestion for the labels found (text, as compared): from each word's meaning
     (guess_meaning) when the words split into irrigated and not irrigated, else (numeric codes) the lowest
@@ -85,9 +89,15 @@ def label_map_hint(labels) -> str:
         return (f"say what each value means: --label-map VALUE=1 (irrigated), VALUE=0 (not), VALUE=-1 (leave the point out), "
                 f"e.g. {flags} (config: [evaluation] label_map = {{{toml}}})")
     lo, hi = labels[0], labels[-1]
+    # every value needs a meaning (a map of the ends alone was refused again for the values between: 1..5 scales)
+    middle = labels[1:-1]
+    shown = [(lo, 0), *((v, -1) for v in middle[:MAX_HINT_VALUES]), (hi, 1)]
+    flags = " ".join(f"--label-map {shlex.quote(f'{v}={m}')}" for v, m in shown)
+    toml = ", ".join(f"{json.dumps(v)} = {m}" for v, m in shown)
+    between = (" and the values between are left out (or give them 0 / 1 as they mean)" if middle else "")
+    more = (f"; and VALUE=-1 (or 0 / 1) for each of the other {len(middle) - MAX_HINT_VALUES} values" if len(middle) > MAX_HINT_VALUES else "")
     return (f"say what each value means: --label-map VALUE=1 (irrigated), VALUE=0 (not), VALUE=-1 (leave the point out), "
-            f"e.g. --label-map {shlex.quote(f'{lo}=0')} --label-map {shlex.quote(f'{hi}=1')} if {hi} means irrigated "
-            f"(config: [evaluation] label_map = {{{json.dumps(lo)} = 0, {json.dumps(hi)} = 1}})")
+            f"e.g. {flags} if {hi} means irrigated{between}{more} (config: [evaluation] label_map = {{{toml}}})")
 
 
 __all__ = ["FALSE_WORDS", "MISSING_MARKERS", "TRUE_WORDS", "guess_meaning", "is_missing", "label_map_hint", "mixed_coding",
