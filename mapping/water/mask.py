@@ -208,16 +208,18 @@ def epoch_date(dates):
     return dates[(len(dates) - 1) // 2] if dates else None
 
 
-MASK_FIX = "give a mask written by `irrmap water mask` (1 water, 0 not water, 255 unknown in band 1)"
+MASK_FIX = ("give a mask written by `irrmap water mask` (1 water, 0 not water, 255 unknown in band 1); a JRC occurrence or other "
+            "percent layer must be thresholded to 0 / 1 first, e.g. gdal_calc.py -A occurrence.tif --calc=\"A>50\" --outfile mask.tif")
 
 
 def checked_codes(block: np.ndarray, allowed: np.ndarray, band: str, path: str, fix: str = MASK_FIX) -> np.ndarray:
     """`block` unchanged, or DataError (located at `path`, any text naming the input) when it holds a value not
     in `allowed` (the layer's codes, then 255 unknown, then the file's nodata): the one check of water mask
-    codes, for mask files, body inputs and reference masks alike."""
+    codes, for mask files, body inputs and reference masks alike. `band`: the band as the message names it
+    ("'water'", or "1 ('occurrence', read as the water layer)" for band 1 described otherwise)."""
     bad = ~np.isin(block, allowed)
     if bad.any():
-        raise DataError(f"band {band!r} holds value {block[bad][0]}, not a water mask code ({', '.join(map(str, allowed[:-1]))})", path,
+        raise DataError(f"band {band} holds value {block[bad][0]}, not a water mask code ({', '.join(map(str, allowed[:-1]))})", path,
                         fix)
     return block
 
@@ -237,6 +239,7 @@ def mask_layers(path, *, chunks: int = 4096) -> dict[str, xr.DataArray]:
     with open_raster(path) as src:
         described = {(d or "").strip().casefold(): i for i, d in enumerate(src.descriptions, start=1)}
         listing, data = layer_listing(src), data_bands(src)
+        first = (src.descriptions[0] or "").strip()
     bands = {"water": 1} | {n: described[n] for n in MASK_BANDS[1:] if n in described}
     unknown = [b for b in data if b not in bands.values()]
     if unknown:  # band 1 of an unrelated multi-layer file (two dates, two products) would be read silently
@@ -248,5 +251,7 @@ def mask_layers(path, *, chunks: int = 4096) -> dict[str, xr.DataArray]:
     for name, band in bands.items():
         arr = read_raster(path, grid, kind="categorical", band=band, chunks=chunks, name=name)
         allowed = np.array([*_CODES[name], UNKNOWN, arr.attrs["nodata"]])
-        out[name] = arr.copy(data=da.map_blocks(_checked, arr.data, allowed, name, str(path), dtype=arr.dtype))
+        # band 1 read as the water layer under its own description (a JRC 'occurrence' band), which the message names
+        label = f"1 ({first!r}, read as the water layer)" if name == "water" and first and first.casefold() != "water" else repr(name)
+        out[name] = arr.copy(data=da.map_blocks(_checked, arr.data, allowed, label, str(path), dtype=arr.dtype))
     return out

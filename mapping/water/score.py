@@ -64,7 +64,7 @@ def check_reference(path, *, where: str | None = None) -> None:
 
     band = reference_band(path)
     own, nodata = _own_sample(path, band)
-    checked_codes(np.ma.getdata(own), _allowed(nodata), _band_name(path, band), where or str(path), REFERENCE_FIX)
+    checked_codes(np.ma.getdata(own), _allowed(nodata), repr(_band_name(path, band)), where or str(path), REFERENCE_FIX)
 
 
 def _band_name(path, band: int) -> str:
