@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 STACK_SUFFIXES = (".tif", ".tiff")
 LEVELS = ("L1", "L2")
+#: Landsat 8 / 9 OLI: Level-1 digital numbers are 16-bit (USGS LSDS-1822), land medians in the thousands; a brightest-band
+#: median from this value on, in a stack declared L1 OLI, is taken for digital numbers in scale_fix
+OLI_SENSORS = ("LC08", "LC09", "LO08", "LO09")
+OLI_DN_MEDIAN = 5000.0
 _KEYS = {"date", "sensor", "level", "scale", "offset", "nodata", "sun_elevation", "sun_azimuth", "scene_id"}
 
 
@@ -264,6 +268,14 @@ def scale_fix(path, bands: dict, lines: dict) -> str:
     if low and C2_DARK_DN[0] <= min(low.values()) <= C2_DARK_DN[1] and _zero_fill_product(scale, offset) is None:
         return (f'set "scale" and "offset" in {side} to "scale": 2.75e-5, "offset": -0.2 {given}: the darkest stored values ({min(low.values()):.0f}) sit near '
                 f"{C2_ZERO_DN:.0f} = 0.2 / 2.75e-5, the stored value of reflectance 0 in Landsat Collection 2 Level-2 SR (USGS LSDS-1619)")
+    meta = _metadata(path)
+    if (med and str(meta.get("level", "")).upper() == "L1" and str(meta.get("sensor", "")).upper() in OLI_SENSORS
+            and max(med.values()) >= OLI_DN_MEDIAN):
+        return (f"the stored values look like Level-1 OLI digital numbers (brightest median {max(med.values()):.0f}), which no scale "
+                f"and offset alone turn into TOA reflectance {given}: convert them first, TOA reflectance = (REFLECTANCE_MULT_BAND_n x DN "
+                f"+ REFLECTANCE_ADD_BAND_n) / sin(SUN_ELEVATION) with the scene's MTL values (2.0e-5 and -0.1; USGS LSDS-1822, "
+                f"Landsat 8-9 OLI/TIRS Collection 2 Level-1 Data Format Control Book), or give the scene folder with its MTL "
+                f"file, which irrmap calibrates itself")
     if med and 20 <= max(med.values()) <= 16000 and (abs(scale - 1e-4) > 1e-10 or offset != 0):
         return f'set "scale" and "offset" in {side} to "scale": 0.0001, "offset": 0 {given}: the stored values look like reflectance x 1e4 (brightest median {max(med.values()):.0f})'
     seen = ", ".join(f"{n} {low[n]:.4g}..{med[n]:.4g}" for n in low)
