@@ -116,9 +116,17 @@ def _keyed_check(stage: Stage, ctx: RunContext) -> None:
     located at the keys of the stage's section naming it (irrmap.core.config_keys)."""
     with keys_named(ctx.loaded, stage.name):
         found = gather(lambda: stage.check(ctx))
-        told = " ".join(str(e) for e in found)
-        found += gather(*(lambda p=p: check_input(p, ctx.grid) for p in source_inputs(stage, ctx) if str(p) not in told))
-        raise_all(found, str(ctx.loaded.path))
+        # across the stages' checks (ctx.cache, emptied before the stages run): a file an earlier check reported or
+        # guarded is not checked again (the DEM of [inputs] is also a source of later stages: one message, not two)
+        told = ctx.cache.setdefault("input_guard_told", [])
+        told.extend(str(e) for e in found)
+        checked = ctx.cache.setdefault("input_guard_checked", set())
+        text = " ".join(told)
+        todo = [p for p in source_inputs(stage, ctx) if str(p) not in text and str(p) not in checked]
+        checked.update(str(p) for p in todo)
+        more = gather(*(lambda p=p: check_input(p, ctx.grid) for p in todo))
+        told.extend(str(e) for e in more)
+        raise_all(found + more, str(ctx.loaded.path))
 
 
 def run_pipeline(config_path, *, force: bool = False, stages: list[Stage] | None = None, scheduler: str | None = None) -> dict:
