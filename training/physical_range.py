@@ -30,6 +30,7 @@ import xarray as xr
 
 from irrmap.core.block_reports import on, report
 from irrmap.core.errors import DataError
+from irrmap.core.stored_scale import X1E4, stored_scale
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,9 @@ def check_decoded(arr: xr.DataArray, quantity: str, label: str | None = None) ->
     `arr` (any leading dims, e.g. every date of a (time, y, x) series; of a dask-backed array only the part of that
     window in the chunk at the centre is read) lie outside
     the physical range of `quantity` (PHYSICAL_RANGES; other quantities and a window without valid values pass).
-    The fix names the MOD13Q1 preset / scale 1e-4 when the values fit a product stored x 10,000."""
+    The fix names the factor of irrmap.core.stored_scale.stored_scale (the values' 99.9th percentile and median): the
+    MOD13Q1 preset / scale 1e-4 when the values fit a product stored x 10,000, scale 0.01 for percent, 0.001 for
+    x 1,000; the error's attribute `stored_scale` holds that StoredScale (None: no factor fits)."""
     rng = PHYSICAL_RANGES.get(str(quantity).lower())
     if rng is None or arr.ndim < 2:
         return
@@ -136,11 +139,16 @@ def check_decoded(arr: xr.DataArray, quantity: str, label: str | None = None) ->
     found = (f"{bad.size:,} of {vals.size:,} valid values in a window of the data lie outside the physical range "
              f"[{rng[0]:g}, {rng[1]:g}] (values {lo:.6g} to {hi:.6g}): " +
              ("not a GI of two bands on one scale" if str(quantity).lower() in ("gi", "agi") else "the values are not decoded"))
+    stored = stored_scale(float(np.percentile(vals, 99.9)), float(np.median(vals)))
     if str(quantity).lower() in ("gi", "agi"):  # ratios: no decoding makes them out of range
         fix = GI_FIX
-    elif STORED_X1E4[0] <= lo and hi <= STORED_X1E4[1]:
+    elif stored is X1E4 and STORED_X1E4[0] <= lo and hi <= STORED_X1E4[1]:
         fix = ('they fit a product stored x 10,000 (MODIS): decode it with --preset mod13q1 or --scale 0.0001 '
                '(config preset = "mod13q1" or scale = 0.0001)')
+    elif stored is not None and stored is not X1E4:
+        fix = (f"they fit values stored in {stored.name} (99.9th percentile {np.percentile(vals, 99.9):.4g}; stored x 10,000 they "
+               f"would be a VI of at most {np.percentile(vals, 99.9) * 1e-4:.2g}): decode them with --scale {stored.scale:g} "
+               f"(config scale = {stored.scale:g}; a factor applied to the values as read)")
     elif STORED_X1E4[0] * 1e4 <= lo and INTEGER_STORE_MAX < hi <= STORED_X1E4[1] * 1e4:  # beyond any 16-bit store: scaled up
         fix = ("they fit values stored x 10,000 and then multiplied by 10,000: the file's band scale tag is 10000, written "
                "by the HDF convention (value = stored / scale_factor) while GDAL multiplies by it; give --preset mod13q1 or "
@@ -148,7 +156,9 @@ def check_decoded(arr: xr.DataArray, quantity: str, label: str | None = None) ->
                "gdal_edit.py -scale 0.0001 FILE")
     else:
         fix = _fix(quantity)
-    raise DataError(found, label or str(quantity).upper(), fix)
+    err = DataError(found, label or str(quantity).upper(), fix)
+    err.stored_scale = None if str(quantity).lower() in ("gi", "agi") else stored  # the factor the fix names, for callers rewording it
+    raise err
 
 
 _TALLIES: dict[str, _Tally] = {}  # tallies still waiting for blocks, by key (in the client process only)

@@ -273,7 +273,8 @@ def _series(spec, key: str, grid: Grid, base: Path, defaults: dict, qa_rule, chu
     if kw.get("variable") is None:
         kw.pop("variable", None)
     series = read_timeseries(src, grid, chunks=chunks, name=key, band_option=f"[features].{key}.band",
-                             contains_option=f"[features].{key}.contains", qa_contains_option=f"[features].{key}.qa_contains", **kw)
+                             contains_option=f"[features].{key}.contains", qa_contains_option=f"[features].{key}.qa_contains",
+                             source_option=f"[features].{key}", **kw)
     return one_year(series, f"[features].{key} ({src if not isinstance(src, (list, tuple)) else src[0]})", year=year,
                     fix="set [statistics].year to the year mapped (its dates are then kept), or give one year's files",
                     season_start=season_start_of(defaults), year_option="[statistics].year", season_option="[features].season_start")

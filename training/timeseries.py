@@ -202,6 +202,7 @@ def read_dated_files(
     qa_band_option: str | None = None,
     contains_option: str = "the name filter",
     qa_contains_option: str = "the QA name filter",
+    source_option: str | None = None,
 ) -> xr.DataArray:
     """Per-date rasters (a folder or a list) as a lazy (time, y, x) float32 DataArray on `grid` (default:
     the grid of the first file). `band`: the layer of each file, a 1-based number or a name (band
@@ -213,12 +214,19 @@ def read_dated_files(
     is refused (InputError; training.series_checks.refuse_composite_day), as is a VI layer that is a quality layer
     (refuse_quality_as_vi) and a QA layer that is a VI (refuse_vi_as_qa). Every file is sampled: dates stored decoded
     among dates stored raw raise InputError naming them (training.series_consistency.refuse_mixed_decoding); a date on
-    another CRS or pixel lattice than the first file is resampled with a warning naming it (warn_other_grids)."""
+    another CRS or pixel lattice than the first file is resampled with a warning naming it (warn_other_grids). A fill
+    value the stored values hold undeclared (MOD13Q1's -3000 read with a bare scale) raises DataError naming it and the
+    files that hold it (refuse_undeclared_fill; `source_option`: the caller's option or config table naming the series,
+    e.g. --nir or [features].ndvi, for its wording)."""
     files = dated_files(source, pattern, contains, contains_option)
     grid = grid or _grid_of(files[0][1], band, band_option)
     kw = decode_options(preset, scale, nodata, fill_values, valid_range)
     where = files[0][1].parent if len(files) > 1 else files[0][1]
     refuse_mixed_decoding(files, band=band, band_option=band_option, decoding=kw, where=f"{name} series {where}")
+    if files:
+        with _opened(files[0][1]) as src:
+            number = layer_number(src, band, str(files[0][1]), band_option)
+        refuse_undeclared_fill([(d, p, number) for d, p in files], kw, _source_where(source_option, name, where), source_option)
     # every date checked for mixed decoding above; the first file's check (read_raster) names a scale applied twice
     arrays = [read_raster(p, grid, kind="continuous", band=band, band_option=band_option, chunks=chunks, warn_scaled=k == 0, **kw) for k, (_, p) in enumerate(files)]
     warn_other_grids(files, [a.attrs.get("resampling") for a in arrays], where=f"{name} series {where}")
@@ -234,6 +242,110 @@ def read_dated_files(
             masked.append(arr.where(qa_accepts(qa_rule, q)))
         arrays = [m.astype(np.float32).rio.write_crs(grid.crs).rio.write_transform(grid.transform) for m in masked]
     return _stack(arrays, [d for d, _ in files], name, where, ([p for _, p in files], band, band_option))
+
+
+def _source_where(option: str | None, name: str, where) -> str:
+    """The series as its errors name it: the caller's option or config table and the source (`--nir folder`), else
+    `name series folder`."""
+    return f"{option} {where}" if option else f"{name} series {where}"
+
+
+def refuse_undeclared_fill(entries, decoding: dict, where: str, option: str | None = None) -> None:
+    """DataError (at `where`) when the stored values of a series hold a fill value nobody declared: a FILL_VALUES value
+    apart from the other stored values (irrmap.core.fill_values.series_fill), which the decoding (`decoding`:
+    read_raster's decoding keywords, a preset merged with the options) would read as data, e.g. MOD13Q1's -3000 read
+    with scale 1e-4 as an NDVI of -0.3 that enters the minimum, the mean and the count. `entries`: (label, path, band)
+    per date, band a 1-based number. Reads the raw values of the central CHECK_WINDOW x CHECK_WINDOW window of every
+    date (training.physical_range; nearly all of a series is read once, by the composite), without the values the
+    file or the decoding declares missing. `option`: the caller's option or config table naming the series (`--nir`,
+    `[features].ndvi`), which tells the fix's wording (command-line options or config keys); None: command-line options."""
+    from irrmap.core.nodata import decoding_for, valid_mask
+    from irrmap.training.physical_range import CHECK_WINDOW
+
+    keys = ("nodata", "fill_values", "scale", "offset", "valid_range", "signed")
+    samples, names, dec = [], [], None
+    by_path: dict = {}
+    for label, path, band in entries:
+        by_path.setdefault(Path(path), []).append((label, int(band)))
+    for path, items in by_path.items():
+        try:
+            with rasterio.open(path) as src:
+                h, w = src.height, src.width
+                r0, c0 = max(0, (h - CHECK_WINDOW) // 2), max(0, (w - CHECK_WINDOW) // 2)
+                win = rasterio.windows.Window(c0, r0, min(w, CHECK_WINDOW), min(h, CHECK_WINDOW))
+                for label, band in items:
+                    dec = decoding_for(src, band, **{k: decoding[k] for k in keys if k in decoding})
+                    raw = src.read(band, window=win)
+                    keep = ~dec.missing(raw, valid_mask(src, band, dec, win))
+                    samples.append(dec.values(raw)[keep])
+                    names.append((label, path, samples[-1]))
+        except (rasterio.errors.RasterioError, OSError):  # unreadable: the reader names it
+            return
+    if dec is not None:
+        _refuse_fill(names, decoding, dec.scale, dec.offset, where, option)
+
+
+def _cube_fill(path: Path, variable: str, decoding: dict, where: str, option: str | None) -> None:
+    """refuse_undeclared_fill for a NetCDF/Zarr cube's `variable` (training.cube): the raw values of its central
+    CHECK_WINDOW x CHECK_WINDOW window, every date, without its CF _FillValue / missing_value / valid range and the
+    decoding's nodata, fill values and valid range. A variable the cube reader refuses is left to it."""
+    from irrmap.core.nodata import Decoding
+    from irrmap.training.cube import _variable, open_cube
+    from irrmap.training.physical_range import CHECK_WINDOW
+
+    try:
+        raw = _variable(open_cube(path), variable, "time", str(path))[0]
+    except InputError:
+        return
+    attrs = raw.attrs
+    declared = [float(x) for k in ("_FillValue", "missing_value") if k in attrs for x in np.ravel(attrs[k])]
+    valid = decoding.get("valid_range")
+    if valid is None and "valid_range" in attrs:
+        valid = tuple(float(x) for x in np.ravel(attrs["valid_range"])[:2])
+    elif valid is None and ("valid_min" in attrs or "valid_max" in attrs):
+        valid = (float(attrs.get("valid_min", -np.inf)), float(attrs.get("valid_max", np.inf)))
+    dec = Decoding(nodata=decoding.get("nodata"), fill_values=(*declared, *(decoding.get("fill_values") or ())), valid_range=valid,
+                   scale=float(decoding["scale"]) if decoding.get("scale") is not None else float(attrs.get("scale_factor", 1.0)),
+                   offset=float(attrs.get("add_offset", 0.0)), signed=bool(decoding.get("signed")))
+    h, w = raw.sizes["y"], raw.sizes["x"]
+    r0, c0 = max(0, (h - CHECK_WINDOW) // 2), max(0, (w - CHECK_WINDOW) // 2)
+    vals = np.asarray(raw.isel(y=slice(r0, r0 + CHECK_WINDOW), x=slice(c0, c0 + CHECK_WINDOW)).values)
+    times = [str(t)[:10] for t in np.asarray(raw["time"].values)]
+    named = [(t, path, dec.values(v)[~dec.missing(v)]) for t, v in zip(times, vals)]
+    _refuse_fill(named, decoding, dec.scale, dec.offset, where, option)
+
+
+def _refuse_fill(names, decoding: dict, scale: float, offset: float, where: str, option: str | None) -> None:
+    """The judgement and the message of refuse_undeclared_fill: `names` (label, path, valid stored values) per date."""
+    from irrmap.core.errors import DataError
+    from irrmap.core.fill_values import series_fill
+
+    samples = [x for _, _, x in names]
+    if not samples:
+        return
+    found = series_fill(np.concatenate(samples))
+    if found is None:
+        return
+    fill, n, lo, hi = found
+    total = sum(x.size for x in samples)
+    holders = [f"{label} ({p.name})" if str(label) != p.name else p.name for label, p, x in names if np.any(x == np.float32(fill))]
+    shown = ", ".join(holders[:3]) + (f" and {len(holders) - 3} more" if len(holders) > 3 else "")
+    side = "below" if fill < lo else "above"
+    value = fill * scale + offset
+    found_text = (f"{n:,} of {total:,} stored values in a window of the data ({100 * n / total:.1f} %, in {len(holders)} of "
+                  f"{len(names)} dates: {shown}) hold {fill:g}, a common fill value far {side} the other stored values "
+                  f"({lo:g}..{hi:g}) and not declared as nodata: decoded (scale {scale:g}, offset {offset:g}) it is read as the "
+                  f"value {value:g}")
+    presets = [k for k, v in PRESETS.items() if fill in v.get("fill_values", ()) and decoding.get("scale") in (None, v["scale"])]
+    config = bool(option) and str(option).startswith("[")
+    if config:
+        table = str(option)
+        fix = (f"declare it in {table}: fill_values = [{fill:g}]" + (f' (or preset = "{presets[0]}", which declares it)' if presets else "")
+               + f", or gdal_edit.py -a_nodata {fill:g} FILE")
+    else:
+        fix = (f"declare it: --fill {fill:g}" + (f" (or --preset {presets[0]}, which declares it)" if presets else "")
+               + f", or gdal_edit.py -a_nodata {fill:g} FILE")
+    raise DataError(found_text, where, fix)
 
 
 def _refuse_vi_qa(path, band: int, option: str | None) -> None:
@@ -291,18 +403,22 @@ def read_multiband(
     qa_rule: QARule | None = QARule(),
     chunks: int = 512,
     name: str = "vi",
+    source_option: str | None = None,
 ) -> xr.DataArray:
     """A multi-band raster (one band per date) as (time, y, x), in date order. Dates: `dates`, else parsed from the
     band descriptions with `pattern`, else the band numbers. `qa`: a multi-band VI_Quality raster, paired with the
     VI by date when both carry dates in their band descriptions (its bands may be in another order, or cover more
     dates), else band by band (then it must have as many bands).
     Raises InputError for a date count other than the band count, two bands of one date (in the VI or the QA), a
-    VI date the QA stack lacks, or a QA band count other than the VI's when they are paired band by band."""
+    VI date the QA stack lacks, or a QA band count other than the VI's when they are paired band by band; DataError
+    for an undeclared fill value among the stored values (refuse_undeclared_fill; `source_option`, the caller's option
+    or config table naming the series, e.g. FILE or [features].ndvi, names the series in it and words its fix)."""
     grid = grid or _grid_of(Path(path), 1)
     bands, dates, qa_bands = multiband_order(path, dates=dates, pattern=pattern, qa=qa if qa_rule is not None else None)
     kw = decode_options(preset, scale, nodata, fill_values, valid_range)
     labels = [f"band {b} ({d})" for b, d in zip(bands, dates)] if dates is not None else [f"band {b}" for b in bands]
     refuse_mixed_decoding([(lab, path) for lab in labels], bands=bands, decoding=kw, where=f"{name} series {path}")
+    refuse_undeclared_fill([(lab, path, b) for lab, b in zip(labels, bands)], kw, _source_where(source_option, name, path), source_option)
     # one task per spatial chunk reads every band (irrmap.core.raster_read)
     stack = read_raster_bands(path, grid, bands, chunks=chunks, **kw)
     if qa_bands is not None:
@@ -402,9 +518,11 @@ def read_timeseries(source, grid: Grid | None = None, *, variable: str | None = 
         dec = decode_options(kwargs.pop("preset", None), kwargs.pop("scale", None), kwargs.pop("nodata", None),
                              kwargs.pop("fill_values", ()), kwargs.pop("valid_range", None))
         name = kwargs.pop("name", variable)
+        option = kwargs.pop("source_option", None)
         for key in ("pattern", "contains", "qa_contains", "band", "qa_band", "dates", "band_option", "qa_band_option",
                     "contains_option", "qa_contains_option"):
             kwargs.pop(key, None)
+        _cube_fill(p, variable, dec, f"{option} {p}" if option else f"{name} cube {p}", option)
         out = read_cube(p, variable, grid, decoding=dec, qa_variable=kwargs.pop("qa", None), **kwargs)
         return screen(out, name, f"{name} cube {p}")
     if p.is_dir():

@@ -127,3 +127,35 @@ def fill_text(name: str, fill: float, n: int, total: int, lo: float | None, hi: 
     rest = f"the other values run {lo:g}..{hi:g}" if lo is not None else "it has no other value"
     return (f"{n:,} of {total:,} {what} of predictor {name} hold {fill:g}, a common fill value far outside the rest of its "
             f"values ({rest}): an undeclared nodata")
+
+
+# `series_fill`: a stored series (a VI or reflectance time series, every date) holds a fill value when the value lies
+# outside the range of its other stored values with a gap of more than SERIES_GAP of that range to the nearest of them
+# (a real distribution's tail is continuous at a window's sample size: NDVI x 1e4 of a Mato Grosso tile runs 1462..9819
+# with -3000 on a tenth of its pixels, a gap of 0.53 ranges; a river's NDVI of -0.05 sits next to the others) and is
+# repeated more often than the other stored values typically are (the median count per distinct value: a lone -99
+# beside 1462..9819, an NDVI of -0.0099, is a value, not a fill). The predictors' RANGE_TOLERANCE (one range) misses
+# such a fill, and once scaled (-0.3) it passes the physical range [-1, 1] of training.physical_range.
+SERIES_GAP = 0.1
+
+
+def series_fill(values: np.ndarray) -> tuple[float, int, float, float] | None:
+    """(fill, count, lo, hi) of the first FILL_VALUES value that the stored values of a series (any shape, any numeric
+    dtype, missing values removed or NaN) hold apart from the others (lo..hi, their range): outside lo..hi with a gap
+    over SERIES_GAP x (hi - lo) to it, and repeated more often than the others' median count per distinct value (and
+    at least twice). None when there is none, or when no other value is left to judge against."""
+    v = np.asarray(values, np.float32).ravel()
+    v = v[np.isfinite(v)]
+    is_fill = np.isin(v, _FILLS32)
+    if not is_fill.any():
+        return None
+    rest = v[~is_fill]
+    if not rest.size:
+        return None
+    lo, hi = float(rest.min()), float(rest.max())
+    low, high = tolerance_bounds(lo, hi, SERIES_GAP)
+    typical = float(np.median(np.unique(rest, return_counts=True)[1]))  # the others' count per distinct value
+    for fill, n in fills_outside(v[is_fill], low, high):
+        if n >= 2 and n > typical:
+            return fill, n, lo, hi
+    return None

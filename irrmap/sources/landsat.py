@@ -164,20 +164,29 @@ def _scale_fixes(mtl_path: Path, meta: _Meta, files: dict, espa: bool) -> dict:
                  f"{product}'s digital numbers would convert them twice: {original}, {stack.format(scale=1)}")
 
     def fix() -> str:
-        """The text for stored values the MTL does not turn into reflectance 0..1: reflectance x 1e4 (integers whose
-        99.9th percentile is at most 16000, reflectance 1.6) named first, else the mismatched MTL."""
-        top = _stored_top(files["blue"])
+        """The text for stored values the MTL does not turn into reflectance 0..1: reflectance stored with a decimal factor
+        (irrmap.core.stored_scale on the brightest band's 99.9th percentile: percent, x 1,000 or x 1e4, up to 16000, reflectance 1.6) named
+        first, else the mismatched MTL."""
+        from irrmap.core.stored_scale import X1000_TOP, stored_scale
+
+        top = None  # the brightest band's: a dark band (blue) alone may look x 1,000; stop once one is beyond that
+        for n in ("blue", "nir", "swir1", "red", "green", "swir2"):
+            t = _stored_top(files[n]) if files.get(n) is not None else None
+            top = t if top is None or (t is not None and t > top) else top
+            if top is not None and top > X1000_TOP:
+                break
+        stored = stored_scale(top) if top is not None and top <= REFLECTANCE_X1E4_TOP and not dn else None
         x1e4 = ""
-        if top is not None and 0 < top <= REFLECTANCE_X1E4_TOP and not dn:
-            x1e4 = (f"the band files look already converted to reflectance x 1e4 (stored values up to {top:g}, as 0..10000 "
-                    f"reflectance; {meta.sensor} Level-{meta.level[-1]} digital numbers are calibrated otherwise): {original}, "
-                    f"{stack.format(scale=0.0001)}; or ")
+        if stored is not None:
+            x1e4 = (f"the band files look already converted to reflectance {stored.name} (stored values up to {top:g}; "
+                    f"{meta.sensor} Level-{meta.level[-1]} digital numbers are calibrated otherwise): {original}, "
+                    f"{stack.format(scale=f'{stored.scale:g}')}; or ")
         return (f"{x1e4}the MTL does not match the band files: {mtl_path.name} describes {product}{dn}, and its calibration does not "
                 "turn these band files into reflectance 0..1 (band files already converted to reflectance, renamed, or of another "
                 "sensor, scene or processing level); put the MTL of the scene the band files come from beside them, one scene per "
                 f"folder, or {original}")
 
-    return {"scale_fix": fix, "small_fix": fix(), "converted_fix": converted}
+    return {"scale_fix": fix, "small_fix": fix, "converted_fix": converted}  # computed only when a check fails
 
 
 #: reflectance x 1e4 stored as integers stays below 16000 (reflectance 1.6, irrmap.sources.scene.REFLECTANCE_MAX)

@@ -208,7 +208,7 @@ BAND_DARK_PERCENTILE = 1.0
 _FILL_TOLERANCE = 1e-6
 _FILL_FIX = ("declare the fill value as nodata: gdal_edit.py -a_nodata 0 {source} (a scene stack: \"nodata\": 0 in its sidecar); the scale "
              "is not at fault")
-LARGE_FIX = "set the scale that turns the stored values into reflectance (e.g. 0.0001)"
+LARGE_FIX = "set the scale that turns the stored values into reflectance (e.g. 0.0001 for reflectance x 1e4, 0.01 for percent)"
 SMALL_FIX = "drop the scale applied to these values: they are already reflectance 0..1"
 
 
@@ -218,13 +218,13 @@ def _text(fix, default: str) -> str:
     return fix or default
 
 
-def check_reflectance_scale(reflective: dict, scene_id: str, fix=None, small_fix: str | None = None) -> None:
+def check_reflectance_scale(reflective: dict, scene_id: str, fix=None, small_fix=None) -> None:
     """InputError when the reflective bands hold values that are not reflectance 0..1, on the median of each
     over a sample spread over the whole scene (_scene_sample: the centre, corner and edge chunks, so scene-edge
     fill is seen; `fix`: a text or a callable returning it, computed only when needed):
     a band's median above REFLECTANCE_MAX, as integer reflectance x 1e4 read without its scale gives (a few
     hundred to thousands; fix `fix`), or every band's median within +-REFLECTANCE_MIN of 0, as a scale
-    applied to values already 0..1 gives (~1e-5; fix `small_fix`). The water, cloud and snow tests are physical
+    applied to values already 0..1 gives (~1e-5; fix `small_fix`, a text or a callable as `fix`). The water, cloud and snow tests are physical
     thresholds on 0..1 reflectance and would silently fail either way. Bands without a valid sample are not
     checked."""
     medians, samples = {}, {}
@@ -241,7 +241,7 @@ def check_reflectance_scale(reflective: dict, scene_id: str, fix=None, small_fix
         raise InputError(f"the brightest band, {name}, has a reflectance median of {medians[name]:g} (all: "
                          f"{', '.join(f'{n} {v:.3g}' for n, v in medians.items())}); below {REFLECTANCE_MIN} no scene is reflectance "
                          f"0..1, but reflectance scaled twice (e.g. values already 0..1 multiplied by a scale of 0.0001)", scene_id,
-                         small_fix or SMALL_FIX)
+                         _text(small_fix, SMALL_FIX))
     check_reflectance_floor(reflective, samples, scene_id, fix)
 
 
@@ -415,7 +415,7 @@ def check_band_converted(path, *, scale: float, offset: float = 0.0, nodata=None
 
 
 def assemble(*, sensor, level, date, grid, reflective: dict, names, thermal, decoded, saturated, scene_id, folder,
-             sun_elevation, sun_azimuth, scale_fix=None, small_fix: str | None = None, cloud_buffer: int = CLOUD_BUFFER_PX,
+             sun_elevation, sun_azimuth, scale_fix=None, small_fix=None, cloud_buffer: int = CLOUD_BUFFER_PX,
              product_buffers_cloud: bool = False) -> Scene:
     """Build the Scene from lazily read layers. `reflective`: all six reflective bands (fill and the screen
     need them); `names`: the common names to return (thermal included or not); `decoded`: the quality codes
@@ -423,7 +423,7 @@ def assemble(*, sensor, level, date, grid, reflective: dict, names, thermal, dec
     angles are known); either way the snow guard follows (irrmap.sources.screen.snow_guard); `saturated`:
     {"blue", "green", "red"} -> bool DataArray (at the largest calibrated value) or None; `scale_fix`,
     `small_fix`: the fixes to name when the bands are far above / below reflectance 0..1, fitting the input
-    (check_reflectance_scale; InputError); `scale_fix` may be a callable returning the text (computed only when
+    (check_reflectance_scale; InputError); `scale_fix` and `small_fix` may be callables returning the text (computed only when
     a check fails or warns). `cloud_buffer`: pixels by which cloud and cloud shadow are dilated (CLOUD_BUFFER_PX, Fmask's
     3; 0 off): the screen's own buffer (irrmap.sources.shadow) for a screened scene, buffer_quality for a product QA
     layer (`product_buffers_cloud`: the product's cloud is already dilated, e.g. QA_PIXEL's dilated-cloud bit, so only

@@ -248,13 +248,15 @@ C2_DARK_DN = (C2_ZERO_DN - 0.02 / C2_SR_SCALE, C2_ZERO_DN + 0.06 / C2_SR_SCALE)
 def scale_fix(path, bands: dict, lines: dict) -> str:
     """The fix for stored values the stack's scale / offset (`lines`, _conversion) do not turn into reflectance 0..1,
     from a decimated read of the stored values (fill excluded, stored 0 too): Collection 2 SR's "scale": 2.75e-5,
-    "offset": -0.2 when the darkest band's 0.1st percentile lies in C2_DARK_DN; "scale": 0.0001 when the stored
-    values look like reflectance x 1e4 (the brightest band's median 20..16000); else the values seen, to choose the
-    scale from the product's documentation. Never the scale and offset already given."""
+    "offset": -0.2 when the darkest band's 0.1st percentile lies in C2_DARK_DN; the factor of irrmap.core.stored_scale
+    (the brightest band's 99.9th percentile and median: "scale": 0.01 for percent, 0.001 for x 1,000, 0.0001 for
+    reflectance x 1e4); else the values seen, to choose the scale from the product's documentation. Never the scale and offset already given."""
+    from irrmap.core.stored_scale import stored_scale
+
     path = Path(path)
     side = sidecar(path).name
     scale, offset = lines[next(iter(lines))][:2]
-    low, med = {}, {}
+    low, med, top = {}, {}, {}
     with open_raster(path) as src:
         step = max(1, max(src.height, src.width) // 512)
         shape = (max(1, src.height // step), max(1, src.width // step))
@@ -263,7 +265,7 @@ def scale_fix(path, bands: dict, lines: dict) -> str:
             fill = lines[name][3] if lines[name][3] is not None else src.nodatavals[band - 1]  # stored 0: excluded below
             raw = raw[np.isfinite(raw) & (raw != 0) & ((raw != fill) if fill is not None else True)]
             if raw.size:
-                low[name], med[name] = float(np.percentile(raw, 0.1)), float(np.median(raw))
+                low[name], med[name], top[name] = float(np.percentile(raw, 0.1)), float(np.median(raw)), float(np.percentile(raw, 99.9))
     given = f"(given: scale {scale:g}, offset {offset:g})"
     if low and C2_DARK_DN[0] <= min(low.values()) <= C2_DARK_DN[1] and _zero_fill_product(scale, offset) is None:
         return (f'set "scale" and "offset" in {side} to "scale": 2.75e-5, "offset": -0.2 {given}: the darkest stored values ({min(low.values()):.0f}) sit near '
@@ -276,8 +278,11 @@ def scale_fix(path, bands: dict, lines: dict) -> str:
                 f"+ REFLECTANCE_ADD_BAND_n) / sin(SUN_ELEVATION) with the scene's MTL values (2.0e-5 and -0.1; USGS LSDS-1822, "
                 f"Landsat 8-9 OLI/TIRS Collection 2 Level-1 Data Format Control Book), or give the scene folder with its MTL "
                 f"file, which irrmap calibrates itself")
-    if med and 20 <= max(med.values()) <= 16000 and (abs(scale - 1e-4) > 1e-10 or offset != 0):
-        return f'set "scale" and "offset" in {side} to "scale": 0.0001, "offset": 0 {given}: the stored values look like reflectance x 1e4 (brightest median {max(med.values()):.0f})'
+    bright = max(top, key=top.get) if top else None  # the brightest band, by its 99.9th percentile
+    stored = stored_scale(top[bright], med[bright]) if bright else None
+    if stored is not None and (abs(scale - stored.scale) > 1e-6 * stored.scale or offset != 0):
+        return (f'set "scale" and "offset" in {side} to "scale": {stored.scale:g}, "offset": 0 {given}: the stored values look like '
+                f"reflectance {stored.name} (brightest band {bright}: median {med[bright]:.4g}, 99.9th percentile {top[bright]:.4g})")
     seen = ", ".join(f"{n} {low[n]:.4g}..{med[n]:.4g}" for n in low)
     return (f'set "scale" and "offset" in {side} {given} to the product\'s, so that stored value x scale + offset is reflectance 0..1 '
             f"(stored values, 0.1st percentile..median: {seen})")

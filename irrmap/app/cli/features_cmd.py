@@ -181,7 +181,7 @@ def _read(files, args, option: str = "FILE", grid=None, **extra):
                          "2013-09-01 to 2014-08-31")
     series = read_timeseries(_source(files), grid, pattern=args.date_pattern, preset=None if args.preset == "none" else args.preset,
                              scale=args.scale, nodata=args.nodata, fill_values=tuple(args.fill or ()), valid_range=args.valid_range,
-                             chunks=args.chunk, **extra)
+                             chunks=args.chunk, source_option=option, **extra)
     where = f"{option} {files[0]}" + (f" (and {len(files) - 1} more)" if len(files) > 1 else "")
     return one_year(series, where, year=args.year, explicit=True, allow=args.allow_multiyear, season_start=args.season_start,
                     fix="pass --year YYYY to composite one calendar year's dates (with --season-start MM-DD: the season "
@@ -210,7 +210,8 @@ def _vi_quantity(path, band) -> str:
 def _annual_vi(path, grid, band, chunk):
     """An annual VI raster (one layer) on `grid`, values outside the physical range of its index screened out
     (training.physical_range: GI 0..15, AGI -15..15, NDVI / EVI / NDWI / other VIs -1..1; the index from _vi_quantity).
-    A VI refused as undecoded (stored x 10,000) gets a fix naming what this command offers: it has no decoding options."""
+    A VI refused as undecoded (stored x 10,000, in percent, ...: irrmap.core.stored_scale) gets a fix naming what this
+    command offers: it has no decoding options."""
     from irrmap.core.errors import DataError
     from irrmap.core.raster_read import read_raster
     from irrmap.training.physical_range import screen
@@ -221,13 +222,15 @@ def _annual_vi(path, grid, band, chunk):
     except DataError as exc:
         if quantity in ("gi", "agi"):  # a ratio: its fix (bands on one scale) is not a decoding one
             raise
-        stored = "10,000" in (exc.fix or "")
+        stored = getattr(exc, "stored_scale", None)  # the stored factor the values fit (irrmap.core.stored_scale)
+        composite = ("--preset mod13q1" if stored is not None and stored.scale == 1e-4 and "10,000" in (exc.fix or "")
+                     else f"--scale {stored.scale:g}" if stored is not None else "")
         raise DataError(exc.what, exc.where, (
             "this command reads a decoded VI and has no decoding options: " +
-            (f"decode it first (gdal_calc.py -A {path} --outfile vi.tif --calc 'A*0.0001' --type Float32, with --NoDataValue "
-             "set to the file's fill) or make the annual maximum with `irrmap features composite --preset mod13q1 "
-             "--stat max` and pass that" if stored else "give the VI decoded to -1..1 (`irrmap features composite` "
-             "writes it)"))) from None
+            (f"the values fit a VI stored in {stored.name}: decode it first (gdal_calc.py -A {path} --outfile vi.tif --calc "
+             f"'A*{stored.scale:g}' --type Float32, with --NoDataValue set to the file's fill) or make the annual maximum with "
+             f"`irrmap features composite {composite} --stat max` and pass that" if stored is not None else
+             "give the VI decoded to -1..1 (`irrmap features composite` writes it)"))) from None
 
 
 def _write_stats(series, args, prefix, tags, mixed=None) -> int:
