@@ -120,8 +120,11 @@ def _any_saturated(saturated: dict) -> np.ndarray:
 def snow_test(green, nir, swir1, t: Thresholds = Thresholds()):
     """Fmask's spectral snow test (eq. 20 without its temperature test) on TOA reflectance (numpy arrays or
     DataArrays, same shape): NDSI > snow_ndsi_min, NIR > snow_nir_min and green > snow_green_min; False where NaN."""
+    total = green + swir1
+    # 0 / 0 is NaN (no snow); masked here, as np.errstate does not reach a lazy DataArray's division at compute time
+    total = total.where(total != 0) if isinstance(total, xr.DataArray) else np.where(total != 0, total, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ndsi = (green - swir1) / (green + swir1)
+        ndsi = (green - swir1) / total
     return (ndsi > t.snow_ndsi_min) & (nir > t.snow_nir_min) & (green > t.snow_green_min)
 
 

@@ -113,7 +113,8 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
     irrmap.models.estimators: 100); prediction time grows with it. workdir: where averaged intermediates go
     (default: a temporary folder). Raises InputError for bad parameters, DataError when too few samples
     remain, GridError when the bands miss the reference, InputError when a band holds an undeclared fill value
-    (`check_band_fills`).
+    (`check_band_fills`), DataError when bands named red / nir or swir1 / swir2 hold each other's data
+    (predict.check_stack_band_order).
     """
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}", "--model", f"use one of {', '.join(MODELS)}")
@@ -130,6 +131,9 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
                              "its flags out of the product or declaring them as nodata")
     warn_blended_flags(reference, vals, role="the reference", valid_max=valid_max)
     grid = fit_grid(stack.grid, reference, resolution_m)
+    from irrmap.mapping.treecover.predict import check_stack_band_order  # predict imports this module
+
+    check_stack_band_order(stack)
     check_band_fills(stack, chunks=chunks)
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)

@@ -102,11 +102,13 @@ def predict_treecover(out, model_dir, stack: BandStack, *, memory_mb: float = 51
     bands); `check` False skips it. n_jobs: dask threads (default: cores). Raises InputError for another
     model kind or other bands, a band without data (no valid pixel, or only zeros), a band holding an undeclared fill
     value (fit.check_band_fills) and a map that would have no
-    valid pixel (deleted, not left behind: irrmap.core.valid_share.refuse_empty_output).
+    valid pixel (deleted, not left behind: irrmap.core.valid_share.refuse_empty_output); DataError for bands named
+    red / nir or swir1 / swir2 that hold each other's data (check_stack_band_order).
     """
     model, card = load_treecover_model(model_dir)
     stack = check_same_bands(card["bands"], stack)
     check_features(card["features"], stack.features, "--bands")
+    check_stack_band_order(stack)
     _warn_off_range(stack, card)
     if check and reference is not None and Path(reference).is_file():  # before the map is computed, not in its check afterwards
         from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
@@ -212,6 +214,32 @@ def sample_bands(stack: BandStack, side: int = 96) -> np.ndarray:
     blocks = [np.stack([np.stack([read_window(p, g, win, band=stack.layer(i, k)) for k in range(1, stack.n_dates + 1)])
                         for i, p in enumerate(stack.paths)]) for win in _sample_windows(g, side)]
     return np.concatenate([b.reshape(b.shape[0], b.shape[1], -1) for b in blocks], axis=2)
+
+
+def check_stack_band_order(stack: BandStack, side: int = 96) -> None:
+    """Refuse (DataError, irrmap.sources.band_order.check_band_order) a stack whose bands named red and nir, or swir1
+    and swir2, hold each other's data, on the bands sampled in 3 x 3 windows (`sample_bands`, every date): on land
+    (SWIR brighter than green) NIR > red and SWIR1 > SWIR2 for vegetation, soils and rock. Warns on doubtful evidence.
+    Needs green and swir1 named (the land test); says nothing otherwise. The message names the stack's band numbers or
+    the band files, and the fix: swap a scene stack's band descriptions, or the two files in --bands."""
+    from irrmap.sources.band_order import PAIRS, check_band_order, description_fix
+
+    names = list(stack.names)
+    wanted = ("green", "red", "nir", "swir1", "swir2")
+    if not any(h in names and lo in names for h, lo, _ in PAIRS) or "green" not in names or "swir1" not in names:
+        return
+    values = sample_bands(stack, side)
+    samples = {n: values[i].ravel() for i, n in enumerate(names) if n in wanted}
+    one_file = len(set(stack.paths)) == 1 and stack.layers is not None
+    labels = {n: (f"band {stack.layers[i]}" if one_file else Path(stack.paths[i]).name) for i, n in enumerate(names) if n in wanted}
+
+    def fix(high: str, low: str) -> str:
+        if one_file:
+            return description_fix(stack.paths[0], stack.layers[names.index(high)], stack.layers[names.index(low)], high, low)
+        return (f"give {labels[high]} and {labels[low]} in each other's place in --bands (or correct --band-names / --sensor), so the "
+                f"file read as {high} holds {high}")
+
+    check_band_order(samples, stack.paths[0] if one_file else "--bands", labels=labels, fix=fix)
 
 
 def band_medians(stack: BandStack, side: int = 96) -> list[float]:

@@ -46,6 +46,7 @@ from irrmap.core.valid_share import extent_text, no_overlap
 from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN, WATER, classify_scene
 from irrmap.mapping.water.composite import PERMANENT, SEASONAL, epoch_composite
 from irrmap.sources import read_scene
+from irrmap.sources.band_order import check_scene_band_order
 from irrmap.sources.scene import CLOUD_BUFFER_PX, check_cloud_buffer
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,9 @@ def read_scenes(paths, *, grid: Grid | None = None, cloud_buffer: int = CLOUD_BU
     read lazily onto `grid`, by default the first scene's own grid, its cloud and cloud shadow dilated by
     `cloud_buffer` pixels (irrmap.sources.scene.CLOUD_BUFFER_PX, Fmask's 3; 0 off). Warns when the scenes'
     dates span more than EPOCH_SPAN_DAYS (check_epoch_span, located at `where`). Raises InputError for no scene,
-    a buffer that is not a whole number 0..100, or a scene that does not overlap the grid, and what read_scene
-    raises."""
+    a buffer that is not a whole number 0..100, or a scene that does not overlap the grid, DataError for a scene
+    whose red / NIR or SWIR1 / SWIR2 bands hold each other's data (irrmap.sources.band_order.check_scene_band_order,
+    on a sample of clear land pixels), and what read_scene raises."""
     cloud_buffer = check_cloud_buffer(cloud_buffer, "--cloud-buffer" if where == "SCENE" else
                                       "[water].cloud_buffer" if where.startswith("[water]") else "cloud_buffer")
     paths = [Path(p) for p in paths]
@@ -103,6 +105,7 @@ def read_scenes(paths, *, grid: Grid | None = None, cloud_buffer: int = CLOUD_BU
                 raise InputError(f"the scene does not overlap the grid of the first scene: it covers {extent_text(own.grid)}, the grid "
                                  f"{extent_text(grid)}", str(p), "give scenes of one area (one epoch's mask is built on the first scene's grid)")
             own = read_scene(p, grid=grid, cloud_buffer=cloud_buffer)
+        check_scene_band_order(own)  # bands in another order than declared (NIR/red, SWIR1/SWIR2): refused, not mapped
         scenes.append(own)
     check_epoch_span(scenes, where)
     return scenes
