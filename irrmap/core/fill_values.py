@@ -62,16 +62,21 @@ def fills_outside(values: np.ndarray, low: float, high: float) -> list[tuple[flo
     return out
 
 
+def _fill_split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(finite values as float32, 1-D; which of them are FILL_VALUES; the others)."""
+    v = np.asarray(values, np.float32).ravel()
+    v = v[np.isfinite(v)]
+    is_fill = np.isin(v, _FILLS32)
+    return v, is_fill, v[~is_fill]
+
+
 def undeclared_fill(values: np.ndarray) -> tuple[float, int, float | None, float | None] | None:
     """(fill, count, lo, hi) for the first fill (`fills_outside`) of a column of predictor values (1-D, any numeric
     dtype, NaN = missing) judged against the range lo..hi of its other finite values (lo, hi None when there are
     none: every value is a fill value, which counts as fill); None when the column holds no fill."""
-    v = np.asarray(values, np.float32).ravel()
-    v = v[np.isfinite(v)]
-    is_fill = np.isin(v, _FILLS32)
+    v, is_fill, rest = _fill_split(values)
     if not is_fill.any():
         return None
-    rest = v[~is_fill]
     if not rest.size:
         fill = float(v[0])
         return fill, int(np.count_nonzero(v == np.float32(fill))), None, None
@@ -144,13 +149,8 @@ def series_fill(values: np.ndarray) -> tuple[float, int, float, float] | None:
     dtype, missing values removed or NaN) hold apart from the others (lo..hi, their range): outside lo..hi with a gap
     over SERIES_GAP x (hi - lo) to it, and repeated more often than the others' median count per distinct value (and
     at least twice). None when there is none, or when no other value is left to judge against."""
-    v = np.asarray(values, np.float32).ravel()
-    v = v[np.isfinite(v)]
-    is_fill = np.isin(v, _FILLS32)
-    if not is_fill.any():
-        return None
-    rest = v[~is_fill]
-    if not rest.size:
+    v, is_fill, rest = _fill_split(values)
+    if not is_fill.any() or not rest.size:
         return None
     lo, hi = float(rest.min()), float(rest.max())
     low, high = tolerance_bounds(lo, hi, SERIES_GAP)
