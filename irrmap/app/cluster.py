@@ -15,7 +15,12 @@ for that long during the run stop it with a ConfigError (one line, exit 2), not 
 The value's syntax is checked first (check_address; irrmap.core.scheduler_address): `irrmap run --scheduler` before
 the config is read, [run].scheduler when it is read (load_config), before any input is looked for. A local cluster
 leaves dask's pre-spawn environment (OMP_NUM_THREADS=1 ...) in this process only while it runs
-(pre_spawn_environ_restored). dask.distributed's own INFO lines are DEBUG records here.
+(pre_spawn_environ_restored). dask.distributed's own INFO lines are DEBUG records here, and its logged tracebacks
+(a lost scheduler: CommClosedError, CancelledError) one line each unless `irrmap -v` (show_tracebacks).
+Before a run on a scheduler address sends any work, and in `irrmap run --check`, every worker must see the output
+folder at the same path as this process and be able to write there (check_shared_folder: a file of random text the
+client wrote is read back on each worker with Client.run); else one OutputError names [run].output_dir, the
+cluster, the workers and the fix (a shared filesystem), where the first write used to fail with GDAL's traceback.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import threading
 import time
 
 from irrmap.core.block_reports import forward_to
-from irrmap.core.errors import ConfigError
+from irrmap.core.errors import ConfigError, OutputError
 from irrmap.core.scheduler_address import FORMS as SCHEDULER_FORMS
 from irrmap.core.scheduler_address import parse_scheduler
 
@@ -93,7 +98,7 @@ PROBE_SECONDS = 2.0  # one plain TCP connect attempt before distributed's (whose
 CHECK_TIMEOUT = 10.0  # seconds `irrmap run --check` waits for a scheduler that neither refuses nor answers
 
 
-def check_scheduler(value: str, reach: bool = False) -> None:
+def check_scheduler(value: str, reach: bool = False, output_dir=None) -> None:
     """Everything `open_client` needs, checked without starting anything: dask.distributed is installed, the value
     is `local-processes:N` or an address of a transport distributed knows (tcp, tls, ws, wss, ucx, inproc) and that
     transport can be used here: tls:// and wss:// need TLS certificates in dask's config
@@ -103,10 +108,13 @@ def check_scheduler(value: str, reach: bool = False) -> None:
 
     With `reach` (`irrmap run --check`), an address is also connected to, waiting at most CHECK_TIMEOUT s: an
     unknown host or a refused connection is an error at once, and the number of workers is logged (a warning when
-    there is none yet: workers in a batch queue may not have started). For `local-processes:N` nothing is started:
-    what a run would start is logged (local_plan). Nothing is computed.
+    there is none yet: workers in a batch queue may not have started), and with `output_dir` every worker must see
+    that folder (or, while it does not exist yet, the folder it will be created in) at the same path and be able to
+    write there (check_shared_folder). For `local-processes:N` nothing is started: what a run would start is logged
+    (local_plan). Nothing is computed.
 
-    Raises ConfigError (one line, located at [run].scheduler or the option it came from)."""
+    Raises ConfigError (one line, located at [run].scheduler or the option it came from), OutputError (located at
+    [run].output_dir) for workers that do not see or cannot write the output folder."""
     n = local_workers(value)
     try:
         import distributed  # noqa: F401
@@ -116,7 +124,7 @@ def check_scheduler(value: str, reach: bool = False) -> None:
         scheme, location = _parsed(value)
         _check_transport(value, scheme, location)
         if reach:
-            _report_workers(value)
+            _report_workers(value, output_dir)
     elif reach:
         log.info("%s: a run starts %s", value.strip(), local_plan(n))
 
@@ -271,8 +279,9 @@ def _connect(value: str, timeout: float | None = None):
     return done["client"]
 
 
-def _report_workers(value: str) -> None:
-    """`irrmap run --check`: connect to the scheduler at `value` and log how many workers it has (a warning for none)."""
+def _report_workers(value: str, output_dir=None) -> None:
+    """`irrmap run --check`: connect to the scheduler at `value` and log how many workers it has (a warning for none);
+    with `output_dir`, OutputError unless every worker sees it at the same path and can write there (check_shared_folder)."""
     with _quiet_distributed(), _connect(value, CHECK_TIMEOUT) as client:
         count, error = _worker_count(client)
         if error is not None:
@@ -283,18 +292,59 @@ def _report_workers(value: str) -> None:
         else:
             threads = sum(client.nthreads().values())
             log.info("the scheduler at %s answers: %d worker%s, %d thread%s", value, count, "s" * (count != 1), threads, "s" * (threads != 1))
+            if output_dir is not None:
+                check_shared_folder(client, value, output_dir)
+
+
+_tracebacks = {"shown": False}  # distributed's tracebacks in its log records: `irrmap -v` (show_tracebacks)
+
+
+def show_tracebacks(shown: bool) -> None:
+    """Whether dask.distributed's own log records keep their tracebacks (`irrmap -v`; `irrmap run` sets it from -v).
+    Without it they are one line each (_Demoted): a lost scheduler made distributed.client log a 60-line traceback
+    (CommClosedError, CancelledError) before irrmap's own one-line error."""
+    _tracebacks["shown"] = bool(shown)
+
+
+def exception_summary(exc: BaseException) -> str:
+    """`exc` and the exceptions it was raised from or while handling, innermost last, on one line:
+    "CancelledError after CommClosedError: in <...>: ConnectionRefusedError: [Errno 111] Connection refused"."""
+    parts, seen = [], set()
+    while exc is not None and id(exc) not in seen and len(parts) < 4:
+        seen.add(id(exc))
+        text = " ".join(str(exc).split())
+        part = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        if not any(part in earlier for earlier in parts):  # a cause its successor's text already quotes
+            parts.append(part)
+        exc = exc.__cause__ or exc.__context__
+    return " after ".join(parts)
 
 
 class _Demoted(logging.Handler):
     """dask.distributed's records, its INFO demoted to DEBUG, passed to the root logger's handlers when the root
-    logger's level lets them through (its WARNING and ERROR records are kept as they are)."""
+    logger's level lets them through (its WARNING and ERROR records are kept as they are). A record with a
+    traceback becomes one line, its exception summarized (exception_summary), unless show_tracebacks was set
+    or the root logger shows DEBUG (-vv)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno == logging.INFO:
             record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
         root = logging.getLogger()
         if record.levelno >= root.getEffectiveLevel():
+            if record.exc_info and record.exc_info[1] is not None and not _tracebacks["shown"] and root.getEffectiveLevel() > logging.DEBUG:
+                record = _one_line(record)
             root.handle(record)
+
+
+def _one_line(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy of `record` without its traceback, its exception summarized after the message."""
+    one = logging.makeLogRecord(record.__dict__)
+    message = record.getMessage().strip()
+    summary = exception_summary(record.exc_info[1])
+    one.msg = f"{message}: {summary}" if message else summary
+    one.msg += " (irrmap -v shows distributed's traceback)"
+    one.args, one.exc_info, one.exc_text, one.stack_info = None, None, None, None
+    return one
 
 
 @contextlib.contextmanager
@@ -319,12 +369,14 @@ def _quiet_distributed():
 
 
 @contextlib.contextmanager
-def open_client(value: str, gdal_cache_mb: int, wait: float = 120.0):
+def open_client(value: str, gdal_cache_mb: int, wait: float = 120.0, output_dir=None):
     """A dask.distributed Client for `value`, the default for every dask computation inside the block, with
     its workers' reports forwarded here (irrmap.core.block_reports). Worker processes of a local cluster get
     GDAL's block cache capped at `gdal_cache_mb` (their own GDAL). On a scheduler address, the block starts once
     a worker is there (waiting at most `wait` seconds) and stops with ClusterLost when the cluster has had no
-    worker for `wait` seconds. Raises ConfigError for a value that is not an address or a scheduler that does
+    worker for `wait` seconds, and, given `output_dir`, once every worker there has been found to see that folder at
+    the same path and to be able to write in it (check_shared_folder: OutputError otherwise, before any work is
+    sent). Raises ConfigError for a value that is not an address or a scheduler that does
     not answer (ConfigError at once for an unknown host or a refused connection, see check_scheduler and _probe).
     dask.distributed's own INFO lines are DEBUG records here (_quiet_distributed); a local cluster's workers keep
     their scratch space (spilled data, locks) in a temporary folder removed when the block is left, not
@@ -341,6 +393,8 @@ def open_client(value: str, gdal_cache_mb: int, wait: float = 120.0):
         if n is None:
             client = stack.enter_context(_connect(value))
             _wait_for_workers(client, value, wait)
+            if output_dir is not None:  # workers on other machines: the folder they write the outputs in must be this one
+                check_shared_folder(client, value, output_dir)
             stack.enter_context(_watchdog(client, value, wait))
         else:
             # every server of the cluster (scheduler, nannies, workers) makes its scratch space in local_directory
@@ -499,3 +553,95 @@ def _watchdog(client, value: str, wait: float, poll: float = 2.0):
     finally:
         with lock:
             stop.set()
+
+
+# --- the output folder every worker must see (README, Storage) -------------------------------------------------------
+
+SHARED_FIX = ("set [run].output_dir to a folder every worker sees at the same path as this process (a shared filesystem "
+              "such as NFS or Lustre, mounted at the same path on every machine), or run without a scheduler address")
+_TOKEN_PREFIX = ".irrmap-shared-check-"  # hidden files: `remove_stale_partials` and the stages never list them
+
+
+def _existing_folder(folder) -> str:
+    """`folder` (absolute) if it exists, else the nearest folder above it that exists (where a run creates it)."""
+    path = os.path.abspath(os.fspath(folder))
+    while not os.path.isdir(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
+def folder_seen(folder: str, name: str, token: str) -> str | None:
+    """Run on a worker (Client.run): None when the file `name` of `folder` holds `token` (the text the client wrote
+    there: this worker sees the client's folder at the same path, not another folder or none) and a file can be
+    created and removed in `folder`; else why not, in words (the OSError's strerror)."""
+    try:
+        with open(os.path.join(folder, name), encoding="ascii") as f:
+            seen = f.read()
+    except OSError as exc:
+        return f"does not see it ({exc.strerror or type(exc).__name__} reading a file this process wrote there)"
+    if seen != token:
+        return "sees another folder at that path (a file this process wrote there has other content)"
+    probe = os.path.join(folder, f"{_TOKEN_PREFIX}{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}")
+    try:
+        with open(probe, "x", encoding="ascii"):
+            pass
+        os.remove(probe)
+    except OSError as exc:
+        return f"cannot create and remove a file in it ({exc.strerror or type(exc).__name__})"
+    return None
+
+
+def shared_folder_problems(client, folder) -> tuple[str, dict[str, str], int]:
+    """(the folder checked, {worker address: what is wrong}, the number of workers checked) for the workers of `client`'s cluster that do not see
+    `folder` (or the nearest existing folder above it) at the same path as this process or cannot write in it
+    (folder_seen, run once on every worker with Client.run); an empty dict when all do. The client writes a hidden
+    file of random text there and removes it afterwards. A worker whose check raised (lost meanwhile) is reported
+    with its error. OSError when this process cannot write there itself (check_output_folder reports that)."""
+    import secrets
+
+    checked = _existing_folder(folder)
+    name = f"{_TOKEN_PREFIX}{secrets.token_hex(8)}"
+    token = secrets.token_hex(16)
+    path = os.path.join(checked, name)
+    with open(path, "x", encoding="ascii") as f:
+        f.write(token)
+    try:
+        answers = client.run(folder_seen, checked, name, token, on_error="return")
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)
+    problems = {}
+    for worker, answer in sorted(answers.items()):
+        if isinstance(answer, BaseException):
+            problems[worker] = f"could not be checked ({type(answer).__name__}: {answer})"
+        elif answer is not None:
+            problems[worker] = answer
+    return checked, problems, len(answers)
+
+
+def shared_folder_error(value: str, folder, checked: str, problems: dict[str, str], of: int | None = None) -> OutputError:
+    """The one-line OutputError (located at [run].output_dir) for the workers `problems` of the cluster at `value`
+    that do not see or cannot write the output folder `folder` (`checked`: the existing folder checked, when `folder`
+    does not exist yet); `of`: the number of workers checked."""
+    shown = sorted(problems.items())
+    listed = "; ".join(f"worker {w} {why}" for w, why in shown[:5]) + (f"; and {len(shown) - 5} more" if len(shown) > 5 else "")
+    folder = os.path.abspath(os.fspath(folder))
+    at = folder if checked == folder else f"{folder} (checked at {checked}, where it is created)"
+    count = f"{len(problems)} of {of}" if of else f"{len(problems)}"
+    return OutputError(f"{count} worker{'s' * (len(problems) != 1)} of the dask cluster at {value} cannot use the output "
+                       f"folder {at} at the same path as this process: {listed}", "[run].output_dir", SHARED_FIX)
+
+
+def check_shared_folder(client, value: str, folder) -> None:
+    """OutputError (one line: the folder, the cluster address, which workers and why, the fix) unless every worker of
+    `client`'s cluster at `value` sees `folder` at the same path as this process and can create and remove a file in
+    it (shared_folder_problems): a worker that does not would fail at its first write with GDAL's "No such file or
+    directory" (README, Storage). Nothing is checked when this process cannot write there (check_output_folder's error)."""
+    try:
+        checked, problems, count = shared_folder_problems(client, folder)
+    except OSError as exc:
+        log.debug("output folder not checked on the workers: %s", exc)
+        return
+    if problems:
+        raise shared_folder_error(value, folder, checked, problems, count)
+    log.debug("every worker of %s sees and can write %s", value, checked)

@@ -7,7 +7,9 @@ rather than our code: a worker died too often while running a task (distributed'
 (CommClosedError, an OSError raised in distributed's or tornado's comm code), futures were cancelled (the scheduler
 was lost or restarted: FutureCancelledError), or distributed lost track of a task (a KeyError naming a dask task key,
 e.g. a worker missing an input: see below). `cluster_failure` turns these, and only these, into a ClusterFailure: an
-exception a task raised (a ValueError of a kernel, a KeyError of our own code) is left as it is.
+exception a task raised (a ValueError of a kernel, a KeyError of our own code) is left as it is, except a task's
+OSError or GDAL RasterioIOError about a path in the run's output folder (a worker that does not see or cannot write
+the folder: output_folder_failure), located at [run].output_dir.
 
 Root cause of the KeyError `('read-nir-bands-stats_kernel-getitem-<hash>', 0, 0)`: dask's graph optimization fuses
 chains of tasks (blockwise fusion and `fuse_linear_task_spec`), and which tasks fuse depends on the rest of the graph
@@ -118,7 +120,7 @@ def _text(exc: BaseException) -> str:
 
 
 def cluster_failure(exc: BaseException, address: str | None = None, stage: str | None = None,
-                    where: str | None = None) -> ClusterFailure | None:
+                    where: str | None = None, output_dir=None) -> ClusterFailure | None:
     """A ClusterFailure (one line: what happened, where, the fix) for an exception `exc` caused by the
     dask.distributed cluster at `address` while `stage` ran, located at `where` (the option naming the scheduler;
     default: the one irrmap.app.cluster records, `[run].scheduler` or `irrmap run --scheduler`). None when `exc`, and
@@ -126,13 +128,18 @@ def cluster_failure(exc: BaseException, address: str | None = None, stage: str |
     FuturesCancelledError and CommClosedError qualify; an OSError (TimeoutError, ConnectionError) only when raised in
     distributed's or tornado's own code, not by a task; a KeyError only when its argument is a dask task key
     (NAME-TOKEN or (NAME-TOKEN, i, j...)) and it came through distributed: the key of a task the cluster lost or
-    swapped for another of the same name (a worker then misses that input: dask/dask#9888), never a KeyError of ours."""
+    swapped for another of the same name (a worker then misses that input: dask/dask#9888), never a KeyError of ours.
+    With `output_dir` (the run's output folder), an OSError (GDAL's RasterioIOError included, which reaches the
+    client as a plain Exception whose text is its repr) that a task raised on the cluster about a path in that
+    folder is one too, located at [run].output_dir (output_folder_failure)."""
     seen = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, ClusterFailure):
             return cause
+        if output_dir is not None and (failure := output_folder_failure(cause, address, stage, output_dir)) is not None:
+            return failure
         kind = _kind(cause)
         if kind is not None:
             at = f" at {address}" if address else ""
@@ -146,17 +153,66 @@ def cluster_failure(exc: BaseException, address: str | None = None, stage: str |
 
 
 @contextlib.contextmanager
-def cluster_failures(address: str | None, stage: Callable[[], str | None] = lambda: None) -> Iterator[None]:
-    """Within the block, an exception caused by the cluster at `address` (`cluster_failure`) is raised again as its
-    ClusterFailure (from the original, so `-v` shows distributed's traceback); `stage()` names the stage running.
-    Every other exception passes unchanged."""
+def cluster_failures(address: str | None, stage: Callable[[], str | None] = lambda: None, output_dir=None) -> Iterator[None]:
+    """Within the block, an exception caused by the cluster at `address` (`cluster_failure`; with `output_dir`, a
+    worker's error writing in that folder too) is raised again as its ClusterFailure (from the original, so `-v`
+    shows distributed's traceback); `stage()` names the stage running. Every other exception passes unchanged."""
     try:
         yield
     except Exception as exc:
-        failure = cluster_failure(exc, address, stage())
+        failure = cluster_failure(exc, address, stage(), output_dir=output_dir)
         if failure is None or failure is exc:
             raise
         raise failure from exc
+
+
+# the names of OSError and its subclasses, and rasterio's, in the text of an exception distributed could not send back
+# as itself (RasterioIOError reaches the client as Exception('RasterioIOError("Attempt to create ... failed: ...")'))
+_OS_ERROR_TEXT = re.compile(r"^\s*'?\"?(?:RasterioIOError|CPLE_\w+Error|OSError|IOError|FileNotFoundError|PermissionError|"
+                            r"FileExistsError|NotADirectoryError|IsADirectoryError|InterruptedError)\(")
+
+
+def _through_dask(exc: BaseException) -> bool:
+    """Whether `exc` came out of a dask computation (a frame of dask's or distributed's code in its traceback): on a
+    cluster, raised by a task on a worker and sent back, not by this process's own code."""
+    dirs = _package_dirs()
+    mod = sys.modules.get("dask")
+    if mod is not None and getattr(mod, "__file__", None):
+        dirs.append(os.path.dirname(os.path.abspath(mod.__file__)) + os.sep)
+    return any(os.path.abspath(f.f_code.co_filename).startswith(tuple(dirs)) for f in _frames(exc)) if dirs else False
+
+
+def output_folder_failure(exc: BaseException, address: str | None, stage: str | None, output_dir) -> ClusterFailure | None:
+    """A ClusterFailure (one line, located at [run].output_dir) for `exc` when it is a task's error writing or reading
+    in the output folder `output_dir` on the cluster at `address`: an OSError, or GDAL's RasterioIOError (an OSError
+    too, which reaches the client as a plain Exception holding its repr), whose text names a path in `output_dir`,
+    raised through dask's computation (not by this process's code). Such an error means a worker does not see the
+    folder at the same path as this process or cannot write there (README, Storage); the workers are checked again
+    (irrmap.app.cluster.shared_folder_problems, on the current client) so that the message names them. None otherwise."""
+    if not (isinstance(exc, OSError) or (type(exc) is Exception and _OS_ERROR_TEXT.match(str(exc)))):
+        return None
+    folder = os.path.abspath(os.fspath(output_dir))
+    text = re.sub(r"\s+", " ", str(exc)).strip()
+    if not re.search(re.escape(folder.rstrip(os.sep)) + r"(?=[/\s'\":,)]|$)", text) or not _through_dask(exc):
+        return None
+    if "distributed" not in sys.modules:  # no cluster in this process
+        return None
+    from irrmap.app.cluster import SHARED_FIX, shared_folder_error, shared_folder_problems
+
+    at = f" at {address}" if address else ""
+    during = f" during stage {stage}" if stage else ""
+    try:
+        from distributed import default_client
+
+        checked, problems, count = shared_folder_problems(default_client(), folder)
+    except Exception:  # noqa: BLE001 - no client, a lost scheduler: the task's own error is reported alone
+        problems = {}
+    if problems:
+        named = shared_folder_error(address or "(unknown)", folder, checked, problems, count)
+        return ClusterFailure(f"a task{during} could not write in the output folder ({text}); {named.what}",
+                              "[run].output_dir", SHARED_FIX)
+    return ClusterFailure(f"a task on the dask cluster{at}{during} could not use the output folder {folder}: {text}",
+                          "[run].output_dir", SHARED_FIX)
 
 
 def _cull_only(dsk, keys, **kwargs):

@@ -71,13 +71,14 @@ def _fingerprint(stage: Stage, ctx: RunContext) -> str:
 
 
 @contextlib.contextmanager
-def dask_scheduler(cfg, scheduler: str | None = None):
+def dask_scheduler(cfg, scheduler: str | None = None, output_dir=None):
     """Run dask work locally with N threads, or on a dask.distributed cluster (irrmap.app.cluster) when
     `scheduler` (`irrmap run --scheduler`) or [run].scheduler names one; on a cluster, dask arrays are computed
-    from their culled graphs without fusing tasks (irrmap.app.cluster_errors.unfused_graphs)."""
+    from their culled graphs without fusing tasks (irrmap.app.cluster_errors.unfused_graphs), and, given
+    `output_dir`, its workers must see that folder at the same path (irrmap.app.cluster.check_shared_folder)."""
     where = scheduler or cfg.run.scheduler
     if where:
-        with open_client(where, cfg.run.gdal_cache_mb, cfg.run.worker_wait) as client, unfused_graphs():
+        with open_client(where, cfg.run.gdal_cache_mb, cfg.run.worker_wait, output_dir) as client, unfused_graphs():
             log.info("using dask cluster %s (%s)", where, client)
             yield  # unfused_graphs: one task per key name in every computation (irrmap.app.cluster_errors)
         return
@@ -101,7 +102,7 @@ def plan_stages(ctx: RunContext, stages: list[Stage] | None = None, scheduler: s
     if planned is not None:
         planned(plan)
     where = scheduler or ctx.config.run.scheduler
-    problems = gather(lambda: check_output_folder(ctx.outdir, "[run].output_dir"), lambda: where and check_scheduler(where, reach=reach),
+    problems = gather(lambda: check_output_folder(ctx.outdir, "[run].output_dir"), lambda: where and check_scheduler(where, reach=reach, output_dir=ctx.outdir),
                       lambda: check_distinct_roles(ctx), *(lambda s=s: _keyed_check(s, ctx) for s in plan))
     ctx.cache.clear()
     raise_all(name_keys(problems, ctx.loaded), str(ctx.loaded.path))  # a file's problem names the config keys naming it
@@ -186,8 +187,8 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
     where = scheduler or loaded.config.run.scheduler
     running = lambda: next((s.name for s in plan if s.name not in manifest["stages"]), None)  # noqa: E731
     # a failure of the cluster (a worker killed, the scheduler lost) is recorded and raised as one line (cluster_failures)
-    with dask_scheduler(loaded.config, scheduler), _failure_recorded(manifest, ctx, plan, previous), \
-            (cluster_failures(where, running) if where else contextlib.nullcontext()), _objects_so_far_frozen():
+    with dask_scheduler(loaded.config, scheduler, outdir), _failure_recorded(manifest, ctx, plan, previous), \
+            (cluster_failures(where, running, outdir) if where else contextlib.nullcontext()), _objects_so_far_frozen():
         for stage in plan:
             raise_if_swallowed()  # a Ctrl-C or SIGTERM that native code swallowed stops the run here at the latest
             fp = _fingerprint(stage, ctx)

@@ -19,9 +19,10 @@ def register(sub, name: str, help_: str) -> None:
 
 
 def _run(args) -> int:
-    from irrmap.app.cluster import check_address, named_by
+    from irrmap.app.cluster import check_address, named_by, show_tracebacks
 
     named_by("irrmap run --scheduler" if args.scheduler is not None else None)  # errors name the option the value came from
+    show_tracebacks(getattr(args, "verbose", 0) > 0)  # dask.distributed's logged tracebacks: one line each without -v
     if args.scheduler is not None:
         check_address(args.scheduler)  # its syntax first: before the config and its inputs are read ([run].scheduler: load_config)
     from irrmap.app.api import check
