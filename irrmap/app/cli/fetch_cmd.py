@@ -15,7 +15,8 @@ def register(sub, name: str, help_: str) -> None:
 
 
 def _readiness(loaded) -> str:
-    """One line: whether earthengine-api, credentials and a project are there (nothing is sent anywhere)."""
+    """One line: whether earthengine-api, readable credentials (irrmap.sources.ee.auth.check_local) and a project are
+    there (nothing is sent anywhere)."""
     from irrmap.core.errors import IrrmapError
     from irrmap.sources.ee import auth
 
@@ -24,6 +25,7 @@ def _readiness(loaded) -> str:
         auth.require_ee()
         creds = auth.find_credentials(loaded.resolve(sec.credentials) if sec.credentials is not None else None)
         project = auth.resolve_project(sec.project, creds)
+        auth.check_local(creds)  # the key loaded as earthengine-api loads it: a damaged key is not "ready"
     except IrrmapError as exc:
         return f"not ready: {exc}"
     return f"ready: project {project}, {creds.describe()}"

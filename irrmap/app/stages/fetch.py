@@ -29,6 +29,7 @@ def stage(connection=None) -> Stage:
             auth.require_ee()
             creds = auth.find_credentials(ctx.path(sec.credentials) if sec.credentials is not None else None)
             auth.resolve_project(sec.project, creds)
+            auth.check_local(creds)  # a damaged key or credentials file: refused before any stage runs
 
     def inputs(ctx: RunContext) -> list[Path]:
         region = _section(ctx).region

@@ -97,16 +97,81 @@ def resolve_project(project: str | None, creds: Credentials) -> str:
     return found
 
 
+NEW_KEY = ("download a new JSON key of the service account (Google Cloud console > IAM > Service accounts > Keys) "
+           "and point [sources.ee].credentials at it")
+REAUTHENTICATE = "run `earthengine authenticate` again to write new credentials"
+
+
+def check_local(creds: Credentials) -> None:
+    """Read the credentials as earthengine-api will, without sending anything: a service-account key is loaded with
+    google.oauth2.service_account.Credentials.from_service_account_info (what ee.ServiceAccountCredentials uses),
+    so a damaged private key ("Could not deserialize key data") is found here; the user's stored credentials must be
+    a JSON object with a refresh_token (ee.oauth.get_credentials_arguments). ConfigError (one line: the file, what is
+    wrong, the fix; never the key) otherwise. Without google-auth (earthengine-api missing) a key is not loaded."""
+    try:
+        info = json.loads(creds.path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        info = None
+    if creds.kind != "service-account":
+        if not isinstance(info, dict) or not info.get("refresh_token"):
+            raise ConfigError(f"Earth Engine credentials {creds.path} cannot be read (not a JSON object with a refresh_token)",
+                              "[sources.ee]", REAUTHENTICATE)
+        return
+    try:
+        from google.oauth2 import service_account
+    except ImportError:
+        return
+    try:
+        service_account.Credentials.from_service_account_info(info)
+    except Exception as exc:  # ValueError "Could not deserialize key data", MalformedError, ...: the key, unreadable
+        raise ConfigError(f"service-account key {creds.path} cannot be read here: its private key is damaged or not a PEM "
+                          f"RSA key ({type(exc).__name__}); nothing was sent to Earth Engine", "[sources.ee].credentials", NEW_KEY) from None
+
+
+def _google_credentials(creds: Credentials, ee):
+    """The google-auth credentials earthengine-api would build from `creds` (ee.ServiceAccountCredentials, or
+    ee.data.get_persistent_credentials for the user's own)."""
+    if creds.kind == "service-account":
+        return ee.ServiceAccountCredentials(creds.account, key_file=str(creds.path))
+    return ee.data.get_persistent_credentials()
+
+
+def _refresh(credentials) -> None:
+    """One token request (google-auth sends it once: a transport error is not retried), so that an unreachable
+    network fails here at once instead of in googleapiclient's five retried discovery requests in ee.Initialize."""
+    refresh = getattr(credentials, "refresh", None)
+    if not callable(refresh):
+        return
+    from google.auth.transport.requests import Request
+
+    refresh(Request())
+
+
 def initialize(creds: Credentials, project: str, ee=None) -> None:
-    """ee.Initialize with these credentials and project; ConfigError (first line of Earth Engine's message)
-    when Earth Engine refuses them."""
+    """ee.Initialize with these credentials and project, after one token request. The failure is classified by its
+    cause (ConfigError, one line each): the local credential file unreadable (check_local; nothing sent), Earth
+    Engine's servers unreachable from this machine (DNS, connection, proxy: irrmap.sources.ee.transport.unreachable,
+    naming the host; fix: the network / HTTPS_PROXY), or else a refusal by the service (HTTP 401/403, a RefreshError,
+    an EEException: first line of its message; fix: the project's registration and the account)."""
+    from irrmap.sources.ee.transport import unreachable, unreachable_message
+
     ee = ee or require_ee()
     try:
-        if creds.kind == "service-account":
-            ee.Initialize(ee.ServiceAccountCredentials(creds.account, key_file=str(creds.path)), project=project)
-        else:
-            ee.Initialize(project=project)
+        try:
+            credentials = _google_credentials(creds, ee)
+        except Exception:  # reading the key or the stored file failed locally: say which file, with its fix
+            check_local(creds)
+            raise
+        _refresh(credentials)
+        ee.Initialize(credentials, project=project)
+    except ConfigError:
+        raise
     except Exception as exc:  # ee.EEException, google.auth errors: their text names the cause, never the key
+        reach = unreachable(exc)
+        if reach is not None:
+            what, fix = unreachable_message(*reach)
+            raise ConfigError(f"{what} (checking {creds.describe()} for project {project!r})", "[sources.ee]",
+                              fix.replace("; finished tiles are kept", "")) from None
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise ConfigError(f"Earth Engine refused {creds.describe()} for project {project!r}: {first}", "[sources.ee]",
                           f"check that the project is registered for Earth Engine and the account may use it; {AUTHENTICATE}") from None

@@ -34,7 +34,7 @@ from irrmap.core.progress import progress_bar
 from irrmap.sources.ee.plan import KEY_TAG, FetchPlan, OutputPlan, is_done
 from irrmap.sources.ee.retry import Backoff, call_with_retries
 from irrmap.sources.ee.tiles import Tile, request, tile_transform
-from irrmap.sources.ee.transport import EETransport, Transport, is_transient
+from irrmap.sources.ee.transport import EETransport, Transport, is_transient, unreachable, unreachable_message
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,10 @@ def _fetch_tile(transport: Transport, expression, out: OutputPlan, tile: Tile, g
     try:
         data = call_with_retries(once, backoff, transient=lambda e: isinstance(e, BadTile) or is_transient(e), sleep=sleep, on_retry=retrying)
     except Exception as exc:
+        reach = None if isinstance(exc, BadTile) else unreachable(exc)
+        if reach is not None:  # the network, not Earth Engine: say so, not "refused"
+            what, fix = unreachable_message(*reach)
+            raise InputError(what, _where(out, tile), fix) from exc
         transient = isinstance(exc, BadTile) or is_transient(exc)
         what = (f"Earth Engine still failed after {backoff.retries + 1} tries: {_first_line(exc)}" if transient
                 else f"Earth Engine refused the request: {_first_line(exc)}")
@@ -246,6 +250,7 @@ def connect(sec, resolve, grid: Grid, start: str, end: str):
     auth.require_ee()
     creds = auth.find_credentials(resolve(sec.credentials) if sec.credentials is not None else None)
     project = auth.resolve_project(sec.project, creds)
+    auth.check_local(creds)  # a damaged key or credentials file: refused here, before anything is sent
 
     def transport():
         ee = auth.require_ee()

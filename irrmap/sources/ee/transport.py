@@ -49,10 +49,67 @@ def http_status(exc: BaseException) -> int | None:
     return None
 
 
+# Exception classes (matched by name along the cause chain, so no HTTP library must be importable) and message
+# fragments that mean this machine could not reach a server at all: DNS failures (socket.gaierror, urllib3
+# NameResolutionError, httplib2 ServerNotFoundError), refused or timed-out connections, proxies that fail.
+_NO_NAME = frozenset({"gaierror", "NameResolutionError", "ServerNotFoundError"})
+_NO_NAME_TEXT = re.compile(r"failed to resolve|name or service not known|temporary failure in name resolution|"
+                           r"nodename nor servname|getaddrinfo failed|no address associated with hostname", re.IGNORECASE)
+_NO_ROUTE = frozenset({"NewConnectionError", "ConnectTimeoutError", "ConnectTimeout", "ProxyError", "MaxRetryError",
+                       "ConnectionError", "ConnectionRefusedError", "ConnectionResetError", "ConnectionAbortedError",
+                       "TimeoutError", "timeout", "Timeout", "ReadTimeout", "ReadTimeoutError", "TransportError"})
+# the hosts an Earth Engine session talks to: OAuth token endpoint and the API (earthengine-api ee.data defaults)
+EE_HOSTS = ("oauth2.googleapis.com", "earthengine.googleapis.com")
+_HOST = re.compile(r"(?:host='|Failed to resolve '|Unable to find the server at )([A-Za-z0-9.-]+)")
+
+
+def _chain(exc: BaseException):
+    """exc, its causes and contexts, and the exceptions requests/urllib3 keep in args or .reason."""
+    seen, todo = set(), [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or id(e) in seen or not isinstance(e, BaseException):
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [e.__cause__, e.__context__, getattr(e, "reason", None), *[a for a in e.args if isinstance(a, BaseException)]]
+
+
+def unreachable(exc: BaseException) -> tuple[str, str] | None:
+    """(kind, host) when `exc` says the server could not be reached from this machine, else None: kind
+    "name" (the host name does not resolve: no DNS, no network) or "connection" (no connection, timed out, proxy
+    failed); host as named in the error, else EE_HOSTS joined. An HTTP answer (any status) is never unreachable."""
+    if http_status(exc) is not None:
+        return None
+    chain = list(_chain(exc))
+    names = {cls.__name__ for e in chain for cls in type(e).__mro__}
+    text = " ".join(str(e) for e in chain)
+    found = _HOST.search(text)
+    host = found.group(1) if found else " / ".join(EE_HOSTS)
+    if names & _NO_NAME or _NO_NAME_TEXT.search(text):
+        return "name", host
+    if names & _NO_ROUTE:
+        return "connection", host
+    return None
+
+
+def unreachable_message(kind: str, host: str) -> tuple[str, str]:
+    """(what, fix) for an unreachable Earth Engine server: the cause is the network, not the credentials."""
+    what = (f"Earth Engine's servers cannot be reached from this machine: the host name {host} does not resolve (no DNS / no network)"
+            if kind == "name" else f"Earth Engine's servers cannot be reached from this machine: no connection to {host}")
+    fix = ("check the network: behind a proxy set HTTPS_PROXY (e.g. HTTPS_PROXY=http://proxy:3128), or run where the "
+           "network reaches Google (https://earthengine.googleapis.com); finished tiles are kept")
+    return what, fix
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether a failed request may succeed when repeated: quota and rate limits (HTTP 429, 'Too Many Requests',
     'Too many concurrent aggregations', an EEException mentioning a quota), transient server errors (HTTP 5xx),
-    timeouts and dropped connections. Anything else (a bad expression, a missing asset, permission denied: HTTP 400/403/404) is not."""
+    timeouts and dropped connections. Anything else (a bad expression, a missing asset, permission denied: HTTP 400/403/404)
+    is not, nor a host name that does not resolve (unreachable: no network here, waiting does not help)."""
+    reach = unreachable(exc)
+    if reach is not None and reach[0] == "name":
+        return False
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return True
     status = http_status(exc)
