@@ -241,7 +241,7 @@ class StatisticsSection(_Section):
     level: str = Field("county", description="Admin level the table reports at (a level of [units]); default: the finest level of "
                                              "[units].hierarchy (FINEST_LEVEL: county for cn-adcode and us-fips, unit for fields and none).")
     skip_rows: int = Field(0, ge=0, description="Lines to skip before the header (USGS tables: 1).")
-    sheet: str | None = Field(None, description="Sheet of a .xls/.xlsx/.ods workbook by name, e.g. one sheet per year (default: the first).")
+    sheet: str | None = Field(None, description="Sheet of a .xls/.xlsx/.ods workbook by name, e.g. one sheet per year (default: the one sheet holding the table, or the sheet named for [statistics].year; a workbook of several such sheets without either is refused).")
     header_rows: list[int] | None = Field(
         None, description="Line numbers (from 1) of the header rows, e.g. [3, 4] under a title and a units row; columns are then "
                           "named by their joined header path ('Net Area Irrigated From / Total'); fields may also be positions ('#6'). "

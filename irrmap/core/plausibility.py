@@ -63,27 +63,37 @@ FEW_UNITS_SMALL = 1e-4
 @dataclass(frozen=True)
 class Bounds:
     """Plausible statistic / reference ratios: below `low` or above `high` is implausible for one unit; a
-    unit conversion is a likely fix when it brings the median to >= `low` and the 90th percentile to <= `fit`."""
+    unit conversion is a likely fix when it brings the median to >= `low` and the 90th percentile to <= `fit`.
+    `typical` (None: no such rank): for a table too large, conversions that bring the median to >= `typical` rank
+    before those that do not (`likely_units`), as a table converted below it fails a whole-table check (TOTAL_CROPLAND)."""
 
     low: float
     high: float
     fit: float
     severity_high: str
     if_right: str  # what else to check when the values are right and the table is too large for the reference
+    typical: float | None = None
 
 
+# The share of its cropland below which a whole table is warned about (TOTAL_CROPLAND.low, module docstring: Chinese
+# provinces irrigate a quarter or more of it, the world a fifth): the hint for a table too large ranks units that reach
+# it first, so that following it does not land on a table that the next check calls 100x too small (km2 read as
+# 1000ha, 10x too large: ha gives 0.77 % of the cropland, km2 77 %).
+CROPLAND_TYPICAL = 0.1
 # Irrigated area is part of the cropland: a share under 0.2 % in nearly every unit is rare outside humid rainfed
 # regions (hence only a warning); over 150 % in nearly every unit (cropland maps err by tens of percent, not
 # by half) cannot be matched by threshold splitting at all.
 CROPLAND = Bounds(low=0.002, high=1.5, fit=1.2, severity_high="error",
-                  if_right="the cropland is too small: check the cropland product (its classes or scale) and the code join")
+                  if_right="the cropland is too small: check the cropland product (its classes or scale) and the code join",
+                  typical=CROPLAND_TYPICAL)
 # Irrigated area is part of the unit: over 100 % is impossible (each such row is an error already); under
 # 0.01 % of the unit in nearly every unit is rare even for deserts and mountains (a warning only).
 UNIT_AREA = Bounds(low=1e-4, high=1.0, fit=1.0, severity_high="error",
                    if_right="the codes join the wrong units: check the code join and the statistics level")
 # The whole table's irrigated share of its units' cropland: below `low` is a warning (module docstring: catches every
 # table 10x or more too small), above `high` an error (as for CROPLAND); a better unit must bring it within low..fit.
-TOTAL_CROPLAND = Bounds(low=0.1, high=CROPLAND.high, fit=CROPLAND.fit, severity_high="error", if_right=CROPLAND.if_right)
+TOTAL_CROPLAND = Bounds(low=CROPLAND_TYPICAL, high=CROPLAND.high, fit=CROPLAND.fit, severity_high="error", if_right=CROPLAND.if_right,
+                        typical=CROPLAND_TYPICAL)
 # The whole table's irrigated share of its units' area: below `low` (1e-4, 1/250 of the world's 2.5 %: module docstring)
 # is a warning; a better unit must bring it within low..fit without making any unit larger than its polygon. Above 100 %
 # every row is an error already ("area larger than unit"), hence no `high` check of its own.
@@ -120,7 +130,7 @@ def scale_finding(statistic_m2: pd.Series, reference_m2: pd.Series, unit: str | 
     low, high = ratio < bounds.low, ratio > bounds.high
     if len(ratio) < MIN_UNITS:
         low, high = ratio < min(bounds.low, FEW_UNITS_SMALL), ratio > np.inf
-        bounds = Bounds(min(bounds.low, FEW_UNITS_SMALL), bounds.high, bounds.fit, bounds.severity_high, bounds.if_right)
+        bounds = Bounds(min(bounds.low, FEW_UNITS_SMALL), bounds.high, bounds.fit, bounds.severity_high, bounds.if_right, bounds.typical)
     for side, mask in (("small", low), ("large", high)):
         if mask.mean() < NEARLY_ALL:
             continue
@@ -260,8 +270,12 @@ def likely_units(ratio: pd.Series, unit: str, bounds: Bounds, *, larger: bool, s
     Only units larger than `unit` when `larger` (the table is too small), else smaller ones. The evidence of a table too
     small is a lower bound (AT LEAST k times), so first comes the same family's thousands (THOUSANDS: acres ->
     1000acres, ...; UNITS_OF back when too large), then the others by factor, largest first (too small: the largest
-    that still fits; too large: the smallest correction). With `shares` (statistic / unit area by unit, m2 / m2), a
-    unit that would make more units larger than their polygon (share > 1) than there are now is left out.
+    that still fits; too large: the smallest correction). A table too large is known to be AT MOST the fitting factor
+    too large, so there, with `bounds.typical`, the units that bring the median to >= `typical` come before both: the
+    family's unit is passed over when it would over-correct the table below the whole-table check (km2 read as 1000ha:
+    ha gives 0.77 % of the cropland, which that check calls 100x too small; km2 77 %: km2). With `shares` (statistic /
+    unit area by unit, m2 / m2), a unit that would make more units larger than their polygon (share > 1) than there are
+    now is left out.
     """
     here = M2_PER_UNIT[unit]
     over = int((shares > 1 + 1e-9).sum()) if shares is not None else 0
@@ -275,9 +289,9 @@ def likely_units(ratio: pd.Series, unit: str, bounds: Bounds, *, larger: bool, s
             continue
         if shares is not None and int((shares * k > 1 + 1e-9).sum()) > over:
             continue
-        fits.append((k, other))
+        fits.append((not larger and bounds.typical is not None and r.median() < bounds.typical, k, other))
     family = (THOUSANDS if larger else UNITS_OF).get(unit)
-    return [u for _, u in sorted(fits, key=lambda f: (f[1] != family, -f[0]))]
+    return [u for _, _, u in sorted(fits, key=lambda f: (f[0], f[2] != family, -f[1]))]
 
 
 def likely_unit(ratio: pd.Series, unit: str, bounds: Bounds, *, larger: bool, shares: pd.Series | None = None) -> str | None:

@@ -124,7 +124,7 @@ def check_encoding(name: str, where: str = "encoding") -> str:
 
 # ---- reading --------------------------------------------------------------------------------------
 def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", skip_rows: int = 0, sheet: str | None = None,
-               require=(), header: bool = True) -> pd.DataFrame:
+               require=(), header: bool = True, year: int | None = None, first_sheet: bool = False) -> pd.DataFrame:
     """A table as a DataFrame of stripped text cells (Excel numbers stay numbers; empty cells are ""), indexed
     by the line (row) number each row has in the file; the header is the first line after `skip_rows` (with
     `header=False` every line is data and the columns are named "1", "2", ...). The
@@ -137,6 +137,12 @@ def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", ski
     DataFrame's ``attrs`` hold "header_paths" and "above_header", with `fmt.drop_rows` "dropped" (line,
     pattern, text), and for a spreadsheet "sheet" and "sheets", for the preview; `sheet` defaults to
     `fmt.sheet`.
+
+    A workbook read with no sheet chosen (`sheet` and `fmt.sheet` None; irrmap.core.table_sheets.pick_sheet) is read
+    from its only sheet holding data, else from the only sheet holding the `require` columns that is named `year`
+    (logged); two or more sheets holding those columns and none named `year` raise InputError naming the file, the
+    sheets and the option that picks one (`fmt.sheet_key`); otherwise the first sheet is read, as before.
+    `first_sheet=True` reads the first sheet regardless (the preview, which prints the sheets).
     """
     fmt = fmt or TableFormat()
     sheet = sheet if sheet is not None else fmt.sheet
@@ -153,6 +159,13 @@ def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", ski
         head = f.read(8)
     merges = None
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")) or path.suffix.lower() in SPREADSHEETS:
+        if sheet is None and not first_sheet:
+            names = list(_open_book(path, head, what).sheet_names)
+            if len(names) > 1:
+                # imported here: table_sheets imports read_table
+                from irrmap.core.table_sheets import pick_sheet
+
+                sheet = pick_sheet(path, fmt, what, skip_rows, header, names, require, year)
         df, merges = _read_sheet(path, head, what, skip_rows, sheet, header and not layout)
     else:
         df = _read_text(path, fmt, what, skip_rows, header and not layout)
@@ -231,8 +244,8 @@ def _skip_rows_setting(fmt: TableFormat, n: int) -> str:
     return f"{fmt._key('skip_rows')} = {n}"
 
 
-def _read_sheet(path: Path, head: bytes, what: str, skip_rows: int, sheet: str | None, header: bool):
-    """(cells as read_table returns them, merged ranges or None) of one sheet, through python-calamine."""
+def _open_book(path: Path, head: bytes, what: str):
+    """The python-calamine workbook at `path` (InputError for a file that is not one, or a damaged one)."""
     if not head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         markup = head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")  # portals often export web tables as ".xls"
         raise InputError(f"{what} is named like a spreadsheet but is " + ("an HTML/XML page" if markup else "not one"), str(path),
@@ -246,6 +259,14 @@ def _read_sheet(path: Path, head: bytes, what: str, skip_rows: int, sheet: str |
         book = CalamineWorkbook.from_path(str(path))
     except (CalamineError, OSError) as exc:  # a damaged, truncated or unsupported workbook
         raise InputError(f"cannot read the {what}: {exc}", str(path), "check that the file is a complete .xls/.xlsx/.ods workbook") from None
+    return book
+
+
+def _read_sheet(path: Path, head: bytes, what: str, skip_rows: int, sheet: str | None, header: bool):
+    """(cells as read_table returns them, merged ranges or None) of one sheet (None: the first), through python-calamine."""
+    from python_calamine import CalamineError
+
+    book = _open_book(path, head, what)
     names = list(book.sheet_names)
     if sheet is not None and sheet not in names:
         raise InputError(f"sheet {sheet!r} not found", str(path), f"use one of: {', '.join(names)}")

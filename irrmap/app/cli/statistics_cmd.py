@@ -29,7 +29,6 @@ def register(sub, name: str, help_: str) -> None:
     p.add_argument("--level", default=None, help="admin level of the table (default: the finest level of --hierarchy: county for "
                    "cn-adcode and us-fips, unit for none)")
     p.add_argument("--skip-rows", type=NON_NEGATIVE, default=0, help="lines before the header (USGS tables: 1)")
-    p.add_argument("--sheet", help="Excel sheet (default: the first)")
     p.add_argument("--cropland", help="0..1 cropland fraction raster: check the table's scale against each unit's cropland (a table "
                                       "10x too small is only seen so; default: against the units' whole areas)")
     add_table_args(p)
@@ -41,7 +40,6 @@ def register(sub, name: str, help_: str) -> None:
                                     "position, the first rows, the dropped rows with the pattern that dropped them and, with --column, "
                                     "how that column's numbers read.")
     p.add_argument("table", help="CSV, .xls, .xlsx or .ods table")
-    p.add_argument("--sheet", help="sheet by name (default: the first)")
     p.add_argument("--skip-rows", type=NON_NEGATIVE, default=0, help="lines before a one-row header")
     p.add_argument("--column", help="a column (name, header path or #position) whose numbers to show")
     p.add_argument("--rows", type=POSITIVE, default=10, help="data rows to show (default 10)")
@@ -81,10 +79,11 @@ def _preview(args) -> int:
     )
 
     fmt = table_format(args)
-    df = read_table(args.table, fmt, what="statistics table", skip_rows=args.skip_rows)
+    df = read_table(args.table, fmt, what="statistics table", skip_rows=args.skip_rows, first_sheet=True)
     a = df.attrs
     if "sheet" in a:
-        print(f"sheet {a['sheet']!r} (sheets: {', '.join(a['sheets'])})")
+        print(f"sheet {a['sheet']!r} (sheets: {', '.join(a['sheets'])})" + ("" if args.sheet or len(a["sheets"]) == 1 else
+              "; other commands read the only sheet holding data, else the one named for --year, else refuse: choose one with --sheet"))
     for line, text in a.get("above_header", []):
         print(f"above the header, line {line}: {text}")
     print("columns (address them by name, header path or #position):")

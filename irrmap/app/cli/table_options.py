@@ -1,12 +1,15 @@
 """The command-line options that say how a user table is written (irrmap.core.tables), shared by every
 command that reads one: --encoding, --separator, --decimal, --thousands, and for tables as offices publish
-them --header-rows, --drop-rows, --zero-values."""
+them --header-rows, --drop-rows, --zero-values, and --sheet for a workbook of several sheets."""
 
 from __future__ import annotations
 
 
 def add_table_args(p) -> None:
-    """Add the table options to an argparse parser."""
+    """Add the table options to an argparse parser (--sheet included: irrmap.core.tables.read_table refuses a workbook
+    whose table sheet it cannot tell, and names this option)."""
+    p.add_argument("--sheet", help="sheet of a .xls/.xlsx/.ods workbook by name (default: the only sheet holding data, else the "
+                                   "one named for --year; several candidates are refused)")
     p.add_argument("--encoding", help="text encoding of CSV tables (default UTF-8; Chinese tables are often gb18030)")
     p.add_argument("--separator", help="column separator of CSV tables (default: found from the file: , ; tab |)")
     p.add_argument("--decimal", choices=[".", ","], help="decimal mark of the numbers (default: found per column; ambiguous columns are refused)")

@@ -157,7 +157,7 @@ def read_statistics(
     fmt = fmt or TableFormat(options="[statistics]")
     opts = fmt.options or "[statistics]"
     what = "statistics table" if opts in ("--", "[statistics]") else f"statistics table of {opts}"  # errors name a [reconcile.tables.X]
-    raw = read_table(path, fmt, what=what, skip_rows=skip_rows, sheet=sheet,
+    raw = read_table(path, fmt, what=what, skip_rows=skip_rows, sheet=sheet, year=year,
                      require=[code_field, area_field, year_field, variant_field])
     code_field, area_field, year_field, variant_field = (find_column(raw.columns, f) for f in (code_field, area_field, year_field, variant_field))
     codes, problems = code_join.scientific_codes(raw[code_field], code_field)
