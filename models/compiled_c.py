@@ -174,6 +174,10 @@ def compiled_predictor(estimator, *, cache_dir=None, compile: bool = True) -> Co
     if compiler is None:
         return None
     text = booster.model_to_string()
+    if "\nis_linear=1" in text:  # before the cache: a library an older irrmap built for it took its leaves as constants
+        _info_once("family:linear_tree", "this LightGBM model is not compiled to C: %s; it is predicted by LightGBM",
+                   "its trees are linear (linear_tree=True)")
+        return None
     root = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "tl2cgen"
     out = CompiledC(text, cache_key(text, compiler), root, booster.num_feature())
     if not compile and not out._intact():

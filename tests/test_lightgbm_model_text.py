@@ -81,3 +81,20 @@ def test_categorical_and_zero_as_missing_splits_are_refused():
         from_lightgbm(cat.booster_)
     with pytest.raises(InputError, match="zero-as-missing"):
         from_lightgbm(zero.booster_)
+
+
+def test_linear_tree_model_never_takes_a_compiled_c_library_even_from_the_cache(monkeypatch, tmp_path):
+    from irrmap.models import compiled_c
+
+    if compiled_c._tl2cgen() is None or compiled_c._compiler() is None:
+        pytest.skip("tl2cgen or a C compiler is missing")
+    X, yb, _ = _data(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = lgb.LGBMClassifier(n_estimators=5, linear_tree=True, verbose=-1).fit(np.nan_to_num(X), yb)
+    used = []
+    # a cache hit skips from_lightgbm's refusal: the library an older irrmap built for this text must not be loaded
+    monkeypatch.setattr(compiled_c.CompiledC, "_intact", lambda self: True)
+    monkeypatch.setattr(compiled_c.CompiledC, "_load_or_build", lambda self, build: used.append(self))
+    assert compiled_c.compiled_predictor(est, cache_dir=tmp_path, compile=False) is None
+    assert used == []
