@@ -25,7 +25,7 @@ import pandas as pd
 
 from irrmap.evaluation.confusion import Z95, _clean
 from irrmap.core.errors import DataError
-from irrmap.evaluation.labels import is_missing, mixed_coding, mixed_coding_fix
+from irrmap.evaluation.labels import is_missing, mixed_coding, mixed_coding_fix, word_meaning
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +298,33 @@ def _check_codings(m: pd.Series, r: pd.Series) -> None:
                             "would be a class of its own", "samples", mixed_coding_fix(numbers, words))
 
 
+def binary_meaning(label) -> int | None:
+    """1 / 0 for a label of irrmap's binary vocabulary, read as `irrmap evaluate points` reads it: the codes
+    BINARY_CODES ('0', '1') and the words labels.TRUE_WORDS / FALSE_WORDS (irrigated / not irrigated,
+    non-irrigated, rainfed, yes / no, ...; any case, surrounding spaces ignored); None for any other label."""
+    t = str(label).strip()
+    return int(t) if t in BINARY_CODES else word_meaning(t)
+
+
+def binary_recoding(*columns, what: str = "labels"):
+    """The columns (label Series, as text) recoded to '0' / '1' when every non-missing label of all of them is of
+    the binary vocabulary (binary_meaning) and one meaning is written in more than one way across them (map
+    'not irrigated' against reference 'rainfed', or 0/1 against yes/no): evaluate points reads all these as 0/1,
+    so scored as written they would be classes of their own and every unit of them an error. Returns the
+    columns unchanged otherwise (one spelling per meaning: the labels already match). Logs the recoding at INFO."""
+    labels = {str(v) for col in columns for v in col if not is_missing(v)}
+    meaning = {v: binary_meaning(v) for v in labels}
+    if not labels or any(m is None for m in meaning.values()):
+        return columns
+    spellings = {m: sorted(v for v, k in meaning.items() if k == m) for m in (0, 1)}
+    if all(len(v) <= 1 for v in spellings.values()):
+        return columns
+    log.info("%s: read as irrmap evaluate points reads them: %s -> 1 (irrigated), %s -> 0 (not irrigated)", what,
+             ", ".join(map(repr, spellings[1])) or "none", ", ".join(map(repr, spellings[0])) or "none")
+    return tuple(pd.Series([v if is_missing(v) else str(meaning[str(v)]) for v in col], index=getattr(col, "index", None), dtype=object)
+                 for col in columns)
+
+
 def _kappa_linearised(st: _Strata, cells: np.ndarray, mm, rr, classes) -> tuple[float, float]:
     """Cohen's kappa of the estimated error matrix `cells` (proportions p_ij, rows map) and its variance by
     Taylor linearisation under the stratified design (Särndal, Swensson & Wretman 1992, sec. 5.5).
@@ -324,6 +351,10 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
     Units whose map or reference label is missing (blank, NA, NaN, ...: labels.MISSING_MARKERS) are left out with
     a warning giving their count (each stratum is then estimated from its labelled units); a column writing
     classes both as codes and as irrigated/not words (0/1 with 'yes') raises DataError (labels.mixed_coding).
+    Without `classes`, map and reference labels wholly of the binary vocabulary are read as '0'/'1' when one
+    meaning is written two ways (map 'not irrigated', reference 'rainfed'; binary_recoding), and so are the
+    stratum labels of `strata` and `stratum_sizes` (DataError if two sizes then name one stratum);
+    check_label_sets then refuses label sets coded differently.
 
     `weights`: each unit's design weight 1/pi_k when units within a stratum were drawn with unequal
     probabilities; each stratum mean is then the Hajek mean sum_k y_k/pi_k / sum_k 1/pi_k (with its linearised
@@ -349,8 +380,18 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
         raise DataError("no sample units" + ("" if keep.all() else " with both a map and a reference label"), "samples",
                         "give one row per sample unit with its stratum, map and reference label")
     _check_codings(m, r)
+    if classes is None:
+        m, r = binary_recoding(m, r, what="samples: map and reference labels")
     sizes = pd.Series(stratum_sizes, dtype=np.float64)
     sizes.index = sizes.index.map(str)
+    keys = sizes.index
+    if classes is None:  # (callers that give the classes, e.g. design.design_accuracy, key their strata themselves)
+        s, keys = binary_recoding(s, pd.Series(list(sizes.index), dtype=object), what="samples and strata sizes: stratum labels")
+    if list(keys) != list(sizes.index):
+        if pd.Index(keys).duplicated().any():
+            raise DataError(f"the strata sizes name one stratum twice: {list(sizes.index)[:10]} read as {list(keys)[:10]} (binary labels, "
+                            "as evaluate points reads them)", "strata sizes", "give one size per stratum")
+        sizes.index = pd.Index(list(keys))
     unknown = sorted(set(s) - set(sizes.index))
     if unknown:
         raise DataError(f"strata {unknown[:10]} have no size", "strata sizes", "add a row (stratum, size) for each")
@@ -429,11 +470,14 @@ BINARY_CODES = frozenset({"0", "1"})
 def check_label_sets(map_labels, ref_labels, where: str = "samples") -> None:
     """DataError when the map and reference labels cannot be the same classes written alike: no label in common
     (e.g. 1/2 against irrigated/rainfed, or 1 against 1.0 unnormalised), or labels that differ only by letter
-    case (Irrigated against irrigated), or each column holding a class the other never holds (reference coded 1/2
-    against a 0/1 map: the 0 and 2 units are all errors and OA is silently wrong; refused when one column is coded
-    as BINARY_CODES and each holds a label the other never does - other partly overlapping sets pass, as a class
-    may be absent from one column of a small sample). Any of these would score sample
-    units of a class as errors because of how it is written."""
+    case (Irrigated against irrigated), or each column holding a label the other never does while either column
+    is irrigation-coded: coded as BINARY_CODES, or holding a word of the binary vocabulary (labels.TRUE_WORDS /
+    FALSE_WORDS). Reference coded 1/2 against a 0/1 map, or map irrigated / 'not irrigated' against reference
+    irrigated / 'rain-fed', would score every unit of those classes as an error, so OA is silently wrong; the
+    message names the labels found in each column and the recoding. (Columns written wholly in the binary
+    vocabulary are read as 0/1 before this check, see binary_recoding.) Multi-class labels outside that
+    vocabulary that each hold a class the other lacks only log a WARNING naming both sets: in a small sample a
+    class may be mapped in no unit with that reference class and vice versa (e.g. map 1/2 against reference 2/3)."""
     m, r = {str(v) for v in map_labels}, {str(v) for v in ref_labels}
     if not m or not r:
         return
@@ -447,16 +491,30 @@ def check_label_sets(map_labels, ref_labels, where: str = "samples") -> None:
                         "sample unit would count as an error", where,
                         "write the classes the same way in both columns (the same codes or words for each class)")
     only_m, only_r = sorted(m - r), sorted(r - m)
-    if only_m and only_r and (m <= BINARY_CODES or r <= BINARY_CODES):
-        from collections import Counter
+    if not (only_m and only_r):
+        return
+    from collections import Counter
 
-        found = lambda labels: ", ".join(f"{k!r} ({n:,})" for k, n in sorted(Counter(map(str, labels)).items())[:20])
+    found = lambda labels: ", ".join(f"{k!r} ({n:,})" for k, n in sorted(Counter(map(str, labels)).items())[:20])  # noqa: E731
+    words = sorted(v for v in m | r if word_meaning(v) is not None)
+    if m <= BINARY_CODES or r <= BINARY_CODES or words:
+        from irrmap.evaluation.labels import guess_meaning
+
+        odd = [v for v in only_m + only_r if binary_meaning(v) is None]
+        guess = {v: guess_meaning(v) for v in odd}
+        how = ("recode them to 0 / 1 in both columns (irrmap reads 0/1, irrigated / not irrigated, rainfed, yes / no alike), "
+               "e.g. " + ", ".join(f"{v!r} -> {g}" for v, g in guess.items() if g in (0, 1))
+               if odd and all(g in (0, 1) for g in guess.values()) else
+               "recode the reference column to the map's class codes (e.g. 2 -> 0 when 2 means not irrigated), so the same "
+               "class has the same code in both columns")
         raise DataError(f"the map and reference columns are coded differently: column 'reference' holds {only_r[:10]}, which no "
                         f"sample unit is mapped as, and column 'map' holds {only_m[:10]}, which no reference label is (values found: "
                         f"map {found(map_labels)}; reference {found(ref_labels)}); scored as they are, every unit of those classes "
-                        "would count as an error (e.g. reference 1 = irrigated / 2 = not against a 0/1 map)", where,
-                        "recode the reference column to the map's class codes (e.g. 2 -> 0 when 2 means not irrigated), so the same "
-                        "class has the same code in both columns")
+                        "would count as an error (e.g. reference 1 = irrigated / 2 = not against a 0/1 map)", where, how)
+    log.warning("%s: column 'map' holds %s, which no reference label is, and column 'reference' holds %s, which no unit is "
+                "mapped as (values found: map %s; reference %s); scored as written (fine when those classes are merely "
+                "absent from one column of the sample; fix: recode one column if they are one class written two ways)",
+                where, only_m[:10], only_r[:10], found(map_labels), found(ref_labels))
 
 
 def sample_size(expected_users_accuracy, weights, target_oa_se: float = 0.01) -> int:
@@ -507,4 +565,4 @@ def allocate(n: int, weights, minimum: int = 0) -> np.ndarray:
     return out
 
 
-__all__ = ["AreaEstimate", "allocate", "check_label_sets", "olofsson", "sample_size", "stehman"]
+__all__ = ["AreaEstimate", "allocate", "binary_meaning", "binary_recoding", "check_label_sets", "olofsson", "sample_size", "stehman"]

@@ -5,7 +5,7 @@
 - MISSING_MARKERS: cells that hold no label (blank, NA, NaN, null, ...): the unit is left out, never a class;
 - `mixed_coding`: a column writing classes both as numeric codes and as irrigated/not words (0/1 with 'yes');
 - `label_map_hint`: the --label-map suggestion built from what each label means (a label containing
-  non/not/un/no, rainfed or dry means not irrigated), shell-quoted.
+  non/not/un/no, rainfed or dry, or the abbreviation RF, means not irrigated), shell-quoted.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ FALSE_WORDS = frozenset({"0", "false", "no", "n", "rainfed", "not irrigated", "n
 #: cells holding no label (compared after stripping spaces, any case): spreadsheet and R/pandas missing-value markers
 MISSING_MARKERS = frozenset({"", "na", "n/a", "#n/a", "nan", "null", "none", "missing"})
 
-# a label meaning "not irrigated": a negation (non/not/un/no) as a word or prefix, or rainfed / dry(land)
-_NEGATIVE = re.compile(r"(^|[^a-z])(non|not|un|no)([^a-z]|irrig|$)|rain[\s_-]?fed|(^|[^a-z])dry")
+# a label meaning "not irrigated": a negation (non/not/un/no) as a word or prefix, rainfed / dry(land), or the
+# abbreviation RF (rainfed, as against IR = irrigated)
+_NEGATIVE = re.compile(r"(^|[^a-z])(non|not|un|no)([^a-z]|irrig|$)|rain[\s_-]?fed|(^|[^a-z])dry|^rf$")
 _MISSING_WORDS = re.compile(r"^(unknown|unk|missing|nodata|no data|unlabel+ed|n/?a)$")
 
 
@@ -62,7 +63,7 @@ def mixed_coding_fix(numbers: list, words: list) -> str:
 
 def guess_meaning(label: str) -> int | None:
     """What a label word most likely means: -1 (no label: unknown, missing, n/a), 0 (not irrigated: contains
-    non/not/un/no, rainfed or dry), 1 (other words); None for numbers (a code says nothing by itself)."""
+    non/not/un/no, rainfed or dry, or is RF, the usual abbreviation of rainfed beside IR), 1 (other words); None for numbers (a code says nothing by itself)."""
     t = str(label).strip().casefold()
     if is_number(t):
         return None
