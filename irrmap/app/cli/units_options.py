@@ -5,7 +5,9 @@ the command has, so that a message's suggested fix names only options the comman
 
 from __future__ import annotations
 
-HIERARCHIES = ("cn-adcode", "us-fips", "none")  # the code schemes of irrmap.core.units.SCHEMES a command can name
+#: the code schemes of irrmap.core.units.SCHEMES a command can name, and "fields": parent codes read from the unit
+#: file's own fields (--parent-field LEVEL=FIELD, as [units].parent_fields in a run)
+HIERARCHIES = ("cn-adcode", "us-fips", "fields", "none")
 
 
 def add_units_encoding(p, flag: str = "--units-encoding") -> None:
@@ -29,7 +31,11 @@ def add_unit_options(p, *, code: str = "--unit-field", layer: str = "--units-lay
     p.add_argument(layer, default=None, help="layer of the unit polygons in a multi-layer file (GeoPackage)")
     add_units_encoding(p, encoding)
     p.add_argument("--hierarchy", default=hierarchy, choices=list(HIERARCHIES),
-                   help=f"code scheme of the unit codes, how parent codes derive from them (default {hierarchy})")
+                   help=f"code scheme of the unit codes, how parent codes derive from them (default {hierarchy}); 'fields': "
+                        "from the unit file's fields named by --parent-field")
+    p.add_argument("--parent-field", action="append", default=None, metavar="LEVEL=FIELD", type=_parent_field,
+                   help="with --hierarchy fields: the field holding each unit's parent code at LEVEL, finest level first, "
+                        "e.g. --parent-field city=parent --parent-field province=prov_code ([units].parent_fields of a run)")
     add_drop_invalid_codes(p)
     p.set_defaults(unit_options=unit_flags(code=code, layer=layer, encoding=encoding))
 
@@ -39,9 +45,45 @@ def invalid_codes(args) -> str:
     return "drop" if getattr(args, "drop_invalid_codes", False) else "error"
 
 
+def _parent_field(text: str) -> tuple[str, str]:
+    """argparse type of --parent-field: LEVEL=FIELD -> (level, field)."""
+    import argparse
+
+    level, sep, field = text.partition("=")
+    if not sep or not level.strip() or not field.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not LEVEL=FIELD, e.g. city=parent")
+    return level.strip(), field.strip()
+
+
+def parent_fields(args) -> dict[str, str] | None:
+    """AdminUnits.read's `parent_fields` from --parent-field (None without it). InputError (exit 2) for --hierarchy
+    fields without --parent-field, --parent-field with another hierarchy, or a level given twice."""
+    from irrmap.core.errors import InputError
+
+    given = getattr(args, "parent_field", None) or []
+    hierarchy = getattr(args, "hierarchy", None)
+    if hierarchy == "fields" and not given:
+        raise InputError("--hierarchy fields needs the fields holding each unit's parent codes", "--parent-field",
+                         "add --parent-field LEVEL=FIELD per level, e.g. --parent-field city=parent")
+    if given and hierarchy != "fields":
+        raise InputError(f"--parent-field is read with --hierarchy fields only (given: --hierarchy {hierarchy})", "--parent-field",
+                         "add --hierarchy fields, or leave --parent-field out")
+    out: dict[str, str] = {}
+    for level, field in given:
+        if level in out:
+            raise InputError(f"level {level!r} given twice", "--parent-field", "give one field per level")
+        out[level] = field
+    return out or None
+
+
 def unit_read_args(args) -> dict:
-    """AdminUnits.read's `invalid_codes` and `options` for a command whose parser went through `add_unit_options`."""
-    return {"invalid_codes": invalid_codes(args), "options": args.unit_options}
+    """AdminUnits.read's `invalid_codes`, `options` and (with --hierarchy fields) `parent_fields` for a command whose
+    parser went through `add_unit_options`."""
+    out = {"invalid_codes": invalid_codes(args), "options": args.unit_options}
+    parents = parent_fields(args)
+    if parents:
+        out["parent_fields"] = parents
+    return out
 
 
 def unit_flags(code: str = "--unit-field", layer: str = "--units-layer", encoding: str = "--units-encoding",
