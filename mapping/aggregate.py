@@ -6,7 +6,8 @@ row on geographic grids), so the total over the coarse map equals the total of t
 right and bottom edges may be partial: the coarse grid extends past the fine one and they sum what exists.
 A block with no valid pixel (all nodata, or outside the map's data) is nodata (NaN), not 0 m2: no data is no
 area measured. A block with some valid pixels sums those (a lower bound of its area: partly_known_cells counts such
-blocks, and `irrmap mapping aggregate` reports them). With a `domain` (the pipeline passes where cropland
+blocks, and `irrmap mapping aggregate` reports them, with the crop pixels a class map leaves unpredicted, summed as 0:
+unpredicted_crop). With a `domain` (the pipeline passes where cropland
 is valid) a missing fraction inside the domain is 0 (no cropland, no irrigation) and validity is the domain's.
 
 The run's product (stage `mapping`) aggregates `irrigated_share_map(class.tif, cropland)`: filtered class 1 x the
@@ -62,10 +63,14 @@ def irrigated_share_map(classes: xr.DataArray, cropland: xr.DataArray, nodata=NO
     """Lazy float64 `irrigated_share` of a class map and the cropland fraction on its grid (the run's class.tif and
     its [training].cropland product as mapping reads it; InputError when they are on different grids), for
     aggregate_area(..., scale=1, nodata=None, domain=cropland.notnull()). `where` / `cropland_where` name the two
-    inputs in errors (`irrmap mapping aggregate --cropland` passes the file names)."""
+    inputs in errors (`irrmap mapping aggregate --cropland` passes the file names). InputError for a class map whose
+    declared nodata is 0 or 1 (mapping.filter.check_class_nodata)."""
+    from irrmap.mapping.filter import check_class_nodata
+
     grid = Grid.from_dataarray(classes)
     if not Grid.from_dataarray(cropland).aligned_with(grid):
         raise InputError("the cropland is not on the class map's grid", cropland_where, "give the cropland raster the map was predicted with")
+    check_class_nodata(classes)  # a declared nodata 0 or 1 (a class code): InputError naming the file
     c = classes.data if isinstance(classes.data, da.Array) else da.from_array(np.asarray(classes.data), chunks=1024)
     f = cropland.data if isinstance(cropland.data, da.Array) else da.from_array(np.asarray(cropland.data), chunks=c.chunks)
     share = da.map_blocks(irrigated_share, c, f.rechunk(c.chunks), nodata, where, cropland_where, dtype=np.float64, meta=np.empty((0, 0), np.float64))
@@ -102,44 +107,71 @@ def _block_area(values: np.ndarray, domain: np.ndarray | None, grid: Grid, facto
     return np.where(counted, area, np.nan)
 
 
-def _block_known(values: np.ndarray, domain: np.ndarray | None, factor: int, nodata) -> np.ndarray:
-    """(ceil(h / factor), ceil(w / factor)) int8 of one chunk: 1 where a block is partly known (some but not all of its
-    pixels on the map valid, or in `domain`), else 0 (_block_area's validity; pixels past the map's edge are not counted)."""
+def _block_known(values: np.ndarray, domain: np.ndarray | None, unknown: np.ndarray | None, factor: int, nodata) -> np.ndarray:
+    """(ceil(h / factor), ceil(w / factor)) int8 of one chunk: 1 where a block is partly known, else 0. Partly known:
+    the block has a value (some pixel valid, or in `domain`: _block_area's validity) and some pixel on the map is
+    not known (missing, outside `domain`, or True in `unknown`); pixels past the map's edge are not counted."""
     v = values.astype(np.float64)
     missing = ~np.isfinite(v) if nodata is None else ((v == nodata) | ~np.isfinite(v))
     valid = ~missing if domain is None else np.asarray(domain, bool)
+    known = valid if unknown is None else valid & ~np.asarray(unknown, bool)
     h, w = valid.shape
     H, W = math.ceil(h / factor) * factor, math.ceil(w / factor) * factor
     pad = ((0, H - h), (0, W - w))
     on_map = np.pad(np.ones((h, w), bool), pad)
-    valid = np.pad(valid, pad)
-    n_valid = valid.reshape(H // factor, factor, W // factor, factor).sum(axis=(1, 3))
-    n_map = on_map.reshape(H // factor, factor, W // factor, factor).sum(axis=(1, 3))
-    return ((n_valid > 0) & (n_valid < n_map)).astype(np.int8)
+    valid, known = np.pad(valid, pad), np.pad(known, pad)
+
+    def per_block(a):
+        return a.reshape(H // factor, factor, W // factor, factor).sum(axis=(1, 3))
+
+    return ((per_block(valid) > 0) & (per_block(known) < per_block(on_map))).astype(np.int8)
 
 
-def _blocked(fraction: xr.DataArray, factor: int, domain: xr.DataArray | None, chunk_blocks: int):
-    """(values, domain as bool or None, output chunks) of a fraction map in chunks of `chunk_blocks` output cells a
-    side, the layout aggregate_area and partly_known_cells compute on."""
+def _blocked(fraction: xr.DataArray, factor: int, domain: xr.DataArray | None, chunk_blocks: int,
+             unknown: xr.DataArray | None = None):
+    """(values, domain as bool or None, output chunks, unknown as bool or None) of a fraction map in chunks of
+    `chunk_blocks` output cells a side, the layout aggregate_area and partly_known_cells compute on."""
     data = fraction.data if isinstance(fraction.data, da.Array) else da.from_array(np.asarray(fraction.data))
     size = factor * chunk_blocks
     data = data.rechunk((size, size))
-    dom = None
-    if domain is not None:
-        d = domain.data if isinstance(domain.data, da.Array) else da.from_array(np.asarray(domain.data))
-        dom = d.astype(bool).rechunk(data.chunks)
-    return data, dom, tuple(tuple(math.ceil(c / factor) for c in ch) for ch in data.chunks)
+
+    def as_bool(mask):
+        if mask is None:
+            return None
+        d = mask.data if isinstance(mask.data, da.Array) else da.from_array(np.asarray(mask.data))
+        return d.astype(bool).rechunk(data.chunks)
+
+    out_chunks = tuple(tuple(math.ceil(c / factor) for c in ch) for ch in data.chunks)
+    return data, as_bool(domain), out_chunks, as_bool(unknown)
 
 
 def partly_known_cells(fraction: xr.DataArray, factor: int = 4, *, nodata=NODATA, domain: xr.DataArray | None = None,
-                       chunk_blocks: int = 256) -> int:
+                       unknown: xr.DataArray | None = None, chunk_blocks: int = 256) -> int:
     """Number of output cells of aggregate_area(fraction, factor, nodata=nodata, domain=domain) that are partly
-    known: some of their pixels on the map are missing (nodata / NaN, or outside `domain`) and some are valid. Such a
-    cell holds the sum of its valid pixels only (missing pixels add nothing), a lower bound of the area on the
-    whole cell; a cell at the map's right or bottom edge is not partly known for the part past the edge."""
-    data, dom, out_chunks = _blocked(fraction, factor, domain, chunk_blocks)
-    flags = da.map_blocks(_block_known, data, dom, factor, nodata, chunks=out_chunks, dtype=np.int8, meta=np.empty((0, 0), np.int8))
+    known: the cell has a value (not NaN) and some of its pixels on the map are not known: missing (nodata / NaN, or
+    outside `domain`) or True in `unknown` (bool, same grid: pixels summed as 0 m2 whose area is not known, e.g.
+    `unpredicted_crop`: crop pixels the class map leaves unpredicted). Such a cell holds the sum of its known pixels
+    only, a lower bound of the area on the whole cell; a cell at the map's right or bottom edge is not partly known
+    for the part past the edge."""
+    data, dom, out_chunks, unk = _blocked(fraction, factor, domain, chunk_blocks, unknown)
+    flags = da.map_blocks(_block_known, data, dom, unk, factor, nodata, chunks=out_chunks, dtype=np.int8,
+                          meta=np.empty((0, 0), np.int8))
     return int(flags.sum(dtype=np.int64).compute())
+
+
+def unpredicted_crop(classes: xr.DataArray, cropland: xr.DataArray) -> xr.DataArray:
+    """Lazy bool (y, x) on the class map's grid: True on crop pixels whose area the area product cannot know, where
+    the cropland fraction is missing (NaN) or above 0 while the class map holds no class (neither 0 nor 1: its nodata,
+    255, where mapping.predict left the pixel unpredicted because a predictor had no value). `irrigated_share` sums
+    such a pixel as 0 m2, so a cell holding one is a lower bound (pass this as partly_known_cells(unknown=...); the
+    per-unit tables count the same pixels: mapping.unit_areas.unpredicted_cropland_m2_by_unit).
+    `classes`: the class map (y, x); `cropland`: the cropland fraction 0..1 on the same grid."""
+    c = classes.data if isinstance(classes.data, da.Array) else da.from_array(np.asarray(classes.data), chunks=1024)
+    f = cropland.data if isinstance(cropland.data, da.Array) else da.from_array(np.asarray(cropland.data), chunks=c.chunks)
+    f = f.rechunk(c.chunks).astype(np.float64)
+    no_class = (c != 0) & (c != 1)
+    out = ~da.isfinite(f) | ((f > 0) & no_class)
+    return xr.DataArray(out, dims=("y", "x"), coords=Grid.from_dataarray(classes).coords(), name="unpredicted_crop")
 
 
 def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.01, nodata=NODATA, chunk_blocks: int = 256,
@@ -153,7 +185,7 @@ def aggregate_area(fraction: xr.DataArray, factor: int = 4, *, scale: float = 0.
     if factor < 1:
         raise InputError(f"factor {factor} must be >= 1", "factor", "use 4 for 1 km from 250 m")
     grid = Grid.from_dataarray(fraction)
-    data, dom, out_chunks = _blocked(fraction, factor, domain, chunk_blocks)
+    data, dom, out_chunks, _ = _blocked(fraction, factor, domain, chunk_blocks)
     arr = da.map_blocks(_block_area, data, dom, grid, factor, float(scale), nodata, chunks=out_chunks, dtype=np.float64,
                         meta=np.empty((0, 0), np.float64))
     cg = coarse_grid(grid, factor)

@@ -159,8 +159,11 @@ def check_feature_names(feats: Sequence[str], pool: pd.DataFrame, option: str = 
 DEGREE_RANGES = {"lon": (-180.0, 360.0), "lat": (-90.0, 90.0)}
 
 
-def check_pool_columns(pool: pd.DataFrame, feats: Sequence[str], cv_blocks, name: str = "pool") -> None:
-    """InputError (one line naming the pool, the column, the values found and the fix) for a pool the fit cannot use:
+def check_pool_columns(pool: pd.DataFrame, feats: Sequence[str], cv_blocks, name: str = "pool") -> pd.Series:
+    """The pool's labels as the int64 numbers 0/1 the check accepted (pd.Series, the pool's index): a label column of
+    strings "0"/"1" (a pool read from CSV), bools or floats 0.0/1.0 reads as 0 and 1, so the caller fits on these,
+    never on the raw column (an object column breaks np.unique(axis=...) and compares "1" != "1.0").
+    InputError (one line naming the pool, the column, the values found and the fix) for a pool the fit cannot use:
     labels other than the numbers 0 and 1 (words, 1/2 or 1..5 codes, 0/100, missing labels), a blocked CV without
     the pixel `row`/`col` columns, or lon/lat predictors outside degree ranges (DEGREE_RANGES)."""
     lab = pool["label"]
@@ -192,6 +195,7 @@ def check_pool_columns(pool: pd.DataFrame, feats: Sequence[str], cv_blocks, name
                 raise InputError(f"{col} runs {v.min():.6g}..{v.max():.6g}, outside degrees ({lo:g}..{hi:g}): prediction derives "
                                  f"{col} in WGS84 degrees from the grid", f"{name}: {col}",
                                  f"store {col} in degrees (EPSG:4326), or leave it out of the features")
+    return values.astype(np.int64)
 
 
 def check_pool_values(pool: pd.DataFrame, feats: Sequence[str], name: str = "pool") -> None:
@@ -318,7 +322,8 @@ def fit_from_pool(pool: pd.DataFrame, *, model: str = DEFAULT_MODEL, scope: str 
     if not feats and not features:
         raise InputError("the pool has no numeric predictor columns", "pool", "make it with `irrmap training pool ... --predictor NAME=PATH`")
     check_feature_names(feats, pool, features_option)
-    check_pool_columns(pool, feats, cv_blocks, pool_name)
+    # every later use (location check, class cap, y, CV) sees the int labels the check accepted, not e.g. strings "0"/"1"
+    pool = pool.assign(label=check_pool_columns(pool, feats, cv_blocks, pool_name))
     check_pool_values(pool, feats, pool_name)
     repeated = check_locations(pool, pool_name)
     units = pool["unit"].astype(str) if "unit" in pool.columns else (pool["zone"].astype(str) if "zone" in pool.columns else None)

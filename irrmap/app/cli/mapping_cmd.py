@@ -60,8 +60,8 @@ def register(sub, name: str, help_: str) -> None:
         description="With --cropland, MAP is a class map (class.tif) and the area is class 1 x the cropland fraction x true "
                     "pixel area: the run's mapping/irrigated_area_1km.tif and irrigated_area_by_unit.csv. Without it MAP is "
                     "a fraction map (fraction.tif, percent of the pixel, rounded to whole percent: warned about). A cell with "
-                    "no valid pixel is nodata; a cell with some nodata pixels holds the sum of its valid pixels (a lower "
-                    "bound of its area): their number is printed and written to the file's tag partly_known_cells.")
+                    "no valid pixel is nodata; a cell with some nodata pixels (with --cropland also crop pixels the class map "
+                    "leaves unpredicted, 255, summed as 0) holds the sum of its valid pixels (a lower bound of its area): their number is printed and written to the file's tag partly_known_cells.")
     p.add_argument("map", help="class.tif with --cropland (the run's rule); else fraction.tif (percent) from predict or filter")
     p.add_argument("--cropland", default=None, help="cropland fraction raster (0..1) the map was predicted with: MAP is then "
                                                     "the class map and the area is class 1 x cropland (as `irrmap run`)")
@@ -214,10 +214,10 @@ def _aggregate(args) -> int:
     inputs = {"MAP": args.map, **({"--cropland": args.cropland} if args.cropland else {})}
     refuse_overwriting_inputs(inputs, [args.out])
     if args.cropland:
-        share, scale, domain = _class_share(args)
+        share, scale, domain, unknown = _class_share(args)
     else:
-        share, scale, domain = _percent_fraction(args)
-    partial = partly_known_cells(share, args.factor, nodata=None, domain=domain)
+        (share, scale, domain), unknown = _percent_fraction(args), None
+    partial = partly_known_cells(share, args.factor, nodata=None, domain=domain, unknown=unknown)
     tags = {"area": "class 1 x cropland fraction x true pixel area"} if args.cropland else {}
     path = aggregate_to_file(share, args.out, factor=args.factor, scale=scale, nodata=None, domain=domain,
                              tags=tags | {"partly_known_cells": partial})
@@ -226,20 +226,22 @@ def _aggregate(args) -> int:
                             "predict` or `filter`; gdalinfo -stats)")
     print(f"irrigated area per {args.factor}x{args.factor} cell (m2) -> {path}")
     if partial:
-        print(f"{partial} cells are partly known (some of their pixels are nodata{' or without cropland data' if args.cropland else ''}): "
+        why = ", without cropland data, or crop pixels the class map leaves unpredicted (255)" if args.cropland else ""
+        print(f"{partial} cells are partly known (some of their pixels are nodata{why}): "
               "each holds the sum of its valid pixels only, a lower bound of its area (tag partly_known_cells)")
     return 0
 
 
 def _class_share(args):
-    """(share, 1.0, domain) for --cropland: the run's rule (app/stages/mapping.py), class 1 of MAP x the float
-    cropland fraction, counted where the cropland has data. InputError naming MAP for a probability or percent map,
+    """(share, 1.0, domain, unknown) for --cropland: the run's rule (app/stages/mapping.py), class 1 of MAP x the float
+    cropland fraction, counted where the cropland has data (domain); unknown (mapping.aggregate.unpredicted_crop):
+    pixels without cropland data or crop pixels MAP leaves unpredicted, which make a cell partly known. InputError naming MAP for a probability or percent map,
     or --scale given (it applies to fraction maps only)."""
     from irrmap.app.cli.input_options import check_on_grid
     from irrmap.core.errors import InputError
     from irrmap.core.grid import Grid
     from irrmap.core.raster_read import open_raster, read_raster
-    from irrmap.mapping.aggregate import irrigated_share_map
+    from irrmap.mapping.aggregate import irrigated_share_map, unpredicted_crop
 
     if args.scale is not None:
         raise InputError("--scale applies to a fraction map; with --cropland MAP is a class map (1 irrigated, 0 not)", "--scale",
@@ -254,7 +256,7 @@ def _class_share(args):
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale, area_share=True, name=str(args.cropland))  # --align: half-known rule
     classes = read_raster(args.map, grid, kind="categorical")
     share = irrigated_share_map(classes, cropland, where=str(args.map), cropland_where=str(args.cropland))
-    return share, 1.0, cropland.notnull()
+    return share, 1.0, cropland.notnull(), unpredicted_crop(classes, cropland)
 
 
 def _percent_fraction(args):
