@@ -4,7 +4,8 @@
 - isolated: at most `isolated` (2) of the 49 window pixels irrigated -> the pixel becomes not irrigated;
 - holes: at least `hole` (47) of 49 irrigated -> every crop pixel (cropland > 0) of its window becomes
   irrigated, with fraction f_crop.
-Window pixels outside the grid or without data count as not irrigated. The two parts never touch the same
+Window pixels outside the grid, without data or without cropland (cropland 0 or NaN: 255 in the output, whatever the
+class map holds there) count as not irrigated and, in the majority, not at all. The two parts never touch the same
 pixel (a pixel within 3 of a dense one has at least 14 irrigated neighbours), so their order does not matter.
 Majority (optional, size k): a crop pixel is irrigated when more than half of the crop pixels of its k x k
 window are. Minimum mapping unit (optional): irrigated patches (8-connected) smaller than `mmu` pixels are
@@ -14,6 +15,7 @@ All passes run block by block with a halo wide enough to give the same result as
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Mapping
 
@@ -31,11 +33,16 @@ from irrmap.core.palettes import IRRIGATION
 from irrmap.core.raster_write import RasterOutput, write_rasters
 
 NODATA = 255
+#: the codes of an irrigation class map (mapping.predict: 1 irrigated, 0 cropland not irrigated); a declared nodata
+#: equal to one of them turns every pixel of that class into missing (check_class_nodata)
+CLASS_CODES = (0, 1)
 # per-pixel state used by the kernels
 _NOT_CROP, _IRRIGATED, _NOT_IRRIGATED_CROP = 0, 1, 2
 # blocks computed together when the filtered maps are written (their halo chunks shared): at most about 3 rows
 # of 17 input chunks alive (class, cropland, state: about 1.5 MB a 512 x 512 chunk), some 80 MB on any grid
 FILTER_GROUP = 16
+
+log = logging.getLogger(__name__)
 
 
 def _count(mask: np.ndarray, size: int) -> np.ndarray:
@@ -122,16 +129,39 @@ def declared_nodata(classes: xr.DataArray):
     return NODATA
 
 
+def check_class_nodata(classes: xr.DataArray, where: str | None = None) -> None:
+    """Refuse an irrigation class map (1 irrigated, 0 cropland not irrigated) whose declared nodata
+    (`declared_nodata`) is one of its class codes (CLASS_CODES): with nodata 0 (`gdal_translate -a_nodata 0`, a
+    QGIS export) every not-irrigated crop pixel would be read as missing (`mapping filter` wrote 48 of 49 crop pixels
+    255 and removed nothing), with nodata 1 every irrigated one. The same refusal as `irrmap evaluate`'s for a
+    0/1 map with nodata 0 (evaluation.workflow.check_map_values), made here on the declared value alone: a class
+    map holds no other codes. InputError (exit 2) naming `where` (default: the read's `source` attribute), the
+    value and the fix; None otherwise."""
+    nodata = declared_nodata(classes)
+    try:
+        v = float(nodata)
+    except (TypeError, ValueError):
+        return
+    if v not in CLASS_CODES:
+        return
+    path = where or str(classes.attrs.get("source") or classes.name or "class map")
+    meaning = "not-irrigated crop pixel (0)" if v == 0 else "irrigated pixel (1)"
+    raise InputError(f"the class map declares nodata = {v:g}, one of its classes (1 irrigated, 0 not irrigated): every "
+                     f"{meaning} would be read as missing", path,
+                     f"remove the nodata value (gdal_edit.py -unsetnodata {path}) or set another one (gdal_edit.py "
+                     f"-a_nodata 255 {path}), after marking pixels that really lack data with it")
+
+
 def _class_state(c: np.ndarray, f: np.ndarray, nodata, where: str = "cropland") -> np.ndarray:
     """The kernels' state of one block, after checking its values: the class map holds only 0, 1 and its
-    nodata (or NaN), the cropland is a 0..1 fraction (mapping.predict's check)."""
+    nodata (or NaN), the cropland is a 0..1 fraction (mapping.predict's check). A pixel without cropland (cropland 0
+    or NaN) is never crop, whatever the class map holds there: _NOT_CROP (255 in the class map, 0 in fraction.tif),
+    or NODATA where the class is missing and the cropland NaN (255 in both)."""
     from irrmap.mapping.predict import check_cropland_fraction
 
     check_cropland_fraction(f, where)
     c = np.asarray(c)
-    missing = ~np.isfinite(c) if c.dtype.kind == "f" else np.zeros(c.shape, bool)
-    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
-        missing |= c == nodata
+    missing = _missing(c, nodata)
     bad = ~missing & (c != 0) & (c != 1)
     if bad.any():
         found = np.unique(c[bad])
@@ -142,15 +172,48 @@ def _class_state(c: np.ndarray, f: np.ndarray, nodata, where: str = "cropland") 
     crop = np.isfinite(f) & (f > 0)
     # cropland 0 is no crop whatever the class map holds there: mapping.predict writes 255 (no cropland), older maps 0
     missing &= ~(np.isfinite(f) & ~crop)
-    st = np.where(missing, NODATA, np.where(c == 1, _IRRIGATED, np.where(crop, _NOT_IRRIGATED_CROP, _NOT_CROP)))
+    st = np.where(missing, NODATA, np.where(~crop, _NOT_CROP, np.where(c == 1, _IRRIGATED, _NOT_IRRIGATED_CROP)))
     return st.astype(np.uint8)
 
 
-def _state(classes: xr.DataArray, cropland: xr.DataArray):
+def _missing(c: np.ndarray, nodata) -> np.ndarray:
+    """(h, w) bool: class map pixels equal to its declared nodata, or NaN."""
+    missing = ~np.isfinite(c) if c.dtype.kind == "f" else np.zeros(c.shape, bool)
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        missing |= c == nodata
+    return missing
+
+
+def _class_one_counts(c: np.ndarray, f: np.ndarray, nodata) -> np.ndarray:
+    """(1, 1, 2) int64 of one block: [class-1 pixels without cropland (0 or NaN), class-1 pixels]."""
+    c, f = np.asarray(c), np.asarray(f)
+    one = ~_missing(c, nodata) & (c == 1)
+    return np.array([(one & ~(np.isfinite(f) & (f > 0))).sum(), one.sum()], np.int64).reshape(1, 1, 2)
+
+
+def class_one_without_cropland(classes: xr.DataArray, cropland: xr.DataArray) -> tuple[int, int]:
+    """(n, n_class1): pixels of the class map that hold 1 (irrigated) where the cropland is 0 or NaN, and all its
+    class-1 pixels (declared nodata left out). mapping.predict writes 255 where there is no cropland, so n > 0 means the
+    class map and the cropland do not match (another cropland version, or a 0/1 map from another tool); the filter
+    writes those pixels 255 and counts them in no window. One pass over both inputs."""
+    c, f = _inputs(classes, cropland)
+    chunks = (tuple(1 for _ in c.chunks[0]), tuple(1 for _ in c.chunks[1]), (2,))
+    sums = da.map_blocks(_class_one_counts, c, f, declared_nodata(classes), dtype=np.int64, chunks=chunks,
+                         new_axis=2).sum(axis=(0, 1)).compute()
+    return int(sums[0]), int(sums[1])
+
+
+def _inputs(classes: xr.DataArray, cropland: xr.DataArray):
+    """(class, cropland) as dask arrays in the class map's chunks."""
     c = classes.data if isinstance(classes.data, da.Array) else da.from_array(np.asarray(classes.data), chunks=1024)
     f = cropland.data if isinstance(cropland.data, da.Array) else da.from_array(np.asarray(cropland.data), chunks=c.chunks)
     if f.chunks != c.chunks:
         f = f.rechunk(c.chunks)
+    return c, f
+
+
+def _state(classes: xr.DataArray, cropland: xr.DataArray):
+    c, f = _inputs(classes, cropland)
     nodata = declared_nodata(classes)
     where = str(cropland.name) if cropland.name is not None else "cropland"
     st = da.map_blocks(_class_state, c, f, nodata, where, dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
@@ -162,9 +225,10 @@ def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = Tr
     """Filtered class (uint8: 1 irrigated, 0 cropland not irrigated, 255 no cropland or nodata) and fraction
     (percent of f_crop where irrigated, 0 without cropland, 255 nodata) maps, lazily.
 
-    `classes` is class.tif from mapping.predict (1 irrigated, 0 not; its declared nodata, any value or NaN, stays
-    nodata: `declared_nodata`); `cropland` the f_crop fraction (0..1) on the same grid. InputError (raised while
-    the blocks are computed) for a class map with other values (a probability or fraction map) or a cropland that
+    `classes` is class.tif from mapping.predict (1 irrigated, 0 not; its declared nodata, any value or NaN but 0 or 1,
+    stays nodata: `declared_nodata`); `cropland` the f_crop fraction (0..1) on the same grid; a pixel without cropland
+    (0 or NaN) is 255 in the class map whatever `classes` holds there, and counts in no window. InputError at once for
+    a declared nodata of 0 or 1 (check_class_nodata); InputError (raised while the blocks are computed) for a class map with other values (a probability or fraction map) or a cropland that
     is not a 0..1 fraction (percent: read it with scale 0.01), as mapping.predict refuses it."""
     grid = Grid.from_dataarray(classes)
     if not Grid.from_dataarray(cropland).aligned_with(grid):
@@ -180,6 +244,7 @@ def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = Tr
         raise InputError(f"majority {majority_size} and mmu {mmu} must not be negative", "majority/mmu", "use 0 to turn them off")
     if majority_size and majority_size % 2 == 0:
         raise InputError(f"majority size {majority_size} must be odd", "majority", "use 3 or 5")
+    check_class_nodata(classes)
     st, f = _state(classes, cropland)
     passes, depth = [], 0
     if rule:
@@ -209,8 +274,17 @@ def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = Tr
 def filter_to_files(classes: xr.DataArray, cropland: xr.DataArray, out_dir, *, tags: Mapping | None = None, cog: bool = True,
                     **options) -> dict[str, Path]:
     """Run filter_map and write OUT/class.tif (with the colour table irrmap.core.palettes.IRRIGATION) and
-    OUT/fraction.tif (uint8, nodata 255)."""
+    OUT/fraction.tif (uint8, nodata 255). Logs a WARNING with the count and share when class-1 pixels of `classes`
+    lie where the cropland is 0 or NaN (class_one_without_cropland: the class map and the cropland do not match);
+    they are written 255."""
     maps = filter_map(classes, cropland, **options)
+    n, n_one = class_one_without_cropland(classes, cropland)
+    if n:
+        src = classes.attrs.get("source") or "the class map"
+        log.warning("%s: %d of its %d irrigated (class 1) pixels (%.1f %%) lie where the cropland %s is 0 or missing: they are "
+                    "written 255 (no cropland) and counted in no filter window; the class map was not predicted with this "
+                    "cropland (fix: give the cropland raster the map was predicted with)", src, n, n_one, 100.0 * n / n_one,
+                    cropland.name if cropland.name is not None else "")
     out_dir = Path(out_dir)
     all_tags = {"stage": "mapping.filter"} | {k: v for k, v in options.items()} | dict(tags or {})
     desc = {"class": "1 irrigated, 0 cropland not irrigated, 255 no cropland (filtered)",

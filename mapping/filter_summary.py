@@ -26,7 +26,8 @@ def _as_dask(a: xr.DataArray, chunks=None) -> da.Array:
 
 def filter_changes(before: xr.DataArray, after: xr.DataArray, cropland: xr.DataArray, grid: Grid) -> dict:
     """{"removed_pixels", "removed_ha", "added_pixels", "added_ha"}: pixels irrigated (value 1) in `before` (the
-    class map given to the filter, (h, w)) and not in `after` (the filtered class map, same grid), and the reverse;
+    class map given to the filter, (h, w); only where the cropland is > 0, as the filter keeps no other pixel) and not
+    in `after` (the filtered class map, same grid), and the reverse;
     areas in ha of true pixel area x `cropland` (fraction 0..1, NaN counted as 0). All three on `grid`."""
     b = _as_dask(before)
     a, f = _as_dask(after, b.chunks), _as_dask(cropland, b.chunks)
@@ -34,7 +35,8 @@ def filter_changes(before: xr.DataArray, after: xr.DataArray, cropland: xr.DataA
     def block(cb, ca, cf, block_info=None):
         (r0, r1), (c0, c1) = block_info[0]["array-location"]
         area = grid.pixel_area(Window(c0, r0, c1 - c0, r1 - r0)) * np.where(np.isfinite(cf), cf, 0.0)
-        was, now = np.asarray(cb) == 1, np.asarray(ca) == 1
+        # a class 1 without cropland (0 or NaN) is no crop, written 255 by the filter (mapping.filter): not removed by it
+        was, now = (np.asarray(cb) == 1) & np.isfinite(cf) & (cf > 0), np.asarray(ca) == 1
         gone, new = was & ~now, now & ~was
         return np.array([gone.sum(), area[gone].sum(), new.sum(), area[new].sum()], np.float64).reshape(1, 1, 4)
 
