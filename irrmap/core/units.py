@@ -143,13 +143,33 @@ def parents_from_codes(codes: pd.Series, scheme: str) -> dict[str, pd.Series]:
     return {}
 
 
+def _fill_parents(table: pd.DataFrame, levels: tuple[str, ...]) -> pd.DataFrame:
+    """`table` with every missing code of a coarser level (a column per `levels[1:]`) filled with the unit's code at
+    the next finer level (its own code at the first parent level), so that the unit stands for itself there and no
+    sum over a level (`AdminUnits.aggregate`, the zone table's level columns) leaves it out: the county-level units
+    with no city in DataV's city_full (441900 Dongguan and 442000 Zhongshan, prefecture-level cities without counties;
+    419001, 4290xx, 4690xx, 6590xx, province-administered county-level cities) become cities of their own, as
+    cn-adcode makes 441900 the city 441900. A copy when anything is filled; the same table otherwise."""
+    coarser = [lv for lv in levels[1:] if lv in table.columns]
+    if not coarser or not table[coarser].isna().to_numpy().any():
+        return table
+    table = table.copy()
+    finer = table["code"]
+    for level in coarser:
+        col = table[level].astype(object)
+        table[level] = col.where(col.notna(), finer)
+        finer = table[level]
+    return table
+
+
 class AdminUnits:
     """Unit polygons with codes and parent codes; `table` has columns code, <parent levels>, name, geometry.
+    A missing parent code is filled at construction (`_fill_parents`: the unit stands for itself at that level).
     The table is not changed after construction (geodesic areas are computed once per level)."""
 
     def __init__(self, table: gpd.GeoDataFrame, levels: tuple[str, ...], source: str = "", hierarchy: str = "none",
                  options: dict | None = None):
-        self.table = table.reset_index(drop=True)
+        self.table = _fill_parents(table.reset_index(drop=True), levels)
         self.options = options  # how messages name the options that read these units (unit_option)
         self.levels = levels
         self.source = source
@@ -191,6 +211,10 @@ class AdminUnits:
         statistics join's. DataError also when two units overlap by more than OVERLAP_SHARE of the smaller one
         (`overlapping_pairs`), naming them, the overlap's geodesic area and the fix (`_check_overlaps`: the repaired
         unit's geometry to fix, the duplicate or aggregate feature to drop, or the shared border to correct).
+        With hierarchy "fields", a unit whose parent field is empty at a level stands for itself there (`_fill_parents`:
+        its code at the next finer level, its own at the first parent level), with one WARNING naming how many units per
+        level, the first codes and their share of the units' geodesic area (a parent code is free text here, so one that
+        names no unit of its level cannot be told from the units alone).
         """
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         if not paths:
@@ -246,7 +270,34 @@ class AdminUnits:
         cls._check(table, hierarchy, finest, code_field, options, where=_field_where(paths, code_field))
         _check_overlaps(table, code_field, paths, repaired)
         _warn_coarse_codes(table["code"], hierarchy, code_field, paths)
-        return cls(table, levels, source=";".join(map(str, paths)), hierarchy=hierarchy, options=options)
+        missing = table[list(parent_fields)].isna().reset_index(drop=True) if hierarchy == "fields" else None  # before __init__ fills them
+        units = cls(table, levels, source=";".join(map(str, paths)), hierarchy=hierarchy, options=options)
+        if missing is not None:
+            units._warn_missing_parents(missing, parent_fields, paths)
+        return units
+
+    def _warn_missing_parents(self, missing: pd.DataFrame, parent_fields: dict[str, str], paths: list) -> None:
+        """One WARNING for the units whose parent field was empty at some level (`missing`: one bool column per
+        coarser level, rows as `self.table`; `_fill_parents` made each stand for itself there): how many per level
+        and field, the first codes, their share of the units' geodesic area, and the fix."""
+        if not missing.to_numpy().any():
+            return
+        area = self.geodesic_areas()
+        whole = float(area.sum())
+        parts = []
+        for level, field in parent_fields.items():
+            hit = missing[level].to_numpy()
+            if hit.any():
+                codes = self.codes[hit]
+                share = float(area.reindex(codes.values).sum()) / whole if whole > 0 else 0.0
+                parts.append(f"{hit.sum()} of {len(self)} units have no {level} code in field {field!r} "
+                             f"({', '.join(codes.astype(str).head(8))}{', ...' if hit.sum() > 8 else ''}; {share:.2%} of the units' area)")
+        files = str(paths[0]) if len(paths) == 1 else f"{len(paths)} unit files ({paths[0]}, ...)"
+        log.warning("units: %s: %s. Each such unit stands for itself at that level (its code at the next finer level, at the "
+                    "first parent level its own code, as cn-adcode gives 441900 Dongguan, a city without counties, the city "
+                    "441900), so level totals and agreement still count it. Fix: fill the parent field of units that belong "
+                    "to a parent unit (the parent fields are [units].parent_fields; command line --parent-field LEVEL=FIELD)",
+                    files, "; ".join(parts))
 
     @staticmethod
     def _check(table, hierarchy, pattern, code_field, options=None, where: str | None = None) -> None:
@@ -304,7 +355,9 @@ class AdminUnits:
         return out
 
     def aggregate(self, values: pd.Series, level: str) -> pd.Series:
-        """Sum values indexed by finest-level code up to `level` (NaN where every member is NaN)."""
+        """Sum values indexed by finest-level code up to `level` (NaN where every member is NaN). Every unit has a
+        code at every level (`_fill_parents`), so the sums over a level add up to the sum over the units; values
+        under a code that is no unit's have no parent and are left out."""
         parents = pd.Series(self.level_codes(level).values, index=self.codes.values)
         joined = pd.DataFrame({"value": values, "parent": parents.reindex(values.index)})
         return joined.groupby("parent")["value"].sum(min_count=1)
