@@ -11,6 +11,7 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor this module uses)
 import xarray as xr
 
+from irrmap.core.areas import M2_PER_UNIT, normalise_area_unit
 from irrmap.core.array_input import raster_arg, same_grid
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.share_text import percent_text
@@ -24,7 +25,8 @@ TABLE_COLUMNS = ["score", "unit", "target_m2", "mapped_m2", "cropland_m2", "thre
 
 
 def split_scores(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland: xr.DataArray, targets_by_code: pd.Series,
-                 zone_codes: pd.Series, *, rule: str = "nearest", strip_rows: int = 512, work: Path | None = None):
+                 zone_codes: pd.Series, *, rule: str = "nearest", strip_rows: int = 512, work: Path | None = None,
+                 area_unit: str = "m2", check_scale: bool = True):
     """Threshold every score against the per-unit targets (m2 by unit code), by map-reduce over strips
     (irrmap.training.split_mapreduce), so no task holds the grid.
 
@@ -37,8 +39,16 @@ def split_scores(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland:
     Rasters are DataArrays (y, x) with a CRS on one grid (GridError otherwise); declared nodata is missing
     (irrmap.core.array_input: zones -> 0, outside any unit). Codes are matched as the statistics reader matches them
     (irrmap.core.units.normalise_codes: int 110101, float 110101.0 and str "110101" are one code); InputError when
-    no target code matches any zone code. Targets are m2: when their whole table is far below the units' cropland
-    (irrmap.core.plausibility.table_scale: e.g. ha given as m2) a warning is logged, as the CLI warns.
+    no target code matches any zone code.
+
+    `area_unit`: the unit of the targets' values (default "m2"; any unit irrmap.core.areas.normalise_area_unit knows,
+    e.g. "ha", "1000ha", "mu"; InputError for another), converted to m2 here: the table's target_m2 is m2 whatever it is.
+    When the targets as a table are implausible against their units' cropland (`check_scale`; the one scale check of
+    statistics tables, irrmap.core.plausibility.table_scale, with the ranking of units of the CLI's and the run's
+    check: e.g. a table 1000x too small for its cropland) a warning is logged naming this function's `area_unit`
+    keyword and the unit that fits. `check_scale=False`: the caller has checked the table's scale itself with its own
+    option's name (`irrmap training thresholds` after the split, `irrmap run`'s statistics stage before it), so the
+    table is not checked twice with two hints.
     """
     func = "split_scores"
     if not isinstance(scores, dict) or not scores:
@@ -52,6 +62,9 @@ def split_scores(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland:
         raise InputError("targets_by_code and zone_codes must be pandas Series (m2 by unit code; unit code by zone id)",
                          f"{func}(targets_by_code, zone_codes)", "e.g. read_statistics(...).areas() and "
                          "AdminUnits.zone_table().set_index('zone')['code']")
+    unit = normalise_area_unit(area_unit)  # an unknown unit fails before any work
+    if unit != "m2":
+        targets_by_code = targets_by_code.astype(float) * M2_PER_UNIT[unit]
     n_units = int(zone_codes.index.max())
     norm_zone = normalise_codes(zone_codes.to_numpy())
     code_to_zone = pd.Series(zone_codes.index.values, index=norm_zone.values)
@@ -75,23 +88,29 @@ def split_scores(scores: dict[str, xr.DataArray], zones: xr.DataArray, cropland:
         warn_cut_ties(name, t, ties[name])
         tables.append(t)
     table = pd.concat(tables, ignore_index=True)[TABLE_COLUMNS]
-    warn_target_scale(table)
+    if check_scale:
+        warn_target_scale(table, unit)
     return maps, table
 
 
-def warn_target_scale(table: pd.DataFrame) -> None:
-    """Log a warning when the targets (m2) are implausible against their units' cropland as a table
-    (irrmap.core.plausibility.table_scale with the CLI's bounds: a table summing to under 10 % of its cropland
-    always is 10x or more too small, e.g. ha given as m2)."""
+def warn_target_scale(table: pd.DataFrame, area_unit: str = "m2") -> None:
+    """Log a warning when the targets of a split table (TABLE_COLUMNS; target_m2 and cropland_m2 in m2) are implausible
+    against their units' cropland as a table (irrmap.core.plausibility.table_scale, the check and ranking of units of
+    every statistics reader: e.g. a table summing to under 10 % of its cropland is 10x or more too small). `area_unit`
+    is the unit the targets were given in (split_scores' keyword of that name); the hint names that keyword and the
+    unit that makes the table plausible ("is area_unit '1000ha'?"), read from `area_unit`, never from m2."""
     from irrmap.core.plausibility import table_scale
 
+    area_unit = normalise_area_unit(area_unit)
+    per_ha = 1e4 / M2_PER_UNIT[area_unit]  # targets in area_unit per hectare, for the conversion named in the fix
     first = table[table["score"] == table["score"].iloc[0]] if len(table) else table
     ok = first["target_m2"].notna()
-    finding = table_scale(first.loc[ok, "target_m2"].set_axis(first.loc[ok, "unit"].astype(str)), "m2",
-                          first.loc[ok, "cropland_m2"].set_axis(first.loc[ok, "unit"].astype(str)), key="targets_by_code")
+    finding = table_scale(first.loc[ok, "target_m2"].set_axis(first.loc[ok, "unit"].astype(str)), area_unit,
+                          first.loc[ok, "cropland_m2"].set_axis(first.loc[ok, "unit"].astype(str)), key="area_unit")
     if finding is not None:
-        log.warning("split_scores: targets_by_code: %s (fix: the targets are square metres by unit code: convert them, "
-                    "e.g. hectares x 10,000; %s)", finding.message, finding.fix)
+        log.warning("split_scores: targets_by_code (area_unit=%r): %s (fix: %s; area_unit is split_scores' keyword: pass it, "
+                    "or convert the targets to %s, e.g. hectares x %s)", area_unit, finding.message, finding.fix, area_unit,
+                    f"{per_ha:,.0f}" if per_ha >= 1 else f"{per_ha:.4g}")
 
 
 #: a threshold that cuts through at least this many pixels of one score value, and at least TIE_SHARE of the unit's

@@ -120,7 +120,8 @@ def _thresholds(args) -> int:
     out = Path(args.out)
     targets, partial = on_grid_targets_cli(units, grid, stats.areas(), args.partial, out / "partial_units.csv")
     try:
-        maps, table = split_scores(scores, zones, cropland, targets, table_codes, rule=args.rule)
+        # check_scale=False: the table's scale is checked below, once, against whole units, naming --area-unit
+        maps, table = split_scores(scores, zones, cropland, targets, table_codes, rule=args.rule, check_scale=False)
     except InputError as exc:
         if exc.where != "cropland":
             raise
@@ -141,7 +142,7 @@ def _thresholds(args) -> int:
         table.to_csv(tmp, index=False)
     counts = table.groupby("score")["status"].value_counts().unstack(fill_value=0)
     print(counts.to_string())
-    log_infeasible(table)
+    log_infeasible(table, warn_units_without_pixels(units, grid, zones, table))
     print(f"worst |mapped - target| over ok units: {worst_error(table):.1f} m2 -> {out}")
     return 0
 
@@ -190,14 +191,42 @@ def cropland_range_error(cropland, path, scale):
     return InputError(found, str(path), fix)
 
 
-def log_infeasible(table) -> None:
+def warn_units_without_pixels(units, grid, zones, table) -> set[str]:
+    """Codes of the units with a positive statistic that lie on the grid but get no pixel (smaller or thinner than a
+    pixel: irrmap.core.coverage.warn_without_pixels, the warning `irrmap units rasterize` and the run's units stage
+    give, logged here with its fix in this command's options). `zones`: the lazy zone raster (ids 1..N in unit
+    order, 0 outside); `table`: split_scores' table. The zones are counted (one more pass over them) only when some
+    unit with a statistic has no cropland on the grid, the one case in which a unit without pixels matters here."""
+    import dask.array as da
+
+    from irrmap.core.coverage import warn_without_pixels
+
+    first = table.drop_duplicates("unit")
+    if not ((first["target_m2"] > 0) & (first["cropland_m2"] <= 0)).any():
+        return set()
+    # pixel counts per unit (unit order): warn_without_pixels only tells empty zones (<= 0) from the others
+    counts = da.bincount(zones.data.ravel().astype("int64"), minlength=len(units) + 1).compute()[1:len(units) + 1]
+    hit = warn_without_pixels(units, grid, counts.astype(float), "thresholds",
+                              "a finer --cropland raster, which defines the grid, with --score rasters on it")
+    with_stat = set(first.loc[first["target_m2"] > 0, "unit"].astype(str))
+    return {c for c in units.codes.astype(str).to_numpy()[hit] if c in with_stat}
+
+
+def log_infeasible(table, without_pixels=frozenset()) -> None:
     """One warning per unit whose statistic exceeds its scored cropland on the grid (status infeasible): its code, the
     statistic, the cropland with a score, the cropland without one (irrmap.app.stages.training.infeasible_units) and
     the shortfall (the count is in the summary; thresholds.csv has the rows). Cropland without a score points at the
-    --score rasters' gaps, not at the cropland raster."""
+    --score rasters' gaps, not at the cropland raster; a unit in `without_pixels` (codes, `warn_units_without_pixels`)
+    is named as getting no pixel, smaller than a pixel, the wording of irrmap.core.coverage.warn_without_pixels."""
     from irrmap.app.stages.training import infeasible_units
 
     for r in infeasible_units(table).itertuples():
+        if str(r.unit) in without_pixels:
+            log.warning("thresholds: unit %s is infeasible: statistic %.4g km2 but it gets no pixel, being smaller or thinner "
+                        "than a pixel (a pixel belongs to the unit holding its centre), so it has no cropland on the grid; "
+                        "shortfall %.4g km2 (fix: a finer --cropland raster, which defines the grid, or merge the unit into a "
+                        "neighbouring unit in the --units file)", r.unit, r.target_m2 / 1e6, r.shortfall_m2 / 1e6)
+            continue
         if r.unscored_m2 > 0:
             log.warning("thresholds: unit %s is infeasible: statistic %.4g km2 but %.4g km2 cropland with a score and %.4g km2 "
                         "(%s of its cropland) without one, which no threshold can label; shortfall %.4g km2; all its scored "
@@ -256,6 +285,10 @@ def _pool(args) -> int:
     for name, path in named.items():
         check_on_grid(path, grid, f"predictor {name}", args.align)
     maps = [read_raster(p, grid, kind="categorical") for p in args.map]
+    from irrmap.mapping.filter import check_class_nodata
+
+    for m in maps:  # 1 irrigated / 0 not: a declared nodata 0 would drop every not-irrigated sample (InputError)
+        check_class_nodata(m)
     cropland = read_raster(args.cropland, grid, scale=args.cropland_scale)
     units = AdminUnits.read(args.units, args.unit_field, hierarchy=args.hierarchy, layer=args.units_layer, encoding=args.units_encoding,
                             **unit_read_args(args))

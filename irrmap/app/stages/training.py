@@ -47,7 +47,8 @@ def run_thresholds(ctx: RunContext) -> list[Path]:
     targets = partial_targets(ctx, pd.Series(stats["area_m2"].values, index=stats["code"].values), table)
     folder = ctx.outdir / "training"
     work = partial_path(folder / "thresholds", ".parts")
-    maps, result = split_scores(scores, zones, cropland, targets, codes, rule=sec.rule, work=work)
+    # check_scale=False: the statistics stage checked the table's scale against the cropland, naming [statistics].area_unit
+    maps, result = split_scores(scores, zones, cropland, targets, codes, rule=sec.rule, work=work, check_scale=False)
     result = mark_partial_status(result, pd.read_csv(folder / "partial_units.csv", dtype={"code": str}))
     tags = provenance(ctx, "training.thresholds") | {"rule": sec.rule}
     # one write_rasters call: the maps' finishing copies (GDAL's COG copy, mostly one thread each) run side by side
