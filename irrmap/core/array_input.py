@@ -183,10 +183,27 @@ def _transform(arr: xr.DataArray):
         return None
 
 
+def _same_labels(name: str, arr: xr.DataArray, ref_name: str, ref: xr.DataArray, grid, func: str) -> None:
+    """GridError when `arr`, on the same grid as `ref` (Grid.aligned_with: float noise in the transform allowed), has
+    x or y coordinates that are not exactly `ref`'s: xarray matches pixels by exact coordinate labels, so p / e of two
+    such arrays would be an inner join that drops every column or row with a different label (an empty result, without
+    a word). The message gives the largest difference in map units and in pixels; the fix copies the labels."""
+    for dim, size in (("x", grid.res[0]), ("y", grid.res[1])):
+        if dim not in arr.coords or dim not in ref.coords:
+            continue
+        a, b = np.asarray(arr[dim].values, dtype=np.float64), np.asarray(ref[dim].values, dtype=np.float64)
+        if a.shape == b.shape and not np.array_equal(a, b):
+            d = float(np.max(np.abs(a - b)))
+            raise GridError(f"{name} is on {ref_name}'s grid, but its {dim} coordinates differ from {ref_name}'s by up to {d:.3g} "
+                            f"({d / size:.2g} pixel, float noise); xarray matches pixels by exact coordinates and would drop them",
+                            _where(func, name), f"give it {ref_name}'s labels: {name}.assign_coords(x={ref_name}.x, y={ref_name}.y)")
+
+
 def same_grid(arrays: Mapping[str, xr.DataArray], func: str) -> None:
     """Refuse `arrays` (name -> DataArray, None skipped) that are not on one grid: GridError naming the first that
     differs from the first array. Georeferenced arrays are compared by Grid.aligned_with (the check predict_to_files
-    and the splitter make: same CRS, transforms equal within 1e-12, same shape); arrays without a CRS or transform
+    and the splitter make: same CRS and shape, pixel edges within 1e-6 pixel, irrmap.core.grid.PIXEL_TOL), and then
+    their x / y coordinates must be equal too (`_same_labels`); arrays without a CRS or transform
     (functions that need neither) by what they have (shape, CRS, transform). xarray would otherwise align them by an
     inner join on their coordinates (a shifted raster gives a smaller or empty result without a word)."""
     from irrmap.core.grid import Grid
@@ -198,7 +215,10 @@ def same_grid(arrays: Mapping[str, xr.DataArray], func: str) -> None:
         other_crs, other_tr = v.rio.crs, _transform(v)
         if None not in (crs, tr, other_crs, other_tr):
             g, grid = Grid.from_dataarray(v), Grid.from_dataarray(ref)
-            same, found = g.aligned_with(grid), f"{g!r} against {grid!r}"
+            found = "; ".join(g.mismatch(grid))  # which property differs, both values, by how many pixels
+            same = not found
+            if same:
+                _same_labels(k, v, ref_name, ref, grid, func)
         else:
             shape, ref_shape = (v.sizes["y"], v.sizes["x"]), (ref.sizes["y"], ref.sizes["x"])
             same = (shape == ref_shape and other_crs == crs and (tr is None) == (other_tr is None)

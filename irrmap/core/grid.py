@@ -43,6 +43,15 @@ _EQUAL_AREA_TOL = 1e-9
 # relative (PROJ takes some projections' derivatives by finite differences, which leaves ~3e-12 of noise)
 _ROW_LAT_TOL, _ROW_SCALE_TOL = 1e-12, 1e-10
 _FD_STEP = 1e-4  # radians: central differences with this step and half of it, Richardson-extrapolated
+# Two grids are the same pixels when their pixel edges are within this fraction of a pixel (Grid.aligned_with,
+# lattice_offset). Float noise in a stored geotransform is about 1e-16 relative (one unit in the last place of a
+# double: 6e-11 m at x = 500000 m, 2.5e-10 of a 250 m pixel), or the last digit of a decimal value written with
+# 10 to 15 significant digits; 1e-6 of a pixel is far above that and far below any real shift (0.1 mm on a 100 m
+# pixel). It is the tolerance irrmap.core.raster_read has used for "the source's pixel corners fall on the grid's
+# lattice" (a plain windowed copy), and 1e-6 of a pixel is GEE downloads' transform check (irrmap.sources.ee.fetch).
+# For comparison: Affine.almost_equals (affine, rasterio's transform type) defaults to an absolute 1e-5 in map units
+# (noise on a metre grid, 1 m on a degree grid); gdalbuildvrt -resolution same compares pixel sizes exactly.
+PIXEL_TOL = 1e-6
 
 
 def _bilinear(nodes: np.ndarray, rows: np.ndarray, cols: np.ndarray, at_r: np.ndarray, at_c: np.ndarray) -> np.ndarray:
@@ -494,15 +503,86 @@ class Grid:
                 yield Tile(Window(c0, r0, w, h), read, inner)
 
     def aligned_with(self, other: Grid) -> bool:
-        """Same CRS, transform and shape."""
-        return self.crs == other.crs and self.transform.almost_equals(other.transform, 1e-12) and self.shape == other.shape
+        """True when the two grids are the same pixels: equal CRS, same size (rows x columns), and every pixel edge of
+        this grid within PIXEL_TOL (1e-6) of a pixel of the matching edge of `other` (`mismatch` says what differs
+        otherwise). Float noise in a stored origin or pixel size (500000.00000001 m for 500000 m: 4e-11 of a 250 m
+        pixel) is the same grid; a raster read onto an aligned grid is a plain windowed copy of the file's pixels
+        (irrmap.core.raster_read checks the same tolerance with `lattice_offset`)."""
+        return not self.mismatch(other)
+
+    def mismatch(self, other: Grid) -> list[str]:
+        """What makes this grid not `other`'s (empty when `aligned_with`), one phrase per property with both values
+        and the difference in pixels of `other`: "CRS EPSG:32650 vs EPSG:32651" (short names, `crs_name`; when the
+        CRSs differ the rest is not compared), "size 8 x 9 vs 8 x 8 pixels (rows x columns)", "origin x 500125.0 vs
+        500000.0 (+0.5 pixel)", "origin y ...", "pixel width 250.025 vs 250.0 (+0.0001 of a pixel; the edge after
+        8 columns is +0.0008 pixel off)", "pixel height ...". Tolerance: PIXEL_TOL of a pixel at the first and at the last
+        pixel edge of each axis (the edges in between lie between those two)."""
+        if self.crs != other.crs:
+            mine, theirs = crs_name(self.crs), crs_name(other.crs)
+            same_name = " (same name, other definitions: compare them with gdalsrsinfo)" if mine == theirs else ""
+            return [f"CRS {mine} vs {theirs}{same_name}"]
+        out = []
+        if self.shape != other.shape:
+            out.append(f"size {self.height} x {self.width} vs {other.height} x {other.width} pixels (rows x columns)")
+        s, o = self.transform, other.transform
+        n_x, n_y = min(self.width, other.width), min(self.height, other.height)
+        for axis, start, size, o_start, o_size, n, along in (("x", s.c, s.a, o.c, o.a, n_x, "columns"),
+                                                            ("y", s.f, s.e, o.f, o.e, n_y, "rows")):
+            # offsets of this grid's pixel edges from `other`'s, in pixels of `other` (+: east / north), at the first edge
+            # and at the n-th (the last both grids have)
+            first = (start - o_start) / abs(o_size)
+            last = first + n * (size - o_size) / abs(o_size)
+            if abs(first) > PIXEL_TOL:
+                out.append(f"origin {axis} {start!r} vs {o_start!r} ({first:+.3g} pixel)")
+            if abs(last - first) > PIXEL_TOL or (abs(last) > PIXEL_TOL >= abs(first)):
+                label = "pixel width" if axis == "x" else "pixel height"
+                out.append(f"{label} {abs(size)!r} vs {abs(o_size)!r} ({(abs(size) - abs(o_size)) / abs(o_size):+.3g} of a pixel; "
+                           f"the edge after {n} {along} is {last:+.3g} pixel off)")
+        return out
 
     def coords(self) -> dict:
         """xarray coordinates (pixel centres) for dims ('y', 'x')."""
         return {"y": self.y_coords(), "x": self.x_coords()}
 
     def __repr__(self) -> str:
-        return f"Grid({self.crs.to_string()}, res={self.res}, shape={self.shape}, bounds={tuple(round(b, 6) for b in self.bounds)})"
+        return f"Grid({crs_name(self.crs)}, res={self.res}, shape={self.shape}, bounds={tuple(round(b, 6) for b in self.bounds)})"
+
+
+def crs_name(crs) -> str:
+    """A short name of a CRS for messages: "EPSG:32650" when it is exactly that EPSG CRS, else its name ("WGS 84 /
+    UTM zone 50N" for a renamed copy), else its PROJ string ("+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181
+    +units=m" for MODIS sinusoidal, which has neither): never the full WKT (1,000 characters and more)."""
+    c = CRS.from_user_input(crs)
+    code = c.to_epsg(confidence_threshold=100)
+    if code:
+        return f"EPSG:{code}"
+    name = ProjCRS.from_wkt(c.to_wkt()).name
+    if name and name.lower() not in ("unknown", "unnamed", "undefined"):
+        return name
+    import warnings
+
+    with warnings.catch_warnings():  # pyproj warns that a PROJ string loses information: it is a name here
+        warnings.simplefilter("ignore")
+        text = ProjCRS.from_wkt(c.to_wkt()).to_proj4() or ""
+    text = " ".join(t for t in text.split() if t not in ("+no_defs", "+type=crs")) or name or "unnamed CRS"
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def lattice_offset(transform: Affine, grid: Grid) -> tuple[int, int] | None:
+    """(row, col) of `grid`'s first pixel in the pixel lattice of a raster with the north-up affine `transform`
+    (same CRS assumed) when every pixel edge of `grid` lies within PIXEL_TOL (1e-6 pixel) of an edge of that
+    lattice: the grid's pixels are then the raster's pixels row + i, col + j exactly, and a windowed read copies
+    them. None otherwise (another pixel size or a shifted lattice: the raster must be resampled). The test of
+    Grid.aligned_with, on the first and last edge of each axis (the edges in between lie between them)."""
+    s, g = transform, grid.transform
+    if s.a == 0 or s.e == 0:
+        return None
+    col, col_end = (g.c - s.c) / s.a, (g.c + g.a * grid.width - s.c) / s.a
+    row, row_end = (g.f - s.f) / s.e, (g.f + g.e * grid.height - s.f) / s.e
+    c0, r0 = round(col), round(row)
+    if max(abs(col - c0), abs(col_end - (c0 + grid.width)), abs(row - r0), abs(row_end - (r0 + grid.height))) > PIXEL_TOL:
+        return None
+    return r0, c0
 
 
 def check_not_rotated(transform, path) -> None:

@@ -61,7 +61,7 @@ from irrmap.core.class_map import check_class_map
 from irrmap.core.companions import stat_identity
 from irrmap.core.errors import InputError
 from irrmap.core.georef import check_georef, north_up
-from irrmap.core.grid import Grid
+from irrmap.core.grid import Grid, lattice_offset
 from irrmap.core.layers import layer_number
 from irrmap.core.lon_wrap import shifted, source_pieces
 from irrmap.core.nodata import Decoding, already_scaled, class_marker, decoding_for, scale_effect, valid_mask
@@ -150,15 +150,9 @@ def _src_res_on_grid(src, grid: Grid) -> float:
 
 
 def _same_lattice(src, grid: Grid) -> bool:
-    """Same CRS, same pixel size and pixel corners on the same lattice: a plain windowed copy suffices."""
-    if src.crs != grid.crs:
-        return False
-    s, g = src.transform, grid.transform
-    if not (np.isclose(s.a, g.a, rtol=1e-9) and np.isclose(s.e, g.e, rtol=1e-9)):
-        return False
-    col = (g.c - s.c) / s.a
-    row = (g.f - s.f) / s.e
-    return abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6
+    """Same CRS and every pixel edge of `grid` within irrmap.core.grid.PIXEL_TOL (1e-6 pixel) of the source's lattice
+    (irrmap.core.grid.lattice_offset, the tolerance of Grid.aligned_with): a plain windowed copy suffices."""
+    return src.crs == grid.crs and lattice_offset(src.transform, grid) is not None
 
 
 def read_raster(

@@ -39,7 +39,9 @@ def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland
     an error: the covered part is read right and the rest is missing). `what` names the input (score, map,
     predictor NAME), `option` the command-line option giving it (default: `what`). `automatic`: the command resamples
     every input onto its reference grid by design (no --align option; see read_onto): the resampling is logged at INFO,
-    the partial-footprint warning stays a warning."""
+    the partial-footprint warning stays a warning. The GridError is one line: which property differs (CRS, size, origin
+    x / y, pixel width / height) with both values and the difference in pixels (irrmap.core.grid.Grid.mismatch),
+    the reference file, and the fix."""
     from irrmap.core.errors import GridError
     from irrmap.core.georef import check_georef, grid_of
     from irrmap.core.raster_read import open_raster
@@ -47,9 +49,10 @@ def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland
     with open_raster(path) as src:  # InputError for a missing or unreadable file
         check_georef(src, str(path))  # no CRS, GCPs only, a CRS without datum, a container of subdatasets
         g = grid_of(src)  # a file stored south-up or east-left has the grid of its pixels north-up, as it is read
-    if not g.aligned_with(grid):
+    differs = g.mismatch(grid)  # [] when the same pixels (irrmap.core.grid.Grid.aligned_with: float noise is the same grid)
+    if differs:
         if not align:
-            raise GridError(f"{what} grid {g!r} differs from the {reference} grid {grid!r}", str(path), "pass --align or resample it first")
+            raise GridError(grid_mismatch_text(what, differs, reference, reference_path), str(path), "pass --align or resample it first")
         if automatic:
             log.info("%s (%s) is resampled onto the %s grid", option or what, path, reference)
         else:
@@ -61,6 +64,13 @@ def check_on_grid(path, grid, what: str, align: bool, reference: str = "cropland
                                fix=f"give a {what} file that covers the whole {reference} (gdalbuildvrt of more tiles, or a larger "
                                    f"source), or clip the {reference} to the file's extent first (gdal_translate -projwin)")
     return g
+
+
+def grid_mismatch_text(what: str, differs: list[str], reference: str, reference_path=None) -> str:
+    """ "the cropland grid differs from the class map grid (class.tif): origin x 500125.0 vs 500000.0 (+0.5 pixel)":
+    `differs` is irrmap.core.grid.Grid.mismatch of the raster's grid against the reference's."""
+    ref = f" ({reference_path})" if reference_path is not None else ""
+    return f"the {what} grid differs from the {reference} grid{ref}: {'; '.join(differs)}"
 
 
 def read_onto(path, grid, option: str, reference: str, reference_path=None):
