@@ -718,18 +718,14 @@ def _matrix_totals(mat: pd.DataFrame, path) -> tuple[pd.DataFrame, set]:
         b = body(rs, cs)
         return (b.sum(axis=0) > 0).sum() >= 2 and np.allclose(mat.loc[b.index, c], b.sum(axis=1), rtol=0, atol=0.5)
 
-    for r in lab_r:
-        if not row_is_sum(r, set(lab_r), set(lab_c)):
-            b = body(set(lab_r), set(lab_c))
-            raise InputError(f"row {r!r} is labelled as a total but holds {mat.loc[r, b.columns].tolist()}, not the column sums of the "
-                             f"other rows {b.sum(axis=0).tolist()}", str(path),
-                             f"delete the {r!r} row (the matrix holds sample counts per map class only), or correct the counts")
-    for c in lab_c:
-        if not col_is_sum(c, set(lab_r), set(lab_c)):
-            b = body(set(lab_r), set(lab_c))
-            raise InputError(f"column {c!r} is labelled as a total but holds {mat.loc[b.index, c].tolist()}, not the row sums of the "
-                             f"other columns {b.sum(axis=1).tolist()}", str(path),
-                             f"delete the {c!r} column (the matrix holds sample counts per reference class only), or correct the counts")
+    b = body(set(lab_r), set(lab_c))
+    for kind, labels, is_sum, held, sums, per in (("row", lab_r, row_is_sum, lambda r: mat.loc[r, b.columns], b.sum(axis=0), "map class"),
+                                                  ("column", lab_c, col_is_sum, lambda c: mat.loc[b.index, c], b.sum(axis=1), "reference class")):
+        for lab in labels:
+            if not is_sum(lab, set(lab_r), set(lab_c)):
+                other = "column sums of the other rows" if kind == "row" else "row sums of the other columns"
+                raise InputError(f"{kind} {lab!r} is labelled as a total but holds {held(lab).tolist()}, not the {other} {sums.tolist()}",
+                                 str(path), f"delete the {lab!r} {kind} (the matrix holds sample counts per {per} only), or correct the counts")
     drop_r, drop_c = set(lab_r), set(lab_c)
     # unlabelled margins: a label on one axis only, or the last row and column under one label, holding the sums
     for r in rows:
