@@ -85,6 +85,19 @@ def test_total_row_that_is_not_the_sum_is_refused(tmp_path):
     assert "m.csv" in msg and "'total'" in msg and "delete" in msg
 
 
+def test_total_column_that_is_not_the_sum_is_refused(tmp_path):
+    m = _matrix(tmp_path / "m.csv", row_total=None)
+    lines = m.read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[-1] = str(int(cells[-1]) + 3)  # the first map class's row total 3 too high (75 -> 78)
+    lines[1] = ",".join(cells)
+    m.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as e:
+        area_from_matrix(m, _mapped(tmp_path / "n.csv"))
+    msg = str(e.value)
+    assert "column 'total'" in msg and "78" in msg and "row sums" in msg and "m.csv" in msg
+
+
 def test_total_corner_that_is_not_the_grand_total_is_refused(tmp_path):
     with pytest.raises(InputError, match="corner"):
         area_from_matrix(_matrix(tmp_path / "m.csv", corner=641), _mapped(tmp_path / "n.csv"))
