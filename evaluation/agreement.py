@@ -54,7 +54,7 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
     grid = Grid.from_dataarray(map_da)
     for other, name in ((zones, "zones"), (weight, "weight")):
         if other is not None and not Grid.from_dataarray(other).aligned_with(grid):
-            raise DataError(f"the {name} raster is not on the map's grid", name, "align it onto the map grid first")
+            raise DataError(f"the {name} raster is not on the map's grid: {Grid.from_dataarray(other).mismatch_text(grid)}", name, "align it onto the map grid first")
     # fixed point (irrmap.core.fixed_sum): the same bits whatever `tile`; key n_zones + 1 takes ids above n_zones (dropped)
     total, missing, whole = (fixed_sum.KeySums(n_zones + 2) for _ in range(3))
     too_big, too_small, w_range = 0.0, 0.0, (0.0, 0.0)

@@ -112,7 +112,7 @@ def compare_maps_many(a: xr.DataArray, bs, *, threshold_a: float = 0.0, threshol
     grid = Grid.from_dataarray(a)
     for other, nm in [*((b, "map B") for b in bs), (mask, "mask")]:
         if other is not None and not Grid.from_dataarray(other).aligned_with(grid):
-            raise DataError(f"{nm} is not on map A's grid", nm, "read it onto map A's grid (irrmap evaluate compare does this)")
+            raise DataError(f"{nm} is not on map A's grid: {Grid.from_dataarray(other).mismatch_text(grid)}", nm, "read it onto map A's grid (irrmap evaluate compare does this)")
     # fixed point (irrmap.core.fixed_sum): every area the same bits whatever `tile`. Per map B, keys 0..3 are the
     # matrix cells (2 x A class + B class), 4 the missing area, 5 B's irrigated area; irr_a: A's irrigated area
     sums = [fixed_sum.KeySums(6) for _ in bs]

@@ -346,7 +346,7 @@ def sample_points(points: gpd.GeoDataFrame, map_da: xr.DataArray, *, label_field
     no_crop = np.zeros(len(rows), bool)
     if cropland is not None and snap_radius >= 0:
         if not Grid.from_dataarray(cropland).aligned_with(grid):
-            raise DataError("the cropland raster is not on the map's grid", "cropland", "align it first (irrmap run writes aligned inputs)")
+            raise DataError(f"the cropland raster is not on the map's grid: {Grid.from_dataarray(cropland).mismatch_text(grid)}", "cropland", "align it first (irrmap run writes aligned inputs)")
         nr, nc, snapped, found = snap_to_crop(rows, cols, cropland, grid, snap_radius, min_crop_fraction, x=px, y=py)
         no_crop = idx["inside"].to_numpy() & ~found
         rows, cols = np.where(found, nr, rows), np.where(found, nc, cols)

@@ -69,7 +69,7 @@ def irrigated_share_map(classes: xr.DataArray, cropland: xr.DataArray, nodata=NO
 
     grid = Grid.from_dataarray(classes)
     if not Grid.from_dataarray(cropland).aligned_with(grid):
-        raise InputError("the cropland is not on the class map's grid", cropland_where, "give the cropland raster the map was predicted with")
+        raise InputError(f"the cropland is not on the class map's grid: {Grid.from_dataarray(cropland).mismatch_text(grid)}", cropland_where, "give the cropland raster the map was predicted with")
     check_class_nodata(classes)  # a declared nodata 0 or 1 (a class code): InputError naming the file
     c = classes.data if isinstance(classes.data, da.Array) else da.from_array(np.asarray(classes.data), chunks=1024)
     f = cropland.data if isinstance(cropland.data, da.Array) else da.from_array(np.asarray(cropland.data), chunks=c.chunks)

@@ -232,7 +232,7 @@ def filter_map(classes: xr.DataArray, cropland: xr.DataArray, *, rule: bool = Tr
     is not a 0..1 fraction (percent: read it with scale 0.01), as mapping.predict refuses it."""
     grid = Grid.from_dataarray(classes)
     if not Grid.from_dataarray(cropland).aligned_with(grid):
-        raise InputError("cropland is not on the class map's grid", "cropland", "use the cropland raster the map was predicted with")
+        raise InputError(f"cropland is not on the class map's grid: {Grid.from_dataarray(cropland).mismatch_text(grid)}", "cropland", "use the cropland raster the map was predicted with")
     if window % 2 == 0 or window < 3:
         raise InputError(f"window {window} must be odd and >= 3", "window", "use 7 (the method)")
     cells = window * window

@@ -630,7 +630,7 @@ def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) ->
     for name, arr in [("cropland", cropland), *predictors.items()] + ([("zones", zones)] if zones is not None else []):
         g = Grid.from_dataarray(arr)
         if not g.aligned_with(grid):
-            raise GridError(f"{name} is on {g!r}, not on the cropland grid {grid!r}", name, "resample it onto the cropland grid")
+            raise GridError(f"{name} is not on the cropland grid: {g.mismatch_text(grid)}", name, "resample it onto the cropland grid")
     given = list(predictors)
     expected = [f for f in features if f not in DERIVED or f in predictors]
     check_features(expected, given, "predictors")

@@ -42,7 +42,7 @@ def irrigated_m2_by_unit(class_path, cropland, zones_path, units: pd.DataFrame, 
     with rasterio.open(class_path) as opened:
         src = north_up(opened)  # a map stored south-up or east-left: its pixels north-up, as the zones are read
         if not grid_of(src).aligned_with(zones_grid):
-            raise GridError(f"the class map is on {grid_of(src)!r}, not on the zones' grid {zones_grid!r}", str(class_path),
+            raise GridError(f"the class map is not on the zones' grid: {grid_of(src).mismatch_text(zones_grid)}", str(class_path),
                             "give the class map and the zone raster of one run (or resample the map onto the zones' grid)")
         per_zone = zonal_area(zones_path, int(units["zone"].max()),
                               weights=lambda w: irrigated_share(src.read(1, window=w), crop_at(w), nodata, str(class_path)))
@@ -63,7 +63,7 @@ def unpredicted_cropland_m2_by_unit(fraction_path, cropland, zones_path, units: 
         frac = north_up(f_open)
         zones_grid = Grid.from_raster(zones_path)
         if not grid_of(frac).aligned_with(zones_grid):
-            raise GridError(f"the fraction map is on {grid_of(frac)!r}, not on the zones' grid {zones_grid!r}", str(fraction_path),
+            raise GridError(f"the fraction map is not on the zones' grid: {grid_of(frac).mismatch_text(zones_grid)}", str(fraction_path),
                             "give the maps and the zone raster of one run")
 
         def weight(window):
@@ -89,7 +89,7 @@ def _cropland_reader(cropland, zones_path):
             on = grid_of(north_up(opened))
         a = read_raster(cropland, zones_grid, name="cropland") if on.aligned_with(zones_grid) else None
     if not on.aligned_with(zones_grid):
-        raise GridError(f"the cropland is on {on!r}, not on the zones' grid {zones_grid!r}",
+        raise GridError(f"the cropland is not on the zones' grid: {on.mismatch_text(zones_grid)}",
                         str(getattr(cropland, "name", None) or cropland), "give the maps and the zone raster of one run")
     return lambda w: np.asarray(a[w.toslices()].values, dtype=np.float64)
 

@@ -170,3 +170,34 @@ def test_dataarrays_with_noisy_coordinates_are_refused_with_the_relabelling_fix(
     assert "x coordinates differ" in msg and "assign_coords" in msg and "\n" not in msg
     ai = aridity_index(p, e.assign_coords(x=p.x, y=p.y), check=False)
     np.testing.assert_allclose(ai.values, p_vals / e_vals, rtol=1e-6)
+
+
+def _class_and_shifted_cropland(tmp_path):
+    """A 0/1 class map on the reference grid and a cropland fraction on a grid half a pixel east, both as read."""
+    from irrmap.core.raster_read import read_raster as rr
+
+    cls = _write(tmp_path / "class.tif", np.array([[0, 1] * 4] * 8, np.uint8), Affine(RES, 0, X0, 0, -RES, Y0), nodata=255)
+    crop = _write(tmp_path / "crop.tif", _values((8, 8)), Affine(RES, 0, X0 + RES / 2, 0, -RES, Y0))
+    return rr(cls, Grid.from_raster(cls), kind="categorical"), rr(crop, Grid.from_raster(crop))
+
+
+@pytest.mark.parametrize("call", ["filter", "aggregate", "predict"])
+def test_library_grid_refusals_name_what_differs(tmp_path, call):
+    """The library's own grid checks (not only the CLI's check_on_grid) say which property differs and by how much
+    (Grid.mismatch_text), never two Grid reprs with full CRS definitions."""
+    from irrmap.core.errors import IrrmapError
+    from irrmap.mapping.aggregate import irrigated_share_map
+    from irrmap.mapping.filter import filter_map
+    from irrmap.mapping.predict import _check_inputs
+
+    classes, cropland = _class_and_shifted_cropland(tmp_path)
+    with pytest.raises(IrrmapError) as e:
+        if call == "filter":
+            filter_map(classes, cropland)
+        elif call == "aggregate":
+            irrigated_share_map(classes, cropland)
+        else:
+            _check_inputs(Grid.from_dataarray(classes), classes, {"p": cropland}, None, ["p"])
+    msg = str(e.value)
+    assert f"origin x {X0 + RES / 2!r} vs {X0!r} (+0.5 pixel)" in msg, msg
+    assert "Grid(" not in msg and "PROJCS" not in msg and "PROJCRS" not in msg

@@ -27,7 +27,7 @@ def _window(r0: int, r1: int, grid: Grid):
 def _check_grid(name: str, arr: xr.DataArray, grid: Grid) -> None:
     other = Grid.from_dataarray(arr)
     if not other.aligned_with(grid):
-        raise GridError(f"{name} is on another grid ({other!r}) than the zones ({grid!r})", name,
+        raise GridError(f"{name} is on another grid than the zones: {other.mismatch_text(grid)}", name,
                         "align it first (irrmap.core.raster_read.read_raster(path, grid)) or pass rasters on one grid")
 
 

@@ -540,6 +540,11 @@ class Grid:
                            f"the edge after {n} {along} is {last:+.3g} pixel off)")
         return out
 
+    def mismatch_text(self, other: Grid) -> str:
+        """`mismatch` as one phrase for a message: "origin x 500125.0 vs 500000.0 (+0.5 pixel); ..." (this grid's
+        values first), or "the same grid" when aligned."""
+        return "; ".join(self.mismatch(other)) or "the same grid"
+
     def coords(self) -> dict:
         """xarray coordinates (pixel centres) for dims ('y', 'x')."""
         return {"y": self.y_coords(), "x": self.x_coords()}

@@ -319,7 +319,7 @@ def _check_grids(files: dict, ids: dict, folder: Path, extra: Path | None = None
     for label, f in others:
         g = Grid.from_raster(f)
         if not g.aligned_with(ref):
-            raise InputError(f"{label} ({f.name}) is not on the grid of B{ids['blue']} ({files['blue'].name}): {g} vs {ref}", str(folder),
+            raise InputError(f"{label} ({f.name}) is not on the grid of B{ids['blue']} ({files['blue'].name}): {g.mismatch_text(ref)}", str(folder),
                              "use the product's band files as delivered (all bands of one Landsat product share one grid), "
                              "or resample every band onto one grid first")
     return ref

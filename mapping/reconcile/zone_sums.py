@@ -41,7 +41,7 @@ class RunRasters:
             with rasterio.open(p) as src:
                 g = grid_of(src)
             if not g.aligned_with(grid):
-                raise GridError(f"{p} is on another grid than the zones {self.zones}", str(p),
+                raise GridError(f"{p} is on another grid than the zones {self.zones}: {g.mismatch_text(grid)}", str(p),
                                 "use the rasters of one finished `irrmap run` (they share its grid)")
         return grid
 

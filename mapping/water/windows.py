@@ -87,7 +87,7 @@ class Layer:
                 raise InputError(f"{what} has {data.ndim} dimensions", what, "give one 2-D layer (select the band first)")
             self.data = data
         if grid is not None and own is not None and not grid.aligned_with(own):
-            raise GridError(f"{what} is on {own}, not on {grid}", self.path or what, ONE_GRID_FIX)
+            raise GridError(f"{what} is on another grid: {own.mismatch_text(grid)}", self.path or what, ONE_GRID_FIX)
         self.grid = grid or own
         self.shape = own.shape if own is not None else tuple(int(s) for s in self.data.shape)
         if self.grid is not None and self.grid.shape != self.shape:
