@@ -380,11 +380,24 @@ class ModelsSection(_Section):
     model: Literal["rf", "lgbm", "lgbm-rf"] = Field("rf", description="Classifier: random forest (the method's), LightGBM, or LightGBM's rf mode.")
     scope: Literal["global", "province", "county"] = Field("global", description="One model overall, per province, or per county.")
     features: list[str] | None = Field(None, description="Pool columns used as predictors (default: every predictor plus lon/lat).")
-    cv_blocks: int | Literal["units"] | None = Field(40, description="Spatially blocked CV: block size in pixels, 'units', or none to skip.")
+    cv_blocks: int | Literal["units"] | None = Field(40, description="Spatially blocked CV: block size in pixels, 'units', or 0 / 'none' to skip.")
     n_jobs: int = Field(0, ge=0, description="Threads for fitting; 0 = one per core.")
     max_per_class: int = Field(
         100_000, ge=0, description="Each model fits on at most this many samples per class, a seeded random sample of the "
         "pool (0: all). Bounds the fit time on large regions; the demo pools are far smaller (docs/models_mapping.md).")
+
+    @field_validator("cv_blocks", mode="before")
+    @classmethod
+    def _cv_blocks_off(cls, v):
+        """'none' / 'off' / 'false' (TOML has no null) and 0 skip the cross-validation (None); a negative block size
+        is refused (a block is a positive number of pixels)."""
+        if isinstance(v, str) and v.strip().lower() in ("none", "off", "false", "no"):
+            return None
+        if isinstance(v, bool):
+            raise ValueError("a block size in pixels, 'units', or 0 / 'none' to skip")
+        if isinstance(v, (int, float)) and v < 0:
+            raise ValueError(f"{v} is negative: a block size in pixels (e.g. 40), 'units', or 0 / 'none' to skip")
+        return v or None if isinstance(v, int) else v
 
 
 class MappingSection(_Section):
@@ -874,7 +887,7 @@ _ACCEPTS = {
     ("grid", "bounds"): "4 numbers [left, bottom, right, top] in CRS units",
     ("inputs", "*", "band"): 'a layer number (1, 2, ...) or a layer name (text, e.g. "NDVI")',
     ("inputs", "*", "valid_range"): "2 numbers [min, max]",
-    ("models", "cv_blocks"): "a block size in pixels (a whole number) or 'units'",
+    ("models", "cv_blocks"): "a block size in pixels (a whole number), 'units', or 0 / 'none' to skip",
 }
 
 
