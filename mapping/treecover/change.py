@@ -33,7 +33,7 @@ import pandas as pd
 import xarray as xr
 from irrmap.mapping.treecover.codes import check_code_pair, refuse_code_layer
 from irrmap.mapping.treecover.epoch_units import check_epoch_units
-from irrmap.mapping.treecover.percent import check_percent, warn_blended_flags
+from irrmap.mapping.treecover.percent import BYTE_FIX_SCALE, check_percent, refuse_byte_scaled, warn_blended_flags
 from irrmap.mapping.treecover.sample import decoded_sample, nodata_values
 from rasterio.windows import Window
 
@@ -249,10 +249,12 @@ def _percent_warnings(path, scale, nodata, role: str = "the epoch") -> np.ndarra
     among them, or class codes (irrmap.mapping.treecover.codes.class_codes; then no --nodata is suggested)."""
     if scale is None:
         vals = check_percent(path, role=role, scale=scale, nodata=nodata,
-                             fix="pass --scale 100 (both epochs must then be fractions), or give both epochs in percent 0..100")
+                             fix="pass --scale 100 (both epochs must then be fractions), or give both epochs in percent 0..100",
+                             byte_fix=BYTE_FIX_SCALE)
     else:
         refuse_code_layer(path, role=role)
         vals = decoded_sample(path, scale=scale, nodata=nodata)
+        refuse_byte_scaled(path, vals, role=role, fix=BYTE_FIX_SCALE)  # percent stored 0..255, --scale not decoding it
     if vals.size == 0:
         return vals
     classes = warn_blended_flags(path, vals, role=role)  # True: class codes, warned about as such

@@ -27,11 +27,22 @@ def stored_units(path, nodata=None) -> tuple[str | None, np.ndarray]:
     between 0 and 1 (irrmap.mapping.treecover.percent's rule), percent when some value within 0..100 exceeds that, None
     for no value within 0..100."""
     vals = decoded_sample(path, nodata=nodata)
+    return units_of(vals), vals
+
+
+def units_of(vals: np.ndarray, *, fraction_max: float = 1.0, percent_min: float = 1.0) -> str | None:
+    """"fractions" | "percent" | None of a sample by stored_units' rule (None: no value within 0..100). `fraction_max`,
+    `percent_min`: bounds of the 99th percentile of the values within 0..100 for fractions (with some value strictly
+    between 0 and 1) and for percent (exclusive; between the two: None, undecided). stored_units: 1 and 1; a series
+    (irrmap.mapping.treecover.trend.check_series_units) allows fractions a little above 1 (cover noise) and leaves
+    nearly bare percent layers undecided."""
     cover = vals[(vals >= 0) & (vals <= 100)]
     if cover.size == 0:
-        return None, vals
-    frac = float(np.percentile(cover, FRACTION_QUANTILE)) <= 1.0 and bool(((cover > 0) & (cover < 1)).any())
-    return ("fractions" if frac else "percent"), vals
+        return None
+    high = float(np.percentile(cover, FRACTION_QUANTILE))
+    if high <= fraction_max and bool(((cover > 0) & (cover < 1)).any()):
+        return "fractions"
+    return "percent" if high > percent_min else None
 
 
 def check_epoch_units(epochs, scale, nodata) -> None:

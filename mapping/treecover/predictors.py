@@ -5,8 +5,9 @@ The stack: one file per spectral band (`--bands B1.tif B2.tif ...`), in a fixed 
 dates of that band (every file the same number). Or one scene stack (irrmap.sources.stack: the water layer's
 analysis-ready scenes, one multi-band GeoTIFF whose band descriptions are common band names): its layers
 named blue, green, red, nir, swir1, swir2 or thermal are the bands, one date, in the file's order (others,
-such as a QA band, are left out). Every band is read onto the first file's grid with
-irrmap.core.raster_read (copied when on the same lattice). Band names are the common names of
+such as a QA band, are left out). Every band file must lie on the first file's grid, or on a coarser or finer
+lattice whose pixel edges meet it (Sentinel-2's 20 m bands beside 10 m ones; else InputError: `_check_band_grids`),
+and is read onto the first file's grid (irrmap.core.raster_read). Band names are the common names of
 irrmap.sources.bands (blue, green, red, nir, swir1, swir2, thermal), found in this order: the caller's list
 (`--band-names`); the file's band description when it is a common name (single-layer files); the band
 number in the description or file name (..._B4.tif, gewataB4, SR_B5) looked up in that catalogue for a given
@@ -195,6 +196,7 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
         raise InputError(f"band files hold different numbers of layers (dates): {listing}", "--bands",
                          "give every band for the same dates, one layer per date")
     grid = Grid.from_raster(paths[0])
+    _check_band_grids(paths, grid)
     if sensor is not None:
         _check_sensor(paths, sensor)
     names = _band_names(paths, descriptions, band_names, sensor)
@@ -205,6 +207,46 @@ def open_stack(paths, *, band_names=None, sensor: str | None = None, percentiles
     if warn_indices:
         _warn_missing_indices(stack)
     return stack
+
+
+def _same_crs(a, b) -> bool:
+    """One CRS, equal or spelt another way: the same EPSG code or the same definition string."""
+    return a == b or a.to_string() == b.to_string() or (a.to_epsg() is not None and a.to_epsg() == b.to_epsg())
+
+
+def _nested_lattice(other: Grid, grid: Grid) -> bool:
+    """Whether `other` (same CRS as `grid`) is a coarser or finer grid whose pixel edges lie on `grid`'s lattice or
+    `grid`'s on its: pixel sizes in a whole-number ratio and the origin a whole number of the finer pixels off, within
+    1e-6 of a pixel (Sentinel-2's 20 m bands beside its 10 m bands, ESA S2 MSI User Guide: one tile grid at 10, 20 and
+    60 m). Such a band is read onto the first band's grid by whole pixels (nearest), as before; only a band whose edges
+    fall between the first band's is refused."""
+    if other.crs != grid.crs:
+        return False
+    (ox, oy), (gx, gy) = other.res, grid.res
+    fx, fy = min(ox, gx), min(oy, gy)
+    for big, small in ((max(ox, gx), fx), (max(oy, gy), fy)):
+        k = big / small
+        if abs(k - round(k)) > 1e-6:
+            return False
+    col = (other.transform.c - grid.transform.c) / fx
+    row = (other.transform.f - grid.transform.f) / fy
+    return abs(col - round(col)) <= 1e-6 and abs(row - round(row)) <= 1e-6
+
+
+def _check_band_grids(paths, grid: Grid) -> None:
+    """InputError naming the first band file that is not on the first file's grid `grid` (CRS, size, origin and pixel
+    size: Grid.aligned_with; what differs: Grid.mismatch_text). The bands of one scene share one grid; read onto the
+    first file's grid, a band half a pixel off would be resampled (a Gewata TM band 4 shifted by 15 m moved the
+    predicted cover by 1.05 points on average, up to 19) and its features would no longer describe the same ground."""
+    for p in paths[1:]:
+        other = Grid.from_raster(p)
+        if _same_crs(other.crs, grid.crs):  # one CRS spelt two ways (EPSG:32636, +proj=utm +zone=36): compare the pixels
+            other = Grid(grid.crs, other.transform, other.height, other.width)
+        if not other.aligned_with(grid) and not _nested_lattice(other, grid):
+            raise InputError(f"band file {Path(p).name} is not on the grid of the first band {Path(paths[0]).name} "
+                             f"({other.mismatch_text(grid)}): the bands of one scene share one grid", p,
+                             "give the bands of one product, or resample them onto one grid first (gdalwarp -r near -te <the first "
+                             "band's bounds> -tr <its pixel size> -t_srs <its CRS>)")
 
 
 def _refuse_band_stacks(paths, layer_texts, names, sensor: str | None) -> None:
@@ -424,12 +466,14 @@ def fit_grid(bands: Grid, reference, resolution_m: float | None = None) -> Grid:
     is the resolution itself; on a geographic grid the cells are narrower in degrees of latitude than of
     longitude away from the equator (a warning names the spread of true cell widths when it exceeds 2 %).
     Steps within 1e-6 of a whole number of band pixels are made whole, so cells are blocks of band pixels.
-    Raises GridError when the two do not overlap, or for a resolution finer than the bands' pixels.
+    Raises GridError when the two do not overlap, or for a resolution finer than the bands' pixels. Without
+    `resolution_m`, warns when the reference lies a fraction of a band pixel off the bands' lattice (_warn_off_lattice).
     """
     ref = Grid.from_raster(reference)
     no_overlap = GridError(f"the bands ({bands!r}) do not overlap the reference ({ref!r})", str(reference),
                            "give a reference that covers the bands' area")
     if resolution_m is None:
+        _warn_off_lattice(ref, bands, reference)  # the fit grid is the reference's own: its lattice meets the bands'
         window = window_over(ref, bands)
         if window is None:
             raise no_overlap
@@ -457,6 +501,33 @@ def fit_grid(bands: Grid, reference, resolution_m: float | None = None) -> Grid:
     width = math.ceil((right - x0) / sx - 1e-9)
     height = math.ceil((y0 - bottom) / sy - 1e-9)
     return Grid(bands.crs, Affine(sx, 0.0, x0, 0.0, -sy, y0), height, width)
+
+
+#: least shift, in band pixels, of the reference's lattice from the bands' that is warned about (fit_grid)
+OFF_LATTICE_TOL = 0.01
+
+
+def _warn_off_lattice(ref: Grid, bands: Grid, path) -> None:
+    """Warn when the reference `ref` shares the bands' CRS and its pixel size is a whole number of band pixels, but its
+    pixel edges fall a fraction of a band pixel (at least OFF_LATTICE_TOL) off the bands' lattice: each reference cell
+    then averages parts of the band pixels at its edges, and cover and features no longer describe the same ground (a
+    Gewata VCF reference shifted by half a pixel: held-out R2 0.900 -> 0.860). A reference on another CRS or a pixel
+    size not a whole number of band pixels is the documented averaging and is not warned about."""
+    if not _same_crs(ref.crs, bands.crs):
+        return
+    (rx, ry), (bx, by) = ref.res, bands.res
+    kx, ky = rx / bx, ry / by
+    if min(kx, ky) < 1 - 1e-9 or abs(kx - round(kx)) > 1e-6 or abs(ky - round(ky)) > 1e-6:
+        return
+    col = (ref.transform.c - bands.transform.c) / bands.transform.a
+    row = (ref.transform.f - bands.transform.f) / bands.transform.e
+    dx, dy = col - round(col), row - round(row)
+    if max(abs(dx), abs(dy)) < OFF_LATTICE_TOL:
+        return
+    log.warning("%s: the reference's pixel edges are %+.3g, %+.3g band pixels (x, y) off the bands' lattice (reference pixel %g x %g, "
+                "bands %g x %g): each reference cell averages parts of the band pixels at its edges (fix: give the reference on the "
+                "bands' lattice, e.g. gdalwarp -r near -tap -tr %g %g, or fit on --reference-resolution cells, which are anchored at "
+                "the bands)", path, dx, dy, rx, ry, bx, by, rx, ry)
 
 
 def window_over(grid: Grid, other: Grid) -> Window | None:

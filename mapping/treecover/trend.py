@@ -355,6 +355,123 @@ def check_unit(layer: Layer, harmonise: str, unit: float, *, scale=None, nodata=
                          "x 10000), or give the stored value of 1.0 with --unit")
 
 
+#: edge of the decimated sample of every layer read by check_series_units (pixels)
+UNITS_SAMPLE = 128
+#: a series layer is fractions when the 99th percentile of its stored values within 0..100 is at most this (with values
+#: strictly between 0 and 1; noisy cover of up to 127 % stored /100 reaches 1.16), percent when above SERIES_PERCENT_MIN;
+#: in between (a nearly bare layer) it is compared with nothing
+SERIES_FRACTION_MAX = 1.5
+SERIES_PERCENT_MIN = 10.0
+#: fewest valid sampled values for a layer to be judged by check_series_units: a layer mostly masked (clouds; tura.tif band
+#: 22 keeps 36 of 16,000 sampled pixels) has too few values to tell classes (at most codes.MAX_CLASSES = 40 distinct)
+#: or units apart
+SERIES_MIN_SAMPLE = 400
+
+
+def _layer_samples(layers: list[Layer], decode: dict, size: int = UNITS_SAMPLE) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(stored, decoded) 1-D float samples of every layer (`size` x `size` pixels at most, nearest neighbour, all bands of a
+    file in one read): `stored` with the file's own scale (what one --scale must decode alike in every layer), `decoded`
+    as the trend reads it (`decode`: series_values.decoding_options); missing values dropped."""
+    from rasterio.enums import Resampling
+
+    by_file: dict[str, list[int]] = {}
+    for i, layer in enumerate(layers):
+        by_file.setdefault(os.fspath(layer.path), []).append(i)
+    out: list = [None] * len(layers)
+    own = dict(decode, scale=None)
+    for path, idx in by_file.items():
+        bands = [layers[i].band for i in idx]
+        with open_raster(path) as src:
+            step = max(1, max(src.height, src.width) // size)
+            shape = (max(1, src.height // step), max(1, src.width // step))
+            raw = src.read(bands, out_shape=(len(bands),) + shape, resampling=Resampling.nearest)
+            for k, (i, b) in enumerate(zip(idx, bands)):
+                pair = []
+                for opts in (own, decode):
+                    dec = decoding_for(src, b, **opts)
+                    vals = dec.decode(raw[k], valid_mask(src, b, dec, out_shape=shape, resampling=Resampling.nearest))
+                    pair.append(np.asarray(vals[np.isfinite(vals)], dtype=np.float64))
+                out[i] = tuple(pair)
+    return out
+
+
+def _layer_name(layer: Layer, several: bool) -> str:
+    return f"{layer.path} (band {layer.band})" if several else os.fspath(layer.path)
+
+
+def check_series_units(layers: list[Layer], decode: dict, *, scale=None, cover: bool = True) -> None:
+    """Refuse a series whose layers are not all in one unit, or a layer that is no percent cover, before the trend.
+
+    Every layer (samples: _layer_samples) is compared with the others, whatever the series holds:
+    - units (irrmap.mapping.treecover.epoch_units.units_of on the stored values, SERIES_FRACTION_MAX and
+      SERIES_PERCENT_MIN): layers of fractions 0..1 among layers
+      of percent (or the reverse) are refused, naming the fewer (the fractions on a tie): one --scale decodes every
+      layer, so they would be read 100 times too low or high;
+    - class codes (irrmap.mapping.treecover.codes.refuse_class_values) and code layers beside cover
+      (codes.check_code_pair on the decoded values: whole numbers 0..30, e.g. Hansen loss years with their name and
+      band description cleared, beside a layer reaching 80 %).
+    With `cover` (a series of percent cover: no index name, --harmonise or --preset) and no `scale` (which states the
+    decoding), each layer is also checked as `irrmap treecover change` checks an epoch (irrmap.mapping.treecover.percent):
+    fractions 0..1 (DataError), percent stored 0..255 (percent.refuse_byte_scaled), and flag values above 100 that no
+    --nodata declares (percent.flag_values, e.g. 255 in a uint8 series without nodata), which the trend would read
+    as cover (InputError naming --nodata). Layers with fewer than SERIES_MIN_SAMPLE valid sampled values are not judged.
+    Raises InputError / DataError located at the layer's file."""
+    from irrmap.mapping.treecover.codes import check_code_pair, refuse_class_values
+    from irrmap.mapping.treecover.epoch_units import units_of
+    from irrmap.mapping.treecover.percent import (BYTE_FIX_SCALE, FRACTION_QUANTILE, flag_values, refuse_byte_scaled)
+
+    from irrmap.core.errors import DataError
+
+    empty = np.empty(0, np.float64)
+    samples = [(st, dec) if st.size >= SERIES_MIN_SAMPLE and dec.size >= SERIES_MIN_SAMPLE else (empty, empty)
+               for st, dec in _layer_samples(layers, decode)]  # too few values to judge: not judged
+    several = {}
+    for layer in layers:
+        several[os.fspath(layer.path)] = several.get(os.fspath(layer.path), 0) + 1
+    names = [_layer_name(layer, several[os.fspath(layer.path)] > 1) for layer in layers]
+    kinds = [units_of(stored, fraction_max=SERIES_FRACTION_MAX, percent_min=SERIES_PERCENT_MIN) if stored.size else None
+             for stored, _ in samples]
+    counts = {k: kinds.count(k) for k in ("fractions", "percent")}
+    if counts["fractions"] and counts["percent"]:
+        odd = "fractions" if counts["fractions"] <= counts["percent"] else "percent"
+        other = "percent" if odd == "fractions" else "fractions"
+        i = kinds.index(odd)
+        j = kinds.index(other)
+        p99 = lambda v: float(np.percentile(v[(v >= 0) & (v <= 100)], FRACTION_QUANTILE))  # noqa: E731
+        raise InputError(f"SERIES layer {names[i]} holds {odd} (stored p99 {p99(samples[i][0]):.3g}; {counts[odd]} such layer(s)) while "
+                         f"{counts[other]} other layer(s), e.g. {names[j]}, hold {other} (stored p99 {p99(samples[j][0]):.3g}): the series "
+                         "is not in one unit, and one --scale decodes every layer, so the trend would mix values 100 times apart",
+                         os.fspath(layers[i].path),
+                         f"convert the {odd} layer(s) to {other} (gdal_calc.py -A {Path(layers[i].path).name} --calc="
+                         f"{'A*100' if odd == 'fractions' else 'A/100'} --type=Float32 --outfile=...) so that every layer is in one unit")
+    for layer, (stored, _) in zip(layers, samples):
+        if stored.size:
+            refuse_class_values(layer.path, role=f"SERIES layer (band {layer.band})", band=layer.band, values=stored)
+    check_code_pair({name: (f"SERIES layer {name}", dec) for name, (_, dec) in zip(names, samples) if dec.size})
+    if not cover or scale is not None:
+        return
+    for layer, name, (_, dec) in zip(layers, names, samples):
+        cover_vals = dec[(dec >= 0) & (dec <= 100)]
+        if cover_vals.size and float(np.percentile(cover_vals, FRACTION_QUANTILE)) <= 1.0 and ((cover_vals > 0) & (cover_vals < 1)).any():
+            raise DataError(f"SERIES layer {name} holds fractions 0..1, not percent cover 0..100 (p99 "
+                            f"{np.percentile(cover_vals, FRACTION_QUANTILE):.3g}); the slope would be in fractions per year",
+                            os.fspath(layer.path), "pass --scale 100 to read the series as percent (or --scale 1 to keep fractions: "
+                            "the slope is then in fraction per year)")
+        refuse_byte_scaled(layer.path, dec, role=f"SERIES layer {name}",
+                           fix=BYTE_FIX_SCALE + " (if the series is no percent cover, e.g. 8-bit reflectance, state its decoding with --scale 1)")
+        flags = flag_values(dec)
+        if flags.size:
+            share = float((dec > 100).mean())
+            listing = " ".join(f"{v:g}" for v in flags)
+            declared = decode.get("nodata")
+            keep = ([f"{float(declared):g}"] if declared is not None else []) + [f"{float(v):g}" for v in decode.get("fill_values") or ()]
+            raise InputError(f"SERIES layer {name} holds {listing} on {100 * share:.1f} % of its sampled valid pixels, above 100 % "
+                             "cover: an undeclared fill or flag value, which the trend would read as cover (a fill of 255 among cover "
+                             "0..100 bends the slopes by tens of percent a year)", os.fspath(layer.path),
+                             f"declare it missing: pass --nodata {' '.join(dict.fromkeys(keep + listing.split()))} (or --valid-range 0 100; "
+                             "if the series is no percent cover, state its decoding with --scale 1)")
+
+
 def trend_to_file(out, layers: list[Layer], *, min_years: int = DEFAULT_MIN_YEARS, annual: str | None = None, scale=None, nodata=None,
                   harmonise: str | None = None, unit: float = 1.0, memory_mb: float = 512, grid: Grid | None = None,
                   preset: str | None = None, valid_range=None) -> Path:
@@ -367,7 +484,8 @@ def trend_to_file(out, layers: list[Layer], *, min_years: int = DEFAULT_MIN_YEAR
     fewer than two layers, an index series (NDVI, EVI, ... by names or --harmonise) whose decoded values leave -1..1
     (series_values.check_index_values), values not in `unit`s for `harmonise`, and a code layer given as the series
     (Hansen GFC lossyear, a class map by its colour table or its values: irrmap.mapping.treecover.codes.refuse_code_layer,
-    checked on the first layer's band of every file, values on at most 16 files spread over the series)."""
+    checked on the first layer's band of every file, values on at most 16 files spread over the series), and a series
+    not in one unit or a layer that is no percent cover (check_series_units: InputError, DataError for fractions)."""
     if len(layers) < 2:
         raise InputError(f"{len(layers)} dated layer(s): a trend needs a series", "SERIES", "give a raster with one band per date, or several dated files")
     grid = grid or Grid.from_raster(layers[0].path)
@@ -382,6 +500,10 @@ def trend_to_file(out, layers: list[Layer], *, min_years: int = DEFAULT_MIN_YEAR
     if harmonise:
         check_unit(layers[0], harmonise, unit, decode=decode)
     check_index_values(layers, decode, harmonise=harmonise, unit=unit if harmonise else None)
+    from irrmap.mapping.treecover.series_values import index_name
+
+    cover = not harmonise and preset in (None, "none") and index_name(layers, harmonise) is None
+    check_series_units(layers, decode, scale=scale, cover=cover)  # every layer in one unit, each one percent cover
     series = read_series(layers, grid, chunks=edge, harmonise=harmonise, unit=unit, decode=decode)
     times = [layer.date.decimal_year for layer in layers]
     years = [layer.date.year for layer in layers]
