@@ -78,9 +78,10 @@ def test_areas_at_every_level_add_up(tmp_path):
     for level in u.levels:
         assert u.aggregate(vals, level).sum() == 15.0, level
     t = u.zone_table().set_index("code")
-    # missing city: the unit's own code; missing province: its city's code (the city stands for itself)
+    # missing city: the unit's own code; missing province: the province other units of its city give (a1 puts city A
+    # in P, so a2 of city A is in P: the levels nest), else its city's code (the city stands for itself)
     assert t["city"].to_dict() == {"a1": "A", "a2": "A", "b1": "b1", "c1": "C"}
-    assert t["province"].to_dict() == {"a1": "P", "a2": "A", "b1": "b1", "c1": "C"}
+    assert t["province"].to_dict() == {"a1": "P", "a2": "P", "b1": "b1", "c1": "C"}
 
 
 def test_one_warning_names_count_codes_share_and_fix(tmp_path, caplog):

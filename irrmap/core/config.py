@@ -199,7 +199,9 @@ class UnitsSection(_Section):
         "units/units.csv flags them (partial, on_grid_share)."
     )
     parent_fields: dict[str, str] = Field(
-        default_factory=dict, description="With hierarchy = 'fields': level name -> field with that level's code, e.g. {city = 'city_code'}."
+        default_factory=dict, description="With hierarchy = 'fields': level name -> field with that level's code, e.g. {city = 'city_code', "
+        "province = 'prov_code'}, in any order: the levels are ordered finest first by how their codes nest (an error names codes "
+        "with several parents)."
     )
 
     @model_validator(mode="after")

@@ -143,9 +143,71 @@ def parents_from_codes(codes: pd.Series, scheme: str) -> dict[str, pd.Series]:
     return {}
 
 
+def several_parents(child: pd.Series, parent: pd.Series) -> pd.Series:
+    """Codes of `child` (one code per row) that meet more than one distinct code of `parent` (the same rows' codes at a
+    coarser level; missing codes on either side are left out): child code -> sorted list of its parent codes, empty when
+    the child level nests in the parent level (every child code lies in one parent). The one nesting test of
+    `AdminUnits.read` (the order of [units].parent_fields) and irrmap.core.statistics.harmonise.hierarchy_of."""
+    pair = pd.DataFrame({"child": pd.Series(child).to_numpy(dtype=object),
+                         "parent": pd.Series(parent).to_numpy(dtype=object)}).dropna()
+    if pair.empty:
+        return pd.Series([], dtype=object)
+    distinct = pair.drop_duplicates()
+    hit = distinct["child"].duplicated(keep=False)
+    if not hit.any():
+        return pd.Series([], dtype=object)
+    return distinct[hit].groupby("child", sort=True)["parent"].agg(lambda p: sorted(map(str, p)))
+
+
+def several_parents_text(conflicts: pd.Series, child: str, parent: str, n: int = 3) -> str:
+    """'2 city codes lie in more than one province (610100: 610000, 620000; ...)' for `several_parents`' result."""
+    sample = "; ".join(f"{c}: {', '.join(p)}" for c, p in list(conflicts.items())[:n])
+    return f"{len(conflicts)} {child} codes lie in more than one {parent} ({sample}{'; ...' if len(conflicts) > n else ''})"
+
+
+def _nesting_order(table: pd.DataFrame, levels: list[str], fields: dict[str, str], where: str) -> list[str]:
+    """The parent levels of hierarchy 'fields' (columns of `table`, given codes, missing ones not yet filled) finest
+    first: the order in which each level nests in the next (every code of a level lies in ONE code of the next,
+    `several_parents`), whatever order [units].parent_fields gives them in. The given order when it nests; else the one
+    order that does, with an INFO saying the order was taken from the data (the first in the given order when levels
+    with the same units make several); DataError (located at `where`) naming the level pairs that do not nest, a few
+    codes with several parents and the fix when none does. Levels x levels `several_parents` tests; the orders tried
+    are the permutations of the levels (a handful: one field per admin level)."""
+    import itertools
+
+    k = len(levels)
+    nests = {(a, b): several_parents(table[a], table[b]).empty for a in levels for b in levels if a != b}
+
+    def ok(order):
+        return all(nests[order[i], order[i + 1]] for i in range(len(order) - 1))
+
+    if ok(levels):
+        return list(levels)
+    if k <= 7:
+        found = next((list(o) for o in itertools.permutations(levels) if ok(o)), None)
+        if found is not None:
+            log.info("units: [units].parent_fields lists the levels %s; their codes nest as %s (finest first: every code "
+                     "lies in one code of the next level), so the levels are taken in that order from the data",
+                     ", ".join(levels), " -> ".join(["unit", *found]))
+            return found
+    # none nests: name the pairs of the likeliest order (more distinct codes = finer; the given order breaks ties)
+    likely = sorted(levels, key=lambda lv: -table[lv].nunique())
+    parts = []
+    for a, b in zip(likely, likely[1:]):
+        conflicts = several_parents(table[a], table[b])
+        if len(conflicts):
+            parts.append(f"{several_parents_text(conflicts, a, b)}: fields {fields[a]!r} -> {fields[b]!r}")
+    raise DataError(f"the parent levels do not nest in any order: {'; '.join(parts)}", where,
+                    "every code of a level must lie in exactly one code of the next coarser level: correct the parent "
+                    "codes of those units, or leave the level that does not nest out of [units].parent_fields "
+                    "(command line: --parent-field LEVEL=FIELD)")
+
+
 def _fill_parents(table: pd.DataFrame, levels: tuple[str, ...]) -> pd.DataFrame:
-    """`table` with every missing code of a coarser level (a column per `levels[1:]`) filled with the unit's code at
-    the next finer level (its own code at the first parent level), so that the unit stands for itself there and no
+    """`table` with every missing code of a coarser level (a column per `levels[1:]`, finest first) filled with the
+    parent that other units with the same code at the next finer level give (city A in province P for one unit of A
+    makes every unit of A in P: the levels nest), else with the unit's code at the next finer level (its own code at
+    the first parent level), so that the unit stands for itself there and no
     sum over a level (`AdminUnits.aggregate`, the zone table's level columns) leaves it out: the county-level units
     with no city in DataV's city_full (441900 Dongguan and 442000 Zhongshan, prefecture-level cities without counties;
     419001, 4290xx, 4690xx, 6590xx, province-administered county-level cities) become cities of their own, as
@@ -157,7 +219,10 @@ def _fill_parents(table: pd.DataFrame, levels: tuple[str, ...]) -> pd.DataFrame:
     finer = table["code"]
     for level in coarser:
         col = table[level].astype(object)
-        table[level] = col.where(col.notna(), finer)
+        # the parent that other units of the same finer code give (the levels nest: at most one), else the finer code
+        known = pd.DataFrame({"finer": finer, "parent": col}).dropna().drop_duplicates("finer").set_index("finer")["parent"]
+        inherited = finer.map(known)
+        table[level] = col.where(col.notna(), inherited.where(inherited.notna(), finer))
         finer = table[level]
     return table
 
@@ -211,8 +276,12 @@ class AdminUnits:
         statistics join's. DataError also when two units overlap by more than OVERLAP_SHARE of the smaller one
         (`overlapping_pairs`), naming them, the overlap's geodesic area and the fix (`_check_overlaps`: the repaired
         unit's geometry to fix, the duplicate or aggregate feature to drop, or the shared border to correct).
-        With hierarchy "fields", a unit whose parent field is empty at a level stands for itself there (`_fill_parents`:
-        its code at the next finer level, its own at the first parent level), with one WARNING naming how many units per
+        With hierarchy "fields", the parent levels are taken finest first in the order in which their codes nest, whatever
+        the order of `parent_fields` (`_nesting_order`: an INFO when the data reorders them; DataError naming the level
+        pair, codes with several parents and the fix when no order nests), so `levels` is ("unit", finest .. coarsest).
+        A unit whose parent field is empty at a level takes the parent that other units of its code at the next finer
+        level give, else stands for itself there (`_fill_parents`: its code at the next finer level, its own at the first
+        parent level), with one WARNING naming how many units per
         level, the first codes and their share of the units' geodesic area (a parent code is free text here, so one that
         names no unit of its level cannot be told from the units alone).
         """
@@ -249,9 +318,12 @@ class AdminUnits:
         table = gpd.GeoDataFrame({"code": codes}, geometry=geometry.values, crs=geometry.crs)
         levels = tuple(patterns)
         if hierarchy == "fields":
-            levels = ("unit", *parent_fields)
             for level, field in parent_fields.items():
                 table[level] = normalise_codes(attrs[field]).values
+            where = _field_where(paths, ", ".join(parent_fields.values()))
+            order = _nesting_order(table, list(parent_fields), parent_fields, where)
+            parent_fields = {lv: parent_fields[lv] for lv in order}
+            levels = ("unit", *order)
         else:
             for level, parent in parents_from_codes(codes, hierarchy).items():
                 table[level] = parent.values
@@ -272,6 +344,13 @@ class AdminUnits:
         _warn_coarse_codes(table["code"], hierarchy, code_field, paths)
         missing = table[list(parent_fields)].isna().reset_index(drop=True) if hierarchy == "fields" else None  # before __init__ fills them
         units = cls(table, levels, source=";".join(map(str, paths)), hierarchy=hierarchy, options=options)
+        if hierarchy == "fields":  # the filled codes nest too (a filled code could be another unit's code of that level)
+            for finer, coarser in zip(levels[1:], levels[2:]):
+                conflicts = several_parents(units.table[finer], units.table[coarser])
+                if len(conflicts):
+                    raise DataError(f"{several_parents_text(conflicts, finer, coarser)} once units without a {coarser} code "
+                                    f"stand for themselves there", _field_where(paths, parent_fields[coarser]),
+                                    f"fill the {coarser} code of those units, or give codes that no other unit uses at that level")
         if missing is not None:
             units._warn_missing_parents(missing, parent_fields, paths)
         return units
@@ -295,7 +374,7 @@ class AdminUnits:
         files = str(paths[0]) if len(paths) == 1 else f"{len(paths)} unit files ({paths[0]}, ...)"
         log.warning("units: %s: %s. Each such unit stands for itself at that level (its code at the next finer level, at the "
                     "first parent level its own code, as cn-adcode gives 441900 Dongguan, a city without counties, the city "
-                    "441900), so level totals and agreement still count it. Fix: fill the parent field of units that belong "
+                    "441900), or takes the parent that the other units of its finer code give, so level totals and agreement still count it. Fix: fill the parent field of units that belong "
                     "to a parent unit (the parent fields are [units].parent_fields; command line --parent-field LEVEL=FIELD)",
                     files, "; ".join(parts))
 

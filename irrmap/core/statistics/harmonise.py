@@ -15,19 +15,24 @@ flag (the audit's `flags`, ";"-separated):
 4. ``sum_of_children``, then ``disaggregated``: first, fine to coarse, a unit without a value whose children all
    have one gets their sum (a level without a table between two with tables: a county and a province table
    make each city the sum of its counties, never a share of the province). Then, top-down for every pair of
-   adjacent levels, a missing child gets what its reported descendants say (irrmap.core.statistics.residual:
+   adjacent levels and before anything is scaled (from the parents' values as reported), a missing child gets
+   what its reported descendants say (irrmap.core.statistics.residual:
    their sum, 0 without any) plus a share of the parent's residual (parent - children with a value - what is
    reported beneath the missing ones), split in proportion to the prior of each missing child's unreported
    part (`prior`: cropland area, the previous map's or the classifier's expected irrigated area, minus that
    of its reported descendants); flag ``children_exceed_parent`` (residual < 0, beyond floating-point
    rounding: no share; on the nearest reported value, and ``no_residual`` on each missing child, which then
-   keeps only what is reported beneath it, with a warning naming them) and ``equal_split`` (a positive residual and no
+   keeps only what is reported beneath it, as do the missing units beneath it, with a warning naming them) and ``equal_split`` (a positive residual and no
    missing child with a positive prior). So the prior splits only the residual among the missing
    descendants: a parent that agrees with what is reported beneath it changes no reported value.
-5. ``scaled_to_parent``: at and below `binding_level` the parent binds; children whose sum is off by more
-   than `tolerance` are scaled by parent / sum (within tolerance they are accepted unchanged, flag
+5. ``scaled_to_parent``: at and below `binding_level` the parent binds, coarse to fine once step 4 filled every
+   missing child: children whose sum is off their parent's value (scaled by its own parent, if it was) by more
+   than `tolerance` are scaled by parent / sum, so each binding factor reaches every descendant (province 110,
+   cities 50 + 50, counties 25, 25, 25 and one missing: the missing county is 25, then every county 27.5). The
+   flags of this step and the next compare the values before any scaling or replacement (`_flag_disagreement`)
+   (within tolerance they are accepted unchanged, flag
    ``children_within_tolerance`` on the parent; beyond it the parent is flagged ``parent_below_children`` /
-   ``parent_above_children`` when reported children are scaled: the parent if a table reported it, else the
+   ``parent_above_children`` when a child was reported: the parent if a table reported it, else the
    nearest reported ancestor, never a value made up here; a summed child keeps its rule and passes the factor on
    to its children, and ``children_tiny_share`` when all of them
    are reported and sum to less than TINY_SHARE of it: a table in a wrong area unit). Above it the children
@@ -54,7 +59,7 @@ from irrmap.core import plausibility
 from irrmap.core.errors import ConfigError, DataError
 from irrmap.core.statistics.raking import ConvergenceError, rake
 from irrmap.core.statistics.residual import beneath, missing_prior
-from irrmap.core.units import normalise_codes
+from irrmap.core.units import normalise_codes, several_parents, several_parents_text
 
 PRIORS = ("cropland", "previous_map", "expected")
 NO_YEAR = -1  # the year key of tables without a year; shown as <NA> in the outputs
@@ -117,11 +122,19 @@ class HarmoniseResult:
 
 def hierarchy_of(units) -> pd.DataFrame:
     """The hierarchy frame `harmonise` takes, from an irrmap.core.units.AdminUnits: code, level, parent (the
-    code one level up; None at the top), one row per unit of every level."""
+    code one level up; None at the top), one row per unit of every level. `units.levels` run finest first, each level
+    nesting in the next (AdminUnits.read orders hierarchy 'fields' levels so); DataError naming the level pair and the
+    codes when a code of a level lies in more than one unit of the next (never one of its parents picked silently)."""
     rows = []
     for i, level in enumerate(units.levels):
         codes = units.level_codes(level)
         parents = units.level_codes(units.levels[i + 1]) if i + 1 < len(units.levels) else pd.Series([None] * len(codes))
+        if i + 1 < len(units.levels):
+            conflicts = several_parents(codes, parents)
+            if len(conflicts):
+                raise DataError(f"{several_parents_text(conflicts, level, units.levels[i + 1])}: the unit levels "
+                                f"{' -> '.join(units.levels)} do not nest", units.source or "units",
+                                "give every unit one parent code per level, finest level first ([units].parent_fields)")
         frame = pd.DataFrame({"code": codes.to_numpy(), "level": level, "parent": parents.to_numpy()}).dropna(subset=["code"])
         rows.append(frame.drop_duplicates("code"))
     return pd.concat(rows, ignore_index=True)
@@ -190,7 +203,16 @@ def _warn_no_residual(w: pd.DataFrame, flags: dict) -> None:
 
 # ---- inputs -----------------------------------------------------------------------------------------
 def _hierarchy(hierarchy: pd.DataFrame) -> pd.DataFrame:
-    h = hierarchy[["code", "level", "parent"]].astype({"code": str}).drop_duplicates("code").set_index("code")
+    """By code: level, parent, depth (number of ancestors). DataError when a code of a level is given more than one
+    parent (one would be picked silently). A code at two levels (cn-adcode's 441900, a city without counties, is its own
+    county and city) keeps its first row."""
+    given = hierarchy[["code", "level", "parent"]].astype({"code": str})
+    rows = given.drop_duplicates(["code", "level", "parent"])
+    conflicts = several_parents(rows["code"] + " (" + rows["level"].astype(str) + ")", rows["parent"])
+    if len(conflicts):
+        raise DataError(f"the hierarchy gives {several_parents_text(conflicts, 'unit', 'parent')}", "hierarchy",
+                        "give every code one parent: the unit levels must nest, each code in one code of the next level")
+    h = given.drop_duplicates("code").set_index("code")
     h["parent"] = h["parent"].where(h["parent"].notna(), None)
     depth = pd.Series(0, index=h.index)
     ancestor = h["parent"]
@@ -347,22 +369,32 @@ def _reconcile_levels(w: pd.DataFrame, h: pd.DataFrame, rules: HarmoniseRules, f
                 w.at[(parent, year), "rule"] = "sum_of_children"
     has = w["area_m2"].notna()  # a missing unit's floor: what the values beneath it say; fixed until its family is filled
     floor = beneath(w["area_m2"], has, w["level"], levels, h["parent"])
+    known = beneath(has.astype(float), has, w["level"], levels, h["parent"]) > 0  # has a value, or values beneath it
     weights = None
-    for k in range(len(levels) - 2, -1, -1):  # pairs (levels[k + 1] -> levels[k]), coarse to fine
-        binds = k + 1 <= b
+    for k in range(len(levels) - 2, -1, -1):  # coarse to fine: missing children from their parents' values as reported
         for (parent, year), kids in _families(w, h, levels[k]):
             p = w.at[(parent, year), "area_m2"]
-            if np.isnan(p):
-                continue
             missing = kids[w.loc[kids, "area_m2"].isna().to_numpy()]
-            if len(missing):
-                weights = missing_prior(w, has, levels, h, prior()) if weights is None else weights
-                _fill(w, flags, (parent, year), p, kids, missing, floor, weights, parents)
-            if binds:
-                _scale(w, flags, (parent, year), p, kids, rules.tolerance, parents)
+            if np.isnan(p) or not len(missing):
+                continue
+            weights = missing_prior(w, has, levels, h, prior()) if weights is None else weights
+            _fill(w, flags, (parent, year), p, kids, missing, floor, weights, parents)
+    before = w["area_m2"].copy()  # every value before any is scaled or replaced: what the disagreement flags compare
+    for k in range(len(levels) - 2, -1, -1):  # coarse to fine: each binding parent's factor passed on to its children
+        if k + 1 > b:
+            continue
+        for (parent, year), kids in _families(w, h, levels[k]):
+            if np.isnan(w.at[(parent, year), "area_m2"]):
+                continue
+            _flag_disagreement(w, flags, (parent, year), kids, before, known, rules.tolerance, parents)
+            _scale(w, (parent, year), kids, rules.tolerance)
     for k in range(b, len(levels) - 1):  # above the binding level the children bind, fine to coarse
         for (parent, year), kids in _families(w, h, levels[k]):
-            _sum_up(w, flags, (parent, year), kids, rules.tolerance)
+            if w.loc[kids, "area_m2"].isna().any():
+                continue
+            if not np.isnan(w.at[(parent, year), "area_m2"]):
+                _flag_disagreement(w, flags, (parent, year), kids, before, known, rules.tolerance, parents)
+            _sum_up(w, (parent, year), kids, rules.tolerance)
     _verify(w, h, levels, rules.tolerance)
 
 
@@ -379,7 +411,8 @@ def _fill(w, flags, key, p, kids, missing, floor, weights, parents) -> None:
     """Fill the `missing` children of `key` (value `p`): each gets its `floor` (what its reported descendants
     say, 0 without any) plus a share of the residual p - children with a value - the floors, in proportion to
     `weights` (the prior of each one's missing part). A negative residual is flagged children_exceed_parent on
-    the nearest reported value (the parent or an ancestor) and shares nothing."""
+    the nearest reported value (the parent or an ancestor) and shares nothing; the missing children are flagged
+    no_residual then, and also when the parent is a unit so filled (flag no_residual): their value is unknown."""
     base = floor.reindex(missing).to_numpy(dtype=float)
     residual = p - np.nansum(w.loc[kids, "area_m2"].to_numpy(dtype=float)) - base.sum()
     if residual < 0:
@@ -388,6 +421,9 @@ def _fill(w, flags, key, p, kids, missing, floor, weights, parents) -> None:
             for m in missing:  # their value is unknown, not 0: the tables contradict each other
                 flags[m].append("no_residual")
         residual = 0.0
+    if "no_residual" in flags[key]:  # the parent itself got only what is reported beneath it: so do its missing children
+        for m in missing:
+            flags[m].append("no_residual")
     share = weights.reindex(missing).to_numpy(dtype=float)
     if share.sum() <= 0:
         share = np.ones(len(missing))
@@ -398,22 +434,42 @@ def _fill(w, flags, key, p, kids, missing, floor, weights, parents) -> None:
     w.loc[missing, "rule"] = "disaggregated"
 
 
-def _scale(w, flags, key, p, kids, tolerance, h_parent: dict | None = None) -> None:
-    total = w.loc[kids, "area_m2"].sum()
+def _flag_disagreement(w, flags, key, kids, before: pd.Series, known: pd.Series, tolerance, h_parent: dict | None = None) -> None:
+    """Flag how the parent `key` and its children `kids` compare as they were before any scaling or replacement
+    (`before`: area_m2 after the missing values were filled): never a parent already scaled by its own parent against
+    its children (a city equal to its counties is no disagreement because its province scaled it). Within `tolerance`
+    but beyond rounding: children_within_tolerance on a reported parent; beyond it, when a child was reported or has
+    reported values beneath it (`known`: a city filled with its reported counties' sum under a province below them):
+    parent_below_children / parent_above_children (and children_tiny_share when every child was reported and they sum
+    to less than TINY_SHARE of the parent: a table in a wrong area unit) on the parent if a table reported it, else
+    on the nearest reported ancestor (`_flag_reported`)."""
+    p, values = before.at[key], before.reindex(kids)
+    if np.isnan(p) or values.isna().any():
+        return
+    total = values.sum()
     if abs(total - p) <= tolerance * p:
         if abs(total - p) > ROUNDING * p and w.at[key, "rule"] not in DERIVED:
             flags[key].append("children_within_tolerance")
         return
-    rules = w.loc[kids, "rule"].to_numpy()
-    reported = rules != "disaggregated"  # reported, interpolated or summed from reported children
-    if reported.any():  # the parent binds, but say that it disagrees with the children reported under it
-        flag = "parent_below_children" if p < total else "parent_above_children"
-        _flag_reported(w, flags, key, flag, h_parent)
+    reported = (w.loc[kids, "rule"].to_numpy() != "disaggregated") | known.reindex(kids).to_numpy(dtype=bool)
+    if reported.any():
+        _flag_reported(w, flags, key, "parent_below_children" if p < total else "parent_above_children", h_parent)
         if reported.all() and 0 < total < TINY_SHARE * p:
             _flag_reported(w, flags, key, "children_tiny_share", h_parent)
+
+
+def _scale(w, key, kids, tolerance) -> None:
+    """The parent `key` binds: children whose sum is off its current value (scaled by its own parent, if it was) by
+    more than `tolerance` are scaled by parent / sum, so that they sum to it; a derived child keeps its rule (a sum
+    is the sum of its scaled children) and passes the factor on. The flags are `_flag_disagreement`'s."""
+    p = w.at[key, "area_m2"]
+    total = w.loc[kids, "area_m2"].sum()
+    if abs(total - p) <= tolerance * p:
+        return
     if total > 0:
+        rules = w.loc[kids, "rule"].to_numpy()
         w.loc[kids, "area_m2"] *= p / total
-        changed = kids[~np.isin(rules, DERIVED)]  # a derived child stays derived (a sum is the sum of its scaled children)
+        changed = kids[~np.isin(rules, DERIVED)]
         w.loc[changed, "rule"] = "scaled_to_parent"
 
 
@@ -429,19 +485,15 @@ def _flag_reported(w, flags, key, flag, h_parent: dict | None) -> None:
         flags[(code, year)].append(flag)
 
 
-def _sum_up(w, flags, key, kids, tolerance) -> None:
+def _sum_up(w, key, kids, tolerance) -> None:
+    """Above the binding level the children bind: a parent without a value, or off their sum by more than
+    `tolerance`, becomes their sum (rule sum_of_children). The flags are `_flag_disagreement`'s."""
     values = w.loc[kids, "area_m2"]
     if values.isna().any():
         return
     total, p = values.sum(), w.at[key, "area_m2"]
     if not np.isnan(p) and abs(total - p) <= tolerance * p:
-        if abs(total - p) > ROUNDING * p and w.at[key, "rule"] not in DERIVED:
-            flags[key].append("children_within_tolerance")
         return
-    if not np.isnan(p) and w.at[key, "rule"] not in DERIVED:
-        flags[key].append("parent_below_children" if p < total else "parent_above_children")
-        if 0 < total < TINY_SHARE * p and (w.loc[kids, "rule"] != "disaggregated").all():
-            flags[key].append("children_tiny_share")
     w.at[key, "area_m2"] = total
     w.at[key, "rule"] = "sum_of_children"
 
