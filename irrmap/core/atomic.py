@@ -25,6 +25,7 @@ import platform
 import re
 import shutil
 import sys
+import tempfile
 import threading
 from glob import escape as glob_escape
 from pathlib import Path
@@ -87,6 +88,27 @@ def partial_path(path, suffix: str = "") -> Path:
 
 
 @contextlib.contextmanager
+def partial_folder(folder, name: str):
+    """A temporary work folder inside `folder` (created if missing) for the block, removed with its contents at the end.
+
+    Its name is `.NAME.PID.partial.XXXXXXXX` (tempfile.mkdtemp's random tail after `partial_path`'s pattern), so a
+    process killed outright (SIGKILL, power loss), which cannot remove it, leaves a temporary that
+    `remove_stale_partials` / `remove_stale_partials_of(folder / NAME)` delete once PID is gone, as they do the
+    partial files of `atomic_path`. Every temporary folder made inside an output folder is made here (a
+    tempfile.TemporaryDirectory(dir=OUTPUT) there would stay for good); the call first removes those of NAME that
+    processes no longer running left in `folder`. `folder` None: the system's temporary folder.
+    Yields the folder's Path; OSError (e.g. PermissionError) when it cannot be created."""
+    if folder is not None:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        remove_stale_partials_of(Path(folder, name))  # those of killed processes (a command run alone cleans up too)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.partial.", dir=folder))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def atomic_path(path, suffix: str = "", *, make_folder: bool = True):
     """Yield a temporary path; on success rename it to `path`, on error delete it and re-raise. With
     `make_folder=False` a missing folder is an error, not created (a late task writing into a work folder
@@ -145,11 +167,11 @@ def _folder(path) -> Path:
 
 
 def disk_full(path) -> bool:
-    """True when the filesystem that holds `path` (or would hold it) has less than FULL_BELOW bytes free."""
-    try:
-        return shutil.disk_usage(_folder(Path(path))).free < FULL_BELOW
-    except OSError:
-        return False
+    """True when the filesystem that holds `path` (or would hold it) has less than FULL_BELOW bytes free. A
+    filesystem of no size (statvfs: 0 blocks in all: a pseudo-filesystem such as /proc or /sys, which shows 0 bytes
+    free and yet is not full) is not full: its writes fail for their own reasons."""
+    free = _free(path)
+    return free is not None and free < FULL_BELOW
 
 
 def ensure_space(path) -> None:
@@ -231,11 +253,13 @@ _PARTIAL_IN_TEXT = re.compile(r"\.(?P<name>[^/\s]+?)\.\d+\.partial(\.[^/\s:]*)?"
 
 
 def _free(path) -> int | None:
-    """Bytes free (for ordinary users) on the disk that holds or would hold `path`, None when unknown."""
+    """Bytes free (for ordinary users) on the disk that holds or would hold `path`, None when unknown (also on a
+    filesystem of no size, such as /proc: its 0 bytes free say nothing)."""
     try:
-        return shutil.disk_usage(_folder(Path(path))).free
+        usage = shutil.disk_usage(_folder(Path(path)))
     except OSError:
         return None
+    return usage.free if usage.total > 0 else None
 
 
 def _free_text(path) -> str:
@@ -402,19 +426,64 @@ def _names_folder(e: BaseException, path) -> bool:
 
 def check_output_folder(path, where: str) -> None:
     """Raise OutputError unless `path` is, or can be created as, a folder this process may write to with free
-    space; `where` names the setting (e.g. "[run].output_dir"). Nothing is created."""
+    space, and that no other process is writing now; `where` names the setting (e.g. "[run].output_dir").
+
+    Tried, not guessed from permission bits (root passes os.access everywhere) or free space (a pseudo-filesystem
+    such as /proc shows 0 bytes free): the missing folders are created and a probe file
+    (`.irrmap-write-check.PID.partial`) written in the deepest, and then removed again, so nothing is left. The
+    error gives the OS's own cause (strerror of the failed mkdir/write: "No such file or directory" under /proc,
+    "Operation not permitted" under /sys); "No space left on device" only for ENOSPC/EDQUOT or a writable real
+    filesystem with less than FULL_BELOW bytes free. A folder another process holds the lock of
+    (irrmap.core.output_lock: another `irrmap run` writing it) gives the same error as that lock's refusal."""
     path = Path(path).absolute()
     existing = _existing(path)
     if not existing.is_dir():
         what = f"{path} is a file, not a folder" if existing == path else f"{path} cannot be created: {existing} is a file"
         raise OutputError(what, where, "choose a folder path (it is created if missing) that is not an existing file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        code = errno.EROFS if os.statvfs(existing).f_flag & os.ST_RDONLY else errno.EACCES
-        what, fix = _CAUSES[code]
-        raise OutputError(f"cannot write to {existing}: {what}", where, fix)
-    if disk_full(existing):
+    created: list[Path] = []
+    try:
+        try:
+            for p in reversed([path, *path.parents][:len(path.relative_to(existing).parts)]):
+                p.mkdir()
+                created.insert(0, p)
+            _probe_write(path)
+        except OSError as e:
+            raise _folder_error(e, path, where) from e
+    finally:
+        for p in created:  # deepest first: only what this check made, and only while empty
+            with contextlib.suppress(OSError):
+                p.rmdir()
+    if disk_full(path if path.exists() else existing):
         what, fix = _CAUSES[errno.ENOSPC]
         raise OutputError(f"cannot write to {existing}: {what}", where, fix)
+    from irrmap.core.output_lock import check_not_being_written
+
+    check_not_being_written(path, where)
+
+
+def _probe_write(folder: Path) -> None:
+    """Create, write (4 KiB: one block) and remove a probe file in `folder`; OSError as the OS raised it."""
+    probe = folder / f".irrmap-write-check.{os.getpid()}.partial"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, b"\0" * 4096)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            probe.unlink()
+
+
+def _folder_error(e: OSError, path: Path, where: str) -> OutputError:
+    """The OutputError of an output folder the OS refused (mkdir or the probe write of check_output_folder): "cannot
+    write to FOLDER: CAUSE", FOLDER the existing folder where the new folder or probe file could not be made, CAUSE
+    the OS's own words (os.strerror; _CAUSES's wording and fix for the errnos it knows)."""
+    named = Path(os.fsdecode(e.filename)) if e.filename else path / "_"
+    cause = e.strerror or os.strerror(e.errno or 0)
+    fix = "choose an output folder on an ordinary disk that you may write to (not /proc, /sys or /dev)"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+        cause, fix = _CAUSES[e.errno]
+    return OutputError(f"cannot write to {named.parent}: {cause}", where, fix)
 
 
 def _alive(pid: int) -> bool:

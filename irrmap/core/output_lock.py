@@ -93,6 +93,51 @@ def _holder(folder: str) -> str:
     return "another process (an irrmap command writing inside it)"
 
 
+def _refused(key: str, where: str) -> OutputError:
+    """The error of a process refused the exclusive lock of output folder `key` (output_lock, check_not_being_written)."""
+    return OutputError(f"{key} is being written by {_holder(key)}", where, f"{WAIT_FIX}, or choose another output folder")
+
+
+def check_not_being_written(folder, where: str = "[run].output_dir") -> None:
+    """Raise the OutputError (CLI exit 2) that output_lock(`folder`) would raise now, naming the holder's pid, command
+    and start time, when another process holds `folder`'s exclusive lock (another `irrmap run` writing it) or writes
+    inside it (folder_shared_lock); nothing is held afterwards. For `irrmap run --check`
+    (irrmap.core.atomic.check_output_folder). A missing folder, one this process holds, or a file system without
+    locks pass. The test takes the lock for an instant (a non-blocking flock, released at once)."""
+    fcntl = _flock()
+    if fcntl is None:
+        return
+    key = _key(folder)
+    with _mutex:
+        if key in _held:  # this process writes it (a run checking its own folder)
+            return
+        try:
+            fd = os.open(key, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:  # missing (nobody writes there) or not openable: the write check reports that
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _refused(key, where) from None
+        except OSError:  # no locks on this file system
+            return
+        finally:
+            os.close(fd)  # closing the descriptor releases a lock taken
+
+
+def stale_record(folder) -> dict | None:
+    """The record ({pid, command, started}) that a process killed outright (SIGKILL, power loss) left in `folder`'s
+    LOCK_NAME while it held the folder (an `irrmap run` interrupted mid-way), else None: no record, an unreadable
+    one, or its process still exists."""
+    try:
+        info = json.loads(Path(folder, LOCK_NAME).read_text(encoding="utf-8"))
+        if not isinstance(info, dict) or _alive(int(info["pid"])):
+            return None
+        return info
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def file_lock_path(path) -> Path:
     """The lock file of output file `path`: .NAME.irrmap.lock in its folder."""
     p = Path(path)
@@ -165,8 +210,7 @@ def output_lock(folder, command: str | None = None, where: str = "[run].output_d
             except BlockingIOError:
                 with contextlib.suppress(OSError):  # a failed conversion dropped the shared lock: take it back
                     fcntl.flock(entry[0], fcntl.LOCK_SH | fcntl.LOCK_NB)
-                raise OutputError(f"{key} is being written by {_holder(key)}", where,
-                                  f"{WAIT_FIX}, or choose another output folder") from None
+                raise _refused(key, where) from None
             entry[1] = 1
             _write_record(Path(key, LOCK_NAME), command)
         else:
@@ -183,8 +227,7 @@ def output_lock(folder, command: str | None = None, where: str = "[run].output_d
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     os.close(fd)
-                    raise OutputError(f"{key} is being written by {_holder(key)}", where,
-                                      f"{WAIT_FIX}, or choose another output folder") from None
+                    raise _refused(key, where) from None
                 except OSError as e:  # a filesystem without locks (some NFS/CIFS mounts: ENOLCK, EOPNOTSUPP)
                     os.close(fd)
                     (log.debug if best_effort else log.warning)(

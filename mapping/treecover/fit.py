@@ -21,7 +21,6 @@ the cell's position (the same cells whatever the chunking), fit and cross-valida
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 
 import dask
@@ -43,7 +42,7 @@ from irrmap.models.persistence import save_model
 from irrmap.models.regression import Regressor
 from irrmap.models.spatial_cv import assign_folds, blocks_for_folds, cross_validate
 
-from irrmap.core.atomic import check_output_folder
+from irrmap.core.atomic import check_output_folder, partial_folder
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.fill_values import (
     fill_summary,
@@ -135,9 +134,8 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
 
     check_stack_band_order(stack)
     check_band_fills(stack, chunks=chunks)
-    if workdir is not None:
-        Path(workdir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="treecover-fit-", dir=workdir) as tmp:
+    # .treecover-fit.PID.partial.XXXX: a run killed here leaves it for the next run to remove (atomic.remove_stale_partials)
+    with partial_folder(workdir, "treecover-fit") as tmp:
         feats, cover = features_on(stack, grid, tmp, chunks=chunks)
         ref, ref_cover = reference_on(reference, grid, tmp, valid_max=valid_max, chunks=chunks)
         s = sample_cells(grid, ref, ref_cover, feats, cover, min_coverage=min_coverage, max_samples=max_samples, seed=seed,

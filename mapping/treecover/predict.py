@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from pathlib import Path
 
 import dask
@@ -47,7 +46,7 @@ from irrmap.mapping.treecover.summary import SCAN_TILE
 from irrmap.models.persistence import check_features, load_model
 from rasterio.windows import Window
 
-from irrmap.core.atomic import write_text_atomic
+from irrmap.core.atomic import partial_folder, write_text_atomic
 from irrmap.core.errors import GridError, InputError
 from irrmap.core.fill_values import FILL_VALUES
 from irrmap.core.memory import fix_malloc_thresholds
@@ -156,7 +155,7 @@ def _consistency(path: Path, stack: BandStack, card: dict, reference, chunks: in
         log.warning("consistency check skipped: %s", exc)
         return None
     min_cov = float(ref_info["min_coverage"])
-    with tempfile.TemporaryDirectory(prefix="treecover-check-", dir=path.parent) as tmp:
+    with partial_folder(path.parent, "treecover-check") as tmp:  # beside the map: a killed run's is removed by the next
         cover = read_raster(path, stack.grid, band=1, chunks=chunks).data
         (pred,), pred_cov = onto_grid(cover[None], ["cover"], stack.grid, grid, Path(tmp) / "cover.tif", chunks=chunks)
         ref, ref_cov = reference_on(reference, grid, tmp, valid_max=ref_info["valid_max"], chunks=chunks)
