@@ -2,7 +2,8 @@
 
 A stage is skipped when its fingerprint (stage name, its config, the grid, its input checksums) matches
 the one recorded after its last successful run and its outputs still exist; so an interrupted run resumes
-where it stopped, and a changed parameter reruns exactly the stages it touches. Every output is written
+where it stopped, and a changed parameter reruns exactly the stages it touches; the log line `stage X: running
+(reason)` and manifest.json's stage "reason" say why a stage ran (`rerun_reason`). Every output is written
 atomically; manifest.json records versions, checksums, seed and per-stage timings.
 """
 
@@ -13,6 +14,7 @@ import gc
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -34,6 +36,7 @@ from irrmap.app.run_warnings import collected_warnings, warning_record
 from irrmap.app.valid_guard import check_input, run_guarded, source_inputs
 from irrmap.core.config import load_config
 from irrmap.core.config_keys import keys_named, name_keys
+from irrmap.core.dataset_names import is_dataset_name
 from irrmap.core.errors import InputError, gather, raise_all
 from irrmap.core.manifest import DigestCache, git_commit, input_companions, package_versions, write_manifest
 from irrmap.core.output_lock import output_lock
@@ -55,19 +58,122 @@ RUN_WIDE_KEYS = ("chunk_size",)
 
 
 def _fingerprint(stage: Stage, ctx: RunContext) -> str:
+    """The stage's fingerprint (`_fingerprint_parts`)."""
+    return _fingerprint_parts(stage, ctx)[0]
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fingerprint_parts(stage: Stage, ctx: RunContext) -> tuple[str, dict]:
+    """(fingerprint, parts) of `stage`: the fingerprint is one SHA-256 (hex) over the stage name, its params, the
+    run-wide keys (RUN_WIDE_KEYS), the grid, irrmap.__version__, irrmap.core.code_digest and each input's checksum,
+    in that order; a stage is skipped when it equals the one its last run recorded. The parts are what went into it,
+    kept in the run state so that a rerun can say why (`rerun_reason`): {"params", "run", "grid": SHA-256 of the
+    JSON hashed, "version", "code", "inputs": {input as the state stores it (run_state.stored_path): checksum}}.
+    Raises InputError for a missing input in the output folder (`_check_made`), OSError for an unreadable input."""
+    params = json.dumps(stage.params(ctx), sort_keys=True, default=str).encode()
+    run_wide = json.dumps({k: getattr(ctx.config.run, k) for k in RUN_WIDE_KEYS}, sort_keys=True, default=str).encode()
+    grid = json.dumps(ctx.grid.to_dict(), sort_keys=True).encode()
+    code = code_digest()  # changed code reruns the stages (irrmap.core.code_digest)
     h = hashlib.sha256()
     h.update(stage.name.encode())
-    h.update(json.dumps(stage.params(ctx), sort_keys=True, default=str).encode())
-    h.update(json.dumps({k: getattr(ctx.config.run, k) for k in RUN_WIDE_KEYS}, sort_keys=True, default=str).encode())
-    h.update(json.dumps(ctx.grid.to_dict(), sort_keys=True).encode())
+    h.update(params)
+    h.update(run_wide)
+    h.update(grid)
     h.update(irrmap.__version__.encode())
-    h.update(code_digest().encode())  # changed code reruns the stages (irrmap.core.code_digest)
+    h.update(code.encode())
     inputs = stage.inputs(ctx)
     _check_made(stage, ctx, inputs)
     ctx.checksum_all(inputs)
+    checksums = {}
     for p in inputs:
-        h.update(ctx.checksum(p).encode())
-    return h.hexdigest()
+        checksum = ctx.checksum(p)
+        h.update(checksum.encode())
+        checksums[_input_key(p, ctx)] = checksum
+    parts = {"params": _sha(params), "run": _sha(run_wide), "grid": _sha(grid), "version": irrmap.__version__,
+             "code": code, "inputs": checksums}
+    return h.hexdigest(), parts
+
+
+def _input_key(p, ctx: RunContext) -> str:
+    """An input as the run state stores it: a file path as run_state.stored_path does (relative to the output folder
+    when in it or in the config's folder, so a moved run compares its own files), a dataset name as resolved."""
+    name = str(ctx.path(p))
+    return name if is_dataset_name(name) or not Path(name).is_absolute() else stored_path(name, ctx.outdir, Path(ctx.loaded.path).parent)
+
+
+def _shown_input(key: str, ctx: RunContext) -> str:
+    """A stored input (`_input_key`) as a rerun reason names it: relative to the config's folder when in it (as the
+    config names it; a product in the output folder as e.g. `output/aligned/cropland.tif`), else absolute."""
+    if is_dataset_name(key):
+        return key  # NETCDF:"...":var, /vsizip/...
+    p = located(key, ctx.outdir)
+    base = Path(os.path.abspath(Path(ctx.loaded.path).parent))
+    return os.path.relpath(p, base) if Path(os.path.abspath(p)).is_relative_to(base) else str(p)
+
+
+def _listed(names: list[str], most: int = 3) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def rerun_reason(stage: Stage, ctx: RunContext, prev: dict, fp: str, parts: dict, force: bool) -> str:
+    """Why `stage` runs, one phrase for the log line `stage X: running (reason)` and manifest.json's stage "reason":
+    its record `prev` in the run state (irrmap.app.run_state) against its current fingerprint `fp` and `parts`
+    (`_fingerprint_parts`). Reasons: "forced (--force)", "first run", "an earlier interrupted or failed run",
+    "no record of the previous parts (state written by an older irrmap)", "input PATH changed", "inputs added: ...",
+    "inputs removed: ...", "parameters changed", "[run] chunk_size changed", "grid changed", "irrmap's version
+    changed", "irrmap's code changed", "outputs missing: NAMES"; several are joined by "; "."""
+    if force:
+        return "forced (--force)"
+    if not prev:
+        return "first run"
+    if "interrupted" in prev:
+        before = prev.get("interrupted")
+        return "an earlier interrupted or failed run" + (f" (which ran it for: {before})" if isinstance(before, str) and before else "")
+    why = []
+    if prev.get("fingerprint") != fp:
+        old = prev.get("parts")
+        if "untrusted" in prev:
+            why.append(str(prev["untrusted"]))
+        elif not isinstance(old, dict):
+            why.append("no record of the previous parts (state written by an older irrmap)")
+        else:
+            why += _changed_parts(old, parts, ctx)
+            if not why:
+                why.append("its fingerprint changed")  # e.g. the order of its inputs
+    missing = [_relative(located(p, ctx.outdir), ctx.outdir) for p in prev.get("outputs", []) if not located(p, ctx.outdir).exists()]
+    missing += [_relative(p, ctx.outdir) for p in stage.provides(ctx).values() if not Path(p).exists()]
+    if missing:
+        why.append(f"outputs missing: {_listed(list(dict.fromkeys(missing)))}")
+    return "; ".join(why) or "its record does not match"
+
+
+def _changed_parts(old: dict, new: dict, ctx: RunContext) -> list[str]:
+    """The phrases of `rerun_reason` for the parts (`_fingerprint_parts`) that differ between `old` and `new`."""
+    why = []
+    old_in, new_in = old.get("inputs") or {}, new["inputs"]
+    changed = [_shown_input(k, ctx) for k in new_in if k in old_in and old_in[k] != new_in[k]]
+    added = [_shown_input(k, ctx) for k in new_in if k not in old_in]
+    removed = [_shown_input(k, ctx) for k in old_in if k not in new_in]
+    if changed:
+        why.append(f"input{'s' if len(changed) > 1 else ''} {_listed(changed)} changed")
+    if added:
+        why.append(f"inputs added: {_listed(added)}")
+    if removed:
+        why.append(f"inputs removed: {_listed(removed)}")
+    if old.get("params") != new["params"]:
+        why.append("parameters changed")
+    if old.get("run") != new["run"]:
+        why.append(f"[run] {', '.join(RUN_WIDE_KEYS)} changed")
+    if old.get("grid") != new["grid"]:
+        why.append("grid changed")
+    if old.get("version") != new["version"]:
+        why.append(f"irrmap's version changed ({old.get('version')} -> {new['version']})")
+    if old.get("code") != new["code"]:
+        why.append("irrmap's code changed")
+    return why
 
 
 @contextlib.contextmanager
@@ -191,21 +297,28 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
             (cluster_failures(where, running, outdir) if where else contextlib.nullcontext()), _objects_so_far_frozen():
         for stage in plan:
             raise_if_swallowed()  # a Ctrl-C or SIGTERM that native code swallowed stops the run here at the latest
-            fp = _fingerprint(stage, ctx)
+            fp, parts = _fingerprint_parts(stage, ctx)
             prev = state.get(stage.name, {})
             t0 = time.perf_counter()
+            reason = None
             if prev.get("fingerprint") == fp and _all_exist(stage, ctx, prev):
                 log.info("stage %s: up to date, skipped", stage.name)
                 outputs, status = [located(p, outdir) for p in prev["outputs"]], "skipped (up to date)"
                 warned = [warning_record(w["stage"], w["logger"], located_message(w["message"], outdir, base))
                           for w in prev.get("warnings", [])]  # naming the files in the folders as they are now
-            else:
-                log.info("stage %s: running", stage.name)
-                if state.pop(stage.name, None):  # a stage that fails or is stopped must never count as up to date
+                if prev.get("parts") != parts:  # a record of an older irrmap: its parts, so that a later rerun can say why
+                    state[stage.name] = prev | {"parts": parts}
                     save_state(outdir, state)
+            else:
+                reason = rerun_reason(stage, ctx, prev, fp, parts, force)
+                log.info("stage %s: running (%s)", stage.name, reason)
+                # a stage that fails or is stopped must never count as up to date: until it is done, its record is only
+                # a marker (no fingerprint), from which the next run tells why it reruns
+                state[stage.name] = {"interrupted": reason, "outputs": []}
+                save_state(outdir, state)
                 with collected_warnings(stage.name, []) as warned, keys_named(loaded, stage.name):  # its file errors name their keys
                     outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
-                state[stage.name] = {"fingerprint": fp, "outputs": [stored_path(p, outdir, base) for p in outputs],
+                state[stage.name] = {"fingerprint": fp, "parts": parts, "outputs": [stored_path(p, outdir, base) for p in outputs],
                                      "warnings": [w | {"message": stored_message(w["message"], outdir, base)} for w in warned]}
                 save_state(outdir, state)
                 ctx.digests.save()
@@ -216,7 +329,7 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
                 "seconds": round(time.perf_counter() - t0, 3),
                 "fingerprint": fp,
                 "outputs": [_relative(p, outdir) for p in outputs],
-            }
+            } | ({"reason": reason} if reason else {})  # why it ran (rerun_reason); a skipped stage has none
             ctx.warnings.extend(warned)
     shutil.rmtree(ctx.run_cache, ignore_errors=True)  # every stage is done: nothing left to hand on
     manifest["status"] = "complete"

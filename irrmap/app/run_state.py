@@ -1,4 +1,5 @@
-"""OUTPUT/.irrmap-state.json, what `irrmap run` remembers per stage (fingerprint, outputs, warnings), with its paths
+"""OUTPUT/.irrmap-state.json, what `irrmap run` remembers per stage (fingerprint, the parts hashed into it, outputs,
+warnings; irrmap.app.pipeline._fingerprint_parts), with its paths
 stored so that the record stays true when the run's folder is copied or moved.
 
 An output inside the output folder or the config's folder (the run's folder, what a user copies) is stored
@@ -91,6 +92,7 @@ def load_state(outdir: Path, base: Path) -> dict:
         outputs = [_rerooted(str(p), outdir, base, roots) for p in rec.get("outputs", [])]
         if None in outputs:  # an old absolute path this folder cannot place: not trusted, the stage reruns
             rec.pop("fingerprint", None)
+            rec["untrusted"] = "outputs recorded by an older irrmap at absolute paths this folder cannot place"  # the rerun's reason
             outputs = [p for p in outputs if p is not None]
         rec["outputs"] = [stored_path(p, outdir, base) if Path(p).is_absolute() else p for p in outputs]
     return state

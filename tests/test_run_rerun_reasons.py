@@ -1,0 +1,184 @@
+"""`irrmap run` says why each stage reruns: the log line `stage X: running (reason)`, manifest.json's stage "reason"
+and the per-stage line `irrmap run` prints. Before, the log said only `stage X: running` and the manifest `ran`, so after
+changing one input, one config value or irrmap's code nobody could tell which stage reran for what. The fingerprint
+itself is unchanged (one SHA-256; its parts are now kept beside it in OUTPUT/.irrmap-state.json).
+
+The truth in every test is what the test itself changed: a config value of [statistics], the bytes of one input file,
+one deleted output, a stopped stage, irrmap's code digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+import irrmap
+from irrmap.app import pipeline
+from irrmap.app.cli import main
+from irrmap.app.pipeline import run_pipeline
+from irrmap.core.grid import Grid
+from irrmap.core.raster_write import write_raster
+
+from conftest import as_dataarray
+
+# the tiny project of tests/test_pipeline_cli.py: four stages, 45 x 89 pixels
+CONFIG = """
+[run]
+name = "tiny"
+output_dir = "out"
+seed = 3
+
+[grid]
+crs = "EPSG:4326"
+bounds = [100.0, 40.0, 100.2, 40.1]
+resolution = 0.00225
+
+[inputs.dem]
+path = "dem.tif"
+
+[inputs.cropland]
+path = "landcover.tif"
+kind = "fraction"
+classes = [1]
+
+[units]
+path = "units.gpkg"
+code_field = "code"
+
+[statistics]
+path = "stats.csv"
+code_field = "code"
+area_field = "irrigated"
+area_unit = "ha"
+"""
+SKIPPED = "skipped (up to date)"
+FINE = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00025, "EPSG:4326")  # ~ 25 m land cover
+
+
+def _landcover(path, every: int) -> None:
+    lc = (np.indices(FINE.shape).sum(axis=0) % every == 0).astype("uint8")  # 1 = crop on 1/every of the cells
+    write_raster(path, as_dataarray(lc, FINE), dtype="uint8", nodata=255, cog=False)
+
+
+@pytest.fixture
+def project(tmp_path):
+    _landcover(tmp_path / "landcover.tif", 3)
+    dem = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.001, "EPSG:4326")
+    write_raster(tmp_path / "dem.tif", as_dataarray(np.linspace(500, 900, dem.size, dtype="float32").reshape(dem.shape), dem), cog=False)
+    gpd.GeoDataFrame({"code": ["620101", "620102"]}, geometry=[box(100.0, 40.0, 100.1, 40.1), box(100.1, 40.0, 100.2, 40.1)],
+                     crs="EPSG:4326").to_file(tmp_path / "units.gpkg")
+    pd.DataFrame({"code": ["620101", "620102"], "irrigated": [1200.0, 300.0]}).to_csv(tmp_path / "stats.csv", index=False)
+    (tmp_path / "config.toml").write_text(CONFIG)
+    run_pipeline(tmp_path / "config.toml")
+    return tmp_path
+
+
+def _rerun(project, caplog):
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="irrmap.app.pipeline"):
+        m = run_pipeline(project / "config.toml")
+    return {k: v["status"] for k, v in m["stages"].items()}, {k: v.get("reason") for k, v in m["stages"].items()}
+
+
+def test_first_run_then_an_unchanged_rerun_skips_every_stage_without_a_reason(project, caplog):
+    first = json.loads((project / "out" / "manifest.json").read_text())["stages"]
+    assert {k: v.get("reason") for k, v in first.items()} == dict.fromkeys(["inputs.dem", "inputs.cropland", "units", "statistics"], "first run")
+    status, reason = _rerun(project, caplog)
+    assert set(status.values()) == {SKIPPED} and set(reason.values()) == {None}
+    assert "running" not in caplog.text
+
+
+def test_a_changed_parameter_names_parameters_and_upstream_stages_skip(project, caplog):
+    (project / "config.toml").write_text(CONFIG.replace('area_unit = "ha"', 'area_unit = "mu"'))
+    status, reason = _rerun(project, caplog)
+    assert status == {"inputs.dem": SKIPPED, "inputs.cropland": SKIPPED, "units": SKIPPED, "statistics": "ran"}
+    assert reason["statistics"] == "parameters changed"
+    assert "stage statistics: running (parameters changed)" in caplog.text
+
+
+def test_a_rewritten_input_is_named_and_so_is_the_upstream_product(project, caplog):
+    pd.DataFrame({"code": ["620101", "620102"], "irrigated": [1000.0, 300.0]}).to_csv(project / "stats.csv", index=False)
+    status, reason = _rerun(project, caplog)
+    assert status == {"inputs.dem": SKIPPED, "inputs.cropland": SKIPPED, "units": SKIPPED, "statistics": "ran"}
+    assert reason["statistics"] == "input stats.csv changed"
+    _landcover(project / "landcover.tif", 2)  # half the cells crop, not a third: the aligned fraction changes
+    status, reason = _rerun(project, caplog)
+    assert status["inputs.dem"] == SKIPPED and status["units"] == SKIPPED
+    assert reason["inputs.cropland"] == "input landcover.tif changed"
+    # statistics reads the cropland product only: it reruns because inputs.cropland's output changed, and says so
+    assert status["statistics"] == "ran" and reason["statistics"] == "input out/aligned/cropland.tif changed"
+
+
+def test_a_deleted_output_is_named(project, caplog):
+    (project / "out" / "units" / "zones.tif").unlink()
+    status, reason = _rerun(project, caplog)
+    assert status["units"] == "ran" and reason["units"] == "outputs missing: units/zones.tif"
+    assert status["inputs.dem"] == SKIPPED and status["inputs.cropland"] == SKIPPED
+    assert "stage units: running (outputs missing: units/zones.tif)" in caplog.text
+
+
+def test_a_stopped_stage_says_an_earlier_run_was_interrupted(project, caplog, monkeypatch):
+    pd.DataFrame({"code": ["620101", "620102"], "irrigated": [1000.0, 300.0]}).to_csv(project / "stats.csv", index=False)
+    guarded = pipeline.run_guarded
+
+    def stopped(stage, ctx):
+        if stage.name == "statistics":
+            raise KeyboardInterrupt
+        return guarded(stage, ctx)
+
+    monkeypatch.setattr(pipeline, "run_guarded", stopped)
+    with pytest.raises(KeyboardInterrupt), caplog.at_level(logging.INFO, logger="irrmap.app.pipeline"):
+        run_pipeline(project / "config.toml")
+    assert "stage statistics: running (input stats.csv changed)" in caplog.text
+    monkeypatch.setattr(pipeline, "run_guarded", guarded)
+    status, reason = _rerun(project, caplog)
+    assert status["statistics"] == "ran"
+    assert reason["statistics"] == "an earlier interrupted or failed run (which ran it for: input stats.csv changed)"
+
+
+def test_a_state_of_an_older_irrmap_has_no_parts(project, caplog):
+    state_file = project / "out" / ".irrmap-state.json"
+    state = json.loads(state_file.read_text())
+    state_file.write_text(json.dumps({k: {f: v for f, v in rec.items() if f != "parts"} for k, rec in state.items()}))
+    (project / "config.toml").write_text(CONFIG.replace('area_unit = "ha"', 'area_unit = "mu"'))
+    status, reason = _rerun(project, caplog)  # the old state's fingerprints still hold: only statistics reruns
+    assert status == {"inputs.dem": SKIPPED, "inputs.cropland": SKIPPED, "units": SKIPPED, "statistics": "ran"}
+    assert reason["statistics"] == "no record of the previous parts (state written by an older irrmap)"
+    assert all("parts" in rec for rec in json.loads(state_file.read_text()).values())  # skipped stages record theirs now
+
+
+def test_changed_code_is_the_reason_of_every_stage(project, caplog, monkeypatch):
+    monkeypatch.setattr(pipeline, "code_digest", lambda: "other code")
+    status, reason = _rerun(project, caplog)
+    assert set(status.values()) == {"ran"} and set(reason.values()) == {"irrmap's code changed"}
+
+
+def test_the_printed_stage_lines_give_the_reason(project, capsys):
+    (project / "out" / "units" / "zones.tif").unlink()
+    assert main(["-q", "run", str(project / "config.toml")]) == 0
+    lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln.strip()}
+    assert lines["units"].endswith("(outputs missing: units/zones.tif)") and lines["inputs.dem"].endswith(" s")
+
+
+def test_control_fingerprint_bytes_unchanged(project):
+    """Control (passes on the old code too): the fingerprint is still the one SHA-256 of the same bytes, computed
+    here from its definition, so existing run folders keep skipping."""
+    m = json.loads((project / "out" / "manifest.json").read_text())
+    loaded = irrmap.core.config.load_config(project / "config.toml")
+    ctx = irrmap.app.context.RunContext(loaded, loaded.grid(), loaded.output_dir)
+    for stage in pipeline.plan_stages(ctx):
+        h = hashlib.sha256(stage.name.encode())
+        h.update(json.dumps(stage.params(ctx), sort_keys=True, default=str).encode())
+        h.update(json.dumps({"chunk_size": loaded.config.run.chunk_size}, sort_keys=True).encode())
+        h.update(json.dumps(ctx.grid.to_dict(), sort_keys=True).encode())
+        h.update(irrmap.__version__.encode())
+        h.update(irrmap.core.code_digest.code_digest().encode())
+        for p in stage.inputs(ctx):
+            h.update(hashlib.sha256(ctx.path(p).read_bytes()).hexdigest().encode())
+        assert m["stages"][stage.name]["fingerprint"] == h.hexdigest(), stage.name
