@@ -67,11 +67,16 @@ few_crop_min_pixels = 0
 """
 
 
-@pytest.fixture
-def project(tmp_path):
-    fine = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00025, "EPSG:4326")  # ~ 25 m land cover
-    lc = (np.indices(fine.shape).sum(axis=0) % 3 == 0).astype("uint8")  # 1 = crop on a third of cells
-    write_raster(tmp_path / "landcover.tif", as_dataarray(lc, fine), dtype="uint8", nodata=255, cog=False)
+def write_landcover(path, every: int = 3) -> None:
+    """The tiny project's ~25 m land cover: 1 = crop on 1/`every` of the cells (a third by default)."""
+    fine = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00025, "EPSG:4326")
+    lc = (np.indices(fine.shape).sum(axis=0) % every == 0).astype("uint8")
+    write_raster(path, as_dataarray(lc, fine), dtype="uint8", nodata=255, cog=False)
+
+
+def write_tiny_project(tmp_path):
+    """The tiny two-county project (CONFIG and its inputs) in `tmp_path`."""
+    write_landcover(tmp_path / "landcover.tif")
     dem = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.001, "EPSG:4326")
     write_raster(tmp_path / "dem.tif", as_dataarray(np.linspace(500, 900, dem.size, dtype="float32").reshape(dem.shape), dem), cog=False)
     gpd.GeoDataFrame({"code": ["620101", "620102"]}, geometry=[box(100.0, 40.0, 100.1, 40.1), box(100.1, 40.0, 100.2, 40.1)],
@@ -79,6 +84,11 @@ def project(tmp_path):
     pd.DataFrame({"code": ["620101", "620102"], "irrigated": [1200.0, 300.0]}).to_csv(tmp_path / "stats.csv", index=False)
     (tmp_path / "config.toml").write_text(CONFIG)
     return tmp_path
+
+
+@pytest.fixture
+def project(tmp_path):
+    return write_tiny_project(tmp_path)
 
 
 def test_run_writes_outputs_manifest_and_resumes(project, capsys):

@@ -12,69 +12,20 @@ import hashlib
 import json
 import logging
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
 
 import irrmap
 from irrmap.app import pipeline
 from irrmap.app.cli import main
 from irrmap.app.pipeline import run_pipeline
-from irrmap.core.grid import Grid
-from irrmap.core.raster_write import write_raster
+from test_pipeline_cli import CONFIG, write_landcover, write_tiny_project  # the tiny project: four stages, 45 x 89 pixels
 
-from conftest import as_dataarray
-
-# the tiny project of tests/test_pipeline_cli.py: four stages, 45 x 89 pixels
-CONFIG = """
-[run]
-name = "tiny"
-output_dir = "out"
-seed = 3
-
-[grid]
-crs = "EPSG:4326"
-bounds = [100.0, 40.0, 100.2, 40.1]
-resolution = 0.00225
-
-[inputs.dem]
-path = "dem.tif"
-
-[inputs.cropland]
-path = "landcover.tif"
-kind = "fraction"
-classes = [1]
-
-[units]
-path = "units.gpkg"
-code_field = "code"
-
-[statistics]
-path = "stats.csv"
-code_field = "code"
-area_field = "irrigated"
-area_unit = "ha"
-"""
 SKIPPED = "skipped (up to date)"
-FINE = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.00025, "EPSG:4326")  # ~ 25 m land cover
-
-
-def _landcover(path, every: int) -> None:
-    lc = (np.indices(FINE.shape).sum(axis=0) % every == 0).astype("uint8")  # 1 = crop on 1/every of the cells
-    write_raster(path, as_dataarray(lc, FINE), dtype="uint8", nodata=255, cog=False)
-
-
 @pytest.fixture
 def project(tmp_path):
-    _landcover(tmp_path / "landcover.tif", 3)
-    dem = Grid.from_bounds(100.0, 40.0, 100.2, 40.1, 0.001, "EPSG:4326")
-    write_raster(tmp_path / "dem.tif", as_dataarray(np.linspace(500, 900, dem.size, dtype="float32").reshape(dem.shape), dem), cog=False)
-    gpd.GeoDataFrame({"code": ["620101", "620102"]}, geometry=[box(100.0, 40.0, 100.1, 40.1), box(100.1, 40.0, 100.2, 40.1)],
-                     crs="EPSG:4326").to_file(tmp_path / "units.gpkg")
-    pd.DataFrame({"code": ["620101", "620102"], "irrigated": [1200.0, 300.0]}).to_csv(tmp_path / "stats.csv", index=False)
-    (tmp_path / "config.toml").write_text(CONFIG)
+    write_tiny_project(tmp_path)
     run_pipeline(tmp_path / "config.toml")
     return tmp_path
 
@@ -107,7 +58,7 @@ def test_a_rewritten_input_is_named_and_so_is_the_upstream_product(project, capl
     status, reason = _rerun(project, caplog)
     assert status == {"inputs.dem": SKIPPED, "inputs.cropland": SKIPPED, "units": SKIPPED, "statistics": "ran"}
     assert reason["statistics"] == "input stats.csv changed"
-    _landcover(project / "landcover.tif", 2)  # half the cells crop, not a third: the aligned fraction changes
+    write_landcover(project / "landcover.tif", every=2)  # half the cells crop, not a third: the aligned fraction changes
     status, reason = _rerun(project, caplog)
     assert status["inputs.dem"] == SKIPPED and status["units"] == SKIPPED
     assert reason["inputs.cropland"] == "input landcover.tif changed"
