@@ -889,7 +889,7 @@ _ACCEPTS = {
     ("grid", "bounds"): "4 numbers [left, bottom, right, top] in CRS units",
     ("inputs", "*", "band"): 'a layer number (1, 2, ...) or a layer name (text, e.g. "NDVI")',
     ("inputs", "*", "valid_range"): "2 numbers [min, max]",
-    ("models", "cv_blocks"): "a block size in pixels (a whole number), 'units', or 0 / 'none' to skip",
+    ("models", "cv_blocks"): "a block size in pixels (a whole number) or 'units'",
 }
 
 
