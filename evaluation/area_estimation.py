@@ -25,6 +25,7 @@ import pandas as pd
 
 from irrmap.evaluation.confusion import Z95, _clean
 from irrmap.core.errors import DataError
+from irrmap.evaluation.margins import drop_total_sizes, matrix_without_margins
 from irrmap.evaluation.labels import is_missing, mixed_coding, mixed_coding_fix, word_meaning
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,14 @@ def olofsson(matrix, mapped_sizes, classes=None) -> AreaEstimate:
     mapped size (pixels or area) of each map class, in the matrix's row order (or keyed by class).
 
     Raises DataError when a class has a mapped size but no sample unit (its area would be lost), sample units
-    but no mapped size, or a size for a class the matrix lacks; the area proportions then always sum to 1."""
+    but no mapped size, or a size for a class the matrix lacks; the area proportions then always sum to 1.
+
+    A labelled matrix (DataFrame) copied with its margins, as Olofsson et al. (2014) Table 8 prints it, is read
+    without them, and so is a total entry of labelled sizes (Series / dict): margins.matrix_without_margins and
+    margins.drop_total_sizes check that each is the sum of the others (InputError if not) and log it at INFO."""
+    totals = set()
     if isinstance(matrix, pd.DataFrame):
+        matrix, totals = matrix_without_margins(matrix, "matrix")
         classes = list(matrix.index) if classes is None else list(classes)
         if list(matrix.columns) != list(matrix.index):
             matrix = matrix.reindex(columns=matrix.index, fill_value=0) if set(matrix.columns) <= set(matrix.index) else None
@@ -132,7 +139,7 @@ def olofsson(matrix, mapped_sizes, classes=None) -> AreaEstimate:
                         "give the number of sample units in each cell (rows map class, columns reference class), not "
                         "proportions or areas")
     if isinstance(mapped_sizes, (pd.Series, dict)):
-        sizes = pd.Series(mapped_sizes)
+        sizes = drop_total_sizes(pd.Series(mapped_sizes, dtype=np.float64), "mapped sizes", "class", totals)
         missing = [c for c in classes if c not in sizes.index]
         if missing:
             raise DataError(f"no mapped size for classes {missing}", "mapped sizes", "give one size per map class")
@@ -362,6 +369,8 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
     None: equal weights within each stratum (stratified random sampling).
 
     `stratum_sizes` maps each stratum to its size N_h (pixels or area); every sampled stratum needs a size > 0,
+    and an entry labelled as a total (total, sum, all, ...: margins.is_total_label) that is the sum of the others
+    is left out (InputError if it is not the sum);
     and unsampled strata with a size are an error (their area would be lost), as are map or reference labels
     outside `classes`. `fpc` applies (1 - n_h/N_h) to the variances (meaningful when N_h counts sample units,
     i.e. pixels).
@@ -384,6 +393,7 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
         m, r = binary_recoding(m, r, what="samples: map and reference labels")
     sizes = pd.Series(stratum_sizes, dtype=np.float64)
     sizes.index = sizes.index.map(str)
+    sizes = drop_total_sizes(sizes, "strata sizes", "stratum")
     keys = sizes.index
     if classes is None:  # (callers that give the classes, e.g. design.design_accuracy, key their strata themselves)
         s, keys = binary_recoding(s, pd.Series(list(sizes.index), dtype=object), what="samples and strata sizes: stratum labels")

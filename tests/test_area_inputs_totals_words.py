@@ -208,3 +208,39 @@ def test_ir_rf_hint_is_the_right_way_round():
         binary_labels(["IR", "RF", "RF"])
     fix = str(e.value)
     assert "ir=1" in fix and "rf=0" in fix and "rf=1" not in fix
+
+
+def _table8_frame(total="Total"):
+    import pandas as pd
+
+    n = np.array(COUNTS)
+    body = np.vstack([np.column_stack([n, n.sum(axis=1)]), [*n.sum(axis=0), n.sum()]])
+    return pd.DataFrame(body, index=[*CLASSES, total], columns=[*CLASSES, total])
+
+
+@pytest.mark.parametrize("total", ["Total", "sum", "Grand total"])
+def test_library_olofsson_reads_a_labelled_table8_without_its_margins(total):
+    """Called as a library with Table 8 as printed (both margins) and sizes with their total: the published
+    figures, not a fifth class 'Total' (before: OA 0.48 with no error)."""
+    from irrmap.evaluation.area_estimation import olofsson
+
+    sizes = {**dict(zip(CLASSES, SIZES)), total: sum(SIZES)}
+    _check_published(olofsson(_table8_frame(total), sizes))
+
+
+def test_library_olofsson_refuses_a_total_that_is_not_the_sum():
+    from irrmap.evaluation.area_estimation import olofsson
+
+    with pytest.raises(InputError, match="not the sum"):
+        olofsson(_table8_frame(), {**dict(zip(CLASSES, SIZES)), "Total": sum(SIZES) + 10_000})
+
+
+def test_library_stehman_leaves_out_a_total_stratum_size():
+    """stehman() given strata sizes with their 'Total': the estimates of the sizes without it (hand-computed:
+    OA = sum_h W_h acc_h with W = 10/40, 30/40 and acc_a = 1/2, acc_b = 1 -> 0.875)."""
+    from irrmap.evaluation.area_estimation import stehman
+
+    est = stehman(["a", "a", "b", "b"], [1, 1, 0, 0], [1, 0, 0, 0], {"a": 10, "b": 30, "Total": 40})
+    assert est.overall_accuracy == pytest.approx(0.25 * 0.5 + 0.75 * 1.0)
+    with pytest.raises(InputError, match="not the sum"):
+        stehman(["a", "a", "b", "b"], [1, 1, 0, 0], [1, 0, 0, 0], {"a": 10, "b": 30, "Total": 50})

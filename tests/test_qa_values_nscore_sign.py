@@ -107,13 +107,19 @@ def test_real_vi_layers_pass_the_value_test(folder, pattern):
     refuse_quality_as_vi([(None, f, 1) for f in files], "test", fix=_fix())
 
 
-@pytest.mark.skipif(not Path("/tmp/s36/d1/inputs/modis/evi.tif").exists(), reason="demo MODIS stacks absent")
-def test_demo_modis_stacks_pass_and_its_quality_stack_is_refused():
-    stacks = Path("/tmp/s36/d1/inputs/modis")
+def test_demo_modis_stacks_pass_and_its_quality_stack_is_refused(tmp_path):
+    from irrmap.app.demo.generate import generate_demo
+
+    generate_demo(tmp_path / "demo", rows=64, cols=64, parts=("rasters",))
+    stacks = tmp_path / "demo" / "inputs" / "modis"
     for vi in ("evi", "ndvi"):
         with rasterio.open(stacks / f"{vi}.tif") as src:
             n = src.count
         refuse_quality_as_vi([(None, stacks / f"{vi}.tif", b) for b in range(1, n + 1)], "test", fix=_fix())
+    with rasterio.open(stacks / "vi_quality.tif") as src:
+        n = src.count
+    with pytest.raises(InputError):
+        refuse_quality_as_vi([(None, stacks / "vi_quality.tif", b) for b in range(1, n + 1)], "test", fix=_fix())
 
 
 # ---- N-scores of indices that can be negative ---------------------------------------------------------------------
