@@ -101,11 +101,13 @@ def test_sigterm_stops_cleanly_and_the_next_run_resumes(tmp_path, demo):
 def test_partial_files_of_a_killed_run_are_removed_by_the_next_run(tmp_path, demo, caplog):
     cfg = _project(tmp_path, demo)
     outdir = cfg.parent / "output"
-    for _ in range(3):  # a partial file may be renamed between being seen and the kill: then try again
+    for _ in range(3):  # the run may end before a partial file is seen: then try again
         proc = _start(cfg)
-        found = []
-        while proc.poll() is None and not found:
-            found = _partials(outdir) if outdir.is_dir() else []
+        while proc.poll() is None:  # look while the run is stopped (SIGSTOP), so what is seen is still there at the kill
+            os.kill(proc.pid, signal.SIGSTOP)
+            if outdir.is_dir() and _partials(outdir):
+                break
+            os.kill(proc.pid, signal.SIGCONT)
             time.sleep(0.005)
         proc.kill()
         proc.communicate()
@@ -176,7 +178,7 @@ def test_killed_features_stage_recomputes_only_unfinished_windows(tmp_path, demo
     _counting(monkeypatch, first, layouts, fail_at=2)  # one worker, two windows per pass: windows 0 and 1 get saved
     with pytest.raises(RuntimeError, match="killed"):
         run_pipeline(cfg)
-    assert _manifest(cfg)["stages"]["features"] == {"status": "failed", "error": "killed"}
+    assert _manifest(cfg)["stages"]["features"] == {"status": "failed", "error": "killed", "reason": "first run"}
     resume = cfg.parent / "output" / "features" / "resume"
     names = list(layouts)  # the order of the files: the composites, whose pass the kill stopped (the scores come after)
     saved = {n: {p.name for p in (resume / "composites" / f"{k:03d}").glob("r*.tif")} for k, n in enumerate(names)}

@@ -87,6 +87,8 @@ def test_a_stopped_stage_says_an_earlier_run_was_interrupted(project, caplog, mo
     with pytest.raises(KeyboardInterrupt), caplog.at_level(logging.INFO, logger="irrmap.app.pipeline"):
         run_pipeline(project / "config.toml")
     assert "stage statistics: running (input stats.csv changed)" in caplog.text
+    failed = json.loads((project / "out" / "manifest.json").read_text())["stages"]["statistics"]
+    assert failed["status"] == "failed" and failed["reason"] == "input stats.csv changed"  # the failed entry says why it ran
     monkeypatch.setattr(pipeline, "run_guarded", guarded)
     status, reason = _rerun(project, caplog)
     assert status["statistics"] == "ran"

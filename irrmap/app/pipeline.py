@@ -292,8 +292,9 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
     log.info("run %s on %r -> %s", loaded.config.run.name, grid, outdir)
     where = scheduler or loaded.config.run.scheduler
     running = lambda: next((s.name for s in plan if s.name not in manifest["stages"]), None)  # noqa: E731
+    reasons: dict[str, str] = {}  # why each stage ran, also for the manifest entry of one that fails
     # a failure of the cluster (a worker killed, the scheduler lost) is recorded and raised as one line (cluster_failures)
-    with dask_scheduler(loaded.config, scheduler, outdir), _failure_recorded(manifest, ctx, plan, previous), \
+    with dask_scheduler(loaded.config, scheduler, outdir), _failure_recorded(manifest, ctx, plan, previous, reasons), \
             (cluster_failures(where, running, outdir) if where else contextlib.nullcontext()), _objects_so_far_frozen():
         for stage in plan:
             raise_if_swallowed()  # a Ctrl-C or SIGTERM that native code swallowed stops the run here at the latest
@@ -310,7 +311,7 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
                     state[stage.name] = prev | {"parts": parts}
                     save_state(outdir, state)
             else:
-                reason = rerun_reason(stage, ctx, prev, fp, parts, force)
+                reason = reasons[stage.name] = rerun_reason(stage, ctx, prev, fp, parts, force)
                 log.info("stage %s: running (%s)", stage.name, reason)
                 # a stage that fails or is stopped must never count as up to date: until it is done, its record is only
                 # a marker (no fingerprint), from which the next run tells why it reruns
@@ -423,10 +424,11 @@ def _left_over(previous: dict, plan: list[Stage], manifest: dict, outdir: Path) 
 
 
 @contextlib.contextmanager
-def _failure_recorded(manifest: dict, ctx: RunContext, plan: list[Stage], previous: dict):
+def _failure_recorded(manifest: dict, ctx: RunContext, plan: list[Stage], previous: dict, reasons: dict | None = None):
     """When a stage fails or the run is stopped (Ctrl-C, SIGTERM), write manifest.json so that it cannot be
     read as the state of the folder, then re-raise: top-level `status` "failed" and `error` {stage, message};
-    the stage "failed" with its error text, later stages "not run"; `stale_outputs`, the files on disk that
+    the stage "failed" with its error text and the "reason" it ran (`reasons`, as rerun_reason gave it), later
+    stages "not run"; `stale_outputs`, the files on disk that
     the failed and later stages wrote in an earlier run (their report included), which this run did not
     reproduce."""
     try:
@@ -440,7 +442,8 @@ def _failure_recorded(manifest: dict, ctx: RunContext, plan: list[Stage], previo
         manifest["status"] = "failed"
         manifest["error"] = {"stage": remaining[0].name if remaining else None, "message": message}
         for i, s in enumerate(remaining):
-            manifest["stages"][s.name] = {"status": "failed", "error": message} if i == 0 else {"status": "not run"}
+            manifest["stages"][s.name] = ({"status": "failed", "error": message} | ({"reason": reasons[s.name]} if s.name in (reasons or {}) else {})
+                                          if i == 0 else {"status": "not run"})
         manifest["stale_outputs"] = sorted(_relative(p, ctx.outdir) for p in stale if p.exists())
         _record_inputs(manifest, ctx)
         try:
