@@ -42,6 +42,29 @@ def _fetch(args) -> int:
     if args.dry_run:
         print(_readiness(loaded))
         return 0
-    paths = fetch_configured(loaded, plan)
+    with _fetch_folder_locked(plan.folder):  # not while a run, another fetch or a command writes there
+        paths = fetch_configured(loaded, plan)
     print(f"{len(paths)} raster(s) in {plan.folder} (summary: {plan.folder / 'ee_fetch.json'})")
     return 0
+
+
+def _fetch_folder_locked(folder):
+    """The locks of `irrmap fetch`'s output folder (irrmap.core.output_lock): exclusive on the folder, shared on each
+    folder above it, as a command's output folder gets them (irrmap.core.output_paths.command_output_locks). A second
+    fetch of the same folder, or an `irrmap run` writing the output folder that holds it (the default
+    [sources.ee].output_dir is OUTPUT_DIR/aligned), is refused at once with OutputError (exit 2) naming the holder's
+    pid and command; before, both wrote the same tiles and summary and each removed the other's temporaries."""
+    import contextlib
+    from pathlib import Path
+
+    from irrmap.core.output_lock import folder_shared_lock, output_lock
+
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(output_lock(folder, None, "[sources.ee].output_dir", tidy=True))
+        for parent in sorted(str(p) for p in Path(folder).resolve().parents):
+            stack.enter_context(folder_shared_lock(parent, str(folder), "[sources.ee].output_dir"))
+    except BaseException:
+        stack.close()
+        raise
+    return stack
