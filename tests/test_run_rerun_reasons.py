@@ -135,3 +135,33 @@ def test_control_fingerprint_bytes_unchanged(project):
         for p in stage.inputs(ctx):
             h.update(hashlib.sha256(ctx.path(p).read_bytes()).hexdigest().encode())
         assert m["stages"][stage.name]["fingerprint"] == h.hexdigest(), stage.name
+
+
+def test_an_output_edited_in_place_reruns_its_stage_and_is_restored(project, caplog):
+    """An output changed after its stage wrote it (same path, other bytes, as gdal_edit or a partial sync leave it)
+    is rewritten by its stage, not used by later stages: truth is the file's own bytes from the first run."""
+    zones = project / "out" / "units" / "zones.tif"
+    written = zones.read_bytes()
+    import rasterio
+
+    with rasterio.open(zones, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as dst:  # in place: a third of the zones set to 0
+        a = dst.read(1)
+        a[:, : a.shape[1] // 3] = 0
+        dst.write(a, 1)
+    assert zones.read_bytes() != written
+    status, reason = _rerun(project, caplog)
+    assert status["units"] == "ran" and reason["units"] == "outputs changed since written: units/zones.tif"
+    assert status["inputs.dem"] == SKIPPED and status["inputs.cropland"] == SKIPPED
+    assert zones.read_bytes() == written
+    status, reason = _rerun(project, caplog)  # and the rerun after that skips everything again
+    assert set(status.values()) == {SKIPPED}
+
+
+def test_a_state_without_output_digests_skips_and_records_them(project, caplog):
+    state_file = project / "out" / ".irrmap-state.json"
+    state = json.loads(state_file.read_text())
+    state_file.write_text(json.dumps({k: {f: v for f, v in rec.items() if f != "digests"} for k, rec in state.items()}))
+    status, _ = _rerun(project, caplog)
+    assert set(status.values()) == {SKIPPED}
+    recorded = json.loads(state_file.read_text())
+    assert recorded["units"]["digests"]["units/zones.tif"] == hashlib.sha256((project / "out" / "units" / "zones.tif").read_bytes()).hexdigest()

@@ -31,6 +31,7 @@ from irrmap.core.code_digest import code_digest
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages import build_stages
 from irrmap.app.stages.distinct import check_distinct_roles
+from irrmap.app.output_digests import changed_outputs, output_digests
 from irrmap.app.run_state import load_state, located, located_message, save_state, stored_message, stored_path
 from irrmap.app.run_warnings import collected_warnings, warning_record
 from irrmap.app.valid_guard import check_input, run_guarded, source_inputs
@@ -118,13 +119,14 @@ def _listed(names: list[str], most: int = 3) -> str:
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def rerun_reason(stage: Stage, ctx: RunContext, prev: dict, fp: str, parts: dict, force: bool) -> str:
+def rerun_reason(stage: Stage, ctx: RunContext, prev: dict, fp: str, parts: dict, force: bool, edited=()) -> str:
     """Why `stage` runs, one phrase for the log line `stage X: running (reason)` and manifest.json's stage "reason":
     its record `prev` in the run state (irrmap.app.run_state) against its current fingerprint `fp` and `parts`
     (`_fingerprint_parts`). Reasons: "forced (--force)", "first run", "an earlier interrupted or failed run",
     "no record of the previous parts (state written by an older irrmap)", "input PATH changed", "inputs added: ...",
     "inputs removed: ...", "parameters changed", "[run] chunk_size changed", "grid changed", "irrmap's version
-    changed", "irrmap's code changed", "outputs missing: NAMES"; several are joined by "; "."""
+    changed", "irrmap's code changed", "outputs missing: NAMES", "outputs changed since written: NAMES" (`edited`:
+    output_digests.changed_outputs); several are joined by "; "."""
     if force:
         return "forced (--force)"
     if not prev:
@@ -147,6 +149,8 @@ def rerun_reason(stage: Stage, ctx: RunContext, prev: dict, fp: str, parts: dict
     missing += [_relative(p, ctx.outdir) for p in stage.provides(ctx).values() if not Path(p).exists()]
     if missing:
         why.append(f"outputs missing: {_listed(list(dict.fromkeys(missing)))}")
+    if edited:
+        why.append(f"outputs changed since written: {_listed(list(edited))}")
     return "; ".join(why) or "its record does not match"
 
 
@@ -302,16 +306,17 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
             prev = state.get(stage.name, {})
             t0 = time.perf_counter()
             reason = None
-            if prev.get("fingerprint") == fp and _all_exist(stage, ctx, prev):
+            edited = changed_outputs(prev, ctx, outdir) if prev.get("fingerprint") == fp else []  # edited after written
+            if prev.get("fingerprint") == fp and _all_exist(stage, ctx, prev) and not edited:
                 log.info("stage %s: up to date, skipped", stage.name)
                 outputs, status = [located(p, outdir) for p in prev["outputs"]], "skipped (up to date)"
                 warned = [warning_record(w["stage"], w["logger"], located_message(w["message"], outdir, base))
                           for w in prev.get("warnings", [])]  # naming the files in the folders as they are now
-                if prev.get("parts") != parts:  # a record of an older irrmap: its parts, so that a later rerun can say why
-                    state[stage.name] = prev | {"parts": parts}
+                if prev.get("parts") != parts or "digests" not in prev:  # a record of an older irrmap: what it lacks
+                    state[stage.name] = prev | {"parts": parts, "digests": prev.get("digests") or output_digests(outputs, ctx, outdir, base)}
                     save_state(outdir, state)
             else:
-                reason = reasons[stage.name] = rerun_reason(stage, ctx, prev, fp, parts, force)
+                reason = reasons[stage.name] = rerun_reason(stage, ctx, prev, fp, parts, force, edited)
                 log.info("stage %s: running (%s)", stage.name, reason)
                 # a stage that fails or is stopped must never count as up to date: until it is done, its record is only
                 # a marker (no fingerprint), from which the next run tells why it reruns
@@ -320,6 +325,7 @@ def _run_stages(ctx: RunContext, plan: list[Stage], force: bool, scheduler: str 
                 with collected_warnings(stage.name, []) as warned, keys_named(loaded, stage.name):  # its file errors name their keys
                     outputs, status = run_guarded(stage, ctx), "ran"  # valid-share checks around the stage (irrmap.app.valid_guard)
                 state[stage.name] = {"fingerprint": fp, "parts": parts, "outputs": [stored_path(p, outdir, base) for p in outputs],
+                                     "digests": output_digests(outputs, ctx, outdir, base),  # (irrmap.app.output_digests)
                                      "warnings": [w | {"message": stored_message(w["message"], outdir, base)} for w in warned]}
                 save_state(outdir, state)
                 ctx.digests.save()
