@@ -253,15 +253,44 @@ def scaled_unit(text) -> str | None:
     return units[0] if len(units) == 1 and not unread and all(w in _CONNECTORS for w in rest) else None
 
 
+# a unit statement inside a line of text ("... 单位：万亩", "..., unit: 1000 ha", "... in 1000 ha"): the marker (English words
+# standing as words; Chinese anywhere, as Chinese has no spaces) and what follows, up to a ";", a "，" or a "," that is no
+# thousands separator ("10,000 mu")
+_MARKER = re.compile(r"(?:(?<![^\W_])(?:unit of area|area units?|units?)(?![^\W_])\s*[:：]?|计量单位|計量單位|单位|單位)\s*[:：]?\s*"
+                     r"|(?<![^\W_])in\s+", re.IGNORECASE)
+_CUT = re.compile(r"[;；，|。]|,(?!\d{3}(?!\d))")
+_TRAIL = " \t.:：)）]】"
+
+
+def _a_unit(part: str) -> str | None:
+    """The unit `part` is and nothing else ("1000 ha", "万亩", "thousands of acres"), or None."""
+    part = part.strip().strip(_TRAIL).strip("(（[【").strip()
+    if not part:
+        return None
+    return _LOOKUP.get(_key(part)) or _LOOKUP.get(_key(part).replace(" ", "")) or scaled_unit(part)
+
+
+def units_stated(text) -> list[str]:
+    """The distinct area units (keys of M2_PER_UNIT, in order) a line above a table's header states: the line, a cell of
+    it (cells joined by " | ") or a bracketed part of it that is a unit and nothing else, optionally after "in", "unit:"
+    or "单位：" ("(In Hectares)", "Unit: 1000 ha", "单位：万亩", "(in thousands of acres)", "Area irrigated, 2015 ('000 ha)"),
+    and a statement anywhere in the line: "单位："/"计量单位："/"unit:"/"units:"/"area unit:" or "in" followed by a unit
+    and nothing more up to the end, a ";" or a "，" ("石家庄市各县有效灌溉面积 单位：万亩", "Irrigated area by county, unit: 1000
+    ha", "Irrigated area by county in 1000 ha"). The unit must be all that follows, so that a title or a citation naming
+    no unit ("Irrigated area in Hebei", "Units: counties") never counts. [] when the line states none; two or more
+    when it states different ones ("Irrigated area (ha) unit: 1000 ha")."""
+    text = str(text)
+    found = []
+    for part in [text, *_GROUP.findall(text), *text.split("|")]:
+        part = part.strip().strip("()（）[]").strip()
+        found.append(_a_unit(_STATED.sub("", part)))
+        for m in _MARKER.finditer(part):
+            found.append(_a_unit(_CUT.split(part[m.end():], maxsplit=1)[0]))
+    return list(dict.fromkeys(u for u in found if u))
+
+
 def unit_stated(text) -> str | None:
-    """The area unit a units row above a table's header states, or None: the row (or a bracketed part of it) must
-    be a unit and nothing else, optionally after "in", "unit:" or "单位：" ("(In Hectares)", "Unit: 1000 ha",
-    "单位：万亩", "单位：千亩", "(in thousands of acres)", "Area irrigated, 2015 ('000 ha)"), so that a title or a citation
-    naming no unit is never read as one. None when the row states no unit or several different ones."""
-    parts = [str(text), *_GROUP.findall(str(text)), *str(text).split("|")]
-    units = set()
-    for part in parts:
-        part = _STATED.sub("", part.strip().strip("()（）[]").strip())
-        if part and (unit := _LOOKUP.get(_key(part)) or _LOOKUP.get(_key(part).replace(" ", "")) or scaled_unit(part)):
-            units.add(unit)
-    return units.pop() if len(units) == 1 else None
+    """The one area unit a units row above a table's header states (`units_stated`), or None when it states no unit
+    or several different ones."""
+    units = units_stated(text)
+    return units[0] if len(units) == 1 else None

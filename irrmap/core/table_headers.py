@@ -25,8 +25,9 @@ def apply_header(cells: pd.DataFrame, header_rows, merges, *, what: str, where: 
     """`cells` (columns "1".."n", index = line numbers, blank rows removed) with the rows `header_rows` (line
     numbers, 1-based as in the file) made into column paths; returns the rows below the last header row.
     `merges` lists merged ranges as ((first row, first column), (last row, last column)), 0-based, or None
-    when the format records none. ``attrs``: "header_paths" (one per column) and "above_header" (line, text)
-    for the rows above the header (title, units).
+    when the format records none. ``attrs``: "header_paths" (one per column), "above_header" (line, text)
+    for the rows above the header (title, units) and, when two columns have the same path, "repeated_headers"
+    ({path: 1-based column positions}; the columns after the first are named "path.1", "path.2", ...).
 
     Raises InputError when a header row is blank or outside the table, or header_rows are not increasing.
     """
@@ -43,9 +44,24 @@ def apply_header(cells: pd.DataFrame, header_rows, merges, *, what: str, where: 
     else:
         _spread_merges(grid, rows, merges)
     paths = [" / ".join(dict.fromkeys(g[j] for g in grid if g[j])) for j in range(cells.shape[1])]
+    repeated = {}
+    for j, p in enumerate(paths):
+        if p:
+            repeated.setdefault(p, []).append(j + 1)
+    repeated = {p: js for p, js in repeated.items() if len(js) > 1}
+    names = list(paths)
+    for p, js in repeated.items():  # "Total", "Total.1", ... (read_table refuses to pick one of them by name)
+        k = 1
+        for j in js[1:]:
+            while f"{p}.{k}" in names:
+                k += 1
+            names[j - 1] = f"{p}.{k}"
+            k += 1
     body = cells[cells.index > rows[-1]].copy()
-    body.columns = paths
+    body.columns = names
     body.attrs["header_paths"] = paths
+    if repeated:
+        body.attrs["repeated_headers"] = repeated
     above = cells[cells.index < rows[0]]
     body.attrs["above_header"] = [(int(line), " | ".join(t for t in map(_text, r) if t)) for line, r in above.iterrows()]
     return body

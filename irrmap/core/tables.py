@@ -133,10 +133,16 @@ def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", ski
     `require` lists columns that must exist (None entries are ignored). Raises InputError for a missing or
     unreadable file, an undecodable text (naming the likely encoding), an unknown separator, rows with more
     fields than the header, a missing sheet and missing columns. `require` and callers address a column by
-    name, header path or position ("#3"; irrmap.core.table_headers.find_column). With `fmt.header_rows` the
-    DataFrame's ``attrs`` hold "header_paths" and "above_header", with `fmt.drop_rows` "dropped" (line,
-    pattern, text), and for a spreadsheet "sheet" and "sheets", for the preview; `sheet` defaults to
-    `fmt.sheet`.
+    name, header path or position ("#3"; irrmap.core.table_headers.find_column). The DataFrame's ``attrs`` hold
+    "above_header", the lines above the header as (line, cells joined by " | ") whether skipped by `skip_rows` or
+    above `fmt.header_rows` (a title or units row: irrmap.core.statistics.declared_unit checks the unit it states),
+    with `fmt.header_rows` "header_paths", with `fmt.drop_rows` "dropped" (line, pattern, text), for a spreadsheet
+    "sheet" and "sheets", for the preview; `sheet` defaults to `fmt.sheet`.
+
+    A header repeated over several columns (two "irr_ha") names the later ones "irr_ha.1", ... (`unique_names`) and
+    is listed in ``attrs["repeated_headers"]``; a `require` column that is one of them by name raises InputError naming
+    the file, the header and its column positions (`refuse_repeated`; a position "#3" picks one and passes), as the
+    table would otherwise be read from whichever came first.
 
     A workbook read with no sheet chosen (`sheet` and `fmt.sheet` None; irrmap.core.table_sheets.pick_sheet) is read
     from its only sheet holding data, else from the only sheet holding the `require` columns that is named `year`
@@ -178,6 +184,7 @@ def read_table(path, fmt: TableFormat | None = None, *, what: str = "table", ski
     missing = [c for c in require if c and find_column(df.columns, c) is None]
     if missing:
         raise missing_column_error(df, path, fmt, missing, what=what, skip_rows=skip_rows, header=header)
+    refuse_repeated(df, require, path, what)
     return df
 
 
@@ -271,16 +278,19 @@ def _read_sheet(path: Path, head: bytes, what: str, skip_rows: int, sheet: str |
     if sheet is not None and sheet not in names:
         raise InputError(f"sheet {sheet!r} not found", str(path), f"use one of: {', '.join(names)}")
     ws = book.get_sheet_by_name(sheet if sheet is not None else names[0])
-    rows = ws.to_python(skip_empty_area=False)[skip_rows:]
+    every = ws.to_python(skip_empty_area=False)
+    skipped, rows = every[:skip_rows], every[skip_rows:]
     if not any(v != "" for r in rows for v in r):
         raise InputError(f"the {what} is empty", str(path), f"check the sheet (and skip_rows = {skip_rows})")
     width = max(map(len, rows))
     raw = pd.DataFrame([[v.strip() if isinstance(v, str) else v for v in r] + [""] * (width - len(r)) for r in rows], dtype=object)
     body = raw.iloc[1:].copy() if header else raw.copy()
-    body.columns = _column_names(raw.iloc[0].tolist()) if header else [str(i + 1) for i in range(raw.shape[1])]
+    names, repeated = unique_names(raw.iloc[0].tolist()) if header else ([str(i + 1) for i in range(raw.shape[1])], {})
+    body.columns = names
     body.index = pd.Index(np.arange(len(body)) + skip_rows + (2 if header else 1), name="line")
     body = body[~(body == "").all(axis=1)]  # blank rows, as in text tables
-    body.attrs.update(sheet=ws.name, sheets=names)
+    body.attrs.update(sheet=ws.name, sheets=list(book.sheet_names), **_above(enumerate(skipped, 1)),
+                      **({"repeated_headers": repeated} if repeated else {}))
     try:
         merges = ws.merged_cell_ranges  # None where the format records none (.ods)
     except CalamineError:  # some calamine versions raise instead: then as without merges (irrmap.core.table_headers)
@@ -290,10 +300,18 @@ def _read_sheet(path: Path, head: bytes, what: str, skip_rows: int, sheet: str |
 
 def _read_text(path: Path, fmt: TableFormat, what: str, skip_rows: int, header: bool) -> pd.DataFrame:
     text = _decode(path.read_bytes(), fmt, what, path)
+    skipped = text.splitlines(keepends=True)[:skip_rows]
     lines = text.splitlines(keepends=True)[skip_rows:]
     if not any(line.strip() for line in lines):
         raise InputError(f"the {what} is empty", str(path), f"check the file (and skip_rows = {skip_rows})")
     sep = _sniff(lines, fmt, what, path)
+    above = []
+    for i, line in enumerate(skipped, 1):
+        try:
+            cells = next(csv.reader([line], delimiter=sep), [])
+        except csv.Error:  # an unclosed quote in a title line: the line as it is
+            cells = [line]
+        above.append((i, cells))
     rows, numbers = [], []
     reader = csv.reader(io.StringIO("".join(lines)), delimiter=sep)
     try:
@@ -306,7 +324,7 @@ def _read_text(path: Path, fmt: TableFormat, what: str, skip_rows: int, header: 
                          "check for an unclosed quote or a binary file") from None
     if not header:
         rows, numbers = [[str(i + 1) for i in range(max(map(len, rows)))], *rows], [0, *numbers]
-    names = _column_names(rows[0])
+    names, repeated = unique_names(rows[0])
     width = len(names)
     long_rows = [n for r, n in zip(rows[1:], numbers[1:]) if len(r) > width and any(r[width:])]
     if long_rows:
@@ -317,20 +335,59 @@ def _read_text(path: Path, fmt: TableFormat, what: str, skip_rows: int, header: 
     body = [r[:width] + [""] * (width - len(r)) for r in rows[1:]]
     df = pd.DataFrame(body, columns=names, index=pd.Index(numbers[1:], name="line"), dtype=object)
     df.attrs["separator"] = sep
+    df.attrs.update(_above(above), **({"repeated_headers": repeated} if header and repeated else {}))
     return df
 
 
-def _column_names(values) -> list[str]:
-    names, seen = [], {}
-    for i, v in enumerate(values):
-        name = str(v).strip() if str(v).strip() else f"Unnamed: {i}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}.{seen[name]}"
-        else:
-            seen[name] = 0
+def unique_names(values) -> tuple[list[str], dict[str, list[int]]]:
+    """(column names, repeated headers) of a header row's cells `values`: each filled cell's stripped text, an empty
+    cell "Unnamed: i" (0-based i); a header repeated is named "name.1", "name.2", ... after its first (as pandas does,
+    skipping a name another header holds: "x", "x", "x.1" -> "x", "x.2", "x.1"), and listed in the second value as
+    {header text: its 1-based column positions} so that `read_table` refuses to pick one of them by name."""
+    texts = [str(v).strip() if v is not None and str(v).strip() else f"Unnamed: {i}" for i, v in enumerate(values)]
+    taken, names, positions = set(texts), [], {}
+    for i, name in enumerate(texts):
+        positions.setdefault(name, []).append(i + 1)
+        if len(positions[name]) > 1:
+            k = len(positions[name]) - 1
+            while f"{name}.{k}" in taken:
+                k += 1
+            name = f"{name}.{k}"
+            taken.add(name)
         names.append(name)
-    return names
+    return names, {t: p for t, p in positions.items() if len(p) > 1 and not t.startswith("Unnamed: ")}
+
+
+def _above(lines) -> dict:
+    """``attrs`` of the lines skipped above the header: {"above_header": [(line, cells joined by " | "), ...]} for the
+    lines (1-based line, cells) holding text, as irrmap.core.table_headers.apply_header gives the rows above a header."""
+    out = []
+    for line, cells in lines:
+        text = " | ".join(t for t in (" ".join(str(c).split()) for c in cells if c is not None) if t)
+        if text:
+            out.append((int(line), text))
+    return {"above_header": out} if out else {}
+
+
+def refuse_repeated(df: pd.DataFrame, refs, path, what: str = "table") -> None:
+    """InputError when a column named in `refs` (names or header paths; positions "#N" choose one column and pass)
+    is one of several columns of `df` (read_table's DataFrame) under the same header (``attrs["repeated_headers"]``):
+    the table would be read from whichever of them came first. Names the file, the header and its column positions."""
+    repeated = df.attrs.get("repeated_headers") or {}
+    if not repeated:
+        return
+    columns = [str(c) for c in df.columns]
+    for ref in refs:
+        if not ref or re.fullmatch(r"#\d+", str(ref).strip()):
+            continue
+        col = find_column(columns, str(ref))
+        for header, positions in repeated.items():
+            if col is not None and columns.index(col) + 1 in positions:
+                where = ", ".join(f"#{p}" for p in positions)
+                raise InputError(f"the {what} has {len(positions)} columns headed {header!r} (columns {where}): {ref!r} could be "
+                                 "any of them", str(path),
+                                 "rename the repeated headers in the file so that each is unique, or address the column by "
+                                 f"position ({' or '.join(repr(f'#{p}') for p in positions)})")
 
 
 def _sniff(lines: list[str], fmt: TableFormat, what: str, path: Path) -> str:
@@ -571,4 +628,5 @@ def _abbrev(items, limit: int = 10) -> str:
     return ", ".join(map(str, items[:limit])) + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
-__all__ = ["MISSING", "Numbers", "TableFormat", "check_encoding", "find_column", "guess_encoding", "parse_numbers", "read_table"]
+__all__ = ["MISSING", "Numbers", "TableFormat", "check_encoding", "find_column", "guess_encoding", "parse_numbers", "read_table",
+           "refuse_repeated", "unique_names"]

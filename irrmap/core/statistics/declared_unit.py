@@ -4,8 +4,9 @@ A table says its unit in three places (irrmap.core.areas names them with the spe
 the area column's own header ("Irrigated area (1000 acres)", "irrigated_area_ha", "有效灌溉面积(万亩)"; a multiplier
 scales the unit: "thousands of acres" is 1000acres, "Tsd. ha" / "x1000 ha" / "area_ha_1000" 1000ha, 千亩 1000mu, 万公顷
 10000ha; a header whose multiple irrmap has no unit for, "million ha", declares none and warns), a
-column of units, one per row ("unit": ha / 1000ha), and a units row above a multi-row header ("(In Hectares)",
-read from ``attrs["above_header"]`` of irrmap.core.tables.read_table). `resolve_area_unit` is the one check that
+column of units, one per row ("unit": ha / 1000ha), and a units row above the header ("(In Hectares)", "单位：万亩", a title
+ending "unit: 1000 ha"; read from ``attrs["above_header"]`` of irrmap.core.tables.read_table, which holds the lines skipped
+by skip_rows as well as those above header_rows). `resolve_area_unit` is the one check that
 every reader of statistics tables runs (irrmap.core.statistics.read_statistics, used by `statistics check`, the
 run's [statistics], [evaluation] level tables, [reconcile.tables.X] and `evaluate statistics --stats /
 --level-stats`): a declared unit that differs from area_unit, rows that declare different units, or a header
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from irrmap.core.areas import M2_PER_UNIT, normalise_area_unit, read_units, unit_stated
+from irrmap.core.areas import M2_PER_UNIT, normalise_area_unit, read_units, units_stated
 from irrmap.core.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -42,21 +43,41 @@ def declared_unit(raw: pd.DataFrame, area_field: str, rows, *, path, skip=()) ->
     """The unit the table `raw` (read_table's DataFrame, index = line numbers) declares for column `area_field`,
     from the rows `rows` (line numbers kept after the year/variant filter), or None when it declares none.
     A unit column (UNIT_COLUMNS; every filled cell of the kept rows a unit) comes first, then the header, then a
-    units row above the header. Columns in `skip` (code, year, variant) are never taken for a unit column.
+    units row above the header: any line above the header, skipped by skip_rows or above header_rows
+    (``attrs["above_header"]``), stating a unit anywhere in it ("单位：万亩", "Irrigated area by county, unit: 1000 ha";
+    irrmap.core.areas.units_stated). Columns in `skip` (code, year, variant) are never taken for a unit column.
 
     Raises InputError (naming `path`) when the unit column's rows declare different units, the header names two different
-    units, or the unit column and the header disagree."""
+    units, the unit column and the header disagree, a line above the header states two different units, or lines above
+    the header disagree with each other or with the unit column / header."""
     found = [d for d in (_unit_column(raw, rows, skip, path), _header(area_field, path)) if d]
     if len({d.unit for d in found}) > 1:
         raise InputError(f"{found[0].source} and {found[1].source} disagree: {found[0].unit} vs {found[1].unit}", str(path),
                          "correct the table so that the header and the unit column name the same unit")
-    if found:
-        return found[0]
+    above = _above_header(raw, path)
+    if found and above and above.unit != found[0].unit:
+        raise InputError(f"{above.source} says {above.unit} but {found[0].source} of column {area_field!r} says {found[0].unit}",
+                         str(path), "correct the table so that the line above the header and the column name the same unit")
+    return found[0] if found else above
+
+
+def _above_header(raw: pd.DataFrame, path) -> Declared | None:
+    """The unit the lines above the header state (``attrs["above_header"]``: the lines skipped by skip_rows or above
+    header_rows; irrmap.core.areas.units_stated), or None. InputError when a line states two different units or two
+    lines state different ones."""
+    stated = []
     for line, text in raw.attrs.get("above_header", []):
-        unit = unit_stated(text)
-        if unit:
-            return Declared(unit, f"the units row above the header (line {line}: {text!r})")
-    return None
+        units = units_stated(text)
+        if len(units) > 1:
+            raise InputError(f"line {line} above the header ({text!r}) states several area units ({', '.join(units)})", str(path),
+                             "correct the line so that it names the unit the values are in")
+        if units:
+            stated.append(Declared(units[0], f"the units row above the header (line {line}: {text!r})"))
+    if len({d.unit for d in stated}) > 1:
+        a, b = stated[0], next(d for d in stated if d.unit != stated[0].unit)
+        raise InputError(f"{a.source} and {b.source} disagree: {a.unit} vs {b.unit}", str(path),
+                         "correct the lines above the header so that they name the unit the values are in")
+    return stated[0] if stated else None
 
 
 def resolve_area_unit(area_unit: str | None, declared: Declared | None, *, area_field: str, path, key: str,
