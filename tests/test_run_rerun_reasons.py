@@ -165,3 +165,20 @@ def test_a_state_without_output_digests_skips_and_records_them(project, caplog):
     assert set(status.values()) == {SKIPPED}
     recorded = json.loads(state_file.read_text())
     assert recorded["units"]["digests"]["units/zones.tif"] == hashlib.sha256((project / "out" / "units" / "zones.tif").read_bytes()).hexdigest()
+
+
+def test_outputs_a_partial_rerun_kept_equal_a_fresh_run_of_the_new_config(project, tmp_path_factory):
+    """Every file of a folder rerun after a [statistics] change equals, byte for byte, the file a fresh run of the
+    changed config writes in another folder (truth: the fresh run). Before, the GeoTIFFs the rerun skipped kept the
+    old config's hash in their tags."""
+    changed = CONFIG.replace('area_unit = "ha"', 'area_unit = "mu"')
+    (project / "config.toml").write_text(changed)
+    run_pipeline(project / "config.toml")
+    fresh = tmp_path_factory.mktemp("fresh")
+    write_tiny_project(fresh)
+    (fresh / "config.toml").write_text(changed)
+    run_pipeline(fresh / "config.toml")
+    tifs = sorted(p.relative_to(fresh / "out") for p in (fresh / "out").rglob("*.tif"))
+    assert len(tifs) >= 3
+    for rel in tifs:
+        assert (project / "out" / rel).read_bytes() == (fresh / "out" / rel).read_bytes(), rel

@@ -1063,7 +1063,8 @@ def results_sha256(config: RunConfig, *, seed: bool = True) -> str:
     """SHA-256 (hex) of the normalised config: its parsed values (defaults filled in, paths as written in the
     config, relative to its folder) as canonical JSON (sorted keys, no spaces), minus RESULT_NEUTRAL_RUN_KEYS.
     Comments, key order, spacing, [run].chunk_size or workers leave it unchanged; any setting that can change an
-    output changes it. The GeoTIFF tag irrmap_config_sha256 holds it (manifest.json keeps the raw text's hash).
+    output changes it. The GeoTIFF tag of reconcile's outputs holds it (irrmap.app.stages.common.provenance; manifest.json
+    keeps the raw text's hash).
     `seed=False` leaves [run].seed out too: the hash in the outputs of stages the seed cannot change
     (irrmap.app.stages.common.SEEDED_STAGES)."""
     import json

@@ -3,6 +3,8 @@ look-ups, and what the stages' checks share (the units read once, a file's exten
 
 from __future__ import annotations
 
+import hashlib
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -48,13 +50,30 @@ def seed_param(ctx: RunContext, stage: str) -> dict:
 
 
 def provenance(ctx: RunContext, stage: str) -> dict:
-    """GeoTIFF tags that tie an output to its stage, config and (for SEEDED_STAGES) seed. irrmap_config_sha256 hashes
-    the normalised config (irrmap.core.config.results_sha256: parsed values without [run] chunk_size, workers,
-    scheduler, output folder, ..., and without the seed outside SEEDED_STAGES), so a comment, a reformatting, another
-    chunk size or thread count, or (in a stage that draws no random number) another seed writes the same bytes."""
+    """GeoTIFF tags that tie an output to its stage, its settings and (for SEEDED_STAGES) seed. irrmap_settings_sha256
+    is the SHA-256 of the canonical JSON (sorted keys, no spaces) of {"stage": name, "params": the stage's params},
+    the settings its fingerprint covers (irrmap.app.pipeline; for SEEDED_STAGES they include the seed), without the
+    "chunk" ([run].chunk_size) some of them hold, which changes no output value: a setting of
+    another stage, a comment or reformatting, another chunk size or thread count write the same bytes, so an output
+    that a partial rerun kept equals the one a fresh run of the new config writes (before, the tag hashed the whole
+    config, and the outputs a rerun skipped kept the old config's hash: 43 GeoTIFFs of a demo differed in bytes from
+    a fresh run, every pixel equal). A stage outside `irrmap run` (reconcile) hashes the normalised config
+    (irrmap.core.config.results_sha256)."""
+    import json
+
+    from irrmap.app.stages import build_stages  # (the stage modules import this one)
+
     seeded = stage in SEEDED_STAGES
-    return {"irrmap_stage": stage, "irrmap_config_sha256": results_sha256(ctx.config, seed=seeded)} | (
-        {"irrmap_seed": ctx.config.run.seed} if seeded else {})
+    found = next((s for s in build_stages(ctx) if s.name == stage), None)
+    if found is None:
+        digest = results_sha256(ctx.config, seed=seeded)
+    else:
+        params = found.params(ctx)
+        if isinstance(params, dict):  # the chunk some stages' params hold ([run].chunk_size) changes no output value
+            params = {k: v for k, v in params.items() if k != "chunk"}
+        text = json.dumps({"stage": stage, "params": params}, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return {"irrmap_stage": stage, "irrmap_settings_sha256": digest} | ({"irrmap_seed": ctx.config.run.seed} if seeded else {})
 
 
 def unit_files(ctx: RunContext) -> list:
