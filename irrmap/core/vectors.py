@@ -20,6 +20,15 @@ the shapefiles in it, skipping those it cannot open (a folder whose only shapefi
 on which pyogrio fails with an IndexError). So before anything is read the source's shapefiles (bare, in a folder or in
 a zip archive) are checked for these parts, and a folder that GDAL cannot read as shapefiles is reported as a folder,
 with the vector files it holds: InputError naming the missing file and how to restore it.
+
+Coordinates in a geographic CRS are degrees, so a layer read in one whose bounds leave longitude -360..360 (0..360
+longitudes are legitimate) or latitude -90..90 is refused (`check_degrees`) right after it is read, before anything
+densifies or measures it: lon/lat swapped (latitudes 113-115 gave units an ellipsoidal area of 0.0 km2 and every
+check passing) or projected metres labelled as degrees (a GeoJSON of UTM metres without a crs member, which GDAL reads
+as EPSG:4326: shapely.segmentize at 0.01 degree on edges of 1e5 "degrees" ended in GEOSException std::bad_alloc after
+20-40 s and 2 GB). The bounds come from the geometries read (shapely.total_bounds), not from a header extent.
+A text field that does not decode as the encoding a shapefile's .cpg declares is reported with the encoding its
+bytes look like (e.g. a GBK DBF with a .cpg saying UTF-8: fix --encoding gbk).
 """
 
 from __future__ import annotations
@@ -30,9 +39,12 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pyogrio.raw
+import shapely
+from pyproj import CRS
 
 from irrmap.core import dataset_names
 from irrmap.core.errors import InputError
@@ -49,6 +61,14 @@ SHAPEFILE_PARTS = {".shx": "its index", ".dbf": "its attribute table: the codes 
 # .gdb is a FileGDB folder).
 VECTOR_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".geojsonl", ".geojsons", ".fgb", ".kml", ".kmz", ".gml", ".zip",
                    ".sqlite", ".parquet", ".gdb", ".tab", ".mif")
+
+# Coordinates in a geographic CRS are degrees: latitudes -90..90 by definition, longitudes -180..180 or 0..360 (global
+# data in 0-360 longitudes), so up to 360 either side is taken as degrees; DEGREE_SLACK absorbs rounding (1e-6 degree is
+# 0.1 m). A coordinate beyond PROJECTED_MIN in size cannot be a degree nor a swap: projected metres or feet.
+LON_LIMIT = 360.0
+LAT_LIMIT = 90.0
+DEGREE_SLACK = 1e-6
+PROJECTED_MIN = 1000.0
 
 # pyogrio.read_info without a layer warns on a multi-layer source before read_vector raises its own error listing
 # the layers; filtered once at import (warnings.catch_warnings() per call is not thread-safe).
@@ -72,7 +92,7 @@ def describe_layers(path) -> list[str]:
 
 
 def read_vector(path, layer: str | None, *, what: str, layer_key: str, encoding: str | None = None,
-                encoding_key: str = "the options that read this file") -> gpd.GeoDataFrame:
+                encoding_key: str = "the options that read this file", lonlat_check: bool = True) -> gpd.GeoDataFrame:
     """Read `layer` of a vector file (GeoPackage, shapefile, GeoJSON, FileGDB, ...) as a GeoDataFrame.
 
     `encoding` (a Python codec name, e.g. "gbk") decodes the text fields of a shapefile's DBF, whatever its .cpg
@@ -84,16 +104,21 @@ def read_vector(path, layer: str | None, *, what: str, layer_key: str, encoding:
     one), when `encoding` is unknown or does not decode the text, or when an undeclared DBF holds East Asian
     text (the fix names `encoding_key`, where the encoding is given). `what` says what the file holds, for the
     message ("points", "polygons"). InputError also for a shapefile without its .shx or .dbf, and for a folder that
-    holds no shapefile GDAL can read (the message lists the folder's vector files; module docstring).
+    holds no shapefile GDAL can read (the message lists the folder's vector files; module docstring). InputError also
+    for coordinates in a geographic CRS beyond degrees (`check_degrees`: lon/lat swapped, projected metres labelled
+    as degrees), unless `lonlat_check` is False (a caller that diagnoses the coordinates itself, as reference points
+    are placed on the map by irrmap.evaluation.point_location, which also tries the map's UTM zones).
     """
-    return _read(path, layer, lambda p, **kw: (gpd.read_file(p, **kw), None), what, layer_key, encoding, encoding_key)[0]
+    return _read(path, layer, lambda p, **kw: (gpd.read_file(p, **kw), None), what, layer_key, encoding, encoding_key,
+                 lonlat_check)[0]
 
 
 def read_vector_parts(path, layer: str | None, *, what: str, layer_key: str, encoding: str | None = None,
                       encoding_key: str = "the options that read this file") -> tuple[pd.DataFrame, str | None]:
     """What `read_vector` reads, with its checks, but as (attributes with the geometry as WKB in column "geometry",
     CRS as GDAL gives it or None): no GeoDataFrame, no CRS object, for joining many files before building one.
-    Text fields are as GDAL gives them (datetimes and JSON fields are not parsed as read_vector parses them)."""
+    Text fields are as GDAL gives them (datetimes and JSON fields are not parsed as read_vector parses them).
+    Coordinates in a geographic CRS are always checked (`check_degrees`)."""
     return _read(path, layer, _raw_frame, what, layer_key, encoding, encoding_key)
 
 
@@ -104,7 +129,7 @@ def _raw_frame(path, layer=None, encoding=None) -> tuple[pd.DataFrame, str | Non
     return frame, meta["crs"]
 
 
-def _read(path, layer, reader, what, layer_key, encoding, encoding_key):
+def _read(path, layer, reader, what, layer_key, encoding, encoding_key, lonlat_check=True):
     """Open `path` once for its driver and declared encoding (and, for formats that may hold several layers, once
     more for its layers), then once to read it with reader(path, layer=..., encoding=...); the checks of read_vector
     on the way. The reader returns (frame with the geometry in column "geometry", crs), and so does this.
@@ -126,15 +151,141 @@ def _read(path, layer, reader, what, layer_key, encoding, encoding_key):
     try:
         frame, crs = reader(path, **kwargs, **({"encoding": encoding} if encoding else {}))
     except UnicodeDecodeError as exc:
-        raise InputError(f"the text fields of the {what} are not {encoding}: {exc}", str(path),
-                         f"give the file's own encoding in {encoding_key} (Chinese files: gbk or gb18030)") from None
+        raise _decode_error(exc, path, layer, what, encoding, declared, driver, encoding_key) from None
     except Exception as exc:  # noqa: BLE001 - pyogrio raises several types
         layers = describe_layers(path) if layer else []
         hint = f" (layers: {', '.join(layers)})" if layers else ""
         raise InputError(f"cannot read {what}: {exc}{hint}", str(path), "check the path, the format and the layer name") from None
+    if lonlat_check:  # before any caller densifies or measures the geometry (check_degrees)
+        check_degrees(_total_bounds(frame["geometry"]), crs if crs is not None else getattr(frame, "crs", None), path, what,
+                      layer=layer)
     if encoding is None and driver == DBF_DRIVER and declared == GDAL_FALLBACK and not _has_cpg(path, layer):
         frame = _undeclared_text(frame, path, what, encoding_key, layer)
     return frame, crs
+
+
+def _total_bounds(geometry) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) of a GeoSeries or of an array of WKB (missing and empty geometries left out; NaN
+    when none is left)."""
+    if len(geometry) == 0:
+        return (np.nan,) * 4
+    if isinstance(geometry, gpd.GeoSeries):
+        return tuple(geometry.total_bounds)
+    return tuple(shapely.total_bounds(shapely.from_wkb(np.asarray(geometry, dtype=object), on_invalid="ignore")))
+
+
+def _is_geographic(crs) -> bool:
+    """Whether `crs` (a pyproj CRS, or what GDAL gives: "EPSG:4326", WKT) is geographic (lon/lat degrees); False
+    when pyproj cannot read it (the CRS checks of the callers report that)."""
+    try:
+        return CRS.from_user_input(crs).is_geographic
+    except Exception:  # noqa: BLE001 - pyproj.exceptions.CRSError and odd inputs
+        return False
+
+
+def check_degrees(bounds, crs, path, what: str, *, layer: str | None = None, swap_fix: str | None = None) -> None:
+    """InputError when coordinates in a geographic CRS leave what degrees can be (module docstring).
+
+    `bounds` are the coordinates' (minx, miny, maxx, maxy) in `crs` (x = longitude, y = latitude, the order GDAL and
+    pyogrio give); nothing is checked when `crs` is None or projected, or the bounds are not finite (no geometry).
+    Longitudes may run from -LON_LIMIT to LON_LIMIT degrees (0..360 longitudes are legitimate), latitudes from
+    -LAT_LIMIT to LAT_LIMIT, each with DEGREE_SLACK for rounding. The one-line message names `path` (and `layer`),
+    the bounds found and the likely cause with its fix: any coordinate beyond PROJECTED_MIN in size is a projected
+    coordinate (metres, feet) labelled as degrees (fix: declare the right CRS with ogr2ogr -a_srs); latitudes beyond
+    90 with longitudes within 90 are lat/lon swapped (fix: `swap_fix`, default an ogr2ogr SwapCoords command).
+    Called on every file read here, so before any densification or area (a projected coordinate read as degrees
+    would be cut into millions of 0.01-degree pieces: GEOSException std::bad_alloc after minutes)."""
+    if crs is None or not _is_geographic(crs):
+        return
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        return
+    lon_ok = minx >= -LON_LIMIT - DEGREE_SLACK and maxx <= LON_LIMIT + DEGREE_SLACK
+    lat_ok = miny >= -LAT_LIMIT - DEGREE_SLACK and maxy <= LAT_LIMIT + DEGREE_SLACK
+    if lon_ok and lat_ok:
+        return
+    try:
+        name = CRS.from_user_input(crs).to_string()
+    except Exception:  # noqa: BLE001
+        name = str(crs)
+    where = f"{path} (layer {layer})" if layer else str(path)
+    found = (f"the {what} are in a geographic CRS ({name}, lon/lat degrees) but their coordinates span x (longitude) "
+             f"{minx:.6g} to {maxx:.6g} and y (latitude) {miny:.6g} to {maxy:.6g}, beyond what degrees can be "
+             f"(longitude -{LON_LIMIT:g} to {LON_LIMIT:g}, latitude -{LAT_LIMIT:g} to {LAT_LIMIT:g})")
+    if max(abs(minx), abs(maxx), abs(miny), abs(maxy)) > PROJECTED_MIN:
+        raise InputError(f"{found}: these are projected coordinates (metres or feet, e.g. UTM) labelled as degrees, or "
+                         "the file declares no CRS and GDAL took lon/lat (a GeoJSON without a crs member)", where,
+                         f"declare the CRS the coordinates are in, e.g. ogr2ogr -a_srs EPSG:32650 fixed.gpkg {path} for "
+                         "UTM zone 50N (EPSG:326NN for zone NN north, 327NN south), or export again from the source "
+                         "without assigning EPSG:4326")
+    if not lat_ok and -LAT_LIMIT <= minx and maxx <= LAT_LIMIT:
+        fix = swap_fix or (f"swap x and y, e.g. ogr2ogr -dialect sqlite -sql 'SELECT SwapCoords({_geometry_name(path, layer)}) "
+                           f"AS geometry, * FROM \"{_layer_name(path, layer)}\"' fixed.gpkg {path}, or write the file "
+                           "again with x = longitude and y = latitude")
+        raise InputError(f"{found}: the latitudes beyond {LAT_LIMIT:g} with longitudes within {LAT_LIMIT:g} say the "
+                         "coordinates are lat/lon, swapped (x must be the longitude)", where, fix)
+    raise InputError(f"{found}: these are not lon/lat degrees", where,
+                     f"declare the CRS the coordinates are in, e.g. ogr2ogr -a_srs EPSG:<code> fixed.gpkg {path}")
+
+
+def _layer_name(path: Path, layer: str | None) -> str:
+    """The name of the layer read (GDAL's, e.g. the file stem of a GeoJSON or shapefile), for an ogr2ogr -sql fix."""
+    if layer:
+        return layer
+    try:
+        return pyogrio.read_info(path)["layer_name"]
+    except Exception:  # noqa: BLE001
+        return Path(path).stem
+
+
+def _geometry_name(path: Path, layer: str | None) -> str:
+    """The name of the geometry column GDAL's SQLite dialect sees ('geom' in many GeoPackages, else 'geometry')."""
+    try:
+        return pyogrio.read_info(path, layer=layer).get("geometry_name") or "geometry"
+    except Exception:  # noqa: BLE001
+        return "geometry"
+
+
+def _decode_error(exc: UnicodeDecodeError, path: Path, layer: str | None, what: str, encoding: str | None,
+                  declared: str | None, driver: str | None, encoding_key: str) -> InputError:
+    """InputError for text fields that do not decode as the encoding given (`encoding`) or, without one, as the one
+    the file declares (`declared`, e.g. "UTF-8" from a shapefile's .cpg): names which, the encoding the bytes look
+    like (irrmap.core.tables.guess_encoding on the text read again as ISO-8859-1: gbk when they decode as GBK) with
+    a sample, and the fix naming `encoding_key`."""
+    used = encoding or declared or "UTF-8"
+    if encoding:
+        source = f"{encoding}, the encoding given"
+    elif driver == DBF_DRIVER and _has_cpg(path, layer) and _shapefiles(path, layer):
+        source = f"{used}, the encoding the .cpg file beside {PurePosixPath(_shapefiles(path, layer)[0][0]).name} declares"
+    elif driver == DBF_DRIVER:
+        source = f"{used}, the encoding the DBF's header declares"
+    else:
+        source = used
+    enc, sample = _guess_text_encoding(path, layer)
+    seen = f"; they read as {enc}, e.g. {sample!r}" if enc else ""
+    fix = f"give the file's own encoding in {encoding_key}" + (f", e.g. {enc}" if enc else " (Chinese files: gbk or gb18030)")
+    if encoding is None and driver == DBF_DRIVER and _has_cpg(path, layer):
+        fix += f", or correct the .cpg file to the DBF's encoding{f' ({enc.upper()})' if enc else ''}"
+    return InputError(f"the text fields of the {what} are not {source} (byte 0x{exc.object[exc.start]:02x}: {exc.reason}){seen}",
+                      str(path), fix)
+
+
+def _guess_text_encoding(path: Path, layer: str | None) -> tuple[str | None, str]:
+    """(likely encoding of the source's non-ASCII text, a sample decoded with it) or (None, ''): the text fields read
+    again as ISO-8859-1 (bytes kept one to one), guessed by irrmap.core.tables.guess_encoding; "gbk" when every
+    string decodes as GBK (the common encoding of Chinese boundaries)."""
+    try:
+        _, _, _, values = pyogrio.raw.read(path, layer=layer, encoding=GDAL_FALLBACK, read_geometry=False)
+    except Exception:  # noqa: BLE001 - a guess only
+        return None, ""
+    raw = [v.encode("latin-1") for col in values for v in col if isinstance(v, str) and not v.isascii()]
+    if not raw:
+        return None, ""
+    guess = guess_encoding(b"\n".join(raw))
+    if guess is None:
+        return None, ""
+    enc = "gbk" if _decodes(raw, "gbk") else guess[0]
+    return enc, raw[0].decode(enc, errors="replace")
 
 
 def _one_layer(path: Path, driver: str | None) -> bool:
