@@ -20,7 +20,7 @@ from pyproj import CRS, Transformer
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.grid import Grid
 from irrmap.core.ground import ground_metric_at
-from irrmap.core.tables import parse_numbers, read_table
+from irrmap.core.tables import parse_numbers, read_table, refuse_repeated
 from irrmap.core.vectors import read_vector
 from irrmap.evaluation.labels import FALSE_WORDS, TRUE_WORDS, is_missing, label_map_hint
 
@@ -55,6 +55,8 @@ def read_points(path, label_field: str | None = None, *, lon_field: str | None =
         lat = lat_field or _find(df.columns, LAT_NAMES)
         if lon is None or lat is None or lon not in df.columns or lat not in df.columns:
             raise InputError("no longitude/latitude columns", str(path), f"name them lon/lat or pass --lon-field/--lat-field (columns: {', '.join(map(str, df.columns[:30]))})")
+        # two columns under one header (lon, lat or the label): which one was meant is unknown (tables.refuse_repeated)
+        refuse_repeated(df, [c for c in (lon, lat, label_field) if c], path, "reference points table")
         # coordinates to 0.001 ("-98.125") read two ways as plain numbers; as degrees only with a decimal point
         xs, ys = (parse_numbers(df[c], column=str(c), source=str(path), ungrouped=True) for c in (lon, lat))
         bad = (xs.bad | xs.empty | ys.bad | ys.empty).to_numpy()

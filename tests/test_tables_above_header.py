@@ -173,3 +173,25 @@ def test_a_real_x_dot_1_beside_a_repeated_x_keeps_its_name(tmp_path):
     assert df.attrs["repeated_headers"] == {"irr": [2, 3]}
     with pytest.raises(InputError, match="columns #2, #3"):
         read_table(path, require=["irr"])
+
+
+def test_points_table_with_two_longitude_columns_is_refused(tmp_path):
+    """Reference points whose CSV repeats the 'lon' header (two longitude columns, 10 degrees apart): which one holds
+    the points is unknown, so the table is refused naming both positions (before: the first was used silently)."""
+    from irrmap.evaluation.points import read_points
+
+    p = tmp_path / "points.csv"
+    p.write_text("id,lon,lat,lon,label\n1,100.5,35.5,110.5,1\n2,100.6,35.6,110.6,0\n")
+    with pytest.raises(InputError, match=r"2 columns headed 'lon' \(columns #2, #4\)"):
+        read_points(p, "label")
+
+
+def test_preview_of_a_repeated_column_is_refused(tmp_path, capsys):
+    from irrmap.app.cli import main
+
+    p = tmp_path / "t.csv"
+    p.write_text("code,irr_ha,irr_ha\n130102,10,20\n130104,30,40\n")
+    assert main(["statistics", "preview", str(p), "--column", "irr_ha"]) == 2
+    assert "columns headed 'irr_ha'" in capsys.readouterr().err
+    assert main(["statistics", "preview", str(p), "--column", "#3"]) == 0  # by position: the second column, sum 60
+    assert "sum 60" in capsys.readouterr().out

@@ -76,6 +76,7 @@ def _preview(args) -> int:
         missing_column_error,
         parse_numbers,
         read_table,
+        refuse_repeated,
     )
 
     fmt = table_format(args)
@@ -101,6 +102,7 @@ def _preview(args) -> int:
         if col is None:
             raise missing_column_error(df, args.table, fmt, [args.column], what="statistics table", skip_rows=args.skip_rows,
                                        fix="use a name, header path or #position listed above")
+        refuse_repeated(df, [args.column], args.table, "statistics table")  # two columns under that header: which one?
         n = parse_numbers(df[col], fmt, column=col, source=args.table)
         zeros = int(((n.values == 0) & ~n.empty & ~n.bad).sum())
         print(f"column {col!r}: {int(n.values.notna().sum())} numbers (sum {n.values.sum():.10g}, {zeros} zero), "
