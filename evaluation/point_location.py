@@ -70,8 +70,7 @@ def likely_cause(points: gpd.GeoDataFrame, grid: Grid) -> Cause | None:
     xy = points.attrs.get("xy_fields")
     swap_fix = (f"swap the coordinate columns: --lon-field {xy[1]} --lat-field {xy[0]} (config: [evaluation] "
                 f"lon_field = \"{xy[1]}\", lat_field = \"{xy[0]}\")" if xy else
-                "rewrite the file with x and y swapped (QGIS 'Swap X and Y coordinates', or ogr2ogr -dialect SQLite "
-                "-sql \"SELECT ST_FlipCoordinates(geometry) AS geometry, * FROM <layer>\")")
+                f"rewrite the file with x and y swapped (QGIS 'Swap X and Y coordinates', or {_swap_command(points)})")
     tries = [Cause(f"x and y are swapped (the file holds {'latitude, longitude' if crs.is_geographic else 'northing, easting'})",
                    swap_fix, hits_on_grid(y, x, crs, grid))]
     code = lambda c: c.to_string() if c.to_epsg() is None else f"EPSG:{c.to_epsg()}"  # noqa: E731
@@ -207,3 +206,25 @@ def _extents(points: gpd.GeoDataFrame, grid: Grid) -> str:
 
 
 __all__ = ["NODATA_WARN_SHARE", "OUTSIDE_WARN_SHARE", "Cause", "NodataCause", "check_points_on_map", "hits_on_grid", "likely_cause"]
+
+
+def _swap_command(points) -> str:
+    """The ogr2ogr command that rewrites the points file (``attrs["vector_source"]``: path, layer) with x and y
+    swapped: SpatiaLite's SwapCoords in GDAL's SQLite dialect (ST_FlipCoordinates is PostGIS's, which that dialect
+    lacks: "no such function"), on the layer's own geometry column ('geom' in many GeoPackages)."""
+    import shlex
+
+    from irrmap.core.vectors import geometry_name
+
+    path, layer = points.attrs.get("vector_source") or (None, None)
+    if path is None:
+        return "ogr2ogr -dialect SQLite -sql \"SELECT SwapCoords(geometry) AS geometry, * FROM <layer>\" -nln <layer> fixed.gpkg <file>"
+    import pyogrio
+
+    try:
+        name = layer or pyogrio.list_layers(path)[0][0]
+    except Exception:  # noqa: BLE001 - the file was just read; the placeholder still tells what to give
+        name = "<layer>"
+    geom = geometry_name(path, layer)
+    sql = f'SELECT SwapCoords("{geom}") AS geometry, * FROM "{name}"'
+    return f"ogr2ogr -dialect SQLite -sql {shlex.quote(sql)} -nln {shlex.quote(name)} fixed.gpkg {shlex.quote(str(path))}"

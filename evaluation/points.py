@@ -73,6 +73,7 @@ def read_points(path, label_field: str | None = None, *, lon_field: str | None =
         else:
             gdf = read_vector(path, layer, what="points", layer_key="--layer / [evaluation].points_layer",
                               lonlat_check=False)  # coordinates beyond degrees: point_location names the cause against the map
+            gdf.attrs["vector_source"] = (str(path), layer)  # for point_location's rewrite command
         if gdf.crs is None and crs is None:
             raise InputError("points have no CRS", str(path),
                              "declare it with --points-crs ([evaluation].points_crs), or set it in the file (ogr2ogr -a_srs EPSG:4326)")

@@ -219,7 +219,7 @@ def check_degrees(bounds, crs, path, what: str, *, layer: str | None = None, swa
                          "UTM zone 50N (EPSG:326NN for zone NN north, 327NN south), or export again from the source "
                          "without assigning EPSG:4326")
     if not lat_ok and -LAT_LIMIT <= minx and maxx <= LAT_LIMIT:
-        fix = swap_fix or (f"swap x and y, e.g. ogr2ogr -dialect sqlite -sql 'SELECT SwapCoords({_geometry_name(path, layer)}) "
+        fix = swap_fix or (f"swap x and y, e.g. ogr2ogr -dialect sqlite -sql 'SELECT SwapCoords({geometry_name(path, layer)}) "
                            f"AS geometry, * FROM \"{_layer_name(path, layer)}\"' fixed.gpkg {path}, or write the file "
                            "again with x = longitude and y = latitude")
         raise InputError(f"{found}: the latitudes beyond {LAT_LIMIT:g} with longitudes within {LAT_LIMIT:g} say the "
@@ -238,7 +238,7 @@ def _layer_name(path: Path, layer: str | None) -> str:
         return Path(path).stem
 
 
-def _geometry_name(path: Path, layer: str | None) -> str:
+def geometry_name(path: Path, layer: str | None) -> str:
     """The name of the geometry column GDAL's SQLite dialect sees ('geom' in many GeoPackages, else 'geometry')."""
     try:
         return pyogrio.read_info(path, layer=layer).get("geometry_name") or "geometry"
