@@ -165,10 +165,12 @@ class Grid:
         InputError naming the file and the fix, as the raster readers do (irrmap.core.raster_read.open_raster);
         so does every file the readers refuse (irrmap.core.georef.check_georef: no CRS, a CRS without a datum,
         no geotransform, GCPs only, latitudes beyond the poles), a rotated or sheared file (check_not_rotated), a
-        geographic CRS whose unit is not the degree, and a projected grid with no pixel centre on the Earth.
+        geographic CRS whose unit is not the degree, a projected grid with no pixel centre on the Earth, and a
+        VRT whose source file is missing where GDAL looks for it (vrt_source_error).
         GridError for a file stored south-up / east-left."""
         import rasterio
 
+        check_vrt_sources(path)  # a VRT with a missing source opens, then fails at the first pixel read
         try:
             src = rasterio.open(path)
         except rasterio.errors.RasterioIOError as exc:
@@ -602,6 +604,128 @@ def check_not_rotated(transform, path) -> None:
                          "the pixel size and CRS) and pass north_up.tif")
 
 
+# ---- a VRT's source files ------------------------------------------------------------------------------
+# GDAL's VRT format (https://gdal.org/drivers/raster/vrt.html): each source is a <SourceFilename> (simple, complex,
+# averaged, kernel-filtered sources, overviews, pan-sharpened bands) or <SourceDataset> (a warped VRT) element;
+# relativeToVRT="1" makes a relative path relative to the VRT's own folder, relativeToVRT="0" (or no attribute)
+# leaves it to the operating system: relative to the current directory of the process that reads the VRT.
+_VRT_SOURCE_TAGS = ("SourceFilename", "SourceDataset")
+
+
+def _vrt_root(path: str):
+    """The parsed XML root of `path` when it is a local VRT file (starts with <VRTDataset), else None."""
+    import os
+    import xml.etree.ElementTree as ET
+
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n")
+            if not head.startswith(b"<VRTDataset"):
+                return None
+            f.seek(0)
+            return ET.parse(f).getroot()
+    except (OSError, ET.ParseError):  # unreadable or malformed: GDAL's own open reports it
+        return None
+
+
+def _source_candidates(written: str, relative_to_vrt: bool, vrt_dir: str) -> list[str]:
+    """The local file(s) that would stand for source `written`: the path GDAL opens (relative to the VRT's folder
+    when `relative_to_vrt`, else to the current directory), or for a GDAL dataset name (/vsizip/, NETCDF:"f.nc":v)
+    its local container, under either base (GDAL's rule for names differs between versions; no false alarm).
+    [] for a name without a local file (/vsicurl/, ...)."""
+    import os
+
+    from irrmap.core import dataset_names
+
+    if dataset_names.is_dataset_name(written):
+        c = dataset_names.container(written)
+        if c is None:
+            return []
+        c = os.fspath(c)
+        return [c] if os.path.isabs(c) else [os.path.join(vrt_dir, c), c]
+    return [os.path.join(vrt_dir, written) if relative_to_vrt else written]
+
+
+def vrt_source_error(path, _through: tuple = ()) -> InputError | None:
+    """The InputError for a VRT file `path` one of whose source files does not exist (as GDAL resolves it), or None
+    (not a VRT, or every source found). Sources that are VRTs are checked in turn; the error then names the inner
+    VRT and the outer one read through it.
+
+    GDAL opens a VRT whose sources are missing and fails only when pixels are read, with the source's path alone
+    ("inputs/dem.tif: No such file or directory"), which reads like a damaged file. The usual cause: `gdalbuildvrt`
+    run from another folder than the VRT's stores a relative source path relative to the current directory
+    (relativeToVRT="0"), which breaks when the VRT is used from any other directory. The error names the VRT, the
+    source as written in it, where GDAL looked (relative to the current directory or to the VRT's folder), and the
+    fix: rebuild the VRT from its own folder (`cd FOLDER && gdalbuildvrt NAME.vrt SOURCES` stores relativeToVRT="1"),
+    use absolute source paths, or run from the folder the VRT was built in (found by looking for the source under
+    the VRT's folder and each of its parents)."""
+    import os
+
+    name = os.fspath(path)
+    root = _vrt_root(name)
+    if root is None:
+        return None
+    vrt_dir = os.path.dirname(name)
+    through = (*_through, os.path.abspath(name))
+    for el in root.iter():
+        if el.tag not in _VRT_SOURCE_TAGS or not (el.text or "").strip():
+            continue
+        written = el.text.strip()
+        relative = el.get("relativeToVRT", "0").strip() == "1"
+        candidates = _source_candidates(written, relative, vrt_dir)
+        if not candidates:
+            continue
+        found = next((c for c in candidates if os.path.exists(c)), None)
+        if found is None:
+            return _missing_source_error(name, written, relative, candidates[0], _through)
+        if os.path.abspath(found) not in through:  # a source that is a VRT: its own sources (no loop)
+            inner = vrt_source_error(found, through)
+            if inner is not None:
+                return inner
+    return None
+
+
+def _missing_source_error(vrt: str, written: str, relative: bool, looked: str, through: tuple) -> InputError:
+    """The InputError of vrt_source_error for source `written` of `vrt`, looked for at `looked`."""
+    import os
+
+    via = f" (read through {', '.join(through)})" if through else ""
+    looked_abs = os.path.abspath(looked)
+    if os.path.isabs(written) and not written.startswith("/vsi"):
+        where = f"an absolute path: GDAL looked for {looked_abs}"
+    elif relative:
+        where = f'stored relative to the VRT\'s folder (relativeToVRT="1"): GDAL looked for {looked_abs}'
+    else:
+        where = (f'stored relative to the current directory (relativeToVRT="0"), which is {os.getcwd()}: '
+                 f"GDAL looked for {looked_abs}")
+    what = f"the VRT's source file {written!r} does not exist, {where}{via}"
+    vrt_dir = os.path.dirname(os.path.abspath(vrt))
+    rebuild = (f"rebuild the VRT from its own folder so its sources are stored relative to it "
+               f"(cd {shlex.quote(vrt_dir)} && gdalbuildvrt {shlex.quote(os.path.basename(vrt))} SOURCES, with SOURCES "
+               "given relative to that folder: GDAL then writes relativeToVRT=\"1\"), or build it with absolute source paths")
+    if not relative and not os.path.isabs(written):
+        base = vrt_dir  # the folder the VRT was probably built in: one where the source as written exists
+        while True:
+            if os.path.exists(os.path.join(base, written)):
+                return InputError(what, vrt, f"the source is at {os.path.join(base, written)}: run from {base} (the folder "
+                                  f"the VRT was built in), or {rebuild}")
+            parent = os.path.dirname(base)
+            if parent == base:
+                break
+            base = parent
+        return InputError(what, vrt, f"{rebuild}, or run from the folder the VRT was built in")
+    return InputError(what, vrt, f"put the source file back at {looked_abs}, or, with the sources where they are now, {rebuild}")
+
+
+def check_vrt_sources(path) -> None:
+    """Raise vrt_source_error(path) when there is one (a VRT with a missing source); nothing for other files."""
+    err = vrt_source_error(path)
+    if err is not None:
+        raise err
+
+
 def _open_error(path, exc: BaseException):
     """The InputError for a raster GDAL cannot open: no such file, a folder, or a file of another format."""
     import os
@@ -609,6 +733,9 @@ def _open_error(path, exc: BaseException):
     while exc.__cause__ is not None or exc.__context__ is not None:  # rasterio's "See previous exception"
         exc = exc.__cause__ or exc.__context__
     text, name = str(exc).strip(), os.fspath(path)
+    vrt = vrt_source_error(name)  # a VRT opens only when its sources do (GDAL names the source alone)
+    if vrt is not None:
+        return vrt
     if "No such file or directory" in text:
         return InputError("no such raster file", name, "check the path (a raster file, e.g. a GeoTIFF)")
     if os.path.isdir(name):

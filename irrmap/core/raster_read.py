@@ -95,13 +95,36 @@ class _Plan:
 
 
 def open_raster(path):
-    """rasterio.open, with GDAL's failure (missing, unknown format, truncated header) as one InputError naming the file."""
+    """rasterio.open, with GDAL's failure (missing, unknown format, truncated header) as one InputError naming the file.
+    A VRT whose source file is missing where GDAL looks for it raises InputError before it is opened (GDAL opens
+    it and fails only at the first pixel read: irrmap.core.grid.vrt_source_error names the VRT, the source as
+    written, where GDAL looked and the fix)."""
+    _check_vrt(path)
     try:
         return rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
         from irrmap.core.grid import _open_error  # no such file / a folder / another format, each with its own fix
 
         raise _open_error(path, exc) from None
+
+
+def _check_vrt(path) -> None:
+    """irrmap.core.grid.check_vrt_sources, once per version of the file and current directory (open_raster runs per
+    chunk in some readers): a passed check is remembered by (absolute path, current directory, stat of the file);
+    a source removed later is still reported, by _reading when the read fails."""
+    name = os.fspath(path)
+    try:
+        st = os.stat(name)
+    except OSError:  # not a local file (GDAL dataset name) or missing: rasterio.open reports it
+        return
+    _checked_vrt(os.path.abspath(name), name, os.getcwd(), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_vrt(_abs: str, name: str, _cwd: str, _mtime: int, _size: int, _ino: int) -> None:
+    from irrmap.core.grid import check_vrt_sources
+
+    check_vrt_sources(name)  # raises (not cached) for a missing source
 
 
 def _gdal_message(exc: BaseException) -> str:
@@ -113,12 +136,25 @@ def _gdal_message(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def _reading(path: str):
-    """Turn GDAL read failures (truncated or damaged files) into one InputError naming the file."""
+    """Turn GDAL read failures into one InputError naming the file (read_error: a VRT's missing source, or a
+    truncated or damaged file)."""
     try:
         yield
     except rasterio.errors.RasterioIOError as exc:
-        raise InputError(f"cannot read raster data: {_gdal_message(exc)}", path,
-                         "the file is truncated or damaged; download or create it again (gdalinfo -checksum finds bad blocks)") from None
+        raise read_error(path, exc) from None
+
+
+def read_error(path, exc: BaseException) -> InputError:
+    """The InputError for GDAL's failure `exc` to read pixels of `path`: for a VRT with a missing source file,
+    irrmap.core.grid.vrt_source_error (the VRT, the source as written, where GDAL looked, the fix); else a
+    truncated or damaged file."""
+    from irrmap.core.grid import vrt_source_error
+
+    vrt = vrt_source_error(path)
+    if vrt is not None:
+        return vrt
+    return InputError(f"cannot read raster data: {_gdal_message(exc)}", os.fspath(path),
+                      "the file is truncated or damaged; download or create it again (gdalinfo -checksum finds bad blocks)")
 
 
 # A source counts as finer than the grid (aggregated: average / mode) only when its pixels are more than this many

@@ -47,7 +47,7 @@ from irrmap.core.companions import stat_identity
 from irrmap.core.errors import InputError
 from irrmap.core.grid import Grid
 from irrmap.core.nodata import decoding_for, valid_mask
-from irrmap.core.raster_read import open_raster, read_raster
+from irrmap.core.raster_read import open_raster, read_error, read_raster
 from irrmap.core.raster_write import write_raster
 from irrmap.core.relative_path import relative_to_folder
 
@@ -339,8 +339,7 @@ def _read_bands_block(path: str, bands: list[int], decodings, block_info=None) -
             raw = src.read(bands, window=window)
             masks = [valid_mask(src, b, d, window) for b, d in zip(bands, decodings)]  # mask band, alpha band (0 = missing)
     except rasterio.errors.RasterioIOError as exc:
-        raise InputError(f"cannot read raster data: {exc}", path,
-                         "the file is truncated or damaged; download or create it again (gdalinfo -checksum finds bad blocks)") from None
+        raise read_error(path, exc) from None  # a VRT's missing source, else a truncated or damaged file
     return np.stack([d.decode(raw[k], masks[k]) for k, d in enumerate(decodings)])
 
 
