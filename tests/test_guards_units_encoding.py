@@ -130,3 +130,32 @@ def test_evaluate_statistics_reads_units_with_units_encoding(gbk_shp, tmp_path, 
     assert "--units-encoding" in capsys.readouterr().err
     assert main([*argv, "--units-encoding", "gbk"]) == 0
     assert '"county"' in capsys.readouterr().out
+
+
+def test_a_given_encoding_that_drops_characters_is_refused(gbk_shp):
+    """GBK names read with encoding 'shift_jis' (another double-byte code): GDAL's iconv leaves out what shift_jis
+    cannot convert, with a warning once a process; refused instead, naming the field and the encoding the bytes look
+    like. Truth: the bytes GBK-encoded by ogr2ogr above, which do not all decode as shift_jis (Python's codec).
+    (A wrong encoding under which every byte sequence is valid, big5 for these names, reads mojibake: not caught.)"""
+    dbf = gbk_shp.with_suffix(".dbf").read_bytes()
+    assert any(not _decodes_as(n.encode("gbk"), "shift_jis") for n in NAMES) and "东城区".encode("gbk") in dbf
+    with pytest.raises(InputError, match=r"field 'name' .* is not shift_jis, the encoding given.*gb"):
+        _read(gbk_shp, encoding="shift_jis")
+    assert _names(_read(gbk_shp, encoding="gbk")) == NAMES  # control: the file's own encoding given
+
+
+def test_latin1_names_read_as_gb2312_are_refused_and_read_as_latin1(tmp_path):
+    frame = gpd.GeoDataFrame({"code": ["110101"], "name": ["Zürich"]}, geometry=[box(8, 47, 8.1, 47.1)], crs="EPSG:4326")
+    frame.to_file(tmp_path / "ch.shp", encoding="latin1")
+    (tmp_path / "ch.cpg").unlink(missing_ok=True)
+    with pytest.raises(InputError, match=r"b'Z\\xfcrich' does not decode as gb2312"):
+        AdminUnits.read(tmp_path / "ch.shp", "code", name_field="name", encoding="gb2312")
+    assert AdminUnits.read(tmp_path / "ch.shp", "code", name_field="name", encoding="latin-1").table["name"].tolist() == ["Zürich"]
+
+
+def _decodes_as(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -161,7 +161,33 @@ def _read(path, layer, reader, what, layer_key, encoding, encoding_key, lonlat_c
                       layer=layer)
     if encoding is None and driver == DBF_DRIVER and declared == GDAL_FALLBACK and not _has_cpg(path, layer):
         frame = _undeclared_text(frame, path, what, encoding_key, layer)
+    if encoding is not None:  # GDAL drops the bytes a given encoding cannot decode, with a warning only once a process
+        _check_given_encoding(path, layer, what, encoding, encoding_key)
     return frame, crs
+
+
+def _check_given_encoding(path: Path, layer: str | None, what: str, encoding: str, encoding_key: str) -> None:
+    """InputError when the text fields of a DBF do not decode as the `encoding` given (its `encoding_key`): GDAL's
+    iconv leaves out the bytes it cannot convert ("One or several characters couldn't be converted correctly",
+    a RuntimeWarning given once per process), so 'Zürich' in Latin-1 read as gb2312 became 'Zrich' with no error.
+    The attributes are read again, without geometry, as ISO-8859-1 (one character per byte: the bytes as stored)
+    and each non-ASCII value is decoded strictly; the message names the field, the value and the encoding the bytes
+    look like (irrmap.core.tables.guess_encoding)."""
+    try:
+        meta, _, _, values = pyogrio.raw.read(path, layer=layer, encoding=GDAL_FALLBACK, read_geometry=False)
+    except Exception:  # noqa: BLE001 - the file was just read: leave any other failure to that read
+        return
+    for name, column in zip(meta["fields"], values):
+        raw = [v.encode("latin-1") for v in column if isinstance(v, str) and not v.isascii()]
+        bad = next((r for r in raw if not _decodes([r], encoding)), None)
+        if bad is None:
+            continue
+        guess = guess_encoding(b"\n".join(raw))
+        looks = f"; the bytes look like {guess[0]}: {bad.decode(guess[0], errors='replace')!r}" if guess else ""
+        raise InputError(f"the text of field {name!r} of the {what} is not {encoding}, the encoding given: "
+                         f"{bad!r} does not decode as {encoding} (GDAL would leave those characters out){looks}", str(path),
+                         f"give the file's own encoding in {encoding_key}" + (f", e.g. {guess[0]}" if guess else "")
+                         + ", or leave it out (the file's .cpg, if it has one, then decides)")
 
 
 def _total_bounds(geometry) -> tuple[float, float, float, float]:
