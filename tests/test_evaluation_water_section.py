@@ -191,10 +191,23 @@ def test_the_report_reruns_when_the_water_layer_changes(run):
     again = run_pipeline(demo / "config.toml")
     assert again["stages"]["evaluation"]["status"] == "skipped (up to date)"
     change = next(iter(files.changes.values())) / "change.csv"
+    written = change.read_bytes()
     table = pd.read_csv(change)
-    table.loc[0, "area_b_km2"] += 1.0  # a changed water layer (the water stage itself is up to date)
+    table.loc[0, "area_b_km2"] += 1.0  # a changed water layer
     table.loc[0, "change_km2"] += 1.0
     table.to_csv(change, index=False)
+    # edited in place, the water stage's output is rewritten by it (irrmap.app.output_digests), and the report,
+    # whose input is then as before, is not
+    restored = run_pipeline(demo / "config.toml")
+    assert restored["stages"]["water"]["reason"].startswith("outputs changed since written:") and change.read_bytes() == written
+    assert restored["stages"]["evaluation"]["status"] == "skipped (up to date)"
+    # a water layer that differs with its stage up to date (a state without output digests, as an older irrmap
+    # wrote it): the report reruns on it
+    table.to_csv(change, index=False)
+    state_file = demo / "output" / ".irrmap-state.json"
+    state = json.loads(state_file.read_text())
+    state["water"].pop("digests")
+    state_file.write_text(json.dumps(state))
     third = run_pipeline(demo / "config.toml")
     assert third["stages"]["water"]["status"] == "skipped (up to date)"
     assert third["stages"]["evaluation"]["status"] == "ran"
