@@ -64,6 +64,23 @@ def _kmeans(pts: np.ndarray, k: int, rng, iters: int = 30) -> np.ndarray:
     return lab
 
 
+# GB/T 2260 province codes run 11 (Beijing) .. 82 (Macao); irrmap.core.units.CN_PROVINCE refuses any other prefix
+FIRST_PROVINCE, LAST_PROVINCE = 11, 82
+WESTERN_FIRST = 61  # small demos take the north-western prefixes (61 Shaanxi, 62 Gansu, 64 Ningxia, ...)
+
+
+def province_prefix_start(n_prov: int) -> int:
+    """The first province prefix of `n_prov` consecutive provinces: 61 while 61 .. 61 + n_prov - 1 stays within
+    GB/T 2260's 11 .. 82, else 11 (up to 72 provinces). Before, 61 was used up to 38 provinces, so regions of
+    23 to 38 provinces (demos of about 3.7 to 6.2 Mpx, 2048 x 2048 among them) got prefixes 83 .. 98, and their
+    own `irrmap run` refused the unit file.
+
+    Raises ValueError for more than 72 provinces."""
+    if n_prov > LAST_PROVINCE - FIRST_PROVINCE + 1:
+        raise ValueError(f"{n_prov} provinces do not fit GB/T 2260's prefixes {FIRST_PROVINCE}..{LAST_PROVINCE}")
+    return WESTERN_FIRST if WESTERN_FIRST + n_prov - 1 <= LAST_PROVINCE else FIRST_PROVINCE
+
+
 def admin_units(spec: DemoSpec) -> dict[str, gpd.GeoDataFrame]:
     """GeoDataFrames 'counties', 'cities', 'provinces' (EPSG:4326) with code, name, level and parent codes."""
     rng = np.random.default_rng([spec.seed, 7001])
@@ -85,7 +102,7 @@ def admin_units(spec: DemoSpec) -> dict[str, gpd.GeoDataFrame]:
     used: set = set()
     pnames = _names(rng, n_prov, used)
     rows = []
-    first = 61 if n_prov <= 38 else 11
+    first = province_prefix_start(n_prov)
     for p in range(n_prov):
         members = np.flatnonzero(prov == order[p])
         n_city = max(1, int(round(len(members) / 4)))
