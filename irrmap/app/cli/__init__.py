@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     from irrmap.app.cli.parser import merge_global_options
 
     args = merge_global_options(parser.parse_args(argv))  # -v/-q/--overwrite before or after the command
+    if args.quiet and args.verbose:  # -q dropped -v silently: say which one is meant (argparse's usage error, exit 2)
+        parser.error("-q/--quiet and -v/--verbose contradict each other (warnings only, or more logging); give one")
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for chatty in QUIET_LOGGERS:  # third-party INFO lines ("Created 12 records") are not irrmap's to report

@@ -6,8 +6,9 @@ from __future__ import annotations
 def register(sub, name: str, help_: str) -> None:
     p = sub.add_parser(name, help=help_, description=help_ + ". Stages already up to date are skipped; outputs and manifest.json go to [run].output_dir.")
     p.add_argument("config", help="TOML run config (e.g. from `irrmap demo OUTDIR`)")
-    p.add_argument("--force", action="store_true", help="rerun every stage even if up to date")
-    p.add_argument("--check", action="store_true",
+    what = p.add_mutually_exclusive_group()  # --force --check ran the check alone: --force was dropped silently
+    what.add_argument("--force", action="store_true", help="rerun every stage even if up to date")
+    what.add_argument("--check", action="store_true",
                    help="check the config, the output folder and every stage's inputs (files, fields, joins, grid overlap, and the "
                         "values the stages would refuse or warn about: climate units, statistics' area unit against the "
                         "cropland, level tables' year filter, cropland fraction), reading inputs on a grid of at most 4e6 "
