@@ -71,22 +71,37 @@ RELIABILITY_MIN_PIXELS = 64
 SAMPLE = 256
 
 
-def _central_values(path, band: int) -> np.ndarray | None:
-    """The stored values (float64, nodata and NaN left out) of a central window of at most SAMPLE x SAMPLE pixels of
-    layer `band` (1-based) of `path`; None when GDAL cannot open it (the reader reports that)."""
+def central_windows(layers, size: int) -> list[np.ndarray | None]:
+    """The stored values (1-D float64, nodata and NaN left out) of the central window of at most `size` x `size`
+    pixels of each layer (path, 1-based band) in `layers`, in the order given; None for a layer GDAL cannot open or
+    read (the series' reader reports that). Each file is opened once and all its bands asked for are read in one call:
+    a pixel-interleaved stack's blocks hold every band, so reading band by band decoded each block once per date (a
+    23-date demo stack: 23 opens and decodes, 0.9 s, against one)."""
     import rasterio
     from rasterio._err import CPLE_BaseError
     from rasterio.windows import Window
 
-    try:
-        with rasterio.open(path) as src:
-            h, w = src.height, src.width
-            win = Window(max(0, w // 2 - SAMPLE // 2), max(0, h // 2 - SAMPLE // 2), min(SAMPLE, w), min(SAMPLE, h))
-            v = src.read(band, window=win, masked=True)
-    except (rasterio.errors.RasterioError, CPLE_BaseError, OSError, IndexError):
-        return None
-    v = np.asarray(v.compressed() if np.ma.isMaskedArray(v) else v.ravel(), np.float64)
-    return v[np.isfinite(v)]
+    failed = (rasterio.errors.RasterioError, CPLE_BaseError, OSError, IndexError)
+    out: list[np.ndarray | None] = [None] * len(layers)
+    by_file: dict = {}
+    for i, (path, band) in enumerate(layers):
+        by_file.setdefault(str(path), []).append((i, int(band)))
+    for path, wanted in by_file.items():
+        try:
+            with rasterio.open(path) as src:
+                h, w = src.height, src.width
+                win = Window(max(0, w // 2 - size // 2), max(0, h // 2 - size // 2), min(size, w), min(size, h))
+                bands = sorted({b for _, b in wanted if 1 <= b <= src.count})
+                block = src.read(bands, window=win, masked=True) if bands else None
+        except failed:
+            continue
+        for i, band in wanted:
+            if block is None or band not in bands:
+                continue
+            v = block[bands.index(band)]
+            v = np.asarray(v.compressed() if np.ma.isMaskedArray(v) else v.ravel(), np.float64)
+            out[i] = v[np.isfinite(v)]
+    return out
 
 
 def qa_values(v: np.ndarray) -> str | None:
@@ -241,25 +256,16 @@ def refuse_composite_day(layers, where: str, *, description: str | None = None, 
     COMPOSITE_DAYS days of their date's day of year. `layers`: (date, path, 1-based band) of each date. Reads those
     windows of the stored values with rasterio (not through the series' dask graph, whose chunk reads stay as they
     are), so a scale given to decode a VI does not hide the days (day 65 x 1e-4 would pass as a VI of 0.0065)."""
-    import rasterio
-    from rasterio._err import CPLE_BaseError
-    from rasterio.windows import Window
-
     if description and DAY_NAME.search(description):
         raise InputError(f"the layer read ({description!r}) is the composite day of the year, not a vegetation index", where, fix)
     total = hits = 0
     lo, hi = np.inf, -np.inf
     layers = [(dt.date.fromisoformat(str(np.datetime64(d, "D"))), path, band) for d, path, band in layers]  # str or date
-    for d, path, band in layers:
-        try:
-            with rasterio.open(path) as src:
-                h, w = src.height, src.width
-                win = Window(max(0, w // 2 - 32), max(0, h // 2 - 32), min(64, w), min(64, h))
-                v = src.read(band, window=win, masked=True)
-        except (rasterio.errors.RasterioError, CPLE_BaseError, OSError):
-            return  # a damaged file: the series' reader refuses it with its own InputError
-        v = np.asarray(v.compressed() if np.ma.isMaskedArray(v) else v.ravel(), np.float64)
-        v = v[np.isfinite(v) & (v >= 0)]
+    windows = central_windows([(path, band) for _, path, band in layers], 64)
+    if any(v is None for v in windows):
+        return  # a damaged file: the series' reader refuses it with its own InputError
+    for (d, _path, _band), v in zip(layers, windows):
+        v = v[v >= 0]
         if not v.size:
             continue
         doy = d.timetuple().tm_yday
@@ -331,8 +337,7 @@ def refuse_quality_as_vi(layers, where: str, *, fix: str) -> None:
         if not vi:
             unnamed.append((path, band))
     pooled = []
-    for path, band in unnamed:
-        v = _central_values(path, band)
+    for (path, band), v in zip(unnamed, central_windows(unnamed, SAMPLE)):
         why = qa_values(v) if v is not None else None
         if why:
             raise InputError(f"the layer read as the vegetation index is a quality layer: {path} layer {band} ({why})", where, fix)
