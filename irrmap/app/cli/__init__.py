@@ -105,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
 
     cap_gdal_cache()
     try:
+        from irrmap.app.cli.input_vrts import refuse_vrts_with_missing_sources
         from irrmap.core.output_paths import command_output_locks, command_outputs, refuse_out_over_any_input
 
         # no library warning prints its source line; written files are checked against the arguments (command_outputs)
         with _sigterm_as_interrupt(), library_warnings_logged(args.verbose), command_outputs(args, argv, args.overwrite):
             refuse_out_over_any_input(args, argv)  # no command writes its --out over one of its inputs
+            refuse_vrts_with_missing_sources(args, argv)  # nor reads a VRT whose source is missing (a traceback at the first read)
             with command_output_locks(args, argv):  # nor an output another process is writing (irrmap.core.output_lock)
                 code = int(func(args) or 0)
             sys.stdout.flush()  # a reader that stopped early breaks the pipe here, not at the interpreter's exit
