@@ -229,6 +229,13 @@ def check_map_values(path, threshold: float | None = None, kind: str = "fraction
         raise DataError(f"the {what} is declared percent (0..100) but reads as 0..{info['max']:g}{scaled}: its areas would be "
                         "divided by 100 twice", f"{what} {path}", "evaluate it as a 0..1 fraction map (--map-kind fraction), "
                         f"or drop the scale if the stored values are the percentages (gdal_edit.py -scale 1 -offset 0 {path})")
+    if kind == "percent" and info["n_valid"] and info["whole_values"] is None and 0.0 < info["max"] <= 1.0 and info["min"] >= 0.0:
+        # fractional values all within 0..1 (as mapping aggregate refuses): a 0..1 fraction read as percent gave every
+        # area 100x too small (2,417 ha of the demo read as 24.2 ha, exit 0)
+        raise DataError(f"the {what} is declared percent (0..100) but its values run from {info['min']:g} to {info['max']:g}, "
+                        f"not whole numbers{scaled}: a 0..1 fraction, whose areas would be divided by 100", f"{what} {path}",
+                        "evaluate it as a 0..1 fraction map (--map-kind fraction; [evaluation].map_kind in irrmap run), or scale it "
+                        f"to percent first (gdal_edit.py -scale 100 {path})")
     vals = info["values"]
     if kind == "percent":  # whole numbers of any dtype: a Float32 copy of a years-irrigated map counts as well
         _warn_counts_as_percent(info["whole_values"], what, path)
