@@ -192,7 +192,7 @@ def _distance(args) -> int:
         with rasterio.open(args.mask) as src:
             declared = src.nodata
         check_default_mask(float(figures[0]), bool(figures[1]), f"MASK {args.mask}", minimum=float(figures[2]),
-                           codes=int(figures[3]), nodata=declared, path=args.mask)
+                           codes=int(figures[3]), nodata=declared, path=args.mask, fill_255=bool(figures[4]))
     off_earth = _water_off_earth(grid, water)  # a sinusoidal tile's corners past the 180th meridian: no distance there
     if off_earth:
         logging.getLogger("irrmap.suitability").warning(

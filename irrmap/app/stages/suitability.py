@@ -145,13 +145,14 @@ def check_water_default(ctx: RunContext, raw) -> None:
     )
 
     sec = ctx.config.suitability
-    maximum, fractional, minimum, codes = dask.compute(*mask_summary(raw))
+    maximum, fractional, minimum, codes, fill_255 = dask.compute(*mask_summary(raw))
     spec = ctx.config.inputs.get(sec.water)
     where = (f"[inputs.{sec.water}].path = {spec.path}" if spec is not None else
              f"[suitability].water = {sec.water!r} ({ctx.products.get(sec.water)})")
     shares = _interpolated_codes(raw)
     check_default_mask(float(maximum), bool(fractional) and not shares, where, minimum=float(minimum),
                        codes=None if shares else int(codes), nodata=None if spec is None else spec.nodata,
+                       fill_255=bool(fill_255) and not shares,
                        path=spec.path if spec is not None else None,
                        options=("[suitability].water_threshold = {}", "[suitability].water_values = [{}]"))
 
