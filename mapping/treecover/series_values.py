@@ -15,6 +15,7 @@ sample stored x 10000 and read unscaled, or -unit..unit for --harmonise's --unit
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -22,6 +23,8 @@ import numpy as np
 from irrmap.mapping.treecover.sample import decoded_sample, nodata_values
 
 from irrmap.core.errors import InputError
+
+log = logging.getLogger(__name__)
 
 INDEX_RANGE = (-1.0, 1.0)
 INDEX_SLACK = 0.01  # rounding of stored integers x 1e-4 and of harmonised values
@@ -78,12 +81,14 @@ def check_index_values(layers, decode: dict, *, harmonise: str | None = None, un
     if name is None:
         return
     picks = sorted(set(np.linspace(0, len(layers) - 1, min(len(layers), max_files)).round().astype(int)))
+    stored = None  # the first layer read in stored units (x STORED_UNIT), for the warning below
     for i in picks:
         layer = layers[i]
         vals = decoded_sample(layer.path, layer.band, size=128, **decode)
         if vals.size == 0:
             continue
         u = unit or (1.0 if np.percentile(np.abs(vals), 99) <= 1.0 + INDEX_SLACK else STORED_UNIT)
+        stored = stored or (layer if u == STORED_UNIT else None)
         lo, hi = INDEX_RANGE[0] * u, INDEX_RANGE[1] * u
         bad = vals[(vals < lo - INDEX_SLACK * u) | (vals > hi + INDEX_SLACK * u)]
         if bad.size:
@@ -93,3 +98,7 @@ def check_index_values(layers, decode: dict, *, harmonise: str | None = None, un
                              "for MODIS MOD13Q1 pass --preset mod13q1 (fill 65531 and -3000, valid -2000..10000, uint16 read as int16); "
                              "else declare the fill with --nodata, the stored valid range with --valid-range LO HI, or decode the "
                              "values with --scale (0.0001 for an index stored x 10000)")
+    if stored is not None:  # accepted as stored, but the user must know the slope's unit (-1.04 per year is -0.000104 NDVI)
+        log.warning("%s: the %s series is read as stored, %s x %g (its decoded values reach past 1): the "
+                    "slope is in those units per year (divide by %g for %s per year); fix: pass --scale %g (or --preset "
+                    "mod13q1) to decode it", stored.path, name, name, STORED_UNIT, STORED_UNIT, name, 1 / STORED_UNIT)
