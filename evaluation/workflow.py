@@ -36,7 +36,10 @@ CLASS_NAMES = {0: "not_irrigated", 1: "irrigated"}
 
 def map_grid(path) -> Grid:
     """The grid of a raster file; InputError (not a traceback) when the file is missing or not a raster."""
-    if not Path(path).is_file():
+    from irrmap.core import dataset_names
+
+    path = dataset_names.normalise(path)  # /vsizip//abs.zip/...: GDAL's brace form, which pathlib keeps whole
+    if not dataset_names.is_file(path):
         raise InputError("raster not found", str(path), "check the path (products of `irrmap run` are under its output folder)")
     try:
         return Grid.from_raster(path)

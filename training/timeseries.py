@@ -510,6 +510,9 @@ def read_timeseries(source, grid: Grid | None = None, *, variable: str | None = 
     chosen is refused: it is one date of an export with several layers, whose layer must be picked."""
     if isinstance(source, (list, tuple)):
         return read_dated_files(source, grid, **kwargs)
+    from irrmap.core import dataset_names
+
+    source = dataset_names.normalise(source) if isinstance(source, str) else source  # /vsizip/ names: the brace form
     p = Path(source)
     if p.suffix == ".nc" or str(source).rstrip("/").endswith(".zarr"):
         variable = variable or (kwargs.get("band") if isinstance(kwargs.get("band"), str) else None)
@@ -527,7 +530,7 @@ def read_timeseries(source, grid: Grid | None = None, *, variable: str | None = 
         return screen(out, name, f"{name} cube {p}")
     if p.is_dir():
         return read_dated_files(p, grid, **kwargs)
-    if not p.exists():
+    if not (p.exists() or dataset_names.is_file(p)):
         raise InputError("file not found", str(p), "check the path (relative paths in a config are relative to its folder)")
     layers, descs, listing = _layers(p)
     count = len(layers)

@@ -88,6 +88,13 @@ def exists(p) -> bool:
     return c is None or c.exists()
 
 
+def is_file(p) -> bool:
+    """Whether `p` names a readable file: for a GDAL dataset name (/vsizip/..., NETCDF:"f.nc":v) its local container
+    exists (exists: network names count as present, GDAL reports them); else the path is a file. Path(p).is_file()
+    said "not found" for every /vsizip/ name, which GDAL reads (`gdalinfo /vsizip/b.zip/class.tif`)."""
+    return exists(p) if is_dataset_name(p) else Path(p).is_file()
+
+
 def _absolute(f: str, base: Path) -> str:
     q = Path(f)
     return str((q if q.is_absolute() else base / q).resolve())

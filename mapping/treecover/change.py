@@ -371,8 +371,11 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
     (irrmap.core.relative_path)."""
     _check_thresholds(change_threshold, forest_threshold)
     normalise_area_unit(area_unit)
+    from irrmap.core import dataset_names
+
+    epoch_a, epoch_b = dataset_names.normalise(epoch_a), dataset_names.normalise(epoch_b)  # /vsizip/ names kept whole
     for name, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)):
-        if not Path(p).is_file():
+        if not dataset_names.is_file(p):
             raise InputError(f"{name} not found", os.fspath(p), "give a percent tree-cover raster (e.g. `irrmap treecover predict` output)")
     for role, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)):
         check_cover_layers(p, role)

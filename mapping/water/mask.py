@@ -235,8 +235,10 @@ def mask_layers(path, *, chunks: int = 4096) -> dict[str, xr.DataArray]:
     "persistence" when bands carry those descriptions. Values other than the layer's codes (module docstring),
     255 and the file's nodata raise DataError when computed. A single-band 0 / 1 / 255 raster is a mask file
     with band 1 only. Raises InputError for a missing or unreadable file or one without a CRS."""
-    path = Path(path)
-    if not path.is_file():
+    from irrmap.core import dataset_names
+
+    path = Path(dataset_names.normalise(path) if isinstance(path, str) else path)  # /vsizip/ names: the brace form
+    if not dataset_names.is_file(path):
         raise InputError("water mask not found", str(path), "give the GeoTIFF written by `irrmap water mask`")
     grid = Grid.from_raster(path)
     with open_raster(path) as src:

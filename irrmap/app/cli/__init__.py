@@ -82,12 +82,27 @@ def cap_gdal_cache() -> None:
         os.environ["GDAL_CACHEMAX"] = str(GDAL_CACHE_MB)
 
 
+def _archive_names_whole(args) -> None:
+    """Write every archive dataset name among the arguments (/vsizip//abs/b.zip/x.tif, /vsitar/...) in GDAL's brace
+    form (/vsizip/{/abs/b.zip}/x.tif: irrmap.core.dataset_names.normalise), which pathlib keeps whole: Path() turned
+    '/vsizip//tmp/b.zip' into '/vsizip/tmp/b.zip', a path relative to the current directory, so commands that wrap
+    their arguments in Path (water bodies, ...) failed with "does not exist", while GDAL reads the name."""
+    from irrmap.core.dataset_names import normalise
+
+    for dest, value in vars(args).items():
+        if isinstance(value, str):
+            setattr(args, dest, normalise(value))
+        elif isinstance(value, list) and any(isinstance(v, str) for v in value):
+            setattr(args, dest, [normalise(v) for v in value])
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     from irrmap.app.cli.parser import merge_global_options
 
     args = merge_global_options(parser.parse_args(argv))  # -v/-q/--overwrite before or after the command
+    _archive_names_whole(args)
     if args.quiet and args.verbose:  # -q dropped -v silently: say which one is meant (argparse's usage error, exit 2)
         parser.error("-q/--quiet and -v/--verbose contradict each other (warnings only, or more logging); give one")
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
