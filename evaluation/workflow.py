@@ -1057,6 +1057,12 @@ def compare_all(map_a, maps_b, *, threshold_a=None, threshold_b=None, mask_path=
     threshold_a, threshold_b = (0.0 if t is None else float(t) for t in given)
     fill_a = class_map_values(info_a, cropland_path)
     fills_b = [class_map_values(info_b, cropland_path) for info_b in infos_b]
+    from irrmap.core.footprint import warn_partial_footprint
+
+    for map_b in maps_b:  # a map B covering part of map A: only missing_area_m2 said so, OA and kappa looked whole
+        warn_partial_footprint(map_b, grid, f"map B {map_b}", grid_name="map A's grid",
+                               fix="compare maps of the same area (or crop map A to map B: gdal_translate -projwin); the "
+                                   "agreement covers only their overlap, and missing_area_m2 gives the rest")
     a = read_map(map_a, grid, name=Path(map_a).stem)
     a = a if fill_a is None else fill_a(a, grid)
     all_names = []

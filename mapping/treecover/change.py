@@ -381,6 +381,13 @@ def change_to_file(out, epoch_a, epoch_b, *, change_threshold: float = DEFAULT_C
         check_cover_layers(p, role)
     check_epoch_units((("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b)), scale, nodata)
     grid = Grid.from_raster(epoch_a)
+    from irrmap.core.footprint import warn_partial_footprint
+
+    # epoch B covering part of A: the change map is nodata elsewhere and forest_area_a counts only the overlap, while
+    # the table's coverage said 'whole' (it is the units' coverage of A's grid)
+    warn_partial_footprint(epoch_b, grid, f"EPOCH_B {epoch_b}", grid_name="EPOCH_A's grid",
+                           fix="give epochs of the same area (crop EPOCH_A to EPOCH_B: gdal_translate -projwin); the change "
+                               "and every area of the table cover only their overlap (compared_area_m2)")
     samples = {os.fspath(p): (role, _percent_warnings(p, scale, nodata, role)) for role, p in (("EPOCH_A", epoch_a), ("EPOCH_B", epoch_b))}
     check_code_pair(samples)  # loss years 0..23 beside cover up to 100
     # values outside 0..100 % (MODIS VCF 200 water, 253 fill) are masked on each file's own grid, before epoch B
