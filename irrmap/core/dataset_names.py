@@ -95,6 +95,17 @@ def is_file(p) -> bool:
     return exists(p) if is_dataset_name(p) else Path(p).is_file()
 
 
+def starts_as_vrt(path) -> bool:
+    """Whether the local file `path` is a GDAL VRT: its first KB, after a UTF-8 byte-order mark and white space,
+    starts with <VRTDataset (the VRT driver's root element, GDAL "VRT -- GDAL Virtual Format"). False for a
+    missing or unreadable file and for a dataset name. Reads at most 1 KB."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<VRTDataset")
+    except OSError:
+        return False
+
+
 def _absolute(f: str, base: Path) -> str:
     q = Path(f)
     return str((q if q.is_absolute() else base / q).resolve())

@@ -617,15 +617,12 @@ def _vrt_root(path: str):
     import os
     import xml.etree.ElementTree as ET
 
-    if not os.path.isfile(path):
+    from irrmap.core.dataset_names import starts_as_vrt
+
+    if not os.path.isfile(path) or not starts_as_vrt(path):
         return None
     try:
-        with open(path, "rb") as f:
-            head = f.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n")
-            if not head.startswith(b"<VRTDataset"):
-                return None
-            f.seek(0)
-            return ET.parse(f).getroot()
+        return ET.parse(path).getroot()
     except (OSError, ET.ParseError):  # unreadable or malformed: GDAL's own open reports it
         return None
 

@@ -118,6 +118,22 @@ def _option(dest: str, argv) -> str:
     return flag if any(a == flag or a.startswith(flag + "=") for a in argv) else dest.upper()
 
 
+def argument_paths(values: dict, skip: Iterable[str] = ()) -> Iterable[tuple[str, str]]:
+    """(dest, path text) of every string or path-like argument in `values` (vars() of the parsed arguments), one per
+    item of a list argument; NAME=PATH gives PATH unless the whole text is an existing path. Arguments whose dest is
+    in `skip` are left out. Nothing is opened."""
+    for dest, value in values.items():
+        if dest in skip:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if not isinstance(item, (str, os.PathLike)):
+                continue
+            text = os.fspath(item)
+            if "=" in text and not os.path.exists(text):
+                text = text.split("=", 1)[1]  # NAME=PATH
+            yield dest, text
+
+
 def refuse_out_over_any_input(args, argv) -> None:
     """The guard every command gets from the CLI's main before it runs: InputError when its --out (OUTPUT_ARGS) is the
     same file as a path given to any of its other arguments (a path, a list of paths, or NAME=PATH), or an existing
@@ -129,17 +145,9 @@ def refuse_out_over_any_input(args, argv) -> None:
     if not outs:
         return
     inputs: dict[str, list[str]] = {}
-    for dest, value in values.items():
-        if dest in OUTPUT_ARGS:
-            continue
-        for item in value if isinstance(value, (list, tuple)) else [value]:
-            if not isinstance(item, (str, os.PathLike)):
-                continue
-            text = str(item)
-            if "=" in text and not os.path.exists(text):
-                text = text.split("=", 1)[1]  # NAME=PATH
-            if os.path.exists(text) or dataset_names.is_dataset_name(text):
-                inputs.setdefault(_option(dest, argv), []).append(text)
+    for dest, text in argument_paths(values, skip=OUTPUT_ARGS):
+        if os.path.exists(text) or dataset_names.is_dataset_name(text):
+            inputs.setdefault(_option(dest, argv), []).append(text)
     option = next(_option(k, argv) for k in OUTPUT_ARGS if values.get(k))
     refuse_overwriting_inputs(inputs, outs, option, into_input_folders=False)
     for out in outs:  # an output file over a finished map of `mapping predict` (its folder holds .predict_done.json)

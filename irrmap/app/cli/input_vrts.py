@@ -12,54 +12,34 @@ from __future__ import annotations
 import os
 
 
-def _paths(value) -> list[str]:
-    out = []
-    for item in value if isinstance(value, (list, tuple)) else [value]:
-        if not isinstance(item, (str, os.PathLike)):
-            continue
-        text = os.fspath(item)
-        if "=" in text and not os.path.exists(text):
-            text = text.split("=", 1)[1]  # NAME=PATH
-        out.append(text)
-    return out
-
-
-def _starts_as_vrt(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<VRTDataset")
-    except OSError:
-        return False
-
-
 def refuse_vrts_with_missing_sources(args, argv) -> None:
     """Raise the InputError of the first VRT among the command's input arguments (and the *.vrt files directly inside a
     folder given as one) one of whose sources is missing; the outputs it names (irrmap.core.output_paths.
     command_output_paths) are not inputs. Reads only the first KB of each file given (the
     VRT's XML when it starts with <VRTDataset); files that are not VRTs and paths that do not exist are left to the
     command."""
-    from irrmap.core.output_paths import command_output_paths
+    from irrmap.core.dataset_names import starts_as_vrt
+    from irrmap.core.output_paths import argument_paths, command_output_paths
 
     outputs = {path for path, _option, _folder in command_output_paths(args, argv)}
-    for value in vars(args).values():
-        for text in _paths(value):
-            if os.path.abspath(text) in outputs:
+    for _dest, text in argument_paths(vars(args)):
+        if os.path.abspath(text) in outputs:
+            continue
+        if os.path.isdir(text):
+            try:
+                names = sorted(n for n in os.listdir(text) if n.lower().endswith(".vrt"))
+            except OSError:
                 continue
-            if os.path.isdir(text):
-                try:
-                    names = sorted(n for n in os.listdir(text) if n.lower().endswith(".vrt"))
-                except OSError:
-                    continue
-                candidates = [os.path.join(text, n) for n in names]
-            elif os.path.isfile(text):
-                candidates = [text]
-            else:
+            candidates = [os.path.join(text, n) for n in names]
+        elif os.path.isfile(text):
+            candidates = [text]
+        else:
+            continue
+        for path in candidates:
+            if not starts_as_vrt(path):
                 continue
-            for path in candidates:
-                if not _starts_as_vrt(path):
-                    continue
-                from irrmap.core.grid import vrt_source_error  # only for a VRT: irrmap.core.grid imports rioxarray (1.3 s)
+            from irrmap.core.grid import vrt_source_error  # only for a VRT: irrmap.core.grid imports rioxarray (1.3 s)
 
-                error = vrt_source_error(path)
-                if error is not None:
-                    raise error
+            error = vrt_source_error(path)
+            if error is not None:
+                raise error
