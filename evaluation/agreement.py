@@ -24,6 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from irrmap.core import fixed_sum
+from irrmap.core.array_input import decoded_block
 from irrmap.core.errors import DataError
 from irrmap.core.grid import Grid
 from irrmap.core.share_text import percent_text
@@ -39,7 +40,9 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
 
     kind "fraction": value x pixel area (values must be 0..1); "percent": value / 100 x pixel area (0..100, as
     mapping/fraction.tif); "binary": (value > threshold) x pixel area.
-    `weight` (e.g. cropland fraction) multiplies either. Map nodata (NaN) adds nothing to the mapped area; with
+    `weight` (e.g. cropland fraction) multiplies either. Map nodata (NaN, and the values the map and the weight
+    declare missing: `nodata`, `_FillValue`, `missing_value`, irrmap.core.array_input.decoded_block, which also
+    applies an undecoded scale_factor) adds nothing to the mapped area; with
     `with_missing` the result is (mapped, missing, total): the (weighted) area of the zone's nodata pixels
     and of all its pixels, so callers can tell a small area from an unmapped one.
     DataError for fraction/percent values above 1 (100) or below 0 and weights outside 0..1 (a unit's mapped
@@ -61,10 +64,7 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
     for t in grid.tiles(tile):
         w = t.window
         sl = (slice(int(w.row_off), int(w.row_off + w.height)), slice(int(w.col_off), int(w.col_off + w.width)))
-        v = np.asarray(map_da.data[sl], dtype=np.float64)
-        nodata = map_da.attrs.get("nodata")
-        if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-            v = np.where(v == float(nodata), np.nan, v)
+        v = decoded_block(map_da, map_da.data[sl])  # its declared nodata (nodata, _FillValue, ...) and scale
         gap = np.isnan(v)
         if kind != "binary":
             too_small = min(too_small, float(v[np.isfinite(v)].min(initial=0.0)))  # finite values only: -inf keeps its old path
@@ -74,7 +74,7 @@ def zonal_mapped_area(map_da: xr.DataArray, zones: xr.DataArray, n_zones: int, *
             v = np.where(gap, 0.0, (v > threshold).astype(np.float64))
         wa = np.broadcast_to(np.asarray(grid.pixel_area(w), dtype=np.float64), v.shape)
         if weight is not None:
-            wv = np.nan_to_num(np.asarray(weight.data[sl], dtype=np.float64))
+            wv = np.nan_to_num(decoded_block(weight, weight.data[sl]))
             w_range = (min(w_range[0], float(wv.min(initial=0.0))), max(w_range[1], float(wv.max(initial=0.0))))
             wa = wa * wv
         z = np.asarray(zones.data[sl]).astype(np.int64).ravel()

@@ -165,11 +165,10 @@ def _comparison(m: np.ndarray, missing: float, names) -> MapComparison:
 
 
 def _decoded(da: xr.DataArray, sl) -> np.ndarray:
-    v = np.asarray(da.data[sl], dtype=np.float64)
-    nodata = da.attrs.get("nodata")
-    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-        v = np.where(v == float(nodata), np.nan, v)
-    return v
+    """float64 window `sl` of `da`, NaN where it declares nodata (`nodata`, `_FillValue`, ...: decoded_block)."""
+    from irrmap.core.array_input import decoded_block
+
+    return decoded_block(da, da.data[sl])
 
 
 def unit_areas_side_by_side(area_a: pd.Series, area_b: pd.Series, names=("A", "B")) -> pd.DataFrame:

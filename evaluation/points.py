@@ -269,11 +269,9 @@ def values_at(da: xr.DataArray, rows, cols) -> np.ndarray:
             vals = np.asarray(data.vindex[rows[ok], cols[ok]].compute())
         else:
             vals = np.asarray(data)[rows[ok], cols[ok]]
-        vals = vals.astype(np.float64)
-        nodata = da.attrs.get("nodata", da.rio.nodata if hasattr(da, "rio") else None)
-        if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
-            vals[vals == float(nodata)] = np.nan
-        out[ok] = vals
+        from irrmap.core.array_input import decoded_block
+
+        out[ok] = decoded_block(da, vals)  # NaN at its declared nodata (nodata, _FillValue, ...), scale applied
     return out
 
 

@@ -42,15 +42,15 @@ def _png(fig) -> bytes:
 def quicklook_array(da: xr.DataArray, max_pixels: int = 900) -> np.ndarray:
     """A small float array of the map for display: block means over factor x factor pixels (NaN-aware).
 
-    `da` is a (y, x) map (dask or numpy backed); pixels equal to ``da.attrs["nodata"]`` are missing. Returns a
+    `da` is a (y, x) map (dask or numpy backed); pixels equal to a value it declares missing (its
+    ``nodata``, ``_FillValue`` or ``missing_value``: irrmap.core.array_input) are missing. Returns a
     float64 array of at most `max_pixels` per side: each cell the mean of the valid pixels of its f x f block
     (f = ceil(max(h, w) / max_pixels)); NaN where a block has no valid pixel. Edge blocks are partial."""
     h, w = da.sizes["y"], da.sizes["x"]
     f = max(1, math.ceil(max(h, w) / max_pixels))
-    arr = da.astype("float64")
-    nodata = da.attrs.get("nodata")
-    if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-        arr = arr.where(arr != float(nodata))
+    from irrmap.core.array_input import decode_declared
+
+    arr = decode_declared(da).astype("float64")  # NaN at its declared nodata (nodata, _FillValue, ...)
     if f > 1:
         arr = arr.coarsen(y=f, x=f, boundary="pad").mean()  # float mean skips NaN (xarray >= 2026.9 rejects skipna= here)
     return np.asarray(arr.values, dtype=np.float64)

@@ -79,6 +79,26 @@ def declared(arr: xr.DataArray) -> tuple[tuple[float, ...], float, float]:
     return tuple(dict.fromkeys(vals)), scale, offset
 
 
+def decoded_block(arr: xr.DataArray, block) -> np.ndarray:
+    """float64 values of `block` (a window of `arr`'s data, any shape) with what `arr` declares applied (module
+    docstring): NaN at its `_FillValue` / `missing_value` / `nodata` (attributes, or an encoded fill still in the
+    data) and at NaN, and an undecoded CF scale_factor / add_offset applied (CF 1.10 section 8.1). For readers that
+    walk a map tile by tile: an array opened with `rioxarray.open_rasterio(path)` (no masking) keeps its fill as
+    numbers in the data and says so only in `_FillValue`, which a check of `attrs["nodata"]` alone missed (a class
+    map's 255 counted as mapped area)."""
+    vals, scale, offset = declared(arr)
+    v = np.array(block, dtype=np.float64, copy=True)
+    if vals:
+        raw = np.asarray(block)
+        miss = np.zeros(raw.shape, dtype=bool)
+        for x in vals:
+            miss |= raw == x if raw.dtype.kind == "f" else v == x
+        v[miss] = np.nan
+    if scale != 1.0 or offset != 0.0:
+        v = v * scale + offset
+    return v
+
+
 def _decoded_float(block: np.ndarray, dec: Decoding) -> np.ndarray:
     """NaN where `dec` says missing; float blocks keep their dtype (no rounding of float64 data), integer ones and
     scaled ones become float32 (Decoding.decode, read_raster's rule 2)."""

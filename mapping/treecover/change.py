@@ -98,8 +98,12 @@ def change_classes(a: np.ndarray, b: np.ndarray, *, change_threshold: float = DE
 
 def change_map(a: xr.DataArray, b: xr.DataArray, *, change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
                forest_threshold: float = DEFAULT_FOREST_THRESHOLD) -> xr.DataArray:
-    """Lazy uint8 (y, x) change classes of two percent-cover DataArrays on one grid (dask or numpy)."""
+    """Lazy uint8 (y, x) change classes of two percent-cover DataArrays on one grid (dask or numpy); a pixel either
+    array declares missing (nodata, _FillValue, missing_value: irrmap.core.array_input.decode_declared) is NODATA."""
+    from irrmap.core.array_input import decode_declared
+
     _check_thresholds(change_threshold, forest_threshold)
+    a, b = decode_declared(a), decode_declared(b)
     res = da.map_blocks(change_classes, _dask(a), _dask(b), change_threshold=change_threshold, forest_threshold=forest_threshold,
                         dtype=np.uint8, meta=np.empty((0, 0), np.uint8))
     out = xr.DataArray(res, dims=("y", "x"), coords={"y": a.y, "x": a.x}, name="change")
@@ -146,11 +150,15 @@ def unit_sums(a: xr.DataArray, b: xr.DataArray, zones: xr.DataArray, n_zones: in
     `compared` (data in both epochs), `cover_a`/`cover_b` (sum of cover x area over the compared pixels),
     `forest_a`/`forest_b` (forest area), and each class's area (CLASSES names). Index: zone id, with
     n_zones + 1 gathering ids above n_zones. Pixels of zone 0, of negative ids or of the zones' own nodata
-    marker (attrs["nodata"]) are outside every unit."""
+    marker (attrs["nodata"], `_FillValue`, `missing_value`) are outside every unit; the covers' declared nodata is
+    missing (irrmap.core.array_input.decode_declared)."""
+    from irrmap.core.array_input import decode_declared
+
     _check_thresholds(change_threshold, forest_threshold)
+    # what each array declares missing (nodata, _FillValue, missing_value; an undecoded scale applied): NaN in the
+    # covers, zone 0 in the zones (an array opened by rioxarray without masking keeps its fill as numbers)
+    a, b, zones = decode_declared(a), decode_declared(b), decode_declared(zones, codes_fill=0)
     z, aa, bb = _dask(zones), _dask(a), _dask(b)
-    if zones.attrs.get("nodata") is not None:
-        z = da.where(z == zones.attrs["nodata"], 0, z)
     aa, bb = aa.rechunk(z.chunks), bb.rechunk(z.chunks)
     parts = da.map_blocks(_sums_block, z, aa, bb, grid, n_zones, change_threshold, forest_threshold, new_axis=[2, 3, 4],
                           chunks=((1,) * len(z.chunks[0]), (1,) * len(z.chunks[1]), (2,), (len(_SUMS),), (n_zones + 2,)), dtype=np.int64,
