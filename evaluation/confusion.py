@@ -49,8 +49,37 @@ def _kind(v) -> str:
     return type(v).__name__
 
 
-def paired_labels(map_labels, ref_labels, classes=None, *extra):
+def _nodata_values(nodata) -> list:
+    """`nodata` (None, one label, or a list/tuple/set/array of labels) as a list of labels."""
+    if nodata is None:
+        return []
+    if isinstance(nodata, (str, bytes, numbers.Number, np.generic)):
+        return [nodata.item() if isinstance(nodata, np.generic) else nodata]
+    return [v.item() if isinstance(v, np.generic) else v for v in np.asarray(nodata, dtype=object).ravel().tolist()]
+
+
+def _equals_label(a: np.ndarray, v) -> np.ndarray:
+    """Mask of the elements of label array `a` equal to label `v` of the same kind (a number never equals text,
+    and True/False are not the numbers 1/0 here)."""
+    kind_v = _kind(v)
+    if isinstance(v, (bool, np.bool_)):
+        return (a == v) if a.dtype.kind == "b" else np.array([isinstance(x, (bool, np.bool_)) and x == v for x in a.tolist()], bool) \
+            if a.dtype.kind == "O" else np.zeros(a.shape, bool)
+    if a.dtype.kind in "iuf" and kind_v == "numbers":
+        return np.asarray(a == v, bool)
+    if a.dtype.kind in "US" and kind_v == "text":
+        return np.asarray(a == v, bool)
+    if a.dtype.kind == "O":
+        return np.array([_kind(x) == kind_v and not isinstance(x, (bool, np.bool_)) and x == v for x in a.tolist()], bool)
+    return np.zeros(a.shape, bool)
+
+
+def paired_labels(map_labels, ref_labels, classes=None, *extra, nodata=None):
     """(map labels, reference labels, [each array of `extra` on the same rows], dropped) of the pairs that hold two labels.
+
+    nodata: a label, or a list of labels, that marks a sample without a class on either side (e.g. -9999, the nodata
+    of the raster the map labels were sampled from): those pairs are left out too (counted in dropped["nodata"],
+    present only when `nodata` is given), even when `classes` lists the value.
 
     Pairing: two pandas Series are paired by their index (the reference is reordered to the map's index when both
     hold the same labels in another order); DataError when the indexes differ or repeat. Anything else is paired
@@ -79,17 +108,24 @@ def paired_labels(map_labels, ref_labels, classes=None, *extra):
     extra = [None if e is None else np.asarray(e) for e in extra]
     masked = m_masked | r_masked
     missing = (m_missing | r_missing) & ~masked
-    nodata = np.zeros(m.shape, bool)
+    is255 = np.zeros(m.shape, bool)
     if classes is None or not any(_kind(c) == "numbers" and c == NODATA_LABEL for c in classes):
         for a in (m, r):
             if a.dtype.kind in "iuf":
-                nodata |= a == NODATA_LABEL
+                is255 |= a == NODATA_LABEL
             elif a.dtype.kind == "O":
-                nodata |= np.array([_kind(v) == "numbers" and not isinstance(v, (bool, np.bool_)) and v == NODATA_LABEL
-                                    for v in a.tolist()], bool)
-        nodata &= ~(masked | missing)
-    drop = masked | missing | nodata
-    dropped = {"masked": int(masked.sum()), "missing": int(missing.sum()), "nodata_255": int(nodata.sum())}
+                is255 |= np.array([_kind(v) == "numbers" and not isinstance(v, (bool, np.bool_)) and v == NODATA_LABEL
+                                   for v in a.tolist()], bool)
+        is255 &= ~(masked | missing)
+    given = np.zeros(m.shape, bool)
+    for v in _nodata_values(nodata):
+        for a in (m, r):
+            given |= _equals_label(a, v)
+    given &= ~(masked | missing | is255)
+    drop = masked | missing | is255 | given
+    dropped = {"masked": int(masked.sum()), "missing": int(missing.sum()), "nodata_255": int(is255.sum())}
+    if nodata is not None:
+        dropped["nodata"] = int(given.sum())
     if drop.any():
         keep = ~drop
         m, r = m[keep], r[keep]
@@ -101,19 +137,79 @@ def paired_labels(map_labels, ref_labels, classes=None, *extra):
              for side, a in (("map", m), ("reference", r)) if a.size}
     found = set().union(*kinds.values()) if kinds else set()
     if len(found) > 1:
-        said = "; ".join(f"{side} labels: {', '.join(sorted(k))}" for side, k in kinds.items())
-        raise DataError(f"labels mix kinds ({said}): 1 and '1' are different labels", "labels",
-                        "recode both sides to one kind, e.g. map.astype(int) and ref.astype(int), or both to text")
+        raise _mixed_kinds_error(m, r, kinds)
     return m, r, extra, dropped
 
 
-def confusion_matrix(map_labels, ref_labels, classes=None, weights=None) -> pd.DataFrame:
+def _examples(a: np.ndarray, k: int = 3) -> list:
+    """Up to `k` distinct labels of `a` (sorted when they sort), for messages."""
+    seen = list(dict.fromkeys(a.tolist()))
+    try:
+        seen = sorted(seen)
+    except TypeError:
+        pass
+    return seen[:k]
+
+
+def _mixed_kinds_error(m: np.ndarray, r: np.ndarray, kinds: dict) -> DataError:
+    """The DataError for labels of different kinds (numbers on one side, text on the other), naming examples of
+    each side's labels (as they are), and a fix that fits them."""
+    def said(side, a):
+        ex = _examples(a)
+        more = ", ..." if len(set(a.tolist())) > len(ex) else ""
+        if not a.size:
+            return f"no {side} labels"
+        return f"{side} labels are {' and '.join(sorted(kinds.get(side, ())))} (e.g. {', '.join(repr(v) for v in ex)}{more})"
+
+    text_side = next((side for side, k in kinds.items() if k == {"text"}), None)
+    if text_side is not None:
+        a = m if text_side == "map" else r
+        values = list(dict.fromkeys(a.tolist()))
+
+        def is_number(t):
+            try:
+                float(t)
+                return True
+            except (TypeError, ValueError):
+                return False
+
+        var = "map" if text_side == "map" else "ref"
+        if all(is_number(v) for v in values):
+            fix = f"the {text_side} labels are numbers written as text: convert them, e.g. {var}.astype(int)"
+        else:
+            codes = ", ".join(f"{v!r}: CODE" for v in values[:4]) + (", ..." if len(values) > 4 else "")
+            fix = (f"recode the {text_side} labels to the other side's class codes, e.g. pd.Series({var}).map({{{codes}}}), "
+                   "or the other side to the same names")
+    else:
+        fix = "recode both sides to one kind, e.g. map.astype(int) and ref.astype(int), or both to text"
+    return DataError(f"labels mix kinds: {said('map', m)}, {said('reference', r)}; a number never equals a text label", "labels",
+                     fix)
+
+
+def _warn_one_sided(m: np.ndarray, r: np.ndarray) -> list:
+    """Warn about every class that occurs in the map labels only or in the reference labels only (a nodata code such
+    as -9999 kept as a label does: it becomes a class that is always wrong and lowers every measure). Returns the
+    [(class, count, side)] warned about; nothing for a matrix where every class occurs on both sides."""
+    out = []
+    in_m, in_r = pd.Series(m.tolist(), dtype=object).value_counts(), pd.Series(r.tolist(), dtype=object).value_counts()
+    for side, other, counts, others in (("map", "reference", in_m, in_r), ("reference", "map", in_r, in_m)):
+        for c, k in counts.items():
+            if c not in others.index:
+                out.append((c, int(k), side))
+                log.warning("accuracy: class %r occurs in the %s labels only (%d of %d pairs), never in the %s labels; if %r "
+                            "is a nodata code (no class), those pairs count as wrong and lower every measure: pass "
+                            "nodata=%r (or drop those points); if it is a real class, pass classes=[...] listing it to "
+                            "confirm", c, side, int(k), m.size, other, c, c)
+    return out
+
+
+def confusion_matrix(map_labels, ref_labels, classes=None, weights=None, nodata=None) -> pd.DataFrame:
     """Counts (or summed `weights`) of every (map, reference) pair; rows map class, columns reference class.
 
     `classes` fixes the order and includes classes that never occur; labels outside it raise DataError. Labels are
-    paired and cleaned by paired_labels: Series by index, masked / missing / 255 (nodata) pairs left out.
+    paired and cleaned by paired_labels: Series by index, masked / missing / 255 / `nodata` pairs left out.
     """
-    m, r, (weights,), _ = paired_labels(map_labels, ref_labels, classes, weights)
+    m, r, (weights,), _ = paired_labels(map_labels, ref_labels, classes, weights, nodata=nodata)
     if classes is None:
         classes = sorted(set(m.tolist()) | set(r.tolist()))
     classes = list(classes)
@@ -122,7 +218,8 @@ def confusion_matrix(map_labels, ref_labels, classes=None, weights=None) -> pd.D
         mi = np.array([index[v] for v in m.tolist()], dtype=np.int64)
         ri = np.array([index[v] for v in r.tolist()], dtype=np.int64)
     except KeyError as exc:
-        raise DataError(f"label {exc.args[0]!r} is not one of the classes {classes}", "labels", "add it to the classes or recode it") from None
+        raise DataError(f"label {exc.args[0]!r} is not one of the classes {classes}", "labels", f"add it to the classes, recode it, or, if it marks a sample without a class (nodata), "
+                        f"pass nodata={exc.args[0]!r} to leave those pairs out") from None
     q = len(classes)
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     counts = np.bincount(mi * q + ri, weights=w, minlength=q * q).reshape(q, q)
@@ -293,7 +390,7 @@ def accuracy_from_matrix(matrix) -> Accuracy:
     )
 
 
-def accuracy(map_labels, ref_labels, classes=None) -> Accuracy:
+def accuracy(map_labels, ref_labels, classes=None, nodata=None) -> Accuracy:
     """Accuracy measures of paired map and reference labels (a simple random sample).
 
     map_labels, ref_labels: one label per sample (1-D: lists, numpy arrays, numpy masked arrays, pandas Series).
@@ -301,20 +398,29 @@ def accuracy(map_labels, ref_labels, classes=None) -> Accuracy:
     otherwise by position; pairs with a masked, missing (None/NaN) or 255 label (the nodata of irrmap's class maps,
     unless `classes` lists 255) are left out, with a warning, and counted in the result's `extra["dropped"]`
     ({"masked", "missing", "nodata_255"}, present when a pair was left out; `n` counts the pairs used). classes: the class order (default: the sorted
-    labels). Raises DataError for 2-D labels, sides of different length, numbers against text labels, a label not in
+    labels). nodata: a label or list of labels without a class (e.g. -9999, the nodata of the raster the map labels
+    were sampled from): pairs holding one on either side are left out as well, counted in dropped["nodata"].
+    Without `classes`, a class that occurs on one side only (in the map labels but never in the reference labels,
+    or the reverse; typically a nodata code such as -9999 taken for a class) is warned about, with its count and the
+    fix (nodata=..., or classes=[...] to confirm a real class); the measures are not changed by the warning.
+    Raises DataError for 2-D labels, sides of different length, numbers against text labels, a label not in
     `classes`, and no pair left."""
-    m, r, _, dropped = paired_labels(map_labels, ref_labels, classes)
+    m, r, _, dropped = paired_labels(map_labels, ref_labels, classes, nodata=nodata)
+    if classes is None:
+        _warn_one_sided(m, r)
     acc = accuracy_from_matrix(confusion_matrix(m, r, classes))
     if any(dropped.values()):
         acc.extra["dropped"] = dropped
     return acc
 
 
-def accuracy_by_group(map_labels, ref_labels, groups, classes=None, min_n: int = 1) -> dict:
+def accuracy_by_group(map_labels, ref_labels, groups, classes=None, min_n: int = 1, nodata=None) -> dict:
     """Accuracy per group (a unit attribute such as province, or arid/humid), plus 'all'; groups with
-    fewer than `min_n` samples are left out. Pairs are cleaned as in `accuracy` (paired_labels)."""
-    m, r, (g,), _ = paired_labels(map_labels, ref_labels, classes, np.asarray(groups, dtype=object))
+    fewer than `min_n` samples are left out. Pairs are cleaned as in `accuracy` (paired_labels, `nodata` included);
+    a class on one side only is warned about once, over all pairs (as in `accuracy`)."""
+    m, r, (g,), _ = paired_labels(map_labels, ref_labels, classes, np.asarray(groups, dtype=object), nodata=nodata)
     if classes is None:
+        _warn_one_sided(m, r)
         classes = sorted(set(m.tolist()) | set(r.tolist()))
     out = {"all": accuracy(m, r, classes)}
     for key in sorted({str(v) for v in g.tolist() if v is not None and v == v}):
