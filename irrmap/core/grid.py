@@ -656,8 +656,8 @@ def vrt_source_error(path, _through: tuple = ()) -> InputError | None:
     (relativeToVRT="0"), which breaks when the VRT is used from any other directory. The error names the VRT, the
     source as written in it, where GDAL looked (relative to the current directory or to the VRT's folder), and the
     fix: rebuild the VRT from its own folder (`cd FOLDER && gdalbuildvrt NAME.vrt SOURCES` stores relativeToVRT="1"),
-    use absolute source paths, or run from the folder the VRT was built in (found by looking for the source under
-    the VRT's folder and each of its parents)."""
+    use absolute source paths, or run from the folder the VRT was built in (named only when one is found from which
+    every cwd-relative source of the VRT exists: the VRT's folder, its subfolders one level down, or its parents)."""
     import os
 
     name = os.fspath(path)
@@ -703,17 +703,73 @@ def _missing_source_error(vrt: str, written: str, relative: bool, looked: str, t
                f"(cd {shlex.quote(vrt_dir)} && gdalbuildvrt {shlex.quote(os.path.basename(vrt))} SOURCES, with SOURCES "
                "given relative to that folder: GDAL then writes relativeToVRT=\"1\"), or build it with absolute source paths")
     if not relative and not os.path.isabs(written):
-        base = vrt_dir  # the folder the VRT was probably built in: one where the source as written exists
-        while True:
-            if os.path.exists(os.path.join(base, written)):
-                return InputError(what, vrt, f"the source is at {os.path.join(base, written)}: run from {base} (the folder "
-                                  f"the VRT was built in), or {rebuild}")
-            parent = os.path.dirname(base)
-            if parent == base:
-                break
-            base = parent
+        local = _local_part(written)
+        sources = _cwd_relative_sources(vrt)
+        if local is not None and local not in sources:
+            sources.insert(0, local)
+        base = _build_folder(vrt_dir, sources) if local is not None else None
+        if base is not None:
+            also = (f", and from there all {len(sources)} sources the VRT stores relative to the current directory are found"
+                    if len(sources) > 1 else "")
+            return InputError(what, vrt, f"the source is at {os.path.join(base, local)}{also}: run from {base} (the folder "
+                              f"the VRT was built in), or {rebuild}")
         return InputError(what, vrt, f"{rebuild}, or run from the folder the VRT was built in")
     return InputError(what, vrt, f"put the source file back at {looked_abs}, or, with the sources where they are now, {rebuild}")
+
+
+def _cwd_relative_sources(vrt: str) -> list[str]:
+    """The relative local paths of `vrt`'s sources stored relative to the current directory (relativeToVRT="0"), as
+    written (for a GDAL dataset name, its local container); in order, without repeats."""
+    root = _vrt_root(vrt)
+    out: list[str] = []
+    for el in (root.iter() if root is not None else ()):
+        if el.tag not in _VRT_SOURCE_TAGS or not (el.text or "").strip():
+            continue
+        if el.get("relativeToVRT", "0").strip() == "1":
+            continue
+        local = _local_part(el.text.strip())
+        if local is not None and local not in out:
+            out.append(local)
+    return out
+
+
+def _local_part(written: str) -> str | None:
+    """The relative local path of source `written` (for a GDAL dataset name its local container), or None when it
+    has none or it is absolute."""
+    import os
+
+    from irrmap.core import dataset_names
+
+    if dataset_names.is_dataset_name(written):
+        c = dataset_names.container(written)
+        written = None if c is None else os.fspath(c)
+    return written if written and not os.path.isabs(written) else None
+
+
+def _build_folder(vrt_dir: str, sources: list[str]) -> str | None:
+    """The folder a VRT with cwd-relative `sources` was probably built in: the first, among the VRT's folder, its
+    subfolders one level down and then its parents, from which EVERY source exists (one source alone may match a
+    same-named unrelated file); None when no such folder exists."""
+    import os
+
+    def subfolders(d):
+        try:
+            return sorted(e.path for e in os.scandir(d) if e.is_dir())
+        except OSError:
+            return []
+
+    def parents(d):
+        while True:
+            parent = os.path.dirname(d)
+            if parent == d:
+                return
+            d = parent
+            yield d
+
+    for base in (vrt_dir, *subfolders(vrt_dir), *parents(vrt_dir)):
+        if all(os.path.exists(os.path.join(base, s)) for s in sources):
+            return base
+    return None
 
 
 def check_vrt_sources(path) -> None:
