@@ -170,14 +170,15 @@ def _watched(path: str, version: tuple) -> tuple[tuple[str, tuple[str, ...]], ..
     `version` (the stat of its file: a changed file, e.g. a VRT given other sources, is listed again): GDAL's
     companions now, the sidecars that may appear beside the file (possible_sidecars) and, for a VRT, beside each of
     its sources."""
-    local = dataset_names.local_file(path)
+    local = own_file(path)
     listed = [str(f) for f in companion_files(path)]
-    watched = set(possible_sidecars(local))
+    watched = set(possible_sidecars(local)) if local is not None else set()
     for f in sorted(listed):  # sorted: a source comes before its own sidecars (name + suffix)
         if f not in watched:
             watched |= set(possible_sidecars(f))
     watched |= set(listed)
-    watched.discard(os.path.abspath(local))
+    if local is not None:
+        watched.discard(os.path.abspath(local))
     by_folder: dict[str, list[str]] = {}
     for f in sorted(watched):
         by_folder.setdefault(os.path.dirname(f), []).append(f)
@@ -218,6 +219,28 @@ def _stat_key(st: os.stat_result) -> tuple[int, ...]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
+# rasterio's URL forms of local files (rasterio.open, rasterio._path): SCHEME[+SCHEME]://FILE[!INSIDE], FILE the
+# archive or file on disk; other schemes (https, s3, zip+https, ...) name no local file
+_LOCAL_SCHEMES = frozenset({"file", "zip", "tar", "gzip"})
+
+
+def own_file(path) -> str | None:
+    """The local file whose stat stands for dataset `path`: the file itself; the container of a GDAL dataset name
+    (/vsizip/x.zip/a.tif, NETCDF:"f.nc":v: dataset_names.local_file) or of rasterio's URL form (zip://x.zip!a.tif,
+    tar://, gzip://, file://: the part before "!"); None for a name with no local file (/vsicurl/..., https://...,
+    s3://...). os.stat of the name itself raised FileNotFoundError for rasterio's URL forms, which rasterio.open
+    reads (GDAL is given /vsizip/x.zip/a.tif)."""
+    s = os.fspath(path)
+    if dataset_names.is_dataset_name(s):
+        return dataset_names.local_file(s) if dataset_names.container(s) is not None else None
+    scheme, sep, rest = s.partition("://")
+    if not sep or "/" in scheme:  # a plain path (a folder name holding "://" is no scheme)
+        return s
+    if not set(scheme.lower().split("+")) <= _LOCAL_SCHEMES:
+        return None
+    return rest.split("!", 1)[0] or None
+
+
 def stat_identity(path) -> tuple:
     """A cheap identity of dataset `path` as GDAL/OGR read it, for in-process cache keys and dask task names: (path,
     the stat of its file (device, inode, size, mtime and ctime in ns), ((name, stat), ...) of each companion that
@@ -225,10 +248,12 @@ def stat_identity(path) -> tuple:
     disappears or is written changes it; so does a new or changed file. Stat calls only, no hashing: the file, its
     folder and each companion present (the names that may appear are looked up again only when their folder
     changed); GDAL lists the companions once per version of the file. Like any stat key it misses a rewrite of
-    the same size within one timestamp tick. For a GDAL dataset name, its container's stat.
-    Raises OSError (FileNotFoundError) when the file does not exist."""
+    the same size within one timestamp tick. For a GDAL dataset name or rasterio URL form (zip://x.zip!a.tif), its
+    container's stat (own_file); () for a name with no local file (a network name).
+    Raises OSError (FileNotFoundError) when the file (or container) does not exist."""
     path = os.fspath(path)
-    own = _stat_key(os.stat(dataset_names.local_file(path)))
+    local = own_file(path)
+    own = _stat_key(os.stat(local)) if local is not None else ()
     parts = []
     for folder, names in _watched(path, own):
         for f in _present(folder, names):

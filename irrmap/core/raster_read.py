@@ -56,7 +56,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
-from irrmap.core import band_batch
+from irrmap.core import band_batch, dataset_names
 from irrmap.core.class_map import check_class_map
 from irrmap.core.companions import stat_identity
 from irrmap.core.errors import InputError
@@ -94,12 +94,18 @@ class _Plan:
     area_share: bool = False  # continuous values that are shares of the pixel's area: the half-known rule of fractions
 
 
-def open_raster(path):
+def open_raster(path, *, recheck: bool = False):
     """rasterio.open, with GDAL's failure (missing, unknown format, truncated header) as one InputError naming the file.
     A VRT whose source file is missing where GDAL looks for it raises InputError before it is opened (GDAL opens
     it and fails only at the first pixel read: irrmap.core.grid.vrt_source_error names the VRT, the source as
-    written, where GDAL looked and the fix)."""
-    _check_vrt(path)
+    written, where GDAL looked and the fix). `recheck`: check the sources anew, not by the VRT's remembered check
+    (_check_vrt; the lazy readers' opens, whose sources may have gone since: _vrt_gap)."""
+    if recheck:
+        from irrmap.core.grid import check_vrt_sources
+
+        check_vrt_sources(os.fspath(path))
+    else:
+        _check_vrt(path)
     try:
         return rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
@@ -111,7 +117,7 @@ def open_raster(path):
 def _check_vrt(path) -> None:
     """irrmap.core.grid.check_vrt_sources, once per version of the file and current directory (open_raster runs per
     chunk in some readers): a passed check is remembered by (absolute path, current directory, stat of the file);
-    a source removed later is still reported, by _reading when the read fails."""
+    a source removed later is reported by _reading when the read fails, and by _vrt_gap when GDAL reads it as nodata."""
     name = os.fspath(path)
     try:
         st = os.stat(name)
@@ -142,6 +148,34 @@ def _reading(path: str):
         yield
     except rasterio.errors.RasterioIOError as exc:
         raise read_error(path, exc) from None
+
+
+def _vrt_gap(src, path: str, missing) -> None:
+    """Raise irrmap.core.grid.vrt_source_error of `path` when `src` is a VRT, the window just read of it has missing
+    pixels (`missing()`: whether any value read is missing; called only for a VRT) and a source of the VRT is
+    missing now. GDAL 3.10 (rasterio's wheels), in a process where any VRT is open (its proxy pool of sources
+    exists), raises at the first read of a missing source and then reads the same source as the band's nodata
+    without an error: a source removed after an earlier read came back as NaN pixels (probe t9). A read of a file
+    with no missing pixel, or of another format, costs one driver-name test."""
+    if src.driver != "VRT" or not missing():
+        return
+    from irrmap.core.grid import vrt_source_error
+
+    err = vrt_source_error(path)
+    if err is not None:
+        raise err
+
+
+def _call_time_path(path) -> str:
+    """`path` made absolute when it names an existing local file by a relative path, against the current directory
+    at the call: a lazy read opens its file when computed, and GDAL resolves a relative name against the current
+    directory then (an os.chdir in between gave FileNotFoundError). GDAL dataset names (/vsizip/..., NETCDF:"f.nc":v),
+    URL forms (zip://x.zip!a.tif) and missing files (reported as given) are kept; a VRT's own sources are resolved
+    by GDAL at each read, relative to the current directory then for relativeToVRT="0" (vrt_source_error)."""
+    name = os.fspath(path)
+    if os.path.isabs(name) or dataset_names.is_dataset_name(name) or "://" in name or not os.path.exists(name):
+        return name
+    return os.path.abspath(name)
 
 
 def read_error(path, exc: BaseException) -> InputError:
@@ -283,7 +317,7 @@ def _plans_for(path, grid: Grid, bands, *, kind: str = "continuous", classes=Non
     sits on the grid's lattice, and its version (stat_identity): the file opened once for all of them (a 23-date
     stack was opened 23 times while its graph was built, about 5 ms a band on the main thread). A band that fails raises as
     read_raster does, the first failing one in `bands`' order."""
-    path = os.fspath(path)
+    path = _call_time_path(path)
     if kind not in KINDS:
         raise InputError(f"unknown raster kind {kind!r}", "kind", f"use one of {', '.join(KINDS)}")
     if kind == "fraction" and not classes:
@@ -292,7 +326,7 @@ def _plans_for(path, grid: Grid, bands, *, kind: str = "continuous", classes=Non
         raise InputError("a categorical read holds class codes, not shares of the pixel's area", "area_share",
                          "read the layer as kind = 'continuous' (a percent or 0..1 share) or 'fraction' (classes counted)")
     plans = []
-    with open_raster(path) as opened:
+    with open_raster(path, recheck=True) as opened:
         check_georef(opened, path)  # a CRS with a datum and a geotransform (not GCPs), not a container of subdatasets
         src = north_up(opened)  # stored south-up or east-left: read as the same pixels north-up, as gdalwarp reads it
         same_lattice = _same_lattice(src, grid)  # values are copied, not resampled
@@ -347,6 +381,7 @@ def _warn_if_scaled(src, band: int, dec: Decoding, path: str) -> None:
     with _reading(path):
         raw = src.read(band, out_shape=shape)
         mask = valid_mask(src, band, dec, out_shape=shape)
+    _vrt_gap(src, path, lambda: dec.missing(raw, mask).any())
     check_scaled_once(raw, dec, f"{path} layer {band}", mask)
 
 
@@ -397,7 +432,7 @@ def _dataset(path: str):
     key = stat_identity(path)
     ds = cache.pop(key, None)
     if ds is None or ds.closed:
-        ds = north_up(open_raster(path))  # a file stored south-up or east-left: a north-up view (irrmap.core.georef)
+        ds = north_up(open_raster(path, recheck=True))  # a file stored south-up or east-left: a north-up view (irrmap.core.georef)
     cache[key] = ds
     while len(cache) > MAX_OPEN_PER_THREAD:
         cache.popitem(last=False)[1].close()
@@ -438,6 +473,7 @@ def _stack_in_one_read(plans: tuple, grid: Grid, rows, cols) -> np.ndarray | Non
     mask = None
     if alpha is not None:
         mask, raw = np.where(raw[-1] != 0, np.uint8(255), np.uint8(0)), raw[:-1]
+    _vrt_gap(src, first.path, lambda: first.decoding.missing(raw, mask).any())
     if first.kind == "categorical":  # class codes kept, missing ones marked (`_convert`)
         missing = first.decoding.missing(raw, mask)
         out = raw.astype(first.out_dtype, copy=False)
@@ -537,7 +573,7 @@ def known_share_warning(path, band: int, classes, grid: Grid, where: str, shown:
     KNOWN_SHARE_MIN of their area (the file's edge, or its missing cells), counted in this process since the last
     call; returns that number (0: no warning). `shown`: the file as the message names it (the config's own path, so
     that the run's recorded warnings do not depend on the folder it runs in; default: `path`)."""
-    key = (os.fspath(path), int(band), tuple(classes or ()), tuple(grid.shape), tuple(grid.transform)[:6])
+    key = (_call_time_path(path), int(band), tuple(classes or ()), tuple(grid.shape), tuple(grid.transform)[:6])
     with _dropped_lock:
         n = _dropped.pop(key, 0)
     if n:
@@ -728,6 +764,13 @@ def block_fractions(plan: _Plan, grid: Grid, n_valid: np.ndarray, n_member: np.n
 def _read(src, plan: _Plan, window: Window):
     """Raw values of the window, and its mask (irrmap.core.nodata.valid_mask: the file's mask band and alpha band, 0 =
     missing) when the file has one (else None)."""
+    raw, mask = _read_raw(src, plan, window)
+    _vrt_gap(src, plan.path, lambda: plan.decoding.missing(raw, mask).any())  # a VRT's missing source read as nodata
+    return raw, mask
+
+
+def _read_raw(src, plan: _Plan, window: Window):
+    """_read's values and mask as GDAL reads them."""
     if plan.batch:
         key, alpha = stat_identity(plan.path), plan.decoding.alpha
         if alpha is None:
