@@ -21,6 +21,7 @@ from irrmap.core.areas import normalise_area_unit, to_m2
 from irrmap.core.errors import DataError
 from irrmap.core.statistics.declared_unit import declared_unit, resolve_area_unit
 from irrmap.core.statistics.diagnosis import drop_fix, join_cause, subtotal_rows
+from irrmap.core.statistics.year_check import check_year_without_field
 from irrmap.core.tables import TableFormat, find_column, parse_numbers, read_table
 from irrmap.core.units import AdminUnits, normalise_codes
 
@@ -171,6 +172,9 @@ def read_statistics(
             problems.append(Problem("non-numeric year", "error", f"{int(years.bad.sum())} years are not numbers (e.g. {raw.loc[years.bad, year_field].iloc[0]!r})",
                                     f"write plain years in {year_field!r}", rows=t.loc[years.bad, "line"].tolist()))
     elif year is not None:  # a table of one year without a year column (one sheet of a one-sheet-per-year workbook)
+        check_year_without_field(raw, year, area_field, {code_field, variant_field},
+                                 str(path) if opts == "--" else f"{opts} {path}",
+                                 lambda name: option(opts, name), lambda name, value: setting(opts, name, value))
         t["year"] = float(year)
     if variant_field:
         t["variant"] = raw[variant_field].astype(str).to_numpy()
