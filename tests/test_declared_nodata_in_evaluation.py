@@ -14,11 +14,11 @@ import rioxarray
 import xarray as xr
 from rasterio.transform import from_origin
 
-from evaluation.agreement import zonal_mapped_area
-from evaluation.comparison import compare_maps
-from evaluation.points import values_at
-from evaluation.report import quicklook_array
-from mapping.treecover.change import change_map, unit_sums
+from irrmap.evaluation.agreement import zonal_mapped_area
+from irrmap.evaluation.comparison import compare_maps
+from irrmap.evaluation.points import values_at
+from irrmap.evaluation.report import quicklook_array
+from irrmap.mapping.treecover.change import change_map, unit_sums
 from irrmap.core.grid import Grid
 
 H, W = 30, 40
