@@ -29,6 +29,24 @@ def _model_features(ctx: RunContext) -> list[str]:
     return [f for f in card["features"] if f not in ("lon", "lat")]
 
 
+def _zone_keys(ctx: RunContext, units_table) -> dict[int, str] | None:
+    """Zone id -> scope key of every unit of the run for a province or county model (None for a global one), joined on
+    unit codes as `irrmap mapping predict` joins its zone lookup (irrmap.mapping.predict.zone_keys_for): a county
+    without statistics, absent from the training pool, is predicted by its province's model. The model's own table
+    (zone ids of its training samples) sent such a county to the global fallback, so the run and `irrmap mapping
+    predict` with the run's model and units.csv gave different maps (21 class pixels of one demo county)."""
+    from irrmap.mapping.predict import read_zone_lookup, zone_keys_for
+    from irrmap.models.persistence import load_model
+
+    path = ctx.outdir / "models" / "model.joblib"
+    model, _card = load_model(path)
+    if getattr(model, "scope", "global") == "global":
+        return None
+    lookup_path = ctx.outdir / "units" / "units.csv"
+    return zone_keys_for(model, units_table["zone"].to_numpy(), read_zone_lookup(lookup_path), str(ctx.outdir / "units" / "zones.tif"),
+                         str(lookup_path))
+
+
 def run(ctx: RunContext) -> list[Path]:
     from irrmap.core.parallelism import task_slots
     from irrmap.mapping import aggregate_to_file, filter_to_files, predict_to_files, tile_size_for
@@ -42,7 +60,8 @@ def run(ctx: RunContext) -> list[Path]:
     size = tile_size_for(len(names) + 2, sec.memory_mb, in_flight=task_slots())
     cropland = read_product(ctx, ctx.config.training.cropland, "[training].cropland", chunks=size)
     predictors = {f: read_product(ctx, f, "[models].features", chunks=size) for f in names}
-    zones, _ = zones_and_codes(ctx, chunks=size)
+    zones, units_table = zones_and_codes(ctx, chunks=size)
+    zone_keys = _zone_keys(ctx, units_table)
     folder = ctx.outdir / "mapping"
     tags = provenance(ctx, "mapping")
     # resumable across processes: the key is the stage inputs' checksums (dask names of derived arrays are not stable)
@@ -52,7 +71,7 @@ def run(ctx: RunContext) -> list[Path]:
     key = "".join(ctx.checksum(p) for p in _inputs(ctx)) + code_digest()
     raw = predict_to_files(ctx.outdir / "models" / "model.joblib", cropland, predictors, zones, folder / "raw",
                            memory_mb=sec.memory_mb, tile_size=size, n_jobs=task_slots(), tags=tags, resume_key=key,
-                           resume=not ctx.force)  # --force recomputes, also a prediction finished earlier with the same inputs
+                           resume=not ctx.force, zone_keys=zone_keys)  # --force recomputes, also a prediction finished earlier with the same inputs
     classes = read_raster(raw["class"], ctx.grid, kind="categorical", chunks=chunk)
     # unfiltered too: the final class map has the raw one's encoding (255 = no cropland), with the configured filter passes
     final = filter_to_files(classes, cropland, folder, tags=tags, rule=sec.filter, isolated=sec.isolated, hole=sec.hole,
