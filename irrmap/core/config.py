@@ -237,7 +237,8 @@ class StatisticsSection(_Section):
                            "10000ha (万公顷), 1000mu (千亩).")
     year_field: str | None = Field(None, description="Column holding the year (optional).")
     year: int | None = Field(None, description="Keep only this year of year_field; without year_field, the year of the whole table "
-                                               "(e.g. one sheet of a one-sheet-per-year workbook).")
+                                               "(e.g. one sheet of a one-sheet-per-year workbook); refused when the table says another year (an area column "
+                                               "headed by another year, or a column of years holding others).")
     variant_field: str | None = Field(None, description="Column naming the statistic's variant (e.g. effective / actual).")
     variant: str | None = Field(None, description="Keep only this variant (needs variant_field).")
     level: str = Field("county", description="Admin level the table reports at (a level of [units]); default: the finest level of "
