@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class ViewerResult:
     tiles: int
     bytes: int
     notes: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # also in notes, first: shown as a red banner above the map
 
 
 def leaflet_assets() -> tuple[str, str]:
@@ -254,9 +256,13 @@ def _points(layers: RunLayers, frame: _Frame) -> list | None:
     return out
 
 
-def write_viewer(run_dir, out=None, *, max_size: int = 2048) -> ViewerResult:
-    """Write the offline viewer of the run in `run_dir` (default file: <output folder>/view.html)."""
+def write_viewer(run_dir, out=None, *, max_size: int = 2048, verify: Callable[[RunLayers], list[str]] | None = None) -> ViewerResult:
+    """Write the offline viewer of the run in `run_dir` (default file: <output folder>/view.html). `verify`, when
+    given, is called with the run's layers before anything is drawn and returns alerts (e.g. `irrmap view`'s: a file
+    shown that changed after the run finished): the first notes, and a red banner above the map."""
     layers = discover(run_dir)
+    alerts = list(verify(layers)) if verify is not None else []
+    layers.notes[:0] = alerts
     if not layers.rasters:
         raise InputError(f"{layers.run_dir}: the manifest lists no map to show (mapping/class.tif, threshold maps, ...)")
     base = next((r for r in layers.rasters if r.group in ("map", "threshold")), layers.rasters[0])
@@ -268,7 +274,8 @@ def write_viewer(run_dir, out=None, *, max_size: int = 2048) -> ViewerResult:
         else:
             entries.append(entry)
     data = {"frame": frame.js(), "rasters": entries, "units": _units_geojson(layers, frame), "points": _points(layers, frame),
-            "agreement": AGREEMENT_COLOURS, "title": _title(layers), "notes": layers.notes}
+            "agreement": AGREEMENT_COLOURS, "title": _title(layers), "notes": layers.notes,
+            "alerts": alerts}
     js, css = leaflet_assets()
     page = PAGE.replace("%TITLE%", html.escape(data["title"])).replace("%LEAFLET_CSS%", css).replace("%LEAFLET_JS%", js) \
         .replace("%DATA%", json.dumps(data, separators=(",", ":")).replace("</", "<\\/"))
@@ -279,7 +286,7 @@ def write_viewer(run_dir, out=None, *, max_size: int = 2048) -> ViewerResult:
                             f"{max(256, max_size // 2)} halves the finest level")
     names = [e["title"] for e in entries] + [u["title"] for u in data["units"] or []] + (["Reference points"] if data["points"] else [])
     ntiles = sum(len(t) for e in entries for t in e.get("tiles", {}).values()) + sum(1 for e in entries if "image" in e)
-    return ViewerResult(target, names, ntiles, target.stat().st_size, layers.notes)
+    return ViewerResult(target, names, ntiles, target.stat().st_size, layers.notes, alerts)
 
 
 def _title(layers: RunLayers) -> str:
@@ -296,6 +303,8 @@ PAGE = r"""<!DOCTYPE html>
 <style>
 html,body{margin:0;height:100%;font:13px/1.35 system-ui,sans-serif}
 #map{position:absolute;top:34px;bottom:0;left:0;right:0;background:#fafafa}
+#alerts{position:absolute;top:34px;left:0;right:0;z-index:1000;background:#b71c1c;color:#fff;padding:6px 10px;max-height:40%;overflow:auto}
+#alerts div{margin:2px 0}
 #bar{height:34px;display:flex;align-items:center;gap:16px;padding:0 10px;background:#263238;color:#fff}
 #bar b{font-size:14px}#coords{margin-left:auto;font-family:monospace}
 .leaflet-tile,.leaflet-image-layer{image-rendering:pixelated}
@@ -306,6 +315,7 @@ html,body{margin:0;height:100%;font:13px/1.35 system-ui,sans-serif}
 </style></head><body>
 <div id="bar"><b>%TITLE%</b><span id="notes"></span><span id="coords"></span></div>
 <div id="map"></div>
+<div id="alerts" hidden></div>
 <div id="viewer-status" hidden data-ready="0" data-layers=""></div>
 <ul id="viewer-errors" hidden></ul>
 <script>
@@ -391,6 +401,12 @@ window.addEventListener('error', function (e) {
     document.getElementById('coords').textContent = F.crs + '  x ' + x.toFixed(d) + '  y ' + y.toFixed(d) +
       '  (row ' + Math.floor(row) + ', col ' + Math.floor(col) + ')';
   });
+  if (V.alerts && V.alerts.length) {
+    var al = document.getElementById('alerts');
+    V.alerts.forEach(function (a) { var d = document.createElement('div'); d.textContent = '\u26a0 ' + a; al.appendChild(d); });
+    al.hidden = false;
+    document.getElementById('map').style.top = (34 + al.offsetHeight) + 'px'; map.invalidateSize();
+  }
   if (V.notes.length) document.getElementById('notes').textContent = V.notes.length + ' note(s): ' + V.notes.join('; ');
   if (hash.unit && unitLayers[hash.unit]) {
     var ul = unitLayers[hash.unit];

@@ -108,6 +108,15 @@ def discover(run_dir) -> RunLayers:
     return layers
 
 
+def shown_files(layers: RunLayers) -> list[Path]:
+    """The files of the output folder the viewer reads: its raster layers, the cropland fraction, the per-unit
+    table, the reference points and the tables of the unit popups (popups.unit_rows), those that exist."""
+    out = layers.run_dir
+    files = [r.path for r in layers.rasters] + [f for f in (layers.cropland, layers.unit_table, layers.points) if f is not None]
+    files += sorted(out.glob("evaluation/statistics_*.csv")) + sorted(out.glob("statistics/totals_*.csv")) + [out / "units" / "units.csv"]
+    return [f for f in dict.fromkeys(files) if f.is_file()]
+
+
 def _note(notes: list[str], text: str) -> None:
     """A note: shown in the page's header and printed by `irrmap view` (the viewer's warnings, RunLayers.notes)."""
     notes.append(text)
@@ -194,4 +203,4 @@ def class_table(src) -> dict[int, tuple]:
     return table
 
 
-__all__ = ["IRRIGATION_LABELS", "WATER", "RasterLayer", "RunLayers", "class_table", "discover", "find_run", "recorded_outputs", "run_config"]
+__all__ = ["IRRIGATION_LABELS", "WATER", "RasterLayer", "RunLayers", "class_table", "discover", "find_run", "recorded_outputs", "run_config", "shown_files"]
