@@ -36,6 +36,7 @@ from dask.base import tokenize
 from numba import njit
 from rasterio.windows import Window
 
+from irrmap.core.array_input import raster_arg, same_grid
 from irrmap.core.atomic import atomic_path, write_failure, write_text_atomic
 from irrmap.core.done_marker import clear_done, is_done, write_done
 from irrmap.core.errors import DataError, GridError, InputError, OutputError
@@ -349,23 +350,35 @@ def restore_leading_zeros(codes: list[str], model, where: str | None = None) -> 
     return [c.zfill(width) for c in codes]
 
 
-def zone_keys_for(model, zone_ids, lookup: pd.DataFrame | None, zones_name: str, lookup_name: str | None = None) -> dict[int, str] | None:
+NO_LOOKUP = "no lookup (zone id -> unit code) was found beside it"
+NO_LOOKUP_FIX = ("keep the CSV that `irrmap units rasterize` wrote beside the zone raster (ZONES.csv) or pass --zone-table; its "
+                 "unit codes are joined to the model's units")
+
+
+def zone_keys_for(model, zone_ids, lookup: pd.DataFrame | None, zones_name: str, lookup_name: str | None = None, *,
+                  no_lookup: str = NO_LOOKUP, no_lookup_fix: str = NO_LOOKUP_FIX, partial_ok: bool = False) -> dict[int, str] | None:
     """The zone id -> scope key table to predict a scoped model with a zone raster whose distinct ids (0 = no unit
     left out) are `zone_ids`: joined on unit codes through `lookup` (read_zone_lookup) when given, so a raster
     numbered otherwise than the training pool gets each unit's own model. Without a lookup the ids must be the
     model's own (its zone_keys_); returns None then (the model's table). Raises InputError for ids not in the
     lookup, ids unknown to the model without a lookup, or a lookup none of whose units the model was trained on;
-    logs a warning with counts for units without a model of their own (they use the global fallback)."""
+    logs a warning with counts for units without a model of their own (they use the global fallback). `no_lookup` and
+    `no_lookup_fix`: the refusal's words for unknown ids without a lookup (default: the CLI's, naming --zone-table).
+    `partial_ok` (predict_to_files, which has no lookup to find): without a lookup, unknown ids are refused only when
+    none of the ids is a training zone (a raster numbered otherwise, e.g. by unit code); some unknown ids among
+    training zones (units without training samples, as in the run's own zone raster) are logged as taking the global
+    fallback."""
     if getattr(model, "scope", "global") == "global":
         return None
     ids = sorted(int(z) for z in np.asarray(zone_ids).ravel() if int(z) != 0)
     if lookup is None:
         unknown = [z for z in ids if z not in model.zone_keys_]
-        if unknown:
+        if unknown and partial_ok and len(unknown) < len(ids):
+            log.warning("%d of the %d zone ids of %s are not zones of the model's training pool (e.g. %s): their pixels use the "
+                        "global fallback", len(unknown), len(ids), zones_name, unknown[:5])
+        elif unknown:
             raise InputError(f"{len(unknown)} of the {len(ids)} zone ids of the zone raster are not the model's training zones "
-                             f"(e.g. {unknown[:5]}) and no lookup (zone id -> unit code) was found beside it", zones_name,
-                             "keep the CSV that `irrmap units rasterize` wrote beside the zone raster (ZONES.csv) or pass "
-                             "--zone-table; its unit codes are joined to the model's units")
+                             f"(e.g. {unknown[:5]}) and {no_lookup}", zones_name, no_lookup_fix)
         log.info("zone ids of %s are taken as the model's training zones (no lookup table beside it)", zones_name)
         return None
     table = dict(zip(lookup["zone"].tolist(), restore_leading_zeros(lookup["code"].tolist(), model, lookup_name)))
@@ -626,6 +639,55 @@ def _map_tally(guard: FeatureGuard | None, tiles, part) -> MapTally | None:
     return total
 
 
+API = "predict_to_files"
+
+
+def _checked_arguments(cropland, predictors, zones):
+    """(cropland, predictors, zones) checked and decoded by irrmap.core.array_input.raster_arg (each predictor named
+    `predictors['NAME']`; zones with 0, the zone rasters' missing id, for their declared nodata), north-up
+    (raster_arg), and all on one grid (same_grid). A predictor that is the cropland array itself stays that array.
+    Predictors that are not a mapping are left to _by_feature_name's refusal."""
+    given = cropland
+    cropland = raster_arg(cropland, "cropland", API)
+    if isinstance(predictors, Mapping):
+        checked = {}
+        for k, v in predictors.items():
+            name = f"predictors[{str(k)!r}]"
+            checked[k] = cropland if v is given else raster_arg(v, name, API)
+        predictors = checked
+    if zones is not None:
+        zones = raster_arg(zones, "zones", API, codes_fill=0)
+    if isinstance(predictors, Mapping):
+        predictors = {k: _cropland_labels(v, cropland) for k, v in predictors.items()}
+    zones = None if zones is None else _cropland_labels(zones, cropland)
+    named = {f"predictors[{str(k)!r}]": v for k, v in predictors.items()} if isinstance(predictors, Mapping) else {}
+    same_grid({"cropland": cropland, **named, "zones": zones}, API)
+    return cropland, predictors, zones
+
+
+def _cropland_labels(arr: xr.DataArray, cropland: xr.DataArray) -> xr.DataArray:
+    """`arr` with the cropland's x / y labels when it is on the cropland's grid (Grid.aligned_with: float noise within
+    1e-6 pixel) with labels that differ by that noise only (irrmap.read_raster's and rioxarray.open_rasterio's labels of
+    one file differ by ~1e-14): tiles read inputs by position, so same_grid's exact-label rule (for xarray arithmetic)
+    would refuse inputs this function always took. Anything else is returned as it is, for same_grid to judge."""
+    if arr is cropland or any(d not in arr.coords or d not in cropland.coords for d in ("x", "y")) or arr.shape != cropland.shape:
+        return arr
+    if all(np.array_equal(arr[d].values, cropland[d].values) for d in ("x", "y")):
+        return arr
+    try:
+        aligned = Grid.from_dataarray(arr).aligned_with(Grid.from_dataarray(cropland))
+    except Exception:  # noqa: BLE001 (an unusable grid: same_grid names it)
+        return arr
+    return arr.assign_coords(x=cropland.x, y=cropland.y) if aligned else arr
+
+
+def _zone_ids(zones: xr.DataArray) -> np.ndarray:
+    """The distinct zone ids of a zone raster (block by block for a dask array; NaN left out)."""
+    data = zones.data
+    ids = da.unique(data).compute() if isinstance(data, da.Array) else np.unique(np.asarray(data))
+    return ids[np.isfinite(ids)] if ids.dtype.kind == "f" else ids
+
+
 def _check_inputs(grid: Grid, cropland, predictors: Mapping, zones, features) -> None:
     for name, arr in [("cropland", cropland), *predictors.items()] + ([("zones", zones)] if zones is not None else []):
         g = Grid.from_dataarray(arr)
@@ -677,8 +739,12 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
 
     model: a model file path (checked against its card) or a fitted ScopedClassifier. predictors: name ->
     DataArray on the cropland grid, matched to the model's features by name in any order (lon/lat may be left out:
-    derived from the grid); a missing or unknown name raises InputError. zones: zone ids (needed for province/county models; `zone_keys` maps zone id -> scope key, default
-    the model's own from the training pool). memory_mb sets the tile size unless `tile_size` is given.
+    derived from the grid); a missing or unknown name raises InputError. Every raster argument is checked and
+    decoded first as by the other array-taking API functions (irrmap.core.array_input.raster_arg: declared nodata and
+    undecoded scale applied; `_checked_arguments`): south-up or coordinate-less arrays and arrays off the cropland's grid
+    are refused naming them (e.g. `predictors['evi']`). zones: zone ids (needed for province/county models; `zone_keys` maps zone id -> scope key, default
+    the model's own from the training pool; without zone_keys, a raster none of whose ids is a training zone, e.g.
+    numbered by unit code, is refused as by `irrmap mapping predict --zones`: zone_keys_for). memory_mb sets the tile size unless `tile_size` is given.
     With resume, tiles saved by an earlier run with the same model, inputs and tiling are not recomputed.
     `on_tile(i, window)` is called after each computed tile is saved. Returns {output name: path}.
     Predictor guards (FeatureGuard) come from the model card: the file's card for a path; for a model object `card`,
@@ -693,6 +759,9 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     written and written last with the fingerprint and each output's identity (size, SHA-256); a call is
     "already complete" only when the fingerprint matches and every output is still the file recorded.
     """
+    # the API's entry check of every raster argument (irrmap.core.array_input, as sample_pool, slope, ...): type, dims,
+    # CRS, transform, declared nodata / undecoded scale, north-up, one grid
+    cropland, predictors, zones = _checked_arguments(cropland, predictors, zones)
     out_dir = Path(out_dir)
     where = str(model) if isinstance(model, (str, os.PathLike)) else "model"
     if isinstance(model, (str, os.PathLike)):
@@ -716,6 +785,15 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     check_model_region(grid, card, features, where=where)
     if getattr(model, "scope", "global") != "global" and zones is None:
         raise InputError(f"a {model.scope} model needs the zone raster", "zones", "pass the units' zone raster (irrmap units rasterize)")
+    if zones is not None and zone_keys is None and getattr(model, "scope", "global") != "global":
+        # the check of `irrmap mapping predict --zones` without a lookup: a raster none of whose ids is a training
+        # zone (numbered by unit code) sent every pixel to the global fallback without a word
+        zone_keys_for(model, _zone_ids(zones), None, f"{API}(zones)", partial_ok=True,
+                      no_lookup="no zone_keys (zone id -> unit key) were given",
+                      no_lookup_fix="pass the zone raster the training pool was made with (the run's units/zones.tif), or "
+                                    "zone_keys=irrmap.mapping.predict.zone_keys_for(model, ZONE_IDS, "
+                                    "irrmap.mapping.predict.read_zone_lookup('ZONES.csv'), 'zones'), with the lookup CSV "
+                                    "`irrmap units rasterize` wrote beside this raster (its unit codes are joined to the model's units)")
     n_jobs = n_jobs or os.cpu_count() or 1
     size = int(tile_size or tile_size_for(len(features), memory_mb, _chunk_of([cropland, *predictors.values()]), in_flight=n_jobs))
 

@@ -148,7 +148,8 @@ def raster_arg(value, name: str, func: str, *, dims: tuple[str, ...] = ("y", "x"
     transform are accepted (a function that needs neither, e.g. per-pixel statistics over time).
 
     Raises ArgumentTypeError (a TypeError) for a non-DataArray or wrong dims, ArgumentValueError (a ValueError) for
-    a missing CRS or transform; both name `func(name)` and the fix."""
+    a missing CRS or transform and for an array that is not north-up (_north_up: y decreasing, x increasing); both
+    name `func(name)` and the fix."""
     where = _where(func, name)
     want = "(" + ", ".join(repr(d) for d in dims) + ")"
     expected = EXPECTED.replace("('y', 'x')", want)
@@ -193,7 +194,35 @@ def raster_arg(value, name: str, func: str, *, dims: tuple[str, ...] = ("y", "x"
     except Exception as exc:  # rioxarray raises several types for missing or single coordinates
         raise ArgumentValueError(f"has no usable transform ({exc})", where,
                                  f"give it x and y coordinates or write one: {name}.rio.write_transform(affine)") from None
+    _north_up(value, name, where)
     return decode_declared(value, codes_fill=codes_fill) if decode else value
+
+
+def _north_up(arr: xr.DataArray, name: str, where: str) -> None:
+    """ArgumentValueError (naming `where`) unless `arr` is north-up: y coordinates decreasing and x increasing (row 0
+    the north edge), and a transform with positive x and negative y pixel size and no rotation. rioxarray keeps the
+    transform it read when an array is reordered, so a south-up array (e.g. after `.sortby('y')`) kept a north-up
+    transform whose origin was its south edge: `predict_to_files` wrote the map with its rows flipped and placed a map
+    height south, without a word. An array without x / y coordinates gets rioxarray's identity transform (not
+    north-up)."""
+    for dim, ascending in (("y", False), ("x", True)):
+        if dim not in arr.coords or arr.sizes.get(dim, 0) < 2:
+            continue
+        step = np.diff(np.asarray(arr[dim].values, np.float64))
+        if not (step > 0).all() if ascending else not (step < 0).all():
+            way = ("increase (row 0 is the south edge: a south-up array, e.g. after .sortby('y'))" if dim == "y" and (step > 0).all()
+                   else "decrease (column 0 is the east edge)" if dim == "x" and (step < 0).all() else "are not sorted")
+            raise ArgumentValueError(f"its {dim} coordinates {way}; maps are north-up (y decreasing, x increasing), so its "
+                                     f"{'rows' if dim == 'y' else 'columns'} would be flipped and the map misplaced", where,
+                                     f"{name}.sortby({dim!r}{'' if ascending else ', ascending=False'})")
+    t = arr.rio.transform(recalc=False)
+    if not (t.a > 0 and t.e < 0 and t.b == 0 and t.d == 0):
+        bare = "x" not in arr.coords or "y" not in arr.coords
+        raise ArgumentValueError(f"its transform {tuple(round(v, 9) for v in tuple(t)[:6])} is not north-up (positive x and negative y "
+                                 "pixel size, no rotation)" + ("; it has no x / y coordinates, so rioxarray assumed one" if bare else ""),
+                                 where, f"give it the grid's coordinates: {name}.assign_coords(x=GRID_ARRAY.x, y=GRID_ARRAY.y)" if bare
+                                 else f"give it a north-up grid's coordinates or transform: {name}.rio.write_transform(affine) (e.g. "
+                                      "irrmap.read_raster(path, grid) reads a file onto one)")
 
 
 def _transform(arr: xr.DataArray):
