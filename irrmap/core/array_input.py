@@ -87,13 +87,10 @@ def decoded_block(arr: xr.DataArray, block) -> np.ndarray:
     numbers in the data and says so only in `_FillValue`, which a check of `attrs["nodata"]` alone missed (a class
     map's 255 counted as mapped area)."""
     vals, scale, offset = declared(arr)
-    v = np.array(block, dtype=np.float64, copy=True)
+    raw = np.asarray(block)
+    v = np.array(raw, dtype=np.float64, copy=True)
     if vals:
-        raw = np.asarray(block)
-        miss = np.zeros(raw.shape, dtype=bool)
-        for x in vals:
-            miss |= raw == x if raw.dtype.kind == "f" else v == x
-        v[miss] = np.nan
+        v[Decoding(fill_values=vals).missing(raw)] = np.nan  # each fill as stored in the block's type (irrmap.core.nodata)
     if scale != 1.0 or offset != 0.0:
         v = v * scale + offset
     return v

@@ -36,12 +36,13 @@ def _zone_keys(ctx: RunContext, units_table) -> dict[int, str] | None:
     (zone ids of its training samples) sent such a county to the global fallback, so the run and `irrmap mapping
     predict` with the run's model and units.csv gave different maps (21 class pixels of one demo county)."""
     from irrmap.mapping.predict import read_zone_lookup, zone_keys_for
+    from irrmap.models import read_card
     from irrmap.models.persistence import load_model
 
     path = ctx.outdir / "models" / "model.joblib"
-    model, _card = load_model(path)
-    if getattr(model, "scope", "global") == "global":
+    if read_card(path).get("scope", "global") == "global":  # the card alone: a global model is not loaded twice
         return None
+    model, _card = load_model(path)
     lookup_path = ctx.outdir / "units" / "units.csv"
     return zone_keys_for(model, units_table["zone"].to_numpy(), read_zone_lookup(lookup_path), str(ctx.outdir / "units" / "zones.tif"),
                          str(lookup_path))
