@@ -103,9 +103,31 @@ def _div(a, b):
         return np.where(b != 0, a / np.where(b != 0, b, 1), np.nan)
 
 
+def _rows_in_class_order(matrix: pd.DataFrame, classes, mapped_sizes) -> pd.DataFrame:
+    """The labelled matrix with rows and columns in the order of `classes` (its own order when None). Its labels name
+    its classes: `classes` that are not those labels raise DataError, and so do positional mapped sizes (a list or
+    array) when `classes` reorders the rows, since they could be in either order. The matrix was relabelled by
+    position: rows [1, 0] with classes [0, 1] gave class 0 the user's accuracy of class 1 (0.80 for 45/50 = 0.90)."""
+    labels = list(matrix.index)
+    if classes is None or list(classes) == labels:
+        return matrix
+    classes = list(classes)
+    if len(classes) != len(labels) or set(classes) != set(labels):
+        raise DataError(f"classes {classes} are not the labels of the matrix's rows {labels}", "classes",
+                        "leave classes out (a labelled matrix names its classes) or give its labels")
+    if not isinstance(mapped_sizes, (pd.Series, dict)):
+        raise DataError(f"the matrix's rows are in the order {labels} but classes are {classes}: positional mapped sizes could "
+                        "be in either order", "mapped sizes", "give the sizes keyed by class (a dict or Series: {class: size}), "
+                        "or classes in the matrix's row order")
+    return matrix.reindex(index=classes, columns=classes)
+
+
 def olofsson(matrix, mapped_sizes, classes=None) -> AreaEstimate:
     """Stratified estimator with strata = map classes from a count matrix (rows map, columns reference) and the
     mapped size (pixels or area) of each map class, in the matrix's row order (or keyed by class).
+
+    A labelled matrix (DataFrame) is read by its labels: `classes` orders it (DataError for classes that are not its
+    labels, and for positional sizes when `classes` reorders its rows).
 
     Raises DataError when a class has a mapped size but no sample unit (its area would be lost), sample units
     but no mapped size, or a size for a class the matrix lacks; the area proportions then always sum to 1.
@@ -116,11 +138,12 @@ def olofsson(matrix, mapped_sizes, classes=None) -> AreaEstimate:
     totals = set()
     if isinstance(matrix, pd.DataFrame):
         matrix, totals = matrix_without_margins(matrix, "matrix")
-        classes = list(matrix.index) if classes is None else list(classes)
         if list(matrix.columns) != list(matrix.index):
             matrix = matrix.reindex(columns=matrix.index, fill_value=0) if set(matrix.columns) <= set(matrix.index) else None
             if matrix is None:
                 raise DataError("matrix rows and columns must be the same classes", "matrix", "use the map classes as reference classes too")
+        matrix = _rows_in_class_order(matrix, classes, mapped_sizes)
+        classes = list(matrix.index)
         n_ij = matrix.to_numpy(dtype=np.float64)
     else:
         n_ij = np.asarray(matrix, dtype=np.float64)
