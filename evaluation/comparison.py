@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from irrmap.core import fixed_sum
-from irrmap.evaluation.confusion import _clean
+from irrmap.evaluation.confusion import _clean, columns_as_rows
 from irrmap.core.errors import DataError
 from irrmap.core.grid import Grid
 
@@ -26,12 +26,13 @@ CLASS_NAMES = {0: "not_irrigated", 1: "irrigated"}
 
 
 def disagreement(matrix) -> dict:
-    """Quantity and allocation disagreement of a square matrix (counts or areas; normalised here).
+    """Quantity and allocation disagreement of a square matrix (counts or areas; normalised here; a DataFrame whose
+    columns hold its rows' labels in another order is read by label: irrmap.evaluation.confusion.columns_as_rows).
 
     Per class g with p_g+ (row) and p_+g (column) totals: q_g = |p_g+ - p_+g|, a_g = 2 min(p_g+ - p_gg,
     p_+g - p_gg); Q = sum q_g / 2, A = sum a_g / 2, and Q + A = 1 - OA (Pontius & Millones 2011 eqs. 2-7).
     """
-    x = np.asarray(matrix, dtype=np.float64)
+    x = np.asarray(columns_as_rows(matrix), dtype=np.float64)  # a labelled matrix's columns in its rows' order
     if x.ndim != 2 or x.shape[0] != x.shape[1] or (x < 0).any() or not x.sum() > 0:
         raise DataError("need a square matrix of non-negative counts or areas with a positive total", "matrix")
     p = x / x.sum()

@@ -231,6 +231,17 @@ def _ratio(num, den):
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
+def columns_as_rows(matrix):
+    """A labelled count matrix (DataFrame) with its columns in the order of its rows when they hold the same labels in
+    another order; anything else as it is. The diagonal (agreement) is read by position, so a matrix built with rows
+    [0, 1] and columns [1, 0] (e.g. from two value_counts or a crosstab of differently sorted labels) counted each
+    class's disagreement as agreement."""
+    if isinstance(matrix, pd.DataFrame) and list(matrix.columns) != list(matrix.index) \
+            and len(matrix.columns) == len(matrix.index) and set(matrix.columns) == set(matrix.index):
+        return matrix.reindex(columns=matrix.index)
+    return matrix
+
+
 def kappa_variance(matrix) -> float:
     """Large-sample (delta-method) variance of Cohen's kappa under multinomial sampling.
 
@@ -239,7 +250,7 @@ def kappa_variance(matrix) -> float:
     t1 = sum n_ii / n, t2 = sum n_i+ n_+i / n^2, t3 = sum n_ii (n_i+ + n_+i) / n^2,
     t4 = sum_ij n_ij (n_j+ + n_+i)^2 / n^3.
     """
-    x = np.asarray(matrix, dtype=np.float64)
+    x = np.asarray(columns_as_rows(matrix), dtype=np.float64)
     n = x.sum()
     if n <= 0:
         return math.nan
@@ -354,6 +365,7 @@ def accuracy_from_matrix(matrix) -> Accuracy:
     """All measures from a count matrix (DataFrame or array; rows map, columns reference).
 
     Raises DataError for a matrix that is not square, holds negative counts or no sample unit at all."""
+    matrix = columns_as_rows(matrix)  # a labelled matrix's columns in its rows' order: the diagonal is read by position
     if not isinstance(matrix, pd.DataFrame):
         arr = np.asarray(matrix, dtype=np.float64)
         matrix = pd.DataFrame(arr, index=pd.Index(range(arr.shape[0]), name="map"), columns=pd.Index(range(arr.shape[1]), name="reference"))

@@ -31,3 +31,16 @@ def test_positional_sizes_with_reordering_classes_are_refused():
 def test_classes_that_are_not_the_labels_are_refused():
     with pytest.raises(DataError, match="not the labels"):
         irrmap.olofsson(M, {1: 1000, 0: 9000}, classes=["irrigated", "not irrigated"])
+
+
+def test_accuracy_and_disagreement_of_a_matrix_whose_columns_are_in_another_order():
+    """Rows [0, 1], columns [1, 0]: by label, agreement is 45 + 40 of 100 (OA 0.85); by position it was 10 + 5."""
+    from irrmap.evaluation.comparison import disagreement
+    from irrmap.evaluation.confusion import accuracy_from_matrix, kappa_variance
+
+    by_label = pd.DataFrame([[45, 5], [10, 40]], index=[0, 1], columns=[0, 1])
+    swapped = by_label[[1, 0]]
+    assert accuracy_from_matrix(swapped).overall_accuracy == pytest.approx(0.85)
+    assert accuracy_from_matrix(swapped).users_accuracy[0] == pytest.approx(45 / 50)
+    assert disagreement(swapped)["overall_agreement"] == pytest.approx(0.85)
+    assert kappa_variance(swapped) == pytest.approx(kappa_variance(by_label))
