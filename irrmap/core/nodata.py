@@ -163,6 +163,8 @@ def as_stored(value, dtype):
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
         return dtype.type(int(v)) if v.is_integer() and info.min <= v <= info.max else None
+    if dtype.kind == "b":  # a bool array holds 0 and 1 only: xarray keeps a _FillValue of 255 on `mask == 1`, which
+        return np.bool_(v) if v in (0.0, 1.0) else None  # np.bool_(255) = True made every water pixel missing
     with np.errstate(over="ignore"):
         return dtype.type(v)
 
