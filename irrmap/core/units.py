@@ -234,6 +234,17 @@ class AdminUnits:
 
     def __init__(self, table: gpd.GeoDataFrame, levels: tuple[str, ...], source: str = "", hierarchy: str = "none",
                  options: dict | None = None):
+        """Units from `table` (a GeoDataFrame: code, <parent levels>, name, geometry; one row per unit). InputError when
+        `table` has no CRS (as `read` refuses a file without one); DataError when a code is on more than one row, with
+        `read`'s message (`_check_duplicates`) and the GeoDataFrame's fix (dissolve the rows of each code into one)."""
+        where = f"AdminUnits table{f' ({source})' if source else ''}"
+        if getattr(table, "crs", None) is None:
+            raise InputError("polygons have no CRS (table.crs is None), so their areas and zones cannot be computed",
+                             where, "declare it, e.g. table = table.set_crs('EPSG:4326') when the coordinates are lon/lat "
+                             "degrees, or table.set_crs(<the CRS of the file they came from>)")
+        _check_duplicates(table.reset_index(drop=True), f"{where} column code",
+                          "dissolve the rows of each code into one (multi)polygon, e.g. "
+                          "table = table.dissolve(by='code', as_index=False)")
         self.table = _fill_parents(table.reset_index(drop=True), levels)
         self.options = options  # how messages name the options that read these units (unit_option)
         self.levels = levels
@@ -395,15 +406,8 @@ class AdminUnits:
                     where,
                     _invalid_codes_fix(options),
                 )
-        dup = table[table["code"].duplicated(keep=False)]
-        if len(dup):
-            groups = dup.groupby("code").apply(lambda g: list(g.index), include_groups=False)
-            sample = "; ".join(f"{c}: rows {_rows(ix)}" for c, ix in list(groups.items())[:5])
-            raise DataError(
-                f"{len(groups)} codes appear on more than one polygon ({sample})",
-                where,
-                "dissolve the parts into one (multi)polygon per code, e.g. ogr2ogr -dialect sqlite -sql 'SELECT ST_Union(geometry), code ... GROUP BY code'",
-            )
+        _check_duplicates(table, where, "dissolve the parts into one (multi)polygon per code, e.g. ogr2ogr -dialect sqlite "
+                          "-sql 'SELECT ST_Union(geometry), code ... GROUP BY code'")
         empty = table.index[table.geometry.is_empty]
         if len(empty):
             sample = ", ".join(table.loc[empty[:5], "code"].astype(str))
@@ -477,6 +481,19 @@ class AdminUnits:
         out = xr.DataArray(arr, dims=("y", "x"), coords=grid.coords(), name="zone")
         out.attrs["nodata"] = ZONE_NODATA
         return out.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
+
+
+def _check_duplicates(table: pd.DataFrame, where: str, fix: str) -> None:
+    """DataError (located at `where`, with `fix`) naming the codes on more than one row of `table` and their rows
+    (1-based, `table`'s index); missing codes are left out (`AdminUnits._check` refuses them first in `read`).
+    The one duplicate check of `AdminUnits.read` (`_check`) and of the constructor."""
+    codes = table["code"]
+    dup = table[codes.notna() & codes.duplicated(keep=False)]
+    if len(dup):
+        groups = dup.groupby("code").apply(lambda g: list(g.index), include_groups=False)
+        sample = "; ".join(f"{c}: rows {_rows(ix)}" for c, ix in list(groups.items())[:5])
+        raise DataError(f"{len(groups)} codes appear on more than one polygon ({sample}{'; ...' if len(groups) > 5 else ''})",
+                        where, fix)
 
 
 def geodesic_areas(geoms: gpd.GeoSeries) -> np.ndarray:
