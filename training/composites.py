@@ -132,6 +132,42 @@ def statistics_block(block: np.ndarray, stats=("max",), ddof: int = 0, min_valid
     return _stats_kernel(np.ascontiguousarray(block, dtype=np.float32), _codes(stats), int(ddof), int(min_valid))
 
 
+def _dated(series: xr.DataArray, where: str, year: int | None) -> xr.DataArray:
+    """`series` with its `time` labels as datetime64 (irrmap.core.time_coords.date_values: ISO or year-day strings,
+    year-day integers YYYYDDD, cftime dates), so the one-year checks and `year` apply to them as to datetime64
+    labels; unchanged when they are datetime64 already or band numbers (no coordinate, whole numbers). InputError at
+    `where` for labels that are no dates, for a date given twice (its granules would be counted twice: counts and
+    means wrong), and for `year` given to a series without dates (nothing to cut: it would be ignored)."""
+    from irrmap.core.time_coords import ACCEPTED, date_values
+
+    if "time" not in series.coords:
+        dates = labels = None
+    else:
+        labels = series["time"].values
+        dates = date_values(labels, where, index=series.indexes.get("time"))
+    if labels is not None and labels.size:
+        shown = labels if dates is None else dates
+        uniq, counts = np.unique(shown, return_counts=True)
+        if (counts > 1).any():
+            twice = uniq[counts > 1]
+            text = ", ".join((str(d)[:10] if dates is not None else repr(d)) for d in twice[:5]) + (", ..." if twice.size > 5 else "")
+            raise InputError(
+                f"the date(s) {text} are given more than once ({int((counts - 1).sum())} repeats among {labels.size} dates): "
+                "each repeat would count as another date (counts, means, medians wrong)", where,
+                "give each date once; granules (tiles) of one date are merged with series.groupby('time').first(), "
+                "which keeps the first valid (non-NaN) value of each pixel; for stored integers with a fill value mask "
+                "it first: series.where(series != fill).groupby('time').first()")
+    if dates is None:
+        if year is not None:
+            raise InputError(f"year={year} is given but the time coordinate holds no dates (band numbers or none): "
+                             "there are no dates to keep that year's", where,
+                             f"label the dates as {ACCEPTED}, or leave out year=")
+        return series
+    if dates is labels:
+        return series
+    return series.assign_coords(time=dates)
+
+
 def annual_statistics(series: xr.DataArray, stats=("max",), *, ddof: int = 0, min_valid: int = 1, chunks: int | None = None,
                       year: int | None = None, season_start: tuple[int, int] | None = None,
                       allow_multiyear: bool = False) -> xr.DataArray:
@@ -144,7 +180,10 @@ def annual_statistics(series: xr.DataArray, stats=("max",), *, ddof: int = 0, mi
     `scale_factor`/`add_offset` is applied (irrmap.core.array_input). Dates spanning more than one year (datetime
     `time`) are refused as the CLI refuses them (irrmap.training.series_checks.one_year: InputError), unless `year`
     keeps that year's dates (the season starting on `season_start` = (month, day), named by the year of its last
-    day; default the calendar year) or `allow_multiyear` keeps them all. Raises ArgumentTypeError (a TypeError) /
+    day; default the calendar year) or `allow_multiyear` keeps them all. `time` labels may be datetime64, ISO
+    strings, year-day strings ('2020-017', 'A2020017') or integers (2020017), cftime or Python dates (all read as
+    datetime64), or band numbers (no coordinate, or whole numbers below 1000001: no dates, no year checks; `year`
+    then raises InputError); other labels, and a date given twice, raise InputError. Raises ArgumentTypeError (a TypeError) /
     ArgumentValueError (a ValueError) for another type or other dims. A CRS is kept when there is one.
     """
     from irrmap.training.series_checks import one_year
@@ -152,6 +191,7 @@ def annual_statistics(series: xr.DataArray, stats=("max",), *, ddof: int = 0, mi
     if isinstance(series, xr.DataArray) and set(series.dims) == {"time", "y", "x"}:
         series = series.transpose("time", "y", "x")
     series = raster_arg(series, "series", "annual_statistics", dims=("time", "y", "x"), georeferenced=False)
+    series = _dated(series, "annual_statistics(series)", year)
     series = one_year(series, "annual_statistics(series)", year=year, explicit=year is not None, allow=allow_multiyear,
                       season_start=season_start, year_option="year", season_option="season_start=(month, day)",
                       fix="keep one year's dates: annual_statistics(series, year=YYYY), or series.sel(time=slice(start, end)); "
