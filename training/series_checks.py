@@ -201,8 +201,9 @@ def one_year(series: xr.DataArray, where: str, *, year: int | None = None, expli
     dates = _dates(series)
     if not dates:
         return series
-    span = (dates[-1] - dates[0]).days
-    found = f"{len(dates)} dates from {dates[0]} to {dates[-1]} ({span} days; dates per year {_years(dates)})"
+    earliest, latest = min(dates), max(dates)  # the series' order is not the dates' order (a shuffled stack)
+    span = (latest - earliest).days
+    found = f"{len(dates)} dates from {earliest} to {latest} ({span} days; dates per year {_years(dates)})"
     if year is None:
         if span > MAX_SPAN_DAYS and not allow:
             raise InputError(f"the series spans more than one year: {found}; an annual composite is of one year's dates", where, fix)
