@@ -681,6 +681,38 @@ def _cropland_labels(arr: xr.DataArray, cropland: xr.DataArray) -> xr.DataArray:
     return arr.assign_coords(x=cropland.x, y=cropland.y) if aligned else arr
 
 
+def _checked_zone_keys(model, zone_ids, zone_keys: Mapping[int, str]) -> dict[int, str]:
+    """`zone_keys` (zone id -> scope key) given to predict_to_files, as a dict of int -> str, checked against the
+    distinct ids of the zone raster (`zone_ids`; 0 = no unit, left out). InputError when some raster ids have no key
+    (their pixels would take the global fallback without a word: positive_proba_zones reads a missing id as "") or
+    when none of the keys is a unit the model was trained on (a table of another model or scope); logs
+    counts (log level info: zone_keys_for, which makes the CLI's and the run's tables, warns) when some keys have no
+    model of their own (units without training samples take the fallback)."""
+    try:
+        table = {int(z): str(k) for z, k in dict(zone_keys).items()}
+    except (TypeError, ValueError) as err:
+        raise InputError(f"zone_keys is not a mapping of zone id -> scope key ({err})", f"{API}(zone_keys)",
+                         "pass a dict such as {1: '110101', 2: '110102'} (irrmap.mapping.predict.zone_keys_for builds it)") from None
+    ids = sorted(int(z) for z in np.asarray(zone_ids).ravel() if int(z) != 0)
+    missing = [z for z in ids if z not in table]
+    if missing:
+        raise InputError(f"{len(missing)} of the {len(ids)} zone ids of the zone raster have no key in zone_keys (e.g. "
+                         f"{missing[:5]}): their pixels would use the global fallback", f"{API}(zone_keys)",
+                         "give a key for every zone id of the raster: zone_keys=irrmap.mapping.predict.zone_keys_for(model, "
+                         "ZONE_IDS, irrmap.mapping.predict.read_zone_lookup('ZONES.csv'), 'zones')")
+    used = sorted({table[z] for z in ids})
+    own = [k for k in used if model.has_own_model(k)]
+    if used and not own:
+        raise InputError(f"none of the {len(used)} keys zone_keys gives the raster's zones (e.g. {used[:3]}) is a unit the "
+                         f"{model.scope} model was trained on", f"{API}(zone_keys)",
+                         f"give the {model.scope} keys of the model's units (model.keys_for_codes(CODES))")
+    if len(own) < len(used):  # info: the CLI's and the run's tables come from zone_keys_for, which warns already
+        log.info("%d of the %d keys zone_keys gives the raster's zones have no %s model of their own (no training "
+                    "samples) and use the global fallback: %s", len(used) - len(own), len(used), model.scope,
+                    ", ".join([k for k in used if k not in own][:8]))
+    return table
+
+
 def _zone_ids(zones: xr.DataArray) -> np.ndarray:
     """The distinct zone ids of a zone raster (block by block for a dask array; NaN left out)."""
     data = zones.data
@@ -744,7 +776,7 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
     undecoded scale applied; `_checked_arguments`): south-up or coordinate-less arrays and arrays off the cropland's grid
     are refused naming them (e.g. `predictors['evi']`). zones: zone ids (needed for province/county models; `zone_keys` maps zone id -> scope key, default
     the model's own from the training pool; without zone_keys, a raster none of whose ids is a training zone, e.g.
-    numbered by unit code, is refused as by `irrmap mapping predict --zones`: zone_keys_for). memory_mb sets the tile size unless `tile_size` is given.
+    numbered by unit code, is refused as by `irrmap mapping predict --zones`: zone_keys_for; a given zone_keys must hold every id of the raster and some unit the model was trained on: _checked_zone_keys, InputError). memory_mb sets the tile size unless `tile_size` is given.
     With resume, tiles saved by an earlier run with the same model, inputs and tiling are not recomputed.
     `on_tile(i, window)` is called after each computed tile is saved. Returns {output name: path}.
     Predictor guards (FeatureGuard) come from the model card: the file's card for a path; for a model object `card`,
@@ -794,6 +826,11 @@ def predict_to_files(model, cropland: xr.DataArray, predictors: Mapping[str, xr.
                                     "zone_keys=irrmap.mapping.predict.zone_keys_for(model, ZONE_IDS, "
                                     "irrmap.mapping.predict.read_zone_lookup('ZONES.csv'), 'zones'), with the lookup CSV "
                                     "`irrmap units rasterize` wrote beside this raster (its unit codes are joined to the model's units)")
+    if zones is not None and zone_keys is not None and getattr(model, "scope", "global") != "global":
+        fills = [zones.attrs.get(a) for a in ("nodata", "_FillValue")]
+        ids = _zone_ids(zones)
+        ids = ids[~np.isin(ids, [f for f in fills if f is not None and np.isfinite(f)])]  # missing pixels: no unit
+        zone_keys = _checked_zone_keys(model, ids, zone_keys)
     n_jobs = n_jobs or os.cpu_count() or 1
     size = int(tile_size or tile_size_for(len(features), memory_mb, _chunk_of([cropland, *predictors.values()]), in_flight=n_jobs))
 

@@ -118,3 +118,19 @@ def test_zones_numbered_by_unit_code_refused(cube, county_model, tmp_path):
     b = predict_to_files(county_model, cropland, preds, by_code, tmp_path / "keys", cog=False,
                          zone_keys={650101: "650101", 650102: "650102"})
     assert _bytes(a["class"]) == _bytes(b["class"])
+
+
+def test_given_zone_keys_must_cover_the_rasters_ids(cube, county_model, tmp_path):
+    g, _, _, _, zones = cube
+    cropland, preds, _ = _arrays(cube)
+    by_code = as_dataarray(np.where(zones == 1, 650101, 650102).astype(np.int32), g)
+    # the old code predicted unit 650102's pixels with the global fallback without a word
+    with pytest.raises(InputError, match=r"1 of the 2 zone ids of the zone raster have no key in zone_keys \(e\.g\. \[650102\]\)") as err:
+        predict_to_files(county_model, cropland, preds, by_code, tmp_path / "half", zone_keys={650101: "650101"})
+    assert "predict_to_files(zone_keys)" in str(err.value) and "zone_keys_for" in str(err.value)
+    assert not (tmp_path / "half" / "class.tif").exists()
+    # keys of no unit the model knows (another scope's keys: province prefixes) sent every pixel to the fallback
+    with pytest.raises(InputError, match=r"none of the 1 keys zone_keys gives .*\['65'\].* county model was trained on"):
+        predict_to_files(county_model, cropland, preds, by_code, tmp_path / "other", zone_keys={650101: "65", 650102: "65"})
+    with pytest.raises(InputError, match=r"not a mapping of zone id -> scope key"):
+        predict_to_files(county_model, cropland, preds, by_code, tmp_path / "bad", zone_keys={"county one": "650101"})
