@@ -134,3 +134,21 @@ def test_rasterio_zip_url_reads_the_file(tmp_path):
     st = os.stat(archive)
     _, own, _ = stat_identity(name)  # the container's stat stands for the dataset
     assert (own[1], own[2], own[3]) == (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@pytest.mark.parametrize("form", ["/vsizip/x.zip/a.tif", "/vsizip/{x.zip}/a.tif", "zip://sub/../x.zip!a.tif"])
+def test_relative_archive_name_then_chdir_reads_the_file(tmp_path, monkeypatch, form):
+    # (rasterio 1.4 itself reads zip://x.zip!a.tif as a path 'x.zip!a.tif', no archive: only a name with a folder
+    # part, as zip://sub/../x.zip!a.tif, is its relative URL form)
+    _tif(tmp_path / "a.tif", RIGHT)
+    with zipfile.ZipFile(tmp_path / "x.zip", "w") as z:
+        z.write(tmp_path / "a.tif", "a.tif")
+    os.remove(tmp_path / "a.tif")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    grid = Grid.from_raster(form)
+    one, stack = read_raster(form, grid), read_raster_bands(form, grid, [1])
+    monkeypatch.chdir(tmp_path / "elsewhere")  # the archive is looked for against the current directory at compute
+    np.testing.assert_array_equal(one.compute().values, RIGHT)
+    np.testing.assert_array_equal(stack.compute().values, RIGHT[None])

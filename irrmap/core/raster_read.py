@@ -170,10 +170,25 @@ def _call_time_path(path) -> str:
     """`path` made absolute when it names an existing local file by a relative path, against the current directory
     at the call: a lazy read opens its file when computed, and GDAL resolves a relative name against the current
     directory then (an os.chdir in between gave FileNotFoundError). GDAL dataset names (/vsizip/..., NETCDF:"f.nc":v),
-    URL forms (zip://x.zip!a.tif) and missing files (reported as given) are kept; a VRT's own sources are resolved
-    by GDAL at each read, relative to the current directory then for relativeToVRT="0" (vrt_source_error)."""
+    and rasterio URL forms (zip://x.zip!a.tif) get their local container made absolute the same way
+    (/vsizip/{/abs/x.zip}/a.tif, zip:///abs/x.zip!a.tif); network names and missing files (reported as given) are kept.
+    A VRT's own sources are resolved by GDAL at each read, relative to the current directory then for
+    relativeToVRT="0" (vrt_source_error)."""
     name = os.fspath(path)
-    if os.path.isabs(name) or dataset_names.is_dataset_name(name) or "://" in name or not os.path.exists(name):
+    if dataset_names.is_dataset_name(name):  # before isabs: '/vsizip/x.zip/a.tif' starts with a slash
+        box = dataset_names.container(name)
+        return dataset_names.resolve(name, Path.cwd()) if box is not None and box.exists() else name
+    if os.path.isabs(name):
+        return name
+    if "://" in name:
+        from irrmap.core.companions import own_file
+
+        scheme, _, rest = name.partition("://")
+        box = own_file(name)
+        if box is None or os.path.isabs(box) or not os.path.exists(box):
+            return name
+        return f"{scheme}://{os.path.abspath(box)}{rest[len(box):]}"
+    if not os.path.exists(name):
         return name
     return os.path.abspath(name)
 
