@@ -192,6 +192,10 @@ def raster_arg(value, name: str, func: str, *, dims: tuple[str, ...] = ("y", "x"
         raise ArgumentValueError(f"has no usable transform ({exc})", where,
                                  f"give it x and y coordinates or write one: {name}.rio.write_transform(affine)") from None
     _north_up(value, name, where)
+    from irrmap.core.georef import check_not_degrees_as_projected
+
+    check_not_degrees_as_projected(value.rio.crs, value.rio.transform(recalc=False), value.sizes["x"], value.sizes["y"], where,
+                                   ArgumentValueError)
     return decode_declared(value, codes_fill=codes_fill) if decode else value
 
 

@@ -154,8 +154,9 @@ def check_georef(src, where: str) -> None:
     place on a grid: a container of subdatasets (HDF4, HDF5, netCDF: the exact subdataset names to use), a file
     georeferenced by ground control points (GCPs) or RPCs only (warp it first with gdalwarp), a file without a CRS
     (gdal_edit.py -a_srs), a CRS without a datum (an engineering/local CRS: assign the real one), a CRS without a
-    geotransform (`has_no_geotransform`: gdal_translate -a_ullr) or a geographic file reaching beyond the poles
-    (`check_latitudes`: longitude and latitude swapped)."""
+    geotransform (`has_no_geotransform`: gdal_translate -a_ullr), a geographic file reaching beyond the poles
+    (`check_latitudes`: longitude and latitude swapped) or a degree geotransform labelled with a projected CRS
+    (`check_not_degrees_as_projected`)."""
     from irrmap.core.layers import container_error
 
     if src.count == 0:
@@ -190,6 +191,7 @@ def check_georef(src, where: str) -> None:
                          "assign its extent with gdal_translate -a_ullr LEFT TOP RIGHT BOTTOM (and -a_srs EPSG:<code>) "
                          "FILE georef.tif, or gdal_edit.py -a_ullr on the file itself")
     check_latitudes(src.crs, src.transform, src.width, src.height, where)
+    check_not_degrees_as_projected(src.crs, src.transform, src.width, src.height, where)
 
 
 def has_no_geotransform(src) -> bool:
@@ -241,6 +243,36 @@ def check_latitudes(crs, transform: Affine, width: int, height: int, where: str)
                      "past the pole?)", where,
                      "give the file its true extent in degrees of longitude (x) and latitude (y): gdal_translate -a_ullr "
                      "WEST NORTH EAST SOUTH FILE fixed.tif (check with gdalinfo FILE)")
+
+
+# A projected raster whose every corner lies within +-180 / +-90 of the projection's origin and whose pixels are below
+# DEGREE_PIXEL_MAX CRS units is a degree raster labelled with a projected CRS: 0.00225 (250 m in degrees) read as
+# metres is a 2 mm pixel, and every area came out ~1e10 too small. A genuine projected raster that small (a
+# drone image within 180 m of the false origin) is far below a 250 m map's pixel.
+DEGREE_PIXEL_MAX = 0.5
+
+
+def check_not_degrees_as_projected(crs, transform: Affine, width: int, height: int, where: str, error=InputError) -> None:
+    """`error` (located at `where`) when a raster's CRS is projected but its geotransform is plainly in degrees: every
+    corner within longitude/latitude ranges (|x| <= 180, |y| <= 90 CRS units) and pixel sizes below DEGREE_PIXEL_MAX
+    units. The config's [grid] bounds get the same rule (irrmap.core.config.bounds_in_crs_units)."""
+    if crs is None or not crs.is_projected:
+        return
+    l, b, r, t = extent(transform, width, height)
+    size = max(abs(transform.a), abs(transform.e), abs(transform.b), abs(transform.d))
+    if max(abs(l), abs(r)) > 180 or max(abs(b), abs(t)) > 90 or not size < DEGREE_PIXEL_MAX:
+        return
+    try:
+        c = ProjCRS.from_user_input(crs.to_wkt() if hasattr(crs, "to_wkt") else crs)
+        unit, name = c.axis_info[0].unit_name, c.name
+    except CRSError:
+        unit, name = "metre", str(crs)
+    raise error(f"its extent ({l:.6g}, {b:.6g}, {r:.6g}, {t:.6g}) and pixel size {size:.6g} look like degrees of longitude "
+                f"and latitude, but its CRS {name!r} is projected, in {unit}s: each pixel would be {size:.3g} {unit}s wide "
+                "and every area ~1e10 too small", where,
+                "assign the geographic CRS the values are in: gdal_edit.py -a_srs EPSG:4326 FILE (for a DataArray: "
+                ".rio.write_crs('EPSG:4326')); or, if the extent is in the projected units, check the geotransform "
+                "(gdalinfo FILE)")
 
 
 def grid_of(src):
