@@ -26,7 +26,9 @@ from irrmap.core.errors import DataError
 # (3.5e-10; raw vertices: 269,154.55), a 300 km square in EPSG:32614 90,055.39862 km2 at 500 m vs 90,055.39859 at
 # 250 m (3.8e-10; raw: 90,072.04). A drawn parallel then departs from the geodesic by < 2 cm per 0.01 deg step. The
 # 2,764 Chinese counties (city_full) get 1.36 M vertices instead of 0.99 M (+1.7 s for their areas); a small county
-# with a long straight edge changes by < 6e-7 of its area when the step is halved.
+# with a long straight edge changes by < 6e-7 of its area when the step is halved. Limit (user probe, against edges cut to
+# 2e-5 deg): a 3 km2 triangle at 70 N with slanted 0.03-0.05 deg edges is 2.9e-5 (93 m2, 0.0015 of a 250 m pixel)
+# too large; the gap between a geodesic and a slanted lon/lat edge grows with the step squared and with latitude.
 DENSIFY_DEG = 0.01  # step along edges of polygons in a geographic CRS (degrees)
 DENSIFY_M = 500.0  # step along edges of polygons in a projected CRS (metres; CRS units converted)
 
