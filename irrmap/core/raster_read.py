@@ -27,16 +27,17 @@ Only what the file declares is missing (nodata, mask band, alpha band = 0 for ev
 values, valid range: irrmap.core.nodata); missing pixels never enter a resampling kernel. A damaged or
 truncated file raises InputError naming it.
 When the source already sits on the grid (same CRS, resolution and pixel alignment) values are copied.
-Results do not depend on the chunk size except for float32 rounding (<= 2 ulp of the data's magnitude) where GDAL's
-window-relative coordinates differ between chunkings: every chunk is warped at the whole grid's kernel scale, in
-regions of whole column blocks of the grid (irrmap.core.warp_window), which is what `gdalwarp` gives for the whole
-grid when it warps it as one region (grids up to 1024 columns within its memory limit).
+Results do not depend on the chunk size, to the bit: every chunk is warped at the whole grid's kernel scale, in
+regions of whole row x column blocks of the grid (irrmap.core.warp_window), which is what `gdalwarp` gives for the
+whole grid (to float32 rounding of the regions' origins) when it warps it as one region (grids up to 1024 columns
+within its memory limit).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import math
 import os
@@ -65,7 +66,7 @@ from irrmap.core.grid import Grid, lattice_offset
 from irrmap.core.layers import layer_number
 from irrmap.core.lon_wrap import shifted, source_pieces
 from irrmap.core.nodata import Decoding, already_scaled, class_marker, decoding_for, scale_effect, valid_mask
-from irrmap.core.warp_window import column_blocks, grid_scale, kernel_pad, warp_options
+from irrmap.core.warp_window import column_blocks, grid_scale, kernel_pad, row_blocks, warp_options
 
 log = logging.getLogger(__name__)
 
@@ -528,12 +529,12 @@ def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
         if nest is not None and _whole_blocks(src, sub, *nest):
             return _fraction_by_blocks(src, plan, grid, sub, *nest)
         # warped as the whole grid is, whatever the chunking (irrmap.core.warp_window): at the whole grid's kernel
-        # scale, in regions of the chunk's rows x the grid's canonical column blocks, cut back to the chunk's columns
+        # scale, in regions of the grid's canonical row x column blocks, cut back to the chunk's rows and columns
         scale = grid_scale(src.crs, src.transform, src.shape, grid, plan.resampling)
         pad = kernel_pad(plan.resampling, scale)
         regions = []
-        for b0, b1 in column_blocks(c0, c1, grid.width):
-            region = grid.window_grid(Window(b0, r0, b1 - b0, r1 - r0))
+        for (q0, q1), (b0, b1) in itertools.product(row_blocks(r0, r1, grid.height), column_blocks(c0, c1, grid.width)):
+            region = grid.window_grid(Window(b0, q0, b1 - b0, q1 - q0))
             bounds = region.bounds if src.crs == region.crs else transform_bounds(region.crs, src.crs, *region.bounds, densify_pts=21)
             # a geographic file: the region's longitudes may cross the antimeridian or lie 360 deg from the file's
             pieces = source_pieces(src.bounds, bounds) if src.crs.is_geographic else [(bounds, 0.0)]
@@ -545,17 +546,19 @@ def _read_window(plan: _Plan, grid: Grid, rows, cols) -> np.ndarray:
                     reads.append((raw, mask, shifted(src.window_transform(win), shift)))
                     if _edge_rule(plan):  # where the region reaches past the file's edge: the window beyond it
                         cover.append((win, _padded_window(src, piece, pad, margin=_edge_margin(scale, pad)), shift))
-            regions.append((region, b0, reads, cover))
+            regions.append((region, q0, b0, reads, cover))
         src_crs, src_transform = src.crs, src.transform
     out = np.full(sub.shape, plan.fill, dtype=plan.out_dtype)
-    for region, b0, reads, cover in regions:
+    for region, q0, b0, reads, cover in regions:
         warped = _warp_region(plan, reads, src_crs, region, warp_options(scale, pad))
         lo, hi = max(c0, b0), min(c1, b0 + region.width)
+        top, bottom = max(r0, q0), min(r1, q0 + region.height)
+        part = warped[top - q0 : bottom - q0, lo - b0 : hi - b0]  # a view: the chunk's pixels of the region
         if _edge_rule(plan):  # the average of the valid cells at the file's edge; a share of the area: half known or missing
             known = _known_share(plan, warped, reads, cover, src_crs, src_transform, region, warp_options(scale, pad))
-            if known is not None:  # pixels less than half known: missing (counted in the chunk's columns only)
-                _drop_partly_known(plan, grid, warped[:, lo - b0 : hi - b0], known[:, lo - b0 : hi - b0] >= KNOWN_SHARE_MIN - KNOWN_SHARE_TOL)
-        out[:, lo - c0 : hi - c0] = warped[:, lo - b0 : hi - b0]
+            if known is not None:  # pixels less than half known: missing (counted in the chunk's pixels only)
+                _drop_partly_known(plan, grid, part, known[top - q0 : bottom - q0, lo - b0 : hi - b0] >= KNOWN_SHARE_MIN - KNOWN_SHARE_TOL)
+        out[top - r0 : bottom - r0, lo - c0 : hi - c0] = part
     return out
 
 
