@@ -142,12 +142,23 @@ def check_distinct_scenes(paths, where: str = "SCENE", labels=None) -> None:
         seen.append((i, real, acq))
 
 
+def in_scene_order(scenes) -> list:
+    """`scenes` sorted by acquisition date (a scene without one first), then by folder or path: the order the mask's
+    per-scene tags (scene_dates, scenes, otsu_thresholds) list them in, so the scenes given in any order write the
+    same bytes (the water bands never depended on it: a composite counts detections)."""
+    def key(s):
+        d = getattr(s, "date", None)
+        return (d is not None, d.isoformat() if d is not None else "", str(getattr(s, "folder", s)))
+    return sorted(scenes, key=key)
+
+
 def epoch_mask(scenes, *, method: str = DEFAULT_METHOD, threshold: float = DEFAULT_THRESHOLD, index: str = DEFAULT_INDEX,
                detection: float = 0.10, extent: float = 0.05, permanent: float = 1.0, min_clear: int = 1,
                names: dict | None = None) -> xr.Dataset:
     """The epoch composite (irrmap.mapping.water.composite.epoch_composite, lazy) of the scenes' water maps
     (classify_scene with `method`, `threshold` and, for Otsu, `index`). `names`: how errors name the
     thresholds (e.g. the CLI's options). Raises what those raise."""
+    scenes = in_scene_order(scenes)
     maps = [classify_scene(s, method, threshold, index=index) for s in scenes]
     out = epoch_composite(maps, detection=detection, extent=extent, permanent=permanent, min_clear=min_clear, names=names)
     out.attrs["method"] = method
@@ -168,14 +179,14 @@ def write_mask(path, composite: xr.Dataset, *, scenes=(), tags: dict | None = No
     """Write the mask file (module docstring) of an epoch composite: band descriptions MASK_BANDS, each band's
     legend in the tags (legend_water, ...), with the method, thresholds and scenes. Returns the path.
 
-    The `scenes` tag lists the scene folders or stacks (";"-separated) relative to the mask's folder
+    The `scenes` tag lists the scene folders or stacks (";"-separated, in_scene_order) relative to the mask's folder
     (irrmap.core.relative_path.relative_to_folder; a relative scene path is taken from the current directory), so
     the same mask written in another folder, or from another working directory, has the same bytes; read it back
     with scene_paths."""
     legend = {"legend_water": "1 water, 0 not water, 255 unknown",
               "legend_detection": f"1 water frequency > {composite.attrs['detection']}, 0 not, 255 unknown",
               "legend_persistence": "1 permanent, 2 seasonal, 0 not water, 255 unknown"}
-    all_tags = dict(composite.attrs) | legend | {"scenes": ";".join(relative_to_folder(getattr(s, "folder", s), Path(path).parent) for s in scenes)} | dict(tags or {})
+    all_tags = dict(composite.attrs) | legend | {"scenes": ";".join(relative_to_folder(getattr(s, "folder", s), Path(path).parent) for s in in_scene_order(scenes))} | dict(tags or {})
     return write_raster(path, [composite[b] for b in MASK_BANDS], nodata=UNKNOWN, dtype="uint8", descriptions=list(MASK_BANDS),
                         tags=all_tags)
 
