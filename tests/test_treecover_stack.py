@@ -52,3 +52,14 @@ def test_stack_fit_and_map_equal_single_band_files(scene, capsys):
     assert main(["treecover", "predict", str(d / "p3.tif"), str(d / "m2"), "--bands", str(shuffled), "--no-check"]) == 2
     err = capsys.readouterr().err
     assert "band names" in err and err.count("irrmap: error:") == 1
+
+
+def test_fit_with_one_or_two_jobs_writes_the_same_files(scene):
+    """--jobs 1 and --jobs 2 give the same model and the same card, byte for byte: the card recorded the estimator's
+    n_jobs (user probe /tmp/probeD, metadata A), the only difference."""
+    d, singles, _, _, ref = scene
+    common = ["--bands", *map(str, singles), "--reference", str(ref), "--cv-blocks", "960", "--cv-splits", "3", "--trees", "10"]
+    for jobs in ("1", "2"):
+        assert main(["-q", "treecover", "fit", str(d / f"j{jobs}"), *common, "--jobs", jobs]) == 0
+    for name in ("model.joblib", "model.card.json"):
+        assert (d / "j1" / name).read_bytes() == (d / "j2" / name).read_bytes(), name

@@ -174,7 +174,9 @@ def fit_treecover(stack: BandStack, reference, *, resolution_m: float | None = N
         "bands": stack.identity(),
         "indices": {k.upper(): f"({a} - {b}) / ({a} + {b})" for k, (a, b) in INDICES.items() if k in stack.indices},
         "uncertainty": fitted.spread_,
-        "estimator_params": {k: v for k, v in fitted.estimator_.get_params().items() if isinstance(v, (int, float, str, bool, type(None)))},
+        # the settings that shape the model: not n_jobs / verbose, so that --jobs 1 and 2 write the same card
+        "estimator_params": {k: v for k, v in fitted.estimator_.get_params().items()
+                             if isinstance(v, (int, float, str, bool, type(None))) and k not in ("n_jobs", "num_threads", "verbose")},
         "reference": {"path": str(Path(reference).resolve()), "valid_max": valid_max, "resolution_m": resolution_m,
                       "fit_grid": grid.to_dict(), "min_coverage": min_coverage,
                       "valid_cells": s["n_valid"], "share_ge_80": s["n_ge"] / s["n_valid"], "share_ge_80_native": native},
