@@ -1,4 +1,4 @@
-"""The same run writes the same bytes whatever [run].chunk_size, the config's formatting and the folder it runs in.
+"""The same run writes the same bytes whatever [run].chunk_size, [mapping].memory_mb, the config's formatting and the folder it runs in.
 
 Truths: pixel areas by pyproj.Geod's polygon area (tests/geod_truth.py), summed exactly with math.fsum; the
 chunk-independence itself (one value, to the byte, for every chunk size); two `irrmap run`s of the demo in two
@@ -144,6 +144,7 @@ def _digests(folder: Path) -> dict[Path, str]:
 def _masked(path: Path, config: Path) -> str:
     text = path.read_text()
     text = text.replace(hashlib.sha256(config.read_bytes()).hexdigest(), "<CONFIG_SHA256>").replace(str(config.parent), "<PROJECT>")
+    text = re.sub(r"\[mapping\]\nmemory_mb = \d+", "[mapping]\nmemory_mb = <N>", text)
     return re.sub(r"chunk_size = \d+", "chunk_size = <N>", text)  # the report shows the config's text
 
 
@@ -157,6 +158,11 @@ def test_demo_run_writes_the_same_bytes_with_another_chunk_size_in_another_folde
         text = cfg.read_text()
         assert "chunk_size = " in text
         cfg.write_text("\n".join(f"chunk_size = {chunk}" if line.startswith("chunk_size = ") else line for line in text.splitlines()) + "\n")
+        if chunk == 128:  # and prediction tiles of 16 MB: [mapping].memory_mb only cuts the work (mapping.SPEED_ONLY);
+            # before, it changed the irrmap_settings_sha256 tag of every mapping GeoTIFF (user probe /tmp/probeD, B)
+            text = cfg.read_text()
+            assert "[mapping]\nmemory_mb = 512" in text
+            cfg.write_text(text.replace("[mapping]\nmemory_mb = 512", "[mapping]\nmemory_mb = 16"))
         _run(cfg)
         _run(cfg, "reconcile")  # its report's "Reproduce with" named the config by its absolute path
         cfgs.append(cfg)

@@ -30,9 +30,11 @@ from irrmap.app import pipeline
 from irrmap.app.cli import main
 from irrmap.app.context import RUN_CACHE, Stage
 from irrmap.app.stages import common
+from irrmap.app.stages.mapping import SPEED_ONLY
 
 # [run] keys that decide where and how fast the work runs, never its results (config.RunSection's descriptions)
-EXECUTION_ONLY = {"run.workers", "run.scheduler", "run.gdal_cache_mb", "run.worker_wait", "run.output_dir"}
+EXECUTION_ONLY = {"run.workers", "run.scheduler", "run.gdal_cache_mb", "run.worker_wait", "run.output_dir"} | {
+    f"mapping.{k}" for k in SPEED_ONLY}  # and the [mapping] keys that only cut the work into tiles
 
 
 class _Paused:

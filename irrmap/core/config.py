@@ -1058,19 +1058,24 @@ def _explain(err: dict) -> str:
 #: [run] settings that cannot change a result's values (where it is written, its name, how it is computed: chunk
 #: edge, threads, dask scheduler, GDAL cache): left out of `results_sha256`
 RESULT_NEUTRAL_RUN_KEYS = ("name", "output_dir", "chunk_size", "workers", "gdal_cache_mb", "scheduler", "worker_wait")
+#: [mapping] settings that only cut the prediction into tiles (memory_mb: the tile size; pixels are predicted one by
+#: one and the filters read a halo): left out of `results_sha256` and of the mapping stage's settings
+RESULT_NEUTRAL_MAPPING_KEYS = ("memory_mb",)
 
 
 def results_sha256(config: RunConfig, *, seed: bool = True) -> str:
     """SHA-256 (hex) of the normalised config: its parsed values (defaults filled in, paths as written in the
-    config, relative to its folder) as canonical JSON (sorted keys, no spaces), minus RESULT_NEUTRAL_RUN_KEYS.
-    Comments, key order, spacing, [run].chunk_size or workers leave it unchanged; any setting that can change an
+    config, relative to its folder) as canonical JSON (sorted keys, no spaces), minus RESULT_NEUTRAL_RUN_KEYS and
+    RESULT_NEUTRAL_MAPPING_KEYS. Comments, key order, spacing, [run].chunk_size, workers or [mapping].memory_mb leave
+    it unchanged; any setting that can change an
     output changes it. The GeoTIFF tag of reconcile's outputs holds it (irrmap.app.stages.common.provenance; manifest.json
     keeps the raw text's hash).
     `seed=False` leaves [run].seed out too: the hash in the outputs of stages the seed cannot change
     (irrmap.app.stages.common.SEEDED_STAGES)."""
     import json
 
-    data = config.model_dump(mode="json", exclude={"run": set(RESULT_NEUTRAL_RUN_KEYS) | (set() if seed else {"seed"})})
+    data = config.model_dump(mode="json", exclude={"run": set(RESULT_NEUTRAL_RUN_KEYS) | (set() if seed else {"seed"}),
+                                                   "mapping": set(RESULT_NEUTRAL_MAPPING_KEYS)})
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

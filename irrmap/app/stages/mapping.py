@@ -16,6 +16,7 @@ from pathlib import Path
 from irrmap.app.context import RunContext, Stage
 from irrmap.app.stages.common import MAPPING_PRODUCTS, checked_units, predictor_names, provenance, read_product, seed_param, zones_and_codes
 from irrmap.core.atomic import atomic_path
+from irrmap.core.config import RESULT_NEUTRAL_MAPPING_KEYS
 from irrmap.core.raster_read import read_raster
 
 PRODUCTS = MAPPING_PRODUCTS
@@ -136,11 +137,16 @@ def _inputs(ctx: RunContext) -> list[Path]:
             ctx.path(ctx.config.units.path), *stats]
 
 
+# [mapping] keys that set only how the work is cut (irrmap.core.config.RESULT_NEUTRAL_MAPPING_KEYS: memory_mb, the
+# prediction tile size): a change neither reruns the stage nor changes its outputs' irrmap_settings_sha256 tag
+SPEED_ONLY = RESULT_NEUTRAL_MAPPING_KEYS
+
+
 def _params(ctx: RunContext) -> dict:
     """[mapping], and the keys of other sections run reads: the cropland product's name, the predictors (the resume
     key's files), the [units] section (its levels), the statistics' level (the unit table's statistic column), and
     [run].seed (the maps' irrmap_seed tag; the model it fitted is an input anyway: common.SEEDED_STAGES)."""
-    return ctx.config.mapping.model_dump(mode="json") | {
+    return ctx.config.mapping.model_dump(mode="json", exclude=set(SPEED_ONLY)) | {
         "cropland": ctx.config.training.cropland, "predictors": predictor_names(ctx), "units": ctx.config.units.model_dump(mode="json"),
         "statistics_level": ctx.config.statistics.level if ctx.config.statistics is not None else None} | seed_param(ctx, "mapping")
 
