@@ -33,6 +33,7 @@ from irrmap.core.atomic import atomic_path, fixed_gpkg_timestamp
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.geodesy import geod_of
 from irrmap.core.grid import Grid
+from irrmap.core.output_set import OutputSet, output_set
 from irrmap.core import palettes
 from irrmap.core.polygons import oriented, polygonal_parts
 from irrmap.core.progress import progress_bar
@@ -49,6 +50,9 @@ DEA_MIN_AREA_M2 = 3125.0
 SIZE_EDGES_KM2 = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 SIZE_CLASSES = ("<0.01", "0.01-0.1", "0.1-1", "1-10", "10-100", "100-1000", ">1000")
 _INT32_MAX = np.iinfo(np.int32).max
+#: the output set (irrmap.core.output_set) of a bodies folder: its files, written together by `bodies_to_files`
+BODIES_SET = "bodies"
+BODY_FILES = ("body_id.tif", "water.tif", "persistence.tif", "bodies.parquet", "bodies.gpkg")
 
 
 def size_class(area_km2) -> pd.Categorical:
@@ -301,15 +305,17 @@ def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, un
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geometry, crs=grid.crs))
 
 
-def write_body_table(table: gpd.GeoDataFrame, out_dir) -> dict[str, Path]:
+def write_body_table(table: gpd.GeoDataFrame, out_dir, *, into: OutputSet | None = None) -> dict[str, Path]:
     """Write OUT/bodies.parquet (GeoParquet) and OUT/bodies.gpkg (GeoPackage, layer `bodies`), each atomically;
-    size_class is written as text."""
+    size_class is written as text. `into`: the output set (irrmap.core.output_set) of OUT they belong to, whose
+    partial names they are written to (renamed into place with the rest of the set). Returns the final paths."""
     out_dir = Path(out_dir)
     flat = table.assign(size_class=table["size_class"].astype(str))
     paths = {"bodies_parquet": out_dir / "bodies.parquet", "bodies_gpkg": out_dir / "bodies.gpkg"}
-    with atomic_path(paths["bodies_parquet"]) as tmp:
+    write = {k: into.path(p.name) if into is not None else p for k, p in paths.items()}
+    with atomic_path(write["bodies_parquet"]) as tmp:
         flat.to_parquet(tmp, index=False)
-    with atomic_path(paths["bodies_gpkg"]) as tmp, fixed_gpkg_timestamp():  # no wall-clock time in the file
+    with atomic_path(write["bodies_gpkg"]) as tmp, fixed_gpkg_timestamp():  # no wall-clock time in the file
         flat.to_file(tmp, driver="GPKG", layer="bodies")
     return paths
 
@@ -341,6 +347,11 @@ def bodies_to_files(mask, out_dir, *, detection=None, persistence=None, grid: Gr
 
     Options as in `irrmap.mapping.water.labels.label_windowed` (connectivity, tile, the minimum area, default
     DEA_MIN_AREA_M2, and the DEA detection mask) and `body_table` (zones, units). Returns the paths by name.
+
+    The files are one output set (BODIES_SET, irrmap.core.output_set): each is written under a partial name and all
+    are renamed into place at the end, with the marker OUT/.bodies.set.json (each file's size and SHA-256) written
+    last; a run stopped earlier leaves OUT's earlier files as they were, and a persistence.tif of an earlier run that
+    this one does not write is removed. `irrmap water change` refuses a folder whose marker is not complete.
     Raises InputError when the mask has no grid (give `grid`), GridError when the layers are not on one grid.
     """
     out_dir = Path(out_dir)
@@ -350,19 +361,27 @@ def bodies_to_files(mask, out_dir, *, detection=None, persistence=None, grid: Gr
     labels, n = label_windowed(mask, connectivity=connectivity, tile=tile, grid=src.grid, min_area_m2=min_area_m2, detection=detection)
     all_tags = {"stage": "water.bodies", "connectivity": connectivity, "min_area_m2": min_area_m2, "n_bodies": n,
                 "detection_rule": detection is not None} | dict(tags or {})
-    paths = {"body_id": write_raster(out_dir / "body_id.tif", labels, nodata=0, dtype="uint32",
-                                     descriptions=["water body id (0: no body)"], tags=all_tags)}
-    paths["water"] = _write_classes(src, out_dir / "water.tif", (NOT_WATER, WATER), "water: 1 water, 0 not water, 255 unknown",
-                                    tile, all_tags, palettes.WATER)
+    per = None
     if persistence is not None:
         per = Layer(persistence, src.grid, "persistence")
         src.check_aligned(per)
-        paths["persistence"] = _write_classes(per, out_dir / "persistence.tif", (NOT_WATER, PERMANENT, SEASONAL),
-                                              "persistence: 1 permanent, 2 seasonal, 0 not water, 255 unknown", tile, all_tags,
-                                              palettes.PERSISTENCE)
-    table = body_table(paths["body_id"], unknown=paths["water"], zones=zones, units=units, tile=tile)
-    if len(table) != n:
-        raise DataError(f"body_id.tif holds {len(table)} bodies, the labelling found {n}", str(paths["body_id"]), "report this as a bug")
-    paths.update(write_body_table(table, out_dir))
+    # one output set: every file is written under its partial name and all are renamed into place together at the end,
+    # so a stopped run never leaves its files beside an earlier run's (irrmap.core.output_set; `water change` checks)
+    with output_set(out_dir, BODIES_SET, BODY_FILES) as outs:
+        write_raster(outs.path("body_id.tif"), labels, nodata=0, dtype="uint32", descriptions=["water body id (0: no body)"], tags=all_tags)
+        _write_classes(src, outs.path("water.tif"), (NOT_WATER, WATER), "water: 1 water, 0 not water, 255 unknown",
+                       tile, all_tags, palettes.WATER)
+        if per is not None:
+            _write_classes(per, outs.path("persistence.tif"), (NOT_WATER, PERMANENT, SEASONAL),
+                           "persistence: 1 permanent, 2 seasonal, 0 not water, 255 unknown", tile, all_tags, palettes.PERSISTENCE)
+        table = body_table(outs.path("body_id.tif"), unknown=outs.path("water.tif"), zones=zones, units=units, tile=tile)
+        if len(table) != n:
+            raise DataError(f"body_id.tif holds {len(table)} bodies, the labelling found {n}", str(outs.path("body_id.tif")),
+                            "report this as a bug")
+        write_body_table(table, out_dir, into=outs)
+    paths = {"body_id": outs.committed["body_id.tif"], "water": outs.committed["water.tif"]}
+    if "persistence.tif" in outs.committed:
+        paths["persistence"] = outs.committed["persistence.tif"]
+    paths.update(bodies_parquet=outs.committed["bodies.parquet"], bodies_gpkg=outs.committed["bodies.gpkg"])
     log.info("water bodies: %d bodies, %.6g km2 in all -> %s", n, table["area_km2"].sum(), out_dir)
     return paths

@@ -58,7 +58,9 @@ reads as permanent, giving classes 0-3 only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +70,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from irrmap.mapping.water import fixed_sum
-from irrmap.mapping.water.bodies import size_class
+from irrmap.mapping.water.bodies import BODIES_SET, BODY_FILES, size_class
 from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN
 from irrmap.mapping.water.composite import PERMANENT, SEASONAL
 from irrmap.mapping.water.windows import Layer, pixel_areas
@@ -78,6 +80,7 @@ from irrmap.core.atomic import atomic_path
 from irrmap.core.errors import DataError, InputError
 from irrmap.core.fractions import fraction_problem
 from irrmap.core.grid import Grid
+from irrmap.core.output_set import check_output_set
 from irrmap.core.raster_read import open_raster
 from irrmap.core.raster_write import write_raster
 from irrmap.core.relative_path import relative_to_folder
@@ -443,13 +446,33 @@ def stable_ids_layer(ids_b, change: Change, *, grid: Grid | None = None, tile: i
 
 
 def _bodies_dir(folder) -> tuple[gpd.GeoDataFrame, Path, Path | None]:
+    """(body table, body_id.tif, persistence.tif or water.tif or None) of a bodies folder. InputError when a file is
+    missing or the folder is not one complete run of `irrmap water bodies` (`check_bodies_folder`)."""
     folder = Path(folder)
     table, ids = folder / "bodies.parquet", folder / "body_id.tif"
     for p in (table, ids):
         if not p.is_file():
             raise InputError(f"{p.name} not found", str(folder), "give a folder written by `irrmap water bodies`")
+    check_bodies_folder(folder)
     classes = next((p for p in (folder / "persistence.tif", folder / "water.tif") if p.is_file()), None)
     return gpd.read_parquet(table), ids, classes
+
+
+def check_bodies_folder(folder) -> None:
+    """InputError when the files of a bodies folder are not those of one complete `irrmap water bodies` run: its output-set
+    marker (irrmap.core.output_set, written by bodies_to_files) says a run was stopped while replacing them, or a file
+    is not the one the marker records -- e.g. body_id.tif of one run beside bodies.parquet of another, whose bodies
+    (another minimum area) the change table would count. A folder without a marker (an older irrmap) is read with a
+    warning."""
+    folder = Path(folder)
+    mask = ""
+    with contextlib.suppress(Exception):  # the mask the folder's body_id.tif names, for the fix (any reading problem: none)
+        with open_raster(folder / "body_id.tif") as src:
+            mask = src.tags().get("mask", "")
+        mask = os.path.normpath(folder / mask) if mask and not Path(mask).is_absolute() else mask
+    fix = (f"rerun `irrmap water bodies {folder} {mask or 'MASK.tif'}` with the options of that epoch and let it finish, or give "
+           "another bodies folder")
+    check_output_set(folder, BODIES_SET, BODY_FILES, fix=fix, what="the water bodies files")
 
 
 #: body_id.tif tags (written by irrmap.mapping.water.bodies.bodies_to_files) that decide which water pixels make a

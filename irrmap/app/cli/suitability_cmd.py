@@ -353,6 +353,7 @@ def _ahp_matrix(path):
 def _overlay(args) -> int:
 
     from irrmap.app.cli.input_options import read_onto
+    from irrmap.core.output_set import output_set
     from irrmap.core.atomic import atomic_path
     from irrmap.core.grid import Grid
     from irrmap.core.plausibility import check_has_valid
@@ -395,13 +396,17 @@ def _overlay(args) -> int:
         weights = {k: 0.25 for k in FACTOR_ORDER}
     s = weighted_overlay(classes, weights)
     tags = {"irrmap_stage": "suitability.overlay", "weights": s.attrs["weights"]}
-    write_raster(args.out, s, dtype="float32", descriptions=["suitability"], tags=tags)
-    if args.classes_out:
-        write_raster(args.classes_out, [classes[k] for k in FACTOR_ORDER], dtype="uint8", nodata=0,
-                     descriptions=[f"{k}_class" for k in FACTOR_ORDER], tags=tags)
-    if args.table:
-        with atomic_path(args.table) as tmp:
-            table.to_csv(tmp)
+    # one output set (irrmap.core.output_set; no marker: the files may lie in several folders): written under partial
+    # names and renamed into place together at the end, so a stopped run never leaves a new S beside old classes / table
+    members = [str(p) for p in (args.out, args.classes_out, args.table) if p]
+    with output_set(".", "overlay", members, marker=False) as outs:
+        write_raster(outs.path(str(args.out)), s, dtype="float32", descriptions=["suitability"], tags=tags)
+        if args.classes_out:
+            write_raster(outs.path(str(args.classes_out)), [classes[k] for k in FACTOR_ORDER], dtype="uint8", nodata=0,
+                         descriptions=[f"{k}_class" for k in FACTOR_ORDER], tags=tags)
+        if args.table:
+            with atomic_path(outs.path(str(args.table))) as tmp:
+                table.to_csv(tmp)
     print(f"suitability S ({s.attrs['weights']}) -> {args.out}")
     return 0
 

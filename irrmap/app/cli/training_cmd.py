@@ -77,6 +77,7 @@ def register(sub, name: str, help_: str) -> None:
 
 def _thresholds(args) -> int:
     from irrmap.core.atomic import atomic_path
+    from irrmap.core.output_set import output_set
     from irrmap.core.errors import DataError, InputError
     from irrmap.core.grid import Grid
     from irrmap.core.output_paths import refuse_overwriting_inputs
@@ -134,12 +135,15 @@ def _thresholds(args) -> int:
         if scale.severity == "error":
             raise DataError(scale.message, args.stats, scale.fix)
     table = mark_partial_status(table, partial)  # off grid / excluded: not "missing" (no statistic), not "infeasible"
-    for name, m in maps.items():
-        write_raster(out / f"{name}.tif", m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
-                     tags={"stage": "training.thresholds", "rule": args.rule, "statistics": relative_to_folder(args.stats, out)},
-                     colours=IRRIGATION)
-    with atomic_path(out / "thresholds.csv") as tmp:
-        table.to_csv(tmp, index=False)
+    # one output set (irrmap.core.output_set): the maps and thresholds.csv are renamed into place together at the end, so a
+    # stopped run never leaves its maps beside an earlier run's table (OUT/.thresholds.set.json says which files are one run)
+    with output_set(out, "thresholds", [f"{name}.tif" for name in maps] + ["thresholds.csv"]) as outs:
+        for name, m in maps.items():
+            write_raster(outs.path(f"{name}.tif"), m, dtype="uint8", nodata=255, descriptions=[f"irrigated by {name}"],
+                         tags={"stage": "training.thresholds", "rule": args.rule, "statistics": relative_to_folder(args.stats, out)},
+                         colours=IRRIGATION)
+        with atomic_path(outs.path("thresholds.csv")) as tmp:
+            table.to_csv(tmp, index=False)
     counts = table.groupby("score")["status"].value_counts().unstack(fill_value=0)
     print(counts.to_string())
     log_infeasible(table, warn_units_without_pixels(units, grid, zones, table))

@@ -254,13 +254,18 @@ def _refuse_unknown_mask(water, path) -> None:
 def _change(args) -> int:
     from irrmap.core.errors import InputError
     from irrmap.core.fractions import fraction_problem
-    from irrmap.mapping.water.change import change_to_files
+    from pathlib import Path
+
+    from irrmap.mapping.water.change import change_to_files, check_bodies_folder
 
     problem = fraction_problem(args.tolerance, "--tolerance")  # the parser's type checks it too; args built in code are checked here
     if problem:
         raise InputError(problem[0], "--tolerance", problem[1])
     if args.next_id is not None and args.next_id < 1:
         raise InputError(f"--next-id {args.next_id} is not positive", "--next-id", "use the first unused id (1 or more)")
+    for folder in (args.bodies_a, args.bodies_b):  # one complete run each, before their tags are read for the order
+        if Path(folder, "body_id.tif").is_file():
+            check_bodies_folder(folder)
     _check_order(args.bodies_a, args.bodies_b)
     paths = change_to_files(args.out_dir, args.bodies_a, args.bodies_b, tolerance=args.tolerance, next_id=args.next_id,
                             previous=args.previous)
