@@ -13,7 +13,7 @@ import itertools
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -29,7 +29,9 @@ from irrmap.core import dataset_names
 from irrmap.core.cloud_buffer import CLOUD_BUFFER_PX, MAX_CLOUD_BUFFER_PX
 from irrmap.core.errors import ConfigError, GridError, InputError
 from irrmap.core.fractions import fraction_problem
-from irrmap.core.grid import Grid, check_pixel_size
+
+if TYPE_CHECKING:  # imported where used: irrmap.core.grid imports rioxarray (1 s at every CLI start)
+    from irrmap.core.grid import Grid
 
 # Pixel sizes (nominal ground metres, irrmap.core.grid.pixel_size_m) of a run's grid. The method maps at 250 m
 # (10 m to 1 km are plausible analysis grids); a size outside 1 m .. 100 km was typed in the other unit: the
@@ -829,6 +831,9 @@ class LoadedConfig:
         """The analysis grid; GridError (naming the [grid] key) when it cannot be built or its pixel size lies
         outside RUN_PIXEL_M, i.e. was given in the other unit (metres on a degree CRS, or degrees on a metre CRS)."""
         import rasterio
+
+        from irrmap.core.grid import Grid, check_pixel_size  # here: the grid module imports rioxarray (1 s), and the
+        # CLI's parsers read their defaults from this module (`irrmap water mask --help` took 1.9 s)
 
         g = self.config.grid
         if g.like is not None:
