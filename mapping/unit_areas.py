@@ -110,8 +110,10 @@ def irrigated_area_by_unit(class_path, zones_path, units: pd.DataFrame, levels: 
     `listing`: the file the partial/off-grid warning names. Area: `irrigated_m2_by_unit` (class 1 x cropland x
     true pixel area, not fraction.tif's rounded percent). Errors: those of `irrigated_m2_by_unit`.
 
-    coverage (`unit_coverage`): 'whole', 'partial' (cut by the grid's bounds) or 'off grid' (no area on the grid);
-    a coarser unit is whole when all its finest units are, off grid when all are, else partial.
+    coverage (`unit_coverage`): 'whole', 'partial' (cut by the grid's bounds) or 'off grid' (no pixel of the grid: no
+    area on it, or a sliver holding no pixel centre); a coarser unit is whole when all its finest units are, off grid
+    when all are, else partial. An off-grid unit's irrigated_area_ha and unpredicted_cropland_ha are empty (unknown,
+    not 0), and so are a coarser unit's when all its finest units are off the grid (else the sum over those on it).
     statistic_on_grid_ha: the statistic the run's thresholds used for the part of the unit on the grid
     (`on_grid_statistics`: the statistic for whole units, used_m2 for partial ones scaled by
     irrmap.core.partial_units; empty off the grid and for units left out with [units].partial = 'exclude').
@@ -133,6 +135,8 @@ def irrigated_area_by_unit(class_path, zones_path, units: pd.DataFrame, levels: 
     cover = unit_coverage(units, partial_rows)
     at_finest = statistics is not None and statistics_level == levels[0]
     stat = statistics.groupby(statistics.index.astype(str)).sum() if statistics is not None else pd.Series(dtype=float)
+    off_grid = cover.reindex(finest["code"]).to_numpy() == OFF_GRID  # no pixel: the mapped area is unknown, not 0
+    finest.loc[off_grid, ["irrigated_area_ha", "unpredicted_cropland_ha"]] = np.nan
     finest = finest.assign(coverage=cover.reindex(finest["code"]).to_numpy(),
                            stat=stat.reindex(finest["code"]).to_numpy() if at_finest else np.nan,
                            on=on_grid_statistics(stat, cover, partial_rows).reindex(finest["code"]).to_numpy() if at_finest else np.nan)
@@ -140,7 +144,7 @@ def irrigated_area_by_unit(class_path, zones_path, units: pd.DataFrame, levels: 
     for i, level in enumerate(levels):
         key = finest["code"] if i == 0 else finest[level].astype(str)
         g = finest.groupby(key, sort=True)
-        t = g[["irrigated_area_ha", "unpredicted_cropland_ha"]].sum().rename_axis("code").reset_index()
+        t = g[["irrigated_area_ha", "unpredicted_cropland_ha"]].sum(min_count=1).rename_axis("code").reset_index()
         t.insert(0, "level", level)
         t.insert(2, "name", finest.set_index("code")["name"].reindex(t["code"]).to_numpy() if i == 0 and "name" in finest else "")
         cov = g["coverage"].agg(_coarse_coverage).reindex(t["code"]).to_numpy()
@@ -170,7 +174,8 @@ TABLE_COLUMNS = ["level", "code", "name", "irrigated_area_ha", "unpredicted_crop
 def unit_coverage(units: pd.DataFrame, partial_rows: pd.DataFrame | None = None) -> pd.Series:
     """'whole', 'partial' or 'off grid' by finest unit code, from units/units.csv's partial (on_grid_share below
     irrmap.core.coverage.FULL_SHARE) and on_grid_share (0 = off grid: irrmap.core.coverage.scale_partial's test,
-    so the same units as partial_units.csv's action 'off grid', which also marks a unit off grid). A table without
+    so the same units as partial_units.csv's action 'off grid', which also marks a unit off grid; grid_area_m2 0, a
+    unit no pixel centre falls in, is off grid too). A table without
     these columns (no grid coverage known) gives 'whole' for every unit."""
     codes = units["code"].astype(str).to_numpy()
     out = pd.Series(WHOLE, index=codes, dtype=object)
@@ -179,6 +184,9 @@ def unit_coverage(units: pd.DataFrame, partial_rows: pd.DataFrame | None = None)
         off = units["on_grid_share"].astype(float).to_numpy() <= 0
         out[part] = PARTIAL
         out[part & off] = OFF_GRID
+    if "grid_area_m2" in units:  # no pixel centre in the unit (a sliver of it on the grid, or smaller than a pixel):
+        # no pixel measures it, as for a unit wholly off the grid (its mapped 0 and statistic 0 read as agreement)
+        out[units["grid_area_m2"].astype(float).to_numpy() <= 0] = OFF_GRID
     if partial_rows is not None and len(partial_rows):
         gone = partial_rows.loc[partial_rows["action"] == OFF_GRID, "code"].astype(str)
         out[out.index.isin(gone)] = OFF_GRID

@@ -72,8 +72,9 @@ def test_cut_units_are_compared_with_their_on_grid_statistic(tmp_path, caplog):
         t = _table(tmp_path)
     assert list(t.reset_index().columns) == CONTRACT
     c = t.loc["county"]
-    # hand-computed: 1 ha pixels; A 2 ha, B 1 + 0.5 ha, C 2 ha, D none, E 1 ha, F 2 ha, G 1 ha irrigated
-    assert c["irrigated_area_ha"].tolist() == pytest.approx([2, 1.5, 2, 0, 1, 2, 1], rel=1e-6)
+    # hand-computed: 1 ha pixels; A 2 ha, B 1 + 0.5 ha, C 2 ha, D none (off grid: unknown, empty), E 1 ha, F 2 ha,
+    # G 1 ha irrigated
+    assert c["irrigated_area_ha"].tolist() == pytest.approx([2, 1.5, 2, np.nan, 1, 2, 1], rel=1e-6, nan_ok=True)
     assert c["coverage"].tolist() == ["whole", "partial", "whole", "off grid", "whole", "whole", "whole"]
     assert c["statistic_ha"].tolist()[:6] == pytest.approx([3, 10, 4, 5, 1, 2]) and np.isnan(c.loc["140101", "statistic_ha"])
     # B: the thresholds' on-grid target 2 ha (not its whole 10 ha): -0.5 ha, not -8.5 ha; D off grid: no comparison
@@ -170,3 +171,33 @@ def test_units_without_a_statistic_are_said_to_be_mapped(tmp_path):
     assert "stay unmapped" not in p.message + p.fix
     p = _check(tmp_path, "adcode,mu\n640104,100\n640105,200\n")["unit without statistic"]
     assert "still maps them" in p.message and "stay unmapped" not in p.message + p.fix
+
+
+def test_a_unit_with_no_pixel_centre_is_off_grid_and_left_empty(tmp_path):
+    """A county whose sliver on the grid holds no pixel centre (units.csv: grid_area_m2 0, on_grid_share 3.4e-5; user
+    probe /tmp/probeU/H, county 630104) was 'partial' with irrigated_area_ha 0, statistic_on_grid_ha 0 and
+    difference_ha 0.0000, and its city and province, with no other county on the grid, read 0.0000: perfect
+    agreement where nothing was measured. It is off grid now: empty mapped area, no on-grid statistic, no
+    difference, up the levels."""
+    _files(tmp_path)
+    units = UNITS.assign(on_grid_share=[1.0, 0.4, 1.0, 3.4e-5, 1.0, 1.0, 1.0],
+                         grid_area_m2=[2e4, 2e4, 2e4, 0.0, 1e4, 2e4, 1e4])
+    rows = pd.DataFrame({"code": ["110102", "120102"], "share": [0.2, 0.0], "basis": ["cropland", "cropland"],
+                         "target_m2": [10e4, 5e4], "used_m2": [2e4, 0.0], "action": ["scaled", "scaled"]})
+    stats = pd.Series({k: v * 1e4 for k, v in STATS_HA.items()})
+    one = UNITS.loc[[3]].assign(on_grid_share=3.4e-5, grid_area_m2=0.0, zone=4)  # D alone: its city has no other county
+    t = irrigated_area_by_unit(tmp_path / "class.tif", tmp_path / "zones.tif", units, ["county", "city"], stats, "county",
+                               cropland=tmp_path / "crop.tif", partial_rows=rows).set_index(["level", "code"])
+    d = t.loc[("county", "120102")]
+    assert d["coverage"] == "off grid"
+    assert np.isnan(d["irrigated_area_ha"]) and np.isnan(d["statistic_on_grid_ha"]) and np.isnan(d["difference_ha"])
+    assert d["statistic_ha"] == pytest.approx(5.0)  # the unit's own statistic is still shown
+    city = t.loc[("city", "120100")]  # C (whole, 2 ha mapped, 4 ha statistic) and D: the sum over C only
+    assert city["coverage"] == "partial" and city["irrigated_area_ha"] == pytest.approx(2.0)
+    assert city["statistic_on_grid_ha"] == pytest.approx(4.0) and city["difference_ha"] == pytest.approx(-2.0)
+    alone = irrigated_area_by_unit(tmp_path / "class.tif", tmp_path / "zones.tif", one, ["county", "city"], stats, "county",
+                                   cropland=tmp_path / "crop.tif", partial_rows=rows.iloc[[1]]).set_index(["level", "code"])
+    for level, code in (("county", "120102"), ("city", "120100")):
+        row = alone.loc[(level, code)]
+        assert row["coverage"] == "off grid", level
+        assert np.isnan(row["irrigated_area_ha"]) and np.isnan(row["difference_ha"]), level
