@@ -81,10 +81,42 @@ _ABOUT_THE_FOLDER = (errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST, err
 _PARTIAL = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.partial(\.[^/]*)?$")  # the names partial_path gives
 
 
+# Folders in which this process has named temporaries (partial_path, partial_folder): where
+# `remove_own_partials` looks when the process must end at once (the CLI after a stop, when worker threads do not
+# finish in time: irrmap.app.cli), so that no `.NAME.PID.partial` of a write cut short stays behind.
+_partial_folders: set[str] = set()
+
+
 def partial_path(path, suffix: str = "") -> Path:
     """The temporary name used while `path` is being written (same folder, so rename is atomic)."""
     p = Path(path)
+    _partial_folders.add(os.path.abspath(p.parent))
     return p.with_name(f".{p.name}.{os.getpid()}.partial{suffix or p.suffix}")
+
+
+def remove_own_partials() -> int:
+    """Delete the temporaries (files and folders `.NAME.PID.partial...`) of this process in every folder it named one
+    in (partial_path, partial_folder); returns how many. For a process about to end without waiting for its worker
+    threads (os._exit): the writes they had under way can no longer finish, and nothing else would remove their
+    temporaries before the next run. Uses no lock and no logging, since a stuck thread may hold either."""
+    count, pid = 0, str(os.getpid())
+    for folder in list(_partial_folders.copy()):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            m = _PARTIAL.match(name)
+            if not m or m["pid"] != pid:
+                continue
+            p = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                if os.path.isdir(p) and not os.path.islink(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    os.unlink(p)
+                count += 1
+    return count
 
 
 @contextlib.contextmanager
@@ -101,6 +133,8 @@ def partial_folder(folder, name: str):
     if folder is not None:
         Path(folder).mkdir(parents=True, exist_ok=True)
         remove_stale_partials_of(Path(folder, name))  # those of killed processes (a command run alone cleans up too)
+    if folder is not None:
+        _partial_folders.add(os.path.abspath(folder))
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.partial.", dir=folder))
     try:
         yield tmp

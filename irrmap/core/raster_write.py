@@ -380,10 +380,16 @@ def write_rasters(outputs: list[RasterOutput], *, blocksize: int = 512, compress
         copies = [(o, p, f) for o, p, f in zip(outputs, prepared, folders) if f is not None]
         threads = max(1, min(workers, len(copies)))
         # GDAL's copies report no progress of their own: a bar by files copied (off a terminal: a line when long)
-        with finishing_env(threads), ThreadPoolExecutor(threads) as pool, \
-                progress_bar(total=len(copies), desc=f"{desc}: final copy", unit="file") as bar:  # GDAL releases the GIL
-            for _ in pool.map(finish, *zip(*copies)):
-                bar.update(1)
+        with finishing_env(threads):
+            pool = ThreadPoolExecutor(threads)  # GDAL releases the GIL
+            try:
+                with progress_bar(total=len(copies), desc=f"{desc}: final copy", unit="file") as bar:
+                    for _ in pool.map(finish, *zip(*copies)):
+                        bar.update(1)
+            except BaseException:  # a failed copy or a stop (Ctrl-C): copies not yet begun are dropped, running ones finish
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
         _remember_shares(outputs, prepared, counts)
         if resume is not None:
             shutil.rmtree(work)

@@ -96,7 +96,46 @@ def _archive_names_whole(args) -> None:
             setattr(args, dest, [normalise(v) for v in value])
 
 
+#: Seconds the worker threads of an interrupted command get to finish the task they are running (a window, a GDAL
+#: copy) before the process ends without them (_end_process). A thread can be stuck for good after a stop: Python raises
+#: KeyboardInterrupt between two bytecodes of the main thread, also inside `threading.Condition.__enter__` just after
+#: it took the lock of a queue.Queue, a Future or a Semaphore (dask's scheduler loop, ThreadPoolExecutor.submit), and
+#: that lock is then never released; the worker that puts its result there waits on it forever, and the interpreter's
+#: exit, which joins every non-daemon thread, with it. Project choice: a dask task or a window write takes well under
+#: this on the grids irrmap writes in windows.
+STOP_GRACE_SECONDS = 5.0
+STOP_MESSAGE = "finished outputs are kept, partial ones were removed; run the same command again to resume"
+_ended: dict = {}  # the stop main() reported: {"code": 130 | 143} (read by _end_process)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command of `argv` (default sys.argv[1:]) and return its exit status. Called as the program (from a
+    `__main__` module: the `irrmap` script, `python -m irrmap`), it also ends the process (_end_process), so that no
+    worker thread left stuck by a Ctrl-C keeps it alive and a stop that comes after the command finished is reported
+    like any other (the message, exit 130 or 143)."""
+    as_program = sys._getframe(1).f_globals.get("__name__") == "__main__"
+    _ended.clear()
+    try:
+        code = _main(argv)
+    except KeyboardInterrupt as exc:  # a stop while _main was handling another exception, or just as it returned
+        code = _report_stop(exc)
+    if as_program:
+        try:
+            _end_process(code, stopped=bool(_ended))
+        except KeyboardInterrupt as exc:  # a stop before _end_process had taken over the signals
+            _end_process(code if _ended else _report_stop(exc), stopped=True)
+    return code
+
+
+def _report_stop(exc: KeyboardInterrupt) -> int:
+    """Print the stop message (Ctrl-C: interrupted, exit 130; SIGTERM: exit 143) and return the exit status."""
+    how = "terminated by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+    print(f"irrmap: {how}; {STOP_MESSAGE}", file=sys.stderr)
+    _ended["code"] = code = 143 if isinstance(exc, Terminated) else 130
+    return code
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     from irrmap.app.cli.parser import merge_global_options
@@ -144,10 +183,79 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return _user_error(failure, args.verbose)
     except KeyboardInterrupt as exc:  # Ctrl-C (exit 130) or SIGTERM (exit 143 = 128 + 15, as the shell reports it)
-        how = "terminated by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
-        print(f"irrmap: {how}; finished outputs are kept, partial ones were removed; run the same command again to resume",
-              file=sys.stderr)
-        return 143 if isinstance(exc, Terminated) else 130
+        return _report_stop(exc)
+
+
+def _flush_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):  # closed, a pipe whose reader stopped, or none
+            pass
+
+
+def _end_process(code: int, *, stopped: bool) -> None:
+    """End the process with exit status `code` (never returns), as the interpreter's exit would but for two things.
+
+    * After a stop (`stopped`: main() printed the message), the worker threads get STOP_GRACE_SECONDS to finish what
+      they are running (the interpreter's exit joins every non-daemon thread: dask's pool, ThreadPoolExecutors); one
+      that has not finished by then is not waited for: this process's temporaries (irrmap.core.atomic's
+      `.NAME.PID.partial`) are removed and the process ends with os._exit. The temporaries are removed on a stop in
+      any case: no later run could resume from them.
+    * A Ctrl-C or SIGTERM that comes while the process ends (the command had finished, its outputs are complete)
+      prints the message and ends it with 130 or 143 (128 + the signal), no longer a traceback, a silent death by
+      SIGINT (Python gives signals back to the system at its finalization) or an exit of 0. A second stop ends the
+      process at once.
+
+    The interpreter's finalization (garbage collection and teardown of every module: about 0.7 s after
+    `suitability slope` on 1800 x 2400 pixels) is skipped: threads are joined and atexit handlers run (logging,
+    dask's pool, multiprocessing) as the interpreter does first, then stdout and stderr are flushed."""
+    import atexit
+
+    from irrmap.core.atomic import remove_own_partials
+
+    state = {"code": code, "stopped": stopped}
+    finished = threading.Event()
+
+    def force_end() -> None:
+        remove_own_partials()
+        _flush_stdio()
+        os._exit(state["code"])
+
+    def deadline() -> None:
+        if not finished.wait(STOP_GRACE_SECONDS):
+            force_end()
+
+    def arm() -> None:
+        threading.Thread(target=deadline, name="irrmap-stop-deadline", daemon=True).start()
+
+    def on_stop(signum, frame) -> None:
+        if state["stopped"]:  # a second stop: no more waiting
+            force_end()
+        state["stopped"], state["code"] = True, 143 if signum == signal.SIGTERM else 130
+        how = "terminated by SIGTERM" if signum == signal.SIGTERM else "interrupted"
+        with contextlib.suppress(OSError):  # no print() here: the handler may run within a write to sys.stderr
+            os.write(2, f"irrmap: {how}; {STOP_MESSAGE}\n".encode())
+        arm()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGTERM, on_stop)
+    if stopped:
+        arm()
+    _flush_stdio()
+    try:
+        shutdown = getattr(threading, "_shutdown", None)  # what the interpreter's exit runs first: threading's atexit
+        if shutdown is not None:  # callbacks (ThreadPoolExecutor's), then a join of every non-daemon thread
+            shutdown()
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001 - the process ends with the command's status whatever a handler raised
+        pass
+    finished.set()
+    if state["stopped"]:
+        remove_own_partials()
+    _flush_stdio()
+    os._exit(state["code"])
 
 
 def _user_error(exc: BaseException, verbose: int) -> int:
