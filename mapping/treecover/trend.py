@@ -14,6 +14,12 @@ chapter 4, the variance behind scipy.stats.kendalltau):
     Var S = [n(n-1)(2n+5) - sum_v v(v-1)(2v+5) - sum_u u(u-1)(2u+5)] / 18
             + [sum_v v(v-1)(v-2)][sum_u u(u-1)(u-2)] / [9 n(n-1)(n-2)] + [sum_v v(v-1)][sum_u u(u-1)] / [2 n(n-1)]
 with v the sizes of groups of equal times; without them this is the formula above. S = 0 gives p = 1.
+For n <= EXACT_MAX_N observations without ties (in values or times) p is exact instead: P(|S| >= |s|) under no
+trend, S = n(n-1)/2 - 2 x (number of inversions), whose distribution over the n! equally likely orders is counted
+by the inversion numbers (Kendall 1975, chapter 4, the exact null distribution of S tabulated for n <= 10). The
+normal approximation is below the attainable at small n: at n = 3 it gave p = 0.296 for S = 3, where the exact
+smallest two-sided p is 2/3! = 0.333; at n = 2 no p below 1 exists, and fewer than 5 observations can never reach
+p < 0.05 (2/4! = 0.083).
 
 Missing observations (NaN after decoding nodata) are skipped per pixel. A pixel needs valid observations in
 at least `min_years` different calendar years; others get NaN in both bands. Several observations in one
@@ -54,6 +60,38 @@ from irrmap.core.relative_path import relative_to_folder
 ANNUAL = {None: 0, "median": 1, "max": 2, "mean": 3}
 DESCRIPTIONS = ["slope (Theil-Sen, units per year)", "p-value (Mann-Kendall, two-sided)"]
 DEFAULT_MIN_YEARS = 5
+#: largest n whose Mann-Kendall p (no ties) is the exact one (Kendall 1975 tabulates the exact null distribution of S
+#: to n = 10, and the normal approximation is used above it: Hipel & McLeod 1994, chapter 23)
+EXACT_MAX_N = 10
+
+
+def _exact_cdf(max_n: int) -> np.ndarray:
+    """P(K <= k) of the number of inversions K of a uniformly random order of n items, for n in 0..max_n (rows) and
+    k in 0..max_n(max_n-1)/2 (columns): counts of orders by inversions (the Mahonian numbers, by adding one item at
+    a time: it adds 0..n-1 inversions) over n!."""
+    top = max_n * (max_n - 1) // 2
+    out = np.ones((max_n + 1, top + 1), np.float64)
+    counts = np.zeros(top + 1, np.float64)
+    counts[0] = 1.0
+    for n in range(1, max_n + 1):
+        nxt = np.zeros_like(counts)
+        for add in range(n):
+            nxt[add:] += counts[: top + 1 - add]
+        counts = nxt
+        out[n] = np.minimum(np.cumsum(counts) / math.factorial(n), 1.0)
+    return out
+
+
+EXACT_CDF = _exact_cdf(EXACT_MAX_N)
+
+
+@numba.njit(cache=True, nogil=True)
+def _exact_p(s, n, cdf):
+    """Two-sided exact p = P(|S| >= |s|) for n observations without ties: 2 P(S >= |s|) = 2 P(K <= (N - |s|) / 2)
+    with N = n(n-1)/2 pairs and K the inversions (S = N - 2K), at most 1."""
+    k = int((n * (n - 1) // 2 - abs(s)) // 2)
+    p = 2.0 * cdf[n, k]
+    return 1.0 if p > 1.0 else p
 
 
 @numba.njit(cache=True, nogil=True)
@@ -197,6 +235,9 @@ def _kernel(block, times, years, min_years, annual):
             sb[:n].sort()
             u1, u2, u3 = _tie_sums(sb, n)
             v1, v2, v3 = _tie_sums(tb, n)  # times are sorted
+            if n <= EXACT_MAX_N and u1 == 0 and v1 == 0:  # no ties: every pair counted, S's exact distribution
+                out[1, i, j] = _exact_p(s, n, EXACT_CDF)  # (a global array: numba freezes it)
+                continue
             nf = float(n)
             var = (nf * (nf - 1) * (2 * nf + 5) - v1 - u1) / 18.0
             if n > 2:
