@@ -1,5 +1,5 @@
-"""Water bodies: the body table (true areas, outline lengths, centroids, size classes, unknown pixels along
-the shore, admin unit) and the body files (body_id.tif, water.tif, optional persistence.tif, bodies.parquet,
+"""Water bodies: the body table (true areas, outline and shoreline lengths, centroids, size classes, unknown pixels
+along the shore and the unknown regions a body may extend into, admin unit) and the body files (body_id.tif, water.tif, optional persistence.tif, bodies.parquet,
 bodies.gpkg).
 
 Defaults and their sources:
@@ -41,7 +41,7 @@ from irrmap.core.raster_write import write_raster
 from irrmap.mapping.water import fixed_sum
 from irrmap.mapping.water.classify import NOT_WATER, UNKNOWN, WATER
 from irrmap.mapping.water.composite import PERMANENT, SEASONAL
-from irrmap.mapping.water.labels import label_windowed
+from irrmap.mapping.water.labels import label_windowed, structure
 from irrmap.mapping.water.windows import Layer, pixel_areas
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,11 @@ def size_class(area_km2) -> pd.Categorical:
 class _Sums:
     """Per-body sums indexed by body id, grown as larger ids appear: the pixel count and, in fixed point
     (irrmap.mapping.water.fixed_sum: int64 whole and fraction parts, so the sums do not depend on the window
-    size), the area, the area-weighted x and y and the unknown area."""
+    size), the area, the area-weighted x and y, the unknown area along the body (8 neighbours) and the lengths of
+    its outline against known land (shore) and against unknown pixels or the raster's edge (uedge)."""
 
-    _NAMES = ("count", "area_w", "area_f", "ax_w", "ax_f", "ay_w", "ay_f", "unknown_w", "unknown_f")
+    _NAMES = ("count", "area_w", "area_f", "ax_w", "ax_f", "ay_w", "ay_f", "unknown_w", "unknown_f", "shore_w", "shore_f",
+              "uedge_w", "uedge_f")
 
     def __init__(self):
         for name in self._NAMES:
@@ -82,7 +84,7 @@ class _Sums:
                 setattr(self, name, new)
 
     def total(self, name: str, ids: np.ndarray) -> np.ndarray:
-        """float64 sums of `name` (area, ax, ay, unknown) for `ids`."""
+        """float64 sums of `name` (area, ax, ay, unknown, shore, uedge) for `ids`."""
         return fixed_sum.join(getattr(self, f"{name}_w")[ids], getattr(self, f"{name}_f")[ids])
 
 
@@ -128,6 +130,106 @@ def _touching(lab, unknown, r0, r1, c0, c1, area, out_w, out_f):
                 fixed_sum.add(out_w, out_f, ids[i], area[r - r0, c - c0])
 
 
+@njit(cache=True)
+def _region_areas(reg, area, out_w, out_f):
+    """Add the area of every pixel of unknown region g > 0 in `reg` to slot g (fixed point)."""
+    h, w = reg.shape
+    for r in range(h):
+        for c in range(w):
+            g = reg[r, c]
+            if g > 0:
+                fixed_sum.add(out_w, out_f, g, area[r, c])
+
+
+@njit(cache=True)
+def _region_pairs(lab, reg, r0, r1, c0, c1, diagonal, out):
+    """(body id << 32) | region id for every unknown pixel of lab[r0:r1, c0:c1] (region ids `reg`, the inner window)
+    and every body among its 4 neighbours (and the diagonal ones when `diagonal`; `lab` carries a halo); a pair
+    repeated at once is written once. Writes up to out.size keys and returns how many there are (call with an
+    empty `out` to count). Body ids < 2**31 (the polygonizer's limit), region ids < 2**32: the keys fit int64."""
+    h, w = lab.shape
+    n = 0
+    last = np.int64(-1)
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            g = np.int64(reg[r - r0, c - c0])
+            if g == 0:
+                continue
+            for dr in range(-1, 2):
+                for dc in range(-1, 2):
+                    if (dr == 0 and dc == 0) or (dr != 0 and dc != 0 and not diagonal):
+                        continue
+                    rr, cc = r + dr, c + dc
+                    if 0 <= rr < h and 0 <= cc < w and lab[rr, cc] > 0:
+                        key = (np.int64(lab[rr, cc]) << 32) | g
+                        if key != last:
+                            if n < out.size:
+                                out[n] = key
+                            n += 1
+                            last = key
+    return n
+
+
+@njit(cache=True)
+def _outline_edges(lab, unknown, r0, r1, c0, c1, out):
+    """The pixel edges of the bodies in lab[r0:r1, c0:c1] (`lab` and `unknown` carry a halo, clipped at the
+    raster's edge): rows (body id, row, col (of `lab`), side 0 top / 1 bottom / 2 left / 3 right, kind 0 against
+    known land / 1 against an unknown pixel or the raster's edge); an edge between two pixels of one body is none.
+    Writes up to len(out) rows and returns how many there are (call with an empty `out` to count)."""
+    h, w = lab.shape
+    n = 0
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            k = lab[r, c]
+            if k == 0:
+                continue
+            for side in range(4):
+                rr = r - 1 if side == 0 else (r + 1 if side == 1 else r)
+                cc = c - 1 if side == 2 else (c + 1 if side == 3 else c)
+                if 0 <= rr < h and 0 <= cc < w:
+                    if lab[rr, cc] == k:
+                        continue
+                    kind = 1 if unknown[rr, cc] else 0
+                else:
+                    kind = 1
+                if n < out.shape[0]:
+                    out[n, 0] = k
+                    out[n, 1] = r
+                    out[n, 2] = c
+                    out[n, 3] = side
+                    out[n, 4] = kind
+                n += 1
+    return n
+
+
+@njit(cache=True)
+def _add_all(keys, values, out_w, out_f):
+    for i in range(keys.size):
+        fixed_sum.add(out_w, out_f, keys[i], values[i])
+
+
+def _geodetic(grid: Grid):
+    """(function of CRS x, y arrays to geodetic lon, lat arrays, pyproj Geod) for the geodesic lengths of outlines."""
+    if grid.is_geographic:
+        return (lambda x, y: (x, y)), geod_of(grid.crs)
+    crs = ProjCRS.from_user_input(grid.crs.to_wkt())
+    tr = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+    return (lambda x, y: tr.transform(x, y)), geod_of(grid.crs)
+
+
+def _edge_lengths(rows: np.ndarray, cols: np.ndarray, side: np.ndarray, grid: Grid, geodetic) -> np.ndarray:
+    """Geodesic length (m) of pixel edges given by whole-raster (row, col, side) as `_outline_edges` numbers the sides,
+    between the same CRS points (and so the same lengths) as `_outline_lengths` uses for the polygons' edges."""
+    x0 = (cols + (side == 3)).astype(np.float64)
+    y0 = (rows + (side == 1)).astype(np.float64)
+    x1, y1 = x0 + (side <= 1), y0 + (side >= 2)
+    t = grid.transform
+    to_lonlat, geod = geodetic
+    lon0, lat0 = to_lonlat(t.c + t.a * x0, t.f + t.e * y0)
+    lon1, lat1 = to_lonlat(t.c + t.a * x1, t.f + t.e * y1)
+    return np.asarray(geod.inv(lon0, lat0, lon1, lat1)[2], dtype=np.float64)
+
+
 def _pixel_polygons(lab: np.ndarray, r0: int, c0: int):
     """(polygon, id) of each 4-connected piece of every body in a window, in whole-raster pixel coordinates
     (integers, exact in float64, so pieces from neighbouring windows meet exactly)."""
@@ -171,9 +273,8 @@ def _outline_lengths(pixel_geoms: np.ndarray, grid: Grid) -> tuple[np.ndarray, n
     edges are followed to well below a millimetre per pixel."""
     lonlat = _to_crs_coords(shapely.segmentize(pixel_geoms, 1.0), grid.transform)
     if not grid.is_geographic:
-        crs = ProjCRS.from_user_input(grid.crs.to_wkt())
-        tr = Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
-        lonlat = shapely.transform(lonlat, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+        to_lonlat = _geodetic(grid)[0]
+        lonlat = shapely.transform(lonlat, lambda xy: np.column_stack(to_lonlat(xy[:, 0], xy[:, 1])))
     parts, body = shapely.get_parts(lonlat, return_index=True)
     rings, part = shapely.get_rings(parts, return_index=True)
     exterior = np.r_[True, part[1:] != part[:-1]]  # get_rings lists each polygon's exterior first
@@ -212,20 +313,73 @@ def _admin(pairs: list[pd.Series], ids: np.ndarray, area: np.ndarray, units) -> 
     return out
 
 
-def _table_window(k: int, t, lab_layer: Layer, unk: Layer | None, zl: Layer | None, grid: Grid, sums: _Sums, pieces: list,
-                  pairs: list) -> None:
-    """body_table's work on window `k` (a Grid tile `t`): its sums, unknown neighbours, zone pairs and polygon pieces."""
+class _Regions:
+    """The connected regions of unknown pixels (irrmap.mapping.water.labels.label_windowed of the unknown pixels,
+    the bodies' connectivity: the same regions, numbered alike, whatever the tile), their areas (fixed point, by
+    region id) and the (body, region) pairs that touch, gathered window by window."""
+
+    def __init__(self, unk: Layer, grid: Grid, connectivity: int, tile):
+        th, tw = (tile, tile) if np.isscalar(tile) else tile
+        member = unk.dask((int(th), int(tw))).map_blocks(lambda b: (b == UNKNOWN).astype(np.uint8), dtype=np.uint8)
+        lab = label_windowed(member, connectivity=connectivity, tile=(int(th), int(tw)), grid=grid)
+        self.labels, self.n = lab.labels.data, lab.n
+        self.diagonal = connectivity == 8
+        self.area_w, self.area_f = np.zeros(self.n + 1, np.int64), np.zeros(self.n + 1, np.int64)
+        self.keys: list[np.ndarray] = []
+
+    def read(self, window) -> np.ndarray:
+        r0, c0, h, w = int(window.row_off), int(window.col_off), int(window.height), int(window.width)
+        return np.asarray(self.labels[r0 : r0 + h, c0 : c0 + w].compute())
+
+    def per_body(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(whole, fraction) parts, by body id 0..size-1, of the summed area of every region touching the body."""
+        w, f = np.zeros(size, np.int64), np.zeros(size, np.int64)
+        if self.keys:
+            keys = np.unique(np.concatenate(self.keys))
+            body, region = keys >> 32, keys & 0xFFFFFFFF
+            np.add.at(w, body, self.area_w[region])
+            np.add.at(f, body, self.area_f[region])
+        return w, f
+
+
+def _table_window(k: int, t, lab_layer: Layer, unk: Layer | None, regions: _Regions | None, zl: Layer | None, grid: Grid,
+                  geodetic, sums: _Sums, pieces: list, pairs: list) -> None:
+    """body_table's work on window `k` (a Grid tile `t`, read with a 1-pixel halo): its sums, unknown neighbours, unknown
+    regions, outline edges, zone pairs and polygon pieces."""
+    area = None
+    reg = None
+    if regions is not None and regions.n:
+        reg = regions.read(t.window)
+        if reg.any():  # region areas from every window, with or without bodies (a region spans windows)
+            area = pixel_areas(grid, t.window)
+            _region_areas(reg, area, regions.area_w, regions.area_f)
     lab_h = lab_layer.read(t.read)
     if not lab_h.any():  # no body in the window nor in its halo (unknown pixels may touch bodies in the halo)
         return
     lab = lab_h[t.inner]
     sums.ensure(int(lab_h.max()))
-    area = pixel_areas(grid, t.window)
+    if area is None:
+        area = pixel_areas(grid, t.window)
     _accumulate(lab, area, grid.x_coords(t.window), grid.y_coords(t.window), sums.count, sums.area_w, sums.area_f, sums.ax_w,
                 sums.ax_f, sums.ay_w, sums.ay_f)
+    rs, cs = t.inner
+    unk_h = unk.read(t.read) == UNKNOWN if unk is not None else np.zeros(lab_h.shape, bool)
     if unk is not None:
-        rs, cs = t.inner
-        _touching(lab_h, unk.read(t.read) == UNKNOWN, rs.start, rs.stop, cs.start, cs.stop, area, sums.unknown_w, sums.unknown_f)
+        _touching(lab_h, unk_h, rs.start, rs.stop, cs.start, cs.stop, area, sums.unknown_w, sums.unknown_f)
+    if reg is not None and reg.any():
+        n = _region_pairs(lab_h, reg, rs.start, rs.stop, cs.start, cs.stop, regions.diagonal, np.zeros(0, np.int64))
+        keys = np.empty(n, np.int64)
+        _region_pairs(lab_h, reg, rs.start, rs.stop, cs.start, cs.stop, regions.diagonal, keys)
+        if n:
+            regions.keys.append(np.unique(keys))
+    if lab.any():
+        n = _outline_edges(lab_h, unk_h, rs.start, rs.stop, cs.start, cs.stop, np.zeros((0, 5), np.int64))
+        edges = np.empty((n, 5), np.int64)
+        _outline_edges(lab_h, unk_h, rs.start, rs.stop, cs.start, cs.stop, edges)
+        length = _edge_lengths(edges[:, 1] + int(t.read.row_off), edges[:, 2] + int(t.read.col_off), edges[:, 3], grid, geodetic)
+        land = edges[:, 4] == 0
+        _add_all(edges[land, 0], length[land], sums.shore_w, sums.shore_f)
+        _add_all(edges[~land, 0], length[~land], sums.uedge_w, sums.uedge_f)
     if zl is not None:
         sel = lab > 0
         pairs.append(fixed_sum.group_parts(area[sel], [lab[sel], zl.read(t.window)[sel]]))
@@ -233,36 +387,47 @@ def _table_window(k: int, t, lab_layer: Layer, unk: Layer | None, zl: Layer | No
     pieces += [(g, v, k) for g, v in _pixel_polygons(lab, r0, c0)]
 
 
-def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, units=None, tile: int = 2048) -> gpd.GeoDataFrame:
+def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, units=None, tile: int = 2048,
+               connectivity: int = 8) -> gpd.GeoDataFrame:
     """One row per body id present in `labels`, with its polygon, read window by window (a progress bar by window).
 
     `labels`: body ids (uint, 0 = no body) as a raster path, DataArray or array (then give `grid`), e.g.
     body_id.tif or label_windowed's labels (a file is cheaper: every window is read with a 1-pixel halo).
     `unknown`: the water mask on the same grid; its 255 pixels are unknown. `zones`: an integer zone raster on
     the grid (0 outside every zone), or `units` (irrmap.core.units.AdminUnits, rasterized on the grid).
+    `connectivity`: the bodies' connectivity (8 or 4, as label_windowed's), also that of the unknown regions.
 
     Columns: body_id (int64); n_pixels; area_m2 = sum of Grid.pixel_area over the body's pixels (true
     ellipsoidal m2, exact per row on geographic grids; summed in fixed point, irrmap.mapping.water.fixed_sum, so
     every sum of the table is the same to the byte whatever `tile`) and area_km2; size_class (SIZE_CLASSES, ordered
-    categorical); perimeter_m = length of the polygon's outer outline(s) and shoreline_m = outline plus the
-    rings around islands and unknown holes (geodesic lengths on the CRS's reference ellipsoid, `_outline_lengths`);
-    centroid_lon / centroid_lat = area-weighted mean of the pixel centres, in the grid's CRS, as WGS84
-    degrees; unknown_m2 = area of unknown pixels among the 8 neighbours of the body's pixels (each pixel
-    counted once per body it touches; 0 without `unknown`); with zones: zone, admin_share (share of the body's
-    area in that zone) and, with units, admin_code and admin_name; geometry = MultiPolygon in the grid's CRS
-    (shells counter-clockwise), from GDAL's polygonizer on 4-connected pieces, so pieces of an 8-connected body
-    that touch only at a corner are parts of one MultiPolygon.
+    categorical); perimeter_m = length of the polygon's outer outline(s); shoreline_m = length of the body's pixel
+    edges against known land, i.e. pixels neither of the body nor unknown (the outer outline and the rings around
+    islands, less what borders unknown pixels or the raster's edge); unknown_edge_m = length of its pixel edges
+    against unknown pixels or the raster's edge (shoreline_m + unknown_edge_m is the length of all the polygon's
+    rings; lengths are geodesics on the CRS's reference ellipsoid, edge by edge); centroid_lon / centroid_lat =
+    area-weighted mean of the pixel centres, in the grid's CRS, as WGS84 degrees; unknown_m2 = area of the unknown
+    pixels among the 8 neighbours of the body's pixels (each pixel counted once per body it touches): the unknown
+    ring along the body; unknown_region_m2 = area of every connected region of unknown pixels (regions and touching
+    by `connectivity`) that touches the body: the most the body's area may be short by inside the raster (a
+    region touching two bodies counts in full for each; a body touching the raster's edge may go on beyond it);
+    both 0 without `unknown`; with zones: zone, admin_share (share of the body's area in that zone) and, with
+    units, admin_code and admin_name; geometry = MultiPolygon in the grid's CRS (shells counter-clockwise), from
+    GDAL's polygonizer on 4-connected pieces, so pieces of an 8-connected body that touch only at a corner are
+    parts of one MultiPolygon.
 
-    Raises InputError when no grid is known, GridError when the layers are not on one grid.
+    Raises InputError when no grid is known or the connectivity is not 4 or 8, GridError when the layers are not on
+    one grid.
     """
+    structure(connectivity)  # InputError unless 4 or 8
     lab_layer = Layer(labels, grid, "body ids")
     grid = lab_layer.grid
     if grid is None:
         raise InputError("the body ids have no grid", "labels", "pass grid=, or a georeferenced raster or DataArray")
-    unk = None
+    unk = regions = None
     if unknown is not None:
         unk = Layer(unknown, grid, "water mask")
         lab_layer.check_aligned(unk)
+        regions = _Regions(unk, grid, connectivity, tile)
     if zones is None and units is not None:
         zones = units.rasterize(grid, chunks=tile)
     zl = None
@@ -270,16 +435,18 @@ def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, un
         zl = Layer(zones, grid, "zones")
         lab_layer.check_aligned(zl)
     sums, pieces, pairs = _Sums(), [], []
+    geodetic = _geodetic(grid)
     th, tw = (tile, tile) if np.isscalar(tile) else tile
     n_tiles = -(-grid.height // int(th)) * -(-grid.width // int(tw))
     with progress_bar(total=n_tiles, desc="water bodies: table", unit="tile") as bar:
-        for k, t in enumerate(grid.tiles(tile, halo=1 if unk is not None else 0)):
-            _table_window(k, t, lab_layer, unk, zl, grid, sums, pieces, pairs)
+        for k, t in enumerate(grid.tiles((int(th), int(tw)), halo=1)):
+            _table_window(k, t, lab_layer, unk, regions, zl, grid, geodetic, sums, pieces, pairs)
             bar.update(1)
     ids = np.flatnonzero(sums.count)
     area = sums.total("area", ids)
+    region_w, region_f = regions.per_body(len(sums.count)) if regions is not None else (sums.count * 0, sums.count * 0)
     pixel_geoms = _bodies_geometry(pieces, ids) if len(ids) else np.zeros(0, dtype=object)
-    perimeter, shoreline = _outline_lengths(pixel_geoms, grid) if len(ids) else (np.zeros(0), np.zeros(0))
+    perimeter = _outline_lengths(pixel_geoms, grid)[0] if len(ids) else np.zeros(0)
     if np.any(area == 0):  # wholly off the Earth (Grid.off_earth_pixels: pixel area 0), e.g. a sinusoidal tile's corners
         log.warning("%d of the %d water bodies (%d pixels) lie wholly off the Earth (outside the projection's valid area): "
                     "their area is 0 m2 and their centroid NaN (fix: none needed at the edge of a MODIS sinusoidal tile; "
@@ -294,10 +461,12 @@ def body_table(labels, *, grid: Grid | None = None, unknown=None, zones=None, un
         "area_km2": area / 1e6,
         "size_class": size_class(area / 1e6),
         "perimeter_m": perimeter,
-        "shoreline_m": shoreline,
+        "shoreline_m": sums.total("shore", ids),
+        "unknown_edge_m": sums.total("uedge", ids),
         "centroid_lon": lon,
         "centroid_lat": lat,
         "unknown_m2": sums.total("unknown", ids),
+        "unknown_region_m2": fixed_sum.join(region_w[ids], region_f[ids]),
     })
     if zl is not None:
         table = pd.concat([table, _admin(pairs, ids, area, units)], axis=1)
@@ -346,7 +515,8 @@ def bodies_to_files(mask, out_dir, *, detection=None, persistence=None, grid: Gr
     - bodies.parquet and bodies.gpkg: the body table (`body_table`).
 
     Options as in `irrmap.mapping.water.labels.label_windowed` (connectivity, tile, the minimum area, default
-    DEA_MIN_AREA_M2, and the DEA detection mask) and `body_table` (zones, units). Returns the paths by name.
+    DEA_MIN_AREA_M2, and the DEA detection mask) and `body_table` (zones, units; the connectivity also joins the
+    unknown regions of unknown_region_m2). Returns the paths by name.
 
     The files are one output set (BODIES_SET, irrmap.core.output_set): each is written under a partial name and all
     are renamed into place at the end, with the marker OUT/.bodies.set.json (each file's size and SHA-256) written
@@ -374,7 +544,8 @@ def bodies_to_files(mask, out_dir, *, detection=None, persistence=None, grid: Gr
         if per is not None:
             _write_classes(per, outs.path("persistence.tif"), (NOT_WATER, PERMANENT, SEASONAL),
                            "persistence: 1 permanent, 2 seasonal, 0 not water, 255 unknown", tile, all_tags, palettes.PERSISTENCE)
-        table = body_table(outs.path("body_id.tif"), unknown=outs.path("water.tif"), zones=zones, units=units, tile=tile)
+        table = body_table(outs.path("body_id.tif"), unknown=outs.path("water.tif"), zones=zones, units=units, tile=tile,
+                           connectivity=connectivity)
         if len(table) != n:
             raise DataError(f"body_id.tif holds {len(table)} bodies, the labelling found {n}", str(outs.path("body_id.tif")),
                             "report this as a bug")
