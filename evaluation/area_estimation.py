@@ -12,6 +12,15 @@ Sizes may be pixel counts or areas; estimated areas come back in the same unit. 
 raise DataError, so the area proportions always sum to 1. What the sample cannot estimate (any SE when a
 stratum holds a single sample unit; UA of a class never mapped in the sample; PA of a class never in the
 reference) is NaN, and `AreaEstimate.not_estimable` gives the reason for each.
+
+Small strata: a stratum whose sample proportion correct (for `olofsson` its user's accuracy) is exactly 0 or 1
+contributes a variance of 0 (p(1-p)/(n_h-1) = 0), so from a handful of units the SEs and 95 % intervals
+understate the uncertainty, down to an SE of 0 and a zero-width interval (2 of 2 correct in each of two strata:
+area_se 0). Strata with fewer than confusion.MIN_SAMPLE_SIZE (50) units and such a proportion are logged as a
+warning and listed in `AreaEstimate.small_strata`; every SE that is then 0 is listed, with the reason, in
+`AreaEstimate.degenerate` (to_dict: 'degenerate_intervals'; its value is kept). `olofsson` also gives the exact
+(Clopper-Pearson) 95 % interval of each user's accuracy (`users_accuracy_ci95_exact`): within a stratum = map class, n_ii is binomial(n_i+, UA_i)
+under simple random sampling.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from irrmap.evaluation.confusion import Z95, _clean
+from irrmap.evaluation.confusion import MIN_SAMPLE_SIZE, Z95, _clean, _exact_intervals, _interval_text
 from irrmap.core.errors import DataError
 from irrmap.evaluation.margins import drop_total_sizes, matrix_without_margins
 from irrmap.evaluation.labels import is_missing, mixed_coding, mixed_coding_fix, word_meaning
@@ -51,6 +60,14 @@ class AreaEstimate:
     not_estimable: dict = field(default_factory=dict)  # {(measure, class or None): reason} for each NaN estimate
     kappa: float = math.nan  # Cohen's kappa of the estimated error matrix (stehman; NaN from olofsson's count matrix)
     kappa_se: float = math.nan  # its linearised SE under the design (see _kappa_linearised)
+    # olofsson: exact Clopper-Pearson 95 % interval of each UA (columns lower, upper); None for stehman (UA a ratio)
+    users_accuracy_ci95_exact: pd.DataFrame | None = None
+    # {stratum: {"n": units, "proportion_correct": 0 or 1}} for strata with fewer than MIN_SAMPLE_SIZE units
+    # whose proportion correct (olofsson: the user's accuracy) is exactly 0 or 1: zero variance contribution
+    small_strata: dict = field(default_factory=dict)
+    # {(measure, class or None): reason} for each SE of 0 that depends on a stratum of fewer than MIN_SAMPLE_SIZE
+    # units: a degenerate, zero-width normal-approximation interval (the SE itself is kept)
+    degenerate: dict = field(default_factory=dict)
 
     @property
     def area(self) -> pd.Series:
@@ -95,6 +112,13 @@ class AreaEstimate:
             "error_matrix": [[_clean(v) for v in row] for row in self.error_matrix.to_numpy().tolist()],
             "error_matrix_orientation": "rows = map class, columns = reference class, cells = estimated proportion of area",
             "not_estimable": {(m if c is None else f"{m}.{name(c)}"): why for (m, c), why in self.not_estimable.items()},
+            **({"users_accuracy_ci95_exact": {name(c): [_clean(lo), _clean(hi)] for c, lo, hi in zip(
+                self.users_accuracy_ci95_exact.index, self.users_accuracy_ci95_exact["lower"], self.users_accuracy_ci95_exact["upper"])}}
+               if self.users_accuracy_ci95_exact is not None else {}),
+            "degenerate_intervals": {(m if c is None else f"{m}.{name(c)}"): why for (m, c), why in self.degenerate.items()},
+            "small_strata": {str(h): {k: (_clean(v) if isinstance(v, float) else v) for k, v in info.items()}
+                             for h, info in self.small_strata.items()},
+            "min_sample_units_per_stratum": MIN_SAMPLE_SIZE,
         }
 
 
@@ -218,9 +242,59 @@ def olofsson(matrix, mapped_sizes, classes=None) -> AreaEstimate:
         area_proportion=S(p_col, "area_proportion"), area_proportion_se=S(np.sqrt(area_var), "area_proportion_se"),
         total=float(total), error_matrix=pd.DataFrame(p, index=pd.Index(classes, name="map"), columns=pd.Index(classes, name="reference")),
         n=int(n_ij.sum()), estimator="olofsson2014",
+        users_accuracy_ci95_exact=_exact_intervals(np.diag(n_ij), n_i, idx),
     )
     est.not_estimable = _reasons(est, [c for c, s1 in zip(classes, single) if s1], "stratum (map class)")
+    _small_strata(est, classes, n_i, np.diag(frac), W > 0, "stratum (map class)", per_class_ua=True)
     return est
+
+
+def _small_strata(est: AreaEstimate, strata: list, n_h, correct_h, live, stratum_word: str, per_class_ua: bool = False) -> None:
+    """Set `est.small_strata` to the strata with 2 to MIN_SAMPLE_SIZE - 1 sample units whose proportion correct
+    `correct_h` (olofsson: the user's accuracy n_ii/n_i+) is exactly 0 or 1, log a warning naming them, and set
+    `est.degenerate` to every SE that is 0 while it depends on a stratum with fewer than MIN_SAMPLE_SIZE units
+    (a degenerate, zero-width normal-approximation interval). `per_class_ua`: strata are the map classes, so the
+    SE of UA_c depends on stratum c only (olofsson); otherwise every SE depends on every stratum."""
+    n_h, correct_h, live = np.asarray(n_h, float), np.asarray(correct_h, float), np.asarray(live, bool)
+    small = {h: {"n": int(n), "proportion_correct": float(p)} for h, n, p, ok in zip(strata, n_h, correct_h, live)
+             if ok and 2 <= n < MIN_SAMPLE_SIZE and p in (0.0, 1.0)}
+    est.small_strata = small
+    thin = [h for h, n, ok in zip(strata, n_h, live) if ok and 0 < n < MIN_SAMPLE_SIZE]
+    if not thin:
+        return
+    why = (f"degenerate: the SE is 0 from {stratum_word} sample(s) of fewer than {MIN_SAMPLE_SIZE} units ("
+           + ", ".join(f"{h}: {int(n)}" for h, n, ok in zip(strata, n_h, live) if ok and 0 < n < MIN_SAMPLE_SIZE)
+           + ") whose proportions are exactly 0 or 1, so the normal-approximation 95 % interval has zero width: "
+           "not certainty but too few sample units to estimate a variance (Olofsson et al. 2014: 50-100 per stratum)")
+    zero = lambda v: v == 0  # noqa: E731  (NaN is not 0: not-estimable SEs are in est.not_estimable)
+    if zero(est.overall_accuracy_se):
+        est.degenerate[("overall_accuracy_se", None)] = why
+    for c in est.classes:
+        for measure in ("area_proportion_se", "producers_accuracy_se", "users_accuracy_se"):
+            if measure == "users_accuracy_se" and per_class_ua and c not in thin:
+                continue
+            if zero(getattr(est, measure)[c]):
+                est.degenerate[(measure, c)] = why
+    if est.degenerate and not small:
+        log.warning("%s: SEs of 0 (zero-width 95 %% intervals) from %s samples of fewer than %d units: %s; not certainty but "
+                    "too few sample units to estimate a variance (fix: at least %d units per stratum, Olofsson et al. 2014)",
+                    est.estimator, stratum_word, MIN_SAMPLE_SIZE,
+                    ", ".join(k if c is None else f"{k}.{c}" for k, c in est.degenerate), MIN_SAMPLE_SIZE)
+    if small:
+        ci = est.users_accuracy_ci95_exact
+        exact = "" if ci is None else ("; exact (Clopper-Pearson) 95 % interval of user's accuracy: " + ", ".join(
+            f"{h} {_interval_text(ci.loc[h, 'lower'], ci.loc[h, 'upper'])}" for h in small))
+        zeros = [k if c is None else f"{k}.{c}" for k, c in est.degenerate]
+        what = "user's accuracy" if per_class_ua else "proportion correct"
+        many = len(small) > 1
+        log.warning("%s: %s %s hold%s fewer than %d sample units and a %s of exactly 0 or 1, so %s contribute%s no variance "
+                    "(p(1-p)/(n-1) = 0): the SEs and 95 %% intervals of overall, user's and producer's accuracy and of the "
+                    "areas understate the uncertainty%s%s; fix: sample at least %d units per stratum (Olofsson et al. 2014 "
+                    "recommend 50-100), or report the exact interval", est.estimator,
+                    stratum_word.replace("stratum", "strata").replace("class)", "classes)") if many else stratum_word,
+                    ", ".join(f"{h} ({v['n']} units, {what} {v['proportion_correct']:g})" for h, v in small.items()),
+                    "" if many else "s", MIN_SAMPLE_SIZE, what, "they" if many else "it", "" if many else "s", exact,
+                    (f"; SEs of 0 (zero-width intervals): {', '.join(map(str, zeros))}" if zeros else ""), MIN_SAMPLE_SIZE)
 
 
 def _reasons(est: AreaEstimate, single_strata: list, stratum_word: str) -> dict:
@@ -493,6 +567,7 @@ def stehman(strata, map_labels, ref_labels, stratum_sizes, *, classes=None, fpc:
         kappa=kappa, kappa_se=math.sqrt(kappa_var) if kappa_var == kappa_var and kappa_var >= 0 else math.nan,
     )
     est.not_estimable = _reasons(est, [h for h, k in zip(strata_order, n_h) if k == 1], "stratum")
+    _small_strata(est, strata_order, n_h, st.mean_var(correct)[0], sizes.to_numpy() > 0, "stratum")
     return est
 
 

@@ -1,5 +1,12 @@
 """Confusion matrix and the accuracy measures read from it: OA, Cohen's kappa with its standard error and
-95 % interval, user's and producer's accuracy and F1 per class.
+95 % interval, user's and producer's accuracy and F1 per class, and the exact (Clopper-Pearson) 95 % interval of
+OA, UA and PA beside the normal-approximation ones.
+
+Small samples: the normal-approximation SE of a proportion p from n units, sqrt(p(1-p)/(n-1)), is 0 when p is
+exactly 0 or 1, and so is the delta-method SE of kappa when OA is 1; the 95 % interval then has zero width, a
+false certainty (3 of 3 points correct gives OA 1 with SE 0, while the exact interval is [0.292, 1]). Such an SE
+from fewer than MIN_SAMPLE_SIZE units is logged as a warning and listed by `Accuracy.degenerate()` (JSON:
+`degenerate_intervals`) as a degenerate interval, with the exact interval in the reason; the numbers themselves are not changed.
 
 Orientation everywhere in `evaluation`: rows are the MAP class, columns the REFERENCE class (Congalton &
 Green 2009; Olofsson et al. 2014). These measures treat the sample as a simple random sample; for a
@@ -23,6 +30,39 @@ Z95 = 1.959963984540054  # standard normal quantile for a two-sided 95 % interva
 # or not predicted): a label of a pixel without a class, not a third class
 NODATA_LABEL = 255
 log = logging.getLogger(__name__)
+
+#: Sample size below which a normal-approximation SE of 0 (a proportion of exactly 0 or 1) is reported as a
+#: degenerate interval. Source: the rule of thumb of at least 50 sample units per map class (Congalton & Green
+#: 2009, Assessing the Accuracy of Remotely Sensed Data, 2nd ed., ch. 5, sample size) which Olofsson et al. (2014,
+#: Remote Sens. Environ. 148:42-57, sec. 5.1.2, sample allocation) take up as 50-100 sample units per stratum
+#: (map class). The Wald interval p +- z sqrt(p(1-p)/n) has zero width at p = 0 or 1 for any n (Brown, Cai &
+#: DasGupta 2001, Statist. Sci. 16:101-133); below this size the exact interval is wide enough (3 of 3 correct:
+#: [0.292, 1]; 49 of 49: [0.927, 1]) that a zero width misstates the precision.
+MIN_SAMPLE_SIZE = 50
+
+
+def clopper_pearson(k, n, confidence_level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper & Pearson 1934, Biometrika 26:404-413) interval of the binomial proportion k/n, by
+    scipy.stats.binomtest(k, n).proportion_ci(confidence_level, method='exact'). (NaN, NaN) when n is 0 or when k
+    and n are not whole numbers (a weighted matrix: the interval needs counts). For k = n it is
+    [(alpha/2)^(1/n), 1], alpha = 1 - confidence_level."""
+    k, n = float(k), float(n)
+    if not (n > 0 and 0 <= k <= n and k.is_integer() and n.is_integer()):
+        return math.nan, math.nan
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence_level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def _exact_intervals(num, den, index) -> pd.DataFrame:
+    """Clopper-Pearson 95 % bounds (columns lower, upper) of num/den per class."""
+    bounds = [clopper_pearson(k, m) for k, m in zip(np.asarray(num, float), np.asarray(den, float))]
+    return pd.DataFrame(bounds if bounds else np.empty((0, 2)), index=index, columns=["lower", "upper"], dtype=np.float64)
+
+
+def _interval_text(lo: float, hi: float) -> str:
+    return f"[{lo:.3f}, {hi:.3f}]" if lo == lo and hi == hi else "not computable (weighted counts)"
 
 
 def _labels(values, side: str):
@@ -270,7 +310,13 @@ class Accuracy:
     """Accuracy measures of one confusion matrix (rows map, columns reference); NaN where a measure cannot be
     estimated, with the reason in `not_estimable()` (never a silent default). Kappa, its SE and interval are
     not estimable when the map or the reference holds a single class (kappa would be 0 with SE 0 whatever
-    the agreement)."""
+    the agreement).
+
+    Beside the normal-approximation intervals, `overall_accuracy_ci95_exact` and the per-class
+    `users_accuracy_ci95_exact` / `producers_accuracy_ci95_exact` (columns lower, upper) are the exact
+    Clopper-Pearson 95 % intervals (`clopper_pearson`; NaN for weighted, non-integer counts). An SE of 0 from
+    fewer than MIN_SAMPLE_SIZE units (OA exactly 0 or 1) is a degenerate interval: `degenerate()` names it with the
+    reason (to_dict: 'degenerate_intervals'; the value stays 0) and accuracy_from_matrix logs a warning."""
 
     matrix: pd.DataFrame
     n: int
@@ -283,13 +329,40 @@ class Accuracy:
     producers_accuracy: pd.Series
     f1: pd.Series
     extra: dict = field(default_factory=dict)
+    # normal approximation OA +- Z95 SE, clipped to [0, 1]
+    overall_accuracy_ci95: tuple[float, float] = (math.nan, math.nan)
+    # exact Clopper-Pearson 95 % interval of OA (clopper_pearson)
+    overall_accuracy_ci95_exact: tuple[float, float] = (math.nan, math.nan)
+    users_accuracy_ci95_exact: pd.DataFrame | None = None  # per class, columns lower, upper (Clopper-Pearson)
+    producers_accuracy_ci95_exact: pd.DataFrame | None = None
 
     @property
     def classes(self) -> list:
         return list(self.matrix.index)
 
+    def degenerate(self) -> dict[str, str]:
+        """{measure: reason} for every SE (and its interval) that is 0 only because a proportion is exactly 0 or 1
+        in a sample of fewer than MIN_SAMPLE_SIZE units: the normal-approximation interval then has zero width.
+        The reason gives the exact Clopper-Pearson 95 % interval of OA. Empty otherwise."""
+        if not self.n < MIN_SAMPLE_SIZE:
+            return {}
+        out = {}
+        oa = self.overall_accuracy
+        lo, hi = self.overall_accuracy_ci95_exact
+        exact = f"the exact (Clopper-Pearson) 95 % interval of overall accuracy is {_interval_text(lo, hi)}"
+        if oa in (0.0, 1.0) and self.overall_accuracy_se == 0:
+            out["overall_accuracy_se"] = (
+                f"degenerate: overall accuracy is exactly {oa:g} from {self.n} sample units (fewer than {MIN_SAMPLE_SIZE}), so "
+                f"its normal-approximation SE sqrt(p(1-p)/(n-1)) is 0 and the interval has zero width; {exact}")
+        if oa in (0.0, 1.0) and self.kappa == self.kappa and self.kappa_se == self.kappa_se and self.kappa_se <= 1e-12:
+            why = (f"degenerate: kappa is {self.kappa:g} with a delta-method SE of 0 from {self.n} sample units (fewer than "
+                   f"{MIN_SAMPLE_SIZE}; overall accuracy {oa:g}), so its normal-approximation interval has zero width; {exact}")
+            out.update(kappa_se=why, kappa_ci95=why)
+        return out
+
     def not_estimable(self, class_names: dict | None = None) -> dict[str, str]:
-        """{measure: reason} for every measure that is NaN; per-class measures are keyed 'users_accuracy.CLASS'."""
+        """{measure: reason} for every measure that is NaN; per-class measures are keyed 'users_accuracy.CLASS'.
+        (An SE of 0 from too small a sample is a number, not NaN: see `degenerate`.)"""
         name = (lambda c: str(class_names.get(c, c))) if class_names else str
         x = self.matrix.to_numpy(dtype=np.float64)
         out = {}
@@ -324,6 +397,8 @@ class Accuracy:
         """A JSON-able dict (NaN becomes None, and `not_estimable` says why); per-class values keyed by class name."""
         name = (lambda c: str(class_names.get(c, c))) if class_names else str
         per = lambda s: {name(k): _clean(v) for k, v in s.items()}  # noqa: E731
+        bounds = lambda df: {} if df is None else {name(c): [_clean(lo), _clean(hi)]  # noqa: E731
+                                                   for c, lo, hi in zip(df.index, df["lower"], df["upper"])}
         return {
             "n": int(self.n),
             "classes": [name(c) for c in self.classes],
@@ -332,12 +407,21 @@ class Accuracy:
             "kappa": _clean(self.kappa),
             "kappa_se": _clean(self.kappa_se),
             "kappa_ci95": [_clean(v) for v in self.kappa_ci95],
+            "overall_accuracy_ci95": [_clean(v) for v in self.overall_accuracy_ci95],
+            "overall_accuracy_ci95_exact": [_clean(v) for v in self.overall_accuracy_ci95_exact],
             "users_accuracy": per(self.users_accuracy),
             "producers_accuracy": per(self.producers_accuracy),
+            "users_accuracy_ci95_exact": bounds(self.users_accuracy_ci95_exact),
+            "producers_accuracy_ci95_exact": bounds(self.producers_accuracy_ci95_exact),
+            "interval_methods": {"overall_accuracy_ci95": "normal approximation, clipped to [0, 1]",
+                                 "kappa_ci95": "normal approximation (delta-method SE), clipped to [-1, 1]",
+                                 "*_ci95_exact": "Clopper-Pearson exact binomial"},
             "f1": per(self.f1),
             "confusion_matrix": [[_clean(v, integer=True) for v in row] for row in self.matrix.to_numpy().tolist()],
             "confusion_matrix_orientation": "rows = map class, columns = reference class",
             "not_estimable": self.not_estimable(class_names),
+            "degenerate_intervals": self.degenerate(),
+            "min_sample_size": MIN_SAMPLE_SIZE,
             **self.extra,
         }
 
@@ -393,13 +477,27 @@ def accuracy_from_matrix(matrix) -> Accuracy:
     pa = _ratio(diag, cols)
     f1 = _ratio(2 * diag, rows + cols)  # = 2 UA PA / (UA + PA), defined even when one of them is 0
     idx = matrix.index
-    return Accuracy(
+    acc = Accuracy(
         matrix=matrix, n=int(round(n)), overall_accuracy=oa, overall_accuracy_se=oa_se, kappa=kappa, kappa_se=kse,
         kappa_ci95=ci,
         users_accuracy=pd.Series(ua, index=idx, name="users_accuracy"),
         producers_accuracy=pd.Series(pa, index=idx, name="producers_accuracy"),
         f1=pd.Series(f1, index=idx, name="f1"),
+        overall_accuracy_ci95=(max(0.0, oa - Z95 * oa_se), min(1.0, oa + Z95 * oa_se)) if oa_se == oa_se else (math.nan, math.nan),
+        overall_accuracy_ci95_exact=clopper_pearson(diag.sum(), n),
+        users_accuracy_ci95_exact=_exact_intervals(diag, rows, idx),
+        producers_accuracy_ci95_exact=_exact_intervals(diag, cols, idx),
     )
+    degenerate = acc.degenerate()
+    if degenerate:
+        lo, hi = acc.overall_accuracy_ci95_exact
+        log.warning("accuracy: overall accuracy is exactly %g from %d sample units (fewer than %d): the normal-approximation "
+                    "SE of %s is 0, a degenerate zero-width 95 %% interval, not certainty; the exact (Clopper-Pearson) 95 %% "
+                    "interval of overall accuracy is %s (overall_accuracy_ci95_exact); fix: more reference points "
+                    "(at least %d per class: Congalton & Green 2009; Olofsson et al. 2014), and report the exact interval",
+                    oa, acc.n, MIN_SAMPLE_SIZE, " and ".join(k for k in ("overall_accuracy_se", "kappa_se") if k in degenerate),
+                    _interval_text(lo, hi), MIN_SAMPLE_SIZE)
+    return acc
 
 
 def accuracy(map_labels, ref_labels, classes=None, nodata=None) -> Accuracy:
@@ -442,5 +540,5 @@ def accuracy_by_group(map_labels, ref_labels, groups, classes=None, min_n: int =
     return out
 
 
-__all__ = ["NODATA_LABEL", "Accuracy", "Z95", "accuracy", "accuracy_by_group", "accuracy_from_matrix", "confusion_matrix",
+__all__ = ["MIN_SAMPLE_SIZE", "NODATA_LABEL", "Accuracy", "Z95", "accuracy", "clopper_pearson", "accuracy_by_group", "accuracy_from_matrix", "confusion_matrix",
            "kappa_variance", "paired_labels"]
