@@ -192,3 +192,18 @@ def test_cli_area_matrix_two_per_stratum(tmp_path, capsys, caplog):
     assert set(out["small_strata"]) == {"0", "1"}
     assert "area_proportion_se.1" in out["degenerate_intervals"]
     assert any("fewer than 50 sample units" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+def test_cli_text_output_shows_the_exact_interval_and_the_degenerate_ones(tmp_path, capsys):
+    """Without --json the table printed gave OA 1.0000 and kappa SE 0.0000 and nothing else: the exact interval and
+    the degenerate SEs are printed too (the JSON's overall_accuracy_ci95_exact and degenerate_intervals)."""
+    m = _map(tmp_path / "map.tif", [[1, 0, 1, 0], [0, 1, 0, 1]])
+    pts = _points(tmp_path / "three.csv", [0, 0, 1], [0, 1, 1], [1, 0, 1])
+    assert main(["-q", "evaluate", "points", str(m), str(pts), "--label-field", "label"]) == 0
+    out = capsys.readouterr().out
+    assert f"OA exact (Clopper-Pearson) 95 % CI: [{0.025 ** (1 / 3):.4f}, 1.0000]" in out  # (alpha/2)^(1/n), by hand
+    assert "degenerate interval: overall_accuracy_se" in out
+    pd.DataFrame([[2, 0], [0, 2]], index=["0", "1"], columns=["0", "1"]).to_csv(tmp_path / "m.csv")
+    pd.DataFrame({"class": ["0", "1"], "size": [5000, 95000]}).to_csv(tmp_path / "n.csv", index=False)
+    assert main(["-q", "evaluate", "area", "--matrix", str(tmp_path / "m.csv"), "--mapped", str(tmp_path / "n.csv")]) == 0
+    assert "degenerate interval: area_proportion_se.1" in capsys.readouterr().out

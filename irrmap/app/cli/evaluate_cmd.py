@@ -277,6 +277,18 @@ def _why(reasons: dict) -> str:
     return "".join(f"\nnot estimable: {k}: {why}" for k, why in reasons.items())
 
 
+def _degenerate(reasons: dict) -> str:
+    """The lines naming SEs that are 0 only because a proportion of a small sample is exactly 0 or 1
+    (evaluation.confusion.MIN_SAMPLE_SIZE): the JSON's degenerate_intervals, in the text output too."""
+    return "".join(f"\ndegenerate interval: {k}: {why}" for k, why in (reasons or {}).items())
+
+
+def _exact_oa(ci) -> str:
+    """The exact (Clopper-Pearson) 95 % interval of overall accuracy as a text line ('' when not computed)."""
+    lo, hi = (float(v) for v in ci)
+    return "" if lo != lo or hi != hi else f"\nOA exact (Clopper-Pearson) 95 % CI: [{lo:.4f}, {hi:.4f}]"
+
+
 def _level_tables(items) -> dict:
     """--level-stats LEVEL=TABLE (repeated) as {LEVEL: TABLE}."""
     from irrmap.core.errors import InputError
@@ -345,7 +357,8 @@ def _points(args) -> int:
             + (f"; {c['n_left_out_same_pixel']} left out as later points of a pixel (--one-per-pixel)" if c.get("n_left_out_same_pixel") else "")
             + (f"; {c['n_points_sharing_pixels']} used points share {c['n_pixels_with_several_points']} pixels (not independent "
                "samples: SEs too small; --one-per-pixel keeps one per pixel)" if c.get("n_points_sharing_pixels") and "n_left_out_same_pixel" not in c else "")
-            + "\n" + a.table(names).to_string(index=False) + _why(a.not_estimable(names)))
+            + "\n" + a.table(names).to_string(index=False) + _why(a.not_estimable(names))
+            + _exact_oa(a.overall_accuracy_ci95_exact) + _degenerate(a.degenerate()))
     if r.design is not None:
         d = r.design.estimate
         text += (f"\ndesign-based ({r.design.design.sizes_from}): OA = {d.overall_accuracy:.4f} (SE {_num(d.overall_accuracy_se)})  "
@@ -377,7 +390,7 @@ def _area(args) -> int:
         est.total *= args.size_scale
         d = est.to_dict() | {"size_scale": args.size_scale}
     text = (f"{est.estimator}: n = {est.n}  OA = {est.overall_accuracy:.4f} (SE {_num(est.overall_accuracy_se)})\n"
-            + est.table().to_string(index=False) + _why(d["not_estimable"]))
+            + est.table().to_string(index=False) + _why(d["not_estimable"]) + _degenerate(d.get("degenerate_intervals")))
     _print(d, text, args.json)
     return 0
 
