@@ -1,7 +1,5 @@
 """`python -m irrmap` is the `irrmap` command."""
 
-import sys
+from irrmap.app.cli import program
 
-from irrmap.app.cli import main
-
-sys.exit(main())
+program()

@@ -82,8 +82,8 @@ _STUCK = textwrap.dedent("""
             time.sleep(0.05)
 
     cmd._slope = stuck
-    from irrmap.app.cli import main
-    sys.exit(main(["suitability", "slope", "--percent", "dem.tif", "out/slope.tif"]))
+    from irrmap.app.cli import program
+    program(["suitability", "slope", "--percent", "dem.tif", "out/slope.tif"])
 """)
 
 
@@ -113,8 +113,8 @@ _LATE = textwrap.dedent("""
         return 0
 
     cmd._slope = finished
-    from irrmap.app.cli import main
-    sys.exit(main(["suitability", "slope", "--percent", "dem.tif", "out/slope.tif"]))
+    from irrmap.app.cli import program
+    program(["suitability", "slope", "--percent", "dem.tif", "out/slope.tif"])
 """)
 
 
@@ -132,8 +132,8 @@ def test_a_stop_after_the_command_finished_prints_the_message(tmp_path):
 
 _SLOPE = textwrap.dedent("""
     import sys
-    from irrmap.app.cli import main
-    sys.exit(main(["suitability", "slope", "--percent", "dem.tif", sys.argv[1]]))
+    from irrmap.app.cli import program
+    program(["suitability", "slope", "--percent", "dem.tif", sys.argv[1]])
 """)
 
 

@@ -109,22 +109,25 @@ _ended: dict = {}  # the stop main() reported: {"code": 130 | 143} (read by _end
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command of `argv` (default sys.argv[1:]) and return its exit status. Called as the program (from a
-    `__main__` module: the `irrmap` script, `python -m irrmap`), it also ends the process (_end_process), so that no
-    worker thread left stuck by a Ctrl-C keeps it alive and a stop that comes after the command finished is reported
-    like any other (the message, exit 130 or 143)."""
-    as_program = sys._getframe(1).f_globals.get("__name__") == "__main__"
+    """Run the command of `argv` (default sys.argv[1:]) and return its exit status (a stop: the message, 130 or
+    143). The process goes on: scripts and tests call it in-process. The `irrmap` program is `program`."""
     _ended.clear()
     try:
-        code = _main(argv)
+        return _main(argv)
     except KeyboardInterrupt as exc:  # a stop while _main was handling another exception, or just as it returned
-        code = _report_stop(exc)
-    if as_program:
-        try:
-            _end_process(code, stopped=bool(_ended))
-        except KeyboardInterrupt as exc:  # a stop before _end_process had taken over the signals
-            _end_process(code if _ended else _report_stop(exc), stopped=True)
-    return code
+        return _report_stop(exc)
+
+
+def program(argv: list[str] | None = None) -> None:
+    """The `irrmap` command (console script, `python -m irrmap`): main(argv), then the end of the process
+    (_end_process, never returns), so that no worker thread left stuck by a Ctrl-C keeps it alive and a stop that
+    comes after the command finished is reported like any other (the message, exit 130 or 143)."""
+    code = 1
+    try:
+        code = main(argv)
+        _end_process(code, stopped=bool(_ended))
+    except KeyboardInterrupt as exc:  # a stop before _end_process had taken over the signals
+        _end_process(code if _ended else _report_stop(exc), stopped=True)
 
 
 def _report_stop(exc: KeyboardInterrupt) -> int:
